@@ -1,0 +1,1 @@
+"""Generators: each turns a Deployment into ``{relative path: bytes}``."""

@@ -1,0 +1,132 @@
+"""The ``hamodel`` command line: thin; parses, calls the pipeline, prints.
+
+Exit codes: 0 ok, 1 the model is fine but a check failed (unsatisfiable,
+violated, unacknowledged finding, drift), 2 usage or model error.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from hamodel.errors import HamodelError
+from hamodel.loader import load
+from hamodel.model import Architecture
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Architecture-as-code for highly available deployments.",
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err = Console(stderr=True)
+
+MODEL_ARG = typer.Argument(..., help="Model file (models/x.py), file.py:attr, module:attr, or exported .json")
+
+
+def _load(model: str) -> Architecture:
+    try:
+        return load(model)
+    except HamodelError as exc:
+        err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+
+
+def _not_yet(what: str) -> None:
+    err.print(f"{what}: not yet implemented")
+    raise typer.Exit(2)
+
+
+def summary_table(arch: Architecture) -> Table:
+    t = Table(title=arch.name, show_lines=False)
+    t.add_column("what")
+    t.add_column("count", justify="right")
+    t.add_column("names")
+    for field in ("domains", "networks", "nodes", "vips", "services"):
+        items = getattr(arch, field)
+        names = ", ".join(x.name for x in items)
+        t.add_row(field, str(len(items)), names if len(names) < 90 else names[:87] + "...")
+    return t
+
+
+@app.command()
+def check(
+    model: str = MODEL_ARG,
+    json_out: bool = typer.Option(False, "--json", help="Print the result as JSON on stdout."),
+) -> None:
+    """Load and validate a model, and print a short summary."""
+    arch = _load(model)
+    if json_out:
+        sys.stdout.write(json.dumps({"model": arch.name, "valid": True}, indent=2, sort_keys=True) + "\n")
+        return
+    console.print(summary_table(arch))
+    console.print("[green]model is valid[/]")
+
+
+@app.command()
+def export(
+    model: str = MODEL_ARG,
+    format: str = typer.Option("json", "--format", help="Output format (json)."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write to this file instead of stdout."),
+) -> None:
+    """Write the validated model as canonical JSON."""
+    if format != "json":
+        err.print(f"error: unknown format {format!r} (json)")
+        raise typer.Exit(2)
+    text = _load(model).to_json()
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        from hamodel.output import write_file
+
+        write_file(output, text.encode())
+
+
+@app.command()
+def schema(
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write to this file instead of stdout."),
+) -> None:
+    """Write the JSON Schema of a model (for editors and other tools)."""
+    text = json.dumps(Architecture.model_json_schema(), indent=2, sort_keys=True) + "\n"
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        from hamodel.output import write_file
+
+        write_file(output, text.encode())
+
+
+@app.command()
+def place(model: str = MODEL_ARG) -> None:
+    """Place instances on nodes with Z3 and write the lock file."""
+    _load(model)
+    _not_yet("place")
+
+
+@app.command()
+def build(model: str = MODEL_ARG, out: Path = typer.Option(Path("out"), "-o", "--out")) -> None:
+    """Generate keepalived.conf, haproxy.cfg and a manifest per node."""
+    _load(model)
+    _not_yet("build")
+
+
+@app.command()
+def drill(model: str = MODEL_ARG) -> None:
+    """Run failover drills on network-namespace hosts with the real daemons."""
+    _load(model)
+    _not_yet("drill")
+
+
+def main() -> None:  # console-script entry point
+    app()
+
+
+if __name__ == "__main__":
+    main()

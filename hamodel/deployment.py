@@ -1,0 +1,109 @@
+"""The resolved deployment: the one object every generator consumes.
+
+``Architecture`` (what the architect wrote) + ``Placement`` (where each
+instance runs) + allocations (VRRP groups) + ``Finding``s (what analysis
+proved). Generators never re-derive a fact: if two generators need it, it
+lives here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Literal, Mapping
+
+from hamodel.model import Architecture
+
+Severity = Literal["info", "low", "medium", "high", "critical"]
+SEVERITIES: tuple[str, ...] = ("info", "low", "medium", "high", "critical")
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where each service's instances run: service -> sorted node names."""
+
+    instances: Mapping[str, tuple[str, ...]]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(
+            self, "instances",
+            MappingProxyType({s: tuple(sorted(n)) for s, n in sorted(self.instances.items())}),
+        )
+
+    def nodes_of(self, service: str) -> tuple[str, ...]:
+        return self.instances.get(service, ())
+
+    def services_on(self, node: str) -> tuple[str, ...]:
+        return tuple(s for s, ns in self.instances.items() if node in ns)
+
+    def to_dict(self) -> dict[str, list[str]]:
+        return {s: list(n) for s, n in self.instances.items()}
+
+
+@dataclass(frozen=True)
+class VrrpGroup:
+    """One VRRP instance (keepalived) or Pacemaker VIP group, allocated.
+
+    ``priorities`` are distinct; ``master`` is the preferred holder (the
+    highest priority). ``vrid`` is unique on ``network``.
+    """
+
+    service: str
+    vips: tuple[str, ...]
+    network: str
+    vrid: int
+    priorities: Mapping[str, int]
+    master: str
+    manager: Literal["keepalived", "pacemaker"] = "keepalived"
+
+    @property
+    def members(self) -> tuple[str, ...]:
+        return tuple(sorted(self.priorities, key=lambda n: (-self.priorities[n], n)))
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A fact proved by analysis, in the model's terms.
+
+    ``id`` is stable across runs (an architect acknowledges it by id);
+    ``scenario`` lists the failed components that demonstrate it.
+    """
+
+    id: str
+    kind: str
+    severity: Severity
+    title: str
+    services: tuple[str, ...]
+    scenario: tuple[str, ...]
+    impact: str
+    mitigation: str
+    acknowledged: str | None = None
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "kind": self.kind, "severity": self.severity, "title": self.title,
+            "services": list(self.services), "scenario": list(self.scenario), "impact": self.impact,
+            "mitigation": self.mitigation, "acknowledged": self.acknowledged, "details": dict(self.details),
+        }
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """Model + placement + allocations + findings, resolved and frozen."""
+
+    architecture: Architecture
+    placement: Placement
+    vrrp_groups: tuple[VrrpGroup, ...] = ()
+    nonlocal_bind_nodes: frozenset[str] = frozenset()
+    findings: tuple[Finding, ...] = ()
+    notes: tuple[str, ...] = ()
+
+    def group_of(self, service: str) -> VrrpGroup | None:
+        return next((g for g in self.vrrp_groups if g.service == service), None)
+
+    def vip_holders(self, vip: str) -> tuple[str, ...]:
+        for g in self.vrrp_groups:
+            if vip in g.vips:
+                return g.members
+        return ()

@@ -1,0 +1,84 @@
+"""Errors that name the model object and field at fault."""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+
+class HamodelError(Exception):
+    """Base class of every error hamodel reports to a user."""
+
+
+class ModelError(HamodelError, ValueError):
+    """A model is malformed. ``problems`` holds ``(path, message)`` pairs.
+
+    ``path`` reads like ``services[cinder-volume].strategy.vips[0]``: the
+    object by its name, then the field.
+    """
+
+    def __init__(self, problems: Iterable[tuple[str, str]]):
+        self.problems = sorted(set(problems))
+        super().__init__("\n".join(f"{p}: {m}" if p else m for p, m in self.problems))
+
+
+class LoadError(HamodelError):
+    """A model file could not be loaded; names the file and line."""
+
+    def __init__(self, message: str, filename: str | None = None, lineno: int | None = None):
+        self.filename = filename
+        self.lineno = lineno
+        where = f"{filename}:{lineno}: " if filename and lineno else (f"{filename}: " if filename else "")
+        super().__init__(f"{where}{message}")
+
+
+def _label(container: Any, index: int) -> str:
+    """``[name]`` when the list element has a name, ``[index]`` otherwise."""
+    try:
+        item = container[index]
+    except (IndexError, KeyError, TypeError):
+        return f"[{index}]"
+    name = item.get("name") if isinstance(item, dict) else getattr(item, "name", None)
+    return f"[{name}]" if isinstance(name, str) and name else f"[{index}]"
+
+
+def format_loc(loc: tuple, data: Any = None, prefix: str = "") -> str:
+    """Turn a pydantic error location into ``services[galera].strategy.port``."""
+    out = prefix
+    cur = data
+    for part in loc:
+        if isinstance(part, int):
+            out += _label(cur, part)
+            try:
+                cur = cur[part]
+            except (IndexError, KeyError, TypeError):
+                cur = None
+        else:
+            # pydantic puts the discriminator tag into the location of a
+            # tagged union member; it is not a field the user wrote.
+            if isinstance(cur, dict) and part not in cur and cur.get("kind") == part:
+                continue
+            if cur is not None and not isinstance(cur, dict) and getattr(cur, "kind", None) == part:
+                continue
+            out += f".{part}" if out else str(part)
+            if isinstance(cur, dict):
+                cur = cur.get(part)
+            else:
+                cur = getattr(cur, part, None) if cur is not None else None
+    return out
+
+
+def from_validation_error(exc: Any, data: Any = None, prefix: str = "") -> ModelError:
+    """Convert a pydantic ``ValidationError`` into a :class:`ModelError`."""
+    problems = []
+    for err in exc.errors(include_url=False):
+        msg = err["msg"]
+        if msg.startswith("Value error, "):
+            msg = msg[len("Value error, "):]
+        ctx_err = (err.get("ctx") or {}).get("error")
+        if isinstance(ctx_err, ModelError):
+            for path, m in ctx_err.problems:
+                problems.append((f"{prefix}.{path}" if prefix and path else (path or prefix), m))
+            continue
+        path = format_loc(tuple(err["loc"]), data, prefix)
+        problems.append((path, msg))
+    return ModelError(problems)

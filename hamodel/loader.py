@@ -1,0 +1,140 @@
+"""Load an :class:`Architecture` from a model file, a module or JSON.
+
+Accepted forms:
+
+- ``models/openstack_keepalived.py``: runs the file; takes its module-level
+  ``architecture`` (an ``Architecture``, or a function returning one), else
+  the single ``Architecture`` defined at module level.
+- ``models/openstack_keepalived.py:attr`` or ``package.module:attr``.
+- ``something.json``: a model exported by ``hamodel export``.
+
+The model file's own directory is importable while it runs, so a model can
+import a sibling (``from openstack_keepalived import controllers``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+import sys
+import traceback
+from pathlib import Path
+from types import ModuleType
+
+from pydantic import ValidationError
+
+from hamodel.errors import LoadError, ModelError, from_validation_error
+from hamodel.model import Architecture
+
+
+def _split(spec: str) -> tuple[str, str | None]:
+    # "C:\\x.py" is not a concern here (POSIX only), but keep ":" in paths
+    # that exist as files.
+    if ":" in spec and not Path(spec).exists():
+        target, attr = spec.rsplit(":", 1)
+        return target, attr or None
+    return spec, None
+
+
+def _where(exc: BaseException, files: set[str]) -> tuple[str | None, int | None]:
+    """The innermost traceback frame inside one of the model's files."""
+    found: tuple[str | None, int | None] = (None, None)
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if str(Path(frame.filename).resolve()) in files:
+            found = (frame.filename, frame.lineno)
+    if found == (None, None) and isinstance(exc, SyntaxError):
+        return exc.filename, exc.lineno
+    return found
+
+
+def _exec_file(path: Path) -> ModuleType:
+    modname = "hamodel_model_" + hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:12]
+    spec = importlib.util.spec_from_file_location(modname, path)
+    if spec is None or spec.loader is None:
+        raise LoadError("cannot load this file as Python", str(path))
+    module = importlib.util.module_from_spec(spec)
+    folder = str(path.resolve().parent)
+    added = folder not in sys.path
+    if added:
+        sys.path.insert(0, folder)
+    before = set(sys.modules)
+    try:
+        spec.loader.exec_module(module)
+    except (ModelError, ValidationError, Exception) as exc:  # noqa: BLE001 - report any model bug
+        model_files = {str(path.resolve())} | {
+            str(Path(m.__file__).resolve())
+            for name in set(sys.modules) - before
+            if (m := sys.modules.get(name)) is not None and getattr(m, "__file__", None)
+            and str(Path(m.__file__).resolve()).startswith(folder)
+        }
+        filename, lineno = _where(exc, model_files)
+        if isinstance(exc, ValidationError):
+            exc = from_validation_error(exc)
+        kind = "" if isinstance(exc, (ModelError, LoadError)) else f"{type(exc).__name__}: "
+        raise LoadError(f"{kind}{exc}", filename or str(path), lineno) from None
+    finally:
+        if added:
+            sys.path.remove(folder)
+        # Sibling model modules are re-read on the next load: a changed
+        # model must not be served from the import cache.
+        for name in set(sys.modules) - before:
+            m = sys.modules.get(name)
+            f = getattr(m, "__file__", None) or ""
+            if f and str(Path(f).resolve()).startswith(folder + "/"):
+                del sys.modules[name]
+    return module
+
+
+def _pick(module: ModuleType, attr: str | None, label: str) -> Architecture:
+    if attr is not None:
+        if not hasattr(module, attr):
+            raise LoadError(f"no attribute {attr!r}", label)
+        value = getattr(module, attr)
+    elif hasattr(module, "architecture"):
+        value = module.architecture
+    else:
+        found = [v for v in vars(module).values() if isinstance(v, Architecture)]
+        if len(found) != 1:
+            raise LoadError(
+                "define a module-level 'architecture' (an Architecture or a function returning one)"
+                + (f"; found {len(found)} Architecture objects" if found else ""),
+                label,
+            )
+        value = found[0]
+    if callable(value) and not isinstance(value, Architecture):
+        try:
+            value = value()
+        except (ModelError, ValidationError, Exception) as exc:  # noqa: BLE001
+            filename, lineno = _where(exc, {str(Path(getattr(module, "__file__", "") or "").resolve())})
+            if isinstance(exc, ValidationError):
+                exc = from_validation_error(exc)
+            raise LoadError(str(exc), filename or label, lineno) from None
+    if not isinstance(value, Architecture):
+        raise LoadError(f"expected an Architecture, got {type(value).__name__}", label)
+    return value
+
+
+def load(spec: str | Path) -> Architecture:
+    """Load and validate a model; raises :class:`LoadError` naming file and line."""
+    target, attr = _split(str(spec))
+    path = Path(target)
+    if path.suffix == ".json":
+        if not path.is_file():
+            raise LoadError("no such file", str(path))
+        try:
+            return Architecture.from_json(path.read_bytes())
+        except ModelError as exc:
+            raise LoadError(str(exc), str(path)) from None
+    if path.suffix == ".py":
+        if not path.is_file():
+            raise LoadError("no such file", str(path))
+        return _pick(_exec_file(path), attr, str(path))
+    try:
+        module = importlib.import_module(target)
+    except ModuleNotFoundError:
+        raise LoadError(f"no model file or module {target!r}") from None
+    except Exception as exc:  # noqa: BLE001
+        filename, lineno = _where(exc, {str(Path(getattr(exc, "filename", "") or "").resolve())})
+        raise LoadError(f"{type(exc).__name__}: {exc}", filename or target, lineno) from None
+    return _pick(module, attr, target)

@@ -1,0 +1,325 @@
+"""The root of a model: an :class:`Architecture` and its cross-checks."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import Field, ValidationError, model_validator
+
+from hamodel.errors import ModelError, from_validation_error
+from hamodel.model.base import HaBase, Name, Ref, RefList, Reliability
+from hamodel.model.services import Service
+from hamodel.model.strategies import ActivePassive, AppCluster, PacemakerVip, Vrrp
+from hamodel.model.topology import FailureDomain, Network, Node, VirtualIP
+
+
+class Acknowledgement(HaBase):
+    """An accepted finding: its stable id and the architect's reason."""
+
+    _positional: ClassVar = ("finding", "reason")
+    finding: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9:._@~-]{0,120}$")]
+    reason: Annotated[str, Field(min_length=3, max_length=2000)]
+
+
+class PacemakerCluster(HaBase):
+    """A Pacemaker/corosync cluster over the nodes of some roles."""
+
+    on: RefList = Field(min_length=1, description="roles whose nodes form the cluster")
+    quorum: Literal["majority"] | Annotated[int, Field(ge=1)] = "majority"
+    fencing: bool = True
+    wait_for_all: bool = True
+
+
+class Architecture(HaBase):
+    """A whole deployment: topology, services and their HA strategies."""
+
+    _positional: ClassVar = ("name",)
+    name: Annotated[str, Field(min_length=1, max_length=120, pattern=r"^[^\n\r\x00]+$")]
+    description: Annotated[str, Field(max_length=20_000)] = ""
+    domains: list[FailureDomain] = Field(default_factory=list)
+    networks: list[Network] = Field(default_factory=list)
+    nodes: list[Node] = Field(min_length=1)
+    vips: list[VirtualIP] = Field(default_factory=list)
+    services: list[Service] = Field(default_factory=list)
+    pacemaker: PacemakerCluster | None = None
+    supervisor: Literal["none", "systemd"] = Field(
+        default="none", description="what restarts failed processes of services that do not say"
+    )
+    reliability: dict[Name, Reliability] = Field(
+        default_factory=dict,
+        description="default figures per component kind (node, process, link, or a domain kind)",
+    )
+    acknowledgements: list[Acknowledgement] = Field(default_factory=list)
+
+    def __init__(self, *args: Any, **data: Any):
+        # Domains used by nodes but not declared are collected automatically,
+        # so ``Node(domains=[Rack("r1")])`` needs no separate list.
+        declared = {(d.name if isinstance(d, FailureDomain) else d.get("name")) for d in data.get("domains") or []}
+        extra: list[Any] = []
+        for owner in list(data.get("networks") or []) + list(data.get("nodes") or []):
+            for d in getattr(owner, "_domain_objects", None) or []:
+                if d.name not in declared:
+                    declared.add(d.name)
+                    extra.append(d)
+        # Switches named by string only (``switches=["sw-a"]``) are declared
+        # as switch domains without reliability figures.
+        for net in data.get("networks") or []:
+            for s in (net.switches if isinstance(net, Network) else []):
+                if s not in declared:
+                    declared.add(s)
+                    extra.append(FailureDomain(s, kind="switch"))
+        if extra:
+            data["domains"] = list(data.get("domains") or []) + extra
+        super().__init__(*args, **data)
+
+    @model_validator(mode="after")
+    def _cross_references(self) -> "Architecture":
+        problems = self.cross_check()
+        if problems:
+            raise ModelError(problems)
+        return self
+
+    # -- lookups ------------------------------------------------------------
+
+    def node(self, name: str) -> Node:
+        return self._index("nodes")[name]
+
+    def service(self, name: str) -> Service:
+        return self._index("services")[name]
+
+    def vip(self, name: str) -> VirtualIP:
+        return self._index("vips")[name]
+
+    def network(self, name: str) -> Network:
+        return self._index("networks")[name]
+
+    def domain(self, name: str) -> FailureDomain:
+        return self._index("domains")[name]
+
+    def _index(self, field: str) -> dict[str, Any]:
+        cache = self.__dict__.setdefault("_ha_index", {})
+        if field not in cache:
+            cache[field] = {x.name: x for x in getattr(self, field)}
+        return cache[field]
+
+    def nodes_with_roles(self, roles: list[str]) -> list[Node]:
+        return [n for n in self.nodes if set(n.roles) & set(roles)]
+
+    def domain_ancestors(self, name: str) -> list[str]:
+        """``name`` and every domain it is nested in, innermost first."""
+        out, cur, seen = [], name, set()
+        index = self._index("domains")
+        while cur is not None and cur not in seen:
+            seen.add(cur)
+            out.append(cur)
+            cur = index[cur].parent if cur in index else None
+        return out
+
+    def node_domains(self, node: str) -> list[str]:
+        """Every domain a node is in, including enclosing ones, sorted."""
+        out: set[str] = set()
+        for d in self.node(node).domains:
+            out.update(self.domain_ancestors(d))
+        return sorted(out)
+
+    def acknowledged(self, finding_id: str) -> Acknowledgement | None:
+        return next((a for a in self.acknowledgements if a.finding == finding_id), None)
+
+    # -- serialisation ------------------------------------------------------
+
+    def to_json(self) -> str:
+        """Canonical JSON: same model, same bytes."""
+        data = self.model_dump(mode="json", exclude_defaults=False)
+        return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> "Architecture":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ModelError([("", f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}")]) from None
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            raise from_validation_error(exc, data) from None
+
+    # -- validation ---------------------------------------------------------
+
+    def cross_check(self) -> list[tuple[str, str]]:
+        """Every cross-reference and consistency rule, as (path, message)."""
+        p: list[tuple[str, str]] = []
+        for field in ("domains", "networks", "nodes", "vips", "services"):
+            for name, count in Counter(x.name for x in getattr(self, field)).items():
+                if count > 1:
+                    p.append((f"{field}[{name}]", f"name used {count} times"))
+        domains = {d.name: d for d in self.domains}
+        networks = {n.name: n for n in self.networks}
+        nodes = {n.name: n for n in self.nodes}
+        vips = {v.name: v for v in self.vips}
+        services = {s.name: s for s in self.services}
+        roles = {r for n in self.nodes for r in n.roles}
+
+        for d in self.domains:
+            if d.parent is not None and d.parent not in domains:
+                p.append((f"domains[{d.name}].parent", f"unknown failure domain {d.parent!r}"))
+            seen, cur = set(), d.name
+            while cur in domains and domains[cur].parent is not None:
+                if cur in seen:
+                    p.append((f"domains[{d.name}].parent", "failure domains nest in a cycle"))
+                    break
+                seen.add(cur)
+                cur = domains[cur].parent  # type: ignore[assignment]
+
+        for net in self.networks:
+            for s in net.switches:
+                if s not in domains:
+                    p.append((f"networks[{net.name}].switches", f"unknown failure domain {s!r}"))
+                elif domains[s].kind != "switch":
+                    p.append((f"networks[{net.name}].switches", f"{s!r} is a {domains[s].kind}, not a switch"))
+
+        addresses: dict[Any, str] = {}
+        for node in self.nodes:
+            for d in node.domains:
+                if d not in domains:
+                    p.append((f"nodes[{node.name}].domains", f"unknown failure domain {d!r}"))
+                elif domains[d].kind == "switch":
+                    p.append((f"nodes[{node.name}].domains", f"{d!r} is a switch: attach it with an interface's switch"))
+            for i, iface in enumerate(node.interfaces):
+                where = f"nodes[{node.name}].interfaces[{iface.device}]"
+                net = networks.get(iface.network)
+                if net is None:
+                    p.append((f"{where}.network", f"unknown network {iface.network!r}"))
+                    continue
+                if iface.address not in net.subnet:
+                    p.append((f"{where}.address", f"{iface.address} is not in {net.name}'s subnet {net.subnet}"))
+                elif iface.address in (net.subnet.network_address, getattr(net.subnet, "broadcast_address", None)) and net.subnet.num_addresses > 2:
+                    p.append((f"{where}.address", f"{iface.address} is the subnet's network or broadcast address"))
+                if iface.address in addresses:
+                    p.append((f"{where}.address", f"{iface.address} is already used by {addresses[iface.address]}"))
+                addresses[iface.address] = f"nodes[{node.name}]"
+                if iface.switch is not None and iface.switch not in net.switches:
+                    p.append((f"{where}.switch", f"{iface.switch!r} does not carry network {net.name!r}"))
+                if iface.switch is None and len(net.switches) > 1:
+                    p.append((f"{where}.switch", f"network {net.name!r} has several switches: say which one this port is on"))
+            if len({i.network for i in node.interfaces}) != len(node.interfaces):
+                p.append((f"nodes[{node.name}].interfaces", "two interfaces on the same network"))
+
+        for vip in self.vips:
+            net = networks.get(vip.network)
+            if net is None:
+                p.append((f"vips[{vip.name}].network", f"unknown network {vip.network!r}"))
+                continue
+            if vip.address not in net.subnet:
+                p.append((f"vips[{vip.name}].address", f"{vip.address} is not in {net.name}'s subnet {net.subnet}"))
+            if vip.address in addresses:
+                p.append((f"vips[{vip.name}].address", f"{vip.address} is also the address of {addresses[vip.address]}"))
+            addresses[vip.address] = f"vips[{vip.name}]"
+
+        vip_ports: dict[tuple[str, int], str] = {}
+        role_ports: dict[tuple[str, int], str] = {}
+        holders: dict[str, str] = {}
+        for svc in self.services:
+            at = f"services[{svc.name}]"
+            for r in svc.on:
+                if r not in roles:
+                    p.append((f"{at}.on", f"no node has role {r!r}"))
+            for field in ("pin", "exclude"):
+                for n in getattr(svc, field):
+                    if n not in nodes:
+                        p.append((f"{at}.{field}", f"unknown node {n!r}"))
+                    elif not set(nodes[n].roles) & set(svc.on):
+                        p.append((f"{at}.{field}", f"node {n!r} has none of the roles {svc.on}"))
+            for field in ("depends_on", "colocate"):
+                for s in getattr(svc, field):
+                    if s not in services:
+                        p.append((f"{at}.{field}", f"unknown service {s!r}"))
+            for s in getattr(svc.strategy, "via", []) or []:
+                if s not in services:
+                    p.append((f"{at}.strategy.via", f"unknown service {s!r}"))
+            for kind in svc.max_per_domain:
+                if kind != "node" and not any(d.kind == kind for d in self.domains):
+                    p.append((f"{at}.max_per_domain", f"no failure domain of kind {kind!r}"))
+            if svc.anti_affinity != "node" and not any(d.kind == svc.anti_affinity for d in self.domains):
+                p.append((f"{at}.anti_affinity", f"no failure domain of kind {svc.anti_affinity!r}"))
+            if isinstance(svc.replicas, int) and svc.pin and len(svc.pin) > svc.replicas:
+                p.append((f"{at}.pin", f"{len(svc.pin)} nodes pinned but replicas={svc.replicas}"))
+
+            strat = svc.strategy
+            for v in svc.holds_vips:
+                if v not in vips:
+                    p.append((f"{at}.strategy.vips", f"unknown virtual IP {v!r}"))
+                elif v in holders:
+                    p.append((f"{at}.strategy.vips", f"virtual IP {v!r} is already held by services[{holders[v]}]"))
+                else:
+                    holders[v] = svc.name
+                    net = networks.get(vips[v].network)
+                    if net is not None:
+                        for n in self.nodes_with_roles(svc.on):
+                            if n.interface_on(net.name) is None:
+                                p.append((f"{at}.strategy.vips", f"node {n.name!r} may hold {v!r} but has no interface on {net.name!r}"))
+            if isinstance(strat, Vrrp):
+                if strat.track is not None and strat.track != svc.process and strat.track not in {s.process for s in self.services}:
+                    p.append((f"{at}.strategy.track", f"no service runs process {strat.track!r}"))
+                fams = {vips[v].address.version for v in strat.vips if v in vips}
+                nets = {vips[v].network for v in strat.vips if v in vips}
+                if len(nets) > 1:
+                    p.append((f"{at}.strategy.vips", f"one VRRP group spans networks {sorted(nets)}: use one service per network"))
+                if strat.vrid is not None:
+                    for net in nets:
+                        if net in networks and strat.vrid in networks[net].reserved_vrids:
+                            p.append((f"{at}.strategy.vrid", f"vrid {strat.vrid} is reserved on network {net!r}"))
+                del fams  # mixed families are split into one instance per family by the generator
+            if isinstance(strat, (PacemakerVip,)) or (getattr(strat, "manager", None) == "pacemaker"):
+                if self.pacemaker is None:
+                    p.append((f"{at}.strategy", "managed by Pacemaker, but the architecture has no pacemaker cluster"))
+                elif not set(svc.on) <= set(self.pacemaker.on):
+                    p.append((f"{at}.on", f"runs on roles outside the pacemaker cluster ({self.pacemaker.on})"))
+            if svc.supervisor == "pacemaker" and self.pacemaker is None:
+                p.append((f"{at}.supervisor", "pacemaker named, but the architecture has no pacemaker cluster"))
+            access = svc.access
+            if access is not None:
+                field = "strategy" if access is strat else "strategy.access"
+                if access.vip not in vips:
+                    p.append((f"{at}.{field}.vip", f"unknown virtual IP {access.vip!r}"))
+                else:
+                    for port in access.ports:
+                        key = (access.vip, port)
+                        if key in vip_ports:
+                            p.append((f"{at}.{field}.ports", f"{vips[access.vip].address}:{port} is already claimed by services[{vip_ports[key]}]"))
+                        vip_ports[key] = svc.name
+            listen = [e.port for e in svc.ports] + svc.backend_ports()
+            for port in sorted(set(listen)):
+                for r in svc.on:
+                    key = (r, port)
+                    if key in role_ports and role_ports[key] != svc.name:
+                        p.append((f"{at}.ports", f"port {port} on role {r!r} is already claimed by services[{role_ports[key]}]"))
+                    role_ports.setdefault(key, svc.name)
+
+        # Dependency cycles make availability undefined.
+        graph = {s.name: [d for d in s.dependencies if d in services] for s in self.services}
+        state: dict[str, int] = {}
+
+        def visit(n: str, path: list[str]) -> None:
+            state[n] = 1
+            for m in graph[n]:
+                if state.get(m) == 1:
+                    cyc = path[path.index(m):] + [m] if m in path else [n, m]
+                    p.append((f"services[{n}].depends_on", "dependency cycle: " + " -> ".join(cyc)))
+                elif m not in state:
+                    visit(m, path + [m])
+            state[n] = 2
+
+        for s in sorted(graph):
+            if s not in state:
+                visit(s, [s])
+
+        if self.pacemaker is not None:
+            for r in self.pacemaker.on:
+                if r not in roles:
+                    p.append(("pacemaker.on", f"no node has role {r!r}"))
+        for a in self.acknowledgements:
+            if not a.finding:
+                p.append(("acknowledgements", "empty finding id"))
+        return p

@@ -1,0 +1,148 @@
+"""Shared building blocks of the model: safe names, references, reliability."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, ClassVar
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+
+from hamodel.errors import from_validation_error
+
+# Names reach keepalived.conf, haproxy.cfg, file names and graphviz ids, so
+# they are restricted to what every one of those grammars accepts unquoted.
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+
+
+def _check_name(value: str) -> str:
+    if not NAME_RE.fullmatch(value):
+        raise ValueError(
+            f"invalid name {value!r}: use 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit"
+        )
+    return value
+
+
+def _to_name(value: Any) -> Any:
+    """Accept a model object where a reference to it is expected."""
+    if isinstance(value, HaBase) and hasattr(value, "name"):
+        return value.name
+    return value
+
+
+Name = Annotated[str, AfterValidator(_check_name)]
+Ref = Annotated[str, BeforeValidator(_to_name), AfterValidator(_check_name)]
+
+
+def _sorted_unique(value: Any) -> Any:
+    if isinstance(value, (set, frozenset, list, tuple)):
+        return sorted({_to_name(v) for v in value})
+    if isinstance(value, str):
+        return [value]
+    return value
+
+
+RefSet = Annotated[list[Ref], BeforeValidator(_sorted_unique)]
+NameSet = Annotated[list[Name], BeforeValidator(_sorted_unique)]
+
+
+def _listify(value: Any) -> Any:
+    if value is None:
+        return []
+    if isinstance(value, (str, int, HaBase)):
+        return [value]
+    return list(value)
+
+
+RefList = Annotated[list[Ref], BeforeValidator(lambda v: [_to_name(x) for x in _listify(v)])]
+
+
+class HaBase(BaseModel):
+    """Base of every model type: immutable, strict about unknown fields.
+
+    Subclasses may name a ``_positional`` field so that architects can write
+    ``Network("mgmt", subnet=...)`` instead of ``Network(name="mgmt", ...)``.
+    Validation errors are re-raised as :class:`~hamodel.errors.ModelError`
+    naming the object (``Node[ctl-1].capacity.cpu: ...``).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
+    _positional: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, *args: Any, **data: Any):
+        if len(args) > len(self._positional):
+            raise TypeError(f"{type(self).__name__} takes at most {len(self._positional)} positional argument(s)")
+        for field, value in zip(self._positional, args):
+            if field in data:
+                raise TypeError(f"{type(self).__name__}: {field} given twice")
+            data[field] = value
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            name = data.get("name")
+            label = f"{type(self).__name__}[{name}]" if isinstance(name, str) else type(self).__name__
+            raise from_validation_error(exc, data, prefix=label) from None
+
+
+class Reliability(HaBase):
+    """Failure figures of a component, for availability estimates.
+
+    Give either ``mtbf_hours`` and ``mttr_hours`` or ``availability``.
+    """
+
+    mtbf_hours: float | None = Field(default=None, gt=0)
+    mttr_hours: float | None = Field(default=None, gt=0)
+    availability: float | None = Field(default=None, gt=0, lt=1)
+
+    @model_validator(mode="after")
+    def _one_form(self) -> "Reliability":
+        pair = (self.mtbf_hours is not None, self.mttr_hours is not None)
+        if self.availability is not None and any(pair):
+            raise ValueError("give either availability or mtbf_hours/mttr_hours, not both")
+        if self.availability is None and pair != (True, True):
+            raise ValueError("give availability, or both mtbf_hours and mttr_hours")
+        return self
+
+    @property
+    def steady_state(self) -> float:
+        """Steady-state availability ``MTBF / (MTBF + MTTR)``."""
+        if self.availability is not None:
+            return self.availability
+        assert self.mtbf_hours is not None and self.mttr_hours is not None
+        return self.mtbf_hours / (self.mtbf_hours + self.mttr_hours)
+
+
+class Resources(HaBase):
+    """CPU cores and memory, as a node's capacity or a service's request."""
+
+    cpu: float = Field(default=0, ge=0)
+    memory_gb: float = Field(default=0, ge=0)
+
+
+# Config-file paths (certificates, notify scripts): absolute, no whitespace,
+# quotes or characters a config grammar would interpret.
+PATH_RE = re.compile(r"^/[A-Za-z0-9_./+-]*$")
+
+
+def _check_path(value: str) -> str:
+    if not PATH_RE.fullmatch(value) or "/../" in value + "/":
+        raise ValueError(f"invalid path {value!r}: absolute, letters, digits and _ . / + - only (no spaces)")
+    return value
+
+
+SafePath = Annotated[str, AfterValidator(_check_path)]
+
+
+class SecretRef(HaBase):
+    """Where a secret comes from: an environment variable or a file.
+
+    The secret itself never enters the model, the manifest or the docs.
+    """
+
+    env: Annotated[str, Field(pattern=r"^[A-Z_][A-Z0-9_]*$")] | None = None
+    file: SafePath | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> "SecretRef":
+        if (self.env is None) == (self.file is None):
+            raise ValueError("give exactly one of env or file")
+        return self

@@ -1,0 +1,128 @@
+"""Services: what runs, where it may run, and how it stays available."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import BeforeValidator, Field, model_validator
+
+from hamodel.model.base import HaBase, Name, NameSet, Ref, RefList, Resources, _listify
+from hamodel.model.strategies import (
+    ActivePassive,
+    AppCluster,
+    BehindVip,
+    HealthCheck,
+    PacemakerVip,
+    Port,
+    Sharded,
+    Strategy,
+    Vrrp,
+)
+
+
+class Endpoint(HaBase):
+    """A port a service's instances listen on (node address)."""
+
+    _positional: ClassVar = ("port",)
+    port: Port
+    protocol: Literal["tcp", "http", "udp"] = "tcp"
+    name: Name | None = None
+    check: HealthCheck | None = None
+
+
+def _endpoints(value: Any) -> Any:
+    return [{"port": v} if isinstance(v, int) else v for v in _listify(value)]
+
+
+class Service(HaBase):
+    """One service of the architecture and its HA strategy.
+
+    Placement intent: ``on`` (roles), ``replicas`` (a count, or ``"all"`` for
+    one instance per node of those roles), ``anti_affinity`` (the failure
+    domain kind instances must not share; ``"node"`` by default),
+    ``max_per_domain`` (spread limits per domain kind), ``pin`` / ``exclude``
+    (nodes), ``colocate`` (services whose nodes this one must run on) and
+    ``requests`` (per instance).
+    """
+
+    def __hash__(self) -> int:  # usable as a dict key: addresses={mgmt: ...}
+        return hash((type(self).__name__, self.name))
+
+    _positional: ClassVar = ("name",)
+    name: Name
+    process: Name | None = None
+    group: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9 _./-]{0,40}$")] | None = None
+    on: NameSet = Field(min_length=1)
+    replicas: Literal["all"] | Annotated[int, Field(ge=1, le=10_000)] = "all"
+    anti_affinity: Name = "node"
+    max_per_domain: dict[Name, Annotated[int, Field(ge=1)]] = Field(default_factory=dict)
+    pin: RefList = Field(default_factory=list)
+    exclude: RefList = Field(default_factory=list)
+    colocate: RefList = Field(default_factory=list)
+    requests: Resources = Resources()
+    ports: Annotated[list[Endpoint], BeforeValidator(_endpoints)] = Field(default_factory=list)
+    depends_on: RefList = Field(default_factory=list)
+    required: bool = True
+    supervisor: Literal["none", "systemd", "pacemaker"] | None = Field(
+        default=None, description="what restarts a failed process; default the architecture's"
+    )
+    strategy: Strategy
+
+    @model_validator(mode="after")
+    def _coherent(self) -> "Service":
+        if self.process is None:
+            object.__setattr__(self, "process", self.name)
+        s = self.strategy
+        if isinstance(s, ActivePassive) and self.replicas not in ("all", 1) and s.manager is None:
+            raise ValueError("replicas: an unmanaged active/passive service runs exactly one instance")
+        if isinstance(s, AppCluster) and isinstance(self.replicas, int) and self.replicas < 1:
+            raise ValueError("replicas: a cluster needs members")
+        if isinstance(s, AppCluster) and isinstance(s.quorum, int) and isinstance(self.replicas, int):
+            if s.quorum > self.replicas:
+                raise ValueError(f"strategy.quorum: {s.quorum} exceeds replicas={self.replicas}")
+        if self.name in self.depends_on:
+            raise ValueError("depends_on: a service cannot depend on itself")
+        if self.name in self.colocate:
+            raise ValueError("colocate: a service cannot be colocated with itself")
+        if set(self.pin) & set(self.exclude):
+            raise ValueError(f"pin: nodes both pinned and excluded: {sorted(set(self.pin) & set(self.exclude))}")
+        ports = [e.port for e in self.ports]
+        if len(set(ports)) != len(ports):
+            raise ValueError("ports: a port is listed twice")
+        return self
+
+    # -- convenience for analysis and generators ---------------------------
+
+    @property
+    def access(self) -> BehindVip | None:
+        """The HAProxy front of this service, if it has one."""
+        s = self.strategy
+        if isinstance(s, BehindVip):
+            return s
+        if isinstance(s, AppCluster):
+            return s.access
+        return None
+
+    @property
+    def holds_vips(self) -> list[str]:
+        s = self.strategy
+        return list(s.vips) if isinstance(s, (Vrrp, PacemakerVip)) else []
+
+    @property
+    def dependencies(self) -> list[str]:
+        """Declared dependencies plus what the strategy coordinates through."""
+        via = list(getattr(self.strategy, "via", []) or [])
+        return sorted(set(self.depends_on) | set(via))
+
+    @property
+    def mode(self) -> str:
+        """``A/A`` or ``A/P`` as in the reference service table."""
+        if isinstance(self.strategy, ActivePassive):
+            return "A/P"
+        if isinstance(self.strategy, Sharded):
+            return "A/P"
+        return "A/A"
+
+    def backend_ports(self) -> list[int]:
+        a = self.access
+        return [p + a.backend_port_offset for p in a.ports] if a else []

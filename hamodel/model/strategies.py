@@ -1,0 +1,183 @@
+"""HA strategies: how each service survives failures.
+
+Exactly one per service, as a discriminated union on ``kind``. They follow
+the reference document's five strategies, plus Pacemaker and "external".
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, ClassVar, Literal, Union
+
+from pydantic import BeforeValidator, Field, model_validator
+
+from hamodel.model.base import HaBase, Name, Ref, RefList, SafePath, SecretRef, _listify
+
+Port = Annotated[int, Field(ge=1, le=65535)]
+
+
+class HealthCheck(HaBase):
+    """How HAProxy checks a backend: every ``inter_ms``, ``rise``/``fall``.
+
+    ``http_path`` turns on ``option httpchk GET <path>``; ``port`` checks a
+    different port than the one served (Galera's clustercheck on 9200).
+    """
+
+    inter_ms: int = Field(default=1000, ge=100, le=600_000)
+    rise: int = Field(default=2, ge=1, le=100)
+    fall: int = Field(default=3, ge=1, le=100)
+    http_path: Annotated[str, Field(pattern=r"^/[A-Za-z0-9_./?=&%-]*$")] | None = None
+    port: Port | None = None
+
+
+class Tls(HaBase):
+    """TLS termination at HAProxy; the certificate is a path on the node."""
+
+    certificate: SafePath
+
+
+class BehindVip(HaBase):
+    """Load balanced by HAProxy behind a virtual IP (strategy 2).
+
+    ``single_writer`` sends all traffic to one backend and keeps the others
+    as ``backup`` (Galera). ``sticky`` adds cookie stickiness (HTTP mode).
+    """
+
+    _positional: ClassVar = ("vip",)
+    kind: Literal["behind_vip"] = "behind_vip"
+    vip: Ref
+    ports: Annotated[list[Port], BeforeValidator(_listify)] = Field(min_length=1)
+    backend_port_offset: int = Field(default=0, ge=-65534, le=65534, description="backends listen on port + offset")
+    mode: Literal["tcp", "http"] = "tcp"
+    balance: Literal["roundrobin", "leastconn", "source", "first"] = "roundrobin"
+    check: HealthCheck = HealthCheck()
+    sticky: bool = False
+    single_writer: bool = False
+    timeout_client_s: int | None = Field(default=None, ge=1, le=86400)
+    timeout_server_s: int | None = Field(default=None, ge=1, le=86400)
+    tcp_keepalive: bool = False
+    tls: Tls | None = None
+    accept_single_backend: bool = False
+
+    def __init__(self, *args: Any, port: Any = None, **data: Any):
+        if port is not None:
+            if "ports" in data:
+                raise TypeError("BehindVip: give port or ports, not both")
+            data["ports"] = port
+        super().__init__(*args, **data)
+
+    @model_validator(mode="after")
+    def _coherent(self) -> "BehindVip":
+        if self.sticky and self.mode != "http":
+            raise ValueError("sticky: cookie stickiness needs mode='http'")
+        if self.sticky and self.single_writer:
+            raise ValueError("sticky: a single-writer backend has nothing to stick to")
+        if len(set(self.ports)) != len(self.ports):
+            raise ValueError("ports: a port is listed twice")
+        for p in self.ports:
+            if not 1 <= p + self.backend_port_offset <= 65535:
+                raise ValueError(f"backend_port_offset: port {p} + offset leaves 1-65535")
+        return self
+
+
+class Vrrp(HaBase):
+    """Keepalived holds the virtual IPs on one member, tracking a process.
+
+    This is strategy 1 of the reference: every holder runs keepalived, the
+    VIP sits on the highest-priority member whose tracked process is alive.
+    VRRP has no quorum: a partition elects one master per side.
+    """
+
+    _positional: ClassVar = ("vips",)
+    kind: Literal["vrrp"] = "vrrp"
+    vips: RefList = Field(min_length=1)
+    track: Name | None = Field(default=None, description="process tracked by the vrrp_script; default the service's own")
+    preempt: bool = False
+    advert_int: int = Field(default=1, ge=1, le=255)
+    unicast: bool = True
+    vrid: int | None = Field(default=None, ge=1, le=255, description="fixed virtual_router_id; allocated when omitted")
+    auth: SecretRef | None = None
+    garp_master_refresh_s: int | None = Field(default=None, ge=1, le=3600)
+    notify: SafePath | None = None
+
+
+class PacemakerVip(HaBase):
+    """Pacemaker holds the virtual IPs as a cluster resource, colocated with
+    a running instance of the service. Quorum and fencing prevent a
+    partitioned minority from keeping the address."""
+
+    _positional: ClassVar = ("vips",)
+    kind: Literal["pacemaker_vip"] = "pacemaker_vip"
+    vips: RefList = Field(min_length=1)
+
+
+class AppCluster(HaBase):
+    """The application keeps its own cluster with a quorum (strategy 3).
+
+    ``quorum`` is ``"majority"`` or a fixed member count. ``recovery`` names
+    the procedure after all members stopped at once; ``cold_start`` says
+    whether that needs an operator (``manual``) or happens by itself.
+    ``access`` puts the cluster behind a VIP too (Galera).
+    """
+
+    kind: Literal["app_cluster"] = "app_cluster"
+    quorum: Literal["majority"] | Annotated[int, Field(ge=1)] = "majority"
+    recovery: Annotated[str, Field(min_length=1, max_length=500)] = "restart all members"
+    cold_start: Literal["manual", "automatic"] = "manual"
+    manager: Literal["pacemaker"] | None = None
+    access: BehindVip | None = None
+
+
+class Coordinated(HaBase):
+    """Several instances coexist and coordinate by other means (strategy 4):
+    RPC over the message bus, tooz partitioning, or clients that list every
+    instance. ``via`` names the services the coordination relies on; they
+    become dependencies."""
+
+    kind: Literal["coordinated"] = "coordinated"
+    via: RefList = Field(default_factory=list)
+    mechanism: Literal["rpc", "tooz", "client-list", "agent-scheduling", "l3-ha", "per-node"] = "rpc"
+
+
+class ActivePassive(HaBase):
+    """One instance runs at a time (strategy 5, or Pacemaker-managed).
+
+    With ``manager=None`` nothing moves it: the placed instance is the only
+    one and an operator must start it elsewhere. With ``"pacemaker"`` the
+    cluster starts it on a surviving configured node while it has quorum.
+    """
+
+    kind: Literal["active_passive"] = "active_passive"
+    manager: Literal["pacemaker"] | None = None
+
+
+class Sharded(HaBase):
+    """Every instance owns its own shard (LBaaS agent: its tenant load
+    balancers); a shard dies with its node and cannot fail over."""
+
+    kind: Literal["sharded"] = "sharded"
+    shard: Annotated[str, Field(min_length=1, max_length=200)] = "its shard"
+
+
+class External(HaBase):
+    """Something outside the model that the architecture relies on or
+    provides, e.g. monitoring. ``provides`` lists capabilities."""
+
+    kind: Literal["external"] = "external"
+    provides: Annotated[list[Name], BeforeValidator(_listify)] = Field(default_factory=list)
+
+
+Strategy = Annotated[
+    Union[Vrrp, PacemakerVip, BehindVip, AppCluster, Coordinated, ActivePassive, Sharded, External],
+    Field(discriminator="kind"),
+]
+
+STRATEGY_TITLES: dict[str, str] = {
+    "vrrp": "Keepalived (VRRP)",
+    "pacemaker_vip": "Pacemaker-managed virtual IP",
+    "behind_vip": "Access via an HAProxy virtual IP",
+    "app_cluster": "Built-in application clustering",
+    "coordinated": "Instances on several nodes, coordinating by other means",
+    "active_passive": "Active/passive",
+    "sharded": "Sharded, no fail-over",
+    "external": "External to the architecture",
+}

@@ -1,0 +1,197 @@
+"""Physical topology: failure domains, networks, nodes and virtual IPs."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import BeforeValidator, Field, PrivateAttr, field_validator, model_validator
+
+from hamodel.model.base import HaBase, Name, NameSet, Ref, RefList, Reliability, Resources, _listify, _to_name
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class FailureDomain(HaBase):
+    """Anything whose failure takes down everything inside it.
+
+    ``kind`` is free text; the usual ones are ``region``, ``zone``, ``rack``,
+    ``power`` and ``switch``. Domains nest through ``parent`` (a rack in a
+    zone); cross-cutting ones (a power feed) simply have no parent. A domain
+    of kind ``switch`` is a network switch: listed in a network's
+    ``switches``, its failure cuts links rather than stopping nodes.
+    """
+
+    def __hash__(self) -> int:  # usable as a dict key: addresses={mgmt: ...}
+        return hash((type(self).__name__, self.name))
+
+    _positional: ClassVar = ("name",)
+    name: Name
+    kind: Name
+    parent: Ref | None = None
+    reliability: Reliability | None = None
+
+
+def Region(name: str, **kw: Any) -> FailureDomain:
+    return FailureDomain(name, kind="region", **kw)
+
+
+def Zone(name: str, **kw: Any) -> FailureDomain:
+    return FailureDomain(name, kind="zone", **kw)
+
+
+def Rack(name: str, **kw: Any) -> FailureDomain:
+    return FailureDomain(name, kind="rack", **kw)
+
+
+def Power(name: str, **kw: Any) -> FailureDomain:
+    return FailureDomain(name, kind="power", **kw)
+
+
+def Switch(name: str, **kw: Any) -> FailureDomain:
+    return FailureDomain(name, kind="switch", **kw)
+
+
+def _pairs(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return [tuple(_to_name(x) for x in p) if isinstance(p, (list, tuple)) else p for p in value]
+    return value
+
+
+class Network(HaBase):
+    """An L2 segment with its subnet and the switches that carry it.
+
+    Switches of one network are joined by inter-switch links: ``links``
+    lists them as pairs, or ``"mesh"`` (the default) joins every pair. Each
+    link is a failure-prone component: cutting links partitions the segment.
+    """
+
+    def __hash__(self) -> int:  # usable as a dict key: addresses={mgmt: ...}
+        return hash((type(self).__name__, self.name))
+
+    _positional: ClassVar = ("name",)
+    name: Name
+    subnet: IPNetwork
+    switches: RefList = Field(default_factory=list)
+    links: Literal["mesh"] | Annotated[list[tuple[Ref, Ref]], BeforeValidator(_pairs)] = "mesh"
+    reserved_vrids: list[Annotated[int, Field(ge=1, le=255)]] = Field(
+        default_factory=list, description="VRRP router ids used on this segment by systems outside the model"
+    )
+    link_reliability: Reliability | None = None
+    _domain_objects: list[FailureDomain] = PrivateAttr(default_factory=list)
+
+    def __init__(self, *args: Any, **data: Any):
+        objs = [d for d in _listify(data.get("switches")) if isinstance(d, FailureDomain)]
+        super().__init__(*args, **data)
+        self._domain_objects = objs
+
+    @field_validator("subnet", mode="before")
+    @classmethod
+    def _strict_subnet(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            try:
+                return ipaddress.ip_network(v, strict=True)
+            except ValueError as exc:
+                raise ValueError(f"invalid subnet {v!r}: {exc}") from None
+        return v
+
+    @model_validator(mode="after")
+    def _links_between_switches(self) -> "Network":
+        if isinstance(self.links, list):
+            for a, b in self.links:
+                for s in (a, b):
+                    if s not in self.switches:
+                        raise ValueError(f"links: {s!r} is not one of this network's switches")
+                if a == b:
+                    raise ValueError(f"links: link {a!r}-{b!r} joins a switch to itself")
+        if len(set(self.switches)) != len(self.switches):
+            raise ValueError("switches: listed twice")
+        return self
+
+    def switch_links(self) -> list[tuple[str, str]]:
+        """Inter-switch links as sorted pairs."""
+        if self.links == "mesh":
+            s = sorted(self.switches)
+            return [(a, b) for i, a in enumerate(s) for b in s[i + 1:]]
+        return sorted({tuple(sorted(p)) for p in self.links})  # type: ignore[misc]
+
+
+class Interface(HaBase):
+    """A node's attachment to a network: device name, address, switch port."""
+
+    network: Ref
+    address: IPAddress
+    device: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$")] = "eth0"
+    switch: Ref | None = None
+
+
+def _interfaces(value: Any) -> Any:
+    if isinstance(value, dict):
+        return [{"network": _to_name(k), "address": v} for k, v in value.items()]
+    return value
+
+
+class Node(HaBase):
+    """A machine: roles, failure domains, capacity, interfaces.
+
+    ``addresses={mgmt: "192.0.2.11"}`` is a shorthand for interfaces on
+    ``eth0``, ``eth1``, ... in order.
+    """
+
+    def __hash__(self) -> int:  # usable as a dict key: addresses={mgmt: ...}
+        return hash((type(self).__name__, self.name))
+
+    _positional: ClassVar = ("name",)
+    name: Name
+    roles: NameSet = Field(default_factory=list)
+    domains: RefList = Field(default_factory=list)
+    capacity: Resources = Resources(cpu=16, memory_gb=64)
+    interfaces: list[Interface] = Field(default_factory=list)
+    reliability: Reliability | None = None
+    _domain_objects: list[FailureDomain] = PrivateAttr(default_factory=list)
+
+    def __init__(self, *args: Any, addresses: Any = None, switch: Any = None, **data: Any):
+        objs = [d for d in _listify(data.get("domains")) if isinstance(d, FailureDomain)]
+        if isinstance(switch, FailureDomain):
+            objs.append(switch)
+        if addresses is not None:
+            if "interfaces" in data:
+                raise TypeError("Node: give interfaces or addresses, not both")
+            ifaces = []
+            for i, (net, addr) in enumerate((addresses or {}).items()):
+                iface: dict[str, Any] = {"network": _to_name(net), "address": addr, "device": f"eth{i}"}
+                if switch is not None:
+                    iface["switch"] = _to_name(switch)
+                ifaces.append(iface)
+            data["interfaces"] = ifaces
+        elif switch is not None:
+            raise TypeError("Node: switch= is only a shorthand together with addresses=")
+        super().__init__(*args, **data)
+        self._domain_objects = objs
+
+    @model_validator(mode="after")
+    def _unique_devices(self) -> "Node":
+        seen: set[str] = set()
+        for iface in self.interfaces:
+            if iface.device in seen:
+                raise ValueError(f"interfaces: device {iface.device!r} used twice")
+            seen.add(iface.device)
+        return self
+
+    def interface_on(self, network: str) -> Interface | None:
+        return next((i for i in self.interfaces if i.network == network), None)
+
+
+class VirtualIP(HaBase):
+    """An address that moves between the nodes that may hold it."""
+
+    def __hash__(self) -> int:  # usable as a dict key: addresses={mgmt: ...}
+        return hash((type(self).__name__, self.name))
+
+    _positional: ClassVar = ("name", "address")
+    name: Name
+    address: IPAddress
+    network: Ref
+    dns_name: Annotated[str, Field(pattern=r"^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$")] | None = None
+    exposure: Literal["internal", "public"] = "internal"

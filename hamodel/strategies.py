@@ -1,0 +1,16 @@
+"""The HA strategies, importable as ``from hamodel.strategies import Vrrp``."""
+
+from hamodel.model.strategies import (  # noqa: F401
+    STRATEGY_TITLES,
+    ActivePassive,
+    AppCluster,
+    BehindVip,
+    Coordinated,
+    External,
+    HealthCheck,
+    PacemakerVip,
+    Sharded,
+    Strategy,
+    Tls,
+    Vrrp,
+)

@@ -1,0 +1,93 @@
+"""A larger OpenStack control plane: dedicated load-balancer, controller,
+database and network nodes across three racks in one zone, two power feeds,
+top-of-rack switches, and two VIPs (internal and public).
+
+It exercises what the reference models do not: placement across racks,
+rack-level anti-affinity, capacity, two networks, two VRRP groups and
+reliability figures for availability estimates.
+"""
+
+from hamodel import Architecture, Network, Node, Power, Rack, Reliability, Resources, Service, Switch, VirtualIP, Zone
+from hamodel.strategies import ActivePassive, AppCluster, BehindVip, Coordinated, Sharded, Vrrp
+
+zone = Zone("dc1")
+racks = [Rack(f"rack-{i}", parent="dc1") for i in (1, 2, 3)]
+feeds = [Power("pdu-a"), Power("pdu-b")]
+tors = [Switch(f"tor-{i}") for i in (1, 2, 3)]
+edges = [Switch("edge-1"), Switch("edge-2")]
+
+internal = Network("internal", subnet="10.10.0.0/24", switches=tors, reserved_vrids=[51, 52])
+public = Network("public", subnet="203.0.113.0/26", switches=edges)
+internal_vip = VirtualIP("internal-vip", "10.10.0.10", network=internal, dns_name="internal.cloud.example.org")
+public_vip = VirtualIP("public-vip", "203.0.113.10", network=public, dns_name="cloud.example.org", exposure="public")
+
+ROLES = {"lb": ("loadbalancer", 10), "ctl": ("controller", 20), "db": ("database", 30), "net": ("network", 40)}
+
+
+def node(prefix: str, i: int) -> Node:
+    role, base = ROLES[prefix]
+    interfaces = [{"network": "internal", "address": f"10.10.0.{base + i}", "device": "eth0", "switch": f"tor-{i}"}]
+    if role == "loadbalancer":
+        interfaces.append({"network": "public", "address": f"203.0.113.{base + i}", "device": "eth1",
+                           "switch": f"edge-{1 + (i % 2)}"})
+    return Node(f"{prefix}-{i}", roles={role}, domains=[racks[i - 1], feeds[i % 2]],
+                capacity=Resources(cpu=32, memory_gb=128), interfaces=interfaces)
+
+
+nodes = [node(p, i) for p in ROLES for i in (1, 2, 3)]
+
+
+def public_api(name: str, port: int, **kw) -> Service:
+    return Service(name, group="API", on="controller", depends_on=["galera", "rabbitmq"],
+                   requests=Resources(cpu=2, memory_gb=4), strategy=BehindVip(public_vip, port=port, **kw))
+
+
+architecture = Architecture(
+    "OpenStack, multi-rack",
+    description="Dedicated node roles across three racks with ToR switches, two power feeds and two VIPs.",
+    domains=[zone, *racks, *feeds, *tors, *edges],
+    networks=[internal, public],
+    nodes=nodes,
+    vips=[internal_vip, public_vip],
+    reliability={
+        "node": Reliability(mtbf_hours=8760, mttr_hours=8),
+        "process": Reliability(mtbf_hours=2000, mttr_hours=0.5),
+        "link": Reliability(availability=0.9999),
+        "switch": Reliability(mtbf_hours=50_000, mttr_hours=4),
+        "rack": Reliability(mtbf_hours=100_000, mttr_hours=6),
+        "power": Reliability(mtbf_hours=20_000, mttr_hours=2),
+        "zone": Reliability(availability=0.99999),
+    },
+    supervisor="systemd",
+    services=[
+        Service("haproxy", group="Support", on="loadbalancer", ports=[9300],
+                strategy=Vrrp(internal_vip, track="haproxy")),
+        Service("haproxy-public", process="haproxy", group="Support", on="loadbalancer",
+                colocate=["haproxy"], strategy=Vrrp(public_vip, track="haproxy", preempt=True)),
+        Service("galera", process="mariadb", group="Support", on="database", replicas=3, anti_affinity="rack",
+                ports=[4567], requests=Resources(cpu=8, memory_gb=32),
+                strategy=AppCluster(recovery="galera bootstrap from the node with the highest seqno",
+                                    access=BehindVip(internal_vip, port=3306, single_writer=True,
+                                                     check={"port": 9200, "http_path": "/"}))),
+        Service("rabbitmq", group="Support", on="controller", replicas=3, anti_affinity="rack",
+                ports=[5672], requests=Resources(cpu=4, memory_gb=8),
+                strategy=AppCluster(recovery="rabbitmq cluster restart, last node down started first")),
+        Service("memcached", group="Support", on="controller", ports=[11211], strategy=Coordinated(mechanism="client-list")),
+        Service("keystone", group="API", on="controller", depends_on=["galera"],
+                requests=Resources(cpu=2, memory_gb=4), strategy=BehindVip(public_vip, port=5000, mode="http",
+                                                                            check={"http_path": "/v3"})),
+        public_api("nova-api", 8774),
+        public_api("neutron-server", 9696),
+        public_api("glance-api", 9292, timeout_server_s=3600, tcp_keepalive=True),
+        public_api("horizon", 443, mode="http", sticky=True, tls={"certificate": "/etc/pki/tls/horizon.pem"}),
+        Service("nova-conductor", group="Nova", on="controller", strategy=Coordinated(via=["rabbitmq", "galera"])),
+        Service("nova-scheduler", group="Nova", on="controller", replicas=2, anti_affinity="rack",
+                strategy=Coordinated(via=["rabbitmq"])),
+        Service("neutron-l3-agent", group="Neutron", on="network", strategy=Coordinated(via=["rabbitmq"], mechanism="l3-ha")),
+        Service("neutron-dhcp-agent", group="Neutron", on="network", strategy=Coordinated(via=["rabbitmq"], mechanism="agent-scheduling")),
+        Service("neutron-lbaas-agent", group="Neutron", on="network", depends_on=["rabbitmq"],
+                strategy=Sharded(shard="the tenant load balancers it hosts")),
+        Service("cinder-volume", group="Cinder", on="controller", replicas=1, pin=["ctl-2"],
+                depends_on=["rabbitmq", "galera"], strategy=ActivePassive()),
+    ],
+)
