@@ -1,0 +1,38 @@
+"""The pipeline: model -> (Z3 placement + allocation) -> (failure analysis) -> Deployment.
+
+Library users call :func:`resolve`; the CLI and every generator go through it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hamodel.deployment import Deployment
+from hamodel.model import Architecture
+
+
+def resolve(arch: Architecture, *, lock: Path | None = None, fresh: bool = False, k: int = 2,
+            analyse: bool = True) -> Deployment:
+    """Place, allocate and analyse ``arch``; return the frozen Deployment.
+
+    ``lock`` is the placement lock file (kept stable when present unless
+    ``fresh``); it is read here, never written (``hamodel place`` writes it).
+    Raises ``hamodel.analysis.placement.Unplaceable`` when no placement exists.
+    """
+    from hamodel.analysis.placement import place, read_lock
+
+    previous = None if (fresh or lock is None) else read_lock(lock, arch)
+    result = place(arch, previous=previous)
+    findings: tuple = ()
+    if analyse:
+        from hamodel.analysis.failures import analyse as run_analysis
+
+        findings = tuple(run_analysis(arch, result.placement, k=k, vrrp_groups=result.vrrp_groups))
+    return Deployment(
+        architecture=arch,
+        placement=result.placement,
+        vrrp_groups=tuple(result.vrrp_groups),
+        nonlocal_bind_nodes=frozenset(result.nonlocal_bind_nodes),
+        findings=findings,
+        notes=tuple(result.warnings),
+    )
