@@ -1,16 +1,20 @@
 PYTHON ?= python3
 
-.PHONY: all test docs reference bench clean
+.PHONY: all setup test docs reference bench clean
 
 all: reference
 
+# Everything a fresh machine needs (apt + pip); quick when already installed.
+setup:
+	bash .ci/install
+
 # Build the reference architecture end to end: checks, configs, diagrams, HTML docs.
-reference:
+reference: setup
 	hamodel check models/openstack_keepalived.py
 	hamodel build models/openstack_keepalived.py -o out/openstack_keepalived
 	$(MAKE) docs
 
-test:
+test: setup
 	$(PYTHON) -m pytest -q
 
 docs:

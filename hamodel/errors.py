@@ -16,9 +16,14 @@ class ModelError(HamodelError, ValueError):
     object by its name, then the field.
     """
 
-    def __init__(self, problems: Iterable[tuple[str, str]]):
+    def __init__(self, problems: Iterable[tuple[str, str]], label: str | None = None):
         self.problems = sorted(set(problems))
-        super().__init__("\n".join(f"{p}: {m}" if p else m for p, m in self.problems))
+        self.label = label
+        super().__init__("\n".join(self._line(p, m) for p, m in self.problems))
+
+    def _line(self, path: str, message: str) -> str:
+        where = ".".join(x for x in (self.label, path) if x).replace(".[", "[")
+        return f"{where}: {message}" if where else message
 
 
 class LoadError(HamodelError):
@@ -41,9 +46,9 @@ def _label(container: Any, index: int) -> str:
     return f"[{name}]" if isinstance(name, str) and name else f"[{index}]"
 
 
-def format_loc(loc: tuple, data: Any = None, prefix: str = "") -> str:
+def format_loc(loc: tuple, data: Any = None) -> str:
     """Turn a pydantic error location into ``services[galera].strategy.port``."""
-    out = prefix
+    out = ""
     cur = data
     for part in loc:
         if isinstance(part, int):
@@ -67,7 +72,7 @@ def format_loc(loc: tuple, data: Any = None, prefix: str = "") -> str:
     return out
 
 
-def from_validation_error(exc: Any, data: Any = None, prefix: str = "") -> ModelError:
+def from_validation_error(exc: Any, data: Any = None, prefix: str | None = None) -> ModelError:
     """Convert a pydantic ``ValidationError`` into a :class:`ModelError`."""
     problems = []
     for err in exc.errors(include_url=False):
@@ -75,10 +80,11 @@ def from_validation_error(exc: Any, data: Any = None, prefix: str = "") -> Model
         if msg.startswith("Value error, "):
             msg = msg[len("Value error, "):]
         ctx_err = (err.get("ctx") or {}).get("error")
+        path = format_loc(tuple(err["loc"]), data)
         if isinstance(ctx_err, ModelError):
-            for path, m in ctx_err.problems:
-                problems.append((f"{prefix}.{path}" if prefix and path else (path or prefix), m))
+            # A nested object's own error: its paths are relative to it.
+            for sub, m in ctx_err.problems:
+                problems.append((".".join(x for x in (path, sub) if x).replace(".[", "["), m))
             continue
-        path = format_loc(tuple(err["loc"]), data, prefix)
         problems.append((path, msg))
-    return ModelError(problems)
+    return ModelError(problems, label=prefix or None)

@@ -37,12 +37,27 @@ def _split(spec: str) -> tuple[str, str | None]:
     return spec, None
 
 
+_LIBRARY_DIRS = tuple(
+    str(Path(p).resolve()) for p in {sys.prefix, sys.base_prefix, str(Path(__file__).resolve().parent)}
+)
+
+
 def _where(exc: BaseException, files: set[str]) -> tuple[str | None, int | None]:
-    """The innermost traceback frame inside one of the model's files."""
+    """The innermost traceback frame in the model's own code.
+
+    That is a frame inside one of ``files``, or failing that any frame
+    outside the interpreter's and hamodel's own directories.
+    """
     found: tuple[str | None, int | None] = (None, None)
+    fallback: tuple[str | None, int | None] = (None, None)
     for frame in traceback.extract_tb(exc.__traceback__):
-        if str(Path(frame.filename).resolve()) in files:
+        resolved = str(Path(frame.filename).resolve())
+        if resolved in files:
             found = (frame.filename, frame.lineno)
+        elif not resolved.startswith(_LIBRARY_DIRS) and not frame.filename.startswith("<"):
+            fallback = (frame.filename, frame.lineno)
+    if found == (None, None):
+        found = fallback
     if found == (None, None) and isinstance(exc, SyntaxError):
         return exc.filename, exc.lineno
     return found
@@ -130,11 +145,23 @@ def load(spec: str | Path) -> Architecture:
         if not path.is_file():
             raise LoadError("no such file", str(path))
         return _pick(_exec_file(path), attr, str(path))
+    cwd = str(Path.cwd())
+    added = cwd not in sys.path
+    if added:  # "module:attr" resolves from the current directory, as python -m does
+        sys.path.insert(0, cwd)
     try:
         module = importlib.import_module(target)
-    except ModuleNotFoundError:
-        raise LoadError(f"no model file or module {target!r}") from None
+    except ModuleNotFoundError as exc:
+        if exc.name and target.startswith(exc.name):
+            raise LoadError(f"no model file or module {target!r}") from None
+        raise LoadError(f"ModuleNotFoundError: {exc}", target) from None
     except Exception as exc:  # noqa: BLE001
         filename, lineno = _where(exc, {str(Path(getattr(exc, "filename", "") or "").resolve())})
-        raise LoadError(f"{type(exc).__name__}: {exc}", filename or target, lineno) from None
+        if isinstance(exc, ValidationError):
+            exc = from_validation_error(exc)
+        kind = "" if isinstance(exc, ModelError) else f"{type(exc).__name__}: "
+        raise LoadError(f"{kind}{exc}", filename or target, lineno) from None
+    finally:
+        if added:
+            sys.path.remove(cwd)
     return _pick(module, attr, target)

@@ -53,6 +53,10 @@ class Architecture(HaBase):
     )
     acknowledgements: list[Acknowledgement] = Field(default_factory=list)
 
+    @classmethod
+    def _error_label(cls, data: dict) -> str | None:
+        return None  # paths start at the root: services[x].strategy...
+
     def __init__(self, *args: Any, **data: Any):
         # Domains used by nodes but not declared are collected automatically,
         # so ``Node(domains=[Rack("r1")])`` needs no separate list.

@@ -78,9 +78,18 @@ class HaBase(BaseModel):
         try:
             super().__init__(**data)
         except ValidationError as exc:
-            name = data.get("name")
-            label = f"{type(self).__name__}[{name}]" if isinstance(name, str) else type(self).__name__
-            raise from_validation_error(exc, data, prefix=label) from None
+            raise from_validation_error(exc, data, prefix=self._error_label(data)) from None
+
+    @classmethod
+    def _error_label(cls, data: dict) -> str | None:
+        name = data.get("name")
+        return f"{cls.__name__}[{name}]" if isinstance(name, str) else cls.__name__
+
+    def __eq__(self, other: object) -> bool:
+        # Compare fields only: private helpers and lookup caches are not data.
+        if type(other) is not type(self):
+            return NotImplemented
+        return self.model_dump() == other.model_dump()  # type: ignore[union-attr]
 
 
 class Reliability(HaBase):
