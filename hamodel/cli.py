@@ -105,10 +105,39 @@ def schema(
 
 
 @app.command()
-def place(model: str = MODEL_ARG) -> None:
+def place(
+    model: str = MODEL_ARG,
+    fresh: bool = typer.Option(False, "--fresh", help="Ignore the lock file: place from scratch."),
+    json_out: bool = typer.Option(False, "--json", help="Print the result as JSON on stdout."),
+    lock: Optional[Path] = typer.Option(None, "--lock", help="Lock file (default: beside the model, x.lock.json)."),
+) -> None:
     """Place instances on nodes with Z3 and write the lock file."""
-    _load(model)
-    _not_yet("place")
+    from hamodel.analysis.placement import Unplaceable, lock_path_for, placement_table, read_lock, write_lock
+    from hamodel.analysis.placement import place as place_instances
+
+    arch = _load(model)
+    lock = lock or lock_path_for(model)
+    try:
+        previous = None if fresh else read_lock(lock, arch)
+        result = place_instances(arch, previous=previous)
+    except Unplaceable as exc:
+        if json_out:
+            sys.stdout.write(json.dumps({"placeable": False, "explanations": exc.explanations}, indent=2) + "\n")
+        err.print("[bold red]unplaceable:[/] no placement satisfies the model", highlight=False)
+        for line in exc.explanations:
+            err.print(f"  - {line}", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+    except HamodelError as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    write_lock(lock, result)
+    if json_out:
+        sys.stdout.write(json.dumps(result.to_dict(), indent=2, sort_keys=True) + "\n")
+        return
+    console.print(placement_table(arch, result))
+    for w in result.warnings:
+        err.print(f"[yellow]warning:[/] {w}", highlight=False, soft_wrap=True)
+    console.print(f"{result.moved} instance(s) moved; lock file {lock}", highlight=False)
 
 
 @app.command()
