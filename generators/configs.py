@@ -1,0 +1,220 @@
+"""Per-node daemon configs: keepalived, HAProxy, sysctl, plus a manifest.
+
+:func:`build_configs` is the one entry point: it plans every node's
+keepalived instances and HAProxy proxies from the :class:`Deployment`,
+checks that the nodes agree with each other (same VRID, auth and VIPs in a
+group, symmetric unicast peers, one Galera writer, ...), and only then
+renders bytes. Nothing is written here: the caller hands the returned
+:class:`FileSet` to :func:`hamodel.output.write_tree` (atomic) or
+:func:`hamodel.output.diff_tree` (drift gate).
+
+Output layout (paths relative to OUT)::
+
+    nodes/<node>/keepalived/keepalived.conf
+    nodes/<node>/haproxy/haproxy.cfg
+    nodes/<node>/sysctl.d/60-hamodel-nonlocal-bind.conf
+    manifest.json
+    ansible/inventory.yml
+
+Defence in depth: the model already restricts names and paths; every value
+that reaches a config token is checked again here (a model built with
+``model_construct``/``model_copy`` skips pydantic validation), so a value
+with whitespace, a quote or a newline is refused with the object and field
+named, before any file exists.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import jinja2
+
+from hamodel.deployment import Deployment
+from hamodel.errors import HamodelError
+from hamodel.model.base import SecretRef
+from hamodel.output import FileSet
+
+# -- errors -------------------------------------------------------------------
+
+
+class ConfigError(HamodelError, ValueError):
+    """The deployment cannot be turned into safe, consistent configs.
+
+    ``problems`` holds ``(where, message)`` pairs; ``where`` names the model
+    object and field (``services[galera].strategy.access``) or the node file.
+    """
+
+    def __init__(self, problems: Iterable[tuple[str, str]]):
+        self.problems = sorted(set(problems))
+        super().__init__("\n".join(f"{w}: {m}" if w else m for w, m in self.problems))
+
+
+# -- tokens: what a config grammar accepts unquoted ----------------------------
+
+_TOKENS: dict[str, re.Pattern[str]] = {
+    "name": re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}"),
+    "device": re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,14}"),
+    "path": re.compile(r"/[A-Za-z0-9_./+-]*"),
+    "http_path": re.compile(r"/[A-Za-z0-9_./?=&%-]*"),
+    # VRRP PASS authentication: keepalived keeps 8 characters; '#' and '!'
+    # start comments, quotes and backslashes are interpreted.
+    "vrrp_secret": re.compile(r"[A-Za-z0-9_.,:;@%+=^*~/-]{1,8}"),
+    # HAProxy ``stats auth user:password``: '#' starts a comment, quotes,
+    # backslashes and '$' are interpreted by the tokenizer.
+    "stats_secret": re.compile(r"[A-Za-z0-9_.-]{1,64}:[A-Za-z0-9_.,:;@%+=^*~/-]{1,128}"),
+}
+
+
+def token(value: Any, kind: str, where: str) -> str:
+    """Return ``value`` if it is a safe ``kind`` token, else raise ConfigError."""
+    text = value if isinstance(value, str) else None
+    if text is None or not _TOKENS[kind].fullmatch(text) or (kind == "path" and "/../" in text + "/"):
+        shown = "<secret>" if kind.endswith("_secret") else repr(value)
+        raise ConfigError([(where, f"{shown} is not a valid {kind.replace('_', ' ')} for a config file "
+                                   "(whitespace, newlines, quotes and other special characters are refused); "
+                                   "nothing was written")])
+    return text
+
+
+def address(value: Any, where: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    """Re-parse an address so that only a canonical IP reaches a config."""
+    try:
+        return ipaddress.ip_address(str(value) if not isinstance(value, str) else value)
+    except ValueError:
+        raise ConfigError([(where, f"{value!r} is not an IP address; nothing was written")]) from None
+
+
+def integer(value: Any, lo: int, hi: int, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        raise ConfigError([(where, f"{value!r} is not an integer in {lo}-{hi}; nothing was written")])
+    return value
+
+
+def comment(text: str) -> str:
+    """Free text made safe for a ``#`` comment line: printable ASCII only."""
+    return "".join(c if " " <= c <= "~" else "?" for c in text)
+
+
+# -- secrets by reference -----------------------------------------------------
+
+
+class Secrets:
+    """Resolves :class:`SecretRef` at build time (environment or file).
+
+    ``redact=True`` returns a fixed placeholder instead: used to compute the
+    manifest's hash of secret-bearing files without the secret in it.
+    """
+
+    PLACEHOLDER = "REDACTED"
+
+    def __init__(self, env: Mapping[str, str] | None = None, redact: bool = False):
+        self.env = os.environ if env is None else env
+        self.redact = redact
+
+    def describe(self, ref: SecretRef) -> str:
+        return f"env:{ref.env}" if ref.env else f"file:{ref.file}"
+
+    def get(self, ref: SecretRef, kind: str, where: str) -> str:
+        if self.redact:
+            return self.PLACEHOLDER + (":" + self.PLACEHOLDER if kind == "stats_secret" else "")
+        if ref.env:
+            value = self.env.get(ref.env)
+            if value is None:
+                raise ConfigError([(where, f"environment variable {ref.env} is not set (secret reference); nothing was written")])
+        else:
+            try:
+                value = Path(str(ref.file)).read_text()
+            except OSError as exc:
+                raise ConfigError([(where, f"cannot read secret file {ref.file}: {exc.strerror}; nothing was written")]) from None
+            value = value.rstrip("\n")
+        return token(value, kind, f"{where} ({self.describe(ref)})")
+
+
+# -- templates ------------------------------------------------------------------
+
+
+def _tok_filter(value: Any) -> str:
+    """Last line of defence inside templates: one token, nothing else."""
+    text = str(value)
+    if not text or any(c.isspace() or c in "\"'\\{}#!;" for c in text) or not text.isprintable():
+        raise ConfigError([("template", f"refusing to render {text!r} as a config token; nothing was written")])
+    return text
+
+
+def environment(package_dir: Path) -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(package_dir)),
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,  # config files, not HTML  # noqa: S701
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["tok"] = _tok_filter
+    env.filters["comment"] = comment
+    return env
+
+
+# -- the per-node file bundle -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NodeFile:
+    """One generated file on one node, with what it serves (for the manifest)."""
+
+    node: str
+    kind: str            # keepalived | haproxy | sysctl
+    path: str            # relative to OUT
+    dest: str            # where a deploy tool installs it
+    services: tuple[str, ...]
+    vips: tuple[str, ...]
+    data: bytes
+    redacted: bytes      # same file with secrets replaced (manifest hash)
+    secret: bool
+
+
+def build_configs(dep: Deployment, env: Mapping[str, str] | None = None) -> FileSet:
+    """Deployment -> every config file, the manifest and the Ansible inventory.
+
+    Raises :class:`ConfigError` (naming object and field) when a value is not
+    safe for a config grammar, a secret reference cannot be resolved, or the
+    nodes would disagree; nothing is returned then, so nothing is written.
+    """
+    from generators.haproxy import plan_haproxy, render_haproxy
+    from generators.keepalived import plan_keepalived, render_keepalived
+    from generators.manifest import render_manifest
+    from generators.sysctl import render_sysctl
+
+    secrets = Secrets(env)
+    redacted = Secrets(env, redact=True)
+
+    ka_plans = plan_keepalived(dep, secrets)
+    hp_plans = plan_haproxy(dep, secrets)
+    check_consistency(dep, ka_plans, hp_plans)
+
+    files: list[NodeFile] = []
+    files += render_keepalived(dep, ka_plans, plan_keepalived(dep, redacted))
+    files += render_haproxy(dep, hp_plans, plan_haproxy(dep, redacted))
+    files += render_sysctl(dep, hp_plans)
+    out = FileSet()
+    for f in sorted(files, key=lambda f: f.path):
+        out[f.path] = f.data
+        if f.secret:
+            out.secret.add(f.path)
+    out.update(render_manifest(dep, files))
+    return out
+
+
+def check_consistency(dep: Deployment, ka_plans: Mapping[str, Any], hp_plans: Mapping[str, Any]) -> None:
+    """Cross-node checks before anything is rendered; raises ConfigError."""
+    from generators.haproxy import check_haproxy
+    from generators.keepalived import check_keepalived
+
+    problems = check_keepalived(dep, ka_plans) + check_haproxy(dep, hp_plans)
+    if problems:
+        raise ConfigError(problems)

@@ -1,0 +1,251 @@
+"""keepalived.conf per node: one ``vrrp_instance`` per VRRP group and family.
+
+Facts come from the Deployment (``VrrpGroup``: members, priorities, VRID,
+network) and the service's :class:`~hamodel.model.strategies.Vrrp`
+strategy (preemption, unicast, advert_int, auth, notify). Planning and
+rendering are separate so that :func:`check_keepalived` can compare the
+nodes of a group before a byte is rendered.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from hamodel.deployment import Deployment, VrrpGroup
+from hamodel.model.strategies import Vrrp
+from generators.configs import ConfigError, NodeFile, Secrets, address, environment, integer, token
+
+TEMPLATES = Path(__file__).parent
+DEST = "/etc/keepalived/keepalived.conf"
+# pgrep -x matches the 15 characters the kernel keeps of a process name.
+COMM_LEN = 15
+
+
+@dataclass(frozen=True)
+class VrrpScript:
+    name: str
+    process: str
+    pattern: str
+    interval: int = 2
+    fall: int = 2
+    rise: int = 2
+    # 0: a failed check puts the instance in FAULT (it releases the VIP).
+    # A non-zero weight only lowers the priority, which with nopreempt
+    # pins the VIP on a node whose haproxy is dead: see check_keepalived.
+    weight: int = 0
+
+
+@dataclass(frozen=True)
+class VrrpInstance:
+    name: str
+    service: str
+    vip_names: tuple[str, ...]
+    family: int
+    state: str
+    nopreempt: bool
+    interface: str
+    network: str
+    vrid: int
+    priority: int
+    advert_int: int
+    vips: tuple[str, ...]                 # "address/prefix"
+    unicast_src: str | None
+    unicast_peers: tuple[str, ...]
+    members: tuple[str, ...]
+    auth: str | None
+    garp_master_refresh: int | None
+    track_interfaces: tuple[str, ...]
+    script: str
+    notify: str | None
+
+
+@dataclass(frozen=True)
+class KeepalivedPlan:
+    node: str
+    scripts: tuple[VrrpScript, ...]
+    instances: tuple[VrrpInstance, ...]
+
+    @property
+    def services(self) -> tuple[str, ...]:
+        return tuple(sorted({i.service for i in self.instances}))
+
+    @property
+    def vip_names(self) -> tuple[str, ...]:
+        return tuple(sorted({v for i in self.instances for v in i.vip_names}))
+
+
+def keepalived_groups(dep: Deployment) -> list[VrrpGroup]:
+    return sorted((g for g in dep.vrrp_groups if g.manager == "keepalived"), key=lambda g: (g.service, g.vrid))
+
+
+def _group_instances(dep: Deployment, g: VrrpGroup, secrets: Secrets) -> dict[str, list[VrrpInstance]]:
+    """The instances of one group, per member node."""
+    from generators.haproxy import backend_networks
+
+    arch = dep.architecture
+    where = f"services[{g.service}]"
+    try:
+        svc = arch.service(g.service)
+    except KeyError:
+        raise ConfigError([(f"vrrp_groups[{g.service}]", "no such service in the model")]) from None
+    strat = svc.strategy
+    if not isinstance(strat, Vrrp):
+        raise ConfigError([(f"{where}.strategy", f"a keepalived VRRP group needs a Vrrp strategy, not {strat.kind}")])
+    token(svc.name, "name", f"{where}.name")
+    process = token(strat.track or svc.process, "name", f"{where}.strategy.track")
+    script = f"chk_{process}"
+    vrid = integer(g.vrid, 1, 255, f"vrrp_groups[{g.service}].vrid")
+    advert = integer(strat.advert_int, 1, 255, f"{where}.strategy.advert_int")
+    refresh = None if strat.garp_master_refresh_s is None else integer(
+        strat.garp_master_refresh_s, 1, 3600, f"{where}.strategy.garp_master_refresh_s")
+    notify = None if strat.notify is None else token(strat.notify, "path", f"{where}.strategy.notify")
+    auth = None if strat.auth is None else secrets.get(strat.auth, "vrrp_secret", f"{where}.strategy.auth")
+    try:
+        net = arch.network(g.network)
+    except KeyError:
+        raise ConfigError([(f"vrrp_groups[{g.service}].network", f"unknown network {g.network!r}")]) from None
+
+    by_family: dict[int, list[tuple[str, str]]] = {}
+    for v in g.vips:
+        token(v, "name", f"{where}.strategy.vips")
+        try:
+            vip = arch.vip(v)
+        except KeyError:
+            raise ConfigError([(f"{where}.strategy.vips", f"unknown virtual IP {v!r}")]) from None
+        a = address(vip.address, f"vips[{v}].address")
+        prefix = net.subnet.prefixlen if a in net.subnet else a.max_prefixlen
+        by_family.setdefault(a.version, []).append((v, f"{a}/{prefix}"))
+
+    members = tuple(sorted(g.priorities))
+    for n in members:
+        token(n, "name", f"vrrp_groups[{g.service}].priorities")
+    own: dict[str, tuple[str, object]] = {}
+    for n in members:
+        try:
+            node = arch.node(n)
+        except KeyError:
+            raise ConfigError([(f"vrrp_groups[{g.service}].priorities", f"unknown node {n!r}")]) from None
+        iface = node.interface_on(g.network)
+        if iface is None:
+            raise ConfigError([(f"nodes[{n}].interfaces", f"no interface on network {g.network!r} for VRRP group {g.service}")])
+        dev = token(iface.device, "device", f"nodes[{n}].interfaces[{iface.network}].device")
+        own[n] = (dev, address(iface.address, f"nodes[{n}].interfaces[{dev}].address"))
+
+    # Interfaces besides the VRRP one that this node's HAProxy needs to
+    # reach the backends behind these VIPs: losing one must move the VIP.
+    needed = backend_networks(dep, set(g.vips))
+    out: dict[str, list[VrrpInstance]] = {}
+    for family, vips in sorted(by_family.items()):
+        name = svc.name if len(by_family) == 1 else f"{svc.name}_v{family}"
+        for n in members:
+            dev, src = own[n]
+            peers: tuple[str, ...] = ()
+            if strat.unicast:
+                if src.version != family:  # type: ignore[attr-defined]
+                    raise ConfigError([(f"nodes[{n}].interfaces[{dev}].address",
+                                        f"unicast VRRP for IPv{family} VIPs of {svc.name} needs an IPv{family} address on {g.network}")])
+                peers = tuple(sorted((str(own[m][1]) for m in members if m != n), key=_addr_key))
+            node = arch.node(n)
+            tracked = tuple(sorted({
+                token(i.device, "device", f"nodes[{n}].interfaces[{i.network}].device")
+                for i in node.interfaces if i.network in needed and i.network != g.network
+            }))
+            prio = g.priorities[n]
+            out.setdefault(n, []).append(VrrpInstance(
+                name=name, service=svc.name, vip_names=tuple(v for v, _ in vips), family=family,
+                state="MASTER" if strat.preempt and n == g.master else "BACKUP",
+                nopreempt=not strat.preempt, interface=dev, network=g.network, vrid=vrid,
+                priority=integer(prio, 0, 255, f"vrrp_groups[{g.service}].priorities[{n}]"),
+                advert_int=advert, vips=tuple(a for _, a in vips),
+                unicast_src=str(src) if strat.unicast else None, unicast_peers=peers, members=members,
+                auth=auth, garp_master_refresh=refresh, track_interfaces=tracked, script=script, notify=notify,
+            ))
+    return out
+
+
+def _addr_key(a: str) -> tuple:
+    import ipaddress
+
+    ip = ipaddress.ip_address(a)
+    return (ip.version, int(ip))
+
+
+def plan_keepalived(dep: Deployment, secrets: Secrets) -> dict[str, KeepalivedPlan]:
+    """node -> its keepalived plan, for every member of a keepalived group."""
+    arch = dep.architecture
+    instances: dict[str, list[VrrpInstance]] = {}
+    scripts: dict[str, dict[str, VrrpScript]] = {}
+    for g in keepalived_groups(dep):
+        strat = arch.service(g.service).strategy if g.service in {s.name for s in arch.services} else None
+        for n, insts in _group_instances(dep, g, secrets).items():
+            instances.setdefault(n, []).extend(insts)
+            for i in insts:
+                process = (strat.track if isinstance(strat, Vrrp) and strat.track else arch.service(g.service).process)
+                scripts.setdefault(n, {})[i.script] = VrrpScript(name=i.script, process=process, pattern=process[:COMM_LEN])
+    return {
+        n: KeepalivedPlan(node=n, scripts=tuple(scripts[n][k] for k in sorted(scripts[n])),
+                          instances=tuple(sorted(instances[n], key=lambda i: (i.vrid, i.family, i.name))))
+        for n in sorted(instances)
+    }
+
+
+def check_keepalived(dep: Deployment, plans: dict[str, KeepalivedPlan]) -> list[tuple[str, str]]:
+    """Cross-node consistency of every VRRP instance; ``(where, message)``."""
+    problems: list[tuple[str, str]] = []
+    by_name: dict[str, dict[str, VrrpInstance]] = {}
+    for n, plan in plans.items():
+        weights = {s.name: s.weight for s in plan.scripts}
+        for i in plan.instances:
+            by_name.setdefault(i.name, {})[n] = i
+            if i.nopreempt and weights.get(i.script, 0) != 0:
+                problems.append((f"services[{i.service}].strategy", f"node {n}: track script {i.script} has weight "
+                                 f"{weights[i.script]} with nopreempt: a master whose check fails keeps the VIP forever"))
+    seen_vrid: dict[tuple[str, int, int], str] = {}
+    for name, per_node in sorted(by_name.items()):
+        first = next(iter(per_node.values()))
+        where = f"services[{first.service}]"
+        for field in ("vrid", "auth", "vips", "advert_int", "nopreempt", "family", "network", "members"):
+            values = {getattr(i, field) for i in per_node.values()}
+            if len(values) > 1:
+                shown = "differs" if field == "auth" else f"differs: {sorted(map(str, values))}"
+                problems.append((where, f"VRRP instance {name}: {field} {shown} between nodes {sorted(per_node)}"))
+        if set(per_node) != set(first.members):
+            problems.append((where, f"VRRP instance {name}: configured on {sorted(per_node)} but members are {list(first.members)}"))
+        prios = [i.priority for i in per_node.values()]
+        if len(set(prios)) != len(prios):
+            problems.append((where, f"VRRP instance {name}: priorities are not distinct: {sorted(prios)}"))
+        for n, i in per_node.items():
+            if not 1 <= i.priority <= 254:
+                problems.append((where, f"VRRP instance {name}: priority {i.priority} of {n} outside 1-254 (255 is for the address owner)"))
+        srcs = {n: i.unicast_src for n, i in per_node.items()}
+        if any(s is not None for s in srcs.values()):
+            for n, i in per_node.items():
+                expected = {s for m, s in srcs.items() if m != n}
+                if set(i.unicast_peers) != expected or i.unicast_src in i.unicast_peers:
+                    problems.append((where, f"VRRP instance {name}: unicast peers of {n} {list(i.unicast_peers)} "
+                                     f"are not the other members' sources {sorted(x for x in expected if x)}"))
+        net = dep.architecture.network(first.network)
+        if first.vrid in net.reserved_vrids:
+            problems.append((where, f"VRRP instance {name}: vrid {first.vrid} is reserved on network {net.name}"))
+        key = (first.network, first.family, first.vrid)
+        if key in seen_vrid and seen_vrid[key] != first.service:
+            problems.append((where, f"VRRP instance {name}: vrid {first.vrid} on {first.network} is also used by {seen_vrid[key]}"))
+        seen_vrid.setdefault(key, first.service)
+    return problems
+
+
+def render_keepalived(dep: Deployment, plans: dict[str, KeepalivedPlan],
+                      redacted: dict[str, KeepalivedPlan]) -> list[NodeFile]:
+    template = environment(TEMPLATES).get_template("keepalived.conf.j2")
+    files = []
+    for n, plan in sorted(plans.items()):
+        def render(p: KeepalivedPlan) -> bytes:
+            return template.render(node=n, model=dep.architecture.name, plan=p).encode()
+
+        files.append(NodeFile(
+            node=n, kind="keepalived", path=f"nodes/{n}/keepalived/keepalived.conf", dest=DEST,
+            services=plan.services, vips=plan.vip_names, data=render(plan), redacted=render(redacted[n]),
+            secret=any(i.auth for i in plan.instances),
+        ))
+    return files
