@@ -6,6 +6,7 @@ violated, unacknowledged finding, drift), 2 usage or model error.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sys
 from pathlib import Path
@@ -141,10 +142,48 @@ def place(
 
 
 @app.command()
-def build(model: str = MODEL_ARG, out: Path = typer.Option(Path("out"), "-o", "--out")) -> None:
-    """Generate keepalived.conf, haproxy.cfg and a manifest per node."""
-    _load(model)
-    _not_yet("build")
+def build(
+    model: str = MODEL_ARG,
+    out: Path = typer.Option(Path("out"), "-o", "--out", help="Output directory (replaced atomically)."),
+    check_only: bool = typer.Option(False, "--check", help="Write nothing; exit 1 with a diff when OUT differs."),
+    fresh: bool = typer.Option(False, "--fresh", help="Ignore the placement lock file: place from scratch."),
+    lock: Optional[Path] = typer.Option(None, "--lock", help="Lock file (default: beside the model, x.lock.json)."),
+) -> None:
+    """Generate keepalived.conf, haproxy.cfg, sysctl.d and a manifest per node."""
+    from generators.configs import InconsistentConfig, build_configs, drift
+    from hamodel.analysis.placement import Unplaceable, lock_path_for
+    from hamodel.output import write_tree
+    from hamodel.pipeline import resolve
+
+    arch = _load(model)
+    try:
+        dep = resolve(arch, lock=lock or lock_path_for(model), fresh=fresh, analyse=False)
+        files = build_configs(dep)
+    except (Unplaceable, InconsistentConfig) as exc:
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        err.print("nothing was written", highlight=False)
+        raise typer.Exit(1) from None
+    except HamodelError as exc:
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    if check_only:
+        text = drift(out, files)
+        if text:
+            sys.stdout.write(text)
+            err.print(f"[bold red]drift:[/] {out} differs from what {model} generates", highlight=False)
+            raise typer.Exit(1)
+        console.print(f"[green]up to date:[/] {out} ({len(files)} files)", highlight=False)
+        return
+    write_tree(out, files)
+    table = Table(title=f"{arch.name} -> {out}")
+    for col in ("file", "mode", "sha256"):
+        table.add_column(col)
+    for rel in sorted(files):
+        data = files[rel]
+        digest = "(secret)" if rel in files.secret else hashlib.sha256(data).hexdigest()[:12]
+        table.add_row(rel, "0600" if rel in files.secret else "0644", digest)
+    console.print(table)
+    console.print(f"[green]wrote {len(files)} files[/] to {out}", highlight=False)
 
 
 @app.command()
