@@ -6,7 +6,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BeforeValidator, Field, model_validator
 
-from hamodel.model.base import HaBase, Name, NameSet, Ref, RefList, Resources, _listify
+from hamodel.model.base import HaBase, Name, NameSet, Ref, RefList, Resources, SecretRef, _listify
 from hamodel.model.strategies import (
     ActivePassive,
     AppCluster,
@@ -28,6 +28,9 @@ class Endpoint(HaBase):
     protocol: Literal["tcp", "http", "udp"] = "tcp"
     name: Name | None = None
     check: HealthCheck | None = None
+    auth: SecretRef | None = Field(
+        default=None, description="credentials of this endpoint, by reference (HAProxy stats: 'user:password')"
+    )
 
 
 def _endpoints(value: Any) -> Any:
