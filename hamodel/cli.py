@@ -61,15 +61,55 @@ def summary_table(arch: Architecture) -> Table:
 @app.command()
 def check(
     model: str = MODEL_ARG,
+    k: int = typer.Option(2, "-k", min=1, max=6, help="Largest set of simultaneous failures analysed."),
     json_out: bool = typer.Option(False, "--json", help="Print the result as JSON on stdout."),
+    fail_on: str = typer.Option("medium", "--fail-on",
+                                help="Exit 1 on an unacknowledged finding at or above: info, low, medium, high, critical."),
+    fresh: bool = typer.Option(False, "--fresh", help="Ignore the placement lock file: place from scratch."),
+    lock: Optional[Path] = typer.Option(None, "--lock", help="Lock file (default: beside the model, x.lock.json)."),
 ) -> None:
-    """Load and validate a model, and print a short summary."""
+    """Validate, place and analyse failures; exit 1 on unacknowledged findings >= --fail-on."""
+    from hamodel.analysis.findings import findings_table, gate
+    from hamodel.analysis.placement import Unplaceable, lock_path_for, placement_table
+    from hamodel.deployment import SEVERITIES
+    from hamodel.pipeline import resolve
+
+    if fail_on not in SEVERITIES:
+        err.print(f"error: --fail-on must be one of {', '.join(SEVERITIES)}", highlight=False)
+        raise typer.Exit(2)
     arch = _load(model)
+    try:
+        dep = resolve(arch, lock=lock or lock_path_for(model), fresh=fresh, k=k)
+    except Unplaceable as exc:
+        if json_out:
+            sys.stdout.write(json.dumps({"model": arch.name, "valid": True, "placeable": False,
+                                         "explanations": exc.explanations}, indent=2, sort_keys=True) + "\n")
+        err.print("[bold red]unplaceable:[/] no placement satisfies the model", highlight=False)
+        for line in exc.explanations:
+            err.print(f"  - {line}", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+    except HamodelError as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    failing = gate(dep.findings, fail_on)
     if json_out:
-        sys.stdout.write(json.dumps({"model": arch.name, "valid": True}, indent=2, sort_keys=True) + "\n")
-        return
-    console.print(summary_table(arch))
-    console.print("[green]model is valid[/]")
+        sys.stdout.write(json.dumps({
+            "model": arch.name, "valid": True, "k": k, "fail_on": fail_on,
+            "placement": dep.placement.to_dict(),
+            "findings": [f.to_dict() for f in dep.findings],
+            "failing": [f.id for f in failing],
+        }, indent=2, sort_keys=True) + "\n")
+    else:
+        console.print(summary_table(arch))
+        console.print("[green]model is valid[/]")
+        console.print(placement_table(arch, dep))
+        console.print(findings_table(dep.findings, title=f"{arch.name}: findings (k={k})"))
+        accepted = sum(1 for f in dep.findings if f.acknowledged)
+        verdict = (f"[bold red]{len(failing)} unacknowledged finding(s) at or above {fail_on}[/]" if failing
+                   else f"[green]no unacknowledged finding at or above {fail_on}[/]")
+        console.print(f"{len(dep.findings)} finding(s), {accepted} accepted; {verdict}", highlight=False)
+    if failing:
+        raise typer.Exit(1)
 
 
 @app.command()

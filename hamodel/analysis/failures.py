@@ -1,0 +1,431 @@
+"""Failure analysis: which failures take which service down, proved with Z3.
+
+Entry point for the pipeline: :func:`analyse` returns the findings. The
+facts behind them are available as data for generators (docs, drills):
+
+- :func:`cut_sets` -- minimal cut sets per service up to size ``k``
+  (component ids as in :mod:`hamodel.analysis.components`);
+- :func:`split_brain` -- minimal failure sets leaving two masters;
+- :func:`single_failure_scenarios` -- for every single node, domain and
+  switch failure, which services stop, degrade, lose shards, keep running;
+- :func:`availability` -- exact steady-state availability per service where
+  reliability figures exist;
+- :func:`cold_start` -- which services come back by themselves after a full
+  power loss with up to ``k`` nodes not returning;
+- :func:`capacity_check` -- N+1: survivors' capacity after any one failure;
+- :func:`prove_tolerance` -- one counterexample (or a proof) per service.
+
+Semantics (per strategy) are documented in :mod:`hamodel.analysis.semantics`.
+Findings (kind: id):
+
+- ``unavailable:<s>`` (critical): down with nothing failed;
+- ``spof:<s>`` (high): a single failure stops ``s`` (its own cut set, not one
+  inherited from a dependency); ``partial-outage:<s>`` (medium) for a sharded
+  service; ``quorum-loss:<s>`` (high) when a single failure (a rack, a power
+  feed) breaks a cluster's quorum;
+- ``quorum-loss:<s>`` / ``cut-sets:<s>`` (low for size 2, info above): the
+  inherent cut sets up to ``k`` (losing 2 of 3 members);
+- ``split-brain:<s>`` (high for one failure, medium for more): partitions
+  that leave masters on both sides (VRRP, no quorum);
+- ``monitoring-required`` (medium): nothing restarts failed processes and no
+  external monitoring is modelled; ``manual-recovery`` (medium): quorum
+  clusters needing an operator after a full restart;
+- ``capacity:n-plus-1`` (medium), ``cold-start:wait-for-all`` (low).
+
+Cut sets are attributed to the service they belong to: a cut set of
+``keystone`` that is also one of ``galera`` is reported once, under galera,
+with keystone among the affected services.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Sequence
+
+from hamodel.analysis.availability import ServiceAvailability, availability_of, has_figures
+from hamodel.analysis.components import ModelView, component_kind, node_id, set_key, sort_set, view
+from hamodel.analysis.cutsets import Analyzer, CutSet
+from hamodel.analysis.semantics import DEGRADED, DOWN, PARTIAL, UP, Evaluation
+from hamodel.deployment import SEVERITIES, Finding, Placement, VrrpGroup
+from hamodel.model import Architecture
+from hamodel.model.strategies import ActivePassive, AppCluster, External, PacemakerVip, Sharded, Vrrp
+
+__all__ = [
+    "ColdStart", "SingleFailure", "analyse", "availability", "capacity_check", "cold_start", "cut_sets",
+    "prove_tolerance", "single_failure_scenarios", "split_brain",
+]
+
+
+def _analyzer(arch: Architecture, placement: Placement, vrrp_groups: Sequence[VrrpGroup]) -> Analyzer:
+    return Analyzer(view(arch, placement, vrrp_groups))
+
+
+def _analysed(arch: Architecture) -> list[str]:
+    return [s.name for s in arch.services if not isinstance(s.strategy, External)]
+
+
+# -- facts as data -------------------------------------------------------------
+
+
+def cut_sets(arch: Architecture, placement: Placement, k: int = 2, vrrp_groups: Sequence[VrrpGroup] = (),
+             services: Sequence[str] | None = None) -> dict[str, list[CutSet]]:
+    """Minimal cut sets of size <= ``k`` per service, smallest first.
+
+    A cut set is a tuple of component ids whose joint failure makes the
+    service not fully available (for a sharded service: loses a shard).
+    Includes sets inherited from dependencies.
+    """
+    an = _analyzer(arch, placement, vrrp_groups)
+    return {s: an.cut_sets(s, k)[0] for s in (services or _analysed(arch))}
+
+
+def split_brain(arch: Architecture, placement: Placement, k: int = 2,
+                vrrp_groups: Sequence[VrrpGroup] = ()) -> dict[str, list[CutSet]]:
+    """Per VIP-holding service or AppCluster, the minimal failure sets (size
+    <= ``k``) after which two masters run, unable to see each other."""
+    an = _analyzer(arch, placement, vrrp_groups)
+    return {s: sets for s in _split_candidates(an.v) if (sets := an.split_brain(s, k))}
+
+
+def prove_tolerance(arch: Architecture, placement: Placement, k: int, vrrp_groups: Sequence[VrrpGroup] = (),
+                    services: Sequence[str] | None = None) -> dict[str, CutSet | None]:
+    """For each (required) service one set of at most ``k`` failures that
+    stops it, or None: Z3 proved that no such set exists."""
+    an = _analyzer(arch, placement, vrrp_groups)
+    names = services or [s for s in _analysed(arch) if arch.service(s).required]
+    return {s: an.counterexample(s, k) for s in names}
+
+
+@dataclass(frozen=True)
+class SingleFailure:
+    """One component failed: what stops (``down``), loses shards
+    (``partial``), runs with fewer instances (``degraded``), keeps running."""
+
+    component: str
+    down: tuple[str, ...]
+    partial: tuple[str, ...]
+    degraded: tuple[str, ...]
+    running: tuple[str, ...]
+
+    def to_dict(self) -> dict:
+        return {"component": self.component, "down": list(self.down), "partial": list(self.partial),
+                "degraded": list(self.degraded), "running": list(self.running)}
+
+
+def single_failure_scenarios(arch: Architecture, placement: Placement, vrrp_groups: Sequence[VrrpGroup] = (),
+                             kinds: Sequence[str] = ("node", "domain", "switch")) -> list[SingleFailure]:
+    """For each single failure of a node, failure domain or switch (``kinds``;
+    add ``"link"`` or ``"proc"`` for those), the state of every service,
+    evaluated with the plain-Python semantics. Sorted by component id."""
+    v = view(arch, placement, vrrp_groups)
+    out = []
+    for c in v.components:
+        if component_kind(c) not in kinds:
+            continue
+        e = Evaluation(v, {c})
+        st = {s: e.state(s) for s in sorted(v.services)}
+        out.append(SingleFailure(
+            c, tuple(s for s, x in st.items() if x == DOWN), tuple(s for s, x in st.items() if x == PARTIAL),
+            tuple(s for s, x in st.items() if x == DEGRADED), tuple(s for s, x in st.items() if x == UP)))
+    return out
+
+
+def availability(arch: Architecture, placement: Placement, vrrp_groups: Sequence[VrrpGroup] = (),
+                 limit: int = 20_000) -> dict[str, ServiceAvailability]:
+    """Steady-state availability of each service from its *complete* family
+    of minimal cut sets (exact for independent failures, see
+    :mod:`hamodel.analysis.availability`). Empty when the model carries no
+    reliability figures."""
+    an = _analyzer(arch, placement, vrrp_groups)
+    if not has_figures(an.v):
+        return {}
+    out = {}
+    for s in _analysed(arch):
+        sets, complete = an.cut_sets(s, None, limit)
+        out[s] = availability_of(an.v, s, sets, complete)
+    return out
+
+
+@dataclass(frozen=True)
+class ColdStart:
+    """After a full power loss with ``missing`` nodes not coming back:
+    ``outcome`` is ``automatic``, ``manual`` (``procedure`` needed),
+    ``blocked`` (too few members return for a quorum) or ``unblock``
+    (Pacemaker ``wait_for_all`` waits for nodes that never return)."""
+
+    service: str
+    outcome: Literal["automatic", "manual", "blocked", "unblock"]
+    procedure: str
+    missing: tuple[str, ...]
+
+    def to_dict(self) -> dict:
+        return {"service": self.service, "outcome": self.outcome, "procedure": self.procedure,
+                "missing": list(self.missing)}
+
+
+def cold_start(arch: Architecture, placement: Placement, k: int = 1,
+               vrrp_groups: Sequence[VrrpGroup] = ()) -> list[ColdStart]:
+    """Which quorum-keeping services recover without an operator after a full
+    power loss with up to ``k`` nodes not returning (worst case over the
+    missing nodes). Rules: ``cold_start="manual"`` clusters (Galera needs the
+    node with the last primary view, RabbitMQ the last node down first,
+    MongoDB a forced reconfig) need their ``recovery`` procedure; a cluster
+    whose surviving members are fewer than its quorum stays down; with
+    Pacemaker ``wait_for_all`` the cluster does not become quorate until all
+    its nodes were seen, so a node that never returns needs an operator to
+    unblock quorum for every Pacemaker-managed service."""
+    v = view(arch, placement, vrrp_groups)
+    out: list[ColdStart] = []
+    pm = arch.pacemaker
+    for s in sorted(v.services):
+        svc = v.services[s]
+        st = svc.strategy
+        managed = v.uses_pacemaker(s)
+        if not isinstance(st, AppCluster) and not managed:
+            continue
+        members = v.instances[s]
+        worst: ColdStart | None = None
+        if managed and pm is not None and pm.wait_for_all and k >= 1 and v.pcmk_nodes:
+            worst = ColdStart(s, "unblock", "unblock Pacemaker quorum (wait_for_all) for the nodes that did not return",
+                              (v.pcmk_nodes[-1],))
+        if isinstance(st, AppCluster):
+            q = v.quorum(s)
+            lose = min(k, len(members))
+            if len(members) - lose < q:
+                worst = ColdStart(s, "blocked", st.recovery, members[len(members) - lose:])
+            elif st.cold_start == "manual" and worst is None:
+                worst = ColdStart(s, "manual", st.recovery, ())
+        out.append(worst or ColdStart(s, "automatic", getattr(st, "recovery", "Pacemaker restarts it"), ()))
+    return out
+
+
+def capacity_check(arch: Architecture, placement: Placement, per: Literal["node", "domain"] = "node",
+                   vrrp_groups: Sequence[VrrpGroup] = ()) -> list[dict]:
+    """N+1: after the loss of any one node (``per="domain"``: any one failure
+    domain) each service's load (``requests`` x placed instances) is spread
+    over its surviving instances (sharded and unmanaged active/passive
+    services do not move); returns the overloaded nodes per scenario."""
+    v = view(arch, placement, vrrp_groups)
+    scenarios = [node_id(n) for n in sorted(v.node_domains)]
+    if per == "domain":
+        scenarios = [c for c in v.components if component_kind(c) == "domain"]
+    problems = []
+    for c in scenarios:
+        dead = v.nodes_killed_by({c})
+        load = {n: [0.0, 0.0] for n in v.node_domains if n not in dead}
+        for s, svc in v.services.items():
+            inst = v.instances[s]
+            live = [n for n in inst if n not in dead]
+            if not inst or not live:
+                continue
+            r = svc.requests
+            moves = not isinstance(svc.strategy, (Sharded, External)) and not (
+                isinstance(svc.strategy, ActivePassive) and svc.strategy.manager is None)
+            share = len(inst) / len(live) if moves else 1.0
+            for n in live:
+                load[n][0] += r.cpu * share
+                load[n][1] += r.memory_gb * share
+        for n, (cpu, mem) in sorted(load.items()):
+            cap = arch.node(n).capacity
+            if cpu > cap.cpu + 1e-9 or mem > cap.memory_gb + 1e-9:
+                problems.append({"failure": c, "node": n, "cpu": round(cpu, 3), "memory_gb": round(mem, 3),
+                                 "capacity_cpu": cap.cpu, "capacity_memory_gb": cap.memory_gb})
+    return problems
+
+
+# -- findings ------------------------------------------------------------------
+
+
+def _split_candidates(v: ModelView) -> list[str]:
+    out = []
+    for s, svc in sorted(v.services.items()):
+        st = svc.strategy
+        if isinstance(st, (Vrrp, PacemakerVip)) and len(v.holders.get(s, ())) >= 2:
+            out.append(s)
+        elif isinstance(st, AppCluster) and 2 * v.quorum(s) <= len(v.instances[s]):
+            out.append(s)
+    return out
+
+
+def _dependents(v: ModelView, s: str) -> list[str]:
+    return sorted(x for x in v.services if x != s and s in v.closure(x))
+
+
+def _fmt_set(cs: Sequence[str]) -> str:
+    return " + ".join(cs) if cs else "(nothing)"
+
+
+def _lower(sev: str, steps: int = 1) -> str:
+    return SEVERITIES[max(0, SEVERITIES.index(sev) - steps)]
+
+
+def _cut_finding(v: ModelView, s: str, own: list[CutSet], k: int) -> Finding | None:
+    if not own:
+        return None
+    svc = v.services[s]
+    st = svc.strategy
+    size = len(own[0])
+    smallest = [c for c in own if len(c) == size]
+    scenario = smallest[0]
+    dependents = _dependents(v, s)
+    details = {"min_size": size, "k": k, "cut_sets": [list(c) for c in own], "dependents": dependents}
+    services = (s, *dependents)
+    if size == 0:
+        return Finding(f"unavailable:{s}", "unavailable", "critical", f"{s} is down with nothing failed",
+                       services, (), f"{s} cannot run as placed (no instance, or no instance can serve).",
+                       "Fix the placement or the strategy.", details=details)
+    if isinstance(st, AppCluster):
+        q, n = v.quorum(s), len(v.instances[s])
+        details.update({"quorum": q, "members": list(v.instances[s])})
+        if size == 1:
+            domains = sorted({c for cs in smallest for c in cs if component_kind(c) == "domain"})
+            return Finding(
+                f"quorum-loss:{s}", "quorum-loss", "high" if svc.required else "medium",
+                f"{s} loses quorum on a single failure" + (f" ({', '.join(domains)})" if domains else ""),
+                services, scenario,
+                f"{_fmt_set(scenario)} stops {n - q + 1} of {n} members at once (quorum {q}); {s} stops"
+                + (f", and with it {', '.join(dependents)}" if dependents else "") + ".",
+                "Spread members so no failure domain holds more than "
+                f"{n - q} of them (anti_affinity / max_per_domain).", details=details)
+        return Finding(
+            f"quorum-loss:{s}", "quorum-loss", "low" if size == 2 else "info",
+            f"{s} loses quorum when {size} components fail", services, scenario,
+            f"{s} needs {q} of {n} members alive and together; {_fmt_set(scenario)} leaves fewer.",
+            "Inherent to a quorum of this size; add members to tolerate more.", details=details)
+    if size == 1:
+        if isinstance(st, Sharded):
+            return Finding(
+                f"partial-outage:{s}", "partial-outage", "medium",
+                f"{s} is a single point of failure for {st.shard}", services, scenario,
+                f"Each instance owns {st.shard}; a failed node or process loses them until it is recovered "
+                "or they are recreated elsewhere (partial outage).",
+                "Accept, or use a driver with fail-over; monitor and recreate lost shards.", details=details)
+        why = ("runs on one node and nothing moves it" if isinstance(st, ActivePassive) and st.manager is None
+               else "has a single failure that stops it")
+        return Finding(
+            f"spof:{s}", "single-point-of-failure", "high" if svc.required else "low",
+            f"{s} is a single point of failure", services, scenario,
+            f"{s} {why}: {', '.join(_fmt_set(c) for c in smallest)} each stop it.",
+            "Let a cluster manager move it (ActivePassive(manager='pacemaker')) or run it active/active.",
+            details=details)
+    return Finding(
+        f"cut-sets:{s}", "cut-set", ("low" if size == 2 else "info") if svc.required else "info",
+        f"{s} stops when {size} components fail", services, scenario,
+        f"{len(own)} minimal set(s) of {size}..{k} failures stop {s}, e.g. {_fmt_set(scenario)}.",
+        "Inherent redundancy limit; add instances or spread them to tolerate more.", details=details)
+
+
+def _split_finding(v: ModelView, s: str, sets: list[CutSet]) -> Finding:
+    # A pure partition (only links cut) is the clearest demonstration.
+    sets = sorted(sets, key=lambda c: (len(c), sum(component_kind(x) != "link" for x in c), set_key(c)))
+    size = len(sets[0])
+    svc = v.services[s]
+    net = v.vip_network.get(s)
+    what = (f"the VRRP group of {', '.join(svc.holds_vips)}" if isinstance(svc.strategy, Vrrp)
+            else f"the VIP {', '.join(svc.holds_vips)}" if svc.holds_vips else f"the {s} cluster")
+    return Finding(
+        f"split-brain:{s}", "split-brain", "high" if size == 1 else "medium",
+        f"Network partition: split brain in {what}", (s, *_dependents(v, s)), sets[0],
+        f"After {_fmt_set(sets[0])} the holders on each side of the partition cannot see each other and each "
+        f"becomes master{' on ' + net if net else ''}: the address (or data) is served twice.",
+        "Use a quorum-based manager (Pacemaker with fencing) or redundant inter-switch links; "
+        "otherwise accept and monitor.",
+        details={"scenarios": [list(c) for c in sets], "holders": list(v.holders.get(s, v.instances[s]))})
+
+
+def _monitoring_finding(v: ModelView) -> Finding | None:
+    arch = v.arch
+    unsupervised = sorted(s for s, svc in v.services.items()
+                          if not isinstance(svc.strategy, External) and (svc.supervisor or arch.supervisor) == "none")
+    if not unsupervised:
+        return None
+    monitored = any(isinstance(svc.strategy, External) and "monitoring" in svc.strategy.provides
+                    for svc in v.services.values())
+    no_failover = sorted(s for s, svc in v.services.items()
+                         if isinstance(svc.strategy, ActivePassive) and svc.strategy.manager is None)
+    details = {"unsupervised": unsupervised, "no_failover": no_failover, "monitoring_modelled": monitored}
+    if monitored:
+        return Finding("no-automatic-restart", "no-automatic-recovery", "info",
+                       "Failed processes are not restarted automatically", tuple(unsupervised), (),
+                       "External monitoring is modelled; operators restart failed processes.",
+                       "Set supervisor='systemd' to restart them automatically.", details=details)
+    return Finding(
+        "monitoring-required", "no-automatic-recovery", "medium",
+        "Service monitoring and recovery required", tuple(unsupervised), (),
+        f"Nothing restarts a failed process of {len(unsupervised)} service(s)"
+        + (f" and nothing fails over {', '.join(no_failover)}" if no_failover else "")
+        + "; a failure stays until an operator notices it.",
+        "Integrate external monitoring (an External service providing 'monitoring') and/or run services "
+        "under a supervisor (supervisor='systemd' or Pacemaker).", details=details)
+
+
+def _manual_recovery_finding(v: ModelView) -> Finding | None:
+    manual = {s: svc.strategy.recovery for s, svc in sorted(v.services.items())
+              if isinstance(svc.strategy, AppCluster) and svc.strategy.cold_start == "manual"}
+    if not manual:
+        return None
+    return Finding(
+        "manual-recovery", "manual-recovery", "medium", "Manual recovery after a full cluster restart",
+        tuple(manual), sort_set({node_id(n) for s in manual for n in v.instances[s]}),
+        "After all members stop at once (power loss, full restart) these clusters do not re-form by themselves: "
+        + "; ".join(f"{s}: {p}" for s, p in manual.items()) + ".",
+        "Document and drill the procedures, or let a resource agent bootstrap them (manager='pacemaker', "
+        "cold_start='automatic').", details={"procedures": manual})
+
+
+def analyse(arch: Architecture, placement: Placement, k: int = 2,
+            vrrp_groups: Sequence[VrrpGroup] = ()) -> list[Finding]:
+    """Every finding for ``arch`` as placed: cut sets up to size ``k``,
+    split brain, quorum loss, recovery, monitoring, N+1 capacity and cold
+    start. Sorted by severity (highest first), then id. Acknowledged
+    findings carry the architect's reason in ``acknowledged``."""
+    an = _analyzer(arch, placement, vrrp_groups)
+    v = an.v
+    names = _analysed(arch)
+    cuts = {s: an.cut_sets(s, k)[0] for s in names}
+    findings: list[Finding] = []
+    # A domain enclosing every node (the site, the zone) stops everything:
+    # one finding for it, not one per service.
+    sites = {d for d in set().union(*v.node_domains.values())
+             if all(d in ds for ds in v.node_domains.values())} if v.node_domains else set()
+    for s in names:
+        inherited = {c for d in v.closure(s) if d in cuts for c in cuts[d]}
+        own = [c for c in cuts[s] if c not in inherited and not (set(c) & sites)]
+        f = _cut_finding(v, s, own, k)
+        if f is not None:
+            findings.append(f)
+    for s in _split_candidates(v):
+        sets = an.split_brain(s, k)
+        if sets:
+            findings.append(_split_finding(v, s, sets))
+    for d in sorted(sites):
+        findings.append(Finding(
+            f"site-failure:{d.split(':', 1)[1]}", "site-failure", "low", f"Every node is in {d}", tuple(names), (d,),
+            f"The failure of {d} stops every service: the architecture has no second site.",
+            "Accept, or add a disaster-recovery site.", details={}))
+    for f in (_monitoring_finding(v), _manual_recovery_finding(v)):
+        if f is not None:
+            findings.append(f)
+    over = capacity_check(arch, placement, "node", vrrp_groups)
+    if over:
+        first = over[0]
+        findings.append(Finding(
+            "capacity:n-plus-1", "capacity", "medium", "Not enough capacity after a single failure",
+            tuple(sorted({s for p in over for s in placement.services_on(p["node"])})), (first["failure"],),
+            f"After {first['failure']} fails, {first['node']} would need {first['cpu']} CPU / "
+            f"{first['memory_gb']} GB (has {first['capacity_cpu']} / {first['capacity_memory_gb']}).",
+            "Add nodes or capacity, or lower requests.", details={"overloaded": over}))
+    unblock = sorted(c.service for c in cold_start(arch, placement, 1, vrrp_groups) if c.outcome == "unblock")
+    if unblock:
+        findings.append(Finding(
+            "cold-start:wait-for-all", "cold-start", "low",
+            "Pacemaker waits for all nodes after a full power loss", tuple(unblock), (),
+            "With wait_for_all, if a cluster node does not come back after a full power loss the cluster never "
+            "gains quorum, so " + ", ".join(unblock) + " stay stopped until an operator unblocks quorum.",
+            "Document the quorum unblock procedure (pcs quorum unblock) in the runbook.",
+            details={"services": unblock}))
+    out = []
+    for f in findings:
+        ack = arch.acknowledged(f.id)
+        out.append(f if ack is None else Finding(**{**f.__dict__, "acknowledged": ack.reason}))
+    return sorted(out, key=lambda f: (-SEVERITIES.index(f.severity), f.id))

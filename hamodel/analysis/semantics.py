@@ -1,0 +1,238 @@
+"""Plain-Python failure semantics: which services are up for one failure set.
+
+This is the *independent* evaluator of the same rules that
+:mod:`hamodel.analysis.encoding` states as Z3 formulas: graph search instead
+of formulas. Tests replay every Z3 counterexample through it, and it is the
+brute-force oracle (tests and ``benchmarks/bench_analysis.py``). Docs use it
+for :func:`hamodel.analysis.failures.single_failure_scenarios`.
+
+Rules (per strategy, given the failed components):
+
+- a node is down if it, or any domain enclosing it, failed; a switch is down
+  if it, or any domain enclosing it, failed; a port is up iff its node and
+  its switch are; two nodes reach each other iff on a network they share a
+  path of up switches and up links joins their switches (nodes with no
+  modelled interface reach every up node);
+- an instance is *ok* iff its node is up, its process did not fail and (when
+  the node has interfaces) at least one of its ports is up;
+- Vrrp: a holder is eligible iff up, its port on the VIP network is up and
+  keepalived and the tracked process run; the VIP is up iff one is eligible;
+  split brain iff two eligible holders cannot reach each other on that
+  network (no quorum: each side elects a master);
+- PacemakerVip: like Vrrp, but the holder must also be in a Pacemaker
+  partition with quorum (cluster nodes of ``Architecture.pacemaker``);
+- BehindVip: some eligible holder of the VIP reaches an ok backend;
+- AppCluster: some ok member reaches >= quorum ok members (itself
+  included); with ``access`` the VIP holder must reach such a member;
+- Coordinated: >= 1 ok instance; ActivePassive(manager=None): the one
+  placed instance is ok; pacemaker-managed: some ok instance in a quorate
+  Pacemaker partition; Sharded: up iff every shard is ok ("partial" when
+  some but not all are); External: always up;
+- and every declared dependency must be up.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Iterable
+
+from hamodel.analysis.components import KEEPALIVED, ModelView, link_id, node_id, proc_id, switch_id
+from hamodel.model.strategies import (
+    ActivePassive,
+    AppCluster,
+    BehindVip,
+    Coordinated,
+    External,
+    PacemakerVip,
+    Sharded,
+    Vrrp,
+)
+
+UP, DEGRADED, PARTIAL, DOWN = "up", "degraded", "partial", "down"
+
+
+class Evaluation:
+    """The state of every service under one failure set."""
+
+    def __init__(self, v: ModelView, failed: Iterable[str]):
+        self.v = v
+        self.failed = frozenset(failed)
+        self._node_up = {n: node_id(n) not in self.failed and not (set(ds) & self.failed)
+                         for n, ds in v.node_domains.items()}
+        self._switch_up = {s: switch_id(s) not in self.failed and not (set(ds) & self.failed)
+                           for s, ds in v.switch_domains.items()}
+        self._groups: dict[str, dict[str, int]] = {}
+        self._up: dict[str, bool] = {}
+
+    # -- topology -----------------------------------------------------------
+
+    def node_up(self, n: str) -> bool:
+        return self._node_up[n]
+
+    def port_up(self, n: str, net: str) -> bool:
+        if not self._node_up[n] or net not in self.v.ports[n]:
+            return False
+        sw = self.v.ports[n][net]
+        return sw is None or self._switch_up[sw]
+
+    def _switch_group(self, net: str) -> dict[str, int]:
+        """Connected component number of every up switch of ``net`` (BFS)."""
+        if net not in self._groups:
+            adj: dict[str, list[str]] = {s: [] for s in self.v.net_switches[net]}
+            for a, b in self.v.net_links[net]:
+                if link_id(net, a, b) not in self.failed:
+                    adj[a].append(b)
+                    adj[b].append(a)
+            group: dict[str, int] = {}
+            for start in self.v.net_switches[net]:
+                if start in group or not self._switch_up[start]:
+                    continue
+                group[start] = len(group)
+                gid = group[start]
+                q = deque([start])
+                while q:
+                    x = q.popleft()
+                    for y in adj[x]:
+                        if y not in group and self._switch_up[y]:
+                            group[y] = gid
+                            q.append(y)
+            self._groups[net] = group
+        return self._groups[net]
+
+    def reach_on(self, a: str, b: str, net: str) -> bool:
+        if not (self.port_up(a, net) and self.port_up(b, net)):
+            return False
+        sa, sb = self.v.ports[a][net], self.v.ports[b][net]
+        if sa is None or sb is None or sa == sb:
+            return True
+        g = self._switch_group(net)
+        return g[sa] == g[sb]
+
+    def reach(self, a: str, b: str) -> bool:
+        if a == b:
+            return self._node_up[a]
+        shared = set(self.v.ports[a]) & set(self.v.ports[b])
+        if not shared:
+            if not self.v.ports[a] or not self.v.ports[b]:
+                return self._node_up[a] and self._node_up[b]
+            return False
+        return any(self.reach_on(a, b, net) for net in sorted(shared))
+
+    # -- instances ----------------------------------------------------------
+
+    def inst_ok(self, s: str, n: str) -> bool:
+        if not self._node_up[n] or proc_id(self.v.process(s), n) in self.failed:
+            return False
+        nets = self.v.ports[n]
+        return not nets or any(self.port_up(n, net) for net in nets)
+
+    def pcmk_quorate(self, n: str) -> bool:
+        v = self.v
+        if n not in v.pcmk_nodes or not self._node_up[n]:
+            return False
+        return sum(1 for c in v.pcmk_nodes if self.reach(n, c)) >= v.pcmk_quorum
+
+    def eligible(self, s: str, h: str, for_split: bool = False) -> bool:
+        """Holder ``h`` of VIP-holding service ``s`` can hold the VIP."""
+        v = self.v
+        if not self.port_up(h, v.vip_network[s]):
+            return False
+        if any(proc_id(p, h) in self.failed for p in v.holder_processes(s)):
+            return False
+        if isinstance(v.services[s].strategy, PacemakerVip):
+            if for_split and v.arch.pacemaker is not None and not v.arch.pacemaker.fencing:
+                return h in v.pcmk_nodes
+            return self.pcmk_quorate(h)
+        return True
+
+    def in_quorum(self, s: str, m: str) -> bool:
+        v = self.v
+        if not self.inst_ok(s, m):
+            return False
+        if v.uses_pacemaker(s) and not self.pcmk_quorate(m):
+            return False
+        together = sum(1 for x in v.instances[s] if self.inst_ok(s, x) and self.reach(m, x))
+        return together >= v.quorum(s)
+
+    def _served(self, s: str, targets: list[str]) -> bool:
+        """Some eligible holder of the VIP in front of ``s`` reaches a target."""
+        h = self.v.access_holder(s)
+        if h is None:
+            return bool(targets)
+        return any(self.eligible(h, x) and any(self.reach(x, b) for b in targets) for x in self.v.holders[h])
+
+    # -- services -----------------------------------------------------------
+
+    def local_up(self, s: str) -> bool:
+        v = self.v
+        st = v.services[s].strategy
+        inst = v.instances[s]
+        if isinstance(st, External):
+            return True
+        if isinstance(st, (Vrrp, PacemakerVip)):
+            return any(self.eligible(s, h) for h in v.holders[s])
+        if isinstance(st, BehindVip):
+            return self._served(s, [n for n in inst if self.inst_ok(s, n)])
+        if isinstance(st, AppCluster):
+            members = [m for m in inst if self.in_quorum(s, m)]
+            return self._served(s, members) if st.access is not None else bool(members)
+        if isinstance(st, Coordinated):
+            return any(self.inst_ok(s, n) for n in inst)
+        if isinstance(st, ActivePassive):
+            if st.manager is None:
+                return bool(inst) and self.inst_ok(s, inst[0])
+            return any(self.inst_ok(s, n) and self.pcmk_quorate(n) for n in inst)
+        if isinstance(st, Sharded):
+            return bool(inst) and all(self.inst_ok(s, n) for n in inst)
+        raise TypeError(f"unknown strategy {type(st).__name__}")
+
+    def up(self, s: str) -> bool:
+        """``s`` fully available (for Sharded: every shard)."""
+        if s not in self._up:
+            self._up[s] = self.local_up(s) and all(self.up(d) for d in self.v.dependencies(s))
+        return self._up[s]
+
+    def state(self, s: str) -> str:
+        """``up``, ``degraded`` (up, some instance or holder lost),
+        ``partial`` (a sharded service lost some shards) or ``down``."""
+        v = self.v
+        st = v.services[s].strategy
+        if isinstance(st, External):
+            return UP
+        deps_up = all(self.up(d) for d in v.dependencies(s))
+        if isinstance(st, Sharded):
+            ok = [n for n in v.instances[s] if self.inst_ok(s, n)]
+            if not deps_up or not ok:
+                return DOWN
+            return UP if len(ok) == len(v.instances[s]) else PARTIAL
+        if not self.up(s):
+            return DOWN
+        lost = [n for n in v.counted_instances(s) if not self.inst_ok(s, n)]
+        lost += [h for h in v.holders.get(s, ()) if not self.eligible(s, h)]
+        return DEGRADED if lost else UP
+
+    def split_brain(self, s: str) -> bool:
+        """Two sides each run ``s`` as master (VIP holders without quorum,
+        or an AppCluster whose quorum is at most half its members)."""
+        v = self.v
+        st = v.services[s].strategy
+        if isinstance(st, (Vrrp, PacemakerVip)):
+            net = v.vip_network[s]
+            el = [h for h in v.holders[s] if self.eligible(s, h, for_split=True)]
+            return any(not self.reach_on(a, b, net) for i, a in enumerate(el) for b in el[i + 1:])
+        if isinstance(st, AppCluster):
+            q = [m for m in v.instances[s] if self.in_quorum(s, m)]
+            return any(not self.reach(a, b) for i, a in enumerate(q) for b in q[i + 1:])
+        return False
+
+
+def evaluate(v: ModelView, failed: Iterable[str]) -> dict[str, str]:
+    """State of every service (see :meth:`Evaluation.state`) when ``failed``
+    components have failed."""
+    e = Evaluation(v, failed)
+    return {s: e.state(s) for s in sorted(v.services)}
+
+
+def is_down(v: ModelView, s: str, failed: Iterable[str]) -> bool:
+    """``s`` is not fully available under ``failed``."""
+    return not Evaluation(v, failed).up(s)
