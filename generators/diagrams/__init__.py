@@ -1,0 +1,435 @@
+"""Architecture diagrams with the ``diagrams`` package, rendered by graphviz.
+
+Views of a :class:`~hamodel.deployment.Deployment` (never a second source of
+truth):
+
+- ``physical``: failure domains as clusters, nodes inside them with the
+  services placed on each, VIP holders marked (MASTER / backup, priority),
+  switches and the inter-switch links.
+- ``logical``: clients -> virtual IP -> its holder (HAProxy) -> the services
+  load balanced behind it; application clusters with their peers; the
+  dependencies between services.
+- per finding: the physical view with the failed components of the
+  finding's scenario and the services it takes down highlighted.
+
+Output is deterministic (every graphviz id is derived from model names, no
+random ``nodeid``) and self-contained: the icons ``diagrams`` references by
+absolute site-packages path are embedded as ``data:`` URIs, which also makes
+the SVG display when loaded through ``<img>``. Rendering happens in a
+private temporary directory; the caller gets bytes.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import os
+import re
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Iterable
+
+from hamodel.deployment import SEVERITIES, Deployment, Finding
+from hamodel.model import STRATEGY_TITLES, Architecture
+
+__all__ = ["VIEWS", "render", "generate", "finding_stem", "render_dot"]
+
+VIEWS: tuple[str, ...] = ("physical", "logical")
+
+_FAILED = "#C0392B"
+_FAILED_BG = "#FADBD8"
+_LOST_BG = "#F5B7B1"
+_MASTER_BG = "#D5F5E3"
+_BACKUP_BG = "#EAF2F8"
+
+
+def _icon(relative: str) -> str:
+    import diagrams
+
+    return str(Path(diagrams.__file__).resolve().parent.parent / "resources" / relative)
+
+
+def _id(*parts: str) -> str:
+    """A stable graphviz id from model names (names are already safe)."""
+    return "_".join(re.sub(r"[^A-Za-z0-9_]", "_", p) for p in parts)
+
+
+def _e(text: object) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def finding_stem(finding: Finding) -> str:
+    """A file-name-safe, stable stem for a finding's diagram."""
+    safe = re.sub(r"[^a-z0-9_-]+", "-", finding.id.lower()).strip("-")[:60]
+    return f"finding-{safe}-{hashlib.sha256(finding.id.encode()).hexdigest()[:6]}"
+
+
+# -- graphviz source ---------------------------------------------------------
+
+
+class _Graph:
+    """Thin wrapper over ``diagrams.Diagram`` that never renders by itself."""
+
+    def __init__(self, title: str, direction: str = "TB", **graph_attr: str):
+        import diagrams
+
+        attrs = {"pad": "0.4", "splines": "spline", "nodesep": "0.35", "ranksep": "0.6",
+                 "fontsize": "18", "labelloc": "t", "compound": "true", "newrank": "true"}
+        attrs.update(graph_attr)
+        self.diagram = diagrams.Diagram(title, filename="diagram", show=False, direction=direction,
+                                        outformat="svg", graph_attr=attrs)
+
+    def __enter__(self) -> "_Graph":
+        self.diagram.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        # Leave the context without diagrams' own render (which writes into
+        # the current directory): we render the source ourselves.
+        from diagrams import setdiagram
+
+        setdiagram(None)
+
+    @property
+    def source(self) -> str:
+        return self.diagram.dot.source
+
+
+def _node(label: str, nodeid: str, icon: str | None = None, **attrs: str):
+    import diagrams
+
+    if icon is not None:
+        attrs = {"shape": "none", "image": _icon(icon), "height": str(1.3 + 0.35 * label.count("\n")),
+                 "width": "1.2", "fixedsize": "true", "imagescale": "true", "labelloc": "b", **attrs}
+    else:
+        attrs = {"fixedsize": "false", "width": "0", "height": "0", "labelloc": "c", **attrs}
+    return diagrams.Node(label, nodeid=nodeid, **attrs)
+
+
+def _edge(a, b, **attrs: str) -> None:
+    from diagrams import Edge
+
+    if attrs.get("dir") == "none":
+        a - Edge(**attrs) - b
+    else:
+        a >> Edge(**attrs) >> b
+
+
+# -- the views --------------------------------------------------------------
+
+
+def _failed_components(dep: Deployment, finding: Finding | None) -> set[str]:
+    """The component ids of a finding's scenario (``node:ctl-1``,
+    ``domain:r1``, ``switch:sw-1``, ``link:mgmt:sw-1~sw-2``,
+    ``proc:haproxy@ctl-1``; see :mod:`hamodel.analysis.components`)."""
+    return set(finding.scenario) if finding is not None else set()
+
+
+def _node_down(arch: Architecture, node: str, failed: set[str]) -> bool:
+    return f"node:{node}" in failed or any(f"domain:{d}" in failed for d in arch.node_domains(node))
+
+
+def _primary_chain(arch: Architecture, node: str) -> list[str]:
+    """The deepest nesting chain of a node's (non-switch) domains, outermost first.
+
+    Graphviz clusters form a tree, so one chain is drawn as clusters; the
+    node's other domains (a power feed, say) are listed in its label.
+    """
+    best: list[str] = []
+    for d in arch.node(node).domains:
+        chain = arch.domain_ancestors(d)
+        if len(chain) > len(best):
+            best = chain
+    return list(reversed(best))
+
+
+def _node_table(dep: Deployment, node: str, failed: set[str], lost: set[str], others: list[str]) -> str:
+    arch = dep.architecture
+    n = arch.node(node)
+    down = _node_down(arch, node, failed)
+    head_bg = _FAILED_BG if down else "#FFFFFF"
+    icon = _e(_icon("onprem/compute/server.png"))
+    rows = [f'<TR><TD COLSPAN="2" BGCOLOR="{head_bg}"><TABLE BORDER="0" CELLSPACING="0" CELLPADDING="1"><TR>'
+            f'<TD FIXEDSIZE="TRUE" WIDTH="28" HEIGHT="28"><IMG SRC="{icon}" SCALE="TRUE"/></TD>'
+            f'<TD><B>{_e(node)}</B>'
+            + (f' <FONT COLOR="{_FAILED}">(failed)</FONT>' if down else "") + "</TD></TR></TABLE></TD></TR>"]
+    addr = ", ".join(f"{i.device} {i.address}" for i in n.interfaces)
+    if addr:
+        rows.append(f'<TR><TD COLSPAN="2"><FONT POINT-SIZE="10">{_e(addr)}</FONT></TD></TR>')
+    if others:
+        rows.append(f'<TR><TD COLSPAN="2"><FONT POINT-SIZE="10">also in: {_e(", ".join(others))}</FONT></TD></TR>')
+    for g in dep.vrrp_groups:
+        if node in g.priorities:
+            master = g.master == node
+            role = "MASTER" if master else "backup"
+            mark = "\u2605 " if master else ""
+            rows.append(f'<TR><TD COLSPAN="2" BGCOLOR="{_MASTER_BG if master else _BACKUP_BG}">'
+                        f'{mark}{_e(", ".join(g.vips))}: {role} (priority {g.priorities[node]})</TD></TR>')
+    services = list(dep.placement.services_on(node))
+    cells = []
+    for s in services:
+        proc = dep.architecture.service(s).process
+        bad = s in lost or f"proc:{proc}@{node}" in failed
+        bg = f' BGCOLOR="{_LOST_BG}"' if bad else ""
+        cells.append(f'<TD ALIGN="LEFT"{bg}><FONT POINT-SIZE="10">{_e(s)}</FONT></TD>')
+    half = (len(cells) + 1) // 2
+    for i in range(half):
+        right = cells[half + i] if half + i < len(cells) else "<TD></TD>"
+        rows.append(f"<TR>{cells[i]}{right}</TR>")
+    border = _FAILED if down else "#7B8894"
+    return (f'<<TABLE BORDER="1" CELLBORDER="0" CELLSPACING="0" CELLPADDING="3" BGCOLOR="#FFFFFF" COLOR="{border}">'
+            + "".join(rows) + "</TABLE>>")
+
+
+def _physical(dep: Deployment, finding: Finding | None = None) -> str:
+    from diagrams import Cluster
+
+    arch = dep.architecture
+    failed = _failed_components(dep, finding)
+    lost = set(finding.services) if finding else set()
+    title = f"{arch.name}: physical view"
+    if finding is not None:
+        scenario = ", ".join(finding.scenario) if finding.scenario else "no component failure needed"
+        title = (f"{arch.name}: {finding.title}\nscenario: {scenario}\n"
+                 f"red: failed components; shaded: affected services")
+    domains = {d.name: d for d in arch.domains}
+    chains = {n.name: _primary_chain(arch, n.name) for n in arch.nodes}
+
+    with _Graph(title, direction="TB") as g:
+        server_of: dict[str, object] = {}
+
+        def place_nodes(prefix: list[str]) -> None:
+            here = [n for n in arch.nodes if chains[n.name] == prefix]
+            for n in here:
+                others = sorted(set(n.domains) - set(prefix))
+                server_of[n.name] = _node(_node_table(dep, n.name, failed, lost, others), _id("node", n.name),
+                                          shape="plain")
+            children = sorted({chains[n.name][len(prefix)] for n in arch.nodes
+                               if len(chains[n.name]) > len(prefix) and chains[n.name][:len(prefix)] == prefix})
+            for child in children:
+                d = domains[child]
+                attrs = {}
+                if f"domain:{child}" in failed:
+                    attrs = {"bgcolor": _FAILED_BG, "pencolor": _FAILED, "fontcolor": _FAILED, "penwidth": "2"}
+                with Cluster(f"{d.kind} {d.name}" + (" (failed)" if f"domain:{child}" in failed else ""), graph_attr=attrs):
+                    place_nodes(prefix + [child])
+
+        place_nodes([])
+
+        # Networks: their switches and the links between them.
+        switch_node: dict[str, object] = {}
+        for net in arch.networks:
+            with Cluster(f"network {net.name} {net.subnet}", graph_attr={"bgcolor": "#F8F9F9"}):
+                for s in net.switches:
+                    if s in switch_node:
+                        continue
+                    bad = f"switch:{s}" in failed or any(f"domain:{d}" in failed for d in arch.domain_ancestors(s))
+                    switch_node[s] = _node(s + (" (failed)" if bad else ""), _id("switch", s),
+                                           "generic/network/switch.png", fontcolor=_FAILED if bad else "#2D3436")
+                if not net.switches:
+                    switch_node[f"net:{net.name}"] = _node(f"{net.name}\n{net.subnet}", _id("net", net.name),
+                                                           "generic/network/subnet.png")
+            for a, b in net.switch_links():
+                cut = f"link:{net.name}:{a}~{b}" in failed
+                _edge(switch_node[a], switch_node[b], dir="none", style="dashed" if cut else "bold",
+                      color=_FAILED if cut else "#566573", label="cut" if cut else "",
+                      fontcolor=_FAILED)
+        for n in sorted(arch.nodes, key=lambda n: n.name):
+            for i in n.interfaces:
+                target = switch_node.get(i.switch) if i.switch else None
+                if target is None:
+                    net = arch.network(i.network)
+                    target = switch_node.get(net.switches[0]) if net.switches else switch_node.get(f"net:{net.name}")
+                if target is not None:
+                    _edge(server_of[n.name], target, dir="none", color="#AEB6BE", label=i.device, fontsize="9")
+
+        # Virtual IPs: an edge to every holder, bold to the preferred one.
+        for v in arch.vips:
+            holders = dep.vip_holders(v.name)
+            if not holders:
+                continue
+            vnode = _node(f"{v.name}\n{v.address}", _id("vip", v.name), shape="cds", style="filled",
+                          fillcolor="#FCF3CF", fontsize="11", margin="0.15")
+            group = next((gr for gr in dep.vrrp_groups if v.name in gr.vips), None)
+            for h in holders:
+                master = group is not None and group.master == h
+                _edge(vnode, server_of[h], style="bold" if master else "dashed",
+                      color="#1E8449" if master else "#7B8894", arrowhead="none" if not master else "normal")
+    return g.source
+
+
+def _logical(dep: Deployment) -> str:
+    from diagrams import Cluster
+
+    from hamodel.model.strategies import AppCluster, BehindVip, PacemakerVip, Vrrp
+
+    arch = dep.architecture
+    placed = dep.placement
+    node_of: dict[str, object] = {}      # service -> graphviz node (or cluster anchor)
+    cluster_of: dict[str, str] = {}      # service -> graphviz cluster name (for lhead/ltail)
+
+    def where(s: str) -> str:
+        nodes = placed.nodes_of(s)
+        return f"{len(nodes)} instance{'s' if len(nodes) != 1 else ''}: " + ", ".join(nodes) if nodes else "not placed"
+
+    with _Graph(f"{arch.name}: logical view", direction="LR", ranksep="1.0") as g:
+        clients = _node("clients", "clients", "onprem/client/users.png")
+        vip_node = {}
+        for v in arch.vips:
+            vip_node[v.name] = _node(f"{v.name}\n{v.address}", _id("vip", v.name), shape="cds", style="filled",
+                                     fillcolor="#FCF3CF", fontsize="11", margin="0.15")
+            _edge(clients, vip_node[v.name])
+        holder_of: dict[str, object] = {}
+        for s in arch.services:
+            if isinstance(s.strategy, (Vrrp, PacemakerVip)):
+                grp = dep.group_of(s.name)
+                how = STRATEGY_TITLES[s.strategy.kind]
+                extra = f"\nVRID {grp.vrid}, master {grp.master}" if grp else ""
+                icon = "onprem/network/haproxy.png" if s.process == "haproxy" else None
+                label = f"{s.name}\n{how}\n{where(s.name)}{extra}"
+                node_of[s.name] = _node(label, _id("svc", s.name), icon,
+                                        **({} if icon else {"shape": "box", "style": "rounded"}))
+                for v in s.strategy.vips:
+                    holder_of[v] = node_of[s.name]
+                    _edge(vip_node[v], node_of[s.name], label="held by", fontsize="9")
+
+        groups: dict[str, list] = {}
+        for s in arch.services:
+            if s.name not in node_of:
+                groups.setdefault(s.group or "Other", []).append(s)
+        for group in sorted(groups):
+            with Cluster(f"group {group}", graph_attr={"label": group}):
+                for s in groups[group]:
+                    strat = s.strategy
+                    head = f"{s.name} ({s.mode})"
+                    if s.access is not None:
+                        head += "\n:" + ",".join(str(p) for p in s.access.ports)
+                    if isinstance(strat, AppCluster):
+                        cname = f"cluster {s.name}"
+                        quorum = strat.quorum if strat.quorum != "majority" else "majority"
+                        with Cluster(cname, graph_attr={"label": f"{s.name}: {STRATEGY_TITLES[strat.kind]}, "
+                                                                 f"quorum {quorum}", "bgcolor": "#FEF9E7"}):
+                            members = [_node(f"{s.name}@{n}", _id("member", s.name, n), shape="box",
+                                             style="rounded,filled", fillcolor="#FFFFFF", fontsize="10")
+                                       for n in placed.nodes_of(s.name)]
+                            if not members:
+                                members = [_node(f"{s.name}\nnot placed", _id("member", s.name), shape="box")]
+                        for a, b in zip(members, members[1:] + members[:1]):
+                            if a is not b:
+                                _edge(a, b, dir="none", style="dotted", color="#B9770E")
+                        node_of[s.name] = members[0]
+                        cluster_of[s.name] = "cluster_" + cname
+                    else:
+                        label = f"{head}\n{STRATEGY_TITLES[strat.kind]}\n{where(s.name)}"
+                        node_of[s.name] = _node(label, _id("svc", s.name), shape="box", style="rounded",
+                                                fontsize="10")
+        # Load balancing: VIP holder -> backends.
+        for s in arch.services:
+            a = s.access
+            if a is None:
+                continue
+            holder = holder_of.get(a.vip)
+            if holder is None:
+                continue
+            attrs = {"color": "#2874A6", "label": ",".join(map(str, a.ports)), "fontsize": "9"}
+            if s.name in cluster_of:
+                attrs["lhead"] = cluster_of[s.name]
+            _edge(holder, node_of[s.name], **attrs)
+        # Dependencies (declared and coordination channels).
+        for s in arch.services:
+            for d in s.dependencies:
+                if d not in node_of or s.name not in node_of:
+                    continue
+                attrs = {"style": "dashed", "color": "#A6ACAF", "arrowsize": "0.6"}
+                if d in cluster_of:
+                    attrs["lhead"] = cluster_of[d]
+                if s.name in cluster_of:
+                    attrs["ltail"] = cluster_of[s.name]
+                _edge(node_of[s.name], node_of[d], **attrs)
+    return g.source
+
+
+def render_dot(dep: Deployment, view: str, finding: Finding | None = None) -> str:
+    """The graphviz source of one view (deterministic text)."""
+    if finding is not None:
+        return _physical(dep, finding)
+    if view == "physical":
+        return _physical(dep)
+    if view == "logical":
+        return _logical(dep)
+    raise ValueError(f"unknown diagram view {view!r}; one of {', '.join(VIEWS)}")
+
+
+# -- rendering ---------------------------------------------------------------
+
+_HREF = re.compile(r'xlink:href="([^"]+)"')
+
+
+def _embed_icons(svg: str) -> str:
+    """Replace absolute icon paths by ``data:`` URIs (self-contained SVG)."""
+    cache: dict[str, str] = {}
+
+    def sub(m: re.Match) -> str:
+        ref = html.unescape(m.group(1))
+        if ref.startswith(("data:", "#", "http:", "https:")):
+            return m.group(0)
+        if ref not in cache:
+            data = Path(ref).read_bytes()
+            cache[ref] = "data:image/png;base64," + base64.b64encode(data).decode("ascii")
+        return f'xlink:href="{cache[ref]}"'
+
+    return _HREF.sub(sub, svg)
+
+
+def _dot(source: str, fmt: str, workdir: Path) -> bytes:
+    src = workdir / "diagram.gv"
+    src.write_text(source, encoding="utf-8")
+    out = workdir / f"diagram.{fmt}"
+    proc = subprocess.run(["dot", f"-T{fmt}", "-o", str(out), str(src)], cwd=workdir,
+                          capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "SOURCE_DATE_EPOCH": "0"})
+    if proc.returncode != 0 or not out.exists():
+        raise RuntimeError(f"graphviz dot -T{fmt} failed: {proc.stderr.strip()}")
+    return out.read_bytes()
+
+
+def render(dep: Deployment, view: str = "physical", *, finding: Finding | None = None,
+           formats: Iterable[str] = ("svg", "png")) -> dict[str, bytes]:
+    """Render one view: ``{"svg": bytes, "png": bytes}``.
+
+    Deterministic and self-contained; renders in a private temporary
+    directory and leaves nothing behind.
+    """
+    source = render_dot(dep, view, finding)
+    out: dict[str, bytes] = {}
+    with tempfile.TemporaryDirectory(prefix="hamodel-diagram-") as tmp:
+        for fmt in formats:
+            data = _dot(source, fmt, Path(tmp))
+            if fmt == "svg":
+                data = _embed_icons(data.decode("utf-8")).encode("utf-8")
+            out[fmt] = data
+    return out
+
+
+def diagram_findings(dep: Deployment, threshold: str = "medium") -> list[Finding]:
+    """The findings that get their own diagram (severity >= ``threshold``)."""
+    floor = SEVERITIES.index(threshold)
+    return [f for f in dep.findings if SEVERITIES.index(f.severity) >= floor]
+
+
+def generate(dep: Deployment, *, formats: Iterable[str] = ("svg", "png")) -> dict[str, bytes]:
+    """Every diagram of a deployment, as ``{relative path: bytes}``.
+
+    ``physical.svg``, ``logical.svg`` and ``findings/<stem>.svg`` (plus PNGs).
+    """
+    formats = tuple(formats)
+    files: dict[str, bytes] = {}
+    for view in VIEWS:
+        for fmt, data in render(dep, view, formats=formats).items():
+            files[f"{view}.{fmt}"] = data
+    for f in diagram_findings(dep):
+        for fmt, data in render(dep, "physical", finding=f, formats=formats).items():
+            files[f"findings/{finding_stem(f)}.{fmt}"] = data
+    return dict(sorted(files.items()))

@@ -1,0 +1,339 @@
+"""The architecture document: a Deployment rendered as reStructuredText.
+
+:func:`generate` returns ``{relative path: bytes}`` for one architecture:
+
+- ``<slug>/index.rst``: the document (overview, HA strategies in use,
+  services, placement, failure domains, VIPs / VRRP groups / HAProxy
+  frontends, diagrams, architecture limitations, other findings, failure
+  scenarios, availability estimates, generated configs);
+- ``<slug>/configs.rst`` and ``<slug>/configs/...``: the generated configs,
+  when given;
+- ``<slug>/diagrams/...``: the diagrams (:mod:`generators.diagrams`).
+
+Every table is a view of the :class:`~hamodel.deployment.Deployment`; the
+limitations are the failure analysis' findings, never text written here.
+:func:`render_section` renders one part alone, for the Sphinx directives.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import jinja2
+
+from hamodel.deployment import SEVERITIES, Deployment, Finding
+from hamodel.model import STRATEGY_TITLES
+from hamodel.model.strategies import AppCluster, PacemakerVip, Vrrp
+
+__all__ = ["SECTIONS", "DocExtras", "generate", "render_section", "limitations", "other_findings", "rst_escape"]
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+SECTIONS: tuple[str, ...] = (
+    "overview", "strategies", "services", "placement", "domains", "network", "diagrams",
+    "limitations", "findings", "scenarios", "availability", "configs",
+)
+"""The parts of the document, in order; each is ``templates/<name>.rst.j2``."""
+
+LIMITATION_THRESHOLD = "medium"
+
+
+@dataclass
+class DocExtras:
+    """Inputs that are not in the Deployment but come from their owners.
+
+    ``configs``: the config generator's FileSet (``build_configs``);
+    ``scenarios``: the failure analysis' single-failure scenarios
+    (``hamodel.analysis.failures.single_failure_scenarios``);
+    ``availability``: its per-service availability estimates
+    (``hamodel.analysis.failures.availability``);
+    ``diagrams``: ``generators.diagrams.generate`` output (None: not drawn);
+    ``model_path``: shown as the source of the document.
+    """
+
+    configs: Mapping[str, bytes] | None = None
+    secret_configs: frozenset[str] = frozenset()
+    config_error: str | None = None
+    scenarios: Sequence[Any] | None = None
+    availability: Mapping[str, Any] | None = None
+    diagrams: Mapping[str, bytes] | None = None
+    model_path: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+# -- reStructuredText helpers -------------------------------------------------
+
+_RST_SPECIAL = re.compile(r"([\\`*_|\[\]<>])")
+
+
+def rst_escape(value: Any) -> str:
+    """Free text as inline reStructuredText: one line, markup characters escaped."""
+    text = " ".join(str(value).split())
+    return _RST_SPECIAL.sub(r"\\\1", text)
+
+
+def _title(text: str, char: str) -> str:
+    t = rst_escape(text)
+    return f"{t}\n{char * max(len(t), 3)}"
+
+
+def _literal(value: Any) -> str:
+    text = " ".join(str(value).split()).replace("`", "'")
+    return f"``{text}``" if text else ""
+
+
+def _join(items: Sequence[Any]) -> str:
+    return ", ".join(rst_escape(i) for i in items) if items else "\u2014"
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,  # reStructuredText, escaped by the rst filter  # noqa: S701
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["rst"] = rst_escape
+    env.filters["literal"] = _literal
+    env.filters["join_rst"] = _join
+    env.filters["pct"] = lambda a: f"{a * 100:.6f} %"
+    env.filters["nines"] = _nines
+    env.filters["downtime"] = _downtime
+    env.globals["title"] = _title
+    return env
+
+
+def _nines(a: float) -> str:
+    import math
+
+    return f"{-math.log10(1 - a):.2f}" if a < 1 else "\u221e"
+
+
+def _downtime(a: float) -> str:
+    minutes = (1 - a) * 365.25 * 24 * 60
+    return f"{minutes / 60:.1f} h" if minutes >= 120 else f"{minutes:.1f} min"
+
+
+# -- views of the deployment --------------------------------------------------
+
+
+def _severity_at_least(f: Finding, threshold: str) -> bool:
+    return SEVERITIES.index(f.severity) >= SEVERITIES.index(threshold)
+
+
+def limitations(dep: Deployment) -> list[Finding]:
+    """The findings the document lists as architecture limitations."""
+    return [f for f in dep.findings if _severity_at_least(f, LIMITATION_THRESHOLD)]
+
+
+def other_findings(dep: Deployment) -> list[Finding]:
+    """Findings below the limitations threshold (the "Other findings" table)."""
+    return [f for f in dep.findings if not _severity_at_least(f, LIMITATION_THRESHOLD)]
+
+
+def _endpoint(dep: Deployment, svc) -> str:
+    a = svc.access
+    if a is not None:
+        vip = dep.architecture.vip(a.vip)
+        return ", ".join(f"{vip.address}:{p}" for p in a.ports)
+    if svc.holds_vips:
+        return ", ".join(str(dep.architecture.vip(v).address) for v in svc.holds_vips)
+    return ""
+
+
+def _context(dep: Deployment, slug: str, extras: DocExtras, sections: bool, image_root: str) -> dict[str, Any]:
+    from generators.diagrams import diagram_findings, finding_stem
+
+    arch = dep.architecture
+    placed = dep.placement
+    by_strategy: dict[str, list[str]] = {}
+    for s in arch.services:
+        by_strategy.setdefault(s.strategy.kind, []).append(s.name)
+    strategies = [(kind, STRATEGY_TITLES[kind], by_strategy[kind]) for kind in STRATEGY_TITLES if kind in by_strategy]
+    roles: dict[str, list[str]] = {}
+    for n in arch.nodes:
+        for r in n.roles:
+            roles.setdefault(r, []).append(n.name)
+
+    services = []
+    for s in arch.services:
+        strat = s.strategy
+        detail = STRATEGY_TITLES[strat.kind]
+        if isinstance(strat, AppCluster):
+            detail += f" (quorum {strat.quorum}" + (", Pacemaker-managed" if strat.manager else "") + ")"
+        if getattr(strat, "manager", None) == "pacemaker" and not isinstance(strat, AppCluster):
+            detail += " (Pacemaker-managed)"
+        services.append({
+            "name": s.name, "group": s.group or "", "process": s.process, "mode": s.mode,
+            "strategy": detail, "nodes": list(placed.nodes_of(s.name)), "endpoint": _endpoint(dep, s),
+            "depends": s.dependencies,
+        })
+
+    nodes = [n.name for n in arch.nodes]
+    matrix = [{"service": s.name, "cells": ["\u25cf" if n in placed.nodes_of(s.name) else "" for n in nodes]}
+              for s in arch.services]
+
+    domains = []
+    for d in arch.domains:
+        inside = [n.name for n in arch.nodes if d.name in arch.node_domains(n.name)]
+        carries = [net.name for net in arch.networks if d.name in net.switches]
+        ports = [f"{n.name}/{i.device}" for n in arch.nodes for i in n.interfaces if i.switch == d.name]
+        domains.append({"name": d.name, "kind": d.kind, "parent": d.parent or "", "nodes": inside,
+                        "networks": carries, "ports": ports,
+                        "instances": sum(len(placed.services_on(n)) for n in inside)})
+
+    vips = []
+    for v in arch.vips:
+        holder = next((s.name for s in arch.services if v.name in s.holds_vips), "")
+        served = [s.name for s in arch.services if s.access is not None and s.access.vip == v.name]
+        vips.append({"name": v.name, "address": str(v.address), "network": v.network, "dns": v.dns_name or "",
+                     "exposure": v.exposure, "holder": holder, "served": served})
+    groups = [{"service": g.service, "vips": list(g.vips), "network": g.network, "vrid": g.vrid,
+               "manager": g.manager, "master": g.master,
+               "priorities": [f"{m} ({g.priorities[m]})" for m in g.members]} for g in dep.vrrp_groups]
+    frontends = []
+    for s in arch.services:
+        a = s.access
+        if a is None:
+            continue
+        vip = arch.vip(a.vip)
+        check = a.check
+        how = []
+        if check.http_path:
+            how.append(f"HTTP GET {check.http_path}")
+        if check.port:
+            how.append(f"port {check.port}")
+        how.append(f"every {check.inter_ms} ms, rise {check.rise}, fall {check.fall}")
+        frontends.append({
+            "service": s.name, "bind": ", ".join(f"{vip.address}:{p}" for p in a.ports), "mode": a.mode,
+            "balance": "first (single writer, others backup)" if a.single_writer else a.balance,
+            "backends": [f"{n}:{', '.join(str(p) for p in s.backend_ports())}" for n in placed.nodes_of(s.name)],
+            "check": "; ".join(how), "sticky": a.sticky, "tls": bool(a.tls),
+        })
+
+    drawn = set()
+    if extras.diagrams is not None:
+        drawn = {f.id for f in diagram_findings(dep)}
+
+    def finding_view(f: Finding) -> dict[str, Any]:
+        ack = f.acknowledged
+        if ack is None:
+            a = arch.acknowledged(f.id)
+            ack = a.reason if a else None
+        details = []
+        for k, v in sorted(dict(f.details).items()):
+            if isinstance(v, Mapping):
+                details.append((k, [(str(kk), vv) for kk, vv in sorted(v.items())]))
+            elif isinstance(v, (list, tuple)):
+                details.append((k, [("", x) for x in v]))
+            else:
+                details.append((k, v))
+        diagram = None
+        if f.id in drawn:
+            diagram = f"{image_root}diagrams/findings/{finding_stem(f)}"
+        return {"id": f.id, "kind": f.kind, "severity": f.severity, "title": f.title, "services": list(f.services),
+                "scenario": list(f.scenario), "impact": f.impact, "mitigation": f.mitigation,
+                "acknowledged": ack, "details": details, "diagram": diagram}
+
+    configs = []
+    if extras.configs:
+        for path in sorted(extras.configs):
+            configs.append({"path": path, "secret": path in extras.secret_configs,
+                            "language": _language(path)})
+    availability = sorted(extras.availability.values(), key=lambda a: a.service) if extras.availability else []
+    scenarios = list(extras.scenarios) if extras.scenarios is not None else None
+
+    e, j = rst_escape, _join
+    rows = {
+        "role_rows": [[e(r), j(ns)] for r, ns in sorted(roles.items())],
+        "node_rows": [[e(n.name), j(n.roles), j(n.domains),
+                       j([f"{i.address} ({i.network}, {i.device})" for i in n.interfaces]),
+                       f"{n.capacity.cpu:g} CPU, {n.capacity.memory_gb:g} GB"] for n in arch.nodes],
+        "service_rows": [[e(s["group"]), e(s["name"]), e(s["process"]), s["mode"], e(s["strategy"]),
+                          j(s["nodes"]), e(s["endpoint"])] for s in services],
+        "matrix_rows": [[e(r["service"]), *r["cells"]] for r in matrix],
+        "domain_rows": [[e(d["name"]), e(d["kind"]), e(d["parent"]), j(d["nodes"]), j(d["ports"]),
+                         str(d["instances"])] for d in domains],
+        "vip_rows": [[e(v["name"]), str(v["address"]), e(v["network"]), e(v["dns"]), v["exposure"],
+                      e(v["holder"]), j(v["served"])] for v in vips],
+        "group_rows": [[e(g["service"]), j(g["vips"]), e(g["network"]), str(g["vrid"]), g["manager"],
+                        e(g["master"]), j(g["priorities"])] for g in groups],
+        "frontend_rows": [[e(f["service"]), f["bind"], f["mode"], e(f["balance"]), j(f["backends"]),
+                           e(f["check"])] for f in frontends],
+        "finding_rows": [[_literal(f.id), f.severity, e(f.title), j(f.services),
+                          e(arch.acknowledged(f.id).reason if arch.acknowledged(f.id) else (f.acknowledged or ""))]
+                         for f in other_findings(dep)],
+        "scenario_rows": [[_literal(sc.component), j(sc.down), j(sc.partial), j(sc.degraded),
+                           _count(sc.running, len(arch.services))] for sc in (scenarios or [])],
+        "availability_rows": [[e(a.service), f"{a.availability * 100:.6f} %", f"{a.nines:.2f}",
+                               _downtime(a.availability), "exact" if a.exact else f"bound ({a.cut_sets} cut sets)"]
+                              for a in availability],
+    }
+    return {
+        **rows,
+        "slug": slug, "arch": arch, "dep": dep, "sections": sections, "image_root": image_root,
+        "model_path": extras.model_path, "strategies": strategies, "roles": sorted(roles.items()),
+        "services": services, "node_names": nodes, "matrix": matrix, "domains": domains, "vips": vips,
+        "groups": groups, "frontends": frontends,
+        "limitations": [finding_view(f) for f in limitations(dep)],
+        "other_findings": [finding_view(f) for f in other_findings(dep)],
+        "has_diagrams": extras.diagrams is not None, "configs": configs, "config_error": extras.config_error,
+        "scenarios": scenarios, "availability": availability, "notes": list(dep.notes) + list(extras.notes),
+        "pacemaker": arch.pacemaker, "nonlocal_bind": sorted(dep.nonlocal_bind_nodes),
+        "vrrp_kinds": (Vrrp, PacemakerVip),
+    }
+
+
+def _count(running: Sequence[str], total: int) -> str:
+    """Keeps running: all of them, or the list when short."""
+    if len(running) == total:
+        return "all services"
+    if not running:
+        return "\u2014"
+    return _join(running) if len(running) <= 12 else f"{len(running)} other services"
+
+
+def _language(path: str) -> str:
+    if path.endswith(".json"):
+        return "json"
+    if path.endswith((".yml", ".yaml")):
+        return "yaml"
+    return "none"
+
+
+# -- entry points --------------------------------------------------------------
+
+
+def render_section(dep: Deployment, section: str, *, slug: str = "architecture", extras: DocExtras | None = None,
+                   sections: bool = False, image_root: str = "") -> str:
+    """One part of the document as reStructuredText.
+
+    ``sections=False`` (directives inside hand-written pages) uses rubrics
+    instead of section titles and emits no labels, so the snippet fits any
+    page; ``image_root`` prefixes diagram paths (e.g. ``/generated/x/``).
+    """
+    if section not in SECTIONS:
+        raise ValueError(f"unknown section {section!r}; one of {', '.join(SECTIONS)}")
+    ctx = _context(dep, slug, extras or DocExtras(), sections, image_root)
+    return _environment().get_template(f"{section}.rst.j2").render(**ctx)
+
+
+def generate(dep: Deployment, *, slug: str, extras: DocExtras | None = None) -> dict[str, bytes]:
+    """The architecture document of ``dep`` under ``<slug>/``: ``{path: bytes}``."""
+    extras = extras or DocExtras()
+    env = _environment()
+    ctx = _context(dep, slug, extras, True, "")
+    files: dict[str, bytes] = {f"{slug}/index.rst": env.get_template("document.rst.j2").render(**ctx).encode()}
+    if extras.configs:
+        files[f"{slug}/configs.rst"] = env.get_template("configs_page.rst.j2").render(**ctx).encode()
+        for path, data in extras.configs.items():
+            if path not in extras.secret_configs:
+                files[f"{slug}/configs/{path}"] = bytes(data)
+    for path, data in (extras.diagrams or {}).items():
+        files[f"{slug}/diagrams/{path}"] = bytes(data)
+    return dict(sorted(files.items()))

@@ -1,0 +1,349 @@
+"""Sphinx extension: publish architectures and embed their views in pages.
+
+Add ``"hamodel.sphinx"`` to ``extensions``. Then:
+
+- at ``builder-inited`` every model of ``hamodel_models`` (glob patterns,
+  relative to ``hamodel_root``; default ``models/*.py``) is loaded,
+  placed, analysed and rendered as a document under
+  ``<srcdir>/<hamodel_output>/<model stem>/`` (default ``generated/``),
+  with its diagrams and generated configs; ``<hamodel_output>/index.rst``
+  lists them (put ``generated/index`` in a toctree);
+- directives embed one view of a model in any hand-written page::
+
+      .. hamodel-services:: models/openstack_keepalived.py
+      .. hamodel-limitations:: models/openstack_keepalived.py
+      .. hamodel-diagram:: models/openstack_keepalived.py
+         :view: physical
+
+  (also ``hamodel-overview``, ``hamodel-strategies``, ``hamodel-placement``,
+  ``hamodel-domains``, ``hamodel-network``, ``hamodel-findings``,
+  ``hamodel-scenarios``, ``hamodel-availability``; ``hamodel-diagram``
+  takes ``:view: physical|logical`` or ``:finding: <finding id>``). Model
+  paths are relative to ``hamodel_root`` (the repository root by default).
+
+A model that does not load, place or analyse is a Sphinx warning carrying
+the model's own error, so ``sphinx-build -W`` fails the build.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from docutils import nodes
+from docutils.parsers.rst import directives
+from docutils.statemachine import StringList
+from sphinx.application import Sphinx
+from sphinx.util import logging
+from sphinx.util.docutils import SphinxDirective
+from sphinx.util.nodes import nested_parse_with_titles
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MODELS = ["models/*.py"]
+OPTIONAL_PAGES = {"drills": "Measured failover"}
+
+
+class ModelFailure(Exception):
+    """A model could not be published; the message is the model's error."""
+
+
+@dataclass
+class Published:
+    """Everything rendered for one model."""
+
+    dep: Any
+    extras: Any
+    slug: str
+    seconds: float
+
+
+def _root(app: Sphinx) -> Path:
+    root = app.config.hamodel_root
+    if root is None:
+        return Path(app.confdir).resolve().parent
+    return (Path(app.confdir) / root).resolve()
+
+
+def _slug(path: Path) -> str:
+    return path.stem.replace(".", "_")
+
+
+def _resolve_path(app: Sphinx, spec: str) -> Path:
+    for base in (_root(app), Path(app.srcdir)):
+        p = (base / spec).resolve()
+        if p.exists():
+            return p
+    return (_root(app) / spec).resolve()
+
+
+def _analyse(app: Sphinx, path: Path) -> Any:
+    """Load, place and analyse one model; raises ModelFailure with its error."""
+    from hamodel.errors import HamodelError
+    from hamodel.loader import load
+    from hamodel.pipeline import resolve
+
+    cache: dict[str, Any] = app.__dict__.setdefault("_hamodel_deployments", {})
+    key = str(path)
+    if key in cache:
+        if isinstance(cache[key], ModelFailure):
+            raise cache[key]
+        return cache[key]
+    try:
+        arch = load(path)
+        lock = None
+        try:
+            from hamodel.analysis.placement import lock_path_for
+
+            lock = lock_path_for(str(path))
+        except ImportError:
+            pass
+        k = app.config.hamodel_k
+        try:
+            dep = resolve(arch, lock=lock, k=k)
+        except ImportError as exc:
+            if not app.config.hamodel_allow_missing_analysis:
+                raise ModelFailure(f"the failure analysis is not available: {exc}") from None
+            dep = resolve(arch, lock=lock, k=k, analyse=False)
+    except ModelFailure as exc:
+        cache[key] = exc
+        raise
+    except HamodelError as exc:
+        cache[key] = ModelFailure(str(exc))
+        raise cache[key] from None
+    except Exception as exc:  # noqa: BLE001 - any failure of the model or analysis is reported
+        cache[key] = ModelFailure(f"{type(exc).__name__}: {exc}")
+        raise cache[key] from None
+    cache[key] = dep
+    return dep
+
+
+def _extras(app: Sphinx, path: Path, dep: Any, *, with_diagrams: bool) -> Any:
+    """Configs, scenarios, availability and diagrams, from their owners."""
+    from generators.docs import DocExtras
+    from hamodel.analysis.failures import availability, single_failure_scenarios
+
+    extras = DocExtras(model_path=_display(app, path))
+    try:
+        from generators.configs import build_configs
+    except ImportError:
+        build_configs = None
+    if build_configs is not None and app.config.hamodel_configs:
+        try:
+            files = build_configs(dep)
+            extras.configs = dict(files)
+            extras.secret_configs = frozenset(getattr(files, "secret", ()))
+        except Exception as exc:  # noqa: BLE001 - reported as a warning below
+            extras.config_error = str(exc)
+            logger.warning("hamodel: %s: configs could not be generated: %s", _display(app, path), exc,
+                           type="hamodel", subtype="configs")
+    groups = dep.vrrp_groups
+    extras.scenarios = single_failure_scenarios(dep.architecture, dep.placement, groups)
+    extras.availability = availability(dep.architecture, dep.placement, groups) or None
+    if with_diagrams:
+        from generators.diagrams import generate as diagrams
+
+        extras.diagrams = diagrams(dep)
+    return extras
+
+
+def _display(app: Sphinx, path: Path) -> str:
+    try:
+        return str(path.relative_to(_root(app)))
+    except ValueError:
+        return str(path)
+
+
+def _write_if_changed(path: Path, data: bytes) -> None:
+    if path.is_file() and path.read_bytes() == data:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+
+
+def _models(app: Sphinx) -> list[Path]:
+    root = _root(app)
+    found: set[Path] = set()
+    for pattern in app.config.hamodel_models:
+        matches = sorted(glob.glob(str(root / pattern)))
+        if not matches:
+            logger.warning("hamodel: model pattern %r matches no file under %s", pattern, root, type="hamodel")
+        found.update(Path(m).resolve() for m in matches)
+    return sorted(p for p in found if not p.name.startswith("_"))
+
+
+def publish(app: Sphinx) -> None:
+    """builder-inited: render every model's document into the source tree."""
+    from generators.docs import generate
+    from hamodel.output import FileSet  # noqa: F401 - configs are a FileSet
+
+    out = Path(app.srcdir) / app.config.hamodel_output
+    out.mkdir(parents=True, exist_ok=True)
+    produced: dict[str, bytes] = {}
+    entries: list[tuple[str, str]] = []
+    for path in _models(app):
+        slug = _slug(path)
+        start = time.perf_counter()
+        try:
+            dep = _analyse(app, path)
+            extras = _extras(app, path, dep, with_diagrams=True)
+            files = generate(dep, slug=slug, extras=extras)
+        except ModelFailure as exc:
+            logger.warning("hamodel: %s: %s", _display(app, path), exc, type="hamodel", subtype="model")
+            files = {f"{slug}/index.rst": _failed_page(_display(app, path), str(exc)).encode()}
+            entries.append((slug, path.stem))
+            produced.update(files)
+            continue
+        produced.update(files)
+        entries.append((slug, dep.architecture.name))
+        logger.info("hamodel: %s published in %.1f s", _display(app, path), time.perf_counter() - start)
+    produced["index.rst"] = _index_page(entries).encode()
+    produced["optional.rst.inc"] = _optional_toctree(app).encode()
+    for rel, data in produced.items():
+        _write_if_changed(out / rel, data)
+    # Remove what a previous build generated and this one did not (a model
+    # deleted or renamed); the directives' images live in _diagrams/.
+    keep = {out / rel for rel in produced}
+    for f in sorted(out.rglob("*"), reverse=True):
+        if f.is_file() and f not in keep and "_diagrams" not in f.relative_to(out).parts:
+            f.unlink()
+        elif f.is_dir() and not any(f.iterdir()):
+            f.rmdir()
+
+
+def _failed_page(model: str, error: str) -> str:
+    t = f"{model} (not published)"
+    body = "\n".join("      " + line for line in error.splitlines()) or "      (no message)"
+    return (f"{'=' * len(t)}\n{t}\n{'=' * len(t)}\n\n.. error::\n\n   The model could not be published:\n\n"
+            f"   ::\n\n{body}\n")
+
+
+def _index_page(entries: list[tuple[str, str]]) -> str:
+    lines = ["=============", "Architectures", "=============", "",
+             "One generated document per model of the repository: overview, services,",
+             "placement, limitations derived by the failure analysis, diagrams and",
+             "the generated configs.", "", ".. toctree::", "   :maxdepth: 1", ""]
+    lines += [f"   {slug}/index" for slug, _ in entries]
+    return "\n".join(lines) + "\n"
+
+
+def _optional_toctree(app: Sphinx) -> str:
+    """A toctree of hand-written pages that other work adds later (drills).
+
+    Included by ``index.rst``; lists only the pages that exist, so the
+    build has no dangling toctree entry before they land.
+    """
+    src = Path(app.srcdir)
+    present = [(doc, title) for doc, title in OPTIONAL_PAGES.items() if (src / f"{doc}.rst").is_file()]
+    if not present:
+        return ""
+    lines = [".. toctree::", "   :maxdepth: 2", "   :caption: Operations", ""]
+    lines += [f"   {title} <{doc}>" for doc, title in present]
+    return "\n".join(lines) + "\n"
+
+
+# -- directives -------------------------------------------------------------------
+
+
+class _ModelDirective(SphinxDirective):
+    """Base: one model path argument; renders one section of its document."""
+
+    required_arguments = 1
+    optional_arguments = 0
+    final_argument_whitespace = False
+    has_content = False
+    section = ""
+
+    def model(self) -> tuple[Path, Any]:
+        path = _resolve_path(self.env.app, self.arguments[0])
+        self.env.note_dependency(str(path))
+        return path, _analyse(self.env.app, path)
+
+    def warn(self, message: str) -> list[nodes.Node]:
+        logger.warning("hamodel: %s", message, location=self.get_location(), type="hamodel", subtype="model")
+        return []
+
+    def parse(self, text: str) -> list[nodes.Node]:
+        container = nodes.container(classes=["hamodel", f"hamodel-{self.section}"])
+        content = StringList(text.splitlines(), source=f"<hamodel {self.arguments[0]}>")
+        nested_parse_with_titles(self.state, content, container)
+        return [container]
+
+    def run(self) -> list[nodes.Node]:
+        from generators.docs import render_section
+
+        try:
+            path, dep = self.model()
+            extras = _extras(self.env.app, path, dep, with_diagrams=False) if self.section in (
+                "scenarios", "availability", "configs") else None
+        except ModelFailure as exc:
+            return self.warn(f"{self.arguments[0]}: {exc}")
+        return self.parse(render_section(dep, self.section, slug=_slug(path), extras=extras))
+
+
+class DiagramDirective(_ModelDirective):
+    """``.. hamodel-diagram:: MODEL`` with ``:view:`` or ``:finding:``."""
+
+    section = "diagram"
+    option_spec = {"view": directives.unchanged, "finding": directives.unchanged, "alt": directives.unchanged}
+
+    def run(self) -> list[nodes.Node]:
+        from generators.diagrams import VIEWS, finding_stem, render
+
+        view = self.options.get("view", "physical")
+        finding_id = self.options.get("finding")
+        if view not in VIEWS:
+            return self.warn(f"unknown :view: {view!r}; one of {', '.join(VIEWS)}")
+        try:
+            path, dep = self.model()
+        except ModelFailure as exc:
+            return self.warn(f"{self.arguments[0]}: {exc}")
+        finding = None
+        if finding_id:
+            finding = next((f for f in dep.findings if f.id == finding_id), None)
+            if finding is None:
+                known = ", ".join(f.id for f in dep.findings) or "none"
+                return self.warn(f"{self.arguments[0]}: no finding {finding_id!r} (findings: {known})")
+        stem = finding_stem(finding) if finding else view
+        try:
+            images = render(dep, view, finding=finding)
+        except Exception as exc:  # noqa: BLE001 - graphviz failure is a build warning
+            return self.warn(f"{self.arguments[0]}: diagram failed: {exc}")
+        key = hashlib.sha256(str(path).encode()).hexdigest()[:8]
+        rel = f"{self.env.app.config.hamodel_output}/_diagrams/{_slug(path)}-{key}/{stem}"
+        for fmt, data in images.items():
+            _write_if_changed(Path(self.env.srcdir) / f"{rel}.{fmt}", data)
+        alt = self.options.get("alt") or (finding.title if finding else f"{view} view of {dep.architecture.name}")
+        text = (f".. figure:: /{rel}.svg\n   :width: 100%\n   :alt: {' '.join(alt.split())}\n"
+                f"   :target: /{rel}.svg\n\n   :download:`PNG </{rel}.png>`\n")
+        return self.parse(text)
+
+
+def _directive(section: str) -> type[_ModelDirective]:
+    return type(f"{section.title()}Directive", (_ModelDirective,), {"section": section,
+                                                                     "__doc__": f"``.. hamodel-{section}:: MODEL``"})
+
+
+def setup(app: Sphinx) -> dict[str, Any]:
+    from generators.docs import SECTIONS
+
+    app.add_config_value("hamodel_models", DEFAULT_MODELS, "env", [list])
+    app.add_config_value("hamodel_root", None, "env")
+    app.add_config_value("hamodel_output", "generated", "env", [str])
+    app.add_config_value("hamodel_k", 2, "env", [int])
+    app.add_config_value("hamodel_configs", True, "env", [bool])
+    app.add_config_value("hamodel_allow_missing_analysis", False, "env", [bool])
+    app.connect("builder-inited", publish)
+    for section in SECTIONS:
+        if section == "diagrams":
+            continue
+        app.add_directive(f"hamodel-{section}", _directive(section))
+    app.add_directive("hamodel-diagram", DiagramDirective)
+    return {"version": "0.1", "parallel_read_safe": False, "parallel_write_safe": True}
+
