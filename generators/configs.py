@@ -50,8 +50,13 @@ class ConfigError(HamodelError, ValueError):
     """
 
     def __init__(self, problems: Iterable[tuple[str, str]]):
-        self.problems = sorted(set(problems))
+        # A hostile name may carry a newline: show it escaped, on one line.
+        self.problems = sorted({(_printable(w), m) for w, m in problems})
         super().__init__("\n".join(f"{w}: {m}" if w else m for w, m in self.problems))
+
+
+def _printable(text: str) -> str:
+    return text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
 
 
 class InconsistentConfig(ConfigError):

@@ -207,11 +207,11 @@ def plan_haproxy(dep: Deployment, secrets: Secrets) -> dict[str, HaproxyPlan]:
     """node -> its HAProxy plan, for every node that may hold a fronted VIP."""
     listens: dict[str, list[Listen]] = {}
     for name, access in fronted_services(dep):
+        planned = _listens(dep, name, access)  # first: refuses unsafe values, naming the field
         holders = dep.vip_holders(access.vip)
         if not holders:
             raise ConfigError([(f"services[{name}]", f"virtual IP {access.vip} is not held by any VRRP or Pacemaker "
                                 "group: no HAProxy would serve it")])
-        planned = _listens(dep, name, access)
         for n in holders:
             listens.setdefault(token(n, "name", f"vrrp_groups[{access.vip}]"), []).extend(planned)
     return {
