@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import glob
 import hashlib
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,8 +66,8 @@ class Published:
 def _root(app: Sphinx) -> Path:
     root = app.config.hamodel_root
     if root is None:
-        return Path(app.confdir).resolve().parent
-    return (Path(app.confdir) / root).resolve()
+        return Path(os.path.abspath(app.confdir)).parent
+    return Path(os.path.abspath(Path(app.confdir) / root))
 
 
 def _slug(path: Path) -> str:
@@ -75,10 +76,10 @@ def _slug(path: Path) -> str:
 
 def _resolve_path(app: Sphinx, spec: str) -> Path:
     for base in (_root(app), Path(app.srcdir)):
-        p = (base / spec).resolve()
+        p = Path(os.path.abspath(base / spec))
         if p.exists():
             return p
-    return (_root(app) / spec).resolve()
+    return Path(os.path.abspath(_root(app) / spec))
 
 
 def _analyse(app: Sphinx, path: Path) -> Any:
@@ -174,7 +175,7 @@ def _models(app: Sphinx) -> list[Path]:
         matches = sorted(glob.glob(str(root / pattern)))
         if not matches:
             logger.warning("hamodel: model pattern %r matches no file under %s", pattern, root, type="hamodel")
-        found.update(Path(m).resolve() for m in matches)
+        found.update(Path(os.path.abspath(m)) for m in matches)
     return sorted(p for p in found if not p.name.startswith("_"))
 
 
@@ -183,6 +184,8 @@ def publish(app: Sphinx) -> None:
     from generators.docs import generate
     from hamodel.output import FileSet  # noqa: F401 - configs are a FileSet
 
+    if not app.config.hamodel_models:
+        return  # only the directives are used
     out = Path(app.srcdir) / app.config.hamodel_output
     out.mkdir(parents=True, exist_ok=True)
     produced: dict[str, bytes] = {}
@@ -325,6 +328,59 @@ class DiagramDirective(_ModelDirective):
         return self.parse(text)
 
 
+class CliDirective(SphinxDirective):
+    """``.. hamodel-cli::``: the command-line reference, read from the CLI
+    itself (typer/click), so it cannot drift from the code."""
+
+    has_content = False
+
+    def run(self) -> list[nodes.Node]:
+        import click
+        import typer.main
+
+        from hamodel.cli import app as cli_app
+
+        group = typer.main.get_command(cli_app)
+        ctx = click.Context(group, info_name="hamodel")
+        lines: list[str] = []
+        for name in group.list_commands(ctx):  # type: ignore[attr-defined]
+            cmd = group.get_command(ctx, name)  # type: ignore[attr-defined]
+            if cmd is None or cmd.hidden:
+                continue
+            sub = click.Context(cmd, info_name=name, parent=ctx)
+            usage = " ".join(cmd.collect_usage_pieces(sub))
+            lines += [f".. rubric:: hamodel {name}", "", f"``hamodel {name} {usage}``", ""]
+            lines += [_escape(cmd.help or ""), ""]
+            rows = []
+            for p in cmd.get_params(sub):
+                if getattr(p, "hidden", False):
+                    continue
+                if isinstance(p, click.Argument):
+                    names = p.human_readable_name.upper()
+                    text = getattr(p, "help", None) or ""
+                else:
+                    names = ", ".join(p.opts + p.secondary_opts)
+                    text = p.help or ""
+                    if p.default not in (None, False, ()) and not p.is_flag and getattr(p, "show_default", True):
+                        text += f" (default: {p.default})"
+                rows.append((names, " ".join(text.split())))
+            if rows:
+                lines += [".. list-table::", "   :header-rows: 1", "   :widths: 30 70", "",
+                          "   * - Argument / option", "     - Meaning"]
+                for names, text in rows:
+                    lines += [f"   * - ``{names}``", f"     - {_escape(text) or chr(0x2014)}"]
+                lines.append("")
+        container = nodes.container(classes=["hamodel", "hamodel-cli"])
+        self.state.nested_parse(StringList(lines, source="<hamodel cli>"), self.content_offset, container)
+        return [container]
+
+
+def _escape(text: str) -> str:
+    from generators.docs import rst_escape
+
+    return rst_escape(text)
+
+
 def _directive(section: str) -> type[_ModelDirective]:
     return type(f"{section.title()}Directive", (_ModelDirective,), {"section": section,
                                                                      "__doc__": f"``.. hamodel-{section}:: MODEL``"})
@@ -345,5 +401,6 @@ def setup(app: Sphinx) -> dict[str, Any]:
             continue
         app.add_directive(f"hamodel-{section}", _directive(section))
     app.add_directive("hamodel-diagram", DiagramDirective)
+    app.add_directive("hamodel-cli", CliDirective)
     return {"version": "0.1", "parallel_read_safe": False, "parallel_write_safe": True}
 

@@ -225,14 +225,7 @@ def _context(dep: Deployment, slug: str, extras: DocExtras, sections: bool, imag
         if ack is None:
             a = arch.acknowledged(f.id)
             ack = a.reason if a else None
-        details = []
-        for k, v in sorted(dict(f.details).items()):
-            if isinstance(v, Mapping):
-                details.append((k, [(str(kk), vv) for kk, vv in sorted(v.items())]))
-            elif isinstance(v, (list, tuple)):
-                details.append((k, [("", x) for x in v]))
-            else:
-                details.append((k, v))
+        details = [(k.replace("_", " ").capitalize(), _detail(v)) for k, v in sorted(dict(f.details).items())]
         diagram = None
         if f.id in drawn:
             diagram = f"{image_root}diagrams/findings/{finding_stem(f)}"
@@ -287,6 +280,31 @@ def _context(dep: Deployment, slug: str, extras: DocExtras, sections: bool, imag
         "pacemaker": arch.pacemaker, "nonlocal_bind": sorted(dep.nonlocal_bind_nodes),
         "vrrp_kinds": (Vrrp, PacemakerVip),
     }
+
+
+def _detail(value: Any) -> str | list[str]:
+    """A finding's detail value as reStructuredText: one line, or bullets."""
+    if isinstance(value, Mapping):
+        return [f"**{rst_escape(k)}**: {_detail_line(v)}" for k, v in sorted(value.items())] or "none"
+    if isinstance(value, (list, tuple)):
+        if value and all(isinstance(x, (list, tuple)) for x in value):
+            return [_detail_line(x) for x in value]
+        return _detail_line(value)
+    return _detail_line(value)
+
+
+def _detail_line(value: Any) -> str:
+    if isinstance(value, (list, tuple)):
+        if not value:
+            return "none"
+        if all(isinstance(x, str) for x in value):
+            return " + ".join(_literal(x) for x in value) if any(":" in x for x in value) else _join(value)
+        return ", ".join(_detail_line(x) for x in value)
+    if isinstance(value, Mapping):
+        return "; ".join(f"{rst_escape(k)}: {_detail_line(v)}" for k, v in sorted(value.items())) or "none"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return rst_escape(value)
 
 
 def _count(running: Sequence[str], total: int) -> str:

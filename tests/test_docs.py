@@ -1,0 +1,416 @@
+"""The published documentation: `make docs` (sphinx-build -W) builds every
+model's generated architecture document, the derived limitations are the
+analysis' findings, every diagram loads in headless Chromium and no internal
+link is broken. A broken model or a failed analysis fails the build.
+
+Chromium is driven through chromedriver's WebDriver HTTP API with urllib
+(no selenium)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote, urldefrag, urlparse
+
+REPO = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--disable-quic", "--disable-dev-shm-usage",
+    "--window-size=1400,1000",
+]
+
+
+def sphinx_build(src: Path, out: Path, *extra: str) -> subprocess.CompletedProcess:
+    """``python -m sphinx -W --keep-going -b html src out`` (the ``make docs`` command)."""
+    cmd = [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-b", "html", "-q", *extra, str(src), str(out)]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=src.parent)
+
+
+def copy_docs(dest: Path) -> Path:
+    """A private copy of docs/ (without build output) so tests never race
+    with ``make docs`` in the working tree."""
+    target = dest / "docs"
+    shutil.copytree(REPO / "docs", target, ignore=shutil.ignore_patterns("_build", "generated"))
+    (dest / "models").symlink_to(REPO / "models", target_is_directory=True)
+    return target
+
+
+# -- reading HTML ----------------------------------------------------------------
+
+
+class _Collector(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.ids: set[str] = set()
+        self.links: list[tuple[str, str]] = []  # (attribute, value)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        for key in ("id", "name"):
+            if a.get(key) and (key == "id" or tag == "a"):
+                self.ids.add(a[key])  # type: ignore[arg-type]
+        if tag == "a" and a.get("href"):
+            self.links.append(("href", a["href"]))  # type: ignore[arg-type]
+        if tag in ("img", "script") and a.get("src"):
+            self.links.append(("src", a["src"]))  # type: ignore[arg-type]
+        if tag == "link" and a.get("href"):
+            self.links.append(("href", a["href"]))  # type: ignore[arg-type]
+
+
+def parse_html(path: Path) -> _Collector:
+    c = _Collector()
+    c.feed(path.read_text(encoding="utf-8"))
+    return c
+
+
+def broken_internal_links(site: Path) -> list[str]:
+    """Every internal href/src of every page that points to a missing file or anchor."""
+    pages = {p.resolve(): parse_html(p) for p in site.rglob("*.html")}
+    problems = []
+    for page, parsed in sorted(pages.items()):
+        for attr, value in parsed.links:
+            url = urlparse(value)
+            if url.scheme or value.startswith("//") or value.startswith("mailto:"):
+                continue
+            target_part, fragment = urldefrag(value)
+            target = page if not target_part else (page.parent / unquote(target_part)).resolve()
+            rel = page.relative_to(site.resolve())
+            if not target.exists():
+                problems.append(f"{rel}: {attr}={value!r}: no such file")
+                continue
+            if target.is_dir():
+                target = target / "index.html"
+                if not target.exists():
+                    problems.append(f"{rel}: {attr}={value!r}: directory without index.html")
+                    continue
+            if fragment and target.suffix == ".html":
+                ids = pages.get(target.resolve()) or parse_html(target)
+                if unquote(fragment) not in ids.ids:
+                    problems.append(f"{rel}: {attr}={value!r}: no anchor #{fragment}")
+    return problems
+
+
+def section_html(page: Path, section_id: str) -> str:
+    """The HTML of ``<section id=section_id>`` (up to its closing tag)."""
+    text = page.read_text(encoding="utf-8")
+    start = text.index(f'<section id="{section_id}">')
+    depth, i = 0, start
+    for m in re.finditer(r"<(/?)section\b", text[start:]):
+        depth += -1 if m.group(1) else 1
+        if depth == 0:
+            i = start + m.end()
+            break
+    return text[start:i]
+
+
+def limitation_ids(page: Path) -> list[str]:
+    """Finding ids listed in the generated "Architecture limitations" section."""
+    html = section_html(page, "architecture-limitations")
+    return re.findall(r'<span class="pre">([^<]+)</span></code> \(', html)
+
+
+# -- headless Chromium through chromedriver ------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Browser:
+    """A minimal W3C WebDriver client over chromedriver (urllib only)."""
+
+    def __init__(self, profile: Path):
+        self.port = _free_port()
+        self.proc = subprocess.Popen([CHROMEDRIVER, f"--port={self.port}"], stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        self.base = f"http://127.0.0.1:{self.port}"
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                if self._call("GET", "/status")["value"].get("ready"):
+                    break
+            except (urllib.error.URLError, ConnectionError, OSError):
+                pass
+            if time.monotonic() > deadline:
+                self.close()
+                raise RuntimeError("chromedriver did not start")
+            time.sleep(0.1)
+        caps = {"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {"binary": CHROMIUM, "args": [*CHROMIUM_ARGS, f"--user-data-dir={profile}"]},
+        }}}
+        try:
+            self.session = self._call("POST", "/session", caps)["value"]["sessionId"]
+        except Exception:
+            self.close()
+            raise
+
+    def _call(self, method: str, path: str, body: dict | None = None) -> dict:
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(self.base + path, data=data, method=method,
+                                     headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=120) as resp:
+                return json.loads(resp.read() or b"{}")
+        except urllib.error.HTTPError as exc:
+            raise RuntimeError(f"WebDriver {method} {path}: {exc.code} {exc.read()[:500]!r}") from None
+
+    def open(self, url: str) -> None:
+        self._call("POST", f"/session/{self.session}/url", {"url": url})
+
+    def run_async(self, script: str) -> object:
+        return self._call("POST", f"/session/{self.session}/execute/async", {"script": script, "args": []})["value"]
+
+    def close(self) -> None:
+        try:
+            if getattr(self, "session", None):
+                self._call("DELETE", f"/session/{self.session}")
+        except Exception:  # noqa: BLE001 - best effort on teardown
+            pass
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+# Loads every image eagerly and reports each one's natural width once it
+# has loaded or failed.
+IMAGES_SCRIPT = """
+const done = arguments[arguments.length - 1];
+const imgs = Array.from(document.images);
+imgs.forEach(i => { i.loading = 'eager'; });
+Promise.all(imgs.map(i => (i.complete && i.naturalWidth > 0) ? Promise.resolve() : new Promise(r => {
+  i.addEventListener('load', r); i.addEventListener('error', r); setTimeout(r, 15000);
+}))).then(() => done(imgs.map(i => ({src: i.getAttribute('src'), width: i.naturalWidth}))));
+"""
+
+
+# -- the tests -----------------------------------------------------------------------
+
+import pytest  # noqa: E402
+
+MODELS = sorted(p.stem for p in (REPO / "models").glob("*.py") if not p.name.startswith("_"))
+
+# The reference document's five limitations, as the failure analysis names
+# them (hamodel/analysis/failures.py): VRRP split brain, the cinder-volume
+# SPOF, the neutron-lbaas-agent partial outage, monitoring required, and
+# manual recovery after a full restart.
+KEEPALIVED_LIMITATIONS = {
+    "split-brain:haproxy",
+    "spof:cinder-volume",
+    "partial-outage:neutron-lbaas-agent",
+    "monitoring-required",
+    "manual-recovery",
+}
+
+
+@pytest.fixture(scope="session")
+def site(tmp_path_factory) -> Path:
+    """The documentation built once per session, exactly as ``make docs``
+    does (``sphinx -W --keep-going -b html``), from a private copy of docs/."""
+    work = tmp_path_factory.mktemp("docs")
+    src = copy_docs(work)
+    out = work / "html"
+    start = time.perf_counter()
+    proc = sphinx_build(src, out)
+    elapsed = time.perf_counter() - start
+    assert proc.returncode == 0, f"sphinx-build -W failed ({elapsed:.1f} s):\n{proc.stdout}\n{proc.stderr}"
+    assert "WARNING" not in proc.stderr, proc.stderr
+    out.joinpath(".build-seconds").write_text(f"{elapsed:.1f}")
+    return out
+
+
+def test_every_model_is_published(site: Path) -> None:
+    index = (site / "generated" / "index.html").read_text(encoding="utf-8")
+    for stem in MODELS:
+        page = site / "generated" / stem / "index.html"
+        assert page.is_file(), f"no generated document for models/{stem}.py"
+        assert f"{stem}/index.html" in index
+        html = page.read_text(encoding="utf-8")
+        for section in ("overview", "high-availability-strategies", "services", "placement", "failure-domains",
+                        "architecture-limitations", "failure-scenarios", "diagrams"):
+            assert f'<section id="{section}">' in html, f"{stem}: no {section} section"
+
+
+def test_keepalived_limitations_are_the_five_derived_ones(site: Path) -> None:
+    page = site / "generated" / "openstack_keepalived" / "index.html"
+    found = limitation_ids(page)
+    assert sorted(found) == sorted(KEEPALIVED_LIMITATIONS), found
+    section = section_html(page, "architecture-limitations")
+    # Manual recovery names the per-service procedure of each quorum cluster.
+    for service, words in (("galera", "highest seqno"), ("rabbitmq", "last node down"), ("mongodb", "rs.reconfig")):
+        assert service in section and words in section, f"no {service} recovery procedure"
+    # Lower-severity findings are in the other table, not in the limitations.
+    others = section_html(page, "other-findings")
+    assert "quorum-loss:galera" in others and "quorum-loss:galera" not in section
+
+
+def test_pacemaker_limitations_have_no_cinder_volume_spof(site: Path) -> None:
+    page = site / "generated" / "openstack_pacemaker" / "index.html"
+    found = limitation_ids(page)
+    assert "spof:cinder-volume" not in found, found
+    assert "split-brain:haproxy" not in found, found
+    assert "cinder-volume" in section_html(page, "services")
+
+
+def test_document_views(site: Path) -> None:
+    html = (site / "generated" / "openstack_keepalived" / "index.html").read_text(encoding="utf-8")
+    # The derived "High availability strategies" list of the reference.
+    strategies = section_html(site / "generated" / "openstack_keepalived" / "index.html",
+                              "high-availability-strategies")
+    for title in ("Keepalived (VRRP)", "Access via an HAProxy virtual IP", "Built-in application clustering",
+                  "Active/passive", "Sharded, no fail-over"):
+        assert title in strategies
+    # Service table: endpoint VIP:port; VRRP group with VRID and priorities.
+    assert "192.168.1.220:3306" in html and "192.168.1.220:5000" in html
+    network = section_html(site / "generated" / "openstack_keepalived" / "index.html",
+                           "virtual-ips-vrrp-groups-and-haproxy-frontends")
+    assert "VRID" in network and re.search(r"ctl-\d \(\d+\)", network)
+    # Failure scenarios: one row per node / domain / switch.
+    scenarios = section_html(site / "generated" / "openstack_keepalived" / "index.html", "failure-scenarios")
+    for comp in ("node:ctl-1", "domain:r2", "switch:sw-3"):
+        assert comp in scenarios
+    # Availability estimates where the model has figures (multirack only).
+    assert '<section id="availability-estimates">' in (site / "generated" / "multirack" / "index.html").read_text()
+    assert '<section id="availability-estimates">' not in html
+
+
+def test_configs_are_linked(site: Path) -> None:
+    html = (site / "generated" / "openstack_keepalived" / "index.html").read_text(encoding="utf-8")
+    assert "keepalived.conf" in html and "haproxy.cfg" in html
+    configs = (site / "generated" / "openstack_keepalived" / "configs.html").read_text(encoding="utf-8")
+    assert "vrrp_instance" in configs and "frontend" in configs
+
+
+def test_no_internal_link_is_broken(site: Path) -> None:
+    problems = broken_internal_links(site)
+    assert not problems, "\n".join(problems[:50])
+
+
+def test_diagrams_are_self_contained_in_the_site(site: Path) -> None:
+    svgs = list((site / "_images").glob("*.svg"))
+    assert len(svgs) >= 6
+    for svg in svgs:
+        text = svg.read_text(encoding="utf-8")
+        assert "site-packages" not in text
+        assert not re.search(r'(?:xlink:)?href="(?!data:|#)', text), svg.name
+
+
+@pytest.mark.skipif(not have_chromium(), reason="needs /usr/bin/chromium and /usr/bin/chromedriver")
+def test_chromium_loads_every_diagram(site: Path, tmp_path: Path) -> None:
+    pages = [site / "index.html", site / "guide" / "docs.html"]
+    pages += [site / "generated" / stem / "index.html" for stem in MODELS]
+    browser = Browser(tmp_path / "profile")
+    try:
+        for page in pages:
+            browser.open(page.as_uri())
+            images = browser.run_async(IMAGES_SCRIPT)
+            assert isinstance(images, list)
+            if page.parent.name in MODELS or page.name == "docs.html":
+                assert any(str(i["src"]).endswith(".svg") for i in images), f"{page}: no diagram"
+            broken = [i for i in images if not i["width"]]
+            assert not broken, f"{page}: images did not load: {broken}"
+    finally:
+        browser.close()
+
+
+# -- a broken model or a failed analysis fails the build ------------------------------
+
+BROKEN_MODEL = '''
+from hamodel import Architecture, Node, Service
+from hamodel.strategies import Coordinated
+
+architecture = Architecture(
+    "broken", nodes=[Node("n1", roles={"controller"})],
+    services=[Service("api", on="no-such-role", strategy=Coordinated())],
+)
+'''
+
+UNPLACEABLE_MODEL = '''
+from hamodel import Architecture, Node, Service
+from hamodel.strategies import AppCluster
+
+architecture = Architecture(
+    "unplaceable", nodes=[Node(f"n{i}", roles={"db"}) for i in (1, 2)],
+    services=[Service("galera", on="db", replicas=3, strategy=AppCluster())],
+)
+'''
+
+
+def _project(root: Path, models: dict[str, str], index: str) -> Path:
+    (root / "models").mkdir(parents=True)
+    for name, text in models.items():
+        (root / "models" / f"{name}.py").write_text(text)
+    docs = root / "docs"
+    docs.mkdir()
+    (docs / "conf.py").write_text('extensions = ["hamodel.sphinx"]\nhamodel_models = ["models/*.py"]\n')
+    (docs / "index.rst").write_text(index)
+    return docs
+
+
+def test_broken_model_is_a_warning_that_fails_the_build(tmp_path: Path) -> None:
+    docs = _project(tmp_path, {"broken": BROKEN_MODEL}, (
+        "Test\n====\n\n.. toctree::\n\n   generated/index\n\n"
+        ".. hamodel-services:: models/broken.py\n"))
+    proc = sphinx_build(docs, tmp_path / "html")
+    assert proc.returncode != 0
+    # The model's own error, naming the object and field, is in the warning,
+    # once for the published page and once for the directive (with its line).
+    assert "services[api].on: no node has role 'no-such-role'" in proc.stderr
+    assert re.search(r"index.rst:\d+: WARNING: hamodel: models/broken.py", proc.stderr), proc.stderr
+    # Without -W the page still exists and shows the error.
+    page = (docs / "generated" / "broken" / "index.rst").read_text()
+    assert "no node has role" in page
+
+
+def test_failed_analysis_is_a_warning_that_fails_the_build(tmp_path: Path) -> None:
+    docs = _project(tmp_path, {"unplaceable": UNPLACEABLE_MODEL}, "Test\n====\n\n.. toctree::\n\n   generated/index\n")
+    proc = sphinx_build(docs, tmp_path / "html")
+    assert proc.returncode != 0
+    assert "WARNING: hamodel: models/unplaceable.py" in proc.stderr
+    assert "galera" in proc.stderr
+
+
+def test_directives_in_a_hand_written_page(tmp_path: Path) -> None:
+    model = (REPO / "models" / "openstack_keepalived.py").read_text()
+    docs = _project(tmp_path, {}, (
+        "Test\n====\n\n"
+        ".. hamodel-services:: " + str(REPO / "models" / "openstack_keepalived.py") + "\n\n"
+        ".. hamodel-limitations:: " + str(REPO / "models" / "openstack_keepalived.py") + "\n\n"
+        ".. hamodel-diagram:: " + str(REPO / "models" / "openstack_keepalived.py") + "\n"
+        "   :view: logical\n\n"
+        ".. hamodel-diagram:: " + str(REPO / "models" / "openstack_keepalived.py") + "\n"
+        "   :finding: spof:cinder-volume\n"))
+    (docs / "conf.py").write_text('extensions = ["hamodel.sphinx"]\nhamodel_models = []\n')
+    del model
+    proc = sphinx_build(docs, tmp_path / "html")
+    assert proc.returncode == 0, proc.stderr
+    html = (tmp_path / "html" / "index.html").read_text(encoding="utf-8")
+    assert "cinder-volume is a single point of failure" in html
+    assert "192.168.1.220:3306" in html
+    assert html.count('.svg"') >= 2
+    assert not broken_internal_links(tmp_path / "html")
+
+
+def test_unknown_finding_in_a_diagram_directive_is_a_warning(tmp_path: Path) -> None:
+    path = REPO / "models" / "openstack_keepalived.py"
+    docs = _project(tmp_path, {}, f"Test\n====\n\n.. hamodel-diagram:: {path}\n   :finding: no-such-finding\n")
+    (docs / "conf.py").write_text('extensions = ["hamodel.sphinx"]\nhamodel_models = []\n')
+    proc = sphinx_build(docs, tmp_path / "html")
+    assert proc.returncode != 0
+    assert "no finding 'no-such-finding'" in proc.stderr
