@@ -1,0 +1,361 @@
+"""A lab of Linux network namespaces on this machine: hosts, switches, links, processes.
+
+One namespace per node, one namespace per switch holding a bridge ``br0``,
+inter-switch links as veth pairs between switch namespaces, and a client
+namespace. Every namespace, every file and every process carries the lab's
+unique prefix ``hml-<pid>-``, so :func:`cleanup_leftovers` can find what an
+interrupted run left behind.
+
+Why namespaces are built this way (facts verified on this kind of machine):
+there is no ``dummy`` link type, so every interface is one end of a veth
+pair; a SIGKILLed keepalived leaves its VIP configured, so a node crash is
+modelled as its link going down.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Sequence
+
+PREFIX_ROOT = "hml-"
+# Under /run (root-owned, not world-writable): keepalived's script security
+# refuses scripts below a directory that non-root users can write.
+STATE_ROOT = Path("/run/hamodel-drill")
+
+
+class LabError(RuntimeError):
+    """The lab could not be built or a command inside it failed."""
+
+
+def run(argv: Sequence[str], *, check: bool = True, timeout: float = 20) -> subprocess.CompletedProcess:
+    """Run a short command (``ip``, ``bridge``, ``sysctl``); raise LabError on failure."""
+    p = subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout)
+    if check and p.returncode != 0:
+        raise LabError(f"{' '.join(argv)}: exit {p.returncode}: {(p.stderr or p.stdout).strip()}")
+    return p
+
+
+def list_namespaces() -> list[str]:
+    out = run(["ip", "netns", "list"], check=False).stdout
+    return [line.split()[0] for line in out.splitlines() if line.strip()]
+
+
+def namespace_pids(ns: str) -> list[int]:
+    out = run(["ip", "netns", "pids", ns], check=False).stdout
+    return [int(x) for x in out.split() if x.isdigit()]
+
+
+def _kill_pids(pids: Iterable[int], sig: int = signal.SIGKILL) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def _pids_with_marker(marker: str) -> list[int]:
+    """Processes whose command line mentions ``marker`` (the lab's state dir)."""
+    found = []
+    me = os.getpid()
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit() or int(d.name) == me:
+            continue
+        try:
+            cmd = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode("utf-8", "replace")
+        except OSError:
+            continue
+        if marker in cmd:
+            found.append(int(d.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie is not alive
+        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def _delete_namespace(ns: str) -> None:
+    for _ in range(20):
+        pids = namespace_pids(ns)
+        if not pids:
+            break
+        _kill_pids(pids)
+        time.sleep(0.05)
+    run(["ip", "netns", "delete", ns], check=False)
+
+
+def cleanup_leftovers(prefix: str = PREFIX_ROOT, *, include_live: bool = False) -> dict[str, list]:
+    """Remove namespaces, processes and state dirs of labs whose name starts with ``prefix``.
+
+    Labs whose owning process (the pid in ``hml-<pid>-``) is still running
+    are left alone unless ``include_live``: another drill may be running.
+    Returns what was removed.
+    """
+    removed: dict[str, list] = {"namespaces": [], "processes": [], "dirs": []}
+
+    def owner_alive(name: str) -> bool:
+        m = re.match(r"^hml-(\d+)-", name + "-")
+        return bool(m) and int(m.group(1)) != os.getpid() and _alive(int(m.group(1)))
+
+    for ns in list_namespaces():
+        if ns.startswith(prefix) and (include_live or not owner_alive(ns)):
+            removed["processes"] += namespace_pids(ns)
+            _delete_namespace(ns)
+            removed["namespaces"].append(ns)
+    if STATE_ROOT.is_dir():
+        for d in sorted(STATE_ROOT.iterdir()):
+            if (d.name + "-").startswith(prefix) and (include_live or not owner_alive(d.name)):
+                pids = _pids_with_marker(str(d) + "/")
+                _kill_pids(pids)
+                removed["processes"] += pids
+                shutil.rmtree(d, ignore_errors=True)
+                removed["dirs"].append(str(d))
+    removed["processes"] = sorted(set(removed["processes"]))
+    return removed
+
+
+@dataclass
+class Process:
+    """A daemon started in a lab namespace."""
+
+    name: str
+    ns: str
+    argv: list[str]
+    popen: subprocess.Popen
+    log: Path
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+
+@dataclass
+class Port:
+    """A node interface plugged into a switch: node side and switch side."""
+
+    node: str
+    device: str
+    switch: str
+    switch_port: str
+    address: ipaddress.IPv4Interface | ipaddress.IPv6Interface
+
+
+@dataclass
+class Lab:
+    """The namespaces, links and processes of one drill; :meth:`teardown` undoes all."""
+
+    prefix: str = field(default_factory=lambda: f"{PREFIX_ROOT}{os.getpid()}-")
+    namespaces: list[str] = field(default_factory=list)
+    processes: list[Process] = field(default_factory=list)
+    ports: list[Port] = field(default_factory=list)
+    isls: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
+    _port_count: dict[str, int] = field(default_factory=dict)
+    _torn_down: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.prefix.startswith(PREFIX_ROOT):
+            raise ValueError(f"lab prefix must start with {PREFIX_ROOT!r}")
+        self.root = STATE_ROOT / self.prefix.rstrip("-")
+
+    # -- names --------------------------------------------------------------
+
+    def node_ns(self, node: str) -> str:
+        return f"{self.prefix}node-{node}"
+
+    def switch_ns(self, switch: str) -> str:
+        return f"{self.prefix}switch-{switch}"
+
+    @property
+    def client_ns(self) -> str:
+        return f"{self.prefix}client"
+
+    def node_dir(self, node: str) -> Path:
+        return self.root / "nodes" / node
+
+    # -- building -----------------------------------------------------------
+
+    def create(self) -> None:
+        STATE_ROOT.mkdir(mode=0o755, exist_ok=True)
+        os.chmod(STATE_ROOT, 0o755)
+        self.root.mkdir(mode=0o755, exist_ok=False)
+
+    def _add_ns(self, ns: str) -> None:
+        run(["ip", "netns", "add", ns])
+        self.namespaces.append(ns)
+        run(["ip", "-n", ns, "link", "set", "lo", "up"])
+
+    def add_switch(self, switch: str) -> None:
+        ns = self.switch_ns(switch)
+        self._add_ns(ns)
+        run(["ip", "-n", ns, "link", "add", "br0", "type", "bridge"])
+        run(["ip", "-n", ns, "link", "set", "br0", "up"])
+
+    def add_host(self, node: str, *, client: bool = False) -> str:
+        ns = self.client_ns if client else self.node_ns(node)
+        self._add_ns(ns)
+        if not client:
+            self.node_dir(node).mkdir(parents=True, exist_ok=True)
+        return ns
+
+    def plug(self, node: str, device: str, switch: str, address: str, *, ns: str | None = None) -> Port:
+        """Create ``device`` in the node's namespace, wired to a port of ``switch``'s bridge."""
+        ns = ns or self.node_ns(node)
+        sw = self.switch_ns(switch)
+        n = self._port_count.get(switch, 0)
+        self._port_count[switch] = n + 1
+        sp = f"p{n}"
+        run(["ip", "link", "add", device, "netns", ns, "type", "veth", "peer", "name", sp, "netns", sw])
+        run(["ip", "-n", sw, "link", "set", sp, "master", "br0"])
+        run(["ip", "-n", sw, "link", "set", sp, "up"])
+        iface = ipaddress.ip_interface(address)
+        run(["ip", "-n", ns, "addr", "add", str(iface), "dev", device])
+        run(["ip", "-n", ns, "link", "set", device, "up"])
+        port = Port(node, device, switch, sp, iface)
+        self.ports.append(port)
+        return port
+
+    def link_switches(self, a: str, b: str, *, split_horizon: bool = False) -> None:
+        """An inter-switch link: a veth pair between two bridges.
+
+        ``split_horizon`` marks the link ports ``isolated`` so that a frame
+        entering a switch from one inter-switch link never leaves it by
+        another: a full mesh then has no L2 loop (like a fabric) without
+        running STP.
+        """
+        i = len(self.isls)
+        ea, eb = f"isl{i}a", f"isl{i}b"
+        run(["ip", "link", "add", ea, "netns", self.switch_ns(a), "type", "veth", "peer", "name", eb,
+             "netns", self.switch_ns(b)])
+        for sw, end in ((a, ea), (b, eb)):
+            ns = self.switch_ns(sw)
+            run(["ip", "-n", ns, "link", "set", end, "master", "br0"])
+            if split_horizon:
+                run(["bridge", "-n", ns, "link", "set", "dev", end, "isolated", "on"])
+            run(["ip", "-n", ns, "link", "set", end, "up"])
+        self.isls[(a, b)] = (ea, eb)
+
+    def set_isl(self, a: str, b: str, up: bool) -> None:
+        key = (a, b) if (a, b) in self.isls else (b, a)
+        ea, eb = self.isls[key]
+        state = "up" if up else "down"
+        run(["ip", "-n", self.switch_ns(key[0]), "link", "set", ea, state])
+        run(["ip", "-n", self.switch_ns(key[1]), "link", "set", eb, state])
+
+    def set_node_links(self, node: str, up: bool) -> None:
+        """Take all of a node's interfaces down (both veth ends) or up again."""
+        state = "up" if up else "down"
+        for p in self.ports:
+            if p.node == node:
+                run(["ip", "-n", self.switch_ns(p.switch), "link", "set", p.switch_port, state])
+                run(["ip", "-n", self.node_ns(node), "link", "set", p.device, state])
+
+    def sysctl(self, ns: str, key: str, value: str) -> None:
+        run(["ip", "netns", "exec", ns, "sysctl", "-q", "-w", f"{key}={value}"])
+
+    # -- processes ----------------------------------------------------------
+
+    def start(self, name: str, ns: str, argv: Sequence[str], *, log: Path, env: dict | None = None) -> Process:
+        """Start ``argv`` inside ``ns`` (``ip netns exec`` execs it: the pid is the daemon's)."""
+        log.parent.mkdir(parents=True, exist_ok=True)
+        fh = open(log, "ab")
+        try:
+            popen = subprocess.Popen(
+                ["ip", "netns", "exec", ns, *argv], stdin=subprocess.DEVNULL, stdout=fh, stderr=subprocess.STDOUT,
+                start_new_session=True, env={**os.environ, **(env or {})},
+            )
+        finally:
+            fh.close()
+        proc = Process(name, ns, list(argv), popen, log)
+        self.processes.append(proc)
+        return proc
+
+    def stop(self, proc: Process, sig: int = signal.SIGTERM, wait: float = 3.0) -> None:
+        """Signal one process and its session (keepalived's children) and reap it."""
+        if proc.alive():
+            try:
+                os.killpg(proc.pid, sig)
+            except ProcessLookupError:
+                pass
+            try:
+                proc.popen.wait(timeout=wait)
+            except subprocess.TimeoutExpired:
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                proc.popen.wait(timeout=5)
+
+    def kill_all_in(self, ns: str) -> list[int]:
+        """SIGKILL every process of a namespace (a crashed host keeps nothing running)."""
+        pids = namespace_pids(ns)
+        _kill_pids(pids)
+        for p in self.processes:
+            if p.ns == ns:
+                try:
+                    p.popen.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    pass
+        return pids
+
+    # -- observation --------------------------------------------------------
+
+    def has_address(self, ns: str, address: str) -> bool:
+        out = run(["ip", "-n", ns, "-o", "addr", "show", "to", address], check=False).stdout
+        return address in out
+
+    def exec(self, ns: str, argv: Sequence[str], *, check: bool = True, timeout: float = 20) -> subprocess.CompletedProcess:
+        return run(["ip", "netns", "exec", ns, *argv], check=check, timeout=timeout)
+
+    # -- teardown -----------------------------------------------------------
+
+    def teardown(self) -> None:
+        """Stop every process, delete every namespace and the state dir. Idempotent."""
+        if self._torn_down:
+            return
+        self._torn_down = True
+        for p in self.processes:
+            if p.alive():
+                try:
+                    os.killpg(p.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+        deadline = time.monotonic() + 2
+        for p in self.processes:
+            try:
+                p.popen.wait(timeout=max(0.05, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                pass
+        for p in self.processes:
+            if p.alive():
+                try:
+                    os.killpg(p.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                try:
+                    p.popen.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    pass
+        for ns in reversed(self.namespaces):
+            _delete_namespace(ns)
+        # Anything else still mentioning the state dir (a forked helper).
+        _kill_pids(_pids_with_marker(str(self.root) + "/"))
+        shutil.rmtree(self.root, ignore_errors=True)
