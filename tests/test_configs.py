@@ -400,6 +400,12 @@ def test_missing_or_unsafe_secrets_are_clear_errors():
         build_configs(dep, env={"T_VRRP_PASS": "longer-than-8"})  # keepalived would silently truncate
 
 
+def test_vrrp_auth_on_ipv6_is_refused():
+    dep = resolve(small_arch(ipv6=True, vrrp={"auth": {"env": "T_VRRP_PASS"}}), analyse=False)
+    with pytest.raises(ConfigError, match=r"services\[haproxy\]\.strategy\.auth: IPv6 VIPs use VRRP version 3"):
+        build_configs(dep, env={"T_VRRP_PASS": "abc"})
+
+
 # -- atomic writes and the drift gate -------------------------------------------------------
 
 

@@ -117,6 +117,9 @@ def _group_instances(dep: Deployment, g: VrrpGroup, secrets: Secrets) -> dict[st
         prefix = net.subnet.prefixlen if a in net.subnet else a.max_prefixlen
         by_family.setdefault(a.version, []).append((v, f"{a}/{prefix}"))
 
+    if strat.auth is not None and 6 in by_family:
+        raise ConfigError([(f"{where}.strategy.auth", "IPv6 VIPs use VRRP version 3, which has no authentication: "
+                            "drop auth or use IPv4 VIPs")])
     members = tuple(sorted(g.priorities))
     for n in members:
         token(n, "name", f"vrrp_groups[{g.service}].priorities")
@@ -158,7 +161,9 @@ def _group_instances(dep: Deployment, g: VrrpGroup, secrets: Secrets) -> dict[st
                 nopreempt=not strat.preempt, interface=dev, network=g.network, vrid=vrid,
                 priority=integer(prio, 0, 255, f"vrrp_groups[{g.service}].priorities[{n}]"),
                 advert_int=advert, vips=tuple(a for _, a in vips),
-                unicast_src=str(src) if strat.unicast else None, unicast_peers=peers, members=members,
+                # A lone member has no peer; keepalived turns a peerless
+                # unicast block into (deprecated) multicast, so write none.
+                unicast_src=str(src) if strat.unicast and peers else None, unicast_peers=peers, members=members,
                 auth=auth, garp_master_refresh=refresh, track_interfaces=tracked, script=script, notify=notify,
             ))
     return out
