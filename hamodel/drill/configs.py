@@ -196,6 +196,7 @@ def lab_haproxy(text: str, node_dir: Path) -> tuple[str, list[str]]:
     notes: set[str] = set()
     section = ""
     stats_done = False
+    dropped: list[str] = []
     for raw in text.splitlines():
         stripped = raw.strip()
         words = stripped.split()
@@ -210,7 +211,7 @@ def lab_haproxy(text: str, node_dir: Path) -> tuple[str, list[str]]:
             out.append(raw)
             continue
         if section == "global" and (words[0] in _GLOBAL_DROP or words[:2] == ["stats", "socket"]):
-            notes.add(f"haproxy global '{words[0]}{' ' + words[1] if words[0] == 'stats' else ''}' replaced: the drill runs haproxy in the foreground with its stats socket in the lab dir")
+            dropped.append(" ".join(words[:2]) if words[0] == "stats" else words[0])
             continue
         if words[0] in ("errorfile", "lua-load"):
             notes.add(f"haproxy '{words[0]}' lines dropped: they point at host files")
@@ -233,6 +234,9 @@ def lab_haproxy(text: str, node_dir: Path) -> tuple[str, list[str]]:
         out.append(raw)
     if not stats_done:
         out.insert(0, f"global\n    stats socket {node_dir}/haproxy.sock mode 600 level admin")
+    if dropped:
+        notes.add(f"haproxy global {', '.join(dict.fromkeys(dropped))} removed: the drill runs haproxy in the "
+                  "foreground as root, logging to its own file, with its stats socket in the lab dir")
     return "\n".join(out) + "\n", sorted(notes)
 
 

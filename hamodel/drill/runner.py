@@ -604,7 +604,12 @@ class Drill:
         return {"prediction": {"failover_bound_s": round(bound, 3), "new_holder": expected,
                                "advert_int_s": self.advert_int(g), "priority_new_holder": g.priorities[expected],
                                "backend_marked_down_bound_s": round(detect, 3) if detect else None,
-                               "client_window_s": round(window, 3), "margin_s": MARGIN_S},
+                               "client_window_s": round(window, 3), "margin_s": MARGIN_S,
+                               "reason": ("the old holder's keepalived is killed and its VIP stays configured"
+                                          if kill else "the crashed holder sends no more adverts")
+                               + "; the highest-priority backup takes over after its master-down interval "
+                               "(3 x advert_int + skew); clients also wait until HAProxy on the new holder has "
+                               "marked the old node's backend down (fall x (inter + check connect timeout))"},
                 "measured": m, "checks": checks}
 
     def _detect_bound(self, at: str, vip: str, svc: str, dead: str, *, unreachable: bool) -> float | None:
@@ -873,8 +878,15 @@ class Drill:
         self.say("waiting for keepalived to elect a holder")
         t_up = _now()
         initial = {v: self.holder(v, timeout=30) for g in self.groups for v in g.vips}
+        preferred = {v: g.master for g in self.groups for v in g.vips}
         report["startup"] = {"first_holder_s": round(_now() - t_up, 2), "initial_holders": initial,
-                             "preferred_holders": {v: g.master for g in self.groups for v in g.vips}}
+                             "preferred_holders": preferred, "notes": []}
+        for v, h in initial.items():
+            if h != preferred[v]:
+                report["startup"]["notes"].append(
+                    f"{v}: the first holder after a cold start was {h}, not the preferred {preferred[v]}: every "
+                    "member starts as BACKUP (nopreempt), and priorities a few points apart make the skew "
+                    "times differ by milliseconds, less than the daemons' start-up spread")
         for v in initial:
             self.settle(v)
         for sc in self.scenarios:

@@ -1,0 +1,113 @@
+"""The drill report: JSON on disk, a table on the terminal, and the ``hamodel drill`` flow.
+
+The CLI command is a thin wrapper around :func:`command`, which a library
+user can call too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from hamodel.drill.lab import cleanup_leftovers
+from hamodel.errors import HamodelError
+from hamodel.model import Architecture
+
+
+def to_json(report: dict[str, Any]) -> str:
+    return json.dumps(report, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.2f}"
+    if isinstance(v, (list, tuple)):
+        return ", ".join(_fmt(x) for x in v) or "-"
+    if v is None:
+        return "-"
+    return str(v)
+
+
+def terminal_table(report: dict[str, Any]) -> Table:
+    """Every check of every scenario: expected, measured, agreed."""
+    t = Table(title=f"Drill of {report['model']}" + (" (quick)" if report.get("quick") else ""), show_lines=False)
+    t.add_column("scenario")
+    t.add_column("check")
+    t.add_column("predicted", justify="right")
+    t.add_column("measured", justify="right")
+    t.add_column("", justify="center")
+    for sc in report["scenarios"]:
+        first = True
+        if sc.get("error"):
+            t.add_row(escape(sc["name"]), escape(sc["error"]), "", "", "[red]error[/]")
+        for c in sc.get("checks", []):
+            t.add_row(escape(sc["name"]) if first else "", escape(c["what"]), escape(_fmt(c["expected"])),
+                      escape(_fmt(c["measured"])), "[green]ok[/]" if c["agreed"] else "[red]differs[/]")
+            first = False
+    return t
+
+
+def command(model: str | None, *, scenarios: list[str] | None, json_out: Path | None, rst_out: Path | None,
+            cleanup: bool, quick: bool, console: Console, err: Console,
+            load: Callable[[str], Architecture]) -> int:
+    """``hamodel drill``: returns the exit code (0 agreed, 1 a measurement differs, 2 error)."""
+    if os.geteuid() != 0:
+        err.print("[bold red]error:[/] drills create network namespaces and need root")
+        return 2
+    if cleanup:
+        removed = cleanup_leftovers()
+        console.print(f"cleanup: removed {len(removed['namespaces'])} namespaces, "
+                      f"{len(removed['processes'])} processes, {len(removed['dirs'])} lab dirs")
+        if model is None:
+            return 0
+    if model is None:
+        err.print("[bold red]error:[/] give a MODEL (or --cleanup alone)")
+        return 2
+    arch = load(model)
+    from hamodel.drill.lab import LabError
+    from hamodel.drill.runner import generated_files, run_drill
+
+    try:
+        dep, files = generated_files(arch)
+    except HamodelError as exc:
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
+        return 2
+    t0 = time.monotonic()
+    try:
+        with console.status("building the lab") as status:
+            def progress(msg: str) -> None:
+                console.print(f"[dim]{time.monotonic() - t0:6.1f}s[/] {escape(msg)}", highlight=False)
+                status.update(escape(msg.strip()))
+
+            report = run_drill(arch, dep=dep, files=files, quick=quick, scenarios=scenarios, progress=progress)
+    except ValueError as exc:  # unknown scenario name
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
+        return 2
+    except LabError as exc:
+        err.print(f"[bold red]lab error:[/] {escape(str(exc))}", soft_wrap=True)
+        return 2
+    except KeyboardInterrupt:
+        err.print("interrupted: lab torn down")
+        return 130
+    console.print(terminal_table(report))
+    s = report["summary"]
+    console.print(f"{s['agreed']}/{s['scenarios']} scenarios agreed with the predictions; "
+                  f"drill took {report['duration_s']:.1f} s")
+    from hamodel.output import write_file
+
+    if json_out is not None:
+        write_file(json_out, to_json(report).encode())
+        console.print(f"report: {json_out}")
+    if rst_out is not None:
+        from generators.drill_report import render_rst
+
+        write_file(rst_out, render_rst(report).encode())
+        console.print(f"docs page: {rst_out}")
+    return 0 if not s["disagreed"] else 1

@@ -1,0 +1,137 @@
+"""Drill pieces that need no root: config reading and re-rooting, scenarios, the docs page."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import docutils.core
+import pytest
+
+from generators.drill_report import render_rst, rst_text
+from hamodel.drill import configs as cfgs
+from hamodel.drill.lab import Lab
+from hamodel.drill.runner import generated_files, plan_lab
+from hamodel.drill.scenarios import default_scenarios, select
+from hamodel.loader import load
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def keepalived_model():
+    arch = load(ROOT / "models/openstack_keepalived.py")
+    dep, files = generated_files(arch)
+    return arch, dep, files
+
+
+def test_generated_haproxy_is_read(keepalived_model):
+    _, _, files = keepalived_model
+    hc = cfgs.parse_haproxy(files["nodes/ctl-1/haproxy/haproxy.cfg"].decode())
+    galera = hc.backend_for("192.168.1.220", 3306)
+    assert [s.backup for s in galera.servers] == [False, True, True]
+    assert {s.check_port for s in galera.servers} == {9200}
+    assert galera.httpchk == "/"
+    assert galera.timeout_connect_ms == 5000 and galera.redispatch
+    assert hc.backend_for("192.168.1.220", 5000).servers[0].fall == 3
+
+
+def test_generated_keepalived_is_read(keepalived_model):
+    _, dep, files = keepalived_model
+    kc = cfgs.parse_keepalived(files["nodes/ctl-2/keepalived/keepalived.conf"].decode())
+    (inst,) = kc.instances.values()
+    g = dep.vrrp_groups[0]
+    assert inst.priority == g.priorities["ctl-2"] and inst.vrid == g.vrid
+    assert inst.addresses == ["192.168.1.220"] and inst.nopreempt
+    (script,) = [kc.scripts[s] for s in inst.track_scripts]
+    assert "haproxy" in script.script and script.weight == 0
+
+
+def test_lab_rewrites_paths_and_track_script(keepalived_model, tmp_path):
+    _, _, files = keepalived_model
+    text, notes = cfgs.lab_haproxy(files["nodes/ctl-1/haproxy/haproxy.cfg"].decode(), tmp_path)
+    assert "/run/haproxy" not in text and "user haproxy" not in text and "chroot" not in text
+    assert f"stats socket {tmp_path}/haproxy.sock" in text
+    assert cfgs.parse_haproxy(text).backends.keys() == cfgs.parse_haproxy(
+        files["nodes/ctl-1/haproxy/haproxy.cfg"].decode()).backends.keys()
+    assert notes
+    ktext, scripts, knotes = cfgs.lab_keepalived(files["nodes/ctl-1/keepalived/keepalived.conf"].decode(),
+                                                 tmp_path, tmp_path / "haproxy.pid")
+    assert "pgrep" not in ktext
+    (path, body), = scripts.items()
+    assert f'script "{path}"' in ktext and str(tmp_path / "haproxy.pid") in body
+    # Everything else is kept as generated.
+    assert cfgs.parse_keepalived(ktext).instances == cfgs.parse_keepalived(
+        files["nodes/ctl-1/keepalived/keepalived.conf"].decode()).instances
+
+
+def test_tls_is_dropped_with_a_note(tmp_path):
+    text, notes = cfgs.lab_haproxy("global\n    daemon\nlisten x\n    bind 10.0.0.1:443 ssl crt /etc/ssl/x.pem\n"
+                                   "    server a 10.0.0.2:80 check\n", tmp_path)
+    assert "bind 10.0.0.1:443" in text and "crt" not in text and "daemon" not in text
+    assert any("TLS" in n for n in notes)
+
+
+def test_plan_and_default_scenarios(keepalived_model):
+    arch, dep, files = keepalived_model
+    plan = plan_lab(arch, dep, files)
+    assert plan.switches == ["sw-1", "sw-2", "sw-3"] and len(plan.links) == 3 and plan.split_horizon
+    assert plan.nodes["ctl-1"].backend_ports[9200] == "192.168.1.221"
+    assert 5000 in plan.nodes["ctl-3"].backend_ports and plan.client_address == "192.168.1.254/24"
+    quick = plan_lab(arch, dep, files, backend_services=["keystone"])
+    assert quick.backend_services == ["keystone"] and "galera" in quick.skipped_backend_services
+    names = [s.name for s in default_scenarios(dep, switches_by_vip={"controller-vip": 3})]
+    assert names == ["holder-crash", "holder-kill", "haproxy-death", "backend-death:keystone",
+                     "single-writer:galera", "partition"]
+    assert "holder-kill" not in [s.name for s in default_scenarios(dep, quick=True)]
+    assert [s.name for s in select(default_scenarios(dep), ["partition", "single-writer"])] == [
+        "single-writer:galera", "partition"]
+    with pytest.raises(ValueError, match="unknown scenario"):
+        select(default_scenarios(dep), ["nope"])
+
+
+def test_lab_names_carry_the_prefix():
+    lab = Lab(prefix="hml-999999-x-")
+    assert lab.node_ns("ctl-1").startswith("hml-999999-x-") and lab.client_ns.startswith("hml-999999-x-")
+    assert str(lab.root).endswith("hml-999999-x")
+    with pytest.raises(ValueError):
+        Lab(prefix="other-")
+
+
+REPORT = {
+    "model": "M", "quick": True, "duration_s": 12.5, "lab_prefix": "hml-1-",
+    "startup": {"first_holder_s": 4.0, "initial_holders": {"v": "a"}, "preferred_holders": {"v": "a"}, "notes": []},
+    "summary": {"scenarios": 1, "agreed": 1, "disagreed": []},
+    "scenarios": [{
+        "name": "holder-crash", "kind": "holder-crash", "title": "Crash of *the* holder", "vip": "v", "service": None,
+        "notes": ["a `note` with | bars"], "agreed": True, "duration_s": 9.0,
+        "prediction": {"failover_bound_s": 4.1, "reason": "no adverts"},
+        "measured": {"failover_s": 3.4, "failed_requests": 2, "requests": 50, "new_holder": "b"},
+        "checks": [{"what": "VIP moves within 3 x advert_int", "expected": 4.1, "measured": 3.4, "agreed": True}],
+    }],
+    "lab": {"nodes": {"a": {"interfaces": ["eth0 10.0.0.1/24 on s"], "keepalived": True, "haproxy": True,
+                            "sysctl": [], "backend_ports": [80]}},
+            "switches": ["s"], "inter_switch_links": [], "split_horizon": False, "client": "10.0.0.254/24 on s",
+            "backend_services": ["x"], "services_without_backends": ["y"], "config_rewrites": ["r"], "notes": [],
+            "daemons": {"keepalived": "Keepalived v2.2.7", "haproxy": "HAProxy 2.6"}},
+}
+
+
+def test_docs_page_is_clean_restructuredtext():
+    text = render_rst(REPORT)
+    assert text.startswith(".. This page") and "Measured failover\n=================" in text
+    assert "3.40" in text and "VIP moved in 3.40 s" in text and r"\`note\`" in text
+    docutils.core.publish_doctree(text, settings_overrides={"halt_level": 2, "report_level": 2})
+    assert render_rst(REPORT, orphan=True).startswith(":orphan:")
+    assert render_rst(REPORT) == render_rst(REPORT)
+
+
+def test_rst_text_escapes_markup():
+    assert rst_text("a*b_`c`|") == r"a\*b\_\`c\`\|"
+    assert rst_text(["x", 1.0, None, True]) == "x, 1.00, n/a, yes"
+
+
+def test_committed_docs_page_is_clean():
+    page = ROOT / "docs" / "drills.rst"
+    if not page.exists():
+        pytest.skip("docs/drills.rst not committed")
+    docutils.core.publish_doctree(page.read_text(), settings_overrides={"halt_level": 2, "report_level": 2})
