@@ -107,9 +107,7 @@ def _analyse(app: Sphinx, path: Path) -> Any:
         try:
             dep = resolve(arch, lock=lock, k=k)
         except ImportError as exc:
-            if not app.config.hamodel_allow_missing_analysis:
-                raise ModelFailure(f"the failure analysis is not available: {exc}") from None
-            dep = resolve(arch, lock=lock, k=k, analyse=False)
+            raise ModelFailure(f"the failure analysis is not available: {exc}") from None
     except ModelFailure as exc:
         cache[key] = exc
         raise
@@ -324,7 +322,7 @@ class DiagramDirective(_ModelDirective):
             _write_if_changed(Path(self.env.srcdir) / f"{rel}.{fmt}", data)
         alt = self.options.get("alt") or (finding.title if finding else f"{view} view of {dep.architecture.name}")
         text = (f".. figure:: /{rel}.svg\n   :width: 100%\n   :alt: {' '.join(alt.split())}\n"
-                f"   :target: /{rel}.svg\n\n   :download:`PNG </{rel}.png>`\n")
+                f"\n   :download:`PNG </{rel}.png>`\n")
         return self.parse(text)
 
 
@@ -394,7 +392,6 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.add_config_value("hamodel_output", "generated", "env", [str])
     app.add_config_value("hamodel_k", 2, "env", [int])
     app.add_config_value("hamodel_configs", True, "env", [bool])
-    app.add_config_value("hamodel_allow_missing_analysis", False, "env", [bool])
     app.connect("builder-inited", publish)
     for section in SECTIONS:
         if section == "diagrams":

@@ -1,0 +1,115 @@
+"""Diagrams: deterministic (same model, same bytes), self-contained (no path
+of the build machine, icons embedded), valid graphviz output, rendered
+without touching the current directory."""
+
+from __future__ import annotations
+
+import os
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from generators.diagrams import VIEWS, diagram_findings, finding_stem, generate, render, render_dot
+from hamodel.loader import load
+from hamodel.pipeline import resolve
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def keepalived():
+    return resolve(load(REPO / "models" / "openstack_keepalived.py"))
+
+
+@pytest.fixture(scope="module")
+def multirack():
+    return resolve(load(REPO / "models" / "multirack.py"))
+
+
+def test_two_runs_give_the_same_bytes(keepalived, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    first = generate(keepalived)
+    second = generate(keepalived)
+    assert first.keys() == second.keys()
+    for path in first:
+        assert first[path] == second[path], f"{path} differs between two runs"
+    # Every view, plus one diagram per limitation, in SVG and PNG.
+    limits = diagram_findings(keepalived)
+    assert len(limits) == 5
+    expected = {f"{v}.{fmt}" for v in VIEWS for fmt in ("svg", "png")}
+    expected |= {f"findings/{finding_stem(f)}.{fmt}" for f in limits for fmt in ("svg", "png")}
+    assert set(first) == expected
+    # Nothing was written into the current directory.
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_same_bytes_in_a_fresh_process(keepalived, tmp_path: Path) -> None:
+    """Graphviz ids come from model names, not from random or per-process state."""
+    import subprocess
+    import sys
+
+    here = render(keepalived, "physical")["svg"]
+    code = ("import sys; from hamodel.loader import load; from hamodel.pipeline import resolve;"
+            "from generators.diagrams import render;"
+            f"sys.stdout.buffer.write(render(resolve(load({str(REPO / 'models' / 'openstack_keepalived.py')!r})),"
+            "'physical', formats=['svg'])['svg'])")
+    other = subprocess.run([sys.executable, "-c", code], capture_output=True, cwd=tmp_path, check=True,
+                           env={**os.environ, "PYTHONHASHSEED": "12345"}).stdout
+    assert other == here
+
+
+@pytest.mark.parametrize("view", VIEWS)
+def test_svg_is_self_contained(keepalived, view: str) -> None:
+    svg = render(keepalived, view)["svg"].decode()
+    ET.fromstring(svg)  # well-formed XML
+    assert "site-packages" not in svg
+    refs = re.findall(r'(?:xlink:)?href="([^"]*)"', svg)
+    assert refs, "expected embedded icons"
+    assert all(r.startswith(("data:image/png;base64,", "#")) for r in refs), [r[:80] for r in refs]
+    assert not re.search(r'"/(?:usr|root|home|tmp|opt)/', svg)
+
+
+def test_png_is_a_png(keepalived) -> None:
+    png = render(keepalived, "logical", formats=["png"])["png"]
+    assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 10_000
+
+
+def test_physical_view_content(multirack) -> None:
+    dot = render_dot(multirack, "physical")
+    # Failure domains as nested clusters, nodes inside them, switches.
+    assert 'subgraph "cluster_zone dc1"' in dot and 'subgraph "cluster_rack rack-1"' in dot
+    assert "node_ctl_1" in dot and "switch_tor_1" in dot
+    # VIP holders marked: the master with a star, backups, priorities.
+    for g in multirack.vrrp_groups:
+        assert f"MASTER (priority {g.priorities[g.master]})" in dot
+    assert "backup (priority" in dot
+    # A node's other domains (its power feed) are named in its label.
+    assert "also in: pdu-" in dot
+
+
+def test_logical_view_content(keepalived) -> None:
+    dot = render_dot(keepalived, "logical")
+    assert "clients" in dot and "vip_controller_vip" in dot
+    assert "galera@ctl-1" in dot  # cluster members, with their peers
+    assert 'lhead="cluster_cluster galera"' in dot  # dependencies on the cluster
+    assert "VRID" in dot
+
+
+def test_finding_diagram_highlights_the_scenario(keepalived) -> None:
+    spof = next(f for f in keepalived.findings if f.id == "spof:cinder-volume")
+    failed_node = spof.scenario[0].split(":", 1)[1]
+    dot = render_dot(keepalived, "physical", spof)
+    assert f"{failed_node}</B> <FONT COLOR=" in dot and "(failed)" in dot
+    split = next(f for f in keepalived.findings if f.id.startswith("split-brain:"))
+    dot = render_dot(keepalived, "physical", split)
+    assert dot.count('label=cut') == len(split.scenario)
+
+
+def test_dot_failure_is_reported(keepalived, monkeypatch) -> None:
+    import generators.diagrams as d
+
+    monkeypatch.setattr(d, "render_dot", lambda *a, **k: "digraph { this is not dot")
+    with pytest.raises(RuntimeError, match="graphviz dot"):
+        d.render(keepalived, "physical")
