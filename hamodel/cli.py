@@ -188,6 +188,8 @@ def build(
     check_only: bool = typer.Option(False, "--check", help="Write nothing; exit 1 with a diff when OUT differs."),
     fresh: bool = typer.Option(False, "--fresh", help="Ignore the placement lock file: place from scratch."),
     lock: Optional[Path] = typer.Option(None, "--lock", help="Lock file (default: beside the model, x.lock.json)."),
+    validate: bool = typer.Option(False, "--validate", help="Run haproxy -c and keepalived -t (in a network "
+                                  "namespace) on every config first; write nothing if one fails. Needs root."),
 ) -> None:
     """Generate keepalived.conf, haproxy.cfg, sysctl.d and a manifest per node."""
     from generators.configs import InconsistentConfig, build_configs, drift
@@ -206,6 +208,16 @@ def build(
     except HamodelError as exc:
         err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
+    if validate:
+        from hamodel.validate import validate_files
+
+        failed = [r for r in validate_files(arch, files) if not r.ok]
+        for r in failed:
+            err.print(f"[bold red]rejected:[/] {escape(r.command)} exited {r.returncode}", highlight=False, soft_wrap=True)
+            err.print(r.output.rstrip(), markup=False, highlight=False, soft_wrap=True)
+        if failed:
+            err.print("nothing was written", highlight=False)
+            raise typer.Exit(1)
     if check_only:
         text = drift(out, files)
         if text:

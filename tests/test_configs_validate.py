@@ -153,3 +153,15 @@ def test_generated_models_validate_or_are_rejected_clearly(data):
         return
     _assert_valid(validate_files(arch, files))
     event("generated and accepted by haproxy -c and keepalived -t")
+
+
+def test_cli_build_validate(tmp_path):
+    from typer.testing import CliRunner
+
+    from hamodel.cli import app
+    from test_configs import ROOT
+
+    out = tmp_path / "out"
+    r = CliRunner().invoke(app, ["build", str(ROOT / "models/multirack.py"), "-o", str(out), "--validate"])
+    assert r.exit_code == 0, r.output
+    assert (out / "nodes/lb-1/keepalived/keepalived.conf").is_file()
