@@ -74,9 +74,11 @@ def test_tls_is_dropped_with_a_note(tmp_path):
 def test_plan_and_default_scenarios(keepalived_model):
     arch, dep, files = keepalived_model
     plan = plan_lab(arch, dep, files)
-    assert plan.switches == ["sw-1", "sw-2", "sw-3"] and len(plan.links) == 3 and plan.split_horizon
+    assert plan.switches == ["sw-1", "sw-2", "sw-3"] and len(plan.links) == 3
+    assert plan.split_horizon == set(plan.links)  # a full mesh: no L2 loop without STP
     assert plan.nodes["ctl-1"].backend_ports[9200] == "192.168.1.221"
-    assert 5000 in plan.nodes["ctl-3"].backend_ports and plan.client_address == "192.168.1.254/24"
+    assert 5000 in plan.nodes["ctl-3"].backend_ports and plan.client_interfaces == [
+        ("eth0", "192.168.1.254/24", "sw-1", "mgmt")]
     quick = plan_lab(arch, dep, files, backend_services=["keystone"])
     assert quick.backend_services == ["keystone"] and "galera" in quick.skipped_backend_services
     names = [s.name for s in default_scenarios(dep, switches_by_vip={"controller-vip": 3})]
@@ -87,6 +89,20 @@ def test_plan_and_default_scenarios(keepalived_model):
         "single-writer:galera", "partition"]
     with pytest.raises(ValueError, match="unknown scenario"):
         select(default_scenarios(dep), ["nope"])
+
+
+def test_multirack_plan_has_backend_hosts_and_two_client_legs():
+    arch = load(ROOT / "models/multirack.py")
+    dep, files = generated_files(arch)
+    plan = plan_lab(arch, dep, files)
+    assert {d for d, _, _, _ in plan.client_interfaces} == {"eth0", "eth1"}
+    assert {net for _, _, _, net in plan.client_interfaces} == {"internal", "public"}
+    # galera's servers live on database nodes that run neither daemon.
+    db = [n for n in plan.nodes.values() if n.name.startswith("db-")]
+    assert db and all(3306 in n.backend_ports and not n.haproxy and not n.keepalived for n in db)
+    # the tor mesh gets split horizon, the single edge link does not.
+    assert ("edge-1", "edge-2") in plan.links and ("edge-1", "edge-2") not in plan.split_horizon
+    assert ("tor-1", "tor-2") in plan.split_horizon
 
 
 def test_lab_names_carry_the_prefix():
@@ -110,7 +126,7 @@ REPORT = {
     }],
     "lab": {"nodes": {"a": {"interfaces": ["eth0 10.0.0.1/24 on s"], "keepalived": True, "haproxy": True,
                             "sysctl": [], "backend_ports": [80]}},
-            "switches": ["s"], "inter_switch_links": [], "split_horizon": False, "client": "10.0.0.254/24 on s",
+            "switches": ["s"], "inter_switch_links": [], "split_horizon_links": [], "client": "10.0.0.254/24 on s",
             "backend_services": ["x"], "services_without_backends": ["y"], "config_rewrites": ["r"], "notes": [],
             "daemons": {"keepalived": "Keepalived v2.2.7", "haproxy": "HAProxy 2.6"}},
 }

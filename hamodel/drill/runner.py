@@ -70,10 +70,9 @@ class NodePlan:
 class LabPlan:
     switches: list[str]
     links: list[tuple[str, str]]
-    split_horizon: bool
+    split_horizon: set[tuple[str, str]]
     nodes: dict[str, NodePlan]
-    client_switch: str
-    client_address: str
+    client_interfaces: list[tuple[str, str, str, str]]  # (device, address/prefix, switch, network)
     haproxy: dict[str, cfgs.HaproxyConfig]
     keepalived: dict[str, cfgs.KeepalivedConfig]
     backend_services: list[str]
@@ -125,30 +124,12 @@ def plan_lab(arch: Architecture, dep: Deployment, files: Mapping[str, bytes], *,
     if not nodes:
         raise LabError("the generated files configure no node (no nodes/<node>/ files)")
 
-    switches = sorted({sw for n in nodes.values() for (_, _, sw, _) in n.interfaces})
-    links: set[tuple[str, str]] = set()
-    for net in arch.networks:
-        for a, b in net.switch_links():
-            if a in switches and b in switches:
-                links.add((a, b))
-    links_l = sorted(links)
-    split_horizon = False
-    if len(switches) > 2 and links_l:
-        complete = len(links_l) == len(switches) * (len(switches) - 1) // 2
-        tree = len(links_l) == len(switches) - 1
-        if complete:
-            split_horizon = True
-            notes.append("inter-switch links form a full mesh: the lab marks them split-horizon (bridge port "
-                         "'isolated') instead of running STP, so the mesh has no L2 loop; cutting one link "
-                         "therefore isolates its two switches from each other, unlike a real fabric")
-        elif not tree:
-            raise LabError(f"inter-switch links {links_l} form loops but not a full mesh: the lab has no STP")
-
     hap = {n: cfgs.parse_haproxy(p.haproxy) for n, p in nodes.items() if p.haproxy}
     kad = {n: cfgs.parse_keepalived(p.keepalived) for n, p in nodes.items() if p.keepalived}
 
     # Stand-in backends: every server of every proxy of the chosen services,
-    # on the node that owns the server's address.
+    # on the node that owns the server's address (a backend-only host when
+    # it runs neither keepalived nor haproxy).
     owner = {str(i.address): n.name for n in arch.nodes for i in n.interfaces}
     all_lb = [s.name for s in arch.services if s.access is not None and dep.placement.nodes_of(s.name)]
     chosen = all_lb if backend_services is None else [s for s in all_lb if s in backend_services]
@@ -162,24 +143,79 @@ def plan_lab(arch: Architecture, dep: Deployment, files: Mapping[str, bytes], *,
                     continue
                 for srv in be.servers:
                     n = owner.get(srv.address)
-                    if n in nodes:
-                        nodes[n].backend_ports[srv.port] = srv.address
-                        if srv.check_port:
-                            nodes[n].backend_ports[srv.check_port] = srv.address
+                    if n is None:
+                        notes.append(f"{sname}: server {srv.address} is no node's address; no stand-in for it")
+                        continue
+                    if n not in nodes:
+                        node = arch.node(n)
+                        nodes[n] = NodePlan(n, [(i.device, f"{i.address}/{arch.network(i.network).subnet.prefixlen}",
+                                                 _switch_of(arch, i.network, i.switch), i.network)
+                                                for i in node.interfaces])
+                    nodes[n].backend_ports[srv.port] = srv.address
+                    if srv.check_port:
+                        nodes[n].backend_ports[srv.check_port] = srv.address
 
-    # The client: the highest free host address of the first VIP's network,
-    # on the switch of the preferred holder (the side a partition keeps).
-    group = next((g for g in dep.vrrp_groups if g.manager == "keepalived"), None)
-    vip_obj = arch.vip(group.vips[0]) if group else (arch.vips[0] if arch.vips else None)
-    net = arch.network(vip_obj.network) if vip_obj else arch.networks[0]
+    switches = sorted({sw for n in nodes.values() for (_, _, sw, _) in n.interfaces})
+    links: set[tuple[str, str]] = set()
+    for net in arch.networks:
+        for a, b in net.switch_links():
+            if a in switches and b in switches:
+                links.add((a, b))
+    links_l = sorted(links)
+    split_horizon = _loop_free(switches, links_l, notes)
+
+    # The client: one interface per network that carries a keepalived VIP,
+    # at the highest free host address, on the switch of the group's
+    # preferred holder (the side a partition keeps).
     used = {ipaddress.ip_address(a) for a in owner} | {v.address for v in arch.vips}
-    client_ip = next(h for h in reversed(list(net.subnet.hosts())) if h not in used)
-    master = group.master if group else next(iter(nodes))
-    miface = arch.node(master).interface_on(net.name)
-    client_switch = _switch_of(arch, net.name, miface.switch if miface else None)
-    return LabPlan(switches, links_l, split_horizon, nodes, client_switch,
-                   f"{client_ip}/{net.subnet.prefixlen}", hap, kad, chosen,
+    client_ifaces: list[tuple[str, str, str, str]] = []
+    for g in dep.vrrp_groups:
+        if g.manager != "keepalived" or any(c[3] == g.network for c in client_ifaces):
+            continue
+        net = arch.network(g.network)
+        client_ip = next(h for h in reversed(list(net.subnet.hosts())) if h not in used)
+        miface = arch.node(g.master).interface_on(net.name)
+        client_ifaces.append((f"eth{len(client_ifaces)}", f"{client_ip}/{net.subnet.prefixlen}",
+                              _switch_of(arch, net.name, miface.switch if miface else None), net.name))
+    if not client_ifaces:
+        raise LabError("no virtual IP is held by keepalived: the lab runs keepalived and haproxy only "
+                       "(a Pacemaker-held VIP cannot be drilled here)")
+    return LabPlan(switches, links_l, split_horizon, nodes, client_ifaces, hap, kad, chosen,
                    [s for s in all_lb if s not in chosen], notes)
+
+
+def _loop_free(switches: list[str], links: list[tuple[str, str]], notes: list[str]) -> set[tuple[str, str]]:
+    """The links to mark split-horizon so the lab's L2 has no loop (the lab runs no STP).
+
+    Per connected group of switches: a tree needs nothing; a full mesh is
+    made loop-free by split horizon (a frame entering a switch from one
+    inter-switch link never leaves by another, like a fabric); anything
+    else is refused.
+    """
+    comp = {s: s for s in switches}
+
+    def find(x: str) -> str:
+        while comp[x] != x:
+            x = comp[x]
+        return x
+
+    for a, b in links:
+        comp[find(a)] = find(b)
+    marked: set[tuple[str, str]] = set()
+    for root in sorted({find(s) for s in switches}):
+        members = [s for s in switches if find(s) == root]
+        mine = [l for l in links if find(l[0]) == root]
+        n = len(members)
+        if len(mine) == n - 1:
+            continue
+        if len(mine) == n * (n - 1) // 2:
+            marked.update(mine)
+            notes.append(f"inter-switch links of {', '.join(members)} form a full mesh: the lab marks them "
+                         "split-horizon (bridge port 'isolated') instead of running STP, so the mesh has no L2 "
+                         "loop; cutting one link therefore separates its two switches, unlike a real fabric")
+            continue
+        raise LabError(f"inter-switch links {mine} form loops but not a full mesh: the lab has no STP")
+    return marked
 
 
 # -- observation helpers ------------------------------------------------------
@@ -374,7 +410,7 @@ class Drill:
         for sw in plan.switches:
             lab.add_switch(sw)
         for a, b in plan.links:
-            lab.link_switches(a, b, split_horizon=plan.split_horizon)
+            lab.link_switches(a, b, split_horizon=(a, b) in plan.split_horizon)
         for n, np_ in plan.nodes.items():
             ns = lab.add_host(n)
             for dev, addr, sw, _net in np_.interfaces:
@@ -382,7 +418,8 @@ class Drill:
             for k, v in np_.sysctls:
                 lab.sysctl(ns, k, v)
         lab.add_host("client", client=True)
-        lab.plug("client", "eth0", plan.client_switch, plan.client_address, ns=lab.client_ns)
+        for dev, addr, sw, _net in plan.client_interfaces:
+            lab.plug("client", dev, sw, addr, ns=lab.client_ns)
         for n, np_ in plan.nodes.items():
             self._write_node_files(n)
         for n in plan.nodes:
@@ -804,7 +841,8 @@ class Drill:
         holder = self.holder(sc.vip)
         sw_of = {n: next(sw for (_, _, sw, net) in self.plan.nodes[n].interfaces if net == g.network)
                  for n in g.priorities if n in self.plan.nodes}
-        cands = [sw for sw in sorted(set(sw_of.values())) if sw != self.plan.client_switch]
+        client_sw = next((sw for _, _, sw, net in self.plan.client_interfaces if net == g.network), None)
+        cands = [sw for sw in sorted(set(sw_of.values())) if sw != client_sw]
         if not cands:
             raise LabError("every member shares the client's switch: nothing to partition")
         # Prefer a side without the holder whose members rank below it: the
@@ -911,7 +949,8 @@ class Drill:
                           "backend_ports": sorted(np_.backend_ports)}
                       for n, np_ in p.nodes.items()},
             "switches": p.switches, "inter_switch_links": [f"{a}-{b}" for a, b in p.links],
-            "split_horizon": p.split_horizon, "client": f"{p.client_address} on {p.client_switch}",
+            "split_horizon_links": [f"{a}-{b}" for a, b in sorted(p.split_horizon)],
+            "client": "; ".join(f"{d} {a} on {sw}" for d, a, sw, _ in p.client_interfaces),
             "backend_services": p.backend_services, "services_without_backends": p.skipped_backend_services,
             "config_rewrites": sorted(self.rewrite_notes), "notes": p.notes,
             "daemons": {"keepalived": _version(["keepalived", "-v"]), "haproxy": _version(["haproxy", "-v"])},

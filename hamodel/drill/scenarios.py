@@ -42,12 +42,12 @@ class Scenario:
 
 def probe_service(dep: Deployment, vip: str) -> str | None:
     """The service whose port the client polls through ``vip``: the first
-    plain load-balanced one (not single-writer), in model order."""
-    for s in dep.architecture.services:
-        a = s.access
-        if a is not None and a.vip == vip and not a.single_writer and dep.placement.nodes_of(s.name):
-            return s.name
-    return None
+    plain load-balanced one (not single-writer) in model order, else the
+    first single-writer one."""
+    found = [s for s in dep.architecture.services
+             if s.access is not None and s.access.vip == vip and dep.placement.nodes_of(s.name)]
+    plain = [s for s in found if not s.access.single_writer]
+    return (plain or found)[0].name if found else None
 
 
 def default_scenarios(dep: Deployment, *, quick: bool = False, switches_by_vip: dict[str, int] | None = None) -> list[Scenario]:
@@ -72,7 +72,7 @@ def default_scenarios(dep: Deployment, *, quick: bool = False, switches_by_vip: 
             # predicts "the VIP stays" when nothing is tracked.
             out.append(Scenario("haproxy-death", "haproxy-death", vip))
             svc = probe_service(dep, vip)
-            if svc is not None:
+            if svc is not None and not arch.service(svc).access.single_writer:
                 out.append(Scenario(f"backend-death:{svc}", "backend-death", vip, svc))
             for s in arch.services:
                 a = s.access
