@@ -101,8 +101,13 @@ def _node(label: str, nodeid: str, icon: str | None = None, **attrs: str):
     import diagrams
 
     if icon is not None:
-        attrs = {"shape": "none", "image": _icon(icon), "height": str(1.3 + 0.35 * label.count("\n")),
-                 "width": "1.2", "fixedsize": "true", "imagescale": "true", "labelloc": "b", **attrs}
+        # The icon and its text in one HTML-like label: the text never
+        # overlaps the icon, whatever its number of lines.
+        text = "<BR/>".join(_e(line) for line in label.split("\n"))
+        label = (f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1">'
+                 f'<TR><TD FIXEDSIZE="TRUE" WIDTH="56" HEIGHT="56"><IMG SRC="{_e(_icon(icon))}" SCALE="TRUE"/></TD></TR>'
+                 f'<TR><TD><FONT POINT-SIZE="11">{text}</FONT></TD></TR></TABLE>>')
+        attrs = {"shape": "plain", "fixedsize": "false", "width": "0", "height": "0", **attrs}
     else:
         attrs = {"fixedsize": "false", "width": "0", "height": "0", "labelloc": "c", **attrs}
     return diagrams.Node(label, nodeid=nodeid, **attrs)
@@ -233,7 +238,7 @@ def _physical(dep: Deployment, finding: Finding | None = None) -> str:
                                                            "generic/network/subnet.png")
             for a, b in net.switch_links():
                 cut = f"link:{net.name}:{a}~{b}" in failed
-                _edge(switch_node[a], switch_node[b], dir="none", style="dashed" if cut else "bold",
+                _edge(switch_node[a], switch_node[b], dir="none", style="dashed" if cut else "bold", constraint="false",
                       color=_FAILED if cut else "#566573", label="cut" if cut else "",
                       fontcolor=_FAILED)
         for n in sorted(arch.nodes, key=lambda n: n.name):
@@ -260,6 +265,22 @@ def _physical(dep: Deployment, finding: Finding | None = None) -> str:
     return g.source
 
 
+def _how(svc) -> str:
+    """A short line saying how a service survives (the diagram's label)."""
+    st = svc.strategy
+    kind = st.kind
+    if kind == "behind_vip":
+        return "behind " + st.vip
+    if kind == "coordinated":
+        via = f" via {', '.join(st.via)}" if st.via else ""
+        return f"{st.mechanism}{via}"
+    if kind == "active_passive":
+        return "active/passive, " + ("Pacemaker-managed" if st.manager else "no fail-over")
+    if kind == "sharded":
+        return "sharded, no fail-over"
+    return STRATEGY_TITLES[kind]
+
+
 def _logical(dep: Deployment) -> str:
     from diagrams import Cluster
 
@@ -272,7 +293,11 @@ def _logical(dep: Deployment) -> str:
 
     def where(s: str) -> str:
         nodes = placed.nodes_of(s)
-        return f"{len(nodes)} instance{'s' if len(nodes) != 1 else ''}: " + ", ".join(nodes) if nodes else "not placed"
+        if not nodes:
+            return "not placed"
+        if len(nodes) > 3:
+            return f"{len(nodes)} instances"
+        return f"on {', '.join(nodes)}"
 
     with _Graph(f"{arch.name}: logical view", direction="LR", ranksep="1.0") as g:
         clients = _node("clients", "clients", "onprem/client/users.png")
@@ -305,7 +330,7 @@ def _logical(dep: Deployment) -> str:
                     strat = s.strategy
                     head = f"{s.name} ({s.mode})"
                     if s.access is not None:
-                        head += "\n:" + ",".join(str(p) for p in s.access.ports)
+                        head += "  :" + ",".join(str(p) for p in s.access.ports)
                     if isinstance(strat, AppCluster):
                         cname = f"cluster {s.name}"
                         quorum = strat.quorum if strat.quorum != "majority" else "majority"
@@ -322,7 +347,7 @@ def _logical(dep: Deployment) -> str:
                         node_of[s.name] = members[0]
                         cluster_of[s.name] = "cluster_" + cname
                     else:
-                        label = f"{head}\n{STRATEGY_TITLES[strat.kind]}\n{where(s.name)}"
+                        label = f"{head}\n{_how(s)}\n{where(s.name)}"
                         node_of[s.name] = _node(label, _id("svc", s.name), shape="box", style="rounded",
                                                 fontsize="10")
         # Load balancing: VIP holder -> backends.
@@ -364,6 +389,7 @@ def render_dot(dep: Deployment, view: str, finding: Finding | None = None) -> st
 
 # -- rendering ---------------------------------------------------------------
 
+_COMPOUND = re.compile(r' l(?:head|tail)="[^"]*"')
 _HREF = re.compile(r'xlink:href="([^"]+)"')
 
 
@@ -406,7 +432,15 @@ def render(dep: Deployment, view: str = "physical", *, finding: Finding | None =
     out: dict[str, bytes] = {}
     with tempfile.TemporaryDirectory(prefix="hamodel-diagram-") as tmp:
         for fmt in formats:
-            data = _dot(source, fmt, Path(tmp))
+            try:
+                data = _dot(source, fmt, Path(tmp))
+            except RuntimeError:
+                # Graphviz 2.42 can abort on a compound edge (lhead/ltail to
+                # a cluster) in some layouts; the plain edge still says it.
+                if "lhead=" not in source and "ltail=" not in source:
+                    raise
+                source = _COMPOUND.sub("", source)
+                data = _dot(source, fmt, Path(tmp))
             if fmt == "svg":
                 data = _embed_icons(data.decode("utf-8")).encode("utf-8")
             out[fmt] = data
