@@ -22,7 +22,7 @@ from generators.haproxy import check_haproxy, plan_haproxy
 from generators.keepalived import check_keepalived, plan_keepalived
 from hamodel import Architecture, Network, Node, Service, VirtualIP
 from hamodel.cli import app
-from hamodel.deployment import Deployment, Placement, VrrpGroup
+from hamodel.deployment import Deployment, Placement
 from hamodel.loader import load
 from hamodel.model.base import SecretRef
 from hamodel.output import write_tree
@@ -215,11 +215,6 @@ def test_deterministic_and_matches_golden(model):
 
 
 # -- consistency checks ------------------------------------------------------------
-
-
-def _dep(arch: Architecture, **changes) -> Deployment:
-    dep = resolve(arch, analyse=False)
-    return dataclasses.replace(dep, **changes)
 
 
 def test_equal_priorities_are_refused():

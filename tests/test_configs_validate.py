@@ -18,7 +18,7 @@ from hamodel import Architecture, Network, Node, Service, VirtualIP
 from hamodel.errors import HamodelError
 from hamodel.model.base import SecretRef
 from hamodel.pipeline import resolve
-from hamodel.strategies import BehindVip, Vrrp
+from hamodel.strategies import Vrrp
 from hamodel.validate import available, haproxy_check, keepalived_check, namespace, node_interfaces, validate_files
 from test_configs import MODELS, reference, small_arch
 

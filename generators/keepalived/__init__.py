@@ -56,6 +56,7 @@ class VrrpInstance:
     auth: str | None
     garp_master_refresh: int | None
     track_interfaces: tuple[str, ...]
+    process: str                          # tracked by ``script``
     script: str
     notify: str | None
 
@@ -164,7 +165,8 @@ def _group_instances(dep: Deployment, g: VrrpGroup, secrets: Secrets) -> dict[st
                 # A lone member has no peer; keepalived turns a peerless
                 # unicast block into (deprecated) multicast, so write none.
                 unicast_src=str(src) if strat.unicast and peers else None, unicast_peers=peers, members=members,
-                auth=auth, garp_master_refresh=refresh, track_interfaces=tracked, script=script, notify=notify,
+                auth=auth, garp_master_refresh=refresh, track_interfaces=tracked, process=process, script=script,
+                notify=notify,
             ))
     return out
 
@@ -178,16 +180,14 @@ def _addr_key(a: str) -> tuple:
 
 def plan_keepalived(dep: Deployment, secrets: Secrets) -> dict[str, KeepalivedPlan]:
     """node -> its keepalived plan, for every member of a keepalived group."""
-    arch = dep.architecture
     instances: dict[str, list[VrrpInstance]] = {}
     scripts: dict[str, dict[str, VrrpScript]] = {}
     for g in keepalived_groups(dep):
-        strat = arch.service(g.service).strategy if g.service in {s.name for s in arch.services} else None
         for n, insts in _group_instances(dep, g, secrets).items():
             instances.setdefault(n, []).extend(insts)
             for i in insts:
-                process = (strat.track if isinstance(strat, Vrrp) and strat.track else arch.service(g.service).process)
-                scripts.setdefault(n, {})[i.script] = VrrpScript(name=i.script, process=process, pattern=process[:COMM_LEN])
+                scripts.setdefault(n, {})[i.script] = VrrpScript(name=i.script, process=i.process,
+                                                                 pattern=i.process[:COMM_LEN])
     return {
         n: KeepalivedPlan(node=n, scripts=tuple(scripts[n][k] for k in sorted(scripts[n])),
                           instances=tuple(sorted(instances[n], key=lambda i: (i.vrid, i.family, i.name))))
