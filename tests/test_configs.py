@@ -288,6 +288,28 @@ def test_single_server_backend_needs_acceptance():
     assert "server n1 " in build_configs(dep2)["nodes/n1/haproxy/haproxy.cfg"].decode()
 
 
+def test_proxy_name_clash_with_the_stats_listener_is_refused():
+    lan = Network("lan", subnet="10.0.0.0/24")
+    vip = VirtualIP("vip", "10.0.0.100", network=lan)
+    nodes = [Node(f"n{i}", roles={"lb"}, addresses={lan: f"10.0.0.{10 + i}"}) for i in (1, 2)]
+    arch = Architecture("clash", nodes=nodes, networks=[lan], vips=[vip], services=[
+        Service("haproxy", on="lb", ports=[9300], strategy=Vrrp(vip)),
+        Service("stats", on="lb", strategy=BehindVip(vip, port=9300, backend_port_offset=1)),
+    ])
+    with pytest.raises(InconsistentConfig, match=r"services\[haproxy\]: node n1: proxy name stats-9300 is also used by services\[stats\]"):
+        build_configs(resolve(arch, analyse=False))
+
+
+def test_model_name_cannot_break_out_of_a_comment():
+    arch = small_arch(name="evil\x0bname\u2028x\x85y")
+    files = build_configs(resolve(arch, analyse=False))
+    for rel, data in files.items():
+        if rel.startswith("nodes/"):
+            first = data.decode().splitlines()[0]
+            assert first.startswith("# ") and "evil?name?x?y" in first, rel
+            assert data.decode().isascii()
+
+
 # -- injection safety -----------------------------------------------------------
 
 

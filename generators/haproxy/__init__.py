@@ -227,10 +227,15 @@ def check_haproxy(dep: Deployment, plans: dict[str, HaproxyPlan]) -> list[tuple[
     by_name: dict[str, dict[str, Listen]] = {}
     for n, plan in plans.items():
         binds: dict[str, str] = {}
+        names: dict[str, str] = {}
         for x in [*plan.listens, *plan.stats]:
             if x.bind in binds:
                 problems.append((f"services[{x.service}]", f"node {n}: {x.bind} is bound by both {binds[x.bind]} and {x.name}"))
             binds[x.bind] = x.name
+            if x.name in names:
+                problems.append((f"services[{x.service}]", f"node {n}: proxy name {x.name} is also used by "
+                                 f"services[{names[x.name]}]: rename one of them"))
+            names[x.name] = x.service
         for x in plan.listens:
             by_name.setdefault(x.name, {})[n] = x
     for name, per_node in sorted(by_name.items()):
