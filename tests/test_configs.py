@@ -439,6 +439,26 @@ def test_failed_write_leaves_previous_output_untouched(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["out"]  # no staging debris
 
 
+def test_cli_inconsistent_deployment_exits_1_and_writes_nothing(tmp_path):
+    model = tmp_path / "one_backend.py"
+    model.write_text(
+        "from hamodel import Architecture, Network, Node, Service, VirtualIP\n"
+        "from hamodel.strategies import BehindVip, Vrrp\n"
+        "lan = Network('lan', subnet='10.0.0.0/24')\n"
+        "vip = VirtualIP('vip', '10.0.0.100', network=lan)\n"
+        "nodes = [Node(f'n{i}', roles={'lb'}, addresses={lan: f'10.0.0.{10 + i}'}) for i in (1, 2)]\n"
+        "architecture = Architecture('one backend', nodes=nodes, networks=[lan], vips=[vip], services=[\n"
+        "    Service('haproxy', on='lb', strategy=Vrrp(vip)),\n"
+        "    Service('db', on='lb', replicas=1, strategy=BehindVip(vip, port=3306))])\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("previous output\n")
+    r = CliRunner().invoke(app, ["build", str(model), "-o", str(out)])
+    assert r.exit_code == 1, r.output
+    assert "services[db]: listen db-3306: a backend of one server" in r.output
+    assert tree(out) == {"keep.txt": b"previous output\n"}
+
+
 def test_drift_gate_both_ways(tmp_path):
     # The placement is pinned by a lock file: the gate is about configs.
     model = [str(ROOT / "models/openstack_keepalived.py"), "--lock", str(GOLDEN / "openstack_keepalived.lock.json")]

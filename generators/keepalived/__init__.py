@@ -114,6 +114,9 @@ def _group_instances(dep: Deployment, g: VrrpGroup, secrets: Secrets) -> dict[st
             vip = arch.vip(v)
         except KeyError:
             raise ConfigError([(f"{where}.strategy.vips", f"unknown virtual IP {v!r}")]) from None
+        if vip.network != g.network:
+            raise ConfigError([(f"{where}.strategy.vips", f"virtual IP {v} is on network {vip.network}, "
+                                f"not on the group's network {g.network}")])
         a = address(vip.address, f"vips[{v}].address")
         prefix = net.subnet.prefixlen if a in net.subnet else a.max_prefixlen
         by_family.setdefault(a.version, []).append((v, f"{a}/{prefix}"))
