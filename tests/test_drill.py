@@ -106,6 +106,7 @@ def test_interrupted_drill_cleans_up(sig, tmp_path):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+            cleanup_leftovers(prefix)
     assert proc.returncode == 130, out
     assert "interrupted" in out
     assert leftovers(prefix) == ([], [], False), out
@@ -122,11 +123,14 @@ def test_cleanup_removes_leftovers_of_a_dead_drill():
     p = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=30)
     prefix = p.stdout.strip()
     assert prefix.startswith("hml-"), p.stderr
-    ns, pids, root = leftovers(prefix)
-    assert ns and pids and root
-    removed = cleanup_leftovers(prefix)
-    assert sorted(removed["namespaces"]) == sorted(ns)
-    assert leftovers(prefix) == ([], [], False)
+    try:
+        ns, pids, root = leftovers(prefix)
+        assert ns and pids and root
+        removed = cleanup_leftovers(prefix)
+        assert sorted(removed["namespaces"]) == sorted(ns)
+        assert leftovers(prefix) == ([], [], False)
+    finally:
+        cleanup_leftovers(prefix)
     r = subprocess.run([sys.executable, "-m", "hamodel.cli", "drill", "--cleanup"], cwd=ROOT,
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 0 and "cleanup: removed" in r.stdout

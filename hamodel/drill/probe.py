@@ -42,11 +42,19 @@ def attempt(host: str, port: int, timeout: float) -> tuple[bool, str | None, str
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--target", required=True)
+    ap.add_argument("--target", required=True, action="append", help="ADDR:PORT; several with --once")
     ap.add_argument("--interval", type=float, default=0.05)
     ap.add_argument("--timeout", type=float, default=0.3)
+    ap.add_argument("--once", action="store_true", help="one request per target, then exit")
     args = ap.parse_args()
-    host, port = args.target.rsplit(":", 1)
+    if args.once:
+        for target in args.target:
+            h, p = target.rsplit(":", 1)
+            t = time.monotonic()
+            ok, node, err = attempt(h.strip("[]"), int(p), args.timeout)
+            sys.stdout.write(json.dumps({"t": t, "target": target, "ok": ok, "node": node, "err": err}) + "\n")
+        return
+    host, port = args.target[0].rsplit(":", 1)
     running = True
 
     def stop(*_):

@@ -87,6 +87,7 @@ def command(model: str | None, *, scenarios: list[str] | None, json_out: Path | 
                 status.update(escape(msg.strip()))
 
             report = run_drill(arch, dep=dep, files=files, quick=quick, scenarios=scenarios, progress=progress)
+            report["model_file"] = model
     except ValueError as exc:  # unknown scenario name
         err.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
         return 2

@@ -534,6 +534,25 @@ class Drill:
                 pr.stop()
         return h
 
+    def reachability(self) -> dict[str, Any]:
+        """One request through the VIP to every port of every service that has stand-in backends."""
+        targets = {}
+        for sname in self.plan.backend_services:
+            a = self.arch.service(sname).access
+            for port in a.ports:
+                targets[f"{self.vip_addr[a.vip]}:{port}"] = f"{sname}:{port}"
+        if not targets:
+            return {}
+        argv = [sys.executable, str(HERE / "probe.py"), "--once", "--timeout", "1.0"]
+        for t in targets:
+            argv += ["--target", t]
+        out = self.lab.exec(self.lab.client_ns, argv, check=False, timeout=10 + 1.5 * len(targets)).stdout
+        res = {}
+        for line in out.splitlines():
+            r = json.loads(line)
+            res[targets[r["target"]]] = r["node"] if r["ok"] else f"failed: {r['err']}"
+        return dict(sorted(res.items()))
+
     # -- predictions ----------------------------------------------------------------
 
     def group_of_vip(self, vip: str) -> VrrpGroup:
@@ -927,6 +946,7 @@ class Drill:
                     "times differ by milliseconds, less than the daemons' start-up spread")
         for v in initial:
             self.settle(v)
+        report["startup"]["services"] = self.reachability()
         for sc in self.scenarios:
             self.say(f"scenario {sc.name}: {sc.title}")
             res = self.run_scenario(sc)
@@ -935,9 +955,13 @@ class Drill:
             self.say(f"  -> {verdict} ({res['duration_s']} s)" + (f": {res['error']}" if res.get("error") else ""))
         report["lab"] = self.describe()
         report["duration_s"] = round(_now() - t_start, 2)
+        unreachable = [k for k, v in report["startup"]["services"].items() if v.startswith("failed")]
         report["summary"] = {"scenarios": len(report["scenarios"]),
                              "agreed": sum(1 for s in report["scenarios"] if s["agreed"]),
-                             "disagreed": [s["name"] for s in report["scenarios"] if not s["agreed"]]}
+                             "disagreed": [s["name"] for s in report["scenarios"] if not s["agreed"]]
+                             + [f"startup:{k}" for k in unreachable],
+                             "services_reachable_at_start": len(report["startup"]["services"]) - len(unreachable),
+                             "services_unreachable_at_start": unreachable}
         return report
 
     def describe(self) -> dict[str, Any]:
