@@ -225,7 +225,10 @@ def _context(dep: Deployment, slug: str, extras: DocExtras, sections: bool, imag
         if ack is None:
             a = arch.acknowledged(f.id)
             ack = a.reason if a else None
-        details = [(k.replace("_", " ").capitalize(), _detail(v)) for k, v in sorted(dict(f.details).items())]
+        details = [(_DETAIL_LABELS.get(k, k.replace("_", " ").capitalize()), _detail(v))
+                   for k, v in sorted(dict(f.details).items())
+                   # a detail that repeats the affected services says nothing new
+                   if not (isinstance(v, (list, tuple)) and sorted(map(str, v)) == sorted(f.services))]
         diagram = None
         if f.id in drawn:
             diagram = f"{image_root}diagrams/findings/{finding_stem(f)}"
@@ -280,6 +283,15 @@ def _context(dep: Deployment, slug: str, extras: DocExtras, sections: bool, imag
         "pacemaker": arch.pacemaker, "nonlocal_bind": sorted(dep.nonlocal_bind_nodes),
         "vrrp_kinds": (Vrrp, PacemakerVip),
     }
+
+
+_DETAIL_LABELS = {
+    "k": "Failure sets analysed up to size",
+    "min_size": "Smallest failure set",
+    "cut_sets": "Minimal cut sets",
+    "dependents": "Services depending on it",
+    "scenarios": "Partitions",
+}
 
 
 def _detail(value: Any) -> str | list[str]:
