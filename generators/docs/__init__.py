@@ -264,7 +264,7 @@ def _context(dep: Deployment, slug: str, extras: DocExtras, sections: bool, imag
         "finding_rows": [[_literal(f.id), f.severity, e(f.title), j(f.services),
                           e(arch.acknowledged(f.id).reason if arch.acknowledged(f.id) else (f.acknowledged or ""))]
                          for f in other_findings(dep)],
-        "scenario_rows": [[_literal(sc.component), j(sc.down), j(sc.partial), j(sc.degraded),
+        "scenario_rows": [[_literal(sc.component), j(sc.down), j(sc.partial), _count(sc.degraded, len(arch.services)),
                            _count(sc.running, len(arch.services))] for sc in (scenarios or [])],
         "availability_rows": [[e(a.service), f"{a.availability * 100:.6f} %", f"{a.nines:.2f}",
                                _downtime(a.availability), "exact" if a.exact else f"bound ({a.cut_sets} cut sets)"]
@@ -320,12 +320,13 @@ def _detail_line(value: Any) -> str:
 
 
 def _count(running: Sequence[str], total: int) -> str:
-    """Keeps running: all of them, or the list when short."""
+    """A long list of services as a count (the table stays readable): all
+    of them, the names when few, else how many."""
     if len(running) == total:
         return "all services"
     if not running:
         return "\u2014"
-    return _join(running) if len(running) <= 12 else f"{len(running)} other services"
+    return _join(running) if len(running) <= 8 else f"{len(running)} services"
 
 
 def _language(path: str) -> str:
