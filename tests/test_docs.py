@@ -413,3 +413,73 @@ def test_unknown_finding_in_a_diagram_directive_is_a_warning(tmp_path: Path) -> 
     proc = sphinx_build(docs, tmp_path / "html")
     assert proc.returncode != 0
     assert "no finding 'no-such-finding'" in proc.stderr
+
+
+# -- the document generator on its own (no Sphinx build) ---------------------------
+
+
+@pytest.fixture(scope="module")
+def keepalived_dep():
+    from hamodel.loader import load
+    from hamodel.pipeline import resolve
+
+    return resolve(load(REPO / "models" / "openstack_keepalived.py"))
+
+
+def test_acknowledged_finding_shows_the_reason(keepalived_dep) -> None:
+    from generators.docs import render_section
+    from hamodel.model import Acknowledgement
+    from hamodel.pipeline import resolve
+
+    arch = keepalived_dep.architecture.model_copy(update={"acknowledgements": [
+        Acknowledgement("spof:cinder-volume", "accepted until cinder-volume runs active/active")]})
+    text = render_section(resolve(arch), "limitations", sections=True, slug="x")
+    block = text[text.index("spof:cinder-volume"):]
+    assert ":Acknowledged: accepted until cinder-volume runs active/active" in block.split(".. _x-finding")[0]
+
+
+def test_every_section_is_valid_restructuredtext(keepalived_dep) -> None:
+    """Each part renders to reStructuredText that docutils parses without a
+    warning, both as page sections and as directive snippets (rubrics)."""
+    import docutils.core
+    import docutils.utils
+
+    from generators.docs import SECTIONS, render_section
+
+    for sections in (True, False):
+        for part in SECTIONS:
+            if part in ("diagrams", "configs"):
+                continue  # Sphinx roles (download), covered by the build
+            text = render_section(keepalived_dep, part, sections=sections, slug="k")
+            out = docutils.core.publish_doctree(text, settings_overrides={
+                "report_level": docutils.utils.Reporter.WARNING_LEVEL, "halt_level": 5,
+                "warning_stream": (stream := _Stream())})
+            assert not stream.text, f"{part} (sections={sections}):\n{stream.text}"
+            assert out.children or not text.strip(), part
+
+
+def test_free_text_is_escaped() -> None:
+    from generators.docs import rst_escape
+
+    assert rst_escape("a *b* `c` _d_ |e| [f]\nnext") == r"a \*b\* \`c\` \_d\_ \|e\| \[f\] next"
+
+
+class _Stream:
+    def __init__(self) -> None:
+        self.text = ""
+
+    def write(self, s: str) -> None:
+        self.text += s
+
+
+def test_optional_pages_join_the_toctree_when_present(tmp_path: Path) -> None:
+    """The drills work adds docs/drills.rst ("Measured failover"): it is
+    listed as soon as it exists, and no dangling entry exists before."""
+    from types import SimpleNamespace
+
+    from hamodel.sphinx import _optional_toctree
+
+    app = SimpleNamespace(srcdir=str(tmp_path))
+    assert _optional_toctree(app) == ""
+    (tmp_path / "drills.rst").write_text("Measured failover\n=================\n")
+    assert "Measured failover <drills>" in _optional_toctree(app)
