@@ -180,7 +180,6 @@ def _models(app: Sphinx) -> list[Path]:
 def publish(app: Sphinx) -> None:
     """builder-inited: render every model's document into the source tree."""
     from generators.docs import generate
-    from hamodel.output import FileSet  # noqa: F401 - configs are a FileSet
 
     if not app.config.hamodel_models:
         return  # only the directives are used

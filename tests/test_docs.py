@@ -9,7 +9,6 @@ Chromium is driven through chromedriver's WebDriver HTTP API with urllib
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import socket

@@ -284,7 +284,7 @@ def _how(svc) -> str:
 def _logical(dep: Deployment) -> str:
     from diagrams import Cluster
 
-    from hamodel.model.strategies import AppCluster, BehindVip, PacemakerVip, Vrrp
+    from hamodel.model.strategies import AppCluster, PacemakerVip, Vrrp
 
     arch = dep.architecture
     placed = dep.placement

@@ -244,6 +244,21 @@ def _context(dep: Deployment, slug: str, extras: DocExtras, sections: bool, imag
     availability = sorted(extras.availability.values(), key=lambda a: a.service) if extras.availability else []
     scenarios = list(extras.scenarios) if extras.scenarios is not None else None
 
+    from hamodel.model.strategies import ActivePassive, Sharded
+
+    strategy_notes = []
+    for s in arch.services:
+        st, where = s.strategy, _join(placed.nodes_of(s.name))
+        if isinstance(st, ActivePassive):
+            if st.manager is None:
+                strategy_notes.append(f"**{rst_escape(s.name)}** runs on one node at a time ({where}); nothing "
+                                      "moves it to another node when that node or the process fails.")
+            else:
+                strategy_notes.append(f"**{rst_escape(s.name)}** is configured on {where}; {st.manager.title()} "
+                                      "runs it on one of them and starts it on a survivor after a failure.")
+        elif isinstance(st, Sharded):
+            strategy_notes.append(f"**{rst_escape(s.name)}** runs on {where}; each instance owns "
+                                  f"{rst_escape(st.shard)}, which cannot be failed over to another node.")
     e, j = rst_escape, _join
     rows = {
         "role_rows": [[e(r), j(ns)] for r, ns in sorted(roles.items())],
@@ -272,6 +287,7 @@ def _context(dep: Deployment, slug: str, extras: DocExtras, sections: bool, imag
     }
     return {
         **rows,
+        "strategy_notes": strategy_notes,
         "slug": slug, "arch": arch, "dep": dep, "sections": sections, "image_root": image_root,
         "model_path": extras.model_path, "strategies": strategies, "roles": sorted(roles.items()),
         "services": services, "node_names": nodes, "matrix": matrix, "domains": domains, "vips": vips,
