@@ -27,3 +27,5 @@ html_last_updated_fmt = None
 templates_path: list[str] = []
 exclude_patterns = ["_build", "Thumbs.db", ".DS_Store", "**/*.rst.inc"]
 nitpicky = False
+# Quotes and ellipses only: "--fail-on" in the CLI reference must stay two hyphens.
+smartquotes_action = "qe"

@@ -448,9 +448,11 @@ def render(dep: Deployment, view: str = "physical", *, finding: Finding | None =
 
 
 def diagram_findings(dep: Deployment, threshold: str = "medium") -> list[Finding]:
-    """The findings that get their own diagram (severity >= ``threshold``)."""
+    """The findings that get their own diagram: severity >= ``threshold``
+    and a scenario to draw (a finding such as "monitoring required" has no
+    failed component)."""
     floor = SEVERITIES.index(threshold)
-    return [f for f in dep.findings if SEVERITIES.index(f.severity) >= floor]
+    return [f for f in dep.findings if SEVERITIES.index(f.severity) >= floor and f.scenario]
 
 
 def generate(dep: Deployment, *, formats: Iterable[str] = ("svg", "png")) -> dict[str, bytes]:
