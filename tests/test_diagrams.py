@@ -83,7 +83,7 @@ def test_physical_view_content(multirack) -> None:
     dot = render_dot(multirack, "physical")
     # Failure domains as nested clusters, nodes inside them, switches.
     assert 'subgraph "cluster_zone dc1"' in dot and 'subgraph "cluster_rack rack-1"' in dot
-    assert "node_ctl_1" in dot and "switch_tor_1" in dot
+    assert "node__ctl_2d1" in dot and "switch__tor_2d1" in dot
     # VIP holders marked: the master with a star, backups, priorities.
     for g in multirack.vrrp_groups:
         assert f"MASTER (priority {g.priorities[g.master]})" in dot
@@ -94,7 +94,7 @@ def test_physical_view_content(multirack) -> None:
 
 def test_logical_view_content(keepalived) -> None:
     dot = render_dot(keepalived, "logical")
-    assert "clients" in dot and "vip_controller_vip" in dot
+    assert "clients" in dot and "vip__controller_2dvip" in dot
     assert "galera@ctl-1" in dot  # cluster members, with their peers
     assert 'lhead="cluster_cluster galera"' in dot  # dependencies on the cluster
     assert "VRID" in dot
@@ -108,6 +108,12 @@ def test_finding_diagram_highlights_the_scenario(keepalived) -> None:
     split = next(f for f in keepalived.findings if f.id.startswith("split-brain:"))
     dot = render_dot(keepalived, "physical", split)
     assert dot.count('label=cut') == len(split.scenario)
+
+
+def test_ids_are_injective() -> None:
+    from generators.diagrams import _id
+
+    assert len({_id("node", "a.b"), _id("node", "a_b"), _id("node", "a-b"), _id("node_a", "b")}) == 4
 
 
 def test_dot_failure_is_reported(keepalived, monkeypatch) -> None:

@@ -52,8 +52,10 @@ def _icon(relative: str) -> str:
 
 
 def _id(*parts: str) -> str:
-    """A stable graphviz id from model names (names are already safe)."""
-    return "_".join(re.sub(r"[^A-Za-z0-9_]", "_", p) for p in parts)
+    """A stable graphviz id from model names, injective: every character
+    other than a letter or digit becomes ``_xx`` (its hex code) and parts
+    are joined by ``__`` (``node.a`` and ``node_a`` stay distinct)."""
+    return "__".join(re.sub(r"[^A-Za-z0-9]", lambda m: f"_{ord(m.group()):02x}", p) for p in parts)
 
 
 def _e(text: object) -> str:
