@@ -31,7 +31,6 @@ import glob
 import hashlib
 import os
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -51,16 +50,6 @@ OPTIONAL_PAGES = {"drills": "Measured failover"}
 
 class ModelFailure(Exception):
     """A model could not be published; the message is the model's error."""
-
-
-@dataclass
-class Published:
-    """Everything rendered for one model."""
-
-    dep: Any
-    extras: Any
-    slug: str
-    seconds: float
 
 
 def _root(app: Sphinx) -> Path:
@@ -122,7 +111,25 @@ def _analyse(app: Sphinx, path: Path) -> Any:
 
 
 def _extras(app: Sphinx, path: Path, dep: Any, *, with_diagrams: bool) -> Any:
-    """Configs, scenarios, availability and diagrams, from their owners."""
+    """Configs, scenarios, availability and diagrams, from their owners
+    (cached per build); raises ModelFailure when one of them fails."""
+    cache: dict[tuple[str, bool], Any] = app.__dict__.setdefault("_hamodel_extras", {})
+    key = (str(path), with_diagrams)
+    if not with_diagrams and (str(path), True) in cache:
+        key = (str(path), True)  # published already: reuse, diagrams and all
+    if key not in cache:
+        try:
+            cache[key] = _compute_extras(app, path, dep, with_diagrams=with_diagrams)
+        except ModelFailure as exc:
+            cache[key] = exc
+        except Exception as exc:  # noqa: BLE001 - any failure is reported as a warning
+            cache[key] = ModelFailure(f"{type(exc).__name__}: {exc}")
+    if isinstance(cache[key], ModelFailure):
+        raise cache[key]
+    return cache[key]
+
+
+def _compute_extras(app: Sphinx, path: Path, dep: Any, *, with_diagrams: bool) -> Any:
     from generators.docs import DocExtras
     from hamodel.analysis.failures import availability, single_failure_scenarios
 
@@ -193,7 +200,10 @@ def publish(app: Sphinx) -> None:
         try:
             dep = _analyse(app, path)
             extras = _extras(app, path, dep, with_diagrams=True)
-            files = generate(dep, slug=slug, extras=extras)
+            try:
+                files = generate(dep, slug=slug, extras=extras)
+            except Exception as exc:  # noqa: BLE001 - a template failure is a warning too
+                raise ModelFailure(f"the document could not be rendered: {type(exc).__name__}: {exc}") from None
         except ModelFailure as exc:
             logger.warning("hamodel: %s: %s", _display(app, path), exc, type="hamodel", subtype="model")
             files = {f"{slug}/index.rst": _failed_page(_display(app, path), str(exc)).encode()}
