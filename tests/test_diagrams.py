@@ -49,15 +49,37 @@ def test_two_runs_give_the_same_bytes(keepalived, tmp_path: Path, monkeypatch) -
 
 
 def test_same_bytes_in_a_fresh_process(keepalived, tmp_path: Path) -> None:
-    """Graphviz ids come from model names, not from random or per-process state."""
+    """Graphviz ids come from model names, not from random or per-process
+    state (another hash seed, another working directory). The fresh process
+    gets this deployment's placement and allocations as JSON, so only the
+    diagram code is compared."""
+    import json
     import subprocess
     import sys
 
-    here = render(keepalived, "physical")["svg"]
-    code = ("import sys; from hamodel.loader import load; from hamodel.pipeline import resolve;"
-            "from generators.diagrams import render;"
-            f"sys.stdout.buffer.write(render(resolve(load({str(REPO / 'models' / 'openstack_keepalived.py')!r})),"
-            "'physical', formats=['svg'])['svg'])")
+    state = {
+        "placement": keepalived.placement.to_dict(),
+        "groups": [{"service": g.service, "vips": list(g.vips), "network": g.network, "vrid": g.vrid,
+                    "priorities": dict(g.priorities), "master": g.master, "manager": g.manager}
+                   for g in keepalived.vrrp_groups],
+        "findings": [f.to_dict() for f in keepalived.findings],
+    }
+    (tmp_path / "dep.json").write_text(json.dumps(state))
+    here = render(keepalived, "physical", finding=diagram_findings(keepalived)[0], formats=["svg"])["svg"]
+    code = f"""
+import json, sys
+from hamodel.deployment import Deployment, Finding, Placement, VrrpGroup
+from hamodel.loader import load
+from generators.diagrams import diagram_findings, render
+s = json.load(open("dep.json"))
+findings = []
+for f in s["findings"]:
+    f.update(services=tuple(f["services"]), scenario=tuple(f["scenario"]))
+    findings.append(Finding(**f))
+dep = Deployment(load({str(REPO / "models" / "openstack_keepalived.py")!r}), Placement(s["placement"]),
+                 tuple(VrrpGroup(**{{**g, "vips": tuple(g["vips"])}}) for g in s["groups"]), findings=tuple(findings))
+sys.stdout.buffer.write(render(dep, "physical", finding=diagram_findings(dep)[0], formats=["svg"])["svg"])
+"""
     other = subprocess.run([sys.executable, "-c", code], capture_output=True, cwd=tmp_path, check=True,
                            env={**os.environ, "PYTHONHASHSEED": "12345"}).stdout
     assert other == here
