@@ -71,6 +71,9 @@ def test_short_drill_of_the_reference_model():
     assert len(part["measured"]["holders_during_partition"]) == 2, part
     assert len(part["measured"]["holder_after_heal"]) == 1, part
     assert check(part, "one holder again")["agreed"], part
+    # The prediction is the failure analysis' own finding, for this very cut.
+    assert part["prediction"]["finding"] == "split-brain:haproxy"
+    assert any("one of its scenarios" in n for n in part["notes"]), part["notes"]
     assert report["summary"]["disagreed"] == [], report
 
     # The lab really used the generated configs, re-rooted.

@@ -75,7 +75,8 @@ def command(model: str | None, *, scenarios: list[str] | None, json_out: Path | 
     from hamodel.drill.runner import generated_files, run_drill
 
     try:
-        dep, files = generated_files(arch)
+        with console.status("placing, analysing, generating configs"):
+            dep, files = generated_files(arch, analyse=True)
     except HamodelError as exc:
         err.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
         return 2

@@ -875,6 +875,19 @@ class Drill:
         outside = sorted(n for n in sw_of if n not in inside)
         best_inside = max(inside, key=lambda n: g.priorities[n])
         split_bound = self.master_down(g, best_inside) + MARGIN_S
+        # What the failure analysis says of this very cut (its split-brain
+        # finding lists the link sets that split the group).
+        cut_ids = sorted(f"link:{g.network}:{a}~{b}" for a, b in cut)
+        finding = next((f for f in self.dep.findings if f.kind == "split-brain" and g.service in f.services), None)
+        listed = bool(finding) and any(sorted(sc_) == cut_ids for sc_ in (finding.details or {}).get("scenarios", []))
+        if finding is not None:
+            notes.append(f"analysis finding {finding.id}: {finding.title}; this cut ({', '.join(cut_ids)}) is "
+                         + ("one of its scenarios" if listed else "not among its listed scenarios"))
+        elif self.dep.findings:
+            notes.append("the failure analysis reported no split brain for this group")
+        else:
+            notes.append("run without the failure analysis: the split-brain prediction comes from the strategy "
+                         "(keepalived VRRP has no quorum)")
         masters_after = [n for n in (holder if holder in outside else max(outside, key=lambda n: g.priorities[n]), best_inside)]
         survivor = max(masters_after, key=lambda n: g.priorities[n])
         conv_bound = self.advert_int(g) * 2 + MARGIN_S
@@ -920,7 +933,9 @@ class Drill:
         self.settle(sc.vip)
         return {"prediction": {"split_brain": True, "split_bound_s": round(split_bound, 3),
                                "convergence_bound_s": round(conv_bound, 3), "survivor": survivor,
-                               "reason": "keepalived VRRP has no quorum: each side without adverts elects a master"},
+                               "finding": finding.id if finding else None, "cut": cut_ids,
+                               "reason": "keepalived VRRP has no quorum: each side without adverts elects a master"
+                               + (f" (analysis finding {finding.id})" if finding else "")},
                 "measured": m, "checks": checks}
 
     # -- whole drill ----------------------------------------------------------------
@@ -929,6 +944,7 @@ class Drill:
         t_start = _now()
         report: dict[str, Any] = {
             "model": self.arch.name, "quick": self.quick, "lab_prefix": self.lab.prefix,
+            "analysis_findings": sorted(f.id for f in self.dep.findings if f.kind == "split-brain"),
             "scenarios": [],
         }
         self.setup()
@@ -989,12 +1005,17 @@ def _version(argv: list[str]) -> str:
         return "unknown"
 
 
-def generated_files(arch: Architecture) -> tuple[Deployment, Mapping[str, bytes]]:
-    """The Deployment and generated configs the drill runs (placement without analysis)."""
+def generated_files(arch: Architecture, *, analyse: bool = False) -> tuple[Deployment, Mapping[str, bytes]]:
+    """The Deployment and the generated configs the drill runs.
+
+    With ``analyse`` the Deployment also carries the failure analysis'
+    findings, which name the partitions that split a VRRP group; the
+    configs are the same either way.
+    """
     from generators.configs import build_configs
     from hamodel.pipeline import resolve
 
-    dep = resolve(arch, analyse=False)
+    dep = resolve(arch, analyse=analyse)
     return dep, build_configs(dep)
 
 
@@ -1011,7 +1032,7 @@ def run_drill(arch: Architecture, *, dep: Deployment | None = None, files: Mappi
     import atexit
 
     if dep is None or files is None:
-        dep, files = generated_files(arch)
+        dep, files = generated_files(arch, analyse=True)
     drill = Drill(arch, dep, files, quick=quick, scenarios=scenarios, progress=progress, lab=lab)
 
     def interrupt(signum, frame):  # noqa: ARG001
