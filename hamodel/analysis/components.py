@@ -90,6 +90,8 @@ class ModelView:
     pcmk_nodes: tuple[str, ...]
     pcmk_quorum: int
     components: tuple[str, ...] = ()
+    processes: bool = True
+    component_set: frozenset[str] = frozenset()
     _slices: dict[str, frozenset[str]] = field(default_factory=dict)
 
     # -- per-service facts --------------------------------------------------
@@ -182,11 +184,13 @@ class ModelView:
         nodes = set(self.counted_instances(s))
         for n in nodes:
             out |= self._node_components(n)
-            out.add(proc_id(self.process(s), n))
+            if self.processes:
+                out.add(proc_id(self.process(s), n))
         if s in self.holders:
             for h in self.holders[s]:
                 out |= self._node_components(h)
-                out.update(proc_id(p, h) for p in self.holder_processes(s))
+                if self.processes:
+                    out.update(proc_id(p, h) for p in self.holder_processes(s))
         h = self.access_holder(s)
         if h is not None:
             out |= self.local_components(h)
@@ -213,8 +217,12 @@ class ModelView:
         return {n for n in self.node_domains if node_id(n) in f or f & set(self.node_domains[n])}
 
 
-def view(arch: Architecture, placement: Placement, vrrp_groups: Sequence[VrrpGroup] = ()) -> ModelView:
-    """The :class:`ModelView` of ``arch`` placed by ``placement``."""
+def view(arch: Architecture, placement: Placement, vrrp_groups: Sequence[VrrpGroup] = (),
+         processes: bool = True) -> ModelView:
+    """The :class:`ModelView` of ``arch`` placed by ``placement``.
+
+    ``processes=False`` leaves process failures out (every process is taken
+    as restarted at once); nodes, domains, switches and links remain."""
     doms = {d.name: d for d in arch.domains}
 
     def did(d: str) -> str:
@@ -257,16 +265,17 @@ def view(arch: Architecture, placement: Placement, vrrp_groups: Sequence[VrrpGro
         pcmk_quorum = q if isinstance(q, int) else len(pcmk_nodes) // 2 + 1
 
     v = ModelView(arch, placement, services, instances, node_domains, switch_domains, ports, net_switches,
-                  net_links, holders, vip_network, vip_service, pcmk_nodes, pcmk_quorum)
+                  net_links, holders, vip_network, vip_service, pcmk_nodes, pcmk_quorum, processes=processes)
     comps: set[str] = {node_id(n) for n in node_domains}
     comps |= {did(d.name) for d in arch.domains}
     for net in net_links:
         comps.update(link_id(net, a, b) for a, b in net_links[net])
-    for s in services:
+    for s in services if processes else ():
         if isinstance(services[s].strategy, External):
             continue
         comps.update(proc_id(v.process(s), n) for n in instances[s])
         for h in holders.get(s, ()):
             comps.update(proc_id(p, h) for p in v.holder_processes(s))
     v.components = sort_set(comps)
+    v.component_set = frozenset(comps)
     return v

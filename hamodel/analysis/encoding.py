@@ -83,7 +83,8 @@ class Encoder:
         return self._vars[cid]
 
     def alive(self, cid: str) -> z3.BoolRef:
-        return z3.Not(self.failed(cid))
+        # A component outside the model (e.g. processes left out) never fails.
+        return z3.Not(self.failed(cid)) if cid in self.v.component_set else TRUE
 
     # -- topology -----------------------------------------------------------
 

@@ -51,16 +51,28 @@ from hamodel.model.strategies import (
 UP, DEGRADED, PARTIAL, DOWN = "up", "degraded", "partial", "down"
 
 
+class _Lazy(dict):
+    """``d[key]`` computed on first use (big models, few failures)."""
+
+    def __init__(self, fn):
+        super().__init__()
+        self.fn = fn
+
+    def __missing__(self, key):
+        value = self[key] = self.fn(key)
+        return value
+
+
 class Evaluation:
     """The state of every service under one failure set."""
 
     def __init__(self, v: ModelView, failed: Iterable[str]):
         self.v = v
         self.failed = frozenset(failed)
-        self._node_up = {n: node_id(n) not in self.failed and not (set(ds) & self.failed)
-                         for n, ds in v.node_domains.items()}
-        self._switch_up = {s: switch_id(s) not in self.failed and not (set(ds) & self.failed)
-                           for s, ds in v.switch_domains.items()}
+        self._node_up = _Lazy(lambda n: node_id(n) not in self.failed
+                              and self.failed.isdisjoint(v.node_domains[n]))
+        self._switch_up = _Lazy(lambda s: switch_id(s) not in self.failed
+                                and self.failed.isdisjoint(v.switch_domains[s]))
         self._groups: dict[str, dict[str, int]] = {}
         self._up: dict[str, bool] = {}
 
