@@ -151,16 +151,18 @@ def place(
     fresh: bool = typer.Option(False, "--fresh", help="Ignore the lock file: place from scratch."),
     json_out: bool = typer.Option(False, "--json", help="Print the result as JSON on stdout."),
     lock: Optional[Path] = typer.Option(None, "--lock", help="Lock file (default: beside the model, x.lock.json)."),
+    tolerate: int = typer.Option(0, "--tolerate", min=0, max=4, help="Re-place until no K failures stop a required service."),
 ) -> None:
     """Place instances on nodes with Z3 and write the lock file."""
     from hamodel.analysis.placement import Unplaceable, lock_path_for, placement_table, read_lock, write_lock
     from hamodel.analysis.placement import place as place_instances
+    from hamodel.analysis.tolerance import tolerant_place
 
     arch = _load(model)
     lock = lock or lock_path_for(model)
     try:
         previous = None if fresh else read_lock(lock, arch)
-        result = place_instances(arch, previous=previous)
+        result = tolerant_place(arch, tolerate, previous) if tolerate else place_instances(arch, previous=previous)
     except Unplaceable as exc:
         if json_out:
             sys.stdout.write(json.dumps({"placeable": False, "explanations": exc.explanations}, indent=2) + "\n")
