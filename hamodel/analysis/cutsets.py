@@ -31,6 +31,24 @@ def _solver() -> z3.Solver:
     return z3.SolverFor("QF_FD")
 
 
+def _failed_in(m: z3.ModelRef, literals: dict[str, z3.BoolRef]) -> CutSet:
+    """Literals true in ``m`` (unassigned ones are false: nothing failed).
+
+    Uses the C API directly: wrapping every constant in a Python object
+    dominated the enumeration time."""
+    from z3 import z3core
+
+    ctx, mod = m.ctx.ref(), m.model
+    out = []
+    for i in range(z3core.Z3_model_get_num_consts(ctx, mod)):
+        d = z3core.Z3_model_get_const_decl(ctx, mod, i)
+        if z3core.Z3_get_bool_value(ctx, z3core.Z3_model_get_const_interp(ctx, mod, d)) == z3.Z3_L_TRUE:
+            name = z3core.Z3_get_symbol_string(ctx, z3core.Z3_get_decl_name(ctx, d))
+            if name in literals:
+                out.append(name)
+    return sort_set(out)
+
+
 def enumerate_minimal(target: z3.BoolRef, literals: dict[str, z3.BoolRef], k: int | None,
                       limit: int | None = None) -> tuple[list[CutSet], bool]:
     """Every minimal set of at most ``k`` failed literals satisfying
@@ -55,8 +73,7 @@ def enumerate_minimal(target: z3.BoolRef, literals: dict[str, z3.BoolRef], k: in
             s.add(z3.Implies(guard, z3.AtMost(*lits, b)))
         batch: list[CutSet] = []
         while s.check(guard) == z3.sat:
-            m = s.model()
-            cs = sort_set(c for c, x in zip(names, lits) if z3.is_true(m.eval(x, model_completion=True)))
+            cs = _failed_in(s.model(), literals)
             batch.append(cs)
             if not cs:  # down with no failure at all: every set is a superset
                 return [cs], True
@@ -82,8 +99,7 @@ def first_counterexample(target: z3.BoolRef, literals: dict[str, z3.BoolRef], k:
         s.add(z3.AtMost(*lits, k))
     if s.check() != z3.sat:
         return None
-    m = s.model()
-    return sort_set(c for c, x in zip(names, lits) if z3.is_true(m.eval(x, model_completion=True)))
+    return _failed_in(s.model(), literals)
 
 
 class Analyzer:
