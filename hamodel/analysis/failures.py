@@ -30,7 +30,10 @@ Findings (kind: id):
 - ``monitoring-required`` (medium): nothing restarts failed processes and no
   external monitoring is modelled; ``manual-recovery`` (medium): quorum
   clusters needing an operator after a full restart;
-- ``capacity:n-plus-1`` (medium), ``cold-start:wait-for-all`` (low).
+- ``capacity:n-plus-1`` (medium), ``cold-start:wait-for-all`` (low);
+- ``site-failure:<d>`` (low): a domain enclosing every node (the zone, the
+  site) stops everything; reported once instead of in every service's cut
+  sets (``cut_sets()`` still lists it).
 
 Cut sets are attributed to the service they belong to: a cut set of
 ``keystone`` that is also one of ``galera`` is reported once, under galera,
