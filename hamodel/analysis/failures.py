@@ -314,7 +314,8 @@ def _cut_finding(v: ModelView, s: str, own: list[CutSet], k: int) -> Finding | N
     return Finding(
         f"cut-sets:{s}", "cut-set", ("low" if size == 2 else "info") if svc.required else "info",
         f"{s} stops when {size} components fail", services, scenario,
-        f"{len(own)} minimal set(s) of {size}..{k} failures stop {s}, e.g. {_fmt_set(scenario)}.",
+        f"{len(own)} minimal set(s) of {size if size == k else f'{size} to {k}'} failures stop {s}, "
+        f"e.g. {_fmt_set(scenario)}.",
         "Inherent redundancy limit; add instances or spread them to tolerate more.", details=details)
 
 
