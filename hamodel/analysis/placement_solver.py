@@ -1,0 +1,629 @@
+"""The Z3 side of placement: cells, encoding, filling, cuts and unsat cores.
+
+Two levels (``benchmarks/bench_placement.py`` measured why):
+
+1. **Cells.** Nodes are grouped into cells. Small models use *classes* of
+   interchangeable nodes (same roles, failure domains, capacity, pins,
+   exclusions and previous services); large ones use one cell per set of
+   failure domains (e.g. a rack), which is what domain constraints talk
+   about. Z3 chooses how many instances of each service each cell holds:
+   order-encoded counts ``b[s, c, j]`` ("at least j instances of s in cell
+   c"), with cardinality (AtMost/PbEq) and pseudo-Boolean (capacity)
+   constraints, solved by the SAT core with ``sat.cardinality.solver``.
+   Terms are built with the C API directly: building them through the
+   Python wrappers cost more than solving.
+2. **Fill.** Each cell is filled independently (greedy, then an exact Z3
+   solve of that cell alone). A cell that cannot hold its counts is cut
+   off ("not this many of each, or more") and level 1 re-solved, so the
+   result is exact.
+
+Every level-1 constraint belongs to a *statement* of the model (a service's
+replica count, its anti-affinity, a pin, a node's capacity, ...). For an
+explanation the encoding is rebuilt with one tracking literal per statement
+and the unsat core, minimised by deletion, is rendered in words.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Iterable
+
+import z3
+
+from hamodel.model import Architecture
+
+SCALE = 1000  # resources are compared as integers in thousandths
+SEED = 0
+FILL_TIMEOUT_MS = 2000
+BALANCE = 0.8  # preferred share of a cell's capacity at level 1
+FINE_LIMIT = 20_000  # level-1 bits above which cells are failure-domain sets, not classes
+
+_configured = False
+
+
+def configure() -> None:
+    """Solver parameters: cardinality solver on, fixed seeds (determinism)."""
+    global _configured
+    if not _configured:
+        z3.set_param("sat.cardinality.solver", True)
+        z3.set_param("sat.random_seed", SEED)
+        z3.set_param("smt.random_seed", SEED)
+        _configured = True
+
+
+def natural_key(name: str) -> tuple:
+    """``ctl-2`` before ``ctl-10``: numbers compare as numbers."""
+    return tuple((0, int(t), "") if t.isdigit() else (1, 0, t) for t in re.split(r"(\d+)", name) if t)
+
+
+# ---------------------------------------------------------------------------
+# The problem, precomputed once
+
+
+@dataclass
+class Svc:
+    name: str
+    index: int
+    cand: list[str]
+    count: int
+    everywhere: bool
+    ports: frozenset[int]
+    req: tuple[int, int]
+    pins: list[str]
+    colocate: list[str]
+    anti: str
+    limits: dict[str, int]  # domain kind -> at most per domain (anti-affinity gives 1)
+    max_per_domain: dict[str, int]
+    quorum_too_small: bool
+
+
+@dataclass
+class Cell:
+    index: int
+    nodes: list[str]
+    domains: tuple[str, ...]
+
+
+@dataclass
+class Problem:
+    arch: Architecture
+    previous: dict[str, set[str]]
+    services: list[Svc]
+    by_name: dict[str, Svc]
+    node_cap: dict[str, tuple[int, int]]
+    node_domains: dict[str, tuple[str, ...]]
+    domain_kind: dict[str, str]
+    cells: list[Cell] = field(default_factory=list)
+    cell_of: dict[str, int] = field(default_factory=dict)
+    cand_in: dict[tuple[str, int], list[str]] = field(default_factory=dict)  # (service, cell) -> candidate nodes
+    fine: bool = True
+
+    mode: str = "fine"
+
+    def upper_bound(self, sv: "Svc", ci: int) -> int:
+        """Most instances of ``sv`` that cell ``ci`` can hold under node and domain limits."""
+        nodes = self.cand_in[(sv.name, ci)]
+        ub = min(len(nodes), sv.count)
+        for kind, m in sv.limits.items():
+            per: dict[str, int] = defaultdict(int)
+            loose = 0
+            for n in nodes:
+                ds = [d for d in self.node_domains[n] if self.domain_kind.get(d) == kind]
+                loose += not ds
+                for d in ds:
+                    per[d] += 1
+            ub = min(ub, loose + sum(min(m, c) for c in per.values()))
+        return ub
+
+    def cells_of(self, s: str) -> list[int]:
+        return self._cells_of[s]
+
+    def finish(self, fine: bool) -> None:
+        self.fine = fine
+        self.cell_of = {n: c.index for c in self.cells for n in c.nodes}
+        self._cells_of: dict[str, list[int]] = {}
+        for sv in self.services:
+            per: dict[int, list[str]] = defaultdict(list)
+            for n in sv.cand:
+                per[self.cell_of[n]].append(n)
+            self._cells_of[sv.name] = sorted(per)
+            for ci, ns in per.items():
+                self.cand_in[(sv.name, ci)] = ns
+
+
+def res(value: float, up: bool) -> int:
+    import math
+
+    v = value * SCALE
+    return int(math.ceil(v - 1e-9)) if up else int(math.floor(v + 1e-9))
+
+
+def build_problem(arch: Architecture, previous: dict[str, set[str]], svcs: list[Svc],
+                  fine: bool | None = None) -> Problem:
+    node_domains = {n.name: tuple(arch.node_domains(n.name)) for n in arch.nodes}
+    pr = Problem(
+        arch=arch, previous=previous, services=svcs, by_name={s.name: s for s in svcs},
+        node_cap={n.name: (res(n.capacity.cpu, False), res(n.capacity.memory_gb, False)) for n in arch.nodes},
+        node_domains=node_domains, domain_kind={d.name: d.kind for d in arch.domains},
+    )
+    order = sorted((n.name for n in arch.nodes), key=natural_key)
+    pinned: dict[str, list[str]] = defaultdict(list)
+    excluded: dict[str, list[str]] = defaultdict(list)
+    for s in arch.services:
+        for n in s.pin:
+            pinned[n].append(s.name)
+        for n in s.exclude:
+            excluded[n].append(s.name)
+    prev_of: dict[str, list[str]] = defaultdict(list)
+    for s, ns in sorted(previous.items()):
+        for n in ns:
+            prev_of[n].append(s)
+    roles = {n.name: tuple(n.roles) for n in arch.nodes}
+
+    limited_kinds = sorted({k for sv in svcs for k in sv.limits})
+
+    def partition(mode: str) -> list[Cell] | None:
+        keyed: dict[tuple, list[str]] = {}
+        if mode == "coarse":
+            # one cell per domain of the constrained kind with the fewest domains
+            # (a zone); finer limits are kept by the fill, so every domain of a
+            # limited kind must then lie inside one cell
+            if not limited_kinds:
+                return None
+            counts = {k: len({d for n in order for d in node_domains[n] if pr.domain_kind.get(d) == k})
+                      for k in limited_kinds}
+            top = min(limited_kinds, key=lambda k: (counts[k], k))
+            for n in order:
+                keyed.setdefault((tuple(d for d in node_domains[n] if pr.domain_kind.get(d) == top),), []).append(n)
+            cell_of = {n: i for i, ns in enumerate(keyed.values()) for n in ns}
+            for k in limited_kinds:
+                members: dict[str, set[int]] = defaultdict(set)
+                for n in order:
+                    for d in node_domains[n]:
+                        if pr.domain_kind.get(d) == k:
+                            members[d].add(cell_of[n])
+                if any(len(v) > 1 for v in members.values()):
+                    return None
+        else:
+            for n in order:
+                key: tuple = (node_domains[n],)
+                if mode == "fine":
+                    key += (roles[n], pr.node_cap[n], tuple(pinned[n]), tuple(excluded[n]), tuple(prev_of[n]))
+                keyed.setdefault(key, []).append(n)
+        return [Cell(i, ns, key[0]) for i, (key, ns) in enumerate(keyed.items())]
+
+    modes = ["fine", "domains", "coarse"] if fine is None else (["fine"] if fine else ["domains"])
+    chosen = None
+    for mode in modes:
+        cells = partition(mode)
+        if cells is None:
+            continue
+        pr.cells, pr.cand_in = cells, {}
+        pr.finish(mode == "fine")
+        pr.mode = mode
+        chosen = mode
+        bits = sum(min(sv.count, len(pr.cand_in[(sv.name, ci)])) for sv in svcs for ci in pr.cells_of(sv.name))
+        if bits <= FINE_LIMIT:
+            break
+    assert chosen is not None
+    return pr
+
+
+# ---------------------------------------------------------------------------
+# Level 1: counts per (service, cell)
+
+
+class Encoding:
+    """Order-encoded instance counts per (service, cell), optionally tracked."""
+
+    def __init__(self, pr: Problem, track: bool = False, cuts: Iterable[tuple[int, dict[str, int]]] = ()):
+        configure()
+        self.pr = pr
+        self.track = track
+        self.ctx = z3.main_ctx()
+        self.ref = self.ctx.ref()
+        self.bool_sort = z3.BoolSort(self.ctx).ast
+        self.solver = z3.SolverFor("QF_FD")
+        self.solver.set("random_seed", SEED)
+        self.bits: dict[tuple[str, int], list[z3.BoolRef]] = {}
+        self.bit_key: dict[str, tuple[str, int]] = {}
+        self.literals: dict[tuple, z3.BoolRef] = {}
+        self.statements: dict[str, tuple] = {}
+        self._keep: list = []
+        self.balanced = self.var("balanced")
+        self._build()
+        for ci, counts in cuts:
+            self.cut(ci, counts)
+
+    # -- raw term builders (the Python wrappers are the bottleneck) --------
+
+    def var(self, name: str) -> z3.BoolRef:
+        return z3.BoolRef(z3.Z3_mk_const(self.ref, z3.to_symbol(name, self.ctx), self.bool_sort), self.ctx)
+
+    def _arr(self, lits: list[z3.BoolRef]):
+        return (z3.Ast * len(lits))(*[x.as_ast() for x in lits])
+
+    def atmost(self, lits: list[z3.BoolRef], k: int) -> z3.BoolRef:
+        return z3.BoolRef(z3.Z3_mk_atmost(self.ref, len(lits), self._arr(lits), k), self.ctx)
+
+    def pb(self, lits: list[z3.BoolRef], coeffs: list[int], k: int, eq: bool = False) -> z3.BoolRef:
+        mk = z3.Z3_mk_pbeq if eq else z3.Z3_mk_pble
+        c = (ctypes.c_int * len(coeffs))(*coeffs)
+        return z3.BoolRef(mk(self.ref, len(lits), self._arr(lits), c, k), self.ctx)
+
+    def implies(self, a: z3.BoolRef, b: z3.BoolRef) -> z3.BoolRef:
+        return z3.BoolRef(z3.Z3_mk_implies(self.ref, a.as_ast(), b.as_ast()), self.ctx)
+
+    def conj(self, lits: list[z3.BoolRef]) -> z3.BoolRef:
+        if not lits:
+            return z3.BoolVal(True, self.ctx)
+        return z3.BoolRef(z3.Z3_mk_and(self.ref, len(lits), self._arr(lits)), self.ctx)
+
+    def disj(self, lits: list[z3.BoolRef]) -> z3.BoolRef:
+        if not lits:
+            return z3.BoolVal(False, self.ctx)
+        return z3.BoolRef(z3.Z3_mk_or(self.ref, len(lits), self._arr(lits)), self.ctx)
+
+    def neg(self, a: z3.BoolRef) -> z3.BoolRef:
+        return z3.BoolRef(z3.Z3_mk_not(self.ref, a.as_ast()), self.ctx)
+
+    def assert_raw(self, e: z3.BoolRef) -> None:
+        z3.Z3_solver_assert(self.ref, self.solver.solver, e.as_ast())
+
+    def lit(self, stmt: tuple) -> z3.BoolRef:
+        if stmt not in self.literals:
+            name = f"stmt!{len(self.literals)}"
+            self.literals[stmt] = self.var(name)
+            self.statements[name] = stmt
+        return self.literals[stmt]
+
+    def add(self, stmt: tuple, e: z3.BoolRef) -> None:
+        self.assert_raw(self.implies(self.lit(stmt), e) if self.track else e)
+
+    def terms(self, s: str, cells: Iterable[int]) -> list[z3.BoolRef]:
+        return [b for ci in cells for b in self.bits.get((s, ci), ())]
+
+    # -- the encoding ------------------------------------------------------
+
+    def _build(self) -> None:
+        pr = self.pr
+        cells_by_kind: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
+        for c in pr.cells:
+            for d in c.domains:
+                cells_by_kind[pr.domain_kind.get(d, "")][d].append(c.index)
+        for sv in pr.services:
+            for ci in pr.cells_of(sv.name):
+                # domain limits as a bound on the count (tracked constraints say it again)
+                ub = min(len(pr.cand_in[(sv.name, ci)]), sv.count) if self.track else pr.upper_bound(sv, ci)
+                bs = []
+                for j in range(1, ub + 1):
+                    name = f"b!{sv.index}!{ci}!{j}"
+                    b = self.var(name)
+                    bs.append(b)
+                    self.bit_key[name] = (sv.name, ci)
+                self.bits[(sv.name, ci)] = bs
+                for j in range(1, len(bs)):
+                    self.assert_raw(self.implies(bs[j], bs[j - 1]))  # order encoding (structural)
+        for sv in pr.services:
+            s = sv.name
+            cis = pr.cells_of(s)
+            if sv.everywhere:
+                full = all(len(self.bits[(s, ci)]) == len(pr.cand_in[(s, ci)]) for ci in cis)
+                self.add(("count", s), self.conj([self.bits[(s, ci)][-1] for ci in cis if self.bits[(s, ci)]])
+                         if full else z3.BoolVal(False, self.ctx))
+            else:
+                ts = self.terms(s, cis)
+                self.add(("count", s), self.pb(ts, [1] * len(ts), sv.count, eq=True) if ts
+                         else z3.BoolVal(sv.count == 0, self.ctx))
+            if sv.quorum_too_small:
+                self.add(("quorum", s), z3.BoolVal(False, self.ctx))
+            cset = set(cis)
+            for kind, m in sorted(sv.limits.items()):
+                stmt = ("anti", s, kind) if (kind == sv.anti and m == 1) else ("max", s, kind)
+                for d, dcells in sorted(cells_by_kind.get(kind, {}).items()):
+                    ts = self.terms(s, [ci for ci in dcells if ci in cset])
+                    if len(ts) > m:
+                        self.add(stmt, self.atmost(ts, m))
+                if kind == sv.anti and m == 1 and kind in sv.max_per_domain and sv.max_per_domain[kind] > 1:
+                    pass
+            for p in sv.pins:
+                ci = pr.cell_of[p]
+                need = sum(1 for q in sv.pins if pr.cell_of[q] == ci)
+                bs = self.bits.get((s, ci), [])
+                self.add(("pin", s, p), bs[need - 1] if len(bs) >= need else z3.BoolVal(False, self.ctx))
+            for t in sv.colocate:
+                for ci in cis:
+                    tb = self.bits.get((t, ci), [])
+                    for j, b in enumerate(self.bits[(s, ci)]):
+                        self.add(("colocate", s, t), self.implies(b, tb[j]) if j < len(tb) else self.neg(b))
+        # per cell: capacity (Hall-type sums over candidate subsets) and ports
+        in_cell: dict[int, list[Svc]] = defaultdict(list)
+        for sv in pr.services:
+            for ci in pr.cells_of(sv.name):
+                in_cell[ci].append(sv)
+        for ci, svs in sorted(in_cell.items()):
+            cand = {sv.name: frozenset(pr.cand_in[(sv.name, ci)]) for sv in svs}
+            base = sorted(set(cand.values()), key=lambda f: (len(f), sorted(f)))
+            # Hall-type conditions: every candidate set, pairwise unions and the whole cell
+            subsets = set(base) | {frozenset(pr.cells[ci].nodes)}
+            if len(base) <= 12:
+                subsets |= {a | b for i, a in enumerate(base) for b in base[i + 1:]}
+            subsets_sorted = sorted(subsets, key=lambda f: (len(f), sorted(f, key=natural_key)))
+            for r in range(2):
+                for subset in subsets_sorted:
+                    lits, coeffs = [], []
+                    for sv in svs:
+                        if sv.req[r] > 0 and cand[sv.name] <= subset:
+                            for b in self.bits[(sv.name, ci)]:
+                                lits.append(b)
+                                coeffs.append(sv.req[r])
+                    cap = sum(pr.node_cap[n][r] for n in subset)
+                    if lits and sum(coeffs) > cap:
+                        self.add(("capacity", ci, r, tuple(sorted(subset, key=natural_key))), self.pb(lits, coeffs, cap))
+                    # a preference, not a constraint: leave headroom in every cell so
+                    # that the fill rarely fails (dropped when it cannot hold)
+                    soft_cap = int(cap * BALANCE)
+                    if lits and not self.track and sum(coeffs) > soft_cap:
+                        self.assert_raw(self.implies(self.balanced, self.pb(lits, coeffs, soft_cap)))
+                for sv in svs:
+                    if sv.req[r] == 0:
+                        continue
+                    fit = sum(1 for n in pr.cand_in[(sv.name, ci)] if pr.node_cap[n][r] >= sv.req[r])
+                    bs = self.bits[(sv.name, ci)]
+                    if fit < len(bs):
+                        self.add(("capacity", ci, r, tuple(pr.cand_in[(sv.name, ci)])), self.neg(bs[fit]))
+            users: dict[int, list[Svc]] = defaultdict(list)
+            for sv in svs:
+                for p in sorted(sv.ports):
+                    users[p].append(sv)
+            for p, us in sorted(users.items()):
+                for i, a in enumerate(us):
+                    for b in us[i + 1:]:
+                        room = len(cand[a.name] | cand[b.name])
+                        ts = self.bits[(a.name, ci)] + self.bits[(b.name, ci)]
+                        if len(ts) > room:
+                            self.add(("port", a.name, b.name, p), self.atmost(ts, room))
+
+    def cut(self, ci: int, counts: dict[str, int]) -> None:
+        """Cell ``ci`` cannot hold these counts, nor more of each."""
+        e = self.disj([self.neg(self.bits[(s, ci)][n - 1]) for s, n in sorted(counts.items())])
+        self.add(("fill", ci, tuple(sorted(counts.items()))), e)
+
+    def counts(self) -> dict[tuple[str, int], int]:
+        """Instances per (service, cell) in the current model."""
+        m = self.solver.model()
+        ref, mr = self.ref, m.model
+        out: dict[tuple[str, int], int] = defaultdict(int)
+        true = z3.Z3_L_TRUE
+        for i in range(z3.Z3_model_get_num_consts(ref, mr)):
+            d = z3.Z3_model_get_const_decl(ref, mr, i)
+            v = z3.Z3_model_get_const_interp(ref, mr, d)
+            if z3.Z3_get_bool_value(ref, v) == true:
+                name = z3.Z3_get_symbol_string(ref, z3.Z3_get_decl_name(ref, d))
+                key = self.bit_key.get(name)
+                if key is not None:
+                    out[key] += 1
+        return dict(out)
+
+
+# ---------------------------------------------------------------------------
+# Level 2: fill each cell's nodes
+
+
+def fill_cell(pr: Problem, ci: int, counts: dict[str, int]) -> dict[str, list[str]] | None:
+    """Choose the nodes of cell ``ci`` for the given instance counts, or None."""
+    got = _fill_greedy(pr, ci, counts)
+    if got is None:
+        got = _fill_exact(pr, ci, counts)
+    return got
+
+
+def _order(pr: Problem, ci: int, counts: dict[str, int]) -> list[str]:
+    seen: set[str] = set()
+    out: list[str] = []
+
+    def visit(s: str) -> None:
+        if s in seen:
+            return
+        seen.add(s)
+        for t in pr.by_name[s].colocate:
+            if t in counts:
+                visit(t)
+        out.append(s)
+
+    def key(s: str) -> tuple:
+        sv = pr.by_name[s]
+        room = len(pr.cand_in[(s, ci)])
+        return (not sv.everywhere, not sv.pins, room - counts[s], -(sv.req[0] + sv.req[1]), sv.index)
+
+    for s in sorted(counts, key=key):
+        visit(s)
+    return out
+
+
+def _fill_greedy(pr: Problem, ci: int, counts: dict[str, int]) -> dict[str, list[str]] | None:
+    nodes = pr.cells[ci].nodes
+    pos = {n: i for i, n in enumerate(nodes)}
+    load = {n: [0, 0] for n in nodes}
+    ports: dict[str, set[int]] = {n: set() for n in nodes}
+    hosts: dict[str, set[str]] = {n: set() for n in nodes}
+    out: dict[str, list[str]] = {}
+    for s in _order(pr, ci, counts):
+        sv = pr.by_name[s]
+        prev = pr.previous.get(s, set())
+        in_dom: dict[str, int] = defaultdict(int)
+        limited = {n: [(d, sv.limits[pr.domain_kind[d]]) for d in pr.node_domains[n]
+                       if pr.domain_kind.get(d) in sv.limits] for n in pr.cand_in[(s, ci)]} if sv.limits else {}
+        ok = [n for n in pr.cand_in[(s, ci)]
+              if all(t in hosts[n] for t in sv.colocate)
+              and not ports[n] & sv.ports
+              and load[n][0] + sv.req[0] <= pr.node_cap[n][0] and load[n][1] + sv.req[1] <= pr.node_cap[n][1]]
+        if len(ok) < counts[s]:
+            return None
+        pins = set(sv.pins)
+
+        def pref(n: str) -> tuple:
+            cap = pr.node_cap[n]
+            used = max(load[n][0] / cap[0] if cap[0] else 0, load[n][1] / cap[1] if cap[1] else 0)
+            return (n not in pins, n not in prev, round(used, 6), len(hosts[n]), pos[n])
+
+        if sv.limits:
+            chosen = []
+            for n in sorted(ok, key=pref):
+                if len(chosen) == counts[s]:
+                    break
+                if all(in_dom[d] < m for d, m in limited[n]):
+                    chosen.append(n)
+                    for d, _ in limited[n]:
+                        in_dom[d] += 1
+            if len(chosen) < counts[s]:
+                return None
+        else:
+            chosen = sorted(ok, key=pref)[:counts[s]]
+        if not pins <= set(chosen) and pins & set(nodes):
+            if not {p for p in pins if p in pos} <= set(chosen):
+                return None
+        for n in chosen:
+            load[n][0] += sv.req[0]
+            load[n][1] += sv.req[1]
+            ports[n] |= sv.ports
+            hosts[n].add(s)
+        out[s] = chosen
+    return out
+
+
+def _fill_exact(pr: Problem, ci: int, counts: dict[str, int]) -> dict[str, list[str]] | None:
+    configure()
+    nodes = pr.cells[ci].nodes
+    sol = z3.SolverFor("QF_FD")
+    sol.set("random_seed", SEED)
+    # A cell is small; a fill that takes longer is (almost surely) a
+    # pigeonhole proof: give up and cut these counts off at level 1.
+    sol.set("timeout", FILL_TIMEOUT_MS)
+    x = {(s, n): z3.Bool(f"x!{s}!{n}") for s in counts for n in pr.cand_in[(s, ci)]}
+    for s, k in counts.items():
+        sv = pr.by_name[s]
+        sol.add(z3.PbEq([(x[s, n], 1) for n in pr.cand_in[(s, ci)]], k))
+        for p in sv.pins:
+            if (s, p) in x:
+                sol.add(x[s, p])
+        per_dom: dict[str, list] = defaultdict(list)
+        for n in pr.cand_in[(s, ci)]:
+            for d in pr.node_domains[n]:
+                if pr.domain_kind.get(d) in sv.limits:
+                    per_dom[d].append(x[s, n])
+        for d, xs in sorted(per_dom.items()):
+            m = sv.limits[pr.domain_kind[d]]
+            if len(xs) > m:
+                sol.add(z3.AtMost(*xs, m))
+        for t in sv.colocate:
+            for n in pr.cand_in[(s, ci)]:
+                sol.add(z3.Implies(x[s, n], x[t, n]) if (t, n) in x else z3.Not(x[s, n]))
+    for n in nodes:
+        here = [s for s in counts if (s, n) in x]
+        for r in range(2):
+            terms = [(x[s, n], pr.by_name[s].req[r]) for s in here if pr.by_name[s].req[r] > 0]
+            if terms and sum(w for _, w in terms) > pr.node_cap[n][r]:
+                sol.add(z3.PbLe(terms, pr.node_cap[n][r]))
+        users: dict[int, list[str]] = defaultdict(list)
+        for s in here:
+            for p in pr.by_name[s].ports:
+                users[p].append(s)
+        for p, ss in sorted(users.items()):
+            if len(ss) > 1:
+                sol.add(z3.AtMost(*[x[s, n] for s in ss], 1))
+    if sol.check() != z3.sat:
+        return None
+    m = sol.model()
+    return {s: [n for n in pr.cand_in[(s, ci)] if z3.is_true(m.eval(x[s, n], model_completion=True))]
+            for s in counts}
+
+
+# ---------------------------------------------------------------------------
+# Solving with preferences (stability) and explaining failures
+
+
+class NoPlacement(Exception):
+    """Level 1 is unsatisfiable; ``cuts`` are the fill cuts learnt so far."""
+
+    def __init__(self, cuts: list[tuple[int, dict[str, int]]]):
+        self.cuts = cuts
+
+
+def solve(pr: Problem, max_rounds: int = 1000) -> tuple[dict[str, list[str]], dict]:
+    """service -> nodes, and statistics; raises :class:`NoPlacement`."""
+    enc = Encoding(pr)
+    stats = {"cells": len(pr.cells), "fine": pr.fine, "bits": len(enc.bit_key), "cuts": 0, "checks": 0}
+    # Prefer keeping previous instances: at least as many in each cell as before.
+    prefs: list[z3.BoolRef] = []
+    for sv in pr.services:
+        before = pr.previous.get(sv.name)
+        if not before:
+            continue
+        per: dict[int, int] = defaultdict(int)
+        for n in before:
+            per[pr.cell_of[n]] += 1
+        for ci, k in sorted(per.items()):
+            bs = enc.bits.get((sv.name, ci), [])
+            prefs.extend(bs[:k])
+    cuts: list[tuple[int, dict[str, int]]] = []
+    # kept instances matter more than balance: the balance literal is the
+    # last assumption, so it is the first dropped when they conflict
+    active = list(prefs) + [enc.balanced]
+    for _ in range(max_rounds):
+        stats["checks"] += 1
+        r = enc.solver.check(*active)
+        if r != z3.sat:
+            if not active:
+                raise NoPlacement(cuts)
+            core = {c.get_id() for c in enc.solver.unsat_core()}
+            if not core:
+                active = []
+                continue
+            # drop one kept instance of the core (the last, for determinism)
+            drop = next(a for a in reversed(active) if a.get_id() in core)
+            active.remove(drop)
+            continue
+        counts = enc.counts()
+        per_cell: dict[int, dict[str, int]] = defaultdict(dict)
+        for (s, ci), n in counts.items():
+            per_cell[ci][s] = n
+        result: dict[str, list[str]] = {sv.name: [] for sv in pr.services}
+        failed = False
+        for ci in sorted(per_cell):
+            got = fill_cell(pr, ci, per_cell[ci])
+            if got is None:
+                enc.cut(ci, per_cell[ci])
+                cuts.append((ci, per_cell[ci]))
+                stats["cuts"] += 1
+                failed = True
+                continue
+            for s, ns in got.items():
+                result[s].extend(ns)
+        if not failed:
+            stats["kept_preferences"] = len([a for a in active if a.get_id() != enc.balanced.get_id()])
+            stats["balanced"] = any(a.get_id() == enc.balanced.get_id() for a in active)
+            return {s: sorted(ns, key=natural_key) for s, ns in result.items()}, stats
+    raise NoPlacement(cuts)
+
+
+def unsat_core(pr: Problem, cuts: list[tuple[int, dict[str, int]]]) -> list[tuple] | None:
+    """The smallest conflicting set of statements (deletion-minimised core)."""
+    enc = Encoding(pr, track=True, cuts=cuts)
+    lits = [enc.literals[k] for k in enc.literals]
+    if enc.solver.check(*lits) != z3.unsat:
+        return None
+    core_ids = {c.get_id() for c in enc.solver.unsat_core()}
+    core = [c for c in lits if c.get_id() in core_ids]
+    i = 0
+    while i < len(core):
+        trial = core[:i] + core[i + 1:]
+        if enc.solver.check(*trial) == z3.unsat:
+            ids = {c.get_id() for c in enc.solver.unsat_core()}
+            core = [c for c in trial if c.get_id() in ids]
+        else:
+            i += 1
+    return [enc.statements[str(c)] for c in core]
