@@ -223,10 +223,12 @@ class Encoding:
         configure()
         self.pr = pr
         self.track = track
-        self.ctx = z3.main_ctx()
+        # A fresh context per solve: term ids (and so the SAT variable order)
+        # then depend only on this model, never on what ran before.
+        self.ctx = z3.Context()
         self.ref = self.ctx.ref()
         self.bool_sort = z3.BoolSort(self.ctx).ast
-        self.solver = z3.SolverFor("QF_FD")
+        self.solver = z3.SolverFor("QF_FD", ctx=self.ctx)
         self.solver.set("random_seed", SEED)
         self.bits: dict[tuple[str, int], list[z3.BoolRef]] = {}
         self.bit_key: dict[str, tuple[str, int]] = {}
@@ -329,11 +331,13 @@ class Encoding:
                         self.add(stmt, self.atmost(ts, m))
                 if kind == sv.anti and m == 1 and kind in sv.max_per_domain and sv.max_per_domain[kind] > 1:
                     pass
+            pinned_cells: dict[int, list[str]] = defaultdict(list)
             for p in sv.pins:
-                ci = pr.cell_of[p]
-                need = sum(1 for q in sv.pins if pr.cell_of[q] == ci)
+                pinned_cells[pr.cell_of[p]].append(p)
+            for ci, ps in sorted(pinned_cells.items()):
+                # pins to interchangeable nodes are one statement: "at least len(ps) here"
                 bs = self.bits.get((s, ci), [])
-                self.add(("pin", s, p), bs[need - 1] if len(bs) >= need else z3.BoolVal(False, self.ctx))
+                self.add(("pin", s, ", ".join(ps)), bs[len(ps) - 1] if len(bs) >= len(ps) else z3.BoolVal(False, self.ctx))
             for t in sv.colocate:
                 for ci in cis:
                     tb = self.bits.get((t, ci), [])
@@ -498,12 +502,13 @@ def _fill_greedy(pr: Problem, ci: int, counts: dict[str, int]) -> dict[str, list
 def _fill_exact(pr: Problem, ci: int, counts: dict[str, int]) -> dict[str, list[str]] | None:
     configure()
     nodes = pr.cells[ci].nodes
-    sol = z3.SolverFor("QF_FD")
+    ctx = z3.Context()
+    sol = z3.SolverFor("QF_FD", ctx=ctx)
     sol.set("random_seed", SEED)
     # A cell is small; a fill that takes longer is (almost surely) a
     # pigeonhole proof: give up and cut these counts off at level 1.
     sol.set("timeout", FILL_TIMEOUT_MS)
-    x = {(s, n): z3.Bool(f"x!{s}!{n}") for s in counts for n in pr.cand_in[(s, ci)]}
+    x = {(s, n): z3.Bool(f"x!{s}!{n}", ctx) for s in counts for n in pr.cand_in[(s, ci)]}
     for s, k in counts.items():
         sv = pr.by_name[s]
         sol.add(z3.PbEq([(x[s, n], 1) for n in pr.cand_in[(s, ci)]], k))
