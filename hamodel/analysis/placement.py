@@ -97,8 +97,18 @@ def _role_text(svc: Service) -> str:
 
 def candidates(arch: Architecture, svc: Service) -> list[str]:
     """Nodes that may run ``svc``: those of its roles, minus exclusions, natural order."""
+    cache = arch.__dict__.setdefault("_ha_placement_roles", {})
+    if cache.get("nodes") is not arch.nodes:  # role -> nodes in natural order, once per model
+        cache.clear()
+        cache["nodes"] = arch.nodes
+        order = {n: i for i, n in enumerate(sorted((x.name for x in arch.nodes), key=natural_key))}
+        cache["order"] = order
+        for node in arch.nodes:
+            for r in node.roles:
+                cache.setdefault(("role", r), []).append(node.name)
     ex = set(svc.exclude)
-    return sorted((n.name for n in arch.nodes_with_roles(svc.on) if n.name not in ex), key=natural_key)
+    names = {n for r in svc.on for n in cache.get(("role", r), ())}
+    return sorted((n for n in names if n not in ex), key=cache["order"].__getitem__)
 
 
 def instance_count(arch: Architecture, svc: Service) -> int:
@@ -264,8 +274,7 @@ def _precheck(pr: S.Problem) -> list[str]:
     svcs = {s.name: s for s in arch.services}
     out: list[str] = []
 
-    def of_kind(n: str, kind: str) -> list[str]:
-        return [d for d in pr.node_domains[n] if pr.domain_kind.get(d) == kind]
+    of_kind = pr.of_kind
 
     for sv in pr.services:
         svc, s, cand, k = svcs[sv.name], sv.name, sv.cand, sv.count

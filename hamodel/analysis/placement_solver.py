@@ -26,6 +26,7 @@ and the unsat core, minimised by deletion, is rendered in words.
 from __future__ import annotations
 
 import ctypes
+import functools
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -39,7 +40,8 @@ SCALE = 1000  # resources are compared as integers in thousandths
 SEED = 0
 FILL_TIMEOUT_MS = 2000
 BALANCE = 0.8  # preferred share of a cell's capacity at level 1
-FINE_LIMIT = 20_000  # level-1 bits above which cells are failure-domain sets, not classes
+FINE_LIMIT = 20_000
+MAX_CELLS = 4  # level-1 cells when merging (large models)  # level-1 bits above which cells are failure-domain sets, not classes
 
 _configured = False
 
@@ -54,6 +56,7 @@ def configure() -> None:
         _configured = True
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def natural_key(name: str) -> tuple:
     """``ctl-2`` before ``ctl-10``: numbers compare as numbers."""
     return tuple((0, int(t), "") if t.isdigit() else (1, 0, t) for t in re.split(r"(\d+)", name) if t)
@@ -111,12 +114,20 @@ class Problem:
             per: dict[str, int] = defaultdict(int)
             loose = 0
             for n in nodes:
-                ds = [d for d in self.node_domains[n] if self.domain_kind.get(d) == kind]
+                ds = self.of_kind(n, kind)
                 loose += not ds
                 for d in ds:
                     per[d] += 1
             ub = min(ub, loose + sum(min(m, c) for c in per.values()))
         return ub
+
+    def of_kind(self, node: str, kind: str) -> list[str]:
+        """The domains of ``kind`` that ``node`` is in (cached)."""
+        cache = self.__dict__.setdefault("_kind_cache", {})
+        key = (node, kind)
+        if key not in cache:
+            cache[key] = [d for d in self.node_domains[node] if self.domain_kind.get(d) == kind]
+        return cache[key]
 
     def cells_of(self, s: str) -> list[int]:
         return self._cells_of[s]
@@ -209,7 +220,40 @@ def build_problem(arch: Architecture, previous: dict[str, set[str]], svcs: list[
         if bits <= FINE_LIMIT:
             break
     assert chosen is not None
+    if bits > FINE_LIMIT and len(pr.cells) > MAX_CELLS and pr.mode != "fine":
+        merged = _merge_cells(pr, limited_kinds)
+        if merged is not None:
+            pr.cells, pr.cand_in = merged, {}
+            pr.finish(False)
+            pr.mode = "merged"
     return pr
+
+
+def _merge_cells(pr: Problem, limited_kinds: list[str]) -> list[Cell] | None:
+    """At most MAX_CELLS cells, each a run of consecutive cells.
+
+    Level-1 size then grows with the number of services only, not with
+    services x domains; the fill keeps every domain limit, which is valid
+    as long as each domain of a limited kind lies inside one merged cell.
+    """
+    per = -(-len(pr.cells) // MAX_CELLS)
+    groups = [pr.cells[i:i + per] for i in range(0, len(pr.cells), per)]
+    out = []
+    for i, g in enumerate(groups):
+        common = set(g[0].domains)
+        for c in g[1:]:
+            common &= set(c.domains)
+        out.append(Cell(i, [n for c in g for n in c.nodes], tuple(d for d in g[0].domains if d in common)))
+    cell_of = {n: c.index for c in out for n in c.nodes}
+    limited = set(limited_kinds)
+    touched: dict[str, set[int]] = defaultdict(set)
+    for n, ci in cell_of.items():
+        for d in pr.node_domains[n]:
+            if pr.domain_kind.get(d) in limited:
+                touched[d].add(ci)
+    if any(len(v) > 1 for v in touched.values()):
+        return None
+    return out
 
 
 # ---------------------------------------------------------------------------
