@@ -170,8 +170,8 @@ def test_colocate():
     r = place(arch([svc("lb", replicas=2), svc("sidecar", replicas=2, colocate=["lb"])], ns))
     assert nodes_of(r, "sidecar") == nodes_of(r, "lb")
     with pytest.raises(Unplaceable) as e:
-        place(arch([svc("lb", replicas=2, pin=["n1", "n2"]), svc("sidecar", replicas=1, pin=["n3"], colocate=["lb"])],
-                   ns))
+        place(arch([svc("lb", replicas=2, pin=["n1", "n2"]), svc("sidecar", replicas=1, pin=["n3"], colocate=["lb"]),
+                    svc("free", replicas=1)], ns))
     text = e.value.explanations[0]
     assert "sidecar may run only on nodes that run lb (colocate)" in text and "sidecar is pinned to n3" in text
 
@@ -208,7 +208,8 @@ def test_capacity_conflict_found_by_the_solver_names_the_nodes():
     ns = nodes(2, cpu=8)
     a = arch([svc("a", replicas=1, requests=Resources(cpu=5), pin=["n1"]),
               svc("b", replicas=1, requests=Resources(cpu=3), pin=["n1"]),
-              svc("c", replicas=1, requests=Resources(cpu=1), pin=["n1"])], ns)
+              svc("c", replicas=1, requests=Resources(cpu=1), pin=["n1"]),
+              svc("free", replicas=1)], ns)  # one unpinned service: the solver runs
     with pytest.raises(Unplaceable) as e:
         place(a)
     text = e.value.explanations[0]
@@ -262,6 +263,31 @@ def test_verify_reports_every_violation():
     assert "web runs on every node of the b role (replicas='all'), but is missing on n4" in text
     assert "node n1 has 4 cpu, but db, web request 5 there" in text
     assert "port 5432 on node n1 is bound by both db and web" in text
+
+
+def test_fully_pinned_model_is_verified_not_solved():
+    ns = nodes(3, role=("a", "b"), racks=["r1", "r1", "r2"])
+    ok = arch([svc("x", on="a", replicas=2, pin=["n1", "n3"], anti_affinity="rack"),
+               svc("y", on="b", replicas=1, pin=["n2"], ports=[80])], ns)
+    assert place(ok).placement.to_dict() == {"x": ["n1", "n3"], "y": ["n2"]}
+    bad = arch([svc("x", on="a", replicas=2, pin=["n1", "n2"], anti_affinity="rack", ports=[80]),
+                svc("y", on="b", replicas=1, pin=["n2"], ports=[80])], ns)
+    with pytest.raises(Unplaceable) as e:
+        place(bad)
+    assert e.value.explanations == [
+        "x must not have two instances in one rack (anti_affinity='rack'), but n1, n2 share rack r1",
+        "port 80 on node n2 is bound by both x and y",
+    ]
+
+
+def test_same_bytes_in_separate_processes(tmp_path):
+    import subprocess
+
+    outs = [subprocess.run([sys.executable, "-m", "hamodel.cli", "place", str(ROOT / "models/multirack.py"),
+                            "--json", "--fresh", "--lock", str(tmp_path / f"{i}.json")],
+                           capture_output=True, check=True).stdout for i in range(2)]
+    assert outs[0] == outs[1] and b'"cinder-volume"' in outs[0]
+    assert (tmp_path / "0.json").read_bytes() == (tmp_path / "1.json").read_bytes()
 
 
 def test_verify_accepts_what_place_produces():

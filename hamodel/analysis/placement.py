@@ -5,18 +5,11 @@
 co-location, capacity, port conflicts, quorum sizes) into a concrete
 :class:`~hamodel.deployment.Placement`, allocates the VRRP groups, or raises
 :class:`Unplaceable` whose ``explanations`` name the smallest set of
-conflicting model statements in the architect's words.
-
-Encoding (see ``benchmarks/bench_placement.py`` for the measurements that
-chose it): nodes with the same roles, failure domains, capacity, pins,
-exclusions and previous services are interchangeable, so they form one
-*class*. Z3 chooses how many instances of each service go into each class
-(order-encoded counts: ``b[s, c, j]`` means "at least j instances of s in
-class c"), under cardinality and pseudo-Boolean constraints solved by the
-SAT core with ``sat.cardinality.solver``. A second, local step fills the
-interchangeable nodes of each class (greedy, then an exact per-class Z3
-solve); if a class cannot be filled the count vector is cut off and the
-first step re-solved, so the result is exact.
+conflicting model statements in the architect's words. Aggregate
+infeasibility (too few nodes or domains, total capacity) is found by
+counting before any solver runs. :func:`verify` checks a concrete
+placement against the same statements. The Z3 encoding lives in
+:mod:`hamodel.analysis.placement_solver`.
 """
 
 from __future__ import annotations
@@ -478,8 +471,14 @@ def _warnings(arch: Architecture, instances: dict[str, list[str]]) -> list[str]:
 def place(arch: Architecture, previous: Placement | None = None) -> PlacementResult:
     """Synthesise a placement for ``arch`` and allocate its VRRP groups.
 
-    With ``previous`` (usually from the lock file) as few instances as the
-    constraints allow move. Raises :class:`Unplaceable` with explanations.
+    With ``previous`` (usually from the lock file) instances stay where they
+    were as far as the constraints allow: each kept instance is an
+    assumption, and conflicting ones are dropped one at a time from unsat
+    cores (a minimal set of moves). ``moved`` counts previous instances, on
+    nodes that still exist, that are no longer there. When the model pins
+    every instance there is nothing to choose: the pins are checked with
+    :func:`verify` and every violation is reported. Raises
+    :class:`Unplaceable` with explanations in the model's words.
     """
     prev: dict[str, set[str]] = {}
     if previous is not None:
@@ -490,21 +489,29 @@ def place(arch: Architecture, previous: Placement | None = None) -> PlacementRes
                 prev[svc.name] = keep
     node_domains = {n.name: tuple(arch.node_domains(n.name)) for n in arch.nodes}
     svcs = _services(arch, node_domains)
-    pr = S.build_problem(arch, prev, svcs)
-    problems = _precheck(pr)
-    if problems:
-        raise Unplaceable(problems)
-    try:
-        instances, stats = S.solve(pr)
-    except S.NoPlacement as exc:
-        raise Unplaceable(_explain(pr, exc.cuts)) from None
+    if all(sv.everywhere or len(sv.pins) == sv.count for sv in svcs):
+        # Every instance is written down (a hand-made placement): nothing to
+        # choose, so check it and report every violated statement.
+        instances = {sv.name: list(sv.cand) if sv.everywhere else list(sv.pins) for sv in svcs}
+        violations = verify(arch, Placement({s: tuple(ns) for s, ns in instances.items()}))
+        if violations:
+            raise Unplaceable(violations)
+    else:
+        pr = S.build_problem(arch, prev, svcs)
+        problems = _precheck(pr)
+        if problems:
+            raise Unplaceable(problems)
+        try:
+            instances, _stats = S.solve(pr)
+        except S.NoPlacement as exc:
+            raise Unplaceable(_explain(pr, exc.cuts)) from None
     placement = Placement({s: tuple(ns) for s, ns in instances.items()})
     violations = verify(arch, placement)
     if violations:  # the solver and the checker disagree: a bug, never silently wrong output
         raise AssertionError("placement fails its own verification: " + "; ".join(violations))
     moved = 0
     for s, before in prev.items():
-        moved += min(len(before), pr.by_name[s].count) - len(before & set(instances[s]))
+        moved += min(len(before), instance_count(arch, arch.service(s))) - len(before & set(instances[s]))
     groups, nonlocal_nodes = _allocate(arch, instances, prev)
     return PlacementResult(placement, groups, nonlocal_nodes, tuple(_warnings(arch, instances)), moved)
 
@@ -568,6 +575,14 @@ def placement_table(arch: Architecture, result: PlacementResult):
     nodes = sorted({n for ns in result.placement.instances.values() for n in ns}, key=natural_key)
     masters = {g.service: g.master for g in result.vrrp_groups}
     t = Table(title=f"{arch.name}: placement", show_lines=False)
+    if len(nodes) > 24:  # too wide for a matrix: one row per service
+        t.add_column("service")
+        t.add_column("n", justify="right")
+        t.add_column("nodes")
+        for svc in arch.services:
+            ns = result.placement.nodes_of(svc.name)
+            t.add_row(svc.name, str(len(ns)), _names(sorted(ns, key=natural_key), limit=12))
+        return t
     t.add_column("service")
     t.add_column("n", justify="right")
     for n in nodes:
