@@ -391,8 +391,15 @@ def _describe(pr: S.Problem, stmts: list[tuple]) -> list[str]:
 
 
 def _explain(pr: S.Problem, cuts: list) -> list[str]:
-    if pr.mode == "coarse":  # explain over cells whose domain constraints are all explicit
-        pr, cuts = S.build_problem(pr.arch, pr.previous, pr.services, fine=False), []
+    if pr.mode in ("coarse", "merged"):
+        # explain over cells whose domain constraints are all explicit; learn
+        # that partition's fill cuts first (they are part of the conflict)
+        pr = S.build_problem(pr.arch, pr.previous, pr.services, fine=False)
+        try:
+            S.solve(pr)
+            return ["no placement was found, although a finer search finds one: please report this model"]
+        except S.NoPlacement as exc:
+            cuts = exc.cuts
     core = S.unsat_core(pr, cuts)
     if core is None:
         return ["no assignment of instances to nodes fits every node's capacity, ports and co-location"]
