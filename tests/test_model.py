@@ -213,3 +213,11 @@ def test_json_schema_describes_strategies():
     text = json.dumps(schema)
     for kind in ("vrrp", "behind_vip", "app_cluster", "coordinated", "active_passive", "sharded", "external", "pacemaker_vip"):
         assert f'"{kind}"' in text
+
+
+def test_acknowledgement_ids_follow_service_names():
+    ack = Acknowledgement("spof:Cinder-Volume", "accepted until the A/A driver lands")
+    assert ack.finding == "spof:Cinder-Volume"
+    with pytest.raises(ModelError) as exc:
+        Acknowledgement("spof:x\nbind", "reason")
+    assert "Acknowledgement.finding" in str(exc.value)

@@ -19,7 +19,7 @@ class Acknowledgement(HaBase):
     """An accepted finding: its stable id and the architect's reason."""
 
     _positional: ClassVar = ("finding", "reason")
-    finding: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9:._@~-]{0,120}$")]
+    finding: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9:._@~+-]{0,200}$")]
     reason: Annotated[str, Field(min_length=3, max_length=2000)]
 
 
