@@ -391,6 +391,21 @@ def _describe(pr: S.Problem, stmts: list[tuple]) -> list[str]:
 
 
 def _explain(pr: S.Problem, cuts: list) -> list[str]:
+    if len(pr.services) > 1:
+        # Most conflicts live inside one service and what it is tied to (its
+        # pins, its colocation targets): explain on that small problem first.
+        for sv in pr.services:
+            if not (sv.pins or sv.colocate):
+                continue
+            group = {sv.name, *sv.colocate}
+            part = [x for x in pr.services if x.name in group]
+            small = S.build_problem(pr.arch, {s: ns for s, ns in pr.previous.items() if s in group}, part, fine=True)
+            try:
+                S.solve(small)
+            except S.NoPlacement as exc:
+                core = S.unsat_core(small, exc.cuts)
+                if core is not None:
+                    return _describe(small, core)
     if pr.mode in ("coarse", "merged"):
         # explain over cells whose domain constraints are all explicit; learn
         # that partition's fill cuts first (they are part of the conflict)

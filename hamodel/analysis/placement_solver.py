@@ -492,6 +492,23 @@ def _order(pr: Problem, ci: int, counts: dict[str, int]) -> list[str]:
     return out
 
 
+def _small_conflict(pr: Problem, ci: int, counts: dict[str, int]) -> dict[str, int]:
+    """A part of ``counts`` that cell ``ci`` cannot hold on its own, else all of it.
+
+    A cut over one service (its pins against a rack limit inside a large
+    cell, say) removes every count vector containing it at once, instead of
+    one vector per round.
+    """
+    if len(counts) == 1:
+        return counts
+    for s in sorted(counts, key=lambda s: pr.by_name[s].index):
+        group = {s, *pr.by_name[s].colocate}
+        part = {x: n for x, n in counts.items() if x in group}
+        if len(part) < len(counts) and fill_cell(pr, ci, part) is None:
+            return part
+    return counts
+
+
 def _fill_greedy(pr: Problem, ci: int, counts: dict[str, int]) -> dict[str, list[str]] | None:
     nodes = pr.cells[ci].nodes
     pos = {n: i for i, n in enumerate(nodes)}
@@ -645,8 +662,9 @@ def solve(pr: Problem, max_rounds: int = 1000) -> tuple[dict[str, list[str]], di
         for ci in sorted(per_cell):
             got = fill_cell(pr, ci, per_cell[ci])
             if got is None:
-                enc.cut(ci, per_cell[ci])
-                cuts.append((ci, per_cell[ci]))
+                bad = _small_conflict(pr, ci, per_cell[ci])
+                enc.cut(ci, bad)
+                cuts.append((ci, bad))
                 stats["cuts"] += 1
                 failed = True
                 continue
