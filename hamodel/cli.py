@@ -112,6 +112,16 @@ def check(
         raise typer.Exit(1)
 
 
+def _emit(text: str, output: Optional[Path]) -> None:
+    """Print ``text``, or write it atomically to ``output``."""
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        from hamodel.output import write_file
+
+        write_file(output, text.encode())
+
+
 @app.command()
 def export(
     model: str = MODEL_ARG,
@@ -122,13 +132,7 @@ def export(
     if format != "json":
         err.print(f"error: unknown format {format!r} (json)")
         raise typer.Exit(2)
-    text = _load(model).to_json()
-    if output is None:
-        sys.stdout.write(text)
-    else:
-        from hamodel.output import write_file
-
-        write_file(output, text.encode())
+    _emit(_load(model).to_json(), output)
 
 
 @app.command()
@@ -136,13 +140,7 @@ def schema(
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write to this file instead of stdout."),
 ) -> None:
     """Write the JSON Schema of a model (for editors and other tools)."""
-    text = json.dumps(Architecture.model_json_schema(), indent=2, sort_keys=True) + "\n"
-    if output is None:
-        sys.stdout.write(text)
-    else:
-        from hamodel.output import write_file
-
-        write_file(output, text.encode())
+    _emit(json.dumps(Architecture.model_json_schema(), indent=2, sort_keys=True) + "\n", output)
 
 
 @app.command()
