@@ -23,12 +23,16 @@ class Placement:
     """Where each service's instances run: service -> sorted node names."""
 
     instances: Mapping[str, tuple[str, ...]]
+    # VRRP router ids allocated before (read from a lock file), kept when
+    # still valid so that adding a group never renumbers existing ones.
+    vrids: Mapping[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(
             self, "instances",
             MappingProxyType({s: tuple(sorted(n)) for s, n in sorted(self.instances.items())}),
         )
+        object.__setattr__(self, "vrids", MappingProxyType(dict(sorted(self.vrids.items()))))
 
     def nodes_of(self, service: str) -> tuple[str, ...]:
         return self.instances.get(service, ())

@@ -329,6 +329,29 @@ def test_vrid_exhausted_is_explained():
     assert "needs a VRRP router id on network mgmt, but all 255 are used" in e.value.explanations[0]
 
 
+def test_vrids_from_the_lock_survive_a_new_group(tmp_path):
+    net = Network("mgmt", subnet="10.0.0.0/24")
+    vips = [VirtualIP(f"vip{i}", f"10.0.0.{100 + i}", network=net) for i in (1, 2)]
+    ns = [Node(f"lb{i}", roles={"lb"}, addresses={net: f"10.0.0.{i}"}) for i in (1, 2, 3)]
+    old = Architecture("v", nodes=ns, networks=[net], vips=vips,
+                       services=[Service("haproxy", on="lb", strategy=Vrrp("vip2"))])
+    lock = tmp_path / "v.lock.json"
+    write_lock(lock, place(old))
+    assert {g.service: g.vrid for g in place(old).vrrp_groups} == {"haproxy": 1}
+    # A group added before the existing one would take id 1 on a fresh allocation ...
+    new = Architecture("v", nodes=ns, networks=[net], vips=vips, services=[
+        Service("edge", process="haproxy", on="lb", strategy=Vrrp("vip1")),
+        Service("haproxy", on="lb", strategy=Vrrp("vip2"))])
+    assert {g.service: g.vrid for g in place(new).vrrp_groups} == {"edge": 1, "haproxy": 2}
+    # ... but with the lock the existing group keeps its id and the new one gets the next free one.
+    kept = place(new, previous=read_lock(lock, new))
+    assert {g.service: g.vrid for g in kept.vrrp_groups} == {"edge": 2, "haproxy": 1}
+    # An id that became reserved on the segment is given up.
+    reserved = new.model_copy(update={"networks": [net.model_copy(update={"reserved_vrids": [1]})]})
+    assert {g.service: g.vrid for g in place(reserved, previous=read_lock(lock, new)).vrrp_groups} == \
+        {"edge": 2, "haproxy": 3}
+
+
 # -- lock file and stability -------------------------------------------------------
 
 

@@ -425,8 +425,8 @@ def _explain(pr: S.Problem, cuts: list) -> list[str]:
 # Allocation: VRRP groups, non-local binds, warnings
 
 
-def _allocate(arch: Architecture, instances: dict[str, list[str]], previous: dict[str, set[str]]
-              ) -> tuple[tuple[VrrpGroup, ...], frozenset[str]]:
+def _allocate(arch: Architecture, instances: dict[str, list[str]], previous: dict[str, set[str]],
+              previous_vrids: Mapping[str, int] | None = None) -> tuple[tuple[VrrpGroup, ...], frozenset[str]]:
     vips = {v.name: v for v in arch.vips}
     networks = {n.name: n for n in arch.networks}
     holders = [s for s in arch.services if s.holds_vips]
@@ -443,11 +443,24 @@ def _allocate(arch: Architecture, instances: dict[str, list[str]], previous: dic
                 problems.append(f"{s.name} fixes vrid {s.strategy.vrid}, but on network {net} it is "
                                 + ("reserved (reserved_vrids)" if owner == "reserved" else f"also fixed by {owner}"))
             used[net][s.strategy.vrid] = s.name
+    # Ids from the lock file stay with their group while still free, so a
+    # group added to the model never renumbers the existing ones.
+    kept: dict[str, int] = {}
+    for s in holders:
+        old = (previous_vrids or {}).get(s.name)
+        net = vips[s.holds_vips[0]].network
+        if isinstance(s.strategy, Vrrp) and s.strategy.vrid is not None:
+            continue
+        if isinstance(old, int) and 1 <= old <= 255 and old not in used[net]:
+            used[net][old] = s.name
+            kept[s.name] = old
     groups: list[VrrpGroup] = []
     for s in holders:
         net = vips[s.holds_vips[0]].network
         if isinstance(s.strategy, Vrrp) and s.strategy.vrid is not None:
             vrid = s.strategy.vrid
+        elif s.name in kept:
+            vrid = kept[s.name]
         else:
             free = [i for i in range(1, 256) if i not in used[net]]
             if not free:
@@ -534,7 +547,7 @@ def place(arch: Architecture, previous: Placement | None = None) -> PlacementRes
     moved = 0
     for s, before in prev.items():
         moved += min(len(before), instance_count(arch, arch.service(s))) - len(before & set(instances[s]))
-    groups, nonlocal_nodes = _allocate(arch, instances, prev)
+    groups, nonlocal_nodes = _allocate(arch, instances, prev, previous.vrids if previous is not None else None)
     return PlacementResult(placement, groups, nonlocal_nodes, tuple(_warnings(arch, instances)), moved)
 
 
@@ -574,7 +587,10 @@ def read_lock(path: Path, arch: Architecture) -> Placement | None:
     nodes = {n.name for n in arch.nodes}
     inst = {s: tuple(n for n in ns if isinstance(n, str) and n in nodes)
             for s, ns in raw.items() if s in services and isinstance(ns, list)}
-    return Placement(inst)
+    groups = data.get("vrrp_groups") if isinstance(data.get("vrrp_groups"), dict) else {}
+    vrids = {s: g["vrid"] for s, g in groups.items()
+             if s in services and isinstance(g, dict) and isinstance(g.get("vrid"), int)}
+    return Placement(inst, vrids=vrids)
 
 
 def write_lock(path: Path, result: PlacementResult) -> None:
