@@ -7,7 +7,7 @@ rack-level anti-affinity, capacity, two networks, two VRRP groups and
 reliability figures for availability estimates.
 """
 
-from hamodel import Architecture, Network, Node, Power, Rack, Reliability, Resources, Service, Switch, VirtualIP, Zone
+from hamodel import Acknowledgement, Architecture, Network, Node, Power, Rack, Reliability, Resources, Service, Switch, VirtualIP, Zone
 from hamodel.strategies import ActivePassive, AppCluster, BehindVip, Coordinated, Sharded, Vrrp
 
 zone = Zone("dc1")
@@ -59,6 +59,10 @@ architecture = Architecture(
         "zone": Reliability(availability=0.99999),
     },
     supervisor="systemd",
+    acknowledgements=[
+        Acknowledgement("spof:cinder-volume", "Volumes live on the Ceph cluster; the runbook restarts "
+                        "cinder-volume on another controller within 15 minutes, which the volume SLA allows."),
+    ],
     services=[
         Service("haproxy", group="Support", on="loadbalancer", ports=[9300],
                 strategy=Vrrp(internal_vip, track="haproxy")),
