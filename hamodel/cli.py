@@ -67,6 +67,8 @@ def check(
                                 help="Exit 1 on an unacknowledged finding at or above: info, low, medium, high, critical."),
     fresh: bool = typer.Option(False, "--fresh", help="Ignore the placement lock file: place from scratch."),
     lock: Optional[Path] = typer.Option(None, "--lock", help="Lock file (default: beside the model, x.lock.json)."),
+    availability: bool = typer.Option(False, "--availability",
+                                      help="Also print each service's steady-state availability (needs reliability figures)."),
 ) -> None:
     """Validate, place and analyse failures; exit 1 on unacknowledged findings >= --fail-on."""
     from hamodel.analysis.findings import findings_table, gate
@@ -89,27 +91,48 @@ def check(
             err.print(f"  - {line}", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
     except HamodelError as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
     failing = gate(dep.findings, fail_on)
+    estimates = {}
+    if availability:
+        from hamodel.analysis.failures import availability as service_availability
+
+        estimates = service_availability(arch, dep.placement, dep.vrrp_groups)
+        if not estimates:
+            err.print("note: the model carries no reliability figures: no availability estimate", highlight=False)
     if json_out:
         sys.stdout.write(json.dumps({
             "model": arch.name, "valid": True, "k": k, "fail_on": fail_on,
             "placement": dep.placement.to_dict(),
             "findings": [f.to_dict() for f in dep.findings],
             "failing": [f.id for f in failing],
+            **({"availability": {s: a.to_dict() for s, a in sorted(estimates.items())}} if availability else {}),
         }, indent=2, sort_keys=True) + "\n")
     else:
         console.print(summary_table(arch))
         console.print("[green]model is valid[/]")
         console.print(placement_table(arch, dep))
         console.print(findings_table(dep.findings, title=f"{arch.name}: findings (k={k})"))
+        if estimates:
+            console.print(_availability_table(arch.name, estimates))
         accepted = sum(1 for f in dep.findings if f.acknowledged)
         verdict = (f"[bold red]{len(failing)} unacknowledged finding(s) at or above {fail_on}[/]" if failing
                    else f"[green]no unacknowledged finding at or above {fail_on}[/]")
         console.print(f"{len(dep.findings)} finding(s), {accepted} accepted; {verdict}", highlight=False)
     if failing:
         raise typer.Exit(1)
+
+
+def _availability_table(name: str, estimates: dict) -> Table:
+    t = Table(title=f"{name}: steady-state availability (independent failures)")
+    for col, just in (("service", "left"), ("availability", "right"), ("nines", "right"),
+                      ("downtime / year", "right"), ("cut sets", "right"), ("exact", "left")):
+        t.add_column(col, justify=just)  # type: ignore[arg-type]
+    for s, a in sorted(estimates.items(), key=lambda kv: (kv[1].availability, kv[0])):
+        t.add_row(s, f"{a.availability:.6f}", f"{a.nines:.2f}", f"{a.unavailability * 8766:.2f} h",
+                  str(a.cut_sets), "yes" if a.exact else "no (truncated)")
+    return t
 
 
 def _emit(text: str, output: Optional[Path]) -> None:
