@@ -67,6 +67,8 @@ def check(
                                 help="Exit 1 on an unacknowledged finding at or above: info, low, medium, high, critical."),
     fresh: bool = typer.Option(False, "--fresh", help="Ignore the placement lock file: place from scratch."),
     lock: Optional[Path] = typer.Option(None, "--lock", help="Lock file (default: beside the model, x.lock.json)."),
+    capacity_per: str = typer.Option("node", "--capacity-per",
+                                     help="N+1 capacity after the loss of one: node or domain."),
     availability: bool = typer.Option(False, "--availability",
                                       help="Also print each service's steady-state availability (needs reliability figures)."),
 ) -> None:
@@ -79,9 +81,12 @@ def check(
     if fail_on not in SEVERITIES:
         err.print(f"error: --fail-on must be one of {', '.join(SEVERITIES)}", highlight=False)
         raise typer.Exit(2)
+    if capacity_per not in ("node", "domain"):
+        err.print("error: --capacity-per must be node or domain", highlight=False)
+        raise typer.Exit(2)
     arch = _load(model)
     try:
-        dep = resolve(arch, lock=lock or lock_path_for(model), fresh=fresh, k=k)
+        dep = resolve(arch, lock=lock or lock_path_for(model), fresh=fresh, k=k, capacity_per=capacity_per)
     except Unplaceable as exc:
         if json_out:
             sys.stdout.write(json.dumps({"model": arch.name, "valid": True, "placeable": False,

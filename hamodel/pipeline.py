@@ -12,10 +12,11 @@ from hamodel.model import Architecture
 
 
 def resolve(arch: Architecture, *, lock: Path | None = None, fresh: bool = False, k: int = 2,
-            analyse: bool = True) -> Deployment:
+            analyse: bool = True, capacity_per: str = "node") -> Deployment:
     """Place, allocate and analyse ``arch``; return the frozen Deployment.
 
-    ``lock`` is the placement lock file (kept stable when present unless
+    ``capacity_per`` is what the N+1 capacity check loses: one ``node`` or
+    one failure ``domain``. ``lock`` is the placement lock file (kept stable when present unless
     ``fresh``); it is read here, never written (``hamodel place`` writes it).
     Raises ``hamodel.analysis.placement.Unplaceable`` when no placement exists.
     """
@@ -27,7 +28,8 @@ def resolve(arch: Architecture, *, lock: Path | None = None, fresh: bool = False
     if analyse:
         from hamodel.analysis.failures import analyse as run_analysis
 
-        findings = tuple(run_analysis(arch, result.placement, k=k, vrrp_groups=result.vrrp_groups))
+        findings = tuple(run_analysis(arch, result.placement, k=k, vrrp_groups=result.vrrp_groups,
+                                      capacity_per=capacity_per))  # type: ignore[arg-type]
     return Deployment(
         architecture=arch,
         placement=result.placement,

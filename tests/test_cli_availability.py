@@ -31,3 +31,27 @@ def test_no_figures_says_so():
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["availability"] == {}
     assert "no reliability figures" in r.stderr
+
+
+def test_capacity_per_domain_finds_what_per_node_does_not(tmp_path):
+    # 4 nodes in 2 racks, 8 CPU each; "api" asks 5 CPU on each of the 4 nodes.
+    # One node lost: 20 CPU over 3 nodes = 6.67 each (fits). One rack lost:
+    # 20 CPU over 2 nodes = 10 each (does not fit).
+    model = tmp_path / "cap.py"
+    model.write_text(
+        "from hamodel import Architecture, Network, Node, Rack, Resources, Service\n"
+        "from hamodel.strategies import Coordinated\n"
+        "net = Network('m', subnet='10.0.0.0/24')\n"
+        "nodes = [Node(f'n{i}', roles={'app'}, domains=[Rack(f'r{1 + i % 2}')], capacity=Resources(cpu=8, memory_gb=64),\n"
+        "              addresses={net: f'10.0.0.{i}'}) for i in range(1, 5)]\n"
+        "architecture = Architecture('cap', nodes=nodes, networks=[net], supervisor='systemd', services=[\n"
+        "    Service('api', on='app', requests=Resources(cpu=5), strategy=Coordinated())])\n")
+    per_node = json.loads(check(str(model), "--json", "--fresh", "--fail-on", "critical").stdout)
+    assert not any(f["kind"] == "capacity" for f in per_node["findings"])
+    r = check(str(model), "--json", "--fresh", "--capacity-per", "domain")
+    per_domain = json.loads(r.stdout)
+    cap = [f for f in per_domain["findings"] if f["kind"] == "capacity"]
+    assert [f["id"] for f in cap] == ["capacity:domain-loss"]
+    assert cap[0]["scenario"][0] in ("domain:r1", "domain:r2")
+    assert r.returncode == 1  # medium, unacknowledged, default --fail-on medium
+    assert check(str(model), "--capacity-per", "rack").returncode == 2

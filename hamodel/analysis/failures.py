@@ -378,11 +378,14 @@ def _manual_recovery_finding(v: ModelView) -> Finding | None:
 
 
 def analyse(arch: Architecture, placement: Placement, k: int = 2,
-            vrrp_groups: Sequence[VrrpGroup] = ()) -> list[Finding]:
+            vrrp_groups: Sequence[VrrpGroup] = (),
+            capacity_per: Literal["node", "domain"] = "node") -> list[Finding]:
     """Every finding for ``arch`` as placed: cut sets up to size ``k``,
-    split brain, quorum loss, recovery, monitoring, N+1 capacity and cold
-    start. Sorted by severity (highest first), then id. Acknowledged
-    findings carry the architect's reason in ``acknowledged``."""
+    split brain, quorum loss, recovery, monitoring, N+1 capacity (after the
+    loss of any one node, or with ``capacity_per="domain"`` of any one
+    failure domain) and cold start. Sorted by severity (highest first), then
+    id. Acknowledged findings carry the architect's reason in
+    ``acknowledged``."""
     an = _analyzer(arch, placement, vrrp_groups)
     v = an.v
     names = _analysed(arch)
@@ -410,11 +413,12 @@ def analyse(arch: Architecture, placement: Placement, k: int = 2,
     for f in (_monitoring_finding(v), _manual_recovery_finding(v)):
         if f is not None:
             findings.append(f)
-    over = capacity_check(arch, placement, "node", vrrp_groups)
+    over = capacity_check(arch, placement, capacity_per, vrrp_groups)
     if over:
         first = over[0]
         findings.append(Finding(
-            "capacity:n-plus-1", "capacity", "medium", "Not enough capacity after a single failure",
+            "capacity:n-plus-1" if capacity_per == "node" else "capacity:domain-loss", "capacity", "medium",
+            "Not enough capacity after a single " + ("node failure" if capacity_per == "node" else "domain failure"),
             tuple(sorted({s for p in over for s in placement.services_on(p["node"])})), (first["failure"],),
             f"After {first['failure']} fails, {first['node']} would need {first['cpu']} CPU / "
             f"{first['memory_gb']} GB (has {first['capacity_cpu']} / {first['capacity_memory_gb']}).",
