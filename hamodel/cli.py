@@ -99,6 +99,12 @@ def check(
         err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
     failing = gate(dep.findings, fail_on)
+    # An acknowledgement that matches no finding is stale (the model changed,
+    # or the id has a typo): say so, so that it does not hide a future finding.
+    found = {f.id for f in dep.findings}
+    stale = sorted(a.finding for a in arch.acknowledgements if a.finding not in found)
+    for a in stale:
+        err.print(f"warning: acknowledgement {a!r} matches no finding (k={k})", markup=False, highlight=False)
     estimates = {}
     if availability:
         from hamodel.analysis.failures import availability as service_availability
@@ -112,6 +118,7 @@ def check(
             "placement": dep.placement.to_dict(),
             "findings": [f.to_dict() for f in dep.findings],
             "failing": [f.id for f in failing],
+            "stale_acknowledgements": stale,
             **({"availability": {s: a.to_dict() for s, a in sorted(estimates.items())}} if availability else {}),
         }, indent=2, sort_keys=True) + "\n")
     else:

@@ -55,3 +55,22 @@ def test_capacity_per_domain_finds_what_per_node_does_not(tmp_path):
     assert cap[0]["scenario"][0] in ("domain:r1", "domain:r2")
     assert r.returncode == 1  # medium, unacknowledged, default --fail-on medium
     assert check(str(model), "--capacity-per", "rack").returncode == 2
+
+
+def test_stale_acknowledgement_is_reported(tmp_path):
+    model = tmp_path / "ack.py"
+    model.write_text(
+        "import sys\n"
+        f"sys.path.insert(0, {str(ROOT / 'models')!r})\n"
+        "from openstack_keepalived import architecture as base\n"
+        "from hamodel import Acknowledgement, Architecture\n"
+        "data = base.model_dump()\n"
+        "data['acknowledgements'] = [{'finding': 'spof:cinder-volume', 'reason': 'runbook R-12'},\n"
+        "                            {'finding': 'spof:cinder-volumes', 'reason': 'typo'}]\n"
+        "architecture = Architecture.model_validate(data)\n")
+    r = check(str(model), "--json", "--fail-on", "critical")
+    out = json.loads(r.stdout)
+    assert out["stale_acknowledgements"] == ["spof:cinder-volumes"]
+    assert "acknowledgement 'spof:cinder-volumes' matches no finding" in r.stderr
+    spof = next(f for f in out["findings"] if f["id"] == "spof:cinder-volume")
+    assert spof["acknowledged"] == "runbook R-12"
