@@ -10,7 +10,7 @@ import hashlib
 import json
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Any, NoReturn, Optional
 
 import typer
 from rich.console import Console
@@ -41,8 +41,20 @@ def _load(model: str) -> Architecture:
         raise typer.Exit(2) from None
 
 
-def _not_yet(what: str) -> None:
-    err.print(f"{what}: not yet implemented")
+def _unplaceable(exc: Any, json_payload: Optional[dict]) -> NoReturn:
+    """Explain an unplaceable model (exit 1); as JSON on stdout when asked."""
+    if json_payload is not None:
+        sys.stdout.write(json.dumps({**json_payload, "placeable": False, "explanations": exc.explanations},
+                                    indent=2, sort_keys=True) + "\n")
+    err.print("[bold red]unplaceable:[/] no placement satisfies the model", highlight=False)
+    for line in exc.explanations:
+        err.print(f"  - {line}", markup=False, highlight=False, soft_wrap=True)
+    raise typer.Exit(1)
+
+
+def _fail(exc: Exception) -> NoReturn:
+    """A model or usage error the pipeline raised (exit 2)."""
+    err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
     raise typer.Exit(2)
 
 
@@ -88,16 +100,9 @@ def check(
     try:
         dep = resolve(arch, lock=lock or lock_path_for(model), fresh=fresh, k=k, capacity_per=capacity_per)
     except Unplaceable as exc:
-        if json_out:
-            sys.stdout.write(json.dumps({"model": arch.name, "valid": True, "placeable": False,
-                                         "explanations": exc.explanations}, indent=2, sort_keys=True) + "\n")
-        err.print("[bold red]unplaceable:[/] no placement satisfies the model", highlight=False)
-        for line in exc.explanations:
-            err.print(f"  - {line}", markup=False, highlight=False, soft_wrap=True)
-        raise typer.Exit(1) from None
+        _unplaceable(exc, {"model": arch.name, "valid": True} if json_out else None)
     except HamodelError as exc:
-        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
-        raise typer.Exit(2) from None
+        _fail(exc)
     failing = gate(dep.findings, fail_on)
     # An acknowledgement that matches no finding is stale (the model changed,
     # or the id has a typo): say so, so that it does not hide a future finding.
@@ -197,15 +202,9 @@ def place(
         previous = None if fresh else read_lock(lock, arch)
         result = tolerant_place(arch, tolerate, previous) if tolerate else place_instances(arch, previous=previous)
     except Unplaceable as exc:
-        if json_out:
-            sys.stdout.write(json.dumps({"placeable": False, "explanations": exc.explanations}, indent=2) + "\n")
-        err.print("[bold red]unplaceable:[/] no placement satisfies the model", highlight=False)
-        for line in exc.explanations:
-            err.print(f"  - {line}", markup=False, highlight=False, soft_wrap=True)
-        raise typer.Exit(1) from None
+        _unplaceable(exc, {} if json_out else None)
     except HamodelError as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(2) from None
+        _fail(exc)
     write_lock(lock, result)
     if json_out:
         sys.stdout.write(json.dumps(result.to_dict(), indent=2, sort_keys=True) + "\n")
