@@ -72,11 +72,12 @@ def command(model: str | None, *, scenarios: list[str] | None, json_out: Path | 
         return 2
     arch = load(model)
     from hamodel.drill.lab import LabError
+    from hamodel.analysis.placement import lock_path_for
     from hamodel.drill.runner import generated_files, run_drill
 
     try:
         with console.status("placing, analysing, generating configs"):
-            dep, files = generated_files(arch, analyse=True)
+            dep, files = generated_files(arch, analyse=True, lock=lock_path_for(model))
     except HamodelError as exc:
         err.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
         return 2

@@ -1005,17 +1005,20 @@ def _version(argv: list[str]) -> str:
         return "unknown"
 
 
-def generated_files(arch: Architecture, *, analyse: bool = False) -> tuple[Deployment, Mapping[str, bytes]]:
+def generated_files(arch: Architecture, *, analyse: bool = False,
+                    lock: Path | None = None) -> tuple[Deployment, Mapping[str, bytes]]:
     """The Deployment and the generated configs the drill runs.
 
     With ``analyse`` the Deployment also carries the failure analysis'
     findings, which name the partitions that split a VRRP group; the
-    configs are the same either way.
+    configs are the same either way. ``lock`` is the placement lock file,
+    read as ``hamodel build`` reads it, so the drill runs the very configs
+    that build writes.
     """
     from generators.configs import build_configs
     from hamodel.pipeline import resolve
 
-    dep = resolve(arch, analyse=analyse)
+    dep = resolve(arch, analyse=analyse, lock=lock)
     return dep, build_configs(dep)
 
 
