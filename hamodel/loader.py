@@ -76,7 +76,7 @@ def _exec_file(path: Path) -> ModuleType:
     before = set(sys.modules)
     try:
         spec.loader.exec_module(module)
-    except (ModelError, ValidationError, Exception) as exc:  # noqa: BLE001 - report any model bug
+    except Exception as exc:  # noqa: BLE001 - a model bug of any kind is reported with file:line
         model_files = {str(path.resolve())} | {
             str(Path(m.__file__).resolve())
             for name in set(sys.modules) - before
@@ -120,7 +120,7 @@ def _pick(module: ModuleType, attr: str | None, label: str) -> Architecture:
     if callable(value) and not isinstance(value, Architecture):
         try:
             value = value()
-        except (ModelError, ValidationError, Exception) as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001
             filename, lineno = _where(exc, {str(Path(getattr(module, "__file__", "") or "").resolve())})
             if isinstance(exc, ValidationError):
                 exc = from_validation_error(exc)

@@ -24,14 +24,6 @@ class FileSet(dict):
         super().__init__(*args, **kw)
         self.secret: set[str] = set(secret or ())
 
-    def merge(self, other: Mapping[str, bytes]) -> "FileSet":
-        for k, v in other.items():
-            if k in self and self[k] != v:
-                raise ValueError(f"two generators produced different contents for {k}")
-            self[k] = v
-        self.secret |= getattr(other, "secret", set())
-        return self
-
 
 def _check_rel(path: str) -> None:
     p = PurePosixPath(path)

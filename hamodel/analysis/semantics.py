@@ -36,7 +36,7 @@ from __future__ import annotations
 from collections import deque
 from typing import Iterable
 
-from hamodel.analysis.components import KEEPALIVED, ModelView, link_id, node_id, proc_id, switch_id
+from hamodel.analysis.components import ModelView, link_id, node_id, proc_id, switch_id
 from hamodel.model.strategies import (
     ActivePassive,
     AppCluster,

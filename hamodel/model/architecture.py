@@ -9,9 +9,9 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import Field, ValidationError, model_validator
 
 from hamodel.errors import ModelError, from_validation_error
-from hamodel.model.base import HaBase, Name, Ref, RefList, Reliability
+from hamodel.model.base import HaBase, Name, RefList, Reliability
 from hamodel.model.services import Service
-from hamodel.model.strategies import ActivePassive, AppCluster, PacemakerVip, Vrrp
+from hamodel.model.strategies import PacemakerVip, Vrrp
 from hamodel.model.topology import FailureDomain, Network, Node, VirtualIP
 
 
@@ -266,7 +266,6 @@ class Architecture(HaBase):
             if isinstance(strat, Vrrp):
                 if strat.track is not None and strat.track != svc.process and strat.track not in {s.process for s in self.services}:
                     p.append((f"{at}.strategy.track", f"no service runs process {strat.track!r}"))
-                fams = {vips[v].address.version for v in strat.vips if v in vips}
                 nets = {vips[v].network for v in strat.vips if v in vips}
                 if len(nets) > 1:
                     p.append((f"{at}.strategy.vips", f"one VRRP group spans networks {sorted(nets)}: use one service per network"))
@@ -274,7 +273,6 @@ class Architecture(HaBase):
                     for net in nets:
                         if net in networks and strat.vrid in networks[net].reserved_vrids:
                             p.append((f"{at}.strategy.vrid", f"vrid {strat.vrid} is reserved on network {net!r}"))
-                del fams  # mixed families are split into one instance per family by the generator
             if isinstance(strat, (PacemakerVip,)) or (getattr(strat, "manager", None) == "pacemaker"):
                 if self.pacemaker is None:
                     p.append((f"{at}.strategy", "managed by Pacemaker, but the architecture has no pacemaker cluster"))

@@ -6,7 +6,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BeforeValidator, Field, model_validator
 
-from hamodel.model.base import HaBase, Name, NameSet, Ref, RefList, Resources, SecretRef, _listify
+from hamodel.model.base import HaBase, Name, NameSet, RefList, Resources, SecretRef, _listify
 from hamodel.model.strategies import (
     ActivePassive,
     AppCluster,
