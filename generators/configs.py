@@ -194,10 +194,10 @@ def build_configs(dep: Deployment, env: Mapping[str, str] | None = None) -> File
     safe for a config grammar, a secret reference cannot be resolved, or the
     nodes would disagree; nothing is returned then, so nothing is written.
     """
-    from generators.haproxy import plan_haproxy, render_haproxy
-    from generators.keepalived import plan_keepalived, render_keepalived
-    from generators.manifest import render_manifest
-    from generators.sysctl import render_sysctl
+    from hamodel.generators.haproxy import plan_haproxy, render_haproxy
+    from hamodel.generators.keepalived import plan_keepalived, render_keepalived
+    from hamodel.generators.manifest import render_manifest
+    from hamodel.generators.sysctl import render_sysctl
 
     secrets = Secrets(env)
     redacted = Secrets(env, redact=True)
@@ -245,8 +245,8 @@ def drift(out: Path, files: FileSet) -> str:
 
 def check_consistency(dep: Deployment, ka_plans: Mapping[str, Any], hp_plans: Mapping[str, Any]) -> None:
     """Cross-node checks before anything is rendered; raises ConfigError."""
-    from generators.haproxy import check_haproxy
-    from generators.keepalived import check_keepalived
+    from hamodel.generators.haproxy import check_haproxy
+    from hamodel.generators.keepalived import check_keepalived
 
     problems = check_keepalived(dep, ka_plans) + check_haproxy(dep, hp_plans)
     if problems:

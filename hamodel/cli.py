@@ -226,7 +226,7 @@ def build(
                                   "namespace) on every config first; write nothing if one fails. Needs root."),
 ) -> None:
     """Generate keepalived.conf, haproxy.cfg, sysctl.d and a manifest per node."""
-    from generators.configs import InconsistentConfig, build_configs, drift
+    from hamodel.generators.configs import InconsistentConfig, build_configs, drift
     from hamodel.analysis.placement import Unplaceable, lock_path_for
     from hamodel.output import write_tree
     from hamodel.pipeline import resolve

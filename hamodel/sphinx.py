@@ -130,12 +130,12 @@ def _extras(app: Sphinx, path: Path, dep: Any, *, with_diagrams: bool) -> Any:
 
 
 def _compute_extras(app: Sphinx, path: Path, dep: Any, *, with_diagrams: bool) -> Any:
-    from generators.docs import DocExtras
+    from hamodel.generators.docs import DocExtras
     from hamodel.analysis.failures import availability, single_failure_scenarios
 
     extras = DocExtras(model_path=_display(app, path))
     try:
-        from generators.configs import build_configs
+        from hamodel.generators.configs import build_configs
     except ImportError:
         build_configs = None
     if build_configs is not None and app.config.hamodel_configs:
@@ -151,7 +151,7 @@ def _compute_extras(app: Sphinx, path: Path, dep: Any, *, with_diagrams: bool) -
     extras.scenarios = single_failure_scenarios(dep.architecture, dep.placement, groups)
     extras.availability = availability(dep.architecture, dep.placement, groups) or None
     if with_diagrams:
-        from generators.diagrams import generate as diagrams
+        from hamodel.generators.diagrams import generate as diagrams
 
         extras.diagrams = diagrams(dep)
     return extras
@@ -186,7 +186,7 @@ def _models(app: Sphinx) -> list[Path]:
 
 def publish(app: Sphinx) -> None:
     """builder-inited: render every model's document into the source tree."""
-    from generators.docs import generate
+    from hamodel.generators.docs import generate
 
     if not app.config.hamodel_models:
         return  # only the directives are used
@@ -286,7 +286,7 @@ class _ModelDirective(SphinxDirective):
         return [container]
 
     def run(self) -> list[nodes.Node]:
-        from generators.docs import render_section
+        from hamodel.generators.docs import render_section
 
         try:
             path, dep = self.model()
@@ -304,7 +304,7 @@ class DiagramDirective(_ModelDirective):
     option_spec = {"view": directives.unchanged, "finding": directives.unchanged, "alt": directives.unchanged}
 
     def run(self) -> list[nodes.Node]:
-        from generators.diagrams import VIEWS, finding_stem, render
+        from hamodel.generators.diagrams import VIEWS, finding_stem, render
 
         view = self.options.get("view", "physical")
         finding_id = self.options.get("finding")
@@ -383,7 +383,7 @@ class CliDirective(SphinxDirective):
 
 
 def _escape(text: str) -> str:
-    from generators.docs import rst_escape
+    from hamodel.generators.docs import rst_escape
 
     return rst_escape(text)
 
@@ -394,7 +394,7 @@ def _directive(section: str) -> type[_ModelDirective]:
 
 
 def setup(app: Sphinx) -> dict[str, Any]:
-    from generators.docs import SECTIONS
+    from hamodel.generators.docs import SECTIONS
 
     app.add_config_value("hamodel_models", DEFAULT_MODELS, "env", [list])
     app.add_config_value("hamodel_root", None, "env")

@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from generators.configs import ConfigError, InconsistentConfig, Secrets, build_configs, drift
-from generators.haproxy import check_haproxy, plan_haproxy
-from generators.keepalived import check_keepalived, plan_keepalived
+from hamodel.generators.configs import ConfigError, InconsistentConfig, Secrets, build_configs, drift
+from hamodel.generators.haproxy import check_haproxy, plan_haproxy
+from hamodel.generators.keepalived import check_keepalived, plan_keepalived
 from hamodel import Architecture, Network, Node, Service, VirtualIP
 from hamodel.cli import app
 from hamodel.deployment import Deployment, Placement

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from generators.configs import ConfigError, build_configs
+from hamodel.generators.configs import ConfigError, build_configs
 from hamodel import Architecture, Network, Node, Service, VirtualIP
 from hamodel.errors import HamodelError
 from hamodel.model.base import SecretRef

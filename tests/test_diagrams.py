@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from generators.diagrams import VIEWS, diagram_findings, finding_stem, generate, render, render_dot
+from hamodel.generators.diagrams import VIEWS, diagram_findings, finding_stem, generate, render, render_dot
 from hamodel.loader import load
 from hamodel.pipeline import resolve
 
@@ -70,7 +70,7 @@ def test_same_bytes_in_a_fresh_process(keepalived, tmp_path: Path) -> None:
 import json, sys
 from hamodel.deployment import Deployment, Finding, Placement, VrrpGroup
 from hamodel.loader import load
-from generators.diagrams import diagram_findings, render
+from hamodel.generators.diagrams import diagram_findings, render
 s = json.load(open("dep.json"))
 findings = []
 for f in s["findings"]:
@@ -133,13 +133,13 @@ def test_finding_diagram_highlights_the_scenario(keepalived) -> None:
 
 
 def test_ids_are_injective() -> None:
-    from generators.diagrams import _id
+    from hamodel.generators.diagrams import _id
 
     assert len({_id("node", "a.b"), _id("node", "a_b"), _id("node", "a-b"), _id("node_a", "b")}) == 4
 
 
 def test_dot_failure_is_reported(keepalived, monkeypatch) -> None:
-    import generators.diagrams as d
+    import hamodel.generators.diagrams as d
 
     monkeypatch.setattr(d, "render_dot", lambda *a, **k: "digraph { this is not dot")
     with pytest.raises(RuntimeError, match="graphviz dot"):

@@ -426,7 +426,7 @@ def keepalived_dep():
 
 
 def test_acknowledged_finding_shows_the_reason(keepalived_dep) -> None:
-    from generators.docs import render_section
+    from hamodel.generators.docs import render_section
     from hamodel.model import Acknowledgement
     from hamodel.pipeline import resolve
 
@@ -443,7 +443,7 @@ def test_every_section_is_valid_restructuredtext(keepalived_dep) -> None:
     import docutils.core
     import docutils.utils
 
-    from generators.docs import SECTIONS, render_section
+    from hamodel.generators.docs import SECTIONS, render_section
 
     for sections in (True, False):
         for part in SECTIONS:
@@ -458,7 +458,7 @@ def test_every_section_is_valid_restructuredtext(keepalived_dep) -> None:
 
 
 def test_free_text_is_escaped() -> None:
-    from generators.docs import rst_escape
+    from hamodel.generators.docs import rst_escape
 
     assert rst_escape("a *b* `c` _d_ |e| [f]\nnext") == r"a \*b\* \`c\` \_d\_ \|e\| \[f\] next"
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import docutils.core
 import pytest
 
-from generators.drill_report import render_rst, rst_text
+from hamodel.generators.drill_report import render_rst, rst_text
 from hamodel.drill import configs as cfgs
 from hamodel.drill.lab import Lab
 from hamodel.drill.runner import generated_files, plan_lab

@@ -8,7 +8,7 @@
   scenarios, availability estimates, generated configs);
 - ``<slug>/configs.rst`` and ``<slug>/configs/...``: the generated configs,
   when given;
-- ``<slug>/diagrams/...``: the diagrams (:mod:`generators.diagrams`).
+- ``<slug>/diagrams/...``: the diagrams (:mod:`hamodel.generators.diagrams`).
 
 Every table is a view of the :class:`~hamodel.deployment.Deployment`; the
 limitations are the failure analysis' findings, never text written here.
@@ -50,7 +50,7 @@ class DocExtras:
     (``hamodel.analysis.failures.single_failure_scenarios``);
     ``availability``: its per-service availability estimates
     (``hamodel.analysis.failures.availability``);
-    ``diagrams``: ``generators.diagrams.generate`` output (None: not drawn);
+    ``diagrams``: ``hamodel.generators.diagrams.generate`` output (None: not drawn);
     ``model_path``: shown as the source of the document.
     """
 
@@ -147,7 +147,7 @@ def _endpoint(dep: Deployment, svc) -> str:
 
 
 def _context(dep: Deployment, slug: str, extras: DocExtras, sections: bool, image_root: str) -> dict[str, Any]:
-    from generators.diagrams import diagram_findings, finding_stem
+    from hamodel.generators.diagrams import diagram_findings, finding_stem
 
     arch = dep.architecture
     placed = dep.placement

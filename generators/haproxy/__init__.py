@@ -14,7 +14,7 @@ from pathlib import Path
 
 from hamodel.deployment import Deployment
 from hamodel.model.strategies import BehindVip
-from generators.configs import ConfigError, NodeFile, Secrets, address, environment, integer, token
+from hamodel.generators.configs import ConfigError, NodeFile, Secrets, address, environment, integer, token
 
 TEMPLATES = Path(__file__).parent
 DEST = "/etc/haproxy/haproxy.cfg"

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from hamodel.deployment import Deployment, VrrpGroup
 from hamodel.model.strategies import Vrrp
-from generators.configs import ConfigError, NodeFile, Secrets, address, environment, integer, token
+from hamodel.generators.configs import ConfigError, NodeFile, Secrets, address, environment, integer, token
 
 TEMPLATES = Path(__file__).parent
 DEST = "/etc/keepalived/keepalived.conf"
@@ -82,7 +82,7 @@ def keepalived_groups(dep: Deployment) -> list[VrrpGroup]:
 
 def _group_instances(dep: Deployment, g: VrrpGroup, secrets: Secrets) -> dict[str, list[VrrpInstance]]:
     """The instances of one group, per member node."""
-    from generators.haproxy import backend_networks
+    from hamodel.generators.haproxy import backend_networks
 
     arch = dep.architecture
     where = f"services[{g.service}]"

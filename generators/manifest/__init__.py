@@ -16,7 +16,7 @@ import yaml
 
 from hamodel import __version__
 from hamodel.deployment import Deployment
-from generators.configs import NodeFile
+from hamodel.generators.configs import NodeFile
 
 FORMAT = 1
 

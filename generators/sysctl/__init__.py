@@ -8,7 +8,7 @@ HAProxy fails to start there.
 from __future__ import annotations
 
 from hamodel.deployment import Deployment
-from generators.configs import NodeFile, comment, token
+from hamodel.generators.configs import NodeFile, comment, token
 
 DEST = "/etc/sysctl.d/60-hamodel-nonlocal-bind.conf"
 KEYS = {4: "net.ipv4.ip_nonlocal_bind", 6: "net.ipv6.ip_nonlocal_bind"}

@@ -109,7 +109,7 @@ def command(model: str | None, *, scenarios: list[str] | None, json_out: Path | 
         write_file(json_out, to_json(report).encode())
         console.print(f"report: {json_out}")
     if rst_out is not None:
-        from generators.drill_report import render_rst
+        from hamodel.generators.drill_report import render_rst
 
         write_file(rst_out, render_rst(report).encode())
         console.print(f"docs page: {rst_out}")

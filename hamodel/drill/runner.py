@@ -1015,7 +1015,7 @@ def generated_files(arch: Architecture, *, analyse: bool = False,
     read as ``hamodel build`` reads it, so the drill runs the very configs
     that build writes.
     """
-    from generators.configs import build_configs
+    from hamodel.generators.configs import build_configs
     from hamodel.pipeline import resolve
 
     dep = resolve(arch, analyse=analyse, lock=lock)
