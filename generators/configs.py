@@ -222,25 +222,14 @@ def build_configs(dep: Deployment, env: Mapping[str, str] | None = None) -> File
 def drift(out: Path, files: FileSet) -> str:
     """Unified diff between directory ``out`` and ``files``; '' when equal.
 
-    Like :func:`hamodel.output.diff_tree`, except that secret-bearing files
-    (``files.secret``, or mode 0600 on disk) are compared but never printed,
-    so a CI log of the drift gate does not leak a VRRP or stats password.
+    Secret-bearing files (``files.secret``, marked secret by OUT's manifest,
+    or mode 0600 on disk) are compared but never printed, so a CI log of the
+    drift gate does not leak a VRRP or stats password; no symlink inside OUT
+    is followed (see :func:`hamodel.output.diff_tree`).
     """
-    from hamodel.output import SECRET_MODE, diff_tree
+    from hamodel.output import diff_tree
 
-    out = Path(out)
-    on_disk = {str(p.relative_to(out)): p for p in sorted(out.rglob("*")) if p.is_file()} if out.is_dir() else {}
-    hidden = {k for k, p in on_disk.items() if p.stat().st_mode & 0o077 == 0} | set(files.secret)
-    view = {k: v for k, v in files.items() if k not in hidden}
-    view.update({k: on_disk[k].read_bytes() for k in hidden if k in on_disk})
-    text = diff_tree(out, view)
-    for k in sorted(hidden):
-        old = on_disk[k].read_bytes() if k in on_disk else None
-        if old != files.get(k):
-            text += f"Files a/{k} and b/{k} differ (secret: contents not shown)\n"
-        elif k in files.secret and on_disk[k].stat().st_mode & 0o777 != SECRET_MODE:
-            text += f"Mode of a/{k} is {on_disk[k].stat().st_mode & 0o777:04o}, should be {SECRET_MODE:04o}\n"
-    return text
+    return diff_tree(Path(out), files)
 
 
 def check_consistency(dep: Deployment, ka_plans: Mapping[str, Any], hp_plans: Mapping[str, Any]) -> None:

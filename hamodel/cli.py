@@ -157,9 +157,12 @@ def _emit(text: str, output: Optional[Path]) -> None:
     if output is None:
         sys.stdout.write(text)
     else:
-        from hamodel.output import write_file
+        from hamodel.output import OutputError, write_file
 
-        write_file(output, text.encode())
+        try:
+            write_file(output, text.encode())
+        except OutputError as exc:
+            _fail(exc)
 
 
 @app.command()
@@ -205,7 +208,10 @@ def place(
         _unplaceable(exc, {} if json_out else None)
     except HamodelError as exc:
         _fail(exc)
-    write_lock(lock, result)
+    try:
+        write_lock(lock, result)
+    except HamodelError as exc:  # an unwritable lock path: named, exit 2
+        _fail(exc)
     if json_out:
         sys.stdout.write(json.dumps(result.to_dict(), indent=2, sort_keys=True) + "\n")
         return
@@ -253,14 +259,24 @@ def build(
             err.print("nothing was written", highlight=False)
             raise typer.Exit(1)
     if check_only:
-        text = drift(out, files)
+        try:
+            text = drift(out, files)
+        except OSError as exc:
+            err.print(f"[bold red]error:[/] cannot read {escape(str(out))}: {escape(exc.strerror or str(exc))}",
+                      highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
         if text:
             sys.stdout.write(text)
             err.print(f"[bold red]drift:[/] {out} differs from what {model} generates", highlight=False)
             raise typer.Exit(1)
         console.print(f"[green]up to date:[/] {out} ({len(files)} files)", highlight=False)
         return
-    write_tree(out, files)
+    try:
+        # Never replace what hamodel did not write; never the model or its lock.
+        write_tree(out, files, protect=(Path(model), Path(model.rsplit(":", 1)[0]), lock or lock_path_for(model)))
+    except HamodelError as exc:
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
     table = Table(title=f"{arch.name} -> {out}")
     for col in ("file", "mode", "sha256"):
         table.add_column(col)

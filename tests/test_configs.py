@@ -480,7 +480,11 @@ def test_drift_gate_both_ways(tmp_path):
     assert "--- a/nodes/ctl-2/haproxy/haproxy.cfg" in r.output and "+++ b/nodes/ctl-2/haproxy/haproxy.cfg" in r.output
     assert "-    balance leastconn" in r.output and "+    balance roundrobin" in r.output
     assert "--- a/nodes/ctl-2/stray.txt" in r.output
+    # a file the manifest does not list is not hamodel's: the build refuses to delete it
+    r = runner.invoke(app, ["build", *model, "-o", str(out)])
+    assert r.exit_code == 2 and "nodes/ctl-2/stray.txt" in r.output, r.output
+    assert (out / "nodes/ctl-2/stray.txt").read_text() == "x\n"
+    (out / "nodes/ctl-2/stray.txt").unlink()
     r = runner.invoke(app, ["build", *model, "-o", str(out)])
     assert r.exit_code == 0
     assert runner.invoke(app, ["build", *model, "-o", str(out), "--check"]).exit_code == 0
-    assert not (out / "nodes/ctl-2/stray.txt").exists()
