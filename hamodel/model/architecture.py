@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, Mapping
 
 from pydantic import Field, ValidationError, model_validator
 
@@ -84,6 +84,34 @@ class Architecture(HaBase):
         if problems:
             raise ModelError(problems)
         return self
+
+    # -- deriving variants ---------------------------------------------------
+
+    def replace_services(self, changes: Mapping[str, Mapping[str, Any]], /, **arch_changes: Any) -> "Architecture":
+        """A validated variant with some services changed, by name.
+
+        ``changes`` maps a service name to the fields that change
+        (:meth:`Service.replace <hamodel.model.base.HaBase.replace>`);
+        ``arch_changes`` replace fields of the architecture itself, in the
+        same step, so the variant is validated once, as a whole::
+
+            keepalived.replace_services(
+                {"cinder-volume": {"replicas": "all", "strategy": ActivePassive(manager="pacemaker")}},
+                pacemaker=PacemakerCluster(on=["controller"]),
+            )
+        """
+        if "services" in arch_changes:
+            raise TypeError("replace_services: give services by name in changes, not as services=")
+        known = {s.name for s in self.services}
+        unknown = sorted(set(changes) - known)
+        if unknown:
+            raise ModelError([(f"services[{n}]", "no such service to replace") for n in unknown])
+        services = [s.replace(**changes[s.name]) if s.name in changes else s for s in self.services]
+        return self.replace(services=services, **arch_changes)
+
+    def replace_service(self, name: str, /, **fields: Any) -> "Architecture":
+        """A validated variant with one service's ``fields`` changed."""
+        return self.replace_services({name: fields})
 
     # -- lookups ------------------------------------------------------------
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, Mapping, Self
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
@@ -90,6 +90,53 @@ class HaBase(BaseModel):
         if type(other) is not type(self):
             return NotImplemented
         return self.model_dump() == other.model_dump()  # type: ignore[union-attr]
+
+    # -- deriving variants ----------------------------------------------------
+
+    def replace(self, **changes: Any) -> Self:
+        """A validated variant of this object: ``changes`` replace fields.
+
+        The other fields keep the values this object was given; defaults and
+        derived values (a service's ``process``) are computed afresh. The
+        result is validated like a newly written object, so a bad change
+        raises :class:`~hamodel.errors.ModelError` naming the object and
+        field, and it has its own lookup caches::
+
+            galera.replace(replicas=5)
+            galera.strategy.replace(manager="pacemaker")
+        """
+        data = {k: getattr(self, k) for k in self.model_fields_set if k not in changes}
+        new = type(self)(**data, **changes)
+        new._adopt(self)
+        return new
+
+    def _adopt(self, old: Self) -> None:
+        """Take over private state of ``old`` that fields do not carry.
+
+        Failure domains given as objects (``domains=[Rack("r1")]``) are kept
+        beside the names so that an Architecture declares them; a variant
+        keeps those it still refers to.
+        """
+        mine = getattr(self, "_domain_objects", None)
+        if mine is None:
+            return
+        refs, have = self._domain_refs(), {d.name for d in mine}
+        mine.extend(d for d in getattr(old, "_domain_objects", []) if d.name in refs and d.name not in have)
+
+    def _domain_refs(self) -> set[str]:
+        return set()
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """Pydantic's copy, without validation: prefer :meth:`replace`.
+
+        ``update`` values are taken as they are (a model that breaks its own
+        rules can be built this way, which some tests do on purpose). Lookup
+        caches are dropped, so the copy answers from its own fields.
+        """
+        copy = super().model_copy(update=update, deep=deep)
+        for key in [k for k in copy.__dict__ if k not in type(copy).model_fields]:
+            del copy.__dict__[key]
+        return copy
 
 
 class Reliability(HaBase):

@@ -109,6 +109,9 @@ class Network(HaBase):
             raise ValueError("switches: listed twice")
         return self
 
+    def _domain_refs(self) -> set[str]:
+        return set(self.switches)
+
     def switch_links(self) -> list[tuple[str, str]]:
         """Inter-switch links as sorted pairs."""
         if self.links == "mesh":
@@ -178,6 +181,9 @@ class Node(HaBase):
                 raise ValueError(f"interfaces: device {iface.device!r} used twice")
             seen.add(iface.device)
         return self
+
+    def _domain_refs(self) -> set[str]:
+        return set(self.domains) | {i.switch for i in self.interfaces if i.switch is not None}
 
     def interface_on(self, network: str) -> Interface | None:
         return next((i for i in self.interfaces if i.network == network), None)
