@@ -85,7 +85,7 @@ def check(
                                       help="Also print each service's steady-state availability (needs reliability figures)."),
 ) -> None:
     """Validate, place and analyse failures; exit 1 on unacknowledged findings >= --fail-on."""
-    from hamodel.analysis.findings import findings_table, gate
+    from hamodel.analysis.findings import findings_view, gate
     from hamodel.analysis.placement import Unplaceable, lock_path_for, placement_table
     from hamodel.deployment import SEVERITIES
     from hamodel.pipeline import resolve
@@ -130,7 +130,7 @@ def check(
         console.print(summary_table(arch))
         console.print("[green]model is valid[/]")
         console.print(placement_table(arch, dep))
-        console.print(findings_table(dep.findings, title=f"{arch.name}: findings (k={k})"))
+        console.print(findings_view(dep.findings, title=f"{arch.name}: findings (k={k})", width=console.width))
         if estimates:
             console.print(_availability_table(arch.name, estimates))
         accepted = sum(1 for f in dep.findings if f.acknowledged)
