@@ -293,7 +293,8 @@ def drill(
     model: Optional[str] = typer.Argument(None, help="Model file (as for check); optional with --cleanup."),
     scenario: Optional[list[str]] = typer.Option(
         None, "--scenario", "-s", help="Run only this scenario (a name like backend-death:keystone, or a kind); repeatable."),
-    json_out: Optional[Path] = typer.Option(None, "--json-out", help="Write the JSON report here."),
+    json_out: bool = typer.Option(False, "--json", help="Print the JSON report on stdout (progress goes to stderr)."),
+    json_file: Optional[Path] = typer.Option(None, "--json-out", hidden=True, help="Deprecated: --json > FILE."),
     rst_out: Optional[Path] = typer.Option(None, "--rst-out", help="Write the 'Measured failover' docs page here."),
     cleanup: bool = typer.Option(False, "--cleanup", help="Remove leftovers of interrupted drills (hml-*) first."),
     quick: bool = typer.Option(False, "--quick", help="Reduced set: no SIGKILL variant, backends only for the drilled services."),
@@ -307,8 +308,10 @@ def drill(
     """
     from hamodel.drill.report import command
 
-    code = command(model, scenarios=scenario or None, json_out=json_out, rst_out=rst_out, cleanup=cleanup,
-                   quick=quick, console=console, err=err, load=_load)
+    if json_file is not None:  # the old spelling: every command now says --json
+        err.print("warning: --json-out is deprecated: use --json (JSON on stdout) > FILE", highlight=False)
+    code = command(model, scenarios=scenario or None, json_stdout=json_out, json_file=json_file, rst_out=rst_out,
+                   cleanup=cleanup, quick=quick, console=err if json_out else console, err=err, load=_load)
     raise typer.Exit(code)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -54,10 +55,15 @@ def terminal_table(report: dict[str, Any]) -> Table:
     return t
 
 
-def command(model: str | None, *, scenarios: list[str] | None, json_out: Path | None, rst_out: Path | None,
+def command(model: str | None, *, scenarios: list[str] | None, rst_out: Path | None,
             cleanup: bool, quick: bool, console: Console, err: Console,
-            load: Callable[[str], Architecture]) -> int:
-    """``hamodel drill``: returns the exit code (0 agreed, 1 a measurement differs, 2 error)."""
+            load: Callable[[str], Architecture], json_stdout: bool = False, json_file: Path | None = None) -> int:
+    """``hamodel drill``: returns the exit code (0 agreed, 1 a measurement differs, 2 error).
+
+    ``json_stdout`` prints the JSON report on stdout, as ``--json`` does for
+    every command (give a ``console`` on stderr then); ``json_file`` writes
+    it to a file (the deprecated ``--json-out``).
+    """
     if os.geteuid() != 0:
         err.print("[bold red]error:[/] drills create network namespaces and need root")
         return 2
@@ -105,9 +111,11 @@ def command(model: str | None, *, scenarios: list[str] | None, json_out: Path | 
                   f"drill took {report['duration_s']:.1f} s")
     from hamodel.output import write_file
 
-    if json_out is not None:
-        write_file(json_out, to_json(report).encode())
-        console.print(f"report: {json_out}")
+    if json_stdout:
+        sys.stdout.write(to_json(report))
+    if json_file is not None:
+        write_file(json_file, to_json(report).encode())
+        console.print(f"report: {json_file}")
     if rst_out is not None:
         from hamodel.generators.drill_report import render_rst
 
