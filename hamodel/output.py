@@ -106,6 +106,26 @@ def write_file(path: Path, data: bytes, mode: int | None = None) -> None:
             os.unlink(tmp)
 
 
+def check_writable(path: Path) -> None:
+    """Raise :class:`OutputError` now when :func:`write_file` to ``path`` would fail.
+
+    For commands that write a file after long work (a drill): a temp file is
+    created and removed in the nearest existing directory; nothing remains.
+    """
+    path = Path(path)
+    if path.is_dir() and not path.is_symlink():
+        raise OutputError(f"cannot write {path}: it is a directory (give a file name)")
+    parent = path.parent
+    while not os.path.lexists(parent) and parent != parent.parent:
+        parent = parent.parent
+    try:
+        fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{path.name}.")
+        os.close(fd)
+        os.unlink(tmp)
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {_reason(exc)}") from None
+
+
 # -- reading a tree without following symlinks ------------------------------------------
 
 

@@ -444,3 +444,61 @@ def test_full_filesystem(tmp_path):
         r = build(m, "-o", out)  # space again: hamodel's own tree (of another model) is replaced
         assert r.exit_code == 0, r.output
         assert json.loads((out / "manifest.json").read_text())["model"]["name"] == "small"
+
+
+# -- the same class elsewhere: drill report paths, the Sphinx extension ---------------------
+
+
+@root_only
+def test_drill_refuses_an_unwritable_report_path_before_the_drill(tmp_path):
+    m = model_file(tmp_path)
+    # an unknown scenario stops the drill before any lab exists: what is
+    # reported first shows whether the report path was checked up front
+    for flag in ("--rst-out", "--json-out"):
+        r = CliRunner().invoke(app, ["drill", str(m), "-s", "no-such-scenario", flag, str(tmp_path)])
+        assert r.exit_code == 2, r.output
+        assert f"cannot write {tmp_path}" in r.output and "no-such-scenario" not in r.output, r.output
+
+
+def sphinx_project(root: Path, output: str = "generated") -> Path:
+    from test_docs import BROKEN_MODEL  # fails fast: its page is an error page, no diagrams
+
+    (root / "models").mkdir(parents=True)
+    (root / "models" / "first.py").write_text(BROKEN_MODEL)
+    docs = root / "docs"
+    docs.mkdir()
+    (docs / "conf.py").write_text('extensions = ["hamodel.sphinx"]\nhamodel_models = ["models/*.py"]\n'
+                                  f'hamodel_root = {str(root)!r}\nhamodel_output = {output!r}\n')
+    (docs / "index.rst").write_text("Test\n====\n\n.. toctree::\n\n   generated/index\n")
+    return docs
+
+
+def test_sphinx_removes_only_pages_it_published(tmp_path):
+    from test_docs import sphinx_build
+
+    docs = sphinx_project(tmp_path)
+    gen = docs / "generated"
+    gen.mkdir()
+    (gen / "notes.rst").write_text("Notes\n=====\n\nhand-written\n")
+    (gen / "keep").mkdir()
+    (gen / "keep" / "data.csv").write_text("a,b\n")
+    sphinx_build(docs, tmp_path / "html")
+    assert (gen / "first" / "index.rst").is_file()
+    # the model is renamed: its old page goes, the hand-written files stay
+    (tmp_path / "models" / "first.py").rename(tmp_path / "models" / "second.py")
+    sphinx_build(docs, tmp_path / "html")
+    assert (gen / "second" / "index.rst").is_file() and not (gen / "first").exists()
+    assert (gen / "notes.rst").read_text() == "Notes\n=====\n\nhand-written\n"
+    assert (gen / "keep" / "data.csv").read_text() == "a,b\n"
+
+
+def test_sphinx_output_cannot_be_the_source_directory(tmp_path):
+    from test_docs import sphinx_build
+
+    docs = sphinx_project(tmp_path, output=".")
+    (docs / "chapter.rst").write_text("Chapter\n=======\n")
+    before = snapshot(docs)
+    proc = sphinx_build(docs, tmp_path / "html")
+    assert proc.returncode != 0
+    assert "hamodel_output = '.' must name a subdirectory" in proc.stderr + proc.stdout
+    assert snapshot(docs) == before

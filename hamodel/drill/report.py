@@ -77,6 +77,15 @@ def command(model: str | None, *, scenarios: list[str] | None, rst_out: Path | N
         err.print("[bold red]error:[/] give a MODEL (or --cleanup alone)")
         return 2
     arch = load(model)
+    from hamodel.output import check_writable
+
+    try:  # before a long drill, not after it: an unwritable report path is a usage error
+        for target in (json_file, rst_out):
+            if target is not None:
+                check_writable(target)
+    except HamodelError as exc:
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
+        return 2
     from hamodel.drill.lab import LabError
     from hamodel.analysis.placement import lock_path_for
     from hamodel.drill.runner import generated_files, run_drill
@@ -113,12 +122,16 @@ def command(model: str | None, *, scenarios: list[str] | None, rst_out: Path | N
 
     if json_stdout:
         sys.stdout.write(to_json(report))
-    if json_file is not None:
-        write_file(json_file, to_json(report).encode())
-        console.print(f"report: {json_file}")
-    if rst_out is not None:
-        from hamodel.generators.drill_report import render_rst
+    try:
+        if json_file is not None:
+            write_file(json_file, to_json(report).encode())
+            console.print(f"report: {json_file}")
+        if rst_out is not None:
+            from hamodel.generators.drill_report import render_rst
 
-        write_file(rst_out, render_rst(report).encode())
-        console.print(f"docs page: {rst_out}")
+            write_file(rst_out, render_rst(report).encode())
+            console.print(f"docs page: {rst_out}")
+    except HamodelError as exc:  # e.g. the disk filled up during the drill
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
+        return 2
     return 0 if not s["disagreed"] else 1
