@@ -38,6 +38,7 @@ from docutils import nodes
 from docutils.parsers.rst import directives
 from docutils.statemachine import StringList
 from sphinx.application import Sphinx
+from sphinx.errors import ConfigError
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 from sphinx.util.nodes import nested_parse_with_titles
@@ -165,12 +166,11 @@ def _display(app: Sphinx, path: Path) -> str:
 
 
 def _write_if_changed(path: Path, data: bytes) -> None:
-    if path.is_file() and path.read_bytes() == data:
+    from hamodel.output import write_file
+
+    if path.is_file() and not path.is_symlink() and path.read_bytes() == data:
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)
+    write_file(path, data)  # atomic, fsynced; a failure names the path
 
 
 def _models(app: Sphinx) -> list[Path]:
@@ -191,6 +191,10 @@ def publish(app: Sphinx) -> None:
     if not app.config.hamodel_models:
         return  # only the directives are used
     out = Path(app.srcdir) / app.config.hamodel_output
+    src, real = os.path.realpath(app.srcdir), os.path.realpath(out)
+    if not real.startswith(src.rstrip(os.sep) + os.sep):  # stale files are removed from it: never srcdir itself
+        raise ConfigError(f"hamodel_output = {app.config.hamodel_output!r} must name a subdirectory of the "
+                          f"source directory {app.srcdir} (the generated pages are kept apart from yours)")
     out.mkdir(parents=True, exist_ok=True)
     produced: dict[str, bytes] = {}
     entries: list[tuple[str, str]] = []
@@ -218,13 +222,39 @@ def publish(app: Sphinx) -> None:
     for rel, data in produced.items():
         _write_if_changed(out / rel, data)
     # Remove what a previous build generated and this one did not (a model
-    # deleted or renamed); the directives' images live in _diagrams/.
-    keep = {out / rel for rel in produced}
-    for f in sorted(out.rglob("*"), reverse=True):
-        if f.is_file() and f not in keep and "_diagrams" not in f.relative_to(out).parts:
+    # deleted or renamed): only files its record lists, never a file someone
+    # else put in the folder; the directives' images live in _diagrams/.
+    record = out / PUBLISHED_RECORD
+    for rel in sorted(_published(record) - set(produced), reverse=True):
+        f = out / rel
+        if f.is_file() and not f.is_symlink() and os.path.realpath(f).startswith(real + os.sep):
             f.unlink()
-        elif f.is_dir() and not any(f.iterdir()):
-            f.rmdir()
+            for d in f.parents:
+                if d == out or any(d.iterdir()):
+                    break
+                d.rmdir()
+    _write_if_changed(record, "".join(f"{rel}\n" for rel in sorted(produced)).encode())
+
+
+#: What :func:`publish` wrote last time, one path per line (relative to hamodel_output).
+PUBLISHED_RECORD = ".hamodel-published"
+
+
+def _published(record: Path) -> set[str]:
+    from hamodel.output import _check_rel
+
+    try:
+        lines = record.read_text(encoding="utf-8").splitlines() if not record.is_symlink() else []
+    except (OSError, UnicodeDecodeError):
+        return set()
+    found = set()
+    for rel in lines:
+        try:
+            _check_rel(rel)
+        except ValueError:
+            continue
+        found.add(rel)
+    return found
 
 
 def _failed_page(model: str, error: str) -> str:
