@@ -57,10 +57,11 @@ def findings_blocks(findings: Iterable[Finding], title: str = "findings"):
         rows = Table.grid(padding=(0, 2))
         rows.add_column(style="dim", no_wrap=True)
         rows.add_column(overflow="fold")
-        rows.add_row("scenario", " + ".join(f.scenario) if f.scenario else "-")
-        rows.add_row("impact", f.impact)
+        # Text, not str: a finding's prose may hold brackets rich would read as markup.
+        rows.add_row("scenario", Text(" + ".join(f.scenario) if f.scenario else "-"))
+        rows.add_row("impact", Text(f.impact))
         if f.mitigation:
-            rows.add_row("mitigation", f.mitigation)
+            rows.add_row("mitigation", Text(f.mitigation))
         parts += [Text(""), head, Padding(Group(Text(f.title, style="bold"), rows), (0, 0, 0, 2))]
     return Group(*parts)
 
@@ -70,7 +71,7 @@ def findings_table(findings: Iterable[Finding], title: str = "findings"):
     from rich.table import Table
     from rich.text import Text
 
-    t = Table(title=title, show_lines=True, expand=True)
+    t = Table(title=Text(title), show_lines=True, expand=True)  # a model name: never Rich markup
     t.add_column("severity", no_wrap=True)
     t.add_column("id", no_wrap=True)
     t.add_column("finding", overflow="fold", ratio=3)
