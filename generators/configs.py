@@ -28,6 +28,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping
@@ -65,17 +66,23 @@ class InconsistentConfig(ConfigError):
 
 # -- tokens: what a config grammar accepts unquoted ----------------------------
 
+# The one secret alphabet (a regex character class), used where a secret is
+# read (:meth:`Secrets.get`) and by the templates' ``secret`` filter, which
+# calls :func:`token` too. Left out: whitespace, quotes and backslashes
+# (interpreted by both tokenizers), '#' and '!' (keepalived comments), '$'
+# (keepalived and HAProxy variables), braces (keepalived blocks) and ';',
+# which the generic ``tok`` filter refuses as well.
+SECRET_CHARS = r"A-Za-z0-9_.,:@%+=^*~/-"
+
 _TOKENS: dict[str, re.Pattern[str]] = {
     "name": re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}"),
     "device": re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,14}"),
     "path": re.compile(r"/[A-Za-z0-9_./+-]*"),
     "http_path": re.compile(r"/[A-Za-z0-9_./?=&%-]*"),
-    # VRRP PASS authentication: keepalived keeps 8 characters; '#' and '!'
-    # start comments, quotes and backslashes are interpreted.
-    "vrrp_secret": re.compile(r"[A-Za-z0-9_.,:;@%+=^*~/-]{1,8}"),
-    # HAProxy ``stats auth user:password``: '#' starts a comment, quotes,
-    # backslashes and '$' are interpreted by the tokenizer.
-    "stats_secret": re.compile(r"[A-Za-z0-9_.-]{1,64}:[A-Za-z0-9_.,:;@%+=^*~/-]{1,128}"),
+    # VRRP PASS authentication: keepalived keeps 8 characters.
+    "vrrp_secret": re.compile(rf"[{SECRET_CHARS}]{{1,8}}"),
+    # HAProxy ``stats auth user:password``.
+    "stats_secret": re.compile(rf"[A-Za-z0-9_.-]{{1,64}}:[{SECRET_CHARS}]{{1,128}}"),
 }
 
 
@@ -83,11 +90,22 @@ def token(value: Any, kind: str, where: str) -> str:
     """Return ``value`` if it is a safe ``kind`` token, else raise ConfigError."""
     text = value if isinstance(value, str) else None
     if text is None or not _TOKENS[kind].fullmatch(text) or (kind == "path" and "/../" in text + "/"):
-        shown = "<secret>" if kind.endswith("_secret") else repr(value)
-        raise ConfigError([(where, f"{shown} is not a valid {kind.replace('_', ' ')} for a config file "
+        if kind in _SECRET_RULES:
+            # Never the value, not even its length or a character of it.
+            raise ConfigError([(where, f"<secret> is not a valid {kind.replace('_', ' ')}: {_SECRET_RULES[kind]}; "
+                                       "nothing was written")])
+        raise ConfigError([(where, f"{value!r} is not a valid {kind.replace('_', ' ')} for a config file "
                                    "(whitespace, newlines, quotes and other special characters are refused); "
                                    "nothing was written")])
     return text
+
+
+_SECRET_SHOWN = SECRET_CHARS.replace("A-Za-z0-9", "letters, digits and ")
+_SECRET_RULES = {
+    "vrrp_secret": f"use 1-8 characters of: {_SECRET_SHOWN} (keepalived keeps 8)",
+    "stats_secret": f"use user:password, the user of letters, digits and _ . -, the password 1-128 "
+                    f"characters of: {_SECRET_SHOWN}",
+}
 
 
 def address(value: Any, where: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
@@ -107,6 +125,25 @@ def integer(value: Any, lo: int, hi: int, where: str) -> int:
 def comment(text: str) -> str:
     """Free text made safe for a ``#`` comment line: printable ASCII only."""
     return "".join(c if " " <= c <= "~" else "?" for c in text)
+
+
+# Generated lines stay far below every daemon's line limit (keepalived reads
+# 1022 bytes of a line and parses the rest as a new line, comments too):
+# long comments are wrapped at this width.
+COMMENT_WIDTH = 100
+
+
+def comment_block(text: str, width: int = COMMENT_WIDTH) -> str:
+    """Free text as ``#`` comment lines of at most ``width`` characters.
+
+    Wraps at spaces, continuation lines indented; a word longer than a line
+    is cut, so no line is ever longer than ``width``. No trailing newline.
+    """
+    import textwrap
+
+    lines = textwrap.wrap(comment(text), width=width - 2, subsequent_indent="  ", break_long_words=True,
+                          break_on_hyphens=False) or [""]
+    return "\n".join(f"# {line}".rstrip() for line in lines)
 
 
 # -- secrets by reference -----------------------------------------------------
@@ -136,12 +173,38 @@ class Secrets:
             if value is None:
                 raise ConfigError([(where, f"environment variable {ref.env} is not set (secret reference); nothing was written")])
         else:
-            try:
-                value = Path(str(ref.file)).read_text()
-            except OSError as exc:
-                raise ConfigError([(where, f"cannot read secret file {ref.file}: {exc.strerror}; nothing was written")]) from None
-            value = value.rstrip("\n")
+            value = self._read_file(str(ref.file), where)
         return token(value, kind, f"{where} ({self.describe(ref)})")
+
+    # A secret is a short token: reading more than this is a mistake (a
+    # device, a log file), and a FIFO or device could block or never end.
+    MAX_FILE_BYTES = 4096
+
+    def _read_file(self, path: str, where: str) -> str:
+        """The secret file's text without its trailing newline; errors never quote it."""
+        def fail(why: str) -> ConfigError:
+            return ConfigError([(where, f"cannot read secret file {path}: {why}; nothing was written")])
+
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
+        except OSError as exc:
+            raise fail(exc.strerror or "error") from None
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise fail("not a regular file")
+            data = os.read(fd, self.MAX_FILE_BYTES + 1)
+        except OSError as exc:
+            raise fail(exc.strerror or "error") from None
+        finally:
+            os.close(fd)
+        if len(data) > self.MAX_FILE_BYTES:
+            raise fail(f"larger than {self.MAX_FILE_BYTES} bytes")
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            # The decoder's own message would quote a byte of the secret.
+            raise fail("not UTF-8 text") from None
+        return text.rstrip("\n")
 
 
 # -- templates ------------------------------------------------------------------
@@ -155,6 +218,12 @@ def _tok_filter(value: Any) -> str:
     return text
 
 
+def _secret_filter(value: Any, kind: str) -> str:
+    """A secret inside a template: the same grammar as :meth:`Secrets.get`
+    (:func:`token`), and an error never shows the value."""
+    return token(value, kind, "template")
+
+
 def environment(package_dir: Path) -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(package_dir)),
@@ -165,7 +234,9 @@ def environment(package_dir: Path) -> jinja2.Environment:
         keep_trailing_newline=True,
     )
     env.filters["tok"] = _tok_filter
+    env.filters["secret"] = _secret_filter
     env.filters["comment"] = comment
+    env.filters["comment_block"] = comment_block
     return env
 
 

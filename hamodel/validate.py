@@ -51,6 +51,26 @@ def _run(cmd: Sequence[str], timeout: float = 30) -> tuple[int, str]:
     return p.returncode, p.stdout.decode("utf-8", "replace")
 
 
+_SECRET_LINE = re.compile(rb"^\s*(?:auth_pass|stats\s+auth)\s+(\S+)", re.M)
+
+
+def _scrub(output: str, conf: bytes) -> str:
+    """The validator's output without the config's secrets (it is printed)."""
+    for m in _SECRET_LINE.finditer(conf):
+        secret = m.group(1).decode("utf-8", "replace")
+        output = output.replace(secret, "<secret>")
+        if b":" in m.group(1):  # user:password: the password alone too
+            output = output.replace(secret.split(":", 1)[1], "<secret>")
+    return output
+
+
+def _write_private(f: Path, data: bytes) -> None:
+    """Create ``f`` mode 0600 before a byte is written (configs hold secrets)."""
+    fd = os.open(f, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+
+
 def _self_signed(folder: Path) -> Path:
     key, crt, pem = folder / "key.pem", folder / "crt.pem", folder / "combined.pem"
     rc, out = _run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
@@ -61,18 +81,50 @@ def _self_signed(folder: Path) -> Path:
     return pem
 
 
+# Line limits of the daemons' config readers, in bytes without the newline.
+# keepalived (lib/parser.c) reads a line with fgets() into MAXBUF (1024)
+# bytes: a longer line is cut after 1022 bytes and its tail read as a new
+# line, so a long comment becomes configuration, and `keepalived -t` may
+# accept that silently. HAProxy starts with LINESIZE (2048) and grows its
+# buffer since 1.6; older versions truncate there, and no generated line
+# comes near it, so a longer one is refused as a generator fault.
+KEEPALIVED_MAX_LINE = 1022
+HAPROXY_MAX_LINE = 2047
+
+
+def line_limit_check(conf: bytes, limit: int, daemon: str, path: str) -> CheckResult | None:
+    """A failed :class:`CheckResult` naming every over-long line (or a NUL
+    byte, which both readers take as the end of a line); None when all fit."""
+    problems = []
+    for no, line in enumerate(conf.split(b"\n"), 1):
+        if len(line) > limit:
+            problems.append(f"{path}:{no}: line of {len(line)} bytes; {daemon} reads at most {limit} "
+                            "and would parse the rest as another line")
+        if b"\0" in line:
+            problems.append(f"{path}:{no}: NUL byte; {daemon} would ignore the rest of the line")
+    if not problems:
+        return None
+    return CheckResult(path, f"line length check ({daemon}: at most {limit} bytes a line)", 1, "\n".join(problems))
+
+
 def haproxy_check(cfg: bytes, path: str = "haproxy.cfg") -> CheckResult:
-    """``haproxy -dW -c -f`` on ``cfg``; certificate paths point at a test cert."""
+    """``haproxy -dW -c -f`` on ``cfg``; certificate paths point at a test cert.
+
+    Lines longer than HAProxy's line buffer fail before haproxy runs.
+    """
+    too_long = line_limit_check(cfg, HAPROXY_MAX_LINE, "haproxy", path)
+    if too_long is not None:
+        return too_long
     with tempfile.TemporaryDirectory(prefix="hamodel-haproxy-") as tmp:
         folder = Path(tmp)
         if _CRT.search(cfg):
             pem = _self_signed(folder)
             cfg = _CRT.sub(lambda m: m.group(1) + str(pem).encode(), cfg)
         f = folder / "haproxy.cfg"
-        f.write_bytes(cfg)
+        _write_private(f, cfg)  # may hold a stats password
         cmd = ["haproxy", "-dW", "-c", "-f", str(f)]
         rc, out = _run(cmd)
-        return CheckResult(path, " ".join(cmd), rc, out)
+        return CheckResult(path, " ".join(cmd), rc, _scrub(out, cfg))
 
 
 Interfaces = Sequence[tuple[str, str]]  # (device, "address/prefix")
@@ -103,14 +155,21 @@ def namespace(interfaces: Interfaces, prefix: str = "hmv") -> Iterator[str]:
 
 
 def keepalived_check(conf: bytes, interfaces: Interfaces, path: str = "keepalived.conf") -> CheckResult:
-    """``keepalived -t -f`` on ``conf`` inside a namespace with ``interfaces``."""
+    """``keepalived -t -f`` on ``conf`` inside a namespace with ``interfaces``.
+
+    Lines longer than keepalived's line buffer fail first: keepalived would
+    read their tail as configuration, and ``-t`` does not always say so.
+    """
+    too_long = line_limit_check(conf, KEEPALIVED_MAX_LINE, "keepalived", path)
+    if too_long is not None:
+        return too_long
     with tempfile.TemporaryDirectory(prefix="hamodel-keepalived-") as tmp:
         f = Path(tmp) / "keepalived.conf"
-        f.write_bytes(conf)
-        os.chmod(f, 0o600)
+        _write_private(f, conf)  # may hold auth_pass
         with namespace(interfaces) as ns:
             cmd = ["ip", "netns", "exec", ns, "keepalived", "-t", "-f", str(f)]
             rc, out = _run(cmd)
+            out = _scrub(out, conf)
         return CheckResult(path, "keepalived -t -f " + path + f" (in a namespace with {', '.join(d for d, _ in interfaces)})", rc, out)
 
 

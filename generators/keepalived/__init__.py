@@ -9,7 +9,7 @@ nodes of a group before a byte is rendered.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from hamodel.deployment import Deployment, VrrpGroup
@@ -20,6 +20,12 @@ TEMPLATES = Path(__file__).parent
 DEST = "/etc/keepalived/keepalived.conf"
 # pgrep -x matches the 15 characters the kernel keeps of a process name.
 COMM_LEN = 15
+# VIPs one VRRP advert can carry (keepalived's vrrp.c: at most 255, and what
+# fits in one packet of the interface MTU), sized for an MTU of 1280 or more:
+# (1280 - 14 - 20 - 8 - 8) / 4 and (1280 - 14 - 40 - 8) / 16. keepalived
+# moves the excess to virtual_ipaddress_excluded itself, but reports it as a
+# config error (`keepalived -t` exits 5); the generator writes it that way.
+ADVERT_MAX = {4: 255, 6: 76}
 
 
 @dataclass(frozen=True)
@@ -53,12 +59,22 @@ class VrrpInstance:
     unicast_src: str | None
     unicast_peers: tuple[str, ...]
     members: tuple[str, ...]
-    auth: str | None
+    auth: str | None = field(repr=False)  # a secret: never in a repr or traceback
     garp_master_refresh: int | None
     track_interfaces: tuple[str, ...]
     process: str                          # tracked by ``script``
     script: str
     notify: str | None
+
+    @property
+    def advertised(self) -> tuple[str, ...]:
+        """The VIPs in ``virtual_ipaddress`` (carried in the adverts)."""
+        return self.vips[:ADVERT_MAX[self.family]]
+
+    @property
+    def excluded(self) -> tuple[str, ...]:
+        """The VIPs beyond one advert: ``virtual_ipaddress_excluded``, moved with the others."""
+        return self.vips[ADVERT_MAX[self.family]:]
 
 
 @dataclass(frozen=True)

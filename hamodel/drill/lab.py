@@ -26,9 +26,45 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 PREFIX_ROOT = "hml-"
-# Under /run (root-owned, not world-writable): keepalived's script security
-# refuses scripts below a directory that non-root users can write.
+# Under /run (root-owned, not world-writable, gone at reboot): keepalived's
+# script security refuses scripts below a directory that non-root users can
+# write. Every dir is 0700 and every config 0600: the lab copies of
+# keepalived.conf and haproxy.cfg hold auth_pass / stats auth, and the
+# daemons that read them run as root.
 STATE_ROOT = Path("/run/hamodel-drill")
+DIR_MODE = 0o700
+FILE_MODE = 0o600
+
+
+def private_dir(path: Path) -> Path:
+    """Create ``path`` and its missing parents as root-only (0700) dirs."""
+    missing = []
+    p = Path(path)
+    while not p.exists():
+        missing.append(p)
+        p = p.parent
+    for d in reversed(missing):
+        d.mkdir(mode=DIR_MODE, exist_ok=True)
+        os.chmod(d, DIR_MODE)  # mkdir's mode is masked by the umask
+    return Path(path)
+
+
+def write_private(path: Path, data: str | bytes, mode: int = FILE_MODE) -> Path:
+    """Write a lab file that only root can read (``mode``, 0600 by default).
+
+    The file is created with its final mode, so its content is never
+    readable by others, not even for an instant; a symlink is not followed.
+    """
+    raw = data.encode() if isinstance(data, str) else data
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
+    try:
+        os.fchmod(fd, mode)  # an existing file keeps its old mode otherwise
+        view = memoryview(raw)
+        while view:
+            view = view[os.write(fd, view):]
+    finally:
+        os.close(fd)
+    return Path(path)
 
 
 class LabError(RuntimeError):
@@ -100,18 +136,23 @@ def _delete_namespace(ns: str) -> None:
     run(["ip", "netns", "delete", ns], check=False)
 
 
-def cleanup_leftovers(prefix: str = PREFIX_ROOT, *, include_live: bool = False) -> dict[str, list]:
+def cleanup_leftovers(prefix: str = PREFIX_ROOT, *, include_live: bool = False,
+                      keep_own: bool = False) -> dict[str, list]:
     """Remove namespaces, processes and state dirs of labs whose name starts with ``prefix``.
 
     Labs whose owning process (the pid in ``hml-<pid>-``) is still running
     are left alone unless ``include_live``: another drill may be running.
-    Returns what was removed.
+    ``keep_own`` also leaves this process's own labs alone (the automatic
+    cleanup at :meth:`Lab.create`). Returns what was removed.
     """
     removed: dict[str, list] = {"namespaces": [], "processes": [], "dirs": []}
 
     def owner_alive(name: str) -> bool:
         m = re.match(r"^hml-(\d+)-", name + "-")
-        return bool(m) and int(m.group(1)) != os.getpid() and _alive(int(m.group(1)))
+        if not m:
+            return False
+        pid = int(m.group(1))
+        return keep_own if pid == os.getpid() else _alive(pid)
 
     for ns in list_namespaces():
         if ns.startswith(prefix) and (include_live or not owner_alive(ns)):
@@ -194,9 +235,17 @@ class Lab:
     # -- building -----------------------------------------------------------
 
     def create(self) -> None:
-        STATE_ROOT.mkdir(mode=0o755, exist_ok=True)
-        os.chmod(STATE_ROOT, 0o755)
-        self.root.mkdir(mode=0o755, exist_ok=False)
+        """Make the lab's state dir (0700), after removing what dead drills left.
+
+        A SIGKILLed drill cannot tear down: its namespaces, daemons and its
+        state dir (lab configs holding secrets) are removed here, by the next
+        drill, as ``drill --cleanup`` would (labs of live drills stay).
+        """
+        cleanup_leftovers(keep_own=True)
+        private_dir(STATE_ROOT)
+        os.chmod(STATE_ROOT, DIR_MODE)  # an older version made it 0755
+        self.root.mkdir(mode=DIR_MODE, exist_ok=False)
+        os.chmod(self.root, DIR_MODE)
 
     def _add_ns(self, ns: str) -> None:
         run(["ip", "netns", "add", ns])
@@ -213,8 +262,15 @@ class Lab:
         ns = self.client_ns if client else self.node_ns(node)
         self._add_ns(ns)
         if not client:
-            self.node_dir(node).mkdir(parents=True, exist_ok=True)
+            private_dir(self.node_dir(node))
         return ns
+
+    def write_file(self, path: Path, data: str | bytes, mode: int = FILE_MODE) -> Path:
+        """Write a file of this lab: root-only (0600) unless ``mode`` says otherwise."""
+        if not Path(path).resolve().is_relative_to(self.root.resolve()):
+            raise LabError(f"{path} is outside the lab dir {self.root}")
+        private_dir(Path(path).parent)
+        return write_private(path, data, mode)
 
     def plug(self, node: str, device: str, switch: str, address: str, *, ns: str | None = None) -> Port:
         """Create ``device`` in the node's namespace, wired to a port of ``switch``'s bridge."""
@@ -275,8 +331,8 @@ class Lab:
 
     def start(self, name: str, ns: str, argv: Sequence[str], *, log: Path, env: dict | None = None) -> Process:
         """Start ``argv`` inside ``ns`` (``ip netns exec`` execs it: the pid is the daemon's)."""
-        log.parent.mkdir(parents=True, exist_ok=True)
-        fh = open(log, "ab")
+        private_dir(log.parent)
+        fh = open(log, "ab", opener=lambda p, flags: os.open(p, flags | os.O_NOFOLLOW, FILE_MODE))
         try:
             popen = subprocess.Popen(
                 ["ip", "netns", "exec", ns, *argv], stdin=subprocess.DEVNULL, stdout=fh, stderr=subprocess.STDOUT,

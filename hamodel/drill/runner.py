@@ -440,14 +440,13 @@ class Drill:
         d = self.lab.node_dir(n)
         if np_.haproxy:
             text, notes = cfgs.lab_haproxy(np_.haproxy, d)
-            (d / "haproxy.cfg").write_text(text)
+            self.lab.write_file(d / "haproxy.cfg", text)  # 0600: may hold stats auth
             self.rewrite_notes.update(notes)
         if np_.keepalived:
             text, scripts, notes = cfgs.lab_keepalived(np_.keepalived, d, d / "haproxy.pid")
-            (d / "keepalived.conf").write_text(text)
+            self.lab.write_file(d / "keepalived.conf", text)  # 0600: may hold auth_pass
             for path, content in scripts.items():
-                Path(path).write_text(content)
-                os.chmod(path, 0o755)
+                self.lab.write_file(Path(path), content, mode=0o700)
             self.rewrite_notes.update(notes)
 
     @staticmethod
