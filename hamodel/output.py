@@ -31,7 +31,7 @@ import shutil
 import stat
 import tempfile
 from pathlib import Path, PurePosixPath
-from typing import Iterator, Mapping
+from typing import Callable, Iterator, Mapping
 
 from hamodel.errors import HamodelError
 
@@ -129,13 +129,13 @@ def check_writable(path: Path) -> None:
 # -- reading a tree without following symlinks ------------------------------------------
 
 
-def _walk(top: Path, *, read: bool = False) -> Iterator[tuple[str, str, int, bytes | None]]:
+def _walk(top: Path, *, read: Callable[[str], bool] | bool = False) -> Iterator[tuple[str, str, int, bytes | None]]:
     """Yield ``(rel, kind, mode, data)`` for every entry under ``top``.
 
     ``kind`` is file, dir, symlink or other. No symlink is followed, at any
     depth (every directory is opened relative to its parent with
     ``O_NOFOLLOW``), so a link inside OUT can never make hamodel read or
-    print its target. ``data`` is the file's bytes when ``read``.
+    print its target. ``data`` is the file's bytes when ``read`` (or ``read(rel)``) is true.
     """
     flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
 
@@ -156,7 +156,7 @@ def _walk(top: Path, *, read: bool = False) -> Iterator[tuple[str, str, int, byt
                     os.close(sub)
             elif stat.S_ISREG(st.st_mode):
                 data = None
-                if read:
+                if read is True or (callable(read) and read(rel)):
                     f = os.open(e.name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=fd)
                     with os.fdopen(f, "rb") as fh:
                         data = fh.read()
@@ -401,13 +401,16 @@ def write_tree(out: Path, files: Mapping[str, bytes], *, protect: tuple[Path, ..
 # -- comparing ---------------------------------------------------------------------------
 
 
-def diff_tree(out: Path, files: Mapping[str, bytes], secret: set[str] | frozenset[str] = frozenset()) -> str:
+def diff_tree(out: Path, files: Mapping[str, bytes], secret: set[str] | frozenset[str] = frozenset(),
+              limit: int = 50) -> str:
     """Unified diff between directory ``out`` and ``files``; '' when equal.
 
     Nothing secret is printed: a file in ``secret``, in ``files.secret``,
     marked secret by OUT's own manifest, or mode 0600 on disk, is compared
-    and reported as differing without its contents. No symlink inside OUT is
-    followed: links and special files are reported as unexpected entries.
+    and reported as differing without its contents; so is a file that
+    ``files`` does not hold (``-o ~/.ssh`` must not print a key). No symlink
+    inside OUT is followed: links and special files are reported as
+    unexpected entries. At most ``limit`` such entries are listed.
     """
     out = Path(out)
     fs_secret = set(getattr(files, "secret", ()))
@@ -421,13 +424,19 @@ def diff_tree(out: Path, files: Mapping[str, bytes], secret: set[str] | frozense
     if out.is_dir():
         manifest = read_manifest(out) or {}
         hidden |= {str(k) for k, v in manifest.get("files", {}).items() if isinstance(v, dict) and v.get("secret")}
-        for rel, kind, mode, data in _walk(out, read=True):
-            if kind == "file":
+        extra = 0
+        for rel, kind, mode, data in _walk(out, read=lambda rel: rel in files):
+            if kind == "file" and rel in files:
                 existing[rel] = (stat.S_IMODE(mode), data or b"")
                 if stat.S_IMODE(mode) & 0o077 == 0:
                     hidden.add(rel)
             elif kind != "dir":
-                chunks.append(f"Unexpected {kind} a/{rel} (not followed)\n")
+                extra += 1
+                if extra > limit:
+                    chunks.append(f"... more entries in {out} not listed\n")
+                    break
+                chunks.append(f"--- a/{rel}\n+++ /dev/null\nOnly in a: {rel} (not generated: contents not shown)\n"
+                              if kind == "file" else f"Unexpected {kind} a/{rel} (not followed)\n")
     for rel in sorted(set(existing) | set(files)):
         a = existing[rel][1] if rel in existing else None
         b = files.get(rel)

@@ -502,3 +502,17 @@ def test_sphinx_output_cannot_be_the_source_directory(tmp_path):
     assert proc.returncode != 0
     assert "hamodel_output = '.' must name a subdirectory" in proc.stderr + proc.stdout
     assert snapshot(docs) == before
+
+
+def test_check_of_a_foreign_directory_prints_no_content(tmp_path):
+    m = model_file(tmp_path)
+    ssh = tmp_path / "ssh"
+    ssh.mkdir()
+    (ssh / "id_ed25519").write_text("-----BEGIN OPENSSH PRIVATE KEY-----\nKEYMATERIAL\n")
+    (ssh / "id_ed25519").chmod(0o644)
+    for i in range(80):
+        (ssh / f"known_{i:02}").write_text(f"host{i} KEYMATERIAL\n")
+    r = build(m, "-o", ssh, "--check")
+    assert r.exit_code == 1, r.output
+    assert "KEYMATERIAL" not in r.output
+    assert "Only in a: id_ed25519" in r.output and "more entries" in r.output
