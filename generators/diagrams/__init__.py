@@ -36,7 +36,7 @@ from hamodel.model import STRATEGY_TITLES, Architecture
 
 __all__ = ["VIEWS", "render", "generate", "finding_stem", "render_dot"]
 
-VIEWS: tuple[str, ...] = ("physical", "logical")
+VIEWS: tuple[str, ...] = ("overview", "physical", "logical")
 
 _FAILED = "#C0392B"
 _FAILED_BG = "#FADBD8"
@@ -80,6 +80,9 @@ class _Graph:
         attrs = {"pad": "0.4", "splines": "spline", "nodesep": "0.35", "ranksep": "0.6",
                  "fontsize": "18", "labelloc": "t", "compound": "true", "newrank": "true"}
         attrs.update(graph_attr)
+        # A plain graphviz label interprets backslash escapes (\G, \N, \L, ...)
+        # and the title holds model text (the architecture name): double them.
+        title = title.replace("\\", "\\\\")
         self.diagram = diagrams.Diagram(title, filename="diagram", show=False, direction=direction,
                                         outformat="svg", graph_attr=attrs)
 
@@ -204,7 +207,7 @@ def _physical(dep: Deployment, finding: Finding | None = None) -> str:
     domains = {d.name: d for d in arch.domains}
     chains = {n.name: _primary_chain(arch, n.name) for n in arch.nodes}
 
-    with _Graph(title, direction="TB") as g:
+    with _Graph(title, direction="LR", ranksep="0.8") as g:
         server_of: dict[str, object] = {}
 
         def place_nodes(prefix: list[str]) -> None:
@@ -250,7 +253,7 @@ def _physical(dep: Deployment, finding: Finding | None = None) -> str:
                     net = arch.network(i.network)
                     target = switch_node.get(net.switches[0]) if net.switches else switch_node.get(f"net:{net.name}")
                 if target is not None:
-                    _edge(server_of[n.name], target, dir="none", color="#AEB6BE", label=i.device, fontsize="9")
+                    _edge(server_of[n.name], target, dir="none", color="#AEB6BE")
 
         # Virtual IPs: an edge to every holder, bold to the preferred one.
         for v in arch.vips:
@@ -263,7 +266,8 @@ def _physical(dep: Deployment, finding: Finding | None = None) -> str:
             for h in holders:
                 master = group is not None and group.master == h
                 _edge(vnode, server_of[h], style="bold" if master else "dashed",
-                      color="#1E8449" if master else "#7B8894", arrowhead="none" if not master else "normal")
+                      color="#1E8449" if master else "#7B8894", arrowhead="none" if not master else "normal",
+                      headport="w")
     return g.source
 
 
@@ -280,101 +284,253 @@ def _how(svc) -> str:
         return "active/passive, " + ("Pacemaker-managed" if st.manager else "no fail-over")
     if kind == "sharded":
         return "sharded, no fail-over"
+    if kind == "app_cluster":
+        managed = ", Pacemaker-managed" if st.manager else ""
+        return f"clustered, quorum {st.quorum}{managed}"
     return STRATEGY_TITLES[kind]
 
 
-def _logical(dep: Deployment) -> str:
+def _is_holder(svc) -> bool:
+    """A VIP holder (HAProxy under keepalived or Pacemaker)."""
+    return svc.strategy.kind in ("vrrp", "pacemaker_vip")
+
+
+def _holder_label(dep: Deployment, svc, where: str) -> str:
+    grp = dep.group_of(svc.name)
+    if grp is None:
+        return f"{svc.name}\n{where}"
+    if svc.strategy.kind == "vrrp":
+        return f"{svc.name}\n{where}\nVRID {grp.vrid}, master {grp.master}"
+    return f"{svc.name}\n{where}\npreferred {grp.master}"
+
+
+def _where(dep: Deployment, s: str) -> str:
+    nodes = dep.placement.nodes_of(s)
+    if not nodes:
+        return "not placed"
+    if len(nodes) > 3:
+        return f"{len(nodes)} instances"
+    return f"on {', '.join(nodes)}"
+
+
+def _vip_and_holders(dep: Deployment, *, overview: bool) -> dict[str, str]:
+    """The VIP holders (HAProxy), returns ``{vip name: holder node id}``.
+
+    In the overview, clients -> VIP -> holder, and the holders sit in one
+    cluster per strategy (Keepalived or Pacemaker)."""
     from diagrams import Cluster
 
-    from hamodel.model.strategies import AppCluster, PacemakerVip, Vrrp
+    arch = dep.architecture
+    holder_of: dict[str, str] = {}
+    clients = _node("clients", "clients", "onprem/client/users.png") if overview else None
+    vnode = {}
+    if overview:
+        for v in arch.vips:
+            if dep.vip_holders(v.name) or any(_is_holder(s) and v.name in s.strategy.vips for s in arch.services):
+                vnode[v.name] = _node(f"{v.name}\n{v.address}", _id("vip", v.name), shape="cds", style="filled",
+                                      fillcolor="#FCF3CF", fontsize="11", margin="0.15")
+                _edge(clients, vnode[v.name])
+    for kind in ("vrrp", "pacemaker_vip"):
+        services = [s for s in arch.services if s.strategy.kind == kind]
+        if not services:
+            continue
+        with (Cluster(STRATEGY_TITLES[kind], graph_attr={"label": STRATEGY_TITLES[kind], "fontsize": "13",
+                                                          "bgcolor": "#E8F8F5"})
+              if overview else _nothing()):
+            for s in services:
+                icon = "onprem/network/haproxy.png" if s.process == "haproxy" else None
+                node = _node(_holder_label(dep, s, _where(dep, s.name)), _id("svc", s.name), icon,
+                             **({} if icon else {"shape": "box", "style": "rounded"}))
+                for v in s.strategy.vips:
+                    holder_of[v] = node.nodeid
+                    if v in vnode:
+                        _edge(vnode[v], node, label="held by", fontsize="10")
+    return holder_of
+
+
+class _nothing:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def _name_table(title: str, cells: list[str], columns: int, bgcolor: str = "#FFFFFF") -> str:
+    """An HTML-like label: a bold title over ``cells`` (already escaped) laid
+    out in ``columns`` columns, column-major so that sorted names read down."""
+    rows = max(1, -(-len(cells) // columns))
+    cols = max(1, -(-len(cells) // rows))
+    body = []
+    for r in range(rows):
+        tds = []
+        for c in range(cols):
+            i = c * rows + r
+            tds.append(f'<TD ALIGN="LEFT">{cells[i]}</TD>' if i < len(cells) else "<TD></TD>")
+        body.append("<TR>" + "".join(tds) + "</TR>")
+    return (f'<<TABLE BORDER="1" CELLBORDER="0" CELLSPACING="0" CELLPADDING="3" COLOR="#7B8894" '
+            f'BGCOLOR="{bgcolor}"><TR><TD COLSPAN="{cols}"><B>{_e(title)}</B></TD></TR>'
+            + "".join(body) + "</TABLE>>")
+
+
+# Strategy kinds, in reading order of the overview, and the services that
+# reach the clients through a VIP come first.
+_OVERVIEW_ORDER = ("vrrp", "pacemaker_vip", "behind_vip", "app_cluster", "elected", "witness", "coordinated",
+                   "active_passive", "sharded", "external")
+_FED_BY_VIP = {"behind_vip"}
+
+
+def _overview(dep: Deployment) -> str:
+    """Clients, the VIPs, HAProxy, and every service grouped by HA strategy,
+    in the spirit of the reference architecture's figure.
+
+    One cluster per strategy present; a strategy's services are listed in a
+    table (not one node each), so 38 services stay readable at page width.
+    Dependencies are drawn once per (strategy, strategy it depends on)."""
+    from diagrams import Cluster
 
     arch = dep.architecture
-    placed = dep.placement
-    node_of: dict[str, object] = {}      # service -> graphviz node (or cluster anchor)
-    cluster_of: dict[str, str] = {}      # service -> graphviz cluster name (for lhead/ltail)
-
-    def where(s: str) -> str:
-        nodes = placed.nodes_of(s)
-        if not nodes:
-            return "not placed"
-        if len(nodes) > 3:
-            return f"{len(nodes)} instances"
-        return f"on {', '.join(nodes)}"
-
-    with _Graph(f"{arch.name}: logical view", direction="LR", ranksep="1.0") as g:
-        clients = _node("clients", "clients", "onprem/client/users.png")
-        vip_node = {}
-        for v in arch.vips:
-            vip_node[v.name] = _node(f"{v.name}\n{v.address}", _id("vip", v.name), shape="cds", style="filled",
-                                     fillcolor="#FCF3CF", fontsize="11", margin="0.15")
-            _edge(clients, vip_node[v.name])
-        holder_of: dict[str, object] = {}
-        for s in arch.services:
-            if isinstance(s.strategy, (Vrrp, PacemakerVip)):
-                grp = dep.group_of(s.name)
-                how = STRATEGY_TITLES[s.strategy.kind]
-                extra = f"\nVRID {grp.vrid}, master {grp.master}" if grp else ""
-                icon = "onprem/network/haproxy.png" if s.process == "haproxy" else None
-                label = f"{s.name}\n{how}\n{where(s.name)}{extra}"
-                node_of[s.name] = _node(label, _id("svc", s.name), icon,
-                                        **({} if icon else {"shape": "box", "style": "rounded"}))
-                for v in s.strategy.vips:
-                    holder_of[v] = node_of[s.name]
-                    _edge(vip_node[v], node_of[s.name], label="held by", fontsize="9")
-
-        groups: dict[str, list] = {}
-        for s in arch.services:
-            if s.name not in node_of:
-                groups.setdefault(s.group or "Other", []).append(s)
-        for group in sorted(groups):
-            with Cluster(f"group {group}", graph_attr={"label": group}):
-                for s in groups[group]:
-                    strat = s.strategy
-                    head = f"{s.name} ({s.mode})"
-                    if s.access is not None:
-                        head += "  :" + ",".join(str(p) for p in s.access.ports)
-                    if isinstance(strat, AppCluster):
-                        cname = f"cluster {s.name}"
-                        quorum = strat.quorum if strat.quorum != "majority" else "majority"
-                        with Cluster(cname, graph_attr={"label": f"{s.name}: {STRATEGY_TITLES[strat.kind]}, "
-                                                                 f"quorum {quorum}", "bgcolor": "#FEF9E7"}):
-                            members = [_node(f"{s.name}@{n}", _id("member", s.name, n), shape="box",
-                                             style="rounded,filled", fillcolor="#FFFFFF", fontsize="10")
-                                       for n in placed.nodes_of(s.name)]
-                            if not members:
-                                members = [_node(f"{s.name}\nnot placed", _id("member", s.name), shape="box")]
-                        for a, b in zip(members, members[1:] + members[:1]):
-                            if a is not b:
-                                _edge(a, b, dir="none", style="dotted", color="#B9770E")
-                        node_of[s.name] = members[0]
-                        cluster_of[s.name] = "cluster_" + cname
-                    else:
-                        label = f"{head}\n{_how(s)}\n{where(s.name)}"
-                        node_of[s.name] = _node(label, _id("svc", s.name), shape="box", style="rounded",
-                                                fontsize="10")
-        # Load balancing: VIP holder -> backends.
+    by_kind: dict[str, list] = {}
+    for s in arch.services:
+        by_kind.setdefault(s.strategy.kind, []).append(s)
+    kind_of = {s.name: s.strategy.kind for s in arch.services}
+    anchor: dict[str, object] = {}   # kind -> a node inside its cluster
+    with _Graph(f"{arch.name}: overview", direction="TB", ranksep="0.55", nodesep="0.3") as g:
+        holder_of = _vip_and_holders(dep, overview=True)
+        for kind in _OVERVIEW_ORDER:
+            if kind not in by_kind or kind in ("vrrp", "pacemaker_vip"):
+                continue
+            services = sorted(by_kind[kind], key=lambda s: s.name)
+            cells = []
+            for s in services:
+                extra = ""
+                if kind in ("app_cluster", "active_passive", "sharded", "elected"):
+                    extra = _how(s).split(", ", 1)[-1] if kind != "elected" else _how(s)
+                    if kind == "active_passive" and not s.strategy.manager:
+                        extra += ", " + _where(dep, s.name)
+                    extra = f'<BR ALIGN="LEFT"/><FONT POINT-SIZE="10" COLOR="#566573">{_e(extra)}</FONT>'
+                cells.append(f'<FONT POINT-SIZE="11">{_e(s.name)}</FONT>{extra}')
+            # Wide enough to stay short, narrow enough for the page.
+            columns = 3 if len(cells) > 12 and kind in _FED_BY_VIP else 2 if len(cells) > 4 else 1
+            # A long title wraps at its comma: the cluster is no wider than its table.
+            title = STRATEGY_TITLES[kind].replace(", ", ",\n") if len(STRATEGY_TITLES[kind]) > 32 else STRATEGY_TITLES[kind]
+            with Cluster(STRATEGY_TITLES[kind], graph_attr={"label": title, "fontsize": "13",
+                                                             "bgcolor": "#EBF5FB" if kind in _FED_BY_VIP
+                                                             else "#FEF9E7" if kind == "app_cluster"
+                                                             else "#F4F6F6"}):
+                anchor[kind] = _node(_name_table(f"{len(services)} service{'s' * (len(services) != 1)}",
+                                                 cells, columns), _id("strategy", kind), shape="plain")
+        # Load balancing: one edge per (holder, strategy) it feeds.
+        fed: set[tuple[str, str]] = set()
         for s in arch.services:
             a = s.access
-            if a is None:
+            if a is None or a.vip not in holder_of or s.strategy.kind not in anchor:
                 continue
-            holder = holder_of.get(a.vip)
-            if holder is None:
+            key = (holder_of[a.vip], s.strategy.kind)
+            if key in fed:
                 continue
-            attrs = {"color": "#2874A6", "label": ",".join(map(str, a.ports)), "fontsize": "9"}
-            if s.name in cluster_of:
-                attrs["lhead"] = cluster_of[s.name]
-            _edge(holder, node_of[s.name], **attrs)
-        # Dependencies (declared and coordination channels).
+            fed.add(key)
+            g.diagram.dot.edge(holder_of[a.vip], anchor[s.strategy.kind].nodeid, color="#2874A6", penwidth="1.5",
+                               lhead="cluster_" + STRATEGY_TITLES[s.strategy.kind])
+        # Dependencies between strategies, bundled: the edge is labelled with
+        # the services depended on. Drawn from the provider to its users
+        # (arrow back) so the clustered backbone sits above the workers.
+        needs: dict[tuple[str, str], set[str]] = {}
         for s in arch.services:
             for d in s.dependencies:
-                if d not in node_of or s.name not in node_of:
+                dk = kind_of.get(d)
+                if dk is None or dk == s.strategy.kind or anchor.get(dk) is None or anchor.get(s.strategy.kind) is None:
                     continue
-                attrs = {"style": "dashed", "color": "#A6ACAF", "arrowsize": "0.6"}
-                if d in cluster_of:
-                    attrs["lhead"] = cluster_of[d]
-                if s.name in cluster_of:
-                    attrs["ltail"] = cluster_of[s.name]
-                _edge(node_of[s.name], node_of[d], **attrs)
+                needs.setdefault((s.strategy.kind, dk), set()).add(d)
+        for (user, provider), names in sorted(needs.items()):
+            attrs = {"style": "dashed", "color": "#7B8894", "fontsize": "10", "fontcolor": "#566573",
+                     "fontname": "Sans-Serif",
+                     "label": ", ".join(sorted(names)), "ltail": "cluster_" + STRATEGY_TITLES[user],
+                     "lhead": "cluster_" + STRATEGY_TITLES[provider]}
+            if user in _FED_BY_VIP:
+                g.diagram.dot.edge(anchor[user].nodeid, anchor[provider].nodeid, **attrs)
+            else:
+                attrs["ltail"], attrs["lhead"] = attrs["lhead"], attrs["ltail"]
+                g.diagram.dot.edge(anchor[provider].nodeid, anchor[user].nodeid, dir="back", **attrs)
+    return g.source
+
+
+def _logical(dep: Deployment) -> str:
+    """Every service, one table per group, and the dependencies between
+    them: the groups that other groups depend on sit in the right-hand
+    column, and a dependency is one edge per (group, service depended on),
+    not one per service. The traffic path (clients, VIP, HAProxy) is the
+    overview's; here a row names the VIP port a service is reached on."""
+    arch = dep.architecture
+    several_vips = len(arch.vips) > 1
+    group_of = {s.name: s.group or "Other" for s in arch.services}
+    groups: dict[str, list] = {}
+    for s in arch.services:
+        groups.setdefault(group_of[s.name], []).append(s)
+    # A group is a provider when a service of another group depends on one
+    # of its services.
+    providers = sorted({group_of[d] for s in arch.services for d in s.dependencies
+                        if d in group_of and group_of[d] != group_of[s.name]})
+    port = {name: f"s{i}" for i, name in enumerate(sorted(group_of))}
+
+    def how(s) -> str:
+        if _is_holder(s):
+            grp = dep.group_of(s.name)
+            if s.strategy.kind == "vrrp":
+                return "VRRP" + (f", VRID {grp.vrid}, master {grp.master}" if grp else "")
+            return "Pacemaker VIP" + (f", preferred {grp.master}" if grp else "")
+        # "; " marks where a long line may wrap.
+        text = "" if s.strategy.kind == "behind_vip" else _how(s).replace(", Pacemaker-managed", "; Pacemaker-managed")
+        if len(dep.placement.nodes_of(s.name)) < 2:
+            text += f", {_where(dep, s.name)}"
+        via = set(getattr(s.strategy, "via", None) or ())
+        needs = [d for d in s.dependencies if d not in via]
+        if needs:
+            text += ("; " if text else "") + "needs " + ", ".join(needs)
+        return text
+
+    def reached(s) -> str:
+        if _is_holder(s):
+            return ", ".join(s.strategy.vips)
+        if s.access is None:
+            return ""
+        return (s.access.vip + " " if several_vips else "") + ":" + ",".join(str(p) for p in s.access.ports)
+
+    def table(group: str) -> str:
+        rows = [f'<TR><TD COLSPAN="3" BGCOLOR="#D6EAF8"><B>{_e(group)}</B></TD></TR>']
+        for s in groups[group]:
+            via = reached(s)
+            # A long line wraps at its "; " (page width).
+            parts = how(s).split("; ")
+            text = _e("; ".join(parts)) if len("; ".join(parts)) <= 36 else '<BR ALIGN="LEFT"/>'.join(map(_e, parts))
+            rows.append(f'<TR><TD ALIGN="LEFT" PORT="{port[s.name]}"><FONT POINT-SIZE="11">{_e(s.name)}</FONT></TD>'
+                        + (f'<TD ALIGN="LEFT"><FONT POINT-SIZE="10" COLOR="#566573">{text}</FONT></TD>'
+                           if text else "<TD></TD>")
+                        + (f'<TD ALIGN="LEFT"><FONT POINT-SIZE="10" COLOR="#2874A6">{_e(via)}</FONT></TD>'
+                           if via else "<TD></TD>") + "</TR>")
+        bg = "#FEF9E7" if group in providers else "#FFFFFF"
+        return (f'<<TABLE BORDER="1" CELLBORDER="0" CELLSPACING="0" CELLPADDING="2" COLOR="#7B8894" '
+                f'BGCOLOR="{bg}">' + "".join(rows) + "</TABLE>>")
+
+    with _Graph(f"{arch.name}: logical view", direction="LR", ranksep="0.5", nodesep="0.2",
+                concentrate="true") as g:
+        gid = {grp: _id("group", grp) for grp in groups}
+        consumers = [grp for grp in sorted(groups) if grp not in providers]
+        for grp in consumers + providers:
+            _node(table(grp), gid[grp], shape="plain")
+        dot = g.diagram.dot
+        for column in (consumers, providers):
+            if column and consumers and providers:
+                dot.body.append("\t{rank=same; " + "; ".join(f'"{gid[c]}"' for c in column) + "}\n")
+        # Dependencies: one edge per (group, group depended on); the rows
+        # say which service needs which.
+        pairs = sorted({(group_of[s.name], group_of[d]) for s in arch.services for d in s.dependencies
+                        if d in group_of and group_of[d] != group_of[s.name]})
+        for grp, other in pairs:
+            same_column = (grp in providers) == (other in providers)
+            dot.edge(gid[grp] if same_column else f"{gid[grp]}:e", gid[other] if same_column else f"{gid[other]}:w",
+                     style="dashed", color="#7B8894", arrowsize="0.7",
+                     **({"constraint": "false"} if same_column else {}))
     return g.source
 
 
@@ -386,6 +542,8 @@ def render_dot(dep: Deployment, view: str, finding: Finding | None = None) -> st
         return _physical(dep)
     if view == "logical":
         return _logical(dep)
+    if view == "overview":
+        return _overview(dep)
     raise ValueError(f"unknown diagram view {view!r}; one of {', '.join(VIEWS)}")
 
 
