@@ -59,14 +59,14 @@ def _fail(exc: Exception) -> NoReturn:
 
 
 def summary_table(arch: Architecture) -> Table:
-    t = Table(title=arch.name, show_lines=False)
+    t = Table(title=escape(arch.name), show_lines=False)  # free text: no Rich markup
     t.add_column("what")
     t.add_column("count", justify="right")
     t.add_column("names")
     for field in ("domains", "networks", "nodes", "vips", "services"):
         items = getattr(arch, field)
         names = ", ".join(x.name for x in items)
-        t.add_row(field, str(len(items)), names if len(names) < 90 else names[:87] + "...")
+        t.add_row(field, str(len(items)), escape(names if len(names) < 90 else names[:87] + "..."))
     return t
 
 
@@ -132,7 +132,7 @@ def check(
         console.print(placement_table(arch, dep))
         console.print(findings_view(dep.findings, title=f"{arch.name}: findings (k={k})", width=console.width))
         if estimates:
-            console.print(_availability_table(arch.name, estimates))
+            console.print(_availability_table(escape(arch.name), estimates))
         accepted = sum(1 for f in dep.findings if f.acknowledged)
         verdict = (f"[bold red]{len(failing)} unacknowledged finding(s) at or above {fail_on}[/]" if failing
                    else f"[green]no unacknowledged finding at or above {fail_on}[/]")
@@ -173,7 +173,7 @@ def export(
 ) -> None:
     """Write the validated model as canonical JSON."""
     if format != "json":
-        err.print(f"error: unknown format {format!r} (json)")
+        err.print(f"error: unknown format {format!r} (json)", markup=False, highlight=False)
         raise typer.Exit(2)
     _emit(_load(model).to_json(), output)
 
@@ -217,8 +217,8 @@ def place(
         return
     console.print(placement_table(arch, result))
     for w in result.warnings:
-        err.print(f"[yellow]warning:[/] {w}", highlight=False, soft_wrap=True)
-    console.print(f"{result.moved} instance(s) moved; lock file {lock}", highlight=False)
+        err.print(f"[yellow]warning:[/] {escape(str(w))}", highlight=False, soft_wrap=True)
+    console.print(f"{result.moved} instance(s) moved; lock file {escape(str(lock))}", highlight=False)
 
 
 @app.command()
@@ -267,9 +267,10 @@ def build(
             raise typer.Exit(2) from None
         if text:
             sys.stdout.write(text)
-            err.print(f"[bold red]drift:[/] {out} differs from what {model} generates", highlight=False)
+            err.print(f"[bold red]drift:[/] {escape(str(out))} differs from what {escape(model)} generates",
+                      highlight=False)
             raise typer.Exit(1)
-        console.print(f"[green]up to date:[/] {out} ({len(files)} files)", highlight=False)
+        console.print(f"[green]up to date:[/] {escape(str(out))} ({len(files)} files)", highlight=False)
         return
     try:
         # Never replace what hamodel did not write; never the model or its lock.
@@ -277,7 +278,7 @@ def build(
     except HamodelError as exc:
         err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
-    table = Table(title=f"{arch.name} -> {out}")
+    table = Table(title=escape(f"{arch.name} -> {out}"))
     for col in ("file", "mode", "sha256"):
         table.add_column(col)
     for rel in sorted(files):
@@ -285,7 +286,7 @@ def build(
         digest = "(secret)" if rel in files.secret else hashlib.sha256(data).hexdigest()[:12]
         table.add_row(rel, "0600" if rel in files.secret else "0644", digest)
     console.print(table)
-    console.print(f"[green]wrote {len(files)} files[/] to {out}", highlight=False)
+    console.print(f"[green]wrote {len(files)} files[/] to {escape(str(out))}", highlight=False)
 
 
 @app.command()
@@ -316,7 +317,30 @@ def drill(
 
 
 def main() -> None:  # console-script entry point
-    app()
+    try:
+        app()
+    except Exception as exc:  # noqa: BLE001 - not a fix for any cause: causes are fixed where they arise
+        _internal_error(exc)
+# sysexits.h EX_SOFTWARE: neither "a check failed" (1) nor "bad model" (2).
+EXIT_INTERNAL = 70
+
+
+def _internal_error(exc: BaseException) -> NoReturn:
+    """Last resort for an exception no command handled: a bug, exit 70."""
+    import os
+    import traceback
+
+    from hamodel.errors import printable
+
+    if os.environ.get("HAMODEL_DEBUG") == "1":
+        traceback.print_exception(exc)
+    err.print(f"internal error: {type(exc).__name__}: {printable(str(exc))[:500]}", markup=False, highlight=False,
+              soft_wrap=True)
+    err.print("This is a bug in hamodel: please report it with the command and the model "
+              "(HAMODEL_DEBUG=1 prints the traceback).", markup=False, highlight=False, soft_wrap=True)
+    sys.exit(EXIT_INTERNAL)
+
+
 
 
 if __name__ == "__main__":

@@ -143,9 +143,9 @@ def test_sphinx_build_of_a_model_with_a_refused_secret_does_not_publish_it(tmp_p
     assert proc.returncode != 0
     published = [p for p in [*html.rglob("*"), *(docs / "generated").rglob("*")] if p.is_file()]
     page = "\n".join(p.read_text(errors="replace") for p in published if p.suffix in (".html", ".rst", ".txt"))
-    assert "ports[9300].auth" in page, "the error should be published (else this test checks nothing)"
     for text in [proc.stdout, proc.stderr, *(p.read_bytes().decode("utf-8", "replace") for p in published)]:
         assert "Hunter2" not in text and ";Leak" not in text
+    assert "ports[9300].auth" in page, "the error should be published (else this test checks nothing)"
 
 
 # -- drill lab: root-only files, nothing readable after a SIGKILL ---------------------------

@@ -611,9 +611,10 @@ def placement_table(arch: Architecture, result: PlacementResult):
 
     nodes = sorted({n for ns in result.placement.instances.values() for n in ns}, key=natural_key)
     masters = {g.service: g.master for g in result.vrrp_groups}
-    t = Table(title=f"{arch.name}: placement", show_lines=False)
+    t = Table(title=Text(f"{arch.name}: placement"), show_lines=False)  # a model name: never Rich markup
     if len(nodes) > 24:  # too wide for a matrix: one row per service
         t.add_column("service")
+    from rich.text import Text
         t.add_column("n", justify="right")
         t.add_column("nodes")
         for svc in arch.services:

@@ -38,7 +38,7 @@ def _fmt(v: Any) -> str:
 
 def terminal_table(report: dict[str, Any]) -> Table:
     """Every check of every scenario: expected, measured, agreed."""
-    t = Table(title=f"Drill of {report['model']}" + (" (quick)" if report.get("quick") else ""), show_lines=False)
+    t = Table(title=escape(f"Drill of {report['model']}" + (" (quick)" if report.get("quick") else "")), show_lines=False)
     t.add_column("scenario")
     t.add_column("check")
     t.add_column("predicted", justify="right")
@@ -125,12 +125,12 @@ def command(model: str | None, *, scenarios: list[str] | None, rst_out: Path | N
     try:
         if json_file is not None:
             write_file(json_file, to_json(report).encode())
-            console.print(f"report: {json_file}")
+            console.print(f"report: {escape(str(json_file))}", highlight=False)
         if rst_out is not None:
             from hamodel.generators.drill_report import render_rst
 
             write_file(rst_out, render_rst(report).encode())
-            console.print(f"docs page: {rst_out}")
+            console.print(f"docs page: {escape(str(rst_out))}", highlight=False)
     except HamodelError as exc:  # e.g. the disk filled up during the drill
         err.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
         return 2

@@ -168,10 +168,10 @@ class Architecture(HaBase):
 
     @classmethod
     def from_json(cls, text: str | bytes) -> "Architecture":
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ModelError([("", f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}")]) from None
+        """A model from JSON; strict (no NaN, no duplicate keys): see :mod:`hamodel.model.json_input`."""
+        from hamodel.model.json_input import parse_model_json
+
+        data = parse_model_json(text)
         try:
             return cls.model_validate(data)
         except ValidationError as exc:

@@ -65,7 +65,9 @@ class HaBase(BaseModel):
     naming the object (``Node[ctl-1].capacity.cpu: ...``).
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
+    # allow_inf_nan=False: an infinite CPU request or a NaN availability has
+    # no meaning and crashed the placement solver (issue 17).
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True, allow_inf_nan=False)
     _positional: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, *args: Any, **data: Any):
