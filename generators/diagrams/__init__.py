@@ -81,8 +81,9 @@ class _Graph:
                  "fontsize": "18", "labelloc": "t", "compound": "true", "newrank": "true"}
         attrs.update(graph_attr)
         # A plain graphviz label interprets backslash escapes (\G, \N, \L, ...)
-        # and the title holds model text (the architecture name): double them.
-        title = title.replace("\\", "\\\\")
+        # and HTML entities (&amp;), and the title holds model text (the
+        # architecture name): escape both so it shows as written.
+        title = title.replace("\\", "\\\\").replace("&", "&amp;")
         self.diagram = diagrams.Diagram(title, filename="diagram", show=False, direction=direction,
                                         outformat="svg", graph_attr=attrs)
 
@@ -366,7 +367,7 @@ def _name_table(title: str, cells: list[str], columns: int, bgcolor: str = "#FFF
         tds = []
         for c in range(cols):
             i = c * rows + r
-            tds.append(f'<TD ALIGN="LEFT">{cells[i]}</TD>' if i < len(cells) else "<TD></TD>")
+            tds.append(f'<TD ALIGN="LEFT" BALIGN="LEFT">{cells[i]}</TD>' if i < len(cells) else "<TD></TD>")
         body.append("<TR>" + "".join(tds) + "</TR>")
     return (f'<<TABLE BORDER="1" CELLBORDER="0" CELLSPACING="0" CELLPADDING="3" COLOR="#7B8894" '
             f'BGCOLOR="{bgcolor}"><TR><TD COLSPAN="{cols}"><B>{_e(title)}</B></TD></TR>'
@@ -504,7 +505,7 @@ def _logical(dep: Deployment) -> str:
             parts = how(s).split("; ")
             text = _e("; ".join(parts)) if len("; ".join(parts)) <= 36 else '<BR ALIGN="LEFT"/>'.join(map(_e, parts))
             rows.append(f'<TR><TD ALIGN="LEFT" PORT="{port[s.name]}"><FONT POINT-SIZE="11">{_e(s.name)}</FONT></TD>'
-                        + (f'<TD ALIGN="LEFT"><FONT POINT-SIZE="10" COLOR="#566573">{text}</FONT></TD>'
+                        + (f'<TD ALIGN="LEFT" BALIGN="LEFT"><FONT POINT-SIZE="10" COLOR="#566573">{text}</FONT></TD>'
                            if text else "<TD></TD>")
                         + (f'<TD ALIGN="LEFT"><FONT POINT-SIZE="10" COLOR="#2874A6">{_e(via)}</FONT></TD>'
                            if via else "<TD></TD>") + "</TR>")
