@@ -179,7 +179,7 @@ def read_manifest(out: Path) -> dict | None:
             if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
                 return None
             data = json.loads(fh.read(16 << 20))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # RecursionError: a hostile [[[...]]] manifest
         return None
     if not (isinstance(data, dict) and str(data.get("generator", "")).startswith("hamodel")
             and isinstance(data.get("files"), dict)):

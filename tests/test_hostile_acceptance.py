@@ -238,3 +238,33 @@ def test_an_unexpected_exception_is_an_internal_error_with_exit_70(tmp_path):
     no_traceback(r)
     assert r.returncode == 70, (r.returncode, r.stderr)
     assert "internal error: ZeroDivisionError: boom" in r.stderr and "bug" in r.stderr
+
+
+def test_deeply_nested_lock_file_and_manifest_are_named_errors(tmp_path):
+    model = tmp_path / "m.py"
+    model.write_text((ROOT / "models" / "multirack.py").read_text())
+    deep = "[" * 100_000 + "]" * 100_000
+    (tmp_path / "m.lock.json").write_text(deep)
+    r = hamodel("check", str(model))
+    no_traceback(r)  # before: RecursionError, exit 1
+    assert r.returncode == 2 and "m.lock.json: not a placement lock file" in r.stderr, r.stderr
+    (tmp_path / "m.lock.json").unlink()
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "manifest.json").write_text(deep)
+    r = hamodel("build", str(model), "-o", str(out))
+    no_traceback(r)
+    assert r.returncode == 2 and "holds no hamodel manifest.json" in r.stderr, r.stderr
+    assert (out / "manifest.json").read_text() == deep
+
+
+def test_planned_secrets_never_show_in_a_repr():
+    from hamodel.generators.configs import Secrets
+    from hamodel.generators.haproxy import plan_haproxy
+    from hamodel.generators.keepalived import plan_keepalived
+    from hamodel.model.base import SecretRef
+
+    dep = resolve(small_arch(vrrp={"auth": {"env": "R_V"}}, stats_auth=SecretRef(env="R_S")), analyse=False)
+    secrets = Secrets({"R_V": "Vpw12345", "R_S": "admin:Spw12345"})
+    text = repr(plan_keepalived(dep, secrets)) + repr(plan_haproxy(dep, secrets))
+    assert "Vpw12345" not in text and "Spw12345" not in text and "stats-9300" in text

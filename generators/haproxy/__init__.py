@@ -9,7 +9,7 @@ per port, named ``<service>-<port>``, on every node that may hold its VIP
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from hamodel.deployment import Deployment
@@ -57,7 +57,7 @@ class Stats:
     name: str
     service: str
     bind: str
-    auth: str | None
+    auth: str | None = field(repr=False)  # user:password: never in a repr or traceback
 
 
 @dataclass(frozen=True)

@@ -580,7 +580,7 @@ def read_lock(path: Path, arch: Architecture) -> Placement | None:
         raw = data["placement"]
         if not isinstance(raw, dict):
             raise TypeError("placement is not a mapping")
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, RecursionError) as exc:  # RecursionError: [[[...]]]
         raise HamodelError(f"{path}: not a placement lock file ({exc}); delete it or use --fresh") from None
     services = {s.name for s in arch.services}
     nodes = {n.name for n in arch.nodes}
