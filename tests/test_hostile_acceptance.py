@@ -187,6 +187,11 @@ def test_infinite_numbers_in_a_python_model_are_refused(tmp_path):
     r = hamodel("check", str(f))
     no_traceback(r)  # before: OverflowError in the placement solver, exit 1
     assert r.returncode == 2 and "capacity.cpu: Input should be a finite number" in r.stderr, r.stderr
+    # Finite, but infinite once the solver scales it: bounded in the model.
+    f.write_text(f.read_text().replace('float("inf")', "1.7e308"))
+    r = hamodel("check", str(f))
+    no_traceback(r)
+    assert r.returncode == 2 and "capacity.cpu: Input should be less than or equal to" in r.stderr, r.stderr
 
 
 def test_union_errors_are_plain_words():

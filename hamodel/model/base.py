@@ -147,8 +147,9 @@ class Reliability(HaBase):
     Give either ``mtbf_hours`` and ``mttr_hours`` or ``availability``.
     """
 
-    mtbf_hours: float | None = Field(default=None, gt=0)
-    mttr_hours: float | None = Field(default=None, gt=0)
+    # Bounded so that sums and products stay finite (1e9 h: 114,000 years).
+    mtbf_hours: float | None = Field(default=None, gt=0, le=1e9)
+    mttr_hours: float | None = Field(default=None, gt=0, le=1e9)
     availability: float | None = Field(default=None, gt=0, lt=1)
 
     @model_validator(mode="after")
@@ -172,8 +173,10 @@ class Reliability(HaBase):
 class Resources(HaBase):
     """CPU cores and memory, as a node's capacity or a service's request."""
 
-    cpu: float = Field(default=0, ge=0)
-    memory_gb: float = Field(default=0, ge=0)
+    # Bounded so that the placement solver's scaled integers stay finite
+    # (1.7e308 cores crashed it with an OverflowError).
+    cpu: float = Field(default=0, ge=0, le=1e6)
+    memory_gb: float = Field(default=0, ge=0, le=1e9)
 
 
 # Config-file paths (certificates, notify scripts): absolute, no whitespace,
