@@ -193,14 +193,28 @@ def test_capacity_spreads_instances_and_aggregate_is_explained_before_solving():
 
 
 def test_packing_conflict_found_by_the_fill_is_explained():
-    # the sum fits (24 <= 24) but no node holds two 6-cpu instances: the fill
-    # of the interchangeable nodes fails and its cut is what conflicts
+    # the sum fits (20 <= 24), and so does the count (each node could hold
+    # two instances, 6 >= 5), but a node with a 6-cpu instance has room for
+    # only the 2-cpu one: the fill of the interchangeable nodes fails and its
+    # cut is what conflicts
+    with pytest.raises(Unplaceable) as e:
+        place(arch([svc("big", replicas=2, requests=Resources(cpu=6)),
+                    svc("mid", replicas=2, requests=Resources(cpu=3)),
+                    svc("small", replicas=1, requests=Resources(cpu=2))], nodes(3, cpu=8)))
+    text = e.value.explanations[0]
+    assert "big needs 2 instances" in text and "mid needs 2 instances" in text
+    assert "the nodes n1, n2, n3 cannot hold 2 x big, 2 x mid" in text
+
+
+def test_packing_conflict_found_by_counting_instances():
+    # the sum fits (24 <= 24) but no node holds two 6-cpu instances: counting
+    # instances per node proves it before any solver runs
     with pytest.raises(Unplaceable) as e:
         place(arch([svc("big", replicas=2, requests=Resources(cpu=6)),
                     svc("big2", replicas=2, requests=Resources(cpu=6))], nodes(3, cpu=8)))
-    text = e.value.explanations[0]
-    assert "big needs 2 instances" in text and "big2 needs 2 instances" in text
-    assert "the nodes n1, n2, n3 cannot hold 2 x big, 2 x big2" in text
+    assert e.value.explanations == [
+        "big, big2 run 4 instances that request cpu, but the 3 nodes they may use (app) hold at most 3 of them: "
+        "a node's cpu is not shared out in fractions (the smallest request is 6 cpu)"]
 
 
 def test_capacity_conflict_found_by_the_solver_names_the_nodes():

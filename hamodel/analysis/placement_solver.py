@@ -21,6 +21,17 @@ Every level-1 constraint belongs to a *statement* of the model (a service's
 replica count, its anti-affinity, a pin, a node's capacity, ...). For an
 explanation the encoding is rebuilt with one tracking literal per statement
 and the unsat core, minimised by deletion, is rendered in words.
+
+Limits are deterministic, never wall-clock: every Z3 check runs under a
+resource limit (``rlimit``, counted in solver steps), so the same model
+gets the same answer on an idle or a loaded machine. A preference (kept
+instances, balance) that hits its limit is dropped; a hard question that
+hits it raises :class:`Undecided` -- never "unplaceable". Interchangeable
+services (same candidates, count, requests, ports and limits, no pins,
+co-location or previous nodes) are ordered lexicographically, and so are
+interchangeable nodes inside a fill: without that symmetry breaking a
+pigeonhole conflict (18 one-CPU services on three 6.5-CPU nodes) costs
+the SAT core exponential time.
 """
 
 from __future__ import annotations
@@ -34,11 +45,18 @@ from typing import Iterable
 
 import z3
 
+from hamodel.errors import HamodelError
 from hamodel.model import Architecture
 
 SCALE = 1000  # resources are compared as integers in thousandths
 SEED = 0
-FILL_TIMEOUT_MS = 2000
+# Deterministic budgets in Z3 resource units (not time). A hard check that
+# exhausts HARD_RLIMIT makes the answer "undecided"; a preference check
+# (kept instances, balance) that exhausts PREF_RLIMIT drops the preference.
+HARD_RLIMIT = 200_000_000
+PREF_RLIMIT = 5_000_000
+CORE_RLIMIT = 5_000_000  # per check while minimising an explanation
+MAX_ROUNDS = 1000  # level-1 / fill rounds before the answer is "undecided"
 BALANCE = 0.8  # preferred share of a cell's capacity at level 1
 FINE_LIMIT = 20_000
 MAX_CELLS = 4  # level-1 cells when merging (large models)  # level-1 bits above which cells are failure-domain sets, not classes
@@ -54,6 +72,38 @@ def configure() -> None:
         z3.set_param("sat.random_seed", SEED)
         z3.set_param("smt.random_seed", SEED)
         _configured = True
+
+
+class Undecided(HamodelError):
+    """Placement reached a deterministic search limit: neither placeable nor proven unplaceable."""
+
+    def __init__(self, what: str):
+        super().__init__(f"placement undecided: {what} reached its search limit (a deterministic budget "
+                         "of solver steps); the model is neither placed nor proven unplaceable. "
+                         "Please report this model.")
+
+
+class LimitHit(Exception):
+    """One check exhausted its resource limit (internal; callers decide what it means)."""
+
+
+def check(solver: z3.Solver, assumptions=(), rlimit: int = HARD_RLIMIT) -> bool:
+    """``solver.check`` under a deterministic limit: True (sat) or False (unsat).
+
+    Z3 catches SIGINT itself during a check and returns ``unknown``: that
+    is re-raised as :class:`KeyboardInterrupt`, so an interrupt never
+    reads as "unsatisfiable". An exhausted limit raises :class:`LimitHit`.
+    """
+    solver.set("rlimit", rlimit)
+    r = solver.check(*assumptions)
+    if r == z3.sat:
+        return True
+    if r == z3.unsat:
+        return False
+    reason = solver.reason_unknown()
+    if "interrupt" in reason or "keyboard" in reason:
+        raise KeyboardInterrupt
+    raise LimitHit(reason)
 
 
 @functools.lru_cache(maxsize=1 << 16)
@@ -131,6 +181,29 @@ class Problem:
 
     def cells_of(self, s: str) -> list[int]:
         return self._cells_of[s]
+
+    def sym_classes(self) -> list[list["Svc"]]:
+        """Groups (two or more, index order) of interchangeable services.
+
+        Swapping two of them maps every constraint onto another: same
+        candidates, count, requests, ports and limits; no pins, no
+        co-location either way, no previous nodes (kept instances are
+        preferences that would tell them apart).
+        """
+        cache = self.__dict__.get("_sym")
+        if cache is not None:
+            return cache
+        targets = {t for sv in self.services for t in sv.colocate}
+        groups: dict[tuple, list[Svc]] = {}
+        for sv in self.services:
+            if sv.pins or sv.colocate or sv.name in targets or self.previous.get(sv.name):
+                continue
+            key = (tuple(sv.cand), sv.count, sv.everywhere, sv.ports, sv.req, sv.anti,
+                   tuple(sorted(sv.limits.items())), tuple(sorted(sv.max_per_domain.items())), sv.quorum_too_small)
+            groups.setdefault(key, []).append(sv)
+        out = [g for g in groups.values() if len(g) > 1 and not g[0].everywhere]
+        self.__dict__["_sym"] = out
+        return out
 
     def finish(self, fine: bool) -> None:
         self.fine = fine
@@ -283,6 +356,7 @@ class Encoding:
         self._build()
         for ci, counts in cuts:
             self.cut(ci, counts)
+        self._break_symmetry()
 
     # -- raw term builders (the Python wrappers are the bottleneck) --------
 
@@ -435,6 +509,46 @@ class Encoding:
                         if len(ts) > room:
                             self.add(("port", a.name, b.name, p), self.atmost(ts, room))
 
+    def lex_geq(self, a: list[z3.BoolRef], b: list[z3.BoolRef], tag: str, guard: z3.BoolRef | None = None) -> None:
+        """``a >= b`` lexicographically (booleans, True > False), when ``guard`` holds.
+
+        ``e_j`` ("equal so far") is only ever forced true, so the encoding
+        adds no constraint beyond the order itself.
+        """
+        pre = [self.neg(guard)] if guard is not None else []
+        for j, (x, y) in enumerate(zip(a, b)):
+            self.assert_raw(self.disj(pre + [self.neg(y), x]))
+            if j == len(a) - 1:
+                break
+            e = self.var(f"lex!{tag}!{j}")
+            self.assert_raw(self.disj(pre + [self.neg(x), self.neg(y), e]))
+            self.assert_raw(self.disj(pre + [x, y, e]))
+            pre = [self.neg(e)]
+
+    def _break_symmetry(self) -> None:
+        """Order interchangeable services: counts per cell, lexicographically decreasing.
+
+        With statements tracked (explanations), a pair is ordered only while
+        every statement naming either service is active: the swap is then a
+        symmetry of the active statements, so no core is smaller than the
+        real conflict.
+        """
+        pr = self.pr
+        for group in pr.sym_classes():
+            for a, b in zip(group, group[1:]):
+                ra = [x for ci in pr.cells_of(a.name) for x in self.bits.get((a.name, ci), ())]
+                rb = [x for ci in pr.cells_of(b.name) for x in self.bits.get((b.name, ci), ())]
+                if len(ra) != len(rb) or not ra:
+                    continue
+                guard = None
+                if self.track:
+                    names = {a.name, b.name}
+                    mine = [lit for st, lit in self.literals.items()
+                            if names & {x for x in st[1:] if isinstance(x, str)}
+                            or (st[0] == "fill" and names & {s for s, _ in st[2]})]
+                    guard = self.conj(mine)
+                self.lex_geq(ra, rb, f"{a.index}!{b.index}", guard)
+
     def cut(self, ci: int, counts: dict[str, int]) -> None:
         """Cell ``ci`` cannot hold these counts, nor more of each."""
         e = self.disj([self.neg(self.bits[(s, ci)][n - 1]) for s, n in sorted(counts.items())])
@@ -566,9 +680,6 @@ def _fill_exact(pr: Problem, ci: int, counts: dict[str, int]) -> dict[str, list[
     ctx = z3.Context()
     sol = z3.SolverFor("QF_FD", ctx=ctx)
     sol.set("random_seed", SEED)
-    # A cell is small; a fill that takes longer is (almost surely) a
-    # pigeonhole proof: give up and cut these counts off at level 1.
-    sol.set("timeout", FILL_TIMEOUT_MS)
     x = {(s, n): z3.Bool(f"x!{s}!{n}", ctx) for s in counts for n in pr.cand_in[(s, ci)]}
     for s, k in counts.items():
         sv = pr.by_name[s]
@@ -601,11 +712,63 @@ def _fill_exact(pr: Problem, ci: int, counts: dict[str, int]) -> dict[str, list[
         for p, ss in sorted(users.items()):
             if len(ss) > 1:
                 sol.add(z3.AtMost(*[x[s, n] for s in ss], 1))
-    if sol.check() != z3.sat:
-        return None
+    _fill_symmetry(pr, ci, counts, x, sol, ctx)
+    try:
+        if not check(sol):
+            return None
+    except LimitHit:
+        # "cannot hold" would be a guess: say that the search gave up
+        raise Undecided(f"filling the nodes {', '.join(nodes[:8])}{', ...' if len(nodes) > 8 else ''}") from None
     m = sol.model()
     return {s: [n for n in pr.cand_in[(s, ci)] if z3.is_true(m.eval(x[s, n], model_completion=True))]
             for s in counts}
+
+
+def _fill_symmetry(pr: Problem, ci: int, counts: dict[str, int], x: dict, sol: z3.Solver, ctx: z3.Context) -> None:
+    """Lexicographic order on interchangeable services (rows) and nodes (columns).
+
+    Both orders are lex-leader constraints for one variable order (service,
+    then node), so together they keep at least one solution of every
+    symmetry class. Nodes are interchangeable when they are in the same
+    domains, have the same capacity and the same services may, or must, run
+    on them.
+    """
+    nodes = pr.cells[ci].nodes
+    order = sorted(counts, key=lambda s: pr.by_name[s].index)
+    cand = {s: set(pr.cand_in[(s, ci)]) for s in order}
+    pins = {s: set(pr.by_name[s].pins) for s in order}
+
+    def lex(a: list, b: list, tag: str) -> None:
+        pre: list = []
+        for j, (u, v) in enumerate(zip(a, b)):
+            sol.add(z3.Or(*pre, z3.Not(v), u))
+            if j == len(a) - 1:
+                break
+            e = z3.Bool(f"lex!{tag}!{j}", ctx)
+            sol.add(z3.Or(*pre, z3.Not(u), z3.Not(v), e))
+            sol.add(z3.Or(*pre, u, v, e))
+            pre = [z3.Not(e)]
+
+    def row(s: str) -> list:
+        return [x[s, n] if (s, n) in x else z3.BoolVal(False, ctx) for n in nodes]
+
+    for group in pr.sym_classes():
+        by_count: dict[int, list[str]] = defaultdict(list)
+        for sv in group:
+            if sv.name in counts:
+                by_count[counts[sv.name]].append(sv.name)
+        for here in by_count.values():
+            for a, b in zip(here, here[1:]):
+                lex(row(a), row(b), f"s!{a}!{b}")
+    sig: dict[tuple, list[str]] = defaultdict(list)
+    for n in nodes:
+        key = (pr.node_domains[n], pr.node_cap[n], tuple(n in cand[s] for s in order),
+               tuple(n in pins[s] for s in order))
+        sig[key].append(n)
+    for same in sig.values():
+        for a, b in zip(same, same[1:]):
+            col = [[x[s, n] if (s, n) in x else z3.BoolVal(False, ctx) for s in order] for n in (a, b)]
+            lex(col[0], col[1], f"n!{a}!{b}")
 
 
 # ---------------------------------------------------------------------------
@@ -619,8 +782,9 @@ class NoPlacement(Exception):
         self.cuts = cuts
 
 
-def solve(pr: Problem, max_rounds: int = 1000) -> tuple[dict[str, list[str]], dict]:
-    """service -> nodes, and statistics; raises :class:`NoPlacement`."""
+def solve(pr: Problem, max_rounds: int = MAX_ROUNDS) -> tuple[dict[str, list[str]], dict]:
+    """service -> nodes, and statistics; raises :class:`NoPlacement` (a proof)
+    or :class:`Undecided` (a limit reached)."""
     enc = Encoding(pr)
     stats = {"cells": len(pr.cells), "fine": pr.fine, "bits": len(enc.bit_key), "cuts": 0, "checks": 0}
     # Prefer keeping previous instances: at least as many in each cell as before.
@@ -641,8 +805,16 @@ def solve(pr: Problem, max_rounds: int = 1000) -> tuple[dict[str, list[str]], di
     active = list(prefs) + [enc.balanced]
     for _ in range(max_rounds):
         stats["checks"] += 1
-        r = enc.solver.check(*active)
-        if r != z3.sat:
+        try:
+            r = check(enc.solver, active, PREF_RLIMIT if active else HARD_RLIMIT)
+        except LimitHit:
+            if not active:
+                raise Undecided("choosing how many instances each group of nodes runs") from None
+            # a preference too costly to decide is dropped, never a reason for "unplaceable":
+            # balance first (it is last), then every kept instance at once
+            active = active[:-1] if active[-1] is enc.balanced else []
+            continue
+        if not r:
             if not active:
                 raise NoPlacement(cuts)
             core = {c.get_id() for c in enc.solver.unsat_core()}
@@ -674,21 +846,28 @@ def solve(pr: Problem, max_rounds: int = 1000) -> tuple[dict[str, list[str]], di
             stats["kept_preferences"] = len([a for a in active if a.get_id() != enc.balanced.get_id()])
             stats["balanced"] = any(a.get_id() == enc.balanced.get_id() for a in active)
             return {s: sorted(ns, key=natural_key) for s, ns in result.items()}, stats
-    raise NoPlacement(cuts)
+    raise Undecided(f"placement after {max_rounds} rounds of counting and filling")
 
 
 def unsat_core(pr: Problem, cuts: list[tuple[int, dict[str, int]]]) -> list[tuple] | None:
     """The smallest conflicting set of statements (deletion-minimised core)."""
     enc = Encoding(pr, track=True, cuts=cuts)
     lits = [enc.literals[k] for k in enc.literals]
-    if enc.solver.check(*lits) != z3.unsat:
+    try:
+        if check(enc.solver, lits, CORE_RLIMIT):
+            return None
+    except LimitHit:
         return None
     core_ids = {c.get_id() for c in enc.solver.unsat_core()}
     core = [c for c in lits if c.get_id() in core_ids]
     i = 0
     while i < len(core):
         trial = core[:i] + core[i + 1:]
-        if enc.solver.check(*trial) == z3.unsat:
+        try:
+            unsat = not check(enc.solver, trial, CORE_RLIMIT)
+        except LimitHit:
+            unsat = False  # not shown to be redundant: keep the statement (the core stays a conflict)
+        if unsat:
             ids = {c.get_id() for c in enc.solver.unsat_core()}
             core = [c for c in trial if c.get_id() in ids]
         else:
