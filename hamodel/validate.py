@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Mapping, Sequence
 
+from hamodel.generators.keepalived import MAX_LINE as KEEPALIVED_LINE_LIMIT
 from hamodel.model import Architecture
 
 _CRT = re.compile(rb"(\bssl\b[^\n]*?\bcrt\s+)(\S+)")
@@ -82,13 +83,12 @@ def _self_signed(folder: Path) -> Path:
 
 
 # Line limits of the daemons' config readers, in bytes without the newline.
-# keepalived (lib/parser.c) reads a line with fgets() into MAXBUF (1024)
-# bytes: a longer line is cut after 1022 bytes and its tail read as a new
-# line, so a long comment becomes configuration, and `keepalived -t` may
-# accept that silently. HAProxy starts with LINESIZE (2048) and grows its
-# buffer since 1.6; older versions truncate there, and no generated line
-# comes near it, so a longer one is refused as a generator fault.
-KEEPALIVED_MAX_LINE = 1022
+# keepalived: see MAX_LINE there (a longer line's tail is parsed as a line
+# of its own, and `keepalived -t` may accept that silently). HAProxy starts
+# with LINESIZE (2048) and grows its buffer since 1.6; older versions
+# truncate there, and no generated line comes near it, so a longer one is
+# refused as a generator fault.
+KEEPALIVED_MAX_LINE = KEEPALIVED_LINE_LIMIT
 HAPROXY_MAX_LINE = 2047
 
 

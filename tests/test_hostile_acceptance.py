@@ -273,3 +273,12 @@ def test_planned_secrets_never_show_in_a_repr():
     secrets = Secrets({"R_V": "Vpw12345", "R_S": "admin:Spw12345"})
     text = repr(plan_keepalived(dep, secrets)) + repr(plan_haproxy(dep, secrets))
     assert "Vpw12345" not in text and "Spw12345" not in text and "stats-9300" in text
+
+
+def test_a_value_too_long_for_a_keepalived_line_is_refused_at_build():
+    from hamodel.generators.configs import ConfigError
+
+    dep = resolve(small_arch(vrrp={"notify": "/usr/local/bin/" + "n" * 1100}), analyse=False)
+    with pytest.raises(ConfigError, match=r"nodes\[n1\] keepalived.conf line \d+ \(notify\): 1126 bytes; "
+                                          r"keepalived reads at most 1022"):
+        build_configs(dep)

@@ -26,6 +26,10 @@ COMM_LEN = 15
 # moves the excess to virtual_ipaddress_excluded itself, but reports it as a
 # config error (`keepalived -t` exits 5); the generator writes it that way.
 ADVERT_MAX = {4: 255, 6: 76}
+# keepalived (lib/parser.c) reads a line with fgets() into MAXBUF (1024)
+# bytes: a longer line is cut after 1022 bytes and its tail parsed as a line
+# of its own, silently (a comment's tail can become `nopreempt`).
+MAX_LINE = 1022
 
 
 @dataclass(frozen=True)
@@ -265,7 +269,9 @@ def render_keepalived(dep: Deployment, plans: dict[str, KeepalivedPlan],
     files = []
     for n, plan in sorted(plans.items()):
         def render(p: KeepalivedPlan) -> bytes:
-            return template.render(node=n, model=dep.architecture.name, plan=p).encode()
+            data = template.render(node=n, model=dep.architecture.name, plan=p).encode()
+            _check_lines(n, data)
+            return data
 
         files.append(NodeFile(
             node=n, kind="keepalived", path=f"nodes/{n}/keepalived/keepalived.conf", dest=DEST,
@@ -273,3 +279,14 @@ def render_keepalived(dep: Deployment, plans: dict[str, KeepalivedPlan],
             secret=any(i.auth for i in plan.instances),
         ))
     return files
+
+
+def _check_lines(node: str, data: bytes) -> None:
+    """Refuse a file keepalived would misread: a line over :data:`MAX_LINE`
+    bytes (only long paths can make one: comments are wrapped)."""
+    for no, line in enumerate(data.split(b"\n"), 1):
+        if len(line) > MAX_LINE:
+            first = line.split()[0].decode("ascii", "replace") if line.split() else ""
+            raise ConfigError([(f"nodes[{node}] keepalived.conf line {no} ({first})",
+                                f"{len(line)} bytes; keepalived reads at most {MAX_LINE} bytes a line and would "
+                                "parse the rest as another line: shorten the value; nothing was written")])
