@@ -1,7 +1,8 @@
 """The ``hamodel`` command line: thin; parses, calls the pipeline, prints.
 
 Exit codes: 0 ok, 1 the model is fine but a check failed (unsatisfiable,
-violated, unacknowledged finding, drift), 2 usage or model error.
+violated, unacknowledged finding, drift), 2 usage or model error, 70 an
+internal error (a bug: please report it).
 """
 
 from __future__ import annotations
