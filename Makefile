@@ -1,7 +1,11 @@
-PYTHON ?= python3
+# The virtual environment .ci/install creates (make setup); its bin/ comes
+# first on PATH so that tools the tests run (pyright, ansible) are its own.
+VENV ?= .venv
+PYTHON ?= $(VENV)/bin/python
 HAMODEL ?= $(PYTHON) -m hamodel.cli
+export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: all setup test docs reference drill bench clean
+.PHONY: all setup test docs reference drill bench clean distclean
 
 all: reference
 
@@ -34,3 +38,7 @@ bench:
 
 clean:
 	rm -rf out docs/_build docs/generated
+
+# Also removes the virtual environment: the next make setup builds it afresh.
+distclean: clean
+	rm -rf $(VENV)
