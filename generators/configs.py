@@ -111,9 +111,13 @@ _SECRET_RULES = {
 def address(value: Any, where: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
     """Re-parse an address so that only a canonical IP reaches a config."""
     try:
-        return ipaddress.ip_address(str(value) if not isinstance(value, str) else value)
+        parsed = ipaddress.ip_address(str(value) if not isinstance(value, str) else value)
     except ValueError:
         raise ConfigError([(where, f"{value!r} is not an IP address; nothing was written")]) from None
+    if getattr(parsed, "scope_id", None) is not None:
+        # Any text may follow "%"; HAProxy would even expand "$VAR" in it.
+        raise ConfigError([(where, f"{str(value)!r} has an IPv6 scope id; nothing was written")])
+    return parsed
 
 
 def integer(value: Any, lo: int, hi: int, where: str) -> int:

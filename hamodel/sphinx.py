@@ -61,7 +61,16 @@ def _root(app: Sphinx) -> Path:
 
 
 def _slug(path: Path) -> str:
-    return path.stem.replace(".", "_")
+    """The model's document name: its file stem, safe as a path, a toctree
+    entry and a label (other characters become ``-`` plus a short hash, so
+    two stems never share a slug)."""
+    from hamodel.generators.docs.rst import rst_name
+
+    stem = path.stem.replace(".", "_")
+    slug = str(rst_name(stem))
+    if slug != stem:
+        slug += "-" + hashlib.sha256(stem.encode("utf-8", "surrogateescape")).hexdigest()[:6]
+    return slug
 
 
 def _resolve_path(app: Sphinx, spec: str) -> Path:
@@ -258,10 +267,13 @@ def _published(record: Path) -> set[str]:
 
 
 def _failed_page(model: str, error: str) -> str:
-    t = f"{model} (not published)"
-    body = "\n".join("      " + line for line in error.splitlines()) or "      (no message)"
-    return (f"{'=' * len(t)}\n{t}\n{'=' * len(t)}\n\n.. error::\n\n   The model could not be published:\n\n"
-            f"   ::\n\n{body}\n")
+    """The page of a model that could not be published: its error, inert
+    (a literal block, every line indented, control characters replaced)."""
+    from hamodel.generators.docs.rst import rst_block_line, rst_title
+
+    title = rst_title(f"{model} (not published)", "=", overline=True)
+    body = "\n".join("      " + rst_block_line(line) for line in error.splitlines()) or "      (no message)"
+    return f"{title}\n\n.. error::\n\n   The model could not be published:\n\n   ::\n\n{body}\n"
 
 
 def _index_page(entries: list[tuple[str, str]]) -> str:
@@ -335,6 +347,7 @@ class DiagramDirective(_ModelDirective):
 
     def run(self) -> list[nodes.Node]:
         from hamodel.generators.diagrams import VIEWS, finding_stem, render
+        from hamodel.generators.docs.rst import rst_option, rst_path
 
         view = self.options.get("view", "physical")
         finding_id = self.options.get("finding")
@@ -360,8 +373,8 @@ class DiagramDirective(_ModelDirective):
         for fmt, data in images.items():
             _write_if_changed(Path(self.env.srcdir) / f"{rel}.{fmt}", data)
         alt = self.options.get("alt") or (finding.title if finding else f"{view} view of {dep.architecture.name}")
-        text = (f".. figure:: /{rel}.svg\n   :width: 100%\n   :alt: {' '.join(alt.split())}\n"
-                f"\n   :download:`PNG </{rel}.png>`\n")
+        figure, png = rst_path(f"/{rel}.svg"), rst_path(f"/{rel}.png")
+        text = f".. figure:: {figure}\n   :width: 100%\n   :alt: {rst_option(alt)}\n\n   :download:`PNG <{png}>`\n"
         return self.parse(text)
 
 

@@ -17,7 +17,6 @@ limitations are the failure analysis' findings, never text written here.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -27,6 +26,9 @@ import jinja2
 from hamodel.deployment import SEVERITIES, Deployment, Finding
 from hamodel.model import STRATEGY_TITLES
 from hamodel.model.strategies import AppCluster, PacemakerVip, Vrrp
+
+from hamodel.generators.docs.rst import Rst, rst_escape, rst_literal, rst_name, rst_title
+from hamodel.generators.docs.rst import environment as rst_environment
 
 __all__ = ["SECTIONS", "DocExtras", "generate", "render_section", "limitations", "other_findings", "rst_escape"]
 
@@ -65,46 +67,39 @@ class DocExtras:
 
 
 # -- reStructuredText helpers -------------------------------------------------
-
-_RST_SPECIAL = re.compile(r"([\\`*_|\[\]<>])")
-
-
-def rst_escape(value: Any) -> str:
-    """Free text as inline reStructuredText: one line, markup characters escaped."""
-    text = " ".join(str(value).split())
-    return _RST_SPECIAL.sub(r"\\\1", text)
+# Every model string reaches the document through hamodel.generators.docs.rst:
+# templates escape each ``{{ value }}`` by default (Jinja finalize), and the
+# rows and notes built here are Rst only when assembled from escaped parts.
 
 
-def _title(text: str, char: str) -> str:
-    t = rst_escape(text)
-    return f"{t}\n{char * max(len(t), 3)}"
+def _title(text: str, char: str) -> Rst:
+    return rst_title(text, char)
 
 
-def _literal(value: Any) -> str:
-    text = " ".join(str(value).split()).replace("`", "'")
-    return f"``{text}``" if text else ""
+def _literal(value: Any) -> Rst:
+    return rst_literal(value)
 
 
-def _join(items: Sequence[Any]) -> str:
-    return ", ".join(rst_escape(i) for i in items) if items else "\u2014"
+def _join(items: Sequence[Any]) -> Rst:
+    return Rst(", ".join(rst_escape(i) for i in items)) if items else Rst("\u2014")
+
+
+@jinja2.pass_context
+def _heading(ctx: Any, text: Any, char: str, label: str | None = None) -> Rst:
+    """A section title with its label (page sections) or a rubric (directive snippets)."""
+    if ctx["sections"]:
+        target = f".. _{rst_name(ctx['slug'])}-{rst_name(label)}:\n\n" if label else ""
+        return Rst(target + rst_title(text, char))
+    return Rst(f".. rubric:: {rst_escape(text)}")
 
 
 def _environment() -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
-        undefined=jinja2.StrictUndefined,
-        autoescape=False,  # reStructuredText, escaped by the rst filter  # noqa: S701
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
-    env.filters["rst"] = rst_escape
-    env.filters["literal"] = _literal
+    env = rst_environment(templates=TEMPLATES)
     env.filters["join_rst"] = _join
     env.filters["pct"] = lambda a: f"{a * 100:.6f} %"
     env.filters["nines"] = _nines
     env.filters["downtime"] = _downtime
-    env.globals["title"] = _title
+    env.globals["heading"] = _heading
     return env
 
 
@@ -251,14 +246,14 @@ def _context(dep: Deployment, slug: str, extras: DocExtras, sections: bool, imag
         st, where = s.strategy, _join(placed.nodes_of(s.name))
         if isinstance(st, ActivePassive):
             if st.manager is None:
-                strategy_notes.append(f"**{rst_escape(s.name)}** runs on one node at a time ({where}); nothing "
-                                      "moves it to another node when that node or the process fails.")
+                strategy_notes.append(Rst(f"**{rst_escape(s.name)}** runs on one node at a time ({where}); nothing "
+                                          "moves it to another node when that node or the process fails."))
             else:
-                strategy_notes.append(f"**{rst_escape(s.name)}** is configured on {where}; {st.manager.title()} "
-                                      "runs it on one of them and starts it on a survivor after a failure.")
+                strategy_notes.append(Rst(f"**{rst_escape(s.name)}** is configured on {where}; {rst_escape(st.manager.title())} "
+                                          "runs it on one of them and starts it on a survivor after a failure."))
         elif isinstance(st, Sharded):
-            strategy_notes.append(f"**{rst_escape(s.name)}** runs on {where}; each instance owns "
-                                  f"{rst_escape(st.shard)}, which cannot be failed over to another node.")
+            strategy_notes.append(Rst(f"**{rst_escape(s.name)}** runs on {where}; each instance owns "
+                                      f"{rst_escape(st.shard)}, which cannot be failed over to another node."))
     e, j = rst_escape, _join
     rows = {
         "role_rows": [[e(r), j(ns)] for r, ns in sorted(roles.items())],
@@ -310,10 +305,10 @@ _DETAIL_LABELS = {
 }
 
 
-def _detail(value: Any) -> str | list[str]:
+def _detail(value: Any) -> Rst | list[Rst]:
     """A finding's detail value as reStructuredText: one line, or bullets."""
     if isinstance(value, Mapping):
-        return [f"**{rst_escape(k)}**: {_detail_line(v)}" for k, v in sorted(value.items())] or "none"
+        return [Rst(f"**{rst_escape(k)}**: {_detail_line(v)}") for k, v in sorted(value.items())] or Rst("none")
     if isinstance(value, (list, tuple)):
         if value and all(isinstance(x, (list, tuple)) for x in value):
             return [_detail_line(x) for x in value]
@@ -321,17 +316,17 @@ def _detail(value: Any) -> str | list[str]:
     return _detail_line(value)
 
 
-def _detail_line(value: Any) -> str:
+def _detail_line(value: Any) -> Rst:
     if isinstance(value, (list, tuple)):
         if not value:
-            return "none"
+            return Rst("none")
         if all(isinstance(x, str) for x in value):
-            return " + ".join(_literal(x) for x in value) if any(":" in x for x in value) else _join(value)
-        return ", ".join(_detail_line(x) for x in value)
+            return Rst(" + ".join(_literal(x) for x in value)) if any(":" in x for x in value) else _join(value)
+        return Rst(", ".join(_detail_line(x) for x in value))
     if isinstance(value, Mapping):
-        return "; ".join(f"{rst_escape(k)}: {_detail_line(v)}" for k, v in sorted(value.items())) or "none"
+        return Rst("; ".join(f"{rst_escape(k)}: {_detail_line(v)}" for k, v in sorted(value.items())) or "none")
     if isinstance(value, bool):
-        return "yes" if value else "no"
+        return Rst("yes" if value else "no")
     return rst_escape(value)
 
 
@@ -339,10 +334,10 @@ def _count(running: Sequence[str], total: int) -> str:
     """A long list of services as a count (the table stays readable): all
     of them, the names when few, else how many."""
     if len(running) == total:
-        return "all services"
+        return Rst("all services")
     if not running:
-        return "\u2014"
-    return _join(running) if len(running) <= 8 else f"{len(running)} services"
+        return Rst("\u2014")
+    return _join(running) if len(running) <= 8 else Rst(f"{len(running)} services")
 
 
 def _language(path: str) -> str:
