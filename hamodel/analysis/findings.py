@@ -76,7 +76,7 @@ def findings_table(findings: Iterable[Finding], title: str = "findings"):
     t.add_column("id", no_wrap=True)
     t.add_column("finding", overflow="fold", ratio=3)
     t.add_column("scenario", overflow="fold", ratio=1)
-    t.add_column("status", overflow="fold", max_width=30)
+    t.add_column("status", overflow="fold")
     for f in findings:
         scen = " + ".join(f.scenario) if f.scenario else "-"
         if len(scen) > 120:
