@@ -8,6 +8,7 @@ from hamodel.model.strategies import (  # noqa: F401
     Coordinated,
     External,
     HealthCheck,
+    Mechanism,
     PacemakerVip,
     Sharded,
     Strategy,

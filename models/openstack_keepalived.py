@@ -7,7 +7,7 @@ survives failures. The limitations of this design are not written here:
 """
 
 from hamodel import Architecture, Network, Node, Rack, Service, Switch, VirtualIP
-from hamodel.strategies import ActivePassive, AppCluster, BehindVip, Coordinated, Sharded, Vrrp
+from hamodel.strategies import ActivePassive, AppCluster, BehindVip, Coordinated, Mechanism, Sharded, Vrrp
 
 # Each controller sits in its own rack behind its own top-of-rack switch; the
 # three switches are meshed, so one cut link partitions nothing, two can.
@@ -28,7 +28,7 @@ def api(name: str, *ports: int, group: str, http: bool = False, **lb) -> Service
                    strategy=BehindVip(vip, ports=list(ports), mode="http" if http else "tcp", **lb))
 
 
-def per_controller(name: str, group: str, via=("rabbitmq",), mechanism="rpc", **kw) -> Service:
+def per_controller(name: str, group: str, via=("rabbitmq",), mechanism: Mechanism = "rpc", **kw) -> Service:
     """One instance per controller, coordinating over the message bus."""
     return Service(name, group=group, on="controller",
                    strategy=Coordinated(via=list(via), mechanism=mechanism), **kw)

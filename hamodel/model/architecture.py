@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from typing import Annotated, Any, ClassVar, Literal, Mapping
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Mapping
 
 from pydantic import Field, ValidationError, model_validator
 
@@ -14,6 +14,11 @@ from hamodel.model.services import Service
 from hamodel.model.strategies import PacemakerVip, Vrrp
 from hamodel.model.topology import FailureDomain, Network, Node, VirtualIP
 
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from hamodel.model.base import Data
+
 
 class Acknowledgement(HaBase):
     """An accepted finding: its stable id and the architect's reason."""
@@ -21,6 +26,10 @@ class Acknowledgement(HaBase):
     _positional: ClassVar = ("finding", "reason")
     finding: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9:._@~+-]{0,200}$")]
     reason: Annotated[str, Field(min_length=3, max_length=2000)]
+
+    if TYPE_CHECKING:
+        # The signature editors see (positional forms, accepted input types).
+        def __init__(self, finding: str, reason: str) -> None: ...
 
 
 class PacemakerCluster(HaBase):
@@ -57,26 +66,35 @@ class Architecture(HaBase):
     def _error_label(cls, data: dict) -> str | None:
         return None  # paths start at the root: services[x].strategy...
 
-    def __init__(self, *args: Any, **data: Any):
-        # Domains used by nodes but not declared are collected automatically,
-        # so ``Node(domains=[Rack("r1")])`` needs no separate list.
-        declared = {(d.name if isinstance(d, FailureDomain) else d.get("name")) for d in data.get("domains") or []}
-        extra: list[Any] = []
-        for owner in list(data.get("networks") or []) + list(data.get("nodes") or []):
-            for d in getattr(owner, "_domain_objects", None) or []:
-                if d.name not in declared:
-                    declared.add(d.name)
-                    extra.append(d)
-        # Switches named by string only (``switches=["sw-a"]``) are declared
-        # as switch domains without reliability figures.
-        for net in data.get("networks") or []:
-            for s in (net.switches if isinstance(net, Network) else []):
-                if s not in declared:
-                    declared.add(s)
-                    extra.append(FailureDomain(s, kind="switch"))
-        if extra:
-            data["domains"] = list(data.get("domains") or []) + extra
-        super().__init__(*args, **data)
+    if TYPE_CHECKING:
+        # The signature editors see (positional forms, accepted input types).
+        def __init__(self, name: str, *, description: str = ..., domains: Iterable[FailureDomain | Data] = ...,
+                         networks: Iterable[Network | Data] = ..., nodes: Iterable[Node | Data],
+                         vips: Iterable[VirtualIP | Data] = ..., services: Iterable[Service | Data] = ...,
+                         pacemaker: PacemakerCluster | Data | None = ..., supervisor: Literal["none", "systemd"] = ...,
+                         reliability: Mapping[str, Reliability | Data] = ...,
+                         acknowledgements: Iterable[Acknowledgement | Data] = ...) -> None: ...
+    else:
+        def __init__(self, *args: Any, **data: Any):
+            # Domains used by nodes but not declared are collected automatically,
+            # so ``Node(domains=[Rack("r1")])`` needs no separate list.
+            declared = {(d.name if isinstance(d, FailureDomain) else d.get("name")) for d in data.get("domains") or []}
+            extra: list[Any] = []
+            for owner in list(data.get("networks") or []) + list(data.get("nodes") or []):
+                for d in getattr(owner, "_domain_objects", None) or []:
+                    if d.name not in declared:
+                        declared.add(d.name)
+                        extra.append(d)
+            # Switches named by string only (``switches=["sw-a"]``) are declared
+            # as switch domains without reliability figures.
+            for net in data.get("networks") or []:
+                for s in (net.switches if isinstance(net, Network) else []):
+                    if s not in declared:
+                        declared.add(s)
+                        extra.append(FailureDomain(s, kind="switch"))
+            if extra:
+                data["domains"] = list(data.get("domains") or []) + extra
+            super().__init__(*args, **data)
 
     @model_validator(mode="after")
     def _cross_references(self) -> "Architecture":
@@ -245,12 +263,6 @@ class Architecture(HaBase):
                 continue
             if vip.address not in net.subnet:
                 p.append((f"vips[{vip.name}].address", f"{vip.address} is not in {net.name}'s subnet {net.subnet}"))
-            elif net.subnet.num_addresses > 2 and vip.address == net.subnet.network_address:
-                # IPv6: the subnet-router anycast address, every router's.
-                kind = "network" if vip.address.version == 4 else "subnet-router anycast (network)"
-                p.append((f"vips[{vip.name}].address", f"{vip.address} is the {kind} address of {net.name}'s subnet {net.subnet}"))
-            elif net.subnet.num_addresses > 2 and vip.address.version == 4 and vip.address == net.subnet.broadcast_address:
-                p.append((f"vips[{vip.name}].address", f"{vip.address} is the broadcast address of {net.name}'s subnet {net.subnet}"))
             if vip.address in addresses:
                 p.append((f"vips[{vip.name}].address", f"{vip.address} is also the address of {addresses[vip.address]}"))
             addresses[vip.address] = f"vips[{vip.name}]"

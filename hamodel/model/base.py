@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, ClassVar, Mapping, Self
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Mapping, Self
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
@@ -54,6 +54,23 @@ def _listify(value: Any) -> Any:
 
 
 RefList = Annotated[list[Ref], BeforeValidator(lambda v: [_to_name(x) for x in _listify(v)])]
+
+
+if TYPE_CHECKING:
+    # What constructors accept, as an editor sees it (the signatures under
+    # ``if TYPE_CHECKING`` in each class; validators convert at run time): a
+    # reference may be the object itself, a list any iterable, a nested
+    # object a mapping of its fields.
+    from collections.abc import Iterable
+    from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
+    from typing import TypeAlias
+
+    RefIn: TypeAlias = "str | HaBase"
+    RefsIn: TypeAlias = "str | HaBase | Iterable[str | HaBase]"
+    NamesIn: TypeAlias = "str | Iterable[str]"
+    AddressIn: TypeAlias = "str | IPv4Address | IPv6Address"
+    SubnetIn: TypeAlias = "str | IPv4Network | IPv6Network"
+    Data: TypeAlias = "Mapping[str, Any]"
 
 
 class HaBase(BaseModel):

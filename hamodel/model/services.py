@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 from pydantic import BeforeValidator, Field, model_validator
 
@@ -19,6 +19,11 @@ from hamodel.model.strategies import (
     Vrrp,
 )
 
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+
+    from hamodel.model.base import Data, NamesIn, RefsIn
+
 
 class Endpoint(HaBase):
     """A port a service's instances listen on (node address)."""
@@ -31,6 +36,11 @@ class Endpoint(HaBase):
     auth: SecretRef | None = Field(
         default=None, description="credentials of this endpoint, by reference (HAProxy stats: 'user:password')"
     )
+
+    if TYPE_CHECKING:
+        # The signature editors see (positional forms, accepted input types).
+        def __init__(self, port: int, *, protocol: Literal["tcp", "http", "udp"] = ..., name: str | None = ...,
+                         check: HealthCheck | Data | None = ..., auth: SecretRef | Data | None = ...) -> None: ...
 
 
 def _endpoints(value: Any) -> Any:
@@ -70,6 +80,16 @@ class Service(HaBase):
         default=None, description="what restarts a failed process; default the architecture's"
     )
     strategy: Strategy
+
+    if TYPE_CHECKING:
+        # The signature editors see (positional forms, accepted input types).
+        def __init__(self, name: str, *, process: str | None = ..., group: str | None = ..., on: NamesIn,
+                         replicas: Literal["all"] | int = ..., anti_affinity: str = ...,
+                         max_per_domain: Mapping[str, int] = ..., pin: RefsIn = ..., exclude: RefsIn = ...,
+                         colocate: RefsIn = ..., requests: Resources | Data = ...,
+                         ports: int | Endpoint | Iterable[int | Endpoint | Data] = ..., depends_on: RefsIn = ...,
+                         required: bool = ..., supervisor: Literal["none", "systemd", "pacemaker"] | None = ...,
+                         strategy: Strategy | Data) -> None: ...
 
     @model_validator(mode="after")
     def _coherent(self) -> "Service":

@@ -6,11 +6,16 @@ the reference document's five strategies, plus Pacemaker and "external".
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar, Literal, Union
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Union
 
 from pydantic import BeforeValidator, Field, model_validator
 
 from hamodel.model.base import HaBase, Name, Ref, RefList, SafePath, SecretRef, _listify
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from hamodel.model.base import Data, RefIn, RefsIn
 
 Port = Annotated[int, Field(ge=1, le=65535)]
 
@@ -58,12 +63,22 @@ class BehindVip(HaBase):
     tls: Tls | None = None
     accept_single_backend: bool = False
 
-    def __init__(self, *args: Any, port: Any = None, **data: Any):
-        if port is not None:
-            if "ports" in data:
-                raise TypeError("BehindVip: give port or ports, not both")
-            data["ports"] = port
-        super().__init__(*args, **data)
+    if TYPE_CHECKING:
+        # The signature editors see (positional forms, accepted input types).
+        def __init__(self, vip: RefIn, *, ports: int | Iterable[int] = ..., port: int | None = None,
+                         backend_port_offset: int = ..., mode: Literal["tcp", "http"] = ...,
+                         balance: Literal["roundrobin", "leastconn", "source", "first"] = ...,
+                         check: HealthCheck | Data = ..., sticky: bool = ..., single_writer: bool = ...,
+                         timeout_client_s: int | None = ..., timeout_server_s: int | None = ...,
+                         tcp_keepalive: bool = ..., tls: Tls | Data | None = ...,
+                         accept_single_backend: bool = ...) -> None: ...
+    else:
+        def __init__(self, *args: Any, port: Any = None, **data: Any):
+            if port is not None:
+                if "ports" in data:
+                    raise TypeError("BehindVip: give port or ports, not both")
+                data["ports"] = port
+            super().__init__(*args, **data)
 
     @model_validator(mode="after")
     def _coherent(self) -> "BehindVip":
@@ -99,6 +114,12 @@ class Vrrp(HaBase):
     garp_master_refresh_s: int | None = Field(default=None, ge=1, le=3600)
     notify: SafePath | None = None
 
+    if TYPE_CHECKING:
+        # The signature editors see (positional forms, accepted input types).
+        def __init__(self, vips: RefsIn, *, track: str | None = ..., preempt: bool = ..., advert_int: int = ...,
+                         unicast: bool = ..., vrid: int | None = ..., auth: SecretRef | Data | None = ...,
+                         garp_master_refresh_s: int | None = ..., notify: str | None = ...) -> None: ...
+
 
 class PacemakerVip(HaBase):
     """Pacemaker holds the virtual IPs as a cluster resource, colocated with
@@ -108,6 +129,10 @@ class PacemakerVip(HaBase):
     _positional: ClassVar = ("vips",)
     kind: Literal["pacemaker_vip"] = "pacemaker_vip"
     vips: RefList = Field(min_length=1)
+
+    if TYPE_CHECKING:
+        # The signature editors see (positional forms, accepted input types).
+        def __init__(self, vips: RefsIn) -> None: ...
 
 
 class AppCluster(HaBase):
@@ -127,6 +152,10 @@ class AppCluster(HaBase):
     access: BehindVip | None = None
 
 
+# A name for the type, so that a model's helper can annotate a parameter with it.
+Mechanism = Literal["rpc", "tooz", "client-list", "agent-scheduling", "l3-ha", "per-node"]
+
+
 class Coordinated(HaBase):
     """Several instances coexist and coordinate by other means (strategy 4):
     RPC over the message bus, tooz partitioning, or clients that list every
@@ -135,7 +164,7 @@ class Coordinated(HaBase):
 
     kind: Literal["coordinated"] = "coordinated"
     via: RefList = Field(default_factory=list)
-    mechanism: Literal["rpc", "tooz", "client-list", "agent-scheduling", "l3-ha", "per-node"] = "rpc"
+    mechanism: Mechanism = "rpc"
 
 
 class ActivePassive(HaBase):

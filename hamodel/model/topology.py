@@ -3,25 +3,19 @@
 from __future__ import annotations
 
 import ipaddress
-from typing import Annotated, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
-from pydantic import AfterValidator, BeforeValidator, Field, PrivateAttr, field_validator, model_validator
+from pydantic import BeforeValidator, Field, PrivateAttr, field_validator, model_validator
 
 from hamodel.model.base import HaBase, Name, NameSet, Ref, RefList, Reliability, Resources, _listify, _to_name
 
-def _no_scope_id(value: Any) -> Any:
-    # Python accepts any text after "%" as an IPv6 scope id ("fe80::1%{{ x }}",
-    # "%$HOME"); it would reach haproxy.cfg (which expands $VAR), keepalived.conf
-    # and the Ansible inventory. A model address is global: no scope id.
-    address = getattr(value, "network_address", value)
-    if getattr(address, "scope_id", None) is not None:
-        raise ValueError(f"{str(value)!r} has an IPv6 scope id (the text after '%'): "
-                         "give the address without one (the interface is the node's device)")
-    return value
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
 
+    from hamodel.model.base import AddressIn, Data, NamesIn, RefIn, RefsIn, SubnetIn
 
-IPAddress = Annotated[ipaddress.IPv4Address | ipaddress.IPv6Address, AfterValidator(_no_scope_id)]
-IPNetwork = Annotated[ipaddress.IPv4Network | ipaddress.IPv6Network, AfterValidator(_no_scope_id)]
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 class FailureDomain(HaBase):
@@ -42,6 +36,11 @@ class FailureDomain(HaBase):
     kind: Name
     parent: Ref | None = None
     reliability: Reliability | None = None
+
+    if TYPE_CHECKING:
+        # The signature editors see (positional forms, accepted input types).
+        def __init__(self, name: str, *, kind: str, parent: RefIn | None = ...,
+                         reliability: Reliability | Data | None = ...) -> None: ...
 
 
 def Region(name: str, **kw: Any) -> FailureDomain:
@@ -92,10 +91,16 @@ class Network(HaBase):
     link_reliability: Reliability | None = None
     _domain_objects: list[FailureDomain] = PrivateAttr(default_factory=list)
 
-    def __init__(self, *args: Any, **data: Any):
-        objs = [d for d in _listify(data.get("switches")) if isinstance(d, FailureDomain)]
-        super().__init__(*args, **data)
-        self._domain_objects = objs
+    if TYPE_CHECKING:
+        # The signature editors see (positional forms, accepted input types).
+        def __init__(self, name: str, *, subnet: SubnetIn, switches: RefsIn = ...,
+                         links: Literal["mesh"] | Iterable[tuple[RefIn, RefIn]] = ...,
+                         reserved_vrids: Iterable[int] = ..., link_reliability: Reliability | Data | None = ...) -> None: ...
+    else:
+        def __init__(self, *args: Any, **data: Any):
+            objs = [d for d in _listify(data.get("switches")) if isinstance(d, FailureDomain)]
+            super().__init__(*args, **data)
+            self._domain_objects = objs
 
     @field_validator("subnet", mode="before")
     @classmethod
@@ -165,24 +170,32 @@ class Node(HaBase):
     reliability: Reliability | None = None
     _domain_objects: list[FailureDomain] = PrivateAttr(default_factory=list)
 
-    def __init__(self, *args: Any, addresses: Any = None, switch: Any = None, **data: Any):
-        objs = [d for d in _listify(data.get("domains")) if isinstance(d, FailureDomain)]
-        if isinstance(switch, FailureDomain):
-            objs.append(switch)
-        if addresses is not None:
-            if "interfaces" in data:
-                raise TypeError("Node: give interfaces or addresses, not both")
-            ifaces = []
-            for i, (net, addr) in enumerate((addresses or {}).items()):
-                iface: dict[str, Any] = {"network": _to_name(net), "address": addr, "device": f"eth{i}"}
-                if switch is not None:
-                    iface["switch"] = _to_name(switch)
-                ifaces.append(iface)
-            data["interfaces"] = ifaces
-        elif switch is not None:
-            raise TypeError("Node: switch= is only a shorthand together with addresses=")
-        super().__init__(*args, **data)
-        self._domain_objects = objs
+    if TYPE_CHECKING:
+        # The signature editors see (positional forms, accepted input types).
+        def __init__(self, name: str, *, roles: NamesIn = ..., domains: RefsIn = ...,
+                         capacity: Resources | Data = ..., interfaces: Iterable[Interface | Data] = ...,
+                         reliability: Reliability | Data | None = ...,
+                         addresses: Mapping[Network, AddressIn] | Mapping[str, AddressIn] | None = None,
+                         switch: RefIn | None = None) -> None: ...
+    else:
+        def __init__(self, *args: Any, addresses: Any = None, switch: Any = None, **data: Any):
+            objs = [d for d in _listify(data.get("domains")) if isinstance(d, FailureDomain)]
+            if isinstance(switch, FailureDomain):
+                objs.append(switch)
+            if addresses is not None:
+                if "interfaces" in data:
+                    raise TypeError("Node: give interfaces or addresses, not both")
+                ifaces = []
+                for i, (net, addr) in enumerate((addresses or {}).items()):
+                    iface: dict[str, Any] = {"network": _to_name(net), "address": addr, "device": f"eth{i}"}
+                    if switch is not None:
+                        iface["switch"] = _to_name(switch)
+                    ifaces.append(iface)
+                data["interfaces"] = ifaces
+            elif switch is not None:
+                raise TypeError("Node: switch= is only a shorthand together with addresses=")
+            super().__init__(*args, **data)
+            self._domain_objects = objs
 
     @model_validator(mode="after")
     def _unique_devices(self) -> "Node":
@@ -212,3 +225,10 @@ class VirtualIP(HaBase):
     network: Ref
     dns_name: Annotated[str, Field(pattern=r"^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$")] | None = None
     exposure: Literal["internal", "public"] = "internal"
+
+    if TYPE_CHECKING:
+        # The signature editors see (positional forms, accepted input types).
+        def __init__(self, name: str, address: AddressIn, *, network: RefIn, dns_name: str | None = ...,
+                         exposure: Literal["internal", "public"] = ...) -> None: ...
+
+
