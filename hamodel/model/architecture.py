@@ -263,6 +263,12 @@ class Architecture(HaBase):
                 continue
             if vip.address not in net.subnet:
                 p.append((f"vips[{vip.name}].address", f"{vip.address} is not in {net.name}'s subnet {net.subnet}"))
+            elif net.subnet.num_addresses > 2 and vip.address == net.subnet.network_address:
+                # IPv6: the subnet-router anycast address, every router's.
+                kind = "network" if vip.address.version == 4 else "subnet-router anycast (network)"
+                p.append((f"vips[{vip.name}].address", f"{vip.address} is the {kind} address of {net.name}'s subnet {net.subnet}"))
+            elif net.subnet.num_addresses > 2 and vip.address.version == 4 and vip.address == net.subnet.broadcast_address:
+                p.append((f"vips[{vip.name}].address", f"{vip.address} is the broadcast address of {net.name}'s subnet {net.subnet}"))
             if vip.address in addresses:
                 p.append((f"vips[{vip.name}].address", f"{vip.address} is also the address of {addresses[vip.address]}"))
             addresses[vip.address] = f"vips[{vip.name}]"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
-from pydantic import BeforeValidator, Field, PrivateAttr, field_validator, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, PrivateAttr, field_validator, model_validator
 
 from hamodel.model.base import HaBase, Name, NameSet, Ref, RefList, Reliability, Resources, _listify, _to_name
 
@@ -14,8 +14,20 @@ if TYPE_CHECKING:
 
     from hamodel.model.base import AddressIn, Data, NamesIn, RefIn, RefsIn, SubnetIn
 
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+def _no_scope_id(value: Any) -> Any:
+    # Python accepts any text after "%" as an IPv6 scope id ("fe80::1%{{ x }}",
+    # "%$HOME"); it would reach haproxy.cfg (which expands $VAR), keepalived.conf
+    # and the Ansible inventory. A model address is global: no scope id.
+    address = getattr(value, "network_address", value)
+    if getattr(address, "scope_id", None) is not None:
+        raise ValueError(f"{str(value)!r} has an IPv6 scope id (the text after '%'): "
+                         "give the address without one (the interface is the node's device)")
+    return value
+
+
+IPAddress = Annotated[ipaddress.IPv4Address | ipaddress.IPv6Address, AfterValidator(_no_scope_id)]
+IPNetwork = Annotated[ipaddress.IPv4Network | ipaddress.IPv6Network, AfterValidator(_no_scope_id)]
 
 
 class FailureDomain(HaBase):
