@@ -225,7 +225,8 @@ def place(
 @app.command()
 def build(
     model: str = MODEL_ARG,
-    out: Path = typer.Option(Path("out"), "-o", "--out", help="Output directory (replaced atomically)."),
+    out: Path = typer.Option(Path("out"), "-o", "--out", help="Output directory, replaced in one atomic step; "
+                             "must be new, empty, or an output tree hamodel wrote."),
     check_only: bool = typer.Option(False, "--check", help="Write nothing; exit 1 with a diff when OUT differs."),
     fresh: bool = typer.Option(False, "--fresh", help="Ignore the placement lock file: place from scratch."),
     lock: Optional[Path] = typer.Option(None, "--lock", help="Lock file (default: beside the model, x.lock.json)."),
