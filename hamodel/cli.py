@@ -111,6 +111,8 @@ def check(
     stale = sorted(a.finding for a in arch.acknowledgements if a.finding not in found)
     for a in stale:
         err.print(f"warning: acknowledgement {a!r} matches no finding (k={k})", markup=False, highlight=False)
+    for w in dep.notes:  # what place warns about, check shows too
+        err.print(f"warning: {w}", markup=False, highlight=False, soft_wrap=True)
     estimates = {}
     if availability:
         from hamodel.analysis.failures import availability as service_availability
@@ -124,7 +126,7 @@ def check(
             "placement": dep.placement.to_dict(),
             "findings": [f.to_dict() for f in dep.findings],
             "failing": [f.id for f in failing],
-            "stale_acknowledgements": stale,
+            "stale_acknowledgements": stale, "warnings": list(dep.notes),
             **({"availability": {s: a.to_dict() for s, a in sorted(estimates.items())}} if availability else {}),
         }, indent=2, sort_keys=True) + "\n")
     else:

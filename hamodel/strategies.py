@@ -6,6 +6,7 @@ from hamodel.model.strategies import (  # noqa: F401
     AppCluster,
     BehindVip,
     Coordinated,
+    Elected,
     External,
     HealthCheck,
     Mechanism,
@@ -14,4 +15,5 @@ from hamodel.model.strategies import (  # noqa: F401
     Strategy,
     Tls,
     Vrrp,
+    Witness,
 )

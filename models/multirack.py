@@ -1,6 +1,8 @@
 """A larger OpenStack control plane: dedicated load-balancer, controller,
-database and network nodes across three racks in one zone, two power feeds,
-top-of-rack switches, and two VIPs (internal and public).
+database and network nodes across three racks in one zone (the site),
+dual-corded on two power feeds, a top-of-rack switch per rack (meshed), the
+load balancers' public interfaces bonded to both edge switches, and two VIPs
+(internal and public).
 
 It exercises what the reference models do not: placement across racks,
 rack-level anti-affinity, capacity, two networks, two VRRP groups and
@@ -10,7 +12,7 @@ reliability figures for availability estimates.
 from hamodel import Acknowledgement, Architecture, Network, Node, Power, Rack, Reliability, Resources, Service, Switch, VirtualIP, Zone
 from hamodel.strategies import ActivePassive, AppCluster, BehindVip, Coordinated, Sharded, Vrrp
 
-zone = Zone("dc1")
+zone = Zone("dc1", site=True)  # the data centre: its loss is the site failure
 racks = [Rack(f"rack-{i}", parent="dc1") for i in (1, 2, 3)]
 feeds = [Power("pdu-a"), Power("pdu-b")]
 tors = [Switch(f"tor-{i}") for i in (1, 2, 3)]
@@ -26,11 +28,12 @@ ROLES = {"lb": ("loadbalancer", 10), "ctl": ("controller", 20), "db": ("database
 
 def node(prefix: str, i: int) -> Node:
     role, base = ROLES[prefix]
-    interfaces = [{"network": "internal", "address": f"10.10.0.{base + i}", "device": "eth0", "switch": f"tor-{i}"}]
-    if role == "loadbalancer":
+    interfaces: list[dict] = [{"network": "internal", "address": f"10.10.0.{base + i}", "device": "eth0", "switch": f"tor-{i}"}]
+    if role == "loadbalancer":  # bonded to both edge switches (MLAG pair)
         interfaces.append({"network": "public", "address": f"203.0.113.{base + i}", "device": "eth1",
-                           "switch": f"edge-{1 + (i % 2)}"})
-    return Node(f"{prefix}-{i}", roles={role}, domains=[racks[i - 1], feeds[i % 2]],
+                           "switch": f"edge-{1 + (i % 2)}", "bond": [f"edge-{2 - (i % 2)}"]})
+    # Dual-corded: a node stops only when both feeds are down.
+    return Node(f"{prefix}-{i}", roles={role}, domains=[racks[i - 1]], power=feeds,
                 capacity=Resources(cpu=32, memory_gb=128), interfaces=interfaces)
 
 

@@ -190,10 +190,12 @@ def test_multirack_availability_and_findings():
     # cinder-volume (one node) is less available than keystone (three behind a VIP) -- both below the zone.
     assert av["cinder-volume"].availability < av["memcached"].availability < 0.99999 + 1e-12
     f = run(arch)
-    assert f["quorum-loss:galera"].severity == "high"  # db-1 and db-3 share power feed pdu-b
-    assert f["quorum-loss:galera"].scenario == ("domain:pdu-b",)
+    # Dual-corded nodes: one feed stops nothing; both feeds are the power cut.
+    assert f["quorum-loss:galera"].severity == "low"
+    assert f["cut-sets:haproxy"].scenario == ("domain:pdu-a", "domain:pdu-b")
     assert f["site-failure:dc1"].severity == "low"
-    assert f["split-brain:haproxy-public"].severity == "high"  # a single link between the edge switches
+    # The load balancers are bonded to both edge switches: the edge link partitions nothing.
+    assert "split-brain:haproxy-public" not in f
 
 
 def hamodel(*args, cwd=ROOT):

@@ -159,3 +159,84 @@ def test_exact_availability_equals_state_enumeration():
                     p *= q[c] if b else 1 - q[c]
                 exact += p
         assert got.exact and got.unavailability == pytest.approx(exact, rel=1e-9, abs=1e-15)
+
+
+# -- random data-centre models: redundant power, bonds, trunks, witnesses,
+#    delegated quorum, Pacemaker two_node / qdevice / fencing (issue 10) ---------
+
+
+@st.composite
+def dc_models(draw):
+    from hamodel import FailureDomain, Power, Trunk
+    from hamodel.strategies import Elected, Witness
+
+    n_nodes = draw(st.integers(2, 4))
+    room = FailureDomain("room", kind="room")
+    feeds = [Power("pa", parent="room" if draw(st.booleans()) else None), Power("pb")]
+    sws = [Switch(f"sw{i}") for i in range(draw(st.integers(2, 3)))]
+    shared = draw(st.booleans())
+    trunk = [Trunk("t01", "sw0", "sw1")] + ([("sw1", "sw2")] if len(sws) == 3 else [])
+    lan = Network("lan", subnet="10.0.0.0/24", switches=sws, links=trunk if shared else "mesh")
+    stor = Network("stor", subnet="10.1.0.0/24", switches=sws[:2], links=[Trunk("t01", "sw0", "sw1")] if shared
+                   else "mesh")
+    two_nets = draw(st.booleans())
+    vip = VirtualIP("vip", "10.0.0.100", network=lan)
+    nodes = []
+    for i in range(n_nodes):
+        power = draw(st.sampled_from(["dual", "a", "b"]))
+        bond = draw(st.booleans())
+        home = draw(st.integers(0, len(sws) - 1))
+        switch = [sws[home], sws[(home + 1) % len(sws)]] if bond else sws[home]
+        addresses = {lan: f"10.0.0.{10 + i}"}
+        if two_nets and home < 2 and (not bond or home + 1 < 2):  # stor spans sw0 and sw1 only
+            addresses[stor] = f"10.1.0.{10 + i}"
+        kw = {"power": feeds} if power == "dual" else {"domains": [feeds[0] if power == "a" else feeds[1]]}
+        nodes.append(Node(f"n{i}", roles={"r"}, addresses=addresses, switch=switch, **kw))
+    names = [n.name for n in nodes]
+
+    def some(min_size=1):
+        return sorted(draw(st.sets(st.sampled_from(names), min_size=min_size, max_size=n_nodes)))
+
+    services, placement = [], {}
+    members = some()
+    services.append(Service("coord", on="r", strategy=AppCluster()))
+    placement["coord"] = members
+    if draw(st.booleans()):
+        services.append(Service("wit", on="r", strategy=Witness("coord")))
+        placement["wit"] = [draw(st.sampled_from(names))]
+    services.append(Service("leader", on="r", strategy=Elected(by="coord")))
+    placement["leader"] = some()
+    kind = draw(st.sampled_from(["vrrp", "pcmk"]))
+    services.append(Service("lb", on="r", strategy=Vrrp(vip) if kind == "vrrp" else PacemakerVip(vip)))
+    placement["lb"] = some()
+    services.append(Service("ap", on="r", strategy=ActivePassive(manager="pacemaker")))
+    placement["ap"] = some()
+    services.append(Service("web", on="r", depends_on=["leader"] if draw(st.booleans()) else [],
+                            strategy=BehindVip(vip, port=80)))
+    placement["web"] = some()
+    qd = draw(st.sampled_from(["none", "two_node", "qdevice"]))
+    pcmk_on = ["r"]
+    if qd == "qdevice":
+        nodes.append(Node("q", roles={"arb"}, addresses={lan: "10.0.0.99"}, switch=sws[-1], domains=[feeds[1]]))
+    elif qd == "two_node" and n_nodes != 2:
+        qd = "none"
+    pcmk = PacemakerCluster(on=pcmk_on, fencing=draw(st.booleans()), two_node=qd == "two_node",
+                            qdevice="q" if qd == "qdevice" else None)
+    arch = Architecture("dc", domains=[room], nodes=nodes, networks=[lan, stor] if two_nets else [lan], vips=[vip],
+                        services=services, pacemaker=pcmk)
+    return arch, Placement(placement)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(dc_models(), st.integers(1, 2))
+def test_random_datacentre_models_z3_equals_brute_force(model, k):
+    arch, placement = model
+    v = view(arch, placement)
+    an = Analyzer(v)
+    for s in v.services:
+        z3_sets, complete = an.cut_sets(s, k)
+        assert complete
+        assert z3_sets == _oracle(v, s, k, v.components), s
+    for s in [*v.holders, "coord"]:
+        assert an.split_brain(s, k) == _split_oracle(v, s, k, v.components), s
+    assert an.split_brain("leader", k) == [] == _split_oracle(v, "leader", k, v.components)

@@ -215,6 +215,8 @@ def _physical(dep: Deployment, finding: Finding | None = None) -> str:
             here = [n for n in arch.nodes if chains[n.name] == prefix]
             for n in here:
                 others = sorted(set(n.domains) - set(prefix))
+                if n.power:  # dual-corded: either feed keeps it running
+                    others.append(" or ".join(n.power) + " (power)")
                 server_of[n.name] = _node(_node_table(dep, n.name, failed, lost, others), _id("node", n.name),
                                           shape="plain")
             children = sorted({chains[n.name][len(prefix)] for n in arch.nodes

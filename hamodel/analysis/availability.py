@@ -5,7 +5,7 @@ Every component fails independently with probability ``q = 1 - A`` where
 given figure): the object's own ``reliability`` if it has one (node,
 failure domain, switch, a network's ``link_reliability``), else
 ``Architecture.reliability[kind]`` with kind ``node``, ``process``,
-``link``, ``switch`` or the domain's kind (``rack``, ``power``, ``zone``,
+``link``, ``trunk`` (else ``link``), ``switch`` or the domain's kind (``rack``, ``power``, ``zone``,
 ...). A component without figures is taken as never failing.
 
 A service is down exactly when every component of at least one minimal cut
@@ -56,6 +56,9 @@ def component_reliability(v: ModelView, cid: str) -> Reliability | None:
     if kind == "link":
         net = arch.network(name.split(":", 1)[0])
         return net.link_reliability or arch.reliability.get("link")
+    if kind == "trunk":  # a shared inter-switch link: its own figures, else "trunk", else "link"
+        t = next((t for net in arch.networks for _, t in net.link_parts() if t is not None and t.name == name), None)
+        return (t.reliability if t is not None else None) or arch.reliability.get("trunk") or arch.reliability.get("link")
     if kind in ("domain", "switch"):
         d = arch.domain(name)
         return d.reliability or arch.reliability.get(d.kind)

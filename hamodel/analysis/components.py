@@ -6,10 +6,13 @@ Component ids are stable strings, used in findings, docs and drills:
 
 - ``node:<n>``: a machine (stops everything on it);
 - ``domain:<d>``: a rack, power feed, zone, ... (stops every node inside it,
-  and every domain nested in it: a zone takes its racks);
+  and every domain nested in it: a zone takes its racks); a dual-corded
+  node (``Node.power``) stops only when all of its feeds are down;
 - ``switch:<s>``: a switch (cuts the ports attached to it; nodes keep running);
 - ``link:<network>:<s1>~<s2>``: an inter-switch link of a network
   (``Network.switch_links()``);
+- ``trunk:<t>``: a physical inter-switch link shared by every network that
+  lists the :class:`~hamodel.model.Trunk` (cuts all of them at once);
 - ``proc:<process>@<node>``: one process on one node (``keepalived`` for the
   holders of a VRRP group).
 
@@ -25,10 +28,11 @@ from typing import Iterable, Sequence
 
 from hamodel.deployment import Placement, VrrpGroup
 from hamodel.model import Architecture, Service
-from hamodel.model.strategies import ActivePassive, AppCluster, External, PacemakerVip, Vrrp
+from hamodel.model.strategies import ActivePassive, AppCluster, Elected, External, PacemakerVip, Vrrp, Witness
 
 KEEPALIVED = "keepalived"
-KIND_ORDER = {"node": 0, "proc": 1, "domain": 2, "switch": 3, "link": 4}
+QNETD = "corosync-qnetd"
+KIND_ORDER = {"node": 0, "proc": 1, "domain": 2, "switch": 3, "link": 4, "trunk": 5}
 
 
 def node_id(n: str) -> str:
@@ -46,6 +50,10 @@ def switch_id(s: str) -> str:
 def link_id(net: str, a: str, b: str) -> str:
     a, b = sorted((a, b))
     return f"link:{net}:{a}~{b}"
+
+
+def trunk_id(t: str) -> str:
+    return f"trunk:{t}"
 
 
 def proc_id(process: str, n: str) -> str:
@@ -80,15 +88,20 @@ class ModelView:
     services: dict[str, Service]
     instances: dict[str, tuple[str, ...]]
     node_domains: dict[str, tuple[str, ...]]          # node -> domain ids (with ancestors)
+    node_feeds: dict[str, tuple[tuple[str, ...], ...]]  # node -> per redundant feed: its ids (with ancestors)
     switch_domains: dict[str, tuple[str, ...]]        # switch -> enclosing domain ids
-    ports: dict[str, dict[str, str | None]]           # node -> network -> switch (None: no switch)
+    ports: dict[str, dict[str, tuple[str, ...]]]      # node -> network -> switches (bond; empty: no switch)
     net_switches: dict[str, tuple[str, ...]]
-    net_links: dict[str, tuple[tuple[str, str], ...]]
+    net_links: dict[str, tuple[tuple[str, str, str], ...]]  # network -> (switch, switch, component id)
     holders: dict[str, tuple[str, ...]]               # VIP-holding service -> holder nodes
     vip_network: dict[str, str]                       # VIP-holding service -> network
     vip_service: dict[str, str]                       # vip name -> holding service
     pcmk_nodes: tuple[str, ...]
     pcmk_quorum: int
+    voters: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)  # cluster -> (service, node)
+    pcmk_qdevice: str | None = None
+    pcmk_two_node: bool = False
+    pcmk_fencing: bool = True
     components: tuple[str, ...] = ()
     processes: bool = True
     component_set: frozenset[str] = frozenset()
@@ -108,12 +121,33 @@ class ModelView:
         return (self.process(s),)
 
     def quorum(self, s: str) -> int:
-        """Members that must be alive and together for AppCluster ``s``."""
+        """Votes (members and witnesses) that must be alive and together
+        for AppCluster ``s``."""
         st = self.services[s].strategy
-        n = len(self.instances[s])
+        n = len(self.cluster_voters(s))
         if isinstance(st, AppCluster) and isinstance(st.quorum, int):
             return st.quorum
         return n // 2 + 1
+
+    def cluster_voters(self, s: str) -> tuple[tuple[str, str], ...]:
+        """(service, node) of every vote of cluster ``s``: its members, then
+        the instances of its witnesses."""
+        return self.voters.get(s) or tuple((s, n) for n in self.instances[s])
+
+    def witnesses(self, s: str) -> tuple[str, ...]:
+        return tuple(sorted({w for w, _ in self.cluster_voters(s) if w != s}))
+
+    def coordinator(self, s: str) -> str | None:
+        """The quorum cluster an Elected service holds its leader lock in."""
+        st = self.services[s].strategy
+        return st.by if isinstance(st, Elected) and st.by in self.services else None
+
+    def analysed(self, s: str) -> bool:
+        """External services and witnesses have no findings of their own."""
+        return not isinstance(self.services[s].strategy, (External, Witness))
+
+    def qdevice_procs(self) -> tuple[str, ...]:
+        return (proc_id(QNETD, self.pcmk_qdevice),) if self.pcmk_qdevice and self.processes else ()
 
     def access_holder(self, s: str) -> str | None:
         """The service holding the VIP in front of ``s``, if any."""
@@ -162,7 +196,9 @@ class ModelView:
 
     def _node_components(self, n: str) -> set[str]:
         out = {node_id(n), *self.node_domains.get(n, ())}
-        for net, sw in self.ports.get(n, {}).items():
+        for feed in self.node_feeds.get(n, ()):
+            out.update(feed)
+        for net in self.ports.get(n, {}):
             out |= self.network_components(net)
         return out
 
@@ -171,7 +207,7 @@ class ModelView:
         for s in self.net_switches.get(net, ()):
             out.add(switch_id(s))
             out.update(self.switch_domains.get(s, ()))
-        out.update(link_id(net, a, b) for a, b in self.net_links.get(net, ()))
+        out.update(cid for _, _, cid in self.net_links.get(net, ()))
         return out
 
     def local_components(self, s: str) -> set[str]:
@@ -182,6 +218,11 @@ class ModelView:
             return set()
         out: set[str] = set()
         nodes = set(self.counted_instances(s))
+        for w, n in self.cluster_voters(s):
+            if w != s:
+                out |= self._node_components(n)
+                if self.processes:
+                    out.add(proc_id(self.process(w), n))
         for n in nodes:
             out |= self._node_components(n)
             if self.processes:
@@ -197,6 +238,9 @@ class ModelView:
         if self.uses_pacemaker(s):
             for n in self.pcmk_nodes:
                 out |= self._node_components(n)
+            if self.pcmk_qdevice:
+                out |= self._node_components(self.pcmk_qdevice)
+                out.update(self.qdevice_procs())
         return out
 
     def slice(self, s: str) -> frozenset[str]:
@@ -211,10 +255,18 @@ class ModelView:
 
     # -- evaluation helpers shared by the evaluators (structure only) --------
 
+    def node_down(self, n: str, failed: frozenset[str] | set[str]) -> bool:
+        """Node ``n`` is down: it or an enclosing domain failed, or every one
+        of its redundant power feeds is down."""
+        if node_id(n) in failed or not failed.isdisjoint(self.node_domains[n]):
+            return True
+        feeds = self.node_feeds.get(n, ())
+        return bool(feeds) and all(not failed.isdisjoint(f) for f in feeds)
+
     def nodes_killed_by(self, failed: Iterable[str]) -> set[str]:
         """Nodes that are down when ``failed`` components have failed."""
         f = set(failed)
-        return {n for n in self.node_domains if node_id(n) in f or f & set(self.node_domains[n])}
+        return {n for n in self.node_domains if self.node_down(n, f)}
 
 
 def view(arch: Architecture, placement: Placement, vrrp_groups: Sequence[VrrpGroup] = (),
@@ -229,20 +281,23 @@ def view(arch: Architecture, placement: Placement, vrrp_groups: Sequence[VrrpGro
         return switch_id(d) if doms[d].kind == "switch" else domain_id(d)
 
     node_domains = {n.name: tuple(sorted(did(d) for d in arch.node_domains(n.name))) for n in arch.nodes}
+    node_feeds = {n.name: tuple(tuple(sorted(did(x) for x in arch.domain_ancestors(f))) for f in n.power)
+                  for n in arch.nodes}
     switch_domains: dict[str, tuple[str, ...]] = {}
     for d in arch.domains:
         if d.kind == "switch":
             switch_domains[d.name] = tuple(sorted(did(x) for x in arch.domain_ancestors(d.name)[1:]))
-    ports: dict[str, dict[str, str | None]] = {}
+    ports: dict[str, dict[str, tuple[str, ...]]] = {}
     net_switches = {net.name: tuple(sorted(net.switches)) for net in arch.networks}
     for n in arch.nodes:
         ports[n.name] = {}
         for i in n.interfaces:
-            sw = i.switch
-            if sw is None and len(net_switches.get(i.network, ())) == 1:
-                sw = net_switches[i.network][0]
-            ports[n.name][i.network] = sw
-    net_links = {net.name: tuple(net.switch_links()) for net in arch.networks}
+            sws = tuple(sorted(i.switches))
+            if not sws and len(net_switches.get(i.network, ())) == 1:
+                sws = net_switches[i.network]
+            ports[n.name][i.network] = sws
+    net_links = {net.name: tuple((a, b, trunk_id(t.name) if t is not None else link_id(net.name, a, b))
+                                 for (a, b), t in net.link_parts()) for net in arch.networks}
 
     services = {s.name: s for s in arch.services}
     instances = {s: tuple(placement.nodes_of(s)) for s in services}
@@ -259,17 +314,26 @@ def view(arch: Architecture, placement: Placement, vrrp_groups: Sequence[VrrpGro
                 vip_service[v] = s
     pcmk_nodes: tuple[str, ...] = ()
     pcmk_quorum = 0
-    if arch.pacemaker is not None:
-        pcmk_nodes = tuple(sorted(n.name for n in arch.nodes_with_roles(arch.pacemaker.on)))
-        q = arch.pacemaker.quorum
-        pcmk_quorum = q if isinstance(q, int) else len(pcmk_nodes) // 2 + 1
+    pm = arch.pacemaker
+    if pm is not None:
+        pcmk_nodes = tuple(sorted(n.name for n in arch.nodes_with_roles(pm.on)))
+        votes = len(pcmk_nodes) + (1 if pm.qdevice else 0)
+        pcmk_quorum = pm.quorum if isinstance(pm.quorum, int) else votes // 2 + 1
+    voters: dict[str, tuple[tuple[str, str], ...]] = {}
+    for s, svc in services.items():
+        if isinstance(svc.strategy, AppCluster):
+            ws = sorted(w for w, x in services.items() if isinstance(x.strategy, Witness) and x.strategy.of == s)
+            voters[s] = tuple((s, n) for n in instances[s]) + tuple((w, n) for w in ws for n in instances[w])
 
-    v = ModelView(arch, placement, services, instances, node_domains, switch_domains, ports, net_switches,
-                  net_links, holders, vip_network, vip_service, pcmk_nodes, pcmk_quorum, processes=processes)
+    v = ModelView(arch, placement, services, instances, node_domains, node_feeds, switch_domains, ports,
+                  net_switches, net_links, holders, vip_network, vip_service, pcmk_nodes, pcmk_quorum, voters,
+                  pm.qdevice if pm is not None else None, bool(pm and pm.two_node and len(pcmk_nodes) == 2),
+                  pm.fencing if pm is not None else True, processes=processes)
     comps: set[str] = {node_id(n) for n in node_domains}
     comps |= {did(d.name) for d in arch.domains}
     for net in net_links:
-        comps.update(link_id(net, a, b) for a, b in net_links[net])
+        comps.update(cid for _, _, cid in net_links[net])
+    comps.update(v.qdevice_procs())
     for s in services if processes else ():
         if isinstance(services[s].strategy, External):
             continue

@@ -14,16 +14,18 @@ from functools import lru_cache
 
 import z3
 
-from hamodel.analysis.components import ModelView, link_id, node_id, proc_id, switch_id
+from hamodel.analysis.components import QNETD, ModelView, node_id, proc_id, switch_id
 from hamodel.model.strategies import (
     ActivePassive,
     AppCluster,
     BehindVip,
     Coordinated,
+    Elected,
     External,
     PacemakerVip,
     Sharded,
     Vrrp,
+    Witness,
 )
 
 TRUE, FALSE = z3.BoolVal(True), z3.BoolVal(False)
@@ -89,7 +91,11 @@ class Encoder:
     # -- topology -----------------------------------------------------------
 
     def _node_up(self, n: str) -> z3.BoolRef:
-        return _and([self.alive(node_id(n))] + [self.alive(d) for d in self.v.node_domains[n]])
+        parts = [self.alive(node_id(n))] + [self.alive(d) for d in self.v.node_domains[n]]
+        feeds = self.v.node_feeds.get(n, ())
+        if feeds:  # dual-corded: some feed with all its enclosing domains alive
+            parts.append(_or([_and([self.alive(d) for d in feed]) for feed in feeds]))
+        return _and(parts)
 
     def _switch_up(self, s: str) -> z3.BoolRef:
         return _and([self.alive(switch_id(s))] + [self.alive(d) for d in self.v.switch_domains[s]])
@@ -97,24 +103,24 @@ class Encoder:
     def _port_up(self, n: str, net: str) -> z3.BoolRef:
         if net not in self.v.ports[n]:
             return FALSE
-        sw = self.v.ports[n][net]
-        return self.node_up(n) if sw is None else _and([self.node_up(n), self.switch_up(sw)])
+        sws = self.v.ports[n][net]
+        return self.node_up(n) if not sws else _and([self.node_up(n), _or([self.switch_up(x) for x in sws])])
 
     def _reach_from(self, net: str, a: str) -> dict[str, z3.BoolRef]:
         """Switch x reachable from switch a over up switches and links."""
         key = (net, a)
         if key not in self._reach_layers:
             sws = self.v.net_switches[net]
-            adj: dict[str, list[str]] = {s: [] for s in sws}
-            for x, y in self.v.net_links[net]:
-                adj[x].append(y)
-                adj[y].append(x)
+            adj: dict[str, list[tuple[str, str]]] = {s: [] for s in sws}
+            for x, y, cid in self.v.net_links[net]:
+                adj[x].append((y, cid))
+                adj[y].append((x, cid))
             cur = {x: (self.switch_up(a) if x == a else FALSE) for x in sws}
             for _ in range(len(sws) - 1):
                 nxt = {}
                 for x in sws:
-                    steps = [_and([cur[y], self.alive(link_id(net, x, y)), self.switch_up(x)])
-                             for y in adj[x] if not z3.is_false(cur[y])]
+                    steps = [_and([cur[y], self.alive(cid), self.switch_up(x)])
+                             for y, cid in adj[x] if not z3.is_false(cur[y])]
                     nxt[x] = _or([cur[x]] + steps)
                 if all(z3.eq(nxt[x], cur[x]) for x in sws):
                     break
@@ -130,10 +136,12 @@ class Encoder:
 
     def _reach_on(self, a: str, b: str, net: str) -> z3.BoolRef:
         pa, pb = self.port_up(a, net), self.port_up(b, net)
-        sa, sb = self.v.ports[a].get(net), self.v.ports[b].get(net)
-        if sa is None or sb is None or sa == sb:
+        sa, sb = self.v.ports[a].get(net, ()), self.v.ports[b].get(net, ())
+        if not sa or not sb:
             return _and([pa, pb])
-        return _and([pa, pb, self.sw_conn(net, sa, sb)])
+        # An up switch of a's bond connected to an up switch of b's (sw_conn
+        # includes both switches being up).
+        return _and([self.node_up(a), self.node_up(b), _or([self.sw_conn(net, x, y) for x in sa for y in sb])])
 
     def _reach(self, a: str, b: str) -> z3.BoolRef:
         if a == b:
@@ -156,11 +164,23 @@ class Encoder:
             parts.append(_or([self.port_up(n, net) for net in sorted(nets)]))
         return _and(parts)
 
+    def qdevice_ok(self) -> z3.BoolRef:
+        q = self.v.pcmk_qdevice
+        return FALSE if q is None else _and([self.node_up(q), self.alive(proc_id(QNETD, q))])
+
     def _pcmk_quorate(self, n: str) -> z3.BoolRef:
         v = self.v
         if n not in v.pcmk_nodes:
             return FALSE
-        return _and([self.node_up(n), _at_least([self.reach(n, c) for c in v.pcmk_nodes], v.pcmk_quorum)])
+        if v.pcmk_two_node:
+            other = next(c for c in v.pcmk_nodes if c != n)
+            if not v.pcmk_fencing or n == v.pcmk_nodes[0]:
+                return self.node_up(n)
+            return _and([self.node_up(n), _or([z3.Not(self.node_up(other)), self.reach(n, other)])])
+        votes = [self.reach(n, c) for c in v.pcmk_nodes]
+        if v.pcmk_qdevice is not None:
+            votes.append(_and([self.qdevice_ok(), self.reach(n, v.pcmk_qdevice)]))
+        return _and([self.node_up(n), _at_least(votes, v.pcmk_quorum)])
 
     def _eligible(self, s: str, h: str, for_split: bool = False) -> z3.BoolRef:
         v = self.v
@@ -177,8 +197,18 @@ class Encoder:
         parts = [self.inst_ok(s, m)]
         if v.uses_pacemaker(s):
             parts.append(self.pcmk_quorate(m))
-        parts.append(_at_least([_and([self.inst_ok(s, x), self.reach(m, x)]) for x in v.instances[s]], v.quorum(s)))
+        parts.append(_at_least([_and([self.inst_ok(w, x), self.reach(m, x)]) for w, x in v.cluster_voters(s)],
+                                v.quorum(s)))
         return _and(parts)
+
+    def leader_candidate(self, s: str, m: str) -> z3.BoolRef:
+        """Member ``m`` of Elected ``s`` is ok and reaches a quorate member
+        of the coordinator."""
+        c = self.v.coordinator(s)
+        if c is None:
+            return FALSE
+        return _and([self.inst_ok(s, m), _or([_and([self.in_quorum(c, x), self.reach(m, x)])
+                                               for x in self.v.instances[c]])])
 
     def _served(self, s: str, targets: list[tuple[str, z3.BoolRef]]) -> z3.BoolRef:
         h = self.v.access_holder(s)
@@ -202,7 +232,10 @@ class Encoder:
         if isinstance(st, AppCluster):
             members = [(m, self.in_quorum(s, m)) for m in inst]
             return self._served(s, members) if st.access is not None else _or([t for _, t in members])
-        if isinstance(st, Coordinated):
+        if isinstance(st, Elected):
+            members = [(m, self.leader_candidate(s, m)) for m in inst]
+            return self._served(s, members) if st.access is not None else _or([t for _, t in members])
+        if isinstance(st, (Coordinated, Witness)):
             return _or([self.inst_ok(s, n) for n in inst])
         if isinstance(st, ActivePassive):
             if st.manager is None:
@@ -228,7 +261,7 @@ class Encoder:
                         for i, a in enumerate(hs) for b in hs[i + 1:]])
         if isinstance(st, AppCluster):
             ms = v.instances[s]
-            if 2 * v.quorum(s) > len(ms):
+            if 2 * v.quorum(s) > len(v.cluster_voters(s)):
                 return FALSE  # two disjoint quorums cannot exist
             return _or([_and([self.in_quorum(s, a), self.in_quorum(s, b), z3.Not(self.reach(a, b))])
                         for i, a in enumerate(ms) for b in ms[i + 1:]])

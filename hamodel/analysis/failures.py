@@ -31,9 +31,19 @@ Findings (kind: id):
   external monitoring is modelled; ``manual-recovery`` (medium): quorum
   clusters needing an operator after a full restart;
 - ``capacity:n-plus-1`` (medium), ``cold-start:wait-for-all`` (low);
-- ``site-failure:<d>`` (low): a domain enclosing every node (the zone, the
-  site) stops everything; reported once instead of in every service's cut
-  sets (``cut_sets()`` still lists it).
+- ``site-failure:<d>`` (low): a domain *declared* the site boundary
+  (``site=True``, kind ``region`` or ``site``) enclosing every node stops
+  everything; reported once instead of in every service's cut sets
+  (``cut_sets()`` still lists it). Any other domain holding every node (one
+  power feed, one rack) is an ordinary single point of failure;
+- ``pacemaker:two-node`` (high without fencing or two_node, low with both):
+  a 2-node Pacemaker cluster without a quorum device;
+  ``pacemaker:no-fencing`` (medium): nothing guarantees that a node which
+  lost quorum stops its resources.
+
+Impact and mitigation texts are derived from the cause: the kind of each
+component in the cut (node, process, power feed, rack, switch, link) and
+the strategy (unmanaged active/passive, Pacemaker quorum, VIP holders).
 
 Cut sets are attributed to the service they belong to: a cut set of
 ``keystone`` that is also one of ``galera`` is reported once, under galera,
@@ -51,7 +61,7 @@ from hamodel.analysis.cutsets import Analyzer, CutSet
 from hamodel.analysis.semantics import DEGRADED, DOWN, PARTIAL, UP, Evaluation
 from hamodel.deployment import SEVERITIES, Finding, Placement, VrrpGroup
 from hamodel.model import Architecture
-from hamodel.model.strategies import ActivePassive, AppCluster, External, PacemakerVip, Sharded, Vrrp
+from hamodel.model.strategies import ActivePassive, AppCluster, External, PacemakerVip, Sharded, Vrrp, Witness
 
 __all__ = [
     "ColdStart", "SingleFailure", "analyse", "availability", "capacity_check", "cold_start", "cut_sets",
@@ -64,7 +74,8 @@ def _analyzer(arch: Architecture, placement: Placement, vrrp_groups: Sequence[Vr
 
 
 def _analysed(arch: Architecture) -> list[str]:
-    return [s.name for s in arch.services if not isinstance(s.strategy, External)]
+    """Services with findings of their own (not External, not witnesses)."""
+    return [s.name for s in arch.services if not isinstance(s.strategy, (External, Witness))]
 
 
 # -- facts as data -------------------------------------------------------------
@@ -116,9 +127,9 @@ class SingleFailure:
 
 
 def single_failure_scenarios(arch: Architecture, placement: Placement, vrrp_groups: Sequence[VrrpGroup] = (),
-                             kinds: Sequence[str] = ("node", "domain", "switch")) -> list[SingleFailure]:
-    """For each single failure of a node, failure domain or switch (``kinds``;
-    add ``"link"`` or ``"proc"`` for those), the state of every service,
+                             kinds: Sequence[str] = ("node", "domain", "switch", "trunk")) -> list[SingleFailure]:
+    """For each single failure of a node, failure domain, switch or trunk
+    (``kinds``; add ``"link"`` or ``"proc"`` for those), the state of every service,
     evaluated with the plain-Python semantics. Sorted by component id."""
     v = view(arch, placement, vrrp_groups)
     out = []
@@ -245,7 +256,7 @@ def _split_candidates(v: ModelView) -> list[str]:
         st = svc.strategy
         if isinstance(st, (Vrrp, PacemakerVip)) and len(v.holders.get(s, ())) >= 2:
             out.append(s)
-        elif isinstance(st, AppCluster) and 2 * v.quorum(s) <= len(v.instances[s]):
+        elif isinstance(st, AppCluster) and 2 * v.quorum(s) <= len(v.cluster_voters(s)):
             out.append(s)
     return out
 
@@ -262,6 +273,84 @@ def _lower(sev: str, steps: int = 1) -> str:
     return SEVERITIES[max(0, SEVERITIES.index(sev) - steps)]
 
 
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def _pcmk_fragile(v: ModelView) -> bool:
+    """One Pacemaker node down loses quorum (2 nodes, majority, no qdevice)."""
+    if not v.pcmk_nodes or v.pcmk_two_node:
+        return False
+    return len(v.pcmk_nodes) - 1 + (1 if v.pcmk_qdevice else 0) < v.pcmk_quorum
+
+
+def _cause(v: ModelView, s: str, c: str) -> tuple[str, str]:
+    """Why the single failure ``c`` stops ``s``, and what would fix it, in
+    the model's terms (derived from the component kind and the strategy)."""
+    kind, name = component_kind(c), c.split(":", 1)[1]
+    st = v.services[s].strategy
+    where = "its instances and VIP holders" if v.access_holder(s) or s in v.holders else "its instances"
+    if kind == "node":
+        if name in v.pcmk_nodes and _pcmk_fragile(v) and any(
+                v.uses_pacemaker(x) for x in (s, *v.closure(s))):
+            n = len(v.pcmk_nodes)
+            return (f"the {n}-node Pacemaker cluster needs {v.pcmk_quorum} votes, so losing {name} loses quorum "
+                    "and Pacemaker stops its resources",
+                    "Give the Pacemaker cluster a quorum device (PacemakerCluster(qdevice=...), corosync-qnetd on a "
+                    "third machine)" + (" or set two_node=True with fencing" if n == 2 else "") + ".")
+        if isinstance(st, ActivePassive) and st.manager is None:
+            return (f"it runs only on {name} and nothing moves it",
+                    "Let Pacemaker move it (ActivePassive(manager='pacemaker')) or run it active/active.")
+        if name in v.holders.get(v.access_holder(s) or s, ()) and len(v.holders.get(v.access_holder(s) or s, ())) == 1:
+            return (f"{name} is the only node that can hold its virtual IP",
+                    "Let a second node hold the virtual IP (more instances of the VIP-holding service).")
+        return (f"{name} runs its only usable instance", "Run more instances (replicas) on other nodes.")
+    if kind == "proc":
+        proc, node = name.split("@", 1)
+        return (f"process {proc} on {node} is the only one that can serve it",
+                "Run more instances on other nodes; a supervisor (supervisor='systemd') shortens the outage.")
+    if kind in ("domain", "switch") and isinstance(st, AppCluster):
+        what = f"{v.arch.domain(name).kind} {name}"
+        return (f"{what} stops more of its members than its quorum ({v.quorum(s)}) can lose",
+                "Dual-cord the nodes (Node(power=[feed_a, feed_b])) or spread members over feeds."
+                if v.arch.domain(name).kind == "power" else
+                "Bond the members' interfaces to a second switch (Node(switch=[a, b]))." if kind == "switch" else
+                f"Spread members over {v.arch.domain(name).kind}s (anti_affinity / max_per_domain).")
+    if kind == "domain":
+        d = v.arch.domain(name)
+        every = ", which holds every node of the architecture" if all(
+            c in ds for ds in v.node_domains.values()) else ""
+        if d.kind == "power":
+            return (f"all of {where} hang on power feed {name}{every}",
+                    "Dual-cord the nodes (Node(power=[feed_a, feed_b])) or spread instances over feeds.")
+        return (f"all of {where} are in {d.kind} {name}{every}",
+                f"Spread instances over {d.kind}s (anti_affinity='{d.kind}' or max_per_domain)"
+                + (", or declare it the site (site=True) if it is the whole site." if every else "."))
+    if kind == "switch":
+        return (f"every path to {where} goes through switch {name}",
+                "Bond the nodes' interfaces to a second switch (Node(switch=[a, b]) or Interface(bond=[...])) "
+                "or run instances on nodes behind other switches.")
+    if kind in ("link", "trunk"):
+        return (f"the inter-switch {kind} {name} is the only path between {where}",
+                "Add a second inter-switch path (another link or trunk between the switches).")
+    return (f"{c} fails", "Add redundancy for it.")
+
+
+def _explain(v: ModelView, s: str, sets: list[CutSet]) -> tuple[str, str]:
+    """Impact and mitigation for single-failure cut sets of ``s``."""
+    causes = [(cs[0], *_cause(v, s, cs[0])) for cs in sets]
+    if len(causes) == 1:
+        c, why, _ = causes[0]
+        impact = f"{c} alone stops {s}: {why}."
+    else:
+        impact = f"Each of these alone stops {s}: " + "; ".join(f"{c} ({why})" for c, why, _ in causes) + "."
+    fixes: list[str] = []
+    for _, _, fix in causes:
+        if fix not in fixes:
+            fixes.append(fix)
+    return impact, " ".join(fixes)
+
+
 def _cut_finding(v: ModelView, s: str, own: list[CutSet], k: int) -> Finding | None:
     if not own:
         return None
@@ -273,28 +362,34 @@ def _cut_finding(v: ModelView, s: str, own: list[CutSet], k: int) -> Finding | N
     dependents = _dependents(v, s)
     details = {"min_size": size, "k": k, "cut_sets": [list(c) for c in own], "dependents": dependents}
     services = (s, *dependents)
+    also = f" With it {', '.join(dependents)} {'stops' if len(dependents) == 1 else 'stop'}." if dependents else ""
     if size == 0:
         return Finding(f"unavailable:{s}", "unavailable", "critical", f"{s} is down with nothing failed",
                        services, (), f"{s} cannot run as placed (no instance, or no instance can serve).",
                        "Fix the placement or the strategy.", details=details)
     if isinstance(st, AppCluster):
-        q, n = v.quorum(s), len(v.instances[s])
-        details.update({"quorum": q, "members": list(v.instances[s])})
+        q, voters = v.quorum(s), v.cluster_voters(s)
+        n = len(voters)
+        details.update({"quorum": q, "members": list(v.instances[s]), "witnesses": list(v.witnesses(s))})
+        votes = "votes (members and witnesses)" if v.witnesses(s) else "members"
         if size == 1:
-            domains = sorted({c for cs in smallest for c in cs if component_kind(c) == "domain"})
+            domains = sorted({c for cs in smallest for c in cs if component_kind(c) in ("domain", "switch")})
+            impact, fix = _explain(v, s, smallest)
+            lost = len({x for _, x in voters} & v.nodes_killed_by(scenario))
             return Finding(
                 f"quorum-loss:{s}", "quorum-loss", "high" if svc.required else "medium",
                 f"{s} loses quorum on a single failure" + (f" ({', '.join(domains)})" if domains else ""),
                 services, scenario,
-                f"{_fmt_set(scenario)} stops {n - q + 1} of {n} members at once (quorum {q}); {s} stops"
-                + (f", and with it {', '.join(dependents)}" if dependents else "") + ".",
-                "Spread members so no failure domain holds more than "
-                f"{n - q} of them (anti_affinity / max_per_domain).", details=details)
+                f"{s} needs {q} of its {n} {votes} alive and together. {impact}"
+                + (f" ({_fmt_set(scenario)} stops {lost} of them.)" if lost else "") + also,
+                fix if not domains or component_kind(domains[0]) == "switch" else
+                f"{fix} No failure domain may hold more than {_plural(max(0, n - q), 'vote')} of {s}.",
+                details=details)
         return Finding(
             f"quorum-loss:{s}", "quorum-loss", "low" if size == 2 else "info",
             f"{s} loses quorum when {size} components fail", services, scenario,
-            f"{s} needs {q} of {n} members alive and together; {_fmt_set(scenario)} leaves fewer.",
-            "Inherent to a quorum of this size; add members to tolerate more.", details=details)
+            f"{s} needs {q} of {n} {votes} alive and together; {_fmt_set(scenario)} leaves fewer.",
+            "Inherent to a quorum of this size; add members (or a witness) to tolerate more.", details=details)
     if size == 1:
         if isinstance(st, Sharded):
             return Finding(
@@ -303,18 +398,14 @@ def _cut_finding(v: ModelView, s: str, own: list[CutSet], k: int) -> Finding | N
                 f"Each instance owns {st.shard}; a failed node or process loses them until it is recovered "
                 "or they are recreated elsewhere (partial outage).",
                 "Accept, or use a driver with fail-over; monitor and recreate lost shards.", details=details)
-        why = ("runs on one node and nothing moves it" if isinstance(st, ActivePassive) and st.manager is None
-               else "has a single failure that stops it")
+        impact, fix = _explain(v, s, smallest)
         return Finding(
             f"spof:{s}", "single-point-of-failure", "high" if svc.required else "low",
-            f"{s} is a single point of failure", services, scenario,
-            f"{s} {why}: {', '.join(_fmt_set(c) for c in smallest)} each stop it.",
-            "Let a cluster manager move it (ActivePassive(manager='pacemaker')) or run it active/active.",
-            details=details)
+            f"{s} is a single point of failure", services, scenario, impact + also, fix, details=details)
     return Finding(
         f"cut-sets:{s}", "cut-set", ("low" if size == 2 else "info") if svc.required else "info",
         f"{s} stops when {size} components fail", services, scenario,
-        f"{len(own)} minimal set(s) of {size if size == k else f'{size} to {k}'} failures stop {s}, "
+        f"{_plural(len(own), 'minimal set')} of {size if size == k else f'{size} to {k}'} failures stop {s}, "
         f"e.g. {_fmt_set(scenario)}.",
         "Inherent redundancy limit; add instances or spread them to tolerate more.", details=details)
 
@@ -377,6 +468,46 @@ def _manual_recovery_finding(v: ModelView) -> Finding | None:
         "cold_start='automatic').", details={"procedures": manual})
 
 
+def _pacemaker_finding(v: ModelView) -> Finding | None:
+    """The consequences of the Pacemaker cluster's quorum and fencing setup."""
+    pm = v.arch.pacemaker
+    if pm is None:
+        return None
+    managed = tuple(s for s in sorted(v.services) if v.uses_pacemaker(s))
+    nodes = v.pcmk_nodes
+    details = {"nodes": list(nodes), "quorum": v.pcmk_quorum, "qdevice": pm.qdevice, "two_node": pm.two_node,
+               "fencing": pm.fencing}
+    qd = ("Add a quorum device: PacemakerCluster(qdevice=...) with corosync-qnetd on a machine outside the "
+          "cluster (then one node plus the qdevice keep quorum).")
+    if len(nodes) == 2 and pm.qdevice is None:
+        if not pm.two_node:
+            return Finding(
+                "pacemaker:two-node", "pacemaker-quorum", "high", "2-node Pacemaker cluster tolerates no node failure",
+                managed, (node_id(nodes[0]),),
+                f"Majority quorum of 2 nodes is 2 votes: when either node fails the other loses quorum and "
+                f"stops {', '.join(managed) or 'every resource'}.", qd + " Or set two_node=True with fencing.",
+                details=details)
+        if not pm.fencing:
+            return Finding(
+                "pacemaker:two-node", "pacemaker-quorum", "high", "2-node Pacemaker cluster without fencing",
+                managed, (),
+                "With two_node each node alone is quorate; without fencing a partition leaves both nodes "
+                "running the resources (split brain).", "Enable fencing (STONITH). " + qd, details=details)
+        return Finding(
+            "pacemaker:two-node", "pacemaker-quorum", "low", "2-node Pacemaker cluster: partitions end in a fence race",
+            managed, (),
+            f"With two_node and fencing one node survives a node failure; in a partition both try to fence the "
+            f"other and the analysis assumes {nodes[0]} wins (give it a static fencing delay, pcmk_delay_base).",
+            qd, details=details)
+    if not pm.fencing:
+        return Finding(
+            "pacemaker:no-fencing", "pacemaker-quorum", "medium", "Pacemaker without fencing",
+            managed, (),
+            "Nothing guarantees that a node which lost quorum (or hangs) stops its resources before another node "
+            "starts them.", "Enable fencing (STONITH) with a device per node.", details=details)
+    return None
+
+
 def analyse(arch: Architecture, placement: Placement, k: int = 2,
             vrrp_groups: Sequence[VrrpGroup] = (),
             capacity_per: Literal["node", "domain"] = "node") -> list[Finding]:
@@ -391,10 +522,13 @@ def analyse(arch: Architecture, placement: Placement, k: int = 2,
     names = _analysed(arch)
     cuts = {s: an.cut_sets(s, k)[0] for s in names}
     findings: list[Finding] = []
-    # A domain enclosing every node (the site, the zone) stops everything:
-    # one finding for it, not one per service.
+    # A domain declared the site boundary that encloses every node stops
+    # everything: one finding for it, not one per service. Any other domain
+    # that holds every node (one power feed, one rack) is a real single
+    # point of failure and stays in each service's findings.
     sites = {d for d in set().union(*v.node_domains.values())
-             if all(d in ds for ds in v.node_domains.values())} if v.node_domains else set()
+             if all(d in ds for ds in v.node_domains.values())
+             and component_kind(d) == "domain" and arch.domain(d.split(":", 1)[1]).is_site} if v.node_domains else set()
     for s in names:
         inherited = {c for d in v.closure(s) if d in cuts for c in cuts[d]}
         own = [c for c in cuts[s] if c not in inherited and not (set(c) & sites)]
@@ -410,7 +544,7 @@ def analyse(arch: Architecture, placement: Placement, k: int = 2,
             f"site-failure:{d.split(':', 1)[1]}", "site-failure", "low", f"Every node is in {d}", tuple(names), (d,),
             f"The failure of {d} stops every service: the architecture has no second site.",
             "Accept, or add a disaster-recovery site.", details={}))
-    for f in (_monitoring_finding(v), _manual_recovery_finding(v)):
+    for f in (_monitoring_finding(v), _manual_recovery_finding(v), _pacemaker_finding(v)):
         if f is not None:
             findings.append(f)
     over = capacity_check(arch, placement, capacity_per, vrrp_groups)

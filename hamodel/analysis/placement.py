@@ -272,6 +272,8 @@ def _precheck(pr: S.Problem) -> list[str]:
         svc, s, cand, k = svcs[sv.name], sv.name, sv.cand, sv.count
         ex = list(svc.exclude)
         after = f" after excluding {_names(ex)}" if ex else ""
+        if k == 0 and not svc.on:
+            continue  # an External service outside the modelled nodes
         if k == 0:
             out.append(f"{s} runs on {_role_text(svc)}, but no node is left to run it{after}")
             continue
@@ -490,13 +492,19 @@ def _allocate(arch: Architecture, instances: dict[str, list[str]], previous: dic
 def _warnings(arch: Architecture, instances: dict[str, list[str]]) -> list[str]:
     out = []
     for s in arch.services:
-        n = len(instances.get(s.name, []))
+        # Witnesses vote too: garbd makes 2 Galera members an odd cluster of 3.
+        n = len(instances.get(s.name, [])) + sum(
+            len(instances.get(w.name, [])) for w in arch.services if getattr(w.strategy, "of", None) == s.name)
         if _quorum_cluster(s) and n >= 3 and n % 2 == 0:
             out.append(f"{s.name} has {n} members: with a majority quorum an even-sized cluster tolerates no more "
                        f"failures than {n - 1} members, and a clean split leaves no side with quorum")
-    if arch.pacemaker is not None and arch.pacemaker.quorum == "majority":
-        n = len(arch.nodes_with_roles(arch.pacemaker.on))
-        if n % 2 == 0:
+    pm = arch.pacemaker
+    if pm is not None and pm.quorum == "majority" and not pm.two_node and pm.qdevice is None:
+        n = len(arch.nodes_with_roles(pm.on))
+        if n == 2:
+            out.append("the pacemaker cluster has 2 nodes: a majority quorum needs both, so it tolerates no node "
+                       "failure (add a quorum device, or two_node=True with fencing)")
+        elif n % 2 == 0:
             out.append(f"the pacemaker cluster has {n} nodes: an even-sized majority quorum tolerates no more "
                        f"failures than {n - 1} nodes")
     return out

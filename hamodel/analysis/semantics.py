@@ -8,11 +8,15 @@ for :func:`hamodel.analysis.failures.single_failure_scenarios`.
 
 Rules (per strategy, given the failed components):
 
-- a node is down if it, or any domain enclosing it, failed; a switch is down
-  if it, or any domain enclosing it, failed; a port is up iff its node and
-  its switch are; two nodes reach each other iff on a network they share a
-  path of up switches and up links joins their switches (nodes with no
-  modelled interface reach every up node);
+- a node is down if it, or any domain enclosing it, failed, or when it is
+  dual-corded (``Node.power``) if every one of its feeds is down (a feed is
+  down when it or a domain enclosing it failed); a switch is down if it, or
+  any domain enclosing it, failed; a port is up iff its node and at least
+  one of its switches (``switch`` and ``bond``) are; two nodes reach each
+  other iff on a network they share a path of up switches and up links
+  (``link:`` per network, ``trunk:`` shared by networks) joins an up switch
+  of one to an up switch of the other (nodes with no modelled interface
+  reach every up node);
 - an instance is *ok* iff its node is up, its process did not fail and (when
   the node has interfaces) at least one of its ports is up;
 - Vrrp: a holder is eligible iff up, its port on the VIP network is up and
@@ -20,10 +24,21 @@ Rules (per strategy, given the failed components):
   split brain iff two eligible holders cannot reach each other on that
   network (no quorum: each side elects a master);
 - PacemakerVip: like Vrrp, but the holder must also be in a Pacemaker
-  partition with quorum (cluster nodes of ``Architecture.pacemaker``);
+  partition with quorum (cluster nodes of ``Architecture.pacemaker``): a
+  cluster node is quorate iff it is up and the votes it reaches (cluster
+  nodes, plus the quorum device when its node is up, ``corosync-qnetd``
+  runs there and it is reachable) are at least the quorum (majority of
+  nodes + qdevice); with ``two_node`` a node alone is quorate, except that
+  with fencing, in a partition (the other node up but unreachable), only
+  the first node by name is (it wins the fence race);
 - BehindVip: some eligible holder of the VIP reaches an ok backend;
-- AppCluster: some ok member reaches >= quorum ok members (itself
-  included); with ``access`` the VIP holder must reach such a member;
+- AppCluster: some ok member reaches >= quorum ok voters (itself
+  included; voters are the members plus the instances of its ``Witness``
+  services); with ``access`` the VIP holder must reach such a member;
+- Elected(by=c): some ok member reaches a member of ``c`` that is in ``c``'s
+  quorum (and ``c`` is up, as a dependency); with ``access`` the VIP holder
+  must reach such a member; never split brain (the lock is exclusive);
+- Witness: up iff some instance is ok (it only matters as a vote);
 - Coordinated: >= 1 ok instance; ActivePassive(manager=None): the one
   placed instance is ok; pacemaker-managed: some ok instance in a quorate
   Pacemaker partition; Sharded: up iff every shard is ok ("partial" when
@@ -36,16 +51,18 @@ from __future__ import annotations
 from collections import deque
 from typing import Iterable
 
-from hamodel.analysis.components import ModelView, link_id, node_id, proc_id, switch_id
+from hamodel.analysis.components import QNETD, ModelView, proc_id, switch_id
 from hamodel.model.strategies import (
     ActivePassive,
     AppCluster,
     BehindVip,
     Coordinated,
+    Elected,
     External,
     PacemakerVip,
     Sharded,
     Vrrp,
+    Witness,
 )
 
 UP, DEGRADED, PARTIAL, DOWN = "up", "degraded", "partial", "down"
@@ -69,8 +86,7 @@ class Evaluation:
     def __init__(self, v: ModelView, failed: Iterable[str]):
         self.v = v
         self.failed = frozenset(failed)
-        self._node_up = _Lazy(lambda n: node_id(n) not in self.failed
-                              and self.failed.isdisjoint(v.node_domains[n]))
+        self._node_up = _Lazy(lambda n: not v.node_down(n, self.failed))
         self._switch_up = _Lazy(lambda s: switch_id(s) not in self.failed
                                 and self.failed.isdisjoint(v.switch_domains[s]))
         self._groups: dict[str, dict[str, int]] = {}
@@ -84,15 +100,15 @@ class Evaluation:
     def port_up(self, n: str, net: str) -> bool:
         if not self._node_up[n] or net not in self.v.ports[n]:
             return False
-        sw = self.v.ports[n][net]
-        return sw is None or self._switch_up[sw]
+        sws = self.v.ports[n][net]
+        return not sws or any(self._switch_up[s] for s in sws)
 
     def _switch_group(self, net: str) -> dict[str, int]:
         """Connected component number of every up switch of ``net`` (BFS)."""
         if net not in self._groups:
             adj: dict[str, list[str]] = {s: [] for s in self.v.net_switches[net]}
-            for a, b in self.v.net_links[net]:
-                if link_id(net, a, b) not in self.failed:
+            for a, b, cid in self.v.net_links[net]:
+                if cid not in self.failed:
                     adj[a].append(b)
                     adj[b].append(a)
             group: dict[str, int] = {}
@@ -115,10 +131,11 @@ class Evaluation:
         if not (self.port_up(a, net) and self.port_up(b, net)):
             return False
         sa, sb = self.v.ports[a][net], self.v.ports[b][net]
-        if sa is None or sb is None or sa == sb:
+        if not sa or not sb:
             return True
         g = self._switch_group(net)
-        return g[sa] == g[sb]
+        ga = {g[x] for x in sa if x in g}
+        return any(g[y] in ga for y in sb if y in g)
 
     def reach(self, a: str, b: str) -> bool:
         if a == b:
@@ -138,11 +155,23 @@ class Evaluation:
         nets = self.v.ports[n]
         return not nets or any(self.port_up(n, net) for net in nets)
 
+    def qdevice_ok(self) -> bool:
+        q = self.v.pcmk_qdevice
+        return q is not None and self._node_up[q] and proc_id(QNETD, q) not in self.failed
+
     def pcmk_quorate(self, n: str) -> bool:
         v = self.v
         if n not in v.pcmk_nodes or not self._node_up[n]:
             return False
-        return sum(1 for c in v.pcmk_nodes if self.reach(n, c)) >= v.pcmk_quorum
+        if v.pcmk_two_node:
+            other = next(c for c in v.pcmk_nodes if c != n)
+            if not v.pcmk_fencing:
+                return True
+            return n == v.pcmk_nodes[0] or not self._node_up[other] or self.reach(n, other)
+        votes = sum(1 for c in v.pcmk_nodes if self.reach(n, c))
+        if v.pcmk_qdevice is not None and self.qdevice_ok() and self.reach(n, v.pcmk_qdevice):
+            votes += 1
+        return votes >= v.pcmk_quorum
 
     def eligible(self, s: str, h: str, for_split: bool = False) -> bool:
         """Holder ``h`` of VIP-holding service ``s`` can hold the VIP."""
@@ -163,8 +192,18 @@ class Evaluation:
             return False
         if v.uses_pacemaker(s) and not self.pcmk_quorate(m):
             return False
-        together = sum(1 for x in v.instances[s] if self.inst_ok(s, x) and self.reach(m, x))
+        together = sum(1 for w, x in v.cluster_voters(s) if self.inst_ok(w, x) and self.reach(m, x))
         return together >= v.quorum(s)
+
+    def leader_candidates(self, s: str) -> list[str]:
+        """Members of Elected ``s`` that can take the leader lock: ok and
+        reaching a quorate member of the coordinator."""
+        v = self.v
+        c = v.coordinator(s)
+        if c is None:
+            return []
+        quorate = [x for x in v.instances[c] if self.in_quorum(c, x)]
+        return [m for m in v.instances[s] if self.inst_ok(s, m) and any(self.reach(m, x) for x in quorate)]
 
     def _served(self, s: str, targets: list[str]) -> bool:
         """Some eligible holder of the VIP in front of ``s`` reaches a target."""
@@ -188,7 +227,10 @@ class Evaluation:
         if isinstance(st, AppCluster):
             members = [m for m in inst if self.in_quorum(s, m)]
             return self._served(s, members) if st.access is not None else bool(members)
-        if isinstance(st, Coordinated):
+        if isinstance(st, Elected):
+            members = self.leader_candidates(s)
+            return self._served(s, members) if st.access is not None else bool(members)
+        if isinstance(st, (Coordinated, Witness)):
             return any(self.inst_ok(s, n) for n in inst)
         if isinstance(st, ActivePassive):
             if st.manager is None:
@@ -233,6 +275,10 @@ class Evaluation:
             el = [h for h in v.holders[s] if self.eligible(s, h, for_split=True)]
             return any(not self.reach_on(a, b, net) for i, a in enumerate(el) for b in el[i + 1:])
         if isinstance(st, AppCluster):
+            if 2 * v.quorum(s) > len(v.cluster_voters(s)):
+                # Two quorums share a voter, so they cannot both elect (even
+                # when, with bonds, reachability is not transitive).
+                return False
             q = [m for m in v.instances[s] if self.in_quorum(s, m)]
             return any(not self.reach(a, b) for i, a in enumerate(q) for b in q[i + 1:])
         return False

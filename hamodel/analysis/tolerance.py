@@ -62,6 +62,29 @@ def _unusable(v, s: str, cut: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(n for n in nodes if not e.node_up(n) or (v.ports[n] and not any(e.port_up(n, x) for x in v.ports[n])))
 
 
+def _explain_limits(arch: Architecture, v, k: int, limits: list[Limit], causes: list[tuple[str, ...]],
+                    explanations: list[str]) -> list[str]:
+    """Why no placement tolerates ``k`` failures, in the model's terms: the
+    failure behind each learned limit (and its cause when it is a single
+    component), never the private ``tolerate-<i>`` domains."""
+    from hamodel.analysis.failures import _cause
+    from hamodel.analysis.placement import candidates
+
+    out = [f"no placement tolerates {k} failure(s):"]
+    for (s, ns, m), cut in zip(limits, causes):
+        cand = set(candidates(arch, arch.service(s)))
+        line = (f"{' + '.join(cut)} leaves {s} unusable on {', '.join(ns)}, so at most {m} of its instances may "
+                "run there")
+        if cand <= set(ns):
+            line += f", but every node that may run {s} is among them"
+            if len(cut) == 1 and v is not None:
+                why, fix = _cause(v, s, cut[0])
+                line += f": {why}. {fix}"
+        out.append(line)
+    out.extend(e for e in explanations if "tolerate-" not in e)
+    return out
+
+
 def tolerant_place(arch: Architecture, k: int, previous: Placement | None = None, max_rounds: int = 60):
     """A :class:`~hamodel.analysis.placement.PlacementResult` tolerating any
     ``k`` failures for every required service (see module docstring)."""
@@ -77,13 +100,13 @@ def tolerant_place(arch: Architecture, k: int, previous: Placement | None = None
     graph = {s.name: set(s.dependencies) for s in arch.services}
     order = [s for s in TopologicalSorter(graph).static_order() if s in {x.name for x in required}]
     limits: list[Limit] = []
+    causes: list[tuple[str, ...]] = []  # the failure set behind each limit
+    v = None
     for _ in range(max_rounds):
         try:
             result = place(_with_limits(arch, limits), previous=previous)
         except Unplaceable as exc:
-            raise Unplaceable([f"no placement tolerates {k} failure(s): after learning "
-                               + "; ".join(f"at most {m} of {s} on {', '.join(ns)}" for s, ns, m in limits),
-                               *exc.explanations]) from None
+            raise Unplaceable(_explain_limits(arch, v, k, limits, causes, exc.explanations)) from None
         v = view(arch, result.placement, result.vrrp_groups)
         an = Analyzer(v)
         for s in order:
@@ -102,4 +125,8 @@ def tolerant_place(arch: Architecture, k: int, previous: Placement | None = None
             raise Unplaceable([f"{s} stops after {' + '.join(cut)} whatever the placement "
                                "(a partition or a shared dependency, not where instances run)"])
         limits.append(limit)
-    raise Unplaceable([f"no tolerant placement found in {max_rounds} rounds"])
+        causes.append(cut)
+    # Not a proof that none exists: say so, never "unplaceable".
+    from hamodel.analysis.placement import Undecided
+
+    raise Undecided(f"tolerant placement (k={k}) after {max_rounds} rounds of placing and learning limits")

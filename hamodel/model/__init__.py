@@ -9,12 +9,14 @@ from hamodel.model.strategies import (
     AppCluster,
     BehindVip,
     Coordinated,
+    Elected,
     External,
     HealthCheck,
     PacemakerVip,
     Sharded,
     Tls,
     Vrrp,
+    Witness,
 )
 from hamodel.model.topology import (
     FailureDomain,
@@ -24,14 +26,17 @@ from hamodel.model.topology import (
     Power,
     Rack,
     Region,
+    Site,
     Switch,
+    Trunk,
     VirtualIP,
     Zone,
 )
 
 __all__ = [
     "Acknowledgement", "ActivePassive", "AppCluster", "Architecture", "BehindVip", "Coordinated",
-    "Endpoint", "External", "FailureDomain", "HealthCheck", "Interface", "Network", "Node",
+    "Elected", "Endpoint", "External", "FailureDomain", "HealthCheck", "Interface", "Network", "Node",
     "PacemakerCluster", "PacemakerVip", "Power", "Rack", "Region", "Reliability", "Resources",
-    "STRATEGY_TITLES", "SecretRef", "Service", "Sharded", "Switch", "Tls", "VirtualIP", "Vrrp", "Zone",
+    "STRATEGY_TITLES", "SecretRef", "Service", "Sharded", "Site", "Switch", "Tls", "Trunk", "VirtualIP", "Vrrp",
+    "Witness", "Zone",
 ]

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Mapping
 from pydantic import Field, ValidationError, model_validator
 
 from hamodel.errors import ModelError, from_validation_error
-from hamodel.model.base import HaBase, Name, RefList, Reliability
+from hamodel.model.base import HaBase, Name, Ref, RefList, Reliability
 from hamodel.model.services import Service
 from hamodel.model.strategies import PacemakerVip, Vrrp
 from hamodel.model.topology import FailureDomain, Network, Node, VirtualIP
@@ -33,12 +33,24 @@ class Acknowledgement(HaBase):
 
 
 class PacemakerCluster(HaBase):
-    """A Pacemaker/corosync cluster over the nodes of some roles."""
+    """A Pacemaker/corosync cluster over the nodes of some roles.
+
+    ``qdevice`` names a node running ``corosync-qnetd`` outside the cluster:
+    one more vote (majority over nodes + 1), held by the side that reaches
+    it. ``two_node`` is corosync's ``two_node: 1`` for a 2-node cluster
+    without a quorum device: one node alone is quorate; with ``fencing`` a
+    partition ends in a fence race that the first node (by name) wins
+    (give it a static fencing delay, ``pcmk_delay_base``); without fencing
+    both sides keep running (split brain).
+    """
 
     on: RefList = Field(min_length=1, description="roles whose nodes form the cluster")
     quorum: Literal["majority"] | Annotated[int, Field(ge=1)] = "majority"
     fencing: bool = True
     wait_for_all: bool = True
+    two_node: bool = Field(default=False, exclude_if=lambda v: not v)  # unused: not in the canonical JSON
+    qdevice: Ref | None = Field(default=None, exclude_if=lambda v: v is None,
+                                description="node running corosync-qnetd (a vote-only quorum device)")
 
 
 class Architecture(HaBase):
@@ -373,7 +385,68 @@ class Architecture(HaBase):
             for r in self.pacemaker.on:
                 if r not in roles:
                     p.append(("pacemaker.on", f"no node has role {r!r}"))
+        p.extend(self._redundancy_checks())
         for a in self.acknowledgements:
             if not a.finding:
                 p.append(("acknowledgements", "empty finding id"))
+        return p
+
+    def _redundancy_checks(self) -> list[tuple[str, str]]:
+        """Power feeds, bonds, trunks, witnesses, elections, quorum devices."""
+        p: list[tuple[str, str]] = []
+        domains = {d.name: d for d in self.domains}
+        services = {s.name: s for s in self.services}
+        networks = {n.name: n for n in self.networks}
+        for node in self.nodes:
+            for d in node.power:
+                if d not in domains:
+                    p.append((f"nodes[{node.name}].power", f"unknown failure domain {d!r}"))
+                elif domains[d].kind == "switch":
+                    p.append((f"nodes[{node.name}].power", f"{d!r} is a switch, not a power feed"))
+                elif d in node.domains:
+                    p.append((f"nodes[{node.name}].power", f"{d!r} is also in domains (where it alone stops the node)"))
+            for iface in node.interfaces:
+                net = networks.get(iface.network)
+                for s in iface.bond:
+                    if net is not None and s not in net.switches:
+                        p.append((f"nodes[{node.name}].interfaces[{iface.device}].bond",
+                                  f"{s!r} does not carry network {net.name!r}"))
+                if iface.bond and iface.switch is None:
+                    p.append((f"nodes[{node.name}].interfaces[{iface.device}].switch",
+                              "a bonded interface names its first switch in switch"))
+        trunks: dict[str, Any] = {}
+        for net in self.networks:
+            for _, t in net.link_parts():
+                if t is None:
+                    continue
+                if t.name in trunks and trunks[t.name][0] != t:
+                    p.append((f"networks[{net.name}].links", f"trunk {t.name!r} differs from the one of the same name "
+                              f"in networks[{trunks[t.name][1]}]"))
+                trunks.setdefault(t.name, (t, net.name))
+        for svc in self.services:
+            st = svc.strategy
+            target = getattr(st, "of", None) if st.kind == "witness" else getattr(st, "by", None) if st.kind == "elected" else None
+            if target is None:
+                continue
+            field = "of" if st.kind == "witness" else "by"
+            other = services.get(target)
+            if other is None:
+                p.append((f"services[{svc.name}].strategy.{field}", f"unknown service {target!r}"))
+            elif other.strategy.kind != "app_cluster":
+                p.append((f"services[{svc.name}].strategy.{field}",
+                          f"services[{target}] keeps no quorum (it is {other.strategy.kind}, not an AppCluster)"))
+        pm = self.pacemaker
+        if pm is not None:
+            members = {n.name for n in self.nodes_with_roles(pm.on)}
+            if pm.qdevice is not None:
+                if pm.qdevice not in {n.name for n in self.nodes}:
+                    p.append(("pacemaker.qdevice", f"unknown node {pm.qdevice!r}"))
+                elif pm.qdevice in members:
+                    p.append(("pacemaker.qdevice", f"{pm.qdevice!r} is a cluster node; qnetd runs outside the cluster"))
+                if pm.two_node:
+                    p.append(("pacemaker.two_node", "two_node is for clusters without a quorum device"))
+            if pm.two_node and len(members) != 2:
+                p.append(("pacemaker.two_node", f"two_node needs exactly 2 cluster nodes, not {len(members)}"))
+            if pm.two_node and pm.quorum != "majority":
+                p.append(("pacemaker.quorum", "two_node sets the quorum itself; leave quorum='majority'"))
         return p

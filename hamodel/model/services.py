@@ -11,6 +11,8 @@ from hamodel.model.strategies import (
     ActivePassive,
     AppCluster,
     BehindVip,
+    Elected,
+    External,
     HealthCheck,
     PacemakerVip,
     Port,
@@ -55,7 +57,12 @@ class Service(HaBase):
     domain kind instances must not share; ``"node"`` by default),
     ``max_per_domain`` (spread limits per domain kind), ``pin`` / ``exclude``
     (nodes), ``colocate`` (services whose nodes this one must run on) and
-    ``requests`` (per instance).
+    ``requests`` (per instance). An ``External`` service needs no ``on``:
+    it runs outside the modelled nodes.
+
+    ``required=False`` marks a service that tolerates downtime (a nightly
+    batch job): its single points of failure are reported at low severity
+    and ``place --tolerate`` does not insist on it.
     """
 
     def __hash__(self) -> int:  # usable as a dict key: addresses={mgmt: ...}
@@ -65,7 +72,7 @@ class Service(HaBase):
     name: Name
     process: Name | None = None
     group: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9 _./-]{0,40}$")] | None = None
-    on: NameSet = Field(min_length=1)
+    on: NameSet = Field(default_factory=list)
     replicas: Literal["all"] | Annotated[int, Field(ge=1, le=10_000)] = "all"
     anti_affinity: Name = "node"
     max_per_domain: dict[Name, Annotated[int, Field(ge=1)]] = Field(default_factory=dict)
@@ -83,7 +90,7 @@ class Service(HaBase):
 
     if TYPE_CHECKING:
         # The signature editors see (positional forms, accepted input types).
-        def __init__(self, name: str, *, process: str | None = ..., group: str | None = ..., on: NamesIn,
+        def __init__(self, name: str, *, process: str | None = ..., group: str | None = ..., on: NamesIn = ...,
                          replicas: Literal["all"] | int = ..., anti_affinity: str = ...,
                          max_per_domain: Mapping[str, int] = ..., pin: RefsIn = ..., exclude: RefsIn = ...,
                          colocate: RefsIn = ..., requests: Resources | Data = ...,
@@ -96,6 +103,8 @@ class Service(HaBase):
         if self.process is None:
             object.__setattr__(self, "process", self.name)
         s = self.strategy
+        if not self.on and not isinstance(s, External):
+            raise ValueError("on: give the roles whose nodes may run it (only an External service runs nowhere)")
         if isinstance(s, ActivePassive) and self.replicas not in ("all", 1) and s.manager is None:
             raise ValueError("replicas: an unmanaged active/passive service runs exactly one instance")
         if isinstance(s, AppCluster) and isinstance(self.replicas, int) and self.replicas < 1:
@@ -122,7 +131,7 @@ class Service(HaBase):
         s = self.strategy
         if isinstance(s, BehindVip):
             return s
-        if isinstance(s, AppCluster):
+        if isinstance(s, (AppCluster, Elected)):
             return s.access
         return None
 
@@ -135,6 +144,8 @@ class Service(HaBase):
     def dependencies(self) -> list[str]:
         """Declared dependencies plus what the strategy coordinates through."""
         via = list(getattr(self.strategy, "via", []) or [])
+        if isinstance(self.strategy, Elected):
+            via.append(self.strategy.by)
         return sorted(set(self.depends_on) | set(via))
 
     @property

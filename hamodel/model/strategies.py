@@ -152,6 +152,40 @@ class AppCluster(HaBase):
     access: BehindVip | None = None
 
 
+class Witness(HaBase):
+    """A vote-only member of the quorum cluster ``of`` (garbd for Galera, a
+    MongoDB arbiter): each placed instance counts for that cluster's quorum,
+    serves nothing and gets no HAProxy backend. With ``quorum="majority"``
+    the majority is taken over members and witnesses together."""
+
+    _positional: ClassVar = ("of",)
+    kind: Literal["witness"] = "witness"
+    of: Ref
+
+    if TYPE_CHECKING:
+        # The signature editors see (positional forms, accepted input types).
+        def __init__(self, of: RefIn) -> None: ...
+
+
+class Elected(HaBase):
+    """Leader election delegated to another quorum cluster (Patroni on etcd,
+    Redis with Sentinel): one member is the writer while it holds a lock in
+    ``by``. Up when ``by`` keeps quorum and some live member reaches a
+    member of ``by``'s quorate side; a partition cannot make two writers
+    (the old leader loses its lock), so there is no split brain. ``by``
+    becomes a dependency; ``access`` puts the writer behind a VIP (HAProxy
+    checks which member is the leader, e.g. Patroni's ``/primary``)."""
+
+    _positional: ClassVar = ("by",)
+    kind: Literal["elected"] = "elected"
+    by: Ref
+    access: BehindVip | None = None
+
+    if TYPE_CHECKING:
+        # The signature editors see (positional forms, accepted input types).
+        def __init__(self, by: RefIn, *, access: BehindVip | Data | None = ...) -> None: ...
+
+
 # A name for the type, so that a model's helper can annotate a parameter with it.
 Mechanism = Literal["rpc", "tooz", "client-list", "agent-scheduling", "l3-ha", "per-node"]
 
@@ -196,7 +230,7 @@ class External(HaBase):
 
 
 Strategy = Annotated[
-    Union[Vrrp, PacemakerVip, BehindVip, AppCluster, Coordinated, ActivePassive, Sharded, External],
+    Union[Vrrp, PacemakerVip, BehindVip, AppCluster, Coordinated, ActivePassive, Sharded, External, Witness, Elected],
     Field(discriminator="kind"),
 ]
 
@@ -209,4 +243,6 @@ STRATEGY_TITLES: dict[str, str] = {
     "active_passive": "Active/passive",
     "sharded": "Sharded, no fail-over",
     "external": "External to the architecture",
+    "witness": "Quorum witness (votes, serves nothing)",
+    "elected": "Leader elected through a coordination service",
 }

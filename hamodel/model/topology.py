@@ -10,10 +10,9 @@ from pydantic import AfterValidator, BeforeValidator, Field, PrivateAttr, field_
 from hamodel.model.base import HaBase, Name, NameSet, Ref, RefList, Reliability, Resources, _listify, _to_name
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
+    from collections.abc import Iterable, Mapping, Sequence
 
     from hamodel.model.base import AddressIn, Data, NamesIn, RefIn, RefsIn, SubnetIn
-
 
 def _no_scope_id(value: Any) -> Any:
     # Python accepts any text after "%" as an IPv6 scope id ("fe80::1%{{ x }}",
@@ -38,6 +37,12 @@ class FailureDomain(HaBase):
     zone); cross-cutting ones (a power feed) simply have no parent. A domain
     of kind ``switch`` is a network switch: listed in a network's
     ``switches``, its failure cuts links rather than stopping nodes.
+
+    ``site=True`` declares the domain the boundary of the site (so do the
+    kinds ``region`` and ``site``): its failure is reported once as
+    ``site-failure`` (no second site), not as a single point of failure of
+    every service. Any other domain that happens to hold every node (one
+    power feed, one rack) is a single point of failure.
     """
 
     def __hash__(self) -> int:  # usable as a dict key: addresses={mgmt: ...}
@@ -48,11 +53,23 @@ class FailureDomain(HaBase):
     kind: Name
     parent: Ref | None = None
     reliability: Reliability | None = None
+    # New fields stay out of the canonical JSON while unused, so existing
+    # models keep their hash (manifest, inventory).
+    site: bool = Field(default=False, exclude_if=lambda v: not v)
 
     if TYPE_CHECKING:
         # The signature editors see (positional forms, accepted input types).
         def __init__(self, name: str, *, kind: str, parent: RefIn | None = ...,
-                         reliability: Reliability | Data | None = ...) -> None: ...
+                         reliability: Reliability | Data | None = ..., site: bool = ...) -> None: ...
+
+    @property
+    def is_site(self) -> bool:
+        """Declared the site boundary (``site=True``, kind region or site)."""
+        return self.site or self.kind in ("region", "site")
+
+
+def Site(name: str, **kw: Any) -> FailureDomain:
+    return FailureDomain(name, kind="site", **kw)
 
 
 def Region(name: str, **kw: Any) -> FailureDomain:
@@ -81,12 +98,36 @@ def _pairs(value: Any) -> Any:
     return value
 
 
+class Trunk(HaBase):
+    """One physical inter-switch link (a trunk) that may carry several
+    networks (VLANs): list the same trunk in each network's ``links``. Its
+    failure is one component, ``trunk:<name>``, cutting all of them."""
+
+    _positional: ClassVar = ("name", "a", "b")
+    name: Name
+    a: Ref
+    b: Ref
+    reliability: Reliability | None = None
+
+    if TYPE_CHECKING:
+        # The signature editors see (positional forms, accepted input types).
+        def __init__(self, name: str, a: RefIn, b: RefIn, *, reliability: Reliability | Data | None = ...) -> None: ...
+
+    @model_validator(mode="after")
+    def _two_ends(self) -> "Trunk":
+        if self.a == self.b:
+            raise ValueError(f"b: trunk joins switch {self.a!r} to itself")
+        return self
+
+
 class Network(HaBase):
     """An L2 segment with its subnet and the switches that carry it.
 
     Switches of one network are joined by inter-switch links: ``links``
     lists them as pairs, or ``"mesh"`` (the default) joins every pair. Each
     link is a failure-prone component: cutting links partitions the segment.
+    A :class:`Trunk` in ``links`` is a physical link shared with the other
+    networks that list it (one failure cuts them all).
     """
 
     def __hash__(self) -> int:  # usable as a dict key: addresses={mgmt: ...}
@@ -96,7 +137,7 @@ class Network(HaBase):
     name: Name
     subnet: IPNetwork
     switches: RefList = Field(default_factory=list)
-    links: Literal["mesh"] | Annotated[list[tuple[Ref, Ref]], BeforeValidator(_pairs)] = "mesh"
+    links: Literal["mesh"] | Annotated[list[Trunk | tuple[Ref, Ref]], BeforeValidator(_pairs)] = "mesh"
     reserved_vrids: list[Annotated[int, Field(ge=1, le=255)]] = Field(
         default_factory=list, description="VRRP router ids used on this segment by systems outside the model"
     )
@@ -106,7 +147,7 @@ class Network(HaBase):
     if TYPE_CHECKING:
         # The signature editors see (positional forms, accepted input types).
         def __init__(self, name: str, *, subnet: SubnetIn, switches: RefsIn = ...,
-                         links: Literal["mesh"] | Iterable[tuple[RefIn, RefIn]] = ...,
+                         links: Literal["mesh"] | Iterable[Trunk | tuple[RefIn, RefIn]] = ...,
                          reserved_vrids: Iterable[int] = ..., link_reliability: Reliability | Data | None = ...) -> None: ...
     else:
         def __init__(self, *args: Any, **data: Any):
@@ -127,7 +168,7 @@ class Network(HaBase):
     @model_validator(mode="after")
     def _links_between_switches(self) -> "Network":
         if isinstance(self.links, list):
-            for a, b in self.links:
+            for a, b in ((x.a, x.b) if isinstance(x, Trunk) else x for x in self.links):
                 for s in (a, b):
                     if s not in self.switches:
                         raise ValueError(f"links: {s!r} is not one of this network's switches")
@@ -145,16 +186,38 @@ class Network(HaBase):
         if self.links == "mesh":
             s = sorted(self.switches)
             return [(a, b) for i, a in enumerate(s) for b in s[i + 1:]]
-        return sorted({tuple(sorted(p)) for p in self.links})  # type: ignore[misc]
+        return sorted({tuple(sorted(p)) for p, _ in self.link_parts()})  # type: ignore[misc]
+
+    def link_parts(self) -> list[tuple[tuple[str, str], Trunk | None]]:
+        """Every inter-switch link as (sorted pair, the trunk it rides or None)."""
+        if self.links == "mesh":
+            return [(p, None) for p in self.switch_links()]
+        out: dict[tuple, tuple[tuple[str, str], Trunk | None]] = {}
+        for x in self.links:
+            pair = tuple(sorted((x.a, x.b) if isinstance(x, Trunk) else x))
+            key = (pair, x.name if isinstance(x, Trunk) else "")
+            out[key] = (pair, x if isinstance(x, Trunk) else None)  # type: ignore[assignment]
+        return [out[k] for k in sorted(out)]
 
 
 class Interface(HaBase):
-    """A node's attachment to a network: device name, address, switch port."""
+    """A node's attachment to a network: device name, address, switch port.
+
+    ``bond`` lists further switches the same interface is bonded to (NIC
+    bond, MLAG): the node keeps the network while any of ``switch`` and
+    ``bond`` is up.
+    """
 
     network: Ref
     address: IPAddress
     device: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$")] = "eth0"
     switch: Ref | None = None
+    bond: RefList = Field(default_factory=list, exclude_if=lambda v: not v)
+
+    @property
+    def switches(self) -> list[str]:
+        """Every switch this interface is attached to (``switch`` first)."""
+        return ([self.switch] if self.switch is not None else []) + [s for s in self.bond if s != self.switch]
 
 
 def _interfaces(value: Any) -> Any:
@@ -167,7 +230,11 @@ class Node(HaBase):
     """A machine: roles, failure domains, capacity, interfaces.
 
     ``addresses={mgmt: "192.0.2.11"}`` is a shorthand for interfaces on
-    ``eth0``, ``eth1``, ... in order.
+    ``eth0``, ``eth1``, ... in order; ``switch=[a, b]`` with it bonds each
+    of them to both switches.
+
+    ``power`` lists the feeds of a dual-corded node: it stops only when
+    every one of them has failed (a feed in ``domains`` stops it alone).
     """
 
     def __hash__(self) -> int:  # usable as a dict key: addresses={mgmt: ...}
@@ -179,6 +246,7 @@ class Node(HaBase):
     domains: RefList = Field(default_factory=list)
     capacity: Resources = Resources(cpu=16, memory_gb=64)
     interfaces: list[Interface] = Field(default_factory=list)
+    power: RefList = Field(default_factory=list, exclude_if=lambda v: not v)
     reliability: Reliability | None = None
     _domain_objects: list[FailureDomain] = PrivateAttr(default_factory=list)
 
@@ -186,12 +254,16 @@ class Node(HaBase):
         # The signature editors see (positional forms, accepted input types).
         def __init__(self, name: str, *, roles: NamesIn = ..., domains: RefsIn = ...,
                          capacity: Resources | Data = ..., interfaces: Iterable[Interface | Data] = ...,
-                         reliability: Reliability | Data | None = ...,
+                         power: RefsIn = ..., reliability: Reliability | Data | None = ...,
                          addresses: Mapping[Network, AddressIn] | Mapping[str, AddressIn] | None = None,
-                         switch: RefIn | None = None) -> None: ...
+                         switch: RefIn | Sequence[RefIn] | None = None) -> None: ...
     else:
         def __init__(self, *args: Any, addresses: Any = None, switch: Any = None, **data: Any):
-            objs = [d for d in _listify(data.get("domains")) if isinstance(d, FailureDomain)]
+            objs = [d for d in _listify(data.get("domains")) + _listify(data.get("power")) if isinstance(d, FailureDomain)]
+            bond: list[Any] = []
+            if isinstance(switch, (list, tuple)):
+                switch, *bond = switch
+                objs.extend(d for d in bond if isinstance(d, FailureDomain))
             if isinstance(switch, FailureDomain):
                 objs.append(switch)
             if addresses is not None:
@@ -202,6 +274,8 @@ class Node(HaBase):
                     iface: dict[str, Any] = {"network": _to_name(net), "address": addr, "device": f"eth{i}"}
                     if switch is not None:
                         iface["switch"] = _to_name(switch)
+                    if bond:
+                        iface["bond"] = [_to_name(b) for b in bond]
                     ifaces.append(iface)
                 data["interfaces"] = ifaces
             elif switch is not None:
@@ -219,7 +293,7 @@ class Node(HaBase):
         return self
 
     def _domain_refs(self) -> set[str]:
-        return set(self.domains) | {i.switch for i in self.interfaces if i.switch is not None}
+        return set(self.domains) | set(self.power) | {s for i in self.interfaces for s in i.switches}
 
     def interface_on(self, network: str) -> Interface | None:
         return next((i for i in self.interfaces if i.network == network), None)
@@ -242,5 +316,3 @@ class VirtualIP(HaBase):
         # The signature editors see (positional forms, accepted input types).
         def __init__(self, name: str, address: AddressIn, *, network: RefIn, dns_name: str | None = ...,
                          exposure: Literal["internal", "public"] = ...) -> None: ...
-
-
