@@ -3,6 +3,7 @@ straightforward alternatives, side by side on the same seeded instances.
 
     python benchmarks/bench_placement.py            # default sizes
     python benchmarks/bench_placement.py --sizes 10x100x300 100x1000x3000 --flat-max 1500
+    python benchmarks/bench_placement.py --capacity  # small capacity-bound models (issue 17)
 
 Columns: racks x nodes x instances, services; hamodel ``place()`` wall time
 (model to verified Placement, including the pre-checks, fill and self
@@ -27,7 +28,7 @@ from collections import defaultdict
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from synthetic import instance_total, synthetic  # noqa: E402
+from synthetic import capacity_bound, instance_total, synthetic  # noqa: E402
 
 from hamodel.deployment import Placement  # noqa: E402
 
@@ -45,9 +46,12 @@ def _flat_facts(arch):
 
 
 def run_hamodel(arch):
-    from hamodel.analysis.placement import place
+    from hamodel.analysis.placement import Unplaceable, place
 
-    return place(arch).placement
+    try:
+        return place(arch).placement
+    except Unplaceable:
+        return None  # a proof: the "no solution" of the other columns
 
 
 def run_cpsat(arch, time_limit=300.0):
@@ -104,6 +108,8 @@ def run_cpsat(arch, time_limit=300.0):
     solver.parameters.random_seed = 0
     solver.parameters.max_time_in_seconds = time_limit
     st = solver.Solve(m)
+    if st == cp_model.UNKNOWN:
+        raise TimeoutError(f"no answer in {time_limit:g} s")
     if st not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return None
     inst = defaultdict(list)
@@ -157,7 +163,10 @@ def run_z3_flat(arch, time_limit=300.0):
         for p, vs in ports.items():
             if len(vs) > 1:
                 s.add(z3.AtMost(*vs, 1))
-    if s.check() != z3.sat:
+    r = s.check()
+    if r == z3.unknown:
+        raise TimeoutError(f"no answer in {time_limit:g} s ({s.reason_unknown()})")
+    if r != z3.sat:
         return None
     mdl = s.model()
     inst = defaultdict(list)
@@ -170,13 +179,16 @@ def run_z3_flat(arch, time_limit=300.0):
 RUNNERS = {"hamodel": run_hamodel, "cpsat": run_cpsat, "z3flat": run_z3_flat}
 
 
-def _child(which, size, seed, q):
-    r, n, i = size
-    arch = synthetic(r, n, i, seed=seed)
+def _child(which, size, seed, q, limit=None):
+    if size[0] == "capacity":
+        arch = capacity_bound(*size[1:], seed=seed)
+    else:
+        r, n, i = size
+        arch = synthetic(r, n, i, seed=seed)
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     t = time.perf_counter()
     try:
-        placement = RUNNERS[which](arch)
+        placement = RUNNERS[which](arch, limit) if (limit and which != "hamodel") else RUNNERS[which](arch)
         ok = placement is not None
     except Exception as exc:  # noqa: BLE001 - report, do not crash the table
         q.put((which, None, 0, f"error: {type(exc).__name__}: {exc}"[:80]))
@@ -190,14 +202,61 @@ def _child(which, size, seed, q):
         bad = verify(arch, placement)
         note = "verified" if not bad else f"INVALID ({len(bad)} violations)"
     else:
-        note = "no solution / timeout"
+        note = "no solution"
     q.put((which, dt, max(peak, base) / 1024, note))
 
 
-def measure(which, size, seed, timeout=400):
+# Small capacity-bound models: (services, nodes, cpu sizes, slack, racks, extra), see
+# synthetic.capacity_bound. slack 0 = the sum fits exactly; extra 1 = one instance too many.
+CAPACITY_FAMILY = [
+    (s, n, sizes, slack, racks, extra)
+    for s, n in ((30, 3), (60, 6), (100, 10))
+    for sizes in ((1,), (1, 2, 4), (0.5, 1.5, 2.5, 3.5), (0.7, 1.1, 1.3, 2.9))
+    for slack, extra in ((0.0, 0), (0.0, 1), (-0.02, 0), (0.03, 0), (0.1, 0))
+    for racks in (True, False)
+]
+
+
+def capacity_main(args, have_ortools):
+    """The capacity family, hamodel against CP-SAT and flat Z3 (each capped at --cap-limit s)."""
+    hdr = (f"{'model':>44} | {'hamodel s':>9} {'answer':>11} | {'CP-SAT s':>8} {'answer':>9} | "
+           f"{'Z3 flat s':>9} {'answer':>9}")
+    print(hdr)
+    print("-" * len(hdr))
+    worst = (0.0, "")
+    disagree = []
+    for spec in CAPACITY_FAMILY:
+        name = capacity_bound(*spec, seed=args.seed).name
+        cols = []
+        for which in ("hamodel", "cpsat", "z3flat"):
+            if which == "cpsat" and not have_ortools:
+                cols.append((None, "skipped"))
+                continue
+            dt, _mb, note = measure(which, ("capacity", *spec), args.seed, timeout=args.cap_limit + 30,
+                                    limit=args.cap_limit)
+            answer = ({"verified": "placed", "no solution": "none"}.get(note)
+                      or ("timeout" if "TimeoutError" in note or "killed" in note else None)
+                      or ("undecided" if "Undecided" in note else note[:11]))
+            cols.append((dt, answer))
+        if cols[0][0] is not None and cols[0][0] > worst[0]:
+            worst = (cols[0][0], f"{name}: {cols[0][1]}")
+        decided = {a for _, a in cols if a in ("placed", "none")}
+        if len(decided) > 1:
+            disagree.append(name)
+
+        def f(x):
+            return f"{x:9.3f}" if x is not None else f"{'-':>9}"
+
+        print(f"{name:>44} | {f(cols[0][0])} {cols[0][1]:>11} | {f(cols[1][0])[1:]} {cols[1][1]:>9} | "
+              f"{f(cols[2][0])} {cols[2][1]:>9}", flush=True)
+    print(f"worst hamodel time: {worst[0]:.3f} s ({worst[1]})")
+    print("answers disagree on: " + (", ".join(disagree) if disagree else "none"))
+
+
+def measure(which, size, seed, timeout=400, limit=None):
     ctx = mp.get_context("fork")
     q = ctx.Queue()
-    p = ctx.Process(target=_child, args=(which, size, seed, q))
+    p = ctx.Process(target=_child, args=(which, size, seed, q, limit))
     p.start()
     p.join(timeout)
     if p.is_alive():
@@ -214,6 +273,8 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--flat-max", type=int, default=1500, help="largest instance count for the flat Z3 encoding")
     ap.add_argument("--no-cpsat", action="store_true")
+    ap.add_argument("--capacity", action="store_true", help="run the small capacity-bound family instead")
+    ap.add_argument("--cap-limit", type=float, default=60.0, help="time limit of CP-SAT and flat Z3 there (s)")
     args = ap.parse_args(argv)
     try:
         import ortools  # noqa: F401
@@ -221,6 +282,9 @@ def main(argv=None):
     except ImportError:
         have_ortools = False
         print("(ortools not installed: pip install -e .[bench] for the CP-SAT column)")
+    if args.capacity:
+        capacity_main(args, have_ortools)
+        return
     hdr = (f"{'racks x nodes x inst':>22} {'svcs':>5} | {'hamodel s':>9} {'MB':>6} | {'CP-SAT s':>8} {'MB':>6} "
            f"{'ratio':>6} | {'Z3 flat s':>9} {'MB':>6} | notes")
     print(hdr)

@@ -84,6 +84,31 @@ def synthetic(racks: int = 100, nodes: int = 1000, instances: int = 3000, seed: 
                         domains=[*zones, *rack_objs, *feeds], services=services)
 
 
+def capacity_bound(services: int = 30, nodes: int = 3, sizes: tuple[float, ...] = (1,), slack: float = 0.0,
+                   racks: bool = True, extra: int = 0, seed: int = 1) -> Architecture:
+    """A small model bound by cpu alone: ``services`` single-instance services
+    with requests drawn from ``sizes`` on ``nodes`` nodes of equal capacity.
+
+    Each node gets the cpu of an even share of the requests times
+    ``1 + slack`` (``slack=0``: the sum fits exactly). ``extra`` adds that
+    many more services of the smallest size (so ``extra=1, slack=0`` is
+    infeasible by counting). ``racks=True`` puts each node in a rack of
+    its own, which made every node a cell of its own (the case that took
+    minutes before symmetry breaking).
+    """
+    rng = random.Random(seed)
+    reqs = [rng.choice(sizes) for _ in range(services)]
+    cap = round(sum(reqs) / nodes * (1 + slack), 3)
+    reqs += [min(sizes)] * extra
+    rack_objs = [Rack(f"r{i + 1}") for i in range(nodes)] if racks else []
+    node_objs = [Node(f"n{i + 1}", roles={"app"}, domains=[rack_objs[i].name] if racks else [],
+                      capacity=Resources(cpu=cap, memory_gb=1024)) for i in range(nodes)]
+    svcs = [Service(f"s{i + 1}", on="app", replicas=1, requests=Resources(cpu=q, memory_gb=1), strategy=Coordinated())
+            for i, q in enumerate(reqs)]
+    return Architecture(f"capacity {len(reqs)} on {nodes} x {cap} cpu{' racks' if racks else ''} seed {seed}",
+                        nodes=node_objs, domains=rack_objs, services=svcs)
+
+
 def instance_total(arch: Architecture) -> int:
     from hamodel.analysis.placement import instance_count
 

@@ -320,11 +320,6 @@ def drill(
     raise typer.Exit(code)
 
 
-def main() -> None:  # console-script entry point
-    try:
-        app()
-    except Exception as exc:  # noqa: BLE001 - not a fix for any cause: causes are fixed where they arise
-        _internal_error(exc)
 # sysexits.h EX_SOFTWARE: neither "a check failed" (1) nor "bad model" (2).
 EXIT_INTERNAL = 70
 
@@ -345,6 +340,32 @@ def _internal_error(exc: BaseException) -> NoReturn:
     sys.exit(EXIT_INTERNAL)
 
 
+EXIT_INTERRUPTED = 130  # SIGINT (Ctrl-C): 128 + 2
+EXIT_TERMINATED = 143  # SIGTERM: 128 + 15
+
+
+def main() -> None:  # console-script entry point
+    import signal
+
+    terminated = []
+
+    def on_term(signum: int, frame: Any) -> None:
+        # SIGTERM ends a command as Ctrl-C does (KeyboardInterrupt unwinds,
+        # so nothing half-done is claimed or left), with its own exit code
+        terminated.append(signum)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_term)
+    try:
+        app()  # typer turns KeyboardInterrupt inside a command into exit 130
+    except KeyboardInterrupt:
+        sys.exit(EXIT_TERMINATED if terminated else EXIT_INTERRUPTED)
+    except SystemExit as exc:
+        if terminated and exc.code == EXIT_INTERRUPTED:
+            sys.exit(EXIT_TERMINATED)
+        raise
+    except Exception as exc:  # noqa: BLE001 - not a fix for any cause: causes are fixed where they arise
+        _internal_error(exc)
 
 
 if __name__ == "__main__":

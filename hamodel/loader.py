@@ -76,7 +76,7 @@ def _exec_file(path: Path) -> ModuleType:
     before = set(sys.modules)
     try:
         spec.loader.exec_module(module)
-    except Exception as exc:  # noqa: BLE001 - a model bug of any kind is reported with file:line
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - a model bug of any kind is reported with file:line
         model_files = {str(path.resolve())} | {
             str(Path(m.__file__).resolve())
             for name in set(sys.modules) - before
@@ -84,10 +84,7 @@ def _exec_file(path: Path) -> ModuleType:
             and str(Path(m.__file__).resolve()).startswith(folder)
         }
         filename, lineno = _where(exc, model_files)
-        if isinstance(exc, ValidationError):
-            exc = from_validation_error(exc)
-        kind = "" if isinstance(exc, (ModelError, LoadError)) else f"{type(exc).__name__}: "
-        raise LoadError(f"{kind}{exc}", filename or str(path), lineno) from None
+        raise LoadError(_message(exc), filename or str(path), lineno) from None
     finally:
         if added:
             sys.path.remove(folder)
@@ -99,6 +96,19 @@ def _exec_file(path: Path) -> ModuleType:
             if f and str(Path(f).resolve()).startswith(folder + "/"):
                 del sys.modules[name]
     return module
+
+
+def _message(exc: BaseException) -> str:
+    """What went wrong in a model's own code, in one line."""
+    if isinstance(exc, SystemExit):
+        # sys.exit() in a model must not end hamodel with the model's code:
+        # exit 0 without output would pass every gate (check, build --check)
+        return (f"the model called sys.exit({exc.code!r}); a model defines an architecture and must not "
+                "end the program")
+    if isinstance(exc, ValidationError):
+        exc = from_validation_error(exc)
+    kind = "" if isinstance(exc, (ModelError, LoadError)) else f"{type(exc).__name__}: "
+    return f"{kind}{exc}"
 
 
 def _pick(module: ModuleType, attr: str | None, label: str) -> Architecture:
@@ -120,11 +130,12 @@ def _pick(module: ModuleType, attr: str | None, label: str) -> Architecture:
     if callable(value) and not isinstance(value, Architecture):
         try:
             value = value()
-        except Exception as exc:  # noqa: BLE001
+        except (Exception, SystemExit) as exc:  # noqa: BLE001
             filename, lineno = _where(exc, {str(Path(getattr(module, "__file__", "") or "").resolve())})
             if isinstance(exc, ValidationError):
                 exc = from_validation_error(exc)
-            raise LoadError(str(exc), filename or label, lineno) from None
+            raise LoadError(_message(exc) if isinstance(exc, SystemExit) else str(exc), filename or label,
+                            lineno) from None
     if not isinstance(value, Architecture):
         raise LoadError(f"expected an Architecture, got {type(value).__name__}", label)
     return value
@@ -155,12 +166,9 @@ def load(spec: str | Path) -> Architecture:
         if exc.name and target.startswith(exc.name):
             raise LoadError(f"no model file or module {target!r}") from None
         raise LoadError(f"ModuleNotFoundError: {exc}", target) from None
-    except Exception as exc:  # noqa: BLE001
+    except (Exception, SystemExit) as exc:  # noqa: BLE001
         filename, lineno = _where(exc, {str(Path(getattr(exc, "filename", "") or "").resolve())})
-        if isinstance(exc, ValidationError):
-            exc = from_validation_error(exc)
-        kind = "" if isinstance(exc, ModelError) else f"{type(exc).__name__}: "
-        raise LoadError(f"{kind}{exc}", filename or target, lineno) from None
+        raise LoadError(_message(exc), filename or target, lineno) from None
     finally:
         if added:
             sys.path.remove(cwd)

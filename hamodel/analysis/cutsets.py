@@ -31,6 +31,24 @@ def _solver() -> z3.Solver:
     return z3.SolverFor("QF_FD")
 
 
+def _sat(s: z3.Solver, *assumptions: z3.BoolRef) -> bool:
+    """True (sat) or False (unsat), never "unknown" read as either.
+
+    Z3 catches SIGINT during a check and answers ``unknown``: read as
+    unsat, Ctrl-C would end an enumeration early and report a service
+    as tolerating failures it does not. It is re-raised instead.
+    """
+    r = s.check(*assumptions)
+    if r == z3.unknown:
+        reason = s.reason_unknown()
+        if "interrupt" in reason or "keyboard" in reason:
+            raise KeyboardInterrupt
+        from hamodel.errors import HamodelError
+
+        raise HamodelError(f"failure analysis undecided: the solver gave up ({reason})")
+    return r == z3.sat
+
+
 def _failed_in(m: z3.ModelRef, literals: dict[str, z3.BoolRef]) -> CutSet:
     """Literals true in ``m`` (unassigned ones are false: nothing failed).
 
@@ -72,7 +90,7 @@ def enumerate_minimal(target: z3.BoolRef, literals: dict[str, z3.BoolRef], k: in
         if lits:
             s.add(z3.Implies(guard, z3.AtMost(*lits, b)))
         batch: list[CutSet] = []
-        while s.check(guard) == z3.sat:
+        while _sat(s, guard):
             cs = _failed_in(s.model(), literals)
             batch.append(cs)
             if not cs:  # down with no failure at all: every set is a superset
@@ -81,7 +99,7 @@ def enumerate_minimal(target: z3.BoolRef, literals: dict[str, z3.BoolRef], k: in
             if limit is not None and len(found) + len(batch) >= limit:
                 return sorted(found + batch, key=set_key), False
         found.extend(sorted(batch, key=set_key))
-        if k is None and s.check() == z3.unsat:
+        if k is None and not _sat(s):
             break
     return found, True
 
@@ -97,7 +115,7 @@ def first_counterexample(target: z3.BoolRef, literals: dict[str, z3.BoolRef], k:
     s.add(target)
     if lits:
         s.add(z3.AtMost(*lits, k))
-    if s.check() != z3.sat:
+    if not _sat(s):
         return None
     return _failed_in(s.model(), literals)
 

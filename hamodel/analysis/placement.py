@@ -14,6 +14,7 @@ placement against the same statements. The Z3 encoding lives in
 
 from __future__ import annotations
 
+import bisect
 import json
 import math
 from collections import defaultdict
@@ -29,8 +30,10 @@ from hamodel.model import Architecture, Service
 from hamodel.model.strategies import ActivePassive, AppCluster, PacemakerVip, Vrrp
 
 __all__ = [
-    "PlacementResult", "Unplaceable", "lock_path_for", "place", "read_lock", "verify", "write_lock",
+    "PlacementResult", "Undecided", "Unplaceable", "lock_path_for", "place", "read_lock", "verify", "write_lock",
 ]
+
+Undecided = S.Undecided  # a search limit reached: neither placed nor proven unplaceable (a HamodelError, exit 2)
 
 LOCK_FORMAT = 1
 _SCALE = S.SCALE
@@ -332,6 +335,39 @@ def _precheck(pr: S.Problem) -> list[str]:
                 out.append(f"{_names(users)} together request {_fmt(need / _SCALE)} {label}, but the "
                            f"{_plural(len(nodeset), 'node')} they may use ({' / '.join(roles)}) have "
                            f"{_fmt(have / _SCALE)} in all")
+                continue
+            # Counting instances, not amounts: a node holds at most one
+            # instance per service, so at most as many as the smallest
+            # requests of distinct services that fit it (18 one-cpu
+            # services on three 5.9-cpu nodes: 15 fit, whatever the sum says).
+            sized = sorted(sv.req[r] for sv in confined if sv.req[r] > 0)
+            total = sum(sv.count for sv in confined if sv.req[r] > 0)
+            if not sized:
+                continue
+            prefix = [0]
+            for q in sized:
+                prefix.append(prefix[-1] + q)
+            room = sum(bisect.bisect_right(prefix, pr.node_cap[n][r]) - 1 for n in nodeset)
+            if room < total:
+                users = [sv.name for sv in confined if sv.req[r] > 0]
+                roles = sorted({x for sv in confined for x in svcs[sv.name].on})
+                out.append(f"{_names(users)} run {total} instances that request {label}, but the "
+                           f"{_plural(len(nodeset), 'node')} they may use ({' / '.join(roles)}) hold at most "
+                           f"{room} of them: a node's {label} is not shared out in fractions (the smallest "
+                           f"request is {_fmt(sized[0] / _SCALE)} {label})")
+                continue
+            # A node's share is a sum of requests: when every request is a
+            # multiple of g, only a multiple of g of each node is usable
+            # (requests of 0.5, 1.5, 2.5 cpu fill 21 of a 21.4-cpu node).
+            g = math.gcd(*(sv.req[r] for sv in confined if sv.req[r] > 0)) or 1
+            usable = sum(pr.node_cap[n][r] // g * g for n in nodeset)
+            if need > usable:
+                users = [sv.name for sv in confined if sv.req[r] > 0]
+                roles = sorted({x for sv in confined for x in svcs[sv.name].on})
+                out.append(f"{_names(users)} together request {_fmt(need / _SCALE)} {label}, but the "
+                           f"{_plural(len(nodeset), 'node')} they may use ({' / '.join(roles)}) can give them "
+                           f"{_fmt(usable / _SCALE)} in all: every request is a multiple of {_fmt(g / _SCALE)} "
+                           f"{label}, so a node's capacity is usable only in such steps")
     return list(dict.fromkeys(out))
 
 
@@ -407,6 +443,8 @@ def _explain(pr: S.Problem, cuts: list) -> list[str]:
                 core = S.unsat_core(small, exc.cuts)
                 if core is not None:
                     return _describe(small, core)
+            except S.Undecided:
+                pass  # no explanation from this part: try the whole model
     if pr.mode in ("coarse", "merged"):
         # explain over cells whose domain constraints are all explicit; learn
         # that partition's fill cuts first (they are part of the conflict)
@@ -416,6 +454,8 @@ def _explain(pr: S.Problem, cuts: list) -> list[str]:
             return ["no placement was found, although a finer search finds one: please report this model"]
         except S.NoPlacement as exc:
             cuts = exc.cuts
+        except S.Undecided:
+            return ["no assignment of instances to nodes fits every node's capacity, ports and co-location"]
     core = S.unsat_core(pr, cuts)
     if core is None:
         return ["no assignment of instances to nodes fits every node's capacity, ports and co-location"]
@@ -578,25 +618,63 @@ def lock_path_for(model: str) -> Path:
     return stem.with_name(stem.name + ".lock.json")
 
 
+def _json_type(v: object) -> str:
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean", int: "a number",
+            float: "a number", type(None): "null"}.get(type(v), type(v).__name__)
+
+
 def read_lock(path: Path, arch: Architecture) -> Placement | None:
-    """The placement stored in a lock file, without services or nodes that no longer exist."""
+    """The placement stored in a lock file, without services or nodes that no longer exist.
+
+    A malformed lock file (not JSON, not UTF-8, or a field of the wrong
+    type) raises :class:`HamodelError` naming the file and the field:
+    silently ignoring part of it would move instances without saying so.
+    """
     path = Path(path)
     if not path.is_file():
         return None
+
+    def bad(where: str, why: str) -> HamodelError:
+        return HamodelError(f"{path}: not a placement lock file: {where}{': ' if where else ''}{why} "
+                            "(delete it or use --fresh)")
+
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        raw = data["placement"]
-        if not isinstance(raw, dict):
-            raise TypeError("placement is not a mapping")
-    except (OSError, ValueError, KeyError, TypeError, RecursionError) as exc:  # RecursionError: [[[...]]]
-        raise HamodelError(f"{path}: not a placement lock file ({exc}); delete it or use --fresh") from None
+    except UnicodeDecodeError as exc:
+        raise bad("", f"not UTF-8 text (byte {exc.start})") from None
+    except (OSError, ValueError, RecursionError) as exc:  # RecursionError: [[[...]]]
+        raise bad("", str(exc)) from None
+    if not isinstance(data, dict):
+        raise bad("", f"expected an object, got {_json_type(data)}")
+    fmt = data.get("format", LOCK_FORMAT)
+    if type(fmt) is not int or fmt != LOCK_FORMAT:
+        raise bad("format", f"expected {LOCK_FORMAT}, got {json.dumps(fmt)[:40]}")
+    raw = data.get("placement")
+    if not isinstance(raw, dict):
+        raise bad("placement", "missing" if raw is None else f"expected an object, got {_json_type(raw)}")
+    for s, ns in raw.items():
+        if not isinstance(ns, list):
+            raise bad(f"placement.{json.dumps(s)}", f"expected a list of node names, got {_json_type(ns)}")
+        for i, n in enumerate(ns):
+            if not isinstance(n, str):
+                raise bad(f"placement.{json.dumps(s)}[{i}]", f"expected a node name, got {_json_type(n)}")
+    groups = data.get("vrrp_groups", {})
+    if not isinstance(groups, dict):
+        raise bad("vrrp_groups", f"expected an object, got {_json_type(groups)}")
+    for s, g in groups.items():
+        if not isinstance(g, dict):
+            raise bad(f"vrrp_groups.{json.dumps(s)}", f"expected an object, got {_json_type(g)}")
+        vrid = g.get("vrid")
+        if type(vrid) is not int or not 1 <= vrid <= 255:
+            raise bad(f"vrrp_groups.{json.dumps(s)}.vrid",
+                      f"expected a number from 1 to 255, got {json.dumps(vrid)[:40]}")
+        for key in ("network", "master"):
+            if key in g and not isinstance(g[key], str):
+                raise bad(f"vrrp_groups.{json.dumps(s)}.{key}", f"expected a name, got {_json_type(g[key])}")
     services = {s.name for s in arch.services}
     nodes = {n.name for n in arch.nodes}
-    inst = {s: tuple(n for n in ns if isinstance(n, str) and n in nodes)
-            for s, ns in raw.items() if s in services and isinstance(ns, list)}
-    groups = data.get("vrrp_groups") if isinstance(data.get("vrrp_groups"), dict) else {}
-    vrids = {s: g["vrid"] for s, g in groups.items()
-             if s in services and isinstance(g, dict) and isinstance(g.get("vrid"), int)}
+    inst = {s: tuple(n for n in ns if n in nodes) for s, ns in raw.items() if s in services}
+    vrids = {s: g["vrid"] for s, g in groups.items() if s in services}
     return Placement(inst, vrids=vrids)
 
 
@@ -616,13 +694,13 @@ def write_lock(path: Path, result: PlacementResult) -> None:
 def placement_table(arch: Architecture, result: PlacementResult):
     """A rich table, node x service: ``●`` runs there, ``M`` the VRRP master."""
     from rich.table import Table
+    from rich.text import Text
 
     nodes = sorted({n for ns in result.placement.instances.values() for n in ns}, key=natural_key)
     masters = {g.service: g.master for g in result.vrrp_groups}
     t = Table(title=Text(f"{arch.name}: placement"), show_lines=False)  # a model name: never Rich markup
     if len(nodes) > 24:  # too wide for a matrix: one row per service
         t.add_column("service")
-    from rich.text import Text
         t.add_column("n", justify="right")
         t.add_column("nodes")
         for svc in arch.services:
