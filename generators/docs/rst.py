@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 import jinja2
+from docutils.utils import column_width
 
 __all__ = [
     "Rst", "rst_escape", "rst_plain", "rst_block_line", "rst_literal", "rst_option", "rst_title", "rst_name", "rst_path",
@@ -114,7 +115,8 @@ def rst_option(value: Any) -> Rst:
 def rst_title(text: Any, char: str, overline: bool = False) -> Rst:
     """A section title from free text: escaped, with a long enough adornment."""
     t = rst_escape(text) or Rst("\\ ")
-    rule = char * max(len(t), 3)
+    # docutils measures the title in display columns (a wide character is two).
+    rule = char * max(len(t), column_width(t), 3)
     return Rst(f"{rule}\n{t}\n{rule}" if overline else f"{t}\n{rule}")
 
 
