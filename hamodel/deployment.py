@@ -8,14 +8,61 @@ lives here.
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal, Mapping
 
 from hamodel.model import Architecture
 
-Severity = Literal["info", "low", "medium", "high", "critical"]
-SEVERITIES: tuple[str, ...] = ("info", "low", "medium", "high", "critical")
+
+class Severity(enum.StrEnum):
+    """How bad a finding is, ordered ``info < low < medium < high < critical``.
+
+    A ``str`` (``Severity.HIGH == "high"``, JSON and templates print the
+    plain word), but compared by rank, not alphabetically: every severity
+    comparison in hamodel goes through this type. Plain strings are
+    accepted on the other side of a comparison.
+    """
+
+    INFO = "info"
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+    @property
+    def rank(self) -> int:
+        """0 for info up to 4 for critical."""
+        return _RANK[self]
+
+    def lowered(self, steps: int = 1) -> Severity:
+        """``steps`` ranks lower, never below info."""
+        return _ORDER[max(0, self.rank - steps)]
+
+    def at_least(self, threshold: str) -> bool:
+        """Whether this severity is ``threshold`` or worse."""
+        return self >= threshold
+
+    # str's own comparisons are alphabetical ("high" < "low"): rank instead.
+    def __lt__(self, other: object) -> bool:
+        return self.rank < Severity(other).rank  # type: ignore[arg-type]
+
+    def __le__(self, other: object) -> bool:
+        return self.rank <= Severity(other).rank  # type: ignore[arg-type]
+
+    def __gt__(self, other: object) -> bool:
+        return self.rank > Severity(other).rank  # type: ignore[arg-type]
+
+    def __ge__(self, other: object) -> bool:
+        return self.rank >= Severity(other).rank  # type: ignore[arg-type]
+
+
+_ORDER: tuple[Severity, ...] = tuple(Severity)
+_RANK: dict[Severity, int] = {s: i for i, s in enumerate(_ORDER)}
+
+#: The severity words, lowest first (CLI choices, ``--fail-on``).
+SEVERITIES: tuple[str, ...] = tuple(s.value for s in Severity)
 
 
 @dataclass(frozen=True)
@@ -84,9 +131,13 @@ class Finding:
     acknowledged: str | None = None
     details: Mapping[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        # A plain word is accepted (tests, hand-built findings); an unknown one is refused here.
+        object.__setattr__(self, "severity", Severity(self.severity))
+
     def to_dict(self) -> dict[str, Any]:
         return {
-            "id": self.id, "kind": self.kind, "severity": self.severity, "title": self.title,
+            "id": self.id, "kind": self.kind, "severity": self.severity.value, "title": self.title,
             "services": list(self.services), "scenario": list(self.scenario), "impact": self.impact,
             "mitigation": self.mitigation, "acknowledged": self.acknowledged, "details": dict(self.details),
         }

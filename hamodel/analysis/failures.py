@@ -59,7 +59,8 @@ from hamodel.analysis.availability import ServiceAvailability, availability_of, 
 from hamodel.analysis.components import ModelView, component_kind, node_id, set_key, sort_set, view
 from hamodel.analysis.cutsets import Analyzer, CutSet
 from hamodel.analysis.semantics import DEGRADED, DOWN, PARTIAL, UP, Evaluation
-from hamodel.deployment import SEVERITIES, Finding, Placement, VrrpGroup
+from hamodel.analysis import catalogue as cat
+from hamodel.deployment import Finding, Placement, Severity, VrrpGroup
 from hamodel.model import Architecture
 from hamodel.model.strategies import ActivePassive, AppCluster, External, PacemakerVip, Sharded, Vrrp, Witness
 
@@ -269,10 +270,6 @@ def _fmt_set(cs: Sequence[str]) -> str:
     return " + ".join(cs) if cs else "(nothing)"
 
 
-def _lower(sev: str, steps: int = 1) -> str:
-    return SEVERITIES[max(0, SEVERITIES.index(sev) - steps)]
-
-
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
@@ -364,9 +361,7 @@ def _cut_finding(v: ModelView, s: str, own: list[CutSet], k: int) -> Finding | N
     services = (s, *dependents)
     also = f" With it {', '.join(dependents)} {'stops' if len(dependents) == 1 else 'stop'}." if dependents else ""
     if size == 0:
-        return Finding(f"unavailable:{s}", "unavailable", "critical", f"{s} is down with nothing failed",
-                       services, (), f"{s} cannot run as placed (no instance, or no instance can serve).",
-                       "Fix the placement or the strategy.", details=details)
+        return cat.UNAVAILABLE.finding(service=s, services=services, details=details)
     if isinstance(st, AppCluster):
         q, voters = v.quorum(s), v.cluster_voters(s)
         n = len(voters)
@@ -376,38 +371,29 @@ def _cut_finding(v: ModelView, s: str, own: list[CutSet], k: int) -> Finding | N
             domains = sorted({c for cs in smallest for c in cs if component_kind(c) in ("domain", "switch")})
             impact, fix = _explain(v, s, smallest)
             lost = len({x for _, x in voters} & v.nodes_killed_by(scenario))
-            return Finding(
-                f"quorum-loss:{s}", "quorum-loss", "high" if svc.required else "medium",
-                f"{s} loses quorum on a single failure" + (f" ({', '.join(domains)})" if domains else ""),
-                services, scenario,
-                f"{s} needs {q} of its {n} {votes} alive and together. {impact}"
-                + (f" ({_fmt_set(scenario)} stops {lost} of them.)" if lost else "") + also,
-                fix if not domains or component_kind(domains[0]) == "switch" else
+            return cat.QUORUM_LOSS.finding(
+                service=s, severity=Severity.HIGH if svc.required else Severity.MEDIUM,
+                domains=f" ({', '.join(domains)})" if domains else "", services=services, scenario=scenario,
+                quorum=q, voters=n, votes=votes, cause=impact,
+                lost=f" ({_fmt_set(scenario)} stops {lost} of them.)" if lost else "", also=also,
+                mitigation=fix if not domains or component_kind(domains[0]) == "switch" else
                 f"{fix} No failure domain may hold more than {_plural(max(0, n - q), 'vote')} of {s}.",
                 details=details)
-        return Finding(
-            f"quorum-loss:{s}", "quorum-loss", "low" if size == 2 else "info",
-            f"{s} loses quorum when {size} components fail", services, scenario,
-            f"{s} needs {q} of {n} {votes} alive and together; {_fmt_set(scenario)} leaves fewer.",
-            "Inherent to a quorum of this size; add members (or a witness) to tolerate more.", details=details)
+        return cat.QUORUM_LOSS_INHERENT.finding(
+            service=s, severity=Severity.LOW if size == 2 else Severity.INFO, size=size, services=services,
+            scenario=scenario, quorum=q, voters=n, votes=votes, scenario_text=_fmt_set(scenario), details=details)
     if size == 1:
         if isinstance(st, Sharded):
-            return Finding(
-                f"partial-outage:{s}", "partial-outage", "medium",
-                f"{s} is a single point of failure for {st.shard}", services, scenario,
-                f"Each instance owns {st.shard}; a failed node or process loses them until it is recovered "
-                "or they are recreated elsewhere (partial outage).",
-                "Accept, or use a driver with fail-over; monitor and recreate lost shards.", details=details)
+            return cat.PARTIAL_OUTAGE.finding(service=s, shard=st.shard, services=services, scenario=scenario,
+                                              details=details)
         impact, fix = _explain(v, s, smallest)
-        return Finding(
-            f"spof:{s}", "single-point-of-failure", "high" if svc.required else "low",
-            f"{s} is a single point of failure", services, scenario, impact + also, fix, details=details)
-    return Finding(
-        f"cut-sets:{s}", "cut-set", ("low" if size == 2 else "info") if svc.required else "info",
-        f"{s} stops when {size} components fail", services, scenario,
-        f"{_plural(len(own), 'minimal set')} of {size if size == k else f'{size} to {k}'} failures stop {s}, "
-        f"e.g. {_fmt_set(scenario)}.",
-        "Inherent redundancy limit; add instances or spread them to tolerate more.", details=details)
+        return cat.SPOF.finding(service=s, severity=Severity.HIGH if svc.required else Severity.LOW,
+                                services=services, scenario=scenario, impact=impact + also, mitigation=fix,
+                                details=details)
+    return cat.CUT_SETS.finding(
+        service=s, severity=Severity.LOW if size == 2 and svc.required else Severity.INFO, size=size,
+        services=services, scenario=scenario, sets=_plural(len(own), 'minimal set'),
+        sizes=size if size == k else f'{size} to {k}', scenario_text=_fmt_set(scenario), details=details)
 
 
 def _split_finding(v: ModelView, s: str, sets: list[CutSet]) -> Finding:
@@ -418,13 +404,10 @@ def _split_finding(v: ModelView, s: str, sets: list[CutSet]) -> Finding:
     net = v.vip_network.get(s)
     what = (f"the VRRP group of {', '.join(svc.holds_vips)}" if isinstance(svc.strategy, Vrrp)
             else f"the VIP {', '.join(svc.holds_vips)}" if svc.holds_vips else f"the {s} cluster")
-    return Finding(
-        f"split-brain:{s}", "split-brain", "high" if size == 1 else "medium",
-        f"Network partition: split brain in {what}", (s, *_dependents(v, s)), sets[0],
-        f"After {_fmt_set(sets[0])} the holders on each side of the partition cannot see each other and each "
-        f"becomes master{' on ' + net if net else ''}: the address (or data) is served twice.",
-        "Use a quorum-based manager (Pacemaker with fencing) or redundant inter-switch links; "
-        "otherwise accept and monitor.",
+    return cat.SPLIT_BRAIN.finding(
+        service=s, severity=Severity.HIGH if size == 1 else Severity.MEDIUM, what=what,
+        services=(s, *_dependents(v, s)), scenario=sets[0], scenario_text=_fmt_set(sets[0]),
+        on_network=' on ' + net if net else '',
         details={"scenarios": [list(c) for c in sets], "holders": list(v.holders.get(s, v.instances[s]))})
 
 
@@ -440,18 +423,10 @@ def _monitoring_finding(v: ModelView) -> Finding | None:
                          if isinstance(svc.strategy, ActivePassive) and svc.strategy.manager is None)
     details = {"unsupervised": unsupervised, "no_failover": no_failover, "monitoring_modelled": monitored}
     if monitored:
-        return Finding("no-automatic-restart", "no-automatic-recovery", "info",
-                       "Failed processes are not restarted automatically", tuple(unsupervised), (),
-                       "External monitoring is modelled; operators restart failed processes.",
-                       "Set supervisor='systemd' to restart them automatically.", details=details)
-    return Finding(
-        "monitoring-required", "no-automatic-recovery", "medium",
-        "Service monitoring and recovery required", tuple(unsupervised), (),
-        f"Nothing restarts a failed process of {len(unsupervised)} service(s)"
-        + (f" and nothing fails over {', '.join(no_failover)}" if no_failover else "")
-        + "; a failure stays until an operator notices it.",
-        "Integrate external monitoring (an External service providing 'monitoring') and/or run services "
-        "under a supervisor (supervisor='systemd' or Pacemaker).", details=details)
+        return cat.NO_AUTOMATIC_RESTART.finding(services=unsupervised, details=details)
+    return cat.MONITORING_REQUIRED.finding(
+        services=unsupervised, count=len(unsupervised),
+        no_failover=f" and nothing fails over {', '.join(no_failover)}" if no_failover else "", details=details)
 
 
 def _manual_recovery_finding(v: ModelView) -> Finding | None:
@@ -459,13 +434,9 @@ def _manual_recovery_finding(v: ModelView) -> Finding | None:
               if isinstance(svc.strategy, AppCluster) and svc.strategy.cold_start == "manual"}
     if not manual:
         return None
-    return Finding(
-        "manual-recovery", "manual-recovery", "medium", "Manual recovery after a full cluster restart",
-        tuple(manual), sort_set({node_id(n) for s in manual for n in v.instances[s]}),
-        "After all members stop at once (power loss, full restart) these clusters do not re-form by themselves: "
-        + "; ".join(f"{s}: {p}" for s, p in manual.items()) + ".",
-        "Document and drill the procedures, or let a resource agent bootstrap them (manager='pacemaker', "
-        "cold_start='automatic').", details={"procedures": manual})
+    return cat.MANUAL_RECOVERY.finding(
+        services=manual, scenario=sort_set({node_id(n) for s in manual for n in v.instances[s]}),
+        procedures="; ".join(f"{s}: {p}" for s, p in manual.items()), details={"procedures": manual})
 
 
 def _pacemaker_finding(v: ModelView) -> Finding | None:
@@ -477,34 +448,16 @@ def _pacemaker_finding(v: ModelView) -> Finding | None:
     nodes = v.pcmk_nodes
     details = {"nodes": list(nodes), "quorum": v.pcmk_quorum, "qdevice": pm.qdevice, "two_node": pm.two_node,
                "fencing": pm.fencing}
-    qd = ("Add a quorum device: PacemakerCluster(qdevice=...) with corosync-qnetd on a machine outside the "
-          "cluster (then one node plus the qdevice keep quorum).")
     if len(nodes) == 2 and pm.qdevice is None:
         if not pm.two_node:
-            return Finding(
-                "pacemaker:two-node", "pacemaker-quorum", "high", "2-node Pacemaker cluster tolerates no node failure",
-                managed, (node_id(nodes[0]),),
-                f"Majority quorum of 2 nodes is 2 votes: when either node fails the other loses quorum and "
-                f"stops {', '.join(managed) or 'every resource'}.", qd + " Or set two_node=True with fencing.",
+            return cat.PACEMAKER_TWO_NODE.finding(
+                services=managed, scenario=(node_id(nodes[0]),), stopped=', '.join(managed) or 'every resource',
                 details=details)
         if not pm.fencing:
-            return Finding(
-                "pacemaker:two-node", "pacemaker-quorum", "high", "2-node Pacemaker cluster without fencing",
-                managed, (),
-                "With two_node each node alone is quorate; without fencing a partition leaves both nodes "
-                "running the resources (split brain).", "Enable fencing (STONITH). " + qd, details=details)
-        return Finding(
-            "pacemaker:two-node", "pacemaker-quorum", "low", "2-node Pacemaker cluster: partitions end in a fence race",
-            managed, (),
-            f"With two_node and fencing one node survives a node failure; in a partition both try to fence the "
-            f"other and the analysis assumes {nodes[0]} wins (give it a static fencing delay, pcmk_delay_base).",
-            qd, details=details)
+            return cat.PACEMAKER_TWO_NODE_NO_FENCING.finding(services=managed, details=details)
+        return cat.PACEMAKER_FENCE_RACE.finding(services=managed, winner=nodes[0], details=details)
     if not pm.fencing:
-        return Finding(
-            "pacemaker:no-fencing", "pacemaker-quorum", "medium", "Pacemaker without fencing",
-            managed, (),
-            "Nothing guarantees that a node which lost quorum (or hangs) stops its resources before another node "
-            "starts them.", "Enable fencing (STONITH) with a device per node.", details=details)
+        return cat.PACEMAKER_NO_FENCING.finding(services=managed, details=details)
     return None
 
 
@@ -540,34 +493,25 @@ def analyse(arch: Architecture, placement: Placement, k: int = 2,
         if sets:
             findings.append(_split_finding(v, s, sets))
     for d in sorted(sites):
-        findings.append(Finding(
-            f"site-failure:{d.split(':', 1)[1]}", "site-failure", "low", f"Every node is in {d}", tuple(names), (d,),
-            f"The failure of {d} stops every service: the architecture has no second site.",
-            "Accept, or add a disaster-recovery site.", details={}))
+        findings.append(cat.SITE_FAILURE.finding(domain=d.split(':', 1)[1], component=d, services=names,
+                                                 scenario=(d,)))
     for f in (_monitoring_finding(v), _manual_recovery_finding(v), _pacemaker_finding(v)):
         if f is not None:
             findings.append(f)
     over = capacity_check(arch, placement, capacity_per, vrrp_groups)
     if over:
         first = over[0]
-        findings.append(Finding(
-            "capacity:n-plus-1" if capacity_per == "node" else "capacity:domain-loss", "capacity", "medium",
-            "Not enough capacity after a single " + ("node failure" if capacity_per == "node" else "domain failure"),
-            tuple(sorted({s for p in over for s in placement.services_on(p["node"])})), (first["failure"],),
-            f"After {first['failure']} fails, {first['node']} would need {first['cpu']} CPU / "
-            f"{first['memory_gb']} GB (has {first['capacity_cpu']} / {first['capacity_memory_gb']}).",
-            "Add nodes or capacity, or lower requests.", details={"overloaded": over}))
+        rule = cat.CAPACITY_NODE if capacity_per == "node" else cat.CAPACITY_DOMAIN
+        findings.append(rule.finding(
+            services=sorted({s for p in over for s in placement.services_on(p["node"])}), scenario=(first["failure"],),
+            **{f: first[f] for f in ("failure", "node", "cpu", "memory_gb", "capacity_cpu", "capacity_memory_gb")},
+            details={"overloaded": over}))
     unblock = sorted(c.service for c in cold_start(arch, placement, 1, vrrp_groups) if c.outcome == "unblock")
     if unblock:
-        findings.append(Finding(
-            "cold-start:wait-for-all", "cold-start", "low",
-            "Pacemaker waits for all nodes after a full power loss", tuple(unblock), (),
-            "With wait_for_all, if a cluster node does not come back after a full power loss the cluster never "
-            "gains quorum, so " + ", ".join(unblock) + " stay stopped until an operator unblocks quorum.",
-            "Document the quorum unblock procedure (pcs quorum unblock) in the runbook.",
-            details={"services": unblock}))
+        findings.append(cat.COLD_START.finding(services=unblock, stopped=", ".join(unblock),
+                                               details={"services": unblock}))
     out = []
     for f in findings:
         ack = arch.acknowledged(f.id)
         out.append(f if ack is None else Finding(**{**f.__dict__, "acknowledged": ack.reason}))
-    return sorted(out, key=lambda f: (-SEVERITIES.index(f.severity), f.id))
+    return sorted(out, key=lambda f: (-f.severity.rank, f.id))
