@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import re
+import sys
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Mapping, Self
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, ValidationError,
+                      model_validator)
 
 from hamodel.errors import from_validation_error
 
@@ -73,6 +76,36 @@ if TYPE_CHECKING:
     Data: TypeAlias = "Mapping[str, Any]"
 
 
+_MODEL_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+_HAMODEL_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+
+
+def _caller_location() -> tuple[str, int] | None:
+    """Where the model file constructed the object being initialised.
+
+    The first frame outside hamodel and pydantic must be outside the hamodel
+    package (objects hamodel builds itself have no source). From there the
+    outermost consecutive frame in the same file is taken, so that an object
+    made by a helper function in the model (``api("keystone", ...)``) points
+    at the line that calls the helper, not at the helper's body.
+    """
+    frame = sys._getframe(2)
+    while frame is not None and (frame.f_code.co_filename.startswith(_MODEL_DIR)
+                                 or f"{os.sep}pydantic" in frame.f_code.co_filename):
+        frame = frame.f_back  # subclass __init__, replace(), validators
+    if frame is None:
+        return None
+    path = frame.f_code.co_filename
+    if path.startswith(_HAMODEL_DIR) or path.startswith("<"):
+        return None
+    line = frame.f_lineno
+    outer = frame.f_back
+    while outer is not None and outer.f_code.co_filename == path:
+        line = outer.f_lineno
+        outer = outer.f_back
+    return path, line
+
+
 class HaBase(BaseModel):
     """Base of every model type: immutable, strict about unknown fields.
 
@@ -86,6 +119,7 @@ class HaBase(BaseModel):
     # no meaning and crashed the placement solver (issue 17).
     model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True, allow_inf_nan=False)
     _positional: ClassVar[tuple[str, ...]] = ()
+    _source: tuple[str, int] | None = PrivateAttr(default=None)
 
     def __init__(self, *args: Any, **data: Any):
         if len(args) > len(self._positional):
@@ -98,6 +132,14 @@ class HaBase(BaseModel):
             super().__init__(**data)
         except ValidationError as exc:
             raise from_validation_error(exc, data, prefix=self._error_label(data)) from None
+        self._source = _caller_location()
+
+    @property
+    def source(self) -> tuple[str, int] | None:
+        """(file, line) where this object was written in a model file, or
+        None (built by hamodel itself, or read from JSON). Not a field:
+        equality and the JSON export ignore it."""
+        return self._source
 
     @classmethod
     def _error_label(cls, data: dict) -> str | None:
