@@ -1,0 +1,328 @@
+"""What a change to a model does to availability, as data (``hamodel diff``).
+
+Both sides are resolved with the ordinary pipeline (placement from each
+side's lock file, the failure analysis at the same ``k``), and their
+generated files are built in memory with every secret replaced by a
+placeholder, so that nothing in a diff can leak a password. Rendering lives
+in :mod:`hamodel.report_formats`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import shutil
+import subprocess
+import tempfile
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+from hamodel.deployment import SEVERITIES, Deployment, Finding
+from hamodel.errors import HamodelError
+from hamodel.model import Architecture
+from hamodel.model.base import HaBase
+
+__all__ = ["DiffError", "Side", "ModelDiff", "at_revision", "compare", "load_side", "locate"]
+
+
+class DiffError(HamodelError):
+    """A side of a diff cannot be loaded or resolved (exit 2)."""
+
+
+# -- source locations -------------------------------------------------------------------------------
+
+
+def _objects(value: Any, out: dict[tuple[str, str], HaBase]) -> None:
+    """Every named model object reachable from ``value``, by (kind, name)."""
+    if isinstance(value, HaBase):
+        name = getattr(value, "name", None)
+        if isinstance(name, str):
+            kind = "domain" if type(value).__name__ in _DOMAIN_CLASSES else type(value).__name__.lower()
+            if (kind, name) not in out or out[(kind, name)].source is None:
+                out[(kind, name)] = value
+        for f in type(value).model_fields:
+            _objects(getattr(value, f), out)
+        for d in getattr(value, "_domain_objects", None) or ():
+            _objects(d, out)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            _objects(v, out)
+    elif isinstance(value, dict):
+        for v in value.values():
+            _objects(v, out)
+
+
+def _domain_classes() -> frozenset[str]:
+    from hamodel.model import topology
+
+    base = getattr(topology, "FailureDomain", None)
+    return frozenset(n for n, c in vars(topology).items()
+                     if isinstance(c, type) and base is not None and issubclass(c, base))
+
+
+_DOMAIN_CLASSES = _domain_classes()
+
+
+def _component_object(cid: str) -> tuple[str, str]:
+    """(kind, name) of the model object a component id stands for."""
+    kind, _, rest = cid.partition(":")
+    if kind == "link":  # link:net:a~b -> the first node of the link
+        return "node", rest.split(":", 1)[-1].split("~", 1)[0]
+    if kind == "proc":  # proc:mariadb@ctl-1 -> the node it runs on
+        return "node", rest.rsplit("@", 1)[-1]
+    return kind, rest
+
+
+def _display(path: str) -> str:
+    """Relative to the current directory when under it (as CI and editors
+    resolve paths), else absolute."""
+    rel = os.path.relpath(path) if os.path.isabs(path) else path
+    return path if rel.startswith("..") else rel
+
+
+def locate(arch: Architecture, finding: Finding, model_file: str | None = None) -> list[dict[str, Any]]:
+    """Source locations of the model objects a finding names: its services
+    first, then the components of its scenario. Each is ``{"object", "file",
+    "line"}``; ``line`` is None when the object has no recorded source (a
+    model read from JSON: then ``file`` is the JSON file)."""
+    objs: dict[tuple[str, str], HaBase] = {}
+    _objects(arch, objs)
+    keys = [("service", s) for s in finding.services] + [_component_object(c) for c in finding.scenario]
+    out, seen = [], set()
+    for kind, name in keys:
+        if (kind, name) in seen:
+            continue
+        seen.add((kind, name))
+        obj = objs.get((kind, name))
+        src = obj.source if obj is not None else None
+        if src is not None:
+            out.append({"object": f"{kind}:{name}", "file": _display(src[0]), "line": src[1]})
+        elif obj is not None and model_file:
+            out.append({"object": f"{kind}:{name}", "file": model_file, "line": None})
+    return out
+
+
+# -- one side ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class Side:
+    """One version of a model, resolved: findings, cut sets, files."""
+
+    label: str            # as given on the command line (or path@REV)
+    model_file: str       # the file the objects point at (for locations)
+    arch: Architecture
+    dep: Deployment
+    cuts: dict[str, list[tuple[str, ...]]]
+    availability: dict[str, Any]
+    files: dict[str, bytes] | None
+    files_error: str | None = None
+    display_root: str | None = None  # a temp dir standing for the repository root (--base)
+
+    def where(self, path: str) -> str:
+        """``path`` as a reader knows it (temp copies of a revision shown by their repo path)."""
+        if self.display_root and os.path.abspath(path).startswith(self.display_root + os.sep):
+            return os.path.abspath(path)[len(self.display_root) + 1:]
+        return _display(path)
+
+
+def load_side(spec: str, label: str | None = None, *, k: int = 2, lock: Path | None = None,
+              display_root: str | None = None) -> Side:
+    """Load, place and analyse ``spec``; build its files with secrets redacted."""
+    from hamodel.analysis.failures import availability, cut_sets
+    from hamodel.analysis.placement import Unplaceable, lock_path_for
+    from hamodel.generators.configs import build_configs
+    from hamodel.loader import load
+    from hamodel.pipeline import resolve
+
+    label = label or spec
+    arch = load(spec)  # LoadError/ModelError name file, line, object and field
+    try:
+        dep = resolve(arch, lock=lock or lock_path_for(spec), k=k)
+    except Unplaceable as exc:
+        raise DiffError(f"{label}: unplaceable: " + "; ".join(exc.explanations)) from None
+    cuts = {s: [tuple(c) for c in sets] for s, sets in
+            cut_sets(arch, dep.placement, k, dep.vrrp_groups).items()}
+    avail = availability(arch, dep.placement, dep.vrrp_groups)
+    files, files_error = None, None
+    try:
+        # Placeholders instead of secrets: the diff is printed and posted.
+        files = dict(build_configs(dep, redact=True))
+    except HamodelError as exc:
+        files_error = str(exc)
+    model_file = os.path.abspath(spec.rsplit(":", 1)[0] if ":" in spec and not os.path.exists(spec) else spec)
+    return Side(label, model_file, arch, dep, cuts, avail, files, files_error, display_root)
+
+
+@contextmanager
+def at_revision(path: str, rev: str) -> Iterator[tuple[str, str]]:
+    """The model file ``path`` as it was at git revision ``rev``.
+
+    Yields ``(file, root)``: a temporary copy of the file beside copies of
+    every file under its directory at that revision (so that the model's
+    imports of sibling modules and its lock file are those of ``rev``), and
+    the temporary directory standing for the repository root.
+    """
+    spec, attr = path, None
+    if ":" in path and not os.path.exists(path):
+        spec, attr = path.rsplit(":", 1)
+    target = Path(spec).resolve()
+    if not target.parent.is_dir():
+        raise DiffError(f"{path}: no such directory")
+
+    def git(*args: str) -> bytes:
+        r = subprocess.run(["git", *args], cwd=target.parent, capture_output=True)
+        if r.returncode != 0:
+            raise DiffError(f"git {' '.join(args)}: {r.stderr.decode(errors='replace').strip()}")
+        return r.stdout
+
+    top = Path(git("rev-parse", "--show-toplevel").decode().strip()).resolve()
+    rel = target.relative_to(top)
+    git("rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}")
+    listing = git("ls-tree", "-r", "-z", "--name-only", rev, "--", str(rel.parent) + "/" if str(rel.parent) != "." else ".")
+    names = [n for n in listing.decode().split("\0") if n]
+    if str(rel) not in names:
+        raise DiffError(f"{rel} does not exist at revision {rev}")
+    tmp = tempfile.mkdtemp(prefix="hamodel-diff-")
+    try:
+        for name in names:
+            if not name.endswith((".py", ".json")):
+                continue  # what a model imports or reads: modules, lock files, exported JSON
+            dest = Path(tmp) / name
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest.write_bytes(git("show", f"{rev}:{name}"))
+        yield str(Path(tmp) / rel) + (f":{attr}" if attr else ""), tmp
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+# -- comparing ----------------------------------------------------------------------------------------
+
+
+def _action(path: str, status: str) -> str:
+    """What a node needs after this generated file changed (or appeared, or went)."""
+    parts = path.split("/")
+    node = parts[parts.index("nodes") + 1] if "nodes" in parts[:-1] else None
+    for daemon in ("keepalived", "haproxy"):
+        if daemon in parts:
+            return {"added": f"install, enable and start {daemon} on {node}",
+                    "removed": f"stop and disable {daemon} on {node}"}.get(status, f"reload {daemon} on {node}")
+    if "sysctl.d" in parts:
+        return f"apply sysctl (sysctl --system) on {node}"
+    return "none (deployment metadata)"
+
+
+@dataclass
+class ModelDiff:
+    """Everything a reviewer needs to know about OLD -> NEW."""
+
+    old: Side
+    new: Side
+    k: int
+    added: list[Finding] = field(default_factory=list)
+    removed: list[Finding] = field(default_factory=list)
+    changed: list[tuple[Finding, Finding]] = field(default_factory=list)
+    services: list[dict[str, Any]] = field(default_factory=list)
+    moves: list[dict[str, Any]] = field(default_factory=list)
+    vrrp: list[dict[str, Any]] = field(default_factory=list)
+    files: list[dict[str, Any]] = field(default_factory=list)
+
+    def headline(self) -> str:
+        """One line: the worst added finding first, then the counts."""
+        worst = max(self.added, key=lambda f: SEVERITIES.index(f.severity), default=None)
+        counts = (f"{len(self.added)} finding(s) added, {len(self.removed)} removed, "
+                  f"{len(self.changed)} changed severity; {len(self.moves)} placement move(s); "
+                  f"{len(self.files)} generated file(s) change")
+        if worst is not None and SEVERITIES.index(worst.severity) >= SEVERITIES.index("high"):
+            return f"New {worst.severity} finding: {worst.title} ({worst.id}). {counts}"
+        gone = [f for f in self.removed if SEVERITIES.index(f.severity) >= SEVERITIES.index("high")]
+        if gone:
+            return f"Removes {gone[0].severity} finding: {gone[0].title} ({gone[0].id}). {counts}"
+        return counts[0].upper() + counts[1:]
+
+    def locations(self, f: Finding, side: str = "new") -> list[dict[str, Any]]:
+        s = self.new if side == "new" else self.old
+        return [{**loc, "file": s.where(loc["file"])} for loc in locate(s.arch, f, s.model_file)]
+
+    def to_dict(self) -> dict[str, Any]:
+        def fd(f: Finding, side: str) -> dict[str, Any]:
+            return {**f.to_dict(), "locations": self.locations(f, side)}
+
+        return {
+            "old": self.old.label, "new": self.new.label, "k": self.k, "headline": self.headline(),
+            "findings": {
+                "added": [fd(f, "new") for f in self.added],
+                "removed": [fd(f, "old") for f in self.removed],
+                "changed": [{"id": n.id, "from": o.severity, "to": n.severity, "finding": fd(n, "new")}
+                            for o, n in self.changed],
+            },
+            "services": self.services, "placement_moves": self.moves, "vrrp": self.vrrp,
+            "files": self.files,
+            "files_errors": {s.label: s.files_error for s in (self.old, self.new) if s.files_error},
+        }
+
+
+def _min_and_count(sets: list[tuple[str, ...]] | None) -> tuple[int | None, int]:
+    if not sets:
+        return None, 0
+    return min(len(c) for c in sets), len(sets)
+
+
+def compare(old: Side, new: Side, k: int = 2) -> ModelDiff:
+    """The differences between two resolved sides (see :class:`ModelDiff`)."""
+    d = ModelDiff(old, new, k)
+    of, nf = {f.id: f for f in old.dep.findings}, {f.id: f for f in new.dep.findings}
+    order = lambda f: (-SEVERITIES.index(f.severity), f.id)  # noqa: E731
+    d.added = sorted((f for i, f in nf.items() if i not in of), key=order)
+    d.removed = sorted((f for i, f in of.items() if i not in nf), key=order)
+    d.changed = sorted(((of[i], nf[i]) for i in nf if i in of and of[i].severity != nf[i].severity),
+                       key=lambda p: order(p[1]))
+
+    for s in sorted(set(old.cuts) | set(new.cuts)):
+        (om, oc), (nm, nc) = _min_and_count(old.cuts.get(s)), _min_and_count(new.cuts.get(s))
+        oa, na = old.availability.get(s), new.availability.get(s)
+        row: dict[str, Any] = {"service": s, "smallest_failure_set": [om, nm], "cut_sets": [oc, nc],
+                               "present": [s in old.cuts, s in new.cuts]}
+        if oa is not None or na is not None:
+            row["availability"] = [oa.availability if oa else None, na.availability if na else None]
+        if om != nm or oc != nc or row["present"][0] != row["present"][1] or \
+                ("availability" in row and row["availability"][0] != row["availability"][1]):
+            d.services.append(row)
+
+    op, np_ = old.dep.placement.instances, new.dep.placement.instances
+    for s in sorted(set(op) & set(np_)):
+        a, b = sorted(op[s]), sorted(np_[s])
+        if a != b:
+            d.moves.append({"service": s, "from": sorted(set(a) - set(b)), "to": sorted(set(b) - set(a)),
+                            "old": a, "new": b})
+
+    og, ng = {g.service: g for g in old.dep.vrrp_groups}, {g.service: g for g in new.dep.vrrp_groups}
+    for s in sorted(set(og) | set(ng)):
+        a, b = og.get(s), ng.get(s)
+        if a is None or b is None:
+            d.vrrp.append({"service": s, "field": "group", "old": None if a is None else a.vrid,
+                           "new": None if b is None else b.vrid})
+            continue
+        for fld in ("vrid", "network", "master", "manager"):
+            if getattr(a, fld) != getattr(b, fld):
+                d.vrrp.append({"service": s, "field": fld, "old": getattr(a, fld), "new": getattr(b, fld)})
+        for node in sorted(set(a.priorities) | set(b.priorities)):
+            pa, pb = a.priorities.get(node), b.priorities.get(node)
+            if pa != pb:
+                d.vrrp.append({"service": s, "field": f"priority[{node}]", "old": pa, "new": pb})
+
+    if old.files is not None and new.files is not None:
+        for rel in sorted(set(old.files) | set(new.files)):
+            a, b = old.files.get(rel), new.files.get(rel)
+            if a == b:
+                continue
+            text = "".join(difflib.unified_diff(
+                (a or b"").decode("utf-8", "replace").splitlines(keepends=True),
+                (b or b"").decode("utf-8", "replace").splitlines(keepends=True),
+                fromfile=f"a/{rel}" if a is not None else "/dev/null",
+                tofile=f"b/{rel}" if b is not None else "/dev/null"))
+            status = "added" if a is None else "removed" if b is None else "changed"
+            d.files.append({"path": rel, "status": status, "action": _action(rel, status), "diff": text})
+    return d
