@@ -76,6 +76,7 @@ def check(
     model: str = MODEL_ARG,
     k: int = typer.Option(2, "-k", min=1, max=6, help="Largest set of simultaneous failures analysed."),
     json_out: bool = typer.Option(False, "--json", help="Print the result as JSON on stdout."),
+    fmt: str = typer.Option("text", "--format", help="text, json (as --json) or sarif (SARIF 2.1.0 on stdout)."),
     fail_on: str = typer.Option("medium", "--fail-on",
                                 help="Exit 1 on an unacknowledged finding at or above: info, low, medium, high, critical."),
     fresh: bool = typer.Option(False, "--fresh", help="Ignore the placement lock file: place from scratch."),
@@ -97,6 +98,10 @@ def check(
     if capacity_per not in ("node", "domain"):
         err.print("error: --capacity-per must be node or domain", highlight=False)
         raise typer.Exit(2)
+    if fmt not in ("text", "json", "sarif"):
+        err.print("error: --format must be text, json or sarif", highlight=False)
+        raise typer.Exit(2)
+    json_out = json_out or fmt == "json"
     arch = _load(model)
     try:
         dep = resolve(arch, lock=lock or lock_path_for(model), fresh=fresh, k=k, capacity_per=capacity_per)
@@ -114,20 +119,32 @@ def check(
     for w in dep.notes:  # what place warns about, check shows too
         err.print(f"warning: {w}", markup=False, highlight=False, soft_wrap=True)
     estimates = {}
+    fix_first: list = []
     if availability:
         from hamodel.analysis.failures import availability as service_availability
 
         estimates = service_availability(arch, dep.placement, dep.vrrp_groups)
         if not estimates:
             err.print("note: the model carries no reliability figures: no availability estimate", highlight=False)
-    if json_out:
+        else:
+            from hamodel.analysis.importance import importance, what_to_fix
+
+            fix_first = what_to_fix(importance(arch, dep.placement, dep.vrrp_groups))
+    if fmt == "sarif":
+        from hamodel.report_formats import check_sarif
+
+        sys.stdout.write(check_sarif(dep.findings, arch, model))
+    elif json_out:
+        from hamodel.diff import locate
+
         sys.stdout.write(json.dumps({
             "model": arch.name, "valid": True, "k": k, "fail_on": fail_on,
             "placement": dep.placement.to_dict(),
-            "findings": [f.to_dict() for f in dep.findings],
+            "findings": [{**f.to_dict(), "locations": locate(arch, f, model)} for f in dep.findings],
             "failing": [f.id for f in failing],
             "stale_acknowledgements": stale, "warnings": list(dep.notes),
-            **({"availability": {s: a.to_dict() for s, a in sorted(estimates.items())}} if availability else {}),
+            **({"availability": {s: a.to_dict() for s, a in sorted(estimates.items())},
+                "what_to_fix_first": [f.to_dict() for f in fix_first]} if availability else {}),
         }, indent=2, sort_keys=True) + "\n")
     else:
         console.print(summary_table(arch))
@@ -136,6 +153,8 @@ def check(
         console.print(findings_view(dep.findings, title=f"{arch.name}: findings (k={k})", width=console.width))
         if estimates:
             console.print(_availability_table(escape(arch.name), estimates))
+            if fix_first:
+                console.print(_fix_first_table(escape(arch.name), fix_first))
         accepted = sum(1 for f in dep.findings if f.acknowledged)
         verdict = (f"[bold red]{len(failing)} unacknowledged finding(s) at or above {fail_on}[/]" if failing
                    else f"[green]no unacknowledged finding at or above {fail_on}[/]")
@@ -155,6 +174,19 @@ def _availability_table(name: str, estimates: dict) -> Table:
     return t
 
 
+def _fix_first_table(name: str, rows: list) -> Table:
+    # "saves": downtime per year summed over services if the component never
+    # failed; Birnbaum and Fussell-Vesely (FV) for the service it affects most.
+    t = Table(title=f"{name}: what to fix first")
+    for col, just in (("component", "left"), ("saves / year", "right"), ("services", "right"),
+                      ("worst for", "left"), ("Birnbaum", "right"), ("FV", "right")):
+        t.add_column(col, justify=just, overflow="fold")  # type: ignore[arg-type]
+    for f in rows:
+        t.add_row(escape(f.component), f"{f.hours_per_year:.3f} h", str(len(f.services)), escape(f.top_service),
+                  f"{f.birnbaum:.3g}", f"{f.fussell_vesely:.3f}")
+    return t
+
+
 def _emit(text: str, output: Optional[Path]) -> None:
     """Print ``text``, or write it atomically to ``output``."""
     if output is None:
@@ -169,16 +201,84 @@ def _emit(text: str, output: Optional[Path]) -> None:
 
 
 @app.command()
+def diff(
+    old: Optional[str] = typer.Argument(None, help="Old model (file, file.py:attr or exported .json); omit with --base."),
+    new: Optional[str] = typer.Argument(None, help="New model; with --base, the working-tree model file."),
+    base: Optional[str] = typer.Option(None, "--base", help="Compare NEW (or the one model given) with the same file "
+                                       "at this git revision (e.g. HEAD, origin/main)."),
+    k: int = typer.Option(2, "-k", min=1, max=6, help="Largest set of simultaneous failures analysed."),
+    fmt: str = typer.Option("text", "--format", help="text, markdown, json or sarif."),
+    fail_on: str = typer.Option("medium", "--fail-on",
+                                help="Exit 1 when the change ADDS an unacknowledged finding at or above this."),
+) -> None:
+    """What a change does to availability: findings added/removed, failure sets, moves, VRRP, files."""
+    import contextlib
+
+    from hamodel.analysis.findings import gate
+    from hamodel.deployment import SEVERITIES
+    from hamodel.diff import at_revision, compare, load_side
+
+    if fail_on not in SEVERITIES:
+        err.print(f"error: --fail-on must be one of {', '.join(SEVERITIES)}", highlight=False)
+        raise typer.Exit(2)
+    if fmt not in ("text", "markdown", "json", "sarif"):
+        err.print("error: --format must be text, markdown, json or sarif", highlight=False)
+        raise typer.Exit(2)
+    given = [x for x in (old, new) if x is not None]
+    if (base is None and len(given) != 2) or (base is not None and len(given) != 1):
+        err.print("error: give OLD and NEW, or one model file with --base REV", highlight=False)
+        raise typer.Exit(2)
+    try:
+        with contextlib.ExitStack() as stack:
+            if base is not None:
+                path, root = stack.enter_context(at_revision(given[0], base))
+                a = load_side(path, f"{given[0]}@{base}", k=k, display_root=root)
+                b = load_side(given[0], k=k)
+            else:
+                a, b = load_side(given[0], k=k), load_side(given[1], k=k)
+            d = compare(a, b, k)
+            if fmt == "text":
+                from hamodel.report_formats import diff_text
+
+                diff_text(d, console)
+            else:
+                from hamodel import report_formats as rf
+
+                sys.stdout.write({"markdown": rf.diff_markdown, "json": rf.diff_json, "sarif": rf.diff_sarif}[fmt](d))
+    except HamodelError as exc:
+        _fail(exc)
+    if gate(d.added + [n for _, n in d.changed], fail_on):
+        raise typer.Exit(1)
+
+
+@app.command()
 def export(
     model: str = MODEL_ARG,
-    format: str = typer.Option("json", "--format", help="Output format (json)."),
+    format: str = typer.Option("json", "--format",
+                               help="Output format: json (the model), or opsa-mef (each service's fault tree, "
+                                    "Open-PSA MEF XML for SCRAM and other PSA tools)."),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write to this file instead of stdout."),
 ) -> None:
-    """Write the validated model as canonical JSON."""
-    if format != "json":
-        err.print(f"error: unknown format {format!r} (json)", markup=False, highlight=False)
+    """Write the validated model as canonical JSON, or its services' fault trees (opsa-mef)."""
+    if format not in ("json", "opsa-mef"):
+        err.print(f"error: unknown format {format!r} (json, opsa-mef)", markup=False, highlight=False)
         raise typer.Exit(2)
-    _emit(_load(model).to_json(), output)
+    arch = _load(model)
+    if format == "json":
+        _emit(arch.to_json(), output)
+        return
+    from hamodel.analysis.components import view
+    from hamodel.analysis.placement import Unplaceable, lock_path_for
+    from hamodel.generators.opsa import render_opsa
+    from hamodel.pipeline import resolve
+
+    try:  # the trees follow the placement (lock file beside the model, as check uses)
+        dep = resolve(arch, lock=lock_path_for(model), analyse=False)
+    except Unplaceable as exc:
+        _unplaceable(exc, None)
+    except HamodelError as exc:
+        _fail(exc)
+    _emit(render_opsa(view(arch, dep.placement, dep.vrrp_groups), model_name=arch.name), output)
 
 
 @app.command()
