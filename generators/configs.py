@@ -262,7 +262,7 @@ class NodeFile:
     secret: bool
 
 
-def build_configs(dep: Deployment, env: Mapping[str, str] | None = None) -> FileSet:
+def build_configs(dep: Deployment, env: Mapping[str, str] | None = None, *, redact: bool = False) -> FileSet:
     """Deployment -> every config file, the manifest and the Ansible inventory.
 
     Raises :class:`ConfigError` (naming object and field) when a value is not
@@ -271,10 +271,11 @@ def build_configs(dep: Deployment, env: Mapping[str, str] | None = None) -> File
     """
     from hamodel.generators.haproxy import plan_haproxy, render_haproxy
     from hamodel.generators.keepalived import plan_keepalived, render_keepalived
-    from hamodel.generators.manifest import render_manifest
+    from hamodel.generators.manifest import manifest_key, render_manifest
     from hamodel.generators.sysctl import render_sysctl
 
-    secrets = Secrets(env)
+    # redact=True: placeholders for every secret (hamodel diff prints files)
+    secrets = Secrets(env, redact=redact)
     redacted = Secrets(env, redact=True)
 
     ka_plans = plan_keepalived(dep, secrets)
@@ -290,7 +291,7 @@ def build_configs(dep: Deployment, env: Mapping[str, str] | None = None) -> File
         out[f.path] = f.data
         if f.secret:
             out.secret.add(f.path)
-    out.update(render_manifest(dep, files))
+    out.update(render_manifest(dep, files, manifest_key(secrets.env)))
     return out
 
 

@@ -4,6 +4,7 @@ from hamodel.model.strategies import (  # noqa: F401
     STRATEGY_TITLES,
     ActivePassive,
     AppCluster,
+    BackendTls,
     BehindVip,
     Coordinated,
     Elected,

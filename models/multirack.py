@@ -86,7 +86,9 @@ architecture = Architecture(
         public_api("nova-api", 8774),
         public_api("neutron-server", 9696),
         public_api("glance-api", 9292, timeout_server_s=3600, tcp_keepalive=True),
-        public_api("horizon", 443, mode="http", sticky=True, tls={"certificate": "/etc/pki/tls/horizon.pem"}),
+        # TLS ends at HAProxy; the horizon backends (Apache) serve plain HTTP on 80.
+        public_api("horizon", 443, backend_port=80, mode="http", sticky=True,
+                   tls={"certificate": "/etc/pki/tls/horizon.pem"}),
         Service("nova-conductor", group="Nova", on="controller", strategy=Coordinated(via=["rabbitmq", "galera"])),
         Service("nova-scheduler", group="Nova", on="controller", replicas=2, anti_affinity="rack",
                 strategy=Coordinated(via=["rabbitmq"])),

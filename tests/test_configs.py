@@ -147,7 +147,7 @@ def test_keepalived_reference_is_one_nopreempt_unicast_group(keepalived_files):
     for n, src in (("ctl-1", "221"), ("ctl-2", "222"), ("ctl-3", "223")):
         conf = keepalived_files[f"nodes/{n}/keepalived/keepalived.conf"].decode()
         assert f"router_id {n}\n" in conf and "enable_script_security" in conf
-        assert 'script "/usr/bin/pgrep -x haproxy"' in conf
+        assert 'script "/usr/bin/pgrep -F /run/haproxy.pid -x haproxy"' in conf  # this HAProxy, by pid file
         assert "state BACKUP\n    nopreempt\n" in conf
         assert f"unicast_src_ip 192.168.1.{src}\n" in conf
         peers = re.search(r"unicast_peer \{\n(.*?)\n    \}", conf, re.S).group(1).split()
@@ -174,7 +174,7 @@ def test_multirack_public_group_tracks_the_backend_interface():
     cfg = files["nodes/lb-1/haproxy/haproxy.cfg"].decode()
     assert "bind 203.0.113.10:443 ssl crt /etc/pki/tls/horizon.pem" in cfg
     # controllers have no public address: reached over the internal network
-    assert "server ctl-1 10.10.0.21:443" in cfg
+    assert "server ctl-1 10.10.0.21:80 " in cfg  # TLS ends at HAProxy: plain HTTP to the backends
     assert "option tcpka" in _section(cfg, "glance-api-9292")
 
 

@@ -313,7 +313,8 @@ def test_verify_accepts_what_place_produces():
 
 
 def _vrrp_arch(reserved=(), fixed=None, holders=3, extra=()):
-    net = Network("mgmt", subnet="10.0.0.0/24", reserved_vrids=list(reserved))
+    # The whole id space (not DEFAULT_VRID_RANGE): these tests count from 1.
+    net = Network("mgmt", subnet="10.0.0.0/24", reserved_vrids=list(reserved), vrid_range=(1, 255))
     vips = [VirtualIP("vip", "10.0.0.100", network=net), VirtualIP("vip2", "10.0.0.101", network=net)]
     ns = [Node(f"lb{i}", roles={"lb"}, addresses={net: f"10.0.0.{i}"}) for i in range(1, holders + 1)]
     services = [
@@ -340,11 +341,11 @@ def test_vrid_avoids_reserved_and_fixed_ids_and_priorities_are_distinct():
 def test_vrid_exhausted_is_explained():
     with pytest.raises(Unplaceable) as e:
         place(_vrrp_arch(reserved=list(range(1, 256)[:254]) + [255][:0], fixed=255))
-    assert "needs a VRRP router id on network mgmt, but all 255 are used" in e.value.explanations[0]
+    assert "needs a VRRP router id on network mgmt, but all 255 of vrid_range 1-255 are used" in e.value.explanations[0]
 
 
 def test_vrids_from_the_lock_survive_a_new_group(tmp_path):
-    net = Network("mgmt", subnet="10.0.0.0/24")
+    net = Network("mgmt", subnet="10.0.0.0/24", vrid_range=(1, 255))
     vips = [VirtualIP(f"vip{i}", f"10.0.0.{100 + i}", network=net) for i in (1, 2)]
     ns = [Node(f"lb{i}", roles={"lb"}, addresses={net: f"10.0.0.{i}"}) for i in (1, 2, 3)]
     old = Architecture("v", nodes=ns, networks=[net], vips=vips,

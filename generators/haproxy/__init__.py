@@ -18,6 +18,10 @@ from hamodel.generators.configs import ConfigError, NodeFile, Secrets, address, 
 
 TEMPLATES = Path(__file__).parent
 DEST = "/etc/haproxy/haproxy.cfg"
+# The pid file haproxy.cfg's global ``pidfile`` names and keepalived's track
+# script reads: Debian's and Ubuntu's haproxy.service start haproxy with
+# ``-p /run/haproxy.pid`` (which overrides ``pidfile``), so both agree.
+PIDFILE = "/run/haproxy.pid"
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,8 @@ class Listen:
     bind: str
     family: int
     tls_crt: str | None
+    backend_tls: bool         # re-encrypt to the backends (server ... ssl)
+    backend_ca: str | None    # verify them against this CA; None: verify none (explicitly chosen in the model)
     mode: str
     balance: str
     inter_ms: int
@@ -47,6 +53,7 @@ class Listen:
     sticky: bool
     timeout_client_s: int | None
     timeout_server_s: int | None
+    timeout_tunnel_s: int | None
     tcp_keepalive: bool
     accept_single_backend: bool
     servers: tuple[Server, ...]
@@ -63,6 +70,7 @@ class Stats:
 @dataclass(frozen=True)
 class HaproxyPlan:
     node: str
+    pidfile: str
     stats: tuple[Stats, ...]
     listens: tuple[Listen, ...]
 
@@ -152,10 +160,14 @@ def _listens(dep: Deployment, name: str, access: BehindVip) -> list[Listen]:
     for b in backends:
         token(b, "name", f"placement[{name}]")
     writer = _writer(dep, access.vip, backends) if access.single_writer and backends else None
+    bt = access.backend_tls
+    backend_ca = (token(bt.ca_file, "path", f"{field}.backend_tls.ca_file")
+                  if bt is not None and bt.verify and bt.ca_file is not None else None)
+    timeouts = access.effective_timeouts
     out = []
-    for port in access.ports:
+    for port, bport in zip(access.ports, access.backend_ports):
         port = integer(port, 1, 65535, f"{field}.ports")
-        bport = integer(port + access.backend_port_offset, 1, 65535, f"{field}.backend_port_offset")
+        bport = integer(bport, 1, 65535, f"{field}.backend_port" if access.backend_port else f"{field}.backend_port_offset")
         servers = []
         for b in backends:
             net = backend_network(dep, name, b)
@@ -167,12 +179,13 @@ def _listens(dep: Deployment, name: str, access: BehindVip) -> list[Listen]:
             ))
         out.append(Listen(
             name=f"{name}-{port}", service=name, vip=vip.name, bind=hostport(vip_addr, port), family=vip_addr.version,
-            tls_crt=crt, mode=access.mode, balance=access.balance,
+            tls_crt=crt, backend_tls=bt is not None, backend_ca=backend_ca, mode=access.mode, balance=access.balance,
             inter_ms=integer(access.check.inter_ms, 100, 600_000, f"{field}.check.inter_ms"),
             rise=integer(access.check.rise, 1, 100, f"{field}.check.rise"),
             fall=integer(access.check.fall, 1, 100, f"{field}.check.fall"),
             check_port=check_port, http_path=http_path, single_writer=access.single_writer, sticky=access.sticky,
-            timeout_client_s=access.timeout_client_s, timeout_server_s=access.timeout_server_s,
+            timeout_client_s=timeouts["client"], timeout_server_s=timeouts["server"],
+            timeout_tunnel_s=timeouts["tunnel"],
             tcp_keepalive=access.tcp_keepalive, accept_single_backend=access.accept_single_backend,
             servers=tuple(servers),
         ))
@@ -215,7 +228,7 @@ def plan_haproxy(dep: Deployment, secrets: Secrets) -> dict[str, HaproxyPlan]:
         for n in holders:
             listens.setdefault(token(n, "name", f"vrrp_groups[{access.vip}]"), []).extend(planned)
     return {
-        n: HaproxyPlan(node=n, stats=tuple(sorted(_stats(dep, n, secrets), key=lambda s: s.name)),
+        n: HaproxyPlan(node=n, pidfile=PIDFILE, stats=tuple(sorted(_stats(dep, n, secrets), key=lambda s: s.name)),
                        listens=tuple(sorted(ls, key=lambda x: x.name)))
         for n, ls in sorted(listens.items())
     }

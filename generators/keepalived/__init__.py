@@ -14,6 +14,7 @@ from pathlib import Path
 
 from hamodel.deployment import Deployment, VrrpGroup
 from hamodel.model.strategies import Vrrp
+from hamodel.generators.haproxy import PIDFILE as HAPROXY_PIDFILE
 from hamodel.generators.configs import ConfigError, NodeFile, Secrets, address, environment, integer, token
 
 TEMPLATES = Path(__file__).parent
@@ -37,6 +38,10 @@ class VrrpScript:
     name: str
     process: str
     pattern: str
+    # HAProxy is tracked through its pid file, not by name: on OpenStack
+    # controllers neutron runs a metadata-proxy process named haproxy per
+    # router/network, which `pgrep -x haproxy` would take for this one.
+    pidfile: str | None = None
     interval: int = 2
     fall: int = 2
     rise: int = 2
@@ -209,8 +214,9 @@ def plan_keepalived(dep: Deployment, secrets: Secrets) -> dict[str, KeepalivedPl
         for n, insts in _group_instances(dep, g, secrets).items():
             instances.setdefault(n, []).extend(insts)
             for i in insts:
-                scripts.setdefault(n, {})[i.script] = VrrpScript(name=i.script, process=i.process,
-                                                                 pattern=i.process[:COMM_LEN])
+                scripts.setdefault(n, {})[i.script] = VrrpScript(
+                    name=i.script, process=i.process, pattern=i.process[:COMM_LEN],
+                    pidfile=HAPROXY_PIDFILE if i.process == "haproxy" else None)
     return {
         n: KeepalivedPlan(node=n, scripts=tuple(scripts[n][k] for k in sorted(scripts[n])),
                           instances=tuple(sorted(instances[n], key=lambda i: (i.vrid, i.family, i.name))))

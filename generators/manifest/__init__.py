@@ -3,8 +3,21 @@
 The manifest lists every node file with its sha256, install path, mode and
 the services and VIPs it serves, plus the model's name and content hash.
 It never holds a secret: a secret-bearing file is hashed with its secrets
-replaced by a placeholder (``sha256_redacted``), so the manifest neither
-leaks a guessable digest nor changes when only a secret rotates.
+replaced by a placeholder (``sha256_redacted``), never with a plain sha256
+of the real file: keepalived keeps 8 characters of a VRRP password, so a
+plain digest could be brute-forced offline from the manifest alone.
+
+A deploy tool that pushes a file when its hash changes must still see a
+rotated secret, so a secret-bearing file also gets ``hmac_sha256``: an
+HMAC-SHA256 of its real content keyed with a per-deployment key of at
+least :data:`MIN_KEY_LEN` characters, read from the environment variable
+``HAMODEL_MANIFEST_KEY`` or the file ``HAMODEL_MANIFEST_KEY_FILE`` names
+(kept with the deployment's other secrets, never in the output). Without
+the key nobody can test a password guess against the digest, however short
+the password; the same key gives the same digest, so builds stay
+deterministic. Without a key the entry says ``"hmac_sha256": null`` and a
+rotation leaves the manifest unchanged (``secret_digest`` at the top tells
+a deploy tool which case it has).
 
 Ansible templates every string variable of an inventory with Jinja2 when a
 playbook uses it, so model text (an architecture named ``{{ lookup('pipe',
@@ -18,7 +31,9 @@ file's ``src``), which are built from constants and checked path segments.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
+from collections.abc import Mapping
 import re
 from typing import Any
 
@@ -26,9 +41,35 @@ import yaml
 
 from hamodel import __version__
 from hamodel.deployment import Deployment
-from hamodel.generators.configs import NodeFile
+from hamodel.generators.configs import ConfigError, NodeFile, Secrets
 
 FORMAT = 1
+KEY_ENV = "HAMODEL_MANIFEST_KEY"
+KEY_FILE_ENV = "HAMODEL_MANIFEST_KEY_FILE"
+# 32 characters of hex or base64 carry at least 128 bits: beyond guessing.
+MIN_KEY_LEN = 32
+
+
+def manifest_key(env: Mapping[str, str]) -> bytes | None:
+    """The per-deployment HMAC key from ``env`` (see the module doc), or None."""
+    where = "manifest key"
+    if env.get(KEY_ENV) is not None and env.get(KEY_FILE_ENV) is not None:
+        raise ConfigError([(where, f"set {KEY_ENV} or {KEY_FILE_ENV}, not both; nothing was written")])
+    if env.get(KEY_FILE_ENV) is not None:
+        key = Secrets(env)._read_file(env[KEY_FILE_ENV], f"{where} ({KEY_FILE_ENV})").strip()
+    elif env.get(KEY_ENV) is not None:
+        key = env[KEY_ENV].strip()
+    else:
+        return None
+    if len(key) < MIN_KEY_LEN:
+        raise ConfigError([(where, f"the manifest key must be at least {MIN_KEY_LEN} characters (e.g. "
+                            "`openssl rand -hex 32`); nothing was written")])
+    return key.encode()
+
+
+def secret_digest(key: bytes, path: str, data: bytes) -> str:
+    """HMAC-SHA256 of one secret-bearing file, bound to its path."""
+    return hmac.new(key, path.encode() + b"\0" + data, hashlib.sha256).hexdigest()
 
 
 def model_sha256(dep: Deployment) -> str:
@@ -99,7 +140,9 @@ def _inert(value: Any) -> Any:
     return value
 
 
-def render_manifest(dep: Deployment, files: list[NodeFile]) -> dict[str, bytes]:
+def render_manifest(dep: Deployment, files: list[NodeFile], key: bytes | None = None) -> dict[str, bytes]:
+    """manifest.json and ansible/inventory.yml; ``key`` (:func:`manifest_key`)
+    turns on ``hmac_sha256`` for secret-bearing files."""
     arch = dep.architecture
     by_node: dict[str, list[NodeFile]] = {}
     for f in files:
@@ -110,6 +153,7 @@ def render_manifest(dep: Deployment, files: list[NodeFile]) -> dict[str, bytes]:
                  "services": list(f.services), "vips": list(f.vips)}
         if f.secret:
             entry["sha256_redacted"] = hashlib.sha256(f.redacted).hexdigest()
+            entry["hmac_sha256"] = None if key is None else secret_digest(key, f.path, f.data)
         else:
             entry["sha256"] = hashlib.sha256(f.data).hexdigest()
         entries[f.path] = entry
@@ -129,6 +173,8 @@ def render_manifest(dep: Deployment, files: list[NodeFile]) -> dict[str, bytes]:
                  for v in sorted(arch.vips, key=lambda v: v.name)},
         "files": dict(sorted(entries.items())),
     }
+    if any(f.secret for f in files):
+        manifest["secret_digest"] = "none" if key is None else "hmac-sha256"
     hosts = {}
     for n in sorted(by_node):
         node = arch.node(n)

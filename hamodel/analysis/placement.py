@@ -485,14 +485,16 @@ def _allocate(arch: Architecture, instances: dict[str, list[str]], previous: dic
                                 + ("reserved (reserved_vrids)" if owner == "reserved" else f"also fixed by {owner}"))
             used[net][s.strategy.vrid] = s.name
     # Ids from the lock file stay with their group while still free, so a
-    # group added to the model never renumbers the existing ones.
+    # group added to the model never renumbers the existing ones; one outside
+    # a range the operator set (vrid_range) is reallocated inside it.
     kept: dict[str, int] = {}
     for s in holders:
         old = (previous_vrids or {}).get(s.name)
         net = vips[s.holds_vips[0]].network
         if isinstance(s.strategy, Vrrp) and s.strategy.vrid is not None:
             continue
-        if isinstance(old, int) and 1 <= old <= 255 and old not in used[net]:
+        in_range = networks[net].vrid_range is None or old in networks[net].vrids
+        if isinstance(old, int) and 1 <= old <= 255 and old not in used[net] and in_range:
             used[net][old] = s.name
             kept[s.name] = old
     groups: list[VrrpGroup] = []
@@ -503,9 +505,11 @@ def _allocate(arch: Architecture, instances: dict[str, list[str]], previous: dic
         elif s.name in kept:
             vrid = kept[s.name]
         else:
-            free = [i for i in range(1, 256) if i not in used[net]]
+            ids = networks[net].vrids
+            free = [i for i in ids if i not in used[net]]
             if not free:
-                problems.append(f"{s.name} needs a VRRP router id on network {net}, but all 255 are used "
+                problems.append(f"{s.name} needs a VRRP router id on network {net}, but all {len(ids)} of "
+                                f"vrid_range {ids.start}-{ids.stop - 1} are used "
                                 f"({_plural(len(networks[net].reserved_vrids), 'reserved id')})")
                 continue
             vrid = free[0]

@@ -40,11 +40,44 @@ class Tls(HaBase):
     certificate: SafePath
 
 
+class BackendTls(HaBase):
+    """TLS from HAProxy to the backends (re-encryption): ``server ... ssl``.
+
+    ``ca_file`` (a path on the load balancer) verifies the backends'
+    certificates (``verify required``); without it ``verify`` must be
+    switched off explicitly, which leaves the hop open to interception.
+    """
+
+    ca_file: SafePath | None = None
+    verify: bool = True
+
+    @model_validator(mode="after")
+    def _verifiable(self) -> "BackendTls":
+        if self.verify and self.ca_file is None:
+            raise ValueError("ca_file: verifying the backends' certificates needs a CA file; "
+                             "give ca_file or set verify=False")
+        return self
+
+
+# Timeouts a single-writer database front gets when the model gives none:
+# kolla-ansible's MariaDB listener uses 3600 s for client and server, so a
+# long query or an idle pooled connection is not cut after haproxy's 1m.
+DATABASE_TIMEOUT_S = 3600
+
+
 class BehindVip(HaBase):
     """Load balanced by HAProxy behind a virtual IP (strategy 2).
 
     ``single_writer`` sends all traffic to one backend and keeps the others
     as ``backup`` (Galera). ``sticky`` adds cookie stickiness (HTTP mode).
+
+    Backends listen on ``backend_port`` (one front port) or on each port +
+    ``backend_port_offset``, and speak TLS only with ``backend_tls``: a
+    front that terminates TLS on 443 and forwards to port 443 without
+    ``backend_tls`` is refused, since it would send plain HTTP to a TLS
+    server. Timeouts default to haproxy's ``defaults`` (1m), except that a
+    ``single_writer`` front gets :data:`DATABASE_TIMEOUT_S` for client and
+    server; ``timeout_tunnel_s`` is for WebSocket/long-lived tunnels (noVNC).
     """
 
     _positional: ClassVar = ("vip",)
@@ -52,6 +85,8 @@ class BehindVip(HaBase):
     vip: Ref
     ports: Annotated[list[Port], BeforeValidator(_listify)] = Field(min_length=1)
     backend_port_offset: int = Field(default=0, ge=-65534, le=65534, description="backends listen on port + offset")
+    backend_port: Port | None = Field(default=None, description="the port backends listen on (one front port)")
+    backend_tls: BackendTls | None = None
     mode: Literal["tcp", "http"] = "tcp"
     balance: Literal["roundrobin", "leastconn", "source", "first"] = "roundrobin"
     check: HealthCheck = HealthCheck()
@@ -59,6 +94,7 @@ class BehindVip(HaBase):
     single_writer: bool = False
     timeout_client_s: int | None = Field(default=None, ge=1, le=86400)
     timeout_server_s: int | None = Field(default=None, ge=1, le=86400)
+    timeout_tunnel_s: int | None = Field(default=None, ge=1, le=86400)
     tcp_keepalive: bool = False
     tls: Tls | None = None
     accept_single_backend: bool = False
@@ -66,11 +102,12 @@ class BehindVip(HaBase):
     if TYPE_CHECKING:
         # The signature editors see (positional forms, accepted input types).
         def __init__(self, vip: RefIn, *, ports: int | Iterable[int] = ..., port: int | None = None,
-                         backend_port_offset: int = ..., mode: Literal["tcp", "http"] = ...,
+                         backend_port_offset: int = ..., backend_port: int | None = ...,
+                         backend_tls: BackendTls | Data | None = ..., mode: Literal["tcp", "http"] = ...,
                          balance: Literal["roundrobin", "leastconn", "source", "first"] = ...,
                          check: HealthCheck | Data = ..., sticky: bool = ..., single_writer: bool = ...,
                          timeout_client_s: int | None = ..., timeout_server_s: int | None = ...,
-                         tcp_keepalive: bool = ..., tls: Tls | Data | None = ...,
+                         timeout_tunnel_s: int | None = ..., tcp_keepalive: bool = ..., tls: Tls | Data | None = ...,
                          accept_single_backend: bool = ...) -> None: ...
     else:
         def __init__(self, *args: Any, port: Any = None, **data: Any):
@@ -91,7 +128,34 @@ class BehindVip(HaBase):
         for p in self.ports:
             if not 1 <= p + self.backend_port_offset <= 65535:
                 raise ValueError(f"backend_port_offset: port {p} + offset leaves 1-65535")
+        if self.backend_port is not None:
+            if self.backend_port_offset:
+                raise ValueError("backend_port: give backend_port or backend_port_offset, not both")
+            if len(self.ports) > 1:
+                raise ValueError("backend_port: one backend port for several front ports; use backend_port_offset")
+        if self.tls is not None and self.backend_tls is None and 443 in self.backend_ports:
+            raise ValueError("backend_tls: TLS ends at HAProxy (tls) and the backends' port is 443 (HTTPS), but "
+                             "without backend_tls HAProxy sends them plain text (HTTP 502 while the TCP check "
+                             "stays UP); set backend_port to the backends' plain-HTTP port or give backend_tls")
+        if self.backend_tls is not None and self.tls is None and self.mode == "tcp":
+            raise ValueError("backend_tls: in tcp mode without tls HAProxy would encrypt the client's own stream "
+                             "again; for TLS pass-through drop backend_tls, to re-encrypt give tls too")
         return self
+
+    @property
+    def backend_ports(self) -> list[int]:
+        """The port the backends listen on, per front port (same order)."""
+        if self.backend_port is not None:
+            return [self.backend_port]
+        return [p + self.backend_port_offset for p in self.ports]
+
+    @property
+    def effective_timeouts(self) -> dict[str, int | None]:
+        """client/server/tunnel seconds written for this front (None: haproxy's ``defaults``)."""
+        default = DATABASE_TIMEOUT_S if self.single_writer else None
+        return {"client": self.timeout_client_s if self.timeout_client_s is not None else default,
+                "server": self.timeout_server_s if self.timeout_server_s is not None else default,
+                "tunnel": self.timeout_tunnel_s}
 
 
 class Vrrp(HaBase):
@@ -140,14 +204,19 @@ class AppCluster(HaBase):
 
     ``quorum`` is ``"majority"`` or a fixed member count. ``recovery`` names
     the procedure after all members stopped at once; ``cold_start`` says
-    whether that needs an operator (``manual``) or happens by itself.
+    whether that needs an operator (``manual``), happens by itself
+    (``automatic``), or happens by itself only after a crash of every member
+    once all are back (``automatic-after-crash``: Galera's default
+    ``pc.recovery`` restores the saved primary view), an operator being
+    needed after a graceful stop of all members (none is safe to bootstrap
+    without it) or when a member does not return.
     ``access`` puts the cluster behind a VIP too (Galera).
     """
 
     kind: Literal["app_cluster"] = "app_cluster"
     quorum: Literal["majority"] | Annotated[int, Field(ge=1)] = "majority"
     recovery: Annotated[str, Field(min_length=1, max_length=500)] = "restart all members"
-    cold_start: Literal["manual", "automatic"] = "manual"
+    cold_start: Literal["manual", "automatic", "automatic-after-crash"] = "manual"
     manager: Literal["pacemaker"] | None = None
     access: BehindVip | None = None
 

@@ -120,6 +120,14 @@ class Trunk(HaBase):
         return self
 
 
+# Router ids allocated when a network gives no vrid_range. It avoids the ids
+# most likely taken on a shared segment: 1 (the first id anything picks,
+# router VRRP group defaults), 10/11 (OpenStack-Ansible's external and
+# internal defaults) and 51 (keepalived's sample config and kolla-ansible's
+# keepalived_virtual_router_id).
+DEFAULT_VRID_RANGE = (100, 254)
+
+
 class Network(HaBase):
     """An L2 segment with its subnet and the switches that carry it.
 
@@ -141,6 +149,9 @@ class Network(HaBase):
     reserved_vrids: list[Annotated[int, Field(ge=1, le=255)]] = Field(
         default_factory=list, description="VRRP router ids used on this segment by systems outside the model"
     )
+    vrid_range: tuple[Annotated[int, Field(ge=1, le=255)], Annotated[int, Field(ge=1, le=255)]] | None = Field(
+        default=None, description="VRRP router ids this model may allocate on this segment (inclusive); "
+        "default DEFAULT_VRID_RANGE. Give models sharing a segment disjoint ranges")
     link_reliability: Reliability | None = None
     _domain_objects: list[FailureDomain] = PrivateAttr(default_factory=list)
 
@@ -148,7 +159,8 @@ class Network(HaBase):
         # The signature editors see (positional forms, accepted input types).
         def __init__(self, name: str, *, subnet: SubnetIn, switches: RefsIn = ...,
                          links: Literal["mesh"] | Iterable[Trunk | tuple[RefIn, RefIn]] = ...,
-                         reserved_vrids: Iterable[int] = ..., link_reliability: Reliability | Data | None = ...) -> None: ...
+                         reserved_vrids: Iterable[int] = ..., vrid_range: tuple[int, int] | None = ...,
+                         link_reliability: Reliability | Data | None = ...) -> None: ...
     else:
         def __init__(self, *args: Any, **data: Any):
             objs = [d for d in _listify(data.get("switches")) if isinstance(d, FailureDomain)]
@@ -176,7 +188,16 @@ class Network(HaBase):
                     raise ValueError(f"links: link {a!r}-{b!r} joins a switch to itself")
         if len(set(self.switches)) != len(self.switches):
             raise ValueError("switches: listed twice")
+        if self.vrid_range is not None and self.vrid_range[0] > self.vrid_range[1]:
+            raise ValueError(f"vrid_range: {self.vrid_range[0]} is above {self.vrid_range[1]}; give (lowest, highest)")
         return self
+
+    @property
+    def vrids(self) -> range:
+        """The router ids hamodel allocates on this segment: ``vrid_range``
+        or :data:`DEFAULT_VRID_RANGE`."""
+        lo, hi = self.vrid_range or DEFAULT_VRID_RANGE
+        return range(lo, hi + 1)
 
     def _domain_refs(self) -> set[str]:
         return set(self.switches)
