@@ -1,4 +1,4 @@
-"""The drill report: JSON on disk, a table on the terminal, and the ``hamodel drill`` flow.
+"""The drill report: assembled from typed results, JSON on disk, a table on the terminal, and the ``hamodel drill`` flow.
 
 The CLI command is a thin wrapper around :func:`command`, which a library
 user can call too.
@@ -18,8 +18,23 @@ from rich.markup import escape
 from rich.table import Table
 
 from hamodel.drill.lab import cleanup_leftovers
+from hamodel.drill.results import ScenarioResult, Startup, as_json
 from hamodel.errors import HamodelError
 from hamodel.model import Architecture
+
+
+def assemble(*, model: str, quick: bool, lab_prefix: str, analysis_findings: list[str], startup: Startup,
+             scenarios: list[ScenarioResult], lab: dict[str, Any], duration_s: float) -> dict[str, Any]:
+    """The JSON report of one drill, with its summary (what disagreed, what did not answer at start)."""
+    unreachable = [k for k, v in startup.services.items() if v.startswith("failed")]
+    return as_json({
+        "model": model, "quick": quick, "lab_prefix": lab_prefix, "analysis_findings": analysis_findings,
+        "startup": startup, "scenarios": scenarios, "lab": lab, "duration_s": duration_s,
+        "summary": {"scenarios": len(scenarios), "agreed": sum(1 for s in scenarios if s.agreed),
+                    "disagreed": [s.name for s in scenarios if not s.agreed] + [f"startup:{k}" for k in unreachable],
+                    "services_reachable_at_start": len(startup.services) - len(unreachable),
+                    "services_unreachable_at_start": unreachable},
+    })
 
 
 def to_json(report: dict[str, Any]) -> str:

@@ -1,85 +1,39 @@
 """Named, reusable drills, and the default set derived from a deployment.
 
 A :class:`Scenario` says *what* to break (kind) and *where* (VIP, service);
-:mod:`hamodel.drill.runner` knows how to break it, what the analysis
-predicts, and how to measure. Names are stable (``holder-crash``,
-``backend-death:keystone``) so ``hamodel drill --scenario NAME`` and CI can
-pick them.
+its kind's module in :mod:`hamodel.drill.kinds` knows how to break it, what
+the analysis predicts and how to measure. Names are stable
+(``holder-crash``, ``backend-death:keystone``) so ``hamodel drill
+--scenario NAME`` and CI can pick them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
-
 from hamodel.deployment import Deployment
+from hamodel.drill.kinds import KINDS
+from hamodel.drill.kinds.base import Scenario, probe_service
 
-Kind = Literal["holder-crash", "holder-kill", "haproxy-death", "backend-death", "partition", "single-writer"]
-
-KINDS: dict[str, str] = {
-    "holder-crash": "Crash of the VIP holder (its links go down)",
-    "holder-kill": "SIGKILL of every process on the VIP holder (links stay up)",
-    "haproxy-death": "HAProxy dies on the VIP holder; the track script must move the VIP",
-    "backend-death": "One backend of a load-balanced service dies; HAProxy must mark it down",
-    "partition": "The segment is partitioned (inter-switch links cut), then healed",
-    "single-writer": "The active writer of an active/backup service dies; traffic must move to one backup",
-}
-
-
-@dataclass(frozen=True)
-class Scenario:
-    """One named drill: ``kind`` applied to ``vip`` (and ``service`` where it matters)."""
-
-    name: str
-    kind: Kind
-    vip: str
-    service: str | None = None
-
-    @property
-    def title(self) -> str:
-        return KINDS[self.kind] + (f": {self.service}" if self.service else "")
-
-
-def probe_service(dep: Deployment, vip: str) -> str | None:
-    """The service whose port the client polls through ``vip``: the first
-    plain load-balanced one (not single-writer) in model order, else the
-    first single-writer one."""
-    found = [s for s in dep.architecture.services
-             if s.access is not None and s.access.vip == vip and dep.placement.nodes_of(s.name)]
-    plain = [s for s in found if not s.access.single_writer]
-    return (plain or found)[0].name if found else None
+__all__ = ["KINDS", "Scenario", "default_scenarios", "probe_service", "select"]
 
 
 def default_scenarios(dep: Deployment, *, quick: bool = False, switches_by_vip: dict[str, int] | None = None) -> list[Scenario]:
     """The drills that fit this deployment.
 
-    Per keepalived VIP group: holder crash, the SIGKILL variant (full mode
-    only: it leaves the VIP on the old holder by design, see the report),
-    haproxy death when the group tracks a process, a partition when the
-    VIP's network spans several switches; per VIP one backend death (the
-    polled service) and, per single-writer service, the writer's death.
+    Per keepalived VIP, every registered kind in :data:`KINDS` order offers
+    its scenarios: holder crash, the SIGKILL variant (full mode only: it
+    leaves the VIP on the old holder by design, see the report), haproxy
+    death, one backend death (the polled service), per single-writer
+    service the writer's death, and a partition when the VIP's network
+    spans several switches.
     """
-    arch = dep.architecture
     out: list[Scenario] = []
     for g in dep.vrrp_groups:
         if g.manager != "keepalived":
             continue
         for vip in g.vips:
-            out.append(Scenario("holder-crash", "holder-crash", vip))
-            if not quick:
-                out.append(Scenario("holder-kill", "holder-kill", vip))
-            # The runner reads the generated vrrp_script to predict, and
-            # predicts "the VIP stays" when nothing is tracked.
-            out.append(Scenario("haproxy-death", "haproxy-death", vip))
-            svc = probe_service(dep, vip)
-            if svc is not None and not arch.service(svc).access.single_writer:
-                out.append(Scenario(f"backend-death:{svc}", "backend-death", vip, svc))
-            for s in arch.services:
-                a = s.access
-                if a is not None and a.vip == vip and a.single_writer and len(dep.placement.nodes_of(s.name)) > 1:
-                    out.append(Scenario(f"single-writer:{s.name}", "single-writer", vip, s.name))
-            if (switches_by_vip or {}).get(vip, 2) > 1:
-                out.append(Scenario("partition", "partition", vip))
+            switches = (switches_by_vip or {}).get(vip, 2)
+            for kind in KINDS.values():
+                out += kind.offer(dep, vip, quick=quick, switches=switches)
     # Names must be unique across several VIPs.
     seen: dict[str, int] = {}
     unique = []

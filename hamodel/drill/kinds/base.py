@@ -1,0 +1,251 @@
+"""The interface every scenario kind implements, and what a kind may use from the drill.
+
+A *scenario* (:class:`Scenario`) is one named drill: a kind applied to a
+VIP (and a service where it matters). A *kind* (:class:`ScenarioKind`) is
+one module of :mod:`hamodel.drill.kinds` that knows, for that scenario:
+
+- which scenarios it offers for a deployment (:meth:`ScenarioKind.offer`);
+- what the analysis predicts (:meth:`~ScenarioKind.predict`, a dataclass);
+- which service the client polls meanwhile (:meth:`~ScenarioKind.polled`);
+- how to break it (:meth:`~ScenarioKind.inject`) and what to measure until
+  its window closes (:meth:`~ScenarioKind.measure`, a dataclass);
+- how the prediction and the measurement compare
+  (:meth:`~ScenarioKind.checks`, a list of :class:`Check`);
+- how to undo it (:meth:`~ScenarioKind.restore`, called even when the
+  measurement failed).
+
+The runner (:mod:`hamodel.drill.runner`) owns everything around that:
+it verifies that the lab is settled before injecting (every VIP with one
+stable holder, every keepalived member MASTER or BACKUP as it should be,
+every stand-in server UP in every HAProxy, every polled service answering),
+starts the client's probe, waits a baseline, calls ``inject`` at ``t0``,
+``measure``, ``restore``, then waits for the lab to settle again. A kind
+never settles the lab itself.
+
+Kinds that need more than keepalived, HAProxy and stand-in backends (a real
+Galera cluster) use the optional class hooks :meth:`~ScenarioKind.real_services`,
+:meth:`~ScenarioKind.setup_lab`, :meth:`~ScenarioKind.settled` and
+:meth:`~ScenarioKind.teardown_lab`; they run once per drill, only when a
+scenario of that kind was selected.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar, Generic, Mapping, Protocol, TypeVar
+
+from hamodel.deployment import Deployment, VrrpGroup
+from hamodel.drill import configs as cfgs
+from hamodel.drill.lab import Lab, LabError, Process
+from hamodel.drill.observe import HolderWatch, ProbeRun
+from hamodel.drill.plan import LabPlan
+from hamodel.drill.results import Check
+from hamodel.model import Architecture
+
+#: Added to every time bound: sampling (the holders are sampled every
+#: :data:`hamodel.drill.observe.SAMPLE_S`) and scheduling on a loaded 2-core machine.
+MARGIN_S = 0.5
+
+__all__ = ["MARGIN_S", "Check", "DrillContext", "Scenario", "ScenarioKind", "probe_service"]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One named drill: ``kind`` applied to ``vip`` (and ``service`` where it matters)."""
+
+    name: str
+    kind: str
+    vip: str
+    service: str | None = None
+
+    @property
+    def title(self) -> str:
+        from hamodel.drill.kinds import KINDS
+
+        return KINDS[self.kind].title + (f": {self.service}" if self.service else "")
+
+
+def probe_service(dep: Deployment, vip: str) -> str | None:
+    """The service whose port the client polls through ``vip``: the first
+    plain load-balanced one (not single-writer) in model order, else the
+    first single-writer one."""
+    found = [s for s in dep.architecture.services
+             if s.access is not None and s.access.vip == vip and dep.placement.nodes_of(s.name)]
+    plain = [s for s in found if not s.access.single_writer]
+    return (plain or found)[0].name if found else None
+
+
+class DrillContext(Protocol):
+    """What a kind may use of the running drill (:class:`hamodel.drill.runner.Drill` implements it)."""
+
+    arch: Architecture
+    dep: Deployment
+    plan: LabPlan
+    lab: Lab
+    watch: HolderWatch
+    quick: bool
+    baseline: float          #: seconds of normal traffic before ``t0``
+    post: float              #: seconds of traffic measured after a kind's window
+    vip_addr: Mapping[str, str]
+    groups: list[VrrpGroup]  #: the keepalived VRRP groups
+    daemons: dict[tuple[str, str], Process]  #: (node, "keepalived" | "haproxy" | "backend") -> process
+    shared: dict[str, Any]   #: per-kind state for the whole drill (a kind's setup_lab result)
+
+    def say(self, msg: str) -> None: ...
+    def holder(self, vip: str, timeout: float = 20.0, stable: float = 1.0) -> str: ...
+    def start_backend(self, node: str) -> None: ...
+    def start_haproxy(self, node: str) -> None: ...
+    def start_keepalived(self, node: str) -> None: ...
+    def backend_ctl(self, node: str, cmd: str) -> str: ...
+
+
+class ScenarioKind(ABC):
+    """One scenario kind. The runner makes one instance per scenario run.
+
+    Subclasses set :attr:`kind` and :attr:`title`, implement
+    :meth:`offer`, :meth:`predict`, :meth:`inject`, :meth:`measure` and
+    :meth:`checks`, and usually :meth:`restore`. ``predict`` may keep what
+    the later steps need on ``self`` (the old holder, the victim); its
+    return value and ``measure``'s are dataclasses that
+    :func:`hamodel.drill.results.as_json` puts in the report.
+    """
+
+    kind: ClassVar[str]   #: the registry key and ``--scenario`` spelling, e.g. "holder-crash"
+    title: ClassVar[str]  #: one line for the report
+
+    def __init__(self, ctx: DrillContext, sc: Scenario, notes: list[str]):
+        self.ctx, self.sc, self.notes = ctx, sc, notes
+
+    # -- which scenarios (class level) ------------------------------------------
+
+    @classmethod
+    @abstractmethod
+    def offer(cls, dep: Deployment, vip: str, *, quick: bool, switches: int) -> list[Scenario]:
+        """This kind's scenarios for one keepalived ``vip`` (``switches``: how many
+        switches its members sit on); [] when the kind does not apply."""
+
+    # -- one scenario -------------------------------------------------------------
+
+    @abstractmethod
+    def predict(self) -> Any:
+        """What the model predicts (a dataclass), from the model, the generated
+        configs and the settled lab (who holds the VIP now)."""
+
+    def polled(self) -> tuple[str, str]:
+        """``(service, "ADDR:PORT")`` the client polls from before ``t0`` to the end of ``measure``."""
+        svc = self.sc.service or probe_service(self.ctx.dep, self.sc.vip)
+        if svc is None:
+            raise LabError(f"no load-balanced service behind {self.sc.vip} to poll")
+        port = self.ctx.arch.service(svc).access.ports[0]
+        return svc, f"{self.ctx.vip_addr[self.sc.vip]}:{port}"
+
+    @abstractmethod
+    def inject(self) -> None:
+        """Break it (called at ``t0``, the probe running)."""
+
+    @abstractmethod
+    def measure(self, t0: float, probe: ProbeRun) -> Any:
+        """Observe until the kind's window closes, stop ``probe``, return the measurement (a dataclass)."""
+
+    @abstractmethod
+    def checks(self, pred: Any, measured: Any) -> list[Check]:
+        """Prediction against measurement; the scenario agrees when every check does."""
+
+    def restore(self) -> None:
+        """Undo the injection (idempotent: called after ``measure``, even when it failed)."""
+
+    # -- optional lab hooks (class level, once per drill) ----------------------------
+
+    @classmethod
+    def real_services(cls, dep: Deployment, scenarios: list[Scenario]) -> set[str]:
+        """Services this kind runs for real: the lab gives them no stand-in backends."""
+        return set()
+
+    @classmethod
+    def setup_lab(cls, ctx: DrillContext, scenarios: list[Scenario]) -> None:
+        """Start what the kind needs (after the stand-in backends, before haproxy and keepalived).
+
+        Keep state in ``ctx.shared[cls.kind]``. Start processes with
+        ``ctx.lab.start`` so the lab's teardown stops them whatever happens.
+        """
+
+    @classmethod
+    def settled(cls, ctx: DrillContext) -> list[str]:
+        """What is not yet back to steady state (empty when settled); part of the runner's check."""
+        return []
+
+    @classmethod
+    def teardown_lab(cls, ctx: DrillContext) -> None:
+        """Before the lab is torn down (which kills its processes anyway)."""
+
+
+# -- predictions shared by the keepalived / HAProxy kinds -----------------------------------
+
+
+def group_of_vip(ctx: DrillContext, vip: str) -> VrrpGroup:
+    return next(g for g in ctx.groups if vip in g.vips)
+
+
+def advert_int(ctx: DrillContext, g: VrrpGroup) -> float:
+    return float(getattr(ctx.arch.service(g.service).strategy, "advert_int", 1))
+
+
+def master_down(ctx: DrillContext, g: VrrpGroup, node: str) -> float:
+    """RFC 3768 master-down interval of ``node``: 3 x advert_int + skew."""
+    a = advert_int(ctx, g)
+    return 3 * a + (256 - g.priorities[node]) / 256 * a
+
+
+def skew(ctx: DrillContext, g: VrrpGroup, node: str) -> float:
+    return (256 - g.priorities[node]) / 256 * advert_int(ctx, g)
+
+
+def instance(ctx: DrillContext, node: str, vip: str) -> cfgs.VrrpInstance | None:
+    """``node``'s generated vrrp_instance that carries ``vip``."""
+    kc = ctx.plan.keepalived.get(node)
+    addr = ctx.vip_addr[vip]
+    return next((i for i in kc.instances.values() if addr in i.addresses), None) if kc else None
+
+
+def owner(ctx: DrillContext, address: str) -> str | None:
+    """The node with this interface address."""
+    return next((n.name for n in ctx.arch.nodes for i in n.interfaces if str(i.address) == address), None)
+
+
+def frontend(ctx: DrillContext, node: str, vip: str, service: str) -> tuple[str, cfgs.Backend, int]:
+    """``(proxy name, backend, port)`` of ``service``'s first port on ``node``'s HAProxy."""
+    port = ctx.arch.service(service).access.ports[0]
+    hc = ctx.plan.haproxy[node]
+    name = hc.frontends.get((ctx.vip_addr[vip], port))
+    be = hc.backends.get(name) if name else None
+    if be is None:
+        raise LabError(f"{node}'s haproxy.cfg has no proxy for {service} on {ctx.vip_addr[vip]}:{port}")
+    return name, be, port
+
+
+def detect_bound(ctx: DrillContext, at: str, vip: str, svc: str, dead: str, *, unreachable: bool) -> float | None:
+    """When ``at``'s HAProxy has marked ``dead``'s server of ``svc`` down, at the latest.
+
+    ``fall`` failed checks, each started ``inter`` after the previous
+    one ended; a check of an unreachable host fails only at its connect
+    timeout (min(timeout connect, inter) with ``timeout check``), a
+    refused one at once: fall x (inter + per-check timeout) + margin.
+    """
+    hc = ctx.plan.haproxy.get(at)
+    port = ctx.arch.service(svc).access.ports[0]
+    name = hc.frontends.get((ctx.vip_addr[vip], port)) if hc else None
+    be = hc.backends.get(name) if name else None
+    if be is None:
+        return None
+    srv = next((s for s in be.servers if owner(ctx, s.address) == dead), None)
+    if srv is None:
+        return None
+    per = be.check_connect_timeout_ms(srv) if unreachable else 0
+    return srv.fall * (srv.inter_ms + per) / 1000 + MARGIN_S
+
+
+def sock_of(ctx: DrillContext, node: str) -> Path:
+    """``node``'s HAProxy stats socket (the lab rewrites every haproxy.cfg to put it there)."""
+    return ctx.lab.node_dir(node) / "haproxy.sock"
