@@ -172,14 +172,17 @@ def at_revision(path: str, rev: str) -> Iterator[tuple[str, str]]:
     if not target.parent.is_dir():
         raise DiffError(f"{path}: no such directory")
 
+    cwd = target.parent
+
     def git(*args: str) -> bytes:
-        r = subprocess.run(["git", *args], cwd=target.parent, capture_output=True)
+        r = subprocess.run(["git", *args], cwd=cwd, capture_output=True)
         if r.returncode != 0:
             raise DiffError(f"git {' '.join(args)}: {r.stderr.decode(errors='replace').strip()}")
         return r.stdout
 
     top = Path(git("rev-parse", "--show-toplevel").decode().strip()).resolve()
     rel = target.relative_to(top)
+    cwd = top  # ls-tree and show take paths from the top from here on
     git("rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}")
     listing = git("ls-tree", "-r", "-z", "--name-only", rev, "--", str(rel.parent) + "/" if str(rel.parent) != "." else ".")
     names = [n for n in listing.decode().split("\0") if n]
@@ -231,12 +234,16 @@ class ModelDiff:
 
     def headline(self) -> str:
         """One line: the worst added finding first, then the counts."""
-        worst = max(self.added, key=lambda f: SEVERITIES.index(f.severity), default=None)
+        # A finding raised to high is as new to a reviewer as an added one.
+        raised = [n for o, n in self.changed if SEVERITIES.index(n.severity) > SEVERITIES.index(o.severity)]
+        worst = max(self.added + raised, key=lambda f: SEVERITIES.index(f.severity), default=None)
         counts = (f"{len(self.added)} finding(s) added, {len(self.removed)} removed, "
                   f"{len(self.changed)} changed severity; {len(self.moves)} placement move(s); "
                   f"{len(self.files)} generated file(s) change")
         if worst is not None and SEVERITIES.index(worst.severity) >= SEVERITIES.index("high"):
-            return f"New {worst.severity} finding: {worst.title} ({worst.id}). {counts}"
+            was = next((o.severity for o, n in self.changed if n is worst), None)
+            return (f"New {worst.severity} finding: {worst.title} ({worst.id}"
+                    + (f", was {was}" if was else "") + f"). {counts}")
         gone = [f for f in self.removed if SEVERITIES.index(f.severity) >= SEVERITIES.index("high")]
         if gone:
             return f"Removes {gone[0].severity} finding: {gone[0].title} ({gone[0].id}). {counts}"

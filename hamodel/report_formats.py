@@ -58,8 +58,10 @@ def diff_markdown(d: ModelDiff) -> str:
             where = f"{_md(loc[0]['file'])}:{loc[0]['line']}" if loc and loc[0]["line"] else "-"
             out.append(f"| {tag} | {f.severity} | **{_md(f.title)}** (`{_md(f.id)}`) | {_md(_scenario(f))} | {where} |")
         for o, n in d.changed:
+            loc = d.locations(n, "new")
+            where = f"{_md(loc[0]['file'])}:{loc[0]['line']}" if loc and loc[0]["line"] else "-"
             out.append(f"| severity | {o.severity} → {n.severity} | **{_md(n.title)}** (`{_md(n.id)}`) "
-                       f"| {_md(_scenario(n))} | - |")
+                       f"| {_md(_scenario(n))} | {where} |")
         out.append("")
     sections = []
     if d.added:
