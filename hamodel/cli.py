@@ -403,6 +403,7 @@ def drill(
     rst_out: Optional[Path] = typer.Option(None, "--rst-out", help="Write the 'Measured failover' docs page here."),
     cleanup: bool = typer.Option(False, "--cleanup", help="Remove leftovers of interrupted drills (hml-*) first."),
     quick: bool = typer.Option(False, "--quick", help="Reduced set: no SIGKILL variant, backends only for the drilled services."),
+    lock: Optional[Path] = typer.Option(None, "--lock", help="Lock file (default: beside the model, x.lock.json)."),
 ) -> None:
     """Run failover drills on network-namespace hosts with the real daemons.
 
@@ -416,7 +417,7 @@ def drill(
     if json_file is not None:  # the old spelling: every command now says --json
         err.print("warning: --json-out is deprecated: use --json (JSON on stdout) > FILE", highlight=False)
     code = command(model, scenarios=scenario or None, json_stdout=json_out, json_file=json_file, rst_out=rst_out,
-                   cleanup=cleanup, quick=quick, console=err if json_out else console, err=err, load=_load)
+                   cleanup=cleanup, quick=quick, console=err if json_out else console, err=err, load=_load, lock=lock)
     raise typer.Exit(code)
 
 

@@ -21,7 +21,9 @@ from pathlib import Path
 import pytest
 
 from hamodel.drill.lab import STATE_ROOT, Lab, _pids_with_marker, cleanup_leftovers, list_namespaces, namespace_pids
-from hamodel.drill.runner import run_drill
+from hamodel.drill.observe import haproxy_stat
+from hamodel.drill.results import as_json
+from hamodel.drill.runner import Drill, generated_files, run_drill
 from hamodel.loader import load
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -137,3 +139,46 @@ def test_cleanup_removes_leftovers_of_a_dead_drill():
     r = subprocess.run([sys.executable, "-m", "hamodel.cli", "drill", "--cleanup"], cwd=ROOT,
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 0 and "cleanup: removed" in r.stdout
+
+
+def test_a_scenario_never_starts_from_an_unsettled_lab():
+    """Issue 13: a backend that HAProxy marked DOWN (the previous scenario not
+    settled) makes the next scenario fail as 'unsettled', with nothing injected;
+    once it is back, the same scenario runs and agrees."""
+    arch = load(MODEL)
+    dep, files = generated_files(arch, analyse=True)
+    lab = Lab(prefix=f"hml-{os.getpid()}-u{int(time.time()) % 100000}-")
+    drill = Drill(arch, dep, files, quick=True, scenarios=["holder-crash"], lab=lab)
+    try:
+        drill.setup()
+        holder = drill.holder("controller-vip", timeout=30)
+        assert drill.wait_settled(30) == []
+        # keystone's stand-in on a backup node stops answering: every HAProxy marks it DOWN.
+        other = next(n for n in ("ctl-1", "ctl-2", "ctl-3") if n != holder)
+        drill.backend_ctl(other, "down 5000")
+        sock = lab.node_dir(holder) / "haproxy.sock"
+        deadline = time.monotonic() + 20
+        while not (haproxy_stat(sock, "keystone-5000", other) or "").startswith("DOWN"):
+            assert time.monotonic() < deadline, "haproxy never marked the stopped backend down"
+            time.sleep(0.1)
+        (sc,) = drill.scenarios
+        res = as_json(drill.run_scenario(sc))
+        assert res["error"].startswith("unsettled before the injection"), res
+        assert f"keystone-5000/{other} is DOWN" in res["error"] and res["agreed"] is False and res["checks"] == []
+        assert "prediction" not in res and "measured" not in res
+        assert drill.holder("controller-vip") == holder  # nothing was injected
+        drill.backend_ctl(other, "up 5000")
+        res = as_json(drill.run_scenario(sc))
+        assert res["agreed"] and "error" not in res, res
+    finally:
+        drill.teardown()
+    assert leftovers(lab.prefix) == ([], [], False)
+
+
+def test_drill_reads_the_lock_file_given_with_lock(tmp_path):
+    lock = tmp_path / "other.lock.json"
+    lock.write_text('{"version": "not a lock"}')
+    r = subprocess.run([sys.executable, "-m", "hamodel.cli", "drill", str(MODEL), "--quick", "--lock", str(lock)],
+                       cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "other.lock.json" in r.stdout + r.stderr and "No such option" not in r.stderr

@@ -10,7 +10,11 @@ import pytest
 from hamodel.generators.drill_report import render_rst, rst_text
 from hamodel.drill import configs as cfgs
 from hamodel.drill.lab import Lab
-from hamodel.drill.runner import generated_files, plan_lab
+from hamodel.drill.kinds import KINDS
+from hamodel.drill.kinds.base import Scenario, ScenarioKind
+from hamodel.drill.plan import plan_lab
+from hamodel.drill.results import Check, ProbeSummary, ScenarioResult, as_json
+from hamodel.drill.runner import generated_files
 from hamodel.drill.scenarios import default_scenarios, select
 from hamodel.loader import load
 
@@ -151,3 +155,63 @@ def test_committed_docs_page_is_clean():
     if not page.exists():
         pytest.skip("docs/drills.rst not committed")
     docutils.core.publish_doctree(page.read_text(), settings_overrides={"halt_level": 2, "report_level": 2})
+
+
+# -- the registry of scenario kinds ---------------------------------------------------
+
+
+def test_every_kind_is_registered_under_its_own_name_and_implements_the_interface():
+    assert list(KINDS) == ["holder-crash", "holder-kill", "haproxy-death", "backend-death", "single-writer",
+                           "partition"]
+    for name, cls in KINDS.items():
+        assert cls.kind == name and issubclass(cls, ScenarioKind) and cls.title
+        assert not getattr(cls, "__abstractmethods__", None), f"{name} leaves {cls.__abstractmethods__} abstract"
+
+
+def test_a_new_kind_plugs_in_with_one_registry_entry(keepalived_model, monkeypatch):
+    _, dep, files = keepalived_model
+
+    class MemberDown(ScenarioKind):
+        kind = "member-down"
+        title = "One cluster member dies"
+
+        @classmethod
+        def offer(cls, dep, vip, *, quick, switches):
+            return [Scenario(f"{cls.kind}:galera", cls.kind, vip, "galera")]
+
+        @classmethod
+        def real_services(cls, dep, scenarios):
+            return {"galera"}
+
+        def predict(self): ...
+        def inject(self): ...
+        def measure(self, t0, probe): ...
+        def checks(self, pred, measured): return []
+
+    before = [s.name for s in default_scenarios(dep)]
+    assert "member-down:galera" not in before
+    monkeypatch.setitem(KINDS, MemberDown.kind, MemberDown)
+    names = [s.name for s in default_scenarios(dep)]
+    assert names == before + ["member-down:galera"]
+    (sc,) = select(default_scenarios(dep), ["member-down"])
+    assert sc.title == "One cluster member dies: galera"
+    # A service the kind runs for real gets no stand-in backend, but its hosts stay in the lab.
+    plan = plan_lab(dep.architecture, dep, files, real_services=frozenset({"galera"}))
+    assert "galera" not in plan.backend_services + plan.skipped_backend_services
+    assert 3306 not in plan.nodes["ctl-1"].backend_ports and 5000 in plan.nodes["ctl-1"].backend_ports
+
+
+def test_results_keep_the_report_shape():
+    ok = [{"t": 1.0, "ok": True, "ms": 1.0}, {"t": 2.0, "ok": True, "ms": 1.0}]
+    assert as_json(ProbeSummary.of(ok, 0.5)) == {"requests": 2, "failed_requests": 0}
+    mixed = [{"t": 1.0, "ok": False, "ms": 300.0}, {"t": 1.5, "ok": False, "ms": 300.0}, {"t": 2.0, "ok": True, "ms": 4.0}]
+    assert as_json(ProbeSummary.of(mixed, 0.5)) == {"requests": 3, "failed_requests": 2, "first_failure_s": 0.5,
+                                                   "last_failure_s": 1.0, "service_restored_s": 1.504}
+    assert Check("x", 1, 2, 0).agreed is False
+    failed = as_json(ScenarioResult("partition", "partition", "t", "v", None, error="unsettled before the injection: x"))
+    assert set(failed) == {"name", "kind", "title", "vip", "service", "notes", "checks", "agreed", "error",
+                           "duration_s"}
+    measured = as_json(ScenarioResult("p", "partition", "t", "v", None, prediction={"a": 1}, measured={"b": 2},
+                                      checks=[Check("c", 1, 1, True)], agreed=True))
+    assert "error" not in measured and measured["checks"] == [{"what": "c", "expected": 1, "measured": 1,
+                                                               "agreed": True}]

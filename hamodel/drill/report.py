@@ -72,8 +72,12 @@ def terminal_table(report: dict[str, Any]) -> Table:
 
 def command(model: str | None, *, scenarios: list[str] | None, rst_out: Path | None,
             cleanup: bool, quick: bool, console: Console, err: Console,
-            load: Callable[[str], Architecture], json_stdout: bool = False, json_file: Path | None = None) -> int:
+            load: Callable[[str], Architecture], json_stdout: bool = False, json_file: Path | None = None,
+            lock: Path | None = None) -> int:
     """``hamodel drill``: returns the exit code (0 agreed, 1 a measurement differs, 2 error).
+
+    ``lock`` is the placement lock file (default: beside the model), read as
+    ``hamodel build`` reads it, so the drill runs the configs build writes.
 
     ``json_stdout`` prints the JSON report on stdout, as ``--json`` does for
     every command (give a ``console`` on stderr then); ``json_file`` writes
@@ -107,7 +111,7 @@ def command(model: str | None, *, scenarios: list[str] | None, rst_out: Path | N
 
     try:
         with console.status("placing, analysing, generating configs"):
-            dep, files = generated_files(arch, analyse=True, lock=lock_path_for(model))
+            dep, files = generated_files(arch, analyse=True, lock=lock or lock_path_for(model))
     except HamodelError as exc:
         err.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
         return 2
