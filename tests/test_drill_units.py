@@ -60,9 +60,10 @@ def test_lab_rewrites_paths_and_track_script(keepalived_model, tmp_path):
     assert notes
     ktext, scripts, knotes = cfgs.lab_keepalived(files["nodes/ctl-1/keepalived/keepalived.conf"].decode(),
                                                  tmp_path, tmp_path / "haproxy.pid")
-    assert "pgrep" not in ktext
-    (path, body), = scripts.items()
-    assert f'script "{path}"' in ktext and str(tmp_path / "haproxy.pid") in body
+    # The shipped track script runs as is, only its pid file re-rooted to the node's own.
+    assert scripts == {}
+    assert f'script "/usr/bin/pgrep -F {tmp_path / "haproxy.pid"} -x haproxy"' in ktext
+    assert any("runs as shipped" in n for n in knotes)
     # Everything else is kept as generated.
     assert cfgs.parse_keepalived(ktext).instances == cfgs.parse_keepalived(
         files["nodes/ctl-1/keepalived/keepalived.conf"].decode()).instances

@@ -3,10 +3,14 @@
 The drill runs the files the generators produced, changed only where a lab
 on one machine must differ from real hosts: paths point into the lab's
 state dir (never /etc), daemons stay in the foreground under the drill's
-control, and the keepalived track script checks *this* node's haproxy by
-pid (every lab node shares one pid namespace, so ``killall -0 haproxy``
-would see the other nodes' haproxy too). Every change is listed in the
-returned notes and ends up in the report.
+control. The shipped keepalived track script checks HAProxy through its
+pid file (``pgrep -F /run/haproxy.pid -x haproxy``): the drill runs that
+command as shipped, with only the pid file re-rooted to the node's own
+(every lab node shares the host's /run). A track script by process name
+(``pgrep -x haproxy``, from configs not written by hamodel) is replaced by
+a pid-file check, since every lab node shares one pid namespace and would
+see the other nodes' haproxy. Every change is listed in the returned notes
+and ends up in the report.
 """
 
 from __future__ import annotations
@@ -368,6 +372,8 @@ def _statement(cfg: KeepalivedConfig, stack: list[list[str]], seg: list[str]) ->
 
 
 _TRACKED_RE = re.compile(r"(haproxy)")
+# The shipped pid-file check: ``pgrep -F <pidfile> -x haproxy``.
+_PIDFILE_CHECK_RE = re.compile(r"^(\S*pgrep) -F (/\S+) (-x haproxy)$")
 
 
 def lab_keepalived(text: str, node_dir: Path, haproxy_pidfile: Path) -> tuple[str, dict[str, str], list[str]]:
@@ -391,6 +397,13 @@ def lab_keepalived(text: str, node_dir: Path, haproxy_pidfile: Path) -> tuple[st
             original = " ".join(words[1:])
             name = block[1]
             path = node_dir / f"track-{name}.sh"
+            shipped = _PIDFILE_CHECK_RE.match(original)
+            if shipped:
+                out.append(f'    script "{shipped.group(1)} -F {haproxy_pidfile} {shipped.group(3)}"')
+                notes.add(f"vrrp_script {name} runs as shipped ({original}), its pid file re-rooted to the "
+                          "node's own (lab nodes share the host's /run)")
+                depth += opening
+                continue
             if _TRACKED_RE.search(original):
                 scripts[str(path)] = (
                     "#!/bin/sh\n# drill: this node's haproxy, by pid (lab nodes share one pid namespace)\n"
