@@ -144,7 +144,7 @@ def test_secret_change_shows_placeholders_only(tmp_path: Path) -> None:
 
 def test_diff_usage_and_revision_errors(galera_repo: Path) -> None:
     r = run("diff", "models/galera.py", cwd=galera_repo)
-    assert r.returncode == 2 and "--base" in r.stderr
+    assert r.returncode == 2 and "give OLD and NEW, or one model file with --base REV" in r.stderr
     (galera_repo / "models/new.py").write_text(GALERA.format(racks='["r1", "r2", "r3"]'))
     r = run("diff", "--base", "HEAD", "models/new.py", cwd=galera_repo)
     assert r.returncode == 2 and "does not exist at revision HEAD" in r.stderr

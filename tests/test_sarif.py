@@ -95,4 +95,4 @@ def test_schema_rejects_what_it_should() -> None:
 
 def test_check_format_rejects_unknown() -> None:
     r = run("check", "models/openstack_pacemaker.py", "--format", "xml")
-    assert r.returncode == 2 and "--format" in r.stderr
+    assert r.returncode == 2 and "--format must be text, json or sarif" in r.stderr
