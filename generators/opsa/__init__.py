@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from typing import Iterable
+from typing import Iterable, Mapping
 
 from hamodel.analysis.availability import component_reliability
 from hamodel.analysis.components import ModelView, sort_set
@@ -74,11 +74,48 @@ def probabilities(v: ModelView, components: Iterable[str]) -> dict[str, float]:
 class _Writer:
     """Failure gates of one tree: the dual of its success formula."""
 
-    def __init__(self, ft: ET.Element, prefix: str):
+    def __init__(self, ft: ET.Element, prefix: str, atleast: str = "expand"):
         self.ft = ft
         self.prefix = prefix
+        self.atleast = atleast
         self.names: dict[int, str] = {}
         self.keep: list[Formula] = []  # ids stay valid while the writer lives
+        self.count = 0
+
+    def _new(self) -> str:
+        self.count += 1
+        return f"{self.prefix}-g{self.count}"
+
+    def _at_least(self, g: ET.Element, m: int, xs: tuple) -> None:
+        """``m`` of the failure events of ``xs`` occur, as AND/OR gates:
+        T(i, m) = (x_i AND T(i+1, m-1)) OR T(i+1, m), shared sub-gates,
+        O(n m) gates (exact for these coherent operands)."""
+        memo: dict[tuple[int, int], str] = {}
+        n = len(xs)
+
+        def put(parent: ET.Element, i: int, m: int) -> None:
+            if m == 1:
+                op = ET.SubElement(parent, "or")
+                for x in xs[i:]:
+                    self.ref(op, x)
+            elif m == n - i:
+                op = ET.SubElement(parent, "and")
+                for x in xs[i:]:
+                    self.ref(op, x)
+            else:
+                op = ET.SubElement(parent, "or")
+                both = ET.SubElement(op, "and")
+                self.ref(both, xs[i])
+                ET.SubElement(both, "gate", name=sub(i + 1, m - 1))
+                ET.SubElement(op, "gate", name=sub(i + 1, m))
+
+        def sub(i: int, m: int) -> str:
+            if (i, m) not in memo:
+                memo[(i, m)] = name = self._new()
+                put(ET.SubElement(self.ft, "define-gate", name=name), i, m)
+            return memo[(i, m)]
+
+        put(g, 0, m)
 
     def ref(self, parent: ET.Element, f: Formula) -> None:
         """Append to ``parent`` the failure event of success formula ``f``."""
@@ -94,7 +131,7 @@ class _Writer:
         key = id(f)
         if key in self.names and name is None:
             return self.names[key]
-        name = name or f"{self.prefix}-g{len(self.names) + 1}"
+        name = name or self._new()
         self.names[key] = name
         self.keep.append(f)
         g = ET.SubElement(self.ft, "define-gate", name=name)
@@ -109,9 +146,12 @@ class _Writer:
                 self.ref(op, x)
         elif t == "atleast":
             k, xs = f[1], f[2]
-            op = ET.SubElement(g, "atleast", min=str(len(xs) - k + 1))
-            for x in xs:
-                self.ref(op, x)
+            if self.atleast == "gate":
+                op = ET.SubElement(g, "atleast", min=str(len(xs) - k + 1))
+                for x in xs:
+                    self.ref(op, x)
+            else:
+                self._at_least(g, len(xs) - k + 1, xs)
         else:  # constant success formula: the top event never / always occurs
             ET.SubElement(g, "house-event", name="hamodel-never" if f == TRUE else "hamodel-always")
         return name
@@ -121,9 +161,18 @@ def fault_trees(v: ModelView, services: Iterable[str] | None = None) -> dict[str
     return trees(v, services)
 
 
-def render_opsa(v: ModelView, services: Iterable[str] | None = None, model_name: str = "") -> str:
-    """The MEF document (XML text) for the analysed services of ``v``."""
-    ts = fault_trees(v, services)
+def render_opsa(v: ModelView, services: Iterable[str] | Mapping[str, Tree] | None = None,
+                model_name: str = "", atleast: str = "expand") -> str:
+    """The MEF document (XML text) for the analysed services of ``v`` (or
+    the ``services`` named, or the trees given by name).
+
+    ``atleast="expand"`` (default) writes each k-of-n vote as AND/OR gates
+    (see :meth:`_Writer._at_least`); ``"gate"`` writes MEF ``atleast`` gates,
+    which SCRAM 0.16.2 (Debian's) gets wrong when two of them share an
+    argument: tests/test_faulttree.py keeps a reproduction."""
+    if atleast not in ("expand", "gate"):
+        raise ValueError(f"atleast must be 'expand' or 'gate', not {atleast!r}")
+    ts = dict(services) if isinstance(services, Mapping) else fault_trees(v, services)
     root = ET.Element("opsa-mef")
     if model_name:
         root.set("name", "m-" + _escape(model_name))
@@ -135,7 +184,7 @@ def render_opsa(v: ModelView, services: Iterable[str] | None = None, model_name:
         ft = ET.SubElement(root, "define-fault-tree", name="ft-" + _escape(s))
         ET.SubElement(ft, "label").text = f"{s} not fully available" + (
             "" if t.coherent else " (not coherent: contains NOT gates)")
-        w = _Writer(ft, "s-" + _escape(s))
+        w = _Writer(ft, "s-" + _escape(s), atleast)
         top = t.up
         if top[0] in ("var",) or (top[0] == "not" and top[1][0] == "var"):
             g = ET.SubElement(ft, "define-gate", name=top_name(s))
