@@ -219,3 +219,40 @@ def test_pre_commit_hooks_run_through_pre_commit(tmp_path: Path) -> None:
     assert built.returncode == 0, built.stderr
     fresh = try_repo("hamodel-build-check")
     assert fresh.returncode == 0 and "Passed" in fresh.stdout, fresh.stdout + fresh.stderr
+
+
+def test_exported_json_side(tmp_path: Path) -> None:
+    """An exported JSON (with its lock) compares equal to its model; its
+    findings point at the JSON file, without a line."""
+    exported = tmp_path / "k.json"
+    assert run("export", "models/openstack_keepalived.py", "-o", str(exported)).returncode == 0
+    shutil.copy(ROOT / "models/openstack_keepalived.lock.json", tmp_path / "k.lock.json")
+    same = run("diff", str(exported), "models/openstack_keepalived.py", "--fail-on", "info", "--format", "json")
+    assert same.returncode == 0, same.stderr
+    d = json.loads(same.stdout)
+    assert d["findings"] == {"added": [], "removed": [], "changed": []}
+    assert d["files"] == [] and d["placement_moves"] == [] and d["vrrp"] == []
+    r = run("diff", str(exported), "models/openstack_pacemaker.py", "--format", "json")
+    spof = next(f for f in json.loads(r.stdout)["findings"]["removed"] if f["id"] == "spof:cinder-volume")
+    assert spof["locations"][0] == {"object": "service:cinder-volume", "file": str(exported), "line": None}
+
+
+def test_a_side_that_does_not_load_is_named(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.py"
+    bad.write_text(GALERA.format(racks='["r1", "r2", "r3"]').replace("replicas=3", "replicas=-3"))
+    r = run("diff", "models/openstack_keepalived.py", str(bad))
+    assert r.returncode == 2 and f"{bad}:" in r.stderr and "replicas" in r.stderr, r.stderr
+
+
+def test_vrrp_id_change_and_the_reload_it_needs(tmp_path: Path) -> None:
+    old, new = tmp_path / "old.py", tmp_path / "new.py"
+    old.write_text(GALERA.format(racks='["r1", "r2", "r3"]').replace('track="haproxy"', 'track="haproxy", vrid=41'))
+    new.write_text(GALERA.format(racks='["r1", "r2", "r3"]').replace('track="haproxy"', 'track="haproxy", vrid=42'))
+    r = run("diff", str(old), str(new), "--format", "json", env={"DIFF_TEST_VRRP_PASS": "x"})
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert {"service": "haproxy", "field": "vrid", "old": 41, "new": 42} in d["vrrp"]
+    conf = {f["path"]: f for f in d["files"] if f["path"].endswith("keepalived.conf")}
+    assert sorted(conf) == [f"nodes/db-{i}/keepalived/keepalived.conf" for i in (1, 2, 3)]
+    assert conf["nodes/db-2/keepalived/keepalived.conf"]["action"] == "reload keepalived on db-2"
+    assert "+    virtual_router_id 42" in conf["nodes/db-2/keepalived/keepalived.conf"]["diff"]
