@@ -1,7 +1,7 @@
 """Failure-analysis benchmark: Z3 (sliced, one query per service, QF_FD +
 cardinality solver) against brute-force enumeration, k = 1, 2, 3.
 
-Model: ``benchmarks/synthetic.py`` (seeded); placement: hamodel's own Z3
+Model: ``hamodel.testing.synthetic`` (seeded); placement: hamodel's own Z3
 placement (``--greedy``: a seeded greedy spread built here instead). Processes are left out by
 default so that ~1,000 services sit over ~1,300 components (nodes, racks,
 zones, power feeds); ``--processes`` adds one component per instance.
@@ -35,21 +35,13 @@ import math
 import multiprocessing as mp
 import random
 import resource
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from hamodel.analysis.components import view  # noqa: E402
-from hamodel.analysis.cutsets import Analyzer, brute_force_cut_sets  # noqa: E402
-from hamodel.analysis.semantics import Evaluation  # noqa: E402
-from hamodel.deployment import Placement  # noqa: E402
-
-try:
-    from synthetic import synthetic  # the placement issue's seeded generator
-except ImportError:  # pragma: no cover - fallback generator
-    synthetic = None
+from hamodel.analysis.components import view
+from hamodel.analysis.cutsets import Analyzer, brute_force_cut_sets
+from hamodel.analysis.semantics import Evaluation
+from hamodel.deployment import Placement
+from hamodel.testing import synthetic  # the placement issue's seeded generator
 
 
 def greedy_placement(arch, seed: int = 1) -> Placement:

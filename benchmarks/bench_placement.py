@@ -25,10 +25,9 @@ import sys
 import time
 from collections import defaultdict
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from synthetic import capacity_bound, instance_total, synthetic  # noqa: E402
+from hamodel.testing import capacity_bound, instance_total, synthetic  # noqa: E402
 
 from hamodel.deployment import Placement  # noqa: E402
 

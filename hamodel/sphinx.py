@@ -19,7 +19,9 @@ Add ``"hamodel.sphinx"`` to ``extensions``. Then:
   ``hamodel-domains``, ``hamodel-network``, ``hamodel-findings``,
   ``hamodel-scenarios``, ``hamodel-availability``; ``hamodel-diagram``
   takes ``:view: physical|logical`` or ``:finding: <finding id>``). Model
-  paths are relative to ``hamodel_root`` (the repository root by default).
+  paths are relative to ``hamodel_root`` (the repository root by default);
+- ``.. hamodel-finding-kinds::`` (no argument) is the table of every kind
+  of finding, read from :mod:`hamodel.analysis.catalogue`.
 
 A model that does not load, place or analyse is a Sphinx warning carrying
 the model's own error, so ``sphinx-build -W`` fails the build.
@@ -30,6 +32,7 @@ from __future__ import annotations
 import glob
 import hashlib
 import os
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -425,6 +428,33 @@ class CliDirective(SphinxDirective):
         return [container]
 
 
+class FindingKindsDirective(SphinxDirective):
+    """``.. hamodel-finding-kinds::``: every kind of finding, read from the
+    catalogue (:data:`hamodel.analysis.catalogue.RULES`), so the page
+    cannot drift from what the analysis reports."""
+
+    has_content = False
+
+    def run(self) -> list[nodes.Node]:
+        container = nodes.container(classes=["hamodel", "hamodel-finding-kinds"])
+        self.state.nested_parse(StringList(findings_table_rst(), source="<hamodel findings>"), self.content_offset,
+                                container)
+        return [container]
+
+
+def findings_table_rst() -> list[str]:
+    """The rST list-table of every finding rule: id, kind, severities, meaning."""
+    from hamodel.analysis import catalogue
+
+    lines = [".. list-table::", "   :header-rows: 1", "   :widths: 24 18 10 48", "",
+             "   * - Finding id", "     - Kind", "     - Severity", "     - Meaning and usual fix"]
+    for rule in catalogue.RULES:
+        ident = re.sub(r"\{(\w+)\}", r"<\1>", rule.id)
+        lines += [f"   * - ``{ident}``", f"     - {rule.kind}",
+                  f"     - {' / '.join(s.value for s in rule.severities)}", f"     - {rule.doc}"]
+    return [*lines, ""]
+
+
 def _escape(text: str) -> str:
     from hamodel.generators.docs import rst_escape
 
@@ -451,5 +481,6 @@ def setup(app: Sphinx) -> dict[str, Any]:
         app.add_directive(f"hamodel-{section}", _directive(section))
     app.add_directive("hamodel-diagram", DiagramDirective)
     app.add_directive("hamodel-cli", CliDirective)
+    app.add_directive("hamodel-finding-kinds", FindingKindsDirective)
     return {"version": "0.1", "parallel_read_safe": False, "parallel_write_safe": True}
 

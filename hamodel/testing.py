@@ -1,4 +1,8 @@
-"""Seeded synthetic architectures for placement benchmarks.
+"""Seeded synthetic architectures, for the benchmarks and the tests.
+
+Part of the package (not of ``benchmarks/``) so that tests and benchmark
+scripts import it by its name, ``hamodel.testing``, without ``sys.path``
+edits; it needs nothing beyond hamodel's own dependencies.
 
 ``synthetic(racks=100, nodes=1000, instances=3000, seed=1)`` builds racks in
 zones (10 racks per zone), two power feeds per zone, nodes spread evenly over

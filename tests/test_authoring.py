@@ -26,8 +26,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
-def keepalived():
-    return load(ROOT / "models" / "openstack_keepalived.py")
+def keepalived(reference_arch):
+    return reference_arch("openstack_keepalived")
 
 
 # -- replace: one validated way to derive a variant ---------------------------

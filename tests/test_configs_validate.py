@@ -11,15 +11,14 @@ import subprocess
 
 import pytest
 from hypothesis import HealthCheck, event, given, settings
-from hypothesis import strategies as st
 
 from hamodel.generators.configs import ConfigError, build_configs
-from hamodel import Architecture, Network, Node, Service, VirtualIP
+from hamodel import Architecture
 from hamodel.errors import HamodelError
 from hamodel.model.base import SecretRef
 from hamodel.pipeline import resolve
-from hamodel.strategies import Vrrp
 from hamodel.validate import available, haproxy_check, keepalived_check, namespace, node_interfaces, validate_files
+from model_strategies import lb_models
 from test_configs import MODELS, reference, small_arch
 
 pytestmark = [pytest.mark.netns, pytest.mark.skipif(not available(), reason="needs root, haproxy, keepalived, ip")]
@@ -90,53 +89,8 @@ def test_secret_bearing_and_ipv6_configs_validate(tmp_path):
 
 # -- hypothesis: small models pass both validators or are rejected clearly ------------
 
-PORTS = [80, 443, 3306, 5000, 8080, 9292]
-
-
-@st.composite
-def small_models(draw):
-    n = draw(st.integers(1, 4))
-    ipv6 = draw(st.booleans())
-    if ipv6:
-        lan, vip_addr, addrs = Network("lan", subnet="fd00:20::/64"), "fd00:20::100", [f"fd00:20::{i + 10}" for i in range(1, n + 1)]
-    else:
-        lan, vip_addr, addrs = Network("lan", subnet="10.20.0.0/24"), "10.20.0.100", [f"10.20.0.{i + 10}" for i in range(1, n + 1)]
-    vip = VirtualIP("vip", vip_addr, network=lan)
-    devices = draw(st.sampled_from(["eth0", "ens3", "bond0.100"]))
-    nodes = [Node(f"lb{i}", roles={"lb"}, interfaces=[{"network": "lan", "address": a, "device": devices}])
-             for i, a in enumerate(addrs, 1)]
-    vrrp = Vrrp(vip, track="haproxy", preempt=draw(st.booleans()), unicast=draw(st.booleans()),
-                advert_int=draw(st.integers(1, 5)),
-                garp_master_refresh_s=draw(st.none() | st.integers(1, 60)),
-                notify=draw(st.none() | st.just("/usr/local/bin/vrrp-notify")),
-                # VRRPv3 (IPv6) has no auth: that refusal is tested in test_configs.py
-                auth=None if ipv6 else draw(st.none() | st.just({"env": "HYP_VRRP"})))
-    services = [Service("haproxy", on="lb", ports=[9300], strategy=vrrp)]
-    ports = draw(st.lists(st.sampled_from(PORTS), min_size=0, max_size=3, unique=True))
-    for i, port in enumerate(ports):
-        mode = draw(st.sampled_from(["tcp", "http"]))
-        services.append(dict(
-            name=f"api{i}", on="lb", replicas=draw(st.integers(1, n)),
-            strategy=dict(
-                kind="behind_vip", vip="vip", ports=[port], mode=mode,
-                balance=draw(st.sampled_from(["roundrobin", "leastconn", "source", "first"])),
-                sticky=mode == "http" and draw(st.booleans()),
-                single_writer=mode == "tcp" and draw(st.booleans()),
-                check=dict(inter_ms=draw(st.sampled_from([500, 1000, 2000])), rise=draw(st.integers(1, 3)),
-                           fall=draw(st.integers(1, 3)), http_path=draw(st.none() | st.just("/health")),
-                           port=draw(st.none() | st.just(9200))),
-                timeout_client_s=draw(st.none() | st.integers(1, 7200)),
-                timeout_server_s=draw(st.none() | st.integers(1, 7200)),
-                tcp_keepalive=draw(st.booleans()),
-                tls={"certificate": "/etc/ssl/private/api.pem"} if port == 443 else None,
-                accept_single_backend=draw(st.booleans()),
-                backend_port_offset=draw(st.sampled_from([0, 10000])),
-            )))
-    return dict(name="hypothesis", nodes=nodes, networks=[lan], vips=[vip], services=services)
-
-
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(small_models())
+@given(lb_models())
 def test_generated_models_validate_or_are_rejected_clearly(data):
     try:
         arch = Architecture(**data)

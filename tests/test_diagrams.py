@@ -12,20 +12,18 @@ from pathlib import Path
 import pytest
 
 from hamodel.generators.diagrams import VIEWS, diagram_findings, finding_stem, generate, render, render_dot
-from hamodel.loader import load
-from hamodel.pipeline import resolve
 
 REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
-def keepalived():
-    return resolve(load(REPO / "models" / "openstack_keepalived.py"))
+def keepalived(resolved):
+    return resolved("openstack_keepalived")
 
 
 @pytest.fixture(scope="module")
-def multirack():
-    return resolve(load(REPO / "models" / "multirack.py"))
+def multirack(resolved):
+    return resolved("multirack")
 
 
 def test_two_runs_give_the_same_bytes(keepalived, tmp_path: Path, monkeypatch) -> None:

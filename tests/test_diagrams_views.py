@@ -27,8 +27,8 @@ PAGE_WIDTH_PT = 820
 
 
 @pytest.fixture(scope="module", params=MODELS)
-def dep(request):
-    return resolve(load(REPO / "models" / f"{request.param}.py"))
+def dep(request, resolved):
+    return resolved(request.param)
 
 
 def _edges(dot: str) -> list[str]:

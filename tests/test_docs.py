@@ -418,11 +418,8 @@ def test_unknown_finding_in_a_diagram_directive_is_a_warning(tmp_path: Path) -> 
 
 
 @pytest.fixture(scope="module")
-def keepalived_dep():
-    from hamodel.loader import load
-    from hamodel.pipeline import resolve
-
-    return resolve(load(REPO / "models" / "openstack_keepalived.py"))
+def keepalived_dep(resolved):
+    return resolved("openstack_keepalived")
 
 
 def test_acknowledged_finding_shows_the_reason(keepalived_dep) -> None:

@@ -56,8 +56,8 @@ def svc(data, name):
 
 
 @pytest.fixture(scope="module")
-def keepalived():
-    return load(KEEPALIVED)
+def keepalived(reference_arch):
+    return reference_arch("openstack_keepalived")
 
 
 @pytest.fixture(scope="module")

@@ -27,8 +27,7 @@ from hamodel.pipeline import resolve
 from hamodel.strategies import Vrrp
 from hamodel.validate import KEEPALIVED_MAX_LINE, haproxy_check, keepalived_check, namespace, node_interfaces
 
-sys.path.insert(0, str(Path(__file__).parent))
-from test_configs import small_arch  # noqa: E402
+from test_configs import small_arch
 
 ROOT = Path(__file__).resolve().parents[1]
 DAEMONS = os.geteuid() == 0 and all(shutil.which(x) for x in ("haproxy", "keepalived", "ip", "openssl"))

@@ -32,8 +32,7 @@ from hamodel.generators.configs import build_configs, drift
 from hamodel.output import FileSet, OutputError, write_file, write_tree
 from hamodel.pipeline import resolve
 
-sys.path.insert(0, str(Path(__file__).parent))
-from test_configs import GOLDEN, ROOT, small_arch, tree  # noqa: E402
+from test_configs import GOLDEN, ROOT, small_arch, tree
 
 SMALL_MODEL = textwrap.dedent("""\
     from hamodel import Architecture, Network, Node, Service, VirtualIP

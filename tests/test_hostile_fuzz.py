@@ -32,8 +32,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, event, given, settings
 from hypothesis import strategies as st
 
-sys.path.insert(0, str(Path(__file__).parent))
-from test_hostile_injection import (  # noqa: E402
+from test_hostile_injection import (
     MARKER,
     ansible_env,
     doctree,

@@ -97,8 +97,7 @@ def test_infeasible_capacity_bound_model_is_explained_by_counting(tmp_path, serv
 
 def test_requests_in_steps_leave_the_rest_of_a_node_unused():
     # 0.5-cpu steps: a 21.4-cpu node gives 21, so 10 of them give 210 < 214
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    from synthetic import capacity_bound
+    from hamodel.testing import capacity_bound
 
     a = capacity_bound(100, 10, (0.5, 1.5, 2.5, 3.5), 0.0, racks=True)
     with pytest.raises(Unplaceable) as e:
@@ -144,8 +143,7 @@ def test_a_hard_packing_is_placed_or_undecided_never_unplaceable():
     # cell of six identical nodes: feasible (CP-SAT finds one in 4 s), but
     # hard for the exact fill. The old 2-second wall-clock cut-off read
     # the give-up as "cannot hold" and answered "unplaceable".
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    from synthetic import capacity_bound
+    from hamodel.testing import capacity_bound
 
     a = capacity_bound(60, 6, (0.7, 1.1, 1.3, 2.9), 0.0, racks=False)
     try:
@@ -198,10 +196,8 @@ def test_sigint_inside_a_z3_check_is_an_interrupt_not_an_answer(call):
     assert float(r.stdout.split()[-1]) < 30  # it was the interrupt that ended the check
 
 
-SLOW_MODEL = f"""\
-import sys
-sys.path.insert(0, {str(ROOT / 'benchmarks')!r})
-from synthetic import synthetic
+SLOW_MODEL = """\
+from hamodel.testing import synthetic
 architecture = synthetic(100, 1000, 3000, seed=1)
 """
 

@@ -33,8 +33,7 @@ import docutils.nodes
 import docutils.utils
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-from test_docs import sphinx_build  # noqa: E402
+from test_docs import sphinx_build
 
 from hamodel.errors import ModelError  # noqa: E402
 from hamodel.generators.configs import ConfigError, build_configs  # noqa: E402

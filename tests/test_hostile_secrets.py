@@ -15,7 +15,6 @@ import shutil
 import stat
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -27,8 +26,7 @@ from hamodel.generators.configs import SECRET_CHARS, ConfigError, Secrets, build
 from hamodel.model.base import SecretRef
 from hamodel.pipeline import resolve
 
-sys.path.insert(0, str(Path(__file__).parent))
-from test_configs import small_arch  # noqa: E402
+from test_configs import small_arch
 from test_docs import sphinx_build  # noqa: E402
 
 SPECIALS = "".join(sorted(set(re.sub(r"A-Za-z0-9", "", SECRET_CHARS))))

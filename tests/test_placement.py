@@ -444,8 +444,7 @@ def test_lock_path_beside_the_model():
 
 
 def test_synthetic_instance_places_and_verifies():
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    from synthetic import instance_total, synthetic
+    from hamodel.testing import instance_total, synthetic
 
     a = synthetic(racks=30, nodes=300, instances=900, seed=3)
     r = place(a)

@@ -31,7 +31,7 @@ import tempfile
 from pathlib import Path
 from typing import Iterable
 
-from hamodel.deployment import SEVERITIES, Deployment, Finding
+from hamodel.deployment import Deployment, Finding
 from hamodel.model import STRATEGY_TITLES, Architecture
 
 __all__ = ["VIEWS", "render", "generate", "finding_stem", "render_dot"]
@@ -614,8 +614,7 @@ def diagram_findings(dep: Deployment, threshold: str = "medium") -> list[Finding
     """The findings that get their own diagram: severity >= ``threshold``
     and a scenario to draw (a finding such as "monitoring required" has no
     failed component)."""
-    floor = SEVERITIES.index(threshold)
-    return [f for f in dep.findings if SEVERITIES.index(f.severity) >= floor and f.scenario]
+    return [f for f in dep.findings if f.severity.at_least(threshold) and f.scenario]
 
 
 def generate(dep: Deployment, *, formats: Iterable[str] = ("svg", "png")) -> dict[str, bytes]:

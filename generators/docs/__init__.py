@@ -23,7 +23,7 @@ from typing import Any, Mapping, Sequence
 
 import jinja2
 
-from hamodel.deployment import SEVERITIES, Deployment, Finding
+from hamodel.deployment import Deployment, Finding
 from hamodel.model import STRATEGY_TITLES
 from hamodel.model.strategies import AppCluster, PacemakerVip, Vrrp
 
@@ -118,7 +118,7 @@ def _downtime(a: float) -> str:
 
 
 def _severity_at_least(f: Finding, threshold: str) -> bool:
-    return SEVERITIES.index(f.severity) >= SEVERITIES.index(threshold)
+    return f.severity.at_least(threshold)
 
 
 def limitations(dep: Deployment) -> list[Finding]:

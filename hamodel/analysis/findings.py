@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from hamodel.deployment import SEVERITIES, Finding
+from hamodel.deployment import Finding, Severity
 
-SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan", "info": "dim"}
+SEVERITY_STYLE = {Severity.CRITICAL: "bold red", Severity.HIGH: "red", Severity.MEDIUM: "yellow",
+                  Severity.LOW: "cyan", Severity.INFO: "dim"}
 
 
 def at_least(severity: str, threshold: str) -> bool:
-    return SEVERITIES.index(severity) >= SEVERITIES.index(threshold)
+    """Whether ``severity`` is ``threshold`` or worse (ranked by :class:`Severity`)."""
+    return Severity(severity).at_least(threshold)
 
 
 def gate(findings: Iterable[Finding], fail_on: str) -> list[Finding]:

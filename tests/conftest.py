@@ -1,0 +1,55 @@
+"""Setup shared by the tests.
+
+- ``reference_arch`` / ``resolved``: the reference models of ``models/``, loaded
+  (``Architecture``) and resolved (``Deployment``: placed, allocated,
+  analysed) once per test session (per xdist worker), by file stem:
+  ``resolved("openstack_keepalived")``. Models are frozen, so sharing them
+  is safe; a test that needs a variant derives a new object.
+- The hypothesis model strategies live in :mod:`model_strategies` (this
+  folder is on ``sys.path`` because it holds this conftest); the seeded
+  synthetic generator is :mod:`hamodel.testing`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+from hamodel.deployment import Deployment
+from hamodel.loader import load
+from hamodel.model import Architecture
+from hamodel.pipeline import resolve
+
+ROOT = Path(__file__).resolve().parents[1]
+MODELS = ROOT / "models"
+#: The stems of every reference model (``models/*.py``).
+REFERENCE_MODELS: tuple[str, ...] = tuple(sorted(p.stem for p in MODELS.glob("*.py")))
+
+
+@pytest.fixture(scope="session")
+def reference_arch() -> Callable[[str], Architecture]:
+    """``reference_arch(name)``: ``models/<name>.py`` loaded, once per session."""
+    cache: dict[str, Architecture] = {}
+
+    def get(name: str) -> Architecture:
+        if name not in cache:
+            cache[name] = load(MODELS / f"{name}.py")
+        return cache[name]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def resolved(reference_arch: Callable[[str], Architecture]) -> Callable[[str], Deployment]:
+    """``resolved(name)``: the reference model resolved with the defaults
+    (its lock file, ``k=2``, analysis on), once per session."""
+    cache: dict[str, Deployment] = {}
+
+    def get(name: str) -> Deployment:
+        if name not in cache:
+            cache[name] = resolve(reference_arch(name))
+        return cache[name]
+
+    return get
