@@ -305,6 +305,20 @@ def test_check_availability_shows_what_to_fix_first():
     assert [x["component"] for x in rows] == [f.component for f in expected] and len(rows) == 10
 
 
+def test_docs_availability_section_lists_what_to_fix_first():
+    import docutils.core
+
+    from hamodel.generators.docs import DocExtras, render_section
+
+    arch, dep, _ = _deployment("webplatform")
+    est = availability(arch, dep.placement, dep.vrrp_groups)
+    text = render_section(dep, "availability", extras=DocExtras(availability=est))
+    expected = [f.component for f in what_to_fix(importance(arch, dep.placement, dep.vrrp_groups))]
+    listed = [line.split("``")[1] for line in text.splitlines() if line.startswith("   * - ``")]
+    assert listed == expected
+    docutils.core.publish_doctree(text, settings_overrides={"halt_level": 2, "report_level": 2})
+
+
 def test_cli_export_opsa_mef_is_valid_for_scram(tmp_path):
     out = tmp_path / "web.xml"
     r = subprocess.run([sys.executable, "-m", "hamodel.cli", "export", str(ROOT / "models" / "webplatform.py"),

@@ -114,6 +114,15 @@ def _downtime(a: float) -> str:
     return f"{minutes / 60:.1f} h" if minutes >= 120 else f"{minutes:.1f} min"
 
 
+def _fix_first_rows(dep: Deployment) -> list[list[Any]]:
+    """Rows of the "what to fix first" table (hamodel.analysis.importance)."""
+    from hamodel.analysis.importance import importance, what_to_fix
+
+    fix = what_to_fix(importance(dep.architecture, dep.placement, dep.vrrp_groups))
+    return [[_literal(f.component), _downtime(1 - f.hours_per_year / (365.25 * 24)), _join(f.services),
+             rst_escape(f.top_service), f"{f.birnbaum:.3g}", f"{f.fussell_vesely:.3f}"] for f in fix]
+
+
 # -- views of the deployment --------------------------------------------------
 
 
@@ -279,6 +288,7 @@ def _context(dep: Deployment, slug: str, extras: DocExtras, sections: bool, imag
         "availability_rows": [[e(a.service), f"{a.availability * 100:.6f} %", f"{a.nines:.2f}",
                                _downtime(a.availability), "exact" if a.exact else f"bound ({a.cut_sets} cut sets)"]
                               for a in availability],
+        "fix_first_rows": _fix_first_rows(dep) if availability else [],
     }
     return {
         **rows,
