@@ -254,11 +254,58 @@ COLD_START = Rule(
            "gains quorum, so {stopped} stay stopped until an operator unblocks quorum.",
     mitigation="Document the quorum unblock procedure (pcs quorum unblock) in the runbook.")
 
+# -- settings of the generated configuration (hamodel.analysis.config_findings) --
+
+SHORT_TIMEOUT = Rule(
+    "SHORT_TIMEOUT", "short-timeout:{service}", "config", M,
+    "{service}'s database front cuts connections after a short idle time",
+    "A single-writer database front (Galera) whose client or server timeout is under 600 s: HAProxy cuts "
+    "every longer query and idle pooled connection.",
+    impact="The single-writer listener of {service} keeps {shown}: HAProxy closes any query or pooled "
+           "connection idle or running longer than that, which applications see as a lost connection.",
+    mitigation="Raise {where}.timeout_client_s and timeout_server_s to at least {minimum} "
+               "(the default for single_writer is 3600, as kolla-ansible uses for MariaDB).")
+
+CLEARTEXT_PUBLIC = Rule(
+    "CLEARTEXT_PUBLIC", "cleartext-public:{service}", "config", M,
+    "{service} is served in clear text on the public VIP {vip}",
+    "A front on an ``exposure=\"public\"`` VIP without TLS termination.",
+    impact="{service} listens on {vip} (exposure public) on port(s) {ports} "
+           "without TLS: tokens and passwords cross untrusted networks readable and alterable.",
+    mitigation="Give {where}.tls a certificate (tls={{'certificate': '/etc/...pem'}}) so HAProxy terminates TLS "
+               "on {vip}, or move the front to an internal VIP.")
+
+STATS_NO_AUTH = Rule(
+    "STATS_NO_AUTH", "stats-no-auth:{service}", "config", M,
+    "HAProxy statistics of {service} need no password",
+    "An HAProxy statistics listener (a port of the VIP-holding haproxy service) without ``auth``.",
+    impact="The stats listener on port(s) {ports} of every {service} node answers "
+           "anyone who reaches the node's address: it shows every backend and server state.",
+    mitigation="Give services[{service}].ports[...].auth a SecretRef (stats auth user:password), or drop the port.")
+
+VRID_RANGE = Rule(
+    "VRID_RANGE", "vrid-range:{service}", "config", L,
+    "{service}'s VRRP router id {vrid} is outside {network}'s vrid_range",
+    "A VRRP group's router id lies outside its segment's ``vrid_range`` (kept from a lock file, or fixed in "
+    "the model).",
+    impact="The id (kept from the lock file or fixed in the model) lies outside vrid_range "
+           "{low}-{high}, so it may collide with another system on {network}.",
+    mitigation="Build with --fresh to reallocate it inside the range, or drop the fixed vrid.")
+
+VRID_COLLISION = Rule(
+    "VRID_COLLISION", "vrid-collision:{network}:{vrid}", "config", H,
+    "VRRP router id {vrid} is used twice on {network}",
+    "Two VRRP groups, or a group and ``reserved_vrids``, share a router id on one segment.",
+    impact="{sharing} share virtual_router_id {vrid} on {network}: their adverts mix, and the VIPs flap or "
+           "are held by the wrong group.",
+    mitigation="Give each group its own id: set networks[{network}].vrid_range, or fix Vrrp(vrid=...).")
+
 #: Every rule, in the order the documentation lists them.
 RULES: tuple[Rule, ...] = (
     UNAVAILABLE, SPOF, PARTIAL_OUTAGE, QUORUM_LOSS, QUORUM_LOSS_INHERENT, CUT_SETS, SPLIT_BRAIN, SITE_FAILURE,
     MONITORING_REQUIRED, NO_AUTOMATIC_RESTART, MANUAL_RECOVERY, PACEMAKER_TWO_NODE, PACEMAKER_TWO_NODE_NO_FENCING,
     PACEMAKER_FENCE_RACE, PACEMAKER_NO_FENCING, CAPACITY_NODE, CAPACITY_DOMAIN, COLD_START,
+    SHORT_TIMEOUT, CLEARTEXT_PUBLIC, STATS_NO_AUTH, VRID_COLLISION, VRID_RANGE,
 )
 
 
