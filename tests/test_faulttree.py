@@ -32,7 +32,7 @@ from hamodel.analysis.availability import unavailability
 from hamodel.analysis.components import set_key, sort_set, view
 from hamodel.analysis.cutsets import Analyzer
 from hamodel.analysis.failures import availability
-from hamodel.analysis.faulttree import Builder, holds, trees
+from hamodel.analysis.faulttree import Builder, holds, tree_cut_sets, trees
 from hamodel.analysis.importance import importance, service_importance, what_to_fix
 from hamodel.analysis.placement import lock_path_for
 from hamodel.analysis.semantics import Evaluation
@@ -80,12 +80,15 @@ def compare_cut_sets(v, k: int, tmp: Path, services=None) -> int:
     ts = trees(v, services)
     got = scram_products(scram(render_opsa(v, ts), tmp, "--limit-order", str(k)))
     an = Analyzer(v)
+    coherent = [s for s, t in ts.items() if t.coherent]
+    from_tree = tree_cut_sets(v, k, coherent)  # hamodel's own bottom-up enumeration over the same trees
     diffs = 0
     for s, t in ts.items():
         if not t.coherent:
             TALLY["non_coherent"] += 1
             continue
         ours = an.cut_sets(s, k)[0]
+        assert from_tree[s] == ours, s
         theirs = got[top_name(s)]
         if ours == [()]:  # down with nothing failed: SCRAM says UNITY (one empty product)
             theirs = [tuple(x) for x in theirs]

@@ -424,3 +424,89 @@ def trees(v: ModelView, services: Iterable[str] | None = None) -> dict[str, Tree
     b = Builder(v)
     names = services if services is not None else [s for s in sorted(v.services) if v.analysed(s)]
     return {s: b.tree(s) for s in names}
+
+
+# -- minimal cut sets straight from the tree ---------------------------------------
+
+Family = frozenset  # of frozensets of component ids
+
+
+def _minimise(sets: Iterable[frozenset[str]]) -> Family:
+    """Keep the sets none of whose proper subsets is in the family (small
+    sets: every subset is looked up, O(n 2^k) instead of O(n^2))."""
+    from itertools import combinations
+
+    kept: set[frozenset[str]] = set()
+    for s in sorted(set(sets), key=len):
+        if frozenset() in kept:
+            break
+        items = sorted(s)
+        if not any(frozenset(c) in kept for r in range(len(items)) for c in combinations(items, r)):
+            kept.add(s)
+    return frozenset(kept)
+
+
+def _product(a: Family, b: Family, k: int) -> Family:
+    return _minimise(x | y for x in a for y in b if len(x | y) <= k)
+
+
+class CutSets:
+    """Minimal cut sets of order <= ``k`` of coherent success formulas,
+    bottom-up over the gates (MOCUS-style, truncated at ``k``, which is exact
+    for coherent trees: a product's order never shrinks). Families of shared
+    sub-formulas (a node, a path, a quorum vote) are computed once for all
+    services built by the same :class:`Builder`."""
+
+    def __init__(self, k: int):
+        self.k = k
+        self._memo: dict[int, Family] = {}
+        self._keep: list[Formula] = []
+
+    def failures(self, f: Formula) -> Family:
+        """Minimal sets of failed components (size <= k) that falsify ``f``."""
+        key = id(f)
+        if key in self._memo:
+            return self._memo[key]
+        t = f[0]
+        if t == "T":
+            r: Family = frozenset()
+        elif t == "F":
+            r = frozenset([frozenset()])
+        elif t == "var":
+            r = frozenset([frozenset([f[1]])]) if self.k >= 1 else frozenset()
+        elif t == "and":  # fails when any operand fails
+            r = _minimise(s for x in f[1] for s in self.failures(x))
+        elif t == "or":  # fails when every operand fails
+            r = frozenset([frozenset()])
+            for x in f[1]:
+                r = _product(r, self.failures(x), self.k)
+                if not r:
+                    break
+        elif t == "atleast":  # fails when more than n - k operands fail
+            need = len(f[2]) - f[1] + 1
+            at: list[Family] = [frozenset([frozenset()])] + [frozenset()] * need
+            for x in f[2]:
+                fx = self.failures(x)
+                for j in range(need, 0, -1):
+                    at[j] = _minimise([*at[j], *_product(at[j - 1], fx, self.k)])
+            r = at[need]
+        else:
+            raise ValueError("minimal cut sets need a coherent tree (no NOT gate)")
+        self._memo[key] = r
+        self._keep.append(f)
+        return r
+
+
+def tree_cut_sets(v: ModelView, k: int, services: Iterable[str] | None = None) -> dict[str, list[tuple[str, ...]]]:
+    """Minimal cut sets of order <= ``k`` per service from the fault trees
+    (coherent trees only; sorted as :func:`hamodel.analysis.failures.cut_sets`)."""
+    from hamodel.analysis.components import set_key, sort_set
+
+    b = Builder(v)
+    cs = CutSets(k)
+    names = services if services is not None else [s for s in sorted(v.services) if v.analysed(s)]
+    out = {}
+    for s in names:
+        fam = cs.failures(b.up(s))
+        out[s] = sorted((sort_set(x) for x in fam), key=set_key)
+    return out
