@@ -259,6 +259,44 @@ def test_scram_agrees_on_shared_votes_with_expanded_atleast(tmp_path):
     assert close(p, availability(arch, placement)["s0"].unavailability)
 
 
+def test_two_node_fencing_tree_is_not_coherent_and_scram_probability_is_exact(tmp_path):
+    """A 2-node Pacemaker cluster with fencing: the second node is quorate
+    when the first is *down*. The tree says so with a NOT gate; SCRAM's
+    exact probability equals the probability of the down states counted
+    one by one with the plain-Python semantics."""
+    from hamodel import Architecture, Network, Node, PacemakerCluster, Service, Switch, VirtualIP
+    from hamodel.deployment import Placement
+    from hamodel.generators.opsa import probabilities
+    from hamodel.strategies import ActivePassive
+
+    sws = [Switch("sw0"), Switch("sw1")]
+    net = Network("lan", subnet="10.0.0.0/24", switches=sws, links="mesh")
+    vip = VirtualIP("vip", "10.0.0.100", network=net)
+    nodes = [Node(f"n{i}", roles={"r"}, addresses={net: f"10.0.0.{10 + i}"}, switch=sws[i]) for i in range(2)]
+    arch = Architecture("two-node", nodes=nodes, networks=[net], vips=[vip],
+                        services=[Service("db", on="r", strategy=ActivePassive(manager="pacemaker"))],
+                        pacemaker=PacemakerCluster(on=["r"], two_node=True, fencing=True),
+                        reliability={k: Reliability(availability=a) for k, a in
+                                     (("node", 0.9), ("process", 0.8), ("link", 0.7), ("switch", 0.95))})
+    v = view(arch, Placement({"db": ["n0", "n1"]}))
+    t = trees(v)["db"]
+    assert not t.coherent
+    comps = sorted(t.components)
+    q = probabilities(v, comps)
+    exact = 0.0
+    for bits in itertools.product((0, 1), repeat=len(comps)):
+        failed = frozenset(c for c, b in zip(comps, bits) if b)
+        assert holds(t.up, failed) == Evaluation(v, failed).up("db"), failed
+        if not Evaluation(v, failed).up("db"):
+            exact += math.prod(q[c] if b else 1 - q[c] for c, b in zip(comps, bits))
+    results = scram(render_opsa(v), tmp_path, "--probability", "true")
+    p = float(next(results.iter("sum-of-products")).get("probability"))
+    assert close(p, exact), (p, exact)
+    # Failing n0 can bring db back (n1 wins the fence race): not monotone.
+    assert not Evaluation(v, {"proc:db@n0", "link:lan:sw0~sw1"}).up("db")
+    assert Evaluation(v, {"proc:db@n0", "link:lan:sw0~sw1", "node:n0"}).up("db")
+
+
 # -- importance, export, names ----------------------------------------------------
 
 
