@@ -187,9 +187,10 @@ MANUAL_RECOVERY = Rule(
     "MANUAL_RECOVERY", "manual-recovery", "manual-recovery", M,
     "Manual recovery after a full cluster restart",
     "Quorum clusters that need an operator after a full restart; the finding lists each service's recovery "
-    "procedure.",
-    impact="After all members stop at once (power loss, full restart) these clusters do not re-form by "
-           "themselves: {procedures}.",
+    "procedure and which restarts need it (cold_start='manual': every one; 'automatic-after-crash': a "
+    "graceful stop of all members, or a crash after which a member does not return).",
+    impact="After every member stopped (power loss, full restart) these clusters need an operator, case by "
+           "case: {procedures}.",
     mitigation="Document and drill the procedures, or let a resource agent bootstrap them (manager='pacemaker', "
                "cold_start='automatic').")
 

@@ -16,7 +16,9 @@ facts behind them are available as data for generators (docs, drills):
 - :func:`prove_tolerance` -- one counterexample (or a proof) per service.
 
 Semantics (per strategy) are documented in :mod:`hamodel.analysis.semantics`.
-Findings (kind: id):
+Findings, each built from a rule of :mod:`hamodel.analysis.catalogue`
+(which holds the ids, kinds, severities and prose; the guide's checks page
+is rendered from it). In short (id (severity)):
 
 - ``unavailable:<s>`` (critical): down with nothing failed;
 - ``spof:<s>`` (high): a single failure stops ``s`` (its own cut set, not one
@@ -179,12 +181,19 @@ class ColdStart:
 
 
 def cold_start(arch: Architecture, placement: Placement, k: int = 1,
-               vrrp_groups: Sequence[VrrpGroup] = ()) -> list[ColdStart]:
+               vrrp_groups: Sequence[VrrpGroup] = (), *,
+               stop: Literal["crash", "graceful"] = "crash") -> list[ColdStart]:
     """Which quorum-keeping services recover without an operator after a full
-    power loss with up to ``k`` nodes not returning (worst case over the
-    missing nodes). Rules: ``cold_start="manual"`` clusters (Galera needs the
-    node with the last primary view, RabbitMQ the last node down first,
-    MongoDB a forced reconfig) need their ``recovery`` procedure; a cluster
+    power loss (``stop="crash"``; ``"graceful"``: every member was shut down
+    cleanly, as for maintenance) with up to ``k`` nodes not returning (worst
+    case over the missing nodes). Rules: ``cold_start="manual"`` clusters
+    (RabbitMQ needs the last node down first, MongoDB a forced reconfig) need
+    their ``recovery`` procedure after any full stop;
+    ``cold_start="automatic-after-crash"`` clusters (Galera with its default
+    ``pc.recovery``: every member saved the last primary view) re-form by
+    themselves after a crash of all members once every member is back, and
+    need ``recovery`` after a graceful stop of all (no member is safe to
+    start a cluster) or when a member does not return; a cluster
     whose surviving members are fewer than its quorum stays down; with
     Pacemaker ``wait_for_all`` the cluster does not become quorate until all
     its nodes were seen, so a node that never returns needs an operator to
@@ -208,7 +217,8 @@ def cold_start(arch: Architecture, placement: Placement, k: int = 1,
             lose = min(k, len(members))
             if len(members) - lose < q:
                 worst = ColdStart(s, "blocked", st.recovery, members[len(members) - lose:])
-            elif st.cold_start == "manual" and worst is None:
+            elif worst is None and (st.cold_start == "manual" or (
+                    st.cold_start == "automatic-after-crash" and (stop == "graceful" or lose > 0))):
                 worst = ColdStart(s, "manual", st.recovery, ())
         out.append(worst or ColdStart(s, "automatic", getattr(st, "recovery", "Pacemaker restarts it"), ()))
     return out
@@ -431,12 +441,24 @@ def _monitoring_finding(v: ModelView) -> Finding | None:
 
 def _manual_recovery_finding(v: ModelView) -> Finding | None:
     manual = {s: svc.strategy.recovery for s, svc in sorted(v.services.items())
-              if isinstance(svc.strategy, AppCluster) and svc.strategy.cold_start == "manual"}
+              if isinstance(svc.strategy, AppCluster) and svc.strategy.cold_start != "automatic"}
     if not manual:
         return None
+    # Case by case: which full restart needs the operator (what the drill measures on Galera).
+    cases = {s: {"crash, every member back": "manual" if v.services[s].strategy.cold_start == "manual" else "automatic",
+                 "crash, a member missing": "manual", "graceful stop of every member": "manual"} for s in manual}
+
+    def text(s: str, p: str) -> str:
+        if v.services[s].strategy.cold_start == "manual":
+            return f"{s}: after any full stop, {p}"
+        return (f"{s}: re-forms by itself after a crash or power loss of every member once all are back (saved "
+                f"view state); after a graceful stop of every member, or a crash after which a member does not "
+                f"return, {p}")
+
     return cat.MANUAL_RECOVERY.finding(
         services=manual, scenario=sort_set({node_id(n) for s in manual for n in v.instances[s]}),
-        procedures="; ".join(f"{s}: {p}" for s, p in manual.items()), details={"procedures": manual})
+        procedures="; ".join(text(s, p) for s, p in manual.items()),
+        details={"procedures": manual, "cases": cases})
 
 
 def _pacemaker_finding(v: ModelView) -> Finding | None:
