@@ -11,6 +11,7 @@ By hand: ``python -m hamodel.drill.galera models/openstack_keepalived.py``.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -174,3 +175,11 @@ class TestRealGalera:
         assert m["grastate"][m["stop_order"][-1]]["safe_to_bootstrap"] == "1"
         assert m["bootstrapped"] == m["stop_order"][-1] and m["recovery_s"] is not None
         assert m["lost"] == {} and all(x["agreed"] for x in r["checks"])
+
+    @pytest.mark.skipif(not os.environ.get("HAMODEL_GALERA_LONG"),
+                        reason="45 s more; set HAMODEL_GALERA_LONG=1 (or run python -m hamodel.drill.galera)")
+    def test_full_restart_after_a_crash_with_a_member_missing(self, lab):
+        r = _run(lab, "restart-crash-missing")
+        m = r["measured"]
+        assert r["predicted"]["cold_start"] == "manual" and m["formed_by_itself"] is False
+        assert m["bootstrapped"] != m["missing"] and m["lost"] == {} and all(x["agreed"] for x in r["checks"])

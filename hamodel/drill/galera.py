@@ -402,6 +402,30 @@ wsrep_sst_method=rsync
                 p.popen.wait(timeout=10)
                 raise LabError(f"mariadbd on {node} did not stop within {timeout} s")
 
+    def recover_position(self, node: str) -> int:
+        """The member's last committed seqno, from ``mariadbd --wsrep-recover`` (mariadbd must be stopped)."""
+        d = self.mdir(node)
+        log = d / "error.log"
+        before = log.stat().st_size if log.exists() else 0
+        r = self.lab.exec(self.lab.node_ns(node), [MARIADBD, f"--defaults-file={d}/my.cnf", "--wsrep-recover"],
+                          check=False, timeout=120)
+        text = (r.stdout + r.stderr)
+        try:
+            with open(log, "rb") as fh:
+                fh.seek(before)
+                text += fh.read().decode(errors="replace")
+        except OSError:
+            pass
+        m = re.findall(r"Recovered position:\s*[0-9a-f-]+:(-?\d+)", text)
+        if not m:
+            raise LabError(f"--wsrep-recover on {node} reported no position: {text.strip()[-300:]}")
+        return int(m[-1])
+
+    def set_safe_to_bootstrap(self, node: str) -> None:
+        """Mark the member safe to bootstrap in its grastate.dat (the operator's edit)."""
+        p = self.mdir(node) / "data" / "grastate.dat"
+        p.write_text(re.sub(r"(?m)^safe_to_bootstrap:.*$", "safe_to_bootstrap: 1", p.read_text()))
+
     def alive(self, node: str) -> bool:
         p = self.procs.get((node, "mariadbd"))
         return p is not None and p.alive()

@@ -26,7 +26,11 @@ Scenarios (names for ``--scenario``):
   all started again: ``stop="graceful"`` says whether an operator is needed;
   if the cluster does not form, the drill runs the recovery procedure
   (bootstrap the member with ``safe_to_bootstrap: 1`` / the highest seqno)
-  and times it.
+  and times it;
+- ``restart-crash-missing``: every member SIGKILLed, one does not come back:
+  ``cold_start(k=1)`` says whether the two others re-form by themselves; if
+  not, the drill recovers each one's position (``--wsrep-recover``),
+  bootstraps the most advanced one and lets the missing member rejoin later.
 """
 
 from __future__ import annotations
@@ -45,7 +49,7 @@ MARGIN_S = 1.0  # sampling and scheduling on a loaded 2-core machine
 # How long a restarted cluster gets to form by itself: below Galera's pc.wait_prim_timeout (30 s),
 # after which members still waiting for a primary component abort.
 SELF_FORM_WAIT_S = 25.0
-SCENARIOS = ("member-down", "partition", "quorum-loss", "restart-crash", "restart-graceful")
+SCENARIOS = ("member-down", "partition", "quorum-loss", "restart-crash", "restart-graceful", "restart-crash-missing")
 
 
 # -- what the analysis says -------------------------------------------------------
@@ -407,9 +411,71 @@ def restart_graceful(gl: GaleraLab, an: Analysis) -> dict[str, Any]:
     return _full_restart(gl, an, stop="graceful")
 
 
+def restart_crash_missing(gl: GaleraLab, an: Analysis) -> dict[str, Any]:
+    """A crash of every member after which one does not come back (the third case)."""
+    w = Writes(gl, "restart-crash-missing")
+    w.burst(10)
+    lb = gl.plan.lb_node
+    missing = next(n for n in reversed(gl.nodes) if n != lb)
+    back = [n for n in gl.nodes if n != missing]
+    for n in gl.nodes:
+        gl.procs[(n, "mariadbd")].popen.send_signal(signal.SIGKILL)
+    for n in gl.nodes:
+        gl.procs[(n, "mariadbd")].popen.wait(timeout=10)
+    predicted = next(c.outcome for c in _cold(gl, an, k=1, stop="crash"))
+    t0 = time.monotonic()
+    for n in back:
+        gl.start(n)
+    formed = gl.wait(lambda: all(healthy(gl.status(n)) for n in back), SELF_FORM_WAIT_S, every=0.3)
+    measured: dict[str, Any] = {"missing": missing, "formed_by_itself": formed is not None,
+                                "formed_after_s": None if formed is None else round(formed, 2)}
+    if formed is None:
+        measured["waiting"] = {n: gl.brief(n) for n in back}
+        # The recovery procedure after a crash: grastate says seqno -1 everywhere, so each
+        # member's position comes from --wsrep-recover; the most advanced one is marked safe
+        # to bootstrap and started as a new primary component, the other joins it.
+        t1 = time.monotonic()
+        for n in back:
+            gl.kill(n)
+        pos = {n: gl.recover_position(n) for n in back}
+        boot = max(back, key=lambda n: pos[n])
+        gl.set_safe_to_bootstrap(boot)
+        gl.start(boot, bootstrap=True)
+        gl.wait_synced([boot], timeout=60)
+        for n in back:
+            if n != boot:
+                gl.start(n)
+        gl.wait_synced(back, timeout=120)
+        measured.update({"recovered_positions": pos, "bootstrapped": boot,
+                         "recovery": f"--wsrep-recover on {', '.join(back)}; {boot} (highest seqno) marked "
+                                     "safe_to_bootstrap and started with --wsrep-new-cluster",
+                         "recovery_s": round(time.monotonic() - t1, 2)})
+    measured["total_s"] = round(time.monotonic() - t0, 2)
+    gl.start(missing)  # the missing member comes back later and rejoins
+    settle(gl)
+    w.burst(3)
+    lost = w.lost()
+    measured.update({"committed": len(w.committed), "lost": lost})
+    return {"predicted": {"cold_start": predicted, "model_cold_start": gl.plan.strategy.cold_start,
+                          "manual_recovery_finding": (an.finding or {}).get("crash, a member missing",
+                                                                            "no finding: automatic"),
+                          "procedure": an.recovery},
+            "measured": measured,
+            "checks": [_check("re-forms without an operator", predicted == "automatic", formed is not None),
+                       _check("committed rows lost", 0, sum(map(len, lost.values())))]}
+
+
+def _cold(gl: GaleraLab, an: Analysis, *, k: int, stop: str):
+    from hamodel.analysis.failures import cold_start
+
+    dep = gl.dep  # type: ignore[attr-defined]
+    return [c for c in cold_start(gl.arch, dep.placement, k, dep.vrrp_groups, stop=stop) if c.service == an.service]
+
+
 RUNNERS: dict[str, Callable[[GaleraLab, Analysis], dict[str, Any]]] = {
     "member-down": member_down, "partition": partition, "quorum-loss": quorum_loss,
     "restart-crash": restart_crash, "restart-graceful": restart_graceful,
+    "restart-crash-missing": restart_crash_missing,
 }
 
 
