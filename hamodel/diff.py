@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-from hamodel.deployment import SEVERITIES, Deployment, Finding
+from hamodel.deployment import Deployment, Finding, Severity
 from hamodel.errors import HamodelError
 from hamodel.model import Architecture
 from hamodel.model.base import HaBase
@@ -235,16 +235,16 @@ class ModelDiff:
     def headline(self) -> str:
         """One line: the worst added finding first, then the counts."""
         # A finding raised to high is as new to a reviewer as an added one.
-        raised = [n for o, n in self.changed if SEVERITIES.index(n.severity) > SEVERITIES.index(o.severity)]
-        worst = max(self.added + raised, key=lambda f: SEVERITIES.index(f.severity), default=None)
+        raised = [n for o, n in self.changed if n.severity > o.severity]
+        worst = max(self.added + raised, key=lambda f: f.severity.rank, default=None)
         counts = (f"{len(self.added)} finding(s) added, {len(self.removed)} removed, "
                   f"{len(self.changed)} changed severity; {len(self.moves)} placement move(s); "
                   f"{len(self.files)} generated file(s) change")
-        if worst is not None and SEVERITIES.index(worst.severity) >= SEVERITIES.index("high"):
+        if worst is not None and worst.severity >= Severity.HIGH:
             was = next((o.severity for o, n in self.changed if n is worst), None)
             return (f"New {worst.severity} finding: {worst.title} ({worst.id}"
                     + (f", was {was}" if was else "") + f"). {counts}")
-        gone = [f for f in self.removed if SEVERITIES.index(f.severity) >= SEVERITIES.index("high")]
+        gone = [f for f in self.removed if f.severity >= Severity.HIGH]
         if gone:
             return f"Removes {gone[0].severity} finding: {gone[0].title} ({gone[0].id}). {counts}"
         return counts[0].upper() + counts[1:]
@@ -281,7 +281,7 @@ def compare(old: Side, new: Side, k: int = 2) -> ModelDiff:
     """The differences between two resolved sides (see :class:`ModelDiff`)."""
     d = ModelDiff(old, new, k)
     of, nf = {f.id: f for f in old.dep.findings}, {f.id: f for f in new.dep.findings}
-    order = lambda f: (-SEVERITIES.index(f.severity), f.id)  # noqa: E731
+    order = lambda f: (-f.severity.rank, f.id)  # noqa: E731
     d.added = sorted((f for i, f in nf.items() if i not in of), key=order)
     d.removed = sorted((f for i, f in of.items() if i not in nf), key=order)
     d.changed = sorted(((of[i], nf[i]) for i in nf if i in of and of[i].severity != nf[i].severity),

@@ -23,7 +23,7 @@ from hamodel.analysis.failures import (
 )
 from hamodel.analysis.findings import gate
 from hamodel.analysis.placement import place
-from hamodel.deployment import SEVERITIES
+from hamodel.deployment import Severity
 from hamodel.loader import load
 from hamodel.model import Architecture
 
@@ -42,7 +42,7 @@ def run(arch: Architecture, k: int = 2):
 
 
 def serious(findings) -> set[str]:
-    return {i for i, f in findings.items() if SEVERITIES.index(f.severity) >= SEVERITIES.index("medium")}
+    return {i for i, f in findings.items() if f.severity >= Severity.MEDIUM}
 
 
 def variant(arch: Architecture, change) -> Architecture:
