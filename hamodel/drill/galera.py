@@ -242,7 +242,7 @@ def cleanup_leftovers() -> list[str]:
     if GALERA_ROOT.is_dir():
         for d in GALERA_ROOT.iterdir():
             m = re.match(r"^hml-(\d+)", d.name)
-            if m and (int(m.group(1)) == os.getpid() or not _alive(int(m.group(1)))):
+            if m and int(m.group(1)) != os.getpid() and not _alive(int(m.group(1))):
                 shutil.rmtree(d, ignore_errors=True)
                 removed.append(str(d))
     return removed
@@ -258,6 +258,7 @@ class GaleraLab:
     lab: Lab = field(default_factory=Lab)
     procs: dict[tuple[str, str], Process] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
+    dep: Any = None  # the analysed Deployment the plan came from (predictions read its findings)
 
     def __post_init__(self) -> None:
         self.root = GALERA_ROOT / self.lab.prefix.rstrip("-")
@@ -607,8 +608,7 @@ def open_lab(arch: Architecture, *, lock: Path | None = None, service: str | Non
 
     dep = resolve(arch, analyse=True, lock=lock)
     files = build_configs(dep)
-    gl = GaleraLab(arch, plan(arch, dep, files, service), progress or (lambda s: None))
-    gl.dep = dep  # type: ignore[attr-defined]
+    gl = GaleraLab(arch, plan(arch, dep, files, service), progress or (lambda s: None), dep=dep)
     try:
         gl.setup()
     except BaseException:

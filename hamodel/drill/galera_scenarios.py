@@ -468,7 +468,7 @@ def restart_crash_missing(gl: GaleraLab, an: Analysis) -> dict[str, Any]:
 def _cold(gl: GaleraLab, an: Analysis, *, k: int, stop: str):
     from hamodel.analysis.failures import cold_start
 
-    dep = gl.dep  # type: ignore[attr-defined]
+    dep = gl.dep
     return [c for c in cold_start(gl.arch, dep.placement, k, dep.vrrp_groups, stop=stop) if c.service == an.service]
 
 
@@ -499,7 +499,7 @@ def run_all(arch: Architecture, *, lock: Path | None = None, service: str | None
     gl = None
     try:
         gl = open_lab(arch, lock=lock, service=service, progress=say)
-        an = analysis(arch, gl.dep, gl.plan.service)  # type: ignore[attr-defined]
+        an = analysis(arch, gl.dep, gl.plan.service)
         out = []
         for name in names:
             settle(gl)  # every scenario starts from a verified steady state
