@@ -14,8 +14,11 @@ Two questions, each answered by Z3 and by brute force in the same run:
   semantics) only for the services whose slice it touches and that are not
   refuted yet. A stronger "sliced brute force" (subsets of each service's
   own slice, smallest first, stop at the first cut) is reported as well.
-- *enumerate*: every minimal cut set of <= k per service. Baseline: sliced
-  brute force (subsets of each slice).
+- *enumerate*: every minimal cut set of <= k per service: Z3, hamodel's
+  fault trees (:func:`hamodel.analysis.faulttree.tree_cut_sets`, bottom-up
+  over the gates), sliced brute force (subsets of each slice) and SCRAM
+  (``scram --limit-order k``, BDD) on the Open-PSA export of the same trees
+  (``--enumerate-only`` skips the prove phases; ``--no-scram`` skips SCRAM).
 
 Brute force runs are cut at ``--budget`` seconds and extrapolated linearly
 from the fraction of sets (or services) done; such figures are marked
@@ -180,6 +183,43 @@ def brute_enumerate(k: int, budget: float):
     return out, time.perf_counter() - t0, True
 
 
+def tree_enumerate(k: int):
+    """hamodel's fault trees, minimal cut sets bottom-up (hamodel.analysis.faulttree)."""
+    from hamodel.analysis.faulttree import tree_cut_sets
+
+    v = view(ARCH, PLACEMENT, processes=PROCS)
+    return tree_cut_sets(v, k, sorted(v.services))
+
+
+def scram_enumerate(k: int, workdir: str):
+    """SCRAM (BDD, --limit-order k) on the Open-PSA export of every service.
+    Returns the cut sets, the export seconds and SCRAM's wall-clock seconds
+    (one run over all trees) and its peak RSS."""
+    import subprocess
+    import xml.etree.ElementTree as ET
+    from pathlib import Path
+
+    from hamodel.analysis.components import set_key, sort_set
+    from hamodel.generators.opsa import component_of, render_opsa, top_name
+
+    v = view(ARCH, PLACEMENT, processes=PROCS)
+    t = time.perf_counter()
+    xml = render_opsa(v, sorted(v.services))
+    src, out = Path(workdir) / "bench.xml", Path(workdir) / "report.xml"
+    src.write_text(xml)
+    export = time.perf_counter() - t
+    t = time.perf_counter()
+    subprocess.run(["scram", str(src), "-o", str(out), "--limit-order", str(k), "--no-indent"], check=True)
+    secs = time.perf_counter() - t
+    mem = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    tops = {top_name(s): s for s in v.services}
+    sets = {}
+    for sop in ET.parse(out).getroot().iter("sum-of-products"):
+        sets[tops[sop.get("name")]] = sorted((sort_set(component_of(b.get("name")) for b in p.iter("basic-event"))
+                                              for p in sop.iter("product")), key=set_key)
+    return sets, export, secs, mem
+
+
 def fmt(secs: float, exact: bool) -> str:
     return f"{secs:9.2f} s" + ("" if exact else " (extrapolated)")
 
@@ -198,6 +238,8 @@ def main() -> None:
                     help="every service active/active x4 (prove = all proofs, the hard case)")
     ap.add_argument("--quick", action="store_true", help="small model (CI smoke run)")
     ap.add_argument("--greedy", action="store_true", help="seeded greedy spread instead of the Z3 placement")
+    ap.add_argument("--enumerate-only", action="store_true", help="skip the prove phases")
+    ap.add_argument("--no-scram", action="store_true", help="skip SCRAM (not installed)")
     a = ap.parse_args()
     if a.quick:
         a.racks, a.nodes, a.instances, a.budget = 40, 80, 300, 10.0
@@ -222,6 +264,9 @@ def main() -> None:
           f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
     for k in [int(x) for x in a.k.split(",")]:
         print(f"\n== k = {k} ==")
+        if a.enumerate_only:
+            enumerate_phases(k, a)
+            continue
         (zp, worst), zt, zmem = measured(z3_prove, k)
         ncex = sum(1 for c in zp.values() if c is not None)
         print(f"prove      Z3 sliced          {fmt(zt, True)}  peak {zmem:6.0f} MB  "
@@ -235,14 +280,35 @@ def main() -> None:
         print(f"prove      brute sliced       {fmt(bst, bsx)}  peak {bsmem:6.0f} MB  ratio {bst / zt:10.2f}x")
         if bsx:
             assert {s for s, c in bs.items() if c} == {s for s, c in zp.items() if c is not None}
-        ze, zet, zemem = measured(z3_enumerate, k)
-        print(f"enumerate  Z3 sliced          {fmt(zet, True)}  peak {zemem:6.0f} MB  "
-              f"{sum(map(len, ze.values()))} minimal cut sets")
-        (be, bet, bex), _, bemem = measured(brute_enumerate, k, a.budget)
-        print(f"enumerate  brute sliced       {fmt(bet, bex)}  peak {bemem:6.0f} MB  ratio {bet / zet:10.2f}x")
-        same = all(ze[s] == be[s] for s in be)
-        assert same, "brute-force cut sets differ from Z3"
-        print(f"           agreement: identical minimal cut sets for the {len(be)} services enumerated")
+        enumerate_phases(k, a)
+
+
+def enumerate_phases(k: int, a) -> None:
+    """Every minimal cut set of <= k per service, side by side: Z3, hamodel's
+    fault trees, sliced brute force, SCRAM on the exported trees; ratios are
+    against the fault-tree enumeration."""
+    import tempfile
+
+    ze, zet, zemem = measured(z3_enumerate, k)
+    print(f"enumerate  Z3 sliced          {fmt(zet, True)}  peak {zemem:6.0f} MB  "
+          f"{sum(map(len, ze.values()))} minimal cut sets")
+    te, tet, temem = measured(tree_enumerate, k)
+    print(f"enumerate  fault trees        {fmt(tet, True)}  peak {temem:6.0f} MB  Z3 / trees {zet / tet:8.2f}x")
+    assert te == ze, "fault-tree cut sets differ from Z3"
+    print(f"           agreement: identical minimal cut sets for the {len(te)} services")
+    (be, bet, bex), _, bemem = measured(brute_enumerate, k, a.budget)
+    print(f"enumerate  brute sliced       {fmt(bet, bex)}  peak {bemem:6.0f} MB  brute / trees {bet / tet:8.2f}x")
+    same = all(ze[s] == be[s] for s in be)
+    assert same, "brute-force cut sets differ from Z3"
+    print(f"           agreement: identical minimal cut sets for the {len(be)} services enumerated")
+    if a.no_scram:
+        return
+    with tempfile.TemporaryDirectory() as d:
+        (se, export, st, smem), _, _ = measured(scram_enumerate, k, d)
+    print(f"enumerate  SCRAM (BDD)        {fmt(st, True)}  peak {smem:6.0f} MB  SCRAM / trees {st / tet:8.2f}x  "
+          f"(export {export:.2f} s, not counted)")
+    diff = [s for s in te if se.get(s) != te[s]]
+    print(f"           agreement with SCRAM: {len(te) - len(diff)} services identical, {len(diff)} differ")
 
 
 if __name__ == "__main__":

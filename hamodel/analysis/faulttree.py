@@ -36,7 +36,7 @@ never approximated:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from itertools import pairwise
+from itertools import combinations, pairwise
 from typing import Iterable
 
 from hamodel.analysis.components import QNETD, ModelView, node_id, proc_id, switch_id
@@ -431,23 +431,46 @@ def trees(v: ModelView, services: Iterable[str] | None = None) -> dict[str, Tree
 Family = frozenset  # of frozensets of component ids
 
 
+def _contains_one(x: frozenset[str], fam: Family | set, singles: set[str], upto: int) -> bool:
+    """Some set of ``fam`` of size <= ``upto`` is a subset of ``x``
+    (``singles``: the elements of its one-element sets, checked in C)."""
+    if not singles.isdisjoint(x):
+        return True
+    return any(frozenset(c) in fam for r in range(2, min(upto, len(x)) + 1) for c in combinations(x, r))
+
+
 def _minimise(sets: Iterable[frozenset[str]]) -> Family:
     """Keep the sets none of whose proper subsets is in the family (small
     sets: every subset is looked up, O(n 2^k) instead of O(n^2))."""
-    from itertools import combinations
-
-    kept: set[frozenset[str]] = set()
-    for s in sorted(set(sets), key=len):
-        if frozenset() in kept:
-            break
-        items = sorted(s)
-        if not any(frozenset(c) in kept for r in range(len(items)) for c in combinations(items, r)):
-            kept.add(s)
+    by_size: dict[int, list[frozenset[str]]] = {}
+    for x in set(sets):
+        by_size.setdefault(len(x), []).append(x)
+    if 0 in by_size:
+        return frozenset([frozenset()])
+    kept: set[frozenset[str]] = set(by_size.get(1, ()))
+    singles = {e for x in kept for e in x}
+    for size in sorted(by_size):
+        if size > 1:
+            kept.update([x for x in by_size[size] if not _contains_one(x, kept, singles, size - 1)])
     return frozenset(kept)
 
 
 def _product(a: Family, b: Family, k: int) -> Family:
-    return _minimise(x | y for x in a for y in b if len(x | y) <= k)
+    """Minimal sets of order <= k hitting a set of ``a`` and one of ``b``.
+    A set of ``a`` that already contains a set of ``b`` is kept as it is
+    (its other products are its supersets): with many operands sharing
+    domains this avoids most of the unions."""
+    out: set[frozenset[str]] = set()
+    singles = {e for y in b if len(y) == 1 for e in y}
+    for x in a:
+        if _contains_one(x, b, singles, len(x)):
+            out.add(x)
+            continue
+        room = k - len(x)
+        for y in b:
+            if len(y - x) <= room:
+                out.add(x | y)
+    return _minimise(out)
 
 
 class CutSets:
