@@ -34,7 +34,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Generic, Mapping, Protocol, TypeVar
+from typing import Any, ClassVar, Mapping, Protocol
 
 from hamodel.deployment import Deployment, VrrpGroup
 from hamodel.drill import configs as cfgs
