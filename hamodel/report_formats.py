@@ -46,28 +46,34 @@ def _md(text: str) -> str:
             .replace("*", "\\*").replace("_", "\\_").replace("`", "\\`").replace("\n", " "))
 
 
+def _code(text: str) -> str:
+    """An inline code span: Markdown escapes do not apply inside one, so
+    only backticks (which would end it) and newlines are replaced."""
+    return "`" + text.replace("`", "'").replace("\n", " ") + "`"
+
+
 def diff_markdown(d: ModelDiff) -> str:
     """A pull-request comment: the headline, then details folded."""
     out = [f"### hamodel diff: {_md(d.headline())}", ""]
-    out.append(f"`{_md(d.old.label)}` → `{_md(d.new.label)}` (failure sets up to k={d.k})")
+    out.append(f"{_code(d.old.label)} → {_code(d.new.label)} (failure sets up to k={d.k})")
     out.append("")
     if d.added or d.removed or d.changed:
         out += ["| change | severity | finding | scenario | where |", "|---|---|---|---|---|"]
         for tag, f, side in ([("added", f, "new") for f in d.added] + [("removed", f, "old") for f in d.removed]):
             loc = d.locations(f, side)
             where = f"{_md(loc[0]['file'])}:{loc[0]['line']}" if loc and loc[0]["line"] else "-"
-            out.append(f"| {tag} | {f.severity} | **{_md(f.title)}** (`{_md(f.id)}`) | {_md(_scenario(f))} | {where} |")
+            out.append(f"| {tag} | {f.severity} | **{_md(f.title)}** ({_code(f.id)}) | {_md(_scenario(f))} | {where} |")
         for o, n in d.changed:
             loc = d.locations(n, "new")
             where = f"{_md(loc[0]['file'])}:{loc[0]['line']}" if loc and loc[0]["line"] else "-"
-            out.append(f"| severity | {o.severity} → {n.severity} | **{_md(n.title)}** (`{_md(n.id)}`) "
+            out.append(f"| severity | {o.severity} → {n.severity} | **{_md(n.title)}** ({_code(n.id)}) "
                        f"| {_md(_scenario(n))} | {where} |")
         out.append("")
     sections = []
     if d.added:
         body = []
         for f in d.added:
-            body.append(f"- **{f.severity}** `{_md(f.id)}`: {_md(f.impact)}"
+            body.append(f"- **{f.severity}** {_code(f.id)}: {_md(f.impact)}"
                         + (f" *Mitigation:* {_md(f.mitigation)}" if f.mitigation else ""))
         sections.append(("Added findings in detail", "\n".join(body)))
     if d.services:
@@ -80,13 +86,13 @@ def diff_markdown(d: ModelDiff) -> str:
                         f"| {_fmt_avail(av[0])} → {_fmt_avail(av[1])} |")
         sections.append((f"Services whose failure sets change ({len(d.services)})", "\n".join(rows)))
     if d.moves or d.vrrp:
-        rows = [f"- move `{_md(m['service'])}`: {_md(', '.join(m['from']) or '-')} → {_md(', '.join(m['to']) or '-')}"
+        rows = [f"- move {_code(m['service'])}: {_md(', '.join(m['from']) or '-')} → {_md(', '.join(m['to']) or '-')}"
                 for m in d.moves]
-        rows += [f"- VRRP `{_md(v['service'])}` {_md(v['field'])}: {_md(str(v['old']))} → {_md(str(v['new']))}"
+        rows += [f"- VRRP {_code(v['service'])} {_md(v['field'])}: {_md(str(v['old']))} → {_md(str(v['new']))}"
                  for v in d.vrrp]
         sections.append((f"Placement and VRRP ({len(d.moves)} move(s), {len(d.vrrp)} VRRP change(s))", "\n".join(rows)))
     if d.files:
-        rows = [f"- `{_md(f['path'])}` ({f['status']}): {_md(f['action'])}" for f in d.files]
+        rows = [f"- {_code(f['path'])} ({f['status']}): {_md(f['action'])}" for f in d.files]
         diff = "".join(f["diff"] for f in d.files)
         # A fence longer than any backtick run inside the diff keeps it one code block.
         fence = "`" * max(3, 1 + max((len(m) for m in re.findall(r"`+", diff)), default=0))
@@ -96,7 +102,7 @@ def diff_markdown(d: ModelDiff) -> str:
         out += ["<details>", f"<summary>{_md(title)}</summary>", "", body, "", "</details>", ""]
     for s in (d.old, d.new):
         if s.files_error:
-            out.append(f"> files of `{_md(s.label)}` could not be built: {_md(s.files_error)}")
+            out.append(f"> files of {_code(s.label)} could not be built: {_md(s.files_error)}")
     return "\n".join(out).rstrip() + "\n"
 
 

@@ -80,7 +80,7 @@ def test_removed_finding_points_at_the_model_line(keepalived_to_pacemaker: dict)
     assert 'Service("cinder-volume"' in lines[loc["line"] - 1]
 
 
-def test_text_and_markdown_outputs() -> None:
+def test_text_and_markdown_outputs(keepalived_to_pacemaker: dict) -> None:
     r = run("diff", "models/openstack_keepalived.py", "models/openstack_pacemaker.py")
     assert r.returncode == 0, r.stderr
     # the report fits 80 columns; the file diffs after it are verbatim (wrapping would corrupt them)
@@ -92,6 +92,15 @@ def test_text_and_markdown_outputs() -> None:
     first = r.stdout.splitlines()[0]
     assert first.startswith("### hamodel diff: Removes high finding") and "spof:cinder-volume" in first
     assert r.stdout.count("<details>") == r.stdout.count("</details>") >= 2
+    # rendered by a CommonMark parser with GFM tables (markdown-it, as rich ships it)
+    from markdown_it import MarkdownIt
+
+    html = MarkdownIt("commonmark").enable("table").render(r.stdout)
+    f, services = keepalived_to_pacemaker["findings"], keepalived_to_pacemaker["services"]
+    # every change a row of a table: findings (header + rows), services (header + rows)
+    assert html.count("<tr>") == 1 + len(f["added"]) + len(f["removed"]) + len(f["changed"]) + 1 + len(services)
+    assert "<td>removed</td>" in html and "<code>spof:cinder-volume</code>" in html
+    assert '<code class="language-diff">' in html and "keepalived.conf" in html
 
 
 @pytest.fixture
