@@ -532,9 +532,6 @@ def analyse(arch: Architecture, placement: Placement, k: int = 2,
     if unblock:
         findings.append(cat.COLD_START.finding(services=unblock, stopped=", ".join(unblock),
                                                details={"services": unblock}))
-    from hamodel.analysis.config_findings import config_findings  # settings the generators write
-
-    findings += config_findings(arch, vrrp_groups)
     out = []
     for f in findings:
         ack = arch.acknowledged(f.id)
