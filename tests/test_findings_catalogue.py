@@ -164,3 +164,13 @@ def test_guide_checks_page_uses_the_catalogue_and_every_reported_id_is_documente
            for f in resolved(name).findings}
     for i in ids:
         assert rule_for(i), f"{i} is reported but not in the catalogue (so not on the checks page)"
+
+
+@pytest.mark.parametrize("name", ["multirack", "webplatform"])
+def test_every_config_finding_comes_from_a_rule(resolved, name) -> None:
+    from hamodel.analysis.config_findings import config_findings
+
+    dep = resolved(name)
+    found = config_findings(dep.architecture, dep.vrrp_groups)
+    assert {f.id.split(":")[0] for f in found} >= {"cleartext-public", "stats-no-auth"}
+    assert_from_catalogue(found)
