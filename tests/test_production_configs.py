@@ -388,14 +388,6 @@ def test_stats_with_auth_is_not_a_finding(tmp_path):
     assert not [f for f in config_findings(arch) if f.id.startswith("stats-no-auth")]
 
 
-def test_config_findings_reach_check():
-    from hamodel.analysis.failures import analyse
-
-    dep = reference("multirack")
-    ids = {f.id for f in analyse(dep.architecture, dep.placement, 1, dep.vrrp_groups)}
-    assert "cleartext-public:keystone" in ids and "stats-no-auth:haproxy" in ids
-
-
 # -- 5. VRRP router ids ---------------------------------------------------------------------
 
 
