@@ -196,9 +196,26 @@ def test_sigint_inside_a_z3_check_is_an_interrupt_not_an_answer(call):
     assert float(r.stdout.split()[-1]) < 30  # it was the interrupt that ended the check
 
 
+# The signal must land during placement, whatever the machine's speed: the
+# model wraps the placement solver so that it writes a marker when the
+# solve starts and then solves the (real, synthetic) model again and
+# again, so the command cannot finish before the signal arrives.
 SLOW_MODEL = """\
+import pathlib
+import hamodel.analysis.placement_solver as solver
 from hamodel.testing import synthetic
-architecture = synthetic(100, 1000, 3000, seed=1)
+
+_solve = solver.solve
+
+
+def _endless(*args, **kwargs):
+    pathlib.Path(__file__).with_name("placing").touch()
+    while True:
+        _solve(*args, **kwargs)
+
+
+solver.solve = _endless
+architecture = synthetic(20, 100, 300, seed=1)
 """
 
 
@@ -208,13 +225,18 @@ def test_interrupted_placement_claims_nothing(tmp_path, sig, code):
     model.write_text(SLOW_MODEL)
     p = subprocess.Popen([sys.executable, "-m", "hamodel.cli", "place", str(model), "--json"],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
-    time.sleep(4)  # loading takes about 1 s, placing this model over 10 s
-    assert p.poll() is None, "the model placed before the signal: use a slower one"
+    marker = tmp_path / "placing"
+    deadline = time.monotonic() + BOUND
+    while not marker.exists() and p.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert marker.exists() and p.poll() is None, p.communicate(timeout=BOUND)
+    time.sleep(0.5)  # well inside the (endless) placement
     p.send_signal(sig)
     out, err = p.communicate(timeout=BOUND)
     assert p.returncode == code, (p.returncode, err)
     assert out == ""  # no JSON claiming anything
     assert "placeable" not in err and "Traceback" not in err
+    marker.unlink()
     assert sorted(x.name for x in tmp_path.iterdir()) == ["slow.py"]  # no lock file, no litter
 
 
