@@ -49,7 +49,7 @@ def resolved(reference_arch: Callable[[str], Architecture]) -> Callable[[str], D
 
     def get(name: str) -> Deployment:
         if name not in cache:
-            cache[name] = resolve(reference_arch(name))
+            cache[name] = resolve(reference_arch(name), lock=MODELS / f"{name}.lock.json")
         return cache[name]
 
     return get
