@@ -479,3 +479,22 @@ def test_optional_pages_join_the_toctree_when_present(tmp_path: Path) -> None:
     assert _optional_toctree(app) == ""
     (tmp_path / "drills.rst").write_text("Measured failover\n=================\n")
     assert "Measured failover <drills>" in _optional_toctree(app)
+
+
+def test_dual_feeds_and_bonds_are_shown_as_they_fail(resolved) -> None:
+    """The failure-domains and node tables say what the analysis uses: a
+    dual-corded node is listed under each feed but does not count as inside
+    it, and a bonded port is listed under every switch of the bond."""
+    from hamodel.generators.docs import render_section
+
+    dep = resolved("multirack")
+    text = render_section(dep, "domains", sections=True, slug="m")
+    rows = {r.split("\n", 1)[0].strip(): [c.strip() for c in r.split("\n     - ")[1:]]
+            for r in text.split("   * - ")[1:]}
+    kind, _inside, nodes, _ports, instances = rows["pdu-a"]
+    assert kind == "power" and instances == "0"
+    assert all(f"{n.name} \\(1 of 2 feeds\\)" in nodes for n in dep.architecture.nodes)
+    for edge in ("edge-1", "edge-2"):
+        assert all(f"lb-{i}/eth1 \\(bond\\)" in rows[edge][3] for i in (1, 2, 3)), rows[edge]
+    overview = render_section(dep, "overview", sections=True, slug="m")
+    assert "pdu-a or pdu-b \\(power\\)" in overview

@@ -185,9 +185,14 @@ def _context(dep: Deployment, slug: str, extras: DocExtras, sections: bool, imag
     domains = []
     for d in arch.domains:
         inside = [n.name for n in arch.nodes if d.name in arch.node_domains(n.name)]
+        # A dual-corded node is fed by this domain but does not stop with it
+        # (it stops when all its feeds fail): listed, marked, not counted.
+        fed = [f"{n.name} (1 of {len(n.power)} feeds)" for n in arch.nodes
+               if d.name in n.power and d.name not in arch.node_domains(n.name)]
         carries = [net.name for net in arch.networks if d.name in net.switches]
-        ports = [f"{n.name}/{i.device}" for n in arch.nodes for i in n.interfaces if i.switch == d.name]
-        domains.append({"name": d.name, "kind": d.kind, "parent": d.parent or "", "nodes": inside,
+        ports = [f"{n.name}/{i.device}" + (" (bond)" if len(i.switches) > 1 else "")
+                 for n in arch.nodes for i in n.interfaces if d.name in i.switches]
+        domains.append({"name": d.name, "kind": d.kind, "parent": d.parent or "", "nodes": inside + fed,
                         "networks": carries, "ports": ports,
                         "instances": sum(len(placed.services_on(n)) for n in inside)})
 
@@ -266,7 +271,7 @@ def _context(dep: Deployment, slug: str, extras: DocExtras, sections: bool, imag
     e, j = rst_escape, _join
     rows = {
         "role_rows": [[e(r), j(ns)] for r, ns in sorted(roles.items())],
-        "node_rows": [[e(n.name), j(n.roles), j(n.domains),
+        "node_rows": [[e(n.name), j(n.roles), j([*n.domains, *([" or ".join(n.power) + " (power)"] if n.power else [])]),
                        j([f"{i.address} ({i.network}, {i.device})" for i in n.interfaces]),
                        f"{n.capacity.cpu:g} CPU, {n.capacity.memory_gb:g} GB"] for n in arch.nodes],
         "service_rows": [[e(s["group"]), e(s["name"]), e(s["process"]), s["mode"], e(s["strategy"]),
