@@ -40,7 +40,6 @@ import pwd
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -50,6 +49,7 @@ from typing import Any, Callable, Mapping
 
 from hamodel.drill import configs as cfgs
 from hamodel.drill.lab import PREFIX_ROOT, Lab, LabError, Process, _alive, run
+from hamodel.drill.observe import haproxy_stat
 from hamodel.model import Architecture
 from hamodel.model.strategies import AppCluster
 
@@ -544,23 +544,7 @@ wsrep_sst_method=rsync
         if not self.plan.lb_node:
             return None
         sock = self.lab.node_dir(self.plan.lb_node) / "haproxy.sock"
-        try:
-            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-                s.settimeout(1.0)
-                s.connect(str(sock))
-                s.sendall(b"show stat\n")
-                data = b""
-                while chunk := s.recv(65536):
-                    data += chunk
-        except OSError:
-            return None
-        lines = data.decode(errors="replace").splitlines()
-        head = lines[0].lstrip("# ").split(",") if lines else []
-        for line in lines[1:]:
-            row = dict(zip(head, line.split(",")))
-            if row.get("pxname") == self.plan.backend.name and row.get("svname") == server:
-                return row.get("status")
-        return None
+        return haproxy_stat(sock, self.plan.backend.name, server)
 
     def insert(self, scenario: str, n: int, *, node: str | None = None) -> tuple[bool, str]:
         """One INSERT, through the VIP's galera listener from the client (or on ``node``'s socket).
