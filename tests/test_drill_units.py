@@ -58,15 +58,50 @@ def test_lab_rewrites_paths_and_track_script(keepalived_model, tmp_path):
     assert cfgs.parse_haproxy(text).backends.keys() == cfgs.parse_haproxy(
         files["nodes/ctl-1/haproxy/haproxy.cfg"].decode()).backends.keys()
     assert notes
-    ktext, scripts, knotes = cfgs.lab_keepalived(files["nodes/ctl-1/keepalived/keepalived.conf"].decode(),
-                                                 tmp_path, tmp_path / "haproxy.pid")
-    # The shipped track script runs as is, only its pid file re-rooted to the node's own.
+    ktext, scripts, knotes = cfgs.lab_keepalived(files["nodes/ctl-1/keepalived/keepalived.conf"].decode(), tmp_path)
+    # The shipped track script runs unchanged (each lab node has a /run of its own).
     assert scripts == {}
-    assert f'script "/usr/bin/pgrep -F {tmp_path / "haproxy.pid"} -x haproxy"' in ktext
     assert any("runs as shipped" in n for n in knotes)
     # Everything else is kept as generated.
     assert cfgs.parse_keepalived(ktext).instances == cfgs.parse_keepalived(
         files["nodes/ctl-1/keepalived/keepalived.conf"].decode()).instances
+
+
+def _script_blocks(text: str) -> list[str]:
+    """The vrrp_script blocks of a keepalived.conf, verbatim."""
+    out, cur = [], None
+    for line in text.splitlines(keepends=True):
+        if line.startswith("vrrp_script "):
+            cur = [line]
+        elif cur is not None:
+            cur.append(line)
+            if line.startswith("}"):
+                out.append("".join(cur))
+                cur = None
+    return out
+
+
+def test_lab_keeps_the_shipped_track_script_byte_for_byte(keepalived_model, tmp_path):
+    """Issue 11: what the drill measures is what ships: every vrrp_script block
+    (the pid-file track script included) is the generated one, byte for byte,
+    and haproxy keeps the generated pidfile that the script reads."""
+    _, _, files = keepalived_model
+    for node in ("ctl-1", "ctl-2", "ctl-3"):
+        gen = files[f"nodes/{node}/keepalived/keepalived.conf"].decode()
+        lab, _, _ = cfgs.lab_keepalived(gen, tmp_path)
+        assert _script_blocks(gen) and _script_blocks(lab) == _script_blocks(gen)
+        assert 'script "/usr/bin/pgrep -F /run/haproxy.pid -x haproxy"' in lab
+        hgen = files[f"nodes/{node}/haproxy/haproxy.cfg"].decode()
+        htext, _ = cfgs.lab_haproxy(hgen, tmp_path, keep_pidfile=True)
+        assert "    pidfile /run/haproxy.pid\n" in htext and "    pidfile /run/haproxy.pid\n" in hgen
+
+
+def test_a_script_for_a_process_the_lab_does_not_run_always_succeeds(tmp_path):
+    conf = ("vrrp_script chk_x {\n    script \"/usr/bin/pgrep -x memcached\"\n    interval 2\n}\n"
+            "vrrp_instance v {\n    track_script {\n        chk_x\n    }\n}\n")
+    text, scripts, notes = cfgs.lab_keepalived(conf, tmp_path)
+    assert scripts == {str(tmp_path / "track-chk_x.sh"): "#!/bin/sh\nexit 0\n"}
+    assert f'script "{tmp_path / "track-chk_x.sh"}"' in text and any("always succeeds" in n for n in notes)
 
 
 def test_tls_is_dropped_with_a_note(tmp_path):

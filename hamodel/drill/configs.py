@@ -3,14 +3,11 @@
 The drill runs the files the generators produced, changed only where a lab
 on one machine must differ from real hosts: paths point into the lab's
 state dir (never /etc), daemons stay in the foreground under the drill's
-control. The shipped keepalived track script checks HAProxy through its
-pid file (``pgrep -F /run/haproxy.pid -x haproxy``): the drill runs that
-command as shipped, with only the pid file re-rooted to the node's own
-(every lab node shares the host's /run). A track script by process name
-(``pgrep -x haproxy``, from configs not written by hamodel) is replaced by
-a pid-file check, since every lab node shares one pid namespace and would
-see the other nodes' haproxy. Every change is listed in the returned notes
-and ends up in the report.
+control. The shipped keepalived track script (``pgrep -F /run/haproxy.pid
+-x haproxy``) runs unchanged: every lab node has its own ``/run`` (a mount
+namespace per daemon over one folder per node), where haproxy writes the
+pid file the generated ``pidfile`` names. Every change is listed in the
+returned notes and ends up in the report.
 """
 
 from __future__ import annotations
@@ -194,8 +191,12 @@ def parse_haproxy(text: str) -> HaproxyConfig:
     return cfg
 
 
-def lab_haproxy(text: str, node_dir: Path) -> tuple[str, list[str]]:
-    """haproxy.cfg for the lab: foreground, no chroot/user, stats socket in ``node_dir``."""
+def lab_haproxy(text: str, node_dir: Path, *, keep_pidfile: bool = False) -> tuple[str, list[str]]:
+    """haproxy.cfg for the lab: foreground, no chroot/user, stats socket in ``node_dir``.
+
+    ``keep_pidfile`` keeps the generated ``pidfile`` (for a haproxy that runs
+    master-worker in a private ``/run``, as the drill's nodes do).
+    """
     out: list[str] = []
     notes: set[str] = set()
     section = ""
@@ -212,6 +213,9 @@ def lab_haproxy(text: str, node_dir: Path) -> tuple[str, list[str]]:
                 stats_done = True
             continue
         if not words or words[0].startswith("#"):
+            out.append(raw)
+            continue
+        if section == "global" and keep_pidfile and words[0] == "pidfile":
             out.append(raw)
             continue
         if section == "global" and (words[0] in _GLOBAL_DROP or words[:2] == ["stats", "socket"]):
@@ -371,16 +375,18 @@ def _statement(cfg: KeepalivedConfig, stack: list[list[str]], seg: list[str]) ->
             inst.unicast_peers.append(k)
 
 
-_TRACKED_RE = re.compile(r"(haproxy)")
-# The shipped pid-file check: ``pgrep -F <pidfile> -x haproxy``.
-_PIDFILE_CHECK_RE = re.compile(r"^(\S*pgrep) -F (/\S+) (-x haproxy)$")
+_TRACKED_RE = re.compile(r"\bhaproxy\b")
 
 
-def lab_keepalived(text: str, node_dir: Path, haproxy_pidfile: Path) -> tuple[str, dict[str, str], list[str]]:
-    """keepalived.conf for the lab, plus the lab's track scripts ({path: content}).
+def lab_keepalived(text: str, node_dir: Path) -> tuple[str, dict[str, str], list[str]]:
+    """keepalived.conf for the lab, plus the lab's own track scripts ({path: content}).
 
-    Each ``vrrp_script`` that checks haproxy is pointed at a lab script that
-    checks this node's haproxy by its pid file; notify scripts are dropped.
+    A ``vrrp_script`` that checks haproxy runs unchanged, byte for byte:
+    each lab node's daemons see a ``/run`` of their own (see
+    :meth:`hamodel.drill.lab.Lab.start`), so the shipped ``pgrep -F
+    /run/haproxy.pid -x haproxy`` reads this node's pid file. A script for
+    a process the lab does not run is replaced by one that always succeeds
+    (with a note); notify scripts are dropped.
     """
     out: list[str] = []
     notes: set[str] = set()
@@ -396,32 +402,26 @@ def lab_keepalived(text: str, node_dir: Path, haproxy_pidfile: Path) -> tuple[st
         if depth == 1 and block[:1] == ["vrrp_script"] and words and words[0] == "script":
             original = " ".join(words[1:])
             name = block[1]
-            path = node_dir / f"track-{name}.sh"
-            shipped = _PIDFILE_CHECK_RE.match(original)
-            if shipped:
-                out.append(f'    script "{shipped.group(1)} -F {haproxy_pidfile} {shipped.group(3)}"')
-                notes.add(f"vrrp_script {name} runs as shipped ({original}), its pid file re-rooted to the "
-                          "node's own (lab nodes share the host's /run)")
-                depth += opening
-                continue
             if _TRACKED_RE.search(original):
-                scripts[str(path)] = (
-                    "#!/bin/sh\n# drill: this node's haproxy, by pid (lab nodes share one pid namespace)\n"
-                    f'exec kill -0 "$(cat {haproxy_pidfile} 2>/dev/null || echo x)" 2>/dev/null\n'
-                )
-                notes.add("vrrp_script checks this node's haproxy by pid file instead of by process name "
-                          "(lab nodes share the host's pid namespace)")
+                out.append(raw)
+                notes.add(f"vrrp_script {name} runs as shipped ({original}): each lab node has a /run of its "
+                          "own (a mount namespace), where haproxy writes its pid file")
+                if "-F" not in original.split():
+                    notes.add(f"vrrp_script {name} finds haproxy by name: lab nodes share one pid namespace, so "
+                              "another node's haproxy passes it (as neutron's metadata proxies would on a host)")
             else:
+                path = node_dir / f"track-{name}.sh"
                 scripts[str(path)] = "#!/bin/sh\nexit 0\n"
-                notes.add(f"vrrp_script {name} ({original}) replaced by a script that always succeeds: the lab does not run it")
-            out.append(f'    script "{path}"')
+                notes.add(f"vrrp_script {name} ({original}) replaced by a script that always succeeds: the lab "
+                          "does not run it")
+                out.append(f'    script "{path}"')
             depth += opening
             continue
         if words and (words[0].startswith("notify") and words[0] != "notify_fifo" or words[0] == "notify_fifo"):
             notes.add("keepalived notify scripts dropped: they point at host files")
             depth += opening
             continue
-        if words and words[0] == "script_user":
+        if words and words[0] == "script_user" and words[1:] != ["root"]:
             out.append("    script_user root")
             notes.add("keepalived script_user set to root (the lab has no script user)")
             depth += opening

@@ -34,6 +34,14 @@ PREFIX_ROOT = "hml-"
 STATE_ROOT = Path("/run/hamodel-drill")
 DIR_MODE = 0o700
 FILE_MODE = 0o600
+#: Other roots holding per-lab folders named like the lab (``hml-<pid>...``), removed with
+#: the lab's leftovers: a real Galera cluster's member folders (owned by mysql, so not in
+#: the root-only STATE_ROOT).
+EXTRA_ROOTS: tuple[Path, ...] = (Path("/run/hamodel-galera"),)
+#: ``sh -c`` script of :meth:`Lab.start` with ``private_run``: $1 becomes /run, the lab dir
+#: $2 is bound back at its own path (``mount -c``: "." is the old, now covered, lab dir;
+#: a canonicalised path would name the new, empty one), then the daemon is exec'ed.
+PRIVATE_RUN_SH = 'set -e; cd "$2"; mount --bind "$1" /run; mkdir -p "$2"; mount -c --bind . "$2"; cd /; shift 2; exec "$@"'
 
 
 def private_dir(path: Path) -> Path:
@@ -159,8 +167,10 @@ def cleanup_leftovers(prefix: str = PREFIX_ROOT, *, include_live: bool = False,
             removed["processes"] += namespace_pids(ns)
             _delete_namespace(ns)
             removed["namespaces"].append(ns)
-    if STATE_ROOT.is_dir():
-        for d in sorted(STATE_ROOT.iterdir()):
+    for root in (STATE_ROOT, *EXTRA_ROOTS):
+        if not root.is_dir():
+            continue
+        for d in sorted(root.iterdir()):
             if (d.name + "-").startswith(prefix) and (include_live or not owner_alive(d.name)):
                 pids = _pids_with_marker(str(d) + "/")
                 _kill_pids(pids)
@@ -329,9 +339,20 @@ class Lab:
 
     # -- processes ----------------------------------------------------------
 
-    def start(self, name: str, ns: str, argv: Sequence[str], *, log: Path, env: dict | None = None) -> Process:
-        """Start ``argv`` inside ``ns`` (``ip netns exec`` execs it: the pid is the daemon's)."""
+    def start(self, name: str, ns: str, argv: Sequence[str], *, log: Path, env: dict | None = None,
+              private_run: Path | None = None) -> Process:
+        """Start ``argv`` inside ``ns`` (``ip netns exec`` execs it: the pid is the daemon's).
+
+        ``private_run``: a folder that the process sees as ``/run`` (a mount
+        namespace of its own, :data:`PRIVATE_RUN_SH`), so daemons of one node
+        share their ``/run`` (pid files at their shipped paths) and no two
+        nodes share one; the lab dir stays visible at its own path.
+        """
         private_dir(log.parent)
+        if private_run is not None:
+            private_dir(private_run)
+            argv = ["unshare", "-m", "--propagation", "private", "sh", "-c", PRIVATE_RUN_SH, "sh",
+                    str(private_run), str(self.root), *argv]
         fh = open(log, "ab", opener=lambda p, flags: os.open(p, flags | os.O_NOFOLLOW, FILE_MODE))
         try:
             popen = subprocess.Popen(

@@ -148,11 +148,11 @@ class Drill:
         np_ = self.plan.nodes[n]
         d = self.lab.node_dir(n)
         if np_.haproxy:
-            text, notes = cfgs.lab_haproxy(np_.haproxy, d)
+            text, notes = cfgs.lab_haproxy(np_.haproxy, d, keep_pidfile=True)
             self.lab.write_file(d / "haproxy.cfg", text)  # 0600: may hold stats auth
             self.rewrite_notes.update(notes)
         if np_.keepalived:
-            text, scripts, notes = cfgs.lab_keepalived(np_.keepalived, d, d / "haproxy.pid")
+            text, scripts, notes = cfgs.lab_keepalived(np_.keepalived, d)
             self.lab.write_file(d / "keepalived.conf", text)  # 0600: may hold auth_pass
             for path, content in scripts.items():
                 self.lab.write_file(Path(path), content, mode=0o700)
@@ -191,9 +191,11 @@ class Drill:
             return
         d = self.lab.node_dir(n)
         env = {k: "drill" for k in self.plan.haproxy[n].env if k not in os.environ}
-        p = self.lab.start(f"haproxy@{n}", self.lab.node_ns(n), ["haproxy", "-db", "-f", str(d / "haproxy.cfg")],
-                           log=d / "haproxy.log", env=env)
-        (d / "haproxy.pid").write_text(f"{p.pid}\n")
+        # As Debian's haproxy.service runs it: master-worker in the foreground (-Ws), which
+        # writes the generated pidfile (/run/haproxy.pid, in this node's private /run)
+        # that the shipped track script reads.
+        p = self.lab.start(f"haproxy@{n}", self.lab.node_ns(n), ["haproxy", "-Ws", "-f", str(d / "haproxy.cfg")],
+                           log=d / "haproxy.log", env=env, private_run=self.run_dir(n))
         self.daemons[(n, "haproxy")] = p
 
     def start_keepalived(self, n: str) -> None:
@@ -203,7 +205,11 @@ class Drill:
         argv = ["keepalived", "-n", "-l", "-D", "-G", "-P", "-f", str(d / "keepalived.conf"),
                 "-p", str(d / "keepalived.pid"), "-r", str(d / "vrrp.pid")]
         self.daemons[(n, "keepalived")] = self.lab.start(f"keepalived@{n}", self.lab.node_ns(n), argv,
-                                                         log=d / "keepalived.log")
+                                                         log=d / "keepalived.log", private_run=self.run_dir(n))
+
+    def run_dir(self, n: str) -> Path:
+        """The folder node ``n``'s haproxy and keepalived see as ``/run``."""
+        return self.lab.node_dir(n) / "run"
 
     def teardown(self) -> None:
         for c in self.kinds.values():
