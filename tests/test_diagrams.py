@@ -109,8 +109,9 @@ def test_physical_view_content(multirack) -> None:
     for g in multirack.vrrp_groups:
         assert f"MASTER (priority {g.priorities[g.master]})" in dot
     assert "backup (priority" in dot
-    # A node's other domains (its power feed) are named in its label.
-    assert "also in: pdu-" in dot
+    # Dual-corded nodes: named in the label, and a cord from each feed.
+    assert "dual-corded: pdu-a + pdu-b" in dot
+    assert dot.count("class=\"power dual-corded\"") == 2 * len(multirack.architecture.nodes)
 
 
 def test_logical_view_content(keepalived) -> None:

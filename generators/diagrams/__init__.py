@@ -43,6 +43,11 @@ _FAILED_BG = "#FADBD8"
 _LOST_BG = "#F5B7B1"
 _MASTER_BG = "#D5F5E3"
 _BACKUP_BG = "#EAF2F8"
+_BOND = "#7D3C98"       # bonded interfaces: both edges, drawn as a double line
+_POWER = "#B9770E"      # power feeds and their cords
+_TRUNK = "#1F618D"      # a trunk: one physical link carrying several networks
+_WITNESS = "#6C3483"    # vote-only members
+_WITNESS_BG = "#F4ECF7"
 
 
 def _icon(relative: str) -> str:
@@ -138,8 +143,29 @@ def _failed_components(dep: Deployment, finding: Finding | None) -> set[str]:
     return set(finding.scenario) if finding is not None else set()
 
 
+def _domain_down(arch: Architecture, domain: str, failed: set[str]) -> bool:
+    """``domain`` or a domain enclosing it failed."""
+    return any(f"domain:{d}" in failed or f"switch:{d}" in failed for d in arch.domain_ancestors(domain))
+
+
 def _node_down(arch: Architecture, node: str, failed: set[str]) -> bool:
-    return f"node:{node}" in failed or any(f"domain:{d}" in failed for d in arch.node_domains(node))
+    """Down as the analysis says: the node or one of its domains failed, or
+    (dual-corded) every one of its power feeds is down."""
+    if f"node:{node}" in failed or any(f"domain:{d}" in failed for d in arch.node_domains(node)):
+        return True
+    feeds = arch.node(node).power
+    return bool(feeds) and all(_domain_down(arch, f, failed) for f in feeds)
+
+
+def _feeds_of(arch: Architecture, node: str, chain: list[str]) -> tuple[list[str], bool]:
+    """The power feeds drawn as edges into ``node`` and whether it is
+    dual-corded: its ``power`` list, else the power-kind domains among its
+    ``domains`` that are not drawn as its clusters (each alone stops it)."""
+    n = arch.node(node)
+    if n.power:
+        return list(n.power), len(n.power) > 1
+    kinds = {d.name: d.kind for d in arch.domains}
+    return [d for d in n.domains if kinds.get(d) == "power" and d not in chain], False
 
 
 def _primary_chain(arch: Architecture, node: str) -> list[str]:
@@ -166,11 +192,18 @@ def _node_table(dep: Deployment, node: str, failed: set[str], lost: set[str], ot
             f'<TD FIXEDSIZE="TRUE" WIDTH="28" HEIGHT="28"><IMG SRC="{icon}" SCALE="TRUE"/></TD>'
             f'<TD><B>{_e(node)}</B>'
             + (f' <FONT COLOR="{_FAILED}">(failed)</FONT>' if down else "") + "</TD></TR></TABLE></TD></TR>"]
-    addr = ", ".join(f"{i.device} {i.address}" for i in n.interfaces)
-    if addr:
-        rows.append(f'<TR><TD COLSPAN="2"><FONT POINT-SIZE="10">{_e(addr)}</FONT></TD></TR>')
+    plain = [f"{i.device} {i.address}" for i in n.interfaces if len(i.switches) < 2]
+    if plain:
+        rows.append(f'<TR><TD COLSPAN="2"><FONT POINT-SIZE="10">{_e(", ".join(plain))}</FONT></TD></TR>')
+    for i in n.interfaces:
+        if len(i.switches) > 1:  # bonded: the network stays while any of its switches is up
+            rows.append(f'<TR><TD COLSPAN="2"><FONT POINT-SIZE="10" COLOR="{_BOND}">{_e(i.device)} {_e(i.address)} '
+                        f'bond {_e(" + ".join(i.switches))}</FONT></TD></TR>')
     if others:
         rows.append(f'<TR><TD COLSPAN="2"><FONT POINT-SIZE="10">also in: {_e(", ".join(others))}</FONT></TD></TR>')
+    if n.power and len(n.power) > 1:
+        rows.append(f'<TR><TD COLSPAN="2"><FONT POINT-SIZE="10" COLOR="{_POWER}">dual-corded: '
+                    f'{_e(" + ".join(n.power))}</FONT></TD></TR>')
     for g in dep.vrrp_groups:
         if node in g.priorities:
             master = g.master == node
@@ -181,8 +214,14 @@ def _node_table(dep: Deployment, node: str, failed: set[str], lost: set[str], ot
     services = list(dep.placement.services_on(node))
     cells = []
     for s in services:
-        proc = dep.architecture.service(s).process
-        bad = s in lost or f"proc:{proc}@{node}" in failed
+        svc = dep.architecture.service(s)
+        bad = s in lost or f"proc:{svc.process}@{node}" in failed
+        if svc.strategy.kind == "witness":
+            # A vote-only member: drawn apart from the services it serves none of.
+            bg = f' BGCOLOR="{_LOST_BG if bad else _WITNESS_BG}"'
+            cells.append(f'<TD ALIGN="LEFT"{bg}><FONT POINT-SIZE="10" COLOR="{_WITNESS}"><I>{_e(s)} '
+                         f'(witness: votes in {_e(svc.strategy.of)})</I></FONT></TD>')
+            continue
         bg = f' BGCOLOR="{_LOST_BG}"' if bad else ""
         cells.append(f'<TD ALIGN="LEFT"{bg}><FONT POINT-SIZE="10">{_e(s)}</FONT></TD>')
     half = (len(cells) + 1) // 2
@@ -214,9 +253,8 @@ def _physical(dep: Deployment, finding: Finding | None = None) -> str:
         def place_nodes(prefix: list[str]) -> None:
             here = [n for n in arch.nodes if chains[n.name] == prefix]
             for n in here:
-                others = sorted(set(n.domains) - set(prefix))
-                if n.power:  # dual-corded: either feed keeps it running
-                    others.append(" or ".join(n.power) + " (power)")
+                # Power feeds are drawn as edges, the other domains named.
+                others = sorted(set(n.domains) - set(prefix) - set(_feeds_of(arch, n.name, prefix)[0]))
                 server_of[n.name] = _node(_node_table(dep, n.name, failed, lost, others), _id("node", n.name),
                                           shape="plain")
             children = sorted({chains[n.name][len(prefix)] for n in arch.nodes
@@ -231,32 +269,83 @@ def _physical(dep: Deployment, finding: Finding | None = None) -> str:
 
         place_nodes([])
 
-        # Networks: their switches and the links between them.
+        # Networks: their switches (one cluster per set of networks a switch
+        # carries) and the links between them.
         switch_node: dict[str, object] = {}
+        carried: dict[str, list[str]] = {}
         for net in arch.networks:
-            with Cluster(f"network {net.name} {net.subnet}", graph_attr={"bgcolor": "#F8F9F9"}):
-                for s in net.switches:
-                    if s in switch_node:
-                        continue
-                    bad = f"switch:{s}" in failed or any(f"domain:{d}" in failed for d in arch.domain_ancestors(s))
-                    switch_node[s] = _node(s + (" (failed)" if bad else ""), _id("switch", s),
-                                           "generic/network/switch.png", fontcolor=_FAILED if bad else "#2D3436")
-                if not net.switches:
+            for sw in net.switches:
+                carried.setdefault(sw, []).append(net.name)
+        nets = {net.name: net for net in arch.networks}
+        for group in sorted({tuple(v) for v in carried.values()}, key=lambda t: [list(nets).index(x) for x in t]):
+            label = ("network " if len(group) == 1 else "networks ") + ", ".join(f"{x} {nets[x].subnet}" for x in group)
+            with Cluster(label, graph_attr={"bgcolor": "#F8F9F9"}):
+                for sw in sorted(x for x, v in carried.items() if tuple(v) == group):
+                    bad = f"switch:{sw}" in failed or _domain_down(arch, sw, failed)
+                    switch_node[sw] = _node(sw + (" (failed)" if bad else ""), _id("switch", sw),
+                                            "generic/network/switch.png", fontcolor=_FAILED if bad else "#2D3436")
+        for net in arch.networks:
+            if not net.switches:
+                with Cluster(f"network {net.name} {net.subnet}", graph_attr={"bgcolor": "#F8F9F9"}):
                     switch_node[f"net:{net.name}"] = _node(f"{net.name}\n{net.subnet}", _id("net", net.name),
                                                            "generic/network/subnet.png")
-            for a, b in net.switch_links():
+        # Inter-switch links: one edge per network link; a trunk is one edge
+        # however many networks it carries (one failure cuts them all).
+        trunks: dict[str, tuple[tuple[str, str], list[str]]] = {}
+        for net in arch.networks:
+            for (a, b), t in net.link_parts():
+                if t is not None:
+                    trunks.setdefault(t.name, ((a, b), []))[1].append(net.name)
+                    continue
                 cut = f"link:{net.name}:{a}~{b}" in failed
-                _edge(switch_node[a], switch_node[b], dir="none", style="dashed" if cut else "bold", constraint="false",
-                      color=_FAILED if cut else "#566573", label="cut" if cut else "",
-                      fontcolor=_FAILED)
+                _edge(switch_node[a], switch_node[b], dir="none", style="dashed" if cut else "bold",
+                      constraint="false", color=_FAILED if cut else "#566573", label="cut" if cut else "",
+                      fontcolor=_FAILED, tooltip=f"link {net.name}: {a} - {b}", **{"class": "link"})
+        for name, ((a, b), carried_nets) in sorted(trunks.items()):
+            cut = f"trunk:{name}" in failed
+            _edge(switch_node[a], switch_node[b], dir="none", style="dashed" if cut else "bold", constraint="false",
+                  penwidth="3", color=_FAILED if cut else _TRUNK, fontcolor=_FAILED if cut else _TRUNK,
+                  fontsize="10", xlabel=f"trunk {name}: {', '.join(carried_nets)}" + (" (cut)" if cut else ""),
+                  tooltip=f"trunk {name} carries {', '.join(carried_nets)}", **{"class": "trunk"})
+        # Attachments: one edge per (node, switch); every switch of a bond
+        # gets its edge, drawn as a double line.
         for n in sorted(arch.nodes, key=lambda n: n.name):
+            attach: dict[str, tuple[list[str], bool]] = {}
             for i in n.interfaces:
-                target = switch_node.get(i.switch) if i.switch else None
-                if target is None:
+                targets = i.switches
+                if not targets:
                     net = arch.network(i.network)
-                    target = switch_node.get(net.switches[0]) if net.switches else switch_node.get(f"net:{net.name}")
-                if target is not None:
-                    _edge(server_of[n.name], target, dir="none", color="#AEB6BE")
+                    targets = [net.switches[0]] if net.switches else [f"net:{net.name}"]
+                for t in targets:
+                    devs, bonded = attach.setdefault(t, ([], False))
+                    attach[t] = (devs + [i.device], bonded or len(i.switches) > 1)
+            for t, (devs, bonded) in sorted(attach.items()):
+                if t not in switch_node:
+                    continue
+                down = t in carried and (f"switch:{t}" in failed or _domain_down(arch, t, failed))
+                colour = _FAILED if down else _BOND if bonded else "#AEB6BE"
+                _edge(server_of[n.name], switch_node[t], dir="none", color=f"{colour}:{colour}" if bonded else colour,
+                      style="dashed" if down else "solid", penwidth="1.2" if bonded else "1",
+                      tooltip=f"{n.name} {', '.join(devs)}" + (" bond" if bonded else "") + f" to {t}",
+                      **{"class": "bond" if bonded else "port"})
+
+        # Power feeds: an edge per cord; a dual-corded node has one from each
+        # of its feeds (it stops only when all are down).
+        feed_node: dict[str, object] = {}
+        for n in sorted(arch.nodes, key=lambda n: n.name):
+            feeds, dual = _feeds_of(arch, n.name, chains[n.name])
+            for f in feeds:
+                bad = _domain_down(arch, f, failed)
+                if f not in feed_node:
+                    feed_node[f] = _node(f"power {f}" + (" (failed)" if bad else ""), _id("power", f), shape="box",
+                                         style="rounded,filled", fillcolor=_FAILED_BG if bad else "#FDEBD0",
+                                         color=_FAILED if bad else _POWER, fontcolor=_FAILED if bad else "#2D3436",
+                                         fontsize="11", margin="0.12")
+                # Half-transparent: many cords, and the nodes' own rows say it too.
+                _edge(feed_node[f], server_of[n.name], color=_FAILED if bad else _POWER + "99", arrowhead="none",
+                      style="dashed" if bad else "solid", penwidth="1.3" if dual else "1",
+                      tooltip=f"{n.name} " + ("dual-corded, cord from " if dual else "powered by ") + f,
+                      **{"class": "power dual-corded" if dual else "power"})
 
         # Virtual IPs: an edge to every holder, bold to the preferred one.
         for v in arch.vips:
@@ -290,6 +379,10 @@ def _how(svc) -> str:
     if kind == "app_cluster":
         managed = ", Pacemaker-managed" if st.manager else ""
         return f"clustered, quorum {st.quorum}{managed}"
+    if kind == "witness":
+        return f"witness, votes in {st.of}"
+    if kind == "elected":
+        return f"leader lock in {st.by}"
     return STRATEGY_TITLES[kind]
 
 
@@ -407,8 +500,8 @@ def _overview(dep: Deployment) -> str:
             cells = []
             for s in services:
                 extra = ""
-                if kind in ("app_cluster", "active_passive", "sharded", "elected"):
-                    extra = _how(s).split(", ", 1)[-1] if kind != "elected" else _how(s)
+                if kind in ("app_cluster", "active_passive", "sharded", "elected", "witness"):
+                    extra = _how(s).split(", ", 1)[-1] if kind not in ("elected", "witness") else _how(s)
                     if kind == "active_passive" and not s.strategy.manager:
                         extra += ", " + _where(dep, s.name)
                     extra = f'<BR ALIGN="LEFT"/><FONT POINT-SIZE="10" COLOR="#566573">{_e(extra)}</FONT>'
@@ -435,6 +528,13 @@ def _overview(dep: Deployment) -> str:
             fed.add(key)
             g.diagram.dot.edge(holder_of[a.vip], anchor[s.strategy.kind].nodeid, color="#2874A6", penwidth="1.5",
                                lhead="cluster_" + STRATEGY_TITLES[s.strategy.kind])
+        # Witnesses vote in a cluster without depending on it: a dotted edge.
+        votes = sorted({s.strategy.of for s in by_kind.get("witness", ()) if kind_of.get(s.strategy.of) in anchor})
+        for kind in sorted({kind_of[c] for c in votes}):
+            g.diagram.dot.edge(anchor["witness"].nodeid, anchor[kind].nodeid, style="dotted", color=_WITNESS,
+                               fontcolor=_WITNESS, fontsize="10", fontname="Sans-Serif", penwidth="1.5",
+                               label="votes in " + ", ".join(c for c in votes if kind_of[c] == kind),
+                               **{"class": "witness-vote"})
         # Dependencies between strategies, bundled: the edge is labelled with
         # the services depended on. Drawn from the provider to its users
         # (arrow back) so the clustered backbone sits above the workers.
@@ -486,7 +586,7 @@ def _logical(dep: Deployment) -> str:
         text = "" if s.strategy.kind == "behind_vip" else _how(s).replace(", Pacemaker-managed", "; Pacemaker-managed")
         if len(dep.placement.nodes_of(s.name)) < 2:
             text += f", {_where(dep, s.name)}"
-        via = set(getattr(s.strategy, "via", None) or ())
+        via = set(getattr(s.strategy, "via", None) or ()) | {getattr(s.strategy, "by", None)}
         needs = [d for d in s.dependencies if d not in via]
         if needs:
             text += ("; " if text else "") + "needs " + ", ".join(needs)
