@@ -15,19 +15,24 @@ placement against the same statements. The Z3 encoding lives in
 from __future__ import annotations
 
 import bisect
-import json
 import math
 from collections import defaultdict
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Iterable, Mapping
+from typing import Iterable
 
 from hamodel.analysis import placement_solver as S
+from hamodel.analysis.lockfile import lock_path_for, read_lock, write_lock  # noqa: F401 (re-exported)
 from hamodel.analysis.placement_solver import natural_key
+from hamodel.analysis.placement_statements import RESOURCES, describe
+from hamodel.analysis.placement_statements import fmt as _fmt
+from hamodel.analysis.placement_statements import names as _names
+from hamodel.analysis.placement_statements import plural as _plural
+from hamodel.analysis.placement_statements import role_text as _role_text
+from hamodel.analysis.vrrp import allocate as allocate_vrrp
 from hamodel.deployment import Placement, VrrpGroup
 from hamodel.errors import HamodelError
 from hamodel.model import Architecture, Service
-from hamodel.model.strategies import ActivePassive, AppCluster, PacemakerVip, Vrrp
+from hamodel.model.strategies import ActivePassive, AppCluster
 
 __all__ = [
     "PlacementResult", "Undecided", "Unplaceable", "lock_path_for", "place", "read_lock", "verify", "write_lock",
@@ -35,7 +40,6 @@ __all__ = [
 
 Undecided = S.Undecided  # a search limit reached: neither placed nor proven unplaceable (a HamodelError, exit 2)
 
-LOCK_FORMAT = 1
 _SCALE = S.SCALE
 
 
@@ -73,21 +77,6 @@ class PlacementResult:
 
 # ---------------------------------------------------------------------------
 # Facts derived from the model (shared by place and verify)
-
-
-def _plural(n: int, word: str, plural: str | None = None) -> str:
-    return f"{n} {word if n == 1 else (plural or word + 's')}"
-
-
-def _names(items: Iterable[str], limit: int = 8) -> str:
-    items = list(items)
-    if len(items) > limit:
-        return ", ".join(items[:limit]) + f", ... ({len(items)} in all)"
-    return ", ".join(items)
-
-
-def _role_text(svc: Service) -> str:
-    return f"the {' / '.join(svc.on)} role" if len(svc.on) == 1 else f"the roles {', '.join(svc.on)}"
 
 
 def candidates(arch: Architecture, svc: Service) -> list[str]:
@@ -138,13 +127,6 @@ def _domains_of_kind(arch: Architecture, node: str, kind: str) -> list[str]:
 def _res(value: float, up: bool) -> int:
     v = value * _SCALE
     return int(math.ceil(v - 1e-9)) if up else int(math.floor(v + 1e-9))
-
-
-def _fmt(v: float) -> str:
-    return f"{v:g}"
-
-
-RESOURCES = (("cpu", "cpu"), ("memory_gb", "GB of memory"))
 
 
 def _quorum_cluster(svc: Service) -> bool:
@@ -329,9 +311,10 @@ def _precheck(pr: S.Problem) -> list[str]:
         for r, (attr, label) in enumerate(RESOURCES):
             need = sum(sv.req[r] * sv.count for sv in confined)
             have = sum(pr.node_cap[n][r] for n in nodeset)
+            # who is confined here and through which roles: said by every message below
+            users = [sv.name for sv in confined if sv.req[r] > 0]
+            roles = sorted({x for sv in confined for x in svcs[sv.name].on})
             if need > have:
-                users = [sv.name for sv in confined if sv.req[r] > 0]
-                roles = sorted({x for sv in confined for x in svcs[sv.name].on})
                 out.append(f"{_names(users)} together request {_fmt(need / _SCALE)} {label}, but the "
                            f"{_plural(len(nodeset), 'node')} they may use ({' / '.join(roles)}) have "
                            f"{_fmt(have / _SCALE)} in all")
@@ -349,8 +332,6 @@ def _precheck(pr: S.Problem) -> list[str]:
                 prefix.append(prefix[-1] + q)
             room = sum(bisect.bisect_right(prefix, pr.node_cap[n][r]) - 1 for n in nodeset)
             if room < total:
-                users = [sv.name for sv in confined if sv.req[r] > 0]
-                roles = sorted({x for sv in confined for x in svcs[sv.name].on})
                 out.append(f"{_names(users)} run {total} instances that request {label}, but the "
                            f"{_plural(len(nodeset), 'node')} they may use ({' / '.join(roles)}) hold at most "
                            f"{room} of them: a node's {label} is not shared out in fractions (the smallest "
@@ -362,69 +343,11 @@ def _precheck(pr: S.Problem) -> list[str]:
             g = math.gcd(*(sv.req[r] for sv in confined if sv.req[r] > 0)) or 1
             usable = sum(pr.node_cap[n][r] // g * g for n in nodeset)
             if need > usable:
-                users = [sv.name for sv in confined if sv.req[r] > 0]
-                roles = sorted({x for sv in confined for x in svcs[sv.name].on})
                 out.append(f"{_names(users)} together request {_fmt(need / _SCALE)} {label}, but the "
                            f"{_plural(len(nodeset), 'node')} they may use ({' / '.join(roles)}) can give them "
                            f"{_fmt(usable / _SCALE)} in all: every request is a multiple of {_fmt(g / _SCALE)} "
                            f"{label}, so a node's capacity is usable only in such steps")
     return list(dict.fromkeys(out))
-
-
-def _describe(pr: S.Problem, stmts: list[tuple]) -> list[str]:
-    """Render the statements of an unsat core in the model's words."""
-    arch = pr.arch
-    svcs = {s.name: s for s in arch.services}
-    parts: list[str] = []
-    anti = {st[1]: st[2] for st in stmts if st[0] == "anti"}
-    counted = {st[1] for st in stmts if st[0] == "count"}
-    for st in stmts:
-        kind = st[0]
-        if kind == "count":
-            sv, svc = pr.by_name[st[1]], svcs[st[1]]
-            if sv.name in anti:
-                dk = anti[sv.name]
-                doms = sorted({d for n in sv.cand for d in pr.node_domains[n] if pr.domain_kind.get(d) == dk},
-                              key=natural_key)
-                parts.append(f"{sv.name} needs {sv.count} members on distinct {dk}s, but {_role_text(svc)} spans "
-                             f"{_plural(len(doms), dk)} ({_names(doms)})")
-            elif sv.everywhere:
-                parts.append(f"{sv.name} runs on every node of {_role_text(svc)} (replicas='all'): {_names(sv.cand)}")
-            else:
-                parts.append(f"{sv.name} needs {_plural(sv.count, 'instance')} on distinct nodes of "
-                             f"{_role_text(svc)} ({_names(sv.cand)})")
-        elif kind == "anti":
-            if st[1] not in counted:
-                parts.append(f"{st[1]} must not have two instances in one {st[2]} (anti_affinity={st[2]!r})")
-        elif kind == "max":
-            parts.append(f"{st[1]} allows at most {svcs[st[1]].max_per_domain.get(st[2], 1)} instances per "
-                         f"{st[2]} (max_per_domain)")
-        elif kind == "pin":
-            parts.append(f"{st[1]} is pinned to {st[2]}")
-        elif kind == "colocate":
-            parts.append(f"{st[1]} may run only on nodes that run {st[2]} (colocate)")
-        elif kind == "quorum":
-            parts.append(f"{st[1]} keeps a majority quorum, which needs at least 3 members")
-        elif kind == "capacity":
-            _, ci, r, nodes = st
-            caps = sorted({pr.node_cap[n][r] for n in nodes})
-            label = RESOURCES[r][1]
-            each = f"{_fmt(caps[0] / _SCALE)} {label}" + ("" if len(nodes) == 1 else " each") if len(caps) == 1 else \
-                f"{_fmt(sum(pr.node_cap[n][r] for n in nodes) / _SCALE)} {label} in all"
-            users = sorted({sv.name for sv in pr.services if sv.req[r] > 0 and set(pr.cand_in.get((sv.name, ci), ())) & set(nodes)})
-            parts.append(f"{_names(list(nodes))} {'has' if len(nodes) == 1 else 'have'} {each}"
-                         + (f" for {_names(users)}" if users else ""))
-        elif kind == "port":
-            parts.append(f"{st[1]} and {st[2]} both bind port {st[3]} on their nodes' addresses, so they cannot "
-                         f"share a node")
-        elif kind == "fill":
-            _, ci, counts = st
-            parts.append(f"the nodes {_names(pr.cells[ci].nodes)} cannot hold "
-                         + ", ".join(f"{n} x {s}" for s, n in counts)
-                         + " within their capacity, ports and co-location")
-    if len(parts) > 1:
-        return ["these statements conflict: " + "; ".join(parts)]
-    return parts or ["no placement satisfies the model"]
 
 
 def _explain(pr: S.Problem, cuts: list) -> list[str]:
@@ -442,7 +365,7 @@ def _explain(pr: S.Problem, cuts: list) -> list[str]:
             except S.NoPlacement as exc:
                 core = S.unsat_core(small, exc.cuts)
                 if core is not None:
-                    return _describe(small, core)
+                    return describe(small, core)
             except S.Undecided:
                 pass  # no explanation from this part: try the whole model
     if pr.mode in ("coarse", "merged"):
@@ -459,78 +382,11 @@ def _explain(pr: S.Problem, cuts: list) -> list[str]:
     core = S.unsat_core(pr, cuts)
     if core is None:
         return ["no assignment of instances to nodes fits every node's capacity, ports and co-location"]
-    return _describe(pr, core)
+    return describe(pr, core)
 
 
 # ---------------------------------------------------------------------------
-# Allocation: VRRP groups, non-local binds, warnings
-
-
-def _allocate(arch: Architecture, instances: dict[str, list[str]], previous: dict[str, set[str]],
-              previous_vrids: Mapping[str, int] | None = None) -> tuple[tuple[VrrpGroup, ...], frozenset[str]]:
-    vips = {v.name: v for v in arch.vips}
-    networks = {n.name: n for n in arch.networks}
-    holders = [s for s in arch.services if s.holds_vips]
-    used: dict[str, dict[int, str]] = defaultdict(dict)
-    problems: list[str] = []
-    for net in arch.networks:
-        for v in net.reserved_vrids:
-            used[net.name][v] = "reserved"
-    for s in holders:
-        if isinstance(s.strategy, Vrrp) and s.strategy.vrid is not None:
-            net = vips[s.holds_vips[0]].network
-            owner = used[net].get(s.strategy.vrid)
-            if owner is not None:
-                problems.append(f"{s.name} fixes vrid {s.strategy.vrid}, but on network {net} it is "
-                                + ("reserved (reserved_vrids)" if owner == "reserved" else f"also fixed by {owner}"))
-            used[net][s.strategy.vrid] = s.name
-    # Ids from the lock file stay with their group while still free, so a
-    # group added to the model never renumbers the existing ones; one outside
-    # a range the operator set (vrid_range) is reallocated inside it.
-    kept: dict[str, int] = {}
-    for s in holders:
-        old = (previous_vrids or {}).get(s.name)
-        net = vips[s.holds_vips[0]].network
-        if isinstance(s.strategy, Vrrp) and s.strategy.vrid is not None:
-            continue
-        in_range = networks[net].vrid_range is None or old in networks[net].vrids
-        if isinstance(old, int) and 1 <= old <= 255 and old not in used[net] and in_range:
-            used[net][old] = s.name
-            kept[s.name] = old
-    groups: list[VrrpGroup] = []
-    for s in holders:
-        net = vips[s.holds_vips[0]].network
-        if isinstance(s.strategy, Vrrp) and s.strategy.vrid is not None:
-            vrid = s.strategy.vrid
-        elif s.name in kept:
-            vrid = kept[s.name]
-        else:
-            ids = networks[net].vrids
-            free = [i for i in ids if i not in used[net]]
-            if not free:
-                problems.append(f"{s.name} needs a VRRP router id on network {net}, but all {len(ids)} of "
-                                f"vrid_range {ids.start}-{ids.stop - 1} are used "
-                                f"({_plural(len(networks[net].reserved_vrids), 'reserved id')})")
-                continue
-            vrid = free[0]
-            used[net][vrid] = s.name
-        members = sorted(instances.get(s.name, []), key=lambda n: (n not in previous.get(s.name, set()), natural_key(n)))
-        if len(members) > 254:
-            problems.append(f"{s.name} has {len(members)} VIP holders, but VRRP priorities allow at most 254")
-            continue
-        if not members:
-            continue
-        top = min(254, 99 + len(members))
-        prios = {n: top - i for i, n in enumerate(members)}
-        groups.append(VrrpGroup(
-            service=s.name, vips=tuple(s.holds_vips), network=net, vrid=vrid, priorities=prios,
-            master=members[0], manager="pacemaker" if isinstance(s.strategy, PacemakerVip) else "keepalived",
-        ))
-    if problems:
-        raise Unplaceable(problems)
-    fronted = {s.access.vip for s in arch.services if s.access is not None}
-    nonlocal_nodes = {n for s in holders if set(s.holds_vips) & fronted for n in instances.get(s.name, [])}
-    return tuple(groups), frozenset(nonlocal_nodes)
+# Warnings
 
 
 def _warnings(arch: Architecture, instances: dict[str, list[str]]) -> list[str]:
@@ -598,101 +454,11 @@ def place(arch: Architecture, previous: Placement | None = None) -> PlacementRes
     moved = 0
     for s, before in prev.items():
         moved += min(len(before), instance_count(arch, arch.service(s))) - len(before & set(instances[s]))
-    groups, nonlocal_nodes = _allocate(arch, instances, prev, previous.vrids if previous is not None else None)
-    return PlacementResult(placement, groups, nonlocal_nodes, tuple(_warnings(arch, instances)), moved)
-
-
-# ---------------------------------------------------------------------------
-# Lock file
-
-
-def lock_path_for(model: str) -> Path:
-    """The lock file beside a model: ``models/x.py`` -> ``models/x.lock.json``."""
-    spec = str(model)
-    attr = None
-    if ":" in spec and not Path(spec).exists():
-        spec, attr = spec.rsplit(":", 1)
-    p = Path(spec)
-    if p.suffix in (".py", ".json"):
-        stem = p.with_suffix("")
-    else:  # a module name: lock in the current directory
-        stem = Path(spec.replace(".", "_"))
-    if attr:
-        stem = stem.with_name(f"{stem.name}.{attr}")
-    return stem.with_name(stem.name + ".lock.json")
-
-
-def _json_type(v: object) -> str:
-    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean", int: "a number",
-            float: "a number", type(None): "null"}.get(type(v), type(v).__name__)
-
-
-def read_lock(path: Path, arch: Architecture) -> Placement | None:
-    """The placement stored in a lock file, without services or nodes that no longer exist.
-
-    A malformed lock file (not JSON, not UTF-8, or a field of the wrong
-    type) raises :class:`HamodelError` naming the file and the field:
-    silently ignoring part of it would move instances without saying so.
-    """
-    path = Path(path)
-    if not path.is_file():
-        return None
-
-    def bad(where: str, why: str) -> HamodelError:
-        return HamodelError(f"{path}: not a placement lock file: {where}{': ' if where else ''}{why} "
-                            "(delete it or use --fresh)")
-
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError as exc:
-        raise bad("", f"not UTF-8 text (byte {exc.start})") from None
-    except (OSError, ValueError, RecursionError) as exc:  # RecursionError: [[[...]]]
-        raise bad("", str(exc)) from None
-    if not isinstance(data, dict):
-        raise bad("", f"expected an object, got {_json_type(data)}")
-    fmt = data.get("format", LOCK_FORMAT)
-    if type(fmt) is not int or fmt != LOCK_FORMAT:
-        raise bad("format", f"expected {LOCK_FORMAT}, got {json.dumps(fmt)[:40]}")
-    raw = data.get("placement")
-    if not isinstance(raw, dict):
-        raise bad("placement", "missing" if raw is None else f"expected an object, got {_json_type(raw)}")
-    for s, ns in raw.items():
-        if not isinstance(ns, list):
-            raise bad(f"placement.{json.dumps(s)}", f"expected a list of node names, got {_json_type(ns)}")
-        for i, n in enumerate(ns):
-            if not isinstance(n, str):
-                raise bad(f"placement.{json.dumps(s)}[{i}]", f"expected a node name, got {_json_type(n)}")
-    groups = data.get("vrrp_groups", {})
-    if not isinstance(groups, dict):
-        raise bad("vrrp_groups", f"expected an object, got {_json_type(groups)}")
-    for s, g in groups.items():
-        if not isinstance(g, dict):
-            raise bad(f"vrrp_groups.{json.dumps(s)}", f"expected an object, got {_json_type(g)}")
-        vrid = g.get("vrid")
-        if type(vrid) is not int or not 1 <= vrid <= 255:
-            raise bad(f"vrrp_groups.{json.dumps(s)}.vrid",
-                      f"expected a number from 1 to 255, got {json.dumps(vrid)[:40]}")
-        for key in ("network", "master"):
-            if key in g and not isinstance(g[key], str):
-                raise bad(f"vrrp_groups.{json.dumps(s)}.{key}", f"expected a name, got {_json_type(g[key])}")
-    services = {s.name for s in arch.services}
-    nodes = {n.name for n in arch.nodes}
-    inst = {s: tuple(n for n in ns if n in nodes) for s, ns in raw.items() if s in services}
-    vrids = {s: g["vrid"] for s, g in groups.items() if s in services}
-    return Placement(inst, vrids=vrids)
-
-
-def write_lock(path: Path, result: PlacementResult) -> None:
-    """Write the lock file: deterministic JSON, replaced atomically."""
-    from hamodel.output import write_file
-
-    data = {
-        "format": LOCK_FORMAT,
-        "placement": result.placement.to_dict(),
-        "vrrp_groups": {g.service: {"network": g.network, "vrid": g.vrid, "master": g.master}
-                        for g in result.vrrp_groups},
-    }
-    write_file(Path(path), (json.dumps(data, indent=2, sort_keys=True) + "\n").encode())
+    alloc = allocate_vrrp(arch, instances, prev, previous.vrids if previous is not None else None)
+    if alloc.problems:
+        raise Unplaceable(alloc.problems)
+    return PlacementResult(placement, alloc.groups, alloc.nonlocal_bind_nodes, tuple(_warnings(arch, instances)),
+                           moved)
 
 
 def placement_table(arch: Architecture, result: PlacementResult):

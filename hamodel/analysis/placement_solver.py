@@ -46,10 +46,11 @@ from typing import Iterable
 
 import z3
 
+from hamodel.analysis import placement_statements as st
 from hamodel.errors import HamodelError
 from hamodel.model import Architecture
 
-SCALE = 1000  # resources are compared as integers in thousandths
+SCALE = st.SCALE  # resources are compared as integers in thousandths
 SEED = 0
 # Deterministic budgets in Z3 resource units ("rlimit", solver steps, not
 # time), a base plus a share per Boolean variable: the largest benchmark
@@ -361,8 +362,8 @@ class Encoding:
         self.solver.set("random_seed", SEED)
         self.bits: dict[tuple[str, int], list[z3.BoolRef]] = {}
         self.bit_key: dict[str, tuple[str, int]] = {}
-        self.literals: dict[tuple, z3.BoolRef] = {}
-        self.statements: dict[str, tuple] = {}
+        self.literals: dict[st.Statement, z3.BoolRef] = {}
+        self.statements: dict[str, st.Statement] = {}
         self._keep: list = []
         self.balanced = self.var("balanced")
         self._build()
@@ -405,14 +406,14 @@ class Encoding:
     def assert_raw(self, e: z3.BoolRef) -> None:
         z3.Z3_solver_assert(self.ref, self.solver.solver, e.as_ast())
 
-    def lit(self, stmt: tuple) -> z3.BoolRef:
+    def lit(self, stmt: st.Statement) -> z3.BoolRef:
         if stmt not in self.literals:
             name = f"stmt!{len(self.literals)}"
             self.literals[stmt] = self.var(name)
             self.statements[name] = stmt
         return self.literals[stmt]
 
-    def add(self, stmt: tuple, e: z3.BoolRef) -> None:
+    def add(self, stmt: st.Statement, e: z3.BoolRef) -> None:
         self.assert_raw(self.implies(self.lit(stmt), e) if self.track else e)
 
     def terms(self, s: str, cells: Iterable[int]) -> list[z3.BoolRef]:
@@ -444,17 +445,17 @@ class Encoding:
             cis = pr.cells_of(s)
             if sv.everywhere:
                 full = all(len(self.bits[(s, ci)]) == len(pr.cand_in[(s, ci)]) for ci in cis)
-                self.add(("count", s), self.conj([self.bits[(s, ci)][-1] for ci in cis if self.bits[(s, ci)]])
+                self.add(st.Count(s), self.conj([self.bits[(s, ci)][-1] for ci in cis if self.bits[(s, ci)]])
                          if full else z3.BoolVal(False, self.ctx))
             else:
                 ts = self.terms(s, cis)
-                self.add(("count", s), self.pb(ts, [1] * len(ts), sv.count, eq=True) if ts
+                self.add(st.Count(s), self.pb(ts, [1] * len(ts), sv.count, eq=True) if ts
                          else z3.BoolVal(sv.count == 0, self.ctx))
             if sv.quorum_too_small:
-                self.add(("quorum", s), z3.BoolVal(False, self.ctx))
+                self.add(st.Quorum(s), z3.BoolVal(False, self.ctx))
             cset = set(cis)
             for kind, m in sorted(sv.limits.items()):
-                stmt = ("anti", s, kind) if (kind == sv.anti and m == 1) else ("max", s, kind)
+                stmt = st.Anti(s, kind) if (kind == sv.anti and m == 1) else st.MaxPerDomain(s, kind)
                 for d, dcells in sorted(cells_by_kind.get(kind, {}).items()):
                     ts = self.terms(s, [ci for ci in dcells if ci in cset])
                     if len(ts) > m:
@@ -467,12 +468,12 @@ class Encoding:
             for ci, ps in sorted(pinned_cells.items()):
                 # pins to interchangeable nodes are one statement: "at least len(ps) here"
                 bs = self.bits.get((s, ci), [])
-                self.add(("pin", s, ", ".join(ps)), bs[len(ps) - 1] if len(bs) >= len(ps) else z3.BoolVal(False, self.ctx))
+                self.add(st.Pin(s, ", ".join(ps)), bs[len(ps) - 1] if len(bs) >= len(ps) else z3.BoolVal(False, self.ctx))
             for t in sv.colocate:
                 for ci in cis:
                     tb = self.bits.get((t, ci), [])
                     for j, b in enumerate(self.bits[(s, ci)]):
-                        self.add(("colocate", s, t), self.implies(b, tb[j]) if j < len(tb) else self.neg(b))
+                        self.add(st.Colocate(s, t), self.implies(b, tb[j]) if j < len(tb) else self.neg(b))
         # per cell: capacity (Hall-type sums over candidate subsets) and ports
         in_cell: dict[int, list[Svc]] = defaultdict(list)
         for sv in pr.services:
@@ -499,7 +500,7 @@ class Encoding:
                     g = math.gcd(*coeffs) if coeffs else 1
                     cap = sum(pr.node_cap[n][r] // g * g for n in subset)
                     if lits and sum(coeffs) > cap:
-                        self.add(("capacity", ci, r, tuple(sorted(subset, key=natural_key))), self.pb(lits, coeffs, cap))
+                        self.add(st.Capacity(ci, r, tuple(sorted(subset, key=natural_key))), self.pb(lits, coeffs, cap))
                     # a preference, not a constraint: leave headroom in every cell so
                     # that the fill rarely fails (dropped when it cannot hold)
                     soft_cap = int(cap * BALANCE)
@@ -511,7 +512,7 @@ class Encoding:
                     fit = sum(1 for n in pr.cand_in[(sv.name, ci)] if pr.node_cap[n][r] >= sv.req[r])
                     bs = self.bits[(sv.name, ci)]
                     if fit < len(bs):
-                        self.add(("capacity", ci, r, tuple(pr.cand_in[(sv.name, ci)])), self.neg(bs[fit]))
+                        self.add(st.Capacity(ci, r, tuple(pr.cand_in[(sv.name, ci)])), self.neg(bs[fit]))
             users: dict[int, list[Svc]] = defaultdict(list)
             for sv in svs:
                 for p in sorted(sv.ports):
@@ -522,7 +523,7 @@ class Encoding:
                         room = len(cand[a.name] | cand[b.name])
                         ts = self.bits[(a.name, ci)] + self.bits[(b.name, ci)]
                         if len(ts) > room:
-                            self.add(("port", a.name, b.name, p), self.atmost(ts, room))
+                            self.add(st.PortClash(a.name, b.name, p), self.atmost(ts, room))
 
     def lex_geq(self, a: list[z3.BoolRef], b: list[z3.BoolRef], tag: str, guard: z3.BoolRef | None = None) -> None:
         """``a >= b`` lexicographically (booleans, True > False), when ``guard`` holds.
@@ -558,16 +559,14 @@ class Encoding:
                 guard = None
                 if self.track:
                     names = {a.name, b.name}
-                    mine = [lit for st, lit in self.literals.items()
-                            if names & {x for x in st[1:] if isinstance(x, str)}
-                            or (st[0] == "fill" and names & {s for s, _ in st[2]})]
+                    mine = [lit for stmt, lit in self.literals.items() if names & stmt.services()]
                     guard = self.conj(mine)
                 self.lex_geq(ra, rb, f"{a.index}!{b.index}", guard)
 
     def cut(self, ci: int, counts: dict[str, int]) -> None:
         """Cell ``ci`` cannot hold these counts, nor more of each."""
         e = self.disj([self.neg(self.bits[(s, ci)][n - 1]) for s, n in sorted(counts.items())])
-        self.add(("fill", ci, tuple(sorted(counts.items()))), e)
+        self.add(st.Fill(ci, tuple(sorted(counts.items()))), e)
 
     def counts(self) -> dict[tuple[str, int], int]:
         """Instances per (service, cell) in the current model."""
@@ -869,7 +868,7 @@ def solve(pr: Problem, max_rounds: int = MAX_ROUNDS) -> tuple[dict[str, list[str
     raise Undecided(f"placement after {max_rounds} rounds of counting and filling")
 
 
-def unsat_core(pr: Problem, cuts: list[tuple[int, dict[str, int]]]) -> list[tuple] | None:
+def unsat_core(pr: Problem, cuts: list[tuple[int, dict[str, int]]]) -> list[st.Statement] | None:
     """The smallest conflicting set of statements (deletion-minimised core)."""
     enc = Encoding(pr, track=True, cuts=cuts)
     lits = [enc.literals[k] for k in enc.literals]
