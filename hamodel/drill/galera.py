@@ -48,12 +48,14 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from hamodel.drill import configs as cfgs
-from hamodel.drill.lab import PREFIX_ROOT, Lab, LabError, Process, _alive, run
+from hamodel.drill.lab import EXTRA_ROOTS, Lab, LabError, Process, run
+from hamodel.drill.lab import cleanup_leftovers as lab_cleanup
 from hamodel.drill.observe import haproxy_stat
 from hamodel.model import Architecture
 from hamodel.model.strategies import AppCluster
 
 GALERA_ROOT = Path("/run/hamodel-galera")
+assert GALERA_ROOT in EXTRA_ROOTS  # removed by the lab's leftover cleanup
 MARIADBD = "/usr/sbin/mariadbd"
 PROVIDER = "/usr/lib/galera/libgalera_smm.so"
 DB_USER, DB_PASS = "drill", "drill"  # a lab-only account for writes through the VIP
@@ -237,15 +239,13 @@ def serve_health(sock: Path, bind: str, port: int) -> None:
 
 
 def cleanup_leftovers() -> list[str]:
-    """Remove member folders of Galera labs whose drill process is gone."""
-    removed = []
-    if GALERA_ROOT.is_dir():
-        for d in GALERA_ROOT.iterdir():
-            m = re.match(r"^hml-(\d+)", d.name)
-            if m and int(m.group(1)) != os.getpid() and not _alive(int(m.group(1))):
-                shutil.rmtree(d, ignore_errors=True)
-                removed.append(str(d))
-    return removed
+    """Remove member folders (and processes) of Galera labs whose drill process is gone.
+
+    The lab's own cleanup does it (:data:`GALERA_ROOT` is one of
+    :data:`hamodel.drill.lab.EXTRA_ROOTS`), so ``hamodel drill --cleanup``
+    removes Galera leftovers too; this process's own labs are spared.
+    """
+    return [d for d in lab_cleanup(keep_own=True)["dirs"] if d.startswith(str(GALERA_ROOT) + "/")]
 
 
 @dataclass
@@ -281,13 +281,9 @@ class GaleraLab:
     # -- building ---------------------------------------------------------------
 
     def setup(self) -> None:
+        """Standalone: namespaces, switches, client, the cluster, haproxy with a static VIP."""
         p, lab = self.plan, self.lab
         lab.create()
-        cleanup_leftovers()
-        GALERA_ROOT.mkdir(mode=0o711, exist_ok=True)
-        os.chmod(GALERA_ROOT, 0o711)  # mysql traverses it to its own 0700 folder
-        self.root.mkdir(mode=0o711)
-        os.chmod(self.root, 0o711)
         for sw in p.switches:
             lab.add_switch(sw)
         # The lab runs no STP: a meshed set of switches gets split-horizon links.
@@ -299,6 +295,19 @@ class GaleraLab:
             lab.plug(m.node, m.device, m.switch, f"{m.address}/{m.prefix}")
         lab.add_host("client", client=True)
         lab.plug("client", "eth0", p.client[1], p.client[0], ns=lab.client_ns)
+        self.start_cluster()
+        if p.lb_node:
+            self._start_haproxy()
+
+    def start_cluster(self) -> None:
+        """The members, in the lab's node namespaces (which must exist): bootstrap the
+        first, join the others, wait until all are Primary and Synced, start the health
+        endpoints. Used standalone (:meth:`setup`) and by the drill's Galera kinds."""
+        p = self.plan
+        GALERA_ROOT.mkdir(mode=0o711, exist_ok=True)
+        os.chmod(GALERA_ROOT, 0o711)  # mysql traverses it to its own 0700 folder
+        self.root.mkdir(mode=0o711)
+        os.chmod(self.root, 0o711)
         for m in p.members:
             self._write_member(m)
         t0 = time.monotonic()
@@ -321,8 +330,31 @@ class GaleraLab:
                  f"join {self.timings['join_s']} s")
         for m in p.members:
             self._start_health(m)
-        if p.lb_node:
-            self._start_haproxy()
+
+    def stop_cluster(self) -> None:
+        """Kill this cluster's processes and remove the member folders (the drill's lab
+        stays; its own teardown removes the namespaces). Idempotent."""
+        for (_n, _what), proc in list(self.procs.items()):
+            self.lab.stop(proc, signal.SIGKILL)
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def unsettled(self) -> list[str]:
+        """What keeps the cluster from its steady state (empty: settled): every member
+        running, Primary, Synced and seeing all members, its health endpoint 200."""
+        problems = []
+        for n in self.nodes:
+            if not self.alive(n):
+                problems.append(f"galera: mariadbd on {n} is not running")
+                continue
+            st = self.status(n)
+            if not healthy(st) or int((st or {}).get("wsrep_cluster_size", 0)) < len(self.nodes):
+                problems.append(f"galera: {n} is {self.brief(n)}, not Primary/Synced/size {len(self.nodes)}")
+        if not problems:
+            for n in self.nodes:
+                code = self.health(n)
+                if code != 200:
+                    problems.append(f"galera: health check of {n} answers {code}")
+        return problems
 
     @property
     def nodes(self) -> list[str]:
@@ -541,7 +573,7 @@ wsrep_sst_method=rsync
 
     def haproxy_status(self, server: str) -> str | None:
         """A server's status in the generated galera listener, from haproxy's stats socket."""
-        if not self.plan.lb_node:
+        if not self.plan.lb_node or self.plan.backend is None:
             return None
         sock = self.lab.node_dir(self.plan.lb_node) / "haproxy.sock"
         return haproxy_stat(sock, self.plan.backend.name, server)

@@ -78,7 +78,10 @@ class Drill:
         self.lab = lab or Lab()
         self.groups = [g for g in dep.vrrp_groups if g.manager == "keepalived"]
         self.vip_addr = {v.name: str(v.address) for v in arch.vips}
-        all_sc = default_scenarios(dep, quick=quick, switches_by_vip=switch_counts(arch, self.groups))
+        # Named scenarios come from the full set: a quick drill can still run one of the
+        # full-only kinds (a real Galera cluster) when asked for it.
+        all_sc = default_scenarios(dep, quick=quick and not scenarios,
+                                   switches_by_vip=switch_counts(arch, self.groups))
         self.scenarios = select(all_sc, scenarios)
         # The kinds in play, in registry order, with their scenarios (for the lab hooks).
         self.kinds: dict[str, type[ScenarioKind]] = {k: c for k, c in KINDS.items()
@@ -86,11 +89,24 @@ class Drill:
         real: set[str] = set()
         for k, c in self.kinds.items():
             real |= c.real_services(dep, self._of_kind(k))
+        # A service that a kind runs for real has no stand-in backends: the stand-in
+        # scenarios of that service (single-writer:galera) give way to the real ones.
+        stand_in = [s for s in self.scenarios if s.service in real and not self.kinds[s.kind].real_services(dep, [s])]
+        replaced_notes = []
+        if stand_in:
+            if scenarios:
+                raise ValueError(f"{', '.join(s.name for s in stand_in)} drill(s) stand-in backends of a service that "
+                                 f"{', '.join(sorted(real))} scenarios run for real: not both in one drill")
+            self.scenarios = [s for s in self.scenarios if s not in stand_in]
+            replaced_notes.append(f"{', '.join(s.name for s in stand_in)} left out: {', '.join(sorted(real))} runs "
+                                  "for real in this drill (its own scenarios measure it)")
+            self.kinds = {k: c for k, c in self.kinds.items() if any(s.kind == k for s in self.scenarios)}
         backends = None
         if quick:
             backends = sorted({s.service for s in self.scenarios if s.service} |
                               {p for g in self.groups for v in g.vips if (p := probe_service(dep, v))})
         self.plan: LabPlan = plan_lab(arch, dep, files, backend_services=backends, real_services=frozenset(real))
+        self.plan.notes += replaced_notes
         self.daemons: dict[tuple[str, str], Process] = {}
         self.shared: dict[str, Any] = {}
         self.rewrite_notes: set[str] = set()

@@ -43,6 +43,7 @@ from __future__ import annotations
 
 from hamodel.drill.kinds.backend_death import BackendDeath
 from hamodel.drill.kinds.base import Scenario, ScenarioKind
+from hamodel.drill.kinds.galera import GALERA_KINDS
 from hamodel.drill.kinds.haproxy_death import HaproxyDeath
 from hamodel.drill.kinds.holder_crash import HolderCrash
 from hamodel.drill.kinds.holder_kill import HolderKill
@@ -57,6 +58,8 @@ KINDS: dict[str, type[ScenarioKind]] = {
     BackendDeath.kind: BackendDeath,
     SingleWriter.kind: SingleWriter,
     Partition.kind: Partition,
+    # A real Galera cluster (full drills, or named with --scenario).
+    **{k.kind: k for k in GALERA_KINDS},
 }
 
 __all__ = ["KINDS", "Scenario", "ScenarioKind"]

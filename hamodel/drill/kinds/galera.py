@@ -1,0 +1,254 @@
+"""Galera scenario kinds: a real three-member MariaDB Galera cluster in the drill's own lab.
+
+Each kind runs one scenario of :mod:`hamodel.drill.galera_scenarios` (the
+same functions ``python -m hamodel.drill.galera`` runs standalone) inside
+``hamodel drill``'s lab: the members' ``mariadbd`` run in the node
+namespaces the runner built, behind the keepalived-held VIP and the
+generated ``haproxy.cfg`` on every load balancer (its real ``option
+httpchk`` against each member's clustercheck-style endpoint on 9200); the
+writes go from the drill's client through the VIP, to whichever node holds
+it when the scenario starts.
+
+The lab hooks start the cluster once per drill (before HAProxy and
+keepalived, so HAProxy's first checks find it), add its steady state to the
+runner's settled check (every member Primary, Synced, size 3, health 200;
+every HAProxy sees every Galera server UP) and remove the member folders
+at teardown. The scenario function injects, measures and brings the
+cluster back whole (it must, to count the committed rows on every member);
+the runner's probe keeps polling the VIP's service meanwhile.
+
+Offered in full drills when the model has a Galera service (an
+AppCluster named galera or running mariadb) on three or more nodes behind a
+keepalived VIP and this machine has MariaDB and Galera
+(:func:`hamodel.drill.galera.available`); a quick drill runs them only when
+named (``--scenario galera-member-down``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from hamodel.deployment import Deployment
+from hamodel.drill import galera as g
+from hamodel.drill import galera_scenarios as gs
+from hamodel.drill.kinds.base import DrillContext, Scenario, ScenarioKind, probe_service, sock_of
+from hamodel.drill.lab import LabError
+from hamodel.drill.observe import ProbeRun, haproxy_stats
+from hamodel.drill.results import Check, ProbeSummary, flat
+
+_KEY = "galera"  # ctx.shared[_KEY]: the cluster of this drill, shared by every Galera kind
+
+
+@dataclass
+class GaleraPrediction:
+    """What the analysis says; ``predicted`` is filled by the scenario from the
+    analysis once it knows the lab's roles (writer, VIP holder, victims)."""
+
+    reason: str
+    service: str
+    members: list[str]
+    quorum: int
+    predicted: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class GaleraMeasurement:
+    """The scenario's own measurement, plus what the client saw through the VIP meanwhile."""
+
+    details: dict[str, Any] = flat()
+    summary: ProbeSummary = flat()
+    polled: str = ""
+
+
+@dataclass
+class _Shared:
+    gl: g.GaleraLab
+    an: gs.Analysis
+    owner: str  # the kind whose class hooks act for all of them (called once per kind)
+
+
+def galera_vip(dep: Deployment) -> tuple[str, str] | None:
+    """``(service, VIP name)`` of the model's Galera service behind a keepalived VIP, or None."""
+    arch = dep.architecture
+    try:
+        name = g.galera_service(arch)
+    except LabError:
+        return None
+    st = arch.service(name).strategy
+    if st.access is None or len(dep.placement.nodes_of(name)) < 3:
+        return None
+    vip = st.access.vip
+    if not any(vip in grp.vips and grp.manager == "keepalived" for grp in dep.vrrp_groups):
+        return None
+    return name, vip
+
+
+class GaleraKind(ScenarioKind):
+    """One Galera scenario (``function`` of :data:`hamodel.drill.galera_scenarios.RUNNERS`)."""
+
+    function: ClassVar[str]  #: the scenario's name in galera_scenarios.RUNNERS
+    reason: ClassVar[str]
+
+    @classmethod
+    def offer(cls, dep: Deployment, vip: str, *, quick: bool, switches: int) -> list[Scenario]:
+        found = galera_vip(dep)
+        if quick or found is None or found[1] != vip or g.available() is not None:
+            return []
+        return [Scenario(cls.kind, cls.kind, vip, found[0])]
+
+    @classmethod
+    def real_services(cls, dep: Deployment, scenarios: list[Scenario]) -> set[str]:
+        return {s.service for s in scenarios if s.service}
+
+    @classmethod
+    def setup_lab(cls, ctx: DrillContext, scenarios: list[Scenario]) -> None:
+        if _KEY in ctx.shared or not scenarios:
+            return
+        why = g.available()
+        if why:
+            raise LabError(f"Galera scenarios: {why}")
+        plan = g.plan(ctx.arch, ctx.dep, ctx.files, scenarios[0].service)  # type: ignore[attr-defined]
+        gl = g.GaleraLab(ctx.arch, plan, ctx.say, lab=ctx.lab, dep=ctx.dep)
+        # Registered before the start, so that teardown removes a half-built cluster too.
+        ctx.shared[_KEY] = _Shared(gl, None, cls.kind)  # type: ignore[arg-type]
+        gl.start_cluster()
+        ctx.shared[_KEY].an = gs.analysis(ctx.arch, ctx.dep, plan.service)
+
+    @classmethod
+    def _mine(cls, ctx: DrillContext) -> _Shared | None:
+        sh = ctx.shared.get(_KEY)
+        return sh if sh is not None and sh.owner == cls.kind else None
+
+    @classmethod
+    def settled(cls, ctx: DrillContext) -> list[str]:
+        sh = cls._mine(ctx)
+        if sh is None:
+            return []
+        problems = sh.gl.unsettled()
+        be = sh.gl.plan.backend
+        for n in sorted(ctx.plan.haproxy):
+            if (n, "haproxy") not in ctx.daemons or be is None:
+                continue
+            hb = ctx.plan.haproxy[n].backend_for(sh.gl.plan.vip, sh.gl.plan.port)
+            stats = haproxy_stats(sock_of(ctx, n)) or {}
+            for srv in (hb.servers if hb else []):
+                st = stats.get((hb.name, srv.name))
+                if st not in ("UP", "no check"):
+                    problems.append(f"haproxy on {n}: galera server {hb.name}/{srv.name} is {st or 'missing'}")
+        return problems
+
+    @classmethod
+    def teardown_lab(cls, ctx: DrillContext) -> None:
+        sh = cls._mine(ctx)
+        if sh is not None:
+            sh.gl.stop_cluster()
+
+    # -- one scenario -------------------------------------------------------------
+
+    def predict(self) -> GaleraPrediction:
+        sh: _Shared = self.ctx.shared[_KEY]
+        self.gl, self.an = sh.gl, sh.an
+        # The load balancer the writes go through: whoever holds the VIP now.
+        self.gl.plan.lb_node = self.ctx.holder(self.sc.vip)
+        self.pred = GaleraPrediction(self.reason, self.an.service, self.an.members, self.an.quorum)
+        return self.pred
+
+    def polled(self) -> tuple[str, str]:
+        """The VIP's usual probe service (a stand-in behind the same VIP): the client shows
+        what the Galera scenario does to the VIP's other services (nothing, predicted)."""
+        svc = probe_service(self.ctx.dep, self.sc.vip)
+        if svc is None or svc == self.sc.service:
+            raise LabError(f"no stand-in service behind {self.sc.vip} to poll during a Galera scenario")
+        port = self.ctx.arch.service(svc).access.ports[0]
+        return svc, f"{self.ctx.vip_addr[self.sc.vip]}:{port}"
+
+    def inject(self) -> None:
+        self.ctx.say(f"  galera {self.function} through haproxy on {self.gl.plan.lb_node}")
+        self.result = gs.RUNNERS[self.function](self.gl, self.an)
+
+    def measure(self, t0: float, probe: ProbeRun) -> GaleraMeasurement:
+        results = probe.stop()
+        r = self.result
+        self.pred.predicted = r["predicted"]
+        return GaleraMeasurement(details=r["measured"], summary=ProbeSummary.of(results, t0),
+                                 polled=" ".join(self.polled()))
+
+    def checks(self, pred: GaleraPrediction, measured: GaleraMeasurement) -> list[Check]:
+        return [Check(c["what"], c["expected"], c["measured"], c["agreed"]) for c in self.result["checks"]]
+
+    def restore(self) -> None:
+        """Every member running again (a scenario that failed midway may leave one down);
+        the settled check then waits until they are Synced."""
+        gl = getattr(self, "gl", None)
+        if gl is None:
+            return
+        for n in gl.nodes:
+            gl.cut(n, up=True)
+        down = [n for n in gl.nodes if not gl.alive(n)]
+        if down and len(down) == len(gl.nodes):
+            # Nobody to join: bootstrap the member with the highest seqno (the recovery procedure).
+            for n in gl.nodes:
+                gl.kill(n)
+            boot = max(gl.nodes, key=lambda n: int(gl.grastate(n).get("seqno", "-1") or -1))
+            gl.set_safe_to_bootstrap(boot)
+            gl.start(boot, bootstrap=True)
+            down.remove(boot)
+        for n in down:
+            gl.start(n)
+
+
+class GaleraMemberDown(GaleraKind):
+    kind = "galera-member-down"
+    title = "Galera: the writer's mariadbd dies; the cluster stays Primary"
+    function = "member-down"
+    reason = ("no minimal cut set of the Galera service has one member: two of three keep the quorum, and "
+              "HAProxy moves the single writer to a backup after fall x inter of failed health checks")
+
+
+class GaleraPartition(GaleraKind):
+    kind = "galera-partition"
+    title = "Galera: a partition isolates one member"
+    function = "partition"
+    reason = ("the quorum is a majority of the members: the isolated member turns non-Primary and refuses "
+              "writes, its health check answers 503 and HAProxy stops sending to it; the two others stay Primary")
+
+
+class GaleraQuorumLoss(GaleraKind):
+    kind = "galera-quorum-loss"
+    title = "Galera: two members die (the quorum-loss cut set)"
+    function = "quorum-loss"
+    reason = ("two members are a minimal cut set (quorum-loss:galera): the survivor turns non-Primary and "
+              "refuses writes until the operator bootstraps it (pc.bootstrap=YES)")
+
+
+class GaleraRestartCrash(GaleraKind):
+    kind = "galera-restart-crash"
+    title = "Galera: every member crashes at once, all come back"
+    function = "restart-crash"
+    reason = ("cold-start semantics of the model (cold_start), stop='crash': whether the cluster re-forms "
+              "by itself (Galera's pc.recovery) or needs the operator")
+
+
+class GaleraRestartGraceful(GaleraKind):
+    kind = "galera-restart-graceful"
+    title = "Galera: every member is stopped cleanly, all are started again"
+    function = "restart-graceful"
+    reason = ("cold-start semantics of the model, stop='graceful': after a clean stop of all, Galera waits "
+              "for an operator to bootstrap the member that is safe to bootstrap (the last one stopped)")
+
+
+class GaleraRestartCrashMissing(GaleraKind):
+    kind = "galera-restart-crash-missing"
+    title = "Galera: every member crashes, one does not come back"
+    function = "restart-crash-missing"
+    reason = ("cold-start semantics with one member missing: the two others do not form a primary "
+              "component by themselves; the operator bootstraps the most advanced one (--wsrep-recover)")
+
+
+#: Every Galera kind, in the order of a full drill.
+GALERA_KINDS: tuple[type[GaleraKind], ...] = (GaleraMemberDown, GaleraPartition, GaleraQuorumLoss,
+                                               GaleraRestartCrash, GaleraRestartGraceful, GaleraRestartCrashMissing)
+assert {k.function for k in GALERA_KINDS} == set(gs.RUNNERS)
+
+__all__ = ["GALERA_KINDS", "GaleraKind", "GaleraMeasurement", "GaleraPrediction", "galera_vip"]
