@@ -62,7 +62,9 @@ def test_short_drill_of_the_reference_model():
     assert not crash.get("error"), crash
     move = check(crash, "VIP moves within")
     assert move["agreed"] and move["measured"] <= crash["prediction"]["failover_bound_s"], crash
-    assert crash["measured"]["new_holder"] == crash["prediction"]["new_holder"]
+    # One holder, among the predicted ones (backups with timers too close to tell apart are all predicted).
+    predicted = crash["prediction"]["new_holder"]
+    assert crash["measured"]["new_holder"] in (predicted if isinstance(predicted, list) else [predicted])
     assert crash["measured"]["new_holder"] != crash["measured"]["old_holder"]
     assert crash["measured"]["failed_after_window"] == 0, crash
     assert crash["measured"]["requests"] > 20
@@ -153,6 +155,7 @@ def test_a_scenario_never_starts_from_an_unsettled_lab():
         drill.setup()
         holder = drill.holder("controller-vip", timeout=30)
         assert drill.wait_settled(30) == []
+        _assert_the_shipped_track_script_runs(drill, files)
         # keystone's stand-in on a backup node stops answering: every HAProxy marks it DOWN.
         other = next(n for n in ("ctl-1", "ctl-2", "ctl-3") if n != holder)
         drill.backend_ctl(other, "down 5000")
@@ -173,6 +176,38 @@ def test_a_scenario_never_starts_from_an_unsettled_lab():
     finally:
         drill.teardown()
     assert leftovers(lab.prefix) == ([], [], False)
+
+
+def _script_blocks(text: str) -> list[str]:
+    out, cur = [], None
+    for line in text.splitlines(keepends=True):
+        if line.startswith("vrrp_script "):
+            cur = [line]
+        elif cur is not None:
+            cur.append(line)
+            if line.startswith("}"):
+                out.append("".join(cur))
+                cur = None
+    return out
+
+
+def _assert_the_shipped_track_script_runs(drill: Drill, files) -> None:
+    """Issue 11: the keepalived.conf each lab node runs has the generated vrrp_script
+    blocks byte for byte, and in the node's own /run (as keepalived sees it) the
+    generated pid file names that node's haproxy master, so the script passes
+    there and nowhere else."""
+    for n in ("ctl-1", "ctl-2", "ctl-3"):
+        gen = files[f"nodes/{n}/keepalived/keepalived.conf"].decode()
+        ran = (drill.lab.node_dir(n) / "keepalived.conf").read_text()
+        assert _script_blocks(ran) == _script_blocks(gen) and _script_blocks(gen)
+        ka = drill.daemons[(n, "keepalived")].pid
+        in_node = ["nsenter", "-t", str(ka), "-m", "-n"]
+        pid = subprocess.run(in_node + ["cat", "/run/haproxy.pid"], capture_output=True, text=True).stdout.split()
+        assert pid == [str(drill.daemons[(n, "haproxy")].pid)], (n, pid)
+        script = _script_blocks(gen)[0].split('"')[1].split()
+        assert subprocess.run(in_node + script).returncode == 0
+    assert not Path("/run/haproxy.pid").exists() or Path("/run/haproxy.pid").read_text().split() not in (
+        [str(drill.daemons[(n, "haproxy")].pid)] for n in ("ctl-1", "ctl-2", "ctl-3"))
 
 
 def test_drill_reads_the_lock_file_given_with_lock(tmp_path):

@@ -19,6 +19,14 @@ from hamodel.drill.scenarios import default_scenarios, select
 from hamodel.loader import load
 
 ROOT = Path(__file__).resolve().parents[1]
+GALERA_NAMES = ["galera-member-down", "galera-partition", "galera-quorum-loss", "galera-restart-crash",
+                "galera-restart-graceful", "galera-restart-crash-missing"]
+
+
+def galera_available() -> bool:
+    from hamodel.drill.galera import available
+
+    return available() is None
 
 
 @pytest.fixture(scope="module")
@@ -122,9 +130,12 @@ def test_plan_and_default_scenarios(keepalived_model):
     quick = plan_lab(arch, dep, files, backend_services=["keystone"])
     assert quick.backend_services == ["keystone"] and "galera" in quick.skipped_backend_services
     names = [s.name for s in default_scenarios(dep, switches_by_vip={"controller-vip": 3})]
+    # The real Galera scenarios come in full drills on a machine that has MariaDB and Galera.
+    galera = GALERA_NAMES if galera_available() else []
     assert names == ["holder-crash", "holder-kill", "haproxy-death", "backend-death:keystone",
-                     "single-writer:galera", "partition"]
-    assert "holder-kill" not in [s.name for s in default_scenarios(dep, quick=True)]
+                     "single-writer:galera", "partition"] + galera
+    quick_names = [s.name for s in default_scenarios(dep, quick=True)]
+    assert "holder-kill" not in quick_names and not [n for n in quick_names if n.startswith("galera-")]
     assert [s.name for s in select(default_scenarios(dep), ["partition", "single-writer"])] == [
         "single-writer:galera", "partition"]
     with pytest.raises(ValueError, match="unknown scenario"):
@@ -198,7 +209,7 @@ def test_committed_docs_page_is_clean():
 
 def test_every_kind_is_registered_under_its_own_name_and_implements_the_interface():
     assert list(KINDS) == ["holder-crash", "holder-kill", "haproxy-death", "backend-death", "single-writer",
-                           "partition"]
+                           "partition"] + GALERA_NAMES
     for name, cls in KINDS.items():
         assert cls.kind == name and issubclass(cls, ScenarioKind) and cls.title
         assert not getattr(cls, "__abstractmethods__", None), f"{name} leaves {cls.__abstractmethods__} abstract"
@@ -251,3 +262,32 @@ def test_results_keep_the_report_shape():
                                       checks=[Check("c", 1, 1, True)], agreed=True))
     assert "error" not in measured and measured["checks"] == [{"what": "c", "expected": 1, "measured": 1,
                                                                "agreed": True}]
+
+
+def _ctx(arch, dep, files):
+    from types import SimpleNamespace
+
+    from hamodel.drill.plan import plan_lab
+
+    return SimpleNamespace(arch=arch, plan=plan_lab(arch, dep, files), vip_addr={v.name: str(v.address) for v in arch.vips})
+
+
+def test_backups_with_close_timers_are_all_possible_new_holders(keepalived_model):
+    """Priorities 102/101/100 with nopreempt: the two backups' master-down timers are
+    advert_int/256 = 4 ms apart, less than two keepalived processes' scheduling spread,
+    and whichever fires first keeps the VIP. Once seen under load: ctl-3 took the VIP,
+    not ctl-2. The prediction names both; with priorities 10 apart it names one."""
+    from dataclasses import replace
+
+    from hamodel.drill.kinds.base import master_down
+    from hamodel.drill.kinds.holder_crash import SCHED_MARGIN_S, contenders
+
+    arch, dep, files = keepalived_model
+    ctx = _ctx(arch, dep, files)
+    (g,) = [x for x in dep.vrrp_groups if x.manager == "keepalived"]
+    assert [g.priorities[n] for n in g.members] == [102, 101, 100]
+    rest = list(g.members[1:])
+    assert contenders(ctx, g, rest, lambda n: master_down(ctx, g, n)) == ["ctl-2", "ctl-3"]
+    spread = replace(g, priorities={"ctl-1": 150, "ctl-2": 140, "ctl-3": 130})
+    assert master_down(ctx, spread, "ctl-3") - master_down(ctx, spread, "ctl-2") > SCHED_MARGIN_S
+    assert contenders(ctx, spread, rest, lambda n: master_down(ctx, spread, n)) == ["ctl-2"]
