@@ -83,6 +83,9 @@ _TOKENS: dict[str, re.Pattern[str]] = {
     "vrrp_secret": re.compile(rf"[{SECRET_CHARS}]{{1,8}}"),
     # HAProxy ``stats auth user:password``.
     "stats_secret": re.compile(rf"[A-Za-z0-9_.-]{{1,64}}:[{SECRET_CHARS}]{{1,128}}"),
+    # Pacemaker: a fence agent parameter (XML attribute, pcs name=value word) and its password.
+    "param": re.compile(r"[A-Za-z0-9_.,:@%+=/-]{1,255}"),
+    "fence_secret": re.compile(rf"[{SECRET_CHARS}]{{1,128}}"),
 }
 
 
@@ -105,6 +108,7 @@ _SECRET_RULES = {
     "vrrp_secret": f"use 1-8 characters of: {_SECRET_SHOWN} (keepalived keeps 8)",
     "stats_secret": f"use user:password, the user of letters, digits and _ . -, the password 1-128 "
                     f"characters of: {_SECRET_SHOWN}",
+    "fence_secret": f"use 1-128 characters of: {_SECRET_SHOWN}",
 }
 
 
@@ -272,6 +276,7 @@ def build_configs(dep: Deployment, env: Mapping[str, str] | None = None, *, reda
     from hamodel.generators.haproxy import plan_haproxy, render_haproxy
     from hamodel.generators.keepalived import plan_keepalived, render_keepalived
     from hamodel.generators.manifest import manifest_key, render_manifest
+    from hamodel.generators.pacemaker import plan_pacemaker, render_pacemaker
     from hamodel.generators.sysctl import render_sysctl
 
     # redact=True: placeholders for every secret (hamodel diff prints files)
@@ -281,11 +286,13 @@ def build_configs(dep: Deployment, env: Mapping[str, str] | None = None, *, reda
     ka_plans = plan_keepalived(dep, secrets)
     hp_plans = plan_haproxy(dep, secrets)
     check_consistency(dep, ka_plans, hp_plans)
+    pcmk_plan = plan_pacemaker(dep, secrets)
 
     files: list[NodeFile] = []
     files += render_keepalived(dep, ka_plans, plan_keepalived(dep, redacted))
     files += render_haproxy(dep, hp_plans, plan_haproxy(dep, redacted))
     files += render_sysctl(dep, hp_plans)
+    files += render_pacemaker(dep, pcmk_plan, plan_pacemaker(dep, redacted))
     out = FileSet()
     for f in sorted(files, key=lambda f: f.path):
         out[f.path] = f.data

@@ -153,9 +153,12 @@ def _compute_extras(app: Sphinx, path: Path, dep: Any, *, with_diagrams: bool) -
         build_configs = None
     if build_configs is not None and app.config.hamodel_configs:
         try:
-            files = build_configs(dep)
+            # Published: every secret (fence and VRRP passwords, stats auth) is the
+            # placeholder, so the redacted files can be shown in full, and a model
+            # whose secrets live in the deployment's environment still documents.
+            files = build_configs(dep, redact=True)
             extras.configs = dict(files)
-            extras.secret_configs = frozenset(getattr(files, "secret", ()))
+            extras.secret_configs = frozenset()
         except Exception as exc:  # noqa: BLE001 - reported as a warning below
             extras.config_error = str(exc)
             logger.warning("hamodel: %s: configs could not be generated: %s", _display(app, path), exc,

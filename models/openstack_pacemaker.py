@@ -10,7 +10,7 @@ This file is the list of differences.
 from openstack_keepalived import architecture as keepalived
 from openstack_keepalived import vip
 
-from hamodel import PacemakerCluster
+from hamodel import FenceDevice, PacemakerCluster, SecretRef
 from hamodel.strategies import ActivePassive, PacemakerVip
 
 
@@ -19,6 +19,15 @@ def pacemaker_managed(service: str, **strategy_changes: object) -> dict[str, obj
     strategy = keepalived.service(service).strategy
     return {"strategy": strategy.replace(manager="pacemaker", **strategy_changes)}
 
+
+# Each controller's BMC (IPMI over LAN, on the out-of-band network, which the
+# model does not carry) powers it off when the cluster fences it. The
+# password is read at build time from the environment, never written here.
+ipmi = FenceDevice(
+    "ipmi", agent="fence_ipmilan",
+    params={"username": "hacluster-fence", "password": SecretRef(env="HAMODEL_IPMI_PASSWORD"), "lanplus": 1},
+    per_node={f"ctl-{i}": {"ip": f"10.0.100.22{i}"} for i in (1, 2, 3)},
+)
 
 architecture = keepalived.replace_services(
     {
@@ -33,6 +42,7 @@ architecture = keepalived.replace_services(
     },
     name="OpenStack, Pacemaker",
     description="Three collapsed controllers; Pacemaker (corosync quorum, fencing) manages VIP and A/P services.",
-    pacemaker=PacemakerCluster(on=["controller"], fencing=True, wait_for_all=True),
+    pacemaker=PacemakerCluster(on=["controller"], fencing=True, wait_for_all=True, fence=[ipmi],
+                               cluster_name="openstack"),
     supervisor="systemd",
 )

@@ -1,17 +1,19 @@
 """An ordinary web platform (not OpenStack): two load balancers with a public
 and an internal VIP, a stateless web application with an HTTP health check,
-PostgreSQL run by Patroni with its leader lock in a 3-member etcd, and Redis
-with Sentinel.
+PostgreSQL run by Patroni with its leader lock in a 3-member etcd, Redis
+with Sentinel, and the content-management tables in a two-node MariaDB
+Galera cluster whose third vote is the Galera arbitrator (garbd).
 
 The data centre is described as it is built: servers dual-corded on two
 power feeds and bonded to an MLAG pair of switches whose peer link is one
 trunk carrying both VLANs. A small management node in the third rack is the
-tie-breaking third member of etcd and of Sentinel, so that two database
-nodes are enough.
+tie-breaking third member of etcd and of Sentinel, and runs garbd for
+Galera (a vote, no data, no HAProxy backend), so that two database nodes
+are enough.
 """
 
-from hamodel import Architecture, Network, Node, Power, Rack, Reliability, Resources, Service, Switch, Trunk, VirtualIP, Zone
-from hamodel.strategies import AppCluster, BehindVip, Elected, External, Vrrp
+from hamodel import Acknowledgement, Architecture, Network, Node, Power, Rack, Reliability, Resources, Service, Switch, Trunk, VirtualIP, Zone
+from hamodel.strategies import AppCluster, BehindVip, Elected, External, Vrrp, Witness
 
 site = Zone("dc", site=True)  # the data centre: its loss is the site failure
 racks = {i: Rack(f"rack-{i}", parent="dc") for i in (1, 2, 3)}
@@ -29,8 +31,11 @@ def server(name: str, role: str, rack: int, host: int, lb: bool = False) -> Node
     addresses = {internal: f"10.20.0.{host}"}
     if lb:
         addresses[public] = f"198.51.100.{host}"
+    # The database servers are the big ones: after one fails, the other runs
+    # both writers (Patroni's and Galera's) alone.
+    big = role == "database"
     return Node(name, roles={role}, domains=[racks[rack]], power=feeds, addresses=addresses, switch=[tor_a, tor_b],
-                capacity=Resources(cpu=16, memory_gb=64))
+                capacity=Resources(cpu=32, memory_gb=128) if big else Resources(cpu=16, memory_gb=64))
 
 
 nodes = [
@@ -48,6 +53,11 @@ architecture = Architecture(
     nodes=nodes,
     vips=[internal_vip, public_vip],
     supervisor="systemd",
+    acknowledgements=[
+        Acknowledgement("manual-recovery", "Galera re-forms by itself after a power loss of both database nodes "
+                        "(pc.recovery); after a planned shutdown of both, the runbook bootstraps the member with "
+                        "the highest seqno (galera_new_cluster), drilled with every maintenance window."),
+    ],
     reliability={
         "node": Reliability(mtbf_hours=8760, mttr_hours=8),
         "process": Reliability(mtbf_hours=2000, mttr_hours=0.5),
@@ -58,12 +68,16 @@ architecture = Architecture(
         "zone": Reliability(availability=0.99999),
     },
     services=[
-        Service("haproxy", group="Edge", on="loadbalancer", ports=[9300], strategy=Vrrp(internal_vip, track="haproxy")),
+        Service("haproxy", group="Edge", on="loadbalancer", ports=[{"port": 9300, "loopback": True}],
+                strategy=Vrrp(internal_vip, track="haproxy")),
         Service("haproxy-public", process="haproxy", group="Edge", on="loadbalancer", colocate=["haproxy"],
                 strategy=Vrrp(public_vip, track="haproxy")),
-        Service("web", group="App", on="app", depends_on=["postgres", "redis"], requests=Resources(cpu=4, memory_gb=8),
-                strategy=BehindVip(public_vip, port=80, mode="http", check={"http_path": "/healthz"},
-                                   backend_port_offset=8000)),
+        Service("web", group="App", on="app", depends_on=["postgres", "redis", "galera"],
+                requests=Resources(cpu=4, memory_gb=8),
+                # HTTPS on the public VIP (port 80 redirects to it); the app serves plain HTTP on 8080.
+                strategy=BehindVip(public_vip, port=443, mode="http", check={"http_path": "/healthz"},
+                                   backend_port=8080,
+                                   tls={"certificate": "/etc/pki/tls/www.pem", "redirect_from": 80})),
         Service("etcd", group="Data", on=["database", "management"], replicas=3, ports=[2379, 2380],
                 strategy=AppCluster(cold_start="automatic", recovery="etcd members rejoin from their data directory")),
         # Patroni: the leader holds a lock in etcd; HAProxy sends writes to the
@@ -77,6 +91,16 @@ architecture = Architecture(
         # Redis with min-replicas-to-write 1: an isolated old master stops
         # accepting writes, so only the master Sentinel elected writes.
         Service("redis", group="Data", on="database", replicas=2, ports=[6379], strategy=Elected(by="sentinel")),
+        # The CMS tables: Galera on the two database nodes. garbd on mgmt-1 is
+        # the third vote: one database node lost leaves 2 of 3 votes, where a
+        # plain two-node Galera would stop (1 of 2 is no majority).
+        Service("galera", process="mariadb", group="Data", on="database", replicas=2, ports=[4567],
+                requests=Resources(cpu=4, memory_gb=16),
+                strategy=AppCluster(recovery="galera_new_cluster on the member with the highest seqno",
+                                    cold_start="automatic-after-crash",
+                                    access=BehindVip(internal_vip, port=3306, single_writer=True,
+                                                     check={"port": 9200, "http_path": "/"}))),
+        Service("garbd", group="Data", on="management", ports=[4567], strategy=Witness("galera")),
         Service("monitoring", group="Operations", strategy=External(provides=["monitoring"])),
     ],
 )

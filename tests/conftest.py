@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Callable
 
@@ -21,6 +22,11 @@ from hamodel.deployment import Deployment
 from hamodel.loader import load
 from hamodel.model import Architecture
 from hamodel.pipeline import resolve
+
+# The reference Pacemaker model reads its fence devices' IPMI password from
+# the environment at build time, as a deployment does; tests (and the CLI
+# they start) build it with this stand-in unless one is set.
+os.environ.setdefault("HAMODEL_IPMI_PASSWORD", "test-ipmi-Pass1")
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ROOT / "models"

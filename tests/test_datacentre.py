@@ -366,7 +366,9 @@ def test_webplatform_reference_model():
     assert r.placement.nodes_of("monitoring") == ()
     f = {x.id: x for x in analyse(arch, r.placement, vrrp_groups=r.vrrp_groups)}
     # Dual-corded, bonded, tie-breaker in rack 3: nothing single stops a service; no split brain.
-    assert not [i for i, x in f.items() if x.severity in ("critical", "high", "medium")], sorted(f)
+    # (Galera's manual bootstrap after a planned stop of both members is acknowledged.)
+    assert not [i for i, x in f.items() if x.severity in ("critical", "high", "medium") and not x.acknowledged], \
+        sorted(f)
     assert f["site-failure:dc"].severity == "low"
     assert not any(i.startswith("split-brain") for i in f)
     av = availability(arch, r.placement, r.vrrp_groups)

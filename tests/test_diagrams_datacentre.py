@@ -52,11 +52,8 @@ def platform(trunk: bool = True) -> Architecture:
         "dc", domains=[DC, *RACKS, *FEEDS, TOR_A, TOR_B], networks=[lan, pub], nodes=nodes, vips=[vip],
         supervisor="systemd", services=[
             Service("haproxy", on="lb", strategy=Vrrp(vip, track="haproxy")),
-            # quorum=2: 2 of the 3 votes (two members and garbd). Spelled out
-            # because placement refuses a 2-member "majority" cluster without
-            # counting its witnesses (reported, not fixed here).
             Service("galera", process="mariadb", on="db", replicas=2, ports=[4567],
-                    strategy=AppCluster(quorum=2, access=BehindVip(vip, port=3306, single_writer=True))),
+                    strategy=AppCluster(access=BehindVip(vip, port=3306, single_writer=True))),
             Service("garbd", on="arbiter", strategy=Witness("galera")),
         ])
 

@@ -369,7 +369,8 @@ def test_cli_export_opsa_mef_is_valid_for_scram(tmp_path):
     assert v.returncode == 0, v.stderr + v.stdout
     root = ET.parse(out).getroot()
     tops = {g.get("name") for g in root.iter("define-gate") if g.get("name").endswith("-down")}
-    assert tops == {top_name(s) for s in ("etcd", "haproxy", "haproxy-public", "postgres", "redis", "sentinel", "web")}
+    assert tops == {top_name(s) for s in ("etcd", "galera", "haproxy", "haproxy-public", "postgres", "redis", "sentinel",
+                                          "web")}
     bad = subprocess.run([sys.executable, "-m", "hamodel.cli", "export", str(ROOT / "models" / "webplatform.py"),
                           "--format", "opsa"], capture_output=True, text=True)
     assert bad.returncode == 2 and "opsa-mef" in bad.stderr

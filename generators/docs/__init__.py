@@ -360,6 +360,10 @@ def _language(path: str) -> str:
         return "json"
     if path.endswith((".yml", ".yaml")):
         return "yaml"
+    if path.endswith(".xml"):
+        return "xml"
+    if path.endswith(".sh"):
+        return "sh"
     return "none"
 
 

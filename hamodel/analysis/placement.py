@@ -133,6 +133,12 @@ def _quorum_cluster(svc: Service) -> bool:
     return isinstance(svc.strategy, AppCluster) and svc.strategy.quorum == "majority"
 
 
+def _witness_votes(arch: Architecture, svc: Service, count) -> int:
+    """Votes the witnesses of ``svc`` add (``count(witness)`` instances
+    each): garbd makes 2 Galera members a majority cluster of 3."""
+    return sum(count(w) for w in arch.services if getattr(w.strategy, "of", None) == svc.name)
+
+
 # ---------------------------------------------------------------------------
 # Verification of a concrete placement
 
@@ -193,7 +199,7 @@ def verify(arch: Architecture, placement: Placement) -> list[str]:
             if lonely:
                 out.append(f"{name} must run only on nodes that run {t} (colocate), but {_names(lonely)} "
                            f"{'does' if len(lonely) == 1 else 'do'} not run {t}")
-        if _quorum_cluster(svc) and len(here) < 3:
+        if _quorum_cluster(svc) and len(here) + _witness_votes(arch, svc, lambda w: len(inst.get(w.name, []))) < 3:
             out.append(f"{name} keeps a majority quorum, which needs at least 3 members, but has {len(here)}")
     # per node: capacity and ports
     on_node: dict[str, list[str]] = defaultdict(list)
@@ -240,7 +246,7 @@ def _services(arch: Architecture, node_domains: dict[str, tuple[str, ...]]) -> l
             ports=frozenset(node_ports(svc)), req=(_res(svc.requests.cpu, True), _res(svc.requests.memory_gb, True)),
             pins=sorted(svc.pin, key=natural_key), colocate=list(svc.colocate), anti=svc.anti_affinity,
             limits=limits, max_per_domain=dict(svc.max_per_domain),
-            quorum_too_small=_quorum_cluster(svc) and k < 3,
+            quorum_too_small=_quorum_cluster(svc) and k + _witness_votes(arch, svc, lambda w: instance_count(arch, w)) < 3,
         ))
     return out
 

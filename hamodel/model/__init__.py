@@ -1,6 +1,6 @@
 """The typed HA model (pydantic v2): pure data, validation, no I/O."""
 
-from hamodel.model.architecture import Acknowledgement, Architecture, PacemakerCluster
+from hamodel.model.architecture import Acknowledgement, Architecture, FenceDevice, PacemakerCluster
 from hamodel.model.base import Reliability, Resources, SecretRef
 from hamodel.model.services import Endpoint, Service
 from hamodel.model.strategies import (
@@ -35,7 +35,7 @@ from hamodel.model.topology import (
 
 __all__ = [
     "Acknowledgement", "ActivePassive", "AppCluster", "Architecture", "BehindVip", "Coordinated",
-    "Elected", "Endpoint", "External", "FailureDomain", "HealthCheck", "Interface", "Network", "Node",
+    "Elected", "Endpoint", "External", "FailureDomain", "FenceDevice", "HealthCheck", "Interface", "Network", "Node",
     "PacemakerCluster", "PacemakerVip", "Power", "Rack", "Region", "Reliability", "Resources",
     "STRATEGY_TITLES", "SecretRef", "Service", "Sharded", "Site", "Switch", "Tls", "Trunk", "VirtualIP", "Vrrp",
     "Witness", "Zone",

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Mapping
 from pydantic import Field, ValidationError, model_validator
 
 from hamodel.errors import ModelError, from_validation_error
-from hamodel.model.base import HaBase, Name, Ref, RefList, Reliability
+from hamodel.model.base import HaBase, Name, Ref, RefList, Reliability, SecretRef
 from hamodel.model.services import Service
 from hamodel.model.strategies import PacemakerVip, Vrrp
 from hamodel.model.topology import FailureDomain, Network, Node, VirtualIP
@@ -17,7 +17,7 @@ from hamodel.model.topology import FailureDomain, Network, Node, VirtualIP
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from hamodel.model.base import Data
+    from hamodel.model.base import Data, RefsIn
 
 
 class Acknowledgement(HaBase):
@@ -30,6 +30,71 @@ class Acknowledgement(HaBase):
     if TYPE_CHECKING:
         # The signature editors see (positional forms, accepted input types).
         def __init__(self, finding: str, reason: str) -> None: ...
+
+
+# A fence agent parameter: its name as the agent's metadata spells it, its
+# value a token that XML, a shell word and pcs' name=value parser all keep
+# as it is (no whitespace, quotes, '$' or '&'); secrets go by reference.
+FenceParamName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,62}$")]
+FenceParamValue = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.,:@%+=/-]{1,255}$")] | Annotated[
+    int, Field(ge=0, le=10**9)]
+FenceParam = SecretRef | FenceParamValue
+
+
+class FenceDevice(HaBase):
+    """A STONITH device of the Pacemaker cluster: a fence agent and its parameters.
+
+    ``agent`` is the fence agent (``fence_ipmilan``, ``fence_apc``, ...);
+    ``params`` are its parameters shared by every target, a value either a
+    token or a :class:`SecretRef` (``password``), resolved at build time.
+    With ``per_node`` the device is one STONITH resource per listed node
+    (a BMC per node: ``{"ctl-1": {"ip": "10.0.0.11"}}``), each fencing only
+    that node; without it, one resource fences ``targets`` (empty: every
+    cluster node), ``host_map`` naming the agent's plug/port of each node
+    (``pcmk_host_map``). ``delay_base_s`` is ``pcmk_delay_base``: a static
+    delay before this device fences, so that in a 2-node fence race the
+    node fenced by a delayed device survives.
+    """
+
+    _positional: ClassVar = ("name",)
+    name: Name
+    agent: Annotated[str, Field(pattern=r"^fence_[a-z0-9_]{1,60}$")]
+    params: dict[FenceParamName, FenceParam] = Field(default_factory=dict)
+    per_node: dict[Name, dict[FenceParamName, FenceParam]] = Field(default_factory=dict)
+    targets: RefList = Field(default_factory=list, description="nodes fenced (no per_node); empty: every cluster node")
+    host_map: dict[Name, FenceParamValue] = Field(default_factory=dict)
+    delay_base_s: Annotated[int, Field(ge=0, le=3600)] = 0
+
+    if TYPE_CHECKING:
+        # The signature editors see (positional forms, accepted input types).
+        def __init__(self, name: str, *, agent: str, params: Mapping[str, str | int | SecretRef | Data] = ...,
+                     per_node: Mapping[str, Mapping[str, str | int | SecretRef | Data]] = ...,
+                     targets: RefsIn = ..., host_map: Mapping[str, str | int] = ...,
+                     delay_base_s: int = ...) -> None: ...
+
+    # Set by the generator from targets/per_node/host_map: a model never writes them.
+    RESERVED: ClassVar[frozenset[str]] = frozenset({"pcmk_host_list", "pcmk_host_map", "pcmk_delay_base",
+                                                    "pcmk_host_check"})
+
+    @model_validator(mode="after")
+    def _coherent(self) -> "FenceDevice":
+        for where, params in [("params", self.params)] + [(f"per_node[{n}]", p) for n, p in self.per_node.items()]:
+            reserved = sorted(set(params) & self.RESERVED)
+            if reserved:
+                raise ValueError(f"{where}: {', '.join(reserved)} is set from targets, per_node, host_map and "
+                                 "delay_base_s; do not give it as a parameter")
+        if self.per_node and (self.targets or self.host_map):
+            raise ValueError("per_node: a per-node device fences the nodes it lists; drop targets and host_map")
+        both = sorted(set(self.params) & {k for p in self.per_node.values() for k in p})
+        if both:
+            raise ValueError(f"per_node: {', '.join(both)} is also in params; give each parameter once")
+        return self
+
+    def fenced(self, cluster_nodes: list[str]) -> list[str]:
+        """The nodes this device fences, given the cluster's nodes."""
+        if self.per_node:
+            return sorted(self.per_node)
+        return sorted(self.targets) if self.targets else sorted(cluster_nodes)
 
 
 class PacemakerCluster(HaBase):
@@ -51,6 +116,15 @@ class PacemakerCluster(HaBase):
     two_node: bool = Field(default=False, exclude_if=lambda v: not v)  # unused: not in the canonical JSON
     qdevice: Ref | None = Field(default=None, exclude_if=lambda v: v is None,
                                 description="node running corosync-qnetd (a vote-only quorum device)")
+    # The generated corosync.conf and CIB (defaults stay out of the canonical JSON).
+    fence: list[FenceDevice] = Field(default_factory=list, exclude_if=lambda v: not v,
+                                     description="STONITH devices; fencing=True needs one for every cluster node")
+    cluster_name: Name = Field(default="hacluster", exclude_if=lambda v: v == "hacluster")
+    transport: Literal["knet", "udpu", "udp"] = Field(default="knet", exclude_if=lambda v: v == "knet")
+    rings: RefList = Field(default_factory=list, exclude_if=lambda v: not v,
+                           description="networks of corosync's links, in order; default the first network every "
+                                       "cluster node is on")
+    token_ms: Annotated[int, Field(ge=100, le=600_000)] = Field(default=3000, exclude_if=lambda v: v == 3000)
 
 
 class Architecture(HaBase):
@@ -449,4 +523,49 @@ class Architecture(HaBase):
                 p.append(("pacemaker.two_node", f"two_node needs exactly 2 cluster nodes, not {len(members)}"))
             if pm.two_node and pm.quorum != "majority":
                 p.append(("pacemaker.quorum", "two_node sets the quorum itself; leave quorum='majority'"))
+            p.extend(self._pacemaker_config_checks(pm, sorted(members)))
+        return p
+
+    def _pacemaker_config_checks(self, pm: PacemakerCluster, members: list[str]) -> list[tuple[str, str]]:
+        """Fence devices and corosync rings: what the generated corosync.conf and CIB need.
+
+        ``fencing=True`` without any device is not refused here (the analysis
+        models fencing as a property of the cluster); ``hamodel build``
+        refuses it, since it cannot write a CIB that fences nothing.
+        """
+        p: list[tuple[str, str]] = []
+        networks = {n.name for n in self.networks}
+        for name, count in Counter(d.name for d in pm.fence).items():
+            if count > 1:
+                p.append((f"pacemaker.fence[{name}]", f"name used {count} times"))
+        if pm.fence and not pm.fencing:
+            p.append(("pacemaker.fence", "fence devices given but fencing=False: set fencing=True or drop them"))
+        for d in pm.fence:
+            at = f"pacemaker.fence[{d.name}]"
+            for field, names in (("per_node", d.per_node), ("targets", d.targets), ("host_map", d.host_map)):
+                for n in sorted(names):
+                    if n not in members:
+                        p.append((f"{at}.{field}", f"{n!r} is not a node of the pacemaker cluster ({', '.join(members)})"))
+            if d.host_map and d.targets:
+                missing = sorted(set(d.targets) - set(d.host_map))
+                if missing:
+                    p.append((f"{at}.host_map", f"no plug for {', '.join(missing)}: map every target or none"))
+        if pm.fencing and pm.fence:
+            fenced = {n for d in pm.fence for n in d.fenced(members)}
+            for n in members:
+                if n not in fenced:
+                    p.append(("pacemaker.fence", f"no fence device fences node {n!r}"))
+        limit = 8 if pm.transport == "knet" else 1
+        if len(pm.rings) > limit:
+            p.append(("pacemaker.rings", f"corosync's {pm.transport} transport takes at most {limit} link(s), "
+                      f"not {len(pm.rings)}"))
+        if len(set(pm.rings)) != len(pm.rings):
+            p.append(("pacemaker.rings", "a network is listed twice"))
+        for r in pm.rings:
+            if r not in networks:
+                p.append(("pacemaker.rings", f"unknown network {r!r}"))
+                continue
+            for n in members:
+                if self.node(n).interface_on(r) is None:
+                    p.append(("pacemaker.rings", f"cluster node {n!r} has no interface on network {r!r}"))
         return p
