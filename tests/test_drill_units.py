@@ -291,3 +291,31 @@ def test_backups_with_close_timers_are_all_possible_new_holders(keepalived_model
     spread = replace(g, priorities={"ctl-1": 150, "ctl-2": 140, "ctl-3": 130})
     assert master_down(ctx, spread, "ctl-3") - master_down(ctx, spread, "ctl-2") > SCHED_MARGIN_S
     assert contenders(ctx, spread, rest, lambda n: master_down(ctx, spread, n)) == ["ctl-2"]
+
+
+def test_galera_scenarios_on_the_docs_page():
+    """The "Measured failover" page shows a Galera scenario's prediction (from the
+    analysis) against its measurement: headline, predicted figures, checks; nested
+    measurements (rows lost per member) as text, not Python reprs."""
+    import copy
+
+    from hamodel.drill.kinds.galera import GaleraMeasurement, GaleraPrediction
+
+    pred = GaleraPrediction("two of three keep the quorum", "galera", ["a", "b", "c"], 2,
+                            predicted={"primary": True, "haproxy_down_within_s": 5.0})
+    measured = GaleraMeasurement(details={"victim": "a", "haproxy_down_s": 2.84, "first_write_on_backup_s": 5.9,
+                                          "new_writer": "b", "committed": 11, "lost": {"c": [3, 4]}},
+                                 summary=ProbeSummary(40, 0), polled="keystone 10.0.0.9:5000")
+    res = ScenarioResult("galera-member-down", "galera-member-down", "Galera: the writer dies", "v", "galera",
+                         prediction=pred, measured=measured, agreed=False,
+                         checks=[Check("committed rows lost", 0, 2, False)])
+    report = copy.deepcopy(REPORT)
+    report["scenarios"].append(as_json(res))
+    text = render_rst(report)
+    assert "real three-member MariaDB Galera cluster" in text
+    assert ("writer a down: HAProxy marked it DOWN in 2.84 s, writes on b after 5.90 s; 11 rows committed, "
+            "2 lost") in text
+    assert "Predicted from the analysis:\n\n- haproxy down within \\(s\\): 5.00\n- primary: yes\n" in text
+    assert "- lost: c: 3, 4\n" in text and "{" not in text.split("Galera\\: the writer dies")[1]
+    docutils.core.publish_doctree(text, settings_overrides={"halt_level": 2, "report_level": 2})
+    assert "MariaDB Galera" not in render_rst(REPORT)  # only when a Galera scenario ran

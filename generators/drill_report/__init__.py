@@ -31,6 +31,8 @@ def rst_text(value: Any) -> Rst:
         return Rst(", ".join(rst_text(v) for v in value) if value else "none")
     if value is None:
         return Rst("n/a")
+    if isinstance(value, dict):  # a Galera measurement's nested figures (rows per member, grastate)
+        return Rst("; ".join(f"{rst_escape(k)}: {rst_text(v)}" for k, v in sorted(value.items())) if value else "none")
     return rst_escape(value)
 
 
@@ -56,10 +58,37 @@ def _headline_text(sc: Mapping[str, Any]) -> str:
     if kind in ("backend-death", "single-writer"):
         return (f"marked down in {_seconds(m.get('marked_down_s'))}, "
                 f"{rst_text(m.get('failed_requests', 0))} of {rst_text(m.get('requests', 0))} requests failed")
+    if kind and kind.startswith("galera-"):
+        return _galera_headline(kind, m)
     if kind == "partition":
         return (f"split brain {'seen' if m.get('split_brain') else 'not seen'} "
                 f"({rst_text(m.get('holders_during_partition'))}), one holder {_seconds(m.get('convergence_s'))} after heal")
     return ""
+
+
+def _lost(m: Mapping[str, Any]) -> str:
+    lost = sum(len(v) for v in (m.get("lost") or {}).values())
+    return f"{rst_text(m.get('committed', 0))} rows committed, {lost} lost"
+
+
+def _galera_headline(kind: str, m: Mapping[str, Any]) -> str:
+    """The one line of a Galera scenario: what the cluster did, how long it took, rows lost."""
+    if kind == "galera-member-down":
+        return (f"writer {rst_text(m.get('victim'))} down: HAProxy marked it DOWN in {_seconds(m.get('haproxy_down_s'))}, "
+                f"writes on {rst_text(m.get('new_writer'))} after {_seconds(m.get('first_write_on_backup_s'))}; "
+                + _lost(m))
+    if kind == "galera-partition":
+        return (f"{rst_text(m.get('minority'))} non-Primary after {_seconds(m.get('non_primary_after_s'))}, health "
+                f"{rst_text(m.get('minority_health'))}, HAProxy {rst_text(m.get('haproxy_minority'))}; majority "
+                f"Primary {rst_text(m.get('majority_primary'))}; " + _lost(m))
+    if kind == "galera-quorum-loss":
+        return (f"survivor {rst_text(m.get('survivor'))} non-Primary after {_seconds(m.get('non_primary_after_s'))}, "
+                f"write through the VIP {rst_text(m.get('write_through_vip'))}; operator recovery "
+                f"{_seconds(m.get('recovery_s'))}; " + _lost(m))
+    if m.get("formed_by_itself"):
+        return f"re-formed by itself in {_seconds(m.get('formed_after_s'))}; " + _lost(m)
+    return (f"waited for an operator; bootstrap of {rst_text(m.get('bootstrapped'))} and rejoin took "
+            f"{_seconds(m.get('recovery_s'))}; " + _lost(m))
 
 
 def _label(key: str) -> Rst:
@@ -74,7 +103,8 @@ def render_rst(report: Mapping[str, Any], *, orphan: bool = False) -> str:
     # Every {{ value }} is escaped unless built here from escaped parts (Rst).
     env = rst_environment()
     env.filters.update(t=rst_text, s=_seconds, headline=_headline, label=_label)
-    env.globals.update(heading=rst_title)
+    env.globals.update(heading=rst_title, has_galera=lambda r: any(
+        str(sc.get("kind", "")).startswith("galera-") for sc in r.get("scenarios", [])))
     text = env.from_string(TEMPLATE.read_text()).render(r=report, orphan=orphan)
     return re.sub(r"\n{3,}", "\n\n", text).rstrip() + "\n"
 

@@ -78,6 +78,15 @@ def available() -> str | None:
     return None
 
 
+def version() -> str:
+    """``mariadbd --version``'s version, for the report."""
+    try:
+        out = subprocess.run([MARIADBD, "--version"], capture_output=True, text=True, timeout=10).stdout.split()
+        return "MariaDB " + next((w for w in out if w[:1].isdigit()), "unknown")
+    except (OSError, subprocess.TimeoutExpired):
+        return "MariaDB unknown"
+
+
 # -- the plan: which nodes, addresses and ports, from the model -------------------
 
 

@@ -114,6 +114,11 @@ class GaleraKind(ScenarioKind):
         ctx.shared[_KEY] = _Shared(gl, None, cls.kind)  # type: ignore[arg-type]
         gl.start_cluster()
         ctx.shared[_KEY].an = gs.analysis(ctx.arch, ctx.dep, plan.service)
+        provider = (gl.status(gl.nodes[0]) or {}).get("wsrep_provider_version", "unknown")
+        ctx.plan.notes.append(
+            f"{plan.service} runs for real: {g.version()}, Galera {provider}, members {', '.join(gl.nodes)} ({plan.cluster_address}), "
+            f"first bootstrapped in {gl.timings['bootstrap_s']:g} s, the others joined in {gl.timings['join_s']:g} s; "
+            f"a clustercheck-style endpoint on port {plan.check_port} answers HAProxy's checks")
 
     @classmethod
     def _mine(cls, ctx: DrillContext) -> _Shared | None:
