@@ -183,3 +183,68 @@ class TestRealGalera:
         m = r["measured"]
         assert r["predicted"]["cold_start"] == "manual" and m["formed_by_itself"] is False
         assert m["bootstrapped"] != m["missing"] and m["lost"] == {} and all(x["agreed"] for x in r["checks"])
+
+
+# -- through hamodel drill ----------------------------------------------------------------
+
+
+@pytest.mark.netns
+@pytest.mark.slow
+@pytest.mark.skipif(available() is not None, reason=f"Galera lab unavailable: {available()}")
+def test_hamodel_drill_runs_a_real_galera_scenario(tmp_path):
+    """``hamodel drill MODEL --scenario galera-member-down``: the real cluster in the
+    drill's own lab, behind the keepalived VIP and the generated haproxy.cfg; same
+    runner, report and docs page as the keepalived scenarios; nothing left behind."""
+    import json
+    import subprocess
+    import sys
+
+    page = tmp_path / "drills.rst"
+    r = subprocess.run([sys.executable, "-m", "hamodel.cli", "drill", str(MODEL), "--quick",
+                        "--scenario", "galera-member-down", "--json", "--rst-out", str(page)],
+                       cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    report = json.loads(r.stdout)
+    (sc,) = report["scenarios"]
+    assert sc["kind"] == "galera-member-down" and sc["agreed"] and "error" not in sc, sc
+    checks = {c["what"]: c for c in sc["checks"]}
+    assert checks["committed rows lost"]["measured"] == 0 and checks["survivors Primary and Synced"]["measured"]
+    assert checks["writes move to a backup member"]["measured"] != sc["measured"]["victim"]
+    assert sc["prediction"]["predicted"]["primary"] is True and sc["prediction"]["quorum"] == 2
+    # the VIP's other service kept answering through the scenario
+    assert sc["measured"]["requests"] > 10 and sc["measured"]["failed_requests"] == 0
+    # galera ran for real: no stand-in backends for it
+    assert "galera" not in report["lab"]["backend_services"]
+    assert any("galera runs for real: MariaDB" in n for n in report["lab"]["notes"])
+    text = page.read_text()
+    assert "real three-member MariaDB Galera cluster" in text and "``galera-member-down``" in text
+    # nothing left: no member folder, no namespace of this lab
+    prefix = report["lab_prefix"]
+    assert not (GALERA_ROOT / prefix.rstrip("-")).exists()
+    assert not [ns for ns in list_namespaces() if ns.startswith(prefix)]
+
+
+@pytest.mark.netns
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
+def test_drill_cleanup_removes_galera_leftovers():
+    """A Galera member folder of a drill that died (its pid gone) goes with ``hamodel drill --cleanup``."""
+    import subprocess
+    import sys
+
+    from hamodel.drill.lab import EXTRA_ROOTS
+
+    assert GALERA_ROOT in EXTRA_ROOTS
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    left = GALERA_ROOT / f"hml-{dead.pid}"
+    (left / "ctl-1" / "data").mkdir(parents=True)
+    (left / "ctl-1" / "my.cnf").write_text("[mysqld]\n")
+    try:
+        r = subprocess.run([sys.executable, "-m", "hamodel.cli", "drill", "--cleanup"], cwd=ROOT,
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0 and "cleanup: removed" in r.stdout, r.stdout + r.stderr
+        assert not left.exists()
+    finally:
+        import shutil
+
+        shutil.rmtree(left, ignore_errors=True)
