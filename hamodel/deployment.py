@@ -14,6 +14,15 @@ from types import MappingProxyType
 from typing import Any, Literal, Mapping
 
 from hamodel.model import Architecture
+from hamodel.model.strategies import BehindVip
+
+#: Where the load-balancer HAProxy writes its pid: haproxy.cfg's ``pidfile``
+#: and keepalived's track script (``pgrep -F``) must name the same file.
+#: Debian's and Ubuntu's haproxy.service pass ``-p /run/haproxy.pid`` too.
+HAPROXY_PIDFILE = "/run/haproxy.pid"
+#: HAProxy's admin socket (haproxy.cfg ``stats socket``); its directory is a
+#: runtime prerequisite of the deploy.
+HAPROXY_STATS_SOCKET = "/run/haproxy/admin.sock"
 
 
 class Severity(enum.StrEnum):
@@ -162,3 +171,51 @@ class Deployment:
             if vip in g.vips:
                 return g.members
         return ()
+
+    # -- facts the HAProxy and keepalived generators (and the manifest) share --
+
+    def fronted_services(self) -> list[tuple[str, BehindVip]]:
+        """(service, access) of every service with an HAProxy front, by name."""
+        return sorted(((s.name, s.access) for s in self.architecture.services if s.access is not None),
+                      key=lambda x: x[0])
+
+    def front_holders(self, service: str) -> tuple[str, ...]:
+        """Nodes that run the HAProxy front of ``service``: every holder of any of its VIPs."""
+        access = self.architecture.service(service).access
+        if access is None:
+            return ()
+        return tuple(sorted({n for f in access.fronts for n in self.vip_holders(str(f.vip))}))
+
+    def backend_network(self, service: str, backend: str) -> str | None:
+        """The network HAProxy reaches ``backend`` of ``service`` over.
+
+        The network of the first of its VIPs (``vip``, then ``also_on``) the
+        backend is on; otherwise the first network (by name) that the
+        backend and every node holding one of its VIPs share; None when
+        there is none (HAProxy could not reach it).
+        """
+        arch = self.architecture
+        access = arch.service(service).access
+        assert access is not None
+        node = arch.node(backend)
+        for f in access.fronts:
+            net = arch.vip(str(f.vip)).network
+            if node.interface_on(net) is not None:
+                return net
+        lbs = [arch.node(n) for n in self.front_holders(service)]
+        for i in sorted(node.interfaces, key=lambda i: i.network):
+            if all(lb.interface_on(i.network) is not None for lb in lbs):
+                return i.network
+        return None
+
+    def backend_networks(self, vips: set[str]) -> set[str]:
+        """Networks HAProxy uses to reach the backends of every service
+        answering on one of ``vips`` (keepalived tracks their interfaces)."""
+        out: set[str] = set()
+        for name, access in self.fronted_services():
+            if {str(f.vip) for f in access.fronts} & vips:
+                for b in self.placement.nodes_of(name):
+                    net = self.backend_network(name, b)
+                    if net is not None:
+                        out.add(net)
+        return out

@@ -9,6 +9,8 @@ from hamodel.model.strategies import (  # noqa: F401
     Coordinated,
     Elected,
     External,
+    Front,
+    HaproxySettings,
     HealthCheck,
     Mechanism,
     PacemakerVip,
@@ -16,5 +18,6 @@ from hamodel.model.strategies import (  # noqa: F401
     Strategy,
     Tls,
     Vrrp,
+    VrrpCheck,
     Witness,
 )

@@ -1,9 +1,10 @@
 """Run the real daemons' config checkers on generated files.
 
 - :func:`haproxy_check`: ``haproxy -dW -c -f`` (``-dW``: warnings are
-  errors). ``haproxy -c`` opens TLS certificates, which live on the target
-  node, not here: each ``ssl crt <path>`` is pointed at a throwaway
-  self-signed certificate in the checked copy; nothing else is changed.
+  errors). ``haproxy -c`` opens TLS certificates and CA files, which live
+  on the target node, not here: each ``ssl crt <path>`` and ``ca-file
+  <path>`` is pointed at a throwaway self-signed certificate in the checked
+  copy; nothing else is changed.
 - :func:`keepalived_check`: ``keepalived -t -f`` inside a throwaway network
   namespace that has the node's interface names and addresses (keepalived
   exits 5 when an interface of the config does not exist). The namespace
@@ -35,6 +36,7 @@ from hamodel.generators.keepalived import MAX_LINE as KEEPALIVED_LINE_LIMIT
 from hamodel.model import Architecture
 
 _CRT = re.compile(rb"(\bssl\b[^\n]*?\bcrt\s+)(\S+)")
+_CA = re.compile(rb"(\bssl\b[^\n]*?\bca-file\s+)(\S+)")
 
 
 @dataclass(frozen=True)
@@ -121,9 +123,10 @@ def haproxy_check(cfg: bytes, path: str = "haproxy.cfg") -> CheckResult:
         return too_long
     with tempfile.TemporaryDirectory(prefix="hamodel-haproxy-") as tmp:
         folder = Path(tmp)
-        if _CRT.search(cfg):
+        if _CRT.search(cfg) or _CA.search(cfg):
             pem = _self_signed(folder)
             cfg = _CRT.sub(lambda m: m.group(1) + str(pem).encode(), cfg)
+            cfg = _CA.sub(lambda m: m.group(1) + str(folder / "crt.pem").encode(), cfg)
         f = folder / "haproxy.cfg"
         _write_private(f, cfg)  # may hold a stats password
         cmd = ["haproxy", "-dW", "-c", "-f", str(f)]

@@ -10,7 +10,7 @@ reliability figures for availability estimates.
 """
 
 from hamodel import Acknowledgement, Architecture, Network, Node, Power, Rack, Reliability, Resources, Service, Switch, VirtualIP, Zone
-from hamodel.strategies import ActivePassive, AppCluster, BehindVip, Coordinated, Sharded, Vrrp
+from hamodel.strategies import ActivePassive, AppCluster, BehindVip, Coordinated, Front, Sharded, Vrrp
 
 zone = Zone("dc1", site=True)  # the data centre: its loss is the site failure
 racks = [Rack(f"rack-{i}", parent="dc1") for i in (1, 2, 3)]
@@ -40,9 +40,15 @@ def node(prefix: str, i: int) -> Node:
 nodes = [node(p, i) for p in ROLES for i in (1, 2, 3)]
 
 
-def public_api(name: str, port: int, **kw) -> Service:
+def public_api(name: str, port: int, internal: bool = True, **kw) -> Service:
+    """An API on the public VIP behind TLS and, unless internal=False, on the
+    internal VIP in clear text: the other services reach it there instead of
+    going out through the public VIP."""
+    kw = {"mode": "http", "tls": {"certificate": "/etc/pki/tls/cloud.pem"}, **kw}
+    also = [Front(internal_vip)] if internal else []
     return Service(name, group="API", on="controller", depends_on=["galera", "rabbitmq"],
-                   requests=Resources(cpu=2, memory_gb=4), strategy=BehindVip(public_vip, port=port, **kw))
+                   requests=Resources(cpu=2, memory_gb=4),
+                   strategy=BehindVip(public_vip, port=port, also_on=also, **kw))
 
 
 architecture = Architecture(
@@ -67,7 +73,8 @@ architecture = Architecture(
                         "cinder-volume on another controller within 15 minutes, which the volume SLA allows."),
     ],
     services=[
-        Service("haproxy", group="Support", on="loadbalancer", ports=[9300],
+        # Statistics without a password: on 127.0.0.1 only.
+        Service("haproxy", group="Support", on="loadbalancer", ports=[{"port": 9300, "loopback": True}],
                 strategy=Vrrp(internal_vip, track="haproxy")),
         Service("haproxy-public", process="haproxy", group="Support", on="loadbalancer",
                 colocate=["haproxy"], strategy=Vrrp(public_vip, track="haproxy", preempt=True)),
@@ -81,14 +88,17 @@ architecture = Architecture(
                 strategy=AppCluster(recovery="rabbitmq cluster restart, last node down started first")),
         Service("memcached", group="Support", on="controller", ports=[11211], strategy=Coordinated(mechanism="client-list")),
         Service("keystone", group="API", on="controller", depends_on=["galera"],
-                requests=Resources(cpu=2, memory_gb=4), strategy=BehindVip(public_vip, port=5000, mode="http",
-                                                                            check={"http_path": "/v3"})),
-        public_api("nova-api", 8774),
-        public_api("neutron-server", 9696),
-        public_api("glance-api", 9292, timeout_server_s=3600, tcp_keepalive=True),
-        # TLS ends at HAProxy; the horizon backends (Apache) serve plain HTTP on 80.
-        public_api("horizon", 443, backend_port=80, mode="http", sticky=True,
-                   tls={"certificate": "/etc/pki/tls/horizon.pem"}),
+                requests=Resources(cpu=2, memory_gb=4),
+                strategy=BehindVip(public_vip, port=5000, mode="http", check={"http_path": "/v3"},
+                                   tls={"certificate": "/etc/pki/tls/cloud.pem"}, also_on=[Front(internal_vip)])),
+        public_api("nova-api", 8774, check={"http_path": "/"}),
+        public_api("neutron-server", 9696, check={"http_path": "/"}),
+        # Image uploads: long server timeout; GET / answers 300 (version list), /versions 200.
+        public_api("glance-api", 9292, check={"http_path": "/versions"}, timeout_server_s=3600, tcp_keepalive=True),
+        # TLS ends at HAProxy; the horizon backends (Apache) serve plain HTTP on 80. Port 80 of
+        # the public VIP redirects to HTTPS. Users only: no internal front.
+        public_api("horizon", 443, internal=False, backend_port=80, sticky=True,
+                   tls={"certificate": "/etc/pki/tls/horizon.pem", "redirect_from": 80}),
         Service("nova-conductor", group="Nova", on="controller", strategy=Coordinated(via=["rabbitmq", "galera"])),
         Service("nova-scheduler", group="Nova", on="controller", replicas=2, anti_affinity="rack",
                 strategy=Coordinated(via=["rabbitmq"])),

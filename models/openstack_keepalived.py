@@ -22,10 +22,18 @@ controllers = [
 ]
 
 
+# HAProxy runs on the controllers it balances: when one dies, keepalived moves
+# the VIP after 3 x advert_int = 3 s, so HAProxy must have marked that node's
+# backends DOWN by then: fall 3 x inter 500 ms + 500 ms connect = 2 s
+# (`hamodel check` reports detection-order otherwise).
+CHECK_INTER_MS = 500
+
+
 def api(name: str, *ports: int, group: str, http: bool = False, **lb) -> Service:
     """An OpenStack API on every controller, load balanced behind the VIP."""
     return Service(name, group=group, on="controller", depends_on=["galera", "rabbitmq", "keystone"] if name != "keystone" else ["galera"],
-                   strategy=BehindVip(vip, ports=list(ports), mode="http" if http else "tcp", **lb))
+                   strategy=BehindVip(vip, ports=list(ports), mode="http" if http else "tcp",
+                                      check={"inter_ms": CHECK_INTER_MS}, **lb))
 
 
 def per_controller(name: str, group: str, via=("rabbitmq",), mechanism: Mechanism = "rpc", **kw) -> Service:
@@ -35,13 +43,14 @@ def per_controller(name: str, group: str, via=("rabbitmq",), mechanism: Mechanis
 
 
 support = [
-    Service("haproxy", group="Support", on="controller", ports=[9300],
+    # Statistics without a password: on 127.0.0.1 only (the stats socket serves the drills).
+    Service("haproxy", group="Support", on="controller", ports=[{"port": 9300, "loopback": True}],
             strategy=Vrrp(vip, track="haproxy")),
     Service("galera", process="mariadb", group="Support", on="controller", replicas=3, ports=[4567],
             strategy=AppCluster(quorum="majority", recovery="galera bootstrap from the node with the highest seqno",
                                 cold_start="automatic-after-crash",  # pc.recovery: measured by the Galera drill
                                 access=BehindVip(vip, port=3306, single_writer=True,
-                                                 check={"port": 9200, "http_path": "/"},
+                                                 check={"port": 9200, "http_path": "/", "inter_ms": CHECK_INTER_MS},
                                                  timeout_client_s=90 * 60, timeout_server_s=90 * 60))),
     Service("rabbitmq", group="Support", on="controller", replicas=3, ports=[5672, 25672],
             strategy=AppCluster(recovery="rabbitmq cluster restart, last node down started first")),

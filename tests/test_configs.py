@@ -108,7 +108,8 @@ def test_haproxy_serves_every_api_port_of_the_reference_table(keepalived_files, 
     for port in REFERENCE_PORTS:
         assert f"    bind 192.168.1.220:{port}\n" in cfg, port
     own = {"ctl-1": "192.168.1.221", "ctl-2": "192.168.1.222", "ctl-3": "192.168.1.223"}[node]
-    assert f"    bind {own}:9300\n" in cfg  # stats on the node's own address
+    # Stats without a password: loopback only, never the node's own address.
+    assert "    bind 127.0.0.1:9300\n" in cfg and f"{own}:9300" not in cfg
 
 
 def _section(cfg: str, name: str) -> str:
@@ -129,7 +130,7 @@ def test_galera_is_active_backup_with_the_check_on_9200(keepalived_files):
         assert len(active) == 1
         writers.add(active[0])
         assert "stick-table type ip size 1000" in galera and "stick on dst" in galera
-        assert "option httpchk GET /" in galera
+        assert "option httpchk\n" in galera and "http-check send meth GET uri /\n" in galera
         assert "timeout client 5400s" in galera and "timeout server 5400s" in galera
     assert writers == {"ctl-1"}  # the same writer everywhere: the VIP group's master
 

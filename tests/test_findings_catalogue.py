@@ -171,6 +171,13 @@ def test_every_config_finding_comes_from_a_rule(resolved, name) -> None:
     from hamodel.analysis.config_findings import config_findings
 
     dep = resolved(name)
-    found = config_findings(dep.architecture, dep.vrrp_groups)
+    # The shipped models serve the public VIP over TLS and their stats on
+    # loopback: open both again so that the two rules fire.
+    arch = dep.architecture
+    public = next(s.name for s in arch.services if s.access is not None and s.access.tls is not None)
+    arch = arch.replace_services({public: {"strategy": arch.service(public).strategy.replace(
+        tls=None, **({"backend_port": None} if arch.service(public).strategy.backend_port else {}))},
+        "haproxy": {"ports": [9300]}})
+    found = config_findings(arch, dep.vrrp_groups, dep.placement)
     assert {f.id.split(":")[0] for f in found} >= {"cleartext-public", "stats-no-auth"}
     assert_from_catalogue(found)

@@ -2,26 +2,51 @@
 
 Every service with an HAProxy front (``Service.access``, a
 :class:`~hamodel.model.strategies.BehindVip`) gets one ``listen`` section
-per port, named ``<service>-<port>``, on every node that may hold its VIP
-(``Deployment.vip_holders``). Its servers are the service's placed nodes.
+per port, named ``<service>-<port>``, bound on each of its VIPs (``vip``
+and ``also_on``, each with its own TLS choice), on every node that may hold
+one of them (``Deployment.front_holders``). Its servers are the service's
+placed nodes. ``global`` and ``defaults`` come from the architecture's
+``haproxy`` settings (:class:`~hamodel.model.strategies.HaproxySettings`):
+the template holds no number of its own.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hamodel.deployment import Deployment
-from hamodel.model.strategies import BehindVip
+from hamodel.deployment import HAPROXY_PIDFILE, HAPROXY_STATS_SOCKET, Deployment
+from hamodel.model.strategies import BehindVip, HaproxySettings
 from hamodel.generators.configs import ConfigError, NodeFile, Secrets, address, environment, integer, token
 
 TEMPLATES = Path(__file__).parent
 DEST = "/etc/haproxy/haproxy.cfg"
-# The pid file haproxy.cfg's global ``pidfile`` names and keepalived's track
-# script reads: Debian's and Ubuntu's haproxy.service start haproxy with
-# ``-p /run/haproxy.pid`` (which overrides ``pidfile``), so both agree.
-PIDFILE = "/run/haproxy.pid"
+# Kept for importers; the fact itself lives on the Deployment module.
+PIDFILE = HAPROXY_PIDFILE
+_CIPHERS = re.compile(r"[A-Za-z0-9_+!:.-]{1,1000}")
+# Stats without authentication listen here only (the node itself).
+LOOPBACK = "127.0.0.1"
+
+
+@dataclass(frozen=True)
+class Globals:
+    """``global`` and ``defaults`` values, from ``Architecture.haproxy``."""
+
+    maxconn: int
+    frontend_maxconn: int
+    retries: int
+    timeout_connect_s: int
+    timeout_client_s: int
+    timeout_server_s: int
+    timeout_http_request_s: int
+    timeout_http_keep_alive_s: int
+    timeout_queue_s: int
+    timeout_check_s: int
+    tls_min_version: str
+    tls_ciphers: str
+    tls_ciphersuites: str
 
 
 @dataclass(frozen=True)
@@ -33,30 +58,69 @@ class Server:
 
 
 @dataclass(frozen=True)
-class Listen:
+class Bind:
+    vip: str
+    address: str              # host:port
+    family: int
+    tls_crt: str | None       # TLS termination on this VIP
+
+
+@dataclass(frozen=True)
+class Redirect:
+    """A plain-HTTP port on a TLS front that answers 301 to https://."""
+
     name: str
     service: str
     vip: str
     bind: str
-    family: int
-    tls_crt: str | None
+
+
+@dataclass(frozen=True)
+class Listen:
+    name: str
+    service: str
+    binds: tuple[Bind, ...]
     backend_tls: bool         # re-encrypt to the backends (server ... ssl)
     backend_ca: str | None    # verify them against this CA; None: verify none (explicitly chosen in the model)
     mode: str
+    tls_passthrough: bool
     balance: str
     inter_ms: int
     rise: int
     fall: int
     check_port: int | None
     http_path: str | None
+    expect_status: int
     single_writer: bool
     sticky: bool
     timeout_client_s: int | None
     timeout_server_s: int | None
     timeout_tunnel_s: int | None
+    timeout_http_request_s: int | None
+    maxconn: int | None
     tcp_keepalive: bool
     accept_single_backend: bool
     servers: tuple[Server, ...]
+
+    @property
+    def vip(self) -> str:
+        """The first VIP (the model's ``vip``)."""
+        return self.binds[0].vip
+
+    @property
+    def bind(self) -> str:
+        """The first bind address (the model's ``vip``)."""
+        return self.binds[0].address
+
+    @property
+    def tls_crt(self) -> str | None:
+        return self.binds[0].tls_crt
+
+    @property
+    def forwarded_proto(self) -> str:
+        """``https``, ``http`` or ``mixed`` (some VIPs with TLS, some without)."""
+        tls = {b.tls_crt is not None for b in self.binds}
+        return "mixed" if len(tls) > 1 else ("https" if True in tls else "http")
 
 
 @dataclass(frozen=True)
@@ -73,6 +137,9 @@ class HaproxyPlan:
     pidfile: str
     stats: tuple[Stats, ...]
     listens: tuple[Listen, ...]
+    settings: Globals | None = None
+    redirects: tuple[Redirect, ...] = ()
+    stats_socket: str = HAPROXY_STATS_SOCKET
 
     @property
     def services(self) -> tuple[str, ...]:
@@ -80,12 +147,16 @@ class HaproxyPlan:
 
     @property
     def vip_names(self) -> tuple[str, ...]:
-        return tuple(sorted({x.vip for x in self.listens}))
+        return tuple(sorted({b.vip for x in self.listens for b in x.binds}))
 
     @property
     def families(self) -> tuple[int, ...]:
         """Address families of the VIPs this node binds (nonlocal_bind)."""
-        return tuple(sorted({x.family for x in self.listens}))
+        return tuple(sorted({b.family for x in self.listens for b in x.binds}))
+
+    @property
+    def uses_tls(self) -> bool:
+        return any(b.tls_crt for x in self.listens for b in x.binds) or any(x.backend_tls for x in self.listens)
 
 
 def hostport(addr: ipaddress.IPv4Address | ipaddress.IPv6Address, port: int) -> str:
@@ -94,38 +165,38 @@ def hostport(addr: ipaddress.IPv4Address | ipaddress.IPv6Address, port: int) -> 
 
 def fronted_services(dep: Deployment) -> list[tuple[str, BehindVip]]:
     """(service, access) of every service with an HAProxy front, by name."""
-    return sorted(((s.name, s.access) for s in dep.architecture.services if s.access is not None), key=lambda x: x[0])
+    return dep.fronted_services()
 
 
 def backend_network(dep: Deployment, service: str, backend: str) -> str:
-    """The network HAProxy reaches ``backend`` of ``service`` over.
-
-    The VIP's own network when the backend is on it; otherwise the first
-    network (by name) that the backend and every node holding the VIP share.
-    """
-    arch = dep.architecture
-    access = arch.service(service).access
-    assert access is not None
-    vip_net = arch.vip(access.vip).network
-    node = arch.node(backend)
-    if node.interface_on(vip_net) is not None:
-        return vip_net
-    lbs = [arch.node(n) for n in dep.vip_holders(access.vip)]
-    for i in sorted(node.interfaces, key=lambda i: i.network):
-        if all(lb.interface_on(i.network) is not None for lb in lbs):
-            return i.network
-    raise ConfigError([(f"services[{service}]", f"backend node {backend} shares no network with the nodes holding "
-                        f"{access.vip} ({', '.join(lbs_n.name for lbs_n in lbs)}): HAProxy cannot reach it")])
+    """The network HAProxy reaches ``backend`` of ``service`` over
+    (:meth:`Deployment.backend_network`); refused when there is none."""
+    net = dep.backend_network(service, backend)
+    if net is None:
+        lbs = dep.front_holders(service)
+        raise ConfigError([(f"services[{service}]", f"backend node {backend} shares no network with the nodes holding "
+                            f"its virtual IPs ({', '.join(lbs)}): HAProxy cannot reach it")])
+    return net
 
 
-def backend_networks(dep: Deployment, vips: set[str]) -> set[str]:
-    """Networks used to reach the backends of every service behind ``vips``."""
-    out: set[str] = set()
-    for name, access in fronted_services(dep):
-        if access.vip in vips:
-            for b in dep.placement.nodes_of(name):
-                out.add(backend_network(dep, name, b))
-    return out
+def _globals(s: HaproxySettings) -> Globals:
+    w = "haproxy"
+    if s.frontend_maxconn > s.maxconn:
+        raise ConfigError([(f"{w}.frontend_maxconn", f"{s.frontend_maxconn} exceeds maxconn {s.maxconn}")])
+    for name in ("tls_ciphers", "tls_ciphersuites"):
+        if not _CIPHERS.fullmatch(getattr(s, name)):
+            raise ConfigError([(f"{w}.{name}", "not a cipher list (letters, digits and _+!:.- only)")])
+    if s.tls_min_version not in ("TLSv1.2", "TLSv1.3"):
+        raise ConfigError([(f"{w}.tls_min_version", f"{s.tls_min_version!r} is not TLSv1.2 or TLSv1.3")])
+    return Globals(
+        maxconn=integer(s.maxconn, 1, 10_000_000, f"{w}.maxconn"),
+        frontend_maxconn=integer(s.frontend_maxconn, 1, 10_000_000, f"{w}.frontend_maxconn"),
+        retries=integer(s.retries, 0, 100, f"{w}.retries"),
+        **{k: integer(getattr(s, k), 1, 86400, f"{w}.{k}") for k in (
+            "timeout_connect_s", "timeout_client_s", "timeout_server_s", "timeout_http_request_s",
+            "timeout_http_keep_alive_s", "timeout_queue_s", "timeout_check_s")},
+        tls_min_version=s.tls_min_version, tls_ciphers=s.tls_ciphers, tls_ciphersuites=s.tls_ciphersuites,
+    )
 
 
 def _writer(dep: Deployment, vip: str, backends: tuple[str, ...]) -> str:
@@ -137,33 +208,47 @@ def _writer(dep: Deployment, vip: str, backends: tuple[str, ...]) -> str:
     return backends[0]
 
 
-def _listens(dep: Deployment, name: str, access: BehindVip) -> list[Listen]:
+def _vip(dep: Deployment, name: object, where: str) -> tuple[str, ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    token(name, "name", where)
+    try:
+        vip = dep.architecture.vip(str(name))
+    except KeyError:
+        raise ConfigError([(where, f"unknown virtual IP {name!r}")]) from None
+    return vip.name, address(vip.address, f"vips[{vip.name}].address")
+
+
+def _listens(dep: Deployment, name: str, access: BehindVip) -> tuple[list[Listen], list[Redirect]]:
     arch = dep.architecture
     where = f"services[{name}]"
     svc = arch.service(name)
     field = f"{where}.strategy" if svc.strategy is access else f"{where}.strategy.access"
     token(name, "name", f"{where}.name")
-    token(access.vip, "name", f"{field}.vip")
-    try:
-        vip = arch.vip(access.vip)
-    except KeyError:
-        raise ConfigError([(f"{field}.vip", f"unknown virtual IP {access.vip!r}")]) from None
-    vip_addr = address(vip.address, f"vips[{vip.name}].address")
-    crt = None if access.tls is None else token(access.tls.certificate, "path", f"{field}.tls.certificate")
+    fronts = []  # (vip name, address, certificate, redirect port)
+    for i, f in enumerate(access.fronts):
+        fw = f"{field}.vip" if i == 0 else f"{field}.also_on[{i - 1}].vip"
+        tw = f"{field}.tls" if i == 0 else f"{field}.also_on[{i - 1}].tls"
+        vname, vaddr = _vip(dep, f.vip, fw)
+        crt = None if f.tls is None else token(f.tls.certificate, "path", f"{tw}.certificate")
+        redirect = None if f.tls is None or f.tls.redirect_from is None else integer(
+            f.tls.redirect_from, 1, 65535, f"{tw}.redirect_from")
+        fronts.append((vname, vaddr, crt, redirect))
     http_path = None if access.check.http_path is None else token(access.check.http_path, "http_path", f"{field}.check.http_path")
     check_port = None if access.check.port is None else integer(access.check.port, 1, 65535, f"{field}.check.port")
     if access.mode not in ("tcp", "http"):
         raise ConfigError([(f"{field}.mode", f"{access.mode!r} is not tcp or http")])
     if access.balance not in ("roundrobin", "leastconn", "source", "first"):
         raise ConfigError([(f"{field}.balance", f"{access.balance!r} is not a balance algorithm hamodel writes")])
+    if any(c for _, _, c, _ in fronts) and access.mode != "http":
+        raise ConfigError([(f"{field}.tls", "TLS termination needs mode http; use tls_passthrough in tcp mode")])
     backends = dep.placement.nodes_of(name)
     for b in backends:
         token(b, "name", f"placement[{name}]")
-    writer = _writer(dep, access.vip, backends) if access.single_writer and backends else None
+    writer = _writer(dep, str(access.vip), backends) if access.single_writer and backends else None
     bt = access.backend_tls
     backend_ca = (token(bt.ca_file, "path", f"{field}.backend_tls.ca_file")
                   if bt is not None and bt.verify and bt.ca_file is not None else None)
     timeouts = access.effective_timeouts
+    maxconn = None if access.maxconn is None else integer(access.maxconn, 1, arch.haproxy.maxconn, f"{field}.maxconn")
     out = []
     for port, bport in zip(access.ports, access.backend_ports):
         port = integer(port, 1, 65535, f"{field}.ports")
@@ -178,18 +263,25 @@ def _listens(dep: Deployment, name: str, access: BehindVip) -> list[Listen]:
                 backup=writer is not None and b != writer, cookie=b if access.sticky else None,
             ))
         out.append(Listen(
-            name=f"{name}-{port}", service=name, vip=vip.name, bind=hostport(vip_addr, port), family=vip_addr.version,
-            tls_crt=crt, backend_tls=bt is not None, backend_ca=backend_ca, mode=access.mode, balance=access.balance,
+            name=f"{name}-{port}", service=name,
+            binds=tuple(Bind(vip=v, address=hostport(a, port), family=a.version, tls_crt=c) for v, a, c, _ in fronts),
+            backend_tls=bt is not None, backend_ca=backend_ca, mode=access.mode,
+            tls_passthrough=access.tls_passthrough, balance=access.balance,
             inter_ms=integer(access.check.inter_ms, 100, 600_000, f"{field}.check.inter_ms"),
             rise=integer(access.check.rise, 1, 100, f"{field}.check.rise"),
             fall=integer(access.check.fall, 1, 100, f"{field}.check.fall"),
-            check_port=check_port, http_path=http_path, single_writer=access.single_writer, sticky=access.sticky,
+            check_port=check_port, http_path=http_path,
+            expect_status=integer(access.check.expect_status, 100, 599, f"{field}.check.expect_status"),
+            single_writer=access.single_writer, sticky=access.sticky,
             timeout_client_s=timeouts["client"], timeout_server_s=timeouts["server"],
-            timeout_tunnel_s=timeouts["tunnel"],
+            timeout_tunnel_s=timeouts["tunnel"], timeout_http_request_s=timeouts["http-request"], maxconn=maxconn,
             tcp_keepalive=access.tcp_keepalive, accept_single_backend=access.accept_single_backend,
             servers=tuple(servers),
         ))
-    return out
+    redirects = [Redirect(name=f"{name}-{r}-redirect" + ("" if i == 0 else f"-{v}"), service=name, vip=v,
+                          bind=hostport(a, r))
+                 for i, (v, a, _, r) in enumerate(fronts) if r is not None]
+    return out, redirects
 
 
 def _stats(dep: Deployment, node: str, secrets: Secrets) -> list[Stats]:
@@ -210,26 +302,37 @@ def _stats(dep: Deployment, node: str, secrets: Secrets) -> list[Stats]:
             port = integer(ep.port, 1, 65535, f"services[{svc.name}].ports")
             ref = getattr(ep, "auth", None)  # credentials by reference, when the model gives them
             auth = None if ref is None else secrets.get(ref, "stats_secret", f"services[{svc.name}].ports[{port}].auth")
-            out.append(Stats(name=f"stats-{port}", service=svc.name,
-                             bind=hostport(address(iface.address, f"nodes[{node}].interfaces[{iface.device}].address"), port),
-                             auth=auth))
+            # Without a password only the node itself may read it.
+            host = (ipaddress.ip_address(LOOPBACK) if ep.loopback and auth is None
+                    else address(iface.address, f"nodes[{node}].interfaces[{iface.device}].address"))
+            out.append(Stats(name=f"stats-{port}", service=svc.name, bind=hostport(host, port), auth=auth))
     return out
 
 
 def plan_haproxy(dep: Deployment, secrets: Secrets) -> dict[str, HaproxyPlan]:
     """node -> its HAProxy plan, for every node that may hold a fronted VIP."""
+    settings = _globals(dep.architecture.haproxy)
     listens: dict[str, list[Listen]] = {}
+    redirects: dict[str, list[Redirect]] = {}
     for name, access in fronted_services(dep):
-        planned = _listens(dep, name, access)  # first: refuses unsafe values, naming the field
-        holders = dep.vip_holders(access.vip)
+        planned, redirected = _listens(dep, name, access)  # first: refuses unsafe values, naming the field
+        holders = dep.vip_holders(str(access.vip))
         if not holders:
             raise ConfigError([(f"services[{name}]", f"virtual IP {access.vip} is not held by any VRRP or Pacemaker "
                                 "group: no HAProxy would serve it")])
+        for i, f in enumerate(access.also_on):
+            if set(dep.vip_holders(str(f.vip))) != set(holders):
+                raise ConfigError([(f"services[{name}].strategy.also_on[{i}].vip",
+                                    f"virtual IP {f.vip} is held by {list(dep.vip_holders(str(f.vip)))}, {access.vip} by "
+                                    f"{list(holders)}: one HAProxy front needs its VIPs on the same nodes")])
         for n in holders:
-            listens.setdefault(token(n, "name", f"vrrp_groups[{access.vip}]"), []).extend(planned)
+            n = token(n, "name", f"vrrp_groups[{access.vip}]")
+            listens.setdefault(n, []).extend(planned)
+            redirects.setdefault(n, []).extend(redirected)
     return {
         n: HaproxyPlan(node=n, pidfile=PIDFILE, stats=tuple(sorted(_stats(dep, n, secrets), key=lambda s: s.name)),
-                       listens=tuple(sorted(ls, key=lambda x: x.name)))
+                       listens=tuple(sorted(ls, key=lambda x: x.name)), settings=settings,
+                       redirects=tuple(sorted(redirects.get(n, []), key=lambda r: r.name)))
         for n, ls in sorted(listens.items())
     }
 
@@ -241,10 +344,17 @@ def check_haproxy(dep: Deployment, plans: dict[str, HaproxyPlan]) -> list[tuple[
     for n, plan in plans.items():
         binds: dict[str, str] = {}
         names: dict[str, str] = {}
-        for x in [*plan.listens, *plan.stats]:
-            if x.bind in binds:
-                problems.append((f"services[{x.service}]", f"node {n}: {x.bind} is bound by both {binds[x.bind]} and {x.name}"))
-            binds[x.bind] = x.name
+        for x in [*plan.listens, *plan.stats, *plan.redirects]:
+            for b in (x.binds if isinstance(x, Listen) else ()):
+                if b.address in binds:
+                    problems.append((f"services[{x.service}]", f"node {n}: {b.address} is bound by both "
+                                     f"{binds[b.address]} and {x.name}"))
+                binds[b.address] = x.name
+            if not isinstance(x, Listen):
+                if x.bind in binds:
+                    problems.append((f"services[{x.service}]", f"node {n}: {x.bind} is bound by both "
+                                     f"{binds[x.bind]} and {x.name}"))
+                binds[x.bind] = x.name
             if x.name in names:
                 problems.append((f"services[{x.service}]", f"node {n}: proxy name {x.name} is also used by "
                                  f"services[{names[x.name]}]: rename one of them"))

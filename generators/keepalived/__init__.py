@@ -12,9 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hamodel.deployment import Deployment, VrrpGroup
+from hamodel.deployment import HAPROXY_PIDFILE, Deployment, VrrpGroup
 from hamodel.model.strategies import Vrrp
-from hamodel.generators.haproxy import PIDFILE as HAPROXY_PIDFILE
 from hamodel.generators.configs import ConfigError, NodeFile, Secrets, address, environment, integer, token
 
 TEMPLATES = Path(__file__).parent
@@ -43,6 +42,7 @@ class VrrpScript:
     # router/network, which `pgrep -x haproxy` would take for this one.
     pidfile: str | None = None
     interval: int = 2
+    timeout: int = 1
     fall: int = 2
     rise: int = 2
     # 0: a failed check puts the instance in FAULT (it releases the VIP).
@@ -74,6 +74,8 @@ class VrrpInstance:
     process: str                          # tracked by ``script``
     script: str
     notify: str | None
+    # The vrrp_script timings of the service's Vrrp.check (interval, timeout, fall, rise).
+    check: tuple[int, int, int, int] = (2, 1, 2, 2)
 
     @property
     def advertised(self) -> tuple[str, ...]:
@@ -107,8 +109,6 @@ def keepalived_groups(dep: Deployment) -> list[VrrpGroup]:
 
 def _group_instances(dep: Deployment, g: VrrpGroup, secrets: Secrets) -> dict[str, list[VrrpInstance]]:
     """The instances of one group, per member node."""
-    from hamodel.generators.haproxy import backend_networks
-
     arch = dep.architecture
     where = f"services[{g.service}]"
     try:
@@ -127,6 +127,11 @@ def _group_instances(dep: Deployment, g: VrrpGroup, secrets: Secrets) -> dict[st
         strat.garp_master_refresh_s, 1, 3600, f"{where}.strategy.garp_master_refresh_s")
     notify = None if strat.notify is None else token(strat.notify, "path", f"{where}.strategy.notify")
     auth = None if strat.auth is None else secrets.get(strat.auth, "vrrp_secret", f"{where}.strategy.auth")
+    c = strat.check
+    check = (integer(c.interval_s, 1, 3600, f"{where}.strategy.check.interval_s"),
+             integer(c.timeout_s, 1, 3600, f"{where}.strategy.check.timeout_s"),
+             integer(c.fall, 1, 100, f"{where}.strategy.check.fall"),
+             integer(c.rise, 1, 100, f"{where}.strategy.check.rise"))
     try:
         net = arch.network(g.network)
     except KeyError:
@@ -166,7 +171,7 @@ def _group_instances(dep: Deployment, g: VrrpGroup, secrets: Secrets) -> dict[st
 
     # Interfaces besides the VRRP one that this node's HAProxy needs to
     # reach the backends behind these VIPs: losing one must move the VIP.
-    needed = backend_networks(dep, set(g.vips))
+    needed = dep.backend_networks(set(g.vips))
     out: dict[str, list[VrrpInstance]] = {}
     for family, vips in sorted(by_family.items()):
         name = svc.name if len(by_family) == 1 else f"{svc.name}_v{family}"
@@ -194,7 +199,7 @@ def _group_instances(dep: Deployment, g: VrrpGroup, secrets: Secrets) -> dict[st
                 # unicast block into (deprecated) multicast, so write none.
                 unicast_src=str(src) if strat.unicast and peers else None, unicast_peers=peers, members=members,
                 auth=auth, garp_master_refresh=refresh, track_interfaces=tracked, process=process, script=script,
-                notify=notify,
+                notify=notify, check=check,
             ))
     return out
 
@@ -214,9 +219,16 @@ def plan_keepalived(dep: Deployment, secrets: Secrets) -> dict[str, KeepalivedPl
         for n, insts in _group_instances(dep, g, secrets).items():
             instances.setdefault(n, []).extend(insts)
             for i in insts:
-                scripts.setdefault(n, {})[i.script] = VrrpScript(
+                script = VrrpScript(
                     name=i.script, process=i.process, pattern=i.process[:COMM_LEN],
-                    pidfile=HAPROXY_PIDFILE if i.process == "haproxy" else None)
+                    pidfile=HAPROXY_PIDFILE if i.process == "haproxy" else None,
+                    interval=i.check[0], timeout=i.check[1], fall=i.check[2], rise=i.check[3])
+                known = scripts.setdefault(n, {}).get(i.script)
+                if known is not None and known != script:
+                    raise ConfigError([(f"services[{i.service}].strategy.check",
+                                        f"node {n}: track script {i.script} is shared with another VRRP group of "
+                                        f"the same process with other timings: give both groups the same check")])
+                scripts[n][i.script] = script
     return {
         n: KeepalivedPlan(node=n, scripts=tuple(scripts[n][k] for k in sorted(scripts[n])),
                           instances=tuple(sorted(instances[n], key=lambda i: (i.vrid, i.family, i.name))))

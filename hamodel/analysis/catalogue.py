@@ -282,7 +282,30 @@ STATS_NO_AUTH = Rule(
     "An HAProxy statistics listener (a port of the VIP-holding haproxy service) without ``auth``.",
     impact="The stats listener on port(s) {ports} of every {service} node answers "
            "anyone who reaches the node's address: it shows every backend and server state.",
-    mitigation="Give services[{service}].ports[...].auth a SecretRef (stats auth user:password), or drop the port.")
+    mitigation="Give services[{service}].ports[...].auth a SecretRef (stats auth user:password), set "
+               "loopback=True on the port (127.0.0.1 only), or drop the port.")
+
+DETECTION_ORDER = Rule(
+    "DETECTION_ORDER", "detection-order:{group}", "config", M,
+    "keepalived moves {group}'s VIP before HAProxy marks a dead backend down",
+    "Services whose backends run on the nodes holding a keepalived VIP, where HAProxy's worst-case time to "
+    "mark a dead backend DOWN (fall x inter + min(timeout connect, inter)) exceeds the VRRP takeover time "
+    "(3 x advert_int): the numbers are in the finding.",
+    impact="When a node holding {group}'s VIP dies, a backup takes the VIP after {takeover} ms, but its HAProxy "
+           "marks the dead node's backends DOWN only later ({late}; worst {worst}: fall {fall} x inter {inter} ms "
+           "+ min(timeout connect {connect} s, inter)): in between it sends clients to a dead backend, which "
+           "they see as connection time-outs.",
+    mitigation="Shorten the check of each listed service (services[...].strategy.check inter_ms and fall) so "
+               "that fall x inter + min(connect, inter) <= {takeover} ms, or raise "
+               "services[{group}].strategy.advert_int above {advert} s.")
+
+TRACK_FLAP = Rule(
+    "TRACK_FLAP", "track-flap:{service}", "config", M,
+    "{service}'s keepalived track script can flap",
+    "The keepalived track script has ``fall`` or ``rise`` of 1, or a timeout not under its interval.",
+    impact="The vrrp_script of {service} would move the VIP on a single slow or failed check: {problems}.",
+    mitigation="Set services[{service}].strategy.check to fall >= 2, rise >= 2 and timeout_s < interval_s "
+               "(defaults: interval 2 s, timeout 1 s, fall 2, rise 2).")
 
 VRID_RANGE = Rule(
     "VRID_RANGE", "vrid-range:{service}", "config", L,
@@ -306,7 +329,7 @@ RULES: tuple[Rule, ...] = (
     UNAVAILABLE, SPOF, PARTIAL_OUTAGE, QUORUM_LOSS, QUORUM_LOSS_INHERENT, CUT_SETS, SPLIT_BRAIN, SITE_FAILURE,
     MONITORING_REQUIRED, NO_AUTOMATIC_RESTART, MANUAL_RECOVERY, PACEMAKER_TWO_NODE, PACEMAKER_TWO_NODE_NO_FENCING,
     PACEMAKER_FENCE_RACE, PACEMAKER_NO_FENCING, CAPACITY_NODE, CAPACITY_DOMAIN, COLD_START,
-    SHORT_TIMEOUT, CLEARTEXT_PUBLIC, STATS_NO_AUTH, VRID_COLLISION, VRID_RANGE,
+    SHORT_TIMEOUT, CLEARTEXT_PUBLIC, STATS_NO_AUTH, VRID_COLLISION, VRID_RANGE, DETECTION_ORDER, TRACK_FLAP,
 )
 
 

@@ -12,7 +12,15 @@ mitigation phrased in the model's own terms.
 - ``cleartext-public:<service>`` (medium): a front on an
   ``exposure="public"`` VIP without TLS termination.
 - ``stats-no-auth:<service>`` (medium): an HAProxy statistics listener
-  (a port of the VIP-holding haproxy service) without ``auth``.
+  (a port of the VIP-holding haproxy service) without ``auth`` that is not
+  bound to loopback (``Endpoint(loopback=True)``).
+- ``detection-order:<vrrp group>`` (medium): services whose backends run
+  on the nodes that hold the group's VIP, where HAProxy needs longer to mark a dead
+  backend DOWN (:func:`haproxy_detection_ms`) than keepalived needs to move
+  the VIP off a dead node (:func:`vrrp_takeover_ms`): the new master sends
+  clients to a dead backend until its checks catch up.
+- ``track-flap:<service>`` (medium): the keepalived track script would
+  flap: ``fall`` or ``rise`` of 1, or a timeout not under the interval.
 - ``vrid-collision:<network>:<vrid>`` (high): two VRRP groups, or a group
   and ``reserved_vrids``, share a router id on one segment;
   ``vrid-range:<service>`` (low): a group's id lies outside the segment's
@@ -24,16 +32,38 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from hamodel.analysis import catalogue as cat
-from hamodel.deployment import Finding, VrrpGroup
+from hamodel.deployment import Finding, Placement, VrrpGroup
 from hamodel.model import Architecture
+from hamodel.model.strategies import BehindVip, Vrrp
 
 # Below this a single-writer database front cuts ordinary long operations
 # (reports, migrations, pooled connections idle between bursts).
 MIN_DATABASE_TIMEOUT_S = 600
 
 
-def config_findings(arch: Architecture, vrrp_groups: Sequence[VrrpGroup] = ()) -> list[Finding]:
-    """Every configuration finding for ``arch`` with its VRRP groups."""
+def haproxy_detection_ms(arch: Architecture, access: BehindVip) -> int:
+    """Worst case from a backend's death to HAProxy marking it DOWN, in ms.
+
+    Checks start every ``inter``: the first one after the death starts
+    within ``inter``, the ``fall``-th one ``(fall - 1) x inter`` later, and a
+    check of a dead host fails after at most ``min(timeout connect, inter)``
+    (HAProxy's connect timeout for checks): ``fall x inter + min(connect, inter)``.
+    """
+    c = access.check
+    return c.fall * c.inter_ms + min(arch.haproxy.timeout_connect_s * 1000, c.inter_ms)
+
+
+def vrrp_takeover_ms(advert_int: int) -> int:
+    """Least time, in ms, before a backup takes the VIP of a dead master:
+    keepalived's master-down interval is ``3 x advert_int`` plus a skew of
+    under one ``advert_int``; the lower bound is what matters here."""
+    return 3 * advert_int * 1000
+
+
+def config_findings(arch: Architecture, vrrp_groups: Sequence[VrrpGroup] = (),
+                    placement: Placement | None = None) -> list[Finding]:
+    """Every configuration finding for ``arch`` with its VRRP groups (and
+    its placement, which the detection-order rule needs)."""
     out: list[Finding] = []
     vips = {v.name: v for v in arch.vips}
     for s in sorted(arch.services, key=lambda s: s.name):
@@ -50,20 +80,75 @@ def config_findings(arch: Architecture, vrrp_groups: Sequence[VrrpGroup] = ()) -
                 out.append(cat.SHORT_TIMEOUT.finding(
                     service=s.name, services=(s.name,), shown=shown, where=where, minimum=MIN_DATABASE_TIMEOUT_S,
                     details={"timeouts": {k: v for k, v in sorted(short.items())}}))
-        vip = vips.get(access.vip)
-        if vip is not None and vip.exposure == "public" and access.tls is None:
-            out.append(cat.CLEARTEXT_PUBLIC.finding(
-                service=s.name, services=(s.name,), vip=vip.name, ports=', '.join(map(str, access.ports)), where=where,
-                details={"vip": vip.name, "ports": list(access.ports)}))
+        for i, front in enumerate(access.fronts):
+            vip = vips.get(str(front.vip))
+            if vip is not None and vip.exposure == "public" and front.tls is None and not access.tls_passthrough:
+                fw = where if i == 0 else f"{where}.also_on[{i - 1}]"
+                out.append(cat.CLEARTEXT_PUBLIC.finding(
+                    service=s.name, services=(s.name,), vip=vip.name, ports=', '.join(map(str, access.ports)), where=fw,
+                    details={"vip": vip.name, "ports": list(access.ports)}))
+                break
     for s in sorted(arch.services, key=lambda s: s.name):
         if s.process != "haproxy" or not s.holds_vips:
             continue
-        open_ports = [ep.port for ep in s.ports if getattr(ep, "auth", None) is None]
+        open_ports = [ep.port for ep in s.ports if ep.auth is None and not ep.loopback]
         if open_ports:
             out.append(cat.STATS_NO_AUTH.finding(
                 service=s.name, services=(s.name,), ports=', '.join(map(str, open_ports)),
                 details={"ports": open_ports}))
     out += _vrid_findings(arch, vrrp_groups)
+    out += _timing_findings(arch, vrrp_groups, placement)
+    return out
+
+
+def _timing_findings(arch: Architecture, groups: Sequence[VrrpGroup], placement: Placement | None) -> list[Finding]:
+    out: list[Finding] = []
+    keepalived = sorted((g for g in groups if g.manager == "keepalived"), key=lambda g: g.service)
+    for g in keepalived:
+        strat = arch.service(g.service).strategy
+        if not isinstance(strat, Vrrp):
+            continue
+        c = strat.check
+        problems = []
+        if c.fall < 2:
+            problems.append(f"fall {c.fall}: one failed check moves the VIP")
+        if c.rise < 2:
+            problems.append(f"rise {c.rise}: one passed check takes the VIP back")
+        if c.timeout_s >= c.interval_s:
+            problems.append(f"timeout {c.timeout_s} s is not under the interval {c.interval_s} s: a slow check "
+                            "runs into the next")
+        if problems:
+            out.append(cat.TRACK_FLAP.finding(
+                service=g.service, services=(g.service,), problems="; ".join(problems),
+                details={"interval_s": c.interval_s, "timeout_s": c.timeout_s, "fall": c.fall, "rise": c.rise}))
+    if placement is None:
+        return out
+    for g in keepalived:
+        strat = arch.service(g.service).strategy
+        if not isinstance(strat, Vrrp):
+            continue
+        takeover = vrrp_takeover_ms(strat.advert_int)
+        late: dict[str, dict] = {}
+        for s in sorted(arch.services, key=lambda s: s.name):
+            access = s.access
+            if access is None or not {str(f.vip) for f in access.fronts} & set(g.vips):
+                continue
+            shared = sorted(set(placement.nodes_of(s.name)) & set(g.priorities))
+            detect = haproxy_detection_ms(arch, access)
+            if shared and detect > takeover:
+                late[s.name] = {"haproxy_detection_ms": detect, "fall": access.check.fall,
+                                "inter_ms": access.check.inter_ms, "nodes": shared}
+        if not late:
+            continue
+        worst = max(late, key=lambda n: (late[n]["haproxy_detection_ms"], n))
+        w = late[worst]
+        shown = ", ".join(f"{n} {v['haproxy_detection_ms']} ms" for n, v in late.items())
+        out.append(cat.DETECTION_ORDER.finding(
+            group=g.service, services=(g.service, *late), late=shown, takeover=takeover, worst=worst,
+            detect=w["haproxy_detection_ms"], fall=w["fall"], inter=w["inter_ms"],
+            connect=arch.haproxy.timeout_connect_s, advert=strat.advert_int,
+            details={"vrrp_takeover_ms": takeover, "advert_int_s": strat.advert_int,
+                     "timeout_connect_s": arch.haproxy.timeout_connect_s, "services": late}))
     return out
 
 

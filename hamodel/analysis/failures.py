@@ -269,6 +269,8 @@ def _split_candidates(v: ModelView) -> list[str]:
             out.append(s)
         elif isinstance(st, AppCluster) and 2 * v.quorum(s) <= len(v.cluster_voters(s)):
             out.append(s)
+        elif getattr(st, "steps_down", True) is False and len(v.instances[s]) >= 2:
+            out.append(s)  # Elected whose cut-off old master keeps writing (Redis Sentinel)
     return out
 
 
@@ -532,6 +534,11 @@ def analyse(arch: Architecture, placement: Placement, k: int = 2,
     if unblock:
         findings.append(cat.COLD_START.finding(services=unblock, stopped=", ".join(unblock),
                                                details={"services": unblock}))
+    # Settings of the generated HAProxy/keepalived configuration (short
+    # timeouts, clear text on a public VIP, open stats, VRID clashes, timings).
+    from hamodel.analysis.config_findings import config_findings
+
+    findings += config_findings(arch, vrrp_groups, placement)
     out = []
     for f in findings:
         ack = arch.acknowledged(f.id)

@@ -11,7 +11,7 @@ from pydantic import Field, ValidationError, model_validator
 from hamodel.errors import ModelError, from_validation_error
 from hamodel.model.base import HaBase, Name, Ref, RefList, Reliability, SecretRef
 from hamodel.model.services import Service
-from hamodel.model.strategies import PacemakerVip, Vrrp
+from hamodel.model.strategies import HaproxySettings, PacemakerVip, Vrrp
 from hamodel.model.topology import FailureDomain, Network, Node, VirtualIP
 
 if TYPE_CHECKING:
@@ -147,6 +147,8 @@ class Architecture(HaBase):
         description="default figures per component kind (node, process, link, or a domain kind)",
     )
     acknowledgements: list[Acknowledgement] = Field(default_factory=list)
+    haproxy: HaproxySettings = Field(default_factory=HaproxySettings,
+                                     description="global/defaults of every generated haproxy.cfg")
 
     @classmethod
     def _error_label(cls, data: dict) -> str | None:
@@ -159,7 +161,8 @@ class Architecture(HaBase):
                          vips: Iterable[VirtualIP | Data] = ..., services: Iterable[Service | Data] = ...,
                          pacemaker: PacemakerCluster | Data | None = ..., supervisor: Literal["none", "systemd"] = ...,
                          reliability: Mapping[str, Reliability | Data] = ...,
-                         acknowledgements: Iterable[Acknowledgement | Data] = ...) -> None: ...
+                         acknowledgements: Iterable[Acknowledgement | Data] = ...,
+                         haproxy: HaproxySettings | Data = ...) -> None: ...
     else:
         def __init__(self, *args: Any, **data: Any):
             # Domains used by nodes but not declared are collected automatically,

@@ -38,11 +38,13 @@ class Endpoint(HaBase):
     auth: SecretRef | None = Field(
         default=None, description="credentials of this endpoint, by reference (HAProxy stats: 'user:password')"
     )
+    loopback: bool = Field(default=False, description="listen on 127.0.0.1 only (HAProxy stats without auth)")
 
     if TYPE_CHECKING:
         # The signature editors see (positional forms, accepted input types).
         def __init__(self, port: int, *, protocol: Literal["tcp", "http", "udp"] = ..., name: str | None = ...,
-                         check: HealthCheck | Data | None = ..., auth: SecretRef | Data | None = ...) -> None: ...
+                         check: HealthCheck | Data | None = ..., auth: SecretRef | Data | None = ...,
+                         loopback: bool = ...) -> None: ...
 
 
 def _endpoints(value: Any) -> Any:
@@ -112,6 +114,9 @@ class Service(HaBase):
         if isinstance(s, AppCluster) and isinstance(s.quorum, int) and isinstance(self.replicas, int):
             if s.quorum > self.replicas:
                 raise ValueError(f"strategy.quorum: {s.quorum} exceeds replicas={self.replicas}")
+        if isinstance(s, Elected) and isinstance(self.replicas, int) and s.min_replicas >= self.replicas:
+            raise ValueError(f"strategy.min_replicas: {s.min_replicas} replicas besides the writer need "
+                             f"replicas >= {s.min_replicas + 1}, not {self.replicas}")
         if self.name in self.depends_on:
             raise ValueError("depends_on: a service cannot depend on itself")
         if self.name in self.colocate:

@@ -23,8 +23,11 @@ Port = Annotated[int, Field(ge=1, le=65535)]
 class HealthCheck(HaBase):
     """How HAProxy checks a backend: every ``inter_ms``, ``rise``/``fall``.
 
-    ``http_path`` turns on ``option httpchk GET <path>``; ``port`` checks a
-    different port than the one served (Galera's clustercheck on 9200).
+    ``http_path`` turns on an HTTP check (``option httpchk``, ``http-check
+    send meth GET uri <path>``) that wants ``expect_status`` (200): a
+    backend whose port is open but whose path answers 500 goes DOWN.
+    ``port`` checks a different port than the one served (Galera's
+    clustercheck on 9200).
     """
 
     inter_ms: int = Field(default=1000, ge=100, le=600_000)
@@ -32,12 +35,33 @@ class HealthCheck(HaBase):
     fall: int = Field(default=3, ge=1, le=100)
     http_path: Annotated[str, Field(pattern=r"^/[A-Za-z0-9_./?=&%-]*$")] | None = None
     port: Port | None = None
+    expect_status: int = Field(default=200, ge=100, le=599,
+                               description="the HTTP status a healthy backend answers http_path with")
 
 
 class Tls(HaBase):
-    """TLS termination at HAProxy; the certificate is a path on the node."""
+    """TLS termination at HAProxy; the certificate is a path on the node.
+
+    ``redirect_from`` adds a plain-HTTP port on the same VIP that answers
+    every request with a 301 to ``https://`` (80 -> 443).
+    """
 
     certificate: SafePath
+    redirect_from: Port | None = Field(default=None, description="plain-HTTP port redirected to HTTPS (e.g. 80)")
+
+
+class Front(HaBase):
+    """One more virtual IP a :class:`BehindVip` service answers on, with its
+    own TLS choice (``tls=None``: clear text, for an internal VIP that other
+    services reach without going through the public one)."""
+
+    _positional: ClassVar = ("vip",)
+    vip: Ref
+    tls: Tls | None = None
+
+    if TYPE_CHECKING:
+        # The signature editors see (positional forms, accepted input types).
+        def __init__(self, vip: RefIn, *, tls: Tls | Data | None = ...) -> None: ...
 
 
 class BackendTls(HaBase):
@@ -59,6 +83,46 @@ class BackendTls(HaBase):
         return self
 
 
+# Mozilla's "intermediate" TLS configuration (version 5.7): TLS 1.2 and 1.3,
+# forward-secret AEAD ciphers. The DHE suites of that list are left out:
+# they need a DH group file, and every client that TLS 1.2 admits has ECDHE.
+INTERMEDIATE_CIPHERS = ("ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
+                        "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305")
+INTERMEDIATE_CIPHERSUITES = "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256"
+_CIPHERS = Annotated[str, Field(pattern=r"^[A-Za-z0-9_+!:.-]{1,1000}$")]
+
+
+class HaproxySettings(HaBase):
+    """What every generated haproxy.cfg writes in ``global`` and ``defaults``.
+
+    ``maxconn`` is the process-wide cap (``global``); ``frontend_maxconn``
+    the cap of each front that sets no ``BehindVip.maxconn`` (``defaults``).
+    Timeouts are in seconds; a front's own ``timeout_*_s`` override them.
+    TLS: ``tls_min_version`` and the cipher lists apply to every TLS bind
+    and to re-encryption towards backends (Mozilla intermediate by default).
+    """
+
+    maxconn: int = Field(default=8192, ge=1, le=10_000_000)
+    frontend_maxconn: int = Field(default=4096, ge=1, le=10_000_000)
+    timeout_connect_s: int = Field(default=5, ge=1, le=3600)
+    timeout_client_s: int = Field(default=60, ge=1, le=86400)
+    timeout_server_s: int = Field(default=60, ge=1, le=86400)
+    timeout_http_request_s: int = Field(default=10, ge=1, le=3600)
+    timeout_http_keep_alive_s: int = Field(default=10, ge=1, le=3600)
+    timeout_queue_s: int = Field(default=60, ge=1, le=3600)
+    timeout_check_s: int = Field(default=10, ge=1, le=3600)
+    retries: int = Field(default=3, ge=0, le=100)
+    tls_min_version: Literal["TLSv1.2", "TLSv1.3"] = "TLSv1.2"
+    tls_ciphers: _CIPHERS = INTERMEDIATE_CIPHERS
+    tls_ciphersuites: _CIPHERS = INTERMEDIATE_CIPHERSUITES
+
+    @model_validator(mode="after")
+    def _coherent(self) -> "HaproxySettings":
+        if self.frontend_maxconn > self.maxconn:
+            raise ValueError(f"frontend_maxconn: {self.frontend_maxconn} exceeds the process-wide maxconn {self.maxconn}")
+        return self
+
+
 # Timeouts a single-writer database front gets when the model gives none:
 # kolla-ansible's MariaDB listener uses 3600 s for client and server, so a
 # long query or an idle pooled connection is not cut after haproxy's 1m.
@@ -75,9 +139,20 @@ class BehindVip(HaBase):
     ``backend_port_offset``, and speak TLS only with ``backend_tls``: a
     front that terminates TLS on 443 and forwards to port 443 without
     ``backend_tls`` is refused, since it would send plain HTTP to a TLS
-    server. Timeouts default to haproxy's ``defaults`` (1m), except that a
-    ``single_writer`` front gets :data:`DATABASE_TIMEOUT_S` for client and
-    server; ``timeout_tunnel_s`` is for WebSocket/long-lived tunnels (noVNC).
+    server. Timeouts default to the architecture's ``haproxy`` settings
+    (:class:`HaproxySettings`), except that a ``single_writer`` front gets
+    :data:`DATABASE_TIMEOUT_S` for client and server; ``timeout_tunnel_s``
+    is for WebSocket/long-lived tunnels (noVNC); ``timeout_http_request_s``
+    (http mode) bounds how long a client may take to send its request
+    headers; ``maxconn`` caps this front's concurrent connections.
+
+    ``also_on`` lists more VIPs the service answers on, each with its own
+    TLS choice: an API on the public VIP with TLS and on the internal VIP
+    in clear text, so service-to-service traffic stays on the internal
+    network. ``tls`` (termination) needs ``mode="http"``; TLS in tcp mode is
+    only ``tls_passthrough=True``: HAProxy forwards the client's TLS
+    untouched (refusing anything that does not start with a TLS hello) and
+    the backends terminate it.
     """
 
     _positional: ClassVar = ("vip",)
@@ -98,6 +173,10 @@ class BehindVip(HaBase):
     tcp_keepalive: bool = False
     tls: Tls | None = None
     accept_single_backend: bool = False
+    also_on: list[Front] = Field(default_factory=list, description="more VIPs (e.g. the internal one), each with its TLS")
+    tls_passthrough: bool = False
+    timeout_http_request_s: int | None = Field(default=None, ge=1, le=3600)
+    maxconn: int | None = Field(default=None, ge=1, le=1_000_000, description="this front's connection cap")
 
     if TYPE_CHECKING:
         # The signature editors see (positional forms, accepted input types).
@@ -108,7 +187,9 @@ class BehindVip(HaBase):
                          check: HealthCheck | Data = ..., sticky: bool = ..., single_writer: bool = ...,
                          timeout_client_s: int | None = ..., timeout_server_s: int | None = ...,
                          timeout_tunnel_s: int | None = ..., tcp_keepalive: bool = ..., tls: Tls | Data | None = ...,
-                         accept_single_backend: bool = ...) -> None: ...
+                         accept_single_backend: bool = ..., also_on: Iterable[Front | Data] = ...,
+                         tls_passthrough: bool = ..., timeout_http_request_s: int | None = ...,
+                         maxconn: int | None = ...) -> None: ...
     else:
         def __init__(self, *args: Any, port: Any = None, **data: Any):
             if port is not None:
@@ -133,14 +214,36 @@ class BehindVip(HaBase):
                 raise ValueError("backend_port: give backend_port or backend_port_offset, not both")
             if len(self.ports) > 1:
                 raise ValueError("backend_port: one backend port for several front ports; use backend_port_offset")
-        if self.tls is not None and self.backend_tls is None and 443 in self.backend_ports:
+        vips = [str(f.vip) for f in self.fronts]
+        if len(set(vips)) != len(vips):
+            raise ValueError(f"also_on: a virtual IP is listed twice: {vips}")
+        tls_fronts = [f for f in self.fronts if f.tls is not None]
+        if tls_fronts and self.mode != "http":
+            raise ValueError("tls: HAProxy terminates TLS only in mode='http'; for TLS in tcp mode set "
+                             "tls_passthrough=True (the backends terminate it) and drop tls")
+        if self.tls_passthrough and (self.mode != "tcp" or self.backend_tls is not None):
+            raise ValueError("tls_passthrough: pass-through forwards the client's TLS untouched: it needs "
+                             "mode='tcp' and no tls or backend_tls")
+        for f in tls_fronts:
+            r = f.tls.redirect_from  # type: ignore[union-attr]
+            if r is not None and r in self.ports:
+                raise ValueError(f"tls.redirect_from: port {r} is also a served port")
+        if self.timeout_http_request_s is not None and self.mode != "http":
+            raise ValueError("timeout_http_request_s: only an http-mode front reads requests")
+        if tls_fronts and self.backend_tls is None and 443 in self.backend_ports:
             raise ValueError("backend_tls: TLS ends at HAProxy (tls) and the backends' port is 443 (HTTPS), but "
                              "without backend_tls HAProxy sends them plain text (HTTP 502 while the TCP check "
                              "stays UP); set backend_port to the backends' plain-HTTP port or give backend_tls")
-        if self.backend_tls is not None and self.tls is None and self.mode == "tcp":
-            raise ValueError("backend_tls: in tcp mode without tls HAProxy would encrypt the client's own stream "
-                             "again; for TLS pass-through drop backend_tls, to re-encrypt give tls too")
+        if self.backend_tls is not None and self.mode == "tcp":
+            raise ValueError("backend_tls: in tcp mode HAProxy would encrypt the client's own stream "
+                             "again; for TLS pass-through set tls_passthrough=True, to re-encrypt use mode='http' with tls")
         return self
+
+    @property
+    def fronts(self) -> list[Front]:
+        """Every VIP this service answers on, ``vip`` (with ``tls``) first."""
+        # Not re-validated: a copy made with model_copy(update=...) must reach the generators' own checks.
+        return [Front.model_construct(vip=self.vip, tls=self.tls), *self.also_on]
 
     @property
     def backend_ports(self) -> list[int]:
@@ -155,7 +258,20 @@ class BehindVip(HaBase):
         default = DATABASE_TIMEOUT_S if self.single_writer else None
         return {"client": self.timeout_client_s if self.timeout_client_s is not None else default,
                 "server": self.timeout_server_s if self.timeout_server_s is not None else default,
-                "tunnel": self.timeout_tunnel_s}
+                "tunnel": self.timeout_tunnel_s, "http-request": self.timeout_http_request_s}
+
+
+class VrrpCheck(HaBase):
+    """The keepalived ``vrrp_script`` that tracks the process: run every
+    ``interval_s``, killed after ``timeout_s``, ``fall`` failures in a row
+    put the instance in FAULT (the VIP moves), ``rise`` successes bring it
+    back. ``fall``/``rise`` of 1 or a timeout not under the interval make
+    the VIP flap (``check`` reports it)."""
+
+    interval_s: int = Field(default=2, ge=1, le=3600)
+    timeout_s: int = Field(default=1, ge=1, le=3600)
+    fall: int = Field(default=2, ge=1, le=100)
+    rise: int = Field(default=2, ge=1, le=100)
 
 
 class Vrrp(HaBase):
@@ -177,12 +293,14 @@ class Vrrp(HaBase):
     auth: SecretRef | None = None
     garp_master_refresh_s: int | None = Field(default=None, ge=1, le=3600)
     notify: SafePath | None = None
+    check: VrrpCheck = VrrpCheck()
 
     if TYPE_CHECKING:
         # The signature editors see (positional forms, accepted input types).
         def __init__(self, vips: RefsIn, *, track: str | None = ..., preempt: bool = ..., advert_int: int = ...,
                          unicast: bool = ..., vrid: int | None = ..., auth: SecretRef | Data | None = ...,
-                         garp_master_refresh_s: int | None = ..., notify: str | None = ...) -> None: ...
+                         garp_master_refresh_s: int | None = ..., notify: str | None = ...,
+                         check: VrrpCheck | Data = ...) -> None: ...
 
 
 class PacemakerVip(HaBase):
@@ -240,19 +358,34 @@ class Elected(HaBase):
     """Leader election delegated to another quorum cluster (Patroni on etcd,
     Redis with Sentinel): one member is the writer while it holds a lock in
     ``by``. Up when ``by`` keeps quorum and some live member reaches a
-    member of ``by``'s quorate side; a partition cannot make two writers
-    (the old leader loses its lock), so there is no split brain. ``by``
-    becomes a dependency; ``access`` puts the writer behind a VIP (HAProxy
-    checks which member is the leader, e.g. Patroni's ``/primary``)."""
+    member of ``by``'s quorate side (and, with ``min_replicas``, that many
+    other live members). ``by`` becomes a dependency; ``access`` puts the
+    writer behind a VIP (HAProxy checks which member is the leader, e.g.
+    Patroni's ``/primary``).
+
+    ``steps_down=True`` (Patroni): a leader that can no longer renew its
+    lock demotes itself, so a partition cannot make two writers (no split
+    brain). ``steps_down=False`` (Redis under Sentinel): a master cut off
+    from ``by``'s quorate side keeps accepting writes while the quorate side
+    promotes another member, which is a split brain (writes lost on heal)
+    unless ``min_replicas`` stops it: the master then refuses writes with
+    fewer than ``min_replicas`` replicas connected (Redis
+    ``min-replicas-to-write``; Patroni's ``synchronous_mode_strict`` is
+    ``min_replicas=1``). The price: a writer needs that many live replicas.
+    """
 
     _positional: ClassVar = ("by",)
     kind: Literal["elected"] = "elected"
     by: Ref
     access: BehindVip | None = None
+    # Out of the canonical JSON at their defaults (existing models keep their hash).
+    steps_down: bool = Field(default=True, exclude_if=lambda v: v)
+    min_replicas: int = Field(default=0, ge=0, le=100, exclude_if=lambda v: not v)
 
     if TYPE_CHECKING:
         # The signature editors see (positional forms, accepted input types).
-        def __init__(self, by: RefIn, *, access: BehindVip | Data | None = ...) -> None: ...
+        def __init__(self, by: RefIn, *, access: BehindVip | Data | None = ..., steps_down: bool = ...,
+                     min_replicas: int = ...) -> None: ...
 
 
 # A name for the type, so that a model's helper can annotate a parameter with it.
