@@ -371,8 +371,11 @@ class Builder:
         c = self.v.coordinator(s)
         if c is None:
             return FALSE
+        # min_replicas: the writer also needs that many other ok members in reach.
+        replicas = atleast(self.v.services[s].strategy.min_replicas,
+                           [and_([self.inst_ok(s, x), self.reach(m, x)]) for x in self.v.instances[s] if x != m])
         return and_([self.inst_ok(s, m), or_(and_([self.in_quorum(c, x), self.reach(m, x)])
-                                             for x in self.v.instances[c])])
+                                             for x in self.v.instances[c]), replicas])
 
     def served(self, s: str, targets: list[tuple[str, Formula]]) -> Formula:
         h = self.v.access_holder(s)
@@ -427,109 +430,351 @@ def trees(v: ModelView, services: Iterable[str] | None = None) -> dict[str, Tree
 
 
 # -- minimal cut sets straight from the tree ---------------------------------------
+#
+# A cut set is a Python int, one bit per component (bit i: the i-th
+# component of ``CutSets.names``; :func:`tree_cut_sets` uses
+# ``ModelView.components``, which is sort_set order, so reading the bits
+# upwards gives the sorted tuple). Union, subset test and order are single
+# C-level operations (``x | y``, ``x & y == y``, ``x.bit_count()``) where
+# frozensets of names cost an allocation and a hash per element.
+#
+# A family (the minimal cut sets of one gate) is a pair ``(singles, multi)``:
+# the one-component sets as one mask (most sets on real models: a node, its
+# rack, its zone) and the larger sets as a frozenset of ints. Any set
+# meeting ``singles`` is absorbed by one test (``x & singles``).
 
-Family = frozenset  # of frozensets of component ids
+
+class Family(tuple):
+    """``(singles, multi)``: one-component cut sets as a mask, the others
+    as a frozenset of bitsets (``{0}``: fails with nothing failed)."""
+
+    __slots__ = ()
+
+    def __new__(cls, singles: int, multi: frozenset[int]):
+        return tuple.__new__(cls, (singles, multi))
+
+    def __bool__(self) -> bool:
+        return bool(self[0] or self[1])
+
+    def sets(self) -> list[int]:
+        return [*_bits(self[0]), *self[1]]
 
 
-def _contains_one(x: frozenset[str], fam: Family | set, singles: set[str], upto: int) -> bool:
-    """Some set of ``fam`` of size <= ``upto`` is a subset of ``x``
-    (``singles``: the elements of its one-element sets, checked in C)."""
-    if not singles.isdisjoint(x):
+_NEVER = Family(0, frozenset())  # no cut set of order <= k
+_ALWAYS = Family(0, frozenset([0]))  # fails with nothing failed
+
+
+def _bits(x: int) -> list[int]:
+    """The one-bit ints of ``x``, lowest first."""
+    out = []
+    while x:
+        low = 1 << x.bit_length() - 1
+        out.append(low)
+        x ^= low
+    out.reverse()
+    return out
+
+
+def _indices(x: int) -> list[int]:
+    """The bit positions of ``x``, lowest first."""
+    out = []
+    while x:
+        i = x.bit_length() - 1
+        out.append(i)
+        x ^= 1 << i
+    out.reverse()
+    return out
+
+
+def _proper_subsets(x: int) -> Iterable[int]:
+    """The subsets of ``x`` with 2 to |x| - 1 elements."""
+    bs = _bits(x)
+    for r in range(len(bs) - 2, 0, -1):  # r bits removed
+        for c in combinations(bs, r):
+            yield x ^ sum(c)
+
+
+# With at most this many candidate subsets to compare with, scanning them
+# beats looking up every subset of a set (measured on the benchmark model).
+_SCAN = 12
+
+
+def _antichain(cands: list[int], kept: list[int] | None = None) -> list[int]:
+    """The sets of ``cands`` (none of them a single component, none empty)
+    not containing another set of ``cands`` or of ``kept`` (an antichain of
+    sets, each smaller than every candidate it could absorb)."""
+    cands = sorted(set(cands), key=int.bit_count)
+    out: list[int] = list(kept or ())
+    lookup: set[int] | None = None
+    size, smaller = 0, 0  # out[:smaller]: the sets smaller than the current size
+    for x in cands:
+        n = x.bit_count()
+        if n != size:
+            size, smaller = n, len(out)
+        if smaller:
+            if smaller <= _SCAN:
+                if any(x & y == y for y in out[:smaller]):
+                    continue
+            else:
+                if lookup is None:
+                    lookup = set(out)
+                if any(s in lookup for s in _proper_subsets(x)):
+                    continue
+        out.append(x)
+        if lookup is not None:
+            lookup.add(x)
+    return out[len(kept or ()):]
+
+
+def _holds_one(x: int, f: Family) -> bool:
+    """``x`` contains a cut set of ``f`` (``x`` has two or more components)."""
+    singles, multi = f
+    if x & singles:
         return True
-    return any(frozenset(c) in fam for r in range(2, min(upto, len(x)) + 1) for c in combinations(x, r))
+    if len(multi) <= _SCAN:
+        return any(x & y == y for y in multi)
+    return x in multi or any(s in multi for s in _proper_subsets(x))
 
 
-def _minimise(sets: Iterable[frozenset[str]]) -> Family:
-    """Keep the sets none of whose proper subsets is in the family (small
-    sets: every subset is looked up, O(n 2^k) instead of O(n^2))."""
-    by_size: dict[int, list[frozenset[str]]] = {}
-    for x in set(sets):
-        by_size.setdefault(len(x), []).append(x)
-    if 0 in by_size:
-        return frozenset([frozenset()])
-    kept: set[frozenset[str]] = set(by_size.get(1, ()))
-    singles = {e for x in kept for e in x}
-    for size in sorted(by_size):
-        if size > 1:
-            kept.update([x for x in by_size[size] if not _contains_one(x, kept, singles, size - 1)])
-    return frozenset(kept)
+def _union(fams: list[Family]) -> Family:
+    """Minimal sets of the union of families (an AND gate of the success
+    formula fails when one operand does). Each family is an antichain
+    already, so only sets of different operands can absorb each other."""
+    fams = [f for f in fams if f]
+    if not fams:
+        return _NEVER
+    if len(fams) == 1:
+        return fams[0]
+    if any(f[1] == _ALWAYS[1] for f in fams):
+        return _ALWAYS
+    singles = 0
+    for f in fams:
+        singles |= f[0]
+    cands = [[x for x in f[1] if not x & singles] for f in fams]
+    parts = [c for c in cands if c]
+    if not parts:
+        return Family(singles, frozenset())
+    if len(parts) == 1:
+        return Family(singles, frozenset(parts[0]))
+    return Family(singles, frozenset(_antichain([x for c in parts for x in c])))
 
 
 def _product(a: Family, b: Family, k: int) -> Family:
-    """Minimal sets of order <= k hitting a set of ``a`` and one of ``b``.
-    A set of ``a`` that already contains a set of ``b`` is kept as it is
-    (its other products are its supersets): with many operands sharing
-    domains this avoids most of the unions."""
-    out: set[frozenset[str]] = set()
-    singles = {e for y in b if len(y) == 1 for e in y}
-    for x in a:
-        if _contains_one(x, b, singles, len(x)):
-            out.add(x)
-            continue
-        room = k - len(x)
-        for y in b:
-            if len(y - x) <= room:
-                out.add(x | y)
-    return _minimise(out)
+    """Minimal sets of order <= k containing a set of ``a`` and one of ``b``.
+    A set of one side that already contains a set of the other is such a
+    set as it is (its products are its supersets): with operands sharing
+    components (a rack, a switch) this skips most of the unions."""
+    if not a or not b:
+        return _NEVER
+    if a[1] == _ALWAYS[1]:
+        return b
+    if b[1] == _ALWAYS[1]:
+        return a
+    (sa, ma), (sb, mb) = a, b
+    both = sa & sb  # single components failing both sides
+    out: list[int] = []
+    ra: list[int] = _bits(sa & ~sb)
+    for x in ma:
+        if _holds_one(x, b):
+            out.append(x)
+        else:
+            ra.append(x)
+    rb: list[int] = _bits(sb & ~sa)
+    for y in mb:
+        if _holds_one(y, a):
+            out.append(y)
+        else:
+            rb.append(y)
+    for x in ra:
+        for y in rb:
+            z = x | y
+            if z.bit_count() <= k:
+                out.append(z)
+    out = [z for z in out if not z & both]
+    return Family(both, frozenset(_antichain(out)) if out else frozenset())
+
+
+def _fail_at_least(ops: list[Family], need: int, k: int) -> Family:
+    """Minimal sets of order <= k failing at least ``need`` of the operands
+    whose minimal cut sets are ``ops`` (an OR gate of the success formula
+    is need = all of them)."""
+    always = sum(1 for f in ops if f[1] == _ALWAYS[1])
+    if always:
+        need -= always
+        ops = [f for f in ops if f[1] != _ALWAYS[1]]
+    if need <= 0:
+        return _ALWAYS
+    ops = [f for f in ops if f]  # operands that cannot fail (within order k) never help
+    if need > len(ops):
+        return _NEVER
+    if not any(f[1] for f in ops):
+        return _single_at_least([f[0] for f in ops], need, k)
+    if need == len(ops):
+        r = _ALWAYS
+        for f in sorted(ops, key=lambda f: f[0].bit_count() + len(f[1])):
+            r = _product(r, f, k)
+            if not r:
+                break
+        return r
+    at: list[Family] = [_ALWAYS] + [_NEVER] * need
+    for fx in ops:
+        for j in range(need, 0, -1):
+            if at[j - 1]:
+                at[j] = _union([at[j], _product(at[j - 1], fx, k)])
+    return at[need]
+
+
+def _single_at_least(ops: list[int], need: int, k: int) -> Family:
+    """:func:`_fail_at_least` when every operand's cut sets are single
+    components (``ops``: their masks): operand i fails iff one of its
+    components fails. Components failing the same operands are
+    interchangeable, so the search runs over the distinct masks of failed
+    operands (a handful) and expands each minimal choice of masks into
+    components only at the end: a minimal cut set takes at most one
+    component per mask, every one of them needed (dropping it leaves fewer
+    than ``need`` operands failed)."""
+    cover: dict[int, int] = {}  # component bit -> mask of the operands it fails
+    for i, f in enumerate(ops):
+        for x in _bits(f):
+            cover[x] = cover.get(x, 0) | 1 << i
+    groups: dict[int, list[int]] = {}
+    for x, m in cover.items():
+        groups.setdefault(m, []).append(x)
+    masks = sorted(groups)
+    singles = 0
+    multi: list[int] = []
+    stack: list[tuple[int, int, tuple[int, ...]]] = [(0, 0, ())]
+    while stack:
+        start, covered, chosen = stack.pop()
+        for j in range(start, len(masks)):
+            m = masks[j]
+            if not m & ~covered:
+                continue  # fails no further operand: never needed
+            c, ch = covered | m, (*chosen, m)
+            if c.bit_count() < need:
+                if len(ch) < k:
+                    stack.append((j + 1, c, ch))
+                continue
+            if len(ch) == 1:
+                singles |= sum(groups[m])
+                continue
+            if not all(_without(ch, i).bit_count() < need for i in range(len(ch))):
+                continue
+            sums = [0]
+            for mm in ch:
+                sums = [s + x for s in sums for x in groups[mm]]
+            multi.extend(sums)
+    return Family(singles, frozenset(multi))
+
+
+def _without(masks: tuple[int, ...], i: int) -> int:
+    r = 0
+    for j, m in enumerate(masks):
+        if j != i:
+            r |= m
+    return r
 
 
 class CutSets:
     """Minimal cut sets of order <= ``k`` of coherent success formulas,
     bottom-up over the gates (MOCUS-style, truncated at ``k``, which is exact
-    for coherent trees: a product's order never shrinks). Families of shared
-    sub-formulas (a node, a path, a quorum vote) are computed once for all
-    services built by the same :class:`Builder`."""
+    for coherent trees: a product's order never shrinks).
 
-    def __init__(self, k: int):
+    Gates are hash-consed: two formulas with the same operator and the same
+    operands (as sets for AND/OR, as a multiset for k-of-n) share one family,
+    so the node, path and vote sub-trees that many services repeat (built as
+    separate tuples) are expanded once. ``components`` fixes the bit order
+    (others get bits in the order first met)."""
+
+    def __init__(self, k: int, components: Iterable[str] = ()):
         self.k = k
-        self._memo: dict[int, Family] = {}
-        self._keep: list[Formula] = []
+        self.names: list[str] = []
+        self.bit: dict[str, int] = {}
+        for c in components:
+            self._bit_of(c)
+        self._ids: dict[int, int] = {}  # id(formula) -> canonical gate number
+        self._canon: dict[tuple, int] = {}
+        self._fams: list[Family] = []
+        self._keep: list[Formula] = []  # the formulas whose id() is a key
+        self._rows: dict[int, tuple[int, tuple[str, ...], tuple[int, ...]]] = {}
 
-    def failures(self, f: Formula) -> Family:
-        """Minimal sets of failed components (size <= k) that falsify ``f``."""
-        key = id(f)
-        if key in self._memo:
-            return self._memo[key]
+    def _bit_of(self, c: str) -> int:
+        b = self.bit.get(c)
+        if b is None:
+            b = self.bit[c] = 1 << len(self.names)
+            self.names.append(c)
+        return b
+
+    def _gate(self, f: Formula) -> int:
+        """Canonical number of ``f`` (its family computed on first sight)."""
+        g = self._ids.get(id(f))
+        if g is not None:
+            return g
         t = f[0]
-        if t == "T":
-            r: Family = frozenset()
-        elif t == "F":
-            r = frozenset([frozenset()])
-        elif t == "var":
-            r = frozenset([frozenset([f[1]])]) if self.k >= 1 else frozenset()
-        elif t == "and":  # fails when any operand fails
-            r = _minimise(s for x in f[1] for s in self.failures(x))
-        elif t == "or":  # fails when every operand fails
-            r = frozenset([frozenset()])
-            for x in f[1]:
-                r = _product(r, self.failures(x), self.k)
-                if not r:
-                    break
-        elif t == "atleast":  # fails when more than n - k operands fail
-            need = len(f[2]) - f[1] + 1
-            at: list[Family] = [frozenset([frozenset()])] + [frozenset()] * need
-            for x in f[2]:
-                fx = self.failures(x)
-                for j in range(need, 0, -1):
-                    at[j] = _minimise([*at[j], *_product(at[j - 1], fx, self.k)])
-            r = at[need]
+        if t == "var":
+            key: tuple = (t, f[1])
+        elif t in ("and", "or"):
+            key = (t, frozenset(self._gate(x) for x in f[1]))
+        elif t == "atleast":
+            key = (t, f[1], tuple(sorted(self._gate(x) for x in f[2])))
+        elif t in ("T", "F"):
+            key = (t,)
         else:
             raise ValueError("minimal cut sets need a coherent tree (no NOT gate)")
-        self._memo[key] = r
+        g = self._canon.get(key)
+        if g is None:
+            g = self._canon[key] = len(self._fams)
+            self._fams.append(self._family(key))
+        self._ids[id(f)] = g
         self._keep.append(f)
+        return g
+
+    def _family(self, key: tuple) -> Family:
+        t, k, fams = key[0], self.k, self._fams
+        if t == "T":
+            return _NEVER
+        if t == "F":
+            return _ALWAYS
+        if t == "var":
+            return Family(self._bit_of(key[1]), frozenset()) if k >= 1 else _NEVER
+        if t == "and":  # fails when any operand fails
+            return _union([fams[g] for g in key[1]])
+        if t == "or":  # fails when every operand fails
+            ops = [fams[g] for g in key[1]]
+            return _fail_at_least(ops, len(ops), k)
+        # atleast m of n holds: fails when more than n - m operands fail
+        ops = [fams[g] for g in key[2]]
+        return _fail_at_least(ops, len(ops) - key[1] + 1, k)
+
+    def family(self, f: Formula) -> Family:
+        """Minimal cut sets (bitsets) of order <= k that falsify ``f``."""
+        return self._fams[self._gate(f)]
+
+    def _row(self, x: int) -> tuple[int, tuple[str, ...], tuple[int, ...]]:
+        r = self._rows.get(x)
+        if r is None:
+            idx = tuple(_indices(x))
+            r = self._rows[x] = (len(idx), tuple(self.names[i] for i in idx), idx)
         return r
+
+    def as_names(self, fam: Family) -> list[tuple[str, ...]]:
+        """``fam`` as component-id tuples, smallest sets first, then in bit
+        order (the order of ``components``)."""
+        rows = [self._row(x) for x in fam.sets()]
+        rows.sort(key=lambda r: (r[0], r[2]))
+        return [r[1] for r in rows]
+
+    def failures(self, f: Formula) -> frozenset[frozenset[str]]:
+        """Minimal sets of failed components (size <= k) that falsify ``f``."""
+        return frozenset(frozenset(x) for x in self.as_names(self.family(f)))
 
 
 def tree_cut_sets(v: ModelView, k: int, services: Iterable[str] | None = None) -> dict[str, list[tuple[str, ...]]]:
     """Minimal cut sets of order <= ``k`` per service from the fault trees
-    (coherent trees only; sorted as :func:`hamodel.analysis.failures.cut_sets`)."""
-    from hamodel.analysis.components import set_key, sort_set
-
+    (coherent trees only: ValueError on a NOT gate; sorted as
+    :func:`hamodel.analysis.failures.cut_sets`, components in ``v.components``
+    order, which is :func:`hamodel.analysis.components.sort_set` order)."""
     b = Builder(v)
-    cs = CutSets(k)
+    cs = CutSets(k, v.components)
     names = services if services is not None else [s for s in sorted(v.services) if v.analysed(s)]
-    out = {}
-    for s in names:
-        fam = cs.failures(b.up(s))
-        out[s] = sorted((sort_set(x) for x in fam), key=set_key)
-    return out
+    return {s: cs.as_names(cs.family(b.up(s))) for s in names}
