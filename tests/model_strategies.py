@@ -110,8 +110,11 @@ def dc_models(draw):
     if draw(st.booleans()):
         services.append(Service("wit", on="r", strategy=Witness("coord")))
         placement["wit"] = [draw(st.sampled_from(names))]
-    services.append(Service("leader", on="r", strategy=Elected(by="coord")))
-    placement["leader"] = some()
+    leaders = some()
+    # Patroni-like (steps down) or Sentinel-like, with min-replicas-to-write.
+    services.append(Service("leader", on="r", strategy=Elected(
+        by="coord", steps_down=draw(st.booleans()), min_replicas=draw(st.integers(0, min(2, len(leaders) - 1))))))
+    placement["leader"] = leaders
     kind = draw(st.sampled_from(["vrrp", "pcmk"]))
     services.append(Service("lb", on="r", strategy=Vrrp(vip) if kind == "vrrp" else PacemakerVip(vip)))
     placement["lb"] = some()

@@ -122,6 +122,7 @@ def test_random_datacentre_models_z3_equals_brute_force(model, k):
         z3_sets, complete = an.cut_sets(s, k)
         assert complete
         assert z3_sets == _oracle(v, s, k, v.components), s
-    for s in [*v.holders, "coord"]:
+    for s in [*v.holders, "coord", "leader"]:
         assert an.split_brain(s, k) == _split_oracle(v, s, k, v.components), s
-    assert an.split_brain("leader", k) == [] == _split_oracle(v, "leader", k, v.components)
+    if arch.service("leader").strategy.steps_down:  # the lock is exclusive: never two writers
+        assert an.split_brain("leader", k) == []

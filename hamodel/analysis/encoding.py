@@ -201,14 +201,30 @@ class Encoder:
                                 v.quorum(s)))
         return _and(parts)
 
-    def leader_candidate(self, s: str, m: str) -> z3.BoolRef:
-        """Member ``m`` of Elected ``s`` is ok and reaches a quorate member
-        of the coordinator."""
+    def _reaches_quorate(self, s: str, m: str) -> z3.BoolRef:
+        """Member ``m`` of Elected ``s`` reaches a quorate member of the coordinator."""
         c = self.v.coordinator(s)
         if c is None:
             return FALSE
-        return _and([self.inst_ok(s, m), _or([_and([self.in_quorum(c, x), self.reach(m, x)])
-                                               for x in self.v.instances[c]])])
+        return _or([_and([self.in_quorum(c, x), self.reach(m, x)]) for x in self.v.instances[c]])
+
+    def leader_candidate(self, s: str, m: str) -> z3.BoolRef:
+        """Member ``m`` of Elected ``s`` is ok, reaches a quorate member of
+        the coordinator and ``min_replicas`` other ok members."""
+        if self.v.coordinator(s) is None:
+            return FALSE
+        others = [_and([self.inst_ok(s, x), self.reach(m, x)]) for x in self.v.instances[s] if x != m]
+        return _and([self.inst_ok(s, m), self._reaches_quorate(s, m),
+                     _at_least(others, self.v.services[s].strategy.min_replicas)])
+
+    def cut_off_writer(self, s: str, m: str) -> z3.BoolRef:
+        """Member ``m`` of Elected ``s`` keeps writing as a cut-off old
+        master: ok, reaching no quorate coordinator member, and reaching
+        ``min_replicas`` other members that are cut off too."""
+        def cut(x: str) -> z3.BoolRef:
+            return _and([self.inst_ok(s, x), z3.Not(self._reaches_quorate(s, x))])
+        others = [_and([cut(x), self.reach(m, x)]) for x in self.v.instances[s] if x != m]
+        return _and([cut(m), _at_least(others, self.v.services[s].strategy.min_replicas)])
 
     def _served(self, s: str, targets: list[tuple[str, z3.BoolRef]]) -> z3.BoolRef:
         h = self.v.access_holder(s)
@@ -265,4 +281,7 @@ class Encoder:
                 return FALSE  # two disjoint quorums cannot exist
             return _or([_and([self.in_quorum(s, a), self.in_quorum(s, b), z3.Not(self.reach(a, b))])
                         for i, a in enumerate(ms) for b in ms[i + 1:]])
+        if isinstance(st, Elected) and not st.steps_down:
+            ms = v.instances[s]
+            return _and([_or([self.leader_candidate(s, m) for m in ms]), _or([self.cut_off_writer(s, m) for m in ms])])
         return FALSE

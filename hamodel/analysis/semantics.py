@@ -36,8 +36,12 @@ Rules (per strategy, given the failed components):
   included; voters are the members plus the instances of its ``Witness``
   services); with ``access`` the VIP holder must reach such a member;
 - Elected(by=c): some ok member reaches a member of ``c`` that is in ``c``'s
-  quorum (and ``c`` is up, as a dependency); with ``access`` the VIP holder
-  must reach such a member; never split brain (the lock is exclusive);
+  quorum (and ``c`` is up, as a dependency) and at least ``min_replicas``
+  other ok members; with ``access`` the VIP holder must reach such a
+  member; with ``steps_down`` (the default) never split brain (the lock is
+  exclusive); without, split brain iff such a writer exists and so does an
+  ok member reaching no quorate member of ``c`` but ``min_replicas`` other
+  ok members that reach none either (the old master keeps writing);
 - Witness: up iff some instance is ok (it only matters as a vote);
 - Coordinated: >= 1 ok instance; ActivePassive(manager=None): the one
   placed instance is ok; pacemaker-managed: some ok instance in a quorate
@@ -195,15 +199,34 @@ class Evaluation:
         together = sum(1 for w, x in v.cluster_voters(s) if self.inst_ok(w, x) and self.reach(m, x))
         return together >= v.quorum(s)
 
+    def _quorate_coordinators(self, s: str) -> list[str]:
+        c = self.v.coordinator(s)
+        return [] if c is None else [x for x in self.v.instances[c] if self.in_quorum(c, x)]
+
+    def _replicas_ok(self, s: str, m: str, among: list[str]) -> bool:
+        """``m`` reaches at least ``min_replicas`` of ``among`` (other ok members)."""
+        need = self.v.services[s].strategy.min_replicas
+        return need == 0 or sum(1 for x in among if x != m and self.reach(m, x)) >= need
+
     def leader_candidates(self, s: str) -> list[str]:
-        """Members of Elected ``s`` that can take the leader lock: ok and
-        reaching a quorate member of the coordinator."""
+        """Members of Elected ``s`` that can take the leader lock and write:
+        ok, reaching a quorate member of the coordinator, and reaching
+        ``min_replicas`` other ok members."""
         v = self.v
-        c = v.coordinator(s)
-        if c is None:
-            return []
-        quorate = [x for x in v.instances[c] if self.in_quorum(c, x)]
-        return [m for m in v.instances[s] if self.inst_ok(s, m) and any(self.reach(m, x) for x in quorate)]
+        quorate = self._quorate_coordinators(s)
+        ok = [m for m in v.instances[s] if self.inst_ok(s, m)]
+        return [m for m in ok if any(self.reach(m, x) for x in quorate) and self._replicas_ok(s, m, ok)]
+
+    def cut_off_writers(self, s: str) -> list[str]:
+        """Members of Elected ``s`` (``steps_down=False``) that would keep
+        writing as an old master cut off from the coordinator's quorate
+        side: ok, reaching no quorate coordinator member, and reaching
+        ``min_replicas`` other members cut off like it (replicas the quorate
+        side reaches are moved to the new master)."""
+        v = self.v
+        quorate = self._quorate_coordinators(s)
+        cut = [m for m in v.instances[s] if self.inst_ok(s, m) and not any(self.reach(m, x) for x in quorate)]
+        return [m for m in cut if self._replicas_ok(s, m, cut)]
 
     def _served(self, s: str, targets: list[str]) -> bool:
         """Some eligible holder of the VIP in front of ``s`` reaches a target."""
@@ -281,6 +304,10 @@ class Evaluation:
                 return False
             q = [m for m in v.instances[s] if self.in_quorum(s, m)]
             return any(not self.reach(a, b) for i, a in enumerate(q) for b in q[i + 1:])
+        if isinstance(st, Elected) and not st.steps_down:
+            # The quorate side promotes a writer while a cut-off old master
+            # keeps writing (any member may have been the master).
+            return bool(self.leader_candidates(s)) and bool(self.cut_off_writers(s))
         return False
 
 
