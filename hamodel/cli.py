@@ -332,10 +332,11 @@ def build(
     check_only: bool = typer.Option(False, "--check", help="Write nothing; exit 1 with a diff when OUT differs."),
     fresh: bool = typer.Option(False, "--fresh", help="Ignore the placement lock file: place from scratch."),
     lock: Optional[Path] = typer.Option(None, "--lock", help="Lock file (default: beside the model, x.lock.json)."),
-    validate: bool = typer.Option(False, "--validate", help="Run haproxy -c and keepalived -t (in a network "
-                                  "namespace) on every config first; write nothing if one fails. Needs root."),
+    validate: bool = typer.Option(False, "--validate", help="Run haproxy -c, keepalived -t and corosync -t (in "
+                                  "a network namespace), crm_verify and the pcs script replay on every config "
+                                  "first; write nothing if one fails. Needs root."),
 ) -> None:
-    """Generate keepalived.conf, haproxy.cfg, sysctl.d and a manifest per node."""
+    """Generate keepalived.conf, haproxy.cfg, sysctl.d, corosync.conf and the Pacemaker CIB, and a manifest."""
     from hamodel.generators.configs import InconsistentConfig, build_configs, drift
     from hamodel.analysis.placement import Unplaceable, lock_path_for
     from hamodel.output import write_tree
