@@ -116,6 +116,8 @@ def test_the_redirect_front_answers_301_to_https():
     assert section(cfg, "frontend", "api-80-redirect") == [
         "frontend api-80-redirect", f"bind {PUBLIC}:80", "mode http", "http-request redirect scheme https code 301"]
     assert f"{INTERNAL}:80" not in cfg  # only the TLS front redirects
+    with pytest.raises(HamodelError, match="redirect_from"):  # https:// means 443
+        BehindVip("pvip", port=8443, mode="http", tls={"certificate": "/etc/x.pem", "redirect_from": 80})
 
 
 def test_http_mode_options_in_order():
@@ -381,7 +383,7 @@ def lab(tmp_path: Path, arch: Architecture, sick: set[str] = frozenset()):
         for a in sorted(addrs):
             _run("ip", "-n", ns, "addr", "add", f"{a}/32", "dev", "lo")
         be = subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, str(tmp_path / "backend.py"), *sorted(set(specs))],
-                              stdout=subprocess.PIPE, text=True)
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         procs.append(be)
         assert be.stdout.readline().strip() == "ready"
         hp = subprocess.Popen(["ip", "netns", "exec", ns, "haproxy", "-db", "-f", str(tmp_path / "haproxy.cfg")],

@@ -228,6 +228,9 @@ class BehindVip(HaBase):
             r = f.tls.redirect_from  # type: ignore[union-attr]
             if r is not None and r in self.ports:
                 raise ValueError(f"tls.redirect_from: port {r} is also a served port")
+            if r is not None and 443 not in self.ports:
+                raise ValueError("tls.redirect_from: the redirect sends clients to https:// on port 443, "
+                                 "which this front does not serve")
         if self.timeout_http_request_s is not None and self.mode != "http":
             raise ValueError("timeout_http_request_s: only an http-mode front reads requests")
         if tls_fronts and self.backend_tls is None and 443 in self.backend_ports:
