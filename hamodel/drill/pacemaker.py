@@ -1,0 +1,791 @@
+"""A real corosync + Pacemaker cluster in the drill lab, configured from the model.
+
+:class:`PacemakerLab` builds one network namespace per cluster node (the
+nodes of the model's ``pacemaker.on`` roles) with the node's ring address,
+one bridge per switch (inter-switch links as in the model, split-horizon
+for a full mesh, as :mod:`hamodel.drill.plan` does), and starts on every
+node, each in a private mount namespace of its own (a host of its own for
+the daemons: tmpfs on ``/run`` and ``/dev/shm``; per-node folders bound on
+``/etc/corosync``, ``/var/lib/pacemaker``, ``/var/lib/corosync``,
+``/var/log/pacemaker`` and ``/var/log/corosync``):
+
+- ``corosync -f`` with the node's ``corosync.conf``;
+- ``pacemakerd -f`` in the same mount namespace (``nsenter`` into it).
+
+Once a DC is elected, the cluster configuration (the ``<configuration>``
+of the CIB) is pushed with ``cibadmin --replace``.
+
+What runs is what ``hamodel build`` ships (``nodes/<node>/corosync/
+corosync.conf`` and ``pacemaker/cib.xml``) when the build has them, with
+exactly these lab substitutions, each listed in the report's notes:
+
+- every fencing device becomes the lab's fence agent ``fence_hamodel_lab``
+  (:mod:`hamodel.drill.pacemaker_fence`): it powers a lab node off (every
+  process of its namespace SIGKILLed, its own link ends down, added
+  addresses such as a VIP removed) and on; it is made visible to
+  pacemaker-fenced at ``/usr/sbin/fence_hamodel_lab`` by a read-only
+  overlay mount of ``/usr/sbin`` inside each node's mount namespace only
+  (the real ``/usr/sbin`` is never written);
+- every resource the lab cannot run (systemd units: there is no systemd in
+  a namespace; the galera, rabbitmq-cluster and redis agents: no
+  databases in this lab) becomes ``ocf:pacemaker:Dummy`` (``ocf:pacemaker:
+  Stateful`` inside a promotable clone), keeping its id, clone structure,
+  operations and constraints; ``ocf:heartbeat:IPaddr2`` VIPs run for real.
+
+Without generated files (before the Pacemaker generator exists) the lab
+builds a minimal cluster of its own from the model (:func:`builtin_corosync_conf`,
+:func:`builtin_cib`) and says so.
+
+Run by hand (as root): ``python -m hamodel.drill.pacemaker models/openstack_pacemaker.py``
+runs every scenario of :mod:`hamodel.drill.pacemaker_scenarios` and prints the JSON report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from hamodel.drill.lab import Lab, LabError, Process, run
+from hamodel.drill.plan import _loop_free, switch_of
+from hamodel.model import Architecture
+
+HERE = Path(__file__).resolve().parent
+FENCE_AGENT = "fence_hamodel_lab"
+#: Where the daemons keep their state, bound to per-node folders in each node's mount namespace.
+BIND_DIRS = {"etc-corosync": "/etc/corosync", "lib-pacemaker": "/var/lib/pacemaker",
+             "lib-corosync": "/var/lib/corosync", "log-pacemaker": "/var/log/pacemaker",
+             "log-corosync": "/var/log/corosync"}
+#: Agents the lab runs for real; every other primitive gets a stand-in.
+REAL_AGENTS = {("ocf", "heartbeat", "IPaddr2")}
+
+Progress = Callable[[str], None]
+
+
+def available() -> str | None:
+    """Why a Pacemaker drill cannot run here, or None."""
+    if os.geteuid() != 0:
+        return "needs root (network and mount namespaces)"
+    for tool in ("corosync", "pacemakerd", "crm_mon", "cibadmin", "nsenter", "unshare", "corosync-cmapctl"):
+        if shutil.which(tool) is None and not Path("/usr/sbin", tool).exists():
+            return f"missing {tool} (install corosync, pacemaker, pacemaker-cli-utils, util-linux)"
+    if not Path("/usr/lib/ocf/resource.d/heartbeat/IPaddr2").exists():
+        return "missing the IPaddr2 resource agent (install resource-agents)"
+    if "overlay" not in Path("/proc/filesystems").read_text():
+        return "the kernel has no overlay file system (the lab's fence agent is mounted with it)"
+    return None
+
+
+# -- the plan ---------------------------------------------------------------------
+
+
+@dataclass
+class Member:
+    node: str
+    address: str   # ring0 address
+    prefix: int
+    device: str
+    switch: str
+    nodeid: int
+    static: list[str] = field(default_factory=list)  # every address/prefix of the node (kept on power-off)
+
+
+@dataclass
+class Vip:
+    name: str
+    address: str
+    prefix: int
+    resource: str | None = None  # the CIB's IPaddr2 primitive id
+
+
+@dataclass
+class PacemakerPlan:
+    cluster: str
+    members: list[Member]
+    switches: list[str]
+    links: list[tuple[str, str]]
+    split_horizon: set[tuple[str, str]]
+    vips: list[Vip]
+    single: list[str]          # model services Pacemaker runs on one node (cinder-volume)
+    corosync_conf: dict[str, str]
+    cib: str                   # the CIB the lab pushes (after the lab's substitutions)
+    source: str                # "generated" or "built-in"
+    substitutions: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def nodes(self) -> list[str]:
+        return [m.node for m in self.members]
+
+    def member(self, node: str) -> Member:
+        return next(m for m in self.members if m.node == node)
+
+
+def cluster_nodes(arch: Architecture) -> list[str]:
+    """The nodes of the model's Pacemaker cluster (its ``on`` roles), model order."""
+    if arch.pacemaker is None:
+        raise LabError("the model has no Pacemaker cluster (Architecture.pacemaker)")
+    roles = set(arch.pacemaker.on)
+    nodes = [n.name for n in arch.nodes if set(n.roles) & roles or n.name in roles]
+    if len(nodes) < 2:
+        raise LabError(f"pacemaker.on {sorted(roles)} selects {len(nodes)} node(s); a cluster needs 2")
+    return nodes
+
+
+def _pacemaker_vips(arch: Architecture, dep) -> list[str]:
+    return [v for g in dep.vrrp_groups if g.manager == "pacemaker" for v in g.vips]
+
+
+def _single_services(arch: Architecture) -> list[str]:
+    from hamodel.model.strategies import ActivePassive
+
+    return [s.name for s in arch.services
+            if isinstance(s.strategy, ActivePassive) and getattr(s.strategy, "manager", None) == "pacemaker"]
+
+
+def resource_id(name: str) -> str:
+    """A CIB id for a model name (ids are XML NCNames)."""
+    rid = re.sub(r"[^A-Za-z0-9_.-]", "-", name)
+    return rid if re.match(r"^[A-Za-z_]", rid) else f"r-{rid}"
+
+
+def parse_corosync_nodes(text: str) -> list[dict[str, str]]:
+    """The ``node { }`` entries of a corosync.conf nodelist, as dicts."""
+    out = []
+    for block in re.findall(r"(?ms)^\s*node\s*\{(.*?)\}", text):
+        d = {}
+        for line in block.splitlines():
+            if ":" in line:
+                k, v = line.split(":", 1)
+                d[k.strip()] = v.strip()
+        out.append(d)
+    return out
+
+
+def corosync_value(text: str, section: str, key: str) -> str | None:
+    """``key`` of a top-level ``section { }`` of a corosync.conf (no nested blocks read)."""
+    m = re.search(rf"(?ms)^\s*{section}\s*\{{(.*?)^\s*\}}", text)
+    if not m:
+        return None
+    v = re.search(rf"(?m)^\s*{re.escape(key)}\s*:\s*(\S+)", m.group(1))
+    return v.group(1) if v else None
+
+
+def plan(arch: Architecture, dep, files: Mapping[str, bytes]) -> PacemakerPlan:
+    """Members, addresses, switches and configs of the Pacemaker lab."""
+    names = cluster_nodes(arch)
+    generated = {n: files[f"nodes/{n}/corosync/corosync.conf"].decode() for n in names
+                 if f"nodes/{n}/corosync/corosync.conf" in files}
+    cib_text = files["pacemaker/cib.xml"].decode() if "pacemaker/cib.xml" in files else None
+    notes: list[str] = []
+    vip_names = _pacemaker_vips(arch, dep)
+    vip_net = arch.network(arch.vip(vip_names[0]).network) if vip_names else None
+    ring: dict[str, str] = {}
+    if generated:
+        missing = [n for n in names if n not in generated]
+        if missing:
+            raise LabError(f"the build has corosync.conf for {sorted(generated)} but not for {missing}")
+        for d in parse_corosync_nodes(next(iter(generated.values()))):
+            if "name" in d and "ring0_addr" in d:
+                ring[d["name"]] = d["ring0_addr"]
+    members = []
+    for i, n in enumerate(names, start=1):
+        node = arch.node(n)
+        if n in ring:
+            iface = next((x for x in node.interfaces if str(x.address) == ring[n]), None)
+            if iface is None:
+                raise LabError(f"corosync.conf: ring0_addr {ring[n]} of {n} is none of its interface addresses")
+        else:
+            iface = node.interface_on(vip_net.name) if vip_net else None
+            iface = iface or (node.interfaces[0] if node.interfaces else None)
+            if iface is None:
+                raise LabError(f"node {n!r} has no interface: no ring address for corosync")
+        net = arch.network(iface.network)
+        static = [f"{x.address}/{arch.network(x.network).subnet.prefixlen}" for x in node.interfaces]
+        members.append(Member(n, str(iface.address), net.subnet.prefixlen, iface.device,
+                              switch_of(arch, net.name, iface.switch), i, static))
+    switches = sorted({m.switch for m in members})
+    links = sorted({(a, b) for net in arch.networks for a, b in net.switch_links() if a in switches and b in switches})
+    split = _loop_free(switches, links, notes)
+    vips = [Vip(v, str(arch.vip(v).address), arch.network(arch.vip(v).network).subnet.prefixlen) for v in vip_names]
+    single = _single_services(arch)
+    if generated and cib_text:
+        source = "generated"
+        conf = generated
+    else:
+        source = "built-in"
+        conf = {m.node: builtin_corosync_conf(arch, members) for m in members}
+        cib_text = builtin_cib(arch, dep, members, vips, single)
+        notes.append("the build has no corosync.conf / cib.xml yet: the lab ran a minimal cluster of its own "
+                     "built from the model (hamodel.drill.pacemaker.builtin_corosync_conf / builtin_cib)")
+    return PacemakerPlan(resource_id(f"hamodel-{arch.name}")[:32], members, switches, links, split, vips, single,
+                         conf, cib_text, source, notes=notes)
+
+
+# -- built-in configs (until the generator ships them) -----------------------------
+
+
+def builtin_corosync_conf(arch: Architecture, members: list[Member]) -> str:
+    pc = arch.pacemaker
+    lines = ["# corosync.conf for the hamodel drill lab (built in: the build shipped none)",
+             "totem {", "    version: 2", f"    cluster_name: {resource_id(arch.name)[:32]}",
+             "    transport: knet", "    crypto_cipher: none", "    crypto_hash: none", "}", "",
+             "nodelist {"]
+    for m in members:
+        lines += ["    node {", f"        ring0_addr: {m.address}", f"        name: {m.node}",
+                  f"        nodeid: {m.nodeid}", "    }"]
+    lines += ["}", "", "quorum {", "    provider: corosync_votequorum"]
+    if pc.wait_for_all:
+        lines.append("    wait_for_all: 1")
+    if len(members) == 2 and pc.two_node:
+        lines.append("    two_node: 1")
+    lines += ["}", "", "logging {", "    to_logfile: yes", "    logfile: /var/log/corosync/corosync.log",
+              "    to_stderr: yes", "    to_syslog: no", "    timestamp: on", "}", ""]
+    return "\n".join(lines)
+
+
+def builtin_cib(arch: Architecture, dep, members: list[Member], vips: list[Vip], single: list[str]) -> str:
+    """A minimal CIB: properties, a fencing device per node, the VIPs, the HAProxy clone, the
+    single-node services, the Pacemaker-managed clusters (as the generator would name them)."""
+    cib = ET.Element("cib", {"validate-with": "pacemaker-3.9", "admin_epoch": "0", "epoch": "1", "num_updates": "0"})
+    conf = ET.SubElement(cib, "configuration")
+    crm = ET.SubElement(ET.SubElement(conf, "crm_config"), "cluster_property_set", id="cib-bootstrap-options")
+    props = {"stonith-enabled": "true" if arch.pacemaker.fencing else "false", "no-quorum-policy": "stop"}
+    for k, v in props.items():
+        ET.SubElement(crm, "nvpair", id=f"cib-bootstrap-options-{k}", name=k, value=v)
+    ET.SubElement(conf, "nodes")
+    res = ET.SubElement(conf, "resources")
+    cons = ET.SubElement(conf, "constraints")
+
+    def prim(parent, rid, cls, typ, provider=None, params=None, ops=()):
+        attrs = {"id": rid, "class": cls, "type": typ}
+        if provider:
+            attrs["provider"] = provider
+        p = ET.SubElement(parent, "primitive", attrs)
+        if params:
+            ia = ET.SubElement(p, "instance_attributes", id=f"{rid}-instance_attributes")
+            for k, v in params.items():
+                ET.SubElement(ia, "nvpair", id=f"{rid}-instance_attributes-{k}", name=k, value=v)
+        if ops:
+            o = ET.SubElement(p, "operations")
+            for name, interval, timeout in ops:
+                ET.SubElement(o, "op", id=f"{rid}-{name}-interval-{interval}", name=name, interval=interval,
+                              timeout=timeout)
+        return p
+
+    if arch.pacemaker.fencing:
+        for m in members:
+            rid = f"fence-{resource_id(m.node)}"
+            prim(res, rid, "stonith", "fence_ipmilan", params={"pcmk_host_list": m.node},
+                 ops=[("monitor", "60s", "20s")])
+            ET.SubElement(cons, "rsc_location", id=f"location-{rid}", rsc=rid, node=m.node, score="-INFINITY")
+    for v in vips:
+        v.resource = resource_id(v.name)
+        prim(res, v.resource, "ocf", "IPaddr2", "heartbeat", {"ip": v.address, "cidr_netmask": str(v.prefix)},
+             [("monitor", "10s", "20s"), ("start", "0s", "20s"), ("stop", "0s", "20s")])
+    hap = next((g.service for g in dep.vrrp_groups if g.manager == "pacemaker"), None)
+    if hap:
+        clone = ET.SubElement(res, "clone", id=f"{resource_id(hap)}-clone")
+        prim(clone, resource_id(hap), "systemd", hap, ops=[("monitor", "10s", "20s")])
+        for v in vips:
+            ET.SubElement(cons, "rsc_colocation", id=f"colocation-{v.resource}-{hap}", rsc=v.resource,
+                          **{"with-rsc": f"{resource_id(hap)}-clone", "score": "INFINITY"})
+            ET.SubElement(cons, "rsc_order", id=f"order-{hap}-{v.resource}", first=f"{resource_id(hap)}-clone",
+                          then=v.resource, kind="Optional")
+    for s in single:
+        prim(res, resource_id(s), "systemd", f"openstack-{s}", ops=[("monitor", "10s", "20s")])
+    ET.indent(cib)
+    return ET.tostring(cib, encoding="unicode") + "\n"
+
+
+# -- the lab's substitutions in the CIB ---------------------------------------------
+
+
+def lab_cib(cib_text: str, plan_: PacemakerPlan, lab_dir: Path) -> tuple[str, list[str], dict[str, str]]:
+    """The ``<configuration>`` the lab pushes, the substitutions made, and the VIP resource ids.
+
+    Fencing devices become ``fence_hamodel_lab``; resources the lab cannot
+    run become Dummy (Stateful in a promotable clone); IPaddr2 stays.
+    """
+    try:
+        root = ET.fromstring(cib_text)
+    except ET.ParseError as exc:
+        raise LabError(f"pacemaker/cib.xml: not XML: {exc}") from None
+    conf = root.find("configuration") if root.tag == "cib" else root
+    if conf is None or conf.tag != "configuration":
+        raise LabError("pacemaker/cib.xml has no <configuration>")
+    notes: list[str] = []
+    vip_ids: dict[str, str] = {}
+    parents = {c: p for p in conf.iter() for c in p}
+    nodes = plan_.nodes
+    for p in list(conf.iter("primitive")):
+        cls, prov, typ = p.get("class"), p.get("provider"), p.get("type")
+        rid = p.get("id")
+        if cls == "stonith":
+            hosts = _nv(p, "pcmk_host_list") or _nv(p, "pcmk_host_map") or " ".join(nodes)
+            if _nv(p, "pcmk_host_map") and not _nv(p, "pcmk_host_list"):
+                hosts = " ".join(x.split(":")[0] for x in re.split(r"[;,\s]+", hosts) if x)
+            keep = {k: v for k, v in _nvs(p).items() if k.startswith("pcmk_") and k not in ("pcmk_host_map",)}
+            keep.update({"pcmk_host_list": hosts, "lab": str(lab_dir)})
+            _replace_params(p, keep)
+            p.set("type", FENCE_AGENT)
+            p.attrib.pop("provider", None)
+            notes.append(f"fencing device {rid}: stonith:{typ} replaced by stonith:{FENCE_AGENT} "
+                         f"(pcmk_host_list={hosts}), its pcmk_* parameters kept")
+            continue
+        if (cls, prov, typ) in REAL_AGENTS:
+            ip = _nv(p, "ip")
+            for v in plan_.vips:
+                if ip == v.address:
+                    vip_ids[v.name] = rid
+            continue
+        parent = parents.get(p)
+        promotable = parent is not None and parent.tag == "clone" and any(
+            nv.get("name") == "promotable" and nv.get("value", "").lower() in ("true", "1", "yes")
+            for nv in parent.iter("nvpair")) or (parent is not None and parent.tag == "master")
+        new = "Stateful" if promotable else "Dummy"
+        was = f"{cls}:{prov + ':' if prov else ''}{typ}"
+        p.set("class", "ocf")
+        p.set("provider", "pacemaker")
+        p.set("type", new)
+        _replace_params(p, {})
+        ops = p.find("operations")
+        if ops is not None:
+            for op in list(ops):
+                if op.get("name") in ("promote", "demote") and not promotable:
+                    ops.remove(op)
+                if op.get("name") == "monitor" and op.get("role") in ("Promoted", "Master", "Unpromoted", "Slave") \
+                        and not promotable:
+                    ops.remove(op)
+        notes.append(f"resource {rid}: {was} replaced by ocf:pacemaker:{new} (the lab runs no "
+                     f"{'systemd' if cls == 'systemd' else typ})")
+    ET.indent(conf)
+    return ET.tostring(conf, encoding="unicode") + "\n", notes, vip_ids
+
+
+def _nvs(p: ET.Element) -> dict[str, str]:
+    ia = p.find("instance_attributes")
+    return {nv.get("name"): nv.get("value") for nv in (ia if ia is not None else [])}
+
+
+def _nv(p: ET.Element, name: str) -> str | None:
+    return _nvs(p).get(name)
+
+
+def _replace_params(p: ET.Element, params: dict[str, str]) -> None:
+    for ia in p.findall("instance_attributes"):
+        p.remove(ia)
+    if params:
+        rid = p.get("id")
+        ia = ET.Element("instance_attributes", id=f"{rid}-instance_attributes")
+        for k, v in params.items():
+            ET.SubElement(ia, "nvpair", id=f"{rid}-instance_attributes-{k}", name=k, value=v)
+        p.insert(0, ia)
+
+
+# -- the lab ------------------------------------------------------------------------
+
+NODE_SCRIPT = """#!/bin/sh
+# One cluster node's private mount namespace (unshare -m --propagation private), then corosync.
+set -e
+# The lab dir is under /run: everything taken from it is mounted before /run is replaced.
+mount -t overlay overlay -o ro,lowerdir={agents}:/usr/sbin /usr/sbin
+{binds}
+mount -t tmpfs -o mode=0755 tmpfs /run
+mount -t tmpfs -o mode=1777 tmpfs /dev/shm
+mkdir -p /run/crm /run/pacemaker /run/resource-agents
+chown hacluster:haclient /run/crm /run/pacemaker
+exec corosync -f
+"""
+
+
+@dataclass
+class PacemakerLab:
+    """A lab with a real corosync/Pacemaker cluster; :meth:`teardown` always cleans up."""
+
+    arch: Architecture
+    plan: PacemakerPlan
+    say: Progress = field(default=lambda s: None)
+    lab: Lab = field(default_factory=Lab)
+    dep: Any = None
+    procs: dict[tuple[str, str], Process] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    vip_resources: dict[str, str] = field(default_factory=dict)
+    substitutions: list[str] = field(default_factory=list)
+    configuration: str = ""
+
+    @property
+    def nodes(self) -> list[str]:
+        return self.plan.nodes
+
+    def ndir(self, node: str) -> Path:
+        return self.lab.node_dir(node)
+
+    # -- building -------------------------------------------------------------------
+
+    def setup(self) -> None:
+        p, lab = self.plan, self.lab
+        lab.create()
+        for sw in p.switches:
+            lab.add_switch(sw)
+        for a, b in p.links:
+            lab.link_switches(a, b, split_horizon=(a, b) in p.split_horizon)
+        for m in p.members:
+            lab.add_host(m.node)
+            lab.plug(m.node, m.device, m.switch, f"{m.address}/{m.prefix}")
+        self.configuration, self.substitutions, self.vip_resources = lab_cib(p.cib, p, lab.root)
+        self._write_agent()
+        lab.write_file(lab.root / "fence-map.json", json.dumps(
+            {m.node: {"ns": lab.node_ns(m.node), "devices": [m.device], "static": m.static}
+             for m in p.members}, indent=1, sort_keys=True))
+        for m in p.members:
+            self._write_node(m.node)
+        t0 = time.monotonic()
+        for n in self.nodes:
+            self.start_node(n)
+        self.wait(lambda: all(self.quorate(n) for n in self.nodes), 60, "corosync quorum of every node")
+        self.timings["quorum_s"] = round(time.monotonic() - t0, 2)
+        self.wait(lambda: self.dc() is not None, 120, "a DC")
+        self.timings["dc_s"] = round(time.monotonic() - t0, 2)
+        self.push_configuration()
+        self.wait(lambda: not self.unsettled(), 120, "every resource started", detail=self.unsettled)
+        self.timings["resources_s"] = round(time.monotonic() - t0, 2)
+        self.say(f"pacemaker: {len(self.nodes)} nodes, quorum after {self.timings['quorum_s']} s, DC after "
+                 f"{self.timings['dc_s']} s, resources started after {self.timings['resources_s']} s")
+
+    def _write_agent(self) -> None:
+        """``fence_hamodel_lab`` for the nodes' overlaid /usr/sbin: a shell wrapper.
+
+        pacemaker-controld asks for the agent's metadata as user hacluster,
+        which may not enter other namespaces (nsenter: Permission denied) and
+        may not read this checkout: the wrapper answers ``metadata`` itself.
+        Every other action comes from pacemaker-fenced (root) and runs
+        :mod:`hamodel.drill.pacemaker_fence` in the drill's own namespaces.
+        """
+        from hamodel.drill.pacemaker_fence import METADATA
+
+        d = self.lab.root / "agents"
+        script = f"""#!/bin/sh
+# The lab's fence agent (hamodel drill): metadata here, every other action in the drill's namespaces.
+input=""
+[ -t 0 ] || input=$(cat)
+case " $* $(printf '%s' "$input" | tr '\\n' ' ') " in
+  *" action=metadata "*|*" -o metadata "*|*" --action=metadata "*|*" --action metadata "*)
+    cat <<'HAMODEL_METADATA'
+{METADATA.strip()}
+HAMODEL_METADATA
+    exit 0 ;;
+esac
+printf '%s\\n' "$input" | exec nsenter -t {os.getpid()} -m -n -- {sys.executable} {HERE / 'pacemaker_fence.py'} --lab {self.lab.root} "$@"
+"""
+        self.lab.write_file(d / FENCE_AGENT, script, mode=0o755)
+        os.chmod(d, 0o755)
+
+    def _write_node(self, node: str) -> None:
+        d = self.ndir(node)
+        self.lab.write_file(d / "etc-corosync" / "corosync.conf", self.plan.corosync_conf[node], mode=0o644)
+        conf = self.plan.corosync_conf[node]
+        if (corosync_value(conf, "totem", "crypto_cipher") or "none") != "none" or \
+                (corosync_value(conf, "totem", "crypto_hash") or "none") != "none":
+            key = self.lab.root / "authkey"
+            if not key.exists():
+                run(["corosync-keygen", "-l", "-k", str(key)])
+            shutil.copy(key, d / "etc-corosync" / "authkey")
+            os.chmod(d / "etc-corosync" / "authkey", 0o400)
+        import grp
+        import pwd
+
+        uid, gid = pwd.getpwnam("hacluster").pw_uid, grp.getgrnam("haclient").gr_gid
+        for sub in ("lib-pacemaker/cib", "lib-pacemaker/pengine", "lib-pacemaker/blackbox", "lib-pacemaker/cores",
+                    "lib-corosync", "log-pacemaker", "log-corosync"):
+            (d / sub).mkdir(parents=True, exist_ok=True)
+        for sub in ("lib-pacemaker", "lib-pacemaker/cib", "lib-pacemaker/pengine", "lib-pacemaker/blackbox",
+                    "lib-pacemaker/cores", "log-pacemaker"):
+            os.chown(d / sub, uid, gid)
+            os.chmod(d / sub, 0o750 if sub != "log-pacemaker" else 0o770)
+        binds = "\n".join(f"mount --bind {d / src} {dst}" for src, dst in BIND_DIRS.items())
+        self.lab.write_file(d / "node.sh", NODE_SCRIPT.format(agents=self.lab.root / "agents", binds=binds), mode=0o700)
+
+    def start_node(self, node: str) -> None:
+        """Boot the node's cluster stack: corosync in a fresh mount namespace, then pacemakerd in it."""
+        d, ns = self.ndir(node), self.lab.node_ns(node)
+        c = self.lab.start(f"corosync@{node}", ns, ["unshare", "-m", "--propagation", "private", str(d / "node.sh")],
+                           log=d / "corosync.out")
+        self.procs[(node, "corosync")] = c
+        self.wait(lambda: self._corosync_ready(node), 20, f"corosync on {node}",
+                  detail=lambda: self.tail(d / "corosync.out"))
+        pm = self.lab.start(f"pacemakerd@{node}", ns, ["nsenter", "-t", str(c.pid), "-m", "--", "pacemakerd", "-f"],
+                            log=d / "pacemakerd.out")
+        self.procs[(node, "pacemakerd")] = pm
+
+    def _corosync_ready(self, node: str) -> bool:
+        c = self.procs.get((node, "corosync"))
+        if c is None or not c.alive():
+            raise LabError(f"corosync on {node} exited: {self.tail(self.ndir(node) / 'corosync.out')}")
+        return self.tool(node, ["corosync-cfgtool", "-s"], via="corosync").returncode == 0
+
+    def push_configuration(self) -> None:
+        """Replace the live CIB's <configuration> with the lab's (from any node)."""
+        path = self.ndir(self.nodes[0]) / "lib-pacemaker" / "configuration.xml"
+        self.lab.write_file(path, self.configuration, mode=0o644)
+        # The file is read inside the node's mount namespace: /var/lib/pacemaker is that folder.
+        r = self.tool(self.nodes[0], ["cibadmin", "--replace", "--scope", "configuration", "--xml-file",
+                                      "/var/lib/pacemaker/configuration.xml"])
+        if r.returncode != 0:
+            raise LabError(f"cibadmin --replace: exit {r.returncode}: {(r.stderr or r.stdout).strip()}")
+
+    # -- tools inside a node --------------------------------------------------------------
+
+    def alive(self, node: str, what: str = "pacemakerd") -> bool:
+        p = self.procs.get((node, what))
+        return p is not None and p.alive()
+
+    def tool(self, node: str, argv: list[str], *, via: str = "pacemakerd", timeout: float = 15) -> subprocess.CompletedProcess:
+        """Run a cluster tool inside the node's mount and network namespaces."""
+        p = self.procs.get((node, via)) or self.procs.get((node, "corosync"))
+        if p is None or not p.alive():
+            return subprocess.CompletedProcess(argv, 255, "", f"{via} on {node} is not running")
+        try:
+            return subprocess.run(["nsenter", "-t", str(p.pid), "-m", "-n", "--", *argv], capture_output=True,
+                                  text=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return subprocess.CompletedProcess(argv, 124, "", "timeout")
+
+    def quorate(self, node: str) -> bool:
+        r = self.tool(node, ["corosync-quorumtool", "-s"], via="corosync")
+        return bool(re.search(r"(?m)^Quorate:\s+Yes", r.stdout))
+
+    def cmap(self, node: str, key: str) -> str | None:
+        r = self.tool(node, ["corosync-cmapctl", "-g", key], via="corosync")
+        m = re.search(r"=\s*(\S+)\s*$", r.stdout.strip())
+        return m.group(1) if r.returncode == 0 and m else None
+
+    def mon(self, node: str) -> ET.Element | None:
+        """``crm_mon --output-as=xml`` of ``node``; None when it does not answer."""
+        r = self.tool(node, ["crm_mon", "-1", "--output-as=xml"], timeout=10)
+        if r.returncode not in (0,) or "<pacemaker-result" not in r.stdout:
+            return None
+        try:
+            return ET.fromstring(r.stdout)
+        except ET.ParseError:
+            return None
+
+    def dc(self, node: str | None = None) -> str | None:
+        for n in [node] if node else self.nodes:
+            x = self.mon(n) if self.alive(n) else None
+            s = x.find("summary/current_dc") if x is not None else None
+            if s is not None and s.get("present") == "true" and s.get("with_quorum") == "true":
+                return s.get("name")
+        return None
+
+    def resources(self, node: str) -> dict[str, list[tuple[str, str]]] | None:
+        """``resource id -> [(node, role)]`` where it is active, as ``node`` sees it."""
+        x = self.mon(node)
+        if x is None:
+            return None
+        out: dict[str, list[tuple[str, str]]] = {}
+        for r in x.iter("resource"):
+            rid = r.get("id")
+            where = out.setdefault(rid, [])
+            if r.get("active") == "true" and r.get("failed") != "true":
+                for nd in r.findall("node"):
+                    where.append((nd.get("name"), r.get("role")))
+        return out
+
+    def primitives(self) -> list[str]:
+        conf = ET.fromstring(self.configuration)
+        return [p.get("id") for p in conf.iter("primitive")]
+
+    def unsettled(self, nodes: list[str] | None = None) -> list[str]:
+        """What keeps the cluster from its steady state: nodes online, quorum, a DC, resources started."""
+        nodes = nodes or self.nodes
+        problems = []
+        for n in nodes:
+            if not self.alive(n):
+                problems.append(f"pacemakerd on {n} is not running")
+        if problems:
+            return problems
+        x = self.mon(nodes[0])
+        if x is None:
+            return [f"crm_mon on {nodes[0]} does not answer"]
+        dc = x.find("summary/current_dc")
+        if dc is None or dc.get("present") != "true" or dc.get("with_quorum") != "true":
+            problems.append("no DC with quorum")
+        nodes_el = x.find("nodes")
+        online = {nd.get("name") for nd in (nodes_el if nodes_el is not None else []) if nd.get("online") == "true"}
+        for n in nodes:
+            if n not in online:
+                problems.append(f"{n} not online")
+        res = {}
+        for r in x.iter("resource"):
+            rid = r.get("id")
+            ok = r.get("active") == "true" and r.get("failed") != "true" and r.get("role") in (
+                "Started", "Promoted", "Unpromoted", "Master", "Slave")
+            res[rid] = res.get(rid, False) or ok
+        for rid in self.primitives():
+            if not res.get(rid):
+                problems.append(f"resource {rid} not started")
+        return problems
+
+    def vip_holders(self, address: str) -> list[str]:
+        return [n for n in self.nodes if self.lab.has_address(self.lab.node_ns(n), address)]
+
+    def log_size(self, node: str, which: str = "pacemaker") -> int:
+        """Current size of the node's pacemaker.log / corosync.log (an offset for :meth:`log_since`)."""
+        try:
+            return (self.ndir(node) / f"log-{which}" / f"{which}.log").stat().st_size
+        except OSError:
+            return 0
+
+    def log_since(self, node: str, offset: int, which: str = "pacemaker") -> str:
+        try:
+            with open(self.ndir(node) / f"log-{which}" / f"{which}.log", "rb") as fh:
+                fh.seek(offset)
+                return fh.read().decode(errors="replace")
+        except OSError:
+            return ""
+
+    def fence_log(self) -> list[dict]:
+        try:
+            return [json.loads(l) for l in (self.lab.root / "fence-log.jsonl").read_text().splitlines() if l.strip()]
+        except OSError:
+            return []
+
+    @staticmethod
+    def wait(pred: Callable[[], bool], timeout: float, what: str, every: float = 0.25,
+             detail: Callable[[], Any] | None = None) -> float:
+        t0 = time.monotonic()
+        while True:
+            if pred():
+                return time.monotonic() - t0
+            if time.monotonic() - t0 > timeout:
+                raise LabError(f"{what}: not within {timeout:.0f} s" + (f": {detail()}" if detail else ""))
+            time.sleep(every)
+
+    @staticmethod
+    def tail(path: Path, n: int = 8) -> str:
+        try:
+            return " | ".join(path.read_text(errors="replace").splitlines()[-n:])
+        except OSError:
+            return "(no log)"
+
+    # -- failures ---------------------------------------------------------------------
+
+    def power_off(self, node: str) -> None:
+        """A power loss: every process of the node SIGKILLed, its links down, added addresses gone."""
+        m = self.plan.member(node)
+        ns = self.lab.node_ns(node)
+        self.lab.kill_all_in(ns)
+        run(["ip", "-n", ns, "link", "set", m.device, "down"])
+        out = run(["ip", "-n", ns, "-o", "addr", "show", "dev", m.device], check=False).stdout
+        for line in out.splitlines():
+            w = line.split()
+            if len(w) > 3 and w[2] == "inet" and w[3] not in m.static:
+                run(["ip", "-n", ns, "addr", "del", w[3], "dev", m.device], check=False)
+
+    def power_on(self, node: str) -> None:
+        """The node boots: its link up, its cluster stack started (a fresh /run, its disk state kept)."""
+        m = self.plan.member(node)
+        run(["ip", "-n", self.lab.node_ns(node), "link", "set", m.device, "up"])
+        for what in ("pacemakerd", "corosync"):
+            p = self.procs.get((node, what))
+            if p is not None and p.alive():
+                self.lab.stop(p, signal.SIGKILL)
+        self.start_node(node)
+
+    def isolate(self, node: str, cut: bool) -> list[str]:
+        """Cut (or restore) every link between the node's switch and the rest: a partition.
+
+        With one node per switch that is the inter-switch links of its
+        switch; when the switch has other members, its own port instead.
+        """
+        m = self.plan.member(node)
+        others_on_switch = [o for o in self.plan.members if o.switch == m.switch and o.node != node]
+        if others_on_switch:
+            for port in self.lab.ports:
+                if port.node == node:
+                    run(["ip", "-n", self.lab.switch_ns(port.switch), "link", "set", port.switch_port,
+                         "down" if cut else "up"])
+            return [f"{node}'s port on {m.switch}"]
+        done = []
+        for a, b in self.lab.isls:
+            if m.switch in (a, b):
+                self.lab.set_isl(a, b, up=not cut)
+                done.append(f"{a}~{b}")
+        return done
+
+    def teardown(self) -> None:
+        """Stop every daemon, delete the namespaces and the lab dir (idempotent).
+
+        With ``HAMODEL_PACEMAKER_LOGS=DIR`` in the environment the nodes'
+        logs are copied there first (for a post-mortem of a failed drill).
+        """
+        keep = os.environ.get("HAMODEL_PACEMAKER_LOGS")
+        if keep and self.lab.root.is_dir():
+            for n in self.nodes:
+                for f in ("corosync.out", "pacemakerd.out", "log-pacemaker/pacemaker.log", "log-corosync/corosync.log"):
+                    src = self.ndir(n) / f
+                    if src.is_file():
+                        dst = Path(keep) / n / f.replace("/", "_")
+                        dst.parent.mkdir(parents=True, exist_ok=True)
+                        shutil.copy(src, dst)
+        self.lab.teardown()
+
+
+def open_lab(arch: Architecture, *, lock: Path | None = None, progress: Progress | None = None,
+             dep=None, files: Mapping[str, bytes] | None = None) -> PacemakerLab:
+    """Plan and set up a Pacemaker lab for ``arch`` (tears down what it built if setup fails)."""
+    if dep is None or files is None:
+        from hamodel.generators.configs import build_configs
+        from hamodel.pipeline import resolve
+
+        dep = resolve(arch, analyse=True, lock=lock)
+        files = build_configs(dep)
+    pl = PacemakerLab(arch, plan(arch, dep, files), progress or (lambda s: None), dep=dep)
+    try:
+        pl.setup()
+    except BaseException:
+        pl.teardown()
+        raise
+    return pl
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m hamodel.drill.pacemaker",
+                                 description="Drill a model's Pacemaker cluster on a real corosync/Pacemaker lab.")
+    ap.add_argument("model", help="model file (as for hamodel check)")
+    ap.add_argument("--lock", type=Path, help="placement lock file")
+    ap.add_argument("--scenario", action="append", help="run only these scenarios (repeatable)")
+    ap.add_argument("--json", type=Path, dest="json_file", help="also write the JSON report to this file")
+    a = ap.parse_args(argv)
+    why = available()
+    if why:
+        print(f"pacemaker drill: {why}", file=sys.stderr)
+        return 2
+    from hamodel.drill.pacemaker_scenarios import run_all
+    from hamodel.loader import load
+
+    arch = load(a.model)
+    report = run_all(arch, lock=a.lock, scenarios=a.scenario, model_file=a.model,
+                     progress=lambda s: print(s, file=sys.stderr, flush=True))
+    text = json.dumps(report, indent=2, sort_keys=True) + "\n"
+    if a.json_file:
+        from hamodel.output import write_file
+
+        write_file(a.json_file, text.encode())
+    sys.stdout.write(text)
+    return 0 if all(s.get("agrees") for s in report["scenarios"]) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
