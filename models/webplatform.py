@@ -88,9 +88,15 @@ architecture = Architecture(
                                                              check={"port": 8008, "http_path": "/primary"}))),
         Service("sentinel", process="redis-sentinel", group="Data", on=["database", "management"], replicas=3,
                 ports=[26379], strategy=AppCluster(cold_start="automatic", recovery="sentinels rediscover the master")),
-        # Redis with min-replicas-to-write 1: an isolated old master stops
-        # accepting writes, so only the master Sentinel elected writes.
-        Service("redis", group="Data", on="database", replicas=2, ports=[6379], strategy=Elected(by="sentinel")),
+        # Redis under Sentinel: a master cut off from the Sentinel majority
+        # does not step down, it keeps writing while the majority promotes
+        # the replica (split brain). Here no switch or trunk failure can cut
+        # the database nodes apart (both bonded to both switches): the
+        # analysis finds no split brain. min-replicas-to-write 1
+        # (min_replicas=1) would stop a cut-off master, but with one replica
+        # it makes each Redis node a single point of failure for writes.
+        Service("redis", group="Data", on="database", replicas=2, ports=[6379],
+                strategy=Elected(by="sentinel", steps_down=False)),
         # The CMS tables: Galera on the two database nodes. garbd on mgmt-1 is
         # the third vote: one database node lost leaves 2 of 3 votes, where a
         # plain two-node Galera would stop (1 of 2 is no majority).

@@ -91,3 +91,15 @@ def test_webplatform_findings_for_the_witness(web) -> None:
     # Galera's cold start after a planned stop of both members needs an
     # operator: reported, and acknowledged in the model with the runbook.
     assert f["manual-recovery"].acknowledged and "galera" in f["manual-recovery"].impact
+
+
+def test_webplatform_redis_cannot_be_split(web) -> None:
+    """Redis under Sentinel does not step down, yet no split brain: every
+    database node is bonded to both switches, so no failure of switches or
+    the trunk separates them (checked up to 3 failures, both evaluators)."""
+    arch, r = web
+    assert arch.service("redis").strategy.steps_down is False
+    v = view(arch, r.placement, r.vrrp_groups)
+    assert Analyzer(v).split_brain("redis", 3) == []
+    comps = [c for c in v.slice("redis") if c.split(":")[0] in ("switch", "trunk", "link", "domain")]
+    assert brute_force_cut_sets(comps, 3, lambda f: Evaluation(v, f).split_brain("redis")) == []
