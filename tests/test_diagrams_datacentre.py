@@ -169,3 +169,18 @@ def test_a_cut_trunk_and_a_failed_switch_are_marked(dep) -> None:
     to_b = [line for line in dot.splitlines() if "class=bond" in line and _id("switch", "tor-b") in line]
     assert len(to_a) == len(to_b) == 4
     assert all("style=dashed" in line for line in to_a) and not any("style=dashed" in line for line in to_b)
+
+
+def test_how_an_elected_leader_behaves_when_cut_off_is_written() -> None:
+    from hamodel.loader import load
+    from hamodel.strategies import Elected
+
+    arch = load(__import__("pathlib").Path(__file__).resolve().parents[1] / "models" / "webplatform.py")
+    dep = resolve(arch)
+    over = render_dot(dep, "overview")
+    assert "leader lock in etcd<" in over  # Patroni steps down: nothing more to say
+    assert "leader lock in sentinel, old master keeps writing" in over
+    redis = arch.service("redis").model_copy(update={"strategy": Elected(by="sentinel", steps_down=False,
+                                                                         min_replicas=1)})
+    from hamodel.generators.diagrams import _how
+    assert _how(redis) == "leader lock in sentinel, old master keeps writing, min 1 replica"

@@ -382,7 +382,9 @@ def _how(svc) -> str:
     if kind == "witness":
         return f"witness, votes in {st.of}"
     if kind == "elected":
-        return f"leader lock in {st.by}"
+        # What a cut-off leader does decides whether a partition splits it.
+        return (f"leader lock in {st.by}" + ("" if st.steps_down else ", old master keeps writing")
+                + (f", min {st.min_replicas} replica{'s' * (st.min_replicas != 1)}" if st.min_replicas else ""))
     return STRATEGY_TITLES[kind]
 
 
