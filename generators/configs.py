@@ -256,7 +256,7 @@ class NodeFile:
     """One generated file on one node, with what it serves (for the manifest)."""
 
     node: str
-    kind: str            # keepalived | haproxy | sysctl
+    kind: str            # a key of hamodel.generators.manifest.KINDS (install metadata)
     path: str            # relative to OUT
     dest: str            # where a deploy tool installs it
     services: tuple[str, ...]
@@ -264,10 +264,17 @@ class NodeFile:
     data: bytes
     redacted: bytes      # same file with secrets replaced (manifest hash)
     secret: bool
+    # Files on the node this one reads (keys, certificates) that hamodel does
+    # not generate: the manifest lists them as prerequisites.
+    references: tuple[str, ...] = ()
 
 
-def build_configs(dep: Deployment, env: Mapping[str, str] | None = None, *, redact: bool = False) -> FileSet:
-    """Deployment -> every config file, the manifest and the Ansible inventory.
+def build_configs(dep: Deployment, env: Mapping[str, str] | None = None, *, redact: bool = False,
+                  ansible_host: bool = False) -> FileSet:
+    """Deployment -> every config file, the manifest, the Ansible inventory and playbook.
+
+    ``ansible_host=True`` writes each node's model address as its
+    ``ansible_host`` in the inventory (see :func:`render_manifest`).
 
     Raises :class:`ConfigError` (naming object and field) when a value is not
     safe for a config grammar, a secret reference cannot be resolved, or the
@@ -298,7 +305,7 @@ def build_configs(dep: Deployment, env: Mapping[str, str] | None = None, *, reda
         out[f.path] = f.data
         if f.secret:
             out.secret.add(f.path)
-    out.update(render_manifest(dep, files, manifest_key(secrets.env)))
+    out.update(render_manifest(dep, files, manifest_key(secrets.env), ansible_host=ansible_host))
     return out
 
 

@@ -38,7 +38,7 @@ from hamodel.errors import HamodelError
 SECRET_MODE = 0o600
 
 #: Files of a hamodel output tree besides the per-node files its manifest lists.
-TREE_EXTRAS = frozenset({"manifest.json", "ansible/inventory.yml"})
+TREE_EXTRAS = frozenset({"manifest.json", "ansible/inventory.yml", "ansible/deploy.yml"})
 
 _LITTER = ".hamodel-"           # staging/old trees: .OUT.hamodel-new-XXXX, .OUT.hamodel-old-XXXX
 _LEGACY_LITTER = (".new-", ".old-")  # names used by hamodel <= 0.1 (two-rename swap)

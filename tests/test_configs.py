@@ -93,7 +93,7 @@ def keepalived_files():
 
 def test_layout_of_the_keepalived_reference(keepalived_files):
     nodes = ["ctl-1", "ctl-2", "ctl-3"]
-    expected = {"manifest.json", "ansible/inventory.yml"} | {
+    expected = {"manifest.json", "ansible/inventory.yml", "ansible/deploy.yml"} | {
         f"nodes/{n}/{f}" for n in nodes for f in (
             "haproxy/haproxy.cfg", "keepalived/keepalived.conf", "sysctl.d/60-hamodel-nonlocal-bind.conf")}
     assert set(keepalived_files) == expected
@@ -201,7 +201,8 @@ def test_manifest_and_inventory(keepalived_files):
     InventoryLoader.add_constructor("!unsafe", lambda loader, node: loader.construct_scalar(node))
     inv = yaml.load(keepalived_files["ansible/inventory.yml"], Loader=InventoryLoader)  # noqa: S506
     host = inv["all"]["hosts"]["ctl-2"]
-    assert host["ansible_host"] == "192.168.1.222"
+    # The model's address, but not as ansible_host: a site inventory's value wins (tests/test_ansible_deploy.py).
+    assert host["hamodel_address"] == "192.168.1.222" and "ansible_host" not in host
     assert {f["path"] for f in host["hamodel_files"]} == {k for k in node_files if k.startswith("nodes/ctl-2/")}
     assert {f["dest"] for f in host["hamodel_files"]} == {
         "/etc/haproxy/haproxy.cfg", "/etc/keepalived/keepalived.conf", "/etc/sysctl.d/60-hamodel-nonlocal-bind.conf"}
@@ -474,7 +475,7 @@ def test_drift_gate_both_ways(tmp_path):
     assert r.exit_code == 1  # nothing there yet: everything differs
     r = runner.invoke(app, ["build", *model, "-o", str(out)])
     assert r.exit_code == 0, r.output
-    assert "wrote 11 files" in r.output
+    assert "wrote 12 files" in r.output
     r = runner.invoke(app, ["build", *model, "-o", str(out), "--check"])
     assert r.exit_code == 0, r.output
     assert "up to date" in r.output

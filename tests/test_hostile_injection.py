@@ -164,7 +164,7 @@ PLAYBOOK = """\
     - name: every hamodel variable, through Jinja2
       copy:
         dest: "{{ out_dir }}/{{ inventory_hostname }}.json"
-        content: "{{ {'model': hamodel_model, 'model_sha256': hamodel_model_sha256, 'host': ansible_host,
+        content: "{{ {'model': hamodel_model, 'model_sha256': hamodel_model_sha256, 'host': hamodel_address,
                       'root': hamodel_root, 'manifest': hamodel_manifest, 'files': hamodel_files} | to_json }}"
     - name: their directories
       file:
@@ -183,8 +183,11 @@ PLAYBOOK = """\
 def run_playbook(tmp: Path, inventory: Path, limit: str) -> subprocess.CompletedProcess:
     (tmp / "pb.yml").write_text(PLAYBOOK)
     (tmp / "out").mkdir(exist_ok=True)
+    # This playbook is not the shipped OUT/ansible/deploy.yml, so hamodel_root
+    # (default: {{ playbook_dir }}/..) is given, as the guide tells operators.
     return subprocess.run([ANSIBLE_PLAYBOOK, "-i", str(inventory), "-c", "local", "-l", limit,
-                           "-e", json.dumps({"out_dir": str(tmp / "out")}), str(tmp / "pb.yml")],
+                           "-e", json.dumps({"out_dir": str(tmp / "out"), "hamodel_root": str(inventory.parent.parent)}),
+                           str(tmp / "pb.yml")],
                           capture_output=True, text=True, timeout=300, cwd=tmp, env=ansible_env(tmp))
 
 
@@ -301,7 +304,7 @@ def test_inventory_writes_every_model_string_unsafe() -> None:
     text = build_configs(dep)["ansible/inventory.yml"].decode()
     assert "!unsafe" in text
     templated = [line.strip() for line in text.splitlines() if "{{" in line and "!unsafe" not in line]
-    assert templated and all(re.fullmatch(r"(src|hamodel_root|hamodel_manifest): '\{\{ (hamodel_root|inventory_dir) "
+    assert templated and all(re.fullmatch(r"(src|hamodel_root|hamodel_manifest): '\{\{ (hamodel_root|playbook_dir) "
                                           r"\}\}/[A-Za-z0-9_./-]*'", t) for t in templated), templated
 
     class Loader(yaml.SafeLoader):

@@ -33,8 +33,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Mapping
+import posixpath
 import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import yaml
@@ -43,7 +45,7 @@ from hamodel import __version__
 from hamodel.deployment import Deployment
 from hamodel.generators.configs import ConfigError, NodeFile, Secrets
 
-FORMAT = 1
+FORMAT = 2
 KEY_ENV = "HAMODEL_MANIFEST_KEY"
 KEY_FILE_ENV = "HAMODEL_MANIFEST_KEY_FILE"
 # 32 characters of hex or base64 carry at least 128 bits: beyond guessing.
@@ -77,8 +79,163 @@ def model_sha256(dep: Deployment) -> str:
     return hashlib.sha256(dep.architecture.to_json().encode()).hexdigest()
 
 
+# -- what each kind of node file needs to be installed -------------------------
+
+
+@dataclass(frozen=True)
+class Kind:
+    """How one kind of node file (``NodeFile.kind``) is installed: one row of :data:`KINDS`.
+
+    ``validate`` is a command with ``%s`` for the new file, run on the node
+    before it replaces the old one (Ansible's ``validate:``); ``None`` needs
+    ``validate_note`` saying why there is none. ``on_change`` is the command
+    that makes the daemon use a changed file (``{dest}`` is replaced by the
+    file's install path) and ``action`` its short name (the playbook's
+    handler). ``order``: files of a lower order are installed (and their
+    ``on_change`` run) first. ``prerequisites`` adds what this file needs
+    beyond ``packages`` (see :func:`prerequisites`).
+    """
+
+    order: int
+    action: str | None
+    on_change: tuple[str, ...] | None
+    validate: str | None
+    validate_note: str = ""
+    packages: tuple[str, ...] = ()
+    owner: str = "root"
+    group: str = "root"
+    mode: str = "0644"
+    secret_mode: str = "0600"
+    prerequisites: Callable[[Deployment, NodeFile, Sequence[NodeFile]], dict[str, list]] | None = None
+
+
+def _haproxy_prerequisites(dep: Deployment, f: NodeFile, node_files: Sequence[NodeFile]) -> dict[str, list]:
+    """Certificates and CA files haproxy.cfg reads, the stats socket's
+    folder, and ip_nonlocal_bind when the node binds VIPs it may not hold.
+
+    Read from the rendered file (its redacted copy: no secret) so that every
+    path the daemon opens is listed, however the template spells it."""
+    text = f.redacted.decode("utf-8", "replace")
+    files = []
+    for m in _HAPROXY_FILE.finditer(text):
+        files.append({"path": m.group(2), "why": f"haproxy.cfg `{m.group(1)}`: haproxy -c and haproxy open it"})
+    dirs = []
+    for m in _HAPROXY_SOCKET.finditer(text):
+        folder = posixpath.dirname(m.group(1))
+        dirs.append({"path": folder, "owner": "haproxy", "group": "haproxy", "mode": "2775",
+                     "why": f"runtime folder of the stats socket {m.group(1)} (Debian's haproxy package creates "
+                            "it at boot with tmpfiles.d; the playbook makes sure it exists)"})
+    sysctl = []
+    if f.vips:
+        for other in node_files:
+            if other.kind == "sysctl":
+                for m in _SYSCTL_LINE.finditer(other.redacted.decode("utf-8", "replace")):
+                    sysctl.append({"key": m.group(1), "value": m.group(2), "file": other.path,
+                                   "why": "HAProxy binds virtual IPs this node may not hold"})
+    return {"files": files, "directories": dirs, "sysctl": sysctl}
+
+
+def _keepalived_prerequisites(dep: Deployment, f: NodeFile, node_files: Sequence[NodeFile]) -> dict[str, list]:
+    """VRRP (IP protocol 112) allowed in from the group's peers, per group."""
+    arch = dep.architecture
+    node = arch.node(f.node)
+    unicast = b"unicast_peer" in f.redacted
+    rules = []
+    for g in sorted(dep.vrrp_groups, key=lambda g: (g.network, g.vrid)):
+        if g.manager != "keepalived" or f.node not in g.priorities:
+            continue
+        own = node.interface_on(g.network)
+        if own is None:
+            continue
+        peers = []
+        for p in sorted(g.priorities):
+            iface = arch.node(p).interface_on(g.network) if p != f.node else None
+            if iface is not None:
+                peers.append(str(iface.address))
+        family = own.address.version
+        rules.append({"protocol": 112, "name": "vrrp", "direction": "in", "interface": own.device,
+                      "sources": peers,
+                      "destination": str(own.address) if unicast else ("224.0.0.18" if family == 4 else "ff02::12"),
+                      "why": f"VRRP adverts of {g.service} (VRID {g.vrid} on {g.network}) from its peers; "
+                             "dropped adverts make every member MASTER"})
+    return {"firewall": rules}
+
+
+# Paths HAProxy opens when it reads its config (tokens: no spaces).
+_HAPROXY_FILE = re.compile(r"\b(crt|ca-file|crl-file|crt-list)\s+(/\S+)")
+_HAPROXY_SOCKET = re.compile(r"^\s*stats\s+socket\s+(/\S+)", re.M)
+_SYSCTL_LINE = re.compile(r"^\s*([a-z0-9_.]+)\s*=\s*(\S+)\s*$", re.M)
+
+#: One row per ``NodeFile.kind``: install metadata for the manifest, the
+#: inventory and the playbook. A generator adding a kind adds its row here.
+KINDS: dict[str, Kind] = {
+    "sysctl": Kind(
+        order=10, action="apply sysctl", on_change=("sysctl", "-p", "{dest}"), validate=None,
+        validate_note="sysctl has no check-only mode; `sysctl -p FILE` (on change) fails on an unknown key",
+        packages=("procps",)),
+    "haproxy": Kind(
+        order=20, action="reload haproxy", on_change=("systemctl", "reload-or-restart", "haproxy"),
+        validate="haproxy -c -f %s", packages=("haproxy",), prerequisites=_haproxy_prerequisites),
+    "keepalived": Kind(
+        order=30, action="reload keepalived", on_change=("systemctl", "reload-or-restart", "keepalived"),
+        validate="keepalived -t -f %s",
+        validate_note="keepalived -t needs the node's interfaces: it runs on the node",
+        packages=("keepalived", "procps"), prerequisites=_keepalived_prerequisites),
+    # Pacemaker (hamodel.generators.pacemaker): corosync.conf on every cluster node; the CIB and
+    # its pcs script on the cluster's first node, pushed once from there (it is cluster-wide).
+    "corosync": Kind(
+        order=40, action="reload corosync", on_change=("corosync-cfgtool", "-R"), validate="corosync -t -c %s",
+        validate_note="corosync -t needs one of the node list's addresses on the host: it runs on the node",
+        packages=("corosync",)),
+    "pacemaker-cib": Kind(
+        order=50, action="push cib", on_change=("pcs", "cluster", "cib-push", "--config", "{dest}"),
+        validate="crm_verify --xml-file %s", packages=("pacemaker", "pcs", "resource-agents", "fence-agents")),
+    "pacemaker-pcs": Kind(
+        order=51, action=None, on_change=None, validate=None,
+        validate_note="the pcs commands equivalent to cib.xml: read or replay them (sh FILE [CIB]), not installed "
+                      "into a daemon", packages=("pcs",)),
+}
+
+
+def kind_of(f: NodeFile) -> Kind:
+    """The :data:`KINDS` row of ``f``; a kind without one is a generator bug."""
+    try:
+        return KINDS[f.kind]
+    except KeyError:
+        raise ConfigError([(f.path, f"no install metadata for file kind {f.kind!r}: add a row to "
+                            "hamodel.generators.manifest.KINDS")]) from None
+
+
 def _mode(f: NodeFile) -> str:
-    return "0600" if f.secret else "0644"
+    k = kind_of(f)
+    return k.secret_mode if f.secret else k.mode
+
+
+def prerequisites(dep: Deployment, f: NodeFile, node_files: Sequence[NodeFile]) -> dict[str, list]:
+    """What must be on the node before ``f`` is installed: ``packages``,
+    ``files`` (certificates, keys it reads; ``NodeFile.references`` too),
+    ``directories``, ``sysctl`` settings and ``firewall`` rules."""
+    k = kind_of(f)
+    out: dict[str, list] = {"packages": sorted(set(k.packages)), "files": [], "directories": [], "sysctl": [],
+                            "firewall": []}
+    if k.prerequisites is not None:
+        for key, items in k.prerequisites(dep, f, node_files).items():
+            out[key].extend(items)
+    out["files"].extend({"path": p, "why": "read by this file"} for p in f.references)
+    seen: set[str] = set()
+    files = []
+    for item in sorted(out["files"], key=lambda i: i["path"]):
+        if item["path"] not in seen:
+            seen.add(item["path"])
+            files.append(item)
+    out["files"] = files
+    return out
+
+
+def on_change(f: NodeFile) -> list[str] | None:
+    """The argv that makes the daemon use ``f`` once it changed, or None."""
+    k = kind_of(f)
+    return None if k.on_change is None else [a.replace("{dest}", f.dest) for a in k.on_change]
 
 
 class _Unsafe(str):
@@ -140,16 +297,31 @@ def _inert(value: Any) -> Any:
     return value
 
 
-def render_manifest(dep: Deployment, files: list[NodeFile], key: bytes | None = None) -> dict[str, bytes]:
-    """manifest.json and ansible/inventory.yml; ``key`` (:func:`manifest_key`)
-    turns on ``hmac_sha256`` for secret-bearing files."""
+def render_manifest(dep: Deployment, files: list[NodeFile], key: bytes | None = None, *,
+                    ansible_host: bool = False) -> dict[str, bytes]:
+    """manifest.json, ansible/inventory.yml and ansible/deploy.yml.
+
+    ``key`` (:func:`manifest_key`) turns on ``hmac_sha256`` for
+    secret-bearing files; ``ansible_host`` writes each node's first model
+    address as its ``ansible_host`` (otherwise only as ``hamodel_address``,
+    so that a site inventory's value is never overridden).
+    """
+    from hamodel.generators.ansible import GROUP, group_name, render_playbook
+
     arch = dep.architecture
     by_node: dict[str, list[NodeFile]] = {}
     for f in files:
         by_node.setdefault(f.node, []).append(f)
     entries = {}
+    prereqs: dict[str, dict[str, list]] = {}
     for f in files:
-        entry = {"node": f.node, "kind": f.kind, "dest": f.dest, "mode": _mode(f), "secret": f.secret,
+        k = kind_of(f)
+        prereqs[f.path] = prerequisites(dep, f, by_node[f.node])
+        entry = {"node": f.node, "kind": f.kind, "dest": f.dest, "owner": k.owner, "group": k.group,
+                 "mode": _mode(f), "secret": f.secret, "order": k.order,
+                 "validate": {"command": k.validate, "note": k.validate_note or None},
+                 "on_change": None if k.action is None else {"action": k.action, "command": on_change(f)},
+                 "prerequisites": prereqs[f.path],
                  "services": list(f.services), "vips": list(f.vips)}
         if f.secret:
             entry["sha256_redacted"] = hashlib.sha256(f.redacted).hexdigest()
@@ -161,6 +333,9 @@ def render_manifest(dep: Deployment, files: list[NodeFile], key: bytes | None = 
         "format": FORMAT,
         "generator": f"hamodel {__version__}",
         "model": {"name": arch.name, "sha256": model_sha256(dep)},
+        "install_order": [{"kind": name, "order": k.order, "action": k.action}
+                          for name, k in sorted(KINDS.items(), key=lambda kv: (kv[1].order, kv[0]))
+                          if any(f.kind == name for f in files)],
         "nodes": {
             n.name: {
                 "addresses": {i.network: str(i.address) for i in n.interfaces},
@@ -178,25 +353,46 @@ def render_manifest(dep: Deployment, files: list[NodeFile], key: bytes | None = 
     hosts = {}
     for n in sorted(by_node):
         node = arch.node(n)
-        hosts[n] = {
-            "ansible_host": str(node.interfaces[0].address) if node.interfaces else n,
+        mine = sorted(by_node[n], key=lambda f: (kind_of(f).order, f.path))
+        need = [prereqs[f.path] for f in mine]
+        host: dict[str, Any] = {
+            "hamodel_address": str(node.interfaces[0].address) if node.interfaces else n,
             "hamodel_files": [
-                {"path": f.path, "src": _Template("{{ hamodel_root }}/" + _checked(_PATH, f.path, "path")), "dest": f.dest, "mode": _mode(f), "kind": f.kind}
-                for f in sorted(by_node[n], key=lambda f: f.path)
+                {"path": f.path, "src": _Template("{{ hamodel_root }}/" + _checked(_PATH, f.path, "path")),
+                 "dest": f.dest, "kind": f.kind, "owner": kind_of(f).owner, "group": kind_of(f).group,
+                 "mode": _mode(f), "secret": f.secret, "on_change": on_change(f)}
+                for f in mine
             ],
+            "hamodel_packages": sorted({p for x in need for p in x["packages"]}),
+            "hamodel_required_files": sorted({i["path"] for x in need for i in x["files"]}),
+            "hamodel_directories": sorted({(d["path"], d["owner"], d["group"], d["mode"])
+                                           for x in need for d in x["directories"]}),
         }
+        host["hamodel_directories"] = [dict(zip(("path", "owner", "group", "mode"), d))
+                                       for d in host["hamodel_directories"]]
+        if ansible_host:
+            host["ansible_host"] = host["hamodel_address"]
+        hosts[n] = host
     kinds = sorted({f.kind for f in files})
     inventory = {"all": {
-        "vars": {"hamodel_model": arch.name, "hamodel_model_sha256": model_sha256(dep),
-                 "hamodel_root": _Template("{{ inventory_dir }}/.."),
+        "vars": {"hamodel_model": arch.name, "hamodel_model_sha256": model_sha256(dep), "hamodel_format": FORMAT,
+                 # Where the build output is: the shipped playbook is OUT/ansible/deploy.yml, so this holds
+                 # whichever inventories are given and in whatever order (see the module doc).
+                 "hamodel_root": _Template("{{ playbook_dir }}/.."),
                  "hamodel_manifest": _Template("{{ hamodel_root }}/manifest.json")},
         "hosts": hosts,
-        "children": {k: {"hosts": {n: None for n in sorted({f.node for f in files if f.kind == k})}} for k in kinds},
+        "children": {GROUP: {
+            "hosts": {n: None for n in sorted(by_node)},
+            "children": {group_name(k): {"hosts": {n: None for n in sorted({f.node for f in files if f.kind == k})}}
+                         for k in kinds},
+        }},
     }}
-    header = "# Ansible inventory generated by hamodel; copy each host's hamodel_files (src -> dest, mode).\n"
+    header = ("# Ansible inventory generated by hamodel; deploy with ansible/deploy.yml (see the manifest for what "
+              "each file needs).\n")
     return {
         "manifest.json": (json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=True) + "\n").encode(),
         "ansible/inventory.yml": (header + yaml.dump(_inert(inventory), Dumper=_InventoryDumper, sort_keys=True,
                                                      default_flow_style=False, allow_unicode=False,
                                                      width=1000)).encode(),
+        "ansible/deploy.yml": render_playbook(),
     }
