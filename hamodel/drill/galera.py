@@ -472,6 +472,10 @@ wsrep_sst_method=rsync
         p = self.procs.get((node, "mariadbd"))
         return p is not None and p.alive()
 
+    def start_health(self, node: str) -> None:
+        """(Re)start the member's health endpoint; returns once it answers."""
+        self._start_health(self.member(node))
+
     def _start_health(self, m: Member) -> None:
         argv = [sys.executable, "-m", "hamodel.drill.galera", "--health", str(self.sock(m.node)),
                 "--bind", "0.0.0.0", "--port", str(self.plan.check_port)]

@@ -381,7 +381,9 @@ class Drill:
             res.agreed = all(c.agreed for c in res.checks)
         except LabError as exc:
             res.error, res.agreed, res.checks = str(exc), False, []
-        problems = self.wait_settled(SETTLE_TIMEOUT_S, since=t_restore)
+        # A kind that runs a real cluster may need longer (a member rejoining by state transfer).
+        settle_s = max([SETTLE_TIMEOUT_S] + [getattr(c, "settle_timeout_s", 0.0) for c in self.kinds.values()])
+        problems = self.wait_settled(settle_s, since=t_restore)
         if problems and res.error is None:
             res.error, res.agreed = "did not settle after the restore: " + "; ".join(problems), False
         res.duration_s = round(now() - t, 2)

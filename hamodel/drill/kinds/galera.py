@@ -89,6 +89,10 @@ class GaleraKind(ScenarioKind):
 
     function: ClassVar[str]  #: the scenario's name in galera_scenarios.RUNNERS
     reason: ClassVar[str]
+    #: How long the runner waits for the lab to settle after any scenario of a drill with a
+    #: Galera cluster: a member that was killed or cut off rejoins by state transfer (the
+    #: scenarios' own wait for a whole cluster is 90 s too).
+    settle_timeout_s: ClassVar[float] = 90.0
 
     @classmethod
     def offer(cls, dep: Deployment, vip: str, *, quick: bool, switches: int) -> list[Scenario]:
@@ -142,6 +146,19 @@ class GaleraKind(ScenarioKind):
                 if st not in ("UP", "no check"):
                     problems.append(f"haproxy on {n}: galera server {hb.name}/{srv.name} is {st or 'missing'}")
         return problems
+
+    @classmethod
+    def node_restarted(cls, ctx: DrillContext, node: str) -> None:
+        """``node`` comes back after every process on it was killed (holder-kill): its member
+        rejoins the cluster (state transfer from the others) and its health endpoint returns."""
+        sh = cls._mine(ctx)
+        if sh is None or node not in sh.gl.nodes:
+            return
+        if not sh.gl.alive(node):
+            sh.gl.start(node)
+        h = sh.gl.procs.get((node, "health"))
+        if h is None or not h.alive():
+            sh.gl.start_health(node)
 
     @classmethod
     def teardown_lab(cls, ctx: DrillContext) -> None:

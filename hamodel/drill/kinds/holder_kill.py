@@ -54,6 +54,12 @@ class HolderKill(HolderCrash):
         ctx, old = self.ctx, self.old
         _drop_address(ctx, old, ctx.vip_addr[self.sc.vip])
         ctx.start_backend(old)
+        # What a kind runs for real on the node (a Galera member) comes back too, as after a reboot;
+        # before haproxy, so that its first checks find it.
+        for c in getattr(ctx, "kinds", {}).values():
+            hook = getattr(c, "node_restarted", None)
+            if hook is not None:
+                hook(ctx, old)
         ctx.start_haproxy(old)
         ctx.start_keepalived(old)
         time.sleep(0.5)
