@@ -319,3 +319,24 @@ def test_galera_scenarios_on_the_docs_page():
     assert "- lost: c: 3, 4\n" in text and "{" not in text.split("Galera\\: the writer dies")[1]
     docutils.core.publish_doctree(text, settings_overrides={"halt_level": 2, "report_level": 2})
     assert "MariaDB Galera" not in render_rst(REPORT)  # only when a Galera scenario ran
+
+
+def test_real_galera_replaces_the_stand_in_writer_scenario(keepalived_model):
+    """A full drill on a machine with MariaDB runs Galera for real: its stand-in
+    scenario (single-writer:galera) is left out with a note, galera gets no stand-in
+    backends, and asking for both in one drill is a usage error. A quick drill runs a
+    Galera scenario when it is named."""
+    from hamodel.drill.runner import Drill
+
+    if not galera_available():
+        pytest.skip("no MariaDB/Galera here: the Galera kinds are not offered")
+    arch, dep, files = keepalived_model
+    full = Drill(arch, dep, files)
+    names = [s.name for s in full.scenarios]
+    assert "single-writer:galera" not in names and names[-len(GALERA_NAMES):] == GALERA_NAMES
+    assert "galera" not in full.plan.backend_services and "galera" not in full.plan.skipped_backend_services
+    assert any(n.startswith("single-writer:galera left out") for n in full.plan.notes)
+    with pytest.raises(ValueError, match="not both"):
+        Drill(arch, dep, files, scenarios=["single-writer:galera", "galera-member-down"])
+    quick = Drill(arch, dep, files, quick=True, scenarios=["galera-member-down"])
+    assert [s.name for s in quick.scenarios] == ["galera-member-down"]
