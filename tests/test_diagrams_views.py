@@ -18,7 +18,7 @@ from hamodel.model import STRATEGY_TITLES
 from hamodel.pipeline import resolve
 
 REPO = Path(__file__).resolve().parent.parent
-MODELS = ("openstack_keepalived", "openstack_pacemaker", "multirack")
+MODELS = ("openstack_keepalived", "openstack_pacemaker", "multirack", "webplatform")
 
 # The furo theme's content column is 46em (736 px); a figure at width 100%
 # is scaled to it. At 820 pt (1093 px) the 10 pt secondary text still

@@ -278,7 +278,8 @@ def _physical(dep: Deployment, finding: Finding | None = None) -> str:
                 carried.setdefault(sw, []).append(net.name)
         nets = {net.name: net for net in arch.networks}
         for group in sorted({tuple(v) for v in carried.values()}, key=lambda t: [list(nets).index(x) for x in t]):
-            label = ("network " if len(group) == 1 else "networks ") + ", ".join(f"{x} {nets[x].subnet}" for x in group)
+            # One network per line: the cluster is no wider than its switches.
+            label = ("network " if len(group) == 1 else "networks\n") + "\n".join(f"{x} {nets[x].subnet}" for x in group)
             with Cluster(label, graph_attr={"bgcolor": "#F8F9F9"}):
                 for sw in sorted(x for x, v in carried.items() if tuple(v) == group):
                     bad = f"switch:{sw}" in failed or _domain_down(arch, sw, failed)
@@ -537,6 +538,9 @@ def _overview(dep: Deployment) -> str:
                                fontcolor=_WITNESS, fontsize="10", fontname="Sans-Serif", penwidth="1.5",
                                label="votes in " + ", ".join(c for c in votes if kind_of[c] == kind),
                                **{"class": "witness-vote"})
+        if votes:  # beside the clusters they vote in, not on a row of their own (page width)
+            g.diagram.dot.body.append("\t{rank=same; " + "; ".join(
+                f'"{anchor[k].nodeid}"' for k in ["witness", *sorted({kind_of[c] for c in votes})]) + "}\n")
         # Dependencies between strategies, bundled: the edge is labelled with
         # the services depended on. Drawn from the provider to its users
         # (arrow back) so the clustered backbone sits above the workers.
