@@ -118,7 +118,12 @@ def test_reference_layout(ref_files):
     manifest = json.loads(ref_files["manifest.json"])
     cib = manifest["files"]["pacemaker/cib.xml"]
     assert cib["node"] == "ctl-1" and cib["mode"] == "0600" and cib["kind"] == "pacemaker-cib"
-    assert manifest["files"]["nodes/ctl-2/corosync/corosync.conf"]["dest"] == "/etc/corosync/corosync.conf"
+    coro = manifest["files"]["nodes/ctl-2/corosync/corosync.conf"]
+    assert coro["dest"] == "/etc/corosync/corosync.conf" and coro["validate"]["command"] == "corosync -t -c %s"
+    # knet's key is the deployment's secret: not generated, listed as what the file needs on the node
+    assert [f["path"] for f in coro["prerequisites"]["files"]] == ["/etc/corosync/authkey"]
+    assert "keyfile: /etc/corosync/authkey" in ref_files["nodes/ctl-2/corosync/corosync.conf"].decode()
+    assert cib["on_change"]["command"] == ["pcs", "cluster", "cib-push", "--config", "/etc/hamodel/pacemaker/cib.xml"]
     assert "pacemaker/cib.xml" in ref_files["ansible/inventory.yml"].decode()
 
 
@@ -356,7 +361,7 @@ def pacemaker_models(draw):
                                  host_map={f"c{i}": i for i in range(1, n + 1)} if draw(st.booleans()) else {})]
     pm = PacemakerCluster(on="ctl", fencing=fencing, fence=fence, two_node=mode == "two_node",
                           qdevice="q" if mode == "qdevice" else None,
-                          wait_for_all=draw(st.booleans()), transport=draw(st.sampled_from(["knet", "udpu"])),
+                          wait_for_all=draw(st.booleans()), transport=draw(st.sampled_from(["knet", "udpu", "udp"])),
                           token_ms=draw(st.sampled_from([1000, 3000, 10000])),
                           quorum=draw(st.sampled_from(["majority", 1, 2])) if mode == "plain" else "majority")
     return Architecture("random-pcmk", networks=[lan], vips=[vip], nodes=nodes, services=services, pacemaker=pm)

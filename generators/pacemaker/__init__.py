@@ -42,6 +42,7 @@ from hamodel.model.strategies import ActivePassive, AppCluster, PacemakerVip
 
 TEMPLATES = Path(__file__).parent
 COROSYNC_DEST = "/etc/corosync/corosync.conf"
+AUTHKEY = "/etc/corosync/authkey"
 CIB_PATH = "pacemaker/cib.xml"
 PCS_PATH = "pacemaker/pcs-setup.sh"
 CIB_DEST = "/etc/hamodel/pacemaker/cib.xml"
@@ -524,13 +525,16 @@ def render_pacemaker(dep: Deployment, plan: PacemakerPlan | None, redacted: Pace
     env = _env()
     model = dep.architecture.name
     files = []
-    corosync = env.get_template("corosync.conf.j2").render(model=model, c=plan.corosync).encode()
+    corosync = env.get_template("corosync.conf.j2").render(model=model, c=plan.corosync, authkey=AUTHKEY).encode()
     members = tuple(n.name for n in plan.corosync.nodes)
     services = plan.cib.services
     vips = tuple(sorted({v for g in dep.vrrp_groups if g.manager == "pacemaker" for v in g.vips}))
+    # knet encrypts with the cluster's key: a secret of the deployment, not generated (corosync-keygen).
+    key = (AUTHKEY,) if plan.corosync.transport == "knet" else ()
     for n in members:
         files.append(NodeFile(node=n, kind="corosync", path=f"nodes/{n}/corosync/corosync.conf", dest=COROSYNC_DEST,
-                              services=services, vips=vips, data=corosync, redacted=corosync, secret=False))
+                              services=services, vips=vips, data=corosync, redacted=corosync, secret=False,
+                              references=key))
 
     def both(name: str) -> tuple[bytes, bytes]:
         t = env.get_template(name)
