@@ -113,3 +113,11 @@ def test_min_replicas_needs_enough_members():
     # Defaults stay out of the canonical JSON (existing models keep their hash).
     assert "steps_down" not in Elected(by="x").model_dump_json()
     assert "min_replicas" not in Elected(by="x").model_dump_json()
+
+
+def test_a_spof_caused_by_min_replicas_says_so():
+    arch, p = redis(A, B, ["n1", "n2"], SENT, steps_down=False, min_replicas=1)
+    spof = {x.id: x for x in analyse(arch, p)}["spof:redis"]
+    assert "proc:redis@n1 (its writer needs 1 live replica (min_replicas) and without n1 only 0 can remain)" \
+        in spof.impact
+    assert "Run at least 3 members (replicas) or lower min_replicas." in spof.mitigation

@@ -299,6 +299,13 @@ def _cause(v: ModelView, s: str, c: str) -> tuple[str, str]:
     kind, name = component_kind(c), c.split(":", 1)[1]
     st = v.services[s].strategy
     where = "its instances and VIP holders" if v.access_holder(s) or s in v.holders else "its instances"
+    need = getattr(st, "min_replicas", 0)
+    host = name.split("@", 1)[1] if kind == "proc" and name.split("@", 1)[0] == v.process(s) else name
+    if need and kind in ("node", "proc") and host in v.instances[s] and len(v.instances[s]) - 2 < need:
+        # Elected with min-replicas-to-write: the survivor is there but may not write.
+        return (f"its writer needs {need} live replica{'s' * (need != 1)} (min_replicas) and without {host} "
+                f"only {len(v.instances[s]) - 2} can remain",
+                f"Run at least {need + 2} members (replicas) or lower min_replicas.")
     if kind == "node":
         if name in v.pcmk_nodes and _pcmk_fragile(v) and any(
                 v.uses_pacemaker(x) for x in (s, *v.closure(s))):
