@@ -124,7 +124,7 @@ def z3_prove(k: int):
 
 def z3_enumerate(k: int):
     an = Analyzer(view(ARCH, PLACEMENT, processes=PROCS))
-    return {s: an.cut_sets(s, k)[0] for s in sorted(an.v.services)}
+    return {s: an.z3_cut_sets(s, k)[0] for s in sorted(an.v.services)}
 
 
 def brute_prove_global(k: int, budget: float, refuted_below: dict | None = None):

@@ -121,12 +121,21 @@ def first_counterexample(target: z3.BoolRef, literals: dict[str, z3.BoolRef], k:
 
 
 class Analyzer:
-    """Cut-set and split-brain queries on one :class:`ModelView`."""
+    """Cut-set and split-brain queries on one :class:`ModelView`.
+
+    Minimal cut sets come from the service's fault tree
+    (:class:`hamodel.analysis.faulttree.CutSets`, bottom-up over the gates,
+    shared between services) whenever the tree is coherent; Z3 enumerates
+    them for non-coherent trees (a two-node Pacemaker cluster with fencing)
+    and when an unbounded enumeration (``k=None``) grows past its limit.
+    Proofs (:meth:`counterexample`) and split brain stay with Z3."""
 
     def __init__(self, v: ModelView):
         self.v = v
         self.enc = Encoder(v)
         self._cuts: dict[tuple[str, int | None], tuple[list[CutSet], bool]] = {}
+        self._builder = None
+        self._trees: dict[tuple[int | None, int | None], object] = {}  # (k, cap) -> faulttree.CutSets
 
     def literals(self, s: str) -> dict[str, z3.BoolRef]:
         return {c: self.enc.failed(c) for c in sorted(self.v.slice(s))}
@@ -135,11 +144,43 @@ class Analyzer:
         return z3.Not(self.enc.up(s))
 
     def cut_sets(self, s: str, k: int | None, limit: int | None = None) -> tuple[list[CutSet], bool]:
-        """Minimal cut sets of ``s`` (size <= k; k=None: all)."""
+        """Minimal cut sets of ``s`` (size <= k; k=None: all), smallest
+        first; ``(sets, complete)``, complete False when ``limit`` cut the
+        enumeration short (as :func:`enumerate_minimal`)."""
         key = (s, k)
         if key not in self._cuts:
-            self._cuts[key] = enumerate_minimal(self.down(s), self.literals(s), k, limit)
+            r = self.tree_cut_sets(s, k, limit)
+            self._cuts[key] = r if r is not None else self.z3_cut_sets(s, k, limit)
         return self._cuts[key]
+
+    def z3_cut_sets(self, s: str, k: int | None, limit: int | None = None) -> tuple[list[CutSet], bool]:
+        """:meth:`cut_sets` enumerated by Z3 (any tree, coherent or not)."""
+        return enumerate_minimal(self.down(s), self.literals(s), k, limit)
+
+    def tree_cut_sets(self, s: str, k: int | None, limit: int | None = None) -> tuple[list[CutSet], bool] | None:
+        """:meth:`cut_sets` from the fault tree, or None where the tree
+        cannot answer exactly as Z3 would: a non-coherent tree, or ``limit``
+        sets or more (Z3 then reports the first ``limit`` it found)."""
+        from hamodel.analysis.faulttree import Builder, CutSets, TooMany, coherent
+
+        if self._builder is None:
+            self._builder = Builder(self.v)
+        f = self._builder.up(s)
+        if not coherent(f):
+            return None
+        cap = None if k is not None else limit  # bounded orders stay small; unbounded ones may explode
+        cs = self._trees.get((k, cap))
+        if cs is None:
+            # k=None: no truncation (no set is larger than the component count).
+            order = len(self.v.components) if k is None else k
+            cs = self._trees[k, cap] = CutSets(order, self.v.components, cap=cap)
+        try:
+            fam = cs.family(f)
+        except TooMany:
+            return None
+        if limit is not None and fam.count() >= limit:
+            return None
+        return cs.as_names(fam), True
 
     def counterexample(self, s: str, k: int) -> CutSet | None:
         return first_counterexample(self.down(s), self.literals(s), k)

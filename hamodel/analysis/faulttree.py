@@ -459,6 +459,19 @@ class Family(tuple):
     def sets(self) -> list[int]:
         return [*_bits(self[0]), *self[1]]
 
+    def count(self) -> int:
+        return self[0].bit_count() + len(self[1])
+
+
+class TooMany(Exception):
+    """A family outgrew the cap given to :class:`CutSets` (unbounded order
+    only): the caller enumerates another way."""
+
+
+def _check(n: int, cap: int | None) -> None:
+    if cap is not None and n > cap:
+        raise TooMany(n)
+
 
 _NEVER = Family(0, frozenset())  # no cut set of order <= k
 _ALWAYS = Family(0, frozenset([0]))  # fails with nothing failed
@@ -493,6 +506,10 @@ def _proper_subsets(x: int) -> Iterable[int]:
         for c in combinations(bs, r):
             yield x ^ sum(c)
 
+
+# Unbounded order: a product of more than cap * this many pairs is given up
+# (TooMany) before it is formed.
+_PAIRS_PER_SET = 50
 
 # With at most this many candidate subsets to compare with, scanning them
 # beats looking up every subset of a set (measured on the benchmark model).
@@ -559,7 +576,7 @@ def _union(fams: list[Family]) -> Family:
     return Family(singles, frozenset(_antichain([x for c in parts for x in c])))
 
 
-def _product(a: Family, b: Family, k: int) -> Family:
+def _product(a: Family, b: Family, k: int, cap: int | None = None) -> Family:
     """Minimal sets of order <= k containing a set of ``a`` and one of ``b``.
     A set of one side that already contains a set of the other is such a
     set as it is (its products are its supersets): with operands sharing
@@ -585,6 +602,7 @@ def _product(a: Family, b: Family, k: int) -> Family:
             out.append(y)
         else:
             rb.append(y)
+    _check(len(ra) * len(rb) // _PAIRS_PER_SET, cap)
     for x in ra:
         for y in rb:
             z = x | y
@@ -594,7 +612,7 @@ def _product(a: Family, b: Family, k: int) -> Family:
     return Family(both, frozenset(_antichain(out)) if out else frozenset())
 
 
-def _fail_at_least(ops: list[Family], need: int, k: int) -> Family:
+def _fail_at_least(ops: list[Family], need: int, k: int, cap: int | None = None) -> Family:
     """Minimal sets of order <= k failing at least ``need`` of the operands
     whose minimal cut sets are ``ops`` (an OR gate of the success formula
     is need = all of them)."""
@@ -608,11 +626,12 @@ def _fail_at_least(ops: list[Family], need: int, k: int) -> Family:
     if need > len(ops):
         return _NEVER
     if not any(f[1] for f in ops):
-        return _single_at_least([f[0] for f in ops], need, k)
+        return _single_at_least([f[0] for f in ops], need, k, cap)
     if need == len(ops):
         r = _ALWAYS
         for f in sorted(ops, key=lambda f: f[0].bit_count() + len(f[1])):
-            r = _product(r, f, k)
+            r = _product(r, f, k, cap)
+            _check(r.count(), cap)
             if not r:
                 break
         return r
@@ -620,11 +639,12 @@ def _fail_at_least(ops: list[Family], need: int, k: int) -> Family:
     for fx in ops:
         for j in range(need, 0, -1):
             if at[j - 1]:
-                at[j] = _union([at[j], _product(at[j - 1], fx, k)])
+                at[j] = _union([at[j], _product(at[j - 1], fx, k, cap)])
+                _check(at[j].count(), cap)
     return at[need]
 
 
-def _single_at_least(ops: list[int], need: int, k: int) -> Family:
+def _single_at_least(ops: list[int], need: int, k: int, cap: int | None = None) -> Family:
     """:func:`_fail_at_least` when every operand's cut sets are single
     components (``ops``: their masks): operand i fails iff one of its
     components fails. Components failing the same operands are
@@ -644,8 +664,11 @@ def _single_at_least(ops: list[int], need: int, k: int) -> Family:
     singles = 0
     multi: list[int] = []
     stack: list[tuple[int, int, tuple[int, ...]]] = [(0, 0, ())]
+    steps = 0
     while stack:
         start, covered, chosen = stack.pop()
+        steps += 1
+        _check(steps // _PAIRS_PER_SET, cap)
         for j in range(start, len(masks)):
             m = masks[j]
             if not m & ~covered:
@@ -664,6 +687,7 @@ def _single_at_least(ops: list[int], need: int, k: int) -> Family:
             for mm in ch:
                 sums = [s + x for s in sums for x in groups[mm]]
             multi.extend(sums)
+            _check(len(multi), cap)
     return Family(singles, frozenset(multi))
 
 
@@ -684,10 +708,16 @@ class CutSets:
     operands (as sets for AND/OR, as a multiset for k-of-n) share one family,
     so the node, path and vote sub-trees that many services repeat (built as
     separate tuples) are expanded once. ``components`` fixes the bit order
-    (others get bits in the order first met)."""
+    (others get bits in the order first met).
 
-    def __init__(self, k: int, components: Iterable[str] = ()):
+    ``cap`` (for an unbounded order, where families can grow exponentially):
+    a gate with more than ``cap`` minimal cut sets raises :class:`TooMany`,
+    now and for every later formula containing it."""
+
+    def __init__(self, k: int, components: Iterable[str] = (), cap: int | None = None):
         self.k = k
+        self.cap = cap
+        self._over: set[tuple] = set()
         self.names: list[str] = []
         self.bit: dict[str, int] = {}
         for c in components:
@@ -723,8 +753,16 @@ class CutSets:
             raise ValueError("minimal cut sets need a coherent tree (no NOT gate)")
         g = self._canon.get(key)
         if g is None:
+            if key in self._over:
+                raise TooMany(key)
+            try:
+                fam = self._family(key)
+                _check(fam.count(), self.cap)
+            except TooMany:
+                self._over.add(key)
+                raise
             g = self._canon[key] = len(self._fams)
-            self._fams.append(self._family(key))
+            self._fams.append(fam)
         self._ids[id(f)] = g
         self._keep.append(f)
         return g
@@ -741,10 +779,10 @@ class CutSets:
             return _union([fams[g] for g in key[1]])
         if t == "or":  # fails when every operand fails
             ops = [fams[g] for g in key[1]]
-            return _fail_at_least(ops, len(ops), k)
+            return _fail_at_least(ops, len(ops), k, self.cap)
         # atleast m of n holds: fails when more than n - m operands fail
         ops = [fams[g] for g in key[2]]
-        return _fail_at_least(ops, len(ops) - key[1] + 1, k)
+        return _fail_at_least(ops, len(ops) - key[1] + 1, k, self.cap)
 
     def family(self, f: Formula) -> Family:
         """Minimal cut sets (bitsets) of order <= k that falsify ``f``."""
