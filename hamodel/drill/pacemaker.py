@@ -561,6 +561,20 @@ printf '%s\\n' "$input" | exec nsenter -t {os.getpid()} -m -n -- {sys.executable
         except subprocess.TimeoutExpired:
             return subprocess.CompletedProcess(argv, 124, "", "timeout")
 
+    def admin_node(self, avoid: str | None = None) -> str:
+        """A node whose cluster stack runs and whose partition has quorum (for admin commands)."""
+        for n in self.nodes:
+            if n != avoid and self.alive(n) and self.quorate(n):
+                return n
+        raise LabError("no node with a running cluster stack and quorum")
+
+    def set_property(self, name: str, value: str) -> None:
+        """Set a cluster property (crm_attribute) from a quorate node."""
+        r = self.tool(self.admin_node(), ["crm_attribute", "--type", "crm_config", "--name", name,
+                                          "--update", value])
+        if r.returncode != 0:
+            raise LabError(f"crm_attribute {name}={value}: {(r.stderr or r.stdout).strip()}")
+
     def quorate(self, node: str) -> bool:
         r = self.tool(node, ["corosync-quorumtool", "-s"], via="corosync")
         return bool(re.search(r"(?m)^Quorate:\s+Yes", r.stdout))
@@ -742,15 +756,59 @@ printf '%s\\n' "$input" | exec nsenter -t {os.getpid()} -m -n -- {sys.executable
         self.lab.teardown()
 
 
+LAB_SECRET = "hamodeldrilllab"
+
+
+def secret_env_refs(obj: Any) -> set[str]:
+    """The environment variables the model's secret references name (fence passwords...)."""
+    from pydantic import BaseModel
+
+    from hamodel.model.base import SecretRef
+
+    found: set[str] = set()
+    stack = [obj]
+    seen: set[int] = set()
+    while stack:
+        o = stack.pop()
+        if id(o) in seen:
+            continue
+        seen.add(id(o))
+        if isinstance(o, SecretRef):
+            if o.env:
+                found.add(o.env)
+        elif isinstance(o, BaseModel):
+            stack.extend(getattr(o, f) for f in type(o).model_fields)
+        elif isinstance(o, (list, tuple, set, frozenset)):
+            stack.extend(o)
+        elif isinstance(o, dict):
+            stack.extend(o.values())
+    return found
+
+
+def lab_env(arch: Architecture) -> dict[str, str]:
+    """The environment for building the lab's files: each secret reference that is not set
+    gets a lab value (the lab replaces the fencing devices, the only consumers of those)."""
+    env = dict(os.environ)
+    for name in secret_env_refs(arch):
+        env.setdefault(name, LAB_SECRET)
+    return env
+
+
+def generated_files(arch: Architecture, *, lock: Path | None = None) -> tuple[Any, Mapping[str, bytes]]:
+    """The analysed Deployment and the files ``hamodel build`` writes (secrets unset in the
+    environment get a lab value, see :func:`lab_env`)."""
+    from hamodel.generators.configs import build_configs
+    from hamodel.pipeline import resolve
+
+    dep = resolve(arch, analyse=True, lock=lock)
+    return dep, build_configs(dep, env=lab_env(arch))
+
+
 def open_lab(arch: Architecture, *, lock: Path | None = None, progress: Progress | None = None,
              dep=None, files: Mapping[str, bytes] | None = None) -> PacemakerLab:
     """Plan and set up a Pacemaker lab for ``arch`` (tears down what it built if setup fails)."""
     if dep is None or files is None:
-        from hamodel.generators.configs import build_configs
-        from hamodel.pipeline import resolve
-
-        dep = resolve(arch, analyse=True, lock=lock)
-        files = build_configs(dep)
+        dep, files = generated_files(arch, lock=lock)
     pl = PacemakerLab(arch, plan(arch, dep, files), progress or (lambda s: None), dep=dep)
     try:
         pl.setup()

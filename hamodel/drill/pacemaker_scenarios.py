@@ -39,7 +39,7 @@ from hamodel.drill.pacemaker import PacemakerLab, open_lab
 from hamodel.drill.results import Check, as_json
 from hamodel.model import Architecture
 
-SCENARIOS = ("node-crash", "partition")
+SCENARIOS = ("node-crash", "partition", "partition-no-fencing")
 #: After corosync has formed the new membership: the controller's reaction
 #: (a new DC elected and joined when the DC was lost, the scheduler's
 #: transition) before fencing starts. Measured 1-4 s on an idle 2-core lab.
@@ -140,6 +140,18 @@ def _holders_max(watch: HolderWatch, addr: str, t0: float) -> tuple[int, list[st
     return len(worst[1]), sorted(worst[1])
 
 
+def overlap(watch: HolderWatch, addr: str, t0: float) -> tuple[float, float | None]:
+    """Seconds during which two or more nodes held ``addr`` after ``t0``, and when the last
+    such period ended (seconds after ``t0``; None when there was none)."""
+    samples = watch.since(addr, t0)
+    total, end = 0.0, None
+    for (t, h), (t_next, _) in zip(samples, samples[1:]):
+        if len(h) > 1:
+            total += t_next - t
+            end = t_next - t0
+    return round(total, 2), None if end is None else round(end, 2)
+
+
 def _first(watch: HolderWatch, addr: str, t0: float, pred: Callable[[frozenset[str]], bool]) -> float | None:
     return next((round(t - t0, 2) for t, h in watch.since(addr, t0) if pred(h)), None)
 
@@ -195,7 +207,7 @@ def _settle(pl: PacemakerLab, timeout: float = SETTLE_S) -> float:
     t0 = time.monotonic()
     took = pl.wait(lambda: not pl.unsettled(), timeout, "the cluster settled", every=0.5, detail=pl.unsettled)
     # A node that rejoins may draw resources back (no stickiness): wait for the transitions to end.
-    r = pl.tool(pl.nodes[0], ["crm_resource", "--wait", f"--timeout={int(timeout)}s"], timeout=timeout + 10)
+    r = pl.tool(pl.admin_node(), ["crm_resource", "--wait", f"--timeout={int(timeout)}s"], timeout=timeout + 10)
     if r.returncode != 0:
         raise LabError(f"crm_resource --wait: exit {r.returncode}: {(r.stderr or r.stdout).strip()}")
     took = pl.wait(lambda: not pl.unsettled(), timeout, "the cluster settled", every=0.5, detail=pl.unsettled)
@@ -213,20 +225,24 @@ def timeline(watch: HolderWatch, addr: str, t0: float) -> list[list]:
 
 def place(pl: PacemakerLab, rid: str, node: str) -> bool:
     """Move ``rid`` to ``node`` (crm_resource --move: a cli-prefer constraint); True when it was elsewhere."""
-    res = pl.resources(pl.nodes[0]) or {}
+    admin = pl.admin_node()
+    res = pl.resources(admin) or {}
     if [n for n, _ in res.get(rid, [])] == [node]:
         return False
-    r = pl.tool(pl.nodes[0], ["crm_resource", "--move", "-r", rid, "-N", node])
+    r = pl.tool(admin, ["crm_resource", "--move", "-r", rid, "-N", node])
     if r.returncode != 0:
         raise LabError(f"crm_resource --move {rid} to {node}: {(r.stderr or r.stdout).strip()}")
-    pl.wait(lambda: [n for n, _ in (pl.resources(pl.nodes[0]) or {}).get(rid, [])] == [node], 60,
+    pl.wait(lambda: [n for n, _ in (pl.resources(admin) or {}).get(rid, [])] == [node], 60,
             f"{rid} on {node}", every=0.5)
     _settle(pl)
     return True
 
 
-def unplace(pl: PacemakerLab, rid: str) -> None:
-    pl.tool(pl.nodes[0], ["crm_resource", "--clear", "-r", rid])
+def unplace(pl: PacemakerLab, rid: str, avoid: str | None = None) -> None:
+    """Remove the cli-prefer constraint of :func:`place` (from a quorate node other than ``avoid``)."""
+    r = pl.tool(pl.admin_node(avoid), ["crm_resource", "--clear", "-r", rid])
+    if r.returncode != 0:
+        raise LabError(f"crm_resource --clear {rid}: {(r.stderr or r.stdout).strip()}")
 
 
 def node_crash(pl: PacemakerLab, watch: HolderWatch) -> dict[str, Any]:
@@ -284,7 +300,7 @@ def node_crash(pl: PacemakerLab, watch: HolderWatch) -> dict[str, Any]:
                              else ("not fenced" if fence_s is None else "VIP moved first")))
     t1 = time.monotonic()
     if moved_cinder:
-        unplace(pl, cinder)
+        unplace(pl, cinder, avoid=victim)
     pl.power_on(victim)
     _settle(pl)
     measured["rejoin_s"] = round(time.monotonic() - t1, 2)
@@ -294,28 +310,36 @@ def node_crash(pl: PacemakerLab, watch: HolderWatch) -> dict[str, Any]:
             "measured": measured, "checks": checks}
 
 
-def partition(pl: PacemakerLab, watch: HolderWatch, analysis: dict[str, Any]) -> dict[str, Any]:
+def partition(pl: PacemakerLab, watch: HolderWatch, analysis: dict[str, Any], *, fencing: bool = True) -> dict[str, Any]:
+    """Isolate the VIP holder (made the DC first); ``fencing=False`` runs the same partition with
+    ``stonith-enabled=false`` for its duration, so that only the quorum policy acts."""
     vip = _vip(pl)
     vip_rid = pl.vip_resources.get(vip.name)
-    # The worst case, and a deterministic order: the isolated node holds the VIP and is the DC.
-    # Its partition then acts on the quorum loss at once (it stops its resources), while the
-    # majority must first elect a DC of its own before it can fence.
+    # The worst case and a fixed order: the isolated node holds the VIP and is the DC, so its
+    # partition acts on the quorum loss at once (no election needed to stop its resources).
     dc = pl.dc()
     moved_vip = bool(vip_rid and dc and place(pl, vip_rid, dc))
     minority = _holder(pl, vip.address)
     majority = [n for n in pl.nodes if n != minority]
     policy = no_quorum_policy(pl.configuration)
-    fencing = fencing_enabled(pl.configuration)
+    shipped_fencing = fencing_enabled(pl.configuration)
+    fencing = fencing and shipped_fencing
+    if shipped_fencing and not fencing:
+        pl.set_property("stonith-enabled", "false")
+        _settle(pl)
     tm = Timeouts(pl, majority[0])
     bound = tm.bound(fencing=fencing)
     quorum = len(pl.nodes) // 2 + 1
-    pred_split = not (policy in ("stop", "freeze", "demote", "suicide") or fencing)  # who could keep running both
+    # Fencing orders the minority's end before the majority's start: no overlap at all. Without
+    # it, a minority that stops (no-quorum-policy=stop) ends the overlap itself, but nothing keeps
+    # the majority from starting the VIP first: a transient overlap, bounded by the minority's stop.
+    pred_split = "lasting" if policy == "ignore" and not fencing else "none" if fencing else "transient at most"
     fenced_before = len(pl.fence_log())
     logs = {w: pl.log_size(minority, w) for w in ("pacemaker", "corosync")}
     time.sleep(1.0)
     t0 = time.monotonic()
     cut = pl.isolate(minority, cut=True)
-    # The minority's view while it lives (fencing kills it): quorum lost, resources stopped.
+    # The minority's own view while it lives (fencing kills it).
     lost_q = None
     while time.monotonic() - t0 < bound + 30:
         if not pl.alive(minority, "corosync"):
@@ -327,6 +351,8 @@ def partition(pl: PacemakerLab, watch: HolderWatch, analysis: dict[str, Any]) ->
     try:
         pl.wait(lambda: any(h in majority for h in pl.vip_holders(vip.address)), bound + 30, "the VIP on the majority",
                 every=SAMPLE_S)
+        pl.wait(lambda: minority not in pl.vip_holders(vip.address), 30, "the VIP gone from the isolated node",
+                every=SAMPLE_S)
     except LabError:
         pass
     time.sleep(2.0)
@@ -334,54 +360,93 @@ def partition(pl: PacemakerLab, watch: HolderWatch, analysis: dict[str, Any]) ->
     fence_s = round(fences[0]["done"] - t0, 2) if fences else None
     released_s = _first(watch, vip.address, t0, lambda h: minority not in h)
     majority_s = _first(watch, vip.address, t0, lambda h: bool(h & set(majority)))
-    by = ("the minority itself (no quorum)" if released_s is not None and (fence_s is None or released_s < fences[0]["t"] - t0)
-          else "fencing" if fence_s is not None else "nobody")
     maj_quorate = all(pl.quorate(n) for n in majority)
-    # What the minority did before it was fenced, from its own logs (they survive the fencing).
+    # What the minority did, from its own logs (they survive the fencing).
     plog, clog = (pl.log_since(minority, logs[w], w) for w in ("pacemaker", "corosync"))
     stopped = sorted(set(re.findall(rf"Result of stop operation for (\S+) on {re.escape(minority)}: ok", plog)))
     logged_no_quorum = bool(re.search(r"non-primary component|Quorum lost|quorum lost", clog + plog))
+    by = ("the isolated node itself (no quorum)" if vip_rid in stopped
+          else "fencing" if fence_s is not None else "nobody" if released_s is None else "unknown")
     t1 = time.monotonic()
     if moved_vip:
-        unplace(pl, vip_rid)
+        unplace(pl, vip_rid, avoid=minority)
     pl.isolate(minority, cut=False)
     if not pl.alive(minority) or not pl.alive(minority, "corosync"):
         pl.power_on(minority)  # fenced: the node boots and its cluster stack starts
     _settle(pl)
+    if shipped_fencing and not fencing:
+        pl.set_property("stonith-enabled", "true")
+        _settle(pl)
     heal_s = round(time.monotonic() - t1, 2)
     time.sleep(1.0)
     most, who = _holders_max(watch, vip.address, t0)
+    twice_s, twice_end = overlap(watch, vip.address, t0)
     samples = len(watch.since(vip.address, t0))
-    measured = {"isolated": minority, "links_cut": cut, "minority_lost_quorum_s": lost_q,
-                "vip_released_by_minority_s": released_s, "released_by": by, "vip_on_majority_s": majority_s,
-                "fenced": [f"{f['action']} {f['plug']}" for f in fences], "fence_done_s": fence_s,
-                "majority_quorate": maj_quorate, "max_vip_holders": most, "vip_holders_at_max": who,
-                "split_brain": most > 1, "samples": samples, "vip_timeline": timeline(watch, vip.address, t0), "sample_interval_s": SAMPLE_S, "heal_and_settle_s": heal_s,
-                "minority_stopped": stopped, "minority_logged_quorum_loss": logged_no_quorum,
-                "minority_was_dc": dc == minority, "vip_placed_on_dc": moved_vip,
+    links = sorted(f"link:{_vip_network(pl)}:{c}" for c in cut)
+    this, other = analysis.get("this", {}), analysis.get("compared")
+    measured = {"isolated": minority, "links_cut": cut, "minority_was_dc": dc == minority, "vip_placed_on_dc": moved_vip,
+                "minority_lost_quorum_s": lost_q, "minority_logged_quorum_loss": logged_no_quorum,
+                "minority_stopped": stopped, "vip_released_by_minority_s": released_s, "released_by": by,
+                "vip_on_majority_s": majority_s, "fenced": [f"{f['action']} {f['plug']}" for f in fences],
+                "fence_done_s": fence_s, "majority_quorate": maj_quorate, "max_vip_holders": most,
+                "vip_holders_at_max": who, "split_brain": most > 1, "vip_held_twice_s": twice_s,
+                "vip_held_twice_until_s": twice_end, "samples": samples, "sample_interval_s": SAMPLE_S,
+                "vip_timeline": timeline(watch, vip.address, t0), "heal_and_settle_s": heal_s,
                 "vip_moves_after_heal": max(0, len([e for e in timeline(watch, vip.address, t1) if e[1]]) - 1)}
-    this = analysis.get("this", {})
     checks = [
-        _check("split brain (VIP held by two nodes at once)", pred_split, most > 1),
+        _split_check(pred_split, most, twice_s, twice_end, released_s, bound),
         _check("the isolated node loses quorum", True, lost_q is not None or logged_no_quorum),
-        _check("the isolated node (the DC) stops its VIP itself (no-quorum-policy)", policy == "stop",
-               bool(vip_rid and vip_rid in stopped)),
-        _check("the VIP leaves the isolated node before the majority starts it", True,
-               released_s is not None and majority_s is not None and released_s <= majority_s),
         _check("the majority keeps quorum", True, maj_quorate),
-        _check(f"VIP on the majority within (s)", f"<= {bound:.1f}", majority_s, majority_s is not None and majority_s <= bound),
-        _check("analysis: split-brain findings of this model", [], this.get("split_brain_findings", []),
+        _check("VIP on the majority within (s)", f"<= {bound:.1f}", majority_s, majority_s is not None and majority_s <= bound),
+        _check("analysis of this model: split-brain findings", [], this.get("split_brain_findings", []),
                not this.get("split_brain_findings")),
     ]
     if fencing:
         checks.append(_check("the isolated node is fenced by the majority", True, bool(fences)))
+        checks.append(_check("the VIP leaves the isolated node before the majority starts it", True,
+                             released_s is not None and majority_s is not None and released_s <= majority_s))
+    else:
+        checks.append(_check("the isolated node stops its VIP itself (no-quorum-policy)", policy == "stop",
+                             bool(vip_rid and vip_rid in stopped)))
+    side = {"partition": links, "pacemaker_measured_split_brain": most > 1,
+            "this_model_split_brain_sets": this.get("split_brain_sets", {})}
+    if other is not None:
+        sets = [sorted(x) for v in other.get("split_brain_sets", {}).values() for x in v]
+        predicts = links in sets
+        side.update({"compared_model": other["model"], "compared_findings": other.get("split_brain_findings", []),
+                     "compared_predicts_split_brain_for_this_partition": predicts})
+        checks.append(_check(f"analysis of {other['model']}: split brain for this very partition", True, predicts))
+    measured["side_by_side"] = side
     return {"prediction": {"split_brain": pred_split, "no_quorum_policy": policy, "fencing": fencing,
                            "quorum": f"{quorum} of {len(pl.nodes)} votes", "vip_on_majority_within_s": bound,
                            "why": tm.why(fencing=fencing),
                            "reason": f"{minority} alone has 1 of {len(pl.nodes)} votes (quorum {quorum}): it stops its "
-                                     f"resources (no-quorum-policy={policy}); the majority "
-                                     + ("fences it, then " if fencing else "") + "starts the VIP"},
+                                     f"resources (no-quorum-policy={policy})"
+                                     + ("; the majority fences it, then starts the VIP" if fencing else
+                                        "; the majority starts the VIP (fencing disabled for this variant)")},
             "measured": measured, "checks": checks}
+
+
+def _split_check(pred: str, most: int, twice_s: float, twice_end: float | None, released_s: float | None,
+                 bound: float) -> Check:
+    """The VIP held by two nodes: never (``pred`` "none"), or only until the minority's own stop."""
+    if most <= 1:
+        measured = "none"
+    elif twice_end is not None and released_s is not None and twice_end <= released_s + 2 * SAMPLE_S:
+        measured = f"transient ({twice_s:.2f} s, ended by the minority's stop at {released_s:.2f} s)"
+    else:
+        measured = f"lasting ({twice_s:.2f} s)"
+    if pred == "none":
+        ok = measured == "none"
+    elif pred == "transient at most":
+        ok = measured == "none" or (measured.startswith("transient") and released_s is not None and released_s <= bound)
+    else:
+        ok = True
+    return _check("VIP held by two nodes at once (split brain)", pred, measured, ok)
+
+
+def _vip_network(pl: PacemakerLab) -> str:
+    return pl.arch.vip(pl.plan.vips[0].name).network
 
 
 def run_all(arch: Architecture, *, lock: Path | None = None, scenarios: list[str] | None = None,
@@ -414,7 +479,8 @@ def run_all(arch: Architecture, *, lock: Path | None = None, scenarios: list[str
             _settle(pl)
             say(f"pacemaker scenario {name} ...")
             t0 = time.monotonic()
-            r = node_crash(pl, watch) if name == "node-crash" else partition(pl, watch, an)
+            r = (node_crash(pl, watch) if name == "node-crash" else
+                 partition(pl, watch, an, fencing=name == "partition"))
             r = as_json(r)
             r.update({"name": name, "kind": f"pacemaker-{name}", "vip": pl.plan.vips[0].name,
                       "title": TITLES[name], "agreed": all(c["agreed"] for c in r["checks"]),
@@ -441,7 +507,8 @@ def run_all(arch: Architecture, *, lock: Path | None = None, scenarios: list[str
 
 
 TITLES = {"node-crash": "The VIP holder loses power: Pacemaker fences it and moves the VIP and cinder-volume",
-          "partition": "A partition isolates the VIP holder: the minority stops, the majority fences and takes over"}
+          "partition": "A partition isolates the VIP holder: the minority stops, the majority fences and takes over",
+          "partition-no-fencing": "The same partition with fencing disabled: the quorum policy alone keeps one VIP"}
 
 
 def _version(argv: list[str]) -> str:
