@@ -335,6 +335,9 @@ def build(
     validate: bool = typer.Option(False, "--validate", help="Run haproxy -c, keepalived -t and corosync -t (in "
                                   "a network namespace), crm_verify and the pcs script replay on every config "
                                   "first; write nothing if one fails. Needs root."),
+    ansible_host: bool = typer.Option(False, "--ansible-host", help="Write each node's model address as its "
+                                      "ansible_host in ansible/inventory.yml (by default a site inventory's "
+                                      "address is never overridden)."),
 ) -> None:
     """Generate keepalived.conf, haproxy.cfg, sysctl.d, corosync.conf and the Pacemaker CIB, and a manifest."""
     from hamodel.generators.configs import InconsistentConfig, build_configs, drift
@@ -345,7 +348,7 @@ def build(
     arch = _load(model)
     try:
         dep = resolve(arch, lock=lock or lock_path_for(model), fresh=fresh, analyse=False)
-        files = build_configs(dep)
+        files = build_configs(dep, ansible_host=ansible_host)
     except (Unplaceable, InconsistentConfig) as exc:
         err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         err.print("nothing was written", highlight=False)

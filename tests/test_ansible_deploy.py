@@ -262,3 +262,19 @@ def test_ansible_host_only_when_asked(tmp_path: Path) -> None:
         assert ("ansible_host" in hv["n1"]) is ask
         if ask:
             assert hv["n1"]["ansible_host"] == "10.0.0.11"
+
+
+def test_cli_build_ansible_host_option(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from hamodel.cli import app
+    from test_configs import GOLDEN, ROOT
+
+    model = [str(ROOT / "models/openstack_keepalived.py"), "--lock", str(GOLDEN / "openstack_keepalived.lock.json")]
+    for flag, expect in (([], False), (["--ansible-host"], True)):
+        out = tmp_path / f"out{len(flag)}"
+        r = CliRunner().invoke(app, ["build", *model, "-o", str(out), *flag])
+        assert r.exit_code == 0, r.output
+        text = (out / "ansible" / "inventory.yml").read_text()
+        assert ("ansible_host: !unsafe '192.168.1.221'" in text) is expect
+        assert "hamodel_address: !unsafe '192.168.1.221'" in text

@@ -1,7 +1,18 @@
-"""manifest.json and ansible/inventory.yml: what was generated, for deploy tools.
+"""manifest.json, ansible/inventory.yml (and ansible/deploy.yml): what was generated, for deploy tools.
 
-The manifest lists every node file with its sha256, install path, mode and
-the services and VIPs it serves, plus the model's name and content hash.
+The manifest lists every node file with its sha256, install path, the
+services and VIPs it serves, plus the model's name and content hash, and
+how to install it (format 2), all from the one table :data:`KINDS`:
+``owner``, ``group``, ``mode``; ``validate`` (the command that checks a new
+file before it replaces the old one, ``%s`` for its path, or ``null`` with
+a ``note`` saying why); ``on_change`` (the action and command that make the
+daemon use a changed file); ``order`` (lower first; the top-level
+``install_order`` lists the kinds present); ``prerequisites`` (``packages``,
+``files`` the config reads such as certificates, runtime ``directories``
+such as the stats socket's, ``sysctl`` settings such as
+``net.ipv4.ip_nonlocal_bind``, ``firewall`` rules such as VRRP, IP
+protocol 112, in from the group's peers). Format 1 had none of these, and
+the mode only.
 It never holds a secret: a secret-bearing file is hashed with its secrets
 replaced by a placeholder (``sha256_redacted``), never with a plain sha256
 of the real file: keepalived keeps 8 characters of a VRRP password, so a
@@ -26,6 +37,17 @@ holds is therefore tagged ``!unsafe`` (Ansible's documented way to mark a
 value that must never be templated), except the few variables hamodel
 templates on purpose (``hamodel_root``, ``hamodel_manifest`` and each
 file's ``src``), which are built from constants and checked path segments.
+
+The inventory is made to be merged with a site inventory (``-i site -i
+OUT/ansible/inventory.yml``, either order): its groups are ``hamodel`` and
+``hamodel_<kind>`` (never OpenStack-Ansible's or kolla-ansible's
+``haproxy``/``keepalived``); a node's model address is ``hamodel_address``,
+and ``ansible_host`` only when the build is asked for it
+(``hamodel build --ansible-host``), so the site's value stays; and
+``hamodel_root`` is ``{{ playbook_dir }}/..``, OUT for the shipped
+OUT/ansible/deploy.yml, instead of ``inventory_dir``, which Ansible sets
+from the first inventory that names a host (the site's, when it comes
+first). Another playbook passes ``-e hamodel_root=OUT``.
 """
 
 from __future__ import annotations
