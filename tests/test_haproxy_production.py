@@ -504,3 +504,23 @@ def test_expected_status_is_enforced(tmp_path):
     with lab(tmp_path, arch) as (ns, sock):
         wait_for(lambda: (len(s := server_states(sock, "api-443")) == 3
                           and all(v.startswith("DOWN") for v in s.values()), s), "all DOWN")
+
+
+@NEEDS_ROOT
+def test_tls_ciphers_of_the_model_are_enforced(tmp_path):
+    """A TLS 1.2 client offering only a CBC/SHA-1 suite (outside Mozilla
+    intermediate) is refused; the same suite admitted by the model's
+    tls_ciphers is accepted, so the refusal comes from the generated line."""
+    weak, strong = "ECDHE-ECDSA-AES128-SHA", "ECDHE-ECDSA-AES128-GCM-SHA256"
+
+    def handshake(ns: str, cipher: str) -> int:
+        return subprocess.run(["ip", "netns", "exec", ns, "openssl", "s_client", "-connect", f"{PUBLIC}:443",
+                               "-tls1_2", "-cipher", f"{cipher}:@SECLEVEL=0"], stdin=subprocess.DEVNULL,
+                              capture_output=True, timeout=20).returncode
+
+    with lab(tmp_path, two_vip_arch(both_fronts())) as (ns, _):
+        assert handshake(ns, strong) == 0
+        assert handshake(ns, weak) != 0
+    allowing = two_vip_arch(both_fronts(), settings={"tls_ciphers": f"{strong}:{weak}"})
+    with lab(tmp_path, allowing) as (ns, _):
+        assert handshake(ns, weak) == 0
