@@ -9,6 +9,7 @@ Chromium is driven through chromedriver's WebDriver HTTP API with urllib
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import socket
@@ -294,6 +295,18 @@ def test_configs_are_linked(site: Path) -> None:
     assert "keepalived.conf" in html and "haproxy.cfg" in html
     configs = (site / "generated" / "openstack_keepalived" / "configs.html").read_text(encoding="utf-8")
     assert "vrrp_instance" in configs and "listen galera-3306" in configs
+
+
+def test_pacemaker_configs_are_published_redacted(site: Path) -> None:
+    """The Pacemaker model's corosync.conf and CIB are shown in full, the
+    fence password (from the environment at build time) as REDACTED."""
+    configs = (site / "generated" / "openstack_pacemaker" / "configs.html").read_text(encoding="utf-8")
+    assert "corosync_votequorum" in configs and "ip-controller-vip" in configs and "pcs-setup.sh" in configs
+    assert "REDACTED" in configs
+    password = os.environ["HAMODEL_IPMI_PASSWORD"]
+    assert not [p for p in site.rglob("*") if p.is_file() and password.encode() in p.read_bytes()]
+    guide = (site / "guide" / "pacemaker.html").read_text(encoding="utf-8")
+    assert "generated/openstack_pacemaker/configs.html" in guide
 
 
 def test_no_internal_link_is_broken(site: Path) -> None:

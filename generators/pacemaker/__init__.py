@@ -229,6 +229,7 @@ def _rsc_id(name: str) -> str:
 
 
 def cluster_nodes(arch: Any) -> list[str]:
+    """The cluster's node names, sorted: corosync node ids follow this order (1, 2, ...)."""
     pm: PacemakerCluster = arch.pacemaker
     return sorted(n.name for n in arch.nodes_with_roles(pm.on))
 
@@ -237,6 +238,8 @@ def cluster_nodes(arch: Any) -> list[str]:
 
 
 def plan_corosync(dep: Deployment) -> CorosyncPlan:
+    """corosync.conf's content: node list, links, quorum. Raises :class:`ConfigError`
+    (``pacemaker.rings``, ``pacemaker.quorum``, ...) when corosync cannot express the model."""
     arch = dep.architecture
     pm: PacemakerCluster = arch.pacemaker
     members = cluster_nodes(arch)
@@ -333,6 +336,8 @@ def _stonith(d: FenceDevice, members: list[str], secrets: Secrets) -> list[tuple
 
 
 def plan_cib(dep: Deployment, secrets: Secrets, corosync: CorosyncPlan) -> CibPlan:
+    """The CIB's content: properties, resources, constraints, fence devices with their
+    secrets resolved by ``secrets`` (placeholders when it redacts)."""
     arch = dep.architecture
     pm: PacemakerCluster = arch.pacemaker
     members = cluster_nodes(arch)
@@ -520,6 +525,7 @@ def _env():
 
 
 def render_pacemaker(dep: Deployment, plan: PacemakerPlan | None, redacted: PacemakerPlan | None) -> list[NodeFile]:
+    """corosync.conf per cluster node, cib.xml and pcs-setup.sh; nothing without a cluster."""
     if plan is None or redacted is None:
         return []
     env = _env()
