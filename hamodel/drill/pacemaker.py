@@ -825,16 +825,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--lock", type=Path, help="placement lock file")
     ap.add_argument("--scenario", action="append", help="run only these scenarios (repeatable)")
     ap.add_argument("--json", type=Path, dest="json_file", help="also write the JSON report to this file")
+    ap.add_argument("--compare", help="the keepalived model for the side-by-side (default: the model the "
+                                      "model file derives from, if it holds its VIPs with keepalived)")
     a = ap.parse_args(argv)
     why = available()
     if why:
         print(f"pacemaker drill: {why}", file=sys.stderr)
         return 2
+    from hamodel.drill.kinds.pacemaker import default_compare
     from hamodel.drill.pacemaker_scenarios import run_all
     from hamodel.loader import load
 
     arch = load(a.model)
+    other = a.compare or default_compare(a.model)
     report = run_all(arch, lock=a.lock, scenarios=a.scenario, model_file=a.model,
+                     compare=load(str(other)) if other else None,
                      progress=lambda s: print(s, file=sys.stderr, flush=True))
     text = json.dumps(report, indent=2, sort_keys=True) + "\n"
     if a.json_file:
@@ -842,7 +847,7 @@ def main(argv: list[str] | None = None) -> int:
 
         write_file(a.json_file, text.encode())
     sys.stdout.write(text)
-    return 0 if all(s.get("agrees") for s in report["scenarios"]) else 1
+    return 0 if all(s.get("agreed") for s in report["scenarios"]) else 1
 
 
 if __name__ == "__main__":

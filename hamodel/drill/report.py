@@ -122,7 +122,8 @@ def command(model: str | None, *, scenarios: list[str] | None, rst_out: Path | N
                 console.print(f"[dim]{time.monotonic() - t0:6.1f}s[/] {escape(msg)}", highlight=False)
                 status.update(escape(msg.strip()))
 
-            report = run_drill(arch, dep=dep, files=files, quick=quick, scenarios=scenarios, progress=progress)
+            report = run_drill(arch, dep=dep, files=files, quick=quick, scenarios=scenarios, progress=progress,
+                               model_file=model)
             report["model_file"] = model
     except ValueError as exc:  # unknown scenario name
         err.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)

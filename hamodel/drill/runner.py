@@ -447,18 +447,26 @@ def generated_files(arch: Architecture, *, analyse: bool = False,
 
 def run_drill(arch: Architecture, *, dep: Deployment | None = None, files: Mapping[str, bytes] | None = None,
               quick: bool = False, scenarios: list[str] | None = None, progress: Progress | None = None,
-              lab: Lab | None = None) -> dict[str, Any]:
+              lab: Lab | None = None, model_file: str | None = None) -> dict[str, Any]:
     """Run the drills of ``arch`` on a fresh lab and tear it down, whatever happens.
 
     ``dep`` and ``files`` default to the pipeline's Deployment and the
     generated configs. SIGTERM and SIGHUP are turned into KeyboardInterrupt
     while the lab exists (SIGINT already is), so teardown runs on Ctrl-C
     and on ``kill``; an ``atexit`` hook covers an interpreter exit.
+    A deployment whose VIPs a cluster manager holds (Pacemaker) runs on
+    that cluster's own lab (:data:`hamodel.drill.kinds.CLUSTER_LABS`).
     """
     import atexit
 
     if dep is None or files is None:
         dep, files = generated_files(arch, analyse=True)
+    from hamodel.drill.kinds import CLUSTER_LABS
+
+    for cluster_lab in CLUSTER_LABS.values():
+        if cluster_lab.applies(dep):
+            return cluster_lab.run(arch, dep, files, quick=quick, scenarios=scenarios, progress=progress,
+                                   model_file=model_file)
     drill = Drill(arch, dep, files, quick=quick, scenarios=scenarios, progress=progress, lab=lab)
 
     def interrupt(signum, frame):  # noqa: ARG001

@@ -47,6 +47,7 @@ from hamodel.drill.kinds.galera import GALERA_KINDS
 from hamodel.drill.kinds.haproxy_death import HaproxyDeath
 from hamodel.drill.kinds.holder_crash import HolderCrash
 from hamodel.drill.kinds.holder_kill import HolderKill
+from hamodel.drill.kinds.pacemaker import PacemakerClusterLab
 from hamodel.drill.kinds.partition import Partition
 from hamodel.drill.kinds.single_writer import SingleWriter
 
@@ -62,4 +63,11 @@ KINDS: dict[str, type[ScenarioKind]] = {
     **{k.kind: k for k in GALERA_KINDS},
 }
 
-__all__ = ["KINDS", "Scenario", "ScenarioKind"]
+#: Whole-cluster labs for deployments the keepalived lab above cannot drill (their VIPs are
+#: held by a cluster manager): :func:`hamodel.drill.runner.run_drill` hands a deployment to
+#: the first one whose ``applies(dep)`` is true.
+CLUSTER_LABS = {
+    PacemakerClusterLab.name: PacemakerClusterLab,
+}
+
+__all__ = ["CLUSTER_LABS", "KINDS", "Scenario", "ScenarioKind"]
