@@ -524,3 +524,48 @@ def test_tls_ciphers_of_the_model_are_enforced(tmp_path):
     allowing = two_vip_arch(both_fronts(), settings={"tls_ciphers": f"{strong}:{weak}"})
     with lab(tmp_path, allowing) as (ns, _):
         assert handshake(ns, weak) == 0
+
+
+@pytest.mark.skipif(not shutil.which("haproxy") or not shutil.which("openssl"), reason="needs haproxy, openssl")
+def test_random_combinations_of_the_options_pass_haproxy_dW_c_or_are_refused_by_name():
+    """Fronts, TLS, redirect, pass-through, checks, timeouts and caps drawn
+    at random: the model refuses a combination naming the field, or
+    the generated file passes ``haproxy -dW -c`` (warnings are errors)."""
+    from hypothesis import HealthCheck, event, given, settings
+    from hypothesis import strategies as st
+
+    @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(st.fixed_dictionaries({
+        "mode": st.sampled_from(["tcp", "http"]),
+        "port": st.sampled_from([443, 8443, 3306]),
+        "tls": st.booleans(), "redirect": st.booleans(), "internal": st.sampled_from([None, "clear", "tls"]),
+        "passthrough": st.booleans(), "backend_tls": st.sampled_from([None, "verify", "none"]),
+        "http_path": st.none() | st.just("/healthz"), "expect_status": st.sampled_from([200, 204, 301]),
+        "maxconn": st.none() | st.integers(1, 8192), "http_request": st.none() | st.integers(1, 60),
+        "tunnel": st.none() | st.integers(1, 3600), "single_writer": st.booleans(),
+    }))
+    def check(d):
+        access = {"vip": "pvip", "port": d["port"], "mode": d["mode"], "backend_port": 8080,
+                  "check": {"http_path": d["http_path"], "expect_status": d["expect_status"]},
+                  "maxconn": d["maxconn"], "timeout_http_request_s": d["http_request"],
+                  "timeout_tunnel_s": d["tunnel"], "single_writer": d["single_writer"],
+                  "tls_passthrough": d["passthrough"]}
+        if d["tls"]:
+            access["tls"] = {"certificate": "/etc/pki/api.pem", "redirect_from": 80 if d["redirect"] else None}
+        if d["internal"]:
+            access["also_on"] = [{"vip": "ivip", "tls": {"certificate": "/etc/pki/int.pem"}
+                                  if d["internal"] == "tls" else None}]
+        if d["backend_tls"]:
+            access["backend_tls"] = ({"ca_file": "/etc/pki/ca.pem"} if d["backend_tls"] == "verify"
+                                     else {"verify": False})
+        try:
+            arch = two_vip_arch(access)
+        except HamodelError as exc:
+            assert re.search(r"BehindVip|services\[api\]|also_on|tls", str(exc)), str(exc)
+            event("refused by the model")
+            return
+        r = haproxy_check(config(arch).encode())
+        assert r.ok, r.output
+        event("generated and accepted by haproxy -dW -c")
+
+    check()
