@@ -18,6 +18,8 @@ from hamodel.generators.docs.rst import environment as rst_environment
 __all__ = ["generate", "render_rst", "rst_text"]
 
 TEMPLATE = Path(__file__).parent / "drills.rst.j2"
+#: The page of a Pacemaker cluster drill (``report["kind"] == "pacemaker"``).
+PACEMAKER_TEMPLATE = Path(__file__).parent / "pacemaker.rst.j2"
 
 
 def rst_text(value: Any) -> Rst:
@@ -105,7 +107,8 @@ def render_rst(report: Mapping[str, Any], *, orphan: bool = False) -> str:
     env.filters.update(t=rst_text, s=_seconds, headline=_headline, label=_label)
     env.globals.update(heading=rst_title, has_galera=lambda r: any(
         str(sc.get("kind", "")).startswith("galera-") for sc in r.get("scenarios", [])))
-    text = env.from_string(TEMPLATE.read_text()).render(r=report, orphan=orphan)
+    template = PACEMAKER_TEMPLATE if report.get("kind") == "pacemaker" else TEMPLATE
+    text = env.from_string(template.read_text()).render(r=report, orphan=orphan)
     return re.sub(r"\n{3,}", "\n\n", text).rstrip() + "\n"
 
 
