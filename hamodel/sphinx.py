@@ -49,7 +49,7 @@ from sphinx.util.nodes import nested_parse_with_titles
 logger = logging.getLogger(__name__)
 
 DEFAULT_MODELS = ["models/*.py"]
-OPTIONAL_PAGES = {"drills": "Measured failover"}
+OPTIONAL_PAGES = {"drills": "Measured failover", "drills-pacemaker": "Measured failover: Pacemaker"}
 
 
 class ModelFailure(Exception):
@@ -229,6 +229,9 @@ def publish(app: Sphinx) -> None:
             entries.append((slug, path.stem))
             produced.update(files)
             continue
+        index = f"{slug}/index.rst"
+        if index in files and (drills := _drill_pages(app, _display(app, path))):
+            files = {**files, index: files[index] + _drill_section(drills).encode()}
         produced.update(files)
         entries.append((slug, dep.architecture.name))
         logger.info("hamodel: %s published in %.1f s", _display(app, path), time.perf_counter() - start)
@@ -289,6 +292,28 @@ def _index_page(entries: list[tuple[str, str]]) -> str:
              "the generated configs.", "", ".. toctree::", "   :maxdepth: 1", ""]
     lines += [f"   {slug}/index" for slug, _ in entries]
     return "\n".join(lines) + "\n"
+
+
+def _drill_pages(app: Sphinx, model: str) -> list[tuple[str, str]]:
+    """The optional drill pages measured on ``model`` (their reproduce line names its file)."""
+    src = Path(app.srcdir)
+    found = []
+    for doc, title in OPTIONAL_PAGES.items():
+        try:
+            text = (src / f"{doc}.rst").read_text(encoding="utf-8")
+        except OSError:
+            continue
+        if re.search(rf"(?m)^\s*hamodel drill {re.escape(model)}(\s|$)", text):
+            found.append((doc, title))
+    return found
+
+
+def _drill_section(pages: list[tuple[str, str]]) -> str:
+    """The model document's link to the drills measured on it (titles: :data:`OPTIONAL_PAGES`)."""
+    links = ", ".join(f":doc:`{title} </{doc}>`" for doc, title in pages)
+    return ("\nMeasured failover\n-----------------\n\n"
+            "A drill ran this architecture's generated configuration with the real daemons on a lab of "
+            f"network namespaces, broke it as the analysis says it breaks, and measured: {links}.\n")
 
 
 def _optional_toctree(app: Sphinx) -> str:

@@ -345,3 +345,21 @@ def test_cleanup_removes_a_killed_drills_cluster():
     assert not [pid for pid in daemons if Path(f"/proc/{pid}").exists()
                 and Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0] != "Z"]
     assert not Path("/run/hamodel-drill", prefix.rstrip("-")).exists()
+
+
+def test_model_document_links_the_drill_measured_on_it(tmp_path):
+    """The generated document of a model links the drill page whose reproduce line names it."""
+    from types import SimpleNamespace
+
+    from hamodel.sphinx import _drill_pages, _drill_section
+
+    app = SimpleNamespace(srcdir=str(tmp_path))
+    assert _drill_pages(app, "models/openstack_pacemaker.py") == []
+    (tmp_path / "drills-pacemaker.rst").write_text("Reproduce it::\n\n    hamodel drill models/openstack_pacemaker.py "
+                                                   "--rst-out drills-pacemaker.rst\n")
+    (tmp_path / "drills.rst").write_text("::\n\n    hamodel drill models/openstack_keepalived.py --rst-out x\n")
+    assert _drill_pages(app, "models/openstack_pacemaker.py") == [("drills-pacemaker", "Measured failover: Pacemaker")]
+    assert _drill_pages(app, "models/openstack_keepalived.py") == [("drills", "Measured failover")]
+    assert _drill_pages(app, "models/openstack") == []
+    assert ":doc:`Measured failover: Pacemaker </drills-pacemaker>`" in _drill_section(
+        _drill_pages(app, "models/openstack_pacemaker.py"))
