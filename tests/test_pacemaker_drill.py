@@ -293,7 +293,9 @@ class TestRealPacemaker:
         m = s["measured"]
         assert s["prediction"]["fencing"] is False and not m["fenced"]
         assert "ip-controller-vip" in m["minority_stopped"]  # no-quorum-policy=stop, observed in its own log
-        assert m["vip_held_twice_s"] <= 2.0  # at most transient: the minority's stop ends it
+        # At most transient: the check says the overlap ended with the minority's own stop, within the bound.
+        split = next(c for c in s["checks"] if c["what"].startswith("VIP held by two"))
+        assert split["measured"] == "none" or split["measured"].startswith("transient"), split
         assert all(x["agreed"] for x in s["checks"]), s["checks"]
 
     def test_docs_page_and_nothing_left_behind(self, drill):
