@@ -203,7 +203,11 @@ def foreign_entries(out: Path, limit: int = 5) -> list[str] | None:
     manifest = read_manifest(out)
     if manifest is None:
         return None
-    listed = {str(k) for k in manifest["files"]} | TREE_EXTRAS
+    fmt = manifest.get("format")
+    # ansible/deploy.yml is hamodel's since manifest format 2: in an older
+    # tree a file there is the operator's own playbook, never replaced.
+    extras = TREE_EXTRAS if type(fmt) is int and fmt >= 2 else TREE_EXTRAS - {"ansible/deploy.yml"}
+    listed = {str(k) for k in manifest["files"]} | extras
     dirs = {str(PurePosixPath(p).parent) for p in listed}
     dirs = {str(parent) for d in dirs for parent in [PurePosixPath(d), *PurePosixPath(d).parents]} - {"."}
     found: list[str] = []

@@ -161,3 +161,28 @@ def test_stats_secret_file_mode_comes_from_the_table(tmp_path):
     files = build_configs(resolve(small_arch(stats_auth=SecretRef(file=str(secret))), analyse=False))
     e = json.loads(files["manifest.json"])["files"]["nodes/n1/haproxy/haproxy.cfg"]
     assert e["secret"] and e["mode"] == KINDS["haproxy"].secret_mode == "0600"
+
+
+def test_an_operators_playbook_in_an_older_tree_is_never_replaced(tmp_path):
+    """Before manifest format 2 hamodel wrote no ansible/deploy.yml: a file
+    there is the operator's, and a rebuild refuses to replace the tree."""
+    from hamodel.generators.configs import build_configs
+    from hamodel.output import OutputError, write_tree
+
+    files = build_configs(resolve(small_arch(), analyse=False))
+    out = tmp_path / "out"
+    write_tree(out, files)
+    m = json.loads((out / "manifest.json").read_text())
+    m["format"] = 1
+    (out / "manifest.json").write_text(json.dumps(m))
+    mine = b"- hosts: all\n  tasks: []\n"
+    (out / "ansible" / "deploy.yml").write_bytes(mine)
+    with pytest.raises(OutputError) as exc:
+        write_tree(out, files)
+    assert "ansible/deploy.yml" in str(exc.value)
+    assert (out / "ansible" / "deploy.yml").read_bytes() == mine
+    # A format-2 tree's playbook is hamodel's own: rebuilt in place.
+    m["format"] = 2
+    (out / "manifest.json").write_text(json.dumps(m))
+    write_tree(out, files)
+    assert (out / "ansible" / "deploy.yml").read_bytes() == files["ansible/deploy.yml"]
