@@ -30,7 +30,13 @@ exactly these lab substitutions, each listed in the report's notes:
   a namespace; the galera, rabbitmq-cluster and redis agents: no
   databases in this lab) becomes ``ocf:pacemaker:Dummy`` (``ocf:pacemaker:
   Stateful`` inside a promotable clone), keeping its id, clone structure,
-  operations and constraints; ``ocf:heartbeat:IPaddr2`` VIPs run for real.
+  operations and constraints; ``ocf:heartbeat:IPaddr2`` VIPs run for real;
+- when the shipped corosync.conf enables crypto, the lab makes its own
+  ``authkey`` (``corosync-keygen``; the build ships none, it is a
+  prerequisite). Secret references the model leaves unset in the
+  environment get a lab value when this module builds the files itself
+  (:func:`lab_env`): only the fencing devices use them, and the lab
+  replaces those.
 
 Without generated files (before the Pacemaker generator exists) the lab
 builds a minimal cluster of its own from the model (:func:`builtin_corosync_conf`,
