@@ -49,6 +49,17 @@ formulas = st.recursive(
 )
 
 
+# Layered (OR of ANDs of ORs, k-of-n of those): operands whose cut sets are
+# pairs and triples, so products of larger sets with each other, the case
+# the single-component shortcut does not cover.
+clauses = st.lists(st.sampled_from(VARS).map(var), min_size=1, max_size=3).map(or_)
+terms = st.lists(clauses, min_size=1, max_size=3).map(and_)
+layered = st.one_of(
+    st.lists(terms, min_size=2, max_size=3).map(or_),
+    st.tuples(st.integers(1, 3), st.lists(terms, min_size=2, max_size=4)).map(lambda t: atleast(*t)),
+)
+
+
 def brute(f, k: int) -> frozenset[frozenset[str]]:
     """Minimal failure sets of size <= k falsifying ``f``, by trying all."""
     found: list[frozenset[str]] = []
@@ -61,7 +72,7 @@ def brute(f, k: int) -> frozenset[frozenset[str]]:
 
 
 @settings(max_examples=400, deadline=None)
-@given(st.lists(formulas, min_size=1, max_size=3), st.integers(0, 5), st.booleans())
+@given(st.lists(st.one_of(formulas, layered), min_size=1, max_size=3), st.integers(0, 5), st.booleans())
 def test_families_equal_brute_force(fs, k, ordered):
     # One CutSets for several formulas: gates shared between them (equal
     # sub-formulas are hash-consed) must not leak one formula's answer.

@@ -4,7 +4,8 @@ Entry point for the pipeline: :func:`analyse` returns the findings. The
 facts behind them are available as data for generators (docs, drills):
 
 - :func:`cut_sets` -- minimal cut sets per service up to size ``k``
-  (component ids as in :mod:`hamodel.analysis.components`);
+  (component ids as in :mod:`hamodel.analysis.components`; read off the
+  fault trees, Z3 for non-coherent ones, see :class:`Analyzer`);
 - :func:`split_brain` -- minimal failure sets leaving two masters;
 - :func:`single_failure_scenarios` -- for every single node, domain and
   switch failure, which services stop, degrade, lose shards, keep running;

@@ -590,26 +590,71 @@ def _product(a: Family, b: Family, k: int, cap: int | None = None) -> Family:
     (sa, ma), (sb, mb) = a, b
     both = sa & sb  # single components failing both sides
     out: list[int] = []
-    ra: list[int] = _bits(sa & ~sb)
+    ra: list[int] = []
     for x in ma:
         if _holds_one(x, b):
             out.append(x)
         else:
             ra.append(x)
-    rb: list[int] = _bits(sb & ~sa)
+    rb: list[int] = []
     for y in mb:
         if _holds_one(y, a):
             out.append(y)
         else:
             rb.append(y)
-    _check(len(ra) * len(rb) // _PAIRS_PER_SET, cap)
-    for x in ra:
-        for y in rb:
-            z = x | y
-            if z.bit_count() <= k:
-                out.append(z)
+    ea, eb = _bits(sa & ~sb), _bits(sb & ~sa)
+    _check((len(ea) + len(ra)) * (len(eb) + len(rb)) // _PAIRS_PER_SET, cap)
+    # A single of one side with a single of the other is minimal and
+    # contains no other candidate: no set of a contains a single of a
+    # (antichain), a set of b containing one is absorbed. So these pairs,
+    # most of a product on real models, skip the antichain.
+    pairs = [x | y for x in ea for y in eb] if k >= 2 else []
+    # A remaining set of one side contains no set of the other, singles
+    # included: with a single its product is one larger, with a larger set
+    # strictly larger than both (so sets of order k take no part).
+    small_a = [x for x in ra if x.bit_count() < k]
+    small_b = [y for y in rb if y.bit_count() < k]
+    out.extend(x | y for x in ea for y in small_b)
+    out.extend(x | y for x in small_a for y in eb)
+    if small_a and small_b:
+        out.extend(_cross(small_a, small_b, k))
     out = [z for z in out if not z & both]
-    return Family(both, frozenset(_antichain(out)) if out else frozenset())
+    if out:
+        pairs.extend(_antichain(out))
+    return Family(both, frozenset(pairs))
+
+
+def _cross(xs: list[int], ys: list[int], k: int) -> list[int]:
+    """``x | y`` of order <= k for x in ``xs``, y in ``ys`` (sets of 2 to
+    k - 1 components). Pairs too large to fit without sharing components
+    are only looked for among the sets sharing one (an index by component),
+    not over the whole cross product."""
+    by_size: dict[int, list[int]] = {}
+    for y in ys:
+        by_size.setdefault(y.bit_count(), []).append(y)
+    index: dict[int, dict[int, list[int]]] = {}  # size -> component bit -> sets
+    out: list[int] = []
+    for x in xs:
+        sx = x.bit_count()
+        for sy, group in by_size.items():
+            if sx + sy <= k:
+                out.extend(x | y for y in group)
+                continue
+            idx = index.get(sy)
+            if idx is None:
+                idx = index[sy] = {}
+                for y in group:
+                    for b in _bits(y):
+                        idx.setdefault(b, []).append(y)
+            seen = set()
+            for b in _bits(x):
+                for y in idx.get(b, ()):
+                    if y not in seen:
+                        seen.add(y)
+                        z = x | y
+                        if z.bit_count() <= k:
+                            out.append(z)
+    return out
 
 
 def _fail_at_least(ops: list[Family], need: int, k: int, cap: int | None = None) -> Family:
@@ -726,7 +771,7 @@ class CutSets:
         self._canon: dict[tuple, int] = {}
         self._fams: list[Family] = []
         self._keep: list[Formula] = []  # the formulas whose id() is a key
-        self._rows: dict[int, tuple[int, tuple[str, ...], tuple[int, ...]]] = {}
+        self._rows: dict[int, tuple[int, list[int], tuple[str, ...]]] = {}  # set -> sort key, names
 
     def _bit_of(self, c: str) -> int:
         b = self.bit.get(c)
@@ -788,19 +833,20 @@ class CutSets:
         """Minimal cut sets (bitsets) of order <= k that falsify ``f``."""
         return self._fams[self._gate(f)]
 
-    def _row(self, x: int) -> tuple[int, tuple[str, ...], tuple[int, ...]]:
-        r = self._rows.get(x)
-        if r is None:
-            idx = tuple(_indices(x))
-            r = self._rows[x] = (len(idx), tuple(self.names[i] for i in idx), idx)
-        return r
-
     def as_names(self, fam: Family) -> list[tuple[str, ...]]:
         """``fam`` as component-id tuples, smallest sets first, then in bit
         order (the order of ``components``)."""
-        rows = [self._row(x) for x in fam.sets()]
-        rows.sort(key=lambda r: (r[0], r[2]))
-        return [r[1] for r in rows]
+        names, rows, cache = self.names, [], self._rows
+        out = [(names[i],) for i in _indices(fam[0])]
+        for x in fam[1]:
+            r = cache.get(x)
+            if r is None:  # a service repeats the sets of its dependencies: convert each once
+                idx = _indices(x)
+                r = cache[x] = (len(idx), idx, tuple([names[i] for i in idx]))
+            rows.append(r)
+        rows.sort()
+        out.extend([r[2] for r in rows])
+        return out
 
     def failures(self, f: Formula) -> frozenset[frozenset[str]]:
         """Minimal sets of failed components (size <= k) that falsify ``f``."""
