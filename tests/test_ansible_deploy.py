@@ -152,8 +152,9 @@ def test_playbook_deploys_validates_reloads_once_and_never_shows_a_secret(tmp_pa
         assert fourth.returncode != 0
         # The file holds the stats password: the task's output is hidden, its failure is not.
         failed_task = fourth.stdout[fourth.stdout.rindex("TASK ["):]
-        assert failed_task.startswith("TASK [haproxy: files holding a secret")
-        assert "failed to validate" in failed_task
+        assert failed_task.startswith("TASK [haproxy: files holding a secret") and "failed: [n1]" in failed_task
+        if "Module failed" in failed_task:  # ansible-core 2.19 shows the message; 2.16 hides it too
+            assert "failed to validate" in failed_task
         assert (dest / "etc/haproxy/haproxy.cfg").read_bytes() == before
         assert len(handled(log)) == 4
         assert "St4tsPassw0rd" not in fourth.stdout + fourth.stderr
