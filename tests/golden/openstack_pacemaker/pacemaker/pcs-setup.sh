@@ -4,6 +4,8 @@
 # Do not edit: change the model and run `hamodel build`.
 #
 # Usage: sh pcs-setup.sh            on a cluster node: edits a copy of the live CIB, then pushes it
+#                                   (a new cluster: creating a resource that exists already fails;
+#                                   to change a running cluster, push cib.xml instead)
 #        sh pcs-setup.sh FILE       offline: only edits the CIB in FILE (e.g. from `cibadmin --empty`)
 #
 # systemd resources are created with --force: pcs asks systemd over D-Bus for a unit's metadata,
