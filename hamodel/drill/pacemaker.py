@@ -675,6 +675,20 @@ printf '%s\\n' "$input" | exec nsenter -t {os.getpid()} -m -n -- {sys.executable
         except OSError:
             return ""
 
+    def logged_after(self, node: str, offset: int, pattern: str, since: "datetime.datetime") -> float | None:
+        """Seconds from ``since`` (local wall time, as the log's) to the first line of the node's
+        pacemaker.log after ``offset`` that matches ``pattern``; None when no line does."""
+        import datetime
+
+        for line in self.log_since(node, offset).splitlines():
+            if re.search(pattern, line):
+                m = re.match(r"^(\w{3} +\d+ \d\d:\d\d:\d\d\.\d+)", line)
+                if not m:
+                    continue
+                at = datetime.datetime.strptime(f"{since.year} {m.group(1)}", "%Y %b %d %H:%M:%S.%f")
+                return round((at - since).total_seconds(), 2)
+        return None
+
     def fence_log(self) -> list[dict]:
         try:
             return [json.loads(l) for l in (self.lab.root / "fence-log.jsonl").read_text().splitlines() if l.strip()]

@@ -25,6 +25,7 @@ started) and the cluster settled.
 
 from __future__ import annotations
 
+import datetime
 import re
 import signal
 import threading
@@ -260,8 +261,10 @@ def node_crash(pl: PacemakerLab, watch: HolderWatch) -> dict[str, Any]:
     dc_before = pl.dc()
     loc = Locator(pl, [r for r in (cinder,) if r], survivors)
     fenced_before = len(pl.fence_log())
+    observer = survivors[0]
+    offset = pl.log_size(observer)
     time.sleep(1.0)
-    t0 = time.monotonic()
+    t0, wall0 = time.monotonic(), datetime.datetime.now()
     pl.power_off(victim)
     moved = pl.wait(lambda: any(h in survivors for h in pl.vip_holders(vip.address)), bound + 30, "the VIP on a survivor",
                     every=SAMPLE_S)
@@ -280,14 +283,18 @@ def node_crash(pl: PacemakerLab, watch: HolderWatch) -> dict[str, Any]:
     cinder_on = next((w for t, s in loc.samples if t >= t0 for w in [s.get(cinder, [])] if any(n in survivors for n in w)),
                      []) if cinder else []
     fence_s = round(fences[0]["done"] - t0, 2) if fences else None
+    lost_s = pl.logged_after(observer, offset, rf"Node {re.escape(victim)} state is now lost", wall0)
     most, who = _holders_max(watch, vip.address, t0)
-    measured = {"victim": victim, "was_dc": dc_before == victim, "vip_on_survivor_s": vip_s,
+    measured = {"victim": victim, "declared_lost_s": lost_s, "was_dc": dc_before == victim, "vip_on_survivor_s": vip_s,
                 "new_holder": new_holder, "cinder_volume_on_survivor_s": cinder_s, "cinder_volume_on": cinder_on,
                 "fenced": [f"{f['action']} {f['plug']}" for f in fences], "fence_done_s": fence_s,
                 "max_vip_holders": most, "vip_holders_at_max": who,
                 "vip_move_wait_s": round(moved, 2), "vip_timeline": timeline(watch, vip.address, t0),
                 "cinder_volume_placed_on_victim": moved_cinder}
+    detect = round(tm.detect_s + MARGIN_S, 2)
     checks = [
+        _check("the survivors declare it lost within token + consensus (s)", f"<= {detect:.1f}", lost_s,
+               lost_s is not None and lost_s <= detect),
         _check("VIP on a survivor within (s)", f"<= {bound:.1f}", vip_s, vip_s is not None and vip_s <= bound),
         _check("VIP held by at most one node", 1, most, most <= 1),
     ]
@@ -336,8 +343,9 @@ def partition(pl: PacemakerLab, watch: HolderWatch, analysis: dict[str, Any], *,
     pred_split = "lasting" if policy == "ignore" and not fencing else "none" if fencing else "transient at most"
     fenced_before = len(pl.fence_log())
     logs = {w: pl.log_size(minority, w) for w in ("pacemaker", "corosync")}
+    offset = pl.log_size(majority[0])
     time.sleep(1.0)
-    t0 = time.monotonic()
+    t0, wall0 = time.monotonic(), datetime.datetime.now()
     cut = pl.isolate(minority, cut=True)
     # The minority's own view while it lives (fencing kills it).
     lost_q = None
@@ -361,6 +369,7 @@ def partition(pl: PacemakerLab, watch: HolderWatch, analysis: dict[str, Any], *,
     released_s = _first(watch, vip.address, t0, lambda h: minority not in h)
     majority_s = _first(watch, vip.address, t0, lambda h: bool(h & set(majority)))
     maj_quorate = all(pl.quorate(n) for n in majority)
+    lost_s = pl.logged_after(majority[0], offset, rf"Node {re.escape(minority)} state is now lost", wall0)
     # What the minority did, from its own logs (they survive the fencing).
     plog, clog = (pl.log_since(minority, logs[w], w) for w in ("pacemaker", "corosync"))
     stopped = sorted(set(re.findall(rf"Result of stop operation for (\S+) on {re.escape(minority)}: ok", plog)))
@@ -384,7 +393,7 @@ def partition(pl: PacemakerLab, watch: HolderWatch, analysis: dict[str, Any], *,
     samples = len(watch.since(vip.address, t0))
     links = sorted(f"link:{_vip_network(pl)}:{c}" for c in cut)
     this, other = analysis.get("this", {}), analysis.get("compared")
-    measured = {"isolated": minority, "links_cut": cut, "minority_was_dc": dc == minority, "vip_placed_on_dc": moved_vip,
+    measured = {"isolated": minority, "links_cut": cut, "declared_lost_by_majority_s": lost_s, "minority_was_dc": dc == minority, "vip_placed_on_dc": moved_vip,
                 "minority_lost_quorum_s": lost_q, "minority_logged_quorum_loss": logged_no_quorum,
                 "minority_stopped": stopped, "vip_released_by_minority_s": released_s, "released_by": by,
                 "vip_on_majority_s": majority_s, "fenced": [f"{f['action']} {f['plug']}" for f in fences],
@@ -395,6 +404,8 @@ def partition(pl: PacemakerLab, watch: HolderWatch, analysis: dict[str, Any], *,
                 "vip_moves_after_heal": max(0, len([e for e in timeline(watch, vip.address, t1) if e[1]]) - 1)}
     checks = [
         _split_check(pred_split, most, twice_s, twice_end, released_s, bound),
+        _check("the majority declares it lost within token + consensus (s)", f"<= {tm.detect_s + MARGIN_S:.1f}",
+               lost_s, lost_s is not None and lost_s <= tm.detect_s + MARGIN_S),
         _check("the isolated node loses quorum", True, lost_q is not None or logged_no_quorum),
         _check("the majority keeps quorum", True, maj_quorate),
         _check("VIP on the majority within (s)", f"<= {bound:.1f}", majority_s, majority_s is not None and majority_s <= bound),
