@@ -186,3 +186,12 @@ def test_an_operators_playbook_in_an_older_tree_is_never_replaced(tmp_path):
     (out / "manifest.json").write_text(json.dumps(m))
     write_tree(out, files)
     assert (out / "ansible" / "deploy.yml").read_bytes() == files["ansible/deploy.yml"]
+
+
+def test_a_path_in_a_haproxy_comment_is_no_prerequisite():
+    dep = resolve(small_arch(), analyse=False)
+    data = b"# api: see crt /etc/passwd\nglobal\n    stats socket /run/hp/admin.sock mode 660\n"
+    f = NodeFile(node="n1", kind="haproxy", path="nodes/n1/haproxy/haproxy.cfg", dest="/etc/haproxy/haproxy.cfg",
+                 services=(), vips=(), data=data, redacted=data, secret=False)
+    need = json.loads(render_manifest(dep, [f])["manifest.json"])["files"][f.path]["prerequisites"]
+    assert need["files"] == [] and [d["path"] for d in need["directories"]] == ["/run/hp"]

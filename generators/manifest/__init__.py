@@ -137,7 +137,8 @@ def _haproxy_prerequisites(dep: Deployment, f: NodeFile, node_files: Sequence[No
 
     Read from the rendered file (its redacted copy: no secret) so that every
     path the daemon opens is listed, however the template spells it."""
-    text = f.redacted.decode("utf-8", "replace")
+    # Comments may quote model text: only directives count (no token holds a '#').
+    text = re.sub(r"#.*", "", f.redacted.decode("utf-8", "replace"))
     files = []
     for m in _HAPROXY_FILE.finditer(text):
         files.append({"path": m.group(2), "why": f"haproxy.cfg `{m.group(1)}`: haproxy -c and haproxy open it"})
