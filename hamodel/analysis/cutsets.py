@@ -170,6 +170,12 @@ class Analyzer:
         """:meth:`cut_sets` from the fault tree, or None where the tree
         cannot answer exactly as Z3 would: a non-coherent tree, or ``limit``
         sets or more (Z3 then reports the first ``limit`` it found)."""
+        from hamodel.analysis.faulttree import no_gc
+
+        with no_gc():
+            return self._tree_cut_sets(s, k, limit)
+
+    def _tree_cut_sets(self, s: str, k: int | None, limit: int | None) -> tuple[list[CutSet], bool] | None:
         from hamodel.analysis.faulttree import Builder, CutSets, TooMany, coherent
 
         if self._builder is None:
