@@ -186,6 +186,14 @@ class Deployment:
             return ()
         return tuple(sorted({n for f in access.fronts for n in self.vip_holders(str(f.vip))}))
 
+    def fronts_on(self, node: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        """``(service, VIP names)`` of every HAProxy front ``node`` runs (it holds one of the VIPs), by name."""
+        out = []
+        for name, access in self.fronted_services():
+            if node in self.front_holders(name):
+                out.append((name, tuple(sorted(str(f.vip) for f in access.fronts))))
+        return tuple(out)
+
     def backend_network(self, service: str, backend: str) -> str | None:
         """The network HAProxy reaches ``backend`` of ``service`` over.
 

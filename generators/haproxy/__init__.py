@@ -19,7 +19,7 @@ from pathlib import Path
 
 from hamodel.deployment import HAPROXY_PIDFILE, HAPROXY_STATS_SOCKET, Deployment
 from hamodel.model.strategies import BehindVip, HaproxySettings
-from hamodel.generators.configs import ConfigError, NodeFile, Secrets, address, environment, integer, token
+from hamodel.generators.common import ConfigError, InconsistentConfig, NodeFile, Secrets, address, environment, integer, token
 
 TEMPLATES = Path(__file__).parent
 DEST = "/etc/haproxy/haproxy.cfg"
@@ -391,3 +391,15 @@ def render_haproxy(dep: Deployment, plans: dict[str, HaproxyPlan], redacted: dic
             secret=any(s.auth for s in plan.stats),
         ))
     return files
+
+
+def generate(dep: Deployment, secrets: Secrets, redacted: Secrets) -> list[NodeFile]:
+    """Deployment -> every node's haproxy.cfg (the generators' common entry point).
+
+    Raises :class:`InconsistentConfig` when the nodes would disagree (see :func:`check_haproxy`).
+    """
+    plans = plan_haproxy(dep, secrets)
+    problems = check_haproxy(dep, plans)
+    if problems:
+        raise InconsistentConfig(problems)
+    return render_haproxy(dep, plans, plan_haproxy(dep, redacted))

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from hamodel.deployment import HAPROXY_PIDFILE, Deployment, VrrpGroup
 from hamodel.model.strategies import Vrrp
-from hamodel.generators.configs import ConfigError, NodeFile, Secrets, address, environment, integer, token
+from hamodel.generators.common import ConfigError, InconsistentConfig, NodeFile, Secrets, address, environment, integer, token
 
 TEMPLATES = Path(__file__).parent
 DEST = "/etc/keepalived/keepalived.conf"
@@ -308,3 +308,15 @@ def _check_lines(node: str, data: bytes) -> None:
             raise ConfigError([(f"nodes[{node}] keepalived.conf line {no} ({first})",
                                 f"{len(line)} bytes; keepalived reads at most {MAX_LINE} bytes a line and would "
                                 "parse the rest as another line: shorten the value; nothing was written")])
+
+
+def generate(dep: Deployment, secrets: Secrets, redacted: Secrets) -> list[NodeFile]:
+    """Deployment -> every node's keepalived.conf (the generators' common entry point).
+
+    Raises :class:`InconsistentConfig` when the nodes would disagree (see :func:`check_keepalived`).
+    """
+    plans = plan_keepalived(dep, secrets)
+    problems = check_keepalived(dep, plans)
+    if problems:
+        raise InconsistentConfig(problems)
+    return render_keepalived(dep, plans, plan_keepalived(dep, redacted))

@@ -65,7 +65,7 @@ import yaml
 
 from hamodel import __version__
 from hamodel.deployment import Deployment
-from hamodel.generators.configs import ConfigError, NodeFile, Secrets
+from hamodel.generators.common import ConfigError, NodeFile, Secrets
 
 FORMAT = 2
 KEY_ENV = "HAMODEL_MANIFEST_KEY"
@@ -417,5 +417,5 @@ def render_manifest(dep: Deployment, files: list[NodeFile], key: bytes | None = 
         "ansible/inventory.yml": (header + yaml.dump(_inert(inventory), Dumper=_InventoryDumper, sort_keys=True,
                                                      default_flow_style=False, allow_unicode=False,
                                                      width=1000)).encode(),
-        "ansible/deploy.yml": render_playbook(),
+        "ansible/deploy.yml": render_playbook(KINDS, FORMAT),
     }

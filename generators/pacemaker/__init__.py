@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from hamodel.deployment import Deployment
-from hamodel.generators.configs import ConfigError, NodeFile, Secrets, address, environment, integer, token
+from hamodel.generators.common import ConfigError, NodeFile, Secrets, address, environment, integer, token
 from hamodel.model.architecture import FenceDevice, PacemakerCluster
 from hamodel.model.base import SecretRef
 from hamodel.model.strategies import ActivePassive, AppCluster, PacemakerVip
@@ -485,7 +485,7 @@ def _xml(value: Any) -> str:
 
 def _xml_comment(value: Any) -> str:
     """Free text inside ``<!-- -->``: printable ASCII, no ``--``, no trailing ``-``."""
-    from hamodel.generators.configs import comment
+    from hamodel.generators.common import comment
 
     text = _xml(comment(str(value)))
     while "--" in text:
@@ -556,3 +556,9 @@ def render_pacemaker(dep: Deployment, plan: PacemakerPlan | None, redacted: Pace
     files.append(NodeFile(node=first, kind="pacemaker-pcs", path=PCS_PATH, dest=PCS_DEST, services=services,
                           vips=vips, data=pcs, redacted=pcs_r, secret=plan.cib.secret))
     return files
+
+
+def generate(dep: Deployment, secrets: Secrets, redacted: Secrets) -> list[NodeFile]:
+    """Deployment -> corosync.conf per cluster node, cib.xml and pcs-setup.sh (the generators'
+    common entry point); nothing for an architecture without ``pacemaker``."""
+    return render_pacemaker(dep, plan_pacemaker(dep, secrets), plan_pacemaker(dep, redacted))
