@@ -75,10 +75,10 @@ def galera_vip(dep: Deployment) -> tuple[str, str] | None:
         name = g.galera_service(arch)
     except LabError:
         return None
-    st = arch.service(name).strategy
-    if st.access is None or len(dep.placement.nodes_of(name)) < 3:
+    access = arch.service(name).access
+    if access is None or len(dep.placement.nodes_of(name)) < 3:
         return None
-    vip = st.access.vip
+    vip = access.vip
     if not any(vip in grp.vips and grp.manager == "keepalived" for grp in dep.vrrp_groups):
         return None
     return name, vip
@@ -140,8 +140,10 @@ class GaleraKind(ScenarioKind):
             if (n, "haproxy") not in ctx.daemons or be is None:
                 continue
             hb = ctx.plan.haproxy[n].backend_for(sh.gl.plan.vip, sh.gl.plan.port)
+            if hb is None:
+                continue
             stats = haproxy_stats(sock_of(ctx, n)) or {}
-            for srv in (hb.servers if hb else []):
+            for srv in hb.servers:
                 st = stats.get((hb.name, srv.name))
                 if st not in ("UP", "no check"):
                     problems.append(f"haproxy on {n}: galera server {hb.name}/{srv.name} is {st or 'missing'}")
