@@ -105,7 +105,8 @@ class Drill:
         if quick:
             backends = sorted({s.service for s in self.scenarios if s.service} |
                               {p for g in self.groups for v in g.vips if (p := probe_service(dep, v))})
-        self.plan: LabPlan = plan_lab(arch, dep, files, backend_services=backends, real_services=frozenset(real))
+        self.real_services = frozenset(real)
+        self.plan: LabPlan = plan_lab(arch, dep, files, backend_services=backends, real_services=self.real_services)
         self.plan.notes += replaced_notes
         self.daemons: dict[tuple[str, str], Process] = {}
         self.shared: dict[str, Any] = {}
@@ -267,12 +268,13 @@ class Drill:
         return sorted(set(out))
 
     def _probe_targets(self) -> dict[str, str]:
-        """``ADDR:PORT -> description`` of each VIP's polled service."""
+        """``ADDR:PORT -> description`` of each VIP's polled service (a stand-in: a service a
+        kind runs for real speaks its own protocol; the kind's settled hook covers it)."""
         out = {}
         for g in self.groups:
             for v in g.vips:
                 svc = probe_service(self.dep, v)
-                if svc:
+                if svc and svc not in self.real_services:
                     out[f"{self.vip_addr[v]}:{self.arch.service(svc).access.ports[0]}"] = f"{svc} through {v}"
         return out
 

@@ -179,13 +179,16 @@ class GaleraKind(ScenarioKind):
         return self.pred
 
     def polled(self) -> tuple[str, str]:
-        """The VIP's usual probe service (a stand-in behind the same VIP): the client shows
-        what the Galera scenario does to the VIP's other services (nothing, predicted)."""
-        svc = probe_service(self.ctx.dep, self.sc.vip)
-        if svc is None or svc == self.sc.service:
-            raise LabError(f"no stand-in service behind {self.sc.vip} to poll during a Galera scenario")
-        port = self.ctx.arch.service(svc).access.ports[0]
-        return svc, f"{self.ctx.vip_addr[self.sc.vip]}:{port}"
+        """A stand-in service the client polls meanwhile (no check on it: it shows what the
+        scenario does to the rest): the Galera VIP's usual probe service, else, when Galera
+        is alone behind its VIP, another keepalived VIP's."""
+        ctx = self.ctx
+        vips = [self.sc.vip] + [v for grp in ctx.groups for v in grp.vips if v != self.sc.vip]
+        for vip in vips:
+            svc = probe_service(ctx.dep, vip)
+            if svc is not None and svc != self.sc.service:
+                return svc, f"{ctx.vip_addr[vip]}:{ctx.arch.service(svc).access.ports[0]}"
+        raise LabError(f"no stand-in service behind a keepalived VIP to poll during {self.sc.name}")
 
     def inject(self) -> None:
         self.ctx.say(f"  galera {self.function} through haproxy on {self.gl.plan.lb_node}")
