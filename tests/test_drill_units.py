@@ -47,6 +47,16 @@ def test_generated_haproxy_is_read(keepalived_model):
     assert hc.backend_for("192.168.1.220", 5000).servers[0].fall == 3
 
 
+def test_the_http_check_path_is_read_in_both_forms():
+    """The generator writes ``http-check send meth GET uri PATH`` (the path is not on ``option httpchk``)."""
+    new = cfgs.parse_haproxy("listen web\n    bind 10.0.0.1:80\n    option httpchk\n"
+                             "    http-check send meth GET uri /healthz\n    server a 10.0.0.2:80 check\n")
+    old = cfgs.parse_haproxy("listen web\n    bind 10.0.0.1:80\n    option httpchk GET /status\n"
+                             "    server a 10.0.0.2:80 check\n")
+    assert new.backend_for("10.0.0.1", 80).httpchk == "/healthz"
+    assert old.backend_for("10.0.0.1", 80).httpchk == "/status"
+
+
 def test_generated_keepalived_is_read(keepalived_model):
     _, dep, files = keepalived_model
     kc = cfgs.parse_keepalived(files["nodes/ctl-2/keepalived/keepalived.conf"].decode())

@@ -179,8 +179,11 @@ def parse_haproxy(text: str) -> HaproxyConfig:
             elif _common(be, words):
                 pass
             elif words[:2] == ["option", "httpchk"]:
+                # old form: option httpchk [METH] URI; the new form names the uri in http-check send
                 rest = words[2:]
-                be.httpchk = next((w for w in rest if w.startswith("/")), "/")
+                be.httpchk = next((w for w in rest if w.startswith("/")), be.httpchk or "/")
+            elif words[:2] == ["http-check", "send"] and "uri" in words[2:-1]:
+                be.httpchk = words[words.index("uri", 2) + 1]
             elif words[0] == "server" and len(words) >= 3:
                 be.servers.append(_server(words, ds))
         if kw in ("backend", "listen"):
