@@ -295,12 +295,25 @@ def test_backups_with_close_timers_are_all_possible_new_holders(keepalived_model
     arch, dep, files = keepalived_model
     ctx = _ctx(arch, dep, files)
     (g,) = [x for x in dep.vrrp_groups if x.manager == "keepalived"]
-    assert [g.priorities[n] for n in g.members] == [102, 101, 100]
     rest = list(g.members[1:])
-    assert contenders(ctx, g, rest, lambda n: master_down(ctx, g, n)) == ["ctl-2", "ctl-3"]
+    close = replace(g, priorities={"ctl-1": 102, "ctl-2": 101, "ctl-3": 100})
+    assert contenders(ctx, close, rest, lambda n: master_down(ctx, close, n)) == ["ctl-2", "ctl-3"]
     spread = replace(g, priorities={"ctl-1": 150, "ctl-2": 140, "ctl-3": 130})
     assert master_down(ctx, spread, "ctl-3") - master_down(ctx, spread, "ctl-2") > SCHED_MARGIN_S
     assert contenders(ctx, spread, rest, lambda n: master_down(ctx, spread, n)) == ["ctl-2"]
+
+
+def test_generated_priorities_make_the_next_holder_certain(keepalived_model):
+    """The allocation spaces priorities 10 apart, so the drill predicts one successor
+    (with steps of 1, 102/101/100, it had to accept either backup)."""
+    from hamodel.drill.kinds.base import master_down
+    from hamodel.drill.kinds.holder_crash import contenders
+
+    arch, dep, files = keepalived_model
+    ctx = _ctx(arch, dep, files)
+    (g,) = [x for x in dep.vrrp_groups if x.manager == "keepalived"]
+    assert [g.priorities[n] for n in g.members] == [120, 110, 100]
+    assert contenders(ctx, g, list(g.members[1:]), lambda n: master_down(ctx, g, n)) == [g.members[1]]
 
 
 def test_galera_scenarios_on_the_docs_page():

@@ -489,3 +489,15 @@ def test_cli_place_exit_codes(tmp_path):
     assert not (tmp_path / "bad.lock.json").exists()
     res = CliRunner().invoke(app, ["place", str(tmp_path / "missing.py")])
     assert res.exit_code == 2
+
+
+def test_vrrp_priorities_are_distinct_in_range_and_spaced():
+    """Steps of 10 while they fit (the backups' takeover timers 39 ms apart), never
+    outside 1..254, always distinct and decreasing in member order."""
+    from hamodel.analysis.vrrp import priorities
+
+    for n in (1, 2, 3, 6, 16, 17, 100, 155, 156, 254):
+        p = list(priorities([f"n{i}" for i in range(n)]).values())
+        assert p == sorted(p, reverse=True) and len(set(p)) == n and 1 <= min(p) and max(p) <= 254
+        assert p[-1] == min(100, 255 - n)
+    assert list(priorities(["a", "b", "c"]).values()) == [120, 110, 100]

@@ -18,7 +18,15 @@ from hamodel.deployment import VrrpGroup
 from hamodel.model import Architecture
 from hamodel.model.strategies import PacemakerVip, Vrrp
 
-__all__ = ["Allocation", "allocate"]
+__all__ = ["Allocation", "allocate", "priorities"]
+
+#: Priority step between consecutive members. A backup's master-down timer is
+#: 3 x advert_int + (256 - priority) / 256 x advert_int: a step of 10 puts the
+#: backups' timers 39 ms apart at advert_int 1, above the few milliseconds two
+#: keepalived processes drift apart under load, so the next holder is the
+#: next member in order, not whichever process the scheduler ran first (a
+#: step of 1 is 4 ms: measured, the third member sometimes won).
+STEP = 10
 
 
 @dataclass(frozen=True)
@@ -94,8 +102,7 @@ def allocate(arch: Architecture, instances: Mapping[str, list[str]], previous: M
             continue
         if not members:
             continue
-        top = min(254, 99 + len(members))
-        prios = {n: top - i for i, n in enumerate(members)}
+        prios = priorities(members)
         groups.append(VrrpGroup(
             service=s.name, vips=tuple(s.holds_vips), network=net, vrid=vrid, priorities=prios,
             master=members[0], manager="pacemaker" if isinstance(s.strategy, PacemakerVip) else "keepalived",
@@ -103,3 +110,13 @@ def allocate(arch: Architecture, instances: Mapping[str, list[str]], previous: M
     fronted = {s.access.vip for s in arch.services if s.access is not None}
     nonlocal_nodes = {n for s in holders if set(s.holds_vips) & fronted for n in instances.get(s.name, [])}
     return Allocation(tuple(groups), frozenset(nonlocal_nodes), tuple(problems))
+
+
+def priorities(members: list[str]) -> dict[str, int]:
+    """VRRP priorities in member order, highest first: steps of :data:`STEP` down to 100
+    (150/140/.../100 for six members), closer steps only when more members need room
+    under 254, and steps of 1 from 254 down for more than 155 members."""
+    n = len(members)
+    step = STEP if n < 2 else max(1, min(STEP, 154 // (n - 1)))
+    low = min(100, 254 - step * (n - 1))
+    return {m: low + step * (n - 1 - i) for i, m in enumerate(members)}
