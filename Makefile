@@ -28,7 +28,7 @@ test: setup
 docs:
 	$(PYTHON) -m sphinx -W --keep-going -b html docs docs/_build/html
 
-# Regenerates docs/drills.rst ("Measured failover"): root, about 80 s; and
+# Regenerates docs/drills.rst ("Measured failover", with the real Galera cluster): root, about 5 min; and
 # docs/drills-pacemaker.rst (the Pacemaker cluster drill): about 2 min; it builds the configs as
 # hamodel build does, so HAMODEL_IPMI_PASSWORD must be set (the lab's CIB drops the fence passwords).
 drill:
