@@ -152,6 +152,18 @@ def test_two_node_pacemaker_spof_says_quorum_and_grammar():
     assert not any("1 nodes" in w for w in r.warnings)
 
 
+def test_pacemaker_managed_services_are_supervised_by_pacemaker():
+    """Pacemaker's monitor operation restarts a failed resource: a service it manages is
+    not "unsupervised" even where the architecture's default supervisor is none
+    (found trying a 2-node PostgreSQL pair: monitoring-required named both resources)."""
+    arch = two_node_pacemaker(qdevice="q").replace(supervisor="none")
+    f = findings(arch)
+    assert "monitoring-required" not in f and "no-automatic-restart" not in f
+    # a service Pacemaker does not manage is still reported
+    arch = arch.replace(services=[*arch.services, Service("cron", on="ctl", strategy=ActivePassive())])
+    assert findings(arch)["monitoring-required"].details["unsupervised"] == ["cron"]
+
+
 def test_switch_spof_names_the_switch_and_single_cut_grammar():
     sw = Switch("core")
     net = Network("lan", subnet="10.0.0.0/24", switches=[sw])

@@ -431,10 +431,21 @@ def _split_finding(v: ModelView, s: str, sets: list[CutSet]) -> Finding:
         details={"scenarios": [list(c) for c in sets], "holders": list(v.holders.get(s, v.instances[s]))})
 
 
+def _supervisor(svc, arch: Architecture) -> str:
+    """What restarts a failed process of ``svc``: its own setting, else Pacemaker for a
+    service Pacemaker manages (its monitor operation restarts a failed resource), else
+    the architecture's default."""
+    if svc.supervisor is not None:
+        return svc.supervisor
+    if isinstance(svc.strategy, PacemakerVip) or getattr(svc.strategy, "manager", None) == "pacemaker":
+        return "pacemaker"
+    return arch.supervisor
+
+
 def _monitoring_finding(v: ModelView) -> Finding | None:
     arch = v.arch
     unsupervised = sorted(s for s, svc in v.services.items()
-                          if not isinstance(svc.strategy, External) and (svc.supervisor or arch.supervisor) == "none")
+                          if not isinstance(svc.strategy, External) and _supervisor(svc, arch) == "none")
     if not unsupervised:
         return None
     monitored = any(isinstance(svc.strategy, External) and "monitoring" in svc.strategy.provides
