@@ -121,9 +121,7 @@ def check(
     estimates = {}
     fix_first: list = []
     if availability:
-        from hamodel.analysis.failures import availability as service_availability
-
-        estimates = service_availability(arch, dep.placement, dep.vrrp_groups)
+        estimates = dep.analysis.availability()
         if not estimates:
             err.print("note: the model carries no reliability figures: no availability estimate", highlight=False)
         else:

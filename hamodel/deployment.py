@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from functools import cached_property
 from types import MappingProxyType
-from typing import Any, Literal, Mapping
+from typing import TYPE_CHECKING, Any, Literal, Mapping
 
 from hamodel.model import Architecture
 from hamodel.model.strategies import BehindVip
+
+if TYPE_CHECKING:
+    from hamodel.analysis.failures import Analysis
 
 #: Where the load-balancer HAProxy writes its pid: haproxy.cfg's ``pidfile``
 #: and keepalived's track script (``pgrep -F``) must name the same file.
@@ -162,6 +166,15 @@ class Deployment:
     nonlocal_bind_nodes: frozenset[str] = frozenset()
     findings: tuple[Finding, ...] = ()
     notes: tuple[str, ...] = ()
+
+    @cached_property
+    def analysis(self) -> "Analysis":
+        """The questions the analysis answers about this deployment (cut sets, split brain,
+        single failures, availability, cold start, capacity), over one view built once
+        (:class:`hamodel.analysis.failures.Analysis`)."""
+        from hamodel.analysis.failures import Analysis
+
+        return Analysis(self.architecture, self.placement, self.vrrp_groups)
 
     def group_of(self, service: str) -> VrrpGroup | None:
         return next((g for g in self.vrrp_groups if g.service == service), None)

@@ -131,7 +131,6 @@ class Side:
 def load_side(spec: str, label: str | None = None, *, k: int = 2, lock: Path | None = None,
               display_root: str | None = None) -> Side:
     """Load, place and analyse ``spec``; build its files with secrets redacted."""
-    from hamodel.analysis.failures import availability, cut_sets
     from hamodel.analysis.placement import Unplaceable, lock_path_for
     from hamodel.generators.configs import build_configs
     from hamodel.loader import load
@@ -143,9 +142,8 @@ def load_side(spec: str, label: str | None = None, *, k: int = 2, lock: Path | N
         dep = resolve(arch, lock=lock or lock_path_for(spec), k=k)
     except Unplaceable as exc:
         raise DiffError(f"{label}: unplaceable: " + "; ".join(exc.explanations)) from None
-    cuts = {s: [tuple(c) for c in sets] for s, sets in
-            cut_sets(arch, dep.placement, k, dep.vrrp_groups).items()}
-    avail = availability(arch, dep.placement, dep.vrrp_groups)
+    cuts = {s: [tuple(c) for c in sets] for s, sets in dep.analysis.cut_sets(k).items()}
+    avail = dep.analysis.availability()
     files, files_error = None, None
     try:
         # Placeholders instead of secrets: the diff is printed and posted.

@@ -26,11 +26,11 @@ def resolve(arch: Architecture, *, lock: Path | None = None, fresh: bool = False
     result = place(arch, previous=previous)
     findings: tuple = ()
     if analyse:
-        from hamodel.analysis.failures import analyse as run_analysis
+        from hamodel.analysis.failures import Analysis
 
-        findings = tuple(run_analysis(arch, result.placement, k=k, vrrp_groups=result.vrrp_groups,
-                                      capacity_per=capacity_per))  # type: ignore[arg-type]
-    return Deployment(
+        analysis = Analysis(arch, result.placement, result.vrrp_groups)
+        findings = tuple(analysis.findings(k, capacity_per))  # type: ignore[arg-type]
+    dep = Deployment(
         architecture=arch,
         placement=result.placement,
         vrrp_groups=tuple(result.vrrp_groups),
@@ -38,3 +38,6 @@ def resolve(arch: Architecture, *, lock: Path | None = None, fresh: bool = False
         findings=findings,
         notes=tuple(result.warnings),
     )
+    if analyse:
+        dep.__dict__["analysis"] = analysis  # the view the findings came from: built once
+    return dep

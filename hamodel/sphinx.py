@@ -144,8 +144,6 @@ def _extras(app: Sphinx, path: Path, dep: Any, *, with_diagrams: bool) -> Any:
 
 def _compute_extras(app: Sphinx, path: Path, dep: Any, *, with_diagrams: bool) -> Any:
     from hamodel.generators.docs import DocExtras
-    from hamodel.analysis.failures import availability, single_failure_scenarios
-
     extras = DocExtras(model_path=_display(app, path))
     try:
         from hamodel.generators.configs import build_configs
@@ -163,9 +161,8 @@ def _compute_extras(app: Sphinx, path: Path, dep: Any, *, with_diagrams: bool) -
             extras.config_error = str(exc)
             logger.warning("hamodel: %s: configs could not be generated: %s", _display(app, path), exc,
                            type="hamodel", subtype="configs")
-    groups = dep.vrrp_groups
-    extras.scenarios = single_failure_scenarios(dep.architecture, dep.placement, groups)
-    extras.availability = availability(dep.architecture, dep.placement, groups) or None
+    extras.scenarios = dep.analysis.single_failures()
+    extras.availability = dep.analysis.availability() or None
     if with_diagrams:
         from hamodel.generators.diagrams import generate as diagrams
 

@@ -56,6 +56,7 @@ with keystone among the affected services.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Literal, Sequence
 
 from hamodel.analysis.availability import ServiceAvailability, availability_of, has_figures
@@ -68,13 +69,9 @@ from hamodel.model import Architecture
 from hamodel.model.strategies import ActivePassive, AppCluster, External, PacemakerVip, Sharded, Vrrp, Witness
 
 __all__ = [
-    "ColdStart", "SingleFailure", "analyse", "availability", "capacity_check", "cold_start", "cut_sets",
+    "Analysis", "ColdStart", "SingleFailure", "analyse", "availability", "capacity_check", "cold_start", "cut_sets",
     "prove_tolerance", "single_failure_scenarios", "split_brain",
 ]
-
-
-def _analyzer(arch: Architecture, placement: Placement, vrrp_groups: Sequence[VrrpGroup]) -> Analyzer:
-    return Analyzer(view(arch, placement, vrrp_groups))
 
 
 def _analysed(arch: Architecture) -> list[str]:
@@ -93,25 +90,21 @@ def cut_sets(arch: Architecture, placement: Placement, k: int = 2, vrrp_groups: 
     service not fully available (for a sharded service: loses a shard).
     Includes sets inherited from dependencies.
     """
-    an = _analyzer(arch, placement, vrrp_groups)
-    return {s: an.cut_sets(s, k)[0] for s in (services or _analysed(arch))}
+    return Analysis(arch, placement, vrrp_groups).cut_sets(k, services)
 
 
 def split_brain(arch: Architecture, placement: Placement, k: int = 2,
                 vrrp_groups: Sequence[VrrpGroup] = ()) -> dict[str, list[CutSet]]:
     """Per VIP-holding service or AppCluster, the minimal failure sets (size
     <= ``k``) after which two masters run, unable to see each other."""
-    an = _analyzer(arch, placement, vrrp_groups)
-    return {s: sets for s in _split_candidates(an.v) if (sets := an.split_brain(s, k))}
+    return Analysis(arch, placement, vrrp_groups).split_brain(k)
 
 
 def prove_tolerance(arch: Architecture, placement: Placement, k: int, vrrp_groups: Sequence[VrrpGroup] = (),
                     services: Sequence[str] | None = None) -> dict[str, CutSet | None]:
     """For each (required) service one set of at most ``k`` failures that
     stops it, or None: Z3 proved that no such set exists."""
-    an = _analyzer(arch, placement, vrrp_groups)
-    names = services or [s for s in _analysed(arch) if arch.service(s).required]
-    return {s: an.counterexample(s, k) for s in names}
+    return Analysis(arch, placement, vrrp_groups).prove_tolerance(k, services)
 
 
 @dataclass(frozen=True)
@@ -135,17 +128,7 @@ def single_failure_scenarios(arch: Architecture, placement: Placement, vrrp_grou
     """For each single failure of a node, failure domain, switch or trunk
     (``kinds``; add ``"link"`` or ``"proc"`` for those), the state of every service,
     evaluated with the plain-Python semantics. Sorted by component id."""
-    v = view(arch, placement, vrrp_groups)
-    out = []
-    for c in v.components:
-        if component_kind(c) not in kinds:
-            continue
-        e = Evaluation(v, {c})
-        st = {s: e.state(s) for s in sorted(v.services)}
-        out.append(SingleFailure(
-            c, tuple(s for s, x in st.items() if x == DOWN), tuple(s for s, x in st.items() if x == PARTIAL),
-            tuple(s for s, x in st.items() if x == DEGRADED), tuple(s for s, x in st.items() if x == UP)))
-    return out
+    return Analysis(arch, placement, vrrp_groups).single_failures(kinds)
 
 
 def availability(arch: Architecture, placement: Placement, vrrp_groups: Sequence[VrrpGroup] = (),
@@ -154,14 +137,7 @@ def availability(arch: Architecture, placement: Placement, vrrp_groups: Sequence
     of minimal cut sets (exact for independent failures, see
     :mod:`hamodel.analysis.availability`). Empty when the model carries no
     reliability figures."""
-    an = _analyzer(arch, placement, vrrp_groups)
-    if not has_figures(an.v):
-        return {}
-    out = {}
-    for s in _analysed(arch):
-        sets, complete = an.cut_sets(s, None, limit)
-        out[s] = availability_of(an.v, s, sets, complete)
-    return out
+    return Analysis(arch, placement, vrrp_groups).availability(limit)
 
 
 @dataclass(frozen=True)
@@ -199,30 +175,7 @@ def cold_start(arch: Architecture, placement: Placement, k: int = 1,
     Pacemaker ``wait_for_all`` the cluster does not become quorate until all
     its nodes were seen, so a node that never returns needs an operator to
     unblock quorum for every Pacemaker-managed service."""
-    v = view(arch, placement, vrrp_groups)
-    out: list[ColdStart] = []
-    pm = arch.pacemaker
-    for s in sorted(v.services):
-        svc = v.services[s]
-        st = svc.strategy
-        managed = v.uses_pacemaker(s)
-        if not isinstance(st, AppCluster) and not managed:
-            continue
-        members = v.instances[s]
-        worst: ColdStart | None = None
-        if managed and pm is not None and pm.wait_for_all and k >= 1 and v.pcmk_nodes:
-            worst = ColdStart(s, "unblock", "unblock Pacemaker quorum (wait_for_all) for the nodes that did not return",
-                              (v.pcmk_nodes[-1],))
-        if isinstance(st, AppCluster):
-            q = v.quorum(s)
-            lose = min(k, len(members))
-            if len(members) - lose < q:
-                worst = ColdStart(s, "blocked", st.recovery, members[len(members) - lose:])
-            elif worst is None and (st.cold_start == "manual" or (
-                    st.cold_start == "automatic-after-crash" and (stop == "graceful" or lose > 0))):
-                worst = ColdStart(s, "manual", st.recovery, ())
-        out.append(worst or ColdStart(s, "automatic", getattr(st, "recovery", "Pacemaker restarts it"), ()))
-    return out
+    return Analysis(arch, placement, vrrp_groups).cold_start(k, stop=stop)
 
 
 def capacity_check(arch: Architecture, placement: Placement, per: Literal["node", "domain"] = "node",
@@ -231,32 +184,7 @@ def capacity_check(arch: Architecture, placement: Placement, per: Literal["node"
     domain) each service's load (``requests`` x placed instances) is spread
     over its surviving instances (sharded and unmanaged active/passive
     services do not move); returns the overloaded nodes per scenario."""
-    v = view(arch, placement, vrrp_groups)
-    scenarios = [node_id(n) for n in sorted(v.node_domains)]
-    if per == "domain":
-        scenarios = [c for c in v.components if component_kind(c) == "domain"]
-    problems = []
-    for c in scenarios:
-        dead = v.nodes_killed_by({c})
-        load = {n: [0.0, 0.0] for n in v.node_domains if n not in dead}
-        for s, svc in v.services.items():
-            inst = v.instances[s]
-            live = [n for n in inst if n not in dead]
-            if not inst or not live:
-                continue
-            r = svc.requests
-            moves = not isinstance(svc.strategy, (Sharded, External)) and not (
-                isinstance(svc.strategy, ActivePassive) and svc.strategy.manager is None)
-            share = len(inst) / len(live) if moves else 1.0
-            for n in live:
-                load[n][0] += r.cpu * share
-                load[n][1] += r.memory_gb * share
-        for n, (cpu, mem) in sorted(load.items()):
-            cap = arch.node(n).capacity
-            if cpu > cap.cpu + 1e-9 or mem > cap.memory_gb + 1e-9:
-                problems.append({"failure": c, "node": n, "cpu": round(cpu, 3), "memory_gb": round(mem, 3),
-                                 "capacity_cpu": cap.cpu, "capacity_memory_gb": cap.memory_gb})
-    return problems
+    return Analysis(arch, placement, vrrp_groups).capacity(per)
 
 
 # -- findings ------------------------------------------------------------------
@@ -513,53 +441,178 @@ def analyse(arch: Architecture, placement: Placement, k: int = 2,
     failure domain) and cold start. Sorted by severity (highest first), then
     id. Acknowledged findings carry the architect's reason in
     ``acknowledged``."""
-    an = _analyzer(arch, placement, vrrp_groups)
-    v = an.v
-    names = _analysed(arch)
-    cuts = {s: an.cut_sets(s, k)[0] for s in names}
-    findings: list[Finding] = []
-    # A domain declared the site boundary that encloses every node stops
-    # everything: one finding for it, not one per service. Any other domain
-    # that holds every node (one power feed, one rack) is a real single
-    # point of failure and stays in each service's findings.
-    sites = {d for d in set().union(*v.node_domains.values())
-             if all(d in ds for ds in v.node_domains.values())
-             and component_kind(d) == "domain" and arch.domain(d.split(":", 1)[1]).is_site} if v.node_domains else set()
-    for s in names:
-        inherited = {c for d in v.closure(s) if d in cuts for c in cuts[d]}
-        own = [c for c in cuts[s] if c not in inherited and not (set(c) & sites)]
-        f = _cut_finding(v, s, own, k)
-        if f is not None:
-            findings.append(f)
-    for s in _split_candidates(v):
-        sets = an.split_brain(s, k)
-        if sets:
-            findings.append(_split_finding(v, s, sets))
-    for d in sorted(sites):
-        findings.append(cat.SITE_FAILURE.finding(domain=d.split(':', 1)[1], component=d, services=names,
-                                                 scenario=(d,)))
-    for f in (_monitoring_finding(v), _manual_recovery_finding(v), _pacemaker_finding(v)):
-        if f is not None:
-            findings.append(f)
-    over = capacity_check(arch, placement, capacity_per, vrrp_groups)
-    if over:
-        first = over[0]
-        rule = cat.CAPACITY_NODE if capacity_per == "node" else cat.CAPACITY_DOMAIN
-        findings.append(rule.finding(
-            services=sorted({s for p in over for s in placement.services_on(p["node"])}), scenario=(first["failure"],),
-            **{f: first[f] for f in ("failure", "node", "cpu", "memory_gb", "capacity_cpu", "capacity_memory_gb")},
-            details={"overloaded": over}))
-    unblock = sorted(c.service for c in cold_start(arch, placement, 1, vrrp_groups) if c.outcome == "unblock")
-    if unblock:
-        findings.append(cat.COLD_START.finding(services=unblock, stopped=", ".join(unblock),
-                                               details={"services": unblock}))
-    # Settings of the generated HAProxy/keepalived configuration (short
-    # timeouts, clear text on a public VIP, open stats, VRID clashes, timings).
-    from hamodel.analysis.config_findings import config_findings
+    return Analysis(arch, placement, vrrp_groups).findings(k, capacity_per)
 
-    findings += config_findings(arch, vrrp_groups, placement)
-    out = []
-    for f in findings:
-        ack = arch.acknowledged(f.id)
-        out.append(f if ack is None else Finding(**{**f.__dict__, "acknowledged": ack.reason}))
-    return sorted(out, key=lambda f: (-f.severity.rank, f.id))
+
+# -- one object per deployment ----------------------------------------------------
+
+
+class Analysis:
+    """Every question about one placed architecture, over one cached view.
+
+    Build it once (``Analysis(arch, placement, vrrp_groups)``, or
+    ``Deployment.analysis``, which keeps one per deployment): the component
+    view and the cut-set engine are built on first use and shared by every
+    question, where each module function above used to rebuild them. Answers
+    are typed rows (:class:`~hamodel.analysis.cutsets.CutSet` tuples,
+    :class:`SingleFailure`,
+    :class:`~hamodel.analysis.availability.ServiceAvailability`,
+    :class:`ColdStart`, :class:`~hamodel.deployment.Finding`).
+    """
+
+    def __init__(self, arch: Architecture, placement: Placement, vrrp_groups: Sequence[VrrpGroup] = ()):
+        self.arch, self.placement, self.vrrp_groups = arch, placement, tuple(vrrp_groups)
+
+    @cached_property
+    def view(self) -> ModelView:
+        return view(self.arch, self.placement, self.vrrp_groups)
+
+    @cached_property
+    def analyzer(self) -> Analyzer:
+        return Analyzer(self.view)
+
+    def cut_sets(self, k: int = 2, services: Sequence[str] | None = None) -> dict[str, list[CutSet]]:
+        """Minimal cut sets of size <= ``k`` per service (see :func:`cut_sets`)."""
+        return {s: self.analyzer.cut_sets(s, k)[0] for s in (services or _analysed(self.arch))}
+
+    def split_brain(self, k: int = 2) -> dict[str, list[CutSet]]:
+        """Minimal failure sets leaving two masters (see :func:`split_brain`)."""
+        return {s: sets for s in _split_candidates(self.view) if (sets := self.analyzer.split_brain(s, k))}
+
+    def prove_tolerance(self, k: int, services: Sequence[str] | None = None) -> dict[str, CutSet | None]:
+        """One counterexample of size <= ``k`` per service, or None: proved (see :func:`prove_tolerance`)."""
+        names = services or [s for s in _analysed(self.arch) if self.arch.service(s).required]
+        return {s: self.analyzer.counterexample(s, k) for s in names}
+
+    def single_failures(self, kinds: Sequence[str] = ("node", "domain", "switch", "trunk")) -> list[SingleFailure]:
+        """Each single failure and the state of every service (see :func:`single_failure_scenarios`)."""
+        v = self.view
+        out = []
+        for c in v.components:
+            if component_kind(c) not in kinds:
+                continue
+            e = Evaluation(v, {c})
+            st = {s: e.state(s) for s in sorted(v.services)}
+            out.append(SingleFailure(
+                c, tuple(s for s, x in st.items() if x == DOWN), tuple(s for s, x in st.items() if x == PARTIAL),
+                tuple(s for s, x in st.items() if x == DEGRADED), tuple(s for s, x in st.items() if x == UP)))
+        return out
+
+    def availability(self, limit: int = 20_000) -> dict[str, ServiceAvailability]:
+        """Availability per service from its complete cut-set family (see :func:`availability`)."""
+        an, arch = self.analyzer, self.arch
+        if not has_figures(an.v):
+            return {}
+        out = {}
+        for s in _analysed(arch):
+            sets, complete = an.cut_sets(s, None, limit)
+            out[s] = availability_of(an.v, s, sets, complete)
+        return out
+
+    def cold_start(self, k: int = 1, *, stop: Literal["crash", "graceful"] = "crash") -> list[ColdStart]:
+        """Who comes back by itself after a full stop (see :func:`cold_start`)."""
+        v, arch = self.view, self.arch
+        out: list[ColdStart] = []
+        pm = arch.pacemaker
+        for s in sorted(v.services):
+            svc = v.services[s]
+            st = svc.strategy
+            managed = v.uses_pacemaker(s)
+            if not isinstance(st, AppCluster) and not managed:
+                continue
+            members = v.instances[s]
+            worst: ColdStart | None = None
+            if managed and pm is not None and pm.wait_for_all and k >= 1 and v.pcmk_nodes:
+                worst = ColdStart(s, "unblock", "unblock Pacemaker quorum (wait_for_all) for the nodes that did not return",
+                                  (v.pcmk_nodes[-1],))
+            if isinstance(st, AppCluster):
+                q = v.quorum(s)
+                lose = min(k, len(members))
+                if len(members) - lose < q:
+                    worst = ColdStart(s, "blocked", st.recovery, members[len(members) - lose:])
+                elif worst is None and (st.cold_start == "manual" or (
+                        st.cold_start == "automatic-after-crash" and (stop == "graceful" or lose > 0))):
+                    worst = ColdStart(s, "manual", st.recovery, ())
+            out.append(worst or ColdStart(s, "automatic", getattr(st, "recovery", "Pacemaker restarts it"), ()))
+        return out
+
+    def capacity(self, per: Literal["node", "domain"] = "node") -> list[dict]:
+        """N+1 overloads per failure (see :func:`capacity_check`)."""
+        v, arch = self.view, self.arch
+        scenarios = [node_id(n) for n in sorted(v.node_domains)]
+        if per == "domain":
+            scenarios = [c for c in v.components if component_kind(c) == "domain"]
+        problems = []
+        for c in scenarios:
+            dead = v.nodes_killed_by({c})
+            load = {n: [0.0, 0.0] for n in v.node_domains if n not in dead}
+            for s, svc in v.services.items():
+                inst = v.instances[s]
+                live = [n for n in inst if n not in dead]
+                if not inst or not live:
+                    continue
+                r = svc.requests
+                moves = not isinstance(svc.strategy, (Sharded, External)) and not (
+                    isinstance(svc.strategy, ActivePassive) and svc.strategy.manager is None)
+                share = len(inst) / len(live) if moves else 1.0
+                for n in live:
+                    load[n][0] += r.cpu * share
+                    load[n][1] += r.memory_gb * share
+            for n, (cpu, mem) in sorted(load.items()):
+                cap = arch.node(n).capacity
+                if cpu > cap.cpu + 1e-9 or mem > cap.memory_gb + 1e-9:
+                    problems.append({"failure": c, "node": n, "cpu": round(cpu, 3), "memory_gb": round(mem, 3),
+                                     "capacity_cpu": cap.cpu, "capacity_memory_gb": cap.memory_gb})
+        return problems
+
+    def findings(self, k: int = 2, capacity_per: Literal["node", "domain"] = "node") -> list[Finding]:
+        """Every finding, highest severity first (see :func:`analyse`)."""
+        an, v, arch, placement = self.analyzer, self.view, self.arch, self.placement
+        names = _analysed(arch)
+        cuts = {s: an.cut_sets(s, k)[0] for s in names}
+        findings: list[Finding] = []
+        # A domain declared the site boundary that encloses every node stops
+        # everything: one finding for it, not one per service. Any other domain
+        # that holds every node (one power feed, one rack) is a real single
+        # point of failure and stays in each service's findings.
+        sites = {d for d in set().union(*v.node_domains.values())
+                 if all(d in ds for ds in v.node_domains.values())
+                 and component_kind(d) == "domain" and arch.domain(d.split(":", 1)[1]).is_site} if v.node_domains else set()
+        for s in names:
+            inherited = {c for d in v.closure(s) if d in cuts for c in cuts[d]}
+            own = [c for c in cuts[s] if c not in inherited and not (set(c) & sites)]
+            f = _cut_finding(v, s, own, k)
+            if f is not None:
+                findings.append(f)
+        for s in _split_candidates(v):
+            sets = an.split_brain(s, k)
+            if sets:
+                findings.append(_split_finding(v, s, sets))
+        for d in sorted(sites):
+            findings.append(cat.SITE_FAILURE.finding(domain=d.split(':', 1)[1], component=d, services=names,
+                                                     scenario=(d,)))
+        for f in (_monitoring_finding(v), _manual_recovery_finding(v), _pacemaker_finding(v)):
+            if f is not None:
+                findings.append(f)
+        over = self.capacity(capacity_per)
+        if over:
+            first = over[0]
+            rule = cat.CAPACITY_NODE if capacity_per == "node" else cat.CAPACITY_DOMAIN
+            findings.append(rule.finding(
+                services=sorted({s for p in over for s in placement.services_on(p["node"])}), scenario=(first["failure"],),
+                **{f: first[f] for f in ("failure", "node", "cpu", "memory_gb", "capacity_cpu", "capacity_memory_gb")},
+                details={"overloaded": over}))
+        unblock = sorted(c.service for c in self.cold_start(1) if c.outcome == "unblock")
+        if unblock:
+            findings.append(cat.COLD_START.finding(services=unblock, stopped=", ".join(unblock),
+                                                   details={"services": unblock}))
+        # Settings of the generated HAProxy/keepalived configuration (short
+        # timeouts, clear text on a public VIP, open stats, VRID clashes, timings).
+        from hamodel.analysis.config_findings import config_findings
+
+        findings += config_findings(arch, self.vrrp_groups, placement)
+        out = []
+        for f in findings:
+            ack = arch.acknowledged(f.id)
+            out.append(f if ack is None else Finding(**{**f.__dict__, "acknowledged": ack.reason}))
+        return sorted(out, key=lambda f: (-f.severity.rank, f.id))
