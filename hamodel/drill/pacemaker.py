@@ -128,6 +128,8 @@ class PacemakerPlan:
     source: str                # "generated" or "built-in"
     substitutions: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: The quorum device's host (``PacemakerCluster.qdevice``): runs corosync-qnetd, outside the cluster.
+    qnetd: Member | None = None
 
     @property
     def nodes(self) -> list[str]:
@@ -220,7 +222,8 @@ def plan(arch: Architecture, dep, files: Mapping[str, bytes]) -> PacemakerPlan:
         static = [f"{x.address}/{arch.network(x.network).subnet.prefixlen}" for x in node.interfaces]
         members.append(Member(n, str(iface.address), net.subnet.prefixlen, iface.device,
                               switch_of(arch, net.name, iface.switch), i, static))
-    switches = sorted({m.switch for m in members})
+    qnetd = _qnetd_member(arch, generated, vip_net) if arch.pacemaker.qdevice else None
+    switches = sorted({m.switch for m in members + ([qnetd] if qnetd else [])})
     links = sorted({(a, b) for net in arch.networks for a, b in net.switch_links() if a in switches and b in switches})
     split = _loop_free(switches, links, notes)
     vips = [Vip(v, str(arch.vip(v).address), arch.network(arch.vip(v).network).subnet.prefixlen) for v in vip_names]
@@ -234,8 +237,30 @@ def plan(arch: Architecture, dep, files: Mapping[str, bytes]) -> PacemakerPlan:
         cib_text = builtin_cib(arch, dep, members, vips, single)
         notes.append("the build has no corosync.conf / cib.xml yet: the lab ran a minimal cluster of its own "
                      "built from the model (hamodel.drill.pacemaker.builtin_corosync_conf / builtin_cib)")
+    if qnetd is not None and source != "generated":
+        raise LabError("the model has a quorum device but the build shipped no corosync.conf: the lab's built-in "
+                       "corosync.conf has no device block")
     return PacemakerPlan(resource_id(f"hamodel-{arch.name}")[:32], members, switches, links, split, vips, single,
-                         conf, cib_text, source, notes=notes)
+                         conf, cib_text, source, notes=notes, qnetd=qnetd)
+
+
+def _qnetd_member(arch: Architecture, generated: Mapping[str, str], vip_net) -> Member:
+    """The qnetd host: the address corosync-qdevice connects to (the shipped ``device { net { host } }``)."""
+    name = arch.pacemaker.qdevice
+    node = arch.node(name)
+    host = None
+    for text in generated.values():
+        m = re.search(r"(?ms)^\s*device\s*\{.*?^\s*host\s*:\s*(\S+)", text)
+        host = m.group(1) if m else host
+    iface = next((x for x in node.interfaces if host and str(x.address) == host), None)
+    if iface is None and host is None:
+        iface = (node.interface_on(vip_net.name) if vip_net else None) or (node.interfaces[0] if node.interfaces else None)
+    if iface is None:
+        raise LabError(f"qdevice node {name!r}: no interface with the address corosync-qdevice connects to ({host})")
+    net = arch.network(iface.network)
+    static = [f"{x.address}/{arch.network(x.network).subnet.prefixlen}" for x in node.interfaces]
+    return Member(name, str(iface.address), net.subnet.prefixlen, iface.device,
+                  switch_of(arch, net.name, iface.switch), 0, static)
 
 
 # -- built-in configs (until the generator ships them) -----------------------------
@@ -409,10 +434,23 @@ mount -t overlay overlay -o ro,lowerdir={agents}:/usr/sbin /usr/sbin
 {binds}
 mount -t tmpfs -o mode=0755 tmpfs /run
 mount -t tmpfs -o mode=1777 tmpfs /dev/shm
-mkdir -p /run/crm /run/pacemaker /run/resource-agents
+mkdir -p /run/crm /run/pacemaker /run/resource-agents /run/corosync-qdevice
 chown hacluster:haclient /run/crm /run/pacemaker
 exec corosync -f
 """
+
+
+QNETD_SCRIPT = """#!/bin/sh
+# The quorum device's host: a private mount namespace with its own /etc/corosync and /run, then corosync-qnetd.
+set -e
+mount --bind {etc} /etc/corosync
+mount -t tmpfs -o mode=0755 tmpfs /run
+mkdir -p /run/corosync-qnetd
+exec corosync-qnetd -f -d
+"""
+
+#: Runs one certutil step with the node's folder as /etc/corosync (the tools' paths are fixed).
+CERTUTIL_SH = 'mount --bind "$1" /etc/corosync && shift && exec "$@"'
 
 
 @dataclass
@@ -446,7 +484,7 @@ class PacemakerLab:
             lab.add_switch(sw)
         for a, b in p.links:
             lab.link_switches(a, b, split_horizon=(a, b) in p.split_horizon)
-        for m in p.members:
+        for m in p.members + ([p.qnetd] if p.qnetd else []):
             lab.add_host(m.node)
             lab.plug(m.node, m.device, m.switch, f"{m.address}/{m.prefix}")
         self.configuration, self.substitutions, self.vip_resources = lab_cib(p.cib, p, lab.root)
@@ -456,6 +494,9 @@ class PacemakerLab:
              for m in p.members}, indent=1, sort_keys=True))
         for m in p.members:
             self._write_node(m.node)
+        if p.qnetd:
+            self._qdevice_certificates()
+            self.start_qnetd()
         t0 = time.monotonic()
         for n in self.nodes:
             self.start_node(n)
@@ -530,6 +571,11 @@ printf '%s\\n' "$input" | exec nsenter -t {os.getpid()} -m -n -- {sys.executable
         self.procs[(node, "corosync")] = c
         self.wait(lambda: self._corosync_ready(node), 20, f"corosync on {node}",
                   detail=lambda: self.tail(d / "corosync.out"))
+        if self.plan.qnetd is not None:
+            # corosync-qdevice after corosync (as its unit orders it), in the node's mount namespace.
+            self.procs[(node, "qdevice")] = self.lab.start(
+                f"corosync-qdevice@{node}", ns, ["nsenter", "-t", str(c.pid), "-m", "--", "corosync-qdevice", "-f", "-d"],
+                log=d / "qdevice.out")
         pm = self.lab.start(f"pacemakerd@{node}", ns, ["nsenter", "-t", str(c.pid), "-m", "--", "pacemakerd", "-f"],
                             log=d / "pacemakerd.out")
         self.procs[(node, "pacemakerd")] = pm
@@ -539,6 +585,90 @@ printf '%s\\n' "$input" | exec nsenter -t {os.getpid()} -m -n -- {sys.executable
         if c is None or not c.alive():
             raise LabError(f"corosync on {node} exited: {self.tail(self.ndir(node) / 'corosync.out')}")
         return self.tool(node, ["corosync-cfgtool", "-s"], via="corosync").returncode == 0
+
+    # -- the quorum device ------------------------------------------------------------
+
+    def _certutil(self, node: str, argv: list[str]) -> None:
+        etc = self.ndir(node) / "etc-corosync"
+        r = run(["unshare", "-m", "--propagation", "private", "sh", "-c", CERTUTIL_SH, "sh", str(etc), *argv],
+                check=False, timeout=60)
+        if r.returncode != 0:
+            raise LabError(f"{' '.join(argv)} (for {node}): exit {r.returncode}: {(r.stderr or r.stdout).strip()[-500:]}")
+
+    def _qdevice_certificates(self) -> None:
+        """The TLS set-up ``pcs quorum device add`` does (corosync-qdevice-net-certutil(8)): a CA and
+        server certificate on the qnetd host, a client certificate for the cluster signed by it and
+        imported on every cluster node. The shipped corosync.conf keeps TLS on (its default)."""
+        q = self.plan.qnetd.node
+        qetc = self.ndir(q) / "etc-corosync"
+        qetc.mkdir(parents=True, exist_ok=True)
+        cluster = corosync_value(next(iter(self.plan.corosync_conf.values())), "totem", "cluster_name") or "hacluster"
+        self._certutil(q, ["corosync-qnetd-certutil", "-i"])
+        ca = qetc / "qnetd" / "nssdb" / "qnetd-cacert.crt"
+        first, *rest = self.nodes
+        for n in self.nodes:
+            shutil.copy(ca, self.ndir(n) / "etc-corosync" / "qnetd-cacert.crt")
+            self._certutil(n, ["corosync-qdevice-net-certutil", "-i", "-c", "/etc/corosync/qnetd-cacert.crt"])
+        ndb = self.ndir(first) / "etc-corosync" / "qdevice" / "net" / "nssdb"
+        self._certutil(first, ["corosync-qdevice-net-certutil", "-r", "-n", cluster])
+        shutil.copy(ndb / "qdevice-net-node.crq", qetc / "qdevice-net-node.crq")
+        self._certutil(q, ["corosync-qnetd-certutil", "-s", "-c", "/etc/corosync/qdevice-net-node.crq", "-n", cluster])
+        shutil.copy(qetc / "qnetd" / "nssdb" / f"cluster-{cluster}.crt", ndb / f"cluster-{cluster}.crt")
+        self._certutil(first, ["corosync-qdevice-net-certutil", "-M", "-c",
+                               f"/etc/corosync/qdevice/net/nssdb/cluster-{cluster}.crt"])
+        for n in rest:
+            shutil.copy(ndb / "qdevice-net-node.p12", self.ndir(n) / "etc-corosync" / "qdevice-net-node.p12")
+            self._certutil(n, ["corosync-qdevice-net-certutil", "-m", "-c", "/etc/corosync/qdevice-net-node.p12"])
+        self.substitutions.append(f"quorum device: corosync-qnetd on {q} and corosync-qdevice on every cluster node, "
+                                  f"with TLS certificates made by the lab (corosync-qnetd-certutil -i / -s, "
+                                  f"corosync-qdevice-net-certutil -i / -r / -M / -m for cluster {cluster}): the build "
+                                  "ships none, they are a prerequisite")
+
+    def start_qnetd(self) -> None:
+        """Start corosync-qnetd on the quorum device's host and wait until it listens."""
+        q = self.plan.qnetd
+        d = self.ndir(q.node)
+        self.lab.write_file(d / "qnetd.sh", QNETD_SCRIPT.format(etc=d / "etc-corosync"), mode=0o700)
+        self.procs[(q.node, "qnetd")] = self.lab.start(
+            f"corosync-qnetd@{q.node}", self.lab.node_ns(q.node),
+            ["unshare", "-m", "--propagation", "private", str(d / "qnetd.sh")], log=d / "qnetd.out")
+
+        def listening() -> bool:
+            if not self.qnetd_alive():
+                raise LabError(f"corosync-qnetd on {q.node} exited: {self.tail(d / 'qnetd.out')}")
+            out = run(["ip", "netns", "exec", self.lab.node_ns(q.node), "ss", "-Hltn", "sport", "= :5403"],
+                      check=False).stdout
+            return bool(out.strip())
+        self.wait(listening, 20, f"corosync-qnetd on {q.node} listening", detail=lambda: self.tail(d / "qnetd.out"))
+
+    def qnetd_alive(self) -> bool:
+        p = self.procs.get((self.plan.qnetd.node, "qnetd")) if self.plan.qnetd else None
+        return p is not None and p.alive()
+
+    def stop_qnetd(self) -> None:
+        """corosync-qnetd dies (SIGKILL): the quorum device's vote is gone, its host stays up."""
+        p = self.procs.get((self.plan.qnetd.node, "qnetd"))
+        if p is not None and p.alive():
+            self.lab.stop(p, signal.SIGKILL)
+
+    def quorum_status(self, node: str) -> dict[str, Any] | None:
+        """``corosync-quorumtool -s`` of ``node``: quorate, votes, flags; None when corosync does not answer."""
+        r = self.tool(node, ["corosync-quorumtool", "-s"], via="corosync", timeout=10)
+        if "Quorate:" not in r.stdout:
+            return None
+        def val(key: str) -> str | None:
+            m = re.search(rf"(?m)^{key}:\s+(.*?)\s*$", r.stdout)
+            return m.group(1) if m else None
+        def num(key: str) -> int | None:
+            v = val(key)
+            return int(v.split()[0]) if v and v.split()[0].isdigit() else None
+        qd = re.search(r"(?m)^\s+0\s+(\d+)\s+Qdevice\s*$", r.stdout)
+        local = re.search(r"(?m)^\s+\d+\s+\d+\s+(\S+)\s+\S+\s+\(local\)", r.stdout)
+        return {"quorate": val("Quorate") == "Yes", "expected_votes": num("Expected votes"),
+                "total_votes": num("Total votes"), "quorum": num("Quorum"), "flags": (val("Flags") or "").split(),
+                "qdevice_votes": int(qd.group(1)) if qd else None,
+                # The local node's qdevice flags (A,V,NMW: alive, voting, not master-wins) when a device is set.
+                "qdevice_flags": local.group(1) if local and "," in local.group(1) else None}
 
     def push_configuration(self) -> None:
         """Replace the live CIB's <configuration> with the lab's (from any node)."""
@@ -766,8 +896,9 @@ printf '%s\\n' "$input" | exec nsenter -t {os.getpid()} -m -n -- {sys.executable
         """
         keep = os.environ.get("HAMODEL_PACEMAKER_LOGS")
         if keep and self.lab.root.is_dir():
-            for n in self.nodes:
-                for f in ("corosync.out", "pacemakerd.out", "log-pacemaker/pacemaker.log", "log-corosync/corosync.log"):
+            for n in self.nodes + ([self.plan.qnetd.node] if self.plan.qnetd else []):
+                for f in ("corosync.out", "pacemakerd.out", "log-pacemaker/pacemaker.log", "log-corosync/corosync.log",
+                          "qdevice.out", "qnetd.out"):
                     src = self.ndir(n) / f
                     if src.is_file():
                         dst = Path(keep) / n / f.replace("/", "_")

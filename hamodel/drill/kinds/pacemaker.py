@@ -7,7 +7,9 @@ none of those: its drill is a real corosync/Pacemaker cluster
 (:mod:`hamodel.drill.pacemaker_scenarios`). :class:`PacemakerClusterLab`
 is registered in :data:`hamodel.drill.kinds.CLUSTER_LABS`;
 :func:`hamodel.drill.runner.run_drill` hands such a deployment to it, so
-``hamodel drill models/openstack_pacemaker.py`` runs it.
+``hamodel drill models/openstack_pacemaker.py`` runs it. A 2-node cluster
+with ``two_node`` or with a quorum device runs the scenarios of its quorum
+shape instead (:mod:`hamodel.drill.pacemaker_quorum`).
 """
 
 from __future__ import annotations
@@ -38,14 +40,25 @@ class PacemakerClusterLab:
                 and not any(g.manager == "keepalived" for g in groups))
 
     @classmethod
-    def select(cls, names: list[str] | None, *, quick: bool) -> list[str]:
-        """The scenarios to run; ValueError names the unknown ones (a usage error)."""
+    def scenarios_for(cls, arch: Architecture | None) -> tuple[str, ...]:
+        """The scenario names for this model's cluster: those of its quorum shape (two_node, quorum
+        device), else the majority cluster's :attr:`scenarios`."""
+        from hamodel.drill.pacemaker_quorum import SCENARIOS, shape
+
+        qshape = shape(arch) if arch is not None else None
+        return SCENARIOS[qshape] if qshape else cls.scenarios
+
+    @classmethod
+    def select(cls, names: list[str] | None, *, quick: bool, arch: Architecture | None = None) -> list[str]:
+        """The scenarios to run; ValueError names the unknown ones (a usage error). With ``arch``,
+        those of its quorum shape (:meth:`scenarios_for`; ``quick`` runs them all: each is short)."""
+        known = cls.scenarios_for(arch)
         if not names:
-            return list(cls.quick if quick else cls.scenarios)
-        unknown = [n for n in names if n not in cls.scenarios]
+            return list(cls.quick if quick and known == cls.scenarios else known)
+        unknown = [n for n in names if n not in known]
         if unknown:
-            raise ValueError(f"unknown scenario(s) {', '.join(unknown)}; this model has: {', '.join(cls.scenarios)}")
-        return [n for n in cls.scenarios if n in names]
+            raise ValueError(f"unknown scenario(s) {', '.join(unknown)}; this model has: {', '.join(known)}")
+        return [n for n in known if n in names]
 
     @classmethod
     def run(cls, arch: Architecture, dep: Deployment, files: Mapping[str, bytes], *, quick: bool = False,
@@ -63,6 +76,13 @@ class PacemakerClusterLab:
         why = available()
         if why:
             raise LabError(f"the Pacemaker drill cannot run here: {why}")
+        from hamodel.drill.pacemaker_quorum import run_quorum, shape
+
+        if shape(arch):
+            report = run_quorum(arch, scenarios=cls.select(scenarios, quick=quick, arch=arch), model_file=model_file,
+                                progress=progress, dep=dep, files=files)
+            report["quick"] = quick
+            return report
         if compare is None and (other := default_compare(model_file)) is not None:
             from hamodel.loader import load
 
