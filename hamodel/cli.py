@@ -125,9 +125,9 @@ def check(
         if not estimates:
             err.print("note: the model carries no reliability figures: no availability estimate", highlight=False)
         else:
-            from hamodel.analysis.importance import importance, what_to_fix
+            from hamodel.analysis.importance import what_to_fix
 
-            fix_first = what_to_fix(importance(arch, dep.placement, dep.vrrp_groups))
+            fix_first = what_to_fix(dep.analysis.importance())
     if fmt == "sarif":
         from hamodel.report_formats import check_sarif
 

@@ -509,6 +509,14 @@ class Analysis:
             out[s] = availability_of(an.v, s, sets, complete)
         return out
 
+    def importance(self, limit: int = 20_000) -> dict:
+        """Birnbaum / Fussell-Vesely / RAW / RRW per component and service
+        (:func:`hamodel.analysis.importance.importance`), from the cut sets
+        :meth:`availability` already enumerated."""
+        from hamodel.analysis.importance import importance
+
+        return importance(self.arch, self.placement, self.vrrp_groups, limit, analyzer=self.analyzer)
+
     def cold_start(self, k: int = 1, *, stop: Literal["crash", "graceful"] = "crash") -> list[ColdStart]:
         """Who comes back by itself after a full stop (see :func:`cold_start`)."""
         v, arch = self.view, self.arch

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 from hamodel.analysis.availability import component_reliability, has_figures
 from hamodel.analysis.components import ModelView, component_key, view
@@ -129,13 +129,15 @@ def service_importance(service: str, cut_sets: Sequence[Sequence[str]], q: Mappi
 
 
 def importance(arch: Architecture, placement: Placement, vrrp_groups: Sequence[VrrpGroup] = (),
-               limit: int = 20_000) -> dict[str, list[Importance]]:
+               limit: int = 20_000, *, analyzer: Any = None) -> dict[str, list[Importance]]:
     """Per analysed service, the importance of its components (empty when
     the model has no reliability figures; a service whose cut-set family
-    was truncated by ``limit`` is left out, its figures would not be exact)."""
+    was truncated by ``limit`` is left out, its figures would not be exact).
+    ``analyzer``: an :class:`~hamodel.analysis.cutsets.Analyzer` of this
+    placement to reuse (its cut sets are cached: availability computed them)."""
     from hamodel.analysis.cutsets import Analyzer
 
-    an = Analyzer(view(arch, placement, vrrp_groups))
+    an = analyzer if analyzer is not None else Analyzer(view(arch, placement, vrrp_groups))
     v = an.v
     if not has_figures(v):
         return {}
