@@ -14,12 +14,14 @@ modelled as its link going down.
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import os
 import re
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,6 +75,15 @@ def write_private(path: Path, data: str | bytes, mode: int = FILE_MODE) -> Path:
     finally:
         os.close(fd)
     return Path(path)
+
+
+#: How often a bond's monitor polls its members' carrier (the bonding driver's ``miimon``).
+BOND_MIIMON_MS = 100
+
+
+def bond_member(device: str, k: int) -> str:
+    """The name of member ``k`` of bonded ``device`` (at most 15 characters)."""
+    return f"{device[:11]}-m{k}"
 
 
 class LabError(RuntimeError):
@@ -219,6 +230,7 @@ class Lab:
     processes: list[Process] = field(default_factory=list)
     ports: list[Port] = field(default_factory=list)
     isls: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
+    bonds: dict[tuple[str, str], list[str]] = field(default_factory=dict)  #: (ns, device) -> members
     _port_count: dict[str, int] = field(default_factory=dict)
     _torn_down: bool = False
 
@@ -282,8 +294,15 @@ class Lab:
         private_dir(Path(path).parent)
         return write_private(path, data, mode)
 
-    def plug(self, node: str, device: str, switch: str, address: str, *, ns: str | None = None) -> Port:
-        """Create ``device`` in the node's namespace, wired to a port of ``switch``'s bridge."""
+    def plug(self, node: str, device: str, switch: str, address: str, *, ns: str | None = None,
+             bond: Sequence[str] | None = None) -> Port:
+        """Create ``device`` in the node's namespace, wired to a port of ``switch``'s bridge.
+
+        ``bond``: the switches of a bonded interface (``switch`` first);
+        with two or more, :meth:`plug_bond` builds it (one member per switch).
+        """
+        if bond and len(bond) > 1:
+            return self.plug_bond(node, device, list(bond), address, ns=ns)[0]
         ns = ns or self.node_ns(node)
         sw = self.switch_ns(switch)
         n = self._port_count.get(switch, 0)
@@ -298,6 +317,93 @@ class Lab:
         port = Port(node, device, switch, sp, iface)
         self.ports.append(port)
         return port
+
+    def plug_bond(self, node: str, device: str, switches: Sequence[str], address: str, *,
+                  ns: str | None = None, miimon_ms: int = BOND_MIIMON_MS) -> list[Port]:
+        """A bonded interface: ``device`` carries the address, one member per switch.
+
+        This kernel has no ``bond`` (nor ``team``) link type
+        (CONFIG_BONDING is not set), so the bond is built from what it has:
+        ``device`` is a bridge in the node's namespace with a fixed MAC, each
+        member one veth to a switch, and :mod:`hamodel.drill.bond` (started
+        here, in the namespace) does what the bonding driver does in
+        active-backup mode with ``miimon``: it polls each member's carrier
+        every ``miimon_ms``, sends and receives on one member only (the others
+        blocked; the members are also 'isolated', so no frame ever crosses the
+        node from one switch to another) and, on failover, sends a
+        gratuitous ARP for each address of ``device`` through the new member,
+        as the driver does (num_grat_arp 1). Carrier loss on a member is real:
+        a switch going down takes its end of the veth down.
+        """
+        ns = ns or self.node_ns(node)
+        mac = "02:" + ":".join(f"{b:02x}" for b in hashlib.sha256(f"{ns}/{device}".encode()).digest()[:5])
+        run(["ip", "-n", ns, "link", "add", device, "type", "bridge", "stp_state", "0", "mcast_snooping", "0",
+             "forward_delay", "0"])
+        run(["ip", "-n", ns, "link", "set", device, "address", mac])
+        members = []
+        ports = []
+        for k, sw in enumerate(switches):
+            member = bond_member(device, k)
+            swns = self.switch_ns(sw)
+            n = self._port_count.get(sw, 0)
+            self._port_count[sw] = n + 1
+            sp = f"p{n}"
+            run(["ip", "link", "add", member, "netns", ns, "type", "veth", "peer", "name", sp, "netns", swns])
+            run(["ip", "-n", swns, "link", "set", sp, "master", "br0"])
+            run(["ip", "-n", swns, "link", "set", sp, "up"])
+            run(["ip", "-n", ns, "link", "set", member, "master", device])
+            # Blocked until the monitor makes it active (see hamodel.drill.bond).
+            run(["bridge", "-n", ns, "link", "set", "dev", member, "isolated", "on", "locked", "on", "learning",
+                 "off", "flood", "off", "mcast_flood", "off", "bcast_flood", "off"])
+            run(["tc", "-n", ns, "qdisc", "replace", "dev", member, "root", "pfifo", "limit", "0"])
+            run(["ip", "-n", ns, "link", "set", member, "up"])
+            members.append(member)
+            ports.append(Port(node, member, sw, sp, ipaddress.ip_interface(address)))
+        iface = ipaddress.ip_interface(address)
+        run(["ip", "-n", ns, "addr", "add", str(iface), "dev", device])
+        run(["ip", "-n", ns, "link", "set", device, "up"])
+        self.ports.extend(ports)
+        self.bonds[(ns, device)] = members
+        log = self.root / "bonds" / f"{ns[len(self.prefix):]}-{device}.log"
+        # Run as a script (not -m): importing the hamodel package would take seconds.
+        proc = self.start(f"bond@{node}:{device}", ns,
+                          [sys.executable, str(Path(__file__).with_name("bond.py")), "--bond", device,
+                           "--miimon-ms", str(miimon_ms), *members], log=log)
+        # Wait for the monitor's first choice: one member forwarding, before the node sends anything.
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if not proc.alive():
+                raise LabError(f"bond monitor of {node}:{device} exited: {log.read_text(errors='replace')[-500:]}")
+            if "gratuitous ARP" in log.read_text(errors="replace") and self.bond_active(ns, device):
+                return ports
+            time.sleep(0.02)
+        raise LabError(f"bond monitor of {node}:{device} chose no active member within 10 s")
+
+    def bond_active(self, ns: str, device: str) -> str | None:
+        """The active member of a bond now (None while none is, or while several are)."""
+        fwd = []
+        for m in self.bonds.get((ns, device), []):
+            out = run(["bridge", "-n", ns, "-d", "link", "show", "dev", m], check=False).stdout
+            qdisc = run(["tc", "-n", ns, "qdisc", "show", "dev", m], check=False).stdout
+            if "state forwarding" in out and "locked off" in out and "limit 0p" not in qdisc:
+                fwd.append(m)
+        return fwd[0] if len(fwd) == 1 else None
+
+    def set_switch(self, switch: str, up: bool) -> None:
+        """Fail a switch (every port down: node ports and inter-switch links) or bring it back.
+
+        The switch's end of each veth goes down, so every node, bond member
+        and neighbour switch plugged into it sees carrier loss, as when a
+        real switch loses power.
+        """
+        ns = self.switch_ns(switch)
+        state = "up" if up else "down"
+        for p in self.ports:
+            if p.switch == switch:
+                run(["ip", "-n", ns, "link", "set", p.switch_port, state])
+        for (a, b), (ea, eb) in self.isls.items():
+            if switch in (a, b):
+                run(["ip", "-n", ns, "link", "set", ea if switch == a else eb, state])
 
     def link_switches(self, a: str, b: str, *, split_horizon: bool = False) -> None:
         """An inter-switch link: a veth pair between two bridges.

@@ -16,7 +16,7 @@ from typing import Any, Mapping
 
 from hamodel.deployment import Deployment, VrrpGroup
 from hamodel.drill import configs as cfgs
-from hamodel.drill.lab import LabError
+from hamodel.drill.lab import BOND_MIIMON_MS, LabError
 from hamodel.model import Architecture
 
 
@@ -28,6 +28,8 @@ class NodePlan:
     haproxy: str | None = None
     sysctls: list[tuple[str, str]] = field(default_factory=list)
     backend_ports: dict[int, str] = field(default_factory=dict)  # port -> bind address
+    #: device -> every switch of a bonded interface (first one first, as in ``interfaces``)
+    bonds: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -42,6 +44,19 @@ class LabPlan:
     backend_services: list[str]
     skipped_backend_services: list[str]
     notes: list[str] = field(default_factory=list)
+    #: the client's bonded legs: device -> switches (the client is bonded where the VIP's
+    #: preferred holder is, so that failing one of its switches leaves the client connected)
+    client_bonds: dict[str, list[str]] = field(default_factory=dict)
+    #: (network, a, b) -> the model's trunk carrying that inter-switch link (informational)
+    trunks: dict[tuple[str, str, str], str] = field(default_factory=dict)
+
+    def switches_of(self, node: str, network: str) -> list[str]:
+        """Every switch ``node`` is attached to on ``network`` (a bond's members, or one)."""
+        np_ = self.nodes[node]
+        for dev, _, sw, net in np_.interfaces:
+            if net == network:
+                return list(np_.bonds.get(dev, [sw]))
+        return []
 
 
 def switch_of(arch: Architecture, network: str, switch: str | None) -> str:
@@ -83,6 +98,7 @@ def plan_lab(arch: Architecture, dep: Deployment, files: Mapping[str, bytes], *,
             net = arch.network(i.network)
             np_.interfaces.append((i.device, f"{i.address}/{net.subnet.prefixlen}",
                                    switch_of(arch, i.network, i.switch), i.network))
+        np_.bonds = _bonds(node)
         if "keepalived/keepalived.conf" in mine:
             np_.keepalived = mine["keepalived/keepalived.conf"].decode()
         if "haproxy/haproxy.cfg" in mine:
@@ -124,16 +140,26 @@ def plan_lab(arch: Architecture, dep: Deployment, files: Mapping[str, bytes], *,
                         node = arch.node(n)
                         nodes[n] = NodePlan(n, [(i.device, f"{i.address}/{arch.network(i.network).subnet.prefixlen}",
                                                  switch_of(arch, i.network, i.switch), i.network)
-                                                for i in node.interfaces])
+                                                for i in node.interfaces], bonds=_bonds(node))
                     if sname in real:  # the host is in the lab; the kind runs the service on it
                         continue
                     nodes[n].backend_ports[srv.port] = srv.address
                     if srv.check_port:
                         nodes[n].backend_ports[srv.check_port] = srv.address
 
-    switches = sorted({sw for n in nodes.values() for (_, _, sw, _) in n.interfaces})
+    switches = sorted({sw for n in nodes.values() for (_, _, sw, _) in n.interfaces}
+                      | {sw for n in nodes.values() for sws in n.bonds.values() for sw in sws})
+    # Every switch of the lab carries every network on one bridge (this kernel has no
+    # 802.1Q and no VLAN-filtering bridge), so one veth pair per switch pair carries all
+    # the networks between them: a model's trunk is exactly that one link.
     links: set[tuple[str, str]] = set()
+    trunks: dict[tuple[str, str, str], str] = {}
     for net in arch.networks:
+        for (a, b), trunk in net.link_parts():
+            if a in switches and b in switches:
+                links.add((a, b))
+                if trunk is not None:
+                    trunks[(net.name, a, b)] = trunk.name
         for a, b in net.switch_links():
             if a in switches and b in switches:
                 links.add((a, b))
@@ -145,19 +171,38 @@ def plan_lab(arch: Architecture, dep: Deployment, files: Mapping[str, bytes], *,
     # preferred holder (the side a partition keeps).
     used = {ipaddress.ip_address(a) for a in owner} | {v.address for v in arch.vips}
     client_ifaces: list[tuple[str, str, str, str]] = []
+    client_bonds: dict[str, list[str]] = {}
     for g in dep.vrrp_groups:
         if g.manager != "keepalived" or any(c[3] == g.network for c in client_ifaces):
             continue
         net = arch.network(g.network)
         client_ip = next(h for h in reversed(list(net.subnet.hosts())) if h not in used)
         miface = arch.node(g.master).interface_on(net.name)
-        client_ifaces.append((f"eth{len(client_ifaces)}", f"{client_ip}/{net.subnet.prefixlen}",
+        dev = f"eth{len(client_ifaces)}"
+        client_ifaces.append((dev, f"{client_ip}/{net.subnet.prefixlen}",
                               switch_of(arch, net.name, miface.switch if miface else None), net.name))
+        if miface is not None and len(miface.switches) > 1:
+            client_bonds[dev] = list(miface.switches)
     if not client_ifaces:
         raise LabError("no virtual IP is held by keepalived: the lab runs keepalived and haproxy only "
                        "(a Pacemaker-held VIP cannot be drilled here)")
+    if any(n.bonds for n in nodes.values()):
+        notes.append("bonded interfaces: this kernel has no bonding driver, so each bond is a bridge in the node's "
+                     "namespace named like the interface, one veth member per switch, kept active-backup "
+                     f"(miimon {BOND_MIIMON_MS} ms, one member forwarding, gratuitous ARP on failover) by "
+                     "hamodel.drill.bond; the client is bonded like the VIP's preferred holder")
+    if trunks:
+        names = sorted(set(trunks.values()))
+        notes.append(f"trunk(s) {', '.join(names)}: the lab's switches carry every network on one bridge (no "
+                     "802.1Q in this kernel), so one veth pair per switch pair is the trunk: cutting it cuts "
+                     "every network it carries")
     return LabPlan(switches, links_l, split_horizon, nodes, client_ifaces, hap, kad, chosen,
-                   [s for s in all_lb if s not in chosen], notes)
+                   [s for s in all_lb if s not in chosen], notes, client_bonds, trunks)
+
+
+def _bonds(node: Any) -> dict[str, list[str]]:
+    """device -> switches of each of ``node``'s bonded interfaces (two switches or more)."""
+    return {i.device: list(i.switches) for i in node.interfaces if len(i.switches) > 1}
 
 
 def _loop_free(switches: list[str], links: list[tuple[str, str]], notes: list[str]) -> set[tuple[str, str]]:
@@ -211,14 +256,15 @@ def switch_counts(arch: Architecture, groups: list[VrrpGroup]) -> dict[str, int]
 def describe_lab(p: LabPlan, rewrite_notes: set[str]) -> dict[str, Any]:
     """The report's ``lab`` section: what was built, and what the lab changed in the configs."""
     return {
-        "nodes": {n: {"interfaces": [f"{d} {a} on {sw}" for d, a, sw, _ in np_.interfaces],
+        "nodes": {n: {"interfaces": [f"{d} {a} on {'+'.join(np_.bonds.get(d, [sw]))}"
+                                     + (" (bond)" if d in np_.bonds else "") for d, a, sw, _ in np_.interfaces],
                       "keepalived": bool(np_.keepalived), "haproxy": bool(np_.haproxy),
                       "sysctl": [f"{k}={v}" for k, v in np_.sysctls],
                       "backend_ports": sorted(np_.backend_ports)}
                   for n, np_ in p.nodes.items()},
         "switches": p.switches, "inter_switch_links": [f"{a}-{b}" for a, b in p.links],
         "split_horizon_links": [f"{a}-{b}" for a, b in sorted(p.split_horizon)],
-        "client": "; ".join(f"{d} {a} on {sw}" for d, a, sw, _ in p.client_interfaces),
+        "client": "; ".join(f"{d} {a} on {'+'.join(p.client_bonds.get(d, [sw]))}" for d, a, sw, _ in p.client_interfaces),
         "backend_services": p.backend_services, "services_without_backends": p.skipped_backend_services,
         "config_rewrites": sorted(rewrite_notes), "notes": p.notes,
         "daemons": {"keepalived": _version(["keepalived", "-v"]), "haproxy": _version(["haproxy", "-v"])},

@@ -138,12 +138,12 @@ class Drill:
         for n, np_ in plan.nodes.items():
             ns = lab.add_host(n)
             for dev, addr, sw, _net in np_.interfaces:
-                lab.plug(n, dev, sw, addr)
+                lab.plug(n, dev, sw, addr, bond=np_.bonds.get(dev))
             for k, v in np_.sysctls:
                 lab.sysctl(ns, k, v)
         lab.add_host("client", client=True)
         for dev, addr, sw, _net in plan.client_interfaces:
-            lab.plug("client", dev, sw, addr, ns=lab.client_ns)
+            lab.plug("client", dev, sw, addr, ns=lab.client_ns, bond=plan.client_bonds.get(dev))
         for n, np_ in plan.nodes.items():
             self._write_node_files(n)
         for n in plan.nodes:

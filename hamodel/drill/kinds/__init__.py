@@ -50,6 +50,7 @@ from hamodel.drill.kinds.holder_kill import HolderKill
 from hamodel.drill.kinds.pacemaker import PacemakerClusterLab
 from hamodel.drill.kinds.partition import Partition
 from hamodel.drill.kinds.single_writer import SingleWriter
+from hamodel.drill.kinds.switch_failure import SwitchFailure
 
 #: Every scenario kind, by its name (the one place a kind is registered).
 KINDS: dict[str, type[ScenarioKind]] = {
@@ -59,6 +60,7 @@ KINDS: dict[str, type[ScenarioKind]] = {
     BackendDeath.kind: BackendDeath,
     SingleWriter.kind: SingleWriter,
     Partition.kind: Partition,
+    SwitchFailure.kind: SwitchFailure,
     # A real Galera cluster (full drills, or named with --scenario).
     **{k.kind: k for k in GALERA_KINDS},
 }

@@ -1,0 +1,123 @@
+"""Active-backup bond monitor of the drill lab (run inside a node's namespace).
+
+``python -m hamodel.drill.bond --bond eth0 --miimon-ms 100 eth0-m0 eth0-m1``
+
+The lab's kernel has no bonding driver, so :meth:`hamodel.drill.lab.Lab.plug_bond`
+builds a bonded interface as a bridge (named like the bond, holding its
+address and MAC) whose ports are the members; this process makes it behave
+as the driver's active-backup mode with ``miimon``:
+
+- every ``miimon`` ms it reads each member's carrier (``/sys/class/net``);
+- exactly one member with carrier is active, the others are blocked: the
+  bridge port flags ``locked on`` (ingress dropped: no FDB entry) and
+  ``learning off``, and a root qdisc ``pfifo limit 0`` (egress dropped), so
+  a backup member neither sends nor receives, like a backup slave. (Port
+  states would be the obvious tool, but a bridge without STP puts every
+  port back to 'forwarding' at once, and a bridge in a network namespace
+  cannot run user-space STP.) The flags survive carrier changes, so a
+  member whose carrier returns stays blocked;
+- the active member stays active while it has carrier (no preemption, the
+  driver's default without ``primary``); when it loses carrier the first
+  member with carrier becomes active, and one gratuitous ARP per IPv4
+  address of the bond goes out through it (the driver's ``num_grat_arp`` 1),
+  so the switches learn the new path at once.
+
+Each change is logged with a monotonic timestamp, one line each.
+"""
+
+from __future__ import annotations
+
+import argparse
+import socket
+import struct
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ACTIVE = ["locked", "off", "learning", "on", "flood", "on", "mcast_flood", "on", "bcast_flood", "on"]
+BLOCKED = ["locked", "on", "learning", "off", "flood", "off", "mcast_flood", "off", "bcast_flood", "off"]
+
+
+def carrier(dev: str) -> bool:
+    try:
+        return Path(f"/sys/class/net/{dev}/carrier").read_text().strip() == "1"
+    except OSError:  # reading carrier of an administratively down link fails with EINVAL
+        return False
+
+
+def set_flags(dev: str, flags: list[str]) -> None:
+    subprocess.run(["bridge", "link", "set", "dev", dev, *flags], capture_output=True, timeout=5)
+
+
+def set_egress(dev: str, on: bool) -> None:
+    """Let ``dev`` send, or drop all it would send (a 'pfifo limit 0' root qdisc).
+
+    The bridge's flood flags do not stop broadcasts and multicasts that the
+    node itself sends (the kernel floods locally originated ones to every
+    port), so a backup member's egress is cut below the bridge.
+    """
+    argv = ["tc", "qdisc", "del", "dev", dev, "root"] if on else \
+        ["tc", "qdisc", "replace", "dev", dev, "root", "pfifo", "limit", "0"]
+    subprocess.run(argv, capture_output=True, timeout=5)
+
+
+def ipv4_addresses(dev: str) -> list[str]:
+    out = subprocess.run(["ip", "-4", "-o", "addr", "show", "dev", dev], capture_output=True, text=True,
+                         timeout=5).stdout
+    return [line.split()[3].split("/")[0] for line in out.splitlines() if len(line.split()) > 3]
+
+
+def gratuitous_arp(dev: str) -> int:
+    """One gratuitous ARP request per IPv4 address of ``dev`` (sent through its forwarding member)."""
+    mac = bytes.fromhex(Path(f"/sys/class/net/{dev}/address").read_text().strip().replace(":", ""))
+    sent = 0
+    with socket.socket(socket.AF_PACKET, socket.SOCK_RAW) as s:
+        s.bind((dev, 0))
+        for ip in ipv4_addresses(dev):
+            a = socket.inet_aton(ip)
+            frame = (b"\xff" * 6 + mac + struct.pack("!H", 0x0806)
+                     + struct.pack("!HHBBH", 1, 0x0800, 6, 4, 1) + mac + a + b"\x00" * 6 + a)
+            s.send(frame)
+            sent += 1
+    return sent
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--bond", required=True)
+    ap.add_argument("--miimon-ms", type=int, default=100)
+    ap.add_argument("members", nargs="+")
+    a = ap.parse_args(argv)
+    active: str | None = None
+    announced: str | None = None
+
+    def log(msg: str) -> None:
+        print(f"{time.monotonic():.3f} {a.bond}: {msg}", flush=True)
+
+    while True:
+        up = [m for m in a.members if carrier(m)]
+        if active not in up:
+            old, active = active, (up[0] if up else None)
+            if old is not None:
+                set_egress(old, False)
+                set_flags(old, BLOCKED)
+            if active is not None:
+                set_flags(active, ACTIVE)
+                set_egress(active, True)
+            if old != active:
+                log(f"active member {old or '-'} -> {active or '- (no member has carrier)'}")
+        if active is not None and active != announced:
+            announced = active
+            try:
+                log(f"gratuitous ARP for {gratuitous_arp(a.bond)} address(es) through {active}")
+            except OSError as exc:
+                log(f"gratuitous ARP failed: {exc}")
+        time.sleep(a.miimon_ms / 1000)
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        sys.exit(130)
