@@ -365,10 +365,20 @@ class Lab:
         self.ports.extend(ports)
         self.bonds[(ns, device)] = members
         log = self.root / "bonds" / f"{ns[len(self.prefix):]}-{device}.log"
-        # Run as a script (not -m): importing the hamodel package would take seconds.
-        proc = self.start(f"bond@{node}:{device}", ns,
-                          [sys.executable, str(Path(__file__).with_name("bond.py")), "--bond", device,
-                           "--miimon-ms", str(miimon_ms), *members], log=log)
+        # Run as a script (not -m): importing the hamodel package would take seconds. It runs
+        # outside the node's namespace (see hamodel.drill.bond): killing every process of
+        # the node must leave its bond working, as the kernel's would.
+        argv = [sys.executable, str(Path(__file__).with_name("bond.py")), "--netns", ns, "--bond", device,
+                "--miimon-ms", str(miimon_ms), "--lab", f"{self.root}/", *members]
+        private_dir(log.parent)
+        fh = open(log, "ab", opener=lambda p, flags: os.open(p, flags | os.O_NOFOLLOW, FILE_MODE))
+        try:
+            popen = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=fh, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+        finally:
+            fh.close()
+        proc = Process(f"bond@{node}:{device}", "", argv, popen, log)
+        self.processes.append(proc)
         # Wait for the monitor's first choice: one member forwarding, before the node sends anything.
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
