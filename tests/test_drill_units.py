@@ -219,7 +219,7 @@ def test_committed_docs_page_is_clean():
 
 def test_every_kind_is_registered_under_its_own_name_and_implements_the_interface():
     assert list(KINDS) == ["holder-crash", "holder-kill", "haproxy-death", "backend-death", "single-writer",
-                           "partition"] + GALERA_NAMES
+                           "partition", "switch-failure"] + GALERA_NAMES
     for name, cls in KINDS.items():
         assert cls.kind == name and issubclass(cls, ScenarioKind) and cls.title
         assert not getattr(cls, "__abstractmethods__", None), f"{name} leaves {cls.__abstractmethods__} abstract"
