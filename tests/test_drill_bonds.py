@@ -53,7 +53,7 @@ def offered(path: Path) -> list[str]:
 def test_bonded_interface_has_one_member_per_switch():
     _, _, p = plan_of(BONDED)
     assert p.nodes["lb-1"].bonds == {"eth0": ["sw-a", "sw-b"]}
-    assert p.nodes["app-1"].bonds == {"eth0": ["sw-a", "sw-b"]}
+    assert p.nodes["app-1"].bonds == {"eth0": ["sw-b", "sw-a"]}  # its first member is on sw-b
     assert p.nodes["app-2"].bonds == {}  # one port, on sw-b
     assert p.switches_of("app-2", "lan") == ["sw-b"]
     assert p.switches_of("lb-2", "lan") == ["sw-a", "sw-b"]
@@ -185,4 +185,8 @@ def test_switch_failure_drill_agrees_on_the_bonded_model():
     assert b["prediction"]["analysis_degraded"] == ["app"]
     assert [v for k, v in b["measured"]["server_states"].items() if k.endswith("/app-2")] == ["DOWN"]
     assert b["measured"]["vips"][0]["max_holders"] == 1
+    # Every bond ends up on the surviving switch, whatever the order of its members.
+    assert a["measured"]["bonds_active_after"]["app-1:eth0"] == "eth0-m0 on sw-b"  # it never left sw-b
+    assert b["measured"]["bonds_active_after"]["app-1:eth0"] == "eth0-m1 on sw-a"
+    assert b["measured"]["bonds_active_after"]["lb-1:eth0"] == "eth0-m0 on sw-a"
     assert not [ns for ns in list_namespaces() if ns.startswith(lab.prefix)]

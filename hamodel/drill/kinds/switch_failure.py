@@ -285,10 +285,13 @@ class SwitchFailure(ScenarioKind):
                 stats_of[h] = haproxy_stats(sock_of(ctx, h))
             st = (stats_of[h] or {}).get((proxy, server))
             states[key] = (st or "missing").split(" ")[0]
-        bonds = {f"{n}:{d}": ctx.lab.bond_active(ctx.lab.client_ns if n == "client" else ctx.lab.node_ns(n), d)
-                 for n, d in self.bonds}
-        self.bond_ok = {k: v is not None and not any(p.switch == self.sw and p.device == v for p in ctx.lab.ports)
-                        for k, v in bonds.items()}
+        bonds: dict[str, str | None] = {}
+        self.bond_ok: dict[str, bool] = {}
+        for n, d in self.bonds:
+            active = ctx.lab.bond_active(ctx.lab.client_ns if n == "client" else ctx.lab.node_ns(n), d)
+            on = next((p.switch for p in ctx.lab.ports if p.node == n and p.device == active), None)
+            bonds[f"{n}:{d}"] = f"{active} on {on}" if active else None
+            self.bond_ok[f"{n}:{d}"] = on is not None and on != self.sw
         # Per load-balanced service: down when every server is DOWN, degraded when some are.
         by_svc: dict[str, list[str]] = {}
         for key, (_h, _p, _srv, _n, svc) in self.servers.items():
@@ -318,7 +321,8 @@ class SwitchFailure(ScenarioKind):
                 out.append(Check(f"{p.vip}: failed requests after the client window ({vm.polled})", 0,
                                  vm.failed_after_window, vm.failed_after_window == 0))
         for k, ok in self.bond_ok.items():
-            out.append(Check(f"bond {k}: active member off {self.sw}", True, m.bonds_active_after[k], ok))
+            out.append(Check(f"bond {k}: active member off {self.sw}", f"a member not on {self.sw}",
+                             m.bonds_active_after[k], ok))
         want = {k: "DOWN" if k in self.expect_down else "UP" for k in self.servers}
         out.append(Check("HAProxy server states after the window (holder proxy/server)", want, m.server_states,
                          all(m.server_states.get(k) == v for k, v in want.items())))
