@@ -128,11 +128,14 @@ def _drill(model: Path, tmp: Path) -> dict:
         if not any(Path(d, tool).exists() for d in ("/usr/bin", "/usr/sbin")):
             pytest.fail(f"missing {tool} (install corosync-qnetd corosync-qdevice)")
     before = set(list_namespaces())
-    r = subprocess.run([sys.executable, "-m", "hamodel.cli", "drill", str(model), "--json"], capture_output=True,
-                       text=True, timeout=600, cwd=ROOT, env={**os.environ, **ENV})
+    r = subprocess.run([sys.executable, "-m", "hamodel.cli", "drill", str(model), "--json", "--rst-out",
+                        str(tmp / "drill.rst")], capture_output=True, text=True, timeout=600, cwd=ROOT,
+                       env={**os.environ, **ENV})
     assert r.returncode in (0, 1), r.stderr[-3000:]
     report = json.loads(r.stdout)
+    assert r.returncode == (0 if not report["summary"]["disagreed"] else 1)
     assert not [ns for ns in set(list_namespaces()) - before if ns.startswith(report["lab_prefix"])]
+    report["_rst"] = (tmp / "drill.rst").read_text()
     return report
 
 
@@ -187,7 +190,11 @@ class TestRealQdevice:
     pytestmark = real
 
     def test_qnetd_and_qdevice_ran_with_tls(self, qdevice_drill):
+        from docutils.core import publish_doctree
+
         r = qdevice_drill
+        text = publish_doctree(r["_rst"], settings_overrides={"report_level": 2, "halt_level": 2}).astext()
+        assert "qnetd-loss-node-crash" in text and "Waiting for all cluster members" in text
         assert r["quorum_shape"] == "qdevice" and r["qnetd"] == "arbiter"
         assert any("corosync-qnetd on arbiter" in x for x in r["substitutions"])
         assert [s["name"] for s in r["scenarios"]] == list(SCENARIOS["qdevice"])

@@ -44,7 +44,8 @@ from hamodel.drill.lab import LabError
 from hamodel.drill.observe import SAMPLE_S, HolderWatch
 from hamodel.drill.pacemaker import PacemakerLab, cluster_nodes, open_lab
 from hamodel.drill.pacemaker_scenarios import (FENCE_S, MARGIN_S, REACT_S, START_S, Timeouts, _check, _first,
-                                               _holders_max, _settle, _version, _vip, place, timeline, unplace)
+                                               _holders_max, _settle, _version, _vip, overlap, place, timeline,
+                                               unplace)
 from hamodel.drill.results import as_json
 from hamodel.model import Architecture
 
@@ -185,6 +186,13 @@ class QTimeouts(Timeouts):
                 "qdevice_timeout_ms": self.qdevice_ms, "qdevice_sync_timeout_ms": self.qdevice_sync_ms}
 
 
+def _vip_figures(watch: HolderWatch, addr: str, t0: float, side: list[str]) -> dict[str, Any]:
+    """The VIP figures every Pacemaker drill page shows: seconds held twice, samples, on ``side`` after."""
+    twice, _ = overlap(watch, addr, t0)
+    return {"vip_held_twice_s": twice, "samples": len(watch.since(addr, t0)),
+            "vip_on_majority_s": _first(watch, addr, t0, lambda h: bool(h & set(side)))}
+
+
 def _restore(pl: PacemakerLab, nodes: list[str]) -> None:
     for n in nodes:
         if not pl.alive(n) or not pl.alive(n, "corosync"):
@@ -251,7 +259,8 @@ def partition(pl: PacemakerLab, watch: HolderWatch, qw: QuorumWatch) -> dict[str
                 "isolated_quorum_lost_s": lost_s, "isolated_last_quorate_s": last_quorate,
                 "isolated_quorate_samples": iso_q[:40],
                 "winner_quorum_samples": len(win_q), "winner_always_quorate": bool(win_q) and all(win_q),
-                "fence_delays_s": delays, "vip_timeline": timeline(watch, vip.address, t0)}
+                "fence_delays_s": delays, "vip_timeline": timeline(watch, vip.address, t0),
+                **_vip_figures(watch, vip.address, t0, winners)}
     checks = [
         _check("analysis: the winner (the only quorate side)", winners, survivors),
         _check("exactly one node fenced, the predicted loser", [isolated], fenced),
@@ -335,7 +344,8 @@ def crash(pl: PacemakerLab, watch: HolderWatch, qw: QuorumWatch) -> dict[str, An
                 "fence_done_s": fence_s, "max_vip_holders": most, "vip_holders_at_max": who,
                 "survivor_quorum_samples": len(surv), "survivor_always_quorate": bool(surv) and all(s["quorate"] for s in surv),
                 "survivor_votes": sorted({s["total_votes"] for s in surv if s["total_votes"] is not None}),
-                "survivor_flags": (surv[-1]["flags"] if surv else []), "vip_timeline": timeline(watch, vip.address, t0)}
+                "survivor_flags": (surv[-1]["flags"] if surv else []), "vip_timeline": timeline(watch, vip.address, t0),
+                **_vip_figures(watch, vip.address, t0, [other])}
     checks = [
         _check(f"analysis: {other} quorate without {victim}", pred["quorate"][other],
                bool(surv) and all(s["quorate"] for s in surv)),
@@ -352,6 +362,10 @@ def crash(pl: PacemakerLab, watch: HolderWatch, qw: QuorumWatch) -> dict[str, An
     return {"prediction": {**pred, "vip_on_survivor_within_s": bound,
                            "why": tm.why(fencing=True) + (f" + {delay} s pcmk_delay_base of the device fencing "
                                                           f"{victim}" if delay else ""),
+                           "reason": f"{victim} loses power; {other} alone keeps quorum ("
+                                     + ("two_node" if shape(pl.arch) == "two_node" else
+                                        f"its vote and qnetd's on {pl.plan.qnetd.node}")
+                                     + f"), fences {victim} and starts the VIP",
                            "timeouts": tm.as_json()},
             "measured": measured, "checks": checks}
 
@@ -410,7 +424,9 @@ def qnetd_loss_then_crash(pl: PacemakerLab, watch: HolderWatch, qw: QuorumWatch)
                 "qdevice_vote_gone_s": votes_s, "after_qnetd_loss": after1, "vip_holders_after_qnetd_loss": holders1,
                 "holder_quorum_lost_s": lost_s, "vip_stopped_s": stopped_s, "vip_restarted": bool(back),
                 "holder_quorate_later": sorted({s["quorate"] for s in surv}), "watched_s": round(t_end - t1, 2),
-                "fenced": sorted({f["plug"] for f in fences}), "vip_timeline": timeline(watch, vip.address, t0)}
+                "fenced": sorted({f["plug"] for f in fences}), "vip_timeline": timeline(watch, vip.address, t0),
+                "max_vip_holders": _holders_max(watch, vip.address, t0)[0],
+                **_vip_figures(watch, vip.address, t1, [])}  # nobody is to take it over
     checks = [
         _check("analysis, qnetd lost: both nodes quorate", {n: True for n in pl.nodes},
                {n: bool(s and s["quorate"]) for n, s in after1.items()}, all(pred1["quorate"].values())
@@ -464,6 +480,9 @@ def qnetd_loss_then_crash(pl: PacemakerLab, watch: HolderWatch, qw: QuorumWatch)
                            "vote_gone_within_s": vote_bound, "quorum_lost_within_s": lose_bound,
                            "vip_stopped_within_s": stop_bound,
                            "timeouts": tm.as_json(),
+                           "reason": f"without qnetd both nodes keep 2 of 3 votes; then {victim} loses power and "
+                                     f"{holder} alone has 1 of 3: it loses quorum and stops the VIP "
+                                     "(no-quorum-policy=stop), nobody may start it or fence",
                            "why": f"device timeout {tm.qdevice_ms} ms + {MARGIN_S:g} s for the vote; "
                                   f"{tm.why(fencing=False)} + {poll_s:g} s qdevice poll for the stop"},
             "measured": measured, "checks": checks, "observations": observations}
