@@ -190,3 +190,14 @@ def test_switch_failure_drill_agrees_on_the_bonded_model():
     assert b["measured"]["bonds_active_after"]["app-1:eth0"] == "eth0-m1 on sw-a"
     assert b["measured"]["bonds_active_after"]["lb-1:eth0"] == "eth0-m0 on sw-a"
     assert not [ns for ns in list_namespaces() if ns.startswith(lab.prefix)]
+
+
+def test_no_partition_drill_for_a_bonded_group():
+    # The analysis says an inter-switch cut splits no bonded group (MLAG semantics); the lab's
+    # active-backup bonds have no peer-link logic, so the partition drill is not offered there.
+    arch = load(ROOT / "models" / "multirack.py")
+    dep, _ = generated_files(arch, analyse=True)
+    groups = [g for g in dep.vrrp_groups if g.manager == "keepalived"]
+    assert switch_counts(arch, groups) == {"internal-vip": 3, "public-vip": 1}  # public: bonded to edge-1/2
+    names = [s.name for s in default_scenarios(dep, switches_by_vip=switch_counts(arch, groups))]
+    assert "partition" in names and "partition@public-vip" not in names

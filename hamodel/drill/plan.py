@@ -240,7 +240,16 @@ def _loop_free(switches: list[str], links: list[tuple[str, str]], notes: list[st
 
 
 def switch_counts(arch: Architecture, groups: list[VrrpGroup]) -> dict[str, int]:
-    """Per VIP of ``groups``: on how many switches its members sit (a partition needs two)."""
+    """Per VIP of ``groups``: on how many switches its members sit (a partition needs two).
+
+    A group with a bonded member counts as on one switch: the analysis
+    predicts that cutting inter-switch links splits no bonded group (the
+    node keeps the network through either switch, as with MLAG, whose
+    secondary shuts its bond ports when the peer link fails), but the lab's
+    active-backup bonds have no peer-link logic, so an inter-switch cut
+    there would split members whose active ports sit on different switches:
+    that drill would measure the lab, not the model.
+    """
     out = {}
     for g in groups:
         sws = set()
@@ -248,6 +257,11 @@ def switch_counts(arch: Architecture, groups: list[VrrpGroup]) -> dict[str, int]
             for i in arch.node(n).interfaces:
                 if i.network == g.network:
                     sws.add(switch_of(arch, i.network, i.switch))
+                    if len(i.switches) > 1:
+                        sws = {"bonded"}
+                        break
+            if sws == {"bonded"}:
+                break
         for v in g.vips:
             out[v] = len(sws)
     return out
