@@ -234,12 +234,15 @@ class SwitchFailure(ScenarioKind):
         ctx = self.ctx
         # The runner polls the scenario's VIP; the other keepalived VIPs are polled here.
         self.extra: dict[str, ProbeRun] = {}
+        self.targets = {self.sc.vip: self.polled()[1]}
         for g in ctx.groups:
             for v in g.vips:
                 svc = probe_service(ctx.dep, v)
-                if v != self.sc.vip and svc and svc not in ctx.plan.skipped_backend_services \
+                a = ctx.arch.service(svc).access if svc else None
+                if v != self.sc.vip and a is not None and svc not in ctx.plan.skipped_backend_services \
                         and svc not in getattr(ctx, "real_services", ()):
-                    self.extra[v] = ProbeRun(ctx.lab, f"{ctx.vip_addr[v]}:{ctx.arch.service(svc).access.ports[0]}")
+                    self.targets[v] = f"{ctx.vip_addr[v]}:{a.ports[0]}"
+                    self.extra[v] = ProbeRun(ctx.lab, self.targets[v])
         for p in self.extra.values():
             p.wait_ok(3, timeout=8)
         self.t_fail = now()
@@ -269,12 +272,11 @@ class SwitchFailure(ScenarioKind):
                 t = next((s for s, h in samples if h != frozenset({p.holder_before})), None)
                 moved[p.vip] = t - t0 if t is not None else None
             res = results.get(p.vip)
-            target = (f"{addr}:{ctx.arch.service(probe_service(ctx.dep, p.vip)).access.ports[0]}"
-                      if probe_service(ctx.dep, p.vip) else "-")
+            mv = moved.get(p.vip)
             vms.append(VipMeasurement(
-                vip=p.vip, polled=target if res is not None else "not polled",
+                vip=p.vip, polled=self.targets.get(p.vip, "not polled"),
                 max_holders=max((len(h) for _, h in samples), default=0), holders_after=sorted(self.after[p.vip]),
-                moved_after_s=round(moved[p.vip], 3) if moved.get(p.vip) is not None else None,
+                moved_after_s=round(mv, 3) if mv is not None else None,
                 summary=ProbeSummary.of(res or [], t0),
                 failed_after_window=len([r for r in requests_in(res or [], t0 + self.window) if not r["ok"]])))
         self.moved = moved
@@ -300,7 +302,8 @@ class SwitchFailure(ScenarioKind):
         degraded = sorted(s for s, sts in by_svc.items() if any(x != "UP" for x in sts) and s not in down)
         return SwitchFailureMeasurement(self.sw, vms, states, bonds, down, degraded)
 
-    def checks(self, pred: SwitchFailurePrediction, m: SwitchFailureMeasurement) -> list[Check]:
+    def checks(self, pred: SwitchFailurePrediction, measured: SwitchFailureMeasurement) -> list[Check]:
+        m = measured
         out = []
         for p, vm in zip(self.vip_preds, m.vips):
             if p.split_brain:
