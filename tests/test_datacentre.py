@@ -388,3 +388,29 @@ def test_webplatform_reference_model():
     from hamodel.analysis.availability import component_reliability
     assert component_reliability(v, "trunk:mlag-peer").availability == 0.9999
     assert all(a.exact for a in av.values())
+
+
+def test_the_fence_race_winner_follows_the_fencing_delay():
+    """The node whose fencing device waits (pcmk_delay_base) survives a partition: it is
+    fenced last. Measured on real corosync/Pacemaker (tests/test_pacemaker_quorum_drill.py):
+    with the delay on pm-2's device, pm-2 won; the analysis named pm-1 (first by name)."""
+    from hamodel import FenceDevice
+
+    def arch(delay_on: str | None):
+        fence = [FenceDevice(f"bmc-{n}", agent="fence_ipmilan", targets=[n], delay_base_s=10 if n == delay_on else 0)
+                 for n in ("n1", "n2")]
+        return two_node_pacemaker(two_node=True, fencing=True, fence=fence)
+
+    for winner in ("n1", "n2"):
+        a = arch(winner)
+        v = view(a, place(a).placement)
+        assert v.pcmk_winner == winner and v.fence_race_decided()
+        race = findings(a)["pacemaker:two-node"]
+        assert race.details["winner"] == winner and f"{winner} wins" in race.impact
+        # the switch down: both nodes up, neither reaches the other: only the winner is quorate
+        loser = "n2" if winner == "n1" else "n1"
+        e = Evaluation(v, {"switch:sw"})
+        assert e.pcmk_quorate(winner) and not e.pcmk_quorate(loser)
+    tie = arch(None)
+    assert view(tie, place(tie).placement).pcmk_winner == "n1"
+    assert "timing decides" in findings(tie)["pacemaker:two-node"].impact

@@ -218,7 +218,7 @@ PACEMAKER_FENCE_RACE = Rule(
     "A 2-node Pacemaker cluster with ``two_node`` and fencing: in a partition both nodes try to fence the "
     "other. A quorum device avoids the race.",
     impact="With two_node and fencing one node survives a node failure; in a partition both try to fence the "
-           "other and the analysis assumes {winner} wins (give it a static fencing delay, pcmk_delay_base).",
+           "other; {race}.",
     mitigation=_QDEVICE)
 
 PACEMAKER_NO_FENCING = Rule(

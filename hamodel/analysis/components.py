@@ -107,6 +107,33 @@ class ModelView:
     component_set: frozenset[str] = frozenset()
     _slices: dict[str, frozenset[str]] = field(default_factory=dict)
 
+    # -- the Pacemaker cluster ------------------------------------------------
+
+    def fence_delays(self) -> dict[str, int]:
+        """Per cluster node, the static delay (``pcmk_delay_base``) before it can be fenced:
+        the largest ``delay_base_s`` of the devices that fence it (per-node entries,
+        ``targets``, or every cluster node)."""
+        pm = self.arch.pacemaker
+        out = {n: 0 for n in self.pcmk_nodes}
+        for d in (pm.fence if pm is not None else ()):
+            fenced = list(d.per_node) if d.per_node else (list(d.targets) or list(self.pcmk_nodes))
+            for n in fenced:
+                if n in out:
+                    out[n] = max(out[n], d.delay_base_s)
+        return out
+
+    @property
+    def pcmk_winner(self) -> str:
+        """The node that wins a 2-node fence race: the one whose fencing is delayed longest
+        (the other is fenced first); on equal delays, the first by name (what the
+        analysis assumes: timing decides, see :meth:`fence_race_decided`)."""
+        delays = self.fence_delays()
+        return max(self.pcmk_nodes, key=lambda n: (delays[n], -self.pcmk_nodes.index(n)))
+
+    def fence_race_decided(self) -> bool:
+        """True when the fencing delays of a 2-node cluster differ (the winner is certain)."""
+        return len(set(self.fence_delays().values())) > 1
+
     # -- per-service facts --------------------------------------------------
 
     def process(self, s: str) -> str:

@@ -174,7 +174,7 @@ class Encoder:
             return FALSE
         if v.pcmk_two_node:
             other = next(c for c in v.pcmk_nodes if c != n)
-            if not v.pcmk_fencing or n == v.pcmk_nodes[0]:
+            if not v.pcmk_fencing or n == v.pcmk_winner:
                 return self.node_up(n)
             return _and([self.node_up(n), _or([z3.Not(self.node_up(other)), self.reach(n, other)])])
         votes = [self.reach(n, c) for c in v.pcmk_nodes]

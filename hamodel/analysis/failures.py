@@ -426,7 +426,14 @@ def _pacemaker_finding(v: ModelView) -> Finding | None:
                 details=details)
         if not pm.fencing:
             return cat.PACEMAKER_TWO_NODE_NO_FENCING.finding(services=managed, details=details)
-        return cat.PACEMAKER_FENCE_RACE.finding(services=managed, winner=nodes[0], details=details)
+        winner = v.pcmk_winner
+        delays = v.fence_delays()
+        race = (f"{winner} wins: the device that fences it waits {delays[winner]} s (pcmk_delay_base), "
+                f"so it fences {next(n for n in nodes if n != winner)} first") if v.fence_race_decided() else (
+            f"the fencing delays are equal, so timing decides; the analysis assumes {winner} wins (give it a "
+            "static fencing delay, FenceDevice(delay_base_s=...))")
+        return cat.PACEMAKER_FENCE_RACE.finding(services=managed, race=race,
+                                                details={**details, "winner": winner, "fence_delays": delays})
     if not pm.fencing:
         return cat.PACEMAKER_NO_FENCING.finding(services=managed, details=details)
     return None

@@ -338,9 +338,9 @@ class Builder:
                 return FALSE
             if v.pcmk_two_node:
                 other = next(c for c in v.pcmk_nodes if c != n)
-                if not v.pcmk_fencing or n == v.pcmk_nodes[0]:
+                if not v.pcmk_fencing or n == v.pcmk_winner:
                     return self.node_up(n)
-                # Non-monotone: the second node wins when the first is down.
+                # Non-monotone: the loser of the race survives when the winner is down.
                 return and_([self.node_up(n), or_([not_(self.node_up(other)), self.reach(n, other)])])
             votes = [self.reach(n, c) for c in v.pcmk_nodes]
             q = v.pcmk_qdevice

@@ -30,7 +30,8 @@ Rules (per strategy, given the failed components):
   runs there and it is reachable) are at least the quorum (majority of
   nodes + qdevice); with ``two_node`` a node alone is quorate, except that
   with fencing, in a partition (the other node up but unreachable), only
-  the first node by name is (it wins the fence race);
+  the winner of the fence race is: the node whose fencing is delayed
+  longest (``FenceDevice.delay_base_s``), the first by name on equal delays;
 - BehindVip: some eligible holder of the VIP reaches an ok backend;
 - AppCluster: some ok member reaches >= quorum ok voters (itself
   included; voters are the members plus the instances of its ``Witness``
@@ -171,7 +172,7 @@ class Evaluation:
             other = next(c for c in v.pcmk_nodes if c != n)
             if not v.pcmk_fencing:
                 return True
-            return n == v.pcmk_nodes[0] or not self._node_up[other] or self.reach(n, other)
+            return n == v.pcmk_winner or not self._node_up[other] or self.reach(n, other)
         votes = sum(1 for c in v.pcmk_nodes if self.reach(n, c))
         if v.pcmk_qdevice is not None and self.qdevice_ok() and self.reach(n, v.pcmk_qdevice):
             votes += 1

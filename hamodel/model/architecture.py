@@ -104,8 +104,9 @@ class PacemakerCluster(HaBase):
     one more vote (majority over nodes + 1), held by the side that reaches
     it. ``two_node`` is corosync's ``two_node: 1`` for a 2-node cluster
     without a quorum device: one node alone is quorate; with ``fencing`` a
-    partition ends in a fence race that the first node (by name) wins
-    (give it a static fencing delay, ``pcmk_delay_base``); without fencing
+    partition ends in a fence race won by the node whose fencing waits
+    longest (``FenceDevice.delay_base_s``, ``pcmk_delay_base``), the first
+    by name on equal delays (then timing decides); without fencing
     both sides keep running (split brain).
     """
 
