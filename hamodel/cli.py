@@ -7,7 +7,6 @@ internal error (a bug: please report it).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sys
 from pathlib import Path
@@ -16,7 +15,6 @@ from typing import Any, NoReturn, Optional
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 from hamodel.errors import HamodelError
 from hamodel.loader import load
@@ -59,18 +57,6 @@ def _fail(exc: Exception) -> NoReturn:
     raise typer.Exit(2)
 
 
-def summary_table(arch: Architecture) -> Table:
-    t = Table(title=escape(arch.name), show_lines=False)  # free text: no Rich markup
-    t.add_column("what")
-    t.add_column("count", justify="right")
-    t.add_column("names")
-    for field in ("domains", "networks", "nodes", "vips", "services"):
-        items = getattr(arch, field)
-        names = ", ".join(x.name for x in items)
-        t.add_row(field, str(len(items)), escape(names if len(names) < 90 else names[:87] + "..."))
-    return t
-
-
 @app.command()
 def check(
     model: str = MODEL_ARG,
@@ -87,8 +73,9 @@ def check(
                                       help="Also print each service's steady-state availability (needs reliability figures)."),
 ) -> None:
     """Validate, place and analyse failures; exit 1 on unacknowledged findings >= --fail-on."""
-    from hamodel.analysis.findings import findings_view, gate
-    from hamodel.analysis.placement import Unplaceable, lock_path_for, placement_table
+    from hamodel.analysis.findings import gate
+    from hamodel.analysis.placement import Unplaceable, lock_path_for
+    from hamodel.tables import availability_table, findings_view, fix_first_table, placement_table, summary_table
     from hamodel.deployment import SEVERITIES
     from hamodel.pipeline import resolve
 
@@ -150,39 +137,15 @@ def check(
         console.print(placement_table(arch, dep))
         console.print(findings_view(dep.findings, title=f"{arch.name}: findings (k={k})", width=console.width))
         if estimates:
-            console.print(_availability_table(escape(arch.name), estimates))
+            console.print(availability_table(escape(arch.name), estimates))
             if fix_first:
-                console.print(_fix_first_table(escape(arch.name), fix_first))
+                console.print(fix_first_table(escape(arch.name), fix_first))
         accepted = sum(1 for f in dep.findings if f.acknowledged)
         verdict = (f"[bold red]{len(failing)} unacknowledged finding(s) at or above {fail_on}[/]" if failing
                    else f"[green]no unacknowledged finding at or above {fail_on}[/]")
         console.print(f"{len(dep.findings)} finding(s), {accepted} accepted; {verdict}", highlight=False)
     if failing:
         raise typer.Exit(1)
-
-
-def _availability_table(name: str, estimates: dict) -> Table:
-    t = Table(title=f"{name}: steady-state availability (independent failures)")
-    for col, just in (("service", "left"), ("availability", "right"), ("nines", "right"),
-                      ("downtime / year", "right"), ("cut sets", "right"), ("exact", "left")):
-        t.add_column(col, justify=just)  # type: ignore[arg-type]
-    for s, a in sorted(estimates.items(), key=lambda kv: (kv[1].availability, kv[0])):
-        t.add_row(s, f"{a.availability:.6f}", f"{a.nines:.2f}", f"{a.unavailability * 8766:.2f} h",
-                  str(a.cut_sets), "yes" if a.exact else "no (truncated)")
-    return t
-
-
-def _fix_first_table(name: str, rows: list) -> Table:
-    # "saves": downtime per year summed over services if the component never
-    # failed; Birnbaum and Fussell-Vesely (FV) for the service it affects most.
-    t = Table(title=f"{name}: what to fix first")
-    for col, just in (("component", "left"), ("saves / year", "right"), ("services", "right"),
-                      ("worst for", "left"), ("Birnbaum", "right"), ("FV", "right")):
-        t.add_column(col, justify=just, overflow="fold")  # type: ignore[arg-type]
-    for f in rows:
-        t.add_row(escape(f.component), f"{f.hours_per_year:.3f} h", str(len(f.services)), escape(f.top_service),
-                  f"{f.birnbaum:.3g}", f"{f.fussell_vesely:.3f}")
-    return t
 
 
 def _emit(text: str, output: Optional[Path]) -> None:
@@ -296,7 +259,8 @@ def place(
     tolerate: int = typer.Option(0, "--tolerate", min=0, max=4, help="Re-place until no K failures stop a required service."),
 ) -> None:
     """Place instances on nodes with Z3 and write the lock file."""
-    from hamodel.analysis.placement import Unplaceable, lock_path_for, placement_table, read_lock, write_lock
+    from hamodel.analysis.placement import Unplaceable, lock_path_for, read_lock, write_lock
+    from hamodel.tables import placement_table
     from hamodel.analysis.placement import place as place_instances
     from hamodel.analysis.tolerance import tolerant_place
 
@@ -384,14 +348,9 @@ def build(
     except HamodelError as exc:
         err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
-    table = Table(title=escape(f"{arch.name} -> {out}"))
-    for col in ("file", "mode", "sha256"):
-        table.add_column(col)
-    for rel in sorted(files):
-        data = files[rel]
-        digest = "(secret)" if rel in files.secret else hashlib.sha256(data).hexdigest()[:12]
-        table.add_row(rel, "0600" if rel in files.secret else "0644", digest)
-    console.print(table)
+    from hamodel.tables import files_table
+
+    console.print(files_table(f"{arch.name} -> {out}", files))
     console.print(f"[green]wrote {len(files)} files[/] to {escape(str(out))}", highlight=False)
 
 

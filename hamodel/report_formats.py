@@ -113,7 +113,7 @@ def diff_text(d: ModelDiff, console: Any) -> None:
     """Print the diff on a rich console, readable at 80 columns."""
     from rich.text import Text
 
-    from hamodel.analysis.findings import SEVERITY_STYLE
+    from hamodel.tables import SEVERITY_STYLE
 
     console.print(Text(d.headline(), style="bold"), soft_wrap=False)
     console.print(Text(f"{d.old.label} -> {d.new.label} (k={d.k})", style="dim"))

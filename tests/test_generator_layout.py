@@ -103,3 +103,14 @@ def test_inconsistencies_of_several_generators_are_reported_together(reference_a
     with pytest.raises(configs.InconsistentConfig) as exc:
         configs.build_configs(dep, {})
     assert [w for w, _ in exc.value.problems] == ["a.conf", "b.cfg"]
+
+
+def test_the_analysis_answers_with_data_and_the_cli_tables_live_in_one_module():
+    """Presentation is hamodel.tables' job: no analysis module imports rich (the placement
+    and findings tables used to live in hamodel.analysis)."""
+    analysis = Path(__file__).resolve().parents[1] / "hamodel" / "analysis"
+    offenders = sorted(p.name for p in analysis.glob("*.py")
+                       if any(m == "rich" or m.startswith("rich.") for m in imported_modules(p)))
+    assert not offenders, offenders
+    cli = imported_modules(Path(__file__).resolve().parents[1] / "hamodel" / "cli.py")
+    assert "rich.table" not in cli and "rich.table.Table" not in cli, "the CLI builds no table itself"

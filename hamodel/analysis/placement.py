@@ -465,30 +465,3 @@ def place(arch: Architecture, previous: Placement | None = None) -> PlacementRes
         raise Unplaceable(alloc.problems)
     return PlacementResult(placement, alloc.groups, alloc.nonlocal_bind_nodes, tuple(_warnings(arch, instances)),
                            moved)
-
-
-def placement_table(arch: Architecture, result: PlacementResult):
-    """A rich table, node x service: ``●`` runs there, ``M`` the VRRP master."""
-    from rich.table import Table
-    from rich.text import Text
-
-    nodes = sorted({n for ns in result.placement.instances.values() for n in ns}, key=natural_key)
-    masters = {g.service: g.master for g in result.vrrp_groups}
-    t = Table(title=Text(f"{arch.name}: placement"), show_lines=False)  # a model name: never Rich markup
-    if len(nodes) > 24:  # too wide for a matrix: one row per service
-        t.add_column("service")
-        t.add_column("n", justify="right")
-        t.add_column("nodes")
-        for svc in arch.services:
-            ns = result.placement.nodes_of(svc.name)
-            t.add_row(svc.name, str(len(ns)), _names(sorted(ns, key=natural_key), limit=12))
-        return t
-    t.add_column("service")
-    t.add_column("n", justify="right")
-    for n in nodes:
-        t.add_column(n, justify="center")
-    for svc in arch.services:
-        ns = set(result.placement.nodes_of(svc.name))
-        cells = [("M" if masters.get(svc.name) == n else "●") if n in ns else "·" for n in nodes]
-        t.add_row(svc.name, str(len(ns)), *cells)
-    return t
