@@ -363,3 +363,15 @@ def test_real_galera_replaces_the_stand_in_writer_scenario(keepalived_model):
         Drill(arch, dep, files, scenarios=["single-writer:galera", "galera-member-down"])
     quick = Drill(arch, dep, files, quick=True, scenarios=["galera-member-down"])
     assert [s.name for s in quick.scenarios] == ["galera-member-down"]
+
+
+def test_switch_failure_has_a_headline_on_the_docs_page():
+    """The summary table shows a switch failure's figures (its row was empty)."""
+    from hamodel.generators.drill_report import _headline_text
+
+    sc = {"kind": "switch-failure", "measured": {
+        "switch": "tor-a", "services_down_measured": [], "vips": [
+            {"vip": "public-vip", "max_holders": 1, "moved_after_s": None, "summary": {"requests": 40, "failed_requests": 1}},
+            {"vip": "internal-vip", "max_holders": 1, "moved_after_s": 1.2, "summary": {"requests": 30, "failed_requests": 2}}]}}
+    text = _headline_text(sc)
+    assert "1 of 2 VIPs moved" in text and "3 of 70 requests failed" in text and "no service down" in text

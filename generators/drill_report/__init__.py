@@ -65,6 +65,15 @@ def _headline_text(sc: Mapping[str, Any]) -> str:
     if kind == "partition":
         return (f"split brain {'seen' if m.get('split_brain') else 'not seen'} "
                 f"({rst_text(m.get('holders_during_partition'))}), one holder {_seconds(m.get('convergence_s'))} after heal")
+    if kind == "switch-failure":
+        vips = m.get("vips") or []
+        moved = [v for v in vips if v.get("moved_after_s") is not None]
+        failed = sum((v.get("summary") or {}).get("failed_requests", 0) for v in vips)
+        total = sum((v.get("summary") or {}).get("requests", 0) for v in vips)
+        down = m.get("services_down_measured") or []
+        return (f"{len(moved)} of {len(vips)} VIPs moved, at most {max((v.get('max_holders', 0) for v in vips), default=0)} "
+                f"holder(s) each; {rst_text(failed)} of {rst_text(total)} requests failed; "
+                + (f"down: {rst_text(', '.join(down))}" if down else "no service down"))
     return ""
 
 
