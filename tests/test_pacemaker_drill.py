@@ -272,8 +272,10 @@ class TestRealPacemaker:
         assert m["new_holder"] and m["victim"] not in m["new_holder"]
         assert m["cinder_volume_on"] and m["victim"] not in m["cinder_volume_on"]
         assert m["max_vip_holders"] == 1
-        # The bound is token + consensus + allowances: at least the detection time passed.
-        assert m["vip_on_survivor_s"] >= (3650 + 4380) / 1000
+        # Not before the token timeout: the survivors cannot declare the node lost earlier
+        # (consensus is a maximum for forming the new membership, not a minimum: 7.91 s was
+        # measured against token + consensus = 8.03 s).
+        assert m["vip_on_survivor_s"] >= 3650 / 1000
         assert all(x["agreed"] for x in c.values()), c
 
     def test_partition_no_split_brain_keepalived_predicts_one(self, drill):
