@@ -411,34 +411,18 @@ def main() -> None:  # console-script entry point
 
     terminated = []
 
-    def again(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    def on_signal(signum: int, frame: Any) -> None:
+    def on_term(signum: int, frame: Any) -> None:
         # SIGTERM ends a command as Ctrl-C does (KeyboardInterrupt unwinds,
-        # so nothing half-done is claimed or left), with its own exit code.
-        # Python drops an exception raised inside a __del__ ("Exception
-        # ignored in"), and Z3 runs one for every term it frees: a signal
-        # landing there was lost and the command ran on. Until main() has
-        # handled it, raise it again every 0.1 s.
-        if signum == signal.SIGTERM:
-            terminated.append(signum)
-        signal.signal(signal.SIGALRM, again)
-        signal.setitimer(signal.ITIMER_REAL, 0.1, 0.1)
+        # so nothing half-done is claimed or left), with its own exit code
+        terminated.append(signum)
         raise KeyboardInterrupt
 
-    def handled() -> None:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_term)
     try:
         app()  # typer turns KeyboardInterrupt inside a command into exit 130
     except KeyboardInterrupt:
-        handled()
         sys.exit(EXIT_TERMINATED if terminated else EXIT_INTERRUPTED)
     except SystemExit as exc:
-        handled()
         if terminated and exc.code == EXIT_INTERRUPTED:
             sys.exit(EXIT_TERMINATED)
         raise
