@@ -375,3 +375,20 @@ def test_switch_failure_has_a_headline_on_the_docs_page():
             {"vip": "internal-vip", "max_holders": 1, "moved_after_s": 1.2, "summary": {"requests": 30, "failed_requests": 2}}]}}
     text = _headline_text(sc)
     assert "1 of 2 VIPs moved" in text and "3 of 70 requests failed" in text and "no service down" in text
+
+
+def test_a_kill_during_a_cluster_lab_unwinds_like_ctrl_c():
+    """The Galera and Pacemaker labs share one guard: SIGTERM inside it raises
+    KeyboardInterrupt (so their teardown runs), and the previous handler is back after."""
+    import os
+    import signal
+    import time
+
+    from hamodel.drill.lab import interrupted_by_kill
+
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(KeyboardInterrupt):
+        with interrupted_by_kill():
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(1)
+    assert signal.getsignal(signal.SIGTERM) is before

@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from hamodel.drill.galera import GaleraLab, LabError, healthy, open_lab
+from hamodel.drill.lab import interrupted_by_kill
 from hamodel.model import Architecture
 
 MARGIN_S = 1.0  # sampling and scheduling on a loaded 2-core machine
@@ -487,36 +488,25 @@ def run_all(arch: Architecture, *, lock: Path | None = None, service: str | None
     unknown = [n for n in names if n not in RUNNERS]
     if unknown:
         raise ValueError(f"unknown Galera scenario(s) {unknown}; known: {list(SCENARIOS)}")
-    in_main = threading.current_thread() is threading.main_thread()
-    old = {}
-
-    def interrupt(signum, frame):  # noqa: ARG001 (teardown runs on kill as on Ctrl-C)
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    if in_main:
-        for sig in (signal.SIGTERM, signal.SIGHUP):
-            old[sig] = signal.signal(sig, interrupt)
-    gl = None
-    try:
-        gl = open_lab(arch, lock=lock, service=service, progress=say)
-        an = analysis(arch, gl.dep, gl.plan.service)
-        out = []
-        for name in names:
-            settle(gl)  # every scenario starts from a verified steady state
-            say(f"galera scenario {name} ...")
-            t0 = time.monotonic()
-            r = RUNNERS[name](gl, an)
-            r.update({"name": name, "agrees": all(c["agreed"] for c in r["checks"]),
-                      "duration_s": round(time.monotonic() - t0, 1)})
-            say(f"  {name}: {'agrees' if r['agrees'] else 'DISAGREES'} ({r['duration_s']} s)")
-            out.append(r)
-        return {"model": arch.name, "service": gl.plan.service, "members": gl.nodes,
-                "through": (f"haproxy on {gl.plan.lb_node}, {gl.plan.vip}:{gl.plan.port}" if gl.plan.lb_node
-                            else f"directly to {gl.nodes[0]}"),
-                "timings": gl.timings, "scenarios": out}
-    finally:
-        if gl is not None:
-            gl.teardown()
-        if in_main:
-            for sig, h in old.items():
-                signal.signal(sig, h)
+    with interrupted_by_kill():  # teardown runs on kill as on Ctrl-C
+        gl = None
+        try:
+            gl = open_lab(arch, lock=lock, service=service, progress=say)
+            an = analysis(arch, gl.dep, gl.plan.service)
+            out = []
+            for name in names:
+                settle(gl)  # every scenario starts from a verified steady state
+                say(f"galera scenario {name} ...")
+                t0 = time.monotonic()
+                r = RUNNERS[name](gl, an)
+                r.update({"name": name, "agrees": all(c["agreed"] for c in r["checks"]),
+                          "duration_s": round(time.monotonic() - t0, 1)})
+                say(f"  {name}: {'agrees' if r['agrees'] else 'DISAGREES'} ({r['duration_s']} s)")
+                out.append(r)
+            return {"model": arch.name, "service": gl.plan.service, "members": gl.nodes,
+                    "through": (f"haproxy on {gl.plan.lb_node}, {gl.plan.vip}:{gl.plan.port}" if gl.plan.lb_node
+                                else f"directly to {gl.nodes[0]}"),
+                    "timings": gl.timings, "scenarios": out}
+        finally:
+            if gl is not None:
+                gl.teardown()

@@ -22,10 +22,12 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Iterator, Sequence
 
 PREFIX_ROOT = "hml-"
 # Under /run (root-owned, not world-writable, gone at reboot): keepalived's
@@ -84,6 +86,26 @@ BOND_MIIMON_MS = 100
 def bond_member(device: str, k: int) -> str:
     """The name of member ``k`` of bonded ``device`` (at most 15 characters)."""
     return f"{device[:11]}-m{k}"
+
+
+@contextmanager
+def interrupted_by_kill() -> Iterator[None]:
+    """SIGTERM and SIGHUP raise KeyboardInterrupt inside the block (as Ctrl-C does), so a
+    lab's ``finally`` teardown runs when the drill is killed; the old handlers come back
+    after. Outside the main thread (where handlers cannot be set) nothing changes."""
+    old = {}
+
+    def interrupt(signum, frame):  # noqa: ARG001
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            old[sig] = signal.signal(sig, interrupt)
+    try:
+        yield
+    finally:
+        for sig, h in old.items():
+            signal.signal(sig, h)
 
 
 class LabError(RuntimeError):

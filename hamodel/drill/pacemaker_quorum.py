@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import signal
 import sys
 import threading
 import time
@@ -40,7 +39,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any, Callable
 
-from hamodel.drill.lab import LabError
+from hamodel.drill.lab import LabError, interrupted_by_kill
 from hamodel.drill.observe import SAMPLE_S, HolderWatch
 from hamodel.drill.pacemaker import PacemakerLab, cluster_nodes, open_lab
 from hamodel.drill.pacemaker_scenarios import (FENCE_S, MARGIN_S, REACT_S, START_S, Timeouts, _check, _first,
@@ -506,51 +505,40 @@ def run_quorum(arch: Architecture, *, lock: Path | None = None, scenarios: list[
     if unknown:
         raise ValueError(f"unknown scenario(s) {', '.join(unknown)} for a {qshape} cluster; "
                          f"known: {', '.join(SCENARIOS[qshape])}")
-    in_main = threading.current_thread() is threading.main_thread()
-    old = {}
-
-    def interrupt(signum, frame):  # noqa: ARG001 (teardown runs on kill as on Ctrl-C)
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    if in_main:
-        for sig in (signal.SIGTERM, signal.SIGHUP):
-            old[sig] = signal.signal(sig, interrupt)
-    pl = watch = qw = None
-    t_start = time.monotonic()
-    try:
-        pl = open_lab(arch, lock=lock, progress=say, dep=dep, files=files)
-        watch = HolderWatch(pl.lab, {v.address: pl.nodes for v in pl.plan.vips})
-        watch.start()
-        qw = QuorumWatch(pl)
-        out = []
-        for name in names:
-            _settle(pl)
-            say(f"pacemaker scenario {name} ...")
-            t0 = time.monotonic()
-            r = as_json(RUN[name](pl, watch, qw))
-            r.update({"name": name, "kind": f"pacemaker-{name}", "vip": pl.plan.vips[0].name, "title": TITLES[name],
-                      "agreed": all(c["agreed"] for c in r["checks"]), "duration_s": round(time.monotonic() - t0, 1)})
-            say(f"  {name}: {'agrees' if r['agreed'] else 'DISAGREES'} ({r['duration_s']} s)")
-            out.append(r)
-        return {"model": arch.name, "model_file": model_file, "kind": "pacemaker", "quorum_shape": qshape,
-                "source": pl.plan.source, "nodes": pl.nodes, "qnetd": pl.plan.qnetd.node if pl.plan.qnetd else None,
-                "lab_prefix": pl.lab.prefix, "timings": pl.timings, "timeouts": QTimeouts(pl, pl.nodes[0]).as_json(),
-                "substitutions": pl.substitutions, "notes": pl.plan.notes,
-                "findings": sorted(f.id for f in pl.dep.findings),
-                "daemons": {"corosync": _version(["corosync", "-v"]), "pacemaker": _version(["pacemakerd", "--version"]),
-                            **({"corosync-qnetd": _version(["corosync-qnetd", "-v"])} if pl.plan.qnetd else {})},
-                "scenarios": out, "duration_s": round(time.monotonic() - t_start, 1),
-                "summary": {"scenarios": len(out), "agreed": sum(1 for s in out if s["agreed"]),
-                            "disagreed": [s["name"] for s in out if not s["agreed"]]}}
-    finally:
-        for w in (qw, watch):
-            if w is not None:
-                w.stop()
-        if pl is not None:
-            pl.teardown()
-        if in_main:
-            for sig, h in old.items():
-                signal.signal(sig, h)
+    with interrupted_by_kill():  # teardown runs on kill as on Ctrl-C
+        pl = watch = qw = None
+        t_start = time.monotonic()
+        try:
+            pl = open_lab(arch, lock=lock, progress=say, dep=dep, files=files)
+            watch = HolderWatch(pl.lab, {v.address: pl.nodes for v in pl.plan.vips})
+            watch.start()
+            qw = QuorumWatch(pl)
+            out = []
+            for name in names:
+                _settle(pl)
+                say(f"pacemaker scenario {name} ...")
+                t0 = time.monotonic()
+                r = as_json(RUN[name](pl, watch, qw))
+                r.update({"name": name, "kind": f"pacemaker-{name}", "vip": pl.plan.vips[0].name, "title": TITLES[name],
+                          "agreed": all(c["agreed"] for c in r["checks"]), "duration_s": round(time.monotonic() - t0, 1)})
+                say(f"  {name}: {'agrees' if r['agreed'] else 'DISAGREES'} ({r['duration_s']} s)")
+                out.append(r)
+            return {"model": arch.name, "model_file": model_file, "kind": "pacemaker", "quorum_shape": qshape,
+                    "source": pl.plan.source, "nodes": pl.nodes, "qnetd": pl.plan.qnetd.node if pl.plan.qnetd else None,
+                    "lab_prefix": pl.lab.prefix, "timings": pl.timings, "timeouts": QTimeouts(pl, pl.nodes[0]).as_json(),
+                    "substitutions": pl.substitutions, "notes": pl.plan.notes,
+                    "findings": sorted(f.id for f in pl.dep.findings),
+                    "daemons": {"corosync": _version(["corosync", "-v"]), "pacemaker": _version(["pacemakerd", "--version"]),
+                                **({"corosync-qnetd": _version(["corosync-qnetd", "-v"])} if pl.plan.qnetd else {})},
+                    "scenarios": out, "duration_s": round(time.monotonic() - t_start, 1),
+                    "summary": {"scenarios": len(out), "agreed": sum(1 for s in out if s["agreed"]),
+                                "disagreed": [s["name"] for s in out if not s["agreed"]]}}
+        finally:
+            for w in (qw, watch):
+                if w is not None:
+                    w.stop()
+            if pl is not None:
+                pl.teardown()
 
 
 def main(argv: list[str] | None = None) -> int:

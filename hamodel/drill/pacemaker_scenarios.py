@@ -27,14 +27,13 @@ from __future__ import annotations
 
 import datetime
 import re
-import signal
 import threading
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any, Callable
 
-from hamodel.drill.lab import LabError
+from hamodel.drill.lab import LabError, interrupted_by_kill
 from hamodel.drill.observe import SAMPLE_S, HolderWatch
 from hamodel.drill.pacemaker import PacemakerLab, open_lab
 from hamodel.drill.results import Check, as_json
@@ -469,52 +468,41 @@ def run_all(arch: Architecture, *, lock: Path | None = None, scenarios: list[str
     unknown = [n for n in names if n not in SCENARIOS]
     if unknown:
         raise ValueError(f"unknown Pacemaker scenario(s) {unknown}; known: {list(SCENARIOS)}")
-    in_main = threading.current_thread() is threading.main_thread()
-    old = {}
-
-    def interrupt(signum, frame):  # noqa: ARG001 (teardown runs on kill as on Ctrl-C)
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    if in_main:
-        for sig in (signal.SIGTERM, signal.SIGHUP):
-            old[sig] = signal.signal(sig, interrupt)
-    pl = watch = None
-    t_start = time.monotonic()
-    try:
-        pl = open_lab(arch, lock=lock, progress=say, dep=dep, files=files)
-        an = comparison(arch, pl.dep, compare)
-        watch = HolderWatch(pl.lab, {v.address: pl.nodes for v in pl.plan.vips})
-        watch.start()
-        out = []
-        for name in names:
-            _settle(pl)
-            say(f"pacemaker scenario {name} ...")
-            t0 = time.monotonic()
-            r = (node_crash(pl, watch) if name == "node-crash" else
-                 partition(pl, watch, an, fencing=name == "partition"))
-            r = as_json(r)
-            r.update({"name": name, "kind": f"pacemaker-{name}", "vip": pl.plan.vips[0].name,
-                      "title": TITLES[name], "agreed": all(c["agreed"] for c in r["checks"]),
-                      "duration_s": round(time.monotonic() - t0, 1)})
-            say(f"  {name}: {'agrees' if r['agreed'] else 'DISAGREES'} ({r['duration_s']} s)")
-            out.append(r)
-        return {"model": arch.name, "model_file": model_file, "kind": "pacemaker", "source": pl.plan.source,
-                "nodes": pl.nodes, "lab_prefix": pl.lab.prefix, "timings": pl.timings,
-                "timeouts": {"token_ms": int(pl.cmap(pl.nodes[0], "runtime.config.totem.token") or 0),
-                             "consensus_ms": int(pl.cmap(pl.nodes[0], "runtime.config.totem.consensus") or 0)},
-                "substitutions": pl.substitutions, "notes": pl.plan.notes, "analysis": an,
-                "daemons": {"corosync": _version(["corosync", "-v"]), "pacemaker": _version(["pacemakerd", "--version"])},
-                "scenarios": out, "duration_s": round(time.monotonic() - t_start, 1),
-                "summary": {"scenarios": len(out), "agreed": sum(1 for s in out if s["agreed"]),
-                            "disagreed": [s["name"] for s in out if not s["agreed"]]}}
-    finally:
-        if watch is not None:
-            watch.stop()
-        if pl is not None:
-            pl.teardown()
-        if in_main:
-            for sig, h in old.items():
-                signal.signal(sig, h)
+    with interrupted_by_kill():  # teardown runs on kill as on Ctrl-C
+        pl = watch = None
+        t_start = time.monotonic()
+        try:
+            pl = open_lab(arch, lock=lock, progress=say, dep=dep, files=files)
+            an = comparison(arch, pl.dep, compare)
+            watch = HolderWatch(pl.lab, {v.address: pl.nodes for v in pl.plan.vips})
+            watch.start()
+            out = []
+            for name in names:
+                _settle(pl)
+                say(f"pacemaker scenario {name} ...")
+                t0 = time.monotonic()
+                r = (node_crash(pl, watch) if name == "node-crash" else
+                     partition(pl, watch, an, fencing=name == "partition"))
+                r = as_json(r)
+                r.update({"name": name, "kind": f"pacemaker-{name}", "vip": pl.plan.vips[0].name,
+                          "title": TITLES[name], "agreed": all(c["agreed"] for c in r["checks"]),
+                          "duration_s": round(time.monotonic() - t0, 1)})
+                say(f"  {name}: {'agrees' if r['agreed'] else 'DISAGREES'} ({r['duration_s']} s)")
+                out.append(r)
+            return {"model": arch.name, "model_file": model_file, "kind": "pacemaker", "source": pl.plan.source,
+                    "nodes": pl.nodes, "lab_prefix": pl.lab.prefix, "timings": pl.timings,
+                    "timeouts": {"token_ms": int(pl.cmap(pl.nodes[0], "runtime.config.totem.token") or 0),
+                                 "consensus_ms": int(pl.cmap(pl.nodes[0], "runtime.config.totem.consensus") or 0)},
+                    "substitutions": pl.substitutions, "notes": pl.plan.notes, "analysis": an,
+                    "daemons": {"corosync": _version(["corosync", "-v"]), "pacemaker": _version(["pacemakerd", "--version"])},
+                    "scenarios": out, "duration_s": round(time.monotonic() - t_start, 1),
+                    "summary": {"scenarios": len(out), "agreed": sum(1 for s in out if s["agreed"]),
+                                "disagreed": [s["name"] for s in out if not s["agreed"]]}}
+        finally:
+            if watch is not None:
+                watch.stop()
+            if pl is not None:
+                pl.teardown()
 
 
 TITLES = {"node-crash": "The VIP holder loses power: Pacemaker fences it and moves the VIP and cinder-volume",
