@@ -409,21 +409,21 @@ EXIT_TERMINATED = 143  # SIGTERM: 128 + 15
 def main() -> None:  # console-script entry point
     import signal
 
-    terminated = []
+    from hamodel import interrupts
 
-    def on_term(signum: int, frame: Any) -> None:
-        # SIGTERM ends a command as Ctrl-C does (KeyboardInterrupt unwinds,
-        # so nothing half-done is claimed or left), with its own exit code
-        terminated.append(signum)
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, on_term)
+    # SIGINT and SIGTERM end a command alike (KeyboardInterrupt unwinds, so
+    # nothing half-done is claimed or left), each with its own exit code; the
+    # interrupt is raised only where Python can take it (not inside Z3's
+    # bindings, see hamodel.interrupts)
+    guard = interrupts.SafeInterrupt((signal.SIGINT, signal.SIGTERM))
+    guard.install()
+    terminated = lambda: signal.SIGTERM in interrupts.received()  # noqa: E731
     try:
         app()  # typer turns KeyboardInterrupt inside a command into exit 130
     except KeyboardInterrupt:
-        sys.exit(EXIT_TERMINATED if terminated else EXIT_INTERRUPTED)
+        sys.exit(EXIT_TERMINATED if terminated() else EXIT_INTERRUPTED)
     except SystemExit as exc:
-        if terminated and exc.code == EXIT_INTERRUPTED:
+        if terminated() and exc.code == EXIT_INTERRUPTED:
             sys.exit(EXIT_TERMINATED)
         raise
     except Exception as exc:  # noqa: BLE001 - not a fix for any cause: causes are fixed where they arise

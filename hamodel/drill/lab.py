@@ -22,7 +22,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -93,19 +92,10 @@ def interrupted_by_kill() -> Iterator[None]:
     """SIGTERM and SIGHUP raise KeyboardInterrupt inside the block (as Ctrl-C does), so a
     lab's ``finally`` teardown runs when the drill is killed; the old handlers come back
     after. Outside the main thread (where handlers cannot be set) nothing changes."""
-    old = {}
+    from hamodel.interrupts import interrupted_by
 
-    def interrupt(signum, frame):  # noqa: ARG001
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    if threading.current_thread() is threading.main_thread():
-        for sig in (signal.SIGTERM, signal.SIGHUP):
-            old[sig] = signal.signal(sig, interrupt)
-    try:
+    with interrupted_by((signal.SIGTERM, signal.SIGHUP)):
         yield
-    finally:
-        for sig, h in old.items():
-            signal.signal(sig, h)
 
 
 class LabError(RuntimeError):

@@ -29,7 +29,6 @@ import os
 import signal
 import socket
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -471,18 +470,16 @@ def run_drill(arch: Architecture, *, dep: Deployment | None = None, files: Mappi
                                    model_file=model_file)
     drill = Drill(arch, dep, files, quick=quick, scenarios=scenarios, progress=progress, lab=lab)
 
-    def interrupt(signum, frame):  # noqa: ARG001
-        raise KeyboardInterrupt(f"signal {signum}")
+    from hamodel.interrupts import SafeInterrupt
 
-    old = {}
-    in_main = threading.current_thread() is threading.main_thread()
-    if in_main:
-        for sig in (signal.SIGTERM, signal.SIGHUP):
-            old[sig] = signal.signal(sig, interrupt)
+    guard = SafeInterrupt((signal.SIGTERM, signal.SIGHUP))
+    old: dict = {}
+    in_main = guard.install()
     atexit.register(drill.teardown)
     try:
         report = drill.run()
     finally:
+        guard.uninstall()
         if in_main:  # a second Ctrl-C must not cut teardown short
             for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
                 old.setdefault(sig, signal.getsignal(sig))

@@ -1,0 +1,163 @@
+"""Signals that end a command, raised only where Python can handle them.
+
+A signal handler runs between two bytecodes of whatever the main thread is
+doing. Raising KeyboardInterrupt there is how Ctrl-C unwinds a command, but
+two places cannot take it:
+
+* inside a ``__del__`` (Z3 runs one for every term it frees), where Python
+  prints "Exception ignored" and carries on: the interrupt is lost and an
+  endless placement runs on;
+* inside ctypes' conversion of a call's arguments (Z3's bindings call C on
+  every operation), where it comes out as ``ctypes.ArgumentError`` -- an
+  internal error instead of an interrupt -- or half-builds an object whose
+  own ``__del__`` then fails.
+
+So the handler looks at the interrupted stack first. If any frame belongs
+to the Z3 bindings or to ctypes, the interrupt is *deferred* to the next
+line our own code runs: the handler turns on line tracing (``sys.settrace``
+and the frames' ``f_trace``), and the trace function raises the
+KeyboardInterrupt at the first line or return event in a frame whose stack
+holds no Z3 frame, then turns tracing off again. Waiting for a later signal
+check to find a safe frame does not work: Python checks for signals at
+calls and loop jumps, and in Z3-heavy code nearly all of those are inside
+the bindings. Each signal still raises exactly one KeyboardInterrupt (a
+repeated raise would cut a drill's teardown short).
+
+A signal that arrives while Z3 is inside a long C call is seen by Python
+only when the call returns; for SIGINT, Z3 catches it itself and answers
+"unknown", which ``placement_solver.check`` and ``cutsets._sat`` turn into an
+interrupt.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import os
+import signal
+import sys
+import threading
+from collections.abc import Iterator, Sequence
+from types import FrameType
+
+
+
+def _package_dir(name: str) -> str | None:
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.origin:
+        return None
+    return os.path.dirname(os.path.abspath(spec.origin)) + os.sep
+
+
+_UNSAFE_DIRS = tuple(d for d in (_package_dir("z3"), _package_dir("ctypes")) if d)
+
+
+def _ours(frame: FrameType) -> bool:
+    return not frame.f_code.co_filename.startswith(_UNSAFE_DIRS)
+
+
+def unsafe(frame: FrameType | None) -> bool:
+    """Whether a KeyboardInterrupt raised in ``frame`` could be lost or mangled."""
+    while frame is not None:
+        if not _ours(frame):
+            return True
+        frame = frame.f_back
+    return False
+
+
+_received: list[int] = []  # every signal any guard took, in order
+
+
+def received() -> list[int]:
+    """The signals taken by any guard in this process (so the CLI exits 143 for a
+    SIGTERM that a drill's guard turned into the interrupt)."""
+    return list(_received)
+
+
+class SafeInterrupt:
+    """Turn the given signals into one KeyboardInterrupt each, raised at a safe point.
+
+    ``received`` lists the signals taken, so a caller can choose its exit code
+    (130 for SIGINT, 143 for SIGTERM). Guards nest (the CLI's around a
+    drill's)."""
+
+    def __init__(self, signals: Sequence[int]):
+        self.signals = tuple(signals)
+        self.received: list[int] = []
+        self._pending: int | None = None
+        self._old: dict[int, object] = {}
+        self._old_trace: object = None
+        self._traced: list[FrameType] = []
+
+    # -- deferring to the next line of our own code ---------------------------
+    def _local(self, frame: FrameType, event: str, arg: object) -> object:
+        if self._pending is not None and event in ("line", "return") and not unsafe(frame):
+            self._fire()
+        return self._local if self._pending is not None else None
+
+    def _global(self, frame: FrameType, event: str, arg: object) -> object:
+        if self._pending is None or not _ours(frame):
+            return None
+        frame.f_trace_lines = True
+        return self._local
+
+    def _defer(self, frame: FrameType | None) -> None:
+        self._old_trace = sys.gettrace()
+        while frame is not None:  # the frames already running: trace the ones that are ours
+            if _ours(frame):
+                frame.f_trace = self._local
+                frame.f_trace_lines = True
+                self._traced.append(frame)
+            frame = frame.f_back
+        sys.settrace(self._global)
+
+    def _untrace(self) -> None:
+        if self._traced:
+            for frame in self._traced:
+                frame.f_trace = None
+            self._traced.clear()
+            sys.settrace(self._old_trace)  # type: ignore[arg-type]
+            self._old_trace = None
+
+    def _fire(self) -> None:
+        signum = self._pending
+        self._pending = None
+        self._untrace()
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        self.received.append(signum)
+        _received.append(signum)
+        if self._pending is not None:
+            return  # one interrupt already on its way
+        self._pending = signum
+        if unsafe(frame):
+            self._defer(frame)
+        else:
+            self._fire()
+
+    def install(self) -> bool:
+        """Install the handlers (main thread only); False where signals cannot be set."""
+        if threading.current_thread() is not threading.main_thread():
+            return False
+        for sig in self.signals:
+            self._old[sig] = signal.signal(sig, self._on_signal)
+        return True
+
+    def uninstall(self) -> None:
+        self._pending = None
+        self._untrace()
+        for sig, h in self._old.items():
+            signal.signal(sig, h)
+        self._old.clear()
+
+
+@contextlib.contextmanager
+def interrupted_by(signals: Sequence[int]) -> Iterator[SafeInterrupt]:
+    """Inside the block, each of ``signals`` raises KeyboardInterrupt at a safe point."""
+    guard = SafeInterrupt(signals)
+    guard.install()
+    try:
+        yield guard
+    finally:
+        guard.uninstall()
