@@ -65,6 +65,7 @@ SECRET_CHARS = r"A-Za-z0-9_.,:@%+=^*~/-"
 _TOKENS: dict[str, re.Pattern[str]] = {
     "name": re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}"),
     "device": re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,14}"),
+    "hostname": re.compile(r"[A-Za-z0-9][A-Za-z0-9.-]{0,252}"),
     "path": re.compile(r"/[A-Za-z0-9_./+-]*"),
     "http_path": re.compile(r"/[A-Za-z0-9_./?=&%-]*"),
     # VRRP PASS authentication: keepalived keeps 8 characters.

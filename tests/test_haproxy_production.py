@@ -156,7 +156,25 @@ def test_tls_in_tcp_mode_only_as_explicit_pass_through():
 def test_reencryption_verifies_the_backends():
     api = section(config(two_vip_arch(both_fronts(backend_tls={"ca_file": "/etc/pki/ca.pem"}))), "listen", "api-443")
     servers = [x for x in api if x.startswith("server ")]
-    assert servers and all(x.endswith("ssl verify required ca-file /etc/pki/ca.pem") for x in servers)
+    assert servers
+    for x in servers:
+        node = x.split()[1]  # the name each backend's certificate must carry: the node's, by default
+        assert x.endswith(f"ssl verify required ca-file /etc/pki/ca.pem sni str({node}) check-sni {node} "
+                          f"verifyhost {node}"), x
+    fqdn = section(config(two_vip_arch(both_fronts(backend_tls={"ca_file": "/etc/pki/ca.pem",
+                                                                 "server_name": "{node}.be.example.org"}))),
+                   "listen", "api-443")
+    assert "verifyhost app1.be.example.org" in "\n".join(fqdn)
+    bare = section(config(two_vip_arch(both_fronts(backend_tls={"ca_file": "/etc/pki/ca.pem", "server_name": None}))),
+                   "listen", "api-443")
+    assert not [x for x in bare if "sni" in x or "verifyhost" in x]
+
+
+@pytest.mark.parametrize("name", ["{node}.", "-{node}", "{node} x", "{node}/x", "a" * 64 + ".{node}", "{node}\nbind"])
+def test_a_backend_certificate_name_that_is_no_host_name_is_refused(name):
+    with pytest.raises(HamodelError, match=r"server_name"):
+        both_fronts(backend_tls={"ca_file": "/etc/pki/ca.pem", "server_name": name})
+        two_vip_arch(both_fronts(backend_tls={"ca_file": "/etc/pki/ca.pem", "server_name": name}))
 
 
 def test_global_tls_defaults_and_override():

@@ -26,6 +26,7 @@ import sys
 import textwrap
 import time
 from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -97,11 +98,12 @@ def _wait(predicate, what: str):
     pytest.fail(f"{what}: not reached within {SETTLE_S} s (last: {last})")
 
 
-def self_signed(tmp_path: Path) -> tuple[Path, Path, Path]:
-    """(key, cert, key+cert pem for HAProxy's crt)."""
+def self_signed(tmp_path: Path, names: Sequence[str] = ()) -> tuple[Path, Path, Path]:
+    """(key, cert, key+cert pem for HAProxy's crt); ``names``: its DNS subject alternative names."""
     key, crt = tmp_path / "tls.key", tmp_path / "tls.crt"
+    san = ["-addext", "subjectAltName=" + ",".join(f"DNS:{n}" for n in names)] if names else []
     _run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=hamodel-test",
-         "-keyout", str(key), "-out", str(crt))
+         *san, "-keyout", str(key), "-out", str(crt))
     pem = tmp_path / "tls.pem"
     pem.write_bytes(crt.read_bytes() + key.read_bytes())
     return key, crt, pem
@@ -163,12 +165,14 @@ def _listen(cfg: str, name: str) -> list[str]:
     return body
 
 
-def _through_haproxy(tmp_path: Path, cfg: str, listen: str, url: str, extra_addrs: list[str]) -> int:
+def _through_haproxy(tmp_path: Path, cfg: str, listen: str, url: str, extra_addrs: list[str],
+                     names: Sequence[str] = ()) -> int:
     """Run the generated ``listen`` section (global and defaults as generated,
     host paths re-rooted into tmp_path) in a namespace with its backends
     (plain HTTP, or TLS where the server line says ``ssl`` or the port is
-    443, as a real service on 443 would); the HTTP status of ``url``."""
-    key, crt, pem = self_signed(tmp_path)
+    443, as a real service on 443 would; their certificate carries
+    ``names``); the HTTP status of ``url``."""
+    key, crt, pem = self_signed(tmp_path, names)
     section = _listen(cfg, listen)
     head = _head(cfg)
     head = head.replace("stats socket /run/haproxy/admin.sock", f"stats socket {tmp_path}/admin.sock")
@@ -240,9 +244,20 @@ def test_reencryption_to_verified_tls_backends_gets_200(tmp_path):
                     backend_tls={"ca_file": "/etc/pki/tls/api.pem"})
     cfg = build_configs(resolve(arch, analyse=False))["nodes/n1/haproxy/haproxy.cfg"].decode()
     listen = "\n".join(_listen(cfg, "api-8443"))
-    assert "ssl verify required ca-file /etc/pki/tls/api.pem" in listen
-    assert _through_haproxy(tmp_path, cfg, "api-8443", "https://10.0.0.100:8443/", []) == 200
+    assert "ssl verify required ca-file /etc/pki/tls/api.pem" in listen and "verifyhost n1" in listen
+    # The backends' certificate names the nodes: verified, 200.
+    assert _through_haproxy(tmp_path, cfg, "api-8443", "https://10.0.0.100:8443/", [], names=["n1", "n2", "n3"]) == 200
     assert crt.exists()
+
+
+@NEEDS_ROOT
+def test_reencryption_refuses_a_backend_certificate_for_another_host(tmp_path):
+    """Signed by the right CA but for another name: verifyhost fails, no server is UP, no 200."""
+    arch = api_arch(port=8443, backend_port=443, mode="http", tls={"certificate": "/etc/pki/tls/api.pem"},
+                    backend_tls={"ca_file": "/etc/pki/tls/api.pem"})
+    cfg = build_configs(resolve(arch, analyse=False))["nodes/n1/haproxy/haproxy.cfg"].decode()
+    assert _through_haproxy(tmp_path, cfg, "api-8443", "https://10.0.0.100:8443/", [],
+                            names=["elsewhere.example.org"]) == 503  # HAProxy answered: no server up
 
 
 @pytest.mark.parametrize("kw, field", [

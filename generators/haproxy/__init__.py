@@ -55,6 +55,7 @@ class Server:
     address: str          # host:port as HAProxy writes it
     backup: bool
     cookie: str | None
+    tls_name: str | None = None  # SNI and verifyhost of a re-encrypted backend
 
 
 @dataclass(frozen=True)
@@ -261,6 +262,8 @@ def _listens(dep: Deployment, name: str, access: BehindVip) -> tuple[list[Listen
             servers.append(Server(
                 name=b, address=hostport(address(iface.address, f"nodes[{b}].interfaces[{iface.device}].address"), bport),
                 backup=writer is not None and b != writer, cookie=b if access.sticky else None,
+                tls_name=(token(bt.name_for(b), "hostname", f"{field}.backend_tls.server_name")
+                          if bt is not None and bt.name_for(b) else None),
             ))
         out.append(Listen(
             name=f"{name}-{port}", service=name,

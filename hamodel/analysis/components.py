@@ -176,10 +176,32 @@ class ModelView:
     def qdevice_procs(self) -> tuple[str, ...]:
         return (proc_id(QNETD, self.pcmk_qdevice),) if self.pcmk_qdevice and self.processes else ()
 
-    def access_holder(self, s: str) -> str | None:
-        """The service holding the VIP in front of ``s``, if any."""
+    def access_holder(self, s: str, consumer: str | None = None) -> str | None:
+        """The service holding the VIP through which ``s`` is reached, if any.
+
+        For ``s``'s own clients (``consumer`` None) that is its first front
+        (``vip``). A service that depends on ``s`` reaches it through its first
+        front on an ``exposure="internal"`` VIP when it has one (``also_on``:
+        service-to-service traffic does not hairpin through the public VIP),
+        else through the first front as well."""
         a = self.services[s].access
-        return self.vip_service.get(a.vip) if a is not None else None
+        if a is None:
+            return None
+        fronts = a.fronts
+        if consumer is not None:
+            internal = [f for f in fronts if self._vip_exposure(str(f.vip)) == "internal"]
+            fronts = internal or fronts
+        return self.vip_service.get(str(fronts[0].vip))
+
+    def _vip_exposure(self, vip: str) -> str:
+        obj = next((x for x in self.arch.vips if x.name == vip), None)
+        return getattr(obj, "exposure", "internal")
+
+    def front_holders(self, s: str) -> tuple[str, ...]:
+        """Every service holding a VIP in front of ``s`` that some client uses
+        (its own clients' and its dependents'), without repeats."""
+        hs = [self.access_holder(s), self.access_holder(s, consumer=s)]
+        return tuple(dict.fromkeys(h for h in hs if h is not None))
 
     def dependencies(self, s: str) -> tuple[str, ...]:
         """Declared dependencies (``Service.dependencies``) known to the model."""
@@ -189,9 +211,7 @@ class ModelView:
         """Dependencies plus the VIP holder in front of ``s`` (for attributing
         a cut set to the service it really belongs to)."""
         out = set(self.dependencies(s))
-        h = self.access_holder(s)
-        if h is not None and h != s:
-            out.add(h)
+        out.update(h for h in self.front_holders(s) if h != s)
         return tuple(sorted(out))
 
     def closure(self, s: str) -> tuple[str, ...]:
@@ -205,6 +225,26 @@ class ModelView:
                 todo.extend(self.implicit_dependencies(d))
         seen.discard(s)
         return tuple(sorted(seen))
+
+    def uses(self, s: str, via: str | None = None) -> frozenset[str]:
+        """The services whose state decides whether ``s`` is up for clients
+        that come through VIP holder ``via`` (default: its first front's),
+        transitively: the holder, the dependencies, and theirs as ``s``
+        reaches them (through their internal front). Narrower than
+        :meth:`closure`, which takes every front's holder, for slicing."""
+        h = self.access_holder(s) if via is None else via
+        key = (s, h)
+        memo = self.__dict__.setdefault("_uses", {})
+        if key not in memo:
+            memo[key] = frozenset()  # a cycle (refused by the model) ends here
+            out: set[str] = set()
+            if h is not None and h != s:
+                out |= {h} | self.uses(h)
+            for d in self.dependencies(s):
+                out |= {d} | self.uses(d, self.access_holder(d, s))
+            out.discard(s)
+            memo[key] = frozenset(out)
+        return memo[key]
 
     def uses_pacemaker(self, s: str) -> bool:
         st = self.services[s].strategy
@@ -259,8 +299,7 @@ class ModelView:
                 out |= self._node_components(h)
                 if self.processes:
                     out.update(proc_id(p, h) for p in self.holder_processes(s))
-        h = self.access_holder(s)
-        if h is not None:
+        for h in self.front_holders(s):
             out |= self.local_components(h)
         if self.uses_pacemaker(s):
             for n in self.pcmk_nodes:

@@ -75,7 +75,7 @@ class Encoder:
         self.pcmk_quorate = lru_cache(maxsize=None)(self._pcmk_quorate)
         self.eligible = lru_cache(maxsize=None)(self._eligible)
         self.in_quorum = lru_cache(maxsize=None)(self._in_quorum)
-        self.up = lru_cache(maxsize=None)(self._up)
+        self._up_via = lru_cache(maxsize=None)(self._up)
         self._reach_layers: dict[tuple[str, str], dict[str, z3.BoolRef]] = {}
 
     def failed(self, cid: str) -> z3.BoolRef:
@@ -226,8 +226,7 @@ class Encoder:
         others = [_and([cut(x), self.reach(m, x)]) for x in self.v.instances[s] if x != m]
         return _and([cut(m), _at_least(others, self.v.services[s].strategy.min_replicas)])
 
-    def _served(self, s: str, targets: list[tuple[str, z3.BoolRef]]) -> z3.BoolRef:
-        h = self.v.access_holder(s)
+    def _served(self, s: str, targets: list[tuple[str, z3.BoolRef]], h: str | None) -> z3.BoolRef:
         if h is None:
             return _or([t for _, t in targets])
         return _or([_and([self.eligible(h, x), _or([_and([t, self.reach(x, b)]) for b, t in targets])])
@@ -235,8 +234,9 @@ class Encoder:
 
     # -- services -----------------------------------------------------------
 
-    def local_up(self, s: str) -> z3.BoolRef:
+    def local_up(self, s: str, via: str | None = None) -> z3.BoolRef:
         v = self.v
+        h = v.access_holder(s) if via is None else via
         st = v.services[s].strategy
         inst = v.instances[s]
         if isinstance(st, External):
@@ -244,13 +244,13 @@ class Encoder:
         if isinstance(st, (Vrrp, PacemakerVip)):
             return _or([self.eligible(s, h) for h in v.holders[s]])
         if isinstance(st, BehindVip):
-            return self._served(s, [(n, self.inst_ok(s, n)) for n in inst])
+            return self._served(s, [(n, self.inst_ok(s, n)) for n in inst], h)
         if isinstance(st, AppCluster):
             members = [(m, self.in_quorum(s, m)) for m in inst]
-            return self._served(s, members) if st.access is not None else _or([t for _, t in members])
+            return self._served(s, members, h) if st.access is not None else _or([t for _, t in members])
         if isinstance(st, Elected):
             members = [(m, self.leader_candidate(s, m)) for m in inst]
-            return self._served(s, members) if st.access is not None else _or([t for _, t in members])
+            return self._served(s, members, h) if st.access is not None else _or([t for _, t in members])
         if isinstance(st, (Coordinated, Witness)):
             return _or([self.inst_ok(s, n) for n in inst])
         if isinstance(st, ActivePassive):
@@ -261,9 +261,16 @@ class Encoder:
             return _and([self.inst_ok(s, n) for n in inst]) if inst else FALSE
         raise TypeError(f"unknown strategy {type(st).__name__}")
 
-    def _up(self, s: str) -> z3.BoolRef:
-        """``s`` fully available (Sharded: every shard), dependencies included."""
-        return _and([self.local_up(s)] + [self.up(d) for d in self.v.dependencies(s)])
+    def up(self, s: str, via: str | None = None) -> z3.BoolRef:
+        return self._up_via(s, self.v.access_holder(s) if via is None else via)
+
+    def _up(self, s: str, via: str | None) -> z3.BoolRef:
+        """``s`` fully available (Sharded: every shard), dependencies included,
+        to clients that come through VIP holder ``via`` (default: its first
+        front's); a dependency is reached through its internal front."""
+        v = self.v
+        return _and([self.local_up(s, via)]
+                     + [self.up(d, v.access_holder(d, s)) for d in v.dependencies(s)])
 
     def split_brain(self, s: str) -> z3.BoolRef:
         """Two masters of ``s`` that cannot see each other (see semantics)."""

@@ -204,7 +204,7 @@ def _split_candidates(v: ModelView) -> list[str]:
 
 
 def _dependents(v: ModelView, s: str) -> list[str]:
-    return sorted(x for x in v.services if x != s and s in v.closure(x))
+    return sorted(x for x in v.services if x != s and s in v.uses(x))
 
 
 def _fmt_set(cs: Sequence[str]) -> str:
@@ -237,7 +237,7 @@ def _cause(v: ModelView, s: str, c: str) -> tuple[str, str]:
                 f"Run at least {need + 2} members (replicas) or lower min_replicas.")
     if kind == "node":
         if name in v.pcmk_nodes and _pcmk_fragile(v) and any(
-                v.uses_pacemaker(x) for x in (s, *v.closure(s))):
+                v.uses_pacemaker(x) for x in (s, *v.uses(s))):
             n = len(v.pcmk_nodes)
             return (f"the {n}-node Pacemaker cluster needs {v.pcmk_quorum} votes, so losing {name} loses quorum "
                     "and Pacemaker stops its resources",
@@ -594,7 +594,7 @@ class Analysis:
                  if all(d in ds for ds in v.node_domains.values())
                  and component_kind(d) == "domain" and arch.domain(d.split(":", 1)[1]).is_site} if v.node_domains else set()
         for s in names:
-            inherited = {c for d in v.closure(s) if d in cuts for c in cuts[d]}
+            inherited = {c for d in v.uses(s) if d in cuts for c in cuts[d]}
             own = [c for c in cuts[s] if c not in inherited and not (set(c) & sites)]
             f = _cut_finding(v, s, own, k)
             if f is not None:

@@ -379,8 +379,7 @@ class Builder:
         return and_([self.inst_ok(s, m), or_(and_([self.in_quorum(c, x), self.reach(m, x)])
                                              for x in self.v.instances[c]), replicas])
 
-    def served(self, s: str, targets: list[tuple[str, Formula]]) -> Formula:
-        h = self.v.access_holder(s)
+    def served(self, s: str, targets: list[tuple[str, Formula]], h: str | None) -> Formula:
         if h is None:
             return or_(t for _, t in targets)
         return or_(and_([self.eligible(h, x), or_(and_([t, self.reach(x, b)]) for b, t in targets)])
@@ -388,8 +387,9 @@ class Builder:
 
     # -- services -------------------------------------------------------------
 
-    def local_up(self, s: str) -> Formula:
+    def local_up(self, s: str, via: str | None = None) -> Formula:
         v = self.v
+        h = v.access_holder(s) if via is None else via
         st = v.services[s].strategy
         inst = v.instances[s]
         if isinstance(st, External):
@@ -397,13 +397,13 @@ class Builder:
         if isinstance(st, (Vrrp, PacemakerVip)):
             return or_(self.eligible(s, h) for h in v.holders[s])
         if isinstance(st, BehindVip):
-            return self.served(s, [(n, self.inst_ok(s, n)) for n in inst])
+            return self.served(s, [(n, self.inst_ok(s, n)) for n in inst], h)
         if isinstance(st, AppCluster):
             ms = [(m, self.in_quorum(s, m)) for m in inst]
-            return self.served(s, ms) if st.access is not None else or_(t for _, t in ms)
+            return self.served(s, ms, h) if st.access is not None else or_(t for _, t in ms)
         if isinstance(st, Elected):
             ms = [(m, self.leader(s, m)) for m in inst]
-            return self.served(s, ms) if st.access is not None else or_(t for _, t in ms)
+            return self.served(s, ms, h) if st.access is not None else or_(t for _, t in ms)
         if isinstance(st, (Coordinated, Witness)):
             return or_(self.inst_ok(s, n) for n in inst)
         if isinstance(st, ActivePassive):
@@ -414,9 +414,14 @@ class Builder:
             return and_(self.inst_ok(s, n) for n in inst) if inst else FALSE
         raise TypeError(f"unknown strategy {type(st).__name__}")
 
-    def up(self, s: str) -> Formula:
-        """``s`` fully available, its declared dependencies included."""
-        return self._m(("up", s), lambda: and_([self.local_up(s), *(self.up(d) for d in self.v.dependencies(s))]))
+    def up(self, s: str, via: str | None = None) -> Formula:
+        """``s`` fully available, its declared dependencies included, to clients
+        that come through VIP holder ``via`` (default: its first front's); a
+        dependency is reached through its internal front."""
+        v = self.v
+        h = v.access_holder(s) if via is None else via
+        return self._m(("up", s, h), lambda: and_([self.local_up(s, h),
+                                                   *(self.up(d, v.access_holder(d, s)) for d in v.dependencies(s))]))
 
     def tree(self, s: str) -> Tree:
         f = self.up(s)

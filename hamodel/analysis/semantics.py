@@ -95,7 +95,7 @@ class Evaluation:
         self._switch_up = _Lazy(lambda s: switch_id(s) not in self.failed
                                 and self.failed.isdisjoint(v.switch_domains[s]))
         self._groups: dict[str, dict[str, int]] = {}
-        self._up: dict[str, bool] = {}
+        self._up: dict[tuple[str, str | None], bool] = {}
 
     # -- topology -----------------------------------------------------------
 
@@ -229,17 +229,19 @@ class Evaluation:
         cut = [m for m in v.instances[s] if self.inst_ok(s, m) and not any(self.reach(m, x) for x in quorate)]
         return [m for m in cut if self._replicas_ok(s, m, cut)]
 
-    def _served(self, s: str, targets: list[str]) -> bool:
-        """Some eligible holder of the VIP in front of ``s`` reaches a target."""
-        h = self.v.access_holder(s)
+    def _served(self, s: str, targets: list[str], h: str | None) -> bool:
+        """Some eligible holder of the VIP ``h`` holds in front of ``s`` reaches a target."""
         if h is None:
             return bool(targets)
         return any(self.eligible(h, x) and any(self.reach(x, b) for b in targets) for x in self.v.holders[h])
 
     # -- services -----------------------------------------------------------
 
-    def local_up(self, s: str) -> bool:
+    def local_up(self, s: str, via: str | None = None) -> bool:
+        """``s`` itself answers its clients (``via``: the VIP holder they come
+        through; its own first front's by default)."""
         v = self.v
+        h = v.access_holder(s) if via is None else via
         st = v.services[s].strategy
         inst = v.instances[s]
         if isinstance(st, External):
@@ -247,13 +249,13 @@ class Evaluation:
         if isinstance(st, (Vrrp, PacemakerVip)):
             return any(self.eligible(s, h) for h in v.holders[s])
         if isinstance(st, BehindVip):
-            return self._served(s, [n for n in inst if self.inst_ok(s, n)])
+            return self._served(s, [n for n in inst if self.inst_ok(s, n)], h)
         if isinstance(st, AppCluster):
             members = [m for m in inst if self.in_quorum(s, m)]
-            return self._served(s, members) if st.access is not None else bool(members)
+            return self._served(s, members, h) if st.access is not None else bool(members)
         if isinstance(st, Elected):
             members = self.leader_candidates(s)
-            return self._served(s, members) if st.access is not None else bool(members)
+            return self._served(s, members, h) if st.access is not None else bool(members)
         if isinstance(st, (Coordinated, Witness)):
             return any(self.inst_ok(s, n) for n in inst)
         if isinstance(st, ActivePassive):
@@ -264,11 +266,17 @@ class Evaluation:
             return bool(inst) and all(self.inst_ok(s, n) for n in inst)
         raise TypeError(f"unknown strategy {type(st).__name__}")
 
-    def up(self, s: str) -> bool:
-        """``s`` fully available (for Sharded: every shard)."""
-        if s not in self._up:
-            self._up[s] = self.local_up(s) and all(self.up(d) for d in self.v.dependencies(s))
-        return self._up[s]
+    def up(self, s: str, via: str | None = None) -> bool:
+        """``s`` fully available (for Sharded: every shard) to clients that
+        come through VIP holder ``via`` (default: its first front's)."""
+        key = (s, self.v.access_holder(s) if via is None else via)
+        if key not in self._up:
+            self._up[key] = self.local_up(s, key[1]) and all(self.dep_up(s, d) for d in self.v.dependencies(s))
+        return self._up[key]
+
+    def dep_up(self, consumer: str, d: str) -> bool:
+        """Dependency ``d`` up as ``consumer`` reaches it (its internal front)."""
+        return self.up(d, self.v.access_holder(d, consumer))
 
     def state(self, s: str) -> str:
         """``up``, ``degraded`` (up, some instance or holder lost),
@@ -277,7 +285,7 @@ class Evaluation:
         st = v.services[s].strategy
         if isinstance(st, External):
             return UP
-        deps_up = all(self.up(d) for d in v.dependencies(s))
+        deps_up = all(self.dep_up(s, d) for d in v.dependencies(s))
         if isinstance(st, Sharded):
             ok = [n for n in v.instances[s] if self.inst_ok(s, n)]
             if not deps_up or not ok:

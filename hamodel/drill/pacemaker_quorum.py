@@ -197,6 +197,29 @@ def _restore(pl: PacemakerLab, nodes: list[str]) -> None:
         if not pl.alive(n) or not pl.alive(n, "corosync"):
             pl.power_on(n)
     _settle(pl)
+    _qdevice_voting(pl)
+
+
+def _qdevice_voting(pl: PacemakerLab, timeout: float = 60) -> None:
+    """With a quorum device: wait until every node counts all votes, qnetd's included.
+
+    Pacemaker settles before a rejoined node's corosync-qdevice has registered
+    with qnetd again; a scenario that starts in that window (CI saw one) takes
+    its node crash with the survivor's qdevice vote still missing, and measures
+    a quorum loss that the architecture, once settled, does not have."""
+    if pl.plan.qnetd is None or not pl.qnetd_alive():
+        return
+
+    def voting() -> list[str]:
+        out = []
+        for n in pl.nodes:
+            st = pl.quorum_status(n)
+            if not st or not st["quorate"] or st["total_votes"] != st["expected_votes"] \
+                    or "V" not in (st["qdevice_flags"] or "").split(","):
+                out.append(f"{n}: {st and {k: st[k] for k in ('total_votes', 'expected_votes', 'qdevice_flags')}}")
+        return out
+
+    pl.wait(lambda: not voting(), timeout, "every node counting qnetd's vote", every=0.5, detail=voting)
 
 
 # -- scenarios ----------------------------------------------------------------------------
@@ -315,6 +338,7 @@ def crash(pl: PacemakerLab, watch: HolderWatch, qw: QuorumWatch) -> dict[str, An
     """The VIP holder loses power; the other node keeps quorum (two_node, or its vote plus qnetd's)."""
     from hamodel.analysis.components import node_id
 
+    _qdevice_voting(pl)
     vip = _vip(pl)
     victim = pl.vip_holders(vip.address)[0]
     other = next(n for n in pl.nodes if n != victim)

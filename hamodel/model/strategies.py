@@ -6,6 +6,8 @@ the reference document's five strategies, plus Pacemaker and "external".
 
 from __future__ import annotations
 
+import re
+
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Union
 
 from pydantic import BeforeValidator, Field, model_validator
@@ -70,17 +72,36 @@ class BackendTls(HaBase):
     ``ca_file`` (a path on the load balancer) verifies the backends'
     certificates (``verify required``); without it ``verify`` must be
     switched off explicitly, which leaves the hop open to interception.
+
+    ``server_name`` is the name each backend's certificate carries, with
+    ``{node}`` standing for the node's name (default: the node's name
+    itself; e.g. ``"{node}.internal.example.org"``). HAProxy sends it as SNI
+    (``sni``, ``check-sni``) and, when verifying, requires the certificate
+    to match it (``verifyhost``): a chain check alone accepts any
+    certificate the CA ever signed, for any host. ``None`` sends no SNI
+    and checks the chain only.
     """
 
     ca_file: SafePath | None = None
     verify: bool = True
+    server_name: str | None = Field(default="{node}", description="the backends' certificate name; {node}: the node")
 
     @model_validator(mode="after")
     def _verifiable(self) -> "BackendTls":
         if self.verify and self.ca_file is None:
             raise ValueError("ca_file: verifying the backends' certificates needs a CA file; "
                              "give ca_file or set verify=False")
+        if self.server_name is not None:
+            probe = self.server_name.replace("{node}", "node")
+            label = r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)"
+            if len(probe) > 253 or not re.fullmatch(rf"{label}(\.{label})*", probe):
+                raise ValueError(f"server_name: {self.server_name!r} is not a host name (letters, digits, '-', "
+                                 "dot-separated labels; '{node}' stands for the node's name)")
         return self
+
+    def name_for(self, node: str) -> str | None:
+        """The certificate name expected of backend ``node``."""
+        return None if self.server_name is None else self.server_name.replace("{node}", node)
 
 
 # Mozilla's "intermediate" TLS configuration (version 5.7): TLS 1.2 and 1.3,
