@@ -43,10 +43,11 @@ nodes = [node(p, i) for p in ROLES for i in (1, 2, 3)]
 def public_api(name: str, port: int, internal: bool = True, **kw) -> Service:
     """An API on the public VIP behind TLS and, unless internal=False, on the
     internal VIP in clear text: the other services reach it there instead of
-    going out through the public VIP."""
+    going out through the public VIP. Every API validates tokens with keystone,
+    which it reaches on keystone's internal front."""
     kw = {"mode": "http", "tls": {"certificate": "/etc/pki/tls/cloud.pem"}, **kw}
     also = [Front(internal_vip)] if internal else []
-    return Service(name, group="API", on="controller", depends_on=["galera", "rabbitmq"],
+    return Service(name, group="API", on="controller", depends_on=["galera", "rabbitmq", "keystone"],
                    requests=Resources(cpu=2, memory_gb=4),
                    strategy=BehindVip(public_vip, port=port, also_on=also, **kw))
 

@@ -243,7 +243,12 @@ def test_port_conflicts_keep_services_apart_and_are_explained():
 def test_quorum_sizes():
     with pytest.raises(Unplaceable) as e:
         place(arch([svc("etcd", replicas=2, strategy=AppCluster())], nodes(3)))
-    assert "etcd keeps a majority quorum, which needs at least 3 members, but replicas=2" in e.value.explanations
+    (why,) = [x for x in e.value.explanations if x.startswith("etcd keeps a majority quorum")]
+    assert why.startswith("etcd keeps a majority quorum, which needs at least 3 members, but replicas=2")
+    # the way to describe the 2-member cluster an architect already runs
+    assert "AppCluster(quorum=2)" in why and "Witness('etcd')" in why
+    r2 = place(arch([svc("etcd", replicas=2, strategy=AppCluster(quorum=2))], nodes(3)))
+    assert len(nodes_of(r2, "etcd")) == 2
     r = place(arch([svc("etcd", replicas=4, strategy=AppCluster())], nodes(5)))
     assert any("etcd has 4 members" in w for w in r.warnings)
     assert place(arch([svc("etcd", replicas=3, strategy=AppCluster())], nodes(5))).warnings == ()

@@ -235,6 +235,12 @@ def _cause(v: ModelView, s: str, c: str) -> tuple[str, str]:
         return (f"its writer needs {need} live replica{'s' * (need != 1)} (min_replicas) and without {host} "
                 f"only {len(v.instances[s]) - 2} can remain",
                 f"Run at least {need + 2} members (replicas) or lower min_replicas.")
+    voters = [x for w, x in v.cluster_voters(s)] if isinstance(st, AppCluster) else []
+    if kind in ("node", "proc") and host in voters and v.quorum(s) >= len(voters):
+        # A quorum of every vote (quorum=N of N): any member lost stops the cluster.
+        return (f"{s} needs all {len(voters)} of its votes (quorum {v.quorum(s)}) and {host} holds one",
+                f"A quorum of every member tolerates no loss: run 3 members with quorum='majority', or add a "
+                f"vote-only witness (Service(strategy=Witness('{s}'))) on a third node and use quorum='majority'.")
     if kind == "node":
         if name in v.pcmk_nodes and _pcmk_fragile(v) and any(
                 v.uses_pacemaker(x) for x in (s, *v.uses(s))):
@@ -256,7 +262,10 @@ def _cause(v: ModelView, s: str, c: str) -> tuple[str, str]:
                 "Run more instances on other nodes; a supervisor (supervisor='systemd') shortens the outage.")
     if kind in ("domain", "switch") and isinstance(st, AppCluster):
         what = f"{v.arch.domain(name).kind} {name}"
-        return (f"{what} stops more of its members than its quorum ({v.quorum(s)}) can lose",
+        spare = len(v.cluster_voters(s)) - v.quorum(s)
+        return (f"{what} stops more of its members than its quorum ({v.quorum(s)}) can lose" if spare > 0 else
+                f"{what} stops one of its members, and with quorum {v.quorum(s)} of {len(v.cluster_voters(s))} "
+                f"it can lose none",
                 "Dual-cord the nodes (Node(power=[feed_a, feed_b])) or spread members over feeds."
                 if v.arch.domain(name).kind == "power" else
                 "Bond the members' interfaces to a second switch (Node(switch=[a, b]))." if kind == "switch" else
@@ -324,8 +333,8 @@ def _cut_finding(v: ModelView, s: str, own: list[CutSet], k: int) -> Finding | N
                 domains=f" ({', '.join(domains)})" if domains else "", services=services, scenario=scenario,
                 quorum=q, voters=n, votes=votes, cause=impact,
                 lost=f" ({_fmt_set(scenario)} stops {lost} of them.)" if lost else "", also=also,
-                mitigation=fix if not domains or component_kind(domains[0]) == "switch" else
-                f"{fix} No failure domain may hold more than {_plural(max(0, n - q), 'vote')} of {s}.",
+                mitigation=fix if not domains or component_kind(domains[0]) == "switch" or n <= q else
+                f"{fix} No failure domain may hold more than {_plural(n - q, 'vote')} of {s}.",
                 details=details)
         return cat.QUORUM_LOSS_INHERENT.finding(
             service=s, severity=Severity.LOW if size == 2 else Severity.INFO, size=size, services=services,

@@ -23,7 +23,7 @@ from typing import Iterable
 from hamodel.analysis import placement_solver as S
 from hamodel.analysis.lockfile import lock_path_for, read_lock, write_lock  # noqa: F401 (re-exported)
 from hamodel.analysis.placement_solver import natural_key
-from hamodel.analysis.placement_statements import RESOURCES, describe
+from hamodel.analysis.placement_statements import RESOURCES, describe, quorum_hint
 from hamodel.analysis.placement_statements import fmt as _fmt
 from hamodel.analysis.placement_statements import names as _names
 from hamodel.analysis.placement_statements import plural as _plural
@@ -200,7 +200,8 @@ def verify(arch: Architecture, placement: Placement) -> list[str]:
                 out.append(f"{name} must run only on nodes that run {t} (colocate), but {_names(lonely)} "
                            f"{'does' if len(lonely) == 1 else 'do'} not run {t}")
         if _quorum_cluster(svc) and len(here) + _witness_votes(arch, svc, lambda w: len(inst.get(w.name, []))) < 3:
-            out.append(f"{name} keeps a majority quorum, which needs at least 3 members, but has {len(here)}")
+            out.append(f"{name} keeps a majority quorum, which needs at least 3 members, but has {len(here)}"
+                       + quorum_hint(name))
     # per node: capacity and ports
     on_node: dict[str, list[str]] = defaultdict(list)
     for s, ns in inst.items():
@@ -275,7 +276,7 @@ def _precheck(pr: S.Problem) -> list[str]:
         if sv.quorum_too_small:
             out.append(f"{s} keeps a majority quorum, which needs at least 3 members, but "
                        + (f"replicas={svc.replicas}" if isinstance(svc.replicas, int) else
-                          f"{_role_text(svc)} has {_plural(k, 'node')} ({_names(cand)})"))
+                          f"{_role_text(svc)} has {_plural(k, 'node')} ({_names(cand)})") + quorum_hint(s))
         for kind, m in sorted(sv.limits.items()):
             per: dict[str, list[str]] = defaultdict(list)
             loose = 0  # a node in no domain of this kind is a domain of its own

@@ -138,7 +138,13 @@ class Quorum(Statement):
     service: str
 
     def describe(self, pr: Problem, core: list[Statement]) -> str | None:
-        return f"{self.service} keeps a majority quorum, which needs at least 3 members"
+        return f"{self.service} keeps a majority quorum, which needs at least 3 members" + quorum_hint(self.service)
+
+
+def quorum_hint(service: str) -> str:
+    """How to describe a smaller cluster that exists (said where a majority of 2 is refused)."""
+    return (f" (to describe a cluster of 2 that needs both members, give AppCluster(quorum=2); or add a "
+            f"vote-only Witness('{service}') on a third node)")
 
 
 @dataclass(frozen=True)
