@@ -409,7 +409,9 @@ class Builder:
         if isinstance(st, ActivePassive):
             if st.manager is None:
                 return self.inst_ok(s, inst[0]) if inst else FALSE
-            return or_(and_([self.inst_ok(s, n), self.pcmk_quorate(n)]) for n in inst)
+            net = v.vip_network.get(s)  # with vips: the address follows it
+            return or_(and_([self.inst_ok(s, n), self.pcmk_quorate(n)]
+                            + ([self.port_up(n, net)] if net is not None else [])) for n in inst)
         if isinstance(st, Sharded):
             return and_(self.inst_ok(s, n) for n in inst) if inst else FALSE
         raise TypeError(f"unknown strategy {type(st).__name__}")

@@ -261,7 +261,10 @@ class Evaluation:
         if isinstance(st, ActivePassive):
             if st.manager is None:
                 return bool(inst) and self.inst_ok(s, inst[0])
-            return any(self.inst_ok(s, n) and self.pcmk_quorate(n) for n in inst)
+            # With vips the address follows it: the node must be on the VIP's network too.
+            net = v.vip_network.get(s)
+            return any(self.inst_ok(s, n) and self.pcmk_quorate(n) and (net is None or self.port_up(n, net))
+                       for n in inst)
         if isinstance(st, Sharded):
             return bool(inst) and all(self.inst_ok(s, n) for n in inst)
         raise TypeError(f"unknown strategy {type(st).__name__}")

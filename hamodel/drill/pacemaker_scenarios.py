@@ -205,7 +205,7 @@ def _single_rid(pl: PacemakerLab) -> str | None:
 def _settle(pl: PacemakerLab, timeout: float = SETTLE_S) -> float:
     """Every node online, a DC with quorum, every resource started, and no action pending anywhere."""
     t0 = time.monotonic()
-    took = pl.wait(lambda: not pl.unsettled(), timeout, "the cluster settled", every=0.5, detail=pl.unsettled)
+    pl.wait(lambda: not pl.unsettled(), timeout, "the cluster settled", every=0.5, detail=pl.unsettled)
     # A node that rejoins may draw resources back (no stickiness): wait for the transitions to end.
     r = pl.tool(pl.admin_node(), ["crm_resource", "--wait", f"--timeout={int(timeout)}s"], timeout=timeout + 10)
     if r.returncode != 0:

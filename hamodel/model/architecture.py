@@ -11,7 +11,7 @@ from pydantic import Field, ValidationError, model_validator
 from hamodel.errors import ModelError, from_validation_error
 from hamodel.model.base import HaBase, Name, Ref, RefList, Reliability, SecretRef
 from hamodel.model.services import Service
-from hamodel.model.strategies import HaproxySettings, PacemakerVip, Vrrp
+from hamodel.model.strategies import ActivePassive, HaproxySettings, PacemakerVip, Vrrp
 from hamodel.model.topology import FailureDomain, Network, Node, VirtualIP
 
 if TYPE_CHECKING:
@@ -440,6 +440,20 @@ class Architecture(HaBase):
                     if key in role_ports and role_ports[key] != svc.name:
                         p.append((f"{at}.ports", f"port {port} on role {r!r} is already claimed by services[{role_ports[key]}]"))
                     role_ports.setdefault(key, svc.name)
+
+        # The VIP of an active/passive service is its own address: no HAProxy front on it.
+        for svc in self.services:
+            access = svc.access
+            if access is None:
+                continue
+            field = "strategy" if access is svc.strategy else "strategy.access"
+            for i, front in enumerate(access.fronts):
+                h = holders.get(str(front.vip))
+                if h is not None and isinstance(services[h].strategy, ActivePassive):
+                    fw = f"{field}.vip" if i == 0 else f"{field}.also_on[{i - 1}].vip"
+                    p.append((f"services[{svc.name}].{fw}", f"virtual IP {front.vip!r} follows the active/passive "
+                              f"services[{h}] (its own address, no HAProxy on it): front this service on a VIP "
+                              "held by Vrrp or PacemakerVip"))
 
         # Dependency cycles make availability undefined.
         graph = {s.name: [d for d in s.dependencies if d in services] for s in self.services}

@@ -433,10 +433,28 @@ class ActivePassive(HaBase):
     With ``manager=None`` nothing moves it: the placed instance is the only
     one and an operator must start it elsewhere. With ``"pacemaker"`` the
     cluster starts it on a surviving configured node while it has quorum.
+
+    ``vips`` (Pacemaker only) are the service's own addresses, which follow
+    it: an NFS server or a DRBD-backed database that clients reach on one
+    address. Pacemaker runs each as an ``IPaddr2`` resource colocated with
+    the service and started before it, so the address is wherever the
+    service runs. Clients connect to it directly: no HAProxy front may use
+    such a VIP.
     """
 
     kind: Literal["active_passive"] = "active_passive"
     manager: Literal["pacemaker"] | None = None
+    vips: RefList = Field(default_factory=list, exclude_if=lambda v: not v)
+
+    if TYPE_CHECKING:
+        def __init__(self, *, manager: Literal["pacemaker"] | None = ..., vips: RefsIn = ...) -> None: ...
+
+    @model_validator(mode="after")
+    def _vips_follow_a_manager(self) -> "ActivePassive":
+        if self.vips and self.manager != "pacemaker":
+            raise ValueError("vips: an address that follows an active/passive service needs something that moves "
+                             "both together: give manager='pacemaker' (or hold the VIP with Vrrp/PacemakerVip)")
+        return self
 
 
 class Sharded(HaBase):
