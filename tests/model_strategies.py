@@ -39,6 +39,8 @@ def small_models(draw):
     kinds = [draw(st.sampled_from(STRATS)) for _ in range(n_svc)]
     services, placement = [], {}
     has_holder = False
+    ap_addr = VirtualIP("apvip", "10.0.0.101", network=net)
+    ap_vip = False
     for i, kind in enumerate(kinds):
         name = f"s{i}"
         deps = [f"s{j}" for j in range(i) if draw(st.booleans()) and draw(st.booleans())]
@@ -60,14 +62,18 @@ def small_models(draw):
             kw["replicas"] = 1
             inst = inst[:1]
         elif kind == "ap_pcmk":
-            strat = ActivePassive(manager="pacemaker")
+            # Its own address follows it (once per model: a VIP has one holder).
+            own = not ap_vip and draw(st.booleans())
+            strat = ActivePassive(manager="pacemaker", vips=[ap_addr] if own else [])
+            ap_vip = ap_vip or own
         else:
             strat = Sharded()
         services.append(Service(name, on="r", depends_on=deps, strategy=strat, **kw))
         placement[name] = inst
     pcmk = PacemakerCluster(on=["r"], fencing=draw(st.booleans())) if draw(st.booleans()) or any(
         k in ("pcmk_vip", "ap_pcmk") for k in kinds) else None
-    arch = Architecture("random", nodes=nodes, networks=[net], vips=[vip], services=services, pacemaker=pcmk)
+    arch = Architecture("random", nodes=nodes, networks=[net], vips=[vip, *([ap_addr] if ap_vip else [])],
+                        services=services, pacemaker=pcmk)
     return arch, Placement(placement)
 
 
