@@ -446,9 +446,6 @@ class ActivePassive(HaBase):
     manager: Literal["pacemaker"] | None = None
     vips: RefList = Field(default_factory=list, exclude_if=lambda v: not v)
 
-    if TYPE_CHECKING:
-        def __init__(self, *, manager: Literal["pacemaker"] | None = ..., vips: RefsIn = ...) -> None: ...
-
     @model_validator(mode="after")
     def _vips_follow_a_manager(self) -> "ActivePassive":
         if self.vips and self.manager != "pacemaker":
