@@ -392,3 +392,18 @@ def test_a_kill_during_a_cluster_lab_unwinds_like_ctrl_c():
             os.kill(os.getpid(), signal.SIGTERM)
             time.sleep(1)
     assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_the_polled_service_is_a_stand_in_on_any_front():
+    """multirack's internal VIP fronts galera (single writer) and, through also_on, the APIs.
+    With galera run for real (a galera-* scenario in the drill) the client must poll a stand-in:
+    before, holder-crash polled the real MariaDB with the stand-ins' protocol and the drill
+    failed as 'unsettled: 10.10.0.10:3306 does not answer'."""
+    from hamodel.drill.kinds.base import probe_service
+    from hamodel.pipeline import resolve
+
+    dep = resolve(load(str(Path(__file__).parents[1] / "models" / "multirack.py")), k=1)
+    assert probe_service(dep, "internal-vip") == "keystone"  # a plain front beats the single writer
+    assert probe_service(dep, "internal-vip", {"keystone", "nova-api", "neutron-server", "glance-api"}) == "galera"
+    assert probe_service(dep, "internal-vip", {"galera"}) == "keystone"
+    assert probe_service(dep, "public-vip") == "keystone"

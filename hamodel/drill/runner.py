@@ -103,7 +103,7 @@ class Drill:
         backends = None
         if quick:
             backends = sorted({s.service for s in self.scenarios if s.service} |
-                              {p for g in self.groups for v in g.vips if (p := probe_service(dep, v))})
+                              {p for g in self.groups for v in g.vips if (p := probe_service(dep, v, real))})
         self.real_services = frozenset(real)
         self.plan: LabPlan = plan_lab(arch, dep, files, backend_services=backends, real_services=self.real_services)
         self.plan.notes += replaced_notes
@@ -272,8 +272,8 @@ class Drill:
         out = {}
         for g in self.groups:
             for v in g.vips:
-                svc = probe_service(self.dep, v)
-                if svc and svc not in self.real_services:
+                svc = probe_service(self.dep, v, self.real_services)
+                if svc:
                     out[f"{self.vip_addr[v]}:{self.arch.service(svc).access.ports[0]}"] = f"{svc} through {v}"
         return out
 

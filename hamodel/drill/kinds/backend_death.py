@@ -46,7 +46,9 @@ class BackendDeath(ScenarioKind):
     @classmethod
     def offer(cls, dep: Deployment, vip: str, *, quick: bool, switches: int) -> list[Scenario]:
         svc = probe_service(dep, vip)
-        if svc is None or dep.architecture.service(svc).access.single_writer:
+        # One scenario per service: on its first VIP (an also_on front polls the same backends).
+        if svc is None or dep.architecture.service(svc).access.single_writer \
+                or str(dep.architecture.service(svc).access.vip) != vip:
             return []
         return [Scenario(f"{cls.kind}:{svc}", cls.kind, vip, svc)]
 

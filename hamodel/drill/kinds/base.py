@@ -34,7 +34,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Mapping, Protocol
+from typing import Any, ClassVar, Collection, Mapping, Protocol
 
 from hamodel.deployment import Deployment, VrrpGroup
 from hamodel.drill import configs as cfgs
@@ -67,12 +67,15 @@ class Scenario:
         return KINDS[self.kind].title + (f": {self.service}" if self.service else "")
 
 
-def probe_service(dep: Deployment, vip: str) -> str | None:
+def probe_service(dep: Deployment, vip: str, exclude: Collection[str] = ()) -> str | None:
     """The service whose port the client polls through ``vip``: the first
     plain load-balanced one (not single-writer) in model order, else the
-    first single-writer one."""
+    first single-writer one. Any front counts (``also_on``: the APIs on the
+    internal VIP); ``exclude`` names services a kind runs for real (a real
+    Galera speaks MySQL, not the stand-ins' protocol the client polls with)."""
     found = [s for s in dep.architecture.services
-             if s.access is not None and s.access.vip == vip and dep.placement.nodes_of(s.name)]
+             if s.access is not None and s.name not in exclude and dep.placement.nodes_of(s.name)
+             and any(str(f.vip) == vip for f in s.access.fronts)]
     plain = [s for s in found if not s.access.single_writer]
     return (plain or found)[0].name if found else None
 
@@ -135,7 +138,7 @@ class ScenarioKind(ABC):
 
     def polled(self) -> tuple[str, str]:
         """``(service, "ADDR:PORT")`` the client polls from before ``t0`` to the end of ``measure``."""
-        svc = self.sc.service or probe_service(self.ctx.dep, self.sc.vip)
+        svc = self.sc.service or probe_service(self.ctx.dep, self.sc.vip, getattr(self.ctx, "real_services", ()))
         if svc is None:
             raise LabError(f"no load-balanced service behind {self.sc.vip} to poll")
         port = self.ctx.arch.service(svc).access.ports[0]

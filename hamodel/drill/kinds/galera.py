@@ -185,8 +185,8 @@ class GaleraKind(ScenarioKind):
         ctx = self.ctx
         vips = [self.sc.vip] + [v for grp in ctx.groups for v in grp.vips if v != self.sc.vip]
         for vip in vips:
-            svc = probe_service(ctx.dep, vip)
-            if svc is not None and svc != self.sc.service:
+            svc = probe_service(ctx.dep, vip, {self.sc.service, *getattr(ctx, "real_services", ())})
+            if svc is not None:
                 return svc, f"{ctx.vip_addr[vip]}:{ctx.arch.service(svc).access.ports[0]}"
         raise LabError(f"no stand-in service behind a keepalived VIP to poll during {self.sc.name}")
 

@@ -237,10 +237,9 @@ class SwitchFailure(ScenarioKind):
         self.targets = {self.sc.vip: self.polled()[1]}
         for g in ctx.groups:
             for v in g.vips:
-                svc = probe_service(ctx.dep, v)
+                svc = probe_service(ctx.dep, v, getattr(ctx, "real_services", ()))
                 a = ctx.arch.service(svc).access if svc else None
-                if v != self.sc.vip and a is not None and svc not in ctx.plan.skipped_backend_services \
-                        and svc not in getattr(ctx, "real_services", ()):
+                if v != self.sc.vip and a is not None and svc not in ctx.plan.skipped_backend_services:
                     self.targets[v] = f"{ctx.vip_addr[v]}:{a.ports[0]}"
                     self.extra[v] = ProbeRun(ctx.lab, self.targets[v])
         for p in self.extra.values():
