@@ -81,7 +81,10 @@ architecture = Architecture(
                 colocate=["haproxy"], strategy=Vrrp(public_vip, track="haproxy", preempt=True)),
         Service("galera", process="mariadb", group="Support", on="database", replicas=3, anti_affinity="rack",
                 ports=[4567], requests=Resources(cpu=8, memory_gb=32),
+                # Galera's pc.recovery: after a crash of every member it re-forms by itself once all
+                # are back (the drill measures it); a graceful stop of all needs the bootstrap.
                 strategy=AppCluster(recovery="galera bootstrap from the node with the highest seqno",
+                                    cold_start="automatic-after-crash",
                                     access=BehindVip(internal_vip, port=3306, single_writer=True,
                                                      check={"port": 9200, "http_path": "/"}))),
         Service("rabbitmq", group="Support", on="controller", replicas=3, anti_affinity="rack",

@@ -462,6 +462,22 @@ class Lab:
                 run(["ip", "-n", self.switch_ns(p.switch), "link", "set", p.switch_port, state])
                 run(["ip", "-n", self.node_ns(node), "link", "set", p.device, state])
 
+    def crash_links(self, node: str) -> None:
+        """Cut every link of ``node`` as a crash does: nothing on it can say goodbye.
+
+        The links go down one ``ip`` call at a time, and keepalived reacts to
+        the first one (``track_interface``: FAULT, a priority-0 advert) on the
+        links still up, so a backup took over a two-homed holder's VIP in
+        0.6 s where a crash leaves it 3 x advert_int. The node's processes are
+        frozen (SIGSTOP) while its links go down and resumed after, to find
+        every link gone."""
+        pids = namespace_pids(self.node_ns(node))
+        _kill_pids(pids, signal.SIGSTOP)
+        try:
+            self.set_node_links(node, False)
+        finally:
+            _kill_pids(pids, signal.SIGCONT)
+
     def sysctl(self, ns: str, key: str, value: str) -> None:
         run(["ip", "netns", "exec", ns, "sysctl", "-q", "-w", f"{key}={value}"])
 

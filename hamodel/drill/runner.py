@@ -306,6 +306,13 @@ class Drill:
                     if state not in want:
                         problems.append(f"keepalived on {n}: {inst.name} is {state or 'starting'}, "
                                         f"not {' or '.join(sorted(want))} ({h} holds {v})")
+                    elif n != h and state == "BACKUP" and not inst.nopreempt \
+                            and g.priorities.get(n, 0) > g.priorities.get(h, 0):
+                        # A preempting backup above the holder takes the VIP once its master-down
+                        # timer runs out (it ignores the lower adverts): not settled yet. CI-like
+                        # runs saw holder-kill@public-vip inject into exactly that takeover.
+                        problems.append(f"keepalived on {n}: {inst.name} is BACKUP with priority "
+                                        f"{g.priorities[n]} above {h}'s {g.priorities.get(h)} and preempts")
         for n in sorted(self.plan.haproxy):
             if (n, "haproxy") not in self.daemons:
                 continue

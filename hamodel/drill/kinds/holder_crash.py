@@ -98,6 +98,9 @@ class HolderCrash(ScenarioKind):
         self.candidates = contenders(ctx, g, rest, lambda n: master_down(ctx, g, n))
         self.expected = self.candidates[0]
         self.bound = max(master_down(ctx, g, n) for n in self.candidates) + MARGIN_S
+        # Nothing tells the backups: the first can take over no earlier than its master-down
+        # interval after the last advert it heard, which came at most advert_int before t0.
+        self.earliest = max(0.0, min(master_down(ctx, g, n) for n in self.candidates) - advert_int(ctx, g) - MARGIN_S)
         svc, _ = self.polled()
         # The new holder's HAProxy still sends some requests to the old
         # node's backend until its checks mark it down: the client's window
@@ -121,7 +124,7 @@ class HolderCrash(ScenarioKind):
             "marked the old node's backend down (fall x (inter + check connect timeout))")
 
     def inject(self) -> None:
-        self.ctx.lab.set_node_links(self.old, False)
+        self.ctx.lab.crash_links(self.old)
         self.ctx.say(f"  links of {self.old} (holder) down")
 
     def measure(self, t0: float, probe: ProbeRun) -> FailoverMeasurement:
@@ -144,6 +147,10 @@ class HolderCrash(ScenarioKind):
         return [
             Check("VIP moves within 3 x advert_int + skew(new holder) + margin (s)", pred.failover_bound_s,
                   m.failover_s, self.moved_after is not None and self.moved_after <= self.bound),
+            # A faster move means something told the backups (a goodbye advert): not a crash.
+            Check("VIP moves no sooner than master-down - advert_int - margin (s): nothing told the backups",
+                  f">= {self.earliest:.2f}", m.failover_s,
+                  self.moved_after is not None and self.moved_after >= self.earliest),
             Check("new holder (highest remaining priority, or a backup whose timer is within the scheduling "
                   "margin of it)", pred.new_holder, m.new_holder, len(new) == 1 and new[0] in self.candidates),
         ] + self.client_checks(m)
