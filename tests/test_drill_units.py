@@ -407,3 +407,20 @@ def test_the_polled_service_is_a_stand_in_on_any_front():
     assert probe_service(dep, "internal-vip", {"keystone", "nova-api", "neutron-server", "glance-api"}) == "galera"
     assert probe_service(dep, "internal-vip", {"galera"}) == "keystone"
     assert probe_service(dep, "public-vip") == "keystone"
+
+
+def test_a_preempting_backup_above_the_holder_is_not_settled():
+    """multirack's public group preempts: after a restore, lb-1 (120) sat BACKUP for its master-down
+    interval while lb-2 (110) held the VIP; the drill called that settled and its next scenario
+    killed lb-2 just as lb-1 took over by itself (failover 7 ms, 'agreed' on nothing)."""
+    from hamodel.drill.runner import member_unsettled
+
+    prios = {"lb-1": 120, "lb-2": 110, "lb-3": 100}
+    pre, nopre = cfgs.VrrpInstance(name="haproxy-public"), cfgs.VrrpInstance(name="haproxy", nopreempt=True)
+    why = member_unsettled("lb-1", "lb-2", "public-vip", pre, "BACKUP", prios)
+    assert why and "preempts" in why and "120" in why
+    assert member_unsettled("lb-1", "lb-2", "public-vip", nopre, "BACKUP", prios) is None  # keeps lb-2
+    assert member_unsettled("lb-3", "lb-2", "public-vip", pre, "BACKUP", prios) is None  # below the holder
+    assert member_unsettled("lb-2", "lb-2", "public-vip", pre, "MASTER", prios) is None
+    assert "not MASTER" in member_unsettled("lb-2", "lb-2", "public-vip", pre, "BACKUP", prios)
+    assert member_unsettled("lb-1", "lb-2", "public-vip", pre, "FAULT", prios, fault_ok=True) is None

@@ -62,6 +62,23 @@ class Unsettled(LabError):
     """The lab is not in its steady state: a scenario must not inject."""
 
 
+def member_unsettled(n: str, holder: str, vip: str, inst: cfgs.VrrpInstance, state: str | None,
+                     priorities: Mapping[str, int], *, fault_ok: bool = False) -> str | None:
+    """Why VRRP member ``n`` keeps the lab from its steady state while ``holder`` holds ``vip``
+    (None: it does not). The holder must be MASTER and the others BACKUP (or FAULT when they
+    were so at the first settle). A preempting BACKUP above the holder is not steady either:
+    it ignores the lower adverts and takes the VIP when its master-down timer runs out (a full
+    multirack drill injected holder-kill@public-vip into exactly that takeover)."""
+    want = {"MASTER"} if n == holder else {"BACKUP", "FAULT"} if fault_ok else {"BACKUP"}
+    if state not in want:
+        return f"keepalived on {n}: {inst.name} is {state or 'starting'}, not {' or '.join(sorted(want))} " \
+               f"({holder} holds {vip})"
+    if n != holder and state == "BACKUP" and not inst.nopreempt and priorities.get(n, 0) > priorities.get(holder, 0):
+        return (f"keepalived on {n}: {inst.name} is BACKUP with priority {priorities[n]} above {holder}'s "
+                f"{priorities.get(holder)} and preempts")
+    return None
+
+
 class Drill:
     """One lab, several scenarios. Use :func:`run_drill`; call :meth:`teardown` always.
 
@@ -300,19 +317,10 @@ class Drill:
                     p, inst = self.daemons.get((n, "keepalived")), instance(self, n, v)
                     if p is None or inst is None:
                         continue
-                    state = keepalived_state(p.log, inst.name)
-                    want = {"MASTER"} if n == h else {"BACKUP", "FAULT"} if (n, inst.name) in self.faulty_at_start \
-                        else {"BACKUP"}
-                    if state not in want:
-                        problems.append(f"keepalived on {n}: {inst.name} is {state or 'starting'}, "
-                                        f"not {' or '.join(sorted(want))} ({h} holds {v})")
-                    elif n != h and state == "BACKUP" and not inst.nopreempt \
-                            and g.priorities.get(n, 0) > g.priorities.get(h, 0):
-                        # A preempting backup above the holder takes the VIP once its master-down
-                        # timer runs out (it ignores the lower adverts): not settled yet. CI-like
-                        # runs saw holder-kill@public-vip inject into exactly that takeover.
-                        problems.append(f"keepalived on {n}: {inst.name} is BACKUP with priority "
-                                        f"{g.priorities[n]} above {h}'s {g.priorities.get(h)} and preempts")
+                    problem = member_unsettled(n, h, v, inst, keepalived_state(p.log, inst.name), g.priorities,
+                                               fault_ok=(n, inst.name) in self.faulty_at_start)
+                    if problem:
+                        problems.append(problem)
         for n in sorted(self.plan.haproxy):
             if (n, "haproxy") not in self.daemons:
                 continue
