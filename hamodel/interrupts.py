@@ -41,7 +41,6 @@ from collections.abc import Iterator, Sequence
 from types import FrameType
 
 
-
 def _package_dir(name: str) -> str | None:
     spec = importlib.util.find_spec(name)
     if spec is None or not spec.origin:

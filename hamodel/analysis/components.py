@@ -106,6 +106,7 @@ class ModelView:
     processes: bool = True
     component_set: frozenset[str] = frozenset()
     _slices: dict[str, frozenset[str]] = field(default_factory=dict)
+    _uses: dict[tuple[str, str | None], frozenset[str]] = field(default_factory=dict)
 
     # -- the Pacemaker cluster ------------------------------------------------
 
@@ -189,13 +190,9 @@ class ModelView:
             return None
         fronts = a.fronts
         if consumer is not None:
-            internal = [f for f in fronts if self._vip_exposure(str(f.vip)) == "internal"]
+            internal = [f for f in fronts if self.arch.vip(str(f.vip)).exposure == "internal"]
             fronts = internal or fronts
         return self.vip_service.get(str(fronts[0].vip))
-
-    def _vip_exposure(self, vip: str) -> str:
-        obj = next((x for x in self.arch.vips if x.name == vip), None)
-        return getattr(obj, "exposure", "internal")
 
     def front_holders(self, s: str) -> tuple[str, ...]:
         """Every service holding a VIP in front of ``s`` that some client uses
@@ -234,7 +231,7 @@ class ModelView:
         :meth:`closure`, which takes every front's holder, for slicing."""
         h = self.access_holder(s) if via is None else via
         key = (s, h)
-        memo = self.__dict__.setdefault("_uses", {})
+        memo = self._uses
         if key not in memo:
             memo[key] = frozenset()  # a cycle (refused by the model) ends here
             out: set[str] = set()
