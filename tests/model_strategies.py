@@ -1,7 +1,8 @@
 """Hypothesis strategies for models, shared by the tests.
 
-- :func:`small_models` -- 2 to 4 nodes, every strategy kind, with a
-  placement: the failure-analysis oracle's family;
+- :func:`small_models` -- 2 to 4 nodes, every strategy kind, hard, local
+  and soft dependencies, with a placement: the failure-analysis oracle's
+  family;
 - :func:`dc_models` -- data-centre constructs (dual-corded power, bonds,
   trunks, witnesses, delegated quorum, Pacemaker two_node / qdevice /
   fencing) with a placement;
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from hamodel import Architecture, Network, Node, PacemakerCluster, Rack, Service, Switch, VirtualIP
+from hamodel import Architecture, Local, Network, Node, PacemakerCluster, Rack, Service, Soft, Switch, VirtualIP
 from hamodel.deployment import Placement
 from hamodel.strategies import ActivePassive, AppCluster, BehindVip, Coordinated, PacemakerVip, Sharded, Vrrp
 
@@ -43,7 +44,11 @@ def small_models(draw):
     ap_vip = False
     for i, kind in enumerate(kinds):
         name = f"s{i}"
-        deps = [f"s{j}" for j in range(i) if draw(st.booleans()) and draw(st.booleans())]
+        deps = []
+        for j in range(i):  # hard (1 in 4), local or soft (1 in 16 each) dependencies
+            kind_of = draw(st.sampled_from(["none"] * 10 + ["hard"] * 4 + ["local", "soft"]))
+            if kind_of != "none":
+                deps.append({"hard": f"s{j}", "local": Local(f"s{j}"), "soft": Soft(f"s{j}")}[kind_of])
         inst = sorted(draw(st.sets(st.sampled_from(names), min_size=1, max_size=n_nodes)))
         kw = {}
         if kind in ("vrrp", "pcmk_vip") and not has_holder:

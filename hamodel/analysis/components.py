@@ -204,6 +204,14 @@ class ModelView:
         """Declared dependencies (``Service.dependencies``) known to the model."""
         return tuple(d for d in self.services[s].dependencies if d in self.services)
 
+    def local_dependencies(self, s: str) -> frozenset[str]:
+        """Dependencies served on the consumer's own node (``Local``)."""
+        return frozenset(d for d in self.services[s].local_deps if d in self.services)
+
+    def soft_dependencies(self, s: str) -> tuple[str, ...]:
+        """Dependencies whose loss only degrades ``s`` (``Soft``)."""
+        return tuple(d for d in self.services[s].soft_deps if d in self.services)
+
     def implicit_dependencies(self, s: str) -> tuple[str, ...]:
         """Dependencies plus the VIP holder in front of ``s`` (for attributing
         a cut set to the service it really belongs to)."""

@@ -280,6 +280,13 @@ def _cause(v: ModelView, s: str, c: str) -> tuple[str, str]:
         return (f"all of {where} are in {d.kind} {name}{every}",
                 f"Spread instances over {d.kind}s (anti_affinity='{d.kind}' or max_per_domain)"
                 + (", or declare it the site (site=True) if it is the whole site." if every else "."))
+    if kind in ("switch", "link", "trunk"):
+        cut_off = _separated(v, s, c)
+        if cut_off is not None:
+            return (f"{kind} {name} separates every {s} instance from every {cut_off} instance "
+                    f"(both still run, but no path joins them)",
+                    "Add a second path between them (another inter-switch link or trunk, or bond the nodes to "
+                    f"a second switch), or run {s} and {cut_off} behind the same switches.")
     if kind == "switch":
         return (f"every path to {where} goes through switch {name}",
                 "Bond the nodes' interfaces to a second switch (Node(switch=[a, b]) or Interface(bond=[...])) "
@@ -288,6 +295,21 @@ def _cause(v: ModelView, s: str, c: str) -> tuple[str, str]:
         return (f"the inter-switch {kind} {name} is the only path between {where}",
                 "Add a second inter-switch path (another link or trunk between the switches).")
     return (f"{c} fails", "Add redundancy for it.")
+
+
+def _separated(v: ModelView, s: str, c: str) -> str | None:
+    """The dependency of ``s`` that the failure of ``c`` cuts ``s`` off from
+    while both still serve on their own side, if any."""
+    e = Evaluation(v, {c})
+    ready = [n for n in e.members(s) if e.base(s, n)]
+    if not ready:
+        return None
+    for d in v.dependencies(s):
+        if d in v.local_dependencies(s) or not e.up(d, v.access_holder(d, s)):
+            continue
+        if not any(e.reaches(n, d, s) for n in ready):
+            return d
+    return None
 
 
 def _explain(v: ModelView, s: str, sets: list[CutSet]) -> tuple[str, str]:

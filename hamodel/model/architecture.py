@@ -11,7 +11,7 @@ from pydantic import Field, ValidationError, model_validator
 from hamodel.errors import ModelError, from_validation_error
 from hamodel.model.base import HaBase, Name, Ref, RefList, Reliability, SecretRef
 from hamodel.model.services import Service
-from hamodel.model.strategies import ActivePassive, HaproxySettings, PacemakerVip, Vrrp
+from hamodel.model.strategies import ActivePassive, External, HaproxySettings, PacemakerVip, Vrrp
 from hamodel.model.topology import FailureDomain, Network, Node, VirtualIP
 
 if TYPE_CHECKING:
@@ -377,10 +377,16 @@ class Architecture(HaBase):
                         p.append((f"{at}.{field}", f"unknown node {n!r}"))
                     elif not set(nodes[n].roles) & set(svc.on):
                         p.append((f"{at}.{field}", f"node {n!r} has none of the roles {svc.on}"))
-            for field in ("depends_on", "colocate"):
+            for field in ("depends_on", "local_deps", "soft_deps", "colocate"):
                 for s in getattr(svc, field):
                     if s not in services:
                         p.append((f"{at}.{field}", f"unknown service {s!r}"))
+            for d in svc.local_deps:
+                dep = services.get(d)
+                if dep is not None and not isinstance(dep.strategy, External) and not any(
+                        set(n.roles) & set(svc.on) and set(n.roles) & set(dep.on) for n in self.nodes):
+                    p.append((f"{at}.local_deps", f"Local({d!r}): no node runs both {svc.name} (roles {svc.on}) "
+                              f"and {d} (roles {dep.on}), so no instance has {d} on its own node"))
             for s in getattr(svc.strategy, "via", []) or []:
                 if s not in services:
                     p.append((f"{at}.strategy.via", f"unknown service {s!r}"))

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 from pydantic import BeforeValidator, Field, model_validator
 
-from hamodel.model.base import HaBase, Name, NameSet, RefList, Resources, SecretRef, _listify
+from hamodel.model.base import HaBase, Name, NameSet, Ref, RefList, Resources, SecretRef, _listify
 from hamodel.model.strategies import (
     ActivePassive,
     AppCluster,
@@ -47,6 +47,55 @@ class Endpoint(HaBase):
                          loopback: bool = ...) -> None: ...
 
 
+class Local(HaBase):
+    """A dependency on the instance of a service on the consumer's own node
+    (``depends_on=[Local("etcd")]``: a kubeadm apiserver talks to the etcd
+    beside it). Each instance counts only where that node's instance serves;
+    placement puts the two together (as ``colocate``)."""
+
+    _positional: ClassVar = ("service",)
+    service: Ref
+
+    if TYPE_CHECKING:
+        def __init__(self, service: str | Service) -> None: ...
+
+
+class Soft(HaBase):
+    """A dependency whose loss degrades the consumer without stopping it
+    (``depends_on=[Soft("memcached")]``: a cache, a metrics sink). The
+    consumer is reported degraded, not down; availability counts it as up."""
+
+    _positional: ClassVar = ("service",)
+    service: Ref
+
+    if TYPE_CHECKING:
+        def __init__(self, service: str | Service) -> None: ...
+
+
+def _split_dependencies(data: Any) -> Any:
+    """``depends_on`` may hold ``Local(...)`` and ``Soft(...)`` markers (or
+    their dict forms): they are kept in ``local_deps`` / ``soft_deps``, a
+    local one is also a (hard) ``depends_on``."""
+    if not isinstance(data, dict) or "depends_on" not in data:
+        return data
+    hard: list = []
+    local = list(_listify(data.get("local_deps")))
+    soft = list(_listify(data.get("soft_deps")))
+    for d in _listify(data["depends_on"]):
+        if isinstance(d, dict) and set(d) == {"local"}:
+            d = Local(d["local"])
+        elif isinstance(d, dict) and set(d) == {"soft"}:
+            d = Soft(d["soft"])
+        if isinstance(d, Local):
+            local.append(d.service)
+            hard.append(d.service)
+        elif isinstance(d, Soft):
+            soft.append(d.service)
+        else:
+            hard.append(d)
+    return {**data, "depends_on": hard, "local_deps": local, "soft_deps": soft}
+
+
 def _endpoints(value: Any) -> Any:
     return [{"port": v} if isinstance(v, int) else v for v in _listify(value)]
 
@@ -84,6 +133,8 @@ class Service(HaBase):
     requests: Resources = Resources()
     ports: Annotated[list[Endpoint], BeforeValidator(_endpoints)] = Field(default_factory=list)
     depends_on: RefList = Field(default_factory=list)
+    local_deps: RefList = Field(default_factory=list, description="dependencies served on the consumer's own node")
+    soft_deps: RefList = Field(default_factory=list, description="dependencies whose loss only degrades")
     required: bool = True
     supervisor: Literal["none", "systemd", "pacemaker"] | None = Field(
         default=None, description="what restarts a failed process; default the architecture's"
@@ -96,9 +147,16 @@ class Service(HaBase):
                          replicas: Literal["all"] | int = ..., anti_affinity: str = ...,
                          max_per_domain: Mapping[str, int] = ..., pin: RefsIn = ..., exclude: RefsIn = ...,
                          colocate: RefsIn = ..., requests: Resources | Data = ...,
-                         ports: int | Endpoint | Iterable[int | Endpoint | Data] = ..., depends_on: RefsIn = ...,
+                         ports: int | Endpoint | Iterable[int | Endpoint | Data] = ...,
+                         depends_on: RefsIn | Iterable[str | Service | Local | Soft] = ...,
+                         local_deps: RefsIn = ..., soft_deps: RefsIn = ...,
                          required: bool = ..., supervisor: Literal["none", "systemd", "pacemaker"] | None = ...,
                          strategy: Strategy | Data) -> None: ...
+
+    @model_validator(mode="before")
+    @classmethod
+    def _dependency_kinds(cls, data: Any) -> Any:
+        return _split_dependencies(data)
 
     @model_validator(mode="after")
     def _coherent(self) -> "Service":
@@ -117,8 +175,11 @@ class Service(HaBase):
         if isinstance(s, Elected) and isinstance(self.replicas, int) and s.min_replicas >= self.replicas:
             raise ValueError(f"strategy.min_replicas: {s.min_replicas} replicas besides the writer need "
                              f"replicas >= {s.min_replicas + 1}, not {self.replicas}")
-        if self.name in self.depends_on:
+        if self.name in {*self.depends_on, *self.local_deps, *self.soft_deps}:
             raise ValueError("depends_on: a service cannot depend on itself")
+        if set(self.soft_deps) & set(self.depends_on):
+            raise ValueError(f"depends_on: {sorted(set(self.soft_deps) & set(self.depends_on))} is both a hard "
+                             "and a soft dependency")
         if self.name in self.colocate:
             raise ValueError("colocate: a service cannot be colocated with itself")
         if set(self.pin) & set(self.exclude):
@@ -147,11 +208,12 @@ class Service(HaBase):
 
     @property
     def dependencies(self) -> list[str]:
-        """Declared dependencies plus what the strategy coordinates through."""
+        """Declared (hard) dependencies, local ones included, plus what the
+        strategy coordinates through. Soft dependencies are not in here."""
         via = list(getattr(self.strategy, "via", []) or [])
         if isinstance(self.strategy, Elected):
             via.append(self.strategy.by)
-        return sorted(set(self.depends_on) | set(via))
+        return sorted(set(self.depends_on) | set(self.local_deps) | set(via))
 
     @property
     def mode(self) -> str:
