@@ -83,3 +83,61 @@ def test_dual_corded_nodes_are_not_told_to_dual_cord():
         assert "Dual-cord the nodes" not in t and "already dual-corded" in t, t
     v = view(arch, Placement({"db": ["n1", "n2", "n3"], "app": ["n1", "n2", "n3"]}))
     assert v.nodes_killed_by({"domain:ups"}) == {"n1", "n2", "n3"}
+
+
+def _lb_arch(**memcached):
+    """Three controllers holding a VIP (keepalived + HAProxy), an API behind
+    it on 11211, and memcached on the same nodes."""
+    from hamodel import VirtualIP
+    from hamodel.strategies import BehindVip, Vrrp
+
+    lan = Network("lan", subnet="10.0.0.0/24")
+    pub = Network("pub", subnet="192.0.2.0/24")
+    vip = VirtualIP("vip", "10.0.0.100", network=lan)
+    pvip = VirtualIP("pvip", "192.0.2.100", network=pub, exposure="public")
+    nodes = [Node(f"c{i}", roles={"ctl"}, addresses={lan: f"10.0.0.{i}", pub: f"192.0.2.{i}"}) for i in (1, 2, 3)]
+    return Architecture("clash", nodes=nodes, networks=[lan, pub], vips=[vip, pvip], services=[
+        Service("haproxy", on="ctl", strategy=Vrrp(vip, track="haproxy")),
+        Service("haproxy-public", process="haproxy", on="ctl", colocate=["haproxy"], strategy=Vrrp(pvip)),
+        Service("cache-api", on="ctl", strategy=BehindVip(vip, port=11211, backend_port=11311)),
+        Service("bastion", on="ctl", strategy=BehindVip(pvip, port=22), **({"protocol": "ssh"} if memcached.pop(
+            "ssh", False) else {})),
+        Service("memcached", on="ctl", ports=[11211], strategy=Coordinated(), **memcached)])
+
+
+def test_a_wildcard_bind_on_a_front_port_is_a_critical_finding_naming_both():
+    placement = Placement({s: ["c1", "c2", "c3"] for s in
+                           ("haproxy", "haproxy-public", "cache-api", "bastion", "memcached")})
+    clash = _findings(_lb_arch(listen="any"), placement)
+    f = clash["port-clash:memcached:11211"]
+    assert f.severity.value == "critical" and set(f.services) == {"memcached", "cache-api"}
+    assert "c1, c2, c3" in f.impact and "10.0.0.100" not in f.impact and "vip:11211" in f.impact
+    # Bound to the node's own address (the default), no clash.
+    assert not [i for i in _findings(_lb_arch(), placement) if i.startswith("port-clash")]
+
+
+def test_an_encrypted_protocol_is_not_cleartext_on_a_public_vip():
+    placement = Placement({s: ["c1", "c2", "c3"] for s in
+                           ("haproxy", "haproxy-public", "cache-api", "bastion", "memcached")})
+    assert "cleartext-public:bastion" in _findings(_lb_arch(), placement)
+    assert "cleartext-public:bastion" not in _findings(_lb_arch(ssh=True), placement)
+
+
+def test_a_backend_port_is_claimed_on_the_backend_nodes():
+    """``backend_port`` is where the instances listen: another service on
+    that port on the same role is refused (the claim used to take the
+    front's port + offset and missed it)."""
+    import pytest
+
+    from hamodel import VirtualIP
+    from hamodel.errors import ModelError
+    from hamodel.strategies import BehindVip, Vrrp
+
+    lan = Network("lan", subnet="10.0.0.0/24")
+    vip = VirtualIP("vip", "10.0.0.100", network=lan)
+    nodes = [Node(f"c{i}", roles={"ctl"}, addresses={lan: f"10.0.0.{i}"}) for i in (1, 2, 3)]
+    with pytest.raises(ModelError, match=r"services\[metrics\]\.ports: port 8080 on role 'ctl' is already claimed"):
+        Architecture("claim", nodes=nodes, networks=[lan], vips=[vip], services=[
+            Service("haproxy", on="ctl", strategy=Vrrp(vip, track="haproxy")),
+            Service("api", on="ctl", strategy=BehindVip(vip, port=443, backend_port=8080)),
+            Service("metrics", on="ctl", ports=[8080], strategy=Coordinated())])

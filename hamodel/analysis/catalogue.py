@@ -285,6 +285,17 @@ STATS_NO_AUTH = Rule(
     mitigation="Give services[{service}].ports[...].auth a SecretRef (stats auth user:password), set "
                "loopback=True on the port (127.0.0.1 only), or drop the port.")
 
+PORT_CLASH = Rule(
+    "PORT_CLASH", "port-clash:{service}:{port}", "config", C,
+    "{service} and the HAProxy front of {front} both want port {port} on {nodes}",
+    "A service that binds every address (``listen='any'``: 0.0.0.0 / [::]) on a node that also carries an "
+    "HAProxy front on the same port: whichever starts second cannot bind, so HAProxy or the service fails "
+    "to start there.",
+    impact="{service} listens on *:{port} (listen='any') on {nodes}, where HAProxy binds {vip}:{port} for "
+           "{front}: whichever starts second fails to bind.",
+    mitigation="Bind {service} to the node's own address (listen='node'), move it to another port, or run it on "
+               "nodes that hold no HAProxy front on {port}.")
+
 DETECTION_ORDER = Rule(
     "DETECTION_ORDER", "detection-order:{group}", "config", M,
     "keepalived moves {group}'s VIP before HAProxy marks a dead backend down",
@@ -329,7 +340,7 @@ RULES: tuple[Rule, ...] = (
     UNAVAILABLE, SPOF, PARTIAL_OUTAGE, QUORUM_LOSS, QUORUM_LOSS_INHERENT, CUT_SETS, SPLIT_BRAIN, SITE_FAILURE,
     MONITORING_REQUIRED, NO_AUTOMATIC_RESTART, MANUAL_RECOVERY, PACEMAKER_TWO_NODE, PACEMAKER_TWO_NODE_NO_FENCING,
     PACEMAKER_FENCE_RACE, PACEMAKER_NO_FENCING, CAPACITY_NODE, CAPACITY_DOMAIN, COLD_START,
-    SHORT_TIMEOUT, CLEARTEXT_PUBLIC, STATS_NO_AUTH, VRID_COLLISION, VRID_RANGE, DETECTION_ORDER, TRACK_FLAP,
+    SHORT_TIMEOUT, CLEARTEXT_PUBLIC, STATS_NO_AUTH, PORT_CLASH, VRID_COLLISION, VRID_RANGE, DETECTION_ORDER, TRACK_FLAP,
 )
 
 

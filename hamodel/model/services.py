@@ -136,6 +136,11 @@ class Service(HaBase):
     local_deps: RefList = Field(default_factory=list, description="dependencies served on the consumer's own node")
     soft_deps: RefList = Field(default_factory=list, description="dependencies whose loss only degrades")
     required: bool = True
+    listen: Literal["node", "any"] = Field(
+        default="node", description="the address its instances bind: the node's own, or every address "
+        "(0.0.0.0 / [::]), which takes the port from an HAProxy front on the same node")
+    protocol: Literal["ssh", "tls", "wireguard", "openvpn", "ipsec"] | None = Field(
+        default=None, description="an application protocol that encrypts by itself (no TLS at HAProxy needed)")
     supervisor: Literal["none", "systemd", "pacemaker"] | None = Field(
         default=None, description="what restarts a failed process; default the architecture's"
     )
@@ -150,7 +155,9 @@ class Service(HaBase):
                          ports: int | Endpoint | Iterable[int | Endpoint | Data] = ...,
                          depends_on: RefsIn | Iterable[str | Service | Local | Soft] = ...,
                          local_deps: RefsIn = ..., soft_deps: RefsIn = ...,
-                         required: bool = ..., supervisor: Literal["none", "systemd", "pacemaker"] | None = ...,
+                         required: bool = ..., listen: Literal["node", "any"] = ...,
+                         protocol: Literal["ssh", "tls", "wireguard", "openvpn", "ipsec"] | None = ...,
+                         supervisor: Literal["none", "systemd", "pacemaker"] | None = ...,
                          strategy: Strategy | Data) -> None: ...
 
     @model_validator(mode="before")
@@ -225,5 +232,7 @@ class Service(HaBase):
         return "A/A"
 
     def backend_ports(self) -> list[int]:
+        """The ports its instances listen on behind its front (``backend_port``
+        or each front port + ``backend_port_offset``)."""
         a = self.access
-        return [p + a.backend_port_offset for p in a.ports] if a else []
+        return list(a.backend_ports) if a else []
