@@ -368,7 +368,7 @@ class Rules(Generic[X]):
     def access(self, frm: str | None, s: str, h: str | None) -> X:
         """From ``frm`` (``None``: the service's own clients), ``s`` is
         usable through the VIP held by service ``h`` (``None``: directly):
-        a serving holder that ``frm`` reaches reaches a serving point of
+        an eligible holder that ``frm`` reaches reaches a serving point of
         ``s``."""
         def build() -> X:
             A, v = self.alg, self.v
@@ -376,7 +376,10 @@ class Rules(Generic[X]):
                 return A.TRUE
             if h is None or h == s:
                 return self._target(s, frm)
-            return A.or_(A.and_(lazily(lambda x=x: self._served_from(h, x, frm), lambda x=x: self._target(s, x)))
+            # The holder forwards while eligible; its own dependencies are its own
+            # (a holder that depends on a service behind it is no cycle here).
+            return A.or_(A.and_(lazily(lambda x=x: self.eligible(h, x), lambda x=x: self.near(frm, x),
+                                       lambda x=x: self._target(s, x)))
                          for x in v.holders[h])
         return self._m(("access", frm, s, h), build)
 

@@ -133,14 +133,17 @@ class Service(HaBase):
     requests: Resources = Resources()
     ports: Annotated[list[Endpoint], BeforeValidator(_endpoints)] = Field(default_factory=list)
     depends_on: RefList = Field(default_factory=list)
-    local_deps: RefList = Field(default_factory=list, description="dependencies served on the consumer's own node")
-    soft_deps: RefList = Field(default_factory=list, description="dependencies whose loss only degrades")
+    # Left out of exports while unset, so that models that do not use them keep their hash.
+    local_deps: RefList = Field(default_factory=list, exclude_if=lambda v: not v,
+                                description="dependencies served on the consumer's own node")
+    soft_deps: RefList = Field(default_factory=list, exclude_if=lambda v: not v,
+                               description="dependencies whose loss only degrades")
     required: bool = True
     listen: Literal["node", "any"] = Field(
-        default="node", description="the address its instances bind: the node's own, or every address "
+        default="node", exclude_if=lambda v: v == "node", description="the address its instances bind: the node's own, or every address "
         "(0.0.0.0 / [::]), which takes the port from an HAProxy front on the same node")
     protocol: Literal["ssh", "tls", "wireguard", "openvpn", "ipsec"] | None = Field(
-        default=None, description="an application protocol that encrypts by itself (no TLS at HAProxy needed)")
+        default=None, exclude_if=lambda v: v is None, description="an application protocol that encrypts by itself (no TLS at HAProxy needed)")
     supervisor: Literal["none", "systemd", "pacemaker"] | None = Field(
         default=None, description="what restarts a failed process; default the architecture's"
     )
