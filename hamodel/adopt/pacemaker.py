@@ -23,6 +23,9 @@ def pacemaker(b: _Builder, cib: Cib | None) -> None:
     if coro is None and cib is None:
         return
     members: set[str] = set()
+    for p in (cib.primitives if cib is not None else []):
+        if p.type == "IPaddr2" and p.attrs.get("ip") and p.attrs.get("cidr_netmask", "").isdigit():
+            b.network_for(p.attrs["ip"], int(p.attrs["cidr_netmask"]))
     if coro is not None:
         for cn in coro.nodes:
             members.add(cn.name)
