@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -104,6 +105,9 @@ def _expand(items: list[Stmt | Block], path: Path | None, root: Path | None, lab
                 raise AdoptError(f"{label}:{it.line}: include: not followed outside a collected folder")
             target = it.words[1] if len(it.words) > 1 else ""
             inc = (root / target.lstrip("/")) if target.startswith("/") else (path.parent / target)
+            if not Path(os.path.normpath(inc)).is_relative_to(root.resolve()) and not \
+                    Path(os.path.normpath(inc)).is_relative_to(root):
+                raise AdoptError(f"{label}:{it.line}: include {shown(target)}: outside the node's collected folder")
             try:
                 real = inc.resolve(strict=True)
             except OSError:

@@ -3,6 +3,8 @@ the collected facts, TODO comments where configs are silent."""
 
 from __future__ import annotations
 
+import re
+
 from hamodel.adopt.collected import Collected
 from hamodel.adopt.draft import Draft, _Builder, natural, var
 from hamodel.adopt.pacemaker import managed_names, pacemaker, pacemaker_services
@@ -63,6 +65,9 @@ def _settings(b: _Builder) -> dict[str, object]:
         if isinstance(v, float):
             v = max(1, round(v))
         out[field] = v
+    # No maxconn in defaults: HAProxy's fronts share the process-wide one.
+    if "frontend_maxconn" not in out and isinstance(out.get("maxconn"), int) and out["maxconn"] < 4096:
+        out["frontend_maxconn"] = out["maxconn"]
     return out
 
 
@@ -73,8 +78,9 @@ def _render(b: _Builder, source: str) -> str:
         if process == "haproxy" and any(n in b.stats_port for n in members):
             stats_service = svc
             break
+    plain = lambda t: re.sub(r"[^A-Za-z0-9_.,:/ +-]", "?", t)[:200]  # noqa: E731 (in a docstring: no quotes, no escapes)
     lines = [
-        f'"""{b.name}: a draft model imported by `hamodel import` from {source}.',
+        f'"""{plain(b.name)}: a draft model imported by `hamodel import` from {plain(source)}.',
         "",
         f"{len(nodes)} nodes, {len(b.vips)} virtual IPs and {len(b.services)} services were read from the",
         "configs. Configs do not say where nodes stand, what powers them or which switches",
