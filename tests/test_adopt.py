@@ -158,3 +158,25 @@ def test_cli_import_check_drift(multirack, tmp_path):
         assert json.loads(r.stdout)["count"] == 1
     finally:
         _edit(root, "lb-1/etc/haproxy/haproxy.cfg", "balance leastconn", "balance roundrobin")
+
+
+@pytest.mark.slow
+def test_collect_playbook_fetches_the_layout(multirack, tmp_path):
+    """The build's ansible/collect.yml, run with the real ansible-playbook on this host
+    (a fake root for /etc), fetches what drift then reads without difference."""
+    arch, files, root = multirack
+    (tmp_path / "ansible").mkdir()
+    (tmp_path / "ansible/collect.yml").write_bytes(files["ansible/collect.yml"])
+    fake = tmp_path / "fake"
+    shutil.copytree(root / "lb-1", fake)
+    out = tmp_path / "fetched"
+    exe = Path(sys.executable).absolute().parent / "ansible-playbook"
+    r = subprocess.run([str(exe), "-i", "lb-1,", "-c", "local", str(tmp_path / "ansible/collect.yml"),
+                        "-e", f"hamodel_collect_root={fake}", "-e", f"hamodel_collect_dir={out}",
+                        "-e", "hamodel_collect_hosts=all", "-e", f"ansible_python_interpreter={Path(sys.executable).absolute()}",
+                        "-e", "hamodel_collect_become=false"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout[-2000:]
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()) == [
+        "lb-1/etc/haproxy/haproxy.cfg", "lb-1/etc/keepalived/keepalived.conf"]
+    items = drift(arch, files, out).items
+    assert items and all(d.node != "lb-1" for d in items)  # only the nodes it did not visit
