@@ -180,3 +180,104 @@ def test_collect_playbook_fetches_the_layout(multirack, tmp_path):
         "lb-1/etc/haproxy/haproxy.cfg", "lb-1/etc/keepalived/keepalived.conf"]
     items = drift(arch, files, out).items
     assert items and all(d.node != "lb-1" for d in items)  # only the nodes it did not visit
+
+
+KOLLA_KEEPALIVED = """\
+global_defs {{
+    script_user root
+    enable_script_security
+}}
+vrrp_script check_alive {{
+    script "/check_alive.sh"
+    interval 2
+    fall 2
+    rise 10
+}}
+vrrp_instance kolla_internal_vip_51 {{
+    state BACKUP
+    nopreempt
+    interface eth1
+    virtual_router_id 51
+    priority {prio}
+    advert_int 1
+    unicast_src_ip {me}
+    unicast_peer {{
+{peers}
+    }}
+    virtual_ipaddress {{
+        10.0.0.250 dev eth1
+    }}
+    authentication {{
+        auth_type PASS
+        auth_pass not-copied
+    }}
+    track_script {{
+        check_alive
+    }}
+}}
+"""
+
+KOLLA_HAPROXY = """\
+global
+    chroot /var/lib/haproxy
+    user haproxy
+    group haproxy
+    daemon
+    log 10.0.0.11:5140 local1
+    maxconn 40000
+    nbthread 1
+defaults
+    log global
+    option redispatch
+    retries 3
+    timeout http-request 10s
+    timeout queue 1m
+    timeout connect 10s
+    timeout client 1m
+    timeout server 1m
+    timeout check 10s
+    balance roundrobin
+listen keystone_internal
+    mode http
+    http-request del-header X-Forwarded-Proto
+    bind 10.0.0.250:5000
+    server ctl1 10.0.0.11:5000 check inter 2000 rise 2 fall 5
+    server ctl2 10.0.0.12:5000 check inter 2000 rise 2 fall 5
+    server ctl3 10.0.0.13:5000 check inter 2000 rise 2 fall 5
+listen mariadb
+    mode tcp
+    option clitcpka
+    timeout client 3600s
+    option srvtcpka
+    timeout server 3600s
+    bind 10.0.0.250:3306
+    server ctl1 10.0.0.11:3306 check port 4569 inter 2000 rise 2 fall 5
+    server ctl2 10.0.0.12:3306 check port 4569 inter 2000 rise 2 fall 5 backup
+    server ctl3 10.0.0.13:3306 check port 4569 inter 2000 rise 2 fall 5 backup
+"""
+
+
+def test_kolla_style_site_imports_loads_and_checks(tmp_path):
+    """Written from kolla-ansible's template shapes (facts, not text): a
+    VIP on eth1 with VRRP authentication, a check_alive script, `listen
+    <service>` sections, Galera behind a single active writer."""
+    me = {"ctl1": "10.0.0.11", "ctl2": "10.0.0.12", "ctl3": "10.0.0.13"}
+    for i, (n, a) in enumerate(me.items()):
+        peers = "\n".join(f"        {b}" for m, b in me.items() if m != n)
+        d = tmp_path / n / "etc"
+        (d / "keepalived").mkdir(parents=True)
+        (d / "haproxy").mkdir()
+        (d / "keepalived/keepalived.conf").write_text(KOLLA_KEEPALIVED.format(prio=120 - 10 * i, me=a, peers=peers))
+        (d / "haproxy/haproxy.cfg").write_text(KOLLA_HAPROXY)
+    draft = import_folder(tmp_path, "kolla site")
+    reasons = {(u.file.split("/", 1)[1], u.directive.split(":")[-1].strip(), u.reason) for u in draft.unmapped}
+    assert ("etc/keepalived/keepalived.conf", "script", "ambiguous") in reasons  # /check_alive.sh: which process?
+    assert ("etc/haproxy/haproxy.cfg", "option clitcpka", "unsupported") in reasons
+    (tmp_path / "site.py").write_text(draft.source)
+    arch = load(str(tmp_path / "site.py"))
+    assert arch.service("mariadb").strategy.kind == "app_cluster"
+    assert arch.service("keystone_internal").strategy.check.fall == 5
+    dep = resolve(arch)
+    # what a person reasons by hand: three controllers, one VIP, nothing
+    # single: no single point of failure among the imported services
+    assert not [f for f in dep.findings if f.kind == "spof"], [f.id for f in dep.findings]

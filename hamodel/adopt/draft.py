@@ -119,11 +119,19 @@ class _Builder:
             for inst in node.keepalived.instances.values():
                 groups.setdefault(inst.name, {})[n] = inst
                 for a, prefix, _ in inst.vips:
-                    self.network_for(a, prefix)
+                    if prefix is not None:
+                        self.network_for(a, prefix)
         for gname, members in sorted(groups.items()):
             first = members[min(members, key=natural)]
+            for n, inst in members.items():
+                if inst.unicast_src:
+                    self.node_address(n, inst.unicast_src, inst.interface, inst.file, inst.lines.get("unicast_src_ip", inst.line))
             vips = []
             for i, (a, prefix, dev) in enumerate(first.vips):
+                if prefix is None:
+                    self.unmapped.append(Unmapped(first.file, first.lines.get("virtual_ipaddress", first.line),
+                                                  f"virtual_ipaddress {a}", "ambiguous", "no prefix (keepalived uses /32); "
+                                                  "the draft takes the network of the members' addresses"))
                 vips.append(self.add_vip(f"{gname}-vip" + (f"-{i + 1}" if i else ""), a, prefix))
             for n, inst in members.items():
                 if inst.unicast_src:

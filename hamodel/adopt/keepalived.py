@@ -193,7 +193,7 @@ def _instance(conf: KeepalivedConf, b: Block, label: str) -> None:
                     a, _, pre = s.words[0].partition("/")
                     ip = ipaddress.ip_address(_addr(a, label, s.line))
                     dev = s.words[s.words.index("dev") + 1] if "dev" in s.words[:-1] else None
-                    vips.append((str(ip), int(pre) if pre.isdigit() else ip.max_prefixlen, dev))
+                    vips.append((str(ip), int(pre) if pre.isdigit() else None, dev))  # None: keepalived's /32
                 i.vips += tuple(vips)
             elif k == "track_script":
                 i.track_scripts = tuple(s.words[0] for s in entries)
