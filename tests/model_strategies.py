@@ -3,7 +3,8 @@
 - :func:`small_models` -- 2 to 4 nodes, every strategy kind, hard, local
   and soft dependencies, with a placement: the failure-analysis oracle's
   family;
-- :func:`dc_models` -- data-centre constructs (dual-corded power, bonds,
+- :func:`dc_models` -- data-centre constructs (dual-corded power, bonds
+  with and without a ``bond_mode`` (NIC and cable components),
   trunks, witnesses, delegated quorum, Pacemaker two_node / qdevice /
   fencing) with a placement;
 - :func:`architectures` -- either of the two: an ``(Architecture,
@@ -108,6 +109,10 @@ def dc_models(draw):
         if two_nets and home < 2 and (not bond or home + 1 < 2):  # stor spans sw0 and sw1 only
             addresses[stor] = f"10.1.0.{10 + i}"
         kw = {"power": feeds} if power == "dual" else {"domains": [feeds[0] if power == "a" else feeds[1]]}
+        # Now and then the bond says how it is built: its members' NICs and cables count.
+        mode = draw(st.sampled_from([None, None, None, "active-backup", "mlag"] if bond else [None] * 5 + ["802.3ad"]))
+        if mode is not None:
+            kw["bond_mode"] = mode
         nodes.append(Node(f"n{i}", roles={"r"}, addresses=addresses, switch=switch, **kw))
     names = [n.name for n in nodes]
 

@@ -141,3 +141,22 @@ def test_a_backend_port_is_claimed_on_the_backend_nodes():
             Service("haproxy", on="ctl", strategy=Vrrp(vip, track="haproxy")),
             Service("api", on="ctl", strategy=BehindVip(vip, port=443, backend_port=8080)),
             Service("metrics", on="ctl", ports=[8080], strategy=Coordinated())])
+
+
+def test_reads_outlast_writes_of_an_elected_service():
+    """Redis with Sentinel: losing two Sentinels (m3, r1 processes) leaves no
+    quorum to elect a writer, but the replicas still answer reads. Read and
+    write cut sets differ, and check says so."""
+    from hamodel.analysis.cutsets import Analyzer
+
+    arch, placement = sentinel_model()
+    v = view(arch, placement)
+    an = Analyzer(v)
+    writes = {frozenset(c) for c in an.cut_sets("redis", 2)[0]}
+    reads = {frozenset(c) for c in an.read_cut_sets("redis", 2)[0]}
+    two_sentinels = frozenset({"proc:sentinel@m3", "proc:sentinel@r1"})
+    assert two_sentinels in writes and not any(c <= two_sentinels for c in reads)
+    assert frozenset({"node:m3", "node:r1", "node:r2"}) not in reads  # k=2 only
+    f = _findings(arch, placement)["reads-outlast-writes:redis"]
+    assert f.details["read_cut_sets"] and f.details["write_cut_sets"]
+    assert set(f.scenario) not in [set(c) for c in f.details["read_cut_sets"]]

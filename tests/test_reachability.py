@@ -157,3 +157,23 @@ def test_local_dependency_refused_where_it_cannot_be_placed():
             Service("db", on="db", strategy=Coordinated()),
             Service("app", on="app", depends_on=[Local("db")], strategy=Coordinated())])
     assert "services[app].local_deps" in str(e.value) and "db" in str(e.value)
+
+
+def test_read_cut_sets_agree_with_brute_force():
+    """Reads of an elected service (Z3, from the rules) against brute force
+    over the plain-Python rules, on random data-centre models."""
+    from hypothesis import HealthCheck, given, settings
+
+    from model_strategies import dc_models
+
+    @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(dc_models())
+    def check(model):
+        arch, placement = model
+        v = view(arch, placement)
+        z3_sets, complete = Analyzer(v).read_cut_sets("leader", 2)
+        assert complete
+        brute = brute_force_cut_sets(sorted(v.slice("leader")), 2, lambda f: not Evaluation(v, f).read_up("leader"))
+        assert [tuple(c) for c in z3_sets] == [tuple(c) for c in brute]
+
+    check()

@@ -157,6 +157,17 @@ SPLIT_BRAIN = Rule(
                "otherwise accept and monitor.",
     also=(H,))
 
+READS_OUTLAST_WRITES = Rule(
+    "READS_OUTLAST_WRITES", "reads-outlast-writes:{service}", "read-write", I,
+    "{service} keeps answering reads after failures that stop its writes",
+    "A single-writer (elected) service whose replicas answer reads without a leader: read and write "
+    "availability differ, and both are reported.",
+    impact="Writes to {service} stop on {writes} minimal set(s) of at most {k} failures (e.g. {scenario_text}: no "
+           "member can take the leader lock from {coordinator}); reads stop on {reads}: the replicas still answer "
+           "them, possibly stale.",
+    mitigation="Clients that only read can use the replicas; those that write need the leader: see the write "
+               "cut sets.")
+
 SITE_FAILURE = Rule(
     "SITE_FAILURE", "site-failure:{domain}", "site-failure", L,
     "Every node is in {component}",
@@ -337,7 +348,8 @@ VRID_COLLISION = Rule(
 
 #: Every rule, in the order the documentation lists them.
 RULES: tuple[Rule, ...] = (
-    UNAVAILABLE, SPOF, PARTIAL_OUTAGE, QUORUM_LOSS, QUORUM_LOSS_INHERENT, CUT_SETS, SPLIT_BRAIN, SITE_FAILURE,
+    UNAVAILABLE, SPOF, PARTIAL_OUTAGE, QUORUM_LOSS, QUORUM_LOSS_INHERENT, CUT_SETS, SPLIT_BRAIN, READS_OUTLAST_WRITES,
+    SITE_FAILURE,
     MONITORING_REQUIRED, NO_AUTOMATIC_RESTART, MANUAL_RECOVERY, PACEMAKER_TWO_NODE, PACEMAKER_TWO_NODE_NO_FENCING,
     PACEMAKER_FENCE_RACE, PACEMAKER_NO_FENCING, CAPACITY_NODE, CAPACITY_DOMAIN, COLD_START,
     SHORT_TIMEOUT, CLEARTEXT_PUBLIC, STATS_NO_AUTH, PORT_CLASH, VRID_COLLISION, VRID_RANGE, DETECTION_ORDER, TRACK_FLAP,

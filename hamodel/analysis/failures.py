@@ -305,6 +305,11 @@ def _cause(v: ModelView, s: str, c: str) -> tuple[str, str]:
     if kind in ("link", "trunk"):
         return (f"the inter-switch {kind} {name} is the only path between {where}",
                 "Add a second inter-switch path (another link or trunk between the switches).")
+    if kind in ("nic", "cable"):
+        node, member = name.split(":", 1)
+        return (f"the {'NIC port' if kind == 'nic' else 'cable'} {member} of {node} is its last working bond member",
+                f"Check the bond's other members on {node}, or bond it to a second switch "
+                "(bond_mode='mlag' or 'active-backup').")
     return (f"{c} fails", "Add redundancy for it.")
 
 
@@ -659,6 +664,21 @@ class Analysis:
                                      "capacity_cpu": cap.cpu, "capacity_memory_gb": cap.memory_gb})
         return problems
 
+    def read_write(self, k: int = 2) -> dict[str, tuple[list[CutSet], list[CutSet]]]:
+        """Per single-writer (elected) service whose reads survive failures
+        that stop its writes: (write cut sets, read cut sets), each of at
+        most ``k`` failures."""
+        an, v = self.analyzer, self.view
+        out = {}
+        for s in _analysed(self.arch):
+            if not isinstance(v.services[s].strategy, Elected):
+                continue
+            writes = an.cut_sets(s, k)[0]
+            reads = an.read_cut_sets(s, k)[0]
+            if writes and set(map(tuple, writes)) != set(map(tuple, reads)):
+                out[s] = (writes, reads)
+        return out
+
     def findings(self, k: int = 2, capacity_per: Literal["node", "domain"] = "node") -> list[Finding]:
         """Every finding, highest severity first (see :func:`analyse`)."""
         an, v, arch, placement = self.analyzer, self.view, self.arch, self.placement
@@ -682,6 +702,12 @@ class Analysis:
             sets = an.split_brain(s, k)
             if sets:
                 findings.append(_split_finding(v, s, sets))
+        for s, (writes, reads) in self.read_write(k).items():
+            only = [c for c in writes if c not in set(map(tuple, reads))] or writes
+            findings.append(cat.READS_OUTLAST_WRITES.finding(
+                service=s, services=(s,), scenario=only[0], writes=len(writes), reads=len(reads), k=k,
+                scenario_text=_fmt_set(only[0]), coordinator=v.coordinator(s) or "its coordinator",
+                details={"write_cut_sets": [list(c) for c in writes], "read_cut_sets": [list(c) for c in reads]}))
         for d in sorted(sites):
             findings.append(cat.SITE_FAILURE.finding(domain=d.split(':', 1)[1], component=d, services=names,
                                                      scenario=(d,)))

@@ -23,7 +23,8 @@ The rules:
   dual-corded (``Node.power``) if every one of its feeds is down (a feed is
   down when it or a domain enclosing it failed); a switch is down if it, or
   any domain enclosing it, failed; a port is up iff its node and at least
-  one of its switches (``switch`` and ``bond``) are; two nodes reach each
+  one of its switches (``switch`` and ``bond``) are, with (when the bond
+  says its ``bond_mode``) that member's NIC port and cable; two nodes reach each
   other iff on a network they share a path of up switches and up links
   (``link:`` per network, ``trunk:`` shared by networks) joins an up switch
   of one to an up switch of the other (nodes with no modelled interface
@@ -156,6 +157,15 @@ class Rules(Generic[X]):
         return self._m(("switch", s), lambda: self.alg.and_(
             self.alive(c) for c in (switch_id(s), *self.v.switch_domains[s])))
 
+    def member_up(self, n: str, net: str, x: str) -> X:
+        """Some bond member of ``n``'s interface on ``net`` that goes to switch
+        ``x`` has its NIC port and cable (always, without a ``bond_mode``)."""
+        ms = self.v.members.get(n, {}).get(net)
+        if ms is None:
+            return self.alg.TRUE
+        A = self.alg
+        return A.or_(A.and_(self.alive(c) for c in cids) for sw, cids in ms if sw == x)
+
     def port_up(self, n: str, net: str) -> X:
         def build() -> X:
             A = self.alg
@@ -164,7 +174,8 @@ class Rules(Generic[X]):
             sws = self.v.ports[n][net]
             if not sws:
                 return self.node_up(n)
-            return A.and_(lazily(lambda: self.node_up(n), lambda: A.or_(self.switch_up(x) for x in sws)))
+            return A.and_(lazily(lambda: self.node_up(n), lambda: A.or_(
+                A.and_(lazily(lambda x=x: self.switch_up(x), lambda x=x: self.member_up(n, net, x))) for x in sws)))
         return self._m(("port", n, net), build)
 
     def reach_on(self, a: str, b: str, net: str) -> X:
@@ -179,8 +190,10 @@ class Rules(Generic[X]):
                 return A.and_(lazily(lambda: self.port_up(a, net), lambda: self.port_up(b, net)))
             # An up switch of a's bond joined to an up switch of b's
             # (connected() includes both switches being up).
-            return A.and_(lazily(lambda: self.node_up(a), lambda: self.node_up(b),
-                                 lambda: A.or_(A.connected(self, net, x, y) for x in sa for y in sb)))
+            return A.and_(lazily(lambda: self.node_up(a), lambda: self.node_up(b), lambda: A.or_(
+                A.and_(lazily(lambda x=x, y=y: A.connected(self, net, x, y), lambda x=x: self.member_up(a, net, x),
+                              lambda y=y: self.member_up(b, net, y)))
+                for x in sa for y in sb)))
         return self._m(("reach_on", a, b, net), build)
 
     def reach(self, a: str, b: str) -> X:
@@ -350,22 +363,38 @@ class Rules(Generic[X]):
             return A.and_(lazily(lambda: self.base(s, n), *(lambda d=d: dep(d) for d in v.dependencies(s))))
         return self._m(("serves", s, n), build)
 
-    def _target(self, s: str, frm: str | None) -> X:
+    def reads(self, s: str, n: str) -> X:
+        """The instance of ``s`` on ``n`` answers reads: for an elected
+        service any ok member does (a replica keeps serving reads without a
+        leader or its coordinator), with its other dependencies reached;
+        otherwise as :meth:`serves`."""
+        v = self.v
+        if not isinstance(v.services[s].strategy, Elected):
+            return self.serves(s, n)
+
+        def build() -> X:
+            coord = v.coordinator(s)
+            return self.alg.and_(lazily(lambda: self.inst_ok(s, n), *(
+                lambda d=d: self.reaches(n, d, s) for d in v.dependencies(s) if d != coord)))
+        return self._m(("reads", s, n), build)
+
+    def _target(self, s: str, frm: str | None, read: bool = False) -> X:
         """From ``frm``, some serving point of ``s`` is reached directly
-        (every shard of a sharded service)."""
+        (every shard of a sharded service; ``read``: one that answers reads)."""
         def build() -> X:
             A = self.alg
             pts = self.members(s)
-            each = (self._served_from(s, b, frm) for b in pts)
+            each = (self._served_from(s, b, frm, read) for b in pts)
             if isinstance(self.v.services[s].strategy, Sharded):
                 return A.and_(each) if pts else A.FALSE
             return A.or_(each)
-        return self._m(("target", s, frm), build)
+        return self._m(("target", s, frm, read), build)
 
-    def _served_from(self, s: str, b: str, frm: str | None) -> X:
-        return self.alg.and_(lazily(lambda: self.serves(s, b), lambda: self.near(frm, b)))
+    def _served_from(self, s: str, b: str, frm: str | None, read: bool = False) -> X:
+        return self.alg.and_(lazily(lambda: self.reads(s, b) if read else self.serves(s, b),
+                                    lambda: self.near(frm, b)))
 
-    def access(self, frm: str | None, s: str, h: str | None) -> X:
+    def access(self, frm: str | None, s: str, h: str | None, read: bool = False) -> X:
         """From ``frm`` (``None``: the service's own clients), ``s`` is
         usable through the VIP held by service ``h`` (``None``: directly):
         an eligible holder that ``frm`` reaches reaches a serving point of
@@ -375,13 +404,13 @@ class Rules(Generic[X]):
             if isinstance(v.services[s].strategy, External):
                 return A.TRUE
             if h is None or h == s:
-                return self._target(s, frm)
+                return self._target(s, frm, read)
             # The holder forwards while eligible; its own dependencies are its own
             # (a holder that depends on a service behind it is no cycle here).
             return A.or_(A.and_(lazily(lambda x=x: self.eligible(h, x), lambda x=x: self.near(frm, x),
-                                       lambda x=x: self._target(s, x)))
+                                       lambda x=x: self._target(s, x, read)))
                          for x in v.holders[h])
-        return self._m(("access", frm, s, h), build)
+        return self._m(("access", frm, s, h, read), build)
 
     def reaches(self, n: str, d: str, consumer: str) -> X:
         """An instance of ``consumer`` on ``n`` can use dependency ``d``
@@ -392,6 +421,11 @@ class Rules(Generic[X]):
         """``s`` fully available (sharded: every shard) to clients that come
         through the VIP held by service ``via`` (default: its first front's)."""
         return self.access(None, s, self.v.access_holder(s) if via is None else via)
+
+    def read_up(self, s: str) -> X:
+        """Reads of ``s`` are answered for its clients (see :meth:`reads`):
+        differs from :meth:`up` for an elected (single-writer) service."""
+        return self.access(None, s, self.v.access_holder(s), read=True)
 
     # -- split brain ----------------------------------------------------------
 
