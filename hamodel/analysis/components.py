@@ -113,6 +113,10 @@ class ModelView:
     # node -> network -> per bond member: (its switch, its NIC port and cable ids);
     # only for interfaces with a bond_mode (others have no member components).
     members: dict[str, dict[str, tuple[tuple[str, tuple[str, ...]], ...]]] = field(default_factory=dict)
+    # VIP-holding service -> every network its VIPs sit on (the advert network first)
+    vip_networks: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # VRRP service -> the services of its vrrp_sync_group (itself included, sorted); absent: none
+    sync: dict[str, tuple[str, ...]] = field(default_factory=dict)
     components: tuple[str, ...] = ()
     processes: bool = True
     component_set: frozenset[str] = frozenset()
@@ -317,7 +321,8 @@ class ModelView:
             for h in self.holders[s]:
                 out |= self._node_components(h)
                 if self.processes:
-                    out.update(proc_id(p, h) for p in self.holder_processes(s))
+                    for peer in self.sync.get(s, (s,)):  # a sync group fails over as one
+                        out.update(proc_id(p, h) for p in self.holder_processes(peer))
         for h in self.front_holders(s):
             out |= self.local_components(h)
         if self.uses_pacemaker(s):
@@ -395,13 +400,19 @@ def view(arch: Architecture, placement: Placement, vrrp_groups: Sequence[VrrpGro
     holders: dict[str, tuple[str, ...]] = {}
     vip_network: dict[str, str] = {}
     vip_service: dict[str, str] = {}
+    vip_networks: dict[str, tuple[str, ...]] = {}
+    sync_groups: dict[str, list[str]] = {}
     for s, svc in services.items():
         if svc.holds_vips:
             g = groups.get(s)
             holders[s] = tuple(sorted(g.priorities)) if g is not None else instances[s]
             vip_network[s] = g.network if g is not None else arch.vip(svc.holds_vips[0]).network
+            vip_networks[s] = tuple(dict.fromkeys([vip_network[s], *(arch.vip(v).network for v in svc.holds_vips)]))
             for v in svc.holds_vips:
                 vip_service[v] = s
+            if isinstance(svc.strategy, Vrrp) and svc.strategy.sync_group is not None:
+                sync_groups.setdefault(svc.strategy.sync_group, []).append(s)
+    sync = {s: tuple(sorted(ms)) for ms in sync_groups.values() if len(ms) > 1 for s in ms}
     pcmk_nodes: tuple[str, ...] = ()
     pcmk_quorum = 0
     pm = arch.pacemaker
@@ -418,7 +429,8 @@ def view(arch: Architecture, placement: Placement, vrrp_groups: Sequence[VrrpGro
     v = ModelView(arch, placement, services, instances, node_domains, node_feeds, switch_domains, ports,
                   net_switches, net_links, holders, vip_network, vip_service, pcmk_nodes, pcmk_quorum, voters,
                   pm.qdevice if pm is not None else None, bool(pm and pm.two_node and len(pcmk_nodes) == 2),
-                  pm.fencing if pm is not None else True, members=members, processes=processes)
+                  pm.fencing if pm is not None else True, members=members, vip_networks=vip_networks, sync=sync,
+                  processes=processes)
     comps: set[str] = {node_id(n) for n in node_domains}
     comps.update(c for by_net in members.values() for ms in by_net.values() for _, cids in ms for c in cids)
     comps |= {did(d.name) for d in arch.domains}

@@ -31,9 +31,11 @@ The rules:
   reach every up node);
 - an instance is *ok* iff its node is up, its process did not fail and (when
   the node has interfaces) at least one of its ports is up;
-- Vrrp: a holder is eligible iff up, its port on the VIP network is up and
-  keepalived and the tracked process run; split brain iff two eligible
-  holders cannot reach each other on that network;
+- Vrrp: a holder is eligible iff up, its ports on the networks of its VIPs
+  are up and keepalived and the tracked process run (in a ``sync_group``:
+  those of every group of it); split brain iff two eligible holders cannot
+  reach each other on the advert network (the first VIP's; in a sync
+  group: on any group's advert network);
 - PacemakerVip: like Vrrp, but the holder must also be in a Pacemaker
   partition with quorum: a cluster node is quorate iff it is up and the
   votes it reaches (cluster nodes, plus the quorum device when its node is
@@ -260,7 +262,11 @@ class Rules(Generic[X]):
         keeps its VIP, which is what split brain asks)."""
         def build() -> X:
             A, v = self.alg, self.v
-            parts = [self.port_up(h, v.vip_network[s]), *(self.alive(proc_id(p, h)) for p in v.holder_processes(s))]
+            # Every network its VIPs sit on is tracked (track_interface): a port down
+            # is a FAULT. A vrrp_sync_group faults together: the peers' ports and processes too.
+            group = v.sync.get(s, (s,))
+            parts = [self.port_up(h, net) for g in group for net in v.vip_networks.get(g, (v.vip_network[g],))]
+            parts += [self.alive(proc_id(p, h)) for g in group for p in v.holder_processes(g)]
             if isinstance(v.services[s].strategy, PacemakerVip):
                 if for_split and v.arch.pacemaker is not None and not v.arch.pacemaker.fencing:
                     parts.append(A.TRUE if h in v.pcmk_nodes else A.FALSE)
@@ -436,9 +442,12 @@ class Rules(Generic[X]):
         A, v = self.alg, self.v
         st = v.services[s].strategy
         if isinstance(st, (Vrrp, PacemakerVip)):
-            net, hs = v.vip_network[s], v.holders[s]
+            # Adverts go over the first VIP's network; a sync group is split when
+            # any of its groups is (its masters force the others to master).
+            nets = sorted({v.vip_network[g] for g in v.sync.get(s, (s,))})
+            hs = v.holders[s]
             return A.or_(A.and_(lazily(lambda a=a: self.eligible(s, a, True), lambda b=b: self.eligible(s, b, True),
-                                       lambda a=a, b=b: A.not_(self.reach_on(a, b, net))))
+                                       lambda a=a, b=b: A.not_(A.and_(self.reach_on(a, b, net) for net in nets))))
                          for i, a in enumerate(hs) for b in hs[i + 1:])
         if isinstance(st, AppCluster):
             if 2 * v.quorum(s) > len(v.cluster_voters(s)):

@@ -415,8 +415,16 @@ class Architecture(HaBase):
                 if strat.track is not None and strat.track != svc.process and strat.track not in {s.process for s in self.services}:
                     p.append((f"{at}.strategy.track", f"no service runs process {strat.track!r}"))
                 nets = {vips[v].network for v in strat.vips if v in vips}
-                if len(nets) > 1:
-                    p.append((f"{at}.strategy.vips", f"one VRRP group spans networks {sorted(nets)}: use one service per network"))
+                if strat.sync_group is not None:
+                    peers = [x for x in self.services if isinstance(x.strategy, Vrrp)
+                             and x.strategy.sync_group == strat.sync_group]
+                    if len(peers) < 2:
+                        p.append((f"{at}.strategy.sync_group", f"sync group {strat.sync_group!r} has no other VRRP "
+                                  "group: name it on the groups that must fail over together"))
+                    elif any(sorted(x.on) != sorted(svc.on) or x.pin != svc.pin for x in peers):
+                        p.append((f"{at}.strategy.sync_group", f"the groups of sync group {strat.sync_group!r} "
+                                  f"({', '.join(sorted(x.name for x in peers))}) must run on the same nodes "
+                                  "(same on and pin)"))
                 if strat.vrid is not None:
                     for net in nets:
                         if net in networks and strat.vrid in networks[net].reserved_vrids:
