@@ -177,3 +177,21 @@ def test_read_cut_sets_agree_with_brute_force():
         assert [tuple(c) for c in z3_sets] == [tuple(c) for c in brute]
 
     check()
+
+
+def test_clients_come_in_through_a_switch():
+    """Clients of db enter at s1 (Service.clients): with the link cut they
+    reach no member (all behind s2), so db is down for them, although the
+    cluster itself keeps quorum; without clients= the link is no cut of db."""
+    v = two_switches()
+    arch = v.arch.replace_service("db", clients="s1")
+    w = view(arch, v.placement)
+    assert frozenset({LINK}) in all_engines(w, "db", 1)
+    assert frozenset({LINK}) not in all_engines(v, "db", 1)
+
+
+def test_clients_must_name_a_switch_of_the_vip_network():
+    v = two_switches(front="db")
+    with pytest.raises(ModelError) as e:
+        v.arch.replace_service("db", clients="nowhere")
+    assert "services[db].clients" in str(e.value)

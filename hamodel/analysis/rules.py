@@ -63,7 +63,9 @@ The rules:
 - a service is *up* for its clients iff some eligible holder of its first
   front reaches a serving instance (no front: some instance serves; sharded:
   every shard serves; a VIP holder: some holder serves). Clients sit on the
-  VIP's network, so reaching the holder is not in question.
+  VIP's network, so reaching the holder is not in question, unless the
+  service says where they come in (``Service.clients``, a switch): then the
+  holder (or instance) must be reached from that switch.
 """
 
 from __future__ import annotations
@@ -85,6 +87,8 @@ from hamodel.model.strategies import (
 )
 
 X = TypeVar("X")
+#: Prefix of a client entry point in :meth:`Rules.near` (no node name has ``@``).
+CLIENTS = "@clients:"
 
 
 class Algebra(Generic[X]):
@@ -215,9 +219,31 @@ class Rules(Generic[X]):
         return self._m(("reach", a, b), build)
 
     def near(self, frm: str | None, b: str) -> X:
-        """``frm`` reaches node ``b`` (``None``: the service's clients, who
-        sit on the VIP's network or anywhere: always)."""
-        return self.alg.TRUE if frm is None else self.reach(frm, b)
+        """``frm`` reaches node ``b``: a node, a client switch
+        (:data:`CLIENTS` + its name: clients that come in there), or
+        ``None``: clients anywhere on the VIP's network (always)."""
+        if frm is None:
+            return self.alg.TRUE
+        if frm.startswith(CLIENTS):
+            return self.from_switch(frm[len(CLIENTS):], b)
+        return self.reach(frm, b)
+
+    def from_switch(self, sw: str, b: str) -> X:
+        """Traffic entering at switch ``sw`` reaches node ``b`` on a network
+        both are on."""
+        def build() -> X:
+            A, v = self.alg, self.v
+            nets = [net for net in sorted(v.ports[b]) if sw in v.net_switches.get(net, ())]
+
+            def on(net: str) -> X:
+                ys = v.ports[b][net]
+                if not ys:
+                    return A.and_(lazily(lambda: self.port_up(b, net), lambda: self.switch_up(sw)))
+                return A.and_(lazily(lambda: self.node_up(b), lambda: A.or_(
+                    A.and_(lazily(lambda y=y: A.connected(self, net, sw, y), lambda y=y: self.member_up(b, net, y)))
+                    for y in ys)))
+            return A.or_(on(net) for net in nets)
+        return self._m(("from_switch", sw, b), build)
 
     # -- instances ------------------------------------------------------------
 
@@ -423,15 +449,21 @@ class Rules(Generic[X]):
         (through its internal front, if it has one)."""
         return self.access(n, d, self.v.access_holder(d, consumer))
 
+    def clients(self, s: str) -> str | None:
+        """Where the clients of ``s`` come from (see :meth:`near`)."""
+        sw = self.v.clients.get(s)
+        return None if sw is None else CLIENTS + sw
+
     def up(self, s: str, via: str | None = None) -> X:
-        """``s`` fully available (sharded: every shard) to clients that come
-        through the VIP held by service ``via`` (default: its first front's)."""
-        return self.access(None, s, self.v.access_holder(s) if via is None else via)
+        """``s`` fully available (sharded: every shard) to its clients (from
+        where ``Service.clients`` says) that come through the VIP held by
+        service ``via`` (default: its first front's)."""
+        return self.access(self.clients(s), s, self.v.access_holder(s) if via is None else via)
 
     def read_up(self, s: str) -> X:
         """Reads of ``s`` are answered for its clients (see :meth:`reads`):
         differs from :meth:`up` for an elected (single-writer) service."""
-        return self.access(None, s, self.v.access_holder(s), read=True)
+        return self.access(self.clients(s), s, self.v.access_holder(s), read=True)
 
     # -- split brain ----------------------------------------------------------
 

@@ -381,6 +381,18 @@ class Architecture(HaBase):
                 for s in getattr(svc, field):
                     if s not in services:
                         p.append((f"{at}.{field}", f"unknown service {s!r}"))
+            if svc.clients is not None:
+                dom = {d.name: d for d in self.domains}.get(svc.clients)
+                if dom is None or dom.kind != "switch":
+                    p.append((f"{at}.clients", f"{svc.clients!r} is not a switch of the model (clients come in "
+                              "through an access or uplink switch)"))
+                else:
+                    nets = [net.name for net in self.networks if svc.clients in net.switches]
+                    front = svc.access
+                    vnet = vips[front.vip].network if front is not None and front.vip in vips else None
+                    if vnet is not None and vnet not in nets:
+                        p.append((f"{at}.clients", f"switch {svc.clients!r} does not carry network {vnet!r} of "
+                                  f"the virtual IP its clients use"))
             for d in svc.local_deps:
                 dep = services.get(d)
                 if dep is not None and not isinstance(dep.strategy, External) and not any(

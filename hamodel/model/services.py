@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
     from hamodel.model.base import Data, NamesIn, RefsIn
+    from hamodel.model.topology import FailureDomain
 
 
 class Endpoint(HaBase):
@@ -139,6 +140,10 @@ class Service(HaBase):
     soft_deps: RefList = Field(default_factory=list, exclude_if=lambda v: not v,
                                description="dependencies whose loss only degrades")
     required: bool = True
+    clients: Ref | None = Field(
+        default=None, exclude_if=lambda v: v is None,
+        description="the switch its clients come in through (an access switch, or the uplink external clients "
+                    "arrive on); default: anywhere on its VIP's network")
     listen: Literal["node", "any"] = Field(
         default="node", exclude_if=lambda v: v == "node", description="the address its instances bind: the node's own, or every address "
         "(0.0.0.0 / [::]), which takes the port from an HAProxy front on the same node")
@@ -158,7 +163,8 @@ class Service(HaBase):
                          ports: int | Endpoint | Iterable[int | Endpoint | Data] = ...,
                          depends_on: RefsIn | Iterable[str | Service | Local | Soft] = ...,
                          local_deps: RefsIn = ..., soft_deps: RefsIn = ...,
-                         required: bool = ..., listen: Literal["node", "any"] = ...,
+                         required: bool = ..., clients: str | FailureDomain | None = ...,
+                         listen: Literal["node", "any"] = ...,
                          protocol: Literal["ssh", "tls", "wireguard", "openvpn", "ipsec"] | None = ...,
                          supervisor: Literal["none", "systemd", "pacemaker"] | None = ...,
                          strategy: Strategy | Data) -> None: ...
