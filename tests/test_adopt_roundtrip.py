@@ -48,7 +48,8 @@ DIFFERENT = {
     "webplatform": {
         "cut-sets:redis": "absent", "manual-recovery": "acknowledgement", "quorum-loss:etcd": "absent",
         "quorum-loss:galera": "witness", "quorum-loss:sentinel": "absent", "site-failure:dc": "domains",
-        "cut-sets:galera": "witness", "monitoring-required": "supervisor"},
+        "cut-sets:galera": "witness", "monitoring-required": "supervisor",
+        "reads-outlast-writes:postgres": "absent", "reads-outlast-writes:redis": "absent"},
 }
 
 

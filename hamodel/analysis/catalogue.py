@@ -20,7 +20,7 @@ import string
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
-from hamodel.deployment import Finding, Severity
+from hamodel.analysis.results import Finding, Severity
 
 __all__ = ["RULES", "Rule", "rule_for"]
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
-from hamodel.deployment import Placement, VrrpGroup
+from hamodel.analysis.results import Placement, VrrpGroup
 from hamodel.model import Architecture, Service
 from hamodel.model.strategies import ActivePassive, AppCluster, Elected, External, PacemakerVip, Vrrp, Witness
 

@@ -35,7 +35,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from hamodel.analysis import catalogue as cat
-from hamodel.deployment import Finding, Placement, VrrpGroup
+from hamodel.analysis.results import Finding, Placement, VrrpGroup
 from hamodel.model import Architecture
 from hamodel.model.strategies import BehindVip, Vrrp
 

@@ -64,7 +64,7 @@ from hamodel.analysis.components import ModelView, component_kind, node_id, set_
 from hamodel.analysis.cutsets import Analyzer, CutSet
 from hamodel.analysis.semantics import DEGRADED, DOWN, PARTIAL, UP, Evaluation
 from hamodel.analysis import catalogue as cat
-from hamodel.deployment import Finding, Placement, Severity, VrrpGroup
+from hamodel.analysis.results import Finding, Placement, Severity, VrrpGroup
 from hamodel.model import Architecture
 from hamodel.model.strategies import ActivePassive, AppCluster, Elected, External, PacemakerVip, Sharded, Vrrp, Witness
 

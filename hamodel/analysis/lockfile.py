@@ -10,14 +10,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from hamodel.deployment import Placement
+from hamodel.analysis.results import Placement, PlacementResult
 from hamodel.errors import HamodelError
 from hamodel.model import Architecture
-
-if TYPE_CHECKING:
-    from hamodel.analysis.placement import PlacementResult
 
 __all__ = ["LOCK_FORMAT", "lock_path_for", "read_lock", "write_lock"]
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 import bisect
 import math
 from collections import defaultdict
-from dataclasses import dataclass
 from typing import Iterable
 
 from hamodel.analysis import placement_solver as S
@@ -29,7 +28,7 @@ from hamodel.analysis.placement_statements import names as _names
 from hamodel.analysis.placement_statements import plural as _plural
 from hamodel.analysis.placement_statements import role_text as _role_text
 from hamodel.analysis.vrrp import allocate as allocate_vrrp
-from hamodel.deployment import Placement, VrrpGroup
+from hamodel.analysis.results import Placement, PlacementResult, VrrpGroup  # noqa: F401  (PlacementResult re-exported)
 from hamodel.errors import HamodelError
 from hamodel.model import Architecture, Service
 from hamodel.model.strategies import ActivePassive, AppCluster
@@ -49,30 +48,6 @@ class Unplaceable(HamodelError):
     def __init__(self, explanations: Iterable[str]):
         self.explanations = list(dict.fromkeys(explanations))
         super().__init__("no placement satisfies the model:\n" + "\n".join(f"- {e}" for e in self.explanations))
-
-
-@dataclass(frozen=True)
-class PlacementResult:
-    """A placement with its allocations (VRRP groups) and notes."""
-
-    placement: Placement
-    vrrp_groups: tuple[VrrpGroup, ...]
-    nonlocal_bind_nodes: frozenset[str]
-    warnings: tuple[str, ...]
-    moved: int = 0
-
-    def to_dict(self) -> dict:
-        return {
-            "placement": self.placement.to_dict(),
-            "vrrp_groups": [
-                {"service": g.service, "vips": list(g.vips), "network": g.network, "vrid": g.vrid,
-                 "priorities": dict(sorted(g.priorities.items())), "master": g.master, "manager": g.manager}
-                for g in self.vrrp_groups
-            ],
-            "nonlocal_bind_nodes": sorted(self.nonlocal_bind_nodes),
-            "moved": self.moved,
-            "warnings": list(self.warnings),
-        }
 
 
 # ---------------------------------------------------------------------------
