@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any, NoReturn, Optional
+from typing import Any, NoReturn, Optional, Sequence
 
 import typer
 from rich.console import Console
@@ -148,15 +148,41 @@ def check(
         raise typer.Exit(1)
 
 
-def _emit(text: str, output: Optional[Path]) -> None:
-    """Print ``text``, or write it atomically to ``output``."""
-    if output is None:
+def _stdout(path: Optional[Path]) -> bool:
+    """No ``-o`` or ``-o -``: standard output."""
+    return path is None or str(path) == "-"
+
+
+def _inputs(model: str, lock: Optional[Path] = None) -> list[tuple[Path, str]]:
+    """What a command reads and so must never write over: the model, the
+    modules it imported from its folder (after :func:`_load`), the lock."""
+    from hamodel.loader import model_inputs
+
+    found = [(p, "the model" if i == 0 else "a module the model imports") for i, p in enumerate(model_inputs(model))]
+    return found + ([(lock, "the lock file this command reads")] if lock is not None else [])
+
+
+def _refuse_output(output: Optional[Path], inputs: Sequence[tuple[Path, str]] = ()) -> None:
+    """Exit 2 now (before any work) when ``output`` may not be written."""
+    from hamodel.output import OutputError, refuse_output
+
+    if not _stdout(output):
+        try:
+            refuse_output(output, inputs)  # type: ignore[arg-type]  # not None: not stdout
+        except OutputError as exc:
+            _fail(exc)
+
+
+def _emit(text: str, output: Optional[Path], inputs: Sequence[tuple[Path, str]] = ()) -> None:
+    """Print ``text`` (no ``-o``, or ``-o -``), or write it atomically to ``output``
+    (a regular file or a new path, none of the command's ``inputs``)."""
+    if _stdout(output):
         sys.stdout.write(text)
     else:
         from hamodel.output import OutputError, write_file
 
         try:
-            write_file(output, text.encode())
+            write_file(output, text.encode(), inputs=inputs)  # type: ignore[arg-type]
         except OutputError as exc:
             _fail(exc)
 
@@ -225,11 +251,15 @@ def export(
         err.print(f"error: unknown format {format!r} (json, opsa-mef)", markup=False, highlight=False)
         raise typer.Exit(2)
     arch = _load(model)
+    from hamodel.analysis.placement import lock_path_for
+
+    inputs = _inputs(model, lock_path_for(model))
+    _refuse_output(output, inputs)
     if format == "json":
-        _emit(arch.to_json(), output)
+        _emit(arch.to_json(), output, inputs)
         return
     from hamodel.analysis.components import view
-    from hamodel.analysis.placement import Unplaceable, lock_path_for
+    from hamodel.analysis.placement import Unplaceable
     from hamodel.generators.opsa import render_opsa
     from hamodel.pipeline import resolve
 
@@ -239,7 +269,7 @@ def export(
         _unplaceable(exc, None)
     except HamodelError as exc:
         _fail(exc)
-    _emit(render_opsa(view(arch, dep.placement, dep.vrrp_groups), model_name=arch.name), output)
+    _emit(render_opsa(view(arch, dep.placement, dep.vrrp_groups), model_name=arch.name), output, inputs)
 
 
 @app.command()
@@ -247,6 +277,10 @@ def schema(
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write to this file instead of stdout."),
 ) -> None:
     """Write the JSON Schema of a model (for editors and other tools)."""
+    from hamodel.output import OutputError, holds_model
+
+    if not _stdout(output) and (held := holds_model(output)):  # type: ignore[arg-type]
+        _fail(OutputError(f"refusing to write {output}: it holds {held}, not a schema"))
     _emit(json.dumps(Architecture.model_json_schema(), indent=2, sort_keys=True) + "\n", output)
 
 
@@ -265,7 +299,10 @@ def place(
     from hamodel.analysis.tolerance import tolerant_place
 
     arch = _load(model)
+    if lock is not None and str(lock) == "-":
+        _fail(HamodelError("--lock -: the lock file is read and written, so it must be a file"))
     lock = lock or lock_path_for(model)
+    _refuse_output(lock, _inputs(model))  # never the model itself (place --fresh --lock MODEL)
     try:
         previous = None if fresh else read_lock(lock, arch)
         result = tolerant_place(arch, tolerate, previous) if tolerate else place_instances(arch, previous=previous)
@@ -274,7 +311,7 @@ def place(
     except HamodelError as exc:
         _fail(exc)
     try:
-        write_lock(lock, result)
+        write_lock(lock, result, inputs=_inputs(model))
     except HamodelError as exc:  # an unwritable lock path: named, exit 2
         _fail(exc)
     if json_out:

@@ -63,6 +63,32 @@ def _where(exc: BaseException, files: set[str]) -> tuple[str | None, int | None]
     return found
 
 
+#: Files each loaded model file read as Python from its own folder (itself
+#: included), by resolved path: what a command must never write over.
+_INPUTS: dict[str, frozenset[str]] = {}
+
+
+def _folder_modules(names: set[str], folder: str) -> set[str]:
+    """Resolved files of the modules ``names`` that live under ``folder``."""
+    out = set()
+    for name in names:
+        m = sys.modules.get(name)
+        f = getattr(m, "__file__", None) if m is not None else None
+        if f and str(Path(f).resolve()).startswith(folder + "/"):
+            out.add(str(Path(f).resolve()))
+    return out
+
+
+def model_inputs(spec: str | Path) -> tuple[Path, ...]:
+    """The files a loaded model was read from: the model file (or JSON) and
+    every module it imported from its own folder (after :func:`load`)."""
+    target, _ = _split(str(spec))
+    path = Path(target)
+    if path.suffix in (".py", ".json"):
+        return (path, *sorted(Path(f) for f in _INPUTS.get(str(path.resolve()), ()) if f != str(path.resolve())))
+    return tuple(Path(f) for f in sorted(_INPUTS.get(target, ())))
+
+
 def _exec_file(path: Path) -> ModuleType:
     modname = "hamodel_model_" + hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:12]
     spec = importlib.util.spec_from_file_location(modname, path)
@@ -86,6 +112,7 @@ def _exec_file(path: Path) -> ModuleType:
         filename, lineno = _where(exc, model_files)
         raise LoadError(_message(exc), filename or str(path), lineno) from None
     finally:
+        _INPUTS[str(path.resolve())] = frozenset(_folder_modules(set(sys.modules) - before, folder))
         if added:
             sys.path.remove(folder)
         # Sibling model modules are re-read on the next load: a changed
@@ -172,4 +199,6 @@ def load(spec: str | Path) -> Architecture:
     finally:
         if added:
             sys.path.remove(cwd)
+    if getattr(module, "__file__", None):
+        _INPUTS[target] = frozenset({str(Path(module.__file__).resolve())})
     return _pick(module, attr, target)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterable
 
 from hamodel.deployment import Placement
 from hamodel.errors import HamodelError
@@ -100,8 +100,9 @@ def read_lock(path: Path, arch: Architecture) -> Placement | None:
     return Placement(inst, vrids=vrids)
 
 
-def write_lock(path: Path, result: PlacementResult) -> None:
-    """Write the lock file: deterministic JSON, replaced atomically."""
+def write_lock(path: Path, result: PlacementResult, inputs: Iterable[tuple[Path, str]] = ()) -> None:
+    """Write the lock file: deterministic JSON, replaced atomically (a regular
+    file or a new path, never one of ``inputs``: see :func:`hamodel.output.refuse_output`)."""
     from hamodel.output import write_file
 
     data = {
@@ -110,4 +111,4 @@ def write_lock(path: Path, result: PlacementResult) -> None:
         "vrrp_groups": {g.service: {"network": g.network, "vrid": g.vrid, "master": g.master}
                         for g in result.vrrp_groups},
     }
-    write_file(Path(path), (json.dumps(data, indent=2, sort_keys=True) + "\n").encode())
+    write_file(Path(path), (json.dumps(data, indent=2, sort_keys=True) + "\n").encode(), inputs=inputs)
