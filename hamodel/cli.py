@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import Any, NoReturn, Optional, Sequence
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
 from hamodel.errors import HamodelError
 from hamodel.loader import load
 from hamodel.model import Architecture
+from hamodel.terminal import SafeConsole
 
 app = typer.Typer(
     add_completion=False,
@@ -26,8 +26,8 @@ app = typer.Typer(
     help="Architecture-as-code for highly available deployments.",
     pretty_exceptions_enable=False,
 )
-console = Console()
-err = Console(stderr=True)
+console = SafeConsole()  # model text printed with its control characters escaped
+err = SafeConsole(stderr=True)
 
 MODEL_ARG = typer.Argument(..., help="Model file (models/x.py), file.py:attr, module:attr, or exported .json")
 
@@ -373,7 +373,9 @@ def build(
                       highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
         if text:
-            sys.stdout.write(text)
+            from hamodel.errors import printable
+
+            sys.stdout.write(printable(text, keep="\n\t"))  # OUT may hold anyone's bytes: no control sequence
             err.print(f"[bold red]drift:[/] {escape(str(out))} differs from what {escape(model)} generates",
                       highlight=False)
             raise typer.Exit(1)
