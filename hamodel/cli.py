@@ -2,7 +2,9 @@
 
 Exit codes: 0 ok, 1 the model is fine but a check failed (unsatisfiable,
 violated, unacknowledged finding, drift), 2 usage or model error, 70 an
-internal error (a bug: please report it).
+internal error (a bug: please report it), 141 standard output was closed
+before everything was written (``hamodel diff | head``: as a shell reports
+a program ended by SIGPIPE; no message).
 """
 
 from __future__ import annotations
@@ -457,11 +459,15 @@ def main() -> None:  # console-script entry point
     guard = interrupts.SafeInterrupt((signal.SIGINT, signal.SIGTERM))
     guard.install()
     terminated = lambda: signal.SIGTERM in interrupts.received()  # noqa: E731
+    from hamodel.terminal import StdoutGuard
+
+    sys.stdout = StdoutGuard(sys.stdout)  # a closed pipe: exit 141 quietly (see the module doc)
     try:
         app()  # typer turns KeyboardInterrupt inside a command into exit 130
     except KeyboardInterrupt:
         sys.exit(EXIT_TERMINATED if terminated() else EXIT_INTERRUPTED)
     except SystemExit as exc:
+        sys.stdout.flush()  # the last bytes may meet a closed pipe too: 141, not a traceback at exit
         if terminated() and exc.code == EXIT_INTERRUPTED:
             sys.exit(EXIT_TERMINATED)
         raise

@@ -295,7 +295,7 @@ def at_revision(path: str, rev: str) -> Iterator[tuple[str, str]]:
         raise DiffError(f"--base {rev}: unknown revision: no commit of that name in the repository at {top} "
                         f"({exc})") from None
     real, links = _follow(git, rev, rel)
-    from hamodel.model.json_input import MAX_JSON_BYTES
+    from hamodel.files import MAX_JSON_BYTES
 
     eager: dict[str, str] = {}    # the model, and JSON beside the link and the model: lock files, data
     modules: dict[str, str] = {}  # Python modules under the model's folder, copied when imported

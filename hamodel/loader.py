@@ -25,6 +25,7 @@ from types import ModuleType
 from pydantic import ValidationError
 
 from hamodel.errors import LoadError, ModelError, from_validation_error
+from hamodel.files import UnreadableFile, file_kind, read_bounded
 from hamodel.model import Architecture
 
 
@@ -173,15 +174,21 @@ def load(spec: str | Path) -> Architecture:
     target, attr = _split(str(spec))
     path = Path(target)
     if path.suffix == ".json":
-        if not path.is_file():
-            raise LoadError("no such file", str(path))
         try:
-            return Architecture.from_json(path.read_bytes())
+            data = read_bounded(path, "a JSON model")
+        except FileNotFoundError:
+            raise LoadError("no such file", str(path)) from None
+        except (OSError, UnreadableFile) as exc:
+            raise LoadError(getattr(exc, "strerror", None) or str(exc), str(path)) from None
+        try:
+            return Architecture.from_json(data)
         except ModelError as exc:
             raise LoadError(str(exc), str(path)) from None
     if path.suffix == ".py":
         if not path.is_file():
-            raise LoadError("no such file", str(path))
+            # a FIFO would hang the import, a directory is no module: say what it is
+            raise LoadError(f"it is {file_kind(path.stat().st_mode)}, not a model file" if path.exists()
+                            else "no such file", str(path))
         return _pick(_exec_file(path), attr, str(path))
     cwd = str(Path.cwd())
     added = cwd not in sys.path

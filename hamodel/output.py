@@ -34,6 +34,7 @@ from pathlib import Path, PurePosixPath
 from typing import Callable, Iterable, Iterator, Mapping
 
 from hamodel.errors import HamodelError
+from hamodel.files import file_kind
 
 SECRET_MODE = 0o600
 
@@ -76,9 +77,6 @@ def _fsync_dir(path: Path | str) -> None:
 
 # -- one file ----------------------------------------------------------------------
 
-_KINDS = ((stat.S_ISLNK, "a symbolic link"), (stat.S_ISCHR, "a character device"),
-          (stat.S_ISBLK, "a block device"), (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISSOCK, "a socket"))
-
 #: An output path that is one of the command's inputs: ``(path, what)``, e.g. ``(models/x.py, "the model")``.
 Inputs = Iterable[tuple["Path | str", str]]
 
@@ -103,14 +101,10 @@ def refuse_output(path: Path, inputs: Inputs = ()) -> None:
         raise OutputError(f"cannot write {path}: {_reason(exc)}") from None
     if stat.S_ISDIR(st.st_mode):
         raise OutputError(f"cannot write {path}: it is a directory (give a file name)")
-    for test, kind in _KINDS:
-        if test(st.st_mode):
-            if kind == "a symbolic link":
-                kind += f" (to {os.readlink(path)})"
-            raise OutputError(f"refusing to write {path}: it is {kind}; hamodel replaces only a regular file or "
-                              "writes a new path (for standard output give -o - or no -o)")
     if not stat.S_ISREG(st.st_mode):
-        raise OutputError(f"refusing to write {path}: it is not a regular file")
+        kind = file_kind(st.st_mode) + (f" (to {os.readlink(path)})" if stat.S_ISLNK(st.st_mode) else "")
+        raise OutputError(f"refusing to write {path}: it is {kind}; hamodel replaces only a regular file or "
+                          "writes a new path (for standard output give -o - or no -o)")
     if path.suffix == ".py":
         raise OutputError(f"refusing to write {path}: it is Python source (a model?); hamodel writes no Python")
     for p, what in inputs:

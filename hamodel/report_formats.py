@@ -203,19 +203,27 @@ def diff_text(d: ModelDiff, console: Any) -> None:
 # -- SARIF ----------------------------------------------------------------------------------------
 
 
-def _uri(path: str) -> str:
-    """A relative URI from the current directory when the file is under it
-    (how code scanning resolves results), else a file:// URI."""
-    p = Path(path)
-    if not p.is_absolute():
-        return quote(p.as_posix())
-    try:
-        return quote(p.relative_to(Path.cwd()).as_posix())
-    except ValueError:
-        return p.as_uri()
+class _Bases:
+    """Artifact locations relative to the root of the git repository that
+    holds each file (``uriBaseId``; the first repository is ``SRCROOT``, as
+    code scanning expects), absolute ``file://`` URIs for a file in none."""
+
+    def __init__(self) -> None:
+        self.ids: dict[Path, str] = {}
+
+    def location(self, path: str) -> dict[str, str]:
+        p = Path(os.path.abspath(path))
+        root = next((d for d in p.parents if (d / ".git").exists()), None)
+        if root is None:
+            return {"uri": p.as_uri()}
+        base = self.ids.setdefault(root, "SRCROOT" if not self.ids else f"SRCROOT{len(self.ids)}")
+        return {"uri": quote(p.relative_to(root).as_posix()), "uriBaseId": base}
+
+    def original(self) -> dict[str, Any]:
+        return {base: {"uri": root.as_uri() + "/"} for root, base in self.ids.items()}
 
 
-def _result(f: Finding, locations: list[dict[str, Any]], baseline: str | None) -> dict[str, Any]:
+def _result(f: Finding, locations: list[dict[str, Any]], baseline: str | None, bases: _Bases) -> dict[str, Any]:
     text = f.title.rstrip(".") + ". " + f.impact + (f" Mitigation: {f.mitigation}" if f.mitigation else "")
     r: dict[str, Any] = {
         "ruleId": f.kind, "level": SARIF_LEVEL.get(f.severity, "warning"), "message": {"text": text},
@@ -229,7 +237,7 @@ def _result(f: Finding, locations: list[dict[str, Any]], baseline: str | None) -
         r["baselineState"] = baseline
     locs = []
     for loc in locations[:1] + [x for x in locations[1:] if x["line"]][:9]:
-        phys: dict[str, Any] = {"artifactLocation": {"uri": _uri(loc["file"])}}
+        phys: dict[str, Any] = {"artifactLocation": bases.location(loc["file"])}
         if loc["line"]:
             phys["region"] = {"startLine": int(loc["line"])}
         locs.append({"physicalLocation": phys, "logicalLocations": [{"name": loc["object"], "kind": "object"}]})
@@ -250,6 +258,8 @@ def sarif_log(results: Iterable[tuple[Finding, list[dict[str, Any]], str | None]
     except PackageNotFoundError:  # running from a checkout without install
         ver = "0"
     items = list(results)
+    bases = _Bases()
+    out = [_result(f, locs, b, bases) for f, locs, b in items]
     rules = {}
     for f, _, _ in items:
         rules.setdefault(f.kind, {"id": f.kind, "name": f.kind.replace("-", " ").title().replace(" ", ""),
@@ -259,7 +269,8 @@ def sarif_log(results: Iterable[tuple[Finding, list[dict[str, Any]], str | None]
         "runs": [{
             "tool": {"driver": {"name": "hamodel", "version": ver,
                                 "rules": [rules[k] for k in sorted(rules)]}},
-            "results": [_result(f, locs, b) for f, locs, b in items],
+            "results": out,
+            **({"originalUriBaseIds": bases.original()} if bases.ids else {}),
         }],
     }
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Iterable
 
 from hamodel.deployment import Placement
 from hamodel.errors import HamodelError
+from hamodel.files import read_bounded
 from hamodel.model import Architecture
 
 if TYPE_CHECKING:
@@ -53,18 +54,20 @@ def read_lock(path: Path, arch: Architecture) -> Placement | None:
     silently ignoring part of it would move instances without saying so.
     """
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         return None
 
     def bad(where: str, why: str) -> HamodelError:
         return HamodelError(f"{path}: not a placement lock file: {where}{': ' if where else ''}{why} "
                             "(delete it or use --fresh)")
 
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+    try:  # a regular file of a sensible size: a FIFO does not hang, 1 GiB is not parsed
+        data = json.loads(read_bounded(path, "a lock file").decode("utf-8"))
     except UnicodeDecodeError as exc:
         raise bad("", f"not UTF-8 text (byte {exc.start})") from None
-    except (OSError, ValueError, RecursionError) as exc:  # RecursionError: [[[...]]]
+    except OSError as exc:
+        raise bad("", exc.strerror or str(exc)) from None
+    except (ValueError, RecursionError) as exc:  # RecursionError: [[[...]]]; ValueError: UnreadableFile too
         raise bad("", str(exc)) from None
     if not isinstance(data, dict):
         raise bad("", f"expected an object, got {_json_type(data)}")

@@ -16,10 +16,6 @@ from typing import Any
 
 from hamodel.errors import ModelError, format_loc
 
-#: The largest JSON model or lock file read (bytes): far above a 10,000-service
-#: model, far below what would take gigabytes of memory to parse.
-MAX_JSON_BYTES = 64 << 20
-
 # An integer literal longer than this is refused before Python converts it
 # (int() of a 5000-digit string raises, and nothing in a model is that big).
 _MAX_INT_DIGITS = 100
