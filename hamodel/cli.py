@@ -246,7 +246,7 @@ def export(
     format: str = typer.Option("json", "--format",
                                help="Output format: json (the model), or opsa-mef (each service's fault tree, "
                                     "Open-PSA MEF XML for SCRAM and other PSA tools)."),
-    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write to this file instead of stdout."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write to this file instead of stdout (a regular file or a new path; - is stdout)."),
 ) -> None:
     """Write the validated model as canonical JSON, or its services' fault trees (opsa-mef)."""
     if format not in ("json", "opsa-mef"):
@@ -276,7 +276,7 @@ def export(
 
 @app.command()
 def schema(
-    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write to this file instead of stdout."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write to this file instead of stdout (a regular file or a new path; - is stdout)."),
 ) -> None:
     """Write the JSON Schema of a model (for editors and other tools)."""
     from hamodel.output import OutputError, holds_model
