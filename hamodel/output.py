@@ -34,7 +34,7 @@ from pathlib import Path, PurePosixPath
 from typing import Callable, Iterable, Iterator, Mapping
 
 from hamodel.errors import HamodelError
-from hamodel.files import file_kind
+from hamodel.files import file_kind, read_bounded
 
 SECRET_MODE = 0o600
 
@@ -119,21 +119,11 @@ def holds_model(path: Path) -> str | None:
     """What hamodel data a regular file at ``path`` holds ("a hamodel model",
     "a placement lock file"), else None: for a command with no model input
     (``schema -o``) that must still not write over one."""
+    if os.path.islink(path):
+        return None  # refused anyway, as every symbolic link
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except OSError:
-        return None
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return None
-        head = os.read(fd, 1 << 20)
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
-    try:
-        data = json.loads(head)
-    except (ValueError, RecursionError):
+        data = json.loads(read_bounded(path, "JSON"))
+    except (OSError, ValueError, RecursionError):  # ValueError: not JSON, not a regular file, too big
         return None
     if isinstance(data, dict) and isinstance(data.get("nodes"), list) and "services" in data:
         return "a hamodel model"

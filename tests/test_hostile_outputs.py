@@ -169,6 +169,17 @@ def test_no_output_is_the_model_or_what_it_imports(tmp_path):
     assert {p: p.read_bytes() for p in before} == before
 
 
+def test_schema_never_writes_over_a_big_exported_model(tmp_path):
+    big = tmp_path / "big.json"
+    big.write_text(json.dumps({"name": "x", "nodes": [{"name": f"n{i}", "pad": "p" * 200} for i in range(10_000)],
+                               "services": []}))
+    assert big.stat().st_size > 2 << 20
+    before = big.read_bytes()
+    r = run("schema", "-o", big)
+    assert r.exit_code == 2 and "it holds a hamodel model" in r.output, r.output
+    assert big.read_bytes() == before
+
+
 def test_export_never_writes_over_the_lock_it_reads(tmp_path):
     m = model(tmp_path)
     lock = m.with_name("small.lock.json")
