@@ -252,9 +252,9 @@ class _RevisionImports(importlib.abc.MetaPathFinder):
                     (self.root / cand).write_bytes(self.git.blobs([self.modules[cand]])[self.modules[cand]])
                     wrote = True
             if wrote:  # the path finder caches directory listings
-                finder = sys.path_importer_cache.get(entry)
-                if finder is not None:
-                    finder.invalidate_caches()
+                invalidate = getattr(sys.path_importer_cache.get(entry), "invalidate_caches", None)
+                if invalidate is not None:
+                    invalidate()
         return None
 
 

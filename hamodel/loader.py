@@ -206,6 +206,6 @@ def load(spec: str | Path) -> Architecture:
     finally:
         if added:
             sys.path.remove(cwd)
-    if getattr(module, "__file__", None):
-        _INPUTS[target] = frozenset({str(Path(module.__file__).resolve())})
+    if (module_file := getattr(module, "__file__", None)) is not None:
+        _INPUTS[target] = frozenset({str(Path(module_file).resolve())})
     return _pick(module, attr, target)
