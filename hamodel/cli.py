@@ -2,7 +2,9 @@
 
 Exit codes: 0 ok, 1 the model is fine but a check failed (unsatisfiable,
 violated, unacknowledged finding, drift), 2 usage or model error, 70 an
-internal error (a bug: please report it).
+internal error (a bug: please report it), 141 standard output was closed
+before everything was written (``hamodel diff | head``: as a shell reports
+a program ended by SIGPIPE; no message).
 """
 
 from __future__ import annotations
@@ -10,15 +12,15 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any, NoReturn, Optional
+from typing import Any, NoReturn, Optional, Sequence
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
 from hamodel.errors import HamodelError
 from hamodel.loader import load
 from hamodel.model import Architecture
+from hamodel.terminal import SafeConsole
 
 app = typer.Typer(
     add_completion=False,
@@ -26,8 +28,8 @@ app = typer.Typer(
     help="Architecture-as-code for highly available deployments.",
     pretty_exceptions_enable=False,
 )
-console = Console()
-err = Console(stderr=True)
+console = SafeConsole()  # model text printed with its control characters escaped
+err = SafeConsole(stderr=True)
 
 MODEL_ARG = typer.Argument(..., help="Model file (models/x.py), file.py:attr, module:attr, or exported .json")
 
@@ -148,15 +150,41 @@ def check(
         raise typer.Exit(1)
 
 
-def _emit(text: str, output: Optional[Path]) -> None:
-    """Print ``text``, or write it atomically to ``output``."""
-    if output is None:
+def _stdout(path: Optional[Path]) -> bool:
+    """No ``-o`` or ``-o -``: standard output."""
+    return path is None or str(path) == "-"
+
+
+def _inputs(model: str, lock: Optional[Path] = None) -> list[tuple[Path, str]]:
+    """What a command reads and so must never write over: the model, the
+    modules it imported from its folder (after :func:`_load`), the lock."""
+    from hamodel.loader import model_inputs
+
+    found = [(p, "the model" if i == 0 else "a module the model imports") for i, p in enumerate(model_inputs(model))]
+    return found + ([(lock, "the lock file this command reads")] if lock is not None else [])
+
+
+def _refuse_output(output: Optional[Path], inputs: Sequence[tuple[Path, str]] = ()) -> None:
+    """Exit 2 now (before any work) when ``output`` may not be written."""
+    from hamodel.output import OutputError, refuse_output
+
+    if not _stdout(output):
+        try:
+            refuse_output(output, inputs)  # type: ignore[arg-type]  # not None: not stdout
+        except OutputError as exc:
+            _fail(exc)
+
+
+def _emit(text: str, output: Optional[Path], inputs: Sequence[tuple[Path, str]] = ()) -> None:
+    """Print ``text`` (no ``-o``, or ``-o -``), or write it atomically to ``output``
+    (a regular file or a new path, none of the command's ``inputs``)."""
+    if _stdout(output):
         sys.stdout.write(text)
     else:
         from hamodel.output import OutputError, write_file
 
         try:
-            write_file(output, text.encode())
+            write_file(output, text.encode(), inputs=inputs)  # type: ignore[arg-type]
         except OutputError as exc:
             _fail(exc)
 
@@ -218,18 +246,22 @@ def export(
     format: str = typer.Option("json", "--format",
                                help="Output format: json (the model), or opsa-mef (each service's fault tree, "
                                     "Open-PSA MEF XML for SCRAM and other PSA tools)."),
-    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write to this file instead of stdout."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write to this file instead of stdout (a regular file or a new path; - is stdout)."),
 ) -> None:
     """Write the validated model as canonical JSON, or its services' fault trees (opsa-mef)."""
     if format not in ("json", "opsa-mef"):
         err.print(f"error: unknown format {format!r} (json, opsa-mef)", markup=False, highlight=False)
         raise typer.Exit(2)
     arch = _load(model)
+    from hamodel.analysis.placement import lock_path_for
+
+    inputs = _inputs(model, lock_path_for(model))
+    _refuse_output(output, inputs)
     if format == "json":
-        _emit(arch.to_json(), output)
+        _emit(arch.to_json(), output, inputs)
         return
     from hamodel.analysis.components import view
-    from hamodel.analysis.placement import Unplaceable, lock_path_for
+    from hamodel.analysis.placement import Unplaceable
     from hamodel.generators.opsa import render_opsa
     from hamodel.pipeline import resolve
 
@@ -239,14 +271,18 @@ def export(
         _unplaceable(exc, None)
     except HamodelError as exc:
         _fail(exc)
-    _emit(render_opsa(view(arch, dep.placement, dep.vrrp_groups), model_name=arch.name), output)
+    _emit(render_opsa(view(arch, dep.placement, dep.vrrp_groups), model_name=arch.name), output, inputs)
 
 
 @app.command()
 def schema(
-    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write to this file instead of stdout."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write to this file instead of stdout (a regular file or a new path; - is stdout)."),
 ) -> None:
     """Write the JSON Schema of a model (for editors and other tools)."""
+    from hamodel.output import OutputError, holds_model
+
+    if not _stdout(output) and (held := holds_model(output)):  # type: ignore[arg-type]
+        _fail(OutputError(f"refusing to write {output}: it holds {held}, not a schema"))
     _emit(json.dumps(Architecture.model_json_schema(), indent=2, sort_keys=True) + "\n", output)
 
 
@@ -265,7 +301,10 @@ def place(
     from hamodel.analysis.tolerance import tolerant_place
 
     arch = _load(model)
+    if lock is not None and str(lock) == "-":
+        _fail(HamodelError("--lock -: the lock file is read and written, so it must be a file"))
     lock = lock or lock_path_for(model)
+    _refuse_output(lock, _inputs(model))  # never the model itself (place --fresh --lock MODEL)
     try:
         previous = None if fresh else read_lock(lock, arch)
         result = tolerant_place(arch, tolerate, previous) if tolerate else place_instances(arch, previous=previous)
@@ -274,7 +313,7 @@ def place(
     except HamodelError as exc:
         _fail(exc)
     try:
-        write_lock(lock, result)
+        write_lock(lock, result, inputs=_inputs(model))
     except HamodelError as exc:  # an unwritable lock path: named, exit 2
         _fail(exc)
     if json_out:
@@ -336,7 +375,9 @@ def build(
                       highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
         if text:
-            sys.stdout.write(text)
+            from hamodel.errors import printable
+
+            sys.stdout.write(printable(text, keep="\n\t"))  # OUT may hold anyone's bytes: no control sequence
             err.print(f"[bold red]drift:[/] {escape(str(out))} differs from what {escape(model)} generates",
                       highlight=False)
             raise typer.Exit(1)
@@ -510,11 +551,15 @@ def main() -> None:  # console-script entry point
     guard = interrupts.SafeInterrupt((signal.SIGINT, signal.SIGTERM))
     guard.install()
     terminated = lambda: signal.SIGTERM in interrupts.received()  # noqa: E731
+    from hamodel.terminal import StdoutGuard
+
+    sys.stdout = StdoutGuard(sys.stdout)  # a closed pipe: exit 141 quietly (see the module doc)
     try:
         app()  # typer turns KeyboardInterrupt inside a command into exit 130
     except KeyboardInterrupt:
         sys.exit(EXIT_TERMINATED if terminated() else EXIT_INTERRUPTED)
     except SystemExit as exc:
+        sys.stdout.flush()  # the last bytes may meet a closed pipe too: 141, not a traceback at exit
         if terminated() and exc.code == EXIT_INTERRUPTED:
             sys.exit(EXIT_TERMINATED)
         raise
