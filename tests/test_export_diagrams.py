@@ -99,17 +99,19 @@ def test_exports_are_deterministic(tmp_path: Path) -> None:
 
 
 def _dsl_tokens(text: str) -> list[str]:
-    """The DSL's tokens: quoted strings (backslash escapes) and words; fails on an unterminated string."""
-    tokens, i = [], 0
+    """The DSL's tokens as the reference tokenizer (structurizr/java, ``Tokenizer``) reads a line: a quoted
+    string ends at a ``"`` not preceded by a backslash; words end at whitespace. Fails on an unterminated string."""
+    tokens = []
     for line in text.splitlines():
         i = 0
+        line = line.strip()
         while i < len(line):
             if line[i].isspace():
                 i += 1
             elif line[i] == '"':
                 j = i + 1
-                while j < len(line) and line[j] != '"':
-                    j += 2 if line[j] == "\\" else 1
+                while j < len(line) and not (line[j] == '"' and line[j - 1] != "\\"):
+                    j += 1
                 assert j < len(line), f"unterminated string: {line}"
                 tokens.append(line[i:j + 1])
                 i = j + 1
@@ -141,8 +143,10 @@ def test_structurizr_workspace_is_well_formed(resolved, hostile) -> None:
                 refs = [tokens[i - 1], tokens[i + 1]] if t == "->" else [tokens[i + 1]]
                 for r in refs:
                     assert all(part in defined for part in r.split(".")), (r, text[:500])
-    name = quote(HOSTILE)
-    assert "${" not in name and _dsl_tokens(name) == [name, "\n"]
+    for text in (HOSTILE, HOSTILE + "\\", 'a "quoted\\" name'):
+        name = quote(text)
+        assert "${" not in name and _dsl_tokens(name) == [name, "\n"], name
+        assert name[1:-1].replace("\uff02", '"').replace("\u200b", "") == " ".join(text.split())
 
 
 def test_diff_markdown_draws_the_affected_services(tmp_path: Path) -> None:

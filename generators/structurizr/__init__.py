@@ -8,9 +8,8 @@ rack > node), each node holding the container instances placed on it.
 Views: the container view and the deployment view, laid out automatically.
 
 Identifiers are derived from model names (letters, digits and ``_`` only,
-injective); every name is a double-quoted DSL string with ``\\`` and ``"``
-escaped by backslash and ``$`` written so that ``${...}`` is never read as a
-constant. Output is deterministic.
+injective); every name is a double-quoted DSL string (see :func:`quote`
+for the characters the DSL cannot carry as they are). Output is deterministic.
 """
 
 from __future__ import annotations
@@ -23,10 +22,18 @@ __all__ = ["workspace", "quote", "ident"]
 
 
 def quote(text: object) -> str:
-    """A DSL string literal showing ``text``: one line, backslash escapes, no ``${`` substitution."""
-    s = " ".join(str(text).split())
-    s = s.replace("\\", "\\\\").replace('"', '\\"')
-    return '"' + s.replace("${", "$\u200b{") + '"'
+    """A DSL string literal showing ``text`` on one line.
+
+    The DSL has no escape that yields a bare ``"`` (its tokenizer keeps the
+    backslash of ``\\"``, and reads a ``"`` after any backslash as part of the
+    string), so a double quote becomes U+FF02 (＂) and a backslash that would
+    stand before the closing quote gets a zero-width space after it;
+    ``${`` becomes ``$``, zero-width space, ``{``, so that no ``${NAME}`` is
+    replaced by a constant or an environment variable."""
+    s = " ".join(str(text).split()).replace('"', "\uff02").replace("${", "$\u200b{")
+    if s.endswith("\\"):
+        s += "\u200b"
+    return '"' + s + '"'
 
 
 def ident(*parts: str) -> str:
