@@ -174,3 +174,39 @@ def test_finding_links_point_at_their_sections(site: Path) -> None:
         assert 'href="explorer.html"' in (folder / "index.html").read_text(encoding="utf-8")
         # Offline: the page's scripts and style sheets are the site's own files.
         assert not re.search(r'<(?:script|link)[^>]+(?:src|href)="(?:https?:)?//', page), model
+
+
+HOSTILE_MODEL = '''
+from hamodel import Architecture, Network, Node, Rack, Service, VirtualIP
+from hamodel.strategies import AppCluster, BehindVip, Vrrp
+
+NAME = "</script><script>window.pwned=1</script> <img src=x onerror=window.pwned=2> **b** `c` &amp; \\\\u003c"
+lan = Network("lan", subnet="10.0.0.0/24")
+vip = VirtualIP("vip", "10.0.0.100", network=lan)
+nodes = [Node(f"n{i}", roles={"lb"}, domains=[Rack(f"r{i}")], addresses={lan: f"10.0.0.{10 + i}"}) for i in (1, 2, 3)]
+architecture = Architecture(NAME, description=NAME, networks=[lan], vips=[vip], nodes=nodes, services=[
+    Service("haproxy", on="lb", strategy=Vrrp(vip, track="haproxy")),
+    Service("db", on="lb", strategy=AppCluster(access=BehindVip(vip, port=3306, single_writer=True))),
+])
+'''
+
+
+def test_hostile_model_name_stays_text(tmp_path: Path) -> None:
+    """The architecture's free-text name (HTML, script, Markdown) is shown as text on the explorer page and
+    runs nothing; the page still works."""
+    from test_docs import _project
+
+    docs = _project(tmp_path, {"hostile": HOSTILE_MODEL}, "Test\n====\n\n.. toctree::\n\n   generated/index\n")
+    proc = sphinx_build(docs, tmp_path / "html")
+    assert proc.returncode == 0, proc.stderr
+    browser = ExplorerBrowser(tmp_path / "profile")
+    try:
+        browser.open((tmp_path / "html" / "generated" / "hostile" / "explorer.html").as_uri())
+        wait_ready(browser)
+        assert browser.run("return [String(window.pwned), document.querySelectorAll('img').length];") == ["undefined", 0]
+        title = browser.run("return document.querySelector('h1').textContent;")
+        assert "</script><script>window.pwned=1</script>" in title and "<img src=x" in title
+        browser.click(css_button("node:n1"))
+        assert browser.run(STATES)["db"][0] == "degraded"
+    finally:
+        browser.close()
