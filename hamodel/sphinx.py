@@ -32,6 +32,7 @@ from __future__ import annotations
 import glob
 import hashlib
 import os
+import posixpath
 import re
 import time
 from pathlib import Path
@@ -325,7 +326,7 @@ def _explorer(app: Sphinx, dep: Any, slug: str) -> dict[str, bytes]:
     except Exception as exc:  # noqa: BLE001 - reported as the model's warning
         raise ModelFailure(f"the failure explorer could not be built: {type(exc).__name__}: {exc}") from None
     pages: set[str] = app.__dict__.setdefault("_hamodel_explorer_pages", set())
-    pages.add(f"{app.config.hamodel_output}/{slug}/explorer")
+    pages.add(posixpath.normpath(f"{Path(app.config.hamodel_output).as_posix()}/{slug}/explorer"))
     return files
 
 

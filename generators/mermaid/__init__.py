@@ -83,7 +83,9 @@ def physical(dep: Deployment) -> str:
             loose.append(n.name)
 
     def node_line(n: str, indent: str) -> str:
-        services = ", ".join(dep.placement.services_on(n))
+        on = dep.placement.services_on(n)
+        # A long list would make one huge box: the names when few, else how many.
+        services = ", ".join(on) if len(on) <= 6 else f"{len(on)} services"
         return f"{indent}{node_id('node', n)}[{label(n + (': ' + services if services else ''))}]"
 
     def emit(d, depth: int) -> None:
