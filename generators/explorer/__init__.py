@@ -50,25 +50,29 @@ _KIND_LABEL = {"node": "node", "proc": "process", "domain": "domain", "switch": 
 
 
 class _Table:
-    """Formulas as a table of gates, children first, each gate once."""
+    """Formulas as a table of gates, children first, each gate once.
+
+    Gates are known by object identity, as the fault-tree builder shares
+    them (hashing a nested tuple walks all of it, every time); the table
+    keeps every formula it numbered alive, so no id is reused."""
 
     def __init__(self, components: list[str]):
-        self.components = components
         self.index = {c: i for i, c in enumerate(components)}
         self.rows: list[list[Any]] = []
-        self.ids: dict[tuple, int] = {}
+        self.ids: dict[int, int] = {}
+        self._alive: list[tuple] = []
 
     def add(self, f: tuple) -> int:
         """Row number of ``f`` (its operands added first, iteratively: deep formulas are fine)."""
         stack: list[tuple[tuple, bool]] = [(f, False)]
         while stack:
             x, ready = stack.pop()
-            if x in self.ids:
+            if id(x) in self.ids:
                 continue
             kids = _operands(x)
-            if not ready and any(k not in self.ids for k in kids):
+            if not ready and any(id(k) not in self.ids for k in kids):
                 stack.append((x, True))
-                stack.extend((k, False) for k in reversed(kids) if k not in self.ids)
+                stack.extend((k, False) for k in reversed(kids) if id(k) not in self.ids)
                 continue
             op = x[0]
             if op in ("T", "F"):
@@ -76,14 +80,15 @@ class _Table:
             elif op == "var":
                 row = ["v", self.index[x[1]]]
             elif op == "not":
-                row = ["not", self.ids[x[1]]]
+                row = ["not", self.ids[id(x[1])]]
             elif op == "atleast":
-                row = ["k", x[1], [self.ids[k] for k in x[2]]]
+                row = ["k", x[1], [self.ids[id(k)] for k in x[2]]]
             else:
-                row = [op, [self.ids[k] for k in x[1]]]
-            self.ids[x] = len(self.rows)
+                row = [op, [self.ids[id(k)] for k in x[1]]]
+            self.ids[id(x)] = len(self.rows)
             self.rows.append(row)
-        return self.ids[f]
+            self._alive.append(x)
+        return self.ids[id(f)]
 
 
 def _operands(x: tuple) -> tuple:
@@ -120,7 +125,7 @@ def evaluate_table(rows: list[list[Any]], components: list[str], failed: set[str
     return out
 
 
-def _label(dep: Deployment, cid: str, v: Any) -> str:
+def _label(dep: Deployment, cid: str) -> str:
     kind, _, rest = cid.partition(":")
     if kind == "proc":
         proc, _, node = rest.rpartition("@")
@@ -172,7 +177,7 @@ def explorer_data(dep: Deployment, *, slug: str, k: int = 2, doc: str = "index.h
     from docutils.nodes import make_id
 
     from hamodel.analysis.components import node_id
-    from hamodel.analysis.faulttree import TRUE, Builder, and_, not_, or_
+    from hamodel.analysis.faulttree import TRUE, Builder, and_, not_, or_, trees
     from hamodel.generators.docs import limitations
     from hamodel.model.strategies import AppCluster, Elected, External, PacemakerVip, Sharded, Vrrp
 
@@ -180,13 +185,16 @@ def explorer_data(dep: Deployment, *, slug: str, k: int = 2, doc: str = "index.h
     v = dep.analysis.view
     comps = list(v.components)
     table = _Table(comps)
+    # "Up" is each service's fault tree, as the analysis builds it; the finer states
+    # (instances, holders, quorum, split brain) come from the same builder's parts.
+    ups = trees(v, [s for s in sorted(v.services) if not isinstance(v.services[s].strategy, External)])
     b = Builder(v)
     services = []
     for name in sorted(v.services):
         svc = v.services[name]
         st = svc.strategy
         external = isinstance(st, External)
-        up = TRUE if external else b.up(name)
+        up = TRUE if external else ups[name].up
         members: list[list[Any]] = []
         if not external and not isinstance(st, Sharded):
             members += [[f"instance on {n}", table.add(b.inst_ok(name, n))] for n in v.counted_instances(name)]
@@ -259,7 +267,7 @@ def explorer_data(dep: Deployment, *, slug: str, k: int = 2, doc: str = "index.h
         "model": arch.name,
         "k": k,
         "components": comps,
-        "labels": {c: _label(dep, c, v) for c in comps},
+        "labels": {c: _label(dep, c) for c in comps},
         "gates": table.rows,
         "services": services,
         "domains": domains,
