@@ -53,6 +53,7 @@ def failure_sets(dep, data: dict, n: int = 60) -> list[set[str]]:
     return sets
 
 
+@pytest.mark.slow
 def test_states_agree_with_the_semantics(model) -> None:
     dep, data = model
     for failed in failure_sets(dep, data):
