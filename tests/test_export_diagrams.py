@@ -24,6 +24,7 @@ from hamodel.strategies import AppCluster, BehindVip, Vrrp
 REPO = Path(__file__).resolve().parent.parent
 PARSER = REPO / "tests" / "mermaid"
 MODELS = ["openstack_keepalived", "openstack_pacemaker", "multirack", "webplatform"]
+pytestmark = pytest.mark.slow  # node and the CLI in subprocesses: about a minute for the module
 HOSTILE = ('<script>x</script> **b** [l](javascript:x) `c` "q" ${env.X} --> end; click A call x() '
            '%%{init: {}}%% #35; &amp; | \\')
 
