@@ -244,13 +244,15 @@ def diff(
 def export(
     model: str = MODEL_ARG,
     format: str = typer.Option("json", "--format",
-                               help="Output format: json (the model), or opsa-mef (each service's fault tree, "
-                                    "Open-PSA MEF XML for SCRAM and other PSA tools)."),
+                               help="Output format: json (the model), opsa-mef (each service's fault tree, "
+                                    "Open-PSA MEF XML for SCRAM and other PSA tools), mermaid (Markdown with the "
+                                    "logical and physical flowcharts) or structurizr (a Structurizr DSL workspace)."),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write to this file instead of stdout (a regular file or a new path; - is stdout)."),
 ) -> None:
-    """Write the validated model as canonical JSON, or its services' fault trees (opsa-mef)."""
-    if format not in ("json", "opsa-mef"):
-        err.print(f"error: unknown format {format!r} (json, opsa-mef)", markup=False, highlight=False)
+    """Write the validated model as canonical JSON, its services' fault trees (opsa-mef), or diagrams (mermaid, structurizr)."""
+    if format not in ("json", "opsa-mef", "mermaid", "structurizr"):
+        err.print(f"error: unknown format {format!r} (json, opsa-mef, mermaid, structurizr)", markup=False,
+                  highlight=False)
         raise typer.Exit(2)
     arch = _load(model)
     from hamodel.analysis.placement import lock_path_for
@@ -271,7 +273,16 @@ def export(
         _unplaceable(exc, None)
     except HamodelError as exc:
         _fail(exc)
-    _emit(render_opsa(view(arch, dep.placement, dep.vrrp_groups), model_name=arch.name), output, inputs)
+    if format == "mermaid":
+        from hamodel.generators.mermaid import markdown
+
+        _emit(markdown(dep), output, inputs)
+    elif format == "structurizr":
+        from hamodel.generators.structurizr import workspace
+
+        _emit(workspace(dep), output, inputs)
+    else:
+        _emit(render_opsa(view(arch, dep.placement, dep.vrrp_groups), model_name=arch.name), output, inputs)
 
 
 @app.command()

@@ -105,6 +105,7 @@ def diff_markdown(d: ModelDiff) -> str:
             out.append(f"| severity | {o.severity} → {n.severity} | **{_md(n.title)}** ({_code(n.id)}) "
                        f"| {_md(_scenario(n))} | {where} |")
         out.append("")
+    out += _affected_chart(d)
     sections = []
     if d.added:
         body = []
@@ -140,6 +141,18 @@ def diff_markdown(d: ModelDiff) -> str:
         if s.files_error:
             out.append(f"> files of {_code(s.label)} could not be built: {_md(s.files_error)}")
     return "\n".join(out).rstrip() + "\n"
+
+
+def _affected_chart(d: ModelDiff) -> list[str]:
+    """A small Mermaid chart of the services whose findings or failure sets change (GitHub and GitLab draw it)."""
+    from hamodel.generators.mermaid import affected
+
+    names = {s for f in d.added + d.removed for s in f.services} | {s for _, f in d.changed for s in f.services}
+    names |= {r["service"] for r in d.services}
+    if not names:
+        return []
+    return ["Services whose findings or failure sets change:", "", "```mermaid", affected(names, d.new.dep).rstrip("\n"),
+            "```", ""]
 
 
 # -- rich text ------------------------------------------------------------------------------------
