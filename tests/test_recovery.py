@@ -1,0 +1,133 @@
+"""Predicted recovery (RTO interval, RPO) and the policy gate."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from hamodel import Policy
+from hamodel.pipeline import resolve
+
+ROOT = Path(__file__).resolve().parents[1]
+MODELS = ROOT / "models"
+
+
+def _dep(arch, name):
+    return resolve(arch, lock=MODELS / f"{name}.lock.json")
+
+
+def test_reference_intervals_follow_the_generated_timers(resolved):
+    dep = resolved("openstack_keepalived")
+    t = dep.recovery
+    g = dep.group_of("haproxy")
+    best = g.members[1]
+    md = 3 + (256 - g.priorities[best]) / 256  # advert_int 1 s
+    ks = t.get("keystone", "node")
+    assert ks.rto_s == (0.0, round(md, 3)) and "advert_int" in ks.dominated_by
+    hp = t.get("haproxy", "process")  # vrrp_script interval 2 s, fall 2, then the best backup's skew
+    assert hp.rto_s == (round(2 + md - 3, 3), round(6 + md - 3, 3)) and "check.interval_s" in hp.dominated_by
+    gl = t.get("galera", "node")
+    assert gl.rto_s == (5.0, 13.0) and "evs.suspect_timeout" in gl.dominated_by
+    # A mesh link cut loses no node in the model: unknown, never 0.
+    assert t.get("keystone", "link").rto_s is None
+    # Nothing moves cinder-volume: a node crash stops it for good.
+    cv = t.get("cinder-volume", "node")
+    assert cv.rto_s is None and cv.down == ("node:ctl-1",)
+    # No site in the model: no site row.
+    assert t.get("keystone", "site") is None
+
+
+def test_a_slower_advert_widens_the_interval(reference_arch):
+    arch = reference_arch("openstack_keepalived")
+    slow = arch.replace_services({"haproxy": {"strategy": arch.service("haproxy").strategy.replace(advert_int=3)}})
+    dep = _dep(slow, "openstack_keepalived")
+    g = dep.group_of("haproxy")
+    md = 3 * (3 + (256 - g.priorities[g.members[1]]) / 256)
+    assert dep.recovery.get("keystone", "node").rto_s == (0.0, round(md, 3))
+
+
+def _measured(page: Path, scenario: str, key: str) -> float:
+    text = page.read_text()
+    block = text.split(f"Scenario ``{scenario}``", 1)[1].split("\nScenario ``", 1)[0]
+    m = re.search(rf"- {key} \\\(s\\\): ([0-9.]+)", block)
+    assert m, f"{scenario}: no {key} on {page.name}"
+    return float(m.group(1))
+
+
+def test_predictions_contain_the_measured_drill(resolved):
+    """docs/drills.rst (a real drill of the reference model) against the prediction."""
+    t = resolved("openstack_keepalived").recovery
+    page = ROOT / "docs" / "drills.rst"
+    crash = _measured(page, "holder-crash", "service restored")
+    lo, hi = t.get("keystone", "node").rto_s
+    assert lo <= crash <= hi, (crash, lo, hi)
+    death = _measured(page, "haproxy-death", "service restored")
+    lo, hi = t.get("haproxy", "process").rto_s
+    assert lo <= death <= hi, (death, lo, hi)
+    # galera-member-down: writes on the survivor after 6.39 s in that drill
+    m = re.search(r"writes on ctl-\d after ([0-9.]+) s", page.read_text())
+    lo, hi = t.get("galera", "node").rto_s
+    assert m and lo <= float(m.group(1)) <= hi
+
+
+def test_policy_names_the_vrrp_timer(reference_arch):
+    arch = reference_arch("openstack_keepalived").replace(policy=Policy(rto={"node": "3s"}))
+    dep = _dep(arch, "openstack_keepalived")
+    f = next(f for f in dep.findings if f.id == "recovery-objective:keystone:node:rto")
+    assert "services[haproxy].strategy.advert_int" in f.impact
+    assert "below the 1 s keepalived allows" in f.mitigation
+    # A 5 s target holds for the APIs (3.57 s) but not for Galera's eviction (5-13 s).
+    arch5 = reference_arch("openstack_keepalived").replace(policy=Policy(rto={"node": "5s"}))
+    ids = {f.id for f in _dep(arch5, "openstack_keepalived").findings if f.kind == "recovery-objective"}
+    assert "recovery-objective:galera:node:rto" in ids and "recovery-objective:keystone:node:rto" not in ids
+
+
+def test_policy_names_the_haproxy_timer_and_a_value_that_meets_it(reference_arch):
+    arch = reference_arch("multirack")
+    dep = _dep(arch.replace_service("keystone", policy=Policy(rto={"node": "5s"})), "multirack")
+    f = next(f for f in dep.findings if f.id == "recovery-objective:keystone:node:rto")
+    assert "services[keystone].strategy.check.inter_ms" in f.impact
+    m = re.search(r"set services\[keystone\]\.strategy\.check\.inter_ms to (\d+) ms", f.mitigation)
+    assert m
+    # The value it names does meet the target.
+    k = arch.service("keystone").strategy
+    fixed = arch.replace_service("keystone", policy=Policy(rto={"node": "5s"}),
+                                 strategy=k.replace(check=k.check.replace(inter_ms=int(m.group(1)))))
+    dep2 = _dep(fixed, "multirack")
+    assert dep2.recovery.get("keystone", "node").rto_s[1] <= 5
+    assert not [f for f in dep2.findings if f.id == "recovery-objective:keystone:node:rto"]
+
+
+@pytest.mark.parametrize("replication,rpo_s,word", [("synchronous", 0.0, "0:"), ("asynchronous", None, "lost"),
+                                                     (None, None, "unknown")])
+def test_rpo_from_replication(reference_arch, replication, rpo_s, word):
+    arch = reference_arch("openstack_keepalived")
+    redis = arch.service("redis").strategy
+    arch = arch.replace_service("redis", strategy=redis.replace(replication=replication),
+                                policy=Policy(rpo={"node": "0s"}))
+    dep = _dep(arch, "openstack_keepalived")
+    r = dep.recovery.get("redis", "node")
+    assert r.rpo_s == rpo_s and word in r.rpo
+    failing = [f for f in dep.findings if f.id == "recovery-objective:redis:node:rpo"]
+    assert bool(failing) == (replication != "synchronous")
+
+
+@pytest.mark.slow
+def test_check_json_and_exit(tmp_path):
+    model = tmp_path / "m.py"
+    model.write_text("from models.openstack_keepalived import architecture as a\n"
+                     "from hamodel import Policy\n"
+                     "architecture = a.replace(policy=Policy(rto={'node': '3s'}))\n")
+    p = subprocess.run([sys.executable, "-m", "hamodel.cli", "check", str(model), "--json",
+                        "--lock", str(MODELS / "openstack_keepalived.lock.json")],
+                       capture_output=True, text=True, cwd=ROOT, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    assert p.returncode == 1, p.stderr
+    out = json.loads(p.stdout)
+    node = next(r for r in out["recovery"]["keystone"] if r["disruption"] == "node")
+    assert node["rto_s"][1] > 3 and node["rto_target_s"] == 3 and "advert_int" in node["dominated_by"]
+    assert "recovery-objective:keystone:node:rto" in out["failing"]
