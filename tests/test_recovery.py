@@ -33,6 +33,9 @@ def test_reference_intervals_follow_the_generated_timers(resolved):
     assert hp.rto_s == (round(2 + md - 3, 3), round(6 + md - 3, 3)) and "check.interval_s" in hp.dominated_by
     gl = t.get("galera", "node")
     assert gl.rto_s == (5.0, 13.0) and "evs.suspect_timeout" in gl.dominated_by
+    # The service's own process: HAProxy stops sending to it within fall x inter (refused at once).
+    assert t.get("keystone", "process").rto_s == (0.0, 1.5)  # fall 3 x inter 500 ms and "inter_ms" in t.get("keystone", "process").dominated_by
+    assert t.get("galera", "node").rpo_s == 0.0  # replication="synchronous" in the model
     # A mesh link cut loses no node in the model: unknown, never 0.
     assert t.get("keystone", "link").rto_s is None
     # Nothing moves cinder-volume: a node crash stops it for good.
@@ -131,3 +134,56 @@ def test_check_json_and_exit(tmp_path):
     node = next(r for r in out["recovery"]["keystone"] if r["disruption"] == "node")
     assert node["rto_s"][1] > 3 and node["rto_target_s"] == 3 and "advert_int" in node["dominated_by"]
     assert "recovery-objective:keystone:node:rto" in out["failing"]
+
+
+def test_drill_report_compared_with_the_prediction(resolved):
+    """A report shaped like ``hamodel drill --json`` (figures of docs/drills.rst) against the prediction."""
+    from hamodel.drill.recovery import add_to_report
+
+    dep = resolved("openstack_keepalived")
+
+    def sc(name, kind, service, **m):
+        return {"name": name, "kind": kind, "title": name, "vip": "controller-vip", "service": service,
+                "agreed": True, "checks": [], "notes": [], "measured": m}
+
+    report = {"summary": {"disagreed": []}, "scenarios": [
+        sc("holder-crash", "holder-crash", None, polled="keystone 192.168.1.220:5000", failed_requests=11,
+           service_restored_s=3.33),
+        sc("haproxy-death", "haproxy-death", None, polled="keystone 192.168.1.220:5000", failed_requests=77,
+           service_restored_s=4.39),
+        sc("backend-death:keystone", "backend-death", "keystone", polled="x", failed_requests=0),
+        sc("galera-member-down", "galera-member-down", "galera", first_write_on_backup_s=6.39, lost={}),
+        # a made-up outage far outside the interval must disagree
+        sc("holder-kill", "holder-kill", None, polled="keystone 192.168.1.220:5000", failed_requests=3,
+           service_restored_s=9.0),
+    ]}
+    add_to_report(dep, report)
+    by = {c["scenario"]: c for c in report["recovery"]}
+    assert by["holder-crash"]["inside"] and by["holder-crash"]["disruption"] == "node"
+    assert by["haproxy-death"]["service"] == "haproxy" and by["haproxy-death"]["inside"]
+    assert by["backend-death:keystone"]["measured_s"] == 0.0 and by["backend-death:keystone"]["inside"]
+    assert by["galera-member-down"]["lost_writes"] == 0 and by["galera-member-down"]["rpo_agreed"] is True
+    assert by["holder-kill"]["inside"] is False
+    assert report["summary"]["disagreed"] == ["recovery:holder-kill"]
+    import copy
+
+    import docutils.core
+
+    from hamodel.generators.drill_report import render_rst
+    from tests.test_drill_units import REPORT
+    page_report = copy.deepcopy(REPORT)
+    page_report["recovery"] = report["recovery"]
+    page = render_rst(page_report)
+    docutils.core.publish_doctree(page, settings_overrides={"halt_level": 2, "report_level": 2})
+    assert "Recovery against the prediction" in page and "holder-kill" in page
+
+
+def test_diff_reports_changed_intervals(reference_arch):
+    from hamodel.diff import _recovery_changes
+
+    arch = reference_arch("openstack_keepalived")
+    slow = arch.replace_services({"haproxy": {"strategy": arch.service("haproxy").strategy.replace(advert_int=2)}})
+    changes = _recovery_changes(_dep(arch, "openstack_keepalived"), _dep(slow, "openstack_keepalived"))
+    ks = next(c for c in changes if c["service"] == "keystone" and c["disruption"] == "node")
+    assert ks["new"][1] > ks["old"][1] and "advert_int" in ks["new_dominated_by"]
+    assert not [c for c in changes if c["service"] == "galera" and c["disruption"] == "process"]

@@ -246,10 +246,6 @@ class RecoveryAnalysis:
         if access is not None:
             own = self.haproxy_detect(service, access, unreachable=False)
             span = _Span(0.0, own.hi, own.dominant, own.formula + "; option redispatch retries elsewhere", own.terms)
-            g = self._group_of_vip(str(access.vip))
-            if g is not None and g.manager == "keepalived":
-                # The load balancer's own tracked process is on this service's path too.
-                span = span.union(self.track_failure(g))
         if isinstance(s, AppCluster) and svc.process in GALERA_PROCESSES:
             ev = self.galera_eviction()
             span = ev.union(span) if span else ev
