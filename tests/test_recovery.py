@@ -187,3 +187,18 @@ def test_diff_reports_changed_intervals(reference_arch):
     ks = next(c for c in changes if c["service"] == "keystone" and c["disruption"] == "node")
     assert ks["new"][1] > ks["old"][1] and "advert_int" in ks["new_dominated_by"]
     assert not [c for c in changes if c["service"] == "galera" and c["disruption"] == "process"]
+
+
+def test_pacemaker_prediction_contains_the_measured_node_crash(resolved):
+    """docs/drills-pacemaker.rst (a real corosync/Pacemaker drill) against the prediction."""
+    from hamodel.drill.recovery import recovery_checks
+
+    dep = resolved("openstack_pacemaker")
+    measured = _measured(ROOT / "docs" / "drills-pacemaker.rst", "node-crash", "vip on survivor")
+    report = {"kind": "pacemaker", "scenarios": [
+        {"name": "node-crash", "kind": "pacemaker-node-crash", "vip": "controller-vip", "service": None,
+         "measured": {"vip_on_survivor_s": measured}}]}
+    (c,) = recovery_checks(dep, report)
+    assert c.service == "haproxy" and c.disruption == "node" and c.inside, c
+    token = dep.recovery.get("haproxy", "node")
+    assert "corosync token timeout" in {t.name for t in token.terms}

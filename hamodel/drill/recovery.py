@@ -34,7 +34,10 @@ SCENARIO_CLASS: dict[str, tuple[str, str]] = {
     "haproxy-death": ("process", "vip-holder"),
     "backend-death": ("process", "own"),
     "galera-member-down": ("process", "own"),
+    "pacemaker-node-crash": ("node", "vip-holder"),
 }
+#: Scenario kinds whose outage is one figure of their own measurement, not the client probe's.
+OUTAGE_KEY = {"galera-member-down": "first_write_on_backup_s", "pacemaker-node-crash": "vip_on_survivor_s"}
 
 
 @dataclass(frozen=True)
@@ -58,8 +61,8 @@ class RecoveryCheck:
 
 
 def _outage(m: Mapping[str, Any], kind: str) -> float | None:
-    if kind == "galera-member-down":
-        v = m.get("first_write_on_backup_s")
+    if kind in OUTAGE_KEY:
+        v = m.get(OUTAGE_KEY[kind])
         return None if v is None else float(v)
     if "failed_requests" not in m:
         return None
