@@ -64,17 +64,21 @@ def _measured(page: Path, scenario: str, key: str) -> float:
 
 def test_predictions_contain_the_measured_drill(resolved):
     """docs/drills.rst (a real drill of the reference model) against the prediction."""
+    from hamodel.drill.kinds.base import MARGIN_S  # the client's sampling: probe timeout 0.3 s + interval
+
     t = resolved("openstack_keepalived").recovery
     page = ROOT / "docs" / "drills.rst"
     crash = _measured(page, "holder-crash", "service restored")
     lo, hi = t.get("keystone", "node").rto_s
-    assert lo <= crash <= hi, (crash, lo, hi)
+    assert lo - MARGIN_S <= crash <= hi + MARGIN_S, (crash, lo, hi)
+    # the VIP itself (sampled every 50 ms) moved within the bound
+    assert lo <= _measured(page, "holder-crash", "failover") <= hi
     death = _measured(page, "haproxy-death", "service restored")
     lo, hi = t.get("haproxy", "process").rto_s
-    assert lo <= death <= hi, (death, lo, hi)
-    # galera-member-down: writes on the survivor after 6.39 s in that drill
+    assert lo - MARGIN_S <= death <= hi + MARGIN_S, (death, lo, hi)
+    # galera-member-down (the writer's mariadbd dies): writes on the survivor after that long
     m = re.search(r"writes on ctl-\d after ([0-9.]+) s", page.read_text())
-    lo, hi = t.get("galera", "node").rto_s
+    lo, hi = t.get("galera", "process").rto_s
     assert m and lo <= float(m.group(1)) <= hi
 
 
@@ -202,3 +206,20 @@ def test_pacemaker_prediction_contains_the_measured_node_crash(resolved):
     assert c.service == "haproxy" and c.disruption == "node" and c.inside, c
     token = dep.recovery.get("haproxy", "node")
     assert "corosync token timeout" in {t.name for t in token.terms}
+
+
+def test_redis_scenario_offered_for_asynchronous_replication(resolved, reference_arch):
+    import shutil
+
+    from hamodel.drill.kinds import KINDS
+    from hamodel.drill.kinds.redis_primary_kill import async_service
+
+    dep = resolved("openstack_keepalived")
+    assert async_service(dep) == "redis"  # the reference's Redis says replication="asynchronous"
+    kind = KINDS["redis-primary-kill"]
+    offered = kind.offer(dep, "controller-vip", quick=False, switches=3)
+    assert [s.service for s in offered] == (["redis"] if shutil.which("redis-server") else [])
+    assert kind.offer(dep, "controller-vip", quick=True, switches=3) == []
+    arch = reference_arch("openstack_keepalived")
+    unknown = arch.replace_service("redis", strategy=arch.service("redis").strategy.replace(replication=None))
+    assert async_service(_dep(unknown, "openstack_keepalived")) is None

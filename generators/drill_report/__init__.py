@@ -62,6 +62,9 @@ def _headline_text(sc: Mapping[str, Any]) -> str:
                 f"{rst_text(m.get('failed_requests', 0))} of {rst_text(m.get('requests', 0))} requests failed")
     if kind and kind.startswith("galera-"):
         return _galera_headline(kind, m)
+    if kind == "redis-primary-kill":
+        return (f"primary {rst_text(m.get('primary'))} killed under load, {rst_text(m.get('promoted'))} promoted: "
+                f"{rst_text(m.get('lost'))} of {rst_text(m.get('acknowledged'))} acknowledged writes lost")
     if kind == "partition":
         return (f"split brain {'seen' if m.get('split_brain') else 'not seen'} "
                 f"({rst_text(m.get('holders_during_partition'))}), one holder {_seconds(m.get('convergence_s'))} after heal")

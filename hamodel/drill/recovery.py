@@ -35,9 +35,11 @@ SCENARIO_CLASS: dict[str, tuple[str, str]] = {
     "backend-death": ("process", "own"),
     "galera-member-down": ("process", "own"),
     "pacemaker-node-crash": ("node", "vip-holder"),
+    "redis-primary-kill": ("process", "own"),
 }
 #: Scenario kinds whose outage is one figure of their own measurement, not the client probe's.
-OUTAGE_KEY = {"galera-member-down": "first_write_on_backup_s", "pacemaker-node-crash": "vip_on_survivor_s"}
+OUTAGE_KEY = {"galera-member-down": "first_write_on_backup_s", "pacemaker-node-crash": "vip_on_survivor_s",
+              "redis-primary-kill": "promotion_s"}  # no promotion timer is measured (Sentinel not run)
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,8 @@ def _lost(m: Mapping[str, Any]) -> int | None:
     lost = m.get("lost")
     if lost is None:
         return None
+    if isinstance(lost, int) and not isinstance(lost, bool):
+        return lost
     if isinstance(lost, Mapping):
         return sum(len(v) for v in lost.values())
     if isinstance(lost, (list, tuple)):

@@ -96,9 +96,13 @@ class _Resp:
 def client_write(host: str, port: int, seconds: float) -> dict[str, Any]:
     """Write ``KEY<i>`` in pipelined batches until an error or ``seconds``; the count acknowledged."""
     acked, error = 0, None
-    end = time.monotonic() + seconds
     try:
         r = _Resp(host, port)
+        r.call("PING")
+        # The drill starts its clock here: starting an interpreter on a loaded machine takes seconds.
+        sys.stdout.write("ready\n")
+        sys.stdout.flush()
+        end = time.monotonic() + seconds
         while time.monotonic() < end:
             r.sock.sendall(b"".join(_command("SET", f"{KEY}{acked + i}", str(acked + i)) for i in range(BATCH)))
             for _ in range(BATCH):
@@ -172,16 +176,106 @@ def _wait_replicas(lab: Lab, ns: str, port: int, want: int, timeout: float = 20.
     raise LabError(f"redis replicas did not connect within {timeout:g} s")
 
 
-def run_primary_kill(dep: Deployment, service: str, *, lab: Lab | None = None,
-                     replica_cut_s: float = 0.0) -> RedisLossResult:
-    """Build a lab for ``service``'s members, kill the primary under load, count the lost writes.
+@dataclass
+class RedisReplicas:
+    """Real redis-server processes of one service on a lab's node namespaces: a primary, its replicas."""
+
+    lab: Lab
+    service: str
+    port: int
+    addr: dict[str, str]          #: node -> the address it serves on (the model's)
+    primary: str
+    procs: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def replicas(self) -> list[str]:
+        return [n for n in self.addr if n != self.primary]
+
+    def start_member(self, node: str, replica_of: str | None) -> None:
+        d = self.lab.node_dir(node) / "redis"
+        d.mkdir(parents=True, exist_ok=True)
+        # No persistence: a restarted process cannot bring a lost write back.
+        argv = ["redis-server", "--bind", self.addr[node], "127.0.0.1", "--port", str(self.port), "--save", "",
+                "--appendonly", "no", "--dir", str(d), "--protected-mode", "no", "--daemonize", "no"]
+        if replica_of is not None:
+            argv += ["--replicaof", self.addr[replica_of], str(self.port)]
+        self.procs[node] = self.lab.start(f"redis-{node}", self.lab.node_ns(node), argv,
+                                          log=self.lab.node_dir(node) / "redis.log")
+
+    def start(self) -> None:
+        from hamodel.drill.lab import LabError
+
+        for n in self.addr:
+            self.start_member(n, None if n == self.primary else self.primary)
+        _wait_replicas(self.lab, self.lab.node_ns(self.primary), self.port, len(self.replicas))
+        ping = _client(self.lab, "ping", self.addr[self.primary], self.port, 10)
+        if not ping["ok"]:
+            raise LabError(f"the client cannot reach the redis primary on {self.primary}: {ping['error']}")
+
+    def unsettled(self) -> list[str]:
+        """Empty when the primary has every replica online."""
+        out = self.lab.exec(self.lab.node_ns(self.primary), ["redis-cli", "-p", str(self.port), "info", "replication"],
+                            check=False).stdout
+        want = len(self.replicas)
+        if f"connected_slaves:{want}" in out and out.count("state=online") >= want:
+            return []
+        return [f"{self.service}: {self.primary} has not every replica online"]
+
+    def kill_primary_under_load(self, replica_cut_s: float = 0.0) -> tuple[str, dict[str, Any], int]:
+        """Write, SIGKILL the primary mid-load, promote the first replica; ``(promoted, writer, present)``."""
+        from hamodel.drill.lab import LabError
+
+        lab, port = self.lab, self.port
+        # Load, then the kill in the middle of it: the writer stops at its first error.
+        writer = subprocess.Popen(["ip", "netns", "exec", lab.client_ns, sys.executable, "-m",
+                                   "hamodel.drill.redis_loss", "write", self.addr[self.primary], str(port),
+                                   str(LOAD_S * 3)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        promoted = self.replicas[0]
+        first = writer.stdout.readline() if writer.stdout else ""
+        if first.strip() != "ready":  # it could not connect: its JSON says why
+            out, _ = writer.communicate(timeout=30)
+            wrote = json.loads(first or out)
+            raise LabError(f"the writer could not start on {self.primary}: {wrote.get('error')}")
+        if replica_cut_s:
+            time.sleep(max(0.0, LOAD_S - replica_cut_s))
+            lab.set_node_links(promoted, False)
+            time.sleep(replica_cut_s)
+        else:
+            time.sleep(LOAD_S)
+        lab.stop(self.procs[self.primary], sig=9)
+        out, _ = writer.communicate(timeout=30)
+        wrote = json.loads(out)
+        if replica_cut_s:
+            lab.set_node_links(promoted, True)
+        lab.exec(lab.node_ns(promoted), ["redis-cli", "-p", str(port), "replicaof", "no", "one"])
+        counted = _client(lab, "count", self.addr[promoted], port, wrote["acknowledged"])
+        return promoted, wrote, counted["present"]
+
+    def restore(self, old: str, promoted: str) -> None:
+        """The old primary back as a replica of the promoted one, the other replicas following it."""
+        self.primary = promoted
+        for n in self.replicas:
+            if n == old:
+                self.start_member(n, promoted)
+            else:
+                self.lab.exec(self.lab.node_ns(n), ["redis-cli", "-p", str(self.port), "replicaof",
+                                                    self.addr[promoted], str(self.port)], check=False)
+
+
+def verdict(acknowledged: int, present: int, rpo_s: float | None) -> tuple[int, bool]:
+    """``(lost, agreed)``: a loss agrees with an asynchronous (or unknown-bound) RPO, not with 0."""
+    lost = acknowledged - present
+    return lost, lost >= 0 and (rpo_s is None or rpo_s > 0 or lost == 0)
+
+
+def run_primary_kill(dep: Deployment, service: str, *, replica_cut_s: float = 0.0) -> RedisLossResult:
+    """Build a lab of its own for ``service``'s members, kill the primary under load, count the lost writes.
 
     ``replica_cut_s``: the replica to be promoted loses its link that long before the kill
     (a replication blip the primary does not notice: it keeps acknowledging), and gets it back
     after; the writes of that window exist on the primary only.
     """
     from hamodel.drill.lab import Lab as LabType
-    from hamodel.drill.lab import LabError
 
     arch = dep.architecture
     svc = arch.service(service)
@@ -191,66 +285,34 @@ def run_primary_kill(dep: Deployment, service: str, *, lab: Lab | None = None,
     row = dep.recovery.get(service, "node") if dep.recovery else None
     rpo, rpo_s = (row.rpo, row.rpo_s) if row else ("unknown", None)
     port = svc.ports[0].port if svc.ports else 6379
-    own = lab is None
-    lab = lab or LabType()
+    lab = LabType()
     try:
-        if own:
-            lab.create()
+        lab.create()
         lab.add_switch("s")
         addr: dict[str, str] = {}
-        for i, n in enumerate(members):
+        net_name = next(iter(arch.node(members[0]).interfaces)).network
+        net = arch.network(net_name).subnet
+        for n in members:
             lab.add_host(n)
-            iface = next(iter(arch.node(n).interfaces), None)
-            a = str(iface.address) if iface is not None else f"10.77.0.{i + 1}"
-            prefix = arch.network(iface.network).subnet.prefixlen if iface is not None else 24
-            lab.plug(n, "eth0", "s", f"{a}/{prefix}")
-            addr[n] = a
+            iface = arch.node(n).interface_on(net_name)
+            if iface is None:
+                raise ValueError(f"{service}: {n} has no interface on {net_name}")
+            lab.plug(n, "eth0", "s", f"{iface.address}/{net.prefixlen}")
+            addr[n] = str(iface.address)
         lab.add_host("client", client=True)
-        net = arch.network(next(iter(arch.node(members[0]).interfaces)).network).subnet
         used = {str(i.address) for n in arch.nodes for i in n.interfaces} | {str(v.address) for v in arch.vips}
         client_ip = next(str(a) for a in reversed(list(net.hosts())) if str(a) not in used)
         lab.plug("client", "eth0", "s", f"{client_ip}/{net.prefixlen}", ns=lab.client_ns)
-        procs = {}
-        primary, rest = members[0], members[1:]
-        for n in members:
-            d = lab.node_dir(n) / "redis"
-            d.mkdir(parents=True, exist_ok=True)
-            argv = ["redis-server", "--bind", addr[n], "127.0.0.1", "--port", str(port), "--save", "",
-                    "--appendonly", "no", "--dir", str(d), "--protected-mode", "no", "--daemonize", "no"]
-            if n != primary:
-                argv += ["--replicaof", addr[primary], str(port)]
-            procs[n] = lab.start(f"redis-{n}", lab.node_ns(n), argv, log=lab.node_dir(n) / "redis.log")
-        _wait_replicas(lab, lab.node_ns(primary), port, len(rest))
-        ping = _client(lab, "ping", addr[primary], port, 10)
-        if not ping["ok"]:
-            raise LabError(f"the client cannot reach the redis primary on {primary}: {ping['error']}")
-        # Load, then the kill in the middle of it: the writer stops at its first error.
-        writer = subprocess.Popen(["ip", "netns", "exec", lab.client_ns, sys.executable, "-m",
-                                   "hamodel.drill.redis_loss", "write", addr[primary], str(port), str(LOAD_S * 2)],
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        promoted = rest[0]
-        if replica_cut_s:
-            time.sleep(max(0.0, LOAD_S - replica_cut_s))
-            lab.set_node_links(promoted, False)
-            time.sleep(replica_cut_s)
-        else:
-            time.sleep(LOAD_S)
-        lab.stop(procs[primary], sig=9)
-        out, _ = writer.communicate(timeout=30)
-        wrote = json.loads(out)
-        if replica_cut_s:
-            lab.set_node_links(promoted, True)
-        lab.exec(lab.node_ns(promoted), ["redis-cli", "-p", str(port), "replicaof", "no", "one"])
-        counted = _client(lab, "count", addr[promoted], port, wrote["acknowledged"])
-        lost = wrote["acknowledged"] - counted["present"]
-        agreed = lost >= 0 and (rpo_s is None or rpo_s > 0 or lost == 0)
-        return RedisLossResult(service, primary, promoted, wrote["acknowledged"], lost, rpo, rpo_s, agreed,
+        rr = RedisReplicas(lab, service, port, addr, members[0])
+        rr.start()
+        promoted, wrote, present = rr.kill_primary_under_load(replica_cut_s)
+        lost, agreed = verdict(wrote["acknowledged"], present, rpo_s)
+        return RedisLossResult(service, members[0], promoted, wrote["acknowledged"], lost, rpo, rpo_s, agreed,
                                wrote["error"], ["promotion by REPLICAOF NO ONE (Sentinel not run)"]
                                + ([f"{promoted}'s link was down for {replica_cut_s:g} s before the kill"]
                                   if replica_cut_s else []))
     finally:
-        if own:
-            lab.teardown()
+        lab.teardown()
 
 
 def main(argv: list[str]) -> int:
