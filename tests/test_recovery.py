@@ -223,3 +223,16 @@ def test_redis_scenario_offered_for_asynchronous_replication(resolved, reference
     arch = reference_arch("openstack_keepalived")
     unknown = arch.replace_service("redis", strategy=arch.service("redis").strategy.replace(replication=None))
     assert async_service(_dep(unknown, "openstack_keepalived")) is None
+
+
+def test_architecture_document_shows_what_the_drill_page_measured(resolved):
+    from hamodel.generators.docs import DocExtras, render_section
+    from hamodel.generators.drill_report import read_measured
+
+    model_file, measured = read_measured((ROOT / "docs" / "drills.rst").read_text())
+    assert model_file == "models/openstack_keepalived.py" and ("keystone", "node") in measured
+    text = render_section(resolved("openstack_keepalived"), "recovery", extras=DocExtras(measured=measured))
+    rows = [r.split("\n") for r in text.split("   * - ")[1:]]
+    row = next(r for r in rows if r[0].strip() == "keystone" and r[1].strip() == "- node")
+    assert row[4].strip() == f"- {measured[('keystone', 'node')]:g} s", row
+    assert read_measured("no mark here") == (None, {})
