@@ -100,6 +100,7 @@ class RecoveryAnalysis:
     def __init__(self, dep: Deployment):
         self.dep, self.arch = dep, dep.architecture
         self.v = dep.analysis.view
+        self._evaluations: dict = {}
 
     # -- timers -------------------------------------------------------------------------
 
@@ -296,7 +297,9 @@ class RecoveryAnalysis:
         total: _Span | None = None
         down, unknown, worst = [], [], ""
         for c in comps:
-            e = Evaluation(self.v, {c})
+            e = self._evaluations.get(c)
+            if e is None:  # one per component, shared by every service (it caches its states)
+                e = self._evaluations[c] = Evaluation(self.v, {c})
             if e.state(service) in (DOWN, PARTIAL):
                 down.append(c)
                 continue
