@@ -387,6 +387,98 @@ def drill(
     raise typer.Exit(code)
 
 
+# -- brownfield: import and drift (hamodel.adopt) --------------------------------------------
+
+
+@app.command("import")
+def import_configs(
+    folder: Path = typer.Argument(..., help="Collected configs: DIR/<node>/etc/keepalived/keepalived.conf, "
+                                  "etc/haproxy/haproxy.cfg, etc/corosync/corosync.conf, cib.xml, etc/hosts."),
+    out: Path = typer.Option(..., "-o", "--out", help="The draft model file to write (e.g. models/site.py)."),
+    name: Optional[str] = typer.Option(None, "--name", help="The architecture's name (default: the folder's)."),
+    force: bool = typer.Option(False, "--force", help="Replace OUT when it exists."),
+    json_out: bool = typer.Option(False, "--json", help="Print the import report as JSON on stdout."),
+) -> None:
+    """Read collected configs into a draft model; report every directive not carried over (file:line, reason)."""
+    from hamodel.adopt import import_folder
+    from hamodel.output import write_file
+
+    if out.exists() and not force:
+        err.print(f"[bold red]error:[/] {escape(str(out))} exists: give --force to replace it", highlight=False)
+        raise typer.Exit(2)
+    try:
+        draft = import_folder(folder, name)
+        _check_draft(draft.source)
+        write_file(out, draft.source.encode())
+    except HamodelError as exc:
+        _fail(exc)
+    if json_out:
+        sys.stdout.write(json.dumps({"model": str(out), "nodes": draft.nodes, "services": draft.services,
+                                     "unmapped": [u.to_dict() for u in draft.unmapped], "notes": draft.notes},
+                                    indent=2, sort_keys=True) + "\n")
+        return
+    for u in draft.unmapped:
+        err.print(f"not mapped: {u}", markup=False, highlight=False, soft_wrap=True)
+    for n in draft.notes:
+        err.print(f"note: {n}", markup=False, highlight=False, soft_wrap=True)
+    console.print(f"wrote {escape(str(out))}: {draft.nodes} nodes, {draft.services} services; "
+                  f"{len(draft.unmapped)} directive(s) not mapped (listed above). Each node is its own failure "
+                  "domain in the draft: edit the TODO comments (racks, power, switches, dependencies), then "
+                  "`hamodel check`.", highlight=False, soft_wrap=True)
+
+
+def _check_draft(source: str) -> None:
+    """The draft must load before it is written (a draft that does not is a bug of the import)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="hamodel-import-") as tmp:
+        path = Path(tmp) / "draft.py"
+        path.write_text(source)
+        load(str(path))
+
+
+@app.command("drift")
+def drift_cmd(
+    model: str = MODEL_ARG,
+    folder: Path = typer.Argument(..., help="Collected configs (as for import)."),
+    fmt: str = typer.Option("text", "--format", help="text, json or sarif (SARIF 2.1.0 on stdout)."),
+    json_out: bool = typer.Option(False, "--json", help="As --format json."),
+    lock: Optional[Path] = typer.Option(None, "--lock", help="Lock file (default: beside the model, x.lock.json)."),
+) -> None:
+    """Compare collected configs with what build generates, semantically; exit 1 on drift."""
+    from hamodel.adopt.drift import drift, drift_sarif
+    from hamodel.analysis.placement import Unplaceable, lock_path_for
+    from hamodel.generators.configs import InconsistentConfig, build_configs
+    from hamodel.pipeline import resolve
+
+    fmt = "json" if json_out else fmt
+    if fmt not in ("text", "json", "sarif"):
+        err.print("error: --format must be text, json or sarif", highlight=False)
+        raise typer.Exit(2)
+    arch = _load(model)
+    try:
+        dep = resolve(arch, lock=lock or lock_path_for(model), analyse=False)
+        # Secrets are never needed: placeholders, and secret values are compared by presence only.
+        report = drift(arch, build_configs(dep, redact=True), folder)
+    except (Unplaceable, InconsistentConfig) as exc:
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    except HamodelError as exc:
+        _fail(exc)
+    if fmt == "json":
+        sys.stdout.write(json.dumps(report.to_dict(), indent=2, sort_keys=True) + "\n")
+    elif fmt == "sarif":
+        sys.stdout.write(drift_sarif(report))
+    else:
+        for d in report.items:
+            console.print(f"{escape(d.node)}/{escape(d.file)}:{d.line}: {escape(d.object)}: {escape(d.message)}",
+                          highlight=False, soft_wrap=True)
+        console.print(f"[bold red]{len(report.items)} difference(s)[/]" if report.items
+                      else "[green]no drift[/]", highlight=False)
+    if report.items:
+        raise typer.Exit(1)
+
+
 # sysexits.h EX_SOFTWARE: neither "a check failed" (1) nor "bad model" (2).
 EXIT_INTERNAL = 70
 

@@ -38,7 +38,7 @@ from hamodel.errors import HamodelError
 SECRET_MODE = 0o600
 
 #: Files of a hamodel output tree besides the per-node files its manifest lists.
-TREE_EXTRAS = frozenset({"manifest.json", "ansible/inventory.yml", "ansible/deploy.yml"})
+TREE_EXTRAS = frozenset({"manifest.json", "ansible/inventory.yml", "ansible/deploy.yml", "ansible/collect.yml"})
 
 _LITTER = ".hamodel-"           # staging/old trees: .OUT.hamodel-new-XXXX, .OUT.hamodel-old-XXXX
 _LEGACY_LITTER = (".new-", ".old-")  # names used by hamodel <= 0.1 (two-rename swap)
@@ -206,7 +206,7 @@ def foreign_entries(out: Path, limit: int = 5) -> list[str] | None:
     fmt = manifest.get("format")
     # ansible/deploy.yml is hamodel's since manifest format 2: in an older
     # tree a file there is the operator's own playbook, never replaced.
-    extras = TREE_EXTRAS if type(fmt) is int and fmt >= 2 else TREE_EXTRAS - {"ansible/deploy.yml"}
+    extras = TREE_EXTRAS if type(fmt) is int and fmt >= 2 else TREE_EXTRAS - {"ansible/deploy.yml", "ansible/collect.yml"}
     listed = {str(k) for k in manifest["files"]} | extras
     dirs = {str(PurePosixPath(p).parent) for p in listed}
     dirs = {str(parent) for d in dirs for parent in [PurePosixPath(d), *PurePosixPath(d).parents]} - {"."}

@@ -330,6 +330,7 @@ def render_manifest(dep: Deployment, files: list[NodeFile], key: bytes | None = 
     so that a site inventory's value is never overridden).
     """
     from hamodel.generators.ansible import GROUP, group_name, render_playbook
+    from hamodel.generators.ansible.collect import render_collect
 
     arch = dep.architecture
     by_node: dict[str, list[NodeFile]] = {}
@@ -418,4 +419,5 @@ def render_manifest(dep: Deployment, files: list[NodeFile], key: bytes | None = 
                                                      default_flow_style=False, allow_unicode=False,
                                                      width=1000)).encode(),
         "ansible/deploy.yml": render_playbook(KINDS, FORMAT),
+        "ansible/collect.yml": render_collect(),  # hamodel drift / import: fetch the configs back
     }

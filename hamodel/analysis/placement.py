@@ -193,11 +193,12 @@ def verify(arch: Architecture, placement: Placement) -> list[str]:
                     else:
                         out.append(f"{name} allows at most {limit} per {kind} (max_per_domain), "
                                    f"but {kind} {d} has {len(ns)} ({_names(ns)})")
-        for t in svc.colocate:
+        for t in dict.fromkeys([*svc.colocate, *svc.local_deps]):
             t_nodes = set(inst.get(t, []))
             lonely = [n for n in valid if n not in t_nodes]
+            why = "colocate" if t in svc.colocate else "a Local dependency"
             if lonely:
-                out.append(f"{name} must run only on nodes that run {t} (colocate), but {_names(lonely)} "
+                out.append(f"{name} must run only on nodes that run {t} ({why}), but {_names(lonely)} "
                            f"{'does' if len(lonely) == 1 else 'do'} not run {t}")
         if _quorum_cluster(svc) and len(here) + _witness_votes(arch, svc, lambda w: len(inst.get(w.name, []))) < 3:
             out.append(f"{name} keeps a majority quorum, which needs at least 3 members, but has {len(here)}"
@@ -245,7 +246,7 @@ def _services(arch: Architecture, node_domains: dict[str, tuple[str, ...]]) -> l
         out.append(S.Svc(
             name=svc.name, index=i, cand=candidates(arch, svc), count=k, everywhere=runs_everywhere(svc),
             ports=frozenset(node_ports(svc)), req=(_res(svc.requests.cpu, True), _res(svc.requests.memory_gb, True)),
-            pins=sorted(svc.pin, key=natural_key), colocate=list(svc.colocate), anti=svc.anti_affinity,
+            pins=sorted(svc.pin, key=natural_key), colocate=list(dict.fromkeys([*svc.colocate, *svc.local_deps])), anti=svc.anti_affinity,
             limits=limits, max_per_domain=dict(svc.max_per_domain),
             quorum_too_small=_quorum_cluster(svc) and k + _witness_votes(arch, svc, lambda w: instance_count(arch, w)) < 3,
         ))
