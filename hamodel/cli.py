@@ -130,6 +130,7 @@ def check(
             "findings": [{**f.to_dict(), "locations": locate(arch, f, model)} for f in dep.findings],
             "failing": [f.id for f in failing],
             "stale_acknowledgements": stale, "warnings": list(dep.notes),
+            "recovery": dep.recovery.to_dict() if dep.recovery is not None else {},
             **({"availability": {s: a.to_dict() for s, a in sorted(estimates.items())},
                 "what_to_fix_first": [f.to_dict() for f in fix_first]} if availability else {}),
         }, indent=2, sort_keys=True) + "\n")
@@ -138,6 +139,10 @@ def check(
         console.print("[green]model is valid[/]")
         console.print(placement_table(arch, dep))
         console.print(findings_view(dep.findings, title=f"{arch.name}: findings (k={k})", width=console.width))
+        if dep.recovery is not None and dep.recovery.targets:
+            from hamodel.tables import recovery_table_view
+
+            console.print(recovery_table_view(escape(arch.name), dep.recovery))
         if estimates:
             console.print(availability_table(escape(arch.name), estimates))
             if fix_first:

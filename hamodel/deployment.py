@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+from hamodel.analysis.recovery_results import RecoveryTable
 from hamodel.analysis.results import SEVERITIES, Finding, Placement, Severity, VrrpGroup  # noqa: F401  (re-exported)
 from hamodel.model import Architecture
 from hamodel.model.strategies import BehindVip
@@ -26,6 +27,16 @@ HAPROXY_PIDFILE = "/run/haproxy.pid"
 #: HAProxy's admin socket (haproxy.cfg ``stats socket``); its directory is a
 #: runtime prerequisite of the deploy.
 HAPROXY_STATS_SOCKET = "/run/haproxy/admin.sock"
+#: corosync's default token_coefficient: with 3 or more nodes the real token
+#: timeout is token + (nodes - 2) * token_coefficient (corosync.conf(5)).
+TOKEN_COEFFICIENT_MS = 650
+#: The start timeout of a generated IPaddr2 resource (the CIB's op and the recovery bound).
+IPADDR2_START_TIMEOUT_S = 20
+
+
+def corosync_token_timeout_ms(token_ms: int, nodes: int) -> int:
+    """The token timeout corosync really uses (token_coefficient added from 3 nodes on)."""
+    return token_ms + max(0, nodes - 2) * TOKEN_COEFFICIENT_MS
 
 
 @dataclass(frozen=True)
@@ -38,6 +49,8 @@ class Deployment:
     nonlocal_bind_nodes: frozenset[str] = frozenset()
     findings: tuple[Finding, ...] = ()
     notes: tuple[str, ...] = ()
+    #: Predicted recovery per service and disruption class (None: not analysed).
+    recovery: RecoveryTable | None = None
 
     @cached_property
     def analysis(self) -> "Analysis":

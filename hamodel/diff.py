@@ -361,6 +361,8 @@ class ModelDiff:
     moves: list[dict[str, Any]] = field(default_factory=list)
     vrrp: list[dict[str, Any]] = field(default_factory=list)
     files: list[dict[str, Any]] = field(default_factory=list)
+    #: Predicted recovery intervals that change: service, disruption, old/new rto_s, dominated_by.
+    recovery: list[dict[str, Any]] = field(default_factory=list)
 
     def headline(self) -> str:
         """One line: the worst added finding first, then the counts."""
@@ -396,7 +398,7 @@ class ModelDiff:
                             for o, n in self.changed],
             },
             "services": self.services, "placement_moves": self.moves, "vrrp": self.vrrp,
-            "files": self.files,
+            "files": self.files, "recovery": self.recovery,
             "files_errors": {s.label: s.files_error for s in (self.old, self.new) if s.files_error},
         }
 
@@ -405,6 +407,27 @@ def _min_and_count(sets: list[tuple[str, ...]] | None) -> tuple[int | None, int]
     if not sets:
         return None, 0
     return min(len(c) for c in sets), len(sets)
+
+
+def _recovery_changes(old: Deployment, new: Deployment) -> list[dict[str, Any]]:
+    """Every (service, disruption) whose predicted interval, RPO or dominating timer changes."""
+    def rows(dep: Deployment) -> dict[tuple[str, str], Any]:
+        return {(r.service, r.disruption): r for r in (dep.recovery.rows if dep.recovery else ())}
+
+    a, b = rows(old), rows(new)
+    out = []
+    for key in sorted(set(a) | set(b)):
+        o, n = a.get(key), b.get(key)
+        view = lambda r: None if r is None else (r.rto_s, r.rpo, r.dominated_by, r.down)  # noqa: E731
+        if view(o) == view(n):
+            continue
+        out.append({"service": key[0], "disruption": key[1],
+                    "old": None if o is None or o.rto_s is None else list(o.rto_s),
+                    "new": None if n is None or n.rto_s is None else list(n.rto_s),
+                    "old_dominated_by": o.dominated_by if o else None,
+                    "new_dominated_by": n.dominated_by if n else None,
+                    "old_rpo": o.rpo if o else None, "new_rpo": n.rpo if n else None})
+    return out
 
 
 def compare(old: Side, new: Side, k: int = 2) -> ModelDiff:
@@ -449,6 +472,8 @@ def compare(old: Side, new: Side, k: int = 2) -> ModelDiff:
             pa, pb = a.priorities.get(node), b.priorities.get(node)
             if pa != pb:
                 d.vrrp.append({"service": s, "field": f"priority[{node}]", "old": pa, "new": pb})
+
+    d.recovery = _recovery_changes(old.dep, new.dep)
 
     if old.files is not None and new.files is not None:
         for rel in sorted(set(old.files) | set(new.files)):

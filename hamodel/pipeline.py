@@ -40,4 +40,19 @@ def resolve(arch: Architecture, *, lock: Path | None = None, fresh: bool = False
     )
     if analyse:
         dep.__dict__["analysis"] = analysis  # the view the findings came from: built once
+        dep = _with_recovery(dep)
     return dep
+
+
+def _with_recovery(dep: Deployment) -> Deployment:
+    """``dep`` with its predicted recovery and the findings of a policy it misses."""
+    import dataclasses
+
+    from hamodel.analysis.recovery import recovery_table
+    from hamodel.analysis.recovery_findings import policy_findings
+
+    table = recovery_table(dep)
+    extra = policy_findings(dep.architecture, table)
+    out = dataclasses.replace(dep, recovery=table, findings=dep.findings + tuple(extra))
+    out.__dict__["analysis"] = dep.analysis  # the same view, built once
+    return out

@@ -27,6 +27,10 @@ def _fmt_avail(v: float | None) -> str:
     return "-" if v is None else f"{v:.6f}"
 
 
+def _span(rto: list[float] | None) -> str:
+    return "unknown" if rto is None else f"{rto[0]:g}-{rto[1]:g} s"
+
+
 def _scenario(f: Finding) -> str:
     return " + ".join(f.scenario) if f.scenario else "-"
 
@@ -128,6 +132,11 @@ def diff_markdown(d: ModelDiff) -> str:
         rows += [f"- VRRP {_code(v['service'])} {_md(v['field'])}: {_md(str(v['old']))} → {_md(str(v['new']))}"
                  for v in d.vrrp]
         sections.append((f"Placement and VRRP ({len(d.moves)} move(s), {len(d.vrrp)} VRRP change(s))", "\n".join(rows)))
+    if d.recovery:
+        rows = ["| service | disruption | predicted RTO | dominated by |", "|---|---|---|---|"]
+        rows += [f"| {_md(r['service'])} | {r['disruption']} | {_span(r['old'])} → {_span(r['new'])} "
+                 f"| {_md(str(r['new_dominated_by'] or '-'))} |" for r in d.recovery]
+        sections.append((f"Predicted recovery that changes ({len(d.recovery)})", "\n".join(rows)))
     if d.files:
         rows = [f"- {_code(f['path'])} ({f['status']}): {_md(f['action'])}" for f in d.files]
         diff = printable("".join(f["diff"] for f in d.files), keep="\n\t")
@@ -202,6 +211,11 @@ def diff_text(d: ModelDiff, console: Any) -> None:
         console.print(Text(f"\nVRRP changes ({len(d.vrrp)})", style="bold underline"))
         for v in d.vrrp:
             console.print(Text(t(f"  {v['service']} {v['field']}: {v['old']} -> {v['new']}")))
+    if d.recovery:
+        console.print(Text(f"\nPredicted recovery ({len(d.recovery)})", style="bold underline"))
+        for r in d.recovery:
+            console.print(Text(t(f"  {r['service']} {r['disruption']}: {_span(r['old'])} -> {_span(r['new'])}"
+                                 + (f"  ({r['new_dominated_by']})" if r['new_dominated_by'] else ""))))
     if d.files:
         console.print(Text(f"\nGenerated files ({len(d.files)}; secrets shown as placeholders)", style="bold underline"))
         for f in d.files:

@@ -162,6 +162,7 @@ def _compute_extras(app: Sphinx, path: Path, dep: Any, *, with_diagrams: bool) -
             extras.config_error = str(exc)
             logger.warning("hamodel: %s: configs could not be generated: %s", _display(app, path), exc,
                            type="hamodel", subtype="configs")
+    extras.measured = _drill_measurements(app, path)
     extras.scenarios = dep.analysis.single_failures()
     extras.availability = dep.analysis.availability() or None
     if with_diagrams:
@@ -169,6 +170,17 @@ def _compute_extras(app: Sphinx, path: Path, dep: Any, *, with_diagrams: bool) -
 
         extras.diagrams = diagrams(dep)
     return extras
+
+
+def _drill_measurements(app: Sphinx, path: Path) -> dict:
+    """The outages a drill page of this project (``drills*.rst`` beside ``conf.py``) measured for the model."""
+    from hamodel.generators.drill_report import read_measured
+
+    for page in sorted(Path(app.srcdir).glob("drills*.rst")):
+        model_file, measured = read_measured(page.read_text(errors="replace"))
+        if model_file and (_root(app) / model_file).resolve() == path.resolve():
+            return measured
+    return {}
 
 
 def _display(app: Sphinx, path: Path) -> str:

@@ -168,3 +168,21 @@ def files_table(title: str, files: Any) -> Table:
         digest = "(secret)" if rel in files.secret else hashlib.sha256(files[rel]).hexdigest()[:12]
         table.add_row(rel, "0600" if rel in files.secret else "0644", digest)
     return table
+
+
+def recovery_table_view(name: str, table: Any) -> Table:
+    """Predicted recovery against the policy: the rows that have a target."""
+    t = Table(title=f"{name}: recovery objectives")
+    for col, just in (("service", "left"), ("disruption", "left"), ("predicted RTO", "right"), ("target", "right"),
+                      ("dominated by", "left"), ("RPO", "left")):
+        t.add_column(col, justify=just, overflow="fold")  # type: ignore[arg-type]
+    for r in table.rows:
+        rto, rpo = table.target(r.service, "rto", r.disruption), table.target(r.service, "rpo", r.disruption)
+        if rto is None and rpo is None:
+            continue
+        pred = ("down" if r.down else "unknown") if r.rto_s is None else f"{r.rto_s[0]:g}-{r.rto_s[1]:g} s"
+        ok = r.rto_s is not None and (rto is None or r.rto_s[1] <= rto)
+        pred_text = Text(pred, style="green" if ok else "red")
+        t.add_row(escape(r.service), r.disruption, pred_text, "-" if rto is None else f"{rto:g} s",
+                  escape(r.dominated_by or r.note), escape(r.rpo))
+    return t

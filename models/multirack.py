@@ -84,7 +84,7 @@ architecture = Architecture(
                 # Galera's pc.recovery: after a crash of every member it re-forms by itself once all
                 # are back (the drill measures it); a graceful stop of all needs the bootstrap.
                 strategy=AppCluster(recovery="galera bootstrap from the node with the highest seqno",
-                                    cold_start="automatic-after-crash",
+                                    cold_start="automatic-after-crash", replication="synchronous",
                                     access=BehindVip(internal_vip, port=3306, single_writer=True,
                                                      check={"port": 9200, "http_path": "/"}))),
         Service("rabbitmq", group="Support", on="controller", replicas=3, anti_affinity="rack",

@@ -49,6 +49,7 @@ support = [
     Service("galera", process="mariadb", group="Support", on="controller", replicas=3, ports=[4567],
             strategy=AppCluster(quorum="majority", recovery="galera bootstrap from the node with the highest seqno",
                                 cold_start="automatic-after-crash",  # pc.recovery: measured by the Galera drill
+                                replication="synchronous",  # certification: a committed write is on every member
                                 access=BehindVip(vip, port=3306, single_writer=True,
                                                  check={"port": 9200, "http_path": "/", "inter_ms": CHECK_INTER_MS},
                                                  timeout_client_s=90 * 60, timeout_server_s=90 * 60))),
@@ -59,7 +60,8 @@ support = [
     Service("memcached", group="Support", on="controller", ports=[11211],
             strategy=Coordinated(mechanism="client-list")),
     Service("redis", group="Support", on="controller", replicas=3, ports=[6379, 26379],
-            strategy=AppCluster(cold_start="automatic", recovery="sentinel elects a master")),
+            strategy=AppCluster(cold_start="automatic", recovery="sentinel elects a master",
+                                replication="asynchronous")),  # a write is acknowledged before a replica has it
 ]
 
 openstack = [

@@ -97,8 +97,10 @@ def test_text_and_markdown_outputs(keepalived_to_pacemaker: dict) -> None:
 
     html = MarkdownIt("commonmark").enable("table").render(r.stdout)
     f, services = keepalived_to_pacemaker["findings"], keepalived_to_pacemaker["services"]
-    # every change a row of a table: findings (header + rows), services (header + rows)
-    assert html.count("<tr>") == 1 + len(f["added"]) + len(f["removed"]) + len(f["changed"]) + 1 + len(services)
+    # every change a row of a table: findings (header + rows), services (header + rows), predicted recovery
+    rec = keepalived_to_pacemaker["recovery"]
+    assert html.count("<tr>") == 1 + len(f["added"]) + len(f["removed"]) + len(f["changed"]) + 1 + len(services) \
+        + (1 + len(rec) if rec else 0)
     assert "<td>removed</td>" in html and "<code>spof:cinder-volume</code>" in html
     assert '<code class="language-diff">' in html and "keepalived.conf" in html
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import docutils.core
@@ -142,8 +143,10 @@ def test_plan_and_default_scenarios(keepalived_model):
     names = [s.name for s in default_scenarios(dep, switches_by_vip={"controller-vip": 3})]
     # The real Galera scenarios come in full drills on a machine that has MariaDB and Galera.
     galera = GALERA_NAMES if galera_available() else []
+    # The real Redis scenario too, where redis-server is installed (the reference's Redis replicates asynchronously).
+    redis = ["redis-primary-kill"] if shutil.which("redis-server") else []
     assert names == ["holder-crash", "holder-kill", "haproxy-death", "backend-death:keystone",
-                     "single-writer:galera", "partition"] + galera
+                     "single-writer:galera", "partition"] + redis + galera
     quick_names = [s.name for s in default_scenarios(dep, quick=True)]
     assert "holder-kill" not in quick_names and not [n for n in quick_names if n.startswith("galera-")]
     assert [s.name for s in select(default_scenarios(dep), ["partition", "single-writer"])] == [
@@ -219,7 +222,7 @@ def test_committed_docs_page_is_clean():
 
 def test_every_kind_is_registered_under_its_own_name_and_implements_the_interface():
     assert list(KINDS) == ["holder-crash", "holder-kill", "haproxy-death", "backend-death", "single-writer",
-                           "partition", "switch-failure"] + GALERA_NAMES
+                           "partition", "switch-failure", "redis-primary-kill"] + GALERA_NAMES
     for name, cls in KINDS.items():
         assert cls.kind == name and issubclass(cls, ScenarioKind) and cls.title
         assert not getattr(cls, "__abstractmethods__", None), f"{name} leaves {cls.__abstractmethods__} abstract"

@@ -36,7 +36,7 @@ TEMPLATES = Path(__file__).parent / "templates"
 
 SECTIONS: tuple[str, ...] = (
     "overview", "strategies", "services", "placement", "domains", "network", "diagrams",
-    "limitations", "findings", "scenarios", "availability", "configs",
+    "limitations", "findings", "scenarios", "availability", "recovery", "configs",
 )
 """The parts of the document, in order; each is ``templates/<name>.rst.j2``."""
 
@@ -64,6 +64,8 @@ class DocExtras:
     diagrams: Mapping[str, bytes] | None = None
     model_path: str | None = None
     notes: list[str] = field(default_factory=list)
+    #: Measured client outage (s) per (service, disruption class), from a drill of this model.
+    measured: Mapping[tuple[str, str], float] = field(default_factory=dict)
 
 
 # -- reStructuredText helpers -------------------------------------------------
@@ -124,6 +126,28 @@ def _fix_first_rows(dep: Deployment) -> list[list[Any]]:
 
 
 # -- views of the deployment --------------------------------------------------
+
+
+def _recovery_rows(dep: Deployment, measured: Mapping[tuple[str, str], float]) -> list[list[Any]]:
+    """The recovery table: one row per distinct prediction, its services joined."""
+    table = dep.recovery
+    if table is None:
+        return []
+    merged: dict[tuple, list[str]] = {}
+    for r in table.rows:
+        if r.rto_s is None and not r.down and table.target(r.service, "rto", r.disruption) is None:
+            continue  # unknown and nobody asked: said once in the text above the table
+        pred = f"{r.rto_s[0]:g} - {r.rto_s[1]:g} s" if r.rto_s is not None else ("down" if r.down else "unknown")
+        rto_t, rpo_t = table.target(r.service, "rto", r.disruption), table.target(r.service, "rpo", r.disruption)
+        target = "; ".join(x for x in (f"RTO {rto_t:g} s" if rto_t is not None else "",
+                                       f"RPO {rpo_t:g} s" if rpo_t is not None else "") if x) or "-"
+        m = measured.get((r.service, r.disruption))
+        key = (r.disruption, pred, r.dominated_by or "", "-" if m is None else f"{m:g} s", target, r.rpo)
+        merged.setdefault(key, []).append(r.service)
+    order = {d: i for i, d in enumerate(("process", "node", "switch", "link", "domain", "site", "partition"))}
+    rows = sorted(merged.items(), key=lambda kv: (order.get(kv[0][0], 9), kv[1][0]))
+    return [[_join(services), d, pred, rst_escape(dom) if dom else "-", meas, target, rst_escape(rpo)]
+            for (d, pred, dom, meas, target, rpo), services in rows]
 
 
 def _severity_at_least(f: Finding, threshold: str) -> bool:
@@ -294,6 +318,7 @@ def _context(dep: Deployment, slug: str, extras: DocExtras, sections: bool, imag
                                _downtime(a.availability), "exact" if a.exact else f"bound ({a.cut_sets} cut sets)"]
                               for a in availability],
         "fix_first_rows": _fix_first_rows(dep) if availability else [],
+        "recovery_rows": _recovery_rows(dep, extras.measured),
     }
     return {
         **rows,

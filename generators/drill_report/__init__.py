@@ -8,6 +8,7 @@ a measurement, every bound from the prediction the runner recorded.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any, Mapping
@@ -15,7 +16,7 @@ from typing import Any, Mapping
 from hamodel.generators.docs.rst import Rst, rst_escape, rst_title
 from hamodel.generators.docs.rst import environment as rst_environment
 
-__all__ = ["generate", "render_rst", "rst_text"]
+__all__ = ["MEASURED_MARK", "generate", "read_measured", "render_rst", "rst_text"]
 
 TEMPLATE = Path(__file__).parent / "drills.rst.j2"
 #: The page of a Pacemaker cluster drill (``report["kind"] == "pacemaker"``).
@@ -62,6 +63,9 @@ def _headline_text(sc: Mapping[str, Any]) -> str:
                 f"{rst_text(m.get('failed_requests', 0))} of {rst_text(m.get('requests', 0))} requests failed")
     if kind and kind.startswith("galera-"):
         return _galera_headline(kind, m)
+    if kind == "redis-primary-kill":
+        return (f"primary {rst_text(m.get('primary'))} killed under load, {rst_text(m.get('promoted'))} promoted: "
+                f"{rst_text(m.get('lost'))} of {rst_text(m.get('acknowledged'))} acknowledged writes lost")
     if kind == "partition":
         return (f"split brain {'seen' if m.get('split_brain') else 'not seen'} "
                 f"({rst_text(m.get('holders_during_partition'))}), one holder {_seconds(m.get('convergence_s'))} after heal")
@@ -118,7 +122,35 @@ def render_rst(report: Mapping[str, Any], *, orphan: bool = False) -> str:
         str(sc.get("kind", "")).startswith("galera-") for sc in r.get("scenarios", [])))
     template = PACEMAKER_TEMPLATE if report.get("kind") == "pacemaker" else TEMPLATE
     text = env.from_string(template.read_text()).render(r=report, orphan=orphan)
-    return re.sub(r"\n{3,}", "\n\n", text).rstrip() + "\n"
+    return re.sub(r"\n{3,}", "\n\n", text).rstrip() + "\n" + _measured_comment(report)
+
+
+#: The comment line through which a drill page hands its measured outages to the architecture document.
+MEASURED_MARK = ".. hamodel-recovery-measured: "
+
+
+def _measured_comment(report: Mapping[str, Any]) -> str:
+    rows = [[c["service"], c["disruption"], c["measured_s"]] for c in report.get("recovery") or []
+            if c.get("measured_s") is not None]
+    if not rows or not report.get("model_file"):
+        return ""
+    data = {"model": report.get("model"), "model_file": report["model_file"], "measured": rows}
+    return "\n" + MEASURED_MARK + json.dumps(data, sort_keys=True, ensure_ascii=True) + "\n"
+
+
+def read_measured(page: str) -> tuple[str | None, dict[tuple[str, str], float]]:
+    """``(model file, {(service, disruption): seconds})`` a drill page carries; ``(None, {})`` when none."""
+    for line in page.splitlines():
+        if line.startswith(MEASURED_MARK):
+            try:
+                data = json.loads(line[len(MEASURED_MARK):])
+                out: dict[tuple[str, str], float] = {}
+                for s, d, v in data["measured"]:  # the worst of the scenarios of one class
+                    out[(str(s), str(d))] = max(float(v), out.get((str(s), str(d)), 0.0))
+                return data["model_file"], out
+            except (ValueError, KeyError, TypeError):
+                return None, {}
+    return None, {}
 
 
 def generate(report: Mapping[str, Any], *, orphan: bool = False) -> dict[str, bytes]:

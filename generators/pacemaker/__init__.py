@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hamodel.deployment import Deployment
+from hamodel.deployment import IPADDR2_START_TIMEOUT_S, Deployment, corosync_token_timeout_ms
 from hamodel.generators.common import ConfigError, NodeFile, Secrets, address, environment, integer, token
 from hamodel.model.architecture import FenceDevice, PacemakerCluster
 from hamodel.model.base import SecretRef
@@ -47,9 +47,6 @@ CIB_PATH = "pacemaker/cib.xml"
 PCS_PATH = "pacemaker/pcs-setup.sh"
 CIB_DEST = "/etc/hamodel/pacemaker/cib.xml"
 PCS_DEST = "/etc/hamodel/pacemaker/pcs-setup.sh"
-# corosync's default token_coefficient: with 3 or more nodes the real token
-# timeout is token + (nodes - 2) * token_coefficient (corosync.conf(5)).
-TOKEN_COEFFICIENT_MS = 650
 # The CIB schema Pacemaker 2.1.5 writes (cibadmin --empty).
 CIB_SCHEMA = "pacemaker-3.9"
 CIB_FEATURE_SET = "3.16.1"
@@ -81,7 +78,7 @@ class CorosyncPlan:
     @property
     def token_timeout_ms(self) -> int:
         """The token timeout corosync really uses (token_coefficient added from 3 nodes on)."""
-        return self.token_ms + max(0, len(self.nodes) - 2) * TOKEN_COEFFICIENT_MS
+        return corosync_token_timeout_ms(self.token_ms, len(self.nodes))
 
 
 @dataclass(frozen=True)
@@ -210,7 +207,7 @@ _AGENTS: dict[str, tuple[str, tuple[Op, ...]]] = {
 _AGENT_OF_PROCESS = {"mariadb": "galera", "mysqld": "galera", "mysql": "galera", "galera": "galera",
                      "rabbitmq": "rabbitmq-cluster", "rabbitmq-server": "rabbitmq-cluster",
                      "redis": "redis", "redis-server": "redis"}
-_IPADDR2_OPS = (Op("monitor", "10s", "20s"), Op("start", "0s", "20s"), Op("stop", "0s", "20s"))
+_IPADDR2_OPS = (Op("monitor", "10s", "20s"), Op("start", "0s", f"{IPADDR2_START_TIMEOUT_S}s"), Op("stop", "0s", "20s"))
 _STONITH_OPS = (Op("monitor", "60s"),)
 
 

@@ -346,6 +346,16 @@ VRID_COLLISION = Rule(
            "are held by the wrong group.",
     mitigation="Give each group its own id: set networks[{network}].vrid_range, or fix Vrrp(vrid=...).")
 
+RECOVERY_OBJECTIVE = Rule(
+    "RECOVERY_OBJECTIVE", "recovery-objective:{service}:{disruption}:{objective}", "recovery-objective", M,
+    "{service} misses its {objective} objective for a {disruption} disruption",
+    "A policy (``Policy(rto=..., rpo=...)`` on the architecture or the service) sets a recovery objective that "
+    "the predicted recovery exceeds: the upper bound of the predicted outage is above the RTO target (the "
+    "mitigation names the timer that dominates it and the value that would meet the target), the disruption "
+    "stops the service for good, or the predicted data loss is above the RPO target. Low when no generated "
+    "timer bounds the recovery or the data loss is unknown: the target cannot be shown either way.",
+    also=(L,))
+
 #: Every rule, in the order the documentation lists them.
 RULES: tuple[Rule, ...] = (
     UNAVAILABLE, SPOF, PARTIAL_OUTAGE, QUORUM_LOSS, QUORUM_LOSS_INHERENT, CUT_SETS, SPLIT_BRAIN, READS_OUTLAST_WRITES,
@@ -353,6 +363,7 @@ RULES: tuple[Rule, ...] = (
     MONITORING_REQUIRED, NO_AUTOMATIC_RESTART, MANUAL_RECOVERY, PACEMAKER_TWO_NODE, PACEMAKER_TWO_NODE_NO_FENCING,
     PACEMAKER_FENCE_RACE, PACEMAKER_NO_FENCING, CAPACITY_NODE, CAPACITY_DOMAIN, COLD_START,
     SHORT_TIMEOUT, CLEARTEXT_PUBLIC, STATS_NO_AUTH, PORT_CLASH, VRID_COLLISION, VRID_RANGE, DETECTION_ORDER, TRACK_FLAP,
+    RECOVERY_OBJECTIVE,
 )
 
 

@@ -129,6 +129,9 @@ def command(model: str | None, *, scenarios: list[str] | None, rst_out: Path | N
             report = run_drill(arch, dep=dep, files=files, quick=quick, scenarios=scenarios, progress=progress,
                                model_file=model)
             report["model_file"] = model
+            from hamodel.drill.recovery import add_to_report
+
+            add_to_report(dep, report)  # measured outage and loss against the predicted recovery
     except ValueError as exc:  # unknown scenario name
         err.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
         return 2

@@ -1,6 +1,7 @@
 """The typed HA model (pydantic v2): pure data, validation, no I/O."""
 
 from hamodel.model.architecture import Acknowledgement, Architecture, FenceDevice, PacemakerCluster
+from hamodel.model.policy import Policy
 from hamodel.model.base import Reliability, Resources, SecretRef
 from hamodel.model.services import Endpoint, Local, Service, Soft
 from hamodel.model.strategies import (
@@ -36,7 +37,7 @@ from hamodel.model.topology import (
 __all__ = [
     "Acknowledgement", "ActivePassive", "AppCluster", "Architecture", "BehindVip", "Coordinated",
     "Elected", "Endpoint", "External", "FailureDomain", "FenceDevice", "HealthCheck", "Interface", "Network", "Node",
-    "PacemakerCluster", "PacemakerVip", "Power", "Rack", "Region", "Reliability", "Resources",
+    "PacemakerCluster", "PacemakerVip", "Policy", "Power", "Rack", "Region", "Reliability", "Resources",
     "Local", "STRATEGY_TITLES", "SecretRef", "Service", "Sharded", "Site", "Soft", "Switch", "Tls", "Trunk",
     "VirtualIP", "Vrrp",
     "Witness", "Zone",

@@ -10,6 +10,7 @@ from pydantic import Field, ValidationError, model_validator
 
 from hamodel.errors import ModelError, from_validation_error
 from hamodel.model.base import HaBase, Name, Ref, RefList, Reliability, SecretRef
+from hamodel.model.policy import Policy, policy_problems
 from hamodel.model.services import Service
 from hamodel.model.strategies import ActivePassive, External, HaproxySettings, PacemakerVip, Vrrp
 from hamodel.model.topology import FailureDomain, Network, Node, VirtualIP
@@ -150,6 +151,9 @@ class Architecture(HaBase):
     acknowledgements: list[Acknowledgement] = Field(default_factory=list)
     haproxy: HaproxySettings = Field(default_factory=HaproxySettings,
                                      description="global/defaults of every generated haproxy.cfg")
+    # Out of the canonical JSON while unset, so existing models keep their hash.
+    policy: Policy | None = Field(default=None, exclude_if=lambda v: v is None,
+                                  description="recovery objectives (RTO, RPO) per disruption class, every service")
 
     @classmethod
     def _error_label(cls, data: dict) -> str | None:
@@ -163,7 +167,7 @@ class Architecture(HaBase):
                          pacemaker: PacemakerCluster | Data | None = ..., supervisor: Literal["none", "systemd"] = ...,
                          reliability: Mapping[str, Reliability | Data] = ...,
                          acknowledgements: Iterable[Acknowledgement | Data] = ...,
-                         haproxy: HaproxySettings | Data = ...) -> None: ...
+                         haproxy: HaproxySettings | Data = ..., policy: Policy | Data | None = ...) -> None: ...
     else:
         def __init__(self, *args: Any, **data: Any):
             # Domains used by nodes but not declared are collected automatically,
@@ -507,6 +511,9 @@ class Architecture(HaBase):
         for a in self.acknowledgements:
             if not a.finding:
                 p.append(("acknowledgements", "empty finding id"))
+        p.extend(policy_problems(self.policy, "policy", self.domains, self.networks))
+        for s in self.services:
+            p.extend(policy_problems(s.policy, f"services[{s.name}].policy", self.domains, self.networks))
         return p
 
     def _redundancy_checks(self) -> list[tuple[str, str]]:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 from pydantic import BeforeValidator, Field, model_validator
 
 from hamodel.model.base import HaBase, Name, NameSet, Ref, RefList, Resources, SecretRef, _listify
+from hamodel.model.policy import Policy
 from hamodel.model.strategies import (
     ActivePassive,
     AppCluster,
@@ -153,6 +154,9 @@ class Service(HaBase):
         default=None, description="what restarts a failed process; default the architecture's"
     )
     strategy: Strategy
+    # Out of the canonical JSON while unset, so existing models keep their hash.
+    policy: Policy | None = Field(default=None, exclude_if=lambda v: v is None,
+                                  description="recovery objectives of this service (over the architecture's)")
 
     if TYPE_CHECKING:
         # The signature editors see (positional forms, accepted input types).
@@ -167,7 +171,7 @@ class Service(HaBase):
                          listen: Literal["node", "any"] = ...,
                          protocol: Literal["ssh", "tls", "wireguard", "openvpn", "ipsec"] | None = ...,
                          supervisor: Literal["none", "systemd", "pacemaker"] | None = ...,
-                         strategy: Strategy | Data) -> None: ...
+                         strategy: Strategy | Data, policy: Policy | Data | None = ...) -> None: ...
 
     @model_validator(mode="before")
     @classmethod

@@ -351,6 +351,15 @@ class PacemakerVip(HaBase):
         def __init__(self, vips: RefsIn) -> None: ...
 
 
+#: How a cluster's writes reach its other members before they are acknowledged:
+#: ``synchronous`` (Galera certification, Patroni ``synchronous_mode``) loses
+#: no acknowledged write when a member dies; ``asynchronous`` (Redis
+#: replication, Patroni's default) loses those not yet replicated. Unset:
+#: unknown, and the recovery analysis says so (never "nothing lost").
+Replication = Literal["synchronous", "asynchronous"]
+_REPLICATION = "synchronous or asynchronous replication of writes (RPO); unset: unknown"
+
+
 class AppCluster(HaBase):
     """The application keeps its own cluster with a quorum (strategy 3).
 
@@ -371,6 +380,8 @@ class AppCluster(HaBase):
     cold_start: Literal["manual", "automatic", "automatic-after-crash"] = "manual"
     manager: Literal["pacemaker"] | None = None
     access: BehindVip | None = None
+    # Out of the canonical JSON while unset (existing models keep their hash).
+    replication: Replication | None = Field(default=None, exclude_if=lambda v: v is None, description=_REPLICATION)
 
 
 class Witness(HaBase):
@@ -415,11 +426,12 @@ class Elected(HaBase):
     # Out of the canonical JSON at their defaults (existing models keep their hash).
     steps_down: bool = Field(default=True, exclude_if=lambda v: v)
     min_replicas: int = Field(default=0, ge=0, le=100, exclude_if=lambda v: not v)
+    replication: Replication | None = Field(default=None, exclude_if=lambda v: v is None, description=_REPLICATION)
 
     if TYPE_CHECKING:
         # The signature editors see (positional forms, accepted input types).
         def __init__(self, by: RefIn, *, access: BehindVip | Data | None = ..., steps_down: bool = ...,
-                     min_replicas: int = ...) -> None: ...
+                     min_replicas: int = ..., replication: Replication | None = ...) -> None: ...
 
 
 # A name for the type, so that a model's helper can annotate a parameter with it.

@@ -49,6 +49,7 @@ from hamodel.drill.kinds.holder_crash import HolderCrash
 from hamodel.drill.kinds.holder_kill import HolderKill
 from hamodel.drill.kinds.pacemaker import PacemakerClusterLab
 from hamodel.drill.kinds.partition import Partition
+from hamodel.drill.kinds.redis_primary_kill import RedisPrimaryKill
 from hamodel.drill.kinds.single_writer import SingleWriter
 from hamodel.drill.kinds.switch_failure import SwitchFailure
 
@@ -61,6 +62,8 @@ KINDS: dict[str, type[ScenarioKind]] = {
     SingleWriter.kind: SingleWriter,
     Partition.kind: Partition,
     SwitchFailure.kind: SwitchFailure,
+    # Real Redis replicas of an asynchronously replicating service (full drills, or --scenario).
+    RedisPrimaryKill.kind: RedisPrimaryKill,
     # A real Galera cluster (full drills, or named with --scenario).
     **{k.kind: k for k in GALERA_KINDS},
 }

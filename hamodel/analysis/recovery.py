@@ -1,0 +1,361 @@
+"""Predicted recovery (RTO interval, RPO) per service and disruption class.
+
+The interval is computed from the timers the generators write (every one
+read from the Deployment: the model's strategy fields, the allocated VRRP
+priorities, the HAProxy defaults, the corosync token) and, where hamodel
+writes no config, from the daemon's documented defaults, named as such.
+
+Which nodes a failure takes away, and whether it stops a service for good,
+comes from the failure semantics (:class:`~hamodel.analysis.semantics.Evaluation`,
+the one table of rules); this module only adds time.
+
+Formulas (each a rule of the daemon, cited where it is applied):
+
+- keepalived (RFC 3768/5798): a backup declares the master dead after
+  ``3 x advert_int + (256 - priority) / 256 x advert_int`` without adverts
+  and sends gratuitous ARP as it takes over (no further wait). The last
+  advert came up to ``advert_int`` before the crash, so the move takes
+  ``[master_down - advert_int, master_down]``.
+- keepalived ``vrrp_script`` with weight 0: ``fall`` failed runs put the
+  instance in FAULT; it sends priority 0 and the best backup takes over
+  after its skew. ``[(fall - 1) x interval + skew, (fall + 1) x interval + skew]``
+  (one interval of phase either way).
+- HAProxy: a server is marked down after ``fall`` failed checks ``inter``
+  apart; a check of an unreachable host fails at ``min(timeout connect, inter)``
+  (``timeout check`` is always written), a refused one at once.
+  ``option redispatch`` (always written) retries a refused connection on
+  another server, so a dead process alone may cost a client nothing.
+- Galera (defaults; hamodel writes no my.cnf): survivors block writes until
+  the lost member is evicted: ``evs.suspect_timeout`` (5 s) at least, plus
+  ``evs.inactive_check_period`` (0.5 s) and ``evs.install_timeout`` (7.5 s)
+  at most.
+- corosync/Pacemaker: a lost node is noticed after the token timeout, the
+  membership re-forms within ``consensus`` (1.2 x token), fencing waits
+  ``pcmk_delay_base``, then the resource starts (its start timeout).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Iterable
+
+from hamodel.analysis.recovery_results import Recovery, RecoveryTable, Timer
+from hamodel.deployment import IPADDR2_START_TIMEOUT_S, corosync_token_timeout_ms
+from hamodel.model.policy import DISRUPTIONS, Policy
+from hamodel.model.strategies import ActivePassive, AppCluster, BehindVip, Coordinated, Elected, PacemakerVip, Vrrp
+
+if TYPE_CHECKING:
+    from hamodel.deployment import Deployment, VrrpGroup
+
+#: Galera's evs defaults (galera-4 26.4 wsrep_provider_options), used because hamodel writes no my.cnf.
+GALERA_SUSPECT_S = 5.0
+GALERA_INACTIVE_CHECK_S = 0.5
+GALERA_INSTALL_S = 7.5
+#: Processes recognised as a Galera member.
+GALERA_PROCESSES = frozenset({"mariadb", "mysqld", "galera"})
+
+_CLASS_OF_KIND = {"node": "node", "switch": "switch", "link": "link", "trunk": "link"}
+
+
+@dataclass(frozen=True)
+class _Span:
+    """An interval and how it was built."""
+
+    lo: float
+    hi: float
+    dominant: Timer | None
+    formula: str
+    terms: tuple[Timer, ...] = ()
+
+    def later(self, other: "_Span | None") -> "_Span":
+        """Both must be over: the later of the two, per bound."""
+        if other is None:
+            return self
+        top = self if self.hi >= other.hi else other
+        return _Span(max(self.lo, other.lo), max(self.hi, other.hi), top.dominant,
+                     f"max({self.formula}, {other.formula})", _merge(self.terms, other.terms))
+
+    def union(self, other: "_Span | None") -> "_Span":
+        """Either may happen (different components of one class): the hull."""
+        if other is None:
+            return self
+        top = self if self.hi >= other.hi else other
+        return _Span(min(self.lo, other.lo), max(self.hi, other.hi), top.dominant, top.formula,
+                     _merge(self.terms, other.terms))
+
+
+def _merge(a: Iterable[Timer], b: Iterable[Timer]) -> tuple[Timer, ...]:
+    seen: dict[tuple[str, str], Timer] = {}
+    for t in (*a, *b):
+        seen.setdefault((t.name, t.where), t)
+    return tuple(seen.values())
+
+
+ZERO = _Span(0.0, 0.0, None, "no wait")
+
+
+class RecoveryAnalysis:
+    """Recovery rows of one deployment (use :func:`recovery_table`)."""
+
+    def __init__(self, dep: Deployment):
+        self.dep, self.arch = dep, dep.architecture
+        self.v = dep.analysis.view
+        self._evaluations: dict = {}
+
+    # -- timers -------------------------------------------------------------------------
+
+    def _vrrp(self, g: VrrpGroup) -> Vrrp:
+        return self.arch.service(g.service).strategy  # type: ignore[return-value]
+
+    def advert(self, g: VrrpGroup) -> Timer:
+        return Timer("keepalived advert_int", float(self._vrrp(g).advert_int),
+                     f"services[{g.service}].strategy.advert_int")
+
+    def master_down(self, g: VrrpGroup, node: str) -> float:
+        a = self.advert(g).value_s
+        return 3 * a + (256 - g.priorities[node]) / 256 * a
+
+    def _holder(self, g: VrrpGroup) -> str:
+        return g.master
+
+    def vip_move(self, g: VrrpGroup, lost: set[str]) -> _Span | None:
+        """The VIP of ``g`` moving off a lost holder; None: it does not move (holder kept)."""
+        if self._holder(g) not in lost:
+            return None
+        rest = [n for n in g.members if n not in lost]
+        if not rest:
+            return None
+        if g.manager == "pacemaker":
+            return self.pacemaker_takeover(f"{g.service}'s VIP")
+        best = rest[0]
+        a = self.advert(g)
+        md = self.master_down(g, best)
+        return _Span(max(0.0, md - a.value_s), md, a,
+                     f"3 x advert_int + (256 - {g.priorities[best]}) / 256 x advert_int ({best}); gratuitous ARP at once",
+                     (a,))
+
+    def track_failure(self, g: VrrpGroup) -> _Span:
+        """The holder's tracked process dies: vrrp_script fall x interval, then the best backup's skew."""
+        s = self._vrrp(g)
+        best = next((n for n in g.members if n != self._holder(g)), self._holder(g))
+        skew = (256 - g.priorities[best]) / 256 * s.advert_int
+        iv = Timer("keepalived vrrp_script interval", float(s.check.interval_s),
+                   f"services[{g.service}].strategy.check.interval_s")
+        fall = Timer("keepalived vrrp_script fall", float(s.check.fall), f"services[{g.service}].strategy.check.fall")
+        return _Span((s.check.fall - 1) * s.check.interval_s + skew, (s.check.fall + 1) * s.check.interval_s + skew,
+                     iv, "(fall - 1 .. fall + 1) x interval + skew", (iv, fall))
+
+    def haproxy_detect(self, service: str, access: BehindVip, *, unreachable: bool) -> _Span:
+        """HAProxy marks a dead backend of ``service`` down."""
+        c = access.check
+        where = self._access_field(service)
+        inter = Timer("HAProxy check inter", c.inter_ms / 1000, f"{where}.check.inter_ms")
+        fall = Timer("HAProxy check fall", float(c.fall), f"{where}.check.fall")
+        if not unreachable:
+            return _Span(max(0, c.fall - 1) * c.inter_ms / 1000, c.fall * c.inter_ms / 1000, inter,
+                         "fall x inter (refused at once)", (inter, fall))
+        # haproxy.cfg always writes `timeout check`: a check connects within min(timeout connect, inter).
+        per = min(self.arch.haproxy.timeout_connect_s * 1000, c.inter_ms) / 1000
+        return _Span(c.fall * per + (c.fall - 1) * c.inter_ms / 1000, c.fall * (c.inter_ms / 1000 + per), inter,
+                     "fall x (inter + min(timeout connect, inter))", (inter, fall))
+
+    def _access_field(self, service: str) -> str:
+        s = self.arch.service(service).strategy
+        return f"services[{service}].strategy" + (".access" if not isinstance(s, BehindVip) else "")
+
+    def galera_eviction(self) -> _Span:
+        sus = Timer("Galera evs.suspect_timeout", GALERA_SUSPECT_S, "wsrep_provider_options (default, not generated)")
+        chk = Timer("Galera evs.inactive_check_period", GALERA_INACTIVE_CHECK_S,
+                    "wsrep_provider_options (default, not generated)")
+        ins = Timer("Galera evs.install_timeout", GALERA_INSTALL_S, "wsrep_provider_options (default, not generated)")
+        return _Span(GALERA_SUSPECT_S, GALERA_SUSPECT_S + GALERA_INACTIVE_CHECK_S + GALERA_INSTALL_S, sus,
+                     "suspect_timeout (+ inactive_check_period + install_timeout)", (sus, chk, ins))
+
+    def pacemaker_takeover(self, what: str) -> _Span | None:
+        pm = self.arch.pacemaker
+        if pm is None:
+            return None
+        members = [n.name for n in self.arch.nodes if set(n.roles) & set(pm.on)]
+        token = corosync_token_timeout_ms(pm.token_ms, len(members)) / 1000
+        tok = Timer("corosync token timeout", token, "pacemaker.token_ms (+ token_coefficient per node beyond 2)")
+        cons = Timer("corosync consensus", round(1.2 * token, 3), "1.2 x token (corosync default)")
+        delay = max((d.delay_base_s for d in pm.fence), default=0) if pm.fencing else 0
+        fence = Timer("fence delay pcmk_delay_base", float(delay), "pacemaker.fence[].delay_base_s")
+        start = Timer("IPaddr2 start timeout", float(IPADDR2_START_TIMEOUT_S), "generated op start timeout")
+        hi = token + cons.value_s + delay + IPADDR2_START_TIMEOUT_S
+        return _Span(token, hi, start if IPADDR2_START_TIMEOUT_S >= max(token, cons.value_s, delay) else tok,
+                     f"token (+ consensus + fence delay + start timeout) for {what}", (tok, cons, fence, start))
+
+    # -- per service --------------------------------------------------------------------
+
+    def _group_of_vip(self, vip: str) -> VrrpGroup | None:
+        return next((g for g in self.dep.vrrp_groups if vip in g.vips), None)
+
+    def lost_nodes_span(self, service: str, lost: set[str]) -> tuple[_Span | None, str]:
+        """The client outage of ``service`` while ``lost`` nodes are gone (None: unknown)."""
+        svc = self.arch.service(service)
+        s = svc.strategy
+        placed = set(self.dep.placement.nodes_of(service))
+        if isinstance(s, Vrrp):
+            g = self.dep.group_of(service)
+            return (self.vip_move(g, lost) or ZERO, "") if g else (None, "no VRRP group allocated")
+        if isinstance(s, PacemakerVip) or (isinstance(s, ActivePassive) and s.manager == "pacemaker"):
+            if isinstance(s, PacemakerVip):
+                g = self.dep.group_of(service)
+                active = {g.master} if g else placed
+            else:
+                active = set(sorted(placed)[:1])
+            if not active & lost:
+                return ZERO, ""
+            return self.pacemaker_takeover(service), "the active node is lost: Pacemaker starts it elsewhere"
+        access = svc.access
+        span: _Span | None = None
+        note = ""
+        if access is not None:
+            g = self._group_of_vip(str(access.vip))
+            move = self.vip_move(g, lost) if g else None
+            if placed & lost:
+                detect = self.haproxy_detect(service, access, unreachable=True)
+                span = detect.later(move) if move else _Span(0.0, detect.hi, detect.dominant,
+                                                             detect.formula + " (requests sent to the lost backend)",
+                                                             detect.terms)
+            else:
+                span = move or ZERO
+        if isinstance(s, AppCluster) and svc.process in GALERA_PROCESSES and placed & lost:
+            ev = self.galera_eviction()
+            span = ev.later(span) if span else ev
+        if span is None:
+            if not placed & lost:
+                return ZERO, ""
+            if isinstance(s, Coordinated):
+                note = "the other instances carry on; how soon callers notice (RPC timeouts) is not generated"
+            elif isinstance(s, Elected):
+                note = "leader election (Sentinel, Patroni) is not generated: its timers are unknown"
+            else:
+                note = "no generated timer bounds its recovery"
+        return span, note
+
+    def process_span(self, service: str) -> tuple[_Span | None, str]:
+        """The client outage when one of ``service``'s processes dies (the one that hurts most)."""
+        svc = self.arch.service(service)
+        s = svc.strategy
+        if isinstance(s, Vrrp):
+            g = self.dep.group_of(service)
+            return (self.track_failure(g), "") if g and g.manager == "keepalived" else (None, "")
+        access = svc.access
+        span: _Span | None = None
+        if access is not None:
+            own = self.haproxy_detect(service, access, unreachable=False)
+            span = _Span(0.0, own.hi, own.dominant, own.formula + "; option redispatch retries elsewhere", own.terms)
+        if isinstance(s, AppCluster) and svc.process in GALERA_PROCESSES:
+            ev = self.galera_eviction()
+            span = ev.union(span) if span else ev
+        if span is None:
+            return None, "no generated timer bounds a restart (supervisor settings are not generated)"
+        return span, ""
+
+    def rpo(self, service: str) -> tuple[str, float | None]:
+        s = self.arch.service(service).strategy
+        rep = getattr(s, "replication", None)
+        if rep == "synchronous":
+            return "0: synchronous replication (an acknowledged write is on the surviving members)", 0.0
+        if rep == "asynchronous":
+            return ("writes acknowledged since the last replication to a surviving member are lost "
+                    "(no lag bound in the model)"), None
+        if isinstance(s, (AppCluster, Elected)):
+            return "unknown: set the strategy's replication (synchronous or asynchronous)", None
+        return "unknown: the model says nothing of this service's data", None
+
+    # -- per class ---------------------------------------------------------------------
+
+    def _components(self, disruption: str) -> list[str]:
+        out = []
+        for c in self.v.components:
+            kind = c.split(":", 1)[0]
+            if kind == "domain":
+                d = self.arch.domain(c.split(":", 1)[1])
+                cls = "site" if d.is_site else "domain"
+            else:
+                cls = _CLASS_OF_KIND.get(kind)
+            if cls == disruption:
+                out.append(c)
+        return out
+
+    def row(self, service: str, disruption: str) -> Recovery | None:
+        from hamodel.analysis.semantics import DOWN, PARTIAL, Evaluation
+
+        rpo, rpo_s = self.rpo(service)
+        if disruption == "process":
+            span, note = self.process_span(service)
+            return self._make(service, disruption, span, rpo, rpo_s, "one process of the service dies", note)
+        if disruption == "partition":
+            return Recovery(service, disruption, None, None, rpo, rpo_s, "the network splits",
+                            note="both sides keep running: recovery is the heal, not a timer")
+        comps = self._components(disruption)
+        if not comps:
+            return None
+        total: _Span | None = None
+        down, unknown, worst = [], [], ""
+        for c in comps:
+            e = self._evaluations.get(c)
+            if e is None:  # one per component, shared by every service (it caches its states)
+                e = self._evaluations[c] = Evaluation(self.v, {c})
+            if e.state(service) in (DOWN, PARTIAL):
+                down.append(c)
+                continue
+            lost = {n.name for n in self.arch.nodes if not e.node_up(n.name)}
+            if disruption in ("switch", "link"):
+                lost |= {n.name for n in self.arch.nodes for i in n.interfaces if not e.port_up(n.name, i.network)}
+            if not lost and disruption == "link":
+                unknown.append("no node loses its network in the model; the L2 path's re-convergence "
+                               "(spanning tree, bonding) is not modelled")
+                continue
+            span, note = self.lost_nodes_span(service, lost)
+            if span is None:
+                unknown.append(note)
+                continue
+            if total is None or span.hi > total.hi:
+                worst = c
+            total = span.union(total)
+        if total is None and not down and not unknown:
+            return None
+        if down:
+            return Recovery(service, disruption, None, None, rpo, rpo_s, down[0], down=tuple(down),
+                            note="stops the service for good: no automatic recovery")
+        if unknown:
+            return Recovery(service, disruption, None, None, rpo, rpo_s, note=unknown[0])
+        return self._make(service, disruption, total, rpo, rpo_s, worst, "", down)
+
+    def _make(self, service: str, disruption: str, span: _Span | None, rpo: str, rpo_s: float | None,
+              scenario: str, note: str, down: Iterable[str] = ()) -> Recovery:
+        if span is None:
+            return Recovery(service, disruption, None, None, rpo, rpo_s, scenario, note=note, down=tuple(down))
+        return Recovery(service, disruption, (round(span.lo, 3), round(span.hi, 3)), span.dominant, rpo, rpo_s,
+                        scenario, span.formula, span.terms, tuple(down), note)
+
+
+def policy_of(dep: Deployment, service: str) -> Policy | None:
+    """The architecture's policy with the service's own over it."""
+    arch = dep.architecture
+    own = arch.service(service).policy
+    if arch.policy is None:
+        return own
+    return arch.policy.merged(own)
+
+
+def recovery_table(dep: Deployment) -> RecoveryTable:
+    """Every service's recovery rows (classes the model has components for) and policy targets."""
+    ra = RecoveryAnalysis(dep)
+    rows: list[Recovery] = []
+    targets: dict[str, dict[str, dict[str, float]]] = {}
+    for svc in sorted(dep.architecture.services, key=lambda s: s.name):
+        if svc.strategy.kind in ("external", "witness"):
+            continue
+        for d in DISRUPTIONS:
+            r = ra.row(svc.name, d)
+            if r is not None:
+                rows.append(r)
+        p = policy_of(dep, svc.name)
+        if p is not None and (p.rto or p.rpo):
+            targets[svc.name] = {"rto": dict(p.rto), "rpo": dict(p.rpo)}
+    return RecoveryTable(tuple(rows), targets)
