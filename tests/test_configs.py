@@ -93,7 +93,7 @@ def keepalived_files():
 
 def test_layout_of_the_keepalived_reference(keepalived_files):
     nodes = ["ctl-1", "ctl-2", "ctl-3"]
-    expected = {"manifest.json", "ansible/inventory.yml", "ansible/deploy.yml"} | {
+    expected = {"manifest.json", "ansible/inventory.yml", "ansible/deploy.yml", "ansible/collect.yml"} | {
         f"nodes/{n}/{f}" for n in nodes for f in (
             "haproxy/haproxy.cfg", "keepalived/keepalived.conf", "sysctl.d/60-hamodel-nonlocal-bind.conf")}
     assert set(keepalived_files) == expected
@@ -475,7 +475,7 @@ def test_drift_gate_both_ways(tmp_path):
     assert r.exit_code == 1  # nothing there yet: everything differs
     r = runner.invoke(app, ["build", *model, "-o", str(out)])
     assert r.exit_code == 0, r.output
-    assert "wrote 12 files" in r.output
+    assert "wrote 13 files" in r.output
     r = runner.invoke(app, ["build", *model, "-o", str(out), "--check"])
     assert r.exit_code == 0, r.output
     assert "up to date" in r.output

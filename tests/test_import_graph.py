@@ -19,10 +19,6 @@ KNOWN_CIRCLES = {
     frozenset({"hamodel.drill.galera", "hamodel.drill.galera_scenarios"}),
     frozenset({"hamodel.drill.kinds.pacemaker", "hamodel.drill.pacemaker", "hamodel.drill.pacemaker_quorum",
                "hamodel.drill.pacemaker_scenarios"}),
-    frozenset({"hamodel.drill.kinds", "hamodel.drill.kinds.backend_death", "hamodel.drill.kinds.base",
-               "hamodel.drill.kinds.galera", "hamodel.drill.kinds.haproxy_death", "hamodel.drill.kinds.holder_crash",
-               "hamodel.drill.kinds.holder_kill", "hamodel.drill.kinds.partition", "hamodel.drill.kinds.single_writer",
-               "hamodel.drill.kinds.switch_failure"}),
     frozenset({"hamodel.drill.report", "hamodel.drill.runner"}),
 }
 KNOWN_LONG = {"hamodel/drill/pacemaker.py", "hamodel/analysis/placement_solver.py"}

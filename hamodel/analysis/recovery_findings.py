@@ -14,7 +14,7 @@ from hamodel.model.policy import format_duration
 
 if TYPE_CHECKING:
     from hamodel.analysis.recovery_results import Recovery, RecoveryTable
-    from hamodel.deployment import Finding
+    from hamodel.analysis.results import Finding
     from hamodel.model import Architecture
 
 
