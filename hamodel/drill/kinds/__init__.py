@@ -42,7 +42,7 @@ default set (and so in the report).
 from __future__ import annotations
 
 from hamodel.drill.kinds.backend_death import BackendDeath
-from hamodel.drill.kinds.base import TITLES, Scenario, ScenarioKind
+from hamodel.drill.kinds.base import KINDS, Scenario, ScenarioKind
 from hamodel.drill.kinds.galera import GALERA_KINDS
 from hamodel.drill.kinds.haproxy_death import HaproxyDeath
 from hamodel.drill.kinds.holder_crash import HolderCrash
@@ -54,7 +54,7 @@ from hamodel.drill.kinds.single_writer import SingleWriter
 from hamodel.drill.kinds.switch_failure import SwitchFailure
 
 #: Every scenario kind, by its name (the one place a kind is registered).
-KINDS: dict[str, type[ScenarioKind]] = {
+KINDS.update({
     HolderCrash.kind: HolderCrash,
     HolderKill.kind: HolderKill,
     HaproxyDeath.kind: HaproxyDeath,
@@ -66,8 +66,7 @@ KINDS: dict[str, type[ScenarioKind]] = {
     RedisPrimaryKill.kind: RedisPrimaryKill,
     # A real Galera cluster (full drills, or named with --scenario).
     **{k.kind: k for k in GALERA_KINDS},
-}
-TITLES.update({k: c.title for k, c in KINDS.items()})
+})
 
 #: Whole-cluster labs for deployments the keepalived lab above cannot drill (their VIPs are
 #: held by a cluster manager): :func:`hamodel.drill.runner.run_drill` hands a deployment to

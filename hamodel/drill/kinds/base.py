@@ -62,12 +62,14 @@ class Scenario:
 
     @property
     def title(self) -> str:
-        return TITLES.get(self.kind, self.kind) + (f": {self.service}" if self.service else "")
+        kind = KINDS.get(self.kind)
+        return (kind.title if kind is not None else self.kind) + (f": {self.service}" if self.service else "")
 
 
-#: Each registered kind's title, filled where the kinds are registered
-#: (:data:`hamodel.drill.kinds.KINDS`), so that this module needs no import back.
-TITLES: dict[str, str] = {}
+#: The registry of scenario kinds, by name: filled in one place,
+#: :mod:`hamodel.drill.kinds`, which exports this same dict (so this module
+#: needs no import back).
+KINDS: dict[str, type["ScenarioKind"]] = {}
 
 
 def probe_service(dep: Deployment, vip: str, exclude: Collection[str] = ()) -> str | None:
