@@ -253,7 +253,7 @@ def test_keepalived_limitations_are_the_five_derived_ones(site: Path) -> None:
     assert sorted(found) == sorted(KEEPALIVED_LIMITATIONS), found
     section = section_html(page, "architecture-limitations")
     # Manual recovery names the per-service procedure of each quorum cluster.
-    for service, words in (("galera", "highest seqno"), ("rabbitmq", "last node down"), ("mongodb", "rs.reconfig")):
+    for service, words in (("galera", "highest seqno"), ("rabbitmq", "force_boot")):
         assert service in section and words in section, f"no {service} recovery procedure"
     # Lower-severity findings are in the other table, not in the limitations.
     others = section_html(page, "other-findings")

@@ -188,7 +188,8 @@ MANUAL_RECOVERY = Rule(
     "Manual recovery after a full cluster restart",
     "Quorum clusters that need an operator after a full restart; the finding lists each service's recovery "
     "procedure and which restarts need it (cold_start='manual': every one; 'automatic-after-crash': a "
-    "graceful stop of all members, or a crash after which a member does not return).",
+    "graceful stop of all members, or a crash after which a member does not return; "
+    "'automatic-when-all-back': only a member that does not return).",
     impact="After every member stopped (power loss, full restart) these clusters need an operator, case by "
            "case: {procedures}.",
     mitigation="Document and drill the procedures, or let a resource agent bootstrap them (manager='pacemaker', "

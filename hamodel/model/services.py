@@ -62,6 +62,11 @@ class Service(HaBase):
     ``requests`` (per instance). An ``External`` service needs no ``on``:
     it runs outside the modelled nodes.
 
+    ``depends_on`` lists what the service needs at run time (the failure
+    analysis follows it); ``starts_after`` a start order only (a deployment
+    guide's "start X first"), shown in the documents and ignored by the
+    analysis.
+
     ``required=False`` marks a service that tolerates downtime (a nightly
     batch job): its single points of failure are reported at low severity
     and ``place --tolerate`` does not insist on it.
@@ -84,6 +89,10 @@ class Service(HaBase):
     requests: Resources = Resources()
     ports: Annotated[list[Endpoint], BeforeValidator(_endpoints)] = Field(default_factory=list)
     depends_on: RefList = Field(default_factory=list)
+    starts_after: RefList = Field(
+        default_factory=list,
+        description="services to start before this one (a start order, e.g. from a deployment guide): "
+                    "documented, not a runtime dependency; the failure analysis ignores it")
     required: bool = True
     supervisor: Literal["none", "systemd", "pacemaker"] | None = Field(
         default=None, description="what restarts a failed process; default the architecture's"
@@ -97,6 +106,7 @@ class Service(HaBase):
                          max_per_domain: Mapping[str, int] = ..., pin: RefsIn = ..., exclude: RefsIn = ...,
                          colocate: RefsIn = ..., requests: Resources | Data = ...,
                          ports: int | Endpoint | Iterable[int | Endpoint | Data] = ..., depends_on: RefsIn = ...,
+                         starts_after: RefsIn = ...,
                          required: bool = ..., supervisor: Literal["none", "systemd", "pacemaker"] | None = ...,
                          strategy: Strategy | Data) -> None: ...
 
@@ -119,6 +129,8 @@ class Service(HaBase):
                              f"replicas >= {s.min_replicas + 1}, not {self.replicas}")
         if self.name in self.depends_on:
             raise ValueError("depends_on: a service cannot depend on itself")
+        if self.name in self.starts_after:
+            raise ValueError("starts_after: a service cannot start after itself")
         if self.name in self.colocate:
             raise ValueError("colocate: a service cannot be colocated with itself")
         if set(self.pin) & set(self.exclude):
