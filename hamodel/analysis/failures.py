@@ -413,7 +413,7 @@ def _monitoring_finding(v: ModelView) -> Finding | None:
     if monitored:
         return cat.NO_AUTOMATIC_RESTART.finding(services=unsupervised, details=details)
     return cat.MONITORING_REQUIRED.finding(
-        services=unsupervised, count=len(unsupervised),
+        services=unsupervised, count=len(unsupervised), count_services=_plural(len(unsupervised), "service"),
         no_failover=f" and nothing fails over {', '.join(no_failover)}" if no_failover else "", details=details)
 
 
