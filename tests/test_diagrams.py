@@ -124,8 +124,9 @@ def test_logical_view_content(keepalived) -> None:
     assert "rpc via rabbitmq" in dot and "needs galera, keystone, rabbitmq" in dot
     assert "active/passive, no fail-over, on ctl-1" in dot
     # Groups others depend on are shaded and sit in one column.
-    assert re.search(r'rank=same; "group__Ceilometer"; "group__Keystone"; "group__Support"', dot)
-    assert "group__Nova:e -> group__Support:w" in dot
+    # (heat-engine only starts after ceilometer-api: Ceilometer is not depended on; the metadata agent needs nova-api)
+    assert re.search(r'rank=same; "group__Keystone"; "group__Nova"; "group__Support"', dot)
+    assert "group__Neutron:e -> group__Nova:w" in dot and "group__Nova -> group__Support" in dot
 
 
 def test_finding_diagram_highlights_the_scenario(keepalived) -> None:
@@ -136,6 +137,34 @@ def test_finding_diagram_highlights_the_scenario(keepalived) -> None:
     split = next(f for f in keepalived.findings if f.id.startswith("split-brain:"))
     dot = render_dot(keepalived, "physical", split)
     assert dot.count('label=cut') == len(split.scenario)
+
+
+def _roles(dot: str) -> dict[str, str]:
+    """node -> its VRRP role row in a physical diagram."""
+    out = {}
+    for m in re.finditer(r'<B>(ctl-\d)</B>.*?controller-vip: ([A-Za-z ()]+?) \(priority', dot):
+        out[m.group(1)] = m.group(2).strip()
+    return out
+
+
+def test_finding_diagrams_draw_the_state_after_the_failure(keepalived) -> None:
+    """Issue 31: the VIP is drawn where it went (new master, both masters in a split brain),
+    failed nodes greyed, only lost instances shaded, cropped to the nodes involved."""
+    spof = next(f for f in keepalived.findings if f.id == "spof:cinder-volume")
+    dot = render_dot(keepalived, "physical", spof)
+    roles = _roles(dot)
+    assert roles == {"ctl-1": "down", "ctl-2": "MASTER"}, roles  # ctl-3 plays no part: not drawn
+    assert "\u2605 controller-vip: MASTER" in dot and "ctl-3" not in dot and "sw-3" not in dot
+    split = next(f for f in keepalived.findings if f.id.startswith("split-brain:"))
+    roles = _roles(render_dot(keepalived, "physical", split))
+    assert sorted(r for r in roles.values() if r.startswith("MASTER")) == ["MASTER (one of two)"] * 2, roles
+    lbaas = next(f for f in keepalived.findings if f.id.startswith("partial-outage:neutron-lbaas-agent"))
+    dot = render_dot(keepalived, "physical", lbaas)
+    failed = lbaas.scenario[0].split(":", 1)[1]
+    shaded = re.findall(r'<TD ALIGN="LEFT" BGCOLOR="#F5B7B1"><FONT POINT-SIZE="10">neutron-lbaas-agent', dot)
+    assert len(shaded) == 1 and f"{failed}</B>" in dot
+    # Node boxes do not list every service.
+    assert "other services" in dot and "nova-conductor" not in dot
 
 
 def test_ids_are_injective() -> None:

@@ -6,10 +6,13 @@ components without internal ids. Views of the Deployment only."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from hamodel.deployment import Deployment
+from hamodel.generators.words import plain_component, plain_text
+
+__all__ = ["endpoint_words", "frontend_rows", "plain_component", "plain_text", "scope", "strategy_words",
+           "switch_cuts", "vrrp_facts", "detection_words"]
 from hamodel.model.strategies import (
     ActivePassive,
     AppCluster,
@@ -186,39 +189,6 @@ def scope(dep: Deployment, model_path: str | None) -> list[str]:
                "alone and in pairs; not analysed: slow or flapping components, data corruption, "
                "operator error, load.")
     return out
-
-
-_COMPONENT = re.compile(r"\b(node|proc|domain|switch|link|trunk):([A-Za-z0-9_.@~:-]+[A-Za-z0-9])")
-
-
-def plain_component(cid: str, dep: Deployment | None = None) -> str:
-    """``proc:cinder-volume@ctl-1`` as "cinder-volume process on ctl-1" (and so on)."""
-    kind, _, name = cid.partition(":")
-    if kind == "node":
-        return f"node {name}"
-    if kind == "proc":
-        proc, _, node = name.partition("@")
-        return f"{proc} process on {node}"
-    if kind == "domain":
-        what = "domain"
-        if dep is not None:
-            try:
-                what = dep.architecture.domain(name).kind
-            except (KeyError, ValueError):
-                pass
-        return f"{what} {name}"
-    if kind == "switch":
-        return f"switch {name}"
-    if kind in ("link", "trunk"):
-        net, _, ends = name.rpartition(":")
-        a, _, b = ends.partition("~")
-        return f"{'link' if kind == 'link' else 'trunk'} {a}\u2013{b}" + (f" ({net})" if net else "")
-    return cid
-
-
-def plain_text(text: str, dep: Deployment | None = None) -> str:
-    """Every component id inside a sentence in plain words."""
-    return _COMPONENT.sub(lambda m: plain_component(m.group(0), dep), text)
 
 
 def detection_words(dep: Deployment) -> str | None:
