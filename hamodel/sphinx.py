@@ -163,6 +163,10 @@ def _compute_extras(app: Sphinx, path: Path, dep: Any, *, with_diagrams: bool) -
                            type="hamodel", subtype="configs")
     if (Path(app.srcdir) / "guide" / "checks.rst").is_file():
         extras.checks_doc = "/guide/checks"  # the legend of finding ids links to it
+    for doc, _title in _drill_pages(app, _display(app, path)):  # the drills measured on this model
+        text = (Path(app.srcdir) / f"{doc}.rst").read_text(encoding="utf-8")
+        for name in re.findall(r"(?m)^Scenario ``([^`]+)``", text):
+            extras.measured.setdefault(name, f"/{doc}")
     extras.scenarios = dep.analysis.single_failures()
     extras.availability = dep.analysis.availability() or None
     if with_diagrams:

@@ -672,8 +672,8 @@ def _logical(dep: Deployment) -> str:
         return (f'<<TABLE BORDER="1" CELLBORDER="0" CELLSPACING="0" CELLPADDING="2" COLOR="#7B8894" '
                 f'BGCOLOR="{bg}">' + "".join(rows) + "</TABLE>>")
 
-    with _Graph(f"{arch.name}: logical view", direction="LR", ranksep="0.5", nodesep="0.2",
-                concentrate="true") as g:
+    # No concentrate: bundled edges could not be traced to the group they end on.
+    with _Graph(f"{arch.name}: logical view", direction="LR", ranksep="0.5", nodesep="0.2") as g:
         gid = {grp: _id("group", grp) for grp in groups}
         consumers = [grp for grp in sorted(groups) if grp not in providers]
         for grp in consumers + providers:
@@ -771,7 +771,9 @@ def diagram_findings(dep: Deployment, threshold: str = "medium") -> list[Finding
     """The findings that get their own diagram: severity >= ``threshold``
     and a scenario to draw (a finding such as "monitoring required" has no
     failed component)."""
-    return [f for f in dep.findings if f.severity.at_least(threshold) and f.scenario]
+    every = {f"node:{n.name}" for n in dep.architecture.nodes}
+    # A scenario that stops every node draws nothing but grey boxes: no diagram.
+    return [f for f in dep.findings if f.severity.at_least(threshold) and f.scenario and not every <= set(f.scenario)]
 
 
 def generate(dep: Deployment, *, formats: Iterable[str] = ("svg", "png")) -> dict[str, bytes]:

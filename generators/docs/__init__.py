@@ -66,6 +66,7 @@ class DocExtras:
     model_path: str | None = None
     notes: list[str] = field(default_factory=list)
     checks_doc: str | None = None
+    measured: dict[str, str] = field(default_factory=dict)  # drill scenario name -> the doc that reports it
 
 
 # -- reStructuredText helpers -------------------------------------------------
@@ -161,6 +162,10 @@ def _context(dep: Deployment, slug: str, extras: DocExtras, sections: bool, imag
     for s in arch.services:
         by_strategy.setdefault(s.strategy.kind, []).append(s.name)
     strategies = [(kind, STRATEGY_TITLES[kind], by_strategy[kind]) for kind in STRATEGY_TITLES if kind in by_strategy]
+    if all(getattr(s.strategy, "manager", None) is None for s in arch.services if s.strategy.kind == "active_passive"):
+        # As the reference says it: nothing fails these over.
+        strategies = [(k, "No high availability (active/passive: one instance)" if k == "active_passive" else t, n)
+                      for k, t, n in strategies]
     roles: dict[str, list[str]] = {}
     for n in arch.nodes:
         for r in n.roles:
@@ -238,16 +243,31 @@ def _context(dep: Deployment, slug: str, extras: DocExtras, sections: bool, imag
         mitigation, _, model_change = f.mitigation.partition(" Model: ")
         model_change = model_change.rstrip(".")
         everything = len(f.services) == len(arch.services) > 8
+        expected, scenario_names, unmeasured = facts.expected_times(dep, f)
+        ran = [n for n in scenario_names if n in extras.measured]
+        measured = None
+        if ran:  # one drill page per model: link it once
+            measured = Rst(("scenarios " if len(ran) > 1 else "scenario ") + ", ".join(_literal(n) for n in ran)
+                           + f" on :doc:`{extras.measured[ran[0]]}`"
+                           + (f"; {rst_escape(unmeasured)}" if unmeasured else ""))
         return {"id": f.id, "kind": f.kind, "severity": f.severity, "title": plain(f.title),
-                "services": [f"every service ({len(f.services)})"] if everything else list(f.services), "scenario": [facts.plain_component(c, dep) for c in f.scenario],
+                "expected": expected, "measured": measured,
+                "unmeasured": unmeasured if extras.measured else None,
+                "services": [f"every service ({len(f.services)})"] if everything else list(f.services) if len(
+                    f.services) <= 8 else [f.services[0], f"and the {len(f.services) - 1} services that need it "
+                                                          "(the Needs column of Services)"], "scenario": [facts.plain_component(c, dep) for c in f.scenario],
                 "impact": plain(f.impact), "mitigation": plain(mitigation), "model_change": model_change,
                 "acknowledged": ack, "details": details, "diagram": diagram}
 
     configs = []
     if extras.configs:
         for path in sorted(extras.configs):
-            configs.append({"path": path, "secret": path in extras.secret_configs,
-                            "language": _language(path)})
+            folder, _, name = path.rpartition("/")
+            if folder.startswith("nodes/"):  # one line per node: nodes/ctl-1/haproxy/haproxy.cfg
+                node, _, rest = folder[len("nodes/"):].partition("/")
+                folder, name = f"node {node}", f"{rest}/{name}" if rest else name
+            configs.append({"path": path, "secret": path in extras.secret_configs, "language": _language(path),
+                            "folder": folder or "deployment", "name": name})
     availability = sorted(extras.availability.values(), key=lambda a: a.service) if extras.availability else []
     scenarios = list(extras.scenarios) if extras.scenarios is not None else None
 
@@ -276,8 +296,7 @@ def _context(dep: Deployment, slug: str, extras: DocExtras, sections: bool, imag
         "node_rows": [[e(n.name), j(n.roles), j([*n.domains, *([" or ".join(n.power) + " (power)"] if n.power else [])]),
                        j([f"{i.address} ({i.network}, {i.device})" for i in n.interfaces]),
                        f"{n.capacity.cpu:g} CPU, {n.capacity.memory_gb:g} GB"] for n in arch.nodes],
-        "service_rows": [[e(s["group"]), e(s["name"] + (f" ({s['process']})" if s["process"] != s["name"] else "")),
-                          s["mode"], e(s["how"]), j(s["needs"]), e(s["reach"])] for s in services],
+        "service_rows": _merged_service_rows(services),
         "matrix_rows": [[e(r["service"]), *r["cells"]] for r in matrix if r["service"] in exceptions],
         "domain_rows": [[e(d["name"]), e(d["kind"]), *([e(d["parent"])] if any(x["parent"] for x in domains) else []),
                          j(d["nodes"] or [f"{n} (cut off)" for n in d["cut"]]), j(d["ports"]),
@@ -286,9 +305,10 @@ def _context(dep: Deployment, slug: str, extras: DocExtras, sections: bool, imag
                       e(v["holder"]), j(v["served"])] for v in vips],
         "group_rows": [[e(g["service"]), j(g["vips"]), e(g["network"]), str(g["vrid"]), g["manager"],
                         e(g["master"]), j(g["priorities"])] for g in groups],
-        "frontend_rows": [[e(f["service"]), e(f["bind"]), f["mode"], e(f["balance"]), j(f["backends"]),
-                           e(f["check"])] for f in frontends],
-        "finding_rows": [[_literal(f.id), f.severity, e(facts.plain_text(f.title, dep)), j(f.services),
+        "frontend_rows": _merged_frontend_rows(frontends),
+        "finding_rows": [[_literal(f.id), f.severity, e(facts.plain_text(f.title, dep)),
+                          j(f.services) if len(f.services) <= 8 else
+                          e(f"{f.services[0]} and the {len(f.services) - 1} services that need it"),
                           *([e(arch.acknowledged(f.id).reason if arch.acknowledged(f.id) else (f.acknowledged or ""))]
                             if any_ack else [])]
                          for f in other_findings(dep)],
@@ -324,8 +344,51 @@ def _context(dep: Deployment, slug: str, extras: DocExtras, sections: bool, imag
     }
 
 
+def _merged_service_rows(services: list[dict[str, Any]]) -> list[list[Any]]:
+    """One row per run of services that differ only by name and VIP port (the
+    reference table's "heat-api, heat-api-cfn, heat-api-cloudwatch" row)."""
+    rows: list[list[Any]] = []
+    last: tuple | None = None
+    for s in services:
+        name = s["name"] + (f" ({s['process']})" if s["process"] != s["name"] else "")
+        key = (s["group"], s["mode"], s["how"], tuple(s["needs"]), ":" in s["reach"] and "clients" not in s["reach"],
+               s["reach"] if ":" not in s["reach"] or "clients" in s["reach"] else "")
+        if rows and key == last:
+            rows[-1][1] = Rst(f"{rows[-1][1]}, {rst_escape(name)}")
+            if key[4]:
+                rows[-1][5] = Rst(f"{rows[-1][5]}; {rst_escape(s['reach'])}")
+            continue
+        rows.append([rst_escape(s["group"]), rst_escape(name), s["mode"], rst_escape(s["how"]), _join(s["needs"]),
+                     rst_escape(s["reach"])])
+        last = key
+    return rows
+
+
+def _merged_frontend_rows(frontends: list[dict[str, Any]]) -> list[list[Any]]:
+    """HAProxy fronts with the same mode, balance, backend nodes and check in one row."""
+    merged: dict[str, dict[str, Any]] = {}
+    for f in frontends:  # one entry per service, all its ports
+        if f["service"] in merged:
+            m = merged[f["service"]]
+            m["bind"] = m["bind"] + ", " + f["bind"]
+        else:
+            merged[f["service"]] = dict(f)
+    groups: dict[tuple, list[dict[str, Any]]] = {}
+    for f in merged.values():
+        nodes = tuple(f["nodes"])
+        groups.setdefault((f["mode"], f["balance"], nodes, f["check"]), []).append(f)
+    rows = []
+    for (mode, balance, nodes, check), fs in groups.items():
+        vip = fs[0]["bind"].split(", ")[0].rsplit(":", 1)[0]
+        binds = "; ".join(f"{f['service']} " + ", ".join(b.rsplit(":", 1)[1] for b in f["bind"].split(", "))
+                          for f in fs)
+        rows.append([rst_escape(f"{vip}: {binds}"), mode, rst_escape(balance),
+                     _join([f"{n}" for n in nodes]) if nodes else Rst("\u2014"), rst_escape(check)])
+    return rows
+
+
 # Details the finding's impact already states, per finding kind.
-_REPEATS = {"manual-recovery": ("procedures",), "single-point-of-failure": ("k", "min_size"),
+_REPEATS = {"manual-recovery": ("procedures", "cases"), "single-point-of-failure": ("k", "min_size", "cut_sets"),
             "partial-outage": ("k", "min_size"), "quorum-loss": ("k", "min_size")}
 
 

@@ -90,13 +90,8 @@ def endpoint_words(dep: Deployment, svc: Any) -> str:
         return out
     ports = [e.port for e in svc.ports]
     if not ports:
-        return "\u2014 (no network endpoint)"
-    nodes = dep.placement.nodes_of(svc.name)
-    addrs = []
-    for n in nodes:
-        node = arch.node(n)
-        addrs.append(str(node.interfaces[0].address) if node.interfaces else n)
-    return f"clients list every node: {', '.join(addrs)} (port {ports[0]})"
+        return "\u2014"
+    return f"clients list {', '.join(dep.placement.nodes_of(svc.name))} (port {ports[0]})"
 
 
 def frontend_rows(dep: Deployment) -> list[dict[str, Any]]:
@@ -123,6 +118,7 @@ def frontend_rows(dep: Deployment) -> list[dict[str, Any]]:
             out.append({"service": name, "bind": ", ".join(b.address for b in x.binds), "mode": x.mode,
                         "balance": balance,
                         "backends": [s.address + (" (backup)" if s.backup else "") for s in x.servers],
+                        "nodes": [s.name + (" (backup)" if s.backup else "") for s in x.servers],
                         "check": "; ".join(how)})
     return out
 
@@ -213,3 +209,39 @@ def detection_words(dep: Deployment) -> str | None:
             + (". A 1 s interval, the usual default, would take longer than the VIP move." if
                c.fall * 1000 + min(arch.haproxy.timeout_connect_s * 1000, 1000) >= vrrp * 1000 and det < vrrp
                else "."))
+
+
+def expected_times(dep: Deployment, finding: Any) -> tuple[str | None, list[str], str | None]:
+    """What a finding's failure should look like in time, the drill scenarios
+    that measure it, and why it is not measured (when no drill can)."""
+    from hamodel.analysis.config_findings import haproxy_detection_ms
+
+    arch = dep.architecture
+    svc = arch.service(finding.services[0]) if finding.services else None
+    st = svc.strategy if svc is not None else None
+    kind = finding.kind
+    if kind == "split-brain" and svc is not None:
+        g = dep.group_of(svc.name)
+        adv = getattr(st, "advert_int", 1)
+        if g is None or len(g.members) < 2:
+            return None, ["partition"], None
+        low = min(g.priorities.values())
+        worst = 3 * adv + (256 - low) / 256 * adv
+        return (f"each side without adverts elects its own master within {worst:.1f} s of the cut (three missed "
+                f"adverts plus skew); after the heal the lower priority steps down within about {adv} s"), \
+            ["partition"], None
+    if kind == "single-point-of-failure" and isinstance(st, ActivePassive) and st.manager is None:
+        return ("down until an operator starts it on another node", [],
+                "nothing moves it, so there is no take-over to time; the drill does not run it")
+    if kind == "partial-outage":
+        return ("the shards of the failed node stay down until recovered or recreated", [],
+                "the lab runs no agent")
+    if kind == "manual-recovery":
+        names = [f"galera-restart-{x}" for x in ("crash", "graceful", "crash-missing")]
+        others = [s for s in finding.services if s != "galera"]
+        return (None, names if "galera" in finding.services else [],
+                f"{', '.join(others)}: not run in the lab" if others else None)
+    if kind in ("single-point-of-failure", "quorum-loss") and svc is not None and svc.access is not None:
+        return (f"HAProxy marks a dead backend down within {haproxy_detection_ms(arch, svc.access) / 1000:.1f} s",
+                [f"backend-death:{svc.name}"], None)
+    return None, [], None
