@@ -17,6 +17,7 @@ limitations are the failure analysis' findings, never text written here.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -256,7 +257,7 @@ def _context(dep: Deployment, slug: str, extras: DocExtras, sections: bool, imag
                 "services": [f"every service ({len(f.services)})"] if everything else list(f.services) if len(
                     f.services) <= 8 else [f.services[0], f"and the {len(f.services) - 1} services that need it "
                                                           "(the Needs column of Services)"], "scenario": [facts.plain_component(c, dep) for c in f.scenario],
-                "impact": plain(f.impact), "mitigation": plain(mitigation), "model_change": model_change,
+                "impact": plain(f.impact), "mitigation": _linked(plain(mitigation)), "model_change": model_change,
                 "acknowledged": ack, "details": details, "diagram": diagram}
 
     configs = []
@@ -279,7 +280,7 @@ def _context(dep: Deployment, slug: str, extras: DocExtras, sections: bool, imag
         if isinstance(st, ActivePassive):
             if st.manager is None:
                 why = f" It runs one instance because {rst_escape(st.reason)}." if st.reason else ""
-                why += "".join(f" See {rst_escape(u)}." for u in st.see)
+                why += "".join(f" See `{u} <{u}>`__." for u in st.see)  # a URL the model validated
                 strategy_notes.append(Rst(f"**{rst_escape(s.name)}** runs on one node at a time ({where}); nothing "
                                           "moves it to another node when that node or the process fails: an "
                                           "operator starts it on a survivor." + why))
@@ -390,6 +391,29 @@ def _merged_frontend_rows(frontends: list[dict[str, Any]]) -> list[list[Any]]:
 # Details the finding's impact already states, per finding kind.
 _REPEATS = {"manual-recovery": ("procedures", "cases"), "single-point-of-failure": ("k", "min_size", "cut_sets"),
             "partial-outage": ("k", "min_size"), "quorum-loss": ("k", "min_size")}
+
+
+_URL = re.compile(r"https?://[^\s()]+[^\s().,;:]")
+
+
+def _linked(text: str) -> Rst:
+    """Text with its web addresses as links (every other character escaped)."""
+    def esc(part: str) -> str:  # rst_escape trims: keep the spaces around each part
+        core = part.strip()
+        if not core:
+            return part
+        lead, trail = part[:len(part) - len(part.lstrip())], part[len(part.rstrip()):]
+        return lead + rst_escape(core) + trail
+
+    out, last = [], 0
+    for m in _URL.finditer(text):
+        before = text[last:m.start()]
+        out.append(esc(before) + ("\\ " if before and not before[-1].isspace() else ""))
+        out.append(f"`{m.group(0)} <{m.group(0)}>`__")
+        last = m.end()
+    rest = text[last:]
+    out.append(("\\ " if rest and not rest[0].isspace() and last else "") + esc(rest))
+    return Rst("".join(out))
 
 
 def _plain_detail(value: Any, dep: Deployment) -> Any:
