@@ -242,6 +242,9 @@ def _context(dep: Deployment, slug: str, extras: DocExtras, sections: bool, imag
             diagram = f"{image_root}diagrams/findings/{finding_stem(f)}"
         plain = lambda t: facts.plain_text(str(t), dep)  # noqa: E731
         mitigation, _, model_change = f.mitigation.partition(" Model: ")
+        svc = arch.service(f.services[0]) if f.services and f.kind == "single-point-of-failure" else None
+        for url in getattr(svc.strategy, "see", None) or [] if svc is not None else []:
+            mitigation += f" See {url}."
         model_change = model_change.rstrip(".")
         everything = len(f.services) == len(arch.services) > 8
         expected, scenario_names, unmeasured = facts.expected_times(dep, f)
