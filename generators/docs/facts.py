@@ -162,8 +162,8 @@ def scope(dep: Deployment, model_path: str | None) -> list[str]:
     out = []
     roles = sorted({r for n in arch.nodes for r in n.roles})
     out.append(f"In scope: the {len(arch.nodes)} nodes of role{'s' * (len(roles) != 1)} {', '.join(roles)} "
-               f"and the {len(arch.services)} services placed on them. Anything not in the model (compute and "
-               "storage nodes, the out-of-band network, the tenants' own networks) is out of scope.")
+               f"and the {len(arch.services)} services placed on them. Anything not in the model (other machines "
+               "such as compute or storage nodes, an out-of-band network, the clients) is out of scope.")
     switches = [d.name for d in arch.domains if d.kind == "switch"]
     racks = sorted({d.kind for d in arch.domains if d.kind not in ("switch",)})
     single = [n.name for n in arch.nodes if len(n.interfaces) == 1 and len(n.interfaces[0].switches) <= 1]
@@ -181,9 +181,10 @@ def scope(dep: Deployment, model_path: str | None) -> list[str]:
                    "with systemd restarting services, set supervisor='systemd' and the monitoring finding changes.")
     else:
         out.append(f"Failed processes are restarted by {arch.supervisor} (supervisor='{arch.supervisor}').")
-    out.append("Failures analysed: nodes, failure domains, switches, inter-switch links and processes, "
-               "alone and in pairs; not analysed: slow or flapping components, data corruption, "
-               "operator error, load.")
+    k = max((int(f.details.get("k", 0)) for f in dep.findings if isinstance(f.details.get("k"), int)), default=2)
+    together = {1: "one at a time", 2: "alone and in pairs"}.get(k, f"up to {k} at once")
+    out.append(f"Failures analysed: nodes, failure domains, switches, inter-switch links and processes, "
+               f"{together}; not analysed: slow or flapping components, data corruption, operator error, load.")
     return out
 
 
