@@ -90,7 +90,7 @@ class Service(HaBase):
     ports: Annotated[list[Endpoint], BeforeValidator(_endpoints)] = Field(default_factory=list)
     depends_on: RefList = Field(default_factory=list)
     starts_after: RefList = Field(
-        default_factory=list,
+        default_factory=list, exclude_if=lambda v: not v,  # unset: out of exports, models keep their hash
         description="services to start before this one (a start order, e.g. from a deployment guide): "
                     "documented, not a runtime dependency; the failure analysis ignores it")
     required: bool = True
