@@ -162,7 +162,13 @@ def _compute_extras(app: Sphinx, path: Path, dep: Any, *, with_diagrams: bool) -
             extras.config_error = str(exc)
             logger.warning("hamodel: %s: configs could not be generated: %s", _display(app, path), exc,
                            type="hamodel", subtype="configs")
-    extras.measured = _drill_measurements(app, path)
+    extras.measured_outage = _drill_measurements(app, path)
+    if (Path(app.srcdir) / "guide" / "checks.rst").is_file():
+        extras.checks_doc = "/guide/checks"  # the legend of finding ids links to it
+    for doc, _title in _drill_pages(app, _display(app, path)):  # the drills measured on this model
+        text = (Path(app.srcdir) / f"{doc}.rst").read_text(encoding="utf-8")
+        for name in re.findall(r"(?m)^Scenario ``([^`]+)``", text):
+            extras.measured.setdefault(name, f"/{doc}")
     extras.scenarios = dep.analysis.single_failures()
     extras.availability = dep.analysis.availability() or None
     if with_diagrams:
@@ -222,6 +228,7 @@ def publish(app: Sphinx) -> None:
                           f"source directory {app.srcdir} (the generated pages are kept apart from yours)")
     out.mkdir(parents=True, exist_ok=True)
     produced: dict[str, bytes] = {}
+    published_deps: dict[str, Any] = {}
     entries: list[tuple[str, str]] = []
     for path in _models(app):
         slug = _slug(path)
@@ -246,8 +253,11 @@ def publish(app: Sphinx) -> None:
         if index in files and f"{slug}/explorer.rst" in files:
             files = {**files, index: files[index] + _explorer_section().encode()}
         produced.update(files)
+        published_deps[slug] = dep
         entries.append((slug, dep.architecture.name))
         logger.info("hamodel: %s published in %.1f s", _display(app, path), time.perf_counter() - start)
+    for slug, text in _alternatives(published_deps, Path(app.srcdir)).items():
+        produced[f"{slug}/index.rst"] += text.encode()
     produced["index.rst"] = _index_page(entries).encode()
     produced["optional.rst.inc"] = _optional_toctree(app).encode()
     for rel, data in produced.items():
@@ -319,6 +329,34 @@ def _drill_pages(app: Sphinx, model: str) -> list[tuple[str, str]]:
         if re.search(rf"(?m)^\s*hamodel drill {re.escape(model)}(\s|$)", text):
             found.append((doc, title))
     return found
+
+
+def _alternatives(deps: dict[str, Any], srcdir: Path) -> dict[str, str]:
+    """An "Alternative: Pacemaker" section for each document without a Pacemaker
+    cluster whose services another published model runs under Pacemaker (the
+    keepalived page's pointer to the Pacemaker architecture, as the reference
+    page ends), with the partition comparison when that drill page exists."""
+    out = {}
+    for slug, dep in deps.items():
+        arch = dep.architecture
+        if arch.pacemaker is not None:
+            continue
+        names = {s.name for s in arch.services}
+        alts = [(s, d) for s, d in sorted(deps.items()) if d.architecture.pacemaker is not None
+                and {x.name for x in d.architecture.services} == names]
+        if not alts:
+            continue
+        links = ", ".join(f":doc:`{re.sub(r'[^A-Za-z0-9 ,._()-]', '', d.architecture.name)} <../{s}/index>`"
+                          for s, d in alts)
+        text = ("\nAlternative: Pacemaker\n----------------------\n\n"
+                "If these limitations are a concern, the same services can run under Pacemaker: corosync "
+                "keeps a quorum and fences a lost node, so a partition leaves the virtual IP on the majority "
+                f"side only and active/passive services fail over by themselves: {links}.")
+        if (srcdir / "drills-pacemaker.rst").is_file():
+            text += (" The :doc:`Pacemaker drill </drills-pacemaker>` measured the same partition side by "
+                     "side with keepalived's split brain.")
+        out[slug] = text + "\n"
+    return out
 
 
 def _drill_section(pages: list[tuple[str, str]]) -> str:

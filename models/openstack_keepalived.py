@@ -29,14 +29,21 @@ controllers = [
 CHECK_INTER_MS = 500
 
 
-def api(name: str, *ports: int, group: str, http: bool = False, **lb) -> Service:
+# Runtime dependencies, from each project's installation guide (what its
+# config file must point at): the database, the message bus, Keystone (token
+# validation) and memcached (tokens, sessions). A start order that a guide
+# gives ("start Ceilometer before Heat") is `starts_after`, not a dependency.
+DB, BUS, AUTH = "galera", "rabbitmq", "keystone"
+
+
+def api(name: str, *ports: int, group: str, needs: tuple[str, ...], http: bool = False, **lb) -> Service:
     """An OpenStack API on every controller, load balanced behind the VIP."""
-    return Service(name, group=group, on="controller", depends_on=["galera", "rabbitmq", "keystone"] if name != "keystone" else ["galera"],
+    return Service(name, group=group, on="controller", depends_on=list(needs),
                    strategy=BehindVip(vip, ports=list(ports), mode="http" if http else "tcp",
                                       check={"inter_ms": CHECK_INTER_MS}, **lb))
 
 
-def per_controller(name: str, group: str, via=("rabbitmq",), mechanism: Mechanism = "rpc", **kw) -> Service:
+def per_controller(name: str, group: str, via=(BUS,), mechanism: Mechanism = "rpc", **kw) -> Service:
     """One instance per controller, coordinating over the message bus."""
     return Service(name, group=group, on="controller",
                    strategy=Coordinated(via=list(via), mechanism=mechanism), **kw)
@@ -54,9 +61,15 @@ support = [
                                                  check={"port": 9200, "http_path": "/", "inter_ms": CHECK_INTER_MS},
                                                  timeout_client_s=90 * 60, timeout_server_s=90 * 60))),
     Service("rabbitmq", group="Support", on="controller", replicas=3, ports=[5672, 25672],
-            strategy=AppCluster(recovery="rabbitmq cluster restart, last node down started first")),
+            # Each node waits at boot for the peer that stopped last (10 x 30 s by default).
+            strategy=AppCluster(cold_start="automatic-when-all-back",
+                                recovery="rabbitmqctl force_boot on a survivor (the last node down is gone)")),
+    # A replica set elects a primary by itself once a majority is back;
+    # a forced reconfig is for a majority lost for good.
     Service("mongodb", group="Support", on="controller", replicas=3, ports=[27017],
-            strategy=AppCluster(recovery="mongodb replica set recovery (rs.reconfig with force)")),
+            strategy=AppCluster(cold_start="automatic",
+                                recovery="when a majority is lost for good: rs.reconfig with force "
+                                         "on a survivor")),
     Service("memcached", group="Support", on="controller", ports=[11211],
             strategy=Coordinated(mechanism="client-list")),
     Service("redis", group="Support", on="controller", replicas=3, ports=[6379, 26379],
@@ -65,36 +78,45 @@ support = [
 ]
 
 openstack = [
-    api("keystone", 5000, 35357, group="Keystone"),
-    api("glance-api", 9292, group="Glance"),
-    api("glance-registry", 9191, group="Glance"),
-    api("nova-api", 8774, 8775, group="Nova"),
-    api("nova-novncproxy", 6080, group="Nova"),
-    *(per_controller(n, "Nova") for n in ("nova-cert", "nova-scheduler", "nova-conductor")),
-    api("cinder-api", 8776, group="Cinder"),
-    *(per_controller(n, "Cinder") for n in ("cinder-scheduler", "cinder-backup")),
+    api("keystone", 5000, 35357, group="Keystone", needs=(DB, "memcached")),
+    api("glance-api", 9292, group="Glance", needs=(DB, AUTH)),
+    api("glance-registry", 9191, group="Glance", needs=(DB, AUTH)),
+    api("nova-api", 8774, 8775, group="Nova", needs=(DB, BUS, AUTH)),
+    api("nova-novncproxy", 6080, group="Nova", needs=(BUS,)),  # console tokens over RPC
+    per_controller("nova-cert", "Nova"),
+    per_controller("nova-scheduler", "Nova"),
+    per_controller("nova-conductor", "Nova", depends_on=[DB]),  # nova's database proxy
+    api("cinder-api", 8776, group="Cinder", needs=(DB, BUS, AUTH)),
+    *(per_controller(n, "Cinder", depends_on=[DB]) for n in ("cinder-scheduler", "cinder-backup")),
     # Configured on every controller, running on one: nothing moves it.
     Service("cinder-volume", group="Cinder", on="controller", replicas=1,
-            depends_on=["rabbitmq", "galera"], strategy=ActivePassive(manager=None)),
-    api("neutron-server", 9696, group="Neutron"),
+            depends_on=[BUS, DB], strategy=ActivePassive(
+                manager=None, reason="running it active/active was not supported (concurrent access to a volume)",
+                see=["https://blueprints.launchpad.net/cinder/+spec/cinder-volume-active-active-support"])),
+    api("neutron-server", 9696, group="Neutron", needs=(DB, BUS, AUTH)),
     per_controller("neutron-dhcp-agent", "Neutron", mechanism="agent-scheduling"),
     per_controller("neutron-l3-agent", "Neutron", mechanism="l3-ha"),
+    # The metadata agent proxies instances' requests to nova's metadata API.
+    per_controller("neutron-metadata-agent", "Neutron", mechanism="per-node", depends_on=["nova-api"]),
     *(per_controller(n, "Neutron", mechanism="per-node")
-      for n in ("neutron-metadata-agent", "neutron-openvswitch-agent", "neutron-metering-agent")),
-    Service("neutron-lbaas-agent", group="Neutron", on="controller", depends_on=["rabbitmq"],
+      for n in ("neutron-openvswitch-agent", "neutron-metering-agent")),
+    Service("neutron-lbaas-agent", group="Neutron", on="controller", depends_on=[BUS],
             strategy=Sharded(shard="the tenant load balancers it hosts")),
-    api("horizon", 80, group="Horizon", http=True, sticky=True),
-    api("ceilometer-api", 8777, group="Ceilometer"),
-    per_controller("ceilometer-central", "Ceilometer", via=("redis", "rabbitmq"), mechanism="tooz"),
+    # Sessions in memcached; HAProxy keeps a client on one node (cookie).
+    api("horizon", 80, group="Horizon", needs=(AUTH, "memcached"), http=True, sticky=True),
+    api("ceilometer-api", 8777, group="Ceilometer", needs=("mongodb", AUTH)),  # the metering store
+    per_controller("ceilometer-central", "Ceilometer", via=("redis", BUS), mechanism="tooz"),
+    per_controller("ceilometer-alarm-evaluator", "Ceilometer", mechanism="per-node", depends_on=["mongodb"]),
     *(per_controller(n, "Ceilometer", mechanism="per-node")
-      for n in ("ceilometer-alarm-notifier", "ceilometer-alarm-evaluator", "ceilometer-notification")),
-    api("heat-api", 8004, group="Heat"),
-    api("heat-api-cfn", 8000, group="Heat"),
-    api("heat-api-cloudwatch", 8003, group="Heat"),
-    per_controller("heat-engine", "Heat", depends_on=["ceilometer-api"]),
-    api("swift-proxy", 8080, group="Swift"),
-    api("sahara-api", 8386, group="Sahara"),
-    api("trove-api", 8779, group="Trove"),
+      for n in ("ceilometer-alarm-notifier", "ceilometer-notification")),
+    api("heat-api", 8004, group="Heat", needs=(BUS, AUTH)),  # RPC to heat-engine
+    api("heat-api-cfn", 8000, group="Heat", needs=(BUS, AUTH)),
+    api("heat-api-cloudwatch", 8003, group="Heat", needs=(BUS, AUTH)),
+    # "Start Ceilometer before Heat" is a start order, not a runtime need.
+    per_controller("heat-engine", "Heat", depends_on=[DB, AUTH], starts_after=["ceilometer-api"]),
+    api("swift-proxy", 8080, group="Swift", needs=(AUTH, "memcached")),
+    api("sahara-api", 8386, group="Sahara", needs=(DB, BUS, AUTH)),
+    api("trove-api", 8779, group="Trove", needs=(DB, BUS, AUTH)),
 ]
 
 architecture = Architecture(

@@ -33,12 +33,14 @@ def test_two_runs_give_the_same_bytes(keepalived, tmp_path: Path, monkeypatch) -
     assert first.keys() == second.keys()
     for path in first:
         assert first[path] == second[path], f"{path} differs between two runs"
-    # Every view, plus one diagram per limitation with a failure scenario
-    # (all but "monitoring required"), in SVG and PNG.
+    # Every view, plus one diagram per limitation with a failure scenario that leaves
+    # something standing (not "monitoring required", not "manual recovery": every node down),
+    # in SVG and PNG.
     limits = diagram_findings(keepalived)
     assert sorted(f.id for f in limits) == sorted(
-        f.id for f in keepalived.findings if f.severity in ("medium", "high", "critical") and f.scenario)
-    assert len(limits) == 4
+        f.id for f in keepalived.findings if f.severity in ("medium", "high", "critical") and f.scenario
+        and f.id != "manual-recovery")
+    assert len(limits) == 3
     expected = {f"{v}.{fmt}" for v in VIEWS for fmt in ("svg", "png")}
     expected |= {f"findings/{finding_stem(f)}.{fmt}" for f in limits for fmt in ("svg", "png")}
     assert set(first) == expected
@@ -124,8 +126,9 @@ def test_logical_view_content(keepalived) -> None:
     assert "rpc via rabbitmq" in dot and "needs galera, keystone, rabbitmq" in dot
     assert "active/passive, no fail-over, on ctl-1" in dot
     # Groups others depend on are shaded and sit in one column.
-    assert re.search(r'rank=same; "group__Ceilometer"; "group__Keystone"; "group__Support"', dot)
-    assert "group__Nova:e -> group__Support:w" in dot
+    # (heat-engine only starts after ceilometer-api: Ceilometer is not depended on; the metadata agent needs nova-api)
+    assert re.search(r'rank=same; "group__Keystone"; "group__Nova"; "group__Support"', dot)
+    assert "group__Neutron:e -> group__Nova:w" in dot and "group__Nova -> group__Support" in dot
 
 
 def test_finding_diagram_highlights_the_scenario(keepalived) -> None:
@@ -136,6 +139,34 @@ def test_finding_diagram_highlights_the_scenario(keepalived) -> None:
     split = next(f for f in keepalived.findings if f.id.startswith("split-brain:"))
     dot = render_dot(keepalived, "physical", split)
     assert dot.count('label=cut') == len(split.scenario)
+
+
+def _roles(dot: str) -> dict[str, str]:
+    """node -> its VRRP role row in a physical diagram."""
+    out = {}
+    for m in re.finditer(r'<B>(ctl-\d)</B>.*?controller-vip: ([A-Za-z ()]+?) \(priority', dot):
+        out[m.group(1)] = m.group(2).strip()
+    return out
+
+
+def test_finding_diagrams_draw_the_state_after_the_failure(keepalived) -> None:
+    """Issue 31: the VIP is drawn where it went (new master, both masters in a split brain),
+    failed nodes greyed, only lost instances shaded, cropped to the nodes involved."""
+    spof = next(f for f in keepalived.findings if f.id == "spof:cinder-volume")
+    dot = render_dot(keepalived, "physical", spof)
+    roles = _roles(dot)
+    assert roles == {"ctl-1": "down", "ctl-2": "MASTER"}, roles  # ctl-3 plays no part: not drawn
+    assert "\u2605 controller-vip: MASTER" in dot and "ctl-3" not in dot and "sw-3" not in dot
+    split = next(f for f in keepalived.findings if f.id.startswith("split-brain:"))
+    roles = _roles(render_dot(keepalived, "physical", split))
+    assert sorted(r for r in roles.values() if r.startswith("MASTER")) == ["MASTER (one of two)"] * 2, roles
+    lbaas = next(f for f in keepalived.findings if f.id.startswith("partial-outage:neutron-lbaas-agent"))
+    dot = render_dot(keepalived, "physical", lbaas)
+    failed = lbaas.scenario[0].split(":", 1)[1]
+    shaded = re.findall(r'<TD ALIGN="LEFT" BGCOLOR="#F5B7B1"><FONT POINT-SIZE="10">neutron-lbaas-agent', dot)
+    assert len(shaded) == 1 and f"{failed}</B>" in dot
+    # Node boxes do not list every service.
+    assert "other services" in dot and "nova-conductor" not in dot
 
 
 def test_ids_are_injective() -> None:

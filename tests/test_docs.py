@@ -253,7 +253,7 @@ def test_keepalived_limitations_are_the_five_derived_ones(site: Path) -> None:
     assert sorted(found) == sorted(KEEPALIVED_LIMITATIONS), found
     section = section_html(page, "architecture-limitations")
     # Manual recovery names the per-service procedure of each quorum cluster.
-    for service, words in (("galera", "highest seqno"), ("rabbitmq", "last node down"), ("mongodb", "rs.reconfig")):
+    for service, words in (("galera", "highest seqno"), ("rabbitmq", "force_boot")):
         assert service in section and words in section, f"no {service} recovery procedure"
     # Lower-severity findings are in the other table, not in the limitations.
     others = section_html(page, "other-findings")
@@ -274,7 +274,7 @@ def test_document_views(site: Path) -> None:
     strategies = section_html(site / "generated" / "openstack_keepalived" / "index.html",
                               "high-availability-strategies")
     for title in ("Keepalived (VRRP)", "Access via an HAProxy virtual IP", "Built-in application clustering",
-                  "Active/passive", "Sharded, no fail-over"):
+                  "No high availability (active/passive: one instance)", "Sharded, no fail-over"):
         assert title in strategies
     # Service table: endpoint VIP:port; VRRP group with VRID and priorities.
     assert "192.168.1.220:3306" in html and "192.168.1.220:5000" in html
@@ -283,7 +283,7 @@ def test_document_views(site: Path) -> None:
     assert "VRID" in network and re.search(r"ctl-\d \(\d+\)", network)
     # Failure scenarios: one row per node / domain / switch.
     scenarios = section_html(site / "generated" / "openstack_keepalived" / "index.html", "failure-scenarios")
-    for comp in ("node:ctl-1", "domain:r2", "switch:sw-3"):
+    for comp in ("node ctl-1", "rack r2", "switch sw-3"):  # in plain words, not internal ids
         assert comp in scenarios
     # Availability estimates where the model has figures (multirack only).
     assert '<section id="availability-estimates">' in (site / "generated" / "multirack" / "index.html").read_text()
@@ -443,7 +443,7 @@ def test_acknowledged_finding_shows_the_reason(keepalived_dep) -> None:
     arch = keepalived_dep.architecture.model_copy(update={"acknowledgements": [
         Acknowledgement("spof:cinder-volume", "accepted until cinder-volume runs active/active")]})
     text = render_section(resolve(arch), "limitations", sections=True, slug="x")
-    block = text[text.index("spof:cinder-volume"):]
+    block = text[text.index("cinder-volume is a single point of failure"):]  # its id ends the block
     assert ":Acknowledged: accepted until cinder-volume runs active/active" in block.split(".. _x-finding")[0]
 
 
@@ -511,3 +511,51 @@ def test_dual_feeds_and_bonds_are_shown_as_they_fail(resolved) -> None:
         assert all(f"lb-{i}/eth1 \\(bond\\)" in rows[edge][3] for i in (1, 2, 3)), rows[edge]
     overview = render_section(dep, "overview", sections=True, slug="m")
     assert "pdu-a or pdu-b \\(power\\)" in overview
+
+
+def test_reference_page_states_the_facts_of_the_field(site: Path) -> None:
+    """Issue 31: what a reader from the field checks on the keepalived page, on the rendered HTML."""
+    page = site / "generated" / "openstack_keepalived" / "index.html"
+    html = page.read_text(encoding="utf-8")
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+    services = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", section_html(page, "services")))
+    # cinder-volume: no HA, one instance, manual restart (not "Active/passive" as if it failed over).
+    assert "none — one instance, manual restart on a survivor" in services
+    assert "L3 HA" in services and "several agents per network" in services and "tooz over redis" in services
+    # Client-side lists instead of blank endpoint cells; the stats port.
+    assert "clients list ctl-1, ctl-2, ctl-3 (port 5672)" in services and "127.0.0.1:9300" in services
+    # A start order is shown as such.
+    assert "(starts after ceilometer-api)" in services
+    # HAProxy fronts as haproxy.cfg has them: galera is roundrobin with backups and stick on dst.
+    fronts = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", section_html(page, "haproxy-frontends")))
+    assert "roundrobin; active ctl-1, the others backup; stick on dst" in fronts and "first (single writer" not in text
+    assert "cookie SERVERID" in fronts  # Horizon's stickiness
+    assert "every 500 ms" in fronts and "before keepalived moves the virtual IP" in fronts
+    # VRRP: unicast and why, nopreempt, the duplicate clears when the partition heals.
+    vrrp = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", section_html(page, "vrrp-groups")))
+    assert "unicast" in vrrp and "224.0.0.18" in vrrp and "nopreempt" in vrrp and "the duplicate clears" in vrrp
+    # Switches count what they cut off.
+    domains = section_html(page, "failure-domains")
+    assert re.search(r"<p>sw-1</p></td>\s*<td><p>switch</p></td>\s*<td><p>ctl-1 \(cut off\)</p></td>", domains)
+    # The model's default stated as an assumption; scope generated from the model.
+    scope = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", section_html(page, "scope-and-assumptions")))
+    assert "Assumed: nothing restarts a failed process" in scope and "out of scope" in scope
+    assert "Failed processes are restarted by: nothing" not in text
+    # No template leftovers.
+    for leftover in ("VRRP and Pacemaker VIP groups", "dual-corded", "service(s)", "Acknowledged</p></th>"):
+        assert leftover not in html, leftover
+    # Internal ids only in the id line; the legend links to the checks page.
+    limitations = section_html(page, "architecture-limitations")
+    assert "proc:" not in re.sub(r'<code class="docutils literal notranslate">.*?</code>', "", limitations)
+    assert "../../guide/checks.html" in limitations and "cinder-volume process on ctl-1" in limitations
+    # The reference's blueprint link is kept, as a link, with the take-over procedure.
+    assert html.count('href="https://blueprints.launchpad.net/cinder/+spec/cinder-volume-active-active-support"') == 2
+    assert "run it active/active" not in text and "start it on a surviving node" in text
+    # Expected and measured per finding: the partition scenario of the drill page.
+    assert "within 3.6 s of the cut" in text and "../../drills.html" in limitations
+    # The Pacemaker alternative, linked.
+    alt = section_html(page, "alternative-pacemaker")
+    assert "../openstack_pacemaker/index.html" in alt and "drills-pacemaker.html" in alt
+    # The drill page names its architecture, and its table header is text, not a link.
+    drills = (site / "drills.html").read_text(encoding="utf-8")
+    assert 'href="Service:port"' not in drills and "generated/openstack_keepalived/index.html" in drills

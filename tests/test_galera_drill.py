@@ -49,22 +49,31 @@ def test_cold_start_says_which_restart_needs_an_operator(arch, dep):
     assert _outcome(arch, dep, "galera", 0, "crash") == "automatic"
     assert _outcome(arch, dep, "galera", 0, "graceful") == "manual"
     assert _outcome(arch, dep, "galera", 1, "crash") == "manual"
-    # A cold_start="manual" cluster needs the operator after any full stop.
-    assert arch.service("mongodb").strategy.cold_start == "manual"
-    assert {_outcome(arch, dep, "mongodb", 0, s) for s in ("crash", "graceful")} == {"manual"}
+    # RabbitMQ: every member back re-forms by itself whatever the stop (nodes wait for the one that
+    # stopped last); a member missing needs the operator (force_boot).
+    assert arch.service("rabbitmq").strategy.cold_start == "automatic-when-all-back"
+    assert {_outcome(arch, dep, "rabbitmq", 0, s) for s in ("crash", "graceful")} == {"automatic"}
+    assert _outcome(arch, dep, "rabbitmq", 1, "graceful") == "manual"
+    # A MongoDB replica set elects a primary once a majority is back: one member missing is
+    # automatic, two missing (a majority lost for good) is blocked until the forced reconfig.
+    assert arch.service("mongodb").strategy.cold_start == "automatic"
+    assert {_outcome(arch, dep, "mongodb", k, s) for k in (0, 1) for s in ("crash", "graceful")} == {"automatic"}
+    assert _outcome(arch, dep, "mongodb", 2, "crash") == "blocked"
 
 
 def test_manual_recovery_finding_states_the_cases(dep):
     f = next(f for f in dep.findings if f.id == "manual-recovery")
-    assert "galera" in f.services and "mongodb" in f.services
+    assert f.services == ("galera", "rabbitmq")  # a MongoDB replica set elects by itself
     assert f.details["cases"]["galera"] == {"crash, every member back": "automatic",
                                             "crash, a member missing": "manual",
                                             "graceful stop of every member": "manual"}
-    assert set(f.details["cases"]["mongodb"].values()) == {"manual"}
+    rabbit = f.details["cases"]["rabbitmq"]
+    assert rabbit["crash, every member back"] == "automatic" and rabbit["crash, a member missing"] == "manual"
+    assert rabbit["graceful stop of every member"].startswith("automatic once the member stopped last is back")
     assert "galera: re-forms by itself after a crash or power loss of every member" in f.impact
     assert ("after a graceful stop of every member, or a crash after which a member does not return, galera "
             "bootstrap from the node with the highest seqno") in f.impact
-    assert "mongodb: after any full stop" in f.impact
+    assert "mongodb" not in f.impact and "rabbitmq: re-forms by itself once every member is back" in f.impact
 
 
 def test_cold_start_value_is_validated():

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Iterable
 
 from hamodel.deployment import Deployment, Finding
+from hamodel.generators.diagrams.after import AfterFailure, after_failure, involved_nodes
 from hamodel.model import STRATEGY_TITLES, Architecture
 
 __all__ = ["VIEWS", "render", "generate", "finding_stem", "render_dot"]
@@ -43,6 +44,7 @@ _FAILED_BG = "#FADBD8"
 _LOST_BG = "#F5B7B1"
 _MASTER_BG = "#D5F5E3"
 _BACKUP_BG = "#EAF2F8"
+_GREY_BG = "#D5D8DC"    # failed or cut off, after the failure
 _BOND = "#7D3C98"       # bonded interfaces: both edges, drawn as a double line
 _POWER = "#B9770E"      # power feeds and their cords
 _TRUNK = "#1F618D"      # a trunk: one physical link carrying several networks
@@ -182,16 +184,21 @@ def _primary_chain(arch: Architecture, node: str) -> list[str]:
     return list(reversed(best))
 
 
-def _node_table(dep: Deployment, node: str, failed: set[str], lost: set[str], others: list[str]) -> str:
+def _node_table(dep: Deployment, node: str, failed: set[str], lost: set[str], others: list[str],
+                after: AfterFailure | None = None, shown: set[str] | None = None) -> str:
+    """A node's box. ``after``: drawn as the failure leaves it (greyed when down or
+    cut off, VRRP roles after the election, only its own lost instances shaded);
+    ``shown``: the services listed by name (the others are counted)."""
     arch = dep.architecture
     n = arch.node(node)
-    down = _node_down(arch, node, failed)
-    head_bg = _FAILED_BG if down else "#FFFFFF"
+    down = _node_down(arch, node, failed) if after is None else after.node_failed(node)
+    head_bg = (_GREY_BG if after is not None else _FAILED_BG) if down else "#FFFFFF"
     icon = _e(_icon("onprem/compute/server.png"))
     rows = [f'<TR><TD COLSPAN="2" BGCOLOR="{head_bg}"><TABLE BORDER="0" CELLSPACING="0" CELLPADDING="1"><TR>'
             f'<TD FIXEDSIZE="TRUE" WIDTH="28" HEIGHT="28"><IMG SRC="{icon}" SCALE="TRUE"/></TD>'
             f'<TD><B>{_e(node)}</B>'
-            + (f' <FONT COLOR="{_FAILED}">(failed)</FONT>' if down else "") + "</TD></TR></TABLE></TD></TR>"]
+            + (f' <FONT COLOR="{_FAILED}">({"cut off" if after is not None and node in after.cut_off else "failed"})'
+               '</FONT>' if down else "") + "</TD></TR></TABLE></TD></TR>"]
     plain = [f"{i.device} {i.address}" for i in n.interfaces if len(i.switches) < 2]
     if plain:
         rows.append(f'<TR><TD COLSPAN="2"><FONT POINT-SIZE="10">{_e(", ".join(plain))}</FONT></TD></TR>')
@@ -206,16 +213,24 @@ def _node_table(dep: Deployment, node: str, failed: set[str], lost: set[str], ot
                     f'{_e(" + ".join(n.power))}</FONT></TD></TR>')
     for g in dep.vrrp_groups:
         if node in g.priorities:
-            master = g.master == node
-            role = "MASTER" if master else "backup"
+            if after is None:
+                master, role = g.master == node, "MASTER" if g.master == node else "backup"
+            else:
+                master = node in after.masters.get(g.service, [])
+                role = ("down" if node in after.down else "FAULT" if node in after.fault.get(g.service, set()) else
+                        "MASTER" + (" (one of two)" if len(after.masters.get(g.service, [])) > 1 else "")
+                        if master else "backup")
             mark = "\u2605 " if master else ""
-            rows.append(f'<TR><TD COLSPAN="2" BGCOLOR="{_MASTER_BG if master else _BACKUP_BG}">'
+            bg = _MASTER_BG if master else _GREY_BG if role in ("FAULT", "down") else _BACKUP_BG
+            rows.append(f'<TR><TD COLSPAN="2" BGCOLOR="{bg}">'
                         f'{mark}{_e(", ".join(g.vips))}: {role} (priority {g.priorities[node]})</TD></TR>')
-    services = list(dep.placement.services_on(node))
+    placed = list(dep.placement.services_on(node))
+    services = [s for s in placed if shown is None or s in shown]
     cells = []
     for s in services:
         svc = dep.architecture.service(s)
-        bad = s in lost or f"proc:{svc.process}@{node}" in failed
+        bad = (s in after.lost.get(node, set())) if after is not None else (
+            s in lost or f"proc:{svc.process}@{node}" in failed)
         if svc.strategy.kind == "witness":
             # A vote-only member: drawn apart from the services it serves none of.
             bg = f' BGCOLOR="{_LOST_BG if bad else _WITNESS_BG}"'
@@ -228,6 +243,11 @@ def _node_table(dep: Deployment, node: str, failed: set[str], lost: set[str], ot
     for i in range(half):
         right = cells[half + i] if half + i < len(cells) else "<TD></TD>"
         rows.append(f"<TR>{cells[i]}{right}</TR>")
+    if len(services) < len(placed):
+        rest = len(placed) - len(services)
+        what = "services on every node of their roles" if after is None else "other services"
+        rows.append(f'<TR><TD COLSPAN="2" ALIGN="LEFT"><FONT POINT-SIZE="10"><I>+ {rest} {what}'
+                    + (" (lost)" if after is not None and down else "") + "</I></FONT></TD></TR>")
     border = _FAILED if down else "#7B8894"
     return (f'<<TABLE BORDER="1" CELLBORDER="0" CELLSPACING="0" CELLPADDING="3" BGCOLOR="#FFFFFF" COLOR="{border}">'
             + "".join(rows) + "</TABLE>>")
@@ -236,29 +256,41 @@ def _node_table(dep: Deployment, node: str, failed: set[str], lost: set[str], ot
 def _physical(dep: Deployment, finding: Finding | None = None) -> str:
     from diagrams import Cluster
 
+    from hamodel.generators.words import plain_component
+
     arch = dep.architecture
     failed = _failed_components(dep, finding)
     lost = set(finding.services) if finding else set()
+    after = after_failure(dep, finding, _node_down) if finding is not None else None
     title = f"{arch.name}: physical view"
     if finding is not None:
-        scenario = ", ".join(finding.scenario) if finding.scenario else "no component failure needed"
-        title = (f"{arch.name}: {finding.title}\nscenario: {scenario}\n"
-                 f"red: failed components; shaded: affected services")
+        scenario = (" + ".join(plain_component(c, dep) for c in finding.scenario) if finding.scenario
+                    else "no component failure needed")
+        title = (f"{arch.name}: {finding.title}\nafter: {scenario}\n"
+                 "grey, red border: failed or cut off; shaded: lost instances; \u2605: VRRP master after the failure")
+    # The nodes drawn: all of them, or for a finding those it involves.
+    drawn = set(involved_nodes(dep, finding, after)) if finding is not None and after is not None else \
+        {n.name for n in arch.nodes}
+    if finding is not None:
+        shown = set(finding.services[:1])
+    else:  # the main view names the placement exceptions; the rest are counted
+        shown = {s.name for s in arch.services if s.strategy.kind == "witness"
+                 or list(dep.placement.nodes_of(s.name)) != [n.name for n in arch.nodes_with_roles(list(s.on))]}
     domains = {d.name: d for d in arch.domains}
-    chains = {n.name: _primary_chain(arch, n.name) for n in arch.nodes}
+    chains = {n.name: _primary_chain(arch, n.name) for n in arch.nodes if n.name in drawn}
 
     with _Graph(title, direction="LR", ranksep="0.8") as g:
         server_of: dict[str, object] = {}
 
         def place_nodes(prefix: list[str]) -> None:
-            here = [n for n in arch.nodes if chains[n.name] == prefix]
+            here = [n for n in arch.nodes if n.name in chains and chains[n.name] == prefix]
             for n in here:
                 # Power feeds are drawn as edges, the other domains named.
                 others = sorted(set(n.domains) - set(prefix) - set(_feeds_of(arch, n.name, prefix)[0]))
-                server_of[n.name] = _node(_node_table(dep, n.name, failed, lost, others), _id("node", n.name),
-                                          shape="plain")
-            children = sorted({chains[n.name][len(prefix)] for n in arch.nodes
-                               if len(chains[n.name]) > len(prefix) and chains[n.name][:len(prefix)] == prefix})
+                server_of[n.name] = _node(_node_table(dep, n.name, failed, lost, others, after, shown),
+                                          _id("node", n.name), shape="plain")
+            children = sorted({chains[n.name][len(prefix)] for n in arch.nodes if n.name in chains
+                               and len(chains[n.name]) > len(prefix) and chains[n.name][:len(prefix)] == prefix})
             for child in children:
                 d = domains[child]
                 attrs = {}
@@ -277,6 +309,11 @@ def _physical(dep: Deployment, finding: Finding | None = None) -> str:
             for sw in net.switches:
                 carried.setdefault(sw, []).append(net.name)
         nets = {net.name: net for net in arch.networks}
+        if finding is not None:  # only the switches the drawn nodes hang on, and the failed ones
+            used = {sw for n in arch.nodes if n.name in drawn for i in n.interfaces for sw in i.switches}
+            used |= {c.split(":", 1)[1] for c in failed if c.startswith("switch:")}
+            used |= {x for c in failed if c.startswith("link:") for x in c.rsplit(":", 1)[1].split("~")}
+            carried = {sw: v for sw, v in carried.items() if sw in used}
         for group in sorted({tuple(v) for v in carried.values()}, key=lambda t: [list(nets).index(x) for x in t]):
             # One network per line: the cluster is no wider than its switches.
             label = ("network " if len(group) == 1 else "networks\n") + "\n".join(f"{x} {nets[x].subnet}" for x in group)
@@ -299,11 +336,15 @@ def _physical(dep: Deployment, finding: Finding | None = None) -> str:
                     trunks.setdefault(t.name, ((a, b), []))[1].append(net.name)
                     continue
                 cut = f"link:{net.name}:{a}~{b}" in failed
+                if a not in switch_node or b not in switch_node:
+                    continue
                 _edge(switch_node[a], switch_node[b], dir="none", style="dashed" if cut else "bold",
                       constraint="false", color=_FAILED if cut else "#566573", label="cut" if cut else "",
                       fontcolor=_FAILED, tooltip=f"link {net.name}: {a} - {b}", **{"class": "link"})
         for name, ((a, b), carried_nets) in sorted(trunks.items()):
             cut = f"trunk:{name}" in failed
+            if a not in switch_node or b not in switch_node:
+                continue
             _edge(switch_node[a], switch_node[b], dir="none", style="dashed" if cut else "bold", constraint="false",
                   penwidth="3", color=_FAILED if cut else _TRUNK, fontcolor=_FAILED if cut else _TRUNK,
                   fontsize="10", xlabel=f"trunk {name}: {', '.join(carried_nets)}" + (" (cut)" if cut else ""),
@@ -311,6 +352,8 @@ def _physical(dep: Deployment, finding: Finding | None = None) -> str:
         # Attachments: one edge per (node, switch); every switch of a bond
         # gets its edge, drawn as a double line.
         for n in sorted(arch.nodes, key=lambda n: n.name):
+            if n.name not in server_of:
+                continue
             attach: dict[str, tuple[list[str], bool]] = {}
             for i in n.interfaces:
                 targets = i.switches
@@ -326,6 +369,7 @@ def _physical(dep: Deployment, finding: Finding | None = None) -> str:
                 down = t in carried and (f"switch:{t}" in failed or _domain_down(arch, t, failed))
                 colour = _FAILED if down else _BOND if bonded else "#AEB6BE"
                 _edge(server_of[n.name], switch_node[t], dir="none", color=f"{colour}:{colour}" if bonded else colour,
+                      taillabel=", ".join(devs), labelfontsize="9", labelfontcolor="#566573",
                       style="dashed" if down else "solid", penwidth="1.2" if bonded else "1",
                       tooltip=f"{n.name} {', '.join(devs)}" + (" bond" if bonded else "") + f" to {t}",
                       **{"class": "bond" if bonded else "port"})
@@ -334,6 +378,8 @@ def _physical(dep: Deployment, finding: Finding | None = None) -> str:
         # of its feeds (it stops only when all are down).
         feed_node: dict[str, object] = {}
         for n in sorted(arch.nodes, key=lambda n: n.name):
+            if n.name not in server_of:
+                continue
             feeds, dual = _feeds_of(arch, n.name, chains[n.name])
             for f in feeds:
                 bad = _domain_down(arch, f, failed)
@@ -357,7 +403,12 @@ def _physical(dep: Deployment, finding: Finding | None = None) -> str:
                           fillcolor="#FCF3CF", fontsize="11", margin="0.15")
             group = next((gr for gr in dep.vrrp_groups if v.name in gr.vips), None)
             for h in holders:
-                master = group is not None and group.master == h
+                if h not in server_of:
+                    continue
+                if after is not None and group is not None:
+                    master = h in after.masters.get(group.service, [])
+                else:
+                    master = group is not None and group.master == h
                 _edge(vnode, server_of[h], style="bold" if master else "dashed",
                       color="#1E8449" if master else "#7B8894", arrowhead="none" if not master else "normal",
                       headport="w")
@@ -621,8 +672,8 @@ def _logical(dep: Deployment) -> str:
         return (f'<<TABLE BORDER="1" CELLBORDER="0" CELLSPACING="0" CELLPADDING="2" COLOR="#7B8894" '
                 f'BGCOLOR="{bg}">' + "".join(rows) + "</TABLE>>")
 
-    with _Graph(f"{arch.name}: logical view", direction="LR", ranksep="0.5", nodesep="0.2",
-                concentrate="true") as g:
+    # No concentrate: bundled edges could not be traced to the group they end on.
+    with _Graph(f"{arch.name}: logical view", direction="LR", ranksep="0.5", nodesep="0.2") as g:
         gid = {grp: _id("group", grp) for grp in groups}
         consumers = [grp for grp in sorted(groups) if grp not in providers]
         for grp in consumers + providers:
@@ -720,7 +771,9 @@ def diagram_findings(dep: Deployment, threshold: str = "medium") -> list[Finding
     """The findings that get their own diagram: severity >= ``threshold``
     and a scenario to draw (a finding such as "monitoring required" has no
     failed component)."""
-    return [f for f in dep.findings if f.severity.at_least(threshold) and f.scenario]
+    every = {f"node:{n.name}" for n in dep.architecture.nodes}
+    # A scenario that stops every node draws nothing but grey boxes: no diagram.
+    return [f for f in dep.findings if f.severity.at_least(threshold) and f.scenario and not every <= set(f.scenario)]
 
 
 def generate(dep: Deployment, *, formats: Iterable[str] = ("svg", "png")) -> dict[str, bytes]:

@@ -17,6 +17,7 @@ limitations are the failure analysis' findings, never text written here.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -25,8 +26,9 @@ import jinja2
 
 from hamodel.deployment import Deployment, Finding
 from hamodel.model import STRATEGY_TITLES
-from hamodel.model.strategies import AppCluster, PacemakerVip, Vrrp
+from hamodel.model.strategies import AppCluster, BehindVip, PacemakerVip, Vrrp
 
+from hamodel.generators.docs import facts
 from hamodel.generators.docs.rst import Rst, rst_escape, rst_literal, rst_name, rst_title
 from hamodel.generators.docs.rst import environment as rst_environment
 
@@ -35,7 +37,7 @@ __all__ = ["SECTIONS", "DocExtras", "generate", "render_section", "limitations",
 TEMPLATES = Path(__file__).parent / "templates"
 
 SECTIONS: tuple[str, ...] = (
-    "overview", "strategies", "services", "placement", "domains", "network", "diagrams",
+    "overview", "scope", "strategies", "services", "placement", "domains", "network", "diagrams",
     "limitations", "findings", "scenarios", "availability", "recovery", "configs",
 )
 """The parts of the document, in order; each is ``templates/<name>.rst.j2``."""
@@ -65,7 +67,9 @@ class DocExtras:
     model_path: str | None = None
     notes: list[str] = field(default_factory=list)
     #: Measured client outage (s) per (service, disruption class), from a drill of this model.
-    measured: Mapping[tuple[str, str], float] = field(default_factory=dict)
+    measured_outage: Mapping[tuple[str, str], float] = field(default_factory=dict)
+    checks_doc: str | None = None
+    measured: dict[str, str] = field(default_factory=dict)  # drill scenario name -> the doc that reports it
 
 
 # -- reStructuredText helpers -------------------------------------------------
@@ -183,6 +187,10 @@ def _context(dep: Deployment, slug: str, extras: DocExtras, sections: bool, imag
     for s in arch.services:
         by_strategy.setdefault(s.strategy.kind, []).append(s.name)
     strategies = [(kind, STRATEGY_TITLES[kind], by_strategy[kind]) for kind in STRATEGY_TITLES if kind in by_strategy]
+    if all(getattr(s.strategy, "manager", None) is None for s in arch.services if s.strategy.kind == "active_passive"):
+        # As the reference says it: nothing fails these over.
+        strategies = [(k, "No high availability (active/passive: one instance)" if k == "active_passive" else t, n)
+                      for k, t, n in strategies]
     roles: dict[str, list[str]] = {}
     for n in arch.nodes:
         for r in n.roles:
@@ -199,12 +207,16 @@ def _context(dep: Deployment, slug: str, extras: DocExtras, sections: bool, imag
         services.append({
             "name": s.name, "group": s.group or "", "process": s.process, "mode": s.mode,
             "strategy": detail, "nodes": list(placed.nodes_of(s.name)), "endpoint": _endpoint(dep, s),
-            "depends": s.dependencies,
+            "depends": s.dependencies, "how": facts.strategy_words(dep, s), "reach": facts.endpoint_words(dep, s),
+            "needs": s.dependencies + [f"(starts after {x})" for x in s.starts_after],
         })
 
     nodes = [n.name for n in arch.nodes]
     matrix = [{"service": s.name, "cells": ["\u25cf" if n in placed.nodes_of(s.name) else "" for n in nodes]}
               for s in arch.services]
+    # The placement table shows the exceptions: services not on every node of their roles.
+    eligible = {s.name: [n.name for n in arch.nodes_with_roles(list(s.on))] for s in arch.services}
+    exceptions = [s.name for s in arch.services if s.on and list(placed.nodes_of(s.name)) != eligible[s.name]]
 
     domains = []
     for d in arch.domains:
@@ -216,9 +228,10 @@ def _context(dep: Deployment, slug: str, extras: DocExtras, sections: bool, imag
         carries = [net.name for net in arch.networks if d.name in net.switches]
         ports = [f"{n.name}/{i.device}" + (" (bond)" if len(i.switches) > 1 else "")
                  for n in arch.nodes for i in n.interfaces if d.name in i.switches]
+        cut = facts.switch_cuts(dep, d.name) if d.kind == "switch" else []
         domains.append({"name": d.name, "kind": d.kind, "parent": d.parent or "", "nodes": inside + fed,
-                        "networks": carries, "ports": ports,
-                        "instances": sum(len(placed.services_on(n)) for n in inside)})
+                        "networks": carries, "ports": ports, "cut": cut,
+                        "instances": sum(len(placed.services_on(n)) for n in inside + cut)})
 
     vips = []
     for v in arch.vips:
@@ -229,25 +242,10 @@ def _context(dep: Deployment, slug: str, extras: DocExtras, sections: bool, imag
     groups = [{"service": g.service, "vips": list(g.vips), "network": g.network, "vrid": g.vrid,
                "manager": g.manager, "master": g.master,
                "priorities": [f"{m} ({g.priorities[m]})" for m in g.members]} for g in dep.vrrp_groups]
-    frontends = []
-    for s in arch.services:
-        a = s.access
-        if a is None:
-            continue
-        vip = arch.vip(a.vip)
-        check = a.check
-        how = []
-        if check.http_path:
-            how.append(f"HTTP GET {check.http_path}")
-        if check.port:
-            how.append(f"port {check.port}")
-        how.append(f"every {check.inter_ms} ms, rise {check.rise}, fall {check.fall}")
-        frontends.append({
-            "service": s.name, "bind": ", ".join(f"{vip.address}:{p}" for p in a.ports), "mode": a.mode,
-            "balance": "first (single writer, others backup)" if a.single_writer else a.balance,
-            "backends": [f"{n}:{', '.join(str(p) for p in s.backend_ports())}" for n in placed.nodes_of(s.name)],
-            "check": "; ".join(how), "sticky": a.sticky, "tls": bool(a.tls),
-        })
+    try:
+        frontends = facts.frontend_rows(dep)  # the plan haproxy.cfg is written from
+    except Exception as exc:  # noqa: BLE001 - a model haproxy refuses: the configs section says why
+        frontends, extras.notes = [], [*extras.notes, f"HAProxy fronts not shown: {exc}"]
 
     drawn = set()
     if extras.diagrams is not None:
@@ -258,22 +256,46 @@ def _context(dep: Deployment, slug: str, extras: DocExtras, sections: bool, imag
         if ack is None:
             a = arch.acknowledged(f.id)
             ack = a.reason if a else None
-        details = [(_DETAIL_LABELS.get(k, k.replace("_", " ").capitalize()), _detail(v))
+        details = [(_DETAIL_LABELS.get(k, k.replace("_", " ").capitalize()), _detail(_plain_detail(v, dep)))
                    for k, v in sorted(dict(f.details).items())
-                   # a detail that repeats the affected services says nothing new
-                   if not (isinstance(v, (list, tuple)) and sorted(map(str, v)) == sorted(f.services))]
+                   # a detail that repeats the affected services, or the impact, says nothing new
+                   if not (isinstance(v, (list, tuple)) and sorted(map(str, v)) == sorted(f.services))
+                   and k not in _REPEATS.get(f.kind, ()) and v not in ([], (), None)]
         diagram = None
         if f.id in drawn:
             diagram = f"{image_root}diagrams/findings/{finding_stem(f)}"
-        return {"id": f.id, "kind": f.kind, "severity": f.severity, "title": f.title, "services": list(f.services),
-                "scenario": list(f.scenario), "impact": f.impact, "mitigation": f.mitigation,
+        plain = lambda t: facts.plain_text(str(t), dep)  # noqa: E731
+        mitigation, _, model_change = f.mitigation.partition(" Model: ")
+        svc = arch.service(f.services[0]) if f.services and f.kind == "single-point-of-failure" else None
+        for url in getattr(svc.strategy, "see", None) or [] if svc is not None else []:
+            mitigation += f" See {url}."
+        model_change = model_change.rstrip(".")
+        everything = len(f.services) == len(arch.services) > 8
+        expected, scenario_names, unmeasured = facts.expected_times(dep, f)
+        ran = [n for n in scenario_names if n in extras.measured]
+        measured = None
+        if ran:  # one drill page per model: link it once
+            measured = Rst(("scenarios " if len(ran) > 1 else "scenario ") + ", ".join(_literal(n) for n in ran)
+                           + f" on :doc:`{extras.measured[ran[0]]}`"
+                           + (f"; {rst_escape(unmeasured)}" if unmeasured else ""))
+        return {"id": f.id, "kind": f.kind, "severity": f.severity, "title": plain(f.title),
+                "expected": expected, "measured": measured,
+                "unmeasured": unmeasured if extras.measured else None,
+                "services": [f"every service ({len(f.services)})"] if everything else list(f.services) if len(
+                    f.services) <= 8 else [f.services[0], f"and the {len(f.services) - 1} services that need it "
+                                                          "(the Needs column of Services)"], "scenario": [facts.plain_component(c, dep) for c in f.scenario],
+                "impact": plain(f.impact), "mitigation": _linked(plain(mitigation)), "model_change": model_change,
                 "acknowledged": ack, "details": details, "diagram": diagram}
 
     configs = []
     if extras.configs:
         for path in sorted(extras.configs):
-            configs.append({"path": path, "secret": path in extras.secret_configs,
-                            "language": _language(path)})
+            folder, _, name = path.rpartition("/")
+            if folder.startswith("nodes/"):  # one line per node: nodes/ctl-1/haproxy/haproxy.cfg
+                node, _, rest = folder[len("nodes/"):].partition("/")
+                folder, name = f"node {node}", f"{rest}/{name}" if rest else name
+            configs.append({"path": path, "secret": path in extras.secret_configs, "language": _language(path),
+                            "folder": folder or "deployment", "name": name})
     availability = sorted(extras.availability.values(), key=lambda a: a.service) if extras.availability else []
     scenarios = list(extras.scenarios) if extras.scenarios is not None else None
 
@@ -284,8 +306,11 @@ def _context(dep: Deployment, slug: str, extras: DocExtras, sections: bool, imag
         st, where = s.strategy, _join(placed.nodes_of(s.name))
         if isinstance(st, ActivePassive):
             if st.manager is None:
+                why = f" It runs one instance because {rst_escape(st.reason)}." if st.reason else ""
+                why += "".join(f" See `{u} <{u}>`__." for u in st.see)  # a URL the model validated
                 strategy_notes.append(Rst(f"**{rst_escape(s.name)}** runs on one node at a time ({where}); nothing "
-                                          "moves it to another node when that node or the process fails."))
+                                          "moves it to another node when that node or the process fails: an "
+                                          "operator starts it on a survivor." + why))
             else:
                 strategy_notes.append(Rst(f"**{rst_escape(s.name)}** is configured on {where}; {rst_escape(st.manager.title())} "
                                           "runs it on one of them and starts it on a survivor after a failure."))
@@ -293,38 +318,50 @@ def _context(dep: Deployment, slug: str, extras: DocExtras, sections: bool, imag
             strategy_notes.append(Rst(f"**{rst_escape(s.name)}** runs on {where}; each instance owns "
                                       f"{rst_escape(st.shard)}, which cannot be failed over to another node."))
     e, j = rst_escape, _join
+    any_ack = any(arch.acknowledged(f.id) or f.acknowledged for f in other_findings(dep))
     rows = {
         "role_rows": [[e(r), j(ns)] for r, ns in sorted(roles.items())],
         "node_rows": [[e(n.name), j(n.roles), j([*n.domains, *([" or ".join(n.power) + " (power)"] if n.power else [])]),
                        j([f"{i.address} ({i.network}, {i.device})" for i in n.interfaces]),
                        f"{n.capacity.cpu:g} CPU, {n.capacity.memory_gb:g} GB"] for n in arch.nodes],
-        "service_rows": [[e(s["group"]), e(s["name"]), e(s["process"]), s["mode"], e(s["strategy"]),
-                          j(s["nodes"]), e(s["endpoint"])] for s in services],
-        "matrix_rows": [[e(r["service"]), *r["cells"]] for r in matrix],
-        "domain_rows": [[e(d["name"]), e(d["kind"]), e(d["parent"]), j(d["nodes"]), j(d["ports"]),
+        "service_rows": _merged_service_rows(services),
+        "matrix_rows": [[e(r["service"]), *r["cells"]] for r in matrix if r["service"] in exceptions],
+        "domain_rows": [[e(d["name"]), e(d["kind"]), *([e(d["parent"])] if any(x["parent"] for x in domains) else []),
+                         j(d["nodes"] or [f"{n} (cut off)" for n in d["cut"]]), j(d["ports"]),
                          str(d["instances"])] for d in domains],
         "vip_rows": [[e(v["name"]), str(v["address"]), e(v["network"]), e(v["dns"]), v["exposure"],
                       e(v["holder"]), j(v["served"])] for v in vips],
         "group_rows": [[e(g["service"]), j(g["vips"]), e(g["network"]), str(g["vrid"]), g["manager"],
                         e(g["master"]), j(g["priorities"])] for g in groups],
-        "frontend_rows": [[e(f["service"]), f["bind"], f["mode"], e(f["balance"]), j(f["backends"]),
-                           e(f["check"])] for f in frontends],
-        "finding_rows": [[_literal(f.id), f.severity, e(f.title), j(f.services),
-                          e(arch.acknowledged(f.id).reason if arch.acknowledged(f.id) else (f.acknowledged or ""))]
+        "frontend_rows": _merged_frontend_rows(frontends),
+        "finding_rows": [[_literal(f.id), f.severity, e(facts.plain_text(f.title, dep)),
+                          j(f.services) if len(f.services) <= 8 else
+                          e(f"{f.services[0]} and the {len(f.services) - 1} services that need it"),
+                          *([e(arch.acknowledged(f.id).reason if arch.acknowledged(f.id) else (f.acknowledged or ""))]
+                            if any_ack else [])]
                          for f in other_findings(dep)],
-        "scenario_rows": [[_literal(sc.component), j(sc.down), j(sc.partial), _count(sc.degraded, len(arch.services)),
+        "scenario_rows": [[e(facts.plain_component(sc.component, dep)), j(sc.down), j(sc.partial), _count(sc.degraded, len(arch.services)),
                            _count(sc.running, len(arch.services))] for sc in (scenarios or [])],
         "availability_rows": [[e(a.service), f"{a.availability * 100:.6f} %", f"{a.nines:.2f}",
                                _downtime(a.availability), "exact" if a.exact else f"bound ({a.cut_sets} cut sets)"]
                               for a in availability],
         "fix_first_rows": _fix_first_rows(dep) if availability else [],
-        "recovery_rows": _recovery_rows(dep, extras.measured),
+        "recovery_rows": _recovery_rows(dep, extras.measured_outage),
     }
     return {
         **rows,
-        "strategy_notes": strategy_notes,
+        "strategy_notes": strategy_notes, "exceptions": exceptions, "any_ack": any_ack,
+        "fronted_clusters": [s.name for s in arch.services
+                             if s.access is not None and not isinstance(s.strategy, BehindVip)],
+        "has_parents": any(d["parent"] for d in domains),
+        "has_power": any(d.kind == "power" for d in arch.domains) or any(n.power for n in arch.nodes),
+        "vrrp_facts": facts.vrrp_facts(dep), "detection": facts.detection_words(dep), "scope": facts.scope(dep, extras.model_path),
+        "supervisor_assumed": "supervisor" not in arch.model_fields_set,
+        "has_keepalived": any(g.manager == "keepalived" for g in dep.vrrp_groups),
+        "has_pcmk_groups": any(g.manager == "pacemaker" for g in dep.vrrp_groups),
+        "stats": [(s.name, e_.port, e_.loopback) for s in arch.services if s.holds_vips for e_ in s.ports],
         "slug": slug, "arch": arch, "dep": dep, "sections": sections, "image_root": image_root,
-        "model_path": extras.model_path, "strategies": strategies, "roles": sorted(roles.items()),
+        "model_path": extras.model_path, "checks_doc": extras.checks_doc, "strategies": strategies, "roles": sorted(roles.items()),
         "services": services, "node_names": nodes, "matrix": matrix, "domains": domains, "vips": vips,
         "groups": groups, "frontends": frontends,
         "limitations": [finding_view(f) for f in limitations(dep)],
@@ -336,10 +373,92 @@ def _context(dep: Deployment, slug: str, extras: DocExtras, sections: bool, imag
     }
 
 
+def _merged_service_rows(services: list[dict[str, Any]]) -> list[list[Any]]:
+    """One row per run of services that differ only by name and VIP port (the
+    reference table's "heat-api, heat-api-cfn, heat-api-cloudwatch" row)."""
+    rows: list[list[Any]] = []
+    last: tuple | None = None
+    for s in services:
+        name = s["name"] + (f" ({s['process']})" if s["process"] != s["name"] else "")
+        key = (s["group"], s["mode"], s["how"], tuple(s["needs"]), ":" in s["reach"] and "clients" not in s["reach"],
+               s["reach"] if ":" not in s["reach"] or "clients" in s["reach"] else "")
+        if rows and key == last:
+            rows[-1][1] = Rst(f"{rows[-1][1]}, {rst_escape(name)}")
+            if key[4]:
+                rows[-1][5] = Rst(f"{rows[-1][5]}; {rst_escape(s['reach'])}")
+            continue
+        rows.append([rst_escape(s["group"]), rst_escape(name), s["mode"], rst_escape(s["how"]), _join(s["needs"]),
+                     rst_escape(s["reach"])])
+        last = key
+    return rows
+
+
+def _merged_frontend_rows(frontends: list[dict[str, Any]]) -> list[list[Any]]:
+    """HAProxy fronts with the same mode, balance, backend nodes and check in one row."""
+    merged: dict[str, dict[str, Any]] = {}
+    for f in frontends:  # one entry per service, all its ports
+        if f["service"] in merged:
+            m = merged[f["service"]]
+            m["bind"] = m["bind"] + ", " + f["bind"]
+        else:
+            merged[f["service"]] = dict(f)
+    groups: dict[tuple, list[dict[str, Any]]] = {}
+    for f in merged.values():
+        nodes = tuple(f["nodes"])
+        groups.setdefault((f["mode"], f["balance"], nodes, f["check"]), []).append(f)
+    rows = []
+    for (mode, balance, nodes, check), fs in groups.items():
+        vip = fs[0]["bind"].split(", ")[0].rsplit(":", 1)[0]
+        binds = "; ".join(f"{f['service']} " + ", ".join(b.rsplit(":", 1)[1] for b in f["bind"].split(", "))
+                          for f in fs)
+        rows.append([rst_escape(f"{vip}: {binds}"), mode, rst_escape(balance),
+                     _join([f"{n}" for n in nodes]) if nodes else Rst("\u2014"), rst_escape(check)])
+    return rows
+
+
+# Details the finding's impact already states, per finding kind.
+_REPEATS = {"manual-recovery": ("procedures", "cases"), "single-point-of-failure": ("k", "min_size", "cut_sets"),
+            "partial-outage": ("k", "min_size"), "quorum-loss": ("k", "min_size")}
+
+
+_URL = re.compile(r"https?://[^\s()]+[^\s().,;:]")
+
+
+def _linked(text: str) -> Rst:
+    """Text with its web addresses as links (every other character escaped)."""
+    def esc(part: str) -> str:  # rst_escape trims: keep the spaces around each part
+        core = part.strip()
+        if not core:
+            return part
+        lead, trail = part[:len(part) - len(part.lstrip())], part[len(part.rstrip()):]
+        return lead + rst_escape(core) + trail
+
+    out, last = [], 0
+    for m in _URL.finditer(text):
+        before = text[last:m.start()]
+        out.append(esc(before) + ("\\ " if before and not before[-1].isspace() else ""))
+        out.append(f"`{m.group(0)} <{m.group(0)}>`__")
+        last = m.end()
+    rest = text[last:]
+    out.append(("\\ " if rest and not rest[0].isspace() and last else "") + esc(rest))
+    return Rst("".join(out))
+
+
+def _plain_detail(value: Any, dep: Deployment) -> Any:
+    """Component ids inside a finding detail in plain words."""
+    if isinstance(value, str):
+        return facts.plain_text(value, dep)
+    if isinstance(value, (list, tuple)):
+        if value and all(isinstance(v, (list, tuple)) and all(isinstance(x, str) for x in v) for v in value):
+            return [Rst(" + ".join(rst_escape(facts.plain_text(x, dep)) for x in v)) for v in value]
+        return [_plain_detail(v, dep) for v in value]
+    return value
+
+
 _DETAIL_LABELS = {
     "k": "Failure sets analysed up to size",
     "min_size": "Smallest failure set",
-    "cut_sets": "Minimal cut sets",
+    "cut_sets": "Each of these stops it (minimal cut sets)",
     "dependents": "Services depending on it",
     "scenarios": "Partitions",
 }

@@ -16,7 +16,15 @@ from typing import Any, Mapping
 from hamodel.generators.docs.rst import Rst, rst_escape, rst_title
 from hamodel.generators.docs.rst import environment as rst_environment
 
-__all__ = ["MEASURED_MARK", "generate", "read_measured", "render_rst", "rst_text"]
+__all__ = ["MEASURED_MARK", "STAMP_PREFIX", "generate", "read_measured", "render_rst", "rst_text", "stamp_line"]
+
+#: The comment line that carries a drill page's stamp (read back by hamodel.drill.stamp).
+STAMP_PREFIX = ".. hamodel-drill-stamp: "
+
+
+def stamp_line(stamp: Mapping[str, Any]) -> str:
+    """The page's stamp (commit, date, model and scenario hashes) as one comment line."""
+    return STAMP_PREFIX + json.dumps(dict(stamp), sort_keys=True)
 
 TEMPLATE = Path(__file__).parent / "drills.rst.j2"
 #: The page of a Pacemaker cluster drill (``report["kind"] == "pacemaker"``).
@@ -106,6 +114,11 @@ def _galera_headline(kind: str, m: Mapping[str, Any]) -> str:
             f"{_seconds(m.get('recovery_s'))}; " + _lost(m))
 
 
+def _slug(model_file: str) -> Rst:
+    """The generated document of a model file (``models/x.py`` -> ``x``), as hamodel.sphinx names it."""
+    return Rst(re.sub(r"[^A-Za-z0-9_-]", "_", Path(str(model_file).split(":", 1)[0]).stem))
+
+
 def _label(key: str) -> Rst:
     """``failover_s`` -> ``failover (s)``."""
     if key.endswith("_s"):
@@ -118,6 +131,7 @@ def render_rst(report: Mapping[str, Any], *, orphan: bool = False) -> str:
     # Every {{ value }} is escaped unless built here from escaped parts (Rst).
     env = rst_environment()
     env.filters.update(t=rst_text, s=_seconds, headline=_headline, label=_label)
+    env.globals.update(stamp_line=lambda st: Rst(stamp_line(st)), slug=_slug)
     env.globals.update(heading=rst_title, has_galera=lambda r: any(
         str(sc.get("kind", "")).startswith("galera-") for sc in r.get("scenarios", [])))
     template = PACEMAKER_TEMPLATE if report.get("kind") == "pacemaker" else TEMPLATE

@@ -287,6 +287,12 @@ def _listens(dep: Deployment, name: str, access: BehindVip) -> tuple[list[Listen
     return out, redirects
 
 
+def planned_listens(dep: Deployment, name: str, access: BehindVip) -> list[Listen]:
+    """The ``listen`` sections of one fronted service as ``haproxy.cfg`` writes them
+    (the documents show the same balance, backups and stickiness)."""
+    return _listens(dep, name, access)[0]
+
+
 def _stats(dep: Deployment, node: str, secrets: Secrets) -> list[Stats]:
     """Stats/monitor listeners: the ports the HAProxy holder service declares,
     bound on this node's own address on the VIP network (never the VIP)."""

@@ -153,8 +153,9 @@ SPLIT_BRAIN = Rule(
     "failure does it. Use a quorum-based manager with fencing or redundant inter-switch links.",
     impact="After {scenario_text} the holders on each side of the partition cannot see each other and each "
            "becomes master{on_network}: the address (or data) is served twice.",
-    mitigation="Use a quorum-based manager (Pacemaker with fencing) or redundant inter-switch links; "
-               "otherwise accept and monitor.",
+    mitigation="Let a manager with a quorum and fencing hold the address (Pacemaker), or add inter-switch "
+               "links so that no two failures split the switches; otherwise accept it and alert when the address "
+               "answers from two nodes (it clears when the partition heals). Model: PacemakerVip, or more links.",
     also=(H,))
 
 READS_OUTLAST_WRITES = Rule(
@@ -182,10 +183,11 @@ MONITORING_REQUIRED = Rule(
     "Service monitoring and recovery required",
     "Nothing restarts failed processes and no external monitoring is modelled: a failure stays until an "
     "operator notices it.",
-    impact="Nothing restarts a failed process of {count} service(s){no_failover}; a failure stays until an "
+    impact="Nothing restarts a failed process of {count_services}{no_failover}; a failure stays until an "
            "operator notices it.",
-    mitigation="Integrate external monitoring (an External service providing 'monitoring') and/or run services "
-               "under a supervisor (supervisor='systemd' or Pacemaker).")
+    mitigation="Alert an operator from external monitoring when a process or check fails, and let systemd restart "
+               "failed processes (Restart=on-failure) or Pacemaker manage them. Model: an External service "
+               "providing 'monitoring'; supervisor='systemd'.")
 
 NO_AUTOMATIC_RESTART = Rule(
     "NO_AUTOMATIC_RESTART", "no-automatic-restart", "no-automatic-recovery", I,
@@ -199,11 +201,12 @@ MANUAL_RECOVERY = Rule(
     "Manual recovery after a full cluster restart",
     "Quorum clusters that need an operator after a full restart; the finding lists each service's recovery "
     "procedure and which restarts need it (cold_start='manual': every one; 'automatic-after-crash': a "
-    "graceful stop of all members, or a crash after which a member does not return).",
+    "graceful stop of all members, or a crash after which a member does not return; "
+    "'automatic-when-all-back': only a member that does not return).",
     impact="After every member stopped (power loss, full restart) these clusters need an operator, case by "
            "case: {procedures}.",
-    mitigation="Document and drill the procedures, or let a resource agent bootstrap them (manager='pacemaker', "
-               "cold_start='automatic').")
+    mitigation="Write down each procedure and rehearse it, or let Pacemaker's resource agents bootstrap the "
+               "clusters. Model: manager='pacemaker', cold_start='automatic'.")
 
 PACEMAKER_TWO_NODE = Rule(
     "PACEMAKER_TWO_NODE", "pacemaker:two-node", "pacemaker-quorum", H,

@@ -164,8 +164,10 @@ def cold_start(arch: Architecture, placement: Placement, k: int = 1,
     power loss (``stop="crash"``; ``"graceful"``: every member was shut down
     cleanly, as for maintenance) with up to ``k`` nodes not returning (worst
     case over the missing nodes). Rules: ``cold_start="manual"`` clusters
-    (RabbitMQ needs the last node down first, MongoDB a forced reconfig) need
-    their ``recovery`` procedure after any full stop;
+    need their ``recovery`` procedure after any full stop;
+    ``cold_start="automatic-when-all-back"`` clusters (RabbitMQ: each node
+    waits at boot for the peer that stopped last) re-form by themselves once
+    every member is back and need ``recovery`` when a member does not return;
     ``cold_start="automatic-after-crash"`` clusters (Galera with its default
     ``pc.recovery``: every member saved the last primary view) re-form by
     themselves after a crash of all members once every member is back, and
@@ -353,6 +355,17 @@ def _separated(v: ModelView, s: str, c: str) -> str | None:
         if not any(e.reaches(n, d, s) for n in ready):
             return d
     return None
+def _unmanaged_takeover(v: ModelView, s: str) -> str:
+    """The mitigation of an active/passive service that nothing moves."""
+    others = sorted(n.name for n in v.arch.nodes_with_roles(list(v.services[s].on)) if n.name not in v.instances[s])
+    where = f" ({', '.join(others)})" if others else ""
+    st = v.services[s].strategy
+    # Its links (st.see) are the documents' to show: a long address does not fit a terminal line.
+    why = f"It runs one instance because {st.reason}" if st.reason else ""
+    return (why + ". " if why else "") + (f"Configure {s} on every eligible node{where} with the same host name in its configuration, and when "
+            f"its node or process fails start it on a surviving node: it takes over the same work. "
+            f"To make the take-over automatic, let a cluster manager run it. "
+            f"Model: ActivePassive(manager='pacemaker').")
 
 
 def _explain(v: ModelView, s: str, sets: list[CutSet]) -> tuple[str, str]:
@@ -363,6 +376,11 @@ def _explain(v: ModelView, s: str, sets: list[CutSet]) -> tuple[str, str]:
         impact = f"{c} alone stops {s}: {why}."
     else:
         impact = f"Each of these alone stops {s}: " + "; ".join(f"{c} ({why})" for c, why, _ in causes) + "."
+    st = v.services[s].strategy
+    if isinstance(st, ActivePassive) and st.manager is None:
+        # One instance by design (active/active is not an option for it): the fix is the
+        # take-over procedure, or a manager that runs it, whatever the cause.
+        return impact, _unmanaged_takeover(v, s)
     fixes: list[str] = []
     for _, _, fix in causes:
         if fix not in fixes:
@@ -465,8 +483,21 @@ def _monitoring_finding(v: ModelView) -> Finding | None:
     if monitored:
         return cat.NO_AUTOMATIC_RESTART.finding(services=unsupervised, details=details)
     return cat.MONITORING_REQUIRED.finding(
-        services=unsupervised, count=len(unsupervised),
+        services=unsupervised, count=len(unsupervised), count_services=_plural(len(unsupervised), "service"),
         no_failover=f" and nothing fails over {', '.join(no_failover)}" if no_failover else "", details=details)
+
+
+def _recovery_cases(cold: str) -> dict[str, str]:
+    """Which full restarts of a quorum cluster need an operator, by its ``cold_start``."""
+    if cold == "automatic-after-crash":
+        return {"crash, every member back": "automatic", "crash, a member missing": "manual",
+                "graceful stop of every member": "manual"}
+    if cold == "automatic-when-all-back":
+        return {"crash, every member back": "automatic", "crash, a member missing": "manual",
+                "graceful stop of every member": "automatic once the member stopped last is back (the others "
+                                                 "wait for it at boot, a limited time)"}
+    return {"crash, every member back": "manual", "crash, a member missing": "manual",
+            "graceful stop of every member": "manual"}
 
 
 def _manual_recovery_finding(v: ModelView) -> Finding | None:
@@ -475,15 +506,18 @@ def _manual_recovery_finding(v: ModelView) -> Finding | None:
     if not manual:
         return None
     # Case by case: which full restart needs the operator (what the drill measures on Galera).
-    cases = {s: {"crash, every member back": "manual" if v.services[s].strategy.cold_start == "manual" else "automatic",
-                 "crash, a member missing": "manual", "graceful stop of every member": "manual"} for s in manual}
+    cases = {s: _recovery_cases(v.services[s].strategy.cold_start) for s in manual}
 
     def text(s: str, p: str) -> str:
-        if v.services[s].strategy.cold_start == "manual":
-            return f"{s}: after any full stop, {p}"
-        return (f"{s}: re-forms by itself after a crash or power loss of every member once all are back (saved "
-                f"view state); after a graceful stop of every member, or a crash after which a member does not "
-                f"return, {p}")
+        cold = v.services[s].strategy.cold_start
+        if cold == "automatic-after-crash":
+            return (f"{s}: re-forms by itself after a crash or power loss of every member once all are back "
+                    f"(saved view state); after a graceful stop of every member, or a crash after which a member "
+                    f"does not return, {p}")
+        if cold == "automatic-when-all-back":
+            return (f"{s}: re-forms by itself once every member is back (after a graceful stop the others wait "
+                    f"for the member that stopped last); when a member does not return, {p}")
+        return f"{s}: after any full stop, {p}"
 
     return cat.MANUAL_RECOVERY.finding(
         services=manual, scenario=sort_set({node_id(n) for s in manual for n in v.instances[s]}),
@@ -627,7 +661,8 @@ class Analysis:
                 if len(members) - lose < q:
                     worst = ColdStart(s, "blocked", st.recovery, members[len(members) - lose:])
                 elif worst is None and (st.cold_start == "manual" or (
-                        st.cold_start == "automatic-after-crash" and (stop == "graceful" or lose > 0))):
+                        st.cold_start == "automatic-after-crash" and (stop == "graceful" or lose > 0)) or (
+                        st.cold_start == "automatic-when-all-back" and lose > 0)):
                     worst = ColdStart(s, "manual", st.recovery, ())
             out.append(worst or ColdStart(s, "automatic", getattr(st, "recovery", "Pacemaker restarts it"), ()))
         return out

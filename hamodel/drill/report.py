@@ -37,6 +37,36 @@ def assemble(*, model: str, quick: bool, lab_prefix: str, analysis_findings: lis
     })
 
 
+def not_measured(dep: Any, report: dict[str, Any]) -> list[dict[str, str]]:
+    """The services no scenario of this drill exercised, each with the reason
+    (the page's "Not measured" section): what the lab does not run."""
+    from hamodel.model.strategies import ActivePassive, AppCluster, Coordinated, Sharded
+
+    ran = {sc.get("service") for sc in report.get("scenarios", [])}
+    if any(str(sc.get("kind", "")).startswith("galera-") for sc in report.get("scenarios", [])):
+        ran |= {s.name for s in dep.architecture.services if s.access is not None and s.access.single_writer}
+    fronted = {s.name for s in dep.architecture.services if s.access is not None}
+    out = []
+    for s in dep.architecture.services:
+        st = s.strategy
+        if s.name in ran or s.name in fronted or s.holds_vips:
+            continue
+        if isinstance(st, ActivePassive) and st.manager is None:
+            why = "nothing moves it: the analysis predicts it stays down until an operator starts it elsewhere"
+        elif isinstance(st, ActivePassive):
+            why = "its cluster manager's take-over is drilled on the Pacemaker lab, not here"
+        elif isinstance(st, Sharded):
+            why = "its shards stop with their node (the analysis' partial outage); the lab runs no agent"
+        elif isinstance(st, AppCluster):
+            why = "its own cluster does not run in the lab (only Galera does); quorum and recovery are the analysis'"
+        elif isinstance(st, Coordinated):
+            why = f"one instance per node ({st.mechanism}); the lab runs none of them"
+        else:
+            why = "not run in the lab"
+        out.append({"service": s.name, "why": why})
+    return out
+
+
 def to_json(report: dict[str, Any]) -> str:
     return json.dumps(report, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
@@ -130,8 +160,11 @@ def command(model: str | None, *, scenarios: list[str] | None, rst_out: Path | N
                                model_file=model)
             report["model_file"] = model
             from hamodel.drill.recovery import add_to_report
+            from hamodel.drill.stamp import make_stamp
 
             add_to_report(dep, report)  # measured outage and loss against the predicted recovery
+            report["stamp"] = make_stamp(dep)  # the page says what it measured, and when
+            report["not_measured"] = not_measured(dep, report)
     except ValueError as exc:  # unknown scenario name
         err.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
         return 2

@@ -381,7 +381,7 @@ class Architecture(HaBase):
                         p.append((f"{at}.{field}", f"unknown node {n!r}"))
                     elif not set(nodes[n].roles) & set(svc.on):
                         p.append((f"{at}.{field}", f"node {n!r} has none of the roles {svc.on}"))
-            for field in ("depends_on", "local_deps", "soft_deps", "colocate"):
+            for field in ("depends_on", "local_deps", "soft_deps", "starts_after", "colocate"):
                 for s in getattr(svc, field):
                     if s not in services:
                         p.append((f"{at}.{field}", f"unknown service {s!r}"))

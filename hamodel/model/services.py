@@ -113,6 +113,11 @@ class Service(HaBase):
     ``requests`` (per instance). An ``External`` service needs no ``on``:
     it runs outside the modelled nodes.
 
+    ``depends_on`` lists what the service needs at run time (the failure
+    analysis follows it); ``starts_after`` a start order only (a deployment
+    guide's "start X first"), shown in the documents and ignored by the
+    analysis.
+
     ``required=False`` marks a service that tolerates downtime (a nightly
     batch job): its single points of failure are reported at low severity
     and ``place --tolerate`` does not insist on it.
@@ -140,6 +145,10 @@ class Service(HaBase):
                                 description="dependencies served on the consumer's own node")
     soft_deps: RefList = Field(default_factory=list, exclude_if=lambda v: not v,
                                description="dependencies whose loss only degrades")
+    starts_after: RefList = Field(
+        default_factory=list, exclude_if=lambda v: not v,  # unset: out of exports, models keep their hash
+        description="services to start before this one (a start order, e.g. from a deployment guide): "
+                    "documented, not a runtime dependency; the failure analysis ignores it")
     required: bool = True
     clients: Ref | None = Field(
         default=None, exclude_if=lambda v: v is None,
@@ -166,7 +175,7 @@ class Service(HaBase):
                          colocate: RefsIn = ..., requests: Resources | Data = ...,
                          ports: int | Endpoint | Iterable[int | Endpoint | Data] = ...,
                          depends_on: RefsIn | Iterable[str | Service | Local | Soft] = ...,
-                         local_deps: RefsIn = ..., soft_deps: RefsIn = ...,
+                         local_deps: RefsIn = ..., soft_deps: RefsIn = ..., starts_after: RefsIn = ...,
                          required: bool = ..., clients: str | FailureDomain | None = ...,
                          listen: Literal["node", "any"] = ...,
                          protocol: Literal["ssh", "tls", "wireguard", "openvpn", "ipsec"] | None = ...,
@@ -200,6 +209,8 @@ class Service(HaBase):
         if set(self.soft_deps) & set(self.depends_on):
             raise ValueError(f"depends_on: {sorted(set(self.soft_deps) & set(self.depends_on))} is both a hard "
                              "and a soft dependency")
+        if self.name in self.starts_after:
+            raise ValueError("starts_after: a service cannot start after itself")
         if self.name in self.colocate:
             raise ValueError("colocate: a service cannot be colocated with itself")
         if set(self.pin) & set(self.exclude):

@@ -370,14 +370,19 @@ class AppCluster(HaBase):
     once all are back (``automatic-after-crash``: Galera's default
     ``pc.recovery`` restores the saved primary view), an operator being
     needed after a graceful stop of all members (none is safe to bootstrap
-    without it) or when a member does not return.
+    without it) or when a member does not return, or by itself once every
+    member is back whatever the stop (``automatic-when-all-back``: RabbitMQ,
+    whose nodes wait at boot for the peer that stopped last), an operator
+    being needed only when a member does not return. A replica set that
+    elects a primary once a majority is back (MongoDB, Redis Sentinel) is
+    ``automatic``: the analysis still reports a quorum lost for good.
     ``access`` puts the cluster behind a VIP too (Galera).
     """
 
     kind: Literal["app_cluster"] = "app_cluster"
     quorum: Literal["majority"] | Annotated[int, Field(ge=1)] = "majority"
     recovery: Annotated[str, Field(min_length=1, max_length=500)] = "restart all members"
-    cold_start: Literal["manual", "automatic", "automatic-after-crash"] = "manual"
+    cold_start: Literal["manual", "automatic", "automatic-after-crash", "automatic-when-all-back"] = "manual"
     manager: Literal["pacemaker"] | None = None
     access: BehindVip | None = None
     # Out of the canonical JSON while unset (existing models keep their hash).
@@ -467,6 +472,11 @@ class ActivePassive(HaBase):
     kind: Literal["active_passive"] = "active_passive"
     manager: Literal["pacemaker"] | None = None
     vips: RefList = Field(default_factory=list, exclude_if=lambda v: not v)
+    reason: Annotated[str, Field(min_length=1, max_length=300)] | None = Field(
+        default=None, exclude_if=lambda v: v is None,
+        description="why it runs one instance (shown with the finding and its mitigation)")
+    see: list[Annotated[str, Field(pattern=r"^https?://\S+$", max_length=300)]] = Field(
+        default_factory=list, exclude_if=lambda v: not v, description="links an operator should read")
 
     @model_validator(mode="after")
     def _vips_follow_a_manager(self) -> "ActivePassive":
