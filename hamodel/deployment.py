@@ -28,6 +28,18 @@ HAPROXY_PIDFILE = "/run/haproxy.pid"
 #: runtime prerequisite of the deploy.
 HAPROXY_STATS_SOCKET = "/run/haproxy/admin.sock"
 
+# -- monitoring: facts the HAProxy, keepalived and monitoring generators share --
+
+#: HAProxy's built-in Prometheus exporter (PROMEX) listens here, on the node's
+#: own address on its VRRP network (haproxy.cfg frontend ``hamodel-metrics``).
+HAPROXY_METRICS_PORT = 8405
+#: node_exporter's textfile collector folder (Debian's default for
+#: prometheus-node-exporter): keepalived's state script writes here.
+NODE_TEXTFILE_DIR = "/var/lib/prometheus/node-exporter"
+#: The generated keepalived notify script writing VRRP state as node_exporter
+#: textfile metrics (``notify_master``/``_backup``/``_fault``/``_stop``).
+KEEPALIVED_STATE_SCRIPT = "/usr/local/lib/hamodel/keepalived-state"
+
 
 class Severity(enum.StrEnum):
     """How bad a finding is, ordered ``info < low < medium < high < critical``.
