@@ -229,6 +229,15 @@ def _context(dep: Deployment, slug: str, extras: DocExtras, sections: bool, imag
     if extras.diagrams is not None:
         drawn = {f.id for f in diagram_findings(dep)}
 
+    from hamodel.generators.monitoring import alerts as monitoring_alerts
+    from hamodel.runbooks import runbooks as runbooks_of
+
+    the_runbooks = runbooks_of(dep)
+    alert_names: dict[str, set[str]] = {}
+    for a in monitoring_alerts(dep) if dep.findings else []:
+        if a.finding is not None:
+            alert_names.setdefault(a.finding.id, set()).add(a.name)
+
     def finding_view(f: Finding) -> dict[str, Any]:
         ack = f.acknowledged
         if ack is None:
@@ -243,7 +252,9 @@ def _context(dep: Deployment, slug: str, extras: DocExtras, sections: bool, imag
             diagram = f"{image_root}diagrams/findings/{finding_stem(f)}"
         return {"id": f.id, "kind": f.kind, "severity": f.severity, "title": f.title, "services": list(f.services),
                 "scenario": list(f.scenario), "impact": f.impact, "mitigation": f.mitigation,
-                "acknowledged": ack, "details": details, "diagram": diagram}
+                "acknowledged": ack, "details": details, "diagram": diagram,
+                "alerts": sorted(alert_names.get(f.id, ())),
+                "runbooks": [(r.id, r.title) for r in the_runbooks if r.finding == f.id]}
 
     configs = []
     if extras.configs:
@@ -308,6 +319,7 @@ def _context(dep: Deployment, slug: str, extras: DocExtras, sections: bool, imag
         "scenarios": scenarios, "availability": availability, "notes": list(dep.notes) + list(extras.notes),
         "pacemaker": arch.pacemaker, "nonlocal_bind": sorted(dep.nonlocal_bind_nodes),
         "vrrp_kinds": (Vrrp, PacemakerVip),
+        "runbooks": the_runbooks,
     }
 
 
@@ -395,6 +407,8 @@ def generate(dep: Deployment, *, slug: str, extras: DocExtras | None = None) -> 
         for path, data in extras.configs.items():
             if path not in extras.secret_configs:
                 files[f"{slug}/configs/{path}"] = bytes(data)
+    if ctx["runbooks"]:
+        files[f"{slug}/runbooks.rst"] = env.get_template("runbooks_page.rst.j2").render(**ctx).encode()
     for path, data in (extras.diagrams or {}).items():
         files[f"{slug}/diagrams/{path}"] = bytes(data)
     return dict(sorted(files.items()))
