@@ -127,3 +127,28 @@ def test_manifest_lists_exporters_ports_and_central_files():
     assert {r["port"] for r in node["prerequisites"]["firewall"]} == {9100, 8405}
     mysqld = m["files"]["nodes/ctl-1/prometheus/mysqld-exporter"]
     assert {f["path"] for f in mysqld["prerequisites"]["files"]} == {"/etc/prometheus/hamodel-mysqld-exporter.cnf"}
+
+
+def test_docs_runbooks_page_and_limitations_say_what_mitigates_them():
+    import docutils.core
+    import docutils.utils
+
+    from hamodel.generators.docs import generate
+    from hamodel.runbooks import runbooks
+
+    dep = reference("openstack_keepalived")
+    files = generate(dep, slug="k")
+    page = files["k/runbooks.rst"].decode()
+    ids = [r.id for r in runbooks(dep)]
+    assert "galera-graceful-full-stop" in ids and "haproxy-split-brain-after-heal" in ids
+    assert all(f'<span id="{i}"></span>' in page for i in ids)
+    # this model's nodes and Debian's paths, in order: read grastate, bootstrap, start the others
+    g = page[page.index("galera\\: every member stopped gracefully"):]
+    assert g.index("cat /var/lib/mysql/grastate.dat") < g.index("galera_new_cluster") < g.index("systemctl start mariadb")
+    assert "On ``ctl-3``" in g
+    index = files["k/index.rst"].decode()
+    assert "`galera\\: every member stopped gracefully <runbooks.html#galera-graceful-full-stop>`__" in index
+    assert index.count(":Mitigated by:") >= 5
+    out = docutils.core.publish_doctree(page.replace(":doc:`index`", "index"), settings_overrides={
+        "report_level": docutils.utils.Reporter.WARNING_LEVEL, "halt_level": 2})
+    assert out.children
