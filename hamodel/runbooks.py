@@ -27,6 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from hamodel.deployment import Deployment, Finding
+from hamodel.metrics import software as _software
 
 #: Where Debian's MariaDB keeps its data (grastate.dat lives here).
 MYSQL_DATADIR = "/var/lib/mysql"
@@ -74,17 +75,8 @@ def anchor(*parts: str) -> str:
 
 
 def software(dep: Deployment, service: str) -> str:
-    """``galera``, ``rabbitmq``, ``redis`` or ``other``: which procedure family a cluster follows,
-    from the model's service name and process (as the drills recognise Galera)."""
-    svc = dep.architecture.service(service)
-    words = {svc.name, svc.process or ""}
-    if any("galera" in w for w in words) or words & {"mariadb", "mysql", "mysqld", "mariadbd"}:
-        return "galera"
-    if any("rabbit" in w for w in words):
-        return "rabbitmq"
-    if any("redis" in w for w in words):
-        return "redis"
-    return "other"
+    """The procedure family of a cluster (:func:`hamodel.metrics.software`)."""
+    return _software(dep.architecture, service)
 
 
 # -- alerts that announce each case (names shared with the monitoring generator) --

@@ -91,6 +91,9 @@ def test_service_without_metrics_source_is_listed():
                         networks=[lan], services=[Service("worker", on="x", replicas=1, strategy=ActivePassive())])
     dep = resolve(arch)
     assert unmonitored(dep) == ["worker"]
+    # the analysis says so, from the same table (hamodel.metrics)
+    f = next(f for f in dep.findings if f.id == "no-metrics-source")
+    assert f.services == ("worker",) and "worker" in f.impact
     # its node's up is still watched, labelled with the finding that names the single point of failure
     node_alerts = [a for a in alerts(dep) if a.name == "HamodelNodeDown"]
     assert node_alerts and all(a.finding is not None for a in node_alerts)

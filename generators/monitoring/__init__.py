@@ -27,8 +27,9 @@ node; its textfile collector carries keepalived's state, as keepalived 2.2
 has no exporter), HAProxy's built-in exporter (PROMEX, frontend
 ``hamodel-metrics`` of the generated haproxy.cfg), ``prometheus-mysqld-exporter``
 (Galera), ``prometheus-redis-exporter`` (Redis). A service with none of
-these is listed by :func:`unmonitored` and, in the rules, is covered only by
-its node's ``up``.
+these is listed by :func:`unmonitored` (and by the analysis' finding
+``no-metrics-source``, from the same table, :mod:`hamodel.metrics`) and, in
+the rules, is covered only by its node's ``up``.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from hamodel.deployment import (
 )
 from hamodel.generators.common import NodeFile, Secrets, address, comment, environment, token
 from hamodel.runbooks import Runbook, alert_name, for_alert, runbooks, software
+from hamodel.metrics import metrics_source as _metrics_source
 from hamodel.model.strategies import AppCluster, Elected
 
 TEMPLATES = Path(__file__).parent
@@ -90,26 +92,15 @@ def _hostport(addr: str, port: int) -> str:
 
 
 def metrics_source(dep: Deployment, service: str) -> str | None:
-    """The exporter (key of :data:`EXPORTERS`) that reports ``service``'s own state, or None."""
-    svc = dep.architecture.service(service)
-    g = dep.group_of(service)
-    kind = software(dep, service)
-    if kind == "galera":
-        return "mysqld"
-    if kind == "redis":
-        return "redis"
-    if g is not None and g.manager == "keepalived" and svc.process == "haproxy":
-        return "haproxy"
-    if svc.access is not None:
-        return "haproxy"  # its backends, as HAProxy sees them
-    return None
+    """The exporter (key of :data:`EXPORTERS`, or ``keepalived``) that reports ``service``'s own state,
+    or None (:func:`hamodel.metrics.metrics_source`, the table the ``no-metrics-source`` finding reads)."""
+    return _metrics_source(dep.architecture, service, (g.service for g in dep.vrrp_groups if g.manager == "keepalived"))
 
 
 def unmonitored(dep: Deployment) -> list[str]:
     """Placed services without a metrics source of their own: only their node's ``up`` covers them."""
     return sorted(s.name for s in dep.architecture.services
-                  if dep.placement.nodes_of(s.name) and metrics_source(dep, s.name) is None
-                  and dep.group_of(s.name) is None)
+                  if dep.placement.nodes_of(s.name) and metrics_source(dep, s.name) is None)
 
 
 @dataclass(frozen=True)

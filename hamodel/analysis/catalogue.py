@@ -324,12 +324,25 @@ VRID_COLLISION = Rule(
            "are held by the wrong group.",
     mitigation="Give each group its own id: set networks[{network}].vrid_range, or fix Vrrp(vrid=...).")
 
+NO_METRICS_SOURCE = Rule(
+    "NO_METRICS_SOURCE", "no-metrics-source", "monitoring", L,
+    "Services without a metrics source of their own",
+    "Placed services that no exporter hamodel generates reports on (mysqld, redis, HAProxy's, keepalived's "
+    "state): the generated alerts see them only through their node's up, so a dead process on a live node "
+    "goes unnoticed.",
+    impact="No generated alert watches the process of {count} service(s): {shown}; only their node being down "
+           "is seen.",
+    mitigation="Monitor them with a process or service check (e.g. node_exporter's systemd collector, "
+               "prometheus-process-exporter), or put them behind a VIP (BehindVip) so HAProxy checks them.")
+
+
 #: Every rule, in the order the documentation lists them.
 RULES: tuple[Rule, ...] = (
     UNAVAILABLE, SPOF, PARTIAL_OUTAGE, QUORUM_LOSS, QUORUM_LOSS_INHERENT, CUT_SETS, SPLIT_BRAIN, SITE_FAILURE,
     MONITORING_REQUIRED, NO_AUTOMATIC_RESTART, MANUAL_RECOVERY, PACEMAKER_TWO_NODE, PACEMAKER_TWO_NODE_NO_FENCING,
     PACEMAKER_FENCE_RACE, PACEMAKER_NO_FENCING, CAPACITY_NODE, CAPACITY_DOMAIN, COLD_START,
     SHORT_TIMEOUT, CLEARTEXT_PUBLIC, STATS_NO_AUTH, VRID_COLLISION, VRID_RANGE, DETECTION_ORDER, TRACK_FLAP,
+    NO_METRICS_SOURCE,
 )
 
 
