@@ -281,8 +281,7 @@ def test_results_keep_the_report_shape():
 def _ctx(arch, dep, files):
     from types import SimpleNamespace
 
-    from hamodel.drill.monitoring import available as prometheus_available
-from hamodel.drill.plan import plan_lab
+    from hamodel.drill.plan import plan_lab
 
     return SimpleNamespace(arch=arch, plan=plan_lab(arch, dep, files), vip_addr={v.name: str(v.address) for v in arch.vips})
 
