@@ -147,7 +147,7 @@ def _rabbitmq(dep: Deployment, f: Finding, svc: str, nodes: tuple[str, ...], cas
     return Runbook(
         anchor(svc, case), f"{svc}: {case}", svc, f.id, case,
         f"RabbitMQ members wait for the last member stopped before they boot: {f.details.get('procedures', {}).get(svc, '')}.",
-        (alert_name("ClusterBelowQuorum", svc), alert_name("MemberDown", svc)), tuple(steps), tuple(verify), nodes)
+        (alert_name("RedundancyDegraded", svc), "HamodelNodeDown"), tuple(steps), tuple(verify), nodes)
 
 
 def _generic(dep: Deployment, f: Finding, svc: str, nodes: tuple[str, ...], case: str) -> Runbook:
@@ -156,7 +156,7 @@ def _generic(dep: Deployment, f: Finding, svc: str, nodes: tuple[str, ...], case
     verify = (Step("verify", "", f"every member of {', '.join(nodes)} is back in the cluster"),)
     return Runbook(anchor(svc, case), f"{svc}: {case}", svc, f.id, case,
                    f"The model gives the procedure as: {proc}.",
-                   (alert_name("ClusterBelowQuorum", svc), alert_name("MemberDown", svc)), steps, verify, nodes)
+                   (alert_name("RedundancyDegraded", svc), "HamodelNodeDown"), steps, verify, nodes)
 
 
 def _split_brain(dep: Deployment, f: Finding, svc: str) -> Runbook:
@@ -197,7 +197,7 @@ def _pacemaker(dep: Deployment, f: Finding, svc: str) -> Runbook:
     verify = (Step("verify", "crm_mon -1", f"{len(g.members)} nodes online, the VIP started once"),)
     return Runbook(anchor(svc, "pacemaker-no-quorum"), f"{svc}: Pacemaker cluster without quorum", svc, f.id,
                    "quorum lost", "A Pacemaker partition without quorum stops its resources: the VIP is served "
-                   "nowhere until quorum returns.", (alert_name("PacemakerNoQuorum", svc),), tuple(steps), verify,
+                   "nowhere until quorum returns.", (alert_name("RedundancyDegraded", svc), "HamodelNodeDown"), tuple(steps), verify,
                    g.members)
 
 

@@ -155,3 +155,14 @@ def test_docs_runbooks_page_and_limitations_say_what_mitigates_them():
     out = docutils.core.publish_doctree(page.replace(":doc:`index`", "index"), settings_overrides={
         "report_level": docutils.utils.Reporter.WARNING_LEVEL, "halt_level": 2})
     assert out.children
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_every_alert_a_runbook_names_is_generated(model):
+    """A runbook's "recognise it" names only alerts the rules define (no metrics source: the node-level ones)."""
+    from hamodel.runbooks import runbooks
+
+    dep = reference(model)
+    names = {a.name for a in alerts(dep)}
+    for r in runbooks(dep):
+        assert set(r.recognise) <= names, (r.id, set(r.recognise) - names)

@@ -228,9 +228,11 @@ def _node_alerts(dep: Deployment, rbs: list[Runbook]) -> list[Alert]:
         fire = tuple((f'up{_sel(job="node", node=n, instance=_hostport(node_address(dep, n), 9100))}',
                       "0x20" if i == 0 else "1x20") for i, n in enumerate(nodes))
         ok = tuple((s, "1x20") for s, _ in fire)
-        out.append(Alert("nodes", alert_name("RedundancyDegraded", svc), f"count({sel} == 0) > 0", 30, svc, f,
+        name = alert_name("RedundancyDegraded", svc)
+        out.append(Alert("nodes", name, f"count({sel} == 0) > 0", 30, svc, f,
                          f"{svc}: a node of a two-failure cut set is down; one more failure "
-                         f"({', '.join('+'.join(cs) for cs in pairs[:3])}...) stops it", None, fire, ok, ({},)))
+                         f"({', '.join('+'.join(cs) for cs in pairs[:3])}...) stops it", for_alert(rbs, name),
+                         fire, ok, ({},)))
     return out
 
 
