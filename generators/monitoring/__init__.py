@@ -44,7 +44,7 @@ from hamodel.deployment import (
     HAPROXY_METRICS_PORT, KEEPALIVED_STATE_SCRIPT, NODE_TEXTFILE_DIR, Deployment, Finding, Severity,
 )
 from hamodel.generators.common import NodeFile, Secrets, address, comment, environment, token
-from hamodel.runbooks import Runbook, alert_name, for_alert, runbooks, software
+from hamodel.runbooks import Runbook, alert_name, for_alert, runbooks
 from hamodel.metrics import metrics_source as _metrics_source
 from hamodel.model.strategies import AppCluster, Elected
 

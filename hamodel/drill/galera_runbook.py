@@ -45,14 +45,8 @@ def execute(gl: GaleraLab, rb: Runbook, *, verify_timeout: float = 120) -> list[
     log: list[dict[str, Any]] = []
     t0 = time.monotonic()
     for i, s in enumerate(rb.steps + rb.verify, 1):
-        node = s.node if s.node is not None else chosen
-        entry = {"step": i, "action": s.action, "node": node, "command": s.command}
-        if s.action == "stop":
-            gl.stop(node)
-        elif s.action == "read-grastate":
-            states[node] = gl.grastate(node)
-            entry["grastate"] = {k: states[node].get(k) for k in ("seqno", "safe_to_bootstrap")}
-        elif s.action == "choose-bootstrap":
+        entry: dict[str, Any] = {"step": i, "action": s.action, "node": s.node or chosen, "command": s.command}
+        if s.action == "choose-bootstrap":
             if not states:
                 raise LabError(f"runbook step {i}: nothing read to choose from")
             chosen = max(states, key=lambda n: (states[n].get("safe_to_bootstrap") == "1",
@@ -60,12 +54,20 @@ def execute(gl: GaleraLab, rb: Runbook, *, verify_timeout: float = 120) -> list[
             if states[chosen].get("safe_to_bootstrap") != "1":
                 gl.set_safe_to_bootstrap(chosen)
                 entry["marked_safe"] = True
-            entry["node"] = chosen
+            entry.update(node=chosen, at_s=round(time.monotonic() - t0, 2))
+            log.append(entry)
+            continue
+        node = s.node if s.node is not None else chosen
+        if node is None:
+            raise LabError(f"runbook step {i} ({s.action}): no node given and none chosen yet")
+        if s.action == "stop":
+            gl.stop(node)
+        elif s.action == "read-grastate":
+            states[node] = gl.grastate(node)
+            entry["grastate"] = {k: states[node].get(k) for k in ("seqno", "safe_to_bootstrap")}
         elif s.action == "set-safe-to-bootstrap":
             gl.set_safe_to_bootstrap(node)
         elif s.action == "bootstrap":
-            if node is None:
-                raise LabError(f"runbook step {i}: bootstrap before a member was chosen")
             gl.start(node, bootstrap=True)
             gl.wait_synced([node], timeout=verify_timeout)
         elif s.action == "start":
@@ -76,9 +78,11 @@ def execute(gl: GaleraLab, rb: Runbook, *, verify_timeout: float = 120) -> list[
                 entry["note"] = "already running (the bootstrapped member)"
         elif s.action == "verify-primary":
             size = len(gl.nodes)
-            ok = gl.wait(lambda: healthy(gl.status(node))
-                         and int((gl.status(node) or {}).get("wsrep_cluster_size", 0)) == size,
-                         verify_timeout, every=0.3)
+            def whole(n: str = node, size: int = size) -> bool:
+                st = gl.status(n)
+                return healthy(st) and int((st or {}).get("wsrep_cluster_size", 0)) == size
+
+            ok = gl.wait(whole, verify_timeout, every=0.3)
             if ok is None:
                 raise LabError(f"runbook verify step {i} on {node}: not Primary with {size} members: {gl.brief(node)}")
         else:

@@ -34,7 +34,6 @@ import os
 import shlex
 import shutil
 import time
-from pathlib import Path
 from typing import Any, Mapping
 
 import yaml

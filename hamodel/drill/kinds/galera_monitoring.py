@@ -54,7 +54,7 @@ class GaleraAlerts(GaleraKind):
         return super().offer(dep, vip, quick=quick, switches=switches)
 
     def run(self) -> dict[str, Any]:
-        return monitoring_drill(self.gl, self.ctx.files, healthy_s=HEALTHY_S)
+        return monitoring_drill(self.gl, self.ctx.files, healthy_s=HEALTHY_S)  # type: ignore[attr-defined]
 
 
 KINDS = (GaleraRunbook, GaleraAlerts)
