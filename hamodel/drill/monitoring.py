@@ -34,11 +34,13 @@ import os
 import shlex
 import shutil
 import time
-from typing import Any, Mapping
+from pathlib import Path
+from typing import Any, Mapping, Sequence
 
 import yaml
 
 from hamodel.drill.galera import GaleraLab, LabError
+from hamodel.drill.lab import Lab
 from hamodel.generators.monitoring import EVALUATION_INTERVAL_S, SCRAPE_INTERVAL_S
 from hamodel.runbooks import alert_name
 
@@ -63,6 +65,51 @@ def _args(data: bytes) -> list[str]:
     raise LabError("no ARGS= line in a generated exporter file")
 
 
+def start_node_exporter(lab: Lab, node: str, files: Mapping[str, bytes]) -> Path:
+    """node_exporter in ``node``'s namespace with the generated ARGS, its textfile folder the node's
+    lab folder ``textfile/`` (returned)."""
+    tf = lab.node_dir(node) / "textfile"
+    tf.mkdir(parents=True, exist_ok=True)
+    args = [a if not a.startswith("--collector.textfile.directory=") else f"--collector.textfile.directory={tf}"
+            for a in _args(files[f"nodes/{node}/prometheus/node-exporter"])]
+    lab.start(f"node-exporter@{node}", lab.node_ns(node), ["prometheus-node-exporter", *args],
+              log=lab.node_dir(node) / "node-exporter.out")
+    return tf
+
+
+def start_prometheus(lab: Lab, ns: str, files: Mapping[str, bytes], areas: Sequence[str], folder: Path) -> dict[str, dict]:
+    """Prometheus in ``ns`` with the generated prometheus.yml, loading only ``rules/<area>.yml`` of
+    ``areas``; returns the loaded rules by alert name (the first of a name)."""
+    (folder / "rules").mkdir(parents=True, exist_ok=True)
+    config = yaml.safe_load(files["monitoring/prometheus.yml"])
+    config["rule_files"] = [f"rules/{a}.yml" for a in areas]
+    (folder / "prometheus.yml").write_text(yaml.safe_dump(config))
+    rules: dict[str, dict] = {}
+    for a in areas:
+        data = files[f"monitoring/rules/{a}.yml"]
+        (folder / "rules" / f"{a}.yml").write_bytes(data)
+        for r in yaml.safe_load(data)["groups"][0]["rules"]:
+            rules.setdefault(r["alert"], r)
+    lab.start("prometheus", ns, [
+        "prometheus", f"--config.file={folder / 'prometheus.yml'}", f"--storage.tsdb.path={folder / 'data'}",
+        f"--web.listen-address=127.0.0.1:{PROM_PORT}"], log=folder / "prometheus.out")
+    return rules
+
+
+def prometheus_api(lab: Lab, ns: str, path: str) -> Any:
+    """``/api/v1/<path>``'s data from the Prometheus in ``ns``; None while it does not answer."""
+    r = lab.exec(ns, ["curl", "-sf", "--max-time", "3", f"http://127.0.0.1:{PROM_PORT}/api/v1/{path}"], check=False)
+    if r.returncode != 0:
+        return None
+    return json.loads(r.stdout)["data"]
+
+
+def firing(lab: Lab, ns: str) -> set[str]:
+    """The names of the alerts firing now."""
+    data = prometheus_api(lab, ns, "alerts") or {"alerts": []}
+    return {a["labels"]["alertname"] for a in data["alerts"] if a["state"] == "firing"}
+
+
 class PromLab:
     def __init__(self, gl: GaleraLab, files: Mapping[str, bytes]):
         self.gl, self.files = gl, files
@@ -79,11 +126,7 @@ class PromLab:
                             f"GRANT PROCESS, REPLICATION CLIENT, SELECT ON *.* TO '{EXPORTER_USER}'@'localhost'")
         for n in gl.nodes:
             ns = lab.node_ns(n)
-            tf = lab.node_dir(n) / "textfile"
-            tf.mkdir(parents=True, exist_ok=True)
-            args = [a if not a.startswith("--collector.textfile.directory=")
-                    else f"--collector.textfile.directory={tf}" for a in _args(self.files[f"nodes/{n}/prometheus/node-exporter"])]
-            lab.start(f"node-exporter@{n}", ns, ["prometheus-node-exporter", *args], log=lab.node_dir(n) / "node-exporter.out")
+            start_node_exporter(lab, n, self.files)
             cnf = lab.write_file(lab.node_dir(n) / "exporter.cnf",
                                  f"[client]\nuser={EXPORTER_USER}\npassword={secret}\nsocket={gl.sock(n)}\n")
             args = [a if not a.startswith("--config.my-cnf=") else f"--config.my-cnf={cnf}"
@@ -92,30 +135,15 @@ class PromLab:
                       log=lab.node_dir(n) / "mysqld-exporter.out")
         self.rewrites += ["node exporter: --collector.textfile.directory -> the lab node's folder",
                           "mysqld exporter: --config.my-cnf -> the lab's account over the member's socket"]
-        (self.dir / "rules").mkdir(parents=True, exist_ok=True)
-        config = yaml.safe_load(self.files["monitoring/prometheus.yml"])
-        config["rule_files"] = [f"rules/{a}.yml" for a in RULE_AREAS]
-        (self.dir / "prometheus.yml").write_text(yaml.safe_dump(config))
-        for a in RULE_AREAS:
-            data = self.files[f"monitoring/rules/{a}.yml"]
-            (self.dir / "rules" / f"{a}.yml").write_bytes(data)
-            for r in yaml.safe_load(data)["groups"][0]["rules"]:
-                self.rules.setdefault(r["alert"], r)
-        self.rewrites.append(f"prometheus.yml rule_files -> {', '.join(config['rule_files'])} (what the lab runs)")
-        lab.start("prometheus", lab.client_ns, [
-            "prometheus", f"--config.file={self.dir / 'prometheus.yml'}", f"--storage.tsdb.path={self.dir / 'data'}",
-            f"--web.listen-address=127.0.0.1:{PROM_PORT}"], log=self.dir / "prometheus.out")
+        config_rules = [f"rules/{a}.yml" for a in RULE_AREAS]
+        self.rules = start_prometheus(lab, lab.client_ns, self.files, RULE_AREAS, self.dir)
+        self.rewrites.append(f"prometheus.yml rule_files -> {', '.join(config_rules)} (what the lab runs)")
 
     def api(self, path: str) -> Any:
-        r = self.gl.lab.exec(self.gl.lab.client_ns, ["curl", "-sf", "--max-time", "3",
-                                                      f"http://127.0.0.1:{PROM_PORT}/api/v1/{path}"], check=False)
-        if r.returncode != 0:
-            return None
-        return json.loads(r.stdout)["data"]
+        return prometheus_api(self.gl.lab, self.gl.lab.client_ns, path)
 
     def firing(self) -> set[str]:
-        data = self.api("alerts") or {"alerts": []}
-        return {a["labels"]["alertname"] for a in data["alerts"] if a["state"] == "firing"}
+        return firing(self.gl.lab, self.gl.lab.client_ns)
 
     def wait_targets_up(self, timeout: float = 90) -> float:
         def ok() -> bool:
