@@ -150,7 +150,7 @@ def test_docs_runbooks_page_and_limitations_say_what_mitigates_them():
     assert g.index("cat /var/lib/mysql/grastate.dat") < g.index("galera_new_cluster") < g.index("systemctl start mariadb")
     assert "On ``ctl-3``" in g
     index = files["k/index.rst"].decode()
-    assert "`galera\\: every member stopped gracefully <runbooks.html#galera-graceful-full-stop>`__" in index
+    assert '"galera\\: every member stopped gracefully" (``runbooks.html#galera-graceful-full-stop``)' in index
     assert index.count(":Mitigated by:") >= 5
     out = docutils.core.publish_doctree(page.replace(":doc:`index`", "index"), settings_overrides={
         "report_level": docutils.utils.Reporter.WARNING_LEVEL, "halt_level": 2})
