@@ -2,7 +2,9 @@
 
 Exit codes: 0 ok, 1 the model is fine but a check failed (unsatisfiable,
 violated, unacknowledged finding, drift), 2 usage or model error, 70 an
-internal error (a bug: please report it).
+internal error (a bug: please report it), 141 standard output was closed
+before everything was written (``hamodel diff | head``: as a shell reports
+a program ended by SIGPIPE; no message).
 """
 
 from __future__ import annotations
@@ -10,15 +12,15 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any, NoReturn, Optional
+from typing import Any, NoReturn, Optional, Sequence
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
 from hamodel.errors import HamodelError
 from hamodel.loader import load
 from hamodel.model import Architecture
+from hamodel.terminal import SafeConsole
 
 app = typer.Typer(
     add_completion=False,
@@ -26,8 +28,8 @@ app = typer.Typer(
     help="Architecture-as-code for highly available deployments.",
     pretty_exceptions_enable=False,
 )
-console = Console()
-err = Console(stderr=True)
+console = SafeConsole()  # model text printed with its control characters escaped
+err = SafeConsole(stderr=True)
 
 MODEL_ARG = typer.Argument(..., help="Model file (models/x.py), file.py:attr, module:attr, or exported .json")
 
@@ -148,15 +150,41 @@ def check(
         raise typer.Exit(1)
 
 
-def _emit(text: str, output: Optional[Path]) -> None:
-    """Print ``text``, or write it atomically to ``output``."""
-    if output is None:
+def _stdout(path: Optional[Path]) -> bool:
+    """No ``-o`` or ``-o -``: standard output."""
+    return path is None or str(path) == "-"
+
+
+def _inputs(model: str, lock: Optional[Path] = None) -> list[tuple[Path, str]]:
+    """What a command reads and so must never write over: the model, the
+    modules it imported from its folder (after :func:`_load`), the lock."""
+    from hamodel.loader import model_inputs
+
+    found = [(p, "the model" if i == 0 else "a module the model imports") for i, p in enumerate(model_inputs(model))]
+    return found + ([(lock, "the lock file this command reads")] if lock is not None else [])
+
+
+def _refuse_output(output: Optional[Path], inputs: Sequence[tuple[Path, str]] = ()) -> None:
+    """Exit 2 now (before any work) when ``output`` may not be written."""
+    from hamodel.output import OutputError, refuse_output
+
+    if not _stdout(output):
+        try:
+            refuse_output(output, inputs)  # type: ignore[arg-type]  # not None: not stdout
+        except OutputError as exc:
+            _fail(exc)
+
+
+def _emit(text: str, output: Optional[Path], inputs: Sequence[tuple[Path, str]] = ()) -> None:
+    """Print ``text`` (no ``-o``, or ``-o -``), or write it atomically to ``output``
+    (a regular file or a new path, none of the command's ``inputs``)."""
+    if _stdout(output):
         sys.stdout.write(text)
     else:
         from hamodel.output import OutputError, write_file
 
         try:
-            write_file(output, text.encode())
+            write_file(output, text.encode(), inputs=inputs)  # type: ignore[arg-type]
         except OutputError as exc:
             _fail(exc)
 
@@ -216,20 +244,26 @@ def diff(
 def export(
     model: str = MODEL_ARG,
     format: str = typer.Option("json", "--format",
-                               help="Output format: json (the model), or opsa-mef (each service's fault tree, "
-                                    "Open-PSA MEF XML for SCRAM and other PSA tools)."),
-    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write to this file instead of stdout."),
+                               help="Output format: json (the model), opsa-mef (each service's fault tree, "
+                                    "Open-PSA MEF XML for SCRAM and other PSA tools), mermaid (Markdown with the "
+                                    "logical and physical flowcharts) or structurizr (a Structurizr DSL workspace)."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write to this file instead of stdout (a regular file or a new path; - is stdout)."),
 ) -> None:
-    """Write the validated model as canonical JSON, or its services' fault trees (opsa-mef)."""
-    if format not in ("json", "opsa-mef"):
-        err.print(f"error: unknown format {format!r} (json, opsa-mef)", markup=False, highlight=False)
+    """Write the validated model as canonical JSON, its services' fault trees (opsa-mef), or diagrams (mermaid, structurizr)."""
+    if format not in ("json", "opsa-mef", "mermaid", "structurizr"):
+        err.print(f"error: unknown format {format!r} (json, opsa-mef, mermaid, structurizr)", markup=False,
+                  highlight=False)
         raise typer.Exit(2)
     arch = _load(model)
+    from hamodel.analysis.placement import lock_path_for
+
+    inputs = _inputs(model, lock_path_for(model))
+    _refuse_output(output, inputs)
     if format == "json":
-        _emit(arch.to_json(), output)
+        _emit(arch.to_json(), output, inputs)
         return
     from hamodel.analysis.components import view
-    from hamodel.analysis.placement import Unplaceable, lock_path_for
+    from hamodel.analysis.placement import Unplaceable
     from hamodel.generators.opsa import render_opsa
     from hamodel.pipeline import resolve
 
@@ -239,14 +273,27 @@ def export(
         _unplaceable(exc, None)
     except HamodelError as exc:
         _fail(exc)
-    _emit(render_opsa(view(arch, dep.placement, dep.vrrp_groups), model_name=arch.name), output)
+    if format == "mermaid":
+        from hamodel.generators.mermaid import markdown
+
+        _emit(markdown(dep), output, inputs)
+    elif format == "structurizr":
+        from hamodel.generators.structurizr import workspace
+
+        _emit(workspace(dep), output, inputs)
+    else:
+        _emit(render_opsa(view(arch, dep.placement, dep.vrrp_groups), model_name=arch.name), output, inputs)
 
 
 @app.command()
 def schema(
-    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write to this file instead of stdout."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write to this file instead of stdout (a regular file or a new path; - is stdout)."),
 ) -> None:
     """Write the JSON Schema of a model (for editors and other tools)."""
+    from hamodel.output import OutputError, holds_model
+
+    if not _stdout(output) and (held := holds_model(output)):  # type: ignore[arg-type]
+        _fail(OutputError(f"refusing to write {output}: it holds {held}, not a schema"))
     _emit(json.dumps(Architecture.model_json_schema(), indent=2, sort_keys=True) + "\n", output)
 
 
@@ -265,7 +312,10 @@ def place(
     from hamodel.analysis.tolerance import tolerant_place
 
     arch = _load(model)
+    if lock is not None and str(lock) == "-":
+        _fail(HamodelError("--lock -: the lock file is read and written, so it must be a file"))
     lock = lock or lock_path_for(model)
+    _refuse_output(lock, _inputs(model))  # never the model itself (place --fresh --lock MODEL)
     try:
         previous = None if fresh else read_lock(lock, arch)
         result = tolerant_place(arch, tolerate, previous) if tolerate else place_instances(arch, previous=previous)
@@ -274,7 +324,7 @@ def place(
     except HamodelError as exc:
         _fail(exc)
     try:
-        write_lock(lock, result)
+        write_lock(lock, result, inputs=_inputs(model))
     except HamodelError as exc:  # an unwritable lock path: named, exit 2
         _fail(exc)
     if json_out:
@@ -338,7 +388,9 @@ def build(
                       highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
         if text:
-            sys.stdout.write(text)
+            from hamodel.errors import printable
+
+            sys.stdout.write(printable(text, keep="\n\t"))  # OUT may hold anyone's bytes: no control sequence
             err.print(f"[bold red]drift:[/] {escape(str(out))} differs from what {escape(model)} generates",
                       highlight=False)
             raise typer.Exit(1)
@@ -384,6 +436,98 @@ def drill(
     raise typer.Exit(code)
 
 
+# -- brownfield: import and drift (hamodel.adopt) --------------------------------------------
+
+
+@app.command("import")
+def import_configs(
+    folder: Path = typer.Argument(..., help="Collected configs: DIR/<node>/etc/keepalived/keepalived.conf, "
+                                  "etc/haproxy/haproxy.cfg, etc/corosync/corosync.conf, cib.xml, etc/hosts."),
+    out: Path = typer.Option(..., "-o", "--out", help="The draft model file to write (e.g. models/site.py)."),
+    name: Optional[str] = typer.Option(None, "--name", help="The architecture's name (default: the folder's)."),
+    force: bool = typer.Option(False, "--force", help="Replace OUT when it exists."),
+    json_out: bool = typer.Option(False, "--json", help="Print the import report as JSON on stdout."),
+) -> None:
+    """Read collected configs into a draft model; report every directive not carried over (file:line, reason)."""
+    from hamodel.adopt import import_folder
+    from hamodel.output import write_file
+
+    if out.exists() and not force:
+        err.print(f"[bold red]error:[/] {escape(str(out))} exists: give --force to replace it", highlight=False)
+        raise typer.Exit(2)
+    try:
+        draft = import_folder(folder, name)
+        _check_draft(draft.source)
+        write_file(out, draft.source.encode())
+    except HamodelError as exc:
+        _fail(exc)
+    if json_out:
+        sys.stdout.write(json.dumps({"model": str(out), "nodes": draft.nodes, "services": draft.services,
+                                     "unmapped": [u.to_dict() for u in draft.unmapped], "notes": draft.notes},
+                                    indent=2, sort_keys=True) + "\n")
+        return
+    for u in draft.unmapped:
+        err.print(f"not mapped: {u}", markup=False, highlight=False, soft_wrap=True)
+    for n in draft.notes:
+        err.print(f"note: {n}", markup=False, highlight=False, soft_wrap=True)
+    console.print(f"wrote {escape(str(out))}: {draft.nodes} nodes, {draft.services} services; "
+                  f"{len(draft.unmapped)} directive(s) not mapped (listed above). Each node is its own failure "
+                  "domain in the draft: edit the TODO comments (racks, power, switches, dependencies), then "
+                  "`hamodel check`.", highlight=False, soft_wrap=True)
+
+
+def _check_draft(source: str) -> None:
+    """The draft must load before it is written (a draft that does not is a bug of the import)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="hamodel-import-") as tmp:
+        path = Path(tmp) / "draft.py"
+        path.write_text(source)
+        load(str(path))
+
+
+@app.command("drift")
+def drift_cmd(
+    model: str = MODEL_ARG,
+    folder: Path = typer.Argument(..., help="Collected configs (as for import)."),
+    fmt: str = typer.Option("text", "--format", help="text, json or sarif (SARIF 2.1.0 on stdout)."),
+    json_out: bool = typer.Option(False, "--json", help="As --format json."),
+    lock: Optional[Path] = typer.Option(None, "--lock", help="Lock file (default: beside the model, x.lock.json)."),
+) -> None:
+    """Compare collected configs with what build generates, semantically; exit 1 on drift."""
+    from hamodel.adopt.drift import drift, drift_sarif
+    from hamodel.analysis.placement import Unplaceable, lock_path_for
+    from hamodel.generators.configs import InconsistentConfig, build_configs
+    from hamodel.pipeline import resolve
+
+    fmt = "json" if json_out else fmt
+    if fmt not in ("text", "json", "sarif"):
+        err.print("error: --format must be text, json or sarif", highlight=False)
+        raise typer.Exit(2)
+    arch = _load(model)
+    try:
+        dep = resolve(arch, lock=lock or lock_path_for(model), analyse=False)
+        # Secrets are never needed: placeholders, and secret values are compared by presence only.
+        report = drift(arch, build_configs(dep, redact=True), folder)
+    except (Unplaceable, InconsistentConfig) as exc:
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    except HamodelError as exc:
+        _fail(exc)
+    if fmt == "json":
+        sys.stdout.write(json.dumps(report.to_dict(), indent=2, sort_keys=True) + "\n")
+    elif fmt == "sarif":
+        sys.stdout.write(drift_sarif(report))
+    else:
+        for d in report.items:
+            console.print(f"{escape(d.node)}/{escape(d.file)}:{d.line}: {escape(d.object)}: {escape(d.message)}",
+                          highlight=False, soft_wrap=True)
+        console.print(f"[bold red]{len(report.items)} difference(s)[/]" if report.items
+                      else "[green]no drift[/]", highlight=False)
+    if report.items:
+        raise typer.Exit(1)
+
+
 # sysexits.h EX_SOFTWARE: neither "a check failed" (1) nor "bad model" (2).
 EXIT_INTERNAL = 70
 
@@ -420,11 +564,15 @@ def main() -> None:  # console-script entry point
     guard = interrupts.SafeInterrupt((signal.SIGINT, signal.SIGTERM))
     guard.install()
     terminated = lambda: signal.SIGTERM in interrupts.received()  # noqa: E731
+    from hamodel.terminal import StdoutGuard
+
+    sys.stdout = StdoutGuard(sys.stdout)  # a closed pipe: exit 141 quietly (see the module doc)
     try:
         app()  # typer turns KeyboardInterrupt inside a command into exit 130
     except KeyboardInterrupt:
         sys.exit(EXIT_TERMINATED if terminated() else EXIT_INTERRUPTED)
     except SystemExit as exc:
+        sys.stdout.flush()  # the last bytes may meet a closed pipe too: 141, not a traceback at exit
         if terminated() and exc.code == EXIT_INTERRUPTED:
             sys.exit(EXIT_TERMINATED)
         raise

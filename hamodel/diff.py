@@ -10,9 +10,12 @@ in :mod:`hamodel.report_formats`.
 from __future__ import annotations
 
 import difflib
+import importlib.abc
 import os
+import posixpath
 import shutil
 import subprocess
+import sys
 import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -154,48 +157,177 @@ def load_side(spec: str, label: str | None = None, *, k: int = 2, lock: Path | N
     return Side(label, model_file, arch, dep, cuts, avail, files, files_error, display_root)
 
 
+_LINK, _FILES = "120000", ("100644", "100755")
+_MAX_LINKS = 40  # as the kernel's limit on symbolic links followed in one lookup
+
+
+class _Git:
+    """``git`` in one repository; every failure is a :class:`DiffError` with git's reason."""
+
+    def __init__(self, cwd: Path):
+        self.cwd = cwd
+
+    def __call__(self, *args: str, stdin: bytes | None = None, what: str | None = None) -> bytes:
+        r = subprocess.run(["git", *args], cwd=self.cwd, capture_output=True, input=stdin)
+        if r.returncode != 0:
+            reason = r.stderr.decode(errors="replace").strip() or f"exit status {r.returncode}"
+            raise DiffError(f"{what or 'git ' + ' '.join(args)}: {reason}")
+        return r.stdout
+
+    def entries(self, rev: str, path: str, recursive: bool = False) -> list[tuple[str, str, int | None, str]]:
+        """``(mode, oid, size, path)`` of the tree entries at ``path`` (under it when ``recursive``)."""
+        out = self("ls-tree", "-z", "-l", *(["-r"] if recursive else []), "--full-tree", rev, "--", path)
+        rows = []
+        for row in out.split(b"\0"):
+            if row:
+                meta, _, name = row.decode(errors="surrogateescape").partition("\t")
+                mode, _kind, oid, size = meta.split(maxsplit=3)
+                rows.append((mode, oid, int(size) if size.strip().isdigit() else None, name))
+        return rows
+
+    def blobs(self, oids: list[str]) -> dict[str, bytes]:
+        """The contents of many blobs, read by one ``git cat-file --batch``."""
+        if not oids:
+            return {}
+        out = self("cat-file", "--batch", stdin="".join(f"{o}\n" for o in oids).encode())
+        found, pos = {}, 0
+        while pos < len(out):
+            eol = out.index(b"\n", pos)
+            oid, kind, size = out[pos:eol].decode().split()
+            data = out[eol + 1:eol + 1 + int(size)]
+            found[oid] = data
+            pos = eol + 1 + int(size) + 1
+        return found
+
+
+def _follow(git: _Git, rev: str, rel: str) -> tuple[str, list[tuple[str, str]]]:
+    """Follow ``rel`` through symbolic links as they were at ``rev``: the file
+    it names there, and the links on the way ``(path, target)``."""
+    links: list[tuple[str, str]] = []
+    cur = rel
+    for _ in range(_MAX_LINKS):
+        rows = [r for r in git.entries(rev, cur) if r[3] == cur]
+        if not rows:
+            via = f" (through the link {links[-1][0]} -> {links[-1][1]})" if links else ""
+            raise DiffError(f"{rel} does not exist at revision {rev}{via}")
+        mode, oid, _, _ = rows[0]
+        if mode in _FILES:
+            return cur, links
+        if mode != _LINK:
+            raise DiffError(f"{cur} is not a file at revision {rev}")
+        target = git.blobs([oid])[oid].decode(errors="surrogateescape")
+        nxt = posixpath.normpath(posixpath.join(posixpath.dirname(cur), target))
+        if target.startswith("/") or nxt == ".." or nxt.startswith("../"):
+            raise DiffError(f"{cur} at revision {rev} is a link out of the repository ({target})")
+        links.append((cur, target))
+        cur = nxt
+    raise DiffError(f"{rel} at revision {rev}: too many levels of symbolic links")
+
+
+class _RevisionImports(importlib.abc.MetaPathFinder):
+    """Copies a module of the revision into the temporary tree when the model
+    imports it (and makes a directory of the revision exist when it is
+    looked up as a package), then lets Python's own path finder load it: so
+    only what the model imports is read from git, however big the folder."""
+
+    def __init__(self, git: _Git, root: Path, modules: dict[str, str]):
+        self.git, self.root, self.modules = git, root, modules
+        self.dirs = {d for m in modules for d in _parents(m)}
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> None:
+        leaf = fullname.rpartition(".")[2]
+        for entry in (sys.path if path is None else path):
+            try:
+                rel = Path(entry).resolve().relative_to(self.root).as_posix()
+            except (ValueError, OSError, TypeError):
+                continue
+            base = leaf if rel == "." else f"{rel}/{leaf}"
+            wrote = False
+            if base in self.dirs and not (self.root / base).is_dir():
+                (self.root / base).mkdir(parents=True)
+                wrote = True
+            for cand in (f"{base}/__init__.py", f"{base}.py"):
+                if cand in self.modules and not (self.root / cand).exists():
+                    (self.root / cand).parent.mkdir(parents=True, exist_ok=True)
+                    (self.root / cand).write_bytes(self.git.blobs([self.modules[cand]])[self.modules[cand]])
+                    wrote = True
+            if wrote:  # the path finder caches directory listings
+                invalidate = getattr(sys.path_importer_cache.get(entry), "invalidate_caches", None)
+                if invalidate is not None:
+                    invalidate()
+        return None
+
+
+def _parents(name: str) -> list[str]:
+    parts = name.split("/")[:-1]
+    return ["/".join(parts[:i]) for i in range(1, len(parts) + 1)]
+
+
 @contextmanager
 def at_revision(path: str, rev: str) -> Iterator[tuple[str, str]]:
     """The model file ``path`` as it was at git revision ``rev``.
 
-    Yields ``(file, root)``: a temporary copy of the file beside copies of
-    every file under its directory at that revision (so that the model's
-    imports of sibling modules and its lock file are those of ``rev``), and
-    the temporary directory standing for the repository root.
+    Yields ``(file, root)``: a temporary copy of the file, with the JSON
+    files beside it (its lock file, exported models, data) and, as the model
+    imports them, the modules of its folder, all as they were at ``rev``;
+    and the temporary directory standing for the repository root. A model
+    path that is a symbolic link is followed as the link was at ``rev`` (the
+    link is recreated in the copy, so that the lock beside it and the
+    imports beside its target are those a load at ``rev`` sees). The
+    folder is listed once; a module is read from git only when imported.
     """
     spec, attr = path, None
     if ":" in path and not os.path.exists(path):
         spec, attr = path.rsplit(":", 1)
-    target = Path(spec).resolve()
-    if not target.parent.is_dir():
+    given = Path(os.path.abspath(spec))  # the link itself, not what it points to now
+    if not given.parent.is_dir():
         raise DiffError(f"{path}: no such directory")
-
-    cwd = target.parent
-
-    def git(*args: str) -> bytes:
-        r = subprocess.run(["git", *args], cwd=cwd, capture_output=True)
-        if r.returncode != 0:
-            raise DiffError(f"git {' '.join(args)}: {r.stderr.decode(errors='replace').strip()}")
-        return r.stdout
-
+    git = _Git(given.parent)
     top = Path(git("rev-parse", "--show-toplevel").decode().strip()).resolve()
-    rel = target.relative_to(top)
-    cwd = top  # ls-tree and show take paths from the top from here on
-    git("rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}")
-    listing = git("ls-tree", "-r", "-z", "--name-only", rev, "--", str(rel.parent) + "/" if str(rel.parent) != "." else ".")
-    names = [n for n in listing.decode().split("\0") if n]
-    if str(rel) not in names:
-        raise DiffError(f"{rel} does not exist at revision {rev}")
-    tmp = tempfile.mkdtemp(prefix="hamodel-diff-")
     try:
-        for name in names:
-            if not name.endswith((".py", ".json")):
-                continue  # what a model imports or reads: modules, lock files, exported JSON
+        rel = (given.parent.resolve().relative_to(top) / given.name).as_posix()
+    except ValueError:
+        raise DiffError(f"{path} is not inside the git repository at {top}") from None
+    git.cwd = top
+    try:
+        git("rev-parse", "--verify", "--end-of-options", f"{rev}^{{commit}}", what="git")
+    except DiffError as exc:
+        raise DiffError(f"--base {rev}: unknown revision: no commit of that name in the repository at {top} "
+                        f"({exc})") from None
+    real, links = _follow(git, rev, rel)
+    from hamodel.files import MAX_JSON_BYTES
+
+    eager: dict[str, str] = {}    # the model, and JSON beside the link and the model: lock files, data
+    modules: dict[str, str] = {}  # Python modules under the model's folder, copied when imported
+    folders = list(dict.fromkeys(posixpath.dirname(p) for p in (rel, real)))
+    for folder in folders:
+        for mode, oid, size, name in git.entries(rev, folder + "/" if folder else ".", recursive=True):
+            if mode not in _FILES:
+                continue
+            if name.endswith(".py") and (folder == posixpath.dirname(real)):
+                modules[name] = oid
+            if name == real or (name.endswith(".json") and posixpath.dirname(name) in folders
+                                and (size or 0) <= MAX_JSON_BYTES):
+                eager[name] = oid
+    blobs = git.blobs(sorted(set(eager.values())))
+    tmp = tempfile.mkdtemp(prefix="hamodel-diff-")
+    finder = _RevisionImports(git, Path(tmp).resolve(), modules)
+    try:
+        for name, oid in sorted(eager.items()):
             dest = Path(tmp) / name
             dest.parent.mkdir(parents=True, exist_ok=True)
-            dest.write_bytes(git("show", f"{rev}:{name}"))
+            dest.write_bytes(blobs[oid])
+        for link, target in links:
+            dest = Path(tmp) / link
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            if dest.is_symlink() or dest.exists():
+                dest.unlink()
+            dest.symlink_to(target)
+        sys.meta_path.insert(0, finder)
         yield str(Path(tmp) / rel) + (f":{attr}" if attr else ""), tmp
     finally:
+        if finder in sys.meta_path:
+            sys.meta_path.remove(finder)
         shutil.rmtree(tmp, ignore_errors=True)
 
 

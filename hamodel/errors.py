@@ -10,12 +10,17 @@ class HamodelError(Exception):
     """Base class of every error hamodel reports to a user."""
 
 
-def printable(text: str) -> str:
+def printable(text: str, keep: str = "") -> str:
     """``text`` with control characters escaped (``\\n``), so that a hostile
-    name cannot break an error message into lines or move the cursor."""
+    name cannot break an error message into lines or move the cursor.
+
+    The one filter between model text and a terminal (errors, tables,
+    findings, diffs): C0 and C1 controls (ESC, BEL, CSI), DEL, bidirectional
+    overrides and other non-printable characters become their escapes;
+    ``keep`` lists characters let through (``"\\n"`` for multi-line text)."""
     if text.isprintable():
         return text
-    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+    return "".join(c if c.isprintable() or c in keep else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
 class ModelError(HamodelError, ValueError):

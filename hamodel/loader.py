@@ -25,6 +25,7 @@ from types import ModuleType
 from pydantic import ValidationError
 
 from hamodel.errors import LoadError, ModelError, from_validation_error
+from hamodel.files import UnreadableFile, file_kind, read_bounded
 from hamodel.model import Architecture
 
 
@@ -63,6 +64,32 @@ def _where(exc: BaseException, files: set[str]) -> tuple[str | None, int | None]
     return found
 
 
+#: Files each loaded model file read as Python from its own folder (itself
+#: included), by resolved path: what a command must never write over.
+_INPUTS: dict[str, frozenset[str]] = {}
+
+
+def _folder_modules(names: set[str], folder: str) -> set[str]:
+    """Resolved files of the modules ``names`` that live under ``folder``."""
+    out = set()
+    for name in names:
+        m = sys.modules.get(name)
+        f = getattr(m, "__file__", None) if m is not None else None
+        if f and str(Path(f).resolve()).startswith(folder + "/"):
+            out.add(str(Path(f).resolve()))
+    return out
+
+
+def model_inputs(spec: str | Path) -> tuple[Path, ...]:
+    """The files a loaded model was read from: the model file (or JSON) and
+    every module it imported from its own folder (after :func:`load`)."""
+    target, _ = _split(str(spec))
+    path = Path(target)
+    if path.suffix in (".py", ".json"):
+        return (path, *sorted(Path(f) for f in _INPUTS.get(str(path.resolve()), ()) if f != str(path.resolve())))
+    return tuple(Path(f) for f in sorted(_INPUTS.get(target, ())))
+
+
 def _exec_file(path: Path) -> ModuleType:
     modname = "hamodel_model_" + hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:12]
     spec = importlib.util.spec_from_file_location(modname, path)
@@ -86,6 +113,7 @@ def _exec_file(path: Path) -> ModuleType:
         filename, lineno = _where(exc, model_files)
         raise LoadError(_message(exc), filename or str(path), lineno) from None
     finally:
+        _INPUTS[str(path.resolve())] = frozenset(_folder_modules(set(sys.modules) - before, folder))
         if added:
             sys.path.remove(folder)
         # Sibling model modules are re-read on the next load: a changed
@@ -146,15 +174,21 @@ def load(spec: str | Path) -> Architecture:
     target, attr = _split(str(spec))
     path = Path(target)
     if path.suffix == ".json":
-        if not path.is_file():
-            raise LoadError("no such file", str(path))
         try:
-            return Architecture.from_json(path.read_bytes())
+            data = read_bounded(path, "a JSON model")
+        except FileNotFoundError:
+            raise LoadError("no such file", str(path)) from None
+        except (OSError, UnreadableFile) as exc:
+            raise LoadError(getattr(exc, "strerror", None) or str(exc), str(path)) from None
+        try:
+            return Architecture.from_json(data)
         except ModelError as exc:
             raise LoadError(str(exc), str(path)) from None
     if path.suffix == ".py":
         if not path.is_file():
-            raise LoadError("no such file", str(path))
+            # a FIFO would hang the import, a directory is no module: say what it is
+            raise LoadError(f"it is {file_kind(path.stat().st_mode)}, not a model file" if path.exists()
+                            else "no such file", str(path))
         return _pick(_exec_file(path), attr, str(path))
     cwd = str(Path.cwd())
     added = cwd not in sys.path
@@ -172,4 +206,6 @@ def load(spec: str | Path) -> Architecture:
     finally:
         if added:
             sys.path.remove(cwd)
+    if (module_file := getattr(module, "__file__", None)) is not None:
+        _INPUTS[target] = frozenset({str(Path(module_file).resolve())})
     return _pick(module, attr, target)

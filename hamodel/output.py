@@ -31,14 +31,15 @@ import shutil
 import stat
 import tempfile
 from pathlib import Path, PurePosixPath
-from typing import Callable, Iterator, Mapping
+from typing import Callable, Iterable, Iterator, Mapping
 
 from hamodel.errors import HamodelError
+from hamodel.files import file_kind, read_bounded
 
 SECRET_MODE = 0o600
 
 #: Files of a hamodel output tree besides the per-node files its manifest lists.
-TREE_EXTRAS = frozenset({"manifest.json", "ansible/inventory.yml", "ansible/deploy.yml"})
+TREE_EXTRAS = frozenset({"manifest.json", "ansible/inventory.yml", "ansible/deploy.yml", "ansible/collect.yml"})
 
 _LITTER = ".hamodel-"           # staging/old trees: .OUT.hamodel-new-XXXX, .OUT.hamodel-old-XXXX
 _LEGACY_LITTER = (".new-", ".old-")  # names used by hamodel <= 0.1 (two-rename swap)
@@ -76,17 +77,73 @@ def _fsync_dir(path: Path | str) -> None:
 
 # -- one file ----------------------------------------------------------------------
 
+#: An output path that is one of the command's inputs: ``(path, what)``, e.g. ``(models/x.py, "the model")``.
+Inputs = Iterable[tuple["Path | str", str]]
 
-def write_file(path: Path, data: bytes, mode: int | None = None) -> None:
+
+def refuse_output(path: Path, inputs: Inputs = ()) -> None:
+    """Raise :class:`OutputError` unless ``path`` is a new path or a regular
+    file that is none of ``inputs``.
+
+    hamodel replaces only a regular file: a directory, a symbolic link, a
+    device (``/dev/null``), a FIFO or a socket is refused with its kind (as
+    root, replacing ``/dev/null`` by a file breaks the machine). So is a
+    Python file (hamodel writes no Python: that is a model) and any of the
+    command's own inputs (the model, a module it imports, the lock it reads),
+    compared by inode so that another spelling of the path is caught too.
+    """
+    path = Path(path)
+    try:
+        st = os.lstat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return  # a new path (or one under a file: write_file names that error)
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {_reason(exc)}") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise OutputError(f"cannot write {path}: it is a directory (give a file name)")
+    if not stat.S_ISREG(st.st_mode):
+        kind = file_kind(st.st_mode) + (f" (to {os.readlink(path)})" if stat.S_ISLNK(st.st_mode) else "")
+        raise OutputError(f"refusing to write {path}: it is {kind}; hamodel replaces only a regular file or "
+                          "writes a new path (for standard output give -o - or no -o)")
+    if path.suffix == ".py":
+        raise OutputError(f"refusing to write {path}: it is Python source (a model?); hamodel writes no Python")
+    for p, what in inputs:
+        try:
+            if os.path.samestat(st, os.stat(p)):
+                raise OutputError(f"refusing to write {path}: it is {what} ({p}), an input of this command")
+        except OSError:
+            continue
+
+
+def holds_model(path: Path) -> str | None:
+    """What hamodel data a regular file at ``path`` holds ("a hamodel model",
+    "a placement lock file"), else None: for a command with no model input
+    (``schema -o``) that must still not write over one."""
+    if os.path.islink(path):
+        return None  # refused anyway, as every symbolic link
+    try:
+        data = json.loads(read_bounded(path, "JSON"))
+    except (OSError, ValueError, RecursionError):  # ValueError: not JSON, not a regular file, too big
+        return None
+    if isinstance(data, dict) and isinstance(data.get("nodes"), list) and "services" in data:
+        return "a hamodel model"
+    if isinstance(data, dict) and isinstance(data.get("placement"), dict):
+        return "a placement lock file"
+    return None
+
+
+def write_file(path: Path, data: bytes, mode: int | None = None, *, inputs: Inputs = ()) -> None:
     """Atomically replace one file (temp file in the same directory, fsync, rename, fsync dir).
 
+    Only a regular file or a new path is written; anything else, and any
+    of the command's ``inputs``, is refused (see :func:`refuse_output`).
     Raises :class:`OutputError` naming ``path`` on any write failure
     (permission, read-only or full filesystem, a directory in the way);
     the previous file, if any, is left as it was and no temp file remains.
     """
     path = Path(path)
-    if path.is_dir() and not path.is_symlink():
-        raise OutputError(f"cannot write {path}: it is a directory (give a file name)")
+    inputs = list(inputs)
+    refuse_output(path, inputs)
     tmp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -96,6 +153,7 @@ def write_file(path: Path, data: bytes, mode: int | None = None) -> None:
             fh.flush()
             os.fchmod(fh.fileno(), mode if mode is not None else 0o644)
             os.fsync(fh.fileno())
+        refuse_output(path, inputs)  # again, just before the rename: what is there now
         os.replace(tmp, path)
         tmp = None
         _fsync_dir(path.parent)
@@ -106,15 +164,14 @@ def write_file(path: Path, data: bytes, mode: int | None = None) -> None:
             os.unlink(tmp)
 
 
-def check_writable(path: Path) -> None:
+def check_writable(path: Path, inputs: Inputs = ()) -> None:
     """Raise :class:`OutputError` now when :func:`write_file` to ``path`` would fail.
 
     For commands that write a file after long work (a drill): a temp file is
     created and removed in the nearest existing directory; nothing remains.
     """
     path = Path(path)
-    if path.is_dir() and not path.is_symlink():
-        raise OutputError(f"cannot write {path}: it is a directory (give a file name)")
+    refuse_output(path, inputs)
     parent = path.parent
     while not os.path.lexists(parent) and parent != parent.parent:
         parent = parent.parent
@@ -206,7 +263,7 @@ def foreign_entries(out: Path, limit: int = 5) -> list[str] | None:
     fmt = manifest.get("format")
     # ansible/deploy.yml is hamodel's since manifest format 2: in an older
     # tree a file there is the operator's own playbook, never replaced.
-    extras = TREE_EXTRAS if type(fmt) is int and fmt >= 2 else TREE_EXTRAS - {"ansible/deploy.yml"}
+    extras = TREE_EXTRAS if type(fmt) is int and fmt >= 2 else TREE_EXTRAS - {"ansible/deploy.yml", "ansible/collect.yml"}
     central = manifest.get("central")  # monitoring/: files for no node
     listed = {str(k) for k in manifest["files"]} | extras | ({str(k) for k in central} if isinstance(central, dict) else set())
     dirs = {str(PurePosixPath(p).parent) for p in listed}

@@ -12,6 +12,7 @@ from urllib.parse import quote
 
 from hamodel.deployment import Finding
 from hamodel.diff import ModelDiff
+from hamodel.errors import printable
 
 SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 # SARIF has three levels; a high finding must fail a code-scanning gate.
@@ -40,16 +41,51 @@ def diff_json(d: ModelDiff) -> str:
 # -- Markdown -------------------------------------------------------------------------------------
 
 
+# CommonMark line endings: a CR alone ends a table row as LF does.
+_LINE_END = re.compile(r"\r\n|\r|\n")
+# Characters that open an inline construct (code, emphasis, strikethrough,
+# link, image, footnote, autolink, raw HTML, entity, math, table cell):
+# model text never starts a line, so only inline constructs can apply.
+_MD_SPECIAL = {c: "\\" + c for c in "\\`*_~[]!|$"} | {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+# What GitHub links although CommonMark reads it as text: @user and
+# @org/team mentions, #123 and owner/repo#123 references, bare URLs (www.,
+# scheme://, mailto:, xmpp:), e-mail addresses, commit hashes. Such a word
+# is shown as a code span, which nothing links.
+_WORD = re.compile(r"[^\s|`]+")
+_LIVE = re.compile(r"[@#]|://|www\.|mailto:|xmpp:|^[0-9a-f]{7,40}$", re.I)
+
+
 def _md(text: str) -> str:
-    """Free text inside Markdown: no HTML, no table breaks, no emphasis."""
-    return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")
-            .replace("*", "\\*").replace("_", "\\_").replace("`", "\\`").replace("\n", " "))
+    """Free text inside Markdown (a table cell, a list item, the heading):
+    one line, no control character, every construct that renders (a link,
+    an image, HTML, emphasis, a mention, an issue reference, a table cell
+    break) shown as its text. Stripped: ``**text **`` would not close."""
+    text = printable(_LINE_END.sub(" ", text)).strip()
+    out, pos = [], 0
+    for m in _WORD.finditer(text):
+        out.append(_md_chars(text[pos:m.start()]))
+        word = m.group()
+        out.append(f"`{word}`" if _LIVE.search(word) else _md_chars(word))
+        pos = m.end()
+    out.append(_md_chars(text[pos:]))
+    return "".join(out)
+
+
+def _md_chars(text: str) -> str:
+    return "".join(_MD_SPECIAL.get(c, c) for c in text)
+
+
+def _html(text: str) -> str:
+    """Text inside an HTML block (``<summary>``), where Markdown escapes do not apply."""
+    import html
+
+    return html.escape(printable(_LINE_END.sub(" ", text)))
 
 
 def _code(text: str) -> str:
     """An inline code span: Markdown escapes do not apply inside one, so
-    only backticks (which would end it) and newlines are replaced."""
-    return "`" + text.replace("`", "'").replace("\n", " ") + "`"
+    only backticks (which would end it) and line endings are replaced."""
+    return "`" + printable(_LINE_END.sub(" ", text)).replace("`", "'") + "`"
 
 
 def diff_markdown(d: ModelDiff) -> str:
@@ -69,6 +105,7 @@ def diff_markdown(d: ModelDiff) -> str:
             out.append(f"| severity | {o.severity} → {n.severity} | **{_md(n.title)}** ({_code(n.id)}) "
                        f"| {_md(_scenario(n))} | {where} |")
         out.append("")
+    out += _affected_chart(d)
     sections = []
     if d.added:
         body = []
@@ -93,17 +130,29 @@ def diff_markdown(d: ModelDiff) -> str:
         sections.append((f"Placement and VRRP ({len(d.moves)} move(s), {len(d.vrrp)} VRRP change(s))", "\n".join(rows)))
     if d.files:
         rows = [f"- {_code(f['path'])} ({f['status']}): {_md(f['action'])}" for f in d.files]
-        diff = "".join(f["diff"] for f in d.files)
+        diff = printable("".join(f["diff"] for f in d.files), keep="\n\t")
         # A fence longer than any backtick run inside the diff keeps it one code block.
         fence = "`" * max(3, 1 + max((len(m) for m in re.findall(r"`+", diff)), default=0))
         body = "\n".join(rows) + "\n\n" + fence + "diff\n" + diff + ("" if diff.endswith("\n") else "\n") + fence
         sections.append((f"Generated files that change ({len(d.files)}); secrets are shown as placeholders", body))
     for title, body in sections:
-        out += ["<details>", f"<summary>{_md(title)}</summary>", "", body, "", "</details>", ""]
+        out += ["<details>", f"<summary>{_html(title)}</summary>", "", body, "", "</details>", ""]
     for s in (d.old, d.new):
         if s.files_error:
             out.append(f"> files of {_code(s.label)} could not be built: {_md(s.files_error)}")
     return "\n".join(out).rstrip() + "\n"
+
+
+def _affected_chart(d: ModelDiff) -> list[str]:
+    """A small Mermaid chart of the services whose findings or failure sets change (GitHub and GitLab draw it)."""
+    from hamodel.generators.mermaid import affected
+
+    names = {s for f in d.added + d.removed for s in f.services} | {s for _, f in d.changed for s in f.services}
+    names |= {r["service"] for r in d.services}
+    if not names:
+        return []
+    return ["Services whose findings or failure sets change:", "", "```mermaid", affected(names, d.new.dep).rstrip("\n"),
+            "```", ""]
 
 
 # -- rich text ------------------------------------------------------------------------------------
@@ -113,10 +162,11 @@ def diff_text(d: ModelDiff, console: Any) -> None:
     """Print the diff on a rich console, readable at 80 columns."""
     from rich.text import Text
 
+    t = printable  # model text: control characters as escapes
     from hamodel.tables import SEVERITY_STYLE
 
-    console.print(Text(d.headline(), style="bold"), soft_wrap=False)
-    console.print(Text(f"{d.old.label} -> {d.new.label} (k={d.k})", style="dim"))
+    console.print(Text(t(d.headline()), style="bold"), soft_wrap=False)
+    console.print(Text(t(f"{d.old.label} -> {d.new.label} (k={d.k})"), style="dim"))
     for tag, items in (("added", d.added), ("removed", d.removed)):
         if not items:
             continue
@@ -124,17 +174,17 @@ def diff_text(d: ModelDiff, console: Any) -> None:
         for f in items:
             line = Text("  + " if tag == "added" else "  - ")
             line.append(f.severity.upper(), style=SEVERITY_STYLE.get(f.severity, ""))
-            line.append(f"  {f.id}  ")
-            line.append(f.title)
+            line.append(t(f"  {f.id}  "))
+            line.append(t(f.title))
             console.print(line)
-            console.print(Text(f"      scenario: {_scenario(f)}", style="dim"))
+            console.print(Text(t(f"      scenario: {_scenario(f)}"), style="dim"))
             loc = d.locations(f, "new" if tag == "added" else "old")
             if loc and loc[0]["line"]:
-                console.print(Text(f"      at {loc[0]['file']}:{loc[0]['line']} ({loc[0]['object']})", style="dim"))
+                console.print(Text(t(f"      at {loc[0]['file']}:{loc[0]['line']} ({loc[0]['object']})"), style="dim"))
     if d.changed:
         console.print(Text(f"\nSeverity changed ({len(d.changed)})", style="bold underline"))
         for o, n in d.changed:
-            console.print(Text(f"  ~ {n.id}: {o.severity} -> {n.severity}  {n.title}"))
+            console.print(Text(t(f"  ~ {n.id}: {o.severity} -> {n.severity}  {n.title}")))
     if d.services:
         console.print(Text(f"\nServices (smallest failure set; cut sets <= {d.k}; availability)", style="bold underline"))
         for r in d.services:
@@ -143,42 +193,50 @@ def diff_text(d: ModelDiff, console: Any) -> None:
             s = f"  {r['service']}: {_fmt_min(om, d.k)} -> {_fmt_min(nm, d.k)}; {oc} -> {nc}"
             if "availability" in r:
                 s += f"; {_fmt_avail(r['availability'][0])} -> {_fmt_avail(r['availability'][1])}"
-            console.print(Text(s))
+            console.print(Text(t(s)))
     if d.moves:
         console.print(Text(f"\nPlacement moves ({len(d.moves)})", style="bold underline"))
         for m in d.moves:
-            console.print(Text(f"  {m['service']}: {', '.join(m['from']) or '-'} -> {', '.join(m['to']) or '-'}"))
+            console.print(Text(t(f"  {m['service']}: {', '.join(m['from']) or '-'} -> {', '.join(m['to']) or '-'}")))
     if d.vrrp:
         console.print(Text(f"\nVRRP changes ({len(d.vrrp)})", style="bold underline"))
         for v in d.vrrp:
-            console.print(Text(f"  {v['service']} {v['field']}: {v['old']} -> {v['new']}"))
+            console.print(Text(t(f"  {v['service']} {v['field']}: {v['old']} -> {v['new']}")))
     if d.files:
         console.print(Text(f"\nGenerated files ({len(d.files)}; secrets shown as placeholders)", style="bold underline"))
         for f in d.files:
-            console.print(Text(f"  {f['status']:8} {f['path']}  ({f['action']})"))
+            console.print(Text(t(f"  {f['status']:8} {f['path']}  ({f['action']})")))
         for f in d.files:
-            console.print(Text(f["diff"].rstrip("\n")), soft_wrap=True)
+            console.print(Text(t(f["diff"].rstrip("\n"), keep="\n\t")), soft_wrap=True)
     for s in (d.old, d.new):
         if s.files_error:
-            console.print(Text(f"files of {s.label} could not be built: {s.files_error}", style="yellow"))
+            console.print(Text(t(f"files of {s.label} could not be built: {s.files_error}"), style="yellow"))
 
 
 # -- SARIF ----------------------------------------------------------------------------------------
 
 
-def _uri(path: str) -> str:
-    """A relative URI from the current directory when the file is under it
-    (how code scanning resolves results), else a file:// URI."""
-    p = Path(path)
-    if not p.is_absolute():
-        return quote(p.as_posix())
-    try:
-        return quote(p.relative_to(Path.cwd()).as_posix())
-    except ValueError:
-        return p.as_uri()
+class _Bases:
+    """Artifact locations relative to the root of the git repository that
+    holds each file (``uriBaseId``; the first repository is ``SRCROOT``, as
+    code scanning expects), absolute ``file://`` URIs for a file in none."""
+
+    def __init__(self) -> None:
+        self.ids: dict[Path, str] = {}
+
+    def location(self, path: str) -> dict[str, str]:
+        p = Path(os.path.abspath(path))
+        root = next((d for d in p.parents if (d / ".git").exists()), None)
+        if root is None:
+            return {"uri": p.as_uri()}
+        base = self.ids.setdefault(root, "SRCROOT" if not self.ids else f"SRCROOT{len(self.ids)}")
+        return {"uri": quote(p.relative_to(root).as_posix()), "uriBaseId": base}
+
+    def original(self) -> dict[str, Any]:
+        return {base: {"uri": root.as_uri() + "/"} for root, base in self.ids.items()}
 
 
-def _result(f: Finding, locations: list[dict[str, Any]], baseline: str | None) -> dict[str, Any]:
+def _result(f: Finding, locations: list[dict[str, Any]], baseline: str | None, bases: _Bases) -> dict[str, Any]:
     text = f.title.rstrip(".") + ". " + f.impact + (f" Mitigation: {f.mitigation}" if f.mitigation else "")
     r: dict[str, Any] = {
         "ruleId": f.kind, "level": SARIF_LEVEL.get(f.severity, "warning"), "message": {"text": text},
@@ -192,7 +250,7 @@ def _result(f: Finding, locations: list[dict[str, Any]], baseline: str | None) -
         r["baselineState"] = baseline
     locs = []
     for loc in locations[:1] + [x for x in locations[1:] if x["line"]][:9]:
-        phys: dict[str, Any] = {"artifactLocation": {"uri": _uri(loc["file"])}}
+        phys: dict[str, Any] = {"artifactLocation": bases.location(loc["file"])}
         if loc["line"]:
             phys["region"] = {"startLine": int(loc["line"])}
         locs.append({"physicalLocation": phys, "logicalLocations": [{"name": loc["object"], "kind": "object"}]})
@@ -213,6 +271,8 @@ def sarif_log(results: Iterable[tuple[Finding, list[dict[str, Any]], str | None]
     except PackageNotFoundError:  # running from a checkout without install
         ver = "0"
     items = list(results)
+    bases = _Bases()
+    out = [_result(f, locs, b, bases) for f, locs, b in items]
     rules = {}
     for f, _, _ in items:
         rules.setdefault(f.kind, {"id": f.kind, "name": f.kind.replace("-", " ").title().replace(" ", ""),
@@ -222,7 +282,8 @@ def sarif_log(results: Iterable[tuple[Finding, list[dict[str, Any]], str | None]
         "runs": [{
             "tool": {"driver": {"name": "hamodel", "version": ver,
                                 "rules": [rules[k] for k in sorted(rules)]}},
-            "results": [_result(f, locs, b) for f, locs, b in items],
+            "results": out,
+            **({"originalUriBaseIds": bases.original()} if bases.ids else {}),
         }],
     }
 

@@ -32,6 +32,7 @@ from __future__ import annotations
 import glob
 import hashlib
 import os
+import posixpath
 import re
 import time
 from pathlib import Path
@@ -220,6 +221,7 @@ def publish(app: Sphinx) -> None:
                 files = generate(dep, slug=slug, extras=extras)
             except Exception as exc:  # noqa: BLE001 - a template failure is a warning too
                 raise ModelFailure(f"the document could not be rendered: {type(exc).__name__}: {exc}") from None
+            files = {**files, **_explorer(app, dep, slug)}
         except ModelFailure as exc:
             logger.warning("hamodel: %s: %s", _display(app, path), exc, type="hamodel", subtype="model")
             files = {f"{slug}/index.rst": _failed_page(_display(app, path), str(exc)).encode()}
@@ -229,6 +231,8 @@ def publish(app: Sphinx) -> None:
         index = f"{slug}/index.rst"
         if index in files and (drills := _drill_pages(app, _display(app, path))):
             files = {**files, index: files[index] + _drill_section(drills).encode()}
+        if index in files and f"{slug}/explorer.rst" in files:
+            files = {**files, index: files[index] + _explorer_section().encode()}
         produced.update(files)
         entries.append((slug, dep.architecture.name))
         logger.info("hamodel: %s published in %.1f s", _display(app, path), time.perf_counter() - start)
@@ -311,6 +315,43 @@ def _drill_section(pages: list[tuple[str, str]]) -> str:
     return ("\nMeasured failover\n-----------------\n\n"
             "A drill ran this architecture's generated configuration with the real daemons on a lab of "
             f"network namespaces, broke it as the analysis says it breaks, and measured: {links}.\n")
+
+
+def _explorer(app: Sphinx, dep: Any, slug: str) -> dict[str, bytes]:
+    """The model's failure explorer page and its data (:mod:`hamodel.generators.explorer`)."""
+    from hamodel.generators.explorer import generate as explorer
+
+    try:
+        files = explorer(dep, slug=slug, k=app.config.hamodel_k)
+    except Exception as exc:  # noqa: BLE001 - reported as the model's warning
+        raise ModelFailure(f"the failure explorer could not be built: {type(exc).__name__}: {exc}") from None
+    pages: set[str] = app.__dict__.setdefault("_hamodel_explorer_pages", set())
+    pages.add(posixpath.normpath(f"{Path(app.config.hamodel_output).as_posix()}/{slug}/explorer"))
+    return files
+
+
+def _explorer_section() -> str:
+    """The model document's link to its failure explorer."""
+    return ("\nFailure explorer\n----------------\n\n"
+            "Fail components of this architecture one by one or together and see which services stay up, "
+            "with the findings that explain it: :doc:`explorer`.\n\n"
+            ".. toctree::\n   :hidden:\n\n   explorer\n")
+
+
+def _explorer_assets(app: Sphinx, config: Any) -> None:
+    """config-inited: the explorer's script and style sheet are static files of the build (no CDN)."""
+    from hamodel.generators.explorer import STATIC
+
+    config.html_static_path.append(str(STATIC))
+
+
+def _explorer_page(app: Sphinx, pagename: str, templatename: str, context: dict, doctree: Any) -> None:
+    """html-page-context: only explorer pages load the explorer's script and style sheet."""
+    from hamodel.generators.explorer import CSS, JS
+
+    if pagename in app.__dict__.get("_hamodel_explorer_pages", ()):
+        app.add_js_file(JS)
+        app.add_css_file(CSS)
 
 
 def _optional_toctree(app: Sphinx) -> str:
@@ -500,6 +541,8 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.add_config_value("hamodel_k", 2, "env", [int])
     app.add_config_value("hamodel_configs", True, "env", [bool])
     app.connect("builder-inited", publish)
+    app.connect("config-inited", _explorer_assets)
+    app.connect("html-page-context", _explorer_page)
     for section in SECTIONS:
         if section == "diagrams":
             continue

@@ -3,7 +3,10 @@
 The analysis answers with data (:class:`~hamodel.deployment.Finding`,
 placement, availability rows); this module turns it into terminal output.
 Free text from a model (names, prose) is always passed as
-:class:`rich.text.Text` or escaped, never read as Rich markup.
+:class:`rich.text.Text` or escaped, never read as Rich markup, and through
+:func:`hamodel.errors.printable` (:func:`_t`), so that no control sequence
+of a model (a window title, a clear screen, an OSC 8 link) reaches the
+terminal; :class:`hamodel.terminal.SafeConsole` is the net under every print.
 """
 
 from __future__ import annotations
@@ -20,14 +23,20 @@ from rich.text import Text
 from hamodel.analysis.placement_solver import natural_key
 from hamodel.analysis.placement_statements import names
 from hamodel.deployment import Finding, Severity
+from hamodel.errors import printable
 from hamodel.model import Architecture
 
 SEVERITY_STYLE = {Severity.CRITICAL: "bold red", Severity.HIGH: "red", Severity.MEDIUM: "yellow",
                   Severity.LOW: "cyan", Severity.INFO: "dim"}
 
 
+def _t(text: str) -> str:
+    """Model text for a terminal: control characters as escapes."""
+    return printable(text)
+
+
 def summary_table(arch: Architecture) -> Table:
-    t = Table(title=escape(arch.name), show_lines=False)  # free text: no Rich markup
+    t = Table(title=escape(_t(arch.name)), show_lines=False)  # free text: no Rich markup
     t.add_column("what")
     t.add_column("count", justify="right")
     t.add_column("names")
@@ -42,7 +51,7 @@ def placement_table(arch: Architecture, result: Any) -> Table:
     """A rich table, node x service: ``●`` runs there, ``M`` the VRRP master."""
     nodes = sorted({n for ns in result.placement.instances.values() for n in ns}, key=natural_key)
     masters = {g.service: g.master for g in result.vrrp_groups}
-    t = Table(title=Text(f"{arch.name}: placement"), show_lines=False)  # a model name: never Rich markup
+    t = Table(title=Text(_t(f"{arch.name}: placement")), show_lines=False)  # a model name: never Rich markup
     if len(nodes) > 24:  # too wide for a matrix: one row per service
         t.add_column("service")
         t.add_column("n", justify="right")
@@ -84,55 +93,55 @@ def findings_blocks(findings: Iterable[Finding], title: str = "findings"):
           impact      ...text wrapped under its label...
           mitigation  ...
     """
-    parts: list = [Text(title, style="bold", justify="center")]
+    parts: list = [Text(_t(title), style="bold", justify="center")]
     for f in findings:
         head = Text()
         head.append(f.severity.upper(), style=SEVERITY_STYLE.get(f.severity, ""))
         head.append("  ")
-        head.append(f.id, style="bold")
+        head.append(_t(f.id), style="bold")
         head.append("  ")
-        head.append(f"accepted: {f.acknowledged}" if f.acknowledged else "open",
+        head.append(_t(f"accepted: {f.acknowledged}") if f.acknowledged else "open",
                     style="green" if f.acknowledged else "")
         rows = Table.grid(padding=(0, 2))
         rows.add_column(style="dim", no_wrap=True)
         rows.add_column(overflow="fold")
         # Text, not str: a finding's prose may hold brackets rich would read as markup.
-        rows.add_row("scenario", Text(" + ".join(f.scenario) if f.scenario else "-"))
-        rows.add_row("impact", Text(f.impact))
+        rows.add_row("scenario", Text(_t(" + ".join(f.scenario)) if f.scenario else "-"))
+        rows.add_row("impact", Text(_t(f.impact)))
         if f.mitigation:
-            rows.add_row("mitigation", Text(f.mitigation))
-        parts += [Text(""), head, Padding(Group(Text(f.title, style="bold"), rows), (0, 0, 0, 2))]
+            rows.add_row("mitigation", Text(_t(f.mitigation)))
+        parts += [Text(""), head, Padding(Group(Text(_t(f.title), style="bold"), rows), (0, 0, 0, 2))]
     return Group(*parts)
 
 
 def findings_table(findings: Iterable[Finding], title: str = "findings"):
     """A rich table: severity, id, title, scenario, acknowledgement."""
-    t = Table(title=Text(title), show_lines=True, expand=True)  # a model name: never Rich markup
+    t = Table(title=Text(_t(title)), show_lines=True, expand=True)  # a model name: never Rich markup
     t.add_column("severity", no_wrap=True)
     t.add_column("id", no_wrap=True)
     t.add_column("finding", overflow="fold", ratio=3)
     t.add_column("scenario", overflow="fold", ratio=1)
     t.add_column("status", overflow="fold")
     for f in findings:
-        scen = " + ".join(f.scenario) if f.scenario else "-"
+        scen = _t(" + ".join(f.scenario)) if f.scenario else "-"
         if len(scen) > 120:
             scen = scen[:117] + "..."
-        status = Text(f"accepted: {f.acknowledged}", style="green") if f.acknowledged else Text("open")
-        body = Text(f.title, style="bold")
-        body.append("\n" + f.impact, style="")
+        status = Text(_t(f"accepted: {f.acknowledged}"), style="green") if f.acknowledged else Text("open")
+        body = Text(_t(f.title), style="bold")
+        body.append("\n" + _t(f.impact), style="")
         if f.mitigation:
-            body.append("\nmitigation: " + f.mitigation, style="italic")
-        t.add_row(Text(f.severity, style=SEVERITY_STYLE.get(f.severity, "")), f.id, body, scen, status)
+            body.append("\nmitigation: " + _t(f.mitigation), style="italic")
+        t.add_row(Text(f.severity, style=SEVERITY_STYLE.get(f.severity, "")), _t(f.id), body, scen, status)
     return t
 
 
 def availability_table(name: str, estimates: dict) -> Table:
-    t = Table(title=f"{name}: steady-state availability (independent failures)")
+    t = Table(title=f"{_t(name)}: steady-state availability (independent failures)")
     for col, just in (("service", "left"), ("availability", "right"), ("nines", "right"),
                       ("downtime / year", "right"), ("cut sets", "right"), ("exact", "left")):
         t.add_column(col, justify=just)  # type: ignore[arg-type]
     for s, a in sorted(estimates.items(), key=lambda kv: (kv[1].availability, kv[0])):
-        t.add_row(s, f"{a.availability:.6f}", f"{a.nines:.2f}", f"{a.unavailability * 8766:.2f} h",
+        t.add_row(_t(s), f"{a.availability:.6f}", f"{a.nines:.2f}", f"{a.unavailability * 8766:.2f} h",
                   str(a.cut_sets), "yes" if a.exact else "no (truncated)")
     return t
 
@@ -140,19 +149,19 @@ def availability_table(name: str, estimates: dict) -> Table:
 def fix_first_table(name: str, rows: list) -> Table:
     # "saves": downtime per year summed over services if the component never
     # failed; Birnbaum and Fussell-Vesely (FV) for the service it affects most.
-    t = Table(title=f"{name}: what to fix first")
+    t = Table(title=f"{_t(name)}: what to fix first")
     for col, just in (("component", "left"), ("saves / year", "right"), ("services", "right"),
                       ("worst for", "left"), ("Birnbaum", "right"), ("FV", "right")):
         t.add_column(col, justify=just, overflow="fold")  # type: ignore[arg-type]
     for f in rows:
-        t.add_row(escape(f.component), f"{f.hours_per_year:.3f} h", str(len(f.services)), escape(f.top_service),
+        t.add_row(escape(_t(f.component)), f"{f.hours_per_year:.3f} h", str(len(f.services)), escape(_t(f.top_service)),
                   f"{f.birnbaum:.3g}", f"{f.fussell_vesely:.3f}")
     return t
 
 
 def files_table(title: str, files: Any) -> Table:
     """What ``hamodel build`` wrote: path, mode and the start of its sha256 (never a secret file's)."""
-    table = Table(title=escape(title))
+    table = Table(title=escape(_t(title)))
     for col in ("file", "mode", "sha256"):
         table.add_column(col)
     for rel in sorted(files):

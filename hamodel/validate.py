@@ -206,12 +206,15 @@ def _scrub_cib(output: str, cib: bytes) -> str:
         root = ET.fromstring(cib)
     except ET.ParseError:
         return "\n".join(line for line in output.splitlines() if "Partial" not in line and "value=" not in line)
-    for prim in root.iter("primitive"):
-        if prim.get("class") == "stonith":
-            for nv in prim.iter("nvpair"):
-                value = nv.get("value") or ""
-                if len(value) >= 3:
-                    output = output.replace(value, "<fence parameter>")
+    values = {nv.get("value") or "" for prim in root.iter("primitive") if prim.get("class") == "stonith"
+              for nv in prim.iter("nvpair")} - {""}
+    for value in sorted(values, key=len, reverse=True):  # longest first: no value is left half replaced
+        if len(value) >= 3:
+            output = output.replace(value, "<fence parameter>")
+        else:
+            # a short value (a 2-character password) replaced wherever it stands
+            # alone, not inside longer words ("on" in "configuration")
+            output = re.sub(rf"(?<![A-Za-z0-9]){re.escape(value)}(?![A-Za-z0-9])", "<fence parameter>", output)
     return output
 
 

@@ -1,8 +1,10 @@
 """Hypothesis strategies for models, shared by the tests.
 
-- :func:`small_models` -- 2 to 4 nodes, every strategy kind, with a
-  placement: the failure-analysis oracle's family;
-- :func:`dc_models` -- data-centre constructs (dual-corded power, bonds,
+- :func:`small_models` -- 2 to 4 nodes, every strategy kind, hard, local
+  and soft dependencies, with a placement: the failure-analysis oracle's
+  family;
+- :func:`dc_models` -- data-centre constructs (dual-corded power, bonds
+  with and without a ``bond_mode`` (NIC and cable components),
   trunks, witnesses, delegated quorum, Pacemaker two_node / qdevice /
   fencing) with a placement;
 - :func:`architectures` -- either of the two: an ``(Architecture,
@@ -15,7 +17,7 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from hamodel import Architecture, Network, Node, PacemakerCluster, Rack, Service, Switch, VirtualIP
+from hamodel import Architecture, Local, Network, Node, PacemakerCluster, Rack, Service, Soft, Switch, VirtualIP
 from hamodel.deployment import Placement
 from hamodel.strategies import ActivePassive, AppCluster, BehindVip, Coordinated, PacemakerVip, Sharded, Vrrp
 
@@ -43,7 +45,11 @@ def small_models(draw):
     ap_vip = False
     for i, kind in enumerate(kinds):
         name = f"s{i}"
-        deps = [f"s{j}" for j in range(i) if draw(st.booleans()) and draw(st.booleans())]
+        deps = []
+        for j in range(i):  # hard (1 in 4), local or soft (1 in 16 each) dependencies
+            kind_of = draw(st.sampled_from(["none"] * 10 + ["hard"] * 4 + ["local", "soft"]))
+            if kind_of != "none":
+                deps.append({"hard": f"s{j}", "local": Local(f"s{j}"), "soft": Soft(f"s{j}")}[kind_of])
         inst = sorted(draw(st.sets(st.sampled_from(names), min_size=1, max_size=n_nodes)))
         kw = {}
         if kind in ("vrrp", "pcmk_vip") and not has_holder:
@@ -103,6 +109,10 @@ def dc_models(draw):
         if two_nets and home < 2 and (not bond or home + 1 < 2):  # stor spans sw0 and sw1 only
             addresses[stor] = f"10.1.0.{10 + i}"
         kw = {"power": feeds} if power == "dual" else {"domains": [feeds[0] if power == "a" else feeds[1]]}
+        # Now and then the bond says how it is built: its members' NICs and cables count.
+        mode = draw(st.sampled_from([None, None, None, "active-backup", "mlag"] if bond else [None] * 5 + ["802.3ad"]))
+        if mode is not None:
+            kw["bond_mode"] = mode
         nodes.append(Node(f"n{i}", roles={"r"}, addresses=addresses, switch=switch, **kw))
     names = [n.name for n in nodes]
 

@@ -128,7 +128,7 @@ def _stub_params(cls: type) -> tuple[list[str], dict[str, bool]] | None:
 
 
 # Keywords that are shorthands, not fields: they must be in the signature too.
-SHORTHANDS = {"Node": {"addresses", "switch"}, "BehindVip": {"port"}}
+SHORTHANDS = {"Node": {"addresses", "switch", "bond_mode"}, "BehindVip": {"port"}}
 MODEL_CLASSES = [getattr(model_pkg, n) for n in model_pkg.__all__
                  if isinstance(getattr(model_pkg, n), type) and issubclass(getattr(model_pkg, n), HaBase)]
 

@@ -100,7 +100,7 @@ def test_layout_of_the_keepalived_reference(keepalived_files):
             # monitoring (hamodel.generators.monitoring)
             "keepalived/keepalived-state", "prometheus/node-exporter", "prometheus/mysqld-exporter",
             "prometheus/redis-exporter")}
-    expected |= {"monitoring/prometheus.yml"} | {f"monitoring/{d}/{a}.{x}yml" for d, x in (("rules", ""), ("tests", "test."))
+    expected |= {"ansible/collect.yml", "monitoring/prometheus.yml"} | {f"monitoring/{d}/{a}.{x}yml" for d, x in (("rules", ""), ("tests", "test."))
                                                  for a in ("galera", "haproxy", "nodes", "redis", "vrrp")}
     assert set(keepalived_files) == expected
     for n in nodes:
@@ -484,7 +484,7 @@ def test_drift_gate_both_ways(tmp_path):
     assert r.exit_code == 1  # nothing there yet: everything differs
     r = runner.invoke(app, ["build", *model, "-o", str(out)])
     assert r.exit_code == 0, r.output
-    assert "wrote 35 files" in r.output  # 12 configs + 10 monitoring node files + 11 monitoring/ + 2 Ansible + manifest... as the golden tree
+    assert "wrote 36 files" in r.output  # 12 configs + 10 monitoring node files + 11 monitoring/ + 2 Ansible + manifest... as the golden tree
     r = runner.invoke(app, ["build", *model, "-o", str(out), "--check"])
     assert r.exit_code == 0, r.output
     assert "up to date" in r.output

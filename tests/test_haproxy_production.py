@@ -335,7 +335,7 @@ def test_keepalived_takes_backend_networks_from_the_deployment():
 BACKEND = textwrap.dedent('''\
     """HTTP backends ADDR:PORT[:sick]: GET /healthz answers 200 (500 when sick,
     the port staying open), any other path 200 with the request headers as JSON."""
-    import http.server, json, sys, threading
+    import http.server, json, os, ssl, sys, threading
     class H(http.server.BaseHTTPRequestHandler):
         def do_GET(self):
             if self.path == "/healthz":
@@ -352,6 +352,10 @@ BACKEND = textwrap.dedent('''\
         addr, port, *flags = spec.split(":")
         s = http.server.ThreadingHTTPServer((addr, int(port)), H)
         s.sick = "sick" in flags
+        if "tls" in flags:  # the backend terminates TLS itself (pass-through fronts)
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(os.environ["BACKEND_PEM"])
+            s.socket = ctx.wrap_socket(s.socket, server_side=True)
         threading.Thread(target=s.serve_forever, daemon=True).start()
     print("ready", flush=True)
     threading.Event().wait()
@@ -363,7 +367,7 @@ def _run(*argv: str, check: bool = True) -> subprocess.CompletedProcess:
 
 
 @contextmanager
-def lab(tmp_path: Path, arch: Architecture, sick: set[str] = frozenset()):
+def lab(tmp_path: Path, arch: Architecture, sick: set[str] = frozenset(), tls_backends: bool = False):
     """lb1's generated haproxy.cfg (paths re-rooted into tmp_path, certificate
     a throwaway one) running in a namespace with its VIPs and the backends
     (``sick`` ones answer 500 on /healthz). Yields (namespace, stats socket)."""
@@ -391,7 +395,7 @@ def lab(tmp_path: Path, arch: Architecture, sick: set[str] = frozenset()):
             a, p = words[2].rsplit(":", 1)
             addrs.add(a)
             node = words[1]
-            specs.append(f"{a}:{p}" + (":sick" if node in sick else ""))
+            specs.append(f"{a}:{p}" + (":sick" if node in sick else "") + (":tls" if tls_backends else ""))
     addrs.discard("127.0.0.1")
     ns = f"hhp-{os.getpid()}-{len(os.listdir(tmp_path))}"
     _run("ip", "netns", "add", ns)
@@ -401,7 +405,8 @@ def lab(tmp_path: Path, arch: Architecture, sick: set[str] = frozenset()):
         for a in sorted(addrs):
             _run("ip", "-n", ns, "addr", "add", f"{a}/32", "dev", "lo")
         be = subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, str(tmp_path / "backend.py"), *sorted(set(specs))],
-                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                              env={**os.environ, "BACKEND_PEM": str(pem)})
         procs.append(be)
         assert be.stdout.readline().strip() == "ready"
         hp = subprocess.Popen(["ip", "netns", "exec", ns, "haproxy", "-db", "-f", str(tmp_path / "haproxy.cfg")],
@@ -513,6 +518,34 @@ def test_http_check_marks_a_500_backend_down_while_its_port_is_open(tmp_path):
         states = wait_for(lambda: (len(s := server_states(sock, "api-443")) == 3 and set(s.values()) == {"UP"}, s),
                           "all UP under a TCP check")
         assert states["app2"] == "UP"
+
+
+def test_pass_through_http_check_speaks_tls():
+    """A TLS pass-through front with an HTTP health path: the check must
+    speak TLS to the backend (it terminates TLS), without verifying a
+    certificate HAProxy has no CA for; with a separate check port it stays
+    plain."""
+    arch = two_vip_arch({"vip": "pvip", "port": 6443, "tls_passthrough": True, "check": {"http_path": "/readyz"}})
+    servers = [x for x in section(config(arch), "listen", "api-6443") if x.startswith("server ")]
+    assert servers and all(x.endswith("check-ssl verify none") for x in servers), servers
+    plain = two_vip_arch({"vip": "pvip", "port": 6443, "tls_passthrough": True,
+                          "check": {"http_path": "/readyz", "port": 8081}})
+    assert not [x for x in section(config(plain), "listen", "api-6443") if "check-ssl" in x]
+
+
+@NEEDS_ROOT
+def test_pass_through_http_check_marks_real_tls_backends_up(tmp_path):
+    """Real haproxy, real TLS backends (Python's ssl server answering
+    /healthz over TLS): the generated check marks them UP. Without
+    check-ssl the HTTP check would reach a TLS port in clear text and mark
+    every backend DOWN."""
+    arch = two_vip_arch({"vip": "pvip", "port": 6443, "backend_port": 8443, "tls_passthrough": True,
+                         "check": {"http_path": "/healthz", "inter_ms": 200}})
+    with lab(tmp_path, arch, tls_backends=True) as (ns, sock):
+        wait_for(lambda: (len(s := server_states(sock, "api-6443")) == 3 and set(s.values()) == {"UP"}, s),
+                 "TLS backends UP")
+        r = curl(ns, "-o", "/dev/null", "-w", "%{http_code}", f"https://{PUBLIC}:6443/x")
+        assert r.stdout == "200", r.stdout + r.stderr
 
 
 @NEEDS_ROOT

@@ -37,6 +37,7 @@ at once).
 
 from __future__ import annotations
 
+import re
 from typing import Any, Mapping
 
 import yaml
@@ -52,8 +53,13 @@ HANDLER = "hamodel: {action}"
 def group_name(kind: str) -> str:
     """The inventory group of the hosts with a file of ``kind``: prefixed, so
     it never meets a site group of the same name (OpenStack-Ansible's
-    ``haproxy``, kolla-ansible's ``keepalived``...)."""
-    return f"{GROUP}_{kind}"
+    ``haproxy``, kolla-ansible's ``keepalived``...), and a valid Python
+    identifier as Ansible wants group names (``pacemaker-cib`` gives
+    ``hamodel_pacemaker_cib``: a ``-`` draws its invalid-characters warning)."""
+    name = f"{GROUP}_{re.sub(r'[^A-Za-z0-9_]', '_', kind)}"
+    if not name.isidentifier():  # the kinds are the manifest table's constants
+        raise ValueError(f"file kind {kind!r} gives no valid Ansible group name")
+    return name
 
 
 DEST = "{{ hamodel_dest_root | default('') }}"

@@ -76,16 +76,23 @@ class VrrpInstance:
     notify: str | None
     # The vrrp_script timings of the service's Vrrp.check (interval, timeout, fall, rise).
     check: tuple[int, int, int, int] = (2, 1, 2, 2)
+    # Per VIP (same order as vips): the device it is added on.
+    vip_devs: tuple[str, ...] = ()
+    sync_group: str | None = None
+
+    def _with_devs(self, vips: tuple[str, ...], offset: int) -> tuple[tuple[str, str], ...]:
+        devs = self.vip_devs or (self.interface,) * len(self.vips)
+        return tuple(zip(vips, devs[offset:offset + len(vips)]))
 
     @property
-    def advertised(self) -> tuple[str, ...]:
-        """The VIPs in ``virtual_ipaddress`` (carried in the adverts)."""
-        return self.vips[:ADVERT_MAX[self.family]]
+    def advertised(self) -> tuple[tuple[str, str], ...]:
+        """(VIP, device) in ``virtual_ipaddress`` (carried in the adverts)."""
+        return self._with_devs(self.vips[:ADVERT_MAX[self.family]], 0)
 
     @property
-    def excluded(self) -> tuple[str, ...]:
-        """The VIPs beyond one advert: ``virtual_ipaddress_excluded``, moved with the others."""
-        return self.vips[ADVERT_MAX[self.family]:]
+    def excluded(self) -> tuple[tuple[str, str], ...]:
+        """(VIP, device) beyond one advert: ``virtual_ipaddress_excluded``, moved with the others."""
+        return self._with_devs(self.vips[ADVERT_MAX[self.family]:], ADVERT_MAX[self.family])
 
 
 @dataclass(frozen=True)
@@ -93,6 +100,15 @@ class KeepalivedPlan:
     node: str
     scripts: tuple[VrrpScript, ...]
     instances: tuple[VrrpInstance, ...]
+
+    @property
+    def sync_groups(self) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        """(vrrp_sync_group name, its instances on this node), by name."""
+        groups: dict[str, list[str]] = {}
+        for i in self.instances:
+            if i.sync_group is not None:
+                groups.setdefault(i.sync_group, []).append(i.name)
+        return tuple((k, tuple(sorted(v))) for k, v in sorted(groups.items()))
 
     @property
     def services(self) -> tuple[str, ...]:
@@ -137,19 +153,22 @@ def _group_instances(dep: Deployment, g: VrrpGroup, secrets: Secrets) -> dict[st
     except KeyError:
         raise ConfigError([(f"vrrp_groups[{g.service}].network", f"unknown network {g.network!r}")]) from None
 
-    by_family: dict[int, list[tuple[str, str]]] = {}
+    # (name, "address/prefix", network) per family; VIPs on another network than the
+    # adverts' follow on that network's interface (virtual_ipaddress ... dev).
+    by_family: dict[int, list[tuple[str, str, str]]] = {}
     for v in g.vips:
         token(v, "name", f"{where}.strategy.vips")
         try:
             vip = arch.vip(v)
         except KeyError:
             raise ConfigError([(f"{where}.strategy.vips", f"unknown virtual IP {v!r}")]) from None
-        if vip.network != g.network:
-            raise ConfigError([(f"{where}.strategy.vips", f"virtual IP {v} is on network {vip.network}, "
-                                f"not on the group's network {g.network}")])
+        try:
+            vnet = arch.network(vip.network)
+        except KeyError:
+            raise ConfigError([(f"vips[{v}].network", f"unknown network {vip.network!r}")]) from None
         a = address(vip.address, f"vips[{v}].address")
-        prefix = net.subnet.prefixlen if a in net.subnet else a.max_prefixlen
-        by_family.setdefault(a.version, []).append((v, f"{a}/{prefix}"))
+        prefix = vnet.subnet.prefixlen if a in vnet.subnet else a.max_prefixlen
+        by_family.setdefault(a.version, []).append((v, f"{a}/{prefix}", vip.network))
 
     if strat.auth is not None and 6 in by_family:
         raise ConfigError([(f"{where}.strategy.auth", "IPv6 VIPs use VRRP version 3, which has no authentication: "
@@ -170,8 +189,16 @@ def _group_instances(dep: Deployment, g: VrrpGroup, secrets: Secrets) -> dict[st
         own[n] = (dev, address(iface.address, f"nodes[{n}].interfaces[{dev}].address"))
 
     # Interfaces besides the VRRP one that this node's HAProxy needs to
-    # reach the backends behind these VIPs: losing one must move the VIP.
-    needed = dep.backend_networks(set(g.vips))
+    # reach the backends behind these VIPs, or that carry some of the VIPs:
+    # losing one must move the VIP.
+    needed = dep.backend_networks(set(g.vips)) | {x for vips in by_family.values() for _, _, x in vips}
+
+    def device(n: str, network: str) -> str:
+        iface = arch.node(n).interface_on(network)
+        if iface is None:
+            raise ConfigError([(f"nodes[{n}].interfaces", f"no interface on network {network!r} for the VIPs of "
+                                f"VRRP group {g.service}")])
+        return token(iface.device, "device", f"nodes[{n}].interfaces[{iface.network}].device")
     out: dict[str, list[VrrpInstance]] = {}
     for family, vips in sorted(by_family.items()):
         name = svc.name if len(by_family) == 1 else f"{svc.name}_v{family}"
@@ -190,16 +217,17 @@ def _group_instances(dep: Deployment, g: VrrpGroup, secrets: Secrets) -> dict[st
             }))
             prio = g.priorities[n]
             out.setdefault(n, []).append(VrrpInstance(
-                name=name, service=svc.name, vip_names=tuple(v for v, _ in vips), family=family,
+                name=name, service=svc.name, vip_names=tuple(v for v, _, _ in vips), family=family,
                 state="MASTER" if strat.preempt and n == g.master else "BACKUP",
                 nopreempt=not strat.preempt, interface=dev, network=g.network, vrid=vrid,
                 priority=integer(prio, 0, 255, f"vrrp_groups[{g.service}].priorities[{n}]"),
-                advert_int=advert, vips=tuple(a for _, a in vips),
+                advert_int=advert, vips=tuple(a for _, a, _ in vips),
+                vip_devs=tuple(dev if x == g.network else device(n, x) for _, _, x in vips),
                 # A lone member has no peer; keepalived turns a peerless
                 # unicast block into (deprecated) multicast, so write none.
                 unicast_src=str(src) if strat.unicast and peers else None, unicast_peers=peers, members=members,
                 auth=auth, garp_master_refresh=refresh, track_interfaces=tracked, process=process, script=script,
-                notify=notify, check=check,
+                notify=notify, check=check, sync_group=strat.sync_group,
             ))
     return out
 

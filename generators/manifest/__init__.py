@@ -186,18 +186,18 @@ def _keepalived_prerequisites(dep: Deployment, f: NodeFile, node_files: Sequence
 
 def _monitoring_prerequisites(dep: Deployment, f: NodeFile, node_files: Sequence[NodeFile]) -> dict[str, list]:
     """The exporter's port open to the Prometheus server; the textfile folder for keepalived's state;
-    HAProxy's metrics port rides on the exporter-node file of a node that runs haproxy.cfg."""
+    HAProxy's metrics port rides on the exporter_node file of a node that runs haproxy.cfg."""
     from hamodel.generators.monitoring import EXPORTERS
 
     node = dep.architecture.node(f.node)
     dev = node.interfaces[0].device if node.interfaces else None
-    if f.kind == "keepalived-state":
+    if f.kind == "keepalived_state":
         from hamodel.deployment import NODE_TEXTFILE_DIR
 
         return {"directories": [{"path": NODE_TEXTFILE_DIR, "owner": "root", "group": "root", "mode": "0755",
                                  "why": "node_exporter's textfile collector folder: keepalived's state script "
                                         "writes VRRP state here"}]}
-    job = f.kind.removeprefix("exporter-")
+    job = f.kind.removeprefix("exporter_")
     ports = [(EXPORTERS[job].port, f"{job} exporter")]
     if job == "node" and any(o.kind == "haproxy" for o in node_files):
         ports.append((EXPORTERS["haproxy"].port, "HAProxy's built-in Prometheus exporter (frontend hamodel-metrics)"))
@@ -238,19 +238,19 @@ KINDS: dict[str, Kind] = {
         validate="crm_verify --xml-file %s", packages=("pacemaker", "pcs", "resource-agents", "fence-agents")),
     # Monitoring (hamodel.generators.monitoring): the exporters' /etc/default files and keepalived's
     # state script (installed before keepalived.conf, which names it).
-    "keepalived-state": Kind(
+    "keepalived_state": Kind(
         order=25, action=None, on_change=None, validate="sh -n %s",
         validate_note="keepalived runs it on each VRRP transition; nothing to reload",
         packages=("prometheus-node-exporter",), mode="0755", prerequisites=_monitoring_prerequisites),
-    "exporter-node": Kind(
+    "exporter_node": Kind(
         order=60, action="restart node exporter", on_change=("systemctl", "restart", "prometheus-node-exporter"),
         validate=None, validate_note="an environment file (ARGS=...); the exporter refuses bad flags at start",
         packages=("prometheus-node-exporter",), prerequisites=_monitoring_prerequisites),
-    "exporter-mysqld": Kind(
+    "exporter_mysqld": Kind(
         order=61, action="restart mysqld exporter", on_change=("systemctl", "restart", "prometheus-mysqld-exporter"),
         validate=None, validate_note="an environment file (ARGS=...); the exporter refuses bad flags at start",
         packages=("prometheus-mysqld-exporter",), prerequisites=_monitoring_prerequisites),
-    "exporter-redis": Kind(
+    "exporter_redis": Kind(
         order=62, action="restart redis exporter", on_change=("systemctl", "restart", "prometheus-redis-exporter"),
         validate=None, validate_note="an environment file (ARGS=...); the exporter refuses bad flags at start",
         packages=("prometheus-redis-exporter",), prerequisites=_monitoring_prerequisites),
@@ -371,6 +371,7 @@ def render_manifest(dep: Deployment, files: list[NodeFile], key: bytes | None = 
     so that a site inventory's value is never overridden).
     """
     from hamodel.generators.ansible import GROUP, group_name, render_playbook
+    from hamodel.generators.ansible.collect import render_collect
 
     arch = dep.architecture
     by_node: dict[str, list[NodeFile]] = {}
@@ -462,4 +463,5 @@ def render_manifest(dep: Deployment, files: list[NodeFile], key: bytes | None = 
                                                      default_flow_style=False, allow_unicode=False,
                                                      width=1000)).encode(),
         "ansible/deploy.yml": render_playbook(KINDS, FORMAT),
+        "ansible/collect.yml": render_collect(),  # hamodel drift / import: fetch the configs back
     }

@@ -5,7 +5,7 @@ Two entry points:
 - :func:`generate` (the config generators' ``generate(dep, secrets,
   redacted)``): per-node files installed by the playbook like any other
   (manifest :data:`~hamodel.generators.manifest.KINDS` rows
-  ``keepalived-state`` and ``exporter-*``): keepalived's notify script
+  ``keepalived_state`` and ``exporter_*``): keepalived's notify script
   writing VRRP state as node_exporter textfile metrics, and each
   exporter's ``/etc/default`` file (listen address = the node's own
   address, never ``:port`` on every interface);
@@ -476,14 +476,14 @@ def generate(dep: Deployment, secrets: Secrets, redacted: Secrets) -> list[NodeF
                        "PROCESS, REPLICATION CLIENT and SELECT on *.* (not generated: hamodel holds no database "
                        "password).\n" if t.job == "mysqld" else "")
                     + f'ARGS="{args}"\n').encode()
-            files.append(NodeFile(node=n, kind=f"exporter-{t.job}", path=f"nodes/{n}/prometheus/{t.job}-exporter",
+            files.append(NodeFile(node=n, kind=f"exporter_{t.job}", path=f"nodes/{n}/prometheus/{t.job}-exporter",
                                   dest=ex.default_file, services=t.services, vips=(), data=data, redacted=data,
                                   secret=False,
                                   references=(MYSQLD_EXPORTER_CNF,) if t.job == "mysqld" else ()))
         groups = [g for g in dep.vrrp_groups if g.manager == "keepalived" and n in g.priorities]
         if groups:
             data = script.render(textfile_dir=NODE_TEXTFILE_DIR, node=n, model=dep.architecture.name).encode()
-            files.append(NodeFile(node=n, kind="keepalived-state", path=f"nodes/{n}/keepalived/keepalived-state",
+            files.append(NodeFile(node=n, kind="keepalived_state", path=f"nodes/{n}/keepalived/keepalived-state",
                                   dest=KEEPALIVED_STATE_SCRIPT, services=tuple(sorted(g.service for g in groups)),
                                   vips=tuple(sorted(v for g in groups for v in g.vips)), data=data, redacted=data,
                                   secret=False))

@@ -27,6 +27,7 @@ from typing import Iterable, Mapping
 from hamodel.analysis.availability import component_reliability
 from hamodel.analysis.components import ModelView, sort_set
 from hamodel.analysis.faulttree import FALSE, TRUE, Formula, Tree, trees
+from hamodel.errors import printable
 
 _CODES = {"_": "__", ":": "_c", "@": "_a", "~": "_t", ".": "_d", "-": "_h", "/": "_s", " ": "_b"}
 _DECODE = {v[1]: k for k, v in _CODES.items()}
@@ -42,6 +43,14 @@ def _escape(s: str) -> str:
         else:
             out.append(f"_u{ord(ch):06x}")
     return "".join(out)
+
+
+def _text(s: str) -> str:
+    """Model text for a ``label``: XML 1.0 has no way to carry most control
+    characters (not even as ``&#27;``), so each non-printable character is
+    written as its escape (``\\x1b``), as error messages show it; printable
+    text is unchanged."""
+    return printable(s)
 
 
 def event_name(cid: str) -> str:
@@ -176,13 +185,13 @@ def render_opsa(v: ModelView, services: Iterable[str] | Mapping[str, Tree] | Non
     root = ET.Element("opsa-mef")
     if model_name:
         root.set("name", "m-" + _escape(model_name))
-        ET.SubElement(root, "label").text = f"hamodel fault trees of {model_name}"
+        ET.SubElement(root, "label").text = _text(f"hamodel fault trees of {model_name}")
     used: set[str] = set()
     constants = False
     for s in sorted(ts):
         t = ts[s]
         ft = ET.SubElement(root, "define-fault-tree", name="ft-" + _escape(s))
-        ET.SubElement(ft, "label").text = f"{s} not fully available" + (
+        ET.SubElement(ft, "label").text = _text(f"{s} not fully available") + (
             "" if t.coherent else " (not coherent: contains NOT gates)")
         w = _Writer(ft, "s-" + _escape(s), atleast)
         top = t.up
@@ -200,7 +209,7 @@ def render_opsa(v: ModelView, services: Iterable[str] | Mapping[str, Tree] | Non
     q = probabilities(v, used)
     for c in sort_set(used):
         be = ET.SubElement(data, "define-basic-event", name=event_name(c))
-        ET.SubElement(be, "label").text = c
+        ET.SubElement(be, "label").text = _text(c)
         ET.SubElement(be, "float", value=repr(q[c]))
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"

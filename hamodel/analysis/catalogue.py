@@ -20,7 +20,7 @@ import string
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
-from hamodel.deployment import Finding, Severity
+from hamodel.analysis.results import Finding, Severity
 
 __all__ = ["RULES", "Rule", "rule_for"]
 
@@ -157,6 +157,17 @@ SPLIT_BRAIN = Rule(
                "otherwise accept and monitor.",
     also=(H,))
 
+READS_OUTLAST_WRITES = Rule(
+    "READS_OUTLAST_WRITES", "reads-outlast-writes:{service}", "read-write", I,
+    "{service} keeps answering reads after failures that stop its writes",
+    "A single-writer (elected) service whose replicas answer reads without a leader: read and write "
+    "availability differ, and both are reported.",
+    impact="Writes to {service} stop on {writes} minimal set(s) of at most {k} failures (e.g. {scenario_text}: no "
+           "member can take the leader lock from {coordinator}); reads stop on {reads}: the replicas still answer "
+           "them, possibly stale.",
+    mitigation="Clients that only read can use the replicas; those that write need the leader: see the write "
+               "cut sets.")
+
 SITE_FAILURE = Rule(
     "SITE_FAILURE", "site-failure:{domain}", "site-failure", L,
     "Every node is in {component}",
@@ -285,6 +296,17 @@ STATS_NO_AUTH = Rule(
     mitigation="Give services[{service}].ports[...].auth a SecretRef (stats auth user:password), set "
                "loopback=True on the port (127.0.0.1 only), or drop the port.")
 
+PORT_CLASH = Rule(
+    "PORT_CLASH", "port-clash:{service}:{port}", "config", C,
+    "{service} and the HAProxy front of {front} both want port {port} on {nodes}",
+    "A service that binds every address (``listen='any'``: 0.0.0.0 / [::]) on a node that also carries an "
+    "HAProxy front on the same port: whichever starts second cannot bind, so HAProxy or the service fails "
+    "to start there.",
+    impact="{service} listens on *:{port} (listen='any') on {nodes}, where HAProxy binds {vip}:{port} for "
+           "{front}: whichever starts second fails to bind.",
+    mitigation="Bind {service} to the node's own address (listen='node'), move it to another port, or run it on "
+               "nodes that hold no HAProxy front on {port}.")
+
 DETECTION_ORDER = Rule(
     "DETECTION_ORDER", "detection-order:{group}", "config", M,
     "keepalived moves {group}'s VIP before HAProxy marks a dead backend down",
@@ -338,10 +360,11 @@ NO_METRICS_SOURCE = Rule(
 
 #: Every rule, in the order the documentation lists them.
 RULES: tuple[Rule, ...] = (
-    UNAVAILABLE, SPOF, PARTIAL_OUTAGE, QUORUM_LOSS, QUORUM_LOSS_INHERENT, CUT_SETS, SPLIT_BRAIN, SITE_FAILURE,
+    UNAVAILABLE, SPOF, PARTIAL_OUTAGE, QUORUM_LOSS, QUORUM_LOSS_INHERENT, CUT_SETS, SPLIT_BRAIN, READS_OUTLAST_WRITES,
+    SITE_FAILURE,
     MONITORING_REQUIRED, NO_AUTOMATIC_RESTART, MANUAL_RECOVERY, PACEMAKER_TWO_NODE, PACEMAKER_TWO_NODE_NO_FENCING,
     PACEMAKER_FENCE_RACE, PACEMAKER_NO_FENCING, CAPACITY_NODE, CAPACITY_DOMAIN, COLD_START,
-    SHORT_TIMEOUT, CLEARTEXT_PUBLIC, STATS_NO_AUTH, VRID_COLLISION, VRID_RANGE, DETECTION_ORDER, TRACK_FLAP,
+    SHORT_TIMEOUT, CLEARTEXT_PUBLIC, STATS_NO_AUTH, PORT_CLASH, VRID_COLLISION, VRID_RANGE, DETECTION_ORDER, TRACK_FLAP,
     NO_METRICS_SOURCE,
 )
 

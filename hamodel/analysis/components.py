@@ -26,13 +26,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
-from hamodel.deployment import Placement, VrrpGroup
+from hamodel.analysis.results import Placement, VrrpGroup
 from hamodel.model import Architecture, Service
 from hamodel.model.strategies import ActivePassive, AppCluster, Elected, External, PacemakerVip, Vrrp, Witness
 
 KEEPALIVED = "keepalived"
 QNETD = "corosync-qnetd"
-KIND_ORDER = {"node": 0, "proc": 1, "domain": 2, "switch": 3, "link": 4, "trunk": 5}
+KIND_ORDER = {"node": 0, "proc": 1, "domain": 2, "switch": 3, "link": 4, "trunk": 5, "nic": 6, "cable": 7}
 
 
 def node_id(n: str) -> str:
@@ -54,6 +54,14 @@ def link_id(net: str, a: str, b: str) -> str:
 
 def trunk_id(t: str) -> str:
     return f"trunk:{t}"
+
+
+def nic_id(n: str, device: str, i: int) -> str:
+    return f"nic:{n}:{device}/{i}"
+
+
+def cable_id(n: str, device: str, i: int) -> str:
+    return f"cable:{n}:{device}/{i}"
 
 
 def proc_id(process: str, n: str) -> str:
@@ -102,6 +110,15 @@ class ModelView:
     pcmk_qdevice: str | None = None
     pcmk_two_node: bool = False
     pcmk_fencing: bool = True
+    # node -> network -> per bond member: (its switch, its NIC port and cable ids);
+    # only for interfaces with a bond_mode (others have no member components).
+    members: dict[str, dict[str, tuple[tuple[str, tuple[str, ...]], ...]]] = field(default_factory=dict)
+    # VIP-holding service -> every network its VIPs sit on (the advert network first)
+    vip_networks: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # VRRP service -> the services of its vrrp_sync_group (itself included, sorted); absent: none
+    sync: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # service -> the switch its clients come in through (Service.clients)
+    clients: dict[str, str] = field(default_factory=dict)
     components: tuple[str, ...] = ()
     processes: bool = True
     component_set: frozenset[str] = frozenset()
@@ -204,6 +221,14 @@ class ModelView:
         """Declared dependencies (``Service.dependencies``) known to the model."""
         return tuple(d for d in self.services[s].dependencies if d in self.services)
 
+    def local_dependencies(self, s: str) -> frozenset[str]:
+        """Dependencies served on the consumer's own node (``Local``)."""
+        return frozenset(d for d in self.services[s].local_deps if d in self.services)
+
+    def soft_dependencies(self, s: str) -> tuple[str, ...]:
+        """Dependencies whose loss only degrades ``s`` (``Soft``)."""
+        return tuple(d for d in self.services[s].soft_deps if d in self.services)
+
     def implicit_dependencies(self, s: str) -> tuple[str, ...]:
         """Dependencies plus the VIP holder in front of ``s`` (for attributing
         a cut set to the service it really belongs to)."""
@@ -260,6 +285,9 @@ class ModelView:
 
     def _node_components(self, n: str) -> set[str]:
         out = {node_id(n), *self.node_domains.get(n, ())}
+        for ms in self.members.get(n, {}).values():
+            for _, cids in ms:
+                out.update(cids)
         for feed in self.node_feeds.get(n, ()):
             out.update(feed)
         for net in self.ports.get(n, {}):
@@ -295,7 +323,8 @@ class ModelView:
             for h in self.holders[s]:
                 out |= self._node_components(h)
                 if self.processes:
-                    out.update(proc_id(p, h) for p in self.holder_processes(s))
+                    for peer in self.sync.get(s, (s,)):  # a sync group fails over as one
+                        out.update(proc_id(p, h) for p in self.holder_processes(peer))
         for h in self.front_holders(s):
             out |= self.local_components(h)
         if self.uses_pacemaker(s):
@@ -351,6 +380,7 @@ def view(arch: Architecture, placement: Placement, vrrp_groups: Sequence[VrrpGro
         if d.kind == "switch":
             switch_domains[d.name] = tuple(sorted(did(x) for x in arch.domain_ancestors(d.name)[1:]))
     ports: dict[str, dict[str, tuple[str, ...]]] = {}
+    members: dict[str, dict[str, tuple[tuple[str, tuple[str, ...]], ...]]] = {}
     net_switches = {net.name: tuple(sorted(net.switches)) for net in arch.networks}
     for n in arch.nodes:
         ports[n.name] = {}
@@ -359,6 +389,10 @@ def view(arch: Architecture, placement: Placement, vrrp_groups: Sequence[VrrpGro
             if not sws and len(net_switches.get(i.network, ())) == 1:
                 sws = net_switches[i.network]
             ports[n.name][i.network] = sws
+            if i.bond_mode is not None:
+                members.setdefault(n.name, {})[i.network] = tuple(
+                    (sw, (nic_id(n.name, i.device, k), cable_id(n.name, i.device, k)))
+                    for k, sw in enumerate(i.bond_members()))
     net_links = {net.name: tuple((a, b, trunk_id(t.name) if t is not None else link_id(net.name, a, b))
                                  for (a, b), t in net.link_parts()) for net in arch.networks}
 
@@ -368,13 +402,19 @@ def view(arch: Architecture, placement: Placement, vrrp_groups: Sequence[VrrpGro
     holders: dict[str, tuple[str, ...]] = {}
     vip_network: dict[str, str] = {}
     vip_service: dict[str, str] = {}
+    vip_networks: dict[str, tuple[str, ...]] = {}
+    sync_groups: dict[str, list[str]] = {}
     for s, svc in services.items():
         if svc.holds_vips:
             g = groups.get(s)
             holders[s] = tuple(sorted(g.priorities)) if g is not None else instances[s]
             vip_network[s] = g.network if g is not None else arch.vip(svc.holds_vips[0]).network
+            vip_networks[s] = tuple(dict.fromkeys([vip_network[s], *(arch.vip(v).network for v in svc.holds_vips)]))
             for v in svc.holds_vips:
                 vip_service[v] = s
+            if isinstance(svc.strategy, Vrrp) and svc.strategy.sync_group is not None:
+                sync_groups.setdefault(svc.strategy.sync_group, []).append(s)
+    sync = {s: tuple(sorted(ms)) for ms in sync_groups.values() if len(ms) > 1 for s in ms}
     pcmk_nodes: tuple[str, ...] = ()
     pcmk_quorum = 0
     pm = arch.pacemaker
@@ -391,8 +431,11 @@ def view(arch: Architecture, placement: Placement, vrrp_groups: Sequence[VrrpGro
     v = ModelView(arch, placement, services, instances, node_domains, node_feeds, switch_domains, ports,
                   net_switches, net_links, holders, vip_network, vip_service, pcmk_nodes, pcmk_quorum, voters,
                   pm.qdevice if pm is not None else None, bool(pm and pm.two_node and len(pcmk_nodes) == 2),
-                  pm.fencing if pm is not None else True, processes=processes)
+                  pm.fencing if pm is not None else True, members=members, vip_networks=vip_networks, sync=sync,
+                  clients={s: svc.clients for s, svc in services.items() if svc.clients is not None},
+                  processes=processes)
     comps: set[str] = {node_id(n) for n in node_domains}
+    comps.update(c for by_net in members.values() for ms in by_net.values() for _, cids in ms for c in cids)
     comps |= {did(d.name) for d in arch.domains}
     for net in net_links:
         comps.update(cid for _, _, cid in net_links[net])

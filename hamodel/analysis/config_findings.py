@@ -28,6 +28,9 @@ mitigation phrased in the model's own terms.
   and ``reserved_vrids``, share a router id on one segment;
   ``vrid-range:<service>`` (low): a group's id lies outside the segment's
   ``vrid_range`` (kept from a lock file).
+- ``port-clash:<service>:<port>`` (critical): a service bound to every
+  address (``listen="any"``) on a node where HAProxy binds a VIP on the same
+  port: one of the two cannot start there.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from hamodel.analysis import catalogue as cat
-from hamodel.deployment import Finding, Placement, VrrpGroup
+from hamodel.analysis.results import Finding, Placement, VrrpGroup
 from hamodel.model import Architecture
 from hamodel.model.strategies import BehindVip, Vrrp
 
@@ -85,7 +88,8 @@ def config_findings(arch: Architecture, vrrp_groups: Sequence[VrrpGroup] = (),
                     details={"timeouts": {k: v for k, v in sorted(short.items())}}))
         for i, front in enumerate(access.fronts):
             vip = vips.get(str(front.vip))
-            if vip is not None and vip.exposure == "public" and front.tls is None and not access.tls_passthrough:
+            if (vip is not None and vip.exposure == "public" and front.tls is None and not access.tls_passthrough
+                    and s.protocol is None):
                 fw = where if i == 0 else f"{where}.also_on[{i - 1}]"
                 out.append(cat.CLEARTEXT_PUBLIC.finding(
                     service=s.name, services=(s.name,), vip=vip.name, ports=', '.join(map(str, access.ports)), where=fw,
@@ -101,8 +105,42 @@ def config_findings(arch: Architecture, vrrp_groups: Sequence[VrrpGroup] = (),
                 details={"ports": open_ports}))
     out += _vrid_findings(arch, vrrp_groups)
     out += _timing_findings(arch, vrrp_groups, placement)
+    if placement is not None:
+        out += _port_clashes(arch, placement)
     out += _metrics_findings(arch, vrrp_groups, placement)
     return out
+
+
+def _port_clashes(arch: Architecture, placement: Placement) -> list[Finding]:
+    """A service bound to every address on a node where HAProxy binds a VIP
+    on the same port (the front of another service, or its own)."""
+    holders = {v: s.name for s in arch.services for v in s.holds_vips}
+    fronts: dict[tuple[str, int], list[tuple[str, str]]] = {}  # (node, port) -> (front's service, vip)
+    for s in arch.services:
+        access = s.access
+        if access is None:
+            continue
+        for front in access.fronts:
+            h = holders.get(str(front.vip))
+            if h is None:
+                continue
+            for n in placement.nodes_of(h):
+                for p in access.ports:
+                    fronts.setdefault((n, p), []).append((s.name, str(front.vip)))
+    clashes: dict[tuple[str, int], dict] = {}
+    for s in sorted(arch.services, key=lambda s: s.name):
+        if s.listen != "any":
+            continue
+        ports = {*(e.port for e in s.ports), *s.backend_ports()}
+        for n in placement.nodes_of(s.name):
+            for p in sorted(ports):
+                for front, vip in fronts.get((n, p), ()):
+                    c = clashes.setdefault((s.name, p), {"front": front, "vip": vip, "nodes": []})
+                    if n not in c["nodes"]:
+                        c["nodes"].append(n)
+    return [cat.PORT_CLASH.finding(service=s, services=(s, c["front"]), port=p, front=c["front"], vip=c["vip"],
+                                   nodes=", ".join(c["nodes"]), details={"port": p, **c})
+            for (s, p), c in sorted(clashes.items())]
 
 
 def _metrics_findings(arch: Architecture, groups: Sequence[VrrpGroup], placement: Placement | None) -> list[Finding]:

@@ -197,6 +197,11 @@ class Analyzer:
             return None
         return cs.as_names(fam), True
 
+    def read_cut_sets(self, s: str, k: int | None, limit: int | None = None) -> tuple[list[CutSet], bool]:
+        """Minimal sets of at most ``k`` failures after which reads of ``s`` are
+        not answered (see :meth:`hamodel.analysis.rules.Rules.read_up`)."""
+        return enumerate_minimal(z3.Not(self.enc.read_up(s)), self.literals(s), k, limit)
+
     def counterexample(self, s: str, k: int) -> CutSet | None:
         return first_counterexample(self.down(s), self.literals(s), k)
 

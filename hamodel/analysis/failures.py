@@ -64,9 +64,9 @@ from hamodel.analysis.components import ModelView, component_kind, node_id, set_
 from hamodel.analysis.cutsets import Analyzer, CutSet
 from hamodel.analysis.semantics import DEGRADED, DOWN, PARTIAL, UP, Evaluation
 from hamodel.analysis import catalogue as cat
-from hamodel.deployment import Finding, Placement, Severity, VrrpGroup
+from hamodel.analysis.results import Finding, Placement, Severity, VrrpGroup
 from hamodel.model import Architecture
-from hamodel.model.strategies import ActivePassive, AppCluster, External, PacemakerVip, Sharded, Vrrp, Witness
+from hamodel.model.strategies import ActivePassive, AppCluster, Elected, External, PacemakerVip, Sharded, Vrrp, Witness
 
 __all__ = [
     "Analysis", "ColdStart", "SingleFailure", "analyse", "availability", "capacity_check", "cold_start", "cut_sets",
@@ -266,7 +266,7 @@ def _cause(v: ModelView, s: str, c: str) -> tuple[str, str]:
         return (f"{what} stops more of its members than its quorum ({v.quorum(s)}) can lose" if spare > 0 else
                 f"{what} stops one of its members, and with quorum {v.quorum(s)} of {len(v.cluster_voters(s))} "
                 f"it can lose none",
-                "Dual-cord the nodes (Node(power=[feed_a, feed_b])) or spread members over feeds."
+                _power_fix(v, c, "members")
                 if v.arch.domain(name).kind == "power" else
                 "Bond the members' interfaces to a second switch (Node(switch=[a, b]))." if kind == "switch" else
                 f"Spread members over {v.arch.domain(name).kind}s (anti_affinity / max_per_domain).")
@@ -275,11 +275,29 @@ def _cause(v: ModelView, s: str, c: str) -> tuple[str, str]:
         every = ", which holds every node of the architecture" if all(
             c in ds for ds in v.node_domains.values()) else ""
         if d.kind == "power":
-            return (f"all of {where} hang on power feed {name}{every}",
-                    "Dual-cord the nodes (Node(power=[feed_a, feed_b])) or spread instances over feeds.")
+            return (f"all of {where} hang on power feed {name}{every}", _power_fix(v, c, "instances"))
         return (f"all of {where} are in {d.kind} {name}{every}",
                 f"Spread instances over {d.kind}s (anti_affinity='{d.kind}' or max_per_domain)"
                 + (", or declare it the site (site=True) if it is the whole site." if every else "."))
+    if kind in ("switch", "link", "trunk", "domain") and v.pcmk_two_node and v.pcmk_fencing and any(
+            v.uses_pacemaker(x) for x in (s, *v.uses(s))):
+        race = _fence_race_loss(v, c)
+        if race is not None:
+            winner, loser = race
+            what = f"{kind} {name}" if kind != "domain" else f"{v.arch.domain(name).kind} {name}"
+            return (f"{what} cuts {winner} off from {loser} without stopping it: {winner} wins the 2-node fence "
+                    f"race (the device that fences it waits longest) and fences {loser}, but cannot serve from "
+                    f"where it is",
+                    f"Give the Pacemaker cluster a quorum device (PacemakerCluster(qdevice=...), corosync-qnetd on "
+                    f"a third machine), so the side that still has the network keeps quorum; or bond {winner} "
+                    "to a second switch.")
+    if kind in ("switch", "link", "trunk"):
+        cut_off = _separated(v, s, c)
+        if cut_off is not None:
+            return (f"{kind} {name} separates every {s} instance from every {cut_off} instance "
+                    f"(both still run, but no path joins them)",
+                    "Add a second path between them (another inter-switch link or trunk, or bond the nodes to "
+                    f"a second switch), or run {s} and {cut_off} behind the same switches.")
     if kind == "switch":
         return (f"every path to {where} goes through switch {name}",
                 "Bond the nodes' interfaces to a second switch (Node(switch=[a, b]) or Interface(bond=[...])) "
@@ -287,7 +305,54 @@ def _cause(v: ModelView, s: str, c: str) -> tuple[str, str]:
     if kind in ("link", "trunk"):
         return (f"the inter-switch {kind} {name} is the only path between {where}",
                 "Add a second inter-switch path (another link or trunk between the switches).")
+    if kind in ("nic", "cable"):
+        node, member = name.split(":", 1)
+        return (f"the {'NIC port' if kind == 'nic' else 'cable'} {member} of {node} is its last working bond member",
+                f"Check the bond's other members on {node}, or bond it to a second switch "
+                "(bond_mode='mlag' or 'active-backup').")
     return (f"{c} fails", "Add redundancy for it.")
+
+
+def _power_fix(v: ModelView, c: str, what: str) -> str:
+    """How to keep power domain ``c`` from stopping the nodes it stops: dual-cord
+    the single-corded ones; for dual-corded ones, feeds that do not share it."""
+    dead = sorted(v.nodes_killed_by({c}))
+    single = [n for n in dead if not v.node_feeds.get(n)]
+    if single:
+        return (f"Dual-cord {', '.join(single)} (Node(power=[feed_a, feed_b])) or spread {what} over feeds.")
+    name = c.split(":", 1)[1]
+    return (f"{', '.join(dead)} {'is' if len(dead) == 1 else 'are'} already dual-corded, but every feed "
+            f"{'it' if len(dead) == 1 else 'they'} use{'s' if len(dead) == 1 else ''} hangs on {name}: feed them "
+            f"from sources that do not share it (a second UPS or utility feed), or spread {what} over such feeds.")
+
+
+def _fence_race_loss(v: ModelView, c: str) -> tuple[str, str] | None:
+    """(winner, loser) when failing ``c`` leaves both nodes of a 2-node
+    cluster with fencing up but apart, the winner of the fence race without
+    a port (it keeps quorum, the loser is fenced, nothing serves)."""
+    e = Evaluation(v, {c})
+    winner = v.pcmk_winner
+    loser = next(n for n in v.pcmk_nodes if n != winner)
+    if not (e.node_up(winner) and e.node_up(loser)) or e.reach(winner, loser):
+        return None
+    if any(e.port_up(winner, net) for net in v.ports[winner]):
+        return None
+    return winner, loser
+
+
+def _separated(v: ModelView, s: str, c: str) -> str | None:
+    """The dependency of ``s`` that the failure of ``c`` cuts ``s`` off from
+    while both still serve on their own side, if any."""
+    e = Evaluation(v, {c})
+    ready = [n for n in e.members(s) if e.base(s, n)]
+    if not ready:
+        return None
+    for d in v.dependencies(s):
+        if d in v.local_dependencies(s) or not e.up(d, v.access_holder(d, s)):
+            continue
+        if not any(e.reaches(n, d, s) for n in ready):
+            return d
+    return None
 
 
 def _explain(v: ModelView, s: str, sets: list[CutSet]) -> tuple[str, str]:
@@ -361,10 +426,17 @@ def _split_finding(v: ModelView, s: str, sets: list[CutSet]) -> Finding:
     net = v.vip_network.get(s)
     what = (f"the VRRP group of {', '.join(svc.holds_vips)}" if isinstance(svc.strategy, Vrrp)
             else f"the VIP {', '.join(svc.holds_vips)}" if svc.holds_vips else f"the {s} cluster")
+    impact = None
+    if isinstance(svc.strategy, Elected):
+        # The old primary keeps accepting writes until it sees the others again, then
+        # rejoins as a replica of the new one and drops what it took in between.
+        impact = (f"After {_fmt_set(sets[0])} the old primary of {s}, cut off from {svc.strategy.by}'s quorum, "
+                  f"keeps accepting writes while the other side promotes a new primary: writes acknowledged by "
+                  f"the old primary in between are lost when it rejoins as a replica of the new one.")
     return cat.SPLIT_BRAIN.finding(
         service=s, severity=Severity.HIGH if size == 1 else Severity.MEDIUM, what=what,
         services=(s, *_dependents(v, s)), scenario=sets[0], scenario_text=_fmt_set(sets[0]),
-        on_network=' on ' + net if net else '',
+        on_network=' on ' + net if net else '', impact=impact,
         details={"scenarios": [list(c) for c in sets], "holders": list(v.holders.get(s, v.instances[s]))})
 
 
@@ -579,15 +651,33 @@ class Analysis:
                 moves = not isinstance(svc.strategy, (Sharded, External)) and not (
                     isinstance(svc.strategy, ActivePassive) and svc.strategy.manager is None)
                 share = len(inst) / len(live) if moves else 1.0
+                # Every member of a replicated cluster holds the whole data set: losing
+                # one adds no memory to the others (their CPU takes its clients).
+                mem_share = 1.0 if isinstance(svc.strategy, (AppCluster, Elected, Witness)) else share
                 for n in live:
                     load[n][0] += r.cpu * share
-                    load[n][1] += r.memory_gb * share
+                    load[n][1] += r.memory_gb * mem_share
             for n, (cpu, mem) in sorted(load.items()):
                 cap = arch.node(n).capacity
                 if cpu > cap.cpu + 1e-9 or mem > cap.memory_gb + 1e-9:
                     problems.append({"failure": c, "node": n, "cpu": round(cpu, 3), "memory_gb": round(mem, 3),
                                      "capacity_cpu": cap.cpu, "capacity_memory_gb": cap.memory_gb})
         return problems
+
+    def read_write(self, k: int = 2) -> dict[str, tuple[list[CutSet], list[CutSet]]]:
+        """Per single-writer (elected) service whose reads survive failures
+        that stop its writes: (write cut sets, read cut sets), each of at
+        most ``k`` failures."""
+        an, v = self.analyzer, self.view
+        out = {}
+        for s in _analysed(self.arch):
+            if not isinstance(v.services[s].strategy, Elected):
+                continue
+            writes = an.cut_sets(s, k)[0]
+            reads = an.read_cut_sets(s, k)[0]
+            if writes and set(map(tuple, writes)) != set(map(tuple, reads)):
+                out[s] = (writes, reads)
+        return out
 
     def findings(self, k: int = 2, capacity_per: Literal["node", "domain"] = "node") -> list[Finding]:
         """Every finding, highest severity first (see :func:`analyse`)."""
@@ -612,6 +702,12 @@ class Analysis:
             sets = an.split_brain(s, k)
             if sets:
                 findings.append(_split_finding(v, s, sets))
+        for s, (writes, reads) in self.read_write(k).items():
+            only = [c for c in writes if c not in set(map(tuple, reads))] or writes
+            findings.append(cat.READS_OUTLAST_WRITES.finding(
+                service=s, services=(s,), scenario=only[0], writes=len(writes), reads=len(reads), k=k,
+                scenario_text=_fmt_set(only[0]), coordinator=v.coordinator(s) or "its coordinator",
+                details={"write_cut_sets": [list(c) for c in writes], "read_cut_sets": [list(c) for c in reads]}))
         for d in sorted(sites):
             findings.append(cat.SITE_FAILURE.finding(domain=d.split(':', 1)[1], component=d, services=names,
                                                      scenario=(d,)))

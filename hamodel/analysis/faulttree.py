@@ -1,11 +1,10 @@
 """Each service's structure function as a static fault tree.
 
-The tree is derived from the per-strategy rules documented in
-:mod:`hamodel.analysis.semantics`, read off the same :class:`ModelView`,
-and written a third time (Z3 formulas in :mod:`hamodel.analysis.encoding`,
-graph search in :mod:`hamodel.analysis.semantics`, Boolean gates here) so
-that an independent tool (SCRAM, through :mod:`hamodel.generators.opsa`)
-can check hamodel's cut sets and availability.
+The tree is the rules of :mod:`hamodel.analysis.rules` (stated once) built
+as Boolean gates (:mod:`hamodel.analysis.formula`), so that an independent
+tool (SCRAM, through :mod:`hamodel.generators.opsa`) can check hamodel's
+cut sets and availability, and this module's own bottom-up cut-set engine
+can check the Z3 enumeration.
 
 Formulas are built in *success* logic (``Var(c)``: component ``c`` is up)
 with AND, OR, k-of-n and, only where a rule needs it, NOT; the fault tree
@@ -41,156 +40,104 @@ from dataclasses import dataclass
 from itertools import combinations, pairwise
 from typing import Iterable
 
-from hamodel.analysis.components import QNETD, ModelView, node_id, proc_id, switch_id
-from hamodel.model.strategies import (
-    ActivePassive,
-    AppCluster,
-    BehindVip,
-    Coordinated,
-    Elected,
-    External,
-    PacemakerVip,
-    Sharded,
-    Vrrp,
-    Witness,
+from hamodel.analysis.components import ModelView
+from hamodel.analysis.formula import (  # noqa: F401  (re-exported: the formula API of fault trees)
+    FALSE,
+    TRUE,
+    Formula,
+    and_,
+    atleast,
+    coherent,
+    holds,
+    not_,
+    or_,
+    var,
+    variables,
 )
+from hamodel.analysis.rules import Algebra, Rules
 
 MAX_PATHS = 512
 
-# Formulas are interned tuples: ("T",), ("F",), ("var", cid), ("not", f),
-# ("and", fs), ("or", fs), ("atleast", k, fs) with fs a tuple of formulas.
-Formula = tuple
-TRUE: Formula = ("T",)
-FALSE: Formula = ("F",)
 
+class Gates(Algebra[Formula]):
+    """Fault-tree gates (success logic)."""
 
-def var(cid: str) -> Formula:
-    return ("var", cid)
+    TRUE, FALSE = TRUE, FALSE
 
+    def __init__(self) -> None:
+        self._hops_memo: dict[str, dict[frozenset[str], Formula]] = {}
+        self._conn: dict[tuple[str, str, str], Formula] = {}
 
-def _dedupe(xs: Iterable[Formula]) -> list[Formula]:
-    seen: dict[Formula, None] = {}
-    for x in xs:
-        seen.setdefault(x, None)
-    return list(seen)
+    def alive(self, cid: str) -> Formula:
+        return var(cid)
 
+    def and_(self, xs: Iterable[Formula]) -> Formula:
+        return and_(xs)
 
-def and_(xs: Iterable[Formula]) -> Formula:
-    out: list[Formula] = []
-    for x in xs:
-        if x == FALSE:
-            return FALSE
-        if x == TRUE:
-            continue
-        out.extend(x[1] if x[0] == "and" else (x,))
-    out = _dedupe(out)
-    return TRUE if not out else out[0] if len(out) == 1 else ("and", tuple(out))
+    def or_(self, xs: Iterable[Formula]) -> Formula:
+        return or_(xs)
 
+    def at_least(self, k: int, xs: Iterable[Formula]) -> Formula:
+        return atleast(k, xs)
 
-def or_(xs: Iterable[Formula]) -> Formula:
-    out: list[Formula] = []
-    for x in xs:
-        if x == TRUE:
-            return TRUE
-        if x == FALSE:
-            continue
-        out.extend(x[1] if x[0] == "or" else (x,))
-    out = _dedupe(out)
-    return FALSE if not out else out[0] if len(out) == 1 else ("or", tuple(out))
+    def not_(self, x: Formula) -> Formula:
+        return not_(x)
 
+    def _hops(self, rules: Rules[Formula], net: str) -> dict[frozenset[str], Formula]:
+        """Per pair of adjacent switches: some parallel link between them up."""
+        if net not in self._hops_memo:
+            hops: dict[frozenset[str], list[Formula]] = {}
+            for a, b, cid in rules.v.net_links[net]:
+                if a != b:
+                    hops.setdefault(frozenset((a, b)), []).append(rules.alive(cid))
+            self._hops_memo[net] = {p: or_(xs) for p, xs in hops.items()}
+        return self._hops_memo[net]
 
-def atleast(k: int, xs: Iterable[Formula]) -> Formula:
-    """At least ``k`` of ``xs`` hold (duplicates count once per occurrence)."""
-    items = list(xs)
-    k -= sum(1 for x in items if x == TRUE)
-    items = [x for x in items if x not in (TRUE, FALSE)]
-    if k <= 0:
-        return TRUE
-    if k > len(items):
-        return FALSE
-    if k == 1:
-        return or_(items)
-    if k == len(items):
-        return and_(items)
-    if len(set(items)) < len(items):
-        # A repeated operand counts twice: a k-of-n gate over distinct
-        # events cannot say that, so expand as OR over k-subsets (rare:
-        # only when two voters share a node and a process).
-        from itertools import combinations
+    def connected(self, rules: Rules[Formula], net: str, a: str, b: str) -> Formula:
+        """Switches ``a`` and ``b`` of ``net`` joined by up switches and links:
+        the OR over every simple path of the AND of its switches and hops
+        (layered reachability past :data:`MAX_PATHS` paths; exact too)."""
+        if a == b:
+            return rules.switch_up(a)
+        a, b = sorted((a, b))
+        key = (net, a, b)
+        if key not in self._conn:
+            self._conn[key] = self._simple_paths(rules, net, a, b)
+        return self._conn[key]
 
-        return or_(and_(c) for c in combinations(items, k))
-    return ("atleast", k, tuple(items))
+    def _simple_paths(self, rules: Rules[Formula], net: str, a: str, b: str) -> Formula:
+        hops = self._hops(rules, net)
+        adj: dict[str, list[str]] = {s: [] for s in rules.v.net_switches[net]}
+        for p in hops:
+            x, y = sorted(p)
+            adj[x].append(y)
+            adj[y].append(x)
+        for x in adj:
+            adj[x].sort()
+        paths: list[list[str]] = []
+        stack: list[tuple[str, list[str]]] = [(a, [a])]
+        while stack:
+            x, path = stack.pop()
+            if x == b:
+                paths.append(path)
+                if len(paths) > MAX_PATHS:
+                    return self._layered(rules, a, b, hops, adj)
+                continue
+            for y in adj[x]:
+                if y not in path:
+                    stack.append((y, path + [y]))
+        return or_(and_([*(rules.switch_up(s) for s in p), *(hops[frozenset(e)] for e in pairwise(p))])
+                   for p in paths)
 
-
-def not_(x: Formula) -> Formula:
-    if x == TRUE:
-        return FALSE
-    if x == FALSE:
-        return TRUE
-    return x[1] if x[0] == "not" else ("not", x)
-
-
-def variables(f: Formula) -> set[str]:
-    """Component ids appearing in ``f``."""
-    out: set[str] = set()
-    seen: set[int] = set()
-    todo = [f]
-    while todo:
-        x = todo.pop()
-        if id(x) in seen:
-            continue
-        seen.add(id(x))
-        if x[0] == "var":
-            out.add(x[1])
-        elif x[0] == "not":
-            todo.append(x[1])
-        elif x[0] in ("and", "or"):
-            todo.extend(x[1])
-        elif x[0] == "atleast":
-            todo.extend(x[2])
-    return out
-
-
-def holds(f: Formula, failed: frozenset[str] | set[str], memo: dict | None = None) -> bool:
-    """Evaluate success formula ``f`` with ``failed`` components down."""
-    memo = {} if memo is None else memo
-    key = id(f)
-    if key in memo:
-        return memo[key]
-    t = f[0]
-    if t == "T":
-        r = True
-    elif t == "F":
-        r = False
-    elif t == "var":
-        r = f[1] not in failed
-    elif t == "not":
-        r = not holds(f[1], failed, memo)
-    elif t == "and":
-        r = all(holds(x, failed, memo) for x in f[1])
-    elif t == "or":
-        r = any(holds(x, failed, memo) for x in f[1])
-    else:
-        r = sum(holds(x, failed, memo) for x in f[2]) >= f[1]
-    memo[key] = r
-    return r
-
-
-def coherent(f: Formula) -> bool:
-    """``f`` has no NOT gate (monotone in the failures)."""
-    todo, seen = [f], set()
-    while todo:
-        x = todo.pop()
-        if id(x) in seen:
-            continue
-        seen.add(id(x))
-        if x[0] == "not":
-            return False
-        if x[0] in ("and", "or"):
-            todo.extend(x[1])
-        elif x[0] == "atleast":
-            todo.extend(x[2])
-    return True
+    @staticmethod
+    def _layered(rules: Rules[Formula], a: str, b: str, hops: dict, adj: dict) -> Formula:
+        """Exact reachability by rounds: r_i(x) = r_{i-1}(x) OR some
+        neighbour y with r_{i-1}(y), the hop and x up."""
+        cur = {x: (rules.switch_up(a) if x == a else FALSE) for x in adj}
+        for _ in range(len(adj) - 1):
+            cur = {x: or_([cur[x], *(and_([cur[y], hops[frozenset((x, y))], rules.switch_up(x)])
+                                     for y in adj[x] if cur[y] != FALSE)]) for x in adj}
+        return cur[b]
 
 
 @dataclass(frozen=True)
@@ -207,223 +154,11 @@ class Tree:
         return variables(self.up)
 
 
-class Builder:
+class Builder(Rules[Formula]):
     """Success formulas for one :class:`ModelView`, memoised per fact."""
 
     def __init__(self, v: ModelView):
-        self.v = v
-        self._memo: dict[tuple, Formula] = {}
-        self._paths: dict[str, dict[tuple[str, str], Formula]] = {}
-
-    def _m(self, key: tuple, fn) -> Formula:
-        if key not in self._memo:
-            self._memo[key] = fn()
-        return self._memo[key]
-
-    def alive(self, cid: str) -> Formula:
-        # Components the view does not list (processes left out) never fail.
-        return var(cid) if cid in self.v.component_set else TRUE
-
-    # -- topology -------------------------------------------------------------
-
-    def node_up(self, n: str) -> Formula:
-        def build() -> Formula:
-            v = self.v
-            parts = [self.alive(node_id(n)), *(self.alive(d) for d in v.node_domains[n])]
-            feeds = v.node_feeds.get(n, ())
-            if feeds:
-                parts.append(or_(and_(self.alive(d) for d in feed) for feed in feeds))
-            return and_(parts)
-        return self._m(("node", n), build)
-
-    def switch_up(self, s: str) -> Formula:
-        return self._m(("switch", s), lambda: and_([self.alive(switch_id(s)),
-                                                    *(self.alive(d) for d in self.v.switch_domains[s])]))
-
-    def port_up(self, n: str, net: str) -> Formula:
-        def build() -> Formula:
-            if net not in self.v.ports[n]:
-                return FALSE
-            sws = self.v.ports[n][net]
-            return and_([self.node_up(n), or_(self.switch_up(x) for x in sws)]) if sws else self.node_up(n)
-        return self._m(("port", n, net), build)
-
-    def _hops(self, net: str) -> dict[frozenset[str], Formula]:
-        """Per pair of adjacent switches: some parallel link between them up."""
-        hops: dict[frozenset[str], list[Formula]] = {}
-        for a, b, cid in self.v.net_links[net]:
-            if a != b:
-                hops.setdefault(frozenset((a, b)), []).append(self.alive(cid))
-        return {p: or_(xs) for p, xs in hops.items()}
-
-    def _connected(self, net: str, a: str, b: str) -> Formula:
-        """Switches ``a`` and ``b`` of ``net`` joined by up switches and links."""
-        if a == b:
-            return self.switch_up(a)
-        a, b = sorted((a, b))
-        return self._m(("conn", net, a, b), lambda: self._simple_paths(net, a, b))
-
-    def _simple_paths(self, net: str, a: str, b: str) -> Formula:
-        hops = self._hops(net)
-        adj: dict[str, list[str]] = {s: [] for s in self.v.net_switches[net]}
-        for p in hops:
-            x, y = sorted(p)
-            adj[x].append(y)
-            adj[y].append(x)
-        for x in adj:
-            adj[x].sort()
-        paths: list[list[str]] = []
-        stack: list[tuple[str, list[str]]] = [(a, [a])]
-        while stack:
-            x, path = stack.pop()
-            if x == b:
-                paths.append(path)
-                if len(paths) > MAX_PATHS:
-                    return self._layered(net, a, b, hops, adj)
-                continue
-            for y in adj[x]:
-                if y not in path:
-                    stack.append((y, path + [y]))
-        return or_(and_([*(self.switch_up(s) for s in p), *(hops[frozenset(e)] for e in pairwise(p))])
-                   for p in paths)
-
-    def _layered(self, net: str, a: str, b: str, hops: dict, adj: dict) -> Formula:
-        """Exact reachability by rounds: r_i(x) = r_{i-1}(x) OR some
-        neighbour y with r_{i-1}(y), the hop and x up."""
-        cur = {x: (self.switch_up(a) if x == a else FALSE) for x in adj}
-        for _ in range(len(adj) - 1):
-            cur = {x: or_([cur[x], *(and_([cur[y], hops[frozenset((x, y))], self.switch_up(x)])
-                                     for y in adj[x] if cur[y] != FALSE)]) for x in adj}
-        return cur[b]
-
-    def reach_on(self, a: str, b: str, net: str) -> Formula:
-        def build() -> Formula:
-            if net not in self.v.ports[a] or net not in self.v.ports[b]:
-                return FALSE
-            sa, sb = self.v.ports[a][net], self.v.ports[b][net]
-            if not sa or not sb:
-                return and_([self.port_up(a, net), self.port_up(b, net)])
-            return and_([self.node_up(a), self.node_up(b),
-                         or_(self._connected(net, x, y) for x in sa for y in sb)])
-        return self._m(("reach_on", *sorted((a, b)), net), build)
-
-    def reach(self, a: str, b: str) -> Formula:
-        if a == b:
-            return self.node_up(a)
-        a, b = sorted((a, b))
-
-        def build() -> Formula:
-            pa, pb = self.v.ports[a], self.v.ports[b]
-            shared = sorted(set(pa) & set(pb))
-            if not shared:
-                return and_([self.node_up(a), self.node_up(b)]) if not pa or not pb else FALSE
-            return or_(self.reach_on(a, b, net) for net in shared)
-        return self._m(("reach", a, b), build)
-
-    # -- instances ------------------------------------------------------------
-
-    def inst_ok(self, s: str, n: str) -> Formula:
-        def build() -> Formula:
-            nets = self.v.ports[n]
-            parts = [self.node_up(n), self.alive(proc_id(self.v.process(s), n))]
-            if nets:
-                parts.append(or_(self.port_up(n, net) for net in sorted(nets)))
-            return and_(parts)
-        return self._m(("inst", s, n), build)
-
-    def pcmk_quorate(self, n: str) -> Formula:
-        def build() -> Formula:
-            v = self.v
-            if n not in v.pcmk_nodes:
-                return FALSE
-            if v.pcmk_two_node:
-                other = next(c for c in v.pcmk_nodes if c != n)
-                if not v.pcmk_fencing or n == v.pcmk_winner:
-                    return self.node_up(n)
-                # Non-monotone: the loser of the race survives when the winner is down.
-                return and_([self.node_up(n), or_([not_(self.node_up(other)), self.reach(n, other)])])
-            votes = [self.reach(n, c) for c in v.pcmk_nodes]
-            q = v.pcmk_qdevice
-            if q is not None:
-                votes.append(and_([self.node_up(q), self.alive(proc_id(QNETD, q)), self.reach(n, q)]))
-            return and_([self.node_up(n), atleast(v.pcmk_quorum, votes)])
-        return self._m(("quorate", n), build)
-
-    def eligible(self, s: str, h: str) -> Formula:
-        def build() -> Formula:
-            v = self.v
-            parts = [self.port_up(h, v.vip_network[s]), *(self.alive(proc_id(p, h)) for p in v.holder_processes(s))]
-            if isinstance(v.services[s].strategy, PacemakerVip):
-                parts.append(self.pcmk_quorate(h))
-            return and_(parts)
-        return self._m(("eligible", s, h), build)
-
-    def in_quorum(self, s: str, m: str) -> Formula:
-        def build() -> Formula:
-            v = self.v
-            parts = [self.inst_ok(s, m)]
-            if v.uses_pacemaker(s):
-                parts.append(self.pcmk_quorate(m))
-            parts.append(atleast(v.quorum(s), [and_([self.inst_ok(w, x), self.reach(m, x)])
-                                               for w, x in v.cluster_voters(s)]))
-            return and_(parts)
-        return self._m(("in_quorum", s, m), build)
-
-    def leader(self, s: str, m: str) -> Formula:
-        c = self.v.coordinator(s)
-        if c is None:
-            return FALSE
-        # min_replicas: the writer also needs that many other ok members in reach.
-        replicas = atleast(self.v.services[s].strategy.min_replicas,
-                           [and_([self.inst_ok(s, x), self.reach(m, x)]) for x in self.v.instances[s] if x != m])
-        return and_([self.inst_ok(s, m), or_(and_([self.in_quorum(c, x), self.reach(m, x)])
-                                             for x in self.v.instances[c]), replicas])
-
-    def served(self, s: str, targets: list[tuple[str, Formula]], h: str | None) -> Formula:
-        if h is None:
-            return or_(t for _, t in targets)
-        return or_(and_([self.eligible(h, x), or_(and_([t, self.reach(x, b)]) for b, t in targets)])
-                   for x in self.v.holders[h])
-
-    # -- services -------------------------------------------------------------
-
-    def local_up(self, s: str, via: str | None = None) -> Formula:
-        v = self.v
-        h = v.access_holder(s) if via is None else via
-        st = v.services[s].strategy
-        inst = v.instances[s]
-        if isinstance(st, External):
-            return TRUE
-        if isinstance(st, (Vrrp, PacemakerVip)):
-            return or_(self.eligible(s, h) for h in v.holders[s])
-        if isinstance(st, BehindVip):
-            return self.served(s, [(n, self.inst_ok(s, n)) for n in inst], h)
-        if isinstance(st, AppCluster):
-            ms = [(m, self.in_quorum(s, m)) for m in inst]
-            return self.served(s, ms, h) if st.access is not None else or_(t for _, t in ms)
-        if isinstance(st, Elected):
-            ms = [(m, self.leader(s, m)) for m in inst]
-            return self.served(s, ms, h) if st.access is not None else or_(t for _, t in ms)
-        if isinstance(st, (Coordinated, Witness)):
-            return or_(self.inst_ok(s, n) for n in inst)
-        if isinstance(st, ActivePassive):
-            if st.manager is None:
-                return self.inst_ok(s, inst[0]) if inst else FALSE
-            net = v.vip_network.get(s)  # with vips: the address follows it
-            return or_(and_([self.inst_ok(s, n), self.pcmk_quorate(n)]
-                            + ([self.port_up(n, net)] if net is not None else [])) for n in inst)
-        if isinstance(st, Sharded):
-            return and_(self.inst_ok(s, n) for n in inst) if inst else FALSE
-        raise TypeError(f"unknown strategy {type(st).__name__}")
-
-    def up(self, s: str, via: str | None = None) -> Formula:
-        """``s`` fully available, its declared dependencies included, to clients
-        that come through VIP holder ``via`` (default: its first front's); a
-        dependency is reached through its internal front."""
-        v = self.v
-        h = v.access_holder(s) if via is None else via
-        return self._m(("up", s, h), lambda: and_([self.local_up(s, h),
-                                                   *(self.up(d, v.access_holder(d, s)) for d in v.dependencies(s))]))
+        super().__init__(v, Gates())
 
     def tree(self, s: str) -> Tree:
         f = self.up(s)

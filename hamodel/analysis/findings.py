@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from hamodel.deployment import Finding, Severity
+from hamodel.analysis.results import Finding, Severity
 
 def at_least(severity: str, threshold: str) -> bool:
     """Whether ``severity`` is ``threshold`` or worse (ranked by :class:`Severity`)."""

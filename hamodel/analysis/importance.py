@@ -27,7 +27,7 @@ from typing import Any, Mapping, Sequence
 
 from hamodel.analysis.availability import component_reliability, has_figures
 from hamodel.analysis.components import ModelView, component_key, view
-from hamodel.deployment import Placement, VrrpGroup
+from hamodel.analysis.results import Placement, VrrpGroup
 from hamodel.model import Architecture
 
 HOURS_PER_YEAR = 8766

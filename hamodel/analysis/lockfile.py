@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Iterable
 
-from hamodel.deployment import Placement
+from hamodel.analysis.results import Placement, PlacementResult
 from hamodel.errors import HamodelError
+from hamodel.files import read_bounded
 from hamodel.model import Architecture
-
-if TYPE_CHECKING:
-    from hamodel.analysis.placement import PlacementResult
 
 __all__ = ["LOCK_FORMAT", "lock_path_for", "read_lock", "write_lock"]
 
@@ -53,18 +51,20 @@ def read_lock(path: Path, arch: Architecture) -> Placement | None:
     silently ignoring part of it would move instances without saying so.
     """
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         return None
 
     def bad(where: str, why: str) -> HamodelError:
         return HamodelError(f"{path}: not a placement lock file: {where}{': ' if where else ''}{why} "
                             "(delete it or use --fresh)")
 
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+    try:  # a regular file of a sensible size: a FIFO does not hang, 1 GiB is not parsed
+        data = json.loads(read_bounded(path, "a lock file").decode("utf-8"))
     except UnicodeDecodeError as exc:
         raise bad("", f"not UTF-8 text (byte {exc.start})") from None
-    except (OSError, ValueError, RecursionError) as exc:  # RecursionError: [[[...]]]
+    except OSError as exc:
+        raise bad("", exc.strerror or str(exc)) from None
+    except (ValueError, RecursionError) as exc:  # RecursionError: [[[...]]]; ValueError: UnreadableFile too
         raise bad("", str(exc)) from None
     if not isinstance(data, dict):
         raise bad("", f"expected an object, got {_json_type(data)}")
@@ -100,8 +100,9 @@ def read_lock(path: Path, arch: Architecture) -> Placement | None:
     return Placement(inst, vrids=vrids)
 
 
-def write_lock(path: Path, result: PlacementResult) -> None:
-    """Write the lock file: deterministic JSON, replaced atomically."""
+def write_lock(path: Path, result: PlacementResult, inputs: Iterable[tuple[Path, str]] = ()) -> None:
+    """Write the lock file: deterministic JSON, replaced atomically (a regular
+    file or a new path, never one of ``inputs``: see :func:`hamodel.output.refuse_output`)."""
     from hamodel.output import write_file
 
     data = {
@@ -110,4 +111,4 @@ def write_lock(path: Path, result: PlacementResult) -> None:
         "vrrp_groups": {g.service: {"network": g.network, "vrid": g.vrid, "master": g.master}
                         for g in result.vrrp_groups},
     }
-    write_file(Path(path), (json.dumps(data, indent=2, sort_keys=True) + "\n").encode())
+    write_file(Path(path), (json.dumps(data, indent=2, sort_keys=True) + "\n").encode(), inputs=inputs)

@@ -17,7 +17,6 @@ from __future__ import annotations
 import bisect
 import math
 from collections import defaultdict
-from dataclasses import dataclass
 from typing import Iterable
 
 from hamodel.analysis import placement_solver as S
@@ -29,7 +28,7 @@ from hamodel.analysis.placement_statements import names as _names
 from hamodel.analysis.placement_statements import plural as _plural
 from hamodel.analysis.placement_statements import role_text as _role_text
 from hamodel.analysis.vrrp import allocate as allocate_vrrp
-from hamodel.deployment import Placement, VrrpGroup
+from hamodel.analysis.results import Placement, PlacementResult, VrrpGroup  # noqa: F401  (PlacementResult re-exported)
 from hamodel.errors import HamodelError
 from hamodel.model import Architecture, Service
 from hamodel.model.strategies import ActivePassive, AppCluster
@@ -49,30 +48,6 @@ class Unplaceable(HamodelError):
     def __init__(self, explanations: Iterable[str]):
         self.explanations = list(dict.fromkeys(explanations))
         super().__init__("no placement satisfies the model:\n" + "\n".join(f"- {e}" for e in self.explanations))
-
-
-@dataclass(frozen=True)
-class PlacementResult:
-    """A placement with its allocations (VRRP groups) and notes."""
-
-    placement: Placement
-    vrrp_groups: tuple[VrrpGroup, ...]
-    nonlocal_bind_nodes: frozenset[str]
-    warnings: tuple[str, ...]
-    moved: int = 0
-
-    def to_dict(self) -> dict:
-        return {
-            "placement": self.placement.to_dict(),
-            "vrrp_groups": [
-                {"service": g.service, "vips": list(g.vips), "network": g.network, "vrid": g.vrid,
-                 "priorities": dict(sorted(g.priorities.items())), "master": g.master, "manager": g.manager}
-                for g in self.vrrp_groups
-            ],
-            "nonlocal_bind_nodes": sorted(self.nonlocal_bind_nodes),
-            "moved": self.moved,
-            "warnings": list(self.warnings),
-        }
 
 
 # ---------------------------------------------------------------------------
@@ -193,11 +168,12 @@ def verify(arch: Architecture, placement: Placement) -> list[str]:
                     else:
                         out.append(f"{name} allows at most {limit} per {kind} (max_per_domain), "
                                    f"but {kind} {d} has {len(ns)} ({_names(ns)})")
-        for t in svc.colocate:
+        for t in dict.fromkeys([*svc.colocate, *svc.local_deps]):
             t_nodes = set(inst.get(t, []))
             lonely = [n for n in valid if n not in t_nodes]
+            why = "colocate" if t in svc.colocate else "a Local dependency"
             if lonely:
-                out.append(f"{name} must run only on nodes that run {t} (colocate), but {_names(lonely)} "
+                out.append(f"{name} must run only on nodes that run {t} ({why}), but {_names(lonely)} "
                            f"{'does' if len(lonely) == 1 else 'do'} not run {t}")
         if _quorum_cluster(svc) and len(here) + _witness_votes(arch, svc, lambda w: len(inst.get(w.name, []))) < 3:
             out.append(f"{name} keeps a majority quorum, which needs at least 3 members, but has {len(here)}"
@@ -245,7 +221,7 @@ def _services(arch: Architecture, node_domains: dict[str, tuple[str, ...]]) -> l
         out.append(S.Svc(
             name=svc.name, index=i, cand=candidates(arch, svc), count=k, everywhere=runs_everywhere(svc),
             ports=frozenset(node_ports(svc)), req=(_res(svc.requests.cpu, True), _res(svc.requests.memory_gb, True)),
-            pins=sorted(svc.pin, key=natural_key), colocate=list(svc.colocate), anti=svc.anti_affinity,
+            pins=sorted(svc.pin, key=natural_key), colocate=list(dict.fromkeys([*svc.colocate, *svc.local_deps])), anti=svc.anti_affinity,
             limits=limits, max_per_domain=dict(svc.max_per_domain),
             quorum_too_small=_quorum_cluster(svc) and k + _witness_votes(arch, svc, lambda w: instance_count(arch, w)) < 3,
         ))

@@ -23,7 +23,7 @@ from graphlib import TopologicalSorter
 from hamodel.analysis.components import view
 from hamodel.analysis.cutsets import Analyzer
 from hamodel.analysis.semantics import Evaluation
-from hamodel.deployment import Placement
+from hamodel.analysis.results import Placement
 from hamodel.model import Architecture
 from hamodel.model.strategies import ActivePassive, AppCluster, External, Sharded
 

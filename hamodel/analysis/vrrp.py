@@ -14,7 +14,7 @@ from typing import Mapping
 
 from hamodel.analysis.placement_solver import natural_key
 from hamodel.analysis.placement_statements import plural
-from hamodel.deployment import VrrpGroup
+from hamodel.analysis.results import VrrpGroup
 from hamodel.model import Architecture
 from hamodel.model.strategies import ActivePassive, PacemakerVip, Vrrp
 

@@ -98,15 +98,19 @@ def command(model: str | None, *, scenarios: list[str] | None, rst_out: Path | N
     arch = load(model)
     from hamodel.output import check_writable
 
+    from hamodel.analysis.placement import lock_path_for
+    from hamodel.loader import model_inputs
+
+    inputs = [(p, "the model" if i == 0 else "a module the model imports") for i, p in enumerate(model_inputs(model))]
+    inputs.append((lock or lock_path_for(model), "the lock file this command reads"))
     try:  # before a long drill, not after it: an unwritable report path is a usage error
         for target in (json_file, rst_out):
-            if target is not None:
-                check_writable(target)
+            if target is not None and str(target) != "-":
+                check_writable(target, inputs)
     except HamodelError as exc:
         err.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
         return 2
     from hamodel.drill.lab import LabError
-    from hamodel.analysis.placement import lock_path_for
     from hamodel.drill.runner import generated_files, run_drill
 
     try:
@@ -144,13 +148,19 @@ def command(model: str | None, *, scenarios: list[str] | None, rst_out: Path | N
         sys.stdout.write(to_json(report))
     try:
         if json_file is not None:
-            write_file(json_file, to_json(report).encode())
-            console.print(f"report: {escape(str(json_file))}", highlight=False)
+            if str(json_file) == "-":
+                sys.stdout.write(to_json(report))
+            else:
+                write_file(json_file, to_json(report).encode(), inputs=inputs)
+                console.print(f"report: {escape(str(json_file))}", highlight=False)
         if rst_out is not None:
             from hamodel.generators.drill_report import render_rst
 
-            write_file(rst_out, render_rst(report).encode())
-            console.print(f"docs page: {escape(str(rst_out))}", highlight=False)
+            if str(rst_out) == "-":  # as every -o: standard output
+                sys.stdout.write(render_rst(report))
+            else:
+                write_file(rst_out, render_rst(report).encode(), inputs=inputs)
+                console.print(f"docs page: {escape(str(rst_out))}", highlight=False)
     except HamodelError as exc:  # e.g. the disk filled up during the drill
         err.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
         return 2

@@ -2,7 +2,7 @@
 
 from hamodel.model.architecture import Acknowledgement, Architecture, FenceDevice, PacemakerCluster
 from hamodel.model.base import Reliability, Resources, SecretRef
-from hamodel.model.services import Endpoint, Service
+from hamodel.model.services import Endpoint, Local, Service, Soft
 from hamodel.model.strategies import (
     STRATEGY_TITLES,
     ActivePassive,
@@ -37,6 +37,7 @@ __all__ = [
     "Acknowledgement", "ActivePassive", "AppCluster", "Architecture", "BehindVip", "Coordinated",
     "Elected", "Endpoint", "External", "FailureDomain", "FenceDevice", "HealthCheck", "Interface", "Network", "Node",
     "PacemakerCluster", "PacemakerVip", "Power", "Rack", "Region", "Reliability", "Resources",
-    "STRATEGY_TITLES", "SecretRef", "Service", "Sharded", "Site", "Switch", "Tls", "Trunk", "VirtualIP", "Vrrp",
+    "Local", "STRATEGY_TITLES", "SecretRef", "Service", "Sharded", "Site", "Soft", "Switch", "Tls", "Trunk",
+    "VirtualIP", "Vrrp",
     "Witness", "Zone",
 ]

@@ -11,7 +11,7 @@ from pydantic import Field, ValidationError, model_validator
 from hamodel.errors import ModelError, from_validation_error
 from hamodel.model.base import HaBase, Name, Ref, RefList, Reliability, SecretRef
 from hamodel.model.services import Service
-from hamodel.model.strategies import ActivePassive, HaproxySettings, PacemakerVip, Vrrp
+from hamodel.model.strategies import ActivePassive, External, HaproxySettings, PacemakerVip, Vrrp
 from hamodel.model.topology import FailureDomain, Network, Node, VirtualIP
 
 if TYPE_CHECKING:
@@ -377,10 +377,28 @@ class Architecture(HaBase):
                         p.append((f"{at}.{field}", f"unknown node {n!r}"))
                     elif not set(nodes[n].roles) & set(svc.on):
                         p.append((f"{at}.{field}", f"node {n!r} has none of the roles {svc.on}"))
-            for field in ("depends_on", "colocate"):
+            for field in ("depends_on", "local_deps", "soft_deps", "colocate"):
                 for s in getattr(svc, field):
                     if s not in services:
                         p.append((f"{at}.{field}", f"unknown service {s!r}"))
+            if svc.clients is not None:
+                dom = {d.name: d for d in self.domains}.get(svc.clients)
+                if dom is None or dom.kind != "switch":
+                    p.append((f"{at}.clients", f"{svc.clients!r} is not a switch of the model (clients come in "
+                              "through an access or uplink switch)"))
+                else:
+                    nets = [net.name for net in self.networks if svc.clients in net.switches]
+                    front = svc.access
+                    vnet = vips[front.vip].network if front is not None and front.vip in vips else None
+                    if vnet is not None and vnet not in nets:
+                        p.append((f"{at}.clients", f"switch {svc.clients!r} does not carry network {vnet!r} of "
+                                  f"the virtual IP its clients use"))
+            for d in svc.local_deps:
+                dep = services.get(d)
+                if dep is not None and not isinstance(dep.strategy, External) and not any(
+                        set(n.roles) & set(svc.on) and set(n.roles) & set(dep.on) for n in self.nodes):
+                    p.append((f"{at}.local_deps", f"Local({d!r}): no node runs both {svc.name} (roles {svc.on}) "
+                              f"and {d} (roles {dep.on}), so no instance has {d} on its own node"))
             for s in getattr(svc.strategy, "via", []) or []:
                 if s not in services:
                     p.append((f"{at}.strategy.via", f"unknown service {s!r}"))
@@ -409,8 +427,16 @@ class Architecture(HaBase):
                 if strat.track is not None and strat.track != svc.process and strat.track not in {s.process for s in self.services}:
                     p.append((f"{at}.strategy.track", f"no service runs process {strat.track!r}"))
                 nets = {vips[v].network for v in strat.vips if v in vips}
-                if len(nets) > 1:
-                    p.append((f"{at}.strategy.vips", f"one VRRP group spans networks {sorted(nets)}: use one service per network"))
+                if strat.sync_group is not None:
+                    peers = [x for x in self.services if isinstance(x.strategy, Vrrp)
+                             and x.strategy.sync_group == strat.sync_group]
+                    if len(peers) < 2:
+                        p.append((f"{at}.strategy.sync_group", f"sync group {strat.sync_group!r} has no other VRRP "
+                                  "group: name it on the groups that must fail over together"))
+                    elif any(sorted(x.on) != sorted(svc.on) or x.pin != svc.pin for x in peers):
+                        p.append((f"{at}.strategy.sync_group", f"the groups of sync group {strat.sync_group!r} "
+                                  f"({', '.join(sorted(x.name for x in peers))}) must run on the same nodes "
+                                  "(same on and pin)"))
                 if strat.vrid is not None:
                     for net in nets:
                         if net in networks and strat.vrid in networks[net].reserved_vrids:

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 from pydantic import BeforeValidator, Field, model_validator
 
-from hamodel.model.base import HaBase, Name, NameSet, RefList, Resources, SecretRef, _listify
+from hamodel.model.base import HaBase, Name, NameSet, Ref, RefList, Resources, SecretRef, _listify
 from hamodel.model.strategies import (
     ActivePassive,
     AppCluster,
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
     from hamodel.model.base import Data, NamesIn, RefsIn
+    from hamodel.model.topology import FailureDomain
 
 
 class Endpoint(HaBase):
@@ -45,6 +46,55 @@ class Endpoint(HaBase):
         def __init__(self, port: int, *, protocol: Literal["tcp", "http", "udp"] = ..., name: str | None = ...,
                          check: HealthCheck | Data | None = ..., auth: SecretRef | Data | None = ...,
                          loopback: bool = ...) -> None: ...
+
+
+class Local(HaBase):
+    """A dependency on the instance of a service on the consumer's own node
+    (``depends_on=[Local("etcd")]``: a kubeadm apiserver talks to the etcd
+    beside it). Each instance counts only where that node's instance serves;
+    placement puts the two together (as ``colocate``)."""
+
+    _positional: ClassVar = ("service",)
+    service: Ref
+
+    if TYPE_CHECKING:
+        def __init__(self, service: str | Service) -> None: ...
+
+
+class Soft(HaBase):
+    """A dependency whose loss degrades the consumer without stopping it
+    (``depends_on=[Soft("memcached")]``: a cache, a metrics sink). The
+    consumer is reported degraded, not down; availability counts it as up."""
+
+    _positional: ClassVar = ("service",)
+    service: Ref
+
+    if TYPE_CHECKING:
+        def __init__(self, service: str | Service) -> None: ...
+
+
+def _split_dependencies(data: Any) -> Any:
+    """``depends_on`` may hold ``Local(...)`` and ``Soft(...)`` markers (or
+    their dict forms): they are kept in ``local_deps`` / ``soft_deps``, a
+    local one is also a (hard) ``depends_on``."""
+    if not isinstance(data, dict) or "depends_on" not in data:
+        return data
+    hard: list = []
+    local = list(_listify(data.get("local_deps")))
+    soft = list(_listify(data.get("soft_deps")))
+    for d in _listify(data["depends_on"]):
+        if isinstance(d, dict) and set(d) == {"local"}:
+            d = Local(d["local"])
+        elif isinstance(d, dict) and set(d) == {"soft"}:
+            d = Soft(d["soft"])
+        if isinstance(d, Local):
+            local.append(d.service)
+            hard.append(d.service)
+        elif isinstance(d, Soft):
+            soft.append(d.service)
+        else:
+            hard.append(d)
+    return {**data, "depends_on": hard, "local_deps": local, "soft_deps": soft}
 
 
 def _endpoints(value: Any) -> Any:
@@ -84,7 +134,21 @@ class Service(HaBase):
     requests: Resources = Resources()
     ports: Annotated[list[Endpoint], BeforeValidator(_endpoints)] = Field(default_factory=list)
     depends_on: RefList = Field(default_factory=list)
+    # Left out of exports while unset, so that models that do not use them keep their hash.
+    local_deps: RefList = Field(default_factory=list, exclude_if=lambda v: not v,
+                                description="dependencies served on the consumer's own node")
+    soft_deps: RefList = Field(default_factory=list, exclude_if=lambda v: not v,
+                               description="dependencies whose loss only degrades")
     required: bool = True
+    clients: Ref | None = Field(
+        default=None, exclude_if=lambda v: v is None,
+        description="the switch its clients come in through (an access switch, or the uplink external clients "
+                    "arrive on); default: anywhere on its VIP's network")
+    listen: Literal["node", "any"] = Field(
+        default="node", exclude_if=lambda v: v == "node", description="the address its instances bind: the node's own, or every address "
+        "(0.0.0.0 / [::]), which takes the port from an HAProxy front on the same node")
+    protocol: Literal["ssh", "tls", "wireguard", "openvpn", "ipsec"] | None = Field(
+        default=None, exclude_if=lambda v: v is None, description="an application protocol that encrypts by itself (no TLS at HAProxy needed)")
     supervisor: Literal["none", "systemd", "pacemaker"] | None = Field(
         default=None, description="what restarts a failed process; default the architecture's"
     )
@@ -96,9 +160,19 @@ class Service(HaBase):
                          replicas: Literal["all"] | int = ..., anti_affinity: str = ...,
                          max_per_domain: Mapping[str, int] = ..., pin: RefsIn = ..., exclude: RefsIn = ...,
                          colocate: RefsIn = ..., requests: Resources | Data = ...,
-                         ports: int | Endpoint | Iterable[int | Endpoint | Data] = ..., depends_on: RefsIn = ...,
-                         required: bool = ..., supervisor: Literal["none", "systemd", "pacemaker"] | None = ...,
+                         ports: int | Endpoint | Iterable[int | Endpoint | Data] = ...,
+                         depends_on: RefsIn | Iterable[str | Service | Local | Soft] = ...,
+                         local_deps: RefsIn = ..., soft_deps: RefsIn = ...,
+                         required: bool = ..., clients: str | FailureDomain | None = ...,
+                         listen: Literal["node", "any"] = ...,
+                         protocol: Literal["ssh", "tls", "wireguard", "openvpn", "ipsec"] | None = ...,
+                         supervisor: Literal["none", "systemd", "pacemaker"] | None = ...,
                          strategy: Strategy | Data) -> None: ...
+
+    @model_validator(mode="before")
+    @classmethod
+    def _dependency_kinds(cls, data: Any) -> Any:
+        return _split_dependencies(data)
 
     @model_validator(mode="after")
     def _coherent(self) -> "Service":
@@ -117,8 +191,11 @@ class Service(HaBase):
         if isinstance(s, Elected) and isinstance(self.replicas, int) and s.min_replicas >= self.replicas:
             raise ValueError(f"strategy.min_replicas: {s.min_replicas} replicas besides the writer need "
                              f"replicas >= {s.min_replicas + 1}, not {self.replicas}")
-        if self.name in self.depends_on:
+        if self.name in {*self.depends_on, *self.local_deps, *self.soft_deps}:
             raise ValueError("depends_on: a service cannot depend on itself")
+        if set(self.soft_deps) & set(self.depends_on):
+            raise ValueError(f"depends_on: {sorted(set(self.soft_deps) & set(self.depends_on))} is both a hard "
+                             "and a soft dependency")
         if self.name in self.colocate:
             raise ValueError("colocate: a service cannot be colocated with itself")
         if set(self.pin) & set(self.exclude):
@@ -147,11 +224,12 @@ class Service(HaBase):
 
     @property
     def dependencies(self) -> list[str]:
-        """Declared dependencies plus what the strategy coordinates through."""
+        """Declared (hard) dependencies, local ones included, plus what the
+        strategy coordinates through. Soft dependencies are not in here."""
         via = list(getattr(self.strategy, "via", []) or [])
         if isinstance(self.strategy, Elected):
             via.append(self.strategy.by)
-        return sorted(set(self.depends_on) | set(via))
+        return sorted(set(self.depends_on) | set(self.local_deps) | set(via))
 
     @property
     def mode(self) -> str:
@@ -163,5 +241,7 @@ class Service(HaBase):
         return "A/A"
 
     def backend_ports(self) -> list[int]:
+        """The ports its instances listen on behind its front (``backend_port``
+        or each front port + ``backend_port_offset``)."""
         a = self.access
-        return [p + a.backend_port_offset for p in a.ports] if a else []
+        return list(a.backend_ports) if a else []

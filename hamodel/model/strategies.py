@@ -304,6 +304,13 @@ class Vrrp(HaBase):
     This is strategy 1 of the reference: every holder runs keepalived, the
     VIP sits on the highest-priority member whose tracked process is alive.
     VRRP has no quorum: a partition elects one master per side.
+
+    The VIPs may sit on several networks: the adverts go over the first
+    VIP's network, the others follow on their own interfaces
+    (``virtual_ipaddress ... dev``), each tracked (``track_interface``).
+    Groups that name the same ``sync_group`` (on the same nodes) form a
+    keepalived ``vrrp_sync_group``: a fault of one moves all of them, and a
+    partition of any of their networks splits all of them.
     """
 
     _positional: ClassVar = ("vips",)
@@ -318,13 +325,16 @@ class Vrrp(HaBase):
     garp_master_refresh_s: int | None = Field(default=None, ge=1, le=3600)
     notify: SafePath | None = None
     check: VrrpCheck = VrrpCheck()
+    sync_group: Name | None = Field(default=None, exclude_if=lambda v: v is None,
+                                    description="VRRP groups with the same sync_group fail over together "
+                                                "(keepalived vrrp_sync_group)")
 
     if TYPE_CHECKING:
         # The signature editors see (positional forms, accepted input types).
         def __init__(self, vips: RefsIn, *, track: str | None = ..., preempt: bool = ..., advert_int: int = ...,
                          unicast: bool = ..., vrid: int | None = ..., auth: SecretRef | Data | None = ...,
                          garp_master_refresh_s: int | None = ..., notify: str | None = ...,
-                         check: VrrpCheck | Data = ...) -> None: ...
+                         check: VrrpCheck | Data = ..., sync_group: str | None = ...) -> None: ...
 
 
 class PacemakerVip(HaBase):

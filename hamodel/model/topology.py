@@ -227,6 +227,16 @@ class Interface(HaBase):
     ``bond`` lists further switches the same interface is bonded to (NIC
     bond, MLAG): the node keeps the network while any of ``switch`` and
     ``bond`` is up.
+
+    ``bond_mode`` says how the bond is built, and with it the analysis
+    counts each member's NIC port and cable as components of their own
+    (``nic:<node>:<device>/<i>``, ``cable:<node>:<device>/<i>``):
+
+    - ``"active-backup"`` or ``"mlag"`` (LACP across an MLAG pair): one
+      member per switch of ``switch`` and ``bond``; the interface is up
+      while some member, its cable and its switch are;
+    - ``"802.3ad"`` (LACP to one switch): ``members`` links (2 by default),
+      all to ``switch``: it survives a NIC or a cable, **not** the switch.
     """
 
     network: Ref
@@ -234,6 +244,30 @@ class Interface(HaBase):
     device: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$")] = "eth0"
     switch: Ref | None = None
     bond: RefList = Field(default_factory=list, exclude_if=lambda v: not v)
+    bond_mode: Literal["active-backup", "802.3ad", "mlag"] | None = Field(default=None, exclude_if=lambda v: v is None)
+    members: Annotated[int, Field(ge=2, le=8)] | None = Field(default=None, exclude_if=lambda v: v is None)
+
+    @model_validator(mode="after")
+    def _bond_shape(self) -> "Interface":
+        if self.members is not None and self.bond_mode != "802.3ad":
+            raise ValueError("members: the number of links of an 802.3ad bond to one switch "
+                             "(bond_mode='802.3ad'); other bonds have one member per switch")
+        if self.bond_mode == "802.3ad" and self.bond:
+            raise ValueError("bond_mode: 802.3ad (LACP) runs to one switch; across two switches it needs an "
+                             "MLAG pair: bond_mode='mlag'")
+        if self.bond_mode in ("active-backup", "mlag") and not self.bond:
+            raise ValueError(f"bond_mode: {self.bond_mode} needs a second switch in bond")
+        if self.bond_mode is not None and self.switch is None:
+            raise ValueError("bond_mode: a bonded interface names its switch")
+        return self
+
+    def bond_members(self) -> list[str]:
+        """The switch of each bond member (empty when ``bond_mode`` is not given)."""
+        if self.bond_mode is None or self.switch is None:
+            return []
+        if self.bond_mode == "802.3ad":
+            return [self.switch] * (self.members or 2)
+        return self.switches
 
     @property
     def switches(self) -> list[str]:
@@ -277,9 +311,11 @@ class Node(HaBase):
                          capacity: Resources | Data = ..., interfaces: Iterable[Interface | Data] = ...,
                          power: RefsIn = ..., reliability: Reliability | Data | None = ...,
                          addresses: Mapping[Network, AddressIn] | Mapping[str, AddressIn] | None = None,
-                         switch: RefIn | Sequence[RefIn] | None = None) -> None: ...
+                         switch: RefIn | Sequence[RefIn] | None = None,
+                         bond_mode: Literal["active-backup", "802.3ad", "mlag"] | None = None) -> None: ...
     else:
-        def __init__(self, *args: Any, addresses: Any = None, switch: Any = None, **data: Any):
+        def __init__(self, *args: Any, addresses: Any = None, switch: Any = None, bond_mode: Any = None,
+                     **data: Any):
             objs = [d for d in _listify(data.get("domains")) + _listify(data.get("power")) if isinstance(d, FailureDomain)]
             bond: list[Any] = []
             if isinstance(switch, (list, tuple)):
@@ -297,6 +333,8 @@ class Node(HaBase):
                         iface["switch"] = _to_name(switch)
                     if bond:
                         iface["bond"] = [_to_name(b) for b in bond]
+                    if bond_mode is not None:
+                        iface["bond_mode"] = bond_mode
                     ifaces.append(iface)
                 data["interfaces"] = ifaces
             elif switch is not None:
