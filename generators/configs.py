@@ -39,9 +39,9 @@ from hamodel.output import FileSet
 
 def generators() -> list[Any]:
     """The config generators in install order: modules with ``generate(dep, secrets, redacted)``."""
-    from hamodel.generators import haproxy, keepalived, pacemaker, sysctl
+    from hamodel.generators import haproxy, keepalived, monitoring, pacemaker, sysctl
 
-    return [sysctl, haproxy, keepalived, pacemaker]
+    return [sysctl, haproxy, keepalived, pacemaker, monitoring]
 
 
 def build_configs(dep: Deployment, env: Mapping[str, str] | None = None, *, redact: bool = False,
@@ -76,7 +76,11 @@ def build_configs(dep: Deployment, env: Mapping[str, str] | None = None, *, reda
         out[f.path] = f.data
         if f.secret:
             out.secret.add(f.path)
-    out.update(render_manifest(dep, files, manifest_key(secrets.env), ansible_host=ansible_host))
+    from hamodel.generators.monitoring import render as render_monitoring
+
+    central = render_monitoring(dep)  # monitoring/: for the Prometheus server, not for a node
+    out.update(central)
+    out.update(render_manifest(dep, files, manifest_key(secrets.env), ansible_host=ansible_host, central=central))
     return out
 
 

@@ -350,8 +350,9 @@ def build(
     fresh: bool = typer.Option(False, "--fresh", help="Ignore the placement lock file: place from scratch."),
     lock: Optional[Path] = typer.Option(None, "--lock", help="Lock file (default: beside the model, x.lock.json)."),
     validate: bool = typer.Option(False, "--validate", help="Run haproxy -c, keepalived -t and corosync -t (in "
-                                  "a network namespace), crm_verify and the pcs script replay on every config "
-                                  "first; write nothing if one fails. Needs root."),
+                                  "a network namespace), crm_verify and the pcs script replay on every config, "
+                                  "and promtool (check config, check rules, test rules) on the monitoring files "
+                                  "when promtool is installed, first; write nothing if one fails. Needs root."),
     ansible_host: bool = typer.Option(False, "--ansible-host", help="Write each node's model address as its "
                                       "ansible_host in ansible/inventory.yml (by default a site inventory's "
                                       "address is never overridden)."),
@@ -364,7 +365,8 @@ def build(
 
     arch = _load(model)
     try:
-        dep = resolve(arch, lock=lock or lock_path_for(model), fresh=fresh, analyse=False)
+        # analysed: the monitoring rules are labelled with the findings they answer
+        dep = resolve(arch, lock=lock or lock_path_for(model), fresh=fresh, analyse=True)
         files = build_configs(dep, ansible_host=ansible_host)
     except (Unplaceable, InconsistentConfig) as exc:
         err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)

@@ -38,6 +38,18 @@ def corosync_token_timeout_ms(token_ms: int, nodes: int) -> int:
     """The token timeout corosync really uses (token_coefficient added from 3 nodes on)."""
     return token_ms + max(0, nodes - 2) * TOKEN_COEFFICIENT_MS
 
+# -- monitoring: facts the HAProxy, keepalived and monitoring generators share --
+
+#: HAProxy's built-in Prometheus exporter (PROMEX) listens here, on the node's
+#: own address on its VRRP network (haproxy.cfg frontend ``hamodel-metrics``).
+HAPROXY_METRICS_PORT = 8405
+#: node_exporter's textfile collector folder (Debian's default for
+#: prometheus-node-exporter): keepalived's state script writes here.
+NODE_TEXTFILE_DIR = "/var/lib/prometheus/node-exporter"
+#: The generated keepalived notify script writing VRRP state as node_exporter
+#: textfile metrics (``notify_master``/``_backup``/``_fault``/``_stop``).
+KEEPALIVED_STATE_SCRIPT = "/usr/local/lib/hamodel/keepalived-state"
+
 
 @dataclass(frozen=True)
 class Deployment:

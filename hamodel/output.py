@@ -264,7 +264,8 @@ def foreign_entries(out: Path, limit: int = 5) -> list[str] | None:
     # ansible/deploy.yml is hamodel's since manifest format 2: in an older
     # tree a file there is the operator's own playbook, never replaced.
     extras = TREE_EXTRAS if type(fmt) is int and fmt >= 2 else TREE_EXTRAS - {"ansible/deploy.yml", "ansible/collect.yml"}
-    listed = {str(k) for k in manifest["files"]} | extras
+    central = manifest.get("central")  # monitoring/: files for no node
+    listed = {str(k) for k in manifest["files"]} | extras | ({str(k) for k in central} if isinstance(central, dict) else set())
     dirs = {str(PurePosixPath(p).parent) for p in listed}
     dirs = {str(parent) for d in dirs for parent in [PurePosixPath(d), *PurePosixPath(d).parents]} - {"."}
     found: list[str] = []

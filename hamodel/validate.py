@@ -13,6 +13,8 @@
   warning fails); :func:`corosync_check`: ``corosync -t`` inside a
   namespace holding the node's addresses; :func:`pcs_replay_check`: the
   pcs script replayed onto an empty CIB gives the same configuration.
+- :func:`promtool_checks`: ``promtool check config``, ``check rules`` and
+  ``test rules`` on the monitoring files (when promtool is installed);
 - :func:`validate_files`: each of them, for every file of a generated tree.
 
 Needs root (namespaces) and the ``haproxy``/``keepalived`` binaries.
@@ -295,6 +297,33 @@ def pcs_replay_check(cib: bytes, script: bytes, path: str = "pacemaker/pcs-setup
     return CheckResult(path, command, 1, _scrub_cib("\n".join(diff), cib))
 
 
+def promtool_checks(files: Mapping[str, bytes]) -> list[CheckResult]:
+    """``promtool check config``, ``check rules`` and ``test rules`` on the
+    build's ``monitoring/`` tree, as written; ``[]`` without one or without promtool."""
+    mon = {rel: data for rel, data in files.items() if rel.startswith("monitoring/")}
+    if not mon or shutil.which("promtool") is None:
+        return []
+    results = []
+    with tempfile.TemporaryDirectory(prefix="hamodel-promtool-") as tmp:
+        root = Path(tmp)
+        for rel, data in mon.items():
+            (root / rel).parent.mkdir(parents=True, exist_ok=True)
+            (root / rel).write_bytes(data)
+        base = root / "monitoring"
+        rules = sorted(r for r in mon if r.startswith("monitoring/rules/"))
+        tests = sorted(r for r in mon if r.startswith("monitoring/tests/"))
+        for argv, rel in ((["check", "config", "prometheus.yml"], "monitoring/prometheus.yml"),
+                          (["check", "rules", *[r.removeprefix("monitoring/") for r in rules]], "monitoring/rules"),
+                          (["test", "rules", *[r.removeprefix("monitoring/") for r in tests]], "monitoring/tests")):
+            if len(argv) == 2:
+                continue
+            p = subprocess.run(["promtool", *argv], cwd=base, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               timeout=120)
+            results.append(CheckResult(rel, "promtool " + " ".join(argv), p.returncode,
+                                       p.stdout.decode("utf-8", "replace")))
+    return results
+
+
 def validate_files(arch: Architecture, files: Mapping[str, bytes], *, replay: bool = True) -> list[CheckResult]:
     """Run the matching validator on every node config of a generated tree
     (``replay=False``: not the pcs script replay, the slow one)."""
@@ -312,7 +341,7 @@ def validate_files(arch: Architecture, files: Mapping[str, bytes], *, replay: bo
             results.append(cib_check(files[rel], rel))
             if replay and "pacemaker/pcs-setup.sh" in files:
                 results.append(pcs_replay_check(files[rel], files["pacemaker/pcs-setup.sh"]))
-    return results
+    return results + promtool_checks(files)
 
 
 def available() -> bool:

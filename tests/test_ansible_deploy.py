@@ -120,8 +120,10 @@ def test_playbook_deploys_validates_reloads_once_and_never_shows_a_secret(tmp_pa
         run_dir = dest / "run" / "haproxy"  # the stats socket's folder, a prerequisite
         assert pwd.getpwuid(run_dir.stat().st_uid).pw_name == "haproxy"
         # Every kind's handler once, in install order: sysctl before haproxy before keepalived.
+        # (then the node exporter, whose /etc/default file the monitoring generator writes)
         assert handled(log) == ["sysctl -p /etc/sysctl.d/60-hamodel-nonlocal-bind.conf",
-                                "systemctl reload-or-restart haproxy", "systemctl reload-or-restart keepalived"]
+                                "systemctl reload-or-restart haproxy", "systemctl reload-or-restart keepalived",
+                                "systemctl restart prometheus-node-exporter"]
         for secret in ("Vr9pPass", "St4tsPassw0rd"):
             assert secret not in first.stdout + first.stderr
 
@@ -129,7 +131,7 @@ def test_playbook_deploys_validates_reloads_once_and_never_shows_a_secret(tmp_pa
         second = deploy(out / "ansible" / "inventory.yml", tmp_path / "site.yml")
         assert second.returncode == 0, second.stdout + second.stderr
         assert recap(second.stdout, "n1")["changed"] == 0, second.stdout
-        assert len(handled(log)) == 3
+        assert len(handled(log)) == 4
 
         # A rotated VRRP password: the manifest changes (keyed hash), the file is pushed,
         # keepalived alone is reloaded, and the password shows nowhere, --diff -v included.
@@ -138,7 +140,7 @@ def test_playbook_deploys_validates_reloads_once_and_never_shows_a_secret(tmp_pa
         third = deploy(out / "ansible" / "inventory.yml")
         assert third.returncode == 0, third.stdout + third.stderr
         assert b"auth_pass N3wPass1" in (dest / "etc/keepalived/keepalived.conf").read_bytes()
-        assert handled(log)[3:] == ["systemctl reload-or-restart keepalived"]
+        assert handled(log)[4:] == ["systemctl reload-or-restart keepalived"]
         assert recap(third.stdout, "n1")["changed"] == 2, third.stdout  # the file and its handler
         for secret in ("Vr9pPass", "N3wPass1", "St4tsPassw0rd"):
             assert secret not in third.stdout + third.stderr
@@ -156,7 +158,7 @@ def test_playbook_deploys_validates_reloads_once_and_never_shows_a_secret(tmp_pa
         if "Module failed" in failed_task:  # ansible-core 2.19 shows the message; 2.16 hides it too
             assert "failed to validate" in failed_task
         assert (dest / "etc/haproxy/haproxy.cfg").read_bytes() == before
-        assert len(handled(log)) == 4
+        assert len(handled(log)) == 5
         assert "St4tsPassw0rd" not in fourth.stdout + fourth.stderr
 
 
@@ -249,7 +251,8 @@ def test_inventory_merges_with_a_site_inventory_in_either_order(tmp_path: Path) 
         # OSA's haproxy group is the site's alone; hamodel's groups sit beside it.
         assert sorted(listed["haproxy"]["hosts"]) == ["infra-1", "n1"]
         assert sorted(listed["hamodel_haproxy"]["hosts"]) == ["n1", "n2", "n3"]
-        assert sorted(listed["hamodel"]["children"]) == ["hamodel_haproxy", "hamodel_keepalived", "hamodel_sysctl"]
+        assert sorted(listed["hamodel"]["children"]) == ["hamodel_exporter_node", "hamodel_haproxy", "hamodel_keepalived",
+                                                         "hamodel_keepalived_state", "hamodel_sysctl"]
         assert sorted(listed["hamodel"]["hosts"]) == ["n1", "n2", "n3"]
         assert "infra-1" not in listed["hamodel"]["hosts"]
         # Paths do not depend on the inventory's folder (which -i came first).

@@ -48,7 +48,8 @@ def reference(name: str) -> Deployment:
         from hamodel.analysis.placement import place, write_lock
 
         write_lock(lock, place(arch))
-    return resolve(arch, lock=lock, analyse=False)
+    # analysed, as `hamodel build` does: the monitoring rules carry the findings' ids
+    return resolve(arch, lock=lock, analyse=True)
 
 
 def small_arch(n: int = 3, *, vrrp: dict | None = None, access: dict | None = None, ipv6: bool = False,
@@ -95,7 +96,12 @@ def test_layout_of_the_keepalived_reference(keepalived_files):
     nodes = ["ctl-1", "ctl-2", "ctl-3"]
     expected = {"manifest.json", "ansible/inventory.yml", "ansible/deploy.yml", "ansible/collect.yml"} | {
         f"nodes/{n}/{f}" for n in nodes for f in (
-            "haproxy/haproxy.cfg", "keepalived/keepalived.conf", "sysctl.d/60-hamodel-nonlocal-bind.conf")}
+            "haproxy/haproxy.cfg", "keepalived/keepalived.conf", "sysctl.d/60-hamodel-nonlocal-bind.conf",
+            # monitoring (hamodel.generators.monitoring)
+            "keepalived/keepalived-state", "prometheus/node-exporter", "prometheus/mysqld-exporter",
+            "prometheus/redis-exporter")}
+    expected |= {"ansible/collect.yml", "monitoring/prometheus.yml"} | {f"monitoring/{d}/{a}.{x}yml" for d, x in (("rules", ""), ("tests", "test."))
+                                                 for a in ("galera", "haproxy", "nodes", "redis", "vrrp")}
     assert set(keepalived_files) == expected
     for n in nodes:
         assert keepalived_files[f"nodes/{n}/sysctl.d/60-hamodel-nonlocal-bind.conf"].endswith(
@@ -205,7 +211,10 @@ def test_manifest_and_inventory(keepalived_files):
     assert host["hamodel_address"] == "192.168.1.222" and "ansible_host" not in host
     assert {f["path"] for f in host["hamodel_files"]} == {k for k in node_files if k.startswith("nodes/ctl-2/")}
     assert {f["dest"] for f in host["hamodel_files"]} == {
-        "/etc/haproxy/haproxy.cfg", "/etc/keepalived/keepalived.conf", "/etc/sysctl.d/60-hamodel-nonlocal-bind.conf"}
+        "/etc/haproxy/haproxy.cfg", "/etc/keepalived/keepalived.conf", "/etc/sysctl.d/60-hamodel-nonlocal-bind.conf",
+        # monitoring: keepalived's state script and the exporters' environment files
+        "/usr/local/lib/hamodel/keepalived-state", "/etc/default/prometheus-node-exporter",
+        "/etc/default/prometheus-mysqld-exporter", "/etc/default/prometheus-redis-exporter"}
 
 
 # -- determinism, golden files ------------------------------------------------------
@@ -312,7 +321,7 @@ def test_model_name_cannot_break_out_of_a_comment():
     files = build_configs(resolve(arch, analyse=False))
     for rel, data in files.items():
         if rel.startswith("nodes/"):
-            first = data.decode().splitlines()[0]
+            first = next(line for line in data.decode().splitlines() if not line.startswith("#!"))
             assert first.startswith("# ") and "evil?name?x?y" in first, rel
             assert data.decode().isascii()
 
@@ -475,7 +484,7 @@ def test_drift_gate_both_ways(tmp_path):
     assert r.exit_code == 1  # nothing there yet: everything differs
     r = runner.invoke(app, ["build", *model, "-o", str(out)])
     assert r.exit_code == 0, r.output
-    assert "wrote 13 files" in r.output
+    assert "wrote 36 files" in r.output  # 12 configs + 10 monitoring node files + 11 monitoring/ + 2 Ansible + manifest... as the golden tree
     r = runner.invoke(app, ["build", *model, "-o", str(out), "--check"])
     assert r.exit_code == 0, r.output
     assert "up to date" in r.output

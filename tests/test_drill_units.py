@@ -13,6 +13,7 @@ from hamodel.drill import configs as cfgs
 from hamodel.drill.lab import Lab
 from hamodel.drill.kinds import KINDS
 from hamodel.drill.kinds.base import Scenario, ScenarioKind
+from hamodel.drill.monitoring import available as prometheus_available
 from hamodel.drill.plan import plan_lab
 from hamodel.drill.results import Check, ProbeSummary, ScenarioResult, as_json
 from hamodel.drill.runner import generated_files
@@ -21,7 +22,10 @@ from hamodel.loader import load
 
 ROOT = Path(__file__).resolve().parents[1]
 GALERA_NAMES = ["galera-member-down", "galera-partition", "galera-quorum-loss", "galera-restart-crash",
-                "galera-restart-graceful", "galera-restart-crash-missing"]
+                "galera-restart-graceful", "galera-restart-crash-missing", "galera-runbook"]
+# the generated alerts on a real Prometheus: offered where Debian's prometheus and exporters are installed
+if prometheus_available() is None:
+    GALERA_NAMES.append("galera-alerts")
 
 
 def galera_available() -> bool:

@@ -18,7 +18,7 @@ from hamodel.generators import common, configs
 ROOT = Path(__file__).resolve().parents[1] / "generators"
 GENERATORS = sorted(p.name for p in ROOT.iterdir() if (p / "__init__.py").is_file())
 #: The config generators: Deployment -> node files, each importing only the leaf.
-CONFIG_GENERATORS = ["haproxy", "keepalived", "pacemaker", "sysctl"]
+CONFIG_GENERATORS = ["haproxy", "keepalived", "monitoring", "pacemaker", "sysctl"]
 
 
 def imported_modules(path: Path) -> set[str]:

@@ -419,7 +419,8 @@ def test_read_only_filesystem(tmp_path):
 @root_only
 def test_full_filesystem(tmp_path):
     m = model_file(tmp_path)
-    with mounted("-t", "tmpfs", "-o", "size=256k", "tmpfs", target=tmp_path / "small") as small:
+    # 512k: the reference build with its monitoring files (was 256k before them)
+    with mounted("-t", "tmpfs", "-o", "size=512k", "tmpfs", target=tmp_path / "small") as small:
         out = small / "out"
         r = build(ROOT / "models/openstack_keepalived.py", "--lock", GOLDEN / "openstack_keepalived.lock.json",
                   "-o", out)

@@ -251,6 +251,15 @@ def _context(dep: Deployment, slug: str, extras: DocExtras, sections: bool, imag
     if extras.diagrams is not None:
         drawn = {f.id for f in diagram_findings(dep)}
 
+    from hamodel.generators.monitoring import alerts as monitoring_alerts
+    from hamodel.runbooks import runbooks as runbooks_of
+
+    the_runbooks = runbooks_of(dep)
+    alert_names: dict[str, set[str]] = {}
+    for a in monitoring_alerts(dep) if dep.findings else []:
+        if a.finding is not None:
+            alert_names.setdefault(a.finding.id, set()).add(a.name)
+
     def finding_view(f: Finding) -> dict[str, Any]:
         ack = f.acknowledged
         if ack is None:
@@ -285,7 +294,9 @@ def _context(dep: Deployment, slug: str, extras: DocExtras, sections: bool, imag
                     f.services) <= 8 else [f.services[0], f"and the {len(f.services) - 1} services that need it "
                                                           "(the Needs column of Services)"], "scenario": [facts.plain_component(c, dep) for c in f.scenario],
                 "impact": plain(f.impact), "mitigation": _linked(plain(mitigation)), "model_change": model_change,
-                "acknowledged": ack, "details": details, "diagram": diagram}
+                "acknowledged": ack, "details": details, "diagram": diagram,
+                "alerts": sorted(alert_names.get(f.id, ())),
+                "runbooks": [(r.id, r.title) for r in the_runbooks if r.finding == f.id]}
 
     configs = []
     if extras.configs:
@@ -370,6 +381,7 @@ def _context(dep: Deployment, slug: str, extras: DocExtras, sections: bool, imag
         "scenarios": scenarios, "availability": availability, "notes": list(dep.notes) + list(extras.notes),
         "pacemaker": arch.pacemaker, "nonlocal_bind": sorted(dep.nonlocal_bind_nodes),
         "vrrp_kinds": (Vrrp, PacemakerVip),
+        "runbooks": the_runbooks,
     }
 
 
@@ -539,6 +551,8 @@ def generate(dep: Deployment, *, slug: str, extras: DocExtras | None = None) -> 
         for path, data in extras.configs.items():
             if path not in extras.secret_configs:
                 files[f"{slug}/configs/{path}"] = bytes(data)
+    if ctx["runbooks"]:
+        files[f"{slug}/runbooks.rst"] = env.get_template("runbooks_page.rst.j2").render(**ctx).encode()
     for path, data in (extras.diagrams or {}).items():
         files[f"{slug}/diagrams/{path}"] = bytes(data)
     return dict(sorted(files.items()))

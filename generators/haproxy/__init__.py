@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hamodel.deployment import HAPROXY_PIDFILE, HAPROXY_STATS_SOCKET, Deployment
+from hamodel.deployment import HAPROXY_METRICS_PORT, HAPROXY_PIDFILE, HAPROXY_STATS_SOCKET, Deployment
 from hamodel.model.strategies import BehindVip, HaproxySettings
 from hamodel.generators.common import ConfigError, InconsistentConfig, NodeFile, Secrets, address, environment, integer, token
 
@@ -141,6 +141,8 @@ class HaproxyPlan:
     settings: Globals | None = None
     redirects: tuple[Redirect, ...] = ()
     stats_socket: str = HAPROXY_STATS_SOCKET
+    # PROMEX (HAProxy's built-in Prometheus exporter) on the node's own address; None: no address for it.
+    metrics_bind: str | None = None
 
     @property
     def services(self) -> tuple[str, ...]:
@@ -318,6 +320,18 @@ def _stats(dep: Deployment, node: str, secrets: Secrets) -> list[Stats]:
     return out
 
 
+def metrics_bind(dep: Deployment, node: str) -> str | None:
+    """Where this node's HAProxy serves Prometheus metrics: its own address on
+    the network of its first VRRP group (by service name), port
+    :data:`~hamodel.deployment.HAPROXY_METRICS_PORT`; never a VIP."""
+    arch = dep.architecture
+    for g in sorted(dep.vrrp_groups, key=lambda g: g.service):
+        if node in g.priorities and (iface := arch.node(node).interface_on(g.network)) is not None:
+            return hostport(address(iface.address, f"nodes[{node}].interfaces[{iface.device}].address"),
+                            HAPROXY_METRICS_PORT)
+    return None
+
+
 def plan_haproxy(dep: Deployment, secrets: Secrets) -> dict[str, HaproxyPlan]:
     """node -> its HAProxy plan, for every node that may hold a fronted VIP."""
     settings = _globals(dep.architecture.haproxy)
@@ -341,7 +355,8 @@ def plan_haproxy(dep: Deployment, secrets: Secrets) -> dict[str, HaproxyPlan]:
     return {
         n: HaproxyPlan(node=n, pidfile=PIDFILE, stats=tuple(sorted(_stats(dep, n, secrets), key=lambda s: s.name)),
                        listens=tuple(sorted(ls, key=lambda x: x.name)), settings=settings,
-                       redirects=tuple(sorted(redirects.get(n, []), key=lambda r: r.name)))
+                       redirects=tuple(sorted(redirects.get(n, []), key=lambda r: r.name)),
+                       metrics_bind=metrics_bind(dep, n))
         for n, ls in sorted(listens.items())
     }
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hamodel.deployment import HAPROXY_PIDFILE, Deployment, VrrpGroup
+from hamodel.deployment import HAPROXY_PIDFILE, KEEPALIVED_STATE_SCRIPT, Deployment, VrrpGroup
 from hamodel.model.strategies import Vrrp
 from hamodel.generators.common import ConfigError, InconsistentConfig, NodeFile, Secrets, address, environment, integer, token
 
@@ -315,7 +315,8 @@ def render_keepalived(dep: Deployment, plans: dict[str, KeepalivedPlan],
     files = []
     for n, plan in sorted(plans.items()):
         def render(p: KeepalivedPlan) -> bytes:
-            data = template.render(node=n, model=dep.architecture.name, plan=p).encode()
+            data = template.render(node=n, model=dep.architecture.name, plan=p,
+                                   state_script=KEEPALIVED_STATE_SCRIPT).encode()
             _check_lines(n, data)
             return data
 

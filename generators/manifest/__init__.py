@@ -184,6 +184,29 @@ def _keepalived_prerequisites(dep: Deployment, f: NodeFile, node_files: Sequence
     return {"firewall": rules}
 
 
+def _monitoring_prerequisites(dep: Deployment, f: NodeFile, node_files: Sequence[NodeFile]) -> dict[str, list]:
+    """The exporter's port open to the Prometheus server; the textfile folder for keepalived's state;
+    HAProxy's metrics port rides on the exporter_node file of a node that runs haproxy.cfg."""
+    from hamodel.generators.monitoring import EXPORTERS
+
+    node = dep.architecture.node(f.node)
+    dev = node.interfaces[0].device if node.interfaces else None
+    if f.kind == "keepalived_state":
+        from hamodel.deployment import NODE_TEXTFILE_DIR
+
+        return {"directories": [{"path": NODE_TEXTFILE_DIR, "owner": "root", "group": "root", "mode": "0755",
+                                 "why": "node_exporter's textfile collector folder: keepalived's state script "
+                                        "writes VRRP state here"}]}
+    job = f.kind.removeprefix("exporter_")
+    ports = [(EXPORTERS[job].port, f"{job} exporter")]
+    if job == "node" and any(o.kind == "haproxy" for o in node_files):
+        ports.append((EXPORTERS["haproxy"].port, "HAProxy's built-in Prometheus exporter (frontend hamodel-metrics)"))
+    return {"firewall": [{"protocol": "tcp", "port": p, "name": "prometheus", "direction": "in", "interface": dev,
+                          "sources": ["the Prometheus server (monitoring/prometheus.yml)"],
+                          "destination": str(node.interfaces[0].address) if node.interfaces else f.node,
+                          "why": f"Prometheus scrapes the {what} here"} for p, what in ports]}
+
+
 # Paths HAProxy opens when it reads its config (tokens: no spaces).
 _HAPROXY_FILE = re.compile(r"\b(crt|ca-file|crl-file|crt-list)\s+(/\S+)")
 _HAPROXY_SOCKET = re.compile(r"^\s*stats\s+socket\s+(/\S+)", re.M)
@@ -213,6 +236,24 @@ KINDS: dict[str, Kind] = {
     "pacemaker-cib": Kind(
         order=50, action="push cib", on_change=("pcs", "cluster", "cib-push", "--config", "{dest}"),
         validate="crm_verify --xml-file %s", packages=("pacemaker", "pcs", "resource-agents", "fence-agents")),
+    # Monitoring (hamodel.generators.monitoring): the exporters' /etc/default files and keepalived's
+    # state script (installed before keepalived.conf, which names it).
+    "keepalived_state": Kind(
+        order=25, action=None, on_change=None, validate="sh -n %s",
+        validate_note="keepalived runs it on each VRRP transition; nothing to reload",
+        packages=("prometheus-node-exporter",), mode="0755", prerequisites=_monitoring_prerequisites),
+    "exporter_node": Kind(
+        order=60, action="restart node exporter", on_change=("systemctl", "restart", "prometheus-node-exporter"),
+        validate=None, validate_note="an environment file (ARGS=...); the exporter refuses bad flags at start",
+        packages=("prometheus-node-exporter",), prerequisites=_monitoring_prerequisites),
+    "exporter_mysqld": Kind(
+        order=61, action="restart mysqld exporter", on_change=("systemctl", "restart", "prometheus-mysqld-exporter"),
+        validate=None, validate_note="an environment file (ARGS=...); the exporter refuses bad flags at start",
+        packages=("prometheus-mysqld-exporter",), prerequisites=_monitoring_prerequisites),
+    "exporter_redis": Kind(
+        order=62, action="restart redis exporter", on_change=("systemctl", "restart", "prometheus-redis-exporter"),
+        validate=None, validate_note="an environment file (ARGS=...); the exporter refuses bad flags at start",
+        packages=("prometheus-redis-exporter",), prerequisites=_monitoring_prerequisites),
     "pacemaker-pcs": Kind(
         order=51, action=None, on_change=None, validate=None,
         validate_note="the pcs commands equivalent to cib.xml: read or replay them (sh FILE [CIB]), not installed "
@@ -321,7 +362,7 @@ def _inert(value: Any) -> Any:
 
 
 def render_manifest(dep: Deployment, files: list[NodeFile], key: bytes | None = None, *,
-                    ansible_host: bool = False) -> dict[str, bytes]:
+                    ansible_host: bool = False, central: Mapping[str, bytes] | None = None) -> dict[str, bytes]:
     """manifest.json, ansible/inventory.yml and ansible/deploy.yml.
 
     ``key`` (:func:`manifest_key`) turns on ``hmac_sha256`` for
@@ -372,6 +413,9 @@ def render_manifest(dep: Deployment, files: list[NodeFile], key: bytes | None = 
                  for v in sorted(arch.vips, key=lambda v: v.name)},
         "files": dict(sorted(entries.items())),
     }
+    if central:
+        # Files for no node (the Prometheus server's config, rules and their tests): hashed, listed, not installed.
+        manifest["central"] = {p: {"sha256": hashlib.sha256(d).hexdigest()} for p, d in sorted(central.items())}
     if any(f.secret for f in files):
         manifest["secret_digest"] = "none" if key is None else "hmac-sha256"
     hosts = {}

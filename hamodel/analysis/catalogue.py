@@ -358,6 +358,17 @@ RECOVERY_OBJECTIVE = Rule(
     "stops the service for good, or the predicted data loss is above the RPO target. Low when no generated "
     "timer bounds the recovery or the data loss is unknown: the target cannot be shown either way.",
     also=(L,))
+NO_METRICS_SOURCE = Rule(
+    "NO_METRICS_SOURCE", "no-metrics-source", "monitoring", L,
+    "Services without a metrics source of their own",
+    "Placed services that no exporter hamodel generates reports on (mysqld, redis, HAProxy's, keepalived's "
+    "state): the generated alerts see them only through their node's up, so a dead process on a live node "
+    "goes unnoticed.",
+    impact="No generated alert watches the process of {count} service(s): {shown}; only their node being down "
+           "is seen.",
+    mitigation="Monitor them with a process or service check (e.g. node_exporter's systemd collector, "
+               "prometheus-process-exporter), or put them behind a VIP (BehindVip) so HAProxy checks them.")
+
 
 #: Every rule, in the order the documentation lists them.
 RULES: tuple[Rule, ...] = (
@@ -367,6 +378,7 @@ RULES: tuple[Rule, ...] = (
     PACEMAKER_FENCE_RACE, PACEMAKER_NO_FENCING, CAPACITY_NODE, CAPACITY_DOMAIN, COLD_START,
     SHORT_TIMEOUT, CLEARTEXT_PUBLIC, STATS_NO_AUTH, PORT_CLASH, VRID_COLLISION, VRID_RANGE, DETECTION_ORDER, TRACK_FLAP,
     RECOVERY_OBJECTIVE,
+    NO_METRICS_SOURCE,
 )
 
 

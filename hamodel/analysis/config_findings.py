@@ -21,6 +21,9 @@ mitigation phrased in the model's own terms.
   clients to a dead backend until its checks catch up.
 - ``track-flap:<service>`` (medium): the keepalived track script would
   flap: ``fall`` or ``rise`` of 1, or a timeout not under the interval.
+- ``no-metrics-source`` (low): placed services that no generated exporter
+  reports on (:mod:`hamodel.metrics`); the alerts see them only through
+  their node's ``up``.
 - ``vrid-collision:<network>:<vrid>`` (high): two VRRP groups, or a group
   and ``reserved_vrids``, share a router id on one segment;
   ``vrid-range:<service>`` (low): a group's id lies outside the segment's
@@ -104,6 +107,7 @@ def config_findings(arch: Architecture, vrrp_groups: Sequence[VrrpGroup] = (),
     out += _timing_findings(arch, vrrp_groups, placement)
     if placement is not None:
         out += _port_clashes(arch, placement)
+    out += _metrics_findings(arch, vrrp_groups, placement)
     return out
 
 
@@ -137,6 +141,22 @@ def _port_clashes(arch: Architecture, placement: Placement) -> list[Finding]:
     return [cat.PORT_CLASH.finding(service=s, services=(s, c["front"]), port=p, front=c["front"], vip=c["vip"],
                                    nodes=", ".join(c["nodes"]), details={"port": p, **c})
             for (s, p), c in sorted(clashes.items())]
+
+
+def _metrics_findings(arch: Architecture, groups: Sequence[VrrpGroup], placement: Placement | None) -> list[Finding]:
+    """``no-metrics-source``: placed services no generated exporter reports on (:mod:`hamodel.metrics`)."""
+    from hamodel.metrics import metrics_source
+
+    if placement is None:
+        return []
+    keepalived = [g.service for g in groups if g.manager == "keepalived"]
+    names = sorted(s.name for s in arch.services
+                   if placement.nodes_of(s.name) and metrics_source(arch, s.name, keepalived) is None)
+    if not names:
+        return []
+    shown = ", ".join(names[:8]) + (f" and {len(names) - 8} more" if len(names) > 8 else "")
+    return [cat.NO_METRICS_SOURCE.finding(services=tuple(names), count=len(names), shown=shown,
+                                          details={"unmonitored": names})]
 
 
 def _timing_findings(arch: Architecture, groups: Sequence[VrrpGroup], placement: Placement | None) -> list[Finding]:

@@ -44,6 +44,7 @@ from __future__ import annotations
 from hamodel.drill.kinds.backend_death import BackendDeath
 from hamodel.drill.kinds.base import KINDS, Scenario, ScenarioKind
 from hamodel.drill.kinds.galera import GALERA_KINDS
+from hamodel.drill.kinds.galera_monitoring import KINDS as GALERA_OPERATIONS_KINDS
 from hamodel.drill.kinds.haproxy_death import HaproxyDeath
 from hamodel.drill.kinds.holder_crash import HolderCrash
 from hamodel.drill.kinds.holder_kill import HolderKill
@@ -66,6 +67,8 @@ KINDS.update({
     RedisPrimaryKill.kind: RedisPrimaryKill,
     # A real Galera cluster (full drills, or named with --scenario).
     **{k.kind: k for k in GALERA_KINDS},
+    # The generated runbook and alerts, on the same cluster (hamodel.drill.kinds.galera_monitoring).
+    **{k.kind: k for k in GALERA_OPERATIONS_KINDS},
 })
 
 #: Whole-cluster labs for deployments the keepalived lab above cannot drill (their VIPs are

@@ -1,0 +1,44 @@
+"""Which exporter reports a service's own state: one table for the analysis and the monitoring generator.
+
+A leaf (it reads the model only): :func:`metrics_source` is what the
+``no-metrics-source`` finding (:mod:`hamodel.analysis.config_findings`)
+and the generated Prometheus rules (:mod:`hamodel.generators.monitoring`)
+both ask, so the finding names exactly the services no rule watches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from hamodel.model import Architecture
+
+
+def software(arch: Architecture, service: str) -> str:
+    """``galera``, ``rabbitmq``, ``redis`` or ``other``: the procedure and metrics family of a
+    service, from its name and process (as the drills recognise Galera)."""
+    svc = arch.service(service)
+    words = {svc.name, svc.process or ""}
+    if any("galera" in w for w in words) or words & {"mariadb", "mysql", "mysqld", "mariadbd"}:
+        return "galera"
+    if any("rabbit" in w for w in words):
+        return "rabbitmq"
+    if any("redis" in w for w in words):
+        return "redis"
+    return "other"
+
+
+def metrics_source(arch: Architecture, service: str, keepalived_services: Iterable[str] = ()) -> str | None:
+    """``mysqld``, ``redis``, ``haproxy`` (HAProxy's built-in exporter: the VIP holder itself, or the
+    service's backends as HAProxy checks them), ``keepalived`` (the state script's textfile metrics),
+    or None: only the node's ``up`` covers the service."""
+    svc = arch.service(service)
+    kind = software(arch, service)
+    if kind == "galera":
+        return "mysqld"
+    if kind == "redis":
+        return "redis"
+    if service in set(keepalived_services):
+        return "haproxy" if svc.process == "haproxy" else "keepalived"
+    if svc.access is not None:
+        return "haproxy"
+    return None
