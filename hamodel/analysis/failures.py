@@ -59,7 +59,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Literal, Sequence
 
-from hamodel.analysis.availability import ServiceAvailability, availability_of, has_figures
+from hamodel.analysis.availability import ServiceAvailability, availabilities, has_figures
 from hamodel.analysis.components import ModelView, component_kind, node_id, set_key, sort_set, view
 from hamodel.analysis.cutsets import Analyzer, CutSet
 from hamodel.analysis.semantics import DEGRADED, DOWN, PARTIAL, UP, Evaluation
@@ -133,10 +133,9 @@ def single_failure_scenarios(arch: Architecture, placement: Placement, vrrp_grou
 
 def availability(arch: Architecture, placement: Placement, vrrp_groups: Sequence[VrrpGroup] = (),
                  limit: int = 20_000) -> dict[str, ServiceAvailability]:
-    """Steady-state availability of each service from its *complete* family
-    of minimal cut sets (exact for independent failures, see
-    :mod:`hamodel.analysis.availability`). Empty when the model carries no
-    reliability figures."""
+    """Steady-state availability of each service, exact for independent
+    failures (from its fault tree's BDD, see :mod:`hamodel.analysis.availability`).
+    Empty when the model carries no reliability figures."""
     return Analysis(arch, placement, vrrp_groups).availability(limit)
 
 
@@ -514,16 +513,21 @@ class Analysis:
                 tuple(s for s, x in st.items() if x == DEGRADED), tuple(s for s, x in st.items() if x == UP)))
         return out
 
+    @cached_property
+    def diagrams(self):
+        """The services' BDDs (:class:`hamodel.analysis.probability.Diagrams`), None if too large."""
+        from hamodel.analysis.probability import Diagrams, DiagramTooLarge
+
+        try:
+            return Diagrams(self.view, _analysed(self.arch))
+        except DiagramTooLarge:
+            return None
+
     def availability(self, limit: int = 20_000) -> dict[str, ServiceAvailability]:
-        """Availability per service from its complete cut-set family (see :func:`availability`)."""
-        an, arch = self.analyzer, self.arch
-        if not has_figures(an.v):
+        """Exact availability per service, from its BDD (see :func:`availability`)."""
+        if not has_figures(self.view):
             return {}
-        out = {}
-        for s in _analysed(arch):
-            sets, complete = an.cut_sets(s, None, limit)
-            out[s] = availability_of(an.v, s, sets, complete)
-        return out
+        return availabilities(self.analyzer, _analysed(self.arch), self.diagrams, limit)
 
     def importance(self, limit: int = 20_000) -> dict:
         """Birnbaum / Fussell-Vesely / RAW / RRW per component and service
@@ -531,7 +535,10 @@ class Analysis:
         :meth:`availability` already enumerated."""
         from hamodel.analysis.importance import importance
 
-        return importance(self.arch, self.placement, self.vrrp_groups, limit, analyzer=self.analyzer)
+        if not has_figures(self.view):
+            return {}
+        return importance(self.arch, self.placement, self.vrrp_groups, limit, analyzer=self.analyzer,
+                          diagrams=self.diagrams)
 
     def cold_start(self, k: int = 1, *, stop: Literal["crash", "graceful"] = "crash") -> list[ColdStart]:
         """Who comes back by itself after a full stop (see :func:`cold_start`)."""
