@@ -107,14 +107,17 @@ def check(solver: z3.Solver, assumptions=(), rlimit: int = budget(HARD_RLIMIT, 0
     is re-raised as :class:`KeyboardInterrupt`, so an interrupt never
     reads as "unsatisfiable". An exhausted limit raises :class:`LimitHit`.
     """
+    from hamodel.interrupts import solving, was_interrupted
+
     solver.set("rlimit", rlimit)
-    r = solver.check(*assumptions)
+    with solving(solver.ctx):
+        r = solver.check(*assumptions)
     if r == z3.sat:
         return True
     if r == z3.unsat:
         return False
     reason = solver.reason_unknown()
-    if "interrupt" in reason or "keyboard" in reason:
+    if was_interrupted(reason):
         raise KeyboardInterrupt
     raise LimitHit(reason)
 
