@@ -202,8 +202,21 @@ def _split_candidates(v: ModelView) -> list[str]:
     return out
 
 
+_DEPENDENTS: list[tuple[ModelView, dict[str, list[str]]]] = []  # the last view's
+
+
 def _dependents(v: ModelView, s: str) -> list[str]:
-    return sorted(x for x in v.services if x != s and s in v.uses(x))
+    """The services whose state ``s`` decides (see :meth:`ModelView.uses`). One
+    reverse index per view: a scan of every service per finding was
+    O(services x findings)."""
+    if not _DEPENDENTS or _DEPENDENTS[0][0] is not v:
+        index: dict[str, list[str]] = {}
+        for x in sorted(v.services):
+            for u in v.uses(x):
+                if u != x:
+                    index.setdefault(u, []).append(x)
+        _DEPENDENTS[:] = [(v, index)]
+    return list(_DEPENDENTS[0][1].get(s, ()))
 
 
 def _fmt_set(cs: Sequence[str]) -> str:
@@ -574,26 +587,45 @@ class Analysis:
         if per == "domain":
             scenarios = [c for c in v.components if component_kind(c) == "domain"]
         problems = []
+        # The load with nothing failed, and per node the services on it: a failure
+        # changes only the services with an instance on a failed node (each
+        # scenario summed over every service was O(nodes x services)).
+        moves, base, on = {}, {n: [0.0, 0.0] for n in v.node_domains}, {}
+        for s, svc in v.services.items():
+            st = svc.strategy
+            moves[s] = not isinstance(st, (Sharded, External)) and not (
+                isinstance(st, ActivePassive) and st.manager is None)
+            r = svc.requests
+            for n in v.instances[s]:
+                base[n][0] += r.cpu
+                base[n][1] += r.memory_gb
+                on.setdefault(n, set()).add(s)
+        caps = {n.name: n.capacity for n in arch.nodes}
+
+        def over(n: str, cpu: float, mem: float) -> bool:
+            return cpu > caps[n].cpu + 1e-9 or mem > caps[n].memory_gb + 1e-9
+
+        over_base = {n for n, (cpu, mem) in base.items() if over(n, cpu, mem)}
         for c in scenarios:
             dead = v.nodes_killed_by({c})
-            load = {n: [0.0, 0.0] for n in v.node_domains if n not in dead}
-            for s, svc in v.services.items():
+            changed: dict[str, list[float]] = {}
+            for s in sorted(set().union(*(on.get(n, ()) for n in dead)) if dead else ()):
                 inst = v.instances[s]
                 live = [n for n in inst if n not in dead]
-                if not inst or not live:
+                if not live or not moves[s]:
                     continue
-                r = svc.requests
-                moves = not isinstance(svc.strategy, (Sharded, External)) and not (
-                    isinstance(svc.strategy, ActivePassive) and svc.strategy.manager is None)
-                share = len(inst) / len(live) if moves else 1.0
+                r, extra = v.services[s].requests, len(inst) / len(live) - 1.0
                 for n in live:
-                    load[n][0] += r.cpu * share
-                    load[n][1] += r.memory_gb * share
-            for n, (cpu, mem) in sorted(load.items()):
-                cap = arch.node(n).capacity
-                if cpu > cap.cpu + 1e-9 or mem > cap.memory_gb + 1e-9:
-                    problems.append({"failure": c, "node": n, "cpu": round(cpu, 3), "memory_gb": round(mem, 3),
-                                     "capacity_cpu": cap.cpu, "capacity_memory_gb": cap.memory_gb})
+                    x = changed.setdefault(n, list(base[n]))
+                    x[0] += r.cpu * extra
+                    x[1] += r.memory_gb * extra
+            bad = {n for n in over_base if n not in dead and n not in changed}
+            bad.update(n for n, (cpu, mem) in changed.items() if over(n, cpu, mem))
+            for n in sorted(bad):
+                cpu, mem = changed.get(n, base[n])
+                cap = caps[n]
+                problems.append({"failure": c, "node": n, "cpu": round(cpu, 3), "memory_gb": round(mem, 3),
+                                 "capacity_cpu": cap.cpu, "capacity_memory_gb": cap.memory_gb})
         return problems
 
     def findings(self, k: int = 2, capacity_per: Literal["node", "domain"] = "node") -> list[Finding]:
