@@ -40,7 +40,8 @@ def _model(folder: Path, name: str, services: int, nodes: int, seed: int = 1) ->
 
 
 def run(args: list[str], cwd: Path, timeout: float) -> tuple[float, int, int]:
-    """(seconds, peak RSS bytes, exit code) of one hamodel process."""
+    """(seconds, peak RSS bytes, exit code) of one hamodel process; its CPU seconds
+    (user + system) go to stderr, the figure to read on a loaded machine."""
     t = time.monotonic()
     p = subprocess.Popen([sys.executable, "-m", "hamodel.cli", *args], cwd=cwd,
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -55,6 +56,7 @@ def run(args: list[str], cwd: Path, timeout: float) -> tuple[float, int, int]:
             return float("inf"), ru.ru_maxrss * 1024, -9
         time.sleep(0.05)
     p.returncode = os.waitstatus_to_exitcode(status)
+    print(f"  ({' '.join(args[:1] + args[2:])}: {ru.ru_utime + ru.ru_stime:.2f} s CPU)", file=sys.stderr)
     return time.monotonic() - t, ru.ru_maxrss * 1024, p.returncode
 
 
