@@ -607,7 +607,8 @@ class Analysis:
 
         over_base = {n for n, (cpu, mem) in base.items() if over(n, cpu, mem)}
         for c in scenarios:
-            dead = v.nodes_killed_by({c})
+            # a node's own failure kills that node alone (asking every node was O(nodes^2))
+            dead = {c.split(":", 1)[1]} if component_kind(c) == "node" else v.nodes_killed_by({c})
             changed: dict[str, list[float]] = {}
             for s in sorted(set().union(*(on.get(n, ()) for n in dead)) if dead else ()):
                 inst = v.instances[s]
