@@ -83,7 +83,8 @@ def received() -> list[int]:
 
 _running: dict[int, object] = {}   # id -> z3 context of each check under way
 _lock = threading.Lock()
-_signalled = threading.Event()     # a guarded signal reached the C-level handler
+_seen = [0]    # guarded signals the watchdog saw (C level, at once)
+_taken = [0]   # guarded signals Python's handler took (later: between two bytecodes)
 _watched: set[int] = set()         # signals the watchdog acts on
 _watchdog: threading.Thread | None = None
 
@@ -103,8 +104,10 @@ def _watch(sock) -> None:
             return
         if not data:
             return
-        if any(b in _watched for b in data):
-            _signalled.set()
+        n = sum(1 for b in data if b in _watched)
+        if n:
+            with _lock:
+                _seen[0] += n
             _interrupt_running()
 
 
@@ -134,24 +137,38 @@ def _start_watchdog(signals: Sequence[int]) -> None:
     _watchdog.start()
 
 
+class Solving:
+    """One check under way (see :func:`solving`)."""
+
+    def __init__(self) -> None:
+        self.start = _seen[0]
+
+    def signalled(self) -> bool:
+        """A guarded signal came during the check, or was waiting for Python when it began."""
+        return _seen[0] > self.start or _seen[0] > _taken[0]
+
+
 @contextlib.contextmanager
-def solving(ctx: object) -> Iterator[None]:
+def solving(ctx: object) -> Iterator[Solving]:
     """Around a Z3 ``check`` in context ``ctx``: a guarded signal interrupts it."""
     key = id(ctx)
+    run = Solving()
     with _lock:
         _running[key] = ctx
-    if _signalled.is_set():  # the signal came before the check started
+    if _seen[0] > _taken[0]:  # a signal Python has not taken yet came before the check
         ctx.interrupt()  # type: ignore[attr-defined]
     try:
-        yield
+        yield run
     finally:
         with _lock:
             _running.pop(key, None)
 
 
-def was_interrupted(reason: str) -> bool:
-    """Whether a check that answered "unknown" for ``reason`` was stopped by a signal."""
-    return "interrupt" in reason or "keyboard" in reason or ("cancel" in reason and _signalled.is_set())
+def was_interrupted(reason: str, run: Solving | None = None) -> bool:
+    """Whether a check that answered "unknown" for ``reason`` was stopped by a signal
+    (Z3's own SIGINT handling says "interrupted"; ``Context.interrupt()`` says "canceled")."""
+    return "interrupt" in reason or "keyboard" in reason or (
+        "cancel" in reason and run is not None and run.signalled())
 
 
 class SafeInterrupt:
@@ -208,6 +225,9 @@ class SafeInterrupt:
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         self.received.append(signum)
         _received.append(signum)
+        if _watchdog is not None:
+            with _lock:
+                _taken[0] += 1
         if self._pending is not None:
             return  # one interrupt already on its way
         self._pending = signum

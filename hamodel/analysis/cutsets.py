@@ -49,11 +49,11 @@ def _sat(s: z3.Solver, *assumptions: z3.BoolRef) -> bool:
     """
     from hamodel.interrupts import solving, was_interrupted
 
-    with solving(s.ctx):
+    with solving(s.ctx) as run:
         r = s.check(*assumptions)
     if r == z3.unknown:
         reason = s.reason_unknown()
-        if was_interrupted(reason):
+        if was_interrupted(reason, run):
             raise KeyboardInterrupt
         from hamodel.errors import HamodelError
 

@@ -110,14 +110,14 @@ def check(solver: z3.Solver, assumptions=(), rlimit: int = budget(HARD_RLIMIT, 0
     from hamodel.interrupts import solving, was_interrupted
 
     solver.set("rlimit", rlimit)
-    with solving(solver.ctx):
+    with solving(solver.ctx) as run:
         r = solver.check(*assumptions)
     if r == z3.sat:
         return True
     if r == z3.unsat:
         return False
     reason = solver.reason_unknown()
-    if was_interrupted(reason):
+    if was_interrupted(reason, run):
         raise KeyboardInterrupt
     raise LimitHit(reason)
 
