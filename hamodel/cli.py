@@ -116,7 +116,8 @@ def check(
         else:
             from hamodel.analysis.importance import what_to_fix
 
-            fix_first = what_to_fix(dep.analysis.importance())
+            fix_first = what_to_fix(dep.analysis.importance(),
+                                    optional={s.name for s in arch.services if not s.required})
     if fmt == "sarif":
         from hamodel.report_formats import check_sarif
 

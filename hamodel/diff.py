@@ -57,6 +57,21 @@ def _objects(value: Any, out: dict[tuple[str, str], HaBase]) -> None:
             _objects(v, out)
 
 
+_INDEX: list[tuple[Architecture, dict[tuple[str, str], HaBase]]] = []  # the last architecture's
+
+
+def _object_index(arch: Architecture) -> dict[tuple[str, str], HaBase]:
+    """:func:`_objects` of ``arch``, walked once per architecture (once per finding
+    was O(findings x model): most of a 2,000-node diff)."""
+    for a, objs in _INDEX:
+        if a is arch:
+            return objs
+    objs: dict[tuple[str, str], HaBase] = {}
+    _objects(arch, objs)
+    _INDEX[:] = [*_INDEX[-1:], (arch, objs)]  # both sides of a diff
+    return objs
+
+
 def _domain_classes() -> frozenset[str]:
     from hamodel.model import topology
 
@@ -90,8 +105,7 @@ def locate(arch: Architecture, finding: Finding, model_file: str | None = None) 
     first, then the components of its scenario. Each is ``{"object", "file",
     "line"}``; ``line`` is None when the object has no recorded source (a
     model read from JSON: then ``file`` is the JSON file)."""
-    objs: dict[tuple[str, str], HaBase] = {}
-    _objects(arch, objs)
+    objs = _object_index(arch)
     keys = [("service", s) for s in finding.services] + [_component_object(c) for c in finding.scenario]
     out, seen = [], set()
     for kind, name in keys:

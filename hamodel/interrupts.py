@@ -24,9 +24,15 @@ the bindings. Each signal still raises exactly one KeyboardInterrupt (a
 repeated raise would cut a drill's teardown short).
 
 A signal that arrives while Z3 is inside a long C call is seen by Python
-only when the call returns; for SIGINT, Z3 catches it itself and answers
-"unknown", which ``placement_solver.check`` and ``cutsets._sat`` turn into an
-interrupt.
+only when the call returns (a SIGTERM 25 s later, once minutes). So the
+guard also listens on Python's wake-up fd (:func:`signal.set_wakeup_fd`:
+the C-level handler writes the signal number there at once, whatever the
+main thread is doing), and a watchdog thread interrupts the Z3 context of
+every check under way (:func:`solving`, around each ``check``) through
+``Context.interrupt()`` (``Z3_interrupt``, safe from another thread). Z3
+then answers "unknown" (reason "canceled"; for SIGINT, which Z3 also
+catches itself, "interrupted"), which ``placement_solver.check`` and
+``cutsets._sat`` turn into an interrupt (:func:`was_interrupted`).
 """
 
 from __future__ import annotations
@@ -71,6 +77,98 @@ def received() -> list[int]:
     """The signals taken by any guard in this process (so the CLI exits 143 for a
     SIGTERM that a drill's guard turned into the interrupt)."""
     return list(_received)
+
+
+# -- waking Z3 up from a long check ----------------------------------------------
+
+_running: dict[int, object] = {}   # id -> z3 context of each check under way
+_lock = threading.Lock()
+_seen = [0]    # guarded signals the watchdog saw (C level, at once)
+_taken = [0]   # guarded signals Python's handler took (later: between two bytecodes)
+_watched: set[int] = set()         # signals the watchdog acts on
+_watchdog: threading.Thread | None = None
+
+
+def _interrupt_running() -> None:
+    with _lock:
+        contexts = list(_running.values())
+    for ctx in contexts:
+        ctx.interrupt()  # type: ignore[attr-defined]
+
+
+def _watch(sock) -> None:
+    while True:
+        try:
+            data = sock.recv(64)
+        except OSError:
+            return
+        if not data:
+            return
+        n = sum(1 for b in data if b in _watched)
+        if n:
+            with _lock:
+                _seen[0] += n
+            _interrupt_running()
+
+
+def _start_watchdog(signals: Sequence[int]) -> None:
+    """Listen on the wake-up fd (once per process; main thread only)."""
+    global _watchdog
+    _watched.update(int(s) for s in signals)
+    if _watchdog is not None:
+        return
+    import socket
+
+    r, w = socket.socketpair()
+    w.setblocking(False)
+    try:
+        old = signal.set_wakeup_fd(w.fileno(), warn_on_full_buffer=False)
+    except (ValueError, OSError):
+        r.close()
+        w.close()
+        return
+    if old != -1:  # someone else's (an event loop): leave it theirs
+        signal.set_wakeup_fd(old)
+        r.close()
+        w.close()
+        return
+    _watchdog = threading.Thread(target=_watch, args=(r,), name="hamodel-interrupts", daemon=True)
+    _watchdog._hamodel_sockets = (r, w)  # type: ignore[attr-defined]  # kept open for the process's life
+    _watchdog.start()
+
+
+class Solving:
+    """One check under way (see :func:`solving`)."""
+
+    def __init__(self) -> None:
+        self.start = _seen[0]
+
+    def signalled(self) -> bool:
+        """A guarded signal came during the check, or was waiting for Python when it began."""
+        return _seen[0] > self.start or _seen[0] > _taken[0]
+
+
+@contextlib.contextmanager
+def solving(ctx: object) -> Iterator[Solving]:
+    """Around a Z3 ``check`` in context ``ctx``: a guarded signal interrupts it."""
+    key = id(ctx)
+    run = Solving()
+    with _lock:
+        _running[key] = ctx
+    if _seen[0] > _taken[0]:  # a signal Python has not taken yet came before the check
+        ctx.interrupt()  # type: ignore[attr-defined]
+    try:
+        yield run
+    finally:
+        with _lock:
+            _running.pop(key, None)
+
+
+def was_interrupted(reason: str, run: Solving | None = None) -> bool:
+    """Whether a check that answered "unknown" for ``reason`` was stopped by a signal
+    (Z3's own SIGINT handling says "interrupted"; ``Context.interrupt()`` says "canceled")."""
+    return "interrupt" in reason or "keyboard" in reason or (
+        "cancel" in reason and run is not None and run.signalled())
 
 
 class SafeInterrupt:
@@ -127,6 +225,9 @@ class SafeInterrupt:
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         self.received.append(signum)
         _received.append(signum)
+        if _watchdog is not None:
+            with _lock:
+                _taken[0] += 1
         if self._pending is not None:
             return  # one interrupt already on its way
         self._pending = signum
@@ -141,6 +242,7 @@ class SafeInterrupt:
             return False
         for sig in self.signals:
             self._old[sig] = signal.signal(sig, self._on_signal)
+        _start_watchdog(self.signals)
         return True
 
     def uninstall(self) -> None:

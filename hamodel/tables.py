@@ -142,7 +142,7 @@ def availability_table(name: str, estimates: dict) -> Table:
         t.add_column(col, justify=just)  # type: ignore[arg-type]
     for s, a in sorted(estimates.items(), key=lambda kv: (kv[1].availability, kv[0])):
         t.add_row(_t(s), f"{a.availability:.6f}", f"{a.nines:.2f}", f"{a.unavailability * 8766:.2f} h",
-                  str(a.cut_sets), "yes" if a.exact else "no (truncated)")
+                  (str(a.cut_sets) if a.cut_sets < 10**6 else f"{a.cut_sets:.2e}") + ("" if a.cut_sets_complete else "+"), "yes" if a.exact else "no (truncated)")
     return t
 
 

@@ -160,3 +160,35 @@ def test_reads_outlast_writes_of_an_elected_service():
     f = _findings(arch, placement)["reads-outlast-writes:redis"]
     assert f.details["read_cut_sets"] and f.details["write_cut_sets"]
     assert set(f.scenario) not in [set(c) for c in f.details["read_cut_sets"]]
+
+
+def test_an_even_cluster_warning_counts_witness_votes_as_votes():
+    """Three Galera members and a garbd: the warning said "galera has 4
+    members"; it has 4 votes, 3 of them members."""
+    from hamodel.analysis.placement import place
+    from hamodel.strategies import Witness
+
+    lan = Network("lan", subnet="10.0.0.0/24")
+    nodes = [Node(f"db{i}", roles={"db"}, addresses={lan: f"10.0.0.{i}"}) for i in (1, 2, 3)]
+    nodes.append(Node("arb", roles={"arb"}, addresses={lan: "10.0.0.9"}))
+    arch = Architecture("garbd", nodes=nodes, networks=[lan], services=[
+        Service("galera", on="db", strategy=AppCluster()),
+        Service("garbd", on="arb", strategy=Witness("galera"))])
+    warnings = " ".join(place(arch).warnings)
+    assert "galera has 4 votes (3 members and 1 witness vote)" in warnings, warnings
+    assert "4 members" not in warnings
+
+
+def test_what_to_fix_first_ranks_required_services_first():
+    """A component that only a required=False batch service needs, with more
+    downtime, no longer outranks one that a required service needs."""
+    from hamodel.analysis.importance import Importance, what_to_fix
+
+    def row(service, component, reduction):
+        return Importance(service, component, 0.01, 0.1, 0.5, 2.0, 1.5, reduction)
+
+    imp = {"batch": [row("batch", "node:b", 1e-3)], "api": [row("api", "node:a", 1e-5)]}
+    assert [f.component for f in what_to_fix(imp)] == ["node:b", "node:a"]  # by downtime alone
+    ranked = what_to_fix(imp, optional={"batch"})
+    assert [f.component for f in ranked] == ["node:a", "node:b"]
+    assert ranked[1].hours_per_year > ranked[0].hours_per_year  # the figures stay what they are

@@ -59,3 +59,27 @@ def test_guards_nest_and_put_the_old_handlers_back():
     finally:
         outer.uninstall()
     assert signal.getsignal(signal.SIGTERM) == before and sys.gettrace() is None
+
+
+LATER_CHECK = """\
+import os, signal, sys, z3
+from hamodel.interrupts import SafeInterrupt
+from hamodel.analysis import cutsets
+guard = SafeInterrupt((signal.SIGINT, signal.SIGTERM))
+guard.install()
+try:
+    os.kill(os.getpid(), signal.SIGTERM)
+    for _ in range(10 ** 6):
+        pass
+except KeyboardInterrupt:
+    pass
+s = z3.SolverFor("QF_FD")
+x = z3.Bool("x")
+s.add(x)
+print(cutsets._sat(s))  # a signal already taken must not cancel later checks
+"""
+
+
+def test_a_signal_taken_does_not_cancel_later_checks():
+    r = subprocess.run([sys.executable, "-c", LATER_CHECK], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and r.stdout.strip() == "True", (r.returncode, r.stdout, r.stderr)

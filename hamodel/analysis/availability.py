@@ -8,21 +8,26 @@ failure domain, switch, a network's ``link_reliability``), else
 ``link``, ``trunk`` (else ``link``), ``switch`` or the domain's kind (``rack``, ``power``, ``zone``,
 ...). A component without figures is taken as never failing.
 
-A service is down exactly when every component of at least one minimal cut
-set has failed, so ``U = P(union of cut-set events)``. It is computed
-*exactly* (no sampling, no rare-event approximation) by Shannon expansion
-over the family of cut sets with memoisation (a BDD-style decomposition):
-``P(F) = q_x P(F | x failed) + (1 - q_x) P(F | x up)``. The result is exact
-for independent failures given the *complete* family of minimal cut sets;
-when the family was truncated (``limit``) the figure is an upper bound on
-availability and ``exact`` is False. Only floating-point rounding remains.
+``U = P(service down)`` is computed *exactly* (no sampling, no rare-event
+approximation) from the service's fault tree, as a binary decision
+diagram (:mod:`hamodel.analysis.probability`): its cost is the size of the
+diagram, not the number of minimal cut sets (a majority over 41 nodes has
+some 10^11). ``cut_sets`` still counts the minimal cut sets, up to a limit
+(``cut_sets_complete`` False past it).
+
+:func:`unavailability` is the older route, kept as an independent check
+and as the fallback when a diagram grows too large: Shannon expansion over
+the family of cut sets, ``P(F) = q_x P(F | x failed) + (1 - q_x) P(F | x up)``,
+exact given the *complete* family; with a truncated family the figure is an
+upper bound on availability and ``exact`` is False. Only floating-point
+rounding remains.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Iterable, Mapping
+from typing import Any, Iterable, Mapping
 
 from hamodel.analysis.components import ModelView, component_kind
 from hamodel.model import Reliability
@@ -38,10 +43,12 @@ class ServiceAvailability:
     nines: float
     cut_sets: int
     exact: bool
+    cut_sets_complete: bool = True  # False: the service has more than ``cut_sets`` minimal cut sets
 
     def to_dict(self) -> dict:
         return {"service": self.service, "availability": self.availability, "unavailability": self.unavailability,
-                "nines": self.nines, "cut_sets": self.cut_sets, "exact": self.exact}
+                "nines": self.nines, "cut_sets": self.cut_sets, "exact": self.exact,
+                "cut_sets_complete": self.cut_sets_complete}
 
 
 def component_reliability(v: ModelView, cid: str) -> Reliability | None:
@@ -107,13 +114,52 @@ def unavailability(cut_sets: Iterable[Iterable[str]], q: Mapping[str, float]) ->
     return rec(minimise(fam))
 
 
-def availability_of(v: ModelView, service: str, cut_sets: list[tuple[str, ...]], exact: bool) -> ServiceAvailability:
+def failure_probabilities(v: ModelView, components: Iterable[str]) -> dict[str, float]:
+    """``q_c = 1 - A_c`` for each component (0.0: no figures, never fails)."""
     q = {}
-    for cs in cut_sets:
-        for c in cs:
-            r = component_reliability(v, c)
-            q[c] = 0.0 if r is None else 1.0 - r.steady_state
-    u = unavailability(cut_sets, q)
-    a = 1.0 - u
+    for c in components:
+        r = component_reliability(v, c)
+        q[c] = 0.0 if r is None else 1.0 - r.steady_state
+    return q
+
+
+def _result(service: str, u: float, cut_sets: int, exact: bool, complete: bool = True) -> ServiceAvailability:
     nines = math.inf if u <= 0 else -math.log10(u)
-    return ServiceAvailability(service, a, u, nines, len(cut_sets), exact)
+    return ServiceAvailability(service, 1.0 - u, u, nines, cut_sets, exact, complete)
+
+
+def availability_of(v: ModelView, service: str, cut_sets: list[tuple[str, ...]], exact: bool) -> ServiceAvailability:
+    """Availability from a family of minimal cut sets (Shannon expansion, :func:`unavailability`)."""
+    q = failure_probabilities(v, {c for cs in cut_sets for c in cs})
+    return _result(service, unavailability(cut_sets, q), len(cut_sets), exact, exact)
+
+
+def count_cut_sets(an: Any, diagrams: Any, s: str, limit: int) -> tuple[int, bool]:
+    """How many minimal cut sets ``s`` has: ``(count, True)``, counted on its BDD
+    for a coherent tree (never listed: a 41-node majority has some 10^11), else
+    listed by Z3 up to ``limit`` (``(limit, False)`` past it)."""
+    from hamodel.analysis.faulttree import coherent
+
+    if coherent(diagrams.formulas[s]):
+        n = diagrams.count_cut_sets(s)
+        if n is not None:
+            return n, True
+    sets, complete = an.cut_sets(s, None, limit)
+    return len(sets), complete
+
+
+def availabilities(an: Any, services: Iterable[str], diagrams: Any, limit: int = 20_000) -> dict[str, ServiceAvailability]:
+    """Exact availability of each of ``services`` from its BDD
+    (:class:`hamodel.analysis.probability.Diagrams`); ``an`` is the
+    :class:`~hamodel.analysis.cutsets.Analyzer` that counts cut sets. With
+    ``diagrams`` None (too large), from the cut sets as before."""
+    out = {}
+    for s in services:
+        if diagrams is None:
+            sets, complete = an.cut_sets(s, None, limit)
+            out[s] = availability_of(an.v, s, sets, complete)
+            continue
+        n, complete = count_cut_sets(an, diagrams, s, limit)
+        q = failure_probabilities(an.v, diagrams.support(s))
+        out[s] = _result(s, diagrams.unavailability(s, q), n, True, complete)
+    return out

@@ -47,10 +47,13 @@ def _sat(s: z3.Solver, *assumptions: z3.BoolRef) -> bool:
     unsat, Ctrl-C would end an enumeration early and report a service
     as tolerating failures it does not. It is re-raised instead.
     """
-    r = s.check(*assumptions)
+    from hamodel.interrupts import solving, was_interrupted
+
+    with solving(s.ctx) as run:
+        r = s.check(*assumptions)
     if r == z3.unknown:
         reason = s.reason_unknown()
-        if "interrupt" in reason or "keyboard" in reason:
+        if was_interrupted(reason, run):
             raise KeyboardInterrupt
         from hamodel.errors import HamodelError
 

@@ -59,7 +59,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Literal, Sequence
 
-from hamodel.analysis.availability import ServiceAvailability, availability_of, has_figures
+from hamodel.analysis.availability import ServiceAvailability, availabilities, has_figures
 from hamodel.analysis.components import ModelView, component_kind, node_id, set_key, sort_set, view
 from hamodel.analysis.cutsets import Analyzer, CutSet
 from hamodel.analysis.semantics import DEGRADED, DOWN, PARTIAL, UP, Evaluation
@@ -133,10 +133,9 @@ def single_failure_scenarios(arch: Architecture, placement: Placement, vrrp_grou
 
 def availability(arch: Architecture, placement: Placement, vrrp_groups: Sequence[VrrpGroup] = (),
                  limit: int = 20_000) -> dict[str, ServiceAvailability]:
-    """Steady-state availability of each service from its *complete* family
-    of minimal cut sets (exact for independent failures, see
-    :mod:`hamodel.analysis.availability`). Empty when the model carries no
-    reliability figures."""
+    """Steady-state availability of each service, exact for independent
+    failures (from its fault tree's BDD, see :mod:`hamodel.analysis.availability`).
+    Empty when the model carries no reliability figures."""
     return Analysis(arch, placement, vrrp_groups).availability(limit)
 
 
@@ -205,8 +204,21 @@ def _split_candidates(v: ModelView) -> list[str]:
     return out
 
 
+_DEPENDENTS: list[tuple[ModelView, dict[str, list[str]]]] = []  # the last view's
+
+
 def _dependents(v: ModelView, s: str) -> list[str]:
-    return sorted(x for x in v.services if x != s and s in v.uses(x))
+    """The services whose state ``s`` decides (see :meth:`ModelView.uses`). One
+    reverse index per view: a scan of every service per finding was
+    O(services x findings)."""
+    if not _DEPENDENTS or _DEPENDENTS[0][0] is not v:
+        index: dict[str, list[str]] = {}
+        for x in sorted(v.services):
+            for u in v.uses(x):
+                if u != x:
+                    index.setdefault(u, []).append(x)
+        _DEPENDENTS[:] = [(v, index)]
+    return list(_DEPENDENTS[0][1].get(s, ()))
 
 
 def _fmt_set(cs: Sequence[str]) -> str:
@@ -620,16 +632,21 @@ class Analysis:
                 tuple(s for s, x in st.items() if x == DEGRADED), tuple(s for s, x in st.items() if x == UP)))
         return out
 
+    @cached_property
+    def diagrams(self):
+        """The services' BDDs (:class:`hamodel.analysis.probability.Diagrams`), None if too large."""
+        from hamodel.analysis.probability import Diagrams, DiagramTooLarge
+
+        try:
+            return Diagrams(self.view, _analysed(self.arch))
+        except DiagramTooLarge:
+            return None
+
     def availability(self, limit: int = 20_000) -> dict[str, ServiceAvailability]:
-        """Availability per service from its complete cut-set family (see :func:`availability`)."""
-        an, arch = self.analyzer, self.arch
-        if not has_figures(an.v):
+        """Exact availability per service, from its BDD (see :func:`availability`)."""
+        if not has_figures(self.view):
             return {}
-        out = {}
-        for s in _analysed(arch):
-            sets, complete = an.cut_sets(s, None, limit)
-            out[s] = availability_of(an.v, s, sets, complete)
-        return out
+        return availabilities(self.analyzer, _analysed(self.arch), self.diagrams, limit)
 
     def importance(self, limit: int = 20_000) -> dict:
         """Birnbaum / Fussell-Vesely / RAW / RRW per component and service
@@ -637,7 +654,10 @@ class Analysis:
         :meth:`availability` already enumerated."""
         from hamodel.analysis.importance import importance
 
-        return importance(self.arch, self.placement, self.vrrp_groups, limit, analyzer=self.analyzer)
+        if not has_figures(self.view):
+            return {}
+        return importance(self.arch, self.placement, self.vrrp_groups, limit, analyzer=self.analyzer,
+                          diagrams=self.diagrams)
 
     def cold_start(self, k: int = 1, *, stop: Literal["crash", "graceful"] = "crash") -> list[ColdStart]:
         """Who comes back by itself after a full stop (see :func:`cold_start`)."""
@@ -674,29 +694,49 @@ class Analysis:
         if per == "domain":
             scenarios = [c for c in v.components if component_kind(c) == "domain"]
         problems = []
+        # The load with nothing failed, and per node the services on it: a failure
+        # changes only the services with an instance on a failed node (each
+        # scenario summed over every service was O(nodes x services)).
+        moves, base, on = {}, {n: [0.0, 0.0] for n in v.node_domains}, {}
+        for s, svc in v.services.items():
+            st = svc.strategy
+            moves[s] = not isinstance(st, (Sharded, External)) and not (
+                isinstance(st, ActivePassive) and st.manager is None)
+            r = svc.requests
+            for n in v.instances[s]:
+                base[n][0] += r.cpu
+                base[n][1] += r.memory_gb
+                on.setdefault(n, set()).add(s)
+        caps = {n.name: n.capacity for n in arch.nodes}
+
+        def over(n: str, cpu: float, mem: float) -> bool:
+            return cpu > caps[n].cpu + 1e-9 or mem > caps[n].memory_gb + 1e-9
+
+        over_base = {n for n, (cpu, mem) in base.items() if over(n, cpu, mem)}
         for c in scenarios:
-            dead = v.nodes_killed_by({c})
-            load = {n: [0.0, 0.0] for n in v.node_domains if n not in dead}
-            for s, svc in v.services.items():
+            # a node's own failure kills that node alone (asking every node was O(nodes^2))
+            dead = {c.split(":", 1)[1]} if component_kind(c) == "node" else v.nodes_killed_by({c})
+            changed: dict[str, list[float]] = {}
+            for s in sorted(set().union(*(on.get(n, ()) for n in dead)) if dead else ()):
                 inst = v.instances[s]
                 live = [n for n in inst if n not in dead]
-                if not inst or not live:
+                if not live or not moves[s]:
                     continue
-                r = svc.requests
-                moves = not isinstance(svc.strategy, (Sharded, External)) and not (
-                    isinstance(svc.strategy, ActivePassive) and svc.strategy.manager is None)
-                share = len(inst) / len(live) if moves else 1.0
+                r, extra = v.services[s].requests, len(inst) / len(live) - 1.0
                 # Every member of a replicated cluster holds the whole data set: losing
                 # one adds no memory to the others (their CPU takes its clients).
-                mem_share = 1.0 if isinstance(svc.strategy, (AppCluster, Elected, Witness)) else share
+                mem_extra = 0.0 if isinstance(v.services[s].strategy, (AppCluster, Elected, Witness)) else extra
                 for n in live:
-                    load[n][0] += r.cpu * share
-                    load[n][1] += r.memory_gb * mem_share
-            for n, (cpu, mem) in sorted(load.items()):
-                cap = arch.node(n).capacity
-                if cpu > cap.cpu + 1e-9 or mem > cap.memory_gb + 1e-9:
-                    problems.append({"failure": c, "node": n, "cpu": round(cpu, 3), "memory_gb": round(mem, 3),
-                                     "capacity_cpu": cap.cpu, "capacity_memory_gb": cap.memory_gb})
+                    x = changed.setdefault(n, list(base[n]))
+                    x[0] += r.cpu * extra
+                    x[1] += r.memory_gb * mem_extra
+            bad = {n for n in over_base if n not in dead and n not in changed}
+            bad.update(n for n, (cpu, mem) in changed.items() if over(n, cpu, mem))
+            for n in sorted(bad):
+                cpu, mem = changed.get(n, base[n])
+                cap = caps[n]
+                problems.append({"failure": c, "node": n, "cpu": round(cpu, 3), "memory_gb": round(mem, 3),
+                                 "capacity_cpu": cap.cpu, "capacity_memory_gb": cap.memory_gb})
         return problems
 
     def read_write(self, k: int = 2) -> dict[str, tuple[list[CutSet], list[CutSet]]]:

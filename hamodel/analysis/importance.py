@@ -1,7 +1,7 @@
 """Importance measures per component: what to fix first.
 
 For each service ``s`` with unavailability ``U = P(s down)`` (exact, from
-its complete family of minimal cut sets, :mod:`hamodel.analysis.availability`)
+its fault tree's BDD, :mod:`hamodel.analysis.probability`)
 and each component ``c`` failing with probability ``q_c``:
 
 - Birnbaum ``I_B(c) = P(s down | c failed) - P(s down | c up)``: how much
@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any, Collection, Mapping, Sequence
 
-from hamodel.analysis.availability import component_reliability, has_figures
+from hamodel.analysis.availability import component_reliability, failure_probabilities, has_figures
 from hamodel.analysis.components import ModelView, component_key, view
 from hamodel.analysis.results import Placement, VrrpGroup
 from hamodel.model import Architecture
@@ -117,8 +117,13 @@ def service_importance(service: str, cut_sets: Sequence[Sequence[str]], q: Mappi
     """Importance of every component of ``cut_sets`` with ``q_c > 0``, most
     important (the downtime its repair removes, ``q_c x I_B``) first."""
     u, grad = _birnbaum(cut_sets, q)
+    return _rows(service, u, grad, q, {c for cs in cut_sets for c in cs})
+
+
+def _rows(service: str, u: float, grad: Mapping[str, float], q: Mapping[str, float],
+          components: set[str]) -> list[Importance]:
     out = []
-    for c in sorted({c for cs in cut_sets for c in cs if q.get(c, 0.0) > 0.0}, key=component_key):
+    for c in sorted((c for c in components if q.get(c, 0.0) > 0.0), key=component_key):
         b = grad.get(c, 0.0)
         up1, up0 = u + (1.0 - q[c]) * b, u - q[c] * b  # P(down | c failed), P(down | c up)
         fv = q[c] * up1 / u if u > 0 else 0.0
@@ -129,21 +134,34 @@ def service_importance(service: str, cut_sets: Sequence[Sequence[str]], q: Mappi
 
 
 def importance(arch: Architecture, placement: Placement, vrrp_groups: Sequence[VrrpGroup] = (),
-               limit: int = 20_000, *, analyzer: Any = None) -> dict[str, list[Importance]]:
+               limit: int = 20_000, *, analyzer: Any = None, diagrams: Any = None) -> dict[str, list[Importance]]:
     """Per analysed service, the importance of its components (empty when
-    the model has no reliability figures; a service whose cut-set family
-    was truncated by ``limit`` is left out, its figures would not be exact).
-    ``analyzer``: an :class:`~hamodel.analysis.cutsets.Analyzer` of this
-    placement to reuse (its cut sets are cached: availability computed them)."""
+    the model has no reliability figures). Exact, from each service's BDD
+    (``diagrams``: a :class:`~hamodel.analysis.probability.Diagrams` of this
+    placement to reuse). Only where no diagram could be built, from the
+    cut sets: a service whose family was truncated by ``limit`` is then left
+    out, its figures would not be exact. ``analyzer``: an
+    :class:`~hamodel.analysis.cutsets.Analyzer` of this placement to reuse."""
     from hamodel.analysis.cutsets import Analyzer
+    from hamodel.analysis.probability import Diagrams, DiagramTooLarge
 
     an = analyzer if analyzer is not None else Analyzer(view(arch, placement, vrrp_groups))
     v = an.v
     if not has_figures(v):
         return {}
+    names = [s for s in sorted(v.services) if v.analysed(s)]
+    if diagrams is None:
+        try:
+            diagrams = Diagrams(v, names)
+        except DiagramTooLarge:
+            pass
     out = {}
-    for s in sorted(v.services):
-        if not v.analysed(s):
+    for s in names:
+        if diagrams is not None:
+            support = diagrams.support(s)
+            q = failure_probabilities(v, support)
+            u, grad = diagrams.birnbaum(s, q)
+            out[s] = _rows(s, u, grad, q, {c for c in support if grad.get(c, 0.0) != 0.0})
             continue
         sets, complete = an.cut_sets(s, None, limit)
         if complete:
@@ -167,21 +185,26 @@ class FixFirst:
         return {**self.__dict__, "services": list(self.services)}
 
 
-def what_to_fix(imp: Mapping[str, list[Importance]], limit: int | None = 10) -> list[FixFirst]:
-    """Components ranked by the total downtime (all services) removed if
-    they never failed; ties by id. ``limit`` rows (None: all)."""
+def what_to_fix(imp: Mapping[str, list[Importance]], limit: int | None = 10,
+                optional: Collection[str] = ()) -> list[FixFirst]:
+    """Components ranked by the downtime removed if they never failed:
+    first that of the required services, then that of all (``optional``
+    names the services marked ``required=False``, which tolerate downtime:
+    a component only they need never outranks one a required service
+    needs); ties by id. ``limit`` rows (None: all)."""
     per: dict[str, list[Importance]] = {}
     for rows in imp.values():
         for i in rows:
             per.setdefault(i.component, []).append(i)
-    out = []
+    out, required_hours = [], {}
     for c, rows in per.items():
-        top = max(rows, key=lambda i: (i.reduction, i.service))
+        top = max(rows, key=lambda i: (i.service not in optional, i.reduction, i.service))
         total = sum(i.reduction for i in rows)
         if total <= 0:
             continue
+        required_hours[c] = sum(i.reduction for i in rows if i.service not in optional) * HOURS_PER_YEAR
         out.append(FixFirst(c, rows[0].probability, total * HOURS_PER_YEAR,
                             tuple(sorted(i.service for i in rows if i.reduction > 0)), top.service,
                             top.birnbaum, top.fussell_vesely))
-    out.sort(key=lambda f: (-f.hours_per_year, component_key(f.component)))
+    out.sort(key=lambda f: (-required_hours[f.component], -f.hours_per_year, component_key(f.component)))
     return out if limit is None else out[:limit]

@@ -108,10 +108,28 @@ def _quorum_cluster(svc: Service) -> bool:
     return isinstance(svc.strategy, AppCluster) and svc.strategy.quorum == "majority"
 
 
+_WITNESSES: list[tuple[Architecture, int, dict[str, list[Service]]]] = []  # the last architecture's
+
+
+def _witnesses_of(arch: Architecture) -> dict[str, list[Service]]:
+    """Per service name, the witnesses voting in it: one pass over the services,
+    kept for the last architecture asked (asked once per service, a scan each
+    was O(services^2)); a service list grown in place is read again."""
+    if _WITNESSES and _WITNESSES[0][0] is arch and _WITNESSES[0][1] == len(arch.services):
+        return _WITNESSES[0][2]
+    out: dict[str, list[Service]] = {}
+    for w in arch.services:
+        of = getattr(w.strategy, "of", None)
+        if of is not None:
+            out.setdefault(of, []).append(w)
+    _WITNESSES[:] = [(arch, len(arch.services), out)]
+    return out
+
+
 def _witness_votes(arch: Architecture, svc: Service, count) -> int:
     """Votes the witnesses of ``svc`` add (``count(witness)`` instances
     each): garbd makes 2 Galera members a majority cluster of 3."""
-    return sum(count(w) for w in arch.services if getattr(w.strategy, "of", None) == svc.name)
+    return sum(count(w) for w in _witnesses_of(arch).get(svc.name, ()))
 
 
 # ---------------------------------------------------------------------------
@@ -376,10 +394,13 @@ def _warnings(arch: Architecture, instances: dict[str, list[str]]) -> list[str]:
     out = []
     for s in arch.services:
         # Witnesses vote too: garbd makes 2 Galera members an odd cluster of 3.
-        n = len(instances.get(s.name, [])) + sum(
-            len(instances.get(w.name, [])) for w in arch.services if getattr(w.strategy, "of", None) == s.name)
+        members = len(instances.get(s.name, []))
+        witnesses = _witness_votes(arch, s, lambda w: len(instances.get(w.name, [])))
+        n = members + witnesses
         if _quorum_cluster(s) and n >= 3 and n % 2 == 0:
-            out.append(f"{s.name} has {n} members: with a majority quorum an even-sized cluster tolerates no more "
+            counted = (f"{n} votes ({members} members and {witnesses} witness vote{'s' * (witnesses != 1)})"
+                       if witnesses else f"{n} members")
+            out.append(f"{s.name} has {counted}: with a majority quorum an even-sized cluster tolerates no more "
                        f"failures than {n - 1} members, and a clean split leaves no side with quorum")
     pm = arch.pacemaker
     if pm is not None and pm.quorum == "majority" and not pm.two_node and pm.qdevice is None:
