@@ -67,7 +67,7 @@ def _explain_limits(arch: Architecture, v, k: int, limits: list[Limit], causes: 
     """Why no placement tolerates ``k`` failures, in the model's terms: the
     failure behind each learned limit (and its cause when it is a single
     component), never the private ``tolerate-<i>`` domains."""
-    from hamodel.analysis.failures import _cause
+    from hamodel.analysis.causes import _cause
     from hamodel.analysis.placement import candidates
 
     out = [f"no placement tolerates {k} failure(s):"]
