@@ -36,20 +36,21 @@ DIFFERENT = {
     "openstack_keepalived": {
         "partial-outage:neutron-lbaas-agent": "absent", "quorum-loss:mongodb": "absent",
         "quorum-loss:rabbitmq": "absent", "quorum-loss:redis": "absent", "spof:cinder-volume": "absent",
-        "split-brain:haproxy": "switches"},
+        "split-brain:haproxy": "switches", "no-metrics-source": "absent"},
     "openstack_pacemaker": {
         "partial-outage:neutron-lbaas-agent": "absent", "quorum-loss:mongodb": "absent",
-        "monitoring-required": "supervisor"},
+        "monitoring-required": "supervisor", "manual-recovery": "absent"},
     "multirack": {
         "cut-sets:haproxy": "domains", "cut-sets:haproxy-public": "domains", "cut-sets:memcached": "absent",
         "cut-sets:nova-scheduler": "absent", "partial-outage:neutron-lbaas-agent": "absent",
         "quorum-loss:rabbitmq": "absent", "site-failure:dc1": "domains", "split-brain:haproxy": "switches",
-        "spof:cinder-volume": "absent", "monitoring-required": "supervisor"},
+        "spof:cinder-volume": "absent", "monitoring-required": "supervisor", "no-metrics-source": "absent"},
     "webplatform": {
         "cut-sets:redis": "absent", "manual-recovery": "acknowledgement", "quorum-loss:etcd": "absent",
         "quorum-loss:galera": "witness", "quorum-loss:sentinel": "absent", "site-failure:dc": "domains",
         "cut-sets:galera": "witness", "monitoring-required": "supervisor",
-        "reads-outlast-writes:postgres": "absent", "reads-outlast-writes:redis": "absent"},
+        "reads-outlast-writes:postgres": "absent", "reads-outlast-writes:redis": "absent",
+        "no-metrics-source": "absent"},
 }
 
 

@@ -87,7 +87,8 @@ def test_webplatform_findings_for_the_witness(web) -> None:
     assert "2 of 3 votes (members and witnesses)" in f["quorum-loss:galera"].impact
     assert not any(i.startswith("split-brain") for i in f)
     # The witness has no findings of its own.
-    assert not any("garbd" in x.services for x in f.values())
+    # garbd has no findings of its own; the monitoring gap (no exporter watches its process) is real.
+    assert not any("garbd" in x.services for x in f.values() if x.id != "no-metrics-source")
     # Galera's cold start after a planned stop of both members needs an
     # operator: reported, and acknowledged in the model with the runbook.
     assert f["manual-recovery"].acknowledged and "galera" in f["manual-recovery"].impact

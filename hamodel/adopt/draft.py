@@ -225,6 +225,8 @@ class _Builder:
         for fname, (n, f) in seen.items():
             if f.stats and not f.servers:
                 continue
+            if fname == "hamodel-metrics" and not f.servers:
+                continue  # HAProxy's exporter front, which build writes for every HAProxy node (monitoring)
             if f.redirect and not f.servers:
                 redirects.append(f)
                 continue

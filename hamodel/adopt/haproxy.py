@@ -254,6 +254,8 @@ def _defaults(conf: HaproxyConf, body, label: str) -> None:
 
 
 def _front(conf: HaproxyConf, name: str, line: int, body, label: str) -> None:
+    if name == "hamodel-metrics":
+        return  # HAProxy's own exporter front, which build writes on every HAProxy node (monitoring)
     if not safe_name(name):
         conf.unmapped.append(Unmapped(label, line, f"section {shown(name)}", "unsafe", "not a plain name"))
         return

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from hamodel.adopt.braces import Block, Stmt, parse_braces
 from hamodel.adopt.source import AdoptError, Unmapped, read_text, safe_name, shown
+from hamodel.deployment import KEEPALIVED_STATE_SCRIPT
 
 MAX_INCLUDES = 32
 
@@ -28,6 +29,7 @@ _INSTANCE_KEYS = {"state", "nopreempt", "preempt", "interface", "virtual_router_
                   "unicast_src_ip", "unicast_peer", "virtual_ipaddress", "virtual_ipaddress_excluded",
                   "track_script", "track_interface", "authentication", "garp_master_refresh", "notify",
                   "preempt_delay", "dont_track_primary"}
+_STATE_NOTIFY = {"notify_master", "notify_backup", "notify_fault", "notify_stop"}
 _IGNORED_GLOBAL = {"router_id", "enable_script_security", "script_user", "notification_email",
                    "notification_email_from", "smtp_server", "smtp_connect_timeout", "vrrp_skip_check_adv_addr",
                    "vrrp_garp_interval", "vrrp_gna_interval", "max_auto_priority"}
@@ -222,6 +224,8 @@ def _instance(conf: KeepalivedConf, b: Block, label: str) -> None:
             i.garp_master_refresh = _int(st, label, 1, 3600)
         elif k == "notify":
             i.notify = " ".join(st.words[1:])
+        elif k in _STATE_NOTIFY and KEEPALIVED_STATE_SCRIPT in " ".join(st.words[1:2]).strip('"'):
+            continue  # the VRRP state metrics hook that build writes (monitoring)
         else:
             conf.unmapped.append(Unmapped(label, st.line, k, "unsupported" if k in _INSTANCE_KEYS else "unknown"))
     if i.vrid is None:

@@ -212,6 +212,15 @@ class RedisReplicas:
         if not ping["ok"]:
             raise LabError(f"the client cannot reach the redis primary on {self.primary}: {ping['error']}")
 
+    def heal(self) -> list[str]:
+        """Restart the members another scenario killed (a holder kill stops every
+        process of its node, redis-server included), each in the role it had;
+        the nodes restarted."""
+        dead = [n for n in self.addr if n not in self.procs or not self.procs[n].alive()]
+        for n in dead:
+            self.start_member(n, None if n == self.primary else self.primary)
+        return dead
+
     def unsettled(self) -> list[str]:
         """Empty when the primary has every replica online."""
         out = self.lab.exec(self.lab.node_ns(self.primary), ["redis-cli", "-p", str(self.port), "info", "replication"],

@@ -89,7 +89,14 @@ class RedisPrimaryKill(ScenarioKind):
     @classmethod
     def settled(cls, ctx: DrillContext) -> list[str]:
         rr = ctx.shared.get(_KEY)
-        return rr.unsettled() if rr is not None else []
+        if rr is None:
+            return []
+        # The real Redis runs for the whole drill: a scenario that killed its node's
+        # processes (holder-kill) leaves it dead; bring it back as it was.
+        restarted = rr.heal()
+        if restarted:
+            ctx.say(f"  redis-server restarted on {', '.join(restarted)} (killed by the previous scenario)")
+        return rr.unsettled()
 
     def polled(self) -> tuple[str, str]:
         """A stand-in service behind the VIP the client polls meanwhile (Redis has no HAProxy front)."""
