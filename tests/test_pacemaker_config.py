@@ -395,3 +395,38 @@ def test_generated_pacemaker_models_are_accepted_or_refused_by_name(data):
     for path, data_ in files.items():
         if path not in files.secret:
             assert PASSWORD.encode() not in data_, path
+
+
+# -- ids unique by construction (issue 30) ----------------------------------------------
+
+
+def _ids_arch(second: str) -> Architecture:
+    """Nodes ``1``, ``n-1``, ``n3``; service ``w`` kept off ``n-1``, service ``second`` off ``1``."""
+    lan = Network("lan", subnet="10.0.0.0/24")
+    nodes = [Node("1", roles={"r1"}, addresses={lan: "10.0.0.11"}), Node("n-1", roles={"r2"}, addresses={lan: "10.0.0.12"}),
+             Node("n3", roles={"r1", "r2"}, addresses={lan: "10.0.0.13"})]
+    return Architecture("ids", networks=[lan], nodes=nodes, services=[
+        Service("w", on="r1", replicas="all", strategy=ActivePassive(manager="pacemaker")),
+        Service(second, on="r2", replicas="all", strategy=ActivePassive(manager="pacemaker"))],
+        pacemaker=PacemakerCluster(on=["r1", "r2"], fencing=False))
+
+
+def test_names_with_dashes_give_distinct_constraint_ids():
+    """``w`` avoiding ``n-1`` and ``w-n`` avoiding ``1`` were both
+    ``location-w-n-1--INFINITY``: build exited 0 and crm_verify refused the CIB
+    (failed before the ids were built part by part)."""
+    files = build(_ids_arch("w-n"))
+    locs = {(c.get("rsc"), c.get("node")): c.get("id") for c in cib_of(files).iter("rsc_location")}
+    assert locs[("w", "n-1")] != locs[("w-n", "1")]
+    ids = [el.get("id") for el in cib_of(files).iter() if el.get("id")]
+    assert len(ids) == len(set(ids))
+    _assert_valid([cib_check(files["pacemaker/cib.xml"])])
+    _assert_valid([pcs_replay_check(files["pacemaker/cib.xml"], files["pacemaker/pcs-setup.sh"])])
+
+
+def test_an_id_clash_anywhere_in_the_cib_is_refused_before_writing():
+    """An op id pcs derives from resource ``w`` (``w-monitor-interval-10s``) is
+    also a service's resource id: refused by name, no CIB written."""
+    with pytest.raises(ConfigError) as exc:
+        build(_ids_arch("w-monitor-interval-10s"))
+    assert "id w-monitor-interval-10s to 2 elements (op, primitive)" in str(exc.value)

@@ -128,6 +128,29 @@ class Primitive:
         return self.clone or self.id
 
 
+def constraint_id(kind: str, *parts: str) -> str:
+    """A constraint's id, unique by construction: names may hold ``-`` (and
+    every other character an XML id allows), so a plain ``-`` join gives two
+    constraints the same id (``w`` avoiding ``n-1`` and ``w-n`` avoiding
+    ``1``). Each part is written with ``_`` doubled and parts are joined
+    with a single ``_``; no part starts with ``_`` (names and scores start
+    with a letter, a digit or ``-``), so the id reads back into its parts
+    one way only."""
+    return kind + "".join("_" + p.replace("_", "__") for p in parts)
+
+
+def duplicate_ids(xml: bytes) -> list[tuple[str, list[str]]]:
+    """Every ``id`` given to more than one element of a CIB document, with the
+    elements' tags (resources, nvpairs, ops, constraints alike)."""
+    import xml.etree.ElementTree as ET
+
+    seen: dict[str, list[str]] = {}
+    for el in ET.fromstring(xml).iter():
+        if el.get("id") is not None:
+            seen.setdefault(el.get("id"), []).append(el.tag)  # type: ignore[arg-type]
+    return sorted((i, tags) for i, tags in seen.items() if len(tags) > 1)
+
+
 @dataclass(frozen=True)
 class Location:
     rsc: str
@@ -136,7 +159,7 @@ class Location:
 
     @property
     def id(self) -> str:
-        return f"location-{self.rsc}-{self.node}-{self.score}"
+        return constraint_id("location", self.rsc, self.node, self.score)
 
 
 @dataclass(frozen=True)
@@ -148,7 +171,7 @@ class Colocation:
 
     @property
     def id(self) -> str:
-        return f"colocation-{self.rsc}-{self.with_rsc}-{self.score}"
+        return constraint_id("colocation", self.rsc, self.with_rsc, self.score)
 
 
 @dataclass(frozen=True)
@@ -162,7 +185,7 @@ class Order:
 
     @property
     def id(self) -> str:
-        return f"order-{self.first}-{self.then}-{self.kind}"
+        return constraint_id("order", self.first, self.then, self.kind)
 
 
 @dataclass(frozen=True)
@@ -497,12 +520,10 @@ def _pcs_create(r: Primitive) -> str:
     """The ``pcs -f "$CIB" ... create`` command of one resource, one option group a line."""
     q = shlex.quote
 
-    def value(p: Param) -> str:
-        return token(p.value, "fence_secret", "template") if p.secret else p.value
-
     head = ["pcs", '-f "$CIB"'] + (["stonith", "create", q(r.id), q(r.type)] if r.cls == "stonith"
                                    else ["resource", "create", q(r.id), q(r.agent)])
-    head += [q(f"{p.name}={value(p)}") for p in r.params] + ["--no-default-ops"]
+    # A secret never goes on pcs's command line (ps shows it to every user): see _pcs_secrets.
+    head += [q(f"{p.name}={p.value}") for p in r.params if not p.secret] + ["--no-default-ops"]
     lines = [" ".join(head)]
     for o in r.ops:
         lines.append(" ".join(["    op", o.name, f"interval={o.interval}"] + ([f"timeout={o.timeout}"] if o.timeout else [])
@@ -515,11 +536,27 @@ def _pcs_create(r: Primitive) -> str:
     return " \\\n".join(lines)
 
 
+def _pcs_secrets(r: Primitive) -> str:
+    """The secret parameters of ``r`` merged into the CIB file by ``cibadmin``
+    from a here-document: the value goes through a pipe, never onto a command
+    line (a ``pcs ... password=X`` shows in ``ps`` while it runs)."""
+    secret = [p for p in r.params if p.secret]
+    if not secret:
+        return ""
+    rid = _xml(r.id)
+    pairs = "".join(f'<nvpair id="{rid}-instance_attributes-{_xml(p.name)}" name="{_xml(p.name)}" '
+                    f'value="{_xml(token(p.value, "fence_secret", "template"))}"/>' for p in secret)
+    return (f'CIB_file="$CIB" cibadmin --modify --scope resources --xml-pipe <<\'HAMODEL_SECRET\'\n'
+            f'<primitive id="{rid}"><instance_attributes id="{rid}-instance_attributes">{pairs}'
+            f'</instance_attributes></primitive>\nHAMODEL_SECRET\n')
+
+
 def _env():
     env = environment(TEMPLATES)
     env.filters["xml"] = _xml
     env.filters["xml_comment"] = _xml_comment
     env.filters["pcs_create"] = _pcs_create
+    env.filters["pcs_secrets"] = _pcs_secrets
     env.filters["sh"] = lambda v: shlex.quote(str(v))
     return env
 
@@ -548,6 +585,12 @@ def render_pacemaker(dep: Deployment, plan: PacemakerPlan | None, redacted: Pace
                               feature_set=CIB_FEATURE_SET, cib_dest=CIB_DEST).encode() for p in (plan, redacted))
 
     cib, cib_r = both("cib.xml.j2")
+    dup = duplicate_ids(cib)
+    if dup:
+        # Ids pcs derives from a resource's (ops, nvpairs) can meet another object's.
+        raise ConfigError([("pacemaker", f"the CIB would give id {i} to {len(tags)} elements ({', '.join(tags)}): "
+                            "crm_verify refuses it; rename the service, VIP or fence device whose name makes it; "
+                            "nothing was written") for i, tags in dup])
     pcs, pcs_r = both("pcs-setup.sh.j2")
     # Cluster-wide: installed on the cluster's first node and pushed once from there.
     first = members[0]
