@@ -45,8 +45,6 @@ from hamodel import __version__
 
 #: The group holding every host of a build; each kind's group is its child.
 GROUP = "hamodel"
-#: Handler names: one per action of :data:`KINDS`.
-HANDLER = "hamodel: {action}"
 
 
 def group_name(kind: str) -> str:
@@ -59,7 +57,12 @@ def group_name(kind: str) -> str:
 DEST = "{{ hamodel_dest_root | default('') }}"
 
 
-def _copy_task(kind: str, validate: str | None, action: str | None, secret: bool) -> dict[str, Any]:
+STATE = DEST + "/var/lib/hamodel"
+#: What the node's installed files hashed to when hamodel last installed them (drift).
+RECORD = STATE + "/installed.json"
+
+
+def _copy_task(kind: str, validate: str | None, secret: bool) -> dict[str, Any]:
     select = "selectattr('secret')" if secret else "rejectattr('secret')"
     copy: dict[str, Any] = {
         "src": "{{ item.src }}",
@@ -67,6 +70,8 @@ def _copy_task(kind: str, validate: str | None, action: str | None, secret: bool
         "owner": "{{ item.owner }}",
         "group": "{{ item.group }}",
         "mode": "{{ item.mode }}",
+        # The previous file, kept until the daemon took the new one: put back on failure.
+        "backup": True,
     }
     if validate is not None:
         copy["validate"] = validate
@@ -75,14 +80,196 @@ def _copy_task(kind: str, validate: str | None, action: str | None, secret: bool
         "ansible.builtin.copy": copy,
         "loop": f"{{{{ hamodel_files | selectattr('kind', 'equalto', '{kind}') | {select} | list }}}}",
         "loop_control": {"label": "{{ item.dest }}"},
+        "register": f"hamodel_copied_{'secret' if secret else 'plain'}",
     }
     if secret:
         # Neither the file (diff) nor a validator's message may show a password.
         task["no_log"] = True
         task["diff"] = False
-    if action is not None:
-        task["notify"] = HANDLER.format(action=action)
     return task
+
+
+def _kind_block(name: str, k: Any) -> dict[str, Any]:
+    """One kind's files and action, all or nothing: a failed validation or
+    action puts the previous files back, runs the action with them, and fails
+    the run naming the node, the files and the daemon's error. A marker
+    (``/var/lib/hamodel/pending/<kind>``) written before the action and
+    removed after it makes a rerun retry an action that did not complete, even
+    when the files are already in place."""
+    marker = STATE + f"/pending/{name}"
+    files = f"hamodel_files | selectattr('kind', 'equalto', '{name}')"
+    commands = f"{{{{ {files} | map(attribute='on_change') | select | list | unique }}}}"
+    changed = "((hamodel_copied_plain.results | default([])) + (hamodel_copied_secret.results | default([])))"
+    block: list[dict[str, Any]] = [
+        # The previous kind's results must not be taken for this kind's in the rescue.
+        {"name": f"{name}: start",
+         "ansible.builtin.set_fact": {"hamodel_copied_plain": {"results": []},
+                                      "hamodel_copied_secret": {"results": []},
+                                      "hamodel_pending": {"stat": {"exists": False}}}},
+        {"name": f"{name}: folders",
+         "ansible.builtin.file": {"path": DEST + "{{ item }}", "state": "directory"},
+         "loop": f"{{{{ {files} | map(attribute='dest') | map('dirname') | unique | list }}}}"},
+        _copy_task(name, k.validate, secret=False),
+        _copy_task(name, k.validate, secret=True),
+        {"name": f"{name}: {k.action} pending",
+         "ansible.builtin.file": {"path": marker, "state": "touch", "mode": "0600"},
+         "when": f"{changed} | selectattr('changed') | list | length > 0",
+         "changed_when": False},
+        {"name": f"{name}: is {k.action} pending",
+         "ansible.builtin.stat": {"path": marker, "get_checksum": False},
+         "register": "hamodel_pending"},
+        {"name": f"{name}: {k.action}",
+         "ansible.builtin.command": {"argv": "{{ (hamodel_handler_prefix | default([])) + item }}"},
+         "loop": commands,
+         "when": "hamodel_pending.stat.exists",
+         "register": "hamodel_action",
+         "changed_when": True},
+        {"name": f"{name}: {k.action} done",
+         "ansible.builtin.file": {"path": marker, "state": "absent"},
+         "changed_when": False},
+        {"name": f"{name}: previous files dropped",
+         "ansible.builtin.file": {"path": "{{ item }}", "state": "absent"},
+         "loop": f"{{{{ {changed} | selectattr('backup_file', 'defined') | map(attribute='backup_file') | list }}}}",
+         "loop_control": {"label": "{{ item | basename }}"},
+         "changed_when": False},
+    ]
+    restored = f"{changed} | selectattr('changed') | list"
+    rescue: list[dict[str, Any]] = [
+        {"name": f"{name}: put the previous files back",
+         "ansible.builtin.copy": {"src": "{{ item.backup_file }}", "dest": "{{ item.dest }}", "remote_src": True,
+                                  "mode": "preserve"},
+         "loop": f"{{{{ {restored} | selectattr('backup_file', 'defined') | list }}}}",
+         "loop_control": {"label": "{{ item.dest }}"},
+         "no_log": True},
+        {"name": f"{name}: remove new files that had no previous version",
+         "ansible.builtin.file": {"path": "{{ item.dest }}", "state": "absent"},
+         "loop": f"{{{{ {restored} | rejectattr('backup_file', 'defined') | list }}}}",
+         "loop_control": {"label": "{{ item.dest }}"}},
+        {"name": f"{name}: {k.action} with the previous files",
+         "ansible.builtin.command": {"argv": "{{ (hamodel_handler_prefix | default([])) + item }}"},
+         "loop": commands,
+         "when": f"hamodel_pending.stat.exists | default(false) or ({restored} | length > 0)",
+         "register": "hamodel_rollback",
+         "ignore_errors": True},
+        {"name": f"{name}: stop the rollout",
+         "ansible.builtin.fail": {"msg": (
+             f"{name} on {{{{ inventory_hostname }}}}: "
+             "{{ ansible_failed_task.name }} failed for "
+             f"{{{{ {files} | map(attribute='dest') | join(', ') }}}}: "
+             "{% set r = ansible_failed_result %}"
+             "{% for x in (r.results | default([r])) if x.failed | default(false) %}"
+             "{{ (x.stderr | default('') or x.msg | default('')) | trim }} {% endfor %}"
+             "; the previous files are back"
+             "{% if hamodel_rollback.results | default([]) | selectattr('rc', 'defined') | list %}"
+             " and {{ 'the previous configuration is running again' "
+             "if hamodel_rollback.results | selectattr('failed') | list | length == 0 "
+             "else 'running the previous configuration failed too: the daemon may be down' }}{% endif %}"
+             f"; a rerun retries {k.action}")}},
+    ]
+    return {"name": f"{name}: install, {k.action}, or put the previous files back",
+            "block": block, "rescue": rescue}
+
+
+def _drift_tasks() -> list[dict[str, Any]]:
+    """Per-file drift: each installed file's sha256 against what hamodel
+    installed last time (a hand edit) and against this build's manifest."""
+    return [
+        {"name": "installed files",
+         "ansible.builtin.stat": {"path": DEST + "{{ item.dest }}", "checksum_algorithm": "sha256",
+                                  "get_mime": False, "get_attributes": False},
+         "loop": "{{ hamodel_files }}",
+         "loop_control": {"label": "{{ item.dest }}"},
+         "register": "hamodel_installed"},
+        {"name": "what hamodel installed last time",
+         "ansible.builtin.slurp": {"src": RECORD},
+         "register": "hamodel_record",
+         "failed_when": False},
+        {"name": "files changed on the node by hand since hamodel installed them",
+         "vars": {"record": "{{ (hamodel_record.content | b64decode | from_json) if hamodel_record.content "
+                            "is defined else {} }}",
+                  "manifest": "{{ (lookup('ansible.builtin.file', hamodel_manifest) | from_json).files }}",
+                  "drifted": "{% set out = [] %}{% for r in hamodel_installed.results %}"
+                             "{% if r.stat.exists and r.item.dest in record "
+                             "and record[r.item.dest] != r.stat.checksum %}"
+                             "{% set _ = out.append(r.item.dest) %}{% endif %}{% endfor %}{{ out }}",
+                  "outdated": "{% set out = [] %}{% for r in hamodel_installed.results %}"
+                              "{% if not r.item.secret and (not r.stat.exists or "
+                              "manifest[r.item.path].sha256 != r.stat.checksum) %}"
+                              "{% set _ = out.append(r.item.dest) %}{% endif %}{% endfor %}{{ out }}"},
+         "ansible.builtin.debug": {"msg": "{{ {'changed_by_hand': drifted, 'differ_from_this_build': outdated} }}"},
+         # Changed when a file was edited by hand: --check lists them, and a run says so.
+         "changed_when": "drifted | length > 0"},
+    ]
+
+
+def _record_tasks() -> list[dict[str, Any]]:
+    return [
+        {"name": "installed files, after the install",
+         "ansible.builtin.stat": {"path": DEST + "{{ item.dest }}", "checksum_algorithm": "sha256",
+                                  "get_mime": False, "get_attributes": False},
+         "loop": "{{ hamodel_files }}",
+         "loop_control": {"label": "{{ item.dest }}"},
+         "register": "hamodel_installed"},
+        {"name": "remember what was installed (drift on the next run)",
+         "ansible.builtin.copy": {
+             "dest": RECORD, "mode": "0600",
+             "content": "{% set out = {} %}{% for r in hamodel_installed.results if r.stat.exists %}"
+                        "{% set _ = out.update({r.item.dest: r.stat.checksum}) %}{% endfor %}"
+                        "{{ out | to_nice_json }}\n"},
+         "changed_when": False},
+    ]
+
+
+def _health_tasks() -> list[dict[str, Any]]:
+    """The gate before the next node: the daemons of this node's files run,
+    every VIP front this node's HAProxy binds answers (the VIP is held
+    somewhere and its HAProxy listens), and every HAProxy backend with
+    servers has one UP on this node. ``-e hamodel_health_gate=false`` skips it
+    (a staging tree without daemons)."""
+    when = "hamodel_health_gate | default(true) | bool"
+    retries = "{{ hamodel_health_retries | default(30) }}"
+    return [
+        {"name": "health gate: the daemons run",
+         "ansible.builtin.command": {"argv": "{{ (hamodel_service_check | default(['systemctl', 'is-active', "
+                                             "'--quiet'])) + [item] }}"},
+         "loop": "{{ hamodel_health.daemons }}",
+         "register": "hamodel_daemon", "until": "hamodel_daemon.rc == 0", "retries": retries, "delay": 1,
+         "changed_when": False, "when": when},
+        {"name": "health gate: the VIP fronts answer (the VIP is held somewhere)",
+         "ansible.builtin.wait_for": {"host": "{{ item.host }}", "port": "{{ item.port }}",
+                                      "timeout": "{{ hamodel_health_retries | default(30) }}"},
+         "loop": "{{ hamodel_health.fronts }}",
+         "loop_control": {"label": "{{ item.host }}:{{ item.port }}"},
+         "when": when},
+        {"name": "health gate: every HAProxy backend has a server UP",
+         "ansible.builtin.command": {"argv": ["python3", "-c", BACKENDS_UP, "{{ hamodel_health.stats_socket }}"]},
+         "register": "hamodel_backends", "until": "hamodel_backends.rc == 0", "retries": retries, "delay": 1,
+         "changed_when": False,
+         "when": f"{when} and hamodel_health.stats_socket | length > 0"},
+    ]
+
+
+#: Asks HAProxy's stats socket (argv[1]) for ``show stat``; exits 1 naming the
+#: backends that have servers and none UP.
+BACKENDS_UP = """import csv, socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.sendall(b"show stat\\n")
+data = b""
+while True:
+    chunk = s.recv(65536)
+    if not chunk:
+        break
+    data += chunk
+rows = list(csv.DictReader(data.decode().lstrip("# ").splitlines()))
+servers = {}
+for r in rows:
+    if r["svname"] not in ("FRONTEND", "BACKEND"):
+        servers.setdefault(r["pxname"], []).append(r["status"])
+down = sorted(p for p, st in servers.items() if not any(x.startswith(("UP", "no check")) for x in st))
+if down:
+    sys.exit("no server UP in " + ", ".join(down))
+"""
 
 
 def _play(kinds_table: Mapping[str, Any], manifest_format: int) -> list[dict[str, Any]]:
@@ -97,6 +284,7 @@ def _play(kinds_table: Mapping[str, Any], manifest_format: int) -> list[dict[str
                          "(set -e hamodel_root=OUT to the build output folder)",
              "quiet": True},
          "run_once": True},
+        *_drift_tasks(),
         {"name": "packages the files need",
          "ansible.builtin.package": {"name": "{{ hamodel_packages }}", "state": "present"},
          "when": "hamodel_install_packages | default(false) | bool"},
@@ -119,39 +307,31 @@ def _play(kinds_table: Mapping[str, Any], manifest_format: int) -> list[dict[str
          "loop": "{{ hamodel_directories }}",
          "loop_control": {"label": "{{ item.path }}"}},
     ]
-    for name, k in kinds:
-        tasks.append({
-            "name": f"{name}: folders",
-            "ansible.builtin.file": {"path": DEST + "{{ item }}", "state": "directory"},
-            "loop": f"{{{{ hamodel_files | selectattr('kind', 'equalto', '{name}') | map(attribute='dest') "
-                    "| map('dirname') | unique | list }}",
-        })
-        tasks.append(_copy_task(name, k.validate, k.action, secret=False))
-        tasks.append(_copy_task(name, k.validate, k.action, secret=True))
-        if k.action is not None:
-            tasks.append({"name": f"{name}: {k.action} now, before the next kind",
-                          "ansible.builtin.meta": "flush_handlers"})
-    handlers = []
+    tasks.append({"name": "hamodel's state on the node (pending actions, what was installed)",
+                  "ansible.builtin.file": {"path": STATE + "/pending", "state": "directory", "mode": "0700"}})
     for name, k in kinds:
         if k.action is None:
-            continue
-        handlers.append({
-            "name": HANDLER.format(action=k.action),
-            "ansible.builtin.command": {"argv": "{{ (hamodel_handler_prefix | default([])) + item }}"},
-            "loop": f"{{{{ hamodel_files | selectattr('kind', 'equalto', '{name}') | map(attribute='on_change') "
-                    "| select | list | unique }}",
-            "changed_when": True,
-        })
+            tasks.append({
+                "name": f"{name}: folders",
+                "ansible.builtin.file": {"path": DEST + "{{ item }}", "state": "directory"},
+                "loop": f"{{{{ hamodel_files | selectattr('kind', 'equalto', '{name}') | map(attribute='dest') "
+                        "| map('dirname') | unique | list }}",
+            })
+            tasks.append(_copy_task(name, k.validate, secret=False))
+            tasks.append(_copy_task(name, k.validate, secret=True))
+        else:
+            tasks.append(_kind_block(name, k))
+    tasks += _record_tasks() + _health_tasks()
     return [{
         "name": "install the files hamodel generated",
         "hosts": GROUP,
         "gather_facts": False,
-        # One host at a time by default: a change that breaks a node stops
-        # the rollout before it reaches the others.
+        # One host at a time by default, each through the health gate before the
+        # next: a change that breaks a node stops the rollout there, and a VRRP
+        # group or Pacemaker cluster never has two members changing at once.
         "serial": "{{ hamodel_serial | default(1) }}",
         "any_errors_fatal": True,
         "tasks": tasks,
-        "handlers": handlers,
     }]
 
 
