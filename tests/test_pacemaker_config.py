@@ -125,7 +125,9 @@ def test_reference_layout(ref_files):
     # knet's key is the deployment's secret: not generated, listed as what the file needs on the node
     assert [f["path"] for f in coro["prerequisites"]["files"]] == ["/etc/corosync/authkey"]
     assert "keyfile: /etc/corosync/authkey" in ref_files["nodes/ctl-2/corosync/corosync.conf"].decode()
-    assert cib["on_change"]["command"] == ["pcs", "cluster", "cib-push", "--config", "/etc/hamodel/pacemaker/cib.xml"]
+    # A patch of hamodel's sections (test_cib_push.py), never cib-push --config (it erases node state).
+    from hamodel.generators.pacemaker.push import CIB_PUSH
+    assert cib["on_change"]["command"] == ["python3", "-c", CIB_PUSH, "/etc/hamodel/pacemaker/cib.xml"]
     assert "pacemaker/cib.xml" in ref_files["ansible/inventory.yml"].decode()
 
 
@@ -142,7 +144,14 @@ def test_reference_cib_holds_the_model(ref_files):
     galera = clones["galera-clone"]
     meta = {nv.get("name"): nv.get("value") for nv in galera.find("meta_attributes")}
     assert meta["promotable"] == "true" and meta["promoted-max"] == "3"
-    assert params(galera.find("primitive")) == {"wsrep_cluster_address": "gcomm://ctl-1,ctl-2,ctl-3"}
+    assert params(galera.find("primitive")) == {"wsrep_cluster_address": "gcomm://ctl-1,ctl-2,ctl-3",
+                                                "enable_creation": "true"}
+    promote = galera.find(".//op[@name='promote']")
+    assert promote.get("on-fail") == "block"  # no automatic retry of a failed bootstrap
+    for clone, params_ in (("redis-clone", {"wait_last_known_master": "true"}), ("rabbitmq-clone", {})):
+        c = clones[clone]
+        assert {nv.get("name"): nv.get("value") for nv in c.find("meta_attributes")}["notify"] == "true"
+        assert params(c.find("primitive")) == params_
     assert clones["rabbitmq-clone"].find("primitive").get("type") == "rabbitmq-cluster"
     assert clones["redis-clone"].find("primitive").get("type") == "redis"
     # cinder-volume: one instance, not cloned

@@ -66,6 +66,7 @@ import yaml
 from hamodel import __version__
 from hamodel.deployment import Deployment
 from hamodel.generators.common import ConfigError, NodeFile, Secrets
+from hamodel.generators.pacemaker.push import CIB_PUSH
 
 FORMAT = 2
 KEY_ENV = "HAMODEL_MANIFEST_KEY"
@@ -211,7 +212,9 @@ KINDS: dict[str, Kind] = {
         validate_note="corosync -t needs one of the node list's addresses on the host: it runs on the node",
         packages=("corosync",)),
     "pacemaker-cib": Kind(
-        order=50, action="push cib", on_change=("pcs", "cluster", "cib-push", "--config", "{dest}"),
+        # Only hamodel's sections, as a patch against the live CIB: node state (standby, node
+        # attributes) survives a deploy (see hamodel.generators.pacemaker.push).
+        order=50, action="push cib", on_change=("python3", "-c", CIB_PUSH, "{dest}"),
         validate="crm_verify --xml-file %s", packages=("pacemaker", "pcs", "resource-agents", "fence-agents")),
     "pacemaker-pcs": Kind(
         order=51, action=None, on_change=None, validate=None,

@@ -15,8 +15,10 @@ Output layout (relative to OUT)::
     pacemaker/pcs-setup.sh                  the same configuration as pcs commands (kind ``pacemaker-pcs``)
 
 The two cluster files are listed in the manifest on the cluster's first node (by name), installed
-there in ``/etc/hamodel/pacemaker/`` and applied once, from there: ``pcs cluster cib-push --config
-/etc/hamodel/pacemaker/cib.xml`` (or ``sh /etc/hamodel/pacemaker/pcs-setup.sh``).
+there in ``/etc/hamodel/pacemaker/`` and applied once, from there, as a patch of hamodel's own
+sections against the live CIB (:data:`hamodel.generators.pacemaker.push.CIB_PUSH`; never
+``cib-push --config``, which replaces the nodes section and erases standby and node attributes),
+or with ``sh /etc/hamodel/pacemaker/pcs-setup.sh``, which pushes only what it changed.
 
 Resource ids (what a drill or an operator names):
 
@@ -90,6 +92,7 @@ class Op:
     interval: str
     timeout: str | None = None
     role: str | None = None
+    on_fail: str | None = None
 
     def id(self, rsc: str) -> str:
         # pcs' id: <resource>-<op>-interval-<interval>
@@ -222,7 +225,11 @@ _SYSTEMD_OPS = (Op("monitor", "10s", "100s"), Op("start", "0s", "100s"), Op("sto
 _AGENTS: dict[str, tuple[str, tuple[Op, ...]]] = {
     "galera": ("galera", (Op("demote", "0s", "120s"), Op("monitor", "20s", "30s"),
                           Op("monitor", "10s", "30s", "Promoted"), Op("monitor", "30s", "30s", "Unpromoted"),
-                          Op("promote", "0s", "300s"), Op("start", "0s", "120s"), Op("stop", "0s", "120s"))),
+                          # on-fail=block: a failed promote (a bootstrap that did not complete) stops there
+                          # for an operator instead of a retry that could bootstrap a second cluster from a
+                          # stale node; the agent's authors (and TripleO) configure the same.
+                          Op("promote", "0s", "300s", on_fail="block"), Op("start", "0s", "120s"),
+                          Op("stop", "0s", "120s"))),
     "rabbitmq-cluster": ("rabbitmq-cluster", (Op("monitor", "10s", "40s"), Op("start", "0s", "100s"),
                                               Op("stop", "0s", "90s"))),
     "redis": ("redis", (Op("demote", "0s", "120s"), Op("monitor", "45s", "60s"),
@@ -405,12 +412,17 @@ def plan_cib(dep: Deployment, secrets: Secrets, corosync: CorosyncPlan) -> CibPl
             if agent == "galera":
                 # Every placed member is a writer-capable Galera node; the agent
                 # bootstraps from the most advanced one after a full stop.
-                params = (Param("wsrep_cluster_address", "gcomm://" + ",".join(nodes)),)
+                # enable_creation: the agent initialises an empty datadir (a new node, a fresh cluster).
+                params = (Param("enable_creation", "true"),
+                          Param("wsrep_cluster_address", "gcomm://" + ",".join(nodes)))
                 meta += [("promoted-max", str(len(nodes)))]
             elif agent == "redis":
-                meta += [("promoted-max", "1")]
+                # The agent learns the promoted node from notifications (it repoints the replicas),
+                # and after a full stop promotes the last known master first (no data loss).
+                params = (Param("wait_last_known_master", "true"),)
+                meta += [("promoted-max", "1"), ("notify", "true")]
             else:
-                meta += [("ordered", "true")]
+                meta += [("ordered", "true"), ("notify", "true")]
             meta += [("clone-max", str(len(nodes)))]
             prim = Primitive(rid, "ocf", "heartbeat", agent, params, ops,
                              f"{name}: {'promotable ' if promotable else ''}clone of ocf:heartbeat:{agent} on "
@@ -527,7 +539,7 @@ def _pcs_create(r: Primitive) -> str:
     lines = [" ".join(head)]
     for o in r.ops:
         lines.append(" ".join(["    op", o.name, f"interval={o.interval}"] + ([f"timeout={o.timeout}"] if o.timeout else [])
-                              + ([f"role={o.role}"] if o.role else [])))
+                              + ([f"role={o.role}"] if o.role else []) + ([f"on-fail={o.on_fail}"] if o.on_fail else [])))
     if r.clone:
         lines.append(" ".join(["   ", "promotable" if r.promotable else "clone", q(r.clone)]
                               + [q(f"{k}={v}") for k, v in r.clone_meta if k != "promotable"]))

@@ -19,13 +19,15 @@ if [ "$#" -gt 0 ]; then
     PUSH=
 else
     CIB=$(mktemp)
-    # The copy holds every fence password of the live CIB: removed on every way out,
+    ORIG=$(mktemp)
+    # The copies hold every fence password of the live CIB: removed on every way out,
     # a signal included (sh runs no EXIT trap when a signal kills it).
-    trap 'rm -f "$CIB"' EXIT
+    trap 'rm -f "$CIB" "$ORIG"' EXIT
     trap 'exit 129' HUP
     trap 'exit 130' INT
     trap 'exit 143' TERM
     pcs cluster cib "$CIB"
+    cp "$CIB" "$ORIG"
     PUSH=1
 fi
 
@@ -41,12 +43,12 @@ pcs -f "$CIB" resource create cinder-volume systemd:cinder-volume --no-default-o
     op stop interval=0s timeout=100s --force
 
 # galera: promotable clone of ocf:heartbeat:galera on ctl-1, ctl-2, ctl-3
-pcs -f "$CIB" resource create galera ocf:heartbeat:galera wsrep_cluster_address=gcomm://ctl-1,ctl-2,ctl-3 --no-default-ops \
+pcs -f "$CIB" resource create galera ocf:heartbeat:galera enable_creation=true wsrep_cluster_address=gcomm://ctl-1,ctl-2,ctl-3 --no-default-ops \
     op demote interval=0s timeout=120s \
     op monitor interval=20s timeout=30s \
     op monitor interval=10s timeout=30s role=Promoted \
     op monitor interval=30s timeout=30s role=Unpromoted \
-    op promote interval=0s timeout=300s \
+    op promote interval=0s timeout=300s on-fail=block \
     op start interval=0s timeout=120s \
     op stop interval=0s timeout=120s \
     promotable galera-clone clone-max=3 interleave=true promoted-max=3
@@ -63,10 +65,10 @@ pcs -f "$CIB" resource create rabbitmq ocf:heartbeat:rabbitmq-cluster --no-defau
     op monitor interval=10s timeout=40s \
     op start interval=0s timeout=100s \
     op stop interval=0s timeout=90s \
-    clone rabbitmq-clone clone-max=3 interleave=true ordered=true
+    clone rabbitmq-clone clone-max=3 interleave=true notify=true ordered=true
 
 # redis: promotable clone of ocf:heartbeat:redis on ctl-1, ctl-2, ctl-3
-pcs -f "$CIB" resource create redis ocf:heartbeat:redis --no-default-ops \
+pcs -f "$CIB" resource create redis ocf:heartbeat:redis wait_last_known_master=true --no-default-ops \
     op demote interval=0s timeout=120s \
     op monitor interval=45s timeout=60s \
     op monitor interval=20s timeout=60s role=Promoted \
@@ -74,7 +76,7 @@ pcs -f "$CIB" resource create redis ocf:heartbeat:redis --no-default-ops \
     op promote interval=0s timeout=120s \
     op start interval=0s timeout=120s \
     op stop interval=0s timeout=120s \
-    promotable redis-clone clone-max=3 interleave=true promoted-max=1
+    promotable redis-clone clone-max=3 interleave=true notify=true promoted-max=1
 
 # VIP controller-vip (192.168.1.220) of haproxy, held by one of ctl-1, ctl-2, ctl-3
 pcs -f "$CIB" resource create ip-controller-vip ocf:heartbeat:IPaddr2 cidr_netmask=24 ip=192.168.1.220 nic=eth0 --no-default-ops \
@@ -117,5 +119,6 @@ pcs -f "$CIB" constraint order start ip-controller-vip then start haproxy-clone 
 pcs -f "$CIB" constraint order start rabbitmq-clone then start cinder-volume kind=Optional id=order_rabbitmq-clone_cinder-volume_Optional
 
 if [ -n "$PUSH" ]; then
-    pcs cluster cib-push "$CIB" --config
+    # Only what this script changed, as a patch: node state (standby, attributes) is never sent.
+    pcs cluster cib-push "$CIB" diff-against="$ORIG"
 fi
