@@ -32,7 +32,23 @@ path written on the node, default empty; for staging and tests),
 ``hamodel_handler_prefix`` (a list put before every handler command, e.g.
 ``["echo"]`` to see without reloading), ``hamodel_install_packages``,
 ``hamodel_serial`` (hosts at a time, default 1: never every load balancer
-at once).
+at once), ``hamodel_health_gate`` (default true), ``hamodel_health_prefix``
+(a list put before the health gate's commands), ``hamodel_service_check``
+(default ``systemctl is-active --quiet``) and ``hamodel_health_retries``
+(seconds, default 30).
+
+Safety, per kind of file: the copies keep a backup; when a validation or
+the kind's action (reload) fails, the previous files are put back, the
+action runs again with them, and the run fails naming the node, the step,
+the files and the daemon's error. A marker under ``/var/lib/hamodel/pending``
+is written before an action and removed after it succeeded, so a rerun
+retries an action that did not complete even when the files are already in
+place. Before installing, each file's sha256 is compared with what hamodel
+installed last time (``/var/lib/hamodel/installed.json``): files edited on
+the node by hand are listed (and counted as changed, so ``--check`` shows
+them). After a host's files, the health gate waits until its daemons run,
+every VIP front its HAProxy binds answers (the VIP is held somewhere) and
+every HAProxy backend has a server UP; only then does the next host start.
 """
 
 from __future__ import annotations
@@ -230,8 +246,8 @@ def _health_tasks() -> list[dict[str, Any]]:
     retries = "{{ hamodel_health_retries | default(30) }}"
     return [
         {"name": "health gate: the daemons run",
-         "ansible.builtin.command": {"argv": "{{ (hamodel_service_check | default(['systemctl', 'is-active', "
-                                             "'--quiet'])) + [item] }}"},
+         "ansible.builtin.command": {"argv": "{{ (hamodel_health_prefix | default([])) + (hamodel_service_check "
+                                             "| default(['systemctl', 'is-active', '--quiet'])) + [item] }}"},
          "loop": "{{ hamodel_health.daemons }}",
          "register": "hamodel_daemon", "until": "hamodel_daemon.rc == 0", "retries": retries, "delay": 1,
          "changed_when": False, "when": when},
@@ -242,7 +258,9 @@ def _health_tasks() -> list[dict[str, Any]]:
          "loop_control": {"label": "{{ item.host }}:{{ item.port }}"},
          "when": when},
         {"name": "health gate: every HAProxy backend has a server UP",
-         "ansible.builtin.command": {"argv": ["python3", "-c", BACKENDS_UP, "{{ hamodel_health.stats_socket }}"]},
+         "ansible.builtin.command": {"argv": "{{ (hamodel_health_prefix | default([])) + ['python3', '-c', "
+                                             "hamodel_backends_up, hamodel_health.stats_socket] }}"},
+         "vars": {"hamodel_backends_up": BACKENDS_UP},
          "register": "hamodel_backends", "until": "hamodel_backends.rc == 0", "retries": retries, "delay": 1,
          "changed_when": False,
          "when": f"{when} and hamodel_health.stats_socket | length > 0"},
