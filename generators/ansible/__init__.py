@@ -313,7 +313,9 @@ def _play(kinds_table: Mapping[str, Any], manifest_format: int) -> list[dict[str
          "register": "hamodel_required"},
         {"name": "stop when one is missing",
          "ansible.builtin.assert": {
-             "that": ["item.stat.exists"],
+             # corosync's key comes with the cluster play when given (-e hamodel_corosync_authkey=FILE).
+             "that": ["item.stat.exists or (item.item == '/etc/corosync/authkey' and hamodel_corosync_authkey "
+                      "is defined)"],
              "fail_msg": "{{ item.item }} is missing on {{ inventory_hostname }}: the manifest lists it as a "
                          "prerequisite; install it first",
              "quiet": True},
@@ -328,6 +330,8 @@ def _play(kinds_table: Mapping[str, Any], manifest_format: int) -> list[dict[str
     tasks.append({"name": "hamodel's state on the node (pending actions, what was installed)",
                   "ansible.builtin.file": {"path": STATE + "/pending", "state": "directory", "mode": "0700"}})
     for name, k in kinds:
+        if k.scope == "cluster":
+            continue  # the cluster play's (_cluster_play)
         if k.action is None:
             tasks.append({
                 "name": f"{name}: folders",
@@ -350,7 +354,104 @@ def _play(kinds_table: Mapping[str, Any], manifest_format: int) -> list[dict[str
         "serial": "{{ hamodel_serial | default(1) }}",
         "any_errors_fatal": True,
         "tasks": tasks,
-    }]
+    }, *_cluster_play(kinds)]
+
+
+def _cmd(argv: str) -> dict[str, Any]:
+    return {"argv": "{{ (hamodel_handler_prefix | default([])) + " + argv + " }}"}
+
+
+def _cluster_play(kinds: list[tuple[str, Any]]) -> list[dict[str, Any]]:
+    """The Pacemaker cluster, after the node files (HAProxy's config is in place
+    before the CIB starts HAProxy): corosync's key and corosync.conf on every
+    cluster node first; then either the first start of the cluster stack on
+    the nodes where it is not running, or one ``corosync-cfgtool -R`` for the
+    whole cluster (a reload on one node while another still has the old node
+    list would split it); quorum and a DC awaited; then the CIB, once, from
+    the node that holds it; ``crm_verify -L`` last."""
+    cluster = [(n, k) for n, k in kinds if k.scope == "cluster"]
+    if not cluster:
+        return []
+    coro = dict(cluster).get("corosync")
+    files = "hamodel_files | selectattr('kind', 'equalto', 'corosync')"
+    conf_block: list[dict[str, Any]] = [
+        {"name": "corosync: start",
+         "ansible.builtin.set_fact": {"hamodel_copied_plain": {"results": []}, "hamodel_copied_secret": {"results": []},
+                                      "hamodel_pending": {"stat": {"exists": False}}}},
+        {"name": "corosync: folders",
+         "ansible.builtin.file": {"path": DEST + "{{ item }}", "state": "directory"},
+         "loop": f"{{{{ {files} | map(attribute='dest') | map('dirname') | unique | list }}}}"},
+        _copy_task("corosync", coro.validate if coro else None, secret=False),
+        {"name": "corosync: is the cluster stack running here",
+         "ansible.builtin.command": {"argv": "{{ (hamodel_health_prefix | default([])) + (hamodel_service_check "
+                                             "| default(['systemctl', 'is-active', '--quiet'])) + ['corosync'] }}"},
+         "register": "hamodel_corosync_running", "failed_when": False, "changed_when": False},
+        {"name": "corosync: changed here",
+         "ansible.builtin.set_fact": {"hamodel_corosync_changed": "{{ hamodel_copied_plain.results "
+                                                                  "| selectattr('changed') | list | length > 0 }}"}},
+    ]
+    tasks: list[dict[str, Any]] = [
+        {"name": "corosync: the cluster key (from -e hamodel_corosync_authkey=FILE, made once with corosync-keygen)",
+         "ansible.builtin.copy": {"src": "{{ hamodel_corosync_authkey }}", "dest": DEST + "/etc/corosync/authkey",
+                                  "owner": "root", "group": "root", "mode": "0400"},
+         "when": "hamodel_corosync_authkey is defined",
+         "no_log": True, "diff": False},
+        {"name": "corosync: corosync.conf on every cluster node, then one reload or a first start",
+         "block": conf_block + [
+             {"name": "corosync: first start of the cluster stack where it does not run",
+              "ansible.builtin.command": _cmd("(hamodel_cluster_start | default(['systemctl', 'start', 'corosync', "
+                                              "'pacemaker']))"),
+              "when": "hamodel_corosync_running.rc != 0"},
+             {"name": "corosync: one reload for the whole cluster (every node has the new corosync.conf)",
+              "ansible.builtin.command": _cmd("['corosync-cfgtool', '-R']"),
+              "run_once": True,
+              "when": "ansible_play_hosts | map('extract', hostvars, 'hamodel_corosync_changed') | select | list "
+                      "| length > 0 and ansible_play_hosts | map('extract', hostvars, 'hamodel_corosync_running') "
+                      "| map(attribute='rc') | select('equalto', 0) | list | length > 0"},
+             {"name": "corosync: quorum",
+              "ansible.builtin.command": _cmd("['corosync-quorumtool', '-s']"),
+              "register": "hamodel_quorum", "until": "hamodel_quorum.rc == 0",
+              "retries": "{{ hamodel_health_retries | default(30) }}", "delay": 2, "changed_when": False},
+             {"name": "pacemaker: a DC elected",
+              "ansible.builtin.command": _cmd("['crmadmin', '--dc_lookup', '--quiet']"),
+              "register": "hamodel_dc", "until": "hamodel_dc.rc == 0 and hamodel_dc.stdout | trim | length > 0",
+              "retries": "{{ hamodel_health_retries | default(30) }}", "delay": 2, "changed_when": False},
+             {"name": "corosync: previous files dropped",
+              "ansible.builtin.file": {"path": "{{ item }}", "state": "absent"},
+              "loop": "{{ hamodel_copied_plain.results | selectattr('backup_file', 'defined') "
+                      "| map(attribute='backup_file') | list }}",
+              "changed_when": False},
+         ],
+         "rescue": [
+             {"name": "corosync: put the previous corosync.conf back",
+              "ansible.builtin.copy": {"src": "{{ item.backup_file }}", "dest": "{{ item.dest }}",
+                                       "remote_src": True, "mode": "preserve"},
+              "loop": "{{ hamodel_copied_plain.results | selectattr('changed') | selectattr('backup_file', 'defined') "
+                      "| list }}",
+              "loop_control": {"label": "{{ item.dest }}"}},
+             {"name": "corosync: stop",
+              "ansible.builtin.fail": {"msg": "corosync on {{ inventory_hostname }}: {{ ansible_failed_task.name }} "
+                                              "failed: {{ (ansible_failed_result.stderr | default('') or "
+                                              "ansible_failed_result.msg | default('')) | trim }}; the previous "
+                                              "corosync.conf is back where it had changed"}},
+         ]},
+    ]
+    for name, k in cluster:
+        if name == "corosync":
+            continue
+        if k.action is None:
+            tasks.append(_copy_task(name, k.validate, secret=False))
+            tasks.append(_copy_task(name, k.validate, secret=True))
+        else:
+            tasks.append(_kind_block(name, k))
+    tasks.append({"name": "pacemaker: crm_verify -L (the live configuration is valid)",
+                  "ansible.builtin.command": _cmd("['crm_verify', '-L']"),
+                  "run_once": True, "changed_when": False})
+    return [{"name": "the Pacemaker cluster: corosync.conf everywhere, one reload or a first start, then the CIB",
+             "hosts": group_name("corosync"),
+             "gather_facts": False,
+             "any_errors_fatal": True,
+             "tasks": tasks}]
 
 
 def render_playbook(kinds: Mapping[str, Any], manifest_format: int) -> bytes:

@@ -130,6 +130,9 @@ class Kind:
     mode: str = "0644"
     secret_mode: str = "0600"
     prerequisites: Callable[[Deployment, NodeFile, Sequence[NodeFile]], dict[str, list]] | None = None
+    #: "node": installed one node at a time (the playbook's rolling play); "cluster": installed on
+    #: every cluster node first, then applied once (corosync.conf, then the CIB).
+    scope: str = "node"
 
 
 def _haproxy_prerequisites(dep: Deployment, f: NodeFile, node_files: Sequence[NodeFile]) -> dict[str, list]:
@@ -210,16 +213,17 @@ KINDS: dict[str, Kind] = {
     "corosync": Kind(
         order=40, action="reload corosync", on_change=("corosync-cfgtool", "-R"), validate="corosync -t -c %s",
         validate_note="corosync -t needs one of the node list's addresses on the host: it runs on the node",
-        packages=("corosync",)),
+        packages=("corosync",), scope="cluster"),
     "pacemaker-cib": Kind(
         # Only hamodel's sections, as a patch against the live CIB: node state (standby, node
         # attributes) survives a deploy (see hamodel.generators.pacemaker.push).
         order=50, action="push cib", on_change=("python3", "-c", CIB_PUSH, "{dest}"),
-        validate="crm_verify --xml-file %s", packages=("pacemaker", "pcs", "resource-agents", "fence-agents")),
+        validate="crm_verify --xml-file %s", packages=("pacemaker", "pcs", "resource-agents", "fence-agents"),
+        scope="cluster"),
     "pacemaker-pcs": Kind(
         order=51, action=None, on_change=None, validate=None,
         validate_note="the pcs commands equivalent to cib.xml: read or replay them (sh FILE [CIB]), not installed "
-                      "into a daemon", packages=("pcs",)),
+                      "into a daemon", packages=("pcs",), scope="cluster"),
 }
 
 
