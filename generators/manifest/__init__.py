@@ -297,18 +297,21 @@ _DAEMONS = {"haproxy": ("haproxy",), "keepalived": ("keepalived",), "corosync": 
 _HAPROXY_BIND = re.compile(r"^\s*bind\s+\[?([0-9A-Fa-f.:]+?)\]?:(\d+)\b", re.M)
 
 
-def health(dep: Deployment, node_files: Sequence[NodeFile]) -> dict[str, Any]:
+def health(dep: Deployment, node_files: Sequence[NodeFile], supervised: frozenset[str] = frozenset()) -> dict[str, Any]:
     """What the playbook's health gate checks on a node after its files went
     in: ``daemons`` (systemd units), ``fronts`` (VIP address and port of every
     front its HAProxy binds on a VIP: answering means the VIP is held somewhere
     and HAProxy listens there) and ``stats_socket`` (HAProxy's, for its
-    backends' state; empty without one)."""
+    backends' state; empty without one). The node gate leaves out what the
+    cluster play checks: the cluster stack itself and the daemons Pacemaker
+    runs (``supervised``), which are up only once the cluster is."""
     arch = dep.architecture
-    daemons = sorted({d for f in node_files for d in _DAEMONS.get(f.kind, ())})
+    daemons = sorted({d for f in node_files if kind_of(f).scope == "node" for d in _DAEMONS.get(f.kind, ())}
+                     - supervised)
     fronts: set[tuple[str, int]] = set()
     socket = ""
     for f in node_files:
-        if f.kind != "haproxy":
+        if f.kind != "haproxy" or "haproxy" in supervised:
             continue
         text = re.sub(r"#.*", "", f.redacted.decode("utf-8", "replace"))
         vips = {str(arch.vip(v).address) for v in f.vips}
@@ -446,7 +449,7 @@ def render_manifest(dep: Deployment, files: list[NodeFile], key: bytes | None = 
                  "mode": _mode(f), "secret": f.secret, "on_change": on_change(f, supervised)}
                 for f in mine
             ],
-            "hamodel_health": health(dep, mine),
+            "hamodel_health": health(dep, mine, supervised),
             "hamodel_packages": sorted({p for x in need for p in x["packages"]}),
             "hamodel_required_files": sorted({i["path"] for x in need for i in x["files"]}),
             "hamodel_directories": sorted({(d["path"], d["owner"], d["group"], d["mode"])
