@@ -23,8 +23,8 @@ from test_pacemaker_config import PASSWORD
 
 from hamodel.generators.configs import build_configs
 
-pytestmark = pytest.mark.skipif(not all(shutil.which(t) for t in ("pcs", "cibadmin", "sh")),
-                                reason="needs pcs and pacemaker-cli-utils")
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(not all(shutil.which(t) for t in ("pcs", "cibadmin", "sh")),
+                                                   reason="needs pcs and pacemaker-cli-utils")]
 
 
 @pytest.fixture(scope="module")
