@@ -103,20 +103,38 @@ def test_inventory_groups_are_prefixed_and_every_file_carries_its_metadata(multi
 
 
 def test_playbook_follows_the_table(multirack):
-    play = yaml.safe_load(multirack["ansible/deploy.yml"])[0]
+    plays = yaml.safe_load(multirack["ansible/deploy.yml"])
+    play = plays[0]
     assert play["hosts"] == "hamodel"
-    names = [t["name"] for t in play["tasks"]]
+
+    def flat(tasks):
+        for t in tasks:
+            yield t
+            yield from flat(t.get("block", []))
+            yield from flat(t.get("rescue", []))
+
+    tasks = list(flat(play["tasks"]))
+    names = [t["name"] for t in tasks]
     for kind, k in KINDS.items():
-        copies = [t for t in play["tasks"] if t["name"].startswith(f"{kind}: files")]
+        if k.scope == "cluster":
+            continue  # test_pacemaker_playbook.py
+        copies = [t for t in tasks if t["name"].startswith(f"{kind}: files")]
         assert len(copies) == 2, kind
         for t in copies:
             assert t["ansible.builtin.copy"].get("validate") == k.validate
-            assert t.get("notify") == (None if k.action is None else f"hamodel: {k.action}")
+            assert t["ansible.builtin.copy"]["backup"] is True  # the previous file, put back on failure
         secret = next(t for t in copies if "secret" in t["name"])
         assert secret["no_log"] is True and secret["diff"] is False
+        if k.action is not None:
+            block = next(t for t in play["tasks"] if t["name"].startswith(f"{kind}: install, "))
+            assert f"{kind}: {k.action}" in [t["name"] for t in block["block"]]
+            assert [t["name"] for t in block["rescue"]][-1] == f"{kind}: stop the rollout"
     kinds_in_order = [n.split(":")[0] for n in names if n.endswith(": files")]
-    assert kinds_in_order == sorted(KINDS, key=lambda k: (KINDS[k].order, k))
-    assert {h["name"] for h in play["handlers"]} == {f"hamodel: {k.action}" for k in KINDS.values() if k.action}
+    assert kinds_in_order == sorted((k for k in KINDS if KINDS[k].scope == "node"), key=lambda k: (KINDS[k].order, k))
+    # The cluster kinds' play (no host in it without a Pacemaker cluster).
+    assert [p["hosts"] for p in plays] == ["hamodel", "hamodel_corosync"]
+    assert "handlers" not in play  # actions run inside each kind's block, where a failure is rescued
+    assert [n for n in names if n.startswith("health gate")] == names[-3:]
 
 
 def test_a_rotated_secret_changes_the_manifest_without_showing(tmp_path):

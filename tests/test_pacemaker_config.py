@@ -125,7 +125,9 @@ def test_reference_layout(ref_files):
     # knet's key is the deployment's secret: not generated, listed as what the file needs on the node
     assert [f["path"] for f in coro["prerequisites"]["files"]] == ["/etc/corosync/authkey"]
     assert "keyfile: /etc/corosync/authkey" in ref_files["nodes/ctl-2/corosync/corosync.conf"].decode()
-    assert cib["on_change"]["command"] == ["pcs", "cluster", "cib-push", "--config", "/etc/hamodel/pacemaker/cib.xml"]
+    # A patch of hamodel's sections (test_cib_push.py), never cib-push --config (it erases node state).
+    from hamodel.generators.pacemaker.push import CIB_PUSH
+    assert cib["on_change"]["command"] == ["python3", "-c", CIB_PUSH, "/etc/hamodel/pacemaker/cib.xml"]
     assert "pacemaker/cib.xml" in ref_files["ansible/inventory.yml"].decode()
 
 
@@ -142,7 +144,14 @@ def test_reference_cib_holds_the_model(ref_files):
     galera = clones["galera-clone"]
     meta = {nv.get("name"): nv.get("value") for nv in galera.find("meta_attributes")}
     assert meta["promotable"] == "true" and meta["promoted-max"] == "3"
-    assert params(galera.find("primitive")) == {"wsrep_cluster_address": "gcomm://ctl-1,ctl-2,ctl-3"}
+    assert params(galera.find("primitive")) == {"wsrep_cluster_address": "gcomm://ctl-1,ctl-2,ctl-3",
+                                                "enable_creation": "true"}
+    promote = galera.find(".//op[@name='promote']")
+    assert promote.get("on-fail") == "block"  # no automatic retry of a failed bootstrap
+    for clone, params_ in (("redis-clone", {"wait_last_known_master": "true"}), ("rabbitmq-clone", {})):
+        c = clones[clone]
+        assert {nv.get("name"): nv.get("value") for nv in c.find("meta_attributes")}["notify"] == "true"
+        assert params(c.find("primitive")) == params_
     assert clones["rabbitmq-clone"].find("primitive").get("type") == "rabbitmq-cluster"
     assert clones["redis-clone"].find("primitive").get("type") == "redis"
     # cinder-volume: one instance, not cloned
@@ -395,3 +404,38 @@ def test_generated_pacemaker_models_are_accepted_or_refused_by_name(data):
     for path, data_ in files.items():
         if path not in files.secret:
             assert PASSWORD.encode() not in data_, path
+
+
+# -- ids unique by construction (issue 30) ----------------------------------------------
+
+
+def _ids_arch(second: str) -> Architecture:
+    """Nodes ``1``, ``n-1``, ``n3``; service ``w`` kept off ``n-1``, service ``second`` off ``1``."""
+    lan = Network("lan", subnet="10.0.0.0/24")
+    nodes = [Node("1", roles={"r1"}, addresses={lan: "10.0.0.11"}), Node("n-1", roles={"r2"}, addresses={lan: "10.0.0.12"}),
+             Node("n3", roles={"r1", "r2"}, addresses={lan: "10.0.0.13"})]
+    return Architecture("ids", networks=[lan], nodes=nodes, services=[
+        Service("w", on="r1", replicas="all", strategy=ActivePassive(manager="pacemaker")),
+        Service(second, on="r2", replicas="all", strategy=ActivePassive(manager="pacemaker"))],
+        pacemaker=PacemakerCluster(on=["r1", "r2"], fencing=False))
+
+
+def test_names_with_dashes_give_distinct_constraint_ids():
+    """``w`` avoiding ``n-1`` and ``w-n`` avoiding ``1`` were both
+    ``location-w-n-1--INFINITY``: build exited 0 and crm_verify refused the CIB
+    (failed before the ids were built part by part)."""
+    files = build(_ids_arch("w-n"))
+    locs = {(c.get("rsc"), c.get("node")): c.get("id") for c in cib_of(files).iter("rsc_location")}
+    assert locs[("w", "n-1")] != locs[("w-n", "1")]
+    ids = [el.get("id") for el in cib_of(files).iter() if el.get("id")]
+    assert len(ids) == len(set(ids))
+    _assert_valid([cib_check(files["pacemaker/cib.xml"])])
+    _assert_valid([pcs_replay_check(files["pacemaker/cib.xml"], files["pacemaker/pcs-setup.sh"])])
+
+
+def test_an_id_clash_anywhere_in_the_cib_is_refused_before_writing():
+    """An op id pcs derives from resource ``w`` (``w-monitor-interval-10s``) is
+    also a service's resource id: refused by name, no CIB written."""
+    with pytest.raises(ConfigError) as exc:
+        build(_ids_arch("w-monitor-interval-10s"))
+    assert "id w-monitor-interval-10s to 2 elements (op, primitive)" in str(exc.value)

@@ -66,6 +66,7 @@ import yaml
 from hamodel import __version__
 from hamodel.deployment import Deployment
 from hamodel.generators.common import ConfigError, NodeFile, Secrets
+from hamodel.generators.pacemaker.push import CIB_PUSH
 
 FORMAT = 2
 KEY_ENV = "HAMODEL_MANIFEST_KEY"
@@ -129,6 +130,9 @@ class Kind:
     mode: str = "0644"
     secret_mode: str = "0600"
     prerequisites: Callable[[Deployment, NodeFile, Sequence[NodeFile]], dict[str, list]] | None = None
+    #: "node": installed one node at a time (the playbook's rolling play); "cluster": installed on
+    #: every cluster node first, then applied once (corosync.conf, then the CIB).
+    scope: str = "node"
 
 
 def _haproxy_prerequisites(dep: Deployment, f: NodeFile, node_files: Sequence[NodeFile]) -> dict[str, list]:
@@ -232,10 +236,13 @@ KINDS: dict[str, Kind] = {
     "corosync": Kind(
         order=40, action="reload corosync", on_change=("corosync-cfgtool", "-R"), validate="corosync -t -c %s",
         validate_note="corosync -t needs one of the node list's addresses on the host: it runs on the node",
-        packages=("corosync",)),
+        packages=("corosync",), scope="cluster"),
     "pacemaker-cib": Kind(
-        order=50, action="push cib", on_change=("pcs", "cluster", "cib-push", "--config", "{dest}"),
-        validate="crm_verify --xml-file %s", packages=("pacemaker", "pcs", "resource-agents", "fence-agents")),
+        # Only hamodel's sections, as a patch against the live CIB: node state (standby, node
+        # attributes) survives a deploy (see hamodel.generators.pacemaker.push).
+        order=50, action="push cib", on_change=("python3", "-c", CIB_PUSH, "{dest}"),
+        validate="crm_verify --xml-file %s", packages=("pacemaker", "pcs", "resource-agents", "fence-agents"),
+        scope="cluster"),
     # Monitoring (hamodel.generators.monitoring): the exporters' /etc/default files and keepalived's
     # state script (installed before keepalived.conf, which names it).
     "keepalived_state": Kind(
@@ -257,7 +264,7 @@ KINDS: dict[str, Kind] = {
     "pacemaker-pcs": Kind(
         order=51, action=None, on_change=None, validate=None,
         validate_note="the pcs commands equivalent to cib.xml: read or replay them (sh FILE [CIB]), not installed "
-                      "into a daemon", packages=("pcs",)),
+                      "into a daemon", packages=("pcs",), scope="cluster"),
 }
 
 
@@ -296,10 +303,64 @@ def prerequisites(dep: Deployment, f: NodeFile, node_files: Sequence[NodeFile]) 
     return out
 
 
-def on_change(f: NodeFile) -> list[str] | None:
-    """The argv that makes the daemon use ``f`` once it changed, or None."""
+def on_change(f: NodeFile, supervised: frozenset[str] = frozenset()) -> list[str] | None:
+    """The argv that makes the daemon use ``f`` once it changed, or None.
+
+    ``supervised``: the processes Pacemaker runs on ``f``'s node. A daemon
+    Pacemaker runs is reloaded only if it runs (``systemctl
+    try-reload-or-restart``): a deploy never starts it behind Pacemaker's
+    back on a node where Pacemaker stopped it."""
     k = kind_of(f)
-    return None if k.on_change is None else [a.replace("{dest}", f.dest) for a in k.on_change]
+    if k.on_change is None:
+        return None
+    argv = [a.replace("{dest}", f.dest) for a in k.on_change]
+    if argv[:2] == ["systemctl", "reload-or-restart"] and argv[2] in supervised:
+        argv[1] = "try-reload-or-restart"
+    return argv
+
+
+def pacemaker_processes(dep: Deployment, node: str) -> frozenset[str]:
+    """The processes Pacemaker runs on ``node`` (a Pacemaker strategy or
+    ``supervisor="pacemaker"``)."""
+    from hamodel.model.strategies import PacemakerVip
+
+    out = set()
+    for s in dep.architecture.services:
+        st = s.strategy
+        if (isinstance(st, PacemakerVip) or getattr(st, "manager", None) == "pacemaker"
+                or s.supervisor == "pacemaker") and node in dep.placement.nodes_of(s.name):
+            out.add(s.process)
+    return frozenset(out)
+
+
+#: The daemons whose state the playbook's health gate checks, per file kind.
+_DAEMONS = {"haproxy": ("haproxy",), "keepalived": ("keepalived",), "corosync": ("corosync", "pacemaker")}
+_HAPROXY_BIND = re.compile(r"^\s*bind\s+\[?([0-9A-Fa-f.:]+?)\]?:(\d+)\b", re.M)
+
+
+def health(dep: Deployment, node_files: Sequence[NodeFile], supervised: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """What the playbook's health gate checks on a node after its files went
+    in: ``daemons`` (systemd units), ``fronts`` (VIP address and port of every
+    front its HAProxy binds on a VIP: answering means the VIP is held somewhere
+    and HAProxy listens there) and ``stats_socket`` (HAProxy's, for its
+    backends' state; empty without one). The node gate leaves out what the
+    cluster play checks: the cluster stack itself and the daemons Pacemaker
+    runs (``supervised``), which are up only once the cluster is."""
+    arch = dep.architecture
+    daemons = sorted({d for f in node_files if kind_of(f).scope == "node" for d in _DAEMONS.get(f.kind, ())}
+                     - supervised)
+    fronts: set[tuple[str, int]] = set()
+    socket = ""
+    for f in node_files:
+        if f.kind != "haproxy" or "haproxy" in supervised:
+            continue
+        text = re.sub(r"#.*", "", f.redacted.decode("utf-8", "replace"))
+        vips = {str(arch.vip(v).address) for v in f.vips}
+        fronts |= {(m.group(1), int(m.group(2))) for m in _HAPROXY_BIND.finditer(text) if m.group(1) in vips}
+        m = _HAPROXY_SOCKET.search(text)
+        socket = m.group(1) if m else ""
+    return {"daemons": daemons, "fronts": [{"host": h, "port": p} for h, p in sorted(fronts)],
+            "stats_socket": socket}
 
 
 class _Unsafe(str):
@@ -385,7 +446,8 @@ def render_manifest(dep: Deployment, files: list[NodeFile], key: bytes | None = 
         entry = {"node": f.node, "kind": f.kind, "dest": f.dest, "owner": k.owner, "group": k.group,
                  "mode": _mode(f), "secret": f.secret, "order": k.order,
                  "validate": {"command": k.validate, "note": k.validate_note or None},
-                 "on_change": None if k.action is None else {"action": k.action, "command": on_change(f)},
+                 "on_change": None if k.action is None else {
+                     "action": k.action, "command": on_change(f, pacemaker_processes(dep, f.node))},
                  "prerequisites": prereqs[f.path],
                  "services": list(f.services), "vips": list(f.vips)}
         if f.secret:
@@ -421,6 +483,7 @@ def render_manifest(dep: Deployment, files: list[NodeFile], key: bytes | None = 
     hosts = {}
     for n in sorted(by_node):
         node = arch.node(n)
+        supervised = pacemaker_processes(dep, n)
         mine = sorted(by_node[n], key=lambda f: (kind_of(f).order, f.path))
         need = [prereqs[f.path] for f in mine]
         host: dict[str, Any] = {
@@ -428,9 +491,10 @@ def render_manifest(dep: Deployment, files: list[NodeFile], key: bytes | None = 
             "hamodel_files": [
                 {"path": f.path, "src": _Template("{{ hamodel_root }}/" + _checked(_PATH, f.path, "path")),
                  "dest": f.dest, "kind": f.kind, "owner": kind_of(f).owner, "group": kind_of(f).group,
-                 "mode": _mode(f), "secret": f.secret, "on_change": on_change(f)}
+                 "mode": _mode(f), "secret": f.secret, "on_change": on_change(f, supervised)}
                 for f in mine
             ],
+            "hamodel_health": health(dep, mine, supervised),
             "hamodel_packages": sorted({p for x in need for p in x["packages"]}),
             "hamodel_required_files": sorted({i["path"] for x in need for i in x["files"]}),
             "hamodel_directories": sorted({(d["path"], d["owner"], d["group"], d["mode"])

@@ -15,8 +15,10 @@ Output layout (relative to OUT)::
     pacemaker/pcs-setup.sh                  the same configuration as pcs commands (kind ``pacemaker-pcs``)
 
 The two cluster files are listed in the manifest on the cluster's first node (by name), installed
-there in ``/etc/hamodel/pacemaker/`` and applied once, from there: ``pcs cluster cib-push --config
-/etc/hamodel/pacemaker/cib.xml`` (or ``sh /etc/hamodel/pacemaker/pcs-setup.sh``).
+there in ``/etc/hamodel/pacemaker/`` and applied once, from there, as a patch of hamodel's own
+sections against the live CIB (:data:`hamodel.generators.pacemaker.push.CIB_PUSH`; never
+``cib-push --config``, which replaces the nodes section and erases standby and node attributes),
+or with ``sh /etc/hamodel/pacemaker/pcs-setup.sh``, which pushes only what it changed.
 
 Resource ids (what a drill or an operator names):
 
@@ -87,6 +89,7 @@ class Op:
     interval: str
     timeout: str | None = None
     role: str | None = None
+    on_fail: str | None = None
 
     def id(self, rsc: str) -> str:
         # pcs' id: <resource>-<op>-interval-<interval>
@@ -125,6 +128,29 @@ class Primitive:
         return self.clone or self.id
 
 
+def constraint_id(kind: str, *parts: str) -> str:
+    """A constraint's id, unique by construction: names may hold ``-`` (and
+    every other character an XML id allows), so a plain ``-`` join gives two
+    constraints the same id (``w`` avoiding ``n-1`` and ``w-n`` avoiding
+    ``1``). Each part is written with ``_`` doubled and parts are joined
+    with a single ``_``; no part starts with ``_`` (names and scores start
+    with a letter, a digit or ``-``), so the id reads back into its parts
+    one way only."""
+    return kind + "".join("_" + p.replace("_", "__") for p in parts)
+
+
+def duplicate_ids(xml: bytes) -> list[tuple[str, list[str]]]:
+    """Every ``id`` given to more than one element of a CIB document, with the
+    elements' tags (resources, nvpairs, ops, constraints alike)."""
+    import xml.etree.ElementTree as ET
+
+    seen: dict[str, list[str]] = {}
+    for el in ET.fromstring(xml).iter():
+        if el.get("id") is not None:
+            seen.setdefault(el.get("id"), []).append(el.tag)  # type: ignore[arg-type]
+    return sorted((i, tags) for i, tags in seen.items() if len(tags) > 1)
+
+
 @dataclass(frozen=True)
 class Location:
     rsc: str
@@ -133,7 +159,7 @@ class Location:
 
     @property
     def id(self) -> str:
-        return f"location-{self.rsc}-{self.node}-{self.score}"
+        return constraint_id("location", self.rsc, self.node, self.score)
 
 
 @dataclass(frozen=True)
@@ -145,7 +171,7 @@ class Colocation:
 
     @property
     def id(self) -> str:
-        return f"colocation-{self.rsc}-{self.with_rsc}-{self.score}"
+        return constraint_id("colocation", self.rsc, self.with_rsc, self.score)
 
 
 @dataclass(frozen=True)
@@ -159,7 +185,7 @@ class Order:
 
     @property
     def id(self) -> str:
-        return f"order-{self.first}-{self.then}-{self.kind}"
+        return constraint_id("order", self.first, self.then, self.kind)
 
 
 @dataclass(frozen=True)
@@ -196,7 +222,11 @@ _SYSTEMD_OPS = (Op("monitor", "10s", "100s"), Op("start", "0s", "100s"), Op("sto
 _AGENTS: dict[str, tuple[str, tuple[Op, ...]]] = {
     "galera": ("galera", (Op("demote", "0s", "120s"), Op("monitor", "20s", "30s"),
                           Op("monitor", "10s", "30s", "Promoted"), Op("monitor", "30s", "30s", "Unpromoted"),
-                          Op("promote", "0s", "300s"), Op("start", "0s", "120s"), Op("stop", "0s", "120s"))),
+                          # on-fail=block: a failed promote (a bootstrap that did not complete) stops there
+                          # for an operator instead of a retry that could bootstrap a second cluster from a
+                          # stale node; the agent's authors (and TripleO) configure the same.
+                          Op("promote", "0s", "300s", on_fail="block"), Op("start", "0s", "120s"),
+                          Op("stop", "0s", "120s"))),
     "rabbitmq-cluster": ("rabbitmq-cluster", (Op("monitor", "10s", "40s"), Op("start", "0s", "100s"),
                                               Op("stop", "0s", "90s"))),
     "redis": ("redis", (Op("demote", "0s", "120s"), Op("monitor", "45s", "60s"),
@@ -379,12 +409,17 @@ def plan_cib(dep: Deployment, secrets: Secrets, corosync: CorosyncPlan) -> CibPl
             if agent == "galera":
                 # Every placed member is a writer-capable Galera node; the agent
                 # bootstraps from the most advanced one after a full stop.
-                params = (Param("wsrep_cluster_address", "gcomm://" + ",".join(nodes)),)
+                # enable_creation: the agent initialises an empty datadir (a new node, a fresh cluster).
+                params = (Param("enable_creation", "true"),
+                          Param("wsrep_cluster_address", "gcomm://" + ",".join(nodes)))
                 meta += [("promoted-max", str(len(nodes)))]
             elif agent == "redis":
-                meta += [("promoted-max", "1")]
+                # The agent learns the promoted node from notifications (it repoints the replicas),
+                # and after a full stop promotes the last known master first (no data loss).
+                params = (Param("wait_last_known_master", "true"),)
+                meta += [("promoted-max", "1"), ("notify", "true")]
             else:
-                meta += [("ordered", "true")]
+                meta += [("ordered", "true"), ("notify", "true")]
             meta += [("clone-max", str(len(nodes)))]
             prim = Primitive(rid, "ocf", "heartbeat", agent, params, ops,
                              f"{name}: {'promotable ' if promotable else ''}clone of ocf:heartbeat:{agent} on "
@@ -494,16 +529,14 @@ def _pcs_create(r: Primitive) -> str:
     """The ``pcs -f "$CIB" ... create`` command of one resource, one option group a line."""
     q = shlex.quote
 
-    def value(p: Param) -> str:
-        return token(p.value, "fence_secret", "template") if p.secret else p.value
-
     head = ["pcs", '-f "$CIB"'] + (["stonith", "create", q(r.id), q(r.type)] if r.cls == "stonith"
                                    else ["resource", "create", q(r.id), q(r.agent)])
-    head += [q(f"{p.name}={value(p)}") for p in r.params] + ["--no-default-ops"]
+    # A secret never goes on pcs's command line (ps shows it to every user): see _pcs_secrets.
+    head += [q(f"{p.name}={p.value}") for p in r.params if not p.secret] + ["--no-default-ops"]
     lines = [" ".join(head)]
     for o in r.ops:
         lines.append(" ".join(["    op", o.name, f"interval={o.interval}"] + ([f"timeout={o.timeout}"] if o.timeout else [])
-                              + ([f"role={o.role}"] if o.role else [])))
+                              + ([f"role={o.role}"] if o.role else []) + ([f"on-fail={o.on_fail}"] if o.on_fail else [])))
     if r.clone:
         lines.append(" ".join(["   ", "promotable" if r.promotable else "clone", q(r.clone)]
                               + [q(f"{k}={v}") for k, v in r.clone_meta if k != "promotable"]))
@@ -512,11 +545,27 @@ def _pcs_create(r: Primitive) -> str:
     return " \\\n".join(lines)
 
 
+def _pcs_secrets(r: Primitive) -> str:
+    """The secret parameters of ``r`` merged into the CIB file by ``cibadmin``
+    from a here-document: the value goes through a pipe, never onto a command
+    line (a ``pcs ... password=X`` shows in ``ps`` while it runs)."""
+    secret = [p for p in r.params if p.secret]
+    if not secret:
+        return ""
+    rid = _xml(r.id)
+    pairs = "".join(f'<nvpair id="{rid}-instance_attributes-{_xml(p.name)}" name="{_xml(p.name)}" '
+                    f'value="{_xml(token(p.value, "fence_secret", "template"))}"/>' for p in secret)
+    return (f'CIB_file="$CIB" cibadmin --modify --scope resources --xml-pipe <<\'HAMODEL_SECRET\'\n'
+            f'<primitive id="{rid}"><instance_attributes id="{rid}-instance_attributes">{pairs}'
+            f'</instance_attributes></primitive>\nHAMODEL_SECRET\n')
+
+
 def _env():
     env = environment(TEMPLATES)
     env.filters["xml"] = _xml
     env.filters["xml_comment"] = _xml_comment
     env.filters["pcs_create"] = _pcs_create
+    env.filters["pcs_secrets"] = _pcs_secrets
     env.filters["sh"] = lambda v: shlex.quote(str(v))
     return env
 
@@ -545,6 +594,12 @@ def render_pacemaker(dep: Deployment, plan: PacemakerPlan | None, redacted: Pace
                               feature_set=CIB_FEATURE_SET, cib_dest=CIB_DEST).encode() for p in (plan, redacted))
 
     cib, cib_r = both("cib.xml.j2")
+    dup = duplicate_ids(cib)
+    if dup:
+        # Ids pcs derives from a resource's (ops, nvpairs) can meet another object's.
+        raise ConfigError([("pacemaker", f"the CIB would give id {i} to {len(tags)} elements ({', '.join(tags)}): "
+                            "crm_verify refuses it; rename the service, VIP or fence device whose name makes it; "
+                            "nothing was written") for i, tags in dup])
     pcs, pcs_r = both("pcs-setup.sh.j2")
     # Cluster-wide: installed on the cluster's first node and pushed once from there.
     first = members[0]

@@ -10,7 +10,8 @@
 #
 # systemd resources are created with --force: pcs asks systemd over D-Bus for a unit's metadata,
 # which fails where the unit is not installed (yet) or systemd does not run; nothing else is forced.
-# Holds fence device passwords: keep it mode 0600, like cib.xml.
+# Holds fence device passwords: keep it mode 0600, like cib.xml. They never go on a command line
+# (ps shows those to every user): cibadmin merges them into the CIB file from a here-document.
 set -eu
 
 if [ "$#" -gt 0 ]; then
@@ -18,8 +19,15 @@ if [ "$#" -gt 0 ]; then
     PUSH=
 else
     CIB=$(mktemp)
-    trap 'rm -f "$CIB"' EXIT
+    ORIG=$(mktemp)
+    # The copies hold every fence password of the live CIB: removed on every way out,
+    # a signal included (sh runs no EXIT trap when a signal kills it).
+    trap 'rm -f "$CIB" "$ORIG"' EXIT
+    trap 'exit 129' HUP
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
     pcs cluster cib "$CIB"
+    cp "$CIB" "$ORIG"
     PUSH=1
 fi
 
@@ -35,12 +43,12 @@ pcs -f "$CIB" resource create cinder-volume systemd:cinder-volume --no-default-o
     op stop interval=0s timeout=100s --force
 
 # galera: promotable clone of ocf:heartbeat:galera on ctl-1, ctl-2, ctl-3
-pcs -f "$CIB" resource create galera ocf:heartbeat:galera wsrep_cluster_address=gcomm://ctl-1,ctl-2,ctl-3 --no-default-ops \
+pcs -f "$CIB" resource create galera ocf:heartbeat:galera enable_creation=true wsrep_cluster_address=gcomm://ctl-1,ctl-2,ctl-3 --no-default-ops \
     op demote interval=0s timeout=120s \
     op monitor interval=20s timeout=30s \
     op monitor interval=10s timeout=30s role=Promoted \
     op monitor interval=30s timeout=30s role=Unpromoted \
-    op promote interval=0s timeout=300s \
+    op promote interval=0s timeout=300s on-fail=block \
     op start interval=0s timeout=120s \
     op stop interval=0s timeout=120s \
     promotable galera-clone clone-max=3 interleave=true promoted-max=3
@@ -57,10 +65,10 @@ pcs -f "$CIB" resource create rabbitmq ocf:heartbeat:rabbitmq-cluster --no-defau
     op monitor interval=10s timeout=40s \
     op start interval=0s timeout=100s \
     op stop interval=0s timeout=90s \
-    clone rabbitmq-clone clone-max=3 interleave=true ordered=true
+    clone rabbitmq-clone clone-max=3 interleave=true notify=true ordered=true
 
 # redis: promotable clone of ocf:heartbeat:redis on ctl-1, ctl-2, ctl-3
-pcs -f "$CIB" resource create redis ocf:heartbeat:redis --no-default-ops \
+pcs -f "$CIB" resource create redis ocf:heartbeat:redis wait_last_known_master=true --no-default-ops \
     op demote interval=0s timeout=120s \
     op monitor interval=45s timeout=60s \
     op monitor interval=20s timeout=60s role=Promoted \
@@ -68,7 +76,7 @@ pcs -f "$CIB" resource create redis ocf:heartbeat:redis --no-default-ops \
     op promote interval=0s timeout=120s \
     op start interval=0s timeout=120s \
     op stop interval=0s timeout=120s \
-    promotable redis-clone clone-max=3 interleave=true promoted-max=1
+    promotable redis-clone clone-max=3 interleave=true notify=true promoted-max=1
 
 # VIP controller-vip (192.168.1.220) of haproxy, held by one of ctl-1, ctl-2, ctl-3
 pcs -f "$CIB" resource create ip-controller-vip ocf:heartbeat:IPaddr2 cidr_netmask=24 ip=192.168.1.220 nic=eth0 --no-default-ops \
@@ -77,30 +85,40 @@ pcs -f "$CIB" resource create ip-controller-vip ocf:heartbeat:IPaddr2 cidr_netma
     op stop interval=0s timeout=20s
 
 # fences ctl-1 (fence_ipmilan)
-pcs -f "$CIB" stonith create fence-ipmi-ctl-1 fence_ipmilan ip=10.0.100.221 lanplus=1 password=test-ipmi-Pass1 pcmk_host_list=ctl-1 username=hacluster-fence --no-default-ops \
+pcs -f "$CIB" stonith create fence-ipmi-ctl-1 fence_ipmilan ip=10.0.100.221 lanplus=1 pcmk_host_list=ctl-1 username=hacluster-fence --no-default-ops \
     op monitor interval=60s
+CIB_file="$CIB" cibadmin --modify --scope resources --xml-pipe <<'HAMODEL_SECRET'
+<primitive id="fence-ipmi-ctl-1"><instance_attributes id="fence-ipmi-ctl-1-instance_attributes"><nvpair id="fence-ipmi-ctl-1-instance_attributes-password" name="password" value="test-ipmi-Pass1"/></instance_attributes></primitive>
+HAMODEL_SECRET
 
 # fences ctl-2 (fence_ipmilan)
-pcs -f "$CIB" stonith create fence-ipmi-ctl-2 fence_ipmilan ip=10.0.100.222 lanplus=1 password=test-ipmi-Pass1 pcmk_host_list=ctl-2 username=hacluster-fence --no-default-ops \
+pcs -f "$CIB" stonith create fence-ipmi-ctl-2 fence_ipmilan ip=10.0.100.222 lanplus=1 pcmk_host_list=ctl-2 username=hacluster-fence --no-default-ops \
     op monitor interval=60s
+CIB_file="$CIB" cibadmin --modify --scope resources --xml-pipe <<'HAMODEL_SECRET'
+<primitive id="fence-ipmi-ctl-2"><instance_attributes id="fence-ipmi-ctl-2-instance_attributes"><nvpair id="fence-ipmi-ctl-2-instance_attributes-password" name="password" value="test-ipmi-Pass1"/></instance_attributes></primitive>
+HAMODEL_SECRET
 
 # fences ctl-3 (fence_ipmilan)
-pcs -f "$CIB" stonith create fence-ipmi-ctl-3 fence_ipmilan ip=10.0.100.223 lanplus=1 password=test-ipmi-Pass1 pcmk_host_list=ctl-3 username=hacluster-fence --no-default-ops \
+pcs -f "$CIB" stonith create fence-ipmi-ctl-3 fence_ipmilan ip=10.0.100.223 lanplus=1 pcmk_host_list=ctl-3 username=hacluster-fence --no-default-ops \
     op monitor interval=60s
+CIB_file="$CIB" cibadmin --modify --scope resources --xml-pipe <<'HAMODEL_SECRET'
+<primitive id="fence-ipmi-ctl-3"><instance_attributes id="fence-ipmi-ctl-3-instance_attributes"><nvpair id="fence-ipmi-ctl-3-instance_attributes-password" name="password" value="test-ipmi-Pass1"/></instance_attributes></primitive>
+HAMODEL_SECRET
 
 # Constraints.
-pcs -f "$CIB" constraint location add location-fence-ipmi-ctl-1-ctl-1--INFINITY fence-ipmi-ctl-1 ctl-1 -- -INFINITY
-pcs -f "$CIB" constraint location add location-fence-ipmi-ctl-2-ctl-2--INFINITY fence-ipmi-ctl-2 ctl-2 -- -INFINITY
-pcs -f "$CIB" constraint location add location-fence-ipmi-ctl-3-ctl-3--INFINITY fence-ipmi-ctl-3 ctl-3 -- -INFINITY
+pcs -f "$CIB" constraint location add location_fence-ipmi-ctl-1_ctl-1_-INFINITY fence-ipmi-ctl-1 ctl-1 -- -INFINITY
+pcs -f "$CIB" constraint location add location_fence-ipmi-ctl-2_ctl-2_-INFINITY fence-ipmi-ctl-2 ctl-2 -- -INFINITY
+pcs -f "$CIB" constraint location add location_fence-ipmi-ctl-3_ctl-3_-INFINITY fence-ipmi-ctl-3 ctl-3 -- -INFINITY
 # controller-vip only where haproxy runs
-pcs -f "$CIB" constraint colocation add ip-controller-vip with haproxy-clone INFINITY id=colocation-ip-controller-vip-haproxy-clone-INFINITY
+pcs -f "$CIB" constraint colocation add ip-controller-vip with haproxy-clone INFINITY id=colocation_ip-controller-vip_haproxy-clone_INFINITY
 # cinder-volume depends on galera
-pcs -f "$CIB" constraint order promote galera-clone then start cinder-volume kind=Optional id=order-galera-clone-cinder-volume-Optional
+pcs -f "$CIB" constraint order promote galera-clone then start cinder-volume kind=Optional id=order_galera-clone_cinder-volume_Optional
 # controller-vip up before haproxy binds it
-pcs -f "$CIB" constraint order start ip-controller-vip then start haproxy-clone kind=Optional id=order-ip-controller-vip-haproxy-clone-Optional
+pcs -f "$CIB" constraint order start ip-controller-vip then start haproxy-clone kind=Optional id=order_ip-controller-vip_haproxy-clone_Optional
 # cinder-volume depends on rabbitmq
-pcs -f "$CIB" constraint order start rabbitmq-clone then start cinder-volume kind=Optional id=order-rabbitmq-clone-cinder-volume-Optional
+pcs -f "$CIB" constraint order start rabbitmq-clone then start cinder-volume kind=Optional id=order_rabbitmq-clone_cinder-volume_Optional
 
 if [ -n "$PUSH" ]; then
-    pcs cluster cib-push "$CIB" --config
+    # Only what this script changed, as a patch: node state (standby, attributes) is never sent.
+    pcs cluster cib-push "$CIB" diff-against="$ORIG"
 fi
