@@ -231,7 +231,7 @@ def test_architecture_document_shows_what_the_drill_page_measured(resolved):
 
     model_file, measured = read_measured((ROOT / "docs" / "drills.rst").read_text())
     assert model_file == "models/openstack_keepalived.py" and ("keystone", "node") in measured
-    text = render_section(resolved("openstack_keepalived"), "recovery", extras=DocExtras(measured=measured))
+    text = render_section(resolved("openstack_keepalived"), "recovery", extras=DocExtras(measured_outage=measured))
     rows = [r.split("\n") for r in text.split("   * - ")[1:]]
     row = next(r for r in rows if r[0].strip() == "keystone" and r[1].strip() == "- node")
     assert row[4].strip() == f"- {measured[('keystone', 'node')]:g} s", row
