@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 import subprocess
 
+import shutil
+
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 
@@ -50,6 +52,8 @@ def test_every_reference_config_passes_the_real_validators(model):
     results = validate_files(dep.architecture, files, replay=False)
     _assert_valid(results)
     expected = sum(k.endswith(("haproxy.cfg", "keepalived.conf", "corosync.conf", "pacemaker/cib.xml")) for k in files)
+    # promtool check config, check rules and test rules on the monitoring/ tree (issue 25)
+    expected += 3 if any(k.startswith("monitoring/") for k in files) and shutil.which("promtool") else 0
     assert len(results) == expected
 
 

@@ -419,8 +419,8 @@ def test_read_only_filesystem(tmp_path):
 @root_only
 def test_full_filesystem(tmp_path):
     m = model_file(tmp_path)
-    # 512k: the reference build with its monitoring files (was 256k before them)
-    with mounted("-t", "tmpfs", "-o", "size=512k", "tmpfs", target=tmp_path / "small") as small:
+    # 1m: the reference build with its monitoring files and the rolling playbook (464k on disk)
+    with mounted("-t", "tmpfs", "-o", "size=1m", "tmpfs", target=tmp_path / "small") as small:
         out = small / "out"
         r = build(ROOT / "models/openstack_keepalived.py", "--lock", GOLDEN / "openstack_keepalived.lock.json",
                   "-o", out)
