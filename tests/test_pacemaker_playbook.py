@@ -85,6 +85,8 @@ sys.exit(inside(argv).returncode)
 
 
 def _tool(d: Path, argv: list[str]) -> subprocess.CompletedProcess:
+    if not (d / "corosync.pid").is_file():  # the deploy failed before the stack started: say so, do not hide it
+        return subprocess.CompletedProcess(argv, 1, f"{d.name}: corosync never started\n", "")
     pid = (d / "corosync.pid").read_text()
     return subprocess.run(["nsenter", "-t", pid, "-m", "-n", "--", *argv], capture_output=True, text=True,
                           timeout=30)
@@ -134,6 +136,19 @@ def test_the_playbook_forms_a_cluster_and_a_second_deploy_keeps_standby(tmp_path
         lab_files = dict(files)
         lab_files["pacemaker/cib.xml"] = ET.tostring(cib)
         write_tree(out, lab_files)
+        # The files the manifest lists as prerequisites (an operator's: the mysqld exporter's
+        # credentials), in each node's root; the corosync key is the playbook's to install.
+        # The playbook checks them at their paths: point it at the node's root.
+        manifest = json.loads(files["manifest.json"])
+        for entry in manifest["files"].values():
+            for f in entry.get("prerequisites", {}).get("files", ()):
+                if f["path"] != "/etc/corosync/authkey":
+                    pre = tmp_path / f"root-{entry['node']}" / f["path"].lstrip("/")
+                    pre.parent.mkdir(parents=True, exist_ok=True)
+                    pre.write_text("[client]\n")
+                    required = hostvars[entry["node"]].setdefault("hamodel_required_files", [])
+                    if str(pre) not in required:
+                        required.append(str(pre))
         key = tmp_path / "authkey"
         subprocess.run(["corosync-keygen", "-l", "-k", str(key)], check=True, capture_output=True)
         inv = tmp_path / "lab.yml"
@@ -162,7 +177,7 @@ def test_the_playbook_forms_a_cluster_and_a_second_deploy_keeps_standby(tmp_path
                                    text=True).stdout for m in p.members]
             dbg += [_tool(pl.ndir(m.node), ["sh", "-c", "ls -la /etc/corosync; md5sum /etc/corosync/*"]).stdout
                     for m in p.members]
-            raise AssertionError("\n".join(dbg))
+            raise AssertionError(first.stdout[-6000:] + first.stderr[-2000:] + "\n".join(dbg))
         first_node = pl.ndir(p.members[0].node)
         live = ET.fromstring(_tool(first_node, ["cibadmin", "--query"]).stdout)
         assert {r.get("id") for r in live.iter("primitive")} >= {r.get("id") for r in cib.iter("primitive")}
