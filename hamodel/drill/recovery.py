@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Mapping
 
-from hamodel.drill.kinds.base import MARGIN_S
+from hamodel.drill.keepalived.common import MARGIN_S
 
 if TYPE_CHECKING:
     from hamodel.deployment import Deployment

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from typing import Callable
 
 from hamodel.deployment import Deployment, VrrpGroup
-from hamodel.drill.kinds.base import (MARGIN_S, DrillContext, Scenario, ScenarioKind, advert_int, detect_bound,
-                                      group_of_vip, instance, master_down)
+from hamodel.drill.keepalived.common import MARGIN_S, advert_int, detect_bound, group_of_vip, instance, master_down
+from hamodel.drill.scenario import DrillContext, Scenario, ScenarioKind
 from hamodel.drill.observe import ProbeRun, now
 from hamodel.drill.results import Check, ProbeSummary, flat, optional, requests_in
 

@@ -4,12 +4,12 @@ The scenario kinds of :data:`hamodel.drill.kinds.KINDS` drill keepalived
 VIPs on the runner's lab. A deployment whose VIPs Pacemaker manages has
 none of those: its drill is a real corosync/Pacemaker cluster
 (:mod:`hamodel.drill.pacemaker`) with its own scenarios
-(:mod:`hamodel.drill.pacemaker_scenarios`). :class:`PacemakerClusterLab`
+(:mod:`hamodel.drill.pacemaker.scenarios`). :class:`PacemakerClusterLab`
 is registered in :data:`hamodel.drill.kinds.CLUSTER_LABS`;
 :func:`hamodel.drill.runner.run_drill` hands such a deployment to it, so
 ``hamodel drill models/openstack_pacemaker.py`` runs it. A 2-node cluster
 with ``two_node`` or with a quorum device runs the scenarios of its quorum
-shape instead (:mod:`hamodel.drill.pacemaker_quorum`).
+shape instead (:mod:`hamodel.drill.pacemaker.quorum`).
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ class PacemakerClusterLab:
     def scenarios_for(cls, arch: Architecture | None) -> tuple[str, ...]:
         """The scenario names for this model's cluster: those of its quorum shape (two_node, quorum
         device), else the majority cluster's :attr:`scenarios`."""
-        from hamodel.drill.pacemaker_quorum import SCENARIOS, shape
+        from hamodel.drill.pacemaker.quorum import SCENARIOS, shape
 
         qshape = shape(arch) if arch is not None else None
         return SCENARIOS[qshape] if qshape else cls.scenarios
@@ -70,13 +70,13 @@ class PacemakerClusterLab:
         default the one the model file derives from (:func:`default_compare`).
         """
         from hamodel.drill.lab import LabError
-        from hamodel.drill.pacemaker import available
-        from hamodel.drill.pacemaker_scenarios import run_all
+        from hamodel.drill.pacemaker.cluster_plan import available
+        from hamodel.drill.pacemaker.scenarios import run_all
 
         why = available()
         if why:
             raise LabError(f"the Pacemaker drill cannot run here: {why}")
-        from hamodel.drill.pacemaker_quorum import run_quorum, shape
+        from hamodel.drill.pacemaker.quorum import run_quorum, shape
 
         if shape(arch):
             report = run_quorum(arch, scenarios=cls.select(scenarios, quick=quick, arch=arch), model_file=model_file,

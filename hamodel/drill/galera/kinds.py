@@ -1,7 +1,7 @@
 """Galera scenario kinds: a real three-member MariaDB Galera cluster in the drill's own lab.
 
-Each kind runs one scenario of :mod:`hamodel.drill.galera_scenarios` (the
-same functions ``python -m hamodel.drill.galera`` runs standalone) inside
+Each kind runs one scenario of :mod:`hamodel.drill.galera.scenarios` (the
+same functions ``python -m hamodel.drill.galera.lab`` runs standalone) inside
 ``hamodel drill``'s lab: the members' ``mariadbd`` run in the node
 namespaces the runner built, behind the keepalived-held VIP and the
 generated ``haproxy.cfg`` on every load balancer (its real ``option
@@ -30,9 +30,10 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from hamodel.deployment import Deployment
-from hamodel.drill import galera as g
-from hamodel.drill import galera_scenarios as gs
-from hamodel.drill.kinds.base import DrillContext, Scenario, ScenarioKind, probe_service, sock_of
+from hamodel.drill.galera import lab as g
+from hamodel.drill.galera import scenarios as gs
+from hamodel.drill.scenario import DrillContext, RealServiceKind, Scenario
+from hamodel.drill.keepalived.common import sock_of
 from hamodel.drill.lab import LabError
 from hamodel.drill.observe import ProbeRun, haproxy_stats
 from hamodel.drill.results import Check, ProbeSummary, flat
@@ -84,8 +85,8 @@ def galera_vip(dep: Deployment) -> tuple[str, str] | None:
     return name, vip
 
 
-class GaleraKind(ScenarioKind):
-    """One Galera scenario (``function`` of :data:`hamodel.drill.galera_scenarios.RUNNERS`)."""
+class GaleraKind(RealServiceKind):
+    """One Galera scenario (``function`` of :data:`hamodel.drill.galera.scenarios.RUNNERS`)."""
 
     function: ClassVar[str]  #: the scenario's name in galera_scenarios.RUNNERS
     reason: ClassVar[str]
@@ -100,10 +101,6 @@ class GaleraKind(ScenarioKind):
         if quick or found is None or found[1] != vip or g.available() is not None:
             return []
         return [Scenario(cls.kind, cls.kind, vip, found[0])]
-
-    @classmethod
-    def real_services(cls, dep: Deployment, scenarios: list[Scenario]) -> set[str]:
-        return {s.service for s in scenarios if s.service}
 
     @classmethod
     def setup_lab(cls, ctx: DrillContext, scenarios: list[Scenario]) -> None:
@@ -185,9 +182,9 @@ class GaleraKind(ScenarioKind):
         ctx = self.ctx
         vips = [self.sc.vip] + [v for grp in ctx.groups for v in grp.vips if v != self.sc.vip]
         for vip in vips:
-            svc = probe_service(ctx.dep, vip, {self.sc.service, *getattr(ctx, "real_services", ())})
-            if svc is not None:
-                return svc, f"{ctx.vip_addr[vip]}:{ctx.arch.service(svc).access.ports[0]}"
+            found = self.stand_in_polled(vip)
+            if found is not None:
+                return found
         raise LabError(f"no stand-in service behind a keepalived VIP to poll during {self.sc.name}")
 
     def inject(self) -> None:
