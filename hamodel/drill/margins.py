@@ -27,6 +27,10 @@ Prometheus (alerts)       the rule evaluation phase (unknown to the        10.0 
                           drill) on top of 2 scrapes + 1 evaluation
 ========================  ===============================================  ========
 
+The measured-recovery check (:mod:`hamodel.drill.recovery`) compares an outage
+seen by the client's probe or the VIP holder watch (both sampled as in the
+keepalived lab, whatever the lab) and so uses :data:`KEEPALIVED_S`.
+
 A bound printed in a report reads ``prediction + margin``; the report's
 ``why`` strings name the margin where a bound is built from several terms.
 Lower bounds (the earliest a failover may happen) subtract the same margin.

@@ -84,7 +84,7 @@ def plan_lab(arch: Architecture, dep: Deployment, files: Mapping[str, bytes], *,
     ``backend_services`` limits the stand-in backends to these services (all
     load-balanced ones by default); ``real_services`` get none at all: a
     scenario kind runs the real software for them (see
-    :meth:`hamodel.drill.kinds.base.ScenarioKind.real_services`).
+    :meth:`hamodel.drill.scenario.ScenarioKind.real_services`).
     """
     notes: list[str] = []
     nodes: dict[str, NodePlan] = {}

@@ -19,9 +19,8 @@ runner owns the life cycle and nothing else:
 4. assemble the report (:func:`hamodel.drill.report.assemble`) and tear the
    lab down whatever happens, SIGTERM and SIGHUP included.
 
-Timing predictions and their margin live with the kinds
-(:data:`hamodel.drill.keepalived.common.MARGIN_S`, from the one margin policy,
-:mod:`hamodel.drill.margins`).
+Timing predictions live with the kinds; their margin comes from the one
+margin policy, :mod:`hamodel.drill.margins`.
 """
 
 from __future__ import annotations
@@ -37,7 +36,7 @@ from typing import Any, Callable, Mapping
 from hamodel.deployment import Deployment
 from hamodel.drill import configs as cfgs
 from hamodel.drill.files import generated_files
-from hamodel.drill.keepalived.common import MARGIN_S, instance, owner, sock_of
+from hamodel.drill.keepalived.common import instance, owner, sock_of
 from hamodel.drill.registry import CLUSTER_LABS, KINDS, ScenarioKind
 from hamodel.drill.report import assemble
 from hamodel.drill.lab import Lab, LabError, Process
@@ -48,7 +47,7 @@ from hamodel.drill.results import ScenarioResult, Startup
 from hamodel.drill.scenarios import Scenario, default_scenarios, probe_service, select
 from hamodel.model import Architecture
 
-__all__ = ["MARGIN_S", "Drill", "generated_files", "plan_lab", "run_drill"]
+__all__ = ["Drill", "generated_files", "plan_lab", "run_drill"]
 
 HERE = Path(__file__).resolve().parent
 #: A VIP counts as settled once one node has held it alone for this long.
@@ -85,7 +84,7 @@ def member_unsettled(n: str, holder: str, vip: str, inst: cfgs.VrrpInstance, sta
 class Drill:
     """One lab, several scenarios. Use :func:`run_drill`; call :meth:`teardown` always.
 
-    Implements :class:`hamodel.drill.kinds.base.DrillContext`, the part of
+    Implements :class:`hamodel.drill.scenario.DrillContext`, the part of
     the drill a scenario kind may use.
     """
 

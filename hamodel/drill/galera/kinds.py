@@ -88,7 +88,7 @@ def galera_vip(dep: Deployment) -> tuple[str, str] | None:
 class GaleraKind(RealServiceKind):
     """One Galera scenario (``function`` of :data:`hamodel.drill.galera.scenarios.RUNNERS`)."""
 
-    function: ClassVar[str]  #: the scenario's name in galera_scenarios.RUNNERS
+    function: ClassVar[str]  #: the scenario's name in galera.scenarios.RUNNERS
     reason: ClassVar[str]
     #: How long the runner waits for the lab to settle after any scenario of a drill with a
     #: Galera cluster: a member that was killed or cut off rejoins by state transfer (the
@@ -192,7 +192,7 @@ class GaleraKind(RealServiceKind):
         self.result = self.run()
 
     def run(self) -> dict[str, Any]:
-        """The scenario function (a kind outside galera_scenarios overrides this)."""
+        """The scenario function (a kind outside galera.scenarios overrides this)."""
         return gs.RUNNERS[self.function](self.gl, self.an)
 
     def measure(self, t0: float, probe: ProbeRun) -> GaleraMeasurement:

@@ -9,7 +9,7 @@
 
 Both share the drill's Galera cluster with the kinds of
 :mod:`hamodel.drill.galera.kinds` (registered beside them in
-:data:`hamodel.drill.kinds.KINDS`).
+:data:`hamodel.drill.registry.KINDS`).
 """
 
 from __future__ import annotations

@@ -1,11 +1,11 @@
 """The Pacemaker cluster lab: a whole drill of its own for deployments whose VIPs Pacemaker holds.
 
-The scenario kinds of :data:`hamodel.drill.kinds.KINDS` drill keepalived
+The scenario kinds of :data:`hamodel.drill.registry.KINDS` drill keepalived
 VIPs on the runner's lab. A deployment whose VIPs Pacemaker manages has
 none of those: its drill is a real corosync/Pacemaker cluster
 (:mod:`hamodel.drill.pacemaker`) with its own scenarios
 (:mod:`hamodel.drill.pacemaker.scenarios`). :class:`PacemakerClusterLab`
-is registered in :data:`hamodel.drill.kinds.CLUSTER_LABS`;
+is registered in :data:`hamodel.drill.registry.CLUSTER_LABS`;
 :func:`hamodel.drill.runner.run_drill` hands such a deployment to it, so
 ``hamodel drill models/openstack_pacemaker.py`` runs it. A 2-node cluster
 with ``two_node`` or with a quorum device runs the scenarios of its quorum

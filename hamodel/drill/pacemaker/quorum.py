@@ -518,7 +518,7 @@ def run_quorum(arch: Architecture, *, lock: Path | None = None, scenarios: list[
                model_file: str | None = None, progress: Callable[[str], None] | None = None,
                dep=None, files=None) -> dict[str, Any]:
     """Bring up the model's 2-node cluster (with its qnetd host), run the scenarios of its quorum
-    shape, tear down whatever happens. The report has the shape of :func:`pacemaker_scenarios.run_all`'s."""
+    shape, tear down whatever happens. The report has the shape of :func:`hamodel.drill.pacemaker.scenarios.run_all`'s."""
     say = progress or (lambda s: None)
     qshape = shape(arch)
     if qshape is None:
