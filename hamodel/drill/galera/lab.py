@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from hamodel.drill import configs as cfgs
+from hamodel.drill.files import generated_files
 from hamodel.drill.lab import EXTRA_ROOTS, Lab, LabError, Process, run
 from hamodel.drill.lab import cleanup_leftovers as lab_cleanup
 from hamodel.drill.observe import haproxy_stat
@@ -630,11 +631,7 @@ wsrep_sst_method=rsync
 def open_lab(arch: Architecture, *, lock: Path | None = None, service: str | None = None,
              progress: Progress | None = None) -> GaleraLab:
     """Plan and set up a Galera lab for ``arch`` (tears down what it built if setup fails)."""
-    from hamodel.generators.configs import build_configs
-    from hamodel.pipeline import resolve
-
-    dep = resolve(arch, analyse=True, lock=lock)
-    files = build_configs(dep)
+    dep, files = generated_files(arch, analyse=True, lock=lock)
     gl = GaleraLab(arch, plan(arch, dep, files, service), progress or (lambda s: None), dep=dep)
     try:
         gl.setup()

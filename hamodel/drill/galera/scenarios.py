@@ -8,7 +8,7 @@ Every scenario writes a bounded number of rows through the VIP (HAProxy's
 generated single-writer listener) and, once the cluster is whole again,
 counts them on every member: a committed row missing anywhere is lost.
 
-Scenarios (names for ``--scenario``):
+Scenarios (``hamodel drill --scenario galera-NAME``, through :mod:`hamodel.drill.galera.kinds`):
 
 - ``member-down``: the writer's mariadbd is killed; the analysis predicts
   the cluster stays Primary (no cut set of size 1) and HAProxy moves the
@@ -39,11 +39,9 @@ import signal
 import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Callable
 
-from hamodel.drill.galera.lab import GaleraLab, LabError, healthy, open_lab
-from hamodel.drill.lab import interrupted_by_kill
+from hamodel.drill.galera.lab import GaleraLab, LabError, healthy
 from hamodel.drill.margins import GALERA_S as MARGIN_S
 from hamodel.model import Architecture
 
@@ -478,35 +476,3 @@ RUNNERS: dict[str, Callable[[GaleraLab, Analysis], dict[str, Any]]] = {
     "restart-crash": restart_crash, "restart-graceful": restart_graceful,
     "restart-crash-missing": restart_crash_missing,
 }
-
-
-def run_all(arch: Architecture, *, lock: Path | None = None, service: str | None = None,
-            scenarios: list[str] | None = None, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Bring up the model's Galera cluster, run the scenarios, tear down whatever happens."""
-    say = progress or (lambda s: None)
-    names = list(scenarios or SCENARIOS)
-    unknown = [n for n in names if n not in RUNNERS]
-    if unknown:
-        raise ValueError(f"unknown Galera scenario(s) {unknown}; known: {list(SCENARIOS)}")
-    with interrupted_by_kill():  # teardown runs on kill as on Ctrl-C
-        gl = None
-        try:
-            gl = open_lab(arch, lock=lock, service=service, progress=say)
-            an = analysis(arch, gl.dep, gl.plan.service)
-            out = []
-            for name in names:
-                settle(gl)  # every scenario starts from a verified steady state
-                say(f"galera scenario {name} ...")
-                t0 = time.monotonic()
-                r = RUNNERS[name](gl, an)
-                r.update({"name": name, "agrees": all(c["agreed"] for c in r["checks"]),
-                          "duration_s": round(time.monotonic() - t0, 1)})
-                say(f"  {name}: {'agrees' if r['agrees'] else 'DISAGREES'} ({r['duration_s']} s)")
-                out.append(r)
-            return {"model": arch.name, "service": gl.plan.service, "members": gl.nodes,
-                    "through": (f"haproxy on {gl.plan.lb_node}, {gl.plan.vip}:{gl.plan.port}" if gl.plan.lb_node
-                                else f"directly to {gl.nodes[0]}"),
-                    "timings": gl.timings, "scenarios": out}
-        finally:
-            if gl is not None:
-                gl.teardown()

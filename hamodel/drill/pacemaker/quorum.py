@@ -41,10 +41,9 @@ from hamodel.drill.margins import PACEMAKER_S as MARGIN_S
 from hamodel.drill.observe import SAMPLE_S, HolderWatch
 from hamodel.drill.pacemaker.lab import PacemakerLab, open_lab
 from hamodel.drill.pacemaker.cluster_plan import cluster_nodes
-from hamodel.drill.pacemaker.scenarios import (FENCE_S, REACT_S, START_S, Timeouts, make_check, first_when,
-                                               holders_max, settle, version_of, vip_of, overlap, place, timeline,
-                                               unplace)
-from hamodel.drill.results import as_json
+from hamodel.drill.pacemaker.scenarios import (FENCE_S, REACT_S, START_S, Timeouts, first_when, holders_max,
+                                               make_check, overlap, place, run_each, settle, summary, timeline,
+                                               unplace, version_of, vip_of)
 from hamodel.model import Architecture
 
 SCENARIOS: dict[str, tuple[str, ...]] = {
@@ -536,16 +535,7 @@ def run_quorum(arch: Architecture, *, lock: Path | None = None, scenarios: list[
             watch = HolderWatch(pl.lab, {v.address: pl.nodes for v in pl.plan.vips})
             watch.start()
             qw = QuorumWatch(pl)
-            out = []
-            for name in names:
-                settle(pl)
-                say(f"pacemaker scenario {name} ...")
-                t0 = time.monotonic()
-                r = as_json(RUN[name](pl, watch, qw))
-                r.update({"name": name, "kind": f"pacemaker-{name}", "vip": pl.plan.vips[0].name, "title": TITLES[name],
-                          "agreed": all(c["agreed"] for c in r["checks"]), "duration_s": round(time.monotonic() - t0, 1)})
-                say(f"  {name}: {'agrees' if r['agreed'] else 'DISAGREES'} ({r['duration_s']} s)")
-                out.append(r)
+            out = run_each(pl, names, TITLES, say, lambda name: RUN[name](pl, watch, qw))
             return {"model": arch.name, "model_file": model_file, "kind": "pacemaker", "quorum_shape": qshape,
                     "source": pl.plan.source, "nodes": pl.nodes, "qnetd": pl.plan.qnetd.node if pl.plan.qnetd else None,
                     "lab_prefix": pl.lab.prefix, "timings": pl.timings, "timeouts": QTimeouts(pl, pl.nodes[0]).as_json(),
@@ -553,9 +543,7 @@ def run_quorum(arch: Architecture, *, lock: Path | None = None, scenarios: list[
                     "findings": sorted(f.id for f in pl.dep.findings),
                     "daemons": {"corosync": version_of(["corosync", "-v"]), "pacemaker": version_of(["pacemakerd", "--version"]),
                                 **({"corosync-qnetd": version_of(["corosync-qnetd", "-v"])} if pl.plan.qnetd else {})},
-                    "scenarios": out, "duration_s": round(time.monotonic() - t_start, 1),
-                    "summary": {"scenarios": len(out), "agreed": sum(1 for s in out if s["agreed"]),
-                                "disagreed": [s["name"] for s in out if not s["agreed"]]}}
+                    "scenarios": out, "duration_s": round(time.monotonic() - t_start, 1), "summary": summary(out)}
         finally:
             for w in (qw, watch):
                 if w is not None:

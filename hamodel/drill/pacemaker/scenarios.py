@@ -458,6 +458,28 @@ def _vip_network(pl: PacemakerLab) -> str:
     return pl.arch.vip(pl.plan.vips[0].name).network
 
 
+def run_each(pl: PacemakerLab, names: list[str], titles: dict[str, str], say: Callable[[str], None],
+             run_one: Callable[[str], Any]) -> list[dict[str, Any]]:
+    """Every named scenario in turn, each from a settled cluster: its result as the report has it."""
+    out = []
+    for name in names:
+        settle(pl)
+        say(f"pacemaker scenario {name} ...")
+        t0 = time.monotonic()
+        r = as_json(run_one(name))
+        r.update({"name": name, "kind": f"pacemaker-{name}", "vip": pl.plan.vips[0].name,
+                  "title": titles[name], "agreed": all(c["agreed"] for c in r["checks"]),
+                  "duration_s": round(time.monotonic() - t0, 1)})
+        say(f"  {name}: {'agrees' if r['agreed'] else 'DISAGREES'} ({r['duration_s']} s)")
+        out.append(r)
+    return out
+
+
+def summary(out: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"scenarios": len(out), "agreed": sum(1 for s in out if s["agreed"]),
+            "disagreed": [s["name"] for s in out if not s["agreed"]]}
+
+
 def run_all(arch: Architecture, *, lock: Path | None = None, scenarios: list[str] | None = None,
             compare: Architecture | None = None, model_file: str | None = None,
             progress: Callable[[str], None] | None = None, dep=None, files=None) -> dict[str, Any]:
@@ -475,28 +497,16 @@ def run_all(arch: Architecture, *, lock: Path | None = None, scenarios: list[str
             an = comparison(arch, pl.dep, compare)
             watch = HolderWatch(pl.lab, {v.address: pl.nodes for v in pl.plan.vips})
             watch.start()
-            out = []
-            for name in names:
-                settle(pl)
-                say(f"pacemaker scenario {name} ...")
-                t0 = time.monotonic()
-                r = (node_crash(pl, watch) if name == "node-crash" else
-                     partition(pl, watch, an, fencing=name == "partition"))
-                r = as_json(r)
-                r.update({"name": name, "kind": f"pacemaker-{name}", "vip": pl.plan.vips[0].name,
-                          "title": TITLES[name], "agreed": all(c["agreed"] for c in r["checks"]),
-                          "duration_s": round(time.monotonic() - t0, 1)})
-                say(f"  {name}: {'agrees' if r['agreed'] else 'DISAGREES'} ({r['duration_s']} s)")
-                out.append(r)
+            out = run_each(pl, names, TITLES, say,
+                           lambda name: (node_crash(pl, watch) if name == "node-crash" else
+                                         partition(pl, watch, an, fencing=name == "partition")))
             return {"model": arch.name, "model_file": model_file, "kind": "pacemaker", "source": pl.plan.source,
                     "nodes": pl.nodes, "lab_prefix": pl.lab.prefix, "timings": pl.timings,
                     "timeouts": {"token_ms": int(pl.cmap(pl.nodes[0], "runtime.config.totem.token") or 0),
                                  "consensus_ms": int(pl.cmap(pl.nodes[0], "runtime.config.totem.consensus") or 0)},
                     "substitutions": pl.substitutions, "notes": pl.plan.notes, "analysis": an,
                     "daemons": {"corosync": version_of(["corosync", "-v"]), "pacemaker": version_of(["pacemakerd", "--version"])},
-                    "scenarios": out, "duration_s": round(time.monotonic() - t_start, 1),
-                    "summary": {"scenarios": len(out), "agreed": sum(1 for s in out if s["agreed"]),
-                                "disagreed": [s["name"] for s in out if not s["agreed"]]}}
+                    "scenarios": out, "duration_s": round(time.monotonic() - t_start, 1), "summary": summary(out)}
         finally:
             if watch is not None:
                 watch.stop()
