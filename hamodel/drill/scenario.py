@@ -33,8 +33,11 @@ Every time bound a kind predicts adds its lab's margin from
 :mod:`hamodel.drill.margins` (the one margin policy), never one of its own.
 
 A deployment whose VIPs a cluster manager holds is drilled by a
-:class:`ClusterLab` instead: one class that names its scenarios and runs
-them on a cluster of its own, returning the same report shape.
+:class:`ClusterLab` instead: its scenarios are :class:`ClusterScenario`
+classes (a ``kind`` for ``--scenario``, a ``title``, and ``run``, which
+breaks the cluster, measures and compares in one step, the cluster lab
+settling it before each), run on a cluster of its own; the report has the
+same shape.
 """
 
 from __future__ import annotations
@@ -50,7 +53,7 @@ from hamodel.drill.plan import LabPlan
 from hamodel.drill.results import Check
 from hamodel.model import Architecture
 
-__all__ = ["KINDS", "Check", "ClusterLab", "DrillContext", "RealServiceKind", "Scenario", "ScenarioKind", "probe_service"]
+__all__ = ["KINDS", "Check", "ClusterLab", "ClusterRun", "ClusterScenario", "DrillContext", "RealServiceKind", "Scenario", "ScenarioKind", "probe_service"]
 
 
 @dataclass(frozen=True)
@@ -231,3 +234,30 @@ class ClusterLab(Protocol):
             model_file: str | None = None) -> dict[str, Any]:
         """Run the selected scenarios; the report has the shape ``hamodel drill`` prints."""
         ...
+
+
+@dataclass
+class ClusterRun:
+    """What a :class:`ClusterScenario` may use of the running cluster drill."""
+
+    lab: Any                 #: the cluster (:class:`hamodel.drill.pacemaker.lab.PacemakerLab`)
+    watch: HolderWatch       #: the VIP holders, sampled from the start of the drill
+    quorum: Any = None       #: quorum samples (two_node and quorum-device clusters)
+    analysis: Any = None     #: what the analysis says of this model and its keepalived twin
+
+
+class ClusterScenario(ABC):
+    """One scenario of a cluster lab (:class:`ClusterLab`), registered by its lab.
+
+    The cluster lab settles the cluster before :meth:`run`, times it and
+    adds ``name``, ``kind`` (``<lab>-<kind>``), ``vip``, ``title``,
+    ``agreed`` and ``duration_s`` to the result.
+    """
+
+    kind: ClassVar[str]   #: the ``--scenario`` spelling, e.g. "node-crash"
+    title: ClassVar[str]  #: one line for the report
+
+    @classmethod
+    @abstractmethod
+    def run(cls, ctx: ClusterRun) -> Any:
+        """Break, measure and compare: the result with its prediction, measurement and checks."""

@@ -34,7 +34,7 @@ import threading
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, ClassVar
 
 from hamodel.drill.lab import LabError, interrupted_by_kill
 from hamodel.drill.margins import PACEMAKER_S as MARGIN_S
@@ -44,20 +44,9 @@ from hamodel.drill.pacemaker.cluster_plan import cluster_nodes
 from hamodel.drill.pacemaker.scenarios import (FENCE_S, REACT_S, START_S, Timeouts, first_when, holders_max,
                                                make_check, overlap, place, run_each, settle, summary, timeline,
                                                unplace, version_of, vip_of)
+from hamodel.drill.scenario import ClusterRun, ClusterScenario
 from hamodel.model import Architecture
 
-SCENARIOS: dict[str, tuple[str, ...]] = {
-    "two_node": ("two-node-partition", "two-node-crash"),
-    "qdevice": ("qdevice-partition", "qdevice-node-crash", "qnetd-loss-node-crash"),
-}
-TITLES = {
-    "two-node-partition": "two_node: a partition ends in a fence race that the node fenced by the delayed device wins",
-    "two-node-crash": "two_node: the VIP holder loses power, the other node alone keeps quorum and takes over",
-    "qdevice-partition": "quorum device: a partition isolates the VIP holder; the side that reaches qnetd wins",
-    "qdevice-node-crash": "quorum device: the VIP holder loses power; the survivor plus qnetd keep quorum",
-    "qnetd-loss-node-crash": "quorum device: qnetd dies (nothing changes), then a node crash leaves the survivor "
-                             "without quorum: the service stops",
-}
 #: corosync-qdevice(8) defaults when corosync.conf sets none (ms).
 QDEVICE_TIMEOUT_MS = 10_000
 QDEVICE_SYNC_TIMEOUT_MS = 30_000
@@ -509,8 +498,49 @@ def qnetd_loss_then_crash(pl: PacemakerLab, watch: HolderWatch, qw: QuorumWatch)
             "measured": measured, "checks": checks, "observations": observations}
 
 
-RUN = {"two-node-partition": partition, "two-node-crash": crash, "qdevice-partition": partition,
-       "qdevice-node-crash": crash, "qnetd-loss-node-crash": qnetd_loss_then_crash}
+class QuorumScenario(ClusterScenario):
+    """A scenario of a two_node or quorum-device cluster (``shape``)."""
+
+    shape: ClassVar[str]
+    step: ClassVar[Callable[[PacemakerLab, HolderWatch, QuorumWatch], dict[str, Any]]]
+
+    @classmethod
+    def run(cls, ctx: ClusterRun) -> dict[str, Any]:
+        return cls.step(ctx.lab, ctx.watch, ctx.quorum)
+
+
+class TwoNodePartition(QuorumScenario):
+    kind, shape, step = "two-node-partition", "two_node", staticmethod(partition)
+    title = "two_node: a partition ends in a fence race that the node fenced by the delayed device wins"
+
+
+class TwoNodeCrash(QuorumScenario):
+    kind, shape, step = "two-node-crash", "two_node", staticmethod(crash)
+    title = "two_node: the VIP holder loses power, the other node alone keeps quorum and takes over"
+
+
+class QdevicePartition(QuorumScenario):
+    kind, shape, step = "qdevice-partition", "qdevice", staticmethod(partition)
+    title = "quorum device: a partition isolates the VIP holder; the side that reaches qnetd wins"
+
+
+class QdeviceNodeCrash(QuorumScenario):
+    kind, shape, step = "qdevice-node-crash", "qdevice", staticmethod(crash)
+    title = "quorum device: the VIP holder loses power; the survivor plus qnetd keep quorum"
+
+
+class QnetdLossNodeCrash(QuorumScenario):
+    kind, shape, step = "qnetd-loss-node-crash", "qdevice", staticmethod(qnetd_loss_then_crash)
+    title = ("quorum device: qnetd dies (nothing changes), then a node crash leaves the survivor "
+             "without quorum: the service stops")
+
+
+#: The scenarios of the two quorum shapes, in the report's order.
+SCENARIO_KINDS: tuple[type[QuorumScenario], ...] = (TwoNodePartition, TwoNodeCrash, QdevicePartition,
+                                                    QdeviceNodeCrash, QnetdLossNodeCrash)
+SCENARIOS: dict[str, tuple[str, ...]] = {q: tuple(c.kind for c in SCENARIO_KINDS if c.shape == q)
+                                         for q in ("two_node", "qdevice")}
+TITLES = {c.kind: c.title for c in SCENARIO_KINDS}
 
 
 def run_quorum(arch: Architecture, *, lock: Path | None = None, scenarios: list[str] | None = None,
@@ -535,7 +565,8 @@ def run_quorum(arch: Architecture, *, lock: Path | None = None, scenarios: list[
             watch = HolderWatch(pl.lab, {v.address: pl.nodes for v in pl.plan.vips})
             watch.start()
             qw = QuorumWatch(pl)
-            out = run_each(pl, names, TITLES, say, lambda name: RUN[name](pl, watch, qw))
+            by_kind = {c.kind: c for c in SCENARIO_KINDS}
+            out = run_each(pl, [by_kind[n] for n in names], ClusterRun(pl, watch, quorum=qw), say)
             return {"model": arch.name, "model_file": model_file, "kind": "pacemaker", "quorum_shape": qshape,
                     "source": pl.plan.source, "nodes": pl.nodes, "qnetd": pl.plan.qnetd.node if pl.plan.qnetd else None,
                     "lab_prefix": pl.lab.prefix, "timings": pl.timings, "timeouts": QTimeouts(pl, pl.nodes[0]).as_json(),

@@ -31,16 +31,16 @@ import threading
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, ClassVar
 
 from hamodel.drill.lab import LabError, interrupted_by_kill
 from hamodel.drill.margins import PACEMAKER_S as MARGIN_S
 from hamodel.drill.observe import SAMPLE_S, HolderWatch
 from hamodel.drill.pacemaker.lab import PacemakerLab, open_lab
 from hamodel.drill.results import Check, as_json
+from hamodel.drill.scenario import ClusterRun, ClusterScenario
 from hamodel.model import Architecture
 
-SCENARIOS = ("node-crash", "partition", "partition-no-fencing")
 #: After corosync has formed the new membership: the controller's reaction
 #: (a new DC elected and joined when the DC was lost, the scheduler's
 #: transition) before fencing starts. Measured 1-4 s on an idle 2-core lab.
@@ -458,17 +458,49 @@ def _vip_network(pl: PacemakerLab) -> str:
     return pl.arch.vip(pl.plan.vips[0].name).network
 
 
-def run_each(pl: PacemakerLab, names: list[str], titles: dict[str, str], say: Callable[[str], None],
-             run_one: Callable[[str], Any]) -> list[dict[str, Any]]:
-    """Every named scenario in turn, each from a settled cluster: its result as the report has it."""
+class NodeCrash(ClusterScenario):
+    kind = "node-crash"
+    title = "The VIP holder loses power: Pacemaker fences it and moves the VIP and cinder-volume"
+
+    @classmethod
+    def run(cls, ctx: ClusterRun) -> dict[str, Any]:
+        return node_crash(ctx.lab, ctx.watch)
+
+
+class Partition(ClusterScenario):
+    kind = "partition"
+    title = "A partition isolates the VIP holder: the minority stops, the majority fences and takes over"
+    fencing: ClassVar[bool] = True
+
+    @classmethod
+    def run(cls, ctx: ClusterRun) -> dict[str, Any]:
+        return partition(ctx.lab, ctx.watch, ctx.analysis, fencing=cls.fencing)
+
+
+class PartitionNoFencing(Partition):
+    kind = "partition-no-fencing"
+    title = "The same partition with fencing disabled: the quorum policy alone keeps one VIP"
+    fencing = False
+
+
+#: A majority cluster's scenarios, in the report's order.
+SCENARIO_KINDS: tuple[type[ClusterScenario], ...] = (NodeCrash, Partition, PartitionNoFencing)
+SCENARIOS = tuple(c.kind for c in SCENARIO_KINDS)
+TITLES = {c.kind: c.title for c in SCENARIO_KINDS}
+
+
+def run_each(pl: PacemakerLab, kinds: list[type[ClusterScenario]], ctx: ClusterRun,
+             say: Callable[[str], None]) -> list[dict[str, Any]]:
+    """Every scenario in turn, each from a settled cluster: its result as the report has it."""
     out = []
-    for name in names:
+    for k in kinds:
+        name = k.kind
         settle(pl)
         say(f"pacemaker scenario {name} ...")
         t0 = time.monotonic()
-        r = as_json(run_one(name))
+        r = as_json(k.run(ctx))
         r.update({"name": name, "kind": f"pacemaker-{name}", "vip": pl.plan.vips[0].name,
-                  "title": titles[name], "agreed": all(c["agreed"] for c in r["checks"]),
+                  "title": k.title, "agreed": all(c["agreed"] for c in r["checks"]),
                   "duration_s": round(time.monotonic() - t0, 1)})
         say(f"  {name}: {'agrees' if r['agreed'] else 'DISAGREES'} ({r['duration_s']} s)")
         out.append(r)
@@ -497,9 +529,8 @@ def run_all(arch: Architecture, *, lock: Path | None = None, scenarios: list[str
             an = comparison(arch, pl.dep, compare)
             watch = HolderWatch(pl.lab, {v.address: pl.nodes for v in pl.plan.vips})
             watch.start()
-            out = run_each(pl, names, TITLES, say,
-                           lambda name: (node_crash(pl, watch) if name == "node-crash" else
-                                         partition(pl, watch, an, fencing=name == "partition")))
+            by_kind = {c.kind: c for c in SCENARIO_KINDS}
+            out = run_each(pl, [by_kind[n] for n in names], ClusterRun(pl, watch, analysis=an), say)
             return {"model": arch.name, "model_file": model_file, "kind": "pacemaker", "source": pl.plan.source,
                     "nodes": pl.nodes, "lab_prefix": pl.lab.prefix, "timings": pl.timings,
                     "timeouts": {"token_ms": int(pl.cmap(pl.nodes[0], "runtime.config.totem.token") or 0),
@@ -512,11 +543,6 @@ def run_all(arch: Architecture, *, lock: Path | None = None, scenarios: list[str
                 watch.stop()
             if pl is not None:
                 pl.teardown()
-
-
-TITLES = {"node-crash": "The VIP holder loses power: Pacemaker fences it and moves the VIP and cinder-volume",
-          "partition": "A partition isolates the VIP holder: the minority stops, the majority fences and takes over",
-          "partition-no-fencing": "The same partition with fencing disabled: the quorum policy alone keeps one VIP"}
 
 
 def version_of(argv: list[str]) -> str:
