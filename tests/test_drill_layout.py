@@ -55,3 +55,12 @@ def test_one_entry_point():
     parsing = {str(f.relative_to(DRILL)) for f in DRILL.rglob("*.py") if "ArgumentParser(" in f.read_text()
                or "sys.argv" in f.read_text().replace('urlopen(sys.argv[1]', '')}
     assert parsing <= helpers, sorted(parsing - helpers)
+
+
+def test_the_stamp_fingerprints_files_that_exist():
+    """Every source pattern of the drill pages' stamp matches a file: a pattern left behind by a
+    move would silently stop a page from going stale."""
+    from hamodel.drill import stamp
+
+    for pattern in (*stamp._SCENARIO_SOURCES, *(p for ps in stamp._LAB_SOURCES.values() for p in ps)):
+        assert sorted(DRILL.glob(pattern)), f"stamp source pattern {pattern} matches nothing"

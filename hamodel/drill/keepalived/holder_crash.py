@@ -30,8 +30,6 @@ from hamodel.drill.observe import ProbeRun, now
 from hamodel.drill.results import Check, ProbeSummary, flat, optional, requests_in
 
 
-
-
 def contenders(ctx: DrillContext, g: VrrpGroup, rest: list[str], timer: Callable[[str], float]) -> list[str]:
     """The backups of ``rest`` (in priority order) that may become the new holder.
 
