@@ -1,8 +1,8 @@
 """Galera scenario kinds: a real three-member MariaDB Galera cluster in the drill's own lab.
 
-Each kind runs one scenario of :mod:`hamodel.drill.galera.scenarios` (the
-same functions ``python -m hamodel.drill.galera.lab`` runs standalone) inside
-``hamodel drill``'s lab: the members' ``mariadbd`` run in the node
+Each kind runs one scenario function of :mod:`hamodel.drill.galera.scenarios`
+(which predicts, injects, measures and compares in one step, on a
+:class:`~hamodel.drill.galera.lab.GaleraLab`) inside ``hamodel drill``'s lab: the members' ``mariadbd`` run in the node
 namespaces the runner built, behind the keepalived-held VIP and the
 generated ``haproxy.cfg`` on every load balancer (its real ``option
 httpchk`` against each member's clustercheck-style endpoint on 9200); the

@@ -13,8 +13,8 @@ client namespace, and starts:
   others join by rsync state transfer;
 - a clustercheck-style health endpoint per member (HTTP 200 only when the
   member is ``Synced`` and ``Primary``, else 503), served by
-  :func:`serve_health` (``python -m hamodel.drill.galera.health``) inside the member's namespace, on the check port the model
-  gives HAProxy (9200);
+  :func:`serve_health` (``python -m hamodel.drill.galera.health``) inside
+  the member's namespace, on the check port the model gives HAProxy (9200);
 - the generated ``haproxy.cfg`` of the VIP's preferred holder on that node,
   with the VIP configured on it statically (no keepalived: the Galera
   scenarios do not move the VIP), so writes go through the generated
