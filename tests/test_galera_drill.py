@@ -118,11 +118,12 @@ def lab(arch):
 
 
 def _run(lab, name: str) -> dict:
-    from hamodel.drill.galera.scenarios import RUNNERS, settle
+    from hamodel.drill.galera.kinds import GALERA_KINDS
+    from hamodel.drill.galera.scenarios import settle
 
     gl, an = lab
     settle(gl)
-    return RUNNERS[name](gl, an)
+    return next(k for k in GALERA_KINDS if k.function == name).step(gl, an)
 
 
 def _checks(r: dict) -> dict[str, dict]:

@@ -27,7 +27,7 @@ named (``--scenario galera-member-down``).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, Callable, ClassVar
 
 from hamodel.deployment import Deployment
 from hamodel.drill.galera import lab as g
@@ -86,9 +86,11 @@ def galera_vip(dep: Deployment) -> tuple[str, str] | None:
 
 
 class GaleraKind(RealServiceKind):
-    """One Galera scenario (``function`` of :data:`hamodel.drill.galera.scenarios.RUNNERS`)."""
+    """One Galera scenario: ``step``, a function of :mod:`hamodel.drill.galera.scenarios`."""
 
-    function: ClassVar[str]  #: the scenario's name in galera.scenarios.RUNNERS
+    function: ClassVar[str]  #: the scenario's short name (progress lines)
+    #: The scenario function: predicts, injects, measures and compares on the cluster.
+    step: ClassVar[Callable[[g.GaleraLab, gs.Analysis], dict[str, Any]]]
     reason: ClassVar[str]
     #: How long the runner waits for the lab to settle after any scenario of a drill with a
     #: Galera cluster: a member that was killed or cut off rejoins by state transfer (the
@@ -193,7 +195,7 @@ class GaleraKind(RealServiceKind):
 
     def run(self) -> dict[str, Any]:
         """The scenario function (a kind outside galera.scenarios overrides this)."""
-        return gs.RUNNERS[self.function](self.gl, self.an)
+        return type(self).step(self.gl, self.an)
 
     def measure(self, t0: float, probe: ProbeRun) -> GaleraMeasurement:
         results = probe.stop()
@@ -230,6 +232,7 @@ class GaleraMemberDown(GaleraKind):
     kind = "galera-member-down"
     title = "Galera: the writer's mariadbd dies; the cluster stays Primary"
     function = "member-down"
+    step = staticmethod(gs.member_down)
     reason = ("no minimal cut set of the Galera service has one member: two of three keep the quorum, and "
               "HAProxy moves the single writer to a backup after fall x inter of failed health checks")
 
@@ -238,6 +241,7 @@ class GaleraPartition(GaleraKind):
     kind = "galera-partition"
     title = "Galera: a partition isolates one member"
     function = "partition"
+    step = staticmethod(gs.partition)
     reason = ("the quorum is a majority of the members: the isolated member turns non-Primary and refuses "
               "writes, its health check answers 503 and HAProxy stops sending to it; the two others stay Primary")
 
@@ -246,6 +250,7 @@ class GaleraQuorumLoss(GaleraKind):
     kind = "galera-quorum-loss"
     title = "Galera: two members die (the quorum-loss cut set)"
     function = "quorum-loss"
+    step = staticmethod(gs.quorum_loss)
     reason = ("two members are a minimal cut set (quorum-loss:galera): the survivor turns non-Primary and "
               "refuses writes until the operator bootstraps it (pc.bootstrap=YES)")
 
@@ -254,6 +259,7 @@ class GaleraRestartCrash(GaleraKind):
     kind = "galera-restart-crash"
     title = "Galera: every member crashes at once, all come back"
     function = "restart-crash"
+    step = staticmethod(gs.restart_crash)
     reason = ("cold-start semantics of the model (cold_start), stop='crash': whether the cluster re-forms "
               "by itself (Galera's pc.recovery) or needs the operator")
 
@@ -262,6 +268,7 @@ class GaleraRestartGraceful(GaleraKind):
     kind = "galera-restart-graceful"
     title = "Galera: every member is stopped cleanly, all are started again"
     function = "restart-graceful"
+    step = staticmethod(gs.restart_graceful)
     reason = ("cold-start semantics of the model, stop='graceful': after a clean stop of all, Galera waits "
               "for an operator to bootstrap the member that is safe to bootstrap (the last one stopped)")
 
@@ -270,6 +277,7 @@ class GaleraRestartCrashMissing(GaleraKind):
     kind = "galera-restart-crash-missing"
     title = "Galera: every member crashes, one does not come back"
     function = "restart-crash-missing"
+    step = staticmethod(gs.restart_crash_missing)
     reason = ("cold-start semantics with one member missing: the two others do not form a primary "
               "component by themselves; the operator bootstraps the most advanced one (--wsrep-recover)")
 
@@ -277,6 +285,5 @@ class GaleraRestartCrashMissing(GaleraKind):
 #: Every Galera kind, in the order of a full drill.
 GALERA_KINDS: tuple[type[GaleraKind], ...] = (GaleraMemberDown, GaleraPartition, GaleraQuorumLoss,
                                                GaleraRestartCrash, GaleraRestartGraceful, GaleraRestartCrashMissing)
-assert {k.function for k in GALERA_KINDS} == set(gs.RUNNERS)
 
 __all__ = ["GALERA_KINDS", "GaleraKind", "GaleraMeasurement", "GaleraPrediction", "galera_vip"]

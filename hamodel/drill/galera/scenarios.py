@@ -39,7 +39,7 @@ import signal
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from hamodel.drill.galera.lab import GaleraLab, LabError, healthy
 from hamodel.drill.margins import GALERA_S as MARGIN_S
@@ -48,7 +48,6 @@ from hamodel.model import Architecture
 # How long a restarted cluster gets to form by itself: below Galera's pc.wait_prim_timeout (30 s),
 # after which members still waiting for a primary component abort.
 SELF_FORM_WAIT_S = 25.0
-SCENARIOS = ("member-down", "partition", "quorum-loss", "restart-crash", "restart-graceful", "restart-crash-missing")
 
 
 # -- what the analysis says -------------------------------------------------------
@@ -470,9 +469,3 @@ def _cold(gl: GaleraLab, an: Analysis, *, k: int, stop: str):
     dep = gl.dep
     return [c for c in cold_start(gl.arch, dep.placement, k, dep.vrrp_groups, stop=stop) if c.service == an.service]
 
-
-RUNNERS: dict[str, Callable[[GaleraLab, Analysis], dict[str, Any]]] = {
-    "member-down": member_down, "partition": partition, "quorum-loss": quorum_loss,
-    "restart-crash": restart_crash, "restart-graceful": restart_graceful,
-    "restart-crash-missing": restart_crash_missing,
-}
