@@ -121,6 +121,7 @@ class _Builder:
                 for a, prefix, _ in inst.vips:
                     if prefix is not None:
                         self.network_for(a, prefix)
+        sync = self._sync_groups(groups)
         for gname, members in sorted(groups.items()):
             first = members[min(members, key=natural)]
             for n, inst in members.items():
@@ -175,6 +176,8 @@ class _Builder:
                 args.append(f"garp_master_refresh_s={first.garp_master_refresh}")
             if not first.peers and len(members) > 1:
                 args.append("unicast=False")
+            if gname in sync:
+                args.append(f"sync_group={sync[gname]!r}")
             comments = []
             if first.auth:
                 self.imports.add("SecretRef")
@@ -189,6 +192,33 @@ class _Builder:
                                   comments))
             self.vrrp_services = getattr(self, "vrrp_services", {})
             self.vrrp_services[gname] = (process or gname, set(members))
+
+    def _sync_groups(self, groups: dict[str, dict[str, object]]) -> dict[str, str]:
+        """VRRP group -> its vrrp_sync_group, where every node that runs the
+        sync group's instances names the same ones (at least two) in it."""
+        seen: dict[str, dict[str, tuple[frozenset[str], str, int]]] = {}   # sync name -> node -> (members, file, line)
+        for n, node in sorted(self.site.nodes.items()):
+            if node.keepalived is not None:
+                for sname, (ms, line) in node.keepalived.sync_groups.items():
+                    seen.setdefault(sname, {})[n] = (frozenset(ms), node.keepalived.file, line)
+        out: dict[str, str] = {}
+        for sname, per_node in sorted(seen.items()):
+            n0 = min(per_node, key=natural)
+            ms, file, line = per_node[n0]
+            nodes = {n for m in ms for n in groups.get(m, {})}
+            why = None
+            if len(ms) < 2 or any(m not in groups for m in ms):
+                why = f"names {', '.join(sorted(ms))}: fewer than two VRRP instances of this site"
+            elif any(per_node.get(n, (None,))[0] != ms for n in nodes) or \
+                    any(set(groups[m]) != set(groups[next(iter(ms))]) for m in ms):
+                why = "its members differ between nodes, or run on different nodes"
+            elif any(m in out for m in ms):
+                why = "an instance in two sync groups"
+            if why:
+                self.unmapped.append(Unmapped(file, line, f"vrrp_sync_group {sname}", "ambiguous", why))
+                continue
+            out.update({m: sname for m in ms})
+        return out
 
     def _priorities(self, gname: str, members: dict) -> None:
         from hamodel.analysis.vrrp import priorities
