@@ -315,6 +315,9 @@ class _Builder:
         check = {}
         if s0.inter_ms != 1000:
             check["inter_ms"] = s0.inter_ms
+        for k in ("fastinter_ms", "downinter_ms"):
+            if getattr(s0, k) is not None:
+                check[k] = getattr(s0, k)
         if s0.rise != 2:
             check["rise"] = s0.rise
         if s0.fall != 3:

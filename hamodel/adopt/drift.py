@@ -192,7 +192,7 @@ def _haproxy(arch, node, rel, a, b) -> list[DriftItem]:
                 out.append(DriftItem(node, rel, sb[s].line, obj, f"{name}: backend {s} on the node, not in the model"))
             else:
                 out += _diff_fields(node, rel, obj, f"{name} server {s}", sa[s], sb[s],
-                                    ("host", "port", "backup", "inter_ms", "rise", "fall", "check_port", "cookie", "ssl",
+                                    ("host", "port", "backup", "inter_ms", "fastinter_ms", "downinter_ms", "rise", "fall", "check_port", "cookie", "ssl",
                                      "ca_file", "verify"), lambda f, x=sb[s]: x.line)
     return out
 

@@ -39,6 +39,8 @@ class Server:
     port: int | None
     check: bool = False
     inter_ms: int = 2000
+    fastinter_ms: int | None = None
+    downinter_ms: int | None = None
     rise: int = 2
     fall: int = 3
     check_port: int | None = None
@@ -327,8 +329,8 @@ def _server(w: list[str], n: int, label: str) -> Server:
         nxt = w[i + 1] if i + 1 < len(w) else ""
         if k == "check":
             s.check = True
-        elif k == "inter" and nxt:
-            s.inter_ms = int(duration_s(nxt) * 1000)
+        elif k in ("inter", "fastinter", "downinter") and nxt:
+            setattr(s, f"{k}_ms", int(duration_s(nxt) * 1000))
             next(it, None)
         elif k in ("rise", "fall") and nxt.isdigit():
             setattr(s, k, int(nxt))
