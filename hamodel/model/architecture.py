@@ -154,6 +154,10 @@ class Architecture(HaBase):
     # Out of the canonical JSON while unset, so existing models keep their hash.
     policy: Policy | None = Field(default=None, exclude_if=lambda v: v is None,
                                   description="recovery objectives (RTO, RPO) per disruption class, every service")
+    docs_url: Annotated[str, Field(max_length=2000, pattern=r"^https?://[^\s\"'<>`{}|\\^]+$")] | None = Field(
+        default=None, exclude_if=lambda v: v is None,
+        description="where the model's generated document folder is published (http(s)://...): "
+                    "the alerts' runbook_url is absolute under it; unset: relative")
 
     @classmethod
     def _error_label(cls, data: dict) -> str | None:
@@ -167,7 +171,8 @@ class Architecture(HaBase):
                          pacemaker: PacemakerCluster | Data | None = ..., supervisor: Literal["none", "systemd"] = ...,
                          reliability: Mapping[str, Reliability | Data] = ...,
                          acknowledgements: Iterable[Acknowledgement | Data] = ...,
-                         haproxy: HaproxySettings | Data = ..., policy: Policy | Data | None = ...) -> None: ...
+                         haproxy: HaproxySettings | Data = ..., policy: Policy | Data | None = ...,
+                         docs_url: str | None = ...) -> None: ...
     else:
         def __init__(self, *args: Any, **data: Any):
             # Domains used by nodes but not declared are collected automatically,
