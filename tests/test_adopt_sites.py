@@ -56,3 +56,63 @@ def test_sync_group_naming_an_unknown_instance_is_reported(tmp_path):
     hits = [u for u in draft.unmapped if u.directive == "vrrp_sync_group lb"]
     assert hits and hits[0].reason == "ambiguous" and hits[0].line > 0, draft.unmapped
     assert all(s.strategy.sync_group is None for s in arch.services if s.strategy.kind == "vrrp")
+
+
+DATA = Path(__file__).resolve().parent / "data" / "collected"
+
+
+def _copy(name: str, tmp_path: Path) -> Path:
+    import shutil
+
+    shutil.copytree(DATA / name, tmp_path / name)
+    return tmp_path / name
+
+
+def test_openstack_ansible_site_imports_loads_and_checks(tmp_path):
+    """tests/data/collected/osa: three infra hosts written in the shapes of
+    OpenStack-Ansible's haproxy_server role (a `frontend <svc>-front-<n>` per
+    VIP, all sending to one `backend <svc>-back`; servers are LXC containers
+    with `check port P inter 12000 rise 3 fall 3`; Galera's other members
+    `backup`; a horizon HTTP->HTTPS redirect front) and its keepalived
+    variables (multicast VRRP, `external` vrid 10 and `internal` vrid 11 in
+    one vrrp_sync_group, script-based tracking)."""
+    root = _copy("osa", tmp_path)
+    draft, arch = _draft_model(root, "osa")
+    # one service per backend, whatever number of frontends feed it (was one per frontend,
+    # and a draft that failed to load with a port clash)
+    names = {s.name for s in arch.services}
+    assert names == {"external", "internal", "galera", "horizon", "keystone_service", "nova_api_os_compute"}, names
+    ks = arch.service("keystone_service").strategy
+    assert [f.vip for f in ks.also_on] == ["internal-vip"] and ks.tls is not None
+    assert ks.check.inter_ms == 12000 and ks.check.rise == 3 and ks.check.fall == 3 and ks.check.expect_status == 300
+    # the horizon redirect front is carried over (it was dropped silently)
+    assert arch.service("horizon").strategy.tls.redirect_from == 80
+    # the sync group of the two VRRP instances
+    assert {arch.service(n).strategy.sync_group for n in ("external", "internal")} == {"haproxy"}
+    assert arch.service("galera").strategy.kind == "app_cluster"
+    assert arch.service("galera").strategy.access.single_writer
+    # the infra hosts hold both VIPs: the public address no file gives is a TODO placeholder (was: no interface, no load)
+    infra1 = next(n for n in arch.nodes if n.name == "infra1")
+    assert {i.network for i in infra1.interfaces} == {"net-172-29-236-0", "net-203-0-113-0"}
+    assert "TODO address: 203.0.113.254" in draft.source
+    # reported, with file:line: what hamodel does not model
+    rep = {(u.file.split("/", 1)[1], u.line, u.reason) for u in draft.unmapped if u.file.startswith("infra1/")}
+    assert ("etc/keepalived/keepalived.conf", 10, "ambiguous") in rep           # which process haproxy_check.sh checks
+    assert ("etc/keepalived/keepalived.conf", 28, "unsupported") in rep         # the sync group's notify script
+    assert not [u for u in draft.unmapped if "redirect" in u.directive]
+    dep = resolve(arch)
+    ids = {f.id for f in dep.findings}
+    # by hand: every service has three members on three hosts, so no single failure stops
+    # one; Galera loses quorum with two of three gone and needs an operator after a full stop
+    assert not [i for i in ids if i.startswith("spof")], ids
+    assert "quorum-loss:galera" in ids and "manual-recovery" in ids
+
+
+def test_a_redirect_front_no_service_takes_is_reported(tmp_path):
+    root = _copy("osa", tmp_path)
+    for n in ("infra1", "infra2", "infra3"):
+        p = root / n / "etc/haproxy/haproxy.cfg"
+        p.write_text(p.read_text().replace("frontend horizon-redirect-front-1", "frontend legacy-redirect"))
+    draft, _ = _draft_model(root, "osa")
+    hits = [u for u in draft.unmapped if u.directive == "legacy-redirect: redirect"]
+    assert hits and hits[0].reason == "ambiguous" and hits[0].line > 0

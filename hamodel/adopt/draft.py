@@ -349,12 +349,15 @@ class _Builder:
             args.append(f"maxconn={f0.maxconn}")
         if f0.passthrough:
             args.append("tls_passthrough=True")
-        redirect = {r.binds[0].host for r in self.redirects if r.binds and re.match(re.escape(svc) + r"[-_]\d+[-_]redirect", r.name)}
-        rports = {r.binds[0].host: r.binds[0].port for r in self.redirects if r.binds and re.match(re.escape(svc) + r"[-_]\d+[-_]redirect", r.name)}
+        # hamodel writes <svc>-<port>-redirect, OpenStack-Ansible <svc>-redirect-front-<n>
+        mine = [r for r in self.redirects if r.binds and re.match(re.escape(svc) + r"[-_](\d+[-_])?redirect\b", r.name)]
+        redirect = {r.binds[0].host for r in mine}
+        rports = {r.binds[0].host: r.binds[0].port for r in mine}
         if vips[0][1]:
             tls = {"certificate": vips[0][1]}
             if self.vips[vips[0][0]][0] in redirect:
                 tls["redirect_from"] = rports[self.vips[vips[0][0]][0]]
+                self.claimed_redirects.update(r.name for r in mine if r.binds[0].host == self.vips[vips[0][0]][0])
             args.append(f"tls={tls!r}")
         if s0.ssl:
             bt: dict[str, object] = {}
@@ -375,6 +378,15 @@ class _Builder:
         return f"BehindVip({', '.join(args)})", set(backends), comments
 
     def haproxy_services(self, managed: dict[str, str]) -> None:
+        self.claimed_redirects: set[str] = set()
+        self._haproxy_services(managed)
+        for r in self.redirects:     # nothing silently dropped: a redirect no service's TLS front takes
+            if r.name not in self.claimed_redirects:
+                self.unmapped.append(Unmapped(r.file, r.line, f"{r.name}: redirect", "ambiguous",
+                                              "an HTTP redirect front that no TLS front of a service matches "
+                                              "(by name and VIP)"))
+
+    def _haproxy_services(self, managed: dict[str, str]) -> None:
         for svc, fronts in sorted(self.fronts().items()):
             built = self.behind_vip(svc, fronts)
             if built is None:

@@ -24,6 +24,7 @@ def build_draft(site: Collected, name: str, source: str = "collected configs") -
     """The draft model of ``site``: its source text and every directive not carried over."""
     b = _Builder(site, name)
     b.managed_access = {}
+    b.node_comments = {}
     cib, managed = managed_names(site)
     b.vrrp()
     pacemaker(b, cib)
@@ -46,6 +47,31 @@ def _hosts(b: _Builder) -> None:
     for (n, net), dev in getattr(b, "pending_device", {}).items():
         if net in b.node_ifaces.get(n, {}):
             b.node_ifaces[n][net] = (b.node_ifaces[n][net][0], dev)
+    _placeholder_addresses(b)
+
+
+def _placeholder_addresses(b: _Builder) -> None:
+    """A VRRP member with no known address on its VIP's network (multicast VRRP
+    names none, and /etc/hosts rarely has the public one) gets a placeholder,
+    taken from the top of the network down, so that the draft loads; a TODO
+    says to replace it."""
+    used = {a for ifs in b.node_ifaces.values() for a, _ in ifs.values()} | {a for a, _ in b.vips.values()}
+    for (n, net), dev in sorted(getattr(b, "pending_device", {}).items(), key=lambda kv: (natural(kv[0][0]), kv[0][1])):
+        if net in b.node_ifaces.get(n, {}):
+            continue
+        subnet = b.networks[net]
+        addr = next(str(a) for a in _from_top(subnet) if str(a) not in used)
+        used.add(addr)
+        b.node_ifaces.setdefault(n, {})[net] = (addr, dev)
+        b.node_comments.setdefault(n, []).append(
+            f"TODO address: {addr} on {net} ({dev}) is a placeholder; no collected file gives {n}'s address there")
+        b.notes.append(f"{n}: placeholder address {addr} on {net} (keepalived names {dev}, no file its address)")
+
+
+def _from_top(subnet):
+    last = subnet.broadcast_address if subnet.version == 4 else subnet.network_address + subnet.num_addresses - 1
+    for i in range(1, min(subnet.num_addresses - 1, 65536)):
+        yield last - i
 
 
 def _node_names(b: _Builder) -> list[str]:
@@ -108,6 +134,7 @@ def _render(b: _Builder, source: str) -> str:
     for n in nodes:
         roles = sorted(r for members, r in b.roles.items() if n in members)
         ifaces = [{"network": net, "address": a, "device": d} for net, (a, d) in sorted(b.node_ifaces.get(n, {}).items())]
+        lines += [f"    # {c}" for c in b.node_comments.get(n, [])]
         lines.append(f"    Node({n!r}, roles={set(roles) if roles else set()!r}, domains=[Rack({'rack-' + n!r})], "
                      f"interfaces={ifaces!r}),")
     lines += ["]", "", "services = ["]
