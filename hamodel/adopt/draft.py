@@ -88,6 +88,20 @@ class _Builder:
         elif device and known[1] != device:
             self.node_ifaces[node][net] = (addr, device)
 
+    def node_of_server(self, name: str) -> str:
+        """A backend's node: a collected node named like the server, or like its
+        first label (TripleO names servers <node>.internalapi.<domain>)."""
+        if name in self.site.nodes or name.split(".")[0] not in self.site.nodes:
+            return name
+        return name.split(".")[0]
+
+    def hosts(self) -> dict[str, str]:
+        """Every node's /etc/hosts together (the first node's entry wins)."""
+        out: dict[str, str] = {}
+        for n in sorted(self.site.nodes):
+            out.update({k: v for k, v in self.site.nodes[n].hosts.items() if k not in out})
+        return out
+
     def role(self, members: set[str] | frozenset[str]) -> str:
         key = frozenset(members)
         if key not in self.roles:
@@ -285,7 +299,7 @@ class _Builder:
         backends: dict[str, str] = {}
         for _, f in fronts:
             for s in f.servers:
-                name = s.name if safe_name(s.name) else None
+                name = self.node_of_server(s.name) if safe_name(s.name) else None
                 if name is None:
                     self.unmapped.append(Unmapped(f.file, s.line, f"server {s.name[:40]!r}", "unsafe", "not a plain name"))
                     continue
@@ -387,7 +401,9 @@ class _Builder:
                                               "(by name and VIP)"))
 
     def _haproxy_services(self, managed: dict[str, str]) -> None:
-        for svc, fronts in sorted(self.fronts().items()):
+        all_fronts = self.fronts()
+        self.fronts_seen = set(all_fronts)
+        for svc, fronts in sorted(all_fronts.items()):
             built = self.behind_vip(svc, fronts)
             if built is None:
                 continue
@@ -399,6 +415,12 @@ class _Builder:
             dbish = any(d in svc.lower() for d in _DB_NAMES) or "single_writer=True" in access and "port=3306" in access
             if svc in managed:      # a Pacemaker clone of the same name: its access
                 self.managed_access[svc] = access
+                continue
+            galera = [m for m, agent in managed.items() if agent.endswith(":galera") and m not in self.managed_access]
+            if dbish and len(galera) == 1 and galera[0] not in self.fronts_seen:
+                # a database front (TripleO's `listen mysql`) of the one Galera resource Pacemaker runs
+                self.managed_access[galera[0]] = access
+                self.notes.append(f"front {svc}: taken as the access of Pacemaker's Galera resource {galera[0]}")
                 continue
             if dbish and len(backends) >= 3:
                 self.strategies.add("AppCluster")

@@ -3,6 +3,7 @@ the collected facts, TODO comments where configs are silent."""
 
 from __future__ import annotations
 
+import ipaddress
 import re
 
 from hamodel.adopt.collected import Collected
@@ -48,6 +49,23 @@ def _hosts(b: _Builder) -> None:
         if net in b.node_ifaces.get(n, {}):
             b.node_ifaces[n][net] = (b.node_ifaces[n][net][0], dev)
     _placeholder_addresses(b)
+    _distinct_devices(b)
+
+
+def _distinct_devices(b: _Builder) -> None:
+    """A node's networks on one device name (no file named the device, so the
+    draft said eth0 for each): the later ones get the next free ethN, with a TODO."""
+    for n, ifs in sorted(b.node_ifaces.items()):
+        taken: set[str] = set()
+        for net, (addr, dev) in sorted(ifs.items()):
+            if dev in taken:
+                new = next(f"eth{i}" for i in range(1, 4096) if f"eth{i}" not in taken and
+                           f"eth{i}" not in {d for _, d in ifs.values()})
+                ifs[net] = (addr, new)
+                b.node_comments.setdefault(n, []).append(
+                    f"TODO device: {new} on {net} is a placeholder (no collected file names that interface)")
+                dev = new
+            taken.add(dev)
 
 
 def _placeholder_addresses(b: _Builder) -> None:
@@ -56,10 +74,19 @@ def _placeholder_addresses(b: _Builder) -> None:
     taken from the top of the network down, so that the draft loads; a TODO
     says to replace it."""
     used = {a for ifs in b.node_ifaces.values() for a, _ in ifs.values()} | {a for a, _ in b.vips.values()}
+    hosts = b.hosts()
     for (n, net), dev in sorted(getattr(b, "pending_device", {}).items(), key=lambda kv: (natural(kv[0][0]), kv[0][1])):
         if net in b.node_ifaces.get(n, {}):
             continue
         subnet = b.networks[net]
+        # /etc/hosts names a node's address per network as <node>.<network>.<domain> (TripleO)
+        known = sorted(a for h, a in hosts.items() if h.startswith(n + ".") and ipaddress.ip_address(a) in subnet
+                       and a not in used)
+        if known:
+            b.node_ifaces.setdefault(n, {})[net] = (known[0], dev)
+            used.add(known[0])
+            b.notes.append(f"{n}: address {known[0]} on {net} from /etc/hosts")
+            continue
         addr = next(str(a) for a in _from_top(subnet) if str(a) not in used)
         used.add(addr)
         b.node_ifaces.setdefault(n, {})[net] = (addr, dev)
