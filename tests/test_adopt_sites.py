@@ -45,6 +45,21 @@ def test_sync_group_round_trip(tmp_path):
         assert canonical("keepalived", rebuilt[rel].decode()) == canonical("keepalived", original[rel].decode())
 
 
+def test_drift_sees_a_sync_group_broken_on_one_node(tmp_path):
+    """A node whose keepalived no longer fails its two groups over together
+    has drifted (was not compared at all): one item, naming the node and line."""
+    from hamodel.adopt.drift import drift
+
+    arch = lbs()
+    files = build_configs(resolve(arch, analyse=False))
+    _lay_out(files, tmp_path / "site")
+    assert drift(arch, files, tmp_path / "site").items == []
+    p = tmp_path / "site" / "lb2" / "etc/keepalived/keepalived.conf"
+    p.write_text(p.read_text().replace("        haproxy-public\n    }", "    }"))
+    items = drift(arch, files, tmp_path / "site").items
+    assert [(d.node, d.line > 0, "vrrp_sync_group lb" in d.message) for d in items] == [("lb2", True, True)], items
+
+
 def test_sync_group_naming_an_unknown_instance_is_reported(tmp_path):
     """A sync group whose second member no node runs cannot be a model sync
     group: reported as ambiguous with its file:line, and the draft still loads."""
