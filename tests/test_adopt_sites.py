@@ -167,6 +167,8 @@ def test_tripleo_pacemaker_site_imports_loads_and_checks(tmp_path):
     assert ("cib.xml", 86, "ambiguous") in rep        # cidr_netmask 32: which network is a guess
     assert ("cib.xml", 158, "unsupported") in rep     # the rule-based location of galera-bundle
     assert not [u for u in draft.unmapped if "ring0_addr" in u.directive]   # resolved by /etc/hosts
+    # keystone_public binds :13000 public and :5000 internal; a Front has one port: reported (was silent)
+    assert ("etc/haproxy/haproxy.cfg", 35, "unsupported") in rep, sorted(rep)
     ids = {f.id for f in resolve(arch).findings}
     # by hand: a 3-node cluster survives any one node; two nodes lost takes quorum (and with it
     # every Pacemaker resource); Galera needs an operator after a full stop

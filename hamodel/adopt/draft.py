@@ -291,6 +291,11 @@ class _Builder:
                 self.unmapped.append(Unmapped(f0.file, b.line, f"{f0.name}: bind {b.host}:{b.port}", "ambiguous",
                                               "not a virtual IP of any VRRP group or IPaddr2 resource"))
                 continue
+            if vips and f0.binds and b.port != f0.binds[0].port:
+                # a Front has the service's port: TripleO binds :13000 public, :5000 internal
+                self.unmapped.append(Unmapped(f0.file, b.line, f"{f0.name}: bind {b.host}:{b.port}", "unsupported",
+                                              f"another port than the first bind's ({f0.binds[0].port}): the draft's "
+                                              f"Front on {v} answers on {f0.binds[0].port}"))
             vips.append((v, b.crt))
         if not vips or not f0.servers:
             if vips:
