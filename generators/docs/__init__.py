@@ -70,6 +70,10 @@ class DocExtras:
     measured_outage: Mapping[tuple[str, str], float] = field(default_factory=dict)
     checks_doc: str | None = None
     measured: dict[str, str] = field(default_factory=dict)  # drill scenario name -> the doc that reports it
+    #: Drill scenario name -> (agreed, measured figure as reStructuredText), from the drill page's summary.
+    measured_figures: dict[str, tuple[bool, str]] = field(default_factory=dict)
+    #: The drill page's stamp (commit, date, model hash) the figures come from.
+    measured_stamp: Mapping[str, Any] | None = None
 
 
 # -- reStructuredText helpers -------------------------------------------------
@@ -133,11 +137,11 @@ def _fix_first_rows(dep: Deployment) -> list[list[Any]]:
 # -- views of the deployment --------------------------------------------------
 
 
-def _recovery_rows(dep: Deployment, measured: Mapping[tuple[str, str], float]) -> list[list[Any]]:
-    """The recovery table: one row per distinct prediction, its services joined."""
+def _recovery_table(dep: Deployment, measured: Mapping[tuple[str, str], float]) -> tuple[list[str], list[list[Any]]]:
+    """The recovery table (header, rows): one row per distinct prediction, its services joined."""
     table = dep.recovery
     if table is None:
-        return []
+        return [], []
     merged: dict[tuple, list[str]] = {}
     for r in table.rows:
         if r.rto_s is None and not r.down and table.target(r.service, "rto", r.disruption) is None:
@@ -147,12 +151,21 @@ def _recovery_rows(dep: Deployment, measured: Mapping[tuple[str, str], float]) -
         target = "; ".join(x for x in (f"RTO {rto_t:g} s" if rto_t is not None else "",
                                        f"RPO {rpo_t:g} s" if rpo_t is not None else "") if x) or "-"
         m = measured.get((r.service, r.disruption))
-        key = (r.disruption, pred, r.dominated_by or "", "-" if m is None else f"{m:g} s", target, r.rpo)
+        # The timer's model path without the service's name, so services with the same timer share a row.
+        dom = (r.dominated_by or "").replace(f"services[{r.service}].", "")
+        rpo = "unknown" if r.rpo.startswith("unknown: the model says nothing") else r.rpo  # said once above
+        key = (r.disruption, pred, dom, "-" if m is None else f"{m:g} s", target, rpo)
         merged.setdefault(key, []).append(r.service)
     order = {d: i for i, d in enumerate(("process", "node", "switch", "link", "domain", "site", "partition"))}
     rows = sorted(merged.items(), key=lambda kv: (order.get(kv[0][0], 9), kv[1][0]))
-    return [[_join(services), d, pred, rst_escape(dom) if dom else "-", meas, target, rst_escape(rpo)]
-            for (d, pred, dom, meas, target, rpo), services in rows]
+    out = [[_join(services), d, pred, rst_escape(dom) if dom else "-", meas, target, rst_escape(rpo)]
+           for (d, pred, dom, meas, target, rpo), services in rows]
+    # Columns nobody filled (no drill, no target) are left out: an always-empty column says nothing.
+    keep = [i for i in range(len(RECOVERY_HEADER)) if i not in (4, 5) or any(row[i] != "-" for row in out)]
+    return [RECOVERY_HEADER[i] for i in keep], [[row[i] for i in keep] for row in out]
+
+
+RECOVERY_HEADER = ("Services", "Disruption", "Predicted RTO", "Dominated by", "Measured", "Target", "RPO")
 
 
 def _severity_at_least(f: Finding, threshold: str) -> bool:
@@ -284,9 +297,11 @@ def _context(dep: Deployment, slug: str, extras: DocExtras, sections: bool, imag
         expected, scenario_names, unmeasured = facts.expected_times(dep, f)
         ran = [n for n in scenario_names if n in extras.measured]
         measured = None
-        if ran:  # one drill page per model: link it once
-            measured = Rst(("scenarios " if len(ran) > 1 else "scenario ") + ", ".join(_literal(n) for n in ran)
-                           + f" on :doc:`{extras.measured[ran[0]]}`"
+        if ran:  # the drill's own figures, copied; the page linked once
+            figures = [f"{_literal(n)}: {extras.measured_figures[n][1]}"
+                       + ("" if extras.measured_figures[n][0] else " (disagreed with the prediction)")
+                       if n in extras.measured_figures else str(_literal(n)) for n in ran]
+            measured = Rst("; ".join(figures) + f" (:doc:`drill <{extras.measured[ran[0]]}>`)"
                            + (f"; {rst_escape(unmeasured)}" if unmeasured else ""))
         return {"id": f.id, "kind": f.kind, "severity": f.severity, "title": plain(f.title),
                 "expected": expected, "measured": measured,
@@ -296,7 +311,7 @@ def _context(dep: Deployment, slug: str, extras: DocExtras, sections: bool, imag
                                                           "(the Needs column of Services)"], "scenario": [facts.plain_component(c, dep) for c in f.scenario],
                 "impact": plain(f.impact), "mitigation": _linked(plain(mitigation)), "model_change": model_change,
                 "acknowledged": ack, "details": details, "diagram": diagram,
-                "alerts": sorted(alert_names.get(f.id, ())),
+                "alerts": _alert_groups(sorted(alert_names.get(f.id, ())), arch),
                 "runbooks": [(r.id, r.title) for r in the_runbooks if r.finding == f.id]}
 
     configs = []
@@ -331,6 +346,7 @@ def _context(dep: Deployment, slug: str, extras: DocExtras, sections: bool, imag
                                       f"{rst_escape(st.shard)}, which cannot be failed over to another node."))
     e, j = rst_escape, _join
     any_ack = any(arch.acknowledged(f.id) or f.acknowledged for f in other_findings(dep))
+    recovery_header, recovery_rows = _recovery_table(dep, extras.measured_outage)
     rows = {
         "role_rows": [[e(r), j(ns)] for r, ns in sorted(roles.items())],
         "node_rows": [[e(n.name), j(n.roles), j([*n.domains, *([" or ".join(n.power) + " (power)"] if n.power else [])]),
@@ -358,7 +374,7 @@ def _context(dep: Deployment, slug: str, extras: DocExtras, sections: bool, imag
                                _downtime(a.availability), "exact" if a.exact else f"bound ({a.cut_sets} cut sets)"]
                               for a in availability],
         "fix_first_rows": _fix_first_rows(dep) if availability else [],
-        "recovery_rows": _recovery_rows(dep, extras.measured_outage),
+        "recovery_rows": recovery_rows,
     }
     return {
         **rows,
@@ -373,7 +389,7 @@ def _context(dep: Deployment, slug: str, extras: DocExtras, sections: bool, imag
         "has_pcmk_groups": any(g.manager == "pacemaker" for g in dep.vrrp_groups),
         "stats": [(s.name, e_.port, e_.loopback) for s in arch.services if s.holds_vips for e_ in s.ports],
         "slug": slug, "arch": arch, "dep": dep, "sections": sections, "image_root": image_root,
-        "model_path": extras.model_path, "checks_doc": extras.checks_doc, "strategies": strategies, "roles": sorted(roles.items()),
+        "recovery_header": recovery_header, "model_path": extras.model_path, "checks_doc": extras.checks_doc, "stamp": _stamp_words(extras), "strategies": strategies, "roles": sorted(roles.items()),
         "services": services, "node_names": nodes, "matrix": matrix, "domains": domains, "vips": vips,
         "groups": groups, "frontends": frontends,
         "limitations": [finding_view(f) for f in limitations(dep)],
@@ -384,6 +400,33 @@ def _context(dep: Deployment, slug: str, extras: DocExtras, sections: bool, imag
         "vrrp_kinds": (Vrrp, PacemakerVip),
         "runbooks": the_runbooks,
     }
+
+
+def _camel(name: str) -> str:
+    return "".join(p[:1].upper() + p[1:] for p in re.split(r"[^A-Za-z0-9]+", name) if p)
+
+
+def _alert_groups(names: list[str], arch: Any) -> list[str]:
+    """Alert names, one entry per kind of per-service alert (``HamodelBackendDown<Service>`` for
+    15 services) rather than one per service."""
+    suffixes = sorted((_camel(s.name) for s in arch.services), key=len, reverse=True)
+    kinds: dict[str, list[str]] = {}
+    for n in names:
+        stem = next((n[:-len(x)] for x in suffixes if n.endswith(x) and len(n) > len(x)), n)
+        kinds.setdefault(stem, []).append(n)
+    return [members[0] if len(members) == 1 else f"{stem}<service> ({len(members)} services)"
+            for stem, members in kinds.items()]
+
+
+def _stamp_words(extras: DocExtras) -> str | None:
+    """Which drill the measured figures come from: its date and commit (the drill page's stamp)."""
+    st = extras.measured_stamp
+    if not st or not (extras.measured or extras.measured_outage):
+        return None
+    words = f"the drill of {st.get('date', 'an unknown date')}, at commit {st.get('commit', 'unknown')}"
+    if st.get("model_sha256"):
+        words += f" (model sha256 {str(st['model_sha256'])[:12]})"
+    return words
 
 
 def _merged_service_rows(services: list[dict[str, Any]]) -> list[list[Any]]:
