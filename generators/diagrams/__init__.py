@@ -664,17 +664,17 @@ def _logical(dep: Deployment) -> str:
             parts = how(s).split("; ")
             # Legible at page width (the figure is scaled to the text column): every part on its own line.
             text = _e("; ".join(parts)) if len("; ".join(parts)) <= 24 else '<BR ALIGN="LEFT"/>'.join(map(_e, parts))
-            rows.append(f'<TR><TD ALIGN="LEFT" PORT="{port[s.name]}"><FONT POINT-SIZE="14">{_e(s.name)}</FONT></TD>'
-                        + (f'<TD ALIGN="LEFT" BALIGN="LEFT"><FONT POINT-SIZE="13" COLOR="#566573">{text}</FONT></TD>'
+            rows.append(f'<TR><TD ALIGN="LEFT" PORT="{port[s.name]}"><FONT POINT-SIZE="12">{_e(s.name)}</FONT></TD>'
+                        + (f'<TD ALIGN="LEFT" BALIGN="LEFT"><FONT POINT-SIZE="11" COLOR="#566573">{text}</FONT></TD>'
                            if text else "<TD></TD>")
-                        + (f'<TD ALIGN="LEFT"><FONT POINT-SIZE="13" COLOR="#2874A6">{_e(via)}</FONT></TD>'
+                        + (f'<TD ALIGN="LEFT"><FONT POINT-SIZE="11" COLOR="#2874A6">{_e(via)}</FONT></TD>'
                            if via else "<TD></TD>") + "</TR>")
         bg = "#FEF9E7" if group in providers else "#FFFFFF"
         return (f'<<TABLE BORDER="1" CELLBORDER="0" CELLSPACING="0" CELLPADDING="2" COLOR="#7B8894" '
                 f'BGCOLOR="{bg}">' + "".join(rows) + "</TABLE>>")
 
     # No concentrate: bundled edges could not be traced to the group they end on.
-    with _Graph(f"{arch.title or arch.name}: logical view", direction="LR", ranksep="0.35", nodesep="0.15",
+    with _Graph(f"{arch.title or arch.name}: logical view", direction="LR", ranksep="0.25", nodesep="0.15", pad="0.2",
                 fontsize="20") as g:
         gid = {grp: _id("group", grp) for grp in groups}
         consumers = [grp for grp in sorted(groups) if grp not in providers]

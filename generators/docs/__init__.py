@@ -252,7 +252,9 @@ def _context(dep: Deployment, slug: str, extras: DocExtras, sections: bool, imag
         holder = next((s.name for s in arch.services if v.name in s.holds_vips), "")
         served = [s.name for s in arch.services if s.access is not None and s.access.vip == v.name]
         vips.append({"name": v.name, "address": str(v.address), "network": v.network, "dns": v.dns_name or "",
-                     "exposure": v.exposure, "holder": holder, "served": served})
+                     "exposure": v.exposure, "holder": holder,
+                     # many services: counted, each is in the HAProxy front table below
+                     "served": served if len(served) <= 6 else [f"{len(served)} services (HAProxy frontends below)"]})
     groups = [{"service": g.service, "vips": list(g.vips), "network": g.network, "vrid": g.vrid,
                "manager": g.manager, "master": g.master,
                "priorities": [f"{m} ({g.priorities[m]})" for m in g.members]} for g in dep.vrrp_groups]
@@ -329,8 +331,13 @@ def _context(dep: Deployment, slug: str, extras: DocExtras, sections: bool, imag
     from hamodel.model.strategies import ActivePassive, Sharded
 
     strategy_notes = []
+    # A service with a limitation of its own is explained there (impact, reason, procedure): not twice.
+    limited = {x for f in limitations(dep) if f.kind in ("single-point-of-failure", "partial-outage")
+               for x in f.services}
     for s in arch.services:
         st, where = s.strategy, _join(placed.nodes_of(s.name))
+        if s.name in limited:
+            continue
         if isinstance(st, ActivePassive):
             if st.manager is None:
                 why = f" It runs one instance because {rst_escape(st.reason)}." if st.reason else ""
