@@ -158,8 +158,12 @@ def _recovery_table(dep: Deployment, measured: Mapping[tuple[str, str], float]) 
         merged.setdefault(key, []).append(r.service)
     order = {d: i for i, d in enumerate(("process", "node", "switch", "link", "domain", "site", "partition"))}
     rows = sorted(merged.items(), key=lambda kv: (order.get(kv[0][0], 9), kv[1][0]))
-    out = [[_join(services), d, pred, rst_escape(dom) if dom else "-", meas, target, rst_escape(rpo)]
-           for (d, pred, dom, meas, target, rpo), services in rows]
+    # The same services with the same prediction under several classes (node, switch, rack): one row.
+    classes: dict[tuple, list[str]] = {}
+    for (d, *rest), services in rows:
+        classes.setdefault((tuple(services), *rest), []).append(d)
+    out = [[_join(services), ", ".join(ds), pred, rst_escape(dom) if dom else "-", meas, target, rst_escape(rpo)]
+           for ((services, pred, dom, meas, target, rpo), ds) in classes.items()]
     # Columns nobody filled (no drill, no target) are left out: an always-empty column says nothing.
     keep = [i for i in range(len(RECOVERY_HEADER)) if i not in (4, 5) or any(row[i] != "-" for row in out)]
     return [RECOVERY_HEADER[i] for i in keep], [[row[i] for i in keep] for row in out]
@@ -221,7 +225,7 @@ def _context(dep: Deployment, slug: str, extras: DocExtras, sections: bool, imag
         services.append({
             "name": s.name, "group": s.group or "", "process": s.process, "mode": s.mode,
             "strategy": detail, "nodes": list(placed.nodes_of(s.name)), "endpoint": _endpoint(dep, s),
-            "depends": s.dependencies, "how": facts.strategy_words(dep, s), "reach": facts.endpoint_words(dep, s),
+            "depends": s.dependencies, "how": facts.strategy_words(dep, s), "reach": _short_reach(arch, facts.endpoint_words(dep, s)),
             "needs": s.dependencies + [f"(starts after {x})" for x in s.starts_after],
         })
 
@@ -436,6 +440,13 @@ def _stamp_words(extras: DocExtras) -> str | None:
     return words
 
 
+def _short_reach(arch: Any, words: str) -> str:
+    """With one virtual IP, its address is said once above the table: the cell keeps the port."""
+    if len(arch.vips) == 1:
+        words = words.replace(f"{arch.vips[0].address}:", ":")
+    return words
+
+
 def _merged_service_rows(services: list[dict[str, Any]]) -> list[list[Any]]:
     """One row per run of services that differ only by name and VIP port (the
     reference table's "heat-api, heat-api-cfn, heat-api-cloudwatch" row)."""
@@ -446,12 +457,11 @@ def _merged_service_rows(services: list[dict[str, Any]]) -> list[list[Any]]:
         key = (s["group"], s["mode"], s["how"], tuple(s["needs"]), ":" in s["reach"] and "clients" not in s["reach"],
                s["reach"] if ":" not in s["reach"] or "clients" in s["reach"] else "")
         if rows and key == last:
-            rows[-1][1] = Rst(f"{rows[-1][1]}, {rst_escape(name)}")
+            rows[-1][0] = Rst(f"{rows[-1][0]}, {rst_escape(name)}")
             if key[4]:
-                rows[-1][5] = Rst(f"{rows[-1][5]}; {rst_escape(s['reach'])}")
+                rows[-1][4] = Rst(f"{rows[-1][4]}; {rst_escape(s['reach'])}")
             continue
-        rows.append([rst_escape(s["group"]), rst_escape(name), s["mode"], rst_escape(s["how"]), _join(s["needs"]),
-                     rst_escape(s["reach"])])
+        rows.append([rst_escape(name), s["mode"], rst_escape(s["how"]), _join(s["needs"]), rst_escape(s["reach"])])
         last = key
     return rows
 
