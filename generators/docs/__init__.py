@@ -406,6 +406,7 @@ def _context(dep: Deployment, slug: str, extras: DocExtras, sections: bool, imag
         "limitations": [finding_view(f) for f in limitations(dep)],
         "other_findings": [finding_view(f) for f in other_findings(dep)],
         "has_diagrams": extras.diagrams is not None, "configs": configs, "config_error": extras.config_error,
+        "node_configs": _node_config_lines(configs),
         "scenarios": scenarios, "availability": availability, "notes": list(dep.notes) + list(extras.notes),
         "pacemaker": arch.pacemaker, "nonlocal_bind": sorted(dep.nonlocal_bind_nodes),
         "vrrp_kinds": (Vrrp, PacemakerVip),
@@ -438,6 +439,19 @@ def _stamp_words(extras: DocExtras) -> str | None:
     if st.get("model_sha256"):
         words += f" (model sha256 {str(st['model_sha256'])[:12]})"
     return words
+
+
+def _node_config_lines(configs: list[dict[str, Any]]) -> list[tuple[list[str], Rst]]:
+    """Nodes with the same config file names share a line: ``([nodes], [file names])``."""
+    per_node: dict[str, list[str]] = {}
+    for c in configs:
+        if c["folder"].startswith("node "):
+            per_node.setdefault(c["folder"][len("node "):], []).append(
+                _literal(c["name"]) + (" (holds a secret: not published)" if c["secret"] else ""))
+    lines: dict[tuple[str, ...], list[str]] = {}
+    for node, names in per_node.items():
+        lines.setdefault(tuple(names), []).append(node)
+    return [(nodes, Rst(", ".join(names))) for names, nodes in lines.items()]
 
 
 def _short_reach(arch: Any, words: str) -> str:
