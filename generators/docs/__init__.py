@@ -162,7 +162,16 @@ def _recovery_table(dep: Deployment, measured: Mapping[tuple[str, str], float]) 
     classes: dict[tuple, list[str]] = {}
     for (d, *rest), services in rows:
         classes.setdefault((tuple(services), *rest), []).append(d)
-    out = [[_join(services), ", ".join(ds), pred, rst_escape(dom) if dom else "-", meas, target, rst_escape(rpo)]
+    fronted = [s.name for s in dep.architecture.services if s.strategy.kind == "behind_vip"]
+
+    def who(services: tuple[str, ...]) -> Any:  # a long list of HAProxy-fronted services, counted
+        if len(services) <= 8 or not set(services) <= set(fronted):
+            return _join(services)
+        missing = [x for x in fronted if x not in services]
+        return rst_escape(f"{len(services)} services behind HAProxy"
+                          + (f" (all but {', '.join(missing)})" if missing else " (every one)"))
+
+    out = [[who(services), ", ".join(ds), pred, rst_escape(dom) if dom else "-", meas, target, rst_escape(rpo)]
            for ((services, pred, dom, meas, target, rpo), ds) in classes.items()]
     # Columns nobody filled (no drill, no target) are left out: an always-empty column says nothing.
     keep = [i for i in range(len(RECOVERY_HEADER)) if i not in (4, 5) or any(row[i] != "-" for row in out)]
