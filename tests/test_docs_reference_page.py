@@ -41,6 +41,8 @@ def test_drill_figures_are_copied_with_the_stamp(tmp_path: Path) -> None:
                                measured_figures=figures, measured_stamp=stamp))
     assert ":Measured: ``partition``: split brain seen (ctl-2, ctl-3), one holder 9.87 s after heal" in text
     assert "2026-12-01 10\\:00 UTC, at commit abc123def456" in text
+    # The stamp sentence is a paragraph of its own: the first finding's label stays a label.
+    assert "\n\n.. _ref-finding-1:\n" in text
     # Without the drill's figures the line names the scenario only: nothing is invented.
     assert "9.87 s" not in _document(DocExtras(measured={"partition": "/drills"}))
 
