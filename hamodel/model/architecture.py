@@ -135,6 +135,13 @@ class Architecture(HaBase):
     _positional: ClassVar = ("name",)
     name: Annotated[str, Field(min_length=1, max_length=120, pattern=r"^[^\n\r\x00]+$")]
     description: Annotated[str, Field(max_length=20_000)] = ""
+    # Out of the canonical JSON while unset (as policy), so models without them keep their hash.
+    title: Annotated[str, Field(min_length=1, max_length=120, pattern=r"^[^\n\r\x00]+$")] | None = Field(
+        default=None, exclude_if=lambda v: v is None,
+        description="the published document's title (e.g. 'The keepalived architecture'); default: the name")
+    distribution: Annotated[str, Field(min_length=1, max_length=300, pattern=r"^[^\n\r\x00]+$")] | None = Field(
+        default=None, exclude_if=lambda v: v is None,
+        description="the software distribution and release the model describes (shown under Scope)")
     domains: list[FailureDomain] = Field(default_factory=list)
     networks: list[Network] = Field(default_factory=list)
     nodes: list[Node] = Field(min_length=1)
@@ -165,7 +172,8 @@ class Architecture(HaBase):
 
     if TYPE_CHECKING:
         # The signature editors see (positional forms, accepted input types).
-        def __init__(self, name: str, *, description: str = ..., domains: Iterable[FailureDomain | Data] = ...,
+        def __init__(self, name: str, *, description: str = ..., title: str | None = ...,
+                         distribution: str | None = ..., domains: Iterable[FailureDomain | Data] = ...,
                          networks: Iterable[Network | Data] = ..., nodes: Iterable[Node | Data],
                          vips: Iterable[VirtualIP | Data] = ..., services: Iterable[Service | Data] = ...,
                          pacemaker: PacemakerCluster | Data | None = ..., supervisor: Literal["none", "systemd"] = ...,
