@@ -16,7 +16,7 @@ from typing import Any, Mapping
 
 from hamodel.deployment import Deployment, VrrpGroup
 from hamodel.drill import configs as cfgs
-from hamodel.drill.lab import BOND_MIIMON_MS, LabError
+from hamodel.drill.lab import BOND_MIIMON_MS, LabError, access_of
 from hamodel.model import Architecture
 
 
@@ -123,7 +123,7 @@ def plan_lab(arch: Architecture, dep: Deployment, files: Mapping[str, bytes], *,
     real = [s.name for s in arch.services
             if s.name in real_services and s.access is not None and dep.placement.nodes_of(s.name)]
     for sname in chosen + real:
-        a = arch.service(sname).access
+        a = access_of(arch, sname)
         vip = str(arch.vip(a.vip).address)
         for port in a.ports:
             for hc in hap.values():

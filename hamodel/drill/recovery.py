@@ -112,7 +112,7 @@ def recovery_checks(dep: Deployment, report: Mapping[str, Any]) -> list[Recovery
         disruption, whose = SCENARIO_CLASS[kind]
         svc = _service(dep, sc, whose)
         row = table.get(svc, disruption) if svc else None
-        if row is None:
+        if svc is None or row is None:
             continue
         m = sc["measured"]
         measured = _outage(m, kind)

@@ -39,7 +39,7 @@ from hamodel.drill.files import generated_files
 from hamodel.drill.keepalived.common import instance, owner, sock_of
 from hamodel.drill.registry import CLUSTER_LABS, KINDS, ScenarioKind
 from hamodel.drill.report import assemble
-from hamodel.drill.lab import Lab, LabError, Process
+from hamodel.drill.lab import Lab, LabError, Process, access_of
 from hamodel.drill.observe import (SAMPLE_S, HolderWatch, ProbeRun, haproxy_stats, keepalived_state, now,
                                    probe_once)
 from hamodel.drill.plan import LabPlan, describe_lab, plan_lab, switch_counts
@@ -95,7 +95,7 @@ class Drill:
         self._say: Progress = progress or (lambda s: None)
         self.lab = lab or Lab()
         self.groups = [g for g in dep.vrrp_groups if g.manager == "keepalived"]
-        self.vip_addr = {v.name: str(v.address) for v in arch.vips}
+        self.vip_addr: dict[str, str] = {v.name: str(v.address) for v in arch.vips}
         # Named scenarios come from the full set: a quick drill can still run one of the
         # full-only kinds (a real Galera cluster) when asked for it.
         all_sc = default_scenarios(dep, quick=quick and not scenarios,
@@ -129,12 +129,19 @@ class Drill:
         self.daemons: dict[tuple[str, str], Process] = {}
         self.shared: dict[str, Any] = {}
         self.rewrite_notes: set[str] = set()
-        self.watch: HolderWatch | None = None
+        self._watch: HolderWatch | None = None
         self.baseline = 0.6 if quick else 1.0
         self.post = 1.5 if quick else 2.5
         # keepalived instances in FAULT once the lab first settled (a member
         # whose track script cannot pass): FAULT is their steady state.
         self.faulty_at_start: set[tuple[str, str]] = set()
+
+    @property
+    def watch(self) -> HolderWatch:
+        """The VIP holder watch (started with the lab)."""
+        if self._watch is None:
+            raise LabError("the drill's holder watch is not running: the lab is not set up")
+        return self._watch
 
     def say(self, msg: str) -> None:
         self._say(msg)
@@ -172,8 +179,8 @@ class Drill:
             self.start_haproxy(n)
         for n in plan.nodes:
             self.start_keepalived(n)
-        self.watch = HolderWatch(lab, {self.vip_addr[v]: sorted(g.priorities) for g in self.groups for v in g.vips})
-        self.watch.start()
+        self._watch = HolderWatch(lab, {self.vip_addr[v]: sorted(g.priorities) for g in self.groups for v in g.vips})
+        self._watch.start()
         time.sleep(0.5)
         for (n, kind), p in self.daemons.items():
             if not p.alive():
@@ -252,8 +259,8 @@ class Drill:
                 c.teardown_lab(self)
             except Exception:  # noqa: BLE001 - the lab's own teardown below must run whatever a kind does
                 pass
-        if self.watch is not None:
-            self.watch.stop()
+        if self._watch is not None:
+            self._watch.stop()
         self.lab.teardown()
 
     # -- the settled state ----------------------------------------------------------
@@ -276,10 +283,12 @@ class Drill:
         hc = self.plan.haproxy[node]
         out = []
         for sname in self.plan.backend_services:
-            a = self.arch.service(sname).access
+            a = access_of(self.arch, sname)
             for port in a.ports:
                 be = hc.backend_for(self.vip_addr[a.vip], port)
-                for srv in (be.servers if be else []):
+                if be is None:
+                    continue
+                for srv in be.servers:
                     n = owner(self, srv.address)
                     if n in self.plan.nodes and srv.port in self.plan.nodes[n].backend_ports:
                         out.append((be.name, srv.name))
@@ -293,7 +302,7 @@ class Drill:
             for v in g.vips:
                 svc = probe_service(self.dep, v, self.real_services)
                 if svc:
-                    out[f"{self.vip_addr[v]}:{self.arch.service(svc).access.ports[0]}"] = f"{svc} through {v}"
+                    out[f"{self.vip_addr[v]}:{access_of(self.arch, svc).ports[0]}"] = f"{svc} through {v}"
         return out
 
     def unsettled(self, since: float | None = None) -> list[str]:
@@ -358,7 +367,7 @@ class Drill:
         """One request through the VIP to every port of every service that has stand-in backends."""
         targets = {}
         for sname in self.plan.backend_services:
-            a = self.arch.service(sname).access
+            a = access_of(self.arch, sname)
             for port in a.ports:
                 targets[f"{self.vip_addr[a.vip]}:{port}"] = f"{sname}:{port}"
         answers = probe_once(self.lab, list(targets))

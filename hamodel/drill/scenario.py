@@ -47,7 +47,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, ClassVar, Collection, Mapping, Protocol
 
 from hamodel.deployment import Deployment, VrrpGroup
-from hamodel.drill.lab import Lab, LabError, Process
+from hamodel.drill.lab import Lab, LabError, Process, access_of
 from hamodel.drill.observe import HolderWatch, ProbeRun
 from hamodel.drill.plan import LabPlan
 from hamodel.drill.results import Check
@@ -86,7 +86,7 @@ def probe_service(dep: Deployment, vip: str, exclude: Collection[str] = ()) -> s
     found = [s for s in dep.architecture.services
              if s.access is not None and s.name not in exclude and dep.placement.nodes_of(s.name)
              and any(str(f.vip) == vip for f in s.access.fronts)]
-    plain = [s for s in found if not s.access.single_writer]
+    plain = [s for s in found if s.access is not None and not s.access.single_writer]
     return (plain or found)[0].name if found else None
 
 
@@ -97,21 +97,22 @@ class DrillContext(Protocol):
     dep: Deployment
     plan: LabPlan
     lab: Lab
-    watch: HolderWatch
     quick: bool
     baseline: float          #: seconds of normal traffic before ``t0``
     post: float              #: seconds of traffic measured after a kind's window
-    vip_addr: Mapping[str, str]
+    vip_addr: dict[str, str]
     groups: list[VrrpGroup]  #: the keepalived VRRP groups
     daemons: dict[tuple[str, str], Process]  #: (node, "keepalived" | "haproxy" | "backend") -> process
     shared: dict[str, Any]   #: per-kind state for the whole drill (a kind's setup_lab result)
 
-    def say(self, msg: str) -> None: ...
-    def holder(self, vip: str, timeout: float = 20.0, stable: float = 1.0) -> str: ...
-    def start_backend(self, node: str) -> None: ...
-    def start_haproxy(self, node: str) -> None: ...
-    def start_keepalived(self, node: str) -> None: ...
-    def backend_ctl(self, node: str, cmd: str) -> str: ...
+    @property
+    def watch(self) -> HolderWatch: ...
+    def say(self, msg: str, /) -> None: ...
+    def holder(self, vip: str, timeout: float = 20.0, stable: float = 1.0, /) -> str: ...
+    def start_backend(self, node: str, /) -> None: ...
+    def start_haproxy(self, node: str, /) -> None: ...
+    def start_keepalived(self, node: str, /) -> None: ...
+    def backend_ctl(self, node: str, cmd: str, /) -> str: ...
 
 
 class ScenarioKind(ABC):
@@ -151,7 +152,7 @@ class ScenarioKind(ABC):
         svc = self.sc.service or probe_service(self.ctx.dep, self.sc.vip, getattr(self.ctx, "real_services", ()))
         if svc is None:
             raise LabError(f"no load-balanced service behind {self.sc.vip} to poll")
-        port = self.ctx.arch.service(svc).access.ports[0]
+        port = access_of(self.ctx.arch, svc).ports[0]
         return svc, f"{self.ctx.vip_addr[self.sc.vip]}:{port}"
 
     @abstractmethod
@@ -206,10 +207,10 @@ class RealServiceKind(ScenarioKind):
     def stand_in_polled(self, vip: str) -> tuple[str, str] | None:
         """``(service, "ADDR:PORT")`` of a stand-in service behind ``vip`` (None: there is none)."""
         ctx = self.ctx
-        svc = probe_service(ctx.dep, vip, {self.sc.service, *getattr(ctx, "real_services", ())})
+        svc = probe_service(ctx.dep, vip, {s for s in (self.sc.service, *getattr(ctx, "real_services", ())) if s})
         if svc is None:
             return None
-        return svc, f"{ctx.vip_addr[vip]}:{ctx.arch.service(svc).access.ports[0]}"
+        return svc, f"{ctx.vip_addr[vip]}:{access_of(ctx.arch, svc).ports[0]}"
 
 
 class ClusterLab(Protocol):

@@ -47,7 +47,7 @@ from typing import Any, Callable, Mapping
 
 from hamodel.drill import configs as cfgs
 from hamodel.drill.files import generated_files
-from hamodel.drill.lab import EXTRA_ROOTS, Lab, LabError, Process, run
+from hamodel.drill.lab import EXTRA_ROOTS, Lab, LabError, Process, required, run
 from hamodel.drill.lab import cleanup_leftovers as lab_cleanup
 from hamodel.drill.observe import haproxy_stat
 from hamodel.model import Architecture
@@ -503,7 +503,8 @@ wsrep_sst_method=rsync
         self.procs[(n, "haproxy")] = lab.start(f"haproxy@{n}", ns, ["haproxy", "-db", "-f", str(d / "haproxy.cfg")],
                                                log=d / "haproxy.log", env=env)
         # Wait until haproxy has seen the writer healthy (rise checks).
-        writer = next(s.name for s in p.backend.servers if not s.backup)
+        writer = next(s.name for s in required(p.backend, f"the Galera backend of {n}'s haproxy.cfg").servers
+                      if not s.backup)
         if not self.wait(lambda: self.haproxy_status(writer) == "UP", 15):
             raise LabError(f"haproxy on {n} does not see {writer} UP: {self.haproxy_status(writer)}")
 
@@ -530,7 +531,7 @@ wsrep_sst_method=rsync
                 if not self.alive(n):
                     raise LabError(f"mariadbd on {n} exited: {self.tail(n)}")
                 st = self.status(n)
-                if not healthy(st) or int(st.get("wsrep_cluster_size", 0)) < len(nodes):
+                if st is None or not healthy(st) or int(st.get("wsrep_cluster_size", 0)) < len(nodes):
                     return False
             return True
         took = self.wait(ok, timeout, every=0.25)

@@ -39,11 +39,13 @@ import signal
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from hamodel.drill.galera.lab import GaleraLab, LabError, healthy
+from hamodel.drill.lab import required
 from hamodel.drill.margins import GALERA_S as MARGIN_S
 from hamodel.model import Architecture
+from hamodel.model.strategies import AppCluster
 
 # How long a restarted cluster gets to form by itself: below Galera's pc.wait_prim_timeout (30 s),
 # after which members still waiting for a primary component abort.
@@ -80,13 +82,16 @@ def analysis(arch: Architecture, dep, service: str) -> Analysis:
 
     v = view(arch, dep.placement, dep.vrrp_groups)
     svc = arch.service(service)
-    cuts = [frozenset(c.components if hasattr(c, "components") else c)
+    cuts = [frozenset(c)
             for c in cut_sets(arch, dep.placement, 2, dep.vrrp_groups, services=[service])[service]]
     cold = {stop: next(c.outcome for c in cold_start(arch, dep.placement, 0, dep.vrrp_groups, stop=stop)
                        if c.service == service) for stop in ("crash", "graceful")}
     mr = next((f for f in (dep.findings or []) if f.id == "manual-recovery" and service in f.services), None)
+    st = svc.strategy
+    if not isinstance(st, AppCluster):
+        raise LabError(f"{service} is not an application cluster (AppCluster): no Galera drill")
     return Analysis(service, svc.process or svc.name, list(v.instances[service]), v.quorum(service), cuts, cold,
-                    svc.strategy.recovery, (mr.details.get("cases", {}).get(service) if mr else None))
+                    st.recovery, (mr.details.get("cases", {}).get(service) if mr else None))
 
 
 # -- helpers ------------------------------------------------------------------------
@@ -158,7 +163,7 @@ def _writer(gl: GaleraLab) -> str:
 
 def _detect_bound(gl: GaleraLab) -> float:
     """HAProxy marks a server down after ``fall`` failed checks ``inter`` apart (+1 interval of phase)."""
-    s = gl.plan.backend.servers[0]
+    s = required(gl.plan.backend, "the Galera backend in haproxy.cfg").servers[0]
     return (s.fall + 1) * s.inter_ms / 1000 + MARGIN_S
 
 
@@ -333,7 +338,7 @@ def quorum_loss(gl: GaleraLab, an: Analysis) -> dict[str, Any]:
             "checks": checks}
 
 
-def _full_restart(gl: GaleraLab, an: Analysis, *, stop: str) -> dict[str, Any]:
+def _full_restart(gl: GaleraLab, an: Analysis, *, stop: Literal["crash", "graceful"]) -> dict[str, Any]:
     name = f"restart-{stop}"
     w = Writes(gl, name)
     w.burst(10)
@@ -353,7 +358,7 @@ def _full_restart(gl: GaleraLab, an: Analysis, *, stop: str) -> dict[str, Any]:
     t0 = time.monotonic()
     for n in gl.nodes:
         gl.start(n)
-    formed = gl.wait(lambda: all(healthy(gl.status(n)) and int(gl.status(n).get("wsrep_cluster_size", 0)) ==
+    formed = gl.wait(lambda: all(healthy(gl.status(n)) and int((gl.status(n) or {}).get("wsrep_cluster_size", 0)) ==
                                  len(gl.nodes) for n in gl.nodes), SELF_FORM_WAIT_S, every=0.3)
     by_itself = formed is not None
     measured: dict[str, Any] = {"stop_order": order or "all at once (SIGKILL)",
@@ -463,7 +468,7 @@ def restart_crash_missing(gl: GaleraLab, an: Analysis) -> dict[str, Any]:
                        make_check("committed rows lost", 0, sum(map(len, lost.values())))]}
 
 
-def _cold(gl: GaleraLab, an: Analysis, *, k: int, stop: str):
+def _cold(gl: GaleraLab, an: Analysis, *, k: int, stop: Literal["crash", "graceful"]):
     from hamodel.analysis.failures import cold_start
 
     dep = gl.dep

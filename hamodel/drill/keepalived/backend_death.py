@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from hamodel.drill.lab import access_of, required
 from hamodel.deployment import Deployment
 from hamodel.drill import configs as cfgs
 from hamodel.drill.keepalived.common import MARGIN_S, frontend, owner, sock_of
@@ -48,8 +49,8 @@ class BackendDeath(ScenarioKind):
     def offer(cls, dep: Deployment, vip: str, *, quick: bool, switches: int) -> list[Scenario]:
         svc = probe_service(dep, vip)
         # One scenario per service: on its first VIP (an also_on front polls the same backends).
-        if svc is None or dep.architecture.service(svc).access.single_writer \
-                or str(dep.architecture.service(svc).access.vip) != vip:
+        if svc is None or access_of(dep.architecture, svc).single_writer \
+                or str(access_of(dep.architecture, svc).vip) != vip:
             return []
         return [Scenario(f"{cls.kind}:{svc}", cls.kind, vip, svc)]
 
@@ -61,9 +62,9 @@ class BackendDeath(ScenarioKind):
     def predict(self) -> BackendDeathPrediction:
         ctx, sc = self.ctx, self.sc
         self.holder = ctx.holder(sc.vip)
-        self.proxy, be, _ = frontend(ctx, self.holder, sc.vip, sc.service)
+        self.proxy, be, _ = frontend(ctx, self.holder, sc.vip, required(sc.service, f"the service of {sc.name}"))
         v, self.expected_node = self.victim(be)
-        self.server, self.vnode = v, owner(ctx, v.address)
+        self.server, self.vnode = v, required(owner(ctx, v.address), f"the node of backend {v.address}")
         self.ports = sorted({v.port, *([v.check_port] if v.check_port else [])})
         self.detect_bound = v.fall * v.inter_ms / 1000 + MARGIN_S  # refused: each check fails at once
         return BackendDeathPrediction(marked_down_bound_s=round(self.detect_bound, 3), failed_after_window=0,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from hamodel.deployment import VrrpGroup
 from hamodel.drill import configs as cfgs
-from hamodel.drill.lab import LabError
+from hamodel.drill.lab import LabError, access_of
 from hamodel.drill.margins import KEEPALIVED_S as MARGIN_S
 from hamodel.drill.scenario import DrillContext
 
@@ -53,11 +53,11 @@ def owner(ctx: DrillContext, address: str) -> str | None:
 
 def frontend(ctx: DrillContext, node: str, vip: str, service: str) -> tuple[str, cfgs.Backend, int]:
     """``(proxy name, backend, port)`` of ``service``'s first port on ``node``'s HAProxy."""
-    port = ctx.arch.service(service).access.ports[0]
+    port = access_of(ctx.arch, service).ports[0]
     hc = ctx.plan.haproxy[node]
     name = hc.frontends.get((ctx.vip_addr[vip], port))
     be = hc.backends.get(name) if name else None
-    if be is None:
+    if name is None or be is None:
         raise LabError(f"{node}'s haproxy.cfg has no proxy for {service} on {ctx.vip_addr[vip]}:{port}")
     return name, be, port
 
@@ -71,9 +71,9 @@ def detect_bound(ctx: DrillContext, at: str, vip: str, svc: str, dead: str, *, u
     refused one at once: fall x (inter + per-check timeout) + margin.
     """
     hc = ctx.plan.haproxy.get(at)
-    port = ctx.arch.service(svc).access.ports[0]
+    port = access_of(ctx.arch, svc).ports[0]
     name = hc.frontends.get((ctx.vip_addr[vip], port)) if hc else None
-    be = hc.backends.get(name) if name else None
+    be = hc.backends.get(name) if hc and name else None
     if be is None:
         return None
     srv = next((s for s in be.servers if owner(ctx, s.address) == dead), None)

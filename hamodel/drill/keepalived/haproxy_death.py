@@ -65,7 +65,7 @@ class HaproxyDeath(ScenarioKind):
         else:
             s, w = hap_scripts[0]
             weight = s.weight if w is None else w
-            nopreempt = any(instance(ctx, n, sc.vip) and instance(ctx, n, sc.vip).nopreempt for n in rest)
+            nopreempt = any(getattr(instance(ctx, n, sc.vip), "nopreempt", False) for n in rest)
             if weight == 0:
                 moves = True
                 # Backups whose skew times are too close to tell apart may each take over (holder_crash).
@@ -115,7 +115,7 @@ class HaproxyDeath(ScenarioKind):
         if self.moves and self.bound is not None:
             out += [
                 Check("within track interval x (fall + 1) + skew + margin (s)", round(self.bound, 3), m.failover_s,
-                      moved and self.moved_after <= self.bound),
+                      self.moved_after is not None and self.moved_after <= self.bound),
                 Check("new holder (highest remaining priority, or a backup whose timer is within the scheduling "
                       "margin of it)", pred.new_holder, m.new_holder,
                       len(self.after) == 1 and next(iter(self.after)) in self.candidates),

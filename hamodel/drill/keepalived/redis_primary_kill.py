@@ -102,7 +102,7 @@ class RedisPrimaryKill(RealServiceKind):
         return found
 
     def predict(self) -> RedisLossPrediction:
-        row = self.ctx.dep.recovery.get(self.sc.service, "node") if self.ctx.dep.recovery else None
+        row = self.ctx.dep.recovery.get(self.sc.service, "node") if self.ctx.dep.recovery and self.sc.service else None
         self.rr: RedisReplicas = self.ctx.shared[_KEY]
         self.rpo_s = row.rpo_s if row else None
         return RedisLossPrediction(row.rpo if row else "unknown", self.rpo_s,

@@ -23,7 +23,7 @@ from hamodel.deployment import Deployment, VrrpGroup
 from hamodel.drill.keepalived.common import MARGIN_S, detect_bound, master_down, owner, sock_of
 from hamodel.drill.scenario import Scenario, ScenarioKind, probe_service
 from hamodel.drill.keepalived.holder_crash import contenders
-from hamodel.drill.lab import BOND_MIIMON_MS, LabError
+from hamodel.drill.lab import BOND_MIIMON_MS, LabError, access_of
 from hamodel.drill.observe import ProbeRun, haproxy_stats, now
 from hamodel.drill.plan import switch_of
 from hamodel.drill.results import Check, ProbeSummary, requests_in
@@ -192,12 +192,14 @@ class SwitchFailure(ScenarioKind):
             if new is None or new not in ctx.plan.haproxy:
                 continue
             for svc in ctx.plan.backend_services:
-                a = arch.service(svc).access
+                a = access_of(arch, svc)
                 if a.vip != p.vip:
                     continue
                 for port in a.ports:
                     be = ctx.plan.haproxy[new].backend_for(ctx.vip_addr[p.vip], port)
-                    for srv in (be.servers if be else []):
+                    if be is None:
+                        continue
+                    for srv in be.servers:
                         n = owner(ctx, srv.address)
                         if n is None or n not in ctx.plan.nodes or srv.port not in ctx.plan.nodes[n].backend_ports:
                             continue  # no stand-in: nothing to observe
