@@ -211,3 +211,23 @@ def test_a_core_switch_that_partitions_a_cluster_is_named_a_partition_not_stoppe
     assert "second path between the members' switches" in f.mitigation, f.mitigation
     # A ToR stops its one member: that stays a stop, not a split (2 of 3 remain together).
     assert "switch:tor1" not in f.scenario
+
+
+def test_two_sites_cannot_spread_three_votes_so_the_fix_is_a_vote_in_a_third_site():
+    """Galera 2+1 over two sites: losing site A (two members) stops it. The old
+    mitigation said "spread members over zones" and "no failure domain may hold
+    more than 1 vote": with two zones and three votes that cannot be done."""
+    from hamodel import Trunk, VirtualIP, Zone
+
+    sa, sb = Zone("site-a", site=True), Zone("site-b", site=True)
+    swa, swb = Switch("sw-a"), Switch("sw-b")
+    lan = Network("lan", subnet="10.7.0.0/24", switches=[swa, swb], links=[Trunk("wan", swa, swb)])
+    nodes = [Node(n, roles={"db"}, domains=[z], addresses={lan: f"10.7.0.{h}"}, switch=sw)
+             for n, z, sw, h in (("a1", sa, swa, 11), ("a2", sa, swa, 12), ("b1", sb, swb, 21))]
+    arch = Architecture("two sites", domains=[sa, sb], nodes=nodes, networks=[lan],
+                        vips=[VirtualIP("vip", "10.7.0.10", network=lan)],
+                        services=[Service("galera", on="db", replicas=3, strategy=AppCluster())])
+    f = _findings(arch, Placement({"galera": ["a1", "a2", "b1"]}))["quorum-loss:galera"]
+    assert "With 2 zones (site-a, site-b), 3 votes cannot be placed" in f.mitigation, f.mitigation
+    assert "Witness('galera')" in f.mitigation and "garbd" in f.mitigation
+    assert "Spread members over zones" not in f.mitigation and "No failure domain may hold" not in f.mitigation

@@ -85,7 +85,8 @@ def _cause(v: ModelView, s: str, c: str) -> tuple[str, str]:
                 _power_fix(v, c, "members")
                 if v.arch.domain(name).kind == "power" else
                 "Bond the members' interfaces to a second switch (Node(switch=[a, b]))." if kind == "switch" else
-                f"Spread members over {v.arch.domain(name).kind}s (anti_affinity / max_per_domain).")
+                f"Spread members over {v.arch.domain(name).kind}s (anti_affinity / max_per_domain)."
+                if can_spread(v, s, v.arch.domain(name).kind) else _third_domain_fix(v, s, name))
     if kind == "domain":
         d = v.arch.domain(name)
         every = ", which holds every node of the architecture" if all(
@@ -127,6 +128,28 @@ def _cause(v: ModelView, s: str, c: str) -> tuple[str, str]:
                 f"Check the bond's other members on {node}, or bond it to a second switch "
                 "(bond_mode='mlag' or 'active-backup').")
     return (f"{c} fails", "Add redundancy for it.")
+
+
+def can_spread(v: ModelView, s: str, kind: str) -> bool:
+    """Whether the votes of cluster ``s`` can be spread over the domains of
+    ``kind`` that hold nodes so that losing any one of them leaves a quorum:
+    each may hold at most ``votes - quorum`` votes."""
+    spare = len(v.cluster_voters(s)) - v.quorum(s)
+    used = {d for ds in v.node_domains.values() for d in ds
+            if component_kind(d) == "domain" and v.arch.domain(d.split(":", 1)[1]).kind == kind}
+    return spare > 0 and len(used) * spare >= len(v.cluster_voters(s))
+
+
+def _third_domain_fix(v: ModelView, s: str, name: str) -> str:
+    """The mitigation when there are too few domains of ``name``'s kind to spread ``s``'s votes."""
+    kind = v.arch.domain(name).kind
+    used = sorted({d.split(":", 1)[1] for ds in v.node_domains.values() for d in ds
+                   if component_kind(d) == "domain" and v.arch.domain(d.split(":", 1)[1]).kind == kind})
+    votes, q = len(v.cluster_voters(s)), v.quorum(s)
+    return (f"With {len(used)} {kind}{'s' * (len(used) != 1)} ({', '.join(used)}), {votes} votes cannot be placed so "
+            f"that losing any one {kind} leaves {q}: add a vote in another {kind} (a witness, "
+            f"Service(strategy=Witness('{s}')) on a node there; for Galera the arbitrator garbd), or accept that "
+            f"losing {kind} {name} stops {s}.")
 
 
 def _power_fix(v: ModelView, c: str, what: str) -> str:

@@ -61,7 +61,7 @@ from typing import Literal, Sequence
 
 from hamodel.analysis.availability import ServiceAvailability, availabilities, has_figures, with_reads
 from hamodel.analysis.components import ModelView, component_kind, node_id, set_key, sort_set, view
-from hamodel.analysis.causes import _explain, _fmt_set, _plural
+from hamodel.analysis.causes import _explain, _fmt_set, _plural, can_spread
 from hamodel.analysis.cutsets import Analyzer, CutSet
 from hamodel.analysis.semantics import DEGRADED, DOWN, PARTIAL, UP, Evaluation
 from hamodel.analysis import catalogue as cat
@@ -250,7 +250,8 @@ def _cut_finding(v: ModelView, s: str, own: list[CutSet], k: int) -> Finding | N
                 domains=f" ({', '.join(domains)})" if domains else "", services=services, scenario=scenario,
                 quorum=q, voters=n, votes=votes, cause=impact,
                 lost=f" ({_fmt_set(scenario)} stops {lost} of them.)" if lost else "", also=also,
-                mitigation=fix if not domains or component_kind(domains[0]) == "switch" or n <= q else
+                mitigation=fix if not domains or component_kind(domains[0]) == "switch" or n <= q
+                or not can_spread(v, s, v.arch.domain(domains[0].split(":", 1)[1]).kind) else
                 f"{fix} No failure domain may hold more than {_plural(n - q, 'vote')} of {s}.",
                 details=details)
         return cat.QUORUM_LOSS_INHERENT.finding(
