@@ -108,7 +108,7 @@ def _analyse(app: Sphinx, path: Path) -> Any:
             pass
         k = app.config.hamodel_k
         try:
-            dep = resolve(arch, lock=lock, k=k)
+            dep = resolve(arch, lock=lock, k=k, answers=True)
         except ImportError as exc:
             raise ModelFailure(f"the failure analysis is not available: {exc}") from None
     except ModelFailure as exc:
@@ -169,8 +169,9 @@ def _compute_extras(app: Sphinx, path: Path, dep: Any, *, with_diagrams: bool) -
         text = (Path(app.srcdir) / f"{doc}.rst").read_text(encoding="utf-8")
         for name in re.findall(r"(?m)^Scenario ``([^`]+)``", text):
             extras.measured.setdefault(name, f"/{doc}")
-    extras.scenarios = dep.analysis.single_failures()
-    extras.availability = dep.analysis.availability() or None
+    results = dep.answers()
+    extras.scenarios = list(results.single_failures)
+    extras.availability = dict(results.availability) or None
     if with_diagrams:
         from hamodel.generators.diagrams import generate as diagrams
 

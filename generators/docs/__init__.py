@@ -121,11 +121,9 @@ def _downtime(a: float) -> str:
 
 
 def _fix_first_rows(dep: Deployment) -> list[list[Any]]:
-    """Rows of the "what to fix first" table (hamodel.analysis.importance)."""
-    from hamodel.analysis.importance import what_to_fix
-
-    fix = what_to_fix(dep.analysis.importance(),
-                      optional={s.name for s in dep.architecture.services if not s.required})
+    """Rows of the "what to fix first" table (the analysis' ``fix_first``, computed
+    before the Deployment was built; none when it carries no results)."""
+    fix = dep.results.fix_first if dep.results is not None else ()
     return [[_literal(f.component), _downtime(1 - f.hours_per_year / (365.25 * 24)), _join(f.services),
              rst_escape(f.top_service), f"{f.birnbaum:.3g}", f"{f.fussell_vesely:.3f}"] for f in fix]
 
