@@ -255,12 +255,6 @@ def _rsc_id(name: str) -> str:
     return name if name[:1].isalpha() else f"svc-{name}"
 
 
-def cluster_nodes(arch: Any) -> list[str]:
-    """The cluster's node names, sorted: corosync node ids follow this order (1, 2, ...)."""
-    pm: PacemakerCluster = arch.pacemaker
-    return sorted(n.name for n in arch.nodes_with_roles(pm.on))
-
-
 # -- planning ----------------------------------------------------------------------
 
 
@@ -269,7 +263,7 @@ def plan_corosync(dep: Deployment) -> CorosyncPlan:
     (``pacemaker.rings``, ``pacemaker.quorum``, ...) when corosync cannot express the model."""
     arch = dep.architecture
     pm: PacemakerCluster = arch.pacemaker
-    members = cluster_nodes(arch)
+    members = list(arch.pacemaker_nodes())
     for n in members:
         token(n, "name", f"nodes[{n}].name")
     name = token(pm.cluster_name, "name", "pacemaker.cluster_name")
@@ -367,7 +361,7 @@ def plan_cib(dep: Deployment, secrets: Secrets, corosync: CorosyncPlan) -> CibPl
     secrets resolved by ``secrets`` (placeholders when it redacts)."""
     arch = dep.architecture
     pm: PacemakerCluster = arch.pacemaker
-    members = cluster_nodes(arch)
+    members = list(arch.pacemaker_nodes())
     if pm.fencing and not pm.fence:
         raise ConfigError([("pacemaker.fence", "fencing=True but no fence device: give the cluster's STONITH "
                             "devices (FenceDevice: agent, parameters, password by SecretRef) or set fencing=False "

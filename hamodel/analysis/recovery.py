@@ -180,7 +180,7 @@ class RecoveryAnalysis:
         pm = self.arch.pacemaker
         if pm is None:
             return None
-        members = [n.name for n in self.arch.nodes if set(n.roles) & set(pm.on)]
+        members = self.arch.pacemaker_nodes()
         token = corosync_token_timeout_ms(pm.token_ms, len(members)) / 1000
         tok = Timer("corosync token timeout", token, "pacemaker.token_ms (+ token_coefficient per node beyond 2)")
         cons = Timer("corosync consensus", round(1.2 * token, 3), "1.2 x token (corosync default)")

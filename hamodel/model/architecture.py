@@ -251,6 +251,13 @@ class Architecture(HaBase):
     def nodes_with_roles(self, roles: list[str]) -> list[Node]:
         return [n for n in self.nodes if set(n.roles) & set(roles)]
 
+    def pacemaker_nodes(self) -> tuple[str, ...]:
+        """The Pacemaker cluster's nodes (those with a role of ``pacemaker.on``), by name:
+        corosync's node ids (1, 2, ...) follow this order. Empty without a cluster."""
+        if self.pacemaker is None:
+            return ()
+        return tuple(sorted(n.name for n in self.nodes_with_roles(self.pacemaker.on)))
+
     def domain_ancestors(self, name: str) -> list[str]:
         """``name`` and every domain it is nested in, innermost first."""
         out, cur, seen = [], name, set()
