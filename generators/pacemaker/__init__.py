@@ -209,7 +209,9 @@ class CibPlan:
 
 
 @dataclass(frozen=True)
-class PacemakerPlan:
+class ClusterPlan:
+    """What the generated corosync.conf and CIB say (the drill lab's own plan is another type)."""
+
     corosync: CorosyncPlan
     cib: CibPlan
 
@@ -491,12 +493,12 @@ def plan_cib(dep: Deployment, secrets: Secrets, corosync: CorosyncPlan) -> CibPl
     )
 
 
-def plan_pacemaker(dep: Deployment, secrets: Secrets) -> PacemakerPlan | None:
+def plan_pacemaker(dep: Deployment, secrets: Secrets) -> ClusterPlan | None:
     """The cluster's plan, or None for an architecture without ``pacemaker``."""
     if dep.architecture.pacemaker is None:
         return None
     corosync = plan_corosync(dep)
-    return PacemakerPlan(corosync, plan_cib(dep, secrets, corosync))
+    return ClusterPlan(corosync, plan_cib(dep, secrets, corosync))
 
 
 # -- rendering ---------------------------------------------------------------------
@@ -564,7 +566,7 @@ def _env():
     return env
 
 
-def render_pacemaker(dep: Deployment, plan: PacemakerPlan | None, redacted: PacemakerPlan | None) -> list[NodeFile]:
+def render_pacemaker(dep: Deployment, plan: ClusterPlan | None, redacted: ClusterPlan | None) -> list[NodeFile]:
     """corosync.conf per cluster node, cib.xml and pcs-setup.sh; nothing without a cluster."""
     if plan is None or redacted is None:
         return []
