@@ -30,8 +30,25 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
 from hamodel.analysis.components import ModelView, component_kind
-from hamodel.analysis.results import ServiceAvailability  # noqa: F401  (re-exported)
 from hamodel.model import Reliability
+
+
+@dataclass(frozen=True)
+class ServiceAvailability:
+    """Availability of one service; ``nines = -log10(1 - availability)``."""
+
+    service: str
+    availability: float
+    unavailability: float
+    nines: float
+    cut_sets: int
+    exact: bool
+    cut_sets_complete: bool = True  # False: the service has more than ``cut_sets`` minimal cut sets
+
+    def to_dict(self) -> dict:
+        return {"service": self.service, "availability": self.availability, "unavailability": self.unavailability,
+                "nines": self.nines, "cut_sets": self.cut_sets, "exact": self.exact,
+                "cut_sets_complete": self.cut_sets_complete}
 
 
 def component_reliability(v: ModelView, cid: str) -> Reliability | None:

@@ -166,24 +166,6 @@ class PlacementResult:
 
 
 @dataclass(frozen=True)
-class ServiceAvailability:
-    """Availability of one service; ``nines = -log10(1 - availability)``."""
-
-    service: str
-    availability: float
-    unavailability: float
-    nines: float
-    cut_sets: int
-    exact: bool
-    cut_sets_complete: bool = True  # False: the service has more than ``cut_sets`` minimal cut sets
-
-    def to_dict(self) -> dict:
-        return {"service": self.service, "availability": self.availability, "unavailability": self.unavailability,
-                "nines": self.nines, "cut_sets": self.cut_sets, "exact": self.exact,
-                "cut_sets_complete": self.cut_sets_complete}
-
-
-@dataclass(frozen=True)
 class SingleFailure:
     """One component failed: what stops (``down``), loses shards
     (``partial``), runs with fewer instances (``degraded``), keeps running."""
@@ -245,13 +227,16 @@ class AnalysisResults:
     of at most ``k`` failures per analysed service; ``fix_first`` is
     :func:`hamodel.analysis.importance.what_to_fix` over ``importance``
     (required services first, ten rows). ``availability`` and
-    ``importance`` are empty when the model carries no reliability figures.
+    ``importance`` are empty when the model carries no reliability figures;
+    ``availability`` holds :class:`hamodel.analysis.availability.ServiceAvailability`
+    rows (typed loosely here: that module reads the component view, which
+    reads this one).
     """
 
     k: int
     view: Any
     cut_sets: Mapping[str, tuple[tuple[str, ...], ...]]
     single_failures: tuple[SingleFailure, ...]
-    availability: Mapping[str, ServiceAvailability]
+    availability: Mapping[str, Any]
     importance: Mapping[str, tuple[Importance, ...]]
     fix_first: tuple[FixFirst, ...]
