@@ -251,13 +251,6 @@ class Architecture(HaBase):
     def nodes_with_roles(self, roles: list[str]) -> list[Node]:
         return [n for n in self.nodes if set(n.roles) & set(roles)]
 
-    def pacemaker_nodes(self) -> tuple[str, ...]:
-        """The Pacemaker cluster's nodes (those with a role of ``pacemaker.on``), by name:
-        corosync's node ids (1, 2, ...) follow this order. Empty without a cluster."""
-        if self.pacemaker is None:
-            return ()
-        return tuple(sorted(n.name for n in self.nodes_with_roles(self.pacemaker.on)))
-
     def domain_ancestors(self, name: str) -> list[str]:
         """``name`` and every domain it is nested in, innermost first."""
         out, cur, seen = [], name, set()
@@ -274,6 +267,13 @@ class Architecture(HaBase):
         for d in self.node(node).domains:
             out.update(self.domain_ancestors(d))
         return sorted(out)
+
+    def pacemaker_nodes(self) -> tuple[str, ...]:
+        """The Pacemaker cluster's nodes (those with a role of ``pacemaker.on``), by name:
+        corosync's node ids (1, 2, ...) follow this order. Empty without a cluster."""
+        if self.pacemaker is None:
+            return ()
+        return tuple(sorted(n.name for n in self.nodes_with_roles(self.pacemaker.on)))
 
     def acknowledged(self, finding_id: str) -> Acknowledgement | None:
         return next((a for a in self.acknowledgements if a.finding == finding_id), None)
