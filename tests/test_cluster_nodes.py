@@ -5,10 +5,7 @@ when the model lists them out of name order."""
 from __future__ import annotations
 
 from hamodel.analysis.components import view
-try:  # the drill's Pacemaker lab planner, in its own module once the drill has a sub-package per lab
-    from hamodel.drill.pacemaker.cluster_plan import cluster_nodes, parse_corosync_nodes, plan
-except ImportError:
-    from hamodel.drill.pacemaker import cluster_nodes, parse_corosync_nodes, plan
+from hamodel.drill.pacemaker.cluster_plan import cluster_nodes, parse_corosync_nodes, plan
 from hamodel.generators.configs import build_configs
 from hamodel.model import Architecture
 from hamodel.pipeline import resolve

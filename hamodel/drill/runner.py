@@ -13,14 +13,14 @@ runner owns the life cycle and nothing else:
    every polled service answering through its VIP;
 3. per scenario: verify the settled state (a scenario that starts from an
    unsettled lab fails as ``unsettled`` instead of measuring garbage), let
-   its kind (:mod:`hamodel.drill.kinds`) predict, start the client's probe
+   its kind (:mod:`hamodel.drill.registry`) predict, start the client's probe
    (:mod:`hamodel.drill.observe`), inject at ``t0``, measure, restore, and
    wait for the lab to settle again;
 4. assemble the report (:func:`hamodel.drill.report.assemble`) and tear the
    lab down whatever happens, SIGTERM and SIGHUP included.
 
-Timing predictions and their margin live with the kinds
-(:data:`hamodel.drill.kinds.base.MARGIN_S`).
+Timing predictions live with the kinds; their margin comes from the one
+margin policy, :mod:`hamodel.drill.margins`.
 """
 
 from __future__ import annotations
@@ -35,8 +35,10 @@ from typing import Any, Callable, Mapping
 
 from hamodel.deployment import Deployment
 from hamodel.drill import configs as cfgs
-from hamodel.drill.kinds import KINDS, ScenarioKind
-from hamodel.drill.kinds.base import MARGIN_S, instance, owner, sock_of
+from hamodel.drill.files import generated_files
+from hamodel.drill.keepalived.common import instance, owner, sock_of
+from hamodel.drill.registry import CLUSTER_LABS, KINDS, ScenarioKind
+from hamodel.drill.report import assemble
 from hamodel.drill.lab import Lab, LabError, Process
 from hamodel.drill.observe import (SAMPLE_S, HolderWatch, ProbeRun, haproxy_stats, keepalived_state, now,
                                    probe_once)
@@ -45,7 +47,7 @@ from hamodel.drill.results import ScenarioResult, Startup
 from hamodel.drill.scenarios import Scenario, default_scenarios, probe_service, select
 from hamodel.model import Architecture
 
-__all__ = ["MARGIN_S", "Drill", "generated_files", "plan_lab", "run_drill"]
+__all__ = ["Drill", "generated_files", "plan_lab", "run_drill"]
 
 HERE = Path(__file__).resolve().parent
 #: A VIP counts as settled once one node has held it alone for this long.
@@ -82,7 +84,7 @@ def member_unsettled(n: str, holder: str, vip: str, inst: cfgs.VrrpInstance, sta
 class Drill:
     """One lab, several scenarios. Use :func:`run_drill`; call :meth:`teardown` always.
 
-    Implements :class:`hamodel.drill.kinds.base.DrillContext`, the part of
+    Implements :class:`hamodel.drill.scenario.DrillContext`, the part of
     the drill a scenario kind may use.
     """
 
@@ -408,8 +410,6 @@ class Drill:
     # -- whole drill ----------------------------------------------------------------
 
     def run(self) -> dict[str, Any]:
-        from hamodel.drill.report import assemble
-
         t_start = now()
         self.setup()
         self.say("waiting for keepalived to elect a holder")
@@ -444,23 +444,6 @@ class Drill:
                         duration_s=round(now() - t_start, 2))
 
 
-def generated_files(arch: Architecture, *, analyse: bool = False,
-                    lock: Path | None = None) -> tuple[Deployment, Mapping[str, bytes]]:
-    """The Deployment and the generated configs the drill runs.
-
-    With ``analyse`` the Deployment also carries the failure analysis'
-    findings, which name the partitions that split a VRRP group; the
-    configs are the same either way. ``lock`` is the placement lock file,
-    read as ``hamodel build`` reads it, so the drill runs the very configs
-    that build writes.
-    """
-    from hamodel.generators.configs import build_configs
-    from hamodel.pipeline import resolve
-
-    dep = resolve(arch, analyse=analyse, lock=lock)
-    return dep, build_configs(dep)
-
-
 def run_drill(arch: Architecture, *, dep: Deployment | None = None, files: Mapping[str, bytes] | None = None,
               quick: bool = False, scenarios: list[str] | None = None, progress: Progress | None = None,
               lab: Lab | None = None, model_file: str | None = None) -> dict[str, Any]:
@@ -471,14 +454,12 @@ def run_drill(arch: Architecture, *, dep: Deployment | None = None, files: Mappi
     while the lab exists (SIGINT already is), so teardown runs on Ctrl-C
     and on ``kill``; an ``atexit`` hook covers an interpreter exit.
     A deployment whose VIPs a cluster manager holds (Pacemaker) runs on
-    that cluster's own lab (:data:`hamodel.drill.kinds.CLUSTER_LABS`).
+    that cluster's own lab (:data:`hamodel.drill.registry.CLUSTER_LABS`).
     """
     import atexit
 
     if dep is None or files is None:
         dep, files = generated_files(arch, analyse=True)
-    from hamodel.drill.kinds import CLUSTER_LABS
-
     for cluster_lab in CLUSTER_LABS.values():
         if cluster_lab.applies(dep):
             return cluster_lab.run(arch, dep, files, quick=quick, scenarios=scenarios, progress=progress,

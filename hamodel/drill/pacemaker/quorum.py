@@ -1,6 +1,6 @@
 """Pacemaker quorum shapes on real daemons: ``two_node`` with a fence race, and a quorum device.
 
-The reference drill (:mod:`hamodel.drill.pacemaker_scenarios`) runs a
+The reference drill (:mod:`hamodel.drill.pacemaker.scenarios`) runs a
 3-node majority. A :class:`~hamodel.model.architecture.PacemakerCluster`
 can also be
 
@@ -24,42 +24,29 @@ the VIP's holders (every :data:`~hamodel.drill.observe.SAMPLE_S`), and the
 lab fence agent's log. Timing bounds come from corosync's runtime token and
 consensus, the quorum device's timeouts and the fence devices' delay.
 
-Run by hand (as root): ``python -m hamodel.drill.pacemaker_quorum tests/data/pacemaker_qdevice.py``.
+Run (as root): ``hamodel drill tests/data/pacemaker_qdevice.py``.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import re
-import sys
 import threading
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, ClassVar
 
 from hamodel.drill.lab import LabError, interrupted_by_kill
+from hamodel.drill.margins import PACEMAKER_S as MARGIN_S
 from hamodel.drill.observe import SAMPLE_S, HolderWatch
-from hamodel.drill.pacemaker import PacemakerLab, cluster_nodes, open_lab
-from hamodel.drill.pacemaker_scenarios import (FENCE_S, MARGIN_S, REACT_S, START_S, Timeouts, _check, _first,
-                                               _holders_max, _settle, _version, _vip, overlap, place, timeline,
-                                               unplace)
-from hamodel.drill.results import as_json
+from hamodel.drill.pacemaker.lab import PacemakerLab, open_lab
+from hamodel.drill.pacemaker.cluster_plan import cluster_nodes
+from hamodel.drill.pacemaker.scenarios import (FENCE_S, REACT_S, START_S, Timeouts, first_when, holders_max,
+                                               make_check, overlap, place, run_each, settle, summary, timeline,
+                                               unplace, version_of, vip_of)
+from hamodel.drill.scenario import ClusterRun, ClusterScenario
 from hamodel.model import Architecture
 
-SCENARIOS: dict[str, tuple[str, ...]] = {
-    "two_node": ("two-node-partition", "two-node-crash"),
-    "qdevice": ("qdevice-partition", "qdevice-node-crash", "qnetd-loss-node-crash"),
-}
-TITLES = {
-    "two-node-partition": "two_node: a partition ends in a fence race that the node fenced by the delayed device wins",
-    "two-node-crash": "two_node: the VIP holder loses power, the other node alone keeps quorum and takes over",
-    "qdevice-partition": "quorum device: a partition isolates the VIP holder; the side that reaches qnetd wins",
-    "qdevice-node-crash": "quorum device: the VIP holder loses power; the survivor plus qnetd keep quorum",
-    "qnetd-loss-node-crash": "quorum device: qnetd dies (nothing changes), then a node crash leaves the survivor "
-                             "without quorum: the service stops",
-}
 #: corosync-qdevice(8) defaults when corosync.conf sets none (ms).
 QDEVICE_TIMEOUT_MS = 10_000
 QDEVICE_SYNC_TIMEOUT_MS = 30_000
@@ -189,14 +176,14 @@ def _vip_figures(watch: HolderWatch, addr: str, t0: float, side: list[str]) -> d
     """The VIP figures every Pacemaker drill page shows: seconds held twice, samples, on ``side`` after."""
     twice, _ = overlap(watch, addr, t0)
     return {"vip_held_twice_s": twice, "samples": len(watch.since(addr, t0)),
-            "vip_on_majority_s": _first(watch, addr, t0, lambda h: bool(h & set(side)))}
+            "vip_on_majority_s": first_when(watch, addr, t0, lambda h: bool(h & set(side)))}
 
 
 def _restore(pl: PacemakerLab, nodes: list[str]) -> None:
     for n in nodes:
         if not pl.alive(n) or not pl.alive(n, "corosync"):
             pl.power_on(n)
-    _settle(pl)
+    settle(pl)
     _qdevice_voting(pl)
 
 
@@ -228,7 +215,7 @@ def _qdevice_voting(pl: PacemakerLab, timeout: float = 60) -> None:
 def partition(pl: PacemakerLab, watch: HolderWatch, qw: QuorumWatch) -> dict[str, Any]:
     """Cut the inter-switch links of one node. two_node: the loser predicted by the analysis holds
     the VIP beforehand (the winner must take it over); qdevice: the VIP holder is isolated."""
-    vip = _vip(pl)
+    vip = vip_of(pl)
     rid = pl.vip_resources[vip.name]
     qshape = shape(pl.arch)
     if qshape == "two_node":
@@ -266,8 +253,8 @@ def partition(pl: PacemakerLab, watch: HolderWatch, qw: QuorumWatch) -> dict[str
     fences = _fences_since(pl, fenced_before)
     fenced = sorted({f["plug"] for f in fences})
     survivors = [n for n in pl.nodes if pl.alive(n, "corosync")]
-    most, who = _holders_max(watch, vip.address, t0)
-    vip_s = _first(watch, vip.address, t0, lambda h: bool(h & set(others)))
+    most, who = holders_max(watch, vip.address, t0)
+    vip_s = first_when(watch, vip.address, t0, lambda h: bool(h & set(others)))
     holders_now = pl.vip_holders(vip.address)
     iso_q = [s["quorate"] for s in qw.answered(isolated, t0 + tm.detect_s + MARGIN_S, t_end)]
     win_q = [s["quorate"] for n in winners for s in qw.answered(n, t0, t_end)]
@@ -284,18 +271,18 @@ def partition(pl: PacemakerLab, watch: HolderWatch, qw: QuorumWatch) -> dict[str
                 "fence_delays_s": delays, "vip_timeline": timeline(watch, vip.address, t0),
                 **_vip_figures(watch, vip.address, t0, winners)}
     checks = [
-        _check("analysis: the winner (the only quorate side)", winners, survivors),
-        _check("exactly one node fenced, the predicted loser", [isolated], fenced),
-        _check("VIP held by exactly one node afterwards, a winner", True,
+        make_check("analysis: the winner (the only quorate side)", winners, survivors),
+        make_check("exactly one node fenced, the predicted loser", [isolated], fenced),
+        make_check("VIP held by exactly one node afterwards, a winner", True,
                len(holders_now) == 1 and holders_now[0] in winners),
-        _check("VIP never held by two nodes (samples every 0.05 s)", 1, most, most <= 1),
-        _check("VIP on the winner within (s)", f"<= {bound:.1f}", vip_s, vip_s is not None and vip_s <= bound),
-        _check("the winner stays quorate throughout (corosync-quorumtool)", True, bool(win_q) and all(win_q)),
-        _check("analysis: no split brain for this partition", False, most > 1, not pred["split_brain"] and most <= 1),
+        make_check("VIP never held by two nodes (samples every 0.05 s)", 1, most, most <= 1),
+        make_check("VIP on the winner within (s)", f"<= {bound:.1f}", vip_s, vip_s is not None and vip_s <= bound),
+        make_check("the winner stays quorate throughout (corosync-quorumtool)", True, bool(win_q) and all(win_q)),
+        make_check("analysis: no split brain for this partition", False, most > 1, not pred["split_brain"] and most <= 1),
     ]
     if qshape == "two_node":
         race = round(tm.detect_s + delays[winners[0]], 2)
-        checks.append(_check("the loser is fenced before the delayed device could fence the winner (s)",
+        checks.append(make_check("the loser is fenced before the delayed device could fence the winner (s)",
                              f"< {race:.1f} (detection + pcmk_delay_base {delays[winners[0]]} s)", fence_s,
                              fence_s is not None and fence_s < race))
         reason = (f"two_node: each node alone is quorate; both fence the other, the device fencing {winners[0]} "
@@ -306,7 +293,7 @@ def partition(pl: PacemakerLab, watch: HolderWatch, qw: QuorumWatch) -> dict[str
         # <sync_timeout> ms)"): it is quorate, alone, until that wait ends or the winner fences it.
         lose_by = round(tm.detect_s + tm.qdevice_sync_ms / 1000 + MARGIN_S, 2)
         ended = lost_s if lost_s is not None else fence_s
-        checks.append(_check(f"analysis: {isolated} not quorate (1 of 3 votes): it loses quorum, or is fenced, "
+        checks.append(make_check(f"analysis: {isolated} not quorate (1 of 3 votes): it loses quorum, or is fenced, "
                              "within token + consensus + the device's sync_timeout (s)", f"<= {lose_by:.1f}",
                              {"quorum_lost_s": lost_s, "fenced_s": fence_s, "last_seen_quorate_s": last_quorate},
                              ended is not None and ended <= lose_by and not pred["quorate"][isolated]))
@@ -339,7 +326,7 @@ def crash(pl: PacemakerLab, watch: HolderWatch, qw: QuorumWatch) -> dict[str, An
     from hamodel.analysis.components import node_id
 
     _qdevice_voting(pl)
-    vip = _vip(pl)
+    vip = vip_of(pl)
     victim = pl.vip_holders(vip.address)[0]
     other = next(n for n in pl.nodes if n != victim)
     pred = analysis_prediction(pl.arch, pl.dep, [node_id(victim)])
@@ -359,8 +346,8 @@ def crash(pl: PacemakerLab, watch: HolderWatch, qw: QuorumWatch) -> dict[str, An
     time.sleep(1.0)
     t_end = time.monotonic()
     fences = [f for f in _fences_since(pl, fenced_before) if f["plug"] == victim]
-    vip_s = _first(watch, vip.address, t0, lambda h: other in h)
-    most, who = _holders_max(watch, vip.address, t0)
+    vip_s = first_when(watch, vip.address, t0, lambda h: other in h)
+    most, who = holders_max(watch, vip.address, t0)
     surv = qw.answered(other, t0, t_end)
     fence_s = round(fences[0]["done"] - t0, 2) if fences else None
     measured = {"victim": victim, "survivor": other, "vip_on_survivor_s": vip_s, "fenced": [victim] if fences else [],
@@ -370,14 +357,14 @@ def crash(pl: PacemakerLab, watch: HolderWatch, qw: QuorumWatch) -> dict[str, An
                 "survivor_flags": (surv[-1]["flags"] if surv else []), "vip_timeline": timeline(watch, vip.address, t0),
                 **_vip_figures(watch, vip.address, t0, [other])}
     checks = [
-        _check(f"analysis: {other} quorate without {victim}", pred["quorate"][other],
+        make_check(f"analysis: {other} quorate without {victim}", pred["quorate"][other],
                bool(surv) and all(s["quorate"] for s in surv)),
-        _check("analysis: the VIP service stays up (survivor may hold it)", pred["service_up"] and other in pred["may_hold_vip"],
+        make_check("analysis: the VIP service stays up (survivor may hold it)", pred["service_up"] and other in pred["may_hold_vip"],
                vip_s is not None),
-        _check("VIP on the survivor within (s)", f"<= {bound:.1f}", vip_s, vip_s is not None and vip_s <= bound),
-        _check("the crashed node is fenced before the VIP moves", True,
+        make_check("VIP on the survivor within (s)", f"<= {bound:.1f}", vip_s, vip_s is not None and vip_s <= bound),
+        make_check("the crashed node is fenced before the VIP moves", True,
                fence_s is not None and vip_s is not None and fence_s <= vip_s),
-        _check("VIP never held by two nodes", 1, most, most <= 1),
+        make_check("VIP never held by two nodes", 1, most, most <= 1),
     ]
     t1 = time.monotonic()
     _restore(pl, [victim])
@@ -399,7 +386,7 @@ def qnetd_loss_then_crash(pl: PacemakerLab, watch: HolderWatch, qw: QuorumWatch)
     stops the VIP (no-quorum-policy=stop); nobody may start it again (nor fence) without quorum."""
     from hamodel.analysis.components import QNETD, node_id, proc_id
 
-    vip = _vip(pl)
+    vip = vip_of(pl)
     q = pl.plan.qnetd.node
     holder = pl.vip_holders(vip.address)[0]
     victim = next(n for n in pl.nodes if n != holder)
@@ -438,7 +425,7 @@ def qnetd_loss_then_crash(pl: PacemakerLab, watch: HolderWatch, qw: QuorumWatch)
     while time.monotonic() < t1 + watch_s:
         time.sleep(0.2)
     t_end = time.monotonic()
-    stopped_s = _first(watch, vip.address, t1, lambda h: not h)
+    stopped_s = first_when(watch, vip.address, t1, lambda h: not h)
     back = [t for t, h in watch.since(vip.address, t1) if h and stopped_s is not None and t - t1 > stopped_s]
     lost_s = qw.first(holder, lambda s: not s["quorate"], t1)
     surv = qw.answered(holder, t1 + tm.detect_s + MARGIN_S, t_end)
@@ -448,24 +435,24 @@ def qnetd_loss_then_crash(pl: PacemakerLab, watch: HolderWatch, qw: QuorumWatch)
                 "holder_quorum_lost_s": lost_s, "vip_stopped_s": stopped_s, "vip_restarted": bool(back),
                 "holder_quorate_later": sorted({s["quorate"] for s in surv}), "watched_s": round(t_end - t1, 2),
                 "fenced": sorted({f["plug"] for f in fences}), "vip_timeline": timeline(watch, vip.address, t0),
-                "max_vip_holders": _holders_max(watch, vip.address, t0)[0],
+                "max_vip_holders": holders_max(watch, vip.address, t0)[0],
                 **_vip_figures(watch, vip.address, t1, [])}  # nobody is to take it over
     checks = [
-        _check("analysis, qnetd lost: both nodes quorate", {n: True for n in pl.nodes},
+        make_check("analysis, qnetd lost: both nodes quorate", {n: True for n in pl.nodes},
                {n: bool(s and s["quorate"]) for n, s in after1.items()}, all(pred1["quorate"].values())
                and all(s and s["quorate"] for s in after1.values())),
-        _check("the quorum device's vote is gone within the device timeout (s)", f"<= {vote_bound:.1f}",
+        make_check("the quorum device's vote is gone within the device timeout (s)", f"<= {vote_bound:.1f}",
                votes_s, all(x is not None and x <= vote_bound for x in votes_s.values())),
-        _check("qnetd lost: the VIP stays where it was", [holder], holders1),
-        _check(f"analysis: {{qnetd, {victim}}} is a cut set of {pred2['service']}", True,
+        make_check("qnetd lost: the VIP stays where it was", [holder], holders1),
+        make_check(f"analysis: {{qnetd, {victim}}} is a cut set of {pred2['service']}", True,
                sorted(step2) in cuts and not pred2["service_up"]),
-        _check(f"analysis: {holder} alone (1 of 3 votes) quorate", pred2["quorate"][holder],
+        make_check(f"analysis: {holder} alone (1 of 3 votes) quorate", pred2["quorate"][holder],
                any(s["quorate"] for s in surv) if surv else None),
-        _check(f"{holder} loses quorum within token + consensus + the qdevice poll (timeout/2) (s)",
+        make_check(f"{holder} loses quorum within token + consensus + the qdevice poll (timeout/2) (s)",
                f"<= {lose_bound:.1f}", lost_s, lost_s is not None and lost_s <= lose_bound),
-        _check("the VIP is stopped (no-quorum-policy=stop) within (s)", f"<= {stop_bound:.1f}", stopped_s,
+        make_check("the VIP is stopped (no-quorum-policy=stop) within (s)", f"<= {stop_bound:.1f}", stopped_s,
                stopped_s is not None and stopped_s <= stop_bound),
-        _check(f"service down: nobody holds the VIP for the rest of {watch_s:.0f} s, nobody fenced", "down",
+        make_check(f"service down: nobody holds the VIP for the rest of {watch_s:.0f} s, nobody fenced", "down",
                "down" if stopped_s is not None and not back and not fences else "up",
                stopped_s is not None and not back and not fences),
     ]
@@ -511,15 +498,56 @@ def qnetd_loss_then_crash(pl: PacemakerLab, watch: HolderWatch, qw: QuorumWatch)
             "measured": measured, "checks": checks, "observations": observations}
 
 
-RUN = {"two-node-partition": partition, "two-node-crash": crash, "qdevice-partition": partition,
-       "qdevice-node-crash": crash, "qnetd-loss-node-crash": qnetd_loss_then_crash}
+class QuorumScenario(ClusterScenario):
+    """A scenario of a two_node or quorum-device cluster (``shape``)."""
+
+    shape: ClassVar[str]
+    step: ClassVar[Callable[[PacemakerLab, HolderWatch, QuorumWatch], dict[str, Any]]]
+
+    @classmethod
+    def run(cls, ctx: ClusterRun) -> dict[str, Any]:
+        return cls.step(ctx.lab, ctx.watch, ctx.quorum)
+
+
+class TwoNodePartition(QuorumScenario):
+    kind, shape, step = "two-node-partition", "two_node", staticmethod(partition)
+    title = "two_node: a partition ends in a fence race that the node fenced by the delayed device wins"
+
+
+class TwoNodeCrash(QuorumScenario):
+    kind, shape, step = "two-node-crash", "two_node", staticmethod(crash)
+    title = "two_node: the VIP holder loses power, the other node alone keeps quorum and takes over"
+
+
+class QdevicePartition(QuorumScenario):
+    kind, shape, step = "qdevice-partition", "qdevice", staticmethod(partition)
+    title = "quorum device: a partition isolates the VIP holder; the side that reaches qnetd wins"
+
+
+class QdeviceNodeCrash(QuorumScenario):
+    kind, shape, step = "qdevice-node-crash", "qdevice", staticmethod(crash)
+    title = "quorum device: the VIP holder loses power; the survivor plus qnetd keep quorum"
+
+
+class QnetdLossNodeCrash(QuorumScenario):
+    kind, shape, step = "qnetd-loss-node-crash", "qdevice", staticmethod(qnetd_loss_then_crash)
+    title = ("quorum device: qnetd dies (nothing changes), then a node crash leaves the survivor "
+             "without quorum: the service stops")
+
+
+#: The scenarios of the two quorum shapes, in the report's order.
+SCENARIO_KINDS: tuple[type[QuorumScenario], ...] = (TwoNodePartition, TwoNodeCrash, QdevicePartition,
+                                                    QdeviceNodeCrash, QnetdLossNodeCrash)
+SCENARIOS: dict[str, tuple[str, ...]] = {q: tuple(c.kind for c in SCENARIO_KINDS if c.shape == q)
+                                         for q in ("two_node", "qdevice")}
+TITLES = {c.kind: c.title for c in SCENARIO_KINDS}
 
 
 def run_quorum(arch: Architecture, *, lock: Path | None = None, scenarios: list[str] | None = None,
                model_file: str | None = None, progress: Callable[[str], None] | None = None,
                dep=None, files=None) -> dict[str, Any]:
     """Bring up the model's 2-node cluster (with its qnetd host), run the scenarios of its quorum
-    shape, tear down whatever happens. The report has the shape of :func:`pacemaker_scenarios.run_all`'s."""
+    shape, tear down whatever happens. The report has the shape of :func:`hamodel.drill.pacemaker.scenarios.run_all`'s."""
     say = progress or (lambda s: None)
     qshape = shape(arch)
     if qshape is None:
@@ -537,58 +565,19 @@ def run_quorum(arch: Architecture, *, lock: Path | None = None, scenarios: list[
             watch = HolderWatch(pl.lab, {v.address: pl.nodes for v in pl.plan.vips})
             watch.start()
             qw = QuorumWatch(pl)
-            out = []
-            for name in names:
-                _settle(pl)
-                say(f"pacemaker scenario {name} ...")
-                t0 = time.monotonic()
-                r = as_json(RUN[name](pl, watch, qw))
-                r.update({"name": name, "kind": f"pacemaker-{name}", "vip": pl.plan.vips[0].name, "title": TITLES[name],
-                          "agreed": all(c["agreed"] for c in r["checks"]), "duration_s": round(time.monotonic() - t0, 1)})
-                say(f"  {name}: {'agrees' if r['agreed'] else 'DISAGREES'} ({r['duration_s']} s)")
-                out.append(r)
+            by_kind = {c.kind: c for c in SCENARIO_KINDS}
+            out = run_each(pl, [by_kind[n] for n in names], ClusterRun(pl, watch, quorum=qw), say)
             return {"model": arch.name, "model_file": model_file, "kind": "pacemaker", "quorum_shape": qshape,
                     "source": pl.plan.source, "nodes": pl.nodes, "qnetd": pl.plan.qnetd.node if pl.plan.qnetd else None,
                     "lab_prefix": pl.lab.prefix, "timings": pl.timings, "timeouts": QTimeouts(pl, pl.nodes[0]).as_json(),
                     "substitutions": pl.substitutions, "notes": pl.plan.notes,
                     "findings": sorted(f.id for f in pl.dep.findings),
-                    "daemons": {"corosync": _version(["corosync", "-v"]), "pacemaker": _version(["pacemakerd", "--version"]),
-                                **({"corosync-qnetd": _version(["corosync-qnetd", "-v"])} if pl.plan.qnetd else {})},
-                    "scenarios": out, "duration_s": round(time.monotonic() - t_start, 1),
-                    "summary": {"scenarios": len(out), "agreed": sum(1 for s in out if s["agreed"]),
-                                "disagreed": [s["name"] for s in out if not s["agreed"]]}}
+                    "daemons": {"corosync": version_of(["corosync", "-v"]), "pacemaker": version_of(["pacemakerd", "--version"]),
+                                **({"corosync-qnetd": version_of(["corosync-qnetd", "-v"])} if pl.plan.qnetd else {})},
+                    "scenarios": out, "duration_s": round(time.monotonic() - t_start, 1), "summary": summary(out)}
         finally:
             for w in (qw, watch):
                 if w is not None:
                     w.stop()
             if pl is not None:
                 pl.teardown()
-
-
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m hamodel.drill.pacemaker_quorum",
-                                 description="Drill a two_node or quorum-device Pacemaker cluster on real daemons.")
-    ap.add_argument("model")
-    ap.add_argument("--scenario", action="append")
-    ap.add_argument("--json", type=Path, dest="json_file")
-    a = ap.parse_args(argv)
-    from hamodel.drill.pacemaker import available
-    from hamodel.loader import load
-
-    why = available()
-    if why:
-        print(f"pacemaker drill: {why}", file=sys.stderr)
-        return 2
-    report = run_quorum(load(a.model), scenarios=a.scenario, model_file=a.model,
-                        progress=lambda s: print(s, file=sys.stderr, flush=True))
-    text = json.dumps(report, indent=2, sort_keys=True) + "\n"
-    if a.json_file:
-        from hamodel.output import write_file
-
-        write_file(a.json_file, text.encode())
-    sys.stdout.write(text)
-    return 0 if all(s["agreed"] for s in report["scenarios"]) else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -2,7 +2,7 @@
 
 A *scenario* (:class:`Scenario`) is one named drill: a kind applied to a
 VIP (and a service where it matters). A *kind* (:class:`ScenarioKind`) is
-one module of :mod:`hamodel.drill.kinds` that knows, for that scenario:
+one module of :mod:`hamodel.drill.registry` that knows, for that scenario:
 
 - which scenarios it offers for a deployment (:meth:`ScenarioKind.offer`);
 - what the analysis predicts (:meth:`~ScenarioKind.predict`, a dataclass);
@@ -26,29 +26,34 @@ Kinds that need more than keepalived, HAProxy and stand-in backends (a real
 Galera cluster) use the optional class hooks :meth:`~ScenarioKind.real_services`,
 :meth:`~ScenarioKind.setup_lab`, :meth:`~ScenarioKind.settled` and
 :meth:`~ScenarioKind.teardown_lab`; they run once per drill, only when a
-scenario of that kind was selected.
+scenario of that kind was selected. Kinds that run a service for real derive
+from :class:`RealServiceKind`.
+
+Every time bound a kind predicts adds its lab's margin from
+:mod:`hamodel.drill.margins` (the one margin policy), never one of its own.
+
+A deployment whose VIPs a cluster manager holds is drilled by a
+:class:`ClusterLab` instead: its scenarios are :class:`ClusterScenario`
+classes (a ``kind`` for ``--scenario``, a ``title``, and ``run``, which
+breaks the cluster, measures and compares in one step, the cluster lab
+settling it before each), run on a cluster of its own; the report has the
+same shape.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, ClassVar, Collection, Mapping, Protocol
+from typing import Any, Callable, ClassVar, Collection, Mapping, Protocol
 
 from hamodel.deployment import Deployment, VrrpGroup
-from hamodel.drill import configs as cfgs
 from hamodel.drill.lab import Lab, LabError, Process
 from hamodel.drill.observe import HolderWatch, ProbeRun
 from hamodel.drill.plan import LabPlan
 from hamodel.drill.results import Check
 from hamodel.model import Architecture
 
-#: Added to every time bound: sampling (the holders are sampled every
-#: :data:`hamodel.drill.observe.SAMPLE_S`) and scheduling on a loaded 2-core machine.
-MARGIN_S = 0.5
-
-__all__ = ["MARGIN_S", "Check", "DrillContext", "Scenario", "ScenarioKind", "probe_service"]
+__all__ = ["KINDS", "Check", "ClusterLab", "ClusterRun", "ClusterScenario", "DrillContext", "RealServiceKind", "Scenario", "ScenarioKind", "probe_service"]
 
 
 @dataclass(frozen=True)
@@ -67,7 +72,7 @@ class Scenario:
 
 
 #: The registry of scenario kinds, by name: filled in one place,
-#: :mod:`hamodel.drill.kinds`, which exports this same dict (so this module
+#: :mod:`hamodel.drill.registry`, which exports this same dict (so this module
 #: needs no import back).
 KINDS: dict[str, type["ScenarioKind"]] = {}
 
@@ -189,71 +194,70 @@ class ScenarioKind(ABC):
         """Before the lab is torn down (which kills its processes anyway)."""
 
 
-# -- predictions shared by the keepalived / HAProxy kinds -----------------------------------
+class RealServiceKind(ScenarioKind):
+    """A kind that runs its scenario's service for real (a Galera cluster, Redis
+    replicas): the lab gives that service no stand-in backends, and the client
+    polls a stand-in service behind the same VIP meanwhile."""
+
+    @classmethod
+    def real_services(cls, dep: Deployment, scenarios: list[Scenario]) -> set[str]:
+        return {s.service for s in scenarios if s.service}
+
+    def stand_in_polled(self, vip: str) -> tuple[str, str] | None:
+        """``(service, "ADDR:PORT")`` of a stand-in service behind ``vip`` (None: there is none)."""
+        ctx = self.ctx
+        svc = probe_service(ctx.dep, vip, {self.sc.service, *getattr(ctx, "real_services", ())})
+        if svc is None:
+            return None
+        return svc, f"{ctx.vip_addr[vip]}:{ctx.arch.service(svc).access.ports[0]}"
 
 
-def group_of_vip(ctx: DrillContext, vip: str) -> VrrpGroup:
-    return next(g for g in ctx.groups if vip in g.vips)
+class ClusterLab(Protocol):
+    """A whole-cluster lab (:data:`hamodel.drill.registry.CLUSTER_LABS`): the drill of a
+    deployment whose VIPs a cluster manager holds (:mod:`hamodel.drill.pacemaker`)."""
+
+    name: ClassVar[str]
+
+    @classmethod
+    def applies(cls, dep: Deployment) -> bool:
+        """This lab drills ``dep`` (and the keepalived lab does not)."""
+        ...
+
+    @classmethod
+    def scenarios_for(cls, arch: Architecture | None) -> tuple[str, ...]:
+        """The scenario names (as ``hamodel drill --scenario`` takes them) for this model."""
+        ...
+
+    @classmethod
+    def run(cls, arch: Architecture, dep: Deployment, files: Mapping[str, bytes], *, quick: bool = False,
+            scenarios: list[str] | None = None, progress: Callable[[str], None] | None = None,
+            model_file: str | None = None) -> dict[str, Any]:
+        """Run the selected scenarios; the report has the shape ``hamodel drill`` prints."""
+        ...
 
 
-def advert_int(ctx: DrillContext, g: VrrpGroup) -> float:
-    return float(getattr(ctx.arch.service(g.service).strategy, "advert_int", 1))
+@dataclass
+class ClusterRun:
+    """What a :class:`ClusterScenario` may use of the running cluster drill."""
+
+    lab: Any                 #: the cluster (:class:`hamodel.drill.pacemaker.lab.PacemakerLab`)
+    watch: HolderWatch       #: the VIP holders, sampled from the start of the drill
+    quorum: Any = None       #: quorum samples (two_node and quorum-device clusters)
+    analysis: Any = None     #: what the analysis says of this model and its keepalived twin
 
 
-def master_down(ctx: DrillContext, g: VrrpGroup, node: str) -> float:
-    """RFC 3768 master-down interval of ``node``: 3 x advert_int + skew."""
-    a = advert_int(ctx, g)
-    return 3 * a + (256 - g.priorities[node]) / 256 * a
+class ClusterScenario(ABC):
+    """One scenario of a cluster lab (:class:`ClusterLab`), registered by its lab.
 
-
-def skew(ctx: DrillContext, g: VrrpGroup, node: str) -> float:
-    return (256 - g.priorities[node]) / 256 * advert_int(ctx, g)
-
-
-def instance(ctx: DrillContext, node: str, vip: str) -> cfgs.VrrpInstance | None:
-    """``node``'s generated vrrp_instance that carries ``vip``."""
-    kc = ctx.plan.keepalived.get(node)
-    addr = ctx.vip_addr[vip]
-    return next((i for i in kc.instances.values() if addr in i.addresses), None) if kc else None
-
-
-def owner(ctx: DrillContext, address: str) -> str | None:
-    """The node with this interface address."""
-    return next((n.name for n in ctx.arch.nodes for i in n.interfaces if str(i.address) == address), None)
-
-
-def frontend(ctx: DrillContext, node: str, vip: str, service: str) -> tuple[str, cfgs.Backend, int]:
-    """``(proxy name, backend, port)`` of ``service``'s first port on ``node``'s HAProxy."""
-    port = ctx.arch.service(service).access.ports[0]
-    hc = ctx.plan.haproxy[node]
-    name = hc.frontends.get((ctx.vip_addr[vip], port))
-    be = hc.backends.get(name) if name else None
-    if be is None:
-        raise LabError(f"{node}'s haproxy.cfg has no proxy for {service} on {ctx.vip_addr[vip]}:{port}")
-    return name, be, port
-
-
-def detect_bound(ctx: DrillContext, at: str, vip: str, svc: str, dead: str, *, unreachable: bool) -> float | None:
-    """When ``at``'s HAProxy has marked ``dead``'s server of ``svc`` down, at the latest.
-
-    ``fall`` failed checks, each started ``inter`` after the previous
-    one ended; a check of an unreachable host fails only at its connect
-    timeout (min(timeout connect, inter) with ``timeout check``), a
-    refused one at once: fall x (inter + per-check timeout) + margin.
+    The cluster lab settles the cluster before :meth:`run`, times it and
+    adds ``name``, ``kind`` (``<lab>-<kind>``), ``vip``, ``title``,
+    ``agreed`` and ``duration_s`` to the result.
     """
-    hc = ctx.plan.haproxy.get(at)
-    port = ctx.arch.service(svc).access.ports[0]
-    name = hc.frontends.get((ctx.vip_addr[vip], port)) if hc else None
-    be = hc.backends.get(name) if name else None
-    if be is None:
-        return None
-    srv = next((s for s in be.servers if owner(ctx, s.address) == dead), None)
-    if srv is None:
-        return None
-    per = be.check_connect_timeout_ms(srv) if unreachable else 0
-    return srv.fall * (srv.inter_ms + per) / 1000 + MARGIN_S
 
+    kind: ClassVar[str]   #: the ``--scenario`` spelling, e.g. "node-crash"
+    title: ClassVar[str]  #: one line for the report
 
-def sock_of(ctx: DrillContext, node: str) -> Path:
-    """``node``'s HAProxy stats socket (the lab rewrites every haproxy.cfg to put it there)."""
-    return ctx.lab.node_dir(node) / "haproxy.sock"
+    @classmethod
+    @abstractmethod
+    def run(cls, ctx: ClusterRun) -> Any:
+        """Break, measure and compare: the result with its prediction, measurement and checks."""

@@ -31,15 +31,16 @@ import threading
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, ClassVar
 
 from hamodel.drill.lab import LabError, interrupted_by_kill
+from hamodel.drill.margins import PACEMAKER_S as MARGIN_S
 from hamodel.drill.observe import SAMPLE_S, HolderWatch
-from hamodel.drill.pacemaker import PacemakerLab, open_lab
+from hamodel.drill.pacemaker.lab import PacemakerLab, open_lab
 from hamodel.drill.results import Check, as_json
+from hamodel.drill.scenario import ClusterRun, ClusterScenario
 from hamodel.model import Architecture
 
-SCENARIOS = ("node-crash", "partition", "partition-no-fencing")
 #: After corosync has formed the new membership: the controller's reaction
 #: (a new DC elected and joined when the DC was lost, the scheduler's
 #: transition) before fencing starts. Measured 1-4 s on an idle 2-core lab.
@@ -49,13 +50,11 @@ REACT_S = 6.0
 FENCE_S = 3.0
 #: Starting IPaddr2 (address, ARP) and the stand-ins, with their monitors.
 START_S = 3.0
-#: Sampling and scheduling on a loaded 2-core machine.
-MARGIN_S = 2.0
 #: How long the cluster may take to settle after a scenario (a booted node rejoins: dc-deadtime is 20 s).
 SETTLE_S = 120.0
 
 
-def _check(what: str, expected: Any, measured: Any, agreed: bool | None = None) -> Check:
+def make_check(what: str, expected: Any, measured: Any, agreed: bool | None = None) -> Check:
     return Check(what, expected, measured, expected == measured if agreed is None else agreed)
 
 
@@ -134,7 +133,7 @@ class Locator(threading.Thread):
         return next((round(t - t0, 2) for t, s in self.samples if t >= t0 and where(s.get(rid, []))), None)
 
 
-def _holders_max(watch: HolderWatch, addr: str, t0: float) -> tuple[int, list[str]]:
+def holders_max(watch: HolderWatch, addr: str, t0: float) -> tuple[int, list[str]]:
     samples = watch.since(addr, t0)
     worst = max(samples, key=lambda s: len(s[1]), default=(0, frozenset()))
     return len(worst[1]), sorted(worst[1])
@@ -152,7 +151,7 @@ def overlap(watch: HolderWatch, addr: str, t0: float) -> tuple[float, float | No
     return round(total, 2), None if end is None else round(end, 2)
 
 
-def _first(watch: HolderWatch, addr: str, t0: float, pred: Callable[[frozenset[str]], bool]) -> float | None:
+def first_when(watch: HolderWatch, addr: str, t0: float, pred: Callable[[frozenset[str]], bool]) -> float | None:
     return next((round(t - t0, 2) for t, h in watch.since(addr, t0) if pred(h)), None)
 
 
@@ -181,7 +180,7 @@ class Timeouts:
 # -- scenarios ------------------------------------------------------------------------
 
 
-def _vip(pl: PacemakerLab):
+def vip_of(pl: PacemakerLab):
     if not pl.plan.vips:
         raise LabError("the cluster manages no VIP")
     return pl.plan.vips[0]
@@ -196,13 +195,13 @@ def _holder(pl: PacemakerLab, addr: str) -> str:
 
 def _single_rid(pl: PacemakerLab) -> str | None:
     """The CIB id of the first single-node service (cinder-volume) present in the configuration."""
-    from hamodel.drill.pacemaker import resource_id
+    from hamodel.drill.pacemaker.cluster_plan import resource_id
 
     prims = set(pl.primitives())
     return next((resource_id(s) for s in pl.plan.single if resource_id(s) in prims), None)
 
 
-def _settle(pl: PacemakerLab, timeout: float = SETTLE_S) -> float:
+def settle(pl: PacemakerLab, timeout: float = SETTLE_S) -> float:
     """Every node online, a DC with quorum, every resource started, and no action pending anywhere."""
     t0 = time.monotonic()
     pl.wait(lambda: not pl.unsettled(), timeout, "the cluster settled", every=0.5, detail=pl.unsettled)
@@ -234,7 +233,7 @@ def place(pl: PacemakerLab, rid: str, node: str) -> bool:
         raise LabError(f"crm_resource --move {rid} to {node}: {(r.stderr or r.stdout).strip()}")
     pl.wait(lambda: [n for n, _ in (pl.resources(admin) or {}).get(rid, [])] == [node], 60,
             f"{rid} on {node}", every=0.5)
-    _settle(pl)
+    settle(pl)
     return True
 
 
@@ -246,7 +245,7 @@ def unplace(pl: PacemakerLab, rid: str, avoid: str | None = None) -> None:
 
 
 def node_crash(pl: PacemakerLab, watch: HolderWatch) -> dict[str, Any]:
-    vip = _vip(pl)
+    vip = vip_of(pl)
     victim = _holder(pl, vip.address)
     survivors = [n for n in pl.nodes if n != victim]
     cinder = _single_rid(pl)
@@ -276,14 +275,14 @@ def node_crash(pl: PacemakerLab, watch: HolderWatch) -> dict[str, Any]:
     time.sleep(1.0)
     loc.stop()
     fences = [f for f in pl.fence_log()[fenced_before:] if f.get("plug") == victim]
-    vip_s = _first(watch, vip.address, t0, lambda h: bool(h & set(survivors)))
+    vip_s = first_when(watch, vip.address, t0, lambda h: bool(h & set(survivors)))
     new_holder = next((sorted(h & set(survivors)) for t, h in watch.since(vip.address, t0) if h & set(survivors)), [])
     cinder_s = loc.first(cinder, lambda w: any(n in survivors for n in w), t0) if cinder else None
     cinder_on = next((w for t, s in loc.samples if t >= t0 for w in [s.get(cinder, [])] if any(n in survivors for n in w)),
                      []) if cinder else []
     fence_s = round(fences[0]["done"] - t0, 2) if fences else None
     lost_s = pl.logged_after(observer, offset, rf"Node {re.escape(victim)} state is now lost", wall0)
-    most, who = _holders_max(watch, vip.address, t0)
+    most, who = holders_max(watch, vip.address, t0)
     measured = {"victim": victim, "declared_lost_s": lost_s, "was_dc": dc_before == victim, "vip_on_survivor_s": vip_s,
                 "new_holder": new_holder, "cinder_volume_on_survivor_s": cinder_s, "cinder_volume_on": cinder_on,
                 "fenced": [f"{f['action']} {f['plug']}" for f in fences], "fence_done_s": fence_s,
@@ -292,23 +291,23 @@ def node_crash(pl: PacemakerLab, watch: HolderWatch) -> dict[str, Any]:
                 "cinder_volume_placed_on_victim": moved_cinder}
     detect = round(tm.detect_s + MARGIN_S, 2)
     checks = [
-        _check("the survivors declare it lost within token + consensus (s)", f"<= {detect:.1f}", lost_s,
+        make_check("the survivors declare it lost within token + consensus (s)", f"<= {detect:.1f}", lost_s,
                lost_s is not None and lost_s <= detect),
-        _check("VIP on a survivor within (s)", f"<= {bound:.1f}", vip_s, vip_s is not None and vip_s <= bound),
-        _check("VIP held by at most one node", 1, most, most <= 1),
+        make_check("VIP on a survivor within (s)", f"<= {bound:.1f}", vip_s, vip_s is not None and vip_s <= bound),
+        make_check("VIP held by at most one node", 1, most, most <= 1),
     ]
     if cinder:
-        checks.append(_check("cinder-volume on a survivor within (s)", f"<= {bound:.1f}", cinder_s,
+        checks.append(make_check("cinder-volume on a survivor within (s)", f"<= {bound:.1f}", cinder_s,
                              cinder_s is not None and cinder_s <= bound))
     if fencing:
-        checks.append(_check("the crashed node is fenced before the VIP moves", "fenced first",
+        checks.append(make_check("the crashed node is fenced before the VIP moves", "fenced first",
                              "fenced first" if fence_s is not None and vip_s is not None and fence_s <= vip_s
                              else ("not fenced" if fence_s is None else "VIP moved first")))
     t1 = time.monotonic()
     if moved_cinder:
         unplace(pl, cinder, avoid=victim)
     pl.power_on(victim)
-    _settle(pl)
+    settle(pl)
     measured["rejoin_s"] = round(time.monotonic() - t1, 2)
     return {"prediction": {"vip_on_survivor_within_s": bound, "fencing": fencing, "why": tm.why(fencing=fencing),
                            "reason": f"{victim} loses power; the two others keep quorum ({len(survivors)} of "
@@ -319,7 +318,7 @@ def node_crash(pl: PacemakerLab, watch: HolderWatch) -> dict[str, Any]:
 def partition(pl: PacemakerLab, watch: HolderWatch, analysis: dict[str, Any], *, fencing: bool = True) -> dict[str, Any]:
     """Isolate the VIP holder (made the DC first); ``fencing=False`` runs the same partition with
     ``stonith-enabled=false`` for its duration, so that only the quorum policy acts."""
-    vip = _vip(pl)
+    vip = vip_of(pl)
     vip_rid = pl.vip_resources.get(vip.name)
     # The worst case and a fixed order: the isolated node holds the VIP and is the DC, so its
     # partition acts on the quorum loss at once (no election needed to stop its resources).
@@ -332,7 +331,7 @@ def partition(pl: PacemakerLab, watch: HolderWatch, analysis: dict[str, Any], *,
     fencing = fencing and shipped_fencing
     if shipped_fencing and not fencing:
         pl.set_property("stonith-enabled", "false")
-        _settle(pl)
+        settle(pl)
     tm = Timeouts(pl, majority[0])
     bound = tm.bound(fencing=fencing)
     quorum = len(pl.nodes) // 2 + 1
@@ -365,8 +364,8 @@ def partition(pl: PacemakerLab, watch: HolderWatch, analysis: dict[str, Any], *,
     time.sleep(2.0)
     fences = [f for f in pl.fence_log()[fenced_before:] if f.get("plug") == minority]
     fence_s = round(fences[0]["done"] - t0, 2) if fences else None
-    released_s = _first(watch, vip.address, t0, lambda h: minority not in h)
-    majority_s = _first(watch, vip.address, t0, lambda h: bool(h & set(majority)))
+    released_s = first_when(watch, vip.address, t0, lambda h: minority not in h)
+    majority_s = first_when(watch, vip.address, t0, lambda h: bool(h & set(majority)))
     maj_quorate = all(pl.quorate(n) for n in majority)
     lost_s = pl.logged_after(majority[0], offset, rf"Node {re.escape(minority)} state is now lost", wall0)
     # What the minority did, from its own logs (they survive the fencing).
@@ -381,13 +380,13 @@ def partition(pl: PacemakerLab, watch: HolderWatch, analysis: dict[str, Any], *,
     pl.isolate(minority, cut=False)
     if not pl.alive(minority) or not pl.alive(minority, "corosync"):
         pl.power_on(minority)  # fenced: the node boots and its cluster stack starts
-    _settle(pl)
+    settle(pl)
     if shipped_fencing and not fencing:
         pl.set_property("stonith-enabled", "true")
-        _settle(pl)
+        settle(pl)
     heal_s = round(time.monotonic() - t1, 2)
     time.sleep(1.0)
-    most, who = _holders_max(watch, vip.address, t0)
+    most, who = holders_max(watch, vip.address, t0)
     twice_s, twice_end = overlap(watch, vip.address, t0)
     samples = len(watch.since(vip.address, t0))
     links = sorted(f"link:{_vip_network(pl)}:{c}" for c in cut)
@@ -402,21 +401,21 @@ def partition(pl: PacemakerLab, watch: HolderWatch, analysis: dict[str, Any], *,
                 "vip_timeline": timeline(watch, vip.address, t0), "heal_and_settle_s": heal_s,
                 "vip_moves_after_heal": max(0, len([e for e in timeline(watch, vip.address, t1) if e[1]]) - 1)}
     checks = [
-        _split_check(pred_split, most, twice_s, twice_end, released_s, bound),
-        _check("the majority declares it lost within token + consensus (s)", f"<= {tm.detect_s + MARGIN_S:.1f}",
+        split_check(pred_split, most, twice_s, twice_end, released_s, bound),
+        make_check("the majority declares it lost within token + consensus (s)", f"<= {tm.detect_s + MARGIN_S:.1f}",
                lost_s, lost_s is not None and lost_s <= tm.detect_s + MARGIN_S),
-        _check("the isolated node loses quorum", True, lost_q is not None or logged_no_quorum),
-        _check("the majority keeps quorum", True, maj_quorate),
-        _check("VIP on the majority within (s)", f"<= {bound:.1f}", majority_s, majority_s is not None and majority_s <= bound),
-        _check("analysis of this model: split-brain findings", [], this.get("split_brain_findings", []),
+        make_check("the isolated node loses quorum", True, lost_q is not None or logged_no_quorum),
+        make_check("the majority keeps quorum", True, maj_quorate),
+        make_check("VIP on the majority within (s)", f"<= {bound:.1f}", majority_s, majority_s is not None and majority_s <= bound),
+        make_check("analysis of this model: split-brain findings", [], this.get("split_brain_findings", []),
                not this.get("split_brain_findings")),
     ]
     if fencing:
-        checks.append(_check("the isolated node is fenced by the majority", True, bool(fences)))
-        checks.append(_check("the VIP leaves the isolated node before the majority starts it", True,
+        checks.append(make_check("the isolated node is fenced by the majority", True, bool(fences)))
+        checks.append(make_check("the VIP leaves the isolated node before the majority starts it", True,
                              released_s is not None and majority_s is not None and released_s <= majority_s))
     else:
-        checks.append(_check("the isolated node stops its VIP itself (no-quorum-policy)", policy == "stop",
+        checks.append(make_check("the isolated node stops its VIP itself (no-quorum-policy)", policy == "stop",
                              bool(vip_rid and vip_rid in stopped)))
     side = {"partition": links, "pacemaker_measured_split_brain": most > 1,
             "this_model_split_brain_sets": this.get("split_brain_sets", {})}
@@ -425,7 +424,7 @@ def partition(pl: PacemakerLab, watch: HolderWatch, analysis: dict[str, Any], *,
         predicts = links in sets
         side.update({"compared_model": other["model"], "compared_findings": other.get("split_brain_findings", []),
                      "compared_predicts_split_brain_for_this_partition": predicts})
-        checks.append(_check(f"analysis of {other['model']}: split brain for this very partition", True, predicts))
+        checks.append(make_check(f"analysis of {other['model']}: split brain for this very partition", True, predicts))
     measured["side_by_side"] = side
     return {"prediction": {"split_brain": pred_split, "no_quorum_policy": policy, "fencing": fencing,
                            "quorum": f"{quorum} of {len(pl.nodes)} votes", "vip_on_majority_within_s": bound,
@@ -437,7 +436,7 @@ def partition(pl: PacemakerLab, watch: HolderWatch, analysis: dict[str, Any], *,
             "measured": measured, "checks": checks}
 
 
-def _split_check(pred: str, most: int, twice_s: float, twice_end: float | None, released_s: float | None,
+def split_check(pred: str, most: int, twice_s: float, twice_end: float | None, released_s: float | None,
                  bound: float) -> Check:
     """The VIP held by two nodes: never (``pred`` "none"), or only until the minority's own stop."""
     if most <= 1:
@@ -452,11 +451,65 @@ def _split_check(pred: str, most: int, twice_s: float, twice_end: float | None, 
         ok = measured == "none" or (measured.startswith("transient") and released_s is not None and released_s <= bound)
     else:
         ok = True
-    return _check("VIP held by two nodes at once (split brain)", pred, measured, ok)
+    return make_check("VIP held by two nodes at once (split brain)", pred, measured, ok)
 
 
 def _vip_network(pl: PacemakerLab) -> str:
     return pl.arch.vip(pl.plan.vips[0].name).network
+
+
+class NodeCrash(ClusterScenario):
+    kind = "node-crash"
+    title = "The VIP holder loses power: Pacemaker fences it and moves the VIP and cinder-volume"
+
+    @classmethod
+    def run(cls, ctx: ClusterRun) -> dict[str, Any]:
+        return node_crash(ctx.lab, ctx.watch)
+
+
+class Partition(ClusterScenario):
+    kind = "partition"
+    title = "A partition isolates the VIP holder: the minority stops, the majority fences and takes over"
+    fencing: ClassVar[bool] = True
+
+    @classmethod
+    def run(cls, ctx: ClusterRun) -> dict[str, Any]:
+        return partition(ctx.lab, ctx.watch, ctx.analysis, fencing=cls.fencing)
+
+
+class PartitionNoFencing(Partition):
+    kind = "partition-no-fencing"
+    title = "The same partition with fencing disabled: the quorum policy alone keeps one VIP"
+    fencing = False
+
+
+#: A majority cluster's scenarios, in the report's order.
+SCENARIO_KINDS: tuple[type[ClusterScenario], ...] = (NodeCrash, Partition, PartitionNoFencing)
+SCENARIOS = tuple(c.kind for c in SCENARIO_KINDS)
+TITLES = {c.kind: c.title for c in SCENARIO_KINDS}
+
+
+def run_each(pl: PacemakerLab, kinds: list[type[ClusterScenario]], ctx: ClusterRun,
+             say: Callable[[str], None]) -> list[dict[str, Any]]:
+    """Every scenario in turn, each from a settled cluster: its result as the report has it."""
+    out = []
+    for k in kinds:
+        name = k.kind
+        settle(pl)
+        say(f"pacemaker scenario {name} ...")
+        t0 = time.monotonic()
+        r = as_json(k.run(ctx))
+        r.update({"name": name, "kind": f"pacemaker-{name}", "vip": pl.plan.vips[0].name,
+                  "title": k.title, "agreed": all(c["agreed"] for c in r["checks"]),
+                  "duration_s": round(time.monotonic() - t0, 1)})
+        say(f"  {name}: {'agrees' if r['agreed'] else 'DISAGREES'} ({r['duration_s']} s)")
+        out.append(r)
+    return out
+
+
+def summary(out: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"scenarios": len(out), "agreed": sum(1 for s in out if s["agreed"]),
+            "disagreed": [s["name"] for s in out if not s["agreed"]]}
 
 
 def run_all(arch: Architecture, *, lock: Path | None = None, scenarios: list[str] | None = None,
@@ -476,28 +529,15 @@ def run_all(arch: Architecture, *, lock: Path | None = None, scenarios: list[str
             an = comparison(arch, pl.dep, compare)
             watch = HolderWatch(pl.lab, {v.address: pl.nodes for v in pl.plan.vips})
             watch.start()
-            out = []
-            for name in names:
-                _settle(pl)
-                say(f"pacemaker scenario {name} ...")
-                t0 = time.monotonic()
-                r = (node_crash(pl, watch) if name == "node-crash" else
-                     partition(pl, watch, an, fencing=name == "partition"))
-                r = as_json(r)
-                r.update({"name": name, "kind": f"pacemaker-{name}", "vip": pl.plan.vips[0].name,
-                          "title": TITLES[name], "agreed": all(c["agreed"] for c in r["checks"]),
-                          "duration_s": round(time.monotonic() - t0, 1)})
-                say(f"  {name}: {'agrees' if r['agreed'] else 'DISAGREES'} ({r['duration_s']} s)")
-                out.append(r)
+            by_kind = {c.kind: c for c in SCENARIO_KINDS}
+            out = run_each(pl, [by_kind[n] for n in names], ClusterRun(pl, watch, analysis=an), say)
             return {"model": arch.name, "model_file": model_file, "kind": "pacemaker", "source": pl.plan.source,
                     "nodes": pl.nodes, "lab_prefix": pl.lab.prefix, "timings": pl.timings,
                     "timeouts": {"token_ms": int(pl.cmap(pl.nodes[0], "runtime.config.totem.token") or 0),
                                  "consensus_ms": int(pl.cmap(pl.nodes[0], "runtime.config.totem.consensus") or 0)},
                     "substitutions": pl.substitutions, "notes": pl.plan.notes, "analysis": an,
-                    "daemons": {"corosync": _version(["corosync", "-v"]), "pacemaker": _version(["pacemakerd", "--version"])},
-                    "scenarios": out, "duration_s": round(time.monotonic() - t_start, 1),
-                    "summary": {"scenarios": len(out), "agreed": sum(1 for s in out if s["agreed"]),
-                                "disagreed": [s["name"] for s in out if not s["agreed"]]}}
+                    "daemons": {"corosync": version_of(["corosync", "-v"]), "pacemaker": version_of(["pacemakerd", "--version"])},
+                    "scenarios": out, "duration_s": round(time.monotonic() - t_start, 1), "summary": summary(out)}
         finally:
             if watch is not None:
                 watch.stop()
@@ -505,12 +545,7 @@ def run_all(arch: Architecture, *, lock: Path | None = None, scenarios: list[str
                 pl.teardown()
 
 
-TITLES = {"node-crash": "The VIP holder loses power: Pacemaker fences it and moves the VIP and cinder-volume",
-          "partition": "A partition isolates the VIP holder: the minority stops, the majority fences and takes over",
-          "partition-no-fencing": "The same partition with fencing disabled: the quorum policy alone keeps one VIP"}
-
-
-def _version(argv: list[str]) -> str:
+def version_of(argv: list[str]) -> str:
     import subprocess
 
     try:

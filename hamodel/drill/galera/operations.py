@@ -1,15 +1,15 @@
 """Galera kinds that prove the generated operations material on the drill's real cluster.
 
 - ``galera-runbook``: every member stopped gracefully, then the generated
-  runbook executed step by step (:mod:`hamodel.drill.galera_runbook`);
+  runbook executed step by step (:mod:`hamodel.drill.galera.runbook`);
 - ``galera-alerts``: a real Prometheus with the generated scrape config and
   rules against real node and mysqld exporters: no alert while healthy,
   the predicted alerts fire within ``for`` + scrapes and resolve after
-  recovery, including the runbook's recovery (:mod:`hamodel.drill.monitoring`).
+  recovery, including the runbook's recovery (:mod:`hamodel.drill.galera.monitoring`).
 
 Both share the drill's Galera cluster with the kinds of
-:mod:`hamodel.drill.kinds.galera` (registered beside them in
-:data:`hamodel.drill.kinds.KINDS`).
+:mod:`hamodel.drill.galera.kinds` (registered beside them in
+:data:`hamodel.drill.registry.KINDS`).
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ from __future__ import annotations
 from typing import Any
 
 
-from hamodel.drill.galera_runbook import runbook_graceful
-from hamodel.drill.kinds.base import Scenario
-from hamodel.drill.kinds.galera import GaleraKind
-from hamodel.drill.monitoring import available as prometheus_available
-from hamodel.drill.monitoring import drill as monitoring_drill
+from hamodel.drill.galera.runbook import runbook_graceful
+from hamodel.drill.scenario import Scenario
+from hamodel.drill.galera.kinds import GaleraKind
+from hamodel.drill.galera.monitoring import available as prometheus_available
+from hamodel.drill.galera.monitoring import drill as monitoring_drill
 
 #: The healthy window of ``galera-alerts`` (the issue's "no alert for 2 minutes").
 HEALTHY_S = 120.0

@@ -15,7 +15,7 @@ writes since the last replication", no bound), so any count >= 0 agrees;
 a synchronous prediction (0) with a loss disagrees.
 
 The client side is this module run as a program inside the client
-namespace (``python -m hamodel.drill.redis_loss write|count HOST PORT ...``),
+namespace (``python -m hamodel.drill.keepalived.redis_loss write|count HOST PORT ...``),
 speaking RESP over a plain socket.
 """
 
@@ -159,7 +159,7 @@ class RedisLossResult:
 
 
 def _client(lab: Lab, mode: str, host: str, port: int, arg: float | int) -> dict[str, Any]:
-    p = lab.exec(lab.client_ns, [sys.executable, "-m", "hamodel.drill.redis_loss", mode, host, str(port), str(arg)],
+    p = lab.exec(lab.client_ns, [sys.executable, "-m", "hamodel.drill.keepalived.redis_loss", mode, host, str(port), str(arg)],
                  timeout=60)
     return json.loads(p.stdout)
 
@@ -237,7 +237,7 @@ class RedisReplicas:
         lab, port = self.lab, self.port
         # Load, then the kill in the middle of it: the writer stops at its first error.
         writer = subprocess.Popen(["ip", "netns", "exec", lab.client_ns, sys.executable, "-m",
-                                   "hamodel.drill.redis_loss", "write", self.addr[self.primary], str(port),
+                                   "hamodel.drill.keepalived.redis_loss", "write", self.addr[self.primary], str(port),
                                    str(LOAD_S * 3)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         promoted = self.replicas[0]
         first = writer.stdout.readline() if writer.stdout else ""

@@ -1,15 +1,15 @@
 """The Pacemaker cluster lab: a whole drill of its own for deployments whose VIPs Pacemaker holds.
 
-The scenario kinds of :data:`hamodel.drill.kinds.KINDS` drill keepalived
+The scenario kinds of :data:`hamodel.drill.registry.KINDS` drill keepalived
 VIPs on the runner's lab. A deployment whose VIPs Pacemaker manages has
 none of those: its drill is a real corosync/Pacemaker cluster
 (:mod:`hamodel.drill.pacemaker`) with its own scenarios
-(:mod:`hamodel.drill.pacemaker_scenarios`). :class:`PacemakerClusterLab`
-is registered in :data:`hamodel.drill.kinds.CLUSTER_LABS`;
+(:mod:`hamodel.drill.pacemaker.scenarios`). :class:`PacemakerClusterLab`
+is registered in :data:`hamodel.drill.registry.CLUSTER_LABS`;
 :func:`hamodel.drill.runner.run_drill` hands such a deployment to it, so
 ``hamodel drill models/openstack_pacemaker.py`` runs it. A 2-node cluster
 with ``two_node`` or with a quorum device runs the scenarios of its quorum
-shape instead (:mod:`hamodel.drill.pacemaker_quorum`).
+shape instead (:mod:`hamodel.drill.pacemaker.quorum`).
 """
 
 from __future__ import annotations
@@ -18,6 +18,10 @@ from pathlib import Path
 from typing import Any, Callable, ClassVar, Mapping
 
 from hamodel.deployment import Deployment
+from hamodel.drill.lab import LabError
+from hamodel.drill.pacemaker import quorum
+from hamodel.drill.pacemaker import scenarios as majority
+from hamodel.drill.pacemaker.cluster_plan import available
 from hamodel.model import Architecture
 
 __all__ = ["PacemakerClusterLab"]
@@ -27,8 +31,8 @@ class PacemakerClusterLab:
     """A real Pacemaker cluster drill, for a deployment with Pacemaker VIPs and no keepalived ones."""
 
     name: ClassVar[str] = "pacemaker"
-    #: The scenario names, as ``hamodel drill --scenario`` takes them.
-    scenarios: ClassVar[tuple[str, ...]] = ("node-crash", "partition", "partition-no-fencing")
+    #: The scenario names of a majority cluster, as ``hamodel drill --scenario`` takes them.
+    scenarios: ClassVar[tuple[str, ...]] = majority.SCENARIOS
     #: ``--quick`` leaves out the no-fencing variant.
     quick: ClassVar[tuple[str, ...]] = ("node-crash", "partition")
 
@@ -43,10 +47,8 @@ class PacemakerClusterLab:
     def scenarios_for(cls, arch: Architecture | None) -> tuple[str, ...]:
         """The scenario names for this model's cluster: those of its quorum shape (two_node, quorum
         device), else the majority cluster's :attr:`scenarios`."""
-        from hamodel.drill.pacemaker_quorum import SCENARIOS, shape
-
-        qshape = shape(arch) if arch is not None else None
-        return SCENARIOS[qshape] if qshape else cls.scenarios
+        qshape = quorum.shape(arch) if arch is not None else None
+        return quorum.SCENARIOS[qshape] if qshape else cls.scenarios
 
     @classmethod
     def select(cls, names: list[str] | None, *, quick: bool, arch: Architecture | None = None) -> list[str]:
@@ -69,17 +71,11 @@ class PacemakerClusterLab:
         ``compare`` is the keepalived architecture for the side-by-side; by
         default the one the model file derives from (:func:`default_compare`).
         """
-        from hamodel.drill.lab import LabError
-        from hamodel.drill.pacemaker import available
-        from hamodel.drill.pacemaker_scenarios import run_all
-
         why = available()
         if why:
             raise LabError(f"the Pacemaker drill cannot run here: {why}")
-        from hamodel.drill.pacemaker_quorum import run_quorum, shape
-
-        if shape(arch):
-            report = run_quorum(arch, scenarios=cls.select(scenarios, quick=quick, arch=arch), model_file=model_file,
+        if quorum.shape(arch):
+            report = quorum.run_quorum(arch, scenarios=cls.select(scenarios, quick=quick, arch=arch), model_file=model_file,
                                 progress=progress, dep=dep, files=files)
             report["quick"] = quick
             return report
@@ -87,7 +83,7 @@ class PacemakerClusterLab:
             from hamodel.loader import load
 
             compare = load(str(other))
-        report = run_all(arch, scenarios=cls.select(scenarios, quick=quick), compare=compare,
+        report = majority.run_all(arch, scenarios=cls.select(scenarios, quick=quick), compare=compare,
                          model_file=model_file, progress=progress, dep=dep, files=files)
         report["quick"] = quick
         return report

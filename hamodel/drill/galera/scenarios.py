@@ -8,7 +8,7 @@ Every scenario writes a bounded number of rows through the VIP (HAProxy's
 generated single-writer listener) and, once the cluster is whole again,
 counts them on every member: a committed row missing anywhere is lost.
 
-Scenarios (names for ``--scenario``):
+Scenarios (``hamodel drill --scenario galera-NAME``, through :mod:`hamodel.drill.galera.kinds`):
 
 - ``member-down``: the writer's mariadbd is killed; the analysis predicts
   the cluster stays Primary (no cut set of size 1) and HAProxy moves the
@@ -39,18 +39,15 @@ import signal
 import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from hamodel.drill.galera import GaleraLab, LabError, healthy, open_lab
-from hamodel.drill.lab import interrupted_by_kill
+from hamodel.drill.galera.lab import GaleraLab, LabError, healthy
+from hamodel.drill.margins import GALERA_S as MARGIN_S
 from hamodel.model import Architecture
 
-MARGIN_S = 1.0  # sampling and scheduling on a loaded 2-core machine
 # How long a restarted cluster gets to form by itself: below Galera's pc.wait_prim_timeout (30 s),
 # after which members still waiting for a primary component abort.
 SELF_FORM_WAIT_S = 25.0
-SCENARIOS = ("member-down", "partition", "quorum-loss", "restart-crash", "restart-graceful", "restart-crash-missing")
 
 
 # -- what the analysis says -------------------------------------------------------
@@ -95,7 +92,7 @@ def analysis(arch: Architecture, dep, service: str) -> Analysis:
 # -- helpers ------------------------------------------------------------------------
 
 
-def _check(what: str, expected: Any, measured: Any, agreed: bool | None = None) -> dict[str, Any]:
+def make_check(what: str, expected: Any, measured: Any, agreed: bool | None = None) -> dict[str, Any]:
     return {"what": what, "expected": expected, "measured": measured,
             "agreed": bool(expected == measured if agreed is None else agreed)}
 
@@ -228,14 +225,14 @@ def member_down(gl: GaleraLab, an: Analysis) -> dict[str, Any]:
     gl.wait_synced(gl.nodes, timeout=90)
     rejoin_s = round(time.monotonic() - t1, 2)
     lost = w.lost()
-    checks = [_check("survivors Primary and Synced", pred_primary, primary),
-              _check("cluster size after the failure", len(gl.nodes) - 1, size),
-              _check("committed rows lost", 0, sum(map(len, lost.values())))]
+    checks = [make_check("survivors Primary and Synced", pred_primary, primary),
+              make_check("cluster size after the failure", len(gl.nodes) - 1, size),
+              make_check("committed rows lost", 0, sum(map(len, lost.values())))]
     if bound is not None:
         down_s = watch.after if watch is not None else None
-        checks.append(_check("HAProxy marks the writer DOWN within (s)", f"<= {bound:.1f}", down_s,
+        checks.append(make_check("HAProxy marks the writer DOWN within (s)", f"<= {bound:.1f}", down_s,
                              down_s is not None and down_s <= bound))
-        checks.append(_check("writes move to a backup member", "a survivor", moved_to, moved_to in survivors))
+        checks.append(make_check("writes move to a backup member", "a survivor", moved_to, moved_to in survivors))
     return {"predicted": {"primary": pred_primary, "size": len(gl.nodes) - 1, "haproxy_down_within_s": bound,
                           "why": f"no cut set of {an.service} within {{{an.proc(victim)}}}; quorum {an.quorum} of "
                                  f"{len(an.members)}"},
@@ -274,14 +271,14 @@ def partition(gl: GaleraLab, an: Analysis) -> dict[str, Any]:
     gl.wait_synced(gl.nodes, timeout=90)
     heal_s = round(time.monotonic() - t1, 2)
     lost = w.lost()
-    checks = [_check("minority Primary", pred_min, np_s is None),
-              _check("minority refuses writes (ERROR 1047)", not pred_min, refused),
-              _check("minority health check HTTP status", 200 if pred_min else 503, health_min),
-              _check("majority Primary and Synced", pred_maj, maj_primary),
-              _check("majority cluster size", len(majority), maj_size),
-              _check("committed rows lost", 0, sum(map(len, lost.values())))]
+    checks = [make_check("minority Primary", pred_min, np_s is None),
+              make_check("minority refuses writes (ERROR 1047)", not pred_min, refused),
+              make_check("minority health check HTTP status", 200 if pred_min else 503, health_min),
+              make_check("majority Primary and Synced", pred_maj, maj_primary),
+              make_check("majority cluster size", len(majority), maj_size),
+              make_check("committed rows lost", 0, sum(map(len, lost.values())))]
     if hap is not None:
-        checks.append(_check("HAProxy stops sending to the minority", "DOWN", hap, hap.startswith("DOWN")))
+        checks.append(make_check("HAProxy stops sending to the minority", "DOWN", hap, hap.startswith("DOWN")))
     return {"predicted": {"minority_primary": pred_min, "majority_primary": pred_maj,
                           "why": f"quorum {an.quorum} of {len(an.members)}: the minority has 1, the majority "
                                  f"{len(majority)}"},
@@ -321,10 +318,10 @@ def quorum_loss(gl: GaleraLab, an: Analysis) -> dict[str, Any]:
     settle(gl)
     w.burst(3)
     lost = w.lost()
-    checks = [_check("survivor Primary", pred_primary, np_s is None),
-              _check("survivor refuses writes (ERROR 1047)", not pred_primary, refused),
-              _check("survivor health check HTTP status", 200 if pred_primary else 503, health),
-              _check("committed rows lost", 0, sum(map(len, lost.values())))]
+    checks = [make_check("survivor Primary", pred_primary, np_s is None),
+              make_check("survivor refuses writes (ERROR 1047)", not pred_primary, refused),
+              make_check("survivor health check HTTP status", 200 if pred_primary else 503, health),
+              make_check("committed rows lost", 0, sum(map(len, lost.values())))]
     return {"predicted": {"primary": pred_primary, "cut_set": sorted(cut),
                           "why": f"{sorted(cut)} is a cut set of {an.service} (quorum {an.quorum} of "
                                  f"{len(an.members)})"},
@@ -392,10 +389,10 @@ def _full_restart(gl: GaleraLab, an: Analysis, *, stop: str) -> dict[str, Any]:
     w.burst(3)
     lost = w.lost()
     measured.update({"committed": len(w.committed), "lost": lost})
-    checks = [_check("re-forms without an operator", predicted == "automatic", by_itself),
-              _check("committed rows lost", 0, sum(map(len, lost.values())))]
+    checks = [make_check("re-forms without an operator", predicted == "automatic", by_itself),
+              make_check("committed rows lost", 0, sum(map(len, lost.values())))]
     if stop == "graceful":
-        checks.append(_check("the last member stopped is the one safe to bootstrap", "1",
+        checks.append(make_check("the last member stopped is the one safe to bootstrap", "1",
                              states[order[-1]].get("safe_to_bootstrap")))
     case = "crash, every member back" if stop == "crash" else "graceful stop of every member"
     return {"predicted": {"cold_start": predicted, "model_cold_start": gl.plan.strategy.cold_start,
@@ -462,8 +459,8 @@ def restart_crash_missing(gl: GaleraLab, an: Analysis) -> dict[str, Any]:
                                                                             "no finding: automatic"),
                           "procedure": an.recovery},
             "measured": measured,
-            "checks": [_check("re-forms without an operator", predicted == "automatic", formed is not None),
-                       _check("committed rows lost", 0, sum(map(len, lost.values())))]}
+            "checks": [make_check("re-forms without an operator", predicted == "automatic", formed is not None),
+                       make_check("committed rows lost", 0, sum(map(len, lost.values())))]}
 
 
 def _cold(gl: GaleraLab, an: Analysis, *, k: int, stop: str):
@@ -472,41 +469,3 @@ def _cold(gl: GaleraLab, an: Analysis, *, k: int, stop: str):
     dep = gl.dep
     return [c for c in cold_start(gl.arch, dep.placement, k, dep.vrrp_groups, stop=stop) if c.service == an.service]
 
-
-RUNNERS: dict[str, Callable[[GaleraLab, Analysis], dict[str, Any]]] = {
-    "member-down": member_down, "partition": partition, "quorum-loss": quorum_loss,
-    "restart-crash": restart_crash, "restart-graceful": restart_graceful,
-    "restart-crash-missing": restart_crash_missing,
-}
-
-
-def run_all(arch: Architecture, *, lock: Path | None = None, service: str | None = None,
-            scenarios: list[str] | None = None, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Bring up the model's Galera cluster, run the scenarios, tear down whatever happens."""
-    say = progress or (lambda s: None)
-    names = list(scenarios or SCENARIOS)
-    unknown = [n for n in names if n not in RUNNERS]
-    if unknown:
-        raise ValueError(f"unknown Galera scenario(s) {unknown}; known: {list(SCENARIOS)}")
-    with interrupted_by_kill():  # teardown runs on kill as on Ctrl-C
-        gl = None
-        try:
-            gl = open_lab(arch, lock=lock, service=service, progress=say)
-            an = analysis(arch, gl.dep, gl.plan.service)
-            out = []
-            for name in names:
-                settle(gl)  # every scenario starts from a verified steady state
-                say(f"galera scenario {name} ...")
-                t0 = time.monotonic()
-                r = RUNNERS[name](gl, an)
-                r.update({"name": name, "agrees": all(c["agreed"] for c in r["checks"]),
-                          "duration_s": round(time.monotonic() - t0, 1)})
-                say(f"  {name}: {'agrees' if r['agrees'] else 'DISAGREES'} ({r['duration_s']} s)")
-                out.append(r)
-            return {"model": arch.name, "service": gl.plan.service, "members": gl.nodes,
-                    "through": (f"haproxy on {gl.plan.lb_node}, {gl.plan.vip}:{gl.plan.port}" if gl.plan.lb_node
-                                else f"directly to {gl.nodes[0]}"),
-                    "timings": gl.timings, "scenarios": out}
-        finally:
-            if gl is not None:
-                gl.teardown()

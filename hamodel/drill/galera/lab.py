@@ -12,9 +12,9 @@ client namespace, and starts:
   model. The first member is bootstrapped (``--wsrep-new-cluster``), the
   others join by rsync state transfer;
 - a clustercheck-style health endpoint per member (HTTP 200 only when the
-  member is ``Synced`` and ``Primary``, else 503), served by this module
-  (``--health``) inside the member's namespace, on the check port the model
-  gives HAProxy (9200);
+  member is ``Synced`` and ``Primary``, else 503), served by
+  :func:`serve_health` (``python -m hamodel.drill.galera.health``) inside
+  the member's namespace, on the check port the model gives HAProxy (9200);
 - the generated ``haproxy.cfg`` of the VIP's preferred holder on that node,
   with the VIP configured on it statically (no keepalived: the Galera
   scenarios do not move the VIP), so writes go through the generated
@@ -25,16 +25,14 @@ their folder owned by mysql (as root, rsync state transfer fails on the
 joiner), so member folders live under :data:`GALERA_ROOT` (0711), not under
 the lab's root-only state dir.
 
-Run by hand (as root): ``python -m hamodel.drill.galera models/openstack_keepalived.py``
-runs every Galera scenario of :mod:`hamodel.drill.galera_scenarios` and
-prints the JSON report.
+``hamodel drill MODEL --scenario galera-member-down`` (or any Galera
+scenario name) runs the scenarios of :mod:`hamodel.drill.galera.scenarios`
+on it, through their kinds (:mod:`hamodel.drill.galera.kinds`).
 """
 
 from __future__ import annotations
 
-import argparse
 import ipaddress
-import json
 import os
 import pwd
 import re
@@ -48,6 +46,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from hamodel.drill import configs as cfgs
+from hamodel.drill.files import generated_files
 from hamodel.drill.lab import EXTRA_ROOTS, Lab, LabError, Process, run
 from hamodel.drill.lab import cleanup_leftovers as lab_cleanup
 from hamodel.drill.observe import haproxy_stat
@@ -477,9 +476,9 @@ wsrep_sst_method=rsync
         self._start_health(self.member(node))
 
     def _start_health(self, m: Member) -> None:
-        argv = [sys.executable, "-m", "hamodel.drill.galera", "--health", str(self.sock(m.node)),
+        argv = [sys.executable, "-m", "hamodel.drill.galera.health", "--health", str(self.sock(m.node)),
                 "--bind", "0.0.0.0", "--port", str(self.plan.check_port)]
-        env = {"PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+        env = {"PYTHONPATH": str(Path(__file__).resolve().parents[3])}
         self.procs[(m.node, "health")] = self.lab.start(f"health@{m.node}", self.lab.node_ns(m.node), argv,
                                                         log=self.lab.node_dir(m.node) / "health.log", env=env)
         deadline = time.monotonic() + 10
@@ -632,11 +631,7 @@ wsrep_sst_method=rsync
 def open_lab(arch: Architecture, *, lock: Path | None = None, service: str | None = None,
              progress: Progress | None = None) -> GaleraLab:
     """Plan and set up a Galera lab for ``arch`` (tears down what it built if setup fails)."""
-    from hamodel.generators.configs import build_configs
-    from hamodel.pipeline import resolve
-
-    dep = resolve(arch, analyse=True, lock=lock)
-    files = build_configs(dep)
+    dep, files = generated_files(arch, analyse=True, lock=lock)
     gl = GaleraLab(arch, plan(arch, dep, files, service), progress or (lambda s: None), dep=dep)
     try:
         gl.setup()
@@ -644,37 +639,3 @@ def open_lab(arch: Architecture, *, lock: Path | None = None, service: str | Non
         gl.teardown()
         raise
     return gl
-
-
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m hamodel.drill.galera",
-                                 description="Drill a model's Galera cluster on a real three-member MariaDB Galera lab.")
-    ap.add_argument("model", nargs="?", help="model file (as for hamodel check)")
-    ap.add_argument("--lock", type=Path, help="placement lock file")
-    ap.add_argument("--service", help="the Galera service (default: found in the model)")
-    ap.add_argument("--scenario", action="append", help="run only these scenarios (repeatable)")
-    ap.add_argument("--health", metavar="SOCKET", help=argparse.SUPPRESS)
-    ap.add_argument("--bind", default="0.0.0.0", help=argparse.SUPPRESS)
-    ap.add_argument("--port", type=int, default=9200, help=argparse.SUPPRESS)
-    a = ap.parse_args(argv)
-    if a.health:
-        serve_health(Path(a.health), a.bind, a.port)
-        return 0
-    if not a.model:
-        ap.error("MODEL is required")
-    why = available()
-    if why:
-        print(f"galera drill: {why}", file=sys.stderr)
-        return 2
-    from hamodel.drill.galera_scenarios import run_all
-    from hamodel.loader import load
-
-    arch = load(a.model)
-    report = run_all(arch, lock=a.lock, service=a.service, scenarios=a.scenario,
-                     progress=lambda s: print(s, file=sys.stderr, flush=True))
-    print(json.dumps(report, indent=2, sort_keys=True))
-    return 0 if all(s.get("agrees") for s in report["scenarios"]) else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

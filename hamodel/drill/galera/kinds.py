@@ -1,8 +1,8 @@
 """Galera scenario kinds: a real three-member MariaDB Galera cluster in the drill's own lab.
 
-Each kind runs one scenario of :mod:`hamodel.drill.galera_scenarios` (the
-same functions ``python -m hamodel.drill.galera`` runs standalone) inside
-``hamodel drill``'s lab: the members' ``mariadbd`` run in the node
+Each kind runs one scenario function of :mod:`hamodel.drill.galera.scenarios`
+(which predicts, injects, measures and compares in one step, on a
+:class:`~hamodel.drill.galera.lab.GaleraLab`) inside ``hamodel drill``'s lab: the members' ``mariadbd`` run in the node
 namespaces the runner built, behind the keepalived-held VIP and the
 generated ``haproxy.cfg`` on every load balancer (its real ``option
 httpchk`` against each member's clustercheck-style endpoint on 9200); the
@@ -27,12 +27,13 @@ named (``--scenario galera-member-down``).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, Callable, ClassVar
 
 from hamodel.deployment import Deployment
-from hamodel.drill import galera as g
-from hamodel.drill import galera_scenarios as gs
-from hamodel.drill.kinds.base import DrillContext, Scenario, ScenarioKind, probe_service, sock_of
+from hamodel.drill.galera import lab as g
+from hamodel.drill.galera import scenarios as gs
+from hamodel.drill.scenario import DrillContext, RealServiceKind, Scenario
+from hamodel.drill.keepalived.common import sock_of
 from hamodel.drill.lab import LabError
 from hamodel.drill.observe import ProbeRun, haproxy_stats
 from hamodel.drill.results import Check, ProbeSummary, flat
@@ -84,10 +85,12 @@ def galera_vip(dep: Deployment) -> tuple[str, str] | None:
     return name, vip
 
 
-class GaleraKind(ScenarioKind):
-    """One Galera scenario (``function`` of :data:`hamodel.drill.galera_scenarios.RUNNERS`)."""
+class GaleraKind(RealServiceKind):
+    """One Galera scenario: ``step``, a function of :mod:`hamodel.drill.galera.scenarios`."""
 
-    function: ClassVar[str]  #: the scenario's name in galera_scenarios.RUNNERS
+    function: ClassVar[str]  #: the scenario's short name (progress lines)
+    #: The scenario function: predicts, injects, measures and compares on the cluster.
+    step: ClassVar[Callable[[g.GaleraLab, gs.Analysis], dict[str, Any]]]
     reason: ClassVar[str]
     #: How long the runner waits for the lab to settle after any scenario of a drill with a
     #: Galera cluster: a member that was killed or cut off rejoins by state transfer (the
@@ -100,10 +103,6 @@ class GaleraKind(ScenarioKind):
         if quick or found is None or found[1] != vip or g.available() is not None:
             return []
         return [Scenario(cls.kind, cls.kind, vip, found[0])]
-
-    @classmethod
-    def real_services(cls, dep: Deployment, scenarios: list[Scenario]) -> set[str]:
-        return {s.service for s in scenarios if s.service}
 
     @classmethod
     def setup_lab(cls, ctx: DrillContext, scenarios: list[Scenario]) -> None:
@@ -185,9 +184,9 @@ class GaleraKind(ScenarioKind):
         ctx = self.ctx
         vips = [self.sc.vip] + [v for grp in ctx.groups for v in grp.vips if v != self.sc.vip]
         for vip in vips:
-            svc = probe_service(ctx.dep, vip, {self.sc.service, *getattr(ctx, "real_services", ())})
-            if svc is not None:
-                return svc, f"{ctx.vip_addr[vip]}:{ctx.arch.service(svc).access.ports[0]}"
+            found = self.stand_in_polled(vip)
+            if found is not None:
+                return found
         raise LabError(f"no stand-in service behind a keepalived VIP to poll during {self.sc.name}")
 
     def inject(self) -> None:
@@ -195,8 +194,8 @@ class GaleraKind(ScenarioKind):
         self.result = self.run()
 
     def run(self) -> dict[str, Any]:
-        """The scenario function (a kind outside galera_scenarios overrides this)."""
-        return gs.RUNNERS[self.function](self.gl, self.an)
+        """The scenario function (a kind outside galera.scenarios overrides this)."""
+        return type(self).step(self.gl, self.an)
 
     def measure(self, t0: float, probe: ProbeRun) -> GaleraMeasurement:
         results = probe.stop()
@@ -233,6 +232,7 @@ class GaleraMemberDown(GaleraKind):
     kind = "galera-member-down"
     title = "Galera: the writer's mariadbd dies; the cluster stays Primary"
     function = "member-down"
+    step = staticmethod(gs.member_down)
     reason = ("no minimal cut set of the Galera service has one member: two of three keep the quorum, and "
               "HAProxy moves the single writer to a backup after fall x inter of failed health checks")
 
@@ -241,6 +241,7 @@ class GaleraPartition(GaleraKind):
     kind = "galera-partition"
     title = "Galera: a partition isolates one member"
     function = "partition"
+    step = staticmethod(gs.partition)
     reason = ("the quorum is a majority of the members: the isolated member turns non-Primary and refuses "
               "writes, its health check answers 503 and HAProxy stops sending to it; the two others stay Primary")
 
@@ -249,6 +250,7 @@ class GaleraQuorumLoss(GaleraKind):
     kind = "galera-quorum-loss"
     title = "Galera: two members die (the quorum-loss cut set)"
     function = "quorum-loss"
+    step = staticmethod(gs.quorum_loss)
     reason = ("two members are a minimal cut set (quorum-loss:galera): the survivor turns non-Primary and "
               "refuses writes until the operator bootstraps it (pc.bootstrap=YES)")
 
@@ -257,6 +259,7 @@ class GaleraRestartCrash(GaleraKind):
     kind = "galera-restart-crash"
     title = "Galera: every member crashes at once, all come back"
     function = "restart-crash"
+    step = staticmethod(gs.restart_crash)
     reason = ("cold-start semantics of the model (cold_start), stop='crash': whether the cluster re-forms "
               "by itself (Galera's pc.recovery) or needs the operator")
 
@@ -265,6 +268,7 @@ class GaleraRestartGraceful(GaleraKind):
     kind = "galera-restart-graceful"
     title = "Galera: every member is stopped cleanly, all are started again"
     function = "restart-graceful"
+    step = staticmethod(gs.restart_graceful)
     reason = ("cold-start semantics of the model, stop='graceful': after a clean stop of all, Galera waits "
               "for an operator to bootstrap the member that is safe to bootstrap (the last one stopped)")
 
@@ -273,6 +277,7 @@ class GaleraRestartCrashMissing(GaleraKind):
     kind = "galera-restart-crash-missing"
     title = "Galera: every member crashes, one does not come back"
     function = "restart-crash-missing"
+    step = staticmethod(gs.restart_crash_missing)
     reason = ("cold-start semantics with one member missing: the two others do not form a primary "
               "component by themselves; the operator bootstraps the most advanced one (--wsrep-recover)")
 
@@ -280,6 +285,5 @@ class GaleraRestartCrashMissing(GaleraKind):
 #: Every Galera kind, in the order of a full drill.
 GALERA_KINDS: tuple[type[GaleraKind], ...] = (GaleraMemberDown, GaleraPartition, GaleraQuorumLoss,
                                                GaleraRestartCrash, GaleraRestartGraceful, GaleraRestartCrashMissing)
-assert {k.function for k in GALERA_KINDS} == set(gs.RUNNERS)
 
 __all__ = ["GALERA_KINDS", "GaleraKind", "GaleraMeasurement", "GaleraPrediction", "galera_vip"]

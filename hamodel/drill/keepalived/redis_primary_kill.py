@@ -16,10 +16,10 @@ import shutil
 from dataclasses import dataclass
 
 from hamodel.deployment import Deployment
-from hamodel.drill.kinds.base import DrillContext, Scenario, ScenarioKind, probe_service
+from hamodel.drill.scenario import DrillContext, RealServiceKind, Scenario
 from hamodel.drill.lab import LabError
 from hamodel.drill.observe import ProbeRun
-from hamodel.drill.redis_loss import RedisReplicas, verdict
+from hamodel.drill.keepalived.redis_loss import RedisReplicas, verdict
 from hamodel.drill.results import Check, ProbeSummary, flat
 
 _KEY = "redis-primary-kill"
@@ -52,7 +52,7 @@ class RedisLossMeasurement:
     summary: ProbeSummary = flat()
 
 
-class RedisPrimaryKill(ScenarioKind):
+class RedisPrimaryKill(RealServiceKind):
     kind = "redis-primary-kill"
     title = "Redis: the primary dies under write load (asynchronous replication)"
 
@@ -64,10 +64,6 @@ class RedisPrimaryKill(ScenarioKind):
         if quick or svc is None or vip != first_vip or shutil.which("redis-server") is None:
             return []
         return [Scenario(cls.kind, cls.kind, vip, svc)]
-
-    @classmethod
-    def real_services(cls, dep: Deployment, scenarios: list[Scenario]) -> set[str]:
-        return {s.service for s in scenarios if s.service}
 
     @classmethod
     def setup_lab(cls, ctx: DrillContext, scenarios: list[Scenario]) -> None:
@@ -100,11 +96,10 @@ class RedisPrimaryKill(ScenarioKind):
 
     def polled(self) -> tuple[str, str]:
         """A stand-in service behind the VIP the client polls meanwhile (Redis has no HAProxy front)."""
-        ctx = self.ctx
-        svc = probe_service(ctx.dep, self.sc.vip, {self.sc.service, *getattr(ctx, "real_services", ())})
-        if svc is None:
+        found = self.stand_in_polled(self.sc.vip)
+        if found is None:
             raise LabError(f"no stand-in service behind {self.sc.vip} to poll during {self.sc.name}")
-        return svc, f"{ctx.vip_addr[self.sc.vip]}:{ctx.arch.service(svc).access.ports[0]}"
+        return found
 
     def predict(self) -> RedisLossPrediction:
         row = self.ctx.dep.recovery.get(self.sc.service, "node") if self.ctx.dep.recovery else None

@@ -20,9 +20,9 @@ import time
 from dataclasses import dataclass, field
 
 from hamodel.deployment import Deployment, VrrpGroup
-from hamodel.drill.kinds.base import (MARGIN_S, Scenario, ScenarioKind, detect_bound, master_down, owner,
-                                      probe_service, sock_of)
-from hamodel.drill.kinds.holder_crash import contenders
+from hamodel.drill.keepalived.common import MARGIN_S, detect_bound, master_down, owner, sock_of
+from hamodel.drill.scenario import Scenario, ScenarioKind, probe_service
+from hamodel.drill.keepalived.holder_crash import contenders
 from hamodel.drill.lab import BOND_MIIMON_MS, LabError
 from hamodel.drill.observe import ProbeRun, haproxy_stats, now
 from hamodel.drill.plan import switch_of

@@ -1,6 +1,6 @@
 """``single-writer``: the active writer of an active/backup service dies; traffic must move to one backup.
 
-Like :mod:`~hamodel.drill.kinds.backend_death`, but the victim is the
+Like :mod:`~hamodel.drill.keepalived.backend_death`, but the victim is the
 active (non-``backup``) server and, after the detection window, every
 request must go to exactly one backup: the first one in the generated
 proxy (HAProxy uses the first usable backup unless ``allbackups``).
@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from hamodel.deployment import Deployment
 from hamodel.drill import configs as cfgs
-from hamodel.drill.kinds.backend_death import BackendDeath, BackendDeathMeasurement
-from hamodel.drill.kinds.base import Scenario, owner
+from hamodel.drill.keepalived.backend_death import BackendDeath, BackendDeathMeasurement
+from hamodel.drill.scenario import Scenario
+from hamodel.drill.keepalived.common import owner
 from hamodel.drill.lab import LabError
 from hamodel.drill.results import Check
 

@@ -15,8 +15,9 @@ import time
 from dataclasses import dataclass
 
 from hamodel.deployment import Deployment
-from hamodel.drill.kinds.base import MARGIN_S, Scenario, ScenarioKind, group_of_vip, instance, master_down, skew
-from hamodel.drill.kinds.holder_crash import contenders
+from hamodel.drill.keepalived.common import MARGIN_S, group_of_vip, instance, master_down, skew
+from hamodel.drill.scenario import Scenario, ScenarioKind
+from hamodel.drill.keepalived.holder_crash import contenders
 from hamodel.drill.observe import ProbeRun, now
 from hamodel.drill.results import Check, ProbeSummary, flat, optional, requests_in
 

@@ -24,7 +24,7 @@ report them missing, rightly); the scrape interval stays as generated.
    not; after the member is back they resolve within 2 scrapes + margin;
 3. a graceful stop of every member (the ``manual-recovery`` case): the
    no-Primary alert fires; the generated runbook is executed
-   (:mod:`hamodel.drill.galera_runbook`); every alert resolves.
+   (:mod:`hamodel.drill.galera.runbook`); every alert resolves.
 """
 
 from __future__ import annotations
@@ -39,15 +39,14 @@ from typing import Any, Mapping, Sequence
 
 import yaml
 
-from hamodel.drill.galera import GaleraLab, LabError
+from hamodel.drill.galera.lab import GaleraLab, LabError
 from hamodel.drill.lab import Lab
+from hamodel.drill.margins import PROMETHEUS_S as MARGIN_S
 from hamodel.generators.monitoring import EVALUATION_INTERVAL_S, SCRAPE_INTERVAL_S
 from hamodel.runbooks import alert_name
 
 PROM_PORT = 9090
 EXPORTER_USER = "hamodel_exporter"
-#: scheduling on a loaded 2-core machine and Prometheus' evaluation phase
-MARGIN_S = 10.0
 RULE_AREAS = ("galera", "nodes")
 
 
@@ -191,8 +190,8 @@ def _check(what: str, expected: Any, measured: Any, agreed: bool) -> dict[str, A
 
 def drill(gl: GaleraLab, files: Mapping[str, bytes], *, healthy_s: float = 120.0) -> dict[str, Any]:
     """Healthy window, member down, graceful full stop + runbook; see the module doc."""
-    from hamodel.drill.galera_runbook import execute, graceful_runbook
-    from hamodel.drill.galera_scenarios import settle
+    from hamodel.drill.galera.runbook import execute, graceful_runbook
+    from hamodel.drill.galera.scenarios import settle
 
     svc = gl.plan.service
     pl = PromLab(gl, files)

@@ -23,8 +23,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from hamodel.drill.galera import GaleraLab, LabError, healthy
-from hamodel.drill.galera_scenarios import Analysis, Writes, _check, settle
+from hamodel.drill.galera.lab import GaleraLab, LabError, healthy
+from hamodel.drill.galera.scenarios import Analysis, Writes, make_check, settle
 from hamodel.runbooks import Runbook, runbooks
 
 REWRITES = ["/var/lib/mysql -> the member's lab data folder (its own --defaults-file)",
@@ -117,10 +117,10 @@ def runbook_graceful(gl: GaleraLab, an: Analysis) -> dict[str, Any]:
     lost = w.lost() if error is None else {}
     sizes = {n: int((gl.status(n) or {}).get("wsrep_cluster_size", 0)) for n in gl.nodes}
     primary = all(healthy(gl.status(n)) for n in gl.nodes)
-    checks = [_check("every runbook step succeeded", None, error, error is None),
-              _check("Primary on every member after the runbook", True, primary),
-              _check("members after the runbook", len(gl.nodes), min(sizes.values())),
-              _check("committed rows lost", 0, sum(map(len, lost.values())))]
+    checks = [make_check("every runbook step succeeded", None, error, error is None),
+              make_check("Primary on every member after the runbook", True, primary),
+              make_check("members after the runbook", len(gl.nodes), min(sizes.values())),
+              make_check("committed rows lost", 0, sum(map(len, lost.values())))]
     return {"predicted": {"runbook": rb.id, "finding": rb.finding, "steps": len(rb.steps) + len(rb.verify)},
             "measured": {"stop_order": order, "steps": steps, "error": error, "runbook_s": took,
                          "committed": len(w.committed), "lost": lost, "rewrites": REWRITES},

@@ -13,7 +13,8 @@ import time
 from dataclasses import dataclass
 
 from hamodel.deployment import Deployment
-from hamodel.drill.kinds.base import MARGIN_S, Scenario, ScenarioKind, advert_int, group_of_vip, master_down
+from hamodel.drill.keepalived.common import MARGIN_S, advert_int, group_of_vip, master_down
+from hamodel.drill.scenario import Scenario, ScenarioKind
 from hamodel.drill.lab import LabError
 from hamodel.drill.observe import ProbeRun, now
 from hamodel.drill.results import Check, ProbeSummary, flat, requests_in

@@ -1,6 +1,6 @@
 """``holder-kill``: SIGKILL of every process on the VIP holder (its links stay up).
 
-Predicted like :mod:`~hamodel.drill.kinds.holder_crash` (the killed
+Predicted like :mod:`~hamodel.drill.keepalived.holder_crash` (the killed
 keepalived sends no more adverts), except that HAProxy's checks of the
 holder's backend are refused at once (the host still answers), and that
 keepalived 2.2.7 killed by SIGKILL leaves the VIP configured on the old
@@ -12,8 +12,8 @@ from __future__ import annotations
 import time
 
 from hamodel.deployment import Deployment
-from hamodel.drill.kinds.base import Scenario
-from hamodel.drill.kinds.holder_crash import FailoverMeasurement, HolderCrash
+from hamodel.drill.scenario import Scenario
+from hamodel.drill.keepalived.holder_crash import FailoverMeasurement, HolderCrash
 from hamodel.drill.observe import ProbeRun
 from hamodel.drill.results import Check
 

@@ -23,16 +23,11 @@ from dataclasses import dataclass
 from typing import Callable
 
 from hamodel.deployment import Deployment, VrrpGroup
-from hamodel.drill.kinds.base import (MARGIN_S, DrillContext, Scenario, ScenarioKind, advert_int, detect_bound,
-                                      group_of_vip, instance, master_down)
+from hamodel.drill.keepalived.common import MARGIN_S, advert_int, detect_bound, group_of_vip, instance, master_down
+from hamodel.drill.margins import TIE_S as SCHED_MARGIN_S
+from hamodel.drill.scenario import DrillContext, Scenario, ScenarioKind
 from hamodel.drill.observe import ProbeRun, now
 from hamodel.drill.results import Check, ProbeSummary, flat, optional, requests_in
-
-
-#: Two backups' VRRP timers that expire less than this apart may fire in either order: the
-#: keepalived processes are scheduled independently (tens of ms apart on a loaded 2-core
-#: machine). Priorities 10 apart (39 ms of skew at advert_int 1) are told apart.
-SCHED_MARGIN_S = 0.03
 
 
 def contenders(ctx: DrillContext, g: VrrpGroup, rest: list[str], timer: Callable[[str], float]) -> list[str]:

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 from hamodel.deployment import Deployment
 from hamodel.drill import configs as cfgs
-from hamodel.drill.kinds.base import MARGIN_S, Scenario, ScenarioKind, frontend, owner, probe_service, sock_of
+from hamodel.drill.keepalived.common import MARGIN_S, frontend, owner, sock_of
+from hamodel.drill.scenario import Scenario, ScenarioKind, probe_service
 from hamodel.drill.observe import ProbeRun, haproxy_stat, now
 from hamodel.drill.results import Check, ProbeSummary, flat, optional, requests_in
 
