@@ -26,19 +26,20 @@ def resolve(arch: Architecture, *, lock: Path | None = None, fresh: bool = False
     cut sets of at most ``k`` failures).
     Raises ``hamodel.analysis.placement.Unplaceable`` when no placement exists.
     """
-    from hamodel.analysis.failures import Analysis
     from hamodel.analysis.placement import place, read_lock
-    from hamodel.analysis.recovery import recovery_table
-    from hamodel.analysis.recovery_findings import policy_findings
 
     previous = None if (fresh or lock is None) else read_lock(lock, arch)
     result = place(arch, previous=previous)
+    recovery = results = None
     findings: tuple = ()
-    recovery = None
-    results = None
     if analyse:
+        from hamodel.analysis.failures import Analysis
+
         analysis = Analysis(arch, result.placement, result.vrrp_groups)  # one view, shared by every answer
         findings = tuple(analysis.findings(k, capacity_per))  # type: ignore[arg-type]
+        from hamodel.analysis.recovery import recovery_table
+        from hamodel.analysis.recovery_findings import policy_findings
+
         recovery = recovery_table(analysis.view, result.vrrp_groups)
         findings += tuple(policy_findings(arch, recovery))
         if answers:
