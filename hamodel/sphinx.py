@@ -108,7 +108,7 @@ def _analyse(app: Sphinx, path: Path) -> Any:
             pass
         k = app.config.hamodel_k
         try:
-            dep = resolve(arch, lock=lock, k=k)
+            dep = resolve(arch, lock=lock, k=k, answers=True)
         except ImportError as exc:
             raise ModelFailure(f"the failure analysis is not available: {exc}") from None
     except ModelFailure as exc:
@@ -174,8 +174,9 @@ def _compute_extras(app: Sphinx, path: Path, dep: Any, *, with_diagrams: bool) -
         for name, figure in read_summary(text).items():  # copied beside the predictions, with the stamp
             extras.measured_figures.setdefault(name, figure)
         extras.measured_stamp = extras.measured_stamp or read_page_stamp(text)
-    extras.scenarios = dep.analysis.single_failures()
-    extras.availability = dep.analysis.availability() or None
+    results = dep.answers()
+    extras.scenarios = list(results.single_failures)
+    extras.availability = dict(results.availability) or None
     if with_diagrams:
         from hamodel.generators.diagrams import generate as diagrams
 

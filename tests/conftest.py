@@ -50,12 +50,13 @@ def reference_arch() -> Callable[[str], Architecture]:
 @pytest.fixture(scope="session")
 def resolved(reference_arch: Callable[[str], Architecture]) -> Callable[[str], Deployment]:
     """``resolved(name)``: the reference model resolved with the defaults
-    (its lock file, ``k=2``, analysis on), once per session."""
+    (its lock file, ``k=2``, analysis on, with the answers the documents
+    print: ``Deployment.results``), once per session."""
     cache: dict[str, Deployment] = {}
 
     def get(name: str) -> Deployment:
         if name not in cache:
-            cache[name] = resolve(reference_arch(name), lock=MODELS / f"{name}.lock.json")
+            cache[name] = resolve(reference_arch(name), lock=MODELS / f"{name}.lock.json", answers=True)
         return cache[name]
 
     return get

@@ -50,10 +50,10 @@ class DocExtras:
     """Inputs that are not in the Deployment but come from their owners.
 
     ``configs``: the config generator's FileSet (``build_configs``);
-    ``scenarios``: the failure analysis' single-failure scenarios
-    (``hamodel.analysis.failures.single_failure_scenarios``);
-    ``availability``: its per-service availability estimates
-    (``hamodel.analysis.failures.availability``);
+    ``scenarios``: the failure analysis' single-failure scenarios and
+    ``availability``: its per-service availability estimates, both from the
+    Deployment's plain results (``Deployment.results``, computed by
+    ``resolve(..., answers=True)``: the generator never asks the analysis);
     ``diagrams``: ``hamodel.generators.diagrams.generate`` output (None: not drawn);
     ``model_path``: shown as the source of the document.
     """
@@ -125,11 +125,9 @@ def _downtime(a: float) -> str:
 
 
 def _fix_first_rows(dep: Deployment) -> list[list[Any]]:
-    """Rows of the "what to fix first" table (hamodel.analysis.importance)."""
-    from hamodel.analysis.importance import what_to_fix
-
-    fix = what_to_fix(dep.analysis.importance(),
-                      optional={s.name for s in dep.architecture.services if not s.required})
+    """Rows of the "what to fix first" table (the analysis' ``fix_first``, computed
+    before the Deployment was built: a clear error when it carries no results)."""
+    fix = dep.answers().fix_first
     return [[_literal(f.component), _downtime(1 - f.hours_per_year / (365.25 * 24)), _join(f.services),
              rst_escape(f.top_service), f"{f.birnbaum:.3g}", f"{f.fussell_vesely:.3f}"] for f in fix]
 

@@ -419,7 +419,7 @@ def view(arch: Architecture, placement: Placement, vrrp_groups: Sequence[VrrpGro
     pcmk_quorum = 0
     pm = arch.pacemaker
     if pm is not None:
-        pcmk_nodes = tuple(sorted(n.name for n in arch.nodes_with_roles(pm.on)))
+        pcmk_nodes = arch.pacemaker_nodes()
         votes = len(pcmk_nodes) + (1 if pm.qdevice else 0)
         pcmk_quorum = pm.quorum if isinstance(pm.quorum, int) else votes // 2 + 1
     voters: dict[str, tuple[tuple[str, str], ...]] = {}

@@ -65,7 +65,14 @@ from hamodel.analysis.causes import _explain, _fmt_set, _plural, can_spread
 from hamodel.analysis.cutsets import Analyzer, CutSet
 from hamodel.analysis.semantics import DEGRADED, DOWN, PARTIAL, UP, Evaluation
 from hamodel.analysis import catalogue as cat
-from hamodel.analysis.results import Finding, Placement, Severity, VrrpGroup
+from hamodel.analysis.results import (  # noqa: F401  (SingleFailure re-exported)
+    AnalysisResults,
+    Finding,
+    Placement,
+    Severity,
+    SingleFailure,
+    VrrpGroup,
+)
 from hamodel.model import Architecture
 from hamodel.model.strategies import ActivePassive, AppCluster, Elected, External, PacemakerVip, Sharded, Vrrp, Witness
 
@@ -106,22 +113,6 @@ def prove_tolerance(arch: Architecture, placement: Placement, k: int, vrrp_group
     """For each (required) service one set of at most ``k`` failures that
     stops it, or None: Z3 proved that no such set exists."""
     return Analysis(arch, placement, vrrp_groups).prove_tolerance(k, services)
-
-
-@dataclass(frozen=True)
-class SingleFailure:
-    """One component failed: what stops (``down``), loses shards
-    (``partial``), runs with fewer instances (``degraded``), keeps running."""
-
-    component: str
-    down: tuple[str, ...]
-    partial: tuple[str, ...]
-    degraded: tuple[str, ...]
-    running: tuple[str, ...]
-
-    def to_dict(self) -> dict:
-        return {"component": self.component, "down": list(self.down), "partial": list(self.partial),
-                "degraded": list(self.degraded), "running": list(self.running)}
 
 
 def single_failure_scenarios(arch: Architecture, placement: Placement, vrrp_groups: Sequence[VrrpGroup] = (),
@@ -407,8 +398,9 @@ def analyse(arch: Architecture, placement: Placement, k: int = 2,
 class Analysis:
     """Every question about one placed architecture, over one cached view.
 
-    Build it once (``Analysis(arch, placement, vrrp_groups)``, or
-    ``Deployment.analysis``, which keeps one per deployment): the component
+    Build it once (``Analysis(arch, placement, vrrp_groups)``; the pipeline
+    builds one per deployment and keeps its answers in
+    :class:`~hamodel.analysis.results.AnalysisResults`): the component
     view and the cut-set engine are built on first use and shared by every
     question, where each module function above used to rebuild them. Answers
     are typed rows (:class:`~hamodel.analysis.cutsets.CutSet` tuples,
@@ -483,6 +475,20 @@ class Analysis:
             return {}
         return importance(self.arch, self.placement, self.vrrp_groups, limit, analyzer=self.analyzer,
                           diagrams=self.diagrams)
+
+    def results(self, k: int = 2) -> AnalysisResults:
+        """The answers the documents, the explorer, ``diff`` and ``check --availability``
+        print, as plain data (:class:`~hamodel.analysis.results.AnalysisResults`)."""
+        from hamodel.analysis.importance import what_to_fix
+
+        imp = self.importance()
+        optional = {s.name for s in self.arch.services if not s.required}
+        return AnalysisResults(
+            k=k, view=self.view,
+            cut_sets={s: tuple(tuple(c) for c in sets) for s, sets in self.cut_sets(k).items()},
+            single_failures=tuple(self.single_failures()), availability=dict(self.availability()),
+            importance={s: tuple(rows) for s, rows in imp.items()},
+            fix_first=tuple(what_to_fix(imp, optional=optional)))
 
     def cold_start(self, k: int = 1, *, stop: Literal["crash", "graceful"] = "crash") -> list[ColdStart]:
         """Who comes back by itself after a full stop (see :func:`cold_start`)."""

@@ -3,7 +3,7 @@
 Shared by every lab:
 
 - :mod:`hamodel.drill.lab`: namespaces, bridges, veths, processes; teardown.
-- :mod:`hamodel.drill.configs`: generated configs read and re-rooted into a lab.
+- :mod:`hamodel.drill.reroot`: generated configs read and re-rooted into a lab.
 - :mod:`hamodel.drill.files`: the generated files a drill runs, computed once.
 - :mod:`hamodel.drill.plan`: what the keepalived lab holds, from the model and the generated files.
 - :mod:`hamodel.drill.observe`: VIP holders, the client's probe, HAProxy and keepalived states.

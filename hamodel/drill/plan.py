@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from hamodel.deployment import Deployment, VrrpGroup
-from hamodel.drill import configs as cfgs
+from hamodel.drill import reroot
 from hamodel.drill.lab import BOND_MIIMON_MS, LabError, access_of
 from hamodel.model import Architecture
 
@@ -39,8 +39,8 @@ class LabPlan:
     split_horizon: set[tuple[str, str]]
     nodes: dict[str, NodePlan]
     client_interfaces: list[tuple[str, str, str, str]]  # (device, address/prefix, switch, network)
-    haproxy: dict[str, cfgs.HaproxyConfig]
-    keepalived: dict[str, cfgs.KeepalivedConfig]
+    haproxy: dict[str, reroot.HaproxyConfig]
+    keepalived: dict[str, reroot.KeepalivedConfig]
     backend_services: list[str]
     skipped_backend_services: list[str]
     notes: list[str] = field(default_factory=list)
@@ -110,8 +110,8 @@ def plan_lab(arch: Architecture, dep: Deployment, files: Mapping[str, bytes], *,
     if not nodes:
         raise LabError("the generated files configure no node (no nodes/<node>/ files)")
 
-    hap = {n: cfgs.parse_haproxy(p.haproxy) for n, p in nodes.items() if p.haproxy}
-    kad = {n: cfgs.parse_keepalived(p.keepalived) for n, p in nodes.items() if p.keepalived}
+    hap = {n: reroot.parse_haproxy(p.haproxy) for n, p in nodes.items() if p.haproxy}
+    kad = {n: reroot.parse_keepalived(p.keepalived) for n, p in nodes.items() if p.keepalived}
 
     # Stand-in backends: every server of every proxy of the chosen services,
     # on the node that owns the server's address (a backend-only host when

@@ -5,7 +5,7 @@ runner owns the life cycle and nothing else:
 
 1. plan (:mod:`hamodel.drill.plan`) and build the lab
    (:mod:`hamodel.drill.lab`): namespaces, switches, the generated configs
-   re-rooted (:mod:`hamodel.drill.configs`), stand-in backends, HAProxy,
+   re-rooted (:mod:`hamodel.drill.reroot`), stand-in backends, HAProxy,
    keepalived, and whatever a selected scenario kind starts itself;
 2. wait until the lab is settled (:meth:`Drill.unsettled` lists what is
    not): every VIP with one stable holder, every keepalived member MASTER
@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from hamodel.deployment import Deployment
-from hamodel.drill import configs as cfgs
+from hamodel.drill import reroot
 from hamodel.drill.files import generated_files
 from hamodel.drill.keepalived.common import instance, owner, sock_of
 from hamodel.drill.registry import CLUSTER_LABS, KINDS, ScenarioKind
@@ -64,7 +64,7 @@ class Unsettled(LabError):
     """The lab is not in its steady state: a scenario must not inject."""
 
 
-def member_unsettled(n: str, holder: str, vip: str, inst: cfgs.VrrpInstance, state: str | None,
+def member_unsettled(n: str, holder: str, vip: str, inst: reroot.VrrpInstance, state: str | None,
                      priorities: Mapping[str, int], *, fault_ok: bool = False) -> str | None:
     """Why VRRP member ``n`` keeps the lab from its steady state while ``holder`` holds ``vip``
     (None: it does not). The holder must be MASTER and the others BACKUP (or FAULT when they
@@ -190,11 +190,11 @@ class Drill:
         np_ = self.plan.nodes[n]
         d = self.lab.node_dir(n)
         if np_.haproxy:
-            text, notes = cfgs.lab_haproxy(np_.haproxy, d, keep_pidfile=True)
+            text, notes = reroot.lab_haproxy(np_.haproxy, d, keep_pidfile=True)
             self.lab.write_file(d / "haproxy.cfg", text)  # 0600: may hold stats auth
             self.rewrite_notes.update(notes)
         if np_.keepalived:
-            text, scripts, notes = cfgs.lab_keepalived(np_.keepalived, d)
+            text, scripts, notes = reroot.lab_keepalived(np_.keepalived, d)
             self.lab.write_file(d / "keepalived.conf", text)  # 0600: may hold auth_pass
             for path, content in scripts.items():
                 self.lab.write_file(Path(path), content, mode=0o700)

@@ -333,6 +333,13 @@ class Architecture(HaBase):
             out.update(self.domain_ancestors(d))
         return sorted(out)
 
+    def pacemaker_nodes(self) -> tuple[str, ...]:
+        """The Pacemaker cluster's nodes (those with a role of ``pacemaker.on``), by name:
+        corosync's node ids (1, 2, ...) follow this order. Empty without a cluster."""
+        if self.pacemaker is None:
+            return ()
+        return tuple(sorted(n.name for n in self.nodes_with_roles(self.pacemaker.on)))
+
     def acknowledged(self, finding_id: str) -> Acknowledgement | None:
         return next((a for a in self.acknowledgements if a.finding == finding_id), None)
 

@@ -65,7 +65,7 @@ class GaleraMeasurement:
 @dataclass
 class _Shared:
     gl: g.GaleraLab
-    an: gs.Analysis
+    an: gs.GaleraFacts
     owner: str  # the kind whose class hooks act for all of them (called once per kind)
 
 
@@ -90,7 +90,7 @@ class GaleraKind(RealServiceKind):
 
     function: ClassVar[str]  #: the scenario's short name (progress lines)
     #: The scenario function: predicts, injects, measures and compares on the cluster.
-    step: ClassVar[Callable[[g.GaleraLab, gs.Analysis], dict[str, Any]]]
+    step: ClassVar[Callable[[g.GaleraLab, gs.GaleraFacts], dict[str, Any]]]
     reason: ClassVar[str]
     #: How long the runner waits for the lab to settle after any scenario of a drill with a
     #: Galera cluster: a member that was killed or cut off rejoins by state transfer (the

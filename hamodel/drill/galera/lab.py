@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from hamodel.drill import configs as cfgs
+from hamodel.drill import reroot
 from hamodel.drill.files import generated_files
 from hamodel.drill.lab import EXTRA_ROOTS, Lab, LabError, Process, required, run
 from hamodel.drill.lab import cleanup_leftovers as lab_cleanup
@@ -110,7 +110,7 @@ class GaleraPlan:
     network: str
     lb_node: str | None  # the VIP's preferred holder, running the generated haproxy.cfg
     haproxy_cfg: str | None
-    backend: cfgs.Backend | None
+    backend: reroot.Backend | None
     switches: list[str]
     links: list[tuple[str, str]]
     client: tuple[str, str]  # (address/prefix, switch)
@@ -166,7 +166,7 @@ def plan(arch: Architecture, dep, files: Mapping[str, bytes], service: str | Non
     hcfg = backend = None
     if lb is not None and f"nodes/{lb}/haproxy/haproxy.cfg" in files:
         hcfg = files[f"nodes/{lb}/haproxy/haproxy.cfg"].decode()
-        backend = cfgs.parse_haproxy(hcfg).backend_for(str(vip.address), port)
+        backend = reroot.parse_haproxy(hcfg).backend_for(str(vip.address), port)
         if backend is None:
             hcfg = None
     switches = {m.switch for m in members}
@@ -497,9 +497,9 @@ wsrep_sst_method=rsync
         iface = self.member(n).device
         run(["ip", "-n", ns, "addr", "add", f"{p.vip}/{p.vip_prefix}", "dev", iface])
         d = lab.node_dir(n)
-        text, _notes = cfgs.lab_haproxy(p.haproxy_cfg, d)
+        text, _notes = reroot.lab_haproxy(p.haproxy_cfg, d)
         lab.write_file(d / "haproxy.cfg", text)
-        env = {k: "drill" for k in cfgs.parse_haproxy(p.haproxy_cfg).env if k not in os.environ}
+        env = {k: "drill" for k in reroot.parse_haproxy(p.haproxy_cfg).env if k not in os.environ}
         self.procs[(n, "haproxy")] = lab.start(f"haproxy@{n}", ns, ["haproxy", "-db", "-f", str(d / "haproxy.cfg")],
                                                log=d / "haproxy.log", env=env)
         # Wait until haproxy has seen the writer healthy (rise checks).

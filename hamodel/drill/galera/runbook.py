@@ -24,7 +24,7 @@ import time
 from typing import Any
 
 from hamodel.drill.galera.lab import GaleraLab, LabError, healthy
-from hamodel.drill.galera.scenarios import Analysis, Writes, make_check, settle
+from hamodel.drill.galera.scenarios import GaleraFacts, Writes, make_check, settle
 from hamodel.runbooks import Runbook, runbooks
 
 REWRITES = ["/var/lib/mysql -> the member's lab data folder (its own --defaults-file)",
@@ -92,7 +92,7 @@ def execute(gl: GaleraLab, rb: Runbook, *, verify_timeout: float = 120) -> list[
     return log
 
 
-def runbook_graceful(gl: GaleraLab, an: Analysis) -> dict[str, Any]:
+def runbook_graceful(gl: GaleraLab, an: GaleraFacts) -> dict[str, Any]:
     """Graceful stop of every member, then the generated runbook; Primary, all members, nothing lost."""
     rb = graceful_runbook(gl)
     if rb is None:

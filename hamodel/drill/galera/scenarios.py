@@ -1,7 +1,7 @@
 """Galera scenarios: predict from the analysis, inject on a real cluster, measure, compare.
 
 Each scenario function takes a running :class:`~hamodel.drill.galera.GaleraLab`
-and the :class:`Analysis` of the model, and returns a JSON-ready dict:
+and the :class:`GaleraFacts` of the model, and returns a JSON-ready dict:
 ``predicted`` (from the analysis: cut sets, quorum, cold-start semantics),
 ``measured``, ``checks`` (what, expected, measured, agreed) and ``agrees``.
 Every scenario writes a bounded number of rows through the VIP (HAProxy's
@@ -56,8 +56,9 @@ SELF_FORM_WAIT_S = 25.0
 
 
 @dataclass
-class Analysis:
-    """The analysis' view of the Galera service, as the scenarios need it."""
+class GaleraFacts:
+    """What the analysis says of the Galera service, as the scenarios need it
+    (not :class:`hamodel.analysis.failures.Analysis`, which answers the questions)."""
 
     service: str
     process: str
@@ -76,7 +77,7 @@ class Analysis:
         return f"proc:{self.process}@{node}"
 
 
-def analysis(arch: Architecture, dep, service: str) -> Analysis:
+def analysis(arch: Architecture, dep, service: str) -> GaleraFacts:
     from hamodel.analysis.components import view
     from hamodel.analysis.failures import cold_start, cut_sets
 
@@ -90,8 +91,8 @@ def analysis(arch: Architecture, dep, service: str) -> Analysis:
     st = svc.strategy
     if not isinstance(st, AppCluster):
         raise LabError(f"{service} is not an application cluster (AppCluster): no Galera drill")
-    return Analysis(service, svc.process or svc.name, list(v.instances[service]), v.quorum(service), cuts, cold,
-                    st.recovery, (mr.details.get("cases", {}).get(service) if mr else None))
+    return GaleraFacts(service, svc.process or svc.name, list(v.instances[service]), v.quorum(service), cuts, cold,
+                      st.recovery, (mr.details.get("cases", {}).get(service) if mr else None))
 
 
 # -- helpers ------------------------------------------------------------------------
@@ -202,7 +203,7 @@ def _non_primary_within(gl: GaleraLab, node: str, timeout: float) -> float | Non
 # -- scenarios ------------------------------------------------------------------------
 
 
-def member_down(gl: GaleraLab, an: Analysis) -> dict[str, Any]:
+def member_down(gl: GaleraLab, an: GaleraFacts) -> dict[str, Any]:
     victim = _writer(gl)
     survivors = [n for n in gl.nodes if n != victim]
     w = Writes(gl, "member-down")
@@ -248,7 +249,7 @@ def member_down(gl: GaleraLab, an: Analysis) -> dict[str, Any]:
             "checks": checks}
 
 
-def partition(gl: GaleraLab, an: Analysis) -> dict[str, Any]:
+def partition(gl: GaleraLab, an: GaleraFacts) -> dict[str, Any]:
     lb = gl.plan.lb_node
     minority = next(n for n in reversed(gl.nodes) if n != lb)
     majority = [n for n in gl.nodes if n != minority]
@@ -295,7 +296,7 @@ def partition(gl: GaleraLab, an: Analysis) -> dict[str, Any]:
             "checks": checks}
 
 
-def quorum_loss(gl: GaleraLab, an: Analysis) -> dict[str, Any]:
+def quorum_loss(gl: GaleraLab, an: GaleraFacts) -> dict[str, Any]:
     lb = gl.plan.lb_node
     # A cut set of two members' processes that spares the node holding the VIP.
     procs = {an.proc(n): n for n in gl.nodes}
@@ -338,7 +339,7 @@ def quorum_loss(gl: GaleraLab, an: Analysis) -> dict[str, Any]:
             "checks": checks}
 
 
-def _full_restart(gl: GaleraLab, an: Analysis, *, stop: Literal["crash", "graceful"]) -> dict[str, Any]:
+def _full_restart(gl: GaleraLab, an: GaleraFacts, *, stop: Literal["crash", "graceful"]) -> dict[str, Any]:
     name = f"restart-{stop}"
     w = Writes(gl, name)
     w.burst(10)
@@ -406,15 +407,15 @@ def _full_restart(gl: GaleraLab, an: Analysis, *, stop: Literal["crash", "gracef
             "measured": measured, "checks": checks}
 
 
-def restart_crash(gl: GaleraLab, an: Analysis) -> dict[str, Any]:
+def restart_crash(gl: GaleraLab, an: GaleraFacts) -> dict[str, Any]:
     return _full_restart(gl, an, stop="crash")
 
 
-def restart_graceful(gl: GaleraLab, an: Analysis) -> dict[str, Any]:
+def restart_graceful(gl: GaleraLab, an: GaleraFacts) -> dict[str, Any]:
     return _full_restart(gl, an, stop="graceful")
 
 
-def restart_crash_missing(gl: GaleraLab, an: Analysis) -> dict[str, Any]:
+def restart_crash_missing(gl: GaleraLab, an: GaleraFacts) -> dict[str, Any]:
     """A crash of every member after which one does not come back (the third case)."""
     w = Writes(gl, "restart-crash-missing")
     w.burst(10)
@@ -468,7 +469,7 @@ def restart_crash_missing(gl: GaleraLab, an: Analysis) -> dict[str, Any]:
                        make_check("committed rows lost", 0, sum(map(len, lost.values())))]}
 
 
-def _cold(gl: GaleraLab, an: Analysis, *, k: int, stop: Literal["crash", "graceful"]):
+def _cold(gl: GaleraLab, an: GaleraFacts, *, k: int, stop: Literal["crash", "graceful"]):
     from hamodel.analysis.failures import cold_start
 
     dep = gl.dep

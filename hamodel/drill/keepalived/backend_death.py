@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from hamodel.drill.lab import access_of, required
 from hamodel.deployment import Deployment
-from hamodel.drill import configs as cfgs
+from hamodel.drill import reroot
 from hamodel.drill.keepalived.common import MARGIN_S, frontend, owner, sock_of
 from hamodel.drill.scenario import Scenario, ScenarioKind, probe_service
 from hamodel.drill.observe import ProbeRun, haproxy_stat, now
@@ -54,7 +54,7 @@ class BackendDeath(ScenarioKind):
             return []
         return [Scenario(f"{cls.kind}:{svc}", cls.kind, vip, svc)]
 
-    def victim(self, be: cfgs.Backend) -> tuple[cfgs.Server, str | None]:
+    def victim(self, be: reroot.Backend) -> tuple[reroot.Server, str | None]:
         """The server to kill, and the node that must serve afterwards (None: any other)."""
         mine = [s for s in be.servers if owner(self.ctx, s.address) == self.holder]
         return (mine[0] if mine else be.servers[0]), None

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from hamodel.deployment import VrrpGroup
-from hamodel.drill import configs as cfgs
+from hamodel.drill import reroot
 from hamodel.drill.lab import LabError, access_of
 from hamodel.drill.margins import KEEPALIVED_S as MARGIN_S
 from hamodel.drill.scenario import DrillContext
@@ -39,7 +39,7 @@ def skew(ctx: DrillContext, g: VrrpGroup, node: str) -> float:
     return (256 - g.priorities[node]) / 256 * advert_int(ctx, g)
 
 
-def instance(ctx: DrillContext, node: str, vip: str) -> cfgs.VrrpInstance | None:
+def instance(ctx: DrillContext, node: str, vip: str) -> reroot.VrrpInstance | None:
     """``node``'s generated vrrp_instance that carries ``vip``."""
     kc = ctx.plan.keepalived.get(node)
     addr = ctx.vip_addr[vip]
@@ -51,7 +51,7 @@ def owner(ctx: DrillContext, address: str) -> str | None:
     return next((n.name for n in ctx.arch.nodes for i in n.interfaces if str(i.address) == address), None)
 
 
-def frontend(ctx: DrillContext, node: str, vip: str, service: str) -> tuple[str, cfgs.Backend, int]:
+def frontend(ctx: DrillContext, node: str, vip: str, service: str) -> tuple[str, reroot.Backend, int]:
     """``(proxy name, backend, port)`` of ``service``'s first port on ``node``'s HAProxy."""
     port = access_of(ctx.arch, service).ports[0]
     hc = ctx.plan.haproxy[node]

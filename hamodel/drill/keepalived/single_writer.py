@@ -9,7 +9,7 @@ proxy (HAProxy uses the first usable backup unless ``allbackups``).
 from __future__ import annotations
 
 from hamodel.deployment import Deployment
-from hamodel.drill import configs as cfgs
+from hamodel.drill import reroot
 from hamodel.drill.keepalived.backend_death import BackendDeath, BackendDeathMeasurement
 from hamodel.drill.scenario import Scenario
 from hamodel.drill.keepalived.common import owner
@@ -28,7 +28,7 @@ class SingleWriter(BackendDeath):
                 if s.access is not None and s.access.vip == vip and s.access.single_writer
                 and len(dep.placement.nodes_of(s.name)) > 1]
 
-    def victim(self, be: cfgs.Backend) -> tuple[cfgs.Server, str | None]:
+    def victim(self, be: reroot.Backend) -> tuple[reroot.Server, str | None]:
         active = next((s for s in be.servers if not s.backup), None)
         backups = [s for s in be.servers if s.backup]
         if active is None or not backups:

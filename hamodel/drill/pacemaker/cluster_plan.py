@@ -92,13 +92,13 @@ class PacemakerPlan:
 
 
 def cluster_nodes(arch: Architecture) -> list[str]:
-    """The nodes of the model's Pacemaker cluster (its ``on`` roles), model order."""
+    """The nodes of the model's Pacemaker cluster in corosync's node-id order
+    (:meth:`~hamodel.model.Architecture.pacemaker_nodes`, as the generated corosync.conf numbers them)."""
     if arch.pacemaker is None:
         raise LabError("the model has no Pacemaker cluster (Architecture.pacemaker)")
-    roles = set(arch.pacemaker.on)
-    nodes = [n.name for n in arch.nodes if set(n.roles) & roles or n.name in roles]
+    nodes = list(arch.pacemaker_nodes())
     if len(nodes) < 2:
-        raise LabError(f"pacemaker.on {sorted(roles)} selects {len(nodes)} node(s); a cluster needs 2")
+        raise LabError(f"pacemaker.on {sorted(arch.pacemaker.on)} selects {len(nodes)} node(s); a cluster needs 2")
     return nodes
 
 
