@@ -25,8 +25,9 @@ The prediction: the analysis' recovery table has no interval for a
 Pacemaker-managed Redis (no access front; its row says so), so the bound
 is derived from the cluster's timers as ``node-crash`` derives its own:
 corosync's runtime token + consensus, the controller's reaction, fencing,
-then the promotion (:data:`PROMOTE_S`: the agent's promote and the clone's
-pre/post notifications) and the Pacemaker lab's margin. The Promoted
+then the promotion (:func:`promotion_s`: the clone's pre/post notifications on
+each survivor, the agent re-pointing each replica, its promote) and the
+Pacemaker lab's margin. The Promoted
 role's monitor interval does not enter it: a lost node is detected by
 corosync, not by a monitor (it would for a killed redis-server alone).
 """
@@ -48,10 +49,25 @@ from hamodel.drill.pacemaker.lab import PacemakerLab
 from hamodel.drill.pacemaker.scenarios import REACT_S, FENCE_S, Timeouts, fencing_enabled, first_when, make_check, settle
 from hamodel.drill.scenario import ClusterRun, ClusterScenario
 
-#: The promotion after the scheduler's decision: pre-promote notifications on every instance, the
-#: agent's ``promote`` (``SLAVEOF NO ONE``, then a monitor), post-promote notifications (each replica
-#: repoints itself). Each step forks redis-cli and crm_* tools; measured 1-3 s on an idle 2-core lab.
-PROMOTE_S = 5.0
+#: The promotion after fencing, in the clone's notification rounds (``notify=true``): the lost master's
+#: demote and stop, then the promote, each with a pre and a post notification on every surviving
+#: instance, run one after another (pacemaker-controld throttles on a loaded machine). Measured in
+#: this lab (run 1, 2-core machine under load): every notification 0.4-0.7 s, except post-demote:
+#: the agent re-points each replica (``redis_demote``) with ``CLIENT PAUSE 2000`` per try, 4.3-4.7 s
+#: per replica; the promote itself (``SLAVEOF NO ONE``, a monitor) 1.5 s.
+NOTIFY_S = 0.7
+AGENT_REPOINT_S = 2 * 2.0   # two CLIENT PAUSE 2000 tries per replica (the agent's demote loop)
+PROMOTE_OP_S = 2.0
+#: Notifications per surviving instance before the promotion is confirmed: pre/post demote (the post one
+#: counted in AGENT_REPOINT_S), pre/post stop, pre/post promote.
+NOTIFY_ROUNDS = 5
+
+
+def promotion_s(survivors: int) -> float:
+    """The allowance from fencing to the promoted role on a survivor (see :data:`NOTIFY_S`)."""
+    return round(survivors * (NOTIFY_ROUNDS * NOTIFY_S + AGENT_REPOINT_S) + PROMOTE_OP_S, 2)
+
+
 #: Seconds of writes before the power loss (the writer stops at its first error).
 LOAD_S = 1.0
 PROMOTED = ("Promoted", "Master")
@@ -122,12 +138,15 @@ def redis_promoted_kill(ctx: ClusterRun) -> dict[str, Any]:
         bound = round(row.rto_s[1] + MARGIN_S, 2)
         why = f"the analysis' recovery table: {row.formula} = {row.rto_s[1]:g} s + {MARGIN_S:g} s margin"
     else:
-        bound = round(tm.detect_s + REACT_S + (FENCE_S if fencing else 0) + PROMOTE_S + MARGIN_S, 2)
+        promote_s = promotion_s(len(survivors))
+        bound = round(tm.detect_s + REACT_S + (FENCE_S if fencing else 0) + promote_s + MARGIN_S, 2)
         why = (f"no prediction in the analysis' recovery table for {service} ({row.note if row else 'no row'}): "
                f"derived from the cluster's timers: token {tm.token_ms} ms + consensus {tm.consensus_ms} ms "
                f"(corosync runtime values) + {REACT_S:g} s controller reaction"
                + (f" + {FENCE_S:g} s fencing" if fencing else "")
-               + f" + {PROMOTE_S:g} s promotion (notify, promote) + {MARGIN_S:g} s margin; the Promoted monitor "
+               + f" + {promote_s:g} s promotion ({len(survivors)} surviving instances x ({NOTIFY_ROUNDS} notifications"
+               f" x {NOTIFY_S:g} s + {AGENT_REPOINT_S:g} s re-pointing by the agent) + {PROMOTE_OP_S:g} s promote)"
+               f" + {MARGIN_S:g} s margin; the Promoted monitor "
                "interval does not enter (a lost node is detected by corosync)")
     rpo, rpo_s = (row.rpo, row.rpo_s) if row is not None else ("unknown", None)
     # The writer: numbered keys to the promoted instance, from the first survivor's namespace.
