@@ -71,7 +71,9 @@ def test_redis_promoted_kill_agrees_on_a_real_cluster():
     assert s["name"] == "redis-promoted-kill" and s["kind"] == "pacemaker-redis-promoted-kill"
     assert any("ocf:heartbeat:redis runs for real" in n for n in report["substitutions"])
     assert m["victim"] not in m["survivors"] and m["new_primary"] in m["survivors"]
-    assert m["writes_acknowledged"] > 0 and m["writes_lost"] is not None
+    assert m["writes_acknowledged"] > 0 and m["lost"] is not None
+    rec = [c for c in report.get("recovery", []) if c["scenario"] == "redis-promoted-kill"]
+    assert rec and rec[0]["service"] == "redis" and rec[0]["measured_s"] == m["accepts_writes_s"]
     assert m["promoted_on_survivor_s"] is not None and m["accepts_writes_s"] is not None
     failed = [c for c in s["checks"] if not c["agreed"]]
     assert s["agreed"], failed

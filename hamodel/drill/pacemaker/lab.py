@@ -249,9 +249,9 @@ printf '%s\\n' "$input" | exec nsenter -t {os.getpid()} -m -n -- {sys.executable
         if not hosts.exists():
             self.lab.write_file(hosts, "127.0.0.1 localhost\n" + "".join(
                 f"{m.address} {m.node}\n" for m in self.plan.members), mode=0o644)
-        self.substitutions.append(f"{node}: ocf:heartbeat:redis runs Debian's redis-server with the lab's "
-                                  "/etc/redis/redis.conf (bind 0.0.0.0, no persistence) and an /etc/hosts "
-                                  "naming the cluster nodes by their ring addresses")
+            self.substitutions.append("ocf:heartbeat:redis runs Debian's redis-server with the lab's "
+                                      "/etc/redis/redis.conf on every node (bind 0.0.0.0, port 6379, no persistence) "
+                                      "and an /etc/hosts naming the cluster nodes by their ring addresses")
         return "\n".join([f"mount --bind {d / 'etc-redis'} /etc/redis", f"mount --bind {d / 'lib-redis'} /var/lib/redis",
                           f"mount --bind {d / 'log-redis'} /var/log/redis", f"mount --bind {hosts} /etc/hosts"])
 

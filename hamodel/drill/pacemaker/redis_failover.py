@@ -46,7 +46,8 @@ from hamodel.drill.lab import LabError
 from hamodel.drill.margins import PACEMAKER_S as MARGIN_S
 from hamodel.drill.pacemaker.cluster_plan import REDIS_AGENT
 from hamodel.drill.pacemaker.lab import PacemakerLab
-from hamodel.drill.pacemaker.scenarios import REACT_S, FENCE_S, Timeouts, fencing_enabled, first_when, make_check, settle
+from hamodel.drill.pacemaker.scenarios import (FENCE_S, REACT_S, Timeouts, fencing_enabled, first_when, make_check,
+                                              settle, timeline)
 from hamodel.drill.scenario import ClusterRun, ClusterScenario
 
 #: The promotion after fencing, in the clone's notification rounds (``notify=true``): the lost master's
@@ -125,6 +126,7 @@ def redis_promoted_kill(ctx: ClusterRun) -> dict[str, Any]:
     if len(masters) != 1:
         raise LabError(f"{rid}: promoted on {masters or 'no node'} before the injection")
     victim = masters[0]
+    was_dc = pl.dc() == victim
     survivors = [n for n in pl.nodes if n != victim]
     observer = survivors[0]
     fencing = fencing_enabled(pl.configuration)
@@ -211,12 +213,13 @@ def redis_promoted_kill(ctx: ClusterRun) -> dict[str, Any]:
     lost, rpo_agreed = verdict(wrote["acknowledged"], present, rpo_s) if present is not None else (None, False)
     fences = [f for f in pl.fence_log()[fenced_before:] if f.get("plug") == victim]
     fence_s = round(fences[0]["done"] - t0, 2) if fences else None
-    measured = {"victim": victim, "survivors": survivors, "new_primary": new_primary,
+    measured = {"victim": victim, "was_dc": was_dc, "survivors": survivors, "new_primary": new_primary,
                 "promoted_on_survivor_s": promoted_s, "accepts_writes_s": writes_s, "writes_accepted_by": writer_node,
                 "fenced": [f"{f['action']} {f['plug']}" for f in fences], "fence_done_s": fence_s,
                 "vips_with_promoted": vip_rids, "vip_on_survivor_s": vip_s, "vip_accepts_writes_s": vip_answers_s,
                 "writes_acknowledged": wrote["acknowledged"], "writer_error": wrote["error"],
-                "writes_present_after": present, "writes_lost": lost}
+                "writes_present_after": present, "lost": lost,
+                "vip_timeline": timeline(ctx.watch, vips[0] if vips else pl.plan.vips[0].address, t0)}
     expected_loss = "0" if rpo_s == 0 else ">= 0 (asynchronous)" if rpo_s is None else f"<= {rpo_s}"
     checks = [
         make_check("a survivor promoted within (s)", f"<= {bound:.1f}", promoted_s,
@@ -240,7 +243,8 @@ def redis_promoted_kill(ctx: ClusterRun) -> dict[str, Any]:
     settle(pl)
     measured["rejoin_s"] = round(time.monotonic() - t1, 2)
     measured["primary_after_rejoin"] = _promoted(pl, rid, pl.admin_node())
-    return {"prediction": {"promoted_within_s": bound, "source": "recovery table" if from_table else "CIB timers",
+    return {"service": service,
+            "prediction": {"promoted_within_s": bound, "source": "recovery table" if from_table else "CIB timers",
                            "fencing": fencing, "why": why, "rpo": rpo, "rpo_s": rpo_s,
                            "vip_follows_promoted": bool(vips),
                            "reason": f"{victim} (promoted {rid}) loses power; the survivors keep quorum, "
