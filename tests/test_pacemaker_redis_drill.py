@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from hamodel.drill.pacemaker.cluster_plan import REDIS_AGENT, available, lab_cib
-from hamodel.drill.pacemaker.redis_failover import promoted_vips, redis_clone
+from hamodel.drill.pacemaker.redis_failover import ip_of, promoted_vips, redis_clone
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = ROOT / "models" / "openstack_pacemaker.py"
@@ -44,6 +44,21 @@ def test_lab_keeps_the_redis_agent_only_when_asked(shipped_cib, tmp_path):
     real, notes, _ = lab_cib(shipped_cib.cib, shipped_cib, tmp_path, frozenset({REDIS_AGENT}))
     assert redis_clone(real) == ("redis-clone", "redis", "6379")
     assert any("ocf:heartbeat:redis runs for real" in n for n in notes)
+
+
+def test_a_vip_colocated_with_the_promoted_role_is_found():
+    conf = """<configuration><resources>
+      <primitive id="ip-redis" class="ocf" provider="heartbeat" type="IPaddr2">
+        <instance_attributes id="a"><nvpair id="b" name="ip" value="192.0.2.9"/></instance_attributes></primitive>
+      <clone id="redis-clone"><meta_attributes id="m"><nvpair id="n" name="promotable" value="true"/></meta_attributes>
+        <primitive id="redis" class="ocf" provider="heartbeat" type="redis"/></clone>
+    </resources><constraints>
+      <rsc_colocation id="c1" rsc="ip-redis" with-rsc="redis-clone" with-rsc-role="Promoted" score="INFINITY"/>
+      <rsc_colocation id="c2" rsc="other" with-rsc="redis-clone" score="INFINITY"/>
+    </constraints></configuration>"""
+    assert redis_clone(conf) == ("redis-clone", "redis", "6379")
+    assert promoted_vips(conf, "redis-clone") == ["ip-redis"]
+    assert ip_of(conf, "ip-redis") == "192.0.2.9" and ip_of(conf, "redis") is None
 
 
 def _configuration(cib: str) -> str:
