@@ -36,10 +36,12 @@ SCENARIO_CLASS: dict[str, tuple[str, str]] = {
     "backend-death": ("process", "own"),
     "galera-member-down": ("process", "own"),
     "pacemaker-node-crash": ("node", "vip-holder"),
+    "pacemaker-redis-promoted-kill": ("node", "own"),
     "redis-primary-kill": ("process", "own"),
 }
 #: Scenario kinds whose outage is one figure of their own measurement, not the client probe's.
 OUTAGE_KEY = {"galera-member-down": "first_write_on_backup_s", "pacemaker-node-crash": "vip_on_survivor_s",
+              "pacemaker-redis-promoted-kill": "accepts_writes_s",
               "redis-primary-kill": "promotion_s"}  # no promotion timer is measured (Sentinel not run)
 
 

@@ -22,6 +22,8 @@ from hamodel.drill.lab import LabError
 from hamodel.drill.pacemaker import quorum
 from hamodel.drill.pacemaker import scenarios as majority
 from hamodel.drill.pacemaker.cluster_plan import available
+from hamodel.drill.pacemaker.redis_failover import RedisPromotedKill
+from hamodel.drill.scenario import ClusterScenario
 from hamodel.model import Architecture
 
 __all__ = ["PacemakerClusterLab"]
@@ -31,8 +33,10 @@ class PacemakerClusterLab:
     """A real Pacemaker cluster drill, for a deployment with Pacemaker VIPs and no keepalived ones."""
 
     name: ClassVar[str] = "pacemaker"
+    #: A majority cluster's scenario classes, in the report's order (the one place they are registered).
+    kinds: ClassVar[tuple[type[ClusterScenario], ...]] = (*majority.SCENARIO_KINDS, RedisPromotedKill)
     #: The scenario names of a majority cluster, as ``hamodel drill --scenario`` takes them.
-    scenarios: ClassVar[tuple[str, ...]] = majority.SCENARIOS
+    scenarios: ClassVar[tuple[str, ...]] = tuple(k.kind for k in kinds)
     #: ``--quick`` leaves out the no-fencing variant.
     quick: ClassVar[tuple[str, ...]] = ("node-crash", "partition")
 
@@ -84,7 +88,7 @@ class PacemakerClusterLab:
 
             compare = load(str(other))
         report = majority.run_all(arch, scenarios=cls.select(scenarios, quick=quick), compare=compare,
-                         model_file=model_file, progress=progress, dep=dep, files=files)
+                         model_file=model_file, progress=progress, dep=dep, files=files, kinds=cls.kinds)
         report["quick"] = quick
         return report
 

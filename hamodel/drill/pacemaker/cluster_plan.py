@@ -27,6 +27,9 @@ from hamodel.model import Architecture
 FENCE_AGENT = "fence_hamodel_lab"
 #: Agents the lab runs for real; every other primitive gets a stand-in.
 REAL_AGENTS = {("ocf", "heartbeat", "IPaddr2")}
+#: Agents the lab runs for real only when a scenario asks for them (``ClusterScenario.real_agents``):
+#: Redis under ocf:heartbeat:redis (Debian's redis-server, per-node /etc/redis, /var/lib/redis, /var/log/redis).
+REDIS_AGENT = ("ocf", "heartbeat", "redis")
 
 
 
@@ -294,11 +297,14 @@ def builtin_cib(arch: Architecture, dep, members: list[Member], vips: list[Vip],
 # -- the lab's substitutions in the CIB ---------------------------------------------
 
 
-def lab_cib(cib_text: str, plan_: PacemakerPlan, lab_dir: Path) -> tuple[str, list[str], dict[str, str]]:
+def lab_cib(cib_text: str, plan_: PacemakerPlan, lab_dir: Path,
+            real: frozenset[tuple[str, str, str]] = frozenset()) -> tuple[str, list[str], dict[str, str]]:
     """The ``<configuration>`` the lab pushes, the substitutions made, and the VIP resource ids.
 
     Fencing devices become ``fence_hamodel_lab``; resources the lab cannot
-    run become Dummy (Stateful in a promotable clone); IPaddr2 stays.
+    run become Dummy (Stateful in a promotable clone); IPaddr2 stays, and
+    so do the agents in ``real`` (``(class, provider, type)``, e.g. :data:`REDIS_AGENT`),
+    with their shipped parameters.
     """
     try:
         root = ET.fromstring(cib_text)
@@ -325,6 +331,9 @@ def lab_cib(cib_text: str, plan_: PacemakerPlan, lab_dir: Path) -> tuple[str, li
             p.attrib.pop("provider", None)
             notes.append(f"fencing device {rid}: stonith:{typ} replaced by stonith:{FENCE_AGENT} "
                          f"(pcmk_host_list={hosts}), its pcmk_* parameters kept")
+            continue
+        if (cls, prov, typ) in real:
+            notes.append(f"resource {rid}: {cls}:{prov}:{typ} runs for real (its parameters as shipped)")
             continue
         if (cls, prov, typ) in REAL_AGENTS:
             ip = _nv(p, "ip")

@@ -64,7 +64,8 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from hamodel.drill.lab import Lab, LabError, Process, run
-from hamodel.drill.pacemaker.cluster_plan import FENCE_AGENT, PacemakerPlan, corosync_value, generated_files, lab_cib, plan
+from hamodel.drill.pacemaker.cluster_plan import (FENCE_AGENT, REDIS_AGENT, PacemakerPlan, corosync_value, generated_files,
+                                                  lab_cib, plan)
 from hamodel.model import Architecture
 
 HERE = Path(__file__).resolve().parent
@@ -89,6 +90,18 @@ mount -t tmpfs -o mode=1777 tmpfs /dev/shm
 mkdir -p /run/crm /run/pacemaker /run/resource-agents /run/corosync-qdevice
 chown hacluster:haclient /run/crm /run/pacemaker
 exec corosync -f
+"""
+
+
+#: The redis.conf of a lab node (ocf:heartbeat:redis adds --daemonize, --unixsocket and --pidfile).
+REDIS_CONF = """# hamodel drill lab: Redis under ocf:heartbeat:redis
+bind 0.0.0.0
+port 6379
+protected-mode no
+dir /var/lib/redis
+logfile /var/log/redis/redis-server.log
+save ""
+appendonly no
 """
 
 
@@ -119,6 +132,8 @@ class PacemakerLab:
     vip_resources: dict[str, str] = field(default_factory=dict)
     substitutions: list[str] = field(default_factory=list)
     configuration: str = ""
+    #: Agents run for real beyond IPaddr2 (asked for by the selected scenarios), e.g. REDIS_AGENT.
+    real_agents: frozenset = frozenset()
 
     @property
     def nodes(self) -> list[str]:
@@ -139,7 +154,7 @@ class PacemakerLab:
         for m in p.members + ([p.qnetd] if p.qnetd else []):
             lab.add_host(m.node)
             lab.plug(m.node, m.device, m.switch, f"{m.address}/{m.prefix}")
-        self.configuration, self.substitutions, self.vip_resources = lab_cib(p.cib, p, lab.root)
+        self.configuration, self.substitutions, self.vip_resources = lab_cib(p.cib, p, lab.root, self.real_agents)
         self._write_agent()
         lab.write_file(lab.root / "fence-map.json", json.dumps(
             {m.node: {"ns": lab.node_ns(m.node), "devices": [m.device], "static": m.static}
@@ -213,7 +228,32 @@ printf '%s\\n' "$input" | exec nsenter -t {os.getpid()} -m -n -- {sys.executable
             os.chown(d / sub, uid, gid)
             os.chmod(d / sub, 0o750 if sub != "log-pacemaker" else 0o770)
         binds = "\n".join(f"mount --bind {d / src} {dst}" for src, dst in BIND_DIRS.items())
+        if REDIS_AGENT in self.real_agents:
+            binds += "\n" + self._redis_node(node)
         self.lab.write_file(d / "node.sh", NODE_SCRIPT.format(agents=self.lab.root / "agents", binds=binds), mode=0o700)
+
+    def _redis_node(self, node: str) -> str:
+        """The node's own /etc/redis (a lab redis.conf), /var/lib/redis and /var/log/redis for
+        ocf:heartbeat:redis, and an /etc/hosts naming every cluster node: the agent points a
+        replica at the promoted instance by its node name (``slaveof <node> <port>``)."""
+        import grp
+        import pwd
+
+        d = self.ndir(node)
+        uid, gid = pwd.getpwnam("redis").pw_uid, grp.getgrnam("redis").gr_gid
+        for sub in ("etc-redis", "lib-redis", "log-redis"):
+            (d / sub).mkdir(parents=True, exist_ok=True)
+            os.chown(d / sub, uid, gid)
+        self.lab.write_file(d / "etc-redis" / "redis.conf", REDIS_CONF, mode=0o644)
+        hosts = self.lab.root / "hosts"
+        if not hosts.exists():
+            self.lab.write_file(hosts, "127.0.0.1 localhost\n" + "".join(
+                f"{m.address} {m.node}\n" for m in self.plan.members), mode=0o644)
+            self.substitutions.append("ocf:heartbeat:redis runs Debian's redis-server with the lab's "
+                                      "/etc/redis/redis.conf on every node (bind 0.0.0.0, port 6379, no persistence) "
+                                      "and an /etc/hosts naming the cluster nodes by their ring addresses")
+        return "\n".join([f"mount --bind {d / 'etc-redis'} /etc/redis", f"mount --bind {d / 'lib-redis'} /var/lib/redis",
+                          f"mount --bind {d / 'log-redis'} /var/log/redis", f"mount --bind {hosts} /etc/hosts"])
 
     def start_node(self, node: str) -> None:
         """Boot the node's cluster stack: corosync in a fresh mount namespace, then pacemakerd in it."""
@@ -560,11 +600,13 @@ printf '%s\\n' "$input" | exec nsenter -t {os.getpid()} -m -n -- {sys.executable
 
 
 def open_lab(arch: Architecture, *, lock: Path | None = None, progress: Progress | None = None,
-             dep=None, files: Mapping[str, bytes] | None = None) -> PacemakerLab:
-    """Plan and set up a Pacemaker lab for ``arch`` (tears down what it built if setup fails)."""
+             dep=None, files: Mapping[str, bytes] | None = None, real_agents: frozenset = frozenset()) -> PacemakerLab:
+    """Plan and set up a Pacemaker lab for ``arch`` (tears down what it built if setup fails);
+    ``real_agents``: agents to run for real beyond IPaddr2 (e.g. ``REDIS_AGENT``)."""
     if dep is None or files is None:
         dep, files = generated_files(arch, lock=lock)
-    pl = PacemakerLab(arch, plan(arch, dep, files), progress or (lambda s: None), dep=dep)
+    pl = PacemakerLab(arch, plan(arch, dep, files), progress or (lambda s: None), dep=dep,
+                      real_agents=frozenset(real_agents))
     try:
         pl.setup()
     except BaseException:

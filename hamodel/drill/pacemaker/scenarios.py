@@ -514,23 +514,35 @@ def summary(out: list[dict[str, Any]]) -> dict[str, Any]:
 
 def run_all(arch: Architecture, *, lock: Path | None = None, scenarios: list[str] | None = None,
             compare: Architecture | None = None, model_file: str | None = None,
-            progress: Callable[[str], None] | None = None, dep=None, files=None) -> dict[str, Any]:
-    """Bring up the model's Pacemaker cluster, run the scenarios, tear down whatever happens."""
+            progress: Callable[[str], None] | None = None, dep=None, files=None,
+            kinds: tuple[type[ClusterScenario], ...] = SCENARIO_KINDS) -> dict[str, Any]:
+    """Bring up the model's Pacemaker cluster, run the scenarios, tear down whatever happens.
+
+    ``kinds``: the cluster lab's scenario classes (:class:`~hamodel.drill.pacemaker.cluster.PacemakerClusterLab`
+    registers them); a kind's ``real_agents`` are run for real on the lab when it is selected, and a
+    kind whose ``applies(configuration)`` is false for the pushed CIB is left out (a note says so).
+    """
     say = progress or (lambda s: None)
-    names = list(scenarios or SCENARIOS)
-    unknown = [n for n in names if n not in SCENARIOS]
+    known = tuple(c.kind for c in kinds)
+    names = list(scenarios or known)
+    unknown = [n for n in names if n not in known]
     if unknown:
-        raise ValueError(f"unknown Pacemaker scenario(s) {unknown}; known: {list(SCENARIOS)}")
+        raise ValueError(f"unknown Pacemaker scenario(s) {unknown}; known: {list(known)}")
+    by_kind = {c.kind: c for c in kinds}
+    real = frozenset(a for n in names for a in getattr(by_kind[n], "real_agents", frozenset()))
     with interrupted_by_kill():  # teardown runs on kill as on Ctrl-C
         pl = watch = None
         t_start = time.monotonic()
         try:
-            pl = open_lab(arch, lock=lock, progress=say, dep=dep, files=files)
+            pl = open_lab(arch, lock=lock, progress=say, dep=dep, files=files, real_agents=real)
             an = comparison(arch, pl.dep, compare)
             watch = HolderWatch(pl.lab, {v.address: pl.nodes for v in pl.plan.vips})
             watch.start()
-            by_kind = {c.kind: c for c in SCENARIO_KINDS}
-            out = run_each(pl, [by_kind[n] for n in names], ClusterRun(pl, watch, analysis=an), say)
+            skip = [n for n in names if not getattr(by_kind[n], "applies", lambda c: True)(pl.configuration)]
+            for n in skip:
+                pl.plan.notes.append(f"scenario {n} left out: it does not apply to this CIB (or its daemon is "
+                                     "not installed)")
+            out = run_each(pl, [by_kind[n] for n in names if n not in skip], ClusterRun(pl, watch, analysis=an), say)
             return {"model": arch.name, "model_file": model_file, "kind": "pacemaker", "source": pl.plan.source,
                     "nodes": pl.nodes, "lab_prefix": pl.lab.prefix, "timings": pl.timings,
                     "timeouts": {"token_ms": int(pl.cmap(pl.nodes[0], "runtime.config.totem.token") or 0),
