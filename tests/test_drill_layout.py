@@ -23,11 +23,12 @@ def test_every_kind_is_registered_from_its_labs_sub_package():
 
 
 def test_cluster_scenarios_follow_the_cluster_protocol():
-    kinds = [*majority.SCENARIO_KINDS, *quorum.SCENARIO_KINDS]
+    lab = CLUSTER_LABS["pacemaker"]
+    kinds = [*lab.kinds, *quorum.SCENARIO_KINDS]
     assert all(issubclass(k, ClusterScenario) and k.__module__.startswith("hamodel.drill.pacemaker.") for k in kinds)
     assert len({k.kind for k in kinds}) == len(kinds)
-    lab = CLUSTER_LABS["pacemaker"]
-    assert lab.scenarios_for(None) == tuple(k.kind for k in majority.SCENARIO_KINDS)
+    assert lab.scenarios_for(None) == tuple(k.kind for k in lab.kinds)
+    assert set(majority.SCENARIO_KINDS) < set(lab.kinds)  # the majority cluster's, and the real Redis agent's
 
 
 def test_no_margin_outside_the_margin_policy():

@@ -54,6 +54,14 @@ def no_analysis(monkeypatch):
     monkeypatch.setattr(placement, "place", _refuse("place()"))
 
 
+@pytest.fixture
+def multirack(resolved):
+    """The multirack deployment, resolved before ``no_analysis`` patches the
+    solver away (list it first among a test's fixtures): resolving is the
+    analysis's job, and the session cache may not hold it yet."""
+    return resolved("multirack")
+
+
 def _extras_app(tmp_path: Path) -> SimpleNamespace:
     """The parts of a Sphinx app hamodel.sphinx's extras read (a project with no drill pages)."""
     src = tmp_path / "docs"
@@ -87,18 +95,18 @@ def test_generators_never_start_the_analysis(model, resolved, tmp_path, monkeypa
     assert _everything(dep, app, model) == free
 
 
-def test_the_guard_catches_a_generator_that_asks_the_analysis(resolved, no_analysis):
+def test_the_guard_catches_a_generator_that_asks_the_analysis(multirack, no_analysis):
     """The fixture is not vacuous: asking the analysis after the Deployment raises."""
     from hamodel.analysis.failures import Analysis
 
-    dep = resolved("multirack")
+    dep = multirack
     with pytest.raises(SolverStarted):
         Analysis(dep.architecture, dep.placement, dep.vrrp_groups).importance()
     with pytest.raises(SolverStarted):
         z3.SolverFor("QF_FD")
 
 
-def test_a_deployment_without_results_is_refused_not_analysed(resolved, no_analysis):
+def test_a_deployment_without_results_is_refused_not_analysed(multirack, no_analysis):
     """A Deployment resolved without ``answers``: the explorer fails with a
     clear error and the document leaves out what the results would show (as
     it leaves out an availability it was not given), instead of starting the
@@ -108,7 +116,7 @@ def test_a_deployment_without_results_is_refused_not_analysed(resolved, no_analy
     from hamodel.generators.docs import generate as docs
     from hamodel.generators.explorer import generate as explorer
 
-    dep = dataclasses.replace(resolved("multirack"), results=None)
+    dep = dataclasses.replace(multirack, results=None)
     with pytest.raises(ValueError, match="answers=True"):
         explorer(dep, slug="multirack", k=2)
     index = docs(dep, slug="multirack")["multirack/index.rst"].decode()
