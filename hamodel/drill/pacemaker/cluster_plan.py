@@ -22,7 +22,7 @@ from typing import Any, Mapping
 from hamodel.drill.files import generated_files as build_files
 from hamodel.drill.lab import LabError
 from hamodel.drill.plan import loop_free, switch_of
-from hamodel.model import Architecture
+from hamodel.model import Architecture, PacemakerCluster
 
 FENCE_AGENT = "fence_hamodel_lab"
 #: Agents the lab runs for real; every other primitive gets a stand-in.
@@ -94,14 +94,20 @@ class PacemakerPlan:
         return next(m for m in self.members if m.node == node)
 
 
+def pacemaker_of(arch: Architecture) -> PacemakerCluster:
+    """The model's Pacemaker cluster, which a Pacemaker lab needs."""
+    if arch.pacemaker is None:
+        raise LabError("the model has no Pacemaker cluster (Architecture.pacemaker)")
+    return arch.pacemaker
+
+
 def cluster_nodes(arch: Architecture) -> list[str]:
     """The nodes of the model's Pacemaker cluster in corosync's node-id order
     (:meth:`~hamodel.model.Architecture.pacemaker_nodes`, as the generated corosync.conf numbers them)."""
-    if arch.pacemaker is None:
-        raise LabError("the model has no Pacemaker cluster (Architecture.pacemaker)")
+    pc = pacemaker_of(arch)
     nodes = list(arch.pacemaker_nodes())
     if len(nodes) < 2:
-        raise LabError(f"pacemaker.on {sorted(arch.pacemaker.on)} selects {len(nodes)} node(s); a cluster needs 2")
+        raise LabError(f"pacemaker.on {sorted(pc.on)} selects {len(nodes)} node(s); a cluster needs 2")
     return nodes
 
 
@@ -177,7 +183,7 @@ def plan(arch: Architecture, dep, files: Mapping[str, bytes]) -> PacemakerPlan:
         static = [f"{x.address}/{arch.network(x.network).subnet.prefixlen}" for x in node.interfaces]
         members.append(Member(n, str(iface.address), net.subnet.prefixlen, iface.device,
                               switch_of(arch, net.name, iface.switch), i, static))
-    qnetd = _qnetd_member(arch, generated, vip_net) if arch.pacemaker.qdevice else None
+    qnetd = _qnetd_member(arch, generated, vip_net) if pacemaker_of(arch).qdevice else None
     switches = sorted({m.switch for m in members + ([qnetd] if qnetd else [])})
     links = sorted({(a, b) for net in arch.networks for a, b in net.switch_links() if a in switches and b in switches})
     split = loop_free(switches, links, notes)
@@ -201,7 +207,9 @@ def plan(arch: Architecture, dep, files: Mapping[str, bytes]) -> PacemakerPlan:
 
 def _qnetd_member(arch: Architecture, generated: Mapping[str, str], vip_net) -> Member:
     """The qnetd host: the address corosync-qdevice connects to (the shipped ``device { net { host } }``)."""
-    name = arch.pacemaker.qdevice
+    name = pacemaker_of(arch).qdevice
+    if name is None:
+        raise LabError("the model's Pacemaker cluster has no quorum device (PacemakerCluster.qdevice)")
     node = arch.node(name)
     host = None
     for text in generated.values():
@@ -222,7 +230,7 @@ def _qnetd_member(arch: Architecture, generated: Mapping[str, str], vip_net) -> 
 
 
 def builtin_corosync_conf(arch: Architecture, members: list[Member]) -> str:
-    pc = arch.pacemaker
+    pc = pacemaker_of(arch)
     lines = ["# corosync.conf for the hamodel drill lab (built in: the build shipped none)",
              "totem {", "    version: 2", f"    cluster_name: {resource_id(arch.name)[:32]}",
              "    transport: knet", "    crypto_cipher: none", "    crypto_hash: none", "}", "",
@@ -246,7 +254,7 @@ def builtin_cib(arch: Architecture, dep, members: list[Member], vips: list[Vip],
     cib = ET.Element("cib", {"validate-with": "pacemaker-3.9", "admin_epoch": "0", "epoch": "1", "num_updates": "0"})
     conf = ET.SubElement(cib, "configuration")
     crm = ET.SubElement(ET.SubElement(conf, "crm_config"), "cluster_property_set", id="cib-bootstrap-options")
-    props = {"stonith-enabled": "true" if arch.pacemaker.fencing else "false", "no-quorum-policy": "stop"}
+    props = {"stonith-enabled": "true" if pacemaker_of(arch).fencing else "false", "no-quorum-policy": "stop"}
     for k, v in props.items():
         ET.SubElement(crm, "nvpair", id=f"cib-bootstrap-options-{k}", name=k, value=v)
     ET.SubElement(conf, "nodes")
@@ -269,25 +277,26 @@ def builtin_cib(arch: Architecture, dep, members: list[Member], vips: list[Vip],
                               timeout=timeout)
         return p
 
-    if arch.pacemaker.fencing:
+    if pacemaker_of(arch).fencing:
         for m in members:
             rid = f"fence-{resource_id(m.node)}"
             prim(res, rid, "stonith", "fence_ipmilan", params={"pcmk_host_list": m.node},
                  ops=[("monitor", "60s", "20s")])
             ET.SubElement(cons, "rsc_location", id=f"location-{rid}", rsc=rid, node=m.node, score="-INFINITY")
     for v in vips:
-        v.resource = resource_id(v.name)
-        prim(res, v.resource, "ocf", "IPaddr2", "heartbeat", {"ip": v.address, "cidr_netmask": str(v.prefix)},
+        v.resource = rid = resource_id(v.name)
+        prim(res, rid, "ocf", "IPaddr2", "heartbeat", {"ip": v.address, "cidr_netmask": str(v.prefix)},
              [("monitor", "10s", "20s"), ("start", "0s", "20s"), ("stop", "0s", "20s")])
     hap = next((g.service for g in dep.vrrp_groups if g.manager == "pacemaker"), None)
     if hap:
         clone = ET.SubElement(res, "clone", id=f"{resource_id(hap)}-clone")
         prim(clone, resource_id(hap), "systemd", hap, ops=[("monitor", "10s", "20s")])
         for v in vips:
-            ET.SubElement(cons, "rsc_colocation", id=f"colocation-{v.resource}-{hap}", rsc=v.resource,
-                          **{"with-rsc": f"{resource_id(hap)}-clone", "score": "INFINITY"})
-            ET.SubElement(cons, "rsc_order", id=f"order-{hap}-{v.resource}", first=f"{resource_id(hap)}-clone",
-                          then=v.resource, kind="Optional")
+            rid = resource_id(v.name)
+            ET.SubElement(cons, "rsc_colocation", {"id": f"colocation-{rid}-{hap}", "rsc": rid,
+                                                   "with-rsc": f"{resource_id(hap)}-clone", "score": "INFINITY"})
+            ET.SubElement(cons, "rsc_order", id=f"order-{hap}-{rid}", first=f"{resource_id(hap)}-clone",
+                          then=rid, kind="Optional")
     for s in single:
         prim(res, resource_id(s), "systemd", f"openstack-{s}", ops=[("monitor", "10s", "20s")])
     ET.indent(cib)
@@ -319,7 +328,7 @@ def lab_cib(cib_text: str, plan_: PacemakerPlan, lab_dir: Path,
     nodes = plan_.nodes
     for p in list(conf.iter("primitive")):
         cls, prov, typ = p.get("class"), p.get("provider"), p.get("type")
-        rid = p.get("id")
+        rid = p.get("id", "")
         if cls == "stonith":
             hosts = _nv(p, "pcmk_host_list") or _nv(p, "pcmk_host_map") or " ".join(nodes)
             if _nv(p, "pcmk_host_map") and not _nv(p, "pcmk_host_list"):
@@ -367,7 +376,7 @@ def lab_cib(cib_text: str, plan_: PacemakerPlan, lab_dir: Path,
 
 def _nvs(p: ET.Element) -> dict[str, str]:
     ia = p.find("instance_attributes")
-    return {nv.get("name"): nv.get("value") for nv in (ia if ia is not None else [])}
+    return {nv.get("name", ""): nv.get("value", "") for nv in (ia if ia is not None else [])}
 
 
 def _nv(p: ET.Element, name: str) -> str | None:
@@ -378,7 +387,7 @@ def _replace_params(p: ET.Element, params: dict[str, str]) -> None:
     for ia in p.findall("instance_attributes"):
         p.remove(ia)
     if params:
-        rid = p.get("id")
+        rid = p.get("id", "")
         ia = ET.Element("instance_attributes", id=f"{rid}-instance_attributes")
         for k, v in params.items():
             ET.SubElement(ia, "nvpair", id=f"{rid}-instance_attributes-{k}", name=k, value=v)

@@ -64,7 +64,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from hamodel.drill.lab import Lab, LabError, Process, run
-from hamodel.drill.pacemaker.cluster_plan import (FENCE_AGENT, REDIS_AGENT, PacemakerPlan, corosync_value, generated_files,
+from hamodel.drill.pacemaker.cluster_plan import (FENCE_AGENT, REDIS_AGENT, Member, PacemakerPlan, corosync_value, generated_files,
                                                   lab_cib, plan)
 from hamodel.model import Architecture
 
@@ -287,11 +287,17 @@ printf '%s\\n' "$input" | exec nsenter -t {os.getpid()} -m -n -- {sys.executable
         if r.returncode != 0:
             raise LabError(f"{' '.join(argv)} (for {node}): exit {r.returncode}: {(r.stderr or r.stdout).strip()[-500:]}")
 
+    def qnetd_member(self) -> Member:
+        """The quorum device's host (the plan of a cluster without one has none: a lab error)."""
+        if self.plan.qnetd is None:
+            raise LabError("this cluster has no quorum device host (PacemakerCluster.qdevice)")
+        return self.plan.qnetd
+
     def _qdevice_certificates(self) -> None:
         """The TLS set-up ``pcs quorum device add`` does (corosync-qdevice-net-certutil(8)): a CA and
         server certificate on the qnetd host, a client certificate for the cluster signed by it and
         imported on every cluster node. The shipped corosync.conf keeps TLS on (its default)."""
-        q = self.plan.qnetd.node
+        q = self.qnetd_member().node
         qetc = self.ndir(q) / "etc-corosync"
         qetc.mkdir(parents=True, exist_ok=True)
         cluster = corosync_value(next(iter(self.plan.corosync_conf.values())), "totem", "cluster_name") or "hacluster"
@@ -318,7 +324,7 @@ printf '%s\\n' "$input" | exec nsenter -t {os.getpid()} -m -n -- {sys.executable
 
     def start_qnetd(self) -> None:
         """Start corosync-qnetd on the quorum device's host and wait until it listens."""
-        q = self.plan.qnetd
+        q = self.qnetd_member()
         d = self.ndir(q.node)
         self.lab.write_file(d / "qnetd.sh", QNETD_SCRIPT.format(etc=d / "etc-corosync"), mode=0o700)
         self.procs[(q.node, "qnetd")] = self.lab.start(
@@ -334,12 +340,12 @@ printf '%s\\n' "$input" | exec nsenter -t {os.getpid()} -m -n -- {sys.executable
         self.wait(listening, 20, f"corosync-qnetd on {q.node} listening", detail=lambda: self.tail(d / "qnetd.out"))
 
     def qnetd_alive(self) -> bool:
-        p = self.procs.get((self.plan.qnetd.node, "qnetd")) if self.plan.qnetd else None
+        p = self.procs.get((self.plan.qnetd.node, "qnetd")) if self.plan.qnetd is not None else None
         return p is not None and p.alive()
 
     def stop_qnetd(self) -> None:
         """corosync-qnetd dies (SIGKILL): the quorum device's vote is gone, its host stays up."""
-        p = self.procs.get((self.plan.qnetd.node, "qnetd"))
+        p = self.procs.get((self.qnetd_member().node, "qnetd"))
         if p is not None and p.alive():
             self.lab.stop(p, signal.SIGKILL)
 
@@ -437,16 +443,15 @@ printf '%s\\n' "$input" | exec nsenter -t {os.getpid()} -m -n -- {sys.executable
             return None
         out: dict[str, list[tuple[str, str]]] = {}
         for r in x.iter("resource"):
-            rid = r.get("id")
-            where = out.setdefault(rid, [])
+            where = out.setdefault(r.get("id", ""), [])
             if r.get("active") == "true" and r.get("failed") != "true":
                 for nd in r.findall("node"):
-                    where.append((nd.get("name"), r.get("role")))
+                    where.append((nd.get("name", ""), r.get("role", "")))
         return out
 
     def primitives(self) -> list[str]:
         conf = ET.fromstring(self.configuration)
-        return [p.get("id") for p in conf.iter("primitive")]
+        return [p.get("id", "") for p in conf.iter("primitive")]
 
     def unsettled(self, nodes: list[str] | None = None) -> list[str]:
         """What keeps the cluster from its steady state: nodes online, quorum, a DC, resources started."""

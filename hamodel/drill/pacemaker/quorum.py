@@ -298,7 +298,7 @@ def partition(pl: PacemakerLab, watch: HolderWatch, qw: QuorumWatch) -> dict[str
                              {"quorum_lost_s": lost_s, "fenced_s": fence_s, "last_seen_quorate_s": last_quorate},
                              ended is not None and ended <= lose_by and not pred["quorate"][isolated]))
         reason = (f"{isolated} reaches 1 of 3 votes (itself), {', '.join(winners)} reach 2 (itself and qnetd on "
-                  f"{pl.plan.qnetd.node}): they fence {isolated} and take the VIP")
+                  f"{pl.qnetd_member().node}): they fence {isolated} and take the VIP")
     t1 = time.monotonic()
     if moved:
         unplace(pl, rid, avoid=isolated)
@@ -374,7 +374,7 @@ def crash(pl: PacemakerLab, watch: HolderWatch, qw: QuorumWatch) -> dict[str, An
                                                           f"{victim}" if delay else ""),
                            "reason": f"{victim} loses power; {other} alone keeps quorum ("
                                      + ("two_node" if shape(pl.arch) == "two_node" else
-                                        f"its vote and qnetd's on {pl.plan.qnetd.node}")
+                                        f"its vote and qnetd's on {pl.qnetd_member().node}")
                                      + f"), fences {victim} and starts the VIP",
                            "timeouts": tm.as_json()},
             "measured": measured, "checks": checks}
@@ -387,7 +387,7 @@ def qnetd_loss_then_crash(pl: PacemakerLab, watch: HolderWatch, qw: QuorumWatch)
     from hamodel.analysis.components import QNETD, node_id, proc_id
 
     vip = vip_of(pl)
-    q = pl.plan.qnetd.node
+    q = pl.qnetd_member().node
     holder = pl.vip_holders(vip.address)[0]
     victim = next(n for n in pl.nodes if n != holder)
     step1 = [proc_id(QNETD, q)]
@@ -568,7 +568,7 @@ def run_quorum(arch: Architecture, *, lock: Path | None = None, scenarios: list[
             by_kind = {c.kind: c for c in SCENARIO_KINDS}
             out = run_each(pl, [by_kind[n] for n in names], ClusterRun(pl, watch, quorum=qw), say)
             return {"model": arch.name, "model_file": model_file, "kind": "pacemaker", "quorum_shape": qshape,
-                    "source": pl.plan.source, "nodes": pl.nodes, "qnetd": pl.plan.qnetd.node if pl.plan.qnetd else None,
+                    "source": pl.plan.source, "nodes": pl.nodes, "qnetd": pl.qnetd_member().node if pl.plan.qnetd else None,
                     "lab_prefix": pl.lab.prefix, "timings": pl.timings, "timeouts": QTimeouts(pl, pl.nodes[0]).as_json(),
                     "substitutions": pl.substitutions, "notes": pl.plan.notes,
                     "findings": sorted(f.id for f in pl.dep.findings),

@@ -83,14 +83,14 @@ def redis_clone(configuration: str) -> tuple[str, str, str] | None:
         meta = {nv.get("name"): (nv.get("value") or "").lower() for m in clone.findall("meta_attributes") for nv in m}
         if clone.tag == "master" or meta.get("promotable") in ("true", "1", "yes"):
             params = {nv.get("name"): nv.get("value") for ia in prim.findall("instance_attributes") for nv in ia}
-            return clone.get("id"), prim.get("id"), params.get("port") or "6379"
+            return clone.get("id", ""), prim.get("id", ""), params.get("port") or "6379"
     return None
 
 
 def promoted_vips(configuration: str, clone: str) -> list[str]:
     """The resources the CIB colocates with the promoted role of ``clone`` (a VIP following the primary)."""
     conf = ET.fromstring(configuration)
-    return sorted(c.get("rsc") for c in conf.iter("rsc_colocation")
+    return sorted(c.get("rsc", "") for c in conf.iter("rsc_colocation")
                   if c.get("with-rsc") == clone and c.get("with-rsc-role") in PROMOTED)
 
 
@@ -144,7 +144,7 @@ def redis_promoted_kill(ctx: ClusterRun) -> dict[str, Any]:
     watched = {v.address for v in pl.plan.vips}
     row = pl.dep.recovery.get(service, "node") if getattr(pl.dep, "recovery", None) else None
     from_table = row is not None and row.rto_s is not None
-    if from_table:
+    if row is not None and row.rto_s is not None:
         bound = round(row.rto_s[1] + MARGIN_S, 2)
         why = f"the analysis' recovery table: {row.formula} = {row.rto_s[1]:g} s + {MARGIN_S:g} s margin"
     else:

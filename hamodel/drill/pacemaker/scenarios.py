@@ -304,7 +304,7 @@ def node_crash(pl: PacemakerLab, watch: HolderWatch) -> dict[str, Any]:
                              "fenced first" if fence_s is not None and vip_s is not None and fence_s <= vip_s
                              else ("not fenced" if fence_s is None else "VIP moved first")))
     t1 = time.monotonic()
-    if moved_cinder:
+    if moved_cinder and cinder:
         unplace(pl, cinder, avoid=victim)
     pl.power_on(victim)
     settle(pl)
@@ -375,7 +375,7 @@ def partition(pl: PacemakerLab, watch: HolderWatch, analysis: dict[str, Any], *,
     by = ("the isolated node itself (no quorum)" if vip_rid in stopped
           else "fencing" if fence_s is not None else "nobody" if released_s is None else "unknown")
     t1 = time.monotonic()
-    if moved_vip:
+    if moved_vip and vip_rid:
         unplace(pl, vip_rid, avoid=minority)
     pl.isolate(minority, cut=False)
     if not pl.alive(minority) or not pl.alive(minority, "corosync"):
