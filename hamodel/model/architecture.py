@@ -124,8 +124,9 @@ class PacemakerCluster(HaBase):
     cluster_name: Name = Field(default="hacluster", exclude_if=lambda v: v == "hacluster")
     transport: Literal["knet", "udpu", "udp"] = Field(default="knet", exclude_if=lambda v: v == "knet")
     rings: RefList = Field(default_factory=list, exclude_if=lambda v: not v,
-                           description="networks of corosync's links, in order; default the first network every "
-                                       "cluster node is on")
+                           description="networks of corosync's links, in order; default the first two networks "
+                                       "every cluster node is on that carry no public VIP (knet links 0 and 1; "
+                                       "one with udp/udpu)")
     token_ms: Annotated[int, Field(ge=100, le=600_000)] = Field(default=3000, exclude_if=lambda v: v == 3000)
 
 

@@ -113,6 +113,10 @@ INTERMEDIATE_CIPHERSUITES = "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_C
 _CIPHERS = Annotated[str, Field(pattern=r"^[A-Za-z0-9_+!:.-]{1,1000}$")]
 
 
+# One year: what HSTS preload lists ask for and what Mozilla's guidelines give.
+HSTS_MAX_AGE_S = 31_536_000
+
+
 class HaproxySettings(HaBase):
     """What every generated haproxy.cfg writes in ``global`` and ``defaults``.
 
@@ -121,6 +125,8 @@ class HaproxySettings(HaBase):
     Timeouts are in seconds; a front's own ``timeout_*_s`` override them.
     TLS: ``tls_min_version`` and the cipher lists apply to every TLS bind
     and to re-encryption towards backends (Mozilla intermediate by default).
+    ``hsts_max_age_s``: the ``Strict-Transport-Security`` max-age every
+    TLS-terminating front sends (one year by default; 0: no header).
     """
 
     maxconn: int = Field(default=8192, ge=1, le=10_000_000)
@@ -136,6 +142,9 @@ class HaproxySettings(HaBase):
     tls_min_version: Literal["TLSv1.2", "TLSv1.3"] = "TLSv1.2"
     tls_ciphers: _CIPHERS = INTERMEDIATE_CIPHERS
     tls_ciphersuites: _CIPHERS = INTERMEDIATE_CIPHERSUITES
+    # Out of the canonical JSON at its default (existing models keep their hash).
+    hsts_max_age_s: int = Field(default=HSTS_MAX_AGE_S, ge=0, le=2 * HSTS_MAX_AGE_S,
+                                exclude_if=lambda v: v == HSTS_MAX_AGE_S)
 
     @model_validator(mode="after")
     def _coherent(self) -> "HaproxySettings":
