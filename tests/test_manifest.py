@@ -14,7 +14,7 @@ import yaml
 
 from test_configs import reference, small_arch
 
-from hamodel.generators.configs import ConfigError, NodeFile
+from hamodel.generators.configs import ConfigError, NodeFile, build_configs
 from hamodel.generators.manifest import FORMAT, KINDS, render_manifest
 from hamodel.generators.sysctl import DEST as SYSCTL_DEST
 from hamodel.model.base import SecretRef
@@ -50,7 +50,8 @@ def test_every_file_has_its_install_metadata(multirack):
         assert e["validate"]["command"] == k.validate, rel
         # A kind without a validator says why.
         assert e["validate"]["command"] or e["validate"]["note"], rel
-        assert set(e["prerequisites"]) == {"packages", "files", "directories", "sysctl", "firewall"}, rel
+        assert set(e["prerequisites"]) == {"packages", "files", "directories", "sysctl", "firewall",
+                                           "health_endpoints"}, rel
     node = next(n for n in sorted({e["node"] for e in m["files"].values()})
                 if {"haproxy", "keepalived", "sysctl"} <= {e["kind"] for e in m["files"].values() if e["node"] == n})
     by_kind = {e["kind"]: e for e in m["files"].values() if e["node"] == node}
@@ -63,6 +64,31 @@ def test_every_file_has_its_install_metadata(multirack):
     # sysctl before HAProxy (it binds VIPs), HAProxy before keepalived (which tracks it).
     order = [x["kind"] for x in m["install_order"]]
     assert order.index("sysctl") < order.index("haproxy") < order.index("keepalived")
+
+
+def test_health_endpoints_the_checks_query_are_prerequisites(multirack):
+    """Galera's clustercheck (9200) in multirack, Patroni's REST API (8008) in
+    webplatform: every backend node, its address and the firewall rule letting
+    the HAProxy node in, listed on each haproxy.cfg that checks it."""
+    m = json.loads(multirack["manifest.json"])
+    dep = reference("multirack")
+    hp = {e["node"]: e for e in m["files"].values() if e["kind"] == "haproxy"}
+    assert hp
+    for node, e in hp.items():
+        ends = e["prerequisites"]["health_endpoints"]
+        galera = [x for x in ends if x["service"] == "galera"]
+        assert sorted(x["node"] for x in galera) == sorted(dep.placement.nodes_of("galera")), node
+        for x in galera:
+            assert x["port"] == 9200 and "clustercheck" in x["provider"] and "GET / answers 200" in x["check"]
+            backend = dep.architecture.node(x["node"])
+            net = next(i.network for i in backend.interfaces if str(i.address) == x["address"])
+            assert x["firewall"]["sources"] == [str(dep.architecture.node(node).interface_on(net).address)]
+            assert (x["firewall"]["port"], x["firewall"]["node"]) == (9200, x["node"])
+        assert {x["service"] for x in ends} == {"galera"}, ends  # no other front has a check port of its own
+    web = json.loads(build_configs(reference("webplatform"))["manifest.json"])
+    ends = [x for e in web["files"].values() if e["kind"] == "haproxy"
+            for x in e["prerequisites"]["health_endpoints"] if x["service"] == "postgres"]
+    assert ends and all(x["port"] == 8008 and x["packages"] == ["patroni"] and "/primary" in x["check"] for x in ends)
 
 
 def test_prerequisites_name_certificates_socket_folder_sysctl_and_vrrp(multirack):
