@@ -168,6 +168,7 @@ class Colocation:
     with_rsc: str
     score: str = "INFINITY"
     why: str = ""
+    with_rsc_role: str | None = None   # "Promoted": with the promoted instance of a promotable clone
 
     @property
     def id(self) -> str:
@@ -465,7 +466,15 @@ def plan_cib(dep: Deployment, secrets: Secrets, corosync: CorosyncPlan) -> CibPl
                                        _IPADDR2_OPS, f"VIP {v} ({a}) of {g.service}, held by one of "
                                        f"{', '.join(g.members)}"))
             allowed(rid, g.members, f"vrrp_groups[{g.service}]")
-            if holder is not None:
+            if holder is not None and holder.promotable:
+                # As the redis agent's documentation and TripleO do: the address follows the
+                # promoted instance (the one that takes writes) and comes up once it is promoted;
+                # Mandatory, so on a move it is stopped before the old instance is demoted.
+                colocations.append(Colocation(rid, holder.top, with_rsc_role="Promoted",
+                                              why=f"{v} only where {g.service} is promoted"))
+                orders.append(Order(holder.top, "promote", rid, "start", kind="Mandatory",
+                                    why=f"{v} up once {g.service} is promoted there"))
+            elif holder is not None:
                 # As TripleO does: the VIP runs where the holder (HAProxy) runs, and
                 # starts first; Optional, so a HAProxy restart does not move the VIP.
                 colocations.append(Colocation(rid, holder.top, why=f"{v} only where {g.service} runs"))

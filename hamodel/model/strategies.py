@@ -386,6 +386,11 @@ class AppCluster(HaBase):
     elects a primary once a majority is back (MongoDB, Redis Sentinel) is
     ``automatic``: the analysis still reports a quorum lost for good.
     ``access`` puts the cluster behind a VIP too (Galera).
+    ``vips`` (Pacemaker only, a promotable clone such as Redis under
+    ``ocf:heartbeat:redis``) are addresses that follow the promoted
+    instance: Pacemaker runs each as an ``IPaddr2`` resource colocated with
+    the promoted role and started after the promotion. Clients connect to
+    it directly: no HAProxy front may use such a VIP.
     """
 
     kind: Literal["app_cluster"] = "app_cluster"
@@ -394,8 +399,16 @@ class AppCluster(HaBase):
     cold_start: Literal["manual", "automatic", "automatic-after-crash", "automatic-when-all-back"] = "manual"
     manager: Literal["pacemaker"] | None = None
     access: BehindVip | None = None
+    vips: RefList = Field(default_factory=list, exclude_if=lambda v: not v)
     # Out of the canonical JSON while unset (existing models keep their hash).
     replication: Replication | None = Field(default=None, exclude_if=lambda v: v is None, description=_REPLICATION)
+
+    @model_validator(mode="after")
+    def _vips_follow_the_promoted(self) -> "AppCluster":
+        if self.vips and self.manager != "pacemaker":
+            raise ValueError("vips: an address that follows the promoted member needs Pacemaker to move it: give "
+                             "manager='pacemaker' (or put the cluster behind a VIP with access=BehindVip(...))")
+        return self
 
 
 class Witness(HaBase):
