@@ -31,10 +31,25 @@ from hamodel.output import write_tree
 ANSIBLE_PLAYBOOK = str(Path(sys.executable).parent / "ansible-playbook")
 
 
-def _batches(tmp: Path, model: str, serial: int, *, old_shape: bool = False) -> tuple[list[list[str]], list[set[str]]]:
+def _batches(tmp: Path, model: str, serial: int, *, old_shape: bool = False,
+             no_waves: bool = False) -> tuple[list[list[str]], list[set[str]]]:
     dep = reference(model)
     out = tmp / "out"
     write_tree(out, build_configs(dep, env={"HAMODEL_IPMI_PASSWORD": "x"}))
+    if no_waves:  # an inventory from elsewhere: no wave groups
+        inv = out / "ansible" / "inventory.yml"
+        kept, skipping = [], False
+        for line in inv.read_text().splitlines():
+            depth = len(line) - len(line.lstrip())
+            if line.strip().startswith("hamodel_wave_"):
+                skipping, wave_depth = True, depth
+                continue
+            if skipping and depth > wave_depth:
+                continue
+            skipping = False
+            kept.append(line)
+        inv.write_text("\n".join(kept) + "\n")
+        assert "hamodel_wave_" not in inv.read_text()
     plays = yaml.safe_load((out / "ansible" / "deploy.yml").read_text())
     play = plays[0]
     if old_shape:
@@ -73,6 +88,14 @@ def test_serial_3_never_batches_two_members_of_a_group(tmp_path: Path, model: st
 def test_the_old_shape_did_break_it(tmp_path: Path) -> None:
     batches, sets = _batches(tmp_path, "openstack_pacemaker", 3, old_shape=True)
     assert _clashes(batches, sets), batches
+
+
+@needs_ansible
+def test_without_waves_the_play_still_runs_every_host_serially(tmp_path: Path) -> None:
+    """No wave groups in the inventory: the whole group, hamodel_serial at a
+    time (never an empty play that reports success, never all at once)."""
+    batches, _ = _batches(tmp_path, "openstack_keepalived", 1, no_waves=True)
+    assert batches == [["ctl-1"], ["ctl-2"], ["ctl-3"]]
 
 
 def test_waves_are_a_colouring() -> None:

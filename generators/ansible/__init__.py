@@ -373,7 +373,8 @@ def _play(kinds_table: Mapping[str, Any], manifest_format: int) -> list[dict[str
     return [{
         "name": "install the files hamodel generated",
         # The waves in order (see WAVE_PREFIX): every host of the build is in one.
-        "hosts": "{{ " + _WAVES + " | join(':') }}",
+        # An inventory without waves (not this build's): the whole group, hamodel_serial at a time.
+        "hosts": "{{ (" + _WAVES + " | join(':')) or '" + GROUP + "' }}",
         "gather_facts": False,
         # One host at a time by default, each batch through the health gate before
         # the next: a change that breaks a node stops the rollout there. With
@@ -381,7 +382,7 @@ def _play(kinds_table: Mapping[str, Any], manifest_format: int) -> list[dict[str
         # two members of a VRRP group or Pacemaker cluster.
         "serial": "{% set c = [hamodel_serial | default(1) | int, 1] | max %}{% set b = [] %}{% for w in "
                   + _WAVES + " %}{% for i in range(0, groups[w] | length, c) %}{% set _ = b.append([c, (groups[w] "
-                  "| length) - i] | min) %}{% endfor %}{% endfor %}{{ b }}",
+                  "| length) - i] | min) %}{% endfor %}{% endfor %}{{ b or [c] }}",
         "any_errors_fatal": True,
         "tasks": tasks,
     }, *_cluster_play(kinds)]
