@@ -133,3 +133,26 @@ def test_vips_need_pacemaker_and_no_haproxy_front_on_them():
     with pytest.raises(HamodelError, match="promoted member of services\\[redis\\]"):
         Architecture("x", networks=arch.networks, vips=arch.vips, nodes=arch.nodes,
                      services=[*arch.services, front], pacemaker=arch.pacemaker)
+
+
+def test_import_reads_it_back_as_the_promoted_vip(tmp_path, files):
+    """hamodel import of the generated CIB gives AppCluster(vips=...) again
+    (it gave PacemakerVip before, a different CIB), and the rebuilt CIB has
+    the same resources and constraints."""
+    from test_adopt_roundtrip import _collect
+
+    from hamodel.adopt import import_folder
+    from hamodel.loader import load
+
+    _collect(files, tmp_path / "collected")
+    draft = import_folder(tmp_path / "collected", "redis-vip")
+    assert "AppCluster(manager='pacemaker', vips=[redis_vip])" in draft.source, draft.source
+    (tmp_path / "site.py").write_text(draft.source)
+    rebuilt = build_configs(resolve(load(str(tmp_path / "site.py")), analyse=False))
+
+    def shape(xml: bytes) -> list:
+        conf = ET.fromstring(xml).find("configuration")
+        return sorted((el.tag, tuple(sorted(el.attrib.items()))) for part in ("resources", "constraints")
+                      for el in conf.find(part).iter())
+
+    assert shape(rebuilt["pacemaker/cib.xml"]) == shape(files["pacemaker/cib.xml"])
