@@ -433,7 +433,7 @@ def drill(
     injects failures and compares measurements with the predictions. Needs
     root. Exit 0 when every measurement agreed, 1 when one differed.
     """
-    from hamodel.drill.report import command
+    from hamodel.drill.command import command
 
     if json_file is not None:  # the old spelling: every command now says --json
         err.print("warning: --json-out is deprecated: use --json (JSON on stdout) > FILE", highlight=False)

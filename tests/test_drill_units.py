@@ -11,9 +11,9 @@ import pytest
 from hamodel.generators.drill_report import render_rst, rst_text
 from hamodel.drill import configs as cfgs
 from hamodel.drill.lab import Lab
-from hamodel.drill.kinds import KINDS
-from hamodel.drill.kinds.base import Scenario, ScenarioKind
-from hamodel.drill.monitoring import available as prometheus_available
+from hamodel.drill.registry import KINDS
+from hamodel.drill.scenario import Scenario, ScenarioKind
+from hamodel.drill.galera.monitoring import available as prometheus_available
 from hamodel.drill.plan import plan_lab
 from hamodel.drill.results import Check, ProbeSummary, ScenarioResult, as_json
 from hamodel.drill.runner import generated_files
@@ -29,7 +29,7 @@ if prometheus_available() is None:
 
 
 def galera_available() -> bool:
-    from hamodel.drill.galera import available
+    from hamodel.drill.galera.lab import available
 
     return available() is None
 
@@ -296,8 +296,8 @@ def test_backups_with_close_timers_are_all_possible_new_holders(keepalived_model
     not ctl-2. The prediction names both; with priorities 10 apart it names one."""
     from dataclasses import replace
 
-    from hamodel.drill.kinds.base import master_down
-    from hamodel.drill.kinds.holder_crash import SCHED_MARGIN_S, contenders
+    from hamodel.drill.keepalived.common import master_down
+    from hamodel.drill.keepalived.holder_crash import SCHED_MARGIN_S, contenders
 
     arch, dep, files = keepalived_model
     ctx = _ctx(arch, dep, files)
@@ -313,8 +313,8 @@ def test_backups_with_close_timers_are_all_possible_new_holders(keepalived_model
 def test_generated_priorities_make_the_next_holder_certain(keepalived_model):
     """The allocation spaces priorities 10 apart, so the drill predicts one successor
     (with steps of 1, 102/101/100, it had to accept either backup)."""
-    from hamodel.drill.kinds.base import master_down
-    from hamodel.drill.kinds.holder_crash import contenders
+    from hamodel.drill.keepalived.common import master_down
+    from hamodel.drill.keepalived.holder_crash import contenders
 
     arch, dep, files = keepalived_model
     ctx = _ctx(arch, dep, files)
@@ -329,7 +329,7 @@ def test_galera_scenarios_on_the_docs_page():
     measurements (rows lost per member) as text, not Python reprs."""
     import copy
 
-    from hamodel.drill.kinds.galera import GaleraMeasurement, GaleraPrediction
+    from hamodel.drill.galera.kinds import GaleraMeasurement, GaleraPrediction
 
     pred = GaleraPrediction("two of three keep the quorum", "galera", ["a", "b", "c"], 2,
                             predicted={"primary": True, "haproxy_down_within_s": 5.0})
@@ -406,7 +406,7 @@ def test_the_polled_service_is_a_stand_in_on_any_front():
     With galera run for real (a galera-* scenario in the drill) the client must poll a stand-in:
     before, holder-crash polled the real MariaDB with the stand-ins' protocol and the drill
     failed as 'unsettled: 10.10.0.10:3306 does not answer'."""
-    from hamodel.drill.kinds.base import probe_service
+    from hamodel.drill.scenario import probe_service
     from hamodel.pipeline import resolve
 
     dep = resolve(load(str(Path(__file__).parents[1] / "models" / "multirack.py")), k=1)

@@ -192,3 +192,22 @@ def test_what_to_fix_first_ranks_required_services_first():
     ranked = what_to_fix(imp, optional={"batch"})
     assert [f.component for f in ranked] == ["node:a", "node:b"]
     assert ranked[1].hours_per_year > ranked[0].hours_per_year  # the figures stay what they are
+
+
+def test_a_core_switch_that_partitions_a_cluster_is_named_a_partition_not_stopped_members():
+    """Three racks, one ToR each, every ToR on one core switch; a Galera
+    member per rack. The core switch stops no member: it splits the three
+    into three groups of one. The old text said it "stops more of its
+    members than its quorum can lose" and advised bonding the members to a
+    second switch (which does not help while every switch hangs on core)."""
+    core, tors = Switch("core"), [Switch(f"tor{i}") for i in (1, 2, 3)]
+    lan = Network("lan", subnet="10.9.0.0/24", switches=[core, *tors], links=[(t.name, "core") for t in tors])
+    nodes = [Node(f"db{i}", roles={"db"}, addresses={lan: f"10.9.0.{i}"}, switch=f"tor{i}") for i in (1, 2, 3)]
+    arch = Architecture("split", nodes=nodes, networks=[lan], services=[
+        Service("galera", on="db", replicas=3, strategy=AppCluster())])
+    f = _findings(arch, Placement({"galera": ["db1", "db2", "db3"]}))["quorum-loss:galera"]
+    assert "switch core splits its 3 running votes" in f.impact and "(db1 | db2 | db3)" in f.impact, f.impact
+    assert "stops more of its members" not in f.impact, f.impact
+    assert "second path between the members' switches" in f.mitigation, f.mitigation
+    # A ToR stops its one member: that stays a stop, not a split (2 of 3 remain together).
+    assert "switch:tor1" not in f.scenario

@@ -10,7 +10,7 @@ corosync.conf and CIB, the lab's fence agent; then they read its report.
 They need root and ``corosync pacemaker pacemaker-cli-utils resource-agents``
 (``.ci/install``).
 
-By hand: ``python -m hamodel.drill.pacemaker models/openstack_pacemaker.py``.
+By hand: ``hamodel drill models/openstack_pacemaker.py``.
 """
 
 from __future__ import annotations
@@ -27,12 +27,12 @@ from pathlib import Path
 
 import pytest
 
-from hamodel.drill import pacemaker_fence as fence
-from hamodel.drill.kinds import CLUSTER_LABS
-from hamodel.drill.kinds.pacemaker import PacemakerClusterLab, default_compare
+from hamodel.drill.pacemaker import fence
+from hamodel.drill.registry import CLUSTER_LABS
+from hamodel.drill.pacemaker.cluster import PacemakerClusterLab, default_compare
 from hamodel.drill.lab import list_namespaces
-from hamodel.drill.pacemaker import FENCE_AGENT, available, generated_files, lab_cib, plan
-from hamodel.drill.pacemaker_scenarios import _split_check, overlap
+from hamodel.drill.pacemaker.cluster_plan import FENCE_AGENT, available, generated_files, lab_cib, plan
+from hamodel.drill.pacemaker.scenarios import split_check, overlap
 from hamodel.loader import load
 from hamodel.pipeline import resolve
 
@@ -160,7 +160,7 @@ def test_fence_wrapper_answers_metadata_as_hacluster(arch, lab_plan):
     resources never started: 'nsenter: cannot open /proc/N/ns/net: Permission denied')."""
     import pwd
 
-    from hamodel.drill.pacemaker import PacemakerLab
+    from hamodel.drill.pacemaker.lab import PacemakerLab
 
     pwd.getpwnam("hacluster")
     pl = PacemakerLab(arch, lab_plan)
@@ -203,14 +203,14 @@ def test_overlap_measures_when_two_nodes_held_the_vip():
 
 
 def test_split_check_verdicts():
-    assert _split_check("none", 1, 0.0, None, 3.0, 20).agreed
-    assert not _split_check("none", 2, 0.3, 3.0, 3.0, 20).agreed
+    assert split_check("none", 1, 0.0, None, 3.0, 20).agreed
+    assert not split_check("none", 2, 0.3, 3.0, 3.0, 20).agreed
     # Without fencing: an overlap that the minority's own stop ends is what the quorum policy promises...
-    c = _split_check("transient at most", 2, 0.25, 9.8, 9.8, 19)
+    c = split_check("transient at most", 2, 0.25, 9.8, 9.8, 19)
     assert c.agreed and c.measured.startswith("transient")
     # ... one that outlasts the minority's stop, or a stop after the bound, is not.
-    assert not _split_check("transient at most", 2, 5.0, 15.0, 9.8, 19).agreed
-    assert not _split_check("transient at most", 2, 0.2, 25.0, 25.0, 19).agreed
+    assert not split_check("transient at most", 2, 5.0, 15.0, 9.8, 19).agreed
+    assert not split_check("transient at most", 2, 0.2, 25.0, 25.0, 19).agreed
 
 
 def test_registry_hands_pacemaker_deployments_to_the_cluster_lab(arch, built):
@@ -321,7 +321,7 @@ def test_cleanup_removes_a_killed_drills_cluster():
     its corosync and Pacemaker daemons and its lab dir."""
     if available():
         pytest.fail(available())
-    p = subprocess.Popen([sys.executable, "-m", "hamodel.drill.pacemaker", str(MODEL), "--scenario", "node-crash"],
+    p = subprocess.Popen([sys.executable, "-m", "hamodel.cli", "drill", str(MODEL), "--scenario", "node-crash"],
                          cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
     prefix = f"hml-{p.pid}-"
     daemons: list[int] = []

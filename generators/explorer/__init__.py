@@ -330,4 +330,4 @@ def generate(dep: Deployment, *, slug: str, k: int = 2) -> dict[str, bytes]:
     """``{<slug>/explorer.rst, <slug>/explorer.json}`` for the model document ``<slug>/index``."""
     data = explorer_data(dep, slug=slug, k=k)
     return {f"{slug}/explorer.json": data_json(data),
-            f"{slug}/explorer.rst": page_rst(data, title=dep.architecture.name).encode()}
+            f"{slug}/explorer.rst": page_rst(data, title=dep.architecture.title or dep.architecture.name).encode()}

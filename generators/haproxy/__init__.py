@@ -107,6 +107,8 @@ class Listen:
     tcp_keepalive: bool
     accept_single_backend: bool
     servers: tuple[Server, ...]
+    fastinter_ms: int | None = None
+    downinter_ms: int | None = None
     hsts_max_age_s: int = 0   # Strict-Transport-Security on TLS binds; 0: none
 
     @property
@@ -319,6 +321,7 @@ def _listens(dep: Deployment, name: str, access: BehindVip) -> tuple[list[Listen
             timeout_tunnel_s=timeouts["tunnel"], timeout_http_request_s=timeouts["http-request"], maxconn=maxconn,
             tcp_keepalive=access.tcp_keepalive, accept_single_backend=access.accept_single_backend,
             servers=tuple(servers), hsts_max_age_s=arch.haproxy.hsts_max_age_s,
+            fastinter_ms=access.check.fastinter_ms, downinter_ms=access.check.downinter_ms,
         ))
     redirects = [Redirect(name=f"{name}-{r}-redirect" + ("" if i == 0 else f"-{v}"), service=name, vip=v,
                           bind=hostport(a, r))

@@ -66,6 +66,16 @@ def _cause(v: ModelView, s: str, c: str) -> tuple[str, str]:
         proc, node = name.split("@", 1)
         return (f"process {proc} on {node} is the only one that can serve it",
                 "Run more instances on other nodes; a supervisor (supervisor='systemd') shortens the outage.")
+    if kind in ("domain", "switch", "link", "trunk") and isinstance(st, AppCluster):
+        split = _split_votes(v, s, c)
+        if split is not None:
+            # Enough voters still run: the failure separates them (a transit switch, an uplink).
+            what = f"{kind} {name}" if kind != "domain" else f"{v.arch.domain(name).kind} {name}"
+            return (f"{what} splits its {len(split[0]) + sum(len(g) for g in split[1:])} running votes into groups "
+                    f"that cannot reach each other ({' | '.join(', '.join(g) for g in split)}) and none holds "
+                    f"{v.quorum(s)} of {len(v.cluster_voters(s))}",
+                    "Add a second path between the members' switches (a second core switch, or another link from "
+                    "each switch), or bond the members to switches that stay connected when it fails.")
     if kind in ("domain", "switch") and isinstance(st, AppCluster):
         what = f"{v.arch.domain(name).kind} {name}"
         spare = len(v.cluster_voters(s)) - v.quorum(s)
@@ -144,6 +154,27 @@ def _fence_race_loss(v: ModelView, c: str) -> tuple[str, str] | None:
     if any(e.port_up(winner, net) for net in v.ports[winner]):
         return None
     return winner, loser
+
+
+def _split_votes(v: ModelView, s: str, c: str) -> list[list[str]] | None:
+    """The groups (nodes) into which the failure of ``c`` separates the
+    running voters of cluster ``s``, when enough of them still run to make a
+    quorum together: the failure partitions the cluster rather than stopping
+    its members. ``None`` when too few voters run to make a quorum at all."""
+    e = Evaluation(v, {c})
+    running = sorted({x for w, x in v.cluster_voters(s) if e.inst_ok(w, x)})
+    votes = sum(1 for w, x in v.cluster_voters(s) if e.inst_ok(w, x))
+    if votes < v.quorum(s):
+        return None
+    groups: list[list[str]] = []
+    for x in running:
+        for g in groups:
+            if e.reach(g[0], x):
+                g.append(x)
+                break
+        else:
+            groups.append([x])
+    return groups if len(groups) > 1 else None
 
 
 def _separated(v: ModelView, s: str, c: str) -> str | None:

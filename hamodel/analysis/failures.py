@@ -59,7 +59,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Literal, Sequence
 
-from hamodel.analysis.availability import ServiceAvailability, availabilities, has_figures
+from hamodel.analysis.availability import ServiceAvailability, availabilities, has_figures, with_reads
 from hamodel.analysis.components import ModelView, component_kind, node_id, set_key, sort_set, view
 from hamodel.analysis.causes import _explain, _fmt_set, _plural
 from hamodel.analysis.cutsets import Analyzer, CutSet
@@ -468,7 +468,9 @@ class Analysis:
         """Exact availability per service, from its BDD (see :func:`availability`)."""
         if not has_figures(self.view):
             return {}
-        return availabilities(self.analyzer, _analysed(self.arch), self.diagrams, limit)
+        writes = availabilities(self.analyzer, _analysed(self.arch), self.diagrams, limit)
+        single = [s for s in _analysed(self.arch) if isinstance(self.view.services[s].strategy, Elected)]
+        return with_reads(self.analyzer, writes, single, limit)
 
     def importance(self, limit: int = 20_000) -> dict:
         """Birnbaum / Fussell-Vesely / RAW / RRW per component and service

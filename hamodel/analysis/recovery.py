@@ -25,6 +25,10 @@ Formulas (each a rule of the daemon, cited where it is applied):
   (``timeout check`` is always written), a refused one at once.
   ``option redispatch`` (always written) retries a refused connection on
   another server, so a dead process alone may cost a client nothing.
+  Where ``check.fastinter_ms`` is set (written as ``fastinter``), the checks
+  after the first failed one are that far apart: ``inter + (fall - 1) x
+  fastinter``. ``downinter`` spaces the checks of a server already DOWN, so
+  it delays only its return, which no row here predicts.
 - Galera (defaults; hamodel writes no my.cnf): survivors block writes until
   the lost member is evicted: ``evs.suspect_timeout`` (5 s) at least, plus
   ``evs.inactive_check_period`` (0.5 s) and ``evs.install_timeout`` (7.5 s)
@@ -151,13 +155,24 @@ class RecoveryAnalysis:
         where = self._access_field(service)
         inter = Timer("HAProxy check inter", c.inter_ms / 1000, f"{where}.check.inter_ms")
         fall = Timer("HAProxy check fall", float(c.fall), f"{where}.check.fall")
-        if not unreachable:
-            return _Span(max(0, c.fall - 1) * c.inter_ms / 1000, c.fall * c.inter_ms / 1000, inter,
-                         "fall x inter (refused at once)", (inter, fall))
-        # haproxy.cfg always writes `timeout check`: a check connects within min(timeout connect, inter).
         per = min(self.arch.haproxy.timeout_connect_s * 1000, c.inter_ms) / 1000
-        return _Span(c.fall * per + (c.fall - 1) * c.inter_ms / 1000, c.fall * (c.inter_ms / 1000 + per), inter,
-                     "fall x (inter + min(timeout connect, inter))", (inter, fall))
+        if c.fastinter_ms is None:
+            if not unreachable:
+                return _Span(max(0, c.fall - 1) * c.inter_ms / 1000, c.fall * c.inter_ms / 1000, inter,
+                             "fall x inter (refused at once)", (inter, fall))
+            # haproxy.cfg always writes `timeout check`: a check connects within min(timeout connect, inter).
+            return _Span(c.fall * per + (c.fall - 1) * c.inter_ms / 1000, c.fall * (c.inter_ms / 1000 + per), inter,
+                         "fall x (inter + min(timeout connect, inter))", (inter, fall))
+        # After the first failed check (up to inter after the death) the server is going
+        # down: HAProxy spaces the remaining fall - 1 checks by fastinter (haproxy.cfg writes it).
+        fast = Timer("HAProxy check fastinter", c.fastinter_ms / 1000, f"{where}.check.fastinter_ms")
+        top = fast if c.fall > 1 and (c.fall - 1) * c.fastinter_ms > c.inter_ms else inter
+        if not unreachable:
+            return _Span((c.fall - 1) * c.fastinter_ms / 1000, (c.inter_ms + (c.fall - 1) * c.fastinter_ms) / 1000,
+                         top, "inter + (fall - 1) x fastinter (refused at once)", (inter, fall, fast))
+        return _Span(c.fall * per + (c.fall - 1) * c.fastinter_ms / 1000,
+                     c.fall * per + (c.inter_ms + (c.fall - 1) * c.fastinter_ms) / 1000, top,
+                     "fall x min(timeout connect, inter) + inter + (fall - 1) x fastinter", (inter, fall, fast))
 
     def _access_field(self, service: str) -> str:
         s = self.arch.service(service).strategy
