@@ -254,7 +254,9 @@ def test_inventory_merges_with_a_site_inventory_in_either_order(tmp_path: Path) 
         assert sorted(listed["haproxy"]["hosts"]) == ["infra-1", "n1"]
         assert sorted(listed["hamodel_haproxy"]["hosts"]) == ["n1", "n2", "n3"]
         assert sorted(listed["hamodel"]["children"]) == ["hamodel_exporter_node", "hamodel_haproxy", "hamodel_keepalived",
-                                                         "hamodel_keepalived_state", "hamodel_sysctl"]
+                                                         "hamodel_keepalived_state", "hamodel_sysctl",
+                                                         # the rolling waves: one VRRP group, a host each
+                                                         "hamodel_wave_000", "hamodel_wave_001", "hamodel_wave_002"]
         assert sorted(listed["hamodel"]["hosts"]) == ["n1", "n2", "n3"]
         assert "infra-1" not in listed["hamodel"]["hosts"]
         # Paths do not depend on the inventory's folder (which -i came first).

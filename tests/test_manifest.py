@@ -14,7 +14,7 @@ import yaml
 
 from test_configs import reference, small_arch
 
-from hamodel.generators.configs import ConfigError, NodeFile
+from hamodel.generators.configs import ConfigError, NodeFile, build_configs
 from hamodel.generators.manifest import FORMAT, KINDS, render_manifest
 from hamodel.generators.sysctl import DEST as SYSCTL_DEST
 from hamodel.model.base import SecretRef
@@ -50,7 +50,8 @@ def test_every_file_has_its_install_metadata(multirack):
         assert e["validate"]["command"] == k.validate, rel
         # A kind without a validator says why.
         assert e["validate"]["command"] or e["validate"]["note"], rel
-        assert set(e["prerequisites"]) == {"packages", "files", "directories", "sysctl", "firewall"}, rel
+        assert set(e["prerequisites"]) == {"packages", "files", "directories", "sysctl", "firewall",
+                                           "health_endpoints"}, rel
     node = next(n for n in sorted({e["node"] for e in m["files"].values()})
                 if {"haproxy", "keepalived", "sysctl"} <= {e["kind"] for e in m["files"].values() if e["node"] == n})
     by_kind = {e["kind"]: e for e in m["files"].values() if e["node"] == node}
@@ -63,6 +64,31 @@ def test_every_file_has_its_install_metadata(multirack):
     # sysctl before HAProxy (it binds VIPs), HAProxy before keepalived (which tracks it).
     order = [x["kind"] for x in m["install_order"]]
     assert order.index("sysctl") < order.index("haproxy") < order.index("keepalived")
+
+
+def test_health_endpoints_the_checks_query_are_prerequisites(multirack):
+    """Galera's clustercheck (9200) in multirack, Patroni's REST API (8008) in
+    webplatform: every backend node, its address and the firewall rule letting
+    the HAProxy node in, listed on each haproxy.cfg that checks it."""
+    m = json.loads(multirack["manifest.json"])
+    dep = reference("multirack")
+    hp = {e["node"]: e for e in m["files"].values() if e["kind"] == "haproxy"}
+    assert hp
+    for node, e in hp.items():
+        ends = e["prerequisites"]["health_endpoints"]
+        galera = [x for x in ends if x["service"] == "galera"]
+        assert sorted(x["node"] for x in galera) == sorted(dep.placement.nodes_of("galera")), node
+        for x in galera:
+            assert x["port"] == 9200 and "clustercheck" in x["provider"] and "GET / answers 200" in x["check"]
+            backend = dep.architecture.node(x["node"])
+            net = next(i.network for i in backend.interfaces if str(i.address) == x["address"])
+            assert x["firewall"]["sources"] == [str(dep.architecture.node(node).interface_on(net).address)]
+            assert (x["firewall"]["port"], x["firewall"]["node"]) == (9200, x["node"])
+        assert {x["service"] for x in ends} == {"galera"}, ends  # no other front has a check port of its own
+    web = json.loads(build_configs(reference("webplatform"))["manifest.json"])
+    ends = [x for e in web["files"].values() if e["kind"] == "haproxy"
+            for x in e["prerequisites"]["health_endpoints"] if x["service"] == "postgres"]
+    assert ends and all(x["port"] == 8008 and x["packages"] == ["patroni"] and "/primary" in x["check"] for x in ends)
 
 
 def test_prerequisites_name_certificates_socket_folder_sysctl_and_vrrp(multirack):
@@ -90,8 +116,11 @@ def test_prerequisites_name_certificates_socket_folder_sysctl_and_vrrp(multirack
 def test_inventory_groups_are_prefixed_and_every_file_carries_its_metadata(multirack):
     inv = inventory(multirack)["all"]
     groups = inv["children"]["hamodel"]["children"]
-    assert set(groups) == {f"hamodel_{k}" for k in {e["kind"] for e in json.loads(multirack["manifest.json"])
-                                                    ["files"].values()}}
+    # One group per kind, plus the rolling waves (every host in exactly one).
+    waves = {g: v for g, v in groups.items() if g.startswith("hamodel_wave_")}
+    assert sorted(h for v in waves.values() for h in v["hosts"]) == sorted(inv["hosts"])
+    assert set(groups) - set(waves) == {f"hamodel_{k}" for k in {e["kind"] for e in json.loads(
+        multirack["manifest.json"])["files"].values()}}
     assert not set(inv["children"]) & {"haproxy", "keepalived", "sysctl", "galera"}
     assert inv["vars"]["hamodel_root"] == "{{ playbook_dir }}/.."
     for name, host in inv["hosts"].items():
@@ -105,7 +134,7 @@ def test_inventory_groups_are_prefixed_and_every_file_carries_its_metadata(multi
 def test_playbook_follows_the_table(multirack):
     plays = yaml.safe_load(multirack["ansible/deploy.yml"])
     play = plays[0]
-    assert play["hosts"] == "hamodel"
+    assert "hamodel_wave_" in play["hosts"]  # the rolling waves in order (test_rolling_waves.py runs them)
 
     def flat(tasks):
         for t in tasks:
@@ -132,7 +161,7 @@ def test_playbook_follows_the_table(multirack):
     kinds_in_order = [n.split(":")[0] for n in names if n.endswith(": files")]
     assert kinds_in_order == sorted((k for k in KINDS if KINDS[k].scope == "node"), key=lambda k: (KINDS[k].order, k))
     # The cluster kinds' play (no host in it without a Pacemaker cluster).
-    assert [p["hosts"] for p in plays] == ["hamodel", "hamodel_corosync"]
+    assert [p["hosts"] for p in plays][1:] == ["hamodel_corosync"]
     assert "handlers" not in play  # actions run inside each kind's block, where a failure is rescued
     assert [n for n in names if n.startswith("health gate")] == names[-3:]
 

@@ -286,6 +286,36 @@ def test_two_rings_on_two_networks():
     _assert_valid(validate_files(arch, files, replay=False))
 
 
+def _three_networks(**pm) -> Architecture:
+    """Cluster nodes on a LAN, a storage network and a public network (a public VIP on it)."""
+    pub = Network("pub", subnet="192.0.2.0/24")
+    lan = Network("lan", subnet="10.0.0.0/24")
+    sto = Network("storage", subnet="10.1.0.0/24")
+    pvip = VirtualIP("pvip", "192.0.2.100", network=pub, exposure="public")
+    nodes = [Node(f"n{i}", roles={"ctl"}, addresses={pub: f"192.0.2.1{i}", lan: f"10.0.0.1{i}", sto: f"10.1.0.1{i}"})
+             for i in (1, 2, 3)]
+    return Architecture("links", networks=[pub, lan, sto], vips=[pvip], nodes=nodes,
+                        services=[Service("haproxy", on="ctl", ports=[9300], strategy=PacemakerVip(pvip),
+                                          supervisor="pacemaker")],
+                        pacemaker=PacemakerCluster(on="ctl", fencing=False, **pm))
+
+
+def test_two_knet_links_by_default_on_two_cluster_networks():
+    """No rings in the model, nodes on two private networks and a public one:
+    knet links 0 and 1 on the private ones (model order), none on the public
+    network; corosync -t accepts the file on every node. udpu takes one link."""
+    arch = _three_networks()
+    files = build(arch)
+    for i in (1, 2, 3):
+        conf = files[f"nodes/n{i}/corosync/corosync.conf"].decode()
+        assert [x.strip() for x in conf.splitlines() if "_addr:" in x][2 * (i - 1):2 * i] == [
+            f"ring0_addr: 10.0.0.1{i}", f"ring1_addr: 10.1.0.1{i}"], conf
+        assert "linknumber: 1" in conf and "192.0.2." not in conf.split("nodelist")[1]
+    _assert_valid(validate_files(arch, files, replay=False))
+    one = build(_three_networks(transport="udpu"))["nodes/n1/corosync/corosync.conf"].decode()
+    assert "ring0_addr: 10.0.0.11" in one and "ring1_addr" not in one and "linknumber: 1" not in one
+
+
 # -- bad fence configuration: named errors -------------------------------------------------
 
 

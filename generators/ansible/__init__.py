@@ -31,8 +31,8 @@ default ``{{ playbook_dir }}/..``), ``hamodel_dest_root`` (a prefix for every
 path written on the node, default empty; for staging and tests),
 ``hamodel_handler_prefix`` (a list put before every handler command, e.g.
 ``["echo"]`` to see without reloading), ``hamodel_install_packages``,
-``hamodel_serial`` (hosts at a time, default 1: never every load balancer
-at once), ``hamodel_health_gate`` (default true), ``hamodel_health_prefix``
+``hamodel_serial`` (hosts at a time, default 1; hosts sharing a VRRP group
+or a Pacemaker cluster are never in one batch, whatever its value), ``hamodel_health_gate`` (default true), ``hamodel_health_prefix``
 (a list put before the health gate's commands), ``hamodel_service_check``
 (default ``systemctl is-active --quiet``) and ``hamodel_health_retries``
 (seconds, default 30).
@@ -62,6 +62,26 @@ from hamodel import __version__
 
 #: The group holding every host of a build; each kind's group is its child.
 GROUP = "hamodel"
+#: Rolling waves: the inventory's groups ``hamodel_wave_000``, ``hamodel_wave_001``, ...
+#: (children of GROUP). No two hosts of a wave share a VRRP group or a Pacemaker
+#: cluster; the play takes the waves in order, at most ``hamodel_serial`` hosts of
+#: one wave at a time, so a batch never holds two members of one group.
+WAVE_PREFIX = "hamodel_wave_"
+_WAVES = f"groups | dict2items | selectattr('key', 'match', '^{WAVE_PREFIX}[0-9]+$') | map(attribute='key') | sort"
+
+
+def waves(hosts: list[str], together: list[set[str]]) -> dict[str, list[str]]:
+    """Wave group name -> its hosts: a greedy colouring of ``hosts`` (by name)
+    where two hosts found in one set of ``together`` (a VRRP group's members,
+    a Pacemaker cluster's nodes) never share a wave. Every host is in one wave."""
+    wave: dict[str, int] = {}
+    for h in sorted(hosts):
+        taken = {wave[o] for t in together if h in t for o in t if o in wave}
+        wave[h] = next(i for i in range(len(hosts) + 1) if i not in taken)
+    out: dict[str, list[str]] = {}
+    for h, i in sorted(wave.items(), key=lambda kv: (kv[1], kv[0])):
+        out.setdefault(f"{WAVE_PREFIX}{i:03d}", []).append(h)
+    return out
 
 
 def group_name(kind: str) -> str:
@@ -352,12 +372,17 @@ def _play(kinds_table: Mapping[str, Any], manifest_format: int) -> list[dict[str
     tasks += _record_tasks() + _health_tasks()
     return [{
         "name": "install the files hamodel generated",
-        "hosts": GROUP,
+        # The waves in order (see WAVE_PREFIX): every host of the build is in one.
+        # An inventory without waves (not this build's): the whole group, hamodel_serial at a time.
+        "hosts": "{{ (" + _WAVES + " | join(':')) or '" + GROUP + "' }}",
         "gather_facts": False,
-        # One host at a time by default, each through the health gate before the
-        # next: a change that breaks a node stops the rollout there, and a VRRP
-        # group or Pacemaker cluster never has two members changing at once.
-        "serial": "{{ hamodel_serial | default(1) }}",
+        # One host at a time by default, each batch through the health gate before
+        # the next: a change that breaks a node stops the rollout there. With
+        # hamodel_serial > 1 a batch takes up to that many hosts of one wave, never
+        # two members of a VRRP group or Pacemaker cluster.
+        "serial": "{% set c = [hamodel_serial | default(1) | int, 1] | max %}{% set b = [] %}{% for w in "
+                  + _WAVES + " %}{% for i in range(0, groups[w] | length, c) %}{% set _ = b.append([c, (groups[w] "
+                  "| length) - i] | min) %}{% endfor %}{% endfor %}{{ b or [c] }}",
         "any_errors_fatal": True,
         "tasks": tasks,
     }, *_cluster_play(kinds)]

@@ -28,6 +28,9 @@ PIDFILE = HAPROXY_PIDFILE
 _CIPHERS = re.compile(r"[A-Za-z0-9_+!:.-]{1,1000}")
 # Stats without authentication listen here only (the node itself).
 LOOPBACK = "127.0.0.1"
+# Status pages a backend's web server may serve (Apache's mod_status and mod_info,
+# behind Keystone and Horizon): never answered on a public VIP.
+DENIED_PATHS = ("/server-status", "/server-info")
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,7 @@ class Globals:
     tls_min_version: str
     tls_ciphers: str
     tls_ciphersuites: str
+    hsts_max_age_s: int = 0
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,7 @@ class Bind:
     address: str              # host:port
     family: int
     tls_crt: str | None       # TLS termination on this VIP
+    public: bool = False      # the VIP's exposure is public
 
 
 @dataclass(frozen=True)
@@ -104,6 +109,32 @@ class Listen:
     servers: tuple[Server, ...]
     fastinter_ms: int | None = None
     downinter_ms: int | None = None
+    hsts_max_age_s: int = 0   # Strict-Transport-Security on TLS binds; 0: none
+
+    @property
+    def public_dsts(self) -> tuple[str, ...]:
+        """Addresses of the public binds (no port) when only some binds are
+        public; ``()`` when all or none are (no ``dst`` condition needed)."""
+        public = [b for b in self.binds if b.public]
+        if len(public) == len(self.binds):
+            return ()
+        return tuple(b.address.rsplit(":", 1)[0].strip("[]") for b in public)
+
+    @property
+    def denies(self) -> bool:
+        """HTTP front with a public VIP: status pages denied there."""
+        return self.mode == "http" and any(b.public for b in self.binds)
+
+    @property
+    def hsts(self) -> bool:
+        return self.mode == "http" and self.hsts_max_age_s > 0 and any(b.tls_crt for b in self.binds)
+
+    @property
+    def secure_cookie(self) -> bool:
+        """HAProxy's stickiness cookie gets ``secure`` when every bind terminates
+        TLS (on a mixed front a secure cookie would never come back over the
+        plain-text VIP, and HAProxy cannot set the flag per connection)."""
+        return self.sticky and all(b.tls_crt for b in self.binds)
 
     @property
     def vip(self) -> str:
@@ -201,6 +232,7 @@ def _globals(s: HaproxySettings) -> Globals:
             "timeout_connect_s", "timeout_client_s", "timeout_server_s", "timeout_http_request_s",
             "timeout_http_keep_alive_s", "timeout_queue_s", "timeout_check_s")},
         tls_min_version=s.tls_min_version, tls_ciphers=s.tls_ciphers, tls_ciphersuites=s.tls_ciphersuites,
+        hsts_max_age_s=integer(s.hsts_max_age_s, 0, 2 * 31_536_000, f"{w}.hsts_max_age_s"),
     )
 
 
@@ -220,6 +252,10 @@ def _vip(dep: Deployment, name: object, where: str) -> tuple[str, ipaddress.IPv4
     except KeyError:
         raise ConfigError([(where, f"unknown virtual IP {name!r}")]) from None
     return vip.name, address(vip.address, f"vips[{vip.name}].address")
+
+
+def _public(dep: Deployment, name: str) -> bool:
+    return dep.architecture.vip(name).exposure == "public"
 
 
 def _listens(dep: Deployment, name: str, access: BehindVip) -> tuple[list[Listen], list[Redirect]]:
@@ -271,7 +307,8 @@ def _listens(dep: Deployment, name: str, access: BehindVip) -> tuple[list[Listen
             ))
         out.append(Listen(
             name=f"{name}-{port}", service=name,
-            binds=tuple(Bind(vip=v, address=hostport(a, port), family=a.version, tls_crt=c) for v, a, c, _ in fronts),
+            binds=tuple(Bind(vip=v, address=hostport(a, port), family=a.version, tls_crt=c, public=_public(dep, v))
+                        for v, a, c, _ in fronts),
             backend_tls=bt is not None, backend_ca=backend_ca, mode=access.mode,
             tls_passthrough=access.tls_passthrough, balance=access.balance,
             inter_ms=integer(access.check.inter_ms, 100, 600_000, f"{field}.check.inter_ms"),
@@ -283,7 +320,7 @@ def _listens(dep: Deployment, name: str, access: BehindVip) -> tuple[list[Listen
             timeout_client_s=timeouts["client"], timeout_server_s=timeouts["server"],
             timeout_tunnel_s=timeouts["tunnel"], timeout_http_request_s=timeouts["http-request"], maxconn=maxconn,
             tcp_keepalive=access.tcp_keepalive, accept_single_backend=access.accept_single_backend,
-            servers=tuple(servers),
+            servers=tuple(servers), hsts_max_age_s=arch.haproxy.hsts_max_age_s,
             fastinter_ms=access.check.fastinter_ms, downinter_ms=access.check.downinter_ms,
         ))
     redirects = [Redirect(name=f"{name}-{r}-redirect" + ("" if i == 0 else f"-{v}"), service=name, vip=v,
@@ -410,7 +447,7 @@ def render_haproxy(dep: Deployment, plans: dict[str, HaproxyPlan], redacted: dic
     files = []
     for n, plan in sorted(plans.items()):
         def render(p: HaproxyPlan) -> bytes:
-            return template.render(node=n, model=dep.architecture.name, plan=p).encode()
+            return template.render(node=n, model=dep.architecture.name, plan=p, denied_paths=DENIED_PATHS).encode()
 
         files.append(NodeFile(
             node=n, kind="haproxy", path=f"nodes/{n}/haproxy/haproxy.cfg", dest=DEST,

@@ -159,7 +159,51 @@ def _haproxy_prerequisites(dep: Deployment, f: NodeFile, node_files: Sequence[No
                 for m in _SYSCTL_LINE.finditer(other.redacted.decode("utf-8", "replace")):
                     sysctl.append({"key": m.group(1), "value": m.group(2), "file": other.path,
                                    "why": "HAProxy binds virtual IPs this node may not hold"})
-    return {"files": files, "directories": dirs, "sysctl": sysctl}
+    return {"files": files, "directories": dirs, "sysctl": sysctl,
+            "health_endpoints": _health_endpoints(dep, f)}
+
+
+#: Processes whose separate HAProxy check port is Galera's clustercheck.
+_GALERA = frozenset({"galera", "mariadb", "mysqld", "mysql"})
+
+
+def _health_endpoints(dep: Deployment, f: NodeFile) -> list[dict[str, Any]]:
+    """The health endpoints this haproxy.cfg's checks query on a port of their
+    own (``check.port``): who must serve them (every backend node), what they
+    must answer, the package when one provides it, and the firewall rule on the
+    backend that lets this node's HAProxy in. hamodel generates none of them."""
+    from hamodel.generators.haproxy import backend_network
+
+    arch = dep.architecture
+    me = arch.node(f.node)
+    out = []
+    for name, access in dep.fronted_services():
+        port = access.check.port
+        if name not in f.services or port is None:
+            continue
+        svc = arch.service(name)
+        path = access.check.http_path
+        answer = (f"HTTP GET {path} answers {access.check.expect_status}" if path
+                  else "accepts a TCP connection") + " only while this member may serve"
+        if port == 8008 or svc.process == "patroni":
+            provider, packages = "Patroni's REST API (/primary: 200 on the leader only)", ["patroni"]
+        elif svc.process in _GALERA:
+            provider, packages = ("clustercheck: 200 while the member is Synced (wsrep_local_state 4), 503 "
+                                  "otherwise; not packaged in Debian: a script run by xinetd or a systemd "
+                                  "socket unit"), []
+        else:
+            provider, packages = f"an endpoint of {name} on port {port}", []
+        for b in dep.placement.nodes_of(name):
+            net = backend_network(dep, name, b)
+            theirs, mine = arch.node(b).interface_on(net), me.interface_on(net)
+            out.append({
+                "service": name, "node": b, "address": str(theirs.address) if theirs else b, "port": port,
+                "check": answer, "provider": provider, "packages": packages,
+                "firewall": {"protocol": "tcp", "port": port, "direction": "in", "node": b,
+                             "interface": theirs.device if theirs else None,
+                             "sources": [str(mine.address)] if mine else [f.node]},
+                "why": f"haproxy.cfg checks {name} on {b} there; without it HAProxy marks {b} DOWN"})
+    return out
 
 
 def _keepalived_prerequisites(dep: Deployment, f: NodeFile, node_files: Sequence[NodeFile]) -> dict[str, list]:
@@ -285,10 +329,11 @@ def _mode(f: NodeFile) -> str:
 def prerequisites(dep: Deployment, f: NodeFile, node_files: Sequence[NodeFile]) -> dict[str, list]:
     """What must be on the node before ``f`` is installed: ``packages``,
     ``files`` (certificates, keys it reads; ``NodeFile.references`` too),
-    ``directories``, ``sysctl`` settings and ``firewall`` rules."""
+    ``directories``, ``sysctl`` settings, ``firewall`` rules and
+    ``health_endpoints`` (served on other nodes: see :func:`_health_endpoints`)."""
     k = kind_of(f)
     out: dict[str, list] = {"packages": sorted(set(k.packages)), "files": [], "directories": [], "sysctl": [],
-                            "firewall": []}
+                            "firewall": [], "health_endpoints": []}
     if k.prerequisites is not None:
         for key, items in k.prerequisites(dep, f, node_files).items():
             out[key].extend(items)
@@ -422,6 +467,16 @@ def _inert(value: Any) -> Any:
     return value
 
 
+def rolling_sets(dep: Deployment) -> list[set[str]]:
+    """Hosts the rollout never changes together: each VRRP (or Pacemaker VIP)
+    group's members, and the Pacemaker cluster's nodes."""
+    arch = dep.architecture
+    out = [set(g.members) for g in dep.vrrp_groups]
+    if arch.pacemaker is not None:
+        out.append({n.name for n in arch.nodes_with_roles(arch.pacemaker.on)})
+    return out
+
+
 def render_manifest(dep: Deployment, files: list[NodeFile], key: bytes | None = None, *,
                     ansible_host: bool = False, central: Mapping[str, bytes] | None = None) -> dict[str, bytes]:
     """manifest.json, ansible/inventory.yml and ansible/deploy.yml.
@@ -431,7 +486,7 @@ def render_manifest(dep: Deployment, files: list[NodeFile], key: bytes | None = 
     address as its ``ansible_host`` (otherwise only as ``hamodel_address``,
     so that a site inventory's value is never overridden).
     """
-    from hamodel.generators.ansible import GROUP, group_name, render_playbook
+    from hamodel.generators.ansible import GROUP, group_name, render_playbook, waves
     from hamodel.generators.ansible.collect import render_collect
 
     arch = dep.architecture
@@ -515,8 +570,11 @@ def render_manifest(dep: Deployment, files: list[NodeFile], key: bytes | None = 
         "hosts": hosts,
         "children": {GROUP: {
             "hosts": {n: None for n in sorted(by_node)},
-            "children": {group_name(k): {"hosts": {n: None for n in sorted({f.node for f in files if f.kind == k})}}
-                         for k in kinds},
+            "children": {
+                **{group_name(k): {"hosts": {n: None for n in sorted({f.node for f in files if f.kind == k})}}
+                   for k in kinds},
+                **{w: {"hosts": {n: None for n in ns}} for w, ns in waves(sorted(by_node), rolling_sets(dep)).items()},
+            },
         }},
     }}
     header = ("# Ansible inventory generated by hamodel; deploy with ansible/deploy.yml (see the manifest for what "

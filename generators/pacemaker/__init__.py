@@ -168,6 +168,7 @@ class Colocation:
     with_rsc: str
     score: str = "INFINITY"
     why: str = ""
+    with_rsc_role: str | None = None   # "Promoted": with the promoted instance of a promotable clone
 
     @property
     def id(self) -> str:
@@ -260,6 +261,26 @@ def _rsc_id(name: str) -> str:
 # -- planning ----------------------------------------------------------------------
 
 
+def default_rings(arch: Any, members: list[str], transport: str) -> list[str]:
+    """corosync's links when the model names none: the networks every cluster
+    node is on, in model order, without those carrying a public VIP (cluster
+    traffic stays off the public side); two of them (knet link 0 and 1) when
+    there are two, so one network's loss leaves the cluster its heartbeat.
+    udp/udpu take one link."""
+    public = {v.network for v in arch.vips if v.exposure == "public"}
+    shared = [net.name for net in arch.networks
+              if all(arch.node(n).interface_on(net.name) is not None for n in members)]
+    if not shared:
+        raise ConfigError([("pacemaker.rings", "no network has every cluster node on it: name corosync's "
+                            "networks in rings; nothing was written")])
+    private = [r for r in shared if r not in public] or shared
+
+    def one_family(r: str) -> bool:  # a link of mixed IPv4/IPv6 addresses is refused: not a default
+        return len({ipaddress.ip_address(str(arch.node(n).interface_on(r).address)).version
+                    for n in members}) == 1
+    return [private[0], *[r for r in private[1:] if one_family(r)][:1 if transport == "knet" else 0]]
+
+
 def plan_corosync(dep: Deployment) -> CorosyncPlan:
     """corosync.conf's content: node list, links, quorum. Raises :class:`ConfigError`
     (``pacemaker.rings``, ``pacemaker.quorum``, ...) when corosync cannot express the model."""
@@ -269,14 +290,7 @@ def plan_corosync(dep: Deployment) -> CorosyncPlan:
     for n in members:
         token(n, "name", f"nodes[{n}].name")
     name = token(pm.cluster_name, "name", "pacemaker.cluster_name")
-    rings = list(pm.rings)
-    if not rings:
-        shared = [net.name for net in arch.networks
-                  if all(arch.node(n).interface_on(net.name) is not None for n in members)]
-        if not shared:
-            raise ConfigError([("pacemaker.rings", "no network has every cluster node on it: name corosync's "
-                                "networks in rings; nothing was written")])
-        rings = shared[:1]
+    rings = list(pm.rings) or default_rings(arch, members, pm.transport)
     for r in rings:
         token(r, "name", "pacemaker.rings")
     if pm.quorum != "majority":
@@ -448,7 +462,15 @@ def plan_cib(dep: Deployment, secrets: Secrets, corosync: CorosyncPlan) -> CibPl
                                        _IPADDR2_OPS, f"VIP {v} ({a}) of {g.service}, held by one of "
                                        f"{', '.join(g.members)}"))
             allowed(rid, g.members, f"vrrp_groups[{g.service}]")
-            if holder is not None:
+            if holder is not None and holder.promotable:
+                # As the redis agent's documentation and TripleO do: the address follows the
+                # promoted instance (the one that takes writes) and comes up once it is promoted;
+                # Mandatory, so on a move it is stopped before the old instance is demoted.
+                colocations.append(Colocation(rid, holder.top, with_rsc_role="Promoted",
+                                              why=f"{v} only where {g.service} is promoted"))
+                orders.append(Order(holder.top, "promote", rid, "start", kind="Mandatory",
+                                    why=f"{v} up once {g.service} is promoted there"))
+            elif holder is not None:
                 # As TripleO does: the VIP runs where the holder (HAProxy) runs, and
                 # starts first; Optional, so a HAProxy restart does not move the VIP.
                 colocations.append(Colocation(rid, holder.top, why=f"{v} only where {g.service} runs"))

@@ -53,6 +53,7 @@ class _Builder:
         self.node_ifaces: dict[str, dict[str, tuple[str, str]]] = {}   # node -> network -> (address, device)
         self.vips: dict[str, tuple[str, str]] = {}       # vip name -> (address, network)
         self.vip_by_addr: dict[str, str] = {}
+        self.public_addrs: set[str] = set()              # VIP addresses a front treats as public
         self.roles: dict[frozenset[str], str] = {}
         self.services: list[tuple[str, list[str]]] = []  # (source line, comments)
         self.imports = {"Architecture", "Network", "Node", "Rack", "Service", "VirtualIP"}
@@ -285,6 +286,7 @@ class _Builder:
         _, f0 = fronts[0]
         comments: list[str] = []
         vips = []
+        self.public_addrs |= f0.public
         for b in f0.binds:
             v = self.vip_by_addr.get(b.host)
             if v is None:

@@ -83,6 +83,7 @@ class Front:
     stats_auth: bool = False
     passthrough: bool = False
     lines: dict[str, int] = field(default_factory=dict)
+    public: set[str] = field(default_factory=set)  # bind addresses whose status pages are denied (public VIPs)
 
 
 @dataclass
@@ -326,6 +327,12 @@ def _front(conf: HaproxyConf, name: str, line: int, body, label: str) -> None:
             f.stats = True
         elif k == "tcp-request" and "req.ssl_hello_type" in w:
             f.passthrough = True
+        elif k == "http-request" and w[1:2] == ["deny"] and "/server-status" in w:
+            # hamodel's public-VIP deny: on the binds named by its dst condition, or on every bind.
+            dst = w[w.index("dst") + 1:] if "dst" in w else [b.host for b in f.binds]
+            f.public |= {a for a in dst if a != "}"}
+        elif k == "http-response" and w[1:3] == ["set-header", "Strict-Transport-Security"]:
+            continue  # HSTS on the TLS binds: hamodel writes it there itself
         elif (k,) in _LISTEN_FIXED or tuple(w[:2]) in _LISTEN_FIXED:
             continue
         else:

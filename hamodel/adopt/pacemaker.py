@@ -121,7 +121,9 @@ def pacemaker_services(b: _Builder, cib: Cib) -> None:
         if process != p.id:
             kw.append(f"process={process!r}")
         kw.append(f"on={role!r}")
-        if p.id in b.ap_vip_holders and p.clone:
+        # A VIP colocated with a promotable cluster follows its promoted member (AppCluster.vips).
+        promotable = p.clone and p.type in _AGENT_PROCESS and p.clone_meta.get("promotable") == "true"
+        if p.id in b.ap_vip_holders and p.clone and not promotable:
             vs = [var(v) for v in b.ap_vip_holders[p.id]]
             strat = f"PacemakerVip({vs[0] if len(vs) == 1 else '[' + ', '.join(vs) + ']'})"  # several: one list
             b.strategies.add("PacemakerVip")
@@ -133,7 +135,9 @@ def pacemaker_services(b: _Builder, cib: Cib) -> None:
             n = int(p.clone_meta.get("clone-max", len(members)))
             kw.append(f"replicas={n}")
             access = b.managed_access.get(p.id)
-            strat = "AppCluster(manager='pacemaker'" + (f", access={access}" if access else "") + ")"
+            vips = b.ap_vip_holders.get(p.id)
+            strat = ("AppCluster(manager='pacemaker'" + (f", access={access}" if access else "")
+                     + (f", vips=[{', '.join(map(var, vips))}]" if vips else "") + ")")
             comments.append("TODO recovery and cold_start: what the resource agent does after every member stopped.")
         elif p.clone:
             kw.append("supervisor='pacemaker'")

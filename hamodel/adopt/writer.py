@@ -154,7 +154,8 @@ def _render(b: _Builder, source: str) -> str:
     if b.vips:
         lines.append("")
     for v, (addr, net) in sorted(b.vips.items()):
-        lines.append(f"{var(v)} = VirtualIP({v!r}, {addr!r}, network={var(net)})")
+        public = ", exposure='public'" if addr in b.public_addrs else ""
+        lines.append(f"{var(v)} = VirtualIP({v!r}, {addr!r}, network={var(net)}{public})")
     lines += ["", "# TODO failure domains: each node stands in a rack of its own here (no config says where it",
               "# stands); give the real racks, rooms, power feeds (power=...) and switches (switch=...).",
               "nodes = ["]

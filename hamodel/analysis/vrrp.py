@@ -16,7 +16,7 @@ from hamodel.analysis.placement_solver import natural_key
 from hamodel.analysis.placement_statements import plural
 from hamodel.analysis.results import VrrpGroup
 from hamodel.model import Architecture
-from hamodel.model.strategies import ActivePassive, PacemakerVip, Vrrp
+from hamodel.model.strategies import ActivePassive, AppCluster, PacemakerVip, Vrrp
 
 __all__ = ["Allocation", "allocate", "priorities"]
 
@@ -105,7 +105,7 @@ def allocate(arch: Architecture, instances: Mapping[str, list[str]], previous: M
         prios = priorities(members)
         groups.append(VrrpGroup(
             service=s.name, vips=tuple(s.holds_vips), network=net, vrid=vrid, priorities=prios,
-            master=members[0], manager="pacemaker" if isinstance(s.strategy, (PacemakerVip, ActivePassive)) else "keepalived",
+            master=members[0], manager="pacemaker" if isinstance(s.strategy, (PacemakerVip, ActivePassive, AppCluster)) else "keepalived",
         ))
     fronted = {s.access.vip for s in arch.services if s.access is not None}
     nonlocal_nodes = {n for s in holders if set(s.holds_vips) & fronted for n in instances.get(s.name, [])}

@@ -12,7 +12,7 @@ from hamodel.errors import ModelError, from_validation_error
 from hamodel.model.base import HaBase, Name, Ref, RefList, Reliability, SecretRef
 from hamodel.model.policy import Policy, policy_problems
 from hamodel.model.services import Service
-from hamodel.model.strategies import ActivePassive, External, HaproxySettings, PacemakerVip, Vrrp
+from hamodel.model.strategies import ActivePassive, AppCluster, External, HaproxySettings, PacemakerVip, Vrrp
 from hamodel.model.topology import FailureDomain, Network, Node, VirtualIP
 
 if TYPE_CHECKING:
@@ -124,8 +124,9 @@ class PacemakerCluster(HaBase):
     cluster_name: Name = Field(default="hacluster", exclude_if=lambda v: v == "hacluster")
     transport: Literal["knet", "udpu", "udp"] = Field(default="knet", exclude_if=lambda v: v == "knet")
     rings: RefList = Field(default_factory=list, exclude_if=lambda v: not v,
-                           description="networks of corosync's links, in order; default the first network every "
-                                       "cluster node is on")
+                           description="networks of corosync's links, in order; default the first two networks "
+                                       "every cluster node is on that carry no public VIP (knet links 0 and 1; "
+                                       "one with udp/udpu)")
     token_ms: Annotated[int, Field(ge=100, le=600_000)] = Field(default=3000, exclude_if=lambda v: v == 3000)
 
 
@@ -541,9 +542,10 @@ class Architecture(HaBase):
             field = "strategy" if access is svc.strategy else "strategy.access"
             for i, front in enumerate(access.fronts):
                 h = holders.get(str(front.vip))
-                if h is not None and isinstance(services[h].strategy, ActivePassive):
+                if h is not None and isinstance(services[h].strategy, (ActivePassive, AppCluster)):
                     fw = f"{field}.vip" if i == 0 else f"{field}.also_on[{i - 1}].vip"
-                    p.append((f"services[{svc.name}].{fw}", f"virtual IP {front.vip!r} follows the active/passive "
+                    what = "active/passive" if isinstance(services[h].strategy, ActivePassive) else "promoted member of"
+                    p.append((f"services[{svc.name}].{fw}", f"virtual IP {front.vip!r} follows the {what} "
                               f"services[{h}] (its own address, no HAProxy on it): front this service on a VIP "
                               "held by Vrrp or PacemakerVip"))
 

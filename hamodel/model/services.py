@@ -240,7 +240,7 @@ class Service(HaBase):
     @property
     def holds_vips(self) -> list[str]:
         s = self.strategy
-        return list(s.vips) if isinstance(s, (Vrrp, PacemakerVip, ActivePassive)) else []
+        return list(s.vips) if isinstance(s, (Vrrp, PacemakerVip, ActivePassive, AppCluster)) else []
 
     @property
     def dependencies(self) -> list[str]:

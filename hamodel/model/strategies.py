@@ -119,6 +119,10 @@ INTERMEDIATE_CIPHERSUITES = "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_C
 _CIPHERS = Annotated[str, Field(pattern=r"^[A-Za-z0-9_+!:.-]{1,1000}$")]
 
 
+# One year: what HSTS preload lists ask for and what Mozilla's guidelines give.
+HSTS_MAX_AGE_S = 31_536_000
+
+
 class HaproxySettings(HaBase):
     """What every generated haproxy.cfg writes in ``global`` and ``defaults``.
 
@@ -127,6 +131,8 @@ class HaproxySettings(HaBase):
     Timeouts are in seconds; a front's own ``timeout_*_s`` override them.
     TLS: ``tls_min_version`` and the cipher lists apply to every TLS bind
     and to re-encryption towards backends (Mozilla intermediate by default).
+    ``hsts_max_age_s``: the ``Strict-Transport-Security`` max-age every
+    TLS-terminating front sends (one year by default; 0: no header).
     """
 
     maxconn: int = Field(default=8192, ge=1, le=10_000_000)
@@ -142,6 +148,9 @@ class HaproxySettings(HaBase):
     tls_min_version: Literal["TLSv1.2", "TLSv1.3"] = "TLSv1.2"
     tls_ciphers: _CIPHERS = INTERMEDIATE_CIPHERS
     tls_ciphersuites: _CIPHERS = INTERMEDIATE_CIPHERSUITES
+    # Out of the canonical JSON at its default (existing models keep their hash).
+    hsts_max_age_s: int = Field(default=HSTS_MAX_AGE_S, ge=0, le=2 * HSTS_MAX_AGE_S,
+                                exclude_if=lambda v: v == HSTS_MAX_AGE_S)
 
     @model_validator(mode="after")
     def _coherent(self) -> "HaproxySettings":
@@ -383,6 +392,11 @@ class AppCluster(HaBase):
     elects a primary once a majority is back (MongoDB, Redis Sentinel) is
     ``automatic``: the analysis still reports a quorum lost for good.
     ``access`` puts the cluster behind a VIP too (Galera).
+    ``vips`` (Pacemaker only, a promotable clone such as Redis under
+    ``ocf:heartbeat:redis``) are addresses that follow the promoted
+    instance: Pacemaker runs each as an ``IPaddr2`` resource colocated with
+    the promoted role and started after the promotion. Clients connect to
+    it directly: no HAProxy front may use such a VIP.
     """
 
     kind: Literal["app_cluster"] = "app_cluster"
@@ -391,8 +405,16 @@ class AppCluster(HaBase):
     cold_start: Literal["manual", "automatic", "automatic-after-crash", "automatic-when-all-back"] = "manual"
     manager: Literal["pacemaker"] | None = None
     access: BehindVip | None = None
+    vips: RefList = Field(default_factory=list, exclude_if=lambda v: not v)
     # Out of the canonical JSON while unset (existing models keep their hash).
     replication: Replication | None = Field(default=None, exclude_if=lambda v: v is None, description=_REPLICATION)
+
+    @model_validator(mode="after")
+    def _vips_follow_the_promoted(self) -> "AppCluster":
+        if self.vips and self.manager != "pacemaker":
+            raise ValueError("vips: an address that follows the promoted member needs Pacemaker to move it: give "
+                             "manager='pacemaker' (or put the cluster behind a VIP with access=BehindVip(...))")
+        return self
 
 
 class Witness(HaBase):
