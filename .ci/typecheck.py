@@ -10,7 +10,8 @@ identity (checking generators/ directly as well would make two Deployment
 classes). The settings are pyproject's [tool.pyright] (the generated config
 extends it); the report's paths are mapped back to the checkout.
 
-    .venv/bin/python .ci/typecheck.py [pyright options]      # what `make typecheck` runs
+    .venv/bin/python .ci/typecheck.py                   # what `make typecheck` runs
+    .venv/bin/python .ci/typecheck.py generators/docs   # only these files (and options for pyright)
 """
 from __future__ import annotations
 
@@ -61,13 +62,22 @@ def checkout_path(file: str) -> str:
     return file
 
 
+def tree_path(arg: str) -> str:
+    # A file or folder of the checkout named on the command line: its place in the tree.
+    path = Path(arg).resolve()
+    for tree, real in MAPPED:
+        if path.is_relative_to(real):
+            return str(tree / path.relative_to(real))
+    return arg
+
+
 def main(argv: list[str]) -> int:
     exe = shutil.which("pyright", path=str(Path(sys.executable).parent)) or shutil.which("pyright")
     if exe is None:
         print("pyright is not installed: it is in the test extra (pip install -e '.[test]')", file=sys.stderr)
         return 2
     build_tree()
-    out = subprocess.run([exe, "--outputjson", "--pythonpath", sys.executable, "-p", str(TREE), *argv],
+    out = subprocess.run([exe, "--outputjson", "--pythonpath", sys.executable, "-p", str(TREE), *map(tree_path, argv)],
                          cwd=TREE, capture_output=True, text=True)
     try:
         report = json.loads(out.stdout)

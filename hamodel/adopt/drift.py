@@ -251,13 +251,13 @@ def drift(arch, files: Mapping[str, bytes], root: Path) -> DriftReport:
 
 def drift_sarif(report: DriftReport) -> str:
     """SARIF 2.1.0 (the check command's writer): one result per difference, at its collected line."""
-    from hamodel.deployment import Finding
+    from hamodel.deployment import Finding, Severity
     from hamodel.report_formats import sarif_log
 
     root = Path(report.root)
     items = []
     for d in report.items:
-        f = Finding(id=d.id, kind="drift", severity="medium", title=f"{d.node}: {d.message}",
+        f = Finding(id=d.id, kind="drift", severity=Severity.MEDIUM, title=f"{d.node}: {d.message}",
                     services=(d.object[9:-1],) if d.object.startswith("services[") else (), scenario=(),
                     impact=f"{d.file} on {d.node} differs from what the model generates.",
                     mitigation="deploy the model's files (hamodel build, then the deploy playbook) or change the model")

@@ -36,6 +36,7 @@ def pacemaker(b: _Builder, cib: Cib | None) -> None:
                     b.unmapped.append(Unmapped(coro.file, cn.line, f"ring0_addr {a}", "unsupported",
                                                "a host name: hamodel needs the address"))
     if cib is None:
+        assert coro is not None  # returned above when both are absent
         b.unmapped.append(Unmapped(coro.file, 1, "corosync.conf without a CIB", "ambiguous",
                                    "collect `cibadmin -Q` as <node>/cib.xml to import the resources"))
         return
@@ -86,7 +87,7 @@ def pacemaker(b: _Builder, cib: Cib | None) -> None:
                                        "a VIP colocated with no resource: give it a holder service"))
             continue
         b.ap_vip_holders.setdefault(holder.id, [])
-        b.ap_vip_holders[holder.id].append(vname)  # type: ignore[attr-defined]
+        b.ap_vip_holders[holder.id].append(vname)
 
     # order constraints: dependencies
     deps: dict[str, list[str]] = {}
