@@ -25,6 +25,7 @@ def resolve(arch: Architecture, *, lock: Path | None = None, fresh: bool = False
     previous = None if (fresh or lock is None) else read_lock(lock, arch)
     result = place(arch, previous=previous)
     findings: tuple = ()
+    analysis = None
     if analyse:
         from hamodel.analysis.failures import Analysis
 

@@ -504,13 +504,13 @@ class CliDirective(SphinxDirective):
     has_content = False
 
     def run(self) -> list[nodes.Node]:
-        import click
+        import typer
         import typer.main
 
         from hamodel.cli import app as cli_app
 
         group = typer.main.get_command(cli_app)
-        ctx = click.Context(group, info_name="hamodel")
+        ctx = typer.Context(group, info_name="hamodel")  # typer's click, which may be its own copy
         lines: list[str] = []
         for name in group.list_commands(ctx):  # type: ignore[attr-defined]
             cmd = group.get_command(ctx, name)  # type: ignore[attr-defined]

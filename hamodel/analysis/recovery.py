@@ -357,5 +357,5 @@ def recovery_table(dep: Deployment) -> RecoveryTable:
                 rows.append(r)
         p = policy_of(dep, svc.name)
         if p is not None and (p.rto or p.rpo):
-            targets[svc.name] = {"rto": dict(p.rto), "rpo": dict(p.rpo)}
+            targets[svc.name] = {"rto": {k: v for k, v in p.rto.items()}, "rpo": {k: v for k, v in p.rpo.items()}}
     return RecoveryTable(tuple(rows), targets)
