@@ -504,13 +504,14 @@ class CliDirective(SphinxDirective):
     has_content = False
 
     def run(self) -> list[nodes.Node]:
-        import typer
+        import click
         import typer.main
 
         from hamodel.cli import app as cli_app
 
         group = typer.main.get_command(cli_app)
-        ctx = typer.Context(group, info_name="hamodel")  # typer's click, which may be its own copy
+        # typer (0.29 here) builds its commands on its own copy of click, typer._click, not this one.
+        ctx = click.Context(group, info_name="hamodel")  # pyright: ignore[reportArgumentType]
         lines: list[str] = []
         for name in group.list_commands(ctx):  # type: ignore[attr-defined]
             cmd = group.get_command(ctx, name)  # type: ignore[attr-defined]
