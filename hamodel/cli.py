@@ -93,7 +93,8 @@ def check(
     json_out = json_out or fmt == "json"
     arch = _load(model)
     try:
-        dep = resolve(arch, lock=lock or lock_path_for(model), fresh=fresh, k=k, capacity_per=capacity_per)
+        dep = resolve(arch, lock=lock or lock_path_for(model), fresh=fresh, k=k, capacity_per=capacity_per,
+                      answers=availability)
     except Unplaceable as exc:
         _unplaceable(exc, {"model": arch.name, "valid": True} if json_out else None)
     except HamodelError as exc:
@@ -110,14 +111,11 @@ def check(
     estimates = {}
     fix_first: list = []
     if availability:
-        estimates = dep.analysis.availability()
+        estimates = dict(dep.answers().availability)
         if not estimates:
             err.print("note: the model carries no reliability figures: no availability estimate", highlight=False)
         else:
-            from hamodel.analysis.importance import what_to_fix
-
-            fix_first = what_to_fix(dep.analysis.importance(),
-                                    optional={s.name for s in arch.services if not s.required})
+            fix_first = list(dep.answers().fix_first)
     if fmt == "sarif":
         from hamodel.report_formats import check_sarif
 
@@ -433,7 +431,7 @@ def drill(
     injects failures and compares measurements with the predictions. Needs
     root. Exit 0 when every measurement agreed, 1 when one differed.
     """
-    from hamodel.drill.report import command
+    from hamodel.drill.command import command
 
     if json_file is not None:  # the old spelling: every command now says --json
         err.print("warning: --json-out is deprecated: use --json (JSON on stdout) > FILE", highlight=False)

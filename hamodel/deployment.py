@@ -9,16 +9,23 @@ lives here.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
-from typing import TYPE_CHECKING
 
 from hamodel.analysis.recovery_results import RecoveryTable
-from hamodel.analysis.results import SEVERITIES, Finding, Placement, Severity, VrrpGroup  # noqa: F401  (re-exported)
+from hamodel.analysis.results import (  # noqa: F401  (re-exported)
+    SEVERITIES,
+    AnalysisResults,
+    Finding,
+    Placement,
+    Severity,
+    VrrpGroup,
+)
 from hamodel.model import Architecture
 from hamodel.model.strategies import BehindVip
-
-if TYPE_CHECKING:
-    from hamodel.analysis.failures import Analysis
+from hamodel.timers import (  # noqa: F401  (re-exported: generators read them from the Deployment's module)
+    IPADDR2_START_TIMEOUT_S,
+    TOKEN_COEFFICIENT_MS,
+    corosync_token_timeout_ms,
+)
 
 #: Where the load-balancer HAProxy writes its pid: haproxy.cfg's ``pidfile``
 #: and keepalived's track script (``pgrep -F``) must name the same file.
@@ -27,16 +34,6 @@ HAPROXY_PIDFILE = "/run/haproxy.pid"
 #: HAProxy's admin socket (haproxy.cfg ``stats socket``); its directory is a
 #: runtime prerequisite of the deploy.
 HAPROXY_STATS_SOCKET = "/run/haproxy/admin.sock"
-#: corosync's default token_coefficient: with 3 or more nodes the real token
-#: timeout is token + (nodes - 2) * token_coefficient (corosync.conf(5)).
-TOKEN_COEFFICIENT_MS = 650
-#: The start timeout of a generated IPaddr2 resource (the CIB's op and the recovery bound).
-IPADDR2_START_TIMEOUT_S = 20
-
-
-def corosync_token_timeout_ms(token_ms: int, nodes: int) -> int:
-    """The token timeout corosync really uses (token_coefficient added from 3 nodes on)."""
-    return token_ms + max(0, nodes - 2) * TOKEN_COEFFICIENT_MS
 
 # -- monitoring: facts the HAProxy, keepalived and monitoring generators share --
 
@@ -63,15 +60,18 @@ class Deployment:
     notes: tuple[str, ...] = ()
     #: Predicted recovery per service and disruption class (None: not analysed).
     recovery: RecoveryTable | None = None
+    #: The analysis' answers the documents print (single failures, availability,
+    #: importance, cut sets), computed before the Deployment was built
+    #: (``resolve(..., answers=True)``); None: not asked for.
+    results: AnalysisResults | None = None
 
-    @cached_property
-    def analysis(self) -> "Analysis":
-        """The questions the analysis answers about this deployment (cut sets, split brain,
-        single failures, availability, cold start, capacity), over one view built once
-        (:class:`hamodel.analysis.failures.Analysis`)."""
-        from hamodel.analysis.failures import Analysis
-
-        return Analysis(self.architecture, self.placement, self.vrrp_groups)
+    def answers(self) -> AnalysisResults:
+        """:attr:`results`, or a clear error naming how to get them: nothing
+        downstream of the Deployment starts the analysis."""
+        if self.results is None:
+            raise ValueError(f"the deployment of {self.architecture.name!r} carries no analysis results: "
+                             "resolve it with hamodel.pipeline.resolve(..., answers=True)")
+        return self.results
 
     def group_of(self, service: str) -> VrrpGroup | None:
         return next((g for g in self.vrrp_groups if g.service == service), None)

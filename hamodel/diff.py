@@ -156,11 +156,12 @@ def load_side(spec: str, label: str | None = None, *, k: int = 2, lock: Path | N
     label = label or spec
     arch = load(spec)  # LoadError/ModelError name file, line, object and field
     try:
-        dep = resolve(arch, lock=lock or lock_path_for(spec), k=k)
+        dep = resolve(arch, lock=lock or lock_path_for(spec), k=k, answers=True)
     except Unplaceable as exc:
         raise DiffError(f"{label}: unplaceable: " + "; ".join(exc.explanations)) from None
-    cuts = {s: [tuple(c) for c in sets] for s, sets in dep.analysis.cut_sets(k).items()}
-    avail = dep.analysis.availability()
+    results = dep.answers()
+    cuts = {s: [tuple(c) for c in sets] for s, sets in results.cut_sets.items()}
+    avail = dict(results.availability)
     files, files_error = None, None
     try:
         # Placeholders instead of secrets: the diff is printed and posted.

@@ -16,7 +16,7 @@ A runbook is data: ``recognise`` (the alerts that announce the case, by
 name, from :mod:`hamodel.generators.monitoring`), ``steps`` in order, each
 with the node it runs on, the shell command with this model's node names
 and Debian paths, and a machine-readable ``action`` (the Galera drill
-executes the steps by action, :mod:`hamodel.drill.galera_runbook`), and
+executes the steps by action, :mod:`hamodel.drill.galera.runbook`), and
 ``verify``. The docs render it (``runbooks.rst``); alerts link to it by
 :func:`anchor` (``runbook_url``). It lives beside the Deployment, not among the generators: the
 monitoring and docs generators and the Galera drill all read it.

@@ -108,7 +108,7 @@ def _analyse(app: Sphinx, path: Path) -> Any:
             pass
         k = app.config.hamodel_k
         try:
-            dep = resolve(arch, lock=lock, k=k)
+            dep = resolve(arch, lock=lock, k=k, answers=True)
         except ImportError as exc:
             raise ModelFailure(f"the failure analysis is not available: {exc}") from None
     except ModelFailure as exc:
@@ -165,12 +165,18 @@ def _compute_extras(app: Sphinx, path: Path, dep: Any, *, with_diagrams: bool) -
     extras.measured_outage = _drill_measurements(app, path)
     if (Path(app.srcdir) / "guide" / "checks.rst").is_file():
         extras.checks_doc = "/guide/checks"  # the legend of finding ids links to it
+    from hamodel.generators.drill_report import read_page_stamp, read_summary
+
     for doc, _title in _drill_pages(app, _display(app, path)):  # the drills measured on this model
         text = (Path(app.srcdir) / f"{doc}.rst").read_text(encoding="utf-8")
         for name in re.findall(r"(?m)^Scenario ``([^`]+)``", text):
             extras.measured.setdefault(name, f"/{doc}")
-    extras.scenarios = dep.analysis.single_failures()
-    extras.availability = dep.analysis.availability() or None
+        for name, figure in read_summary(text).items():  # copied beside the predictions, with the stamp
+            extras.measured_figures.setdefault(name, figure)
+        extras.measured_stamp = extras.measured_stamp or read_page_stamp(text)
+    results = dep.answers()
+    extras.scenarios = list(results.single_failures)
+    extras.availability = dict(results.availability) or None
     if with_diagrams:
         from hamodel.generators.diagrams import generate as diagrams
 
@@ -230,6 +236,7 @@ def publish(app: Sphinx) -> None:
     produced: dict[str, bytes] = {}
     published_deps: dict[str, Any] = {}
     entries: list[tuple[str, str]] = []
+    attached: set[str] = set()  # drill pages placed under their architecture's document
     for path in _models(app):
         slug = _slug(path)
         start = time.perf_counter()
@@ -250,16 +257,17 @@ def publish(app: Sphinx) -> None:
         index = f"{slug}/index.rst"
         if index in files and (drills := _drill_pages(app, _display(app, path))):
             files = {**files, index: files[index] + _drill_section(drills).encode()}
+            attached.update(doc for doc, _ in drills)
         if index in files and f"{slug}/explorer.rst" in files:
             files = {**files, index: files[index] + _explorer_section().encode()}
         produced.update(files)
         published_deps[slug] = dep
-        entries.append((slug, dep.architecture.name))
+        entries.append((slug, dep.architecture.title or dep.architecture.name))
         logger.info("hamodel: %s published in %.1f s", _display(app, path), time.perf_counter() - start)
     for slug, text in _alternatives(published_deps, Path(app.srcdir)).items():
         produced[f"{slug}/index.rst"] += text.encode()
     produced["index.rst"] = _index_page(entries).encode()
-    produced["optional.rst.inc"] = _optional_toctree(app).encode()
+    produced["optional.rst.inc"] = _optional_toctree(app, frozenset(attached)).encode()
     for rel, data in produced.items():
         _write_if_changed(out / rel, data)
     # Remove what a previous build generated and this one did not (a model
@@ -346,7 +354,8 @@ def _alternatives(deps: dict[str, Any], srcdir: Path) -> dict[str, str]:
                 and {x.name for x in d.architecture.services} == names]
         if not alts:
             continue
-        links = ", ".join(f":doc:`{re.sub(r'[^A-Za-z0-9 ,._()-]', '', d.architecture.name)} <../{s}/index>`"
+        links = ", ".join(f":doc:`{re.sub(r'[^A-Za-z0-9 ,._()-]', '', d.architecture.title or d.architecture.name)} "
+                          f"<../{s}/index>`"
                           for s, d in alts)
         text = ("\nAlternative: Pacemaker\n----------------------\n\n"
                 "If these limitations are a concern, the same services can run under Pacemaker: corosync "
@@ -360,11 +369,13 @@ def _alternatives(deps: dict[str, Any], srcdir: Path) -> dict[str, str]:
 
 
 def _drill_section(pages: list[tuple[str, str]]) -> str:
-    """The model document's link to the drills measured on it (titles: :data:`OPTIONAL_PAGES`)."""
+    """The model document's link to the drills measured on it (titles: :data:`OPTIONAL_PAGES`); the
+    drill pages sit under the document in the navigation (a hidden toctree), not at the top level."""
     links = ", ".join(f":doc:`{title} </{doc}>`" for doc, title in pages)
     return ("\nMeasured failover\n-----------------\n\n"
             "A drill ran this architecture's generated configuration with the real daemons on a lab of "
-            f"network namespaces, broke it as the analysis says it breaks, and measured: {links}.\n")
+            f"network namespaces, broke it as the analysis says it breaks, and measured: {links}.\n\n"
+            ".. toctree::\n   :hidden:\n\n" + "".join(f"   /{doc}\n" for doc, _ in pages))
 
 
 def _explorer(app: Sphinx, dep: Any, slug: str) -> dict[str, bytes]:
@@ -404,14 +415,16 @@ def _explorer_page(app: Sphinx, pagename: str, templatename: str, context: dict,
         app.add_css_file(CSS)
 
 
-def _optional_toctree(app: Sphinx) -> str:
+def _optional_toctree(app: Sphinx, attached: frozenset[str] = frozenset()) -> str:
     """A toctree of hand-written pages that other work adds later (drills).
 
     Included by ``index.rst``; lists only the pages that exist, so the
     build has no dangling toctree entry before they land.
     """
     src = Path(app.srcdir)
-    present = [(doc, title) for doc, title in OPTIONAL_PAGES.items() if (src / f"{doc}.rst").is_file()]
+    # A drill page of a published model sits under that model's document; only the others are listed here.
+    present = [(doc, title) for doc, title in OPTIONAL_PAGES.items() if (src / f"{doc}.rst").is_file()
+               and doc not in attached]
     if not present:
         return ""
     lines = [".. toctree::", "   :maxdepth: 2", "   :caption: Operations", ""]

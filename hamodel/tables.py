@@ -143,6 +143,10 @@ def availability_table(name: str, estimates: dict) -> Table:
     for s, a in sorted(estimates.items(), key=lambda kv: (kv[1].availability, kv[0])):
         t.add_row(_t(s), f"{a.availability:.6f}", f"{a.nines:.2f}", f"{a.unavailability * 8766:.2f} h",
                   (str(a.cut_sets) if a.cut_sets < 10**6 else f"{a.cut_sets:.2e}") + ("" if a.cut_sets_complete else "+"), "yes" if a.exact else "no (truncated)")
+        if a.reads is not None:   # a single writer: writes above, reads (any replica answers) here
+            r = a.reads
+            t.add_row(_t(f"{s} (reads)"), f"{r.availability:.6f}", f"{r.nines:.2f}", f"{r.unavailability * 8766:.2f} h",
+                      str(r.cut_sets) + ("" if r.cut_sets_complete else "+"), "yes" if r.exact else "no (truncated)")
     return t
 
 

@@ -121,7 +121,10 @@ openstack = [
 
 architecture = Architecture(
     "OpenStack, keepalived",
+    title="The keepalived architecture",  # the reference page's title
     description="Three collapsed controllers; keepalived VRRP moves one VIP between HAProxy instances.",
+    # What the reference page says of its distribution (it names no exact release).
+    distribution="RDO / Red Hat OpenStack Platform, services of the Mitaka timeframe (no exact release stated)",
     nodes=controllers, networks=[mgmt], vips=[vip],
     services=support + openstack,
 )

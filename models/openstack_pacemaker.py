@@ -41,6 +41,7 @@ architecture = keepalived.replace_services(
         "cinder-volume": {"replicas": "all", "strategy": ActivePassive(manager="pacemaker")},
     },
     name="OpenStack, Pacemaker",
+    title="The Pacemaker architecture",
     description="Three collapsed controllers; Pacemaker (corosync quorum, fencing) manages VIP and A/P services.",
     pacemaker=PacemakerCluster(on=["controller"], fencing=True, wait_for_all=True, fence=[ipmi],
                                cluster_name="openstack"),

@@ -50,12 +50,38 @@ def reference_arch() -> Callable[[str], Architecture]:
 @pytest.fixture(scope="session")
 def resolved(reference_arch: Callable[[str], Architecture]) -> Callable[[str], Deployment]:
     """``resolved(name)``: the reference model resolved with the defaults
-    (its lock file, ``k=2``, analysis on), once per session."""
+    (its lock file, ``k=2``, analysis on, with the answers the documents
+    print: ``Deployment.results``), once per session."""
     cache: dict[str, Deployment] = {}
 
     def get(name: str) -> Deployment:
         if name not in cache:
-            cache[name] = resolve(reference_arch(name), lock=MODELS / f"{name}.lock.json")
+            cache[name] = resolve(reference_arch(name), lock=MODELS / f"{name}.lock.json", answers=True)
         return cache[name]
 
     return get
+
+
+def _missing(tools: tuple[str, ...], root: bool) -> list[str]:
+    import shutil
+
+    out = [t for t in tools if shutil.which(t) is None]
+    if root and os.geteuid() != 0:
+        out.insert(0, "root")
+    return out
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "requires(*tools, root=False): skip, naming what is missing, unless every tool is on PATH "
+        "(and the tests run as root when root=True)")
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """``@pytest.mark.requires("haproxy", "keepalived", root=True)``: the test
+    is skipped with the missing tools' names (``requires haproxy, root``)
+    where a daemon or tool is absent, instead of failing or hiding a reason."""
+    for mark in item.iter_markers("requires"):
+        missing = _missing(tuple(mark.args), bool(mark.kwargs.get("root", False)))
+        if missing:
+            pytest.skip("requires " + ", ".join(missing))

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from hamodel.drill.pacemaker import available, open_lab
+from hamodel.drill.pacemaker.cluster_plan import available
+from hamodel.drill.pacemaker.lab import open_lab
 from hamodel.generators.manifest import KINDS
 from hamodel.loader import load
 

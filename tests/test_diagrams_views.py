@@ -68,7 +68,7 @@ def test_logical_view_bundles_dependency_edges(dep) -> None:
     for g in set(group.values()):
         assert f"<B>{g}</B>" in dot
     for s in arch.services:
-        assert f'<FONT POINT-SIZE="11">{s.name}</FONT>' in dot
+        assert f'<FONT POINT-SIZE="12">{s.name}</FONT>' in dot
 
 
 def test_keepalived_logical_view_edge_count() -> None:

@@ -9,11 +9,11 @@ import docutils.core
 import pytest
 
 from hamodel.generators.drill_report import render_rst, rst_text
-from hamodel.drill import configs as cfgs
+from hamodel.drill import reroot
 from hamodel.drill.lab import Lab
-from hamodel.drill.kinds import KINDS
-from hamodel.drill.kinds.base import Scenario, ScenarioKind
-from hamodel.drill.monitoring import available as prometheus_available
+from hamodel.drill.registry import KINDS
+from hamodel.drill.scenario import Scenario, ScenarioKind
+from hamodel.drill.galera.monitoring import available as prometheus_available
 from hamodel.drill.plan import plan_lab
 from hamodel.drill.results import Check, ProbeSummary, ScenarioResult, as_json
 from hamodel.drill.runner import generated_files
@@ -29,7 +29,7 @@ if prometheus_available() is None:
 
 
 def galera_available() -> bool:
-    from hamodel.drill.galera import available
+    from hamodel.drill.galera.lab import available
 
     return available() is None
 
@@ -43,7 +43,7 @@ def keepalived_model():
 
 def test_generated_haproxy_is_read(keepalived_model):
     _, _, files = keepalived_model
-    hc = cfgs.parse_haproxy(files["nodes/ctl-1/haproxy/haproxy.cfg"].decode())
+    hc = reroot.parse_haproxy(files["nodes/ctl-1/haproxy/haproxy.cfg"].decode())
     galera = hc.backend_for("192.168.1.220", 3306)
     assert [s.backup for s in galera.servers] == [False, True, True]
     assert {s.check_port for s in galera.servers} == {9200}
@@ -54,9 +54,9 @@ def test_generated_haproxy_is_read(keepalived_model):
 
 def test_the_http_check_path_is_read_in_both_forms():
     """The generator writes ``http-check send meth GET uri PATH`` (the path is not on ``option httpchk``)."""
-    new = cfgs.parse_haproxy("listen web\n    bind 10.0.0.1:80\n    option httpchk\n"
+    new = reroot.parse_haproxy("listen web\n    bind 10.0.0.1:80\n    option httpchk\n"
                              "    http-check send meth GET uri /healthz\n    server a 10.0.0.2:80 check\n")
-    old = cfgs.parse_haproxy("listen web\n    bind 10.0.0.1:80\n    option httpchk GET /status\n"
+    old = reroot.parse_haproxy("listen web\n    bind 10.0.0.1:80\n    option httpchk GET /status\n"
                              "    server a 10.0.0.2:80 check\n")
     assert new.backend_for("10.0.0.1", 80).httpchk == "/healthz"
     assert old.backend_for("10.0.0.1", 80).httpchk == "/status"
@@ -64,7 +64,7 @@ def test_the_http_check_path_is_read_in_both_forms():
 
 def test_generated_keepalived_is_read(keepalived_model):
     _, dep, files = keepalived_model
-    kc = cfgs.parse_keepalived(files["nodes/ctl-2/keepalived/keepalived.conf"].decode())
+    kc = reroot.parse_keepalived(files["nodes/ctl-2/keepalived/keepalived.conf"].decode())
     (inst,) = kc.instances.values()
     g = dep.vrrp_groups[0]
     assert inst.priority == g.priorities["ctl-2"] and inst.vrid == g.vrid
@@ -75,18 +75,18 @@ def test_generated_keepalived_is_read(keepalived_model):
 
 def test_lab_rewrites_paths_and_track_script(keepalived_model, tmp_path):
     _, _, files = keepalived_model
-    text, notes = cfgs.lab_haproxy(files["nodes/ctl-1/haproxy/haproxy.cfg"].decode(), tmp_path)
+    text, notes = reroot.lab_haproxy(files["nodes/ctl-1/haproxy/haproxy.cfg"].decode(), tmp_path)
     assert "/run/haproxy" not in text and "user haproxy" not in text and "chroot" not in text
     assert f"stats socket {tmp_path}/haproxy.sock" in text
-    assert cfgs.parse_haproxy(text).backends.keys() == cfgs.parse_haproxy(
+    assert reroot.parse_haproxy(text).backends.keys() == reroot.parse_haproxy(
         files["nodes/ctl-1/haproxy/haproxy.cfg"].decode()).backends.keys()
     assert notes
-    ktext, scripts, knotes = cfgs.lab_keepalived(files["nodes/ctl-1/keepalived/keepalived.conf"].decode(), tmp_path)
+    ktext, scripts, knotes = reroot.lab_keepalived(files["nodes/ctl-1/keepalived/keepalived.conf"].decode(), tmp_path)
     # The shipped track script runs unchanged (each lab node has a /run of its own).
     assert scripts == {}
     assert any("runs as shipped" in n for n in knotes)
     # Everything else is kept as generated.
-    assert cfgs.parse_keepalived(ktext).instances == cfgs.parse_keepalived(
+    assert reroot.parse_keepalived(ktext).instances == reroot.parse_keepalived(
         files["nodes/ctl-1/keepalived/keepalived.conf"].decode()).instances
 
 
@@ -111,24 +111,24 @@ def test_lab_keeps_the_shipped_track_script_byte_for_byte(keepalived_model, tmp_
     _, _, files = keepalived_model
     for node in ("ctl-1", "ctl-2", "ctl-3"):
         gen = files[f"nodes/{node}/keepalived/keepalived.conf"].decode()
-        lab, _, _ = cfgs.lab_keepalived(gen, tmp_path)
+        lab, _, _ = reroot.lab_keepalived(gen, tmp_path)
         assert _script_blocks(gen) and _script_blocks(lab) == _script_blocks(gen)
         assert 'script "/usr/bin/pgrep -F /run/haproxy.pid -x haproxy"' in lab
         hgen = files[f"nodes/{node}/haproxy/haproxy.cfg"].decode()
-        htext, _ = cfgs.lab_haproxy(hgen, tmp_path, keep_pidfile=True)
+        htext, _ = reroot.lab_haproxy(hgen, tmp_path, keep_pidfile=True)
         assert "    pidfile /run/haproxy.pid\n" in htext and "    pidfile /run/haproxy.pid\n" in hgen
 
 
 def test_a_script_for_a_process_the_lab_does_not_run_always_succeeds(tmp_path):
     conf = ("vrrp_script chk_x {\n    script \"/usr/bin/pgrep -x memcached\"\n    interval 2\n}\n"
             "vrrp_instance v {\n    track_script {\n        chk_x\n    }\n}\n")
-    text, scripts, notes = cfgs.lab_keepalived(conf, tmp_path)
+    text, scripts, notes = reroot.lab_keepalived(conf, tmp_path)
     assert scripts == {str(tmp_path / "track-chk_x.sh"): "#!/bin/sh\nexit 0\n"}
     assert f'script "{tmp_path / "track-chk_x.sh"}"' in text and any("always succeeds" in n for n in notes)
 
 
 def test_tls_is_dropped_with_a_note(tmp_path):
-    text, notes = cfgs.lab_haproxy("global\n    daemon\nlisten x\n    bind 10.0.0.1:443 ssl crt /etc/ssl/x.pem\n"
+    text, notes = reroot.lab_haproxy("global\n    daemon\nlisten x\n    bind 10.0.0.1:443 ssl crt /etc/ssl/x.pem\n"
                                    "    server a 10.0.0.2:80 check\n", tmp_path)
     assert "bind 10.0.0.1:443" in text and "crt" not in text and "daemon" not in text
     assert any("TLS" in n for n in notes)
@@ -296,8 +296,8 @@ def test_backups_with_close_timers_are_all_possible_new_holders(keepalived_model
     not ctl-2. The prediction names both; with priorities 10 apart it names one."""
     from dataclasses import replace
 
-    from hamodel.drill.kinds.base import master_down
-    from hamodel.drill.kinds.holder_crash import SCHED_MARGIN_S, contenders
+    from hamodel.drill.keepalived.common import master_down
+    from hamodel.drill.keepalived.holder_crash import SCHED_MARGIN_S, contenders
 
     arch, dep, files = keepalived_model
     ctx = _ctx(arch, dep, files)
@@ -313,8 +313,8 @@ def test_backups_with_close_timers_are_all_possible_new_holders(keepalived_model
 def test_generated_priorities_make_the_next_holder_certain(keepalived_model):
     """The allocation spaces priorities 10 apart, so the drill predicts one successor
     (with steps of 1, 102/101/100, it had to accept either backup)."""
-    from hamodel.drill.kinds.base import master_down
-    from hamodel.drill.kinds.holder_crash import contenders
+    from hamodel.drill.keepalived.common import master_down
+    from hamodel.drill.keepalived.holder_crash import contenders
 
     arch, dep, files = keepalived_model
     ctx = _ctx(arch, dep, files)
@@ -329,7 +329,7 @@ def test_galera_scenarios_on_the_docs_page():
     measurements (rows lost per member) as text, not Python reprs."""
     import copy
 
-    from hamodel.drill.kinds.galera import GaleraMeasurement, GaleraPrediction
+    from hamodel.drill.galera.kinds import GaleraMeasurement, GaleraPrediction
 
     pred = GaleraPrediction("two of three keep the quorum", "galera", ["a", "b", "c"], 2,
                             predicted={"primary": True, "haproxy_down_within_s": 5.0})
@@ -406,7 +406,7 @@ def test_the_polled_service_is_a_stand_in_on_any_front():
     With galera run for real (a galera-* scenario in the drill) the client must poll a stand-in:
     before, holder-crash polled the real MariaDB with the stand-ins' protocol and the drill
     failed as 'unsettled: 10.10.0.10:3306 does not answer'."""
-    from hamodel.drill.kinds.base import probe_service
+    from hamodel.drill.scenario import probe_service
     from hamodel.pipeline import resolve
 
     dep = resolve(load(str(Path(__file__).parents[1] / "models" / "multirack.py")), k=1)
@@ -423,7 +423,7 @@ def test_a_preempting_backup_above_the_holder_is_not_settled():
     from hamodel.drill.runner import member_unsettled
 
     prios = {"lb-1": 120, "lb-2": 110, "lb-3": 100}
-    pre, nopre = cfgs.VrrpInstance(name="haproxy-public"), cfgs.VrrpInstance(name="haproxy", nopreempt=True)
+    pre, nopre = reroot.VrrpInstance(name="haproxy-public"), reroot.VrrpInstance(name="haproxy", nopreempt=True)
     why = member_unsettled("lb-1", "lb-2", "public-vip", pre, "BACKUP", prios)
     assert why and "preempts" in why and "120" in why
     assert member_unsettled("lb-1", "lb-2", "public-vip", nopre, "BACKUP", prios) is None  # keeps lb-2

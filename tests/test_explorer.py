@@ -33,8 +33,8 @@ def page_states(data: dict, failed: set[str]) -> tuple[dict[str, str], set[str]]
 
 
 def truth(dep, failed: set[str]) -> tuple[dict[str, str], set[str]]:
-    e = Evaluation(dep.analysis.view, failed)
-    v = dep.analysis.view
+    e = Evaluation(dep.results.view, failed)
+    v = dep.results.view
     return {s: e.state(s) for s in sorted(v.services)}, {s: e.split_brain(s) for s in v.services}
 
 

@@ -132,7 +132,7 @@ def test_explorer_shows_what_the_check_proves(site: Path, tmp_path: Path, resolv
             cuts = three_cut_sets(report)
             assert len(cuts) == 3, (model, cuts)
             dep = resolved(model)
-            view = dep.analysis.view
+            view = dep.results.view
             browser.open((site / "generated" / model / "explorer.html").as_uri())
             wait_ready(browser)
             states = browser.run(STATES)

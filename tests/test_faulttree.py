@@ -354,6 +354,9 @@ def test_docs_availability_section_lists_what_to_fix_first():
 
     arch, dep, _ = _deployment("webplatform")
     est = availability(arch, dep.placement, dep.vrrp_groups)
+    with pytest.raises(ValueError, match="answers=True"):  # the document never starts the analysis itself
+        render_section(dep, "availability", extras=DocExtras(availability=est))
+    dep = resolve(arch, lock=lock_path_for(str(ROOT / "models" / "webplatform.py")), answers=True)
     text = render_section(dep, "availability", extras=DocExtras(availability=est))
     expected = [f.component for f in what_to_fix(importance(arch, dep.placement, dep.vrrp_groups))]
     listed = [line.split("``")[1] for line in text.splitlines() if line.startswith("   * - ``")]

@@ -192,3 +192,42 @@ def test_what_to_fix_first_ranks_required_services_first():
     ranked = what_to_fix(imp, optional={"batch"})
     assert [f.component for f in ranked] == ["node:a", "node:b"]
     assert ranked[1].hours_per_year > ranked[0].hours_per_year  # the figures stay what they are
+
+
+def test_a_core_switch_that_partitions_a_cluster_is_named_a_partition_not_stopped_members():
+    """Three racks, one ToR each, every ToR on one core switch; a Galera
+    member per rack. The core switch stops no member: it splits the three
+    into three groups of one. The old text said it "stops more of its
+    members than its quorum can lose" and advised bonding the members to a
+    second switch (which does not help while every switch hangs on core)."""
+    core, tors = Switch("core"), [Switch(f"tor{i}") for i in (1, 2, 3)]
+    lan = Network("lan", subnet="10.9.0.0/24", switches=[core, *tors], links=[(t.name, "core") for t in tors])
+    nodes = [Node(f"db{i}", roles={"db"}, addresses={lan: f"10.9.0.{i}"}, switch=f"tor{i}") for i in (1, 2, 3)]
+    arch = Architecture("split", nodes=nodes, networks=[lan], services=[
+        Service("galera", on="db", replicas=3, strategy=AppCluster())])
+    f = _findings(arch, Placement({"galera": ["db1", "db2", "db3"]}))["quorum-loss:galera"]
+    assert "switch core splits its 3 running votes" in f.impact and "(db1 | db2 | db3)" in f.impact, f.impact
+    assert "stops more of its members" not in f.impact, f.impact
+    assert "second path between the members' switches" in f.mitigation, f.mitigation
+    # A ToR stops its one member: that stays a stop, not a split (2 of 3 remain together).
+    assert "switch:tor1" not in f.scenario
+
+
+def test_two_sites_cannot_spread_three_votes_so_the_fix_is_a_vote_in_a_third_site():
+    """Galera 2+1 over two sites: losing site A (two members) stops it. The old
+    mitigation said "spread members over zones" and "no failure domain may hold
+    more than 1 vote": with two zones and three votes that cannot be done."""
+    from hamodel import Trunk, VirtualIP, Zone
+
+    sa, sb = Zone("site-a", site=True), Zone("site-b", site=True)
+    swa, swb = Switch("sw-a"), Switch("sw-b")
+    lan = Network("lan", subnet="10.7.0.0/24", switches=[swa, swb], links=[Trunk("wan", swa, swb)])
+    nodes = [Node(n, roles={"db"}, domains=[z], addresses={lan: f"10.7.0.{h}"}, switch=sw)
+             for n, z, sw, h in (("a1", sa, swa, 11), ("a2", sa, swa, 12), ("b1", sb, swb, 21))]
+    arch = Architecture("two sites", domains=[sa, sb], nodes=nodes, networks=[lan],
+                        vips=[VirtualIP("vip", "10.7.0.10", network=lan)],
+                        services=[Service("galera", on="db", replicas=3, strategy=AppCluster())])
+    f = _findings(arch, Placement({"galera": ["a1", "a2", "b1"]}))["quorum-loss:galera"]
+    assert "With 2 zones (site-a, site-b), 3 votes cannot be placed" in f.mitigation, f.mitigation
+    assert "Witness('galera')" in f.mitigation and "garbd" in f.mitigation
+    assert "Spread members over zones" not in f.mitigation and "No failure domain may hold" not in f.mitigation

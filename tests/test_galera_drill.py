@@ -3,10 +3,10 @@
 The first tests need nothing but the model: the cold-start semantics of the
 analysis (which full restart needs an operator) and the lab plan taken from
 the model. The others (netns + slow) bring up the real cluster once and run
-the Galera scenarios of :mod:`hamodel.drill.galera_scenarios` on it; they
+the Galera scenarios of :mod:`hamodel.drill.galera.scenarios` on it; they
 need root and ``mariadb-server galera-4 rsync mariadb-client`` (``.ci/install``).
 
-By hand: ``python -m hamodel.drill.galera models/openstack_keepalived.py``.
+By hand: ``hamodel drill models/openstack_keepalived.py --scenario galera-member-down`` (any Galera scenario).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from hamodel.analysis.failures import cold_start
-from hamodel.drill.galera import GALERA_ROOT, available, plan
+from hamodel.drill.galera.lab import GALERA_ROOT, available, plan
 from hamodel.drill.lab import list_namespaces
 from hamodel.loader import load
 from hamodel.model.strategies import AppCluster
@@ -104,8 +104,8 @@ real = [pytest.mark.netns, pytest.mark.slow,
 
 @pytest.fixture(scope="module")
 def lab(arch):
-    from hamodel.drill.galera import open_lab
-    from hamodel.drill.galera_scenarios import analysis
+    from hamodel.drill.galera.lab import open_lab
+    from hamodel.drill.galera.scenarios import analysis
 
     gl = open_lab(arch)
     try:
@@ -118,11 +118,12 @@ def lab(arch):
 
 
 def _run(lab, name: str) -> dict:
-    from hamodel.drill.galera_scenarios import RUNNERS, settle
+    from hamodel.drill.galera.kinds import GALERA_KINDS
+    from hamodel.drill.galera.scenarios import settle
 
     gl, an = lab
     settle(gl)
-    return RUNNERS[name](gl, an)
+    return next(k for k in GALERA_KINDS if k.function == name).step(gl, an)
 
 
 def _checks(r: dict) -> dict[str, dict]:
@@ -186,7 +187,7 @@ class TestRealGalera:
         assert m["lost"] == {} and all(x["agreed"] for x in r["checks"])
 
     @pytest.mark.skipif(not os.environ.get("HAMODEL_GALERA_LONG"),
-                        reason="45 s more; set HAMODEL_GALERA_LONG=1 (or run python -m hamodel.drill.galera)")
+                        reason="45 s more; set HAMODEL_GALERA_LONG=1 (or run hamodel drill --scenario galera-restart-crash-missing)")
     def test_full_restart_after_a_crash_with_a_member_missing(self, lab):
         r = _run(lab, "restart-crash-missing")
         m = r["measured"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hamodel.drill.galera import available
+from hamodel.drill.galera.lab import available
 from hamodel.loader import load
 from hamodel.runbooks import Step
 
@@ -16,8 +16,8 @@ real = [pytest.mark.netns, pytest.mark.slow,
 
 @pytest.fixture(scope="module")
 def lab():
-    from hamodel.drill.galera import open_lab
-    from hamodel.drill.galera_scenarios import analysis
+    from hamodel.drill.galera.lab import open_lab
+    from hamodel.drill.galera.scenarios import analysis
 
     arch = load(ROOT / "models" / "openstack_keepalived.py")
     gl = open_lab(arch)
@@ -31,8 +31,8 @@ def lab():
 @pytest.mark.slow
 @pytest.mark.skipif(available() is not None, reason="Galera lab unavailable")
 def test_generated_runbook_recovers_a_graceful_full_stop(lab):
-    from hamodel.drill.galera_runbook import runbook_graceful
-    from hamodel.drill.galera_scenarios import settle
+    from hamodel.drill.galera.runbook import runbook_graceful
+    from hamodel.drill.galera.scenarios import settle
 
     gl, an = lab
     settle(gl)
@@ -55,8 +55,8 @@ def test_a_failing_runbook_step_fails_the_drill(lab):
     """A step the drill cannot carry out is an error, not a skipped line."""
     from dataclasses import replace
 
-    from hamodel.drill.galera import LabError
-    from hamodel.drill.galera_runbook import execute, graceful_runbook
+    from hamodel.drill.galera.lab import LabError
+    from hamodel.drill.galera.runbook import execute, graceful_runbook
 
     gl, _ = lab
     rb = graceful_runbook(gl)

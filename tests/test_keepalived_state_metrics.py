@@ -97,7 +97,7 @@ def test_vrrp_alerts_on_a_real_prometheus(tmp_path):
     the no-master alert fires within for + 2 scrapes + 1 evaluation + margin, and resolves after
     they are back. The healthy window is 45 s (not the issue's 2 minutes, which the Galera drill
     keeps): longer than every loaded rule's for: (30 s) plus two scrapes."""
-    from hamodel.drill.monitoring import MARGIN_S, firing, prometheus_api, start_node_exporter, start_prometheus
+    from hamodel.drill.galera.monitoring import MARGIN_S, firing, prometheus_api, start_node_exporter, start_prometheus
     from hamodel.generators.monitoring import EVALUATION_INTERVAL_S, SCRAPE_INTERVAL_S
 
     arch = small_arch()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from hamodel.drill.galera import available as galera_available
-from hamodel.drill.monitoring import available as prometheus_available
+from hamodel.drill.galera.lab import available as galera_available
+from hamodel.drill.galera.monitoring import available as prometheus_available
 from hamodel.loader import load
 
 from tests.test_configs import ROOT
@@ -16,8 +16,8 @@ from tests.test_configs import ROOT
 @pytest.mark.skipif(galera_available() is not None or prometheus_available() is not None,
                     reason=f"lab unavailable: {galera_available() or prometheus_available()}")
 def test_alerts_fire_as_predicted_and_resolve():
-    from hamodel.drill.galera import open_lab
-    from hamodel.drill.monitoring import drill
+    from hamodel.drill.galera.lab import open_lab
+    from hamodel.drill.galera.monitoring import drill
     from hamodel.generators.configs import build_configs
 
     arch = load(ROOT / "models" / "openstack_keepalived.py")

@@ -28,7 +28,8 @@ import pytest
 from test_ansible_deploy import ANSIBLE_PLAYBOOK, recap
 from test_hostile_injection import ansible_env, needs_ansible
 
-from hamodel.drill.pacemaker import PacemakerLab, available, generated_files, lab_cib, plan
+from hamodel.drill.pacemaker.lab import PacemakerLab
+from hamodel.drill.pacemaker.cluster_plan import available, generated_files, lab_cib, plan
 from hamodel.loader import load
 from hamodel.output import write_tree
 

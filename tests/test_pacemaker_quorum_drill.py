@@ -34,10 +34,10 @@ from pathlib import Path
 import pytest
 
 from hamodel.analysis.components import QNETD, link_id, node_id, proc_id
-from hamodel.drill.kinds.pacemaker import PacemakerClusterLab
+from hamodel.drill.pacemaker.cluster import PacemakerClusterLab
 from hamodel.drill.lab import list_namespaces
-from hamodel.drill.pacemaker import available, generated_files, lab_cib, plan
-from hamodel.drill.pacemaker_quorum import SCENARIOS, _delay_for, analysis_prediction, cut_sets, shape
+from hamodel.drill.pacemaker.cluster_plan import available, generated_files, lab_cib, plan
+from hamodel.drill.pacemaker.quorum import SCENARIOS, _delay_for, analysis_prediction, cut_sets, shape
 from hamodel.loader import load
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -64,7 +64,7 @@ def _measured(page: Path, scenario: str, key: str) -> float:
 
 def test_predictions_contain_the_measured_drill(resolved):
     """docs/drills.rst (a real drill of the reference model) against the prediction."""
-    from hamodel.drill.kinds.base import MARGIN_S  # the client's sampling: probe timeout 0.3 s + interval
+    from hamodel.drill.keepalived.common import MARGIN_S  # the client's sampling: probe timeout 0.3 s + interval
 
     t = resolved("openstack_keepalived").recovery
     page = ROOT / "docs" / "drills.rst"
@@ -211,8 +211,8 @@ def test_pacemaker_prediction_contains_the_measured_node_crash(resolved):
 def test_redis_scenario_offered_for_asynchronous_replication(resolved, reference_arch):
     import shutil
 
-    from hamodel.drill.kinds import KINDS
-    from hamodel.drill.kinds.redis_primary_kill import async_service
+    from hamodel.drill.registry import KINDS
+    from hamodel.drill.keepalived.redis_primary_kill import async_service
 
     dep = resolved("openstack_keepalived")
     assert async_service(dep) == "redis"  # the reference's Redis says replication="asynchronous"

@@ -34,7 +34,7 @@ def test_async_rpo_is_not_zero(dep):
 
 def test_primary_kill_counts_lost_writes(dep):
     from hamodel.drill.lab import list_namespaces
-    from hamodel.drill.redis_loss import run_primary_kill
+    from hamodel.drill.keepalived.redis_loss import run_primary_kill
 
     res = run_primary_kill(dep, "redis")
     assert res.acknowledged > 1000 and 0 <= res.lost <= res.acknowledged and res.agreed
@@ -48,7 +48,7 @@ def test_primary_kill_counts_lost_writes(dep):
 
 def test_synchronous_prediction_disagrees_with_a_loss(dep):
     """The verdict is not a constant: a model claiming synchronous replication fails when writes are lost."""
-    from hamodel.drill.redis_loss import run_primary_kill
+    from hamodel.drill.keepalived.redis_loss import run_primary_kill
 
     arch = dep.architecture
     sync = arch.replace_service("redis", strategy=arch.service("redis").strategy.replace(replication="synchronous"))

@@ -266,11 +266,11 @@ def _physical(dep: Deployment, finding: Finding | None = None) -> str:
     failed = _failed_components(dep, finding)
     lost = set(finding.services) if finding else set()
     after = after_failure(dep, finding, _node_down) if finding is not None else None
-    title = f"{arch.name}: physical view"
+    title = f"{arch.title or arch.name}: physical view"
     if finding is not None:
         scenario = (" + ".join(plain_component(c, dep) for c in finding.scenario) if finding.scenario
                     else "no component failure needed")
-        title = (f"{arch.name}: {finding.title}\nafter: {scenario}\n"
+        title = (f"{arch.title or arch.name}: {finding.title}\nafter: {scenario}\n"
                  "grey, red border: failed or cut off; shaded: lost instances; \u2605: VRRP master after the failure")
     # The nodes drawn: all of them, or for a finding those it involves.
     drawn = set(involved_nodes(dep, finding, after)) if finding is not None and after is not None else \
@@ -549,7 +549,7 @@ def _overview(dep: Deployment) -> str:
         by_kind.setdefault(s.strategy.kind, []).append(s)
     kind_of = {s.name: s.strategy.kind for s in arch.services}
     anchor: dict[str, Node] = {}   # kind -> a node inside its cluster
-    with _Graph(f"{arch.name}: overview", direction="TB", ranksep="0.55", nodesep="0.3") as g:
+    with _Graph(f"{arch.title or arch.name}: overview", direction="TB", ranksep="0.55", nodesep="0.3") as g:
         holder_of = _vip_and_holders(dep, overview=True)
         for kind in _OVERVIEW_ORDER:
             if kind not in by_kind or kind in ("vrrp", "pacemaker_vip"):
@@ -661,23 +661,25 @@ def _logical(dep: Deployment) -> str:
         return (s.access.vip + " " if several_vips else "") + ":" + ",".join(str(p) for p in s.access.ports)
 
     def table(group: str) -> str:
-        rows = [f'<TR><TD COLSPAN="3" BGCOLOR="#D6EAF8"><B>{_e(group)}</B></TD></TR>']
+        rows = [f'<TR><TD COLSPAN="3" BGCOLOR="#D6EAF8"><FONT POINT-SIZE="15"><B>{_e(group)}</B></FONT></TD></TR>']
         for s in groups[group]:
             via = reached(s)
             # A long line wraps at its "; " (page width).
             parts = how(s).split("; ")
-            text = _e("; ".join(parts)) if len("; ".join(parts)) <= 36 else '<BR ALIGN="LEFT"/>'.join(map(_e, parts))
-            rows.append(f'<TR><TD ALIGN="LEFT" PORT="{port[s.name]}"><FONT POINT-SIZE="11">{_e(s.name)}</FONT></TD>'
-                        + (f'<TD ALIGN="LEFT" BALIGN="LEFT"><FONT POINT-SIZE="10" COLOR="#566573">{text}</FONT></TD>'
+            # Legible at page width (the figure is scaled to the text column): every part on its own line.
+            text = _e("; ".join(parts)) if len("; ".join(parts)) <= 24 else '<BR ALIGN="LEFT"/>'.join(map(_e, parts))
+            rows.append(f'<TR><TD ALIGN="LEFT" PORT="{port[s.name]}"><FONT POINT-SIZE="12">{_e(s.name)}</FONT></TD>'
+                        + (f'<TD ALIGN="LEFT" BALIGN="LEFT"><FONT POINT-SIZE="11" COLOR="#566573">{text}</FONT></TD>'
                            if text else "<TD></TD>")
-                        + (f'<TD ALIGN="LEFT"><FONT POINT-SIZE="10" COLOR="#2874A6">{_e(via)}</FONT></TD>'
+                        + (f'<TD ALIGN="LEFT"><FONT POINT-SIZE="11" COLOR="#2874A6">{_e(via)}</FONT></TD>'
                            if via else "<TD></TD>") + "</TR>")
         bg = "#FEF9E7" if group in providers else "#FFFFFF"
         return (f'<<TABLE BORDER="1" CELLBORDER="0" CELLSPACING="0" CELLPADDING="2" COLOR="#7B8894" '
                 f'BGCOLOR="{bg}">' + "".join(rows) + "</TABLE>>")
 
     # No concentrate: bundled edges could not be traced to the group they end on.
-    with _Graph(f"{arch.name}: logical view", direction="LR", ranksep="0.5", nodesep="0.2") as g:
+    with _Graph(f"{arch.title or arch.name}: logical view", direction="LR", ranksep="0.25", nodesep="0.15", pad="0.2",
+                fontsize="20") as g:
         gid = {grp: _id("group", grp) for grp in groups}
         consumers = [grp for grp in sorted(groups) if grp not in providers]
         for grp in consumers + providers:

@@ -50,10 +50,10 @@ class DocExtras:
     """Inputs that are not in the Deployment but come from their owners.
 
     ``configs``: the config generator's FileSet (``build_configs``);
-    ``scenarios``: the failure analysis' single-failure scenarios
-    (``hamodel.analysis.failures.single_failure_scenarios``);
-    ``availability``: its per-service availability estimates
-    (``hamodel.analysis.failures.availability``);
+    ``scenarios``: the failure analysis' single-failure scenarios and
+    ``availability``: its per-service availability estimates, both from the
+    Deployment's plain results (``Deployment.results``, computed by
+    ``resolve(..., answers=True)``: the generator never asks the analysis);
     ``diagrams``: ``hamodel.generators.diagrams.generate`` output (None: not drawn);
     ``model_path``: shown as the source of the document.
     """
@@ -70,6 +70,10 @@ class DocExtras:
     measured_outage: Mapping[tuple[str, str], float] = field(default_factory=dict)
     checks_doc: str | None = None
     measured: dict[str, str] = field(default_factory=dict)  # drill scenario name -> the doc that reports it
+    #: Drill scenario name -> (agreed, measured figure as reStructuredText), from the drill page's summary.
+    measured_figures: dict[str, tuple[bool, str]] = field(default_factory=dict)
+    #: The drill page's stamp (commit, date, model hash) the figures come from.
+    measured_stamp: Mapping[str, Any] | None = None
 
 
 # -- reStructuredText helpers -------------------------------------------------
@@ -121,11 +125,9 @@ def _downtime(a: float) -> str:
 
 
 def _fix_first_rows(dep: Deployment) -> list[list[Any]]:
-    """Rows of the "what to fix first" table (hamodel.analysis.importance)."""
-    from hamodel.analysis.importance import what_to_fix
-
-    fix = what_to_fix(dep.analysis.importance(),
-                      optional={s.name for s in dep.architecture.services if not s.required})
+    """Rows of the "what to fix first" table (the analysis' ``fix_first``, computed
+    before the Deployment was built: a clear error when it carries no results)."""
+    fix = dep.answers().fix_first
     return [[_literal(f.component), _downtime(1 - f.hours_per_year / (365.25 * 24)), _join(f.services),
              rst_escape(f.top_service), f"{f.birnbaum:.3g}", f"{f.fussell_vesely:.3f}"] for f in fix]
 
@@ -133,11 +135,11 @@ def _fix_first_rows(dep: Deployment) -> list[list[Any]]:
 # -- views of the deployment --------------------------------------------------
 
 
-def _recovery_rows(dep: Deployment, measured: Mapping[tuple[str, str], float]) -> list[list[Any]]:
-    """The recovery table: one row per distinct prediction, its services joined."""
+def _recovery_table(dep: Deployment, measured: Mapping[tuple[str, str], float]) -> tuple[list[str], list[list[Any]]]:
+    """The recovery table (header, rows): one row per distinct prediction, its services joined."""
     table = dep.recovery
     if table is None:
-        return []
+        return [], []
     merged: dict[tuple, list[str]] = {}
     for r in table.rows:
         if r.rto_s is None and not r.down and table.target(r.service, "rto", r.disruption) is None:
@@ -147,12 +149,34 @@ def _recovery_rows(dep: Deployment, measured: Mapping[tuple[str, str], float]) -
         target = "; ".join(x for x in (f"RTO {rto_t:g} s" if rto_t is not None else "",
                                        f"RPO {rpo_t:g} s" if rpo_t is not None else "") if x) or "-"
         m = measured.get((r.service, r.disruption))
-        key = (r.disruption, pred, r.dominated_by or "", "-" if m is None else f"{m:g} s", target, r.rpo)
+        # The timer's model path without the service's name, so services with the same timer share a row.
+        dom = (r.dominated_by or "").replace(f"services[{r.service}].", "")
+        rpo = "unknown" if r.rpo.startswith("unknown: the model says nothing") else r.rpo  # said once above
+        key = (r.disruption, pred, dom, "-" if m is None else f"{m:g} s", target, rpo)
         merged.setdefault(key, []).append(r.service)
     order = {d: i for i, d in enumerate(("process", "node", "switch", "link", "domain", "site", "partition"))}
     rows = sorted(merged.items(), key=lambda kv: (order.get(kv[0][0], 9), kv[1][0]))
-    return [[_join(services), d, pred, rst_escape(dom) if dom else "-", meas, target, rst_escape(rpo)]
-            for (d, pred, dom, meas, target, rpo), services in rows]
+    # The same services with the same prediction under several classes (node, switch, rack): one row.
+    classes: dict[tuple, list[str]] = {}
+    for (d, *rest), services in rows:
+        classes.setdefault((tuple(services), *rest), []).append(d)
+    fronted = [s.name for s in dep.architecture.services if s.strategy.kind == "behind_vip"]
+
+    def who(services: tuple[str, ...]) -> Any:  # a long list of HAProxy-fronted services, counted
+        if len(services) <= 8 or not set(services) <= set(fronted):
+            return _join(services)
+        missing = [x for x in fronted if x not in services]
+        return rst_escape(f"{len(services)} services behind HAProxy"
+                          + (f" (all but {', '.join(missing)})" if missing else " (every one)"))
+
+    out = [[who(services), ", ".join(ds), pred, rst_escape(dom) if dom else "-", meas, target, rst_escape(rpo)]
+           for ((services, pred, dom, meas, target, rpo), ds) in classes.items()]
+    # Columns nobody filled (no drill, no target) are left out: an always-empty column says nothing.
+    keep = [i for i in range(len(RECOVERY_HEADER)) if i not in (4, 5) or any(row[i] != "-" for row in out)]
+    return [RECOVERY_HEADER[i] for i in keep], [[row[i] for i in keep] for row in out]
+
+
+RECOVERY_HEADER = ("Services", "Disruption", "Predicted RTO", "Dominated by", "Measured", "Target", "RPO")
 
 
 def _severity_at_least(f: Finding, threshold: str) -> bool:
@@ -208,7 +232,7 @@ def _context(dep: Deployment, slug: str, extras: DocExtras, sections: bool, imag
         services.append({
             "name": s.name, "group": s.group or "", "process": s.process, "mode": s.mode,
             "strategy": detail, "nodes": list(placed.nodes_of(s.name)), "endpoint": _endpoint(dep, s),
-            "depends": s.dependencies, "how": facts.strategy_words(dep, s), "reach": facts.endpoint_words(dep, s),
+            "depends": s.dependencies, "how": facts.strategy_words(dep, s), "reach": _short_reach(arch, facts.endpoint_words(dep, s)),
             "needs": s.dependencies + [f"(starts after {x})" for x in s.starts_after],
         })
 
@@ -239,7 +263,9 @@ def _context(dep: Deployment, slug: str, extras: DocExtras, sections: bool, imag
         holder = next((s.name for s in arch.services if v.name in s.holds_vips), "")
         served = [s.name for s in arch.services if s.access is not None and s.access.vip == v.name]
         vips.append({"name": v.name, "address": str(v.address), "network": v.network, "dns": v.dns_name or "",
-                     "exposure": v.exposure, "holder": holder, "served": served})
+                     "exposure": v.exposure, "holder": holder,
+                     # many services: counted, each is in the HAProxy front table below
+                     "served": served if len(served) <= 6 else [f"{len(served)} services (HAProxy frontends below)"]})
     groups = [{"service": g.service, "vips": list(g.vips), "network": g.network, "vrid": g.vrid,
                "manager": g.manager, "master": g.master,
                "priorities": [f"{m} ({g.priorities[m]})" for m in g.members]} for g in dep.vrrp_groups]
@@ -284,9 +310,11 @@ def _context(dep: Deployment, slug: str, extras: DocExtras, sections: bool, imag
         expected, scenario_names, unmeasured = facts.expected_times(dep, f)
         ran = [n for n in scenario_names if n in extras.measured]
         measured = None
-        if ran:  # one drill page per model: link it once
-            measured = Rst(("scenarios " if len(ran) > 1 else "scenario ") + ", ".join(_literal(n) for n in ran)
-                           + f" on :doc:`{extras.measured[ran[0]]}`"
+        if ran:  # the drill's own figures, copied; the page linked once
+            figures = [f"{_literal(n)}: {extras.measured_figures[n][1]}"
+                       + ("" if extras.measured_figures[n][0] else " (disagreed with the prediction)")
+                       if n in extras.measured_figures else str(_literal(n)) for n in ran]
+            measured = Rst("; ".join(figures) + f" (:doc:`drill <{extras.measured[ran[0]]}>`)"
                            + (f"; {rst_escape(unmeasured)}" if unmeasured else ""))
         return {"id": f.id, "kind": f.kind, "severity": f.severity, "title": plain(f.title),
                 "expected": expected, "measured": measured,
@@ -296,7 +324,7 @@ def _context(dep: Deployment, slug: str, extras: DocExtras, sections: bool, imag
                                                           "(the Needs column of Services)"], "scenario": [facts.plain_component(c, dep) for c in f.scenario],
                 "impact": plain(f.impact), "mitigation": _linked(plain(mitigation)), "model_change": model_change,
                 "acknowledged": ack, "details": details, "diagram": diagram,
-                "alerts": sorted(alert_names.get(f.id, ())),
+                "alerts": _alert_groups(sorted(alert_names.get(f.id, ())), arch),
                 "runbooks": [(r.id, r.title) for r in the_runbooks if r.finding == f.id]}
 
     configs = []
@@ -314,8 +342,13 @@ def _context(dep: Deployment, slug: str, extras: DocExtras, sections: bool, imag
     from hamodel.model.strategies import ActivePassive, Sharded
 
     strategy_notes = []
+    # A service with a limitation of its own is explained there (impact, reason, procedure): not twice.
+    limited = {x for f in limitations(dep) if f.kind in ("single-point-of-failure", "partial-outage")
+               for x in f.services}
     for s in arch.services:
         st, where = s.strategy, _join(placed.nodes_of(s.name))
+        if s.name in limited:
+            continue
         if isinstance(st, ActivePassive):
             if st.manager is None:
                 why = f" It runs one instance because {rst_escape(st.reason)}." if st.reason else ""
@@ -331,6 +364,7 @@ def _context(dep: Deployment, slug: str, extras: DocExtras, sections: bool, imag
                                       f"{rst_escape(st.shard)}, which cannot be failed over to another node."))
     e, j = rst_escape, _join
     any_ack = any(arch.acknowledged(f.id) or f.acknowledged for f in other_findings(dep))
+    recovery_header, recovery_rows = _recovery_table(dep, extras.measured_outage)
     rows = {
         "role_rows": [[e(r), j(ns)] for r, ns in sorted(roles.items())],
         "node_rows": [[e(n.name), j(n.roles), j([*n.domains, *([" or ".join(n.power) + " (power)"] if n.power else [])]),
@@ -358,7 +392,7 @@ def _context(dep: Deployment, slug: str, extras: DocExtras, sections: bool, imag
                                _downtime(a.availability), "exact" if a.exact else f"bound ({a.cut_sets} cut sets)"]
                               for a in availability],
         "fix_first_rows": _fix_first_rows(dep) if availability else [],
-        "recovery_rows": _recovery_rows(dep, extras.measured_outage),
+        "recovery_rows": recovery_rows,
     }
     return {
         **rows,
@@ -373,17 +407,65 @@ def _context(dep: Deployment, slug: str, extras: DocExtras, sections: bool, imag
         "has_pcmk_groups": any(g.manager == "pacemaker" for g in dep.vrrp_groups),
         "stats": [(s.name, e_.port, e_.loopback) for s in arch.services if s.holds_vips for e_ in s.ports],
         "slug": slug, "arch": arch, "dep": dep, "sections": sections, "image_root": image_root,
-        "model_path": extras.model_path, "checks_doc": extras.checks_doc, "strategies": strategies, "roles": sorted(roles.items()),
+        "recovery_header": recovery_header, "model_path": extras.model_path, "checks_doc": extras.checks_doc, "stamp": _stamp_words(extras), "strategies": strategies, "roles": sorted(roles.items()),
         "services": services, "node_names": nodes, "matrix": matrix, "domains": domains, "vips": vips,
         "groups": groups, "frontends": frontends,
         "limitations": [finding_view(f) for f in limitations(dep)],
         "other_findings": [finding_view(f) for f in other_findings(dep)],
         "has_diagrams": extras.diagrams is not None, "configs": configs, "config_error": extras.config_error,
+        "node_configs": _node_config_lines(configs),
         "scenarios": scenarios, "availability": availability, "notes": list(dep.notes) + list(extras.notes),
         "pacemaker": arch.pacemaker, "nonlocal_bind": sorted(dep.nonlocal_bind_nodes),
         "vrrp_kinds": (Vrrp, PacemakerVip),
         "runbooks": the_runbooks,
     }
+
+
+def _camel(name: str) -> str:
+    return "".join(p[:1].upper() + p[1:] for p in re.split(r"[^A-Za-z0-9]+", name) if p)
+
+
+def _alert_groups(names: list[str], arch: Any) -> list[str]:
+    """Alert names, one entry per kind of per-service alert (``HamodelBackendDown<Service>`` for
+    15 services) rather than one per service."""
+    suffixes = sorted((_camel(s.name) for s in arch.services), key=len, reverse=True)
+    kinds: dict[str, list[str]] = {}
+    for n in names:
+        stem = next((n[:-len(x)] for x in suffixes if n.endswith(x) and len(n) > len(x)), n)
+        kinds.setdefault(stem, []).append(n)
+    return [members[0] if len(members) == 1 else f"{stem}<service> ({len(members)} services)"
+            for stem, members in kinds.items()]
+
+
+def _stamp_words(extras: DocExtras) -> str | None:
+    """Which drill the measured figures come from: its date and commit (the drill page's stamp)."""
+    st = extras.measured_stamp
+    if not st or not (extras.measured or extras.measured_outage):
+        return None
+    words = f"the drill of {st.get('date', 'an unknown date')}, at commit {st.get('commit', 'unknown')}"
+    if st.get("model_sha256"):
+        words += f" (model sha256 {str(st['model_sha256'])[:12]})"
+    return words
+
+
+def _node_config_lines(configs: list[dict[str, Any]]) -> list[tuple[list[str], Rst]]:
+    """Nodes with the same config file names share a line: ``([nodes], [file names])``."""
+    per_node: dict[str, list[str]] = {}
+    for c in configs:
+        if c["folder"].startswith("node "):
+            per_node.setdefault(c["folder"][len("node "):], []).append(
+                _literal(c["name"]) + (" (holds a secret: not published)" if c["secret"] else ""))
+    lines: dict[tuple[str, ...], list[str]] = {}
+    for node, names in per_node.items():
+        lines.setdefault(tuple(names), []).append(node)
+    return [(nodes, Rst(", ".join(names))) for names, nodes in lines.items()]
+
+
+def _short_reach(arch: Any, words: str) -> str:
+    """With one virtual IP, its address is said once above the table: the cell keeps the port."""
+    if len(arch.vips) == 1:
+        words = words.replace(f"{arch.vips[0].address}:", ":")
+    return words
 
 
 def _merged_service_rows(services: list[dict[str, Any]]) -> list[list[Any]]:
@@ -396,12 +478,11 @@ def _merged_service_rows(services: list[dict[str, Any]]) -> list[list[Any]]:
         key = (s["group"], s["mode"], s["how"], tuple(s["needs"]), ":" in s["reach"] and "clients" not in s["reach"],
                s["reach"] if ":" not in s["reach"] or "clients" in s["reach"] else "")
         if rows and key == last:
-            rows[-1][1] = Rst(f"{rows[-1][1]}, {rst_escape(name)}")
+            rows[-1][0] = Rst(f"{rows[-1][0]}, {rst_escape(name)}")
             if key[4]:
-                rows[-1][5] = Rst(f"{rows[-1][5]}; {rst_escape(s['reach'])}")
+                rows[-1][4] = Rst(f"{rows[-1][4]}; {rst_escape(s['reach'])}")
             continue
-        rows.append([rst_escape(s["group"]), rst_escape(name), s["mode"], rst_escape(s["how"]), _join(s["needs"]),
-                     rst_escape(s["reach"])])
+        rows.append([rst_escape(name), s["mode"], rst_escape(s["how"]), _join(s["needs"]), rst_escape(s["reach"])])
         last = key
     return rows
 

@@ -164,6 +164,9 @@ def scope(dep: Deployment, model_path: str | None) -> list[str]:
     out.append(f"In scope: the {len(arch.nodes)} nodes of role{'s' * (len(roles) != 1)} {', '.join(roles)} "
                f"and the {len(arch.services)} services placed on them. Anything not in the model (other machines "
                "such as compute or storage nodes, an out-of-band network, the clients) is out of scope.")
+    out.append(f"Distribution: {arch.distribution}." if arch.distribution else
+               "Distribution: not stated in the model (its field distribution); versions and defaults of the "
+               "daemons are those of the generated configs.")
     switches = [d.name for d in arch.domains if d.kind == "switch"]
     racks = sorted({d.kind for d in arch.domains if d.kind not in ("switch",)})
     single = [n.name for n in arch.nodes if len(n.interfaces) == 1 and len(n.interfaces[0].switches) <= 1]

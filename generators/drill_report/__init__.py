@@ -16,7 +16,8 @@ from typing import Any, Mapping
 from hamodel.generators.docs.rst import Rst, rst_escape, rst_title
 from hamodel.generators.docs.rst import environment as rst_environment
 
-__all__ = ["MEASURED_MARK", "STAMP_PREFIX", "generate", "read_measured", "render_rst", "rst_text", "stamp_line"]
+__all__ = ["MEASURED_MARK", "STAMP_PREFIX", "generate", "read_measured", "read_page_stamp", "read_summary", "render_rst", "rst_text",
+           "stamp_line"]
 
 #: The comment line that carries a drill page's stamp (read back by hamodel.drill.stamp).
 STAMP_PREFIX = ".. hamodel-drill-stamp: "
@@ -165,6 +166,32 @@ def read_measured(page: str) -> tuple[str | None, dict[tuple[str, str], float]]:
             except (ValueError, KeyError, TypeError):
                 return None, {}
     return None, {}
+
+
+_SUMMARY_ROW = re.compile(r"(?m)^   \* - ``([^`\n]+)``\n     - (yes|no|n/a)\n     - (.+)$")
+
+
+def read_summary(page: str) -> dict[str, tuple[bool, str]]:
+    """``{scenario: (agreed, measured)}`` from a drill page's Summary table, as
+    :func:`render_rst` writes it (the measured figure is reStructuredText)."""
+    start = page.find("   * - Scenario\n     - Agreed\n     - Measured\n")
+    if start < 0:
+        return {}
+    end = page.find("\n\n", start)
+    table = page[start:] if end < 0 else page[start:end]
+    return {m.group(1): (m.group(2) == "yes", m.group(3).strip()) for m in _SUMMARY_ROW.finditer(table)}
+
+
+def read_page_stamp(page: str) -> dict[str, Any] | None:
+    """The stamp line of a drill page (:func:`stamp_line`), or None."""
+    for line in page.splitlines():
+        if line.startswith(STAMP_PREFIX):
+            try:
+                found = json.loads(line[len(STAMP_PREFIX):])
+            except ValueError:
+                return None
+            return found if isinstance(found, dict) else None
+    return None
 
 
 def generate(report: Mapping[str, Any], *, orphan: bool = False) -> dict[str, bytes]:

@@ -182,7 +182,10 @@ def explorer_data(dep: Deployment, *, slug: str, k: int = 2, doc: str = "index.h
     from hamodel.model.strategies import AppCluster, Elected, External, PacemakerVip, Sharded, Vrrp
 
     arch = dep.architecture
-    v = dep.analysis.view
+    results = dep.answers()
+    if results.k != k:
+        raise ValueError(f"the explorer of k={k} needs the analysis results of k={k}; the deployment carries k={results.k}")
+    v = results.view
     comps = list(v.components)
     table = _Table(comps)
     # "Up" is each service's fault tree, as the analysis builds it; the finer states
@@ -248,7 +251,7 @@ def explorer_data(dep: Deployment, *, slug: str, k: int = 2, doc: str = "index.h
                          "services": list(f.services), "scenario": list(f.scenario), "impact": f.impact,
                          "mitigation": f.mitigation, "link": f"{doc}#{make_id(label)}", "cut_sets": cut_sets})
 
-    cut = dep.analysis.cut_sets(k)
+    cut = results.cut_sets
     domains, loose = _domain_tree(dep, v)
     nodes = []
     for n in arch.nodes:
@@ -330,4 +333,4 @@ def generate(dep: Deployment, *, slug: str, k: int = 2) -> dict[str, bytes]:
     """``{<slug>/explorer.rst, <slug>/explorer.json}`` for the model document ``<slug>/index``."""
     data = explorer_data(dep, slug=slug, k=k)
     return {f"{slug}/explorer.json": data_json(data),
-            f"{slug}/explorer.rst": page_rst(data, title=dep.architecture.name).encode()}
+            f"{slug}/explorer.rst": page_rst(data, title=dep.architecture.title or dep.architecture.name).encode()}

@@ -102,6 +102,8 @@ class Listen:
     tcp_keepalive: bool
     accept_single_backend: bool
     servers: tuple[Server, ...]
+    fastinter_ms: int | None = None
+    downinter_ms: int | None = None
 
     @property
     def vip(self) -> str:
@@ -282,6 +284,7 @@ def _listens(dep: Deployment, name: str, access: BehindVip) -> tuple[list[Listen
             timeout_tunnel_s=timeouts["tunnel"], timeout_http_request_s=timeouts["http-request"], maxconn=maxconn,
             tcp_keepalive=access.tcp_keepalive, accept_single_backend=access.accept_single_backend,
             servers=tuple(servers),
+            fastinter_ms=access.check.fastinter_ms, downinter_ms=access.check.downinter_ms,
         ))
     redirects = [Redirect(name=f"{name}-{r}-redirect" + ("" if i == 0 else f"-{v}"), service=name, vip=v,
                           bind=hostport(a, r))

@@ -411,7 +411,10 @@ def render(dep: Deployment, *, runbook_base: str = "") -> dict[str, bytes]:
     """``monitoring/...`` files; ``{}`` for a model with no target.
 
     ``runbook_base`` is put before each ``runbook_url`` (the URL of the
-    model's generated document folder; relative by default)."""
+    model's generated document folder; by default the model's ``docs_url``,
+    relative when it has none)."""
+    if not runbook_base and dep.architecture.docs_url:
+        runbook_base = dep.architecture.docs_url.rstrip("/") + "/"
     ts = targets(dep)
     if not ts:
         return {}

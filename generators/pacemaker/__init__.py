@@ -209,7 +209,9 @@ class CibPlan:
 
 
 @dataclass(frozen=True)
-class PacemakerPlan:
+class ClusterPlan:
+    """What the generated corosync.conf and CIB say (the drill lab's own plan is another type)."""
+
     corosync: CorosyncPlan
     cib: CibPlan
 
@@ -255,12 +257,6 @@ def _rsc_id(name: str) -> str:
     return name if name[:1].isalpha() else f"svc-{name}"
 
 
-def cluster_nodes(arch: Any) -> list[str]:
-    """The cluster's node names, sorted: corosync node ids follow this order (1, 2, ...)."""
-    pm: PacemakerCluster = arch.pacemaker
-    return sorted(n.name for n in arch.nodes_with_roles(pm.on))
-
-
 # -- planning ----------------------------------------------------------------------
 
 
@@ -270,7 +266,7 @@ def plan_corosync(dep: Deployment) -> CorosyncPlan:
     arch = dep.architecture
     pm = arch.pacemaker
     assert pm is not None, "corosync.conf of a model without a Pacemaker cluster"
-    members = cluster_nodes(arch)
+    members = list(arch.pacemaker_nodes())
     for n in members:
         token(n, "name", f"nodes[{n}].name")
     name = token(pm.cluster_name, "name", "pacemaker.cluster_name")
@@ -369,7 +365,7 @@ def plan_cib(dep: Deployment, secrets: Secrets, corosync: CorosyncPlan) -> CibPl
     arch = dep.architecture
     pm = arch.pacemaker
     assert pm is not None, "the CIB of a model without a Pacemaker cluster"
-    members = cluster_nodes(arch)
+    members = list(arch.pacemaker_nodes())
     if pm.fencing and not pm.fence:
         raise ConfigError([("pacemaker.fence", "fencing=True but no fence device: give the cluster's STONITH "
                             "devices (FenceDevice: agent, parameters, password by SecretRef) or set fencing=False "
@@ -499,12 +495,12 @@ def plan_cib(dep: Deployment, secrets: Secrets, corosync: CorosyncPlan) -> CibPl
     )
 
 
-def plan_pacemaker(dep: Deployment, secrets: Secrets) -> PacemakerPlan | None:
+def plan_pacemaker(dep: Deployment, secrets: Secrets) -> ClusterPlan | None:
     """The cluster's plan, or None for an architecture without ``pacemaker``."""
     if dep.architecture.pacemaker is None:
         return None
     corosync = plan_corosync(dep)
-    return PacemakerPlan(corosync, plan_cib(dep, secrets, corosync))
+    return ClusterPlan(corosync, plan_cib(dep, secrets, corosync))
 
 
 # -- rendering ---------------------------------------------------------------------
@@ -572,7 +568,7 @@ def _env():
     return env
 
 
-def render_pacemaker(dep: Deployment, plan: PacemakerPlan | None, redacted: PacemakerPlan | None) -> list[NodeFile]:
+def render_pacemaker(dep: Deployment, plan: ClusterPlan | None, redacted: ClusterPlan | None) -> list[NodeFile]:
     """corosync.conf per cluster node, cib.xml and pcs-setup.sh; nothing without a cluster."""
     if plan is None or redacted is None:
         return []

@@ -143,5 +143,43 @@ def _resource(cib: Cib, el, label: str, clone=None, group=None) -> None:
     elif el.tag == "group":
         for c in el:
             _resource(cib, c, label, clone=clone, group=el.get("id"))
+    elif el.tag == "bundle":
+        _bundle(cib, el, label)
     else:
         cib.unmapped.append(Unmapped(label, _line(el), f"<{el.tag}>", "unsupported"))
+
+
+_RUNTIMES = ("podman", "docker", "rkt")
+
+
+def _bundle(cib: Cib, el, label: str) -> None:
+    """A bundle (containers Pacemaker runs on ``replicas`` nodes, as TripleO
+    writes them) reads as a clone: of its primitive when it has one (the
+    resource agent inside the container), else of the container itself,
+    whose process is the image's last path part (``.../haproxy:tag``)."""
+    bid = el.get("id", "")
+    if not safe_name(bid):
+        cib.unmapped.append(Unmapped(label, _line(el), f"bundle {shown(bid)}", "unsafe", "not a plain name"))
+        return
+    rt = next((c for c in el if c.tag in _RUNTIMES), None)
+    if rt is None:
+        cib.unmapped.append(Unmapped(label, _line(el), f"bundle {shown(bid)}", "unsupported",
+                                     "no podman/docker element: which containers it runs is unknown"))
+        return
+    meta = {"clone-max": rt.get("replicas", "1")}
+    if rt.get("promoted-max") or rt.get("masters"):
+        meta["promoted-max"] = rt.get("promoted-max") or rt.get("masters")
+    prim = next((c for c in el if c.tag == "primitive"), None)
+    if prim is not None:
+        n = len(cib.primitives)
+        _resource(cib, prim, label)
+        for p in cib.primitives[n:]:
+            p.clone, p.clone_meta, p.promotable = bid, meta, "promoted-max" in meta
+        return
+    image = rt.get("image", "")
+    process = image.rsplit("/", 1)[-1].split(":", 1)[0].split("@", 1)[0]
+    if not safe_name(process):
+        cib.unmapped.append(Unmapped(label, _line(rt), f"bundle {bid} image", "ambiguous",
+                                     "no process name in the image name"))
+        return
+    cib.primitives.append(Primitive(bid, "bundle", None, process, {}, _line(el), clone=bid, clone_meta=meta))

@@ -63,6 +63,7 @@ class _Builder:
         self.ap_vip_holders: dict[str, list[str]] = {}
         self.managed_access: dict[str, str] = {}   # Pacemaker clone -> its BehindVip access
         self.pending_device: dict[tuple[str, str], str] = {}   # (node, network) -> device
+        self.node_comments: dict[str, list[str]] = {}   # node -> TODO comments of the draft
 
     # -- networks, nodes, VIPs ---------------------------------------------------------
 
@@ -90,6 +91,20 @@ class _Builder:
                                           f"{node} already has {known[0]} on {net}"))
         elif device and known[1] != device:
             self.node_ifaces[node][net] = (addr, device)
+
+    def node_of_server(self, name: str) -> str:
+        """A backend's node: a collected node named like the server, or like its
+        first label (TripleO names servers <node>.internalapi.<domain>)."""
+        if name in self.site.nodes or name.split(".")[0] not in self.site.nodes:
+            return name
+        return name.split(".")[0]
+
+    def hosts(self) -> dict[str, str]:
+        """Every node's /etc/hosts together (the first node's entry wins)."""
+        out: dict[str, str] = {}
+        for n in sorted(self.site.nodes):
+            out.update({k: v for k, v in self.site.nodes[n].hosts.items() if k not in out})
+        return out
 
     def role(self, members: set[str] | frozenset[str]) -> str:
         key = frozenset(members)
@@ -124,6 +139,7 @@ class _Builder:
                 for a, prefix, _ in inst.vips:
                     if prefix is not None:
                         self.network_for(a, prefix)
+        sync = self._sync_groups(groups)
         for gname, members in sorted(groups.items()):
             first = members[min(members, key=natural)]
             for n, inst in members.items():
@@ -179,6 +195,8 @@ class _Builder:
                 args.append(f"garp_master_refresh_s={first.garp_master_refresh}")
             if not first.peers and len(members) > 1:
                 args.append("unicast=False")
+            if gname in sync:
+                args.append(f"sync_group={sync[gname]!r}")
             comments = []
             if first.auth:
                 self.imports.add("SecretRef")
@@ -193,6 +211,33 @@ class _Builder:
                                   comments))
             self.vrrp_services = getattr(self, "vrrp_services", {})
             self.vrrp_services[gname] = (process or gname, set(members))
+
+    def _sync_groups(self, groups: dict[str, dict[str, object]]) -> dict[str, str]:
+        """VRRP group -> its vrrp_sync_group, where every node that runs the
+        sync group's instances names the same ones (at least two) in it."""
+        seen: dict[str, dict[str, tuple[frozenset[str], str, int]]] = {}   # sync name -> node -> (members, file, line)
+        for n, node in sorted(self.site.nodes.items()):
+            if node.keepalived is not None:
+                for sname, (ms, line) in node.keepalived.sync_groups.items():
+                    seen.setdefault(sname, {})[n] = (frozenset(ms), node.keepalived.file, line)
+        out: dict[str, str] = {}
+        for sname, per_node in sorted(seen.items()):
+            n0 = min(per_node, key=natural)
+            ms, file, line = per_node[n0]
+            nodes = {n for m in ms for n in groups.get(m, {})}
+            why = None
+            if len(ms) < 2 or any(m not in groups for m in ms):
+                why = f"names {', '.join(sorted(ms))}: fewer than two VRRP instances of this site"
+            elif any(per_node.get(n, (None,))[0] != ms for n in nodes) or \
+                    any(set(groups[m]) != set(groups[next(iter(ms))]) for m in ms):
+                why = "its members differ between nodes, or run on different nodes"
+            elif any(m in out for m in ms):
+                why = "an instance in two sync groups"
+            if why:
+                self.unmapped.append(Unmapped(file, line, f"vrrp_sync_group {sname}", "ambiguous", why))
+                continue
+            out.update({m: sname for m in ms})
+        return out
 
     def _priorities(self, gname: str, members: dict) -> None:
         from hamodel.analysis.vrrp import priorities
@@ -251,6 +296,11 @@ class _Builder:
                 self.unmapped.append(Unmapped(f0.file, b.line, f"{f0.name}: bind {b.host}:{b.port}", "ambiguous",
                                               "not a virtual IP of any VRRP group or IPaddr2 resource"))
                 continue
+            if vips and f0.binds and b.port != f0.binds[0].port:
+                # a Front has the service's port: TripleO binds :13000 public, :5000 internal
+                self.unmapped.append(Unmapped(f0.file, b.line, f"{f0.name}: bind {b.host}:{b.port}", "unsupported",
+                                              f"another port than the first bind's ({f0.binds[0].port}): the draft's "
+                                              f"Front on {v} answers on {f0.binds[0].port}"))
             vips.append((v, b.crt))
         if not vips or not f0.servers:
             if vips:
@@ -259,7 +309,7 @@ class _Builder:
         backends: dict[str, str] = {}
         for _, f in fronts:
             for s in f.servers:
-                name = s.name if safe_name(s.name) else None
+                name = self.node_of_server(s.name) if safe_name(s.name) else None
                 if name is None:
                     self.unmapped.append(Unmapped(f.file, s.line, f"server {s.name[:40]!r}", "unsafe", "not a plain name"))
                     continue
@@ -289,6 +339,9 @@ class _Builder:
         check = {}
         if s0.inter_ms != 1000:
             check["inter_ms"] = s0.inter_ms
+        for k in ("fastinter_ms", "downinter_ms"):
+            if getattr(s0, k) is not None:
+                check[k] = getattr(s0, k)
         if s0.rise != 2:
             check["rise"] = s0.rise
         if s0.fall != 3:
@@ -320,12 +373,15 @@ class _Builder:
             args.append(f"maxconn={f0.maxconn}")
         if f0.passthrough:
             args.append("tls_passthrough=True")
-        redirect = {r.binds[0].host for r in self.redirects if r.binds and re.match(re.escape(svc) + r"[-_]\d+[-_]redirect", r.name)}
-        rports = {r.binds[0].host: r.binds[0].port for r in self.redirects if r.binds and re.match(re.escape(svc) + r"[-_]\d+[-_]redirect", r.name)}
+        # hamodel writes <svc>-<port>-redirect, OpenStack-Ansible <svc>-redirect-front-<n>
+        mine = [r for r in self.redirects if r.binds and re.match(re.escape(svc) + r"[-_](\d+[-_])?redirect\b", r.name)]
+        redirect = {r.binds[0].host for r in mine}
+        rports = {r.binds[0].host: r.binds[0].port for r in mine}
         if vips[0][1]:
             tls = {"certificate": vips[0][1]}
             if self.vips[vips[0][0]][0] in redirect:
                 tls["redirect_from"] = rports[self.vips[vips[0][0]][0]]
+                self.claimed_redirects.update(r.name for r in mine if r.binds[0].host == self.vips[vips[0][0]][0])
             args.append(f"tls={tls!r}")
         if s0.ssl:
             bt: dict[str, object] = {}
@@ -346,7 +402,18 @@ class _Builder:
         return f"BehindVip({', '.join(args)})", set(backends), comments
 
     def haproxy_services(self, managed: dict[str, str]) -> None:
-        for svc, fronts in sorted(self.fronts().items()):
+        self.claimed_redirects: set[str] = set()
+        self._haproxy_services(managed)
+        for r in self.redirects:     # nothing silently dropped: a redirect no service's TLS front takes
+            if r.name not in self.claimed_redirects:
+                self.unmapped.append(Unmapped(r.file, r.line, f"{r.name}: redirect", "ambiguous",
+                                              "an HTTP redirect front that no TLS front of a service matches "
+                                              "(by name and VIP)"))
+
+    def _haproxy_services(self, managed: dict[str, str]) -> None:
+        all_fronts = self.fronts()
+        self.fronts_seen = set(all_fronts)
+        for svc, fronts in sorted(all_fronts.items()):
             built = self.behind_vip(svc, fronts)
             if built is None:
                 continue
@@ -358,6 +425,12 @@ class _Builder:
             dbish = any(d in svc.lower() for d in _DB_NAMES) or "single_writer=True" in access and "port=3306" in access
             if svc in managed:      # a Pacemaker clone of the same name: its access
                 self.managed_access[svc] = access
+                continue
+            galera = [m for m, agent in managed.items() if agent.endswith(":galera") and m not in self.managed_access]
+            if dbish and len(galera) == 1 and galera[0] not in self.fronts_seen:
+                # a database front (TripleO's `listen mysql`) of the one Galera resource Pacemaker runs
+                self.managed_access[galera[0]] = access
+                self.notes.append(f"front {svc}: taken as the access of Pacemaker's Galera resource {galera[0]}")
                 continue
             if dbish and len(backends) >= 3:
                 self.strategies.add("AppCluster")

@@ -150,6 +150,13 @@ def _keepalived(arch, node, rel, a, b) -> list[DriftItem]:
         else:
             out += _diff_fields(node, rel, "vrrp_script", f"vrrp_script {name}", sa, sb,
                                 ("process", "interval", "timeout", "fall", "rise", "weight"), lambda f, sb=sb: sb.line)
+    for name in sorted(set(a.sync_groups) | set(b.sync_groups)):   # which groups fail over together
+        ma, mb = a.sync_groups.get(name), b.sync_groups.get(name)
+        if ma is None or mb is None or set(ma[0]) != set(mb[0]):
+            obj = next((_vrrp_obj(arch, m) for m in (ma or mb)[0]), "vrrp_sync_group")
+            out.append(DriftItem(node, rel, mb[1] if mb else 0, obj, f"vrrp_sync_group {name}: " + (
+                "missing on the node" if mb is None else "on the node, not in the model" if ma is None else
+                f"{', '.join(sorted(mb[0]))} on the node, {', '.join(sorted(ma[0]))} in the model")))
     return out
 
 
@@ -192,7 +199,7 @@ def _haproxy(arch, node, rel, a, b) -> list[DriftItem]:
                 out.append(DriftItem(node, rel, sb[s].line, obj, f"{name}: backend {s} on the node, not in the model"))
             else:
                 out += _diff_fields(node, rel, obj, f"{name} server {s}", sa[s], sb[s],
-                                    ("host", "port", "backup", "inter_ms", "rise", "fall", "check_port", "cookie", "ssl",
+                                    ("host", "port", "backup", "inter_ms", "fastinter_ms", "downinter_ms", "rise", "fall", "check_port", "cookie", "ssl",
                                      "ca_file", "verify"), lambda f, x=sb[s]: x.line)
     return out
 

@@ -39,6 +39,8 @@ class Server:
     port: int | None
     check: bool = False
     inter_ms: int = 2000
+    fastinter_ms: int | None = None
+    downinter_ms: int | None = None
     rise: int = 2
     fall: int = 3
     check_port: int | None = None
@@ -193,6 +195,7 @@ def parse_haproxy(text: str, label: str) -> HaproxyConf:
             conf.unmapped.append(Unmapped(label, line, f"{kind} {shown(name)}", "unsupported",
                                           "hamodel models listen/frontend/backend sections"))
     used = set()
+    shared: dict[str, list[tuple[str, int, list]]] = {}   # backend -> the frontends that default to it
     for name, line, body in frontends:
         default = [w for w, _ in body if w[0] == "default_backend"]
         routed = [(w, n) for w, n in body if w[0] == "use_backend"]
@@ -200,13 +203,28 @@ def parse_haproxy(text: str, label: str) -> HaproxyConf:
             conf.unmapped.append(Unmapped(label, n, "use_backend", "ambiguous",
                                           "content switching between backends is not modelled; the default backend is"))
         front_lines = [(w, n) for w, n in body if w[0] not in ("default_backend", "use_backend")]
-        if default and default[0][1] in backends:
-            bname = default[0][1]
-            used.add(bname)
-            bline, bbody = backends[bname]
-            _front(conf, name, line, front_lines + bbody, label)
+        if default and len(default[0]) > 1 and default[0][1] in backends:
+            shared.setdefault(default[0][1], []).append((name, line, front_lines))
         else:
             _front(conf, name, line, front_lines, label)
+    for bname, fronts in shared.items():
+        # One service however many frontends (one per VIP, as OpenStack-Ansible writes
+        # them) send to its backend: named after the backend without a -back suffix.
+        used.add(bname)
+        bline, bbody = backends[bname]
+        base = re.sub(r"[-_]back(end)?$", "", bname)
+        name = fronts[0][0] if len(fronts) == 1 and base == bname else base
+        line = min(f[1] for f in fronts)
+        binds = [(w, n) for f in fronts for w, n in f[2] if w[0] == "bind"]
+        rest = [(w, n) for w, n in fronts[0][2] if w[0] != "bind"]
+        for other in fronts[1:]:
+            theirs = {tuple(w) for w, _ in other[2] if w[0] != "bind"}
+            for w, n in rest:
+                if tuple(w) not in theirs and w[0] not in ("http-request",):
+                    conf.unmapped.append(Unmapped(label, other[1], f"frontend {shown(other[0])}: {shown(' '.join(w[:2]))}",
+                                                  "ambiguous", f"not in every frontend of backend {shown(bname)}; "
+                                                  f"{shown(fronts[0][0])}'s is used"))
+        _front(conf, name, line, binds + rest + bbody, label)
     for bname, (bline, _) in backends.items():
         if bname not in used:
             conf.unmapped.append(Unmapped(label, bline, f"backend {shown(bname)}", "ambiguous",
@@ -327,8 +345,8 @@ def _server(w: list[str], n: int, label: str) -> Server:
         nxt = w[i + 1] if i + 1 < len(w) else ""
         if k == "check":
             s.check = True
-        elif k == "inter" and nxt:
-            s.inter_ms = int(duration_s(nxt) * 1000)
+        elif k in ("inter", "fastinter", "downinter") and nxt:
+            setattr(s, f"{k}_ms", int(duration_s(nxt) * 1000))
             next(it, None)
         elif k in ("rise", "fall") and nxt.isdigit():
             setattr(s, k, int(nxt))

@@ -76,6 +76,7 @@ class KeepalivedConf:
     scripts: dict[str, VrrpScript] = field(default_factory=dict)
     instances: dict[str, VrrpInstance] = field(default_factory=dict)
     unmapped: list[Unmapped] = field(default_factory=list)
+    sync_groups: dict[str, tuple[tuple[str, ...], int]] = field(default_factory=dict)  # name -> (instances, line)
 
 
 def process_of(script: str) -> str | None:
@@ -139,13 +140,15 @@ def parse_keepalived(text: str, label: str, path: Path | None = None, root: Path
             _script(conf, it, where)
         elif isinstance(it, Block) and it.key == "vrrp_instance":
             _instance(conf, it, where)
+        elif isinstance(it, Block) and it.key == "vrrp_sync_group":
+            _sync_group(conf, it, where)
         elif isinstance(it, Block) and it.key == "global_defs":
             for st in it.body:
                 if st.key not in _IGNORED_GLOBAL:
                     conf.unmapped.append(Unmapped(where, st.line, f"global_defs {st.key}", "unsupported",
                                                   "not part of the model"))
         else:
-            reason = "unsupported" if it.key in ("virtual_server", "vrrp_sync_group", "static_ipaddress",
+            reason = "unsupported" if it.key in ("virtual_server", "static_ipaddress",
                                                  "static_routes", "virtual_server_group") else "unknown"
             conf.unmapped.append(Unmapped(where, it.line, shown(" ".join(it.words[:2])), reason,
                                           "hamodel models VRRP instances and their track scripts"))
@@ -174,6 +177,22 @@ def _script(conf: KeepalivedConf, b: Block, label: str) -> None:
         else:
             conf.unmapped.append(Unmapped(label, st.line, st.key, "unsupported"))
     conf.scripts[name] = s
+
+
+def _sync_group(conf: KeepalivedConf, b: Block, label: str) -> None:
+    """``vrrp_sync_group NAME { group { INSTANCE... } }``: the instances that fail over together."""
+    name = b.args[0] if b.args else ""
+    if not safe_name(name):
+        conf.unmapped.append(Unmapped(label, b.line, f"vrrp_sync_group {shown(name)}", "unsafe", "not a plain name"))
+        return
+    members: list[str] = []
+    for st in b.body:
+        if isinstance(st, Block) and st.key == "group":
+            members += [s.key for s in st.body if isinstance(s, Stmt)]
+        else:
+            conf.unmapped.append(Unmapped(label, st.line, f"vrrp_sync_group {name} {st.key}", "unsupported",
+                                          "a sync group in the model is its member groups only"))
+    conf.sync_groups[name] = (tuple(members), b.line)
 
 
 def _instance(conf: KeepalivedConf, b: Block, label: str) -> None:

@@ -24,17 +24,19 @@ def pacemaker(b: _Builder, cib: Cib | None) -> None:
         return
     members: set[str] = set()
     for p in (cib.primitives if cib is not None else []):
-        if p.type == "IPaddr2" and p.attrs.get("ip") and p.attrs.get("cidr_netmask", "").isdigit():
+        if p.type == "IPaddr2" and p.attrs.get("ip") and p.attrs.get("cidr_netmask", "").isdigit() \
+                and not _host_mask(p.attrs["ip"], p.attrs["cidr_netmask"]):
             b.network_for(p.attrs["ip"], int(p.attrs["cidr_netmask"]))
+    hosts = b.hosts()
     if coro is not None:
         for cn in coro.nodes:
             members.add(cn.name)
             for a in cn.addrs[:1]:
                 try:
-                    b.node_address(cn.name, a, None, coro.file, cn.line)
+                    b.node_address(cn.name, hosts.get(a, a), None, coro.file, cn.line)
                 except ValueError:
                     b.unmapped.append(Unmapped(coro.file, cn.line, f"ring0_addr {a}", "unsupported",
-                                               "a host name: hamodel needs the address"))
+                                               "a host name that no collected /etc/hosts resolves"))
     if cib is None:
         assert coro is not None  # returned above when both are absent
         b.unmapped.append(Unmapped(coro.file, 1, "corosync.conf without a CIB", "ambiguous",
@@ -73,7 +75,14 @@ def pacemaker(b: _Builder, cib: Cib | None) -> None:
             b.unmapped.append(Unmapped(cib.file, p.line, f"primitive {p.id}", "ambiguous", "IPaddr2 without ip"))
             continue
         name = re.sub(r"^(ip|vip)[-_]", "", p.id) or p.id
-        vname = b.add_vip(name, ip, int(mask) if mask and mask.isdigit() else 32)
+        if mask and _host_mask(ip, mask):
+            # TripleO writes cidr_netmask=32 and lets IPaddr2 find the interface by route
+            b.unmapped.append(Unmapped(cib.file, p.line, f"primitive {p.id} cidr_netmask {mask}", "ambiguous",
+                                       "a host mask: the draft puts the VIP on the network of the nodes' "
+                                       "addresses around it"))
+            vname = b.add_vip(name, ip, None)
+        else:
+            vname = b.add_vip(name, ip, int(mask) if mask and mask.isdigit() else 32)
         nic = p.attrs.get("nic")
         if nic:
             for n in members:
@@ -86,6 +95,9 @@ def pacemaker(b: _Builder, cib: Cib | None) -> None:
             b.unmapped.append(Unmapped(cib.file, p.line, f"primitive {p.id}", "ambiguous",
                                        "a VIP colocated with no resource: give it a holder service"))
             continue
+        pending = b.pending_device
+        for n in sorted(members):    # an address there from /etc/hosts, else a placeholder (writer)
+            pending.setdefault((n, b.vips[vname][1]), nic or "eth0")
         b.ap_vip_holders.setdefault(holder.id, [])
         b.ap_vip_holders[holder.id].append(vname)
 
@@ -111,7 +123,8 @@ def pacemaker_services(b: _Builder, cib: Cib) -> None:
             kw.append(f"process={process!r}")
         kw.append(f"on={role!r}")
         if p.id in b.ap_vip_holders and p.clone:
-            strat = "PacemakerVip(" + ", ".join(var(v) for v in b.ap_vip_holders[p.id]) + ")"
+            vs = [var(v) for v in b.ap_vip_holders[p.id]]
+            strat = f"PacemakerVip({vs[0] if len(vs) == 1 else '[' + ', '.join(vs) + ']'})"  # several: one list
             b.strategies.add("PacemakerVip")
             kw.append("supervisor='pacemaker'")
             b.vrrp_services = getattr(b, "vrrp_services", {})
@@ -170,3 +183,8 @@ def _fences(b: _Builder, stonith: list[Primitive], cib: Cib) -> list[str]:
         out.append(f"FenceDevice({name!r}, agent={agent!r}, params={{{', '.join(params)}}}, "
                    f"per_node={dict(sorted(per_node.items(), key=lambda kv: natural(kv[0])))!r})")
     return out
+
+
+def _host_mask(ip: str, mask: str) -> bool:
+    """A /32 (/128) mask: the address alone, no network."""
+    return mask.isdigit() and int(mask) == (128 if ":" in ip else 32)

@@ -3,6 +3,7 @@ the collected facts, TODO comments where configs are silent."""
 
 from __future__ import annotations
 
+import ipaddress
 import re
 
 from hamodel.adopt.collected import Collected
@@ -45,6 +46,57 @@ def _hosts(b: _Builder) -> None:
     for (n, net), dev in b.pending_device.items():
         if net in b.node_ifaces.get(n, {}):
             b.node_ifaces[n][net] = (b.node_ifaces[n][net][0], dev)
+    _placeholder_addresses(b)
+    _distinct_devices(b)
+
+
+def _distinct_devices(b: _Builder) -> None:
+    """A node's networks on one device name (no file named the device, so the
+    draft said eth0 for each): the later ones get the next free ethN, with a TODO."""
+    for n, ifs in sorted(b.node_ifaces.items()):
+        taken: set[str] = set()
+        for net, (addr, dev) in sorted(ifs.items()):
+            if dev in taken:
+                new = next(f"eth{i}" for i in range(1, 4096) if f"eth{i}" not in taken and
+                           f"eth{i}" not in {d for _, d in ifs.values()})
+                ifs[net] = (addr, new)
+                b.node_comments.setdefault(n, []).append(
+                    f"TODO device: {new} on {net} is a placeholder (no collected file names that interface)")
+                dev = new
+            taken.add(dev)
+
+
+def _placeholder_addresses(b: _Builder) -> None:
+    """A VRRP member with no known address on its VIP's network (multicast VRRP
+    names none, and /etc/hosts rarely has the public one) gets a placeholder,
+    taken from the top of the network down, so that the draft loads; a TODO
+    says to replace it."""
+    used = {a for ifs in b.node_ifaces.values() for a, _ in ifs.values()} | {a for a, _ in b.vips.values()}
+    hosts = b.hosts()
+    for (n, net), dev in sorted(b.pending_device.items(), key=lambda kv: (natural(kv[0][0]), kv[0][1])):
+        if net in b.node_ifaces.get(n, {}):
+            continue
+        subnet = b.networks[net]
+        # /etc/hosts names a node's address per network as <node>.<network>.<domain> (TripleO)
+        known = sorted(a for h, a in hosts.items() if h.startswith(n + ".") and ipaddress.ip_address(a) in subnet
+                       and a not in used)
+        if known:
+            b.node_ifaces.setdefault(n, {})[net] = (known[0], dev)
+            used.add(known[0])
+            b.notes.append(f"{n}: address {known[0]} on {net} from /etc/hosts")
+            continue
+        addr = next(str(a) for a in _from_top(subnet) if str(a) not in used)
+        used.add(addr)
+        b.node_ifaces.setdefault(n, {})[net] = (addr, dev)
+        b.node_comments.setdefault(n, []).append(
+            f"TODO address: {addr} on {net} ({dev}) is a placeholder; no collected file gives {n}'s address there")
+        b.notes.append(f"{n}: placeholder address {addr} on {net} (keepalived names {dev}, no file its address)")
+
+
+def _from_top(subnet):
+    last = subnet.broadcast_address if subnet.version == 4 else subnet.network_address + subnet.num_addresses - 1
+    for i in range(1, min(subnet.num_addresses - 1, 65536)):
+        yield last - i
 
 
 def _node_names(b: _Builder) -> list[str]:
@@ -108,6 +160,7 @@ def _render(b: _Builder, source: str) -> str:
     for n in nodes:
         roles = sorted(r for members, r in b.roles.items() if n in members)
         ifaces = [{"network": net, "address": a, "device": d} for net, (a, d) in sorted(b.node_ifaces.get(n, {}).items())]
+        lines += [f"    # {c}" for c in b.node_comments.get(n, [])]
         lines.append(f"    Node({n!r}, roles={set(roles) if roles else set()!r}, domains=[Rack({'rack-' + n!r})], "
                      f"interfaces={ifaces!r}),")
     lines += ["]", "", "services = ["]

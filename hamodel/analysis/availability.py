@@ -44,11 +44,19 @@ class ServiceAvailability:
     cut_sets: int
     exact: bool
     cut_sets_complete: bool = True  # False: the service has more than ``cut_sets`` minimal cut sets
+    #: A single-writer service whose replicas answer reads without a leader: the
+    #: availability of its reads, where it differs from that of its writes (above).
+    reads: "ServiceAvailability | None" = None
 
     def to_dict(self) -> dict:
-        return {"service": self.service, "availability": self.availability, "unavailability": self.unavailability,
-                "nines": self.nines, "cut_sets": self.cut_sets, "exact": self.exact,
-                "cut_sets_complete": self.cut_sets_complete}
+        out = {"service": self.service, "availability": self.availability, "unavailability": self.unavailability,
+               "nines": self.nines, "cut_sets": self.cut_sets, "exact": self.exact,
+               "cut_sets_complete": self.cut_sets_complete}
+        if self.reads is not None:
+            r = self.reads
+            out["reads"] = {"availability": r.availability, "unavailability": r.unavailability, "nines": r.nines,
+                            "cut_sets": r.cut_sets, "exact": r.exact, "cut_sets_complete": r.cut_sets_complete}
+        return out
 
 
 def component_reliability(v: ModelView, cid: str) -> Reliability | None:
@@ -162,4 +170,24 @@ def availabilities(an: Any, services: Iterable[str], diagrams: Any, limit: int =
         n, complete = count_cut_sets(an, diagrams, s, limit)
         q = failure_probabilities(an.v, diagrams.support(s))
         out[s] = _result(s, diagrams.unavailability(s, q), n, True, complete)
+    return out
+
+
+def with_reads(an: Any, writes: dict[str, ServiceAvailability], services: Iterable[str],
+               limit: int = 20_000) -> dict[str, ServiceAvailability]:
+    """``writes`` with the read availability of each of ``services`` (the
+    single-writer ones) added where it differs. Reads fail on the service's
+    read cut sets (:meth:`~hamodel.analysis.cutsets.Analyzer.read_cut_sets`,
+    every size): the Shannon expansion over them is exact when the family is
+    complete (``exact`` False past ``limit``)."""
+    from dataclasses import replace
+
+    out = dict(writes)
+    for s in services:
+        if s not in out:
+            continue
+        sets, complete = an.read_cut_sets(s, None, limit)
+        r = availability_of(an.v, s, sets, complete)
+        if abs(r.unavailability - out[s].unavailability) > 1e-15 * max(1.0, out[s].unavailability):
+            out[s] = replace(out[s], reads=r)
     return out

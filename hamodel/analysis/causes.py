@@ -66,6 +66,16 @@ def _cause(v: ModelView, s: str, c: str) -> tuple[str, str]:
         proc, node = name.split("@", 1)
         return (f"process {proc} on {node} is the only one that can serve it",
                 "Run more instances on other nodes; a supervisor (supervisor='systemd') shortens the outage.")
+    if kind in ("domain", "switch", "link", "trunk") and isinstance(st, AppCluster):
+        split = _split_votes(v, s, c)
+        if split is not None:
+            # Enough voters still run: the failure separates them (a transit switch, an uplink).
+            what = f"{kind} {name}" if kind != "domain" else f"{v.arch.domain(name).kind} {name}"
+            return (f"{what} splits its {len(split[0]) + sum(len(g) for g in split[1:])} running votes into groups "
+                    f"that cannot reach each other ({' | '.join(', '.join(g) for g in split)}) and none holds "
+                    f"{v.quorum(s)} of {len(v.cluster_voters(s))}",
+                    "Add a second path between the members' switches (a second core switch, or another link from "
+                    "each switch), or bond the members to switches that stay connected when it fails.")
     if kind in ("domain", "switch") and isinstance(st, AppCluster):
         what = f"{v.arch.domain(name).kind} {name}"
         spare = len(v.cluster_voters(s)) - v.quorum(s)
@@ -75,7 +85,8 @@ def _cause(v: ModelView, s: str, c: str) -> tuple[str, str]:
                 _power_fix(v, c, "members")
                 if v.arch.domain(name).kind == "power" else
                 "Bond the members' interfaces to a second switch (Node(switch=[a, b]))." if kind == "switch" else
-                f"Spread members over {v.arch.domain(name).kind}s (anti_affinity / max_per_domain).")
+                f"Spread members over {v.arch.domain(name).kind}s (anti_affinity / max_per_domain)."
+                if can_spread(v, s, v.arch.domain(name).kind) else _third_domain_fix(v, s, name))
     if kind == "domain":
         d = v.arch.domain(name)
         every = ", which holds every node of the architecture" if all(
@@ -119,6 +130,28 @@ def _cause(v: ModelView, s: str, c: str) -> tuple[str, str]:
     return (f"{c} fails", "Add redundancy for it.")
 
 
+def can_spread(v: ModelView, s: str, kind: str) -> bool:
+    """Whether the votes of cluster ``s`` can be spread over the domains of
+    ``kind`` that hold nodes so that losing any one of them leaves a quorum:
+    each may hold at most ``votes - quorum`` votes."""
+    spare = len(v.cluster_voters(s)) - v.quorum(s)
+    used = {d for ds in v.node_domains.values() for d in ds
+            if component_kind(d) == "domain" and v.arch.domain(d.split(":", 1)[1]).kind == kind}
+    return spare > 0 and len(used) * spare >= len(v.cluster_voters(s))
+
+
+def _third_domain_fix(v: ModelView, s: str, name: str) -> str:
+    """The mitigation when there are too few domains of ``name``'s kind to spread ``s``'s votes."""
+    kind = v.arch.domain(name).kind
+    used = sorted({d.split(":", 1)[1] for ds in v.node_domains.values() for d in ds
+                   if component_kind(d) == "domain" and v.arch.domain(d.split(":", 1)[1]).kind == kind})
+    votes, q = len(v.cluster_voters(s)), v.quorum(s)
+    return (f"With {len(used)} {kind}{'s' * (len(used) != 1)} ({', '.join(used)}), {votes} votes cannot be placed so "
+            f"that losing any one {kind} leaves {q}: add a vote in another {kind} (a witness, "
+            f"Service(strategy=Witness('{s}')) on a node there; for Galera the arbitrator garbd), or accept that "
+            f"losing {kind} {name} stops {s}.")
+
+
 def _power_fix(v: ModelView, c: str, what: str) -> str:
     """How to keep power domain ``c`` from stopping the nodes it stops: dual-cord
     the single-corded ones; for dual-corded ones, feeds that do not share it."""
@@ -144,6 +177,27 @@ def _fence_race_loss(v: ModelView, c: str) -> tuple[str, str] | None:
     if any(e.port_up(winner, net) for net in v.ports[winner]):
         return None
     return winner, loser
+
+
+def _split_votes(v: ModelView, s: str, c: str) -> list[list[str]] | None:
+    """The groups (nodes) into which the failure of ``c`` separates the
+    running voters of cluster ``s``, when enough of them still run to make a
+    quorum together: the failure partitions the cluster rather than stopping
+    its members. ``None`` when too few voters run to make a quorum at all."""
+    e = Evaluation(v, {c})
+    running = sorted({x for w, x in v.cluster_voters(s) if e.inst_ok(w, x)})
+    votes = sum(1 for w, x in v.cluster_voters(s) if e.inst_ok(w, x))
+    if votes < v.quorum(s):
+        return None
+    groups: list[list[str]] = []
+    for x in running:
+        for g in groups:
+            if e.reach(g[0], x):
+                g.append(x)
+                break
+        else:
+            groups.append([x])
+    return groups if len(groups) > 1 else None
 
 
 def _separated(v: ModelView, s: str, c: str) -> str | None:

@@ -117,8 +117,8 @@ class ModelView:
     vip_networks: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # VRRP service -> the services of its vrrp_sync_group (itself included, sorted); absent: none
     sync: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    # service -> the switch its clients come in through (Service.clients)
-    clients: dict[str, str] = field(default_factory=dict)
+    # service -> the switches its clients come in through (Service.clients; any of them)
+    clients: dict[str, tuple[str, ...]] = field(default_factory=dict)
     components: tuple[str, ...] = ()
     processes: bool = True
     component_set: frozenset[str] = frozenset()
@@ -419,7 +419,7 @@ def view(arch: Architecture, placement: Placement, vrrp_groups: Sequence[VrrpGro
     pcmk_quorum = 0
     pm = arch.pacemaker
     if pm is not None:
-        pcmk_nodes = tuple(sorted(n.name for n in arch.nodes_with_roles(pm.on)))
+        pcmk_nodes = arch.pacemaker_nodes()
         votes = len(pcmk_nodes) + (1 if pm.qdevice else 0)
         pcmk_quorum = pm.quorum if isinstance(pm.quorum, int) else votes // 2 + 1
     voters: dict[str, tuple[tuple[str, str], ...]] = {}
@@ -432,7 +432,7 @@ def view(arch: Architecture, placement: Placement, vrrp_groups: Sequence[VrrpGro
                   net_switches, net_links, holders, vip_network, vip_service, pcmk_nodes, pcmk_quorum, voters,
                   pm.qdevice if pm is not None else None, bool(pm and pm.two_node and len(pcmk_nodes) == 2),
                   pm.fencing if pm is not None else True, members=members, vip_networks=vip_networks, sync=sync,
-                  clients={s: svc.clients for s, svc in services.items() if svc.clients is not None},
+                  clients={s: arch.client_switches(s) for s, svc in services.items() if svc.clients is not None},
                   processes=processes)
     comps: set[str] = {node_id(n) for n in node_domains}
     comps.update(c for by_net in members.values() for ms in by_net.values() for _, cids in ms for c in cids)

@@ -56,7 +56,8 @@ def haproxy_detection_ms(arch: Architecture, access: BehindVip) -> int:
     (HAProxy's connect timeout for checks): ``fall x inter + min(connect, inter)``.
     """
     c = access.check
-    return c.fall * c.inter_ms + min(arch.haproxy.timeout_connect_s * 1000, c.inter_ms)
+    fast = c.fastinter_ms if c.fastinter_ms is not None else c.inter_ms   # the checks after the first failed one
+    return c.inter_ms + (c.fall - 1) * fast + min(arch.haproxy.timeout_connect_s * 1000, c.inter_ms)
 
 
 def vrrp_takeover_ms(advert_int: int) -> int:

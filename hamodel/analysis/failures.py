@@ -59,13 +59,20 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Literal, Sequence
 
-from hamodel.analysis.availability import ServiceAvailability, availabilities, has_figures
+from hamodel.analysis.availability import ServiceAvailability, availabilities, has_figures, with_reads
 from hamodel.analysis.components import ModelView, component_kind, node_id, set_key, sort_set, view
-from hamodel.analysis.causes import _explain, _fmt_set, _plural
+from hamodel.analysis.causes import _explain, _fmt_set, _plural, can_spread
 from hamodel.analysis.cutsets import Analyzer, CutSet
 from hamodel.analysis.semantics import DEGRADED, DOWN, PARTIAL, UP, Evaluation
 from hamodel.analysis import catalogue as cat
-from hamodel.analysis.results import Finding, Placement, Severity, VrrpGroup
+from hamodel.analysis.results import (  # noqa: F401  (SingleFailure re-exported)
+    AnalysisResults,
+    Finding,
+    Placement,
+    Severity,
+    SingleFailure,
+    VrrpGroup,
+)
 from hamodel.model import Architecture
 from hamodel.model.strategies import ActivePassive, AppCluster, Elected, External, PacemakerVip, Sharded, Vrrp, Witness
 
@@ -106,22 +113,6 @@ def prove_tolerance(arch: Architecture, placement: Placement, k: int, vrrp_group
     """For each (required) service one set of at most ``k`` failures that
     stops it, or None: Z3 proved that no such set exists."""
     return Analysis(arch, placement, vrrp_groups).prove_tolerance(k, services)
-
-
-@dataclass(frozen=True)
-class SingleFailure:
-    """One component failed: what stops (``down``), loses shards
-    (``partial``), runs with fewer instances (``degraded``), keeps running."""
-
-    component: str
-    down: tuple[str, ...]
-    partial: tuple[str, ...]
-    degraded: tuple[str, ...]
-    running: tuple[str, ...]
-
-    def to_dict(self) -> dict:
-        return {"component": self.component, "down": list(self.down), "partial": list(self.partial),
-                "degraded": list(self.degraded), "running": list(self.running)}
 
 
 def single_failure_scenarios(arch: Architecture, placement: Placement, vrrp_groups: Sequence[VrrpGroup] = (),
@@ -250,7 +241,8 @@ def _cut_finding(v: ModelView, s: str, own: list[CutSet], k: int) -> Finding | N
                 domains=f" ({', '.join(domains)})" if domains else "", services=services, scenario=scenario,
                 quorum=q, voters=n, votes=votes, cause=impact,
                 lost=f" ({_fmt_set(scenario)} stops {lost} of them.)" if lost else "", also=also,
-                mitigation=fix if not domains or component_kind(domains[0]) == "switch" or n <= q else
+                mitigation=fix if not domains or component_kind(domains[0]) == "switch" or n <= q
+                or not can_spread(v, s, v.arch.domain(domains[0].split(":", 1)[1]).kind) else
                 f"{fix} No failure domain may hold more than {_plural(n - q, 'vote')} of {s}.",
                 details=details)
         return cat.QUORUM_LOSS_INHERENT.finding(
@@ -407,8 +399,9 @@ def analyse(arch: Architecture, placement: Placement, k: int = 2,
 class Analysis:
     """Every question about one placed architecture, over one cached view.
 
-    Build it once (``Analysis(arch, placement, vrrp_groups)``, or
-    ``Deployment.analysis``, which keeps one per deployment): the component
+    Build it once (``Analysis(arch, placement, vrrp_groups)``; the pipeline
+    builds one per deployment and keeps its answers in
+    :class:`~hamodel.analysis.results.AnalysisResults`): the component
     view and the cut-set engine are built on first use and shared by every
     question, where each module function above used to rebuild them. Answers
     are typed rows (:class:`~hamodel.analysis.cutsets.CutSet` tuples,
@@ -469,7 +462,9 @@ class Analysis:
         """Exact availability per service, from its BDD (see :func:`availability`)."""
         if not has_figures(self.view):
             return {}
-        return availabilities(self.analyzer, _analysed(self.arch), self.diagrams, limit)
+        writes = availabilities(self.analyzer, _analysed(self.arch), self.diagrams, limit)
+        single = [s for s in _analysed(self.arch) if isinstance(self.view.services[s].strategy, Elected)]
+        return with_reads(self.analyzer, writes, single, limit)
 
     def importance(self, limit: int = 20_000) -> dict:
         """Birnbaum / Fussell-Vesely / RAW / RRW per component and service
@@ -481,6 +476,20 @@ class Analysis:
             return {}
         return importance(self.arch, self.placement, self.vrrp_groups, limit, analyzer=self.analyzer,
                           diagrams=self.diagrams)
+
+    def results(self, k: int = 2) -> AnalysisResults:
+        """The answers the documents, the explorer, ``diff`` and ``check --availability``
+        print, as plain data (:class:`~hamodel.analysis.results.AnalysisResults`)."""
+        from hamodel.analysis.importance import what_to_fix
+
+        imp = self.importance()
+        optional = {s.name for s in self.arch.services if not s.required}
+        return AnalysisResults(
+            k=k, view=self.view,
+            cut_sets={s: tuple(tuple(c) for c in sets) for s, sets in self.cut_sets(k).items()},
+            single_failures=tuple(self.single_failures()), availability=dict(self.availability()),
+            importance={s: tuple(rows) for s, rows in imp.items()},
+            fix_first=tuple(what_to_fix(imp, optional=optional)))
 
     def cold_start(self, k: int = 1, *, stop: Literal["crash", "graceful"] = "crash") -> list[ColdStart]:
         """Who comes back by itself after a full stop (see :func:`cold_start`)."""

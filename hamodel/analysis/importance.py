@@ -27,27 +27,10 @@ from typing import Any, Collection, Mapping, Sequence
 
 from hamodel.analysis.availability import component_reliability, failure_probabilities, has_figures
 from hamodel.analysis.components import ModelView, component_key, view
-from hamodel.analysis.results import Placement, VrrpGroup
+from hamodel.analysis.results import FixFirst, Importance, Placement, VrrpGroup
 from hamodel.model import Architecture
 
 HOURS_PER_YEAR = 8766
-
-
-@dataclass(frozen=True)
-class Importance:
-    """Importance of ``component`` for ``service`` (see module docs)."""
-
-    service: str
-    component: str
-    probability: float
-    birnbaum: float
-    fussell_vesely: float
-    raw: float
-    rrw: float
-    reduction: float  # U - P(down | component never fails)
-
-    def to_dict(self) -> dict:
-        return dict(self.__dict__)
 
 
 def _q(v: ModelView, cut_sets: Sequence[Sequence[str]]) -> dict[str, float]:
@@ -167,22 +150,6 @@ def importance(arch: Architecture, placement: Placement, vrrp_groups: Sequence[V
         if complete:
             out[s] = service_importance(s, sets, _q(v, sets))
     return out
-
-
-@dataclass(frozen=True)
-class FixFirst:
-    """One component across services: the downtime its repair would remove."""
-
-    component: str
-    probability: float
-    hours_per_year: float   # sum over services of the unavailability removed, in hours per year
-    services: tuple[str, ...]
-    top_service: str
-    birnbaum: float         # for top_service
-    fussell_vesely: float   # for top_service
-
-    def to_dict(self) -> dict:
-        return {**self.__dict__, "services": list(self.services)}
 
 
 def what_to_fix(imp: Mapping[str, list[Importance]], limit: int | None = 10,

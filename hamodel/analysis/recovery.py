@@ -1,8 +1,10 @@
 """Predicted recovery (RTO interval, RPO) per service and disruption class.
 
-The interval is computed from the timers the generators write (every one
-read from the Deployment: the model's strategy fields, the allocated VRRP
-priorities, the HAProxy defaults, the corosync token) and, where hamodel
+The interval is computed from the timers the generators write (the model's
+strategy fields, the allocated VRRP priorities, the HAProxy defaults, the
+corosync token and the IPaddr2 start timeout of :mod:`hamodel.timers`),
+all inputs of the analysis: it runs before the Deployment is built and
+never imports it. Where hamodel
 writes no config, from the daemon's documented defaults, named as such.
 
 Which nodes a failure takes away, and whether it stops a service for good,
@@ -25,6 +27,10 @@ Formulas (each a rule of the daemon, cited where it is applied):
   (``timeout check`` is always written), a refused one at once.
   ``option redispatch`` (always written) retries a refused connection on
   another server, so a dead process alone may cost a client nothing.
+  Where ``check.fastinter_ms`` is set (written as ``fastinter``), the checks
+  after the first failed one are that far apart: ``inter + (fall - 1) x
+  fastinter``. ``downinter`` spaces the checks of a server already DOWN, so
+  it delays only its return, which no row here predicts.
 - Galera (defaults; hamodel writes no my.cnf): survivors block writes until
   the lost member is evicted: ``evs.suspect_timeout`` (5 s) at least, plus
   ``evs.inactive_check_period`` (0.5 s) and ``evs.install_timeout`` (7.5 s)
@@ -37,15 +43,15 @@ Formulas (each a rule of the daemon, cited where it is applied):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterable
+from typing import Iterable, Sequence
 
+from hamodel.analysis.components import ModelView
 from hamodel.analysis.recovery_results import Recovery, RecoveryTable, Timer
-from hamodel.deployment import IPADDR2_START_TIMEOUT_S, corosync_token_timeout_ms
+from hamodel.analysis.results import VrrpGroup
+from hamodel.model import Architecture
 from hamodel.model.policy import DISRUPTIONS, Policy
 from hamodel.model.strategies import ActivePassive, AppCluster, BehindVip, Coordinated, Elected, PacemakerVip, Vrrp
-
-if TYPE_CHECKING:
-    from hamodel.deployment import Deployment, VrrpGroup
+from hamodel.timers import IPADDR2_START_TIMEOUT_S, corosync_token_timeout_ms
 
 #: Galera's evs defaults (galera-4 26.4 wsrep_provider_options), used because hamodel writes no my.cnf.
 GALERA_SUSPECT_S = 5.0
@@ -95,12 +101,15 @@ ZERO = _Span(0.0, 0.0, None, "no wait")
 
 
 class RecoveryAnalysis:
-    """Recovery rows of one deployment (use :func:`recovery_table`)."""
+    """Recovery rows of one placed architecture (use :func:`recovery_table`)."""
 
-    def __init__(self, dep: Deployment):
-        self.dep, self.arch = dep, dep.architecture
-        self.v = dep.analysis.view
+    def __init__(self, v: ModelView, vrrp_groups: Sequence[VrrpGroup]):
+        self.v, self.arch, self.placement = v, v.arch, v.placement
+        self.vrrp_groups = tuple(vrrp_groups)
         self._evaluations: dict = {}
+
+    def group_of(self, service: str) -> VrrpGroup | None:
+        return next((g for g in self.vrrp_groups if g.service == service), None)
 
     # -- timers -------------------------------------------------------------------------
 
@@ -151,13 +160,24 @@ class RecoveryAnalysis:
         where = self._access_field(service)
         inter = Timer("HAProxy check inter", c.inter_ms / 1000, f"{where}.check.inter_ms")
         fall = Timer("HAProxy check fall", float(c.fall), f"{where}.check.fall")
-        if not unreachable:
-            return _Span(max(0, c.fall - 1) * c.inter_ms / 1000, c.fall * c.inter_ms / 1000, inter,
-                         "fall x inter (refused at once)", (inter, fall))
-        # haproxy.cfg always writes `timeout check`: a check connects within min(timeout connect, inter).
         per = min(self.arch.haproxy.timeout_connect_s * 1000, c.inter_ms) / 1000
-        return _Span(c.fall * per + (c.fall - 1) * c.inter_ms / 1000, c.fall * (c.inter_ms / 1000 + per), inter,
-                     "fall x (inter + min(timeout connect, inter))", (inter, fall))
+        if c.fastinter_ms is None:
+            if not unreachable:
+                return _Span(max(0, c.fall - 1) * c.inter_ms / 1000, c.fall * c.inter_ms / 1000, inter,
+                             "fall x inter (refused at once)", (inter, fall))
+            # haproxy.cfg always writes `timeout check`: a check connects within min(timeout connect, inter).
+            return _Span(c.fall * per + (c.fall - 1) * c.inter_ms / 1000, c.fall * (c.inter_ms / 1000 + per), inter,
+                         "fall x (inter + min(timeout connect, inter))", (inter, fall))
+        # After the first failed check (up to inter after the death) the server is going
+        # down: HAProxy spaces the remaining fall - 1 checks by fastinter (haproxy.cfg writes it).
+        fast = Timer("HAProxy check fastinter", c.fastinter_ms / 1000, f"{where}.check.fastinter_ms")
+        top = fast if c.fall > 1 and (c.fall - 1) * c.fastinter_ms > c.inter_ms else inter
+        if not unreachable:
+            return _Span((c.fall - 1) * c.fastinter_ms / 1000, (c.inter_ms + (c.fall - 1) * c.fastinter_ms) / 1000,
+                         top, "inter + (fall - 1) x fastinter (refused at once)", (inter, fall, fast))
+        return _Span(c.fall * per + (c.fall - 1) * c.fastinter_ms / 1000,
+                     c.fall * per + (c.inter_ms + (c.fall - 1) * c.fastinter_ms) / 1000, top,
+                     "fall x min(timeout connect, inter) + inter + (fall - 1) x fastinter", (inter, fall, fast))
 
     def _access_field(self, service: str) -> str:
         s = self.arch.service(service).strategy
@@ -175,7 +195,7 @@ class RecoveryAnalysis:
         pm = self.arch.pacemaker
         if pm is None:
             return None
-        members = [n.name for n in self.arch.nodes if set(n.roles) & set(pm.on)]
+        members = self.arch.pacemaker_nodes()
         token = corosync_token_timeout_ms(pm.token_ms, len(members)) / 1000
         tok = Timer("corosync token timeout", token, "pacemaker.token_ms (+ token_coefficient per node beyond 2)")
         cons = Timer("corosync consensus", round(1.2 * token, 3), "1.2 x token (corosync default)")
@@ -189,19 +209,19 @@ class RecoveryAnalysis:
     # -- per service --------------------------------------------------------------------
 
     def _group_of_vip(self, vip: str) -> VrrpGroup | None:
-        return next((g for g in self.dep.vrrp_groups if vip in g.vips), None)
+        return next((g for g in self.vrrp_groups if vip in g.vips), None)
 
     def lost_nodes_span(self, service: str, lost: set[str]) -> tuple[_Span | None, str]:
         """The client outage of ``service`` while ``lost`` nodes are gone (None: unknown)."""
         svc = self.arch.service(service)
         s = svc.strategy
-        placed = set(self.dep.placement.nodes_of(service))
+        placed = set(self.placement.nodes_of(service))
         if isinstance(s, Vrrp):
-            g = self.dep.group_of(service)
+            g = self.group_of(service)
             return (self.vip_move(g, lost) or ZERO, "") if g else (None, "no VRRP group allocated")
         if isinstance(s, PacemakerVip) or (isinstance(s, ActivePassive) and s.manager == "pacemaker"):
             if isinstance(s, PacemakerVip):
-                g = self.dep.group_of(service)
+                g = self.group_of(service)
                 active = {g.master} if g else placed
             else:
                 active = set(sorted(placed)[:1])
@@ -240,7 +260,7 @@ class RecoveryAnalysis:
         svc = self.arch.service(service)
         s = svc.strategy
         if isinstance(s, Vrrp):
-            g = self.dep.group_of(service)
+            g = self.group_of(service)
             return (self.track_failure(g), "") if g and g.manager == "keepalived" else (None, "")
         access = svc.access
         span: _Span | None = None
@@ -334,28 +354,29 @@ class RecoveryAnalysis:
                         scenario, span.formula, span.terms, tuple(down), note)
 
 
-def policy_of(dep: Deployment, service: str) -> Policy | None:
+def policy_of(arch: Architecture, service: str) -> Policy | None:
     """The architecture's policy with the service's own over it."""
-    arch = dep.architecture
     own = arch.service(service).policy
     if arch.policy is None:
         return own
     return arch.policy.merged(own)
 
 
-def recovery_table(dep: Deployment) -> RecoveryTable:
-    """Every service's recovery rows (classes the model has components for) and policy targets."""
-    ra = RecoveryAnalysis(dep)
+def recovery_table(v: ModelView, vrrp_groups: Sequence[VrrpGroup]) -> RecoveryTable:
+    """Every service's recovery rows (classes the model has components for) and policy targets,
+    over the component view ``v`` of the placed architecture and its VRRP allocation."""
+    ra = RecoveryAnalysis(v, vrrp_groups)
+    arch = v.arch
     rows: list[Recovery] = []
     targets: dict[str, dict[str, dict[str, float]]] = {}
-    for svc in sorted(dep.architecture.services, key=lambda s: s.name):
+    for svc in sorted(arch.services, key=lambda s: s.name):
         if svc.strategy.kind in ("external", "witness"):
             continue
         for d in DISRUPTIONS:
             r = ra.row(svc.name, d)
             if r is not None:
                 rows.append(r)
-        p = policy_of(dep, svc.name)
+        p = policy_of(arch, svc.name)
         if p is not None and (p.rto or p.rpo):
             targets[svc.name] = {"rto": {k: v for k, v in p.rto.items()}, "rpo": {k: v for k, v in p.rpo.items()}}
     return RecoveryTable(tuple(rows), targets)

@@ -1,5 +1,6 @@
 """The analysis' results as plain data: severities, findings, the placement
-and the VRRP allocation.
+and the VRRP allocation, and the answers the documents print (single
+failures, availability, importance, cut sets: :class:`AnalysisResults`).
 
 Both sides import them from here: the analysis produces them, the
 :class:`~hamodel.deployment.Deployment` holds them and the generators read
@@ -162,3 +163,80 @@ class PlacementResult:
             "moved": self.moved,
             "warnings": list(self.warnings),
         }
+
+
+@dataclass(frozen=True)
+class SingleFailure:
+    """One component failed: what stops (``down``), loses shards
+    (``partial``), runs with fewer instances (``degraded``), keeps running."""
+
+    component: str
+    down: tuple[str, ...]
+    partial: tuple[str, ...]
+    degraded: tuple[str, ...]
+    running: tuple[str, ...]
+
+    def to_dict(self) -> dict:
+        return {"component": self.component, "down": list(self.down), "partial": list(self.partial),
+                "degraded": list(self.degraded), "running": list(self.running)}
+
+
+@dataclass(frozen=True)
+class Importance:
+    """Importance of ``component`` for ``service`` (see :mod:`hamodel.analysis.importance`)."""
+
+    service: str
+    component: str
+    probability: float
+    birnbaum: float
+    fussell_vesely: float
+    raw: float
+    rrw: float
+    reduction: float  # U - P(down | component never fails)
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class FixFirst:
+    """One component across services: the downtime its repair would remove."""
+
+    component: str
+    probability: float
+    hours_per_year: float   # sum over services of the unavailability removed, in hours per year
+    services: tuple[str, ...]
+    top_service: str
+    birnbaum: float         # for top_service
+    fussell_vesely: float   # for top_service
+
+    def to_dict(self) -> dict:
+        return {**self.__dict__, "services": list(self.services)}
+
+
+@dataclass(frozen=True)
+class AnalysisResults:
+    """The analysis' answers the documents, the explorer, ``diff`` and
+    ``check --availability`` print, computed once before the Deployment is
+    built (:func:`hamodel.pipeline.resolve` with ``answers=True``), so that
+    nothing downstream starts a solver.
+
+    ``view`` is the component view the answers are about
+    (:class:`hamodel.analysis.components.ModelView`, read only: the explorer
+    draws its fault trees over it); ``cut_sets`` are the minimal cut sets
+    of at most ``k`` failures per analysed service; ``fix_first`` is
+    :func:`hamodel.analysis.importance.what_to_fix` over ``importance``
+    (required services first, ten rows). ``availability`` and
+    ``importance`` are empty when the model carries no reliability figures;
+    ``availability`` holds :class:`hamodel.analysis.availability.ServiceAvailability`
+    rows (typed loosely here: that module reads the component view, which
+    reads this one).
+    """
+
+    k: int
+    view: Any
+    cut_sets: Mapping[str, tuple[tuple[str, ...], ...]]
+    single_failures: tuple[SingleFailure, ...]
+    availability: Mapping[str, Any]
+    importance: Mapping[str, tuple[Importance, ...]]
+    fix_first: tuple[FixFirst, ...]

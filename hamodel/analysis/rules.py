@@ -64,8 +64,9 @@ The rules:
   front reaches a serving instance (no front: some instance serves; sharded:
   every shard serves; a VIP holder: some holder serves). Clients sit on the
   VIP's network, so reaching the holder is not in question, unless the
-  service says where they come in (``Service.clients``, a switch): then the
-  holder (or instance) must be reached from that switch.
+  service says where they come in (``Service.clients``: a switch, the
+  switches of a failure domain, or an external uplink): then the holder (or
+  instance) must be reached from one of those switches.
 """
 
 from __future__ import annotations
@@ -224,8 +225,8 @@ class Rules(Generic[X]):
         ``None``: clients anywhere on the VIP's network (always)."""
         if frm is None:
             return self.alg.TRUE
-        if frm.startswith(CLIENTS):
-            return self.from_switch(frm[len(CLIENTS):], b)
+        if frm.startswith(CLIENTS):   # any of the switches the clients come in through
+            return self.alg.or_(self.from_switch(sw, b) for sw in frm[len(CLIENTS):].split(","))
         return self.reach(frm, b)
 
     def from_switch(self, sw: str, b: str) -> X:
@@ -453,8 +454,8 @@ class Rules(Generic[X]):
 
     def clients(self, s: str) -> str | None:
         """Where the clients of ``s`` come from (see :meth:`near`)."""
-        sw = self.v.clients.get(s)
-        return None if sw is None else CLIENTS + sw
+        sws = self.v.clients.get(s)
+        return None if sws is None else CLIENTS + ",".join(sws)
 
     def up(self, s: str, via: str | None = None) -> X:
         """``s`` fully available (sharded: every shard) to its clients (from

@@ -1,15 +1,26 @@
 """Failover drills: the generated configs on network-namespace hosts, real daemons, measured.
 
+Shared by every lab:
+
 - :mod:`hamodel.drill.lab`: namespaces, bridges, veths, processes; teardown.
-- :mod:`hamodel.drill.configs`: generated configs read and re-rooted into a lab.
-- :mod:`hamodel.drill.plan`: what the lab holds, from the model and the generated files.
+- :mod:`hamodel.drill.reroot`: generated configs read and re-rooted into a lab.
+- :mod:`hamodel.drill.files`: the generated files a drill runs, computed once.
+- :mod:`hamodel.drill.plan`: what the keepalived lab holds, from the model and the generated files.
 - :mod:`hamodel.drill.observe`: VIP holders, the client's probe, HAProxy and keepalived states.
-- :mod:`hamodel.drill.kinds`: one module per scenario kind (predict, inject, measure,
-  checks, restore), registered in :data:`hamodel.drill.kinds.KINDS`.
-- :mod:`hamodel.drill.scenarios`: named, reusable drills; the default set.
+- :mod:`hamodel.drill.scenario`: the scenario protocol (``ScenarioKind``; ``ClusterLab``).
+- :mod:`hamodel.drill.registry`: every scenario kind and cluster lab, registered in one place.
+- :mod:`hamodel.drill.scenarios`: named, reusable drills; the default set; selection by name.
+- :mod:`hamodel.drill.margins`: the one margin policy (where a bound's slack comes from, and why).
 - :mod:`hamodel.drill.results`: typed results (checks, probe summaries, scenarios).
-- :mod:`hamodel.drill.runner`: the life cycle: lab up, settled, each scenario, teardown, signals.
-- :mod:`hamodel.drill.report`: the report assembled, printed and written; the ``hamodel drill`` flow.
+- :mod:`hamodel.drill.runner`: the keepalived lab's life cycle: lab up, settled, each scenario,
+  teardown, signals; hands cluster-managed deployments to their cluster lab.
+- :mod:`hamodel.drill.report`: the report assembled and formatted.
+- :mod:`hamodel.drill.command`: ``hamodel drill``, the one entry point.
+
+One sub-package per lab, holding its scenarios: :mod:`hamodel.drill.keepalived`
+(VRRP, HAProxy, stand-in backends, Redis), :mod:`hamodel.drill.galera` (a real
+Galera cluster behind the keepalived lab's HAProxy), :mod:`hamodel.drill.pacemaker`
+(a real corosync/Pacemaker cluster).
 """
 
 from hamodel.drill.lab import Lab, LabError, cleanup_leftovers

@@ -119,7 +119,7 @@ def gratuitous_arp(pkt: socket.socket, netns: str, dev: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=(__doc__ or "bond").splitlines()[0])
     ap.add_argument("--netns", required=True)
     ap.add_argument("--bond", required=True)
     ap.add_argument("--miimon-ms", type=int, default=100)

@@ -26,7 +26,10 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import Iterable, Iterator, Sequence, TypeVar
+
+from hamodel.model import Architecture
+from hamodel.model.strategies import BehindVip
 
 PREFIX_ROOT = "hml-"
 # Under /run (root-owned, not world-writable, gone at reboot): keepalived's
@@ -100,6 +103,25 @@ def interrupted_by_kill() -> Iterator[None]:
 
 class LabError(RuntimeError):
     """The lab could not be built or a command inside it failed."""
+
+
+T = TypeVar("T")
+
+
+def required(value: T | None, what: str) -> T:
+    """``value``, which the drill needs here: ``None`` is a lab error naming ``what``."""
+    if value is None:
+        raise LabError(f"{what} is not known")
+    return value
+
+
+def access_of(arch: Architecture, service: str) -> BehindVip:
+    """The HAProxy access of ``service`` (its ``BehindVip``), which a scenario
+    on that service needs; a service without one is a lab error naming it."""
+    access = arch.service(service).access
+    if access is None:
+        raise LabError(f"service {service} has no HAProxy access (BehindVip) to drill")
+    return access
 
 
 def run(argv: Sequence[str], *, check: bool = True, timeout: float = 20) -> subprocess.CompletedProcess:

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from hamodel.deployment import Deployment, VrrpGroup
-from hamodel.drill import configs as cfgs
-from hamodel.drill.lab import BOND_MIIMON_MS, LabError
+from hamodel.drill import reroot
+from hamodel.drill.lab import BOND_MIIMON_MS, LabError, access_of
 from hamodel.model import Architecture
 
 
@@ -39,8 +39,8 @@ class LabPlan:
     split_horizon: set[tuple[str, str]]
     nodes: dict[str, NodePlan]
     client_interfaces: list[tuple[str, str, str, str]]  # (device, address/prefix, switch, network)
-    haproxy: dict[str, cfgs.HaproxyConfig]
-    keepalived: dict[str, cfgs.KeepalivedConfig]
+    haproxy: dict[str, reroot.HaproxyConfig]
+    keepalived: dict[str, reroot.KeepalivedConfig]
     backend_services: list[str]
     skipped_backend_services: list[str]
     notes: list[str] = field(default_factory=list)
@@ -84,7 +84,7 @@ def plan_lab(arch: Architecture, dep: Deployment, files: Mapping[str, bytes], *,
     ``backend_services`` limits the stand-in backends to these services (all
     load-balanced ones by default); ``real_services`` get none at all: a
     scenario kind runs the real software for them (see
-    :meth:`hamodel.drill.kinds.base.ScenarioKind.real_services`).
+    :meth:`hamodel.drill.scenario.ScenarioKind.real_services`).
     """
     notes: list[str] = []
     nodes: dict[str, NodePlan] = {}
@@ -110,8 +110,8 @@ def plan_lab(arch: Architecture, dep: Deployment, files: Mapping[str, bytes], *,
     if not nodes:
         raise LabError("the generated files configure no node (no nodes/<node>/ files)")
 
-    hap = {n: cfgs.parse_haproxy(p.haproxy) for n, p in nodes.items() if p.haproxy}
-    kad = {n: cfgs.parse_keepalived(p.keepalived) for n, p in nodes.items() if p.keepalived}
+    hap = {n: reroot.parse_haproxy(p.haproxy) for n, p in nodes.items() if p.haproxy}
+    kad = {n: reroot.parse_keepalived(p.keepalived) for n, p in nodes.items() if p.keepalived}
 
     # Stand-in backends: every server of every proxy of the chosen services,
     # on the node that owns the server's address (a backend-only host when
@@ -123,7 +123,7 @@ def plan_lab(arch: Architecture, dep: Deployment, files: Mapping[str, bytes], *,
     real = [s.name for s in arch.services
             if s.name in real_services and s.access is not None and dep.placement.nodes_of(s.name)]
     for sname in chosen + real:
-        a = arch.service(sname).access
+        a = access_of(arch, sname)
         vip = str(arch.vip(a.vip).address)
         for port in a.ports:
             for hc in hap.values():
@@ -164,7 +164,7 @@ def plan_lab(arch: Architecture, dep: Deployment, files: Mapping[str, bytes], *,
             if a in switches and b in switches:
                 links.add((a, b))
     links_l = sorted(links)
-    split_horizon = _loop_free(switches, links_l, notes)
+    split_horizon = loop_free(switches, links_l, notes)
 
     # The client: one interface per network that carries a keepalived VIP,
     # at the highest free host address, on the switch of the group's
@@ -205,7 +205,7 @@ def _bonds(node: Any) -> dict[str, list[str]]:
     return {i.device: list(i.switches) for i in node.interfaces if len(i.switches) > 1}
 
 
-def _loop_free(switches: list[str], links: list[tuple[str, str]], notes: list[str]) -> set[tuple[str, str]]:
+def loop_free(switches: list[str], links: list[tuple[str, str]], notes: list[str]) -> set[tuple[str, str]]:
     """The links to mark split-horizon so the lab's L2 has no loop (the lab runs no STP).
 
     Per connected group of switches: a tree needs nothing; a full mesh is

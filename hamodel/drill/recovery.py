@@ -9,7 +9,8 @@ injection to the first good request after the last failed one
 (``service_restored_s``), 0 when no request failed. A measurement is
 inside when ``min - tolerance <= measured <= max + tolerance``, the
 tolerance being the drill's own sampling and scheduling margin
-(:data:`~hamodel.drill.kinds.base.MARGIN_S`).
+(:data:`hamodel.drill.margins.KEEPALIVED_S`: the outage is the client probe's or the
+VIP holder watch's, both sampled as in the keepalived lab).
 
 Data loss: rows committed before the fault and missing after (the Galera
 scenarios count them) against the predicted RPO (0 for synchronous
@@ -21,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Mapping
 
-from hamodel.drill.kinds.base import MARGIN_S
+from hamodel.drill.margins import KEEPALIVED_S as MARGIN_S
 
 if TYPE_CHECKING:
     from hamodel.deployment import Deployment
@@ -35,10 +36,12 @@ SCENARIO_CLASS: dict[str, tuple[str, str]] = {
     "backend-death": ("process", "own"),
     "galera-member-down": ("process", "own"),
     "pacemaker-node-crash": ("node", "vip-holder"),
+    "pacemaker-redis-promoted-kill": ("node", "own"),
     "redis-primary-kill": ("process", "own"),
 }
 #: Scenario kinds whose outage is one figure of their own measurement, not the client probe's.
 OUTAGE_KEY = {"galera-member-down": "first_write_on_backup_s", "pacemaker-node-crash": "vip_on_survivor_s",
+              "pacemaker-redis-promoted-kill": "accepts_writes_s",
               "redis-primary-kill": "promotion_s"}  # no promotion timer is measured (Sentinel not run)
 
 
@@ -111,7 +114,7 @@ def recovery_checks(dep: Deployment, report: Mapping[str, Any]) -> list[Recovery
         disruption, whose = SCENARIO_CLASS[kind]
         svc = _service(dep, sc, whose)
         row = table.get(svc, disruption) if svc else None
-        if row is None:
+        if svc is None or row is None:
             continue
         m = sc["measured"]
         measured = _outage(m, kind)

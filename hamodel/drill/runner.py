@@ -5,7 +5,7 @@ runner owns the life cycle and nothing else:
 
 1. plan (:mod:`hamodel.drill.plan`) and build the lab
    (:mod:`hamodel.drill.lab`): namespaces, switches, the generated configs
-   re-rooted (:mod:`hamodel.drill.configs`), stand-in backends, HAProxy,
+   re-rooted (:mod:`hamodel.drill.reroot`), stand-in backends, HAProxy,
    keepalived, and whatever a selected scenario kind starts itself;
 2. wait until the lab is settled (:meth:`Drill.unsettled` lists what is
    not): every VIP with one stable holder, every keepalived member MASTER
@@ -13,14 +13,14 @@ runner owns the life cycle and nothing else:
    every polled service answering through its VIP;
 3. per scenario: verify the settled state (a scenario that starts from an
    unsettled lab fails as ``unsettled`` instead of measuring garbage), let
-   its kind (:mod:`hamodel.drill.kinds`) predict, start the client's probe
+   its kind (:mod:`hamodel.drill.registry`) predict, start the client's probe
    (:mod:`hamodel.drill.observe`), inject at ``t0``, measure, restore, and
    wait for the lab to settle again;
 4. assemble the report (:func:`hamodel.drill.report.assemble`) and tear the
    lab down whatever happens, SIGTERM and SIGHUP included.
 
-Timing predictions and their margin live with the kinds
-(:data:`hamodel.drill.kinds.base.MARGIN_S`).
+Timing predictions live with the kinds; their margin comes from the one
+margin policy, :mod:`hamodel.drill.margins`.
 """
 
 from __future__ import annotations
@@ -34,10 +34,12 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from hamodel.deployment import Deployment
-from hamodel.drill import configs as cfgs
-from hamodel.drill.kinds import KINDS, ScenarioKind
-from hamodel.drill.kinds.base import MARGIN_S, instance, owner, sock_of
-from hamodel.drill.lab import Lab, LabError, Process
+from hamodel.drill import reroot
+from hamodel.drill.files import generated_files
+from hamodel.drill.keepalived.common import instance, owner, sock_of
+from hamodel.drill.registry import CLUSTER_LABS, KINDS, ScenarioKind
+from hamodel.drill.report import assemble
+from hamodel.drill.lab import Lab, LabError, Process, access_of
 from hamodel.drill.observe import (SAMPLE_S, HolderWatch, ProbeRun, haproxy_stats, keepalived_state, now,
                                    probe_once)
 from hamodel.drill.plan import LabPlan, describe_lab, plan_lab, switch_counts
@@ -45,7 +47,7 @@ from hamodel.drill.results import ScenarioResult, Startup
 from hamodel.drill.scenarios import Scenario, default_scenarios, probe_service, select
 from hamodel.model import Architecture
 
-__all__ = ["MARGIN_S", "Drill", "generated_files", "plan_lab", "run_drill"]
+__all__ = ["Drill", "generated_files", "plan_lab", "run_drill"]
 
 HERE = Path(__file__).resolve().parent
 #: A VIP counts as settled once one node has held it alone for this long.
@@ -62,7 +64,7 @@ class Unsettled(LabError):
     """The lab is not in its steady state: a scenario must not inject."""
 
 
-def member_unsettled(n: str, holder: str, vip: str, inst: cfgs.VrrpInstance, state: str | None,
+def member_unsettled(n: str, holder: str, vip: str, inst: reroot.VrrpInstance, state: str | None,
                      priorities: Mapping[str, int], *, fault_ok: bool = False) -> str | None:
     """Why VRRP member ``n`` keeps the lab from its steady state while ``holder`` holds ``vip``
     (None: it does not). The holder must be MASTER and the others BACKUP (or FAULT when they
@@ -82,7 +84,7 @@ def member_unsettled(n: str, holder: str, vip: str, inst: cfgs.VrrpInstance, sta
 class Drill:
     """One lab, several scenarios. Use :func:`run_drill`; call :meth:`teardown` always.
 
-    Implements :class:`hamodel.drill.kinds.base.DrillContext`, the part of
+    Implements :class:`hamodel.drill.scenario.DrillContext`, the part of
     the drill a scenario kind may use.
     """
 
@@ -93,7 +95,7 @@ class Drill:
         self._say: Progress = progress or (lambda s: None)
         self.lab = lab or Lab()
         self.groups = [g for g in dep.vrrp_groups if g.manager == "keepalived"]
-        self.vip_addr = {v.name: str(v.address) for v in arch.vips}
+        self.vip_addr: dict[str, str] = {v.name: str(v.address) for v in arch.vips}
         # Named scenarios come from the full set: a quick drill can still run one of the
         # full-only kinds (a real Galera cluster) when asked for it.
         all_sc = default_scenarios(dep, quick=quick and not scenarios,
@@ -127,12 +129,19 @@ class Drill:
         self.daemons: dict[tuple[str, str], Process] = {}
         self.shared: dict[str, Any] = {}
         self.rewrite_notes: set[str] = set()
-        self.watch: HolderWatch | None = None
+        self._watch: HolderWatch | None = None
         self.baseline = 0.6 if quick else 1.0
         self.post = 1.5 if quick else 2.5
         # keepalived instances in FAULT once the lab first settled (a member
         # whose track script cannot pass): FAULT is their steady state.
         self.faulty_at_start: set[tuple[str, str]] = set()
+
+    @property
+    def watch(self) -> HolderWatch:
+        """The VIP holder watch (started with the lab)."""
+        if self._watch is None:
+            raise LabError("the drill's holder watch is not running: the lab is not set up")
+        return self._watch
 
     def say(self, msg: str) -> None:
         self._say(msg)
@@ -170,8 +179,8 @@ class Drill:
             self.start_haproxy(n)
         for n in plan.nodes:
             self.start_keepalived(n)
-        self.watch = HolderWatch(lab, {self.vip_addr[v]: sorted(g.priorities) for g in self.groups for v in g.vips})
-        self.watch.start()
+        self._watch = HolderWatch(lab, {self.vip_addr[v]: sorted(g.priorities) for g in self.groups for v in g.vips})
+        self._watch.start()
         time.sleep(0.5)
         for (n, kind), p in self.daemons.items():
             if not p.alive():
@@ -181,11 +190,11 @@ class Drill:
         np_ = self.plan.nodes[n]
         d = self.lab.node_dir(n)
         if np_.haproxy:
-            text, notes = cfgs.lab_haproxy(np_.haproxy, d, keep_pidfile=True)
+            text, notes = reroot.lab_haproxy(np_.haproxy, d, keep_pidfile=True)
             self.lab.write_file(d / "haproxy.cfg", text)  # 0600: may hold stats auth
             self.rewrite_notes.update(notes)
         if np_.keepalived:
-            text, scripts, notes = cfgs.lab_keepalived(np_.keepalived, d)
+            text, scripts, notes = reroot.lab_keepalived(np_.keepalived, d)
             self.lab.write_file(d / "keepalived.conf", text)  # 0600: may hold auth_pass
             for path, content in scripts.items():
                 self.lab.write_file(Path(path), content, mode=0o700)
@@ -250,8 +259,8 @@ class Drill:
                 c.teardown_lab(self)
             except Exception:  # noqa: BLE001 - the lab's own teardown below must run whatever a kind does
                 pass
-        if self.watch is not None:
-            self.watch.stop()
+        if self._watch is not None:
+            self._watch.stop()
         self.lab.teardown()
 
     # -- the settled state ----------------------------------------------------------
@@ -274,10 +283,12 @@ class Drill:
         hc = self.plan.haproxy[node]
         out = []
         for sname in self.plan.backend_services:
-            a = self.arch.service(sname).access
+            a = access_of(self.arch, sname)
             for port in a.ports:
                 be = hc.backend_for(self.vip_addr[a.vip], port)
-                for srv in (be.servers if be else []):
+                if be is None:
+                    continue
+                for srv in be.servers:
                     n = owner(self, srv.address)
                     if n in self.plan.nodes and srv.port in self.plan.nodes[n].backend_ports:
                         out.append((be.name, srv.name))
@@ -291,7 +302,7 @@ class Drill:
             for v in g.vips:
                 svc = probe_service(self.dep, v, self.real_services)
                 if svc:
-                    out[f"{self.vip_addr[v]}:{self.arch.service(svc).access.ports[0]}"] = f"{svc} through {v}"
+                    out[f"{self.vip_addr[v]}:{access_of(self.arch, svc).ports[0]}"] = f"{svc} through {v}"
         return out
 
     def unsettled(self, since: float | None = None) -> list[str]:
@@ -356,7 +367,7 @@ class Drill:
         """One request through the VIP to every port of every service that has stand-in backends."""
         targets = {}
         for sname in self.plan.backend_services:
-            a = self.arch.service(sname).access
+            a = access_of(self.arch, sname)
             for port in a.ports:
                 targets[f"{self.vip_addr[a.vip]}:{port}"] = f"{sname}:{port}"
         answers = probe_once(self.lab, list(targets))
@@ -408,8 +419,6 @@ class Drill:
     # -- whole drill ----------------------------------------------------------------
 
     def run(self) -> dict[str, Any]:
-        from hamodel.drill.report import assemble
-
         t_start = now()
         self.setup()
         self.say("waiting for keepalived to elect a holder")
@@ -444,23 +453,6 @@ class Drill:
                         duration_s=round(now() - t_start, 2))
 
 
-def generated_files(arch: Architecture, *, analyse: bool = False,
-                    lock: Path | None = None) -> tuple[Deployment, Mapping[str, bytes]]:
-    """The Deployment and the generated configs the drill runs.
-
-    With ``analyse`` the Deployment also carries the failure analysis'
-    findings, which name the partitions that split a VRRP group; the
-    configs are the same either way. ``lock`` is the placement lock file,
-    read as ``hamodel build`` reads it, so the drill runs the very configs
-    that build writes.
-    """
-    from hamodel.generators.configs import build_configs
-    from hamodel.pipeline import resolve
-
-    dep = resolve(arch, analyse=analyse, lock=lock)
-    return dep, build_configs(dep)
-
-
 def run_drill(arch: Architecture, *, dep: Deployment | None = None, files: Mapping[str, bytes] | None = None,
               quick: bool = False, scenarios: list[str] | None = None, progress: Progress | None = None,
               lab: Lab | None = None, model_file: str | None = None) -> dict[str, Any]:
@@ -471,14 +463,12 @@ def run_drill(arch: Architecture, *, dep: Deployment | None = None, files: Mappi
     while the lab exists (SIGINT already is), so teardown runs on Ctrl-C
     and on ``kill``; an ``atexit`` hook covers an interpreter exit.
     A deployment whose VIPs a cluster manager holds (Pacemaker) runs on
-    that cluster's own lab (:data:`hamodel.drill.kinds.CLUSTER_LABS`).
+    that cluster's own lab (:data:`hamodel.drill.registry.CLUSTER_LABS`).
     """
     import atexit
 
     if dep is None or files is None:
         dep, files = generated_files(arch, analyse=True)
-    from hamodel.drill.kinds import CLUSTER_LABS
-
     for cluster_lab in CLUSTER_LABS.values():
         if cluster_lab.applies(dep):
             return cluster_lab.run(arch, dep, files, quick=quick, scenarios=scenarios, progress=progress,

@@ -1,7 +1,7 @@
 """Named, reusable drills, and the default set derived from a deployment.
 
 A :class:`Scenario` says *what* to break (kind) and *where* (VIP, service);
-its kind's module in :mod:`hamodel.drill.kinds` knows how to break it, what
+its kind's module in :mod:`hamodel.drill.registry` knows how to break it, what
 the analysis predicts and how to measure. Names are stable
 (``holder-crash``, ``backend-death:keystone``) so ``hamodel drill
 --scenario NAME`` and CI can pick them.
@@ -10,8 +10,8 @@ the analysis predicts and how to measure. Names are stable
 from __future__ import annotations
 
 from hamodel.deployment import Deployment
-from hamodel.drill.kinds import KINDS
-from hamodel.drill.kinds.base import Scenario, probe_service
+from hamodel.drill.registry import KINDS
+from hamodel.drill.scenario import Scenario, probe_service
 
 __all__ = ["KINDS", "Scenario", "default_scenarios", "probe_service", "select"]
 

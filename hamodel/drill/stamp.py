@@ -28,9 +28,14 @@ __all__ = ["make_stamp", "read_stamp", "scenarios_sha256", "stale"]
 
 _DRILL = Path(__file__).resolve().parent
 #: The code that defines what a scenario breaks, predicts and measures (per lab).
-_SCENARIO_SOURCES = ("kinds/*.py", "scenarios.py")
-_LAB_SOURCES = {"keepalived": ("galera_scenarios.py",),
-                "pacemaker": ("pacemaker_scenarios.py", "pacemaker_quorum.py", "pacemaker_fence.py")}
+#: Shared by every lab: the protocol, the registry, the default set and the margin policy.
+_SCENARIO_SOURCES = ("scenario.py", "registry.py", "scenarios.py", "margins.py")
+#: Each lab's own: the sub-packages holding its scenarios (the keepalived lab runs the Galera
+#: and Redis kinds too).
+_LAB_SOURCES = {"keepalived": ("keepalived/*.py", "galera/kinds.py", "galera/operations.py", "galera/scenarios.py",
+                               "galera/runbook.py", "galera/monitoring.py"),
+                "pacemaker": ("pacemaker/cluster.py", "pacemaker/scenarios.py", "pacemaker/quorum.py",
+                              "pacemaker/fence.py")}
 
 
 def _model_sha256(dep: Deployment) -> str:

@@ -135,6 +135,13 @@ class Architecture(HaBase):
     _positional: ClassVar = ("name",)
     name: Annotated[str, Field(min_length=1, max_length=120, pattern=r"^[^\n\r\x00]+$")]
     description: Annotated[str, Field(max_length=20_000)] = ""
+    # Out of the canonical JSON while unset (as policy), so models without them keep their hash.
+    title: Annotated[str, Field(min_length=1, max_length=120, pattern=r"^[^\n\r\x00]+$")] | None = Field(
+        default=None, exclude_if=lambda v: v is None,
+        description="the published document's title (e.g. 'The keepalived architecture'); default: the name")
+    distribution: Annotated[str, Field(min_length=1, max_length=300, pattern=r"^[^\n\r\x00]+$")] | None = Field(
+        default=None, exclude_if=lambda v: v is None,
+        description="the software distribution and release the model describes (shown under Scope)")
     domains: list[FailureDomain] = Field(default_factory=list)
     networks: list[Network] = Field(default_factory=list)
     nodes: list[Node] = Field(min_length=1)
@@ -154,6 +161,10 @@ class Architecture(HaBase):
     # Out of the canonical JSON while unset, so existing models keep their hash.
     policy: Policy | None = Field(default=None, exclude_if=lambda v: v is None,
                                   description="recovery objectives (RTO, RPO) per disruption class, every service")
+    docs_url: Annotated[str, Field(max_length=2000, pattern=r"^https?://[^\s\"'<>`{}|\\^]+$")] | None = Field(
+        default=None, exclude_if=lambda v: v is None,
+        description="where the model's generated document folder is published (http(s)://...): "
+                    "the alerts' runbook_url is absolute under it; unset: relative")
 
     @classmethod
     def _error_label(cls, data: dict) -> str | None:
@@ -161,13 +172,15 @@ class Architecture(HaBase):
 
     if TYPE_CHECKING:
         # The signature editors see (positional forms, accepted input types).
-        def __init__(self, name: str, *, description: str = ..., domains: Iterable[FailureDomain | Data] = ...,
+        def __init__(self, name: str, *, description: str = ..., title: str | None = ...,
+                         distribution: str | None = ..., domains: Iterable[FailureDomain | Data] = ...,
                          networks: Iterable[Network | Data] = ..., nodes: Iterable[Node | Data],
                          vips: Iterable[VirtualIP | Data] = ..., services: Iterable[Service | Data] = ...,
                          pacemaker: PacemakerCluster | Data | None = ..., supervisor: Literal["none", "systemd"] = ...,
                          reliability: Mapping[str, Reliability | Data] = ...,
                          acknowledgements: Iterable[Acknowledgement | Data] = ...,
-                         haproxy: HaproxySettings | Data = ..., policy: Policy | Data | None = ...) -> None: ...
+                         haproxy: HaproxySettings | Data = ..., policy: Policy | Data | None = ...,
+                         docs_url: str | None = ...) -> None: ...
     else:
         def __init__(self, *args: Any, **data: Any):
             # Domains used by nodes but not declared are collected automatically,
@@ -251,6 +264,58 @@ class Architecture(HaBase):
     def nodes_with_roles(self, roles: list[str]) -> list[Node]:
         return [n for n in self.nodes if set(n.roles) & set(roles)]
 
+    def client_switches(self, service: str) -> tuple[str, ...]:
+        """The switches the clients of ``service`` come in through
+        (``Service.clients``): the switch itself, the ``uplink`` of external
+        clients, or every switch inside a failure domain that carries the
+        network of the service's VIP; ``()``: anywhere on that network."""
+        svc = self.service(service)
+        if svc.clients is None:
+            return ()
+        if svc.clients == "external":
+            return (svc.uplink,) if svc.uplink is not None else ()
+        dom = {d.name: d for d in self.domains}.get(svc.clients)
+        if dom is None:
+            return ()
+        if dom.kind == "switch":
+            return (dom.name,)
+        vips = {v.name: v for v in self.vips}
+        front = svc.access
+        vnet = vips[front.vip].network if front is not None and front.vip in vips else None
+        carried = {sw for net in self.networks if vnet is None or net.name == vnet for sw in net.switches}
+        return tuple(sorted(d.name for d in self.domains if d.kind == "switch" and d.name in carried
+                            and dom.name in self.domain_ancestors(d.name)[1:]))
+
+    def _client_problems(self, svc: Any, at: str, vips: dict) -> list[tuple[str, str]]:
+        p: list[tuple[str, str]] = []
+        doms = {d.name: d for d in self.domains}
+        front = svc.access
+        vnet = vips[front.vip].network if front is not None and front.vip in vips else None
+        if svc.clients == "external":
+            up = doms.get(svc.uplink) if svc.uplink is not None else None
+            if up is None or up.kind != "switch":
+                return [(f"{at}.uplink", f"clients='external' needs uplink= a switch of the model where external "
+                         f"clients arrive (got {svc.uplink!r})")]
+            sw = up.name
+        elif svc.uplink is not None:
+            return [(f"{at}.uplink", "uplink is for clients='external' (external clients arrive there)")]
+        else:
+            dom = doms.get(svc.clients)
+            if dom is None:
+                return [(f"{at}.clients", f"{svc.clients!r} is not a switch or failure domain of the model, nor "
+                         "'external' (clients come in through an access switch, a domain's switches or an uplink)")]
+            if dom.kind != "switch":
+                if not self.client_switches(svc.name):
+                    p.append((f"{at}.clients", f"no switch inside domain {dom.name!r} carries "
+                              + (f"network {vnet!r} of the virtual IP its clients use" if vnet else "a network")))
+                return p
+            sw = dom.name
+        field = "uplink" if svc.clients == "external" else "clients"
+        nets = [net.name for net in self.networks if sw in net.switches]
+        if vnet is not None and vnet not in nets:
+            p.append((f"{at}.{field}", f"switch {sw!r} does not carry network {vnet!r} of the virtual IP its clients use"))
+        return p
+
     def domain_ancestors(self, name: str) -> list[str]:
         """``name`` and every domain it is nested in, innermost first."""
         out, cur, seen = [], name, set()
@@ -267,6 +332,13 @@ class Architecture(HaBase):
         for d in self.node(node).domains:
             out.update(self.domain_ancestors(d))
         return sorted(out)
+
+    def pacemaker_nodes(self) -> tuple[str, ...]:
+        """The Pacemaker cluster's nodes (those with a role of ``pacemaker.on``), by name:
+        corosync's node ids (1, 2, ...) follow this order. Empty without a cluster."""
+        if self.pacemaker is None:
+            return ()
+        return tuple(sorted(n.name for n in self.nodes_with_roles(self.pacemaker.on)))
 
     def acknowledged(self, finding_id: str) -> Acknowledgement | None:
         return next((a for a in self.acknowledgements if a.finding == finding_id), None)
@@ -385,18 +457,8 @@ class Architecture(HaBase):
                 for s in getattr(svc, field):
                     if s not in services:
                         p.append((f"{at}.{field}", f"unknown service {s!r}"))
-            if svc.clients is not None:
-                dom = {d.name: d for d in self.domains}.get(svc.clients)
-                if dom is None or dom.kind != "switch":
-                    p.append((f"{at}.clients", f"{svc.clients!r} is not a switch of the model (clients come in "
-                              "through an access or uplink switch)"))
-                else:
-                    nets = [net.name for net in self.networks if svc.clients in net.switches]
-                    front = svc.access
-                    vnet = vips[front.vip].network if front is not None and front.vip in vips else None
-                    if vnet is not None and vnet not in nets:
-                        p.append((f"{at}.clients", f"switch {svc.clients!r} does not carry network {vnet!r} of "
-                                  f"the virtual IP its clients use"))
+            if svc.clients is not None or svc.uplink is not None:
+                p += self._client_problems(svc, at, vips)
             for d in svc.local_deps:
                 dep = services.get(d)
                 if dep is not None and not isinstance(dep.strategy, External) and not any(

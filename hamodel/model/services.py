@@ -152,8 +152,12 @@ class Service(HaBase):
     required: bool = True
     clients: Ref | None = Field(
         default=None, exclude_if=lambda v: v is None,
-        description="the switch its clients come in through (an access switch, or the uplink external clients "
-                    "arrive on); default: anywhere on its VIP's network")
+        description="where its clients come in: a switch (an access switch), a failure domain (through any "
+                    "switch in it that carries the VIP's network), or 'external' (through the uplink switch "
+                    "named by uplink); default: anywhere on its VIP's network")
+    uplink: Ref | None = Field(
+        default=None, exclude_if=lambda v: v is None,
+        description="with clients='external': the switch external clients arrive on")
     listen: Literal["node", "any"] = Field(
         default="node", exclude_if=lambda v: v == "node", description="the address its instances bind: the node's own, or every address "
         "(0.0.0.0 / [::]), which takes the port from an HAProxy front on the same node")
@@ -177,6 +181,7 @@ class Service(HaBase):
                          depends_on: RefsIn | Iterable[str | Service | Local | Soft] = ...,
                          local_deps: RefsIn = ..., soft_deps: RefsIn = ..., starts_after: RefsIn = ...,
                          required: bool = ..., clients: str | FailureDomain | None = ...,
+                         uplink: str | FailureDomain | None = ...,
                          listen: Literal["node", "any"] = ...,
                          protocol: Literal["ssh", "tls", "wireguard", "openvpn", "ipsec"] | None = ...,
                          supervisor: Literal["none", "systemd", "pacemaker"] | None = ...,

@@ -35,6 +35,12 @@ class HealthCheck(HaBase):
     inter_ms: int = Field(default=1000, ge=100, le=600_000)
     rise: int = Field(default=2, ge=1, le=100)
     fall: int = Field(default=3, ge=1, le=100)
+    fastinter_ms: int | None = Field(default=None, ge=100, le=600_000, exclude_if=lambda v: v is None,
+                                     description="HAProxy fastinter: the check interval while a server is "
+                                                 "going down or coming up (default: inter_ms)")
+    downinter_ms: int | None = Field(default=None, ge=100, le=600_000, exclude_if=lambda v: v is None,
+                                     description="HAProxy downinter: the check interval while a server is DOWN "
+                                                 "(default: inter_ms)")
     http_path: Annotated[str, Field(pattern=r"^/[A-Za-z0-9_./?=&%-]*$")] | None = None
     port: Port | None = None
     expect_status: int = Field(default=200, ge=100, le=599,

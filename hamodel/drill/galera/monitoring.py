@@ -1,0 +1,251 @@
+"""The generated monitoring, proven on the real Galera lab: a real Prometheus, real exporters.
+
+On a running :class:`~hamodel.drill.galera.GaleraLab`, :class:`PromLab`
+starts, with the files ``hamodel build`` generated for the model:
+
+- in each member's namespace ``prometheus-node-exporter`` and
+  ``prometheus-mysqld-exporter`` with the ARGS of the generated
+  ``/etc/default`` files (listening on the member's own address);
+- in the lab's client namespace ``prometheus`` with the generated
+  ``monitoring/prometheus.yml`` and the rule files of what the lab runs.
+
+Rewrites (listed in the result): the textfile folder and the mysqld
+exporter's credentials file are the lab's own (an account with PROCESS,
+REPLICATION CLIENT and SELECT, over the member's socket); only ``rules/galera.yml`` and ``rules/nodes.yml`` are loaded (the
+lab runs no Redis, keepalived or the API backends, whose rules would
+report them missing, rightly); the scrape interval stays as generated.
+
+:func:`drill` then asserts, against the analysis' predictions:
+
+1. healthy: no alert fires for ``healthy_s`` (the issue's 2 minutes by default);
+2. a member's mariadbd killed (analysis: the cluster stays Primary, no cut
+   set of size 1): the member-down and cluster-size alerts fire within
+   ``for`` + 2 scrape intervals + one evaluation + margin, no-Primary does
+   not; after the member is back they resolve within 2 scrapes + margin;
+3. a graceful stop of every member (the ``manual-recovery`` case): the
+   no-Primary alert fires; the generated runbook is executed
+   (:mod:`hamodel.drill.galera.runbook`); every alert resolves.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import time
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import yaml
+
+from hamodel.drill.galera.lab import GaleraLab, LabError
+from hamodel.drill.lab import Lab
+from hamodel.drill.margins import PROMETHEUS_S as MARGIN_S
+from hamodel.generators.monitoring import EVALUATION_INTERVAL_S, SCRAPE_INTERVAL_S
+from hamodel.runbooks import alert_name
+
+PROM_PORT = 9090
+EXPORTER_USER = "hamodel_exporter"
+RULE_AREAS = ("galera", "nodes")
+
+
+def available() -> str | None:
+    missing = [b for b in ("prometheus", "prometheus-node-exporter", "prometheus-mysqld-exporter", "curl")
+               if shutil.which(b) is None]
+    return f"missing {', '.join(missing)}" if missing else None
+
+
+def _args(data: bytes) -> list[str]:
+    """ARGS="..." of a generated /etc/default file."""
+    for line in data.decode().splitlines():
+        if line.startswith("ARGS="):
+            return shlex.split(shlex.split(line[5:])[0])
+    raise LabError("no ARGS= line in a generated exporter file")
+
+
+def start_node_exporter(lab: Lab, node: str, files: Mapping[str, bytes]) -> Path:
+    """node_exporter in ``node``'s namespace with the generated ARGS, its textfile folder the node's
+    lab folder ``textfile/`` (returned)."""
+    tf = lab.node_dir(node) / "textfile"
+    tf.mkdir(parents=True, exist_ok=True)
+    args = [a if not a.startswith("--collector.textfile.directory=") else f"--collector.textfile.directory={tf}"
+            for a in _args(files[f"nodes/{node}/prometheus/node-exporter"])]
+    lab.start(f"node-exporter@{node}", lab.node_ns(node), ["prometheus-node-exporter", *args],
+              log=lab.node_dir(node) / "node-exporter.out")
+    return tf
+
+
+def start_prometheus(lab: Lab, ns: str, files: Mapping[str, bytes], areas: Sequence[str], folder: Path) -> dict[str, dict]:
+    """Prometheus in ``ns`` with the generated prometheus.yml, loading only ``rules/<area>.yml`` of
+    ``areas``; returns the loaded rules by alert name (the first of a name)."""
+    (folder / "rules").mkdir(parents=True, exist_ok=True)
+    config = yaml.safe_load(files["monitoring/prometheus.yml"])
+    config["rule_files"] = [f"rules/{a}.yml" for a in areas]
+    (folder / "prometheus.yml").write_text(yaml.safe_dump(config))
+    rules: dict[str, dict] = {}
+    for a in areas:
+        data = files[f"monitoring/rules/{a}.yml"]
+        (folder / "rules" / f"{a}.yml").write_bytes(data)
+        for r in yaml.safe_load(data)["groups"][0]["rules"]:
+            rules.setdefault(r["alert"], r)
+    lab.start("prometheus", ns, [
+        "prometheus", f"--config.file={folder / 'prometheus.yml'}", f"--storage.tsdb.path={folder / 'data'}",
+        f"--web.listen-address=127.0.0.1:{PROM_PORT}"], log=folder / "prometheus.out")
+    return rules
+
+
+def prometheus_api(lab: Lab, ns: str, path: str) -> Any:
+    """``/api/v1/<path>``'s data from the Prometheus in ``ns``; None while it does not answer."""
+    r = lab.exec(ns, ["curl", "-sf", "--max-time", "3", f"http://127.0.0.1:{PROM_PORT}/api/v1/{path}"], check=False)
+    if r.returncode != 0:
+        return None
+    return json.loads(r.stdout)["data"]
+
+
+def firing(lab: Lab, ns: str) -> set[str]:
+    """The names of the alerts firing now."""
+    data = prometheus_api(lab, ns, "alerts") or {"alerts": []}
+    return {a["labels"]["alertname"] for a in data["alerts"] if a["state"] == "firing"}
+
+
+class PromLab:
+    def __init__(self, gl: GaleraLab, files: Mapping[str, bytes]):
+        self.gl, self.files = gl, files
+        self.dir = gl.lab.root / "prometheus"
+        self.rewrites: list[str] = []
+        self.rules: dict[str, dict] = {}
+
+    def start(self) -> None:
+        gl, lab = self.gl, self.gl.lab
+        # The exporter's own database account (the manifest lists its credentials file as a prerequisite);
+        # created once, Galera replicates it to every member.
+        secret = os.urandom(12).hex()
+        gl.sql(gl.nodes[0], f"CREATE USER IF NOT EXISTS '{EXPORTER_USER}'@'localhost' IDENTIFIED BY '{secret}'; "
+                            f"GRANT PROCESS, REPLICATION CLIENT, SELECT ON *.* TO '{EXPORTER_USER}'@'localhost'")
+        for n in gl.nodes:
+            ns = lab.node_ns(n)
+            start_node_exporter(lab, n, self.files)
+            cnf = lab.write_file(lab.node_dir(n) / "exporter.cnf",
+                                 f"[client]\nuser={EXPORTER_USER}\npassword={secret}\nsocket={gl.sock(n)}\n")
+            args = [a if not a.startswith("--config.my-cnf=") else f"--config.my-cnf={cnf}"
+                    for a in _args(self.files[f"nodes/{n}/prometheus/mysqld-exporter"])]
+            lab.start(f"mysqld-exporter@{n}", ns, ["prometheus-mysqld-exporter", *args],
+                      log=lab.node_dir(n) / "mysqld-exporter.out")
+        self.rewrites += ["node exporter: --collector.textfile.directory -> the lab node's folder",
+                          "mysqld exporter: --config.my-cnf -> the lab's account over the member's socket"]
+        config_rules = [f"rules/{a}.yml" for a in RULE_AREAS]
+        self.rules = start_prometheus(lab, lab.client_ns, self.files, RULE_AREAS, self.dir)
+        self.rewrites.append(f"prometheus.yml rule_files -> {', '.join(config_rules)} (what the lab runs)")
+
+    def api(self, path: str) -> Any:
+        return prometheus_api(self.gl.lab, self.gl.lab.client_ns, path)
+
+    def firing(self) -> set[str]:
+        return firing(self.gl.lab, self.gl.lab.client_ns)
+
+    def wait_targets_up(self, timeout: float = 90) -> float:
+        def ok() -> bool:
+            data = self.api("targets")
+            if not data:
+                return False
+            mine = [t for t in data["activeTargets"] if t["labels"]["job"] in ("node", "mysqld")]
+            return bool(mine) and all(t["health"] == "up" for t in mine)
+        t = self.gl.wait(ok, timeout, every=1.0)
+        if t is None:
+            raise LabError(f"Prometheus does not see every node and mysqld target up: {self.api('targets')}")
+        return t
+
+    def bound(self, name: str) -> float:
+        """Latest a predicted alert may fire: its ``for`` + 2 scrapes + one evaluation + margin."""
+        return int(self.rules[name]["for"].rstrip("s")) + 2 * SCRAPE_INTERVAL_S + EVALUATION_INTERVAL_S + MARGIN_S
+
+    def watch(self, want: set[str], forbid: set[str], timeout: float, *, until_gone: bool = False) -> dict[str, Any]:
+        """Poll every second: when each of ``want`` first fires (or, ``until_gone``, when all are gone);
+        which of ``forbid`` fired meanwhile."""
+        t0 = time.monotonic()
+        seen: dict[str, float] = {}
+        bad: set[str] = set()
+        while time.monotonic() - t0 < timeout:
+            now = self.firing()
+            el = round(time.monotonic() - t0, 1)
+            bad |= now & forbid
+            if until_gone:
+                if not now & want:
+                    return {"gone_after_s": el, "unexpected": sorted(bad), "still": []}
+            else:
+                for a in want & now:
+                    seen.setdefault(a, el)
+                if want and set(seen) == want:
+                    break  # (a healthy window, want empty, is watched to its end)
+            time.sleep(1.0)
+        if until_gone:
+            return {"gone_after_s": None, "unexpected": sorted(bad), "still": sorted(self.firing() & want)}
+        return {"fired_after_s": seen, "unexpected": sorted(bad)}
+
+
+def _check(what: str, expected: Any, measured: Any, agreed: bool) -> dict[str, Any]:
+    return {"what": what, "expected": expected, "measured": measured, "agreed": bool(agreed)}
+
+
+def drill(gl: GaleraLab, files: Mapping[str, bytes], *, healthy_s: float = 120.0) -> dict[str, Any]:
+    """Healthy window, member down, graceful full stop + runbook; see the module doc."""
+    from hamodel.drill.galera.runbook import execute, graceful_runbook
+    from hamodel.drill.galera.scenarios import settle
+
+    svc = gl.plan.service
+    pl = PromLab(gl, files)
+    pl.start()
+    checks: list[dict[str, Any]] = []
+    measured: dict[str, Any] = {"targets_up_s": round(pl.wait_targets_up(), 1)}
+    everything = set(pl.rules)
+    # 1. healthy
+    t_h = time.monotonic()
+    h = pl.watch(set(), everything, healthy_s)
+    measured["healthy"] = {"window_s": healthy_s, "watched_s": round(time.monotonic() - t_h, 1), **h}
+    checks.append(_check(f"no alert in a healthy lab for {healthy_s:.0f} s", [], h["unexpected"], not h["unexpected"]))
+    # 2. a member's mariadbd killed: Primary kept (analysis), so member-down and size alerts, not no-Primary
+    victim = gl.nodes[-1]
+    want = {alert_name("GaleraMemberDown", svc), alert_name("GaleraClusterSizeLow", svc)}
+    no_primary = alert_name("GaleraNoPrimary", svc)
+    gl.kill(victim)
+    w = pl.watch(want, {no_primary}, max(pl.bound(a) for a in want))
+    measured["member_down"] = {"victim": victim, **w}
+    for a in sorted(want):
+        t = w["fired_after_s"].get(a)
+        checks.append(_check(f"member down: {a} fires within (s)", f"<= {pl.bound(a):.0f}", t,
+                             t is not None and t <= pl.bound(a)))
+    checks.append(_check("member down: no unpredicted alert (no-Primary)", [], w["unexpected"], not w["unexpected"]))
+    gl.start(victim)
+    gl.wait_synced(gl.nodes, timeout=120)
+    resolve_bound = 2 * SCRAPE_INTERVAL_S + EVALUATION_INTERVAL_S + MARGIN_S
+    r = pl.watch(want, set(), resolve_bound + 30, until_gone=True)
+    measured["member_back"] = r
+    checks.append(_check("member back: its alerts resolve within (s)", f"<= {resolve_bound:.0f}", r["gone_after_s"],
+                         r["gone_after_s"] is not None and r["gone_after_s"] <= resolve_bound))
+    settle(gl)
+    # 3. graceful stop of every member: no-Primary fires; the generated runbook recovers; alerts resolve
+    rb = graceful_runbook(gl)
+    for n in gl.nodes:
+        gl.stop(n)
+    f = pl.watch({no_primary}, set(), pl.bound(no_primary))
+    t = f["fired_after_s"].get(no_primary)
+    measured["full_stop"] = f
+    checks.append(_check(f"full stop: {no_primary} fires within (s)", f"<= {pl.bound(no_primary):.0f}", t,
+                         t is not None and t <= pl.bound(no_primary)))
+    error = None
+    if rb is None:
+        error = "no generated runbook for a graceful stop"
+    else:
+        try:
+            measured["runbook_steps"] = len(execute(gl, rb))
+        except LabError as exc:
+            error = str(exc)
+    checks.append(_check("full stop: the generated runbook succeeded", None, error, error is None))
+    if error is None:
+        r = pl.watch(everything, set(), resolve_bound + 60, until_gone=True)
+        measured["after_runbook"] = r
+        checks.append(_check("after the runbook: every alert resolves within (s)", f"<= {resolve_bound + 60:.0f}",
+                             r["gone_after_s"], r["gone_after_s"] is not None))
+    return {"predicted": {"rules": sorted(pl.rules), "member_down": sorted(want), "full_stop": [no_primary]},
+            "measured": {**measured, "rewrites": pl.rewrites}, "checks": checks}

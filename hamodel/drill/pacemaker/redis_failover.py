@@ -1,0 +1,282 @@
+"""``redis-promoted-kill``: the node of the promoted Redis loses power; Pacemaker promotes a survivor.
+
+Offered for a majority cluster whose CIB runs ``ocf:heartbeat:redis`` as a
+promotable clone, when Debian's ``redis-server`` is installed. The lab then
+runs that agent for real on every cluster node (no stand-in:
+:data:`~hamodel.drill.pacemaker.cluster_plan.REDIS_AGENT`; each node has
+its own ``/etc/redis``, ``/var/lib/redis`` and an ``/etc/hosts`` naming
+the nodes, see :meth:`~hamodel.drill.pacemaker.lab.PacemakerLab._redis_node`).
+
+The scenario writes numbered keys to the promoted instance from a
+survivor's namespace (the client of :mod:`hamodel.drill.keepalived.redis_loss`),
+then powers the promoted node off (every process SIGKILLed, its link down),
+as ``node-crash`` does. It measures, from the power loss:
+
+- when a survivor's instance is reported ``Promoted`` by ``crm_mon``;
+- when a survivor's redis-server accepts a write (``SET`` answered ``OK``,
+  not ``READONLY``);
+- when a VIP the CIB colocates with the promoted role answers on a survivor
+  (only when the CIB has such a colocation);
+- the acknowledged writes missing on the new primary (RPO), against the
+  analysis' RPO for the service (asynchronous: any loss agrees; 0 only
+  when nothing is lost).
+
+The prediction: the analysis' recovery table has no interval for a
+Pacemaker-managed Redis (no access front; its row says so), so the bound
+is derived from the cluster's timers as ``node-crash`` derives its own:
+corosync's runtime token + consensus, the controller's reaction, fencing,
+then the promotion (:func:`promotion_s`: the clone's pre/post notifications on
+each survivor, the agent re-pointing each replica, its promote) and the
+Pacemaker lab's margin. The Promoted
+role's monitor interval does not enter it: a lost node is detected by
+corosync, not by a monitor (it would for a killed redis-server alone).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+from typing import Any, ClassVar
+
+from hamodel.drill.keepalived.redis_loss import verdict
+from hamodel.drill.lab import LabError
+from hamodel.drill.margins import PACEMAKER_S as MARGIN_S
+from hamodel.drill.pacemaker.cluster_plan import REDIS_AGENT
+from hamodel.drill.pacemaker.lab import PacemakerLab
+from hamodel.drill.pacemaker.scenarios import (FENCE_S, REACT_S, Timeouts, fencing_enabled, first_when, make_check,
+                                              settle, timeline)
+from hamodel.drill.scenario import ClusterRun, ClusterScenario
+
+#: The promotion after fencing, in the clone's notification rounds (``notify=true``): the lost master's
+#: demote and stop, then the promote, each with a pre and a post notification on every surviving
+#: instance, run one after another (pacemaker-controld throttles on a loaded machine). Measured in
+#: this lab (run 1, 2-core machine under load): every notification 0.4-0.7 s, except post-demote:
+#: the agent re-points each replica (``redis_demote``) with ``CLIENT PAUSE 2000`` per try, 4.3-4.7 s
+#: per replica; the promote itself (``SLAVEOF NO ONE``, a monitor) 1.5 s.
+NOTIFY_S = 0.7
+AGENT_REPOINT_S = 2 * 2.0   # two CLIENT PAUSE 2000 tries per replica (the agent's demote loop)
+PROMOTE_OP_S = 2.0
+#: Notifications per surviving instance before the promotion is confirmed: pre/post demote (the post one
+#: counted in AGENT_REPOINT_S), pre/post stop, pre/post promote.
+NOTIFY_ROUNDS = 5
+
+
+def promotion_s(survivors: int) -> float:
+    """The allowance from fencing to the promoted role on a survivor (see :data:`NOTIFY_S`)."""
+    return round(survivors * (NOTIFY_ROUNDS * NOTIFY_S + AGENT_REPOINT_S) + PROMOTE_OP_S, 2)
+
+
+#: Seconds of writes before the power loss (the writer stops at its first error).
+LOAD_S = 1.0
+PROMOTED = ("Promoted", "Master")
+
+
+def redis_clone(configuration: str) -> tuple[str, str, str] | None:
+    """``(clone id, primitive id, port)`` of the first promotable clone of ocf:heartbeat:redis, or None."""
+    conf = ET.fromstring(configuration)
+    for clone in list(conf.iter("clone")) + list(conf.iter("master")):
+        prim = clone.find("primitive")
+        if prim is None or (prim.get("class"), prim.get("provider"), prim.get("type")) != REDIS_AGENT:
+            continue
+        meta = {nv.get("name"): (nv.get("value") or "").lower() for m in clone.findall("meta_attributes") for nv in m}
+        if clone.tag == "master" or meta.get("promotable") in ("true", "1", "yes"):
+            params = {nv.get("name"): nv.get("value") for ia in prim.findall("instance_attributes") for nv in ia}
+            return clone.get("id", ""), prim.get("id", ""), params.get("port") or "6379"
+    return None
+
+
+def promoted_vips(configuration: str, clone: str) -> list[str]:
+    """The resources the CIB colocates with the promoted role of ``clone`` (a VIP following the primary)."""
+    conf = ET.fromstring(configuration)
+    return sorted(c.get("rsc", "") for c in conf.iter("rsc_colocation")
+                  if c.get("with-rsc") == clone and c.get("with-rsc-role") in PROMOTED)
+
+
+def ip_of(configuration: str, rid: str) -> str | None:
+    """The ``ip`` parameter of the IPaddr2 primitive ``rid`` (None: not an IPaddr2)."""
+    for p in ET.fromstring(configuration).iter("primitive"):
+        if p.get("id") == rid and p.get("type") == "IPaddr2":
+            return next((nv.get("value") for ia in p.findall("instance_attributes") for nv in ia
+                         if nv.get("name") == "ip"), None)
+    return None
+
+
+def _promoted(pl: PacemakerLab, rid: str, node: str) -> list[str]:
+    res = pl.resources(node) or {}
+    return [n for n, role in res.get(rid, []) if role in PROMOTED]
+
+
+def _client(pl: PacemakerLab, node: str, argv: list[str], timeout: float = 10) -> subprocess.CompletedProcess:
+    try:
+        return subprocess.run(["ip", "netns", "exec", pl.lab.node_ns(node), *argv], capture_output=True, text=True,
+                              timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return subprocess.CompletedProcess(argv, 124, "", "timeout")
+
+
+def _accepts_write(pl: PacemakerLab, via: str, addr: str, port: str) -> bool:
+    r = _client(pl, via, ["redis-cli", "-h", addr, "-p", port, "SET", "hamodel:probe", "1"], timeout=3)
+    return r.returncode == 0 and r.stdout.strip() == "OK"
+
+
+def redis_promoted_kill(ctx: ClusterRun) -> dict[str, Any]:
+    pl: PacemakerLab = ctx.lab
+    found = redis_clone(pl.configuration)
+    if found is None:
+        raise LabError("the CIB runs no promotable clone of ocf:heartbeat:redis")
+    clone, rid, port = found
+    service = next((s.name for s in pl.arch.services if s.name == rid or getattr(s, "process", None) == "redis"), rid)
+    addr = {m.node: m.address for m in pl.plan.members}
+    admin = pl.admin_node()
+    masters = _promoted(pl, rid, admin)
+    if len(masters) != 1:
+        raise LabError(f"{rid}: promoted on {masters or 'no node'} before the injection")
+    victim = masters[0]
+    was_dc = pl.dc() == victim
+    survivors = [n for n in pl.nodes if n != victim]
+    observer = survivors[0]
+    fencing = fencing_enabled(pl.configuration)
+    tm = Timeouts(pl, observer)
+    vip_rids = promoted_vips(pl.configuration, clone)
+    vips = [a for a in (ip_of(pl.configuration, r) for r in vip_rids) if a]
+    watched = {v.address for v in pl.plan.vips}
+    row = pl.dep.recovery.get(service, "node") if getattr(pl.dep, "recovery", None) else None
+    from_table = row is not None and row.rto_s is not None
+    if row is not None and row.rto_s is not None:
+        bound = round(row.rto_s[1] + MARGIN_S, 2)
+        why = f"the analysis' recovery table: {row.formula} = {row.rto_s[1]:g} s + {MARGIN_S:g} s margin"
+    else:
+        promote_s = promotion_s(len(survivors))
+        bound = round(tm.detect_s + REACT_S + (FENCE_S if fencing else 0) + promote_s + MARGIN_S, 2)
+        why = (f"no prediction in the analysis' recovery table for {service} ({row.note if row else 'no row'}): "
+               f"derived from the cluster's timers: token {tm.token_ms} ms + consensus {tm.consensus_ms} ms "
+               f"(corosync runtime values) + {REACT_S:g} s controller reaction"
+               + (f" + {FENCE_S:g} s fencing" if fencing else "")
+               + f" + {promote_s:g} s promotion ({len(survivors)} surviving instances x ({NOTIFY_ROUNDS} notifications"
+               f" x {NOTIFY_S:g} s + {AGENT_REPOINT_S:g} s re-pointing by the agent) + {PROMOTE_OP_S:g} s promote)"
+               f" + {MARGIN_S:g} s margin; the Promoted monitor "
+               "interval does not enter (a lost node is detected by corosync)")
+    rpo, rpo_s = (row.rpo, row.rpo_s) if row is not None else ("unknown", None)
+    # The writer: numbered keys to the promoted instance, from the first survivor's namespace.
+    writer = subprocess.Popen(["ip", "netns", "exec", pl.lab.node_ns(observer), sys.executable, "-m",
+                               "hamodel.drill.keepalived.redis_loss", "write", addr[victim], port, str(LOAD_S + 6)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        ready = writer.stdout.readline().strip() if writer.stdout else ""
+        if ready != "ready":
+            raise LabError(f"the Redis writer did not start: {ready} {writer.stderr.read() if writer.stderr else ''}")
+        time.sleep(LOAD_S)
+        fenced_before = len(pl.fence_log())
+        t0 = time.monotonic()
+        pl.power_off(victim)
+        out, err = writer.communicate(timeout=30)
+    except BaseException:
+        writer.kill()
+        raise
+    import json
+
+    try:
+        wrote = json.loads(out.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        raise LabError(f"the Redis writer's output: {out[-300:]} {err[-300:]}") from None
+    promoted_s = writes_s = None
+    new_primary = writer_node = None
+    deadline = t0 + bound + 30
+    while time.monotonic() < deadline and (promoted_s is None or writes_s is None):
+        if promoted_s is None:
+            on = [n for n in _promoted(pl, rid, observer) if n in survivors]
+            if on:
+                promoted_s, new_primary = round(time.monotonic() - t0, 2), on[0]
+        if writes_s is None:
+            for n in survivors:
+                if _accepts_write(pl, observer, addr[n], port):
+                    writes_s, writer_node = round(time.monotonic() - t0, 2), n
+                    break
+        time.sleep(0.25)
+    vip_s = None
+    if vips:
+        try:
+            pl.wait(lambda: any(h in survivors for h in pl.vip_holders(vips[0])), max(5.0, deadline - time.monotonic()),
+                    "the Redis VIP on a survivor", every=0.1)
+        except LabError:
+            pass
+        if vips[0] in watched:  # the drill's holder watch samples it (every observe.SAMPLE_S)
+            vip_s = first_when(ctx.watch, vips[0], t0, lambda h: bool(h & set(survivors)))
+        elif any(h in survivors for h in pl.vip_holders(vips[0])):  # a VIP of its own: when the wait saw it
+            vip_s = round(time.monotonic() - t0, 2)
+    vip_answers_s = None
+    if vips and vip_s is not None:
+        t_vip = time.monotonic()
+        while time.monotonic() - t_vip < 15 and not _accepts_write(pl, observer, vips[0], port):
+            time.sleep(0.25)
+        if _accepts_write(pl, observer, vips[0], port):
+            vip_answers_s = round(time.monotonic() - t0, 2)
+    present = None
+    if writer_node is not None:
+        r = _client(pl, observer, [sys.executable, "-m", "hamodel.drill.keepalived.redis_loss", "count",
+                                   addr[writer_node], port, str(wrote["acknowledged"])], timeout=60)
+        try:
+            present = json.loads(r.stdout.strip().splitlines()[-1])["present"]
+        except (ValueError, IndexError, KeyError):
+            present = None
+    lost, rpo_agreed = verdict(wrote["acknowledged"], present, rpo_s) if present is not None else (None, False)
+    fences = [f for f in pl.fence_log()[fenced_before:] if f.get("plug") == victim]
+    fence_s = round(fences[0]["done"] - t0, 2) if fences else None
+    measured = {"victim": victim, "was_dc": was_dc, "survivors": survivors, "new_primary": new_primary,
+                "promoted_on_survivor_s": promoted_s, "accepts_writes_s": writes_s, "writes_accepted_by": writer_node,
+                "fenced": [f"{f['action']} {f['plug']}" for f in fences], "fence_done_s": fence_s,
+                "vips_with_promoted": vip_rids, "vip_on_survivor_s": vip_s, "vip_accepts_writes_s": vip_answers_s,
+                "writes_acknowledged": wrote["acknowledged"], "writer_error": wrote["error"],
+                "writes_present_after": present, "lost": lost,
+                "vip_timeline": timeline(ctx.watch, vips[0] if vips and vips[0] in watched else pl.plan.vips[0].address, t0)}
+    expected_loss = "0" if rpo_s == 0 else ">= 0 (asynchronous)" if rpo_s is None else f"<= {rpo_s}"
+    checks = [
+        make_check("a survivor promoted within (s)", f"<= {bound:.1f}", promoted_s,
+                   promoted_s is not None and promoted_s <= bound),
+        make_check("the new primary accepts writes within (s)", f"<= {bound:.1f}", writes_s,
+                   writes_s is not None and writes_s <= bound),
+        make_check("writes go to the instance Pacemaker promoted", new_primary, writer_node,
+                   new_primary is not None and new_primary == writer_node),
+        make_check("writes acknowledged before the power loss", "> 0", wrote["acknowledged"], wrote["acknowledged"] > 0),
+        make_check("acknowledged writes lost", expected_loss, lost, rpo_agreed),
+    ]
+    if fencing:
+        checks.append(make_check("the promoted node is fenced before a survivor is promoted", "fenced first",
+                                 "fenced first" if fence_s is not None and promoted_s is not None and fence_s <= promoted_s
+                                 else ("not fenced" if fence_s is None else "promoted first")))
+    if vips:
+        checks.append(make_check("the VIP with the promoted role answers writes on a survivor within (s)",
+                                 f"<= {bound:.1f}", vip_answers_s, vip_answers_s is not None and vip_answers_s <= bound))
+    t1 = time.monotonic()
+    pl.power_on(victim)
+    settle(pl)
+    measured["rejoin_s"] = round(time.monotonic() - t1, 2)
+    measured["primary_after_rejoin"] = _promoted(pl, rid, pl.admin_node())
+    return {"service": service,
+            "prediction": {"promoted_within_s": bound, "source": "recovery table" if from_table else "CIB timers",
+                           "fencing": fencing, "why": why, "rpo": rpo, "rpo_s": rpo_s,
+                           "vip_follows_promoted": bool(vips),
+                           "reason": f"{victim} (promoted {rid}) loses power; the survivors keep quorum, "
+                                     + ("fence it, " if fencing else "") + f"and promote the {rid} replica with the "
+                                     "highest master score"},
+            "measured": measured, "checks": checks}
+
+
+class RedisPromotedKill(ClusterScenario):
+    kind = "redis-promoted-kill"
+    title = "The promoted Redis (ocf:heartbeat:redis) loses its node: Pacemaker promotes a survivor"
+    #: Agents the lab runs for real when this scenario is selected.
+    real_agents: ClassVar[frozenset] = frozenset({REDIS_AGENT})
+
+    @classmethod
+    def applies(cls, configuration: str) -> bool:
+        """The CIB runs Redis as a promotable clone of ocf:heartbeat:redis and redis-server is installed."""
+        import shutil
+
+        return shutil.which("redis-server") is not None and redis_clone(configuration) is not None
+
+    @classmethod
+    def run(cls, ctx: ClusterRun) -> dict[str, Any]:
+        return redis_promoted_kill(ctx)
