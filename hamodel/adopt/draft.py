@@ -212,7 +212,7 @@ class _Builder:
             self.vrrp_services = getattr(self, "vrrp_services", {})
             self.vrrp_services[gname] = (process or gname, set(members))
 
-    def _sync_groups(self, groups: dict[str, dict[str, object]]) -> dict[str, str]:
+    def _sync_groups(self, groups: dict[str, dict[str, VrrpInstance]]) -> dict[str, str]:
         """VRRP group -> its vrrp_sync_group, where every node that runs the
         sync group's instances names the same ones (at least two) in it."""
         seen: dict[str, dict[str, tuple[frozenset[str], str, int]]] = {}   # sync name -> node -> (members, file, line)

@@ -153,7 +153,9 @@ def _keepalived(arch, node, rel, a, b) -> list[DriftItem]:
     for name in sorted(set(a.sync_groups) | set(b.sync_groups)):   # which groups fail over together
         ma, mb = a.sync_groups.get(name), b.sync_groups.get(name)
         if ma is None or mb is None or set(ma[0]) != set(mb[0]):
-            obj = next((_vrrp_obj(arch, m) for m in (ma or mb)[0]), "vrrp_sync_group")
+            group = ma or mb
+            assert group is not None  # its name is one of theirs
+            obj = next((_vrrp_obj(arch, m) for m in group[0]), "vrrp_sync_group")
             out.append(DriftItem(node, rel, mb[1] if mb else 0, obj, f"vrrp_sync_group {name}: " + (
                 "missing on the node" if mb is None else "on the node, not in the model" if ma is None else
                 f"{', '.join(sorted(mb[0]))} on the node, {', '.join(sorted(ma[0]))} in the model")))
