@@ -5,7 +5,7 @@ PYTHON ?= $(VENV)/bin/python
 HAMODEL ?= $(PYTHON) -m hamodel.cli
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: all setup test docs reference drill bench clean distclean
+.PHONY: all setup test typecheck docs reference drill bench clean distclean
 
 all: reference
 
@@ -25,6 +25,10 @@ reference: setup
 test: setup
 	$(PYTHON) -m pytest -q
 
+# pyright (pyproject's [tool.pyright]) over hamodel/, generators/ as hamodel.generators, and models/.
+typecheck:
+	$(PYTHON) .ci/typecheck.py
+
 docs:
 	$(PYTHON) -m sphinx -W --keep-going -b html docs docs/_build/html
 
@@ -40,7 +44,7 @@ bench:
 	$(PYTHON) benchmarks/bench_analysis.py
 
 clean:
-	rm -rf out docs/_build docs/generated
+	rm -rf out docs/_build docs/generated build/typecheck
 
 # Also removes the virtual environment: the next make setup builds it afresh.
 distclean: clean

@@ -86,7 +86,7 @@ def format_loc(loc: tuple, data: Any = None) -> str:
 def _format_loc(loc: tuple, data: Any) -> tuple[str, bool]:
     """The path, and whether a union member's schema tag was left out."""
     out = ""
-    cur = data
+    cur: Any = data
     tagged = False
     for part in loc:
         if _schema_tag(part, cur):

@@ -45,6 +45,13 @@ import sys
 import threading
 from collections.abc import Iterator, Sequence
 from types import FrameType
+from typing import TYPE_CHECKING, Any, Callable
+
+if TYPE_CHECKING:
+    from _typeshed import TraceFunction
+
+    # What signal.signal takes and returns (typeshed's signal._HANDLER).
+    Handler = Callable[[int, FrameType | None], Any] | int | signal.Handlers | None
 
 
 def _package_dir(name: str) -> str | None:
@@ -182,17 +189,17 @@ class SafeInterrupt:
         self.signals = tuple(signals)
         self.received: list[int] = []
         self._pending: int | None = None
-        self._old: dict[int, object] = {}
-        self._old_trace: object = None
+        self._old: dict[int, Handler] = {}
+        self._old_trace: TraceFunction | None = None
         self._traced: list[FrameType] = []
 
     # -- deferring to the next line of our own code ---------------------------
-    def _local(self, frame: FrameType, event: str, arg: object) -> object:
+    def _local(self, frame: FrameType, event: str, arg: object) -> TraceFunction | None:
         if self._pending is not None and event in ("line", "return") and not unsafe(frame):
             self._fire()
         return self._local if self._pending is not None else None
 
-    def _global(self, frame: FrameType, event: str, arg: object) -> object:
+    def _global(self, frame: FrameType, event: str, arg: object) -> TraceFunction | None:
         if self._pending is None or not _ours(frame):
             return None
         frame.f_trace_lines = True
@@ -213,7 +220,7 @@ class SafeInterrupt:
             for frame in self._traced:
                 frame.f_trace = None
             self._traced.clear()
-            sys.settrace(self._old_trace)  # type: ignore[arg-type]
+            sys.settrace(self._old_trace)
             self._old_trace = None
 
     def _fire(self) -> None:

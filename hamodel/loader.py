@@ -105,10 +105,10 @@ def _exec_file(path: Path) -> ModuleType:
         spec.loader.exec_module(module)
     except (Exception, SystemExit) as exc:  # noqa: BLE001 - a model bug of any kind is reported with file:line
         model_files = {str(path.resolve())} | {
-            str(Path(m.__file__).resolve())
+            str(Path(file).resolve())
             for name in set(sys.modules) - before
-            if (m := sys.modules.get(name)) is not None and getattr(m, "__file__", None)
-            and str(Path(m.__file__).resolve()).startswith(folder)
+            if (m := sys.modules.get(name)) is not None and (file := getattr(m, "__file__", None))
+            and str(Path(file).resolve()).startswith(folder)
         }
         filename, lineno = _where(exc, model_files)
         raise LoadError(_message(exc), filename or str(path), lineno) from None

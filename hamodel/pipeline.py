@@ -32,6 +32,7 @@ def resolve(arch: Architecture, *, lock: Path | None = None, fresh: bool = False
     result = place(arch, previous=previous)
     recovery = results = None
     findings: tuple = ()
+    analysis = None
     if analyse:
         from hamodel.analysis.failures import Analysis
 

@@ -523,7 +523,8 @@ class CliDirective(SphinxDirective):
         from hamodel.cli import app as cli_app
 
         group = typer.main.get_command(cli_app)
-        ctx = click.Context(group, info_name="hamodel")
+        # typer (0.29 here) builds its commands on its own copy of click, typer._click, not this one.
+        ctx = click.Context(group, info_name="hamodel")  # pyright: ignore[reportArgumentType]
         lines: list[str] = []
         for name in group.list_commands(ctx):  # type: ignore[attr-defined]
             cmd = group.get_command(ctx, name)  # type: ignore[attr-defined]

@@ -29,11 +29,14 @@ import re
 import subprocess
 import tempfile
 from pathlib import Path
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 from hamodel.deployment import Deployment, Finding
 from hamodel.generators.diagrams.after import AfterFailure, after_failure, involved_nodes
 from hamodel.model import STRATEGY_TITLES, Architecture
+
+if TYPE_CHECKING:
+    from diagrams import Node
 
 __all__ = ["VIEWS", "render", "generate", "finding_stem", "render_dot"]
 
@@ -103,14 +106,14 @@ class _Graph:
         # the current directory): we render the source ourselves.
         from diagrams import setdiagram
 
-        setdiagram(None)
+        setdiagram(None)  # pyright: ignore[reportArgumentType]  (diagrams' own way out of a context; typed Diagram)
 
     @property
     def source(self) -> str:
         return self.diagram.dot.source
 
 
-def _node(label: str, nodeid: str, icon: str | None = None, **attrs: str):
+def _node(label: str, nodeid: str, icon: str | None = None, **attrs: str) -> Node:
     import diagrams
 
     if icon is not None:
@@ -123,16 +126,17 @@ def _node(label: str, nodeid: str, icon: str | None = None, **attrs: str):
         attrs = {"shape": "plain", "fixedsize": "false", "width": "0", "height": "0", **attrs}
     else:
         attrs = {"fixedsize": "false", "width": "0", "height": "0", "labelloc": "c", **attrs}
-    return diagrams.Node(label, nodeid=nodeid, **attrs)
+    return diagrams.Node(label, nodeid=nodeid, **attrs)  # pyright: ignore[reportArgumentType]  (diagrams types **attrs as Dict: each is a str)
 
 
 def _edge(a, b, **attrs: str) -> None:
     from diagrams import Edge
 
+    # diagrams types Edge's **attrs as Dict (each is a Graphviz attribute, a str).
     if attrs.get("dir") == "none":
-        a - Edge(**attrs) - b
+        a - Edge(**attrs) - b  # pyright: ignore[reportArgumentType, reportUnusedExpression]
     else:
-        a >> Edge(**attrs) >> b
+        a >> Edge(**attrs) >> b  # pyright: ignore[reportArgumentType, reportUnusedExpression]
 
 
 # -- the views --------------------------------------------------------------
@@ -476,7 +480,7 @@ def _vip_and_holders(dep: Deployment, *, overview: bool) -> dict[str, str]:
     vnode = {}
     if overview:
         for v in arch.vips:
-            if dep.vip_holders(v.name) or any(_is_holder(s) and v.name in s.strategy.vips for s in arch.services):
+            if dep.vip_holders(v.name) or any(_is_holder(s) and v.name in s.holds_vips for s in arch.services):
                 vnode[v.name] = _node(f"{v.name}\n{v.address}", _id("vip", v.name), shape="cds", style="filled",
                                       fillcolor="#FCF3CF", fontsize="11", margin="0.15")
                 _edge(clients, vnode[v.name])
@@ -491,7 +495,7 @@ def _vip_and_holders(dep: Deployment, *, overview: bool) -> dict[str, str]:
                 icon = "onprem/network/haproxy.png" if s.process == "haproxy" else None
                 node = _node(_holder_label(dep, s, _where(dep, s.name)), _id("svc", s.name), icon,
                              **({} if icon else {"shape": "box", "style": "rounded"}))
-                for v in s.strategy.vips:
+                for v in s.holds_vips:
                     holder_of[v] = node.nodeid
                     if v in vnode:
                         _edge(vnode[v], node, label="held by", fontsize="10")
@@ -544,7 +548,7 @@ def _overview(dep: Deployment) -> str:
     for s in arch.services:
         by_kind.setdefault(s.strategy.kind, []).append(s)
     kind_of = {s.name: s.strategy.kind for s in arch.services}
-    anchor: dict[str, object] = {}   # kind -> a node inside its cluster
+    anchor: dict[str, Node] = {}   # kind -> a node inside its cluster
     with _Graph(f"{arch.title or arch.name}: overview", direction="TB", ranksep="0.55", nodesep="0.3") as g:
         holder_of = _vip_and_holders(dep, overview=True)
         for kind in _OVERVIEW_ORDER:

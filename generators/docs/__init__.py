@@ -383,7 +383,7 @@ def _context(dep: Deployment, slug: str, extras: DocExtras, sections: bool, imag
         "finding_rows": [[_literal(f.id), f.severity, e(facts.plain_text(f.title, dep)),
                           j(f.services) if len(f.services) <= 8 else
                           e(f"{f.services[0]} and the {len(f.services) - 1} services that need it"),
-                          *([e(arch.acknowledged(f.id).reason if arch.acknowledged(f.id) else (f.acknowledged or ""))]
+                          *([e(ack.reason if (ack := arch.acknowledged(f.id)) else (f.acknowledged or ""))]
                             if any_ack else [])]
                          for f in other_findings(dep)],
         "scenario_rows": [[e(facts.plain_component(sc.component, dep)), j(sc.down), j(sc.partial), _count(sc.degraded, len(arch.services)),

@@ -198,13 +198,13 @@ def detection_words(dep: Deployment) -> str | None:
 
     arch = dep.architecture
     groups = [g for g in dep.vrrp_groups if g.manager == "keepalived"]
-    fronted = [s for s in arch.services if s.access is not None]
+    fronted = [s.access for s in arch.services if s.access is not None]
     if not groups or not fronted:
         return None
     st = arch.service(groups[0].service).strategy
-    slowest = max(fronted, key=lambda s: detection_ms(arch, s.access))
-    c = slowest.access.check
-    det = detection_ms(arch, slowest.access) / 1000
+    slowest = max(fronted, key=lambda access: detection_ms(arch, access))
+    c = slowest.check
+    det = detection_ms(arch, slowest) / 1000
     vrrp = 3 * getattr(st, "advert_int", 1)
     order = "before" if det < vrrp else "not before"
     return (f"Health checks run every {c.inter_ms} ms (fall {c.fall}): HAProxy marks a dead node's backends down "

@@ -285,7 +285,8 @@ def plan_corosync(dep: Deployment) -> CorosyncPlan:
     """corosync.conf's content: node list, links, quorum. Raises :class:`ConfigError`
     (``pacemaker.rings``, ``pacemaker.quorum``, ...) when corosync cannot express the model."""
     arch = dep.architecture
-    pm: PacemakerCluster = arch.pacemaker
+    pm = arch.pacemaker
+    assert pm is not None, "corosync.conf of a model without a Pacemaker cluster"
     members = list(arch.pacemaker_nodes())
     for n in members:
         token(n, "name", f"nodes[{n}].name")
@@ -376,7 +377,8 @@ def plan_cib(dep: Deployment, secrets: Secrets, corosync: CorosyncPlan) -> CibPl
     """The CIB's content: properties, resources, constraints, fence devices with their
     secrets resolved by ``secrets`` (placeholders when it redacts)."""
     arch = dep.architecture
-    pm: PacemakerCluster = arch.pacemaker
+    pm = arch.pacemaker
+    assert pm is not None, "the CIB of a model without a Pacemaker cluster"
     members = list(arch.pacemaker_nodes())
     if pm.fencing and not pm.fence:
         raise ConfigError([("pacemaker.fence", "fencing=True but no fence device: give the cluster's STONITH "
@@ -453,12 +455,12 @@ def plan_cib(dep: Deployment, secrets: Secrets, corosync: CorosyncPlan) -> CibPl
             prefix = net.subnet.prefixlen if a in net.subnet else a.max_prefixlen
             devices = {arch.node(n).interface_on(vip.network).device for n in g.members  # type: ignore[union-attr]
                        if arch.node(n).interface_on(vip.network) is not None}
-            params = [Param("cidr_netmask", str(prefix)), Param("ip", str(a))]
+            ip_params = [Param("cidr_netmask", str(prefix)), Param("ip", str(a))]
             if len(devices) == 1:
                 # Same device on every holder: say it; else IPaddr2 finds it from the routes.
-                params.append(Param("nic", token(devices.pop(), "device", f"vips[{v}]")))
+                ip_params.append(Param("nic", token(devices.pop(), "device", f"vips[{v}]")))
             rid = f"ip-{token(v, 'name', f'vips[{v}].name')}"
-            resources.append(Primitive(rid, "ocf", "heartbeat", "IPaddr2", tuple(sorted(params, key=lambda p: p.name)),
+            resources.append(Primitive(rid, "ocf", "heartbeat", "IPaddr2", tuple(sorted(ip_params, key=lambda p: p.name)),
                                        _IPADDR2_OPS, f"VIP {v} ({a}) of {g.service}, held by one of "
                                        f"{', '.join(g.members)}"))
             allowed(rid, g.members, f"vrrp_groups[{g.service}]")

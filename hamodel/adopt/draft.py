@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from hamodel.adopt.collected import Collected
 from hamodel.adopt.haproxy import Front
+from hamodel.adopt.keepalived import VrrpInstance
 from hamodel.adopt.source import Unmapped, safe_name
 
 _AGENT_PROCESS = {"galera": "mariadb", "rabbitmq-cluster": "rabbitmq", "redis": "redis"}
@@ -60,7 +61,10 @@ class _Builder:
         self.strategies: set[str] = set()
         self.stats_port: dict[str, tuple[int, bool]] = {}
         self.pacemaker_src: str | None = None
-        self.ap_vip_holders: dict[str, str] = {}
+        self.ap_vip_holders: dict[str, list[str]] = {}
+        self.managed_access: dict[str, str] = {}   # Pacemaker clone -> its BehindVip access
+        self.pending_device: dict[tuple[str, str], str] = {}   # (node, network) -> device
+        self.node_comments: dict[str, list[str]] = {}   # node -> TODO comments of the draft
 
     # -- networks, nodes, VIPs ---------------------------------------------------------
 
@@ -114,7 +118,7 @@ class _Builder:
             self.roles[key] = name
         return self.roles[key]
 
-    def add_vip(self, name: str, addr: str, prefix: int) -> str:
+    def add_vip(self, name: str, addr: str, prefix: int | None) -> str:
         if addr in self.vip_by_addr:
             return self.vip_by_addr[addr]
         net = self.network_for(addr, prefix)
@@ -127,7 +131,7 @@ class _Builder:
     # -- keepalived --------------------------------------------------------------------
 
     def vrrp(self) -> None:
-        groups: dict[str, dict[str, object]] = {}
+        groups: dict[str, dict[str, VrrpInstance]] = {}
         for n, node in sorted(self.site.nodes.items()):
             if node.keepalived is None:
                 continue
@@ -154,13 +158,14 @@ class _Builder:
                     self.node_address(n, inst.unicast_src, inst.interface, inst.file, inst.lines.get("unicast_src_ip", inst.line))
                 elif inst.interface:
                     self.notes.append(f"{n}: no unicast_src_ip in {inst.name}; its address comes from other files")
-                    self.pending_device = getattr(self, "pending_device", {})
                     self.pending_device[(n, self.vips[vips[0]][1])] = inst.interface
                 for field_ in ("vrid", "vips", "advert_int", "nopreempt", "track_scripts"):
                     if getattr(inst, field_) != getattr(first, field_):
                         self.unmapped.append(Unmapped(inst.file, inst.line, f"vrrp_instance {gname} {field_}",
                                                       "ambiguous", f"differs between nodes; {min(members, key=natural)}'s is used"))
-            scripts = self.site.nodes[min(members, key=natural)].keepalived.scripts
+            keepalived = self.site.nodes[min(members, key=natural)].keepalived
+            assert keepalived is not None  # a member of a group: it has instances
+            scripts = keepalived.scripts
             process = None
             check = None
             for t in first.track_scripts:
@@ -208,7 +213,7 @@ class _Builder:
             self.vrrp_services = getattr(self, "vrrp_services", {})
             self.vrrp_services[gname] = (process or gname, set(members))
 
-    def _sync_groups(self, groups: dict[str, dict[str, object]]) -> dict[str, str]:
+    def _sync_groups(self, groups: dict[str, dict[str, VrrpInstance]]) -> dict[str, str]:
         """VRRP group -> its vrrp_sync_group, where every node that runs the
         sync group's instances names the same ones (at least two) in it."""
         seen: dict[str, dict[str, tuple[frozenset[str], str, int]]] = {}   # sync name -> node -> (members, file, line)

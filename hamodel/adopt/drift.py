@@ -153,7 +153,9 @@ def _keepalived(arch, node, rel, a, b) -> list[DriftItem]:
     for name in sorted(set(a.sync_groups) | set(b.sync_groups)):   # which groups fail over together
         ma, mb = a.sync_groups.get(name), b.sync_groups.get(name)
         if ma is None or mb is None or set(ma[0]) != set(mb[0]):
-            obj = next((_vrrp_obj(arch, m) for m in (ma or mb)[0]), "vrrp_sync_group")
+            group = ma or mb
+            assert group is not None  # its name is one of theirs
+            obj = next((_vrrp_obj(arch, m) for m in group[0]), "vrrp_sync_group")
             out.append(DriftItem(node, rel, mb[1] if mb else 0, obj, f"vrrp_sync_group {name}: " + (
                 "missing on the node" if mb is None else "on the node, not in the model" if ma is None else
                 f"{', '.join(sorted(mb[0]))} on the node, {', '.join(sorted(ma[0]))} in the model")))
@@ -258,13 +260,13 @@ def drift(arch, files: Mapping[str, bytes], root: Path) -> DriftReport:
 
 def drift_sarif(report: DriftReport) -> str:
     """SARIF 2.1.0 (the check command's writer): one result per difference, at its collected line."""
-    from hamodel.deployment import Finding
+    from hamodel.deployment import Finding, Severity
     from hamodel.report_formats import sarif_log
 
     root = Path(report.root)
     items = []
     for d in report.items:
-        f = Finding(id=d.id, kind="drift", severity="medium", title=f"{d.node}: {d.message}",
+        f = Finding(id=d.id, kind="drift", severity=Severity.MEDIUM, title=f"{d.node}: {d.message}",
                     services=(d.object[9:-1],) if d.object.startswith("services[") else (), scenario=(),
                     impact=f"{d.file} on {d.node} differs from what the model generates.",
                     mitigation="deploy the model's files (hamodel build, then the deploy playbook) or change the model")

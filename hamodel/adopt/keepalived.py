@@ -61,7 +61,7 @@ class VrrpInstance:
     advert_int: int = 1
     unicast_src: str | None = None
     peers: tuple[str, ...] = ()
-    vips: tuple[tuple[str, int, str | None], ...] = ()   # (address, prefix, dev)
+    vips: tuple[tuple[str, int | None, str | None], ...] = ()   # (address, prefix or None: /32, dev)
     track_scripts: tuple[str, ...] = ()
     track_interfaces: tuple[str, ...] = ()
     auth: bool = False

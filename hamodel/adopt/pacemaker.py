@@ -38,6 +38,7 @@ def pacemaker(b: _Builder, cib: Cib | None) -> None:
                     b.unmapped.append(Unmapped(coro.file, cn.line, f"ring0_addr {a}", "unsupported",
                                                "a host name that no collected /etc/hosts resolves"))
     if cib is None:
+        assert coro is not None  # returned above when both are absent
         b.unmapped.append(Unmapped(coro.file, 1, "corosync.conf without a CIB", "ambiguous",
                                    "collect `cibadmin -Q` as <node>/cib.xml to import the resources"))
         return
@@ -94,11 +95,11 @@ def pacemaker(b: _Builder, cib: Cib | None) -> None:
             b.unmapped.append(Unmapped(cib.file, p.line, f"primitive {p.id}", "ambiguous",
                                        "a VIP colocated with no resource: give it a holder service"))
             continue
-        pending = b.__dict__.setdefault("pending_device", {})
+        pending = b.pending_device
         for n in sorted(members):    # an address there from /etc/hosts, else a placeholder (writer)
             pending.setdefault((n, b.vips[vname][1]), nic or "eth0")
         b.ap_vip_holders.setdefault(holder.id, [])
-        b.ap_vip_holders[holder.id].append(vname)  # type: ignore[attr-defined]
+        b.ap_vip_holders[holder.id].append(vname)
 
     # order constraints: dependencies
     deps: dict[str, list[str]] = {}

@@ -24,8 +24,6 @@ _SETTINGS = {  # HaproxySettings field -> (section, key), with its default
 def build_draft(site: Collected, name: str, source: str = "collected configs") -> Draft:
     """The draft model of ``site``: its source text and every directive not carried over."""
     b = _Builder(site, name)
-    b.managed_access = {}
-    b.node_comments = {}
     cib, managed = managed_names(site)
     b.vrrp()
     pacemaker(b, cib)
@@ -45,7 +43,7 @@ def _hosts(b: _Builder) -> None:
     for n in b.site.nodes:
         if not b.node_ifaces.get(n) and n in hosts:
             b.node_address(n, hosts[n], None, f"{n}/etc/hosts", 0)
-    for (n, net), dev in getattr(b, "pending_device", {}).items():
+    for (n, net), dev in b.pending_device.items():
         if net in b.node_ifaces.get(n, {}):
             b.node_ifaces[n][net] = (b.node_ifaces[n][net][0], dev)
     _placeholder_addresses(b)
@@ -75,7 +73,7 @@ def _placeholder_addresses(b: _Builder) -> None:
     says to replace it."""
     used = {a for ifs in b.node_ifaces.values() for a, _ in ifs.values()} | {a for a, _ in b.vips.values()}
     hosts = b.hosts()
-    for (n, net), dev in sorted(getattr(b, "pending_device", {}).items(), key=lambda kv: (natural(kv[0][0]), kv[0][1])):
+    for (n, net), dev in sorted(b.pending_device.items(), key=lambda kv: (natural(kv[0][0]), kv[0][1])):
         if net in b.node_ifaces.get(n, {}):
             continue
         subnet = b.networks[net]
@@ -119,8 +117,9 @@ def _settings(b: _Builder) -> dict[str, object]:
             v = max(1, round(v))
         out[field] = v
     # No maxconn in defaults: HAProxy's fronts share the process-wide one.
-    if "frontend_maxconn" not in out and isinstance(out.get("maxconn"), int) and out["maxconn"] < 4096:
-        out["frontend_maxconn"] = out["maxconn"]
+    maxconn = out.get("maxconn")
+    if "frontend_maxconn" not in out and isinstance(maxconn, int) and maxconn < 4096:
+        out["frontend_maxconn"] = maxconn
     return out
 
 

@@ -218,6 +218,7 @@ def _unmanaged_takeover(v: ModelView, s: str) -> str:
     others = sorted(n.name for n in v.arch.nodes_with_roles(list(v.services[s].on)) if n.name not in v.instances[s])
     where = f" ({', '.join(others)})" if others else ""
     st = v.services[s].strategy
+    assert isinstance(st, ActivePassive), s
     # Its links (st.see) are the documents' to show: a long address does not fit a terminal line.
     why = f"It runs one instance because {st.reason}" if st.reason else ""
     return (why + ". " if why else "") + (f"Configure {s} on every eligible node{where} with the same host name in its configuration, and when "

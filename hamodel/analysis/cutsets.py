@@ -20,12 +20,15 @@ all its supersets, so every set reported is minimal.
 
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 import z3
 
 from hamodel.analysis.components import ModelView, set_key, sort_set
 from hamodel.analysis.encoding import Encoder
+
+if TYPE_CHECKING:
+    from hamodel.analysis.faulttree import CutSets
 
 CutSet = tuple[str, ...]
 
@@ -147,13 +150,13 @@ class Analyzer:
         self.enc = Encoder(v)
         self._cuts: dict[tuple[str, int | None], tuple[list[CutSet], bool]] = {}
         self._builder = None
-        self._trees: dict[tuple[int | None, int | None], object] = {}  # (k, cap) -> faulttree.CutSets
+        self._trees: dict[tuple[int | None, int | None], CutSets] = {}  # (k, cap) -> its families
 
     def literals(self, s: str) -> dict[str, z3.BoolRef]:
         return {c: self.enc.failed(c) for c in sorted(self.v.slice(s))}
 
     def down(self, s: str) -> z3.BoolRef:
-        return z3.Not(self.enc.up(s))
+        return z3.Not(self.enc.up(s))  # pyright: ignore[reportReturnType]  (z3's Or/And/Not/AtLeast of BoolRefs is a BoolRef; untyped, inferred as also Probe)
 
     def cut_sets(self, s: str, k: int | None, limit: int | None = None) -> tuple[list[CutSet], bool]:
         """Minimal cut sets of ``s`` (size <= k; k=None: all), smallest
@@ -196,14 +199,14 @@ class Analyzer:
             fam = cs.family(f)
         except TooMany:
             return None
-        if limit is not None and fam.count() >= limit:
+        if limit is not None and fam.size() >= limit:
             return None
         return cs.as_names(fam), True
 
     def read_cut_sets(self, s: str, k: int | None, limit: int | None = None) -> tuple[list[CutSet], bool]:
         """Minimal sets of at most ``k`` failures after which reads of ``s`` are
         not answered (see :meth:`hamodel.analysis.rules.Rules.read_up`)."""
-        return enumerate_minimal(z3.Not(self.enc.read_up(s)), self.literals(s), k, limit)
+        return enumerate_minimal(z3.Not(self.enc.read_up(s)), self.literals(s), k, limit)  # pyright: ignore[reportArgumentType]  (as above)
 
     def counterexample(self, s: str, k: int) -> CutSet | None:
         return first_counterexample(self.down(s), self.literals(s), k)

@@ -26,7 +26,7 @@ def _or(xs: Iterable[z3.BoolRef]) -> z3.BoolRef:
             return TRUE
         if not z3.is_false(x):
             out.append(x)
-    return FALSE if not out else out[0] if len(out) == 1 else z3.Or(out)
+    return FALSE if not out else out[0] if len(out) == 1 else z3.Or(out)  # pyright: ignore[reportReturnType]  (z3's Or/And/Not/AtLeast of BoolRefs is a BoolRef; untyped, inferred as also Probe)
 
 
 def _and(xs: Iterable[z3.BoolRef]) -> z3.BoolRef:
@@ -36,7 +36,7 @@ def _and(xs: Iterable[z3.BoolRef]) -> z3.BoolRef:
             return FALSE
         if not z3.is_true(x):
             out.append(x)
-    return TRUE if not out else out[0] if len(out) == 1 else z3.And(out)
+    return TRUE if not out else out[0] if len(out) == 1 else z3.And(out)  # pyright: ignore[reportReturnType]  (z3's Or/And/Not/AtLeast of BoolRefs is a BoolRef; untyped, inferred as also Probe)
 
 
 def _at_least(xs: Iterable[z3.BoolRef], q: int) -> z3.BoolRef:
@@ -69,7 +69,7 @@ class Z3Terms(Algebra[z3.BoolRef]):
         return self.literals[cid]
 
     def alive(self, cid: str) -> z3.BoolRef:
-        return z3.Not(self.failed(cid))
+        return z3.Not(self.failed(cid))  # pyright: ignore[reportReturnType]  (z3's Or/And/Not/AtLeast of BoolRefs is a BoolRef; untyped, inferred as also Probe)
 
     def and_(self, xs: Iterable[z3.BoolRef]) -> z3.BoolRef:
         return _and(xs)
@@ -81,7 +81,7 @@ class Z3Terms(Algebra[z3.BoolRef]):
         return _at_least(xs, k)
 
     def not_(self, x: z3.BoolRef) -> z3.BoolRef:
-        return FALSE if z3.is_true(x) else TRUE if z3.is_false(x) else z3.Not(x)
+        return FALSE if z3.is_true(x) else TRUE if z3.is_false(x) else z3.Not(x)  # pyright: ignore[reportReturnType]  (z3's Or/And/Not/AtLeast of BoolRefs is a BoolRef; untyped, inferred as also Probe)
 
     def connected(self, rules: Rules[z3.BoolRef], net: str, a: str, b: str) -> z3.BoolRef:
         if a == b:

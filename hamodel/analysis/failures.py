@@ -327,15 +327,16 @@ def _recovery_cases(cold: str) -> dict[str, str]:
 
 
 def _manual_recovery_finding(v: ModelView) -> Finding | None:
-    manual = {s: svc.strategy.recovery for s, svc in sorted(v.services.items())
-              if isinstance(svc.strategy, AppCluster) and svc.strategy.cold_start != "automatic"}
+    clusters = {s: svc.strategy for s, svc in sorted(v.services.items())
+                if isinstance(svc.strategy, AppCluster) and svc.strategy.cold_start != "automatic"}
+    manual = {s: st.recovery for s, st in clusters.items()}
     if not manual:
         return None
     # Case by case: which full restart needs the operator (what the drill measures on Galera).
-    cases = {s: _recovery_cases(v.services[s].strategy.cold_start) for s in manual}
+    cases = {s: _recovery_cases(clusters[s].cold_start) for s in manual}
 
     def text(s: str, p: str) -> str:
-        cold = v.services[s].strategy.cold_start
+        cold = clusters[s].cold_start
         if cold == "automatic-after-crash":
             return (f"{s}: re-forms by itself after a crash or power loss of every member once all are back "
                     f"(saved view state); after a graceful stop of every member, or a crash after which a member "

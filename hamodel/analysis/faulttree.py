@@ -203,7 +203,7 @@ class Family(tuple):
     def sets(self) -> list[int]:
         return [*_bits(self[0]), *self[1]]
 
-    def count(self) -> int:
+    def size(self) -> int:   # not count(): tuple's count(value) is another method
         return self[0].bit_count() + len(self[1])
 
 
@@ -420,7 +420,7 @@ def _fail_at_least(ops: list[Family], need: int, k: int, cap: int | None = None)
         r = _ALWAYS
         for f in sorted(ops, key=lambda f: f[0].bit_count() + len(f[1])):
             r = _product(r, f, k, cap)
-            _check(r.count(), cap)
+            _check(r.size(), cap)
             if not r:
                 break
         return r
@@ -429,7 +429,7 @@ def _fail_at_least(ops: list[Family], need: int, k: int, cap: int | None = None)
         for j in range(need, 0, -1):
             if at[j - 1]:
                 at[j] = _union([at[j], _product(at[j - 1], fx, k, cap)])
-                _check(at[j].count(), cap)
+                _check(at[j].size(), cap)
     return at[need]
 
 
@@ -546,7 +546,7 @@ class CutSets:
                 raise TooMany(key)
             try:
                 fam = self._family(key)
-                _check(fam.count(), self.cap)
+                _check(fam.size(), self.cap)
             except TooMany:
                 self._over.add(key)
                 raise

@@ -56,7 +56,7 @@ class Unplaceable(HamodelError):
 
 def candidates(arch: Architecture, svc: Service) -> list[str]:
     """Nodes that may run ``svc``: those of its roles, minus exclusions, natural order."""
-    cache = arch.__dict__.setdefault("_ha_placement_roles", {})
+    cache = vars(arch).setdefault("_ha_placement_roles", {})
     if cache.get("nodes") is not arch.nodes:  # role -> nodes in natural order, once per model
         cache.clear()
         cache["nodes"] = arch.nodes

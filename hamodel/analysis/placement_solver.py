@@ -331,6 +331,7 @@ def build_problem(arch: Architecture, previous: dict[str, set[str]], svcs: list[
 
     modes = ["fine", "domains", "coarse"] if fine is None else (["fine"] if fine else ["domains"])
     chosen = None
+    bits = 0
     for mode in modes:
         cells = partition(mode)
         if cells is None:
@@ -873,7 +874,7 @@ def solve(pr: Problem, max_rounds: int = MAX_ROUNDS) -> tuple[dict[str, list[str
         if not r:
             if not active:
                 raise NoPlacement(cuts)
-            core = {c.get_id() for c in enc.solver.unsat_core()}
+            core = {c.get_id() for c in enc.solver.unsat_core()}  # pyright: ignore[reportAttributeAccessIssue, reportOptionalMemberAccess]  (z3 is untyped: a core is BoolRefs)
             if not core:
                 active = []
                 continue
@@ -915,7 +916,7 @@ def unsat_core(pr: Problem, cuts: list[tuple[int, dict[str, int]]]) -> list[st.S
             return None
     except LimitHit:
         return None
-    core_ids = {c.get_id() for c in enc.solver.unsat_core()}
+    core_ids = {c.get_id() for c in enc.solver.unsat_core()}  # pyright: ignore[reportAttributeAccessIssue, reportOptionalMemberAccess]  (z3 is untyped: a core is BoolRefs)
     core = [c for c in lits if c.get_id() in core_ids]
     i = 0
     while i < len(core):
@@ -925,7 +926,7 @@ def unsat_core(pr: Problem, cuts: list[tuple[int, dict[str, int]]]) -> list[st.S
         except LimitHit:
             unsat = False  # not shown to be redundant: keep the statement (the core stays a conflict)
         if unsat:
-            ids = {c.get_id() for c in enc.solver.unsat_core()}
+            ids = {c.get_id() for c in enc.solver.unsat_core()}  # pyright: ignore[reportAttributeAccessIssue, reportOptionalMemberAccess]  (z3 is untyped: a core is BoolRefs)
             core = [c for c in trial if c.get_id() in ids]
         else:
             i += 1

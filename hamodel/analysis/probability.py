@@ -25,10 +25,13 @@ counters over consecutive node groups, which BDDs represent compactly.
 
 from __future__ import annotations
 
-from typing import Iterable, Mapping
+from typing import TYPE_CHECKING, Iterable, Mapping
 
 from hamodel.analysis.components import ModelView, component_kind
 from hamodel.analysis.faulttree import Formula, trees
+
+if TYPE_CHECKING:
+    from oxidd.bdd import BDDFunction
 
 _START_NODES = 1 << 20     # oxidd preallocates; grown on demand up to _MAX_NODES
 _MAX_NODES = 1 << 25
@@ -140,9 +143,9 @@ class Diagrams:
         self._vars = {c: m.var(first + i) for i, c in enumerate(self.order)}
         self._level_var = {first + i: c for i, c in enumerate(self.order)}
         T, F = m.true(), m.false()
-        memo: dict[int, object] = {}
+        memo: dict[int, BDDFunction] = {}
 
-        def conv(f: Formula):
+        def conv(f: Formula) -> BDDFunction:
             r = memo.get(id(f))
             if r is not None:
                 return r
@@ -201,8 +204,10 @@ class Diagrams:
                 down[u] = (1.0 - p) * down[hi] + p * down[lo]
                 order.append(u)
                 continue
-            hi, lo = u.cofactors()
-            info[u] = (self._level_var[u.node_level()], hi, lo)
+            cofactors, level = u.cofactors(), u.node_level()
+            assert cofactors is not None and level is not None  # an inner node: the terminals are in down
+            hi, lo = cofactors
+            info[u] = (self._level_var[level], hi, lo)
             stack.append((u, True))
             stack.append((hi, False))
             stack.append((lo, False))

@@ -378,5 +378,5 @@ def recovery_table(v: ModelView, vrrp_groups: Sequence[VrrpGroup]) -> RecoveryTa
                 rows.append(r)
         p = policy_of(arch, svc.name)
         if p is not None and (p.rto or p.rpo):
-            targets[svc.name] = {"rto": dict(p.rto), "rpo": dict(p.rpo)}
+            targets[svc.name] = {"rto": {k: v for k, v in p.rto.items()}, "rpo": {k: v for k, v in p.rpo.items()}}
     return RecoveryTable(tuple(rows), targets)

@@ -279,7 +279,7 @@ class Rules(Generic[X]):
             def votes() -> Iterable[X]:
                 yield from (self.reach(n, c) for c in v.pcmk_nodes)
                 if q is not None:
-                    yield A.and_(lazily(self.qdevice_ok, lambda: self.reach(n, q)))
+                    yield A.and_(lazily(self.qdevice_ok, lambda q=q: self.reach(n, q)))
             return A.and_(lazily(lambda: self.node_up(n), lambda: A.at_least(v.pcmk_quorum, votes())))
         return self._m(("quorate", n), build)
 
@@ -323,12 +323,14 @@ class Rules(Generic[X]):
             c = self.v.coordinator(s)
             if c is None:
                 return self.alg.FALSE
-            return self.alg.or_(self._with(lambda x: self.in_quorum(c, x), m, x) for x in self.v.instances[c])
+            return self.alg.or_(self._with(lambda x, c=c: self.in_quorum(c, x), m, x) for x in self.v.instances[c])
         return self._m(("reaches_quorate", s, m), build)
 
     def _replicas(self, s: str, m: str, member: Callable[[str], X]) -> X:
         """``m`` reaches ``min_replicas`` other members for which ``member`` holds."""
-        return self.alg.at_least(self.v.services[s].strategy.min_replicas,
+        st = self.v.services[s].strategy
+        assert isinstance(st, Elected), s
+        return self.alg.at_least(st.min_replicas,
                                  (self._with(member, m, x) for x in self.v.instances[s] if x != m))
 
     def leader_candidate(self, s: str, m: str) -> X:
@@ -440,7 +442,7 @@ class Rules(Generic[X]):
                 return self._target(s, frm, read)
             # The holder forwards while eligible; its own dependencies are its own
             # (a holder that depends on a service behind it is no cycle here).
-            return A.or_(A.and_(lazily(lambda x=x: self.eligible(h, x), lambda x=x: self.near(frm, x),
+            return A.or_(A.and_(lazily(lambda x=x, h=h: self.eligible(h, x), lambda x=x: self.near(frm, x),
                                        lambda x=x: self._target(s, x, read)))
                          for x in v.holders[h])
         return self._m(("access", frm, s, h, read), build)

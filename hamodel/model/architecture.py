@@ -257,7 +257,7 @@ class Architecture(HaBase):
         return self._index("domains")[name]
 
     def _index(self, field: str) -> dict[str, Any]:
-        cache = self.__dict__.setdefault("_ha_index", {})
+        cache = vars(self).setdefault("_ha_index", {})
         if field not in cache:
             cache[field] = {x.name: x for x in getattr(self, field)}
         return cache[field]

@@ -27,8 +27,8 @@ def _check_name(value: str) -> str:
 
 def _to_name(value: Any) -> Any:
     """Accept a model object where a reference to it is expected."""
-    if isinstance(value, HaBase) and hasattr(value, "name"):
-        return value.name
+    if isinstance(value, HaBase) and (name := getattr(value, "name", None)) is not None:
+        return name  # a named object (HaBase itself declares no name)
     return value
 
 
@@ -196,7 +196,7 @@ class HaBase(BaseModel):
         """
         copy = super().model_copy(update=update, deep=deep)
         for key in [k for k in copy.__dict__ if k not in type(copy).model_fields]:
-            del copy.__dict__[key]
+            del vars(copy)[key]
         return copy
 
 
