@@ -2,7 +2,8 @@
 
 from hamodel.errors import HamodelError, LoadError, ModelError
 from hamodel.model import *  # noqa: F401,F403
-from hamodel.model import __all__ as _model_all
+from hamodel import model as _model
 
 __version__ = "0.1.0"
-__all__ = ["HamodelError", "LoadError", "ModelError", *_model_all]
+__all__ = ["HamodelError", "LoadError", "ModelError"]
+__all__ += _model.__all__  # the form type checkers follow

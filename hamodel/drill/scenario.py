@@ -164,7 +164,7 @@ class ScenarioKind(ABC):
         """Observe until the kind's window closes, stop ``probe``, return the measurement (a dataclass)."""
 
     @abstractmethod
-    def checks(self, pred: Any, measured: Any) -> list[Check]:
+    def checks(self, pred: Any, measured: Any, /) -> list[Check]:
         """Prediction against measurement; the scenario agrees when every check does."""
 
     def restore(self) -> None:

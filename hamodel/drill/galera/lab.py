@@ -235,7 +235,7 @@ def serve_health(sock: Path, bind: str, port: int) -> None:
         def do_OPTIONS(self) -> None:  # noqa: N802 (haproxy's default httpchk method)
             self._answer(True)
 
-        def log_message(self, *a) -> None:  # one line per check would flood the log
+        def log_message(self, format: str, *args: Any) -> None:  # one line per check would flood the log
             pass
 
     srv = ThreadingHTTPServer((bind, port), Handler)
