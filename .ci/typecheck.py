@@ -13,6 +13,7 @@ extends it); the report's paths are mapped back to the checkout.
     .venv/bin/python .ci/typecheck.py                   # what `make typecheck` runs
     .venv/bin/python .ci/typecheck.py generators/docs   # only these files (and options for pyright)
 """
+
 from __future__ import annotations
 
 import json
@@ -24,8 +25,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 TREE = ROOT / "build" / "typecheck"
 # Link tree directory -> checkout directory, the longest first.
-MAPPED = [(TREE / "hamodel" / "generators", ROOT / "generators"), (TREE / "hamodel", ROOT / "hamodel"),
-          (TREE / "models", ROOT / "models")]
+MAPPED = [
+    (TREE / "hamodel" / "generators", ROOT / "generators"),
+    (TREE / "hamodel", ROOT / "hamodel"),
+    (TREE / "models", ROOT / "models"),
+]
 
 
 def _mirror(src: Path, dst: Path) -> None:
@@ -77,23 +81,32 @@ def main(argv: list[str]) -> int:
         print("pyright is not installed: it is in the test extra (pip install -e '.[test]')", file=sys.stderr)
         return 2
     build_tree()
-    out = subprocess.run([exe, "--outputjson", "--pythonpath", sys.executable, "-p", str(TREE), *map(tree_path, argv)],
-                         cwd=TREE, capture_output=True, text=True)
+    out = subprocess.run(
+        [exe, "--outputjson", "--pythonpath", sys.executable, "-p", str(TREE), *map(tree_path, argv)],
+        cwd=TREE,
+        capture_output=True,
+        text=True,
+    )
     try:
         report = json.loads(out.stdout)
     except json.JSONDecodeError:
         print(out.stdout + out.stderr, file=sys.stderr)
         return out.returncode or 2
-    diagnostics = sorted(report["generalDiagnostics"],
-                         key=lambda d: (checkout_path(d["file"]), d["range"]["start"]["line"]))
+    diagnostics = sorted(
+        report["generalDiagnostics"], key=lambda d: (checkout_path(d["file"]), d["range"]["start"]["line"])
+    )
     for d in diagnostics:
         start = d["range"]["start"]
         rule = f" ({d['rule']})" if d.get("rule") else ""
-        print(f"{checkout_path(d['file'])}:{start['line'] + 1}:{start['character'] + 1} - "
-              f"{d['severity']}: {d['message']}{rule}")
+        print(
+            f"{checkout_path(d['file'])}:{start['line'] + 1}:{start['character'] + 1} - "
+            f"{d['severity']}: {d['message']}{rule}"
+        )
     s = report["summary"]
-    print(f"{s['errorCount']} errors, {s['warningCount']} warnings in {s['filesAnalyzed']} files "
-          f"(pyright {report['version']}, {s['timeInSec']:.1f} s)")
+    print(
+        f"{s['errorCount']} errors, {s['warningCount']} warnings in {s['filesAnalyzed']} files "
+        f"(pyright {report['version']}, {s['timeInSec']:.1f} s)"
+    )
     return 1 if s["errorCount"] else 0
 
 

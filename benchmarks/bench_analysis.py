@@ -97,8 +97,10 @@ def tolerant_variant(arch, replicas: int = 4):
     so the prove question is all proofs (UNSAT), the hard case."""
     from hamodel.strategies import Coordinated
 
-    services = [s.model_copy(update={"strategy": Coordinated(), "replicas": replicas, "colocate": [], "pin": []})
-                for s in arch.services]
+    services = [
+        s.model_copy(update={"strategy": Coordinated(), "replicas": replicas, "colocate": [], "pin": []})
+        for s in arch.services
+    ]
     return arch.model_copy(update={"services": services, "name": arch.name + " (tolerant variant)"})
 
 
@@ -231,8 +233,9 @@ def scram_enumerate(k: int, workdir: str, algorithm: str = "bdd"):
     import xml.etree.ElementTree as ET
     from pathlib import Path
 
-    from hamodel.analysis.components import set_key, sort_set
     from hamodel.generators.opsa import component_of, render_opsa, top_name
+
+    from hamodel.analysis.components import set_key, sort_set
 
     v = view(ARCH, PLACEMENT, processes=PROCS)
     t = time.perf_counter()
@@ -241,8 +244,9 @@ def scram_enumerate(k: int, workdir: str, algorithm: str = "bdd"):
     src.write_text(xml)
     export = time.perf_counter() - t
     t = time.perf_counter()
-    proc = subprocess.Popen(["scram", str(src), "-o", str(out), "--limit-order", str(k), "--no-indent",
-                             f"--{algorithm}"])
+    proc = subprocess.Popen(
+        ["scram", str(src), "-o", str(out), "--limit-order", str(k), "--no-indent", f"--{algorithm}"]
+    )
     _, status, usage = os.wait4(proc.pid, 0)
     secs = time.perf_counter() - t
     proc.returncode = os.waitstatus_to_exitcode(status)
@@ -252,8 +256,10 @@ def scram_enumerate(k: int, workdir: str, algorithm: str = "bdd"):
     tops = {top_name(s): s for s in v.services}
     sets = {}
     for sop in root.iter("sum-of-products"):
-        sets[tops[sop.get("name")]] = sorted((sort_set(component_of(b.get("name")) for b in p.iter("basic-event"))
-                                              for p in sop.iter("product")), key=set_key)
+        sets[tops[sop.get("name")]] = sorted(
+            (sort_set(component_of(b.get("name")) for b in p.iter("basic-event")) for p in sop.iter("product")),
+            key=set_key,
+        )
     return sets, export, secs, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, own
 
 
@@ -271,8 +277,9 @@ def main() -> None:
     ap.add_argument("--k", default="1,2,3")
     ap.add_argument("--budget", type=float, default=60.0, help="seconds per brute-force run before extrapolating")
     ap.add_argument("--processes", action="store_true", help="one failure-prone process per instance")
-    ap.add_argument("--tolerant", action="store_true",
-                    help="every service active/active x4 (prove = all proofs, the hard case)")
+    ap.add_argument(
+        "--tolerant", action="store_true", help="every service active/active x4 (prove = all proofs, the hard case)"
+    )
     ap.add_argument("--quick", action="store_true", help="small model (CI smoke run)")
     ap.add_argument("--greedy", action="store_true", help="seeded greedy spread instead of the Z3 placement")
     ap.add_argument("--enumerate-only", action="store_true", help="skip the prove phases")
@@ -295,10 +302,12 @@ def main() -> None:
         print(f"placed with hamodel.analysis.placement.place in {time.perf_counter() - t_place:.2f} s")
     v = view(ARCH, PLACEMENT, processes=PROCS)
     sizes = sorted(len(v.slice(s)) for s in v.services)
-    print(f"model: {ARCH.name}; {len(v.services)} services, {len(v.components)} components "
-          f"(processes {'in' if PROCS else 'out'}); slice size median {sizes[len(sizes) // 2]}, max {sizes[-1]}; "
-          f"built in {time.perf_counter() - t:.2f} s; parent RSS "
-          f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+    print(
+        f"model: {ARCH.name}; {len(v.services)} services, {len(v.components)} components "
+        f"(processes {'in' if PROCS else 'out'}); slice size median {sizes[len(sizes) // 2]}, max {sizes[-1]}; "
+        f"built in {time.perf_counter() - t:.2f} s; parent RSS "
+        f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB"
+    )
     for k in [int(x) for x in a.k.split(",")]:
         print(f"\n== k = {k} ==")
         if a.enumerate_only:
@@ -306,8 +315,10 @@ def main() -> None:
             continue
         (zp, worst), zt, zmem = measured(z3_prove, k)
         ncex = sum(1 for c in zp.values() if c is not None)
-        print(f"prove      Z3 sliced          {fmt(zt, True)}  peak {zmem:6.0f} MB  "
-              f"{ncex} counterexamples, {len(zp) - ncex} proofs; slowest query {worst * 1000:.1f} ms")
+        print(
+            f"prove      Z3 sliced          {fmt(zt, True)}  peak {zmem:6.0f} MB  "
+            f"{ncex} counterexamples, {len(zp) - ncex} proofs; slowest query {worst * 1000:.1f} ms"
+        )
         (bg, bgt, bgx), _, bgmem = measured(brute_prove_global, k, a.budget)
         print(f"prove      brute indexed      {fmt(bgt, bgx)}  peak {bgmem:6.0f} MB  ratio {bgt / zt:10.2f}x")
         if bgx:
@@ -327,29 +338,40 @@ def enumerate_phases(k: int, a) -> None:
     import tempfile
 
     ze, zet, zemem = measured(z3_enumerate, k)
-    print(f"enumerate  Z3 sliced          {fmt(zet, True)}  peak {zemem:6.0f} MB  "
-          f"{sum(map(len, ze.values()))} minimal cut sets (CPU {LAST_CPU:.2f} s)")
+    print(
+        f"enumerate  Z3 sliced          {fmt(zet, True)}  peak {zemem:6.0f} MB  "
+        f"{sum(map(len, ze.values()))} minimal cut sets (CPU {LAST_CPU:.2f} s)"
+    )
     (te, view_secs, tecpu), tet, temem = measured(tree_enumerate, k)
-    print(f"enumerate  fault trees        {fmt(tet, True)}  peak {temem:6.0f} MB  Z3 / trees {zet / tet:8.2f}x  "
-          f"(CPU {tecpu:.2f} s; model view {view_secs:.2f} s of it)")
+    print(
+        f"enumerate  fault trees        {fmt(tet, True)}  peak {temem:6.0f} MB  Z3 / trees {zet / tet:8.2f}x  "
+        f"(CPU {tecpu:.2f} s; model view {view_secs:.2f} s of it)"
+    )
     assert te == ze, "fault-tree cut sets differ from Z3"
     print(f"           agreement: identical minimal cut sets for the {len(te)} services")
     (be, bet, bex), _, bemem = measured(brute_enumerate, k, a.budget)
     becpu = LAST_CPU
-    print(f"enumerate  brute sliced       {fmt(bet, bex)}  peak {bemem:6.0f} MB  brute / trees {bet / tet:8.2f}x  "
-          f"(CPU {becpu:.2f} s{'' if bex else ' until the budget'})")
+    print(
+        f"enumerate  brute sliced       {fmt(bet, bex)}  peak {bemem:6.0f} MB  brute / trees {bet / tet:8.2f}x  "
+        f"(CPU {becpu:.2f} s{'' if bex else ' until the budget'})"
+    )
     same = all(ze[s] == be[s] for s in be)
     assert same, "brute-force cut sets differ from Z3"
     print(f"           agreement: identical minimal cut sets for the {len(be)} services enumerated")
-    verdict = [f"brute / trees {bet / tet:.1f}x (target >= 5; CPU {becpu / tecpu:.1f}x"
-               + ("" if bex else " until the budget") + ")"]
+    verdict = [
+        f"brute / trees {bet / tet:.1f}x (target >= 5; CPU {becpu / tecpu:.1f}x"
+        + ("" if bex else " until the budget")
+        + ")"
+    ]
     if not a.no_scram:
         fastest = fastest_cpu = None
         for alg in SCRAM_ALGORITHMS:
             with tempfile.TemporaryDirectory() as d:
                 (se, export, st, scpu, smem, own), _, _ = measured(scram_enumerate, k, d, alg)
-            print(f"enumerate  SCRAM --{alg:<5}      {fmt(st, True)}  peak {smem:6.0f} MB  SCRAM / trees {st / tet:8.2f}x  "
-                  f"(CPU {scpu:.2f} s; analysis {own:.2f} s by its own report; export {export:.2f} s, not counted)")
+            print(
+                f"enumerate  SCRAM --{alg:<5}      {fmt(st, True)}  peak {smem:6.0f} MB  SCRAM / trees {st / tet:8.2f}x  "
+                f"(CPU {scpu:.2f} s; analysis {own:.2f} s by its own report; export {export:.2f} s, not counted)"
+            )
             diff = [s for s in te if se.get(s) != te[s]]
             print(f"           agreement with SCRAM: {len(te) - len(diff)} services identical, {len(diff)} differ")
             fastest = min(fastest or st, st)

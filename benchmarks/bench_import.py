@@ -34,7 +34,8 @@ def make(root: Path, n: int, services: int = 30) -> None:
             "    fall 2\n    rise 2\n}\n"
             f"vrrp_instance haproxy {{\n    state BACKUP\n    nopreempt\n    interface eth0\n    virtual_router_id 7\n"
             f"    priority {prio[name]}\n    unicast_src_ip {a}\n    unicast_peer {{\n{peers}\n    }}\n"
-            "    virtual_ipaddress {\n        10.1.200.10/16 dev eth0\n    }\n    track_script {\n        chk_haproxy\n    }\n}\n")
+            "    virtual_ipaddress {\n        10.1.200.10/16 dev eth0\n    }\n    track_script {\n        chk_haproxy\n    }\n}\n"
+        )
         body = ["global", "    maxconn 8192", "defaults", "    mode tcp", "    timeout connect 5s"]
         for s in range(services):
             port = 8000 + s
@@ -55,9 +56,11 @@ def main() -> int:
         draft = import_folder(root, "bench")
         took = time.perf_counter() - t0
     ok = took < BUDGET_S
-    print(f"import of {args.nodes} nodes: {took:.2f} s ({'under' if ok else 'OVER'} the {BUDGET_S:.0f} s budget); "
-          f"draft: {draft.nodes} nodes, {draft.services} services, {len(draft.source)} bytes, "
-          f"{len(draft.unmapped)} unmapped")
+    print(
+        f"import of {args.nodes} nodes: {took:.2f} s ({'under' if ok else 'OVER'} the {BUDGET_S:.0f} s budget); "
+        f"draft: {draft.nodes} nodes, {draft.services} services, {len(draft.source)} bytes, "
+        f"{len(draft.unmapped)} unmapped"
+    )
     return 0 if ok else 1
 
 

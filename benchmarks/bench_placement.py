@@ -27,9 +27,8 @@ from collections import defaultdict
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from hamodel.testing import capacity_bound, instance_total, synthetic  # noqa: E402
-
-from hamodel.deployment import Placement  # noqa: E402
+from hamodel.deployment import Placement
+from hamodel.testing import capacity_bound, instance_total, synthetic
 
 DEFAULT_SIZES = ["10x100x300", "30x300x900", "50x500x1500", "100x1000x3000", "150x1500x4500"]
 
@@ -40,7 +39,7 @@ def _flat_facts(arch):
     svcs = P._services(arch, None)
     node_cap = {n.name: (P._res(n.capacity.cpu, False), P._res(n.capacity.memory_gb, False)) for n in arch.nodes}
     kinds = {d.name: d.kind for d in arch.domains}
-    doms = {n.name: [d for d in arch.node_domains(n.name)] for n in arch.nodes}
+    doms = {n.name: list(arch.node_domains(n.name)) for n in arch.nodes}
     return svcs, node_cap, kinds, doms
 
 
@@ -77,7 +76,7 @@ def run_cpsat(arch, time_limit=300.0):
                 for d in doms[n]:
                     if kinds[d] == kind:
                         per[d].append(x[sv.name, n])
-            for d, vs in per.items():
+            for vs in per.values():
                 if len(vs) > lim:
                     m.Add(sum(vs) <= lim)
         for t in sv.colocate:
@@ -99,7 +98,7 @@ def run_cpsat(arch, time_limit=300.0):
         for s, v in pairs:
             for p in by[s].ports:
                 ports[p].append(v)
-        for p, vs in ports.items():
+        for vs in ports.values():
             if len(vs) > 1:
                 m.AddAtMostOne(vs)
     solver = cp_model.CpSolver()
@@ -141,7 +140,7 @@ def run_z3_flat(arch, time_limit=300.0):
                 for d in doms[n]:
                     if kinds[d] == kind:
                         per[d].append(x[sv.name, n])
-            for d, vs in per.items():
+            for vs in per.values():
                 if len(vs) > lim:
                     s.add(z3.AtMost(*vs, lim))
         for t in sv.colocate:
@@ -159,7 +158,7 @@ def run_z3_flat(arch, time_limit=300.0):
         for sn, v in pairs:
             for p in by[sn].ports:
                 ports[p].append(v)
-        for p, vs in ports.items():
+        for vs in ports.values():
             if len(vs) > 1:
                 s.add(z3.AtMost(*vs, 1))
     r = s.check()
@@ -189,7 +188,7 @@ def _child(which, size, seed, q, limit=None):
     try:
         placement = RUNNERS[which](arch, limit) if (limit and which != "hamodel") else RUNNERS[which](arch)
         ok = placement is not None
-    except Exception as exc:  # noqa: BLE001 - report, do not crash the table
+    except Exception as exc:
         q.put((which, None, 0, f"error: {type(exc).__name__}: {exc}"[:80]))
         return
     dt = time.perf_counter() - t
@@ -218,8 +217,10 @@ CAPACITY_FAMILY = [
 
 def capacity_main(args, have_ortools):
     """The capacity family, hamodel against CP-SAT and flat Z3 (each capped at --cap-limit s)."""
-    hdr = (f"{'model':>44} | {'hamodel s':>9} {'answer':>11} | {'CP-SAT s':>8} {'answer':>9} | "
-           f"{'Z3 flat s':>9} {'answer':>9}")
+    hdr = (
+        f"{'model':>44} | {'hamodel s':>9} {'answer':>11} | {'CP-SAT s':>8} {'answer':>9} | "
+        f"{'Z3 flat s':>9} {'answer':>9}"
+    )
     print(hdr)
     print("-" * len(hdr))
     worst = (0.0, "")
@@ -231,11 +232,14 @@ def capacity_main(args, have_ortools):
             if which == "cpsat" and not have_ortools:
                 cols.append((None, "skipped"))
                 continue
-            dt, _mb, note = measure(which, ("capacity", *spec), args.seed, timeout=args.cap_limit + 30,
-                                    limit=args.cap_limit)
-            answer = ({"verified": "placed", "no solution": "none"}.get(note)
-                      or ("timeout" if "TimeoutError" in note or "killed" in note else None)
-                      or ("undecided" if "Undecided" in note else note[:11]))
+            dt, _mb, note = measure(
+                which, ("capacity", *spec), args.seed, timeout=args.cap_limit + 30, limit=args.cap_limit
+            )
+            answer = (
+                {"verified": "placed", "no solution": "none"}.get(note)
+                or ("timeout" if "TimeoutError" in note or "killed" in note else None)
+                or ("undecided" if "Undecided" in note else note[:11])
+            )
             cols.append((dt, answer))
         if cols[0][0] is not None and cols[0][0] > worst[0]:
             worst = (cols[0][0], f"{name}: {cols[0][1]}")
@@ -246,8 +250,11 @@ def capacity_main(args, have_ortools):
         def f(x):
             return f"{x:9.3f}" if x is not None else f"{'-':>9}"
 
-        print(f"{name:>44} | {f(cols[0][0])} {cols[0][1]:>11} | {f(cols[1][0])[1:]} {cols[1][1]:>9} | "
-              f"{f(cols[2][0])} {cols[2][1]:>9}", flush=True)
+        print(
+            f"{name:>44} | {f(cols[0][0])} {cols[0][1]:>11} | {f(cols[1][0])[1:]} {cols[1][1]:>9} | "
+            f"{f(cols[2][0])} {cols[2][1]:>9}",
+            flush=True,
+        )
     print(f"worst hamodel time: {worst[0]:.3f} s ({worst[1]})")
     print("answers disagree on: " + (", ".join(disagree) if disagree else "none"))
 
@@ -276,7 +283,8 @@ def main(argv=None):
     ap.add_argument("--cap-limit", type=float, default=60.0, help="time limit of CP-SAT and flat Z3 there (s)")
     args = ap.parse_args(argv)
     try:
-        import ortools  # noqa: F401
+        import ortools  # noqa: F401 (present or not)
+
         have_ortools = not args.no_cpsat
     except ImportError:
         have_ortools = False
@@ -284,8 +292,10 @@ def main(argv=None):
     if args.capacity:
         capacity_main(args, have_ortools)
         return
-    hdr = (f"{'racks x nodes x inst':>22} {'svcs':>5} | {'hamodel s':>9} {'MB':>6} | {'CP-SAT s':>8} {'MB':>6} "
-           f"{'ratio':>6} | {'Z3 flat s':>9} {'MB':>6} | notes")
+    hdr = (
+        f"{'racks x nodes x inst':>22} {'svcs':>5} | {'hamodel s':>9} {'MB':>6} | {'CP-SAT s':>8} {'MB':>6} "
+        f"{'ratio':>6} | {'Z3 flat s':>9} {'MB':>6} | notes"
+    )
     print(hdr)
     print("-" * len(hdr))
     for spec in args.sizes:
@@ -301,8 +311,11 @@ def main(argv=None):
 
         ratio = f"{c[0] / h[0]:5.1f}x" if (h[0] and c[0]) else f"{'-':>6}"
         notes = "; ".join(f"{k}: {v[2]}" for k, v in (("hamodel", h), ("cpsat", c), ("z3flat", z)) if v[2])
-        print(f"{f'{r} x {n} x {inst}':>22} {nsvc:>5} | {f(h[0])} {h[1]:6.0f} | {f(c[0])[1:]} {c[1]:6.0f} {ratio} | "
-              f"{f(z[0])} {z[1]:6.0f} | {notes}", flush=True)
+        print(
+            f"{f'{r} x {n} x {inst}':>22} {nsvc:>5} | {f(h[0])} {h[1]:6.0f} | {f(c[0])[1:]} {c[1]:6.0f} {ratio} | "
+            f"{f(z[0])} {z[1]:6.0f} | {notes}",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-
 project = "hamodel"
 author = "hamodel contributors"
-copyright = "hamodel contributors"  # noqa: A001 - Sphinx's name
+copyright = "hamodel contributors"
 release = "0.1.0"
 
 extensions = ["hamodel.sphinx"]

@@ -19,9 +19,10 @@ import ipaddress
 import os
 import re
 import stat
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import jinja2
 
@@ -84,11 +85,24 @@ def token(value: Any, kind: str, where: str) -> str:
     if text is None or not _TOKENS[kind].fullmatch(text) or (kind == "path" and "/../" in text + "/"):
         if kind in _SECRET_RULES:
             # Never the value, not even its length or a character of it.
-            raise ConfigError([(where, f"<secret> is not a valid {kind.replace('_', ' ')}: {_SECRET_RULES[kind]}; "
-                                       "nothing was written")])
-        raise ConfigError([(where, f"{value!r} is not a valid {kind.replace('_', ' ')} for a config file "
-                                   "(whitespace, newlines, quotes and other special characters are refused); "
-                                   "nothing was written")])
+            raise ConfigError(
+                [
+                    (
+                        where,
+                        f"<secret> is not a valid {kind.replace('_', ' ')}: {_SECRET_RULES[kind]}; nothing was written",
+                    )
+                ]
+            )
+        raise ConfigError(
+            [
+                (
+                    where,
+                    f"{value!r} is not a valid {kind.replace('_', ' ')} for a config file "
+                    "(whitespace, newlines, quotes and other special characters are refused); "
+                    "nothing was written",
+                )
+            ]
+        )
     return text
 
 
@@ -96,7 +110,7 @@ _SECRET_SHOWN = SECRET_CHARS.replace("A-Za-z0-9", "letters, digits and ")
 _SECRET_RULES = {
     "vrrp_secret": f"use 1-8 characters of: {_SECRET_SHOWN} (keepalived keeps 8)",
     "stats_secret": f"use user:password, the user of letters, digits and _ . -, the password 1-128 "
-                    f"characters of: {_SECRET_SHOWN}",
+    f"characters of: {_SECRET_SHOWN}",
     "fence_secret": f"use 1-128 characters of: {_SECRET_SHOWN}",
 }
 
@@ -138,8 +152,9 @@ def comment_block(text: str, width: int = COMMENT_WIDTH) -> str:
     """
     import textwrap
 
-    lines = textwrap.wrap(comment(text), width=width - 2, subsequent_indent="  ", break_long_words=True,
-                          break_on_hyphens=False) or [""]
+    lines = textwrap.wrap(
+        comment(text), width=width - 2, subsequent_indent="  ", break_long_words=True, break_on_hyphens=False
+    ) or [""]
     return "\n".join(f"# {line}".rstrip() for line in lines)
 
 
@@ -168,7 +183,9 @@ class Secrets:
         if ref.env:
             value = self.env.get(ref.env)
             if value is None:
-                raise ConfigError([(where, f"environment variable {ref.env} is not set (secret reference); nothing was written")])
+                raise ConfigError(
+                    [(where, f"environment variable {ref.env} is not set (secret reference); nothing was written")]
+                )
         else:
             value = self._read_file(str(ref.file), where)
         return token(value, kind, f"{where} ({self.describe(ref)})")
@@ -179,6 +196,7 @@ class Secrets:
 
     def _read_file(self, path: str, where: str) -> str:
         """The secret file's text without its trailing newline; errors never quote it."""
+
         def fail(why: str) -> ConfigError:
             return ConfigError([(where, f"cannot read secret file {path}: {why}; nothing was written")])
 
@@ -225,7 +243,7 @@ def environment(package_dir: Path) -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(package_dir)),
         undefined=jinja2.StrictUndefined,
-        autoescape=False,  # config files, not HTML  # noqa: S701
+        autoescape=False,  # config files, not HTML
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
@@ -245,13 +263,13 @@ class NodeFile:
     """One generated file on one node, with what it serves (for the manifest)."""
 
     node: str
-    kind: str            # a key of hamodel.generators.manifest.KINDS (install metadata)
-    path: str            # relative to OUT
-    dest: str            # where a deploy tool installs it
+    kind: str  # a key of hamodel.generators.manifest.KINDS (install metadata)
+    path: str  # relative to OUT
+    dest: str  # where a deploy tool installs it
     services: tuple[str, ...]
     vips: tuple[str, ...]
     data: bytes
-    redacted: bytes      # same file with secrets replaced (manifest hash)
+    redacted: bytes  # same file with secrets replaced (manifest hash)
     secret: bool
     # Files on the node this one reads (keys, certificates) that hamodel does
     # not generate: the manifest lists them as prerequisites.

@@ -26,14 +26,26 @@ shared pieces (errors, token checks, secrets, the file record) are the leaf
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
+
+from hamodel.generators.common import (
+    COMMENT_WIDTH,
+    SECRET_CHARS,
+    ConfigError,
+    InconsistentConfig,
+    NodeFile,
+    Secrets,
+    address,
+    comment,
+    comment_block,
+    environment,
+    integer,
+    token,
+)
 
 from hamodel.deployment import Deployment
-from hamodel.generators.common import (  # noqa: F401 (the leaf's names, re-exported)
-    COMMENT_WIDTH, SECRET_CHARS, ConfigError, InconsistentConfig, NodeFile, Secrets, address, comment,
-    comment_block, environment, integer, token,
-)
 from hamodel.output import FileSet
 
 
@@ -44,8 +56,9 @@ def generators() -> list[Any]:
     return [sysctl, haproxy, keepalived, pacemaker, monitoring]
 
 
-def build_configs(dep: Deployment, env: Mapping[str, str] | None = None, *, redact: bool = False,
-                  ansible_host: bool = False) -> FileSet:
+def build_configs(
+    dep: Deployment, env: Mapping[str, str] | None = None, *, redact: bool = False, ansible_host: bool = False
+) -> FileSet:
     """Deployment -> every config file, the manifest, the Ansible inventory and playbook.
 
     ``ansible_host=True`` writes each node's model address as its

@@ -45,4 +45,3 @@ def plain_component(cid: str, dep: Deployment | None = None) -> str:
 def plain_text(text: str, dep: Deployment | None = None) -> str:
     """Every component id inside a sentence in plain words."""
     return _COMPONENT.sub(lambda m: plain_component(m.group(0), dep), text)
-

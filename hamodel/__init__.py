@@ -1,8 +1,8 @@
 """hamodel: architecture-as-code for highly available deployments."""
 
-from hamodel.errors import HamodelError, LoadError, ModelError
-from hamodel.model import *  # noqa: F401,F403
 from hamodel import model as _model
+from hamodel.errors import HamodelError, LoadError, ModelError
+from hamodel.model import *
 
 __version__ = "0.1.0"
 __all__ = ["HamodelError", "LoadError", "ModelError"]

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NoReturn, Optional, Sequence
+from typing import Any, NoReturn
 
 import typer
 from rich.markup import escape
@@ -42,11 +43,13 @@ def _load(model: str) -> Architecture:
         raise typer.Exit(2) from None
 
 
-def _unplaceable(exc: Any, json_payload: Optional[dict]) -> NoReturn:
+def _unplaceable(exc: Any, json_payload: dict | None) -> NoReturn:
     """Explain an unplaceable model (exit 1); as JSON on stdout when asked."""
     if json_payload is not None:
-        sys.stdout.write(json.dumps({**json_payload, "placeable": False, "explanations": exc.explanations},
-                                    indent=2, sort_keys=True) + "\n")
+        sys.stdout.write(
+            json.dumps({**json_payload, "placeable": False, "explanations": exc.explanations}, indent=2, sort_keys=True)
+            + "\n"
+        )
     err.print("[bold red]unplaceable:[/] no placement satisfies the model", highlight=False)
     for line in exc.explanations:
         err.print(f"  - {line}", markup=False, highlight=False, soft_wrap=True)
@@ -65,21 +68,26 @@ def check(
     k: int = typer.Option(2, "-k", min=1, max=6, help="Largest set of simultaneous failures analysed."),
     json_out: bool = typer.Option(False, "--json", help="Print the result as JSON on stdout."),
     fmt: str = typer.Option("text", "--format", help="text, json (as --json) or sarif (SARIF 2.1.0 on stdout)."),
-    fail_on: str = typer.Option("medium", "--fail-on",
-                                help="Exit 1 on an unacknowledged finding at or above: info, low, medium, high, critical."),
+    fail_on: str = typer.Option(
+        "medium",
+        "--fail-on",
+        help="Exit 1 on an unacknowledged finding at or above: info, low, medium, high, critical.",
+    ),
     fresh: bool = typer.Option(False, "--fresh", help="Ignore the placement lock file: place from scratch."),
-    lock: Optional[Path] = typer.Option(None, "--lock", help="Lock file (default: beside the model, x.lock.json)."),
-    capacity_per: str = typer.Option("node", "--capacity-per",
-                                     help="N+1 capacity after the loss of one: node or domain."),
-    availability: bool = typer.Option(False, "--availability",
-                                      help="Also print each service's steady-state availability (needs reliability figures)."),
+    lock: Path | None = typer.Option(None, "--lock", help="Lock file (default: beside the model, x.lock.json)."),
+    capacity_per: str = typer.Option(
+        "node", "--capacity-per", help="N+1 capacity after the loss of one: node or domain."
+    ),
+    availability: bool = typer.Option(
+        False, "--availability", help="Also print each service's steady-state availability (needs reliability figures)."
+    ),
 ) -> None:
     """Validate, place and analyse failures; exit 1 on unacknowledged findings >= --fail-on."""
     from hamodel.analysis.findings import gate
     from hamodel.analysis.placement import Unplaceable, lock_path_for
-    from hamodel.tables import availability_table, findings_view, fix_first_table, placement_table, summary_table
     from hamodel.deployment import SEVERITIES
     from hamodel.pipeline import resolve
+    from hamodel.tables import availability_table, findings_view, fix_first_table, placement_table, summary_table
 
     if fail_on not in SEVERITIES:
         err.print(f"error: --fail-on must be one of {', '.join(SEVERITIES)}", highlight=False)
@@ -93,8 +101,9 @@ def check(
     json_out = json_out or fmt == "json"
     arch = _load(model)
     try:
-        dep = resolve(arch, lock=lock or lock_path_for(model), fresh=fresh, k=k, capacity_per=capacity_per,
-                      answers=availability)
+        dep = resolve(
+            arch, lock=lock or lock_path_for(model), fresh=fresh, k=k, capacity_per=capacity_per, answers=availability
+        )
     except Unplaceable as exc:
         _unplaceable(exc, {"model": arch.name, "valid": True} if json_out else None)
     except HamodelError as exc:
@@ -123,16 +132,33 @@ def check(
     elif json_out:
         from hamodel.diff import locate
 
-        sys.stdout.write(json.dumps({
-            "model": arch.name, "valid": True, "k": k, "fail_on": fail_on,
-            "placement": dep.placement.to_dict(),
-            "findings": [{**f.to_dict(), "locations": locate(arch, f, model)} for f in dep.findings],
-            "failing": [f.id for f in failing],
-            "stale_acknowledgements": stale, "warnings": list(dep.notes),
-            "recovery": dep.recovery.to_dict() if dep.recovery is not None else {},
-            **({"availability": {s: a.to_dict() for s, a in sorted(estimates.items())},
-                "what_to_fix_first": [f.to_dict() for f in fix_first]} if availability else {}),
-        }, indent=2, sort_keys=True) + "\n")
+        sys.stdout.write(
+            json.dumps(
+                {
+                    "model": arch.name,
+                    "valid": True,
+                    "k": k,
+                    "fail_on": fail_on,
+                    "placement": dep.placement.to_dict(),
+                    "findings": [{**f.to_dict(), "locations": locate(arch, f, model)} for f in dep.findings],
+                    "failing": [f.id for f in failing],
+                    "stale_acknowledgements": stale,
+                    "warnings": list(dep.notes),
+                    "recovery": dep.recovery.to_dict() if dep.recovery is not None else {},
+                    **(
+                        {
+                            "availability": {s: a.to_dict() for s, a in sorted(estimates.items())},
+                            "what_to_fix_first": [f.to_dict() for f in fix_first],
+                        }
+                        if availability
+                        else {}
+                    ),
+                },
+                indent=2,
+                sort_keys=True,
+            )
+            + "\n"
+        )
     else:
         console.print(summary_table(arch))
         console.print("[green]model is valid[/]")
@@ -147,19 +173,22 @@ def check(
             if fix_first:
                 console.print(fix_first_table(escape(arch.name), fix_first))
         accepted = sum(1 for f in dep.findings if f.acknowledged)
-        verdict = (f"[bold red]{len(failing)} unacknowledged finding(s) at or above {fail_on}[/]" if failing
-                   else f"[green]no unacknowledged finding at or above {fail_on}[/]")
+        verdict = (
+            f"[bold red]{len(failing)} unacknowledged finding(s) at or above {fail_on}[/]"
+            if failing
+            else f"[green]no unacknowledged finding at or above {fail_on}[/]"
+        )
         console.print(f"{len(dep.findings)} finding(s), {accepted} accepted; {verdict}", highlight=False)
     if failing:
         raise typer.Exit(1)
 
 
-def _stdout(path: Optional[Path]) -> bool:
+def _stdout(path: Path | None) -> bool:
     """No ``-o`` or ``-o -``: standard output."""
     return path is None or str(path) == "-"
 
 
-def _inputs(model: str, lock: Optional[Path] = None) -> list[tuple[Path, str]]:
+def _inputs(model: str, lock: Path | None = None) -> list[tuple[Path, str]]:
     """What a command reads and so must never write over: the model, the
     modules it imported from its folder (after :func:`_load`), the lock."""
     from hamodel.loader import model_inputs
@@ -168,7 +197,7 @@ def _inputs(model: str, lock: Optional[Path] = None) -> list[tuple[Path, str]]:
     return found + ([(lock, "the lock file this command reads")] if lock is not None else [])
 
 
-def _refuse_output(output: Optional[Path], inputs: Sequence[tuple[Path, str]] = ()) -> None:
+def _refuse_output(output: Path | None, inputs: Sequence[tuple[Path, str]] = ()) -> None:
     """Exit 2 now (before any work) when ``output`` may not be written."""
     from hamodel.output import OutputError, refuse_output
 
@@ -179,7 +208,7 @@ def _refuse_output(output: Optional[Path], inputs: Sequence[tuple[Path, str]] = 
             _fail(exc)
 
 
-def _emit(text: str, output: Optional[Path], inputs: Sequence[tuple[Path, str]] = ()) -> None:
+def _emit(text: str, output: Path | None, inputs: Sequence[tuple[Path, str]] = ()) -> None:
     """Print ``text`` (no ``-o``, or ``-o -``), or write it atomically to ``output``
     (a regular file or a new path, none of the command's ``inputs``)."""
     if _stdout(output):
@@ -195,14 +224,18 @@ def _emit(text: str, output: Optional[Path], inputs: Sequence[tuple[Path, str]] 
 
 @app.command()
 def diff(
-    old: Optional[str] = typer.Argument(None, help="Old model (file, file.py:attr or exported .json); omit with --base."),
-    new: Optional[str] = typer.Argument(None, help="New model; with --base, the working-tree model file."),
-    base: Optional[str] = typer.Option(None, "--base", help="Compare NEW (or the one model given) with the same file "
-                                       "at this git revision (e.g. HEAD, origin/main)."),
+    old: str | None = typer.Argument(None, help="Old model (file, file.py:attr or exported .json); omit with --base."),
+    new: str | None = typer.Argument(None, help="New model; with --base, the working-tree model file."),
+    base: str | None = typer.Option(
+        None,
+        "--base",
+        help="Compare NEW (or the one model given) with the same file at this git revision (e.g. HEAD, origin/main).",
+    ),
     k: int = typer.Option(2, "-k", min=1, max=6, help="Largest set of simultaneous failures analysed."),
     fmt: str = typer.Option("text", "--format", help="text, markdown, json or sarif."),
-    fail_on: str = typer.Option("medium", "--fail-on",
-                                help="Exit 1 when the change ADDS an unacknowledged finding at or above this."),
+    fail_on: str = typer.Option(
+        "medium", "--fail-on", help="Exit 1 when the change ADDS an unacknowledged finding at or above this."
+    ),
 ) -> None:
     """What a change does to availability: findings added/removed, failure sets, moves, VRRP, files."""
     import contextlib
@@ -247,16 +280,22 @@ def diff(
 @app.command()
 def export(
     model: str = MODEL_ARG,
-    format: str = typer.Option("json", "--format",
-                               help="Output format: json (the model), opsa-mef (each service's fault tree, "
-                                    "Open-PSA MEF XML for SCRAM and other PSA tools), mermaid (Markdown with the "
-                                    "logical and physical flowcharts) or structurizr (a Structurizr DSL workspace)."),
-    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write to this file instead of stdout (a regular file or a new path; - is stdout)."),
+    format: str = typer.Option(
+        "json",
+        "--format",
+        help="Output format: json (the model), opsa-mef (each service's fault tree, "
+        "Open-PSA MEF XML for SCRAM and other PSA tools), mermaid (Markdown with the "
+        "logical and physical flowcharts) or structurizr (a Structurizr DSL workspace).",
+    ),
+    output: Path | None = typer.Option(
+        None, "-o", "--output", help="Write to this file instead of stdout (a regular file or a new path; - is stdout)."
+    ),
 ) -> None:
     """Write the validated model as canonical JSON, its services' fault trees (opsa-mef), or diagrams (mermaid, structurizr)."""
     if format not in ("json", "opsa-mef", "mermaid", "structurizr"):
-        err.print(f"error: unknown format {format!r} (json, opsa-mef, mermaid, structurizr)", markup=False,
-                  highlight=False)
+        err.print(
+            f"error: unknown format {format!r} (json, opsa-mef, mermaid, structurizr)", markup=False, highlight=False
+        )
         raise typer.Exit(2)
     arch = _load(model)
     from hamodel.analysis.placement import lock_path_for
@@ -291,7 +330,9 @@ def export(
 
 @app.command()
 def schema(
-    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write to this file instead of stdout (a regular file or a new path; - is stdout)."),
+    output: Path | None = typer.Option(
+        None, "-o", "--output", help="Write to this file instead of stdout (a regular file or a new path; - is stdout)."
+    ),
 ) -> None:
     """Write the JSON Schema of a model (for editors and other tools)."""
     from hamodel.output import OutputError, holds_model
@@ -306,14 +347,16 @@ def place(
     model: str = MODEL_ARG,
     fresh: bool = typer.Option(False, "--fresh", help="Ignore the lock file: place from scratch."),
     json_out: bool = typer.Option(False, "--json", help="Print the result as JSON on stdout."),
-    lock: Optional[Path] = typer.Option(None, "--lock", help="Lock file (default: beside the model, x.lock.json)."),
-    tolerate: int = typer.Option(0, "--tolerate", min=0, max=4, help="Re-place until no K failures stop a required service."),
+    lock: Path | None = typer.Option(None, "--lock", help="Lock file (default: beside the model, x.lock.json)."),
+    tolerate: int = typer.Option(
+        0, "--tolerate", min=0, max=4, help="Re-place until no K failures stop a required service."
+    ),
 ) -> None:
     """Place instances on nodes with Z3 and write the lock file."""
     from hamodel.analysis.placement import Unplaceable, lock_path_for, read_lock, write_lock
-    from hamodel.tables import placement_table
     from hamodel.analysis.placement import place as place_instances
     from hamodel.analysis.tolerance import tolerant_place
+    from hamodel.tables import placement_table
 
     arch = _load(model)
     if lock is not None and str(lock) == "-":
@@ -343,22 +386,34 @@ def place(
 @app.command()
 def build(
     model: str = MODEL_ARG,
-    out: Path = typer.Option(Path("out"), "-o", "--out", help="Output directory, replaced in one atomic step; "
-                             "must be new, empty, or an output tree hamodel wrote."),
+    out: Path = typer.Option(
+        Path("out"),
+        "-o",
+        "--out",
+        help="Output directory, replaced in one atomic step; must be new, empty, or an output tree hamodel wrote.",
+    ),
     check_only: bool = typer.Option(False, "--check", help="Write nothing; exit 1 with a diff when OUT differs."),
     fresh: bool = typer.Option(False, "--fresh", help="Ignore the placement lock file: place from scratch."),
-    lock: Optional[Path] = typer.Option(None, "--lock", help="Lock file (default: beside the model, x.lock.json)."),
-    validate: bool = typer.Option(False, "--validate", help="Run haproxy -c, keepalived -t and corosync -t (in "
-                                  "a network namespace), crm_verify and the pcs script replay on every config, "
-                                  "and promtool (check config, check rules, test rules) on the monitoring files "
-                                  "when promtool is installed, first; write nothing if one fails. Needs root."),
-    ansible_host: bool = typer.Option(False, "--ansible-host", help="Write each node's model address as its "
-                                      "ansible_host in ansible/inventory.yml (by default a site inventory's "
-                                      "address is never overridden)."),
+    lock: Path | None = typer.Option(None, "--lock", help="Lock file (default: beside the model, x.lock.json)."),
+    validate: bool = typer.Option(
+        False,
+        "--validate",
+        help="Run haproxy -c, keepalived -t and corosync -t (in "
+        "a network namespace), crm_verify and the pcs script replay on every config, "
+        "and promtool (check config, check rules, test rules) on the monitoring files "
+        "when promtool is installed, first; write nothing if one fails. Needs root.",
+    ),
+    ansible_host: bool = typer.Option(
+        False,
+        "--ansible-host",
+        help="Write each node's model address as its "
+        "ansible_host in ansible/inventory.yml (by default a site inventory's "
+        "address is never overridden).",
+    ),
 ) -> None:
     """Generate keepalived.conf, haproxy.cfg, sysctl.d, corosync.conf and the Pacemaker CIB, and a manifest."""
-    from hamodel.generators.configs import InconsistentConfig, build_configs, drift
     from hamodel.analysis.placement import Unplaceable, lock_path_for
+    from hamodel.generators.configs import InconsistentConfig, build_configs, drift
     from hamodel.output import write_tree
     from hamodel.pipeline import resolve
 
@@ -379,7 +434,9 @@ def build(
 
         failed = [r for r in validate_files(arch, files) if not r.ok]
         for r in failed:
-            err.print(f"[bold red]rejected:[/] {escape(r.command)} exited {r.returncode}", highlight=False, soft_wrap=True)
+            err.print(
+                f"[bold red]rejected:[/] {escape(r.command)} exited {r.returncode}", highlight=False, soft_wrap=True
+            )
             err.print(r.output.rstrip(), markup=False, highlight=False, soft_wrap=True)
         if failed:
             err.print("nothing was written", highlight=False)
@@ -388,15 +445,19 @@ def build(
         try:
             text = drift(out, files)
         except OSError as exc:
-            err.print(f"[bold red]error:[/] cannot read {escape(str(out))}: {escape(exc.strerror or str(exc))}",
-                      highlight=False, soft_wrap=True)
+            err.print(
+                f"[bold red]error:[/] cannot read {escape(str(out))}: {escape(exc.strerror or str(exc))}",
+                highlight=False,
+                soft_wrap=True,
+            )
             raise typer.Exit(2) from None
         if text:
             from hamodel.errors import printable
 
             sys.stdout.write(printable(text, keep="\n\t"))  # OUT may hold anyone's bytes: no control sequence
-            err.print(f"[bold red]drift:[/] {escape(str(out))} differs from what {escape(model)} generates",
-                      highlight=False)
+            err.print(
+                f"[bold red]drift:[/] {escape(str(out))} differs from what {escape(model)} generates", highlight=False
+            )
             raise typer.Exit(1)
         console.print(f"[green]up to date:[/] {escape(str(out))} ({len(files)} files)", highlight=False)
         return
@@ -414,15 +475,21 @@ def build(
 
 @app.command()
 def drill(
-    model: Optional[str] = typer.Argument(None, help="Model file (as for check); optional with --cleanup."),
-    scenario: Optional[list[str]] = typer.Option(
-        None, "--scenario", "-s", help="Run only this scenario (a name like backend-death:keystone, or a kind); repeatable."),
+    model: str | None = typer.Argument(None, help="Model file (as for check); optional with --cleanup."),
+    scenario: list[str] | None = typer.Option(
+        None,
+        "--scenario",
+        "-s",
+        help="Run only this scenario (a name like backend-death:keystone, or a kind); repeatable.",
+    ),
     json_out: bool = typer.Option(False, "--json", help="Print the JSON report on stdout (progress goes to stderr)."),
-    json_file: Optional[Path] = typer.Option(None, "--json-out", hidden=True, help="Deprecated: --json > FILE."),
-    rst_out: Optional[Path] = typer.Option(None, "--rst-out", help="Write the 'Measured failover' docs page here."),
+    json_file: Path | None = typer.Option(None, "--json-out", hidden=True, help="Deprecated: --json > FILE."),
+    rst_out: Path | None = typer.Option(None, "--rst-out", help="Write the 'Measured failover' docs page here."),
     cleanup: bool = typer.Option(False, "--cleanup", help="Remove leftovers of interrupted drills (hml-*) first."),
-    quick: bool = typer.Option(False, "--quick", help="Reduced set: no SIGKILL variant, backends only for the drilled services."),
-    lock: Optional[Path] = typer.Option(None, "--lock", help="Lock file (default: beside the model, x.lock.json)."),
+    quick: bool = typer.Option(
+        False, "--quick", help="Reduced set: no SIGKILL variant, backends only for the drilled services."
+    ),
+    lock: Path | None = typer.Option(None, "--lock", help="Lock file (default: beside the model, x.lock.json)."),
 ) -> None:
     """Run failover drills on network-namespace hosts with the real daemons.
 
@@ -435,8 +502,19 @@ def drill(
 
     if json_file is not None:  # the old spelling: every command now says --json
         err.print("warning: --json-out is deprecated: use --json (JSON on stdout) > FILE", highlight=False)
-    code = command(model, scenarios=scenario or None, json_stdout=json_out, json_file=json_file, rst_out=rst_out,
-                   cleanup=cleanup, quick=quick, console=err if json_out else console, err=err, load=_load, lock=lock)
+    code = command(
+        model,
+        scenarios=scenario or None,
+        json_stdout=json_out,
+        json_file=json_file,
+        rst_out=rst_out,
+        cleanup=cleanup,
+        quick=quick,
+        console=err if json_out else console,
+        err=err,
+        load=_load,
+        lock=lock,
+    )
     raise typer.Exit(code)
 
 
@@ -445,10 +523,13 @@ def drill(
 
 @app.command("import")
 def import_configs(
-    folder: Path = typer.Argument(..., help="Collected configs: DIR/<node>/etc/keepalived/keepalived.conf, "
-                                  "etc/haproxy/haproxy.cfg, etc/corosync/corosync.conf, cib.xml, etc/hosts."),
+    folder: Path = typer.Argument(
+        ...,
+        help="Collected configs: DIR/<node>/etc/keepalived/keepalived.conf, "
+        "etc/haproxy/haproxy.cfg, etc/corosync/corosync.conf, cib.xml, etc/hosts.",
+    ),
     out: Path = typer.Option(..., "-o", "--out", help="The draft model file to write (e.g. models/site.py)."),
-    name: Optional[str] = typer.Option(None, "--name", help="The architecture's name (default: the folder's)."),
+    name: str | None = typer.Option(None, "--name", help="The architecture's name (default: the folder's)."),
     force: bool = typer.Option(False, "--force", help="Replace OUT when it exists."),
     json_out: bool = typer.Option(False, "--json", help="Print the import report as JSON on stdout."),
 ) -> None:
@@ -466,18 +547,33 @@ def import_configs(
     except HamodelError as exc:
         _fail(exc)
     if json_out:
-        sys.stdout.write(json.dumps({"model": str(out), "nodes": draft.nodes, "services": draft.services,
-                                     "unmapped": [u.to_dict() for u in draft.unmapped], "notes": draft.notes},
-                                    indent=2, sort_keys=True) + "\n")
+        sys.stdout.write(
+            json.dumps(
+                {
+                    "model": str(out),
+                    "nodes": draft.nodes,
+                    "services": draft.services,
+                    "unmapped": [u.to_dict() for u in draft.unmapped],
+                    "notes": draft.notes,
+                },
+                indent=2,
+                sort_keys=True,
+            )
+            + "\n"
+        )
         return
     for u in draft.unmapped:
         err.print(f"not mapped: {u}", markup=False, highlight=False, soft_wrap=True)
     for n in draft.notes:
         err.print(f"note: {n}", markup=False, highlight=False, soft_wrap=True)
-    console.print(f"wrote {escape(str(out))}: {draft.nodes} nodes, {draft.services} services; "
-                  f"{len(draft.unmapped)} directive(s) not mapped (listed above). Each node is its own failure "
-                  "domain in the draft: edit the TODO comments (racks, power, switches, dependencies), then "
-                  "`hamodel check`.", highlight=False, soft_wrap=True)
+    console.print(
+        f"wrote {escape(str(out))}: {draft.nodes} nodes, {draft.services} services; "
+        f"{len(draft.unmapped)} directive(s) not mapped (listed above). Each node is its own failure "
+        "domain in the draft: edit the TODO comments (racks, power, switches, dependencies), then "
+        "`hamodel check`.",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 def _check_draft(source: str) -> None:
@@ -496,7 +592,7 @@ def drift_cmd(
     folder: Path = typer.Argument(..., help="Collected configs (as for import)."),
     fmt: str = typer.Option("text", "--format", help="text, json or sarif (SARIF 2.1.0 on stdout)."),
     json_out: bool = typer.Option(False, "--json", help="As --format json."),
-    lock: Optional[Path] = typer.Option(None, "--lock", help="Lock file (default: beside the model, x.lock.json)."),
+    lock: Path | None = typer.Option(None, "--lock", help="Lock file (default: beside the model, x.lock.json)."),
 ) -> None:
     """Compare collected configs with what build generates, semantically; exit 1 on drift."""
     from hamodel.adopt.drift import drift, drift_sarif
@@ -524,10 +620,14 @@ def drift_cmd(
         sys.stdout.write(drift_sarif(report))
     else:
         for d in report.items:
-            console.print(f"{escape(d.node)}/{escape(d.file)}:{d.line}: {escape(d.object)}: {escape(d.message)}",
-                          highlight=False, soft_wrap=True)
-        console.print(f"[bold red]{len(report.items)} difference(s)[/]" if report.items
-                      else "[green]no drift[/]", highlight=False)
+            console.print(
+                f"{escape(d.node)}/{escape(d.file)}:{d.line}: {escape(d.object)}: {escape(d.message)}",
+                highlight=False,
+                soft_wrap=True,
+            )
+        console.print(
+            f"[bold red]{len(report.items)} difference(s)[/]" if report.items else "[green]no drift[/]", highlight=False
+        )
     if report.items:
         raise typer.Exit(1)
 
@@ -545,10 +645,19 @@ def _internal_error(exc: BaseException) -> NoReturn:
 
     if os.environ.get("HAMODEL_DEBUG") == "1":
         traceback.print_exception(exc)
-    err.print(f"internal error: {type(exc).__name__}: {printable(str(exc))[:500]}", markup=False, highlight=False,
-              soft_wrap=True)
-    err.print("This is a bug in hamodel: please report it with the command and the model "
-              "(HAMODEL_DEBUG=1 prints the traceback).", markup=False, highlight=False, soft_wrap=True)
+    err.print(
+        f"internal error: {type(exc).__name__}: {printable(str(exc))[:500]}",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
+    err.print(
+        "This is a bug in hamodel: please report it with the command and the model "
+        "(HAMODEL_DEBUG=1 prints the traceback).",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
     sys.exit(EXIT_INTERNAL)
 
 
@@ -567,7 +676,7 @@ def main() -> None:  # console-script entry point
     # bindings, see hamodel.interrupts)
     guard = interrupts.SafeInterrupt((signal.SIGINT, signal.SIGTERM))
     guard.install()
-    terminated = lambda: signal.SIGTERM in interrupts.received()  # noqa: E731
+    terminated = lambda: signal.SIGTERM in interrupts.received()
     from hamodel.terminal import StdoutGuard
 
     sys.stdout = StdoutGuard(sys.stdout)  # a closed pipe: exit 141 quietly (see the module doc)
@@ -580,7 +689,7 @@ def main() -> None:  # console-script entry point
         if terminated() and exc.code == EXIT_INTERRUPTED:
             sys.exit(EXIT_TERMINATED)
         raise
-    except Exception as exc:  # noqa: BLE001 - not a fix for any cause: causes are fixed where they arise
+    except Exception as exc:
         _internal_error(exc)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hamodel.analysis.recovery_results import RecoveryTable
-from hamodel.analysis.results import (  # noqa: F401  (re-exported)
+from hamodel.analysis.results import (
     SEVERITIES,
     AnalysisResults,
     Finding,
@@ -21,7 +21,7 @@ from hamodel.analysis.results import (  # noqa: F401  (re-exported)
 )
 from hamodel.model import Architecture
 from hamodel.model.strategies import BehindVip
-from hamodel.timers import (  # noqa: F401  (re-exported: generators read them from the Deployment's module)
+from hamodel.timers import (
     IPADDR2_START_TIMEOUT_S,
     TOKEN_COEFFICIENT_MS,
     corosync_token_timeout_ms,
@@ -69,8 +69,10 @@ class Deployment:
         """:attr:`results`, or a clear error naming how to get them: nothing
         downstream of the Deployment starts the analysis."""
         if self.results is None:
-            raise ValueError(f"the deployment of {self.architecture.name!r} carries no analysis results: "
-                             "resolve it with hamodel.pipeline.resolve(..., answers=True)")
+            raise ValueError(
+                f"the deployment of {self.architecture.name!r} carries no analysis results: "
+                "resolve it with hamodel.pipeline.resolve(..., answers=True)"
+            )
         return self.results
 
     def group_of(self, service: str) -> VrrpGroup | None:
@@ -86,8 +88,9 @@ class Deployment:
 
     def fronted_services(self) -> list[tuple[str, BehindVip]]:
         """(service, access) of every service with an HAProxy front, by name."""
-        return sorted(((s.name, s.access) for s in self.architecture.services if s.access is not None),
-                      key=lambda x: x[0])
+        return sorted(
+            ((s.name, s.access) for s in self.architecture.services if s.access is not None), key=lambda x: x[0]
+        )
 
     def front_holders(self, service: str) -> tuple[str, ...]:
         """Nodes that run the HAProxy front of ``service``: every holder of any of its VIPs."""

@@ -17,17 +17,18 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from hamodel.deployment import Deployment, Finding, Severity
 from hamodel.errors import HamodelError
 from hamodel.model import Architecture
 from hamodel.model.base import HaBase
 
-__all__ = ["DiffError", "Side", "ModelDiff", "at_revision", "compare", "load_side", "locate"]
+__all__ = ["DiffError", "ModelDiff", "Side", "at_revision", "compare", "load_side", "locate"]
 
 
 class DiffError(HamodelError):
@@ -76,8 +77,9 @@ def _domain_classes() -> frozenset[str]:
     from hamodel.model import topology
 
     base = getattr(topology, "FailureDomain", None)
-    return frozenset(n for n, c in vars(topology).items()
-                     if isinstance(c, type) and base is not None and issubclass(c, base))
+    return frozenset(
+        n for n, c in vars(topology).items() if isinstance(c, type) and base is not None and issubclass(c, base)
+    )
 
 
 _DOMAIN_CLASSES = _domain_classes()
@@ -128,8 +130,8 @@ def locate(arch: Architecture, finding: Finding, model_file: str | None = None) 
 class Side:
     """One version of a model, resolved: findings, cut sets, files."""
 
-    label: str            # as given on the command line (or path@REV)
-    model_file: str       # the file the objects point at (for locations)
+    label: str  # as given on the command line (or path@REV)
+    model_file: str  # the file the objects point at (for locations)
     arch: Architecture
     dep: Deployment
     cuts: dict[str, list[tuple[str, ...]]]
@@ -141,12 +143,13 @@ class Side:
     def where(self, path: str) -> str:
         """``path`` as a reader knows it (temp copies of a revision shown by their repo path)."""
         if self.display_root and os.path.abspath(path).startswith(self.display_root + os.sep):
-            return os.path.abspath(path)[len(self.display_root) + 1:]
+            return os.path.abspath(path)[len(self.display_root) + 1 :]
         return _display(path)
 
 
-def load_side(spec: str, label: str | None = None, *, k: int = 2, lock: Path | None = None,
-              display_root: str | None = None) -> Side:
+def load_side(
+    spec: str, label: str | None = None, *, k: int = 2, lock: Path | None = None, display_root: str | None = None
+) -> Side:
     """Load, place and analyse ``spec``; build its files with secrets redacted."""
     from hamodel.analysis.placement import Unplaceable, lock_path_for
     from hamodel.generators.configs import build_configs
@@ -209,7 +212,7 @@ class _Git:
         while pos < len(out):
             eol = out.index(b"\n", pos)
             oid, kind, size = out[pos:eol].decode().split()
-            data = out[eol + 1:eol + 1 + int(size)]
+            data = out[eol + 1 : eol + 1 + int(size)]
             found[oid] = data
             pos = eol + 1 + int(size) + 1
         return found
@@ -251,7 +254,7 @@ class _RevisionImports(importlib.abc.MetaPathFinder):
 
     def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> None:
         leaf = fullname.rpartition(".")[2]
-        for entry in (sys.path if path is None else path):
+        for entry in sys.path if path is None else path:
             try:
                 rel = Path(entry).resolve().relative_to(self.root).as_posix()
             except (ValueError, OSError, TypeError):
@@ -307,12 +310,13 @@ def at_revision(path: str, rev: str) -> Iterator[tuple[str, str]]:
     try:
         git("rev-parse", "--verify", "--end-of-options", f"{rev}^{{commit}}", what="git")
     except DiffError as exc:
-        raise DiffError(f"--base {rev}: unknown revision: no commit of that name in the repository at {top} "
-                        f"({exc})") from None
+        raise DiffError(
+            f"--base {rev}: unknown revision: no commit of that name in the repository at {top} ({exc})"
+        ) from None
     real, links = _follow(git, rev, rel)
     from hamodel.files import MAX_JSON_BYTES
 
-    eager: dict[str, str] = {}    # the model, and JSON beside the link and the model: lock files, data
+    eager: dict[str, str] = {}  # the model, and JSON beside the link and the model: lock files, data
     modules: dict[str, str] = {}  # Python modules under the model's folder, copied when imported
     folders = list(dict.fromkeys(posixpath.dirname(p) for p in (rel, real)))
     for folder in folders:
@@ -321,8 +325,9 @@ def at_revision(path: str, rev: str) -> Iterator[tuple[str, str]]:
                 continue
             if name.endswith(".py") and (folder == posixpath.dirname(real)):
                 modules[name] = oid
-            if name == real or (name.endswith(".json") and posixpath.dirname(name) in folders
-                                and (size or 0) <= MAX_JSON_BYTES):
+            if name == real or (
+                name.endswith(".json") and posixpath.dirname(name) in folders and (size or 0) <= MAX_JSON_BYTES
+            ):
                 eager[name] = oid
     blobs = git.blobs(sorted(set(eager.values())))
     tmp = tempfile.mkdtemp(prefix="hamodel-diff-")
@@ -355,8 +360,10 @@ def _action(path: str, status: str) -> str:
     node = parts[parts.index("nodes") + 1] if "nodes" in parts[:-1] else None
     for daemon in ("keepalived", "haproxy"):
         if daemon in parts:
-            return {"added": f"install, enable and start {daemon} on {node}",
-                    "removed": f"stop and disable {daemon} on {node}"}.get(status, f"reload {daemon} on {node}")
+            return {
+                "added": f"install, enable and start {daemon} on {node}",
+                "removed": f"stop and disable {daemon} on {node}",
+            }.get(status, f"reload {daemon} on {node}")
     if "sysctl.d" in parts:
         return f"apply sysctl (sysctl --system) on {node}"
     return "none (deployment metadata)"
@@ -384,13 +391,18 @@ class ModelDiff:
         # A finding raised to high is as new to a reviewer as an added one.
         raised = [n for o, n in self.changed if n.severity > o.severity]
         worst = max(self.added + raised, key=lambda f: f.severity.rank, default=None)
-        counts = (f"{len(self.added)} finding(s) added, {len(self.removed)} removed, "
-                  f"{len(self.changed)} changed severity; {len(self.moves)} placement move(s); "
-                  f"{len(self.files)} generated file(s) change")
+        counts = (
+            f"{len(self.added)} finding(s) added, {len(self.removed)} removed, "
+            f"{len(self.changed)} changed severity; {len(self.moves)} placement move(s); "
+            f"{len(self.files)} generated file(s) change"
+        )
         if worst is not None and worst.severity >= Severity.HIGH:
             was = next((o.severity for o, n in self.changed if n is worst), None)
-            return (f"New {worst.severity} finding: {worst.title} ({worst.id}"
-                    + (f", was {was}" if was else "") + f"). {counts}")
+            return (
+                f"New {worst.severity} finding: {worst.title} ({worst.id}"
+                + (f", was {was}" if was else "")
+                + f"). {counts}"
+            )
         gone = [f for f in self.removed if f.severity >= Severity.HIGH]
         if gone:
             return f"Removes {gone[0].severity} finding: {gone[0].title} ({gone[0].id}). {counts}"
@@ -405,15 +417,22 @@ class ModelDiff:
             return {**f.to_dict(), "locations": self.locations(f, side)}
 
         return {
-            "old": self.old.label, "new": self.new.label, "k": self.k, "headline": self.headline(),
+            "old": self.old.label,
+            "new": self.new.label,
+            "k": self.k,
+            "headline": self.headline(),
             "findings": {
                 "added": [fd(f, "new") for f in self.added],
                 "removed": [fd(f, "old") for f in self.removed],
-                "changed": [{"id": n.id, "from": o.severity, "to": n.severity, "finding": fd(n, "new")}
-                            for o, n in self.changed],
+                "changed": [
+                    {"id": n.id, "from": o.severity, "to": n.severity, "finding": fd(n, "new")} for o, n in self.changed
+                ],
             },
-            "services": self.services, "placement_moves": self.moves, "vrrp": self.vrrp,
-            "files": self.files, "recovery": self.recovery,
+            "services": self.services,
+            "placement_moves": self.moves,
+            "vrrp": self.vrrp,
+            "files": self.files,
+            "recovery": self.recovery,
             "files_errors": {s.label: s.files_error for s in (self.old, self.new) if s.files_error},
         }
 
@@ -426,6 +445,7 @@ def _min_and_count(sets: list[tuple[str, ...]] | None) -> tuple[int | None, int]
 
 def _recovery_changes(old: Deployment, new: Deployment) -> list[dict[str, Any]]:
     """Every (service, disruption) whose predicted interval, RPO or dominating timer changes."""
+
     def rows(dep: Deployment) -> dict[tuple[str, str], Any]:
         return {(r.service, r.disruption): r for r in (dep.recovery.rows if dep.recovery else ())}
 
@@ -433,15 +453,21 @@ def _recovery_changes(old: Deployment, new: Deployment) -> list[dict[str, Any]]:
     out = []
     for key in sorted(set(a) | set(b)):
         o, n = a.get(key), b.get(key)
-        view = lambda r: None if r is None else (r.rto_s, r.rpo, r.dominated_by, r.down)  # noqa: E731
+        view = lambda r: None if r is None else (r.rto_s, r.rpo, r.dominated_by, r.down)
         if view(o) == view(n):
             continue
-        out.append({"service": key[0], "disruption": key[1],
-                    "old": None if o is None or o.rto_s is None else list(o.rto_s),
-                    "new": None if n is None or n.rto_s is None else list(n.rto_s),
-                    "old_dominated_by": o.dominated_by if o else None,
-                    "new_dominated_by": n.dominated_by if n else None,
-                    "old_rpo": o.rpo if o else None, "new_rpo": n.rpo if n else None})
+        out.append(
+            {
+                "service": key[0],
+                "disruption": key[1],
+                "old": None if o is None or o.rto_s is None else list(o.rto_s),
+                "new": None if n is None or n.rto_s is None else list(n.rto_s),
+                "old_dominated_by": o.dominated_by if o else None,
+                "new_dominated_by": n.dominated_by if n else None,
+                "old_rpo": o.rpo if o else None,
+                "new_rpo": n.rpo if n else None,
+            }
+        )
     return out
 
 
@@ -449,36 +475,52 @@ def compare(old: Side, new: Side, k: int = 2) -> ModelDiff:
     """The differences between two resolved sides (see :class:`ModelDiff`)."""
     d = ModelDiff(old, new, k)
     of, nf = {f.id: f for f in old.dep.findings}, {f.id: f for f in new.dep.findings}
-    order = lambda f: (-f.severity.rank, f.id)  # noqa: E731
+    order = lambda f: (-f.severity.rank, f.id)
     d.added = sorted((f for i, f in nf.items() if i not in of), key=order)
     d.removed = sorted((f for i, f in of.items() if i not in nf), key=order)
-    d.changed = sorted(((of[i], nf[i]) for i in nf if i in of and of[i].severity != nf[i].severity),
-                       key=lambda p: order(p[1]))
+    d.changed = sorted(
+        ((of[i], nf[i]) for i in nf if i in of and of[i].severity != nf[i].severity), key=lambda p: order(p[1])
+    )
 
     for s in sorted(set(old.cuts) | set(new.cuts)):
         (om, oc), (nm, nc) = _min_and_count(old.cuts.get(s)), _min_and_count(new.cuts.get(s))
         oa, na = old.availability.get(s), new.availability.get(s)
-        row: dict[str, Any] = {"service": s, "smallest_failure_set": [om, nm], "cut_sets": [oc, nc],
-                               "present": [s in old.cuts, s in new.cuts]}
+        row: dict[str, Any] = {
+            "service": s,
+            "smallest_failure_set": [om, nm],
+            "cut_sets": [oc, nc],
+            "present": [s in old.cuts, s in new.cuts],
+        }
         if oa is not None or na is not None:
             row["availability"] = [oa.availability if oa else None, na.availability if na else None]
-        if om != nm or oc != nc or row["present"][0] != row["present"][1] or \
-                ("availability" in row and row["availability"][0] != row["availability"][1]):
+        if (
+            om != nm
+            or oc != nc
+            or row["present"][0] != row["present"][1]
+            or ("availability" in row and row["availability"][0] != row["availability"][1])
+        ):
             d.services.append(row)
 
     op, np_ = old.dep.placement.instances, new.dep.placement.instances
     for s in sorted(set(op) & set(np_)):
         a, b = sorted(op[s]), sorted(np_[s])
         if a != b:
-            d.moves.append({"service": s, "from": sorted(set(a) - set(b)), "to": sorted(set(b) - set(a)),
-                            "old": a, "new": b})
+            d.moves.append(
+                {"service": s, "from": sorted(set(a) - set(b)), "to": sorted(set(b) - set(a)), "old": a, "new": b}
+            )
 
     og, ng = {g.service: g for g in old.dep.vrrp_groups}, {g.service: g for g in new.dep.vrrp_groups}
     for s in sorted(set(og) | set(ng)):
         a, b = og.get(s), ng.get(s)
         if a is None or b is None:
-            d.vrrp.append({"service": s, "field": "group", "old": None if a is None else a.vrid,
-                           "new": None if b is None else b.vrid})
+            d.vrrp.append(
+                {
+                    "service": s,
+                    "field": "group",
+                    "old": None if a is None else a.vrid,
+                    "new": None if b is None else b.vrid,
+                }
+            )
             continue
         for fld in ("vrid", "network", "master", "manager"):
             if getattr(a, fld) != getattr(b, fld):
@@ -495,11 +537,14 @@ def compare(old: Side, new: Side, k: int = 2) -> ModelDiff:
             a, b = old.files.get(rel), new.files.get(rel)
             if a == b:
                 continue
-            text = "".join(difflib.unified_diff(
-                (a or b"").decode("utf-8", "replace").splitlines(keepends=True),
-                (b or b"").decode("utf-8", "replace").splitlines(keepends=True),
-                fromfile=f"a/{rel}" if a is not None else "/dev/null",
-                tofile=f"b/{rel}" if b is not None else "/dev/null"))
+            text = "".join(
+                difflib.unified_diff(
+                    (a or b"").decode("utf-8", "replace").splitlines(keepends=True),
+                    (b or b"").decode("utf-8", "replace").splitlines(keepends=True),
+                    fromfile=f"a/{rel}" if a is not None else "/dev/null",
+                    tofile=f"b/{rel}" if b is not None else "/dev/null",
+                )
+            )
             status = "added" if a is None else "removed" if b is None else "changed"
             d.files.append({"path": rel, "status": status, "action": _action(rel, status), "diff": text})
     return d

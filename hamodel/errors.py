@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 
 class HamodelError(Exception):
@@ -133,7 +134,7 @@ def from_validation_error(exc: Any, data: Any = None, prefix: str | None = None)
     for err in exc.errors(include_url=False):
         msg = err["msg"]
         if msg.startswith("Value error, "):
-            msg = msg[len("Value error, "):]
+            msg = msg[len("Value error, ") :]
         ctx_err = (err.get("ctx") or {}).get("error")
         path, tagged = _format_loc(tuple(err["loc"]), data)
         if isinstance(ctx_err, ModelError):
@@ -162,6 +163,5 @@ def _either(msgs: list[str]) -> str:
     msgs = list(dict.fromkeys(msgs))
     head = "Input should be "
     if len(msgs) > 1 and all(m.startswith(head) for m in msgs):
-        return head + " or ".join(m[len(head):] for m in msgs)
+        return head + " or ".join(m[len(head) :] for m in msgs)
     return "; or: ".join(msgs)
-

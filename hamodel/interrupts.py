@@ -43,9 +43,9 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from types import FrameType
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from _typeshed import TraceFunction
@@ -88,11 +88,11 @@ def received() -> list[int]:
 
 # -- waking Z3 up from a long check ----------------------------------------------
 
-_running: dict[int, object] = {}   # id -> z3 context of each check under way
+_running: dict[int, object] = {}  # id -> z3 context of each check under way
 _lock = threading.Lock()
-_seen = [0]    # guarded signals the watchdog saw (C level, at once)
-_taken = [0]   # guarded signals Python's handler took (later: between two bytecodes)
-_watched: set[int] = set()         # signals the watchdog acts on
+_seen = [0]  # guarded signals the watchdog saw (C level, at once)
+_taken = [0]  # guarded signals Python's handler took (later: between two bytecodes)
+_watched: set[int] = set()  # signals the watchdog acts on
 _watchdog: threading.Thread | None = None
 
 
@@ -174,8 +174,7 @@ def solving(ctx: object) -> Iterator[Solving]:
 def was_interrupted(reason: str, run: Solving | None = None) -> bool:
     """Whether a check that answered "unknown" for ``reason`` was stopped by a signal
     (Z3's own SIGINT handling says "interrupted"; ``Context.interrupt()`` says "canceled")."""
-    return "interrupt" in reason or "keyboard" in reason or (
-        "cancel" in reason and run is not None and run.signalled())
+    return "interrupt" in reason or "keyboard" in reason or ("cancel" in reason and run is not None and run.signalled())
 
 
 class SafeInterrupt:

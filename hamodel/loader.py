@@ -103,11 +103,12 @@ def _exec_file(path: Path) -> ModuleType:
     before = set(sys.modules)
     try:
         spec.loader.exec_module(module)
-    except (Exception, SystemExit) as exc:  # noqa: BLE001 - a model bug of any kind is reported with file:line
+    except (Exception, SystemExit) as exc:
         model_files = {str(path.resolve())} | {
             str(Path(file).resolve())
             for name in set(sys.modules) - before
-            if (m := sys.modules.get(name)) is not None and (file := getattr(m, "__file__", None))
+            if (m := sys.modules.get(name)) is not None
+            and (file := getattr(m, "__file__", None))
             and str(Path(file).resolve()).startswith(folder)
         }
         filename, lineno = _where(exc, model_files)
@@ -131,8 +132,7 @@ def _message(exc: BaseException) -> str:
     if isinstance(exc, SystemExit):
         # sys.exit() in a model must not end hamodel with the model's code:
         # exit 0 without output would pass every gate (check, build --check)
-        return (f"the model called sys.exit({exc.code!r}); a model defines an architecture and must not "
-                "end the program")
+        return f"the model called sys.exit({exc.code!r}); a model defines an architecture and must not end the program"
     if isinstance(exc, ValidationError):
         exc = from_validation_error(exc)
     kind = "" if isinstance(exc, (ModelError, LoadError)) else f"{type(exc).__name__}: "
@@ -158,12 +158,13 @@ def _pick(module: ModuleType, attr: str | None, label: str) -> Architecture:
     if callable(value) and not isinstance(value, Architecture):
         try:
             value = value()
-        except (Exception, SystemExit) as exc:  # noqa: BLE001
+        except (Exception, SystemExit) as exc:
             filename, lineno = _where(exc, {str(Path(getattr(module, "__file__", "") or "").resolve())})
             if isinstance(exc, ValidationError):
                 exc = from_validation_error(exc)
-            raise LoadError(_message(exc) if isinstance(exc, SystemExit) else str(exc), filename or label,
-                            lineno) from None
+            raise LoadError(
+                _message(exc) if isinstance(exc, SystemExit) else str(exc), filename or label, lineno
+            ) from None
     if not isinstance(value, Architecture):
         raise LoadError(f"expected an Architecture, got {type(value).__name__}", label)
     return value
@@ -187,8 +188,10 @@ def load(spec: str | Path) -> Architecture:
     if path.suffix == ".py":
         if not path.is_file():
             # a FIFO would hang the import, a directory is no module: say what it is
-            raise LoadError(f"it is {file_kind(path.stat().st_mode)}, not a model file" if path.exists()
-                            else "no such file", str(path))
+            raise LoadError(
+                f"it is {file_kind(path.stat().st_mode)}, not a model file" if path.exists() else "no such file",
+                str(path),
+            )
         return _pick(_exec_file(path), attr, str(path))
     cwd = str(Path.cwd())
     added = cwd not in sys.path
@@ -200,7 +203,7 @@ def load(spec: str | Path) -> Architecture:
         if exc.name and target.startswith(exc.name):
             raise LoadError(f"no model file or module {target!r}") from None
         raise LoadError(f"ModuleNotFoundError: {exc}", target) from None
-    except (Exception, SystemExit) as exc:  # noqa: BLE001
+    except (Exception, SystemExit) as exc:
         filename, lineno = _where(exc, {str(Path(getattr(exc, "filename", "") or "").resolve())})
         raise LoadError(_message(exc), filename or target, lineno) from None
     finally:

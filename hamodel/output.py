@@ -30,8 +30,8 @@ import os
 import shutil
 import stat
 import tempfile
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path, PurePosixPath
-from typing import Callable, Iterable, Iterator, Mapping
 
 from hamodel.errors import HamodelError
 from hamodel.files import file_kind, read_bounded
@@ -41,7 +41,7 @@ SECRET_MODE = 0o600
 #: Files of a hamodel output tree besides the per-node files its manifest lists.
 TREE_EXTRAS = frozenset({"manifest.json", "ansible/inventory.yml", "ansible/deploy.yml", "ansible/collect.yml"})
 
-_LITTER = ".hamodel-"           # staging/old trees: .OUT.hamodel-new-XXXX, .OUT.hamodel-old-XXXX
+_LITTER = ".hamodel-"  # staging/old trees: .OUT.hamodel-new-XXXX, .OUT.hamodel-old-XXXX
 _LEGACY_LITTER = (".new-", ".old-")  # names used by hamodel <= 0.1 (two-rename swap)
 
 
@@ -103,8 +103,10 @@ def refuse_output(path: Path, inputs: Inputs = ()) -> None:
         raise OutputError(f"cannot write {path}: it is a directory (give a file name)")
     if not stat.S_ISREG(st.st_mode):
         kind = file_kind(st.st_mode) + (f" (to {os.readlink(path)})" if stat.S_ISLNK(st.st_mode) else "")
-        raise OutputError(f"refusing to write {path}: it is {kind}; hamodel replaces only a regular file or "
-                          "writes a new path (for standard output give -o - or no -o)")
+        raise OutputError(
+            f"refusing to write {path}: it is {kind}; hamodel replaces only a regular file or "
+            "writes a new path (for standard output give -o - or no -o)"
+        )
     if path.suffix == ".py":
         raise OutputError(f"refusing to write {path}: it is Python source (a model?); hamodel writes no Python")
     for p, what in inputs:
@@ -238,8 +240,11 @@ def read_manifest(out: Path) -> dict | None:
             data = json.loads(fh.read(16 << 20))
     except (OSError, ValueError, RecursionError):  # RecursionError: a hostile [[[...]]] manifest
         return None
-    if not (isinstance(data, dict) and str(data.get("generator", "")).startswith("hamodel")
-            and isinstance(data.get("files"), dict)):
+    if not (
+        isinstance(data, dict)
+        and str(data.get("generator", "")).startswith("hamodel")
+        and isinstance(data.get("files"), dict)
+    ):
         return None
     return data
 
@@ -263,9 +268,15 @@ def foreign_entries(out: Path, limit: int = 5) -> list[str] | None:
     fmt = manifest.get("format")
     # ansible/deploy.yml is hamodel's since manifest format 2: in an older
     # tree a file there is the operator's own playbook, never replaced.
-    extras = TREE_EXTRAS if type(fmt) is int and fmt >= 2 else TREE_EXTRAS - {"ansible/deploy.yml", "ansible/collect.yml"}
+    extras = (
+        TREE_EXTRAS if type(fmt) is int and fmt >= 2 else TREE_EXTRAS - {"ansible/deploy.yml", "ansible/collect.yml"}
+    )
     central = manifest.get("central")  # monitoring/: files for no node
-    listed = {str(k) for k in manifest["files"]} | extras | ({str(k) for k in central} if isinstance(central, dict) else set())
+    listed = (
+        {str(k) for k in manifest["files"]}
+        | extras
+        | ({str(k) for k in central} if isinstance(central, dict) else set())
+    )
     dirs = {str(PurePosixPath(p).parent) for p in listed}
     dirs = {str(parent) for d in dirs for parent in [PurePosixPath(d), *PurePosixPath(d).parents]} - {"."}
     found: list[str] = []
@@ -300,8 +311,10 @@ def _refuse(out: Path, protect: tuple[Path, ...]) -> None:
             if _is_within(rp, real) or _is_within(os.path.abspath(p), str(out)):
                 raise OutputError(f"refusing to replace {out}: it contains {p}")
     if os.path.islink(out):
-        raise OutputError(f"refusing to replace {out}: it is a symbolic link (to {os.readlink(out)}); "
-                          "hamodel replaces only a directory it wrote: remove the link or choose another -o")
+        raise OutputError(
+            f"refusing to replace {out}: it is a symbolic link (to {os.readlink(out)}); "
+            "hamodel replaces only a directory it wrote: remove the link or choose another -o"
+        )
     if not os.path.lexists(out):
         return
     if not out.is_dir():
@@ -313,11 +326,15 @@ def _refuse(out: Path, protect: tuple[Path, ...]) -> None:
     except OSError as exc:
         raise OutputError(f"cannot read {out}: {_reason(exc)}") from None
     if foreign is None:
-        raise OutputError(f"refusing to replace {out}: it is not empty and holds no hamodel manifest.json, "
-                          "so hamodel did not write it; choose an empty or new directory")
+        raise OutputError(
+            f"refusing to replace {out}: it is not empty and holds no hamodel manifest.json, "
+            "so hamodel did not write it; choose an empty or new directory"
+        )
     if foreign:
-        raise OutputError(f"refusing to replace {out}: it holds what its hamodel manifest does not list "
-                          f"({', '.join(foreign)}); move these away or choose another directory")
+        raise OutputError(
+            f"refusing to replace {out}: it holds what its hamodel manifest does not list "
+            f"({', '.join(foreign)}); move these away or choose another directory"
+        )
 
 
 def _litter(out: Path) -> list[Path]:
@@ -447,13 +464,17 @@ def write_tree(out: Path, files: Mapping[str, bytes], *, protect: tuple[Path, ..
             kept = out.parent / f"{out.name}.hamodel-kept-{staging.name.rsplit('-', 1)[-1]}"
             os.rename(staging, kept)
             staging = None
-            raise OutputError(f"wrote {out}, but its previous content changed meanwhile "
-                              f"({', '.join(leftover or ['no manifest'])}): kept it as {kept}")
+            raise OutputError(
+                f"wrote {out}, but its previous content changed meanwhile "
+                f"({', '.join(leftover or ['no manifest'])}): kept it as {kept}"
+            )
         staging = None
         _fsync_dir(out.parent)
     except OSError as exc:
-        raise OutputError(f"cannot write {out}: {_reason(exc)}"
-                          + (f" ({exc.filename})" if exc.filename and str(exc.filename) != str(out) else "")) from None
+        raise OutputError(
+            f"cannot write {out}: {_reason(exc)}"
+            + (f" ({exc.filename})" if exc.filename and str(exc.filename) != str(out) else "")
+        ) from None
     finally:
         if staging is not None and os.path.lexists(staging):
             shutil.rmtree(staging, ignore_errors=True)
@@ -463,8 +484,9 @@ def write_tree(out: Path, files: Mapping[str, bytes], *, protect: tuple[Path, ..
 # -- comparing ---------------------------------------------------------------------------
 
 
-def diff_tree(out: Path, files: Mapping[str, bytes], secret: set[str] | frozenset[str] = frozenset(),
-              limit: int = 50) -> str:
+def diff_tree(
+    out: Path, files: Mapping[str, bytes], secret: set[str] | frozenset[str] = frozenset(), limit: int = 50
+) -> str:
     """Unified diff between directory ``out`` and ``files``; '' when equal.
 
     Nothing secret is printed: a file in ``secret``, in ``files.secret``,
@@ -497,8 +519,11 @@ def diff_tree(out: Path, files: Mapping[str, bytes], secret: set[str] | frozense
                 if extra > limit:
                     chunks.append(f"... more entries in {out} not listed\n")
                     break
-                chunks.append(f"--- a/{rel}\n+++ /dev/null\nOnly in a: {rel} (not generated: contents not shown)\n"
-                              if kind == "file" else f"Unexpected {kind} a/{rel} (not followed)\n")
+                chunks.append(
+                    f"--- a/{rel}\n+++ /dev/null\nOnly in a: {rel} (not generated: contents not shown)\n"
+                    if kind == "file"
+                    else f"Unexpected {kind} a/{rel} (not followed)\n"
+                )
     for rel in sorted(set(existing) | set(files)):
         a = existing[rel][1] if rel in existing else None
         b = files.get(rel)
@@ -512,9 +537,12 @@ def diff_tree(out: Path, files: Mapping[str, bytes], secret: set[str] | frozense
             continue
         a_lines = (a or b"").decode("utf-8", "replace").splitlines(keepends=True)
         b_lines = (b or b"").decode("utf-8", "replace").splitlines(keepends=True)
-        chunks.extend(difflib.unified_diff(
-            a_lines, b_lines,
-            fromfile=f"a/{rel}" if a is not None else "/dev/null",
-            tofile=f"b/{rel}" if b is not None else "/dev/null",
-        ))
+        chunks.extend(
+            difflib.unified_diff(
+                a_lines,
+                b_lines,
+                fromfile=f"a/{rel}" if a is not None else "/dev/null",
+                tofile=f"b/{rel}" if b is not None else "/dev/null",
+            )
+        )
     return "".join(chunks)

@@ -13,8 +13,16 @@ from hamodel.deployment import Deployment
 from hamodel.model import Architecture
 
 
-def resolve(arch: Architecture, *, lock: Path | None = None, fresh: bool = False, k: int = 2,
-            analyse: bool = True, capacity_per: str = "node", answers: bool = False) -> Deployment:
+def resolve(
+    arch: Architecture,
+    *,
+    lock: Path | None = None,
+    fresh: bool = False,
+    k: int = 2,
+    analyse: bool = True,
+    capacity_per: str = "node",
+    answers: bool = False,
+) -> Deployment:
     """Place, allocate and analyse ``arch``; return the frozen Deployment.
 
     ``capacity_per`` is what the N+1 capacity check loses: one ``node`` or

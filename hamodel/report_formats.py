@@ -6,8 +6,9 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 from urllib.parse import quote
 
 from hamodel.deployment import Finding
@@ -67,7 +68,7 @@ def _md(text: str) -> str:
     text = printable(_LINE_END.sub(" ", text)).strip()
     out, pos = [], 0
     for m in _WORD.finditer(text):
-        out.append(_md_chars(text[pos:m.start()]))
+        out.append(_md_chars(text[pos : m.start()]))
         word = m.group()
         out.append(f"`{word}`" if _LIVE.search(word) else _md_chars(word))
         pos = m.end()
@@ -99,23 +100,27 @@ def diff_markdown(d: ModelDiff) -> str:
     out.append("")
     if d.added or d.removed or d.changed:
         out += ["| change | severity | finding | scenario | where |", "|---|---|---|---|---|"]
-        for tag, f, side in ([("added", f, "new") for f in d.added] + [("removed", f, "old") for f in d.removed]):
+        for tag, f, side in [("added", f, "new") for f in d.added] + [("removed", f, "old") for f in d.removed]:
             loc = d.locations(f, side)
             where = f"{_md(loc[0]['file'])}:{loc[0]['line']}" if loc and loc[0]["line"] else "-"
             out.append(f"| {tag} | {f.severity} | **{_md(f.title)}** ({_code(f.id)}) | {_md(_scenario(f))} | {where} |")
         for o, n in d.changed:
             loc = d.locations(n, "new")
             where = f"{_md(loc[0]['file'])}:{loc[0]['line']}" if loc and loc[0]["line"] else "-"
-            out.append(f"| severity | {o.severity} → {n.severity} | **{_md(n.title)}** ({_code(n.id)}) "
-                       f"| {_md(_scenario(n))} | {where} |")
+            out.append(
+                f"| severity | {o.severity} → {n.severity} | **{_md(n.title)}** ({_code(n.id)}) "
+                f"| {_md(_scenario(n))} | {where} |"
+            )
         out.append("")
     out += _affected_chart(d)
     sections = []
     if d.added:
         body = []
         for f in d.added:
-            body.append(f"- **{f.severity}** {_code(f.id)}: {_md(f.impact)}"
-                        + (f" *Mitigation:* {_md(f.mitigation)}" if f.mitigation else ""))
+            body.append(
+                f"- **{f.severity}** {_code(f.id)}: {_md(f.impact)}"
+                + (f" *Mitigation:* {_md(f.mitigation)}" if f.mitigation else "")
+            )
         sections.append(("Added findings in detail", "\n".join(body)))
     if d.services:
         rows = ["| service | smallest failure set | cut sets ≤ k | availability |", "|---|---|---|---|"]
@@ -123,19 +128,28 @@ def diff_markdown(d: ModelDiff) -> str:
             om, nm = r["smallest_failure_set"]
             oc, nc = r["cut_sets"]
             av = r.get("availability", [None, None])
-            rows.append(f"| {_md(r['service'])} | {_fmt_min(om, d.k)} → {_fmt_min(nm, d.k)} | {oc} → {nc} "
-                        f"| {_fmt_avail(av[0])} → {_fmt_avail(av[1])} |")
+            rows.append(
+                f"| {_md(r['service'])} | {_fmt_min(om, d.k)} → {_fmt_min(nm, d.k)} | {oc} → {nc} "
+                f"| {_fmt_avail(av[0])} → {_fmt_avail(av[1])} |"
+            )
         sections.append((f"Services whose failure sets change ({len(d.services)})", "\n".join(rows)))
     if d.moves or d.vrrp:
-        rows = [f"- move {_code(m['service'])}: {_md(', '.join(m['from']) or '-')} → {_md(', '.join(m['to']) or '-')}"
-                for m in d.moves]
-        rows += [f"- VRRP {_code(v['service'])} {_md(v['field'])}: {_md(str(v['old']))} → {_md(str(v['new']))}"
-                 for v in d.vrrp]
+        rows = [
+            f"- move {_code(m['service'])}: {_md(', '.join(m['from']) or '-')} → {_md(', '.join(m['to']) or '-')}"
+            for m in d.moves
+        ]
+        rows += [
+            f"- VRRP {_code(v['service'])} {_md(v['field'])}: {_md(str(v['old']))} → {_md(str(v['new']))}"
+            for v in d.vrrp
+        ]
         sections.append((f"Placement and VRRP ({len(d.moves)} move(s), {len(d.vrrp)} VRRP change(s))", "\n".join(rows)))
     if d.recovery:
         rows = ["| service | disruption | predicted RTO | dominated by |", "|---|---|---|---|"]
-        rows += [f"| {_md(r['service'])} | {r['disruption']} | {_span(r['old'])} → {_span(r['new'])} "
-                 f"| {_md(str(r['new_dominated_by'] or '-'))} |" for r in d.recovery]
+        rows += [
+            f"| {_md(r['service'])} | {r['disruption']} | {_span(r['old'])} → {_span(r['new'])} "
+            f"| {_md(str(r['new_dominated_by'] or '-'))} |"
+            for r in d.recovery
+        ]
         sections.append((f"Predicted recovery that changes ({len(d.recovery)})", "\n".join(rows)))
     if d.files:
         rows = [f"- {_code(f['path'])} ({f['status']}): {_md(f['action'])}" for f in d.files]
@@ -160,8 +174,14 @@ def _affected_chart(d: ModelDiff) -> list[str]:
     names |= {r["service"] for r in d.services}
     if not names:
         return []
-    return ["Services whose findings or failure sets change:", "", "```mermaid", affected(names, d.new.dep).rstrip("\n"),
-            "```", ""]
+    return [
+        "Services whose findings or failure sets change:",
+        "",
+        "```mermaid",
+        affected(names, d.new.dep).rstrip("\n"),
+        "```",
+        "",
+    ]
 
 
 # -- rich text ------------------------------------------------------------------------------------
@@ -195,7 +215,9 @@ def diff_text(d: ModelDiff, console: Any) -> None:
         for o, n in d.changed:
             console.print(Text(t(f"  ~ {n.id}: {o.severity} -> {n.severity}  {n.title}")))
     if d.services:
-        console.print(Text(f"\nServices (smallest failure set; cut sets <= {d.k}; availability)", style="bold underline"))
+        console.print(
+            Text(f"\nServices (smallest failure set; cut sets <= {d.k}; availability)", style="bold underline")
+        )
         for r in d.services:
             om, nm = r["smallest_failure_set"]
             oc, nc = r["cut_sets"]
@@ -214,10 +236,18 @@ def diff_text(d: ModelDiff, console: Any) -> None:
     if d.recovery:
         console.print(Text(f"\nPredicted recovery ({len(d.recovery)})", style="bold underline"))
         for r in d.recovery:
-            console.print(Text(t(f"  {r['service']} {r['disruption']}: {_span(r['old'])} -> {_span(r['new'])}"
-                                 + (f"  ({r['new_dominated_by']})" if r['new_dominated_by'] else ""))))
+            console.print(
+                Text(
+                    t(
+                        f"  {r['service']} {r['disruption']}: {_span(r['old'])} -> {_span(r['new'])}"
+                        + (f"  ({r['new_dominated_by']})" if r["new_dominated_by"] else "")
+                    )
+                )
+            )
     if d.files:
-        console.print(Text(f"\nGenerated files ({len(d.files)}; secrets shown as placeholders)", style="bold underline"))
+        console.print(
+            Text(f"\nGenerated files ({len(d.files)}; secrets shown as placeholders)", style="bold underline")
+        )
         for f in d.files:
             console.print(Text(t(f"  {f['status']:8} {f['path']}  ({f['action']})")))
         for f in d.files:
@@ -253,10 +283,17 @@ class _Bases:
 def _result(f: Finding, locations: list[dict[str, Any]], baseline: str | None, bases: _Bases) -> dict[str, Any]:
     text = f.title.rstrip(".") + ". " + f.impact + (f" Mitigation: {f.mitigation}" if f.mitigation else "")
     r: dict[str, Any] = {
-        "ruleId": f.kind, "level": SARIF_LEVEL.get(f.severity, "warning"), "message": {"text": text},
+        "ruleId": f.kind,
+        "level": SARIF_LEVEL.get(f.severity, "warning"),
+        "message": {"text": text},
         "partialFingerprints": {"hamodelFindingId/v1": f.id},
-        "properties": {"hamodel-id": f.id, "severity": f.severity, "scenario": list(f.scenario),
-                       "services": list(f.services), **({"acknowledged": f.acknowledged} if f.acknowledged else {})},
+        "properties": {
+            "hamodel-id": f.id,
+            "severity": f.severity,
+            "scenario": list(f.scenario),
+            "services": list(f.services),
+            **({"acknowledged": f.acknowledged} if f.acknowledged else {}),
+        },
     }
     if f.acknowledged:  # accepted by the architect: reported, not alerted
         r["suppressions"] = [{"kind": "inSource", "justification": f.acknowledged}]
@@ -289,16 +326,24 @@ def sarif_log(results: Iterable[tuple[Finding, list[dict[str, Any]], str | None]
     out = [_result(f, locs, b, bases) for f, locs, b in items]
     rules = {}
     for f, _, _ in items:
-        rules.setdefault(f.kind, {"id": f.kind, "name": f.kind.replace("-", " ").title().replace(" ", ""),
-                                  "shortDescription": {"text": f"hamodel {f.kind} finding"}})
+        rules.setdefault(
+            f.kind,
+            {
+                "id": f.kind,
+                "name": f.kind.replace("-", " ").title().replace(" ", ""),
+                "shortDescription": {"text": f"hamodel {f.kind} finding"},
+            },
+        )
     return {
-        "$schema": SARIF_SCHEMA, "version": "2.1.0",
-        "runs": [{
-            "tool": {"driver": {"name": "hamodel", "version": ver,
-                                "rules": [rules[k] for k in sorted(rules)]}},
-            "results": out,
-            **({"originalUriBaseIds": bases.original()} if bases.ids else {}),
-        }],
+        "$schema": SARIF_SCHEMA,
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {"driver": {"name": "hamodel", "version": ver, "rules": [rules[k] for k in sorted(rules)]}},
+                "results": out,
+                **({"originalUriBaseIds": bases.original()} if bases.ids else {}),
+            }
+        ],
     }
 
 

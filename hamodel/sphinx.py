@@ -117,7 +117,7 @@ def _analyse(app: Sphinx, path: Path) -> Any:
     except HamodelError as exc:
         cache[key] = ModelFailure(str(exc))
         raise cache[key] from None
-    except Exception as exc:  # noqa: BLE001 - any failure of the model or analysis is reported
+    except Exception as exc:
         cache[key] = ModelFailure(f"{type(exc).__name__}: {exc}")
         raise cache[key] from None
     cache[key] = dep
@@ -136,7 +136,7 @@ def _extras(app: Sphinx, path: Path, dep: Any, *, with_diagrams: bool) -> Any:
             cache[key] = _compute_extras(app, path, dep, with_diagrams=with_diagrams)
         except ModelFailure as exc:
             cache[key] = exc
-        except Exception as exc:  # noqa: BLE001 - any failure is reported as a warning
+        except Exception as exc:
             cache[key] = ModelFailure(f"{type(exc).__name__}: {exc}")
     if isinstance(cache[key], ModelFailure):
         raise cache[key]
@@ -145,6 +145,7 @@ def _extras(app: Sphinx, path: Path, dep: Any, *, with_diagrams: bool) -> Any:
 
 def _compute_extras(app: Sphinx, path: Path, dep: Any, *, with_diagrams: bool) -> Any:
     from hamodel.generators.docs import DocExtras
+
     extras = DocExtras(model_path=_display(app, path))
     try:
         from hamodel.generators.configs import build_configs
@@ -158,10 +159,15 @@ def _compute_extras(app: Sphinx, path: Path, dep: Any, *, with_diagrams: bool) -
             files = build_configs(dep, redact=True)
             extras.configs = dict(files)
             extras.secret_configs = frozenset()
-        except Exception as exc:  # noqa: BLE001 - reported as a warning below
+        except Exception as exc:
             extras.config_error = str(exc)
-            logger.warning("hamodel: %s: configs could not be generated: %s", _display(app, path), exc,
-                           type="hamodel", subtype="configs")
+            logger.warning(
+                "hamodel: %s: configs could not be generated: %s",
+                _display(app, path),
+                exc,
+                type="hamodel",
+                subtype="configs",
+            )
     extras.measured_outage = _drill_measurements(app, path)
     if (Path(app.srcdir) / "guide" / "checks.rst").is_file():
         extras.checks_doc = "/guide/checks"  # the legend of finding ids links to it
@@ -230,8 +236,10 @@ def publish(app: Sphinx) -> None:
     out = Path(app.srcdir) / app.config.hamodel_output
     src, real = os.path.realpath(app.srcdir), os.path.realpath(out)
     if not real.startswith(src.rstrip(os.sep) + os.sep):  # stale files are removed from it: never srcdir itself
-        raise ConfigError(f"hamodel_output = {app.config.hamodel_output!r} must name a subdirectory of the "
-                          f"source directory {app.srcdir} (the generated pages are kept apart from yours)")
+        raise ConfigError(
+            f"hamodel_output = {app.config.hamodel_output!r} must name a subdirectory of the "
+            f"source directory {app.srcdir} (the generated pages are kept apart from yours)"
+        )
     out.mkdir(parents=True, exist_ok=True)
     produced: dict[str, bytes] = {}
     published_deps: dict[str, Any] = {}
@@ -245,7 +253,7 @@ def publish(app: Sphinx) -> None:
             extras = _extras(app, path, dep, with_diagrams=True)
             try:
                 files = generate(dep, slug=slug, extras=extras)
-            except Exception as exc:  # noqa: BLE001 - a template failure is a warning too
+            except Exception as exc:
                 raise ModelFailure(f"the document could not be rendered: {type(exc).__name__}: {exc}") from None
             files = {**files, **_explorer(app, dep, slug)}
         except ModelFailure as exc:
@@ -317,10 +325,19 @@ def _failed_page(model: str, error: str) -> str:
 
 
 def _index_page(entries: list[tuple[str, str]]) -> str:
-    lines = ["=============", "Architectures", "=============", "",
-             "One generated document per model of the repository: overview, services,",
-             "placement, limitations derived by the failure analysis, diagrams and",
-             "the generated configs.", "", ".. toctree::", "   :maxdepth: 1", ""]
+    lines = [
+        "=============",
+        "Architectures",
+        "=============",
+        "",
+        "One generated document per model of the repository: overview, services,",
+        "placement, limitations derived by the failure analysis, diagrams and",
+        "the generated configs.",
+        "",
+        ".. toctree::",
+        "   :maxdepth: 1",
+        "",
+    ]
     lines += [f"   {slug}/index" for slug, _ in entries]
     return "\n".join(lines) + "\n"
 
@@ -350,20 +367,28 @@ def _alternatives(deps: dict[str, Any], srcdir: Path) -> dict[str, str]:
         if arch.pacemaker is not None:
             continue
         names = {s.name for s in arch.services}
-        alts = [(s, d) for s, d in sorted(deps.items()) if d.architecture.pacemaker is not None
-                and {x.name for x in d.architecture.services} == names]
+        alts = [
+            (s, d)
+            for s, d in sorted(deps.items())
+            if d.architecture.pacemaker is not None and {x.name for x in d.architecture.services} == names
+        ]
         if not alts:
             continue
-        links = ", ".join(f":doc:`{re.sub(r'[^A-Za-z0-9 ,._()-]', '', d.architecture.title or d.architecture.name)} "
-                          f"<../{s}/index>`"
-                          for s, d in alts)
-        text = ("\nAlternative: Pacemaker\n----------------------\n\n"
-                "If these limitations are a concern, the same services can run under Pacemaker: corosync "
-                "keeps a quorum and fences a lost node, so a partition leaves the virtual IP on the majority "
-                f"side only and active/passive services fail over by themselves: {links}.")
+        links = ", ".join(
+            f":doc:`{re.sub(r'[^A-Za-z0-9 ,._()-]', '', d.architecture.title or d.architecture.name)} <../{s}/index>`"
+            for s, d in alts
+        )
+        text = (
+            "\nAlternative: Pacemaker\n----------------------\n\n"
+            "If these limitations are a concern, the same services can run under Pacemaker: corosync "
+            "keeps a quorum and fences a lost node, so a partition leaves the virtual IP on the majority "
+            f"side only and active/passive services fail over by themselves: {links}."
+        )
         if (srcdir / "drills-pacemaker.rst").is_file():
-            text += (" The :doc:`Pacemaker drill </drills-pacemaker>` measured the same partition side by "
-                     "side with keepalived's split brain.")
+            text += (
+                " The :doc:`Pacemaker drill </drills-pacemaker>` measured the same partition side by "
+                "side with keepalived's split brain."
+            )
         out[slug] = text + "\n"
     return out
 
@@ -372,10 +397,12 @@ def _drill_section(pages: list[tuple[str, str]]) -> str:
     """The model document's link to the drills measured on it (titles: :data:`OPTIONAL_PAGES`); the
     drill pages sit under the document in the navigation (a hidden toctree), not at the top level."""
     links = ", ".join(f":doc:`{title} </{doc}>`" for doc, title in pages)
-    return ("\nMeasured failover\n-----------------\n\n"
-            "A drill ran this architecture's generated configuration with the real daemons on a lab of "
-            f"network namespaces, broke it as the analysis says it breaks, and measured: {links}.\n\n"
-            ".. toctree::\n   :hidden:\n\n" + "".join(f"   /{doc}\n" for doc, _ in pages))
+    return (
+        "\nMeasured failover\n-----------------\n\n"
+        "A drill ran this architecture's generated configuration with the real daemons on a lab of "
+        f"network namespaces, broke it as the analysis says it breaks, and measured: {links}.\n\n"
+        ".. toctree::\n   :hidden:\n\n" + "".join(f"   /{doc}\n" for doc, _ in pages)
+    )
 
 
 def _explorer(app: Sphinx, dep: Any, slug: str) -> dict[str, bytes]:
@@ -384,7 +411,7 @@ def _explorer(app: Sphinx, dep: Any, slug: str) -> dict[str, bytes]:
 
     try:
         files = explorer(dep, slug=slug, k=app.config.hamodel_k)
-    except Exception as exc:  # noqa: BLE001 - reported as the model's warning
+    except Exception as exc:
         raise ModelFailure(f"the failure explorer could not be built: {type(exc).__name__}: {exc}") from None
     pages: set[str] = app.__dict__.setdefault("_hamodel_explorer_pages", set())
     pages.add(posixpath.normpath(f"{Path(app.config.hamodel_output).as_posix()}/{slug}/explorer"))
@@ -393,10 +420,12 @@ def _explorer(app: Sphinx, dep: Any, slug: str) -> dict[str, bytes]:
 
 def _explorer_section() -> str:
     """The model document's link to its failure explorer."""
-    return ("\nFailure explorer\n----------------\n\n"
-            "Fail components of this architecture one by one or together and see which services stay up, "
-            "with the findings that explain it: :doc:`explorer`.\n\n"
-            ".. toctree::\n   :hidden:\n\n   explorer\n")
+    return (
+        "\nFailure explorer\n----------------\n\n"
+        "Fail components of this architecture one by one or together and see which services stay up, "
+        "with the findings that explain it: :doc:`explorer`.\n\n"
+        ".. toctree::\n   :hidden:\n\n   explorer\n"
+    )
 
 
 def _explorer_assets(app: Sphinx, config: Any) -> None:
@@ -423,8 +452,9 @@ def _optional_toctree(app: Sphinx, attached: frozenset[str] = frozenset()) -> st
     """
     src = Path(app.srcdir)
     # A drill page of a published model sits under that model's document; only the others are listed here.
-    present = [(doc, title) for doc, title in OPTIONAL_PAGES.items() if (src / f"{doc}.rst").is_file()
-               and doc not in attached]
+    present = [
+        (doc, title) for doc, title in OPTIONAL_PAGES.items() if (src / f"{doc}.rst").is_file() and doc not in attached
+    ]
     if not present:
         return ""
     lines = [".. toctree::", "   :maxdepth: 2", "   :caption: Operations", ""]
@@ -464,8 +494,11 @@ class _ModelDirective(SphinxDirective):
 
         try:
             path, dep = self.model()
-            extras = _extras(self.env.app, path, dep, with_diagrams=False) if self.section in (
-                "scenarios", "availability", "configs") else None
+            extras = (
+                _extras(self.env.app, path, dep, with_diagrams=False)
+                if self.section in ("scenarios", "availability", "configs")
+                else None
+            )
         except ModelFailure as exc:
             return self.warn(f"{self.arguments[0]}: {exc}")
         return self.parse(render_section(dep, self.section, slug=_slug(path), extras=extras))
@@ -498,7 +531,7 @@ class DiagramDirective(_ModelDirective):
         stem = finding_stem(finding) if finding else view
         try:
             images = render(dep, view, finding=finding)
-        except Exception as exc:  # noqa: BLE001 - graphviz failure is a build warning
+        except Exception as exc:
             return self.warn(f"{self.arguments[0]}: diagram failed: {exc}")
         key = hashlib.sha256(str(path).encode()).hexdigest()[:8]
         rel = f"{self.env.app.config.hamodel_output}/_diagrams/{_slug(path)}-{key}/{stem}"
@@ -548,8 +581,14 @@ class CliDirective(SphinxDirective):
                         text += f" (default: {p.default})"
                 rows.append((names, " ".join(text.split())))
             if rows:
-                lines += [".. list-table::", "   :header-rows: 1", "   :widths: 30 70", "",
-                          "   * - Argument / option", "     - Meaning"]
+                lines += [
+                    ".. list-table::",
+                    "   :header-rows: 1",
+                    "   :widths: 30 70",
+                    "",
+                    "   * - Argument / option",
+                    "     - Meaning",
+                ]
                 for names, text in rows:
                     lines += [f"   * - ``{names}``", f"     - {_escape(text) or chr(0x2014)}"]
                 lines.append("")
@@ -567,8 +606,9 @@ class FindingKindsDirective(SphinxDirective):
 
     def run(self) -> list[nodes.Node]:
         container = nodes.container(classes=["hamodel", "hamodel-finding-kinds"])
-        self.state.nested_parse(StringList(findings_table_rst(), source="<hamodel findings>"), self.content_offset,
-                                container)
+        self.state.nested_parse(
+            StringList(findings_table_rst(), source="<hamodel findings>"), self.content_offset, container
+        )
         return [container]
 
 
@@ -576,12 +616,24 @@ def findings_table_rst() -> list[str]:
     """The rST list-table of every finding rule: id, kind, severities, meaning."""
     from hamodel.analysis import catalogue
 
-    lines = [".. list-table::", "   :header-rows: 1", "   :widths: 24 18 10 48", "",
-             "   * - Finding id", "     - Kind", "     - Severity", "     - Meaning and usual fix"]
+    lines = [
+        ".. list-table::",
+        "   :header-rows: 1",
+        "   :widths: 24 18 10 48",
+        "",
+        "   * - Finding id",
+        "     - Kind",
+        "     - Severity",
+        "     - Meaning and usual fix",
+    ]
     for rule in catalogue.RULES:
         ident = re.sub(r"\{(\w+)\}", r"<\1>", rule.id)
-        lines += [f"   * - ``{ident}``", f"     - {rule.kind}",
-                  f"     - {' / '.join(s.value for s in rule.severities)}", f"     - {rule.doc}"]
+        lines += [
+            f"   * - ``{ident}``",
+            f"     - {rule.kind}",
+            f"     - {' / '.join(s.value for s in rule.severities)}",
+            f"     - {rule.doc}",
+        ]
     return [*lines, ""]
 
 
@@ -592,8 +644,11 @@ def _escape(text: str) -> str:
 
 
 def _directive(section: str) -> type[_ModelDirective]:
-    return type(f"{section.title()}Directive", (_ModelDirective,), {"section": section,
-                                                                     "__doc__": f"``.. hamodel-{section}:: MODEL``"})
+    return type(
+        f"{section.title()}Directive",
+        (_ModelDirective,),
+        {"section": section, "__doc__": f"``.. hamodel-{section}:: MODEL``"},
+    )
 
 
 def setup(app: Sphinx) -> dict[str, Any]:
@@ -615,4 +670,3 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.add_directive("hamodel-cli", CliDirective)
     app.add_directive("hamodel-finding-kinds", FindingKindsDirective)
     return {"version": "0.1", "parallel_read_safe": False, "parallel_write_safe": True}
-

@@ -1,6 +1,6 @@
 """The HA strategies, importable as ``from hamodel.strategies import Vrrp``."""
 
-from hamodel.model.strategies import (  # noqa: F401
+from hamodel.model.strategies import (
     STRATEGY_TITLES,
     ActivePassive,
     AppCluster,

@@ -12,7 +12,8 @@ terminal; :class:`hamodel.terminal.SafeConsole` is the net under every print.
 from __future__ import annotations
 
 import hashlib
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from rich.console import Group
 from rich.markup import escape
@@ -26,8 +27,13 @@ from hamodel.deployment import Finding, Severity
 from hamodel.errors import printable
 from hamodel.model import Architecture
 
-SEVERITY_STYLE = {Severity.CRITICAL: "bold red", Severity.HIGH: "red", Severity.MEDIUM: "yellow",
-                  Severity.LOW: "cyan", Severity.INFO: "dim"}
+SEVERITY_STYLE = {
+    Severity.CRITICAL: "bold red",
+    Severity.HIGH: "red",
+    Severity.MEDIUM: "yellow",
+    Severity.LOW: "cyan",
+    Severity.INFO: "dim",
+}
 
 
 def _t(text: str) -> str:
@@ -87,11 +93,11 @@ def findings_view(findings: Iterable[Finding], title: str = "findings", width: i
 def findings_blocks(findings: Iterable[Finding], title: str = "findings"):
     """One block per finding, readable at 80 columns::
 
-        HIGH  spof:cinder-volume  open
-          cinder-volume is a single point of failure
-          scenario    node:ctl-1
-          impact      ...text wrapped under its label...
-          mitigation  ...
+    HIGH  spof:cinder-volume  open
+      cinder-volume is a single point of failure
+      scenario    node:ctl-1
+      impact      ...text wrapped under its label...
+      mitigation  ...
     """
     parts: list = [Text(_t(title), style="bold", justify="center")]
     for f in findings:
@@ -100,8 +106,9 @@ def findings_blocks(findings: Iterable[Finding], title: str = "findings"):
         head.append("  ")
         head.append(_t(f.id), style="bold")
         head.append("  ")
-        head.append(_t(f"accepted: {f.acknowledged}") if f.acknowledged else "open",
-                    style="green" if f.acknowledged else "")
+        head.append(
+            _t(f"accepted: {f.acknowledged}") if f.acknowledged else "open", style="green" if f.acknowledged else ""
+        )
         rows = Table.grid(padding=(0, 2))
         rows.add_column(style="dim", no_wrap=True)
         rows.add_column(overflow="fold")
@@ -137,16 +144,34 @@ def findings_table(findings: Iterable[Finding], title: str = "findings"):
 
 def availability_table(name: str, estimates: dict) -> Table:
     t = Table(title=f"{_t(name)}: steady-state availability (independent failures)")
-    for col, just in (("service", "left"), ("availability", "right"), ("nines", "right"),
-                      ("downtime / year", "right"), ("cut sets", "right"), ("exact", "left")):
+    for col, just in (
+        ("service", "left"),
+        ("availability", "right"),
+        ("nines", "right"),
+        ("downtime / year", "right"),
+        ("cut sets", "right"),
+        ("exact", "left"),
+    ):
         t.add_column(col, justify=just)  # type: ignore[arg-type]
     for s, a in sorted(estimates.items(), key=lambda kv: (kv[1].availability, kv[0])):
-        t.add_row(_t(s), f"{a.availability:.6f}", f"{a.nines:.2f}", f"{a.unavailability * 8766:.2f} h",
-                  (str(a.cut_sets) if a.cut_sets < 10**6 else f"{a.cut_sets:.2e}") + ("" if a.cut_sets_complete else "+"), "yes" if a.exact else "no (truncated)")
-        if a.reads is not None:   # a single writer: writes above, reads (any replica answers) here
+        t.add_row(
+            _t(s),
+            f"{a.availability:.6f}",
+            f"{a.nines:.2f}",
+            f"{a.unavailability * 8766:.2f} h",
+            (str(a.cut_sets) if a.cut_sets < 10**6 else f"{a.cut_sets:.2e}") + ("" if a.cut_sets_complete else "+"),
+            "yes" if a.exact else "no (truncated)",
+        )
+        if a.reads is not None:  # a single writer: writes above, reads (any replica answers) here
             r = a.reads
-            t.add_row(_t(f"{s} (reads)"), f"{r.availability:.6f}", f"{r.nines:.2f}", f"{r.unavailability * 8766:.2f} h",
-                      str(r.cut_sets) + ("" if r.cut_sets_complete else "+"), "yes" if r.exact else "no (truncated)")
+            t.add_row(
+                _t(f"{s} (reads)"),
+                f"{r.availability:.6f}",
+                f"{r.nines:.2f}",
+                f"{r.unavailability * 8766:.2f} h",
+                str(r.cut_sets) + ("" if r.cut_sets_complete else "+"),
+                "yes" if r.exact else "no (truncated)",
+            )
     return t
 
 
@@ -154,12 +179,24 @@ def fix_first_table(name: str, rows: list) -> Table:
     # "saves": downtime per year summed over services if the component never
     # failed; Birnbaum and Fussell-Vesely (FV) for the service it affects most.
     t = Table(title=f"{_t(name)}: what to fix first")
-    for col, just in (("component", "left"), ("saves / year", "right"), ("services", "right"),
-                      ("worst for", "left"), ("Birnbaum", "right"), ("FV", "right")):
+    for col, just in (
+        ("component", "left"),
+        ("saves / year", "right"),
+        ("services", "right"),
+        ("worst for", "left"),
+        ("Birnbaum", "right"),
+        ("FV", "right"),
+    ):
         t.add_column(col, justify=just, overflow="fold")  # type: ignore[arg-type]
     for f in rows:
-        t.add_row(escape(_t(f.component)), f"{f.hours_per_year:.3f} h", str(len(f.services)), escape(_t(f.top_service)),
-                  f"{f.birnbaum:.3g}", f"{f.fussell_vesely:.3f}")
+        t.add_row(
+            escape(_t(f.component)),
+            f"{f.hours_per_year:.3f} h",
+            str(len(f.services)),
+            escape(_t(f.top_service)),
+            f"{f.birnbaum:.3g}",
+            f"{f.fussell_vesely:.3f}",
+        )
     return t
 
 
@@ -177,8 +214,14 @@ def files_table(title: str, files: Any) -> Table:
 def recovery_table_view(name: str, table: Any) -> Table:
     """Predicted recovery against the policy: the rows that have a target."""
     t = Table(title=f"{name}: recovery objectives")
-    for col, just in (("service", "left"), ("disruption", "left"), ("predicted RTO", "right"), ("target", "right"),
-                      ("dominated by", "left"), ("RPO", "left")):
+    for col, just in (
+        ("service", "left"),
+        ("disruption", "left"),
+        ("predicted RTO", "right"),
+        ("target", "right"),
+        ("dominated by", "left"),
+        ("RPO", "left"),
+    ):
         t.add_column(col, justify=just, overflow="fold")  # type: ignore[arg-type]
     for r in table.rows:
         rto, rpo = table.target(r.service, "rto", r.disruption), table.target(r.service, "rpo", r.disruption)
@@ -187,6 +230,12 @@ def recovery_table_view(name: str, table: Any) -> Table:
         pred = ("down" if r.down else "unknown") if r.rto_s is None else f"{r.rto_s[0]:g}-{r.rto_s[1]:g} s"
         ok = r.rto_s is not None and (rto is None or r.rto_s[1] <= rto)
         pred_text = Text(pred, style="green" if ok else "red")
-        t.add_row(escape(r.service), r.disruption, pred_text, "-" if rto is None else f"{rto:g} s",
-                  escape(r.dominated_by or r.note), escape(r.rpo))
+        t.add_row(
+            escape(r.service),
+            r.disruption,
+            pred_text,
+            "-" if rto is None else f"{rto:g} s",
+            escape(r.dominated_by or r.note),
+            escape(r.rpo),
+        )
     return t

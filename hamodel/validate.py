@@ -29,10 +29,10 @@ import secrets
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Mapping, Sequence
 
 from hamodel.generators.keepalived import MAX_LINE as KEEPALIVED_LINE_LIMIT
 from hamodel.model import Architecture
@@ -82,8 +82,26 @@ def _write_private(f: Path, data: bytes) -> None:
 
 def _self_signed(folder: Path) -> Path:
     key, crt, pem = folder / "key.pem", folder / "crt.pem", folder / "combined.pem"
-    rc, out = _run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                    "-nodes", "-subj", "/CN=hamodel-validate", "-days", "2", "-keyout", str(key), "-out", str(crt)])
+    rc, out = _run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-subj",
+            "/CN=hamodel-validate",
+            "-days",
+            "2",
+            "-keyout",
+            str(key),
+            "-out",
+            str(crt),
+        ]
+    )
     if rc != 0:
         raise RuntimeError(f"openssl could not make a test certificate: {out}")
     pem.write_bytes(crt.read_bytes() + key.read_bytes())
@@ -106,8 +124,10 @@ def line_limit_check(conf: bytes, limit: int, daemon: str, path: str) -> CheckRe
     problems = []
     for no, line in enumerate(conf.split(b"\n"), 1):
         if len(line) > limit:
-            problems.append(f"{path}:{no}: line of {len(line)} bytes; {daemon} reads at most {limit} "
-                            "and would parse the rest as another line")
+            problems.append(
+                f"{path}:{no}: line of {len(line)} bytes; {daemon} reads at most {limit} "
+                "and would parse the rest as another line"
+            )
         if b"\0" in line:
             problems.append(f"{path}:{no}: NUL byte; {daemon} would ignore the rest of the line")
     if not problems:
@@ -153,9 +173,12 @@ def namespace(interfaces: Interfaces, prefix: str = "hmv") -> Iterator[str]:
             peer = f"hmvp{i}"
             while peer in devices:
                 peer += "x"
-            for cmd in (["link", "add", dev, "type", "veth", "peer", "name", peer],
-                        ["addr", "add", addr, "dev", dev] + (["nodad"] if ":" in addr else []),
-                        ["link", "set", dev, "up"], ["link", "set", peer, "up"]):
+            for cmd in (
+                ["link", "add", dev, "type", "veth", "peer", "name", peer],
+                ["addr", "add", addr, "dev", dev] + (["nodad"] if ":" in addr else []),
+                ["link", "set", dev, "up"],
+                ["link", "set", peer, "up"],
+            ):
                 subprocess.run(["ip", "-n", name, *cmd], check=True, capture_output=True)
         subprocess.run(["ip", "-n", name, "link", "set", "lo", "up"], check=True, capture_output=True)
         yield name
@@ -179,7 +202,9 @@ def keepalived_check(conf: bytes, interfaces: Interfaces, path: str = "keepalive
             cmd = ["ip", "netns", "exec", ns, "keepalived", "-t", "-f", str(f)]
             rc, out = _run(cmd)
             out = _scrub(out, conf)
-        return CheckResult(path, "keepalived -t -f " + path + f" (in a namespace with {', '.join(d for d, _ in interfaces)})", rc, out)
+        return CheckResult(
+            path, "keepalived -t -f " + path + f" (in a namespace with {', '.join(d for d, _ in interfaces)})", rc, out
+        )
 
 
 def node_interfaces(arch: Architecture, node: str) -> list[tuple[str, str]]:
@@ -206,8 +231,12 @@ def _scrub_cib(output: str, cib: bytes) -> str:
         root = ET.fromstring(cib)
     except ET.ParseError:
         return "\n".join(line for line in output.splitlines() if "Partial" not in line and "value=" not in line)
-    values = {nv.get("value") or "" for prim in root.iter("primitive") if prim.get("class") == "stonith"
-              for nv in prim.iter("nvpair")} - {""}
+    values = {
+        nv.get("value") or ""
+        for prim in root.iter("primitive")
+        if prim.get("class") == "stonith"
+        for nv in prim.iter("nvpair")
+    } - {""}
     for value in sorted(values, key=len, reverse=True):  # longest first: no value is left half replaced
         if len(value) >= 3:
             output = output.replace(value, "<fence parameter>")
@@ -246,8 +275,9 @@ def corosync_check(conf: bytes, interfaces: Interfaces, path: str = "corosync.co
             rc, out = _run(["ip", "netns", "exec", ns, "corosync", "-t", "-c", str(f)], timeout=60)
     if rc == 0 and _DIAGNOSTIC.search(out):
         rc = 1
-    return CheckResult(path, f"corosync -t -c {path} (in a namespace with {', '.join(a for _, a in interfaces)})",
-                       rc, out)
+    return CheckResult(
+        path, f"corosync -t -c {path} (in a namespace with {', '.join(a for _, a in interfaces)})", rc, out
+    )
 
 
 def _cib_sections(cib: bytes) -> dict[str, object]:
@@ -312,15 +342,19 @@ def promtool_checks(files: Mapping[str, bytes]) -> list[CheckResult]:
         base = root / "monitoring"
         rules = sorted(r for r in mon if r.startswith("monitoring/rules/"))
         tests = sorted(r for r in mon if r.startswith("monitoring/tests/"))
-        for argv, rel in ((["check", "config", "prometheus.yml"], "monitoring/prometheus.yml"),
-                          (["check", "rules", *[r.removeprefix("monitoring/") for r in rules]], "monitoring/rules"),
-                          (["test", "rules", *[r.removeprefix("monitoring/") for r in tests]], "monitoring/tests")):
+        for argv, rel in (
+            (["check", "config", "prometheus.yml"], "monitoring/prometheus.yml"),
+            (["check", "rules", *[r.removeprefix("monitoring/") for r in rules]], "monitoring/rules"),
+            (["test", "rules", *[r.removeprefix("monitoring/") for r in tests]], "monitoring/tests"),
+        ):
             if len(argv) == 2:
                 continue
-            p = subprocess.run(["promtool", *argv], cwd=base, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               timeout=120)
-            results.append(CheckResult(rel, "promtool " + " ".join(argv), p.returncode,
-                                       p.stdout.decode("utf-8", "replace")))
+            p = subprocess.run(
+                ["promtool", *argv], cwd=base, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120
+            )
+            results.append(
+                CheckResult(rel, "promtool " + " ".join(argv), p.returncode, p.stdout.decode("utf-8", "replace"))
+            )
     return results
 
 

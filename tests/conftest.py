@@ -13,8 +13,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
@@ -73,8 +73,10 @@ def _missing(tools: tuple[str, ...], root: bool) -> list[str]:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
-        "markers", "requires(*tools, root=False): skip, naming what is missing, unless every tool is on PATH "
-        "(and the tests run as root when root=True)")
+        "markers",
+        "requires(*tools, root=False): skip, naming what is missing, unless every tool is on PATH "
+        "(and the tests run as root when root=True)",
+    )
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:

@@ -33,9 +33,16 @@ def small_models(draw):
     links = "mesh" if draw(st.booleans()) or n_sw < 3 else [("sw0", "sw1"), ("sw1", "sw2")]
     net = Network("lan", subnet="10.0.0.0/24", switches=switches, links=links)
     vip = VirtualIP("vip", "10.0.0.100", network=net)
-    nodes = [Node(f"n{i}", roles={"r"}, domains=[Rack(f"rack{draw(st.integers(0, n_racks - 1))}")],
-                  addresses={net: f"10.0.0.{10 + i}"}, switch=switches[draw(st.integers(0, n_sw - 1))])
-             for i in range(n_nodes)]
+    nodes = [
+        Node(
+            f"n{i}",
+            roles={"r"},
+            domains=[Rack(f"rack{draw(st.integers(0, n_racks - 1))}")],
+            addresses={net: f"10.0.0.{10 + i}"},
+            switch=switches[draw(st.integers(0, n_sw - 1))],
+        )
+        for i in range(n_nodes)
+    ]
     names = [n.name for n in nodes]
     n_svc = draw(st.integers(1, 4))
     kinds = [draw(st.sampled_from(STRATS)) for _ in range(n_svc)]
@@ -76,10 +83,19 @@ def small_models(draw):
             strat = Sharded()
         services.append(Service(name, on="r", depends_on=deps, strategy=strat, **kw))
         placement[name] = inst
-    pcmk = PacemakerCluster(on=["r"], fencing=draw(st.booleans())) if draw(st.booleans()) or any(
-        k in ("pcmk_vip", "ap_pcmk") for k in kinds) else None
-    arch = Architecture("random", nodes=nodes, networks=[net], vips=[vip, *([ap_addr] if ap_vip else [])],
-                        services=services, pacemaker=pcmk)
+    pcmk = (
+        PacemakerCluster(on=["r"], fencing=draw(st.booleans()))
+        if draw(st.booleans()) or any(k in ("pcmk_vip", "ap_pcmk") for k in kinds)
+        else None
+    )
+    arch = Architecture(
+        "random",
+        nodes=nodes,
+        networks=[net],
+        vips=[vip, *([ap_addr] if ap_vip else [])],
+        services=services,
+        pacemaker=pcmk,
+    )
     return arch, Placement(placement)
 
 
@@ -95,8 +111,9 @@ def dc_models(draw):
     shared = draw(st.booleans())
     trunk = [Trunk("t01", "sw0", "sw1")] + ([("sw1", "sw2")] if len(sws) == 3 else [])
     lan = Network("lan", subnet="10.0.0.0/24", switches=sws, links=trunk if shared else "mesh")
-    stor = Network("stor", subnet="10.1.0.0/24", switches=sws[:2], links=[Trunk("t01", "sw0", "sw1")] if shared
-                   else "mesh")
+    stor = Network(
+        "stor", subnet="10.1.0.0/24", switches=sws[:2], links=[Trunk("t01", "sw0", "sw1")] if shared else "mesh"
+    )
     two_nets = draw(st.booleans())
     vip = VirtualIP("vip", "10.0.0.100", network=lan)
     nodes = []
@@ -128,16 +145,24 @@ def dc_models(draw):
         placement["wit"] = [draw(st.sampled_from(names))]
     leaders = some()
     # Patroni-like (steps down) or Sentinel-like, with min-replicas-to-write.
-    services.append(Service("leader", on="r", strategy=Elected(
-        by="coord", steps_down=draw(st.booleans()), min_replicas=draw(st.integers(0, min(2, len(leaders) - 1))))))
+    services.append(
+        Service(
+            "leader",
+            on="r",
+            strategy=Elected(
+                by="coord", steps_down=draw(st.booleans()), min_replicas=draw(st.integers(0, min(2, len(leaders) - 1)))
+            ),
+        )
+    )
     placement["leader"] = leaders
     kind = draw(st.sampled_from(["vrrp", "pcmk"]))
     services.append(Service("lb", on="r", strategy=Vrrp(vip) if kind == "vrrp" else PacemakerVip(vip)))
     placement["lb"] = some()
     services.append(Service("ap", on="r", strategy=ActivePassive(manager="pacemaker")))
     placement["ap"] = some()
-    services.append(Service("web", on="r", depends_on=["leader"] if draw(st.booleans()) else [],
-                            strategy=BehindVip(vip, port=80)))
+    services.append(
+        Service("web", on="r", depends_on=["leader"] if draw(st.booleans()) else [], strategy=BehindVip(vip, port=80))
+    )
     placement["web"] = some()
     qd = draw(st.sampled_from(["none", "two_node", "qdevice"]))
     pcmk_on = ["r"]
@@ -145,10 +170,18 @@ def dc_models(draw):
         nodes.append(Node("q", roles={"arb"}, addresses={lan: "10.0.0.99"}, switch=sws[-1], domains=[feeds[1]]))
     elif qd == "two_node" and n_nodes != 2:
         qd = "none"
-    pcmk = PacemakerCluster(on=pcmk_on, fencing=draw(st.booleans()), two_node=qd == "two_node",
-                            qdevice="q" if qd == "qdevice" else None)
-    arch = Architecture("dc", domains=[room], nodes=nodes, networks=[lan, stor] if two_nets else [lan], vips=[vip],
-                        services=services, pacemaker=pcmk)
+    pcmk = PacemakerCluster(
+        on=pcmk_on, fencing=draw(st.booleans()), two_node=qd == "two_node", qdevice="q" if qd == "qdevice" else None
+    )
+    arch = Architecture(
+        "dc",
+        domains=[room],
+        nodes=nodes,
+        networks=[lan, stor] if two_nets else [lan],
+        vips=[vip],
+        services=services,
+        pacemaker=pcmk,
+    )
     return arch, Placement(placement)
 
 
@@ -165,40 +198,65 @@ def lb_models(draw):
     n = draw(st.integers(1, 4))
     ipv6 = draw(st.booleans())
     if ipv6:
-        lan, vip_addr, addrs = Network("lan", subnet="fd00:20::/64"), "fd00:20::100", [f"fd00:20::{i + 10}" for i in range(1, n + 1)]
+        lan, vip_addr, addrs = (
+            Network("lan", subnet="fd00:20::/64"),
+            "fd00:20::100",
+            [f"fd00:20::{i + 10}" for i in range(1, n + 1)],
+        )
     else:
-        lan, vip_addr, addrs = Network("lan", subnet="10.20.0.0/24"), "10.20.0.100", [f"10.20.0.{i + 10}" for i in range(1, n + 1)]
+        lan, vip_addr, addrs = (
+            Network("lan", subnet="10.20.0.0/24"),
+            "10.20.0.100",
+            [f"10.20.0.{i + 10}" for i in range(1, n + 1)],
+        )
     vip = VirtualIP("vip", vip_addr, network=lan)
     devices = draw(st.sampled_from(["eth0", "ens3", "bond0.100"]))
-    nodes = [Node(f"lb{i}", roles={"lb"}, interfaces=[{"network": "lan", "address": a, "device": devices}])
-             for i, a in enumerate(addrs, 1)]
-    vrrp = Vrrp(vip, track="haproxy", preempt=draw(st.booleans()), unicast=draw(st.booleans()),
-                advert_int=draw(st.integers(1, 5)),
-                garp_master_refresh_s=draw(st.none() | st.integers(1, 60)),
-                notify=draw(st.none() | st.just("/usr/local/bin/vrrp-notify")),
-                # VRRPv3 (IPv6) has no auth: that refusal is tested in test_configs.py
-                auth=None if ipv6 else draw(st.none() | st.just({"env": "HYP_VRRP"})))
+    nodes = [
+        Node(f"lb{i}", roles={"lb"}, interfaces=[{"network": "lan", "address": a, "device": devices}])
+        for i, a in enumerate(addrs, 1)
+    ]
+    vrrp = Vrrp(
+        vip,
+        track="haproxy",
+        preempt=draw(st.booleans()),
+        unicast=draw(st.booleans()),
+        advert_int=draw(st.integers(1, 5)),
+        garp_master_refresh_s=draw(st.none() | st.integers(1, 60)),
+        notify=draw(st.none() | st.just("/usr/local/bin/vrrp-notify")),
+        # VRRPv3 (IPv6) has no auth: that refusal is tested in test_configs.py
+        auth=None if ipv6 else draw(st.none() | st.just({"env": "HYP_VRRP"})),
+    )
     services = [Service("haproxy", on="lb", ports=[9300], strategy=vrrp)]
     ports = draw(st.lists(st.sampled_from(PORTS), min_size=0, max_size=3, unique=True))
     for i, port in enumerate(ports):
         mode = draw(st.sampled_from(["tcp", "http"]))
-        services.append(dict(
-            name=f"api{i}", on="lb", replicas=draw(st.integers(1, n)),
-            strategy=dict(
-                kind="behind_vip", vip="vip", ports=[port], mode=mode,
-                balance=draw(st.sampled_from(["roundrobin", "leastconn", "source", "first"])),
-                sticky=mode == "http" and draw(st.booleans()),
-                single_writer=mode == "tcp" and draw(st.booleans()),
-                check=dict(inter_ms=draw(st.sampled_from([500, 1000, 2000])), rise=draw(st.integers(1, 3)),
-                           fall=draw(st.integers(1, 3)), http_path=draw(st.none() | st.just("/health")),
-                           port=draw(st.none() | st.just(9200))),
-                timeout_client_s=draw(st.none() | st.integers(1, 7200)),
-                timeout_server_s=draw(st.none() | st.integers(1, 7200)),
-                tcp_keepalive=draw(st.booleans()),
-                tls={"certificate": "/etc/ssl/private/api.pem"} if port == 443 else None,
-                accept_single_backend=draw(st.booleans()),
-                backend_port_offset=draw(st.sampled_from([0, 10000])),
-            )))
-    return dict(name="hypothesis", nodes=nodes, networks=[lan], vips=[vip], services=services)
-
-
+        services.append(
+            {
+                "name": f"api{i}",
+                "on": "lb",
+                "replicas": draw(st.integers(1, n)),
+                "strategy": {
+                    "kind": "behind_vip",
+                    "vip": "vip",
+                    "ports": [port],
+                    "mode": mode,
+                    "balance": draw(st.sampled_from(["roundrobin", "leastconn", "source", "first"])),
+                    "sticky": mode == "http" and draw(st.booleans()),
+                    "single_writer": mode == "tcp" and draw(st.booleans()),
+                    "check": {
+                        "inter_ms": draw(st.sampled_from([500, 1000, 2000])),
+                        "rise": draw(st.integers(1, 3)),
+                        "fall": draw(st.integers(1, 3)),
+                        "http_path": draw(st.none() | st.just("/health")),
+                        "port": draw(st.none() | st.just(9200)),
+                    },
+                    "timeout_client_s": draw(st.none() | st.integers(1, 7200)),
+                    "timeout_server_s": draw(st.none() | st.integers(1, 7200)),
+                    "tcp_keepalive": draw(st.booleans()),
+                    "tls": {"certificate": "/etc/ssl/private/api.pem"} if port == 443 else None,
+                    "accept_single_backend": draw(st.booleans()),
+                    "backend_port_offset": draw(st.sampled_from([0, 10000])),
+                },
+            }
+        )
+    return {"name": "hypothesis", "nodes": nodes, "networks": [lan], "vips": [vip], "services": services}

@@ -9,13 +9,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from hamodel.generators.configs import build_configs
 
 from hamodel.adopt import AdoptError, import_folder
 from hamodel.adopt.collected import read_collected
 from hamodel.adopt.drift import drift, drift_sarif
 from hamodel.adopt.layout import as_collected
 from hamodel.analysis.placement import lock_path_for
-from hamodel.generators.configs import build_configs
 from hamodel.loader import load
 from hamodel.pipeline import resolve
 
@@ -48,14 +48,22 @@ def test_drift_is_semantic(multirack, tmp_path):
     col = tmp_path / "c"
     shutil.copytree(root, col)
     # not drift: reordered backends, a changed comment, reordered sections
-    _edit(col, "lb-1/etc/haproxy/haproxy.cfg",
-          "    server ctl-1 10.10.0.21:5000 check inter 1000 rise 2 fall 3\n    server ctl-2 10.10.0.22:5000 check inter 1000 rise 2 fall 3\n",
-          "    server ctl-2 10.10.0.22:5000 check inter 1000 rise 2 fall 3\n    server ctl-1 10.10.0.21:5000 check inter 1000 rise 2 fall 3\n")
+    _edit(
+        col,
+        "lb-1/etc/haproxy/haproxy.cfg",
+        "    server ctl-1 10.10.0.21:5000 check inter 1000 rise 2 fall 3\n    server ctl-2 10.10.0.22:5000 check inter 1000 rise 2 fall 3\n",
+        "    server ctl-2 10.10.0.22:5000 check inter 1000 rise 2 fall 3\n    server ctl-1 10.10.0.21:5000 check inter 1000 rise 2 fall 3\n",
+    )
     _edit(col, "lb-1/etc/haproxy/haproxy.cfg", "# keystone on", "# edited by hand: keystone on")
     _edit(col, "lb-2/etc/keepalived/keepalived.conf", "# haproxy:", "! a keepalived comment\n# haproxy:")
     assert drift(arch, files, col).items == []
     # drift: a changed timeout, a missing backend, a different priority, a moved VIP
-    _edit(col, "lb-1/etc/haproxy/haproxy.cfg", "timeout server 3600s\n    server ctl-1", "timeout server 7200s\n    server ctl-1")
+    _edit(
+        col,
+        "lb-1/etc/haproxy/haproxy.cfg",
+        "timeout server 3600s\n    server ctl-1",
+        "timeout server 7200s\n    server ctl-1",
+    )
     _edit(col, "lb-1/etc/haproxy/haproxy.cfg", "    server ctl-3 10.10.0.23:9696 check inter 1000 rise 2 fall 3\n", "")
     _edit(col, "lb-2/etc/keepalived/keepalived.conf", "priority 110", "priority 130")
     _edit(col, "lb-3/etc/keepalived/keepalived.conf", "10.10.0.10/24", "10.10.0.99/24")
@@ -83,7 +91,8 @@ def test_missing_file_is_drift(multirack, tmp_path):
     (col / "lb-3/etc/keepalived/keepalived.conf").unlink()
     items = drift(arch, files, col).items
     assert [(d.node, d.file, d.message) for d in items] == [
-        ("lb-3", "etc/keepalived/keepalived.conf", "missing on the node: the model generates it")]
+        ("lb-3", "etc/keepalived/keepalived.conf", "missing on the node: the model generates it")
+    ]
 
 
 def _node(tmp_path: Path, rel: str, data: bytes | str) -> Path:
@@ -93,18 +102,25 @@ def _node(tmp_path: Path, rel: str, data: bytes | str) -> Path:
     return tmp_path
 
 
-@pytest.mark.parametrize("rel,data,message", [
-    ("etc/haproxy/haproxy.cfg", b"global\n\x00\x01binary", "binary data"),
-    ("etc/haproxy/haproxy.cfg", b"global\n  maxconn \xff\xfe\n", "not UTF-8"),
-    ("etc/keepalived/keepalived.conf", "a {\n" * 40 + "}\n" * 40, "nested more than"),
-    ("etc/keepalived/keepalived.conf", "vrrp_instance x {\n  state MASTER\n", "cannot parse"),
-    ("etc/keepalived/keepalived.conf", "include /etc/keepalived/keepalived.conf\n", "include loop"),
-    ("etc/keepalived/keepalived.conf", "include /etc/../../../../etc/passwd\n", "outside the node's"),
-    ("cib.xml", '<?xml version="1.0"?><!DOCTYPE lol [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;&a;">]>'
-                '<cib><configuration>&b;</configuration></cib>', "refused"),
-    ("cib.xml", "<cib><configuration>" + "<x>" * 40 + "</x>" * 40 + "</configuration></cib>", "nested more than"),
-    ("etc/haproxy/haproxy.cfg", "global\n  log 'unterminated\n", "cannot split"),
-])
+@pytest.mark.parametrize(
+    "rel,data,message",
+    [
+        ("etc/haproxy/haproxy.cfg", b"global\n\x00\x01binary", "binary data"),
+        ("etc/haproxy/haproxy.cfg", b"global\n  maxconn \xff\xfe\n", "not UTF-8"),
+        ("etc/keepalived/keepalived.conf", "a {\n" * 40 + "}\n" * 40, "nested more than"),
+        ("etc/keepalived/keepalived.conf", "vrrp_instance x {\n  state MASTER\n", "cannot parse"),
+        ("etc/keepalived/keepalived.conf", "include /etc/keepalived/keepalived.conf\n", "include loop"),
+        ("etc/keepalived/keepalived.conf", "include /etc/../../../../etc/passwd\n", "outside the node's"),
+        (
+            "cib.xml",
+            '<?xml version="1.0"?><!DOCTYPE lol [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;&a;">]>'
+            "<cib><configuration>&b;</configuration></cib>",
+            "refused",
+        ),
+        ("cib.xml", "<cib><configuration>" + "<x>" * 40 + "</x>" * 40 + "</configuration></cib>", "nested more than"),
+        ("etc/haproxy/haproxy.cfg", "global\n  log 'unterminated\n", "cannot split"),
+    ],
+)
 def test_hostile_input_is_refused(tmp_path, rel, data, message):
     with pytest.raises(AdoptError, match=message) as exc:
         read_collected(_node(tmp_path, rel, data))
@@ -120,15 +136,21 @@ def test_huge_file_is_refused(tmp_path):
 
 
 def test_hostile_names_never_reach_the_model(tmp_path):
-    conf = ("vrrp_script chk_haproxy {\n  script \"/usr/bin/pgrep -x haproxy\"\n}\n"
-            "vrrp_instance x$(reboot)<b> {\n  virtual_router_id 5\n  interface eth0\n"
-            "  virtual_ipaddress {\n    10.0.0.10/24 dev eth0\n  }\n}\n"
-            "vrrp_instance ok {\n  virtual_router_id 6\n  interface eth0\n  unicast_src_ip 10.0.0.1\n"
-            "  virtual_ipaddress {\n    10.0.0.11/24 dev eth0\n  }\n  track_script {\n    chk_haproxy\n  }\n}\n")
+    conf = (
+        'vrrp_script chk_haproxy {\n  script "/usr/bin/pgrep -x haproxy"\n}\n'
+        "vrrp_instance x$(reboot)<b> {\n  virtual_router_id 5\n  interface eth0\n"
+        "  virtual_ipaddress {\n    10.0.0.10/24 dev eth0\n  }\n}\n"
+        "vrrp_instance ok {\n  virtual_router_id 6\n  interface eth0\n  unicast_src_ip 10.0.0.1\n"
+        "  virtual_ipaddress {\n    10.0.0.11/24 dev eth0\n  }\n  track_script {\n    chk_haproxy\n  }\n}\n"
+    )
     root = _node(tmp_path, "etc/keepalived/keepalived.conf", conf)
-    _node(tmp_path, "etc/haproxy/haproxy.cfg", "global\n  maxconn 100\nlisten {{7*7}}-80\n  bind 10.0.0.11:80\n"
-          "  server a`id` 10.0.0.1:80 check\nlisten web-80\n  bind 10.0.0.11:80\n  server {{x}} 10.0.0.1:80\n"
-          "  server n1 10.0.0.1:80 check\n")
+    _node(
+        tmp_path,
+        "etc/haproxy/haproxy.cfg",
+        "global\n  maxconn 100\nlisten {{7*7}}-80\n  bind 10.0.0.11:80\n"
+        "  server a`id` 10.0.0.1:80 check\nlisten web-80\n  bind 10.0.0.11:80\n  server {{x}} 10.0.0.1:80\n"
+        "  server n1 10.0.0.1:80 check\n",
+    )
     draft = import_folder(root)
     code = draft.source.split('"""', 2)[2]
     assert "{{" not in code and "$(" not in code and "`" not in code
@@ -171,13 +193,34 @@ def test_collect_playbook_fetches_the_layout(multirack, tmp_path):
     shutil.copytree(root / "lb-1", fake)
     out = tmp_path / "fetched"
     exe = Path(sys.executable).absolute().parent / "ansible-playbook"
-    r = subprocess.run([str(exe), "-i", "lb-1,", "-c", "local", str(tmp_path / "ansible/collect.yml"),
-                        "-e", f"hamodel_collect_root={fake}", "-e", f"hamodel_collect_dir={out}",
-                        "-e", "hamodel_collect_hosts=all", "-e", f"ansible_python_interpreter={Path(sys.executable).absolute()}",
-                        "-e", "hamodel_collect_become=false"], capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [
+            str(exe),
+            "-i",
+            "lb-1,",
+            "-c",
+            "local",
+            str(tmp_path / "ansible/collect.yml"),
+            "-e",
+            f"hamodel_collect_root={fake}",
+            "-e",
+            f"hamodel_collect_dir={out}",
+            "-e",
+            "hamodel_collect_hosts=all",
+            "-e",
+            f"ansible_python_interpreter={Path(sys.executable).absolute()}",
+            "-e",
+            "hamodel_collect_become=false",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stdout[-2000:]
     assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()) == [
-        "lb-1/etc/haproxy/haproxy.cfg", "lb-1/etc/keepalived/keepalived.conf"]
+        "lb-1/etc/haproxy/haproxy.cfg",
+        "lb-1/etc/keepalived/keepalived.conf",
+    ]
     items = drift(arch, files, out).items
     assert items and all(d.node != "lb-1" for d in items)  # only the nodes it did not visit
 

@@ -9,13 +9,13 @@ import json
 from pathlib import Path
 
 import pytest
+from hamodel.generators.configs import build_configs
 
 from hamodel.adopt import import_folder
 from hamodel.adopt.canon import canonical
 from hamodel.adopt.drift import drift
 from hamodel.adopt.layout import COLLECTED_KIND, as_collected
 from hamodel.analysis.placement import lock_path_for
-from hamodel.generators.configs import build_configs
 from hamodel.loader import load
 from hamodel.pipeline import resolve
 
@@ -34,23 +34,46 @@ KIND = {v: k for k, v in COLLECTED_KIND.items()}
 #   acknowledgement: an architect's accepted finding
 DIFFERENT = {
     "openstack_keepalived": {
-        "partial-outage:neutron-lbaas-agent": "absent", "quorum-loss:mongodb": "absent",
-        "quorum-loss:rabbitmq": "absent", "quorum-loss:redis": "absent", "spof:cinder-volume": "absent",
-        "split-brain:haproxy": "switches", "no-metrics-source": "absent"},
+        "partial-outage:neutron-lbaas-agent": "absent",
+        "quorum-loss:mongodb": "absent",
+        "quorum-loss:rabbitmq": "absent",
+        "quorum-loss:redis": "absent",
+        "spof:cinder-volume": "absent",
+        "split-brain:haproxy": "switches",
+        "no-metrics-source": "absent",
+    },
     "openstack_pacemaker": {
-        "partial-outage:neutron-lbaas-agent": "absent", "quorum-loss:mongodb": "absent",
-        "monitoring-required": "supervisor", "manual-recovery": "absent"},
+        "partial-outage:neutron-lbaas-agent": "absent",
+        "quorum-loss:mongodb": "absent",
+        "monitoring-required": "supervisor",
+        "manual-recovery": "absent",
+    },
     "multirack": {
-        "cut-sets:haproxy": "domains", "cut-sets:haproxy-public": "domains", "cut-sets:memcached": "absent",
-        "cut-sets:nova-scheduler": "absent", "partial-outage:neutron-lbaas-agent": "absent",
-        "quorum-loss:rabbitmq": "absent", "site-failure:dc1": "domains", "split-brain:haproxy": "switches",
-        "spof:cinder-volume": "absent", "monitoring-required": "supervisor", "no-metrics-source": "absent"},
+        "cut-sets:haproxy": "domains",
+        "cut-sets:haproxy-public": "domains",
+        "cut-sets:memcached": "absent",
+        "cut-sets:nova-scheduler": "absent",
+        "partial-outage:neutron-lbaas-agent": "absent",
+        "quorum-loss:rabbitmq": "absent",
+        "site-failure:dc1": "domains",
+        "split-brain:haproxy": "switches",
+        "spof:cinder-volume": "absent",
+        "monitoring-required": "supervisor",
+        "no-metrics-source": "absent",
+    },
     "webplatform": {
-        "cut-sets:redis": "absent", "manual-recovery": "acknowledgement", "quorum-loss:etcd": "absent",
-        "quorum-loss:galera": "witness", "quorum-loss:sentinel": "absent", "site-failure:dc": "domains",
-        "cut-sets:galera": "witness", "monitoring-required": "supervisor",
-        "reads-outlast-writes:postgres": "absent", "reads-outlast-writes:redis": "absent",
-        "no-metrics-source": "absent"},
+        "cut-sets:redis": "absent",
+        "manual-recovery": "acknowledgement",
+        "quorum-loss:etcd": "absent",
+        "quorum-loss:galera": "witness",
+        "quorum-loss:sentinel": "absent",
+        "site-failure:dc": "domains",
+        "cut-sets:galera": "witness",
+        "monitoring-required": "supervisor",
+        "reads-outlast-writes:postgres": "absent",
+        "reads-outlast-writes:redis": "absent",
+        "no-metrics-source": "absent",
+    },
 }
 
 

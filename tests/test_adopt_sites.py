@@ -7,13 +7,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from hamodel.generators.configs import build_configs
+from test_sync_groups import lbs
+
 from hamodel.adopt import import_folder
 from hamodel.adopt.canon import canonical
 from hamodel.adopt.layout import as_collected
-from hamodel.generators.configs import build_configs
 from hamodel.loader import load
 from hamodel.pipeline import resolve
-from test_sync_groups import lbs
 
 
 def _lay_out(files, root: Path) -> dict[str, bytes]:
@@ -36,8 +37,10 @@ def test_sync_group_round_trip(tmp_path):
     original = _lay_out(build_configs(resolve(lbs(), analyse=False)), tmp_path / "site")
     draft, arch = _draft_model(tmp_path / "site", "sync")
     assert not [u for u in draft.unmapped if "sync_group" in u.directive], draft.unmapped
-    assert {s.name: s.strategy.sync_group for s in arch.services if s.strategy.kind == "vrrp"} == \
-        {"haproxy": "lb", "haproxy-public": "lb"}
+    assert {s.name: s.strategy.sync_group for s in arch.services if s.strategy.kind == "vrrp"} == {
+        "haproxy": "lb",
+        "haproxy-public": "lb",
+    }
     files2 = build_configs(resolve(arch, analyse=False))
     rebuilt = as_collected(files2, json.loads(files2["manifest.json"]))
     for n in ("lb1", "lb2"):
@@ -112,8 +115,8 @@ def test_openstack_ansible_site_imports_loads_and_checks(tmp_path):
     assert "TODO address: 203.0.113.254" in draft.source
     # reported, with file:line: what hamodel does not model
     rep = {(u.file.split("/", 1)[1], u.line, u.reason) for u in draft.unmapped if u.file.startswith("infra1/")}
-    assert ("etc/keepalived/keepalived.conf", 10, "ambiguous") in rep           # which process haproxy_check.sh checks
-    assert ("etc/keepalived/keepalived.conf", 28, "unsupported") in rep         # the sync group's notify script
+    assert ("etc/keepalived/keepalived.conf", 10, "ambiguous") in rep  # which process haproxy_check.sh checks
+    assert ("etc/keepalived/keepalived.conf", 28, "unsupported") in rep  # the sync group's notify script
     assert not [u for u in draft.unmapped if "redirect" in u.directive]
     dep = resolve(arch)
     ids = {f.id for f in dep.findings}
@@ -159,14 +162,23 @@ def test_tripleo_pacemaker_site_imports_loads_and_checks(tmp_path):
     for n in arch.nodes:
         assert {i.network for i in n.interfaces} == set(nets.values())
         assert len({i.device for i in n.interfaces}) == len(n.interfaces)
-    assert str(next(n for n in arch.nodes if n.name == "overcloud-controller-1").interface_on(
-        nets["192.168.24.10"]).address) == "192.168.24.16"          # from /etc/hosts
+    assert (
+        str(
+            next(n for n in arch.nodes if n.name == "overcloud-controller-1")
+            .interface_on(nets["192.168.24.10"])
+            .address
+        )
+        == "192.168.24.16"
+    )  # from /etc/hosts
     assert arch.pacemaker.token_ms == 10000 and arch.pacemaker.fence
-    rep = {(u.file.split("/", 1)[1], u.line, u.reason) for u in draft.unmapped
-           if u.file.startswith("overcloud-controller-0/")}
-    assert ("cib.xml", 86, "ambiguous") in rep        # cidr_netmask 32: which network is a guess
-    assert ("cib.xml", 158, "unsupported") in rep     # the rule-based location of galera-bundle
-    assert not [u for u in draft.unmapped if "ring0_addr" in u.directive]   # resolved by /etc/hosts
+    rep = {
+        (u.file.split("/", 1)[1], u.line, u.reason)
+        for u in draft.unmapped
+        if u.file.startswith("overcloud-controller-0/")
+    }
+    assert ("cib.xml", 86, "ambiguous") in rep  # cidr_netmask 32: which network is a guess
+    assert ("cib.xml", 158, "unsupported") in rep  # the rule-based location of galera-bundle
+    assert not [u for u in draft.unmapped if "ring0_addr" in u.directive]  # resolved by /etc/hosts
     # keystone_public binds :13000 public and :5000 internal; a Front has one port: reported (was silent)
     assert ("etc/haproxy/haproxy.cfg", 35, "unsupported") in rep, sorted(rep)
     ids = {f.id for f in resolve(arch).findings}
@@ -180,7 +192,9 @@ def test_the_hand_written_fixtures_are_valid_configs():
     """The fixtures are what the daemons accept: real haproxy -c (a test
     certificate in place of theirs) and crm_verify on the CIB."""
     import shutil
+
     import pytest
+
     from hamodel.validate import cib_check, haproxy_check
 
     if shutil.which("haproxy") is None or shutil.which("crm_verify") is None:
@@ -193,7 +207,8 @@ def test_the_hand_written_fixtures_are_valid_configs():
     import re
 
     cib = (DATA / "tripleo/overcloud-controller-0/cib.xml").read_text()
-    cib = re.sub(r"<nodes>.*?</nodes>", "<nodes/>", re.sub(r"<status>.*?</status>", "<status/>", cib, flags=re.S),
-                 flags=re.S)
+    cib = re.sub(
+        r"<nodes>.*?</nodes>", "<nodes/>", re.sub(r"<status>.*?</status>", "<status/>", cib, flags=re.S), flags=re.S
+    )
     r = cib_check(cib.encode())
     assert r.ok, r.output

@@ -24,7 +24,7 @@ def test_the_analysis_answers_as_the_module_functions_do(dep):
     assert a.availability() == failures.availability(arch, pl, groups)
     assert a.cold_start(1) == failures.cold_start(arch, pl, 1, groups)
     assert a.capacity("domain") == failures.capacity_check(arch, pl, "domain", groups)
-    assert tuple(a.findings(2)) == dep.findings[:len(tuple(a.findings(2)))]
+    assert tuple(a.findings(2)) == dep.findings[: len(tuple(a.findings(2)))]
 
 
 def test_the_deployment_carries_the_answers_as_plain_results(dep):

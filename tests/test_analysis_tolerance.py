@@ -20,11 +20,19 @@ def four_controllers(ctl4_switch: str) -> Architecture:
     """ctl-1 and ctl-2 share rack r1; ctl-4 (rack r4) is on ``ctl4_switch``."""
     d = json.loads(load(ROOT / "models" / "openstack_keepalived.py").to_json())
     ctl3 = next(n for n in d["nodes"] if n["name"] == "ctl-3")
-    d["nodes"].append({**ctl3, "name": "ctl-4", "domains": ["r4"],
-                       "interfaces": [{**ctl3["interfaces"][0], "address": "192.168.1.224", "switch": ctl4_switch}]})
+    d["nodes"].append(
+        {
+            **ctl3,
+            "name": "ctl-4",
+            "domains": ["r4"],
+            "interfaces": [{**ctl3["interfaces"][0], "address": "192.168.1.224", "switch": ctl4_switch}],
+        }
+    )
     d["domains"].append({"name": "r4", "kind": "rack", "parent": None, "reliability": None})
     next(n for n in d["nodes"] if n["name"] == "ctl-2")["domains"] = ["r1"]
-    d["services"] = [s for s in d["services"] if s["name"] in ("galera", "rabbitmq", "haproxy", "keystone", "memcached")]
+    d["services"] = [
+        s for s in d["services"] if s["name"] in ("galera", "rabbitmq", "haproxy", "keystone", "memcached")
+    ]
     return Architecture.model_validate(d)
 
 

@@ -27,11 +27,10 @@ import sys
 from pathlib import Path
 
 import pytest
-
+from hamodel.generators.configs import build_configs
 from test_configs import small_arch
 from test_hostile_injection import ansible_env, needs_ansible, unwrap
 
-from hamodel.generators.configs import build_configs
 from hamodel.model.base import SecretRef
 from hamodel.output import write_tree
 from hamodel.pipeline import resolve
@@ -60,8 +59,9 @@ all:
 
 def build(out: Path, vrrp_pass: str, stats_file: Path, **kw) -> dict:
     arch = small_arch(vrrp={"auth": {"env": "T_VRRP_PASS"}}, stats_auth=SecretRef(file=str(stats_file)))
-    files = build_configs(resolve(arch, analyse=False), env={"T_VRRP_PASS": vrrp_pass, "HAMODEL_MANIFEST_KEY": KEY},
-                          **kw)
+    files = build_configs(
+        resolve(arch, analyse=False), env={"T_VRRP_PASS": vrrp_pass, "HAMODEL_MANIFEST_KEY": KEY}, **kw
+    )
     write_tree(out, files)
     return files
 
@@ -91,18 +91,41 @@ def test_playbook_deploys_validates_reloads_once_and_never_shows_a_secret(tmp_pa
     (tmp_path / "site.yml").write_text(SITE)
     manifest = json.loads(files["manifest.json"])
     arch = small_arch()
-    extra = {"hamodel_dest_root": str(dest), "hamodel_health_gate": False,  # no daemons run here
-             # Handlers log the command they would run instead of reloading this machine's daemons.
-             "hamodel_handler_prefix": ["sh", "-c", f'printf "%s\\n" "$*" >> {log}', "handler"]}
+    extra = {
+        "hamodel_dest_root": str(dest),
+        "hamodel_health_gate": False,  # no daemons run here
+        # Handlers log the command they would run instead of reloading this machine's daemons.
+        "hamodel_handler_prefix": ["sh", "-c", f'printf "%s\\n" "$*" >> {log}', "handler"],
+    }
 
     with namespace(node_interfaces(arch, "n1"), prefix="hmad") as ns:
+
         def deploy(*inventories: Path) -> subprocess.CompletedProcess:
-            cmd = ["ip", "netns", "exec", ns, ANSIBLE_PLAYBOOK, "-c", "local", "-l", "n1", "--diff", "-v",
-                   "-e", json.dumps(extra)]
+            cmd = [
+                "ip",
+                "netns",
+                "exec",
+                ns,
+                ANSIBLE_PLAYBOOK,
+                "-c",
+                "local",
+                "-l",
+                "n1",
+                "--diff",
+                "-v",
+                "-e",
+                json.dumps(extra),
+            ]
             for i in inventories:
                 cmd += ["-i", str(i)]
-            return subprocess.run([*cmd, str(out / "ansible" / "deploy.yml")], capture_output=True, text=True,
-                                  timeout=600, cwd=tmp_path, env=ansible_env(tmp_path))
+            return subprocess.run(
+                [*cmd, str(out / "ansible" / "deploy.yml")],
+                capture_output=True,
+                text=True,
+                timeout=600,
+                cwd=tmp_path,
+                env=ansible_env(tmp_path),
+            )
 
         # First run, the site inventory first: hamodel_root must not follow it.
         first = deploy(tmp_path / "site.yml", out / "ansible" / "inventory.yml")
@@ -115,15 +138,20 @@ def test_playbook_deploys_validates_reloads_once_and_never_shows_a_secret(tmp_pa
             st = got.stat()
             assert f"{stat.S_IMODE(st.st_mode):04o}" == entry["mode"], rel
             assert (pwd.getpwuid(st.st_uid).pw_name, grp.getgrgid(st.st_gid).gr_name) == (
-                entry["owner"], entry["group"]), rel
+                entry["owner"],
+                entry["group"],
+            ), rel
         assert manifest["files"]["nodes/n1/keepalived/keepalived.conf"]["mode"] == "0600"  # holds auth_pass
         run_dir = dest / "run" / "haproxy"  # the stats socket's folder, a prerequisite
         assert pwd.getpwuid(run_dir.stat().st_uid).pw_name == "haproxy"
         # Every kind's handler once, in install order: sysctl before haproxy before keepalived.
         # (then the node exporter, whose /etc/default file the monitoring generator writes)
-        assert handled(log) == ["sysctl -p /etc/sysctl.d/60-hamodel-nonlocal-bind.conf",
-                                "systemctl reload-or-restart haproxy", "systemctl reload-or-restart keepalived",
-                                "systemctl restart prometheus-node-exporter"]
+        assert handled(log) == [
+            "sysctl -p /etc/sysctl.d/60-hamodel-nonlocal-bind.conf",
+            "systemctl reload-or-restart haproxy",
+            "systemctl reload-or-restart keepalived",
+            "systemctl restart prometheus-node-exporter",
+        ]
         for secret in ("Vr9pPass", "St4tsPassw0rd"):
             assert secret not in first.stdout + first.stderr
 
@@ -155,8 +183,10 @@ def test_playbook_deploys_validates_reloads_once_and_never_shows_a_secret(tmp_pa
         # The file holds the stats password: the task's output is hidden, its failure is not.
         # The run stops naming the node, the step and the file; the validator's output stays hidden
         # (the file holds a secret), and nothing was restored or reloaded (nothing had changed).
-        assert "haproxy on n1: haproxy: files holding a secret (output hidden) failed for /etc/haproxy/haproxy.cfg" \
-            in fourth.stdout, fourth.stdout
+        assert (
+            "haproxy on n1: haproxy: files holding a secret (output hidden) failed for /etc/haproxy/haproxy.cfg"
+            in fourth.stdout
+        ), fourth.stdout
         assert (dest / "etc/haproxy/haproxy.cfg").read_bytes() == before
         assert len(handled(log)) == 5
         assert "St4tsPassw0rd" not in fourth.stdout + fourth.stderr
@@ -175,12 +205,31 @@ def test_keepalived_validation_runs_against_the_node_interfaces(tmp_path: Path) 
     stats.write_text("admin:St4tsPassw0rd\n")
     build(out, "Vr9pPass", stats)
     with namespace([("lo0x", "10.9.9.9/24")], prefix="hmad") as ns:  # no eth0: keepalived -t exits 5
-        proc = subprocess.run(["ip", "netns", "exec", ns, ANSIBLE_PLAYBOOK, "-c", "local", "-l", "n1",
-                               "-i", str(out / "ansible" / "inventory.yml"),
-                               "-e", json.dumps({"hamodel_dest_root": str(dest), "hamodel_handler_prefix": ["true"],
-                                                           "hamodel_health_gate": False}),
-                               str(out / "ansible" / "deploy.yml")],
-                              capture_output=True, text=True, timeout=600, cwd=tmp_path, env=ansible_env(tmp_path))
+        proc = subprocess.run(
+            [
+                "ip",
+                "netns",
+                "exec",
+                ns,
+                ANSIBLE_PLAYBOOK,
+                "-c",
+                "local",
+                "-l",
+                "n1",
+                "-i",
+                str(out / "ansible" / "inventory.yml"),
+                "-e",
+                json.dumps(
+                    {"hamodel_dest_root": str(dest), "hamodel_handler_prefix": ["true"], "hamodel_health_gate": False}
+                ),
+                str(out / "ansible" / "deploy.yml"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            cwd=tmp_path,
+            env=ansible_env(tmp_path),
+        )
     assert proc.returncode != 0, proc.stdout
     assert "keepalived: files holding a secret" in proc.stdout
     assert not (dest / "etc/keepalived/keepalived.conf").exists()
@@ -204,23 +253,62 @@ def test_a_missing_certificate_stops_the_deploy_before_any_file(tmp_path: Path) 
     write_tree(out, files)
     entry = json.loads(files["manifest.json"])["files"]["nodes/n1/haproxy/haproxy.cfg"]
     assert str(crt) in [f["path"] for f in entry["prerequisites"]["files"]]
-    cmd = [ANSIBLE_PLAYBOOK, "-c", "local", "-l", "n1", "-i", str(out / "ansible" / "inventory.yml"),
-           "-e", json.dumps({"hamodel_dest_root": str(dest), "hamodel_handler_prefix": ["true"],
-                                                           "hamodel_health_gate": False}),
-           str(out / "ansible" / "deploy.yml")]
+    cmd = [
+        ANSIBLE_PLAYBOOK,
+        "-c",
+        "local",
+        "-l",
+        "n1",
+        "-i",
+        str(out / "ansible" / "inventory.yml"),
+        "-e",
+        json.dumps({"hamodel_dest_root": str(dest), "hamodel_handler_prefix": ["true"], "hamodel_health_gate": False}),
+        str(out / "ansible" / "deploy.yml"),
+    ]
     with namespace(node_interfaces(arch, "n1"), prefix="hmad") as ns:
-        proc = subprocess.run(["ip", "netns", "exec", ns, *cmd], capture_output=True, text=True, timeout=600,
-                              cwd=tmp_path, env=ansible_env(tmp_path))
+        proc = subprocess.run(
+            ["ip", "netns", "exec", ns, *cmd],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            cwd=tmp_path,
+            env=ansible_env(tmp_path),
+        )
         assert proc.returncode != 0 and f"{crt} is missing on n1" in proc.stdout, proc.stdout
         assert not dest.exists() or not any(p.is_file() for p in dest.rglob("*"))
         crt.parent.mkdir()
         key = tmp_path / "key.pem"
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                        "-nodes", "-subj", "/CN=api", "-days", "2", "-keyout", str(key), "-out", str(crt)],
-                       check=True, capture_output=True)
+        subprocess.run(
+            [
+                "openssl",
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:prime256v1",
+                "-nodes",
+                "-subj",
+                "/CN=api",
+                "-days",
+                "2",
+                "-keyout",
+                str(key),
+                "-out",
+                str(crt),
+            ],
+            check=True,
+            capture_output=True,
+        )
         crt.write_bytes(crt.read_bytes() + key.read_bytes())
-        proc = subprocess.run(["ip", "netns", "exec", ns, *cmd], capture_output=True, text=True, timeout=600,
-                              cwd=tmp_path, env=ansible_env(tmp_path))
+        proc = subprocess.run(
+            ["ip", "netns", "exec", ns, *cmd],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            cwd=tmp_path,
+            env=ansible_env(tmp_path),
+        )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert (dest / "etc/haproxy/haproxy.cfg").read_bytes() == files["nodes/n1/haproxy/haproxy.cfg"]
 
@@ -229,8 +317,7 @@ def inventory_list(tmp: Path, *sources: Path) -> dict:
     cmd = [ANSIBLE_INVENTORY]
     for s in sources:
         cmd += ["-i", str(s)]
-    proc = subprocess.run([*cmd, "--list"], capture_output=True, text=True, timeout=120, cwd=tmp,
-                          env=ansible_env(tmp))
+    proc = subprocess.run([*cmd, "--list"], capture_output=True, text=True, timeout=120, cwd=tmp, env=ansible_env(tmp))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return unwrap(json.loads(proc.stdout))
 
@@ -248,15 +335,26 @@ def test_inventory_merges_with_a_site_inventory_in_either_order(tmp_path: Path) 
         hv = listed["_meta"]["hostvars"]
         # The site's addresses stay, whichever inventory came last.
         assert {n: hv[n]["ansible_host"] for n in ("n1", "n2", "n3", "infra-1")} == {
-            "n1": "172.29.236.11", "n2": "172.29.236.12", "n3": "172.29.236.13", "infra-1": "172.29.236.100"}
+            "n1": "172.29.236.11",
+            "n2": "172.29.236.12",
+            "n3": "172.29.236.13",
+            "infra-1": "172.29.236.100",
+        }
         assert hv["n1"]["hamodel_address"] == "10.0.0.11"
         # OSA's haproxy group is the site's alone; hamodel's groups sit beside it.
         assert sorted(listed["haproxy"]["hosts"]) == ["infra-1", "n1"]
         assert sorted(listed["hamodel_haproxy"]["hosts"]) == ["n1", "n2", "n3"]
-        assert sorted(listed["hamodel"]["children"]) == ["hamodel_exporter_node", "hamodel_haproxy", "hamodel_keepalived",
-                                                         "hamodel_keepalived_state", "hamodel_sysctl",
-                                                         # the rolling waves: one VRRP group, a host each
-                                                         "hamodel_wave_000", "hamodel_wave_001", "hamodel_wave_002"]
+        assert sorted(listed["hamodel"]["children"]) == [
+            "hamodel_exporter_node",
+            "hamodel_haproxy",
+            "hamodel_keepalived",
+            "hamodel_keepalived_state",
+            "hamodel_sysctl",
+            # the rolling waves: one VRRP group, a host each
+            "hamodel_wave_000",
+            "hamodel_wave_001",
+            "hamodel_wave_002",
+        ]
         assert sorted(listed["hamodel"]["hosts"]) == ["n1", "n2", "n3"]
         assert "infra-1" not in listed["hamodel"]["hosts"]
         # Paths do not depend on the inventory's folder (which -i came first).
@@ -276,10 +374,10 @@ def test_ansible_host_only_when_asked(tmp_path: Path) -> None:
 
 
 def test_cli_build_ansible_host_option(tmp_path: Path) -> None:
+    from test_configs import GOLDEN, ROOT
     from typer.testing import CliRunner
 
     from hamodel.cli import app
-    from test_configs import GOLDEN, ROOT
 
     model = [str(ROOT / "models/openstack_keepalived.py"), "--lock", str(GOLDEN / "openstack_keepalived.lock.json")]
     for flag, expect in (([], False), (["--ansible-host"], True)):

@@ -18,16 +18,26 @@ import shutil
 import xml.etree.ElementTree as ET
 
 import pytest
+from hamodel.generators.configs import build_configs
 
-from hamodel import (Architecture, FenceDevice, ModelError, Network, Node, PacemakerCluster, SecretRef, Service, Switch,
-                     VirtualIP)
+from hamodel import (
+    Architecture,
+    FenceDevice,
+    ModelError,
+    Network,
+    Node,
+    PacemakerCluster,
+    SecretRef,
+    Service,
+    Switch,
+    VirtualIP,
+)
 from hamodel.analysis.components import node_id, proc_id, switch_id, view
 from hamodel.analysis.cutsets import Analyzer, brute_force_cut_sets
 from hamodel.analysis.semantics import Evaluation
 from hamodel.errors import HamodelError
-from hamodel.generators.configs import build_configs
 from hamodel.pipeline import resolve
-from hamodel.strategies import ActivePassive, BehindVip, Vrrp
+from hamodel.strategies import ActivePassive, BehindVip
 
 ENV = {"T_FENCE_PW": "Fence-pw.4711"}
 lan_sw = [Switch(f"sw-{i}") for i in (1, 2, 3)]
@@ -38,20 +48,44 @@ nfs_vip = VirtualIP("nfs-vip", "10.5.0.100", network=san)
 
 
 def arch(strategy=None, extra=()) -> Architecture:
-    nodes = [Node(f"st-{i}", roles={"storage"},
-                  interfaces=[{"network": "lan", "address": f"10.0.0.{i}", "device": "eth0", "switch": f"sw-{i}"},
-                              {"network": "san", "address": f"10.5.0.{i}", "device": "eth1",
-                               "switch": "san-a" if i < 3 else "san-b"}])
-             for i in (1, 2, 3)]
-    fence = [FenceDevice("bmc", agent="fence_ipmilan",
-                         params={"username": "admin", "password": SecretRef(env="T_FENCE_PW"), "lanplus": 1},
-                         per_node={f"st-{i}": {"ip": f"10.9.0.{i}"} for i in (1, 2, 3)})]
+    nodes = [
+        Node(
+            f"st-{i}",
+            roles={"storage"},
+            interfaces=[
+                {"network": "lan", "address": f"10.0.0.{i}", "device": "eth0", "switch": f"sw-{i}"},
+                {"network": "san", "address": f"10.5.0.{i}", "device": "eth1", "switch": "san-a" if i < 3 else "san-b"},
+            ],
+        )
+        for i in (1, 2, 3)
+    ]
+    fence = [
+        FenceDevice(
+            "bmc",
+            agent="fence_ipmilan",
+            params={"username": "admin", "password": SecretRef(env="T_FENCE_PW"), "lanplus": 1},
+            per_node={f"st-{i}": {"ip": f"10.9.0.{i}"} for i in (1, 2, 3)},
+        )
+    ]
     return Architecture(
-        "nfs", domains=[*lan_sw, san_a, san_b], networks=[lan, san], vips=[nfs_vip], nodes=nodes,
+        "nfs",
+        domains=[*lan_sw, san_a, san_b],
+        networks=[lan, san],
+        vips=[nfs_vip],
+        nodes=nodes,
         supervisor="systemd",
-        services=[Service("nfs", process="nfs-server", on="storage", replicas="all",
-                          strategy=strategy or ActivePassive(manager="pacemaker", vips=[nfs_vip])), *extra],
-        pacemaker=PacemakerCluster(on=["storage"], fencing=True, fence=fence))
+        services=[
+            Service(
+                "nfs",
+                process="nfs-server",
+                on="storage",
+                replicas="all",
+                strategy=strategy or ActivePassive(manager="pacemaker", vips=[nfs_vip]),
+            ),
+            *extra,
+        ],
+        pacemaker=PacemakerCluster(on=["storage"], fencing=True, fence=fence),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +95,7 @@ def dep():
 
 def test_the_address_follows_the_service_by_hand(dep):
     v = view(dep.architecture, dep.placement, dep.vrrp_groups)
-    up = lambda *failed: Evaluation(v, set(failed)).up("nfs")  # noqa: E731
+    up = lambda *failed: Evaluation(v, set(failed)).up("nfs")
     assert up(switch_id("san-a")) and up(switch_id("san-b")) and up(node_id("st-1"))
     assert not up(switch_id("san-a"), switch_id("san-b"))
     assert not up(switch_id("san-a"), node_id("st-3"))
@@ -102,8 +136,10 @@ def test_pacemaker_runs_the_address_with_the_service():
 
 
 @pytest.mark.netns
-@pytest.mark.skipif(os.geteuid() != 0 or not all(shutil.which(t) for t in ("crm_verify", "cibadmin", "pcs")),
-                    reason="needs root, pacemaker-cli-utils and pcs")
+@pytest.mark.skipif(
+    os.geteuid() != 0 or not all(shutil.which(t) for t in ("crm_verify", "cibadmin", "pcs")),
+    reason="needs root, pacemaker-cli-utils and pcs",
+)
 def test_crm_verify_and_pcs_replay_accept_it():
     from hamodel.validate import cib_check, pcs_replay_check
 

@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 
 import hamodel.model as model_pkg
-from hamodel import ModelError, Network, Node, PacemakerCluster, Rack, Service, Switch, VirtualIP
+from hamodel import ModelError, Network, Node, PacemakerCluster, Rack, Service, Switch
 from hamodel.loader import load
 from hamodel.model.base import HaBase
-from hamodel.strategies import ActivePassive, AppCluster, BehindVip, Vrrp
+from hamodel.strategies import ActivePassive, AppCluster, BehindVip
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -90,8 +90,9 @@ def test_replaced_nodes_still_declare_their_domain_objects():
 
     sw = Switch("sw-1")
     net = Network("lan", subnet="10.0.0.0/24", switches=[sw])
-    nodes = [Node(f"n{i}", roles={"c"}, domains=[Rack(f"r{i}")], addresses={net: f"10.0.0.{i}"}, switch=sw)
-             for i in (1, 2)]
+    nodes = [
+        Node(f"n{i}", roles={"c"}, domains=[Rack(f"r{i}")], addresses={net: f"10.0.0.{i}"}, switch=sw) for i in (1, 2)
+    ]
     moved = [n.replace(roles=["c", "d"]) for n in nodes]
     arch = Architecture("a", nodes=moved, networks=[net.replace(reserved_vrids=[7])])
     assert sorted(d.name for d in arch.domains) == ["r1", "r2", "sw-1"]
@@ -130,8 +131,11 @@ def _stub_params(cls: type) -> tuple[list[str], dict[str, bool]] | None:
 # Keywords that are shorthands, not fields: they must be in the signature too.
 # Policy: its durations are written as strings ("10s") that pydantic's own signature (float) would refuse.
 SHORTHANDS = {"Node": {"addresses", "switch", "bond_mode"}, "BehindVip": {"port"}, "Policy": set()}
-MODEL_CLASSES = [getattr(model_pkg, n) for n in model_pkg.__all__
-                 if isinstance(getattr(model_pkg, n), type) and issubclass(getattr(model_pkg, n), HaBase)]
+MODEL_CLASSES = [
+    getattr(model_pkg, n)
+    for n in model_pkg.__all__
+    if isinstance(getattr(model_pkg, n), type) and issubclass(getattr(model_pkg, n), HaBase)
+]
 
 
 @pytest.mark.parametrize("cls", MODEL_CLASSES, ids=lambda c: c.__name__)
@@ -192,16 +196,17 @@ def test_models_and_readme_example_type_check(tmp_path):
     (tmp_path / "readme_example.py").write_text(_readme_example())
     _pyright_config(tmp_path, "models")
     errors = _run_pyright([tmp_path / "models", tmp_path / "readme_example.py"], tmp_path)
-    assert errors == [], "\n".join(f"{Path(e['file']).name}:{e['range']['start']['line'] + 1}: {e['message']}"
-                                   for e in errors)
+    assert errors == [], "\n".join(
+        f"{Path(e['file']).name}:{e['range']['start']['line'] + 1}: {e['message']}" for e in errors
+    )
 
 
 @pytest.mark.slow
 def test_editor_flags_a_misspelt_keyword_and_a_wrong_type(tmp_path):
     example = _readme_example()
-    bad = (example
-           .replace('Service("keystone", on="controller"', 'Service("keystone", onn="controller"')
-           .replace('Network("mgmt", subnet=', 'Network("mgmt", subnett='))
+    bad = example.replace('Service("keystone", on="controller"', 'Service("keystone", onn="controller"').replace(
+        'Network("mgmt", subnet=', 'Network("mgmt", subnett='
+    )
     assert bad.count("onn=") == 1 and bad.count("subnett=") == 1
     bad += 'Vrrp(vip, advert_int="1")\nVirtualIP("x", "192.168.1.9", network=mgmt, exposure="private")\n'
     (tmp_path / "bad.py").write_text(bad)
@@ -226,8 +231,9 @@ def test_editor_flags_a_misspelt_keyword_and_a_wrong_type(tmp_path):
 def _hamodel(*args: str, columns: int) -> subprocess.CompletedProcess:
     env = {**os.environ, "COLUMNS": str(columns)}
     env.pop("FORCE_COLOR", None)
-    return subprocess.run([sys.executable, "-m", "hamodel.cli", *args], capture_output=True, text=True, env=env,
-                          cwd=ROOT, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "hamodel.cli", *args], capture_output=True, text=True, env=env, cwd=ROOT, timeout=600
+    )
 
 
 def test_check_reads_well_at_80_columns():
@@ -241,7 +247,7 @@ def test_check_reads_well_at_80_columns():
     lines = r.stdout.splitlines()
     assert max(len(line) for line in lines) <= 80
     assert len(lines) < 180
-    section = lines[next(i for i, line in enumerate(lines) if "findings (k=2)" in line) + 1:]
+    section = lines[next(i for i, line in enumerate(lines) if "findings (k=2)" in line) + 1 :]
     text = "\n".join(section)
     for f in findings:
         assert any(line.split()[:2] == [f["severity"].upper(), f["id"]] for line in section if line.strip()), f["id"]

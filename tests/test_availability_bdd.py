@@ -15,14 +15,13 @@ import subprocess
 import xml.etree.ElementTree as ET
 
 import pytest
+from hamodel.generators.opsa import render_opsa, top_name
 
 from hamodel import Architecture, Network, Node, Rack, Reliability, Service, Switch, VirtualIP
 from hamodel.analysis.availability import unavailability
-from hamodel.analysis.components import view
 from hamodel.analysis.failures import Analysis
 from hamodel.analysis.placement import place
 from hamodel.analysis.probability import Diagrams
-from hamodel.generators.opsa import render_opsa, top_name
 from hamodel.strategies import AppCluster, BehindVip, Vrrp
 
 SCRAM = shutil.which("scram")
@@ -36,14 +35,32 @@ def majority_cluster(n: int) -> Architecture:
     sw = [Switch("sw-a"), Switch("sw-b")]
     net = Network("lan", subnet="10.0.0.0/16", switches=sw)
     vip = VirtualIP("vip", "10.0.255.1", network=net)
-    nodes = [Node(f"n{i}", roles={"db"}, domains=[Rack(f"r{i % 3}")], switch=sw[i % 2],
-                  addresses={net: f"10.0.{i // 200}.{10 + i % 200}"}) for i in range(n)]
+    nodes = [
+        Node(
+            f"n{i}",
+            roles={"db"},
+            domains=[Rack(f"r{i % 3}")],
+            switch=sw[i % 2],
+            addresses={net: f"10.0.{i // 200}.{10 + i % 200}"},
+        )
+        for i in range(n)
+    ]
     return Architecture(
-        "cluster", nodes=nodes, networks=[net], vips=[vip],
-        services=[Service("haproxy", on="db", replicas=n, strategy=Vrrp(vip, track="haproxy")),
-                  Service("galera", on="db", replicas=n, strategy=AppCluster(
-                      quorum="majority", access=BehindVip(vip, port=3306, single_writer=True)))],
-        reliability={k: Reliability(availability=a) for k, a in FIGURES.items()})
+        "cluster",
+        nodes=nodes,
+        networks=[net],
+        vips=[vip],
+        services=[
+            Service("haproxy", on="db", replicas=n, strategy=Vrrp(vip, track="haproxy")),
+            Service(
+                "galera",
+                on="db",
+                replicas=n,
+                strategy=AppCluster(quorum="majority", access=BehindVip(vip, port=3306, single_writer=True)),
+            ),
+        ],
+        reliability={k: Reliability(availability=a) for k, a in FIGURES.items()},
+    )
 
 
 def _analysis(n: int) -> Analysis:
@@ -59,8 +76,9 @@ def test_majority_cluster_availability_equals_scram(tmp_path, n):
     est = a.availability()
     src, out = tmp_path / "model.xml", tmp_path / "report.xml"
     src.write_text(render_opsa(a.view))
-    r = subprocess.run([SCRAM, str(src), "-o", str(out), "--probability", "true"], capture_output=True, text=True,
-                       timeout=600)
+    r = subprocess.run(
+        [SCRAM, str(src), "-o", str(out), "--probability", "true"], capture_output=True, text=True, timeout=600
+    )
     assert r.returncode == 0, r.stderr
     sops = {s.get("name"): s for s in ET.parse(out).getroot().find("results").iter("sum-of-products")}
     for s, got in est.items():

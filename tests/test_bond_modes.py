@@ -5,6 +5,7 @@ switch. Reasoned by hand, checked in every engine."""
 from __future__ import annotations
 
 import pytest
+from test_reachability import all_engines
 
 from hamodel import Architecture, Network, Node, Service, Switch
 from hamodel.analysis.components import view
@@ -13,7 +14,6 @@ from hamodel.deployment import Placement
 from hamodel.errors import ModelError
 from hamodel.model import Interface
 from hamodel.strategies import Coordinated
-from test_reachability import all_engines
 
 
 def pair(mode: str | None, *, bonded: bool):
@@ -23,12 +23,21 @@ def pair(mode: str | None, *, bonded: bool):
     if bonded:
         n1 = Node("n1", roles={"app"}, addresses={lan: "10.0.0.1"}, switch=["sw-a", "sw-b"], bond_mode=mode)
     else:
-        n1 = Node("n1", roles={"app"}, interfaces=[Interface(network="lan", address="10.0.0.1", switch="sw-a",
-                                                             bond_mode=mode)])
+        n1 = Node(
+            "n1",
+            roles={"app"},
+            interfaces=[Interface(network="lan", address="10.0.0.1", switch="sw-a", bond_mode=mode)],
+        )
     nodes = [n1, Node("n3", roles={"db"}, addresses={lan: "10.0.0.3"}, switch="sw-b")]
-    arch = Architecture("bonds", nodes=nodes, networks=[lan], services=[
-        Service("db", on="db", strategy=Coordinated()),
-        Service("app", on="app", depends_on=["db"], strategy=Coordinated())])
+    arch = Architecture(
+        "bonds",
+        nodes=nodes,
+        networks=[lan],
+        services=[
+            Service("db", on="db", strategy=Coordinated()),
+            Service("app", on="app", depends_on=["db"], strategy=Coordinated()),
+        ],
+    )
     return view(arch, Placement({"app": ["n1"], "db": ["n3"]}))
 
 
@@ -64,11 +73,14 @@ def test_a_bond_without_mode_has_no_member_components():
     assert not [c for c in v.components if c.startswith(("nic:", "cable:"))]
 
 
-@pytest.mark.parametrize("kw, field", [
-    ({"switch": "sw-a", "bond": ["sw-b"], "bond_mode": "802.3ad"}, "bond_mode"),
-    ({"switch": "sw-a", "bond_mode": "mlag"}, "bond_mode"),
-    ({"switch": "sw-a", "members": 2}, "members"),
-])
+@pytest.mark.parametrize(
+    "kw, field",
+    [
+        ({"switch": "sw-a", "bond": ["sw-b"], "bond_mode": "802.3ad"}, "bond_mode"),
+        ({"switch": "sw-a", "bond_mode": "mlag"}, "bond_mode"),
+        ({"switch": "sw-a", "members": 2}, "members"),
+    ],
+)
 def test_bond_shapes_refused_by_field(kw, field):
     with pytest.raises(ModelError) as e:
         Interface(network="lan", address="10.0.0.1", **kw)

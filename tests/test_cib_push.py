@@ -15,18 +15,17 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from hamodel.generators.manifest import KINDS
 
 from hamodel.drill.pacemaker.cluster_plan import available
 from hamodel.drill.pacemaker.lab import open_lab
-from hamodel.generators.manifest import KINDS
 from hamodel.loader import load
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = ROOT / "models" / "openstack_pacemaker.py"
 LOCK = ROOT / "tests" / "golden" / "openstack_pacemaker.lock.json"
 
-pytestmark = [pytest.mark.netns, pytest.mark.slow,
-              pytest.mark.skipif(available() is not None, reason=str(available()))]
+pytestmark = [pytest.mark.netns, pytest.mark.slow, pytest.mark.skipif(available() is not None, reason=str(available()))]
 
 
 def _standby(pl, node: str) -> str | None:
@@ -43,8 +42,10 @@ def test_a_push_keeps_standby_and_node_attributes() -> None:
     pl = open_lab(load(MODEL), lock=LOCK)
     try:
         admin, resting = pl.nodes[0], pl.nodes[1]
-        for argv in (["crm_attribute", "--node", resting, "--name", "standby", "--update", "on"],
-                     ["crm_attribute", "--node", admin, "--name", "hamodel-test-rack", "--update", "r7"]):
+        for argv in (
+            ["crm_attribute", "--node", resting, "--name", "standby", "--update", "on"],
+            ["crm_attribute", "--node", admin, "--name", "hamodel-test-rack", "--update", "r7"],
+        ):
             r = pl.tool(admin, argv)
             assert r.returncode == 0, r.stderr
         assert _standby(pl, resting) == "on"

@@ -11,8 +11,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def check(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "hamodel.cli", "check", *args], cwd=ROOT,
-                          capture_output=True, text=True)
+    return subprocess.run(
+        [sys.executable, "-m", "hamodel.cli", "check", *args], cwd=ROOT, capture_output=True, text=True
+    )
 
 
 def test_availability_in_json_where_figures_exist():
@@ -45,7 +46,8 @@ def test_capacity_per_domain_finds_what_per_node_does_not(tmp_path):
         "nodes = [Node(f'n{i}', roles={'app'}, domains=[Rack(f'r{1 + i % 2}')], capacity=Resources(cpu=8, memory_gb=64),\n"
         "              addresses={net: f'10.0.0.{i}'}) for i in range(1, 5)]\n"
         "architecture = Architecture('cap', nodes=nodes, networks=[net], supervisor='systemd', services=[\n"
-        "    Service('api', on='app', requests=Resources(cpu=5), strategy=Coordinated())])\n")
+        "    Service('api', on='app', requests=Resources(cpu=5), strategy=Coordinated())])\n"
+    )
     per_node = json.loads(check(str(model), "--json", "--fresh", "--fail-on", "critical").stdout)
     assert not any(f["kind"] == "capacity" for f in per_node["findings"])
     r = check(str(model), "--json", "--fresh", "--capacity-per", "domain")
@@ -67,7 +69,8 @@ def test_stale_acknowledgement_is_reported(tmp_path):
         "data = base.model_dump()\n"
         "data['acknowledgements'] = [{'finding': 'spof:cinder-volume', 'reason': 'runbook R-12'},\n"
         "                            {'finding': 'spof:cinder-volumes', 'reason': 'typo'}]\n"
-        "architecture = Architecture.model_validate(data)\n")
+        "architecture = Architecture.model_validate(data)\n"
+    )
     r = check(str(model), "--json", "--fail-on", "critical")
     out = json.loads(r.stdout)
     assert out["stale_acknowledgements"] == ["spof:cinder-volumes"]

@@ -4,9 +4,10 @@ when the model lists them out of name order."""
 
 from __future__ import annotations
 
+from hamodel.generators.configs import build_configs
+
 from hamodel.analysis.components import view
 from hamodel.drill.pacemaker.cluster_plan import cluster_nodes, parse_corosync_nodes, plan
-from hamodel.generators.configs import build_configs
 from hamodel.model import Architecture
 from hamodel.pipeline import resolve
 
@@ -24,8 +25,10 @@ def test_drill_lab_numbers_the_nodes_as_the_generated_corosync_conf(reference_ar
     dep = resolve(arch, analyse=False)
     files = build_configs(dep, {"HAMODEL_IPMI_PASSWORD": "x"})
     node = arch.pacemaker_nodes()[0]
-    generated = {d["name"]: int(d["nodeid"])
-                 for d in parse_corosync_nodes(files[f"nodes/{node}/corosync/corosync.conf"].decode())}
+    generated = {
+        d["name"]: int(d["nodeid"])
+        for d in parse_corosync_nodes(files[f"nodes/{node}/corosync/corosync.conf"].decode())
+    }
     lab = plan(arch, dep, files)
     assert lab.source == "generated"
     # The lab's members carry the node ids corosync.conf gives them (they used to follow the model's order).

@@ -15,11 +15,11 @@ import stat
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
-
 from hamodel.generators.configs import ConfigError, InconsistentConfig, Secrets, build_configs, drift
 from hamodel.generators.haproxy import check_haproxy, plan_haproxy
 from hamodel.generators.keepalived import check_keepalived, plan_keepalived
+from typer.testing import CliRunner
+
 from hamodel import Architecture, Network, Node, Service, VirtualIP
 from hamodel.cli import app
 from hamodel.deployment import Deployment, Placement
@@ -32,8 +32,26 @@ from hamodel.strategies import BehindVip, Tls, Vrrp
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ["openstack_keepalived", "openstack_pacemaker", "multirack"]
 GOLDEN = Path(__file__).parent / "golden"
-REFERENCE_PORTS = [3306, 5000, 35357, 9292, 9191, 8774, 8775, 6080, 8776, 9696, 80, 8777, 8004, 8000, 8003, 8080,
-                   8386, 8779]
+REFERENCE_PORTS = [
+    3306,
+    5000,
+    35357,
+    9292,
+    9191,
+    8774,
+    8775,
+    6080,
+    8776,
+    9696,
+    80,
+    8777,
+    8004,
+    8000,
+    8003,
+    8080,
+    8386,
+    8779,
+]
 
 
 # -- helpers (also used by test_configs_validate.py) ---------------------------
@@ -52,8 +70,15 @@ def reference(name: str) -> Deployment:
     return resolve(arch, lock=lock, analyse=True)
 
 
-def small_arch(n: int = 3, *, vrrp: dict | None = None, access: dict | None = None, ipv6: bool = False,
-               stats_auth: SecretRef | None = None, name: str = "small") -> Architecture:
+def small_arch(
+    n: int = 3,
+    *,
+    vrrp: dict | None = None,
+    access: dict | None = None,
+    ipv6: bool = False,
+    stats_auth: SecretRef | None = None,
+    name: str = "small",
+) -> Architecture:
     """A load-balancer trio: haproxy on a VRRP VIP, one API behind it."""
     if ipv6:
         lan = Network("lan", subnet="fd00:10::/64")
@@ -65,10 +90,16 @@ def small_arch(n: int = 3, *, vrrp: dict | None = None, access: dict | None = No
         addr = [f"10.0.0.{10 + i}" for i in range(1, n + 1)]
     nodes = [Node(f"n{i}", roles={"lb"}, addresses={lan: a}) for i, a in enumerate(addr, 1)]
     ports = [{"port": 9300, "auth": stats_auth}] if stats_auth else [9300]
-    return Architecture(name, nodes=nodes, networks=[lan], vips=[vip], services=[
-        Service("haproxy", on="lb", ports=ports, strategy=Vrrp(vip, track="haproxy", **(vrrp or {}))),
-        Service("api", on="lb", strategy=BehindVip(vip, port=8080, **(access or {}))),
-    ])
+    return Architecture(
+        name,
+        nodes=nodes,
+        networks=[lan],
+        vips=[vip],
+        services=[
+            Service("haproxy", on="lb", ports=ports, strategy=Vrrp(vip, track="haproxy", **(vrrp or {}))),
+            Service("api", on="lb", strategy=BehindVip(vip, port=8080, **(access or {}))),
+        ],
+    )
 
 
 def poisoned(arch: Architecture, service: str, **update) -> Architecture:
@@ -95,17 +126,29 @@ def keepalived_files():
 def test_layout_of_the_keepalived_reference(keepalived_files):
     nodes = ["ctl-1", "ctl-2", "ctl-3"]
     expected = {"manifest.json", "ansible/inventory.yml", "ansible/deploy.yml", "ansible/collect.yml"} | {
-        f"nodes/{n}/{f}" for n in nodes for f in (
-            "haproxy/haproxy.cfg", "keepalived/keepalived.conf", "sysctl.d/60-hamodel-nonlocal-bind.conf",
+        f"nodes/{n}/{f}"
+        for n in nodes
+        for f in (
+            "haproxy/haproxy.cfg",
+            "keepalived/keepalived.conf",
+            "sysctl.d/60-hamodel-nonlocal-bind.conf",
             # monitoring (hamodel.generators.monitoring)
-            "keepalived/keepalived-state", "prometheus/node-exporter", "prometheus/mysqld-exporter",
-            "prometheus/redis-exporter")}
-    expected |= {"ansible/collect.yml", "monitoring/prometheus.yml"} | {f"monitoring/{d}/{a}.{x}yml" for d, x in (("rules", ""), ("tests", "test."))
-                                                 for a in ("galera", "haproxy", "nodes", "redis", "vrrp")}
+            "keepalived/keepalived-state",
+            "prometheus/node-exporter",
+            "prometheus/mysqld-exporter",
+            "prometheus/redis-exporter",
+        )
+    }
+    expected |= {"ansible/collect.yml", "monitoring/prometheus.yml"} | {
+        f"monitoring/{d}/{a}.{x}yml"
+        for d, x in (("rules", ""), ("tests", "test."))
+        for a in ("galera", "haproxy", "nodes", "redis", "vrrp")
+    }
     assert set(keepalived_files) == expected
     for n in nodes:
         assert keepalived_files[f"nodes/{n}/sysctl.d/60-hamodel-nonlocal-bind.conf"].endswith(
-            b"net.ipv4.ip_nonlocal_bind = 1\n")
+            b"net.ipv4.ip_nonlocal_bind = 1\n"
+        )
 
 
 @pytest.mark.parametrize("node", ["ctl-1", "ctl-2", "ctl-3"])
@@ -175,7 +218,7 @@ def test_pacemaker_reference_has_no_keepalived(keepalived_files):
 def test_multirack_public_group_tracks_the_backend_interface():
     files = build_configs(reference("multirack"))
     conf = files["nodes/lb-1/keepalived/keepalived.conf"].decode()
-    public = conf[conf.index("vrrp_instance haproxy-public"):]
+    public = conf[conf.index("vrrp_instance haproxy-public") :]
     assert "interface eth1" in public and "track_interface {\n        eth0\n    }" in public
     assert "nopreempt" not in public  # the model asks for preemption there
     cfg = files["nodes/lb-1/haproxy/haproxy.cfg"].decode()
@@ -200,21 +243,27 @@ def test_manifest_and_inventory(keepalived_files):
         assert entry["sha256"] == hashlib.sha256(keepalived_files[rel]).hexdigest()
     assert "horizon" in m["files"]["nodes/ctl-1/haproxy/haproxy.cfg"]["services"]
     assert m["files"]["nodes/ctl-1/keepalived/keepalived.conf"]["vips"] == ["controller-vip"]
+
     class InventoryLoader(yaml.SafeLoader):
         pass
 
     # Ansible's !unsafe: a string Ansible never templates.
     InventoryLoader.add_constructor("!unsafe", lambda loader, node: loader.construct_scalar(node))
-    inv = yaml.load(keepalived_files["ansible/inventory.yml"], Loader=InventoryLoader)  # noqa: S506
+    inv = yaml.load(keepalived_files["ansible/inventory.yml"], Loader=InventoryLoader)
     host = inv["all"]["hosts"]["ctl-2"]
     # The model's address, but not as ansible_host: a site inventory's value wins (tests/test_ansible_deploy.py).
     assert host["hamodel_address"] == "192.168.1.222" and "ansible_host" not in host
     assert {f["path"] for f in host["hamodel_files"]} == {k for k in node_files if k.startswith("nodes/ctl-2/")}
     assert {f["dest"] for f in host["hamodel_files"]} == {
-        "/etc/haproxy/haproxy.cfg", "/etc/keepalived/keepalived.conf", "/etc/sysctl.d/60-hamodel-nonlocal-bind.conf",
+        "/etc/haproxy/haproxy.cfg",
+        "/etc/keepalived/keepalived.conf",
+        "/etc/sysctl.d/60-hamodel-nonlocal-bind.conf",
         # monitoring: keepalived's state script and the exporters' environment files
-        "/usr/local/lib/hamodel/keepalived-state", "/etc/default/prometheus-node-exporter",
-        "/etc/default/prometheus-mysqld-exporter", "/etc/default/prometheus-redis-exporter"}
+        "/usr/local/lib/hamodel/keepalived-state",
+        "/etc/default/prometheus-node-exporter",
+        "/etc/default/prometheus-mysqld-exporter",
+        "/etc/default/prometheus-redis-exporter",
+    }
 
 
 # -- determinism, golden files ------------------------------------------------------
@@ -236,7 +285,7 @@ def test_deterministic_and_matches_golden(model):
 def test_equal_priorities_are_refused():
     dep = resolve(small_arch(), analyse=False)
     g = dep.vrrp_groups[0]
-    bad = dataclasses.replace(g, priorities={n: 100 for n in g.priorities})
+    bad = dataclasses.replace(g, priorities=dict.fromkeys(g.priorities, 100))
     with pytest.raises(InconsistentConfig, match="priorities are not distinct"):
         build_configs(dataclasses.replace(dep, vrrp_groups=(bad,)))
 
@@ -259,7 +308,10 @@ def test_tampered_plans_are_caught_before_rendering():
 
     def tamper(node, **kw):
         p = plans[node]
-        return {**plans, node: dataclasses.replace(p, instances=tuple(dataclasses.replace(i, **kw) for i in p.instances))}
+        return {
+            **plans,
+            node: dataclasses.replace(p, instances=tuple(dataclasses.replace(i, **kw) for i in p.instances)),
+        }
 
     problems = check_keepalived(dep, tamper("n2", vrid=77))
     assert any("vrid differs" in m for _, m in problems)
@@ -269,8 +321,12 @@ def test_tampered_plans_are_caught_before_rendering():
     assert any("vips differs" in m for _, m in problems)
     problems = check_keepalived(dep, tamper("n1", unicast_peers=("10.0.0.12",)))
     assert any("unicast peers of n1" in m for _, m in problems)
-    weighted = {**plans, "n1": dataclasses.replace(plans["n1"], scripts=tuple(
-        dataclasses.replace(s, weight=-20) for s in plans["n1"].scripts))}
+    weighted = {
+        **plans,
+        "n1": dataclasses.replace(
+            plans["n1"], scripts=tuple(dataclasses.replace(s, weight=-20) for s in plans["n1"].scripts)
+        ),
+    }
     assert any("weight -20 with nopreempt" in m for _, m in check_keepalived(dep, weighted))
 
     hp = plan_haproxy(dep, Secrets({}))
@@ -285,10 +341,12 @@ def test_exactly_one_galera_writer():
     hp = plan_haproxy(dep, Secrets({}))
     assert check_haproxy(dep, hp) == []
     for flags in ((False, False, True), (True, True, True)):
+
         def set_backup(plan):
             x = plan.listens[0]
             servers = tuple(dataclasses.replace(s, backup=b) for s, b in zip(x.servers, flags))
             return dataclasses.replace(plan, listens=(dataclasses.replace(x, servers=servers),))
+
         problems = check_haproxy(dep, {n: set_backup(p) for n, p in hp.items()})
         assert any("exactly one active server" in m for _, m in problems)
 
@@ -308,11 +366,20 @@ def test_proxy_name_clash_with_the_stats_listener_is_refused():
     lan = Network("lan", subnet="10.0.0.0/24")
     vip = VirtualIP("vip", "10.0.0.100", network=lan)
     nodes = [Node(f"n{i}", roles={"lb"}, addresses={lan: f"10.0.0.{10 + i}"}) for i in (1, 2)]
-    arch = Architecture("clash", nodes=nodes, networks=[lan], vips=[vip], services=[
-        Service("haproxy", on="lb", ports=[9300], strategy=Vrrp(vip)),
-        Service("stats", on="lb", strategy=BehindVip(vip, port=9300, backend_port_offset=1)),
-    ])
-    with pytest.raises(InconsistentConfig, match=r"services\[haproxy\]: node n1: proxy name stats-9300 is also used by services\[stats\]"):
+    arch = Architecture(
+        "clash",
+        nodes=nodes,
+        networks=[lan],
+        vips=[vip],
+        services=[
+            Service("haproxy", on="lb", ports=[9300], strategy=Vrrp(vip)),
+            Service("stats", on="lb", strategy=BehindVip(vip, port=9300, backend_port_offset=1)),
+        ],
+    )
+    with pytest.raises(
+        InconsistentConfig,
+        match=r"services\[haproxy\]: node n1: proxy name stats-9300 is also used by services\[stats\]",
+    ):
         build_configs(resolve(arch, analyse=False))
 
 
@@ -342,12 +409,18 @@ def test_newline_in_a_service_name_is_refused():
     assert "\n  bind" not in msg  # the hostile value is shown escaped
 
 
-@pytest.mark.parametrize("update, field", [
-    ({"tls": Tls.model_construct(certificate="/etc/pki/my cert.pem")}, r"strategy.tls.certificate"),
-    ({"tls": Tls.model_construct(certificate='/etc/x.pem"\n  bind *:22')}, r"strategy.tls.certificate"),
-    ({"check": BehindVip.model_fields["check"].default.model_copy(update={"http_path": "/ x"})}, "strategy.check.http_path"),
-    ({"vip": "vip x"}, "strategy.vip"),
-])
+@pytest.mark.parametrize(
+    "update, field",
+    [
+        ({"tls": Tls.model_construct(certificate="/etc/pki/my cert.pem")}, r"strategy.tls.certificate"),
+        ({"tls": Tls.model_construct(certificate='/etc/x.pem"\n  bind *:22')}, r"strategy.tls.certificate"),
+        (
+            {"check": BehindVip.model_fields["check"].default.model_copy(update={"http_path": "/ x"})},
+            "strategy.check.http_path",
+        ),
+        ({"vip": "vip x"}, "strategy.vip"),
+    ],
+)
 def test_unsafe_access_values_are_refused(update, field):
     arch = small_arch()
     dep = resolve(arch, analyse=False)
@@ -359,8 +432,10 @@ def test_unsafe_access_values_are_refused(update, field):
 def test_unsafe_vrrp_values_are_refused():
     arch = small_arch()
     dep = resolve(arch, analyse=False)
-    for update, field in (({"notify": "/usr/bin/notify me"}, "strategy.notify"),
-                          ({"track": 'haproxy"; rm -rf /'}, "strategy.track")):
+    for update, field in (
+        ({"notify": "/usr/bin/notify me"}, "strategy.notify"),
+        ({"track": 'haproxy"; rm -rf /'}, "strategy.track"),
+    ):
         strat = arch.service("haproxy").strategy.model_copy(update=update)
         with pytest.raises(ConfigError, match=re.escape(f"services[haproxy].{field}")):
             build_configs(dataclasses.replace(dep, architecture=poisoned(arch, "haproxy", strategy=strat)))
@@ -376,9 +451,10 @@ def test_unsafe_vrrp_values_are_refused():
 def test_cli_refuses_an_injected_name_and_leaves_out_untouched(tmp_path):
     model = tmp_path / "hostile.py"
     model.write_text(
-        "import sys; sys.path.insert(0, %r)\n"
+        f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
         "from test_configs import small_arch, poisoned\n"
-        "architecture = poisoned(small_arch(), 'api', name='x\\n  bind *:22')\n" % str(Path(__file__).parent))
+        "architecture = poisoned(small_arch(), 'api', name='x\\n  bind *:22')\n"
+    )
     out = tmp_path / "out"
     write_tree(out, build_configs(resolve(small_arch(), analyse=False)))
     before = tree(out)
@@ -399,8 +475,9 @@ def test_secrets_by_reference_mode_0600_and_absent_from_manifest(tmp_path):
     files = build_configs(dep, env={"T_VRRP_PASS": "Vr9pPass"})
     assert "auth_pass Vr9pPass" in files["nodes/n1/keepalived/keepalived.conf"].decode()
     assert "stats auth admin:St4tsPassw0rd" in files["nodes/n1/haproxy/haproxy.cfg"].decode()
-    assert files.secret == {f"nodes/n{i}/{f}" for i in (1, 2, 3)
-                            for f in ("keepalived/keepalived.conf", "haproxy/haproxy.cfg")}
+    assert files.secret == {
+        f"nodes/n{i}/{f}" for i in (1, 2, 3) for f in ("keepalived/keepalived.conf", "haproxy/haproxy.cfg")
+    }
     out = tmp_path / "out"
     write_tree(out, files)
     for rel in files:
@@ -424,9 +501,13 @@ def test_secrets_by_reference_mode_0600_and_absent_from_manifest(tmp_path):
 def test_missing_or_unsafe_secrets_are_clear_errors():
     arch = small_arch(vrrp={"auth": {"env": "T_VRRP_PASS"}})
     dep = resolve(arch, analyse=False)
-    with pytest.raises(ConfigError, match=r"services\[haproxy\]\.strategy\.auth: environment variable T_VRRP_PASS is not set"):
+    with pytest.raises(
+        ConfigError, match=r"services\[haproxy\]\.strategy\.auth: environment variable T_VRRP_PASS is not set"
+    ):
         build_configs(dep, env={})
-    with pytest.raises(ConfigError, match=r"services\[haproxy\]\.strategy\.auth \(env:T_VRRP_PASS\): <secret> is not") as exc:
+    with pytest.raises(
+        ConfigError, match=r"services\[haproxy\]\.strategy\.auth \(env:T_VRRP_PASS\): <secret> is not"
+    ) as exc:
         build_configs(dep, env={"T_VRRP_PASS": "a b\nc"})
     assert "a b" not in str(exc.value)
     with pytest.raises(ConfigError, match="not a valid vrrp secret"):
@@ -465,7 +546,8 @@ def test_cli_inconsistent_deployment_exits_1_and_writes_nothing(tmp_path):
         "nodes = [Node(f'n{i}', roles={'lb'}, addresses={lan: f'10.0.0.{10 + i}'}) for i in (1, 2)]\n"
         "architecture = Architecture('one backend', nodes=nodes, networks=[lan], vips=[vip], services=[\n"
         "    Service('haproxy', on='lb', strategy=Vrrp(vip)),\n"
-        "    Service('db', on='lb', replicas=1, strategy=BehindVip(vip, port=3306))])\n")
+        "    Service('db', on='lb', replicas=1, strategy=BehindVip(vip, port=3306))])\n"
+    )
     out = tmp_path / "out"
     out.mkdir()
     (out / "keep.txt").write_text("previous output\n")
@@ -484,7 +566,9 @@ def test_drift_gate_both_ways(tmp_path):
     assert r.exit_code == 1  # nothing there yet: everything differs
     r = runner.invoke(app, ["build", *model, "-o", str(out)])
     assert r.exit_code == 0, r.output
-    assert "wrote 36 files" in r.output  # 12 configs + 10 monitoring node files + 11 monitoring/ + 2 Ansible + manifest... as the golden tree
+    assert (
+        "wrote 36 files" in r.output
+    )  # 12 configs + 10 monitoring node files + 11 monitoring/ + 2 Ansible + manifest... as the golden tree
     r = runner.invoke(app, ["build", *model, "-o", str(out), "--check"])
     assert r.exit_code == 0, r.output
     assert "up to date" in r.output

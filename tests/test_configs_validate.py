@@ -7,21 +7,20 @@ No mocks: these tests need root, ``ip netns``, haproxy and keepalived.
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 
-import shutil
-
 import pytest
-from hypothesis import HealthCheck, event, given, settings
-
 from hamodel.generators.configs import ConfigError, build_configs
+from hypothesis import HealthCheck, event, given, settings
+from model_strategies import lb_models
+from test_configs import MODELS, reference, small_arch
+
 from hamodel import Architecture
 from hamodel.errors import HamodelError
 from hamodel.model.base import SecretRef
 from hamodel.pipeline import resolve
 from hamodel.validate import available, haproxy_check, keepalived_check, namespace, node_interfaces, validate_files
-from model_strategies import lb_models
-from test_configs import MODELS, reference, small_arch
 
 pytestmark = [pytest.mark.netns, pytest.mark.skipif(not available(), reason="needs root, haproxy, keepalived, ip")]
 
@@ -83,16 +82,25 @@ def test_namespace_is_removed_on_failure():
 def test_secret_bearing_and_ipv6_configs_validate(tmp_path):
     secret = tmp_path / "stats"
     secret.write_text("admin:Pw-1234\n")
-    for arch in (small_arch(vrrp={"auth": {"env": "V_AUTH"}, "notify": "/usr/local/bin/vrrp-notify",
-                                  "garp_master_refresh_s": 10, "preempt": True},
-                            stats_auth=SecretRef(file=str(secret))),
-                 small_arch(ipv6=True, access={"mode": "http", "sticky": True, "check": {"http_path": "/healthz"}}),
-                 small_arch(ipv6=True, vrrp={"unicast": False}, access={"single_writer": True, "check": {"port": 9200}})):
+    for arch in (
+        small_arch(
+            vrrp={
+                "auth": {"env": "V_AUTH"},
+                "notify": "/usr/local/bin/vrrp-notify",
+                "garp_master_refresh_s": 10,
+                "preempt": True,
+            },
+            stats_auth=SecretRef(file=str(secret)),
+        ),
+        small_arch(ipv6=True, access={"mode": "http", "sticky": True, "check": {"http_path": "/healthz"}}),
+        small_arch(ipv6=True, vrrp={"unicast": False}, access={"single_writer": True, "check": {"port": 9200}}),
+    ):
         files = build_configs(resolve(arch, analyse=False), env={"V_AUTH": "Vr9p"})
         _assert_valid(validate_files(arch, files))
 
 
 # -- hypothesis: small models pass both validators or are rejected clearly ------------
+
 
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(lb_models())
@@ -115,10 +123,10 @@ def test_generated_models_validate_or_are_rejected_clearly(data):
 
 
 def test_cli_build_validate(tmp_path):
+    from test_configs import ROOT
     from typer.testing import CliRunner
 
     from hamodel.cli import app
-    from test_configs import ROOT
 
     out = tmp_path / "out"
     r = CliRunner().invoke(app, ["build", str(ROOT / "models/multirack.py"), "-o", str(out), "--validate"])

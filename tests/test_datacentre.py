@@ -14,7 +14,17 @@ import pytest
 from typer.testing import CliRunner
 
 from hamodel import (
-    Architecture, FailureDomain, Network, Node, PacemakerCluster, Power, Rack, Service, Site, Switch, Trunk,
+    Architecture,
+    FailureDomain,
+    Network,
+    Node,
+    PacemakerCluster,
+    Power,
+    Rack,
+    Service,
+    Site,
+    Switch,
+    Trunk,
     VirtualIP,
 )
 from hamodel.analysis.components import view
@@ -27,7 +37,15 @@ from hamodel.cli import app
 from hamodel.deployment import Placement
 from hamodel.errors import ModelError
 from hamodel.strategies import (
-    ActivePassive, AppCluster, BehindVip, Coordinated, Elected, External, PacemakerVip, Vrrp, Witness,
+    ActivePassive,
+    AppCluster,
+    BehindVip,
+    Coordinated,
+    Elected,
+    External,
+    PacemakerVip,
+    Vrrp,
+    Witness,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -56,14 +74,30 @@ VIP = VirtualIP("vip", "10.0.0.100", network=LAN)
 def shop(*domains_of, extra_domains=()):
     """Two load balancers and three database nodes; ``domains_of(i)`` gives
     node i's domains."""
-    nodes = [Node(f"n{i}", roles={"lb" if i < 2 else "db"}, domains=domains_of[0](i),
-                  addresses={LAN: f"10.0.0.{10 + i}"}, switch="tor-a" if i % 2 else "tor-b") for i in range(5)]
-    return Architecture("shop", domains=list(extra_domains), networks=[LAN], vips=[VIP], nodes=nodes,
-                        supervisor="systemd", services=[
-                            Service("haproxy", on="lb", strategy=Vrrp(VIP, track="haproxy")),
-                            Service("db", on="db", replicas=3, strategy=AppCluster(
-                                access=BehindVip(VIP, port=3306, single_writer=True))),
-                        ])
+    nodes = [
+        Node(
+            f"n{i}",
+            roles={"lb" if i < 2 else "db"},
+            domains=domains_of[0](i),
+            addresses={LAN: f"10.0.0.{10 + i}"},
+            switch="tor-a" if i % 2 else "tor-b",
+        )
+        for i in range(5)
+    ]
+    return Architecture(
+        "shop",
+        domains=list(extra_domains),
+        networks=[LAN],
+        vips=[VIP],
+        nodes=nodes,
+        supervisor="systemd",
+        services=[
+            Service("haproxy", on="lb", strategy=Vrrp(VIP, track="haproxy")),
+            Service(
+                "db", on="db", replicas=3, strategy=AppCluster(access=BehindVip(VIP, port=3306, single_writer=True))
+            ),
+        ],
+    )
 
 
 # -- step 1: wrong before --------------------------------------------------------
@@ -90,7 +124,8 @@ def test_a_rack_holding_every_node_gates_check(tmp_path):
         "vip = VirtualIP('vip', '10.0.0.100', network=net)\nrack = Rack('rack-1')\n"
         "architecture = Architecture('one rack', supervisor='systemd', networks=[net], vips=[vip], nodes=[\n"
         "    Node(f'n{i}', roles={'lb'}, domains=[rack], addresses={net: f'10.0.0.{i}'}, switch=sw) for i in (1, 2)],\n"
-        "    services=[Service('haproxy', on='lb', strategy=Vrrp(vip))])\n")
+        "    services=[Service('haproxy', on='lb', strategy=Vrrp(vip))])\n"
+    )
     r = runner.invoke(app, ["check", str(model), "--json", "--lock", str(tmp_path / "l.json"), "--fail-on", "high"])
     assert r.exit_code == 1, r.output
     data = json.loads(r.stdout)
@@ -117,7 +152,8 @@ def test_check_shows_the_placement_warnings(tmp_path):
         "architecture = Architecture('even', supervisor='systemd', networks=[net], nodes=[\n"
         "    Node(f'n{i}', roles={'db'}, addresses={net: f'10.0.0.{i}'}, switch=sw) for i in (1, 2, 3, 4)],\n"
         "    pacemaker=PacemakerCluster(on=['db']),\n"
-        "    services=[Service('db', on='db', replicas=4, strategy=AppCluster())])\n")
+        "    services=[Service('db', on='db', replicas=4, strategy=AppCluster())])\n"
+    )
     lock = str(tmp_path / "l.json")
     r = runner.invoke(app, ["check", str(model), "--json", "--lock", lock])
     warnings = json.loads(r.stdout)["warnings"]
@@ -133,11 +169,18 @@ def two_node_pacemaker(**pm):
     vip = VirtualIP("vip", "10.0.0.100", network=net)
     nodes = [Node(f"n{i}", roles={"ctl"}, addresses={net: f"10.0.0.{i}"}, switch=sw) for i in (1, 2)]
     nodes.append(Node("q", roles={"quorum"}, addresses={net: "10.0.0.9"}, switch=sw))
-    return Architecture("pcmk", networks=[net], vips=[vip], nodes=nodes, supervisor="systemd",
-                        pacemaker=PacemakerCluster(on=["ctl"], **pm), services=[
-                            Service("vip", on="ctl", strategy=PacemakerVip(vip), supervisor="pacemaker"),
-                            Service("cinder", on="ctl", strategy=ActivePassive(manager="pacemaker")),
-                        ])
+    return Architecture(
+        "pcmk",
+        networks=[net],
+        vips=[vip],
+        nodes=nodes,
+        supervisor="systemd",
+        pacemaker=PacemakerCluster(on=["ctl"], **pm),
+        services=[
+            Service("vip", on="ctl", strategy=PacemakerVip(vip), supervisor="pacemaker"),
+            Service("cinder", on="ctl", strategy=ActivePassive(manager="pacemaker")),
+        ],
+    )
 
 
 def test_two_node_pacemaker_spof_says_quorum_and_grammar():
@@ -168,11 +211,23 @@ def test_switch_spof_names_the_switch_and_single_cut_grammar():
     sw = Switch("core")
     net = Network("lan", subnet="10.0.0.0/24", switches=[sw])
     vip = VirtualIP("vip", "10.0.0.100", network=net)
-    nodes = [Node(f"n{i}", roles={"x"}, domains=[Rack(f"r{i}")], addresses={net: f"10.0.0.{i}"}, switch=sw)
-             for i in (1, 2, 3)]
-    arch = Architecture("sw", nodes=nodes, networks=[net], vips=[vip], supervisor="systemd", services=[
-        Service("haproxy", on="x", strategy=Vrrp(vip, track="haproxy")),
-        Service("db", on="x", replicas=3, strategy=AppCluster(access=BehindVip(vip, port=3306, single_writer=True)))])
+    nodes = [
+        Node(f"n{i}", roles={"x"}, domains=[Rack(f"r{i}")], addresses={net: f"10.0.0.{i}"}, switch=sw)
+        for i in (1, 2, 3)
+    ]
+    arch = Architecture(
+        "sw",
+        nodes=nodes,
+        networks=[net],
+        vips=[vip],
+        supervisor="systemd",
+        services=[
+            Service("haproxy", on="x", strategy=Vrrp(vip, track="haproxy")),
+            Service(
+                "db", on="x", replicas=3, strategy=AppCluster(access=BehindVip(vip, port=3306, single_writer=True))
+            ),
+        ],
+    )
     spof = findings(arch)["spof:haproxy"]
     assert spof.impact.startswith("switch:core alone stops haproxy: every path")
     assert "each stop it" not in spof.impact
@@ -198,24 +253,37 @@ def test_dual_corded_node_stops_only_when_both_feeds_fail():
     dual = solo([Node("n1", roles={"x"}, power=[pa, pb])], [job], domains=[room])
     # The node, its process, or both feeds (a feed also fails with the room it is in).
     assert cuts(dual, Placement({"job": ["n1"]}), "job") == [
-        ("node:n1",), ("proc:job@n1",), ("domain:pa", "domain:pb"), ("domain:pb", "domain:room")]
+        ("node:n1",),
+        ("proc:job@n1",),
+        ("domain:pa", "domain:pb"),
+        ("domain:pb", "domain:room"),
+    ]
     single = solo([Node("n1", roles={"x"}, domains=[pa, pb])], [job], domains=[room])
     assert cuts(single, Placement({"job": ["n1"]}), "job") == [
-        ("node:n1",), ("proc:job@n1",), ("domain:pa",), ("domain:pb",), ("domain:room",)]
+        ("node:n1",),
+        ("proc:job@n1",),
+        ("domain:pa",),
+        ("domain:pb",),
+        ("domain:room",),
+    ]
 
 
 def test_power_must_name_a_feed_not_a_switch_nor_one_also_in_domains():
     with pytest.raises(ModelError, match=r"nodes\[n1\]\.power: 'pa' is also in domains"):
-        solo([Node("n1", roles={"x"}, domains=[Power("pa")], power=["pa", Power("pb")])],
-             [Service("job", on="x", strategy=Coordinated())])
+        solo(
+            [Node("n1", roles={"x"}, domains=[Power("pa")], power=["pa", Power("pb")])],
+            [Service("job", on="x", strategy=Coordinated())],
+        )
 
 
 def bonded(bond: bool):
     a, b = Switch("tor-a"), Switch("tor-b")
     net = Network("lan", subnet="10.0.0.0/24", switches=[a, b])
     vip = VirtualIP("vip", "10.0.0.100", network=net)
-    nodes = [Node(f"n{i}", roles={"x"}, addresses={net: f"10.0.0.{i}"}, switch=[a, b] if bond else (a, b)[i - 1])
-             for i in (1, 2)]
+    nodes = [
+        Node(f"n{i}", roles={"x"}, addresses={net: f"10.0.0.{i}"}, switch=[a, b] if bond else (a, b)[i - 1])
+        for i in (1, 2)
+    ]
     return solo(nodes, [Service("lb", on="x", strategy=Vrrp(vip))], networks=[net], vips=[vip])
 
 
@@ -225,7 +293,8 @@ def test_bonded_interface_loses_the_network_only_when_both_switches_fail():
     assert with_bond.node("n1").interfaces[0].switches == ["tor-a", "tor-b"]
     # Bonded: both switches (each node keeps the other one) -- plus two nodes / processes.
     assert [c for c in cuts(with_bond, p, "lb") if not c[0].startswith(("node", "proc"))] == [
-        ("switch:tor-a", "switch:tor-b")]
+        ("switch:tor-a", "switch:tor-b")
+    ]
     assert Analyzer(view(with_bond, p)).split_brain("lb", 2) == []  # no partition separates them
     # One switch each: cutting the link partitions the VRRP pair.
     assert Analyzer(view(without, p)).split_brain("lb", 1) == [("link:lan:tor-a~tor-b",)]
@@ -236,8 +305,10 @@ def two_networks(trunk: bool):
     links = [Trunk("isl-1", a, b)] if trunk else "mesh"
     lan = Network("lan", subnet="10.0.0.0/24", switches=[a, b], links=links)
     stor = Network("stor", subnet="10.1.0.0/24", switches=[a, b], links=links)
-    nodes = [Node(f"n{i}", roles={"x"}, addresses={lan: f"10.0.0.{i}", stor: f"10.1.0.{i}"}, switch=(a, b)[i - 1])
-             for i in (1, 2)]
+    nodes = [
+        Node(f"n{i}", roles={"x"}, addresses={lan: f"10.0.0.{i}", stor: f"10.1.0.{i}"}, switch=(a, b)[i - 1])
+        for i in (1, 2)
+    ]
     # quorum=1: each side alone is quorate, so a partition means split brain.
     return solo(nodes, [Service("c", on="x", strategy=AppCluster(quorum=1))], networks=[lan, stor])
 
@@ -277,10 +348,15 @@ def test_a_witness_votes_and_serves_nothing():
 def patroni(placement_pg=("n1", "n3")):
     a, b = Switch("sw-a"), Switch("sw-b")
     net = Network("lan", subnet="10.0.0.0/24", switches=[a, b])
-    nodes = [Node(f"n{i}", roles={"db"}, addresses={net: f"10.0.0.{i}"}, switch=a if i == 1 else b)
-             for i in (1, 2, 3)]
-    arch = solo(nodes, [Service("etcd", on="db", replicas=3, strategy=AppCluster()),
-                        Service("postgres", on="db", replicas=2, strategy=Elected(by="etcd"))], networks=[net])
+    nodes = [Node(f"n{i}", roles={"db"}, addresses={net: f"10.0.0.{i}"}, switch=a if i == 1 else b) for i in (1, 2, 3)]
+    arch = solo(
+        nodes,
+        [
+            Service("etcd", on="db", replicas=3, strategy=AppCluster()),
+            Service("postgres", on="db", replicas=2, strategy=Elected(by="etcd")),
+        ],
+        networks=[net],
+    )
     return arch, Placement({"etcd": ["n1", "n2", "n3"], "postgres": list(placement_pg)})
 
 
@@ -302,8 +378,10 @@ def test_elected_leader_needs_the_coordinators_quorum_and_never_splits():
 
 def test_elected_and_witness_targets_must_keep_a_quorum():
     with pytest.raises(ModelError, match=r"services\[pg\]\.strategy\.by: services\[web\] keeps no quorum"):
-        solo([Node("n1", roles={"x"})], [Service("web", on="x", strategy=Coordinated()),
-                                         Service("pg", on="x", strategy=Elected(by="web"))])
+        solo(
+            [Node("n1", roles={"x"})],
+            [Service("web", on="x", strategy=Coordinated()), Service("pg", on="x", strategy=Elected(by="web"))],
+        )
     with pytest.raises(ModelError, match=r"services\[w\]\.strategy\.of: unknown service 'nope'"):
         solo([Node("n1", roles={"x"})], [Service("w", on="x", strategy=Witness("nope"))])
 
@@ -312,24 +390,41 @@ def pcmk_pair(**pm):
     a, b = Switch("sw-a"), Switch("sw-b")
     net = Network("lan", subnet="10.0.0.0/24", switches=[a, b])
     vip = VirtualIP("vip", "10.0.0.100", network=net)
-    nodes = [Node("n1", roles={"ctl"}, addresses={net: "10.0.0.1"}, switch=a),
-             Node("n2", roles={"ctl"}, addresses={net: "10.0.0.2"}, switch=b),
-             Node("q", roles={"arb"}, addresses={net: "10.0.0.9"}, switch=a)]
-    arch = solo(nodes, [Service("vip", on="ctl", strategy=PacemakerVip(vip)),
-                        Service("cinder", on="ctl", strategy=ActivePassive(manager="pacemaker"))],
-                networks=[net], vips=[vip], pacemaker=PacemakerCluster(on=["ctl"], **pm))
-    return arch, Placement({"vip": ["n1", "n2"], "cinder": ["n1", "n2"], })
+    nodes = [
+        Node("n1", roles={"ctl"}, addresses={net: "10.0.0.1"}, switch=a),
+        Node("n2", roles={"ctl"}, addresses={net: "10.0.0.2"}, switch=b),
+        Node("q", roles={"arb"}, addresses={net: "10.0.0.9"}, switch=a),
+    ]
+    arch = solo(
+        nodes,
+        [
+            Service("vip", on="ctl", strategy=PacemakerVip(vip)),
+            Service("cinder", on="ctl", strategy=ActivePassive(manager="pacemaker")),
+        ],
+        networks=[net],
+        vips=[vip],
+        pacemaker=PacemakerCluster(on=["ctl"], **pm),
+    )
+    return arch, Placement(
+        {
+            "vip": ["n1", "n2"],
+            "cinder": ["n1", "n2"],
+        }
+    )
 
 
 LINK = "link:lan:sw-a~sw-b"
 
 
-@pytest.mark.parametrize("pm, node_spof, split", [
-    ({}, True, []),                                        # majority of 2 = 2: either node stops it
-    ({"two_node": True}, False, []),                       # one node alone; n1 wins the fence race
-    ({"two_node": True, "fencing": False}, False, [(LINK,)]),  # both keep running after a partition
-    ({"qdevice": "q"}, False, []),                         # n1 + q or n2 + q: 2 of 3 votes
-])
+@pytest.mark.parametrize(
+    "pm, node_spof, split",
+    [
+        ({}, True, []),  # majority of 2 = 2: either node stops it
+        ({"two_node": True}, False, []),  # one node alone; n1 wins the fence race
+        ({"two_node": True, "fencing": False}, False, [(LINK,)]),  # both keep running after a partition
+        ({"qdevice": "q"}, False, []),  # n1 + q or n2 + q: 2 of 3 votes
+    ],
+)
 def test_pacemaker_two_node_qdevice_and_fencing(pm, node_spof, split):
     arch, p = pcmk_pair(**pm)
     got = cuts(arch, p, "cinder")
@@ -351,9 +446,13 @@ def test_pacemaker_details_are_validated():
 
 
 def test_external_service_needs_no_placement():
-    arch = solo([Node("n1", roles={"x"}), Node("n2", roles={"x"})], [
-        Service("job", on="x", replicas=1, strategy=Coordinated()),  # a choice: the solver runs
-        Service("monitoring", strategy=External(provides=["monitoring"]))])
+    arch = solo(
+        [Node("n1", roles={"x"}), Node("n2", roles={"x"})],
+        [
+            Service("job", on="x", replicas=1, strategy=Coordinated()),  # a choice: the solver runs
+            Service("monitoring", strategy=External(provides=["monitoring"])),
+        ],
+    )
     r = place(arch)
     assert r.placement.nodes_of("monitoring") == ()
     assert "monitoring" not in {s for n in ("n1", "n2") for s in r.placement.services_on(n)}
@@ -379,13 +478,15 @@ def test_webplatform_reference_model():
     f = {x.id: x for x in analyse(arch, r.placement, vrrp_groups=r.vrrp_groups)}
     # Dual-corded, bonded, tie-breaker in rack 3: nothing single stops a service; no split brain.
     # (Galera's manual bootstrap after a planned stop of both members is acknowledged.)
-    assert not [i for i, x in f.items() if x.severity in ("critical", "high", "medium") and not x.acknowledged], \
-        sorted(f)
+    assert not [i for i, x in f.items() if x.severity in ("critical", "high", "medium") and not x.acknowledged], sorted(
+        f
+    )
     assert f["site-failure:dc"].severity == "low"
     assert not any(i.startswith("split-brain") for i in f)
     av = availability(arch, r.placement, r.vrrp_groups)
     v = view(arch, r.placement, r.vrrp_groups)
     from hamodel.analysis.availability import component_reliability
+
     assert component_reliability(v, "trunk:mlag-peer").availability == 0.9999
     assert all(a.exact for a in av.values())
 
@@ -397,8 +498,10 @@ def test_the_fence_race_winner_follows_the_fencing_delay():
     from hamodel import FenceDevice
 
     def arch(delay_on: str | None):
-        fence = [FenceDevice(f"bmc-{n}", agent="fence_ipmilan", targets=[n], delay_base_s=10 if n == delay_on else 0)
-                 for n in ("n1", "n2")]
+        fence = [
+            FenceDevice(f"bmc-{n}", agent="fence_ipmilan", targets=[n], delay_base_s=10 if n == delay_on else 0)
+            for n in ("n1", "n2")
+        ]
         return two_node_pacemaker(two_node=True, fencing=True, fence=fence)
 
     for winner in ("n1", "n2"):

@@ -23,7 +23,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from test_ansible_deploy import ANSIBLE_PLAYBOOK, build, needs_netns, recap
 from test_configs import small_arch
 from test_hostile_injection import ansible_env, needs_ansible
@@ -77,25 +76,62 @@ def test_a_refused_reload_rolls_back_fails_and_is_retried(tmp_path: Path) -> Non
     service = tmp_path / "service.sh"
     service.write_text(SERVICE.format(dest=dest))
     service.chmod(0o755)
-    extra = {"hamodel_dest_root": str(dest), "hamodel_handler_prefix": [str(service)],
-             "hamodel_service_check": [str(service), "is-active"], "hamodel_health_retries": 40}
+    extra = {
+        "hamodel_dest_root": str(dest),
+        "hamodel_handler_prefix": [str(service)],
+        "hamodel_service_check": [str(service), "is-active"],
+        "hamodel_health_retries": 40,
+    }
     arch = small_arch()
     procs: list[subprocess.Popen] = []
     with namespace(node_interfaces(arch, "n1"), prefix="hmds") as ns:
+
         def deploy() -> subprocess.CompletedProcess:
-            cmd = ["ip", "netns", "exec", ns, "unshare", "-m", "--propagation", "private", "sh", "-c",
-                   f'mount --bind "{run}" /run && exec "$@"', "deploy",
-                   ANSIBLE_PLAYBOOK, "-c", "local", "-l", "n1", "-i", str(out / "ansible" / "inventory.yml"),
-                   "-e", json.dumps(extra), str(out / "ansible" / "deploy.yml")]
-            return subprocess.run(cmd, capture_output=True, text=True, timeout=900, cwd=tmp_path,
-                                  env=ansible_env(tmp_path))
+            cmd = [
+                "ip",
+                "netns",
+                "exec",
+                ns,
+                "unshare",
+                "-m",
+                "--propagation",
+                "private",
+                "sh",
+                "-c",
+                f'mount --bind "{run}" /run && exec "$@"',
+                "deploy",
+                ANSIBLE_PLAYBOOK,
+                "-c",
+                "local",
+                "-l",
+                "n1",
+                "-i",
+                str(out / "ansible" / "inventory.yml"),
+                "-e",
+                json.dumps(extra),
+                str(out / "ansible" / "deploy.yml"),
+            ]
+            return subprocess.run(
+                cmd, capture_output=True, text=True, timeout=900, cwd=tmp_path, env=ansible_env(tmp_path)
+            )
 
         try:
             # The API behind the VIP, and a foreign process on the port the bad config will want.
             for port in (8080, 9999):
-                procs.append(subprocess.Popen(["ip", "netns", "exec", ns, "python3", "-c",
-                                               "import socket,time;s=socket.socket();s.bind(('10.0.0.11',%d));"
-                                               "s.listen(64);time.sleep(3600)" % port]))
+                procs.append(
+                    subprocess.Popen(
+                        [
+                            "ip",
+                            "netns",
+                            "exec",
+                            ns,
+                            "python3",
+                            "-c",
+                            f"import socket,time;s=socket.socket();s.bind(('10.0.0.11',{port}));"
+                            "s.listen(64);time.sleep(3600)",
+                        ]
+                    )
+                )
             first = deploy()
             assert first.returncode == 0, first.stdout[-6000:] + first.stderr
             assert "health gate: every HAProxy backend has a server UP" in first.stdout
@@ -108,12 +144,13 @@ def test_a_refused_reload_rolls_back_fails_and_is_retried(tmp_path: Path) -> Non
 
             # haproxy -c accepts it (validate: passes); the running daemon cannot bind the port.
             os.chmod(cfg, 0o600)
-            cfg.write_bytes(good + b"\nlisten clash\n    bind 10.0.0.11:9999\n    mode tcp\n"
-                                   b"    server s1 10.0.0.11:8080\n")
+            cfg.write_bytes(
+                good + b"\nlisten clash\n    bind 10.0.0.11:9999\n    mode tcp\n    server s1 10.0.0.11:8080\n"
+            )
             for attempt in ("failed reload", "rerun of the same build"):
                 bad = deploy()
                 assert bad.returncode != 0, attempt + bad.stdout[-4000:]
-                msg = bad.stdout[bad.stdout.rindex("TASK ["):]
+                msg = bad.stdout[bad.stdout.rindex("TASK [") :]
                 assert "haproxy on n1: haproxy: reload haproxy failed for /etc/haproxy/haproxy.cfg" in msg, msg
                 assert "9999" in msg  # haproxy's own words: cannot bind 10.0.0.11:9999
                 assert "the previous configuration is running again" in msg, msg
@@ -122,9 +159,19 @@ def test_a_refused_reload_rolls_back_fails_and_is_retried(tmp_path: Path) -> Non
                 assert "St4tsPassw0rd" not in bad.stdout + bad.stderr
                 assert recap(bad.stdout, "n1")["rescued"] == 1
             # ... and serves: the VIP front reaches the API through it.
-            subprocess.run(["ip", "netns", "exec", ns, "python3", "-c",
-                            "import socket;socket.create_connection(('10.0.0.100',8080),timeout=5).close()"],
-                           check=True, timeout=30)
+            subprocess.run(
+                [
+                    "ip",
+                    "netns",
+                    "exec",
+                    ns,
+                    "python3",
+                    "-c",
+                    "import socket;socket.create_connection(('10.0.0.100',8080),timeout=5).close()",
+                ],
+                check=True,
+                timeout=30,
+            )
 
             # A good build: installed, reloaded (changed > 0); then nothing to do (changed = 0).
             cfg.write_bytes(good.replace(b"timeout check 10s", b"timeout check 9s"))
@@ -135,8 +182,10 @@ def test_a_refused_reload_rolls_back_fails_and_is_retried(tmp_path: Path) -> Non
             again = deploy()
             assert again.returncode == 0 and recap(again.stdout, "n1")["changed"] == 0, again.stdout[-6000:]
             assert _pid(run, "haproxy") is not None
-            print(f"\nfailed reload: rolled back, daemon kept running (pid {_pid(run, 'haproxy')}); "
-                  f"fixed run changed={recap(fixed.stdout, 'n1')['changed']}, next run changed=0")
+            print(
+                f"\nfailed reload: rolled back, daemon kept running (pid {_pid(run, 'haproxy')}); "
+                f"fixed run changed={recap(fixed.stdout, 'n1')['changed']}, next run changed=0"
+            )
         finally:
             for p in procs:
                 p.kill()

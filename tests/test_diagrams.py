@@ -10,7 +10,6 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-
 from hamodel.generators.diagrams import VIEWS, diagram_findings, finding_stem, generate, render, render_dot
 
 REPO = Path(__file__).resolve().parent.parent
@@ -38,8 +37,10 @@ def test_two_runs_give_the_same_bytes(keepalived, tmp_path: Path, monkeypatch) -
     # in SVG and PNG.
     limits = diagram_findings(keepalived)
     assert sorted(f.id for f in limits) == sorted(
-        f.id for f in keepalived.findings if f.severity in ("medium", "high", "critical") and f.scenario
-        and f.id != "manual-recovery")
+        f.id
+        for f in keepalived.findings
+        if f.severity in ("medium", "high", "critical") and f.scenario and f.id != "manual-recovery"
+    )
     assert len(limits) == 3
     expected = {f"{v}.{fmt}" for v in VIEWS for fmt in ("svg", "png")}
     expected |= {f"findings/{finding_stem(f)}.{fmt}" for f in limits for fmt in ("svg", "png")}
@@ -59,9 +60,18 @@ def test_same_bytes_in_a_fresh_process(keepalived, tmp_path: Path) -> None:
 
     state = {
         "placement": keepalived.placement.to_dict(),
-        "groups": [{"service": g.service, "vips": list(g.vips), "network": g.network, "vrid": g.vrid,
-                    "priorities": dict(g.priorities), "master": g.master, "manager": g.manager}
-                   for g in keepalived.vrrp_groups],
+        "groups": [
+            {
+                "service": g.service,
+                "vips": list(g.vips),
+                "network": g.network,
+                "vrid": g.vrid,
+                "priorities": dict(g.priorities),
+                "master": g.master,
+                "manager": g.manager,
+            }
+            for g in keepalived.vrrp_groups
+        ],
         "findings": [f.to_dict() for f in keepalived.findings],
     }
     (tmp_path / "dep.json").write_text(json.dumps(state))
@@ -80,8 +90,13 @@ dep = Deployment(load({str(REPO / "models" / "openstack_keepalived.py")!r}), Pla
                  tuple(VrrpGroup(**{{**g, "vips": tuple(g["vips"])}}) for g in s["groups"]), findings=tuple(findings))
 sys.stdout.buffer.write(render(dep, "physical", finding=diagram_findings(dep)[0], formats=["svg"])["svg"])
 """
-    other = subprocess.run([sys.executable, "-c", code], capture_output=True, cwd=tmp_path, check=True,
-                           env={**os.environ, "PYTHONHASHSEED": "12345"}).stdout
+    other = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        cwd=tmp_path,
+        check=True,
+        env={**os.environ, "PYTHONHASHSEED": "12345"},
+    ).stdout
     assert other == here
 
 
@@ -113,7 +128,7 @@ def test_physical_view_content(multirack) -> None:
     assert "backup (priority" in dot
     # Dual-corded nodes: named in the label, and a cord from each feed.
     assert "dual-corded: pdu-a + pdu-b" in dot
-    assert dot.count("class=\"power dual-corded\"") == 2 * len(multirack.architecture.nodes)
+    assert dot.count('class="power dual-corded"') == 2 * len(multirack.architecture.nodes)
 
 
 def test_logical_view_content(keepalived) -> None:
@@ -138,13 +153,13 @@ def test_finding_diagram_highlights_the_scenario(keepalived) -> None:
     assert f"{failed_node}</B> <FONT COLOR=" in dot and "(failed)" in dot
     split = next(f for f in keepalived.findings if f.id.startswith("split-brain:"))
     dot = render_dot(keepalived, "physical", split)
-    assert dot.count('label=cut') == len(split.scenario)
+    assert dot.count("label=cut") == len(split.scenario)
 
 
 def _roles(dot: str) -> dict[str, str]:
     """node -> its VRRP role row in a physical diagram."""
     out = {}
-    for m in re.finditer(r'<B>(ctl-\d)</B>.*?controller-vip: ([A-Za-z ()]+?) \(priority', dot):
+    for m in re.finditer(r"<B>(ctl-\d)</B>.*?controller-vip: ([A-Za-z ()]+?) \(priority", dot):
         out[m.group(1)] = m.group(2).strip()
     return out
 

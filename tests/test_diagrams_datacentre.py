@@ -11,10 +11,10 @@ import re
 import xml.etree.ElementTree as ET
 
 import pytest
+from hamodel.generators.diagrams import _id, render, render_dot
 
 from hamodel import Architecture, Network, Node, Power, Rack, Service, Switch, Trunk, VirtualIP, Zone
 from hamodel.deployment import Finding
-from hamodel.generators.diagrams import _id, render, render_dot
 from hamodel.pipeline import resolve
 from hamodel.strategies import AppCluster, BehindVip, Vrrp, Witness
 
@@ -40,22 +40,36 @@ def platform(trunk: bool = True) -> Architecture:
         addresses = {lan: f"10.0.0.{host}"}
         if role == "lb":
             addresses[pub] = f"192.0.2.{host}"
-        return Node(name, roles={role}, domains=[RACKS[rack]], power=FEEDS, addresses=addresses,
-                    switch=[TOR_A, TOR_B])
+        return Node(name, roles={role}, domains=[RACKS[rack]], power=FEEDS, addresses=addresses, switch=[TOR_A, TOR_B])
 
-    nodes = [server("lb-1", "lb", 0, 11), server("lb-2", "lb", 1, 12),
-             server("db-1", "db", 0, 21), server("db-2", "db", 1, 22),
-             # Single-corded (a feed in domains stops it alone), one port.
-             Node("arb-1", roles={"arbiter"}, domains=[RACKS[2], "pdu-a"], addresses={lan: "10.0.0.31"},
-                  switch=TOR_A)]
+    nodes = [
+        server("lb-1", "lb", 0, 11),
+        server("lb-2", "lb", 1, 12),
+        server("db-1", "db", 0, 21),
+        server("db-2", "db", 1, 22),
+        # Single-corded (a feed in domains stops it alone), one port.
+        Node("arb-1", roles={"arbiter"}, domains=[RACKS[2], "pdu-a"], addresses={lan: "10.0.0.31"}, switch=TOR_A),
+    ]
     return Architecture(
-        "dc", domains=[DC, *RACKS, *FEEDS, TOR_A, TOR_B], networks=[lan, pub], nodes=nodes, vips=[vip],
-        supervisor="systemd", services=[
+        "dc",
+        domains=[DC, *RACKS, *FEEDS, TOR_A, TOR_B],
+        networks=[lan, pub],
+        nodes=nodes,
+        vips=[vip],
+        supervisor="systemd",
+        services=[
             Service("haproxy", on="lb", strategy=Vrrp(vip, track="haproxy")),
-            Service("galera", process="mariadb", on="db", replicas=2, ports=[4567],
-                    strategy=AppCluster(access=BehindVip(vip, port=3306, single_writer=True))),
+            Service(
+                "galera",
+                process="mariadb",
+                on="db",
+                replicas=2,
+                ports=[4567],
+                strategy=AppCluster(access=BehindVip(vip, port=3306, single_writer=True)),
+            ),
             Service("garbd", on="arbiter", strategy=Witness("galera")),
-        ])
+        ],
+    )
 
 
 @pytest.fixture(scope="module")
@@ -141,8 +155,9 @@ def test_a_witness_is_drawn_as_a_vote_only_member(dep) -> None:
 
 
 def _scenario(*failed: str) -> Finding:
-    return Finding(id="test", kind="test", severity="high", title="test", services=(), scenario=failed,
-                   impact="", mitigation="")
+    return Finding(
+        id="test", kind="test", severity="high", title="test", services=(), scenario=failed, impact="", mitigation=""
+    )
 
 
 def test_one_feed_down_stops_only_the_single_corded_node(dep) -> None:
@@ -163,7 +178,7 @@ def test_a_cut_trunk_and_a_failed_switch_are_marked(dep) -> None:
     trunk = between(es, _id("switch", "tor-a"), _id("switch", "tor-b"))
     assert "(cut)" in trunk[0][3]
     dot = render_dot(dep, "physical", _scenario("trunk:peer", "switch:tor-a"))
-    assert 'style=dashed' in next(line for line in dot.splitlines() if "class=trunk" in line)
+    assert "style=dashed" in next(line for line in dot.splitlines() if "class=trunk" in line)
     # Bond edges to the failed switch are dashed, those to tor-b are not.
     to_a = [line for line in dot.splitlines() if "class=bond" in line and _id("switch", "tor-a") in line]
     to_b = [line for line in dot.splitlines() if "class=bond" in line and _id("switch", "tor-b") in line]
@@ -180,7 +195,9 @@ def test_how_an_elected_leader_behaves_when_cut_off_is_written() -> None:
     over = render_dot(dep, "overview")
     assert "leader lock in etcd<" in over  # Patroni steps down: nothing more to say
     assert "leader lock in sentinel, old master keeps writing" in over
-    redis = arch.service("redis").model_copy(update={"strategy": Elected(by="sentinel", steps_down=False,
-                                                                         min_replicas=1)})
+    redis = arch.service("redis").model_copy(
+        update={"strategy": Elected(by="sentinel", steps_down=False, min_replicas=1)}
+    )
     from hamodel.generators.diagrams import _how
+
     assert _how(redis) == "leader lock in sentinel, old master keeps writing, min 1 replica"

@@ -11,8 +11,8 @@ from itertools import product
 from pathlib import Path
 
 import pytest
-
 from hamodel.generators.diagrams import render, render_dot
+
 from hamodel.loader import load
 from hamodel.model import STRATEGY_TITLES
 from hamodel.pipeline import resolve
@@ -99,8 +99,15 @@ from hamodel.pipeline import resolve
 dep = resolve(load({str(REPO / "models" / (model + ".py"))!r}))
 sys.stdout.buffer.write(render(dep, {view!r}, formats=["svg"])["svg"])
 """
-    runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, cwd=tmp_path, check=True,
-                           env={**__import__("os").environ, "PYTHONHASHSEED": seed}).stdout
-            for seed in ("1", "4242")]
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            cwd=tmp_path,
+            check=True,
+            env={**__import__("os").environ, "PYTHONHASHSEED": seed},
+        ).stdout
+        for seed in ("1", "4242")
+    ]
     assert runs[0] == runs[1]
     assert runs[0].startswith(b"<?xml")

@@ -14,7 +14,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 HAMODEL = [sys.executable, "-m", "hamodel.cli"]
 
-GALERA = '''\
+GALERA = """\
 from hamodel import Architecture, Network, Node, Rack, Service, Switch, VirtualIP
 from hamodel.strategies import AppCluster, BehindVip, Vrrp
 
@@ -31,17 +31,22 @@ arch = Architecture("galera-racks", networks=[net], nodes=nodes, vips=[vip], ser
             strategy=AppCluster(quorum="majority", recovery="galera bootstrap",
                                 access=BehindVip(vip, port=3306, single_writer=True))),
 ])
-'''
+"""
 
 
 def run(*args: str, cwd: Path = ROOT, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([*HAMODEL, *args], cwd=cwd, capture_output=True, text=True,
-                          env={**os.environ, "COLUMNS": "80", **(env or {})})
+    return subprocess.run(
+        [*HAMODEL, *args], cwd=cwd, capture_output=True, text=True, env={**os.environ, "COLUMNS": "80", **(env or {})}
+    )
 
 
 def git(repo: Path, *args: str) -> None:
-    subprocess.run(["git", "-c", "user.email=t@example.invalid", "-c", "user.name=t", *args], cwd=repo, check=True,
-                   capture_output=True)
+    subprocess.run(
+        ["git", "-c", "user.email=t@example.invalid", "-c", "user.name=t", *args],
+        cwd=repo,
+        check=True,
+        capture_output=True,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -60,15 +65,17 @@ def test_pacemaker_removes_cinder_volume_spof_and_split_brain(keepalived_to_pace
     # what Pacemaker adds: its own findings, cinder-volume on more nodes, a managed VIP
     added = {f["id"] for f in d["findings"]["added"]}
     assert "cold-start:wait-for-all" in added
-    assert {"service": "cinder-volume"}.items() <= next(m for m in d["placement_moves"]
-                                                         if m["service"] == "cinder-volume").items()
+    assert {"service": "cinder-volume"}.items() <= next(
+        m for m in d["placement_moves"] if m["service"] == "cinder-volume"
+    ).items()
     assert {"service": "haproxy", "field": "manager", "old": "keepalived", "new": "pacemaker"} in d["vrrp"]
     cinder = next(s for s in d["services"] if s["service"] == "cinder-volume")
     assert cinder["smallest_failure_set"] == [1, 2]
     # keepalived.conf disappears from every controller: the action says so
     gone = [f for f in d["files"] if f["path"].endswith("keepalived.conf")]
-    assert gone and all(f["status"] == "removed" and f["action"].startswith("stop and disable keepalived")
-                        for f in gone)
+    assert gone and all(
+        f["status"] == "removed" and f["action"].startswith("stop and disable keepalived") for f in gone
+    )
     assert d["headline"].startswith("Removes high finding")
 
 
@@ -99,8 +106,9 @@ def test_text_and_markdown_outputs(keepalived_to_pacemaker: dict) -> None:
     f, services = keepalived_to_pacemaker["findings"], keepalived_to_pacemaker["services"]
     # every change a row of a table: findings (header + rows), services (header + rows), predicted recovery
     rec = keepalived_to_pacemaker["recovery"]
-    assert html.count("<tr>") == 1 + len(f["added"]) + len(f["removed"]) + len(f["changed"]) + 1 + len(services) \
-        + (1 + len(rec) if rec else 0)
+    assert html.count("<tr>") == 1 + len(f["added"]) + len(f["removed"]) + len(f["changed"]) + 1 + len(services) + (
+        1 + len(rec) if rec else 0
+    )
     assert "<td>removed</td>" in html and "<code>spof:cinder-volume</code>" in html
     assert '<code class="language-diff">' in html and "keepalived.conf" in html
 
@@ -120,13 +128,26 @@ def test_base_head_two_galera_members_in_one_rack(galera_repo: Path) -> None:
     model = galera_repo / "models/galera.py"
     model.write_text(GALERA.format(racks='["r1", "r1", "r3"]'))
     secret = "s3cr-pw"
-    r = run("diff", "--base", "HEAD", "models/galera.py", "--fail-on", "high", "--format", "json",
-            cwd=galera_repo, env={"DIFF_TEST_VRRP_PASS": secret})
+    r = run(
+        "diff",
+        "--base",
+        "HEAD",
+        "models/galera.py",
+        "--fail-on",
+        "high",
+        "--format",
+        "json",
+        cwd=galera_repo,
+        env={"DIFF_TEST_VRRP_PASS": secret},
+    )
     assert r.returncode == 1, r.stderr
     d = json.loads(r.stdout)
-    quorum = [c for c in d["findings"]["changed"] + [{"id": f["id"], "to": f["severity"], "finding": f}
-                                                      for f in d["findings"]["added"]]
-              if c["id"] == "quorum-loss:galera"]
+    quorum = [
+        c
+        for c in d["findings"]["changed"]
+        + [{"id": f["id"], "to": f["severity"], "finding": f} for f in d["findings"]["added"]]
+        if c["id"] == "quorum-loss:galera"
+    ]
     assert quorum and quorum[0]["to"] == "high"
     assert quorum[0]["finding"]["scenario"] == ["domain:r1"]
     assert d["headline"].startswith("New high finding") and "quorum-loss:galera" in d["headline"]
@@ -161,8 +182,11 @@ def test_diff_usage_and_revision_errors(galera_repo: Path) -> None:
     assert r.returncode == 2 and "does not exist at revision HEAD" in r.stderr
     r = run("diff", "--base", "no-such-rev", "models/galera.py", cwd=galera_repo)
     assert r.returncode == 2 and "no-such-rev" in r.stderr
-    assert not [p for p in Path(os.environ.get("TMPDIR", "/tmp")).glob("hamodel-diff-*")
-                if p.stat().st_uid == os.getuid() and p.stat().st_mtime > (galera_repo.stat().st_mtime)]
+    assert not [
+        p
+        for p in Path(os.environ.get("TMPDIR", "/tmp")).glob("hamodel-diff-*")
+        if p.stat().st_uid == os.getuid() and p.stat().st_mtime > (galera_repo.stat().st_mtime)
+    ]
 
 
 def test_sibling_import_resolved_at_the_revision(galera_repo: Path) -> None:
@@ -201,12 +225,21 @@ def test_pre_commit_hooks_run_through_pre_commit(tmp_path: Path) -> None:
         shutil.copy(ROOT / "models" / name, repo / "models" / name)  # pacemaker imports keepalived
     git(repo, "init", "-q")
     git(repo, "add", "models")
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-           "PRE_COMMIT_HOME": str(tmp_path / "pc-home"), "COLUMNS": "100"}
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "PRE_COMMIT_HOME": str(tmp_path / "pc-home"),
+        "COLUMNS": "100",
+    }
 
     def try_repo(hook: str, model: str = "models/openstack_pacemaker.py") -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "pre_commit", "try-repo", str(ROOT), hook, "--files", model,
-                               "--verbose"], cwd=repo, capture_output=True, text=True, env=env)
+        return subprocess.run(
+            [sys.executable, "-m", "pre_commit", "try-repo", str(ROOT), hook, "--files", model, "--verbose"],
+            cwd=repo,
+            capture_output=True,
+            text=True,
+            env=env,
+        )
 
     # the keepalived model has an unacknowledged high finding: the default hook fails on it
     bad = try_repo("hamodel-check", "models/openstack_keepalived.py")
@@ -215,18 +248,37 @@ def test_pre_commit_hooks_run_through_pre_commit(tmp_path: Path) -> None:
     # finding at or above high, the keepalived model has
     rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     (repo / ".pre-commit-config.yaml").write_text(
-        f"repos:\n- repo: {ROOT}\n  rev: {rev}\n  hooks:\n  - id: hamodel-check\n    args: [--fail-on=high]\n")
+        f"repos:\n- repo: {ROOT}\n  rev: {rev}\n  hooks:\n  - id: hamodel-check\n    args: [--fail-on=high]\n"
+    )
     run_hook = [sys.executable, "-m", "pre_commit", "run", "hamodel-check", "--verbose", "--files"]
     ok = subprocess.run([*run_hook, "models/openstack_pacemaker.py"], cwd=repo, capture_output=True, text=True, env=env)
     assert ok.returncode == 0 and "Passed" in ok.stdout, ok.stdout + ok.stderr
-    both = subprocess.run([*run_hook, "models/openstack_pacemaker.py", "models/openstack_keepalived.py"], cwd=repo,
-                          capture_output=True, text=True, env=env)
+    both = subprocess.run(
+        [*run_hook, "models/openstack_pacemaker.py", "models/openstack_keepalived.py"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert both.returncode == 1 and "spof:cinder-volume" in both.stdout, both.stdout + both.stderr
     # no output tree yet: build --check reports drift and fails
     drift = try_repo("hamodel-build-check")
     assert drift.returncode == 1 and "Failed" in drift.stdout, drift.stdout + drift.stderr
-    built = subprocess.run([sys.executable, "-m", "hamodel.cli", "build", "models/openstack_pacemaker.py", "-o",
-                            "out/openstack_pacemaker"], cwd=repo, capture_output=True, text=True, env=env)
+    built = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "hamodel.cli",
+            "build",
+            "models/openstack_pacemaker.py",
+            "-o",
+            "out/openstack_pacemaker",
+        ],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert built.returncode == 0, built.stderr
     fresh = try_repo("hamodel-build-check")
     assert fresh.returncode == 0 and "Passed" in fresh.stdout, fresh.stdout + fresh.stderr

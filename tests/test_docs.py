@@ -28,8 +28,15 @@ REPO = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--disable-quic", "--disable-dev-shm-usage",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+    "--disable-dev-shm-usage",
     "--window-size=1400,1000",
 ]
 
@@ -137,8 +144,9 @@ class Browser:
 
     def __init__(self, profile: Path):
         self.port = _free_port()
-        self.proc = subprocess.Popen([CHROMEDRIVER, f"--port={self.port}"], stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(
+            [CHROMEDRIVER, f"--port={self.port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         self.base = f"http://127.0.0.1:{self.port}"
         deadline = time.monotonic() + 20
         while True:
@@ -151,10 +159,14 @@ class Browser:
                 self.close()
                 raise RuntimeError("chromedriver did not start")
             time.sleep(0.1)
-        caps = {"capabilities": {"alwaysMatch": {
-            "browserName": "chrome",
-            "goog:chromeOptions": {"binary": CHROMIUM, "args": [*CHROMIUM_ARGS, f"--user-data-dir={profile}"]},
-        }}}
+        caps = {
+            "capabilities": {
+                "alwaysMatch": {
+                    "browserName": "chrome",
+                    "goog:chromeOptions": {"binary": CHROMIUM, "args": [*CHROMIUM_ARGS, f"--user-data-dir={profile}"]},
+                }
+            }
+        }
         try:
             self.session = self._call("POST", "/session", caps)["value"]["sessionId"]
         except Exception:
@@ -163,8 +175,9 @@ class Browser:
 
     def _call(self, method: str, path: str, body: dict | None = None) -> dict:
         data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(self.base + path, data=data, method=method,
-                                     headers={"Content-Type": "application/json"})
+        req = urllib.request.Request(
+            self.base + path, data=data, method=method, headers={"Content-Type": "application/json"}
+        )
         try:
             with urllib.request.urlopen(req, timeout=120) as resp:
                 return json.loads(resp.read() or b"{}")
@@ -181,7 +194,7 @@ class Browser:
         try:
             if getattr(self, "session", None):
                 self._call("DELETE", f"/session/{self.session}")
-        except Exception:  # noqa: BLE001 - best effort on teardown
+        except Exception:
             pass
         self.proc.terminate()
         try:
@@ -242,8 +255,16 @@ def test_every_model_is_published(site: Path) -> None:
         assert page.is_file(), f"no generated document for models/{stem}.py"
         assert f"{stem}/index.html" in index
         html = page.read_text(encoding="utf-8")
-        for section in ("overview", "high-availability-strategies", "services", "placement", "failure-domains",
-                        "architecture-limitations", "failure-scenarios", "diagrams"):
+        for section in (
+            "overview",
+            "high-availability-strategies",
+            "services",
+            "placement",
+            "failure-domains",
+            "architecture-limitations",
+            "failure-scenarios",
+            "diagrams",
+        ):
             assert f'<section id="{section}">' in html, f"{stem}: no {section} section"
 
 
@@ -271,16 +292,23 @@ def test_pacemaker_limitations_have_no_cinder_volume_spof(site: Path) -> None:
 def test_document_views(site: Path) -> None:
     html = (site / "generated" / "openstack_keepalived" / "index.html").read_text(encoding="utf-8")
     # The derived "High availability strategies" list of the reference.
-    strategies = section_html(site / "generated" / "openstack_keepalived" / "index.html",
-                              "high-availability-strategies")
-    for title in ("Keepalived (VRRP)", "Access via an HAProxy virtual IP", "Built-in application clustering",
-                  "No high availability (active/passive: one instance)", "Sharded, no fail-over"):
+    strategies = section_html(
+        site / "generated" / "openstack_keepalived" / "index.html", "high-availability-strategies"
+    )
+    for title in (
+        "Keepalived (VRRP)",
+        "Access via an HAProxy virtual IP",
+        "Built-in application clustering",
+        "No high availability (active/passive: one instance)",
+        "Sharded, no fail-over",
+    ):
         assert title in strategies
     # Service table: the one VIP's address said once, each endpoint its port; VRRP group with VRID and priorities.
     services = section_html(site / "generated" / "openstack_keepalived" / "index.html", "services")
     assert "port of the virtual IP 192.168.1.220" in services and ":3306" in services and ":5000" in services
-    network = section_html(site / "generated" / "openstack_keepalived" / "index.html",
-                           "virtual-ips-vrrp-groups-and-haproxy-frontends")
+    network = section_html(
+        site / "generated" / "openstack_keepalived" / "index.html", "virtual-ips-vrrp-groups-and-haproxy-frontends"
+    )
     assert "VRID" in network and re.search(r"ctl-\d \(\d+\)", network)
     # Failure scenarios: one row per node / domain / switch.
     scenarios = section_html(site / "generated" / "openstack_keepalived" / "index.html", "failure-scenarios")
@@ -343,7 +371,7 @@ def test_chromium_loads_every_diagram(site: Path, tmp_path: Path) -> None:
 
 # -- a broken model or a failed analysis fails the build ------------------------------
 
-BROKEN_MODEL = '''
+BROKEN_MODEL = """
 from hamodel import Architecture, Node, Service
 from hamodel.strategies import Coordinated
 
@@ -351,9 +379,9 @@ architecture = Architecture(
     "broken", nodes=[Node("n1", roles={"controller"})],
     services=[Service("api", on="no-such-role", strategy=Coordinated())],
 )
-'''
+"""
 
-UNPLACEABLE_MODEL = '''
+UNPLACEABLE_MODEL = """
 from hamodel import Architecture, Node, Service
 from hamodel.strategies import AppCluster
 
@@ -361,7 +389,7 @@ architecture = Architecture(
     "unplaceable", nodes=[Node(f"n{i}", roles={"db"}) for i in (1, 2)],
     services=[Service("galera", on="db", replicas=3, strategy=AppCluster())],
 )
-'''
+"""
 
 
 def _project(root: Path, models: dict[str, str], index: str) -> Path:
@@ -376,9 +404,11 @@ def _project(root: Path, models: dict[str, str], index: str) -> Path:
 
 
 def test_broken_model_is_a_warning_that_fails_the_build(tmp_path: Path) -> None:
-    docs = _project(tmp_path, {"broken": BROKEN_MODEL}, (
-        "Test\n====\n\n.. toctree::\n\n   generated/index\n\n"
-        ".. hamodel-services:: models/broken.py\n"))
+    docs = _project(
+        tmp_path,
+        {"broken": BROKEN_MODEL},
+        ("Test\n====\n\n.. toctree::\n\n   generated/index\n\n.. hamodel-services:: models/broken.py\n"),
+    )
     proc = sphinx_build(docs, tmp_path / "html")
     assert proc.returncode != 0
     # The model's own error, naming the object and field, is in the warning,
@@ -400,14 +430,19 @@ def test_failed_analysis_is_a_warning_that_fails_the_build(tmp_path: Path) -> No
 
 def test_directives_in_a_hand_written_page(tmp_path: Path) -> None:
     model = (REPO / "models" / "openstack_keepalived.py").read_text()
-    docs = _project(tmp_path, {}, (
-        "Test\n====\n\n"
-        ".. hamodel-services:: " + str(REPO / "models" / "openstack_keepalived.py") + "\n\n"
-        ".. hamodel-limitations:: " + str(REPO / "models" / "openstack_keepalived.py") + "\n\n"
-        ".. hamodel-diagram:: " + str(REPO / "models" / "openstack_keepalived.py") + "\n"
-        "   :view: logical\n\n"
-        ".. hamodel-diagram:: " + str(REPO / "models" / "openstack_keepalived.py") + "\n"
-        "   :finding: spof:cinder-volume\n"))
+    docs = _project(
+        tmp_path,
+        {},
+        (
+            "Test\n====\n\n"
+            ".. hamodel-services:: " + str(REPO / "models" / "openstack_keepalived.py") + "\n\n"
+            ".. hamodel-limitations:: " + str(REPO / "models" / "openstack_keepalived.py") + "\n\n"
+            ".. hamodel-diagram:: " + str(REPO / "models" / "openstack_keepalived.py") + "\n"
+            "   :view: logical\n\n"
+            ".. hamodel-diagram:: " + str(REPO / "models" / "openstack_keepalived.py") + "\n"
+            "   :finding: spof:cinder-volume\n"
+        ),
+    )
     (docs / "conf.py").write_text('extensions = ["hamodel.sphinx"]\nhamodel_models = []\n')
     del model
     proc = sphinx_build(docs, tmp_path / "html")
@@ -438,13 +473,19 @@ def keepalived_dep(resolved):
 
 def test_acknowledged_finding_shows_the_reason(keepalived_dep) -> None:
     from hamodel.generators.docs import render_section
+
     from hamodel.model import Acknowledgement
     from hamodel.pipeline import resolve
 
-    arch = keepalived_dep.architecture.model_copy(update={"acknowledgements": [
-        Acknowledgement("spof:cinder-volume", "accepted until cinder-volume runs active/active")]})
+    arch = keepalived_dep.architecture.model_copy(
+        update={
+            "acknowledgements": [
+                Acknowledgement("spof:cinder-volume", "accepted until cinder-volume runs active/active")
+            ]
+        }
+    )
     text = render_section(resolve(arch), "limitations", sections=True, slug="x")
-    block = text[text.index("cinder-volume is a single point of failure"):]  # its id ends the block
+    block = text[text.index("cinder-volume is a single point of failure") :]  # its id ends the block
     assert ":Acknowledged: accepted until cinder-volume runs active/active" in block.split(".. _x-finding")[0]
 
 
@@ -453,7 +494,6 @@ def test_every_section_is_valid_restructuredtext(keepalived_dep) -> None:
     warning, both as page sections and as directive snippets (rubrics)."""
     import docutils.core
     import docutils.utils
-
     from hamodel.generators.docs import SECTIONS, render_section
 
     for sections in (True, False):
@@ -461,9 +501,14 @@ def test_every_section_is_valid_restructuredtext(keepalived_dep) -> None:
             if part in ("diagrams", "configs"):
                 continue  # Sphinx roles (download), covered by the build
             text = render_section(keepalived_dep, part, sections=sections, slug="k")
-            out = docutils.core.publish_doctree(text, settings_overrides={
-                "report_level": docutils.utils.Reporter.WARNING_LEVEL, "halt_level": 5,
-                "warning_stream": (stream := _Stream())})
+            out = docutils.core.publish_doctree(
+                text,
+                settings_overrides={
+                    "report_level": docutils.utils.Reporter.WARNING_LEVEL,
+                    "halt_level": 5,
+                    "warning_stream": (stream := _Stream()),
+                },
+            )
             assert not stream.text, f"{part} (sections={sections}):\n{stream.text}"
             assert out.children or not text.strip(), part
 
@@ -503,8 +548,9 @@ def test_dual_feeds_and_bonds_are_shown_as_they_fail(resolved) -> None:
 
     dep = resolved("multirack")
     text = render_section(dep, "domains", sections=True, slug="m")
-    rows = {r.split("\n", 1)[0].strip(): [c.strip() for c in r.split("\n     - ")[1:]]
-            for r in text.split("   * - ")[1:]}
+    rows = {
+        r.split("\n", 1)[0].strip(): [c.strip() for c in r.split("\n     - ")[1:]] for r in text.split("   * - ")[1:]
+    }
     kind, _inside, nodes, _ports, instances = rows["pdu-a"]
     assert kind == "power" and instances == "0"
     assert all(f"{n.name} \\(1 of 2 feeds\\)" in nodes for n in dep.architecture.nodes)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from hamodel.generators.docs import DocExtras, generate
 from hamodel.generators.drill_report import read_page_stamp, read_summary
+
 from hamodel.loader import load
 from hamodel.pipeline import resolve
 from hamodel.sphinx import _drill_section
@@ -30,15 +31,20 @@ def test_title_and_distribution_come_from_the_model() -> None:
 
 def test_drill_figures_are_copied_with_the_stamp(tmp_path: Path) -> None:
     page = (
-        ".. hamodel-drill-stamp: " + json.dumps({"commit": "abc123def456", "date": "2026-12-01 10:00 UTC",
-                                                  "model_sha256": "f" * 64}) + "\n\n"
+        ".. hamodel-drill-stamp: "
+        + json.dumps({"commit": "abc123def456", "date": "2026-12-01 10:00 UTC", "model_sha256": "f" * 64})
+        + "\n\n"
         "   * - Scenario\n     - Agreed\n     - Measured\n"
         "   * - ``partition``\n     - yes\n     - split brain seen (ctl-2, ctl-3), one holder 9.87 s after heal\n"
-        "   * - ``holder-crash``\n     - no\n     - VIP moved in 4.56 s, 3 of 9 requests failed\n\n")
+        "   * - ``holder-crash``\n     - no\n     - VIP moved in 4.56 s, 3 of 9 requests failed\n\n"
+    )
     figures, stamp = read_summary(page), read_page_stamp(page)
     assert figures["holder-crash"] == (False, "VIP moved in 4.56 s, 3 of 9 requests failed")
-    text = _document(DocExtras(measured={"partition": "/drills", "holder-crash": "/drills"},
-                               measured_figures=figures, measured_stamp=stamp))
+    text = _document(
+        DocExtras(
+            measured={"partition": "/drills", "holder-crash": "/drills"}, measured_figures=figures, measured_stamp=stamp
+        )
+    )
     assert ":Measured: ``partition``: split brain seen (ctl-2, ctl-3), one holder 9.87 s after heal" in text
     assert "2026-12-01 10\\:00 UTC, at commit abc123def456" in text
     # The stamp sentence is a paragraph of its own: the first finding's label stays a label.

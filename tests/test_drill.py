@@ -34,8 +34,11 @@ def available() -> bool:
     return os.geteuid() == 0 and all(shutil.which(x) for x in ("ip", "bridge", "keepalived", "haproxy"))
 
 
-pytestmark = [pytest.mark.netns, pytest.mark.slow,
-              pytest.mark.skipif(not available(), reason="needs root, ip, bridge, keepalived, haproxy")]
+pytestmark = [
+    pytest.mark.netns,
+    pytest.mark.slow,
+    pytest.mark.skipif(not available(), reason="needs root, ip, bridge, keepalived, haproxy"),
+]
 
 
 def leftovers(prefix: str) -> tuple[list[str], list[int], bool]:
@@ -89,9 +92,13 @@ def test_short_drill_of_the_reference_model():
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_interrupted_drill_cleans_up(sig, tmp_path):
-    proc = subprocess.Popen([sys.executable, "-m", "hamodel.cli", "drill", str(MODEL), "--quick",
-                             "--json-out", str(tmp_path / "r.json")],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hamodel.cli", "drill", str(MODEL), "--quick", "--json-out", str(tmp_path / "r.json")],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     prefix = f"hml-{proc.pid}-"
     try:
         # Interrupt once the daemons run (keepalived's log exists on every node).
@@ -123,10 +130,12 @@ def test_interrupted_drill_cleans_up(sig, tmp_path):
 def test_cleanup_removes_leftovers_of_a_dead_drill():
     # A lab whose owner is gone: create it from a child process that dies
     # without tearing down.
-    code = ("import os; from hamodel.drill.lab import Lab; lab = Lab(); lab.create(); lab.add_switch('s'); "
-            "lab.add_host('n'); lab.plug('n', 'eth0', 's', '10.9.9.1/24'); "
-            "lab.start('sleeper', lab.node_ns('n'), ['sleep', '300'], log=lab.node_dir('n') / 'x.log'); "
-            "print(lab.prefix, flush=True); os._exit(0)")
+    code = (
+        "import os; from hamodel.drill.lab import Lab; lab = Lab(); lab.create(); lab.add_switch('s'); "
+        "lab.add_host('n'); lab.plug('n', 'eth0', 's', '10.9.9.1/24'); "
+        "lab.start('sleeper', lab.node_ns('n'), ['sleep', '300'], log=lab.node_dir('n') / 'x.log'); "
+        "print(lab.prefix, flush=True); os._exit(0)"
+    )
     p = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=30)
     prefix = p.stdout.strip()
     assert prefix.startswith("hml-"), p.stderr
@@ -138,8 +147,13 @@ def test_cleanup_removes_leftovers_of_a_dead_drill():
         assert leftovers(prefix) == ([], [], False)
     finally:
         cleanup_leftovers(prefix)
-    r = subprocess.run([sys.executable, "-m", "hamodel.cli", "drill", "--cleanup"], cwd=ROOT,
-                       capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [sys.executable, "-m", "hamodel.cli", "drill", "--cleanup"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode == 0 and "cleanup: removed" in r.stdout
 
 
@@ -207,13 +221,19 @@ def _assert_the_shipped_track_script_runs(drill: Drill, files) -> None:
         script = _script_blocks(gen)[0].split('"')[1].split()
         assert subprocess.run(in_node + script).returncode == 0
     assert not Path("/run/haproxy.pid").exists() or Path("/run/haproxy.pid").read_text().split() not in (
-        [str(drill.daemons[(n, "haproxy")].pid)] for n in ("ctl-1", "ctl-2", "ctl-3"))
+        [str(drill.daemons[(n, "haproxy")].pid)] for n in ("ctl-1", "ctl-2", "ctl-3")
+    )
 
 
 def test_drill_reads_the_lock_file_given_with_lock(tmp_path):
     lock = tmp_path / "other.lock.json"
     lock.write_text('{"version": "not a lock"}')
-    r = subprocess.run([sys.executable, "-m", "hamodel.cli", "drill", str(MODEL), "--quick", "--lock", str(lock)],
-                       cwd=ROOT, capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [sys.executable, "-m", "hamodel.cli", "drill", str(MODEL), "--quick", "--lock", str(lock)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 2, r.stdout + r.stderr
     assert "other.lock.json" in r.stdout + r.stderr and "No such option" not in r.stderr

@@ -79,10 +79,14 @@ def test_webplatform_bonds_keep_the_configs_interface_names_and_share_one_trunk(
 
 
 def test_switch_failure_is_offered_for_bonds_and_not_where_the_client_cannot_survive():
-    assert [n for n in offered(BONDED) if n.startswith("switch-failure")] == ["switch-failure:sw-a",
-                                                                              "switch-failure:sw-b"]
-    assert [n for n in offered(WEB) if n.startswith("switch-failure")] == ["switch-failure:tor-a",
-                                                                           "switch-failure:tor-b"]
+    assert [n for n in offered(BONDED) if n.startswith("switch-failure")] == [
+        "switch-failure:sw-a",
+        "switch-failure:sw-b",
+    ]
+    assert [n for n in offered(WEB) if n.startswith("switch-failure")] == [
+        "switch-failure:tor-a",
+        "switch-failure:tor-b",
+    ]
     # No bonds; the one switch that is a single point of failure (sw-1, of
     # cinder-volume) is the client's only switch: nothing could be observed.
     assert not [n for n in offered(ROOT / "models" / "openstack_keepalived.py") if n.startswith("switch-failure")]
@@ -99,8 +103,9 @@ lab_only = pytest.mark.skipif(not available(), reason="needs root, ip, bridge, t
 
 
 def _answers(lab: Lab, ns: str, target: str) -> bool:
-    out = lab.exec(ns, [sys.executable, str(DRILL_DIR / "probe.py"), "--once", "--timeout", "1", "--target", target],
-                   check=False).stdout
+    out = lab.exec(
+        ns, [sys.executable, str(DRILL_DIR / "probe.py"), "--once", "--timeout", "1", "--target", target], check=False
+    ).stdout
     return '"ok": true' in out
 
 
@@ -123,15 +128,30 @@ def test_bonded_node_survives_one_switch_and_not_two():
         for sw in ("sa", "sb"):
             lab.add_switch(sw)
         lab.link_switches("sa", "sb")
-        for n, addr, sws in (("bonded", "10.79.0.1/24", ["sa", "sb"]), ("single", "10.79.0.2/24", ["sa"]),
-                             ("client", "10.79.0.9/24", ["sb"])):
+        for n, addr, sws in (
+            ("bonded", "10.79.0.1/24", ["sa", "sb"]),
+            ("single", "10.79.0.2/24", ["sa"]),
+            ("client", "10.79.0.9/24", ["sb"]),
+        ):
             lab.add_host(n)
             lab.plug(n, "eth0", sws[0], addr, bond=sws)
         for n, ip in (("bonded", "10.79.0.1"), ("single", "10.79.0.2")):
             d = lab.node_dir(n)
-            lab.start(f"backend@{n}", lab.node_ns(n), [sys.executable, str(DRILL_DIR / "backend.py"), "--node", n,
-                                                        "--control", str(d / "c.sock"), "--listen", f"{ip}:8080"],
-                      log=d / "backend.log")
+            lab.start(
+                f"backend@{n}",
+                lab.node_ns(n),
+                [
+                    sys.executable,
+                    str(DRILL_DIR / "backend.py"),
+                    "--node",
+                    n,
+                    "--control",
+                    str(d / "c.sock"),
+                    "--listen",
+                    f"{ip}:8080",
+                ],
+                log=d / "backend.log",
+            )
         client, bns = lab.node_ns("client"), lab.node_ns("bonded")
         assert _until(lambda: _answers(lab, client, "10.79.0.1:8080") and _answers(lab, client, "10.79.0.2:8080"), 10)
         assert lab.bond_active(bns, "eth0") == "eth0-m0"  # the first switch's member, as the driver picks

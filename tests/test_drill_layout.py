@@ -51,10 +51,19 @@ def test_one_entry_point():
     """Drills run through ``hamodel drill`` only: no drill module parses a command line of its own,
     except the helper processes a lab starts (stand-in backend, probe, bond watcher, fence agent,
     Galera health endpoint, Redis writer)."""
-    helpers = {"backend.py", "probe.py", "bond.py", "pacemaker/fence.py", "galera/health.py",
-               "keepalived/redis_loss.py"}
-    parsing = {str(f.relative_to(DRILL)) for f in DRILL.rglob("*.py") if "ArgumentParser(" in f.read_text()
-               or "sys.argv" in f.read_text().replace('urlopen(sys.argv[1]', '')}
+    helpers = {
+        "backend.py",
+        "probe.py",
+        "bond.py",
+        "pacemaker/fence.py",
+        "galera/health.py",
+        "keepalived/redis_loss.py",
+    }
+    parsing = {
+        str(f.relative_to(DRILL))
+        for f in DRILL.rglob("*.py")
+        if "ArgumentParser(" in f.read_text() or "sys.argv" in f.read_text().replace("urlopen(sys.argv[1]", "")
+    }
     assert parsing <= helpers, sorted(parsing - helpers)
 
 

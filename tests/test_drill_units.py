@@ -7,22 +7,29 @@ from pathlib import Path
 
 import docutils.core
 import pytest
-
 from hamodel.generators.drill_report import render_rst, rst_text
+
 from hamodel.drill import reroot
-from hamodel.drill.lab import Lab
-from hamodel.drill.registry import KINDS
-from hamodel.drill.scenario import Scenario, ScenarioKind
 from hamodel.drill.galera.monitoring import available as prometheus_available
+from hamodel.drill.lab import Lab
 from hamodel.drill.plan import plan_lab
+from hamodel.drill.registry import KINDS
 from hamodel.drill.results import Check, ProbeSummary, ScenarioResult, as_json
 from hamodel.drill.runner import generated_files
+from hamodel.drill.scenario import Scenario, ScenarioKind
 from hamodel.drill.scenarios import default_scenarios, select
 from hamodel.loader import load
 
 ROOT = Path(__file__).resolve().parents[1]
-GALERA_NAMES = ["galera-member-down", "galera-partition", "galera-quorum-loss", "galera-restart-crash",
-                "galera-restart-graceful", "galera-restart-crash-missing", "galera-runbook"]
+GALERA_NAMES = [
+    "galera-member-down",
+    "galera-partition",
+    "galera-quorum-loss",
+    "galera-restart-crash",
+    "galera-restart-graceful",
+    "galera-restart-crash-missing",
+    "galera-runbook",
+]
 # the generated alerts on a real Prometheus: offered where Debian's prometheus and exporters are installed
 if prometheus_available() is None:
     GALERA_NAMES.append("galera-alerts")
@@ -54,10 +61,13 @@ def test_generated_haproxy_is_read(keepalived_model):
 
 def test_the_http_check_path_is_read_in_both_forms():
     """The generator writes ``http-check send meth GET uri PATH`` (the path is not on ``option httpchk``)."""
-    new = reroot.parse_haproxy("listen web\n    bind 10.0.0.1:80\n    option httpchk\n"
-                             "    http-check send meth GET uri /healthz\n    server a 10.0.0.2:80 check\n")
-    old = reroot.parse_haproxy("listen web\n    bind 10.0.0.1:80\n    option httpchk GET /status\n"
-                             "    server a 10.0.0.2:80 check\n")
+    new = reroot.parse_haproxy(
+        "listen web\n    bind 10.0.0.1:80\n    option httpchk\n"
+        "    http-check send meth GET uri /healthz\n    server a 10.0.0.2:80 check\n"
+    )
+    old = reroot.parse_haproxy(
+        "listen web\n    bind 10.0.0.1:80\n    option httpchk GET /status\n    server a 10.0.0.2:80 check\n"
+    )
     assert new.backend_for("10.0.0.1", 80).httpchk == "/healthz"
     assert old.backend_for("10.0.0.1", 80).httpchk == "/status"
 
@@ -78,16 +88,20 @@ def test_lab_rewrites_paths_and_track_script(keepalived_model, tmp_path):
     text, notes = reroot.lab_haproxy(files["nodes/ctl-1/haproxy/haproxy.cfg"].decode(), tmp_path)
     assert "/run/haproxy" not in text and "user haproxy" not in text and "chroot" not in text
     assert f"stats socket {tmp_path}/haproxy.sock" in text
-    assert reroot.parse_haproxy(text).backends.keys() == reroot.parse_haproxy(
-        files["nodes/ctl-1/haproxy/haproxy.cfg"].decode()).backends.keys()
+    assert (
+        reroot.parse_haproxy(text).backends.keys()
+        == reroot.parse_haproxy(files["nodes/ctl-1/haproxy/haproxy.cfg"].decode()).backends.keys()
+    )
     assert notes
     ktext, scripts, knotes = reroot.lab_keepalived(files["nodes/ctl-1/keepalived/keepalived.conf"].decode(), tmp_path)
     # The shipped track script runs unchanged (each lab node has a /run of its own).
     assert scripts == {}
     assert any("runs as shipped" in n for n in knotes)
     # Everything else is kept as generated.
-    assert reroot.parse_keepalived(ktext).instances == reroot.parse_keepalived(
-        files["nodes/ctl-1/keepalived/keepalived.conf"].decode()).instances
+    assert (
+        reroot.parse_keepalived(ktext).instances
+        == reroot.parse_keepalived(files["nodes/ctl-1/keepalived/keepalived.conf"].decode()).instances
+    )
 
 
 def _script_blocks(text: str) -> list[str]:
@@ -120,16 +134,20 @@ def test_lab_keeps_the_shipped_track_script_byte_for_byte(keepalived_model, tmp_
 
 
 def test_a_script_for_a_process_the_lab_does_not_run_always_succeeds(tmp_path):
-    conf = ("vrrp_script chk_x {\n    script \"/usr/bin/pgrep -x memcached\"\n    interval 2\n}\n"
-            "vrrp_instance v {\n    track_script {\n        chk_x\n    }\n}\n")
+    conf = (
+        'vrrp_script chk_x {\n    script "/usr/bin/pgrep -x memcached"\n    interval 2\n}\n'
+        "vrrp_instance v {\n    track_script {\n        chk_x\n    }\n}\n"
+    )
     text, scripts, notes = reroot.lab_keepalived(conf, tmp_path)
     assert scripts == {str(tmp_path / "track-chk_x.sh"): "#!/bin/sh\nexit 0\n"}
     assert f'script "{tmp_path / "track-chk_x.sh"}"' in text and any("always succeeds" in n for n in notes)
 
 
 def test_tls_is_dropped_with_a_note(tmp_path):
-    text, notes = reroot.lab_haproxy("global\n    daemon\nlisten x\n    bind 10.0.0.1:443 ssl crt /etc/ssl/x.pem\n"
-                                   "    server a 10.0.0.2:80 check\n", tmp_path)
+    text, notes = reroot.lab_haproxy(
+        "global\n    daemon\nlisten x\n    bind 10.0.0.1:443 ssl crt /etc/ssl/x.pem\n    server a 10.0.0.2:80 check\n",
+        tmp_path,
+    )
     assert "bind 10.0.0.1:443" in text and "crt" not in text and "daemon" not in text
     assert any("TLS" in n for n in notes)
 
@@ -141,7 +159,8 @@ def test_plan_and_default_scenarios(keepalived_model):
     assert plan.split_horizon == set(plan.links)  # a full mesh: no L2 loop without STP
     assert plan.nodes["ctl-1"].backend_ports[9200] == "192.168.1.221"
     assert 5000 in plan.nodes["ctl-3"].backend_ports and plan.client_interfaces == [
-        ("eth0", "192.168.1.254/24", "sw-1", "mgmt")]
+        ("eth0", "192.168.1.254/24", "sw-1", "mgmt")
+    ]
     quick = plan_lab(arch, dep, files, backend_services=["keystone"])
     assert quick.backend_services == ["keystone"] and "galera" in quick.skipped_backend_services
     names = [s.name for s in default_scenarios(dep, switches_by_vip={"controller-vip": 3})]
@@ -149,12 +168,25 @@ def test_plan_and_default_scenarios(keepalived_model):
     galera = GALERA_NAMES if galera_available() else []
     # The real Redis scenario too, where redis-server is installed (the reference's Redis replicates asynchronously).
     redis = ["redis-primary-kill"] if shutil.which("redis-server") else []
-    assert names == ["holder-crash", "holder-kill", "haproxy-death", "backend-death:keystone",
-                     "single-writer:galera", "partition"] + redis + galera
+    assert (
+        names
+        == [
+            "holder-crash",
+            "holder-kill",
+            "haproxy-death",
+            "backend-death:keystone",
+            "single-writer:galera",
+            "partition",
+        ]
+        + redis
+        + galera
+    )
     quick_names = [s.name for s in default_scenarios(dep, quick=True)]
     assert "holder-kill" not in quick_names and not [n for n in quick_names if n.startswith("galera-")]
     assert [s.name for s in select(default_scenarios(dep), ["partition", "single-writer"])] == [
-        "single-writer:galera", "partition"]
+        "single-writer:galera",
+        "partition",
+    ]
     with pytest.raises(ValueError, match="unknown scenario"):
         select(default_scenarios(dep), ["nope"])
 
@@ -182,21 +214,47 @@ def test_lab_names_carry_the_prefix():
 
 
 REPORT = {
-    "model": "M", "quick": True, "duration_s": 12.5, "lab_prefix": "hml-1-",
+    "model": "M",
+    "quick": True,
+    "duration_s": 12.5,
+    "lab_prefix": "hml-1-",
     "startup": {"first_holder_s": 4.0, "initial_holders": {"v": "a"}, "preferred_holders": {"v": "a"}, "notes": []},
     "summary": {"scenarios": 1, "agreed": 1, "disagreed": []},
-    "scenarios": [{
-        "name": "holder-crash", "kind": "holder-crash", "title": "Crash of *the* holder", "vip": "v", "service": None,
-        "notes": ["a `note` with | bars"], "agreed": True, "duration_s": 9.0,
-        "prediction": {"failover_bound_s": 4.1, "reason": "no adverts"},
-        "measured": {"failover_s": 3.4, "failed_requests": 2, "requests": 50, "new_holder": "b"},
-        "checks": [{"what": "VIP moves within 3 x advert_int", "expected": 4.1, "measured": 3.4, "agreed": True}],
-    }],
-    "lab": {"nodes": {"a": {"interfaces": ["eth0 10.0.0.1/24 on s"], "keepalived": True, "haproxy": True,
-                            "sysctl": [], "backend_ports": [80]}},
-            "switches": ["s"], "inter_switch_links": [], "split_horizon_links": [], "client": "10.0.0.254/24 on s",
-            "backend_services": ["x"], "services_without_backends": ["y"], "config_rewrites": ["r"], "notes": [],
-            "daemons": {"keepalived": "Keepalived v2.2.7", "haproxy": "HAProxy 2.6"}},
+    "scenarios": [
+        {
+            "name": "holder-crash",
+            "kind": "holder-crash",
+            "title": "Crash of *the* holder",
+            "vip": "v",
+            "service": None,
+            "notes": ["a `note` with | bars"],
+            "agreed": True,
+            "duration_s": 9.0,
+            "prediction": {"failover_bound_s": 4.1, "reason": "no adverts"},
+            "measured": {"failover_s": 3.4, "failed_requests": 2, "requests": 50, "new_holder": "b"},
+            "checks": [{"what": "VIP moves within 3 x advert_int", "expected": 4.1, "measured": 3.4, "agreed": True}],
+        }
+    ],
+    "lab": {
+        "nodes": {
+            "a": {
+                "interfaces": ["eth0 10.0.0.1/24 on s"],
+                "keepalived": True,
+                "haproxy": True,
+                "sysctl": [],
+                "backend_ports": [80],
+            }
+        },
+        "switches": ["s"],
+        "inter_switch_links": [],
+        "split_horizon_links": [],
+        "client": "10.0.0.254/24 on s",
+        "backend_services": ["x"],
+        "services_without_backends": ["y"],
+        "config_rewrites": ["r"],
+        "notes": [],
+        "daemons": {"keepalived": "Keepalived v2.2.7", "haproxy": "HAProxy 2.6"},
+    },
 }
 
 
@@ -225,8 +283,20 @@ def test_committed_docs_page_is_clean():
 
 
 def test_every_kind_is_registered_under_its_own_name_and_implements_the_interface():
-    assert list(KINDS) == ["holder-crash", "holder-kill", "haproxy-death", "backend-death", "single-writer",
-                           "partition", "switch-failure", "redis-primary-kill"] + GALERA_NAMES
+    assert (
+        list(KINDS)
+        == [
+            "holder-crash",
+            "holder-kill",
+            "haproxy-death",
+            "backend-death",
+            "single-writer",
+            "partition",
+            "switch-failure",
+            "redis-primary-kill",
+        ]
+        + GALERA_NAMES
+    )
     for name, cls in KINDS.items():
         assert cls.kind == name and issubclass(cls, ScenarioKind) and cls.title
         assert not getattr(cls, "__abstractmethods__", None), f"{name} leaves {cls.__abstractmethods__} abstract"
@@ -250,7 +320,8 @@ def test_a_new_kind_plugs_in_with_one_registry_entry(keepalived_model, monkeypat
         def predict(self): ...
         def inject(self): ...
         def measure(self, t0, probe): ...
-        def checks(self, pred, measured): return []
+        def checks(self, pred, measured):
+            return []
 
     before = [s.name for s in default_scenarios(dep)]
     assert "member-down:galera" not in before
@@ -268,17 +339,50 @@ def test_a_new_kind_plugs_in_with_one_registry_entry(keepalived_model, monkeypat
 def test_results_keep_the_report_shape():
     ok = [{"t": 1.0, "ok": True, "ms": 1.0}, {"t": 2.0, "ok": True, "ms": 1.0}]
     assert as_json(ProbeSummary.of(ok, 0.5)) == {"requests": 2, "failed_requests": 0}
-    mixed = [{"t": 1.0, "ok": False, "ms": 300.0}, {"t": 1.5, "ok": False, "ms": 300.0}, {"t": 2.0, "ok": True, "ms": 4.0}]
-    assert as_json(ProbeSummary.of(mixed, 0.5)) == {"requests": 3, "failed_requests": 2, "first_failure_s": 0.5,
-                                                   "last_failure_s": 1.0, "service_restored_s": 1.504}
+    mixed = [
+        {"t": 1.0, "ok": False, "ms": 300.0},
+        {"t": 1.5, "ok": False, "ms": 300.0},
+        {"t": 2.0, "ok": True, "ms": 4.0},
+    ]
+    assert as_json(ProbeSummary.of(mixed, 0.5)) == {
+        "requests": 3,
+        "failed_requests": 2,
+        "first_failure_s": 0.5,
+        "last_failure_s": 1.0,
+        "service_restored_s": 1.504,
+    }
     assert Check("x", 1, 2, 0).agreed is False
-    failed = as_json(ScenarioResult("partition", "partition", "t", "v", None, error="unsettled before the injection: x"))
-    assert set(failed) == {"name", "kind", "title", "vip", "service", "notes", "checks", "agreed", "error",
-                           "duration_s"}
-    measured = as_json(ScenarioResult("p", "partition", "t", "v", None, prediction={"a": 1}, measured={"b": 2},
-                                      checks=[Check("c", 1, 1, True)], agreed=True))
-    assert "error" not in measured and measured["checks"] == [{"what": "c", "expected": 1, "measured": 1,
-                                                               "agreed": True}]
+    failed = as_json(
+        ScenarioResult("partition", "partition", "t", "v", None, error="unsettled before the injection: x")
+    )
+    assert set(failed) == {
+        "name",
+        "kind",
+        "title",
+        "vip",
+        "service",
+        "notes",
+        "checks",
+        "agreed",
+        "error",
+        "duration_s",
+    }
+    measured = as_json(
+        ScenarioResult(
+            "p",
+            "partition",
+            "t",
+            "v",
+            None,
+            prediction={"a": 1},
+            measured={"b": 2},
+            checks=[Check("c", 1, 1, True)],
+            agreed=True,
+        )
+    )
+    assert "error" not in measured and measured["checks"] == [
+        {"what": "c", "expected": 1, "measured": 1, "agreed": True}
+    ]
 
 
 def _ctx(arch, dep, files):
@@ -286,7 +390,9 @@ def _ctx(arch, dep, files):
 
     from hamodel.drill.plan import plan_lab
 
-    return SimpleNamespace(arch=arch, plan=plan_lab(arch, dep, files), vip_addr={v.name: str(v.address) for v in arch.vips})
+    return SimpleNamespace(
+        arch=arch, plan=plan_lab(arch, dep, files), vip_addr={v.name: str(v.address) for v in arch.vips}
+    )
 
 
 def test_backups_with_close_timers_are_all_possible_new_holders(keepalived_model):
@@ -331,20 +437,43 @@ def test_galera_scenarios_on_the_docs_page():
 
     from hamodel.drill.galera.kinds import GaleraMeasurement, GaleraPrediction
 
-    pred = GaleraPrediction("two of three keep the quorum", "galera", ["a", "b", "c"], 2,
-                            predicted={"primary": True, "haproxy_down_within_s": 5.0})
-    measured = GaleraMeasurement(details={"victim": "a", "haproxy_down_s": 2.84, "first_write_on_backup_s": 5.9,
-                                          "new_writer": "b", "committed": 11, "lost": {"c": [3, 4]}},
-                                 summary=ProbeSummary(40, 0), polled="keystone 10.0.0.9:5000")
-    res = ScenarioResult("galera-member-down", "galera-member-down", "Galera: the writer dies", "v", "galera",
-                         prediction=pred, measured=measured, agreed=False,
-                         checks=[Check("committed rows lost", 0, 2, False)])
+    pred = GaleraPrediction(
+        "two of three keep the quorum",
+        "galera",
+        ["a", "b", "c"],
+        2,
+        predicted={"primary": True, "haproxy_down_within_s": 5.0},
+    )
+    measured = GaleraMeasurement(
+        details={
+            "victim": "a",
+            "haproxy_down_s": 2.84,
+            "first_write_on_backup_s": 5.9,
+            "new_writer": "b",
+            "committed": 11,
+            "lost": {"c": [3, 4]},
+        },
+        summary=ProbeSummary(40, 0),
+        polled="keystone 10.0.0.9:5000",
+    )
+    res = ScenarioResult(
+        "galera-member-down",
+        "galera-member-down",
+        "Galera: the writer dies",
+        "v",
+        "galera",
+        prediction=pred,
+        measured=measured,
+        agreed=False,
+        checks=[Check("committed rows lost", 0, 2, False)],
+    )
     report = copy.deepcopy(REPORT)
     report["scenarios"].append(as_json(res))
     text = render_rst(report)
     assert "real three-member MariaDB Galera cluster" in text
-    assert ("writer a down: HAProxy marked it DOWN in 2.84 s, writes on b after 5.90 s; 11 rows committed, "
-            "2 lost") in text
+    assert (
+        "writer a down: HAProxy marked it DOWN in 2.84 s, writes on b after 5.90 s; 11 rows committed, 2 lost"
+    ) in text
     assert "Predicted from the analysis:\n\n- haproxy down within \\(s\\): 5.00\n- primary: yes\n" in text
     assert "- lost: c: 3, 4\n" in text and "{" not in text.split("Galera\\: the writer dies")[1]
     docutils.core.publish_doctree(text, settings_overrides={"halt_level": 2, "report_level": 2})
@@ -363,7 +492,7 @@ def test_real_galera_replaces_the_stand_in_writer_scenario(keepalived_model):
     arch, dep, files = keepalived_model
     full = Drill(arch, dep, files)
     names = [s.name for s in full.scenarios]
-    assert "single-writer:galera" not in names and names[-len(GALERA_NAMES):] == GALERA_NAMES
+    assert "single-writer:galera" not in names and names[-len(GALERA_NAMES) :] == GALERA_NAMES
     assert "galera" not in full.plan.backend_services and "galera" not in full.plan.skipped_backend_services
     assert any(n.startswith("single-writer:galera left out") for n in full.plan.notes)
     with pytest.raises(ValueError, match="not both"):
@@ -376,10 +505,27 @@ def test_switch_failure_has_a_headline_on_the_docs_page():
     """The summary table shows a switch failure's figures (its row was empty)."""
     from hamodel.generators.drill_report import _headline_text
 
-    sc = {"kind": "switch-failure", "measured": {
-        "switch": "tor-a", "services_down_measured": [], "vips": [
-            {"vip": "public-vip", "max_holders": 1, "moved_after_s": None, "summary": {"requests": 40, "failed_requests": 1}},
-            {"vip": "internal-vip", "max_holders": 1, "moved_after_s": 1.2, "summary": {"requests": 30, "failed_requests": 2}}]}}
+    sc = {
+        "kind": "switch-failure",
+        "measured": {
+            "switch": "tor-a",
+            "services_down_measured": [],
+            "vips": [
+                {
+                    "vip": "public-vip",
+                    "max_holders": 1,
+                    "moved_after_s": None,
+                    "summary": {"requests": 40, "failed_requests": 1},
+                },
+                {
+                    "vip": "internal-vip",
+                    "max_holders": 1,
+                    "moved_after_s": 1.2,
+                    "summary": {"requests": 30, "failed_requests": 2},
+                },
+            ],
+        },
+    }
     text = _headline_text(sc)
     assert "1 of 2 VIPs moved" in text and "3 of 70 requests failed" in text and "no service down" in text
 

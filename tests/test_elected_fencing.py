@@ -30,12 +30,20 @@ def redis(on_a: list[str], on_b: list[str], redis_on: list[str], sentinels: list
     """Nodes ``on_a`` on switch sw-a, ``on_b`` on sw-b, one link between
     them; Sentinel (3 members, majority 2) on ``sentinels``, Redis on
     ``redis_on``, elected by Sentinel."""
-    nodes = [Node(n, roles={"db"}, addresses={LAN: f"10.0.0.{10 + i}"}, switch=SWA if n in on_a else SWB)
-             for i, n in enumerate(sorted(on_a + on_b))]
-    arch = Architecture("r", domains=[SWA, SWB], networks=[LAN], nodes=nodes, services=[
-        Service("sentinel", on="db", replicas=len(sentinels), strategy=AppCluster()),
-        Service("redis", on="db", replicas=len(redis_on), strategy=Elected(by="sentinel", **elected)),
-    ])
+    nodes = [
+        Node(n, roles={"db"}, addresses={LAN: f"10.0.0.{10 + i}"}, switch=SWA if n in on_a else SWB)
+        for i, n in enumerate(sorted(on_a + on_b))
+    ]
+    arch = Architecture(
+        "r",
+        domains=[SWA, SWB],
+        networks=[LAN],
+        nodes=nodes,
+        services=[
+            Service("sentinel", on="db", replicas=len(sentinels), strategy=AppCluster()),
+            Service("redis", on="db", replicas=len(redis_on), strategy=Elected(by="sentinel", **elected)),
+        ],
+    )
     return arch, Placement({"sentinel": sentinels, "redis": redis_on})
 
 
@@ -99,11 +107,27 @@ def test_min_replicas_does_not_help_when_a_replica_is_cut_off_with_the_master():
     # n2 (with n3 as replica) is promoted: split brain despite min_replicas=1.
     # min_replicas=2 stops n1 (one replica with it), but n2 has only n3 on
     # its side: no writer there either, so the link stops writes.
-    cuts, split = checked(*redis(["n1", "n4"], ["n2", "n3", "n5"], ["n1", "n2", "n3", "n4"], ["n2", "n3", "n5"],
-                                 steps_down=False, min_replicas=1))
+    cuts, split = checked(
+        *redis(
+            ["n1", "n4"],
+            ["n2", "n3", "n5"],
+            ["n1", "n2", "n3", "n4"],
+            ["n2", "n3", "n5"],
+            steps_down=False,
+            min_replicas=1,
+        )
+    )
     assert frozenset({LINK}) in split
-    cuts, split = checked(*redis(["n1", "n4"], ["n2", "n3", "n5"], ["n1", "n2", "n3", "n4"], ["n2", "n3", "n5"],
-                                 steps_down=False, min_replicas=2))
+    cuts, split = checked(
+        *redis(
+            ["n1", "n4"],
+            ["n2", "n3", "n5"],
+            ["n1", "n2", "n3", "n4"],
+            ["n2", "n3", "n5"],
+            steps_down=False,
+            min_replicas=2,
+        )
+    )
     assert split == set() and frozenset({LINK}) in cuts
 
 
@@ -118,6 +142,7 @@ def test_min_replicas_needs_enough_members():
 def test_a_spof_caused_by_min_replicas_says_so():
     arch, p = redis(A, B, ["n1", "n2"], SENT, steps_down=False, min_replicas=1)
     spof = {x.id: x for x in analyse(arch, p)}["spof:redis"]
-    assert "proc:redis@n1 (its writer needs 1 live replica (min_replicas) and without n1 only 0 can remain)" \
-        in spof.impact
+    assert (
+        "proc:redis@n1 (its writer needs 1 live replica (min_replicas) and without n1 only 0 can remain)" in spof.impact
+    )
     assert "Run at least 3 members (replicas) or lower min_replicas." in spof.mitigation

@@ -10,9 +10,9 @@ import random
 from pathlib import Path
 
 import pytest
+from hamodel.generators.explorer import data_json, evaluate_table, explorer_data, generate
 
 from hamodel.analysis.semantics import Evaluation
-from hamodel.generators.explorer import data_json, evaluate_table, explorer_data, generate
 
 REPO = Path(__file__).resolve().parent.parent
 MODELS = ["openstack_keepalived", "openstack_pacemaker", "multirack", "webplatform"]

@@ -18,7 +18,6 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-
 from test_docs import Browser, copy_docs, sphinx_build
 
 REPO = Path(__file__).resolve().parent.parent
@@ -37,9 +36,14 @@ class ExplorerBrowser(Browser):
 
     def into_view(self, css: str) -> None:
         # The theme scrolls smoothly: WebDriver's own scroll would click before the page got there.
-        self._call("POST", f"/session/{self.session}/execute/sync", {
-            "script": "document.querySelector(arguments[0]).scrollIntoView({block: 'center', behavior: 'instant'});",
-            "args": [css]})
+        self._call(
+            "POST",
+            f"/session/{self.session}/execute/sync",
+            {
+                "script": "document.querySelector(arguments[0]).scrollIntoView({block: 'center', behavior: 'instant'});",
+                "args": [css],
+            },
+        )
 
     def click(self, css: str) -> None:
         element = self.find(css)
@@ -76,8 +80,13 @@ def site(tmp_path_factory) -> Path:
 
 
 def check_json(model: str) -> dict:
-    proc = subprocess.run([sys.executable, "-m", "hamodel.cli", "check", f"models/{model}.py", "--json"],
-                          capture_output=True, text=True, cwd=REPO, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "hamodel.cli", "check", f"models/{model}.py", "--json"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=300,
+    )
     assert proc.returncode in (0, 1), proc.stderr
     return json.loads(proc.stdout)
 
@@ -85,8 +94,15 @@ def check_json(model: str) -> dict:
 def three_cut_sets(report: dict) -> list[tuple[str, tuple[str, ...]]]:
     """Three different cut sets of the check's findings, for three different services where possible:
     a largest one, a smallest one, then the next in order."""
-    found = sorted({(f["services"][0], tuple(cs)) for f in report["findings"] if f["services"]
-                    for cs in f["details"].get("cut_sets") or []}, key=lambda x: (-len(x[1]), x))
+    found = sorted(
+        {
+            (f["services"][0], tuple(cs))
+            for f in report["findings"]
+            if f["services"]
+            for cs in f["details"].get("cut_sets") or []
+        },
+        key=lambda x: (-len(x[1]), x),
+    )
     order = found[:1] + found[-1:][::-1] + found[1:-1]
     picked: list[tuple[str, tuple[str, ...]]] = []
     for distinct_service in (True, False):
@@ -103,8 +119,10 @@ def wait_ready(browser: ExplorerBrowser) -> None:
         time.sleep(0.1)
 
 
-PRESSED = ("return Array.from(document.querySelectorAll('button.hx-comp[aria-pressed=\"true\"]'))"
-           ".map(b => b.dataset.component);")
+PRESSED = (
+    "return Array.from(document.querySelectorAll('button.hx-comp[aria-pressed=\"true\"]'))"
+    ".map(b => b.dataset.component);"
+)
 
 
 def settle(browser: ExplorerBrowser, failed: set[str]) -> dict:
@@ -146,8 +164,12 @@ def test_explorer_shows_what_the_check_proves(site: Path, tmp_path: Path, resolv
                 truth = Evaluation(view, set(cs))
                 want = {s: [truth.state(s), truth.split_brain(s)] for s in view.services}
                 shown_split = {s for s, (_, sb) in states.items() if sb}
-                drawn = set(browser.run("return JSON.parse(document.getElementById('hamodel-explorer-data')"
-                                        ".textContent).services.filter(s => s.split !== null).map(s => s.name);"))
+                drawn = set(
+                    browser.run(
+                        "return JSON.parse(document.getElementById('hamodel-explorer-data')"
+                        ".textContent).services.filter(s => s.split !== null).map(s => s.name);"
+                    )
+                )
                 assert {s: st for s, (st, _) in states.items()} == {s: st for s, (st, _) in want.items()}, (model, cs)
                 # Split brain is drawn for the groups whose rule the JSON carries (the page names the others).
                 assert shown_split == {s for s, (_, sb) in want.items() if sb and s in drawn}, (model, cs)
@@ -204,7 +226,7 @@ def test_finding_links_point_at_their_sections(site: Path) -> None:
         assert not re.search(r'<(?:script|link)[^>]+(?:src|href)="(?:https?:)?//', page), model
 
 
-HOSTILE_MODEL = '''
+HOSTILE_MODEL = """
 from hamodel import Architecture, Network, Node, Rack, Service, VirtualIP
 from hamodel.strategies import AppCluster, BehindVip, Vrrp
 
@@ -216,7 +238,7 @@ architecture = Architecture(NAME, description=NAME, networks=[lan], vips=[vip], 
     Service("haproxy", on="lb", strategy=Vrrp(vip, track="haproxy")),
     Service("db", on="lb", strategy=AppCluster(access=BehindVip(vip, port=3306, single_writer=True))),
 ])
-'''
+"""
 
 
 def test_hostile_model_name_stays_text(tmp_path: Path) -> None:
@@ -231,7 +253,10 @@ def test_hostile_model_name_stays_text(tmp_path: Path) -> None:
     try:
         browser.open((tmp_path / "html" / "generated" / "hostile" / "explorer.html").as_uri())
         wait_ready(browser)
-        assert browser.run("return [String(window.pwned), document.querySelectorAll('img').length];") == ["undefined", 0]
+        assert browser.run("return [String(window.pwned), document.querySelectorAll('img').length];") == [
+            "undefined",
+            0,
+        ]
         title = browser.run("return document.querySelector('h1').textContent;")
         assert "</script><script>window.pwned=1</script>" in title and "<img src=x" in title
         browser.click(css_button("node:n1"))

@@ -13,11 +13,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from hamodel.generators.mermaid import affected, logical, markdown, physical
+from hamodel.generators.structurizr import quote, workspace
 from markdown_it import MarkdownIt
 
 from hamodel import Architecture, Network, Node, Rack, Service, VirtualIP
-from hamodel.generators.mermaid import affected, logical, markdown, physical
-from hamodel.generators.structurizr import quote, workspace
 from hamodel.pipeline import resolve
 from hamodel.strategies import AppCluster, BehindVip, Vrrp
 
@@ -25,15 +25,18 @@ REPO = Path(__file__).resolve().parent.parent
 PARSER = REPO / "tests" / "mermaid"
 MODELS = ["openstack_keepalived", "openstack_pacemaker", "multirack", "webplatform"]
 pytestmark = pytest.mark.slow  # node and the CLI in subprocesses: about a minute for the module
-HOSTILE = ('<script>x</script> **b** [l](javascript:x) `c` "q" ${env.X} --> end; click A call x() '
-           '%%{init: {}}%% #35; &amp; | \\')
+HOSTILE = (
+    '<script>x</script> **b** [l](javascript:x) `c` "q" ${env.X} --> end; click A call x() '
+    "%%{init: {}}%% #35; &amp; | \\"
+)
 
 
 def mermaid_parse(sources: list[str]) -> list[dict]:
     if shutil.which("node") is None or not (PARSER / "node_modules" / "mermaid").is_dir():
         pytest.fail("the Mermaid parser is not installed: run .ci/install (npm ci --prefix tests/mermaid)")
-    proc = subprocess.run(["node", str(PARSER / "parse.mjs")], input=json.dumps(sources), capture_output=True,
-                          text=True, timeout=300)
+    proc = subprocess.run(
+        ["node", str(PARSER / "parse.mjs")], input=json.dumps(sources), capture_output=True, text=True, timeout=300
+    )
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout)
 
@@ -47,13 +50,22 @@ def hostile():
     lan = Network("lan", subnet="10.0.0.0/24")
     vip = VirtualIP("end", "10.0.0.100", network=lan)
     # Names are [A-Za-z0-9._-]: Mermaid keywords and look-alikes; the free text is the architecture's name.
-    nodes = [Node(n, roles={"lb"}, domains=[Rack(r)], addresses={lan: f"10.0.0.{10 + i}"})
-             for i, (n, r) in enumerate([("end", "subgraph"), ("click", "style"), ("a--b", "proto__")])]
-    arch = Architecture(HOSTILE, description=HOSTILE, networks=[lan], vips=[vip], nodes=nodes, services=[
-        Service("graph", on="lb", strategy=Vrrp(vip, track="graph")),
-        Service("x_2d", on="lb", strategy=BehindVip(vip, port=8080), depends_on=["x-"]),
-        Service("x-", on="lb", strategy=AppCluster(access=BehindVip(vip, port=3306, single_writer=True))),
-    ])
+    nodes = [
+        Node(n, roles={"lb"}, domains=[Rack(r)], addresses={lan: f"10.0.0.{10 + i}"})
+        for i, (n, r) in enumerate([("end", "subgraph"), ("click", "style"), ("a--b", "proto__")])
+    ]
+    arch = Architecture(
+        HOSTILE,
+        description=HOSTILE,
+        networks=[lan],
+        vips=[vip],
+        nodes=nodes,
+        services=[
+            Service("graph", on="lb", strategy=Vrrp(vip, track="graph")),
+            Service("x_2d", on="lb", strategy=BehindVip(vip, port=8080), depends_on=["x-"]),
+            Service("x-", on="lb", strategy=AppCluster(access=BehindVip(vip, port=3306, single_writer=True))),
+        ],
+    )
     return resolve(arch, analyse=False)
 
 
@@ -74,8 +86,9 @@ def test_hostile_names_render_as_text(hostile) -> None:
     assert all(r["ok"] for r in out), out
     shown = {text for r in out for text in r["labels"].values()}
     for name in ("end", "click", "a--b", "graph", "x-", "x_2d", "subgraph", "style", "proto__"):
-        assert any(t == name or t.startswith(name + ":") or t.startswith(name + " (") or t.endswith(" " + name)
-                   for t in shown), (name, shown)
+        assert any(
+            t == name or t.startswith(name + ":") or t.startswith(name + " (") or t.endswith(" " + name) for t in shown
+        ), (name, shown)
     assert "end 10.0.0.100" in shown
     # Distinct names keep distinct ids (x_2d is not x-).
     assert len({i for i in out[0]["labels"] if i.startswith("svc")}) == 3
@@ -83,6 +96,7 @@ def test_hostile_names_render_as_text(hostile) -> None:
     html = MarkdownIt("commonmark").render(markdown(hostile).split("\n", 1)[0])
     assert html.startswith("<h1>") and "<script" not in html and "<strong>" not in html and "<a " not in html
     from html import unescape
+
     assert unescape(re.sub(r"<[^>]+>", "", html)).strip() == " ".join(HOSTILE.split())
 
 
@@ -91,9 +105,23 @@ def test_exports_are_deterministic(tmp_path: Path) -> None:
         outs = []
         for i in range(2):
             target = tmp_path / f"{fmt}{i}"
-            proc = subprocess.run([sys.executable, "-m", "hamodel.cli", "export", "models/multirack.py",
-                                   "--format", fmt, "-o", str(target)], cwd=REPO, capture_output=True, text=True,
-                                  timeout=300)
+            proc = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "hamodel.cli",
+                    "export",
+                    "models/multirack.py",
+                    "--format",
+                    fmt,
+                    "-o",
+                    str(target),
+                ],
+                cwd=REPO,
+                capture_output=True,
+                text=True,
+                timeout=300,
+            )
             assert proc.returncode == 0, proc.stderr
             outs.append(target.read_bytes())
         assert outs[0] == outs[1] and outs[0]
@@ -114,7 +142,7 @@ def _dsl_tokens(text: str) -> list[str]:
                 while j < len(line) and not (line[j] == '"' and line[j - 1] != "\\"):
                     j += 1
                 assert j < len(line), f"unterminated string: {line}"
-                tokens.append(line[i:j + 1])
+                tokens.append(line[i : j + 1])
                 i = j + 1
             else:
                 j = i
@@ -156,8 +184,13 @@ def test_diff_markdown_draws_the_affected_services(tmp_path: Path) -> None:
     # web stops depending on galera: its failure sets change.
     new.write_text(text.replace('depends_on=["postgres", "redis", "galera"]', 'depends_on=["postgres", "redis"]'))
     assert new.read_text() != text
-    proc = subprocess.run([sys.executable, "-m", "hamodel.cli", "diff", "models/webplatform.py", str(new),
-                           "--format", "markdown"], cwd=REPO, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-m", "hamodel.cli", "diff", "models/webplatform.py", str(new), "--format", "markdown"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode in (0, 1), proc.stderr
     charts = blocks(proc.stdout)
     assert len(charts) == 1, proc.stdout

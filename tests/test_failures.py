@@ -32,8 +32,13 @@ KEEPALIVED = ROOT / "models" / "openstack_keepalived.py"
 PACEMAKER = ROOT / "models" / "openstack_pacemaker.py"
 MULTIRACK = ROOT / "models" / "multirack.py"
 
-FIVE = {"split-brain:haproxy", "spof:cinder-volume", "partial-outage:neutron-lbaas-agent",
-        "monitoring-required", "manual-recovery"}
+FIVE = {
+    "split-brain:haproxy",
+    "spof:cinder-volume",
+    "partial-outage:neutron-lbaas-agent",
+    "monitoring-required",
+    "manual-recovery",
+}
 
 
 def run(arch: Architecture, k: int = 2):
@@ -73,8 +78,10 @@ def test_keepalived_yields_exactly_the_five_limitations(keepalived_findings):
     assert sb.kind == "split-brain" and sb.scenario == ("link:mgmt:sw-1~sw-2", "link:mgmt:sw-1~sw-3")
     link_only = [s for s in sb.details["scenarios"] if all(c.startswith("link:") for c in s)]
     assert sorted(map(tuple, link_only)) == [
-        ("link:mgmt:sw-1~sw-2", "link:mgmt:sw-1~sw-3"), ("link:mgmt:sw-1~sw-2", "link:mgmt:sw-2~sw-3"),
-        ("link:mgmt:sw-1~sw-3", "link:mgmt:sw-2~sw-3")]
+        ("link:mgmt:sw-1~sw-2", "link:mgmt:sw-1~sw-3"),
+        ("link:mgmt:sw-1~sw-2", "link:mgmt:sw-2~sw-3"),
+        ("link:mgmt:sw-1~sw-3", "link:mgmt:sw-2~sw-3"),
+    ]
     # 2. cinder-volume: size-1 cut sets, its node and its process among them.
     cv = f["spof:cinder-volume"]
     node = cv.scenario[0].split(":")[1]
@@ -85,15 +92,18 @@ def test_keepalived_yields_exactly_the_five_limitations(keepalived_findings):
     assert lb.kind == "partial-outage" and len(lb.scenario) == 1
     # 4. one aggregated monitoring finding.
     mon = f["monitoring-required"]
-    assert "cinder-volume" in mon.services and "galera" in mon.services and mon.details["no_failover"] == ["cinder-volume"]
+    assert (
+        "cinder-volume" in mon.services and "galera" in mon.services and mon.details["no_failover"] == ["cinder-volume"]
+    )
     # 5. one aggregated manual-recovery finding naming each procedure.
     mr = f["manual-recovery"]
     assert mr.services == ("galera", "rabbitmq")  # MongoDB elects a primary once a majority is back
     assert "highest seqno" in mr.details["procedures"]["galera"] and "redis" not in mr.services
     # Everything else is inherent (2 of 3 members) and at most low.
     assert f["quorum-loss:galera"].severity == "low" and len(f["quorum-loss:galera"].scenario) == 2
-    assert not any(i.startswith(("spof:", "quorum-loss:")) and f[i].severity != "low"
-                   for i in f if i != "spof:cinder-volume")
+    assert not any(
+        i.startswith(("spof:", "quorum-loss:")) and f[i].severity != "low" for i in f if i != "spof:cinder-volume"
+    )
 
 
 def test_cinder_volume_managed_by_pacemaker_is_no_longer_a_spof(keepalived, keepalived_findings):
@@ -118,8 +128,12 @@ def test_two_galera_members_in_one_rack_is_a_single_failure_quorum_loss(keepaliv
     q = f["quorum-loss:galera"]
     assert q.severity == "high" and q.scenario == ("domain:r1",)
     assert "keystone" in q.services  # what depends on galera goes down with it
-    assert serious(f) == FIVE | {"quorum-loss:galera", "quorum-loss:rabbitmq", "quorum-loss:mongodb",
-                                 "quorum-loss:redis"}
+    assert serious(f) == FIVE | {
+        "quorum-loss:galera",
+        "quorum-loss:rabbitmq",
+        "quorum-loss:mongodb",
+        "quorum-loss:redis",
+    }
 
 
 def test_a_supervisor_removes_the_monitoring_finding(keepalived):
@@ -129,8 +143,9 @@ def test_a_supervisor_removes_the_monitoring_finding(keepalived):
 
 def test_external_monitoring_turns_the_finding_into_information(keepalived):
     def change(d):
-        d["services"].append({"name": "nagios", "on": ["controller"],
-                              "strategy": {"kind": "external", "provides": ["monitoring"]}})
+        d["services"].append(
+            {"name": "nagios", "on": ["controller"], "strategy": {"kind": "external", "provides": ["monitoring"]}}
+        )
 
     f = run(variant(keepalived, change))
     assert "monitoring-required" not in f and f["no-automatic-restart"].severity == "info"
@@ -200,8 +215,9 @@ def test_multirack_availability_and_findings():
 
 def hamodel(*args, cwd=ROOT):
     env = {**os.environ, "COLUMNS": "200"}
-    return subprocess.run([sys.executable, "-m", "hamodel.cli", *args], cwd=cwd, capture_output=True, text=True,
-                          env=env, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "hamodel.cli", *args], cwd=cwd, capture_output=True, text=True, env=env, timeout=120
+    )
 
 
 def test_cli_check_exit_codes_and_json(tmp_path):
@@ -233,7 +249,8 @@ def test_cli_check_shows_accepted_findings(tmp_path):
         "from hamodel import Acknowledgement\n"
         "architecture = base.model_copy(update={'acknowledgements': [\n"
         + "".join(f"    Acknowledgement({i!r}, 'documented limitation'),\n" for i in sorted(FIVE))
-        + "]})\n")
+        + "]})\n"
+    )
     r = hamodel("check", str(model), "--lock", str(tmp_path / "l.json"))
     assert r.returncode == 0, r.stdout + r.stderr
     assert "accepted: documented limitation" in r.stdout

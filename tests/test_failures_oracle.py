@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from model_strategies import dc_models, small_models
 
 from hamodel.analysis.components import view
 from hamodel.analysis.cutsets import Analyzer, brute_force_cut_sets
 from hamodel.analysis.semantics import Evaluation
 from hamodel.deployment import Placement
 from hamodel.loader import load
-from model_strategies import dc_models, small_models
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -47,6 +47,7 @@ def test_reference_models_cut_sets_match_brute_force(name):
 
 # -- random small models (tests/model_strategies.py) -------------------------------
 
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(small_models(), st.integers(1, 2))
 def test_random_models_z3_equals_brute_force(model, k):
@@ -71,8 +72,9 @@ def test_random_models_z3_equals_brute_force(model, k):
 
 def test_brute_force_agrees_at_k3_on_a_small_model():
     arch = load(ROOT / "models" / "openstack_keepalived.py")
-    placement = Placement({s.name: ["ctl-1", "ctl-2", "ctl-3"] if s.name != "cinder-volume" else ["ctl-2"]
-                           for s in arch.services})
+    placement = Placement(
+        {s.name: ["ctl-1", "ctl-2", "ctl-3"] if s.name != "cinder-volume" else ["ctl-2"] for s in arch.services}
+    )
     v = view(arch, placement)
     an = Analyzer(v)
     for s in ["galera", "haproxy"]:
@@ -85,11 +87,20 @@ def test_exact_availability_equals_state_enumeration():
     from hamodel.analysis.availability import availability_of, component_reliability
 
     arch = load(ROOT / "models" / "openstack_keepalived.py")
-    arch = arch.model_copy(update={"reliability": {
-        "node": Reliability(availability=0.99), "rack": Reliability(availability=0.999),
-        "switch": Reliability(availability=0.995), "link": Reliability(availability=0.98)}})
-    placement = Placement({s.name: ["ctl-1", "ctl-2", "ctl-3"] for s in arch.services if s.name != "cinder-volume"}
-                          | {"cinder-volume": ["ctl-1"]})
+    arch = arch.model_copy(
+        update={
+            "reliability": {
+                "node": Reliability(availability=0.99),
+                "rack": Reliability(availability=0.999),
+                "switch": Reliability(availability=0.995),
+                "link": Reliability(availability=0.98),
+            }
+        }
+    )
+    placement = Placement(
+        {s.name: ["ctl-1", "ctl-2", "ctl-3"] for s in arch.services if s.name != "cinder-volume"}
+        | {"cinder-volume": ["ctl-1"]}
+    )
     v = view(arch, placement)
     an = Analyzer(v)
     for s in ["memcached", "cinder-volume"]:

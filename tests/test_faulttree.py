@@ -25,6 +25,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from hamodel.generators.opsa import component_of, event_name, render_opsa, top_name
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -36,13 +37,12 @@ from hamodel.analysis.faulttree import Builder, holds, tree_cut_sets, trees
 from hamodel.analysis.importance import importance, service_importance, what_to_fix
 from hamodel.analysis.placement import lock_path_for
 from hamodel.analysis.semantics import Evaluation
-from hamodel.generators.opsa import component_of, event_name, render_opsa, top_name
 from hamodel.loader import load
 from hamodel.model import Reliability
 from hamodel.pipeline import resolve
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_failures_oracle import dc_models, small_models  # noqa: E402  (the oracle's model generators)
+from test_failures_oracle import dc_models, small_models
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = sorted(p.stem for p in (ROOT / "models").glob("*.py"))
@@ -63,9 +63,13 @@ def scram(xml: str, tmp: Path, *args: str) -> ET.Element:
 
 def scram_products(results: ET.Element) -> dict[str, list[tuple[str, ...]]]:
     """Per top gate name, SCRAM's minimal cut sets as hamodel component ids."""
-    return {sop.get("name"): sorted((sort_set(component_of(b.get("name")) for b in p.iter("basic-event"))
-                                     for p in sop.iter("product")), key=set_key)
-            for sop in results.iter("sum-of-products")}
+    return {
+        sop.get("name"): sorted(
+            (sort_set(component_of(b.get("name")) for b in p.iter("basic-event")) for p in sop.iter("product")),
+            key=set_key,
+        )
+        for sop in results.iter("sum-of-products")
+    }
 
 
 def close(scram_value: float, ours: float) -> bool:
@@ -150,8 +154,9 @@ def test_reference_models_probability_and_importance_equal_scram(name, tmp_path)
 # -- hypothesis-generated models --------------------------------------------------
 
 
-FIGURES = st.fixed_dictionaries({k: st.floats(0.9, 0.99999) for k in
-                                 ("node", "process", "link", "trunk", "switch", "rack", "power", "room")})
+FIGURES = st.fixed_dictionaries(
+    {k: st.floats(0.9, 0.99999) for k in ("node", "process", "link", "trunk", "switch", "rack", "power", "room")}
+)
 
 
 def _with_figures(arch, figures):
@@ -182,13 +187,17 @@ def _check_random(model, k, figures, tmp: Path):
             TALLY["probabilities"] += 1
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
 @given(small_models(), st.integers(1, 3), FIGURES)
 def test_random_models_equal_scram(tmp_path, model, k, figures):
     _check_random(model, k, figures, tmp_path)
 
 
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
 @given(dc_models(), st.integers(1, 3), FIGURES)
 def test_random_datacentre_models_equal_scram(tmp_path, model, k, figures):
     _check_random(model, k, figures, tmp_path)
@@ -203,13 +212,28 @@ def _shared_vote_model():
     sw = Switch("sw0")
     net = Network("lan", subnet="10.0.0.0/24", switches=[sw], links="mesh")
     vip = VirtualIP("vip", "10.0.0.100", network=net)
-    nodes = [Node(f"n{i}", roles={"r"}, domains=[Rack("rack0" if i < 2 else "rack1")],
-                  addresses={net: f"10.0.0.{10 + i}"}, switch=sw) for i in range(3)]
-    arch = Architecture("shared-vote", nodes=nodes, networks=[net], vips=[vip],
-                        services=[Service("s0", on="r", strategy=BehindVip(vip, port=1000)),
-                                  Service("s1", on="r", strategy=PacemakerVip(vip))],
-                        pacemaker=PacemakerCluster(on=["r"], fencing=False),
-                        reliability={k: Reliability(availability=0.9375) for k in ("node", "process", "switch", "rack")})
+    nodes = [
+        Node(
+            f"n{i}",
+            roles={"r"},
+            domains=[Rack("rack0" if i < 2 else "rack1")],
+            addresses={net: f"10.0.0.{10 + i}"},
+            switch=sw,
+        )
+        for i in range(3)
+    ]
+    arch = Architecture(
+        "shared-vote",
+        nodes=nodes,
+        networks=[net],
+        vips=[vip],
+        services=[
+            Service("s0", on="r", strategy=BehindVip(vip, port=1000)),
+            Service("s1", on="r", strategy=PacemakerVip(vip)),
+        ],
+        pacemaker=PacemakerCluster(on=["r"], fencing=False),
+        reliability={k: Reliability(availability=0.9375) for k in ("node", "process", "switch", "rack")},
+    )
     return arch, Placement({"s0": ["n0"], "s1": ["n0", "n2"]})
 
 
@@ -222,7 +246,7 @@ def _xml_fails(root: ET.Element, top: str, failed: frozenset[str]) -> bool:
         if t == "basic-event":
             return component_of(el.get("name")) in failed
         if t == "gate":
-            return ev([c for c in gates[el.get("name")] if c.tag != "label"][0])
+            return ev(next(c for c in gates[el.get("name")] if c.tag != "label"))
         xs = [ev(c) for c in el]
         if t == "or":
             return any(xs)
@@ -232,7 +256,8 @@ def _xml_fails(root: ET.Element, top: str, failed: frozenset[str]) -> bool:
             return sum(xs) >= int(el.get("min"))
         assert t == "not"
         return not xs[0]
-    return ev([c for c in gates[top] if c.tag != "label"][0])
+
+    return ev(next(c for c in gates[top] if c.tag != "label"))
 
 
 @pytest.mark.parametrize("mode", ["expand", "gate"])
@@ -265,20 +290,28 @@ def test_two_node_fencing_tree_is_not_coherent_and_scram_probability_is_exact(tm
     when the first is *down*. The tree says so with a NOT gate; SCRAM's
     exact probability equals the probability of the down states counted
     one by one with the plain-Python semantics."""
+    from hamodel.generators.opsa import probabilities
+
     from hamodel import Architecture, Network, Node, PacemakerCluster, Service, Switch, VirtualIP
     from hamodel.deployment import Placement
-    from hamodel.generators.opsa import probabilities
     from hamodel.strategies import ActivePassive
 
     sws = [Switch("sw0"), Switch("sw1")]
     net = Network("lan", subnet="10.0.0.0/24", switches=sws, links="mesh")
     vip = VirtualIP("vip", "10.0.0.100", network=net)
     nodes = [Node(f"n{i}", roles={"r"}, addresses={net: f"10.0.0.{10 + i}"}, switch=sws[i]) for i in range(2)]
-    arch = Architecture("two-node", nodes=nodes, networks=[net], vips=[vip],
-                        services=[Service("db", on="r", strategy=ActivePassive(manager="pacemaker"))],
-                        pacemaker=PacemakerCluster(on=["r"], two_node=True, fencing=True),
-                        reliability={k: Reliability(availability=a) for k, a in
-                                     (("node", 0.9), ("process", 0.8), ("link", 0.7), ("switch", 0.95))})
+    arch = Architecture(
+        "two-node",
+        nodes=nodes,
+        networks=[net],
+        vips=[vip],
+        services=[Service("db", on="r", strategy=ActivePassive(manager="pacemaker"))],
+        pacemaker=PacemakerCluster(on=["r"], two_node=True, fencing=True),
+        reliability={
+            k: Reliability(availability=a)
+            for k, a in (("node", 0.9), ("process", 0.8), ("link", 0.7), ("switch", 0.95))
+        },
+    )
     v = view(arch, Placement({"db": ["n0", "n1"]}))
     t = trees(v)["db"]
     assert not t.coherent
@@ -316,7 +349,7 @@ def test_importance_closed_form():
     assert math.isclose(got["node:b"].fussell_vesely, qb * (qa + (1 - qa) * qc) / u)
     assert math.isclose(got["node:b"].raw, (qa + (1 - qa) * qc) / u)
     assert math.isclose(got["node:b"].rrw, u / qa)
-    assert [i.component for i in service_importance("s", sets, q)][0] == "node:a"
+    assert next(i.component for i in service_importance("s", sets, q)) == "node:a"
 
 
 def test_importance_matches_conditioning_on_a_reference_model():
@@ -336,8 +369,19 @@ def test_importance_matches_conditioning_on_a_reference_model():
 
 
 def test_check_availability_shows_what_to_fix_first():
-    r = subprocess.run([sys.executable, "-m", "hamodel.cli", "check", str(ROOT / "models" / "webplatform.py"),
-                        "--availability", "--json"], capture_output=True, text=True)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "hamodel.cli",
+            "check",
+            str(ROOT / "models" / "webplatform.py"),
+            "--availability",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+    )
     import json
 
     assert r.returncode in (0, 1), r.stderr
@@ -349,7 +393,6 @@ def test_check_availability_shows_what_to_fix_first():
 
 def test_docs_availability_section_lists_what_to_fix_first():
     import docutils.core
-
     from hamodel.generators.docs import DocExtras, render_section
 
     arch, dep, _ = _deployment("webplatform")
@@ -366,17 +409,34 @@ def test_docs_availability_section_lists_what_to_fix_first():
 
 def test_cli_export_opsa_mef_is_valid_for_scram(tmp_path):
     out = tmp_path / "web.xml"
-    r = subprocess.run([sys.executable, "-m", "hamodel.cli", "export", str(ROOT / "models" / "webplatform.py"),
-                        "--format", "opsa-mef", "-o", str(out)], capture_output=True, text=True)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "hamodel.cli",
+            "export",
+            str(ROOT / "models" / "webplatform.py"),
+            "--format",
+            "opsa-mef",
+            "-o",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 0, r.stderr
     v = subprocess.run([SCRAM, "--validate", str(out)], capture_output=True, text=True)
     assert v.returncode == 0, v.stderr + v.stdout
     root = ET.parse(out).getroot()
     tops = {g.get("name") for g in root.iter("define-gate") if g.get("name").endswith("-down")}
-    assert tops == {top_name(s) for s in ("etcd", "galera", "haproxy", "haproxy-public", "postgres", "redis", "sentinel",
-                                          "web")}
-    bad = subprocess.run([sys.executable, "-m", "hamodel.cli", "export", str(ROOT / "models" / "webplatform.py"),
-                          "--format", "opsa"], capture_output=True, text=True)
+    assert tops == {
+        top_name(s) for s in ("etcd", "galera", "haproxy", "haproxy-public", "postgres", "redis", "sentinel", "web")
+    }
+    bad = subprocess.run(
+        [sys.executable, "-m", "hamodel.cli", "export", str(ROOT / "models" / "webplatform.py"), "--format", "opsa"],
+        capture_output=True,
+        text=True,
+    )
     assert bad.returncode == 2 and "opsa-mef" in bad.stderr
 
 

@@ -20,16 +20,26 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from model_strategies import dc_models, small_models
 
 from hamodel.analysis import cutsets as cutsets_mod
 from hamodel.analysis.components import view
 from hamodel.analysis.cutsets import Analyzer
 from hamodel.analysis.faulttree import (
-    FALSE, TRUE, Builder, CutSets, TooMany, and_, atleast, coherent, holds, or_, var,
+    FALSE,
+    TRUE,
+    Builder,
+    CutSets,
+    TooMany,
+    and_,
+    atleast,
+    coherent,
+    holds,
+    or_,
+    var,
 )
 from hamodel.deployment import Placement
 from hamodel.loader import load
-from model_strategies import dc_models, small_models
 
 ROOT = Path(__file__).resolve().parents[1]
 VARS = [f"node:n{i}" for i in range(7)]
@@ -89,8 +99,12 @@ def test_shared_component_across_votes():
     switch): {sw} alone is a cut, and no set containing it is reported."""
     a, b, c, sw = (var(f"node:{x}") for x in ("a", "b", "c", "sw"))
     f = atleast(2, [and_([a, sw]), and_([b, sw]), c])
-    assert CutSets(3).failures(f) == {frozenset({"node:sw"}), frozenset({"node:a", "node:b"}),
-                                      frozenset({"node:a", "node:c"}), frozenset({"node:b", "node:c"})}
+    assert CutSets(3).failures(f) == {
+        frozenset({"node:sw"}),
+        frozenset({"node:a", "node:b"}),
+        frozenset({"node:a", "node:c"}),
+        frozenset({"node:b", "node:c"}),
+    }
 
 
 def test_not_gate_is_refused():
@@ -163,8 +177,9 @@ def _no_z3_enumeration(monkeypatch):
 
 def test_coherent_trees_do_not_reach_z3(monkeypatch):
     arch = load(ROOT / "models" / "openstack_keepalived.py")
-    placement = Placement({s.name: ["ctl-1", "ctl-2", "ctl-3"] if s.name != "cinder-volume" else ["ctl-2"]
-                           for s in arch.services})
+    placement = Placement(
+        {s.name: ["ctl-1", "ctl-2", "ctl-3"] if s.name != "cinder-volume" else ["ctl-2"] for s in arch.services}
+    )
     an = Analyzer(view(arch, placement))
     calls = _no_z3_enumeration(monkeypatch)
     sets, complete = an.cut_sets("galera", 3)
@@ -183,11 +198,18 @@ def test_two_node_fencing_tree_goes_to_z3(monkeypatch):
     sw = Switch("sw0")
     net = Network("lan", subnet="10.0.0.0/24", switches=[sw], links="mesh")
     vip = VirtualIP("vip", "10.0.0.100", network=net)
-    nodes = [Node(f"n{i}", roles={"r"}, domains=[Rack(f"rack{i}")], addresses={net: f"10.0.0.{10 + i}"}, switch=sw)
-             for i in range(2)]
-    arch = Architecture("fence", nodes=nodes, networks=[net], vips=[vip],
-                        services=[Service("s", on="r", strategy=PacemakerVip(vip))],
-                        pacemaker=PacemakerCluster(on=["r"], two_node=True, fencing=True))
+    nodes = [
+        Node(f"n{i}", roles={"r"}, domains=[Rack(f"rack{i}")], addresses={net: f"10.0.0.{10 + i}"}, switch=sw)
+        for i in range(2)
+    ]
+    arch = Architecture(
+        "fence",
+        nodes=nodes,
+        networks=[net],
+        vips=[vip],
+        services=[Service("s", on="r", strategy=PacemakerVip(vip))],
+        pacemaker=PacemakerCluster(on=["r"], two_node=True, fencing=True),
+    )
     an = Analyzer(view(arch, Placement({"s": ["n0", "n1"]})))
     assert not coherent(Builder(an.v).up("s"))
     calls = _no_z3_enumeration(monkeypatch)

@@ -36,16 +36,25 @@ def sentinel_model():
     (m3 behind s2), one link: cutting it leaves r1 writing alone while the
     s2 side (2 of 3 Sentinels) promotes r2."""
     lan = Network("lan", subnet="10.0.0.0/24", switches=[Switch("s1"), Switch("s2")], links=[("s1", "s2")])
-    nodes = [Node("r1", roles={"db"}, addresses={lan: "10.0.0.1"}, switch="s1",
-                  capacity=Resources(cpu=8, memory_gb=12)),
-             Node("r2", roles={"db"}, addresses={lan: "10.0.0.2"}, switch="s2",
-                  capacity=Resources(cpu=8, memory_gb=12)),
-             Node("m3", roles={"db"}, addresses={lan: "10.0.0.3"}, switch="s2",
-                  capacity=Resources(cpu=8, memory_gb=12))]
-    arch = Architecture("sentinel", nodes=nodes, networks=[lan], services=[
-        Service("sentinel", on="db", strategy=AppCluster()),
-        Service("redis", on="db", requests=Resources(cpu=1, memory_gb=10),
-                strategy=Elected(by="sentinel", steps_down=False))])
+    nodes = [
+        Node("r1", roles={"db"}, addresses={lan: "10.0.0.1"}, switch="s1", capacity=Resources(cpu=8, memory_gb=12)),
+        Node("r2", roles={"db"}, addresses={lan: "10.0.0.2"}, switch="s2", capacity=Resources(cpu=8, memory_gb=12)),
+        Node("m3", roles={"db"}, addresses={lan: "10.0.0.3"}, switch="s2", capacity=Resources(cpu=8, memory_gb=12)),
+    ]
+    arch = Architecture(
+        "sentinel",
+        nodes=nodes,
+        networks=[lan],
+        services=[
+            Service("sentinel", on="db", strategy=AppCluster()),
+            Service(
+                "redis",
+                on="db",
+                requests=Resources(cpu=1, memory_gb=10),
+                strategy=Elected(by="sentinel", steps_down=False),
+            ),
+        ],
+    )
     return arch, Placement({"sentinel": ["m3", "r1", "r2"], "redis": ["m3", "r1", "r2"]})
 
 
@@ -73,9 +82,16 @@ def test_dual_corded_nodes_are_not_told_to_dual_cord():
     feeds = [Power("pdu-a", parent="ups"), Power("pdu-b", parent="ups")]
     lan = Network("lan", subnet="10.0.0.0/24")
     nodes = [Node(f"n{i}", roles={"db"}, power=feeds, addresses={lan: f"10.0.0.{i}"}) for i in (1, 2, 3)]
-    arch = Architecture("ups", nodes=nodes, domains=[ups, *feeds], networks=[lan], services=[
-        Service("db", on="db", strategy=AppCluster()),
-        Service("app", on="db", depends_on=["db"], strategy=Coordinated())])
+    arch = Architecture(
+        "ups",
+        nodes=nodes,
+        domains=[ups, *feeds],
+        networks=[lan],
+        services=[
+            Service("db", on="db", strategy=AppCluster()),
+            Service("app", on="db", depends_on=["db"], strategy=Coordinated()),
+        ],
+    )
     fs = _findings(arch, Placement({"db": ["n1", "n2", "n3"], "app": ["n1", "n2", "n3"]}), k=1)
     texts = [f.mitigation for f in fs.values() if "domain:ups" in f.scenario]
     assert texts, sorted(fs)
@@ -96,18 +112,30 @@ def _lb_arch(**memcached):
     vip = VirtualIP("vip", "10.0.0.100", network=lan)
     pvip = VirtualIP("pvip", "192.0.2.100", network=pub, exposure="public")
     nodes = [Node(f"c{i}", roles={"ctl"}, addresses={lan: f"10.0.0.{i}", pub: f"192.0.2.{i}"}) for i in (1, 2, 3)]
-    return Architecture("clash", nodes=nodes, networks=[lan, pub], vips=[vip, pvip], services=[
-        Service("haproxy", on="ctl", strategy=Vrrp(vip, track="haproxy")),
-        Service("haproxy-public", process="haproxy", on="ctl", colocate=["haproxy"], strategy=Vrrp(pvip)),
-        Service("cache-api", on="ctl", strategy=BehindVip(vip, port=11211, backend_port=11311)),
-        Service("bastion", on="ctl", strategy=BehindVip(pvip, port=22), **({"protocol": "ssh"} if memcached.pop(
-            "ssh", False) else {})),
-        Service("memcached", on="ctl", ports=[11211], strategy=Coordinated(), **memcached)])
+    return Architecture(
+        "clash",
+        nodes=nodes,
+        networks=[lan, pub],
+        vips=[vip, pvip],
+        services=[
+            Service("haproxy", on="ctl", strategy=Vrrp(vip, track="haproxy")),
+            Service("haproxy-public", process="haproxy", on="ctl", colocate=["haproxy"], strategy=Vrrp(pvip)),
+            Service("cache-api", on="ctl", strategy=BehindVip(vip, port=11211, backend_port=11311)),
+            Service(
+                "bastion",
+                on="ctl",
+                strategy=BehindVip(pvip, port=22),
+                **({"protocol": "ssh"} if memcached.pop("ssh", False) else {}),
+            ),
+            Service("memcached", on="ctl", ports=[11211], strategy=Coordinated(), **memcached),
+        ],
+    )
 
 
 def test_a_wildcard_bind_on_a_front_port_is_a_critical_finding_naming_both():
-    placement = Placement({s: ["c1", "c2", "c3"] for s in
-                           ("haproxy", "haproxy-public", "cache-api", "bastion", "memcached")})
+    placement = Placement(
+        {s: ["c1", "c2", "c3"] for s in ("haproxy", "haproxy-public", "cache-api", "bastion", "memcached")}
+    )
     clash = _findings(_lb_arch(listen="any"), placement)
     f = clash["port-clash:memcached:11211"]
     assert f.severity.value == "critical" and set(f.services) == {"memcached", "cache-api"}
@@ -117,8 +145,9 @@ def test_a_wildcard_bind_on_a_front_port_is_a_critical_finding_naming_both():
 
 
 def test_an_encrypted_protocol_is_not_cleartext_on_a_public_vip():
-    placement = Placement({s: ["c1", "c2", "c3"] for s in
-                           ("haproxy", "haproxy-public", "cache-api", "bastion", "memcached")})
+    placement = Placement(
+        {s: ["c1", "c2", "c3"] for s in ("haproxy", "haproxy-public", "cache-api", "bastion", "memcached")}
+    )
     assert "cleartext-public:bastion" in _findings(_lb_arch(), placement)
     assert "cleartext-public:bastion" not in _findings(_lb_arch(ssh=True), placement)
 
@@ -137,10 +166,17 @@ def test_a_backend_port_is_claimed_on_the_backend_nodes():
     vip = VirtualIP("vip", "10.0.0.100", network=lan)
     nodes = [Node(f"c{i}", roles={"ctl"}, addresses={lan: f"10.0.0.{i}"}) for i in (1, 2, 3)]
     with pytest.raises(ModelError, match=r"services\[metrics\]\.ports: port 8080 on role 'ctl' is already claimed"):
-        Architecture("claim", nodes=nodes, networks=[lan], vips=[vip], services=[
-            Service("haproxy", on="ctl", strategy=Vrrp(vip, track="haproxy")),
-            Service("api", on="ctl", strategy=BehindVip(vip, port=443, backend_port=8080)),
-            Service("metrics", on="ctl", ports=[8080], strategy=Coordinated())])
+        Architecture(
+            "claim",
+            nodes=nodes,
+            networks=[lan],
+            vips=[vip],
+            services=[
+                Service("haproxy", on="ctl", strategy=Vrrp(vip, track="haproxy")),
+                Service("api", on="ctl", strategy=BehindVip(vip, port=443, backend_port=8080)),
+                Service("metrics", on="ctl", ports=[8080], strategy=Coordinated()),
+            ],
+        )
 
 
 def test_reads_outlast_writes_of_an_elected_service():
@@ -171,9 +207,15 @@ def test_an_even_cluster_warning_counts_witness_votes_as_votes():
     lan = Network("lan", subnet="10.0.0.0/24")
     nodes = [Node(f"db{i}", roles={"db"}, addresses={lan: f"10.0.0.{i}"}) for i in (1, 2, 3)]
     nodes.append(Node("arb", roles={"arb"}, addresses={lan: "10.0.0.9"}))
-    arch = Architecture("garbd", nodes=nodes, networks=[lan], services=[
-        Service("galera", on="db", strategy=AppCluster()),
-        Service("garbd", on="arb", strategy=Witness("galera"))])
+    arch = Architecture(
+        "garbd",
+        nodes=nodes,
+        networks=[lan],
+        services=[
+            Service("galera", on="db", strategy=AppCluster()),
+            Service("garbd", on="arb", strategy=Witness("galera")),
+        ],
+    )
     warnings = " ".join(place(arch).warnings)
     assert "galera has 4 votes (3 members and 1 witness vote)" in warnings, warnings
     assert "4 members" not in warnings
@@ -203,8 +245,9 @@ def test_a_core_switch_that_partitions_a_cluster_is_named_a_partition_not_stoppe
     core, tors = Switch("core"), [Switch(f"tor{i}") for i in (1, 2, 3)]
     lan = Network("lan", subnet="10.9.0.0/24", switches=[core, *tors], links=[(t.name, "core") for t in tors])
     nodes = [Node(f"db{i}", roles={"db"}, addresses={lan: f"10.9.0.{i}"}, switch=f"tor{i}") for i in (1, 2, 3)]
-    arch = Architecture("split", nodes=nodes, networks=[lan], services=[
-        Service("galera", on="db", replicas=3, strategy=AppCluster())])
+    arch = Architecture(
+        "split", nodes=nodes, networks=[lan], services=[Service("galera", on="db", replicas=3, strategy=AppCluster())]
+    )
     f = _findings(arch, Placement({"galera": ["db1", "db2", "db3"]}))["quorum-loss:galera"]
     assert "switch core splits its 3 running votes" in f.impact and "(db1 | db2 | db3)" in f.impact, f.impact
     assert "stops more of its members" not in f.impact, f.impact
@@ -222,11 +265,18 @@ def test_two_sites_cannot_spread_three_votes_so_the_fix_is_a_vote_in_a_third_sit
     sa, sb = Zone("site-a", site=True), Zone("site-b", site=True)
     swa, swb = Switch("sw-a"), Switch("sw-b")
     lan = Network("lan", subnet="10.7.0.0/24", switches=[swa, swb], links=[Trunk("wan", swa, swb)])
-    nodes = [Node(n, roles={"db"}, domains=[z], addresses={lan: f"10.7.0.{h}"}, switch=sw)
-             for n, z, sw, h in (("a1", sa, swa, 11), ("a2", sa, swa, 12), ("b1", sb, swb, 21))]
-    arch = Architecture("two sites", domains=[sa, sb], nodes=nodes, networks=[lan],
-                        vips=[VirtualIP("vip", "10.7.0.10", network=lan)],
-                        services=[Service("galera", on="db", replicas=3, strategy=AppCluster())])
+    nodes = [
+        Node(n, roles={"db"}, domains=[z], addresses={lan: f"10.7.0.{h}"}, switch=sw)
+        for n, z, sw, h in (("a1", sa, swa, 11), ("a2", sa, swa, 12), ("b1", sb, swb, 21))
+    ]
+    arch = Architecture(
+        "two sites",
+        domains=[sa, sb],
+        nodes=nodes,
+        networks=[lan],
+        vips=[VirtualIP("vip", "10.7.0.10", network=lan)],
+        services=[Service("galera", on="db", replicas=3, strategy=AppCluster())],
+    )
     f = _findings(arch, Placement({"galera": ["a1", "a2", "b1"]}))["quorum-loss:galera"]
     assert "With 2 zones (site-a, site-b), 3 votes cannot be placed" in f.mitigation, f.mitigation
     assert "Witness('galera')" in f.mitigation and "garbd" in f.mitigation

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from model_strategies import architectures
 
 from hamodel.analysis import catalogue
 from hamodel.analysis.catalogue import RULES, Rule, rule_for
@@ -22,15 +23,15 @@ from hamodel.analysis.failures import analyse
 from hamodel.analysis.findings import at_least, gate
 from hamodel.deployment import SEVERITIES, Finding, Severity
 
-from model_strategies import architectures
-
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def template_regex(template: str) -> re.Pattern[str]:
     """A template with its fields as wildcards (``{{`` is a literal brace)."""
-    pattern = "".join(re.escape(text) + ("(.*?)" if field is not None else "")
-                      for text, field, _, _ in string.Formatter().parse(template))
+    pattern = "".join(
+        re.escape(text) + ("(.*?)" if field is not None else "")
+        for text, field, _, _ in string.Formatter().parse(template)
+    )
     return re.compile(f"^{pattern}$", re.S)
 
 
@@ -58,7 +59,7 @@ def assert_from_catalogue(findings: list[Finding]) -> None:
 
 def test_severity_orders_by_rank_not_alphabet() -> None:
     assert sorted(Severity, key=str) != list(Severity)  # alphabetical order is wrong: the test can tell
-    assert sorted(reversed(list(Severity))) == list(Severity) == [Severity(s) for s in SEVERITIES]
+    assert sorted(Severity) == list(Severity) == [Severity(s) for s in SEVERITIES]
     assert Severity.HIGH > Severity.LOW and Severity.HIGH > "medium" and Severity.INFO < "low"
     assert Severity.CRITICAL >= "critical" and not Severity.MEDIUM > "medium"
     assert max(Severity("low"), Severity("high"), Severity("medium")) == "high"
@@ -98,10 +99,23 @@ def test_rules_are_well_formed() -> None:
 
 
 def test_a_rule_fills_its_templates_and_refuses_what_it_does_not_declare() -> None:
-    f = catalogue.SPOF.finding(service="db", services=["db", "web"], scenario=["node:n1"], impact="i.",
-                               mitigation="m.", severity="low", details={"k": 1})
+    f = catalogue.SPOF.finding(
+        service="db",
+        services=["db", "web"],
+        scenario=["node:n1"],
+        impact="i.",
+        mitigation="m.",
+        severity="low",
+        details={"k": 1},
+    )
     assert (f.id, f.kind, f.severity, f.title, f.services, f.scenario) == (
-        "spof:db", "single-point-of-failure", "low", "db is a single point of failure", ("db", "web"), ("node:n1",))
+        "spof:db",
+        "single-point-of-failure",
+        "low",
+        "db is a single point of failure",
+        ("db", "web"),
+        ("node:n1",),
+    )
     assert dict(f.details) == {"k": 1}
     assert catalogue.SPOF.finding(service="db", services=(), impact="", mitigation="").severity == "high"
     with pytest.raises(ValueError, match="SPOF.*critical"):
@@ -109,8 +123,9 @@ def test_a_rule_fills_its_templates_and_refuses_what_it_does_not_declare() -> No
     with pytest.raises(TypeError, match="SPOF.*impact"):
         catalogue.SPOF.finding(service="db", services=(), mitigation="")
     with pytest.raises(TypeError, match="CAPACITY_NODE.*cpu"):
-        catalogue.CAPACITY_NODE.finding(services=(), failure="node:n1", node="n2", memory_gb=1, capacity_cpu=1,
-                                        capacity_memory_gb=1)
+        catalogue.CAPACITY_NODE.finding(
+            services=(), failure="node:n1", node="n2", memory_gb=1, capacity_cpu=1, capacity_memory_gb=1
+        )
 
 
 @pytest.mark.parametrize("name", sorted(p.stem for p in (ROOT / "models").glob("*.py")))
@@ -146,8 +161,12 @@ def test_checks_page_lists_every_rule(tmp_path: Path) -> None:
     src.mkdir()
     (src / "conf.py").write_text('extensions = ["hamodel.sphinx"]\nhamodel_models = []\n')
     (src / "index.rst").write_text("Checks\n======\n\n.. hamodel-finding-kinds::\n")
-    run = subprocess.run([sys.executable, "-m", "sphinx", "-W", "-q", "-b", "html", str(src), str(tmp_path / "out")],
-                         capture_output=True, text=True, cwd=ROOT)
+    run = subprocess.run(
+        [sys.executable, "-m", "sphinx", "-W", "-q", "-b", "html", str(src), str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     assert run.returncode == 0, run.stderr
     html = (tmp_path / "out" / "index.html").read_text()
     for r in RULES:
@@ -160,8 +179,11 @@ def test_checks_page_lists_every_rule(tmp_path: Path) -> None:
 def test_guide_checks_page_uses_the_catalogue_and_every_reported_id_is_documented(resolved) -> None:
     page = (ROOT / "docs" / "guide" / "checks.rst").read_text()
     assert ".. hamodel-finding-kinds::" in page
-    ids = {f.id for name in ("openstack_keepalived", "openstack_pacemaker", "multirack", "webplatform")
-           for f in resolved(name).findings}
+    ids = {
+        f.id
+        for name in ("openstack_keepalived", "openstack_pacemaker", "multirack", "webplatform")
+        for f in resolved(name).findings
+    }
     for i in ids:
         assert rule_for(i), f"{i} is reported but not in the catalogue (so not on the checks page)"
 
@@ -175,9 +197,16 @@ def test_every_config_finding_comes_from_a_rule(resolved, name) -> None:
     # loopback: open both again so that the two rules fire.
     arch = dep.architecture
     public = next(s.name for s in arch.services if s.access is not None and s.access.tls is not None)
-    arch = arch.replace_services({public: {"strategy": arch.service(public).strategy.replace(
-        tls=None, **({"backend_port": None} if arch.service(public).strategy.backend_port else {}))},
-        "haproxy": {"ports": [9300]}})
+    arch = arch.replace_services(
+        {
+            public: {
+                "strategy": arch.service(public).strategy.replace(
+                    tls=None, **({"backend_port": None} if arch.service(public).strategy.backend_port else {})
+                )
+            },
+            "haproxy": {"ports": [9300]},
+        }
+    )
     found = config_findings(arch, dep.vrrp_groups, dep.placement)
     assert {f.id.split(":")[0] for f in found} >= {"cleartext-public", "stats-no-auth"}
     assert_from_catalogue(found)

@@ -14,8 +14,8 @@ from __future__ import annotations
 import pytest
 
 from hamodel import Architecture, Network, Node, Service, Switch, VirtualIP
-from hamodel.analysis.cutsets import Analyzer, brute_force_cut_sets
 from hamodel.analysis.components import switch_id, view
+from hamodel.analysis.cutsets import Analyzer, brute_force_cut_sets
 from hamodel.analysis.semantics import Evaluation
 from hamodel.pipeline import resolve
 from hamodel.strategies import BehindVip, Front, Vrrp
@@ -30,26 +30,61 @@ TLS = {"certificate": "/etc/ssl/cloud.pem"}
 
 
 def arch() -> Architecture:
-    nodes = [Node(f"ctl-{i}", roles={"controller"},
-                  interfaces=[{"network": "internal", "address": f"10.0.0.{i}", "device": "eth0", "switch": f"tor-{i}"},
-                              {"network": "public", "address": f"192.0.2.{i}", "device": "eth1", "switch": "edge"}])
-             for i in (1, 2, 3)]
+    nodes = [
+        Node(
+            f"ctl-{i}",
+            roles={"controller"},
+            interfaces=[
+                {"network": "internal", "address": f"10.0.0.{i}", "device": "eth0", "switch": f"tor-{i}"},
+                {"network": "public", "address": f"192.0.2.{i}", "device": "eth1", "switch": "edge"},
+            ],
+        )
+        for i in (1, 2, 3)
+    ]
     return Architecture(
-        "fronts", domains=[*tors, edge], networks=[internal, public], nodes=nodes, vips=[ivip, pvip],
+        "fronts",
+        domains=[*tors, edge],
+        networks=[internal, public],
+        nodes=nodes,
+        vips=[ivip, pvip],
         services=[
             Service("haproxy", on="controller", strategy=Vrrp(ivip, track="haproxy")),
-            Service("haproxy-public", process="haproxy", on="controller", colocate=["haproxy"],
-                    strategy=Vrrp(pvip, track="haproxy")),
-            Service("keystone", on="controller", replicas=3,
-                    strategy=BehindVip(pvip, port=5000, mode="http", tls=TLS, also_on=[Front(ivip)])),
-            Service("nova-api", on="controller", replicas=3, depends_on=["keystone"],
-                    strategy=BehindVip(ivip, port=8774, mode="http")),
+            Service(
+                "haproxy-public",
+                process="haproxy",
+                on="controller",
+                colocate=["haproxy"],
+                strategy=Vrrp(pvip, track="haproxy"),
+            ),
+            Service(
+                "keystone",
+                on="controller",
+                replicas=3,
+                strategy=BehindVip(pvip, port=5000, mode="http", tls=TLS, also_on=[Front(ivip)]),
+            ),
+            Service(
+                "nova-api",
+                on="controller",
+                replicas=3,
+                depends_on=["keystone"],
+                strategy=BehindVip(ivip, port=8774, mode="http"),
+            ),
             # A public-only front: its dependents have no internal VIP to use.
-            Service("horizon", on="controller", replicas=3, strategy=BehindVip(pvip, port=443, backend_port=80,
-                                                                             mode="http", tls=TLS)),
-            Service("dashboard-proxy", on="controller", replicas=3, depends_on=["horizon"],
-                    strategy=BehindVip(ivip, port=8080, mode="http")),
-        ])
+            Service(
+                "horizon",
+                on="controller",
+                replicas=3,
+                strategy=BehindVip(pvip, port=443, backend_port=80, mode="http", tls=TLS),
+            ),
+            Service(
+                "dashboard-proxy",
+                on="controller",
+                replicas=3,
+                depends_on=["horizon"],
+                strategy=BehindVip(ivip, port=8080, mode="http"),
+            ),
+        ],
+    )
 
 
 @pytest.fixture(scope="module")

@@ -38,8 +38,9 @@ def dep(arch):
 
 
 def _outcome(arch, dep, service: str, k: int, stop: str) -> str:
-    return next(c.outcome for c in cold_start(arch, dep.placement, k, dep.vrrp_groups, stop=stop)
-                if c.service == service)
+    return next(
+        c.outcome for c in cold_start(arch, dep.placement, k, dep.vrrp_groups, stop=stop) if c.service == service
+    )
 
 
 def test_cold_start_says_which_restart_needs_an_operator(arch, dep):
@@ -64,15 +65,19 @@ def test_cold_start_says_which_restart_needs_an_operator(arch, dep):
 def test_manual_recovery_finding_states_the_cases(dep):
     f = next(f for f in dep.findings if f.id == "manual-recovery")
     assert f.services == ("galera", "rabbitmq")  # a MongoDB replica set elects by itself
-    assert f.details["cases"]["galera"] == {"crash, every member back": "automatic",
-                                            "crash, a member missing": "manual",
-                                            "graceful stop of every member": "manual"}
+    assert f.details["cases"]["galera"] == {
+        "crash, every member back": "automatic",
+        "crash, a member missing": "manual",
+        "graceful stop of every member": "manual",
+    }
     rabbit = f.details["cases"]["rabbitmq"]
     assert rabbit["crash, every member back"] == "automatic" and rabbit["crash, a member missing"] == "manual"
     assert rabbit["graceful stop of every member"].startswith("automatic once the member stopped last is back")
     assert "galera: re-forms by itself after a crash or power loss of every member" in f.impact
-    assert ("after a graceful stop of every member, or a crash after which a member does not return, galera "
-            "bootstrap from the node with the highest seqno") in f.impact
+    assert (
+        "after a graceful stop of every member, or a crash after which a member does not return, galera "
+        "bootstrap from the node with the highest seqno"
+    ) in f.impact
     assert "mongodb" not in f.impact and "rabbitmq: re-forms by itself once every member is back" in f.impact
 
 
@@ -98,8 +103,11 @@ def test_plan_comes_from_the_model(arch, dep):
 
 # -- the real cluster ------------------------------------------------------------------
 
-real = [pytest.mark.netns, pytest.mark.slow,
-        pytest.mark.skipif(available() is not None, reason=f"Galera lab unavailable: {available()}")]
+real = [
+    pytest.mark.netns,
+    pytest.mark.slow,
+    pytest.mark.skipif(available() is not None, reason=f"Galera lab unavailable: {available()}"),
+]
 
 
 @pytest.fixture(scope="module")
@@ -186,8 +194,10 @@ class TestRealGalera:
         assert m["bootstrapped"] == m["stop_order"][-1] and m["recovery_s"] is not None
         assert m["lost"] == {} and all(x["agreed"] for x in r["checks"])
 
-    @pytest.mark.skipif(not os.environ.get("HAMODEL_GALERA_LONG"),
-                        reason="45 s more; set HAMODEL_GALERA_LONG=1 (or run hamodel drill --scenario galera-restart-crash-missing)")
+    @pytest.mark.skipif(
+        not os.environ.get("HAMODEL_GALERA_LONG"),
+        reason="45 s more; set HAMODEL_GALERA_LONG=1 (or run hamodel drill --scenario galera-restart-crash-missing)",
+    )
     def test_full_restart_after_a_crash_with_a_member_missing(self, lab):
         r = _run(lab, "restart-crash-missing")
         m = r["measured"]
@@ -210,9 +220,25 @@ def test_hamodel_drill_runs_a_real_galera_scenario(tmp_path):
     import sys
 
     page = tmp_path / "drills.rst"
-    r = subprocess.run([sys.executable, "-m", "hamodel.cli", "drill", str(MODEL), "--quick",
-                        "--scenario", "galera-member-down", "--json", "--rst-out", str(page)],
-                       cwd=ROOT, capture_output=True, text=True, timeout=600)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "hamodel.cli",
+            "drill",
+            str(MODEL),
+            "--quick",
+            "--scenario",
+            "galera-member-down",
+            "--json",
+            "--rst-out",
+            str(page),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     report = json.loads(r.stdout)
     (sc,) = report["scenarios"]
@@ -250,8 +276,13 @@ def test_drill_cleanup_removes_galera_leftovers():
     (left / "ctl-1" / "data").mkdir(parents=True)
     (left / "ctl-1" / "my.cnf").write_text("[mysqld]\n")
     try:
-        r = subprocess.run([sys.executable, "-m", "hamodel.cli", "drill", "--cleanup"], cwd=ROOT,
-                           capture_output=True, text=True, timeout=60)
+        r = subprocess.run(
+            [sys.executable, "-m", "hamodel.cli", "drill", "--cleanup"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert r.returncode == 0 and "cleanup: removed" in r.stdout, r.stdout + r.stderr
         assert not left.exists()
     finally:

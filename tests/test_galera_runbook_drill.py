@@ -7,11 +7,13 @@ import pytest
 from hamodel.drill.galera.lab import available
 from hamodel.loader import load
 from hamodel.runbooks import Step
-
 from tests.test_configs import ROOT
 
-real = [pytest.mark.netns, pytest.mark.slow,
-        pytest.mark.skipif(available() is not None, reason=f"Galera lab unavailable: {available()}")]
+real = [
+    pytest.mark.netns,
+    pytest.mark.slow,
+    pytest.mark.skipif(available() is not None, reason=f"Galera lab unavailable: {available()}"),
+]
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,6 @@ import inspect
 from pathlib import Path
 
 import pytest
-
 from hamodel.generators import common, configs
 
 ROOT = Path(__file__).resolve().parents[1] / "generators"
@@ -37,8 +36,11 @@ def imported_modules(path: Path) -> set[str]:
 def test_a_config_generator_imports_only_the_leaf(name):
     own = f"hamodel.generators.{name}"
     others = {f"hamodel.generators.{g}" for g in GENERATORS if g != name} | {"hamodel.generators.configs"}
-    bad = sorted(m for m in imported_modules(ROOT / name / "__init__.py")
-                 if any(m == o or m.startswith(o + ".") for o in others) and not m.startswith(own))
+    bad = sorted(
+        m
+        for m in imported_modules(ROOT / name / "__init__.py")
+        if any(m == o or m.startswith(o + ".") for o in others) and not m.startswith(own)
+    )
     assert not bad, f"{own} imports {bad}: shared facts belong on the Deployment, shared code in generators.common"
 
 
@@ -46,8 +48,12 @@ def _generator_imports() -> dict[str, set[str]]:
     out = {}
     for name in GENERATORS:
         mods = imported_modules(ROOT / name / "__init__.py")
-        out[name] = {g for g in GENERATORS if g != name
-                     and any(m == f"hamodel.generators.{g}" or m.startswith(f"hamodel.generators.{g}.") for m in mods)}
+        out[name] = {
+            g
+            for g in GENERATORS
+            if g != name
+            and any(m == f"hamodel.generators.{g}" or m.startswith(f"hamodel.generators.{g}.") for m in mods)
+        }
     return out
 
 
@@ -96,6 +102,7 @@ def test_inconsistencies_of_several_generators_are_reported_together(reference_a
     def failing(where: str) -> types.SimpleNamespace:
         def generate(dep, secrets, redacted):
             raise configs.InconsistentConfig([(where, "nodes disagree")])
+
         return types.SimpleNamespace(generate=generate)
 
     real = configs.generators()
@@ -109,8 +116,9 @@ def test_the_analysis_answers_with_data_and_the_cli_tables_live_in_one_module():
     """Presentation is hamodel.tables' job: no analysis module imports rich (the placement
     and findings tables used to live in hamodel.analysis)."""
     analysis = Path(__file__).resolve().parents[1] / "hamodel" / "analysis"
-    offenders = sorted(p.name for p in analysis.glob("*.py")
-                       if any(m == "rich" or m.startswith("rich.") for m in imported_modules(p)))
+    offenders = sorted(
+        p.name for p in analysis.glob("*.py") if any(m == "rich" or m.startswith("rich.") for m in imported_modules(p))
+    )
     assert not offenders, offenders
     cli = imported_modules(Path(__file__).resolve().parents[1] / "hamodel" / "cli.py")
     assert "rich.table" not in cli and "rich.table.Table" not in cli, "the CLI builds no table itself"

@@ -31,6 +31,7 @@ class SolverStarted(AssertionError):
 def _refuse(what: str):
     def refuse(*_a, **_kw):
         raise SolverStarted(f"a generator started the analysis: {what}")
+
     return refuse
 
 
@@ -66,14 +67,16 @@ def _extras_app(tmp_path: Path) -> SimpleNamespace:
     """The parts of a Sphinx app hamodel.sphinx's extras read (a project with no drill pages)."""
     src = tmp_path / "docs"
     src.mkdir(exist_ok=True)
-    return SimpleNamespace(config=SimpleNamespace(hamodel_configs=True, hamodel_root=None, hamodel_k=2),
-                           confdir=str(src), srcdir=str(src))
+    return SimpleNamespace(
+        config=SimpleNamespace(hamodel_configs=True, hamodel_root=None, hamodel_k=2), confdir=str(src), srcdir=str(src)
+    )
 
 
 def _everything(dep, app: SimpleNamespace, model: str) -> dict[str, bytes]:
     from hamodel.generators.configs import build_configs
     from hamodel.generators.docs import generate as docs
     from hamodel.generators.explorer import generate as explorer
+
     from hamodel.sphinx import _compute_extras
 
     out: dict[str, bytes] = {f"configs/{p}": bytes(b) for p, b in build_configs(dep, ENV).items()}

@@ -8,8 +8,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from hamodel.generators.configs import build_configs
+
 from hamodel.pipeline import resolve
 from hamodel.validate import haproxy_check
 
@@ -22,14 +22,14 @@ def _with_check(arch, **check):
 
 
 def test_fastinter_shortens_the_predicted_detection(reference_arch):
-    base = reference_arch("openstack_keepalived")        # keystone: inter 500 ms, fall 3
+    base = reference_arch("openstack_keepalived")  # keystone: inter 500 ms, fall 3
     fast = _with_check(base, inter_ms=2000, fastinter_ms=200, downinter_ms=5000)
     slow = _with_check(base, inter_ms=2000)
     dep, dep_slow = (resolve(a, lock=MODELS / "openstack_keepalived.lock.json") for a in (fast, slow))
     # refused at once: the first failed check within inter, then 2 more fastinter apart
     row = dep.recovery.get("keystone", "process")
-    assert row.rto_s == (0.0, 2.4), row   # lower bound 0: option redispatch retries a refused connection
-    assert dep_slow.recovery.get("keystone", "process").rto_s == (0.0, 6.0)   # fall x inter without it
+    assert row.rto_s == (0.0, 2.4), row  # lower bound 0: option redispatch retries a refused connection
+    assert dep_slow.recovery.get("keystone", "process").rto_s == (0.0, 6.0)  # fall x inter without it
     assert "fastinter" in row.formula
 
 
@@ -40,7 +40,7 @@ def test_fastinter_and_downinter_are_written_and_haproxy_accepts_them(reference_
     lines = [ln for ln in cfg.decode().splitlines() if ln.strip().startswith("server ") and ":5000 " in ln]
     assert lines and all("check inter 500 fastinter 250 downinter 3000 rise" in ln for ln in lines), lines
     others = [ln for ln in cfg.decode().splitlines() if ln.strip().startswith("server ") and ":3306 " in ln]
-    assert others and not any("fastinter" in ln for ln in others)   # only where the model sets it
+    assert others and not any("fastinter" in ln for ln in others)  # only where the model sets it
     if shutil.which("haproxy") is None:
         pytest.skip("haproxy not installed")
     r = haproxy_check(cfg)
@@ -51,7 +51,10 @@ def test_fastinter_is_read_back_by_import(tmp_path):
     """A hand-written server line with fastinter/downinter becomes the check's fields."""
     from hamodel.adopt.haproxy import parse_haproxy
 
-    conf = parse_haproxy("listen api\n    bind 10.0.0.250:80\n"
-                         "    server a 10.0.0.11:80 check inter 2s fastinter 500 downinter 10s rise 2 fall 3\n", "x")
+    conf = parse_haproxy(
+        "listen api\n    bind 10.0.0.250:80\n"
+        "    server a 10.0.0.11:80 check inter 2s fastinter 500 downinter 10s rise 2 fall 3\n",
+        "x",
+    )
     s = conf.fronts["api"].servers[0]
     assert (s.inter_ms, s.fastinter_ms, s.downinter_ms) == (2000, 500, 10000)

@@ -25,28 +25,36 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from hamodel.generators.configs import ConfigError, build_configs
 
 from hamodel import Architecture, Network, Node, Service, VirtualIP
 from hamodel.analysis.config_findings import config_findings, haproxy_detection_ms, vrrp_takeover_ms
 from hamodel.errors import HamodelError
-from hamodel.generators.configs import ConfigError, build_configs
-from hamodel.pipeline import resolve
 from hamodel.model.strategies import INTERMEDIATE_CIPHERS
+from hamodel.pipeline import resolve
 from hamodel.strategies import BehindVip, Front, Vrrp
 from hamodel.validate import haproxy_check
 
 ROOT = Path(__file__).resolve().parents[1]
 NEEDS_ROOT = pytest.mark.skipif(
     os.geteuid() != 0 or not all(shutil.which(x) for x in ("ip", "haproxy", "openssl", "curl")),
-    reason="needs root, ip, haproxy, openssl, curl")
+    reason="needs root, ip, haproxy, openssl, curl",
+)
 # Upper bound for haproxy's checks to settle (polled, never asserted as a duration).
 SETTLE_S = 30
 
 INTERNAL, PUBLIC = "10.0.0.100", "192.0.2.100"
 
 
-def two_vip_arch(access: dict | None = None, *, lb_backends: bool = False, stats: object = None,
-                 vrrp: dict | None = None, settings: dict | None = None, **extra: Service) -> Architecture:
+def two_vip_arch(
+    access: dict | None = None,
+    *,
+    lb_backends: bool = False,
+    stats: object = None,
+    vrrp: dict | None = None,
+    settings: dict | None = None,
+    **extra: Service,
+) -> Architecture:
     """Three load balancers holding an internal and a public VIP (one VRRP
     group each); ``api`` runs on three app nodes (or on the load balancers
     with ``lb_backends``) behind ``access``."""
@@ -54,21 +62,46 @@ def two_vip_arch(access: dict | None = None, *, lb_backends: bool = False, stats
     pub = Network("pub", subnet="192.0.2.0/24")
     ivip = VirtualIP("ivip", INTERNAL, network=lan)
     pvip = VirtualIP("pvip", PUBLIC, network=pub, exposure="public")
-    lbs = [Node(f"lb{i}", roles={"lb"}, addresses={lan: f"10.0.0.{10 + i}", pub: f"192.0.2.{10 + i}"})
-           for i in (1, 2, 3)]
+    lbs = [
+        Node(f"lb{i}", roles={"lb"}, addresses={lan: f"10.0.0.{10 + i}", pub: f"192.0.2.{10 + i}"}) for i in (1, 2, 3)
+    ]
     apps = [Node(f"app{i}", roles={"app"}, addresses={lan: f"10.0.0.{20 + i}"}) for i in (1, 2, 3)]
-    access = access if access is not None else {"vip": "pvip", "port": 443, "backend_port": 8080, "mode": "http",
-                                                "tls": {"certificate": "/etc/pki/api.pem"}}
+    access = (
+        access
+        if access is not None
+        else {
+            "vip": "pvip",
+            "port": 443,
+            "backend_port": 8080,
+            "mode": "http",
+            "tls": {"certificate": "/etc/pki/api.pem"},
+        }
+    )
     services = [
-        Service("haproxy", on="lb", ports=[stats if stats is not None else {"port": 9300, "loopback": True}],
-                strategy=Vrrp(ivip, track="haproxy", **(vrrp or {}))),
-        Service("haproxy-public", process="haproxy", on="lb", colocate=["haproxy"],
-                strategy=Vrrp(pvip, track="haproxy", **(vrrp or {}))),
+        Service(
+            "haproxy",
+            on="lb",
+            ports=[stats if stats is not None else {"port": 9300, "loopback": True}],
+            strategy=Vrrp(ivip, track="haproxy", **(vrrp or {})),
+        ),
+        Service(
+            "haproxy-public",
+            process="haproxy",
+            on="lb",
+            colocate=["haproxy"],
+            strategy=Vrrp(pvip, track="haproxy", **(vrrp or {})),
+        ),
         Service("api", on="lb" if lb_backends else "app", strategy=BehindVip(**access)),
         *extra.values(),
     ]
-    return Architecture("prod", nodes=lbs + ([] if lb_backends else apps), networks=[lan, pub], vips=[ivip, pvip],
-                        services=services, haproxy=settings or {})
+    return Architecture(
+        "prod",
+        nodes=lbs + ([] if lb_backends else apps),
+        networks=[lan, pub],
+        vips=[ivip, pvip],
+        services=services,
+        haproxy=settings or {},
+    )
 
 
 def config(arch: Architecture, node: str = "lb1") -> str:
@@ -79,7 +112,7 @@ def section(cfg: str, keyword: str, name: str) -> list[str]:
     lines = cfg.splitlines()
     start = lines.index(f"{keyword} {name}")
     body = [lines[start]]
-    for line in lines[start + 1:]:
+    for line in lines[start + 1 :]:
         if line and not line[0].isspace():
             break
         body.append(line)
@@ -88,9 +121,16 @@ def section(cfg: str, keyword: str, name: str) -> list[str]:
 
 def both_fronts(**access) -> dict:
     """The API on the public VIP with TLS and on the internal VIP in clear text."""
-    return {"vip": "pvip", "port": 443, "backend_port": 8080, "mode": "http",
-            "tls": {"certificate": "/etc/pki/api.pem", "redirect_from": 80},
-            "also_on": [Front("ivip")], "check": {"http_path": "/healthz"}, **access}
+    return {
+        "vip": "pvip",
+        "port": 443,
+        "backend_port": 8080,
+        "mode": "http",
+        "tls": {"certificate": "/etc/pki/api.pem", "redirect_from": 80},
+        "also_on": [Front("ivip")],
+        "check": {"http_path": "/healthz"},
+        **access,
+    }
 
 
 # -- generated text -----------------------------------------------------------------
@@ -114,20 +154,28 @@ def test_a_service_on_two_vips_each_with_its_own_tls():
 def test_the_redirect_front_answers_301_to_https():
     cfg = config(two_vip_arch(both_fronts()))
     assert section(cfg, "frontend", "api-80-redirect") == [
-        "frontend api-80-redirect", f"bind {PUBLIC}:80", "mode http", "http-request redirect scheme https code 301"]
+        "frontend api-80-redirect",
+        f"bind {PUBLIC}:80",
+        "mode http",
+        "http-request redirect scheme https code 301",
+    ]
     assert f"{INTERNAL}:80" not in cfg  # only the TLS front redirects
     with pytest.raises(HamodelError, match="redirect_from"):  # https:// means 443
         BehindVip("pvip", port=8443, mode="http", tls={"certificate": "/etc/x.pem", "redirect_from": 80})
 
 
 def test_http_mode_options_in_order():
-    api = section(config(two_vip_arch(both_fronts(check={"http_path": "/healthz", "expect_status": 204}))),
-                  "listen", "api-443")
+    api = section(
+        config(two_vip_arch(both_fronts(check={"http_path": "/healthz", "expect_status": 204}))), "listen", "api-443"
+    )
     assert "option httplog" in api and "option tcplog" not in api
     # The client's header goes before forwardfor appends HAProxy's own.
     assert api.index("http-request del-header X-Forwarded-For") < api.index("option forwardfor")
-    assert api[api.index("option httpchk"):api.index("option httpchk") + 3] == [
-        "option httpchk", "http-check send meth GET uri /healthz", "http-check expect status 204"]
+    assert api[api.index("option httpchk") : api.index("option httpchk") + 3] == [
+        "option httpchk",
+        "http-check send meth GET uri /healthz",
+        "http-check expect status 204",
+    ]
 
 
 def test_tcp_mode_logs_tcp_and_sets_no_http_header():
@@ -145,8 +193,10 @@ def test_tls_in_tcp_mode_only_as_explicit_pass_through():
     arch = two_vip_arch({"vip": "pvip", "port": 5671, "tls_passthrough": True})
     amqps = section(config(arch), "listen", "api-5671")
     assert "mode tcp" in amqps and not [x for x in amqps if "ssl" in x.split()]
-    assert amqps[amqps.index("tcp-request inspect-delay 5s") + 1:][:2] == [
-        "tcp-request content accept if { req.ssl_hello_type 1 }", "tcp-request content reject"]
+    assert amqps[amqps.index("tcp-request inspect-delay 5s") + 1 :][:2] == [
+        "tcp-request content accept if { req.ssl_hello_type 1 }",
+        "tcp-request content reject",
+    ]
     # Encrypted end to end: no clear-text finding on the public VIP.
     assert not [f for f in config_findings(arch) if f.id.startswith("cleartext-public")]
     clear = two_vip_arch({"vip": "pvip", "port": 5671})
@@ -159,14 +209,24 @@ def test_reencryption_verifies_the_backends():
     assert servers
     for x in servers:
         node = x.split()[1]  # the name each backend's certificate must carry: the node's, by default
-        assert x.endswith(f"ssl verify required ca-file /etc/pki/ca.pem sni str({node}) check-sni {node} "
-                          f"verifyhost {node}"), x
-    fqdn = section(config(two_vip_arch(both_fronts(backend_tls={"ca_file": "/etc/pki/ca.pem",
-                                                                 "server_name": "{node}.be.example.org"}))),
-                   "listen", "api-443")
+        assert x.endswith(
+            f"ssl verify required ca-file /etc/pki/ca.pem sni str({node}) check-sni {node} verifyhost {node}"
+        ), x
+    fqdn = section(
+        config(
+            two_vip_arch(
+                both_fronts(backend_tls={"ca_file": "/etc/pki/ca.pem", "server_name": "{node}.be.example.org"})
+            )
+        ),
+        "listen",
+        "api-443",
+    )
     assert "verifyhost app1.be.example.org" in "\n".join(fqdn)
-    bare = section(config(two_vip_arch(both_fronts(backend_tls={"ca_file": "/etc/pki/ca.pem", "server_name": None}))),
-                   "listen", "api-443")
+    bare = section(
+        config(two_vip_arch(both_fronts(backend_tls={"ca_file": "/etc/pki/ca.pem", "server_name": None}))),
+        "listen",
+        "api-443",
+    )
     assert not [x for x in bare if "sni" in x or "verifyhost" in x]
 
 
@@ -192,15 +252,37 @@ def test_global_tls_defaults_and_override():
 
 
 def test_timeouts_and_maxconn_come_from_the_model():
-    settings = {"maxconn": 20000, "frontend_maxconn": 3000, "timeout_connect_s": 4, "timeout_client_s": 51,
-                "timeout_server_s": 52, "timeout_http_request_s": 7, "timeout_http_keep_alive_s": 8,
-                "timeout_queue_s": 33, "timeout_check_s": 9, "retries": 2}
-    cfg = config(two_vip_arch(both_fronts(maxconn=1500, timeout_http_request_s=5, timeout_tunnel_s=3600,
-                                          timeout_client_s=70), settings=settings))
+    settings = {
+        "maxconn": 20000,
+        "frontend_maxconn": 3000,
+        "timeout_connect_s": 4,
+        "timeout_client_s": 51,
+        "timeout_server_s": 52,
+        "timeout_http_request_s": 7,
+        "timeout_http_keep_alive_s": 8,
+        "timeout_queue_s": 33,
+        "timeout_check_s": 9,
+        "retries": 2,
+    }
+    cfg = config(
+        two_vip_arch(
+            both_fronts(maxconn=1500, timeout_http_request_s=5, timeout_tunnel_s=3600, timeout_client_s=70),
+            settings=settings,
+        )
+    )
     head = cfg.split("\n\n# ")[0] + "\n"
-    for line in ("maxconn 20000", "maxconn 3000", "retries 2", "timeout connect 4s", "timeout client 51s",
-                 "timeout server 52s", "timeout http-request 7s", "timeout http-keep-alive 8s", "timeout queue 33s",
-                 "timeout check 9s"):
+    for line in (
+        "maxconn 20000",
+        "maxconn 3000",
+        "retries 2",
+        "timeout connect 4s",
+        "timeout client 51s",
+        "timeout server 52s",
+        "timeout http-request 7s",
+        "timeout http-keep-alive 8s",
+        "timeout queue 33s",
+        "timeout check 9s",
+    ):
         assert f"\n    {line}\n" in head, line
     api = section(cfg, "listen", "api-443")
     for line in ("maxconn 1500", "timeout http-request 5s", "timeout tunnel 3600s", "timeout client 70s"):
@@ -223,8 +305,9 @@ def test_stats_need_a_password_or_loopback():
     assert not [f for f in config_findings(two_vip_arch()) if f.id.startswith("stats-no-auth")]
     os.environ["T_HP_STATS"] = "ops:Secret123"
     try:
-        authed = section(config(two_vip_arch(stats={"port": 9300, "auth": SecretRef(env="T_HP_STATS")})),
-                         "listen", "stats-9300")
+        authed = section(
+            config(two_vip_arch(stats={"port": 9300, "auth": SecretRef(env="T_HP_STATS")})), "listen", "stats-9300"
+        )
     finally:
         del os.environ["T_HP_STATS"]
     assert "bind 10.0.0.11:9300" in authed and "stats auth ops:Secret123" in authed
@@ -237,11 +320,17 @@ def test_a_second_vip_held_elsewhere_is_refused_by_name():
     lan = Network("lan", subnet="10.0.0.0/24")
     a, b = VirtualIP("a", "10.0.0.100", network=lan), VirtualIP("b", "10.0.0.101", network=lan)
     nodes = [Node(f"n{i}", roles={"x" if i < 3 else "y"}, addresses={lan: f"10.0.0.{10 + i}"}) for i in (1, 2, 3, 4)]
-    arch = Architecture("split", nodes=nodes, networks=[lan], vips=[a, b], services=[
-        Service("haproxy", on="x", strategy=Vrrp(a, track="haproxy")),
-        Service("haproxy-b", process="haproxy", on="y", strategy=Vrrp(b, track="haproxy")),
-        Service("api", on="x", strategy=BehindVip(a, port=80, also_on=[Front(b)], accept_single_backend=True)),
-    ])
+    arch = Architecture(
+        "split",
+        nodes=nodes,
+        networks=[lan],
+        vips=[a, b],
+        services=[
+            Service("haproxy", on="x", strategy=Vrrp(a, track="haproxy")),
+            Service("haproxy-b", process="haproxy", on="y", strategy=Vrrp(b, track="haproxy")),
+            Service("api", on="x", strategy=BehindVip(a, port=80, also_on=[Front(b)], accept_single_backend=True)),
+        ],
+    )
     with pytest.raises(ConfigError, match=re.escape("services[api].strategy.also_on[0].vip")):
         build_configs(resolve(arch, analyse=False))
     with pytest.raises(HamodelError, match="also_on"):
@@ -250,9 +339,11 @@ def test_a_second_vip_held_elsewhere_is_refused_by_name():
 
 def test_every_generated_config_passes_haproxy_dW_c():
     """Warnings are errors: the option-rich configs of this file, as generated."""
-    for access in (both_fronts(backend_tls={"ca_file": "/etc/pki/ca.pem"}, maxconn=100, timeout_tunnel_s=60),
-                   {"vip": "pvip", "port": 5671, "tls_passthrough": True},
-                   {"vip": "ivip", "port": 3306, "single_writer": True, "check": {"port": 9200, "http_path": "/"}}):
+    for access in (
+        both_fronts(backend_tls={"ca_file": "/etc/pki/ca.pem"}, maxconn=100, timeout_tunnel_s=60),
+        {"vip": "pvip", "port": 5671, "tls_passthrough": True},
+        {"vip": "ivip", "port": 3306, "single_writer": True, "check": {"port": 9200, "http_path": "/"}},
+    ):
         r = haproxy_check(config(two_vip_arch(access)).encode())
         assert r.ok, r.output
 
@@ -271,8 +362,10 @@ def test_detection_order_finding_with_the_numbers():
     assert f.severity == "medium" and "api 4000 ms" in f.impact and "3000 ms" in f.impact
     assert f.details["services"]["api"]["haproxy_detection_ms"] == 4000 and f.details["vrrp_takeover_ms"] == 3000
     # Faster checks, or a slower VRRP takeover, put HAProxy first.
-    for fixed in (two_vip_arch({"vip": "ivip", "port": 80, "check": {"inter_ms": 500}}, lb_backends=True),
-                  two_vip_arch({"vip": "ivip", "port": 80}, lb_backends=True, vrrp={"advert_int": 2})):
+    for fixed in (
+        two_vip_arch({"vip": "ivip", "port": 80, "check": {"inter_ms": 500}}, lb_backends=True),
+        two_vip_arch({"vip": "ivip", "port": 80}, lb_backends=True, vrrp={"advert_int": 2}),
+    ):
         d = resolve(fixed, analyse=False)
         assert not [x for x in config_findings(fixed, d.vrrp_groups, d.placement) if x.id.startswith("detection")]
     # Backends elsewhere: a backend's death moves no VIP, nothing to order.
@@ -281,9 +374,14 @@ def test_detection_order_finding_with_the_numbers():
     assert not [x for x in config_findings(apart, d.vrrp_groups, d.placement) if x.id.startswith("detection")]
 
 
-@pytest.mark.parametrize("check, words", [
-    ({"fall": 1}, "fall 1"), ({"rise": 1}, "rise 1"), ({"timeout_s": 2, "interval_s": 2}, "timeout 2 s"),
-])
+@pytest.mark.parametrize(
+    "check, words",
+    [
+        ({"fall": 1}, "fall 1"),
+        ({"rise": 1}, "rise 1"),
+        ({"timeout_s": 2, "interval_s": 2}, "timeout 2 s"),
+    ],
+)
 def test_a_track_script_that_would_flap_is_a_finding(check, words):
     arch = two_vip_arch(vrrp={"check": check})
     dep = resolve(arch, analyse=False)
@@ -291,8 +389,9 @@ def test_a_track_script_that_would_flap_is_a_finding(check, words):
     assert words in found["track-flap:haproxy"].impact
     conf = build_configs(dep)["nodes/lb1/keepalived/keepalived.conf"].decode()
     c = {"interval_s": 2, "timeout_s": 1, "fall": 2, "rise": 2, **check}
-    assert (f"    interval {c['interval_s']}\n    timeout {c['timeout_s']}\n    fall {c['fall']}\n"
-            f"    rise {c['rise']}\n") in conf
+    assert (
+        f"    interval {c['interval_s']}\n    timeout {c['timeout_s']}\n    fall {c['fall']}\n    rise {c['rise']}\n"
+    ) in conf
     ok = two_vip_arch()
     d = resolve(ok, analyse=False)
     assert not [x for x in config_findings(ok, d.vrrp_groups, d.placement) if x.id.startswith("track-flap")]
@@ -305,12 +404,14 @@ def test_check_reports_config_findings(tmp_path):
     from hamodel.cli import app
 
     model = tmp_path / "open_stats.py"
-    model.write_text(textwrap.dedent(f'''\
+    model.write_text(
+        textwrap.dedent(f"""\
         import sys
         sys.path.insert(0, {str(Path(__file__).parent)!r})
         from test_haproxy_production import two_vip_arch
         architecture = two_vip_arch(stats=9300)
-    '''))
+    """)
+    )
     r = CliRunner().invoke(app, ["check", str(model), "--format", "json", "--fail-on", "medium"])
     assert r.exit_code == 1, r.output
     assert "stats-no-auth:haproxy" in r.output
@@ -325,7 +426,7 @@ def test_keepalived_takes_backend_networks_from_the_deployment():
     assert dep.backend_networks({"pvip"}) == {"lan"} and dep.backend_network("api", "app1") == "lan"
     conf = build_configs(dep)["nodes/lb1/keepalived/keepalived.conf"].decode()
     # The public group tracks the internal interface, over which HAProxy reaches the backends.
-    public = conf[conf.index("vrrp_instance haproxy-public"):]
+    public = conf[conf.index("vrrp_instance haproxy-public") :]
     assert "track_interface {\n        eth0\n    }" in public
 
 
@@ -373,15 +474,34 @@ def lab(tmp_path: Path, arch: Architecture, sick: set[str] = frozenset(), tls_ba
     (``sick`` ones answer 500 on /healthz). Yields (namespace, stats socket)."""
     cfg = config(arch)
     key, crt, pem = tmp_path / "k.pem", tmp_path / "c.pem", tmp_path / "kc.pem"
-    _run("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days",
-         "2", "-subj", "/CN=hamodel-test", "-keyout", str(key), "-out", str(crt))
+    _run(
+        "openssl",
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=hamodel-test",
+        "-keyout",
+        str(key),
+        "-out",
+        str(crt),
+    )
     pem.write_bytes(crt.read_bytes() + key.read_bytes())
     sock = tmp_path / "admin.sock"
     sock.unlink(missing_ok=True)  # a second lab in the same test
-    cfg = (cfg.replace("stats socket /run/haproxy/admin.sock", f"stats socket {sock}")
-              .replace("pidfile /run/haproxy.pid", f"pidfile {tmp_path}/haproxy.pid")
-              .replace("log /dev/log local0", "log stdout local0")
-              .replace("user haproxy\n", "").replace("group haproxy\n", ""))
+    cfg = (
+        cfg.replace("stats socket /run/haproxy/admin.sock", f"stats socket {sock}")
+        .replace("pidfile /run/haproxy.pid", f"pidfile {tmp_path}/haproxy.pid")
+        .replace("log /dev/log local0", "log stdout local0")
+        .replace("user haproxy\n", "")
+        .replace("group haproxy\n", "")
+    )
     cfg = re.sub(r"ssl crt \S+", f"ssl crt {pem}", cfg)
     (tmp_path / "haproxy.cfg").write_text(cfg)
     (tmp_path / "backend.py").write_text(BACKEND)
@@ -404,13 +524,20 @@ def lab(tmp_path: Path, arch: Architecture, sick: set[str] = frozenset(), tls_ba
         _run("ip", "-n", ns, "link", "set", "lo", "up")
         for a in sorted(addrs):
             _run("ip", "-n", ns, "addr", "add", f"{a}/32", "dev", "lo")
-        be = subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, str(tmp_path / "backend.py"), *sorted(set(specs))],
-                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                              env={**os.environ, "BACKEND_PEM": str(pem)})
+        be = subprocess.Popen(
+            ["ip", "netns", "exec", ns, sys.executable, str(tmp_path / "backend.py"), *sorted(set(specs))],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            env={**os.environ, "BACKEND_PEM": str(pem)},
+        )
         procs.append(be)
         assert be.stdout.readline().strip() == "ready"
-        hp = subprocess.Popen(["ip", "netns", "exec", ns, "haproxy", "-db", "-f", str(tmp_path / "haproxy.cfg")],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        hp = subprocess.Popen(
+            ["ip", "netns", "exec", ns, "haproxy", "-db", "-f", str(tmp_path / "haproxy.cfg")],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         procs.append(hp)
         # Listening once its stats socket answers (it binds every front before).
         wait_for(lambda: (_answers(sock), None), "haproxy up")
@@ -505,8 +632,15 @@ def test_plain_http_is_redirected_to_https(tmp_path):
 def test_http_check_marks_a_500_backend_down_while_its_port_is_open(tmp_path):
     http = two_vip_arch(both_fronts(check={"http_path": "/healthz", "inter_ms": 200}))
     with lab(tmp_path, http, sick={"app2"}) as (ns, sock):
-        states = wait_for(lambda: ((s := server_states(sock, "api-443")).get("app2", "").startswith("DOWN")
-                                   and s.get("app1") == "UP" and s.get("app3") == "UP", s), "app2 DOWN, others UP")
+        states = wait_for(
+            lambda: (
+                (s := server_states(sock, "api-443")).get("app2", "").startswith("DOWN")
+                and s.get("app1") == "UP"
+                and s.get("app3") == "UP",
+                s,
+            ),
+            "app2 DOWN, others UP",
+        )
         assert states["app2"].startswith("DOWN")
         # Its port is open all along, only the path fails.
         direct = curl(ns, "-o", "/dev/null", "-w", "%{http_code}", "http://10.0.0.22:8080/healthz")
@@ -515,8 +649,10 @@ def test_http_check_marks_a_500_backend_down_while_its_port_is_open(tmp_path):
         assert all("10.0.0.22" not in s for s in served), served
     tcp = two_vip_arch(both_fronts(check={"inter_ms": 200}))
     with lab(tmp_path, tcp, sick={"app2"}) as (ns, sock):
-        states = wait_for(lambda: (len(s := server_states(sock, "api-443")) == 3 and set(s.values()) == {"UP"}, s),
-                          "all UP under a TCP check")
+        states = wait_for(
+            lambda: (len(s := server_states(sock, "api-443")) == 3 and set(s.values()) == {"UP"}, s),
+            "all UP under a TCP check",
+        )
         assert states["app2"] == "UP"
 
 
@@ -528,8 +664,9 @@ def test_pass_through_http_check_speaks_tls():
     arch = two_vip_arch({"vip": "pvip", "port": 6443, "tls_passthrough": True, "check": {"http_path": "/readyz"}})
     servers = [x for x in section(config(arch), "listen", "api-6443") if x.startswith("server ")]
     assert servers and all(x.endswith("check-ssl verify none") for x in servers), servers
-    plain = two_vip_arch({"vip": "pvip", "port": 6443, "tls_passthrough": True,
-                          "check": {"http_path": "/readyz", "port": 8081}})
+    plain = two_vip_arch(
+        {"vip": "pvip", "port": 6443, "tls_passthrough": True, "check": {"http_path": "/readyz", "port": 8081}}
+    )
     assert not [x for x in section(config(plain), "listen", "api-6443") if "check-ssl" in x]
 
 
@@ -539,11 +676,19 @@ def test_pass_through_http_check_marks_real_tls_backends_up(tmp_path):
     /healthz over TLS): the generated check marks them UP. Without
     check-ssl the HTTP check would reach a TLS port in clear text and mark
     every backend DOWN."""
-    arch = two_vip_arch({"vip": "pvip", "port": 6443, "backend_port": 8443, "tls_passthrough": True,
-                         "check": {"http_path": "/healthz", "inter_ms": 200}})
+    arch = two_vip_arch(
+        {
+            "vip": "pvip",
+            "port": 6443,
+            "backend_port": 8443,
+            "tls_passthrough": True,
+            "check": {"http_path": "/healthz", "inter_ms": 200},
+        }
+    )
     with lab(tmp_path, arch, tls_backends=True) as (ns, sock):
-        wait_for(lambda: (len(s := server_states(sock, "api-6443")) == 3 and set(s.values()) == {"UP"}, s),
-                 "TLS backends UP")
+        wait_for(
+            lambda: (len(s := server_states(sock, "api-6443")) == 3 and set(s.values()) == {"UP"}, s), "TLS backends UP"
+        )
         r = curl(ns, "-o", "/dev/null", "-w", "%{http_code}", f"https://{PUBLIC}:6443/x")
         assert r.stdout == "200", r.stdout + r.stderr
 
@@ -553,8 +698,13 @@ def test_expected_status_is_enforced(tmp_path):
     """expect_status 204 against backends answering 200: every one is DOWN."""
     arch = two_vip_arch(both_fronts(check={"http_path": "/healthz", "inter_ms": 200, "expect_status": 204}))
     with lab(tmp_path, arch) as (ns, sock):
-        wait_for(lambda: (len(s := server_states(sock, "api-443")) == 3
-                          and all(v.startswith("DOWN") for v in s.values()), s), "all DOWN")
+        wait_for(
+            lambda: (
+                len(s := server_states(sock, "api-443")) == 3 and all(v.startswith("DOWN") for v in s.values()),
+                s,
+            ),
+            "all DOWN",
+        )
 
 
 @NEEDS_ROOT
@@ -565,9 +715,24 @@ def test_tls_ciphers_of_the_model_are_enforced(tmp_path):
     weak, strong = "ECDHE-ECDSA-AES128-SHA", "ECDHE-ECDSA-AES128-GCM-SHA256"
 
     def handshake(ns: str, cipher: str) -> int:
-        return subprocess.run(["ip", "netns", "exec", ns, "openssl", "s_client", "-connect", f"{PUBLIC}:443",
-                               "-tls1_2", "-cipher", f"{cipher}:@SECLEVEL=0"], stdin=subprocess.DEVNULL,
-                              capture_output=True, timeout=20).returncode
+        return subprocess.run(
+            [
+                "ip",
+                "netns",
+                "exec",
+                ns,
+                "openssl",
+                "s_client",
+                "-connect",
+                f"{PUBLIC}:443",
+                "-tls1_2",
+                "-cipher",
+                f"{cipher}:@SECLEVEL=0",
+            ],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=20,
+        ).returncode
 
     with lab(tmp_path, two_vip_arch(both_fronts())) as (ns, _):
         assert handshake(ns, strong) == 0
@@ -586,29 +751,48 @@ def test_random_combinations_of_the_options_pass_haproxy_dW_c_or_are_refused_by_
     from hypothesis import strategies as st
 
     @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-    @given(st.fixed_dictionaries({
-        "mode": st.sampled_from(["tcp", "http"]),
-        "port": st.sampled_from([443, 8443, 3306]),
-        "tls": st.booleans(), "redirect": st.booleans(), "internal": st.sampled_from([None, "clear", "tls"]),
-        "passthrough": st.booleans(), "backend_tls": st.sampled_from([None, "verify", "none"]),
-        "http_path": st.none() | st.just("/healthz"), "expect_status": st.sampled_from([200, 204, 301]),
-        "maxconn": st.none() | st.integers(1, 8192), "http_request": st.none() | st.integers(1, 60),
-        "tunnel": st.none() | st.integers(1, 3600), "single_writer": st.booleans(),
-    }))
+    @given(
+        st.fixed_dictionaries(
+            {
+                "mode": st.sampled_from(["tcp", "http"]),
+                "port": st.sampled_from([443, 8443, 3306]),
+                "tls": st.booleans(),
+                "redirect": st.booleans(),
+                "internal": st.sampled_from([None, "clear", "tls"]),
+                "passthrough": st.booleans(),
+                "backend_tls": st.sampled_from([None, "verify", "none"]),
+                "http_path": st.none() | st.just("/healthz"),
+                "expect_status": st.sampled_from([200, 204, 301]),
+                "maxconn": st.none() | st.integers(1, 8192),
+                "http_request": st.none() | st.integers(1, 60),
+                "tunnel": st.none() | st.integers(1, 3600),
+                "single_writer": st.booleans(),
+            }
+        )
+    )
     def check(d):
-        access = {"vip": "pvip", "port": d["port"], "mode": d["mode"], "backend_port": 8080,
-                  "check": {"http_path": d["http_path"], "expect_status": d["expect_status"]},
-                  "maxconn": d["maxconn"], "timeout_http_request_s": d["http_request"],
-                  "timeout_tunnel_s": d["tunnel"], "single_writer": d["single_writer"],
-                  "tls_passthrough": d["passthrough"]}
+        access = {
+            "vip": "pvip",
+            "port": d["port"],
+            "mode": d["mode"],
+            "backend_port": 8080,
+            "check": {"http_path": d["http_path"], "expect_status": d["expect_status"]},
+            "maxconn": d["maxconn"],
+            "timeout_http_request_s": d["http_request"],
+            "timeout_tunnel_s": d["tunnel"],
+            "single_writer": d["single_writer"],
+            "tls_passthrough": d["passthrough"],
+        }
         if d["tls"]:
             access["tls"] = {"certificate": "/etc/pki/api.pem", "redirect_from": 80 if d["redirect"] else None}
         if d["internal"]:
-            access["also_on"] = [{"vip": "ivip", "tls": {"certificate": "/etc/pki/int.pem"}
-                                  if d["internal"] == "tls" else None}]
+            access["also_on"] = [
+                {"vip": "ivip", "tls": {"certificate": "/etc/pki/int.pem"} if d["internal"] == "tls" else None}
+            ]
         if d["backend_tls"]:
-            access["backend_tls"] = ({"ca_file": "/etc/pki/ca.pem"} if d["backend_tls"] == "verify"
-                                     else {"verify": False})
+            access["backend_tls"] = (
+                {"ca_file": "/etc/pki/ca.pem"} if d["backend_tls"] == "verify" else {"verify": False}
+            )
         try:
             arch = two_vip_arch(access)
         except HamodelError as exc:

@@ -12,28 +12,49 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from test_haproxy_production import (INTERNAL, NEEDS_ROOT, PUBLIC, both_fronts, config, curl, lab, section,
-                                     server_states, two_vip_arch, wait_for)
+from test_haproxy_production import (
+    INTERNAL,
+    NEEDS_ROOT,
+    PUBLIC,
+    both_fronts,
+    config,
+    curl,
+    lab,
+    section,
+    server_states,
+    two_vip_arch,
+    wait_for,
+)
 
 from hamodel.errors import HamodelError
 from hamodel.validate import haproxy_check
 
-TLS_ONLY = {"vip": "pvip", "port": 443, "backend_port": 8080, "mode": "http",
-            "tls": {"certificate": "/etc/pki/api.pem"}, "sticky": True}
+TLS_ONLY = {
+    "vip": "pvip",
+    "port": 443,
+    "backend_port": 8080,
+    "mode": "http",
+    "tls": {"certificate": "/etc/pki/api.pem"},
+    "sticky": True,
+}
 
 
 def test_generated_lines_pass_haproxy_c():
-    for arch in (two_vip_arch(both_fronts(sticky=True)), two_vip_arch(TLS_ONLY),
-                 two_vip_arch(both_fronts(), settings={"hsts_max_age_s": 0})):
+    for arch in (
+        two_vip_arch(both_fronts(sticky=True)),
+        two_vip_arch(TLS_ONLY),
+        two_vip_arch(both_fronts(), settings={"hsts_max_age_s": 0}),
+    ):
         r = haproxy_check(config(arch).encode())
         assert r.ok, r.output
 
 
 def test_mixed_front_denies_and_sends_hsts_only_on_the_public_tls_side():
     api = section(config(two_vip_arch(both_fronts(sticky=True))), "listen", "api-443")
-    assert (f"http-request deny deny_status 403 if {{ path,url_dec -m sub -i /server-status /server-info }} "
-            f"{{ dst {PUBLIC} }}") in api
+    assert (
+        f"http-request deny deny_status 403 if {{ path,url_dec -m sub -i /server-status /server-info }} "
+        f"{{ dst {PUBLIC} }}"
+    ) in api
     assert 'http-response set-header Strict-Transport-Security "max-age=31536000" if { ssl_fc }' in api
     # A Secure cookie would never come back over the internal clear-text VIP.
     assert "cookie SERVERID insert indirect nocache httponly" in api
@@ -50,7 +71,8 @@ def test_internal_only_and_tcp_fronts_get_none_of_it():
 
 def test_hsts_age_comes_from_the_model_and_zero_turns_it_off():
     assert 'http-response set-header Strict-Transport-Security "max-age=600"' in section(
-        config(two_vip_arch(TLS_ONLY, settings={"hsts_max_age_s": 600})), "listen", "api-443")
+        config(two_vip_arch(TLS_ONLY, settings={"hsts_max_age_s": 600})), "listen", "api-443"
+    )
     assert "Strict-Transport-Security" not in config(two_vip_arch(TLS_ONLY, settings={"hsts_max_age_s": 0}))
     with pytest.raises(HamodelError, match="hsts_max_age_s"):
         two_vip_arch(TLS_ONLY, settings={"hsts_max_age_s": -1})
@@ -68,8 +90,15 @@ def _headers(ns: str, url: str, *extra: str) -> str:
 def test_real_haproxy_denies_status_pages_on_the_public_vip_only(tmp_path: Path):
     with lab(tmp_path, two_vip_arch(both_fronts(sticky=True))) as (ns, sock):
         wait_for(lambda: (set((s := server_states(sock, "api-443")).values()) == {"UP"}, s), "backends UP")
-        for path in ("/server-status", "/server-status?auto", "/SERVER-STATUS", "/%73erver-status", "//server-status",
-                     "/x/../server-status", "/server-info"):
+        for path in (
+            "/server-status",
+            "/server-status?auto",
+            "/SERVER-STATUS",
+            "/%73erver-status",
+            "//server-status",
+            "/x/../server-status",
+            "/server-info",
+        ):
             assert _code(ns, f"https://{PUBLIC}{path}") == "403", path
         assert _code(ns, f"https://{PUBLIC}/v3/servers") == "200"
         # The internal VIP still reaches them (operators' monitoring).

@@ -18,16 +18,15 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from hamodel.generators.configs import COMMENT_WIDTH, build_configs, comment_block
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_configs import small_arch
 
 from hamodel import Architecture, Network, Node, Service, VirtualIP
-from hamodel.generators.configs import COMMENT_WIDTH, build_configs, comment_block
 from hamodel.pipeline import resolve
 from hamodel.strategies import Vrrp
 from hamodel.validate import KEEPALIVED_MAX_LINE, haproxy_check, keepalived_check, namespace, node_interfaces
-
-from test_configs import small_arch
 
 ROOT = Path(__file__).resolve().parents[1]
 DAEMONS = os.geteuid() == 0 and all(shutil.which(x) for x in ("haproxy", "keepalived", "ip", "openssl"))
@@ -35,8 +34,14 @@ needs_daemons = pytest.mark.skipif(not DAEMONS, reason="needs root, haproxy, kee
 
 
 def hamodel(*args: str, cwd: Path = ROOT, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "hamodel.cli", *args], cwd=cwd, capture_output=True, text=True,
-                          env={**os.environ, "COLUMNS": "200", **(env or {})}, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "hamodel.cli", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "200", **(env or {})},
+        timeout=300,
+    )
 
 
 def no_traceback(r: subprocess.CompletedProcess) -> None:
@@ -51,8 +56,13 @@ def big_arch() -> Architecture:
     lan = Network("lan", subnet="10.20.0.0/16")
     vips = [VirtualIP(f"vip-{i:03d}", f"10.20.{1 + i // 200}.{1 + i % 200}", network=lan) for i in range(256)]
     nodes = [Node(f"lb-{i:02d}-" + "x" * 57, roles={"lb"}, addresses={lan: f"10.20.0.{10 + i}"}) for i in range(30)]
-    return Architecture("big", nodes=nodes, networks=[lan], vips=vips,
-                        services=[Service("haproxy", on="lb", strategy=Vrrp(vips, track="haproxy"))])
+    return Architecture(
+        "big",
+        nodes=nodes,
+        networks=[lan],
+        vips=vips,
+        services=[Service("haproxy", on="lb", strategy=Vrrp(vips, track="haproxy"))],
+    )
 
 
 @needs_daemons
@@ -99,8 +109,9 @@ def test_validate_catches_a_line_that_keepalived_silently_misparses(tmp_path):
     f = tmp_path / "keepalived.conf"
     f.write_bytes(conf)
     with namespace([("eth0", "10.1.1.5/24")]) as ns:
-        daemon = subprocess.run(["ip", "netns", "exec", ns, "keepalived", "-t", "-f", str(f)],
-                                capture_output=True, text=True, timeout=30)
+        daemon = subprocess.run(
+            ["ip", "netns", "exec", ns, "keepalived", "-t", "-f", str(f)], capture_output=True, text=True, timeout=30
+        )
     assert daemon.returncode == 0, daemon.stderr  # the daemon alone does not notice
     r = keepalived_check(conf, [("eth0", "10.1.1.5/24")], "k.conf")
     assert not r.ok and "k.conf:8: line of 1032 bytes" in r.output and "1022" in r.output
@@ -110,8 +121,10 @@ def test_validate_catches_a_line_that_keepalived_silently_misparses(tmp_path):
 
 @needs_daemons
 def test_validate_checks_haproxy_line_length_too(tmp_path):
-    cfg = (b"global\n    maxconn 100\n# " + b"x" * 3000 + b"\ndefaults\n    mode tcp\n    timeout client 1s\n"
-           b"    timeout server 1s\n    timeout connect 1s\nlisten a\n    bind 127.0.0.1:9999\n")
+    cfg = (
+        b"global\n    maxconn 100\n# " + b"x" * 3000 + b"\ndefaults\n    mode tcp\n    timeout client 1s\n"
+        b"    timeout server 1s\n    timeout connect 1s\nlisten a\n    bind 127.0.0.1:9999\n"
+    )
     (tmp_path / "h.cfg").write_bytes(cfg)
     alone = subprocess.run(["haproxy", "-dW", "-c", "-f", str(tmp_path / "h.cfg")], capture_output=True, timeout=30)
     assert alone.returncode == 0, alone.stdout  # haproxy 2.6 grows its line buffer; older ones stop at 2048
@@ -147,10 +160,14 @@ JSON_CASES = {
     "huge float": (lambda t: _with(t, '"cpu": 16.0', '"cpu": 1e400'), "nodes[n1].capacity.cpu: 1e400 is too large"),
     "huge int": (lambda t: _with(t, '"cpu": 16.0', '"cpu": ' + "9" * 5000), "an integer of 5000 digits"),
     "deep nesting": (lambda t: "[" * 100_000 + "]" * 100_000, "nested too deeply"),
-    "duplicate key": (lambda t: _with(t, '"name": "n2"', '"name": "n2", "roles": []'),
-                      "nodes[n2]: key 'roles' appears more than once"),
-    "bad ip": (lambda t: _with(t, '"10.0.0.100"', '"10.0.0.999"'),
-               "vips[vip].address: '10.0.0.999' is not a valid IPv4/IPv6 address"),
+    "duplicate key": (
+        lambda t: _with(t, '"name": "n2"', '"name": "n2", "roles": []'),
+        "nodes[n2]: key 'roles' appears more than once",
+    ),
+    "bad ip": (
+        lambda t: _with(t, '"10.0.0.100"', '"10.0.0.999"'),
+        "vips[vip].address: '10.0.0.999' is not a valid IPv4/IPv6 address",
+    ),
     "newline in a name": (lambda t: _with(t, '"name": "n1"', '"name": "n\\n1"'), r"nodes[n\n1].name: invalid name"),
 }
 
@@ -179,10 +196,12 @@ def test_invalid_utf8_json_names_line_and_column(model_json, tmp_path):
 
 def test_infinite_numbers_in_a_python_model_are_refused(tmp_path):
     f = tmp_path / "m.py"
-    f.write_text(textwrap.dedent('''
+    f.write_text(
+        textwrap.dedent("""
         from hamodel import Architecture, Node
         architecture = Architecture("m", nodes=[Node("n1", capacity={"cpu": float("inf")})])
-    '''))
+    """)
+    )
     r = hamodel("check", str(f))
     no_traceback(r)  # before: OverflowError in the placement solver, exit 1
     assert r.returncode == 2 and "capacity.cpu: Input should be a finite number" in r.stderr, r.stderr
@@ -233,11 +252,13 @@ def test_markup_in_the_model_name_and_paths_is_printed_literally(model_json, tmp
 
 
 def test_an_unexpected_exception_is_an_internal_error_with_exit_70(tmp_path):
-    code = ("import sys, hamodel.pipeline as p, hamodel.cli as c\n"
-            "def boom(*a, **k): raise ZeroDivisionError('boom')\n"
-            "p.resolve = boom\n"
-            f"sys.argv = ['hamodel', 'check', {str(ROOT / 'models' / 'multirack.py')!r}]\n"
-            "c.main()\n")
+    code = (
+        "import sys, hamodel.pipeline as p, hamodel.cli as c\n"
+        "def boom(*a, **k): raise ZeroDivisionError('boom')\n"
+        "p.resolve = boom\n"
+        f"sys.argv = ['hamodel', 'check', {str(ROOT / 'models' / 'multirack.py')!r}]\n"
+        "c.main()\n"
+    )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     no_traceback(r)
     assert r.returncode == 70, (r.returncode, r.stderr)
@@ -266,6 +287,7 @@ def test_planned_secrets_never_show_in_a_repr():
     from hamodel.generators.configs import Secrets
     from hamodel.generators.haproxy import plan_haproxy
     from hamodel.generators.keepalived import plan_keepalived
+
     from hamodel.model.base import SecretRef
 
     dep = resolve(small_arch(vrrp={"auth": {"env": "R_V"}}, stats_auth=SecretRef(env="R_S")), analyse=False)
@@ -278,6 +300,9 @@ def test_a_value_too_long_for_a_keepalived_line_is_refused_at_build():
     from hamodel.generators.configs import ConfigError
 
     dep = resolve(small_arch(vrrp={"notify": "/usr/local/bin/" + "n" * 1100}), analyse=False)
-    with pytest.raises(ConfigError, match=r"nodes\[n1\] keepalived.conf line \d+ \(notify\): 1126 bytes; "
-                                          r"keepalived reads at most 1022"):
+    with pytest.raises(
+        ConfigError,
+        match=r"nodes\[n1\] keepalived.conf line \d+ \(notify\): 1126 bytes; "
+        r"keepalived reads at most 1022",
+    ):
         build_configs(dep)

@@ -19,7 +19,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from test_hostile_dataloss import SMALL_MODEL
 from test_hostile_injection import ansible_env, needs_ansible
 
@@ -28,8 +27,15 @@ HAMODEL = [sys.executable, "-m", "hamodel.cli"]
 
 
 def run(*args: object, cwd: Path = ROOT, timeout: float = 120, **kw) -> subprocess.CompletedProcess:
-    return subprocess.run([*HAMODEL, *map(str, args)], cwd=cwd, capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, "COLUMNS": "100"}, **kw)
+    return subprocess.run(
+        [*HAMODEL, *map(str, args)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "COLUMNS": "100"},
+        **kw,
+    )
 
 
 def model(tmp_path: Path) -> Path:
@@ -52,8 +58,9 @@ finally:
 
 
 def peak(*args: object) -> tuple[subprocess.CompletedProcess, int]:
-    r = subprocess.run([sys.executable, "-c", PEAK, *map(str, args)], cwd=ROOT, capture_output=True, text=True,
-                       timeout=120)
+    r = subprocess.run(
+        [sys.executable, "-c", PEAK, *map(str, args)], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
     return r, int(r.stderr.rsplit("maxrss_kib", 1)[1].split()[0])
 
 
@@ -97,19 +104,30 @@ def test_a_fifo_or_directory_given_as_model_or_lock_says_so(tmp_path):
 # -- a closed pipe ----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("args", [
-    ["diff", "models/openstack_pacemaker.py", "models/openstack_keepalived.py", "--fail-on", "high"],
-    ["diff", "models/openstack_keepalived.py", "models/openstack_pacemaker.py", "--format", "markdown"],
-    ["diff", "models/openstack_keepalived.py", "models/openstack_pacemaker.py", "--format", "json"],
-    ["check", "models/openstack_keepalived.py"],
-    ["schema"],
-], ids=["diff-text-gate-fails", "diff-markdown", "diff-json", "check", "schema"])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["diff", "models/openstack_pacemaker.py", "models/openstack_keepalived.py", "--fail-on", "high"],
+        ["diff", "models/openstack_keepalived.py", "models/openstack_pacemaker.py", "--format", "markdown"],
+        ["diff", "models/openstack_keepalived.py", "models/openstack_pacemaker.py", "--format", "json"],
+        ["check", "models/openstack_keepalived.py"],
+        ["schema"],
+    ],
+    ids=["diff-text-gate-fails", "diff-markdown", "diff-json", "check", "schema"],
+)
 def test_a_reader_that_goes_away_is_exit_141_without_a_word(args):
     """Before: exit 1 (as a failed gate) from rich and click, or a BrokenPipeError traceback."""
     r, w = os.pipe()
     os.close(r)  # the reader is gone before the first byte: every write meets a closed pipe
-    p = subprocess.run([*HAMODEL, *args], cwd=ROOT, stdout=w, stderr=subprocess.PIPE, text=True, timeout=300,
-                       env={**os.environ, "COLUMNS": "100"})
+    p = subprocess.run(
+        [*HAMODEL, *args],
+        cwd=ROOT,
+        stdout=w,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=300,
+        env={**os.environ, "COLUMNS": "100"},
+    )
     os.close(w)
     assert p.returncode == 141, p.stderr
     assert "Traceback" not in p.stderr and "BrokenPipe" not in p.stderr and "internal error" not in p.stderr, p.stderr
@@ -156,13 +174,35 @@ def test_group_names_are_identifiers():
 def test_real_ansible_reads_the_inventory_without_a_group_name_warning(tmp_path):
     """Before: "[WARNING]: Invalid characters were found in group names" on every run (pacemaker-cib)."""
     out = tmp_path / "out"
-    r = subprocess.run([*HAMODEL, "build", "models/openstack_pacemaker.py", "--lock",
-                        "tests/golden/openstack_pacemaker.lock.json", "-o", str(out)], cwd=ROOT, capture_output=True,
-                       text=True, env={**os.environ, "HAMODEL_IPMI_PASSWORD": "pw"})
+    r = subprocess.run(
+        [
+            *HAMODEL,
+            "build",
+            "models/openstack_pacemaker.py",
+            "--lock",
+            "tests/golden/openstack_pacemaker.lock.json",
+            "-o",
+            str(out),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HAMODEL_IPMI_PASSWORD": "pw"},
+    )
     assert r.returncode == 0, r.stderr
-    inv = subprocess.run([str(Path(sys.executable).parent / "ansible-inventory"), "-i",
-                          str(out / "ansible" / "inventory.yml"), "--list"], capture_output=True, text=True,
-                         cwd=tmp_path, env=ansible_env(tmp_path), timeout=120)
+    inv = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "ansible-inventory"),
+            "-i",
+            str(out / "ansible" / "inventory.yml"),
+            "--list",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=ansible_env(tmp_path),
+        timeout=120,
+    )
     assert inv.returncode == 0, inv.stderr
     assert "Invalid characters" not in inv.stderr, inv.stderr
     groups = json.loads(inv.stdout)["hamodel"]["children"]
@@ -181,9 +221,11 @@ def test_scrubber_hides_short_fence_values_too():
         <nvpair id="f-pw" name="password" value="pw"/><nvpair id="f-ip" name="ip" value="10.0.0.9"/>
         <nvpair id="f-x" name="x" value="Q"/>
       </instance_attributes></primitive></resources></configuration></cib>"""
-    out = ('error: <nvpair id="f-pw" name="password" value="pw"/> at 10.0.0.9\n'
-           "password pw rejected; Q; upward configuration")
+    out = (
+        'error: <nvpair id="f-pw" name="password" value="pw"/> at 10.0.0.9\n'
+        "password pw rejected; Q; upward configuration"
+    )
     scrubbed = _scrub_cib(out, cib)
-    assert "pw\"" not in scrubbed and " pw " not in scrubbed and "10.0.0.9" not in scrubbed, scrubbed
+    assert 'pw"' not in scrubbed and " pw " not in scrubbed and "10.0.0.9" not in scrubbed, scrubbed
     assert "; Q;" not in scrubbed, scrubbed
     assert "upward configuration" in scrubbed and "password" in scrubbed, scrubbed  # words around stay whole

@@ -25,14 +25,13 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from hamodel.generators.configs import build_configs, drift
+from test_configs import GOLDEN, ROOT, small_arch, tree
 from typer.testing import CliRunner
 
 from hamodel.cli import app
-from hamodel.generators.configs import build_configs, drift
 from hamodel.output import FileSet, OutputError, write_file, write_tree
 from hamodel.pipeline import resolve
-
-from test_configs import GOLDEN, ROOT, small_arch, tree
 
 SMALL_MODEL = textwrap.dedent("""\
     from hamodel import Architecture, Network, Node, Service, VirtualIP
@@ -206,14 +205,18 @@ KILL_SCRIPT = textwrap.dedent("""\
 def fake_tree(version: str, n: int = 4) -> dict[str, str]:
     files = {f"nodes/n{i}/conf/c.cfg": f"{version} {i}\n" for i in range(n)}
     manifest = {"generator": "hamodel test", "files": {k: {"secret": False} for k in files}}
-    return {**files, "manifest.json": json.dumps(manifest, sort_keys=True) + "\n",
-            "ansible/inventory.yml": f"# {version}\n"}
+    return {
+        **files,
+        "manifest.json": json.dumps(manifest, sort_keys=True) + "\n",
+        "ansible/inventory.yml": f"# {version}\n",
+    }
 
 
 def run_until_paused(args: list[str], n: int) -> bool:
     """Run the child until it pauses before call ``n`` (then SIGKILL it): True, or to the end: False."""
-    p = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, str(n), *args],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    p = subprocess.Popen(
+        [sys.executable, "-c", KILL_SCRIPT, str(n), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     try:
         line = p.stdout.readline()
         if line.startswith("PAUSE"):
@@ -233,7 +236,7 @@ def test_sigkill_at_any_point_of_the_swap_leaves_old_or_new_and_next_run_cleans(
     old, new = fake_tree("old"), fake_tree("new")
     src = tmp_path / "new.json"
     src.write_text(json.dumps(new))
-    as_bytes = lambda d: {k: v.encode() for k, v in d.items()}  # noqa: E731
+    as_bytes = lambda d: {k: v.encode() for k, v in d.items()}
     killed_states = []
     for n in range(1, 80):
         work = tmp_path / f"run{n}"
@@ -344,6 +347,7 @@ def test_check_does_not_follow_symlinks_inside_out(tmp_path):
     cfg.unlink()
     cfg.symlink_to(secret)
     import shutil
+
     shutil.rmtree(out / "nodes/n2/haproxy")
     (out / "nodes/n2/haproxy").symlink_to(secret_dir)
     r = build(m, "-o", out, "--check")
@@ -422,8 +426,9 @@ def test_full_filesystem(tmp_path):
     # 1m: the reference build with its monitoring files and the rolling playbook (464k on disk)
     with mounted("-t", "tmpfs", "-o", "size=1m", "tmpfs", target=tmp_path / "small") as small:
         out = small / "out"
-        r = build(ROOT / "models/openstack_keepalived.py", "--lock", GOLDEN / "openstack_keepalived.lock.json",
-                  "-o", out)
+        r = build(
+            ROOT / "models/openstack_keepalived.py", "--lock", GOLDEN / "openstack_keepalived.lock.json", "-o", out
+        )
         assert r.exit_code == 0, r.output
         (small / "model.json").write_text("previous\n")
         filler = small / "filler"
@@ -432,9 +437,11 @@ def test_full_filesystem(tmp_path):
                 while True:
                     fh.write(b"\0" * 4096)
         before = snapshot(small)
-        for args in (["export", str(ROOT / "models/openstack_keepalived.py"), "-o", str(small / "model.json")],
-                     ["build", str(m), "-o", str(out)],
-                     ["build", str(m), "-o", str(small / "out2")]):
+        for args in (
+            ["export", str(ROOT / "models/openstack_keepalived.py"), "-o", str(small / "model.json")],
+            ["build", str(m), "-o", str(out)],
+            ["build", str(m), "-o", str(small / "out2")],
+        ):
             r = CliRunner().invoke(app, args)
             assert r.exit_code == 2, (args, r.output)
             assert isinstance(r.exception, SystemExit), (args, repr(r.exception))
@@ -467,8 +474,10 @@ def sphinx_project(root: Path, output: str = "generated") -> Path:
     (root / "models" / "first.py").write_text(BROKEN_MODEL)
     docs = root / "docs"
     docs.mkdir()
-    (docs / "conf.py").write_text('extensions = ["hamodel.sphinx"]\nhamodel_models = ["models/*.py"]\n'
-                                  f'hamodel_root = {str(root)!r}\nhamodel_output = {output!r}\n')
+    (docs / "conf.py").write_text(
+        'extensions = ["hamodel.sphinx"]\nhamodel_models = ["models/*.py"]\n'
+        f"hamodel_root = {str(root)!r}\nhamodel_output = {output!r}\n"
+    )
     (docs / "index.rst").write_text("Test\n====\n\n.. toctree::\n\n   generated/index\n")
     return docs
 

@@ -18,7 +18,6 @@ import os
 from pathlib import Path
 
 import pytest
-
 from test_diff import GALERA, git, run
 
 R123, R113 = '["r1", "r2", "r3"]', '["r1", "r1", "r3"]'
@@ -28,13 +27,15 @@ def was_high(stdout: str) -> bool:
     """quorum-loss:galera was high on the old side and is not on the new."""
     d = json.loads(stdout)["findings"]
     return any(f["id"] == "quorum-loss:galera" and f["severity"] == "high" for f in d["removed"]) or any(
-        c["id"] == "quorum-loss:galera" and c["from"] == "high" for c in d["changed"])
+        c["id"] == "quorum-loss:galera" and c["from"] == "high" for c in d["changed"]
+    )
 
 
 def quorum_change(stdout: str) -> list[str]:
     d = json.loads(stdout)
-    return [c["to"] for c in d["findings"]["changed"] if c["id"] == "quorum-loss:galera"] + \
-        [f["severity"] for f in d["findings"]["added"] if f["id"] == "quorum-loss:galera"]
+    return [c["to"] for c in d["findings"]["changed"] if c["id"] == "quorum-loss:galera"] + [
+        f["severity"] for f in d["findings"]["added"] if f["id"] == "quorum-loss:galera"
+    ]
 
 
 @pytest.fixture

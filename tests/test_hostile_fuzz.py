@@ -29,9 +29,10 @@ from pathlib import Path
 import docutils.nodes
 import docutils.utils
 import pytest
+from hamodel.generators.configs import build_configs
+from hamodel.generators.docs import generate
 from hypothesis import HealthCheck, Phase, event, given, settings
 from hypothesis import strategies as st
-
 from test_hostile_injection import (
     MARKER,
     ansible_env,
@@ -44,24 +45,76 @@ from test_hostile_injection import (
     unwrap,
 )
 
-from hamodel.errors import ModelError  # noqa: E402
-from hamodel.generators.configs import build_configs  # noqa: E402
-from hamodel.generators.docs import generate  # noqa: E402
-from hamodel.pipeline import resolve  # noqa: E402
-from hamodel.validate import haproxy_check  # noqa: E402
+from hamodel.errors import ModelError
+from hamodel.pipeline import resolve
+from hamodel.validate import haproxy_check
 
 ANSIBLE = shutil.which("ansible") or str(Path(sys.executable).parent / "ansible")
 ANSIBLE_INVENTORY = shutil.which("ansible-inventory") or str(Path(sys.executable).parent / "ansible-inventory")
 
 ALPHABET = list("{}%#$'\"\\`|_*:.-[]<>!&;=@~^()/,+? \t\n\rxY09") + [
-    "\x00", "\x01", "\x0b", "\x1b", "\x7f", "\x85", "\xa0", "\u2028", "\u202e", "\u200b", "\ufeff", "\u00e9",
-    "\U0001f600"]
+    "\x00",
+    "\x01",
+    "\x0b",
+    "\x1b",
+    "\x7f",
+    "\x85",
+    "\xa0",
+    "\u2028",
+    "\u202e",
+    "\u200b",
+    "\ufeff",
+    "\u00e9",
+    "\U0001f600",
+]
 FRAGMENTS = [
-    "{{ ", " }}", "{% ", " %}", "{# ", " #}", payload("fuzz"), "{% for x in range(9) %}x{% endfor %}",
-    "..", ".. ", ".. raw:: html", ".. include:: /etc/passwd", "::", ":role:`x`", "`x`_", "`x <javascript:y>`_",
-    "|s|", "[1]_", "[#]_", "_`t`", "__", "**", "===", "---", "\n\n", "\n   ", "* ", "#. ", ">>> ",
-    "$HOME", "${X}", "%s", "%[src]", "# ", "!unsafe ", "&anchor ", "*alias", "- ", "? ", ": ", "'", '"',
-    "yes", "null", "0644", "1e3", "~",
+    "{{ ",
+    " }}",
+    "{% ",
+    " %}",
+    "{# ",
+    " #}",
+    payload("fuzz"),
+    "{% for x in range(9) %}x{% endfor %}",
+    "..",
+    ".. ",
+    ".. raw:: html",
+    ".. include:: /etc/passwd",
+    "::",
+    ":role:`x`",
+    "`x`_",
+    "`x <javascript:y>`_",
+    "|s|",
+    "[1]_",
+    "[#]_",
+    "_`t`",
+    "__",
+    "**",
+    "===",
+    "---",
+    "\n\n",
+    "\n   ",
+    "* ",
+    "#. ",
+    ">>> ",
+    "$HOME",
+    "${X}",
+    "%s",
+    "%[src]",
+    "# ",
+    "!unsafe ",
+    "&anchor ",
+    "*alias",
+    "- ",
+    "? ",
+    ": ",
+    "'",
+    '"',
+    "yes",
+    "null",
+    "0644",
+    "1e3",
+    "~",
 ]
 hostile = st.lists(st.one_of(st.sampled_from(FRAGMENTS), st.text(ALPHABET, max_size=6)), max_size=6).map("".join)
 # Mostly within each field's length and line rules, so that most models are
@@ -76,9 +129,14 @@ def ansible_templated(tmp: Path, inventory: Path) -> str:
     """``hamodel_model`` as a real ad-hoc ``ansible`` run templates it (debug msg)."""
     env = ansible_env(tmp)
     env.update({"ANSIBLE_LOAD_CALLBACK_PLUGINS": "1", "ANSIBLE_STDOUT_CALLBACK": "oneline"})
-    proc = subprocess.run([ANSIBLE, "-i", str(inventory), "n1", "-c", "local", "-m", "debug",
-                           "-a", "msg={{ hamodel_model }}"], capture_output=True, text=True, timeout=120,
-                          cwd=tmp, env=env)
+    proc = subprocess.run(
+        [ANSIBLE, "-i", str(inventory), "n1", "-c", "local", "-m", "debug", "-a", "msg={{ hamodel_model }}"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp,
+        env=env,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     # Split on "\n" only: the name may hold other line breaks (U+0085, U+2028).
     line = next(x for x in proc.stdout.split("\n") if x.startswith("n1 | SUCCESS => "))
@@ -87,14 +145,30 @@ def ansible_templated(tmp: Path, inventory: Path) -> str:
 
 @needs_ansible
 # No shrinking: every step runs real ansible, and a failure prints its example anyway.
-@settings(max_examples=30, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow],
-          phases=[Phase.explicit, Phase.reuse, Phase.generate])
-@given(name=st.one_of(hostile_line, hostile_line, hostile_line, hostile), description=hostile,
-       reason=st.one_of(hostile_reason, hostile_reason, hostile_reason, hostile),
-       recovery=hostile.filter(bool), shard=hostile.filter(bool), group=st.one_of(st.none(), st.none(), hostile))
+@settings(
+    max_examples=30,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow],
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
+)
+@given(
+    name=st.one_of(hostile_line, hostile_line, hostile_line, hostile),
+    description=hostile,
+    reason=st.one_of(hostile_reason, hostile_reason, hostile_reason, hostile),
+    recovery=hostile.filter(bool),
+    shard=hostile.filter(bool),
+    group=st.one_of(st.none(), st.none(), hostile),
+)
 def test_hostile_free_text_is_refused_or_inert_everywhere(name, description, reason, recovery, shard, group) -> None:
-    texts = {"name": name, "description": description, "reason": reason, "recovery": recovery, "shard": shard,
-             "group": group}
+    texts = {
+        "name": name,
+        "description": description,
+        "reason": reason,
+        "recovery": recovery,
+        "shard": shard,
+        "group": group,
+    }
     try:
         arch = hostile_arch(**texts)
     except ModelError as exc:
@@ -115,8 +189,14 @@ def test_hostile_free_text_is_refused_or_inert_everywhere(name, description, rea
     try:
         inventory = tmp / "inventory.yml"
         inventory.write_bytes(files["ansible/inventory.yml"])
-        proc = subprocess.run([ANSIBLE_INVENTORY, "-i", str(inventory), "--list"], capture_output=True, text=True,
-                              timeout=120, cwd=tmp, env=ansible_env(tmp))
+        proc = subprocess.run(
+            [ANSIBLE_INVENTORY, "-i", str(inventory), "--list"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=tmp,
+            env=ansible_env(tmp),
+        )
         assert proc.returncode == 0, proc.stdout + proc.stderr
         listed = unwrap(json.loads(proc.stdout))["_meta"]["hostvars"]["n1"]
         assert listed["hamodel_model"] == name
@@ -129,8 +209,13 @@ def test_hostile_free_text_is_refused_or_inert_everywhere(name, description, rea
     text = generate(dep, slug="k")["k/index.rst"].decode()
     tree, messages = doctree(text, docutils.utils.Reporter.WARNING_LEVEL)
     assert not messages, messages
-    for kind in (docutils.nodes.raw, docutils.nodes.literal_block, docutils.nodes.footnote_reference,
-                 docutils.nodes.substitution_reference, docutils.nodes.citation_reference):
+    for kind in (
+        docutils.nodes.raw,
+        docutils.nodes.literal_block,
+        docutils.nodes.footnote_reference,
+        docutils.nodes.substitution_reference,
+        docutils.nodes.citation_reference,
+    ):
         assert not list(tree.findall(kind)), kind.__name__
     # The only comment is the generator's own header.
     assert [c.astext()[:26] for c in tree.findall(docutils.nodes.comment)] == ["This file is generated by "]
@@ -152,12 +237,20 @@ def test_known_hostile_names_are_literal_in_the_inventory(text) -> None:
 
     Loader.add_constructor("!unsafe", lambda loader, node: loader.construct_scalar(node))
     dep = resolve(hostile_arch(name=text), analyse=False)
-    data = yaml.load(build_configs(dep)["ansible/inventory.yml"], Loader=Loader)  # noqa: S506
+    data = yaml.load(build_configs(dep)["ansible/inventory.yml"], Loader=Loader)
     assert data["all"]["vars"]["hamodel_model"] == text
 
 
-@pytest.mark.parametrize(("field", "value"), [("name", "a\nb"), ("name", "\ud800"), ("reason", "\ud800x"),
-                                              ("description", "\ud800"), ("group", ".. raw:: html")])
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("name", "a\nb"),
+        ("name", "\ud800"),
+        ("reason", "\ud800x"),
+        ("description", "\ud800"),
+        ("group", ".. raw:: html"),
+    ],
+)
 def test_text_no_output_can_carry_is_refused_by_name(field, value) -> None:
     """Lone surrogates (not encodable), newlines in the name, markup in a
     service group: refused, naming the field."""

@@ -10,7 +10,6 @@ bound only; the speed figures are in benchmarks/bench_placement.py.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -43,8 +42,14 @@ architecture = Architecture(
 
 
 def hamodel(*args: str, timeout: float = BOUND, **kw) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "hamodel.cli", *args], capture_output=True, text=True,
-                          timeout=timeout, cwd=kw.pop("cwd", ROOT), **kw)
+    return subprocess.run(
+        [sys.executable, "-m", "hamodel.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=kw.pop("cwd", ROOT),
+        **kw,
+    )
 
 
 def capacity_model(tmp_path: Path, services: int, cpu: float, nodes: int = 3, racks: bool = True) -> Path:
@@ -56,12 +61,15 @@ def capacity_model(tmp_path: Path, services: int, cpu: float, nodes: int = 3, ra
 # -- 1. small capacity-bound models answer ------------------------------------
 
 
-@pytest.mark.parametrize("services,cpu,racks", [
-    (30, 12, True),   # the issue: over 10 minutes at 100% cpu
-    (30, 12, False),
-    (18, 6.5, True),  # the issue: 27 s
-    (100, 10.5, True),
-])
+@pytest.mark.parametrize(
+    "services,cpu,racks",
+    [
+        (30, 12, True),  # the issue: over 10 minutes at 100% cpu
+        (30, 12, False),
+        (18, 6.5, True),  # the issue: 27 s
+        (100, 10.5, True),
+    ],
+)
 def test_feasible_capacity_bound_model_is_placed(tmp_path, services, cpu, racks):
     nodes = 10 if services == 100 else 3
     model = capacity_model(tmp_path, services, cpu, nodes, racks)
@@ -76,11 +84,14 @@ def test_feasible_capacity_bound_model_is_placed(tmp_path, services, cpu, racks)
     assert max(per_node.values()) <= int(cpu)  # 1 cpu each: whole instances per node
 
 
-@pytest.mark.parametrize("services,cpu,slots", [
-    (31, 10.5, 30),   # 31 instances on 30 slots; the sum (31.5 cpu) fits
-    (16, 5.8333, 15),
-    (101, 10.5, 100),
-])
+@pytest.mark.parametrize(
+    "services,cpu,slots",
+    [
+        (31, 10.5, 30),  # 31 instances on 30 slots; the sum (31.5 cpu) fits
+        (16, 5.8333, 15),
+        (101, 10.5, 100),
+    ],
+)
 def test_infeasible_capacity_bound_model_is_explained_by_counting(tmp_path, services, cpu, slots):
     nodes = 10 if services == 101 else 3
     model = capacity_model(tmp_path, services, cpu, nodes)
@@ -91,7 +102,8 @@ def test_infeasible_capacity_bound_model_is_explained_by_counting(tmp_path, serv
     assert out["explanations"] == [
         f"s1, s2, s3, s4, s5, s6, s7, s8, ... ({services} in all) run {services} instances that request cpu, "
         f"but the {nodes} nodes they may use (app) hold at most {slots} of them: a node's cpu is not shared out "
-        "in fractions (the smallest request is 1 cpu)"]
+        "in fractions (the smallest request is 1 cpu)"
+    ]
     assert not (tmp_path / "m.lock.json").exists()
 
 
@@ -110,8 +122,10 @@ def test_requests_in_steps_leave_the_rest_of_a_node_unused():
 
 def feasible_arch() -> Architecture:
     nodes = [Node(f"n{i}", roles={"app"}, capacity=Resources(cpu=12, memory_gb=64)) for i in (1, 2, 3)]
-    svcs = [Service(f"s{i}", on="app", replicas=2, requests=Resources(cpu=q), strategy=Coordinated())
-            for i, q in enumerate((5, 3, 3, 2, 2, 1), 1)]
+    svcs = [
+        Service(f"s{i}", on="app", replicas=2, requests=Resources(cpu=q), strategy=Coordinated())
+        for i, q in enumerate((5, 3, 3, 2, 2, 1), 1)
+    ]
     return Architecture("t", nodes=nodes, services=svcs)
 
 
@@ -129,9 +143,11 @@ def test_an_exhausted_budget_is_undecided_not_unplaceable(monkeypatch):
 
 
 def test_an_exhausted_budget_exits_2_on_the_command_line(tmp_path):
-    code = ("import sys\nfrom hamodel.analysis import placement_solver as S\n"
-            "S.HARD_RLIMIT = (1, 0)\nS.PREF_RLIMIT = (1, 0)\nfrom hamodel import cli\n"
-            f"sys.argv = ['hamodel', 'place', {str(capacity_model(tmp_path, 30, 12))!r}, '--json']\ncli.main()\n")
+    code = (
+        "import sys\nfrom hamodel.analysis import placement_solver as S\n"
+        "S.HARD_RLIMIT = (1, 0)\nS.PREF_RLIMIT = (1, 0)\nfrom hamodel import cli\n"
+        f"sys.argv = ['hamodel', 'place', {str(capacity_model(tmp_path, 30, 12))!r}, '--json']\ncli.main()\n"
+    )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=BOUND)
     assert r.returncode == 2, (r.returncode, r.stderr)
     assert "placement undecided" in r.stderr and r.stdout == ""
@@ -190,8 +206,9 @@ def test_sigint_inside_a_z3_check_is_an_interrupt_not_an_answer(call):
     # 20 pigeons, 15 holes, behind an assumption: minutes for the SAT core,
     # so the SIGINT lands inside the check, where Z3 catches it and answers
     # "unknown" -- which was read as "unsatisfiable".
-    r = subprocess.run([sys.executable, "-c", HARD_CHECK.replace("WHICH", call)], capture_output=True,
-                       text=True, timeout=BOUND)
+    r = subprocess.run(
+        [sys.executable, "-c", HARD_CHECK.replace("WHICH", call)], capture_output=True, text=True, timeout=BOUND
+    )
     assert r.returncode == 130 and "interrupted after" in r.stdout, (r.returncode, r.stdout, r.stderr)
     assert float(r.stdout.split()[-1]) < 30  # it was the interrupt that ended the check
 
@@ -223,8 +240,13 @@ architecture = synthetic(20, 100, 300, seed=1)
 def test_interrupted_placement_claims_nothing(tmp_path, sig, code):
     model = tmp_path / "slow.py"
     model.write_text(SLOW_MODEL)
-    p = subprocess.Popen([sys.executable, "-m", "hamodel.cli", "place", str(model), "--json"],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    p = subprocess.Popen(
+        [sys.executable, "-m", "hamodel.cli", "place", str(model), "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+    )
     marker = tmp_path / "placing"
     deadline = time.monotonic() + BOUND
     while not marker.exists() and p.poll() is None and time.monotonic() < deadline:
@@ -243,11 +265,14 @@ def test_interrupted_placement_claims_nothing(tmp_path, sig, code):
 # -- 4. a model cannot end the program ------------------------------------------
 
 
-@pytest.mark.parametrize("body,line", [
-    ("import sys\nsys.exit(0)\n", 2),
-    ("raise SystemExit('bye')\n", 1),
-    ("def architecture():\n    raise SystemExit(0)\n", 2),
-])
+@pytest.mark.parametrize(
+    "body,line",
+    [
+        ("import sys\nsys.exit(0)\n", 2),
+        ("raise SystemExit('bye')\n", 1),
+        ("def architecture():\n    raise SystemExit(0)\n", 2),
+    ],
+)
 @pytest.mark.parametrize("command", [["check"], ["export"], ["build", "--check", "-o", "out"]])
 def test_a_model_that_exits_is_a_model_error(tmp_path, body, line, command):
     model = tmp_path / "m.py"
@@ -268,18 +293,23 @@ def test_a_model_raising_keyboardinterrupt_is_an_interrupt(tmp_path):
 # -- 5. a malformed lock file is named -------------------------------------------
 
 
-@pytest.mark.parametrize("content,where", [
-    (b"[1, 2]", "expected an object, got a list"),
-    (b'{"placement": []}', "placement: expected an object, got a list"),
-    (b'{"placement": {"galera": "db-1"}}', 'placement."galera": expected a list of node names, got a string'),
-    (b'{"placement": {"galera": [1]}}', 'placement."galera"[0]: expected a node name, got a number'),
-    (b'{"placement": {}, "vrrp_groups": {"haproxy": {"vrid": "7"}}}',
-     'vrrp_groups."haproxy".vrid: expected a number from 1 to 255, got "7"'),
-    (b'{"placement": {}, "vrrp_groups": [1]}', "vrrp_groups: expected an object, got a list"),
-    (b'{"format": "1", "placement": {}}', 'format: expected 1, got "1"'),
-    (b'{"placement": {', "Expecting"),
-    (b'{"placement": {"\xff": []}}', "not UTF-8 text"),
-])
+@pytest.mark.parametrize(
+    "content,where",
+    [
+        (b"[1, 2]", "expected an object, got a list"),
+        (b'{"placement": []}', "placement: expected an object, got a list"),
+        (b'{"placement": {"galera": "db-1"}}', 'placement."galera": expected a list of node names, got a string'),
+        (b'{"placement": {"galera": [1]}}', 'placement."galera"[0]: expected a node name, got a number'),
+        (
+            b'{"placement": {}, "vrrp_groups": {"haproxy": {"vrid": "7"}}}',
+            'vrrp_groups."haproxy".vrid: expected a number from 1 to 255, got "7"',
+        ),
+        (b'{"placement": {}, "vrrp_groups": [1]}', "vrrp_groups: expected an object, got a list"),
+        (b'{"format": "1", "placement": {}}', 'format: expected 1, got "1"'),
+        (b'{"placement": {', "Expecting"),
+        (b'{"placement": {"\xff": []}}', "not UTF-8 text"),
+    ],
+)
 def test_a_malformed_lock_file_is_an_error_naming_file_and_field(tmp_path, content, where):
     lock = tmp_path / "bad.lock.json"
     lock.write_bytes(content)

@@ -32,15 +32,14 @@ import docutils.core
 import docutils.nodes
 import docutils.utils
 import pytest
-
+from hamodel.generators.configs import ConfigError, build_configs
+from hamodel.generators.docs.rst import rst_escape, rst_plain
 from test_docs import sphinx_build
 
-from hamodel.errors import ModelError  # noqa: E402
-from hamodel.generators.configs import ConfigError, build_configs  # noqa: E402
-from hamodel.generators.docs.rst import rst_escape, rst_plain  # noqa: E402
-from hamodel.model import Acknowledgement, Architecture, Network, Node, Rack, Service, VirtualIP  # noqa: E402
-from hamodel.pipeline import resolve  # noqa: E402
-from hamodel.strategies import AppCluster, BehindVip, Sharded, Vrrp  # noqa: E402
+from hamodel.errors import ModelError
+from hamodel.model import Acknowledgement, Architecture, Network, Node, Rack, Service, VirtualIP
+from hamodel.pipeline import resolve
+from hamodel.strategies import AppCluster, BehindVip, Sharded, Vrrp
 
 ANSIBLE_PLAYBOOK = shutil.which("ansible-playbook") or str(Path(sys.executable).parent / "ansible-playbook")
 ANSIBLE_INVENTORY = shutil.which("ansible-inventory") or str(Path(sys.executable).parent / "ansible-inventory")
@@ -61,7 +60,7 @@ def payload(tag: str) -> str:
 UP = "../" * 24
 DESCRIPTION = f".. literalinclude:: {UP}etc/passwd"
 REASON = f".. include:: {UP}etc/passwd"
-RECOVERY = f"""|subst| :raw:`<b>x</b>` `t <javascript:alert(1)>`_ [#]_ [1]_ _`inline target` x__ *em* **strong**
+RECOVERY = """|subst| :raw:`<b>x</b>` `t <javascript:alert(1)>`_ [#]_ [1]_ _`inline target` x__ *em* **strong**
 
 .. raw:: html
 
@@ -81,31 +80,50 @@ Section
 * bullet
 #. enumerated
 >>> doctest
--- dashes ... "double" 'single' {{{{ x }}}} $HOME %s #x
+-- dashes ... "double" 'single' {{ x }} $HOME %s #x
 """
 SHARD = ":file:`/etc/passwd` |x| `y`_ [2]_ javascript:alert(2) its shard"
 NAME = f"{payload('name')} .. raw:: html <script>alert('name')</script> \\G\\N :x: |y|"
 
 
-def hostile_arch(*, name: str = NAME, description: str = DESCRIPTION, reason: str = REASON,
-                 recovery: str = RECOVERY, shard: str = SHARD, group: str | None = None) -> Architecture:
+def hostile_arch(
+    *,
+    name: str = NAME,
+    description: str = DESCRIPTION,
+    reason: str = REASON,
+    recovery: str = RECOVERY,
+    shard: str = SHARD,
+    group: str | None = None,
+) -> Architecture:
     """Three load balancers: haproxy on a VRRP VIP, an API, a Galera-like
     cluster and a sharded agent, with two acknowledgements (a limitation and
     a low finding), so every free-text field reaches the document."""
     lan = Network("lan", subnet="10.0.0.0/24")
     vip = VirtualIP("vip", "10.0.0.100", network=lan)
-    nodes = [Node(f"n{i}", roles={"lb"}, domains=[Rack(f"r{i}")], addresses={lan: f"10.0.0.{10 + i}"})
-             for i in (1, 2, 3)]
-    return Architecture(name, description=description, networks=[lan], vips=[vip], nodes=nodes, services=[
-        Service("haproxy", on="lb", ports=[9300], strategy=Vrrp(vip, track="haproxy")),
-        Service("api", on="lb", group=group, strategy=BehindVip(vip, port=8080)),
-        Service("db", on="lb", strategy=AppCluster(recovery=recovery, access=BehindVip(vip, port=3306,
-                                                                                      single_writer=True))),
-        Service("agent", on="lb", strategy=Sharded(shard=shard)),
-    ], acknowledgements=[Acknowledgement("manual-recovery", reason), Acknowledgement("quorum-loss:db", reason)])
+    nodes = [
+        Node(f"n{i}", roles={"lb"}, domains=[Rack(f"r{i}")], addresses={lan: f"10.0.0.{10 + i}"}) for i in (1, 2, 3)
+    ]
+    return Architecture(
+        name,
+        description=description,
+        networks=[lan],
+        vips=[vip],
+        nodes=nodes,
+        services=[
+            Service("haproxy", on="lb", ports=[9300], strategy=Vrrp(vip, track="haproxy")),
+            Service("api", on="lb", group=group, strategy=BehindVip(vip, port=8080)),
+            Service(
+                "db",
+                on="lb",
+                strategy=AppCluster(recovery=recovery, access=BehindVip(vip, port=3306, single_writer=True)),
+            ),
+            Service("agent", on="lb", strategy=Sharded(shard=shard)),
+        ],
+        acknowledgements=[Acknowledgement("manual-recovery", reason), Acknowledgement("quorum-loss:db", reason)],
+    )
 
 
-HOSTILE_MODEL_FILE = '''
+HOSTILE_MODEL_FILE = """
 from hamodel import Acknowledgement, Architecture, Network, Node, Rack, Service, VirtualIP
 from hamodel.strategies import AppCluster, BehindVip, Sharded, Vrrp
 
@@ -123,13 +141,20 @@ architecture = Architecture(
     ],
     acknowledgements=[Acknowledgement("manual-recovery", REASON), Acknowledgement("quorum-loss:db", REASON)],
 )
-'''
+"""
 
 
 def hostile_model_source() -> str:
-    constants = "".join(f"{k} = {v!r}\n" for k, v in
-                        {"NAME": NAME, "DESCRIPTION": DESCRIPTION, "REASON": REASON, "RECOVERY": RECOVERY,
-                         "SHARD": SHARD}.items())
+    constants = "".join(
+        f"{k} = {v!r}\n"
+        for k, v in {
+            "NAME": NAME,
+            "DESCRIPTION": DESCRIPTION,
+            "REASON": REASON,
+            "RECOVERY": RECOVERY,
+            "SHARD": SHARD,
+        }.items()
+    )
     return constants + HOSTILE_MODEL_FILE
 
 
@@ -144,14 +169,25 @@ def ansible_env(tmp: Path) -> dict[str, str]:
     cfg = tmp / "ansible.cfg"
     cfg.write_text("[defaults]\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
-    env.update({
-        "HOME": str(tmp / "home"), "ANSIBLE_HOME": str(tmp / "ansible-home"), "ANSIBLE_CONFIG": str(cfg),
-        "ANSIBLE_LOCAL_TEMP": str(tmp / "local-tmp"), "ANSIBLE_REMOTE_TEMP": str(tmp / "remote-tmp"),
-        "ANSIBLE_PYTHON_INTERPRETER": sys.executable, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0",
-        "ANSIBLE_HOST_KEY_CHECKING": "0", "ANSIBLE_RETRY_FILES_ENABLED": "0", "ANSIBLE_GATHERING": "explicit",
-        "ANSIBLE_DEPRECATION_WARNINGS": "0", "ANSIBLE_LOCALHOST_WARNING": "0",
-        "ANSIBLE_INVENTORY_UNPARSED_FAILED": "1", "ANSIBLE_GALAXY_SERVER": "http://127.0.0.1:9/",
-    })
+    env.update(
+        {
+            "HOME": str(tmp / "home"),
+            "ANSIBLE_HOME": str(tmp / "ansible-home"),
+            "ANSIBLE_CONFIG": str(cfg),
+            "ANSIBLE_LOCAL_TEMP": str(tmp / "local-tmp"),
+            "ANSIBLE_REMOTE_TEMP": str(tmp / "remote-tmp"),
+            "ANSIBLE_PYTHON_INTERPRETER": sys.executable,
+            "ANSIBLE_NOCOLOR": "1",
+            "ANSIBLE_FORCE_COLOR": "0",
+            "ANSIBLE_HOST_KEY_CHECKING": "0",
+            "ANSIBLE_RETRY_FILES_ENABLED": "0",
+            "ANSIBLE_GATHERING": "explicit",
+            "ANSIBLE_DEPRECATION_WARNINGS": "0",
+            "ANSIBLE_LOCALHOST_WARNING": "0",
+            "ANSIBLE_INVENTORY_UNPARSED_FAILED": "1",
+            "ANSIBLE_GALAXY_SERVER": "http://127.0.0.1:9/",
+        }
+    )
     return env
 
 
@@ -185,15 +221,36 @@ def run_playbook(tmp: Path, inventory: Path, limit: str) -> subprocess.Completed
     (tmp / "out").mkdir(exist_ok=True)
     # This playbook is not the shipped OUT/ansible/deploy.yml, so hamodel_root
     # (default: {{ playbook_dir }}/..) is given, as the guide tells operators.
-    return subprocess.run([ANSIBLE_PLAYBOOK, "-i", str(inventory), "-c", "local", "-l", limit,
-                           "-e", json.dumps({"out_dir": str(tmp / "out"), "hamodel_root": str(inventory.parent.parent)}),
-                           str(tmp / "pb.yml")],
-                          capture_output=True, text=True, timeout=300, cwd=tmp, env=ansible_env(tmp))
+    return subprocess.run(
+        [
+            ANSIBLE_PLAYBOOK,
+            "-i",
+            str(inventory),
+            "-c",
+            "local",
+            "-l",
+            limit,
+            "-e",
+            json.dumps({"out_dir": str(tmp / "out"), "hamodel_root": str(inventory.parent.parent)}),
+            str(tmp / "pb.yml"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp,
+        env=ansible_env(tmp),
+    )
 
 
 def ansible_inventory_list(tmp: Path, inventory: Path) -> dict:
-    proc = subprocess.run([ANSIBLE_INVENTORY, "-i", str(inventory), "--list"], capture_output=True, text=True,
-                          timeout=120, cwd=tmp, env=ansible_env(tmp))
+    proc = subprocess.run(
+        [ANSIBLE_INVENTORY, "-i", str(inventory), "--list"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp,
+        env=ansible_env(tmp),
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return json.loads(proc.stdout)
 
@@ -238,8 +295,7 @@ def test_inventory_of_a_hostile_model_is_inert_to_real_ansible(tmp_path: Path) -
     root = os.path.normpath(seen["root"])
     assert root == str(out), seen["root"]
     assert os.path.normpath(seen["manifest"]) == str(out / "manifest.json")
-    assert {os.path.normpath(f["src"]) for f in seen["files"]} == {
-        str(out / f["path"]) for f in seen["files"]}
+    assert {os.path.normpath(f["src"]) for f in seen["files"]} == {str(out / f["path"]) for f in seen["files"]}
     # ... and the playbook deployed every file of the host from its src.
     for f in seen["files"]:
         deployed = tmp_path / "out" / "deployed" / "n1" / f["dest"].lstrip("/")
@@ -261,8 +317,19 @@ def test_inventory_host_address_is_inert_even_past_the_model(tmp_path: Path) -> 
     evil = ipaddress.IPv6Address("fd00::11%" + payload("host"))
     pdep = poison_address(dep, node="n1", address=evil)
     data = b"global\n"
-    files = [NodeFile(node="n1", kind="haproxy", path="nodes/n1/haproxy/haproxy.cfg", dest="/etc/haproxy/haproxy.cfg",
-                      services=("api",), vips=("vip",), data=data, redacted=data, secret=False)]
+    files = [
+        NodeFile(
+            node="n1",
+            kind="haproxy",
+            path="nodes/n1/haproxy/haproxy.cfg",
+            dest="/etc/haproxy/haproxy.cfg",
+            services=("api",),
+            vips=("vip",),
+            data=data,
+            redacted=data,
+            secret=False,
+        )
+    ]
     out = tmp_path / "build"
     write_tree(out, {"nodes/n1/haproxy/haproxy.cfg": data, **render_manifest(pdep, files)})
     proc = run_playbook(tmp_path, out / "ansible" / "inventory.yml", "n1")
@@ -290,8 +357,14 @@ def poison_address(dep, *, node: str | None = None, vip: str | None = None, addr
         update["vips"] = [bad if x.name == vip else x for x in arch.vips]
     poisoned = arch.model_copy(update=update)
     poisoned.__dict__.pop("_ha_index", None)  # lookup cache of the unpoisoned copy
-    return Deployment(architecture=poisoned, placement=dep.placement, vrrp_groups=dep.vrrp_groups,
-                      nonlocal_bind_nodes=dep.nonlocal_bind_nodes, findings=(), notes=())
+    return Deployment(
+        architecture=poisoned,
+        placement=dep.placement,
+        vrrp_groups=dep.vrrp_groups,
+        nonlocal_bind_nodes=dep.nonlocal_bind_nodes,
+        findings=(),
+        notes=(),
+    )
 
 
 def test_inventory_writes_every_model_string_unsafe() -> None:
@@ -304,14 +377,20 @@ def test_inventory_writes_every_model_string_unsafe() -> None:
     text = build_configs(dep)["ansible/inventory.yml"].decode()
     assert "!unsafe" in text
     templated = [line.strip() for line in text.splitlines() if "{{" in line and "!unsafe" not in line]
-    assert templated and all(re.fullmatch(r"(src|hamodel_root|hamodel_manifest): '\{\{ (hamodel_root|playbook_dir) "
-                                          r"\}\}/[A-Za-z0-9_./-]*'", t) for t in templated), templated
+    assert templated and all(
+        re.fullmatch(
+            r"(src|hamodel_root|hamodel_manifest): '\{\{ (hamodel_root|playbook_dir) "
+            r"\}\}/[A-Za-z0-9_./-]*'",
+            t,
+        )
+        for t in templated
+    ), templated
 
     class Loader(yaml.SafeLoader):
         pass
 
     Loader.add_constructor("!unsafe", lambda loader, node: ("UNSAFE", loader.construct_scalar(node)))
-    data = yaml.load(text, Loader=Loader)  # noqa: S506 - SafeLoader subclass
+    data = yaml.load(text, Loader=Loader)
     assert data["all"]["vars"]["hamodel_model"] == ("UNSAFE", NAME)
 
 
@@ -322,17 +401,26 @@ SCOPED = "fd00::11%{{ lookup('pipe', 'id') }}$HOME"
 
 def _v6_arch(*, node_addr: str = "fd00::11", vip_addr: str = "fd00::100", subnet: str = "fd00::/64") -> Architecture:
     lan = Network("lan", subnet=subnet)
-    return Architecture("v6", networks=[lan], vips=[VirtualIP("vip", vip_addr, network=lan)],
-                        nodes=[Node("n1", roles={"lb"}, addresses={lan: node_addr}),
-                               Node("n2", roles={"lb"}, addresses={lan: "fd00::12"})],
-                        services=[Service("haproxy", on="lb", strategy=Vrrp("vip"))])
+    return Architecture(
+        "v6",
+        networks=[lan],
+        vips=[VirtualIP("vip", vip_addr, network=lan)],
+        nodes=[
+            Node("n1", roles={"lb"}, addresses={lan: node_addr}),
+            Node("n2", roles={"lb"}, addresses={lan: "fd00::12"}),
+        ],
+        services=[Service("haproxy", on="lb", strategy=Vrrp("vip"))],
+    )
 
 
-@pytest.mark.parametrize(("kwargs", "where"), [
-    ({"node_addr": SCOPED}, "Node[n1].interfaces[0].address"),
-    ({"vip_addr": "fd00::100%eth0"}, "VirtualIP[vip].address"),
-    ({"subnet": "fd00::%eth0/64"}, "Network[lan].subnet"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "where"),
+    [
+        ({"node_addr": SCOPED}, "Node[n1].interfaces[0].address"),
+        ({"vip_addr": "fd00::100%eth0"}, "VirtualIP[vip].address"),
+        ({"subnet": "fd00::%eth0/64"}, "Network[lan].subnet"),
+    ],
+)
 def test_scope_ids_are_refused_in_every_address_field(kwargs, where) -> None:
     with pytest.raises(ModelError) as exc:
         _v6_arch(**kwargs)
@@ -351,30 +439,44 @@ def test_config_generators_refuse_a_scope_id_that_bypassed_the_model() -> None:
     """Defence in depth: the generators re-parse every address; a scoped one
     (``model_construct`` skips validation) is a ConfigError, never a config."""
     dep = resolve(_v6_arch(), analyse=False)
-    for pdep, where in ((poison_address(dep, vip="vip", address=ipaddress.IPv6Address("fd00::100%$HOME")),
-                         "vips[vip].address"),
-                        (poison_address(dep, node="n1", address=ipaddress.IPv6Address("fd00::11%$HOME")),
-                         "nodes[n1].interfaces[eth0].address")):
+    for pdep, where in (
+        (poison_address(dep, vip="vip", address=ipaddress.IPv6Address("fd00::100%$HOME")), "vips[vip].address"),
+        (
+            poison_address(dep, node="n1", address=ipaddress.IPv6Address("fd00::11%$HOME")),
+            "nodes[n1].interfaces[eth0].address",
+        ),
+    ):
         with pytest.raises(ConfigError) as exc:
             build_configs(pdep)
         assert where in str(exc.value) and "scope id" in str(exc.value)
 
 
-@pytest.mark.parametrize(("subnet", "vip", "node", "message"), [
-    ("10.0.0.0/24", "10.0.0.0", "10.0.0.11", "vips[vip].address: 10.0.0.0 is the network address"),
-    ("10.0.0.0/24", "10.0.0.255", "10.0.0.11", "vips[vip].address: 10.0.0.255 is the broadcast address"),
-    ("fd00::/64", "fd00::", "fd00::11", "vips[vip].address: fd00:: is the subnet-router anycast (network) address"),
-    ("10.0.0.0/24", "10.0.0.100", "10.0.0.0", "nodes[n1].interfaces[eth0].address: 10.0.0.0 is the subnet's network"),
-    ("10.0.0.0/24", "10.0.0.100", "10.0.0.255", "nodes[n1].interfaces[eth0].address: 10.0.0.255 is the subnet's"),
-])
+@pytest.mark.parametrize(
+    ("subnet", "vip", "node", "message"),
+    [
+        ("10.0.0.0/24", "10.0.0.0", "10.0.0.11", "vips[vip].address: 10.0.0.0 is the network address"),
+        ("10.0.0.0/24", "10.0.0.255", "10.0.0.11", "vips[vip].address: 10.0.0.255 is the broadcast address"),
+        ("fd00::/64", "fd00::", "fd00::11", "vips[vip].address: fd00:: is the subnet-router anycast (network) address"),
+        (
+            "10.0.0.0/24",
+            "10.0.0.100",
+            "10.0.0.0",
+            "nodes[n1].interfaces[eth0].address: 10.0.0.0 is the subnet's network",
+        ),
+        ("10.0.0.0/24", "10.0.0.100", "10.0.0.255", "nodes[n1].interfaces[eth0].address: 10.0.0.255 is the subnet's"),
+    ],
+)
 def test_special_subnet_addresses_are_refused(subnet, vip, node, message) -> None:
     second = str(ipaddress.ip_network(subnet)[12])
     lan = Network("lan", subnet=subnet)
     with pytest.raises(ModelError) as exc:
-        Architecture("a", networks=[lan], vips=[VirtualIP("vip", vip, network=lan)],
-                     nodes=[Node("n1", roles={"lb"}, addresses={lan: node}),
-                            Node("n2", roles={"lb"}, addresses={lan: second})],
-                     services=[Service("haproxy", on="lb", strategy=Vrrp("vip"))])
+        Architecture(
+            "a",
+            networks=[lan],
+            vips=[VirtualIP("vip", vip, network=lan)],
+            nodes=[Node("n1", roles={"lb"}, addresses={lan: node}), Node("n2", roles={"lb"}, addresses={lan: second})],
+            services=[Service("haproxy", on="lb", strategy=Vrrp("vip"))],
+        )
     assert message in str(exc.value)
 
 
@@ -389,11 +491,49 @@ def test_point_to_point_and_ordinary_vips_are_accepted() -> None:
 # -- reStructuredText: the escaping function on its own ----------------------------------------
 
 RST_PAYLOADS = [
-    ".. raw:: html", ".. literalinclude:: /etc/passwd", ".. include:: /etc/passwd", ".. _t: http://x",
-    ".. [1] note", ".. |s| replace:: x", "..", "|s|", ":role:`x`", "`x`_", "`x <http://y>`_", "[1]_", "[#]_",
-    "_`t`", "x__", "*e*", "**s**", "``l``", "====", "----", "+--+", "* x", "- x", "#. x", "1. x", "a) x",
-    "(a) x", ">>> x", "| line", ":field: x", "-o opt", "x::", "\\", "\\`x`", "http://example.org", "a@b.org",
-    "--", "...", "\"q\" 'q'", "{{ x }}", "%s $HOME #", "\x00\x1b\x7f\u2028\u202e\ufeff\ud800", "\t\n\r x",
+    ".. raw:: html",
+    ".. literalinclude:: /etc/passwd",
+    ".. include:: /etc/passwd",
+    ".. _t: http://x",
+    ".. [1] note",
+    ".. |s| replace:: x",
+    "..",
+    "|s|",
+    ":role:`x`",
+    "`x`_",
+    "`x <http://y>`_",
+    "[1]_",
+    "[#]_",
+    "_`t`",
+    "x__",
+    "*e*",
+    "**s**",
+    "``l``",
+    "====",
+    "----",
+    "+--+",
+    "* x",
+    "- x",
+    "#. x",
+    "1. x",
+    "a) x",
+    "(a) x",
+    ">>> x",
+    "| line",
+    ":field: x",
+    "-o opt",
+    "x::",
+    "\\",
+    "\\`x`",
+    "http://example.org",
+    "a@b.org",
+    "--",
+    "...",
+    "\"q\" 'q'",
+    "{{ x }}",
+    "%s $HOME #",
+    "\x00\x1b\x7f\u2028\u202e\ufeff\ud800",
+    "\t\n\r x",
 ]
 
 
@@ -401,9 +541,16 @@ def doctree(text: str, level: int = docutils.utils.Reporter.INFO_LEVEL):
     """Parse ``text`` with docutils, file insertion and raw enabled (what a
     hostile text would need); returns the tree and every message at ``level``."""
     stream = _Stream()
-    tree = docutils.core.publish_doctree(text, settings_overrides={
-        "report_level": level, "halt_level": 5, "warning_stream": stream,
-        "file_insertion_enabled": True, "raw_enabled": True})
+    tree = docutils.core.publish_doctree(
+        text,
+        settings_overrides={
+            "report_level": level,
+            "halt_level": 5,
+            "warning_stream": stream,
+            "file_insertion_enabled": True,
+            "raw_enabled": True,
+        },
+    )
     return tree, stream.text
 
 
@@ -430,12 +577,28 @@ def test_escaped_text_is_inert_in_every_context(text: str, context: str) -> None
     tree, messages = doctree(source)
     assert not messages, f"{source!r}: {messages}"
     # Only text, paragraphs and the context's own structure: no markup came from the text.
-    allowed = (docutils.nodes.document, docutils.nodes.paragraph, docutils.nodes.Text, docutils.nodes.table,
-               docutils.nodes.tgroup, docutils.nodes.colspec, docutils.nodes.thead, docutils.nodes.tbody,
-               docutils.nodes.row, docutils.nodes.entry, docutils.nodes.title, docutils.nodes.section,
-               docutils.nodes.docinfo, docutils.nodes.field_list, docutils.nodes.field, docutils.nodes.field_name,
-               docutils.nodes.field_body, docutils.nodes.bullet_list, docutils.nodes.list_item,
-               docutils.nodes.strong)
+    allowed = (
+        docutils.nodes.document,
+        docutils.nodes.paragraph,
+        docutils.nodes.Text,
+        docutils.nodes.table,
+        docutils.nodes.tgroup,
+        docutils.nodes.colspec,
+        docutils.nodes.thead,
+        docutils.nodes.tbody,
+        docutils.nodes.row,
+        docutils.nodes.entry,
+        docutils.nodes.title,
+        docutils.nodes.section,
+        docutils.nodes.docinfo,
+        docutils.nodes.field_list,
+        docutils.nodes.field,
+        docutils.nodes.field_name,
+        docutils.nodes.field_body,
+        docutils.nodes.bullet_list,
+        docutils.nodes.list_item,
+        docutils.nodes.strong,
+    )
     bad = [type(n).__name__ for n in tree.findall() if not isinstance(n, allowed)]
     assert not bad, f"{source!r} made {bad}"
     assert " ".join(rst_plain(text).split()) in " ".join(tree.astext().split())
@@ -501,7 +664,8 @@ def test_docs_of_a_hostile_model_are_inert_in_real_sphinx(tmp_path: Path) -> Non
         "Test\n====\n\n.. toctree::\n\n   generated/index\n\n"
         "Embedded\n--------\n\n.. hamodel-limitations:: models/hostile.py\n\n"
         ".. hamodel-findings:: models/hostile.py\n\n.. hamodel-strategies:: models/hostile.py\n\n"
-        ".. hamodel-diagram:: models/hostile.py\n   :view: logical\n")
+        ".. hamodel-diagram:: models/hostile.py\n   :view: logical\n"
+    )
     proc = sphinx_build(docs, root / "html")
     page = root / "html" / "generated" / "hostile" / "index.html"
     embedded = root / "html" / "index.html"
@@ -541,8 +705,10 @@ def test_generated_document_parses_without_a_message() -> None:
     assert not list(tree.findall(docutils.nodes.footnote_reference))
     assert not list(tree.findall(docutils.nodes.substitution_reference))
     assert not [n for n in tree.findall(docutils.nodes.reference) if "refuri" in n]
-    assert len(list(tree.findall(docutils.nodes.title))) == len(
-        [line for line in text.splitlines() if re.fullmatch(r"(-+|=+|~+)", line)]) - 1  # document title: over+under
+    assert (
+        len(list(tree.findall(docutils.nodes.title)))
+        == len([line for line in text.splitlines() if re.fullmatch(r"(-+|=+|~+)", line)]) - 1
+    )  # document title: over+under
     plain = " ".join(tree.astext().split())
     for value in (NAME, DESCRIPTION, REASON, RECOVERY, SHARD):
         assert flat(value) in plain
@@ -554,8 +720,12 @@ def test_a_model_without_failure_domains_renders_valid_tables() -> None:
     from hamodel.generators.docs import generate
 
     lan = Network("lan", subnet="10.0.0.0/24")
-    arch = Architecture("flat", networks=[lan], nodes=[Node("n1", roles={"a"}, addresses={lan: "10.0.0.1"})],
-                        services=[Service("s", on="a", strategy=Sharded())])
+    arch = Architecture(
+        "flat",
+        networks=[lan],
+        nodes=[Node("n1", roles={"a"}, addresses={lan: "10.0.0.1"})],
+        services=[Service("s", on="a", strategy=Sharded())],
+    )
     text = generate(resolve(arch), slug="k")["k/index.rst"].decode()
     _, messages = doctree(text, docutils.utils.Reporter.WARNING_LEVEL)
     assert not messages, messages
@@ -569,18 +739,39 @@ def test_drill_report_page_is_inert() -> None:
 
     evil = ".. raw:: html\n\n   <script>alert('drill')</script>\n"
     report = {
-        "model": NAME, "model_file": "models/x.py\n\n" + evil, "quick": False, "duration_s": 1.0,
+        "model": NAME,
+        "model_file": "models/x.py\n\n" + evil,
+        "quick": False,
+        "duration_s": 1.0,
         "summary": {"agreed": 1, "scenarios": 1},
         "startup": {"first_holder_s": 1.0, "notes": [evil], "services": {evil: evil}},
-        "scenarios": [{"name": "x`` :raw:`y`", "title": evil, "kind": "holder-crash", "vip": "vip`` |x|",
-                       "service": evil, "agreed": True, "notes": [evil],
-                       "prediction": {"reason": evil}, "measured": {"failover_s": 1.5, evil: evil},
-                       "checks": [{"what": evil, "expected": evil, "measured": evil, "agreed": False}]}],
-        "lab": {"daemons": {"keepalived": evil, "haproxy": evil}, "backend_services": [evil],
-                "nodes": {"n1": {"interfaces": [evil], "keepalived": evil, "haproxy": evil, "sysctl": evil,
-                                 "backend_ports": [1]}},
-                "switches": [evil], "inter_switch_links": [], "client": evil, "services_without_backends": [],
-                "config_rewrites": [evil], "notes": [evil]},
+        "scenarios": [
+            {
+                "name": "x`` :raw:`y`",
+                "title": evil,
+                "kind": "holder-crash",
+                "vip": "vip`` |x|",
+                "service": evil,
+                "agreed": True,
+                "notes": [evil],
+                "prediction": {"reason": evil},
+                "measured": {"failover_s": 1.5, evil: evil},
+                "checks": [{"what": evil, "expected": evil, "measured": evil, "agreed": False}],
+            }
+        ],
+        "lab": {
+            "daemons": {"keepalived": evil, "haproxy": evil},
+            "backend_services": [evil],
+            "nodes": {
+                "n1": {"interfaces": [evil], "keepalived": evil, "haproxy": evil, "sysctl": evil, "backend_ports": [1]}
+            },
+            "switches": [evil],
+            "inter_switch_links": [],
+            "client": evil,
+            "services_without_backends": [],
+            "config_rewrites": [evil],
+            "notes": [evil],
+        },
     }
     text = render_rst(report)
     tree, messages = doctree(text, docutils.utils.Reporter.WARNING_LEVEL)
@@ -597,7 +788,7 @@ def test_diagram_title_shows_graphviz_escapes_literally() -> None:
     architecture name in a diagram title is shown as written."""
     from hamodel.generators.diagrams import render
 
-    name = "X\\G\\N\\L\\E\\T\\H\\n<b>&amp;\"q\""
+    name = 'X\\G\\N\\L\\E\\T\\H\\n<b>&amp;"q"'
     dep = resolve(hostile_arch(name=name), analyse=False)
     svg = render(dep, "logical", formats=("svg",))["svg"].decode()
     import html as html_lib

@@ -19,12 +19,11 @@ import stat
 from pathlib import Path
 
 import pytest
+from test_hostile_dataloss import SMALL_MODEL
 from typer.testing import CliRunner
 
 from hamodel.cli import app
 from hamodel.output import OutputError, check_writable, write_file
-
-from test_hostile_dataloss import SMALL_MODEL
 
 root_only = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (mknod of a character device, drill)")
 
@@ -64,8 +63,12 @@ def sock(p: Path) -> Path:
     return p
 
 
-KINDS = {"FIFO": (fifo, "a FIFO"), "symlink": (symlink, "a symbolic link"), "socket": (sock, "a socket"),
-         "chardev": (chardev, "a character device")}
+KINDS = {
+    "FIFO": (fifo, "a FIFO"),
+    "symlink": (symlink, "a symbolic link"),
+    "socket": (sock, "a socket"),
+    "chardev": (chardev, "a character device"),
+}
 
 
 def state(p: Path) -> tuple:
@@ -171,8 +174,9 @@ def test_no_output_is_the_model_or_what_it_imports(tmp_path):
 
 def test_schema_never_writes_over_a_big_exported_model(tmp_path):
     big = tmp_path / "big.json"
-    big.write_text(json.dumps({"name": "x", "nodes": [{"name": f"n{i}", "pad": "p" * 200} for i in range(10_000)],
-                               "services": []}))
+    big.write_text(
+        json.dumps({"name": "x", "nodes": [{"name": f"n{i}", "pad": "p" * 200} for i in range(10_000)], "services": []})
+    )
     assert big.stat().st_size > 2 << 20
     before = big.read_bytes()
     r = run("schema", "-o", big)

@@ -30,12 +30,14 @@ from typer.testing import CliRunner
 from hamodel.cli import app
 
 ESC = "\x1b]0;pwned-title\x07 \x1b[2J \x1b]8;;http://evil.example/\x1b\\osc8-link\x1b]8;;\x1b\\ \x9b31m \u202e"
-MD = ("X\r# Heading\r\n| a | b |\n[link](http://evil.example) ![img](http://evil.example/i.png) "
-      "<http://evil.example> <img src=x onerror=alert(1)> <b>bold</b> @someone @org/team #123 org/repo#45 "
-      "www.evil.example mail@evil.example https://evil.example/x *em* _u_ ~~s~~ `code` \\*x "
-      "[ref]: http://evil.example $x$ &amp; a\\\n- item")
+MD = (
+    "X\r# Heading\r\n| a | b |\n[link](http://evil.example) ![img](http://evil.example/i.png) "
+    "<http://evil.example> <img src=x onerror=alert(1)> <b>bold</b> @someone @org/team #123 org/repo#45 "
+    "www.evil.example mail@evil.example https://evil.example/x *em* _u_ ~~s~~ `code` \\*x "
+    "[ref]: http://evil.example $x$ &amp; a\\\n- item"
+)
 
-MODEL = '''\
+MODEL = """\
 import os
 from hamodel import Acknowledgement, Architecture, Network, Node, Rack, Service, VirtualIP
 from hamodel.strategies import AppCluster, BehindVip, Sharded, Vrrp
@@ -55,7 +57,7 @@ architecture = Architecture(
     ],
     acknowledgements=[] if {bare} else [Acknowledgement("quorum-loss:db", "reason " + T)],
 )
-'''
+"""
 
 
 def model(path: Path, text: str, bare: bool = False) -> Path:
@@ -125,22 +127,72 @@ def test_markdown_of_a_hostile_model_has_the_structure_of_a_plain_one(tmp_path):
         assert not [x for x in text if re.search(live, x)], (live, [x for x in text if re.search(live, x)])
     # and the text is all there, as text: what the reader sees is what the model says
     shown = "".join(inline(tokens, ("text", "code_inline")))
-    for piece in ("[link](http://evil.example)", "![img](http://evil.example/i.png)", "<b>bold</b>", "@org/team",
-                  "#123", "org/repo#45", "*em*", "~~s~~", "| a | b |", "# Heading", "$x$", "&amp;"):
+    for piece in (
+        "[link](http://evil.example)",
+        "![img](http://evil.example/i.png)",
+        "<b>bold</b>",
+        "@org/team",
+        "#123",
+        "org/repo#45",
+        "*em*",
+        "~~s~~",
+        "| a | b |",
+        "# Heading",
+        "$x$",
+        "&amp;",
+    ):
         assert piece in shown, piece
 
 
-ONE_CELL = ["table_open", "thead_open", "tr_open", "th_open", "inline", "th_close", "tr_close", "thead_close",
-            "tbody_open", "tr_open", "td_open", "inline", "td_close", "tr_close", "tbody_close", "table_close"]
+ONE_CELL = [
+    "table_open",
+    "thead_open",
+    "tr_open",
+    "th_open",
+    "inline",
+    "th_close",
+    "tr_close",
+    "thead_close",
+    "tbody_open",
+    "tr_open",
+    "td_open",
+    "inline",
+    "td_close",
+    "tr_close",
+    "tbody_close",
+    "table_close",
+]
 
 
 def test_markdown_escapes_every_line_ending_and_construct_alone():
     from hamodel.report_formats import _md
 
     md = parser()
-    for text in ("a\rb", "a\r\nb", "a\nb", "a\r\r\n\n# h", "x | y", "[a](b)", "<a href=x>y</a>", "@u", "#1",
-                 "**b**", "a\\", "`x`", "<x@y.z>", "&#x41;", "![a](b)", "[a]\n\n[a]: http://x", "~~a~~",
-                 "www.example.org", "\x1b[2J", "\u2028x", "trailing ", " leading", "x\r"):
+    for text in (
+        "a\rb",
+        "a\r\nb",
+        "a\nb",
+        "a\r\r\n\n# h",
+        "x | y",
+        "[a](b)",
+        "<a href=x>y</a>",
+        "@u",
+        "#1",
+        "**b**",
+        "a\\",
+        "`x`",
+        "<x@y.z>",
+        "&#x41;",
+        "![a](b)",
+        "[a]\n\n[a]: http://x",
+        "~~a~~",
+        "www.example.org",
+        "\x1b[2J",
+        "\u2028x",
+        "trailing ",
+        " leading",
+        "x\r",
+    ):
         out = _md(text)
         assert not re.search(r"[\r\n]", out), repr(out)
         cell = md.parse(f"| h |\n|---|\n| {out} |\n")
@@ -214,11 +266,15 @@ def test_mef_export_of_a_name_with_control_characters_is_well_formed(tmp_path):
     """Before: the name reached the label raw; xmllint and scram refused the document."""
     name = "ctl \x01\x08\x0b\x0c\x1b[2J\x7f\x85\ufffe\t end"
     src = tmp_path / "m.py"
-    src.write_text(MODEL.format(text="x", bare=False).replace('"arch " + T.replace("\\r", " ").replace("\\n", " ")',
-                                                                 repr(name)))
+    src.write_text(
+        MODEL.format(text="x", bare=False).replace('"arch " + T.replace("\\r", " ").replace("\\n", " ")', repr(name))
+    )
     out = tmp_path / "m.xml"
-    r = subprocess.run([sys.executable, "-m", "hamodel.cli", "export", str(src), "--format", "opsa-mef", "-o",
-                        str(out)], capture_output=True, text=True)
+    r = subprocess.run(
+        [sys.executable, "-m", "hamodel.cli", "export", str(src), "--format", "opsa-mef", "-o", str(out)],
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 0, r.stderr
     lint = subprocess.run(["xmllint", "--noout", str(out)], capture_output=True, text=True)
     assert lint.returncode == 0, lint.stderr

@@ -17,17 +17,16 @@ import subprocess
 import sys
 
 import pytest
+from hamodel.generators.configs import SECRET_CHARS, ConfigError, build_configs, token
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_configs import small_arch
+from test_docs import sphinx_build
 
 from hamodel.drill import lab as labmod
 from hamodel.drill.lab import STATE_ROOT, Lab, LabError, write_private
-from hamodel.generators.configs import SECRET_CHARS, ConfigError, Secrets, build_configs, token
 from hamodel.model.base import SecretRef
 from hamodel.pipeline import resolve
-
-from test_configs import small_arch
-from test_docs import sphinx_build  # noqa: E402
 
 SPECIALS = "".join(sorted(set(re.sub(r"A-Za-z0-9", "", SECRET_CHARS))))
 
@@ -91,8 +90,10 @@ def test_secret_files_that_are_not_short_text_are_refused_without_their_content(
     assert "not a regular file" in _error(dep, {})
 
 
-@pytest.mark.skipif(os.geteuid() != 0 or not all(shutil.which(x) for x in ("haproxy", "keepalived", "ip", "openssl")),
-                    reason="needs root, haproxy, keepalived, ip")
+@pytest.mark.skipif(
+    os.geteuid() != 0 or not all(shutil.which(x) for x in ("haproxy", "keepalived", "ip", "openssl")),
+    reason="needs root, haproxy, keepalived, ip",
+)
 def test_every_character_of_the_secret_alphabet_passes_the_real_daemons(tmp_path):
     from hamodel.validate import validate_files
 
@@ -108,7 +109,7 @@ def test_every_character_of_the_secret_alphabet_passes_the_real_daemons(tmp_path
 
 # -- the docs never publish a secret ------------------------------------------------------
 
-MODEL = '''
+MODEL = """
 from hamodel import Architecture, Network, Node, Service, VirtualIP
 from hamodel.strategies import BehindVip, Vrrp
 
@@ -121,7 +122,7 @@ architecture = Architecture("secretive", nodes=[
             strategy=Vrrp(vip, track="haproxy")),
     Service("api", on="lb", strategy=BehindVip(vip, port=8080)),
 ])
-'''
+"""
 
 
 def test_sphinx_build_of_a_model_with_a_refused_secret_does_not_publish_it(tmp_path):
@@ -204,7 +205,7 @@ def test_drill_writes_root_only_configs_and_the_next_lab_removes_a_dead_drills_d
             drill._write_node_files(n)
         conf = lab.node_dir("n1") / "keepalived.conf"
         assert "auth_pass Dr1llPw" in conf.read_text()
-        written = [p for p in lab.root.rglob("*")]
+        written = list(lab.root.rglob("*"))
         assert conf in written and lab.node_dir("n1") / "haproxy.cfg" in written
         for p in written:
             mode = stat.S_IMODE(p.stat().st_mode)

@@ -33,8 +33,12 @@ except KeyboardInterrupt as exc:
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_signal_inside_z3_bindings_is_one_clean_interrupt(sig):
     for _ in range(8):
-        r = subprocess.run([sys.executable, "-c", CHURN.replace("THE_SIGNAL", str(int(sig)))], capture_output=True,
-                           text=True, timeout=60)
+        r = subprocess.run(
+            [sys.executable, "-c", CHURN.replace("THE_SIGNAL", str(int(sig)))],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert r.returncode == 130, (r.returncode, r.stdout, r.stderr)
         assert r.stdout.strip() == f"interrupted signal {int(sig)} [{int(sig)}]"
         assert "Exception ignored" not in r.stderr and "Traceback" not in r.stderr, r.stderr

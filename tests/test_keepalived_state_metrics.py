@@ -15,18 +15,19 @@ import shutil
 import time
 
 import pytest
+from hamodel.generators.configs import build_configs
 
 from hamodel.deployment import KEEPALIVED_STATE_SCRIPT, NODE_TEXTFILE_DIR
 from hamodel.drill.lab import Lab
-from hamodel.generators.configs import build_configs
 from hamodel.pipeline import resolve
 from hamodel.validate import node_interfaces
-
 from tests.test_configs import small_arch
 
-pytestmark = [pytest.mark.netns, pytest.mark.slow,
-              pytest.mark.skipif(os.geteuid() != 0 or shutil.which("keepalived") is None,
-                                 reason="needs root and keepalived")]
+pytestmark = [
+    pytest.mark.netns,
+    pytest.mark.slow,
+    pytest.mark.skipif(os.geteuid() != 0 or shutil.which("keepalived") is None, reason="needs root and keepalived"),
+]
 
 
 def _master(lab: Lab, node: str) -> str | None:
@@ -61,19 +62,36 @@ def test_textfile_metrics_follow_the_vrrp_master():
             for dev, addr in node_interfaces(arch, n):
                 lab.plug(n, dev, "sw", addr)
             d = lab.node_dir(n)
-            script = files[f"nodes/{n}/keepalived/keepalived-state"].decode().replace(
-                NODE_TEXTFILE_DIR, str(d / "textfile"))
+            script = (
+                files[f"nodes/{n}/keepalived/keepalived-state"].decode().replace(NODE_TEXTFILE_DIR, str(d / "textfile"))
+            )
             lab.write_file(d / "keepalived-state", script, mode=0o700)
             conf = files[f"nodes/{n}/keepalived/keepalived.conf"].decode()
             assert conf.count(KEEPALIVED_STATE_SCRIPT) == 4  # master, backup, fault, stop
             conf = conf.replace(KEEPALIVED_STATE_SCRIPT, str(d / "keepalived-state"))
             conf = re.sub(r'script "/usr/bin/pgrep[^"]*"', 'script "/bin/true"', conf)
             lab.write_file(d / "keepalived.conf", conf)
-            procs[n] = lab.start(f"keepalived@{n}", lab.node_ns(n), [
-                "keepalived", "-n", "-l", "-D", "-G", "-P", "-f", str(d / "keepalived.conf"),
-                "-p", str(d / "keepalived.pid"), "-r", str(d / "vrrp.pid")], log=d / "keepalived.log")
+            procs[n] = lab.start(
+                f"keepalived@{n}",
+                lab.node_ns(n),
+                [
+                    "keepalived",
+                    "-n",
+                    "-l",
+                    "-D",
+                    "-G",
+                    "-P",
+                    "-f",
+                    str(d / "keepalived.conf"),
+                    "-p",
+                    str(d / "keepalived.pid"),
+                    "-r",
+                    str(d / "vrrp.pid"),
+                ],
+                log=d / "keepalived.log",
+            )
         nodes = ("n1", "n2", "n3")
-        one = lambda: sorted(_master(lab, n) or "?" for n in nodes) == ["0", "0", "1"]  # noqa: E731
+        one = lambda: sorted(_master(lab, n) or "?" for n in nodes) == ["0", "0", "1"]
         assert _wait(one, 30), {n: _master(lab, n) for n in nodes}
         master = next(n for n in nodes if _master(lab, n) == "1")
         vip = "10.0.0.100"
@@ -81,24 +99,28 @@ def test_textfile_metrics_follow_the_vrrp_master():
         # a graceful stop: notify_stop writes 0 there, another member's notify_master writes 1
         lab.stop(procs[master])
         others = [n for n in nodes if n != master]
-        assert _wait(lambda: _master(lab, master) == "0" and sorted(_master(lab, n) for n in others) == ["0", "1"], 30), \
-            {n: _master(lab, n) for n in nodes}
+        assert _wait(
+            lambda: _master(lab, master) == "0" and sorted(_master(lab, n) for n in others) == ["0", "1"], 30
+        ), {n: _master(lab, n) for n in nodes}
         new = next(n for n in others if _master(lab, n) == "1")
         assert lab.has_address(lab.node_ns(new), vip)
     finally:
         lab.teardown()
 
 
-@pytest.mark.skipif(shutil.which("prometheus") is None or shutil.which("prometheus-node-exporter") is None,
-                    reason="Debian prometheus and prometheus-node-exporter not installed")
+@pytest.mark.skipif(
+    shutil.which("prometheus") is None or shutil.which("prometheus-node-exporter") is None,
+    reason="Debian prometheus and prometheus-node-exporter not installed",
+)
 def test_vrrp_alerts_on_a_real_prometheus(tmp_path):
     """Healthy: no alert. The master stops: a backup takes over within adverts, far inside the
     no-master rule's for:, so no alert (the analysis predicts no impact). Every keepalived stops:
     the no-master alert fires within for + 2 scrapes + 1 evaluation + margin, and resolves after
     they are back. The healthy window is 45 s (not the issue's 2 minutes, which the Galera drill
     keeps): longer than every loaded rule's for: (30 s) plus two scrapes."""
-    from hamodel.drill.galera.monitoring import MARGIN_S, firing, prometheus_api, start_node_exporter, start_prometheus
     from hamodel.generators.monitoring import EVALUATION_INTERVAL_S, SCRAPE_INTERVAL_S
+
+    from hamodel.drill.galera.monitoring import MARGIN_S, firing, prometheus_api, start_node_exporter, start_prometheus
 
     arch = small_arch()
     dep = resolve(arch)  # analysed, as hamodel build: the alerts carry their findings
@@ -110,9 +132,25 @@ def test_vrrp_alerts_on_a_real_prometheus(tmp_path):
 
     def start(n):
         d = lab.node_dir(n)
-        procs[n] = lab.start(f"keepalived@{n}", lab.node_ns(n), [
-            "keepalived", "-n", "-l", "-D", "-G", "-P", "-f", str(d / "keepalived.conf"),
-            "-p", str(d / "keepalived.pid"), "-r", str(d / "vrrp.pid")], log=d / "keepalived.log")
+        procs[n] = lab.start(
+            f"keepalived@{n}",
+            lab.node_ns(n),
+            [
+                "keepalived",
+                "-n",
+                "-l",
+                "-D",
+                "-G",
+                "-P",
+                "-f",
+                str(d / "keepalived.conf"),
+                "-p",
+                str(d / "keepalived.pid"),
+                "-r",
+                str(d / "vrrp.pid"),
+            ],
+            log=d / "keepalived.log",
+        )
 
     try:
         lab.add_switch("sw")
@@ -122,10 +160,16 @@ def test_vrrp_alerts_on_a_real_prometheus(tmp_path):
                 lab.plug(n, dev, "sw", addr)
             d = lab.node_dir(n)
             tf = start_node_exporter(lab, n, files)
-            lab.write_file(d / "keepalived-state", files[f"nodes/{n}/keepalived/keepalived-state"].decode().replace(
-                NODE_TEXTFILE_DIR, str(tf)), mode=0o700)
-            conf = files[f"nodes/{n}/keepalived/keepalived.conf"].decode().replace(
-                KEEPALIVED_STATE_SCRIPT, str(d / "keepalived-state"))
+            lab.write_file(
+                d / "keepalived-state",
+                files[f"nodes/{n}/keepalived/keepalived-state"].decode().replace(NODE_TEXTFILE_DIR, str(tf)),
+                mode=0o700,
+            )
+            conf = (
+                files[f"nodes/{n}/keepalived/keepalived.conf"]
+                .decode()
+                .replace(KEEPALIVED_STATE_SCRIPT, str(d / "keepalived-state"))
+            )
             lab.write_file(d / "keepalived.conf", re.sub(r'script "/usr/bin/pgrep[^"]*"', 'script "/bin/true"', conf))
             start(n)
         lab.add_host("client", client=True)
@@ -167,7 +211,9 @@ def test_vrrp_alerts_on_a_real_prometheus(tmp_path):
             start(n)
         t1 = time.monotonic()
         assert _wait(lambda: no_master not in firing(lab, lab.client_ns), 2 * SCRAPE_INTERVAL_S + MARGIN_S + 10)
-        print(f"no-master fired after {fired:.1f} s (bound {bound:.0f} s), resolved {time.monotonic() - t1:.1f} s "
-              "after keepalived restarted")
+        print(
+            f"no-master fired after {fired:.1f} s (bound {bound:.0f} s), resolved {time.monotonic() - t1:.1f} s "
+            "after keepalived restarted"
+        )
     finally:
         lab.teardown()

@@ -39,18 +39,67 @@ def test_keepalived_model_covers_every_row_of_the_reference_table():
     names = {s.name for s in arch.services}
     # The processes of the reference table (openstack-services.md), nova-compute excepted (out of scope).
     expected = {
-        "galera", "rabbitmq", "haproxy", "mongodb", "memcached", "redis", "keystone", "glance-api",
-        "glance-registry", "nova-api", "nova-novncproxy", "nova-cert", "nova-scheduler", "nova-conductor",
-        "cinder-api", "cinder-scheduler", "cinder-backup", "cinder-volume", "neutron-server",
-        "neutron-dhcp-agent", "neutron-l3-agent", "neutron-metadata-agent", "neutron-openvswitch-agent",
-        "neutron-metering-agent", "neutron-lbaas-agent", "horizon", "ceilometer-api", "ceilometer-central",
-        "ceilometer-alarm-notifier", "ceilometer-alarm-evaluator", "ceilometer-notification", "heat-api",
-        "heat-api-cfn", "heat-api-cloudwatch", "heat-engine", "swift-proxy", "sahara-api", "trove-api",
+        "galera",
+        "rabbitmq",
+        "haproxy",
+        "mongodb",
+        "memcached",
+        "redis",
+        "keystone",
+        "glance-api",
+        "glance-registry",
+        "nova-api",
+        "nova-novncproxy",
+        "nova-cert",
+        "nova-scheduler",
+        "nova-conductor",
+        "cinder-api",
+        "cinder-scheduler",
+        "cinder-backup",
+        "cinder-volume",
+        "neutron-server",
+        "neutron-dhcp-agent",
+        "neutron-l3-agent",
+        "neutron-metadata-agent",
+        "neutron-openvswitch-agent",
+        "neutron-metering-agent",
+        "neutron-lbaas-agent",
+        "horizon",
+        "ceilometer-api",
+        "ceilometer-central",
+        "ceilometer-alarm-notifier",
+        "ceilometer-alarm-evaluator",
+        "ceilometer-notification",
+        "heat-api",
+        "heat-api-cfn",
+        "heat-api-cloudwatch",
+        "heat-engine",
+        "swift-proxy",
+        "sahara-api",
+        "trove-api",
     }
     assert expected <= names
     ports = {p for s in arch.services if s.access for p in s.access.ports}
-    assert {3306, 5000, 35357, 9292, 9191, 8774, 8775, 6080, 8776, 9696, 80, 8777, 8004, 8000, 8003, 8080,
-            8386, 8779} <= ports
+    assert {
+        3306,
+        5000,
+        35357,
+        9292,
+        9191,
+        8774,
+        8775,
+        6080,
+        8776,
+        9696,
+        80,
+        8777,
+        8004,
+        8000,
+        8003,
+        8080,
+        8386,
+        8779,
+    } <= ports
     assert arch.service("cinder-volume").strategy.kind == "active_passive"
     assert arch.service("neutron-lbaas-agent").strategy.kind == "sharded"
     assert arch.service("horizon").access.sticky
@@ -82,10 +131,14 @@ def test_function_and_attribute_forms(tmp_path):
 
 
 def test_single_unnamed_architecture_is_found(tmp_path):
-    p = write(tmp_path, "m.py", """
+    p = write(
+        tmp_path,
+        "m.py",
+        """
         from hamodel import Architecture, Node
         arch = Architecture("only", nodes=[Node("a", roles=["x"])])
-    """)
+    """,
+    )
     assert load(p).name == "only"
     q = write(tmp_path, "n.py", "x = 1\n")
     with pytest.raises(LoadError, match="define a module-level 'architecture'"):
@@ -93,14 +146,18 @@ def test_single_unnamed_architecture_is_found(tmp_path):
 
 
 def test_errors_point_at_file_and_line(tmp_path):
-    p = write(tmp_path, "bad.py", """
+    p = write(
+        tmp_path,
+        "bad.py",
+        """
         from hamodel import Architecture, Node, Service
         from hamodel.strategies import ActivePassive
 
         nodes = [Node("ctl-1", roles=["controller"])]
         architecture = Architecture("bad", nodes=nodes, services=[
             Service("cinder-volume", on="controller", pin=["ctl-4"], strategy=ActivePassive())])
-    """)
+    """,
+    )
     with pytest.raises(LoadError) as exc:
         load(p)
     assert exc.value.filename == str(p) and exc.value.lineno == 6
@@ -116,11 +173,15 @@ def test_errors_point_at_file_and_line(tmp_path):
 
 def test_sibling_imports_are_reloaded(tmp_path):
     write(tmp_path, "base.py", 'NAME = "one"\n')
-    p = write(tmp_path, "top.py", """
+    p = write(
+        tmp_path,
+        "top.py",
+        """
         from base import NAME
         from hamodel import Architecture, Node
         architecture = Architecture(NAME, nodes=[Node("a", roles=["x"])])
-    """)
+    """,
+    )
     assert load(p).name == "one"
     write(tmp_path, "base.py", 'NAME = "two"\n')
     assert load(p).name == "two"

@@ -11,12 +11,11 @@ import json
 
 import pytest
 import yaml
-
-from test_configs import reference, small_arch
-
 from hamodel.generators.configs import ConfigError, NodeFile, build_configs
 from hamodel.generators.manifest import FORMAT, KINDS, render_manifest
 from hamodel.generators.sysctl import DEST as SYSCTL_DEST
+from test_configs import reference, small_arch
+
 from hamodel.model.base import SecretRef
 from hamodel.pipeline import resolve
 
@@ -29,7 +28,7 @@ _Loader.add_constructor("!unsafe", lambda loader, node: loader.construct_scalar(
 
 
 def inventory(files) -> dict:
-    return yaml.load(files["ansible/inventory.yml"], Loader=_Loader)  # noqa: S506 - SafeLoader subclass
+    return yaml.load(files["ansible/inventory.yml"], Loader=_Loader)
 
 
 @pytest.fixture(scope="module")
@@ -50,10 +49,19 @@ def test_every_file_has_its_install_metadata(multirack):
         assert e["validate"]["command"] == k.validate, rel
         # A kind without a validator says why.
         assert e["validate"]["command"] or e["validate"]["note"], rel
-        assert set(e["prerequisites"]) == {"packages", "files", "directories", "sysctl", "firewall",
-                                           "health_endpoints"}, rel
-    node = next(n for n in sorted({e["node"] for e in m["files"].values()})
-                if {"haproxy", "keepalived", "sysctl"} <= {e["kind"] for e in m["files"].values() if e["node"] == n})
+        assert set(e["prerequisites"]) == {
+            "packages",
+            "files",
+            "directories",
+            "sysctl",
+            "firewall",
+            "health_endpoints",
+        }, rel
+    node = next(
+        n
+        for n in sorted({e["node"] for e in m["files"].values()})
+        if {"haproxy", "keepalived", "sysctl"} <= {e["kind"] for e in m["files"].values() if e["node"] == n}
+    )
     by_kind = {e["kind"]: e for e in m["files"].values() if e["node"] == node}
     assert by_kind["haproxy"]["validate"]["command"] == "haproxy -c -f %s"
     assert by_kind["keepalived"]["validate"]["command"] == "keepalived -t -f %s"
@@ -86,8 +94,13 @@ def test_health_endpoints_the_checks_query_are_prerequisites(multirack):
             assert (x["firewall"]["port"], x["firewall"]["node"]) == (9200, x["node"])
         assert {x["service"] for x in ends} == {"galera"}, ends  # no other front has a check port of its own
     web = json.loads(build_configs(reference("webplatform"))["manifest.json"])
-    ends = [x for e in web["files"].values() if e["kind"] == "haproxy"
-            for x in e["prerequisites"]["health_endpoints"] if x["service"] == "postgres"]
+    ends = [
+        x
+        for e in web["files"].values()
+        if e["kind"] == "haproxy"
+        for x in e["prerequisites"]["health_endpoints"]
+        if x["service"] == "postgres"
+    ]
     assert ends and all(x["port"] == 8008 and x["packages"] == ["patroni"] and "/primary" in x["check"] for x in ends)
 
 
@@ -107,8 +120,7 @@ def test_prerequisites_name_certificates_socket_folder_sysctl_and_vrrp(multirack
         groups = [g for g in dep.vrrp_groups if node in g.priorities and g.manager == "keepalived"]
         assert len(rules) == len(groups)
         for r, g in zip(rules, sorted(groups, key=lambda g: (g.network, g.vrid))):
-            peers = {str(dep.architecture.node(p).interface_on(g.network).address)
-                     for p in g.priorities if p != node}
+            peers = {str(dep.architecture.node(p).interface_on(g.network).address) for p in g.priorities if p != node}
             assert set(r["sources"]) == peers and node not in r["sources"]
             assert r["interface"] == dep.architecture.node(node).interface_on(g.network).device
 
@@ -119,8 +131,9 @@ def test_inventory_groups_are_prefixed_and_every_file_carries_its_metadata(multi
     # One group per kind, plus the rolling waves (every host in exactly one).
     waves = {g: v for g, v in groups.items() if g.startswith("hamodel_wave_")}
     assert sorted(h for v in waves.values() for h in v["hosts"]) == sorted(inv["hosts"])
-    assert set(groups) - set(waves) == {f"hamodel_{k}" for k in {e["kind"] for e in json.loads(
-        multirack["manifest.json"])["files"].values()}}
+    assert set(groups) - set(waves) == {
+        f"hamodel_{k}" for k in {e["kind"] for e in json.loads(multirack["manifest.json"])["files"].values()}
+    }
     assert not set(inv["children"]) & {"haproxy", "keepalived", "sysctl", "galera"}
     assert inv["vars"]["hamodel_root"] == "{{ playbook_dir }}/.."
     for name, host in inv["hosts"].items():
@@ -181,8 +194,17 @@ def test_a_rotated_secret_changes_the_manifest_without_showing(tmp_path):
 
 def test_a_file_kind_without_a_table_row_is_a_named_error():
     dep = resolve(small_arch(), analyse=False)
-    f = NodeFile(node="n1", kind="mystery", path="nodes/n1/mystery.conf", dest="/etc/mystery.conf", services=(),
-                 vips=(), data=b"x\n", redacted=b"x\n", secret=False)
+    f = NodeFile(
+        node="n1",
+        kind="mystery",
+        path="nodes/n1/mystery.conf",
+        dest="/etc/mystery.conf",
+        services=(),
+        vips=(),
+        data=b"x\n",
+        redacted=b"x\n",
+        secret=False,
+    )
     with pytest.raises(ConfigError) as exc:
         render_manifest(dep, [f])
     assert "nodes/n1/mystery.conf" in str(exc.value) and "'mystery'" in str(exc.value) and "KINDS" in str(exc.value)
@@ -190,9 +212,18 @@ def test_a_file_kind_without_a_table_row_is_a_named_error():
 
 def test_references_of_a_file_become_prerequisites():
     dep = resolve(small_arch(), analyse=False)
-    f = NodeFile(node="n1", kind="haproxy", path="nodes/n1/haproxy/haproxy.cfg", dest="/etc/haproxy/haproxy.cfg",
-                 services=(), vips=(), data=b"global\n", redacted=b"global\n", secret=False,
-                 references=("/etc/ssl/private/extra.pem",))
+    f = NodeFile(
+        node="n1",
+        kind="haproxy",
+        path="nodes/n1/haproxy/haproxy.cfg",
+        dest="/etc/haproxy/haproxy.cfg",
+        services=(),
+        vips=(),
+        data=b"global\n",
+        redacted=b"global\n",
+        secret=False,
+        references=("/etc/ssl/private/extra.pem",),
+    )
     m = json.loads(render_manifest(dep, [f])["manifest.json"])
     need = m["files"]["nodes/n1/haproxy/haproxy.cfg"]["prerequisites"]
     assert [x["path"] for x in need["files"]] == ["/etc/ssl/private/extra.pem"]
@@ -214,6 +245,7 @@ def test_an_operators_playbook_in_an_older_tree_is_never_replaced(tmp_path):
     """Before manifest format 2 hamodel wrote no ansible/deploy.yml: a file
     there is the operator's, and a rebuild refuses to replace the tree."""
     from hamodel.generators.configs import build_configs
+
     from hamodel.output import OutputError, write_tree
 
     files = build_configs(resolve(small_arch(), analyse=False))
@@ -238,7 +270,16 @@ def test_an_operators_playbook_in_an_older_tree_is_never_replaced(tmp_path):
 def test_a_path_in_a_haproxy_comment_is_no_prerequisite():
     dep = resolve(small_arch(), analyse=False)
     data = b"# api: see crt /etc/passwd\nglobal\n    stats socket /run/hp/admin.sock mode 660\n"
-    f = NodeFile(node="n1", kind="haproxy", path="nodes/n1/haproxy/haproxy.cfg", dest="/etc/haproxy/haproxy.cfg",
-                 services=(), vips=(), data=data, redacted=data, secret=False)
+    f = NodeFile(
+        node="n1",
+        kind="haproxy",
+        path="nodes/n1/haproxy/haproxy.cfg",
+        dest="/etc/haproxy/haproxy.cfg",
+        services=(),
+        vips=(),
+        data=data,
+        redacted=data,
+        secret=False,
+    )
     need = json.loads(render_manifest(dep, [f])["manifest.json"])["files"][f.path]["prerequisites"]
     assert need["files"] == [] and [d["path"] for d in need["directories"]] == ["/run/hp"]

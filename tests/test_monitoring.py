@@ -7,14 +7,13 @@ import subprocess
 
 import pytest
 import yaml
-
 from hamodel.generators.configs import build_configs
 from hamodel.generators.monitoring import alerts, render, unmonitored
+
 from hamodel.model import Architecture, Network, Node, Service
 from hamodel.pipeline import resolve
 from hamodel.strategies import ActivePassive
 from hamodel.validate import promtool_checks
-
 from tests.test_configs import MODELS, reference, small_arch
 
 promtool = pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool (Debian prometheus) not installed")
@@ -52,18 +51,31 @@ def test_every_alert_has_finding_service_severity_runbook_and_two_tests():
         for rule in yaml.safe_load(data)["groups"][0]["rules"]:
             names.add(rule["alert"])
             assert rule["labels"]["finding"] in ids, rule
-            assert rule["labels"]["service"] and rule["labels"]["severity"] in ("info", "low", "medium", "high",
-                                                                                "critical")
+            assert rule["labels"]["service"] and rule["labels"]["severity"] in (
+                "info",
+                "low",
+                "medium",
+                "high",
+                "critical",
+            )
             assert rule["annotations"]["runbook_url"]
             test = yaml.safe_load(files[rel.replace("rules/", "tests/").replace(".yml", ".test.yml")])
             mine = [t for t in test["tests"] if t["alert_rule_test"][0]["alertname"] == rule["alert"]]
             assert any(t["alert_rule_test"][0]["exp_alerts"] for t in mine)
             assert any(not t["alert_rule_test"][0]["exp_alerts"] for t in mine)
     # the failure modes the issue lists, for this model
-    for name in ("HamodelVrrpNoMasterHaproxy", "HamodelVrrpSplitBrainHaproxy", "HamodelGaleraNoPrimaryGalera",
-                 "HamodelGaleraNonPrimaryGalera", "HamodelGaleraClusterSizeLowGalera", "HamodelNodeDown",
-                 "HamodelRedundancyDegradedGalera", "HamodelFrontDownKeystone", "HamodelRedisNoMasterRedis",
-                 "HamodelRedisTwoMastersRedis"):
+    for name in (
+        "HamodelVrrpNoMasterHaproxy",
+        "HamodelVrrpSplitBrainHaproxy",
+        "HamodelGaleraNoPrimaryGalera",
+        "HamodelGaleraNonPrimaryGalera",
+        "HamodelGaleraClusterSizeLowGalera",
+        "HamodelNodeDown",
+        "HamodelRedundancyDegradedGalera",
+        "HamodelFrontDownKeystone",
+        "HamodelRedisNoMasterRedis",
+        "HamodelRedisTwoMastersRedis",
+    ):
         assert name in names
     # the Galera full-stop alert links the Galera full-stop runbook
     rules = yaml.safe_load(files["monitoring/rules/galera.yml"])["groups"][0]["rules"]
@@ -79,16 +91,21 @@ def test_deterministic():
 def test_no_target_no_monitoring_files():
     """A model without VIPs or clusters and with nothing placed builds no empty monitoring files."""
     lan = Network("lan", subnet="10.0.0.0/24")
-    arch = Architecture("empty", nodes=[Node("n1", roles={"x"}, addresses={lan: "10.0.0.1"})], networks=[lan],
-                        services=[])
+    arch = Architecture(
+        "empty", nodes=[Node("n1", roles={"x"}, addresses={lan: "10.0.0.1"})], networks=[lan], services=[]
+    )
     files = build_configs(resolve(arch, analyse=False))
     assert not [p for p in files if p.startswith("monitoring/") or "/prometheus/" in p]
 
 
 def test_service_without_metrics_source_is_listed():
     lan = Network("lan", subnet="10.0.0.0/24")
-    arch = Architecture("ap", nodes=[Node(f"n{i}", roles={"x"}, addresses={lan: f"10.0.0.{i}"}) for i in (1, 2)],
-                        networks=[lan], services=[Service("worker", on="x", replicas=1, strategy=ActivePassive())])
+    arch = Architecture(
+        "ap",
+        nodes=[Node(f"n{i}", roles={"x"}, addresses={lan: f"10.0.0.{i}"}) for i in (1, 2)],
+        networks=[lan],
+        services=[Service("worker", on="x", replicas=1, strategy=ActivePassive())],
+    )
     dep = resolve(arch)
     assert unmonitored(dep) == ["worker"]
     # the analysis says so, from the same table (hamodel.metrics)
@@ -135,8 +152,8 @@ def test_manifest_lists_exporters_ports_and_central_files():
 def test_docs_runbooks_page_and_limitations_say_what_mitigates_them():
     import docutils.core
     import docutils.utils
-
     from hamodel.generators.docs import generate
+
     from hamodel.runbooks import runbooks
 
     dep = reference("openstack_keepalived")
@@ -146,14 +163,18 @@ def test_docs_runbooks_page_and_limitations_say_what_mitigates_them():
     assert "galera-graceful-full-stop" in ids and "haproxy-split-brain-after-heal" in ids
     assert all(f'<span id="{i}"></span>' in page for i in ids)
     # this model's nodes and Debian's paths, in order: read grastate, bootstrap, start the others
-    g = page[page.index("galera\\: every member stopped gracefully"):]
-    assert g.index("cat /var/lib/mysql/grastate.dat") < g.index("galera_new_cluster") < g.index("systemctl start mariadb")
+    g = page[page.index("galera\\: every member stopped gracefully") :]
+    assert (
+        g.index("cat /var/lib/mysql/grastate.dat") < g.index("galera_new_cluster") < g.index("systemctl start mariadb")
+    )
     assert "On ``ctl-3``" in g
     index = files["k/index.rst"].decode()
     assert '"galera\\: every member stopped gracefully" (``runbooks.html#galera-graceful-full-stop``)' in index
     assert index.count(":Mitigated by:") >= 5
-    out = docutils.core.publish_doctree(page.replace(":doc:`index`", "index"), settings_overrides={
-        "report_level": docutils.utils.Reporter.WARNING_LEVEL, "halt_level": 2})
+    out = docutils.core.publish_doctree(
+        page.replace(":doc:`index`", "index"),
+        settings_overrides={"report_level": docutils.utils.Reporter.WARNING_LEVEL, "halt_level": 2},
+    )
     assert out.children
 
 

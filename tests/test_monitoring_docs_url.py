@@ -8,20 +8,24 @@ import shutil
 
 import pytest
 import yaml
+from hamodel.generators.monitoring import render
 
 from hamodel.errors import ModelError
-from hamodel.generators.monitoring import render
 from hamodel.pipeline import resolve
 from hamodel.validate import promtool_checks
-
 from tests.test_configs import reference
 
 BASE = "https://docs.example.org/sites/openstack"
 
 
 def _urls(files) -> list[str]:
-    return [r["annotations"]["runbook_url"] for rel, data in sorted(files.items()) if rel.startswith("monitoring/rules/")
-            for r in yaml.safe_load(data)["groups"][0]["rules"] if "runbook_url" in r.get("annotations", {})]
+    return [
+        r["annotations"]["runbook_url"]
+        for rel, data in sorted(files.items())
+        if rel.startswith("monitoring/rules/")
+        for r in yaml.safe_load(data)["groups"][0]["rules"]
+        if "runbook_url" in r.get("annotations", {})
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +39,7 @@ def test_runbook_urls_are_absolute_under_docs_url(both):
     plain, absolute = both
     rel, ab = _urls(plain), _urls(absolute)
     assert rel and all(not u.startswith("http") for u in rel)
-    assert ab == [f"{BASE}/{u}" for u in rel]       # one slash, whatever the model's URL ends with
+    assert ab == [f"{BASE}/{u}" for u in rel]  # one slash, whatever the model's URL ends with
     assert f"{BASE}/runbooks.html#galera-graceful-full-stop" in ab
 
 
@@ -45,7 +49,7 @@ def test_promtool_accepts_absolute_urls(both):
     assert results and all(r.ok for r in results), [(r.command, r.output) for r in results if not r.ok]
 
 
-@pytest.mark.parametrize("bad", ["docs.example.org/x", "ftp://x/y", "https://x/a b", "https://x/\"><script>"])
+@pytest.mark.parametrize("bad", ["docs.example.org/x", "ftp://x/y", "https://x/a b", 'https://x/"><script>'])
 def test_a_bad_docs_url_is_refused_naming_the_field(bad):
     arch = reference("openstack_keepalived").architecture
     with pytest.raises(ModelError) as e:

@@ -7,18 +7,20 @@ import pytest
 from hamodel.drill.galera.lab import available as galera_available
 from hamodel.drill.galera.monitoring import available as prometheus_available
 from hamodel.loader import load
-
 from tests.test_configs import ROOT
 
 
 @pytest.mark.netns
 @pytest.mark.slow
-@pytest.mark.skipif(galera_available() is not None or prometheus_available() is not None,
-                    reason=f"lab unavailable: {galera_available() or prometheus_available()}")
+@pytest.mark.skipif(
+    galera_available() is not None or prometheus_available() is not None,
+    reason=f"lab unavailable: {galera_available() or prometheus_available()}",
+)
 def test_alerts_fire_as_predicted_and_resolve():
+    from hamodel.generators.configs import build_configs
+
     from hamodel.drill.galera.lab import open_lab
     from hamodel.drill.galera.monitoring import drill
-    from hamodel.generators.configs import build_configs
 
     arch = load(ROOT / "models" / "openstack_keepalived.py")
     gl = open_lab(arch)

@@ -21,23 +21,36 @@ import subprocess
 import xml.etree.ElementTree as ET
 
 import pytest
+from hamodel.generators.configs import ConfigError, build_configs
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
-
-from hamodel import (Architecture, FenceDevice, ModelError, Network, Node, PacemakerCluster, SecretRef, Service,
-                     VirtualIP)
-from hamodel.analysis.placement import Unplaceable
-from hamodel.errors import HamodelError
-from hamodel.generators.configs import ConfigError, build_configs
-from hamodel.pipeline import resolve
-from hamodel.strategies import ActivePassive, AppCluster, BehindVip, Coordinated, PacemakerVip
-from hamodel.validate import cib_check, corosync_check, node_interfaces, pcs_replay_check, validate_files
 from test_configs import reference
 
+from hamodel import (
+    Architecture,
+    FenceDevice,
+    ModelError,
+    Network,
+    Node,
+    PacemakerCluster,
+    SecretRef,
+    Service,
+    VirtualIP,
+)
+from hamodel.analysis.placement import Unplaceable
+from hamodel.errors import HamodelError
+from hamodel.pipeline import resolve
+from hamodel.strategies import ActivePassive, AppCluster, BehindVip, Coordinated, PacemakerVip
+from hamodel.validate import cib_check, corosync_check, pcs_replay_check, validate_files
+
 TOOLS = ("crm_verify", "corosync", "cibadmin", "pcs", "ip")
-pytestmark = [pytest.mark.netns, pytest.mark.skipif(
-    os.geteuid() != 0 or not all(shutil.which(t) for t in TOOLS),
-    reason="needs root, ip netns, pacemaker-cli-utils, corosync and pcs")]
+pytestmark = [
+    pytest.mark.netns,
+    pytest.mark.skipif(
+        os.geteuid() != 0 or not all(shutil.which(t) for t in TOOLS),
+        reason="needs root, ip netns, pacemaker-cli-utils, corosync and pcs",
+    ),
+]
 
 PASSWORD = "Fence-pw.4711"
 ENV = {"T_FENCE_PW": PASSWORD}
@@ -63,8 +76,16 @@ def _assert_valid(results) -> None:
     assert not bad, "\n".join(bad)
 
 
-def cluster(n: int = 3, *, qdevice: bool = False, two_node: bool = False, fencing: bool = True,
-            fence: list | None = None, services: list | None = None, **pm) -> Architecture:
+def cluster(
+    n: int = 3,
+    *,
+    qdevice: bool = False,
+    two_node: bool = False,
+    fencing: bool = True,
+    fence: list | None = None,
+    services: list | None = None,
+    **pm,
+) -> Architecture:
     """n cluster nodes on one LAN, a Pacemaker VIP held by HAProxy, a Galera
     cluster and an A/P service; optionally a qnetd node."""
     lan = Network("lan", subnet="10.0.0.0/24")
@@ -73,20 +94,43 @@ def cluster(n: int = 3, *, qdevice: bool = False, two_node: bool = False, fencin
     if qdevice:
         nodes.append(Node("qnetd", roles={"arbiter"}, addresses={lan: "10.0.0.99"}))
     if fence is None and fencing:
-        fence = [FenceDevice("bmc", agent="fence_ipmilan",
-                             params={"username": "admin", "password": SecretRef(env="T_FENCE_PW"), "lanplus": 1},
-                             per_node={f"n{i}": {"ip": f"10.9.0.{i}"} for i in range(1, n + 1)})]
+        fence = [
+            FenceDevice(
+                "bmc",
+                agent="fence_ipmilan",
+                params={"username": "admin", "password": SecretRef(env="T_FENCE_PW"), "lanplus": 1},
+                per_node={f"n{i}": {"ip": f"10.9.0.{i}"} for i in range(1, n + 1)},
+            )
+        ]
     if services is None:
         services = [
             Service("haproxy", on="ctl", ports=[9300], strategy=PacemakerVip(vip), supervisor="pacemaker"),
-            Service("galera", process="mariadb", on="ctl", ports=[4567],
-                    strategy=AppCluster(manager="pacemaker", access=BehindVip(vip, port=3306, single_writer=True))),
-            Service("worker", on="ctl", replicas="all", depends_on=["galera"],
-                    strategy=ActivePassive(manager="pacemaker")),
+            Service(
+                "galera",
+                process="mariadb",
+                on="ctl",
+                ports=[4567],
+                strategy=AppCluster(manager="pacemaker", access=BehindVip(vip, port=3306, single_writer=True)),
+            ),
+            Service(
+                "worker", on="ctl", replicas="all", depends_on=["galera"], strategy=ActivePassive(manager="pacemaker")
+            ),
         ]
-    return Architecture("pcmk-test", networks=[lan], vips=[vip], nodes=nodes, services=services,
-                        pacemaker=PacemakerCluster(on=["ctl"], fencing=fencing, fence=fence or [],
-                                                   two_node=two_node, qdevice="qnetd" if qdevice else None, **pm))
+    return Architecture(
+        "pcmk-test",
+        networks=[lan],
+        vips=[vip],
+        nodes=nodes,
+        services=services,
+        pacemaker=PacemakerCluster(
+            on=["ctl"],
+            fencing=fencing,
+            fence=fence or [],
+            two_node=two_node,
+            qdevice="qnetd" if qdevice else None,
+            **pm,
+        ),
+    )
 
 
 def build(arch: Architecture, env=ENV):
@@ -98,8 +142,11 @@ def cib_of(files) -> ET.Element:
 
 
 def params(prim: ET.Element) -> dict[str, str]:
-    return {nv.get("name"): nv.get("value") for nv in prim.iter("nvpair")
-            if nv.get("id", "").startswith(f"{prim.get('id')}-instance_attributes")}
+    return {
+        nv.get("name"): nv.get("value")
+        for nv in prim.iter("nvpair")
+        if nv.get("id", "").startswith(f"{prim.get('id')}-instance_attributes")
+    }
 
 
 # -- the reference Pacemaker model -------------------------------------------------------
@@ -112,8 +159,13 @@ def ref_files():
 
 def test_reference_layout(ref_files):
     paths = [p for p in ref_files if "corosync" in p or p.startswith("pacemaker/")]
-    assert sorted(paths) == ["nodes/ctl-1/corosync/corosync.conf", "nodes/ctl-2/corosync/corosync.conf",
-                             "nodes/ctl-3/corosync/corosync.conf", "pacemaker/cib.xml", "pacemaker/pcs-setup.sh"]
+    assert sorted(paths) == [
+        "nodes/ctl-1/corosync/corosync.conf",
+        "nodes/ctl-2/corosync/corosync.conf",
+        "nodes/ctl-3/corosync/corosync.conf",
+        "pacemaker/cib.xml",
+        "pacemaker/pcs-setup.sh",
+    ]
     # the fence password makes both cluster files secret (mode 0600), corosync.conf is not
     assert ref_files.secret >= {"pacemaker/cib.xml", "pacemaker/pcs-setup.sh"}
     assert not any("corosync" in p for p in ref_files.secret)
@@ -127,6 +179,7 @@ def test_reference_layout(ref_files):
     assert "keyfile: /etc/corosync/authkey" in ref_files["nodes/ctl-2/corosync/corosync.conf"].decode()
     # A patch of hamodel's sections (test_cib_push.py), never cib-push --config (it erases node state).
     from hamodel.generators.pacemaker.push import CIB_PUSH
+
     assert cib["on_change"]["command"] == ["python3", "-c", CIB_PUSH, "/etc/hamodel/pacemaker/cib.xml"]
     assert "pacemaker/cib.xml" in ref_files["ansible/inventory.yml"].decode()
 
@@ -144,8 +197,10 @@ def test_reference_cib_holds_the_model(ref_files):
     galera = clones["galera-clone"]
     meta = {nv.get("name"): nv.get("value") for nv in galera.find("meta_attributes")}
     assert meta["promotable"] == "true" and meta["promoted-max"] == "3"
-    assert params(galera.find("primitive")) == {"wsrep_cluster_address": "gcomm://ctl-1,ctl-2,ctl-3",
-                                                "enable_creation": "true"}
+    assert params(galera.find("primitive")) == {
+        "wsrep_cluster_address": "gcomm://ctl-1,ctl-2,ctl-3",
+        "enable_creation": "true",
+    }
     promote = galera.find(".//op[@name='promote']")
     assert promote.get("on-fail") == "block"  # no automatic retry of a failed bootstrap
     for clone, params_ in (("redis-clone", {"wait_last_known_master": "true"}), ("rabbitmq-clone", {})):
@@ -155,17 +210,27 @@ def test_reference_cib_holds_the_model(ref_files):
     assert clones["rabbitmq-clone"].find("primitive").get("type") == "rabbitmq-cluster"
     assert clones["redis-clone"].find("primitive").get("type") == "redis"
     # cinder-volume: one instance, not cloned
-    assert "cinder-volume" in prims and not any(c.find("primitive").get("id") == "cinder-volume" for c in clones.values())
+    assert "cinder-volume" in prims and not any(
+        c.find("primitive").get("id") == "cinder-volume" for c in clones.values()
+    )
     cons = root.find("configuration/constraints")
     coloc = {(c.get("rsc"), c.get("with-rsc")) for c in cons.iter("rsc_colocation")}
     assert ("ip-controller-vip", "haproxy-clone") in coloc
     orders = {(o.get("first"), o.get("first-action"), o.get("then")) for o in cons.iter("rsc_order")}
-    assert {("galera-clone", "promote", "cinder-volume"), ("rabbitmq-clone", "start", "cinder-volume"),
-            ("ip-controller-vip", "start", "haproxy-clone")} <= orders
+    assert {
+        ("galera-clone", "promote", "cinder-volume"),
+        ("rabbitmq-clone", "start", "cinder-volume"),
+        ("ip-controller-vip", "start", "haproxy-clone"),
+    } <= orders
     fences = {i: p for i, p in prims.items() if p.get("class") == "stonith"}
     assert sorted(fences) == ["fence-ipmi-ctl-1", "fence-ipmi-ctl-2", "fence-ipmi-ctl-3"]
-    assert params(fences["fence-ipmi-ctl-2"]) == {"ip": "10.0.100.222", "username": "hacluster-fence", "lanplus": "1",
-                                                 "password": PASSWORD, "pcmk_host_list": "ctl-2"}
+    assert params(fences["fence-ipmi-ctl-2"]) == {
+        "ip": "10.0.100.222",
+        "username": "hacluster-fence",
+        "lanplus": "1",
+        "password": PASSWORD,
+        "pcmk_host_list": "ctl-2",
+    }
     avoid = {(c.get("rsc"), c.get("node"), c.get("score")) for c in cons.iter("rsc_location")}
     assert ("fence-ipmi-ctl-2", "ctl-2", "-INFINITY") in avoid
 
@@ -174,8 +239,12 @@ def test_reference_passes_crm_verify_and_corosync(ref_files):
     dep = reference("openstack_pacemaker")
     results = validate_files(dep.architecture, ref_files, replay=False)
     pcmk = [r for r in results if "corosync" in r.path or r.path.startswith("pacemaker/")]
-    assert sorted(r.path for r in pcmk) == ["nodes/ctl-1/corosync/corosync.conf", "nodes/ctl-2/corosync/corosync.conf",
-                                            "nodes/ctl-3/corosync/corosync.conf", "pacemaker/cib.xml"]
+    assert sorted(r.path for r in pcmk) == [
+        "nodes/ctl-1/corosync/corosync.conf",
+        "nodes/ctl-2/corosync/corosync.conf",
+        "nodes/ctl-3/corosync/corosync.conf",
+        "pacemaker/cib.xml",
+    ]
     _assert_valid(pcmk)
     conf = ref_files["nodes/ctl-1/corosync/corosync.conf"].decode()
     assert "ring0_addr: 192.168.1.221" in conf and "two_node" not in conf and "wait_for_all: 1" in conf
@@ -244,15 +313,27 @@ def _no_galera() -> list[Service]:
     """Two nodes cannot hold a majority-quorum Galera: the VIP, HAProxy and an A/P service."""
     lan = Network("lan", subnet="10.0.0.0/24")
     vip = VirtualIP("vip", "10.0.0.100", network=lan)
-    return [Service("haproxy", on="ctl", ports=[9300], strategy=PacemakerVip(vip), supervisor="pacemaker"),
-            Service("worker", on="ctl", depends_on=["haproxy"], strategy=ActivePassive(manager="pacemaker"))]
+    return [
+        Service("haproxy", on="ctl", ports=[9300], strategy=PacemakerVip(vip), supervisor="pacemaker"),
+        Service("worker", on="ctl", depends_on=["haproxy"], strategy=ActivePassive(manager="pacemaker")),
+    ]
 
 
 def test_two_node_variant():
-    arch = cluster(2, two_node=True, services=_no_galera(),
-                   fence=[FenceDevice("bmc", agent="fence_ipmilan", delay_base_s=10,
-                                      params={"username": "admin", "password": SecretRef(env="T_FENCE_PW")},
-                                      per_node={"n1": {"ip": "10.9.0.1"}, "n2": {"ip": "10.9.0.2"}})])
+    arch = cluster(
+        2,
+        two_node=True,
+        services=_no_galera(),
+        fence=[
+            FenceDevice(
+                "bmc",
+                agent="fence_ipmilan",
+                delay_base_s=10,
+                params={"username": "admin", "password": SecretRef(env="T_FENCE_PW")},
+                per_node={"n1": {"ip": "10.9.0.1"}, "n2": {"ip": "10.9.0.2"}},
+            )
+        ],
+    )
     files = build(arch)
     conf = files["nodes/n1/corosync/corosync.conf"].decode()
     assert "two_node: 1" in conf and "wait_for_all: 1" in conf and "device {" not in conf
@@ -275,9 +356,13 @@ def test_two_rings_on_two_networks():
     lan = Network("lan", subnet="10.0.0.0/24")
     ring = Network("ring", subnet="10.1.0.0/24")
     nodes = [Node(f"n{i}", roles={"ctl"}, addresses={lan: f"10.0.0.1{i}", ring: f"10.1.0.1{i}"}) for i in (1, 2, 3)]
-    arch = Architecture("rings", networks=[lan, ring], nodes=nodes,
-                        services=[Service("api", on="ctl", strategy=Coordinated(), supervisor="pacemaker")],
-                        pacemaker=PacemakerCluster(on="ctl", fencing=False, rings=["ring", "lan"]))
+    arch = Architecture(
+        "rings",
+        networks=[lan, ring],
+        nodes=nodes,
+        services=[Service("api", on="ctl", strategy=Coordinated(), supervisor="pacemaker")],
+        pacemaker=PacemakerCluster(on="ctl", fencing=False, rings=["ring", "lan"]),
+    )
     files = build(arch)
     conf = files["nodes/n3/corosync/corosync.conf"].decode()
     assert "ring0_addr: 10.1.0.13" in conf and "ring1_addr: 10.0.0.13" in conf and "linknumber: 1" in conf
@@ -292,12 +377,18 @@ def _three_networks(**pm) -> Architecture:
     lan = Network("lan", subnet="10.0.0.0/24")
     sto = Network("storage", subnet="10.1.0.0/24")
     pvip = VirtualIP("pvip", "192.0.2.100", network=pub, exposure="public")
-    nodes = [Node(f"n{i}", roles={"ctl"}, addresses={pub: f"192.0.2.1{i}", lan: f"10.0.0.1{i}", sto: f"10.1.0.1{i}"})
-             for i in (1, 2, 3)]
-    return Architecture("links", networks=[pub, lan, sto], vips=[pvip], nodes=nodes,
-                        services=[Service("haproxy", on="ctl", ports=[9300], strategy=PacemakerVip(pvip),
-                                          supervisor="pacemaker")],
-                        pacemaker=PacemakerCluster(on="ctl", fencing=False, **pm))
+    nodes = [
+        Node(f"n{i}", roles={"ctl"}, addresses={pub: f"192.0.2.1{i}", lan: f"10.0.0.1{i}", sto: f"10.1.0.1{i}"})
+        for i in (1, 2, 3)
+    ]
+    return Architecture(
+        "links",
+        networks=[pub, lan, sto],
+        vips=[pvip],
+        nodes=nodes,
+        services=[Service("haproxy", on="ctl", ports=[9300], strategy=PacemakerVip(pvip), supervisor="pacemaker")],
+        pacemaker=PacemakerCluster(on="ctl", fencing=False, **pm),
+    )
 
 
 def test_two_knet_links_by_default_on_two_cluster_networks():
@@ -308,8 +399,10 @@ def test_two_knet_links_by_default_on_two_cluster_networks():
     files = build(arch)
     for i in (1, 2, 3):
         conf = files[f"nodes/n{i}/corosync/corosync.conf"].decode()
-        assert [x.strip() for x in conf.splitlines() if "_addr:" in x][2 * (i - 1):2 * i] == [
-            f"ring0_addr: 10.0.0.1{i}", f"ring1_addr: 10.1.0.1{i}"], conf
+        assert [x.strip() for x in conf.splitlines() if "_addr:" in x][2 * (i - 1) : 2 * i] == [
+            f"ring0_addr: 10.0.0.1{i}",
+            f"ring1_addr: 10.1.0.1{i}",
+        ], conf
         assert "linknumber: 1" in conf and "192.0.2." not in conf.split("nodelist")[1]
     _assert_valid(validate_files(arch, files, replay=False))
     one = build(_three_networks(transport="udpu"))["nodes/n1/corosync/corosync.conf"].decode()
@@ -326,13 +419,20 @@ def test_fencing_without_a_device_is_refused_at_build():
     assert str(exc.value).startswith("pacemaker.fence: fencing=True but no fence device")
 
 
-@pytest.mark.parametrize("change, where", [
-    (lambda: [FenceDevice("bmc", agent="fence_ipmilan", per_node={"n1": {}, "n2": {}, "n9": {}})],
-     "pacemaker.fence[bmc].per_node"),
-    (lambda: [FenceDevice("bmc", agent="fence_ipmilan", per_node={"n1": {}, "n2": {}})], "pacemaker.fence"),
-    (lambda: [FenceDevice("pdu", agent="fence_apc", targets=["n1", "n2", "n3"], host_map={"n1": 1, "n2": 2})],
-     "pacemaker.fence[pdu].host_map"),
-])
+@pytest.mark.parametrize(
+    "change, where",
+    [
+        (
+            lambda: [FenceDevice("bmc", agent="fence_ipmilan", per_node={"n1": {}, "n2": {}, "n9": {}})],
+            "pacemaker.fence[bmc].per_node",
+        ),
+        (lambda: [FenceDevice("bmc", agent="fence_ipmilan", per_node={"n1": {}, "n2": {}})], "pacemaker.fence"),
+        (
+            lambda: [FenceDevice("pdu", agent="fence_apc", targets=["n1", "n2", "n3"], host_map={"n1": 1, "n2": 2})],
+            "pacemaker.fence[pdu].host_map",
+        ),
+    ],
+)
 def test_bad_fence_devices_are_named(change, where):
     with pytest.raises(ModelError) as exc:
         cluster(3, fence=change())
@@ -371,8 +471,14 @@ def pacemaker_models(draw):
     nodes = [Node(f"c{i}", roles={"ctl"}, addresses={lan: f"10.0.0.{10 + i}"}) for i in range(1, n + 1)]
     if mode == "qdevice":
         nodes.append(Node("q", roles={"arb"}, addresses={lan: "10.0.0.99"}))
-    kinds = draw(st.lists(st.sampled_from(["vip", "galera", "rabbitmq", "redis", "other_cluster", "ap", "supervised"]),
-                          min_size=1, max_size=5, unique=True))
+    kinds = draw(
+        st.lists(
+            st.sampled_from(["vip", "galera", "rabbitmq", "redis", "other_cluster", "ap", "supervised"]),
+            min_size=1,
+            max_size=5,
+            unique=True,
+        )
+    )
     services = []
     for i, k in enumerate(kinds):
         deps = [s.name for s in services if draw(st.booleans())]
@@ -380,31 +486,55 @@ def pacemaker_models(draw):
             services.append(Service("lb", on="ctl", strategy=PacemakerVip(vip), depends_on=deps))
         elif k in ("galera", "rabbitmq", "redis", "other_cluster"):
             process = {"galera": "mariadb", "other_cluster": "etcd"}.get(k, k)
-            services.append(Service(k.replace("_", "-"), process=process, on="ctl", ports=[2000 + i],
-                                    replicas=draw(st.sampled_from(["all", 1, 2])),
-                                    # quorum 1: two nodes hold it too (the analysis' concern, not the CIB's)
-                                    strategy=AppCluster(manager="pacemaker", quorum=1), depends_on=deps))
+            services.append(
+                Service(
+                    k.replace("_", "-"),
+                    process=process,
+                    on="ctl",
+                    ports=[2000 + i],
+                    replicas=draw(st.sampled_from(["all", 1, 2])),
+                    # quorum 1: two nodes hold it too (the analysis' concern, not the CIB's)
+                    strategy=AppCluster(manager="pacemaker", quorum=1),
+                    depends_on=deps,
+                )
+            )
         elif k == "ap":
             services.append(Service("ap", on="ctl", strategy=ActivePassive(manager="pacemaker"), depends_on=deps))
         else:
-            services.append(Service("agent", on="ctl", strategy=Coordinated(), supervisor="pacemaker",
-                                    depends_on=deps))
+            services.append(Service("agent", on="ctl", strategy=Coordinated(), supervisor="pacemaker", depends_on=deps))
     fencing = draw(st.booleans())
     fence = []
     if fencing and draw(st.integers(0, 4)):  # now and then fencing=True with no device: refused at build
         if draw(st.booleans()):
-            fence = [FenceDevice("bmc", agent="fence_ipmilan", delay_base_s=draw(st.sampled_from([0, 5])),
-                                 params={"username": "admin", "password": SecretRef(env="T_FENCE_PW")},
-                                 per_node={f"c{i}": {"ip": f"10.9.0.{i}"} for i in range(1, n + 1)})]
+            fence = [
+                FenceDevice(
+                    "bmc",
+                    agent="fence_ipmilan",
+                    delay_base_s=draw(st.sampled_from([0, 5])),
+                    params={"username": "admin", "password": SecretRef(env="T_FENCE_PW")},
+                    per_node={f"c{i}": {"ip": f"10.9.0.{i}"} for i in range(1, n + 1)},
+                )
+            ]
         else:
-            fence = [FenceDevice("pdu", agent="fence_apc", params={"ip": "10.9.0.200", "username": "apc",
-                                                                   "password": SecretRef(env="T_FENCE_PW")},
-                                 host_map={f"c{i}": i for i in range(1, n + 1)} if draw(st.booleans()) else {})]
-    pm = PacemakerCluster(on="ctl", fencing=fencing, fence=fence, two_node=mode == "two_node",
-                          qdevice="q" if mode == "qdevice" else None,
-                          wait_for_all=draw(st.booleans()), transport=draw(st.sampled_from(["knet", "udpu", "udp"])),
-                          token_ms=draw(st.sampled_from([1000, 3000, 10000])),
-                          quorum=draw(st.sampled_from(["majority", 1, 2])) if mode == "plain" else "majority")
+            fence = [
+                FenceDevice(
+                    "pdu",
+                    agent="fence_apc",
+                    params={"ip": "10.9.0.200", "username": "apc", "password": SecretRef(env="T_FENCE_PW")},
+                    host_map={f"c{i}": i for i in range(1, n + 1)} if draw(st.booleans()) else {},
+                )
+            ]
+    pm = PacemakerCluster(
+        on="ctl",
+        fencing=fencing,
+        fence=fence,
+        two_node=mode == "two_node",
+        qdevice="q" if mode == "qdevice" else None,
+        wait_for_all=draw(st.booleans()),
+        transport=draw(st.sampled_from(["knet", "udpu", "udp"])),
+        token_ms=draw(st.sampled_from([1000, 3000, 10000])),
+        quorum=draw(st.sampled_from(["majority", 1, 2])) if mode == "plain" else "majority",
+    )
     return Architecture("random-pcmk", networks=[lan], vips=[vip], nodes=nodes, services=services, pacemaker=pm)
 
 
@@ -422,14 +552,15 @@ def test_generated_pacemaker_models_are_accepted_or_refused_by_name(data):
         # refused: the message names the model object and field
         text = str(exc)
         event(f"refused: {text.split(':')[0]}")
-        assert text.startswith(("pacemaker", "services[", "vrrp_groups[", "nodes[", "random-pcmk", "Architecture")) \
-            or "pacemaker." in text, text
+        assert (
+            text.startswith(("pacemaker", "services[", "vrrp_groups[", "nodes[", "random-pcmk", "Architecture"))
+            or "pacemaker." in text
+        ), text
         return
     event("accepted by crm_verify and corosync -t")
     results = validate_files(arch, files, replay=False)
     _assert_valid(results)
-    assert sum(r.path.endswith("corosync.conf") for r in results) == len(
-        [n for n in arch.nodes if "ctl" in n.roles])
+    assert sum(r.path.endswith("corosync.conf") for r in results) == len([n for n in arch.nodes if "ctl" in n.roles])
     assert any(r.path == "pacemaker/cib.xml" for r in results)
     for path, data_ in files.items():
         if path not in files.secret:
@@ -442,12 +573,21 @@ def test_generated_pacemaker_models_are_accepted_or_refused_by_name(data):
 def _ids_arch(second: str) -> Architecture:
     """Nodes ``1``, ``n-1``, ``n3``; service ``w`` kept off ``n-1``, service ``second`` off ``1``."""
     lan = Network("lan", subnet="10.0.0.0/24")
-    nodes = [Node("1", roles={"r1"}, addresses={lan: "10.0.0.11"}), Node("n-1", roles={"r2"}, addresses={lan: "10.0.0.12"}),
-             Node("n3", roles={"r1", "r2"}, addresses={lan: "10.0.0.13"})]
-    return Architecture("ids", networks=[lan], nodes=nodes, services=[
-        Service("w", on="r1", replicas="all", strategy=ActivePassive(manager="pacemaker")),
-        Service(second, on="r2", replicas="all", strategy=ActivePassive(manager="pacemaker"))],
-        pacemaker=PacemakerCluster(on=["r1", "r2"], fencing=False))
+    nodes = [
+        Node("1", roles={"r1"}, addresses={lan: "10.0.0.11"}),
+        Node("n-1", roles={"r2"}, addresses={lan: "10.0.0.12"}),
+        Node("n3", roles={"r1", "r2"}, addresses={lan: "10.0.0.13"}),
+    ]
+    return Architecture(
+        "ids",
+        networks=[lan],
+        nodes=nodes,
+        services=[
+            Service("w", on="r1", replicas="all", strategy=ActivePassive(manager="pacemaker")),
+            Service(second, on="r2", replicas="all", strategy=ActivePassive(manager="pacemaker")),
+        ],
+        pacemaker=PacemakerCluster(on=["r1", "r2"], fencing=False),
+    )
 
 
 def test_names_with_dashes_give_distinct_constraint_ids():

@@ -16,8 +16,8 @@ By hand: ``hamodel drill models/openstack_pacemaker.py``.
 from __future__ import annotations
 
 import json
-import shutil
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -28,12 +28,12 @@ from pathlib import Path
 
 import pytest
 
-from hamodel.drill.pacemaker import fence
-from hamodel.drill.registry import CLUSTER_LABS
-from hamodel.drill.pacemaker.cluster import PacemakerClusterLab, default_compare
 from hamodel.drill.lab import list_namespaces
+from hamodel.drill.pacemaker import fence
+from hamodel.drill.pacemaker.cluster import PacemakerClusterLab, default_compare
 from hamodel.drill.pacemaker.cluster_plan import FENCE_AGENT, available, generated_files, lab_cib, plan
-from hamodel.drill.pacemaker.scenarios import split_check, overlap
+from hamodel.drill.pacemaker.scenarios import overlap, split_check
+from hamodel.drill.registry import CLUSTER_LABS
 from hamodel.loader import load
 from hamodel.pipeline import resolve
 
@@ -94,8 +94,10 @@ def test_lab_cib_substitutes_exactly_fencing_and_unrunnable_agents(lab_plan):
             assert p.get("type") == FENCE_AGENT
             params = {nv.get("name"): nv.get("value") for nv in p.iter("nvpair")}
             assert params["lab"] == "/run/hamodel-drill/hml-0-test"
-            assert params["pcmk_host_list"] == {nv.get("name"): nv.get("value") for nv in was.iter("nvpair")}[
-                "pcmk_host_list"]
+            assert (
+                params["pcmk_host_list"]
+                == {nv.get("name"): nv.get("value") for nv in was.iter("nvpair")}["pcmk_host_list"]
+            )
             assert "password" not in params  # the shipped secret never reaches the lab's CIB
         elif was.get("type") == "IPaddr2":
             assert _canon(p) == _canon(was)  # the real VIP agent, as shipped
@@ -114,13 +116,16 @@ def _canon(el: ET.Element) -> str:
     return ET.canonicalize(ET.tostring(el), strip_text=True)
 
 
-@pytest.mark.skipif(subprocess.run(["which", "crm_verify"], capture_output=True).returncode != 0,
-                    reason="crm_verify not installed (pacemaker-cli-utils)")
+@pytest.mark.skipif(
+    subprocess.run(["which", "crm_verify"], capture_output=True).returncode != 0,
+    reason="crm_verify not installed (pacemaker-cli-utils)",
+)
 def test_lab_cib_passes_crm_verify(lab_plan, tmp_path):
     conf_text, _, _ = lab_cib(lab_plan.cib, lab_plan, tmp_path)
     f = tmp_path / "cib.xml"
-    f.write_text('<cib validate-with="pacemaker-3.9" epoch="1" num_updates="0" admin_epoch="0">'
-                 f"{conf_text}<status/></cib>")
+    f.write_text(
+        f'<cib validate-with="pacemaker-3.9" epoch="1" num_updates="0" admin_epoch="0">{conf_text}<status/></cib>'
+    )
     r = subprocess.run(["crm_verify", "--xml-file", str(f)], capture_output=True, text=True)
     assert r.returncode == 0 and not r.stderr.strip() and not r.stdout.strip(), r.stderr + r.stdout
 
@@ -130,7 +135,11 @@ def test_lab_cib_passes_crm_verify(lab_plan, tmp_path):
 
 def test_fence_agent_reads_stdin_and_arguments():
     assert fence.parse([], "action=off\nport=ctl-2\nnodename=ctl-1\n") == {
-        "action": "off", "port": "ctl-2", "plug": "ctl-2", "nodename": "ctl-1"}
+        "action": "off",
+        "port": "ctl-2",
+        "plug": "ctl-2",
+        "nodename": "ctl-1",
+    }
     assert fence.parse(["-o", "status", "-n", "ctl-3", "--lab=/x"], "")["plug"] == "ctl-3"
     assert fence.parse(["--action=reboot", "--plug", "ctl-1"], "")["action"] == "reboot"
 
@@ -142,15 +151,24 @@ def test_fence_agent_metadata_and_errors(tmp_path):
     assert r.returncode == 0 and meta.get("name") == FENCE_AGENT
     assert {a.get("name") for a in meta.iter("action")} >= {"on", "off", "reboot", "status", "list", "monitor"}
     # Without a lab map, or for a node the map does not know: an error, never "done".
-    r = subprocess.run([sys.executable, str(script), "--lab", str(tmp_path)], input="action=off\nplug=ctl-1\n",
-                       capture_output=True, text=True)
+    r = subprocess.run(
+        [sys.executable, str(script), "--lab", str(tmp_path)],
+        input="action=off\nplug=ctl-1\n",
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 1 and "fence map" in r.stderr
     (tmp_path / "fence-map.json").write_text(json.dumps({"ctl-1": {"ns": "x", "devices": ["eth0"], "static": []}}))
-    r = subprocess.run([sys.executable, str(script), "--lab", str(tmp_path)], input="action=off\nplug=ctl-9\n",
-                       capture_output=True, text=True)
+    r = subprocess.run(
+        [sys.executable, str(script), "--lab", str(tmp_path)],
+        input="action=off\nplug=ctl-9\n",
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 1 and "no lab node 'ctl-9'" in r.stderr
-    r = subprocess.run([sys.executable, str(script), "--lab", str(tmp_path), "-o", "list"], capture_output=True,
-                       text=True)
+    r = subprocess.run(
+        [sys.executable, str(script), "--lab", str(tmp_path), "-o", "list"], capture_output=True, text=True
+    )
     assert r.returncode == 0 and r.stdout.split() == ["ctl-1,ctl-1"]
     assert not (tmp_path / "fence-log.jsonl").exists()
 
@@ -174,8 +192,13 @@ def test_fence_wrapper_answers_metadata_as_hacluster(arch, lab_plan):
         agent.write_bytes((pl.lab.root / "agents" / FENCE_AGENT).read_bytes())
         os.chmod(agent, 0o755)
         for argv, stdin in (([], "action=metadata\n"), (["-o", "metadata"], "")):
-            r = subprocess.run(["runuser", "-u", "hacluster", "--", str(agent), *argv], input=stdin,
-                               capture_output=True, text=True, timeout=20)
+            r = subprocess.run(
+                ["runuser", "-u", "hacluster", "--", str(agent), *argv],
+                input=stdin,
+                capture_output=True,
+                text=True,
+                timeout=20,
+            )
             assert r.returncode == 0, r.stderr
             assert ET.fromstring(r.stdout).get("name") == FENCE_AGENT
     finally:
@@ -197,8 +220,9 @@ class _Watch:
 
 
 def test_overlap_measures_when_two_nodes_held_the_vip():
-    w = _Watch([(0.0, frozenset({"a"})), (1.0, frozenset({"a", "b"})), (1.5, frozenset({"b"})),
-                (2.0, frozenset({"b"}))])
+    w = _Watch(
+        [(0.0, frozenset({"a"})), (1.0, frozenset({"a", "b"})), (1.5, frozenset({"b"})), (2.0, frozenset({"b"}))]
+    )
     assert overlap(w, "vip", 0.0) == (0.5, 1.5)
     assert overlap(_Watch([(0.0, frozenset({"a"})), (1.0, frozenset())]), "vip", 0.0) == (0.0, None)
 
@@ -227,8 +251,11 @@ def test_registry_hands_pacemaker_deployments_to_the_cluster_lab(arch, built):
 
 # -- the real cluster --------------------------------------------------------------------------
 
-real = [pytest.mark.netns, pytest.mark.slow,
-        pytest.mark.skipif(os.geteuid() != 0, reason="needs root (network and mount namespaces)")]
+real = [
+    pytest.mark.netns,
+    pytest.mark.slow,
+    pytest.mark.skipif(os.geteuid() != 0, reason="needs root (network and mount namespaces)"),
+]
 
 
 @pytest.fixture(scope="module")
@@ -239,8 +266,13 @@ def drill(tmp_path_factory):
         pytest.fail(f"the Pacemaker drill cannot run as root here: {why}")
     out = tmp_path_factory.mktemp("pcmk")
     before = set(list_namespaces())
-    r = subprocess.run([sys.executable, "-m", "hamodel.cli", "drill", str(MODEL), "--json",
-                        "--rst-out", str(out / "drills.rst")], capture_output=True, text=True, timeout=900, cwd=ROOT)
+    r = subprocess.run(
+        [sys.executable, "-m", "hamodel.cli", "drill", str(MODEL), "--json", "--rst-out", str(out / "drills.rst")],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        cwd=ROOT,
+    )
     assert r.returncode in (0, 1), r.stderr[-3000:]
     report = json.loads(r.stdout)
     return report, r, out, before
@@ -323,8 +355,13 @@ def test_cleanup_removes_a_killed_drills_cluster():
     its corosync and Pacemaker daemons and its lab dir."""
     if available():
         pytest.fail(available())
-    p = subprocess.Popen([sys.executable, "-m", "hamodel.cli", "drill", str(MODEL), "--scenario", "node-crash"],
-                         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    p = subprocess.Popen(
+        [sys.executable, "-m", "hamodel.cli", "drill", str(MODEL), "--scenario", "node-crash"],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
     prefix = f"hml-{p.pid}-"
     daemons: list[int] = []
     try:
@@ -333,8 +370,11 @@ def test_cleanup_removes_a_killed_drills_cluster():
             for ns in list_namespaces():
                 if ns.startswith(prefix + "node-"):
                     pids = subprocess.run(["ip", "netns", "pids", ns], capture_output=True, text=True).stdout.split()
-                    names = {pid: Path(f"/proc/{pid}/comm").read_text().strip() for pid in pids
-                             if Path(f"/proc/{pid}/comm").exists()}
+                    names = {
+                        pid: Path(f"/proc/{pid}/comm").read_text().strip()
+                        for pid in pids
+                        if Path(f"/proc/{pid}/comm").exists()
+                    }
                     if "pacemakerd" in names.values():
                         daemons += [int(pid) for pid in names]
             time.sleep(0.5)
@@ -343,13 +383,21 @@ def test_cleanup_removes_a_killed_drills_cluster():
         os.killpg(p.pid, signal.SIGKILL)
         p.wait(timeout=10)
     assert [ns for ns in list_namespaces() if ns.startswith(prefix)]  # left behind by the kill
-    r = subprocess.run([sys.executable, "-m", "hamodel.cli", "drill", "--cleanup"], capture_output=True, text=True,
-                       timeout=120, cwd=ROOT)
+    r = subprocess.run(
+        [sys.executable, "-m", "hamodel.cli", "drill", "--cleanup"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
     assert r.returncode == 0, r.stderr
     assert not [ns for ns in list_namespaces() if ns.startswith(prefix)]
     time.sleep(0.5)
-    assert not [pid for pid in daemons if Path(f"/proc/{pid}").exists()
-                and Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0] != "Z"]
+    assert not [
+        pid
+        for pid in daemons
+        if Path(f"/proc/{pid}").exists() and Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0] != "Z"
+    ]
     assert not Path("/run/hamodel-drill", prefix.rstrip("-")).exists()
 
 
@@ -361,11 +409,13 @@ def test_model_document_links_the_drill_measured_on_it(tmp_path):
 
     app = SimpleNamespace(srcdir=str(tmp_path))
     assert _drill_pages(app, "models/openstack_pacemaker.py") == []
-    (tmp_path / "drills-pacemaker.rst").write_text("Reproduce it::\n\n    hamodel drill models/openstack_pacemaker.py "
-                                                   "--rst-out drills-pacemaker.rst\n")
+    (tmp_path / "drills-pacemaker.rst").write_text(
+        "Reproduce it::\n\n    hamodel drill models/openstack_pacemaker.py --rst-out drills-pacemaker.rst\n"
+    )
     (tmp_path / "drills.rst").write_text("::\n\n    hamodel drill models/openstack_keepalived.py --rst-out x\n")
     assert _drill_pages(app, "models/openstack_pacemaker.py") == [("drills-pacemaker", "Measured failover: Pacemaker")]
     assert _drill_pages(app, "models/openstack_keepalived.py") == [("drills", "Measured failover")]
     assert _drill_pages(app, "models/openstack") == []
     assert ":doc:`Measured failover: Pacemaker </drills-pacemaker>`" in _drill_section(
-        _drill_pages(app, "models/openstack_pacemaker.py"))
+        _drill_pages(app, "models/openstack_pacemaker.py")
+    )

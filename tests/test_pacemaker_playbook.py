@@ -24,12 +24,11 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-
 from test_ansible_deploy import ANSIBLE_PLAYBOOK, recap
 from test_hostile_injection import ansible_env, needs_ansible
 
-from hamodel.drill.pacemaker.lab import PacemakerLab
 from hamodel.drill.pacemaker.cluster_plan import available, generated_files, lab_cib, plan
+from hamodel.drill.pacemaker.lab import PacemakerLab
 from hamodel.loader import load
 from hamodel.output import write_tree
 
@@ -37,12 +36,11 @@ ROOT = Path(__file__).resolve().parents[1]
 MODEL = ROOT / "models" / "openstack_pacemaker.py"
 LOCK = ROOT / "tests" / "golden" / "openstack_pacemaker.lock.json"
 
-pytestmark = [pytest.mark.netns, pytest.mark.slow,
-              pytest.mark.skipif(available() is not None, reason=str(available()))]
+pytestmark = [pytest.mark.netns, pytest.mark.slow, pytest.mark.skipif(available() is not None, reason=str(available()))]
 
 # argv: NS NODE_DIR DEST, then the command. "lab-start" boots the node's stack; "is-active X"
 # checks it; "systemctl ... haproxy" is left to Pacemaker; anything else runs inside the node.
-NODE = r'''
+NODE = r"""
 import os, subprocess, sys, time
 ns, d, dest, argv = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
 def pid(name):
@@ -82,15 +80,14 @@ if not pid("corosync"):
     sys.exit("the cluster stack does not run on this node")
 argv = [dest + a if a.startswith("/etc/hamodel/") else a for a in argv]
 sys.exit(inside(argv).returncode)
-'''
+"""
 
 
 def _tool(d: Path, argv: list[str]) -> subprocess.CompletedProcess:
     if not (d / "corosync.pid").is_file():  # the deploy failed before the stack started: say so, do not hide it
         return subprocess.CompletedProcess(argv, 1, f"{d.name}: corosync never started\n", "")
     pid = (d / "corosync.pid").read_text()
-    return subprocess.run(["nsenter", "-t", pid, "-m", "-n", "--", *argv], capture_output=True, text=True,
-                          timeout=30)
+    return subprocess.run(["nsenter", "-t", pid, "-m", "-n", "--", *argv], capture_output=True, text=True, timeout=30)
 
 
 @needs_ansible
@@ -114,8 +111,12 @@ def test_the_playbook_forms_a_cluster_and_a_second_deploy_keeps_standby(tmp_path
             lab.plug(m.node, m.device, m.switch, f"{m.address}/{m.prefix}")
         pl.configuration, pl.substitutions, _ = lab_cib(p.cib, p, lab.root)
         pl._write_agent()
-        lab.write_file(lab.root / "fence-map.json", json.dumps(
-            {m.node: {"ns": lab.node_ns(m.node), "devices": [m.device], "static": m.static} for m in p.members}))
+        lab.write_file(
+            lab.root / "fence-map.json",
+            json.dumps(
+                {m.node: {"ns": lab.node_ns(m.node), "devices": [m.device], "static": m.static} for m in p.members}
+            ),
+        )
         hostvars = {}
         for m in p.members:
             pl._write_node(m.node)
@@ -126,9 +127,13 @@ def test_the_playbook_forms_a_cluster_and_a_second_deploy_keeps_standby(tmp_path
             shutil.rmtree(d / "etc-corosync")
             (d / "etc-corosync").symlink_to(etc)
             prefix = ["python3", str(script), lab.node_ns(m.node), str(d), str(tmp_path / f"root-{m.node}")]
-            hostvars[m.node] = {"hamodel_dest_root": str(tmp_path / f"root-{m.node}"),
-                                "hamodel_handler_prefix": prefix, "hamodel_health_prefix": prefix,
-                                "hamodel_service_check": ["is-active"], "hamodel_cluster_start": ["lab-start"]}
+            hostvars[m.node] = {
+                "hamodel_dest_root": str(tmp_path / f"root-{m.node}"),
+                "hamodel_handler_prefix": prefix,
+                "hamodel_health_prefix": prefix,
+                "hamodel_service_check": ["is-active"],
+                "hamodel_cluster_start": ["lab-start"],
+            }
         assert not any(any((tmp_path / f"root-{m.node}" / "etc/corosync").iterdir()) for m in p.members)
         # The lab's CIB: the generated document with the lab's configuration (stand-in agents).
         cib = ET.fromstring(files["pacemaker/cib.xml"])
@@ -159,25 +164,57 @@ def test_the_playbook_forms_a_cluster_and_a_second_deploy_keeps_standby(tmp_path
             # The controller: the first node's namespace (corosync -t needs a node list address), its
             # /etc/corosync the node's (corosync -t reads the key the playbook installed there).
             etc = tmp_path / f"root-{p.members[0].node}" / "etc" / "corosync"
-            return subprocess.run(["ip", "netns", "exec", lab.node_ns(p.members[0].node), "unshare", "-m",
-                                   "--propagation", "private", "sh", "-c",
-                                   f'mount --bind "{etc}" /etc/corosync && exec "$@"', "deploy", ANSIBLE_PLAYBOOK,
-                                   "-c", "local", "-i", str(out / "ansible" / "inventory.yml"), "-i", str(inv),
-                                   "-e", json.dumps({"hamodel_corosync_authkey": str(key),
-                                                     "hamodel_health_retries": 60}),
-                                   str(out / "ansible" / "deploy.yml")],
-                                  capture_output=True, text=True, timeout=1500, cwd=tmp_path,
-                                  env=ansible_env(tmp_path))
+            return subprocess.run(
+                [
+                    "ip",
+                    "netns",
+                    "exec",
+                    lab.node_ns(p.members[0].node),
+                    "unshare",
+                    "-m",
+                    "--propagation",
+                    "private",
+                    "sh",
+                    "-c",
+                    f'mount --bind "{etc}" /etc/corosync && exec "$@"',
+                    "deploy",
+                    ANSIBLE_PLAYBOOK,
+                    "-c",
+                    "local",
+                    "-i",
+                    str(out / "ansible" / "inventory.yml"),
+                    "-i",
+                    str(inv),
+                    "-e",
+                    json.dumps({"hamodel_corosync_authkey": str(key), "hamodel_health_retries": 60}),
+                    str(out / "ansible" / "deploy.yml"),
+                ],
+                capture_output=True,
+                text=True,
+                timeout=1500,
+                cwd=tmp_path,
+                env=ansible_env(tmp_path),
+            )
 
         first = deploy()
         if first.returncode != 0:
-            dbg = [subprocess.run(["ip", "netns", "exec", lab.node_ns(p.members[0].node), "ping", "-c1", "-W1",
-                                   m.address], capture_output=True, text=True).stdout for m in p.members]
+            dbg = [
+                subprocess.run(
+                    ["ip", "netns", "exec", lab.node_ns(p.members[0].node), "ping", "-c1", "-W1", m.address],
+                    capture_output=True,
+                    text=True,
+                ).stdout
+                for m in p.members
+            ]
             dbg += [_tool(pl.ndir(m.node), ["corosync-cfgtool", "-s"]).stdout for m in p.members]
-            dbg += [subprocess.run(["ip", "-n", lab.node_ns(m.node), "-br", "addr"], capture_output=True,
-                                   text=True).stdout for m in p.members]
-            dbg += [_tool(pl.ndir(m.node), ["sh", "-c", "ls -la /etc/corosync; md5sum /etc/corosync/*"]).stdout
-                    for m in p.members]
+            dbg += [
+                subprocess.run(["ip", "-n", lab.node_ns(m.node), "-br", "addr"], capture_output=True, text=True).stdout
+                for m in p.members
+            ]
+            dbg += [
+                _tool(pl.ndir(m.node), ["sh", "-c", "ls -la /etc/corosync; md5sum /etc/corosync/*"]).stdout
+                for m in p.members
+            ]
             raise AssertionError(first.stdout[-6000:] + first.stderr[-2000:] + "\n".join(dbg))
         first_node = pl.ndir(p.members[0].node)
         live = ET.fromstring(_tool(first_node, ["cibadmin", "--query"]).stdout)

@@ -34,8 +34,8 @@ from pathlib import Path
 import pytest
 
 from hamodel.analysis.components import QNETD, link_id, node_id, proc_id
-from hamodel.drill.pacemaker.cluster import PacemakerClusterLab
 from hamodel.drill.lab import list_namespaces
+from hamodel.drill.pacemaker.cluster import PacemakerClusterLab
 from hamodel.drill.pacemaker.cluster_plan import available, generated_files, lab_cib, plan
 from hamodel.drill.pacemaker.quorum import SCENARIOS, _delay_for, analysis_prediction, cut_sets, shape
 from hamodel.loader import load
@@ -90,6 +90,7 @@ def test_two_node_lab_keeps_the_static_delay_on_the_winners_device(two, tmp_path
 
     class _PL:
         configuration = conf
+
     assert _delay_for(_PL, "pm-1") == 10 and _delay_for(_PL, "pm-2") == 0
     assert "two_node: 1" in p.corosync_conf["pm-1"] and p.qnetd is None
 
@@ -116,8 +117,11 @@ def test_qdevice_plan_has_the_qnetd_host(qdev):
 
 # -- the real daemons ----------------------------------------------------------------------------
 
-real = [pytest.mark.netns, pytest.mark.slow,
-        pytest.mark.skipif(os.geteuid() != 0, reason="needs root (network and mount namespaces)")]
+real = [
+    pytest.mark.netns,
+    pytest.mark.slow,
+    pytest.mark.skipif(os.geteuid() != 0, reason="needs root (network and mount namespaces)"),
+]
 
 
 def _drill(model: Path, tmp: Path) -> dict:
@@ -128,9 +132,14 @@ def _drill(model: Path, tmp: Path) -> dict:
         if not any(Path(d, tool).exists() for d in ("/usr/bin", "/usr/sbin")):
             pytest.fail(f"missing {tool} (install corosync-qnetd corosync-qdevice)")
     before = set(list_namespaces())
-    r = subprocess.run([sys.executable, "-m", "hamodel.cli", "drill", str(model), "--json", "--rst-out",
-                        str(tmp / "drill.rst")], capture_output=True, text=True, timeout=600, cwd=ROOT,
-                       env={**os.environ, **ENV})
+    r = subprocess.run(
+        [sys.executable, "-m", "hamodel.cli", "drill", str(model), "--json", "--rst-out", str(tmp / "drill.rst")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=ROOT,
+        env={**os.environ, **ENV},
+    )
     assert r.returncode in (0, 1), r.stderr[-3000:]
     report = json.loads(r.stdout)
     assert r.returncode == (0 if not report["summary"]["disagreed"] else 1)

@@ -76,8 +76,13 @@ def test_redis_promoted_kill_agrees_on_a_real_cluster():
     why = available()
     if why:
         pytest.fail(f"the Pacemaker drill cannot run as root here: {why}")
-    r = subprocess.run([sys.executable, "-m", "hamodel.cli", "drill", str(MODEL), "--scenario", "redis-promoted-kill",
-                        "--json"], capture_output=True, text=True, timeout=900, cwd=ROOT)
+    r = subprocess.run(
+        [sys.executable, "-m", "hamodel.cli", "drill", str(MODEL), "--scenario", "redis-promoted-kill", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        cwd=ROOT,
+    )
     assert r.returncode in (0, 1), r.stderr[-3000:]
     report = json.loads(r.stdout)
     (s,) = report["scenarios"]

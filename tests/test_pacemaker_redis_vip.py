@@ -23,27 +23,44 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from hamodel.generators.configs import build_configs
 
 from hamodel import Architecture, Network, Node, PacemakerCluster, Service, VirtualIP
 from hamodel.errors import HamodelError
-from hamodel.generators.configs import build_configs
 from hamodel.pipeline import resolve
 from hamodel.strategies import AppCluster, BehindVip
 from hamodel.validate import validate_files
 
-pytestmark = [pytest.mark.netns, pytest.mark.skipif(
-    os.geteuid() != 0 or not all(shutil.which(t) for t in ("crm_verify", "crm_simulate", "corosync", "pcs", "ip")),
-    reason="needs root, ip netns, pacemaker-cli-utils, corosync and pcs")]
+pytestmark = [
+    pytest.mark.netns,
+    pytest.mark.skipif(
+        os.geteuid() != 0 or not all(shutil.which(t) for t in ("crm_verify", "crm_simulate", "corosync", "pcs", "ip")),
+        reason="needs root, ip netns, pacemaker-cli-utils, corosync and pcs",
+    ),
+]
 
 
 def redis_arch(**strategy) -> Architecture:
     lan = Network("lan", subnet="10.0.0.0/24")
     rvip = VirtualIP("redis-vip", "10.0.0.50", network=lan)
     nodes = [Node(f"n{i}", roles={"ctl"}, addresses={lan: f"10.0.0.{10 + i}"}) for i in (1, 2, 3)]
-    return Architecture("redis-vip", networks=[lan], vips=[rvip], nodes=nodes,
-                        services=[Service("redis", process="redis-server", on="ctl", replicas=3, ports=[6379],
-                                          strategy=AppCluster(manager="pacemaker", vips=[rvip], **strategy))],
-                        pacemaker=PacemakerCluster(on="ctl", fencing=False))
+    return Architecture(
+        "redis-vip",
+        networks=[lan],
+        vips=[rvip],
+        nodes=nodes,
+        services=[
+            Service(
+                "redis",
+                process="redis-server",
+                on="ctl",
+                replicas=3,
+                ports=[6379],
+                strategy=AppCluster(manager="pacemaker", vips=[rvip], **strategy),
+            )
+        ],
+        pacemaker=PacemakerCluster(on="ctl", fencing=False),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -54,17 +71,28 @@ def files():
 def test_the_vip_is_colocated_with_the_promoted_role_and_ordered_after_promote(files):
     cons = ET.fromstring(files["pacemaker/cib.xml"]).find("configuration/constraints")
     coloc = [c.attrib for c in cons.iter("rsc_colocation")]
-    assert coloc == [{"id": "colocation_ip-redis-vip_redis-clone_INFINITY", "rsc": "ip-redis-vip",
-                      "with-rsc": "redis-clone", "rsc-role": "Started", "with-rsc-role": "Promoted",
-                      "score": "INFINITY"}]
-    orders = [(o.get("first"), o.get("first-action"), o.get("then"), o.get("then-action"), o.get("kind"))
-              for o in cons.iter("rsc_order")]
+    assert coloc == [
+        {
+            "id": "colocation_ip-redis-vip_redis-clone_INFINITY",
+            "rsc": "ip-redis-vip",
+            "with-rsc": "redis-clone",
+            "rsc-role": "Started",
+            "with-rsc-role": "Promoted",
+            "score": "INFINITY",
+        }
+    ]
+    orders = [
+        (o.get("first"), o.get("first-action"), o.get("then"), o.get("then-action"), o.get("kind"))
+        for o in cons.iter("rsc_order")
+    ]
     assert orders == [("redis-clone", "promote", "ip-redis-vip", "start", "Mandatory")]
     clone = ET.fromstring(files["pacemaker/cib.xml"]).find(".//clone[@id='redis-clone']")
     meta = {nv.get("name"): nv.get("value") for nv in clone.find("meta_attributes")}
     assert meta["promotable"] == "true" and meta["promoted-max"] == "1" and meta["notify"] == "true"
-    assert "pcs -f \"$CIB\" constraint colocation add ip-redis-vip with Promoted redis-clone" in \
-        files["pacemaker/pcs-setup.sh"].decode()
+    assert (
+        'pcs -f "$CIB" constraint colocation add ip-redis-vip with Promoted redis-clone'
+        in files["pacemaker/pcs-setup.sh"].decode()
+    )
 
 
 def test_crm_verify_corosync_and_pcs_replay_accept_it(files):
@@ -73,12 +101,18 @@ def test_crm_verify_corosync_and_pcs_replay_accept_it(files):
 
 
 def _simulate(tmp: Path, cib: bytes, prefs: dict[str, int], *argv: str, state: str = "in.xml") -> str:
-    text = cib.decode().replace("</constraints>", "".join(
-        f'<rsc_location id="test-pref-{n}" rsc="redis-clone" role="Promoted" node="{n}" score="{s}"/>'
-        for n, s in prefs.items()) + "</constraints>")
+    text = cib.decode().replace(
+        "</constraints>",
+        "".join(
+            f'<rsc_location id="test-pref-{n}" rsc="redis-clone" role="Promoted" node="{n}" score="{s}"/>'
+            for n, s in prefs.items()
+        )
+        + "</constraints>",
+    )
     (tmp / state).write_text(text)
-    r = subprocess.run(["crm_simulate", "-x", str(tmp / state), "-q", "1", "-S", *argv],
-                       capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        ["crm_simulate", "-x", str(tmp / state), "-q", "1", "-S", *argv], capture_output=True, text=True, timeout=120
+    )
     assert r.returncode == 0, r.stdout + r.stderr
     return r.stdout
 
@@ -94,22 +128,51 @@ def _placed(out: str) -> tuple[str | None, str | None]:
 @pytest.mark.parametrize("preferred", ["n1", "n2", "n3"])
 def test_the_scheduler_puts_the_vip_on_the_promoted_node_after_the_promote(tmp_path, files, preferred):
     prefs = {n: (100 if n == preferred else 10) for n in ("n1", "n2", "n3")}
-    out = _simulate(tmp_path, files["pacemaker/cib.xml"], prefs, "-u", "n1", "-u", "n2", "-u", "n3",
-                    "-G", str(tmp_path / "graph.xml"))
+    out = _simulate(
+        tmp_path,
+        files["pacemaker/cib.xml"],
+        prefs,
+        "-u",
+        "n1",
+        "-u",
+        "n2",
+        "-u",
+        "n3",
+        "-G",
+        str(tmp_path / "graph.xml"),
+    )
     assert _placed(out) == (preferred, preferred), out
     graph = ET.parse(tmp_path / "graph.xml").getroot()
-    start = next(s for s in graph.iter("synapse")
-                 if s.find("action_set")[0].get("operation_key", "").startswith("ip-redis-vip_start"))
+    start = next(
+        s
+        for s in graph.iter("synapse")
+        if s.find("action_set")[0].get("operation_key", "").startswith("ip-redis-vip_start")
+    )
     inputs = {t.get("operation_key") for t in start.find("inputs").iter() if t.get("operation_key")}
     assert "redis-clone_confirmed-post_notify_promoted_0" in inputs, inputs
 
 
 def test_the_vip_follows_a_new_promotion_when_the_promoted_node_goes_down(tmp_path, files):
     prefs = {"n2": 100, "n3": 50, "n1": 10}
-    _simulate(tmp_path, files["pacemaker/cib.xml"], prefs, "-u", "n1", "-u", "n2", "-u", "n3",
-              "-O", str(tmp_path / "running.xml"))
-    r = subprocess.run(["crm_simulate", "-x", str(tmp_path / "running.xml"), "-q", "1", "-S", "-d", "n2"],
-                       capture_output=True, text=True, timeout=120)
+    _simulate(
+        tmp_path,
+        files["pacemaker/cib.xml"],
+        prefs,
+        "-u",
+        "n1",
+        "-u",
+        "n2",
+        "-u",
+        "n3",
+        "-O",
+        str(tmp_path / "running.xml"),
+    )
+    r = subprocess.run(
+        ["crm_simulate", "-x", str(tmp_path / "running.xml"), "-q", "1", "-S", "-d", "n2"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 0, r.stdout + r.stderr
     print(r.stdout.split("Transition Summary:")[1].split("Executing")[0])
     assert _placed(r.stdout) == ("n3", "n3"), r.stdout
@@ -131,8 +194,14 @@ def test_vips_need_pacemaker_and_no_haproxy_front_on_them():
     arch = redis_arch()
     front = Service("cache-api", on="ctl", replicas=3, strategy=BehindVip("redis-vip", port=8080))
     with pytest.raises(HamodelError, match="promoted member of services\\[redis\\]"):
-        Architecture("x", networks=arch.networks, vips=arch.vips, nodes=arch.nodes,
-                     services=[*arch.services, front], pacemaker=arch.pacemaker)
+        Architecture(
+            "x",
+            networks=arch.networks,
+            vips=arch.vips,
+            nodes=arch.nodes,
+            services=[*arch.services, front],
+            pacemaker=arch.pacemaker,
+        )
 
 
 def test_import_reads_it_back_as_the_promoted_vip(tmp_path, files):
@@ -152,7 +221,10 @@ def test_import_reads_it_back_as_the_promoted_vip(tmp_path, files):
 
     def shape(xml: bytes) -> list:
         conf = ET.fromstring(xml).find("configuration")
-        return sorted((el.tag, tuple(sorted(el.attrib.items()))) for part in ("resources", "constraints")
-                      for el in conf.find(part).iter())
+        return sorted(
+            (el.tag, tuple(sorted(el.attrib.items())))
+            for part in ("resources", "constraints")
+            for el in conf.find(part).iter()
+        )
 
     assert shape(rebuilt["pacemaker/cib.xml"]) == shape(files["pacemaker/cib.xml"])

@@ -18,6 +18,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
+
 def _run(cmd: list[str], cwd: Path, timeout: int = 900) -> subprocess.CompletedProcess:
     # No PYTHONPATH and a cwd outside the checkout: only the install counts.
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")}
@@ -26,8 +27,12 @@ def _run(cmd: list[str], cwd: Path, timeout: int = 900) -> subprocess.CompletedP
 
 def _checkout_files() -> list[str]:
     """What a clone of the working tree would hold (tracked or not ignored)."""
-    out = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-                         cwd=ROOT, capture_output=True, check=True).stdout
+    out = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+    ).stdout
     return [p for p in out.decode().split("\0") if p and (ROOT / p).is_file()]
 
 
@@ -50,10 +55,15 @@ def _install(base: Path) -> tuple[Path, Path, Path]:
 
 def _installed_files_are_hamodels_own(installed: tuple[Path, Path, Path]) -> None:
     venv, _, work = installed
-    r = _run([str(venv / "bin" / "python"), "-c",
-              "import importlib.metadata as m, hamodel, json; d = m.distribution('hamodel');"
-              "print(hamodel.__file__); print(json.dumps(sorted({str(f).split('/')[0] for f in d.files})))"],
-             cwd=work)
+    r = _run(
+        [
+            str(venv / "bin" / "python"),
+            "-c",
+            "import importlib.metadata as m, hamodel, json; d = m.distribution('hamodel');"
+            "print(hamodel.__file__); print(json.dumps(sorted({str(f).split('/')[0] for f in d.files})))",
+        ],
+        cwd=work,
+    )
     assert r.returncode == 0, r.stderr
     path, tops = r.stdout.splitlines()
     assert "site-packages" in path, path  # the install, not the checkout
@@ -65,11 +75,17 @@ def _installed_files_are_hamodels_own(installed: tuple[Path, Path, Path]) -> Non
 
 def _every_module_imports_with_the_declared_dependencies(installed: tuple[Path, Path, Path]) -> None:
     venv, _, work = installed
-    r = _run([str(venv / "bin" / "python"), "-c",
-              "import importlib, pkgutil, hamodel\n"
-              "names = [m.name for m in pkgutil.walk_packages(hamodel.__path__, 'hamodel.')]\n"
-              "for n in names: importlib.import_module(n)\n"
-              "print(len(names))"], cwd=work)
+    r = _run(
+        [
+            str(venv / "bin" / "python"),
+            "-c",
+            "import importlib, pkgutil, hamodel\n"
+            "names = [m.name for m in pkgutil.walk_packages(hamodel.__path__, 'hamodel.')]\n"
+            "for n in names: importlib.import_module(n)\n"
+            "print(len(names))",
+        ],
+        cwd=work,
+    )
     assert r.returncode == 0, r.stderr
     assert int(r.stdout) > 30  # the walk reached the generators and the drill
 
@@ -77,14 +93,23 @@ def _every_module_imports_with_the_declared_dependencies(installed: tuple[Path, 
 def _templates_and_data_are_in_the_package(installed: tuple[Path, Path, Path]) -> None:
     """Package data the checkout has must be installed: every template."""
     venv, src, work = installed
-    r = _run([str(venv / "bin" / "python"), "-c",
-              "import hamodel.generators as g, pathlib; root = pathlib.Path(g.__file__).parent;"
-              "print('\\n'.join(sorted(str(p.relative_to(root)) for p in root.rglob('*') "
-              "if p.is_file() and p.suffix in ('.j2', '.css', '.txt'))))"], cwd=work)
+    r = _run(
+        [
+            str(venv / "bin" / "python"),
+            "-c",
+            "import hamodel.generators as g, pathlib; root = pathlib.Path(g.__file__).parent;"
+            "print('\\n'.join(sorted(str(p.relative_to(root)) for p in root.rglob('*') "
+            "if p.is_file() and p.suffix in ('.j2', '.css', '.txt'))))",
+        ],
+        cwd=work,
+    )
     assert r.returncode == 0, r.stderr
     shipped = set(r.stdout.split())
-    in_checkout = {str(p.relative_to(src / "generators")) for p in (src / "generators").rglob("*")
-                   if p.is_file() and p.suffix in (".j2", ".css", ".txt")}
+    in_checkout = {
+        str(p.relative_to(src / "generators"))
+        for p in (src / "generators").rglob("*")
+        if p.is_file() and p.suffix in (".j2", ".css", ".txt")
+    }
     assert in_checkout and in_checkout <= shipped, sorted(in_checkout - shipped)
 
 
@@ -138,17 +163,24 @@ def test_declared_dependencies_cover_the_imports():
     every third-party import of the package is a declared requirement."""
     import ast
 
-    declared = {r.split(";")[0].split("[")[0].split(">")[0].split("=")[0].split("<")[0].strip().lower()
-                for r in importlib.metadata.requires("hamodel") or [] if "extra ==" not in r}
+    declared = {
+        r.split(";")[0].split("[")[0].split(">")[0].split("=")[0].split("<")[0].strip().lower()
+        for r in importlib.metadata.requires("hamodel") or []
+        if "extra ==" not in r
+    }
     # Import names that differ from distribution names.
     provided_by = {"z3": "z3-solver", "yaml": "pyyaml"}
     stdlib = set(sys.stdlib_module_names)
     missing = set()
     for path in list((ROOT / "hamodel").rglob("*.py")) + list((ROOT / "generators").rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text())):
-            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
-                     else [node.module] if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module
-                     else [])
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module]
+                if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module
+                else []
+            )
             for name in names:
                 top = name.split(".")[0]
                 if top in stdlib or top == "hamodel":

@@ -17,20 +17,23 @@ import time
 from pathlib import Path
 
 import pytest
-
+from hamodel.generators.configs import build_configs
 from test_configs import reference
 from test_pacemaker_config import PASSWORD
 
-from hamodel.generators.configs import build_configs
-
-pytestmark = [pytest.mark.slow, pytest.mark.skipif(not all(shutil.which(t) for t in ("pcs", "cibadmin", "sh")),
-                                                   reason="needs pcs and pacemaker-cli-utils")]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not all(shutil.which(t) for t in ("pcs", "cibadmin", "sh")), reason="needs pcs and pacemaker-cli-utils"
+    ),
+]
 
 
 @pytest.fixture(scope="module")
 def script() -> bytes:
     return build_configs(reference("openstack_pacemaker"), env={"HAMODEL_IPMI_PASSWORD": PASSWORD})[
-        "pacemaker/pcs-setup.sh"]
+        "pacemaker/pcs-setup.sh"
+    ]
 
 
 def _wrappers(folder: Path, log: Path, *, cib_sleep: float = 0) -> dict[str, str]:
@@ -66,10 +69,12 @@ def test_no_password_on_any_command_line(tmp_path: Path, script: bytes) -> None:
     (tmp_path / "tmp").mkdir()
     # Keep the CIB the push would send: the push is the wrapper's, it copies its argument.
     keep = tmp_path / "pushed.xml"
-    (tmp_path / "bin" / "pcs").write_text((tmp_path / "bin" / "pcs").read_text().replace(
-        'cib-push ]; then exit 0', f'cib-push ]; then cp "$3" {keep}; exit 0'))
-    proc = subprocess.run(["sh", str(tmp_path / "pcs-setup.sh")], env=env, capture_output=True, text=True,
-                          timeout=900)
+    (tmp_path / "bin" / "pcs").write_text(
+        (tmp_path / "bin" / "pcs")
+        .read_text()
+        .replace("cib-push ]; then exit 0", f'cib-push ]; then cp "$3" {keep}; exit 0')
+    )
+    proc = subprocess.run(["sh", str(tmp_path / "pcs-setup.sh")], env=env, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     argv = log.read_text()
     assert "stonith create" in argv and "cibadmin --modify" in argv
@@ -89,8 +94,13 @@ def test_the_live_cib_copy_is_removed_on_a_signal(tmp_path: Path, script: bytes,
     tmp.mkdir()
     env = _wrappers(tmp_path / "bin", tmp_path / "argv.log", cib_sleep=30)
     env["TMPDIR"] = str(tmp)
-    proc = subprocess.Popen(["sh", str(tmp_path / "pcs-setup.sh")], env=env, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        ["sh", str(tmp_path / "pcs-setup.sh")],
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 30
         while not any(p.stat().st_size for p in tmp.iterdir()) and time.monotonic() < deadline:

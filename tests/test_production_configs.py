@@ -25,19 +25,19 @@ import subprocess
 import sys
 import textwrap
 import time
-from contextlib import contextmanager
 from collections.abc import Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from hamodel.generators.configs import ConfigError, build_configs
+from test_configs import reference, small_arch
 
 from hamodel import Architecture, Network, Node, Service, VirtualIP
 from hamodel.analysis.placement import place
 from hamodel.errors import HamodelError
-from hamodel.generators.configs import ConfigError, build_configs
 from hamodel.pipeline import resolve
 from hamodel.strategies import BehindVip, Vrrp
-from test_configs import reference, small_arch
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -46,9 +46,12 @@ def config_findings(*args):
     from hamodel.analysis.config_findings import config_findings as f
 
     return f(*args)
+
+
 NEEDS_ROOT = pytest.mark.skipif(
     os.geteuid() != 0 or not all(shutil.which(x) for x in ("ip", "haproxy", "keepalived", "openssl", "unshare")),
-    reason="needs root, ip, haproxy, keepalived, openssl, unshare")
+    reason="needs root, ip, haproxy, keepalived, openssl, unshare",
+)
 # Upper bounds for a daemon to reach a state (polled): generous, never asserted as a duration.
 SETTLE_S = 30
 
@@ -102,8 +105,23 @@ def self_signed(tmp_path: Path, names: Sequence[str] = ()) -> tuple[Path, Path, 
     """(key, cert, key+cert pem for HAProxy's crt); ``names``: its DNS subject alternative names."""
     key, crt = tmp_path / "tls.key", tmp_path / "tls.crt"
     san = ["-addext", "subjectAltName=" + ",".join(f"DNS:{n}" for n in names)] if names else []
-    _run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=hamodel-test",
-         *san, "-keyout", str(key), "-out", str(crt))
+    _run(
+        "openssl",
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=hamodel-test",
+        *san,
+        "-keyout",
+        str(key),
+        "-out",
+        str(crt),
+    )
     pem = tmp_path / "tls.pem"
     pem.write_bytes(crt.read_bytes() + key.read_bytes())
     return key, crt, pem
@@ -138,10 +156,16 @@ def api_arch(**access) -> Architecture:
     lan = Network("lan", subnet="10.0.0.0/24")
     vip = VirtualIP("vip", "10.0.0.100", network=lan)
     nodes = [Node(f"n{i}", roles={"lb"}, addresses={lan: f"10.0.0.{10 + i}"}) for i in (1, 2, 3)]
-    return Architecture("small", nodes=nodes, networks=[lan], vips=[vip], services=[
-        Service("haproxy", on="lb", ports=[9300], strategy=Vrrp(vip, track="haproxy")),
-        Service("api", on="lb", strategy=BehindVip(vip, **access)),
-    ])
+    return Architecture(
+        "small",
+        nodes=nodes,
+        networks=[lan],
+        vips=[vip],
+        services=[
+            Service("haproxy", on="lb", ports=[9300], strategy=Vrrp(vip, track="haproxy")),
+            Service("api", on="lb", strategy=BehindVip(vip, **access)),
+        ],
+    )
 
 
 def _head(cfg: str) -> str:
@@ -158,15 +182,16 @@ def _listen(cfg: str, name: str) -> list[str]:
     lines = cfg.splitlines()
     start = lines.index(f"listen {name}")
     body = [lines[start]]
-    for line in lines[start + 1:]:
+    for line in lines[start + 1 :]:
         if line and not line[0].isspace():
             break
         body.append(line)
     return body
 
 
-def _through_haproxy(tmp_path: Path, cfg: str, listen: str, url: str, extra_addrs: list[str],
-                     names: Sequence[str] = ()) -> int:
+def _through_haproxy(
+    tmp_path: Path, cfg: str, listen: str, url: str, extra_addrs: list[str], names: Sequence[str] = ()
+) -> int:
     """Run the generated ``listen`` section (global and defaults as generated,
     host paths re-rooted into tmp_path) in a namespace with its backends
     (plain HTTP, or TLS where the server line says ``ssl`` or the port is
@@ -196,16 +221,38 @@ def _through_haproxy(tmp_path: Path, cfg: str, listen: str, url: str, extra_addr
     (tmp_path / "backend.py").write_text(BACKEND)
     _run("haproxy", "-c", "-f", str(tmp_path / "haproxy.cfg"))
     with netns("lb", sorted(addrs)) as ns:
-        be = subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, str(tmp_path / "backend.py"), str(crt), str(key),
-                               *specs], stdout=subprocess.PIPE, text=True)
+        be = subprocess.Popen(
+            ["ip", "netns", "exec", ns, sys.executable, str(tmp_path / "backend.py"), str(crt), str(key), *specs],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         assert be.stdout.readline().strip() == "ready"
-        hp = subprocess.Popen(["ip", "netns", "exec", ns, "haproxy", "-db", "-f", str(tmp_path / "haproxy.cfg")],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        hp = subprocess.Popen(
+            ["ip", "netns", "exec", ns, "haproxy", "-db", "-f", str(tmp_path / "haproxy.cfg")],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
+
             def status():
-                r = _run("ip", "netns", "exec", ns, "curl", "-sk", "-o", "/dev/null", "-w", "%{http_code}",
-                         "--max-time", "5", url, check=False)
+                r = _run(
+                    "ip",
+                    "netns",
+                    "exec",
+                    ns,
+                    "curl",
+                    "-sk",
+                    "-o",
+                    "/dev/null",
+                    "-w",
+                    "%{http_code}",
+                    "--max-time",
+                    "5",
+                    url,
+                    check=False,
+                )
                 return r.stdout == "200", r.stdout
+
             codes = []
             # The checks need rise x inter to settle; poll until 200 or give the last status.
             deadline = time.monotonic() + 10
@@ -240,8 +287,13 @@ def test_horizon_through_the_generated_listener_gets_200(tmp_path):
 def test_reencryption_to_verified_tls_backends_gets_200(tmp_path):
     """backend_tls with a CA file: HAProxy verifies the backends' certificate."""
     crt = tmp_path / "tls.crt"  # written by self_signed() inside _through_haproxy, before haproxy -c
-    arch = api_arch(port=8443, backend_port=443, mode="http", tls={"certificate": "/etc/pki/tls/api.pem"},
-                    backend_tls={"ca_file": "/etc/pki/tls/api.pem"})
+    arch = api_arch(
+        port=8443,
+        backend_port=443,
+        mode="http",
+        tls={"certificate": "/etc/pki/tls/api.pem"},
+        backend_tls={"ca_file": "/etc/pki/tls/api.pem"},
+    )
     cfg = build_configs(resolve(arch, analyse=False))["nodes/n1/haproxy/haproxy.cfg"].decode()
     listen = "\n".join(_listen(cfg, "api-8443"))
     assert "ssl verify required ca-file /etc/pki/tls/api.pem" in listen and "verifyhost n1" in listen
@@ -253,20 +305,30 @@ def test_reencryption_to_verified_tls_backends_gets_200(tmp_path):
 @NEEDS_ROOT
 def test_reencryption_refuses_a_backend_certificate_for_another_host(tmp_path):
     """Signed by the right CA but for another name: verifyhost fails, no server is UP, no 200."""
-    arch = api_arch(port=8443, backend_port=443, mode="http", tls={"certificate": "/etc/pki/tls/api.pem"},
-                    backend_tls={"ca_file": "/etc/pki/tls/api.pem"})
+    arch = api_arch(
+        port=8443,
+        backend_port=443,
+        mode="http",
+        tls={"certificate": "/etc/pki/tls/api.pem"},
+        backend_tls={"ca_file": "/etc/pki/tls/api.pem"},
+    )
     cfg = build_configs(resolve(arch, analyse=False))["nodes/n1/haproxy/haproxy.cfg"].decode()
-    assert _through_haproxy(tmp_path, cfg, "api-8443", "https://10.0.0.100:8443/", [],
-                            names=["elsewhere.example.org"]) == 503  # HAProxy answered: no server up
+    assert (
+        _through_haproxy(tmp_path, cfg, "api-8443", "https://10.0.0.100:8443/", [], names=["elsewhere.example.org"])
+        == 503
+    )  # HAProxy answered: no server up
 
 
-@pytest.mark.parametrize("kw, field", [
-    ({"port": 443, "mode": "http", "tls": {"certificate": "/etc/x.pem"}}, "backend_tls"),
-    ({"port": 443, "backend_tls": {"verify": False}}, "backend_tls"),
-    ({"port": 443, "backend_tls": {}}, "ca_file"),
-    ({"ports": [80, 443], "backend_port": 8080}, "backend_port"),
-    ({"port": 80, "backend_port": 8080, "backend_port_offset": 1}, "backend_port"),
-])
+@pytest.mark.parametrize(
+    "kw, field",
+    [
+        ({"port": 443, "mode": "http", "tls": {"certificate": "/etc/x.pem"}}, "backend_tls"),
+        ({"port": 443, "backend_tls": {"verify": False}}, "backend_tls"),
+        ({"port": 443, "backend_tls": {}}, "ca_file"),
+        ({"ports": [80, 443], "backend_port": 8080}, "backend_port"),
+        ({"port": 80, "backend_port": 8080, "backend_port_offset": 1}, "backend_port"),
+    ],
+)
 def test_incoherent_backend_port_or_tls_is_refused_by_name(kw, field):
     with pytest.raises(HamodelError) as e:
         BehindVip("vip", **kw)
@@ -274,8 +336,9 @@ def test_incoherent_backend_port_or_tls_is_refused_by_name(kw, field):
 
 
 def test_explicit_backend_port_and_no_verify_are_written():
-    arch = api_arch(port=443, backend_port=8443, mode="http", tls={"certificate": "/etc/x.pem"},
-                    backend_tls={"verify": False})
+    arch = api_arch(
+        port=443, backend_port=8443, mode="http", tls={"certificate": "/etc/x.pem"}, backend_tls={"verify": False}
+    )
     cfg = build_configs(resolve(arch, analyse=False))["nodes/n1/haproxy/haproxy.cfg"].decode()
     assert ":8443 check inter 1000 rise 2 fall 3 ssl verify none" in cfg
 
@@ -290,7 +353,8 @@ def _keepalived_in_private_run(ns: str, tmp_path: Path, conf: Path) -> subproces
     """keepalived in ``ns`` with a private tmpfs on /run (its own mount
     namespace), so the shipped script's /run/haproxy.pid is this node's."""
     script = tmp_path / "node.sh"
-    script.write_text(textwrap.dedent(f"""\
+    script.write_text(
+        textwrap.dedent(f"""\
         #!/bin/sh
         set -e
         mount -t tmpfs tmpfs /run
@@ -299,11 +363,15 @@ def _keepalived_in_private_run(ns: str, tmp_path: Path, conf: Path) -> subproces
         {tmp_path}/haproxy 1000 &
         echo $! > {tmp_path}/decoy.pid
         exec keepalived -n -l -D -f {conf} -p {tmp_path}/ka.pid -r {tmp_path}/vrrp.pid
-        """))
+        """)
+    )
     script.chmod(0o755)
     with open(tmp_path / "keepalived.log", "wb") as log:
-        return subprocess.Popen(["ip", "netns", "exec", ns, "unshare", "-m", "--propagation", "private", str(script)],
-                                stdout=log, stderr=subprocess.STDOUT)
+        return subprocess.Popen(
+            ["ip", "netns", "exec", ns, "unshare", "-m", "--propagation", "private", str(script)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
 
 
 @NEEDS_ROOT
@@ -341,15 +409,20 @@ def test_shipped_track_script_is_not_fooled_by_a_decoy_haproxy(tmp_path):
             assert hcfg.count("pidfile ") == 1
             pidfile = next(line.split()[1] for line in hcfg.splitlines() if line.strip().startswith("pidfile "))
             minimal = tmp_path / "lb.cfg"
-            minimal.write_text(f"global\n    pidfile {pidfile}\ndefaults\n    mode tcp\n    timeout connect 1s\n"
-                               "    timeout client 1s\n    timeout server 1s\nlisten x\n    bind 127.0.0.1:1\n")
+            minimal.write_text(
+                f"global\n    pidfile {pidfile}\ndefaults\n    mode tcp\n    timeout connect 1s\n"
+                "    timeout client 1s\n    timeout server 1s\nlisten x\n    bind 127.0.0.1:1\n"
+            )
             in_node("haproxy", "-D", "-f", str(minimal), check=True)
             assert in_node(*command).returncode == 0
             _wait(lambda: (vip in _run("ip", "-n", ns, "addr", "show", "eth0").stdout, None), "VIP on the node")
             log = _log(tmp_path, ka)
             # the VIP came only after the script succeeded: never while the decoy alone ran
-            assert log.index(failed) < log.index(b"Script `chk_haproxy` now returning 0") \
+            assert (
+                log.index(failed)
+                < log.index(b"Script `chk_haproxy` now returning 0")
                 < log.index(b"(haproxy) Entering MASTER STATE")
+            )
         finally:
             ka.kill()
             ka.wait()
@@ -391,10 +464,12 @@ def test_public_clear_text_and_open_stats_are_findings():
     shipped = reference("multirack").architecture
     assert not [f for f in config_findings(shipped) if f.id.startswith(("cleartext-public", "stats-no-auth"))]
     apis = ("keystone", "nova-api", "neutron-server", "glance-api")
-    arch = shipped.replace_services({
-        **{a: {"strategy": shipped.service(a).strategy.replace(tls=None)} for a in apis},
-        "haproxy": {"ports": [9300]},
-    })
+    arch = shipped.replace_services(
+        {
+            **{a: {"strategy": shipped.service(a).strategy.replace(tls=None)} for a in apis},
+            "haproxy": {"ports": [9300]},
+        }
+    )
     ids = {f.id: f for f in config_findings(arch)}
     for api in apis:
         assert ids[f"cleartext-public:{api}"].severity == "medium"
@@ -418,9 +493,16 @@ def _two_groups(**net) -> Architecture:
     lan = Network("lan", subnet="10.0.0.0/24", **net)
     vips = [VirtualIP("vip1", "10.0.0.101", network=lan), VirtualIP("vip2", "10.0.0.102", network=lan)]
     ns = [Node(f"lb{i}", roles={"lb"}, addresses={lan: f"10.0.0.{i}"}) for i in (1, 2)]
-    return Architecture("v", nodes=ns, networks=[lan], vips=vips, services=[
-        Service("a", process="haproxy", on="lb", strategy=Vrrp("vip1")),
-        Service("b", process="haproxy", on="lb", strategy=Vrrp("vip2"))])
+    return Architecture(
+        "v",
+        nodes=ns,
+        networks=[lan],
+        vips=vips,
+        services=[
+            Service("a", process="haproxy", on="lb", strategy=Vrrp("vip1")),
+            Service("b", process="haproxy", on="lb", strategy=Vrrp("vip2")),
+        ],
+    )
 
 
 def test_default_vrids_avoid_1_and_a_range_is_honoured():
@@ -444,18 +526,31 @@ def test_lock_ids_stay_unless_outside_an_explicit_range(tmp_path):
     assert {g.service: g.vrid for g in place(old).vrrp_groups} == {"a": 1, "b": 2}
     # the default range: ids from the lock file stay with their group
     default = _two_groups()
-    assert {g.service: g.vrid for g in place(default, previous=read_lock(lock, default)).vrrp_groups} == {"a": 1, "b": 2}
+    assert {g.service: g.vrid for g in place(default, previous=read_lock(lock, default)).vrrp_groups} == {
+        "a": 1,
+        "b": 2,
+    }
     # an operator's range moves them inside it
     ranged = _two_groups(vrid_range=(60, 69))
-    assert {g.service: g.vrid for g in place(ranged, previous=read_lock(lock, ranged)).vrrp_groups} == {"a": 60, "b": 61}
+    assert {g.service: g.vrid for g in place(ranged, previous=read_lock(lock, ranged)).vrrp_groups} == {
+        "a": 60,
+        "b": 61,
+    }
 
 
 def test_check_reports_vrid_collisions():
     from hamodel.deployment import VrrpGroup
 
     arch = _two_groups(reserved_vrids=[7], vrid_range=(100, 110))
-    g = lambda s, vrid: VrrpGroup(service=s, vips=("vip1",), network="lan", vrid=vrid,  # noqa: E731
-                                  priorities={"lb1": 101, "lb2": 100}, master="lb1", manager="keepalived")
+    g = lambda s, vrid: VrrpGroup(
+        service=s,
+        vips=("vip1",),
+        network="lan",
+        vrid=vrid,
+        priorities={"lb1": 101, "lb2": 100},
+        master="lb1",
+        manager="keepalived",
+    )
     ids = {f.id: f for f in config_findings(arch, [g("a", 7), g("b", 7)])}
     f = ids["vrid-collision:lan:7"]
     assert f.severity == "high" and set(f.services) == {"a", "b"} and f.details["reserved"]
@@ -485,7 +580,10 @@ def test_rotated_secret_changes_the_manifest_without_revealing_it():
     assert m["files"][path]["sha256_redacted"] == r["files"][path]["sha256_redacted"]
     # the digest is the keyed one; a plain sha256 of the file (guessable) is nowhere
     data = first[path]
-    assert m["files"][path]["hmac_sha256"] == hmac.new(KEY.encode(), path.encode() + b"\0" + data, hashlib.sha256).hexdigest()
+    assert (
+        m["files"][path]["hmac_sha256"]
+        == hmac.new(KEY.encode(), path.encode() + b"\0" + data, hashlib.sha256).hexdigest()
+    )
     text = first["manifest.json"].decode()
     assert hashlib.sha256(data).hexdigest() not in text and "Vr9pPass" not in text and KEY not in text
     from hamodel.generators.manifest import secret_digest

@@ -26,8 +26,12 @@ def two_switches(links=(("s1", "s2"),), switches=("s1", "s2"), front=None):
     """app on a1, a2 behind s1; a three-member db cluster on d1..d3 behind
     s2; app depends on db. ``front``: "db" puts db behind a VIP held on the
     db nodes, "lb" behind a VIP held by two load balancers behind s1."""
-    lan = Network("lan", subnet="10.0.0.0/24", switches=[Switch(s) for s in switches],
-                  links=links if isinstance(links, str) else list(links))
+    lan = Network(
+        "lan",
+        subnet="10.0.0.0/24",
+        switches=[Switch(s) for s in switches],
+        links=links if isinstance(links, str) else list(links),
+    )
     vip = VirtualIP("vip", "10.0.0.100", network=lan)
     nodes = [Node(f"a{i}", roles={"app"}, addresses={lan: f"10.0.0.1{i}"}, switch="s1") for i in (1, 2)]
     nodes += [Node(f"d{i}", roles={"db"}, addresses={lan: f"10.0.0.2{i}"}, switch="s2") for i in (1, 2, 3)]
@@ -66,7 +70,7 @@ def test_one_link_between_consumer_and_provider_is_a_single_cut():
     app nodes), s2 (every db member) and the link; db itself keeps the
     link out of its own cut sets (its members sit behind s2 together)."""
     v = two_switches()
-    singles = {c for c in all_engines(v, "app", 1)}
+    singles = set(all_engines(v, "app", 1))
     assert singles == {frozenset({"switch:s1"}), frozenset({"switch:s2"}), frozenset({LINK})}
     assert LINK not in {c for cs in all_engines(v, "db", 1) for c in cs}
     state = evaluate(v, {LINK})
@@ -79,8 +83,11 @@ def test_two_paths_make_the_link_a_double_cut():
     v = two_switches(links="mesh", switches=("s1", "s2", "s3"))
     sets = all_engines(v, "app", 2)
     assert frozenset({LINK}) not in sets
-    assert {frozenset({LINK, "link:lan:s1~s3"}), frozenset({LINK, "link:lan:s2~s3"}),
-            frozenset({LINK, "switch:s3"})} <= sets
+    assert {
+        frozenset({LINK, "link:lan:s1~s3"}),
+        frozenset({LINK, "link:lan:s2~s3"}),
+        frozenset({LINK, "switch:s3"}),
+    } <= sets
 
 
 @pytest.mark.parametrize("front", ["db", "lb"])
@@ -116,12 +123,13 @@ def kube(local=True, soft=False):
     lan = Network("lan", subnet="10.0.0.0/24", switches=[Switch("sw")])
     nodes = [Node(f"cp{i}", roles={"cp"}, addresses={lan: f"10.0.0.1{i}"}) for i in (1, 2, 3)]
     dep = [Local("etcd") if local else "etcd"] + ([Soft("cache")] if soft else [])
-    services = [Service("etcd", on="cp", strategy=AppCluster()),
-                Service("cache", on="cp", replicas=1, strategy=Coordinated()),
-                Service("apiserver", on="cp", depends_on=dep, strategy=Coordinated())]
+    services = [
+        Service("etcd", on="cp", strategy=AppCluster()),
+        Service("cache", on="cp", replicas=1, strategy=Coordinated()),
+        Service("apiserver", on="cp", depends_on=dep, strategy=Coordinated()),
+    ]
     arch = Architecture("kube", nodes=nodes, networks=[lan], services=services)
-    return view(arch, Placement({"etcd": ["cp1", "cp2", "cp3"], "apiserver": ["cp1", "cp2", "cp3"],
-                                 "cache": ["cp1"]}))
+    return view(arch, Placement({"etcd": ["cp1", "cp2", "cp3"], "apiserver": ["cp1", "cp2", "cp3"], "cache": ["cp1"]}))
 
 
 def test_local_dependency_pairs_each_instance_with_its_own_node():
@@ -151,11 +159,20 @@ def test_local_dependency_refused_where_it_cannot_be_placed():
     """A Local dependency on a service that never runs on the consumer's
     nodes names the object and the field."""
     lan = Network("lan", subnet="10.0.0.0/24")
-    nodes = [Node("a", roles={"app"}, addresses={lan: "10.0.0.1"}), Node("b", roles={"db"}, addresses={lan: "10.0.0.2"})]
+    nodes = [
+        Node("a", roles={"app"}, addresses={lan: "10.0.0.1"}),
+        Node("b", roles={"db"}, addresses={lan: "10.0.0.2"}),
+    ]
     with pytest.raises(ModelError) as e:
-        Architecture("bad", nodes=nodes, networks=[lan], services=[
-            Service("db", on="db", strategy=Coordinated()),
-            Service("app", on="app", depends_on=[Local("db")], strategy=Coordinated())])
+        Architecture(
+            "bad",
+            nodes=nodes,
+            networks=[lan],
+            services=[
+                Service("db", on="db", strategy=Coordinated()),
+                Service("app", on="app", depends_on=[Local("db")], strategy=Coordinated()),
+            ],
+        )
     assert "services[app].local_deps" in str(e.value) and "db" in str(e.value)
 
 
@@ -163,7 +180,6 @@ def test_read_cut_sets_agree_with_brute_force():
     """Reads of an elected service (Z3, from the rules) against brute force
     over the plain-Python rules, on random data-centre models."""
     from hypothesis import HealthCheck, given, settings
-
     from model_strategies import dc_models
 
     @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))

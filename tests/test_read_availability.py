@@ -26,11 +26,19 @@ def patroni_like():
     """Three nodes, etcd on all three, postgres elected by etcd on two."""
     lan = Network("lan", subnet="10.0.0.0/24")
     nodes = [Node(f"n{i}", roles={"db"} if i < 3 else {"dcs"}, addresses={lan: f"10.0.0.{i}"}) for i in (1, 2, 3)]
-    return Architecture("rw", nodes=nodes, networks=[lan], services=[
-        Service("etcd", on=["db", "dcs"], replicas=3, strategy=AppCluster(cold_start="automatic")),
-        Service("postgres", on="db", replicas=2, strategy=Elected(by="etcd"))],
-        reliability={"node": Reliability(mtbf_hours=8760, mttr_hours=8),
-                     "process": Reliability(mtbf_hours=2000, mttr_hours=0.5)})
+    return Architecture(
+        "rw",
+        nodes=nodes,
+        networks=[lan],
+        services=[
+            Service("etcd", on=["db", "dcs"], replicas=3, strategy=AppCluster(cold_start="automatic")),
+            Service("postgres", on="db", replicas=2, strategy=Elected(by="etcd")),
+        ],
+        reliability={
+            "node": Reliability(mtbf_hours=8760, mttr_hours=8),
+            "process": Reliability(mtbf_hours=2000, mttr_hours=0.5),
+        },
+    )
 
 
 def _exact(v, s, up) -> float:
@@ -59,18 +67,29 @@ def test_reads_and_writes_are_two_figures_equal_to_brute_force():
     assert pg.reads.unavailability == pytest.approx(_exact(v, "postgres", lambda e: e.read_up("postgres")), rel=1e-9)
     # reads survive what stops writes (etcd's quorum): strictly more available
     assert pg.reads.unavailability < pg.unavailability
-    assert est["etcd"].reads is None   # not a single writer: one figure
+    assert est["etcd"].reads is None  # not a single writer: one figure
 
 
 @pytest.mark.slow
 def test_check_availability_prints_and_emits_both(tmp_path):
     model = ROOT / "models" / "webplatform.py"
-    r = subprocess.run([sys.executable, "-m", "hamodel.cli", "check", str(model), "--availability", "--json"],
-                       capture_output=True, text=True, timeout=300, cwd=ROOT)
+    r = subprocess.run(
+        [sys.executable, "-m", "hamodel.cli", "check", str(model), "--availability", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+    )
     a = json.loads(r.stdout)["availability"]
     for s in ("postgres", "redis"):
         assert a[s]["reads"]["availability"] > a[s]["availability"], a[s]
     assert "reads" not in a["galera"]
-    r = subprocess.run([sys.executable, "-m", "hamodel.cli", "check", str(model), "--availability"],
-                       capture_output=True, text=True, timeout=300, cwd=ROOT, env={"COLUMNS": "200", "PATH": str(Path(sys.executable).parent)})
+    r = subprocess.run(
+        [sys.executable, "-m", "hamodel.cli", "check", str(model), "--availability"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+        env={"COLUMNS": "200", "PATH": str(Path(sys.executable).parent)},
+    )
     assert "postgres (reads)" in r.stdout and "redis (reads)" in r.stdout, r.stdout[-3000:]

@@ -34,7 +34,10 @@ def test_reference_intervals_follow_the_generated_timers(resolved):
     gl = t.get("galera", "node")
     assert gl.rto_s == (5.0, 13.0) and "evs.suspect_timeout" in gl.dominated_by
     # The service's own process: HAProxy stops sending to it within fall x inter (refused at once).
-    assert t.get("keystone", "process").rto_s == (0.0, 1.5)  # fall 3 x inter 500 ms and "inter_ms" in t.get("keystone", "process").dominated_by
+    assert t.get("keystone", "process").rto_s == (
+        0.0,
+        1.5,
+    )  # fall 3 x inter 500 ms and "inter_ms" in t.get("keystone", "process").dominated_by
     assert t.get("galera", "node").rpo_s == 0.0  # replication="synchronous" in the model
     # A mesh link cut loses no node in the model: unknown, never 0.
     assert t.get("keystone", "link").rto_s is None
@@ -103,20 +106,25 @@ def test_policy_names_the_haproxy_timer_and_a_value_that_meets_it(reference_arch
     assert m
     # The value it names does meet the target.
     k = arch.service("keystone").strategy
-    fixed = arch.replace_service("keystone", policy=Policy(rto={"node": "5s"}),
-                                 strategy=k.replace(check=k.check.replace(inter_ms=int(m.group(1)))))
+    fixed = arch.replace_service(
+        "keystone",
+        policy=Policy(rto={"node": "5s"}),
+        strategy=k.replace(check=k.check.replace(inter_ms=int(m.group(1)))),
+    )
     dep2 = _dep(fixed, "multirack")
     assert dep2.recovery.get("keystone", "node").rto_s[1] <= 5
     assert not [f for f in dep2.findings if f.id == "recovery-objective:keystone:node:rto"]
 
 
-@pytest.mark.parametrize("replication,rpo_s,word", [("synchronous", 0.0, "0:"), ("asynchronous", None, "lost"),
-                                                     (None, None, "unknown")])
+@pytest.mark.parametrize(
+    "replication,rpo_s,word", [("synchronous", 0.0, "0:"), ("asynchronous", None, "lost"), (None, None, "unknown")]
+)
 def test_rpo_from_replication(reference_arch, replication, rpo_s, word):
     arch = reference_arch("openstack_keepalived")
     redis = arch.service("redis").strategy
-    arch = arch.replace_service("redis", strategy=redis.replace(replication=replication),
-                                policy=Policy(rpo={"node": "0s"}))
+    arch = arch.replace_service(
+        "redis", strategy=redis.replace(replication=replication), policy=Policy(rpo={"node": "0s"})
+    )
     dep = _dep(arch, "openstack_keepalived")
     r = dep.recovery.get("redis", "node")
     assert r.rpo_s == rpo_s and word in r.rpo
@@ -127,12 +135,27 @@ def test_rpo_from_replication(reference_arch, replication, rpo_s, word):
 @pytest.mark.slow
 def test_check_json_and_exit(tmp_path):
     model = tmp_path / "m.py"
-    model.write_text("from models.openstack_keepalived import architecture as a\n"
-                     "from hamodel import Policy\n"
-                     "architecture = a.replace(policy=Policy(rto={'node': '3s'}))\n")
-    p = subprocess.run([sys.executable, "-m", "hamodel.cli", "check", str(model), "--json",
-                        "--lock", str(MODELS / "openstack_keepalived.lock.json")],
-                       capture_output=True, text=True, cwd=ROOT, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    model.write_text(
+        "from models.openstack_keepalived import architecture as a\n"
+        "from hamodel import Policy\n"
+        "architecture = a.replace(policy=Policy(rto={'node': '3s'}))\n"
+    )
+    p = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "hamodel.cli",
+            "check",
+            str(model),
+            "--json",
+            "--lock",
+            str(MODELS / "openstack_keepalived.lock.json"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+    )
     assert p.returncode == 1, p.stderr
     out = json.loads(p.stdout)
     node = next(r for r in out["recovery"]["keystone"] if r["disruption"] == "node")
@@ -147,20 +170,50 @@ def test_drill_report_compared_with_the_prediction(resolved):
     dep = resolved("openstack_keepalived")
 
     def sc(name, kind, service, **m):
-        return {"name": name, "kind": kind, "title": name, "vip": "controller-vip", "service": service,
-                "agreed": True, "checks": [], "notes": [], "measured": m}
+        return {
+            "name": name,
+            "kind": kind,
+            "title": name,
+            "vip": "controller-vip",
+            "service": service,
+            "agreed": True,
+            "checks": [],
+            "notes": [],
+            "measured": m,
+        }
 
-    report = {"summary": {"disagreed": []}, "scenarios": [
-        sc("holder-crash", "holder-crash", None, polled="keystone 192.168.1.220:5000", failed_requests=11,
-           service_restored_s=3.33),
-        sc("haproxy-death", "haproxy-death", None, polled="keystone 192.168.1.220:5000", failed_requests=77,
-           service_restored_s=4.39),
-        sc("backend-death:keystone", "backend-death", "keystone", polled="x", failed_requests=0),
-        sc("galera-member-down", "galera-member-down", "galera", first_write_on_backup_s=6.39, lost={}),
-        # a made-up outage far outside the interval must disagree
-        sc("holder-kill", "holder-kill", None, polled="keystone 192.168.1.220:5000", failed_requests=3,
-           service_restored_s=9.0),
-    ]}
+    report = {
+        "summary": {"disagreed": []},
+        "scenarios": [
+            sc(
+                "holder-crash",
+                "holder-crash",
+                None,
+                polled="keystone 192.168.1.220:5000",
+                failed_requests=11,
+                service_restored_s=3.33,
+            ),
+            sc(
+                "haproxy-death",
+                "haproxy-death",
+                None,
+                polled="keystone 192.168.1.220:5000",
+                failed_requests=77,
+                service_restored_s=4.39,
+            ),
+            sc("backend-death:keystone", "backend-death", "keystone", polled="x", failed_requests=0),
+            sc("galera-member-down", "galera-member-down", "galera", first_write_on_backup_s=6.39, lost={}),
+            # a made-up outage far outside the interval must disagree
+            sc(
+                "holder-kill",
+                "holder-kill",
+                None,
+                polled="keystone 192.168.1.220:5000",
+                failed_requests=3,
+                service_restored_s=9.0,
+            ),
+        ],
+    }
     add_to_report(dep, report)
     by = {c["scenario"]: c for c in report["recovery"]}
     assert by["holder-crash"]["inside"] and by["holder-crash"]["disruption"] == "node"
@@ -172,9 +225,10 @@ def test_drill_report_compared_with_the_prediction(resolved):
     import copy
 
     import docutils.core
-
     from hamodel.generators.drill_report import render_rst
+
     from tests.test_drill_units import REPORT
+
     page_report = copy.deepcopy(REPORT)
     page_report["recovery"] = report["recovery"]
     page = render_rst(page_report)
@@ -199,9 +253,18 @@ def test_pacemaker_prediction_contains_the_measured_node_crash(resolved):
 
     dep = resolved("openstack_pacemaker")
     measured = _measured(ROOT / "docs" / "drills-pacemaker.rst", "node-crash", "vip on survivor")
-    report = {"kind": "pacemaker", "scenarios": [
-        {"name": "node-crash", "kind": "pacemaker-node-crash", "vip": "controller-vip", "service": None,
-         "measured": {"vip_on_survivor_s": measured}}]}
+    report = {
+        "kind": "pacemaker",
+        "scenarios": [
+            {
+                "name": "node-crash",
+                "kind": "pacemaker-node-crash",
+                "vip": "controller-vip",
+                "service": None,
+                "measured": {"vip_on_survivor_s": measured},
+            }
+        ],
+    }
     (c,) = recovery_checks(dep, report)
     assert c.service == "haproxy" and c.disruption == "node" and c.inside, c
     token = dep.recovery.get("haproxy", "node")
@@ -211,8 +274,8 @@ def test_pacemaker_prediction_contains_the_measured_node_crash(resolved):
 def test_redis_scenario_offered_for_asynchronous_replication(resolved, reference_arch):
     import shutil
 
-    from hamodel.drill.registry import KINDS
     from hamodel.drill.keepalived.redis_primary_kill import async_service
+    from hamodel.drill.registry import KINDS
 
     dep = resolved("openstack_keepalived")
     assert async_service(dep) == "redis"  # the reference's Redis says replication="asynchronous"

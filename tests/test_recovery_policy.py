@@ -8,8 +8,9 @@ from hamodel import ModelError, Policy
 from hamodel.model.policy import format_duration, parse_duration
 
 
-@pytest.mark.parametrize("text,seconds", [("500ms", 0.5), ("10s", 10), ("2m", 120), ("1h", 3600), ("1.5s", 1.5),
-                                          (3, 3.0), ("0s", 0)])
+@pytest.mark.parametrize(
+    "text,seconds", [("500ms", 0.5), ("10s", 10), ("2m", 120), ("1h", 3600), ("1.5s", 1.5), (3, 3.0), ("0s", 0)]
+)
 def test_durations(text, seconds):
     assert parse_duration(text) == seconds
 
@@ -46,6 +47,7 @@ def test_class_without_component_is_refused(reference_arch):
 
 def test_unset_policy_keeps_the_model_hash(reference_arch):
     from hamodel.model.policy import Policy as P
+
     arch = reference_arch("openstack_keepalived")
     assert "policy" not in arch.model_dump_json(exclude_defaults=False)
     assert "policy" in arch.replace(policy=P(rto={"node": "5s"})).model_dump_json()
@@ -54,12 +56,15 @@ def test_unset_policy_keeps_the_model_hash(reference_arch):
 def test_policy_error_names_file_and_line(tmp_path):
     from hamodel.errors import LoadError
     from hamodel.loader import load
+
     m = tmp_path / "m.py"
-    m.write_text("from hamodel import Architecture, Node, Policy, Service\n"
-                 "from hamodel.strategies import Coordinated\n"
-                 "architecture = Architecture('x', nodes=[Node('n1', roles={'r'})],\n"
-                 "    services=[Service('s', on='r', strategy=Coordinated(),\n"
-                 "                      policy=Policy(rto={'node': 'soon'}))])\n")
+    m.write_text(
+        "from hamodel import Architecture, Node, Policy, Service\n"
+        "from hamodel.strategies import Coordinated\n"
+        "architecture = Architecture('x', nodes=[Node('n1', roles={'r'})],\n"
+        "    services=[Service('s', on='r', strategy=Coordinated(),\n"
+        "                      policy=Policy(rto={'node': 'soon'}))])\n"
+    )
     with pytest.raises(LoadError) as e:
         load(m)
     assert f"{m}:5" in str(e.value) and "rto.node" in str(e.value)

@@ -13,9 +13,12 @@ from hamodel.pipeline import resolve
 ROOT = Path(__file__).resolve().parents[1]
 
 pytestmark = [
-    pytest.mark.slow, pytest.mark.netns,
-    pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("redis-server") or not shutil.which("ip"),
-                       reason="needs root, ip and redis-server"),
+    pytest.mark.slow,
+    pytest.mark.netns,
+    pytest.mark.skipif(
+        os.geteuid() != 0 or not shutil.which("redis-server") or not shutil.which("ip"),
+        reason="needs root, ip and redis-server",
+    ),
 ]
 
 
@@ -33,8 +36,8 @@ def test_async_rpo_is_not_zero(dep):
 
 
 def test_primary_kill_counts_lost_writes(dep):
-    from hamodel.drill.lab import list_namespaces
     from hamodel.drill.keepalived.redis_loss import run_primary_kill
+    from hamodel.drill.lab import list_namespaces
 
     res = run_primary_kill(dep, "redis")
     assert res.acknowledged > 1000 and 0 <= res.lost <= res.acknowledged and res.agreed
@@ -52,6 +55,7 @@ def test_synchronous_prediction_disagrees_with_a_loss(dep):
 
     arch = dep.architecture
     sync = arch.replace_service("redis", strategy=arch.service("redis").strategy.replace(replication="synchronous"))
-    res = run_primary_kill(resolve(sync, lock=ROOT / "models" / "openstack_keepalived.lock.json"), "redis",
-                           replica_cut_s=1.0)
+    res = run_primary_kill(
+        resolve(sync, lock=ROOT / "models" / "openstack_keepalived.lock.json"), "redis", replica_cut_s=1.0
+    )
     assert res.lost > 0 and res.predicted_rpo_s == 0 and not res.agreed

@@ -30,15 +30,18 @@ def _finding(dep, fid):
     return next(f for f in dep.findings if f.id == fid)
 
 
-@pytest.mark.parametrize(("service", "needs"), [
-    ("nova-conductor", {"galera", "rabbitmq"}),  # nova's database proxy: database and bus
-    ("nova-scheduler", {"rabbitmq"}),
-    ("swift-proxy", {"keystone", "memcached"}),  # no database, no bus
-    ("horizon", {"keystone", "memcached"}),  # sessions in memcached
-    ("keystone", {"galera", "memcached"}),
-    ("ceilometer-api", {"mongodb", "keystone"}),  # the metering store, not galera
-    ("heat-engine", {"galera", "rabbitmq", "keystone"}),
-])
+@pytest.mark.parametrize(
+    ("service", "needs"),
+    [
+        ("nova-conductor", {"galera", "rabbitmq"}),  # nova's database proxy: database and bus
+        ("nova-scheduler", {"rabbitmq"}),
+        ("swift-proxy", {"keystone", "memcached"}),  # no database, no bus
+        ("horizon", {"keystone", "memcached"}),  # sessions in memcached
+        ("keystone", {"galera", "memcached"}),
+        ("ceilometer-api", {"mongodb", "keystone"}),  # the metering store, not galera
+        ("heat-engine", {"galera", "rabbitmq", "keystone"}),
+    ],
+)
 def test_runtime_dependencies_follow_the_projects_documentation(arch, service, needs):
     assert set(arch.service(service).dependencies) == needs
 
@@ -59,9 +62,14 @@ def test_galera_quorum_loss_names_its_real_users(dep):
 
 def test_starts_after_names_a_service():
     with pytest.raises(ValueError, match=r"services\[b\]\.starts_after.*unknown service 'nope'"):
-        Architecture("x", nodes=[Node("n1", roles={"r"})], services=[
-            Service("a", on="r", strategy=Coordinated()),
-            Service("b", on="r", strategy=Coordinated(), starts_after=["nope"])])
+        Architecture(
+            "x",
+            nodes=[Node("n1", roles={"r"})],
+            services=[
+                Service("a", on="r", strategy=Coordinated()),
+                Service("b", on="r", strategy=Coordinated(), starts_after=["nope"]),
+            ],
+        )
     with pytest.raises(ValueError, match="starts_after"):
         Service("a", on="r", strategy=Coordinated(), starts_after=["a"])
 

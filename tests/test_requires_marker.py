@@ -14,7 +14,8 @@ CONFTEST = Path(__file__).with_name("conftest.py")
 
 def test_requires_skips_naming_the_missing_tool_and_runs_when_present(pytester: pytest.Pytester) -> None:
     pytester.makeconftest(CONFTEST.read_text())
-    pytester.makepyfile(test_inner="""
+    pytester.makepyfile(
+        test_inner="""
         import pytest
 
         @pytest.mark.requires("sh", "hamodel-no-such-tool-1", "hamodel-no-such-tool-2")
@@ -24,7 +25,8 @@ def test_requires_skips_naming_the_missing_tool_and_runs_when_present(pytester: 
         @pytest.mark.requires("sh")
         def test_present():
             pass
-    """)
+    """
+    )
     result = pytester.runpytest("-rs", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=1, skipped=1)
     result.stdout.fnmatch_lines(["*requires hamodel-no-such-tool-1, hamodel-no-such-tool-2*"])

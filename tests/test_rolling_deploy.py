@@ -16,8 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
-
-from test_ansible_deploy import ANSIBLE_PLAYBOOK, build, needs_netns, recap
+from test_ansible_deploy import ANSIBLE_PLAYBOOK, needs_netns, recap
 from test_hostile_injection import ansible_env, needs_ansible
 
 from hamodel.drill.lab import Lab
@@ -78,8 +77,9 @@ print(ok, fail, errors)
 @pytest.mark.netns
 @pytest.mark.slow
 def test_a_rolling_change_under_load_loses_no_request(tmp_path: Path) -> None:
-    from test_configs import small_arch
     from hamodel.generators.configs import build_configs
+    from test_configs import small_arch
+
     from hamodel.output import write_tree
     from hamodel.pipeline import resolve
 
@@ -99,9 +99,26 @@ def test_a_rolling_change_under_load_loses_no_request(tmp_path: Path) -> None:
             www = tmp_path / f"www-{n}"
             www.mkdir()
             (www / "index.html").write_text(n)
-            procs.append(subprocess.Popen(["ip", "netns", "exec", lab.node_ns(n), "python3", "-m", "http.server",
-                                           "--bind", a, "--directory", str(www), "8080"],
-                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            procs.append(
+                subprocess.Popen(
+                    [
+                        "ip",
+                        "netns",
+                        "exec",
+                        lab.node_ns(n),
+                        "python3",
+                        "-m",
+                        "http.server",
+                        "--bind",
+                        a,
+                        "--directory",
+                        str(www),
+                        "8080",
+                    ],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
         lab.add_host("client", client=True)
         lab.plug("client", "eth0", "sw", "10.0.0.50/24", ns=lab.client_ns)
         service = tmp_path / "service.sh"
@@ -109,22 +126,43 @@ def test_a_rolling_change_under_load_loses_no_request(tmp_path: Path) -> None:
         service.chmod(0o755)
         roots = {n: tmp_path / f"root-{n}" for n in NODES}
         node = {n: [str(service), lab.node_ns(n), str(runs[n]), str(roots[n])] for n in NODES}
-        hostvars = {n: {"hamodel_dest_root": str(roots[n]),
-                        "hamodel_handler_prefix": node[n],
-                        # The gate's commands run in the node, its /run included.
-                        "hamodel_health_prefix": [*node[n], "health"],
-                        "hamodel_service_check": ["sh", "-c", 'kill -0 "$(head -n1 /run/$0.pid)"']}
-                    for n in NODES}
+        hostvars = {
+            n: {
+                "hamodel_dest_root": str(roots[n]),
+                "hamodel_handler_prefix": node[n],
+                # The gate's commands run in the node, its /run included.
+                "hamodel_health_prefix": [*node[n], "health"],
+                "hamodel_service_check": ["sh", "-c", 'kill -0 "$(head -n1 /run/$0.pid)"'],
+            }
+            for n in NODES
+        }
         labinv = tmp_path / "lab.yml"
         labinv.write_text(json.dumps({"all": {"hosts": hostvars}}))
 
         def deploy() -> subprocess.CompletedProcess:
-            return subprocess.run(["ip", "netns", "exec", lab.client_ns, ANSIBLE_PLAYBOOK, "-c", "local",
-                                   "-i", str(out / "ansible" / "inventory.yml"), "-i", str(labinv),
-                                   "-e", json.dumps({"hamodel_health_retries": 60}),
-                                   str(out / "ansible" / "deploy.yml")],
-                                  capture_output=True, text=True, timeout=1200, cwd=tmp_path,
-                                  env=ansible_env(tmp_path))
+            return subprocess.run(
+                [
+                    "ip",
+                    "netns",
+                    "exec",
+                    lab.client_ns,
+                    ANSIBLE_PLAYBOOK,
+                    "-c",
+                    "local",
+                    "-i",
+                    str(out / "ansible" / "inventory.yml"),
+                    "-i",
+                    str(labinv),
+                    "-e",
+                    json.dumps({"hamodel_health_retries": 60}),
+                    str(out / "ansible" / "deploy.yml"),
+                ],
+                capture_output=True,
+                text=True,
+                timeout=1200,
+                cwd=tmp_path,
+                env=ansible_env(tmp_path),
+            )
 
         first = deploy()
         assert first.returncode == 0, first.stdout[-8000:] + first.stderr[-2000:]
@@ -134,8 +172,11 @@ def test_a_rolling_change_under_load_loses_no_request(tmp_path: Path) -> None:
             cfg = out / "nodes" / n / "haproxy" / "haproxy.cfg"
             cfg.write_bytes(cfg.read_bytes().replace(b"timeout check 10s", b"timeout check 9s"))
         stop = tmp_path / "stop"
-        client = subprocess.Popen(["ip", "netns", "exec", lab.client_ns, "python3", "-c", CLIENT, str(stop)],
-                                  stdout=subprocess.PIPE, text=True)
+        client = subprocess.Popen(
+            ["ip", "netns", "exec", lab.client_ns, "python3", "-c", CLIENT, str(stop)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         procs.append(client)
         time.sleep(2)
         t0 = time.monotonic()
@@ -148,15 +189,17 @@ def test_a_rolling_change_under_load_loses_no_request(tmp_path: Path) -> None:
         for n in NODES:
             assert recap(second.stdout, n)["changed"] == 2, second.stdout  # the file and its reload
             assert b"timeout check 9s" in (roots[n] / "etc/haproxy/haproxy.cfg").read_bytes()
-        print(f"\nrolling change over {len(NODES)} nodes in {took:.1f} s under load: {ok} requests OK, "
-              f"{fail} failed {errors.strip()}")
+        print(
+            f"\nrolling change over {len(NODES)} nodes in {took:.1f} s under load: {ok} requests OK, "
+            f"{fail} failed {errors.strip()}"
+        )
         assert int(ok) > 100
         assert int(fail) == 0, errors
     finally:
         for p in procs:
             if p.poll() is None:
                 p.kill()
-        for n, run in runs.items():
+        for run in runs.values():
             for name in ("haproxy", "keepalived", "vrrp"):
                 try:
                     os.kill(int((run / f"{name}.pid").read_text().split()[0]), signal.SIGKILL)

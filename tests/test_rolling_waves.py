@@ -19,20 +19,20 @@ from pathlib import Path
 
 import pytest
 import yaml
-
-from test_configs import reference
-from test_hostile_injection import ansible_env, needs_ansible
-
 from hamodel.generators.ansible import waves
 from hamodel.generators.configs import build_configs
 from hamodel.generators.manifest import rolling_sets
+from test_configs import reference
+from test_hostile_injection import ansible_env, needs_ansible
+
 from hamodel.output import write_tree
 
 ANSIBLE_PLAYBOOK = str(Path(sys.executable).parent / "ansible-playbook")
 
 
-def _batches(tmp: Path, model: str, serial: int, *, old_shape: bool = False,
-             no_waves: bool = False) -> tuple[list[list[str]], list[set[str]]]:
+def _batches(
+    tmp: Path, model: str, serial: int, *, old_shape: bool = False, no_waves: bool = False
+) -> tuple[list[list[str]], list[set[str]]]:
     dep = reference(model)
     out = tmp / "out"
     write_tree(out, build_configs(dep, env={"HAMODEL_IPMI_PASSWORD": "x"}))
@@ -54,13 +54,32 @@ def _batches(tmp: Path, model: str, serial: int, *, old_shape: bool = False,
     play = plays[0]
     if old_shape:
         play["hosts"], play["serial"] = "hamodel", "{{ hamodel_serial | default(1) }}"
-    play["tasks"] = [{"name": "batch", "ansible.builtin.debug": {"msg": "BATCH {{ ansible_play_batch | to_json }}"},
-                      "run_once": True}]
+    play["tasks"] = [
+        {
+            "name": "batch",
+            "ansible.builtin.debug": {"msg": "BATCH {{ ansible_play_batch | to_json }}"},
+            "run_once": True,
+        }
+    ]
     pb = tmp / "batches.yml"
     pb.write_text(yaml.safe_dump([play]))
-    proc = subprocess.run([ANSIBLE_PLAYBOOK, "-c", "local", "-i", str(out / "ansible" / "inventory.yml"), str(pb),
-                           "-e", f"hamodel_serial={serial}"],
-                          capture_output=True, text=True, timeout=300, cwd=tmp, env=ansible_env(tmp))
+    proc = subprocess.run(
+        [
+            ANSIBLE_PLAYBOOK,
+            "-c",
+            "local",
+            "-i",
+            str(out / "ansible" / "inventory.yml"),
+            str(pb),
+            "-e",
+            f"hamodel_serial={serial}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp,
+        env=ansible_env(tmp),
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     found = [json.loads(m) for m in re.findall(r'"BATCH (\[.*?\])"', proc.stdout.replace('\\"', '"'))]
     assert found, proc.stdout

@@ -18,8 +18,13 @@ SCHEMA = json.loads((ROOT / "tests/data/sarif-schema-2.1.0.json").read_text())
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "hamodel.cli", *args], cwd=ROOT, capture_output=True, text=True,
-                          env={**os.environ, "COLUMNS": "80"})
+    return subprocess.run(
+        [sys.executable, "-m", "hamodel.cli", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "80"},
+    )
 
 
 def validate(log: dict) -> None:
@@ -52,17 +57,24 @@ def test_check_sarif_points_at_the_model_line(check_log: dict) -> None:
     assert phys["region"]["startLine"] == line_of("models/openstack_keepalived.py", 'Service("cinder-volume"')
     # a split brain points at the service holding the VIP
     split = next(r for r in check_log["runs"][0]["results"] if r["ruleId"] == "split-brain")
-    assert split["locations"][0]["physicalLocation"]["region"]["startLine"] == \
-        line_of("models/openstack_keepalived.py", 'Service("haproxy"')
+    assert split["locations"][0]["physicalLocation"]["region"]["startLine"] == line_of(
+        "models/openstack_keepalived.py", 'Service("haproxy"'
+    )
 
 
 def test_check_json_carries_locations() -> None:
     r = run("check", "models/openstack_keepalived.py", "--json")
     f = next(f for f in json.loads(r.stdout)["findings"] if f["id"] == "spof:cinder-volume")
-    assert f["locations"][0] == {"object": "service:cinder-volume", "file": "models/openstack_keepalived.py",
-                                 "line": line_of("models/openstack_keepalived.py", 'Service("cinder-volume"')}
-    assert {"object": "node:ctl-1", "file": "models/openstack_keepalived.py",
-            "line": line_of("models/openstack_keepalived.py", "controllers = [")} in f["locations"]
+    assert f["locations"][0] == {
+        "object": "service:cinder-volume",
+        "file": "models/openstack_keepalived.py",
+        "line": line_of("models/openstack_keepalived.py", 'Service("cinder-volume"'),
+    }
+    assert {
+        "object": "node:ctl-1",
+        "file": "models/openstack_keepalived.py",
+        "line": line_of("models/openstack_keepalived.py", "controllers = ["),
+    } in f["locations"]
 
 
 def test_diff_sarif_is_valid_and_reports_what_the_change_adds() -> None:

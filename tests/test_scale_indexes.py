@@ -11,8 +11,11 @@ from hamodel.testing import synthetic
 def _capacity_by_scan(a: Analysis, per: str) -> list[dict]:
     """The N+1 check as a scan: every service summed in every scenario."""
     v = a.view
-    scenarios = [f"node:{n}" for n in sorted(v.node_domains)] if per == "node" else [
-        c for c in v.components if c.startswith("domain:")]
+    scenarios = (
+        [f"node:{n}" for n in sorted(v.node_domains)]
+        if per == "node"
+        else [c for c in v.components if c.startswith("domain:")]
+    )
     out = []
     for c in scenarios:
         dead = v.nodes_killed_by({c})
@@ -23,7 +26,9 @@ def _capacity_by_scan(a: Analysis, per: str) -> list[dict]:
             if not inst or not live:
                 continue
             st = svc.strategy
-            moves = not isinstance(st, (Sharded, External)) and not (isinstance(st, ActivePassive) and st.manager is None)
+            moves = not isinstance(st, (Sharded, External)) and not (
+                isinstance(st, ActivePassive) and st.manager is None
+            )
             share = len(inst) / len(live) if moves else 1.0
             # A replicated cluster's members each hold the whole data set (issue 23).
             mem_share = 1.0 if isinstance(st, (AppCluster, Elected, Witness)) else share
@@ -33,8 +38,16 @@ def _capacity_by_scan(a: Analysis, per: str) -> list[dict]:
         for n, (cpu, mem) in sorted(load.items()):
             cap = a.arch.node(n).capacity
             if cpu > cap.cpu + 1e-9 or mem > cap.memory_gb + 1e-9:
-                out.append({"failure": c, "node": n, "cpu": round(cpu, 3), "memory_gb": round(mem, 3),
-                            "capacity_cpu": cap.cpu, "capacity_memory_gb": cap.memory_gb})
+                out.append(
+                    {
+                        "failure": c,
+                        "node": n,
+                        "cpu": round(cpu, 3),
+                        "memory_gb": round(mem, 3),
+                        "capacity_cpu": cap.cpu,
+                        "capacity_memory_gb": cap.memory_gb,
+                    }
+                )
     return out
 
 

@@ -19,7 +19,7 @@ import time
 import pytest
 
 LATENCY = 2.0  # seconds from the signal to the process's exit: the issue's bound
-BOUND = 120    # a failure bound for the parts that must not hang at all
+BOUND = 120  # a failure bound for the parts that must not hang at all
 
 SLOW_CHECK_MODEL = """\
 import pathlib
@@ -57,8 +57,13 @@ def test_a_signal_ends_a_command_inside_a_long_z3_check_within_2s(tmp_path, whic
     model = tmp_path / "slow.py"
     model.write_text(SLOW_CHECK_MODEL.replace("WHICH", which))
     out_dir = tmp_path / "out"
-    p = subprocess.Popen([sys.executable, "-m", "hamodel.cli", "build", str(model), "-o", str(out_dir)],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    p = subprocess.Popen(
+        [sys.executable, "-m", "hamodel.cli", "build", str(model), "-o", str(out_dir)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+    )
     marker = tmp_path / "solving"
     deadline = time.monotonic() + BOUND
     while not marker.exists() and p.poll() is None and time.monotonic() < deadline:

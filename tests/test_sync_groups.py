@@ -5,40 +5,57 @@ partitions of either network, reasoned by hand."""
 from __future__ import annotations
 
 import pytest
+from hamodel.generators.configs import build_configs
+from test_reachability import all_engines
 
 from hamodel import Architecture, Network, Node, Service, Switch, VirtualIP
 from hamodel.analysis.components import view
 from hamodel.analysis.semantics import Evaluation
 from hamodel.errors import ModelError
-from hamodel.generators.configs import build_configs
 from hamodel.pipeline import resolve
 from hamodel.strategies import BehindVip, Vrrp
 from hamodel.validate import available, keepalived_check, node_interfaces
-from test_reachability import all_engines
 
 
 def lbs(*, sync: bool = True, one_instance: bool = False, public_link: bool = True):
     """Two load balancers, an internal network on one switch and a public
     one on two switches (pub-a, pub-b, one link), lb1 on pub-a, lb2 on pub-b."""
     internal = Network("internal", subnet="10.0.0.0/24", switches=[Switch("int")])
-    public = Network("public", subnet="192.0.2.0/24", switches=[Switch("pub-a"), Switch("pub-b")],
-                     links=[("pub-a", "pub-b")] if public_link else [])
+    public = Network(
+        "public",
+        subnet="192.0.2.0/24",
+        switches=[Switch("pub-a"), Switch("pub-b")],
+        links=[("pub-a", "pub-b")] if public_link else [],
+    )
     ivip = VirtualIP("ivip", "10.0.0.100", network=internal)
     pvip = VirtualIP("pvip", "192.0.2.100", network=public, exposure="public")
-    nodes = [Node(f"lb{i}", roles={"lb"}, interfaces=[
-        {"network": "internal", "address": f"10.0.0.1{i}", "device": "eth0", "switch": "int"},
-        {"network": "public", "address": f"192.0.2.1{i}", "device": "eth1", "switch": f"pub-{'ab'[i - 1]}"}])
-        for i in (1, 2)]
+    nodes = [
+        Node(
+            f"lb{i}",
+            roles={"lb"},
+            interfaces=[
+                {"network": "internal", "address": f"10.0.0.1{i}", "device": "eth0", "switch": "int"},
+                {"network": "public", "address": f"192.0.2.1{i}", "device": "eth1", "switch": f"pub-{'ab'[i - 1]}"},
+            ],
+        )
+        for i in (1, 2)
+    ]
     group = {"sync_group": "lb"} if sync else {}
     if one_instance:
         holders = [Service("haproxy", on="lb", strategy=Vrrp([ivip, pvip], track="haproxy"))]
     else:
-        holders = [Service("haproxy", on="lb", strategy=Vrrp(ivip, track="haproxy", **group)),
-                   Service("haproxy-public", process="haproxy", on="lb", colocate=["haproxy"],
-                           strategy=Vrrp(pvip, track="haproxy", **group))]
+        holders = [
+            Service("haproxy", on="lb", strategy=Vrrp(ivip, track="haproxy", **group)),
+            Service(
+                "haproxy-public",
+                process="haproxy",
+                on="lb",
+                colocate=["haproxy"],
+                strategy=Vrrp(pvip, track="haproxy", **group),
+            ),
+        ]
     web = Service("web", on="lb", strategy=BehindVip(pvip, port=443, backend_port=8443, tls_passthrough=True))
-    return Architecture("sync", nodes=nodes, networks=[internal, public], vips=[ivip, pvip],
-                        services=[*holders, web])
+    return Architecture("sync", nodes=nodes, networks=[internal, public], vips=[ivip, pvip], services=[*holders, web])
 
 
 def configs(arch):
@@ -50,7 +67,7 @@ def test_sync_group_is_generated_on_every_member():
     _, files = configs(lbs())
     for n in ("lb1", "lb2"):
         conf = files[f"nodes/{n}/keepalived/keepalived.conf"].decode()
-        block = conf[conf.index("vrrp_sync_group lb {"):]
+        block = conf[conf.index("vrrp_sync_group lb {") :]
         assert "        haproxy\n" in block and "        haproxy-public\n" in block, block
 
 
@@ -120,10 +137,13 @@ def test_one_instance_two_networks_cut_sets():
     assert frozenset({"switch:pub-a"}) not in sets and frozenset({"switch:pub-a", "switch:pub-b"}) in sets
 
 
-@pytest.mark.parametrize("change, field", [
-    ({"services": "lonely"}, "sync_group"),
-    ({"services": "elsewhere"}, "sync_group"),
-])
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        ({"services": "lonely"}, "sync_group"),
+        ({"services": "elsewhere"}, "sync_group"),
+    ],
+)
 def test_sync_group_refused_by_field(change, field):
     arch = lbs(sync=False)
     svcs = list(arch.services)
@@ -133,6 +153,13 @@ def test_sync_group_refused_by_field(change, field):
         svcs[0] = svcs[0].replace(strategy=svcs[0].strategy.replace(sync_group="lb"))
         svcs[1] = svcs[1].replace(on=["web"], strategy=svcs[1].strategy.replace(sync_group="lb"))
     with pytest.raises(ModelError) as e:
-        arch.replace(services=svcs, nodes=[*arch.nodes, Node("w", roles={"web"}, interfaces=[
-            {"network": "public", "address": "192.0.2.30", "switch": "pub-a"}])])
+        arch.replace(
+            services=svcs,
+            nodes=[
+                *arch.nodes,
+                Node(
+                    "w", roles={"web"}, interfaces=[{"network": "public", "address": "192.0.2.30", "switch": "pub-a"}]
+                ),
+            ],
+        )
     assert f"strategy.{field}" in str(e.value)

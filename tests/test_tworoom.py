@@ -35,9 +35,21 @@ def test_rabbitmq_every_member_needed(dep):
     f = _f(dep, "quorum-loss:rabbitmq")
     assert f.severity.name == "HIGH" and "app" in f.services
     singles = {tuple(c) for c in f.details["cut_sets"] if len(c) == 1}
-    assert singles == {(c,) for c in ("node:app-a", "node:app-b", "proc:rabbitmq@app-a", "proc:rabbitmq@app-b",
-                                      "domain:feed-a", "domain:feed-b", "domain:room-a", "domain:room-b",
-                                      "switch:sw-a", "switch:sw-b")}
+    assert singles == {
+        (c,)
+        for c in (
+            "node:app-a",
+            "node:app-b",
+            "proc:rabbitmq@app-a",
+            "proc:rabbitmq@app-b",
+            "domain:feed-a",
+            "domain:feed-b",
+            "domain:room-a",
+            "domain:room-b",
+            "switch:sw-a",
+            "switch:sw-b",
+        )
+    }
     assert "needs all 2 of its votes" in f.impact and "runs its only usable instance" not in f.impact
     assert "quorum='majority'" in f.mitigation and "Witness('rabbitmq')" in f.mitigation
     assert "more than 0 votes" not in f.mitigation
@@ -53,4 +65,6 @@ def test_isolating_room_a_takes_two_links_and_splits_vrrp(dep):
     f = _f(dep, "split-brain:haproxy")
     assert sorted(f.scenario) == ["link:lan:sw-a~sw-b", "link:lan:sw-a~sw-c"]
     # no single link partitions anything
-    assert not [x for x in dep.findings for c in x.details.get("cut_sets", []) if len(c) == 1 and c[0].startswith("link:")]
+    assert not [
+        x for x in dep.findings for c in x.details.get("cut_sets", []) if len(c) == 1 and c[0].startswith("link:")
+    ]

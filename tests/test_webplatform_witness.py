@@ -42,8 +42,9 @@ def test_two_members_and_a_witness_are_a_placeable_majority_cluster() -> None:
         place(galera(witness=False))
     assert any("majority quorum" in p for p in verify(galera(False), Placement({"galera": ["db-1", "db-2"]})))
     # A witness placed nowhere adds no vote.
-    assert any("majority quorum" in p for p in verify(galera(True), Placement({"galera": ["db-1", "db-2"],
-                                                                                 "garbd": []})))
+    assert any(
+        "majority quorum" in p for p in verify(galera(True), Placement({"galera": ["db-1", "db-2"], "garbd": []}))
+    )
 
 
 @pytest.fixture(scope="module")
@@ -58,20 +59,24 @@ def test_webplatform_galera_cut_sets_reasoned_by_hand(web) -> None:
     v = view(arch, r.placement, r.vrrp_groups)
     # Votes: the two members and garbd; each is lost with its node, its
     # process or its rack. Galera stops when two of the three are lost.
-    votes = [{"node:db-1", "proc:mariadb@db-1", "domain:rack-1"},
-             {"node:db-2", "proc:mariadb@db-2", "domain:rack-2"},
-             {"node:mgmt-1", "proc:garbd@mgmt-1", "domain:rack-3"}]
+    votes = [
+        {"node:db-1", "proc:mariadb@db-1", "domain:rack-1"},
+        {"node:db-2", "proc:mariadb@db-2", "domain:rack-2"},
+        {"node:mgmt-1", "proc:garbd@mgmt-1", "domain:rack-3"},
+    ]
     # It is reached through the internal VIP: both holders lost (node,
     # haproxy, keepalived, rack) stops it too.
-    holders = [{f"node:lb-{i}", f"proc:haproxy@lb-{i}", f"proc:keepalived@lb-{i}", f"domain:rack-{i}"}
-               for i in (1, 2)]
+    holders = [{f"node:lb-{i}", f"proc:haproxy@lb-{i}", f"proc:keepalived@lb-{i}", f"domain:rack-{i}"} for i in (1, 2)]
     expected = {frozenset({a, b}) for i, j in ((0, 1), (0, 2), (1, 2)) for a, b in product(votes[i], votes[j])}
     expected |= {frozenset(p) for p in product(*holders)}
     # Every node is dual-corded and bonded to both switches (peer link one
     # trunk): only both feeds or both switches are common to all; losing the
     # trunk alone partitions nothing, as every node is on both switches.
-    expected |= {frozenset({"domain:pdu-a", "domain:pdu-b"}), frozenset({"switch:tor-a", "switch:tor-b"}),
-                 frozenset({"domain:dc"})}
+    expected |= {
+        frozenset({"domain:pdu-a", "domain:pdu-b"}),
+        frozenset({"switch:tor-a", "switch:tor-b"}),
+        frozenset({"domain:dc"}),
+    }
     assert len(expected) == 45  # 27 vote pairs + 16 holder pairs - 1 shared (rack-1 + rack-2) + 3
     z3_sets, complete = Analyzer(v).cut_sets("galera", 2)
     assert complete and {frozenset(c) for c in z3_sets} == expected

@@ -54,7 +54,8 @@ every HAProxy backend has a server UP; only then does the next host start.
 from __future__ import annotations
 
 import re
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import yaml
 
@@ -144,121 +145,173 @@ def _kind_block(name: str, k: Any) -> dict[str, Any]:
     changed = "((hamodel_copied_plain.results | default([])) + (hamodel_copied_secret.results | default([])))"
     block: list[dict[str, Any]] = [
         # The previous kind's results must not be taken for this kind's in the rescue.
-        {"name": f"{name}: start",
-         "ansible.builtin.set_fact": {"hamodel_copied_plain": {"results": []},
-                                      "hamodel_copied_secret": {"results": []},
-                                      "hamodel_pending": {"stat": {"exists": False}}}},
-        {"name": f"{name}: folders",
-         "ansible.builtin.file": {"path": DEST + "{{ item }}", "state": "directory"},
-         "loop": f"{{{{ {files} | map(attribute='dest') | map('dirname') | unique | list }}}}"},
+        {
+            "name": f"{name}: start",
+            "ansible.builtin.set_fact": {
+                "hamodel_copied_plain": {"results": []},
+                "hamodel_copied_secret": {"results": []},
+                "hamodel_pending": {"stat": {"exists": False}},
+            },
+        },
+        {
+            "name": f"{name}: folders",
+            "ansible.builtin.file": {"path": DEST + "{{ item }}", "state": "directory"},
+            "loop": f"{{{{ {files} | map(attribute='dest') | map('dirname') | unique | list }}}}",
+        },
         _copy_task(name, k.validate, secret=False),
         _copy_task(name, k.validate, secret=True),
-        {"name": f"{name}: {k.action} pending",
-         "ansible.builtin.file": {"path": marker, "state": "touch", "mode": "0600"},
-         "when": f"{changed} | selectattr('changed') | list | length > 0",
-         "changed_when": False},
-        {"name": f"{name}: is {k.action} pending",
-         "ansible.builtin.stat": {"path": marker, "get_checksum": False},
-         "register": "hamodel_pending"},
-        {"name": f"{name}: {k.action}",
-         "ansible.builtin.command": {"argv": "{{ (hamodel_handler_prefix | default([])) + item }}"},
-         "loop": commands,
-         "when": "hamodel_pending.stat.exists",
-         "register": "hamodel_action",
-         "changed_when": True},
-        {"name": f"{name}: {k.action} done",
-         "ansible.builtin.file": {"path": marker, "state": "absent"},
-         "changed_when": False},
-        {"name": f"{name}: previous files dropped",
-         "ansible.builtin.file": {"path": "{{ item }}", "state": "absent"},
-         "loop": f"{{{{ {changed} | selectattr('backup_file', 'defined') | map(attribute='backup_file') | list }}}}",
-         "loop_control": {"label": "{{ item | basename }}"},
-         "changed_when": False},
+        {
+            "name": f"{name}: {k.action} pending",
+            "ansible.builtin.file": {"path": marker, "state": "touch", "mode": "0600"},
+            "when": f"{changed} | selectattr('changed') | list | length > 0",
+            "changed_when": False,
+        },
+        {
+            "name": f"{name}: is {k.action} pending",
+            "ansible.builtin.stat": {"path": marker, "get_checksum": False},
+            "register": "hamodel_pending",
+        },
+        {
+            "name": f"{name}: {k.action}",
+            "ansible.builtin.command": {"argv": "{{ (hamodel_handler_prefix | default([])) + item }}"},
+            "loop": commands,
+            "when": "hamodel_pending.stat.exists",
+            "register": "hamodel_action",
+            "changed_when": True,
+        },
+        {
+            "name": f"{name}: {k.action} done",
+            "ansible.builtin.file": {"path": marker, "state": "absent"},
+            "changed_when": False,
+        },
+        {
+            "name": f"{name}: previous files dropped",
+            "ansible.builtin.file": {"path": "{{ item }}", "state": "absent"},
+            "loop": f"{{{{ {changed} | selectattr('backup_file', 'defined') | map(attribute='backup_file') | list }}}}",
+            "loop_control": {"label": "{{ item | basename }}"},
+            "changed_when": False,
+        },
     ]
     restored = f"{changed} | selectattr('changed') | list"
     rescue: list[dict[str, Any]] = [
-        {"name": f"{name}: put the previous files back",
-         "ansible.builtin.copy": {"src": "{{ item.backup_file }}", "dest": "{{ item.dest }}", "remote_src": True,
-                                  "mode": "preserve"},
-         "loop": f"{{{{ {restored} | selectattr('backup_file', 'defined') | list }}}}",
-         "loop_control": {"label": "{{ item.dest }}"},
-         "no_log": True},
-        {"name": f"{name}: remove new files that had no previous version",
-         "ansible.builtin.file": {"path": "{{ item.dest }}", "state": "absent"},
-         "loop": f"{{{{ {restored} | rejectattr('backup_file', 'defined') | list }}}}",
-         "loop_control": {"label": "{{ item.dest }}"}},
-        {"name": f"{name}: {k.action} with the previous files",
-         "ansible.builtin.command": {"argv": "{{ (hamodel_handler_prefix | default([])) + item }}"},
-         "loop": commands,
-         "when": f"hamodel_pending.stat.exists | default(false) or ({restored} | length > 0)",
-         "register": "hamodel_rollback",
-         "ignore_errors": True},
-        {"name": f"{name}: stop the rollout",
-         "ansible.builtin.fail": {"msg": (
-             f"{name} on {{{{ inventory_hostname }}}}: "
-             "{{ ansible_failed_task.name }} failed for "
-             f"{{{{ {files} | map(attribute='dest') | join(', ') }}}}: "
-             "{% set r = ansible_failed_result %}"
-             "{% for x in (r.results | default([r])) if x.failed | default(false) %}"
-             "{{ (x.stderr | default('') or x.msg | default('')) | trim }} {% endfor %}"
-             "; the previous files are back"
-             "{% if hamodel_rollback.results | default([]) | selectattr('rc', 'defined') | list %}"
-             " and {{ 'the previous configuration is running again' "
-             "if hamodel_rollback.results | selectattr('failed') | list | length == 0 "
-             "else 'running the previous configuration failed too: the daemon may be down' }}{% endif %}"
-             f"; a rerun retries {k.action}")}},
+        {
+            "name": f"{name}: put the previous files back",
+            "ansible.builtin.copy": {
+                "src": "{{ item.backup_file }}",
+                "dest": "{{ item.dest }}",
+                "remote_src": True,
+                "mode": "preserve",
+            },
+            "loop": f"{{{{ {restored} | selectattr('backup_file', 'defined') | list }}}}",
+            "loop_control": {"label": "{{ item.dest }}"},
+            "no_log": True,
+        },
+        {
+            "name": f"{name}: remove new files that had no previous version",
+            "ansible.builtin.file": {"path": "{{ item.dest }}", "state": "absent"},
+            "loop": f"{{{{ {restored} | rejectattr('backup_file', 'defined') | list }}}}",
+            "loop_control": {"label": "{{ item.dest }}"},
+        },
+        {
+            "name": f"{name}: {k.action} with the previous files",
+            "ansible.builtin.command": {"argv": "{{ (hamodel_handler_prefix | default([])) + item }}"},
+            "loop": commands,
+            "when": f"hamodel_pending.stat.exists | default(false) or ({restored} | length > 0)",
+            "register": "hamodel_rollback",
+            "ignore_errors": True,
+        },
+        {
+            "name": f"{name}: stop the rollout",
+            "ansible.builtin.fail": {
+                "msg": (
+                    f"{name} on {{{{ inventory_hostname }}}}: "
+                    "{{ ansible_failed_task.name }} failed for "
+                    f"{{{{ {files} | map(attribute='dest') | join(', ') }}}}: "
+                    "{% set r = ansible_failed_result %}"
+                    "{% for x in (r.results | default([r])) if x.failed | default(false) %}"
+                    "{{ (x.stderr | default('') or x.msg | default('')) | trim }} {% endfor %}"
+                    "; the previous files are back"
+                    "{% if hamodel_rollback.results | default([]) | selectattr('rc', 'defined') | list %}"
+                    " and {{ 'the previous configuration is running again' "
+                    "if hamodel_rollback.results | selectattr('failed') | list | length == 0 "
+                    "else 'running the previous configuration failed too: the daemon may be down' }}{% endif %}"
+                    f"; a rerun retries {k.action}"
+                )
+            },
+        },
     ]
-    return {"name": f"{name}: install, {k.action}, or put the previous files back",
-            "block": block, "rescue": rescue}
+    return {"name": f"{name}: install, {k.action}, or put the previous files back", "block": block, "rescue": rescue}
 
 
 def _drift_tasks() -> list[dict[str, Any]]:
     """Per-file drift: each installed file's sha256 against what hamodel
     installed last time (a hand edit) and against this build's manifest."""
     return [
-        {"name": "installed files",
-         "ansible.builtin.stat": {"path": DEST + "{{ item.dest }}", "checksum_algorithm": "sha256",
-                                  "get_mime": False, "get_attributes": False},
-         "loop": "{{ hamodel_files }}",
-         "loop_control": {"label": "{{ item.dest }}"},
-         "register": "hamodel_installed"},
-        {"name": "what hamodel installed last time",
-         "ansible.builtin.slurp": {"src": RECORD},
-         "register": "hamodel_record",
-         "failed_when": False},
-        {"name": "files changed on the node by hand since hamodel installed them",
-         "vars": {"record": "{{ (hamodel_record.content | b64decode | from_json) if hamodel_record.content "
-                            "is defined else {} }}",
-                  "manifest": "{{ (lookup('ansible.builtin.file', hamodel_manifest) | from_json).files }}",
-                  "drifted": "{% set out = [] %}{% for r in hamodel_installed.results %}"
-                             "{% if r.stat.exists and r.item.dest in record "
-                             "and record[r.item.dest] != r.stat.checksum %}"
-                             "{% set _ = out.append(r.item.dest) %}{% endif %}{% endfor %}{{ out }}",
-                  "outdated": "{% set out = [] %}{% for r in hamodel_installed.results %}"
-                              "{% if not r.item.secret and (not r.stat.exists or "
-                              "manifest[r.item.path].sha256 != r.stat.checksum) %}"
-                              "{% set _ = out.append(r.item.dest) %}{% endif %}{% endfor %}{{ out }}"},
-         "ansible.builtin.debug": {"msg": "{{ {'changed_by_hand': drifted, 'differ_from_this_build': outdated} }}"},
-         # Changed when a file was edited by hand: --check lists them, and a run says so.
-         "changed_when": "drifted | length > 0"},
+        {
+            "name": "installed files",
+            "ansible.builtin.stat": {
+                "path": DEST + "{{ item.dest }}",
+                "checksum_algorithm": "sha256",
+                "get_mime": False,
+                "get_attributes": False,
+            },
+            "loop": "{{ hamodel_files }}",
+            "loop_control": {"label": "{{ item.dest }}"},
+            "register": "hamodel_installed",
+        },
+        {
+            "name": "what hamodel installed last time",
+            "ansible.builtin.slurp": {"src": RECORD},
+            "register": "hamodel_record",
+            "failed_when": False,
+        },
+        {
+            "name": "files changed on the node by hand since hamodel installed them",
+            "vars": {
+                "record": "{{ (hamodel_record.content | b64decode | from_json) if hamodel_record.content "
+                "is defined else {} }}",
+                "manifest": "{{ (lookup('ansible.builtin.file', hamodel_manifest) | from_json).files }}",
+                "drifted": "{% set out = [] %}{% for r in hamodel_installed.results %}"
+                "{% if r.stat.exists and r.item.dest in record "
+                "and record[r.item.dest] != r.stat.checksum %}"
+                "{% set _ = out.append(r.item.dest) %}{% endif %}{% endfor %}{{ out }}",
+                "outdated": "{% set out = [] %}{% for r in hamodel_installed.results %}"
+                "{% if not r.item.secret and (not r.stat.exists or "
+                "manifest[r.item.path].sha256 != r.stat.checksum) %}"
+                "{% set _ = out.append(r.item.dest) %}{% endif %}{% endfor %}{{ out }}",
+            },
+            "ansible.builtin.debug": {"msg": "{{ {'changed_by_hand': drifted, 'differ_from_this_build': outdated} }}"},
+            # Changed when a file was edited by hand: --check lists them, and a run says so.
+            "changed_when": "drifted | length > 0",
+        },
     ]
 
 
 def _record_tasks() -> list[dict[str, Any]]:
     return [
-        {"name": "installed files, after the install",
-         "ansible.builtin.stat": {"path": DEST + "{{ item.dest }}", "checksum_algorithm": "sha256",
-                                  "get_mime": False, "get_attributes": False},
-         "loop": "{{ hamodel_files }}",
-         "loop_control": {"label": "{{ item.dest }}"},
-         "register": "hamodel_installed"},
-        {"name": "remember what was installed (drift on the next run)",
-         "ansible.builtin.copy": {
-             "dest": RECORD, "mode": "0600",
-             "content": "{% set out = {} %}{% for r in hamodel_installed.results if r.stat.exists %}"
-                        "{% set _ = out.update({r.item.dest: r.stat.checksum}) %}{% endfor %}"
-                        "{{ out | to_nice_json }}\n"},
-         "changed_when": False},
+        {
+            "name": "installed files, after the install",
+            "ansible.builtin.stat": {
+                "path": DEST + "{{ item.dest }}",
+                "checksum_algorithm": "sha256",
+                "get_mime": False,
+                "get_attributes": False,
+            },
+            "loop": "{{ hamodel_files }}",
+            "loop_control": {"label": "{{ item.dest }}"},
+            "register": "hamodel_installed",
+        },
+        {
+            "name": "remember what was installed (drift on the next run)",
+            "ansible.builtin.copy": {
+                "dest": RECORD,
+                "mode": "0600",
+                "content": "{% set out = {} %}{% for r in hamodel_installed.results if r.stat.exists %}"
+                "{% set _ = out.update({r.item.dest: r.stat.checksum}) %}{% endfor %}"
+                "{{ out | to_nice_json }}\n",
+            },
+            "changed_when": False,
+        },
     ]
 
 
@@ -271,25 +324,45 @@ def _health_tasks() -> list[dict[str, Any]]:
     when = "hamodel_health_gate | default(true) | bool"
     retries = "{{ hamodel_health_retries | default(30) }}"
     return [
-        {"name": "health gate: the daemons run",
-         "ansible.builtin.command": {"argv": "{{ (hamodel_health_prefix | default([])) + (hamodel_service_check "
-                                             "| default(['systemctl', 'is-active', '--quiet'])) + [item] }}"},
-         "loop": "{{ hamodel_health.daemons }}",
-         "register": "hamodel_daemon", "until": "hamodel_daemon.rc == 0", "retries": retries, "delay": 1,
-         "changed_when": False, "when": when},
-        {"name": "health gate: the VIP fronts answer (the VIP is held somewhere)",
-         "ansible.builtin.wait_for": {"host": "{{ item.host }}", "port": "{{ item.port }}",
-                                      "timeout": "{{ hamodel_health_retries | default(30) }}"},
-         "loop": "{{ hamodel_health.fronts }}",
-         "loop_control": {"label": "{{ item.host }}:{{ item.port }}"},
-         "when": when},
-        {"name": "health gate: every HAProxy backend has a server UP",
-         "ansible.builtin.command": {"argv": "{{ (hamodel_health_prefix | default([])) + ['python3', '-c', "
-                                             "hamodel_backends_up, hamodel_health.stats_socket] }}"},
-         "vars": {"hamodel_backends_up": BACKENDS_UP},
-         "register": "hamodel_backends", "until": "hamodel_backends.rc == 0", "retries": retries, "delay": 1,
-         "changed_when": False,
-         "when": f"{when} and hamodel_health.stats_socket | length > 0"},
+        {
+            "name": "health gate: the daemons run",
+            "ansible.builtin.command": {
+                "argv": "{{ (hamodel_health_prefix | default([])) + (hamodel_service_check "
+                "| default(['systemctl', 'is-active', '--quiet'])) + [item] }}"
+            },
+            "loop": "{{ hamodel_health.daemons }}",
+            "register": "hamodel_daemon",
+            "until": "hamodel_daemon.rc == 0",
+            "retries": retries,
+            "delay": 1,
+            "changed_when": False,
+            "when": when,
+        },
+        {
+            "name": "health gate: the VIP fronts answer (the VIP is held somewhere)",
+            "ansible.builtin.wait_for": {
+                "host": "{{ item.host }}",
+                "port": "{{ item.port }}",
+                "timeout": "{{ hamodel_health_retries | default(30) }}",
+            },
+            "loop": "{{ hamodel_health.fronts }}",
+            "loop_control": {"label": "{{ item.host }}:{{ item.port }}"},
+            "when": when,
+        },
+        {
+            "name": "health gate: every HAProxy backend has a server UP",
+            "ansible.builtin.command": {
+                "argv": "{{ (hamodel_health_prefix | default([])) + ['python3', '-c', "
+                "hamodel_backends_up, hamodel_health.stats_socket] }}"
+            },
+            "vars": {"hamodel_backends_up": BACKENDS_UP},
+            "register": "hamodel_backends",
+            "until": "hamodel_backends.rc == 0",
+            "retries": retries,
+            "delay": 1,
+            "changed_when": False,
+            "when": f"{when} and hamodel_health.stats_socket | length > 0",
+        },
     ]
 
 
@@ -319,73 +392,107 @@ if down:
 def _play(kinds_table: Mapping[str, Any], manifest_format: int) -> list[dict[str, Any]]:
     kinds = sorted(kinds_table.items(), key=lambda kv: (kv[1].order, kv[0]))
     tasks: list[dict[str, Any]] = [
-        {"name": "the build output is the one this inventory describes",
-         "ansible.builtin.assert": {
-             "that": ["(lookup('ansible.builtin.file', hamodel_manifest) | from_json).model.sha256 "
-                      "== hamodel_model_sha256",
-                      f"(lookup('ansible.builtin.file', hamodel_manifest) | from_json).format == {manifest_format}"],
-             "fail_msg": "{{ hamodel_manifest }} is not the build the inventory came from "
-                         "(set -e hamodel_root=OUT to the build output folder)",
-             "quiet": True},
-         "run_once": True},
+        {
+            "name": "the build output is the one this inventory describes",
+            "ansible.builtin.assert": {
+                "that": [
+                    "(lookup('ansible.builtin.file', hamodel_manifest) | from_json).model.sha256 "
+                    "== hamodel_model_sha256",
+                    f"(lookup('ansible.builtin.file', hamodel_manifest) | from_json).format == {manifest_format}",
+                ],
+                "fail_msg": "{{ hamodel_manifest }} is not the build the inventory came from "
+                "(set -e hamodel_root=OUT to the build output folder)",
+                "quiet": True,
+            },
+            "run_once": True,
+        },
         *_drift_tasks(),
-        {"name": "packages the files need",
-         "ansible.builtin.package": {"name": "{{ hamodel_packages }}", "state": "present"},
-         "when": "hamodel_install_packages | default(false) | bool"},
-        {"name": "files the configs read (certificates, keys)",
-         "ansible.builtin.stat": {"path": "{{ item }}", "get_checksum": False, "get_mime": False,
-                                  "get_attributes": False},
-         "loop": "{{ hamodel_required_files }}",
-         "register": "hamodel_required"},
-        {"name": "stop when one is missing",
-         "ansible.builtin.assert": {
-             # corosync's key comes with the cluster play when given (-e hamodel_corosync_authkey=FILE).
-             "that": ["item.stat.exists or (item.item == '/etc/corosync/authkey' and hamodel_corosync_authkey "
-                      "is defined)"],
-             "fail_msg": "{{ item.item }} is missing on {{ inventory_hostname }}: the manifest lists it as a "
-                         "prerequisite; install it first",
-             "quiet": True},
-         "loop": "{{ hamodel_required.results }}",
-         "loop_control": {"label": "{{ item.item }}"}},
-        {"name": "runtime folders",
-         "ansible.builtin.file": {"path": DEST + "{{ item.path }}", "state": "directory", "owner": "{{ item.owner }}",
-                                  "group": "{{ item.group }}", "mode": "{{ item.mode }}"},
-         "loop": "{{ hamodel_directories }}",
-         "loop_control": {"label": "{{ item.path }}"}},
+        {
+            "name": "packages the files need",
+            "ansible.builtin.package": {"name": "{{ hamodel_packages }}", "state": "present"},
+            "when": "hamodel_install_packages | default(false) | bool",
+        },
+        {
+            "name": "files the configs read (certificates, keys)",
+            "ansible.builtin.stat": {
+                "path": "{{ item }}",
+                "get_checksum": False,
+                "get_mime": False,
+                "get_attributes": False,
+            },
+            "loop": "{{ hamodel_required_files }}",
+            "register": "hamodel_required",
+        },
+        {
+            "name": "stop when one is missing",
+            "ansible.builtin.assert": {
+                # corosync's key comes with the cluster play when given (-e hamodel_corosync_authkey=FILE).
+                "that": [
+                    "item.stat.exists or (item.item == '/etc/corosync/authkey' and hamodel_corosync_authkey is defined)"
+                ],
+                "fail_msg": "{{ item.item }} is missing on {{ inventory_hostname }}: the manifest lists it as a "
+                "prerequisite; install it first",
+                "quiet": True,
+            },
+            "loop": "{{ hamodel_required.results }}",
+            "loop_control": {"label": "{{ item.item }}"},
+        },
+        {
+            "name": "runtime folders",
+            "ansible.builtin.file": {
+                "path": DEST + "{{ item.path }}",
+                "state": "directory",
+                "owner": "{{ item.owner }}",
+                "group": "{{ item.group }}",
+                "mode": "{{ item.mode }}",
+            },
+            "loop": "{{ hamodel_directories }}",
+            "loop_control": {"label": "{{ item.path }}"},
+        },
     ]
-    tasks.append({"name": "hamodel's state on the node (pending actions, what was installed)",
-                  "ansible.builtin.file": {"path": STATE + "/pending", "state": "directory", "mode": "0700"}})
+    tasks.append(
+        {
+            "name": "hamodel's state on the node (pending actions, what was installed)",
+            "ansible.builtin.file": {"path": STATE + "/pending", "state": "directory", "mode": "0700"},
+        }
+    )
     for name, k in kinds:
         if k.scope == "cluster":
             continue  # the cluster play's (_cluster_play)
         if k.action is None:
-            tasks.append({
-                "name": f"{name}: folders",
-                "ansible.builtin.file": {"path": DEST + "{{ item }}", "state": "directory"},
-                "loop": f"{{{{ hamodel_files | selectattr('kind', 'equalto', '{name}') | map(attribute='dest') "
-                        "| map('dirname') | unique | list }}",
-            })
+            tasks.append(
+                {
+                    "name": f"{name}: folders",
+                    "ansible.builtin.file": {"path": DEST + "{{ item }}", "state": "directory"},
+                    "loop": f"{{{{ hamodel_files | selectattr('kind', 'equalto', '{name}') | map(attribute='dest') "
+                    "| map('dirname') | unique | list }}",
+                }
+            )
             tasks.append(_copy_task(name, k.validate, secret=False))
             tasks.append(_copy_task(name, k.validate, secret=True))
         else:
             tasks.append(_kind_block(name, k))
     tasks += _record_tasks() + _health_tasks()
-    return [{
-        "name": "install the files hamodel generated",
-        # The waves in order (see WAVE_PREFIX): every host of the build is in one.
-        # An inventory without waves (not this build's): the whole group, hamodel_serial at a time.
-        "hosts": "{{ (" + _WAVES + " | join(':')) or '" + GROUP + "' }}",
-        "gather_facts": False,
-        # One host at a time by default, each batch through the health gate before
-        # the next: a change that breaks a node stops the rollout there. With
-        # hamodel_serial > 1 a batch takes up to that many hosts of one wave, never
-        # two members of a VRRP group or Pacemaker cluster.
-        "serial": "{% set c = [hamodel_serial | default(1) | int, 1] | max %}{% set b = [] %}{% for w in "
-                  + _WAVES + " %}{% for i in range(0, groups[w] | length, c) %}{% set _ = b.append([c, (groups[w] "
-                  "| length) - i] | min) %}{% endfor %}{% endfor %}{{ b or [c] }}",
-        "any_errors_fatal": True,
-        "tasks": tasks,
-    }, *_cluster_play(kinds)]
+    return [
+        {
+            "name": "install the files hamodel generated",
+            # The waves in order (see WAVE_PREFIX): every host of the build is in one.
+            # An inventory without waves (not this build's): the whole group, hamodel_serial at a time.
+            "hosts": "{{ (" + _WAVES + " | join(':')) or '" + GROUP + "' }}",
+            "gather_facts": False,
+            # One host at a time by default, each batch through the health gate before
+            # the next: a change that breaks a node stops the rollout there. With
+            # hamodel_serial > 1 a batch takes up to that many hosts of one wave, never
+            # two members of a VRRP group or Pacemaker cluster.
+            "serial": "{% set c = [hamodel_serial | default(1) | int, 1] | max %}{% set b = [] %}{% for w in "
+            + _WAVES
+            + " %}{% for i in range(0, groups[w] | length, c) %}{% set _ = b.append([c, (groups[w] "
+            "| length) - i] | min) %}{% endfor %}{% endfor %}{{ b or [c] }}",
+            "any_errors_fatal": True,
+            "tasks": tasks,
+        },
+        *_cluster_play(kinds),
+    ]
 
 
 def _cmd(argv: str) -> dict[str, Any]:
@@ -406,68 +513,123 @@ def _cluster_play(kinds: list[tuple[str, Any]]) -> list[dict[str, Any]]:
     coro = dict(cluster).get("corosync")
     files = "hamodel_files | selectattr('kind', 'equalto', 'corosync')"
     conf_block: list[dict[str, Any]] = [
-        {"name": "corosync: start",
-         "ansible.builtin.set_fact": {"hamodel_copied_plain": {"results": []}, "hamodel_copied_secret": {"results": []},
-                                      "hamodel_pending": {"stat": {"exists": False}}}},
-        {"name": "corosync: folders",
-         "ansible.builtin.file": {"path": DEST + "{{ item }}", "state": "directory"},
-         "loop": f"{{{{ {files} | map(attribute='dest') | map('dirname') | unique | list }}}}"},
+        {
+            "name": "corosync: start",
+            "ansible.builtin.set_fact": {
+                "hamodel_copied_plain": {"results": []},
+                "hamodel_copied_secret": {"results": []},
+                "hamodel_pending": {"stat": {"exists": False}},
+            },
+        },
+        {
+            "name": "corosync: folders",
+            "ansible.builtin.file": {"path": DEST + "{{ item }}", "state": "directory"},
+            "loop": f"{{{{ {files} | map(attribute='dest') | map('dirname') | unique | list }}}}",
+        },
         _copy_task("corosync", coro.validate if coro else None, secret=False),
-        {"name": "corosync: is the cluster stack running here",
-         "ansible.builtin.command": {"argv": "{{ (hamodel_health_prefix | default([])) + (hamodel_service_check "
-                                             "| default(['systemctl', 'is-active', '--quiet'])) + ['corosync'] }}"},
-         "register": "hamodel_corosync_running", "failed_when": False, "changed_when": False},
-        {"name": "corosync: changed here",
-         "ansible.builtin.set_fact": {"hamodel_corosync_changed": "{{ hamodel_copied_plain.results "
-                                                                  "| selectattr('changed') | list | length > 0 }}"}},
+        {
+            "name": "corosync: is the cluster stack running here",
+            "ansible.builtin.command": {
+                "argv": "{{ (hamodel_health_prefix | default([])) + (hamodel_service_check "
+                "| default(['systemctl', 'is-active', '--quiet'])) + ['corosync'] }}"
+            },
+            "register": "hamodel_corosync_running",
+            "failed_when": False,
+            "changed_when": False,
+        },
+        {
+            "name": "corosync: changed here",
+            "ansible.builtin.set_fact": {
+                "hamodel_corosync_changed": "{{ hamodel_copied_plain.results "
+                "| selectattr('changed') | list | length > 0 }}"
+            },
+        },
     ]
     tasks: list[dict[str, Any]] = [
-        {"name": "corosync: the cluster key (from -e hamodel_corosync_authkey=FILE, made once with corosync-keygen)",
-         "ansible.builtin.copy": {"src": "{{ hamodel_corosync_authkey }}", "dest": DEST + "/etc/corosync/authkey",
-                                  "owner": "root", "group": "root", "mode": "0400"},
-         "when": "hamodel_corosync_authkey is defined",
-         "no_log": True, "diff": False},
-        {"name": "corosync: corosync.conf on every cluster node, then one reload or a first start",
-         "block": conf_block + [
-             {"name": "corosync: first start of the cluster stack where it does not run",
-              "ansible.builtin.command": _cmd("(hamodel_cluster_start | default(['systemctl', 'start', 'corosync', "
-                                              "'pacemaker']))"),
-              "when": "hamodel_corosync_running.rc != 0"},
-             {"name": "corosync: one reload for the whole cluster (every node has the new corosync.conf)",
-              "ansible.builtin.command": _cmd("['corosync-cfgtool', '-R']"),
-              "run_once": True,
-              "when": "ansible_play_hosts | map('extract', hostvars, 'hamodel_corosync_changed') | select | list "
-                      "| length > 0 and ansible_play_hosts | map('extract', hostvars, 'hamodel_corosync_running') "
-                      "| map(attribute='rc') | select('equalto', 0) | list | length > 0"},
-             {"name": "corosync: quorum",
-              "ansible.builtin.command": _cmd("['corosync-quorumtool', '-s']"),
-              "register": "hamodel_quorum", "until": "hamodel_quorum.rc == 0",
-              "retries": "{{ hamodel_health_retries | default(30) }}", "delay": 2, "changed_when": False},
-             {"name": "pacemaker: a DC elected",
-              "ansible.builtin.command": _cmd("['crm_mon', '--one-shot', '--output-as=xml']"),
-              "timeout": 60,
-              "register": "hamodel_dc", "failed_when": False,
-              "until": "hamodel_dc.rc == 0 and 'current_dc present=\"true\"' in hamodel_dc.stdout",
-              "retries": "{{ hamodel_health_retries | default(30) }}", "delay": 2, "changed_when": False},
-             {"name": "corosync: previous files dropped",
-              "ansible.builtin.file": {"path": "{{ item }}", "state": "absent"},
-              "loop": "{{ hamodel_copied_plain.results | selectattr('backup_file', 'defined') "
-                      "| map(attribute='backup_file') | list }}",
-              "changed_when": False},
-         ],
-         "rescue": [
-             {"name": "corosync: put the previous corosync.conf back",
-              "ansible.builtin.copy": {"src": "{{ item.backup_file }}", "dest": "{{ item.dest }}",
-                                       "remote_src": True, "mode": "preserve"},
-              "loop": "{{ hamodel_copied_plain.results | selectattr('changed') | selectattr('backup_file', 'defined') "
-                      "| list }}",
-              "loop_control": {"label": "{{ item.dest }}"}},
-             {"name": "corosync: stop",
-              "ansible.builtin.fail": {"msg": "corosync on {{ inventory_hostname }}: {{ ansible_failed_task.name }} "
-                                              "failed: {{ (ansible_failed_result.stderr | default('') or "
-                                              "ansible_failed_result.msg | default('')) | trim }}; the previous "
-                                              "corosync.conf is back where it had changed"}},
-         ]},
+        {
+            "name": "corosync: the cluster key (from -e hamodel_corosync_authkey=FILE, made once with corosync-keygen)",
+            "ansible.builtin.copy": {
+                "src": "{{ hamodel_corosync_authkey }}",
+                "dest": DEST + "/etc/corosync/authkey",
+                "owner": "root",
+                "group": "root",
+                "mode": "0400",
+            },
+            "when": "hamodel_corosync_authkey is defined",
+            "no_log": True,
+            "diff": False,
+        },
+        {
+            "name": "corosync: corosync.conf on every cluster node, then one reload or a first start",
+            "block": conf_block
+            + [
+                {
+                    "name": "corosync: first start of the cluster stack where it does not run",
+                    "ansible.builtin.command": _cmd(
+                        "(hamodel_cluster_start | default(['systemctl', 'start', 'corosync', 'pacemaker']))"
+                    ),
+                    "when": "hamodel_corosync_running.rc != 0",
+                },
+                {
+                    "name": "corosync: one reload for the whole cluster (every node has the new corosync.conf)",
+                    "ansible.builtin.command": _cmd("['corosync-cfgtool', '-R']"),
+                    "run_once": True,
+                    "when": "ansible_play_hosts | map('extract', hostvars, 'hamodel_corosync_changed') | select | list "
+                    "| length > 0 and ansible_play_hosts | map('extract', hostvars, 'hamodel_corosync_running') "
+                    "| map(attribute='rc') | select('equalto', 0) | list | length > 0",
+                },
+                {
+                    "name": "corosync: quorum",
+                    "ansible.builtin.command": _cmd("['corosync-quorumtool', '-s']"),
+                    "register": "hamodel_quorum",
+                    "until": "hamodel_quorum.rc == 0",
+                    "retries": "{{ hamodel_health_retries | default(30) }}",
+                    "delay": 2,
+                    "changed_when": False,
+                },
+                {
+                    "name": "pacemaker: a DC elected",
+                    "ansible.builtin.command": _cmd("['crm_mon', '--one-shot', '--output-as=xml']"),
+                    "timeout": 60,
+                    "register": "hamodel_dc",
+                    "failed_when": False,
+                    "until": "hamodel_dc.rc == 0 and 'current_dc present=\"true\"' in hamodel_dc.stdout",
+                    "retries": "{{ hamodel_health_retries | default(30) }}",
+                    "delay": 2,
+                    "changed_when": False,
+                },
+                {
+                    "name": "corosync: previous files dropped",
+                    "ansible.builtin.file": {"path": "{{ item }}", "state": "absent"},
+                    "loop": "{{ hamodel_copied_plain.results | selectattr('backup_file', 'defined') "
+                    "| map(attribute='backup_file') | list }}",
+                    "changed_when": False,
+                },
+            ],
+            "rescue": [
+                {
+                    "name": "corosync: put the previous corosync.conf back",
+                    "ansible.builtin.copy": {
+                        "src": "{{ item.backup_file }}",
+                        "dest": "{{ item.dest }}",
+                        "remote_src": True,
+                        "mode": "preserve",
+                    },
+                    "loop": "{{ hamodel_copied_plain.results | selectattr('changed') | selectattr('backup_file', 'defined') "
+                    "| list }}",
+                    "loop_control": {"label": "{{ item.dest }}"},
+                },
+                {
+                    "name": "corosync: stop",
+                    "ansible.builtin.fail": {
+                        "msg": "corosync on {{ inventory_hostname }}: {{ ansible_failed_task.name }} "
+                        "failed: {{ (ansible_failed_result.stderr | default('') or "
+                        "ansible_failed_result.msg | default('')) | trim }}; the previous "
+                        "corosync.conf is back where it had changed"
+                    },
+                },
+            ],
+        },
     ]
     for name, k in cluster:
         if name == "corosync":
@@ -477,14 +639,23 @@ def _cluster_play(kinds: list[tuple[str, Any]]) -> list[dict[str, Any]]:
             tasks.append(_copy_task(name, k.validate, secret=True))
         else:
             tasks.append(_kind_block(name, k))
-    tasks.append({"name": "pacemaker: crm_verify -L (the live configuration is valid)",
-                  "ansible.builtin.command": _cmd("['crm_verify', '-L']"),
-                  "run_once": True, "changed_when": False})
-    return [{"name": "the Pacemaker cluster: corosync.conf everywhere, one reload or a first start, then the CIB",
-             "hosts": group_name("corosync"),
-             "gather_facts": False,
-             "any_errors_fatal": True,
-             "tasks": tasks}]
+    tasks.append(
+        {
+            "name": "pacemaker: crm_verify -L (the live configuration is valid)",
+            "ansible.builtin.command": _cmd("['crm_verify', '-L']"),
+            "run_once": True,
+            "changed_when": False,
+        }
+    )
+    return [
+        {
+            "name": "the Pacemaker cluster: corosync.conf everywhere, one reload or a first start, then the CIB",
+            "hosts": group_name("corosync"),
+            "gather_facts": False,
+            "any_errors_fatal": True,
+            "tasks": tasks,
+        }
+    ]
 
 
 def render_playbook(kinds: Mapping[str, Any], manifest_format: int) -> bytes:
@@ -495,9 +666,13 @@ def render_playbook(kinds: Mapping[str, Any], manifest_format: int) -> bytes:
     FORMAT: passed in by the manifest, which imports this module, so that
     the two do not import each other.
     """
-    header = (f"# Generated by hamodel {__version__} from its file-kind table; do not edit.\n"
-              "# ansible-playbook -i OUT/ansible/inventory.yml [-i SITE] OUT/ansible/deploy.yml [--diff]\n"
-              "# Variables: hamodel_root, hamodel_dest_root, hamodel_handler_prefix, hamodel_install_packages,\n"
-              "# hamodel_serial (see the hamodel guide, 'Deploying with Ansible').\n")
-    body = yaml.safe_dump(_play(kinds, manifest_format), sort_keys=False, default_flow_style=False, width=1000, allow_unicode=False)
+    header = (
+        f"# Generated by hamodel {__version__} from its file-kind table; do not edit.\n"
+        "# ansible-playbook -i OUT/ansible/inventory.yml [-i SITE] OUT/ansible/deploy.yml [--diff]\n"
+        "# Variables: hamodel_root, hamodel_dest_root, hamodel_handler_prefix, hamodel_install_packages,\n"
+        "# hamodel_serial (see the hamodel guide, 'Deploying with Ansible').\n"
+    )
+    body = yaml.safe_dump(
+        _play(kinds, manifest_format), sort_keys=False, default_flow_style=False, width=1000, allow_unicode=False
+    )
     return (header + body).encode()

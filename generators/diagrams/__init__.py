@@ -28,17 +28,19 @@ import os
 import re
 import subprocess
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING
+
+from hamodel.generators.diagrams.after import AfterFailure, after_failure, involved_nodes
 
 from hamodel.deployment import Deployment, Finding
-from hamodel.generators.diagrams.after import AfterFailure, after_failure, involved_nodes
 from hamodel.model import STRATEGY_TITLES, Architecture
 
 if TYPE_CHECKING:
     from diagrams import Node
 
-__all__ = ["VIEWS", "render", "generate", "finding_stem", "render_dot"]
+__all__ = ["VIEWS", "finding_stem", "generate", "render", "render_dot"]
 
 VIEWS: tuple[str, ...] = ("overview", "physical", "logical")
 
@@ -47,11 +49,11 @@ _FAILED_BG = "#FADBD8"
 _LOST_BG = "#F5B7B1"
 _MASTER_BG = "#D5F5E3"
 _BACKUP_BG = "#EAF2F8"
-_GREY_BG = "#D5D8DC"    # failed or cut off, after the failure
-_BOND = "#7D3C98"       # bonded interfaces: both edges, drawn as a double line
-_POWER = "#B9770E"      # power feeds and their cords
-_TRUNK = "#1F618D"      # a trunk: one physical link carrying several networks
-_WITNESS = "#6C3483"    # vote-only members
+_GREY_BG = "#D5D8DC"  # failed or cut off, after the failure
+_BOND = "#7D3C98"  # bonded interfaces: both edges, drawn as a double line
+_POWER = "#B9770E"  # power feeds and their cords
+_TRUNK = "#1F618D"  # a trunk: one physical link carrying several networks
+_WITNESS = "#6C3483"  # vote-only members
 _WITNESS_BG = "#F4ECF7"
 
 
@@ -87,17 +89,26 @@ class _Graph:
     def __init__(self, title: str, direction: str = "TB", **graph_attr: str):
         import diagrams
 
-        attrs = {"pad": "0.4", "splines": "spline", "nodesep": "0.35", "ranksep": "0.6",
-                 "fontsize": "18", "labelloc": "t", "compound": "true", "newrank": "true"}
+        attrs = {
+            "pad": "0.4",
+            "splines": "spline",
+            "nodesep": "0.35",
+            "ranksep": "0.6",
+            "fontsize": "18",
+            "labelloc": "t",
+            "compound": "true",
+            "newrank": "true",
+        }
         attrs.update(graph_attr)
         # A plain graphviz label interprets backslash escapes (\G, \N, \L, ...)
         # and HTML entities (&amp;), and the title holds model text (the
         # architecture name): escape both so it shows as written.
         title = title.replace("\\", "\\\\").replace("&", "&amp;")
-        self.diagram = diagrams.Diagram(title, filename="diagram", show=False, direction=direction,
-                                        outformat="svg", graph_attr=attrs)
+        self.diagram = diagrams.Diagram(
+            title, filename="diagram", show=False, direction=direction, outformat="svg", graph_attr=attrs
+        )
 
-    def __enter__(self) -> "_Graph":
+    def __enter__(self) -> _Graph:
         self.diagram.__enter__()
         return self
 
@@ -120,9 +131,11 @@ def _node(label: str, nodeid: str, icon: str | None = None, **attrs: str) -> Nod
         # The icon and its text in one HTML-like label: the text never
         # overlaps the icon, whatever its number of lines.
         text = "<BR/>".join(_e(line) for line in label.split("\n"))
-        label = (f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1">'
-                 f'<TR><TD FIXEDSIZE="TRUE" WIDTH="56" HEIGHT="56"><IMG SRC="{_e(_icon(icon))}" SCALE="TRUE"/></TD></TR>'
-                 f'<TR><TD><FONT POINT-SIZE="11">{text}</FONT></TD></TR></TABLE>>')
+        label = (
+            f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1">'
+            f'<TR><TD FIXEDSIZE="TRUE" WIDTH="56" HEIGHT="56"><IMG SRC="{_e(_icon(icon))}" SCALE="TRUE"/></TD></TR>'
+            f'<TR><TD><FONT POINT-SIZE="11">{text}</FONT></TD></TR></TABLE>>'
+        )
         attrs = {"shape": "plain", "fixedsize": "false", "width": "0", "height": "0", **attrs}
     else:
         attrs = {"fixedsize": "false", "width": "0", "height": "0", "labelloc": "c", **attrs}
@@ -188,8 +201,15 @@ def _primary_chain(arch: Architecture, node: str) -> list[str]:
     return list(reversed(best))
 
 
-def _node_table(dep: Deployment, node: str, failed: set[str], lost: set[str], others: list[str],
-                after: AfterFailure | None = None, shown: set[str] | None = None) -> str:
+def _node_table(
+    dep: Deployment,
+    node: str,
+    failed: set[str],
+    lost: set[str],
+    others: list[str],
+    after: AfterFailure | None = None,
+    shown: set[str] | None = None,
+) -> str:
     """A node's box. ``after``: drawn as the failure leaves it (greyed when down or
     cut off, VRRP roles after the election, only its own lost instances shaded);
     ``shown``: the services listed by name (the others are counted)."""
@@ -198,48 +218,72 @@ def _node_table(dep: Deployment, node: str, failed: set[str], lost: set[str], ot
     down = _node_down(arch, node, failed) if after is None else after.node_failed(node)
     head_bg = (_GREY_BG if after is not None else _FAILED_BG) if down else "#FFFFFF"
     icon = _e(_icon("onprem/compute/server.png"))
-    rows = [f'<TR><TD COLSPAN="2" BGCOLOR="{head_bg}"><TABLE BORDER="0" CELLSPACING="0" CELLPADDING="1"><TR>'
-            f'<TD FIXEDSIZE="TRUE" WIDTH="28" HEIGHT="28"><IMG SRC="{icon}" SCALE="TRUE"/></TD>'
-            f'<TD><B>{_e(node)}</B>'
-            + (f' <FONT COLOR="{_FAILED}">({"cut off" if after is not None and node in after.cut_off else "failed"})'
-               '</FONT>' if down else "") + "</TD></TR></TABLE></TD></TR>"]
+    rows = [
+        f'<TR><TD COLSPAN="2" BGCOLOR="{head_bg}"><TABLE BORDER="0" CELLSPACING="0" CELLPADDING="1"><TR>'
+        f'<TD FIXEDSIZE="TRUE" WIDTH="28" HEIGHT="28"><IMG SRC="{icon}" SCALE="TRUE"/></TD>'
+        f"<TD><B>{_e(node)}</B>"
+        + (
+            f' <FONT COLOR="{_FAILED}">({"cut off" if after is not None and node in after.cut_off else "failed"})'
+            "</FONT>"
+            if down
+            else ""
+        )
+        + "</TD></TR></TABLE></TD></TR>"
+    ]
     plain = [f"{i.device} {i.address}" for i in n.interfaces if len(i.switches) < 2]
     if plain:
         rows.append(f'<TR><TD COLSPAN="2"><FONT POINT-SIZE="10">{_e(", ".join(plain))}</FONT></TD></TR>')
     for i in n.interfaces:
         if len(i.switches) > 1:  # bonded: the network stays while any of its switches is up
-            rows.append(f'<TR><TD COLSPAN="2"><FONT POINT-SIZE="10" COLOR="{_BOND}">{_e(i.device)} {_e(i.address)} '
-                        f'bond {_e(" + ".join(i.switches))}</FONT></TD></TR>')
+            rows.append(
+                f'<TR><TD COLSPAN="2"><FONT POINT-SIZE="10" COLOR="{_BOND}">{_e(i.device)} {_e(i.address)} '
+                f"bond {_e(' + '.join(i.switches))}</FONT></TD></TR>"
+            )
     if others:
         rows.append(f'<TR><TD COLSPAN="2"><FONT POINT-SIZE="10">also in: {_e(", ".join(others))}</FONT></TD></TR>')
     if n.power and len(n.power) > 1:
-        rows.append(f'<TR><TD COLSPAN="2"><FONT POINT-SIZE="10" COLOR="{_POWER}">dual-corded: '
-                    f'{_e(" + ".join(n.power))}</FONT></TD></TR>')
+        rows.append(
+            f'<TR><TD COLSPAN="2"><FONT POINT-SIZE="10" COLOR="{_POWER}">dual-corded: '
+            f"{_e(' + '.join(n.power))}</FONT></TD></TR>"
+        )
     for g in dep.vrrp_groups:
         if node in g.priorities:
             if after is None:
                 master, role = g.master == node, "MASTER" if g.master == node else "backup"
             else:
                 master = node in after.masters.get(g.service, [])
-                role = ("down" if node in after.down else "FAULT" if node in after.fault.get(g.service, set()) else
-                        "MASTER" + (" (one of two)" if len(after.masters.get(g.service, [])) > 1 else "")
-                        if master else "backup")
+                role = (
+                    "down"
+                    if node in after.down
+                    else "FAULT"
+                    if node in after.fault.get(g.service, set())
+                    else "MASTER" + (" (one of two)" if len(after.masters.get(g.service, [])) > 1 else "")
+                    if master
+                    else "backup"
+                )
             mark = "\u2605 " if master else ""
             bg = _MASTER_BG if master else _GREY_BG if role in ("FAULT", "down") else _BACKUP_BG
-            rows.append(f'<TR><TD COLSPAN="2" BGCOLOR="{bg}">'
-                        f'{mark}{_e(", ".join(g.vips))}: {role} (priority {g.priorities[node]})</TD></TR>')
+            rows.append(
+                f'<TR><TD COLSPAN="2" BGCOLOR="{bg}">'
+                f"{mark}{_e(', '.join(g.vips))}: {role} (priority {g.priorities[node]})</TD></TR>"
+            )
     placed = list(dep.placement.services_on(node))
     services = [s for s in placed if shown is None or s in shown]
     cells = []
     for s in services:
         svc = dep.architecture.service(s)
-        bad = (s in after.lost.get(node, set())) if after is not None else (
-            s in lost or f"proc:{svc.process}@{node}" in failed)
+        bad = (
+            (s in after.lost.get(node, set()))
+            if after is not None
+            else (s in lost or f"proc:{svc.process}@{node}" in failed)
+        )
         if svc.strategy.kind == "witness":
             # A vote-only member: drawn apart from the services it serves none of.
             bg = f' BGCOLOR="{_LOST_BG if bad else _WITNESS_BG}"'
-            cells.append(f'<TD ALIGN="LEFT"{bg}><FONT POINT-SIZE="10" COLOR="{_WITNESS}"><I>{_e(s)} '
-                         f'(witness: votes in {_e(svc.strategy.of)})</I></FONT></TD>')
+            cells.append(
+                f'<TD ALIGN="LEFT"{bg}><FONT POINT-SIZE="10" COLOR="{_WITNESS}"><I>{_e(s)} '
+                f"(witness: votes in {_e(svc.strategy.of)})</I></FONT></TD>"
+            )
             continue
         bg = f' BGCOLOR="{_LOST_BG}"' if bad else ""
         cells.append(f'<TD ALIGN="LEFT"{bg}><FONT POINT-SIZE="10">{_e(s)}</FONT></TD>')
@@ -250,16 +294,21 @@ def _node_table(dep: Deployment, node: str, failed: set[str], lost: set[str], ot
     if len(services) < len(placed):
         rest = len(placed) - len(services)
         what = "services on every node of their roles" if after is None else "other services"
-        rows.append(f'<TR><TD COLSPAN="2" ALIGN="LEFT"><FONT POINT-SIZE="10"><I>+ {rest} {what}'
-                    + (" (lost)" if after is not None and down else "") + "</I></FONT></TD></TR>")
+        rows.append(
+            f'<TR><TD COLSPAN="2" ALIGN="LEFT"><FONT POINT-SIZE="10"><I>+ {rest} {what}'
+            + (" (lost)" if after is not None and down else "")
+            + "</I></FONT></TD></TR>"
+        )
     border = _FAILED if down else "#7B8894"
-    return (f'<<TABLE BORDER="1" CELLBORDER="0" CELLSPACING="0" CELLPADDING="3" BGCOLOR="#FFFFFF" COLOR="{border}">'
-            + "".join(rows) + "</TABLE>>")
+    return (
+        f'<<TABLE BORDER="1" CELLBORDER="0" CELLSPACING="0" CELLPADDING="3" BGCOLOR="#FFFFFF" COLOR="{border}">'
+        + "".join(rows)
+        + "</TABLE>>"
+    )
 
 
 def _physical(dep: Deployment, finding: Finding | None = None) -> str:
     from diagrams import Cluster
-
     from hamodel.generators.words import plain_component
 
     arch = dep.architecture
@@ -268,18 +317,30 @@ def _physical(dep: Deployment, finding: Finding | None = None) -> str:
     after = after_failure(dep, finding, _node_down) if finding is not None else None
     title = f"{arch.title or arch.name}: physical view"
     if finding is not None:
-        scenario = (" + ".join(plain_component(c, dep) for c in finding.scenario) if finding.scenario
-                    else "no component failure needed")
-        title = (f"{arch.title or arch.name}: {finding.title}\nafter: {scenario}\n"
-                 "grey, red border: failed or cut off; shaded: lost instances; \u2605: VRRP master after the failure")
+        scenario = (
+            " + ".join(plain_component(c, dep) for c in finding.scenario)
+            if finding.scenario
+            else "no component failure needed"
+        )
+        title = (
+            f"{arch.title or arch.name}: {finding.title}\nafter: {scenario}\n"
+            "grey, red border: failed or cut off; shaded: lost instances; \u2605: VRRP master after the failure"
+        )
     # The nodes drawn: all of them, or for a finding those it involves.
-    drawn = set(involved_nodes(dep, finding, after)) if finding is not None and after is not None else \
-        {n.name for n in arch.nodes}
+    drawn = (
+        set(involved_nodes(dep, finding, after))
+        if finding is not None and after is not None
+        else {n.name for n in arch.nodes}
+    )
     if finding is not None:
         shown = set(finding.services[:1])
     else:  # the main view names the placement exceptions; the rest are counted
-        shown = {s.name for s in arch.services if s.strategy.kind == "witness"
-                 or list(dep.placement.nodes_of(s.name)) != [n.name for n in arch.nodes_with_roles(list(s.on))]}
+        shown = {
+            s.name
+            for s in arch.services
+            if s.strategy.kind == "witness"
+            or list(dep.placement.nodes_of(s.name)) != [n.name for n in arch.nodes_with_roles(list(s.on))]
+        }
     domains = {d.name: d for d in arch.domains}
     chains = {n.name: _primary_chain(arch, n.name) for n in arch.nodes if n.name in drawn}
 
@@ -291,16 +352,26 @@ def _physical(dep: Deployment, finding: Finding | None = None) -> str:
             for n in here:
                 # Power feeds are drawn as edges, the other domains named.
                 others = sorted(set(n.domains) - set(prefix) - set(_feeds_of(arch, n.name, prefix)[0]))
-                server_of[n.name] = _node(_node_table(dep, n.name, failed, lost, others, after, shown),
-                                          _id("node", n.name), shape="plain")
-            children = sorted({chains[n.name][len(prefix)] for n in arch.nodes if n.name in chains
-                               and len(chains[n.name]) > len(prefix) and chains[n.name][:len(prefix)] == prefix})
+                server_of[n.name] = _node(
+                    _node_table(dep, n.name, failed, lost, others, after, shown), _id("node", n.name), shape="plain"
+                )
+            children = sorted(
+                {
+                    chains[n.name][len(prefix)]
+                    for n in arch.nodes
+                    if n.name in chains
+                    and len(chains[n.name]) > len(prefix)
+                    and chains[n.name][: len(prefix)] == prefix
+                }
+            )
             for child in children:
                 d = domains[child]
                 attrs = {}
                 if f"domain:{child}" in failed:
                     attrs = {"bgcolor": _FAILED_BG, "pencolor": _FAILED, "fontcolor": _FAILED, "penwidth": "2"}
-                with Cluster(f"{d.kind} {d.name}" + (" (failed)" if f"domain:{child}" in failed else ""), graph_attr=attrs):
+                with Cluster(
+                    f"{d.kind} {d.name}" + (" (failed)" if f"domain:{child}" in failed else ""), graph_attr=attrs
+                ):
                     place_nodes(prefix + [child])
 
         place_nodes([])
@@ -320,17 +391,24 @@ def _physical(dep: Deployment, finding: Finding | None = None) -> str:
             carried = {sw: v for sw, v in carried.items() if sw in used}
         for group in sorted({tuple(v) for v in carried.values()}, key=lambda t: [list(nets).index(x) for x in t]):
             # One network per line: the cluster is no wider than its switches.
-            label = ("network " if len(group) == 1 else "networks\n") + "\n".join(f"{x} {nets[x].subnet}" for x in group)
+            label = ("network " if len(group) == 1 else "networks\n") + "\n".join(
+                f"{x} {nets[x].subnet}" for x in group
+            )
             with Cluster(label, graph_attr={"bgcolor": "#F8F9F9"}):
                 for sw in sorted(x for x, v in carried.items() if tuple(v) == group):
                     bad = f"switch:{sw}" in failed or _domain_down(arch, sw, failed)
-                    switch_node[sw] = _node(sw + (" (failed)" if bad else ""), _id("switch", sw),
-                                            "generic/network/switch.png", fontcolor=_FAILED if bad else "#2D3436")
+                    switch_node[sw] = _node(
+                        sw + (" (failed)" if bad else ""),
+                        _id("switch", sw),
+                        "generic/network/switch.png",
+                        fontcolor=_FAILED if bad else "#2D3436",
+                    )
         for net in arch.networks:
             if not net.switches:
                 with Cluster(f"network {net.name} {net.subnet}", graph_attr={"bgcolor": "#F8F9F9"}):
-                    switch_node[f"net:{net.name}"] = _node(f"{net.name}\n{net.subnet}", _id("net", net.name),
-                                                           "generic/network/subnet.png")
+                    switch_node[f"net:{net.name}"] = _node(
+                        f"{net.name}\n{net.subnet}", _id("net", net.name), "generic/network/subnet.png"
+                    )
         # Inter-switch links: one edge per network link; a trunk is one edge
         # however many networks it carries (one failure cuts them all).
         trunks: dict[str, tuple[tuple[str, str], list[str]]] = {}
@@ -342,17 +420,36 @@ def _physical(dep: Deployment, finding: Finding | None = None) -> str:
                 cut = f"link:{net.name}:{a}~{b}" in failed
                 if a not in switch_node or b not in switch_node:
                     continue
-                _edge(switch_node[a], switch_node[b], dir="none", style="dashed" if cut else "bold",
-                      constraint="false", color=_FAILED if cut else "#566573", label="cut" if cut else "",
-                      fontcolor=_FAILED, tooltip=f"link {net.name}: {a} - {b}", **{"class": "link"})
+                _edge(
+                    switch_node[a],
+                    switch_node[b],
+                    dir="none",
+                    style="dashed" if cut else "bold",
+                    constraint="false",
+                    color=_FAILED if cut else "#566573",
+                    label="cut" if cut else "",
+                    fontcolor=_FAILED,
+                    tooltip=f"link {net.name}: {a} - {b}",
+                    **{"class": "link"},
+                )
         for name, ((a, b), carried_nets) in sorted(trunks.items()):
             cut = f"trunk:{name}" in failed
             if a not in switch_node or b not in switch_node:
                 continue
-            _edge(switch_node[a], switch_node[b], dir="none", style="dashed" if cut else "bold", constraint="false",
-                  penwidth="3", color=_FAILED if cut else _TRUNK, fontcolor=_FAILED if cut else _TRUNK,
-                  fontsize="10", xlabel=f"trunk {name}: {', '.join(carried_nets)}" + (" (cut)" if cut else ""),
-                  tooltip=f"trunk {name} carries {', '.join(carried_nets)}", **{"class": "trunk"})
+            _edge(
+                switch_node[a],
+                switch_node[b],
+                dir="none",
+                style="dashed" if cut else "bold",
+                constraint="false",
+                penwidth="3",
+                color=_FAILED if cut else _TRUNK,
+                fontcolor=_FAILED if cut else _TRUNK,
+                fontsize="10",
+                xlabel=f"trunk {name}: {', '.join(carried_nets)}" + (" (cut)" if cut else ""),
+                tooltip=f"trunk {name} carries {', '.join(carried_nets)}",
+                **{"class": "trunk"},
+            )
         # Attachments: one edge per (node, switch); every switch of a bond
         # gets its edge, drawn as a double line.
         for n in sorted(arch.nodes, key=lambda n: n.name):
@@ -372,11 +469,19 @@ def _physical(dep: Deployment, finding: Finding | None = None) -> str:
                     continue
                 down = t in carried and (f"switch:{t}" in failed or _domain_down(arch, t, failed))
                 colour = _FAILED if down else _BOND if bonded else "#AEB6BE"
-                _edge(server_of[n.name], switch_node[t], dir="none", color=f"{colour}:{colour}" if bonded else colour,
-                      taillabel=", ".join(devs), labelfontsize="9", labelfontcolor="#566573",
-                      style="dashed" if down else "solid", penwidth="1.2" if bonded else "1",
-                      tooltip=f"{n.name} {', '.join(devs)}" + (" bond" if bonded else "") + f" to {t}",
-                      **{"class": "bond" if bonded else "port"})
+                _edge(
+                    server_of[n.name],
+                    switch_node[t],
+                    dir="none",
+                    color=f"{colour}:{colour}" if bonded else colour,
+                    taillabel=", ".join(devs),
+                    labelfontsize="9",
+                    labelfontcolor="#566573",
+                    style="dashed" if down else "solid",
+                    penwidth="1.2" if bonded else "1",
+                    tooltip=f"{n.name} {', '.join(devs)}" + (" bond" if bonded else "") + f" to {t}",
+                    **{"class": "bond" if bonded else "port"},
+                )
 
         # Power feeds: an edge per cord; a dual-corded node has one from each
         # of its feeds (it stops only when all are down).
@@ -388,23 +493,43 @@ def _physical(dep: Deployment, finding: Finding | None = None) -> str:
             for f in feeds:
                 bad = _domain_down(arch, f, failed)
                 if f not in feed_node:
-                    feed_node[f] = _node(f"power {f}" + (" (failed)" if bad else ""), _id("power", f), shape="box",
-                                         style="rounded,filled", fillcolor=_FAILED_BG if bad else "#FDEBD0",
-                                         color=_FAILED if bad else _POWER, fontcolor=_FAILED if bad else "#2D3436",
-                                         fontsize="11", margin="0.12")
+                    feed_node[f] = _node(
+                        f"power {f}" + (" (failed)" if bad else ""),
+                        _id("power", f),
+                        shape="box",
+                        style="rounded,filled",
+                        fillcolor=_FAILED_BG if bad else "#FDEBD0",
+                        color=_FAILED if bad else _POWER,
+                        fontcolor=_FAILED if bad else "#2D3436",
+                        fontsize="11",
+                        margin="0.12",
+                    )
                 # Half-transparent: many cords, and the nodes' own rows say it too.
-                _edge(feed_node[f], server_of[n.name], color=_FAILED if bad else _POWER + "99", arrowhead="none",
-                      style="dashed" if bad else "solid", penwidth="1.3" if dual else "1",
-                      tooltip=f"{n.name} " + ("dual-corded, cord from " if dual else "powered by ") + f,
-                      **{"class": "power dual-corded" if dual else "power"})
+                _edge(
+                    feed_node[f],
+                    server_of[n.name],
+                    color=_FAILED if bad else _POWER + "99",
+                    arrowhead="none",
+                    style="dashed" if bad else "solid",
+                    penwidth="1.3" if dual else "1",
+                    tooltip=f"{n.name} " + ("dual-corded, cord from " if dual else "powered by ") + f,
+                    **{"class": "power dual-corded" if dual else "power"},
+                )
 
         # Virtual IPs: an edge to every holder, bold to the preferred one.
         for v in arch.vips:
             holders = dep.vip_holders(v.name)
             if not holders:
                 continue
-            vnode = _node(f"{v.name}\n{v.address}", _id("vip", v.name), shape="cds", style="filled",
-                          fillcolor="#FCF3CF", fontsize="11", margin="0.15")
+            vnode = _node(
+                f"{v.name}\n{v.address}",
+                _id("vip", v.name),
+                shape="cds",
+                style="filled",
+                fillcolor="#FCF3CF",
+                fontsize="11",
+                margin="0.15",
+            )
             group = next((gr for gr in dep.vrrp_groups if v.name in gr.vips), None)
             for h in holders:
                 if h not in server_of:
@@ -413,9 +538,14 @@ def _physical(dep: Deployment, finding: Finding | None = None) -> str:
                     master = h in after.masters.get(group.service, [])
                 else:
                     master = group is not None and group.master == h
-                _edge(vnode, server_of[h], style="bold" if master else "dashed",
-                      color="#1E8449" if master else "#7B8894", arrowhead="none" if not master else "normal",
-                      headport="w")
+                _edge(
+                    vnode,
+                    server_of[h],
+                    style="bold" if master else "dashed",
+                    color="#1E8449" if master else "#7B8894",
+                    arrowhead="none" if not master else "normal",
+                    headport="w",
+                )
     return g.source
 
 
@@ -439,8 +569,11 @@ def _how(svc) -> str:
         return f"witness, votes in {st.of}"
     if kind == "elected":
         # What a cut-off leader does decides whether a partition splits it.
-        return (f"leader lock in {st.by}" + ("" if st.steps_down else ", old master keeps writing")
-                + (f", min {st.min_replicas} replica{'s' * (st.min_replicas != 1)}" if st.min_replicas else ""))
+        return (
+            f"leader lock in {st.by}"
+            + ("" if st.steps_down else ", old master keeps writing")
+            + (f", min {st.min_replicas} replica{'s' * (st.min_replicas != 1)}" if st.min_replicas else "")
+        )
     return STRATEGY_TITLES[kind]
 
 
@@ -481,20 +614,36 @@ def _vip_and_holders(dep: Deployment, *, overview: bool) -> dict[str, str]:
     if overview:
         for v in arch.vips:
             if dep.vip_holders(v.name) or any(_is_holder(s) and v.name in s.holds_vips for s in arch.services):
-                vnode[v.name] = _node(f"{v.name}\n{v.address}", _id("vip", v.name), shape="cds", style="filled",
-                                      fillcolor="#FCF3CF", fontsize="11", margin="0.15")
+                vnode[v.name] = _node(
+                    f"{v.name}\n{v.address}",
+                    _id("vip", v.name),
+                    shape="cds",
+                    style="filled",
+                    fillcolor="#FCF3CF",
+                    fontsize="11",
+                    margin="0.15",
+                )
                 _edge(clients, vnode[v.name])
     for kind in ("vrrp", "pacemaker_vip"):
         services = [s for s in arch.services if s.strategy.kind == kind]
         if not services:
             continue
-        with (Cluster(STRATEGY_TITLES[kind], graph_attr={"label": STRATEGY_TITLES[kind], "fontsize": "13",
-                                                          "bgcolor": "#E8F8F5"})
-              if overview else _nothing()):
+        with (
+            Cluster(
+                STRATEGY_TITLES[kind],
+                graph_attr={"label": STRATEGY_TITLES[kind], "fontsize": "13", "bgcolor": "#E8F8F5"},
+            )
+            if overview
+            else _nothing()
+        ):
             for s in services:
                 icon = "onprem/network/haproxy.png" if s.process == "haproxy" else None
-                node = _node(_holder_label(dep, s, _where(dep, s.name)), _id("svc", s.name), icon,
-                             **({} if icon else {"shape": "box", "style": "rounded"}))
+                node = _node(
+                    _holder_label(dep, s, _where(dep, s.name)),
+                    _id("svc", s.name),
+                    icon,
+                    **({} if icon else {"shape": "box", "style": "rounded"}),
+                )
                 for v in s.holds_vips:
                     holder_of[v] = node.nodeid
                     if v in vnode:
@@ -522,15 +671,26 @@ def _name_table(title: str, cells: list[str], columns: int, bgcolor: str = "#FFF
             i = c * rows + r
             tds.append(f'<TD ALIGN="LEFT" BALIGN="LEFT">{cells[i]}</TD>' if i < len(cells) else "<TD></TD>")
         body.append("<TR>" + "".join(tds) + "</TR>")
-    return (f'<<TABLE BORDER="1" CELLBORDER="0" CELLSPACING="0" CELLPADDING="3" COLOR="#7B8894" '
-            f'BGCOLOR="{bgcolor}"><TR><TD COLSPAN="{cols}"><B>{_e(title)}</B></TD></TR>'
-            + "".join(body) + "</TABLE>>")
+    return (
+        f'<<TABLE BORDER="1" CELLBORDER="0" CELLSPACING="0" CELLPADDING="3" COLOR="#7B8894" '
+        f'BGCOLOR="{bgcolor}"><TR><TD COLSPAN="{cols}"><B>{_e(title)}</B></TD></TR>' + "".join(body) + "</TABLE>>"
+    )
 
 
 # Strategy kinds, in reading order of the overview, and the services that
 # reach the clients through a VIP come first.
-_OVERVIEW_ORDER = ("vrrp", "pacemaker_vip", "behind_vip", "app_cluster", "elected", "witness", "coordinated",
-                   "active_passive", "sharded", "external")
+_OVERVIEW_ORDER = (
+    "vrrp",
+    "pacemaker_vip",
+    "behind_vip",
+    "app_cluster",
+    "elected",
+    "witness",
+    "coordinated",
+    "active_passive",
+    "sharded",
+    "external",
+)
 _FED_BY_VIP = {"behind_vip"}
 
 
@@ -548,7 +708,7 @@ def _overview(dep: Deployment) -> str:
     for s in arch.services:
         by_kind.setdefault(s.strategy.kind, []).append(s)
     kind_of = {s.name: s.strategy.kind for s in arch.services}
-    anchor: dict[str, Node] = {}   # kind -> a node inside its cluster
+    anchor: dict[str, Node] = {}  # kind -> a node inside its cluster
     with _Graph(f"{arch.title or arch.name}: overview", direction="TB", ranksep="0.55", nodesep="0.3") as g:
         holder_of = _vip_and_holders(dep, overview=True)
         for kind in _OVERVIEW_ORDER:
@@ -567,13 +727,22 @@ def _overview(dep: Deployment) -> str:
             # Wide enough to stay short, narrow enough for the page.
             columns = 3 if len(cells) > 12 and kind in _FED_BY_VIP else 2 if len(cells) > 4 else 1
             # A long title wraps at its comma: the cluster is no wider than its table.
-            title = STRATEGY_TITLES[kind].replace(", ", ",\n") if len(STRATEGY_TITLES[kind]) > 32 else STRATEGY_TITLES[kind]
-            with Cluster(STRATEGY_TITLES[kind], graph_attr={"label": title, "fontsize": "13",
-                                                             "bgcolor": "#EBF5FB" if kind in _FED_BY_VIP
-                                                             else "#FEF9E7" if kind == "app_cluster"
-                                                             else "#F4F6F6"}):
-                anchor[kind] = _node(_name_table(f"{len(services)} service{'s' * (len(services) != 1)}",
-                                                 cells, columns), _id("strategy", kind), shape="plain")
+            title = (
+                STRATEGY_TITLES[kind].replace(", ", ",\n") if len(STRATEGY_TITLES[kind]) > 32 else STRATEGY_TITLES[kind]
+            )
+            with Cluster(
+                STRATEGY_TITLES[kind],
+                graph_attr={
+                    "label": title,
+                    "fontsize": "13",
+                    "bgcolor": "#EBF5FB" if kind in _FED_BY_VIP else "#FEF9E7" if kind == "app_cluster" else "#F4F6F6",
+                },
+            ):
+                anchor[kind] = _node(
+                    _name_table(f"{len(services)} service{'s' * (len(services) != 1)}", cells, columns),
+                    _id("strategy", kind),
+                    shape="plain",
+                )
         # Load balancing: one edge per (holder, strategy) it feeds.
         fed: set[tuple[str, str]] = set()
         for s in arch.services:
@@ -584,18 +753,34 @@ def _overview(dep: Deployment) -> str:
             if key in fed:
                 continue
             fed.add(key)
-            g.diagram.dot.edge(holder_of[a.vip], anchor[s.strategy.kind].nodeid, color="#2874A6", penwidth="1.5",
-                               lhead="cluster_" + STRATEGY_TITLES[s.strategy.kind])
+            g.diagram.dot.edge(
+                holder_of[a.vip],
+                anchor[s.strategy.kind].nodeid,
+                color="#2874A6",
+                penwidth="1.5",
+                lhead="cluster_" + STRATEGY_TITLES[s.strategy.kind],
+            )
         # Witnesses vote in a cluster without depending on it: a dotted edge.
         votes = sorted({s.strategy.of for s in by_kind.get("witness", ()) if kind_of.get(s.strategy.of) in anchor})
         for kind in sorted({kind_of[c] for c in votes}):
-            g.diagram.dot.edge(anchor["witness"].nodeid, anchor[kind].nodeid, style="dotted", color=_WITNESS,
-                               fontcolor=_WITNESS, fontsize="10", fontname="Sans-Serif", penwidth="1.5",
-                               label="votes in " + ", ".join(c for c in votes if kind_of[c] == kind),
-                               **{"class": "witness-vote"})
+            g.diagram.dot.edge(
+                anchor["witness"].nodeid,
+                anchor[kind].nodeid,
+                style="dotted",
+                color=_WITNESS,
+                fontcolor=_WITNESS,
+                fontsize="10",
+                fontname="Sans-Serif",
+                penwidth="1.5",
+                label="votes in " + ", ".join(c for c in votes if kind_of[c] == kind),
+                **{"class": "witness-vote"},
+            )
         if votes:  # beside the clusters they vote in, not on a row of their own (page width)
-            g.diagram.dot.body.append("\t{rank=same; " + "; ".join(
-                f'"{anchor[k].nodeid}"' for k in ["witness", *sorted({kind_of[c] for c in votes})]) + "}\n")
+            g.diagram.dot.body.append(
+                "\t{rank=same; "
+                + "; ".join(f'"{anchor[k].nodeid}"' for k in ["witness", *sorted({kind_of[c] for c in votes})])
+                + "}\n"
+            )
         # Dependencies between strategies, bundled: the edge is labelled with
         # the services depended on. Drawn from the provider to its users
         # (arrow back) so the clustered backbone sits above the workers.
@@ -607,10 +792,16 @@ def _overview(dep: Deployment) -> str:
                     continue
                 needs.setdefault((s.strategy.kind, dk), set()).add(d)
         for (user, provider), names in sorted(needs.items()):
-            attrs = {"style": "dashed", "color": "#7B8894", "fontsize": "10", "fontcolor": "#566573",
-                     "fontname": "Sans-Serif",
-                     "label": ", ".join(sorted(names)), "ltail": "cluster_" + STRATEGY_TITLES[user],
-                     "lhead": "cluster_" + STRATEGY_TITLES[provider]}
+            attrs = {
+                "style": "dashed",
+                "color": "#7B8894",
+                "fontsize": "10",
+                "fontcolor": "#566573",
+                "fontname": "Sans-Serif",
+                "label": ", ".join(sorted(names)),
+                "ltail": "cluster_" + STRATEGY_TITLES[user],
+                "lhead": "cluster_" + STRATEGY_TITLES[provider],
+            }
             if user in _FED_BY_VIP:
                 g.diagram.dot.edge(anchor[user].nodeid, anchor[provider].nodeid, **attrs)
             else:
@@ -633,8 +824,14 @@ def _logical(dep: Deployment) -> str:
         groups.setdefault(group_of[s.name], []).append(s)
     # A group is a provider when a service of another group depends on one
     # of its services.
-    providers = sorted({group_of[d] for s in arch.services for d in s.dependencies
-                        if d in group_of and group_of[d] != group_of[s.name]})
+    providers = sorted(
+        {
+            group_of[d]
+            for s in arch.services
+            for d in s.dependencies
+            if d in group_of and group_of[d] != group_of[s.name]
+        }
+    )
     port = {name: f"s{i}" for i, name in enumerate(sorted(group_of))}
 
     def how(s) -> str:
@@ -668,18 +865,35 @@ def _logical(dep: Deployment) -> str:
             parts = how(s).split("; ")
             # Legible at page width (the figure is scaled to the text column): every part on its own line.
             text = _e("; ".join(parts)) if len("; ".join(parts)) <= 24 else '<BR ALIGN="LEFT"/>'.join(map(_e, parts))
-            rows.append(f'<TR><TD ALIGN="LEFT" PORT="{port[s.name]}"><FONT POINT-SIZE="12">{_e(s.name)}</FONT></TD>'
-                        + (f'<TD ALIGN="LEFT" BALIGN="LEFT"><FONT POINT-SIZE="11" COLOR="#566573">{text}</FONT></TD>'
-                           if text else "<TD></TD>")
-                        + (f'<TD ALIGN="LEFT"><FONT POINT-SIZE="11" COLOR="#2874A6">{_e(via)}</FONT></TD>'
-                           if via else "<TD></TD>") + "</TR>")
+            rows.append(
+                f'<TR><TD ALIGN="LEFT" PORT="{port[s.name]}"><FONT POINT-SIZE="12">{_e(s.name)}</FONT></TD>'
+                + (
+                    f'<TD ALIGN="LEFT" BALIGN="LEFT"><FONT POINT-SIZE="11" COLOR="#566573">{text}</FONT></TD>'
+                    if text
+                    else "<TD></TD>"
+                )
+                + (
+                    f'<TD ALIGN="LEFT"><FONT POINT-SIZE="11" COLOR="#2874A6">{_e(via)}</FONT></TD>'
+                    if via
+                    else "<TD></TD>"
+                )
+                + "</TR>"
+            )
         bg = "#FEF9E7" if group in providers else "#FFFFFF"
-        return (f'<<TABLE BORDER="1" CELLBORDER="0" CELLSPACING="0" CELLPADDING="2" COLOR="#7B8894" '
-                f'BGCOLOR="{bg}">' + "".join(rows) + "</TABLE>>")
+        return (
+            f'<<TABLE BORDER="1" CELLBORDER="0" CELLSPACING="0" CELLPADDING="2" COLOR="#7B8894" '
+            f'BGCOLOR="{bg}">' + "".join(rows) + "</TABLE>>"
+        )
 
     # No concentrate: bundled edges could not be traced to the group they end on.
-    with _Graph(f"{arch.title or arch.name}: logical view", direction="LR", ranksep="0.25", nodesep="0.15", pad="0.2",
-                fontsize="20") as g:
+    with _Graph(
+        f"{arch.title or arch.name}: logical view",
+        direction="LR",
+        ranksep="0.25",
+        nodesep="0.15",
+        pad="0.2",
+        fontsize="20",
+    ) as g:
         gid = {grp: _id("group", grp) for grp in groups}
         consumers = [grp for grp in sorted(groups) if grp not in providers]
         for grp in consumers + providers:
@@ -690,13 +904,24 @@ def _logical(dep: Deployment) -> str:
                 dot.body.append("\t{rank=same; " + "; ".join(f'"{gid[c]}"' for c in column) + "}\n")
         # Dependencies: one edge per (group, group depended on); the rows
         # say which service needs which.
-        pairs = sorted({(group_of[s.name], group_of[d]) for s in arch.services for d in s.dependencies
-                        if d in group_of and group_of[d] != group_of[s.name]})
+        pairs = sorted(
+            {
+                (group_of[s.name], group_of[d])
+                for s in arch.services
+                for d in s.dependencies
+                if d in group_of and group_of[d] != group_of[s.name]
+            }
+        )
         for grp, other in pairs:
             same_column = (grp in providers) == (other in providers)
-            dot.edge(gid[grp] if same_column else f"{gid[grp]}:e", gid[other] if same_column else f"{gid[other]}:w",
-                     style="dashed", color="#7B8894", arrowsize="0.7",
-                     **({"constraint": "false"} if same_column else {}))
+            dot.edge(
+                gid[grp] if same_column else f"{gid[grp]}:e",
+                gid[other] if same_column else f"{gid[other]}:w",
+                style="dashed",
+                color="#7B8894",
+                arrowsize="0.7",
+                **({"constraint": "false"} if same_column else {}),
+            )
     return g.source
 
 
@@ -739,16 +964,22 @@ def _dot(source: str, fmt: str, workdir: Path) -> bytes:
     src = workdir / "diagram.gv"
     src.write_text(source, encoding="utf-8")
     out = workdir / f"diagram.{fmt}"
-    proc = subprocess.run(["dot", f"-T{fmt}", "-o", str(out), str(src)], cwd=workdir,
-                          capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "SOURCE_DATE_EPOCH": "0"})
+    proc = subprocess.run(
+        ["dot", f"-T{fmt}", "-o", str(out), str(src)],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "SOURCE_DATE_EPOCH": "0"},
+    )
     if proc.returncode != 0 or not out.exists():
         raise RuntimeError(f"graphviz dot -T{fmt} failed: {proc.stderr.strip()}")
     return out.read_bytes()
 
 
-def render(dep: Deployment, view: str = "physical", *, finding: Finding | None = None,
-           formats: Iterable[str] = ("svg", "png")) -> dict[str, bytes]:
+def render(
+    dep: Deployment, view: str = "physical", *, finding: Finding | None = None, formats: Iterable[str] = ("svg", "png")
+) -> dict[str, bytes]:
     """Render one view: ``{"svg": bytes, "png": bytes}``.
 
     Deterministic and self-contained; renders in a private temporary

@@ -17,12 +17,12 @@ from hamodel.deployment import Deployment, Finding
 
 @dataclass
 class AfterFailure:
-    down: set[str] = field(default_factory=set)         # nodes stopped (node, rack, power)
-    cut_off: set[str] = field(default_factory=set)      # running, but every port's switch is gone
+    down: set[str] = field(default_factory=set)  # nodes stopped (node, rack, power)
+    cut_off: set[str] = field(default_factory=set)  # running, but every port's switch is gone
     side: dict[str, int] = field(default_factory=dict)  # node -> partition side (running, connected)
     masters: dict[str, list[str]] = field(default_factory=dict)  # VRRP group service -> masters after it
-    fault: dict[str, set[str]] = field(default_factory=dict)     # group service -> members in FAULT
-    lost: dict[str, set[str]] = field(default_factory=dict)      # node -> services whose instance there is lost
+    fault: dict[str, set[str]] = field(default_factory=dict)  # group service -> members in FAULT
+    lost: dict[str, set[str]] = field(default_factory=dict)  # node -> services whose instance there is lost
 
     def node_failed(self, node: str) -> bool:
         return node in self.down or node in self.cut_off
@@ -34,8 +34,12 @@ def after_failure(dep: Deployment, finding: Finding, node_down) -> AfterFailure:
     failed = set(finding.scenario)
     st = AfterFailure()
     st.down = {n.name for n in arch.nodes if node_down(arch, n.name, failed)}
-    dead_switches = {d.name for d in arch.domains if f"switch:{d.name}" in failed or any(
-        f"domain:{a}" in failed or f"switch:{a}" in failed for a in arch.domain_ancestors(d.name))}
+    dead_switches = {
+        d.name
+        for d in arch.domains
+        if f"switch:{d.name}" in failed
+        or any(f"domain:{a}" in failed or f"switch:{a}" in failed for a in arch.domain_ancestors(d.name))
+    }
 
     # Switch graph as the failure leaves it: surviving switches, uncut links.
     parent: dict[str, str] = {}

@@ -18,27 +18,39 @@ limitations are the failure analysis' findings, never text written here.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import jinja2
+from hamodel.generators.docs import facts
+from hamodel.generators.docs.rst import Rst, rst_escape, rst_literal, rst_name, rst_title
+from hamodel.generators.docs.rst import environment as rst_environment
 
 from hamodel.deployment import Deployment, Finding
 from hamodel.model import STRATEGY_TITLES
 from hamodel.model.strategies import AppCluster, BehindVip, PacemakerVip, Vrrp
 
-from hamodel.generators.docs import facts
-from hamodel.generators.docs.rst import Rst, rst_escape, rst_literal, rst_name, rst_title
-from hamodel.generators.docs.rst import environment as rst_environment
-
-__all__ = ["SECTIONS", "DocExtras", "generate", "render_section", "limitations", "other_findings", "rst_escape"]
+__all__ = ["SECTIONS", "DocExtras", "generate", "limitations", "other_findings", "render_section", "rst_escape"]
 
 TEMPLATES = Path(__file__).parent / "templates"
 
 SECTIONS: tuple[str, ...] = (
-    "overview", "scope", "strategies", "services", "placement", "domains", "network", "diagrams",
-    "limitations", "findings", "scenarios", "availability", "recovery", "configs",
+    "overview",
+    "scope",
+    "strategies",
+    "services",
+    "placement",
+    "domains",
+    "network",
+    "diagrams",
+    "limitations",
+    "findings",
+    "scenarios",
+    "availability",
+    "recovery",
+    "configs",
 )
 """The parts of the document, in order; each is ``templates/<name>.rst.j2``."""
 
@@ -128,8 +140,17 @@ def _fix_first_rows(dep: Deployment) -> list[list[Any]]:
     """Rows of the "what to fix first" table (the analysis' ``fix_first``, computed
     before the Deployment was built: a clear error when it carries no results)."""
     fix = dep.answers().fix_first
-    return [[_literal(f.component), _downtime(1 - f.hours_per_year / (365.25 * 24)), _join(f.services),
-             rst_escape(f.top_service), f"{f.birnbaum:.3g}", f"{f.fussell_vesely:.3f}"] for f in fix]
+    return [
+        [
+            _literal(f.component),
+            _downtime(1 - f.hours_per_year / (365.25 * 24)),
+            _join(f.services),
+            rst_escape(f.top_service),
+            f"{f.birnbaum:.3g}",
+            f"{f.fussell_vesely:.3f}",
+        ]
+        for f in fix
+    ]
 
 
 # -- views of the deployment --------------------------------------------------
@@ -146,8 +167,17 @@ def _recovery_table(dep: Deployment, measured: Mapping[tuple[str, str], float]) 
             continue  # unknown and nobody asked: said once in the text above the table
         pred = f"{r.rto_s[0]:g} - {r.rto_s[1]:g} s" if r.rto_s is not None else ("down" if r.down else "unknown")
         rto_t, rpo_t = table.target(r.service, "rto", r.disruption), table.target(r.service, "rpo", r.disruption)
-        target = "; ".join(x for x in (f"RTO {rto_t:g} s" if rto_t is not None else "",
-                                       f"RPO {rpo_t:g} s" if rpo_t is not None else "") if x) or "-"
+        target = (
+            "; ".join(
+                x
+                for x in (
+                    f"RTO {rto_t:g} s" if rto_t is not None else "",
+                    f"RPO {rpo_t:g} s" if rpo_t is not None else "",
+                )
+                if x
+            )
+            or "-"
+        )
         m = measured.get((r.service, r.disruption))
         # The timer's model path without the service's name, so services with the same timer share a row.
         dom = (r.dominated_by or "").replace(f"services[{r.service}].", "")
@@ -166,11 +196,15 @@ def _recovery_table(dep: Deployment, measured: Mapping[tuple[str, str], float]) 
         if len(services) <= 8 or not set(services) <= set(fronted):
             return _join(services)
         missing = [x for x in fronted if x not in services]
-        return rst_escape(f"{len(services)} services behind HAProxy"
-                          + (f" (all but {', '.join(missing)})" if missing else " (every one)"))
+        return rst_escape(
+            f"{len(services)} services behind HAProxy"
+            + (f" (all but {', '.join(missing)})" if missing else " (every one)")
+        )
 
-    out = [[who(services), ", ".join(ds), pred, rst_escape(dom) if dom else "-", meas, target, rst_escape(rpo)]
-           for ((services, pred, dom, meas, target, rpo), ds) in classes.items()]
+    out = [
+        [who(services), ", ".join(ds), pred, rst_escape(dom) if dom else "-", meas, target, rst_escape(rpo)]
+        for ((services, pred, dom, meas, target, rpo), ds) in classes.items()
+    ]
     # Columns nobody filled (no drill, no target) are left out: an always-empty column says nothing.
     keep = [i for i in range(len(RECOVERY_HEADER)) if i not in (4, 5) or any(row[i] != "-" for row in out)]
     return [RECOVERY_HEADER[i] for i in keep], [[row[i] for i in keep] for row in out]
@@ -214,8 +248,10 @@ def _context(dep: Deployment, slug: str, extras: DocExtras, sections: bool, imag
     strategies = [(kind, STRATEGY_TITLES[kind], by_strategy[kind]) for kind in STRATEGY_TITLES if kind in by_strategy]
     if all(getattr(s.strategy, "manager", None) is None for s in arch.services if s.strategy.kind == "active_passive"):
         # As the reference says it: nothing fails these over.
-        strategies = [(k, "No high availability (active/passive: one instance)" if k == "active_passive" else t, n)
-                      for k, t, n in strategies]
+        strategies = [
+            (k, "No high availability (active/passive: one instance)" if k == "active_passive" else t, n)
+            for k, t, n in strategies
+        ]
     roles: dict[str, list[str]] = {}
     for n in arch.nodes:
         for r in n.roles:
@@ -229,16 +265,27 @@ def _context(dep: Deployment, slug: str, extras: DocExtras, sections: bool, imag
             detail += f" (quorum {strat.quorum}" + (", Pacemaker-managed" if strat.manager else "") + ")"
         if getattr(strat, "manager", None) == "pacemaker" and not isinstance(strat, AppCluster):
             detail += " (Pacemaker-managed)"
-        services.append({
-            "name": s.name, "group": s.group or "", "process": s.process, "mode": s.mode,
-            "strategy": detail, "nodes": list(placed.nodes_of(s.name)), "endpoint": _endpoint(dep, s),
-            "depends": s.dependencies, "how": facts.strategy_words(dep, s), "reach": _short_reach(arch, facts.endpoint_words(dep, s)),
-            "needs": s.dependencies + [f"(starts after {x})" for x in s.starts_after],
-        })
+        services.append(
+            {
+                "name": s.name,
+                "group": s.group or "",
+                "process": s.process,
+                "mode": s.mode,
+                "strategy": detail,
+                "nodes": list(placed.nodes_of(s.name)),
+                "endpoint": _endpoint(dep, s),
+                "depends": s.dependencies,
+                "how": facts.strategy_words(dep, s),
+                "reach": _short_reach(arch, facts.endpoint_words(dep, s)),
+                "needs": s.dependencies + [f"(starts after {x})" for x in s.starts_after],
+            }
+        )
 
     nodes = [n.name for n in arch.nodes]
-    matrix = [{"service": s.name, "cells": ["\u25cf" if n in placed.nodes_of(s.name) else "" for n in nodes]}
-              for s in arch.services]
+    matrix = [
+        {"service": s.name, "cells": ["\u25cf" if n in placed.nodes_of(s.name) else "" for n in nodes]}
+        for s in arch.services
+    ]
     # The placement table shows the exceptions: services not on every node of their roles.
     eligible = {s.name: [n.name for n in arch.nodes_with_roles(list(s.on))] for s in arch.services}
     exceptions = [s.name for s in arch.services if s.on and list(placed.nodes_of(s.name)) != eligible[s.name]]
@@ -248,30 +295,63 @@ def _context(dep: Deployment, slug: str, extras: DocExtras, sections: bool, imag
         inside = [n.name for n in arch.nodes if d.name in arch.node_domains(n.name)]
         # A dual-corded node is fed by this domain but does not stop with it
         # (it stops when all its feeds fail): listed, marked, not counted.
-        fed = [f"{n.name} (1 of {len(n.power)} feeds)" for n in arch.nodes
-               if d.name in n.power and d.name not in arch.node_domains(n.name)]
+        fed = [
+            f"{n.name} (1 of {len(n.power)} feeds)"
+            for n in arch.nodes
+            if d.name in n.power and d.name not in arch.node_domains(n.name)
+        ]
         carries = [net.name for net in arch.networks if d.name in net.switches]
-        ports = [f"{n.name}/{i.device}" + (" (bond)" if len(i.switches) > 1 else "")
-                 for n in arch.nodes for i in n.interfaces if d.name in i.switches]
+        ports = [
+            f"{n.name}/{i.device}" + (" (bond)" if len(i.switches) > 1 else "")
+            for n in arch.nodes
+            for i in n.interfaces
+            if d.name in i.switches
+        ]
         cut = facts.switch_cuts(dep, d.name) if d.kind == "switch" else []
-        domains.append({"name": d.name, "kind": d.kind, "parent": d.parent or "", "nodes": inside + fed,
-                        "networks": carries, "ports": ports, "cut": cut,
-                        "instances": sum(len(placed.services_on(n)) for n in inside + cut)})
+        domains.append(
+            {
+                "name": d.name,
+                "kind": d.kind,
+                "parent": d.parent or "",
+                "nodes": inside + fed,
+                "networks": carries,
+                "ports": ports,
+                "cut": cut,
+                "instances": sum(len(placed.services_on(n)) for n in inside + cut),
+            }
+        )
 
     vips = []
     for v in arch.vips:
         holder = next((s.name for s in arch.services if v.name in s.holds_vips), "")
         served = [s.name for s in arch.services if s.access is not None and s.access.vip == v.name]
-        vips.append({"name": v.name, "address": str(v.address), "network": v.network, "dns": v.dns_name or "",
-                     "exposure": v.exposure, "holder": holder,
-                     # many services: counted, each is in the HAProxy front table below
-                     "served": served if len(served) <= 6 else [f"{len(served)} services (HAProxy frontends below)"]})
-    groups = [{"service": g.service, "vips": list(g.vips), "network": g.network, "vrid": g.vrid,
-               "manager": g.manager, "master": g.master,
-               "priorities": [f"{m} ({g.priorities[m]})" for m in g.members]} for g in dep.vrrp_groups]
+        vips.append(
+            {
+                "name": v.name,
+                "address": str(v.address),
+                "network": v.network,
+                "dns": v.dns_name or "",
+                "exposure": v.exposure,
+                "holder": holder,
+                # many services: counted, each is in the HAProxy front table below
+                "served": served if len(served) <= 6 else [f"{len(served)} services (HAProxy frontends below)"],
+            }
+        )
+    groups = [
+        {
+            "service": g.service,
+            "vips": list(g.vips),
+            "network": g.network,
+            "vrid": g.vrid,
+            "manager": g.manager,
+            "master": g.master,
+            "priorities": [f"{m} ({g.priorities[m]})" for m in g.members],
+        }
+        for g in dep.vrrp_groups
+    ]
     try:
         frontends = facts.frontend_rows(dep)  # the plan haproxy.cfg is written from
-    except Exception as exc:  # noqa: BLE001 - a model haproxy refuses: the configs section says why
+    except Exception as exc:
         frontends, extras.notes = [], [*extras.notes, f"HAProxy fronts not shown: {exc}"]
 
     drawn = set()
@@ -279,6 +359,7 @@ def _context(dep: Deployment, slug: str, extras: DocExtras, sections: bool, imag
         drawn = {f.id for f in diagram_findings(dep)}
 
     from hamodel.generators.monitoring import alerts as monitoring_alerts
+
     from hamodel.runbooks import runbooks as runbooks_of
 
     the_runbooks = runbooks_of(dep)
@@ -292,15 +373,18 @@ def _context(dep: Deployment, slug: str, extras: DocExtras, sections: bool, imag
         if ack is None:
             a = arch.acknowledged(f.id)
             ack = a.reason if a else None
-        details = [(_DETAIL_LABELS.get(k, k.replace("_", " ").capitalize()), _detail(_plain_detail(v, dep)))
-                   for k, v in sorted(dict(f.details).items())
-                   # a detail that repeats the affected services, or the impact, says nothing new
-                   if not (isinstance(v, (list, tuple)) and sorted(map(str, v)) == sorted(f.services))
-                   and k not in _REPEATS.get(f.kind, ()) and v not in ([], (), None)]
+        details = [
+            (_DETAIL_LABELS.get(k, k.replace("_", " ").capitalize()), _detail(_plain_detail(v, dep)))
+            for k, v in sorted(dict(f.details).items())
+            # a detail that repeats the affected services, or the impact, says nothing new
+            if not (isinstance(v, (list, tuple)) and sorted(map(str, v)) == sorted(f.services))
+            and k not in _REPEATS.get(f.kind, ())
+            and v not in ([], (), None)
+        ]
         diagram = None
         if f.id in drawn:
             diagram = f"{image_root}diagrams/findings/{finding_stem(f)}"
-        plain = lambda t: facts.plain_text(str(t), dep)  # noqa: E731
+        plain = lambda t: facts.plain_text(str(t), dep)
         mitigation, _, model_change = f.mitigation.partition(" Model: ")
         svc = arch.service(f.services[0]) if f.services and f.kind == "single-point-of-failure" else None
         for url in getattr(svc.strategy, "see", None) or [] if svc is not None else []:
@@ -311,31 +395,58 @@ def _context(dep: Deployment, slug: str, extras: DocExtras, sections: bool, imag
         ran = [n for n in scenario_names if n in extras.measured]
         measured = None
         if ran:  # the drill's own figures, copied; the page linked once
-            figures = [f"{_literal(n)}: {extras.measured_figures[n][1]}"
-                       + ("" if extras.measured_figures[n][0] else " (disagreed with the prediction)")
-                       if n in extras.measured_figures else str(_literal(n)) for n in ran]
-            measured = Rst("; ".join(figures) + f" (:doc:`drill <{extras.measured[ran[0]]}>`)"
-                           + (f"; {rst_escape(unmeasured)}" if unmeasured else ""))
-        return {"id": f.id, "kind": f.kind, "severity": f.severity, "title": plain(f.title),
-                "expected": expected, "measured": measured,
-                "unmeasured": unmeasured if extras.measured else None,
-                "services": [f"every service ({len(f.services)})"] if everything else list(f.services) if len(
-                    f.services) <= 8 else [f.services[0], f"and the {len(f.services) - 1} services that need it "
-                                                          "(the Needs column of Services)"], "scenario": [facts.plain_component(c, dep) for c in f.scenario],
-                "impact": plain(f.impact), "mitigation": _linked(plain(mitigation)), "model_change": model_change,
-                "acknowledged": ack, "details": details, "diagram": diagram,
-                "alerts": _alert_groups(sorted(alert_names.get(f.id, ())), arch),
-                "runbooks": [(r.id, r.title) for r in the_runbooks if r.finding == f.id]}
+            figures = [
+                f"{_literal(n)}: {extras.measured_figures[n][1]}"
+                + ("" if extras.measured_figures[n][0] else " (disagreed with the prediction)")
+                if n in extras.measured_figures
+                else str(_literal(n))
+                for n in ran
+            ]
+            measured = Rst(
+                "; ".join(figures)
+                + f" (:doc:`drill <{extras.measured[ran[0]]}>`)"
+                + (f"; {rst_escape(unmeasured)}" if unmeasured else "")
+            )
+        return {
+            "id": f.id,
+            "kind": f.kind,
+            "severity": f.severity,
+            "title": plain(f.title),
+            "expected": expected,
+            "measured": measured,
+            "unmeasured": unmeasured if extras.measured else None,
+            "services": [f"every service ({len(f.services)})"]
+            if everything
+            else list(f.services)
+            if len(f.services) <= 8
+            else [f.services[0], f"and the {len(f.services) - 1} services that need it (the Needs column of Services)"],
+            "scenario": [facts.plain_component(c, dep) for c in f.scenario],
+            "impact": plain(f.impact),
+            "mitigation": _linked(plain(mitigation)),
+            "model_change": model_change,
+            "acknowledged": ack,
+            "details": details,
+            "diagram": diagram,
+            "alerts": _alert_groups(sorted(alert_names.get(f.id, ())), arch),
+            "runbooks": [(r.id, r.title) for r in the_runbooks if r.finding == f.id],
+        }
 
     configs = []
     if extras.configs:
         for path in sorted(extras.configs):
             folder, _, name = path.rpartition("/")
             if folder.startswith("nodes/"):  # one line per node: nodes/ctl-1/haproxy/haproxy.cfg
-                node, _, rest = folder[len("nodes/"):].partition("/")
+                node, _, rest = folder[len("nodes/") :].partition("/")
                 folder, name = f"node {node}", f"{rest}/{name}" if rest else name
-            configs.append({"path": path, "secret": path in extras.secret_configs, "language": _language(path),
-                            "folder": folder or "deployment", "name": name})
+            configs.append(
+                {
+                    "path": path,
+                    "secret": path in extras.secret_configs,
+                    "language": _language(path),
+                    "folder": folder or "deployment",
+                    "name": name,
+                }
+            )
     availability = sorted(extras.availability.values(), key=lambda a: a.service) if extras.availability else []
     scenarios = list(extras.scenarios) if extras.scenarios is not None else None
 
@@ -343,8 +454,9 @@ def _context(dep: Deployment, slug: str, extras: DocExtras, sections: bool, imag
 
     strategy_notes = []
     # A service with a limitation of its own is explained there (impact, reason, procedure): not twice.
-    limited = {x for f in limitations(dep) if f.kind in ("single-point-of-failure", "partial-outage")
-               for x in f.services}
+    limited = {
+        x for f in limitations(dep) if f.kind in ("single-point-of-failure", "partial-outage") for x in f.services
+    }
     for s in arch.services:
         st, where = s.strategy, _join(placed.nodes_of(s.name))
         if s.name in limited:
@@ -353,69 +465,161 @@ def _context(dep: Deployment, slug: str, extras: DocExtras, sections: bool, imag
             if st.manager is None:
                 why = f" It runs one instance because {rst_escape(st.reason)}." if st.reason else ""
                 why += "".join(f" See `{u} <{u}>`__." for u in st.see)  # a URL the model validated
-                strategy_notes.append(Rst(f"**{rst_escape(s.name)}** runs on one node at a time ({where}); nothing "
-                                          "moves it to another node when that node or the process fails: an "
-                                          "operator starts it on a survivor." + why))
+                strategy_notes.append(
+                    Rst(
+                        f"**{rst_escape(s.name)}** runs on one node at a time ({where}); nothing "
+                        "moves it to another node when that node or the process fails: an "
+                        "operator starts it on a survivor." + why
+                    )
+                )
             else:
-                strategy_notes.append(Rst(f"**{rst_escape(s.name)}** is configured on {where}; {rst_escape(st.manager.title())} "
-                                          "runs it on one of them and starts it on a survivor after a failure."))
+                strategy_notes.append(
+                    Rst(
+                        f"**{rst_escape(s.name)}** is configured on {where}; {rst_escape(st.manager.title())} "
+                        "runs it on one of them and starts it on a survivor after a failure."
+                    )
+                )
         elif isinstance(st, Sharded):
-            strategy_notes.append(Rst(f"**{rst_escape(s.name)}** runs on {where}; each instance owns "
-                                      f"{rst_escape(st.shard)}, which cannot be failed over to another node."))
+            strategy_notes.append(
+                Rst(
+                    f"**{rst_escape(s.name)}** runs on {where}; each instance owns "
+                    f"{rst_escape(st.shard)}, which cannot be failed over to another node."
+                )
+            )
     e, j = rst_escape, _join
     any_ack = any(arch.acknowledged(f.id) or f.acknowledged for f in other_findings(dep))
     recovery_header, recovery_rows = _recovery_table(dep, extras.measured_outage)
     rows = {
         "role_rows": [[e(r), j(ns)] for r, ns in sorted(roles.items())],
-        "node_rows": [[e(n.name), j(n.roles), j([*n.domains, *([" or ".join(n.power) + " (power)"] if n.power else [])]),
-                       j([f"{i.address} ({i.network}, {i.device})" for i in n.interfaces]),
-                       f"{n.capacity.cpu:g} CPU, {n.capacity.memory_gb:g} GB"] for n in arch.nodes],
+        "node_rows": [
+            [
+                e(n.name),
+                j(n.roles),
+                j([*n.domains, *([" or ".join(n.power) + " (power)"] if n.power else [])]),
+                j([f"{i.address} ({i.network}, {i.device})" for i in n.interfaces]),
+                f"{n.capacity.cpu:g} CPU, {n.capacity.memory_gb:g} GB",
+            ]
+            for n in arch.nodes
+        ],
         "service_rows": _merged_service_rows(services),
         "matrix_rows": [[e(r["service"]), *r["cells"]] for r in matrix if r["service"] in exceptions],
-        "domain_rows": [[e(d["name"]), e(d["kind"]), *([e(d["parent"])] if any(x["parent"] for x in domains) else []),
-                         j(d["nodes"] or [f"{n} (cut off)" for n in d["cut"]]), j(d["ports"]),
-                         str(d["instances"])] for d in domains],
-        "vip_rows": [[e(v["name"]), str(v["address"]), e(v["network"]), e(v["dns"]), v["exposure"],
-                      e(v["holder"]), j(v["served"])] for v in vips],
-        "group_rows": [[e(g["service"]), j(g["vips"]), e(g["network"]), str(g["vrid"]), g["manager"],
-                        e(g["master"]), j(g["priorities"])] for g in groups],
+        "domain_rows": [
+            [
+                e(d["name"]),
+                e(d["kind"]),
+                *([e(d["parent"])] if any(x["parent"] for x in domains) else []),
+                j(d["nodes"] or [f"{n} (cut off)" for n in d["cut"]]),
+                j(d["ports"]),
+                str(d["instances"]),
+            ]
+            for d in domains
+        ],
+        "vip_rows": [
+            [
+                e(v["name"]),
+                str(v["address"]),
+                e(v["network"]),
+                e(v["dns"]),
+                v["exposure"],
+                e(v["holder"]),
+                j(v["served"]),
+            ]
+            for v in vips
+        ],
+        "group_rows": [
+            [
+                e(g["service"]),
+                j(g["vips"]),
+                e(g["network"]),
+                str(g["vrid"]),
+                g["manager"],
+                e(g["master"]),
+                j(g["priorities"]),
+            ]
+            for g in groups
+        ],
         "frontend_rows": _merged_frontend_rows(frontends),
-        "finding_rows": [[_literal(f.id), f.severity, e(facts.plain_text(f.title, dep)),
-                          j(f.services) if len(f.services) <= 8 else
-                          e(f"{f.services[0]} and the {len(f.services) - 1} services that need it"),
-                          *([e(ack.reason if (ack := arch.acknowledged(f.id)) else (f.acknowledged or ""))]
-                            if any_ack else [])]
-                         for f in other_findings(dep)],
-        "scenario_rows": [[e(facts.plain_component(sc.component, dep)), j(sc.down), j(sc.partial), _count(sc.degraded, len(arch.services)),
-                           _count(sc.running, len(arch.services))] for sc in (scenarios or [])],
-        "availability_rows": [[e(a.service), f"{a.availability * 100:.6f} %", f"{a.nines:.2f}",
-                               _downtime(a.availability), "exact" if a.exact else f"bound ({a.cut_sets} cut sets)"]
-                              for a in availability],
+        "finding_rows": [
+            [
+                _literal(f.id),
+                f.severity,
+                e(facts.plain_text(f.title, dep)),
+                j(f.services)
+                if len(f.services) <= 8
+                else e(f"{f.services[0]} and the {len(f.services) - 1} services that need it"),
+                *([e(ack.reason if (ack := arch.acknowledged(f.id)) else (f.acknowledged or ""))] if any_ack else []),
+            ]
+            for f in other_findings(dep)
+        ],
+        "scenario_rows": [
+            [
+                e(facts.plain_component(sc.component, dep)),
+                j(sc.down),
+                j(sc.partial),
+                _count(sc.degraded, len(arch.services)),
+                _count(sc.running, len(arch.services)),
+            ]
+            for sc in (scenarios or [])
+        ],
+        "availability_rows": [
+            [
+                e(a.service),
+                f"{a.availability * 100:.6f} %",
+                f"{a.nines:.2f}",
+                _downtime(a.availability),
+                "exact" if a.exact else f"bound ({a.cut_sets} cut sets)",
+            ]
+            for a in availability
+        ],
         "fix_first_rows": _fix_first_rows(dep) if availability else [],
         "recovery_rows": recovery_rows,
     }
     return {
         **rows,
-        "strategy_notes": strategy_notes, "exceptions": exceptions, "any_ack": any_ack,
-        "fronted_clusters": [s.name for s in arch.services
-                             if s.access is not None and not isinstance(s.strategy, BehindVip)],
+        "strategy_notes": strategy_notes,
+        "exceptions": exceptions,
+        "any_ack": any_ack,
+        "fronted_clusters": [
+            s.name for s in arch.services if s.access is not None and not isinstance(s.strategy, BehindVip)
+        ],
         "has_parents": any(d["parent"] for d in domains),
         "has_power": any(d.kind == "power" for d in arch.domains) or any(n.power for n in arch.nodes),
-        "vrrp_facts": facts.vrrp_facts(dep), "detection": facts.detection_words(dep), "scope": facts.scope(dep, extras.model_path),
+        "vrrp_facts": facts.vrrp_facts(dep),
+        "detection": facts.detection_words(dep),
+        "scope": facts.scope(dep, extras.model_path),
         "supervisor_assumed": "supervisor" not in arch.model_fields_set,
         "has_keepalived": any(g.manager == "keepalived" for g in dep.vrrp_groups),
         "has_pcmk_groups": any(g.manager == "pacemaker" for g in dep.vrrp_groups),
         "stats": [(s.name, e_.port, e_.loopback) for s in arch.services if s.holds_vips for e_ in s.ports],
-        "slug": slug, "arch": arch, "dep": dep, "sections": sections, "image_root": image_root,
-        "recovery_header": recovery_header, "model_path": extras.model_path, "checks_doc": extras.checks_doc, "stamp": _stamp_words(extras), "strategies": strategies, "roles": sorted(roles.items()),
-        "services": services, "node_names": nodes, "matrix": matrix, "domains": domains, "vips": vips,
-        "groups": groups, "frontends": frontends,
+        "slug": slug,
+        "arch": arch,
+        "dep": dep,
+        "sections": sections,
+        "image_root": image_root,
+        "recovery_header": recovery_header,
+        "model_path": extras.model_path,
+        "checks_doc": extras.checks_doc,
+        "stamp": _stamp_words(extras),
+        "strategies": strategies,
+        "roles": sorted(roles.items()),
+        "services": services,
+        "node_names": nodes,
+        "matrix": matrix,
+        "domains": domains,
+        "vips": vips,
+        "groups": groups,
+        "frontends": frontends,
         "limitations": [finding_view(f) for f in limitations(dep)],
         "other_findings": [finding_view(f) for f in other_findings(dep)],
-        "has_diagrams": extras.diagrams is not None, "configs": configs, "config_error": extras.config_error,
+        "has_diagrams": extras.diagrams is not None,
+        "configs": configs,
+        "config_error": extras.config_error,
         "node_configs": _node_config_lines(configs),
-        "scenarios": scenarios, "availability": availability, "notes": list(dep.notes) + list(extras.notes),
-        "pacemaker": arch.pacemaker, "nonlocal_bind": sorted(dep.nonlocal_bind_nodes),
+        "scenarios": scenarios,
+        "availability": availability,
+        "notes": list(dep.notes) + list(extras.notes),
+        "pacemaker": arch.pacemaker,
+        "nonlocal_bind": sorted(dep.nonlocal_bind_nodes),
         "vrrp_kinds": (Vrrp, PacemakerVip),
         "runbooks": the_runbooks,
     }
@@ -431,10 +635,12 @@ def _alert_groups(names: list[str], arch: Any) -> list[str]:
     suffixes = sorted((_camel(s.name) for s in arch.services), key=len, reverse=True)
     kinds: dict[str, list[str]] = {}
     for n in names:
-        stem = next((n[:-len(x)] for x in suffixes if n.endswith(x) and len(n) > len(x)), n)
+        stem = next((n[: -len(x)] for x in suffixes if n.endswith(x) and len(n) > len(x)), n)
         kinds.setdefault(stem, []).append(n)
-    return [members[0] if len(members) == 1 else f"{stem}<service> ({len(members)} services)"
-            for stem, members in kinds.items()]
+    return [
+        members[0] if len(members) == 1 else f"{stem}<service> ({len(members)} services)"
+        for stem, members in kinds.items()
+    ]
 
 
 def _stamp_words(extras: DocExtras) -> str | None:
@@ -453,8 +659,9 @@ def _node_config_lines(configs: list[dict[str, Any]]) -> list[tuple[list[str], R
     per_node: dict[str, list[str]] = {}
     for c in configs:
         if c["folder"].startswith("node "):
-            per_node.setdefault(c["folder"][len("node "):], []).append(
-                _literal(c["name"]) + (" (holds a secret: not published)" if c["secret"] else ""))
+            per_node.setdefault(c["folder"][len("node ") :], []).append(
+                _literal(c["name"]) + (" (holds a secret: not published)" if c["secret"] else "")
+            )
     lines: dict[tuple[str, ...], list[str]] = {}
     for node, names in per_node.items():
         lines.setdefault(tuple(names), []).append(node)
@@ -475,8 +682,14 @@ def _merged_service_rows(services: list[dict[str, Any]]) -> list[list[Any]]:
     last: tuple | None = None
     for s in services:
         name = s["name"] + (f" ({s['process']})" if s["process"] != s["name"] else "")
-        key = (s["group"], s["mode"], s["how"], tuple(s["needs"]), ":" in s["reach"] and "clients" not in s["reach"],
-               s["reach"] if ":" not in s["reach"] or "clients" in s["reach"] else "")
+        key = (
+            s["group"],
+            s["mode"],
+            s["how"],
+            tuple(s["needs"]),
+            ":" in s["reach"] and "clients" not in s["reach"],
+            s["reach"] if ":" not in s["reach"] or "clients" in s["reach"] else "",
+        )
         if rows and key == last:
             rows[-1][0] = Rst(f"{rows[-1][0]}, {rst_escape(name)}")
             if key[4]:
@@ -503,16 +716,28 @@ def _merged_frontend_rows(frontends: list[dict[str, Any]]) -> list[list[Any]]:
     rows = []
     for (mode, balance, nodes, check), fs in groups.items():
         vip = fs[0]["bind"].split(", ")[0].rsplit(":", 1)[0]
-        binds = "; ".join(f"{f['service']} " + ", ".join(b.rsplit(":", 1)[1] for b in f["bind"].split(", "))
-                          for f in fs)
-        rows.append([rst_escape(f"{vip}: {binds}"), mode, rst_escape(balance),
-                     _join([f"{n}" for n in nodes]) if nodes else Rst("\u2014"), rst_escape(check)])
+        binds = "; ".join(
+            f"{f['service']} " + ", ".join(b.rsplit(":", 1)[1] for b in f["bind"].split(", ")) for f in fs
+        )
+        rows.append(
+            [
+                rst_escape(f"{vip}: {binds}"),
+                mode,
+                rst_escape(balance),
+                _join([f"{n}" for n in nodes]) if nodes else Rst("\u2014"),
+                rst_escape(check),
+            ]
+        )
     return rows
 
 
 # Details the finding's impact already states, per finding kind.
-_REPEATS = {"manual-recovery": ("procedures", "cases"), "single-point-of-failure": ("k", "min_size", "cut_sets"),
-            "partial-outage": ("k", "min_size"), "quorum-loss": ("k", "min_size")}
+_REPEATS = {
+    "manual-recovery": ("procedures", "cases"),
+    "single-point-of-failure": ("k", "min_size", "cut_sets"),
+    "partial-outage": ("k", "min_size"),
+    "quorum-loss": ("k", "min_size"),
+}
 
 
 _URL = re.compile(r"https?://[^\s()]+[^\s().,;:]")
@@ -520,16 +745,17 @@ _URL = re.compile(r"https?://[^\s()]+[^\s().,;:]")
 
 def _linked(text: str) -> Rst:
     """Text with its web addresses as links (every other character escaped)."""
+
     def esc(part: str) -> str:  # rst_escape trims: keep the spaces around each part
         core = part.strip()
         if not core:
             return part
-        lead, trail = part[:len(part) - len(part.lstrip())], part[len(part.rstrip()):]
+        lead, trail = part[: len(part) - len(part.lstrip())], part[len(part.rstrip()) :]
         return lead + rst_escape(core) + trail
 
     out, last = [], 0
     for m in _URL.finditer(text):
-        before = text[last:m.start()]
+        before = text[last : m.start()]
         out.append(esc(before) + ("\\ " if before and not before[-1].isspace() else ""))
         out.append(f"`{m.group(0)} <{m.group(0)}>`__")
         last = m.end()
@@ -608,8 +834,15 @@ def _language(path: str) -> str:
 # -- entry points --------------------------------------------------------------
 
 
-def render_section(dep: Deployment, section: str, *, slug: str = "architecture", extras: DocExtras | None = None,
-                   sections: bool = False, image_root: str = "") -> str:
+def render_section(
+    dep: Deployment,
+    section: str,
+    *,
+    slug: str = "architecture",
+    extras: DocExtras | None = None,
+    sections: bool = False,
+    image_root: str = "",
+) -> str:
     """One part of the document as reStructuredText.
 
     ``sections=False`` (directives inside hand-written pages) uses rubrics

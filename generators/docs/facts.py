@@ -8,11 +8,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from hamodel.deployment import Deployment
 from hamodel.generators.words import plain_component, plain_text
 
-__all__ = ["endpoint_words", "frontend_rows", "plain_component", "plain_text", "scope", "strategy_words",
-           "switch_cuts", "vrrp_facts", "detection_words"]
+from hamodel.deployment import Deployment
+
+__all__ = [
+    "detection_words",
+    "endpoint_words",
+    "frontend_rows",
+    "plain_component",
+    "plain_text",
+    "scope",
+    "strategy_words",
+    "switch_cuts",
+    "vrrp_facts",
+]
 from hamodel.model.strategies import (
     ActivePassive,
     AppCluster,
@@ -115,19 +125,24 @@ def frontend_rows(dep: Deployment) -> list[dict[str, Any]]:
             if x.check_port:
                 how.append(f"port {x.check_port}")
             how.append(f"every {x.inter_ms} ms, rise {x.rise}, fall {x.fall}")
-            out.append({"service": name, "bind": ", ".join(b.address for b in x.binds), "mode": x.mode,
-                        "balance": balance,
-                        "backends": [s.address + (" (backup)" if s.backup else "") for s in x.servers],
-                        "nodes": [s.name + (" (backup)" if s.backup else "") for s in x.servers],
-                        "check": "; ".join(how)})
+            out.append(
+                {
+                    "service": name,
+                    "bind": ", ".join(b.address for b in x.binds),
+                    "mode": x.mode,
+                    "balance": balance,
+                    "backends": [s.address + (" (backup)" if s.backup else "") for s in x.servers],
+                    "nodes": [s.name + (" (backup)" if s.backup else "") for s in x.servers],
+                    "check": "; ".join(how),
+                }
+            )
     return out
 
 
 def switch_cuts(dep: Deployment, switch: str) -> list[str]:
     """Nodes a switch failure cuts off: every interface of theirs is on that switch alone."""
     arch = dep.architecture
-    return [n.name for n in arch.nodes
-            if n.interfaces and all(list(i.switches) == [switch] for i in n.interfaces)]
+    return [n.name for n in arch.nodes if n.interfaces and all(list(i.switches) == [switch] for i in n.interfaces)]
 
 
 def vrrp_facts(dep: Deployment) -> list[str]:
@@ -143,16 +158,23 @@ def vrrp_facts(dep: Deployment) -> list[str]:
         takeover = 3 * st.advert_int + (256 - g.priorities[backup]) / 256 * st.advert_int
         out.append(
             f"{g.service} ({vips}): "
-            + ("VRRP adverts are sent unicast to the listed peers (unicast_peer) instead of VRRP's multicast "
-               "group 224.0.0.18: the switches need no multicast, and only the listed peers take part. "
-               if st.unicast else "VRRP adverts go to the multicast group 224.0.0.18. ")
-            + (f"Every member starts as BACKUP with nopreempt: a recovered {g.master} does not take the address "
-               "back (no second move). " if not st.preempt else
-               f"The preferred master {g.master} takes the address back when it recovers (preempt). ")
+            + (
+                "VRRP adverts are sent unicast to the listed peers (unicast_peer) instead of VRRP's multicast "
+                "group 224.0.0.18: the switches need no multicast, and only the listed peers take part. "
+                if st.unicast
+                else "VRRP adverts go to the multicast group 224.0.0.18. "
+            )
+            + (
+                f"Every member starts as BACKUP with nopreempt: a recovered {g.master} does not take the address "
+                "back (no second move). "
+                if not st.preempt
+                else f"The preferred master {g.master} takes the address back when it recovers (preempt). "
+            )
             + f"Adverts every {st.advert_int} s; when the master dies, {backup} takes over after three missed "
-              f"adverts plus its skew: expected {takeover:.1f} s. During a partition each side elects its own "
-              "master and the address is held twice; when the partition heals the members see each other's "
-              "adverts again, the lower priority steps down and the duplicate clears.")
+            f"adverts plus its skew: expected {takeover:.1f} s. During a partition each side elects its own "
+            "master and the address is held twice; when the partition heals the members see each other's "
+            "adverts again, the lower priority steps down and the duplicate clears."
+        )
     return out
 
 
@@ -161,12 +183,17 @@ def scope(dep: Deployment, model_path: str | None) -> list[str]:
     arch = dep.architecture
     out = []
     roles = sorted({r for n in arch.nodes for r in n.roles})
-    out.append(f"In scope: the {len(arch.nodes)} nodes of role{'s' * (len(roles) != 1)} {', '.join(roles)} "
-               f"and the {len(arch.services)} services placed on them. Anything not in the model (other machines "
-               "such as compute or storage nodes, an out-of-band network, the clients) is out of scope.")
-    out.append(f"Distribution: {arch.distribution}." if arch.distribution else
-               "Distribution: not stated in the model (its field distribution); versions and defaults of the "
-               "daemons are those of the generated configs.")
+    out.append(
+        f"In scope: the {len(arch.nodes)} nodes of role{'s' * (len(roles) != 1)} {', '.join(roles)} "
+        f"and the {len(arch.services)} services placed on them. Anything not in the model (other machines "
+        "such as compute or storage nodes, an out-of-band network, the clients) is out of scope."
+    )
+    out.append(
+        f"Distribution: {arch.distribution}."
+        if arch.distribution
+        else "Distribution: not stated in the model (its field distribution); versions and defaults of the "
+        "daemons are those of the generated configs."
+    )
     switches = [d.name for d in arch.domains if d.kind == "switch"]
     racks = sorted({d.kind for d in arch.domains if d.kind not in ("switch",)})
     single = [n.name for n in arch.nodes if len(n.interfaces) == 1 and len(n.interfaces[0].switches) <= 1]
@@ -175,19 +202,27 @@ def scope(dep: Deployment, model_path: str | None) -> list[str]:
             "The physical layout is the model's: "
             + (f"failure domains of kind {', '.join(racks)}; " if racks else "")
             + (f"switches {', '.join(switches)}" if switches else "no switches")
-            + (f"; {len(single)} node{'s' * (len(single) != 1)} with one network interface and no bond"
-               if single else "")
+            + (
+                f"; {len(single)} node{'s' * (len(single) != 1)} with one network interface and no bond"
+                if single
+                else ""
+            )
             + ". Findings about switches and partitions (split brain) depend on this layout: check it against "
-              "the real cabling.")
+            "the real cabling."
+        )
     if "supervisor" not in arch.model_fields_set:
-        out.append("Assumed: nothing restarts a failed process (the model's default, supervisor='none'); "
-                   "with systemd restarting services, set supervisor='systemd' and the monitoring finding changes.")
+        out.append(
+            "Assumed: nothing restarts a failed process (the model's default, supervisor='none'); "
+            "with systemd restarting services, set supervisor='systemd' and the monitoring finding changes."
+        )
     else:
         out.append(f"Failed processes are restarted by {arch.supervisor} (supervisor='{arch.supervisor}').")
     k = max((int(f.details.get("k", 0)) for f in dep.findings if isinstance(f.details.get("k"), int)), default=2)
     together = {1: "one at a time", 2: "alone and in pairs"}.get(k, f"up to {k} at once")
-    out.append(f"Failures analysed: nodes, failure domains, switches, inter-switch links and processes, "
-               f"{together}; not analysed: slow or flapping components, data corruption, operator error, load.")
+    out.append(
+        f"Failures analysed: nodes, failure domains, switches, inter-switch links and processes, "
+        f"{together}; not analysed: slow or flapping components, data corruption, operator error, load."
+    )
     return out
 
 
@@ -207,12 +242,16 @@ def detection_words(dep: Deployment) -> str | None:
     det = detection_ms(arch, slowest) / 1000
     vrrp = 3 * getattr(st, "advert_int", 1)
     order = "before" if det < vrrp else "not before"
-    return (f"Health checks run every {c.inter_ms} ms (fall {c.fall}): HAProxy marks a dead node's backends down "
-            f"after at most {det:.1f} s (fall x inter + connect), {order} keepalived moves the virtual IP "
-            f"(at least {vrrp} s), so the new holder does not send clients to the dead node"
-            + (". A 1 s interval, the usual default, would take longer than the VIP move." if
-               c.fall * 1000 + min(arch.haproxy.timeout_connect_s * 1000, 1000) >= vrrp * 1000 and det < vrrp
-               else "."))
+    return (
+        f"Health checks run every {c.inter_ms} ms (fall {c.fall}): HAProxy marks a dead node's backends down "
+        f"after at most {det:.1f} s (fall x inter + connect), {order} keepalived moves the virtual IP "
+        f"(at least {vrrp} s), so the new holder does not send clients to the dead node"
+        + (
+            ". A 1 s interval, the usual default, would take longer than the VIP move."
+            if c.fall * 1000 + min(arch.haproxy.timeout_connect_s * 1000, 1000) >= vrrp * 1000 and det < vrrp
+            else "."
+        )
+    )
 
 
 def expected_times(dep: Deployment, finding: Any) -> tuple[str | None, list[str], str | None]:
@@ -231,21 +270,34 @@ def expected_times(dep: Deployment, finding: Any) -> tuple[str | None, list[str]
             return None, ["partition"], None
         low = min(g.priorities.values())
         worst = 3 * adv + (256 - low) / 256 * adv
-        return (f"each side without adverts elects its own master within {worst:.1f} s of the cut (three missed "
-                f"adverts plus skew); after the heal the lower priority steps down within about {adv} s"), \
-            ["partition"], None
+        return (
+            (
+                f"each side without adverts elects its own master within {worst:.1f} s of the cut (three missed "
+                f"adverts plus skew); after the heal the lower priority steps down within about {adv} s"
+            ),
+            ["partition"],
+            None,
+        )
     if kind == "single-point-of-failure" and isinstance(st, ActivePassive) and st.manager is None:
-        return ("down until an operator starts it on another node", [],
-                "nothing moves it, so there is no take-over to time; the drill does not run it")
+        return (
+            "down until an operator starts it on another node",
+            [],
+            "nothing moves it, so there is no take-over to time; the drill does not run it",
+        )
     if kind == "partial-outage":
-        return ("the shards of the failed node stay down until recovered or recreated", [],
-                "the lab runs no agent")
+        return ("the shards of the failed node stay down until recovered or recreated", [], "the lab runs no agent")
     if kind == "manual-recovery":
         names = [f"galera-restart-{x}" for x in ("crash", "graceful", "crash-missing")]
         others = [s for s in finding.services if s != "galera"]
-        return (None, names if "galera" in finding.services else [],
-                f"{', '.join(others)}: not run in the lab" if others else None)
+        return (
+            None,
+            names if "galera" in finding.services else [],
+            f"{', '.join(others)}: not run in the lab" if others else None,
+        )
     if kind in ("single-point-of-failure", "quorum-loss") and svc is not None and svc.access is not None:
-        return (f"HAProxy marks a dead backend down within {haproxy_detection_ms(arch, svc.access) / 1000:.1f} s",
-                [f"backend-death:{svc.name}"], None)
+        return (
+            f"HAProxy marks a dead backend down within {haproxy_detection_ms(arch, svc.access) / 1000:.1f} s",
+            [f"backend-death:{svc.name}"],
+            None,
+        )
     return None, [], None

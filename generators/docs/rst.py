@@ -25,15 +25,25 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import jinja2
 from docutils.utils import column_width
 
 __all__ = [
-    "Rst", "rst_escape", "rst_plain", "rst_block_line", "rst_literal", "rst_option", "rst_title", "rst_name", "rst_path",
-    "rst_table", "environment",
+    "Rst",
+    "environment",
+    "rst_block_line",
+    "rst_escape",
+    "rst_literal",
+    "rst_name",
+    "rst_option",
+    "rst_path",
+    "rst_plain",
+    "rst_table",
+    "rst_title",
 ]
 
 
@@ -79,8 +89,11 @@ def rst_escape(value: Any) -> Rst:
     text = rst_plain(value)
     out = []
     for i, c in enumerate(text):
-        if c in _SAFE or c.isalnum() or (c in _SAFE_INSIDE and 0 < i < len(text) - 1
-                                          and text[i - 1].isalnum() and text[i + 1].isalnum()):
+        if (
+            c in _SAFE
+            or c.isalnum()
+            or (c in _SAFE_INSIDE and 0 < i < len(text) - 1 and text[i - 1].isalnum() and text[i + 1].isalnum())
+        ):
             out.append(c)
         else:
             out.append("\\" + c)
@@ -141,8 +154,9 @@ def rst_path(value: Any) -> Rst:
     return Rst(text)
 
 
-def rst_table(headers: Sequence[Any], rows: Iterable[Sequence[Any]], widths: str | None = None,
-              cls: str | None = None) -> Rst:
+def rst_table(
+    headers: Sequence[Any], rows: Iterable[Sequence[Any]], widths: str | None = None, cls: str | None = None
+) -> Rst:
     """A ``list-table``; every cell is escaped unless it is :class:`Rst`.
 
     No rows is the sentence "None." (a list-table needs a body row)."""
@@ -175,7 +189,7 @@ def environment(loader: jinja2.BaseLoader | None = None, *, templates: Path | No
     env = jinja2.Environment(
         loader=loader,
         undefined=jinja2.StrictUndefined,
-        autoescape=False,  # reStructuredText: escaped by finalize, not HTML  # noqa: S701
+        autoescape=False,  # reStructuredText: escaped by finalize, not HTML
         finalize=_finalize,
         trim_blocks=True,
         lstrip_blocks=True,

@@ -10,14 +10,24 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from hamodel.generators.docs.rst import Rst, rst_escape, rst_title
 from hamodel.generators.docs.rst import environment as rst_environment
 
-__all__ = ["MEASURED_MARK", "STAMP_PREFIX", "generate", "read_measured", "read_page_stamp", "read_summary", "render_rst", "rst_text",
-           "stamp_line"]
+__all__ = [
+    "MEASURED_MARK",
+    "STAMP_PREFIX",
+    "generate",
+    "read_measured",
+    "read_page_stamp",
+    "read_summary",
+    "render_rst",
+    "rst_text",
+    "stamp_line",
+]
 
 #: The comment line that carries a drill page's stamp (read back by hamodel.drill.stamp).
 STAMP_PREFIX = ".. hamodel-drill-stamp: "
@@ -26,6 +36,7 @@ STAMP_PREFIX = ".. hamodel-drill-stamp: "
 def stamp_line(stamp: Mapping[str, Any]) -> str:
     """The page's stamp (commit, date, model and scenario hashes) as one comment line."""
     return STAMP_PREFIX + json.dumps(dict(stamp), sort_keys=True)
+
 
 TEMPLATE = Path(__file__).parent / "drills.rst.j2"
 #: The page of a Pacemaker cluster drill (``report["kind"] == "pacemaker"``).
@@ -64,29 +75,39 @@ def _headline_text(sc: Mapping[str, Any]) -> str:
         return "error"
     if kind in ("holder-crash", "holder-kill", "haproxy-death"):
         back = m.get("service_restored_s")
-        return (f"VIP moved in {_seconds(m.get('failover_s'))}"
-                + (f", service back after {_seconds(back)}" if back is not None else "")
-                + f", {rst_text(m.get('failed_requests', 0))} of {rst_text(m.get('requests', 0))} requests failed")
+        return (
+            f"VIP moved in {_seconds(m.get('failover_s'))}"
+            + (f", service back after {_seconds(back)}" if back is not None else "")
+            + f", {rst_text(m.get('failed_requests', 0))} of {rst_text(m.get('requests', 0))} requests failed"
+        )
     if kind in ("backend-death", "single-writer"):
-        return (f"marked down in {_seconds(m.get('marked_down_s'))}, "
-                f"{rst_text(m.get('failed_requests', 0))} of {rst_text(m.get('requests', 0))} requests failed")
+        return (
+            f"marked down in {_seconds(m.get('marked_down_s'))}, "
+            f"{rst_text(m.get('failed_requests', 0))} of {rst_text(m.get('requests', 0))} requests failed"
+        )
     if kind and kind.startswith("galera-"):
         return _galera_headline(kind, m)
     if kind == "redis-primary-kill":
-        return (f"primary {rst_text(m.get('primary'))} killed under load, {rst_text(m.get('promoted'))} promoted: "
-                f"{rst_text(m.get('lost'))} of {rst_text(m.get('acknowledged'))} acknowledged writes lost")
+        return (
+            f"primary {rst_text(m.get('primary'))} killed under load, {rst_text(m.get('promoted'))} promoted: "
+            f"{rst_text(m.get('lost'))} of {rst_text(m.get('acknowledged'))} acknowledged writes lost"
+        )
     if kind == "partition":
-        return (f"split brain {'seen' if m.get('split_brain') else 'not seen'} "
-                f"({rst_text(m.get('holders_during_partition'))}), one holder {_seconds(m.get('convergence_s'))} after heal")
+        return (
+            f"split brain {'seen' if m.get('split_brain') else 'not seen'} "
+            f"({rst_text(m.get('holders_during_partition'))}), one holder {_seconds(m.get('convergence_s'))} after heal"
+        )
     if kind == "switch-failure":
         vips = m.get("vips") or []
         moved = [v for v in vips if v.get("moved_after_s") is not None]
         failed = sum((v.get("summary") or {}).get("failed_requests", 0) for v in vips)
         total = sum((v.get("summary") or {}).get("requests", 0) for v in vips)
         down = m.get("services_down_measured") or []
-        return (f"{len(moved)} of {len(vips)} VIPs moved, at most {max((v.get('max_holders', 0) for v in vips), default=0)} "
-                f"holder(s) each; {rst_text(failed)} of {rst_text(total)} requests failed; "
-                + (f"down: {rst_text(', '.join(down))}" if down else "no service down"))
+        return (
+            f"{len(moved)} of {len(vips)} VIPs moved, at most {max((v.get('max_holders', 0) for v in vips), default=0)} "
+            f"holder(s) each; {rst_text(failed)} of {rst_text(total)} requests failed; "
+            + (f"down: {rst_text(', '.join(down))}" if down else "no service down")
+        )
     return ""
 
 
@@ -98,21 +119,28 @@ def _lost(m: Mapping[str, Any]) -> str:
 def _galera_headline(kind: str, m: Mapping[str, Any]) -> str:
     """The one line of a Galera scenario: what the cluster did, how long it took, rows lost."""
     if kind == "galera-member-down":
-        return (f"writer {rst_text(m.get('victim'))} down: HAProxy marked it DOWN in {_seconds(m.get('haproxy_down_s'))}, "
-                f"writes on {rst_text(m.get('new_writer'))} after {_seconds(m.get('first_write_on_backup_s'))}; "
-                + _lost(m))
+        return (
+            f"writer {rst_text(m.get('victim'))} down: HAProxy marked it DOWN in {_seconds(m.get('haproxy_down_s'))}, "
+            f"writes on {rst_text(m.get('new_writer'))} after {_seconds(m.get('first_write_on_backup_s'))}; " + _lost(m)
+        )
     if kind == "galera-partition":
-        return (f"{rst_text(m.get('minority'))} non-Primary after {_seconds(m.get('non_primary_after_s'))}, health "
-                f"{rst_text(m.get('minority_health'))}, HAProxy {rst_text(m.get('haproxy_minority'))}; majority "
-                f"Primary {rst_text(m.get('majority_primary'))}; " + _lost(m))
+        return (
+            f"{rst_text(m.get('minority'))} non-Primary after {_seconds(m.get('non_primary_after_s'))}, health "
+            f"{rst_text(m.get('minority_health'))}, HAProxy {rst_text(m.get('haproxy_minority'))}; majority "
+            f"Primary {rst_text(m.get('majority_primary'))}; " + _lost(m)
+        )
     if kind == "galera-quorum-loss":
-        return (f"survivor {rst_text(m.get('survivor'))} non-Primary after {_seconds(m.get('non_primary_after_s'))}, "
-                f"write through the VIP {rst_text(m.get('write_through_vip'))}; operator recovery "
-                f"{_seconds(m.get('recovery_s'))}; " + _lost(m))
+        return (
+            f"survivor {rst_text(m.get('survivor'))} non-Primary after {_seconds(m.get('non_primary_after_s'))}, "
+            f"write through the VIP {rst_text(m.get('write_through_vip'))}; operator recovery "
+            f"{_seconds(m.get('recovery_s'))}; " + _lost(m)
+        )
     if m.get("formed_by_itself"):
         return f"re-formed by itself in {_seconds(m.get('formed_after_s'))}; " + _lost(m)
-    return (f"waited for an operator; bootstrap of {rst_text(m.get('bootstrapped'))} and rejoin took "
-            f"{_seconds(m.get('recovery_s'))}; " + _lost(m))
+    return (
+        f"waited for an operator; bootstrap of {rst_text(m.get('bootstrapped'))} and rejoin took "
+        f"{_seconds(m.get('recovery_s'))}; " + _lost(m)
+    )
 
 
 def _slug(model_file: str) -> Rst:
@@ -133,8 +161,10 @@ def render_rst(report: Mapping[str, Any], *, orphan: bool = False) -> str:
     env = rst_environment()
     env.filters.update(t=rst_text, s=_seconds, headline=_headline, label=_label)
     env.globals.update(stamp_line=lambda st: Rst(stamp_line(st)), slug=_slug)
-    env.globals.update(heading=rst_title, has_galera=lambda r: any(
-        str(sc.get("kind", "")).startswith("galera-") for sc in r.get("scenarios", [])))
+    env.globals.update(
+        heading=rst_title,
+        has_galera=lambda r: any(str(sc.get("kind", "")).startswith("galera-") for sc in r.get("scenarios", [])),
+    )
     template = PACEMAKER_TEMPLATE if report.get("kind") == "pacemaker" else TEMPLATE
     text = env.from_string(template.read_text()).render(r=report, orphan=orphan)
     return re.sub(r"\n{3,}", "\n\n", text).rstrip() + "\n" + _measured_comment(report)
@@ -145,8 +175,11 @@ MEASURED_MARK = ".. hamodel-recovery-measured: "
 
 
 def _measured_comment(report: Mapping[str, Any]) -> str:
-    rows = [[c["service"], c["disruption"], c["measured_s"]] for c in report.get("recovery") or []
-            if c.get("measured_s") is not None]
+    rows = [
+        [c["service"], c["disruption"], c["measured_s"]]
+        for c in report.get("recovery") or []
+        if c.get("measured_s") is not None
+    ]
     if not rows or not report.get("model_file"):
         return ""
     data = {"model": report.get("model"), "model_file": report["model_file"], "measured": rows}
@@ -158,7 +191,7 @@ def read_measured(page: str) -> tuple[str | None, dict[tuple[str, str], float]]:
     for line in page.splitlines():
         if line.startswith(MEASURED_MARK):
             try:
-                data = json.loads(line[len(MEASURED_MARK):])
+                data = json.loads(line[len(MEASURED_MARK) :])
                 out: dict[tuple[str, str], float] = {}
                 for s, d, v in data["measured"]:  # the worst of the scenarios of one class
                     out[(str(s), str(d))] = max(float(v), out.get((str(s), str(d)), 0.0))
@@ -187,7 +220,7 @@ def read_page_stamp(page: str) -> dict[str, Any] | None:
     for line in page.splitlines():
         if line.startswith(STAMP_PREFIX):
             try:
-                found = json.loads(line[len(STAMP_PREFIX):])
+                found = json.loads(line[len(STAMP_PREFIX) :])
             except ValueError:
                 return None
             return found if isinstance(found, dict) else None

@@ -39,14 +39,20 @@ from typing import Any
 
 from hamodel.deployment import Deployment
 
-__all__ = ["STATIC", "JS", "CSS", "explorer_data", "generate", "evaluate_table"]
+__all__ = ["CSS", "JS", "STATIC", "evaluate_table", "explorer_data", "generate"]
 
 STATIC = Path(__file__).parent / "static"
 JS = "hamodel-explorer.js"
 CSS = "hamodel-explorer.css"
 
-_KIND_LABEL = {"node": "node", "proc": "process", "domain": "domain", "switch": "switch", "link": "link",
-               "trunk": "trunk"}
+_KIND_LABEL = {
+    "node": "node",
+    "proc": "process",
+    "domain": "domain",
+    "switch": "switch",
+    "link": "link",
+    "trunk": "trunk",
+}
 
 
 class _Table:
@@ -162,10 +168,15 @@ def _domain_tree(dep: Deployment, v: Any) -> tuple[list[dict], list[str]]:
         children.setdefault(d.parent, []).append(d)
 
     def box(d) -> dict:
-        return {"name": d.name, "kind": d.kind, "component": did(d),
-                "children": [box(c) for c in children.get(d.name, [])],
-                "nodes": home.get(d.name, []),
-                "feeds": sorted(n.name for n in arch.nodes if d.name in n.power)}
+        return {
+            "name": d.name,
+            "kind": d.kind,
+            "component": did(d),
+            "children": [box(c) for c in children.get(d.name, [])],
+            "nodes": home.get(d.name, []),
+            "feeds": sorted(n.name for n in arch.nodes if d.name in n.power),
+        }
+
     return [box(d) for d in children.get(None, [])], loose
 
 
@@ -175,16 +186,18 @@ def explorer_data(dep: Deployment, *, slug: str, k: int = 2, doc: str = "index.h
     ``slug`` and ``doc`` name the model document (its labels, and its page
     relative to the explorer page): the finding links point into it."""
     from docutils.nodes import make_id
+    from hamodel.generators.docs import limitations
 
     from hamodel.analysis.components import node_id
     from hamodel.analysis.faulttree import TRUE, Builder, and_, not_, or_, trees
-    from hamodel.generators.docs import limitations
     from hamodel.model.strategies import AppCluster, Elected, External, PacemakerVip, Sharded, Vrrp
 
     arch = dep.architecture
     results = dep.answers()
     if results.k != k:
-        raise ValueError(f"the explorer of k={k} needs the analysis results of k={k}; the deployment carries k={results.k}")
+        raise ValueError(
+            f"the explorer of k={k} needs the analysis results of k={k}; the deployment carries k={results.k}"
+        )
     v = results.view
     comps = list(v.components)
     table = _Table(comps)
@@ -213,32 +226,61 @@ def explorer_data(dep: Deployment, *, slug: str, k: int = 2, doc: str = "index.h
                 split_note = "split brain of a Pacemaker VIP without fencing is not shown here"
             else:
                 net, hs = v.vip_network[name], v.holders[name]
-                split = table.add(or_(and_([b.eligible(name, x), b.eligible(name, y), not_(b.reach_on(x, y, net))])
-                                      for i, x in enumerate(hs) for y in hs[i + 1:]))
+                split = table.add(
+                    or_(
+                        and_([b.eligible(name, x), b.eligible(name, y), not_(b.reach_on(x, y, net))])
+                        for i, x in enumerate(hs)
+                        for y in hs[i + 1 :]
+                    )
+                )
         elif isinstance(st, AppCluster):
             ms = v.instances[name]
             if 2 * v.quorum(name) <= len(v.cluster_voters(name)):
-                split = table.add(or_(and_([b.in_quorum(name, x), b.in_quorum(name, y), not_(b.reach(x, y))])
-                                      for i, x in enumerate(ms) for y in ms[i + 1:]))
+                split = table.add(
+                    or_(
+                        and_([b.in_quorum(name, x), b.in_quorum(name, y), not_(b.reach(x, y))])
+                        for i, x in enumerate(ms)
+                        for y in ms[i + 1 :]
+                    )
+                )
         elif isinstance(st, Elected) and not st.steps_down:
             split_note = "split brain of an elected writer that does not step down is not shown here"
         vip = None
         if name in v.holders:
             g = dep.group_of(name)
             prio = dict(g.priorities) if g is not None else {}
-            vip = {"vips": list(svc.holds_vips), "network": v.vip_network[name],
-                   "holders": [[h, prio.get(h), table.add(b.eligible(name, h))]
-                               for h in sorted(v.holders[name], key=lambda h: (-(prio.get(h) or 0), h))],
-                   "pacemaker": isinstance(st, PacemakerVip)}
+            vip = {
+                "vips": list(svc.holds_vips),
+                "network": v.vip_network[name],
+                "holders": [
+                    [h, prio.get(h), table.add(b.eligible(name, h))]
+                    for h in sorted(v.holders[name], key=lambda h: (-(prio.get(h) or 0), h))
+                ],
+                "pacemaker": isinstance(st, PacemakerVip),
+            }
         quorum = None
         if isinstance(st, AppCluster):
-            quorum = {"need": v.quorum(name), "voters": len(v.cluster_voters(name)),
-                      "members": [[m, table.add(b.in_quorum(name, m))] for m in v.instances[name]]}
-        services.append({
-            "name": name, "strategy": st.kind, "nodes": list(v.instances[name]), "analysed": v.analysed(name),
-            "depends": list(v.dependencies(name)), "up": table.add(up), "members": members, "partial": partial,
-            "split": split, "split_note": split_note, "vip": vip, "quorum": quorum,
-        })
+            quorum = {
+                "need": v.quorum(name),
+                "voters": len(v.cluster_voters(name)),
+                "members": [[m, table.add(b.in_quorum(name, m))] for m in v.instances[name]],
+            }
+        services.append(
+            {
+                "name": name,
+                "strategy": st.kind,
+                "nodes": list(v.instances[name]),
+                "analysed": v.analysed(name),
+                "depends": list(v.dependencies(name)),
+                "up": table.add(up),
+                "members": members,
+                "partial": partial,
+                "split": split,
+                "split_note": split_note,
+                "vip": vip,
+                "quorum": quorum,
+            }
+        )
 
     limits = [f.id for f in limitations(dep)]
     findings = []
@@ -247,24 +289,43 @@ def explorer_data(dep: Deployment, *, slug: str, k: int = 2, doc: str = "index.h
         label = f"{slug}-finding-{limits.index(f.id) + 1}" if f.id in limits else f"{slug}-other-findings"
         raw = f.details.get("cut_sets")
         cut_sets = [list(c) for c in raw if isinstance(c, (list, tuple))] if isinstance(raw, (list, tuple)) else []
-        findings.append({"id": f.id, "kind": f.kind, "severity": f.severity.value, "title": f.title,
-                         "services": list(f.services), "scenario": list(f.scenario), "impact": f.impact,
-                         "mitigation": f.mitigation, "link": f"{doc}#{make_id(label)}", "cut_sets": cut_sets})
+        findings.append(
+            {
+                "id": f.id,
+                "kind": f.kind,
+                "severity": f.severity.value,
+                "title": f.title,
+                "services": list(f.services),
+                "scenario": list(f.scenario),
+                "impact": f.impact,
+                "mitigation": f.mitigation,
+                "link": f"{doc}#{make_id(label)}",
+                "cut_sets": cut_sets,
+            }
+        )
 
     cut = results.cut_sets
     domains, loose = _domain_tree(dep, v)
     nodes = []
     for n in arch.nodes:
         procs = sorted({c for c in comps if c.startswith("proc:") and c.endswith(f"@{n.name}")})
-        nodes.append({"name": n.name, "component": node_id(n.name), "roles": sorted(n.roles),
-                      "power": list(n.power), "processes": procs,
-                      "services": list(dep.placement.services_on(n.name)),
-                      "interfaces": [[i.network, i.device, list(i.switches)] for i in n.interfaces]})
+        nodes.append(
+            {
+                "name": n.name,
+                "component": node_id(n.name),
+                "roles": sorted(n.roles),
+                "power": list(n.power),
+                "processes": procs,
+                "services": list(dep.placement.services_on(n.name)),
+                "interfaces": [[i.network, i.device, list(i.switches)] for i in n.interfaces],
+            }
+        )
     networks = []
     for net in arch.networks:
         links = sorted({cid for _, _, cid in v.net_links[net.name]})
-        networks.append({"name": net.name, "subnet": str(net.subnet), "switches": list(v.net_switches[net.name]),
-                         "links": links})
+        networks.append(
+            {"name": net.name, "subnet": str(net.subnet), "switches": list(v.net_switches[net.name]), "links": links}
+        )
     return {
         "format": 1,
         "model": arch.name,
@@ -332,5 +393,7 @@ The data of this page: :download:`explorer.json <explorer.json>`.
 def generate(dep: Deployment, *, slug: str, k: int = 2) -> dict[str, bytes]:
     """``{<slug>/explorer.rst, <slug>/explorer.json}`` for the model document ``<slug>/index``."""
     data = explorer_data(dep, slug=slug, k=k)
-    return {f"{slug}/explorer.json": data_json(data),
-            f"{slug}/explorer.rst": page_rst(data, title=dep.architecture.title or dep.architecture.name).encode()}
+    return {
+        f"{slug}/explorer.json": data_json(data),
+        f"{slug}/explorer.rst": page_rst(data, title=dep.architecture.title or dep.architecture.name).encode(),
+    }

@@ -17,9 +17,19 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hamodel.generators.common import (
+    ConfigError,
+    InconsistentConfig,
+    NodeFile,
+    Secrets,
+    address,
+    environment,
+    integer,
+    token,
+)
+
 from hamodel.deployment import HAPROXY_METRICS_PORT, HAPROXY_PIDFILE, HAPROXY_STATS_SOCKET, Deployment
 from hamodel.model.strategies import BehindVip, HaproxySettings
-from hamodel.generators.common import ConfigError, InconsistentConfig, NodeFile, Secrets, address, environment, integer, token
 
 TEMPLATES = Path(__file__).parent
 DEST = "/etc/haproxy/haproxy.cfg"
@@ -56,7 +66,7 @@ class Globals:
 @dataclass(frozen=True)
 class Server:
     name: str
-    address: str          # host:port as HAProxy writes it
+    address: str  # host:port as HAProxy writes it
     backup: bool
     cookie: str | None
     tls_name: str | None = None  # SNI and verifyhost of a re-encrypted backend
@@ -65,10 +75,10 @@ class Server:
 @dataclass(frozen=True)
 class Bind:
     vip: str
-    address: str              # host:port
+    address: str  # host:port
     family: int
-    tls_crt: str | None       # TLS termination on this VIP
-    public: bool = False      # the VIP's exposure is public
+    tls_crt: str | None  # TLS termination on this VIP
+    public: bool = False  # the VIP's exposure is public
 
 
 @dataclass(frozen=True)
@@ -86,8 +96,8 @@ class Listen:
     name: str
     service: str
     binds: tuple[Bind, ...]
-    backend_tls: bool         # re-encrypt to the backends (server ... ssl)
-    backend_ca: str | None    # verify them against this CA; None: verify none (explicitly chosen in the model)
+    backend_tls: bool  # re-encrypt to the backends (server ... ssl)
+    backend_ca: str | None  # verify them against this CA; None: verify none (explicitly chosen in the model)
     mode: str
     tls_passthrough: bool
     balance: str
@@ -109,7 +119,7 @@ class Listen:
     servers: tuple[Server, ...]
     fastinter_ms: int | None = None
     downinter_ms: int | None = None
-    hsts_max_age_s: int = 0   # Strict-Transport-Security on TLS binds; 0: none
+    hsts_max_age_s: int = 0  # Strict-Transport-Security on TLS binds; 0: none
 
     @property
     def public_dsts(self) -> tuple[str, ...]:
@@ -210,8 +220,15 @@ def backend_network(dep: Deployment, service: str, backend: str) -> str:
     net = dep.backend_network(service, backend)
     if net is None:
         lbs = dep.front_holders(service)
-        raise ConfigError([(f"services[{service}]", f"backend node {backend} shares no network with the nodes holding "
-                            f"its virtual IPs ({', '.join(lbs)}): HAProxy cannot reach it")])
+        raise ConfigError(
+            [
+                (
+                    f"services[{service}]",
+                    f"backend node {backend} shares no network with the nodes holding "
+                    f"its virtual IPs ({', '.join(lbs)}): HAProxy cannot reach it",
+                )
+            ]
+        )
     return net
 
 
@@ -228,10 +245,21 @@ def _globals(s: HaproxySettings) -> Globals:
         maxconn=integer(s.maxconn, 1, 10_000_000, f"{w}.maxconn"),
         frontend_maxconn=integer(s.frontend_maxconn, 1, 10_000_000, f"{w}.frontend_maxconn"),
         retries=integer(s.retries, 0, 100, f"{w}.retries"),
-        **{k: integer(getattr(s, k), 1, 86400, f"{w}.{k}") for k in (
-            "timeout_connect_s", "timeout_client_s", "timeout_server_s", "timeout_http_request_s",
-            "timeout_http_keep_alive_s", "timeout_queue_s", "timeout_check_s")},
-        tls_min_version=s.tls_min_version, tls_ciphers=s.tls_ciphers, tls_ciphersuites=s.tls_ciphersuites,
+        **{
+            k: integer(getattr(s, k), 1, 86400, f"{w}.{k}")
+            for k in (
+                "timeout_connect_s",
+                "timeout_client_s",
+                "timeout_server_s",
+                "timeout_http_request_s",
+                "timeout_http_keep_alive_s",
+                "timeout_queue_s",
+                "timeout_check_s",
+            )
+        },
+        tls_min_version=s.tls_min_version,
+        tls_ciphers=s.tls_ciphers,
+        tls_ciphersuites=s.tls_ciphersuites,
         hsts_max_age_s=integer(s.hsts_max_age_s, 0, 2 * 31_536_000, f"{w}.hsts_max_age_s"),
     )
 
@@ -270,10 +298,17 @@ def _listens(dep: Deployment, name: str, access: BehindVip) -> tuple[list[Listen
         tw = f"{field}.tls" if i == 0 else f"{field}.also_on[{i - 1}].tls"
         vname, vaddr = _vip(dep, f.vip, fw)
         crt = None if f.tls is None else token(f.tls.certificate, "path", f"{tw}.certificate")
-        redirect = None if f.tls is None or f.tls.redirect_from is None else integer(
-            f.tls.redirect_from, 1, 65535, f"{tw}.redirect_from")
+        redirect = (
+            None
+            if f.tls is None or f.tls.redirect_from is None
+            else integer(f.tls.redirect_from, 1, 65535, f"{tw}.redirect_from")
+        )
         fronts.append((vname, vaddr, crt, redirect))
-    http_path = None if access.check.http_path is None else token(access.check.http_path, "http_path", f"{field}.check.http_path")
+    http_path = (
+        None
+        if access.check.http_path is None
+        else token(access.check.http_path, "http_path", f"{field}.check.http_path")
+    )
     check_port = None if access.check.port is None else integer(access.check.port, 1, 65535, f"{field}.check.port")
     if access.mode not in ("tcp", "http"):
         raise ConfigError([(f"{field}.mode", f"{access.mode!r} is not tcp or http")])
@@ -286,46 +321,76 @@ def _listens(dep: Deployment, name: str, access: BehindVip) -> tuple[list[Listen
         token(b, "name", f"placement[{name}]")
     writer = _writer(dep, str(access.vip), backends) if access.single_writer and backends else None
     bt = access.backend_tls
-    backend_ca = (token(bt.ca_file, "path", f"{field}.backend_tls.ca_file")
-                  if bt is not None and bt.verify and bt.ca_file is not None else None)
+    backend_ca = (
+        token(bt.ca_file, "path", f"{field}.backend_tls.ca_file")
+        if bt is not None and bt.verify and bt.ca_file is not None
+        else None
+    )
     timeouts = access.effective_timeouts
     maxconn = None if access.maxconn is None else integer(access.maxconn, 1, arch.haproxy.maxconn, f"{field}.maxconn")
     out = []
     for port, bport in zip(access.ports, access.backend_ports):
         port = integer(port, 1, 65535, f"{field}.ports")
-        bport = integer(bport, 1, 65535, f"{field}.backend_port" if access.backend_port else f"{field}.backend_port_offset")
+        bport = integer(
+            bport, 1, 65535, f"{field}.backend_port" if access.backend_port else f"{field}.backend_port_offset"
+        )
         servers = []
         for b in backends:
             net = backend_network(dep, name, b)
             iface = arch.node(b).interface_on(net)
             assert iface is not None
-            servers.append(Server(
-                name=b, address=hostport(address(iface.address, f"nodes[{b}].interfaces[{iface.device}].address"), bport),
-                backup=writer is not None and b != writer, cookie=b if access.sticky else None,
-                tls_name=(token(bt.name_for(b), "hostname", f"{field}.backend_tls.server_name")
-                          if bt is not None and bt.name_for(b) else None),
-            ))
-        out.append(Listen(
-            name=f"{name}-{port}", service=name,
-            binds=tuple(Bind(vip=v, address=hostport(a, port), family=a.version, tls_crt=c, public=_public(dep, v))
-                        for v, a, c, _ in fronts),
-            backend_tls=bt is not None, backend_ca=backend_ca, mode=access.mode,
-            tls_passthrough=access.tls_passthrough, balance=access.balance,
-            inter_ms=integer(access.check.inter_ms, 100, 600_000, f"{field}.check.inter_ms"),
-            rise=integer(access.check.rise, 1, 100, f"{field}.check.rise"),
-            fall=integer(access.check.fall, 1, 100, f"{field}.check.fall"),
-            check_port=check_port, http_path=http_path,
-            expect_status=integer(access.check.expect_status, 100, 599, f"{field}.check.expect_status"),
-            single_writer=access.single_writer, sticky=access.sticky,
-            timeout_client_s=timeouts["client"], timeout_server_s=timeouts["server"],
-            timeout_tunnel_s=timeouts["tunnel"], timeout_http_request_s=timeouts["http-request"], maxconn=maxconn,
-            tcp_keepalive=access.tcp_keepalive, accept_single_backend=access.accept_single_backend,
-            servers=tuple(servers), hsts_max_age_s=arch.haproxy.hsts_max_age_s,
-            fastinter_ms=access.check.fastinter_ms, downinter_ms=access.check.downinter_ms,
-        ))
-    redirects = [Redirect(name=f"{name}-{r}-redirect" + ("" if i == 0 else f"-{v}"), service=name, vip=v,
-                          bind=hostport(a, r))
-                 for i, (v, a, _, r) in enumerate(fronts) if r is not None]
+            servers.append(
+                Server(
+                    name=b,
+                    address=hostport(address(iface.address, f"nodes[{b}].interfaces[{iface.device}].address"), bport),
+                    backup=writer is not None and b != writer,
+                    cookie=b if access.sticky else None,
+                    tls_name=(
+                        token(bt.name_for(b), "hostname", f"{field}.backend_tls.server_name")
+                        if bt is not None and bt.name_for(b)
+                        else None
+                    ),
+                )
+            )
+        out.append(
+            Listen(
+                name=f"{name}-{port}",
+                service=name,
+                binds=tuple(
+                    Bind(vip=v, address=hostport(a, port), family=a.version, tls_crt=c, public=_public(dep, v))
+                    for v, a, c, _ in fronts
+                ),
+                backend_tls=bt is not None,
+                backend_ca=backend_ca,
+                mode=access.mode,
+                tls_passthrough=access.tls_passthrough,
+                balance=access.balance,
+                inter_ms=integer(access.check.inter_ms, 100, 600_000, f"{field}.check.inter_ms"),
+                rise=integer(access.check.rise, 1, 100, f"{field}.check.rise"),
+                fall=integer(access.check.fall, 1, 100, f"{field}.check.fall"),
+                check_port=check_port,
+                http_path=http_path,
+                expect_status=integer(access.check.expect_status, 100, 599, f"{field}.check.expect_status"),
+                single_writer=access.single_writer,
+                sticky=access.sticky,
+                timeout_client_s=timeouts["client"],
+                timeout_server_s=timeouts["server"],
+                timeout_tunnel_s=timeouts["tunnel"],
+                timeout_http_request_s=timeouts["http-request"],
+                maxconn=maxconn,
+                tcp_keepalive=access.tcp_keepalive,
+                accept_single_backend=access.accept_single_backend,
+                servers=tuple(servers),
+                hsts_max_age_s=arch.haproxy.hsts_max_age_s,
+                fastinter_ms=access.check.fastinter_ms,
+                downinter_ms=access.check.downinter_ms,
+            )
+        )
+    redirects = [
+        Redirect(name=f"{name}-{r}-redirect" + ("" if i == 0 else f"-{v}"), service=name, vip=v, bind=hostport(a, r))
+        for i, (v, a, _, r) in enumerate(fronts)
+        if r is not None
+    ]
     return out, redirects
 
 
@@ -354,8 +419,11 @@ def _stats(dep: Deployment, node: str, secrets: Secrets) -> list[Stats]:
             ref = getattr(ep, "auth", None)  # credentials by reference, when the model gives them
             auth = None if ref is None else secrets.get(ref, "stats_secret", f"services[{svc.name}].ports[{port}].auth")
             # Without a password only the node itself may read it.
-            host = (ipaddress.ip_address(LOOPBACK) if ep.loopback and auth is None
-                    else address(iface.address, f"nodes[{node}].interfaces[{iface.device}].address"))
+            host = (
+                ipaddress.ip_address(LOOPBACK)
+                if ep.loopback and auth is None
+                else address(iface.address, f"nodes[{node}].interfaces[{iface.device}].address")
+            )
             out.append(Stats(name=f"stats-{port}", service=svc.name, bind=hostport(host, port), auth=auth))
     return out
 
@@ -367,8 +435,9 @@ def metrics_bind(dep: Deployment, node: str) -> str | None:
     arch = dep.architecture
     for g in sorted(dep.vrrp_groups, key=lambda g: g.service):
         if node in g.priorities and (iface := arch.node(node).interface_on(g.network)) is not None:
-            return hostport(address(iface.address, f"nodes[{node}].interfaces[{iface.device}].address"),
-                            HAPROXY_METRICS_PORT)
+            return hostport(
+                address(iface.address, f"nodes[{node}].interfaces[{iface.device}].address"), HAPROXY_METRICS_PORT
+            )
     return None
 
 
@@ -381,22 +450,40 @@ def plan_haproxy(dep: Deployment, secrets: Secrets) -> dict[str, HaproxyPlan]:
         planned, redirected = _listens(dep, name, access)  # first: refuses unsafe values, naming the field
         holders = dep.vip_holders(str(access.vip))
         if not holders:
-            raise ConfigError([(f"services[{name}]", f"virtual IP {access.vip} is not held by any VRRP or Pacemaker "
-                                "group: no HAProxy would serve it")])
+            raise ConfigError(
+                [
+                    (
+                        f"services[{name}]",
+                        f"virtual IP {access.vip} is not held by any VRRP or Pacemaker "
+                        "group: no HAProxy would serve it",
+                    )
+                ]
+            )
         for i, f in enumerate(access.also_on):
             if set(dep.vip_holders(str(f.vip))) != set(holders):
-                raise ConfigError([(f"services[{name}].strategy.also_on[{i}].vip",
-                                    f"virtual IP {f.vip} is held by {list(dep.vip_holders(str(f.vip)))}, {access.vip} by "
-                                    f"{list(holders)}: one HAProxy front needs its VIPs on the same nodes")])
+                raise ConfigError(
+                    [
+                        (
+                            f"services[{name}].strategy.also_on[{i}].vip",
+                            f"virtual IP {f.vip} is held by {list(dep.vip_holders(str(f.vip)))}, {access.vip} by "
+                            f"{list(holders)}: one HAProxy front needs its VIPs on the same nodes",
+                        )
+                    ]
+                )
         for n in holders:
             n = token(n, "name", f"vrrp_groups[{access.vip}]")
             listens.setdefault(n, []).extend(planned)
             redirects.setdefault(n, []).extend(redirected)
     return {
-        n: HaproxyPlan(node=n, pidfile=PIDFILE, stats=tuple(sorted(_stats(dep, n, secrets), key=lambda s: s.name)),
-                       listens=tuple(sorted(ls, key=lambda x: x.name)), settings=settings,
-                       redirects=tuple(sorted(redirects.get(n, []), key=lambda r: r.name)),
-                       metrics_bind=metrics_bind(dep, n))
+        n: HaproxyPlan(
+            node=n,
+            pidfile=PIDFILE,
+            stats=tuple(sorted(_stats(dep, n, secrets), key=lambda s: s.name)),
+            listens=tuple(sorted(ls, key=lambda x: x.name)),
+            settings=settings,
+            redirects=tuple(sorted(redirects.get(n, []), key=lambda r: r.name)),
+            metrics_bind=metrics_bind(dep, n),
+        )
         for n, ls in sorted(listens.items())
     }
 
@@ -409,19 +496,28 @@ def check_haproxy(dep: Deployment, plans: dict[str, HaproxyPlan]) -> list[tuple[
         binds: dict[str, str] = {}
         names: dict[str, str] = {}
         for x in [*plan.listens, *plan.stats, *plan.redirects]:
-            for b in (x.binds if isinstance(x, Listen) else ()):
+            for b in x.binds if isinstance(x, Listen) else ():
                 if b.address in binds:
-                    problems.append((f"services[{x.service}]", f"node {n}: {b.address} is bound by both "
-                                     f"{binds[b.address]} and {x.name}"))
+                    problems.append(
+                        (
+                            f"services[{x.service}]",
+                            f"node {n}: {b.address} is bound by both {binds[b.address]} and {x.name}",
+                        )
+                    )
                 binds[b.address] = x.name
             if not isinstance(x, Listen):
                 if x.bind in binds:
-                    problems.append((f"services[{x.service}]", f"node {n}: {x.bind} is bound by both "
-                                     f"{binds[x.bind]} and {x.name}"))
+                    problems.append(
+                        (f"services[{x.service}]", f"node {n}: {x.bind} is bound by both {binds[x.bind]} and {x.name}")
+                    )
                 binds[x.bind] = x.name
             if x.name in names:
-                problems.append((f"services[{x.service}]", f"node {n}: proxy name {x.name} is also used by "
-                                 f"services[{names[x.name]}]: rename one of them"))
+                problems.append(
+                    (
+                        f"services[{x.service}]",
+                        f"node {n}: proxy name {x.name} is also used by services[{names[x.name]}]: rename one of them",
+                    )
+                )
             names[x.name] = x.service
         for x in plan.listens:
             by_name.setdefault(x.name, {})[n] = x
@@ -433,12 +529,19 @@ def check_haproxy(dep: Deployment, plans: dict[str, HaproxyPlan]) -> list[tuple[
         if not x.servers:
             problems.append((where, f"listen {name}: no backend server (the service is placed nowhere)"))
         elif len(x.servers) == 1 and not x.accept_single_backend:
-            problems.append((where, f"listen {name}: a backend of one server ({x.servers[0].name}) has no redundancy; "
-                             "set accept_single_backend=True to accept it"))
+            problems.append(
+                (
+                    where,
+                    f"listen {name}: a backend of one server ({x.servers[0].name}) has no redundancy; "
+                    "set accept_single_backend=True to accept it",
+                )
+            )
         if x.single_writer and x.servers:
             active = [s.name for s in x.servers if not s.backup]
             if len(active) != 1:
-                problems.append((where, f"listen {name}: single writer needs exactly one active server, found {active}"))
+                problems.append(
+                    (where, f"listen {name}: single writer needs exactly one active server, found {active}")
+                )
     return problems
 
 
@@ -446,14 +549,23 @@ def render_haproxy(dep: Deployment, plans: dict[str, HaproxyPlan], redacted: dic
     template = environment(TEMPLATES).get_template("haproxy.cfg.j2")
     files = []
     for n, plan in sorted(plans.items()):
+
         def render(p: HaproxyPlan) -> bytes:
             return template.render(node=n, model=dep.architecture.name, plan=p, denied_paths=DENIED_PATHS).encode()
 
-        files.append(NodeFile(
-            node=n, kind="haproxy", path=f"nodes/{n}/haproxy/haproxy.cfg", dest=DEST,
-            services=plan.services, vips=plan.vip_names, data=render(plan), redacted=render(redacted[n]),
-            secret=any(s.auth for s in plan.stats),
-        ))
+        files.append(
+            NodeFile(
+                node=n,
+                kind="haproxy",
+                path=f"nodes/{n}/haproxy/haproxy.cfg",
+                dest=DEST,
+                services=plan.services,
+                vips=plan.vip_names,
+                data=render(plan),
+                redacted=render(redacted[n]),
+                secret=any(s.auth for s in plan.stats),
+            )
+        )
     return files
 
 

@@ -12,9 +12,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hamodel.generators.common import (
+    ConfigError,
+    InconsistentConfig,
+    NodeFile,
+    Secrets,
+    address,
+    environment,
+    integer,
+    token,
+)
+
 from hamodel.deployment import HAPROXY_PIDFILE, KEEPALIVED_STATE_SCRIPT, Deployment, VrrpGroup
 from hamodel.model.strategies import Vrrp
-from hamodel.generators.common import ConfigError, InconsistentConfig, NodeFile, Secrets, address, environment, integer, token
 
 TEMPLATES = Path(__file__).parent
 DEST = "/etc/keepalived/keepalived.conf"
@@ -64,14 +74,14 @@ class VrrpInstance:
     vrid: int
     priority: int
     advert_int: int
-    vips: tuple[str, ...]                 # "address/prefix"
+    vips: tuple[str, ...]  # "address/prefix"
     unicast_src: str | None
     unicast_peers: tuple[str, ...]
     members: tuple[str, ...]
     auth: str | None = field(repr=False)  # a secret: never in a repr or traceback
     garp_master_refresh: int | None
     track_interfaces: tuple[str, ...]
-    process: str                          # tracked by ``script``
+    process: str  # tracked by ``script``
     script: str
     notify: str | None
     # The vrrp_script timings of the service's Vrrp.check (interval, timeout, fall, rise).
@@ -82,17 +92,17 @@ class VrrpInstance:
 
     def _with_devs(self, vips: tuple[str, ...], offset: int) -> tuple[tuple[str, str], ...]:
         devs = self.vip_devs or (self.interface,) * len(self.vips)
-        return tuple(zip(vips, devs[offset:offset + len(vips)]))
+        return tuple(zip(vips, devs[offset : offset + len(vips)]))
 
     @property
     def advertised(self) -> tuple[tuple[str, str], ...]:
         """(VIP, device) in ``virtual_ipaddress`` (carried in the adverts)."""
-        return self._with_devs(self.vips[:ADVERT_MAX[self.family]], 0)
+        return self._with_devs(self.vips[: ADVERT_MAX[self.family]], 0)
 
     @property
     def excluded(self) -> tuple[tuple[str, str], ...]:
         """(VIP, device) beyond one advert: ``virtual_ipaddress_excluded``, moved with the others."""
-        return self._with_devs(self.vips[ADVERT_MAX[self.family]:], ADVERT_MAX[self.family])
+        return self._with_devs(self.vips[ADVERT_MAX[self.family] :], ADVERT_MAX[self.family])
 
 
 @dataclass(frozen=True)
@@ -139,17 +149,22 @@ def _group_instances(dep: Deployment, g: VrrpGroup, secrets: Secrets) -> dict[st
     script = f"chk_{process}"
     vrid = integer(g.vrid, 1, 255, f"vrrp_groups[{g.service}].vrid")
     advert = integer(strat.advert_int, 1, 255, f"{where}.strategy.advert_int")
-    refresh = None if strat.garp_master_refresh_s is None else integer(
-        strat.garp_master_refresh_s, 1, 3600, f"{where}.strategy.garp_master_refresh_s")
+    refresh = (
+        None
+        if strat.garp_master_refresh_s is None
+        else integer(strat.garp_master_refresh_s, 1, 3600, f"{where}.strategy.garp_master_refresh_s")
+    )
     notify = None if strat.notify is None else token(strat.notify, "path", f"{where}.strategy.notify")
     auth = None if strat.auth is None else secrets.get(strat.auth, "vrrp_secret", f"{where}.strategy.auth")
     c = strat.check
-    check = (integer(c.interval_s, 1, 3600, f"{where}.strategy.check.interval_s"),
-             integer(c.timeout_s, 1, 3600, f"{where}.strategy.check.timeout_s"),
-             integer(c.fall, 1, 100, f"{where}.strategy.check.fall"),
-             integer(c.rise, 1, 100, f"{where}.strategy.check.rise"))
+    check = (
+        integer(c.interval_s, 1, 3600, f"{where}.strategy.check.interval_s"),
+        integer(c.timeout_s, 1, 3600, f"{where}.strategy.check.timeout_s"),
+        integer(c.fall, 1, 100, f"{where}.strategy.check.fall"),
+        integer(c.rise, 1, 100, f"{where}.strategy.check.rise"),
+    )
     try:
-        net = arch.network(g.network)
+        arch.network(g.network)
     except KeyError:
         raise ConfigError([(f"vrrp_groups[{g.service}].network", f"unknown network {g.network!r}")]) from None
 
@@ -171,8 +186,14 @@ def _group_instances(dep: Deployment, g: VrrpGroup, secrets: Secrets) -> dict[st
         by_family.setdefault(a.version, []).append((v, f"{a}/{prefix}", vip.network))
 
     if strat.auth is not None and 6 in by_family:
-        raise ConfigError([(f"{where}.strategy.auth", "IPv6 VIPs use VRRP version 3, which has no authentication: "
-                            "drop auth or use IPv4 VIPs")])
+        raise ConfigError(
+            [
+                (
+                    f"{where}.strategy.auth",
+                    "IPv6 VIPs use VRRP version 3, which has no authentication: drop auth or use IPv4 VIPs",
+                )
+            ]
+        )
     members = tuple(sorted(g.priorities))
     for n in members:
         token(n, "name", f"vrrp_groups[{g.service}].priorities")
@@ -184,7 +205,9 @@ def _group_instances(dep: Deployment, g: VrrpGroup, secrets: Secrets) -> dict[st
             raise ConfigError([(f"vrrp_groups[{g.service}].priorities", f"unknown node {n!r}")]) from None
         iface = node.interface_on(g.network)
         if iface is None:
-            raise ConfigError([(f"nodes[{n}].interfaces", f"no interface on network {g.network!r} for VRRP group {g.service}")])
+            raise ConfigError(
+                [(f"nodes[{n}].interfaces", f"no interface on network {g.network!r} for VRRP group {g.service}")]
+            )
         dev = token(iface.device, "device", f"nodes[{n}].interfaces[{iface.network}].device")
         own[n] = (dev, address(iface.address, f"nodes[{n}].interfaces[{dev}].address"))
 
@@ -196,9 +219,16 @@ def _group_instances(dep: Deployment, g: VrrpGroup, secrets: Secrets) -> dict[st
     def device(n: str, network: str) -> str:
         iface = arch.node(n).interface_on(network)
         if iface is None:
-            raise ConfigError([(f"nodes[{n}].interfaces", f"no interface on network {network!r} for the VIPs of "
-                                f"VRRP group {g.service}")])
+            raise ConfigError(
+                [
+                    (
+                        f"nodes[{n}].interfaces",
+                        f"no interface on network {network!r} for the VIPs of VRRP group {g.service}",
+                    )
+                ]
+            )
         return token(iface.device, "device", f"nodes[{n}].interfaces[{iface.network}].device")
+
     out: dict[str, list[VrrpInstance]] = {}
     for family, vips in sorted(by_family.items()):
         name = svc.name if len(by_family) == 1 else f"{svc.name}_v{family}"
@@ -207,28 +237,56 @@ def _group_instances(dep: Deployment, g: VrrpGroup, secrets: Secrets) -> dict[st
             peers: tuple[str, ...] = ()
             if strat.unicast:
                 if src.version != family:  # type: ignore[attr-defined]
-                    raise ConfigError([(f"nodes[{n}].interfaces[{dev}].address",
-                                        f"unicast VRRP for IPv{family} VIPs of {svc.name} needs an IPv{family} address on {g.network}")])
+                    raise ConfigError(
+                        [
+                            (
+                                f"nodes[{n}].interfaces[{dev}].address",
+                                f"unicast VRRP for IPv{family} VIPs of {svc.name} needs an IPv{family} address on {g.network}",
+                            )
+                        ]
+                    )
                 peers = tuple(sorted((str(own[m][1]) for m in members if m != n), key=_addr_key))
             node = arch.node(n)
-            tracked = tuple(sorted({
-                token(i.device, "device", f"nodes[{n}].interfaces[{i.network}].device")
-                for i in node.interfaces if i.network in needed and i.network != g.network
-            }))
+            tracked = tuple(
+                sorted(
+                    {
+                        token(i.device, "device", f"nodes[{n}].interfaces[{i.network}].device")
+                        for i in node.interfaces
+                        if i.network in needed and i.network != g.network
+                    }
+                )
+            )
             prio = g.priorities[n]
-            out.setdefault(n, []).append(VrrpInstance(
-                name=name, service=svc.name, vip_names=tuple(v for v, _, _ in vips), family=family,
-                state="MASTER" if strat.preempt and n == g.master else "BACKUP",
-                nopreempt=not strat.preempt, interface=dev, network=g.network, vrid=vrid,
-                priority=integer(prio, 0, 255, f"vrrp_groups[{g.service}].priorities[{n}]"),
-                advert_int=advert, vips=tuple(a for _, a, _ in vips),
-                vip_devs=tuple(dev if x == g.network else device(n, x) for _, _, x in vips),
-                # A lone member has no peer; keepalived turns a peerless
-                # unicast block into (deprecated) multicast, so write none.
-                unicast_src=str(src) if strat.unicast and peers else None, unicast_peers=peers, members=members,
-                auth=auth, garp_master_refresh=refresh, track_interfaces=tracked, process=process, script=script,
-                notify=notify, check=check, sync_group=strat.sync_group,
-            ))
+            out.setdefault(n, []).append(
+                VrrpInstance(
+                    name=name,
+                    service=svc.name,
+                    vip_names=tuple(v for v, _, _ in vips),
+                    family=family,
+                    state="MASTER" if strat.preempt and n == g.master else "BACKUP",
+                    nopreempt=not strat.preempt,
+                    interface=dev,
+                    network=g.network,
+                    vrid=vrid,
+                    priority=integer(prio, 0, 255, f"vrrp_groups[{g.service}].priorities[{n}]"),
+                    advert_int=advert,
+                    vips=tuple(a for _, a, _ in vips),
+                    vip_devs=tuple(dev if x == g.network else device(n, x) for _, _, x in vips),
+                    # A lone member has no peer; keepalived turns a peerless
+                    # unicast block into (deprecated) multicast, so write none.
+                    unicast_src=str(src) if strat.unicast and peers else None,
+                    unicast_peers=peers,
+                    members=members,
+                    auth=auth,
+                    garp_master_refresh=refresh,
+                    track_interfaces=tracked,
+                    process=process,
+                    script=script,
+                    notify=notify,
+                    check=check,
+                    sync_group=strat.sync_group,
+                )
+            )
     return out
 
 
@@ -248,18 +306,33 @@ def plan_keepalived(dep: Deployment, secrets: Secrets) -> dict[str, KeepalivedPl
             instances.setdefault(n, []).extend(insts)
             for i in insts:
                 script = VrrpScript(
-                    name=i.script, process=i.process, pattern=i.process[:COMM_LEN],
+                    name=i.script,
+                    process=i.process,
+                    pattern=i.process[:COMM_LEN],
                     pidfile=HAPROXY_PIDFILE if i.process == "haproxy" else None,
-                    interval=i.check[0], timeout=i.check[1], fall=i.check[2], rise=i.check[3])
+                    interval=i.check[0],
+                    timeout=i.check[1],
+                    fall=i.check[2],
+                    rise=i.check[3],
+                )
                 known = scripts.setdefault(n, {}).get(i.script)
                 if known is not None and known != script:
-                    raise ConfigError([(f"services[{i.service}].strategy.check",
-                                        f"node {n}: track script {i.script} is shared with another VRRP group of "
-                                        f"the same process with other timings: give both groups the same check")])
+                    raise ConfigError(
+                        [
+                            (
+                                f"services[{i.service}].strategy.check",
+                                f"node {n}: track script {i.script} is shared with another VRRP group of "
+                                f"the same process with other timings: give both groups the same check",
+                            )
+                        ]
+                    )
                 scripts[n][i.script] = script
     return {
-        n: KeepalivedPlan(node=n, scripts=tuple(scripts[n][k] for k in sorted(scripts[n])),
-                          instances=tuple(sorted(instances[n], key=lambda i: (i.vrid, i.family, i.name))))
+        n: KeepalivedPlan(
+            node=n,
+            scripts=tuple(scripts[n][k] for k in sorted(scripts[n])),
+            instances=tuple(sorted(instances[n], key=lambda i: (i.vrid, i.family, i.name))),
+        )
         for n in sorted(instances)
     }
 
@@ -273,58 +346,88 @@ def check_keepalived(dep: Deployment, plans: dict[str, KeepalivedPlan]) -> list[
         for i in plan.instances:
             by_name.setdefault(i.name, {})[n] = i
             if i.nopreempt and weights.get(i.script, 0) != 0:
-                problems.append((f"services[{i.service}].strategy", f"node {n}: track script {i.script} has weight "
-                                 f"{weights[i.script]} with nopreempt: a master whose check fails keeps the VIP forever"))
+                problems.append(
+                    (
+                        f"services[{i.service}].strategy",
+                        f"node {n}: track script {i.script} has weight "
+                        f"{weights[i.script]} with nopreempt: a master whose check fails keeps the VIP forever",
+                    )
+                )
     seen_vrid: dict[tuple[str, int, int], str] = {}
     for name, per_node in sorted(by_name.items()):
         first = next(iter(per_node.values()))
         where = f"services[{first.service}]"
-        for field in ("vrid", "auth", "vips", "advert_int", "nopreempt", "family", "network", "members"):
-            values = {getattr(i, field) for i in per_node.values()}
+        for attr in ("vrid", "auth", "vips", "advert_int", "nopreempt", "family", "network", "members"):
+            values = {getattr(i, attr) for i in per_node.values()}
             if len(values) > 1:
-                shown = "differs" if field == "auth" else f"differs: {sorted(map(str, values))}"
-                problems.append((where, f"VRRP instance {name}: {field} {shown} between nodes {sorted(per_node)}"))
+                shown = "differs" if attr == "auth" else f"differs: {sorted(map(str, values))}"
+                problems.append((where, f"VRRP instance {name}: {attr} {shown} between nodes {sorted(per_node)}"))
         if set(per_node) != set(first.members):
-            problems.append((where, f"VRRP instance {name}: configured on {sorted(per_node)} but members are {list(first.members)}"))
+            problems.append(
+                (where, f"VRRP instance {name}: configured on {sorted(per_node)} but members are {list(first.members)}")
+            )
         prios = [i.priority for i in per_node.values()]
         if len(set(prios)) != len(prios):
             problems.append((where, f"VRRP instance {name}: priorities are not distinct: {sorted(prios)}"))
         for n, i in per_node.items():
             if not 1 <= i.priority <= 254:
-                problems.append((where, f"VRRP instance {name}: priority {i.priority} of {n} outside 1-254 (255 is for the address owner)"))
+                problems.append(
+                    (
+                        where,
+                        f"VRRP instance {name}: priority {i.priority} of {n} outside 1-254 (255 is for the address owner)",
+                    )
+                )
         srcs = {n: i.unicast_src for n, i in per_node.items()}
         if any(s is not None for s in srcs.values()):
             for n, i in per_node.items():
                 expected = {s for m, s in srcs.items() if m != n}
                 if set(i.unicast_peers) != expected or i.unicast_src in i.unicast_peers:
-                    problems.append((where, f"VRRP instance {name}: unicast peers of {n} {list(i.unicast_peers)} "
-                                     f"are not the other members' sources {sorted(x for x in expected if x)}"))
+                    problems.append(
+                        (
+                            where,
+                            f"VRRP instance {name}: unicast peers of {n} {list(i.unicast_peers)} "
+                            f"are not the other members' sources {sorted(x for x in expected if x)}",
+                        )
+                    )
         net = dep.architecture.network(first.network)
         if first.vrid in net.reserved_vrids:
             problems.append((where, f"VRRP instance {name}: vrid {first.vrid} is reserved on network {net.name}"))
         key = (first.network, first.family, first.vrid)
         if key in seen_vrid and seen_vrid[key] != first.service:
-            problems.append((where, f"VRRP instance {name}: vrid {first.vrid} on {first.network} is also used by {seen_vrid[key]}"))
+            problems.append(
+                (where, f"VRRP instance {name}: vrid {first.vrid} on {first.network} is also used by {seen_vrid[key]}")
+            )
         seen_vrid.setdefault(key, first.service)
     return problems
 
 
-def render_keepalived(dep: Deployment, plans: dict[str, KeepalivedPlan],
-                      redacted: dict[str, KeepalivedPlan]) -> list[NodeFile]:
+def render_keepalived(
+    dep: Deployment, plans: dict[str, KeepalivedPlan], redacted: dict[str, KeepalivedPlan]
+) -> list[NodeFile]:
     template = environment(TEMPLATES).get_template("keepalived.conf.j2")
     files = []
     for n, plan in sorted(plans.items()):
+
         def render(p: KeepalivedPlan) -> bytes:
-            data = template.render(node=n, model=dep.architecture.name, plan=p,
-                                   state_script=KEEPALIVED_STATE_SCRIPT).encode()
+            data = template.render(
+                node=n, model=dep.architecture.name, plan=p, state_script=KEEPALIVED_STATE_SCRIPT
+            ).encode()
             _check_lines(n, data)
             return data
 
-        files.append(NodeFile(
-            node=n, kind="keepalived", path=f"nodes/{n}/keepalived/keepalived.conf", dest=DEST,
-            services=plan.services, vips=plan.vip_names, data=render(plan), redacted=render(redacted[n]),
-            secret=any(i.auth for i in plan.instances),
-        ))
+        files.append(
+            NodeFile(
+                node=n,
+                kind="keepalived",
+                path=f"nodes/{n}/keepalived/keepalived.conf",
+                dest=DEST,
+                services=plan.services,
+                vips=plan.vip_names,
+                data=render(plan),
+                redacted=render(redacted[n]),
+                secret=any(i.auth for i in plan.instances),
+            )
+        )
     return files
 
 
@@ -334,9 +437,15 @@ def _check_lines(node: str, data: bytes) -> None:
     for no, line in enumerate(data.split(b"\n"), 1):
         if len(line) > MAX_LINE:
             first = line.split()[0].decode("ascii", "replace") if line.split() else ""
-            raise ConfigError([(f"nodes[{node}] keepalived.conf line {no} ({first})",
-                                f"{len(line)} bytes; keepalived reads at most {MAX_LINE} bytes a line and would "
-                                "parse the rest as another line: shorten the value; nothing was written")])
+            raise ConfigError(
+                [
+                    (
+                        f"nodes[{node}] keepalived.conf line {no} ({first})",
+                        f"{len(line)} bytes; keepalived reads at most {MAX_LINE} bytes a line and would "
+                        "parse the rest as another line: shorten the value; nothing was written",
+                    )
+                ]
+            )
 
 
 def generate(dep: Deployment, secrets: Secrets, redacted: Secrets) -> list[NodeFile]:

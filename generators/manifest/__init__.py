@@ -62,11 +62,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import yaml
+from hamodel.generators.common import ConfigError, NodeFile, Secrets
+from hamodel.generators.pacemaker.push import CIB_PUSH
 
 from hamodel import __version__
 from hamodel.deployment import Deployment
-from hamodel.generators.common import ConfigError, NodeFile, Secrets
-from hamodel.generators.pacemaker.push import CIB_PUSH
 
 FORMAT = 2
 KEY_ENV = "HAMODEL_MANIFEST_KEY"
@@ -87,8 +87,15 @@ def manifest_key(env: Mapping[str, str]) -> bytes | None:
     else:
         return None
     if len(key) < MIN_KEY_LEN:
-        raise ConfigError([(where, f"the manifest key must be at least {MIN_KEY_LEN} characters (e.g. "
-                            "`openssl rand -hex 32`); nothing was written")])
+        raise ConfigError(
+            [
+                (
+                    where,
+                    f"the manifest key must be at least {MIN_KEY_LEN} characters (e.g. "
+                    "`openssl rand -hex 32`); nothing was written",
+                )
+            ]
+        )
     return key.encode()
 
 
@@ -149,18 +156,30 @@ def _haproxy_prerequisites(dep: Deployment, f: NodeFile, node_files: Sequence[No
     dirs = []
     for m in _HAPROXY_SOCKET.finditer(text):
         folder = posixpath.dirname(m.group(1))
-        dirs.append({"path": folder, "owner": "haproxy", "group": "haproxy", "mode": "2775",
-                     "why": f"runtime folder of the stats socket {m.group(1)} (Debian's haproxy package creates "
-                            "it at boot with tmpfiles.d; the playbook makes sure it exists)"})
+        dirs.append(
+            {
+                "path": folder,
+                "owner": "haproxy",
+                "group": "haproxy",
+                "mode": "2775",
+                "why": f"runtime folder of the stats socket {m.group(1)} (Debian's haproxy package creates "
+                "it at boot with tmpfiles.d; the playbook makes sure it exists)",
+            }
+        )
     sysctl = []
     if f.vips:
         for other in node_files:
             if other.kind == "sysctl":
                 for m in _SYSCTL_LINE.finditer(other.redacted.decode("utf-8", "replace")):
-                    sysctl.append({"key": m.group(1), "value": m.group(2), "file": other.path,
-                                   "why": "HAProxy binds virtual IPs this node may not hold"})
-    return {"files": files, "directories": dirs, "sysctl": sysctl,
-            "health_endpoints": _health_endpoints(dep, f)}
+                    sysctl.append(
+                        {
+                            "key": m.group(1),
+                            "value": m.group(2),
+                            "file": other.path,
+                            "why": "HAProxy binds virtual IPs this node may not hold",
+                        }
+                    )
+    return {"files": files, "directories": dirs, "sysctl": sysctl, "health_endpoints": _health_endpoints(dep, f)}
 
 
 #: Processes whose separate HAProxy check port is Galera's clustercheck.
@@ -183,26 +202,45 @@ def _health_endpoints(dep: Deployment, f: NodeFile) -> list[dict[str, Any]]:
             continue
         svc = arch.service(name)
         path = access.check.http_path
-        answer = (f"HTTP GET {path} answers {access.check.expect_status}" if path
-                  else "accepts a TCP connection") + " only while this member may serve"
+        answer = (
+            f"HTTP GET {path} answers {access.check.expect_status}" if path else "accepts a TCP connection"
+        ) + " only while this member may serve"
         if port == 8008 or svc.process == "patroni":
             provider, packages = "Patroni's REST API (/primary: 200 on the leader only)", ["patroni"]
         elif svc.process in _GALERA:
-            provider, packages = ("clustercheck: 200 while the member is Synced (wsrep_local_state 4), 503 "
-                                  "otherwise; not packaged in Debian: a script run by xinetd or a systemd "
-                                  "socket unit"), []
+            provider, packages = (
+                (
+                    "clustercheck: 200 while the member is Synced (wsrep_local_state 4), 503 "
+                    "otherwise; not packaged in Debian: a script run by xinetd or a systemd "
+                    "socket unit"
+                ),
+                [],
+            )
         else:
             provider, packages = f"an endpoint of {name} on port {port}", []
         for b in dep.placement.nodes_of(name):
             net = backend_network(dep, name, b)
             theirs, mine = arch.node(b).interface_on(net), me.interface_on(net)
-            out.append({
-                "service": name, "node": b, "address": str(theirs.address) if theirs else b, "port": port,
-                "check": answer, "provider": provider, "packages": packages,
-                "firewall": {"protocol": "tcp", "port": port, "direction": "in", "node": b,
-                             "interface": theirs.device if theirs else None,
-                             "sources": [str(mine.address)] if mine else [f.node]},
-                "why": f"haproxy.cfg checks {name} on {b} there; without it HAProxy marks {b} DOWN"})
+            out.append(
+                {
+                    "service": name,
+                    "node": b,
+                    "address": str(theirs.address) if theirs else b,
+                    "port": port,
+                    "check": answer,
+                    "provider": provider,
+                    "packages": packages,
+                    "firewall": {
+                        "protocol": "tcp",
+                        "port": port,
+                        "direction": "in",
+                        "node": b,
+                        "interface": theirs.device if theirs else None,
+                        "sources": [str(mine.address)] if mine else [f.node],
+                    },
+                    "why": f"haproxy.cfg checks {name} on {b} there; without it HAProxy marks {b} DOWN",
+                }
+            )
     return out
 
 
@@ -224,11 +262,18 @@ def _keepalived_prerequisites(dep: Deployment, f: NodeFile, node_files: Sequence
             if iface is not None:
                 peers.append(str(iface.address))
         family = own.address.version
-        rules.append({"protocol": 112, "name": "vrrp", "direction": "in", "interface": own.device,
-                      "sources": peers,
-                      "destination": str(own.address) if unicast else ("224.0.0.18" if family == 4 else "ff02::12"),
-                      "why": f"VRRP adverts of {g.service} (VRID {g.vrid} on {g.network}) from its peers; "
-                             "dropped adverts make every member MASTER"})
+        rules.append(
+            {
+                "protocol": 112,
+                "name": "vrrp",
+                "direction": "in",
+                "interface": own.device,
+                "sources": peers,
+                "destination": str(own.address) if unicast else ("224.0.0.18" if family == 4 else "ff02::12"),
+                "why": f"VRRP adverts of {g.service} (VRID {g.vrid} on {g.network}) from its peers; "
+                "dropped adverts make every member MASTER",
+            }
+        )
     return {"firewall": rules}
 
 
@@ -242,17 +287,37 @@ def _monitoring_prerequisites(dep: Deployment, f: NodeFile, node_files: Sequence
     if f.kind == "keepalived_state":
         from hamodel.deployment import NODE_TEXTFILE_DIR
 
-        return {"directories": [{"path": NODE_TEXTFILE_DIR, "owner": "root", "group": "root", "mode": "0755",
-                                 "why": "node_exporter's textfile collector folder: keepalived's state script "
-                                        "writes VRRP state here"}]}
+        return {
+            "directories": [
+                {
+                    "path": NODE_TEXTFILE_DIR,
+                    "owner": "root",
+                    "group": "root",
+                    "mode": "0755",
+                    "why": "node_exporter's textfile collector folder: keepalived's state script "
+                    "writes VRRP state here",
+                }
+            ]
+        }
     job = f.kind.removeprefix("exporter_")
     ports = [(EXPORTERS[job].port, f"{job} exporter")]
     if job == "node" and any(o.kind == "haproxy" for o in node_files):
         ports.append((EXPORTERS["haproxy"].port, "HAProxy's built-in Prometheus exporter (frontend hamodel-metrics)"))
-    return {"firewall": [{"protocol": "tcp", "port": p, "name": "prometheus", "direction": "in", "interface": dev,
-                          "sources": ["the Prometheus server (monitoring/prometheus.yml)"],
-                          "destination": str(node.interfaces[0].address) if node.interfaces else f.node,
-                          "why": f"Prometheus scrapes the {what} here"} for p, what in ports]}
+    return {
+        "firewall": [
+            {
+                "protocol": "tcp",
+                "port": p,
+                "name": "prometheus",
+                "direction": "in",
+                "interface": dev,
+                "sources": ["the Prometheus server (monitoring/prometheus.yml)"],
+                "destination": str(node.interfaces[0].address) if node.interfaces else f.node,
+                "why": f"Prometheus scrapes the {what} here",
+            }
+            for p, what in ports
+        ]
+    }
 
 
 # Paths HAProxy opens when it reads its config (tokens: no spaces).
@@ -264,51 +329,100 @@ _SYSCTL_LINE = re.compile(r"^\s*([a-z0-9_.]+)\s*=\s*(\S+)\s*$", re.M)
 #: inventory and the playbook. A generator adding a kind adds its row here.
 KINDS: dict[str, Kind] = {
     "sysctl": Kind(
-        order=10, action="apply sysctl", on_change=("sysctl", "-p", "{dest}"), validate=None,
+        order=10,
+        action="apply sysctl",
+        on_change=("sysctl", "-p", "{dest}"),
+        validate=None,
         validate_note="sysctl has no check-only mode; `sysctl -p FILE` (on change) fails on an unknown key",
-        packages=("procps",)),
+        packages=("procps",),
+    ),
     "haproxy": Kind(
-        order=20, action="reload haproxy", on_change=("systemctl", "reload-or-restart", "haproxy"),
-        validate="haproxy -c -f %s", packages=("haproxy",), prerequisites=_haproxy_prerequisites),
+        order=20,
+        action="reload haproxy",
+        on_change=("systemctl", "reload-or-restart", "haproxy"),
+        validate="haproxy -c -f %s",
+        packages=("haproxy",),
+        prerequisites=_haproxy_prerequisites,
+    ),
     "keepalived": Kind(
-        order=30, action="reload keepalived", on_change=("systemctl", "reload-or-restart", "keepalived"),
+        order=30,
+        action="reload keepalived",
+        on_change=("systemctl", "reload-or-restart", "keepalived"),
         validate="keepalived -t -f %s",
         validate_note="keepalived -t needs the node's interfaces: it runs on the node",
-        packages=("keepalived", "procps"), prerequisites=_keepalived_prerequisites),
+        packages=("keepalived", "procps"),
+        prerequisites=_keepalived_prerequisites,
+    ),
     # Pacemaker (hamodel.generators.pacemaker): corosync.conf on every cluster node; the CIB and
     # its pcs script on the cluster's first node, pushed once from there (it is cluster-wide).
     "corosync": Kind(
-        order=40, action="reload corosync", on_change=("corosync-cfgtool", "-R"), validate="corosync -t -c %s",
+        order=40,
+        action="reload corosync",
+        on_change=("corosync-cfgtool", "-R"),
+        validate="corosync -t -c %s",
         validate_note="corosync -t needs one of the node list's addresses on the host: it runs on the node",
-        packages=("corosync",), scope="cluster"),
+        packages=("corosync",),
+        scope="cluster",
+    ),
     "pacemaker-cib": Kind(
         # Only hamodel's sections, as a patch against the live CIB: node state (standby, node
         # attributes) survives a deploy (see hamodel.generators.pacemaker.push).
-        order=50, action="push cib", on_change=("python3", "-c", CIB_PUSH, "{dest}"),
-        validate="crm_verify --xml-file %s", packages=("pacemaker", "pcs", "resource-agents", "fence-agents"),
-        scope="cluster"),
+        order=50,
+        action="push cib",
+        on_change=("python3", "-c", CIB_PUSH, "{dest}"),
+        validate="crm_verify --xml-file %s",
+        packages=("pacemaker", "pcs", "resource-agents", "fence-agents"),
+        scope="cluster",
+    ),
     # Monitoring (hamodel.generators.monitoring): the exporters' /etc/default files and keepalived's
     # state script (installed before keepalived.conf, which names it).
     "keepalived_state": Kind(
-        order=25, action=None, on_change=None, validate="sh -n %s",
+        order=25,
+        action=None,
+        on_change=None,
+        validate="sh -n %s",
         validate_note="keepalived runs it on each VRRP transition; nothing to reload",
-        packages=("prometheus-node-exporter",), mode="0755", prerequisites=_monitoring_prerequisites),
+        packages=("prometheus-node-exporter",),
+        mode="0755",
+        prerequisites=_monitoring_prerequisites,
+    ),
     "exporter_node": Kind(
-        order=60, action="restart node exporter", on_change=("systemctl", "restart", "prometheus-node-exporter"),
-        validate=None, validate_note="an environment file (ARGS=...); the exporter refuses bad flags at start",
-        packages=("prometheus-node-exporter",), prerequisites=_monitoring_prerequisites),
+        order=60,
+        action="restart node exporter",
+        on_change=("systemctl", "restart", "prometheus-node-exporter"),
+        validate=None,
+        validate_note="an environment file (ARGS=...); the exporter refuses bad flags at start",
+        packages=("prometheus-node-exporter",),
+        prerequisites=_monitoring_prerequisites,
+    ),
     "exporter_mysqld": Kind(
-        order=61, action="restart mysqld exporter", on_change=("systemctl", "restart", "prometheus-mysqld-exporter"),
-        validate=None, validate_note="an environment file (ARGS=...); the exporter refuses bad flags at start",
-        packages=("prometheus-mysqld-exporter",), prerequisites=_monitoring_prerequisites),
+        order=61,
+        action="restart mysqld exporter",
+        on_change=("systemctl", "restart", "prometheus-mysqld-exporter"),
+        validate=None,
+        validate_note="an environment file (ARGS=...); the exporter refuses bad flags at start",
+        packages=("prometheus-mysqld-exporter",),
+        prerequisites=_monitoring_prerequisites,
+    ),
     "exporter_redis": Kind(
-        order=62, action="restart redis exporter", on_change=("systemctl", "restart", "prometheus-redis-exporter"),
-        validate=None, validate_note="an environment file (ARGS=...); the exporter refuses bad flags at start",
-        packages=("prometheus-redis-exporter",), prerequisites=_monitoring_prerequisites),
+        order=62,
+        action="restart redis exporter",
+        on_change=("systemctl", "restart", "prometheus-redis-exporter"),
+        validate=None,
+        validate_note="an environment file (ARGS=...); the exporter refuses bad flags at start",
+        packages=("prometheus-redis-exporter",),
+        prerequisites=_monitoring_prerequisites,
+    ),
     "pacemaker-pcs": Kind(
-        order=51, action=None, on_change=None, validate=None,
+        order=51,
+        action=None,
+        on_change=None,
+        validate=None,
         validate_note="the pcs commands equivalent to cib.xml: read or replay them (sh FILE [CIB]), not installed "
-                      "into a daemon", packages=("pcs",), scope="cluster"),
+        "into a daemon",
+        packages=("pcs",),
+        scope="cluster",
+    ),
 }
 
 
@@ -317,8 +431,9 @@ def kind_of(f: NodeFile) -> Kind:
     try:
         return KINDS[f.kind]
     except KeyError:
-        raise ConfigError([(f.path, f"no install metadata for file kind {f.kind!r}: add a row to "
-                            "hamodel.generators.manifest.KINDS")]) from None
+        raise ConfigError(
+            [(f.path, f"no install metadata for file kind {f.kind!r}: add a row to hamodel.generators.manifest.KINDS")]
+        ) from None
 
 
 def _mode(f: NodeFile) -> str:
@@ -332,8 +447,14 @@ def prerequisites(dep: Deployment, f: NodeFile, node_files: Sequence[NodeFile]) 
     ``directories``, ``sysctl`` settings, ``firewall`` rules and
     ``health_endpoints`` (served on other nodes: see :func:`_health_endpoints`)."""
     k = kind_of(f)
-    out: dict[str, list] = {"packages": sorted(set(k.packages)), "files": [], "directories": [], "sysctl": [],
-                            "firewall": [], "health_endpoints": []}
+    out: dict[str, list] = {
+        "packages": sorted(set(k.packages)),
+        "files": [],
+        "directories": [],
+        "sysctl": [],
+        "firewall": [],
+        "health_endpoints": [],
+    }
     if k.prerequisites is not None:
         for key, items in k.prerequisites(dep, f, node_files).items():
             out[key].extend(items)
@@ -372,8 +493,9 @@ def pacemaker_processes(dep: Deployment, node: str) -> frozenset[str]:
     out = set()
     for s in dep.architecture.services:
         st = s.strategy
-        if (isinstance(st, PacemakerVip) or getattr(st, "manager", None) == "pacemaker"
-                or s.supervisor == "pacemaker") and node in dep.placement.nodes_of(s.name):
+        if (
+            isinstance(st, PacemakerVip) or getattr(st, "manager", None) == "pacemaker" or s.supervisor == "pacemaker"
+        ) and node in dep.placement.nodes_of(s.name):
             out.add(s.process)
     return frozenset(out)
 
@@ -392,8 +514,9 @@ def health(dep: Deployment, node_files: Sequence[NodeFile], supervised: frozense
     cluster play checks: the cluster stack itself and the daemons Pacemaker
     runs (``supervised``), which are up only once the cluster is."""
     arch = dep.architecture
-    daemons = sorted({d for f in node_files if kind_of(f).scope == "node" for d in _DAEMONS.get(f.kind, ())}
-                     - supervised)
+    daemons = sorted(
+        {d for f in node_files if kind_of(f).scope == "node" for d in _DAEMONS.get(f.kind, ())} - supervised
+    )
     fronts: set[tuple[str, int]] = set()
     socket = ""
     for f in node_files:
@@ -404,8 +527,7 @@ def health(dep: Deployment, node_files: Sequence[NodeFile], supervised: frozense
         fronts |= {(m.group(1), int(m.group(2))) for m in _HAPROXY_BIND.finditer(text) if m.group(1) in vips}
         m = _HAPROXY_SOCKET.search(text)
         socket = m.group(1) if m else ""
-    return {"daemons": daemons, "fronts": [{"host": h, "port": p} for h, p in sorted(fronts)],
-            "stats_socket": socket}
+    return {"daemons": daemons, "fronts": [{"host": h, "port": p} for h, p in sorted(fronts)], "stats_socket": socket}
 
 
 class _Unsafe(str):
@@ -477,8 +599,14 @@ def rolling_sets(dep: Deployment) -> list[set[str]]:
     return out
 
 
-def render_manifest(dep: Deployment, files: list[NodeFile], key: bytes | None = None, *,
-                    ansible_host: bool = False, central: Mapping[str, bytes] | None = None) -> dict[str, bytes]:
+def render_manifest(
+    dep: Deployment,
+    files: list[NodeFile],
+    key: bytes | None = None,
+    *,
+    ansible_host: bool = False,
+    central: Mapping[str, bytes] | None = None,
+) -> dict[str, bytes]:
     """manifest.json, ansible/inventory.yml and ansible/deploy.yml.
 
     ``key`` (:func:`manifest_key`) turns on ``hmac_sha256`` for
@@ -498,13 +626,23 @@ def render_manifest(dep: Deployment, files: list[NodeFile], key: bytes | None = 
     for f in files:
         k = kind_of(f)
         prereqs[f.path] = prerequisites(dep, f, by_node[f.node])
-        entry = {"node": f.node, "kind": f.kind, "dest": f.dest, "owner": k.owner, "group": k.group,
-                 "mode": _mode(f), "secret": f.secret, "order": k.order,
-                 "validate": {"command": k.validate, "note": k.validate_note or None},
-                 "on_change": None if k.action is None else {
-                     "action": k.action, "command": on_change(f, pacemaker_processes(dep, f.node))},
-                 "prerequisites": prereqs[f.path],
-                 "services": list(f.services), "vips": list(f.vips)}
+        entry = {
+            "node": f.node,
+            "kind": f.kind,
+            "dest": f.dest,
+            "owner": k.owner,
+            "group": k.group,
+            "mode": _mode(f),
+            "secret": f.secret,
+            "order": k.order,
+            "validate": {"command": k.validate, "note": k.validate_note or None},
+            "on_change": None
+            if k.action is None
+            else {"action": k.action, "command": on_change(f, pacemaker_processes(dep, f.node))},
+            "prerequisites": prereqs[f.path],
+            "services": list(f.services),
+            "vips": list(f.vips),
+        }
         if f.secret:
             entry["sha256_redacted"] = hashlib.sha256(f.redacted).hexdigest()
             entry["hmac_sha256"] = None if key is None else secret_digest(key, f.path, f.data)
@@ -515,9 +653,11 @@ def render_manifest(dep: Deployment, files: list[NodeFile], key: bytes | None = 
         "format": FORMAT,
         "generator": f"hamodel {__version__}",
         "model": {"name": arch.name, "sha256": model_sha256(dep)},
-        "install_order": [{"kind": name, "order": k.order, "action": k.action}
-                          for name, k in sorted(KINDS.items(), key=lambda kv: (kv[1].order, kv[0]))
-                          if any(f.kind == name for f in files)],
+        "install_order": [
+            {"kind": name, "order": k.order, "action": k.action}
+            for name, k in sorted(KINDS.items(), key=lambda kv: (kv[1].order, kv[0]))
+            if any(f.kind == name for f in files)
+        ],
         "nodes": {
             n.name: {
                 "addresses": {i.network: str(i.address) for i in n.interfaces},
@@ -526,8 +666,10 @@ def render_manifest(dep: Deployment, files: list[NodeFile], key: bytes | None = 
             }
             for n in sorted(arch.nodes, key=lambda n: n.name)
         },
-        "vips": {v.name: {"address": str(v.address), "network": v.network, "holders": list(dep.vip_holders(v.name))}
-                 for v in sorted(arch.vips, key=lambda v: v.name)},
+        "vips": {
+            v.name: {"address": str(v.address), "network": v.network, "holders": list(dep.vip_holders(v.name))}
+            for v in sorted(arch.vips, key=lambda v: v.name)
+        },
         "files": dict(sorted(entries.items())),
     }
     if central:
@@ -544,46 +686,79 @@ def render_manifest(dep: Deployment, files: list[NodeFile], key: bytes | None = 
         host: dict[str, Any] = {
             "hamodel_address": str(node.interfaces[0].address) if node.interfaces else n,
             "hamodel_files": [
-                {"path": f.path, "src": _Template("{{ hamodel_root }}/" + _checked(_PATH, f.path, "path")),
-                 "dest": f.dest, "kind": f.kind, "owner": kind_of(f).owner, "group": kind_of(f).group,
-                 "mode": _mode(f), "secret": f.secret, "on_change": on_change(f, supervised)}
+                {
+                    "path": f.path,
+                    "src": _Template("{{ hamodel_root }}/" + _checked(_PATH, f.path, "path")),
+                    "dest": f.dest,
+                    "kind": f.kind,
+                    "owner": kind_of(f).owner,
+                    "group": kind_of(f).group,
+                    "mode": _mode(f),
+                    "secret": f.secret,
+                    "on_change": on_change(f, supervised),
+                }
                 for f in mine
             ],
             "hamodel_health": health(dep, mine, supervised),
             "hamodel_packages": sorted({p for x in need for p in x["packages"]}),
             "hamodel_required_files": sorted({i["path"] for x in need for i in x["files"]}),
-            "hamodel_directories": sorted({(d["path"], d["owner"], d["group"], d["mode"])
-                                           for x in need for d in x["directories"]}),
+            "hamodel_directories": sorted(
+                {(d["path"], d["owner"], d["group"], d["mode"]) for x in need for d in x["directories"]}
+            ),
         }
-        host["hamodel_directories"] = [dict(zip(("path", "owner", "group", "mode"), d))
-                                       for d in host["hamodel_directories"]]
+        host["hamodel_directories"] = [
+            dict(zip(("path", "owner", "group", "mode"), d)) for d in host["hamodel_directories"]
+        ]
         if ansible_host:
             host["ansible_host"] = host["hamodel_address"]
         hosts[n] = host
     kinds = sorted({f.kind for f in files})
-    inventory = {"all": {
-        "vars": {"hamodel_model": arch.name, "hamodel_model_sha256": model_sha256(dep), "hamodel_format": FORMAT,
-                 # Where the build output is: the shipped playbook is OUT/ansible/deploy.yml, so this holds
-                 # whichever inventories are given and in whatever order (see the module doc).
-                 "hamodel_root": _Template("{{ playbook_dir }}/.."),
-                 "hamodel_manifest": _Template("{{ hamodel_root }}/manifest.json")},
-        "hosts": hosts,
-        "children": {GROUP: {
-            "hosts": {n: None for n in sorted(by_node)},
-            "children": {
-                **{group_name(k): {"hosts": {n: None for n in sorted({f.node for f in files if f.kind == k})}}
-                   for k in kinds},
-                **{w: {"hosts": {n: None for n in ns}} for w, ns in waves(sorted(by_node), rolling_sets(dep)).items()},
+    inventory = {
+        "all": {
+            "vars": {
+                "hamodel_model": arch.name,
+                "hamodel_model_sha256": model_sha256(dep),
+                "hamodel_format": FORMAT,
+                # Where the build output is: the shipped playbook is OUT/ansible/deploy.yml, so this holds
+                # whichever inventories are given and in whatever order (see the module doc).
+                "hamodel_root": _Template("{{ playbook_dir }}/.."),
+                "hamodel_manifest": _Template("{{ hamodel_root }}/manifest.json"),
             },
-        }},
-    }}
-    header = ("# Ansible inventory generated by hamodel; deploy with ansible/deploy.yml (see the manifest for what "
-              "each file needs).\n")
+            "hosts": hosts,
+            "children": {
+                GROUP: {
+                    "hosts": dict.fromkeys(sorted(by_node)),
+                    "children": {
+                        **{
+                            group_name(k): {"hosts": dict.fromkeys(sorted({f.node for f in files if f.kind == k}))}
+                            for k in kinds
+                        },
+                        **{
+                            w: {"hosts": dict.fromkeys(ns)}
+                            for w, ns in waves(sorted(by_node), rolling_sets(dep)).items()
+                        },
+                    },
+                }
+            },
+        }
+    }
+    header = (
+        "# Ansible inventory generated by hamodel; deploy with ansible/deploy.yml (see the manifest for what "
+        "each file needs).\n"
+    )
     return {
         "manifest.json": (json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=True) + "\n").encode(),
-        "ansible/inventory.yml": (header + yaml.dump(_inert(inventory), Dumper=_InventoryDumper, sort_keys=True,
-                                                     default_flow_style=False, allow_unicode=False,
-                                                     width=1000)).encode(),
+        "ansible/inventory.yml": (
+            header
+            + yaml.dump(
+                _inert(inventory),
+                Dumper=_InventoryDumper,
+                sort_keys=True,
+                default_flow_style=False,
+                allow_unicode=False,
+                width=1000,
+            )
+        ).encode(),
         "ansible/deploy.yml": render_playbook(KINDS, FORMAT),
         "ansible/collect.yml": render_collect(),  # hamodel drift / import: fetch the configs back
     }

@@ -20,11 +20,11 @@ deterministic (model order, no random ids).
 from __future__ import annotations
 
 import re
-from typing import Iterable
+from collections.abc import Iterable
 
 from hamodel.deployment import Deployment
 
-__all__ = ["label", "node_id", "logical", "physical", "affected", "markdown"]
+__all__ = ["affected", "label", "logical", "markdown", "node_id", "physical"]
 
 _SAFE = re.compile(r"[A-Za-z0-9 .\-:/@,()_+=]")
 
@@ -146,5 +146,7 @@ def _md_text(text: str) -> str:
 
 def markdown(dep: Deployment) -> str:
     """Both flowcharts in one Markdown file (``hamodel export --format mermaid``)."""
-    return (f"# {_md_text(dep.architecture.name)}\n\n## Logical view\n\n```mermaid\n{logical(dep)}```\n\n"
-            f"## Physical view\n\n```mermaid\n{physical(dep)}```\n")
+    return (
+        f"# {_md_text(dep.architecture.name)}\n\n## Logical view\n\n```mermaid\n{logical(dep)}```\n\n"
+        f"## Physical view\n\n```mermaid\n{physical(dep)}```\n"
+    )

@@ -39,14 +39,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
+from hamodel.generators.common import NodeFile, Secrets, address, comment, environment, token
 
 from hamodel.deployment import (
-    HAPROXY_METRICS_PORT, KEEPALIVED_STATE_SCRIPT, NODE_TEXTFILE_DIR, Deployment, Finding, Severity,
+    HAPROXY_METRICS_PORT,
+    KEEPALIVED_STATE_SCRIPT,
+    NODE_TEXTFILE_DIR,
+    Deployment,
+    Finding,
+    Severity,
 )
-from hamodel.generators.common import NodeFile, Secrets, address, comment, environment, token
-from hamodel.runbooks import Runbook, alert_name, for_alert, runbooks
 from hamodel.metrics import metrics_source as _metrics_source
 from hamodel.model.strategies import AppCluster, Elected
+from hamodel.runbooks import Runbook, alert_name, for_alert, runbooks
 
 TEMPLATES = Path(__file__).parent
 
@@ -57,20 +62,31 @@ EVALUATION_INTERVAL_S = 5
 @dataclass(frozen=True)
 class Exporter:
     job: str
-    package: str | None        # None: built into the daemon (HAProxy's PROMEX)
+    package: str | None  # None: built into the daemon (HAProxy's PROMEX)
     port: int
-    default_file: str | None   # Debian's /etc/default file the package's unit reads
+    default_file: str | None  # Debian's /etc/default file the package's unit reads
     unit: str | None
 
 
 EXPORTERS: dict[str, Exporter] = {
-    "node": Exporter("node", "prometheus-node-exporter", 9100, "/etc/default/prometheus-node-exporter",
-                     "prometheus-node-exporter"),
+    "node": Exporter(
+        "node", "prometheus-node-exporter", 9100, "/etc/default/prometheus-node-exporter", "prometheus-node-exporter"
+    ),
     "haproxy": Exporter("haproxy", None, HAPROXY_METRICS_PORT, None, None),
-    "mysqld": Exporter("mysqld", "prometheus-mysqld-exporter", 9104, "/etc/default/prometheus-mysqld-exporter",
-                       "prometheus-mysqld-exporter"),
-    "redis": Exporter("redis", "prometheus-redis-exporter", 9121, "/etc/default/prometheus-redis-exporter",
-                      "prometheus-redis-exporter"),
+    "mysqld": Exporter(
+        "mysqld",
+        "prometheus-mysqld-exporter",
+        9104,
+        "/etc/default/prometheus-mysqld-exporter",
+        "prometheus-mysqld-exporter",
+    ),
+    "redis": Exporter(
+        "redis",
+        "prometheus-redis-exporter",
+        9121,
+        "/etc/default/prometheus-redis-exporter",
+        "prometheus-redis-exporter",
+    ),
 }
 #: The MySQL credentials file the mysqld exporter reads (a prerequisite: hamodel holds no database password).
 MYSQLD_EXPORTER_CNF = "/etc/prometheus/hamodel-mysqld-exporter.cnf"
@@ -99,15 +115,18 @@ def metrics_source(dep: Deployment, service: str) -> str | None:
 
 def unmonitored(dep: Deployment) -> list[str]:
     """Placed services without a metrics source of their own: only their node's ``up`` covers them."""
-    return sorted(s.name for s in dep.architecture.services
-                  if dep.placement.nodes_of(s.name) and metrics_source(dep, s.name) is None)
+    return sorted(
+        s.name
+        for s in dep.architecture.services
+        if dep.placement.nodes_of(s.name) and metrics_source(dep, s.name) is None
+    )
 
 
 @dataclass(frozen=True)
 class Target:
     job: str
     node: str
-    address: str              # host:port
+    address: str  # host:port
     services: tuple[str, ...]
 
 
@@ -122,8 +141,14 @@ def targets(dep: Deployment) -> list[Target]:
         out.append(Target("node", n, _hostport(addr, EXPORTERS["node"].port), tuple(services)))
     lbs = sorted({h for name, _ in dep.fronted_services() for h in dep.front_holders(name)})
     for n in lbs:
-        out.append(Target("haproxy", n, _hostport(node_address(dep, n), HAPROXY_METRICS_PORT),
-                          tuple(name for name, _ in dep.fronts_on(n))))
+        out.append(
+            Target(
+                "haproxy",
+                n,
+                _hostport(node_address(dep, n), HAPROXY_METRICS_PORT),
+                tuple(name for name, _ in dep.fronts_on(n)),
+            )
+        )
     for s in sorted(dep.architecture.services, key=lambda s: s.name):
         src = metrics_source(dep, s.name)
         if src in ("mysqld", "redis"):
@@ -139,7 +164,7 @@ def targets(dep: Deployment) -> list[Target]:
 class Alert:
     """One alert rule and the series its generated test feeds it."""
 
-    area: str                  # rules/<area>.yml
+    area: str  # rules/<area>.yml
     name: str
     expr: str
     for_s: int
@@ -147,9 +172,9 @@ class Alert:
     finding: Finding | None
     summary: str
     runbook: Runbook | None
-    firing: tuple[tuple[str, str], ...]     # (series, values) that make it fire
-    healthy: tuple[tuple[str, str], ...]    # (series, values) that keep it silent
-    fired_labels: tuple[dict, ...] = ()     # the labels the expression itself gives each firing alert
+    firing: tuple[tuple[str, str], ...]  # (series, values) that make it fire
+    healthy: tuple[tuple[str, str], ...]  # (series, values) that keep it silent
+    fired_labels: tuple[dict, ...] = ()  # the labels the expression itself gives each firing alert
     extra: dict = field(default_factory=dict)
 
     @property
@@ -157,8 +182,12 @@ class Alert:
         return self.finding.severity.value if self.finding else Severity.MEDIUM.value
 
     def labels(self) -> dict[str, str]:
-        return {"finding": self.finding.id if self.finding else "none", "service": self.service,
-                "severity": self.severity, **self.extra}
+        return {
+            "finding": self.finding.id if self.finding else "none",
+            "service": self.service,
+            "severity": self.severity,
+            **self.extra,
+        }
 
     def annotations(self, runbook_base: str) -> dict[str, str]:
         out = {"summary": self.summary}
@@ -173,14 +202,23 @@ def _limitations_anchor() -> str:
     return "architecture-limitations"
 
 
-_RANKED_KINDS = ("single-point-of-failure", "split-brain", "quorum-loss", "manual-recovery", "partial-outage",
-                 "cut-set", "no-automatic-recovery")
+_RANKED_KINDS = (
+    "single-point-of-failure",
+    "split-brain",
+    "quorum-loss",
+    "manual-recovery",
+    "partial-outage",
+    "cut-set",
+    "no-automatic-recovery",
+)
 
 
-def _finding(dep: Deployment, service: str, kinds: tuple[str, ...] = _RANKED_KINDS,
-             component: str | None = None) -> Finding | None:
+def _finding(
+    dep: Deployment, service: str, kinds: tuple[str, ...] = _RANKED_KINDS, component: str | None = None
+) -> Finding | None:
     """The most severe finding of one of ``kinds`` naming ``service`` first (or among its services when
     none names it first), optionally one whose cut sets hold ``component``."""
+
     def has(f: Finding) -> bool:
         if component is None:
             return True
@@ -207,16 +245,34 @@ def _node_alerts(dep: Deployment, rbs: list[Runbook]) -> list[Alert]:
         if t.job != "node":
             continue
         comp = f"node:{t.node}"
-        f = next((x for x in sorted(dep.findings, key=lambda x: (-x.severity.rank, x.id))
-                  if any(cs == [comp] or cs == (comp,) for cs in x.details.get("cut_sets", ()))), None)
+        f = next(
+            (
+                x
+                for x in sorted(dep.findings, key=lambda x: (-x.severity.rank, x.id))
+                if any(cs == [comp] or cs == (comp,) for cs in x.details.get("cut_sets", ()))
+            ),
+            None,
+        )
         f = f or next((x for x in dep.findings if x.kind == "no-automatic-recovery"), None)
-        svc = (f.services[0] if f else (t.services[0] if t.services else t.node))
-        series = f'up{_sel(job="node", node=t.node, instance=t.address)}'
-        out.append(Alert("nodes", "HamodelNodeDown", f"up{_sel(job='node', node=t.node)} == 0", 30, svc, f,
-                         f"node {t.node} does not answer (node_exporter {t.address}): the instances it runs "
-                         f"({len(t.services)}) are down there", None,
-                         ((series, "0x20"),), ((series, "1x20"),),
-                         ({"job": "node", "node": t.node, "instance": t.address},), {"node": t.node}))
+        svc = f.services[0] if f else (t.services[0] if t.services else t.node)
+        series = f"up{_sel(job='node', node=t.node, instance=t.address)}"
+        out.append(
+            Alert(
+                "nodes",
+                "HamodelNodeDown",
+                f"up{_sel(job='node', node=t.node)} == 0",
+                30,
+                svc,
+                f,
+                f"node {t.node} does not answer (node_exporter {t.address}): the instances it runs "
+                f"({len(t.services)}) are down there",
+                None,
+                ((series, "0x20"),),
+                ((series, "1x20"),),
+                ({"job": "node", "node": t.node, "instance": t.address},),
+                {"node": t.node},
+            )
+        )
     # Degraded redundancy: the first failure of a k = 2 cut set (another one takes the service down).
     for f in sorted(dep.findings, key=lambda x: x.id):
         pairs = [cs for cs in f.details.get("cut_sets", ()) if len(cs) == 2]
@@ -225,14 +281,31 @@ def _node_alerts(dep: Deployment, rbs: list[Runbook]) -> list[Alert]:
             continue
         svc = f.services[0]
         sel = f'up{{job="node",node=~"{_alts(nodes)}"}}'
-        fire = tuple((f'up{_sel(job="node", node=n, instance=_hostport(node_address(dep, n), 9100))}',
-                      "0x20" if i == 0 else "1x20") for i, n in enumerate(nodes))
+        fire = tuple(
+            (
+                f"up{_sel(job='node', node=n, instance=_hostport(node_address(dep, n), 9100))}",
+                "0x20" if i == 0 else "1x20",
+            )
+            for i, n in enumerate(nodes)
+        )
         ok = tuple((s, "1x20") for s, _ in fire)
         name = alert_name("RedundancyDegraded", svc)
-        out.append(Alert("nodes", name, f"count({sel} == 0) > 0", 30, svc, f,
-                         f"{svc}: a node of a two-failure cut set is down; one more failure "
-                         f"({', '.join('+'.join(cs) for cs in pairs[:3])}...) stops it", for_alert(rbs, name),
-                         fire, ok, ({},)))
+        out.append(
+            Alert(
+                "nodes",
+                name,
+                f"count({sel} == 0) > 0",
+                30,
+                svc,
+                f,
+                f"{svc}: a node of a two-failure cut set is down; one more failure "
+                f"({', '.join('+'.join(cs) for cs in pairs[:3])}...) stops it",
+                for_alert(rbs, name),
+                fire,
+                ok,
+                ({},),
+            )
+        )
     return out
 
 
@@ -243,25 +316,48 @@ def _vrrp_alerts(dep: Deployment, rbs: list[Runbook]) -> list[Alert]:
             continue
         svc = g.service
         advert = getattr(dep.architecture.service(svc).strategy, "advert_int", 1)
-        metric = f'hamodel_keepalived_master{_sel(vrrp_group=svc)}'
-        series = [f'hamodel_keepalived_master{_sel(vrrp_group=svc, node=n, job="node")}' for n in g.members]
+        metric = f"hamodel_keepalived_master{_sel(vrrp_group=svc)}"
+        series = [f"hamodel_keepalived_master{_sel(vrrp_group=svc, node=n, job='node')}" for n in g.members]
         none_ = tuple((s, "0x20") for s in series)
         one = tuple((s, "1x20" if i == 0 else "0x20") for i, s in enumerate(series))
         two = tuple((s, "1x20" if i < 2 else "0x20") for i, s in enumerate(series))
         wait = max(10, math.ceil(3 * advert + 2))
         name = alert_name("VrrpNoMaster", svc)
-        out.append(Alert("vrrp", name, f"(sum({metric}) or vector(0)) < 1", wait, svc,
-                         _finding(dep, svc, tuple(k for k in _RANKED_KINDS if k != "split-brain")),
-                         f"{svc}: no keepalived member is MASTER of "
-                         f"{', '.join(g.vips)} (VRID {g.vrid}): the VIP is served nowhere", for_alert(rbs, name),
-                         none_, one, ({},)))
+        out.append(
+            Alert(
+                "vrrp",
+                name,
+                f"(sum({metric}) or vector(0)) < 1",
+                wait,
+                svc,
+                _finding(dep, svc, tuple(k for k in _RANKED_KINDS if k != "split-brain")),
+                f"{svc}: no keepalived member is MASTER of "
+                f"{', '.join(g.vips)} (VRID {g.vrid}): the VIP is served nowhere",
+                for_alert(rbs, name),
+                none_,
+                one,
+                ({},),
+            )
+        )
         sb = next((f for f in dep.findings if f.id == f"split-brain:{svc}"), None)
         if sb is not None and len(series) > 1:
             name = alert_name("VrrpSplitBrain", svc)
-            out.append(Alert("vrrp", name, f"sum({metric}) > 1", wait, svc, sb,
-                             f"{svc}: more than one keepalived member is MASTER of {', '.join(g.vips)} "
-                             f"(VRID {g.vrid}): the VIP is held twice (partition)", for_alert(rbs, name),
-                             two, one, ({},)))
+            out.append(
+                Alert(
+                    "vrrp",
+                    name,
+                    f"sum({metric}) > 1",
+                    wait,
+                    svc,
+                    sb,
+                    f"{svc}: more than one keepalived member is MASTER of {', '.join(g.vips)} "
+                    f"(VRID {g.vrid}): the VIP is held twice (partition)",
+                    for_alert(rbs, name),
+                    two,
+                    one,
+                    ({},),
+                )
+            )
     return out
 
 
@@ -274,23 +370,46 @@ def _haproxy_alerts(dep: Deployment, rbs: list[Runbook]) -> list[Alert]:
         holders = [n for n in lbs if n in dep.front_holders(name)]
         for port in access.ports:
             proxy = f"{name}-{port}"  # the listen section's name in haproxy.cfg (service-port)
-            up = [f'haproxy_backend_status{_sel(proxy=proxy, state="UP", node=n, job="haproxy")}' for n in holders]
-            out.append(Alert("haproxy", alert_name("FrontDown", name),
-                             f'max by (proxy) (haproxy_backend_status{_sel(proxy=proxy, state="UP")}) < 1', 15, name,
-                             f, f"{name}: no backend of {proxy} is UP on any load balancer: the service is down",
-                             None, tuple((s, "0x20") for s in up), tuple((s, "1x20") for s in up),
-                             ({"proxy": proxy},), {"proxy": proxy}))
+            up = [f"haproxy_backend_status{_sel(proxy=proxy, state='UP', node=n, job='haproxy')}" for n in holders]
+            out.append(
+                Alert(
+                    "haproxy",
+                    alert_name("FrontDown", name),
+                    f"max by (proxy) (haproxy_backend_status{_sel(proxy=proxy, state='UP')}) < 1",
+                    15,
+                    name,
+                    f,
+                    f"{name}: no backend of {proxy} is UP on any load balancer: the service is down",
+                    None,
+                    tuple((s, "0x20") for s in up),
+                    tuple((s, "1x20") for s in up),
+                    ({"proxy": proxy},),
+                    {"proxy": proxy},
+                )
+            )
             if len(backends) > 1:
-                down = [(b, f'haproxy_server_status{_sel(proxy=proxy, server=b, state="DOWN", node=n, job="haproxy")}')
-                        for n in holders for b in backends]
+                down = [
+                    (b, f"haproxy_server_status{_sel(proxy=proxy, server=b, state='DOWN', node=n, job='haproxy')}")
+                    for n in holders
+                    for b in backends
+                ]
                 first = backends[0]
-                out.append(Alert("haproxy", alert_name("BackendDown", name),
-                                 f'min by (proxy, server) (haproxy_server_status{_sel(proxy=proxy, state="DOWN")}) == 1',
-                                 30, name, f, f"{name}: a backend of {proxy} is DOWN on every load balancer "
-                                 "(redundancy reduced)", None,
-                                 tuple((s, "1x20" if b == first else "0x20") for b, s in down),
-                                 tuple((s, "0x20") for _, s in down), ({"proxy": proxy, "server": first},),
-                                 {"proxy": proxy}))
+                out.append(
+                    Alert(
+                        "haproxy",
+                        alert_name("BackendDown", name),
+                        f"min by (proxy, server) (haproxy_server_status{_sel(proxy=proxy, state='DOWN')}) == 1",
+                        30,
+                        name,
+                        f,
+                        f"{name}: a backend of {proxy} is DOWN on every load balancer (redundancy reduced)",
+                        None,
+                        tuple((s, "1x20" if b == first else "0x20") for b, s in down),
+                        tuple((s, "0x20") for _, s in down),
+                        ({"proxy": proxy, "server": first},),
+                        {"proxy": proxy},
+                    )
+                )
     return out
 
 
@@ -299,62 +418,133 @@ def _galera_alerts(dep: Deployment, rbs: list[Runbook], svc: str) -> list[Alert]
     strat = dep.architecture.service(svc).strategy
     quorum = len(nodes) // 2 + 1 if not isinstance(strat, AppCluster) or strat.quorum == "majority" else strat.quorum
     inst = {n: _hostport(node_address(dep, n), EXPORTERS["mysqld"].port) for n in nodes}
-    s = lambda metric, n: f'{metric}{_sel(service=svc, node=n, job="mysqld", instance=inst[n])}'  # noqa: E731
+    s = lambda metric, n: f"{metric}{_sel(service=svc, node=n, job='mysqld', instance=inst[n])}"
     out = []
     name = alert_name("GaleraMemberDown", svc)
-    out.append(Alert("galera", name, f'mysql_up{_sel(service=svc)} == 0 or up{_sel(job="mysqld", service=svc)} == 0',
-                     30, svc, _finding(dep, svc, ("quorum-loss", "cut-set")) or _finding(dep, svc),
-                     f"{svc}: a member's MariaDB does not answer", for_alert(rbs, name),
-                     ((s("mysql_up", nodes[0]), "0x20"), (s("up", nodes[0]), "1x20")),
-                     ((s("mysql_up", nodes[0]), "1x20"), (s("up", nodes[0]), "1x20")),
-                     ({"node": nodes[0], "job": "mysqld", "instance": inst[nodes[0]], "__name__": "mysql_up"},)))
+    out.append(
+        Alert(
+            "galera",
+            name,
+            f"mysql_up{_sel(service=svc)} == 0 or up{_sel(job='mysqld', service=svc)} == 0",
+            30,
+            svc,
+            _finding(dep, svc, ("quorum-loss", "cut-set")) or _finding(dep, svc),
+            f"{svc}: a member's MariaDB does not answer",
+            for_alert(rbs, name),
+            ((s("mysql_up", nodes[0]), "0x20"), (s("up", nodes[0]), "1x20")),
+            ((s("mysql_up", nodes[0]), "1x20"), (s("up", nodes[0]), "1x20")),
+            ({"node": nodes[0], "job": "mysqld", "instance": inst[nodes[0]], "__name__": "mysql_up"},),
+        )
+    )
     ready = "mysql_global_status_wsrep_ready"
     name = alert_name("GaleraNoPrimary", svc)
-    out.append(Alert("galera", name, f"(count({ready}{_sel(service=svc)} == 1) or vector(0)) < 1", 30, svc,
-                     _finding(dep, svc, ("manual-recovery", "quorum-loss")),
-                     f"{svc}: no member is in a Primary component and ready: the database is down; after a full "
-                     "stop see the runbook", for_alert(rbs, name),
-                     tuple((s(ready, n), "0x20") for n in nodes), tuple((s(ready, n), "1x20") for n in nodes), ({},)))
+    out.append(
+        Alert(
+            "galera",
+            name,
+            f"(count({ready}{_sel(service=svc)} == 1) or vector(0)) < 1",
+            30,
+            svc,
+            _finding(dep, svc, ("manual-recovery", "quorum-loss")),
+            f"{svc}: no member is in a Primary component and ready: the database is down; after a full "
+            "stop see the runbook",
+            for_alert(rbs, name),
+            tuple((s(ready, n), "0x20") for n in nodes),
+            tuple((s(ready, n), "1x20") for n in nodes),
+            ({},),
+        )
+    )
     name = alert_name("GaleraNonPrimary", svc)
-    out.append(Alert("galera", name, f"{ready}{_sel(service=svc)} == 0", 15, svc,
-                     _finding(dep, svc, ("quorum-loss", "split-brain")),
-                     f"{svc}: a running member is not in the Primary component (cut off or quorum lost): it refuses "
-                     "queries", None, ((s(ready, nodes[0]), "0x20"),), ((s(ready, nodes[0]), "1x20"),),
-                     ({"node": nodes[0], "job": "mysqld", "instance": inst[nodes[0]], "__name__": ready},)))
+    out.append(
+        Alert(
+            "galera",
+            name,
+            f"{ready}{_sel(service=svc)} == 0",
+            15,
+            svc,
+            _finding(dep, svc, ("quorum-loss", "split-brain")),
+            f"{svc}: a running member is not in the Primary component (cut off or quorum lost): it refuses queries",
+            None,
+            ((s(ready, nodes[0]), "0x20"),),
+            ((s(ready, nodes[0]), "1x20"),),
+            ({"node": nodes[0], "job": "mysqld", "instance": inst[nodes[0]], "__name__": ready},),
+        )
+    )
     size = "mysql_global_status_wsrep_cluster_size"
     name = alert_name("GaleraClusterSizeLow", svc)
-    out.append(Alert("galera", name, f"max({size}{_sel(service=svc)}) < {len(nodes)}", 30, svc,
-                     _finding(dep, svc, ("quorum-loss", "cut-set")),
-                     f"{svc}: the Primary component has fewer than {len(nodes)} members (quorum {quorum}): "
-                     "redundancy reduced", None,
-                     tuple((s(size, n), f"{len(nodes) - 1}x20") for n in nodes),
-                     tuple((s(size, n), f"{len(nodes)}x20") for n in nodes), ({},)))
+    out.append(
+        Alert(
+            "galera",
+            name,
+            f"max({size}{_sel(service=svc)}) < {len(nodes)}",
+            30,
+            svc,
+            _finding(dep, svc, ("quorum-loss", "cut-set")),
+            f"{svc}: the Primary component has fewer than {len(nodes)} members (quorum {quorum}): redundancy reduced",
+            None,
+            tuple((s(size, n), f"{len(nodes) - 1}x20") for n in nodes),
+            tuple((s(size, n), f"{len(nodes)}x20") for n in nodes),
+            ({},),
+        )
+    )
     state = "mysql_global_status_wsrep_local_state"
     name = alert_name("GaleraNotSynced", svc)
-    out.append(Alert("galera", name, f"{state}{_sel(service=svc)} != 4 and {ready}{_sel(service=svc)} == 1", 120,
-                     svc, _finding(dep, svc, ("quorum-loss", "cut-set")),
-                     f"{svc}: a member is Primary but not Synced for 2 minutes (donor, joiner or desynced)", None,
-                     ((s(state, nodes[0]), "2x40"), (s(ready, nodes[0]), "1x40")),
-                     ((s(state, nodes[0]), "4x40"), (s(ready, nodes[0]), "1x40")),
-                     ({"node": nodes[0], "job": "mysqld", "instance": inst[nodes[0]], "__name__": state},)))
+    out.append(
+        Alert(
+            "galera",
+            name,
+            f"{state}{_sel(service=svc)} != 4 and {ready}{_sel(service=svc)} == 1",
+            120,
+            svc,
+            _finding(dep, svc, ("quorum-loss", "cut-set")),
+            f"{svc}: a member is Primary but not Synced for 2 minutes (donor, joiner or desynced)",
+            None,
+            ((s(state, nodes[0]), "2x40"), (s(ready, nodes[0]), "1x40")),
+            ((s(state, nodes[0]), "4x40"), (s(ready, nodes[0]), "1x40")),
+            ({"node": nodes[0], "job": "mysqld", "instance": inst[nodes[0]], "__name__": state},),
+        )
+    )
     return out
 
 
 def _redis_alerts(dep: Deployment, rbs: list[Runbook], svc: str) -> list[Alert]:
     nodes = list(dep.placement.nodes_of(svc))
     inst = {n: _hostport(node_address(dep, n), EXPORTERS["redis"].port) for n in nodes}
-    s = lambda n, role: f'redis_instance_info{_sel(service=svc, node=n, job="redis", instance=inst[n], role=role)}'  # noqa: E731
-    info = f'redis_instance_info{_sel(service=svc, role="master")}'
+    s = lambda n, role: f"redis_instance_info{_sel(service=svc, node=n, job='redis', instance=inst[n], role=role)}"
+    info = f"redis_instance_info{_sel(service=svc, role='master')}"
     f = _finding(dep, svc)
     one = tuple((s(n, "master" if i == 0 else "slave"), "1x20") for i, n in enumerate(nodes))
-    out = [Alert("redis", alert_name("RedisNoMaster", svc), f"(count({info}) or vector(0)) < 1", 30, svc, f,
-                 f"{svc}: no member is master: writes fail", None,
-                 tuple((s(n, "slave"), "1x20") for n in nodes), one, ({},))]
+    out = [
+        Alert(
+            "redis",
+            alert_name("RedisNoMaster", svc),
+            f"(count({info}) or vector(0)) < 1",
+            30,
+            svc,
+            f,
+            f"{svc}: no member is master: writes fail",
+            None,
+            tuple((s(n, "slave"), "1x20") for n in nodes),
+            one,
+            ({},),
+        )
+    ]
     if len(nodes) > 1:
-        out.append(Alert("redis", alert_name("RedisTwoMasters", svc), f"count({info}) > 1", 30, svc, f,
-                         f"{svc}: more than one member is master (split brain)", None,
-                         tuple((s(n, "master" if i < 2 else "slave"), "1x20") for i, n in enumerate(nodes)), one,
-                         ({},)))
+        out.append(
+            Alert(
+                "redis",
+                alert_name("RedisTwoMasters", svc),
+                f"count({info}) > 1",
+                30,
+                svc,
+                f,
+                f"{svc}: more than one member is master (split brain)",
+                None,
+                tuple((s(n, "master" if i < 2 else "slave"), "1x20") for i, n in enumerate(nodes)),
+                one,
+                ({},),
+            )
+        )
     return out
 
 
@@ -381,13 +571,20 @@ def _dump(data: object, header: str) -> bytes:
 
 
 def _header(dep: Deployment, what: str) -> str:
-    return (f"# {what}: generated by hamodel from model \"{comment(dep.architecture.name)}\".\n"
-            "# Do not edit: change the model and run `hamodel build`.\n")
+    return (
+        f'# {what}: generated by hamodel from model "{comment(dep.architecture.name)}".\n'
+        "# Do not edit: change the model and run `hamodel build`.\n"
+    )
 
 
 def _rule(a: Alert, base: str) -> dict:
-    return {"alert": a.name, "expr": a.expr, "for": f"{a.for_s}s", "labels": a.labels(),
-            "annotations": a.annotations(base)}
+    return {
+        "alert": a.name,
+        "expr": a.expr,
+        "for": f"{a.for_s}s",
+        "labels": a.labels(),
+        "annotations": a.annotations(base),
+    }
 
 
 def _test(a: Alert, base: str) -> list[dict]:
@@ -395,15 +592,26 @@ def _test(a: Alert, base: str) -> list[dict]:
     at = f"{min(span - EVALUATION_INTERVAL_S, a.for_s + 3 * EVALUATION_INTERVAL_S)}s"
     if a.for_s + 3 * EVALUATION_INTERVAL_S >= span:
         at = f"{span * 2 - EVALUATION_INTERVAL_S}s"
-    exp = [{"exp_labels": {**{k: v for k, v in fl.items() if k != "__name__"}, **a.labels(),
-                           "alertname": a.name}, "exp_annotations": a.annotations(base)} for fl in a.fired_labels]
+    exp = [
+        {
+            "exp_labels": {**{k: v for k, v in fl.items() if k != "__name__"}, **a.labels(), "alertname": a.name},
+            "exp_annotations": a.annotations(base),
+        }
+        for fl in a.fired_labels
+    ]
     return [
-        {"name": f"{a.name} fires", "interval": f"{EVALUATION_INTERVAL_S}s",
-         "input_series": [{"series": s, "values": v} for s, v in a.firing],
-         "alert_rule_test": [{"eval_time": at, "alertname": a.name, "exp_alerts": exp}]},
-        {"name": f"{a.name} stays silent when healthy", "interval": f"{EVALUATION_INTERVAL_S}s",
-         "input_series": [{"series": s, "values": v} for s, v in a.healthy],
-         "alert_rule_test": [{"eval_time": at, "alertname": a.name, "exp_alerts": []}]},
+        {
+            "name": f"{a.name} fires",
+            "interval": f"{EVALUATION_INTERVAL_S}s",
+            "input_series": [{"series": s, "values": v} for s, v in a.firing],
+            "alert_rule_test": [{"eval_time": at, "alertname": a.name, "exp_alerts": exp}],
+        },
+        {
+            "name": f"{a.name} stays silent when healthy",
+            "interval": f"{EVALUATION_INTERVAL_S}s",
+            "input_series": [{"series": s, "values": v} for s, v in a.healthy],
+            "alert_rule_test": [{"eval_time": at, "alertname": a.name, "exp_alerts": []}],
+        },
     ]
 
 
@@ -432,20 +640,30 @@ def render(dep: Deployment, *, runbook_base: str = "") -> dict[str, bytes]:
                 labels["service"] = t.services[0]
             static.append({"targets": [t.address], "labels": labels})
         scrape.append({"job_name": job, "static_configs": static})
-    prom = {"global": {"scrape_interval": f"{SCRAPE_INTERVAL_S}s", "evaluation_interval": f"{EVALUATION_INTERVAL_S}s",
-                       "external_labels": {"hamodel_model": dep.architecture.name}},
-            "rule_files": [f"rules/{a}.yml" for a in areas],
-            "scrape_configs": scrape}
+    prom = {
+        "global": {
+            "scrape_interval": f"{SCRAPE_INTERVAL_S}s",
+            "evaluation_interval": f"{EVALUATION_INTERVAL_S}s",
+            "external_labels": {"hamodel_model": dep.architecture.name},
+        },
+        "rule_files": [f"rules/{a}.yml" for a in areas],
+        "scrape_configs": scrape,
+    }
     files = {"monitoring/prometheus.yml": _dump(prom, _header(dep, "Prometheus scrape config"))}
     for area in areas:
         mine = [a for a in all_alerts if a.area == area]
         files[f"monitoring/rules/{area}.yml"] = _dump(
             {"groups": [{"name": f"hamodel-{area}", "rules": [_rule(a, runbook_base) for a in mine]}]},
-            _header(dep, f"Alert rules ({area})"))
+            _header(dep, f"Alert rules ({area})"),
+        )
         files[f"monitoring/tests/{area}.test.yml"] = _dump(
-            {"rule_files": [f"../rules/{area}.yml"], "evaluation_interval": f"{EVALUATION_INTERVAL_S}s",
-             "tests": [t for a in mine for t in _test(a, runbook_base)]},
-            _header(dep, f"promtool test rules for rules/{area}.yml"))
+            {
+                "rule_files": [f"../rules/{area}.yml"],
+                "evaluation_interval": f"{EVALUATION_INTERVAL_S}s",
+                "tests": [t for a in mine for t in _test(a, runbook_base)],
+            },
+            _header(dep, f"promtool test rules for rules/{area}.yml"),
+        )
     return files
 
 
@@ -473,21 +691,46 @@ def generate(dep: Deployment, secrets: Secrets, redacted: Secrets) -> list[NodeF
                 args = f"--web.listen-address={listen} --config.my-cnf={MYSQLD_EXPORTER_CNF}"
             else:
                 args = f"-web.listen-address {listen} -redis.addr redis://localhost:6379"
-            data = (f"# {ex.unit} on {n}: generated by hamodel (monitoring) from model \"{comment(dep.architecture.name)}\";"
-                    " it listens on this node's own address only.\n"
-                    + (f"# It reads {MYSQLD_EXPORTER_CNF}: [client] user= and password= of an account with "
-                       "PROCESS, REPLICATION CLIENT and SELECT on *.* (not generated: hamodel holds no database "
-                       "password).\n" if t.job == "mysqld" else "")
-                    + f'ARGS="{args}"\n').encode()
-            files.append(NodeFile(node=n, kind=f"exporter_{t.job}", path=f"nodes/{n}/prometheus/{t.job}-exporter",
-                                  dest=ex.default_file, services=t.services, vips=(), data=data, redacted=data,
-                                  secret=False,
-                                  references=(MYSQLD_EXPORTER_CNF,) if t.job == "mysqld" else ()))
+            data = (
+                f'# {ex.unit} on {n}: generated by hamodel (monitoring) from model "{comment(dep.architecture.name)}";'
+                " it listens on this node's own address only.\n"
+                + (
+                    f"# It reads {MYSQLD_EXPORTER_CNF}: [client] user= and password= of an account with "
+                    "PROCESS, REPLICATION CLIENT and SELECT on *.* (not generated: hamodel holds no database "
+                    "password).\n"
+                    if t.job == "mysqld"
+                    else ""
+                )
+                + f'ARGS="{args}"\n'
+            ).encode()
+            files.append(
+                NodeFile(
+                    node=n,
+                    kind=f"exporter_{t.job}",
+                    path=f"nodes/{n}/prometheus/{t.job}-exporter",
+                    dest=ex.default_file,
+                    services=t.services,
+                    vips=(),
+                    data=data,
+                    redacted=data,
+                    secret=False,
+                    references=(MYSQLD_EXPORTER_CNF,) if t.job == "mysqld" else (),
+                )
+            )
         groups = [g for g in dep.vrrp_groups if g.manager == "keepalived" and n in g.priorities]
         if groups:
             data = script.render(textfile_dir=NODE_TEXTFILE_DIR, node=n, model=dep.architecture.name).encode()
-            files.append(NodeFile(node=n, kind="keepalived_state", path=f"nodes/{n}/keepalived/keepalived-state",
-                                  dest=KEEPALIVED_STATE_SCRIPT, services=tuple(sorted(g.service for g in groups)),
-                                  vips=tuple(sorted(v for g in groups for v in g.vips)), data=data, redacted=data,
-                                  secret=False))
+            files.append(
+                NodeFile(
+                    node=n,
+                    kind="keepalived_state",
+                    path=f"nodes/{n}/keepalived/keepalived-state",
+                    dest=KEEPALIVED_STATE_SCRIPT,
+                    services=tuple(sorted(g.service for g in groups)),
+                    vips=tuple(sorted(v for g in groups for v in g.vips)),
+                    data=data,
+                    redacted=data,
+                    secret=False,
+                )
+            )
     return files

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 from hamodel.analysis.availability import component_reliability
 from hamodel.analysis.components import ModelView, sort_set
@@ -67,8 +67,11 @@ def component_of(name: str) -> str:
     """Inverse of :func:`event_name`."""
     if not name.startswith("e-"):
         raise ValueError(f"not a hamodel basic event name: {name!r}")
-    return re.sub(r"_(u[0-9a-f]{6}|.)",
-                  lambda m: chr(int(m.group(1)[1:], 16)) if len(m.group(1)) == 7 else _DECODE[m.group(1)], name[2:])
+    return re.sub(
+        r"_(u[0-9a-f]{6}|.)",
+        lambda m: chr(int(m.group(1)[1:], 16)) if len(m.group(1)) == 7 else _DECODE[m.group(1)],
+        name[2:],
+    )
 
 
 def probabilities(v: ModelView, components: Iterable[str]) -> dict[str, float]:
@@ -170,8 +173,12 @@ def fault_trees(v: ModelView, services: Iterable[str] | None = None) -> dict[str
     return trees(v, services)
 
 
-def render_opsa(v: ModelView, services: Iterable[str] | Mapping[str, Tree] | None = None,
-                model_name: str = "", atleast: str = "expand") -> str:
+def render_opsa(
+    v: ModelView,
+    services: Iterable[str] | Mapping[str, Tree] | None = None,
+    model_name: str = "",
+    atleast: str = "expand",
+) -> str:
     """The MEF document (XML text) for the analysed services of ``v`` (or
     the ``services`` named, or the trees given by name).
 
@@ -192,7 +199,8 @@ def render_opsa(v: ModelView, services: Iterable[str] | Mapping[str, Tree] | Non
         t = ts[s]
         ft = ET.SubElement(root, "define-fault-tree", name="ft-" + _escape(s))
         ET.SubElement(ft, "label").text = _text(f"{s} not fully available") + (
-            "" if t.coherent else " (not coherent: contains NOT gates)")
+            "" if t.coherent else " (not coherent: contains NOT gates)"
+        )
         w = _Writer(ft, "s-" + _escape(s), atleast)
         top = t.up
         if top[0] in ("var",) or (top[0] == "not" and top[1][0] == "var"):

@@ -36,9 +36,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hamodel.deployment import IPADDR2_START_TIMEOUT_S, Deployment, corosync_token_timeout_ms
 from hamodel.generators.common import ConfigError, NodeFile, Secrets, address, environment, integer, token
-from hamodel.model.architecture import FenceDevice, PacemakerCluster
+
+from hamodel.deployment import IPADDR2_START_TIMEOUT_S, Deployment, corosync_token_timeout_ms
+from hamodel.model.architecture import FenceDevice
 from hamodel.model.base import SecretRef
 from hamodel.model.strategies import ActivePassive, AppCluster, PacemakerVip
 
@@ -61,7 +62,7 @@ CIB_FEATURE_SET = "3.16.1"
 class CorosyncNode:
     name: str
     nodeid: int
-    addresses: tuple[str, ...]   # one per ring (link), in ring order
+    addresses: tuple[str, ...]  # one per ring (link), in ring order
 
 
 @dataclass(frozen=True)
@@ -69,12 +70,12 @@ class CorosyncPlan:
     cluster_name: str
     transport: str
     token_ms: int
-    rings: tuple[str, ...]       # network names, link 0 first
+    rings: tuple[str, ...]  # network names, link 0 first
     nodes: tuple[CorosyncNode, ...]
     two_node: bool
     wait_for_all: bool
-    qdevice: str | None          # the qnetd node's name
-    qdevice_host: str | None     # its address
+    qdevice: str | None  # the qnetd node's name
+    qdevice_host: str | None  # its address
     qdevice_algorithm: str
 
     @property
@@ -99,24 +100,24 @@ class Op:
 @dataclass(frozen=True)
 class Param:
     name: str
-    value: str = field(repr=False)   # may be a secret: never in a repr
+    value: str = field(repr=False)  # may be a secret: never in a repr
     secret: bool = False
 
 
 @dataclass(frozen=True)
 class Primitive:
     id: str
-    cls: str            # ocf | systemd | stonith
+    cls: str  # ocf | systemd | stonith
     provider: str | None
     type: str
     params: tuple[Param, ...]
     ops: tuple[Op, ...]
-    what: str           # one line for comments: why this resource exists
+    what: str  # one line for comments: why this resource exists
     service: str | None = None
-    clone: str | None = None            # clone id, when cloned
+    clone: str | None = None  # clone id, when cloned
     promotable: bool = False
     clone_meta: tuple[tuple[str, str], ...] = ()
-    force: bool = False                 # pcs needs --force (systemd metadata over D-Bus)
+    force: bool = False  # pcs needs --force (systemd metadata over D-Bus)
 
     @property
     def agent(self) -> str:
@@ -168,7 +169,7 @@ class Colocation:
     with_rsc: str
     score: str = "INFINITY"
     why: str = ""
-    with_rsc_role: str | None = None   # "Promoted": with the promoted instance of a promotable clone
+    with_rsc_role: str | None = None  # "Promoted": with the promoted instance of a promotable clone
 
     @property
     def id(self) -> str:
@@ -223,23 +224,49 @@ class ClusterPlan:
 # explicitly so that the CIB and the pcs script say the same (pcs --no-default-ops).
 _SYSTEMD_OPS = (Op("monitor", "10s", "100s"), Op("start", "0s", "100s"), Op("stop", "0s", "100s"))
 _AGENTS: dict[str, tuple[str, tuple[Op, ...]]] = {
-    "galera": ("galera", (Op("demote", "0s", "120s"), Op("monitor", "20s", "30s"),
-                          Op("monitor", "10s", "30s", "Promoted"), Op("monitor", "30s", "30s", "Unpromoted"),
-                          # on-fail=block: a failed promote (a bootstrap that did not complete) stops there
-                          # for an operator instead of a retry that could bootstrap a second cluster from a
-                          # stale node; the agent's authors (and TripleO) configure the same.
-                          Op("promote", "0s", "300s", on_fail="block"), Op("start", "0s", "120s"),
-                          Op("stop", "0s", "120s"))),
-    "rabbitmq-cluster": ("rabbitmq-cluster", (Op("monitor", "10s", "40s"), Op("start", "0s", "100s"),
-                                              Op("stop", "0s", "90s"))),
-    "redis": ("redis", (Op("demote", "0s", "120s"), Op("monitor", "45s", "60s"),
-                        Op("monitor", "20s", "60s", "Promoted"), Op("monitor", "60s", "60s", "Unpromoted"),
-                        Op("promote", "0s", "120s"), Op("start", "0s", "120s"), Op("stop", "0s", "120s"))),
+    "galera": (
+        "galera",
+        (
+            Op("demote", "0s", "120s"),
+            Op("monitor", "20s", "30s"),
+            Op("monitor", "10s", "30s", "Promoted"),
+            Op("monitor", "30s", "30s", "Unpromoted"),
+            # on-fail=block: a failed promote (a bootstrap that did not complete) stops there
+            # for an operator instead of a retry that could bootstrap a second cluster from a
+            # stale node; the agent's authors (and TripleO) configure the same.
+            Op("promote", "0s", "300s", on_fail="block"),
+            Op("start", "0s", "120s"),
+            Op("stop", "0s", "120s"),
+        ),
+    ),
+    "rabbitmq-cluster": (
+        "rabbitmq-cluster",
+        (Op("monitor", "10s", "40s"), Op("start", "0s", "100s"), Op("stop", "0s", "90s")),
+    ),
+    "redis": (
+        "redis",
+        (
+            Op("demote", "0s", "120s"),
+            Op("monitor", "45s", "60s"),
+            Op("monitor", "20s", "60s", "Promoted"),
+            Op("monitor", "60s", "60s", "Unpromoted"),
+            Op("promote", "0s", "120s"),
+            Op("start", "0s", "120s"),
+            Op("stop", "0s", "120s"),
+        ),
+    ),
 }
 # The process names (Service.process) each OCF agent of Debian's resource-agents manages.
-_AGENT_OF_PROCESS = {"mariadb": "galera", "mysqld": "galera", "mysql": "galera", "galera": "galera",
-                     "rabbitmq": "rabbitmq-cluster", "rabbitmq-server": "rabbitmq-cluster",
-                     "redis": "redis", "redis-server": "redis"}
+_AGENT_OF_PROCESS = {
+    "mariadb": "galera",
+    "mysqld": "galera",
+    "mysql": "galera",
+    "galera": "galera",
+    "rabbitmq": "rabbitmq-cluster",
+    "rabbitmq-server": "rabbitmq-cluster",
+    "redis": "redis",
+    "redis-server": "redis",
+}
 _IPADDR2_OPS = (Op("monitor", "10s", "20s"), Op("start", "0s", f"{IPADDR2_START_TIMEOUT_S}s"), Op("stop", "0s", "20s"))
 _STONITH_OPS = (Op("monitor", "60s"),)
 
@@ -268,17 +295,24 @@ def default_rings(arch: Any, members: list[str], transport: str) -> list[str]:
     there are two, so one network's loss leaves the cluster its heartbeat.
     udp/udpu take one link."""
     public = {v.network for v in arch.vips if v.exposure == "public"}
-    shared = [net.name for net in arch.networks
-              if all(arch.node(n).interface_on(net.name) is not None for n in members)]
+    shared = [
+        net.name for net in arch.networks if all(arch.node(n).interface_on(net.name) is not None for n in members)
+    ]
     if not shared:
-        raise ConfigError([("pacemaker.rings", "no network has every cluster node on it: name corosync's "
-                            "networks in rings; nothing was written")])
+        raise ConfigError(
+            [
+                (
+                    "pacemaker.rings",
+                    "no network has every cluster node on it: name corosync's networks in rings; nothing was written",
+                )
+            ]
+        )
     private = [r for r in shared if r not in public] or shared
 
     def one_family(r: str) -> bool:  # a link of mixed IPv4/IPv6 addresses is refused: not a default
-        return len({ipaddress.ip_address(str(arch.node(n).interface_on(r).address)).version
-                    for n in members}) == 1
-    return [private[0], *[r for r in private[1:] if one_family(r)][:1 if transport == "knet" else 0]]
+        return len({ipaddress.ip_address(str(arch.node(n).interface_on(r).address)).version for n in members}) == 1
+
+    return [private[0], *[r for r in private[1:] if one_family(r)][: 1 if transport == "knet" else 0]]
 
 
 def plan_corosync(dep: Deployment) -> CorosyncPlan:
@@ -297,37 +331,59 @@ def plan_corosync(dep: Deployment) -> CorosyncPlan:
     if pm.quorum != "majority":
         votes = len(members) + (1 if pm.qdevice else 0)
         if pm.quorum != votes // 2 + 1:
-            raise ConfigError([("pacemaker.quorum", f"corosync's votequorum needs a majority of the votes "
-                                f"({votes // 2 + 1} of {votes}); quorum={pm.quorum} cannot be configured: use "
-                                "'majority'; nothing was written")])
+            raise ConfigError(
+                [
+                    (
+                        "pacemaker.quorum",
+                        f"corosync's votequorum needs a majority of the votes "
+                        f"({votes // 2 + 1} of {votes}); quorum={pm.quorum} cannot be configured: use "
+                        "'majority'; nothing was written",
+                    )
+                ]
+            )
     nodes = []
     for i, n in enumerate(members, 1):
         addrs = []
         for r in rings:
             iface = arch.node(n).interface_on(r)
             if iface is None:
-                raise ConfigError([("pacemaker.rings", f"cluster node {n} has no interface on network {r}; "
-                                    "nothing was written")])
+                raise ConfigError(
+                    [("pacemaker.rings", f"cluster node {n} has no interface on network {r}; nothing was written")]
+                )
             addrs.append(str(address(iface.address, f"nodes[{n}].interfaces[{iface.device}].address")))
         nodes.append(CorosyncNode(n, i, tuple(addrs)))
     for k, r in enumerate(rings):
         families = {ipaddress.ip_address(node.addresses[k]).version for node in nodes}
         if len(families) > 1:
-            raise ConfigError([("pacemaker.rings", f"link {k} (network {r}) mixes IPv4 and IPv6 node addresses; "
-                                "nothing was written")])
+            raise ConfigError(
+                [("pacemaker.rings", f"link {k} (network {r}) mixes IPv4 and IPv6 node addresses; nothing was written")]
+            )
     host = None
     if pm.qdevice is not None:
         q = arch.node(pm.qdevice)
         iface = next((q.interface_on(r) for r in rings if q.interface_on(r) is not None), None) or (
-            q.interfaces[0] if q.interfaces else None)
+            q.interfaces[0] if q.interfaces else None
+        )
         if iface is None:
-            raise ConfigError([("pacemaker.qdevice", f"node {q.name} has no address for corosync-qdevice to "
-                                "reach; nothing was written")])
+            raise ConfigError(
+                [
+                    (
+                        "pacemaker.qdevice",
+                        f"node {q.name} has no address for corosync-qdevice to reach; nothing was written",
+                    )
+                ]
+            )
         host = str(address(iface.address, f"nodes[{q.name}].interfaces[{iface.device}].address"))
     return CorosyncPlan(
-        cluster_name=name, transport=pm.transport, token_ms=integer(pm.token_ms, 100, 600_000, "pacemaker.token_ms"),
-        rings=tuple(rings), nodes=tuple(nodes), two_node=bool(pm.two_node and len(members) == 2 and not pm.qdevice),
-        wait_for_all=pm.wait_for_all, qdevice=pm.qdevice, qdevice_host=host,
+        cluster_name=name,
+        transport=pm.transport,
+        token_ms=integer(pm.token_ms, 100, 600_000, "pacemaker.token_ms"),
+        rings=tuple(rings),
+        nodes=tuple(nodes),
+        two_node=bool(pm.two_node and len(members) == 2 and not pm.qdevice),
+        wait_for_all=pm.wait_for_all,
+        qdevice=pm.qdevice,
+        qdevice_host=host,
         # ffsplit: exactly one half of an even split keeps the vote (corosync-qdevice(8)).
         qdevice_algorithm="ffsplit",
     )
@@ -347,16 +403,26 @@ def _stonith(d: FenceDevice, members: list[str], secrets: Secrets) -> list[tuple
     token(d.name, "name", f"{at}.name")
     agent = token(d.agent, "name", f"{at}.agent")
     shared = [_param(k, v, secrets, f"{at}.params") for k, v in sorted(d.params.items())]
-    delay = [Param("pcmk_delay_base", f"{integer(d.delay_base_s, 0, 3600, f'{at}.delay_base_s')}s")] \
-        if d.delay_base_s else []
+    delay = (
+        [Param("pcmk_delay_base", f"{integer(d.delay_base_s, 0, 3600, f'{at}.delay_base_s')}s")]
+        if d.delay_base_s
+        else []
+    )
     out = []
     if d.per_node:
         for n, own in sorted(d.per_node.items()):
             params = shared + [_param(k, v, secrets, f"{at}.per_node[{n}]") for k, v in sorted(own.items())]
             params += [Param("pcmk_host_list", token(n, "name", f"{at}.per_node"))] + delay
             rid = f"fence-{d.name}-{n}"
-            prim = Primitive(rid, "stonith", None, agent, tuple(sorted(params, key=lambda p: p.name)), _STONITH_OPS,
-                             f"fences {n} ({agent})")
+            prim = Primitive(
+                rid,
+                "stonith",
+                None,
+                agent,
+                tuple(sorted(params, key=lambda p: p.name)),
+                _STONITH_OPS,
+                f"fences {n} ({agent})",
+            )
             # A node never runs the device that fences it (it could not fence itself once hung).
             out.append((prim, [Location(rid, n, "-INFINITY")]))
     else:
@@ -364,12 +430,30 @@ def _stonith(d: FenceDevice, members: list[str], secrets: Secrets) -> list[tuple
         params = list(shared) + delay
         params.append(Param("pcmk_host_list", ",".join(token(n, "name", f"{at}.targets") for n in targets)))
         if d.host_map:
-            params.append(Param("pcmk_host_map", ";".join(
-                f"{token(n, 'name', f'{at}.host_map')}:{token(str(d.host_map[n]), 'param', f'{at}.host_map[{n}]')}"
-                for n in sorted(d.host_map))))
+            params.append(
+                Param(
+                    "pcmk_host_map",
+                    ";".join(
+                        f"{token(n, 'name', f'{at}.host_map')}:{token(str(d.host_map[n]), 'param', f'{at}.host_map[{n}]')}"
+                        for n in sorted(d.host_map)
+                    ),
+                )
+            )
         rid = f"fence-{d.name}"
-        out.append((Primitive(rid, "stonith", None, agent, tuple(sorted(params, key=lambda p: p.name)), _STONITH_OPS,
-                              f"fences {', '.join(targets)} ({agent})"), []))
+        out.append(
+            (
+                Primitive(
+                    rid,
+                    "stonith",
+                    None,
+                    agent,
+                    tuple(sorted(params, key=lambda p: p.name)),
+                    _STONITH_OPS,
+                    f"fences {', '.join(targets)} ({agent})",
+                ),
+                [],
+            )
+        )
     return out
 
 
@@ -381,10 +465,17 @@ def plan_cib(dep: Deployment, secrets: Secrets, corosync: CorosyncPlan) -> CibPl
     assert pm is not None, "the CIB of a model without a Pacemaker cluster"
     members = list(arch.pacemaker_nodes())
     if pm.fencing and not pm.fence:
-        raise ConfigError([("pacemaker.fence", "fencing=True but no fence device: give the cluster's STONITH "
-                            "devices (FenceDevice: agent, parameters, password by SecretRef) or set fencing=False "
-                            "(the analysis then reports pacemaker:no-fencing); a CIB with stonith-enabled and no "
-                            "device starts no resource; nothing was written")])
+        raise ConfigError(
+            [
+                (
+                    "pacemaker.fence",
+                    "fencing=True but no fence device: give the cluster's STONITH "
+                    "devices (FenceDevice: agent, parameters, password by SecretRef) or set fencing=False "
+                    "(the analysis then reports pacemaker:no-fencing); a CIB with stonith-enabled and no "
+                    "device starts no resource; nothing was written",
+                )
+            ]
+        )
     resources: list[Primitive] = []
     locations: list[Location] = []
     colocations: list[Colocation] = []
@@ -394,8 +485,15 @@ def plan_cib(dep: Deployment, secrets: Secrets, corosync: CorosyncPlan) -> CibPl
     def allowed(rsc: str, nodes: tuple[str, ...] | list[str], where: str) -> None:
         outside = sorted(set(nodes) - set(members))
         if outside:
-            raise ConfigError([(where, f"placed on {', '.join(outside)}, outside the pacemaker cluster "
-                                f"({', '.join(members)}); nothing was written")])
+            raise ConfigError(
+                [
+                    (
+                        where,
+                        f"placed on {', '.join(outside)}, outside the pacemaker cluster "
+                        f"({', '.join(members)}); nothing was written",
+                    )
+                ]
+            )
         # Placement decided where the service may run: Pacemaker keeps it there.
         locations.extend(Location(rsc, n, "-INFINITY") for n in members if n not in nodes)
 
@@ -410,9 +508,17 @@ def plan_cib(dep: Deployment, secrets: Secrets, corosync: CorosyncPlan) -> CibPl
         rid = _rsc_id(name)
         st = svc.strategy
         if isinstance(st, ActivePassive):
-            prim = Primitive(rid, "systemd", None, process, (), _SYSTEMD_OPS,
-                             f"{name}: active/passive, one instance on one of {', '.join(nodes)}",
-                             service=name, force=True)
+            prim = Primitive(
+                rid,
+                "systemd",
+                None,
+                process,
+                (),
+                _SYSTEMD_OPS,
+                f"{name}: active/passive, one instance on one of {', '.join(nodes)}",
+                service=name,
+                force=True,
+            )
         elif isinstance(st, AppCluster) and _AGENT_OF_PROCESS.get(process) is not None:
             agent, ops = _AGENTS[_AGENT_OF_PROCESS[process]]
             params: tuple[Param, ...] = ()
@@ -422,8 +528,10 @@ def plan_cib(dep: Deployment, secrets: Secrets, corosync: CorosyncPlan) -> CibPl
                 # Every placed member is a writer-capable Galera node; the agent
                 # bootstraps from the most advanced one after a full stop.
                 # enable_creation: the agent initialises an empty datadir (a new node, a fresh cluster).
-                params = (Param("enable_creation", "true"),
-                          Param("wsrep_cluster_address", "gcomm://" + ",".join(nodes)))
+                params = (
+                    Param("enable_creation", "true"),
+                    Param("wsrep_cluster_address", "gcomm://" + ",".join(nodes)),
+                )
                 meta += [("promoted-max", str(len(nodes)))]
             elif agent == "redis":
                 # The agent learns the promoted node from notifications (it repoints the replicas),
@@ -433,15 +541,33 @@ def plan_cib(dep: Deployment, secrets: Secrets, corosync: CorosyncPlan) -> CibPl
             else:
                 meta += [("ordered", "true"), ("notify", "true")]
             meta += [("clone-max", str(len(nodes)))]
-            prim = Primitive(rid, "ocf", "heartbeat", agent, params, ops,
-                             f"{name}: {'promotable ' if promotable else ''}clone of ocf:heartbeat:{agent} on "
-                             f"{', '.join(nodes)}", service=name, clone=f"{rid}-clone", promotable=promotable,
-                             clone_meta=tuple(sorted(meta + ([("promotable", "true")] if promotable else []))))
+            prim = Primitive(
+                rid,
+                "ocf",
+                "heartbeat",
+                agent,
+                params,
+                ops,
+                f"{name}: {'promotable ' if promotable else ''}clone of ocf:heartbeat:{agent} on {', '.join(nodes)}",
+                service=name,
+                clone=f"{rid}-clone",
+                promotable=promotable,
+                clone_meta=tuple(sorted(meta + ([("promotable", "true")] if promotable else []))),
+            )
         else:
-            prim = Primitive(rid, "systemd", None, process, (), _SYSTEMD_OPS,
-                             f"{name}: clone of systemd:{process} on {', '.join(nodes)}", service=name,
-                             clone=f"{rid}-clone", force=True,
-                             clone_meta=(("clone-max", str(len(nodes))), ("interleave", "true")))
+            prim = Primitive(
+                rid,
+                "systemd",
+                None,
+                process,
+                (),
+                _SYSTEMD_OPS,
+                f"{name}: clone of systemd:{process} on {', '.join(nodes)}",
+                service=name,
+                clone=f"{rid}-clone",
+                force=True,
+                clone_meta=(("clone-max", str(len(nodes))), ("interleave", "true")),
+            )
         resources.append(prim)
         by_service[name] = prim
         allowed(prim.top, nodes, where)
@@ -453,25 +579,45 @@ def plan_cib(dep: Deployment, secrets: Secrets, corosync: CorosyncPlan) -> CibPl
             net = arch.network(vip.network)
             a = address(vip.address, f"vips[{v}].address")
             prefix = net.subnet.prefixlen if a in net.subnet else a.max_prefixlen
-            devices = {arch.node(n).interface_on(vip.network).device for n in g.members  # type: ignore[union-attr]
-                       if arch.node(n).interface_on(vip.network) is not None}
+            devices = {
+                arch.node(n).interface_on(vip.network).device
+                for n in g.members  # type: ignore[union-attr]
+                if arch.node(n).interface_on(vip.network) is not None
+            }
             ip_params = [Param("cidr_netmask", str(prefix)), Param("ip", str(a))]
             if len(devices) == 1:
                 # Same device on every holder: say it; else IPaddr2 finds it from the routes.
                 ip_params.append(Param("nic", token(devices.pop(), "device", f"vips[{v}]")))
             rid = f"ip-{token(v, 'name', f'vips[{v}].name')}"
-            resources.append(Primitive(rid, "ocf", "heartbeat", "IPaddr2", tuple(sorted(ip_params, key=lambda p: p.name)),
-                                       _IPADDR2_OPS, f"VIP {v} ({a}) of {g.service}, held by one of "
-                                       f"{', '.join(g.members)}"))
+            resources.append(
+                Primitive(
+                    rid,
+                    "ocf",
+                    "heartbeat",
+                    "IPaddr2",
+                    tuple(sorted(ip_params, key=lambda p: p.name)),
+                    _IPADDR2_OPS,
+                    f"VIP {v} ({a}) of {g.service}, held by one of {', '.join(g.members)}",
+                )
+            )
             allowed(rid, g.members, f"vrrp_groups[{g.service}]")
             if holder is not None and holder.promotable:
                 # As the redis agent's documentation and TripleO do: the address follows the
                 # promoted instance (the one that takes writes) and comes up once it is promoted;
                 # Mandatory, so on a move it is stopped before the old instance is demoted.
-                colocations.append(Colocation(rid, holder.top, with_rsc_role="Promoted",
-                                              why=f"{v} only where {g.service} is promoted"))
-                orders.append(Order(holder.top, "promote", rid, "start", kind="Mandatory",
-                                    why=f"{v} up once {g.service} is promoted there"))
+                colocations.append(
+                    Colocation(rid, holder.top, with_rsc_role="Promoted", why=f"{v} only where {g.service} is promoted")
+                )
+                orders.append(
+                    Order(
+                        holder.top,
+                        "promote",
+                        rid,
+                        "start",
+                        kind="Mandatory",
+                        why=f"{v} up once {g.service} is promoted there",
+                    )
+                )
             elif holder is not None:
                 # As TripleO does: the VIP runs where the holder (HAProxy) runs, and
                 # starts first; Optional, so a HAProxy restart does not move the VIP.
@@ -484,8 +630,15 @@ def plan_cib(dep: Deployment, secrets: Secrets, corosync: CorosyncPlan) -> CibPl
             other = by_service.get(d)
             if other is None:
                 continue
-            orders.append(Order(other.top, "promote" if other.promotable else "start", prim.top, "start",
-                                why=f"{name} depends on {d}"))
+            orders.append(
+                Order(
+                    other.top,
+                    "promote" if other.promotable else "start",
+                    prim.top,
+                    "start",
+                    why=f"{name} depends on {d}",
+                )
+            )
         for d in svc.colocate:
             other = by_service.get(d)
             if other is not None:
@@ -499,18 +652,28 @@ def plan_cib(dep: Deployment, secrets: Secrets, corosync: CorosyncPlan) -> CibPl
     ids = [r.id for r in resources] + [r.clone for r in resources if r.clone]
     dup = sorted({i for i in ids if ids.count(i) > 1})
     if dup:
-        raise ConfigError([("pacemaker", f"resource id {i} is generated twice (a service, VIP or fence device "
-                            "name clash): rename one; nothing was written") for i in dup])
+        raise ConfigError(
+            [
+                (
+                    "pacemaker",
+                    f"resource id {i} is generated twice (a service, VIP or fence device "
+                    "name clash): rename one; nothing was written",
+                )
+                for i in dup
+            ]
+        )
     properties = (
         ("no-quorum-policy", "stop"),
         ("stonith-enabled", "true" if pm.fencing else "false"),
     )
     return CibPlan(
-        cluster_name=corosync.cluster_name, properties=properties,
+        cluster_name=corosync.cluster_name,
+        properties=properties,
         # pcs cluster setup's default: a resource stays where it runs when its
         # preferred node returns (no second outage to move it back).
         rsc_defaults=(("resource-stickiness", "1"),),
-        nodes=corosync.nodes, resources=tuple(resources),
+        nodes=corosync.nodes,
+        resources=tuple(resources),
         locations=tuple(sorted(set(locations), key=lambda c: c.id)),
         colocations=tuple(sorted(set(colocations), key=lambda c: c.id)),
         orders=tuple(sorted(set(orders), key=lambda c: c.id)),
@@ -549,17 +712,28 @@ def _pcs_create(r: Primitive) -> str:
     """The ``pcs -f "$CIB" ... create`` command of one resource, one option group a line."""
     q = shlex.quote
 
-    head = ["pcs", '-f "$CIB"'] + (["stonith", "create", q(r.id), q(r.type)] if r.cls == "stonith"
-                                   else ["resource", "create", q(r.id), q(r.agent)])
+    head = ["pcs", '-f "$CIB"'] + (
+        ["stonith", "create", q(r.id), q(r.type)] if r.cls == "stonith" else ["resource", "create", q(r.id), q(r.agent)]
+    )
     # A secret never goes on pcs's command line (ps shows it to every user): see _pcs_secrets.
     head += [q(f"{p.name}={p.value}") for p in r.params if not p.secret] + ["--no-default-ops"]
     lines = [" ".join(head)]
     for o in r.ops:
-        lines.append(" ".join(["    op", o.name, f"interval={o.interval}"] + ([f"timeout={o.timeout}"] if o.timeout else [])
-                              + ([f"role={o.role}"] if o.role else []) + ([f"on-fail={o.on_fail}"] if o.on_fail else [])))
+        lines.append(
+            " ".join(
+                ["    op", o.name, f"interval={o.interval}"]
+                + ([f"timeout={o.timeout}"] if o.timeout else [])
+                + ([f"role={o.role}"] if o.role else [])
+                + ([f"on-fail={o.on_fail}"] if o.on_fail else [])
+            )
+        )
     if r.clone:
-        lines.append(" ".join(["   ", "promotable" if r.promotable else "clone", q(r.clone)]
-                              + [q(f"{k}={v}") for k, v in r.clone_meta if k != "promotable"]))
+        lines.append(
+            " ".join(
+                ["   ", "promotable" if r.promotable else "clone", q(r.clone)]
+                + [q(f"{k}={v}") for k, v in r.clone_meta if k != "promotable"]
+            )
+        )
     if r.force:
         lines[-1] += " --force"
     return " \\\n".join(lines)
@@ -573,11 +747,16 @@ def _pcs_secrets(r: Primitive) -> str:
     if not secret:
         return ""
     rid = _xml(r.id)
-    pairs = "".join(f'<nvpair id="{rid}-instance_attributes-{_xml(p.name)}" name="{_xml(p.name)}" '
-                    f'value="{_xml(token(p.value, "fence_secret", "template"))}"/>' for p in secret)
-    return (f'CIB_file="$CIB" cibadmin --modify --scope resources --xml-pipe <<\'HAMODEL_SECRET\'\n'
-            f'<primitive id="{rid}"><instance_attributes id="{rid}-instance_attributes">{pairs}'
-            f'</instance_attributes></primitive>\nHAMODEL_SECRET\n')
+    pairs = "".join(
+        f'<nvpair id="{rid}-instance_attributes-{_xml(p.name)}" name="{_xml(p.name)}" '
+        f'value="{_xml(token(p.value, "fence_secret", "template"))}"/>'
+        for p in secret
+    )
+    return (
+        f"CIB_file=\"$CIB\" cibadmin --modify --scope resources --xml-pipe <<'HAMODEL_SECRET'\n"
+        f'<primitive id="{rid}"><instance_attributes id="{rid}-instance_attributes">{pairs}'
+        f"</instance_attributes></primitive>\nHAMODEL_SECRET\n"
+    )
 
 
 def _env():
@@ -604,29 +783,79 @@ def render_pacemaker(dep: Deployment, plan: ClusterPlan | None, redacted: Cluste
     # knet encrypts with the cluster's key: a secret of the deployment, not generated (corosync-keygen).
     key = (AUTHKEY,) if plan.corosync.transport == "knet" else ()
     for n in members:
-        files.append(NodeFile(node=n, kind="corosync", path=f"nodes/{n}/corosync/corosync.conf", dest=COROSYNC_DEST,
-                              services=services, vips=vips, data=corosync, redacted=corosync, secret=False,
-                              references=key))
+        files.append(
+            NodeFile(
+                node=n,
+                kind="corosync",
+                path=f"nodes/{n}/corosync/corosync.conf",
+                dest=COROSYNC_DEST,
+                services=services,
+                vips=vips,
+                data=corosync,
+                redacted=corosync,
+                secret=False,
+                references=key,
+            )
+        )
 
     def both(name: str) -> tuple[bytes, bytes]:
         t = env.get_template(name)
-        return tuple(t.render(model=model, cib=p.cib, c=p.corosync, schema=CIB_SCHEMA,  # type: ignore[return-value]
-                              feature_set=CIB_FEATURE_SET, cib_dest=CIB_DEST).encode() for p in (plan, redacted))
+        return tuple(
+            t.render(
+                model=model,
+                cib=p.cib,
+                c=p.corosync,
+                schema=CIB_SCHEMA,  # type: ignore[return-value]
+                feature_set=CIB_FEATURE_SET,
+                cib_dest=CIB_DEST,
+            ).encode()
+            for p in (plan, redacted)
+        )
 
     cib, cib_r = both("cib.xml.j2")
     dup = duplicate_ids(cib)
     if dup:
         # Ids pcs derives from a resource's (ops, nvpairs) can meet another object's.
-        raise ConfigError([("pacemaker", f"the CIB would give id {i} to {len(tags)} elements ({', '.join(tags)}): "
-                            "crm_verify refuses it; rename the service, VIP or fence device whose name makes it; "
-                            "nothing was written") for i, tags in dup])
+        raise ConfigError(
+            [
+                (
+                    "pacemaker",
+                    f"the CIB would give id {i} to {len(tags)} elements ({', '.join(tags)}): "
+                    "crm_verify refuses it; rename the service, VIP or fence device whose name makes it; "
+                    "nothing was written",
+                )
+                for i, tags in dup
+            ]
+        )
     pcs, pcs_r = both("pcs-setup.sh.j2")
     # Cluster-wide: installed on the cluster's first node and pushed once from there.
     first = members[0]
-    files.append(NodeFile(node=first, kind="pacemaker-cib", path=CIB_PATH, dest=CIB_DEST, services=services,
-                          vips=vips, data=cib, redacted=cib_r, secret=plan.cib.secret))
-    files.append(NodeFile(node=first, kind="pacemaker-pcs", path=PCS_PATH, dest=PCS_DEST, services=services,
-                          vips=vips, data=pcs, redacted=pcs_r, secret=plan.cib.secret))
+    files.append(
+        NodeFile(
+            node=first,
+            kind="pacemaker-cib",
+            path=CIB_PATH,
+            dest=CIB_DEST,
+            services=services,
+            vips=vips,
+            data=cib,
+            redacted=cib_r,
+            secret=plan.cib.secret,
+        )
+    )
+    files.append(
+        NodeFile(
+            node=first,
+            kind="pacemaker-pcs",
+            path=PCS_PATH,
+            dest=PCS_DEST,
+            services=services,
+            vips=vips,
+            data=pcs,
+            redacted=pcs_r,
+            secret=plan.cib.secret,
+        )
+    )
     return files
 
 

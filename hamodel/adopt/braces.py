@@ -49,7 +49,7 @@ class Stmt:
 class Block:
     words: list[str]
     line: int
-    body: list["Stmt | Block"] = field(default_factory=list)
+    body: list[Stmt | Block] = field(default_factory=list)
 
     @property
     def key(self) -> str:
@@ -92,8 +92,9 @@ def parse_braces(text: str, label: str) -> list[Stmt | Block]:
     try:
         tree = _parser().parse(text)
     except UnexpectedInput as exc:
-        raise AdoptError(f"{label}:{exc.line}: cannot parse here (column {exc.column}): "
-                         "unbalanced braces or an unterminated string?") from None
+        raise AdoptError(
+            f"{label}:{exc.line}: cannot parse here (column {exc.column}): unbalanced braces or an unterminated string?"
+        ) from None
     return _body(tree.children[0])
 
 

@@ -8,8 +8,9 @@ from hamodel.adopt.haproxy import split_sections
 
 
 def _tree(items) -> tuple:
-    return tuple(sorted((("B", tuple(i.words), _tree(i.body)) if isinstance(i, Block) else ("S", tuple(i.words)))
-                        for i in items))
+    return tuple(
+        sorted((("B", tuple(i.words), _tree(i.body)) if isinstance(i, Block) else ("S", tuple(i.words))) for i in items)
+    )
 
 
 def _xml(el) -> tuple:
@@ -19,8 +20,9 @@ def _xml(el) -> tuple:
 def canonical(kind: str, text: str, label: str = "file") -> tuple:
     """``text`` of a config of ``kind`` (keepalived, haproxy, corosync, pacemaker-cib) as a sorted tree."""
     if kind == "haproxy":
-        return tuple(sorted((k, n, tuple(sorted(tuple(w) for w, _ in body)))
-                            for k, n, _, body in split_sections(text, label)))
+        return tuple(
+            sorted((k, n, tuple(sorted(tuple(w) for w, _ in body))) for k, n, _, body in split_sections(text, label))
+        )
     if kind in ("keepalived", "corosync"):
         return _tree(parse_braces(text, label))
     if kind == "pacemaker-cib":

@@ -20,7 +20,7 @@ class Primitive:
     type: str
     attrs: dict[str, str]
     line: int
-    clone: str | None = None           # the clone's id
+    clone: str | None = None  # the clone's id
     promotable: bool = False
     clone_meta: dict[str, str] = field(default_factory=dict)
     group: str | None = None
@@ -40,9 +40,9 @@ class Cib:
     file: str
     properties: dict[str, str] = field(default_factory=dict)
     primitives: list[Primitive] = field(default_factory=list)
-    colocations: list[tuple[str, str, str, int]] = field(default_factory=list)   # rsc, with, score, line
-    orders: list[tuple[str, str, str, int]] = field(default_factory=list)        # first, then, kind, line
-    locations: list[tuple[str, str, str, int]] = field(default_factory=list)     # rsc, node, score, line
+    colocations: list[tuple[str, str, str, int]] = field(default_factory=list)  # rsc, with, score, line
+    orders: list[tuple[str, str, str, int]] = field(default_factory=list)  # first, then, kind, line
+    locations: list[tuple[str, str, str, int]] = field(default_factory=list)  # rsc, node, score, line
     rsc_defaults: dict[str, str] = field(default_factory=dict)
     unmapped: list[Unmapped] = field(default_factory=list)
 
@@ -56,8 +56,9 @@ def _line(el) -> int:
 
 def _read(text: str):
     """The document's root, each element's line kept in :data:`_LINES` (ElementTree has none)."""
-    import defusedxml.ElementTree as DET
     from xml.etree.ElementTree import TreeBuilder
+
+    import defusedxml.ElementTree as DET
 
     class Builder(TreeBuilder):
         def start(self, tag, attrs):
@@ -75,15 +76,17 @@ def _nvpairs(el) -> dict[str, str]:
 
 
 def parse_cib(text: str, label: str) -> Cib:
-    from defusedxml import DefusedXmlException
     from xml.etree.ElementTree import ParseError
+
+    from defusedxml import DefusedXmlException
 
     _LINES.clear()
     try:
         root = _read(text)
     except DefusedXmlException as exc:
-        raise AdoptError(f"{label}: refused: {type(exc).__name__} (entities, DTDs and external references "
-                         "are not read)") from None
+        raise AdoptError(
+            f"{label}: refused: {type(exc).__name__} (entities, DTDs and external references are not read)"
+        ) from None
     except ParseError as exc:
         line = exc.position[0] if exc.position else 0
         raise AdoptError(f"{label}:{line}: not well-formed XML") from None
@@ -98,10 +101,10 @@ def parse_cib(text: str, label: str) -> Cib:
     if rd is not None:
         cib.rsc_defaults = _nvpairs(rd)
     res = cfg.find("resources")
-    for el in (list(res) if res is not None else []):
+    for el in list(res) if res is not None else []:
         _resource(cib, el, label)
     cons = cfg.find("constraints")
-    for c in (list(cons) if cons is not None else []):
+    for c in list(cons) if cons is not None else []:
         if c.tag == "rsc_colocation":
             cib.colocations.append((c.get("rsc", ""), c.get("with-rsc", ""), c.get("score", ""), _line(c)))
         elif c.tag == "rsc_order":
@@ -109,8 +112,15 @@ def parse_cib(text: str, label: str) -> Cib:
         elif c.tag == "rsc_location" and c.get("node"):
             cib.locations.append((c.get("rsc", ""), c.get("node", ""), c.get("score", ""), _line(c)))
         else:
-            cib.unmapped.append(Unmapped(label, _line(c), f"<{c.tag} id={shown(c.get('id', ''))}>", "unsupported",
-                                         "rule-based constraints are not modelled"))
+            cib.unmapped.append(
+                Unmapped(
+                    label,
+                    _line(c),
+                    f"<{c.tag} id={shown(c.get('id', ''))}>",
+                    "unsupported",
+                    "rule-based constraints are not modelled",
+                )
+            )
     return cib
 
 
@@ -128,8 +138,15 @@ def _resource(cib: Cib, el, label: str, clone=None, group=None) -> None:
             cib.unmapped.append(Unmapped(label, _line(el), f"primitive {shown(rid)}", "unsafe", "not a plain name"))
             return
         ia = el.find("instance_attributes")
-        p = Primitive(rid, el.get("class", ""), el.get("provider"), el.get("type", ""),
-                      _nvpairs(ia) if ia is not None else {}, _line(el), group=group)
+        p = Primitive(
+            rid,
+            el.get("class", ""),
+            el.get("provider"),
+            el.get("type", ""),
+            _nvpairs(ia) if ia is not None else {},
+            _line(el),
+            group=group,
+        )
         if clone is not None:
             meta = clone.find("meta_attributes")
             p.clone = clone.get("id")
@@ -163,8 +180,15 @@ def _bundle(cib: Cib, el, label: str) -> None:
         return
     rt = next((c for c in el if c.tag in _RUNTIMES), None)
     if rt is None:
-        cib.unmapped.append(Unmapped(label, _line(el), f"bundle {shown(bid)}", "unsupported",
-                                     "no podman/docker element: which containers it runs is unknown"))
+        cib.unmapped.append(
+            Unmapped(
+                label,
+                _line(el),
+                f"bundle {shown(bid)}",
+                "unsupported",
+                "no podman/docker element: which containers it runs is unknown",
+            )
+        )
         return
     meta = {"clone-max": rt.get("replicas", "1")}
     if rt.get("promoted-max") or rt.get("masters"):
@@ -179,7 +203,8 @@ def _bundle(cib: Cib, el, label: str) -> None:
     image = rt.get("image", "")
     process = image.rsplit("/", 1)[-1].split(":", 1)[0].split("@", 1)[0]
     if not safe_name(process):
-        cib.unmapped.append(Unmapped(label, _line(rt), f"bundle {bid} image", "ambiguous",
-                                     "no process name in the image name"))
+        cib.unmapped.append(
+            Unmapped(label, _line(rt), f"bundle {bid} image", "ambiguous", "no process name in the image name")
+        )
         return
     cib.primitives.append(Primitive(bid, "bundle", None, process, {}, _line(el), clone=bid, clone_meta=meta))

@@ -23,8 +23,12 @@ COROSYNC = "etc/corosync/corosync.conf"
 CIB = "cib.xml"
 HOSTS = "etc/hosts"
 #: What collect.yml fetches, node-relative: (path in the folder, path on the node).
-COLLECTED = ((KEEPALIVED, "/etc/keepalived/keepalived.conf"), (HAPROXY, "/etc/haproxy/haproxy.cfg"),
-             (COROSYNC, "/etc/corosync/corosync.conf"), (HOSTS, "/etc/hosts"))
+COLLECTED = (
+    (KEEPALIVED, "/etc/keepalived/keepalived.conf"),
+    (HAPROXY, "/etc/haproxy/haproxy.cfg"),
+    (COROSYNC, "/etc/corosync/corosync.conf"),
+    (HOSTS, "/etc/hosts"),
+)
 MAX_NODES = 2000
 
 
@@ -71,10 +75,11 @@ def read_collected(root: Path) -> Collected:
             site.unmapped.append(Unmapped(shown(rel), 0, "node folder", "unsafe", "not a plain host name"))
             continue
         node = CollectedNode(d.name)
-        label = lambda p: f"{d.name}/{p}"  # noqa: E731
+        label = lambda p: f"{d.name}/{p}"
         if (d / KEEPALIVED).exists() or (d / KEEPALIVED).is_symlink():
-            node.keepalived = parse_keepalived(read_text(d / KEEPALIVED, label(KEEPALIVED)), label(KEEPALIVED),
-                                               path=d / KEEPALIVED, root=d)
+            node.keepalived = parse_keepalived(
+                read_text(d / KEEPALIVED, label(KEEPALIVED)), label(KEEPALIVED), path=d / KEEPALIVED, root=d
+            )
         if (d / HAPROXY).exists() or (d / HAPROXY).is_symlink():
             node.haproxy = parse_haproxy(read_text(d / HAPROXY, label(HAPROXY)), label(HAPROXY))
         if (d / COROSYNC).exists() or (d / COROSYNC).is_symlink():
@@ -88,6 +93,7 @@ def read_collected(root: Path) -> Collected:
             continue
         site.nodes[d.name] = node
     if not site.nodes:
-        raise AdoptError(f"{root}: no node folder with a collected file (DIR/<node>/{KEEPALIVED}, {HAPROXY}, "
-                         f"{COROSYNC}, {CIB})")
+        raise AdoptError(
+            f"{root}: no node folder with a collected file (DIR/<node>/{KEEPALIVED}, {HAPROXY}, {COROSYNC}, {CIB})"
+        )
     return site

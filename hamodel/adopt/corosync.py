@@ -7,8 +7,21 @@ from dataclasses import dataclass, field
 from hamodel.adopt.braces import Block, Stmt, parse_braces
 from hamodel.adopt.source import AdoptError, Unmapped, safe_name, shown
 
-_TOTEM_READ = {"version", "cluster_name", "transport", "token", "crypto_cipher", "crypto_hash", "keyfile",
-               "secauth", "token_coefficient", "consensus", "join", "max_messages", "ip_version"}
+_TOTEM_READ = {
+    "version",
+    "cluster_name",
+    "transport",
+    "token",
+    "crypto_cipher",
+    "crypto_hash",
+    "keyfile",
+    "secauth",
+    "token_coefficient",
+    "consensus",
+    "join",
+    "max_messages",
+    "ip_version",
+}
 
 
 @dataclass
@@ -62,8 +75,9 @@ def parse_corosync(text: str, label: str) -> CorosyncConf:
                 elif st.key not in _TOTEM_READ:
                     conf.unmapped.append(Unmapped(label, st.line, f"totem {shown(st.key)}", "unknown"))
                 elif st.key in ("token_coefficient", "consensus", "join", "max_messages"):
-                    conf.unmapped.append(Unmapped(label, st.line, f"totem {st.key}", "unsupported",
-                                                  "hamodel writes corosync's default"))
+                    conf.unmapped.append(
+                        Unmapped(label, st.line, f"totem {st.key}", "unsupported", "hamodel writes corosync's default")
+                    )
         elif b.key == "nodelist":
             for nb in b.body:
                 if not isinstance(nb, Block) or nb.key != "node":
@@ -82,7 +96,9 @@ def parse_corosync(text: str, label: str) -> CorosyncConf:
                 conf.lines.setdefault(f"quorum.{st.key}", st.line)
                 if isinstance(st, Block) and st.key == "device":
                     net = next((x for x in st.body if isinstance(x, Block) and x.key == "net"), None)
-                    host = next((_value(s) for s in (net.body if net else []) if isinstance(s, Stmt) and s.key == "host"), None)
+                    host = next(
+                        (_value(s) for s in (net.body if net else []) if isinstance(s, Stmt) and s.key == "host"), None
+                    )
                     conf.qdevice = host or "qdevice"
                 elif isinstance(st, Stmt) and st.key == "wait_for_all":
                     conf.wait_for_all = _value(st) == "1"

@@ -13,6 +13,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass, field
+from os.path import commonpath
 
 from hamodel.adopt.collected import Collected
 from hamodel.adopt.haproxy import Front
@@ -50,11 +51,11 @@ class _Builder:
         self.name = name
         self.unmapped: list[Unmapped] = []
         self.notes: list[str] = []
-        self.networks: dict[str, ipaddress.IPv4Network | ipaddress.IPv6Network] = {}   # name -> subnet
-        self.node_ifaces: dict[str, dict[str, tuple[str, str]]] = {}   # node -> network -> (address, device)
-        self.vips: dict[str, tuple[str, str]] = {}       # vip name -> (address, network)
+        self.networks: dict[str, ipaddress.IPv4Network | ipaddress.IPv6Network] = {}  # name -> subnet
+        self.node_ifaces: dict[str, dict[str, tuple[str, str]]] = {}  # node -> network -> (address, device)
+        self.vips: dict[str, tuple[str, str]] = {}  # vip name -> (address, network)
         self.vip_by_addr: dict[str, str] = {}
-        self.public_addrs: set[str] = set()              # VIP addresses a front treats as public
+        self.public_addrs: set[str] = set()  # VIP addresses a front treats as public
         self.roles: dict[frozenset[str], str] = {}
         self.services: list[tuple[str, list[str]]] = []  # (source line, comments)
         self.imports = {"Architecture", "Network", "Node", "Rack", "Service", "VirtualIP"}
@@ -62,9 +63,9 @@ class _Builder:
         self.stats_port: dict[str, tuple[int, bool]] = {}
         self.pacemaker_src: str | None = None
         self.ap_vip_holders: dict[str, list[str]] = {}
-        self.managed_access: dict[str, str] = {}   # Pacemaker clone -> its BehindVip access
-        self.pending_device: dict[tuple[str, str], str] = {}   # (node, network) -> device
-        self.node_comments: dict[str, list[str]] = {}   # node -> TODO comments of the draft
+        self.managed_access: dict[str, str] = {}  # Pacemaker clone -> its BehindVip access
+        self.pending_device: dict[tuple[str, str], str] = {}  # (node, network) -> device
+        self.node_comments: dict[str, list[str]] = {}  # node -> TODO comments of the draft
 
     # -- networks, nodes, VIPs ---------------------------------------------------------
 
@@ -74,8 +75,9 @@ class _Builder:
             if ip in net:
                 return name
         guessed = prefix is None
-        net = ipaddress.ip_network(f"{addr}/{prefix if prefix is not None else (24 if ip.version == 4 else 64)}",
-                                   strict=False)
+        net = ipaddress.ip_network(
+            f"{addr}/{prefix if prefix is not None else (24 if ip.version == 4 else 64)}", strict=False
+        )
         name = f"net-{str(net.network_address).replace('.', '-').replace(':', '-')}"
         self.networks[name] = net
         if guessed:
@@ -88,8 +90,9 @@ class _Builder:
         if known is None:
             self.node_ifaces[node][net] = (addr, device or "eth0")
         elif known[0] != addr:
-            self.unmapped.append(Unmapped(label, line, f"{node} address {addr}", "ambiguous",
-                                          f"{node} already has {known[0]} on {net}"))
+            self.unmapped.append(
+                Unmapped(label, line, f"{node} address {addr}", "ambiguous", f"{node} already has {known[0]} on {net}")
+            )
         elif device and known[1] != device:
             self.node_ifaces[node][net] = (addr, device)
 
@@ -145,24 +148,41 @@ class _Builder:
             first = members[min(members, key=natural)]
             for n, inst in members.items():
                 if inst.unicast_src:
-                    self.node_address(n, inst.unicast_src, inst.interface, inst.file, inst.lines.get("unicast_src_ip", inst.line))
+                    self.node_address(
+                        n, inst.unicast_src, inst.interface, inst.file, inst.lines.get("unicast_src_ip", inst.line)
+                    )
             vips = []
-            for i, (a, prefix, dev) in enumerate(first.vips):
+            for i, (a, prefix, _dev) in enumerate(first.vips):
                 if prefix is None:
-                    self.unmapped.append(Unmapped(first.file, first.lines.get("virtual_ipaddress", first.line),
-                                                  f"virtual_ipaddress {a}", "ambiguous", "no prefix (keepalived uses /32); "
-                                                  "the draft takes the network of the members' addresses"))
+                    self.unmapped.append(
+                        Unmapped(
+                            first.file,
+                            first.lines.get("virtual_ipaddress", first.line),
+                            f"virtual_ipaddress {a}",
+                            "ambiguous",
+                            "no prefix (keepalived uses /32); the draft takes the network of the members' addresses",
+                        )
+                    )
                 vips.append(self.add_vip(f"{gname}-vip" + (f"-{i + 1}" if i else ""), a, prefix))
             for n, inst in members.items():
                 if inst.unicast_src:
-                    self.node_address(n, inst.unicast_src, inst.interface, inst.file, inst.lines.get("unicast_src_ip", inst.line))
+                    self.node_address(
+                        n, inst.unicast_src, inst.interface, inst.file, inst.lines.get("unicast_src_ip", inst.line)
+                    )
                 elif inst.interface:
                     self.notes.append(f"{n}: no unicast_src_ip in {inst.name}; its address comes from other files")
                     self.pending_device[(n, self.vips[vips[0]][1])] = inst.interface
                 for field_ in ("vrid", "vips", "advert_int", "nopreempt", "track_scripts"):
                     if getattr(inst, field_) != getattr(first, field_):
-                        self.unmapped.append(Unmapped(inst.file, inst.line, f"vrrp_instance {gname} {field_}",
-                                                      "ambiguous", f"differs between nodes; {min(members, key=natural)}'s is used"))
+                        self.unmapped.append(
+                            Unmapped(
+                                inst.file,
+                                inst.line,
+                                f"vrrp_instance {gname} {field_}",
+                                "ambiguous",
+                                f"differs between nodes; {min(members, key=natural)}'s is used",
+                            )
+                        )
             keepalived = self.site.nodes[min(members, key=natural)].keepalived
             assert keepalived is not None  # a member of a group: it has instances
             scripts = keepalived.scripts
@@ -175,12 +195,26 @@ class _Builder:
                     if (s.interval, s.timeout or 1, s.fall, s.rise) != (2, 1, 2, 2):
                         check = {"interval_s": s.interval, "timeout_s": s.timeout or 1, "fall": s.fall, "rise": s.rise}
                     if s.weight:
-                        self.unmapped.append(Unmapped(first.file, s.line, f"vrrp_script {t} weight {s.weight}",
-                                                      "unsupported", "hamodel's track scripts have weight 0 (FAULT on failure)"))
+                        self.unmapped.append(
+                            Unmapped(
+                                first.file,
+                                s.line,
+                                f"vrrp_script {t} weight {s.weight}",
+                                "unsupported",
+                                "hamodel's track scripts have weight 0 (FAULT on failure)",
+                            )
+                        )
                     break
             if process is None:
-                self.unmapped.append(Unmapped(first.file, first.line, f"vrrp_instance {gname} track_script",
-                                              "ambiguous", "no track script naming a process; tracking the service's own"))
+                self.unmapped.append(
+                    Unmapped(
+                        first.file,
+                        first.line,
+                        f"vrrp_instance {gname} track_script",
+                        "ambiguous",
+                        "no track script naming a process; tracking the service's own",
+                    )
+                )
             self._priorities(gname, members)
             args = [", ".join(var(v) for v in vips) if len(vips) == 1 else "[" + ", ".join(var(v) for v in vips) + "]"]
             if process:
@@ -208,15 +242,16 @@ class _Builder:
             kw = [f"on={self.role(set(members))!r}"]
             if process and process != gname:
                 kw.insert(0, f"process={process!r}")
-            self.services.append((f"Service({gname!r}, {', '.join(kw)}{{ports}}, strategy=Vrrp({', '.join(args)}))",
-                                  comments))
+            self.services.append(
+                (f"Service({gname!r}, {', '.join(kw)}{{ports}}, strategy=Vrrp({', '.join(args)}))", comments)
+            )
             self.vrrp_services = getattr(self, "vrrp_services", {})
             self.vrrp_services[gname] = (process or gname, set(members))
 
     def _sync_groups(self, groups: dict[str, dict[str, VrrpInstance]]) -> dict[str, str]:
         """VRRP group -> its vrrp_sync_group, where every node that runs the
         sync group's instances names the same ones (at least two) in it."""
-        seen: dict[str, dict[str, tuple[frozenset[str], str, int]]] = {}   # sync name -> node -> (members, file, line)
+        seen: dict[str, dict[str, tuple[frozenset[str], str, int]]] = {}  # sync name -> node -> (members, file, line)
         for n, node in sorted(self.site.nodes.items()):
             if node.keepalived is not None:
                 for sname, (ms, line) in node.keepalived.sync_groups.items():
@@ -229,15 +264,16 @@ class _Builder:
             why = None
             if len(ms) < 2 or any(m not in groups for m in ms):
                 why = f"names {', '.join(sorted(ms))}: fewer than two VRRP instances of this site"
-            elif any(per_node.get(n, (None,))[0] != ms for n in nodes) or \
-                    any(set(groups[m]) != set(groups[next(iter(ms))]) for m in ms):
+            elif any(per_node.get(n, (None,))[0] != ms for n in nodes) or any(
+                set(groups[m]) != set(groups[next(iter(ms))]) for m in ms
+            ):
                 why = "its members differ between nodes, or run on different nodes"
             elif any(m in out for m in ms):
                 why = "an instance in two sync groups"
             if why:
                 self.unmapped.append(Unmapped(file, line, f"vrrp_sync_group {sname}", "ambiguous", why))
                 continue
-            out.update({m: sname for m in ms})
+            out.update(dict.fromkeys(ms, sname))
         return out
 
     def _priorities(self, gname: str, members: dict) -> None:
@@ -248,10 +284,16 @@ class _Builder:
         got = {n: i.priority for n, i in members.items()}
         if expected != got:
             n0 = min(members, key=natural)
-            self.unmapped.append(Unmapped(members[n0].file, members[n0].lines.get("priority", members[n0].line),
-                                          f"vrrp_instance {gname} priority", "unsupported",
-                                          f"priorities {dict(sorted(got.items()))}; hamodel allocates them by node "
-                                          f"name, highest first ({dict(sorted(expected.items()))}): `hamodel drift` shows it"))
+            self.unmapped.append(
+                Unmapped(
+                    members[n0].file,
+                    members[n0].lines.get("priority", members[n0].line),
+                    f"vrrp_instance {gname} priority",
+                    "unsupported",
+                    f"priorities {dict(sorted(got.items()))}; hamodel allocates them by node "
+                    f"name, highest first ({dict(sorted(expected.items()))}): `hamodel drift` shows it",
+                )
+            )
 
     # -- haproxy -----------------------------------------------------------------------
 
@@ -268,8 +310,15 @@ class _Builder:
                     port = f.binds[0].port if f.binds else 0
                     self.stats_port[n] = (port, bool(f.binds) and f.binds[0].host == "127.0.0.1")
                     if f.stats_auth:
-                        self.unmapped.append(Unmapped(f.file, f.lines.get("stats", f.line), "stats auth", "unsupported",
-                                                      "give the stats port's auth=SecretRef(...) in the model"))
+                        self.unmapped.append(
+                            Unmapped(
+                                f.file,
+                                f.lines.get("stats", f.line),
+                                "stats auth",
+                                "unsupported",
+                                "give the stats port's auth=SecretRef(...) in the model",
+                            )
+                        )
         services: dict[str, list[tuple[str, Front]]] = {}
         redirects = []
         for fname, (n, f) in seen.items():
@@ -295,14 +344,28 @@ class _Builder:
         for b in f0.binds:
             v = self.vip_by_addr.get(b.host)
             if v is None:
-                self.unmapped.append(Unmapped(f0.file, b.line, f"{f0.name}: bind {b.host}:{b.port}", "ambiguous",
-                                              "not a virtual IP of any VRRP group or IPaddr2 resource"))
+                self.unmapped.append(
+                    Unmapped(
+                        f0.file,
+                        b.line,
+                        f"{f0.name}: bind {b.host}:{b.port}",
+                        "ambiguous",
+                        "not a virtual IP of any VRRP group or IPaddr2 resource",
+                    )
+                )
                 continue
             if vips and f0.binds and b.port != f0.binds[0].port:
                 # a Front has the service's port: TripleO binds :13000 public, :5000 internal
-                self.unmapped.append(Unmapped(f0.file, b.line, f"{f0.name}: bind {b.host}:{b.port}", "unsupported",
-                                              f"another port than the first bind's ({f0.binds[0].port}): the draft's "
-                                              f"Front on {v} answers on {f0.binds[0].port}"))
+                self.unmapped.append(
+                    Unmapped(
+                        f0.file,
+                        b.line,
+                        f"{f0.name}: bind {b.host}:{b.port}",
+                        "unsupported",
+                        f"another port than the first bind's ({f0.binds[0].port}): the draft's "
+                        f"Front on {v} answers on {f0.binds[0].port}",
+                    )
+                )
             vips.append((v, b.crt))
         if not vips or not f0.servers:
             if vips:
@@ -313,14 +376,23 @@ class _Builder:
             for s in f.servers:
                 name = self.node_of_server(s.name) if safe_name(s.name) else None
                 if name is None:
-                    self.unmapped.append(Unmapped(f.file, s.line, f"server {s.name[:40]!r}", "unsafe", "not a plain name"))
+                    self.unmapped.append(
+                        Unmapped(f.file, s.line, f"server {s.name[:40]!r}", "unsafe", "not a plain name")
+                    )
                     continue
                 if s.host not in ("*",):
                     try:
                         self.node_address(name, s.host, None, f.file, s.line)
                     except ValueError:
-                        self.unmapped.append(Unmapped(f.file, s.line, f"server {name} {s.host}", "unsupported",
-                                                      "a backend by host name: give /etc/hosts"))
+                        self.unmapped.append(
+                            Unmapped(
+                                f.file,
+                                s.line,
+                                f"server {name} {s.host}",
+                                "unsupported",
+                                "a backend by host name: give /etc/hosts",
+                            )
+                        )
                 backends[name] = s.host
         ports = sorted({f.binds[0].port for _, f in fronts})
         s0 = f0.servers[0]
@@ -367,7 +439,9 @@ class _Builder:
             if v != (dflt if t in ("client", "server") else None):
                 if v is None:
                     v = 60
-                    comments.append(f"TODO {t} timeout: hamodel writes {dflt}s for a single writer; 60 is HAProxy's defaults here")
+                    comments.append(
+                        f"TODO {t} timeout: hamodel writes {dflt}s for a single writer; 60 is HAProxy's defaults here"
+                    )
                 args.append(f"timeout_{t.replace('-', '_')}_s={int(v)}")
         if f0.tcpka:
             args.append("tcp_keepalive=True")
@@ -406,11 +480,17 @@ class _Builder:
     def haproxy_services(self, managed: dict[str, str]) -> None:
         self.claimed_redirects: set[str] = set()
         self._haproxy_services(managed)
-        for r in self.redirects:     # nothing silently dropped: a redirect no service's TLS front takes
+        for r in self.redirects:  # nothing silently dropped: a redirect no service's TLS front takes
             if r.name not in self.claimed_redirects:
-                self.unmapped.append(Unmapped(r.file, r.line, f"{r.name}: redirect", "ambiguous",
-                                              "an HTTP redirect front that no TLS front of a service matches "
-                                              "(by name and VIP)"))
+                self.unmapped.append(
+                    Unmapped(
+                        r.file,
+                        r.line,
+                        f"{r.name}: redirect",
+                        "ambiguous",
+                        "an HTTP redirect front that no TLS front of a service matches (by name and VIP)",
+                    )
+                )
 
     def _haproxy_services(self, managed: dict[str, str]) -> None:
         all_fronts = self.fronts()
@@ -424,8 +504,10 @@ class _Builder:
                 self.unmapped.append(Unmapped(fronts[0][1].file, fronts[0][1].line, svc, "unsafe", "not a plain name"))
                 continue
             role = self.role(backends)
-            dbish = any(d in svc.lower() for d in _DB_NAMES) or "single_writer=True" in access and "port=3306" in access
-            if svc in managed:      # a Pacemaker clone of the same name: its access
+            dbish = any(d in svc.lower() for d in _DB_NAMES) or (
+                "single_writer=True" in access and "port=3306" in access
+            )
+            if svc in managed:  # a Pacemaker clone of the same name: its access
                 self.managed_access[svc] = access
                 continue
             galera = [m for m, agent in managed.items() if agent.endswith(":galera") and m not in self.managed_access]
@@ -438,18 +520,26 @@ class _Builder:
                 self.strategies.add("AppCluster")
                 proc = ", process='mariadb'" if svc != "mariadb" else ""
                 comments.append("TODO recovery and cold_start: how this cluster restarts after every member stopped.")
-                self.services.append((f"Service({svc!r}{proc}, on={role!r}, replicas={len(backends)}, "
-                                      f"strategy=AppCluster(access={access}))", comments))
+                self.services.append(
+                    (
+                        f"Service({svc!r}{proc}, on={role!r}, replicas={len(backends)}, "
+                        f"strategy=AppCluster(access={access}))",
+                        comments,
+                    )
+                )
             else:
                 if dbish:
-                    comments.append("TODO: a database with fewer than 3 members; if it is a cluster, model its "
-                                    "witness (Witness) and make it an AppCluster.")
+                    comments.append(
+                        "TODO: a database with fewer than 3 members; if it is a cluster, model its "
+                        "witness (Witness) and make it an AppCluster."
+                    )
                 if "/primary" in access:
-                    comments.append("TODO: the /primary check suggests Patroni: Elected(by=<the DCS service>, access=...).")
+                    comments.append(
+                        "TODO: the /primary check suggests Patroni: Elected(by=<the DCS service>, access=...)."
+                    )
                 self.services.append((f"Service({svc!r}, on={role!r}, strategy={access})", comments))
 
 
 def _common_prefix(names: list[str]) -> str:
-    import os
 
-    return os.path.commonprefix(names)
+    return commonpath(names)

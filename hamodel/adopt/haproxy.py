@@ -10,25 +10,69 @@ from __future__ import annotations
 import ipaddress
 import re
 import shlex
-from functools import lru_cache
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from hamodel.adopt.source import AdoptError, Unmapped, safe_name, shown
 
-SECTIONS = {"global", "defaults", "frontend", "backend", "listen", "peers", "resolvers", "userlist", "cache",
-            "program", "http-errors", "ring", "mailers"}
+SECTIONS = {
+    "global",
+    "defaults",
+    "frontend",
+    "backend",
+    "listen",
+    "peers",
+    "resolvers",
+    "userlist",
+    "cache",
+    "program",
+    "http-errors",
+    "ring",
+    "mailers",
+}
 MAX_WORDS = 512
 
 # Lines every hamodel haproxy.cfg carries whatever the model says, and their
 # equivalents in hand-written files: read, nothing to carry over.
-_GLOBAL_FIXED = {"log", "user", "group", "pidfile", "stats", "daemon", "chroot", "nbthread", "nbproc",
-                 "ca-base", "crt-base", "tune.ssl.default-dh-param", "ssl-default-server-options",
-                 "ssl-default-server-ciphers", "ssl-default-server-ciphersuites", "master-worker"}
-_DEFAULTS_FIXED = {("log",), ("option", "dontlognull"), ("option", "redispatch"), ("mode",), ("option", "httplog"),
-                   ("option", "tcplog")}
-_LISTEN_FIXED = {("option", "httplog"), ("option", "tcplog"), ("option", "forwardfor"), ("option", "httpchk"),
-                 ("http-request", "del-header"), ("http-request", "set-header"), ("stick-table",), ("stick", "on"),
-                 ("tcp-request",), ("log",), ("option", "dontlognull")}
+_GLOBAL_FIXED = {
+    "log",
+    "user",
+    "group",
+    "pidfile",
+    "stats",
+    "daemon",
+    "chroot",
+    "nbthread",
+    "nbproc",
+    "ca-base",
+    "crt-base",
+    "tune.ssl.default-dh-param",
+    "ssl-default-server-options",
+    "ssl-default-server-ciphers",
+    "ssl-default-server-ciphersuites",
+    "master-worker",
+}
+_DEFAULTS_FIXED = {
+    ("log",),
+    ("option", "dontlognull"),
+    ("option", "redispatch"),
+    ("mode",),
+    ("option", "httplog"),
+    ("option", "tcplog"),
+}
+_LISTEN_FIXED = {
+    ("option", "httplog"),
+    ("option", "tcplog"),
+    ("option", "forwardfor"),
+    ("option", "httpchk"),
+    ("http-request", "del-header"),
+    ("http-request", "set-header"),
+    ("stick-table",),
+    ("stick", "on"),
+    ("tcp-request",),
+    ("log",),
+    ("option", "dontlognull"),
+}
 
 
 @dataclass
@@ -193,16 +237,30 @@ def parse_haproxy(text: str, label: str) -> HaproxyConf:
         elif kind == "backend":
             backends[name] = (line, body)
         else:
-            conf.unmapped.append(Unmapped(label, line, f"{kind} {shown(name)}", "unsupported",
-                                          "hamodel models listen/frontend/backend sections"))
+            conf.unmapped.append(
+                Unmapped(
+                    label,
+                    line,
+                    f"{kind} {shown(name)}",
+                    "unsupported",
+                    "hamodel models listen/frontend/backend sections",
+                )
+            )
     used = set()
-    shared: dict[str, list[tuple[str, int, list]]] = {}   # backend -> the frontends that default to it
+    shared: dict[str, list[tuple[str, int, list]]] = {}  # backend -> the frontends that default to it
     for name, line, body in frontends:
         default = [w for w, _ in body if w[0] == "default_backend"]
         routed = [(w, n) for w, n in body if w[0] == "use_backend"]
-        for w, n in routed:
-            conf.unmapped.append(Unmapped(label, n, "use_backend", "ambiguous",
-                                          "content switching between backends is not modelled; the default backend is"))
+        for _w, n in routed:
+            conf.unmapped.append(
+                Unmapped(
+                    label,
+                    n,
+                    "use_backend",
+                    "ambiguous",
+                    "content switching between backends is not modelled; the default backend is",
+                )
+            )
         front_lines = [(w, n) for w, n in body if w[0] not in ("default_backend", "use_backend")]
         if default and len(default[0]) > 1 and default[0][1] in backends:
             shared.setdefault(default[0][1], []).append((name, line, front_lines))
@@ -220,16 +278,25 @@ def parse_haproxy(text: str, label: str) -> HaproxyConf:
         rest = [(w, n) for w, n in fronts[0][2] if w[0] != "bind"]
         for other in fronts[1:]:
             theirs = {tuple(w) for w, _ in other[2] if w[0] != "bind"}
-            for w, n in rest:
+            for w, _n in rest:
                 if tuple(w) not in theirs and w[0] not in ("http-request",):
-                    conf.unmapped.append(Unmapped(label, other[1], f"frontend {shown(other[0])}: {shown(' '.join(w[:2]))}",
-                                                  "ambiguous", f"not in every frontend of backend {shown(bname)}; "
-                                                  f"{shown(fronts[0][0])}'s is used"))
+                    conf.unmapped.append(
+                        Unmapped(
+                            label,
+                            other[1],
+                            f"frontend {shown(other[0])}: {shown(' '.join(w[:2]))}",
+                            "ambiguous",
+                            f"not in every frontend of backend {shown(bname)}; {shown(fronts[0][0])}'s is used",
+                        )
+                    )
         _front(conf, name, line, binds + rest + bbody, label)
     for bname, (bline, _) in backends.items():
         if bname not in used:
-            conf.unmapped.append(Unmapped(label, bline, f"backend {shown(bname)}", "ambiguous",
-                                          "no frontend names it as default_backend"))
+            conf.unmapped.append(
+                Unmapped(
+                    label, bline, f"backend {shown(bname)}", "ambiguous", "no frontend names it as default_backend"
+                )
+            )
     return conf
 
 
@@ -268,8 +335,9 @@ def _defaults(conf: HaproxyConf, body, label: str) -> None:
         elif (k,) in _DEFAULTS_FIXED or tuple(w[:2]) in _DEFAULTS_FIXED:
             continue
         else:
-            conf.unmapped.append(Unmapped(label, n, f"defaults {shown(' '.join(w[:2]))}", "unsupported",
-                                          "not part of the model"))
+            conf.unmapped.append(
+                Unmapped(label, n, f"defaults {shown(' '.join(w[:2]))}", "unsupported", "not part of the model")
+            )
 
 
 def _front(conf: HaproxyConf, name: str, line: int, body, label: str) -> None:
@@ -316,9 +384,9 @@ def _front(conf: HaproxyConf, name: str, line: int, body, label: str) -> None:
             f.stick_dst = True
         elif k == "maxconn" and len(w) > 1 and w[1].isdigit():
             f.maxconn = int(w[1])
-        elif k == "http-request" and len(w) > 1 and w[1] == "redirect" and "https" in w:
-            f.redirect = True
-        elif k == "redirect" and "https" in w:
+        elif (k == "http-request" and len(w) > 1 and w[1] == "redirect" and "https" in w) or (
+            k == "redirect" and "https" in w
+        ):
             f.redirect = True
         elif k == "stats":
             f.stats = True
@@ -329,15 +397,16 @@ def _front(conf: HaproxyConf, name: str, line: int, body, label: str) -> None:
             f.passthrough = True
         elif k == "http-request" and w[1:2] == ["deny"] and "/server-status" in w:
             # hamodel's public-VIP deny: on the binds named by its dst condition, or on every bind.
-            dst = w[w.index("dst") + 1:] if "dst" in w else [b.host for b in f.binds]
+            dst = w[w.index("dst") + 1 :] if "dst" in w else [b.host for b in f.binds]
             f.public |= {a for a in dst if a != "}"}
         elif k == "http-response" and w[1:3] == ["set-header", "Strict-Transport-Security"]:
             continue  # HSTS on the TLS binds: hamodel writes it there itself
         elif (k,) in _LISTEN_FIXED or tuple(w[:2]) in _LISTEN_FIXED:
             continue
         else:
-            conf.unmapped.append(Unmapped(label, n, f"{name}: {shown(' '.join(w[:2]))}", "unsupported",
-                                          "not part of the model"))
+            conf.unmapped.append(
+                Unmapped(label, n, f"{name}: {shown(' '.join(w[:2]))}", "unsupported", "not part of the model")
+            )
     conf.fronts[name] = f
 
 
@@ -374,8 +443,21 @@ def _server(w: list[str], n: int, label: str) -> Server:
         elif k == "ca-file" and nxt:
             s.ca_file = nxt
             next(it, None)
-        elif k in ("sni", "check-sni", "verifyhost", "on-marked-down", "on-marked-up", "weight", "maxconn",
-                   "id", "slowstart") and nxt:
+        elif (
+            k
+            in (
+                "sni",
+                "check-sni",
+                "verifyhost",
+                "on-marked-down",
+                "on-marked-up",
+                "weight",
+                "maxconn",
+                "id",
+                "slowstart",
+            )
+            and nxt
+        ):
             if k == "check-sni":
                 s.sni = nxt
             next(it, None)

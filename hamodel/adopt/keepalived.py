@@ -20,19 +20,51 @@ MAX_INCLUDES = 32
 
 # What a track script runs, and the process it watches: pgrep -x NAME,
 # pgrep -F PIDFILE -x NAME, killall -0 NAME, pidof NAME, systemctl is-active NAME.
-_PROCESS = [re.compile(p) for p in (
-    r"pgrep\b.*?-x\s+([A-Za-z0-9_.-]+)", r"killall\s+-0\s+([A-Za-z0-9_.-]+)", r"pidof\s+([A-Za-z0-9_.-]+)",
-    r"systemctl\s+is-active\s+(?:--quiet\s+)?([A-Za-z0-9_.-]+)", r"check_alive_([A-Za-z0-9_-]+)",
-)]
+_PROCESS = [
+    re.compile(p)
+    for p in (
+        r"pgrep\b.*?-x\s+([A-Za-z0-9_.-]+)",
+        r"killall\s+-0\s+([A-Za-z0-9_.-]+)",
+        r"pidof\s+([A-Za-z0-9_.-]+)",
+        r"systemctl\s+is-active\s+(?:--quiet\s+)?([A-Za-z0-9_.-]+)",
+        r"check_alive_([A-Za-z0-9_-]+)",
+    )
+]
 
-_INSTANCE_KEYS = {"state", "nopreempt", "preempt", "interface", "virtual_router_id", "priority", "advert_int",
-                  "unicast_src_ip", "unicast_peer", "virtual_ipaddress", "virtual_ipaddress_excluded",
-                  "track_script", "track_interface", "authentication", "garp_master_refresh", "notify",
-                  "preempt_delay", "dont_track_primary"}
+_INSTANCE_KEYS = {
+    "state",
+    "nopreempt",
+    "preempt",
+    "interface",
+    "virtual_router_id",
+    "priority",
+    "advert_int",
+    "unicast_src_ip",
+    "unicast_peer",
+    "virtual_ipaddress",
+    "virtual_ipaddress_excluded",
+    "track_script",
+    "track_interface",
+    "authentication",
+    "garp_master_refresh",
+    "notify",
+    "preempt_delay",
+    "dont_track_primary",
+}
 _STATE_NOTIFY = {"notify_master", "notify_backup", "notify_fault", "notify_stop"}
-_IGNORED_GLOBAL = {"router_id", "enable_script_security", "script_user", "notification_email",
-                   "notification_email_from", "smtp_server", "smtp_connect_timeout", "vrrp_skip_check_adv_addr",
-                   "vrrp_garp_interval", "vrrp_gna_interval", "max_auto_priority"}
+_IGNORED_GLOBAL = {
+    "router_id",
+    "enable_script_security",
+    "script_user",
+    "notification_email",
+    "notification_email_from",
+    "smtp_server",
+    "smtp_connect_timeout",
+    "vrrp_skip_check_adv_addr",
+    "vrrp_garp_interval",
+    "vrrp_gna_interval",
+    "max_auto_priority",
+}
 
 
 @dataclass
@@ -61,7 +93,7 @@ class VrrpInstance:
     advert_int: int = 1
     unicast_src: str | None = None
     peers: tuple[str, ...] = ()
-    vips: tuple[tuple[str, int | None, str | None], ...] = ()   # (address, prefix or None: /32, dev)
+    vips: tuple[tuple[str, int | None, str | None], ...] = ()  # (address, prefix or None: /32, dev)
     track_scripts: tuple[str, ...] = ()
     track_interfaces: tuple[str, ...] = ()
     auth: bool = False
@@ -98,8 +130,9 @@ def _int(st: Stmt, label: str, lo: int, hi: int) -> int:
     return v
 
 
-def _expand(items: list[Stmt | Block], path: Path | None, root: Path | None, label: str,
-            seen: set[Path]) -> list[tuple[str, Stmt | Block]]:
+def _expand(
+    items: list[Stmt | Block], path: Path | None, root: Path | None, label: str, seen: set[Path]
+) -> list[tuple[str, Stmt | Block]]:
     """(file label, item) with ``include`` lines replaced by the included file's items."""
     out: list[tuple[str, Stmt | Block]] = []
     for it in items:
@@ -108,14 +141,16 @@ def _expand(items: list[Stmt | Block], path: Path | None, root: Path | None, lab
                 raise AdoptError(f"{label}:{it.line}: include: not followed outside a collected folder")
             target = it.words[1] if len(it.words) > 1 else ""
             inc = (root / target.lstrip("/")) if target.startswith("/") else (path.parent / target)
-            if not Path(os.path.normpath(inc)).is_relative_to(root.resolve()) and not \
-                    Path(os.path.normpath(inc)).is_relative_to(root):
+            if not Path(os.path.normpath(inc)).is_relative_to(root.resolve()) and not Path(
+                os.path.normpath(inc)
+            ).is_relative_to(root):
                 raise AdoptError(f"{label}:{it.line}: include {shown(target)}: outside the node's collected folder")
             try:
                 real = inc.resolve(strict=True)
             except OSError:
-                raise AdoptError(f"{label}:{it.line}: include {shown(target)}: not in the collected folder "
-                                 "(collect it too)") from None
+                raise AdoptError(
+                    f"{label}:{it.line}: include {shown(target)}: not in the collected folder (collect it too)"
+                ) from None
             if not real.is_relative_to(root.resolve()):
                 raise AdoptError(f"{label}:{it.line}: include {shown(target)}: outside the node's collected folder")
             if real in seen:
@@ -145,13 +180,24 @@ def parse_keepalived(text: str, label: str, path: Path | None = None, root: Path
         elif isinstance(it, Block) and it.key == "global_defs":
             for st in it.body:
                 if st.key not in _IGNORED_GLOBAL:
-                    conf.unmapped.append(Unmapped(where, st.line, f"global_defs {st.key}", "unsupported",
-                                                  "not part of the model"))
+                    conf.unmapped.append(
+                        Unmapped(where, st.line, f"global_defs {st.key}", "unsupported", "not part of the model")
+                    )
         else:
-            reason = "unsupported" if it.key in ("virtual_server", "static_ipaddress",
-                                                 "static_routes", "virtual_server_group") else "unknown"
-            conf.unmapped.append(Unmapped(where, it.line, shown(" ".join(it.words[:2])), reason,
-                                          "hamodel models VRRP instances and their track scripts"))
+            reason = (
+                "unsupported"
+                if it.key in ("virtual_server", "static_ipaddress", "static_routes", "virtual_server_group")
+                else "unknown"
+            )
+            conf.unmapped.append(
+                Unmapped(
+                    where,
+                    it.line,
+                    shown(" ".join(it.words[:2])),
+                    reason,
+                    "hamodel models VRRP instances and their track scripts",
+                )
+            )
     return conf
 
 
@@ -168,8 +214,9 @@ def _script(conf: KeepalivedConf, b: Block, label: str) -> None:
             s.script = " ".join(st.words[1:])
             s.process = process_of(s.script)
             if s.process is None:
-                conf.unmapped.append(Unmapped(label, st.line, "script", "ambiguous",
-                                              f"which process {shown(s.script)} checks"))
+                conf.unmapped.append(
+                    Unmapped(label, st.line, "script", "ambiguous", f"which process {shown(s.script)} checks")
+                )
         elif st.key in ("interval", "fall", "rise", "timeout"):
             setattr(s, st.key, _int(st, label, 1, 3600))
         elif st.key == "weight":
@@ -190,8 +237,15 @@ def _sync_group(conf: KeepalivedConf, b: Block, label: str) -> None:
         if isinstance(st, Block) and st.key == "group":
             members += [s.key for s in st.body if isinstance(s, Stmt)]
         else:
-            conf.unmapped.append(Unmapped(label, st.line, f"vrrp_sync_group {name} {st.key}", "unsupported",
-                                          "a sync group in the model is its member groups only"))
+            conf.unmapped.append(
+                Unmapped(
+                    label,
+                    st.line,
+                    f"vrrp_sync_group {name} {st.key}",
+                    "unsupported",
+                    "a sync group in the model is its member groups only",
+                )
+            )
     conf.sync_groups[name] = (tuple(members), b.line)
 
 

@@ -5,13 +5,17 @@ compares a collected folder with what the model generates)."""
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 from hamodel.adopt.collected import CIB
 
 #: manifest kind -> where collect.yml puts it, node-relative (None: not collected)
-COLLECTED_KIND = {"keepalived": "etc/keepalived/keepalived.conf", "haproxy": "etc/haproxy/haproxy.cfg",
-                  "corosync": "etc/corosync/corosync.conf", "pacemaker-cib": CIB}
+COLLECTED_KIND = {
+    "keepalived": "etc/keepalived/keepalived.conf",
+    "haproxy": "etc/haproxy/haproxy.cfg",
+    "corosync": "etc/corosync/corosync.conf",
+    "pacemaker-cib": CIB,
+}
 
 
 def as_collected(files: Mapping[str, bytes], manifest: Mapping) -> dict[str, bytes]:

@@ -23,9 +23,13 @@ def pacemaker(b: _Builder, cib: Cib | None) -> None:
     if coro is None and cib is None:
         return
     members: set[str] = set()
-    for p in (cib.primitives if cib is not None else []):
-        if p.type == "IPaddr2" and p.attrs.get("ip") and p.attrs.get("cidr_netmask", "").isdigit() \
-                and not _host_mask(p.attrs["ip"], p.attrs["cidr_netmask"]):
+    for p in cib.primitives if cib is not None else []:
+        if (
+            p.type == "IPaddr2"
+            and p.attrs.get("ip")
+            and p.attrs.get("cidr_netmask", "").isdigit()
+            and not _host_mask(p.attrs["ip"], p.attrs["cidr_netmask"])
+        ):
             b.network_for(p.attrs["ip"], int(p.attrs["cidr_netmask"]))
     hosts = b.hosts()
     if coro is not None:
@@ -35,12 +39,26 @@ def pacemaker(b: _Builder, cib: Cib | None) -> None:
                 try:
                     b.node_address(cn.name, hosts.get(a, a), None, coro.file, cn.line)
                 except ValueError:
-                    b.unmapped.append(Unmapped(coro.file, cn.line, f"ring0_addr {a}", "unsupported",
-                                               "a host name that no collected /etc/hosts resolves"))
+                    b.unmapped.append(
+                        Unmapped(
+                            coro.file,
+                            cn.line,
+                            f"ring0_addr {a}",
+                            "unsupported",
+                            "a host name that no collected /etc/hosts resolves",
+                        )
+                    )
     if cib is None:
         assert coro is not None  # returned above when both are absent
-        b.unmapped.append(Unmapped(coro.file, 1, "corosync.conf without a CIB", "ambiguous",
-                                   "collect `cibadmin -Q` as <node>/cib.xml to import the resources"))
+        b.unmapped.append(
+            Unmapped(
+                coro.file,
+                1,
+                "corosync.conf without a CIB",
+                "ambiguous",
+                "collect `cibadmin -Q` as <node>/cib.xml to import the resources",
+            )
+        )
         return
     role = b.role(members) if members else None
     by_handle = {p.handle: p for p in cib.primitives}
@@ -57,8 +75,15 @@ def pacemaker(b: _Builder, cib: Cib | None) -> None:
         if coro.token_ms != 3000:
             kw.append(f"token_ms={coro.token_ms}")
         if coro.qdevice:
-            b.unmapped.append(Unmapped(coro.file, coro.lines.get("quorum.device", 1), "quorum device", "unsupported",
-                                       "add the qnetd host as a node with a Witness service and qdevice=..."))
+            b.unmapped.append(
+                Unmapped(
+                    coro.file,
+                    coro.lines.get("quorum.device", 1),
+                    "quorum device",
+                    "unsupported",
+                    "add the qnetd host as a node with a Witness service and qdevice=...",
+                )
+            )
     fences = _fences(b, [p for p in cib.primitives if p.cls == "stonith"], cib)
     if fences:
         kw.append(f"fence=[{', '.join(fences)}]")
@@ -77,9 +102,15 @@ def pacemaker(b: _Builder, cib: Cib | None) -> None:
         name = re.sub(r"^(ip|vip)[-_]", "", p.id) or p.id
         if mask and _host_mask(ip, mask):
             # TripleO writes cidr_netmask=32 and lets IPaddr2 find the interface by route
-            b.unmapped.append(Unmapped(cib.file, p.line, f"primitive {p.id} cidr_netmask {mask}", "ambiguous",
-                                       "a host mask: the draft puts the VIP on the network of the nodes' "
-                                       "addresses around it"))
+            b.unmapped.append(
+                Unmapped(
+                    cib.file,
+                    p.line,
+                    f"primitive {p.id} cidr_netmask {mask}",
+                    "ambiguous",
+                    "a host mask: the draft puts the VIP on the network of the nodes' addresses around it",
+                )
+            )
             vname = b.add_vip(name, ip, None)
         else:
             vname = b.add_vip(name, ip, int(mask) if mask and mask.isdigit() else 32)
@@ -92,11 +123,18 @@ def pacemaker(b: _Builder, cib: Cib | None) -> None:
                     b.node_ifaces[n][net] = (addr, nic)
         holder = by_handle.get(coloc.get(p.id, ""))
         if holder is None:
-            b.unmapped.append(Unmapped(cib.file, p.line, f"primitive {p.id}", "ambiguous",
-                                       "a VIP colocated with no resource: give it a holder service"))
+            b.unmapped.append(
+                Unmapped(
+                    cib.file,
+                    p.line,
+                    f"primitive {p.id}",
+                    "ambiguous",
+                    "a VIP colocated with no resource: give it a holder service",
+                )
+            )
             continue
         pending = b.pending_device
-        for n in sorted(members):    # an address there from /etc/hosts, else a placeholder (writer)
+        for n in sorted(members):  # an address there from /etc/hosts, else a placeholder (writer)
             pending.setdefault((n, b.vips[vname][1]), nic or "eth0")
         b.ap_vip_holders.setdefault(holder.id, [])
         b.ap_vip_holders[holder.id].append(vname)
@@ -137,8 +175,12 @@ def pacemaker_services(b: _Builder, cib: Cib) -> None:
             kw.append(f"replicas={n}")
             access = b.managed_access.get(p.id)
             vips = b.ap_vip_holders.get(p.id)
-            strat = ("AppCluster(manager='pacemaker'" + (f", access={access}" if access else "")
-                     + (f", vips=[{', '.join(map(var, vips))}]" if vips else "") + ")")
+            strat = (
+                "AppCluster(manager='pacemaker'"
+                + (f", access={access}" if access else "")
+                + (f", vips=[{', '.join(map(var, vips))}]" if vips else "")
+                + ")"
+            )
             comments.append("TODO recovery and cold_start: what the resource agent does after every member stopped.")
         elif p.clone:
             kw.append("supervisor='pacemaker'")
@@ -148,7 +190,9 @@ def pacemaker_services(b: _Builder, cib: Cib) -> None:
         elif p.cls == "systemd" or p.cls == "ocf":
             b.strategies.add("ActivePassive")
             vips = b.ap_vip_holders.get(p.id)
-            strat = "ActivePassive(manager='pacemaker'" + (f", vips=[{', '.join(map(var, vips))}]" if vips else "") + ")"
+            strat = (
+                "ActivePassive(manager='pacemaker'" + (f", vips=[{', '.join(map(var, vips))}]" if vips else "") + ")"
+            )
             kw.append("replicas='all'")
         else:
             b.unmapped.append(Unmapped(cib.file, p.line, f"primitive {p.id} ({p.agent})", "unsupported"))
@@ -184,8 +228,10 @@ def _fences(b: _Builder, stonith: list[Primitive], cib: Cib) -> list[str]:
             if host:
                 per_node[host] = rest
         b.imports.add("FenceDevice")
-        out.append(f"FenceDevice({name!r}, agent={agent!r}, params={{{', '.join(params)}}}, "
-                   f"per_node={dict(sorted(per_node.items(), key=lambda kv: natural(kv[0])))!r})")
+        out.append(
+            f"FenceDevice({name!r}, agent={agent!r}, params={{{', '.join(params)}}}, "
+            f"per_node={dict(sorted(per_node.items(), key=lambda kv: natural(kv[0])))!r})"
+        )
     return out
 
 

@@ -36,15 +36,22 @@ class Unmapped:
     file: str
     line: int
     directive: str
-    reason: str          # unknown | unsupported | ambiguous | unsafe
+    reason: str  # unknown | unsupported | ambiguous | unsafe
     detail: str = ""
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}: {self.directive}: {self.reason}" + (f" ({self.detail})" if self.detail else "")
+        return f"{self.file}:{self.line}: {self.directive}: {self.reason}" + (
+            f" ({self.detail})" if self.detail else ""
+        )
 
     def to_dict(self) -> dict[str, object]:
-        return {"file": self.file, "line": self.line, "directive": self.directive, "reason": self.reason,
-                "detail": self.detail}
+        return {
+            "file": self.file,
+            "line": self.line,
+            "directive": self.directive,
+            "reason": self.reason,
+            "detail": self.detail,
+        }
 
 
 def read_text(path: Path, label: str | None = None) -> str:
@@ -74,12 +81,12 @@ def decode(data: bytes, label: str) -> str:
     if len(data) > MAX_BYTES:
         raise AdoptError(f"{label}: more than the {MAX_BYTES} bytes hamodel reads from one file")
     if b"\x00" in data:
-        line = data[:data.index(b"\x00")].count(b"\n") + 1
+        line = data[: data.index(b"\x00")].count(b"\n") + 1
         raise AdoptError(f"{label}:{line}: binary data (a NUL byte): not a config file")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = data[:exc.start].count(b"\n") + 1
+        line = data[: exc.start].count(b"\n") + 1
         raise AdoptError(f"{label}:{line}: not UTF-8 text") from None
 
 

@@ -11,12 +11,16 @@ from hamodel.adopt.draft import Draft, _Builder, natural, var
 from hamodel.adopt.pacemaker import managed_names, pacemaker, pacemaker_services
 
 _SETTINGS = {  # HaproxySettings field -> (section, key), with its default
-    "maxconn": ("globals", "maxconn", 8192), "frontend_maxconn": ("defaults", "maxconn", 4096),
-    "retries": ("defaults", "retries", 3), "timeout_connect_s": ("defaults", "timeout connect", 5),
-    "timeout_client_s": ("defaults", "timeout client", 60), "timeout_server_s": ("defaults", "timeout server", 60),
+    "maxconn": ("globals", "maxconn", 8192),
+    "frontend_maxconn": ("defaults", "maxconn", 4096),
+    "retries": ("defaults", "retries", 3),
+    "timeout_connect_s": ("defaults", "timeout connect", 5),
+    "timeout_client_s": ("defaults", "timeout client", 60),
+    "timeout_server_s": ("defaults", "timeout server", 60),
     "timeout_http_request_s": ("defaults", "timeout http-request", 10),
     "timeout_http_keep_alive_s": ("defaults", "timeout http-keep-alive", 10),
-    "timeout_queue_s": ("defaults", "timeout queue", 60), "timeout_check_s": ("defaults", "timeout check", 10),
+    "timeout_queue_s": ("defaults", "timeout queue", 60),
+    "timeout_check_s": ("defaults", "timeout check", 10),
     "tls_min_version": ("globals", "tls_min_version", "TLSv1.2"),
 }
 
@@ -31,8 +35,13 @@ def build_draft(site: Collected, name: str, source: str = "collected configs") -
     if cib is not None and b.pacemaker_src is not None:
         pacemaker_services(b, cib)
     _hosts(b)
-    return Draft(source=_render(b, source), unmapped=sorted(set(site.all_unmapped() + b.unmapped)),
-                 notes=b.notes, nodes=len(_node_names(b)), services=len(b.services))
+    return Draft(
+        source=_render(b, source),
+        unmapped=sorted(set(site.all_unmapped() + b.unmapped)),
+        notes=b.notes,
+        nodes=len(_node_names(b)),
+        services=len(b.services),
+    )
 
 
 def _hosts(b: _Builder) -> None:
@@ -57,11 +66,15 @@ def _distinct_devices(b: _Builder) -> None:
         taken: set[str] = set()
         for net, (addr, dev) in sorted(ifs.items()):
             if dev in taken:
-                new = next(f"eth{i}" for i in range(1, 4096) if f"eth{i}" not in taken and
-                           f"eth{i}" not in {d for _, d in ifs.values()})
+                new = next(
+                    f"eth{i}"
+                    for i in range(1, 4096)
+                    if f"eth{i}" not in taken and f"eth{i}" not in {d for _, d in ifs.values()}
+                )
                 ifs[net] = (addr, new)
                 b.node_comments.setdefault(n, []).append(
-                    f"TODO device: {new} on {net} is a placeholder (no collected file names that interface)")
+                    f"TODO device: {new} on {net} is a placeholder (no collected file names that interface)"
+                )
                 dev = new
             taken.add(dev)
 
@@ -78,8 +91,9 @@ def _placeholder_addresses(b: _Builder) -> None:
             continue
         subnet = b.networks[net]
         # /etc/hosts names a node's address per network as <node>.<network>.<domain> (TripleO)
-        known = sorted(a for h, a in hosts.items() if h.startswith(n + ".") and ipaddress.ip_address(a) in subnet
-                       and a not in used)
+        known = sorted(
+            a for h, a in hosts.items() if h.startswith(n + ".") and ipaddress.ip_address(a) in subnet and a not in used
+        )
         if known:
             b.node_ifaces.setdefault(n, {})[net] = (known[0], dev)
             used.add(known[0])
@@ -89,7 +103,8 @@ def _placeholder_addresses(b: _Builder) -> None:
         used.add(addr)
         b.node_ifaces.setdefault(n, {})[net] = (addr, dev)
         b.node_comments.setdefault(n, []).append(
-            f"TODO address: {addr} on {net} ({dev}) is a placeholder; no collected file gives {n}'s address there")
+            f"TODO address: {addr} on {net} ({dev}) is a placeholder; no collected file gives {n}'s address there"
+        )
         b.notes.append(f"{n}: placeholder address {addr} on {net} (keepalived names {dev}, no file its address)")
 
 
@@ -130,7 +145,7 @@ def _render(b: _Builder, source: str) -> str:
         if process == "haproxy" and any(n in b.stats_port for n in members):
             stats_service = svc
             break
-    plain = lambda t: re.sub(r"[^A-Za-z0-9_.,:/ +-]", "?", t)[:200]  # noqa: E731 (in a docstring: no quotes, no escapes)
+    plain = lambda t: re.sub(r"[^A-Za-z0-9_.,:/ +-]", "?", t)[:200]
     lines = [
         f'"""{plain(b.name)}: a draft model imported by `hamodel import` from {plain(source)}.',
         "",
@@ -148,22 +163,28 @@ def _render(b: _Builder, source: str) -> str:
         lines.append(f"from hamodel.strategies import {', '.join(sorted(b.strategies))}")
     lines.append("")
     for net, subnet in sorted(b.networks.items()):
-        lines.append(f"{var(net)} = Network({net!r}, subnet={str(subnet)!r})"
-                     "  # TODO switches: which switches carry it")
+        lines.append(f"{var(net)} = Network({net!r}, subnet={str(subnet)!r})  # TODO switches: which switches carry it")
     if b.vips:
         lines.append("")
     for v, (addr, net) in sorted(b.vips.items()):
         public = ", exposure='public'" if addr in b.public_addrs else ""
         lines.append(f"{var(v)} = VirtualIP({v!r}, {addr!r}, network={var(net)}{public})")
-    lines += ["", "# TODO failure domains: each node stands in a rack of its own here (no config says where it",
-              "# stands); give the real racks, rooms, power feeds (power=...) and switches (switch=...).",
-              "nodes = ["]
+    lines += [
+        "",
+        "# TODO failure domains: each node stands in a rack of its own here (no config says where it",
+        "# stands); give the real racks, rooms, power feeds (power=...) and switches (switch=...).",
+        "nodes = [",
+    ]
     for n in nodes:
         roles = sorted(r for members, r in b.roles.items() if n in members)
-        ifaces = [{"network": net, "address": a, "device": d} for net, (a, d) in sorted(b.node_ifaces.get(n, {}).items())]
+        ifaces = [
+            {"network": net, "address": a, "device": d} for net, (a, d) in sorted(b.node_ifaces.get(n, {}).items())
+        ]
         lines += [f"    # {c}" for c in b.node_comments.get(n, [])]
-        lines.append(f"    Node({n!r}, roles={set(roles) if roles else set()!r}, domains=[Rack({'rack-' + n!r})], "
-                     f"interfaces={ifaces!r}),")
+        lines.append(
+            f"    Node({n!r}, roles={set(roles) if roles else set()!r}, domains=[Rack({'rack-' + n!r})], "
+            f"interfaces={ifaces!r}),"
+        )
     lines += ["]", "", "services = ["]
     for src, comments in b.services:
         for c in comments:
@@ -175,9 +196,14 @@ def _render(b: _Builder, source: str) -> str:
             ports = f", ports=[{{'port': {port}, 'loopback': {loopback}}}]"
         lines.append(f"    {src.replace('{ports}', ports)},")
     lines += ["    # TODO dependencies: which service needs which (depends_on=[...]); configs do not say.", "]", ""]
-    kw = [repr(b.name), "description='Imported by hamodel import: edit the TODOs, then check.'",
-          f"networks=[{', '.join(var(n) for n in sorted(b.networks))}]", "nodes=nodes",
-          f"vips=[{', '.join(var(v) for v in sorted(b.vips))}]", "services=services"]
+    kw = [
+        repr(b.name),
+        "description='Imported by hamodel import: edit the TODOs, then check.'",
+        f"networks=[{', '.join(var(n) for n in sorted(b.networks))}]",
+        "nodes=nodes",
+        f"vips=[{', '.join(var(v) for v in sorted(b.vips))}]",
+        "services=services",
+    ]
     if b.pacemaker_src:
         kw.append(f"pacemaker={b.pacemaker_src}")
     settings = _settings(b)

@@ -26,8 +26,9 @@ rounding remains.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from hamodel.analysis.components import ModelView, component_kind
 from hamodel.model import Reliability
@@ -46,16 +47,28 @@ class ServiceAvailability:
     cut_sets_complete: bool = True  # False: the service has more than ``cut_sets`` minimal cut sets
     #: A single-writer service whose replicas answer reads without a leader: the
     #: availability of its reads, where it differs from that of its writes (above).
-    reads: "ServiceAvailability | None" = None
+    reads: ServiceAvailability | None = None
 
     def to_dict(self) -> dict:
-        out = {"service": self.service, "availability": self.availability, "unavailability": self.unavailability,
-               "nines": self.nines, "cut_sets": self.cut_sets, "exact": self.exact,
-               "cut_sets_complete": self.cut_sets_complete}
+        out = {
+            "service": self.service,
+            "availability": self.availability,
+            "unavailability": self.unavailability,
+            "nines": self.nines,
+            "cut_sets": self.cut_sets,
+            "exact": self.exact,
+            "cut_sets_complete": self.cut_sets_complete,
+        }
         if self.reads is not None:
             r = self.reads
-            out["reads"] = {"availability": r.availability, "unavailability": r.unavailability, "nines": r.nines,
-                            "cut_sets": r.cut_sets, "exact": r.exact, "cut_sets_complete": r.cut_sets_complete}
+            out["reads"] = {
+                "availability": r.availability,
+                "unavailability": r.unavailability,
+                "nines": r.nines,
+                "cut_sets": r.cut_sets,
+                "exact": r.exact,
+                "cut_sets_complete": r.cut_sets_complete,
+            }
         return out
 
 
@@ -73,7 +86,9 @@ def component_reliability(v: ModelView, cid: str) -> Reliability | None:
         return net.link_reliability or arch.reliability.get("link")
     if kind == "trunk":  # a shared inter-switch link: its own figures, else "trunk", else "link"
         t = next((t for net in arch.networks for _, t in net.link_parts() if t is not None and t.name == name), None)
-        return (t.reliability if t is not None else None) or arch.reliability.get("trunk") or arch.reliability.get("link")
+        return (
+            (t.reliability if t is not None else None) or arch.reliability.get("trunk") or arch.reliability.get("link")
+        )
     if kind in ("domain", "switch"):
         d = arch.domain(name)
         return d.reliability or arch.reliability.get(d.kind)
@@ -82,8 +97,11 @@ def component_reliability(v: ModelView, cid: str) -> Reliability | None:
 
 def has_figures(v: ModelView) -> bool:
     arch = v.arch
-    return bool(arch.reliability) or any(x.reliability for x in [*arch.nodes, *arch.domains]) or any(
-        n.link_reliability for n in arch.networks)
+    return (
+        bool(arch.reliability)
+        or any(x.reliability for x in [*arch.nodes, *arch.domains])
+        or any(n.link_reliability for n in arch.networks)
+    )
 
 
 def unavailability(cut_sets: Iterable[Iterable[str]], q: Mapping[str, float]) -> float:
@@ -156,7 +174,9 @@ def count_cut_sets(an: Any, diagrams: Any, s: str, limit: int) -> tuple[int, boo
     return len(sets), complete
 
 
-def availabilities(an: Any, services: Iterable[str], diagrams: Any, limit: int = 20_000) -> dict[str, ServiceAvailability]:
+def availabilities(
+    an: Any, services: Iterable[str], diagrams: Any, limit: int = 20_000
+) -> dict[str, ServiceAvailability]:
     """Exact availability of each of ``services`` from its BDD
     (:class:`hamodel.analysis.probability.Diagrams`); ``an`` is the
     :class:`~hamodel.analysis.cutsets.Analyzer` that counts cut sets. With
@@ -173,8 +193,9 @@ def availabilities(an: Any, services: Iterable[str], diagrams: Any, limit: int =
     return out
 
 
-def with_reads(an: Any, writes: dict[str, ServiceAvailability], services: Iterable[str],
-               limit: int = 20_000) -> dict[str, ServiceAvailability]:
+def with_reads(
+    an: Any, writes: dict[str, ServiceAvailability], services: Iterable[str], limit: int = 20_000
+) -> dict[str, ServiceAvailability]:
     """``writes`` with the read availability of each of ``services`` (the
     single-writer ones) added where it differs. Reads fail on the service's
     read cut sets (:meth:`~hamodel.analysis.cutsets.Analyzer.read_cut_sets`,

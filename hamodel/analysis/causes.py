@@ -5,7 +5,7 @@ evaluation of that one failure."""
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from hamodel.analysis.components import ModelView, component_kind
 from hamodel.analysis.cutsets import CutSet
@@ -38,95 +38,128 @@ def _cause(v: ModelView, s: str, c: str) -> tuple[str, str]:
     host = name.split("@", 1)[1] if kind == "proc" and name.split("@", 1)[0] == v.process(s) else name
     if need and kind in ("node", "proc") and host in v.instances[s] and len(v.instances[s]) - 2 < need:
         # Elected with min-replicas-to-write: the survivor is there but may not write.
-        return (f"its writer needs {need} live replica{'s' * (need != 1)} (min_replicas) and without {host} "
-                f"only {len(v.instances[s]) - 2} can remain",
-                f"Run at least {need + 2} members (replicas) or lower min_replicas.")
+        return (
+            f"its writer needs {need} live replica{'s' * (need != 1)} (min_replicas) and without {host} "
+            f"only {len(v.instances[s]) - 2} can remain",
+            f"Run at least {need + 2} members (replicas) or lower min_replicas.",
+        )
     voters = [x for w, x in v.cluster_voters(s)] if isinstance(st, AppCluster) else []
     if kind in ("node", "proc") and host in voters and v.quorum(s) >= len(voters):
         # A quorum of every vote (quorum=N of N): any member lost stops the cluster.
-        return (f"{s} needs all {len(voters)} of its votes (quorum {v.quorum(s)}) and {host} holds one",
-                f"A quorum of every member tolerates no loss: run 3 members with quorum='majority', or add a "
-                f"vote-only witness (Service(strategy=Witness('{s}'))) on a third node and use quorum='majority'.")
+        return (
+            f"{s} needs all {len(voters)} of its votes (quorum {v.quorum(s)}) and {host} holds one",
+            f"A quorum of every member tolerates no loss: run 3 members with quorum='majority', or add a "
+            f"vote-only witness (Service(strategy=Witness('{s}'))) on a third node and use quorum='majority'.",
+        )
     if kind == "node":
-        if name in v.pcmk_nodes and _pcmk_fragile(v) and any(
-                v.uses_pacemaker(x) for x in (s, *v.uses(s))):
+        if name in v.pcmk_nodes and _pcmk_fragile(v) and any(v.uses_pacemaker(x) for x in (s, *v.uses(s))):
             n = len(v.pcmk_nodes)
-            return (f"the {n}-node Pacemaker cluster needs {v.pcmk_quorum} votes, so losing {name} loses quorum "
-                    "and Pacemaker stops its resources",
-                    "Give the Pacemaker cluster a quorum device (PacemakerCluster(qdevice=...), corosync-qnetd on a "
-                    "third machine)" + (" or set two_node=True with fencing" if n == 2 else "") + ".")
+            return (
+                f"the {n}-node Pacemaker cluster needs {v.pcmk_quorum} votes, so losing {name} loses quorum "
+                "and Pacemaker stops its resources",
+                "Give the Pacemaker cluster a quorum device (PacemakerCluster(qdevice=...), corosync-qnetd on a "
+                "third machine)" + (" or set two_node=True with fencing" if n == 2 else "") + ".",
+            )
         if isinstance(st, ActivePassive) and st.manager is None:
-            return (f"it runs only on {name} and nothing moves it",
-                    "Let Pacemaker move it (ActivePassive(manager='pacemaker')) or run it active/active.")
+            return (
+                f"it runs only on {name} and nothing moves it",
+                "Let Pacemaker move it (ActivePassive(manager='pacemaker')) or run it active/active.",
+            )
         if name in v.holders.get(v.access_holder(s) or s, ()) and len(v.holders.get(v.access_holder(s) or s, ())) == 1:
-            return (f"{name} is the only node that can hold its virtual IP",
-                    "Let a second node hold the virtual IP (more instances of the VIP-holding service).")
+            return (
+                f"{name} is the only node that can hold its virtual IP",
+                "Let a second node hold the virtual IP (more instances of the VIP-holding service).",
+            )
         return (f"{name} runs its only usable instance", "Run more instances (replicas) on other nodes.")
     if kind == "proc":
         proc, node = name.split("@", 1)
-        return (f"process {proc} on {node} is the only one that can serve it",
-                "Run more instances on other nodes; a supervisor (supervisor='systemd') shortens the outage.")
+        return (
+            f"process {proc} on {node} is the only one that can serve it",
+            "Run more instances on other nodes; a supervisor (supervisor='systemd') shortens the outage.",
+        )
     if kind in ("domain", "switch", "link", "trunk") and isinstance(st, AppCluster):
         split = _split_votes(v, s, c)
         if split is not None:
             # Enough voters still run: the failure separates them (a transit switch, an uplink).
             what = f"{kind} {name}" if kind != "domain" else f"{v.arch.domain(name).kind} {name}"
-            return (f"{what} splits its {len(split[0]) + sum(len(g) for g in split[1:])} running votes into groups "
-                    f"that cannot reach each other ({' | '.join(', '.join(g) for g in split)}) and none holds "
-                    f"{v.quorum(s)} of {len(v.cluster_voters(s))}",
-                    "Add a second path between the members' switches (a second core switch, or another link from "
-                    "each switch), or bond the members to switches that stay connected when it fails.")
+            return (
+                f"{what} splits its {len(split[0]) + sum(len(g) for g in split[1:])} running votes into groups "
+                f"that cannot reach each other ({' | '.join(', '.join(g) for g in split)}) and none holds "
+                f"{v.quorum(s)} of {len(v.cluster_voters(s))}",
+                "Add a second path between the members' switches (a second core switch, or another link from "
+                "each switch), or bond the members to switches that stay connected when it fails.",
+            )
     if kind in ("domain", "switch") and isinstance(st, AppCluster):
         what = f"{v.arch.domain(name).kind} {name}"
         spare = len(v.cluster_voters(s)) - v.quorum(s)
-        return (f"{what} stops more of its members than its quorum ({v.quorum(s)}) can lose" if spare > 0 else
-                f"{what} stops one of its members, and with quorum {v.quorum(s)} of {len(v.cluster_voters(s))} "
-                f"it can lose none",
-                _power_fix(v, c, "members")
-                if v.arch.domain(name).kind == "power" else
-                "Bond the members' interfaces to a second switch (Node(switch=[a, b]))." if kind == "switch" else
-                f"Spread members over {v.arch.domain(name).kind}s (anti_affinity / max_per_domain)."
-                if can_spread(v, s, v.arch.domain(name).kind) else _third_domain_fix(v, s, name))
+        return (
+            f"{what} stops more of its members than its quorum ({v.quorum(s)}) can lose"
+            if spare > 0
+            else f"{what} stops one of its members, and with quorum {v.quorum(s)} of {len(v.cluster_voters(s))} "
+            f"it can lose none",
+            _power_fix(v, c, "members")
+            if v.arch.domain(name).kind == "power"
+            else "Bond the members' interfaces to a second switch (Node(switch=[a, b]))."
+            if kind == "switch"
+            else f"Spread members over {v.arch.domain(name).kind}s (anti_affinity / max_per_domain)."
+            if can_spread(v, s, v.arch.domain(name).kind)
+            else _third_domain_fix(v, s, name),
+        )
     if kind == "domain":
         d = v.arch.domain(name)
-        every = ", which holds every node of the architecture" if all(
-            c in ds for ds in v.node_domains.values()) else ""
+        every = ", which holds every node of the architecture" if all(c in ds for ds in v.node_domains.values()) else ""
         if d.kind == "power":
             return (f"all of {where} hang on power feed {name}{every}", _power_fix(v, c, "instances"))
-        return (f"all of {where} are in {d.kind} {name}{every}",
-                f"Spread instances over {d.kind}s (anti_affinity='{d.kind}' or max_per_domain)"
-                + (", or declare it the site (site=True) if it is the whole site." if every else "."))
-    if kind in ("switch", "link", "trunk", "domain") and v.pcmk_two_node and v.pcmk_fencing and any(
-            v.uses_pacemaker(x) for x in (s, *v.uses(s))):
+        return (
+            f"all of {where} are in {d.kind} {name}{every}",
+            f"Spread instances over {d.kind}s (anti_affinity='{d.kind}' or max_per_domain)"
+            + (", or declare it the site (site=True) if it is the whole site." if every else "."),
+        )
+    if (
+        kind in ("switch", "link", "trunk", "domain")
+        and v.pcmk_two_node
+        and v.pcmk_fencing
+        and any(v.uses_pacemaker(x) for x in (s, *v.uses(s)))
+    ):
         race = _fence_race_loss(v, c)
         if race is not None:
             winner, loser = race
             what = f"{kind} {name}" if kind != "domain" else f"{v.arch.domain(name).kind} {name}"
-            return (f"{what} cuts {winner} off from {loser} without stopping it: {winner} wins the 2-node fence "
-                    f"race (the device that fences it waits longest) and fences {loser}, but cannot serve from "
-                    f"where it is",
-                    f"Give the Pacemaker cluster a quorum device (PacemakerCluster(qdevice=...), corosync-qnetd on "
-                    f"a third machine), so the side that still has the network keeps quorum; or bond {winner} "
-                    "to a second switch.")
+            return (
+                f"{what} cuts {winner} off from {loser} without stopping it: {winner} wins the 2-node fence "
+                f"race (the device that fences it waits longest) and fences {loser}, but cannot serve from "
+                f"where it is",
+                f"Give the Pacemaker cluster a quorum device (PacemakerCluster(qdevice=...), corosync-qnetd on "
+                f"a third machine), so the side that still has the network keeps quorum; or bond {winner} "
+                "to a second switch.",
+            )
     if kind in ("switch", "link", "trunk"):
         cut_off = _separated(v, s, c)
         if cut_off is not None:
-            return (f"{kind} {name} separates every {s} instance from every {cut_off} instance "
-                    f"(both still run, but no path joins them)",
-                    "Add a second path between them (another inter-switch link or trunk, or bond the nodes to "
-                    f"a second switch), or run {s} and {cut_off} behind the same switches.")
+            return (
+                f"{kind} {name} separates every {s} instance from every {cut_off} instance "
+                f"(both still run, but no path joins them)",
+                "Add a second path between them (another inter-switch link or trunk, or bond the nodes to "
+                f"a second switch), or run {s} and {cut_off} behind the same switches.",
+            )
     if kind == "switch":
-        return (f"every path to {where} goes through switch {name}",
-                "Bond the nodes' interfaces to a second switch (Node(switch=[a, b]) or Interface(bond=[...])) "
-                "or run instances on nodes behind other switches.")
+        return (
+            f"every path to {where} goes through switch {name}",
+            "Bond the nodes' interfaces to a second switch (Node(switch=[a, b]) or Interface(bond=[...])) "
+            "or run instances on nodes behind other switches.",
+        )
     if kind in ("link", "trunk"):
-        return (f"the inter-switch {kind} {name} is the only path between {where}",
-                "Add a second inter-switch path (another link or trunk between the switches).")
+        return (
+            f"the inter-switch {kind} {name} is the only path between {where}",
+            "Add a second inter-switch path (another link or trunk between the switches).",
+        )
     if kind in ("nic", "cable"):
         node, member = name.split(":", 1)
-        return (f"the {'NIC port' if kind == 'nic' else 'cable'} {member} of {node} is its last working bond member",
-                f"Check the bond's other members on {node}, or bond it to a second switch "
-                "(bond_mode='mlag' or 'active-backup').")
+        return (
+            f"the {'NIC port' if kind == 'nic' else 'cable'} {member} of {node} is its last working bond member",
+            f"Check the bond's other members on {node}, or bond it to a second switch "
+            "(bond_mode='mlag' or 'active-backup').",
+        )
     return (f"{c} fails", "Add redundancy for it.")
 
 
@@ -135,21 +168,33 @@ def can_spread(v: ModelView, s: str, kind: str) -> bool:
     ``kind`` that hold nodes so that losing any one of them leaves a quorum:
     each may hold at most ``votes - quorum`` votes."""
     spare = len(v.cluster_voters(s)) - v.quorum(s)
-    used = {d for ds in v.node_domains.values() for d in ds
-            if component_kind(d) == "domain" and v.arch.domain(d.split(":", 1)[1]).kind == kind}
+    used = {
+        d
+        for ds in v.node_domains.values()
+        for d in ds
+        if component_kind(d) == "domain" and v.arch.domain(d.split(":", 1)[1]).kind == kind
+    }
     return spare > 0 and len(used) * spare >= len(v.cluster_voters(s))
 
 
 def _third_domain_fix(v: ModelView, s: str, name: str) -> str:
     """The mitigation when there are too few domains of ``name``'s kind to spread ``s``'s votes."""
     kind = v.arch.domain(name).kind
-    used = sorted({d.split(":", 1)[1] for ds in v.node_domains.values() for d in ds
-                   if component_kind(d) == "domain" and v.arch.domain(d.split(":", 1)[1]).kind == kind})
+    used = sorted(
+        {
+            d.split(":", 1)[1]
+            for ds in v.node_domains.values()
+            for d in ds
+            if component_kind(d) == "domain" and v.arch.domain(d.split(":", 1)[1]).kind == kind
+        }
+    )
     votes, q = len(v.cluster_voters(s)), v.quorum(s)
-    return (f"With {len(used)} {kind}{'s' * (len(used) != 1)} ({', '.join(used)}), {votes} votes cannot be placed so "
-            f"that losing any one {kind} leaves {q}: add a vote in another {kind} (a witness, "
-            f"Service(strategy=Witness('{s}')) on a node there; for Galera the arbitrator garbd), or accept that "
-            f"losing {kind} {name} stops {s}.")
+    return (
+        f"With {len(used)} {kind}{'s' * (len(used) != 1)} ({', '.join(used)}), {votes} votes cannot be placed so "
+        f"that losing any one {kind} leaves {q}: add a vote in another {kind} (a witness, "
+        f"Service(strategy=Witness('{s}')) on a node there; for Galera the arbitrator garbd), or accept that "
+        f"losing {kind} {name} stops {s}."
+    )
 
 
 def _power_fix(v: ModelView, c: str, what: str) -> str:
@@ -158,11 +203,13 @@ def _power_fix(v: ModelView, c: str, what: str) -> str:
     dead = sorted(v.nodes_killed_by({c}))
     single = [n for n in dead if not v.node_feeds.get(n)]
     if single:
-        return (f"Dual-cord {', '.join(single)} (Node(power=[feed_a, feed_b])) or spread {what} over feeds.")
+        return f"Dual-cord {', '.join(single)} (Node(power=[feed_a, feed_b])) or spread {what} over feeds."
     name = c.split(":", 1)[1]
-    return (f"{', '.join(dead)} {'is' if len(dead) == 1 else 'are'} already dual-corded, but every feed "
-            f"{'it' if len(dead) == 1 else 'they'} use{'s' if len(dead) == 1 else ''} hangs on {name}: feed them "
-            f"from sources that do not share it (a second UPS or utility feed), or spread {what} over such feeds.")
+    return (
+        f"{', '.join(dead)} {'is' if len(dead) == 1 else 'are'} already dual-corded, but every feed "
+        f"{'it' if len(dead) == 1 else 'they'} use{'s' if len(dead) == 1 else ''} hangs on {name}: feed them "
+        f"from sources that do not share it (a second UPS or utility feed), or spread {what} over such feeds."
+    )
 
 
 def _fence_race_loss(v: ModelView, c: str) -> tuple[str, str] | None:
@@ -213,6 +260,8 @@ def _separated(v: ModelView, s: str, c: str) -> str | None:
         if not any(e.reaches(n, d, s) for n in ready):
             return d
     return None
+
+
 def _unmanaged_takeover(v: ModelView, s: str) -> str:
     """The mitigation of an active/passive service that nothing moves."""
     others = sorted(n.name for n in v.arch.nodes_with_roles(list(v.services[s].on)) if n.name not in v.instances[s])
@@ -221,10 +270,12 @@ def _unmanaged_takeover(v: ModelView, s: str) -> str:
     assert isinstance(st, ActivePassive), s
     # Its links (st.see) are the documents' to show: a long address does not fit a terminal line.
     why = f"It runs one instance because {st.reason}" if st.reason else ""
-    return (why + ". " if why else "") + (f"Configure {s} on every eligible node{where} with the same host name in its configuration, and when "
-            f"its node or process fails start it on a surviving node: it takes over the same work. "
-            f"To make the take-over automatic, let a cluster manager run it. "
-            f"Model: ActivePassive(manager='pacemaker').")
+    return (why + ". " if why else "") + (
+        f"Configure {s} on every eligible node{where} with the same host name in its configuration, and when "
+        f"its node or process fails start it on a surviving node: it takes over the same work. "
+        f"To make the take-over automatic, let a cluster manager run it. "
+        f"Model: ActivePassive(manager='pacemaker')."
+    )
 
 
 def _explain(v: ModelView, s: str, sets: list[CutSet]) -> tuple[str, str]:

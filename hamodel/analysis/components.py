@@ -23,8 +23,8 @@ plain-Python evaluator (:mod:`hamodel.analysis.semantics`).
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
 
 from hamodel.analysis.results import Placement, VrrpGroup
 from hamodel.model import Architecture, Service
@@ -95,15 +95,15 @@ class ModelView:
     placement: Placement
     services: dict[str, Service]
     instances: dict[str, tuple[str, ...]]
-    node_domains: dict[str, tuple[str, ...]]          # node -> domain ids (with ancestors)
+    node_domains: dict[str, tuple[str, ...]]  # node -> domain ids (with ancestors)
     node_feeds: dict[str, tuple[tuple[str, ...], ...]]  # node -> per redundant feed: its ids (with ancestors)
-    switch_domains: dict[str, tuple[str, ...]]        # switch -> enclosing domain ids
-    ports: dict[str, dict[str, tuple[str, ...]]]      # node -> network -> switches (bond; empty: no switch)
+    switch_domains: dict[str, tuple[str, ...]]  # switch -> enclosing domain ids
+    ports: dict[str, dict[str, tuple[str, ...]]]  # node -> network -> switches (bond; empty: no switch)
     net_switches: dict[str, tuple[str, ...]]
     net_links: dict[str, tuple[tuple[str, str, str], ...]]  # network -> (switch, switch, component id)
-    holders: dict[str, tuple[str, ...]]               # VIP-holding service -> holder nodes
-    vip_network: dict[str, str]                       # VIP-holding service -> network
-    vip_service: dict[str, str]                       # vip name -> holding service
+    holders: dict[str, tuple[str, ...]]  # VIP-holding service -> holder nodes
+    vip_network: dict[str, str]  # VIP-holding service -> network
+    vip_service: dict[str, str]  # vip name -> holding service
     pcmk_nodes: tuple[str, ...]
     pcmk_quorum: int
     voters: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)  # cluster -> (service, node)
@@ -132,8 +132,8 @@ class ModelView:
         the largest ``delay_base_s`` of the devices that fence it (per-node entries,
         ``targets``, or every cluster node)."""
         pm = self.arch.pacemaker
-        out = {n: 0 for n in self.pcmk_nodes}
-        for d in (pm.fence if pm is not None else ()):
+        out = dict.fromkeys(self.pcmk_nodes, 0)
+        for d in pm.fence if pm is not None else ():
             fenced = list(d.per_node) if d.per_node else (list(d.targets) or list(self.pcmk_nodes))
             for n in fenced:
                 if n in out:
@@ -361,8 +361,9 @@ class ModelView:
         return {n for n in self.node_domains if self.node_down(n, f)}
 
 
-def view(arch: Architecture, placement: Placement, vrrp_groups: Sequence[VrrpGroup] = (),
-         processes: bool = True) -> ModelView:
+def view(
+    arch: Architecture, placement: Placement, vrrp_groups: Sequence[VrrpGroup] = (), processes: bool = True
+) -> ModelView:
     """The :class:`ModelView` of ``arch`` placed by ``placement``.
 
     ``processes=False`` leaves process failures out (every process is taken
@@ -373,8 +374,9 @@ def view(arch: Architecture, placement: Placement, vrrp_groups: Sequence[VrrpGro
         return switch_id(d) if doms[d].kind == "switch" else domain_id(d)
 
     node_domains = {n.name: tuple(sorted(did(d) for d in arch.node_domains(n.name))) for n in arch.nodes}
-    node_feeds = {n.name: tuple(tuple(sorted(did(x) for x in arch.domain_ancestors(f))) for f in n.power)
-                  for n in arch.nodes}
+    node_feeds = {
+        n.name: tuple(tuple(sorted(did(x) for x in arch.domain_ancestors(f))) for f in n.power) for n in arch.nodes
+    }
     switch_domains: dict[str, tuple[str, ...]] = {}
     for d in arch.domains:
         if d.kind == "switch":
@@ -392,9 +394,14 @@ def view(arch: Architecture, placement: Placement, vrrp_groups: Sequence[VrrpGro
             if i.bond_mode is not None:
                 members.setdefault(n.name, {})[i.network] = tuple(
                     (sw, (nic_id(n.name, i.device, k), cable_id(n.name, i.device, k)))
-                    for k, sw in enumerate(i.bond_members()))
-    net_links = {net.name: tuple((a, b, trunk_id(t.name) if t is not None else link_id(net.name, a, b))
-                                 for (a, b), t in net.link_parts()) for net in arch.networks}
+                    for k, sw in enumerate(i.bond_members())
+                )
+    net_links = {
+        net.name: tuple(
+            (a, b, trunk_id(t.name) if t is not None else link_id(net.name, a, b)) for (a, b), t in net.link_parts()
+        )
+        for net in arch.networks
+    }
 
     services = {s.name: s for s in arch.services}
     instances = {s: tuple(placement.nodes_of(s)) for s in services}
@@ -428,12 +435,32 @@ def view(arch: Architecture, placement: Placement, vrrp_groups: Sequence[VrrpGro
             ws = sorted(w for w, x in services.items() if isinstance(x.strategy, Witness) and x.strategy.of == s)
             voters[s] = tuple((s, n) for n in instances[s]) + tuple((w, n) for w in ws for n in instances[w])
 
-    v = ModelView(arch, placement, services, instances, node_domains, node_feeds, switch_domains, ports,
-                  net_switches, net_links, holders, vip_network, vip_service, pcmk_nodes, pcmk_quorum, voters,
-                  pm.qdevice if pm is not None else None, bool(pm and pm.two_node and len(pcmk_nodes) == 2),
-                  pm.fencing if pm is not None else True, members=members, vip_networks=vip_networks, sync=sync,
-                  clients={s: arch.client_switches(s) for s, svc in services.items() if svc.clients is not None},
-                  processes=processes)
+    v = ModelView(
+        arch,
+        placement,
+        services,
+        instances,
+        node_domains,
+        node_feeds,
+        switch_domains,
+        ports,
+        net_switches,
+        net_links,
+        holders,
+        vip_network,
+        vip_service,
+        pcmk_nodes,
+        pcmk_quorum,
+        voters,
+        pm.qdevice if pm is not None else None,
+        bool(pm and pm.two_node and len(pcmk_nodes) == 2),
+        pm.fencing if pm is not None else True,
+        members=members,
+        vip_networks=vip_networks,
+        sync=sync,
+        clients={s: arch.client_switches(s) for s, svc in services.items() if svc.clients is not None},
+        processes=processes,
+    )
     comps: set[str] = {node_id(n) for n in node_domains}
     comps.update(c for by_net in members.values() for ms in by_net.values() for _, cids in ms for c in cids)
     comps |= {did(d.name) for d in arch.domains}

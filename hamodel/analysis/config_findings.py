@@ -56,7 +56,7 @@ def haproxy_detection_ms(arch: Architecture, access: BehindVip) -> int:
     (HAProxy's connect timeout for checks): ``fall x inter + min(connect, inter)``.
     """
     c = access.check
-    fast = c.fastinter_ms if c.fastinter_ms is not None else c.inter_ms   # the checks after the first failed one
+    fast = c.fastinter_ms if c.fastinter_ms is not None else c.inter_ms  # the checks after the first failed one
     return c.inter_ms + (c.fall - 1) * fast + min(arch.haproxy.timeout_connect_s * 1000, c.inter_ms)
 
 
@@ -67,8 +67,9 @@ def vrrp_takeover_ms(advert_int: int) -> int:
     return 3 * advert_int * 1000
 
 
-def config_findings(arch: Architecture, vrrp_groups: Sequence[VrrpGroup] = (),
-                    placement: Placement | None = None) -> list[Finding]:
+def config_findings(
+    arch: Architecture, vrrp_groups: Sequence[VrrpGroup] = (), placement: Placement | None = None
+) -> list[Finding]:
     """Every configuration finding for ``arch`` with its VRRP groups (and
     its placement, which the detection-order rule needs)."""
     out: list[Finding] = []
@@ -80,30 +81,58 @@ def config_findings(arch: Architecture, vrrp_groups: Sequence[VrrpGroup] = (),
         where = f"services[{s.name}]" + (".strategy" if s.strategy is access else ".strategy.access")
         if access.single_writer:
             t = access.effective_timeouts
-            short = {k: v for k, v in t.items() if k in ("client", "server") and (v is None or v < MIN_DATABASE_TIMEOUT_S)}
+            short = {
+                k: v for k, v in t.items() if k in ("client", "server") and (v is None or v < MIN_DATABASE_TIMEOUT_S)
+            }
             if short:
-                shown = ", ".join(f"timeout {k} {'60 s (haproxy defaults)' if v is None else f'{v} s'}"
-                                  for k, v in sorted(short.items()))
-                out.append(cat.SHORT_TIMEOUT.finding(
-                    service=s.name, services=(s.name,), shown=shown, where=where, minimum=MIN_DATABASE_TIMEOUT_S,
-                    details={"timeouts": {k: v for k, v in sorted(short.items())}}))
+                shown = ", ".join(
+                    f"timeout {k} {'60 s (haproxy defaults)' if v is None else f'{v} s'}"
+                    for k, v in sorted(short.items())
+                )
+                out.append(
+                    cat.SHORT_TIMEOUT.finding(
+                        service=s.name,
+                        services=(s.name,),
+                        shown=shown,
+                        where=where,
+                        minimum=MIN_DATABASE_TIMEOUT_S,
+                        details={"timeouts": dict(sorted(short.items()))},
+                    )
+                )
         for i, front in enumerate(access.fronts):
             vip = vips.get(str(front.vip))
-            if (vip is not None and vip.exposure == "public" and front.tls is None and not access.tls_passthrough
-                    and s.protocol is None):
+            if (
+                vip is not None
+                and vip.exposure == "public"
+                and front.tls is None
+                and not access.tls_passthrough
+                and s.protocol is None
+            ):
                 fw = where if i == 0 else f"{where}.also_on[{i - 1}]"
-                out.append(cat.CLEARTEXT_PUBLIC.finding(
-                    service=s.name, services=(s.name,), vip=vip.name, ports=', '.join(map(str, access.ports)), where=fw,
-                    details={"vip": vip.name, "ports": list(access.ports)}))
+                out.append(
+                    cat.CLEARTEXT_PUBLIC.finding(
+                        service=s.name,
+                        services=(s.name,),
+                        vip=vip.name,
+                        ports=", ".join(map(str, access.ports)),
+                        where=fw,
+                        details={"vip": vip.name, "ports": list(access.ports)},
+                    )
+                )
                 break
     for s in sorted(arch.services, key=lambda s: s.name):
         if s.process != "haproxy" or not s.holds_vips:
             continue
         open_ports = [ep.port for ep in s.ports if ep.auth is None and not ep.loopback]
         if open_ports:
-            out.append(cat.STATS_NO_AUTH.finding(
-                service=s.name, services=(s.name,), ports=', '.join(map(str, open_ports)),
-                details={"ports": open_ports}))
+            out.append(
+                cat.STATS_NO_AUTH.finding(
+                    service=s.name,
+                    services=(s.name,),
+                    ports=", ".join(map(str, open_ports)),
+                    details={"ports": open_ports},
+                )
+            )
     out += _vrid_findings(arch, vrrp_groups)
     out += _timing_findings(arch, vrrp_groups, placement)
     if placement is not None:
@@ -139,9 +168,18 @@ def _port_clashes(arch: Architecture, placement: Placement) -> list[Finding]:
                     c = clashes.setdefault((s.name, p), {"front": front, "vip": vip, "nodes": []})
                     if n not in c["nodes"]:
                         c["nodes"].append(n)
-    return [cat.PORT_CLASH.finding(service=s, services=(s, c["front"]), port=p, front=c["front"], vip=c["vip"],
-                                   nodes=", ".join(c["nodes"]), details={"port": p, **c})
-            for (s, p), c in sorted(clashes.items())]
+    return [
+        cat.PORT_CLASH.finding(
+            service=s,
+            services=(s, c["front"]),
+            port=p,
+            front=c["front"],
+            vip=c["vip"],
+            nodes=", ".join(c["nodes"]),
+            details={"port": p, **c},
+        )
+        for (s, p), c in sorted(clashes.items())
+    ]
 
 
 def _metrics_findings(arch: Architecture, groups: Sequence[VrrpGroup], placement: Placement | None) -> list[Finding]:
@@ -151,13 +189,17 @@ def _metrics_findings(arch: Architecture, groups: Sequence[VrrpGroup], placement
     if placement is None:
         return []
     keepalived = [g.service for g in groups if g.manager == "keepalived"]
-    names = sorted(s.name for s in arch.services
-                   if placement.nodes_of(s.name) and metrics_source(arch, s.name, keepalived) is None)
+    names = sorted(
+        s.name for s in arch.services if placement.nodes_of(s.name) and metrics_source(arch, s.name, keepalived) is None
+    )
     if not names:
         return []
     shown = ", ".join(names[:8]) + (f" and {len(names) - 8} more" if len(names) > 8 else "")
-    return [cat.NO_METRICS_SOURCE.finding(services=tuple(names), count=len(names), shown=shown,
-                                          details={"unmonitored": names})]
+    return [
+        cat.NO_METRICS_SOURCE.finding(
+            services=tuple(names), count=len(names), shown=shown, details={"unmonitored": names}
+        )
+    ]
 
 
 def _timing_findings(arch: Architecture, groups: Sequence[VrrpGroup], placement: Placement | None) -> list[Finding]:
@@ -174,12 +216,18 @@ def _timing_findings(arch: Architecture, groups: Sequence[VrrpGroup], placement:
         if c.rise < 2:
             problems.append(f"rise {c.rise}: one passed check takes the VIP back")
         if c.timeout_s >= c.interval_s:
-            problems.append(f"timeout {c.timeout_s} s is not under the interval {c.interval_s} s: a slow check "
-                            "runs into the next")
+            problems.append(
+                f"timeout {c.timeout_s} s is not under the interval {c.interval_s} s: a slow check runs into the next"
+            )
         if problems:
-            out.append(cat.TRACK_FLAP.finding(
-                service=g.service, services=(g.service,), problems="; ".join(problems),
-                details={"interval_s": c.interval_s, "timeout_s": c.timeout_s, "fall": c.fall, "rise": c.rise}))
+            out.append(
+                cat.TRACK_FLAP.finding(
+                    service=g.service,
+                    services=(g.service,),
+                    problems="; ".join(problems),
+                    details={"interval_s": c.interval_s, "timeout_s": c.timeout_s, "fall": c.fall, "rise": c.rise},
+                )
+            )
     if placement is None:
         return out
     for g in keepalived:
@@ -195,19 +243,37 @@ def _timing_findings(arch: Architecture, groups: Sequence[VrrpGroup], placement:
             shared = sorted(set(placement.nodes_of(s.name)) & set(g.priorities))
             detect = haproxy_detection_ms(arch, access)
             if shared and detect > takeover:
-                late[s.name] = {"haproxy_detection_ms": detect, "fall": access.check.fall,
-                                "inter_ms": access.check.inter_ms, "nodes": shared}
+                late[s.name] = {
+                    "haproxy_detection_ms": detect,
+                    "fall": access.check.fall,
+                    "inter_ms": access.check.inter_ms,
+                    "nodes": shared,
+                }
         if not late:
             continue
         worst = max(late, key=lambda n: (late[n]["haproxy_detection_ms"], n))
         w = late[worst]
         shown = ", ".join(f"{n} {v['haproxy_detection_ms']} ms" for n, v in late.items())
-        out.append(cat.DETECTION_ORDER.finding(
-            group=g.service, services=(g.service, *late), late=shown, takeover=takeover, worst=worst,
-            detect=w["haproxy_detection_ms"], fall=w["fall"], inter=w["inter_ms"],
-            connect=arch.haproxy.timeout_connect_s, advert=strat.advert_int,
-            details={"vrrp_takeover_ms": takeover, "advert_int_s": strat.advert_int,
-                     "timeout_connect_s": arch.haproxy.timeout_connect_s, "services": late}))
+        out.append(
+            cat.DETECTION_ORDER.finding(
+                group=g.service,
+                services=(g.service, *late),
+                late=shown,
+                takeover=takeover,
+                worst=worst,
+                detect=w["haproxy_detection_ms"],
+                fall=w["fall"],
+                inter=w["inter_ms"],
+                connect=arch.haproxy.timeout_connect_s,
+                advert=strat.advert_int,
+                details={
+                    "vrrp_takeover_ms": takeover,
+                    "advert_int_s": strat.advert_int,
+                    "timeout_connect_s": arch.haproxy.timeout_connect_s,
+                    "services": late,
+                },
+            )
+        )
     return out
 
 
@@ -219,16 +285,29 @@ def _vrid_findings(arch: Architecture, groups: Sequence[VrrpGroup]) -> list[Find
         by_id.setdefault((g.network, g.vrid), []).append(g.service)
         net = nets.get(g.network)
         if net is not None and net.vrid_range is not None and g.vrid not in net.vrids:
-            out.append(cat.VRID_RANGE.finding(
-                service=g.service, services=(g.service,), vrid=g.vrid, network=net.name, low=net.vrid_range[0],
-                high=net.vrid_range[1],
-                details={"vrid": g.vrid, "network": net.name}))
+            out.append(
+                cat.VRID_RANGE.finding(
+                    service=g.service,
+                    services=(g.service,),
+                    vrid=g.vrid,
+                    network=net.name,
+                    low=net.vrid_range[0],
+                    high=net.vrid_range[1],
+                    details={"vrid": g.vrid, "network": net.name},
+                )
+            )
     for (network, vrid), services in sorted(by_id.items()):
         net = nets.get(network)
         reserved = net is not None and vrid in net.reserved_vrids
         if len(services) > 1 or reserved:
             with_ = " and ".join(services) + (" and reserved_vrids" if reserved else "")
-            out.append(cat.VRID_COLLISION.finding(
-                network=network, vrid=vrid, services=services, sharing=with_,
-                details={"vrid": vrid, "network": network, "services": services, "reserved": reserved}))
+            out.append(
+                cat.VRID_COLLISION.finding(
+                    network=network,
+                    vrid=vrid,
+                    services=services,
+                    sharing=with_,
+                    details={"vrid": vrid, "network": network, "services": services, "reserved": reserved},
+                )
+            )
     return out

@@ -20,7 +20,8 @@ all its supersets, so every set reported is minimal.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
 import z3
 
@@ -82,8 +83,9 @@ def _failed_in(m: z3.ModelRef, literals: dict[str, z3.BoolRef]) -> CutSet:
     return sort_set(out)
 
 
-def enumerate_minimal(target: z3.BoolRef, literals: dict[str, z3.BoolRef], k: int | None,
-                      limit: int | None = None) -> tuple[list[CutSet], bool]:
+def enumerate_minimal(
+    target: z3.BoolRef, literals: dict[str, z3.BoolRef], k: int | None, limit: int | None = None
+) -> tuple[list[CutSet], bool]:
     """Every minimal set of at most ``k`` failed literals satisfying
     ``target`` (``k=None``: all of them), smallest first.
 

@@ -9,7 +9,7 @@ pseudo-boolean ``AtLeast`` over "voter ok and reachable" terms.
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import z3
 
@@ -103,8 +103,17 @@ class Z3Terms(Algebra[z3.BoolRef]):
                 adj[y].append((x, cid))
             cur = {x: (rules.switch_up(a) if x == a else FALSE) for x in sws}
             for _ in range(len(sws) - 1):
-                nxt = {x: _or([cur[x]] + [_and([cur[y], rules.alive(cid), rules.switch_up(x)])
-                                          for y, cid in adj[x] if not z3.is_false(cur[y])]) for x in sws}
+                nxt = {
+                    x: _or(
+                        [cur[x]]
+                        + [
+                            _and([cur[y], rules.alive(cid), rules.switch_up(x)])
+                            for y, cid in adj[x]
+                            if not z3.is_false(cur[y])
+                        ]
+                    )
+                    for x in sws
+                }
                 if all(z3.eq(nxt[x], cur[x]) for x in sws):
                     break
                 cur = nxt

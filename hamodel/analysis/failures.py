@@ -55,17 +55,17 @@ with keystone among the affected services.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Literal, Sequence
+from typing import Literal
 
-from hamodel.analysis.availability import ServiceAvailability, availabilities, has_figures, with_reads
-from hamodel.analysis.components import ModelView, component_kind, node_id, set_key, sort_set, view
-from hamodel.analysis.causes import _explain, _fmt_set, _plural, can_spread
-from hamodel.analysis.cutsets import Analyzer, CutSet
-from hamodel.analysis.semantics import DEGRADED, DOWN, PARTIAL, UP, Evaluation
 from hamodel.analysis import catalogue as cat
-from hamodel.analysis.results import (  # noqa: F401  (SingleFailure re-exported)
+from hamodel.analysis.availability import ServiceAvailability, availabilities, has_figures, with_reads
+from hamodel.analysis.causes import _explain, _fmt_set, _plural, can_spread
+from hamodel.analysis.components import ModelView, component_kind, node_id, set_key, sort_set, view
+from hamodel.analysis.cutsets import Analyzer, CutSet
+from hamodel.analysis.results import (
     AnalysisResults,
     Finding,
     Placement,
@@ -73,12 +73,22 @@ from hamodel.analysis.results import (  # noqa: F401  (SingleFailure re-exported
     SingleFailure,
     VrrpGroup,
 )
+from hamodel.analysis.semantics import DEGRADED, DOWN, PARTIAL, UP, Evaluation
 from hamodel.model import Architecture
 from hamodel.model.strategies import ActivePassive, AppCluster, Elected, External, PacemakerVip, Sharded, Vrrp, Witness
 
 __all__ = [
-    "Analysis", "ColdStart", "SingleFailure", "analyse", "availability", "capacity_check", "cold_start", "cut_sets",
-    "prove_tolerance", "single_failure_scenarios", "split_brain",
+    "Analysis",
+    "ColdStart",
+    "SingleFailure",
+    "analyse",
+    "availability",
+    "capacity_check",
+    "cold_start",
+    "cut_sets",
+    "prove_tolerance",
+    "single_failure_scenarios",
+    "split_brain",
 ]
 
 
@@ -90,8 +100,13 @@ def _analysed(arch: Architecture) -> list[str]:
 # -- facts as data -------------------------------------------------------------
 
 
-def cut_sets(arch: Architecture, placement: Placement, k: int = 2, vrrp_groups: Sequence[VrrpGroup] = (),
-             services: Sequence[str] | None = None) -> dict[str, list[CutSet]]:
+def cut_sets(
+    arch: Architecture,
+    placement: Placement,
+    k: int = 2,
+    vrrp_groups: Sequence[VrrpGroup] = (),
+    services: Sequence[str] | None = None,
+) -> dict[str, list[CutSet]]:
     """Minimal cut sets of size <= ``k`` per service, smallest first.
 
     A cut set is a tuple of component ids whose joint failure makes the
@@ -101,30 +116,41 @@ def cut_sets(arch: Architecture, placement: Placement, k: int = 2, vrrp_groups: 
     return Analysis(arch, placement, vrrp_groups).cut_sets(k, services)
 
 
-def split_brain(arch: Architecture, placement: Placement, k: int = 2,
-                vrrp_groups: Sequence[VrrpGroup] = ()) -> dict[str, list[CutSet]]:
+def split_brain(
+    arch: Architecture, placement: Placement, k: int = 2, vrrp_groups: Sequence[VrrpGroup] = ()
+) -> dict[str, list[CutSet]]:
     """Per VIP-holding service or AppCluster, the minimal failure sets (size
     <= ``k``) after which two masters run, unable to see each other."""
     return Analysis(arch, placement, vrrp_groups).split_brain(k)
 
 
-def prove_tolerance(arch: Architecture, placement: Placement, k: int, vrrp_groups: Sequence[VrrpGroup] = (),
-                    services: Sequence[str] | None = None) -> dict[str, CutSet | None]:
+def prove_tolerance(
+    arch: Architecture,
+    placement: Placement,
+    k: int,
+    vrrp_groups: Sequence[VrrpGroup] = (),
+    services: Sequence[str] | None = None,
+) -> dict[str, CutSet | None]:
     """For each (required) service one set of at most ``k`` failures that
     stops it, or None: Z3 proved that no such set exists."""
     return Analysis(arch, placement, vrrp_groups).prove_tolerance(k, services)
 
 
-def single_failure_scenarios(arch: Architecture, placement: Placement, vrrp_groups: Sequence[VrrpGroup] = (),
-                             kinds: Sequence[str] = ("node", "domain", "switch", "trunk")) -> list[SingleFailure]:
+def single_failure_scenarios(
+    arch: Architecture,
+    placement: Placement,
+    vrrp_groups: Sequence[VrrpGroup] = (),
+    kinds: Sequence[str] = ("node", "domain", "switch", "trunk"),
+) -> list[SingleFailure]:
     """For each single failure of a node, failure domain, switch or trunk
     (``kinds``; add ``"link"`` or ``"proc"`` for those), the state of every service,
     evaluated with the plain-Python semantics. Sorted by component id."""
     return Analysis(arch, placement, vrrp_groups).single_failures(kinds)
 
 
-def availability(arch: Architecture, placement: Placement, vrrp_groups: Sequence[VrrpGroup] = (),
-                 limit: int = 20_000) -> dict[str, ServiceAvailability]:
+def availability(
+    arch: Architecture, placement: Placement, vrrp_groups: Sequence[VrrpGroup] = (), limit: int = 20_000
+) -> dict[str, ServiceAvailability]:
     """Steady-state availability of each service, exact for independent
     failures (from its fault tree's BDD, see :mod:`hamodel.analysis.availability`).
     Empty when the model carries no reliability figures."""
@@ -144,13 +170,22 @@ class ColdStart:
     missing: tuple[str, ...]
 
     def to_dict(self) -> dict:
-        return {"service": self.service, "outcome": self.outcome, "procedure": self.procedure,
-                "missing": list(self.missing)}
+        return {
+            "service": self.service,
+            "outcome": self.outcome,
+            "procedure": self.procedure,
+            "missing": list(self.missing),
+        }
 
 
-def cold_start(arch: Architecture, placement: Placement, k: int = 1,
-               vrrp_groups: Sequence[VrrpGroup] = (), *,
-               stop: Literal["crash", "graceful"] = "crash") -> list[ColdStart]:
+def cold_start(
+    arch: Architecture,
+    placement: Placement,
+    k: int = 1,
+    vrrp_groups: Sequence[VrrpGroup] = (),
+    *,
+    stop: Literal["crash", "graceful"] = "crash",
+) -> list[ColdStart]:
     """Which quorum-keeping services recover without an operator after a full
     power loss (``stop="crash"``; ``"graceful"``: every member was shut down
     cleanly, as for maintenance) with up to ``k`` nodes not returning (worst
@@ -171,8 +206,12 @@ def cold_start(arch: Architecture, placement: Placement, k: int = 1,
     return Analysis(arch, placement, vrrp_groups).cold_start(k, stop=stop)
 
 
-def capacity_check(arch: Architecture, placement: Placement, per: Literal["node", "domain"] = "node",
-                   vrrp_groups: Sequence[VrrpGroup] = ()) -> list[dict]:
+def capacity_check(
+    arch: Architecture,
+    placement: Placement,
+    per: Literal["node", "domain"] = "node",
+    vrrp_groups: Sequence[VrrpGroup] = (),
+) -> list[dict]:
     """N+1: after the loss of any one node (``per="domain"``: any one failure
     domain) each service's load (``requests`` x placed instances) is spread
     over its surviving instances (sharded and unmanaged active/passive
@@ -187,9 +226,9 @@ def _split_candidates(v: ModelView) -> list[str]:
     out = []
     for s, svc in sorted(v.services.items()):
         st = svc.strategy
-        if isinstance(st, (Vrrp, PacemakerVip)) and len(v.holders.get(s, ())) >= 2:
-            out.append(s)
-        elif isinstance(st, AppCluster) and 2 * v.quorum(s) <= len(v.cluster_voters(s)):
+        if (isinstance(st, (Vrrp, PacemakerVip)) and len(v.holders.get(s, ())) >= 2) or (
+            isinstance(st, AppCluster) and 2 * v.quorum(s) <= len(v.cluster_voters(s))
+        ):
             out.append(s)
         elif getattr(st, "steps_down", True) is False and len(v.instances[s]) >= 2:
             out.append(s)  # Elected whose cut-off old master keeps writing (Redis Sentinel)
@@ -237,29 +276,63 @@ def _cut_finding(v: ModelView, s: str, own: list[CutSet], k: int) -> Finding | N
             impact, fix = _explain(v, s, smallest)
             lost = len({x for _, x in voters} & v.nodes_killed_by(scenario))
             return cat.QUORUM_LOSS.finding(
-                service=s, severity=Severity.HIGH if svc.required else Severity.MEDIUM,
-                domains=f" ({', '.join(domains)})" if domains else "", services=services, scenario=scenario,
-                quorum=q, voters=n, votes=votes, cause=impact,
-                lost=f" ({_fmt_set(scenario)} stops {lost} of them.)" if lost else "", also=also,
-                mitigation=fix if not domains or component_kind(domains[0]) == "switch" or n <= q
-                or not can_spread(v, s, v.arch.domain(domains[0].split(":", 1)[1]).kind) else
-                f"{fix} No failure domain may hold more than {_plural(n - q, 'vote')} of {s}.",
-                details=details)
+                service=s,
+                severity=Severity.HIGH if svc.required else Severity.MEDIUM,
+                domains=f" ({', '.join(domains)})" if domains else "",
+                services=services,
+                scenario=scenario,
+                quorum=q,
+                voters=n,
+                votes=votes,
+                cause=impact,
+                lost=f" ({_fmt_set(scenario)} stops {lost} of them.)" if lost else "",
+                also=also,
+                mitigation=fix
+                if not domains
+                or component_kind(domains[0]) == "switch"
+                or n <= q
+                or not can_spread(v, s, v.arch.domain(domains[0].split(":", 1)[1]).kind)
+                else f"{fix} No failure domain may hold more than {_plural(n - q, 'vote')} of {s}.",
+                details=details,
+            )
         return cat.QUORUM_LOSS_INHERENT.finding(
-            service=s, severity=Severity.LOW if size == 2 else Severity.INFO, size=size, services=services,
-            scenario=scenario, quorum=q, voters=n, votes=votes, scenario_text=_fmt_set(scenario), details=details)
+            service=s,
+            severity=Severity.LOW if size == 2 else Severity.INFO,
+            size=size,
+            services=services,
+            scenario=scenario,
+            quorum=q,
+            voters=n,
+            votes=votes,
+            scenario_text=_fmt_set(scenario),
+            details=details,
+        )
     if size == 1:
         if isinstance(st, Sharded):
-            return cat.PARTIAL_OUTAGE.finding(service=s, shard=st.shard, services=services, scenario=scenario,
-                                              details=details)
+            return cat.PARTIAL_OUTAGE.finding(
+                service=s, shard=st.shard, services=services, scenario=scenario, details=details
+            )
         impact, fix = _explain(v, s, smallest)
-        return cat.SPOF.finding(service=s, severity=Severity.HIGH if svc.required else Severity.LOW,
-                                services=services, scenario=scenario, impact=impact + also, mitigation=fix,
-                                details=details)
+        return cat.SPOF.finding(
+            service=s,
+            severity=Severity.HIGH if svc.required else Severity.LOW,
+            services=services,
+            scenario=scenario,
+            impact=impact + also,
+            mitigation=fix,
+            details=details,
+        )
     return cat.CUT_SETS.finding(
-        service=s, severity=Severity.LOW if size == 2 and svc.required else Severity.INFO, size=size,
-        services=services, scenario=scenario, sets=_plural(len(own), 'minimal set'),
-        sizes=size if size == k else f'{size} to {k}', scenario_text=_fmt_set(scenario), details=details)
+        service=s,
+        severity=Severity.LOW if size == 2 and svc.required else Severity.INFO,
+        size=size,
+        services=services,
+        scenario=scenario,
+        sets=_plural(len(own), "minimal set"),
+        sizes=size if size == k else f"{size} to {k}",
+        scenario_text=_fmt_set(scenario),
+        details=details,
+    )
 
 
 def _split_finding(v: ModelView, s: str, sets: list[CutSet]) -> Finding:
@@ -268,20 +341,33 @@ def _split_finding(v: ModelView, s: str, sets: list[CutSet]) -> Finding:
     size = len(sets[0])
     svc = v.services[s]
     net = v.vip_network.get(s)
-    what = (f"the VRRP group of {', '.join(svc.holds_vips)}" if isinstance(svc.strategy, Vrrp)
-            else f"the VIP {', '.join(svc.holds_vips)}" if svc.holds_vips else f"the {s} cluster")
+    what = (
+        f"the VRRP group of {', '.join(svc.holds_vips)}"
+        if isinstance(svc.strategy, Vrrp)
+        else f"the VIP {', '.join(svc.holds_vips)}"
+        if svc.holds_vips
+        else f"the {s} cluster"
+    )
     impact = None
     if isinstance(svc.strategy, Elected):
         # The old primary keeps accepting writes until it sees the others again, then
         # rejoins as a replica of the new one and drops what it took in between.
-        impact = (f"After {_fmt_set(sets[0])} the old primary of {s}, cut off from {svc.strategy.by}'s quorum, "
-                  f"keeps accepting writes while the other side promotes a new primary: writes acknowledged by "
-                  f"the old primary in between are lost when it rejoins as a replica of the new one.")
+        impact = (
+            f"After {_fmt_set(sets[0])} the old primary of {s}, cut off from {svc.strategy.by}'s quorum, "
+            f"keeps accepting writes while the other side promotes a new primary: writes acknowledged by "
+            f"the old primary in between are lost when it rejoins as a replica of the new one."
+        )
     return cat.SPLIT_BRAIN.finding(
-        service=s, severity=Severity.HIGH if size == 1 else Severity.MEDIUM, what=what,
-        services=(s, *_dependents(v, s)), scenario=sets[0], scenario_text=_fmt_set(sets[0]),
-        on_network=' on ' + net if net else '', impact=impact,
-        details={"scenarios": [list(c) for c in sets], "holders": list(v.holders.get(s, v.instances[s]))})
+        service=s,
+        severity=Severity.HIGH if size == 1 else Severity.MEDIUM,
+        what=what,
+        services=(s, *_dependents(v, s)),
+        scenario=sets[0],
+        scenario_text=_fmt_set(sets[0]),
+        on_network=" on " + net if net else "",
+        impact=impact,
+        details={"scenarios": [list(c) for c in sets], "holders": list(v.holders.get(s, v.instances[s]))},
+    )
 
 
 def _supervisor(svc, arch: Architecture) -> str:
@@ -297,38 +383,59 @@ def _supervisor(svc, arch: Architecture) -> str:
 
 def _monitoring_finding(v: ModelView) -> Finding | None:
     arch = v.arch
-    unsupervised = sorted(s for s, svc in v.services.items()
-                          if not isinstance(svc.strategy, External) and _supervisor(svc, arch) == "none")
+    unsupervised = sorted(
+        s
+        for s, svc in v.services.items()
+        if not isinstance(svc.strategy, External) and _supervisor(svc, arch) == "none"
+    )
     if not unsupervised:
         return None
-    monitored = any(isinstance(svc.strategy, External) and "monitoring" in svc.strategy.provides
-                    for svc in v.services.values())
-    no_failover = sorted(s for s, svc in v.services.items()
-                         if isinstance(svc.strategy, ActivePassive) and svc.strategy.manager is None)
+    monitored = any(
+        isinstance(svc.strategy, External) and "monitoring" in svc.strategy.provides for svc in v.services.values()
+    )
+    no_failover = sorted(
+        s for s, svc in v.services.items() if isinstance(svc.strategy, ActivePassive) and svc.strategy.manager is None
+    )
     details = {"unsupervised": unsupervised, "no_failover": no_failover, "monitoring_modelled": monitored}
     if monitored:
         return cat.NO_AUTOMATIC_RESTART.finding(services=unsupervised, details=details)
     return cat.MONITORING_REQUIRED.finding(
-        services=unsupervised, count=len(unsupervised), count_services=_plural(len(unsupervised), "service"),
-        no_failover=f" and nothing fails over {', '.join(no_failover)}" if no_failover else "", details=details)
+        services=unsupervised,
+        count=len(unsupervised),
+        count_services=_plural(len(unsupervised), "service"),
+        no_failover=f" and nothing fails over {', '.join(no_failover)}" if no_failover else "",
+        details=details,
+    )
 
 
 def _recovery_cases(cold: str) -> dict[str, str]:
     """Which full restarts of a quorum cluster need an operator, by its ``cold_start``."""
     if cold == "automatic-after-crash":
-        return {"crash, every member back": "automatic", "crash, a member missing": "manual",
-                "graceful stop of every member": "manual"}
+        return {
+            "crash, every member back": "automatic",
+            "crash, a member missing": "manual",
+            "graceful stop of every member": "manual",
+        }
     if cold == "automatic-when-all-back":
-        return {"crash, every member back": "automatic", "crash, a member missing": "manual",
-                "graceful stop of every member": "automatic once the member stopped last is back (the others "
-                                                 "wait for it at boot, a limited time)"}
-    return {"crash, every member back": "manual", "crash, a member missing": "manual",
-            "graceful stop of every member": "manual"}
+        return {
+            "crash, every member back": "automatic",
+            "crash, a member missing": "manual",
+            "graceful stop of every member": "automatic once the member stopped last is back (the others "
+            "wait for it at boot, a limited time)",
+        }
+    return {
+        "crash, every member back": "manual",
+        "crash, a member missing": "manual",
+        "graceful stop of every member": "manual",
+    }
 
 
 def _manual_recovery_finding(v: ModelView) -> Finding | None:
-    clusters = {s: svc.strategy for s, svc in sorted(v.services.items())
-                if isinstance(svc.strategy, AppCluster) and svc.strategy.cold_start != "automatic"}
+    clusters = {
+        s: svc.strategy
+        for s, svc in sorted(v.services.items())
+        if isinstance(svc.strategy, AppCluster) and svc.strategy.cold_start != "automatic"
+    }
     manual = {s: st.recovery for s, st in clusters.items()}
     if not manual:
         return None
@@ -338,18 +445,24 @@ def _manual_recovery_finding(v: ModelView) -> Finding | None:
     def text(s: str, p: str) -> str:
         cold = clusters[s].cold_start
         if cold == "automatic-after-crash":
-            return (f"{s}: re-forms by itself after a crash or power loss of every member once all are back "
-                    f"(saved view state); after a graceful stop of every member, or a crash after which a member "
-                    f"does not return, {p}")
+            return (
+                f"{s}: re-forms by itself after a crash or power loss of every member once all are back "
+                f"(saved view state); after a graceful stop of every member, or a crash after which a member "
+                f"does not return, {p}"
+            )
         if cold == "automatic-when-all-back":
-            return (f"{s}: re-forms by itself once every member is back (after a graceful stop the others wait "
-                    f"for the member that stopped last); when a member does not return, {p}")
+            return (
+                f"{s}: re-forms by itself once every member is back (after a graceful stop the others wait "
+                f"for the member that stopped last); when a member does not return, {p}"
+            )
         return f"{s}: after any full stop, {p}"
 
     return cat.MANUAL_RECOVERY.finding(
-        services=manual, scenario=sort_set({node_id(n) for s in manual for n in v.instances[s]}),
+        services=manual,
+        scenario=sort_set({node_id(n) for s in manual for n in v.instances[s]}),
         procedures="; ".join(text(s, p) for s, p in manual.items()),
-        details={"procedures": manual, "cases": cases})
+        details={"procedures": manual, "cases": cases},
+    )
 
 
 def _pacemaker_finding(v: ModelView) -> Finding | None:
@@ -359,31 +472,51 @@ def _pacemaker_finding(v: ModelView) -> Finding | None:
         return None
     managed = tuple(s for s in sorted(v.services) if v.uses_pacemaker(s))
     nodes = v.pcmk_nodes
-    details = {"nodes": list(nodes), "quorum": v.pcmk_quorum, "qdevice": pm.qdevice, "two_node": pm.two_node,
-               "fencing": pm.fencing}
+    details = {
+        "nodes": list(nodes),
+        "quorum": v.pcmk_quorum,
+        "qdevice": pm.qdevice,
+        "two_node": pm.two_node,
+        "fencing": pm.fencing,
+    }
     if len(nodes) == 2 and pm.qdevice is None:
         if not pm.two_node:
             return cat.PACEMAKER_TWO_NODE.finding(
-                services=managed, scenario=(node_id(nodes[0]),), stopped=', '.join(managed) or 'every resource',
-                details=details)
+                services=managed,
+                scenario=(node_id(nodes[0]),),
+                stopped=", ".join(managed) or "every resource",
+                details=details,
+            )
         if not pm.fencing:
             return cat.PACEMAKER_TWO_NODE_NO_FENCING.finding(services=managed, details=details)
         winner = v.pcmk_winner
         delays = v.fence_delays()
-        race = (f"{winner} wins: the device that fences it waits {delays[winner]} s (pcmk_delay_base), "
-                f"so it fences {next(n for n in nodes if n != winner)} first") if v.fence_race_decided() else (
-            f"the fencing delays are equal, so timing decides; the analysis assumes {winner} wins (give it a "
-            "static fencing delay, FenceDevice(delay_base_s=...))")
-        return cat.PACEMAKER_FENCE_RACE.finding(services=managed, race=race,
-                                                details={**details, "winner": winner, "fence_delays": delays})
+        race = (
+            (
+                f"{winner} wins: the device that fences it waits {delays[winner]} s (pcmk_delay_base), "
+                f"so it fences {next(n for n in nodes if n != winner)} first"
+            )
+            if v.fence_race_decided()
+            else (
+                f"the fencing delays are equal, so timing decides; the analysis assumes {winner} wins (give it a "
+                "static fencing delay, FenceDevice(delay_base_s=...))"
+            )
+        )
+        return cat.PACEMAKER_FENCE_RACE.finding(
+            services=managed, race=race, details={**details, "winner": winner, "fence_delays": delays}
+        )
     if not pm.fencing:
         return cat.PACEMAKER_NO_FENCING.finding(services=managed, details=details)
     return None
 
 
-def analyse(arch: Architecture, placement: Placement, k: int = 2,
-            vrrp_groups: Sequence[VrrpGroup] = (),
-            capacity_per: Literal["node", "domain"] = "node") -> list[Finding]:
+def analyse(
+    arch: Architecture,
+    placement: Placement,
+    k: int = 2,
+    vrrp_groups: Sequence[VrrpGroup] = (),
+    capacity_per: Literal["node", "domain"] = "node",
+) -> list[Finding]:
     """Every finding for ``arch`` as placed: cut sets up to size ``k``,
     split brain, quorum loss, recovery, monitoring, N+1 capacity (after the
     loss of any one node, or with ``capacity_per="domain"`` of any one
@@ -443,9 +576,15 @@ class Analysis:
                 continue
             e = Evaluation(v, {c})
             st = {s: e.state(s) for s in sorted(v.services)}
-            out.append(SingleFailure(
-                c, tuple(s for s, x in st.items() if x == DOWN), tuple(s for s, x in st.items() if x == PARTIAL),
-                tuple(s for s, x in st.items() if x == DEGRADED), tuple(s for s, x in st.items() if x == UP)))
+            out.append(
+                SingleFailure(
+                    c,
+                    tuple(s for s, x in st.items() if x == DOWN),
+                    tuple(s for s, x in st.items() if x == PARTIAL),
+                    tuple(s for s, x in st.items() if x == DEGRADED),
+                    tuple(s for s, x in st.items() if x == UP),
+                )
+            )
         return out
 
     @cached_property
@@ -474,8 +613,9 @@ class Analysis:
 
         if not has_figures(self.view):
             return {}
-        return importance(self.arch, self.placement, self.vrrp_groups, limit, analyzer=self.analyzer,
-                          diagrams=self.diagrams)
+        return importance(
+            self.arch, self.placement, self.vrrp_groups, limit, analyzer=self.analyzer, diagrams=self.diagrams
+        )
 
     def results(self, k: int = 2) -> AnalysisResults:
         """The answers the documents, the explorer, ``diff`` and ``check --availability``
@@ -485,11 +625,14 @@ class Analysis:
         imp = self.importance()
         optional = {s.name for s in self.arch.services if not s.required}
         return AnalysisResults(
-            k=k, view=self.view,
+            k=k,
+            view=self.view,
             cut_sets={s: tuple(tuple(c) for c in sets) for s, sets in self.cut_sets(k).items()},
-            single_failures=tuple(self.single_failures()), availability=dict(self.availability()),
+            single_failures=tuple(self.single_failures()),
+            availability=dict(self.availability()),
             importance={s: tuple(rows) for s, rows in imp.items()},
-            fix_first=tuple(what_to_fix(imp, optional=optional)))
+            fix_first=tuple(what_to_fix(imp, optional=optional)),
+        )
 
     def cold_start(self, k: int = 1, *, stop: Literal["crash", "graceful"] = "crash") -> list[ColdStart]:
         """Who comes back by itself after a full stop (see :func:`cold_start`)."""
@@ -505,16 +648,22 @@ class Analysis:
             members = v.instances[s]
             worst: ColdStart | None = None
             if managed and pm is not None and pm.wait_for_all and k >= 1 and v.pcmk_nodes:
-                worst = ColdStart(s, "unblock", "unblock Pacemaker quorum (wait_for_all) for the nodes that did not return",
-                                  (v.pcmk_nodes[-1],))
+                worst = ColdStart(
+                    s,
+                    "unblock",
+                    "unblock Pacemaker quorum (wait_for_all) for the nodes that did not return",
+                    (v.pcmk_nodes[-1],),
+                )
             if isinstance(st, AppCluster):
                 q = v.quorum(s)
                 lose = min(k, len(members))
                 if len(members) - lose < q:
-                    worst = ColdStart(s, "blocked", st.recovery, members[len(members) - lose:])
-                elif worst is None and (st.cold_start == "manual" or (
-                        st.cold_start == "automatic-after-crash" and (stop == "graceful" or lose > 0)) or (
-                        st.cold_start == "automatic-when-all-back" and lose > 0)):
+                    worst = ColdStart(s, "blocked", st.recovery, members[len(members) - lose :])
+                elif worst is None and (
+                    st.cold_start == "manual"
+                    or (st.cold_start == "automatic-after-crash" and (stop == "graceful" or lose > 0))
+                    or (st.cold_start == "automatic-when-all-back" and lose > 0)
+                ):
                     worst = ColdStart(s, "manual", st.recovery, ())
             out.append(worst or ColdStart(s, "automatic", getattr(st, "recovery", "Pacemaker restarts it"), ()))
         return out
@@ -533,7 +682,8 @@ class Analysis:
         for s, svc in v.services.items():
             st = svc.strategy
             moves[s] = not isinstance(st, (Sharded, External)) and not (
-                isinstance(st, ActivePassive) and st.manager is None)
+                isinstance(st, ActivePassive) and st.manager is None
+            )
             r = svc.requests
             for n in v.instances[s]:
                 base[n][0] += r.cpu
@@ -567,8 +717,16 @@ class Analysis:
             for n in sorted(bad):
                 cpu, mem = changed.get(n, base[n])
                 cap = caps[n]
-                problems.append({"failure": c, "node": n, "cpu": round(cpu, 3), "memory_gb": round(mem, 3),
-                                 "capacity_cpu": cap.cpu, "capacity_memory_gb": cap.memory_gb})
+                problems.append(
+                    {
+                        "failure": c,
+                        "node": n,
+                        "cpu": round(cpu, 3),
+                        "memory_gb": round(mem, 3),
+                        "capacity_cpu": cap.cpu,
+                        "capacity_memory_gb": cap.memory_gb,
+                    }
+                )
         return problems
 
     def read_write(self, k: int = 2) -> dict[str, tuple[list[CutSet], list[CutSet]]]:
@@ -596,9 +754,17 @@ class Analysis:
         # everything: one finding for it, not one per service. Any other domain
         # that holds every node (one power feed, one rack) is a real single
         # point of failure and stays in each service's findings.
-        sites = {d for d in set().union(*v.node_domains.values())
-                 if all(d in ds for ds in v.node_domains.values())
-                 and component_kind(d) == "domain" and arch.domain(d.split(":", 1)[1]).is_site} if v.node_domains else set()
+        sites = (
+            {
+                d
+                for d in set().union(*v.node_domains.values())
+                if all(d in ds for ds in v.node_domains.values())
+                and component_kind(d) == "domain"
+                and arch.domain(d.split(":", 1)[1]).is_site
+            }
+            if v.node_domains
+            else set()
+        )
         for s in names:
             inherited = {c for d in v.uses(s) if d in cuts for c in cuts[d]}
             own = [c for c in cuts[s] if c not in inherited and not (set(c) & sites)]
@@ -611,13 +777,23 @@ class Analysis:
                 findings.append(_split_finding(v, s, sets))
         for s, (writes, reads) in self.read_write(k).items():
             only = [c for c in writes if c not in set(map(tuple, reads))] or writes
-            findings.append(cat.READS_OUTLAST_WRITES.finding(
-                service=s, services=(s,), scenario=only[0], writes=len(writes), reads=len(reads), k=k,
-                scenario_text=_fmt_set(only[0]), coordinator=v.coordinator(s) or "its coordinator",
-                details={"write_cut_sets": [list(c) for c in writes], "read_cut_sets": [list(c) for c in reads]}))
+            findings.append(
+                cat.READS_OUTLAST_WRITES.finding(
+                    service=s,
+                    services=(s,),
+                    scenario=only[0],
+                    writes=len(writes),
+                    reads=len(reads),
+                    k=k,
+                    scenario_text=_fmt_set(only[0]),
+                    coordinator=v.coordinator(s) or "its coordinator",
+                    details={"write_cut_sets": [list(c) for c in writes], "read_cut_sets": [list(c) for c in reads]},
+                )
+            )
         for d in sorted(sites):
-            findings.append(cat.SITE_FAILURE.finding(domain=d.split(':', 1)[1], component=d, services=names,
-                                                     scenario=(d,)))
+            findings.append(
+                cat.SITE_FAILURE.finding(domain=d.split(":", 1)[1], component=d, services=names, scenario=(d,))
+            )
         for f in (_monitoring_finding(v), _manual_recovery_finding(v), _pacemaker_finding(v)):
             if f is not None:
                 findings.append(f)
@@ -625,14 +801,22 @@ class Analysis:
         if over:
             first = over[0]
             rule = cat.CAPACITY_NODE if capacity_per == "node" else cat.CAPACITY_DOMAIN
-            findings.append(rule.finding(
-                services=sorted({s for p in over for s in placement.services_on(p["node"])}), scenario=(first["failure"],),
-                **{f: first[f] for f in ("failure", "node", "cpu", "memory_gb", "capacity_cpu", "capacity_memory_gb")},
-                details={"overloaded": over}))
+            findings.append(
+                rule.finding(
+                    services=sorted({s for p in over for s in placement.services_on(p["node"])}),
+                    scenario=(first["failure"],),
+                    **{
+                        f: first[f]
+                        for f in ("failure", "node", "cpu", "memory_gb", "capacity_cpu", "capacity_memory_gb")
+                    },
+                    details={"overloaded": over},
+                )
+            )
         unblock = sorted(c.service for c in self.cold_start(1) if c.outcome == "unblock")
         if unblock:
-            findings.append(cat.COLD_START.finding(services=unblock, stopped=", ".join(unblock),
-                                                   details={"services": unblock}))
+            findings.append(
+                cat.COLD_START.finding(services=unblock, stopped=", ".join(unblock), details={"services": unblock})
+            )
         # Settings of the generated HAProxy/keepalived configuration (short
         # timeouts, clear text on a public VIP, open stats, VRID clashes, timings).
         from hamodel.analysis.config_findings import config_findings

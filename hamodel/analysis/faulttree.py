@@ -35,20 +35,19 @@ never approximated:
 from __future__ import annotations
 
 import gc
+from collections.abc import Iterable
 from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import combinations, pairwise
-from typing import Iterable
 
 from hamodel.analysis.components import ModelView
-from hamodel.analysis.formula import (  # noqa: F401  (re-exported: the formula API of fault trees)
+from hamodel.analysis.formula import (
     FALSE,
     TRUE,
     Formula,
     and_,
     atleast,
     coherent,
-    holds,
     not_,
     or_,
     var,
@@ -126,8 +125,7 @@ class Gates(Algebra[Formula]):
             for y in adj[x]:
                 if y not in path:
                     stack.append((y, path + [y]))
-        return or_(and_([*(rules.switch_up(s) for s in p), *(hops[frozenset(e)] for e in pairwise(p))])
-                   for p in paths)
+        return or_(and_([*(rules.switch_up(s) for s in p), *(hops[frozenset(e)] for e in pairwise(p))]) for p in paths)
 
     @staticmethod
     def _layered(rules: Rules[Formula], a: str, b: str, hops: dict, adj: dict) -> Formula:
@@ -135,8 +133,19 @@ class Gates(Algebra[Formula]):
         neighbour y with r_{i-1}(y), the hop and x up."""
         cur = {x: (rules.switch_up(a) if x == a else FALSE) for x in adj}
         for _ in range(len(adj) - 1):
-            cur = {x: or_([cur[x], *(and_([cur[y], hops[frozenset((x, y))], rules.switch_up(x)])
-                                     for y in adj[x] if cur[y] != FALSE)]) for x in adj}
+            cur = {
+                x: or_(
+                    [
+                        cur[x],
+                        *(
+                            and_([cur[y], hops[frozenset((x, y))], rules.switch_up(x)])
+                            for y in adj[x]
+                            if cur[y] != FALSE
+                        ),
+                    ]
+                )
+                for x in adj
+            }
         return cur[b]
 
 
@@ -203,7 +212,7 @@ class Family(tuple):
     def sets(self) -> list[int]:
         return [*_bits(self[0]), *self[1]]
 
-    def size(self) -> int:   # not count(): tuple's count(value) is another method
+    def size(self) -> int:  # not count(): tuple's count(value) is another method
         return self[0].bit_count() + len(self[1])
 
 
@@ -287,7 +296,7 @@ def _antichain(cands: list[int], kept: list[int] | None = None) -> list[int]:
         out.append(x)
         if lookup is not None:
             lookup.add(x)
-    return out[len(kept or ()):]
+    return out[len(kept or ()) :]
 
 
 def _holds_one(x: int, f: Family) -> bool:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from hamodel.analysis.results import Finding, Severity
+
 
 def at_least(severity: str, threshold: str) -> bool:
     """Whether ``severity`` is ``threshold`` or worse (ranked by :class:`Severity`)."""

@@ -8,8 +8,8 @@ Constructors simplify constants and flatten nested gates of one kind.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from itertools import combinations
-from typing import Iterable
 
 # Formulas are interned tuples: ("T",), ("F",), ("var", cid), ("not", f),
 # ("and", fs), ("or", fs), ("atleast", k, fs) with fs a tuple of formulas.
@@ -143,5 +143,3 @@ def coherent(f: Formula) -> bool:
         elif x[0] == "atleast":
             todo.extend(x[2])
     return True
-
-

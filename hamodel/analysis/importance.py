@@ -22,8 +22,8 @@ services by the downtime their repair would remove:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Any, Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any
 
 from hamodel.analysis.availability import component_reliability, failure_probabilities, has_figures
 from hamodel.analysis.components import ModelView, component_key, view
@@ -103,8 +103,9 @@ def service_importance(service: str, cut_sets: Sequence[Sequence[str]], q: Mappi
     return _rows(service, u, grad, q, {c for cs in cut_sets for c in cs})
 
 
-def _rows(service: str, u: float, grad: Mapping[str, float], q: Mapping[str, float],
-          components: set[str]) -> list[Importance]:
+def _rows(
+    service: str, u: float, grad: Mapping[str, float], q: Mapping[str, float], components: set[str]
+) -> list[Importance]:
     out = []
     for c in sorted((c for c in components if q.get(c, 0.0) > 0.0), key=component_key):
         b = grad.get(c, 0.0)
@@ -116,8 +117,15 @@ def _rows(service: str, u: float, grad: Mapping[str, float], q: Mapping[str, flo
     return sorted(out, key=lambda i: (-i.reduction, component_key(i.component)))
 
 
-def importance(arch: Architecture, placement: Placement, vrrp_groups: Sequence[VrrpGroup] = (),
-               limit: int = 20_000, *, analyzer: Any = None, diagrams: Any = None) -> dict[str, list[Importance]]:
+def importance(
+    arch: Architecture,
+    placement: Placement,
+    vrrp_groups: Sequence[VrrpGroup] = (),
+    limit: int = 20_000,
+    *,
+    analyzer: Any = None,
+    diagrams: Any = None,
+) -> dict[str, list[Importance]]:
     """Per analysed service, the importance of its components (empty when
     the model has no reliability figures). Exact, from each service's BDD
     (``diagrams``: a :class:`~hamodel.analysis.probability.Diagrams` of this
@@ -152,8 +160,9 @@ def importance(arch: Architecture, placement: Placement, vrrp_groups: Sequence[V
     return out
 
 
-def what_to_fix(imp: Mapping[str, list[Importance]], limit: int | None = 10,
-                optional: Collection[str] = ()) -> list[FixFirst]:
+def what_to_fix(
+    imp: Mapping[str, list[Importance]], limit: int | None = 10, optional: Collection[str] = ()
+) -> list[FixFirst]:
     """Components ranked by the downtime removed if they never failed:
     first that of the required services, then that of all (``optional``
     names the services marked ``required=False``, which tolerate downtime:
@@ -170,8 +179,16 @@ def what_to_fix(imp: Mapping[str, list[Importance]], limit: int | None = 10,
         if total <= 0:
             continue
         required_hours[c] = sum(i.reduction for i in rows if i.service not in optional) * HOURS_PER_YEAR
-        out.append(FixFirst(c, rows[0].probability, total * HOURS_PER_YEAR,
-                            tuple(sorted(i.service for i in rows if i.reduction > 0)), top.service,
-                            top.birnbaum, top.fussell_vesely))
+        out.append(
+            FixFirst(
+                c,
+                rows[0].probability,
+                total * HOURS_PER_YEAR,
+                tuple(sorted(i.service for i in rows if i.reduction > 0)),
+                top.service,
+                top.birnbaum,
+                top.fussell_vesely,
+            )
+        )
     out.sort(key=lambda f: (-required_hours[f.component], -f.hours_per_year, component_key(f.component)))
     return out if limit is None else out[:limit]

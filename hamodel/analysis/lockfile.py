@@ -9,8 +9,8 @@ placement as preferences, :mod:`hamodel.analysis.vrrp` keeps the ids).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from hamodel.analysis.results import Placement, PlacementResult
 from hamodel.errors import HamodelError
@@ -39,8 +39,15 @@ def lock_path_for(model: str) -> Path:
 
 
 def _json_type(v: object) -> str:
-    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean", int: "a number",
-            float: "a number", type(None): "null"}.get(type(v), type(v).__name__)
+    return {
+        dict: "an object",
+        list: "a list",
+        str: "a string",
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+        type(None): "null",
+    }.get(type(v), type(v).__name__)
 
 
 def read_lock(path: Path, arch: Architecture) -> Placement | None:
@@ -55,8 +62,9 @@ def read_lock(path: Path, arch: Architecture) -> Placement | None:
         return None
 
     def bad(where: str, why: str) -> HamodelError:
-        return HamodelError(f"{path}: not a placement lock file: {where}{': ' if where else ''}{why} "
-                            "(delete it or use --fresh)")
+        return HamodelError(
+            f"{path}: not a placement lock file: {where}{': ' if where else ''}{why} (delete it or use --fresh)"
+        )
 
     try:  # a regular file of a sensible size: a FIFO does not hang, 1 GiB is not parsed
         data = json.loads(read_bounded(path, "a lock file").decode("utf-8"))
@@ -88,8 +96,9 @@ def read_lock(path: Path, arch: Architecture) -> Placement | None:
             raise bad(f"vrrp_groups.{json.dumps(s)}", f"expected an object, got {_json_type(g)}")
         vrid = g.get("vrid")
         if type(vrid) is not int or not 1 <= vrid <= 255:
-            raise bad(f"vrrp_groups.{json.dumps(s)}.vrid",
-                      f"expected a number from 1 to 255, got {json.dumps(vrid)[:40]}")
+            raise bad(
+                f"vrrp_groups.{json.dumps(s)}.vrid", f"expected a number from 1 to 255, got {json.dumps(vrid)[:40]}"
+            )
         for key in ("network", "master"):
             if key in g and not isinstance(g[key], str):
                 raise bad(f"vrrp_groups.{json.dumps(s)}.{key}", f"expected a name, got {_json_type(g[key])}")
@@ -108,7 +117,8 @@ def write_lock(path: Path, result: PlacementResult, inputs: Iterable[tuple[Path,
     data = {
         "format": LOCK_FORMAT,
         "placement": result.placement.to_dict(),
-        "vrrp_groups": {g.service: {"network": g.network, "vrid": g.vrid, "master": g.master}
-                        for g in result.vrrp_groups},
+        "vrrp_groups": {
+            g.service: {"network": g.network, "vrid": g.vrid, "master": g.master} for g in result.vrrp_groups
+        },
     }
     write_file(Path(path), (json.dumps(data, indent=2, sort_keys=True) + "\n").encode(), inputs=inputs)

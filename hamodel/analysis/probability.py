@@ -25,7 +25,8 @@ counters over consecutive node groups, which BDDs represent compactly.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
 
 from hamodel.analysis.components import ModelView, component_kind
 from hamodel.analysis.faulttree import Formula, trees
@@ -33,7 +34,7 @@ from hamodel.analysis.faulttree import Formula, trees
 if TYPE_CHECKING:
     from oxidd.bdd import BDDFunction
 
-_START_NODES = 1 << 20     # oxidd preallocates; grown on demand up to _MAX_NODES
+_START_NODES = 1 << 20  # oxidd preallocates; grown on demand up to _MAX_NODES
 _MAX_NODES = 1 << 25
 
 

@@ -29,8 +29,10 @@ def _needed(r: Recovery, target: float) -> str:
         per_second = hi / t.value_s  # master-down is linear in advert_int
         need = target / per_second
         if need < 1:
-            return (f"{t.where} would have to be {need:.2f} s, below the 1 s keepalived allows here: "
-                    f"3 x advert_int + skew alone is {hi:g} s; no VRRP timer meets {format_duration(target)}")
+            return (
+                f"{t.where} would have to be {need:.2f} s, below the 1 s keepalived allows here: "
+                f"3 x advert_int + skew alone is {hi:g} s; no VRRP timer meets {format_duration(target)}"
+            )
         return f"set {t.where} to {math.floor(need)} s or less"
     if t.name == "HAProxy check inter":
         fall = terms.get("HAProxy check fall", 3.0)
@@ -56,13 +58,21 @@ def policy_findings(arch: Architecture, table: RecoveryTable) -> list[Finding]:
     out: list[Finding] = []
 
     def add(r: Recovery, objective: str, impact: str, mitigation: str, *, unknown: bool = False, **details) -> None:
-        f = RECOVERY_OBJECTIVE.finding(severity="low" if unknown else None,
-            services=[r.service], scenario=list(r.down) or ([r.scenario] if r.scenario else []),
-            service=r.service, disruption=r.disruption, objective=objective, impact=impact, mitigation=mitigation,
-            details={"disruption": r.disruption, "objective": objective, **details})
+        f = RECOVERY_OBJECTIVE.finding(
+            severity="low" if unknown else None,
+            services=[r.service],
+            scenario=list(r.down) or ([r.scenario] if r.scenario else []),
+            service=r.service,
+            disruption=r.disruption,
+            objective=objective,
+            impact=impact,
+            mitigation=mitigation,
+            details={"disruption": r.disruption, "objective": objective, **details},
+        )
         ack = arch.acknowledged(f.id)
         if ack is not None:
             from dataclasses import replace
+
             f = replace(f, acknowledged=ack.reason)
         out.append(f)
 
@@ -70,24 +80,48 @@ def policy_findings(arch: Architecture, table: RecoveryTable) -> list[Finding]:
         rto = table.target(r.service, "rto", r.disruption)
         if rto is not None:
             if r.down:
-                add(r, "rto", f"{', '.join(r.down)} stops {r.service} for good: no automatic recovery "
+                add(
+                    r,
+                    "rto",
+                    f"{', '.join(r.down)} stops {r.service} for good: no automatic recovery "
                     f"within the {format_duration(rto)} target.",
                     "Remove the single point of failure (see its own finding) or relax the objective.",
-                    target_s=rto, down=list(r.down))
+                    target_s=rto,
+                    down=list(r.down),
+                )
             elif r.rto_s is None:
-                add(r, "rto", f"No generated timer bounds {r.service}'s recovery from a {r.disruption} disruption "
+                add(
+                    r,
+                    "rto",
+                    f"No generated timer bounds {r.service}'s recovery from a {r.disruption} disruption "
                     f"({r.note}); the {format_duration(rto)} target cannot be shown.",
-                    "Model the mechanism that recovers it, or acknowledge the finding.", unknown=True, target_s=rto)
+                    "Model the mechanism that recovers it, or acknowledge the finding.",
+                    unknown=True,
+                    target_s=rto,
+                )
             elif r.rto_s[1] > rto:
-                add(r, "rto", f"A {r.disruption} disruption ({r.scenario}) keeps {r.service} down for "
+                add(
+                    r,
+                    "rto",
+                    f"A {r.disruption} disruption ({r.scenario}) keeps {r.service} down for "
                     f"{r.rto_s[0]:g}-{r.rto_s[1]:g} s ({r.formula}), over the {format_duration(rto)} target; "
                     f"dominated by {r.dominated_by}.",
                     f"To meet {format_duration(rto)}: {_needed(r, rto)}.",
-                    target_s=rto, rto_s=list(r.rto_s), dominated_by=r.dominated_by)
+                    target_s=rto,
+                    rto_s=list(r.rto_s),
+                    dominated_by=r.dominated_by,
+                )
         rpo = table.target(r.service, "rpo", r.disruption)
         if rpo is not None and (r.rpo_s is None or r.rpo_s > rpo):
-            add(r, "rpo", unknown=r.rpo.startswith("unknown"), impact= f"{r.service} after a {r.disruption} disruption: {r.rpo}; the "
+            add(
+                r,
+                "rpo",
+                unknown=r.rpo.startswith("unknown"),
+                impact=f"{r.service} after a {r.disruption} disruption: {r.rpo}; the "
                 f"{format_duration(rpo)} target cannot be shown.",
                 mitigation="Use synchronous replication (Galera, Patroni synchronous_mode) and say so in the strategy's "
-                "replication, or relax the objective.", target_s=rpo, rpo=r.rpo)
+                "replication, or relax the objective.",
+                target_s=rpo,
+                rpo=r.rpo,
+            )
     return out

@@ -58,8 +58,13 @@ class Recovery:
         return {
             "disruption": self.disruption,
             "rto_s": None if self.rto_s is None else [self.rto_s[0], self.rto_s[1]],
-            "rpo": self.rpo, "rpo_s": self.rpo_s, "dominated_by": self.dominated_by,
-            "scenario": self.scenario, "formula": self.formula, "down": list(self.down), "note": self.note,
+            "rpo": self.rpo,
+            "rpo_s": self.rpo_s,
+            "dominated_by": self.dominated_by,
+            "scenario": self.scenario,
+            "formula": self.formula,
+            "down": list(self.down),
+            "note": self.note,
         }
 
 

@@ -10,9 +10,11 @@ them, so the flow has no way back (the Deployment module re-exports them).
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Literal, Mapping
+from typing import Any, Literal
+
 
 class Severity(enum.StrEnum):
     """How bad a finding is, ordered ``info < low < medium < high < critical``.
@@ -74,7 +76,8 @@ class Placement:
 
     def __post_init__(self) -> None:
         object.__setattr__(
-            self, "instances",
+            self,
+            "instances",
             MappingProxyType({s: tuple(sorted(n)) for s, n in sorted(self.instances.items())}),
         )
         object.__setattr__(self, "vrids", MappingProxyType(dict(sorted(self.vrids.items()))))
@@ -135,9 +138,16 @@ class Finding:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "id": self.id, "kind": self.kind, "severity": self.severity.value, "title": self.title,
-            "services": list(self.services), "scenario": list(self.scenario), "impact": self.impact,
-            "mitigation": self.mitigation, "acknowledged": self.acknowledged, "details": dict(self.details),
+            "id": self.id,
+            "kind": self.kind,
+            "severity": self.severity.value,
+            "title": self.title,
+            "services": list(self.services),
+            "scenario": list(self.scenario),
+            "impact": self.impact,
+            "mitigation": self.mitigation,
+            "acknowledged": self.acknowledged,
+            "details": dict(self.details),
         }
 
 
@@ -155,8 +165,15 @@ class PlacementResult:
         return {
             "placement": self.placement.to_dict(),
             "vrrp_groups": [
-                {"service": g.service, "vips": list(g.vips), "network": g.network, "vrid": g.vrid,
-                 "priorities": dict(sorted(g.priorities.items())), "master": g.master, "manager": g.manager}
+                {
+                    "service": g.service,
+                    "vips": list(g.vips),
+                    "network": g.network,
+                    "vrid": g.vrid,
+                    "priorities": dict(sorted(g.priorities.items())),
+                    "master": g.master,
+                    "manager": g.manager,
+                }
                 for g in self.vrrp_groups
             ],
             "nonlocal_bind_nodes": sorted(self.nonlocal_bind_nodes),
@@ -177,8 +194,13 @@ class SingleFailure:
     running: tuple[str, ...]
 
     def to_dict(self) -> dict:
-        return {"component": self.component, "down": list(self.down), "partial": list(self.partial),
-                "degraded": list(self.degraded), "running": list(self.running)}
+        return {
+            "component": self.component,
+            "down": list(self.down),
+            "partial": list(self.partial),
+            "degraded": list(self.degraded),
+            "running": list(self.running),
+        }
 
 
 @dataclass(frozen=True)
@@ -204,11 +226,11 @@ class FixFirst:
 
     component: str
     probability: float
-    hours_per_year: float   # sum over services of the unavailability removed, in hours per year
+    hours_per_year: float  # sum over services of the unavailability removed, in hours per year
     services: tuple[str, ...]
     top_service: str
-    birnbaum: float         # for top_service
-    fussell_vesely: float   # for top_service
+    birnbaum: float  # for top_service
+    fussell_vesely: float  # for top_service
 
     def to_dict(self) -> dict:
         return {**self.__dict__, "services": list(self.services)}

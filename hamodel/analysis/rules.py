@@ -71,7 +71,8 @@ The rules:
 
 from __future__ import annotations
 
-from typing import Callable, Generic, Iterable, TypeVar
+from collections.abc import Callable, Iterable
+from typing import Generic, TypeVar
 
 from hamodel.analysis.components import QNETD, ModelView, node_id, proc_id, switch_id
 from hamodel.model.strategies import (
@@ -118,7 +119,7 @@ class Algebra(Generic[X]):
     def not_(self, x: X) -> X:
         raise NotImplementedError
 
-    def connected(self, rules: "Rules[X]", net: str, a: str, b: str) -> X:
+    def connected(self, rules: Rules[X], net: str, a: str, b: str) -> X:
         raise NotImplementedError
 
 
@@ -158,11 +159,13 @@ class Rules(Generic[X]):
             if feeds:  # dual-corded: some feed with all its enclosing domains alive
                 parts.append(A.or_(A.and_(self.alive(d) for d in feed) for feed in feeds))
             return A.and_(parts)
+
         return self._m(("node", n), build)
 
     def switch_up(self, s: str) -> X:
-        return self._m(("switch", s), lambda: self.alg.and_(
-            self.alive(c) for c in (switch_id(s), *self.v.switch_domains[s])))
+        return self._m(
+            ("switch", s), lambda: self.alg.and_(self.alive(c) for c in (switch_id(s), *self.v.switch_domains[s]))
+        )
 
     def member_up(self, n: str, net: str, x: str) -> X:
         """Some bond member of ``n``'s interface on ``net`` that goes to switch
@@ -181,8 +184,16 @@ class Rules(Generic[X]):
             sws = self.v.ports[n][net]
             if not sws:
                 return self.node_up(n)
-            return A.and_(lazily(lambda: self.node_up(n), lambda: A.or_(
-                A.and_(lazily(lambda x=x: self.switch_up(x), lambda x=x: self.member_up(n, net, x))) for x in sws)))
+            return A.and_(
+                lazily(
+                    lambda: self.node_up(n),
+                    lambda: A.or_(
+                        A.and_(lazily(lambda x=x: self.switch_up(x), lambda x=x: self.member_up(n, net, x)))
+                        for x in sws
+                    ),
+                )
+            )
+
         return self._m(("port", n, net), build)
 
     def reach_on(self, a: str, b: str, net: str) -> X:
@@ -197,10 +208,24 @@ class Rules(Generic[X]):
                 return A.and_(lazily(lambda: self.port_up(a, net), lambda: self.port_up(b, net)))
             # An up switch of a's bond joined to an up switch of b's
             # (connected() includes both switches being up).
-            return A.and_(lazily(lambda: self.node_up(a), lambda: self.node_up(b), lambda: A.or_(
-                A.and_(lazily(lambda x=x, y=y: A.connected(self, net, x, y), lambda x=x: self.member_up(a, net, x),
-                              lambda y=y: self.member_up(b, net, y)))
-                for x in sa for y in sb)))
+            return A.and_(
+                lazily(
+                    lambda: self.node_up(a),
+                    lambda: self.node_up(b),
+                    lambda: A.or_(
+                        A.and_(
+                            lazily(
+                                lambda x=x, y=y: A.connected(self, net, x, y),
+                                lambda x=x: self.member_up(a, net, x),
+                                lambda y=y: self.member_up(b, net, y),
+                            )
+                        )
+                        for x in sa
+                        for y in sb
+                    ),
+                )
+            )
+
         return self._m(("reach_on", a, b, net), build)
 
     def reach(self, a: str, b: str) -> X:
@@ -217,6 +242,7 @@ class Rules(Generic[X]):
                     return A.and_(lazily(lambda: self.node_up(a), lambda: self.node_up(b)))
                 return A.FALSE
             return A.or_(self.reach_on(a, b, net) for net in shared)
+
         return self._m(("reach", a, b), build)
 
     def near(self, frm: str | None, b: str) -> X:
@@ -225,13 +251,14 @@ class Rules(Generic[X]):
         ``None``: clients anywhere on the VIP's network (always)."""
         if frm is None:
             return self.alg.TRUE
-        if frm.startswith(CLIENTS):   # any of the switches the clients come in through
-            return self.alg.or_(self.from_switch(sw, b) for sw in frm[len(CLIENTS):].split(","))
+        if frm.startswith(CLIENTS):  # any of the switches the clients come in through
+            return self.alg.or_(self.from_switch(sw, b) for sw in frm[len(CLIENTS) :].split(","))
         return self.reach(frm, b)
 
     def from_switch(self, sw: str, b: str) -> X:
         """Traffic entering at switch ``sw`` reaches node ``b`` on a network
         both are on."""
+
         def build() -> X:
             A, v = self.alg, self.v
             nets = [net for net in sorted(v.ports[b]) if sw in v.net_switches.get(net, ())]
@@ -240,10 +267,20 @@ class Rules(Generic[X]):
                 ys = v.ports[b][net]
                 if not ys:
                     return A.and_(lazily(lambda: self.port_up(b, net), lambda: self.switch_up(sw)))
-                return A.and_(lazily(lambda: self.node_up(b), lambda: A.or_(
-                    A.and_(lazily(lambda y=y: A.connected(self, net, sw, y), lambda y=y: self.member_up(b, net, y)))
-                    for y in ys)))
+                return A.and_(
+                    lazily(
+                        lambda: self.node_up(b),
+                        lambda: A.or_(
+                            A.and_(
+                                lazily(lambda y=y: A.connected(self, net, sw, y), lambda y=y: self.member_up(b, net, y))
+                            )
+                            for y in ys
+                        ),
+                    )
+                )
+
             return A.or_(on(net) for net in nets)
+
         return self._m(("from_switch", sw, b), build)
 
     # -- instances ------------------------------------------------------------
@@ -252,8 +289,14 @@ class Rules(Generic[X]):
         def build() -> X:
             A, v = self.alg, self.v
             nets = v.ports[n]
-            return A.and_(lazily(lambda: self.node_up(n), lambda: self.alive(proc_id(v.process(s), n)),
-                                 lambda: A.or_(self.port_up(n, net) for net in sorted(nets)) if nets else A.TRUE))
+            return A.and_(
+                lazily(
+                    lambda: self.node_up(n),
+                    lambda: self.alive(proc_id(v.process(s), n)),
+                    lambda: A.or_(self.port_up(n, net) for net in sorted(nets)) if nets else A.TRUE,
+                )
+            )
+
         return self._m(("inst", s, n), build)
 
     def qdevice_ok(self) -> X:
@@ -272,21 +315,28 @@ class Rules(Generic[X]):
                 if not v.pcmk_fencing or n == v.pcmk_winner:
                     return self.node_up(n)
                 # Not monotone: the loser of the fence race survives when the winner is down.
-                return A.and_(lazily(lambda: self.node_up(n), lambda: A.or_(
-                    lazily(lambda: A.not_(self.node_up(other)), lambda: self.reach(n, other)))))
+                return A.and_(
+                    lazily(
+                        lambda: self.node_up(n),
+                        lambda: A.or_(lazily(lambda: A.not_(self.node_up(other)), lambda: self.reach(n, other))),
+                    )
+                )
             q = v.pcmk_qdevice
 
             def votes() -> Iterable[X]:
                 yield from (self.reach(n, c) for c in v.pcmk_nodes)
                 if q is not None:
                     yield A.and_(lazily(self.qdevice_ok, lambda q=q: self.reach(n, q)))
+
             return A.and_(lazily(lambda: self.node_up(n), lambda: A.at_least(v.pcmk_quorum, votes())))
+
         return self._m(("quorate", n), build)
 
     def eligible(self, s: str, h: str, for_split: bool = False) -> X:
         """Holder ``h`` of VIP-holding service ``s`` can hold the VIP
         (``for_split``: without fencing, a Pacemaker node out of quorum
         keeps its VIP, which is what split brain asks)."""
+
         def build() -> X:
             A, v = self.alg, self.v
             # Every network its VIPs sit on is tracked (track_interface): a port down
@@ -300,6 +350,7 @@ class Rules(Generic[X]):
                 else:
                     parts.append(self.pcmk_quorate(h))
             return A.and_(parts)
+
         return self._m(("eligible", s, h, for_split), build)
 
     def _with(self, ok: Callable[[str], X], m: str, x: str) -> X:
@@ -308,49 +359,72 @@ class Rules(Generic[X]):
 
     def in_quorum(self, s: str, m: str) -> X:
         """Member ``m`` of cluster ``s`` is ok and reaches a quorum of ok voters."""
+
         def build() -> X:
             A, v = self.alg, self.v
-            return A.and_(lazily(
-                lambda: self.inst_ok(s, m),
-                lambda: self.pcmk_quorate(m) if v.uses_pacemaker(s) else A.TRUE,
-                lambda: A.at_least(v.quorum(s), (self._with(lambda x, w=w: self.inst_ok(w, x), m, x)
-                                                 for w, x in v.cluster_voters(s)))))
+            return A.and_(
+                lazily(
+                    lambda: self.inst_ok(s, m),
+                    lambda: self.pcmk_quorate(m) if v.uses_pacemaker(s) else A.TRUE,
+                    lambda: A.at_least(
+                        v.quorum(s),
+                        (self._with(lambda x, w=w: self.inst_ok(w, x), m, x) for w, x in v.cluster_voters(s)),
+                    ),
+                )
+            )
+
         return self._m(("in_quorum", s, m), build)
 
     def reaches_quorate(self, s: str, m: str) -> X:
         """Member ``m`` of Elected ``s`` reaches a quorate member of its coordinator."""
+
         def build() -> X:
             c = self.v.coordinator(s)
             if c is None:
                 return self.alg.FALSE
             return self.alg.or_(self._with(lambda x, c=c: self.in_quorum(c, x), m, x) for x in self.v.instances[c])
+
         return self._m(("reaches_quorate", s, m), build)
 
     def _replicas(self, s: str, m: str, member: Callable[[str], X]) -> X:
         """``m`` reaches ``min_replicas`` other members for which ``member`` holds."""
         st = self.v.services[s].strategy
         assert isinstance(st, Elected), s
-        return self.alg.at_least(st.min_replicas,
-                                 (self._with(member, m, x) for x in self.v.instances[s] if x != m))
+        return self.alg.at_least(st.min_replicas, (self._with(member, m, x) for x in self.v.instances[s] if x != m))
 
     def leader_candidate(self, s: str, m: str) -> X:
         """Member ``m`` of Elected ``s`` can take the leader lock and write."""
+
         def build() -> X:
             if self.v.coordinator(s) is None:
                 return self.alg.FALSE
-            return self.alg.and_(lazily(lambda: self.inst_ok(s, m), lambda: self.reaches_quorate(s, m),
-                                        lambda: self._replicas(s, m, lambda x: self.inst_ok(s, x))))
+            return self.alg.and_(
+                lazily(
+                    lambda: self.inst_ok(s, m),
+                    lambda: self.reaches_quorate(s, m),
+                    lambda: self._replicas(s, m, lambda x: self.inst_ok(s, x)),
+                )
+            )
+
         return self._m(("leader", s, m), build)
 
     def cut_off(self, s: str, m: str) -> X:
         """Member ``m`` of Elected ``s`` is ok but reaches no quorate coordinator member."""
-        return self._m(("cut_off", s, m), lambda: self.alg.and_(lazily(
-            lambda: self.inst_ok(s, m), lambda: self.alg.not_(self.reaches_quorate(s, m)))))
+        return self._m(
+            ("cut_off", s, m),
+            lambda: self.alg.and_(
+                lazily(lambda: self.inst_ok(s, m), lambda: self.alg.not_(self.reaches_quorate(s, m)))
+            ),
+        )
 
     def cut_off_writer(self, s: str, m: str) -> X:
         """Member ``m`` of Elected ``s`` keeps writing as a cut-off old master."""
-        return self._m(("cut_off_writer", s, m), lambda: self.alg.and_(lazily(
-            lambda: self.cut_off(s, m), lambda: self._replicas(s, m, lambda x: self.cut_off(s, x)))))
+        return self._m(
+            ("cut_off_writer", s, m),
+            lambda: self.alg.and_(
+                lazily(lambda: self.cut_off(s, m), lambda: self._replicas(s, m, lambda x: self.cut_off(s, x)))
+            ),
+        )
 
     # -- serving and reaching services ----------------------------------------
 
@@ -378,8 +452,13 @@ class Rules(Generic[X]):
             return self.leader_candidate(s, n)
         if isinstance(st, ActivePassive) and st.manager is not None:
             net = v.vip_network.get(s)  # with vips: the address follows it
-            return A.and_(lazily(lambda: self.inst_ok(s, n), lambda: self.pcmk_quorate(n),
-                                 lambda: self.port_up(n, net) if net is not None else A.TRUE))
+            return A.and_(
+                lazily(
+                    lambda: self.inst_ok(s, n),
+                    lambda: self.pcmk_quorate(n),
+                    lambda: self.port_up(n, net) if net is not None else A.TRUE,
+                )
+            )
         if isinstance(st, (BehindVip, Coordinated, Witness, ActivePassive, Sharded)):
             return self.inst_ok(s, n)
         raise TypeError(f"unknown strategy {type(st).__name__}")
@@ -387,6 +466,7 @@ class Rules(Generic[X]):
     def serves(self, s: str, n: str) -> X:
         """The instance of ``s`` on ``n`` serves: its strategy's condition,
         and every dependency reached from ``n`` (a local one on ``n`` itself)."""
+
         def build() -> X:
             A, v = self.alg, self.v
             local = v.local_dependencies(s)
@@ -395,7 +475,9 @@ class Rules(Generic[X]):
                 if d in local:
                     return self.serves(d, n) if n in self.members(d) else A.FALSE
                 return self.reaches(n, d, s)
+
             return A.and_(lazily(lambda: self.base(s, n), *(lambda d=d: dep(d) for d in v.dependencies(s))))
+
         return self._m(("serves", s, n), build)
 
     def reads(self, s: str, n: str) -> X:
@@ -409,13 +491,19 @@ class Rules(Generic[X]):
 
         def build() -> X:
             coord = v.coordinator(s)
-            return self.alg.and_(lazily(lambda: self.inst_ok(s, n), *(
-                lambda d=d: self.reaches(n, d, s) for d in v.dependencies(s) if d != coord)))
+            return self.alg.and_(
+                lazily(
+                    lambda: self.inst_ok(s, n),
+                    *(lambda d=d: self.reaches(n, d, s) for d in v.dependencies(s) if d != coord),
+                )
+            )
+
         return self._m(("reads", s, n), build)
 
     def _target(self, s: str, frm: str | None, read: bool = False) -> X:
         """From ``frm``, some serving point of ``s`` is reached directly
         (every shard of a sharded service; ``read``: one that answers reads)."""
+
         def build() -> X:
             A = self.alg
             pts = self.members(s)
@@ -423,17 +511,18 @@ class Rules(Generic[X]):
             if isinstance(self.v.services[s].strategy, Sharded):
                 return A.and_(each) if pts else A.FALSE
             return A.or_(each)
+
         return self._m(("target", s, frm, read), build)
 
     def _served_from(self, s: str, b: str, frm: str | None, read: bool = False) -> X:
-        return self.alg.and_(lazily(lambda: self.reads(s, b) if read else self.serves(s, b),
-                                    lambda: self.near(frm, b)))
+        return self.alg.and_(lazily(lambda: self.reads(s, b) if read else self.serves(s, b), lambda: self.near(frm, b)))
 
     def access(self, frm: str | None, s: str, h: str | None, read: bool = False) -> X:
         """From ``frm`` (``None``: the service's own clients), ``s`` is
         usable through the VIP held by service ``h`` (``None``: directly):
         an eligible holder that ``frm`` reaches reaches a serving point of
         ``s``."""
+
         def build() -> X:
             A, v = self.alg, self.v
             if isinstance(v.services[s].strategy, External):
@@ -442,9 +531,17 @@ class Rules(Generic[X]):
                 return self._target(s, frm, read)
             # The holder forwards while eligible; its own dependencies are its own
             # (a holder that depends on a service behind it is no cycle here).
-            return A.or_(A.and_(lazily(lambda x=x, h=h: self.eligible(h, x), lambda x=x: self.near(frm, x),
-                                       lambda x=x: self._target(s, x, read)))
-                         for x in v.holders[h])
+            return A.or_(
+                A.and_(
+                    lazily(
+                        lambda x=x, h=h: self.eligible(h, x),
+                        lambda x=x: self.near(frm, x),
+                        lambda x=x: self._target(s, x, read),
+                    )
+                )
+                for x in v.holders[h]
+            )
+
         return self._m(("access", frm, s, h, read), build)
 
     def reaches(self, n: str, d: str, consumer: str) -> X:
@@ -481,22 +578,42 @@ class Rules(Generic[X]):
             # any of its groups is (its masters force the others to master).
             nets = sorted({v.vip_network[g] for g in v.sync.get(s, (s,))})
             hs = v.holders[s]
-            return A.or_(A.and_(lazily(lambda a=a: self.eligible(s, a, True), lambda b=b: self.eligible(s, b, True),
-                                       lambda a=a, b=b: A.not_(A.and_(self.reach_on(a, b, net) for net in nets))))
-                         for i, a in enumerate(hs) for b in hs[i + 1:])
+            return A.or_(
+                A.and_(
+                    lazily(
+                        lambda a=a: self.eligible(s, a, True),
+                        lambda b=b: self.eligible(s, b, True),
+                        lambda a=a, b=b: A.not_(A.and_(self.reach_on(a, b, net) for net in nets)),
+                    )
+                )
+                for i, a in enumerate(hs)
+                for b in hs[i + 1 :]
+            )
         if isinstance(st, AppCluster):
             if 2 * v.quorum(s) > len(v.cluster_voters(s)):
                 # Two quorums share a voter, so they cannot both elect (even
                 # when, with bonds, reachability is not transitive).
                 return A.FALSE
             ms = v.instances[s]
-            return A.or_(A.and_(lazily(lambda a=a: self.in_quorum(s, a), lambda b=b: self.in_quorum(s, b),
-                                       lambda a=a, b=b: A.not_(self.reach(a, b))))
-                         for i, a in enumerate(ms) for b in ms[i + 1:])
+            return A.or_(
+                A.and_(
+                    lazily(
+                        lambda a=a: self.in_quorum(s, a),
+                        lambda b=b: self.in_quorum(s, b),
+                        lambda a=a, b=b: A.not_(self.reach(a, b)),
+                    )
+                )
+                for i, a in enumerate(ms)
+                for b in ms[i + 1 :]
+            )
         if isinstance(st, Elected) and not st.steps_down:
             # The quorate side promotes a writer while a cut-off old master
             # keeps writing (any member may have been the master).
             ms = v.instances[s]
-            return A.and_(lazily(lambda: A.or_(self.leader_candidate(s, m) for m in ms),
-                                 lambda: A.or_(self.cut_off_writer(s, m) for m in ms)))
+            return A.and_(
+                lazily(
+                    lambda: A.or_(self.leader_candidate(s, m) for m in ms),
+                    lambda: A.or_(self.cut_off_writer(s, m) for m in ms),
+                )
+            )
         return A.FALSE

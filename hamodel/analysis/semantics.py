@@ -13,7 +13,7 @@ rules it says how degraded a service that is up is (:meth:`Evaluation.state`).
 from __future__ import annotations
 
 from collections import deque
-from typing import Iterable
+from collections.abc import Iterable
 
 from hamodel.analysis.components import ModelView
 from hamodel.analysis.rules import Algebra, Rules

@@ -22,8 +22,8 @@ from graphlib import TopologicalSorter
 
 from hamodel.analysis.components import view
 from hamodel.analysis.cutsets import Analyzer
-from hamodel.analysis.semantics import Evaluation
 from hamodel.analysis.results import Placement
+from hamodel.analysis.semantics import Evaluation
 from hamodel.model import Architecture
 from hamodel.model.strategies import ActivePassive, AppCluster, External, Sharded
 
@@ -62,8 +62,9 @@ def _unusable(v, s: str, cut: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(n for n in nodes if not e.node_up(n) or (v.ports[n] and not any(e.port_up(n, x) for x in v.ports[n])))
 
 
-def _explain_limits(arch: Architecture, v, k: int, limits: list[Limit], causes: list[tuple[str, ...]],
-                    explanations: list[str]) -> list[str]:
+def _explain_limits(
+    arch: Architecture, v, k: int, limits: list[Limit], causes: list[tuple[str, ...]], explanations: list[str]
+) -> list[str]:
     """Why no placement tolerates ``k`` failures, in the model's terms: the
     failure behind each learned limit (and its cause when it is a single
     component), never the private ``tolerate-<i>`` domains."""
@@ -73,8 +74,9 @@ def _explain_limits(arch: Architecture, v, k: int, limits: list[Limit], causes: 
     out = [f"no placement tolerates {k} failure(s):"]
     for (s, ns, m), cut in zip(limits, causes):
         cand = set(candidates(arch, arch.service(s)))
-        line = (f"{' + '.join(cut)} leaves {s} unusable on {', '.join(ns)}, so at most {m} of its instances may "
-                "run there")
+        line = (
+            f"{' + '.join(cut)} leaves {s} unusable on {', '.join(ns)}, so at most {m} of its instances may run there"
+        )
         if cand <= set(ns):
             line += f", but every node that may run {s} is among them"
             if len(cut) == 1 and v is not None:
@@ -91,12 +93,20 @@ def tolerant_place(arch: Architecture, k: int, previous: Placement | None = None
     from hamodel.analysis.placement import Unplaceable, place
 
     required = [s for s in arch.services if s.required and not isinstance(s.strategy, External)]
-    hopeless = [s.name for s in required if k >= 1 and (
-        isinstance(s.strategy, Sharded) or (isinstance(s.strategy, ActivePassive) and s.strategy.manager is None))]
+    hopeless = [
+        s.name
+        for s in required
+        if k >= 1
+        and (isinstance(s.strategy, Sharded) or (isinstance(s.strategy, ActivePassive) and s.strategy.manager is None))
+    ]
     if hopeless:
-        raise Unplaceable([f"{s} cannot tolerate a failure by placement: every instance is needed "
-                           "(sharded, or unmanaged active/passive); mark it required=False or change its strategy"
-                           for s in hopeless])
+        raise Unplaceable(
+            [
+                f"{s} cannot tolerate a failure by placement: every instance is needed "
+                "(sharded, or unmanaged active/passive); mark it required=False or change its strategy"
+                for s in hopeless
+            ]
+        )
     graph = {s.name: set(s.dependencies) for s in arch.services}
     order = [s for s in TopologicalSorter(graph).static_order() if s in {x.name for x in required}]
     limits: list[Limit] = []
@@ -122,8 +132,12 @@ def tolerant_place(arch: Architecture, k: int, previous: Placement | None = None
         ns = _unusable(v, s, cut)
         limit = (s, ns, m)
         if not ns or m < 0 or limit in limits:
-            raise Unplaceable([f"{s} stops after {' + '.join(cut)} whatever the placement "
-                               "(a partition or a shared dependency, not where instances run)"])
+            raise Unplaceable(
+                [
+                    f"{s} stops after {' + '.join(cut)} whatever the placement "
+                    "(a partition or a shared dependency, not where instances run)"
+                ]
+            )
         limits.append(limit)
         causes.append(cut)
     # Not a proof that none exists: say so, never "unplaceable".

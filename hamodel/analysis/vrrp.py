@@ -9,8 +9,8 @@ stability rule (lock-file ids stay put).
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 from hamodel.analysis.placement_solver import natural_key
 from hamodel.analysis.placement_statements import plural
@@ -38,8 +38,12 @@ class Allocation:
     problems: tuple[str, ...]
 
 
-def allocate(arch: Architecture, instances: Mapping[str, list[str]], previous: Mapping[str, set[str]],
-             previous_vrids: Mapping[str, int] | None = None) -> Allocation:
+def allocate(
+    arch: Architecture,
+    instances: Mapping[str, list[str]],
+    previous: Mapping[str, set[str]],
+    previous_vrids: Mapping[str, int] | None = None,
+) -> Allocation:
     """VRRP groups (router id, priorities, first master) for every VIP-holding service, and
     the nodes that bind VIPs they may not hold (``net.ipv4.ip_nonlocal_bind``).
 
@@ -63,8 +67,10 @@ def allocate(arch: Architecture, instances: Mapping[str, list[str]], previous: M
             net = vips[s.holds_vips[0]].network
             owner = used[net].get(s.strategy.vrid)
             if owner is not None:
-                problems.append(f"{s.name} fixes vrid {s.strategy.vrid}, but on network {net} it is "
-                                + ("reserved (reserved_vrids)" if owner == "reserved" else f"also fixed by {owner}"))
+                problems.append(
+                    f"{s.name} fixes vrid {s.strategy.vrid}, but on network {net} it is "
+                    + ("reserved (reserved_vrids)" if owner == "reserved" else f"also fixed by {owner}")
+                )
             used[net][s.strategy.vrid] = s.name
     # Ids from the lock file stay with their group while still free, so a
     # group added to the model never renumbers the existing ones; one outside
@@ -90,23 +96,36 @@ def allocate(arch: Architecture, instances: Mapping[str, list[str]], previous: M
             ids = networks[net].vrids
             free = [i for i in ids if i not in used[net]]
             if not free:
-                problems.append(f"{s.name} needs a VRRP router id on network {net}, but all {len(ids)} of "
-                                f"vrid_range {ids.start}-{ids.stop - 1} are used "
-                                f"({plural(len(networks[net].reserved_vrids), 'reserved id')})")
+                problems.append(
+                    f"{s.name} needs a VRRP router id on network {net}, but all {len(ids)} of "
+                    f"vrid_range {ids.start}-{ids.stop - 1} are used "
+                    f"({plural(len(networks[net].reserved_vrids), 'reserved id')})"
+                )
                 continue
             vrid = free[0]
             used[net][vrid] = s.name
-        members = sorted(instances.get(s.name, []), key=lambda n: (n not in previous.get(s.name, set()), natural_key(n)))
+        members = sorted(
+            instances.get(s.name, []), key=lambda n: (n not in previous.get(s.name, set()), natural_key(n))
+        )
         if len(members) > 254:
             problems.append(f"{s.name} has {len(members)} VIP holders, but VRRP priorities allow at most 254")
             continue
         if not members:
             continue
         prios = priorities(members)
-        groups.append(VrrpGroup(
-            service=s.name, vips=tuple(s.holds_vips), network=net, vrid=vrid, priorities=prios,
-            master=members[0], manager="pacemaker" if isinstance(s.strategy, (PacemakerVip, ActivePassive, AppCluster)) else "keepalived",
-        ))
+        groups.append(
+            VrrpGroup(
+                service=s.name,
+                vips=tuple(s.holds_vips),
+                network=net,
+                vrid=vrid,
+                priorities=prios,
+                master=members[0],
+                manager="pacemaker"
+                if isinstance(s.strategy, (PacemakerVip, ActivePassive, AppCluster))
+                else "keepalived",
+            )
+        )
     fronted = {s.access.vip for s in arch.services if s.access is not None}
     nonlocal_nodes = {n for s in holders if set(s.holds_vips) & fronted for n in instances.get(s.name, [])}
     return Allocation(tuple(groups), frozenset(nonlocal_nodes), tuple(problems))

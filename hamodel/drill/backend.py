@@ -20,11 +20,13 @@ async def _serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, nod
     try:
         try:
             await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout=2.0)
-        except (asyncio.TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+        except (TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
             pass
         body = f"hml-backend node={node} port={port}\n".encode()
-        writer.write(b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n"
-                     b"Connection: close\r\n\r\n%s" % (len(body), body))
+        writer.write(
+            b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n"
+            b"Connection: close\r\n\r\n%s" % (len(body), body)
+        )
         await writer.drain()
     except (ConnectionError, OSError):
         pass
@@ -47,7 +49,8 @@ async def main() -> None:
     async def up(port: int) -> None:
         if port not in servers:
             servers[port] = await asyncio.start_server(
-                lambda r, w, p=port: _serve(r, w, args.node, p), targets[port], port, reuse_address=True)
+                lambda r, w, p=port: _serve(r, w, args.node, p), targets[port], port, reuse_address=True
+            )
 
     async def down(port: int) -> None:
         srv = servers.pop(port, None)

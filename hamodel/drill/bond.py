@@ -95,14 +95,18 @@ def set_egress(netns: str, dev: str, on: bool) -> None:
     node itself sends (the kernel floods locally originated ones to every
     port), so a backup member's egress is cut below the bridge.
     """
-    argv = ["tc", "-n", netns, "qdisc", "del", "dev", dev, "root"] if on else \
-        ["tc", "-n", netns, "qdisc", "replace", "dev", dev, "root", "pfifo", "limit", "0"]
+    argv = (
+        ["tc", "-n", netns, "qdisc", "del", "dev", dev, "root"]
+        if on
+        else ["tc", "-n", netns, "qdisc", "replace", "dev", dev, "root", "pfifo", "limit", "0"]
+    )
     subprocess.run(argv, capture_output=True, timeout=5)
 
 
 def ipv4_addresses(netns: str, dev: str) -> list[str]:
-    out = subprocess.run(["ip", "-n", netns, "-4", "-o", "addr", "show", "dev", dev], capture_output=True,
-                         text=True, timeout=5).stdout
+    out = subprocess.run(
+        ["ip", "-n", netns, "-4", "-o", "addr", "show", "dev", dev], capture_output=True, text=True, timeout=5
+    ).stdout
     return [line.split()[3].split("/")[0] for line in out.splitlines() if len(line.split()) > 3]
 
 
@@ -112,8 +116,16 @@ def gratuitous_arp(pkt: socket.socket, netns: str, dev: str) -> int:
     sent = 0
     for ip in ipv4_addresses(netns, dev):
         a = socket.inet_aton(ip)
-        pkt.send(b"\xff" * 6 + mac + struct.pack("!H", 0x0806)
-                 + struct.pack("!HHBBH", 1, 0x0800, 6, 4, 1) + mac + a + b"\x00" * 6 + a)
+        pkt.send(
+            b"\xff" * 6
+            + mac
+            + struct.pack("!H", 0x0806)
+            + struct.pack("!HHBBH", 1, 0x0800, 6, 4, 1)
+            + mac
+            + a
+            + b"\x00" * 6
+            + a
+        )
         sent += 1
     return sent
 

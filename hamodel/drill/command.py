@@ -13,8 +13,8 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from rich.console import Console
 from rich.markup import escape
@@ -31,10 +31,20 @@ from hamodel.model import Architecture
 __all__ = ["command"]
 
 
-def command(model: str | None, *, scenarios: list[str] | None, rst_out: Path | None,
-            cleanup: bool, quick: bool, console: Console, err: Console,
-            load: Callable[[str], Architecture], json_stdout: bool = False, json_file: Path | None = None,
-            lock: Path | None = None) -> int:
+def command(
+    model: str | None,
+    *,
+    scenarios: list[str] | None,
+    rst_out: Path | None,
+    cleanup: bool,
+    quick: bool,
+    console: Console,
+    err: Console,
+    load: Callable[[str], Architecture],
+    json_stdout: bool = False,
+    json_file: Path | None = None,
+    lock: Path | None = None,
+) -> int:
     """``hamodel drill``: returns the exit code (0 agreed, 1 a measurement differs, 2 error).
 
     ``lock`` is the placement lock file (default: beside the model), read as
@@ -49,18 +59,19 @@ def command(model: str | None, *, scenarios: list[str] | None, rst_out: Path | N
         return 2
     if cleanup:
         removed = cleanup_leftovers()
-        console.print(f"cleanup: removed {len(removed['namespaces'])} namespaces, "
-                      f"{len(removed['processes'])} processes, {len(removed['dirs'])} lab dirs")
+        console.print(
+            f"cleanup: removed {len(removed['namespaces'])} namespaces, "
+            f"{len(removed['processes'])} processes, {len(removed['dirs'])} lab dirs"
+        )
         if model is None:
             return 0
     if model is None:
         err.print("[bold red]error:[/] give a MODEL (or --cleanup alone)")
         return 2
     arch = load(model)
-    from hamodel.output import check_writable
-
     from hamodel.analysis.placement import lock_path_for
     from hamodel.loader import model_inputs
+    from hamodel.output import check_writable
 
     inputs = [(p, "the model" if i == 0 else "a module the model imports") for i, p in enumerate(model_inputs(model))]
     inputs.append((lock or lock_path_for(model), "the lock file this command reads"))
@@ -80,12 +91,14 @@ def command(model: str | None, *, scenarios: list[str] | None, rst_out: Path | N
     t0 = time.monotonic()
     try:
         with console.status("building the lab") as status:
+
             def progress(msg: str) -> None:
                 console.print(f"[dim]{time.monotonic() - t0:6.1f}s[/] {escape(msg)}", highlight=False)
                 status.update(escape(msg.strip()))
 
-            report = run_drill(arch, dep=dep, files=files, quick=quick, scenarios=scenarios, progress=progress,
-                               model_file=model)
+            report = run_drill(
+                arch, dep=dep, files=files, quick=quick, scenarios=scenarios, progress=progress, model_file=model
+            )
             report["model_file"] = model
             add_to_report(dep, report)  # measured outage and loss against the predicted recovery
             report["stamp"] = make_stamp(dep)  # the page says what it measured, and when
@@ -101,8 +114,9 @@ def command(model: str | None, *, scenarios: list[str] | None, rst_out: Path | N
         return 130
     console.print(terminal_table(report))
     s = report["summary"]
-    console.print(f"{s['agreed']}/{s['scenarios']} scenarios agreed with the predictions; "
-                  f"drill took {report['duration_s']:.1f} s")
+    console.print(
+        f"{s['agreed']}/{s['scenarios']} scenarios agreed with the predictions; drill took {report['duration_s']:.1f} s"
+    )
     from hamodel.output import write_file
 
     if json_stdout:

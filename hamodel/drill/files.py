@@ -6,8 +6,8 @@ Every lab takes its Deployment and files from :func:`generated_files`
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 from hamodel.deployment import Deployment
 from hamodel.model import Architecture
@@ -15,8 +15,9 @@ from hamodel.model import Architecture
 __all__ = ["generated_files"]
 
 
-def generated_files(arch: Architecture, *, analyse: bool = False, lock: Path | None = None,
-                    env: Mapping[str, str] | None = None) -> tuple[Deployment, Mapping[str, bytes]]:
+def generated_files(
+    arch: Architecture, *, analyse: bool = False, lock: Path | None = None, env: Mapping[str, str] | None = None
+) -> tuple[Deployment, Mapping[str, bytes]]:
     """The Deployment and the generated configs the drill runs.
 
     With ``analyse`` the Deployment also carries the failure analysis'

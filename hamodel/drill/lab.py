@@ -23,10 +23,11 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence, TypeVar
+from typing import TypeVar
 
 from hamodel.model import Architecture
 from hamodel.model.strategies import BehindVip
@@ -47,7 +48,9 @@ EXTRA_ROOTS: tuple[Path, ...] = (Path("/run/hamodel-galera"),)
 #: ``sh -c`` script of :meth:`Lab.start` with ``private_run``: $1 becomes /run, the lab dir
 #: $2 is bound back at its own path (``mount -c``: "." is the old, now covered, lab dir;
 #: a canonicalised path would name the new, empty one), then the daemon is exec'ed.
-PRIVATE_RUN_SH = 'set -e; cd "$2"; mount --bind "$1" /run; mkdir -p "$2"; mount -c --bind . "$2"; cd /; shift 2; exec "$@"'
+PRIVATE_RUN_SH = (
+    'set -e; cd "$2"; mount --bind "$1" /run; mkdir -p "$2"; mount -c --bind . "$2"; cd /; shift 2; exec "$@"'
+)
 
 
 def private_dir(path: Path) -> Path:
@@ -75,7 +78,7 @@ def write_private(path: Path, data: str | bytes, mode: int = FILE_MODE) -> Path:
         os.fchmod(fd, mode)  # an existing file keeps its old mode otherwise
         view = memoryview(raw)
         while view:
-            view = view[os.write(fd, view):]
+            view = view[os.write(fd, view) :]
     finally:
         os.close(fd)
     return Path(path)
@@ -189,8 +192,9 @@ def _delete_namespace(ns: str) -> None:
     run(["ip", "netns", "delete", ns], check=False)
 
 
-def cleanup_leftovers(prefix: str = PREFIX_ROOT, *, include_live: bool = False,
-                      keep_own: bool = False) -> dict[str, list]:
+def cleanup_leftovers(
+    prefix: str = PREFIX_ROOT, *, include_live: bool = False, keep_own: bool = False
+) -> dict[str, list]:
     """Remove namespaces, processes and state dirs of labs whose name starts with ``prefix``.
 
     Labs whose owning process (the pid in ``hml-<pid>-``) is still running
@@ -328,8 +332,16 @@ class Lab:
         private_dir(Path(path).parent)
         return write_private(path, data, mode)
 
-    def plug(self, node: str, device: str, switch: str, address: str, *, ns: str | None = None,
-             bond: Sequence[str] | None = None) -> Port:
+    def plug(
+        self,
+        node: str,
+        device: str,
+        switch: str,
+        address: str,
+        *,
+        ns: str | None = None,
+        bond: Sequence[str] | None = None,
+    ) -> Port:
         """Create ``device`` in the node's namespace, wired to a port of ``switch``'s bridge.
 
         ``bond``: the switches of a bonded interface (``switch`` first);
@@ -352,8 +364,16 @@ class Lab:
         self.ports.append(port)
         return port
 
-    def plug_bond(self, node: str, device: str, switches: Sequence[str], address: str, *,
-                  ns: str | None = None, miimon_ms: int = BOND_MIIMON_MS) -> list[Port]:
+    def plug_bond(
+        self,
+        node: str,
+        device: str,
+        switches: Sequence[str],
+        address: str,
+        *,
+        ns: str | None = None,
+        miimon_ms: int = BOND_MIIMON_MS,
+    ) -> list[Port]:
         """A bonded interface: ``device`` carries the address, one member per switch.
 
         This kernel has no ``bond`` (nor ``team``) link type
@@ -371,8 +391,24 @@ class Lab:
         """
         ns = ns or self.node_ns(node)
         mac = "02:" + ":".join(f"{b:02x}" for b in hashlib.sha256(f"{ns}/{device}".encode()).digest()[:5])
-        run(["ip", "-n", ns, "link", "add", device, "type", "bridge", "stp_state", "0", "mcast_snooping", "0",
-             "forward_delay", "0"])
+        run(
+            [
+                "ip",
+                "-n",
+                ns,
+                "link",
+                "add",
+                device,
+                "type",
+                "bridge",
+                "stp_state",
+                "0",
+                "mcast_snooping",
+                "0",
+                "forward_delay",
+                "0",
+            ]
+        )
         run(["ip", "-n", ns, "link", "set", device, "address", mac])
         members = []
         ports = []
@@ -387,8 +423,29 @@ class Lab:
             run(["ip", "-n", swns, "link", "set", sp, "up"])
             run(["ip", "-n", ns, "link", "set", member, "master", device])
             # Blocked until the monitor makes it active (see hamodel.drill.bond).
-            run(["bridge", "-n", ns, "link", "set", "dev", member, "isolated", "on", "locked", "on", "learning",
-                 "off", "flood", "off", "mcast_flood", "off", "bcast_flood", "off"])
+            run(
+                [
+                    "bridge",
+                    "-n",
+                    ns,
+                    "link",
+                    "set",
+                    "dev",
+                    member,
+                    "isolated",
+                    "on",
+                    "locked",
+                    "on",
+                    "learning",
+                    "off",
+                    "flood",
+                    "off",
+                    "mcast_flood",
+                    "off",
+                    "bcast_flood",
+                    "off",
+                ]
+            )
             run(["tc", "-n", ns, "qdisc", "replace", "dev", member, "root", "pfifo", "limit", "0"])
             run(["ip", "-n", ns, "link", "set", member, "up"])
             members.append(member)
@@ -398,17 +455,29 @@ class Lab:
         run(["ip", "-n", ns, "link", "set", device, "up"])
         self.ports.extend(ports)
         self.bonds[(ns, device)] = members
-        log = self.root / "bonds" / f"{ns[len(self.prefix):]}-{device}.log"
+        log = self.root / "bonds" / f"{ns[len(self.prefix) :]}-{device}.log"
         # Run as a script (not -m): importing the hamodel package would take seconds. It runs
         # outside the node's namespace (see hamodel.drill.bond): killing every process of
         # the node must leave its bond working, as the kernel's would.
-        argv = [sys.executable, str(Path(__file__).with_name("bond.py")), "--netns", ns, "--bond", device,
-                "--miimon-ms", str(miimon_ms), "--lab", f"{self.root}/", *members]
+        argv = [
+            sys.executable,
+            str(Path(__file__).with_name("bond.py")),
+            "--netns",
+            ns,
+            "--bond",
+            device,
+            "--miimon-ms",
+            str(miimon_ms),
+            "--lab",
+            f"{self.root}/",
+            *members,
+        ]
         private_dir(log.parent)
         fh = open(log, "ab", opener=lambda p, flags: os.open(p, flags | os.O_NOFOLLOW, FILE_MODE))
         try:
-            popen = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=fh, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+            popen = subprocess.Popen(
+                argv, stdin=subprocess.DEVNULL, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True
+            )
         finally:
             fh.close()
         proc = Process(f"bond@{node}:{device}", "", argv, popen, log)
@@ -459,8 +528,23 @@ class Lab:
         """
         i = len(self.isls)
         ea, eb = f"isl{i}a", f"isl{i}b"
-        run(["ip", "link", "add", ea, "netns", self.switch_ns(a), "type", "veth", "peer", "name", eb,
-             "netns", self.switch_ns(b)])
+        run(
+            [
+                "ip",
+                "link",
+                "add",
+                ea,
+                "netns",
+                self.switch_ns(a),
+                "type",
+                "veth",
+                "peer",
+                "name",
+                eb,
+                "netns",
+                self.switch_ns(b),
+            ]
+        )
         for sw, end in ((a, ea), (b, eb)):
             ns = self.switch_ns(sw)
             run(["ip", "-n", ns, "link", "set", end, "master", "br0"])
@@ -505,8 +589,16 @@ class Lab:
 
     # -- processes ----------------------------------------------------------
 
-    def start(self, name: str, ns: str, argv: Sequence[str], *, log: Path, env: dict | None = None,
-              private_run: Path | None = None) -> Process:
+    def start(
+        self,
+        name: str,
+        ns: str,
+        argv: Sequence[str],
+        *,
+        log: Path,
+        env: dict | None = None,
+        private_run: Path | None = None,
+    ) -> Process:
         """Start ``argv`` inside ``ns`` (``ip netns exec`` execs it: the pid is the daemon's).
 
         ``private_run``: a folder that the process sees as ``/run`` (a mount
@@ -517,13 +609,28 @@ class Lab:
         private_dir(log.parent)
         if private_run is not None:
             private_dir(private_run)
-            argv = ["unshare", "-m", "--propagation", "private", "sh", "-c", PRIVATE_RUN_SH, "sh",
-                    str(private_run), str(self.root), *argv]
+            argv = [
+                "unshare",
+                "-m",
+                "--propagation",
+                "private",
+                "sh",
+                "-c",
+                PRIVATE_RUN_SH,
+                "sh",
+                str(private_run),
+                str(self.root),
+                *argv,
+            ]
         fh = open(log, "ab", opener=lambda p, flags: os.open(p, flags | os.O_NOFOLLOW, FILE_MODE))
         try:
             popen = subprocess.Popen(
-                ["ip", "netns", "exec", ns, *argv], stdin=subprocess.DEVNULL, stdout=fh, stderr=subprocess.STDOUT,
-                start_new_session=True, env={**os.environ, **(env or {})},
+                ["ip", "netns", "exec", ns, *argv],
+                stdin=subprocess.DEVNULL,
+                stdout=fh,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                env={**os.environ, **(env or {})},
             )
         finally:
             fh.close()
@@ -565,7 +672,9 @@ class Lab:
         out = run(["ip", "-n", ns, "-o", "addr", "show", "to", address], check=False).stdout
         return address in out
 
-    def exec(self, ns: str, argv: Sequence[str], *, check: bool = True, timeout: float = 20) -> subprocess.CompletedProcess:
+    def exec(
+        self, ns: str, argv: Sequence[str], *, check: bool = True, timeout: float = 20
+    ) -> subprocess.CompletedProcess:
         return run(["ip", "netns", "exec", ns, *argv], check=check, timeout=timeout)
 
     # -- teardown -----------------------------------------------------------

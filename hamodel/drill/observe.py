@@ -22,8 +22,9 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from hamodel.drill.lab import Lab, Process
 
@@ -49,8 +50,7 @@ class HolderWatch(threading.Thread):
         self._lock = threading.Lock()
 
     def _addresses(self, node: str) -> set[str]:
-        p = subprocess.run(["ip", "-n", self.lab.node_ns(node), "-o", "addr", "show"],
-                           capture_output=True, text=True)
+        p = subprocess.run(["ip", "-n", self.lab.node_ns(node), "-o", "addr", "show"], capture_output=True, text=True)
         return {w.split("/")[0] for line in p.stdout.splitlines() for w in line.split()[3:4]}
 
     def run(self) -> None:
@@ -96,8 +96,9 @@ class HolderWatch(threading.Thread):
         (h,) = holders
         return next(iter(h)) if len(h) == 1 else None
 
-    def wait_for(self, vip: str, pred: Callable[[frozenset[str]], bool], *, after: float,
-                 timeout: float) -> float | None:
+    def wait_for(
+        self, vip: str, pred: Callable[[frozenset[str]], bool], *, after: float, timeout: float
+    ) -> float | None:
         """Time of the first sample at or after ``after`` whose holders satisfy ``pred``."""
         deadline = now() + timeout
         while True:
@@ -114,11 +115,24 @@ class ProbeRun:
 
     def __init__(self, lab: Lab, target: str):
         self.results: list[dict[str, Any]] = []
-        argv = [sys.executable, str(HERE / "probe.py"), "--target", target,
-                "--interval", str(PROBE_INTERVAL_S), "--timeout", str(PROBE_TIMEOUT_S)]
-        self.popen = subprocess.Popen(["ip", "netns", "exec", lab.client_ns, *argv], stdout=subprocess.PIPE,
-                                      stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, text=True,
-                                      start_new_session=True)
+        argv = [
+            sys.executable,
+            str(HERE / "probe.py"),
+            "--target",
+            target,
+            "--interval",
+            str(PROBE_INTERVAL_S),
+            "--timeout",
+            str(PROBE_TIMEOUT_S),
+        ]
+        self.popen = subprocess.Popen(
+            ["ip", "netns", "exec", lab.client_ns, *argv],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            start_new_session=True,
+        )
         lab.processes.append(Process("probe", lab.client_ns, argv, self.popen, Path(os.devnull)))
         self.thread = threading.Thread(target=self._read, daemon=True, name="probe-reader")
         self.thread.start()

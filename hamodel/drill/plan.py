@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import ipaddress
 import subprocess
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from hamodel.deployment import Deployment, VrrpGroup
 from hamodel.drill import reroot
@@ -77,8 +78,14 @@ def _sysctls(text: str) -> list[tuple[str, str]]:
     return out
 
 
-def plan_lab(arch: Architecture, dep: Deployment, files: Mapping[str, bytes], *,
-             backend_services: list[str] | None = None, real_services: frozenset[str] = frozenset()) -> LabPlan:
+def plan_lab(
+    arch: Architecture,
+    dep: Deployment,
+    files: Mapping[str, bytes],
+    *,
+    backend_services: list[str] | None = None,
+    real_services: frozenset[str] = frozenset(),
+) -> LabPlan:
     """Nodes, switches, links and stand-in backends for this deployment's files.
 
     ``backend_services`` limits the stand-in backends to these services (all
@@ -90,14 +97,15 @@ def plan_lab(arch: Architecture, dep: Deployment, files: Mapping[str, bytes], *,
     nodes: dict[str, NodePlan] = {}
     for node in arch.nodes:
         base = f"nodes/{node.name}/"
-        mine = {k[len(base):]: v for k, v in files.items() if k.startswith(base)}
+        mine = {k[len(base) :]: v for k, v in files.items() if k.startswith(base)}
         if not mine:
             continue
         np_ = NodePlan(node.name, [])
         for i in node.interfaces:
             net = arch.network(i.network)
-            np_.interfaces.append((i.device, f"{i.address}/{net.subnet.prefixlen}",
-                                   switch_of(arch, i.network, i.switch), i.network))
+            np_.interfaces.append(
+                (i.device, f"{i.address}/{net.subnet.prefixlen}", switch_of(arch, i.network, i.switch), i.network)
+            )
         np_.bonds = _bonds(node)
         if "keepalived/keepalived.conf" in mine:
             np_.keepalived = mine["keepalived/keepalived.conf"].decode()
@@ -117,11 +125,17 @@ def plan_lab(arch: Architecture, dep: Deployment, files: Mapping[str, bytes], *,
     # on the node that owns the server's address (a backend-only host when
     # it runs neither keepalived nor haproxy).
     owner = {str(i.address): n.name for n in arch.nodes for i in n.interfaces}
-    all_lb = [s.name for s in arch.services
-              if s.access is not None and dep.placement.nodes_of(s.name) and s.name not in real_services]
+    all_lb = [
+        s.name
+        for s in arch.services
+        if s.access is not None and dep.placement.nodes_of(s.name) and s.name not in real_services
+    ]
     chosen = all_lb if backend_services is None else [s for s in all_lb if s in backend_services]
-    real = [s.name for s in arch.services
-            if s.name in real_services and s.access is not None and dep.placement.nodes_of(s.name)]
+    real = [
+        s.name
+        for s in arch.services
+        if s.name in real_services and s.access is not None and dep.placement.nodes_of(s.name)
+    ]
     for sname in chosen + real:
         a = access_of(arch, sname)
         vip = str(arch.vip(a.vip).address)
@@ -138,17 +152,29 @@ def plan_lab(arch: Architecture, dep: Deployment, files: Mapping[str, bytes], *,
                         continue
                     if n not in nodes:
                         node = arch.node(n)
-                        nodes[n] = NodePlan(n, [(i.device, f"{i.address}/{arch.network(i.network).subnet.prefixlen}",
-                                                 switch_of(arch, i.network, i.switch), i.network)
-                                                for i in node.interfaces], bonds=_bonds(node))
+                        nodes[n] = NodePlan(
+                            n,
+                            [
+                                (
+                                    i.device,
+                                    f"{i.address}/{arch.network(i.network).subnet.prefixlen}",
+                                    switch_of(arch, i.network, i.switch),
+                                    i.network,
+                                )
+                                for i in node.interfaces
+                            ],
+                            bonds=_bonds(node),
+                        )
                     if sname in real:  # the host is in the lab; the kind runs the service on it
                         continue
                     nodes[n].backend_ports[srv.port] = srv.address
                     if srv.check_port:
                         nodes[n].backend_ports[srv.check_port] = srv.address
 
-    switches = sorted({sw for n in nodes.values() for (_, _, sw, _) in n.interfaces}
-                      | {sw for n in nodes.values() for sws in n.bonds.values() for sw in sws})
+    switches = sorted(
+        {sw for n in nodes.values() for (_, _, sw, _) in n.interfaces}
+        | {sw for n in nodes.values() for sws in n.bonds.values() for sw in sws}
+    )
     # Every switch of the lab carries every network on one bridge (this kernel has no
     # 802.1Q and no VLAN-filtering bridge), so one veth pair per switch pair carries all
     # the networks between them: a model's trunk is exactly that one link.
@@ -179,25 +205,49 @@ def plan_lab(arch: Architecture, dep: Deployment, files: Mapping[str, bytes], *,
         client_ip = next(h for h in reversed(list(net.subnet.hosts())) if h not in used)
         miface = arch.node(g.master).interface_on(net.name)
         dev = f"eth{len(client_ifaces)}"
-        client_ifaces.append((dev, f"{client_ip}/{net.subnet.prefixlen}",
-                              switch_of(arch, net.name, miface.switch if miface else None), net.name))
+        client_ifaces.append(
+            (
+                dev,
+                f"{client_ip}/{net.subnet.prefixlen}",
+                switch_of(arch, net.name, miface.switch if miface else None),
+                net.name,
+            )
+        )
         if miface is not None and len(miface.switches) > 1:
             client_bonds[dev] = list(miface.switches)
     if not client_ifaces:
-        raise LabError("no virtual IP is held by keepalived: the lab runs keepalived and haproxy only "
-                       "(a Pacemaker-held VIP cannot be drilled here)")
+        raise LabError(
+            "no virtual IP is held by keepalived: the lab runs keepalived and haproxy only "
+            "(a Pacemaker-held VIP cannot be drilled here)"
+        )
     if any(n.bonds for n in nodes.values()):
-        notes.append("bonded interfaces: this kernel has no bonding driver, so each bond is a bridge in the node's "
-                     "namespace named like the interface, one veth member per switch, kept active-backup "
-                     f"(miimon {BOND_MIIMON_MS} ms, one member forwarding, gratuitous ARP on failover) by "
-                     "hamodel.drill.bond; the client is bonded like the VIP's preferred holder")
+        notes.append(
+            "bonded interfaces: this kernel has no bonding driver, so each bond is a bridge in the node's "
+            "namespace named like the interface, one veth member per switch, kept active-backup "
+            f"(miimon {BOND_MIIMON_MS} ms, one member forwarding, gratuitous ARP on failover) by "
+            "hamodel.drill.bond; the client is bonded like the VIP's preferred holder"
+        )
     if trunks:
         names = sorted(set(trunks.values()))
-        notes.append(f"trunk(s) {', '.join(names)}: the lab's switches carry every network on one bridge (no "
-                     "802.1Q in this kernel), so one veth pair per switch pair is the trunk: cutting it cuts "
-                     "every network it carries")
-    return LabPlan(switches, links_l, split_horizon, nodes, client_ifaces, hap, kad, chosen,
-                   [s for s in all_lb if s not in chosen], notes, client_bonds, trunks)
+        notes.append(
+            f"trunk(s) {', '.join(names)}: the lab's switches carry every network on one bridge (no "
+            "802.1Q in this kernel), so one veth pair per switch pair is the trunk: cutting it cuts "
+            "every network it carries"
+        )
+    return LabPlan(
+        switches,
+        links_l,
+        split_horizon,
+        nodes,
+        client_ifaces,
+        hap,
+        kad,
+        chosen,
+        [s for s in all_lb if s not in chosen],
+        notes,
+        client_bonds,
+        trunks,
+    )
 
 
 def _bonds(node: Any) -> dict[str, list[str]]:
@@ -231,9 +281,11 @@ def loop_free(switches: list[str], links: list[tuple[str, str]], notes: list[str
             continue
         if len(mine) == n * (n - 1) // 2:
             marked.update(mine)
-            notes.append(f"inter-switch links of {', '.join(members)} form a full mesh: the lab marks them "
-                         "split-horizon (bridge port 'isolated') instead of running STP, so the mesh has no L2 "
-                         "loop; cutting one link therefore separates its two switches, unlike a real fabric")
+            notes.append(
+                f"inter-switch links of {', '.join(members)} form a full mesh: the lab marks them "
+                "split-horizon (bridge port 'isolated') instead of running STP, so the mesh has no L2 "
+                "loop; cutting one link therefore separates its two switches, unlike a real fabric"
+            )
             continue
         raise LabError(f"inter-switch links {mine} form loops but not a full mesh: the lab has no STP")
     return marked
@@ -270,17 +322,29 @@ def switch_counts(arch: Architecture, groups: list[VrrpGroup]) -> dict[str, int]
 def describe_lab(p: LabPlan, rewrite_notes: set[str]) -> dict[str, Any]:
     """The report's ``lab`` section: what was built, and what the lab changed in the configs."""
     return {
-        "nodes": {n: {"interfaces": [f"{d} {a} on {'+'.join(np_.bonds.get(d, [sw]))}"
-                                     + (" (bond)" if d in np_.bonds else "") for d, a, sw, _ in np_.interfaces],
-                      "keepalived": bool(np_.keepalived), "haproxy": bool(np_.haproxy),
-                      "sysctl": [f"{k}={v}" for k, v in np_.sysctls],
-                      "backend_ports": sorted(np_.backend_ports)}
-                  for n, np_ in p.nodes.items()},
-        "switches": p.switches, "inter_switch_links": [f"{a}-{b}" for a, b in p.links],
+        "nodes": {
+            n: {
+                "interfaces": [
+                    f"{d} {a} on {'+'.join(np_.bonds.get(d, [sw]))}" + (" (bond)" if d in np_.bonds else "")
+                    for d, a, sw, _ in np_.interfaces
+                ],
+                "keepalived": bool(np_.keepalived),
+                "haproxy": bool(np_.haproxy),
+                "sysctl": [f"{k}={v}" for k, v in np_.sysctls],
+                "backend_ports": sorted(np_.backend_ports),
+            }
+            for n, np_ in p.nodes.items()
+        },
+        "switches": p.switches,
+        "inter_switch_links": [f"{a}-{b}" for a, b in p.links],
         "split_horizon_links": [f"{a}-{b}" for a, b in sorted(p.split_horizon)],
-        "client": "; ".join(f"{d} {a} on {'+'.join(p.client_bonds.get(d, [sw]))}" for d, a, sw, _ in p.client_interfaces),
-        "backend_services": p.backend_services, "services_without_backends": p.skipped_backend_services,
-        "config_rewrites": sorted(rewrite_notes), "notes": p.notes,
+        "client": "; ".join(
+            f"{d} {a} on {'+'.join(p.client_bonds.get(d, [sw]))}" for d, a, sw, _ in p.client_interfaces
+        ),
+        "backend_services": p.backend_services,
+        "services_without_backends": p.skipped_backend_services,
+        "config_rewrites": sorted(rewrite_notes),
+        "notes": p.notes,
         "daemons": {"keepalived": _version(["keepalived", "-v"]), "haproxy": _version(["haproxy", "-v"])},
     }
 

@@ -19,8 +19,9 @@ replication; unknown is never "agreed").
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 from hamodel.drill.margins import KEEPALIVED_S as MARGIN_S
 
@@ -40,9 +41,12 @@ SCENARIO_CLASS: dict[str, tuple[str, str]] = {
     "redis-primary-kill": ("process", "own"),
 }
 #: Scenario kinds whose outage is one figure of their own measurement, not the client probe's.
-OUTAGE_KEY = {"galera-member-down": "first_write_on_backup_s", "pacemaker-node-crash": "vip_on_survivor_s",
-              "pacemaker-redis-promoted-kill": "accepts_writes_s",
-              "redis-primary-kill": "promotion_s"}  # no promotion timer is measured (Sentinel not run)
+OUTAGE_KEY = {
+    "galera-member-down": "first_write_on_backup_s",
+    "pacemaker-node-crash": "vip_on_survivor_s",
+    "pacemaker-redis-promoted-kill": "accepts_writes_s",
+    "redis-primary-kill": "promotion_s",
+}  # no promotion timer is measured (Sentinel not run)
 
 
 @dataclass(frozen=True)
@@ -54,7 +58,7 @@ class RecoveryCheck:
     disruption: str
     predicted_rto_s: list[float] | None
     measured_s: float | None
-    inside: bool | None            # None: nothing to compare (unknown prediction or no measurement)
+    inside: bool | None  # None: nothing to compare (unknown prediction or no measurement)
     tolerance_s: float
     dominated_by: str | None
     predicted_rpo_s: float | None = None
@@ -123,9 +127,21 @@ def recovery_checks(dep: Deployment, report: Mapping[str, Any]) -> list[Recovery
             inside = row.rto_s[0] - MARGIN_S <= measured <= row.rto_s[1] + MARGIN_S
         lost = _lost(m)
         rpo_ok = None if lost is None or row.rpo_s is None else lost <= 0 if row.rpo_s == 0 else True
-        out.append(RecoveryCheck(sc.get("name", kind), svc, disruption,
-                                 None if row.rto_s is None else list(row.rto_s), measured, inside, MARGIN_S,
-                                 row.dominated_by, row.rpo_s, lost, rpo_ok))
+        out.append(
+            RecoveryCheck(
+                sc.get("name", kind),
+                svc,
+                disruption,
+                None if row.rto_s is None else list(row.rto_s),
+                measured,
+                inside,
+                MARGIN_S,
+                row.dominated_by,
+                row.rpo_s,
+                lost,
+                rpo_ok,
+            )
+        )
     return out
 
 

@@ -62,21 +62,23 @@ from hamodel.drill.pacemaker.cluster import PacemakerClusterLab
 from hamodel.drill.scenario import KINDS, ClusterLab, Scenario, ScenarioKind
 
 #: Every scenario kind, by its name (the one place a kind is registered).
-KINDS.update({
-    HolderCrash.kind: HolderCrash,
-    HolderKill.kind: HolderKill,
-    HaproxyDeath.kind: HaproxyDeath,
-    BackendDeath.kind: BackendDeath,
-    SingleWriter.kind: SingleWriter,
-    Partition.kind: Partition,
-    SwitchFailure.kind: SwitchFailure,
-    # Real Redis replicas of an asynchronously replicating service (full drills, or --scenario).
-    RedisPrimaryKill.kind: RedisPrimaryKill,
-    # A real Galera cluster (full drills, or named with --scenario).
-    **{k.kind: k for k in GALERA_KINDS},
-    # The generated runbook and alerts, on the same cluster (hamodel.drill.galera.operations).
-    **{k.kind: k for k in GALERA_OPERATIONS_KINDS},
-})
+KINDS.update(
+    {
+        HolderCrash.kind: HolderCrash,
+        HolderKill.kind: HolderKill,
+        HaproxyDeath.kind: HaproxyDeath,
+        BackendDeath.kind: BackendDeath,
+        SingleWriter.kind: SingleWriter,
+        Partition.kind: Partition,
+        SwitchFailure.kind: SwitchFailure,
+        # Real Redis replicas of an asynchronously replicating service (full drills, or --scenario).
+        RedisPrimaryKill.kind: RedisPrimaryKill,
+        # A real Galera cluster (full drills, or named with --scenario).
+        **{k.kind: k for k in GALERA_KINDS},
+        # The generated runbook and alerts, on the same cluster (hamodel.drill.galera.operations).
+        **{k.kind: k for k in GALERA_OPERATIONS_KINDS},
+    }
+)
 
 #: Whole-cluster labs for deployments the keepalived lab above cannot drill (their VIPs are
 #: held by a cluster manager): :func:`hamodel.drill.runner.run_drill` hands a deployment to

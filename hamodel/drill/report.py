@@ -14,18 +14,38 @@ from rich.table import Table
 from hamodel.drill.results import ScenarioResult, Startup, as_json
 
 
-def assemble(*, model: str, quick: bool, lab_prefix: str, analysis_findings: list[str], startup: Startup,
-             scenarios: list[ScenarioResult], lab: dict[str, Any], duration_s: float) -> dict[str, Any]:
+def assemble(
+    *,
+    model: str,
+    quick: bool,
+    lab_prefix: str,
+    analysis_findings: list[str],
+    startup: Startup,
+    scenarios: list[ScenarioResult],
+    lab: dict[str, Any],
+    duration_s: float,
+) -> dict[str, Any]:
     """The JSON report of one drill, with its summary (what disagreed, what did not answer at start)."""
     unreachable = [k for k, v in startup.services.items() if v.startswith("failed")]
-    return as_json({
-        "model": model, "quick": quick, "lab_prefix": lab_prefix, "analysis_findings": analysis_findings,
-        "startup": startup, "scenarios": scenarios, "lab": lab, "duration_s": duration_s,
-        "summary": {"scenarios": len(scenarios), "agreed": sum(1 for s in scenarios if s.agreed),
-                    "disagreed": [s.name for s in scenarios if not s.agreed] + [f"startup:{k}" for k in unreachable],
-                    "services_reachable_at_start": len(startup.services) - len(unreachable),
-                    "services_unreachable_at_start": unreachable},
-    })
+    return as_json(
+        {
+            "model": model,
+            "quick": quick,
+            "lab_prefix": lab_prefix,
+            "analysis_findings": analysis_findings,
+            "startup": startup,
+            "scenarios": scenarios,
+            "lab": lab,
+            "duration_s": duration_s,
+            "summary": {
+                "scenarios": len(scenarios),
+                "agreed": sum(1 for s in scenarios if s.agreed),
+                "disagreed": [s.name for s in scenarios if not s.agreed] + [f"startup:{k}" for k in unreachable],
+                "services_reachable_at_start": len(startup.services) - len(unreachable),
+                "services_unreachable_at_start": unreachable,
+            },
+        }
+    )
 
 
 def not_measured(dep: Any, report: dict[str, Any]) -> list[dict[str, str]]:
@@ -74,7 +94,9 @@ def _fmt(v: Any) -> str:
 
 def terminal_table(report: dict[str, Any]) -> Table:
     """Every check of every scenario: expected, measured, agreed."""
-    t = Table(title=escape(f"Drill of {report['model']}" + (" (quick)" if report.get("quick") else "")), show_lines=False)
+    t = Table(
+        title=escape(f"Drill of {report['model']}" + (" (quick)" if report.get("quick") else "")), show_lines=False
+    )
     t.add_column("scenario")
     t.add_column("check")
     t.add_column("predicted", justify="right")
@@ -85,7 +107,12 @@ def terminal_table(report: dict[str, Any]) -> Table:
         if sc.get("error"):
             t.add_row(escape(sc["name"]), escape(sc["error"]), "", "", "[red]error[/]")
         for c in sc.get("checks", []):
-            t.add_row(escape(sc["name"]) if first else "", escape(c["what"]), escape(_fmt(c["expected"])),
-                      escape(_fmt(c["measured"])), "[green]ok[/]" if c["agreed"] else "[red]differs[/]")
+            t.add_row(
+                escape(sc["name"]) if first else "",
+                escape(c["what"]),
+                escape(_fmt(c["expected"])),
+                escape(_fmt(c["measured"])),
+                "[green]ok[/]" if c["agreed"] else "[red]differs[/]",
+            )
             first = False
     return t

@@ -19,8 +19,23 @@ from pathlib import Path
 
 # -- haproxy ------------------------------------------------------------------
 
-_GLOBAL_DROP = {"daemon", "master-worker", "chroot", "user", "group", "uid", "gid", "pidfile", "log",
-                "ca-base", "crt-base", "server-state-file", "server-state-base", "lua-load", "nbproc"}
+_GLOBAL_DROP = {
+    "daemon",
+    "master-worker",
+    "chroot",
+    "user",
+    "group",
+    "uid",
+    "gid",
+    "pidfile",
+    "log",
+    "ca-base",
+    "crt-base",
+    "server-state-file",
+    "server-state-base",
+    "lua-load",
+    "nbproc",
+}
 _ENV_RE = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?")
 
 
@@ -56,7 +71,7 @@ class Backend:
     timeout_check_ms: int | None = None
     redispatch: bool = False
 
-    def check_connect_timeout_ms(self, server: "Server") -> int:
+    def check_connect_timeout_ms(self, server: Server) -> int:
         """How long one check of an unreachable server takes to fail.
 
         haproxy: with ``timeout check`` the check connects with
@@ -159,8 +174,13 @@ def parse_haproxy(text: str) -> HaproxyConfig:
         if kw not in ("frontend", "backend", "listen"):
             continue
         ds = dict(defaults_ds)
-        be = Backend(name, mode=dflt.mode, timeout_connect_ms=dflt.timeout_connect_ms,
-                     timeout_check_ms=dflt.timeout_check_ms, redispatch=dflt.redispatch)
+        be = Backend(
+            name,
+            mode=dflt.mode,
+            timeout_connect_ms=dflt.timeout_connect_ms,
+            timeout_check_ms=dflt.timeout_check_ms,
+            redispatch=dflt.redispatch,
+        )
         target = name if kw == "listen" else None
         binds: list[tuple[str, int]] = []
         for line in body:
@@ -170,9 +190,9 @@ def parse_haproxy(text: str) -> HaproxyConfig:
                     addr, _, port = spec.rpartition(":")
                     if port.isdigit():
                         binds.append((addr.strip("[]") or "*", int(port)))
-            elif words[0] == "default_backend" and len(words) > 1:
-                target = words[1]
-            elif words[0] == "use_backend" and len(words) > 1 and target is None:
+            elif (words[0] == "default_backend" and len(words) > 1) or (
+                words[0] == "use_backend" and len(words) > 1 and target is None
+            ):
                 target = words[1]
             elif words[0] == "default-server":
                 _default_server(line, ds)
@@ -239,15 +259,19 @@ def lab_haproxy(text: str, node_dir: Path, *, keep_pidfile: bool = False) -> tup
                 if w == "ssl":
                     continue
                 kept.append(w)
-            notes.add("TLS termination dropped in the lab (certificates are host files); frontends serve plain TCP/HTTP")
+            notes.add(
+                "TLS termination dropped in the lab (certificates are host files); frontends serve plain TCP/HTTP"
+            )
             out.append("    " + " ".join(kept))
             continue
         out.append(raw)
     if not stats_done:
         out.insert(0, f"global\n    stats socket {node_dir}/haproxy.sock mode 600 level admin")
     if dropped:
-        notes.add(f"haproxy global {', '.join(dict.fromkeys(dropped))} removed: the drill runs haproxy in the "
-                  "foreground as root, logging to its own file, with its stats socket in the lab dir")
+        notes.add(
+            f"haproxy global {', '.join(dict.fromkeys(dropped))} removed: the drill runs haproxy in the "
+            "foreground as root, logging to its own file, with its stats socket in the lab dir"
+        )
     return "\n".join(out) + "\n", sorted(notes)
 
 
@@ -407,20 +431,26 @@ def lab_keepalived(text: str, node_dir: Path) -> tuple[str, dict[str, str], list
             name = block[1]
             if _TRACKED_RE.search(original):
                 out.append(raw)
-                notes.add(f"vrrp_script {name} runs as shipped ({original}): each lab node has a /run of its "
-                          "own (a mount namespace), where haproxy writes its pid file")
+                notes.add(
+                    f"vrrp_script {name} runs as shipped ({original}): each lab node has a /run of its "
+                    "own (a mount namespace), where haproxy writes its pid file"
+                )
                 if "-F" not in original.split():
-                    notes.add(f"vrrp_script {name} finds haproxy by name: lab nodes share one pid namespace, so "
-                              "another node's haproxy passes it (as neutron's metadata proxies would on a host)")
+                    notes.add(
+                        f"vrrp_script {name} finds haproxy by name: lab nodes share one pid namespace, so "
+                        "another node's haproxy passes it (as neutron's metadata proxies would on a host)"
+                    )
             else:
                 path = node_dir / f"track-{name}.sh"
                 scripts[str(path)] = "#!/bin/sh\nexit 0\n"
-                notes.add(f"vrrp_script {name} ({original}) replaced by a script that always succeeds: the lab "
-                          "does not run it")
+                notes.add(
+                    f"vrrp_script {name} ({original}) replaced by a script that always succeeds: the lab "
+                    "does not run it"
+                )
                 out.append(f'    script "{path}"')
             depth += opening
             continue
-        if words and (words[0].startswith("notify") and words[0] != "notify_fifo" or words[0] == "notify_fifo"):
+        if words and ((words[0].startswith("notify") and words[0] != "notify_fifo") or words[0] == "notify_fifo"):
             notes.add("keepalived notify scripts dropped: they point at host files")
             depth += opening
             continue

@@ -75,7 +75,7 @@ class ProbeSummary:
     service_restored_s: float | None = optional()
 
     @classmethod
-    def of(cls, results: list[dict], t0: float) -> "ProbeSummary":
+    def of(cls, results: list[dict], t0: float) -> ProbeSummary:
         after = requests_in(results, t0)
         failed = [r for r in after if not r["ok"]]
         out = cls(len(after), len(failed))

@@ -30,19 +30,19 @@ import signal
 import socket
 import sys
 import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from hamodel.deployment import Deployment
 from hamodel.drill import reroot
 from hamodel.drill.files import generated_files
 from hamodel.drill.keepalived.common import instance, owner, sock_of
+from hamodel.drill.lab import Lab, LabError, Process, access_of
+from hamodel.drill.observe import SAMPLE_S, HolderWatch, ProbeRun, haproxy_stats, keepalived_state, now, probe_once
+from hamodel.drill.plan import LabPlan, describe_lab, plan_lab, switch_counts
 from hamodel.drill.registry import CLUSTER_LABS, KINDS, ScenarioKind
 from hamodel.drill.report import assemble
-from hamodel.drill.lab import Lab, LabError, Process, access_of
-from hamodel.drill.observe import (SAMPLE_S, HolderWatch, ProbeRun, haproxy_stats, keepalived_state, now,
-                                   probe_once)
-from hamodel.drill.plan import LabPlan, describe_lab, plan_lab, switch_counts
 from hamodel.drill.results import ScenarioResult, Startup
 from hamodel.drill.scenarios import Scenario, default_scenarios, probe_service, select
 from hamodel.model import Architecture
@@ -64,8 +64,16 @@ class Unsettled(LabError):
     """The lab is not in its steady state: a scenario must not inject."""
 
 
-def member_unsettled(n: str, holder: str, vip: str, inst: reroot.VrrpInstance, state: str | None,
-                     priorities: Mapping[str, int], *, fault_ok: bool = False) -> str | None:
+def member_unsettled(
+    n: str,
+    holder: str,
+    vip: str,
+    inst: reroot.VrrpInstance,
+    state: str | None,
+    priorities: Mapping[str, int],
+    *,
+    fault_ok: bool = False,
+) -> str | None:
     """Why VRRP member ``n`` keeps the lab from its steady state while ``holder`` holds ``vip``
     (None: it does not). The holder must be MASTER and the others BACKUP (or FAULT when they
     were so at the first settle). A preempting BACKUP above the holder is not steady either:
@@ -73,11 +81,15 @@ def member_unsettled(n: str, holder: str, vip: str, inst: reroot.VrrpInstance, s
     multirack drill injected holder-kill@public-vip into exactly that takeover)."""
     want = {"MASTER"} if n == holder else {"BACKUP", "FAULT"} if fault_ok else {"BACKUP"}
     if state not in want:
-        return f"keepalived on {n}: {inst.name} is {state or 'starting'}, not {' or '.join(sorted(want))} " \
-               f"({holder} holds {vip})"
+        return (
+            f"keepalived on {n}: {inst.name} is {state or 'starting'}, not {' or '.join(sorted(want))} "
+            f"({holder} holds {vip})"
+        )
     if n != holder and state == "BACKUP" and not inst.nopreempt and priorities.get(n, 0) > priorities.get(holder, 0):
-        return (f"keepalived on {n}: {inst.name} is BACKUP with priority {priorities[n]} above {holder}'s "
-                f"{priorities.get(holder)} and preempts")
+        return (
+            f"keepalived on {n}: {inst.name} is BACKUP with priority {priorities[n]} above {holder}'s "
+            f"{priorities.get(holder)} and preempts"
+        )
     return None
 
 
@@ -88,9 +100,17 @@ class Drill:
     the drill a scenario kind may use.
     """
 
-    def __init__(self, arch: Architecture, dep: Deployment, files: Mapping[str, bytes], *,
-                 quick: bool = False, scenarios: list[str] | None = None, progress: Progress | None = None,
-                 lab: Lab | None = None):
+    def __init__(
+        self,
+        arch: Architecture,
+        dep: Deployment,
+        files: Mapping[str, bytes],
+        *,
+        quick: bool = False,
+        scenarios: list[str] | None = None,
+        progress: Progress | None = None,
+        lab: Lab | None = None,
+    ):
         self.arch, self.dep, self.files, self.quick = arch, dep, files, quick
         self._say: Progress = progress or (lambda s: None)
         self.lab = lab or Lab()
@@ -98,12 +118,12 @@ class Drill:
         self.vip_addr: dict[str, str] = {v.name: str(v.address) for v in arch.vips}
         # Named scenarios come from the full set: a quick drill can still run one of the
         # full-only kinds (a real Galera cluster) when asked for it.
-        all_sc = default_scenarios(dep, quick=quick and not scenarios,
-                                   switches_by_vip=switch_counts(arch, self.groups))
+        all_sc = default_scenarios(dep, quick=quick and not scenarios, switches_by_vip=switch_counts(arch, self.groups))
         self.scenarios = select(all_sc, scenarios)
         # The kinds in play, in registry order, with their scenarios (for the lab hooks).
-        self.kinds: dict[str, type[ScenarioKind]] = {k: c for k, c in KINDS.items()
-                                                     if any(s.kind == k for s in self.scenarios)}
+        self.kinds: dict[str, type[ScenarioKind]] = {
+            k: c for k, c in KINDS.items() if any(s.kind == k for s in self.scenarios)
+        }
         real: set[str] = set()
         for k, c in self.kinds.items():
             real |= c.real_services(dep, self._of_kind(k))
@@ -113,16 +133,22 @@ class Drill:
         replaced_notes = []
         if stand_in:
             if scenarios:
-                raise ValueError(f"{', '.join(s.name for s in stand_in)} drill(s) stand-in backends of a service that "
-                                 f"{', '.join(sorted(real))} scenarios run for real: not both in one drill")
+                raise ValueError(
+                    f"{', '.join(s.name for s in stand_in)} drill(s) stand-in backends of a service that "
+                    f"{', '.join(sorted(real))} scenarios run for real: not both in one drill"
+                )
             self.scenarios = [s for s in self.scenarios if s not in stand_in]
-            replaced_notes.append(f"{', '.join(s.name for s in stand_in)} left out: {', '.join(sorted(real))} runs "
-                                  "for real in this drill (its own scenarios measure it)")
+            replaced_notes.append(
+                f"{', '.join(s.name for s in stand_in)} left out: {', '.join(sorted(real))} runs "
+                "for real in this drill (its own scenarios measure it)"
+            )
             self.kinds = {k: c for k, c in self.kinds.items() if any(s.kind == k for s in self.scenarios)}
         backends = None
         if quick:
-            backends = sorted({s.service for s in self.scenarios if s.service} |
-                              {p for g in self.groups for v in g.vips if (p := probe_service(dep, v, real))})
+            backends = sorted(
+                {s.service for s in self.scenarios if s.service}
+                | {p for g in self.groups for v in g.vips if (p := probe_service(dep, v, real))}
+            )
         self.real_services = frozenset(real)
         self.plan: LabPlan = plan_lab(arch, dep, files, backend_services=backends, real_services=self.real_services)
         self.plan.notes += replaced_notes
@@ -154,8 +180,10 @@ class Drill:
     def setup(self) -> None:
         lab, plan = self.lab, self.plan
         lab.create()
-        self.say(f"lab {lab.prefix}: {len(plan.nodes)} nodes, {len(plan.switches)} switches, "
-                 f"{len(plan.links)} inter-switch links")
+        self.say(
+            f"lab {lab.prefix}: {len(plan.nodes)} nodes, {len(plan.switches)} switches, "
+            f"{len(plan.links)} inter-switch links"
+        )
         for sw in plan.switches:
             lab.add_switch(sw)
         for a, b in plan.links:
@@ -169,7 +197,7 @@ class Drill:
         lab.add_host("client", client=True)
         for dev, addr, sw, _net in plan.client_interfaces:
             lab.plug("client", dev, sw, addr, ns=lab.client_ns, bond=plan.client_bonds.get(dev))
-        for n, np_ in plan.nodes.items():
+        for n in plan.nodes:
             self._write_node_files(n)
         for n in plan.nodes:
             self.start_backend(n)
@@ -236,18 +264,37 @@ class Drill:
         # As Debian's haproxy.service runs it: master-worker in the foreground (-Ws), which
         # writes the generated pidfile (/run/haproxy.pid, in this node's private /run)
         # that the shipped track script reads.
-        p = self.lab.start(f"haproxy@{n}", self.lab.node_ns(n), ["haproxy", "-Ws", "-f", str(d / "haproxy.cfg")],
-                           log=d / "haproxy.log", env=env, private_run=self.run_dir(n))
+        p = self.lab.start(
+            f"haproxy@{n}",
+            self.lab.node_ns(n),
+            ["haproxy", "-Ws", "-f", str(d / "haproxy.cfg")],
+            log=d / "haproxy.log",
+            env=env,
+            private_run=self.run_dir(n),
+        )
         self.daemons[(n, "haproxy")] = p
 
     def start_keepalived(self, n: str) -> None:
         if not self.plan.nodes[n].keepalived:
             return
         d = self.lab.node_dir(n)
-        argv = ["keepalived", "-n", "-l", "-D", "-G", "-P", "-f", str(d / "keepalived.conf"),
-                "-p", str(d / "keepalived.pid"), "-r", str(d / "vrrp.pid")]
-        self.daemons[(n, "keepalived")] = self.lab.start(f"keepalived@{n}", self.lab.node_ns(n), argv,
-                                                         log=d / "keepalived.log", private_run=self.run_dir(n))
+        argv = [
+            "keepalived",
+            "-n",
+            "-l",
+            "-D",
+            "-G",
+            "-P",
+            "-f",
+            str(d / "keepalived.conf"),
+            "-p",
+            str(d / "keepalived.pid"),
+            "-r",
+            str(d / "vrrp.pid"),
+        ]
+        self.daemons[(n, "keepalived")] = self.lab.start(
+            f"keepalived@{n}", self.lab.node_ns(n), argv, log=d / "keepalived.log", private_run=self.run_dir(n)
+        )
 
     def run_dir(self, n: str) -> Path:
         """The folder node ``n``'s haproxy and keepalived see as ``/run``."""
@@ -257,7 +304,7 @@ class Drill:
         for c in self.kinds.values():
             try:
                 c.teardown_lab(self)
-            except Exception:  # noqa: BLE001 - the lab's own teardown below must run whatever a kind does
+            except Exception:
                 pass
         if self._watch is not None:
             self._watch.stop()
@@ -274,9 +321,11 @@ class Drill:
             if h is not None:
                 return h
             time.sleep(SAMPLE_S)
-        raise LabError(f"no single holder of {vip} within {timeout:.0f} s (holders: "
-                       f"{sorted(self.watch.current(addr) or [])}); keepalived log: "
-                       f"{self._tail(next(iter(self.daemons.values())).log)}")
+        raise LabError(
+            f"no single holder of {vip} within {timeout:.0f} s (holders: "
+            f"{sorted(self.watch.current(addr) or [])}); keepalived log: "
+            f"{self._tail(next(iter(self.daemons.values())).log)}"
+        )
 
     def _servers_with_backends(self, node: str) -> list[tuple[str, str]]:
         """``(proxy, server)`` of ``node``'s HAProxy that have a stand-in backend in the lab."""
@@ -321,15 +370,24 @@ class Drill:
                 addr = self.vip_addr[v]
                 h = self.watch.stable_holder(addr, STABLE_S, since=since)
                 if h is None:
-                    problems.append(f"{v}: not held by one node alone for {STABLE_S:g} s "
-                                    f"(holders now: {', '.join(sorted(self.watch.current(addr) or [])) or 'none'})")
+                    problems.append(
+                        f"{v}: not held by one node alone for {STABLE_S:g} s "
+                        f"(holders now: {', '.join(sorted(self.watch.current(addr) or [])) or 'none'})"
+                    )
                     continue
                 for n in sorted(g.priorities):
                     p, inst = self.daemons.get((n, "keepalived")), instance(self, n, v)
                     if p is None or inst is None:
                         continue
-                    problem = member_unsettled(n, h, v, inst, keepalived_state(p.log, inst.name), g.priorities,
-                                               fault_ok=(n, inst.name) in self.faulty_at_start)
+                    problem = member_unsettled(
+                        n,
+                        h,
+                        v,
+                        inst,
+                        keepalived_state(p.log, inst.name),
+                        g.priorities,
+                        fault_ok=(n, inst.name) in self.faulty_at_start,
+                    )
                     if problem:
                         problems.append(problem)
         for n in sorted(self.plan.haproxy):
@@ -425,17 +483,24 @@ class Drill:
         t_up = now()
         initial = {v: self.holder(v, timeout=30) for g in self.groups for v in g.vips}
         preferred = {v: g.master for g in self.groups for v in g.vips}
-        startup = Startup(first_holder_s=round(now() - t_up, 2), initial_holders=initial,
-                          preferred_holders=preferred)
+        startup = Startup(first_holder_s=round(now() - t_up, 2), initial_holders=initial, preferred_holders=preferred)
         for v, h in initial.items():
             if h != preferred[v]:
                 startup.notes.append(
                     f"{v}: the first holder after a cold start was {h}, not the preferred {preferred[v]}: every "
                     "member starts as BACKUP (nopreempt), and priorities a few points apart make the skew "
-                    "times differ by milliseconds, less than the daemons' start-up spread")
-        self.faulty_at_start = {(n, i.name) for g in self.groups for v in g.vips for n in g.priorities
-                                if (p := self.daemons.get((n, "keepalived"))) and (i := instance(self, n, v))
-                                and n != initial[v] and keepalived_state(p.log, i.name) == "FAULT"}
+                    "times differ by milliseconds, less than the daemons' start-up spread"
+                )
+        self.faulty_at_start = {
+            (n, i.name)
+            for g in self.groups
+            for v in g.vips
+            for n in g.priorities
+            if (p := self.daemons.get((n, "keepalived")))
+            and (i := instance(self, n, v))
+            and n != initial[v]
+            and keepalived_state(p.log, i.name) == "FAULT"
+        }
         problems = self.wait_settled(30)
         if problems:
             raise LabError("the lab did not settle after start: " + "; ".join(problems))
@@ -447,15 +512,29 @@ class Drill:
             results.append(res)
             verdict = "agreed" if res.agreed else "DISAGREED"
             self.say(f"  -> {verdict} ({res.duration_s} s)" + (f": {res.error}" if res.error else ""))
-        return assemble(model=self.arch.name, quick=self.quick, lab_prefix=self.lab.prefix,
-                        analysis_findings=sorted(f.id for f in self.dep.findings if f.kind == "split-brain"),
-                        startup=startup, scenarios=results, lab=describe_lab(self.plan, self.rewrite_notes),
-                        duration_s=round(now() - t_start, 2))
+        return assemble(
+            model=self.arch.name,
+            quick=self.quick,
+            lab_prefix=self.lab.prefix,
+            analysis_findings=sorted(f.id for f in self.dep.findings if f.kind == "split-brain"),
+            startup=startup,
+            scenarios=results,
+            lab=describe_lab(self.plan, self.rewrite_notes),
+            duration_s=round(now() - t_start, 2),
+        )
 
 
-def run_drill(arch: Architecture, *, dep: Deployment | None = None, files: Mapping[str, bytes] | None = None,
-              quick: bool = False, scenarios: list[str] | None = None, progress: Progress | None = None,
-              lab: Lab | None = None, model_file: str | None = None) -> dict[str, Any]:
+def run_drill(
+    arch: Architecture,
+    *,
+    dep: Deployment | None = None,
+    files: Mapping[str, bytes] | None = None,
+    quick: bool = False,
+    scenarios: list[str] | None = None,
+    progress: Progress | None = None,
+    lab: Lab | None = None,
+    model_file: str | None = None,
+) -> dict[str, Any]:
     """Run the drills of ``arch`` on a fresh lab and tear it down, whatever happens.
 
     ``dep`` and ``files`` default to the pipeline's Deployment and the
@@ -471,8 +550,9 @@ def run_drill(arch: Architecture, *, dep: Deployment | None = None, files: Mappi
         dep, files = generated_files(arch, analyse=True)
     for cluster_lab in CLUSTER_LABS.values():
         if cluster_lab.applies(dep):
-            return cluster_lab.run(arch, dep, files, quick=quick, scenarios=scenarios, progress=progress,
-                                   model_file=model_file)
+            return cluster_lab.run(
+                arch, dep, files, quick=quick, scenarios=scenarios, progress=progress, model_file=model_file
+            )
     drill = Drill(arch, dep, files, quick=quick, scenarios=scenarios, progress=progress, lab=lab)
 
     from hamodel.interrupts import SafeInterrupt

@@ -43,8 +43,9 @@ same shape.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, ClassVar, Collection, Mapping, Protocol
+from typing import Any, ClassVar, Protocol
 
 from hamodel.deployment import Deployment, VrrpGroup
 from hamodel.drill.lab import Lab, LabError, Process, access_of
@@ -53,7 +54,18 @@ from hamodel.drill.plan import LabPlan
 from hamodel.drill.results import Check
 from hamodel.model import Architecture
 
-__all__ = ["KINDS", "Check", "ClusterLab", "ClusterRun", "ClusterScenario", "DrillContext", "RealServiceKind", "Scenario", "ScenarioKind", "probe_service"]
+__all__ = [
+    "KINDS",
+    "Check",
+    "ClusterLab",
+    "ClusterRun",
+    "ClusterScenario",
+    "DrillContext",
+    "RealServiceKind",
+    "Scenario",
+    "ScenarioKind",
+    "probe_service",
+]
 
 
 @dataclass(frozen=True)
@@ -74,7 +86,7 @@ class Scenario:
 #: The registry of scenario kinds, by name: filled in one place,
 #: :mod:`hamodel.drill.registry`, which exports this same dict (so this module
 #: needs no import back).
-KINDS: dict[str, type["ScenarioKind"]] = {}
+KINDS: dict[str, type[ScenarioKind]] = {}
 
 
 def probe_service(dep: Deployment, vip: str, exclude: Collection[str] = ()) -> str | None:
@@ -83,9 +95,14 @@ def probe_service(dep: Deployment, vip: str, exclude: Collection[str] = ()) -> s
     first single-writer one. Any front counts (``also_on``: the APIs on the
     internal VIP); ``exclude`` names services a kind runs for real (a real
     Galera speaks MySQL, not the stand-ins' protocol the client polls with)."""
-    found = [s for s in dep.architecture.services
-             if s.access is not None and s.name not in exclude and dep.placement.nodes_of(s.name)
-             and any(str(f.vip) == vip for f in s.access.fronts)]
+    found = [
+        s
+        for s in dep.architecture.services
+        if s.access is not None
+        and s.name not in exclude
+        and dep.placement.nodes_of(s.name)
+        and any(str(f.vip) == vip for f in s.access.fronts)
+    ]
     plain = [s for s in found if s.access is not None and not s.access.single_writer]
     return (plain or found)[0].name if found else None
 
@@ -98,12 +115,12 @@ class DrillContext(Protocol):
     plan: LabPlan
     lab: Lab
     quick: bool
-    baseline: float          #: seconds of normal traffic before ``t0``
-    post: float              #: seconds of traffic measured after a kind's window
+    baseline: float  #: seconds of normal traffic before ``t0``
+    post: float  #: seconds of traffic measured after a kind's window
     vip_addr: dict[str, str]
     groups: list[VrrpGroup]  #: the keepalived VRRP groups
     daemons: dict[tuple[str, str], Process]  #: (node, "keepalived" | "haproxy" | "backend") -> process
-    shared: dict[str, Any]   #: per-kind state for the whole drill (a kind's setup_lab result)
+    shared: dict[str, Any]  #: per-kind state for the whole drill (a kind's setup_lab result)
 
     @property
     def watch(self) -> HolderWatch: ...
@@ -126,7 +143,7 @@ class ScenarioKind(ABC):
     :func:`hamodel.drill.results.as_json` puts in the report.
     """
 
-    kind: ClassVar[str]   #: the registry key and ``--scenario`` spelling, e.g. "holder-crash"
+    kind: ClassVar[str]  #: the registry key and ``--scenario`` spelling, e.g. "holder-crash"
     title: ClassVar[str]  #: one line for the report
 
     def __init__(self, ctx: DrillContext, sc: Scenario, notes: list[str]):
@@ -230,9 +247,17 @@ class ClusterLab(Protocol):
         ...
 
     @classmethod
-    def run(cls, arch: Architecture, dep: Deployment, files: Mapping[str, bytes], *, quick: bool = False,
-            scenarios: list[str] | None = None, progress: Callable[[str], None] | None = None,
-            model_file: str | None = None) -> dict[str, Any]:
+    def run(
+        cls,
+        arch: Architecture,
+        dep: Deployment,
+        files: Mapping[str, bytes],
+        *,
+        quick: bool = False,
+        scenarios: list[str] | None = None,
+        progress: Callable[[str], None] | None = None,
+        model_file: str | None = None,
+    ) -> dict[str, Any]:
         """Run the selected scenarios; the report has the shape ``hamodel drill`` prints."""
         ...
 
@@ -241,10 +266,10 @@ class ClusterLab(Protocol):
 class ClusterRun:
     """What a :class:`ClusterScenario` may use of the running cluster drill."""
 
-    lab: Any                 #: the cluster (:class:`hamodel.drill.pacemaker.lab.PacemakerLab`)
-    watch: HolderWatch       #: the VIP holders, sampled from the start of the drill
-    quorum: Any = None       #: quorum samples (two_node and quorum-device clusters)
-    analysis: Any = None     #: what the analysis says of this model and its keepalived twin
+    lab: Any  #: the cluster (:class:`hamodel.drill.pacemaker.lab.PacemakerLab`)
+    watch: HolderWatch  #: the VIP holders, sampled from the start of the drill
+    quorum: Any = None  #: quorum samples (two_node and quorum-device clusters)
+    analysis: Any = None  #: what the analysis says of this model and its keepalived twin
 
 
 class ClusterScenario(ABC):
@@ -255,7 +280,7 @@ class ClusterScenario(ABC):
     ``agreed`` and ``duration_s`` to the result.
     """
 
-    kind: ClassVar[str]   #: the ``--scenario`` spelling, e.g. "node-crash"
+    kind: ClassVar[str]  #: the ``--scenario`` spelling, e.g. "node-crash"
     title: ClassVar[str]  #: one line for the report
 
     @classmethod

@@ -16,7 +16,9 @@ from hamodel.drill.scenario import Scenario, probe_service
 __all__ = ["KINDS", "Scenario", "default_scenarios", "probe_service", "select"]
 
 
-def default_scenarios(dep: Deployment, *, quick: bool = False, switches_by_vip: dict[str, int] | None = None) -> list[Scenario]:
+def default_scenarios(
+    dep: Deployment, *, quick: bool = False, switches_by_vip: dict[str, int] | None = None
+) -> list[Scenario]:
     """The drills that fit this deployment.
 
     Per keepalived VIP, every registered kind in :data:`KINDS` order offers

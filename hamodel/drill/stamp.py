@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 from hamodel.deployment import Deployment
-
 from hamodel.generators.drill_report import STAMP_PREFIX
 
 __all__ = ["make_stamp", "read_stamp", "scenarios_sha256", "stale"]
@@ -32,10 +31,17 @@ _DRILL = Path(__file__).resolve().parent
 _SCENARIO_SOURCES = ("scenario.py", "registry.py", "scenarios.py", "margins.py")
 #: Each lab's own: the sub-packages holding its scenarios (the keepalived lab runs the Galera
 #: and Redis kinds too).
-_LAB_SOURCES = {"keepalived": ("keepalived/*.py", "galera/kinds.py", "galera/operations.py", "galera/scenarios.py",
-                               "galera/runbook.py", "galera/monitoring.py"),
-                "pacemaker": ("pacemaker/cluster.py", "pacemaker/scenarios.py", "pacemaker/quorum.py",
-                              "pacemaker/fence.py")}
+_LAB_SOURCES = {
+    "keepalived": (
+        "keepalived/*.py",
+        "galera/kinds.py",
+        "galera/operations.py",
+        "galera/scenarios.py",
+        "galera/runbook.py",
+        "galera/monitoring.py",
+    ),
+    "pacemaker": ("pacemaker/cluster.py", "pacemaker/scenarios.py", "pacemaker/quorum.py", "pacemaker/fence.py"),
+}
 
 
 def _model_sha256(dep: Deployment) -> str:
@@ -72,9 +78,13 @@ def make_stamp(dep: Deployment, *, now: _dt.datetime | None = None) -> dict[str,
     commit = _git("rev-parse", "--short=12", "HEAD") or "unknown"
     if commit != "unknown" and _git("status", "--porcelain", "--untracked-files=no"):
         commit += "+dirty"
-    when = (now or _dt.datetime.now(_dt.timezone.utc)).strftime("%Y-%m-%d %H:%M UTC")
-    return {"commit": commit, "date": when, "model_sha256": _model_sha256(dep),
-            "scenarios_sha256": scenarios_sha256(dep)}
+    when = (now or _dt.datetime.now(_dt.UTC)).strftime("%Y-%m-%d %H:%M UTC")
+    return {
+        "commit": commit,
+        "date": when,
+        "model_sha256": _model_sha256(dep),
+        "scenarios_sha256": scenarios_sha256(dep),
+    }
 
 
 def read_stamp(page: str) -> dict[str, Any] | None:
@@ -100,4 +110,3 @@ def stale(page: str, dep: Deployment) -> list[str]:
     if st.get("scenarios_sha256") != scenarios_sha256(dep):
         why.append(f"the drill scenarios changed since the drill of {st.get('date')} (commit {st.get('commit')})")
     return why
-

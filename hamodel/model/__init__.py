@@ -1,8 +1,8 @@
 """The typed HA model (pydantic v2): pure data, validation, no I/O."""
 
 from hamodel.model.architecture import Acknowledgement, Architecture, FenceDevice, PacemakerCluster
-from hamodel.model.policy import Policy
 from hamodel.model.base import Reliability, Resources, SecretRef
+from hamodel.model.policy import Policy
 from hamodel.model.services import Endpoint, Local, Service, Soft
 from hamodel.model.strategies import (
     STRATEGY_TITLES,
@@ -35,10 +35,41 @@ from hamodel.model.topology import (
 )
 
 __all__ = [
-    "Acknowledgement", "ActivePassive", "AppCluster", "Architecture", "BehindVip", "Coordinated",
-    "Elected", "Endpoint", "External", "FailureDomain", "FenceDevice", "HealthCheck", "Interface", "Network", "Node",
-    "PacemakerCluster", "PacemakerVip", "Policy", "Power", "Rack", "Region", "Reliability", "Resources",
-    "Local", "STRATEGY_TITLES", "SecretRef", "Service", "Sharded", "Site", "Soft", "Switch", "Tls", "Trunk",
-    "VirtualIP", "Vrrp",
-    "Witness", "Zone",
+    "STRATEGY_TITLES",
+    "Acknowledgement",
+    "ActivePassive",
+    "AppCluster",
+    "Architecture",
+    "BehindVip",
+    "Coordinated",
+    "Elected",
+    "Endpoint",
+    "External",
+    "FailureDomain",
+    "FenceDevice",
+    "HealthCheck",
+    "Interface",
+    "Local",
+    "Network",
+    "Node",
+    "PacemakerCluster",
+    "PacemakerVip",
+    "Policy",
+    "Power",
+    "Rack",
+    "Region",
+    "Reliability",
+    "Resources",
+    "SecretRef",
+    "Service",
+    "Sharded",
+    "Site",
+    "Soft",
+    "Switch",
+    "Tls",
+    "Trunk",
+    "VirtualIP",
+    "Vrrp",
+    "Witness",
+    "Zone",
 ]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Mapping
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, ValidationError, model_validator
 
@@ -37,8 +38,9 @@ class Acknowledgement(HaBase):
 # value a token that XML, a shell word and pcs' name=value parser all keep
 # as it is (no whitespace, quotes, '$' or '&'); secrets go by reference.
 FenceParamName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,62}$")]
-FenceParamValue = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.,:@%+=/-]{1,255}$")] | Annotated[
-    int, Field(ge=0, le=10**9)]
+FenceParamValue = (
+    Annotated[str, Field(pattern=r"^[A-Za-z0-9_.,:@%+=/-]{1,255}$")] | Annotated[int, Field(ge=0, le=10**9)]
+)
 FenceParam = SecretRef | FenceParamValue
 
 
@@ -68,22 +70,32 @@ class FenceDevice(HaBase):
 
     if TYPE_CHECKING:
         # The signature editors see (positional forms, accepted input types).
-        def __init__(self, name: str, *, agent: str, params: Mapping[str, str | int | SecretRef | Data] = ...,
-                     per_node: Mapping[str, Mapping[str, str | int | SecretRef | Data]] = ...,
-                     targets: RefsIn = ..., host_map: Mapping[str, str | int] = ...,
-                     delay_base_s: int = ...) -> None: ...
+        def __init__(
+            self,
+            name: str,
+            *,
+            agent: str,
+            params: Mapping[str, str | int | SecretRef | Data] = ...,
+            per_node: Mapping[str, Mapping[str, str | int | SecretRef | Data]] = ...,
+            targets: RefsIn = ...,
+            host_map: Mapping[str, str | int] = ...,
+            delay_base_s: int = ...,
+        ) -> None: ...
 
     # Set by the generator from targets/per_node/host_map: a model never writes them.
-    RESERVED: ClassVar[frozenset[str]] = frozenset({"pcmk_host_list", "pcmk_host_map", "pcmk_delay_base",
-                                                    "pcmk_host_check"})
+    RESERVED: ClassVar[frozenset[str]] = frozenset(
+        {"pcmk_host_list", "pcmk_host_map", "pcmk_delay_base", "pcmk_host_check"}
+    )
 
     @model_validator(mode="after")
-    def _coherent(self) -> "FenceDevice":
+    def _coherent(self) -> FenceDevice:
         for where, params in [("params", self.params)] + [(f"per_node[{n}]", p) for n, p in self.per_node.items()]:
             reserved = sorted(set(params) & self.RESERVED)
             if reserved:
-                raise ValueError(f"{where}: {', '.join(reserved)} is set from targets, per_node, host_map and "
-                                 "delay_base_s; do not give it as a parameter")
+                raise ValueError(
+                    f"{where}: {', '.join(reserved)} is set from targets, per_node, host_map and "
+                    "delay_base_s; do not give it as a parameter"
+                )
         if self.per_node and (self.targets or self.host_map):
             raise ValueError("per_node: a per-node device fences the nodes it lists; drop targets and host_map")
         both = sorted(set(self.params) & {k for p in self.per_node.values() for k in p})
@@ -116,17 +128,26 @@ class PacemakerCluster(HaBase):
     fencing: bool = True
     wait_for_all: bool = True
     two_node: bool = Field(default=False, exclude_if=lambda v: not v)  # unused: not in the canonical JSON
-    qdevice: Ref | None = Field(default=None, exclude_if=lambda v: v is None,
-                                description="node running corosync-qnetd (a vote-only quorum device)")
+    qdevice: Ref | None = Field(
+        default=None,
+        exclude_if=lambda v: v is None,
+        description="node running corosync-qnetd (a vote-only quorum device)",
+    )
     # The generated corosync.conf and CIB (defaults stay out of the canonical JSON).
-    fence: list[FenceDevice] = Field(default_factory=list, exclude_if=lambda v: not v,
-                                     description="STONITH devices; fencing=True needs one for every cluster node")
+    fence: list[FenceDevice] = Field(
+        default_factory=list,
+        exclude_if=lambda v: not v,
+        description="STONITH devices; fencing=True needs one for every cluster node",
+    )
     cluster_name: Name = Field(default="hacluster", exclude_if=lambda v: v == "hacluster")
     transport: Literal["knet", "udpu", "udp"] = Field(default="knet", exclude_if=lambda v: v == "knet")
-    rings: RefList = Field(default_factory=list, exclude_if=lambda v: not v,
-                           description="networks of corosync's links, in order; default the first two networks "
-                                       "every cluster node is on that carry no public VIP (knet links 0 and 1; "
-                                       "one with udp/udpu)")
+    rings: RefList = Field(
+        default_factory=list,
+        exclude_if=lambda v: not v,
+        description="networks of corosync's links, in order; default the first two networks "
+        "every cluster node is on that carry no public VIP (knet links 0 and 1; "
+        "one with udp/udpu)",
+    )
     token_ms: Annotated[int, Field(ge=100, le=600_000)] = Field(default=3000, exclude_if=lambda v: v == 3000)
 
 
@@ -138,11 +159,15 @@ class Architecture(HaBase):
     description: Annotated[str, Field(max_length=20_000)] = ""
     # Out of the canonical JSON while unset (as policy), so models without them keep their hash.
     title: Annotated[str, Field(min_length=1, max_length=120, pattern=r"^[^\n\r\x00]+$")] | None = Field(
-        default=None, exclude_if=lambda v: v is None,
-        description="the published document's title (e.g. 'The keepalived architecture'); default: the name")
+        default=None,
+        exclude_if=lambda v: v is None,
+        description="the published document's title (e.g. 'The keepalived architecture'); default: the name",
+    )
     distribution: Annotated[str, Field(min_length=1, max_length=300, pattern=r"^[^\n\r\x00]+$")] | None = Field(
-        default=None, exclude_if=lambda v: v is None,
-        description="the software distribution and release the model describes (shown under Scope)")
+        default=None,
+        exclude_if=lambda v: v is None,
+        description="the software distribution and release the model describes (shown under Scope)",
+    )
     domains: list[FailureDomain] = Field(default_factory=list)
     networks: list[Network] = Field(default_factory=list)
     nodes: list[Node] = Field(min_length=1)
@@ -157,15 +182,21 @@ class Architecture(HaBase):
         description="default figures per component kind (node, process, link, or a domain kind)",
     )
     acknowledgements: list[Acknowledgement] = Field(default_factory=list)
-    haproxy: HaproxySettings = Field(default_factory=HaproxySettings,
-                                     description="global/defaults of every generated haproxy.cfg")
+    haproxy: HaproxySettings = Field(
+        default_factory=HaproxySettings, description="global/defaults of every generated haproxy.cfg"
+    )
     # Out of the canonical JSON while unset, so existing models keep their hash.
-    policy: Policy | None = Field(default=None, exclude_if=lambda v: v is None,
-                                  description="recovery objectives (RTO, RPO) per disruption class, every service")
+    policy: Policy | None = Field(
+        default=None,
+        exclude_if=lambda v: v is None,
+        description="recovery objectives (RTO, RPO) per disruption class, every service",
+    )
     docs_url: Annotated[str, Field(max_length=2000, pattern=r"^https?://[^\s\"'<>`{}|\\^]+$")] | None = Field(
-        default=None, exclude_if=lambda v: v is None,
+        default=None,
+        exclude_if=lambda v: v is None,
         description="where the model's generated document folder is published (http(s)://...): "
-                    "the alerts' runbook_url is absolute under it; unset: relative")
+        "the alerts' runbook_url is absolute under it; unset: relative",
+    )
 
     @classmethod
     def _error_label(cls, data: dict) -> str | None:
@@ -173,16 +204,28 @@ class Architecture(HaBase):
 
     if TYPE_CHECKING:
         # The signature editors see (positional forms, accepted input types).
-        def __init__(self, name: str, *, description: str = ..., title: str | None = ...,
-                         distribution: str | None = ..., domains: Iterable[FailureDomain | Data] = ...,
-                         networks: Iterable[Network | Data] = ..., nodes: Iterable[Node | Data],
-                         vips: Iterable[VirtualIP | Data] = ..., services: Iterable[Service | Data] = ...,
-                         pacemaker: PacemakerCluster | Data | None = ..., supervisor: Literal["none", "systemd"] = ...,
-                         reliability: Mapping[str, Reliability | Data] = ...,
-                         acknowledgements: Iterable[Acknowledgement | Data] = ...,
-                         haproxy: HaproxySettings | Data = ..., policy: Policy | Data | None = ...,
-                         docs_url: str | None = ...) -> None: ...
+        def __init__(
+            self,
+            name: str,
+            *,
+            description: str = ...,
+            title: str | None = ...,
+            distribution: str | None = ...,
+            domains: Iterable[FailureDomain | Data] = ...,
+            networks: Iterable[Network | Data] = ...,
+            nodes: Iterable[Node | Data],
+            vips: Iterable[VirtualIP | Data] = ...,
+            services: Iterable[Service | Data] = ...,
+            pacemaker: PacemakerCluster | Data | None = ...,
+            supervisor: Literal["none", "systemd"] = ...,
+            reliability: Mapping[str, Reliability | Data] = ...,
+            acknowledgements: Iterable[Acknowledgement | Data] = ...,
+            haproxy: HaproxySettings | Data = ...,
+            policy: Policy | Data | None = ...,
+            docs_url: str | None = ...,
+        ) -> None: ...
     else:
+
         def __init__(self, *args: Any, **data: Any):
             # Domains used by nodes but not declared are collected automatically,
             # so ``Node(domains=[Rack("r1")])`` needs no separate list.
@@ -196,7 +239,7 @@ class Architecture(HaBase):
             # Switches named by string only (``switches=["sw-a"]``) are declared
             # as switch domains without reliability figures.
             for net in data.get("networks") or []:
-                for s in (net.switches if isinstance(net, Network) else []):
+                for s in net.switches if isinstance(net, Network) else []:
                     if s not in declared:
                         declared.add(s)
                         extra.append(FailureDomain(s, kind="switch"))
@@ -205,7 +248,7 @@ class Architecture(HaBase):
             super().__init__(*args, **data)
 
     @model_validator(mode="after")
-    def _cross_references(self) -> "Architecture":
+    def _cross_references(self) -> Architecture:
         problems = self.cross_check()
         if problems:
             raise ModelError(problems)
@@ -213,7 +256,7 @@ class Architecture(HaBase):
 
     # -- deriving variants ---------------------------------------------------
 
-    def replace_services(self, changes: Mapping[str, Mapping[str, Any]], /, **arch_changes: Any) -> "Architecture":
+    def replace_services(self, changes: Mapping[str, Mapping[str, Any]], /, **arch_changes: Any) -> Architecture:
         """A validated variant with some services changed, by name.
 
         ``changes`` maps a service name to the fields that change
@@ -235,7 +278,7 @@ class Architecture(HaBase):
         services = [s.replace(**changes[s.name]) if s.name in changes else s for s in self.services]
         return self.replace(services=services, **arch_changes)
 
-    def replace_service(self, name: str, /, **fields: Any) -> "Architecture":
+    def replace_service(self, name: str, /, **fields: Any) -> Architecture:
         """A validated variant with one service's ``fields`` changed."""
         return self.replace_services({name: fields})
 
@@ -284,8 +327,13 @@ class Architecture(HaBase):
         front = svc.access
         vnet = vips[front.vip].network if front is not None and front.vip in vips else None
         carried = {sw for net in self.networks if vnet is None or net.name == vnet for sw in net.switches}
-        return tuple(sorted(d.name for d in self.domains if d.kind == "switch" and d.name in carried
-                            and dom.name in self.domain_ancestors(d.name)[1:]))
+        return tuple(
+            sorted(
+                d.name
+                for d in self.domains
+                if d.kind == "switch" and d.name in carried and dom.name in self.domain_ancestors(d.name)[1:]
+            )
+        )
 
     def _client_problems(self, svc: Any, at: str, vips: dict) -> list[tuple[str, str]]:
         p: list[tuple[str, str]] = []
@@ -295,26 +343,43 @@ class Architecture(HaBase):
         if svc.clients == "external":
             up = doms.get(svc.uplink) if svc.uplink is not None else None
             if up is None or up.kind != "switch":
-                return [(f"{at}.uplink", f"clients='external' needs uplink= a switch of the model where external "
-                         f"clients arrive (got {svc.uplink!r})")]
+                return [
+                    (
+                        f"{at}.uplink",
+                        f"clients='external' needs uplink= a switch of the model where external "
+                        f"clients arrive (got {svc.uplink!r})",
+                    )
+                ]
             sw = up.name
         elif svc.uplink is not None:
             return [(f"{at}.uplink", "uplink is for clients='external' (external clients arrive there)")]
         else:
             dom = doms.get(svc.clients)
             if dom is None:
-                return [(f"{at}.clients", f"{svc.clients!r} is not a switch or failure domain of the model, nor "
-                         "'external' (clients come in through an access switch, a domain's switches or an uplink)")]
+                return [
+                    (
+                        f"{at}.clients",
+                        f"{svc.clients!r} is not a switch or failure domain of the model, nor "
+                        "'external' (clients come in through an access switch, a domain's switches or an uplink)",
+                    )
+                ]
             if dom.kind != "switch":
                 if not self.client_switches(svc.name):
-                    p.append((f"{at}.clients", f"no switch inside domain {dom.name!r} carries "
-                              + (f"network {vnet!r} of the virtual IP its clients use" if vnet else "a network")))
+                    p.append(
+                        (
+                            f"{at}.clients",
+                            f"no switch inside domain {dom.name!r} carries "
+                            + (f"network {vnet!r} of the virtual IP its clients use" if vnet else "a network"),
+                        )
+                    )
                 return p
             sw = dom.name
         field = "uplink" if svc.clients == "external" else "clients"
         nets = [net.name for net in self.networks if sw in net.switches]
         if vnet is not None and vnet not in nets:
-            p.append((f"{at}.{field}", f"switch {sw!r} does not carry network {vnet!r} of the virtual IP its clients use"))
+            p.append(
+                (f"{at}.{field}", f"switch {sw!r} does not carry network {vnet!r} of the virtual IP its clients use")
+            )
         return p
 
     def domain_ancestors(self, name: str) -> list[str]:
@@ -352,7 +417,7 @@ class Architecture(HaBase):
         return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
     @classmethod
-    def from_json(cls, text: str | bytes) -> "Architecture":
+    def from_json(cls, text: str | bytes) -> Architecture:
         """A model from JSON; strict (no NaN, no duplicate keys): see :mod:`hamodel.model.json_input`."""
         from hamodel.model.json_input import parse_model_json
 
@@ -402,8 +467,10 @@ class Architecture(HaBase):
                 if d not in domains:
                     p.append((f"nodes[{node.name}].domains", f"unknown failure domain {d!r}"))
                 elif domains[d].kind == "switch":
-                    p.append((f"nodes[{node.name}].domains", f"{d!r} is a switch: attach it with an interface's switch"))
-            for i, iface in enumerate(node.interfaces):
+                    p.append(
+                        (f"nodes[{node.name}].domains", f"{d!r} is a switch: attach it with an interface's switch")
+                    )
+            for iface in node.interfaces:
                 where = f"nodes[{node.name}].interfaces[{iface.device}]"
                 net = networks.get(iface.network)
                 if net is None:
@@ -411,7 +478,10 @@ class Architecture(HaBase):
                     continue
                 if iface.address not in net.subnet:
                     p.append((f"{where}.address", f"{iface.address} is not in {net.name}'s subnet {net.subnet}"))
-                elif iface.address in (net.subnet.network_address, getattr(net.subnet, "broadcast_address", None)) and net.subnet.num_addresses > 2:
+                elif (
+                    iface.address in (net.subnet.network_address, getattr(net.subnet, "broadcast_address", None))
+                    and net.subnet.num_addresses > 2
+                ):
                     p.append((f"{where}.address", f"{iface.address} is the subnet's network or broadcast address"))
                 if iface.address in addresses:
                     p.append((f"{where}.address", f"{iface.address} is already used by {addresses[iface.address]}"))
@@ -419,7 +489,9 @@ class Architecture(HaBase):
                 if iface.switch is not None and iface.switch not in net.switches:
                     p.append((f"{where}.switch", f"{iface.switch!r} does not carry network {net.name!r}"))
                 if iface.switch is None and len(net.switches) > 1:
-                    p.append((f"{where}.switch", f"network {net.name!r} has several switches: say which one this port is on"))
+                    p.append(
+                        (f"{where}.switch", f"network {net.name!r} has several switches: say which one this port is on")
+                    )
             if len({i.network for i in node.interfaces}) != len(node.interfaces):
                 p.append((f"nodes[{node.name}].interfaces", "two interfaces on the same network"))
 
@@ -433,11 +505,27 @@ class Architecture(HaBase):
             elif net.subnet.num_addresses > 2 and vip.address == net.subnet.network_address:
                 # IPv6: the subnet-router anycast address, every router's.
                 kind = "network" if vip.address.version == 4 else "subnet-router anycast (network)"
-                p.append((f"vips[{vip.name}].address", f"{vip.address} is the {kind} address of {net.name}'s subnet {net.subnet}"))
-            elif net.subnet.num_addresses > 2 and vip.address.version == 4 and vip.address == net.subnet.broadcast_address:
-                p.append((f"vips[{vip.name}].address", f"{vip.address} is the broadcast address of {net.name}'s subnet {net.subnet}"))
+                p.append(
+                    (
+                        f"vips[{vip.name}].address",
+                        f"{vip.address} is the {kind} address of {net.name}'s subnet {net.subnet}",
+                    )
+                )
+            elif (
+                net.subnet.num_addresses > 2
+                and vip.address.version == 4
+                and vip.address == net.subnet.broadcast_address
+            ):
+                p.append(
+                    (
+                        f"vips[{vip.name}].address",
+                        f"{vip.address} is the broadcast address of {net.name}'s subnet {net.subnet}",
+                    )
+                )
             if vip.address in addresses:
-                p.append((f"vips[{vip.name}].address", f"{vip.address} is also the address of {addresses[vip.address]}"))
+                p.append(
+                    (f"vips[{vip.name}].address", f"{vip.address} is also the address of {addresses[vip.address]}")
+                )
             addresses[vip.address] = f"vips[{vip.name}]"
 
         vip_ports: dict[tuple[str, int], str] = {}
@@ -462,10 +550,18 @@ class Architecture(HaBase):
                 p += self._client_problems(svc, at, vips)
             for d in svc.local_deps:
                 dep = services.get(d)
-                if dep is not None and not isinstance(dep.strategy, External) and not any(
-                        set(n.roles) & set(svc.on) and set(n.roles) & set(dep.on) for n in self.nodes):
-                    p.append((f"{at}.local_deps", f"Local({d!r}): no node runs both {svc.name} (roles {svc.on}) "
-                              f"and {d} (roles {dep.on}), so no instance has {d} on its own node"))
+                if (
+                    dep is not None
+                    and not isinstance(dep.strategy, External)
+                    and not any(set(n.roles) & set(svc.on) and set(n.roles) & set(dep.on) for n in self.nodes)
+                ):
+                    p.append(
+                        (
+                            f"{at}.local_deps",
+                            f"Local({d!r}): no node runs both {svc.name} (roles {svc.on}) "
+                            f"and {d} (roles {dep.on}), so no instance has {d} on its own node",
+                        )
+                    )
             for s in getattr(svc.strategy, "via", []) or []:
                 if s not in services:
                     p.append((f"{at}.strategy.via", f"unknown service {s!r}"))
@@ -489,21 +585,43 @@ class Architecture(HaBase):
                     if net is not None:
                         for n in self.nodes_with_roles(svc.on):
                             if n.interface_on(net.name) is None:
-                                p.append((f"{at}.strategy.vips", f"node {n.name!r} may hold {v!r} but has no interface on {net.name!r}"))
+                                p.append(
+                                    (
+                                        f"{at}.strategy.vips",
+                                        f"node {n.name!r} may hold {v!r} but has no interface on {net.name!r}",
+                                    )
+                                )
             if isinstance(strat, Vrrp):
-                if strat.track is not None and strat.track != svc.process and strat.track not in {s.process for s in self.services}:
+                if (
+                    strat.track is not None
+                    and strat.track != svc.process
+                    and strat.track not in {s.process for s in self.services}
+                ):
                     p.append((f"{at}.strategy.track", f"no service runs process {strat.track!r}"))
                 nets = {vips[v].network for v in strat.vips if v in vips}
                 if strat.sync_group is not None:
-                    peers = [x for x in self.services if isinstance(x.strategy, Vrrp)
-                             and x.strategy.sync_group == strat.sync_group]
+                    peers = [
+                        x
+                        for x in self.services
+                        if isinstance(x.strategy, Vrrp) and x.strategy.sync_group == strat.sync_group
+                    ]
                     if len(peers) < 2:
-                        p.append((f"{at}.strategy.sync_group", f"sync group {strat.sync_group!r} has no other VRRP "
-                                  "group: name it on the groups that must fail over together"))
+                        p.append(
+                            (
+                                f"{at}.strategy.sync_group",
+                                f"sync group {strat.sync_group!r} has no other VRRP "
+                                "group: name it on the groups that must fail over together",
+                            )
+                        )
                     elif any(sorted(x.on) != sorted(svc.on) or x.pin != svc.pin for x in peers):
-                        p.append((f"{at}.strategy.sync_group", f"the groups of sync group {strat.sync_group!r} "
-                                  f"({', '.join(sorted(x.name for x in peers))}) must run on the same nodes "
-                                  "(same on and pin)"))
+                        p.append(
+                            (
+                                f"{at}.strategy.sync_group",
+                                f"the groups of sync group {strat.sync_group!r} "
+                                f"({', '.join(sorted(x.name for x in peers))}) must run on the same nodes "
+                                "(same on and pin)",
+                            )
+                        )
                 if strat.vrid is not None:
                     for net in nets:
                         if net in networks and strat.vrid in networks[net].reserved_vrids:
@@ -524,14 +642,24 @@ class Architecture(HaBase):
                     for port in access.ports:
                         key = (access.vip, port)
                         if key in vip_ports:
-                            p.append((f"{at}.{field}.ports", f"{vips[access.vip].address}:{port} is already claimed by services[{vip_ports[key]}]"))
+                            p.append(
+                                (
+                                    f"{at}.{field}.ports",
+                                    f"{vips[access.vip].address}:{port} is already claimed by services[{vip_ports[key]}]",
+                                )
+                            )
                         vip_ports[key] = svc.name
             listen = [e.port for e in svc.ports] + svc.backend_ports()
             for port in sorted(set(listen)):
                 for r in svc.on:
                     key = (r, port)
                     if key in role_ports and role_ports[key] != svc.name:
-                        p.append((f"{at}.ports", f"port {port} on role {r!r} is already claimed by services[{role_ports[key]}]"))
+                        p.append(
+                            (
+                                f"{at}.ports",
+                                f"port {port} on role {r!r} is already claimed by services[{role_ports[key]}]",
+                            )
+                        )
                     role_ports.setdefault(key, svc.name)
 
         # The VIP of an active/passive service is its own address: no HAProxy front on it.
@@ -545,9 +673,14 @@ class Architecture(HaBase):
                 if h is not None and isinstance(services[h].strategy, (ActivePassive, AppCluster)):
                     fw = f"{field}.vip" if i == 0 else f"{field}.also_on[{i - 1}].vip"
                     what = "active/passive" if isinstance(services[h].strategy, ActivePassive) else "promoted member of"
-                    p.append((f"services[{svc.name}].{fw}", f"virtual IP {front.vip!r} follows the {what} "
-                              f"services[{h}] (its own address, no HAProxy on it): front this service on a VIP "
-                              "held by Vrrp or PacemakerVip"))
+                    p.append(
+                        (
+                            f"services[{svc.name}].{fw}",
+                            f"virtual IP {front.vip!r} follows the {what} "
+                            f"services[{h}] (its own address, no HAProxy on it): front this service on a VIP "
+                            "held by Vrrp or PacemakerVip",
+                        )
+                    )
 
         # Dependency cycles make availability undefined.
         graph = {s.name: [d for d in s.dependencies if d in services] for s in self.services}
@@ -557,7 +690,7 @@ class Architecture(HaBase):
             state[n] = 1
             for m in graph[n]:
                 if state.get(m) == 1:
-                    cyc = path[path.index(m):] + [m] if m in path else [n, m]
+                    cyc = path[path.index(m) :] + [m] if m in path else [n, m]
                     p.append((f"services[{n}].depends_on", "dependency cycle: " + " -> ".join(cyc)))
                 elif m not in state:
                     visit(m, path + [m])
@@ -598,23 +731,41 @@ class Architecture(HaBase):
                 net = networks.get(iface.network)
                 for s in iface.bond:
                     if net is not None and s not in net.switches:
-                        p.append((f"nodes[{node.name}].interfaces[{iface.device}].bond",
-                                  f"{s!r} does not carry network {net.name!r}"))
+                        p.append(
+                            (
+                                f"nodes[{node.name}].interfaces[{iface.device}].bond",
+                                f"{s!r} does not carry network {net.name!r}",
+                            )
+                        )
                 if iface.bond and iface.switch is None:
-                    p.append((f"nodes[{node.name}].interfaces[{iface.device}].switch",
-                              "a bonded interface names its first switch in switch"))
+                    p.append(
+                        (
+                            f"nodes[{node.name}].interfaces[{iface.device}].switch",
+                            "a bonded interface names its first switch in switch",
+                        )
+                    )
         trunks: dict[str, Any] = {}
         for net in self.networks:
             for _, t in net.link_parts():
                 if t is None:
                     continue
                 if t.name in trunks and trunks[t.name][0] != t:
-                    p.append((f"networks[{net.name}].links", f"trunk {t.name!r} differs from the one of the same name "
-                              f"in networks[{trunks[t.name][1]}]"))
+                    p.append(
+                        (
+                            f"networks[{net.name}].links",
+                            f"trunk {t.name!r} differs from the one of the same name in networks[{trunks[t.name][1]}]",
+                        )
+                    )
                 trunks.setdefault(t.name, (t, net.name))
         for svc in self.services:
             st = svc.strategy
-            target = getattr(st, "of", None) if st.kind == "witness" else getattr(st, "by", None) if st.kind == "elected" else None
+            target = (
+                getattr(st, "of", None)
+                if st.kind == "witness"
+                else getattr(st, "by", None)
+                if st.kind == "elected"
+                else None
+            )
             if target is None:
                 continue
             field = "of" if st.kind == "witness" else "by"
@@ -622,8 +773,12 @@ class Architecture(HaBase):
             if other is None:
                 p.append((f"services[{svc.name}].strategy.{field}", f"unknown service {target!r}"))
             elif other.strategy.kind != "app_cluster":
-                p.append((f"services[{svc.name}].strategy.{field}",
-                          f"services[{target}] keeps no quorum (it is {other.strategy.kind}, not an AppCluster)"))
+                p.append(
+                    (
+                        f"services[{svc.name}].strategy.{field}",
+                        f"services[{target}] keeps no quorum (it is {other.strategy.kind}, not an AppCluster)",
+                    )
+                )
         pm = self.pacemaker
         if pm is not None:
             members = {n.name for n in self.nodes_with_roles(pm.on)}
@@ -660,7 +815,9 @@ class Architecture(HaBase):
             for field, names in (("per_node", d.per_node), ("targets", d.targets), ("host_map", d.host_map)):
                 for n in sorted(names):
                     if n not in members:
-                        p.append((f"{at}.{field}", f"{n!r} is not a node of the pacemaker cluster ({', '.join(members)})"))
+                        p.append(
+                            (f"{at}.{field}", f"{n!r} is not a node of the pacemaker cluster ({', '.join(members)})")
+                        )
             if d.host_map and d.targets:
                 missing = sorted(set(d.targets) - set(d.host_map))
                 if missing:
@@ -672,8 +829,12 @@ class Architecture(HaBase):
                     p.append(("pacemaker.fence", f"no fence device fences node {n!r}"))
         limit = 8 if pm.transport == "knet" else 1
         if len(pm.rings) > limit:
-            p.append(("pacemaker.rings", f"corosync's {pm.transport} transport takes at most {limit} link(s), "
-                      f"not {len(pm.rings)}"))
+            p.append(
+                (
+                    "pacemaker.rings",
+                    f"corosync's {pm.transport} transport takes at most {limit} link(s), not {len(pm.rings)}",
+                )
+            )
         if len(set(pm.rings)) != len(pm.rings):
             p.append(("pacemaker.rings", "a network is listed twice"))
         for r in pm.rings:

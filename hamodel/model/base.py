@@ -5,10 +5,19 @@ from __future__ import annotations
 import os
 import re
 import sys
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Mapping, Self
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Self
 
-from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, ValidationError,
-                      model_validator)
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    model_validator,
+)
 
 from hamodel.errors import from_validation_error
 
@@ -90,8 +99,9 @@ def _caller_location() -> tuple[str, int] | None:
     at the line that calls the helper, not at the helper's body.
     """
     frame = sys._getframe(2)
-    while frame is not None and (frame.f_code.co_filename.startswith(_MODEL_DIR)
-                                 or f"{os.sep}pydantic" in frame.f_code.co_filename):
+    while frame is not None and (
+        frame.f_code.co_filename.startswith(_MODEL_DIR) or f"{os.sep}pydantic" in frame.f_code.co_filename
+    ):
         frame = frame.f_back  # subclass __init__, replace(), validators
     if frame is None:
         return None
@@ -212,7 +222,7 @@ class Reliability(HaBase):
     availability: float | None = Field(default=None, gt=0, lt=1)
 
     @model_validator(mode="after")
-    def _one_form(self) -> "Reliability":
+    def _one_form(self) -> Reliability:
         pair = (self.mtbf_hours is not None, self.mttr_hours is not None)
         if self.availability is not None and any(pair):
             raise ValueError("give either availability or mtbf_hours/mttr_hours, not both")
@@ -262,7 +272,7 @@ class SecretRef(HaBase):
     file: SafePath | None = None
 
     @model_validator(mode="after")
-    def _exactly_one(self) -> "SecretRef":
+    def _exactly_one(self) -> SecretRef:
         if (self.env is None) == (self.file is None):
             raise ValueError("give exactly one of env or file")
         return self

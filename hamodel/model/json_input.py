@@ -100,8 +100,7 @@ def parse_model_json(text: str | bytes) -> Any:
         except UnicodeDecodeError as exc:
             raise ModelError([("", f"not UTF-8 text: invalid byte at {_position(raw, exc.start)}")]) from None
     try:
-        data = json.loads(text, object_pairs_hook=_pairs, parse_constant=_constant, parse_float=_float,
-                          parse_int=_int)
+        data = json.loads(text, object_pairs_hook=_pairs, parse_constant=_constant, parse_float=_float, parse_int=_int)
     except json.JSONDecodeError as exc:
         raise ModelError([("", f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}")]) from None
     except RecursionError:

@@ -83,7 +83,7 @@ class Policy(HaBase):
         named = set(self.rto) | set(self.rpo)
         return [d for d in DISRUPTIONS if d in named]
 
-    def merged(self, override: "Policy | None") -> "Policy":
+    def merged(self, override: Policy | None) -> Policy:
         """This policy with ``override``'s objectives taking precedence per class."""
         if override is None:
             return self
@@ -94,9 +94,11 @@ def _present(domains: list, networks: list) -> dict[str, bool]:
     """Which disruption classes the model has a component for."""
     multi_switch = any(len(n.switches) >= 2 for n in networks)
     return {
-        "process": True, "node": True,
+        "process": True,
+        "node": True,
         "switch": any(d.kind == "switch" for d in domains),
-        "link": multi_switch, "partition": multi_switch,
+        "link": multi_switch,
+        "partition": multi_switch,
         "domain": any(d.kind != "switch" and not d.is_site for d in domains),
         "site": any(d.is_site for d in domains),
     }
@@ -116,5 +118,9 @@ def policy_problems(policy: Policy | None, where: str, domains: list, networks: 
     if policy is None:
         return []
     have = _present(domains, networks)
-    return [(f"{where}.{field}[{c}]", f"no {c} disruption to recover from: {_MISSING[c]}")
-            for field in ("rto", "rpo") for c in getattr(policy, field) if not have[c]]
+    return [
+        (f"{where}.{field}[{c}]", f"no {c} disruption to recover from: {_MISSING[c]}")
+        for field in ("rto", "rpo")
+        for c in getattr(policy, field)
+        if not have[c]
+    ]

@@ -44,9 +44,16 @@ class Endpoint(HaBase):
 
     if TYPE_CHECKING:
         # The signature editors see (positional forms, accepted input types).
-        def __init__(self, port: int, *, protocol: Literal["tcp", "http", "udp"] = ..., name: str | None = ...,
-                         check: HealthCheck | Data | None = ..., auth: SecretRef | Data | None = ...,
-                         loopback: bool = ...) -> None: ...
+        def __init__(
+            self,
+            port: int,
+            *,
+            protocol: Literal["tcp", "http", "udp"] = ...,
+            name: str | None = ...,
+            check: HealthCheck | Data | None = ...,
+            auth: SecretRef | Data | None = ...,
+            loopback: bool = ...,
+        ) -> None: ...
 
 
 class Local(HaBase):
@@ -59,6 +66,7 @@ class Local(HaBase):
     service: Ref
 
     if TYPE_CHECKING:
+
         def __init__(self, service: str | Service) -> None: ...
 
 
@@ -71,6 +79,7 @@ class Soft(HaBase):
     service: Ref
 
     if TYPE_CHECKING:
+
         def __init__(self, service: str | Service) -> None: ...
 
 
@@ -141,51 +150,83 @@ class Service(HaBase):
     ports: Annotated[list[Endpoint], BeforeValidator(_endpoints)] = Field(default_factory=list)
     depends_on: RefList = Field(default_factory=list)
     # Left out of exports while unset, so that models that do not use them keep their hash.
-    local_deps: RefList = Field(default_factory=list, exclude_if=lambda v: not v,
-                                description="dependencies served on the consumer's own node")
-    soft_deps: RefList = Field(default_factory=list, exclude_if=lambda v: not v,
-                               description="dependencies whose loss only degrades")
+    local_deps: RefList = Field(
+        default_factory=list, exclude_if=lambda v: not v, description="dependencies served on the consumer's own node"
+    )
+    soft_deps: RefList = Field(
+        default_factory=list, exclude_if=lambda v: not v, description="dependencies whose loss only degrades"
+    )
     starts_after: RefList = Field(
-        default_factory=list, exclude_if=lambda v: not v,  # unset: out of exports, models keep their hash
+        default_factory=list,
+        exclude_if=lambda v: not v,  # unset: out of exports, models keep their hash
         description="services to start before this one (a start order, e.g. from a deployment guide): "
-                    "documented, not a runtime dependency; the failure analysis ignores it")
+        "documented, not a runtime dependency; the failure analysis ignores it",
+    )
     required: bool = True
     clients: Ref | None = Field(
-        default=None, exclude_if=lambda v: v is None,
+        default=None,
+        exclude_if=lambda v: v is None,
         description="where its clients come in: a switch (an access switch), a failure domain (through any "
-                    "switch in it that carries the VIP's network), or 'external' (through the uplink switch "
-                    "named by uplink); default: anywhere on its VIP's network")
+        "switch in it that carries the VIP's network), or 'external' (through the uplink switch "
+        "named by uplink); default: anywhere on its VIP's network",
+    )
     uplink: Ref | None = Field(
-        default=None, exclude_if=lambda v: v is None,
-        description="with clients='external': the switch external clients arrive on")
+        default=None,
+        exclude_if=lambda v: v is None,
+        description="with clients='external': the switch external clients arrive on",
+    )
     listen: Literal["node", "any"] = Field(
-        default="node", exclude_if=lambda v: v == "node", description="the address its instances bind: the node's own, or every address "
-        "(0.0.0.0 / [::]), which takes the port from an HAProxy front on the same node")
+        default="node",
+        exclude_if=lambda v: v == "node",
+        description="the address its instances bind: the node's own, or every address "
+        "(0.0.0.0 / [::]), which takes the port from an HAProxy front on the same node",
+    )
     protocol: Literal["ssh", "tls", "wireguard", "openvpn", "ipsec"] | None = Field(
-        default=None, exclude_if=lambda v: v is None, description="an application protocol that encrypts by itself (no TLS at HAProxy needed)")
+        default=None,
+        exclude_if=lambda v: v is None,
+        description="an application protocol that encrypts by itself (no TLS at HAProxy needed)",
+    )
     supervisor: Literal["none", "systemd", "pacemaker"] | None = Field(
         default=None, description="what restarts a failed process; default the architecture's"
     )
     strategy: Strategy
     # Out of the canonical JSON while unset, so existing models keep their hash.
-    policy: Policy | None = Field(default=None, exclude_if=lambda v: v is None,
-                                  description="recovery objectives of this service (over the architecture's)")
+    policy: Policy | None = Field(
+        default=None,
+        exclude_if=lambda v: v is None,
+        description="recovery objectives of this service (over the architecture's)",
+    )
 
     if TYPE_CHECKING:
         # The signature editors see (positional forms, accepted input types).
-        def __init__(self, name: str, *, process: str | None = ..., group: str | None = ..., on: NamesIn = ...,
-                         replicas: Literal["all"] | int = ..., anti_affinity: str = ...,
-                         max_per_domain: Mapping[str, int] = ..., pin: RefsIn = ..., exclude: RefsIn = ...,
-                         colocate: RefsIn = ..., requests: Resources | Data = ...,
-                         ports: int | Endpoint | Iterable[int | Endpoint | Data] = ...,
-                         depends_on: RefsIn | Iterable[str | Service | Local | Soft] = ...,
-                         local_deps: RefsIn = ..., soft_deps: RefsIn = ..., starts_after: RefsIn = ...,
-                         required: bool = ..., clients: str | FailureDomain | None = ...,
-                         uplink: str | FailureDomain | None = ...,
-                         listen: Literal["node", "any"] = ...,
-                         protocol: Literal["ssh", "tls", "wireguard", "openvpn", "ipsec"] | None = ...,
-                         supervisor: Literal["none", "systemd", "pacemaker"] | None = ...,
-                         strategy: Strategy | Data, policy: Policy | Data | None = ...) -> None: ...
+        def __init__(
+            self,
+            name: str,
+            *,
+            process: str | None = ...,
+            group: str | None = ...,
+            on: NamesIn = ...,
+            replicas: Literal["all"] | int = ...,
+            anti_affinity: str = ...,
+            max_per_domain: Mapping[str, int] = ...,
+            pin: RefsIn = ...,
+            exclude: RefsIn = ...,
+            colocate: RefsIn = ...,
+            requests: Resources | Data = ...,
+            ports: int | Endpoint | Iterable[int | Endpoint | Data] = ...,
+            depends_on: RefsIn | Iterable[str | Service | Local | Soft] = ...,
+            local_deps: RefsIn = ...,
+            soft_deps: RefsIn = ...,
+            starts_after: RefsIn = ...,
+            required: bool = ...,
+            clients: str | FailureDomain | None = ...,
+            uplink: str | FailureDomain | None = ...,
+            listen: Literal["node", "any"] = ...,
+            protocol: Literal["ssh", "tls", "wireguard", "openvpn", "ipsec"] | None = ...,
+            supervisor: Literal["none", "systemd", "pacemaker"] | None = ...,
+            strategy: Strategy | Data,
+            policy: Policy | Data | None = ...,
+        ) -> None: ...
 
     @model_validator(mode="before")
     @classmethod
@@ -193,7 +234,7 @@ class Service(HaBase):
         return _split_dependencies(data)
 
     @model_validator(mode="after")
-    def _coherent(self) -> "Service":
+    def _coherent(self) -> Service:
         if self.process is None:
             object.__setattr__(self, "process", self.name)
         s = self.strategy
@@ -203,17 +244,24 @@ class Service(HaBase):
             raise ValueError("replicas: an unmanaged active/passive service runs exactly one instance")
         if isinstance(s, AppCluster) and isinstance(self.replicas, int) and self.replicas < 1:
             raise ValueError("replicas: a cluster needs members")
-        if isinstance(s, AppCluster) and isinstance(s.quorum, int) and isinstance(self.replicas, int):
-            if s.quorum > self.replicas:
-                raise ValueError(f"strategy.quorum: {s.quorum} exceeds replicas={self.replicas}")
+        if (
+            isinstance(s, AppCluster)
+            and isinstance(s.quorum, int)
+            and isinstance(self.replicas, int)
+            and s.quorum > self.replicas
+        ):
+            raise ValueError(f"strategy.quorum: {s.quorum} exceeds replicas={self.replicas}")
         if isinstance(s, Elected) and isinstance(self.replicas, int) and s.min_replicas >= self.replicas:
-            raise ValueError(f"strategy.min_replicas: {s.min_replicas} replicas besides the writer need "
-                             f"replicas >= {s.min_replicas + 1}, not {self.replicas}")
+            raise ValueError(
+                f"strategy.min_replicas: {s.min_replicas} replicas besides the writer need "
+                f"replicas >= {s.min_replicas + 1}, not {self.replicas}"
+            )
         if self.name in {*self.depends_on, *self.local_deps, *self.soft_deps}:
             raise ValueError("depends_on: a service cannot depend on itself")
         if set(self.soft_deps) & set(self.depends_on):
-            raise ValueError(f"depends_on: {sorted(set(self.soft_deps) & set(self.depends_on))} is both a hard "
-                             "and a soft dependency")
+            raise ValueError(
+                f"depends_on: {sorted(set(self.soft_deps) & set(self.depends_on))} is both a hard and a soft dependency"
+            )
         if self.name in self.starts_after:
             raise ValueError("starts_after: a service cannot start after itself")
         if self.name in self.colocate:

@@ -7,8 +7,7 @@ the reference document's five strategies, plus Pacemaker and "external".
 from __future__ import annotations
 
 import re
-
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Union
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 from pydantic import BeforeValidator, Field, model_validator
 
@@ -35,16 +34,26 @@ class HealthCheck(HaBase):
     inter_ms: int = Field(default=1000, ge=100, le=600_000)
     rise: int = Field(default=2, ge=1, le=100)
     fall: int = Field(default=3, ge=1, le=100)
-    fastinter_ms: int | None = Field(default=None, ge=100, le=600_000, exclude_if=lambda v: v is None,
-                                     description="HAProxy fastinter: the check interval while a server is "
-                                                 "going down or coming up (default: inter_ms)")
-    downinter_ms: int | None = Field(default=None, ge=100, le=600_000, exclude_if=lambda v: v is None,
-                                     description="HAProxy downinter: the check interval while a server is DOWN "
-                                                 "(default: inter_ms)")
+    fastinter_ms: int | None = Field(
+        default=None,
+        ge=100,
+        le=600_000,
+        exclude_if=lambda v: v is None,
+        description="HAProxy fastinter: the check interval while a server is "
+        "going down or coming up (default: inter_ms)",
+    )
+    downinter_ms: int | None = Field(
+        default=None,
+        ge=100,
+        le=600_000,
+        exclude_if=lambda v: v is None,
+        description="HAProxy downinter: the check interval while a server is DOWN (default: inter_ms)",
+    )
     http_path: Annotated[str, Field(pattern=r"^/[A-Za-z0-9_./?=&%-]*$")] | None = None
     port: Port | None = None
-    expect_status: int = Field(default=200, ge=100, le=599,
-                               description="the HTTP status a healthy backend answers http_path with")
+    expect_status: int = Field(
+        default=200, ge=100, le=599, description="the HTTP status a healthy backend answers http_path with"
+    )
 
 
 class Tls(HaBase):
@@ -93,16 +102,19 @@ class BackendTls(HaBase):
     server_name: str | None = Field(default="{node}", description="the backends' certificate name; {node}: the node")
 
     @model_validator(mode="after")
-    def _verifiable(self) -> "BackendTls":
+    def _verifiable(self) -> BackendTls:
         if self.verify and self.ca_file is None:
-            raise ValueError("ca_file: verifying the backends' certificates needs a CA file; "
-                             "give ca_file or set verify=False")
+            raise ValueError(
+                "ca_file: verifying the backends' certificates needs a CA file; give ca_file or set verify=False"
+            )
         if self.server_name is not None:
             probe = self.server_name.replace("{node}", "node")
             label = r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)"
             if len(probe) > 253 or not re.fullmatch(rf"{label}(\.{label})*", probe):
-                raise ValueError(f"server_name: {self.server_name!r} is not a host name (letters, digits, '-', "
-                                 "dot-separated labels; '{node}' stands for the node's name)")
+                raise ValueError(
+                    f"server_name: {self.server_name!r} is not a host name (letters, digits, '-', "
+                    "dot-separated labels; '{node}' stands for the node's name)"
+                )
         return self
 
     def name_for(self, node: str) -> str | None:
@@ -113,8 +125,10 @@ class BackendTls(HaBase):
 # Mozilla's "intermediate" TLS configuration (version 5.7): TLS 1.2 and 1.3,
 # forward-secret AEAD ciphers. The DHE suites of that list are left out:
 # they need a DH group file, and every client that TLS 1.2 admits has ECDHE.
-INTERMEDIATE_CIPHERS = ("ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
-                        "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305")
+INTERMEDIATE_CIPHERS = (
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
+    "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
+)
 INTERMEDIATE_CIPHERSUITES = "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256"
 _CIPHERS = Annotated[str, Field(pattern=r"^[A-Za-z0-9_+!:.-]{1,1000}$")]
 
@@ -149,13 +163,16 @@ class HaproxySettings(HaBase):
     tls_ciphers: _CIPHERS = INTERMEDIATE_CIPHERS
     tls_ciphersuites: _CIPHERS = INTERMEDIATE_CIPHERSUITES
     # Out of the canonical JSON at its default (existing models keep their hash).
-    hsts_max_age_s: int = Field(default=HSTS_MAX_AGE_S, ge=0, le=2 * HSTS_MAX_AGE_S,
-                                exclude_if=lambda v: v == HSTS_MAX_AGE_S)
+    hsts_max_age_s: int = Field(
+        default=HSTS_MAX_AGE_S, ge=0, le=2 * HSTS_MAX_AGE_S, exclude_if=lambda v: v == HSTS_MAX_AGE_S
+    )
 
     @model_validator(mode="after")
-    def _coherent(self) -> "HaproxySettings":
+    def _coherent(self) -> HaproxySettings:
         if self.frontend_maxconn > self.maxconn:
-            raise ValueError(f"frontend_maxconn: {self.frontend_maxconn} exceeds the process-wide maxconn {self.maxconn}")
+            raise ValueError(
+                f"frontend_maxconn: {self.frontend_maxconn} exceeds the process-wide maxconn {self.maxconn}"
+            )
         return self
 
 
@@ -209,24 +226,42 @@ class BehindVip(HaBase):
     tcp_keepalive: bool = False
     tls: Tls | None = None
     accept_single_backend: bool = False
-    also_on: list[Front] = Field(default_factory=list, description="more VIPs (e.g. the internal one), each with its TLS")
+    also_on: list[Front] = Field(
+        default_factory=list, description="more VIPs (e.g. the internal one), each with its TLS"
+    )
     tls_passthrough: bool = False
     timeout_http_request_s: int | None = Field(default=None, ge=1, le=3600)
     maxconn: int | None = Field(default=None, ge=1, le=1_000_000, description="this front's connection cap")
 
     if TYPE_CHECKING:
         # The signature editors see (positional forms, accepted input types).
-        def __init__(self, vip: RefIn, *, ports: int | Iterable[int] = ..., port: int | None = None,
-                         backend_port_offset: int = ..., backend_port: int | None = ...,
-                         backend_tls: BackendTls | Data | None = ..., mode: Literal["tcp", "http"] = ...,
-                         balance: Literal["roundrobin", "leastconn", "source", "first"] = ...,
-                         check: HealthCheck | Data = ..., sticky: bool = ..., single_writer: bool = ...,
-                         timeout_client_s: int | None = ..., timeout_server_s: int | None = ...,
-                         timeout_tunnel_s: int | None = ..., tcp_keepalive: bool = ..., tls: Tls | Data | None = ...,
-                         accept_single_backend: bool = ..., also_on: Iterable[Front | Data] = ...,
-                         tls_passthrough: bool = ..., timeout_http_request_s: int | None = ...,
-                         maxconn: int | None = ...) -> None: ...
+        def __init__(
+            self,
+            vip: RefIn,
+            *,
+            ports: int | Iterable[int] = ...,
+            port: int | None = None,
+            backend_port_offset: int = ...,
+            backend_port: int | None = ...,
+            backend_tls: BackendTls | Data | None = ...,
+            mode: Literal["tcp", "http"] = ...,
+            balance: Literal["roundrobin", "leastconn", "source", "first"] = ...,
+            check: HealthCheck | Data = ...,
+            sticky: bool = ...,
+            single_writer: bool = ...,
+            timeout_client_s: int | None = ...,
+            timeout_server_s: int | None = ...,
+            timeout_tunnel_s: int | None = ...,
+            tcp_keepalive: bool = ...,
+            tls: Tls | Data | None = ...,
+            accept_single_backend: bool = ...,
+            also_on: Iterable[Front | Data] = ...,
+            tls_passthrough: bool = ...,
+            timeout_http_request_s: int | None = ...,
+            maxconn: int | None = ...,
+        ) -> None: ...
     else:
+
         def __init__(self, *args: Any, port: Any = None, **data: Any):
             if port is not None:
                 if "ports" in data:
@@ -235,7 +270,7 @@ class BehindVip(HaBase):
             super().__init__(*args, **data)
 
     @model_validator(mode="after")
-    def _coherent(self) -> "BehindVip":
+    def _coherent(self) -> BehindVip:
         if self.sticky and self.mode != "http":
             raise ValueError("sticky: cookie stickiness needs mode='http'")
         if self.sticky and self.single_writer:
@@ -255,27 +290,37 @@ class BehindVip(HaBase):
             raise ValueError(f"also_on: a virtual IP is listed twice: {vips}")
         tls_fronts = [f for f in self.fronts if f.tls is not None]
         if tls_fronts and self.mode != "http":
-            raise ValueError("tls: HAProxy terminates TLS only in mode='http'; for TLS in tcp mode set "
-                             "tls_passthrough=True (the backends terminate it) and drop tls")
+            raise ValueError(
+                "tls: HAProxy terminates TLS only in mode='http'; for TLS in tcp mode set "
+                "tls_passthrough=True (the backends terminate it) and drop tls"
+            )
         if self.tls_passthrough and (self.mode != "tcp" or self.backend_tls is not None):
-            raise ValueError("tls_passthrough: pass-through forwards the client's TLS untouched: it needs "
-                             "mode='tcp' and no tls or backend_tls")
+            raise ValueError(
+                "tls_passthrough: pass-through forwards the client's TLS untouched: it needs "
+                "mode='tcp' and no tls or backend_tls"
+            )
         for f in tls_fronts:
             r = f.tls.redirect_from  # type: ignore[union-attr]
             if r is not None and r in self.ports:
                 raise ValueError(f"tls.redirect_from: port {r} is also a served port")
             if r is not None and 443 not in self.ports:
-                raise ValueError("tls.redirect_from: the redirect sends clients to https:// on port 443, "
-                                 "which this front does not serve")
+                raise ValueError(
+                    "tls.redirect_from: the redirect sends clients to https:// on port 443, "
+                    "which this front does not serve"
+                )
         if self.timeout_http_request_s is not None and self.mode != "http":
             raise ValueError("timeout_http_request_s: only an http-mode front reads requests")
         if tls_fronts and self.backend_tls is None and 443 in self.backend_ports:
-            raise ValueError("backend_tls: TLS ends at HAProxy (tls) and the backends' port is 443 (HTTPS), but "
-                             "without backend_tls HAProxy sends them plain text (HTTP 502 while the TCP check "
-                             "stays UP); set backend_port to the backends' plain-HTTP port or give backend_tls")
+            raise ValueError(
+                "backend_tls: TLS ends at HAProxy (tls) and the backends' port is 443 (HTTPS), but "
+                "without backend_tls HAProxy sends them plain text (HTTP 502 while the TCP check "
+                "stays UP); set backend_port to the backends' plain-HTTP port or give backend_tls"
+            )
         if self.backend_tls is not None and self.mode == "tcp":
-            raise ValueError("backend_tls: in tcp mode HAProxy would encrypt the client's own stream "
-                             "again; for TLS pass-through set tls_passthrough=True, to re-encrypt use mode='http' with tls")
+            raise ValueError(
+                "backend_tls: in tcp mode HAProxy would encrypt the client's own stream "
+                "again; for TLS pass-through set tls_passthrough=True, to re-encrypt use mode='http' with tls"
+            )
         return self
 
     @property
@@ -295,9 +340,12 @@ class BehindVip(HaBase):
     def effective_timeouts(self) -> dict[str, int | None]:
         """client/server/tunnel seconds written for this front (None: haproxy's ``defaults``)."""
         default = DATABASE_TIMEOUT_S if self.single_writer else None
-        return {"client": self.timeout_client_s if self.timeout_client_s is not None else default,
-                "server": self.timeout_server_s if self.timeout_server_s is not None else default,
-                "tunnel": self.timeout_tunnel_s, "http-request": self.timeout_http_request_s}
+        return {
+            "client": self.timeout_client_s if self.timeout_client_s is not None else default,
+            "server": self.timeout_server_s if self.timeout_server_s is not None else default,
+            "tunnel": self.timeout_tunnel_s,
+            "http-request": self.timeout_http_request_s,
+        }
 
 
 class VrrpCheck(HaBase):
@@ -331,7 +379,9 @@ class Vrrp(HaBase):
     _positional: ClassVar = ("vips",)
     kind: Literal["vrrp"] = "vrrp"
     vips: RefList = Field(min_length=1)
-    track: Name | None = Field(default=None, description="process tracked by the vrrp_script; default the service's own")
+    track: Name | None = Field(
+        default=None, description="process tracked by the vrrp_script; default the service's own"
+    )
     preempt: bool = False
     advert_int: int = Field(default=1, ge=1, le=255)
     unicast: bool = True
@@ -340,16 +390,29 @@ class Vrrp(HaBase):
     garp_master_refresh_s: int | None = Field(default=None, ge=1, le=3600)
     notify: SafePath | None = None
     check: VrrpCheck = VrrpCheck()
-    sync_group: Name | None = Field(default=None, exclude_if=lambda v: v is None,
-                                    description="VRRP groups with the same sync_group fail over together "
-                                                "(keepalived vrrp_sync_group)")
+    sync_group: Name | None = Field(
+        default=None,
+        exclude_if=lambda v: v is None,
+        description="VRRP groups with the same sync_group fail over together (keepalived vrrp_sync_group)",
+    )
 
     if TYPE_CHECKING:
         # The signature editors see (positional forms, accepted input types).
-        def __init__(self, vips: RefsIn, *, track: str | None = ..., preempt: bool = ..., advert_int: int = ...,
-                         unicast: bool = ..., vrid: int | None = ..., auth: SecretRef | Data | None = ...,
-                         garp_master_refresh_s: int | None = ..., notify: str | None = ...,
-                         check: VrrpCheck | Data = ..., sync_group: str | None = ...) -> None: ...
+        def __init__(
+            self,
+            vips: RefsIn,
+            *,
+            track: str | None = ...,
+            preempt: bool = ...,
+            advert_int: int = ...,
+            unicast: bool = ...,
+            vrid: int | None = ...,
+            auth: SecretRef | Data | None = ...,
+            garp_master_refresh_s: int | None = ...,
+            notify: str | None = ...,
+            check: VrrpCheck | Data = ...,
+            sync_group: str | None = ...,
+        ) -> None: ...
 
 
 class PacemakerVip(HaBase):
@@ -410,10 +473,12 @@ class AppCluster(HaBase):
     replication: Replication | None = Field(default=None, exclude_if=lambda v: v is None, description=_REPLICATION)
 
     @model_validator(mode="after")
-    def _vips_follow_the_promoted(self) -> "AppCluster":
+    def _vips_follow_the_promoted(self) -> AppCluster:
         if self.vips and self.manager != "pacemaker":
-            raise ValueError("vips: an address that follows the promoted member needs Pacemaker to move it: give "
-                             "manager='pacemaker' (or put the cluster behind a VIP with access=BehindVip(...))")
+            raise ValueError(
+                "vips: an address that follows the promoted member needs Pacemaker to move it: give "
+                "manager='pacemaker' (or put the cluster behind a VIP with access=BehindVip(...))"
+            )
         return self
 
 
@@ -463,8 +528,15 @@ class Elected(HaBase):
 
     if TYPE_CHECKING:
         # The signature editors see (positional forms, accepted input types).
-        def __init__(self, by: RefIn, *, access: BehindVip | Data | None = ..., steps_down: bool = ...,
-                     min_replicas: int = ..., replication: Replication | None = ...) -> None: ...
+        def __init__(
+            self,
+            by: RefIn,
+            *,
+            access: BehindVip | Data | None = ...,
+            steps_down: bool = ...,
+            min_replicas: int = ...,
+            replication: Replication | None = ...,
+        ) -> None: ...
 
 
 # A name for the type, so that a model's helper can annotate a parameter with it.
@@ -501,16 +573,21 @@ class ActivePassive(HaBase):
     manager: Literal["pacemaker"] | None = None
     vips: RefList = Field(default_factory=list, exclude_if=lambda v: not v)
     reason: Annotated[str, Field(min_length=1, max_length=300)] | None = Field(
-        default=None, exclude_if=lambda v: v is None,
-        description="why it runs one instance (shown with the finding and its mitigation)")
+        default=None,
+        exclude_if=lambda v: v is None,
+        description="why it runs one instance (shown with the finding and its mitigation)",
+    )
     see: list[Annotated[str, Field(pattern=r"^https?://\S+$", max_length=300)]] = Field(
-        default_factory=list, exclude_if=lambda v: not v, description="links an operator should read")
+        default_factory=list, exclude_if=lambda v: not v, description="links an operator should read"
+    )
 
     @model_validator(mode="after")
-    def _vips_follow_a_manager(self) -> "ActivePassive":
+    def _vips_follow_a_manager(self) -> ActivePassive:
         if self.vips and self.manager != "pacemaker":
-            raise ValueError("vips: an address that follows an active/passive service needs something that moves "
-                             "both together: give manager='pacemaker' (or hold the VIP with Vrrp/PacemakerVip)")
+            raise ValueError(
+                "vips: an address that follows an active/passive service needs something that moves "
+                "both together: give manager='pacemaker' (or hold the VIP with Vrrp/PacemakerVip)"
+            )
         return self
 
 
@@ -531,7 +608,7 @@ class External(HaBase):
 
 
 Strategy = Annotated[
-    Union[Vrrp, PacemakerVip, BehindVip, AppCluster, Coordinated, ActivePassive, Sharded, External, Witness, Elected],
+    Vrrp | PacemakerVip | BehindVip | AppCluster | Coordinated | ActivePassive | Sharded | External | Witness | Elected,
     Field(discriminator="kind"),
 ]
 

@@ -14,14 +14,17 @@ if TYPE_CHECKING:
 
     from hamodel.model.base import AddressIn, Data, NamesIn, RefIn, RefsIn, SubnetIn
 
+
 def _no_scope_id(value: Any) -> Any:
     # Python accepts any text after "%" as an IPv6 scope id ("fe80::1%{{ x }}",
     # "%$HOME"); it would reach haproxy.cfg (which expands $VAR), keepalived.conf
     # and the Ansible inventory. A model address is global: no scope id.
     address = getattr(value, "network_address", value)
     if getattr(address, "scope_id", None) is not None:
-        raise ValueError(f"{str(value)!r} has an IPv6 scope id (the text after '%'): "
-                         "give the address without one (the interface is the node's device)")
+        raise ValueError(
+            f"{str(value)!r} has an IPv6 scope id (the text after '%'): "
+            "give the address without one (the interface is the node's device)"
+        )
     return value
 
 
@@ -59,8 +62,15 @@ class FailureDomain(HaBase):
 
     if TYPE_CHECKING:
         # The signature editors see (positional forms, accepted input types).
-        def __init__(self, name: str, *, kind: str, parent: RefIn | None = ...,
-                         reliability: Reliability | Data | None = ..., site: bool = ...) -> None: ...
+        def __init__(
+            self,
+            name: str,
+            *,
+            kind: str,
+            parent: RefIn | None = ...,
+            reliability: Reliability | Data | None = ...,
+            site: bool = ...,
+        ) -> None: ...
 
     @property
     def is_site(self) -> bool:
@@ -114,7 +124,7 @@ class Trunk(HaBase):
         def __init__(self, name: str, a: RefIn, b: RefIn, *, reliability: Reliability | Data | None = ...) -> None: ...
 
     @model_validator(mode="after")
-    def _two_ends(self) -> "Trunk":
+    def _two_ends(self) -> Trunk:
         if self.a == self.b:
             raise ValueError(f"b: trunk joins switch {self.a!r} to itself")
         return self
@@ -150,18 +160,28 @@ class Network(HaBase):
         default_factory=list, description="VRRP router ids used on this segment by systems outside the model"
     )
     vrid_range: tuple[Annotated[int, Field(ge=1, le=255)], Annotated[int, Field(ge=1, le=255)]] | None = Field(
-        default=None, description="VRRP router ids this model may allocate on this segment (inclusive); "
-        "default DEFAULT_VRID_RANGE. Give models sharing a segment disjoint ranges")
+        default=None,
+        description="VRRP router ids this model may allocate on this segment (inclusive); "
+        "default DEFAULT_VRID_RANGE. Give models sharing a segment disjoint ranges",
+    )
     link_reliability: Reliability | None = None
     _domain_objects: list[FailureDomain] = PrivateAttr(default_factory=list)
 
     if TYPE_CHECKING:
         # The signature editors see (positional forms, accepted input types).
-        def __init__(self, name: str, *, subnet: SubnetIn, switches: RefsIn = ...,
-                         links: Literal["mesh"] | Iterable[Trunk | tuple[RefIn, RefIn]] = ...,
-                         reserved_vrids: Iterable[int] = ..., vrid_range: tuple[int, int] | None = ...,
-                         link_reliability: Reliability | Data | None = ...) -> None: ...
+        def __init__(
+            self,
+            name: str,
+            *,
+            subnet: SubnetIn,
+            switches: RefsIn = ...,
+            links: Literal["mesh"] | Iterable[Trunk | tuple[RefIn, RefIn]] = ...,
+            reserved_vrids: Iterable[int] = ...,
+            vrid_range: tuple[int, int] | None = ...,
+            link_reliability: Reliability | Data | None = ...,
+        ) -> None: ...
     else:
+
         def __init__(self, *args: Any, **data: Any):
             objs = [d for d in _listify(data.get("switches")) if isinstance(d, FailureDomain)]
             super().__init__(*args, **data)
@@ -178,7 +198,7 @@ class Network(HaBase):
         return v
 
     @model_validator(mode="after")
-    def _links_between_switches(self) -> "Network":
+    def _links_between_switches(self) -> Network:
         if isinstance(self.links, list):
             for a, b in ((x.a, x.b) if isinstance(x, Trunk) else x for x in self.links):
                 for s in (a, b):
@@ -206,7 +226,7 @@ class Network(HaBase):
         """Inter-switch links as sorted pairs."""
         if self.links == "mesh":
             s = sorted(self.switches)
-            return [(a, b) for i, a in enumerate(s) for b in s[i + 1:]]
+            return [(a, b) for i, a in enumerate(s) for b in s[i + 1 :]]
         return sorted({tuple(sorted(p)) for p, _ in self.link_parts()})  # type: ignore[misc]
 
     def link_parts(self) -> list[tuple[tuple[str, str], Trunk | None]]:
@@ -248,13 +268,17 @@ class Interface(HaBase):
     members: Annotated[int, Field(ge=2, le=8)] | None = Field(default=None, exclude_if=lambda v: v is None)
 
     @model_validator(mode="after")
-    def _bond_shape(self) -> "Interface":
+    def _bond_shape(self) -> Interface:
         if self.members is not None and self.bond_mode != "802.3ad":
-            raise ValueError("members: the number of links of an 802.3ad bond to one switch "
-                             "(bond_mode='802.3ad'); other bonds have one member per switch")
+            raise ValueError(
+                "members: the number of links of an 802.3ad bond to one switch "
+                "(bond_mode='802.3ad'); other bonds have one member per switch"
+            )
         if self.bond_mode == "802.3ad" and self.bond:
-            raise ValueError("bond_mode: 802.3ad (LACP) runs to one switch; across two switches it needs an "
-                             "MLAG pair: bond_mode='mlag'")
+            raise ValueError(
+                "bond_mode: 802.3ad (LACP) runs to one switch; across two switches it needs an "
+                "MLAG pair: bond_mode='mlag'"
+            )
         if self.bond_mode in ("active-backup", "mlag") and not self.bond:
             raise ValueError(f"bond_mode: {self.bond_mode} needs a second switch in bond")
         if self.bond_mode is not None and self.switch is None:
@@ -307,16 +331,26 @@ class Node(HaBase):
 
     if TYPE_CHECKING:
         # The signature editors see (positional forms, accepted input types).
-        def __init__(self, name: str, *, roles: NamesIn = ..., domains: RefsIn = ...,
-                         capacity: Resources | Data = ..., interfaces: Iterable[Interface | Data] = ...,
-                         power: RefsIn = ..., reliability: Reliability | Data | None = ...,
-                         addresses: Mapping[Network, AddressIn] | Mapping[str, AddressIn] | None = None,
-                         switch: RefIn | Sequence[RefIn] | None = None,
-                         bond_mode: Literal["active-backup", "802.3ad", "mlag"] | None = None) -> None: ...
+        def __init__(
+            self,
+            name: str,
+            *,
+            roles: NamesIn = ...,
+            domains: RefsIn = ...,
+            capacity: Resources | Data = ...,
+            interfaces: Iterable[Interface | Data] = ...,
+            power: RefsIn = ...,
+            reliability: Reliability | Data | None = ...,
+            addresses: Mapping[Network, AddressIn] | Mapping[str, AddressIn] | None = None,
+            switch: RefIn | Sequence[RefIn] | None = None,
+            bond_mode: Literal["active-backup", "802.3ad", "mlag"] | None = None,
+        ) -> None: ...
     else:
-        def __init__(self, *args: Any, addresses: Any = None, switch: Any = None, bond_mode: Any = None,
-                     **data: Any):
-            objs = [d for d in _listify(data.get("domains")) + _listify(data.get("power")) if isinstance(d, FailureDomain)]
+
+        def __init__(self, *args: Any, addresses: Any = None, switch: Any = None, bond_mode: Any = None, **data: Any):
+            objs = [
+                d for d in _listify(data.get("domains")) + _listify(data.get("power")) if isinstance(d, FailureDomain)
+            ]
             bond: list[Any] = []
             if isinstance(switch, (list, tuple)):
                 switch, *bond = switch
@@ -343,7 +377,7 @@ class Node(HaBase):
             self._domain_objects = objs
 
     @model_validator(mode="after")
-    def _unique_devices(self) -> "Node":
+    def _unique_devices(self) -> Node:
         seen: set[str] = set()
         for iface in self.interfaces:
             if iface.device in seen:
@@ -368,10 +402,22 @@ class VirtualIP(HaBase):
     name: Name
     address: IPAddress
     network: Ref
-    dns_name: Annotated[str, Field(pattern=r"^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$")] | None = None
+    dns_name: (
+        Annotated[
+            str, Field(pattern=r"^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$")
+        ]
+        | None
+    ) = None
     exposure: Literal["internal", "public"] = "internal"
 
     if TYPE_CHECKING:
         # The signature editors see (positional forms, accepted input types).
-        def __init__(self, name: str, address: AddressIn, *, network: RefIn, dns_name: str | None = ...,
-                         exposure: Literal["internal", "public"] = ...) -> None: ...
+        def __init__(
+            self,
+            name: str,
+            address: AddressIn,
+            *,
+            network: RefIn,
+            dns_name: str | None = ...,
+            exposure: Literal["internal", "public"] = ...,
+        ) -> None: ...

@@ -26,17 +26,18 @@ named (``--scenario galera-member-down``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, ClassVar
+from typing import Any, ClassVar
 
 from hamodel.deployment import Deployment
 from hamodel.drill.galera import lab as g
 from hamodel.drill.galera import scenarios as gs
-from hamodel.drill.scenario import DrillContext, RealServiceKind, Scenario
 from hamodel.drill.keepalived.common import sock_of
 from hamodel.drill.lab import LabError
 from hamodel.drill.observe import ProbeRun, haproxy_stats
 from hamodel.drill.results import Check, ProbeSummary, flat
+from hamodel.drill.scenario import DrillContext, RealServiceKind, Scenario
 
 _KEY = "galera"  # ctx.shared[_KEY]: the cluster of this drill, shared by every Galera kind
 
@@ -121,7 +122,8 @@ class GaleraKind(RealServiceKind):
         ctx.plan.notes.append(
             f"{plan.service} runs for real: {g.version()}, Galera {provider}, members {', '.join(gl.nodes)} ({plan.cluster_address}), "
             f"first bootstrapped in {gl.timings['bootstrap_s']:g} s, the others joined in {gl.timings['join_s']:g} s; "
-            f"a clustercheck-style endpoint on port {plan.check_port} answers HAProxy's checks")
+            f"a clustercheck-style endpoint on port {plan.check_port} answers HAProxy's checks"
+        )
 
     @classmethod
     def _mine(cls, ctx: DrillContext) -> _Shared | None:
@@ -201,8 +203,9 @@ class GaleraKind(RealServiceKind):
         results = probe.stop()
         r = self.result
         self.pred.predicted = r["predicted"]
-        return GaleraMeasurement(details=r["measured"], summary=ProbeSummary.of(results, t0),
-                                 polled=" ".join(self.polled()))
+        return GaleraMeasurement(
+            details=r["measured"], summary=ProbeSummary.of(results, t0), polled=" ".join(self.polled())
+        )
 
     def checks(self, pred: GaleraPrediction, measured: GaleraMeasurement) -> list[Check]:
         return [Check(c["what"], c["expected"], c["measured"], c["agreed"]) for c in self.result["checks"]]
@@ -233,8 +236,10 @@ class GaleraMemberDown(GaleraKind):
     title = "Galera: the writer's mariadbd dies; the cluster stays Primary"
     function = "member-down"
     step = staticmethod(gs.member_down)
-    reason = ("no minimal cut set of the Galera service has one member: two of three keep the quorum, and "
-              "HAProxy moves the single writer to a backup after fall x inter of failed health checks")
+    reason = (
+        "no minimal cut set of the Galera service has one member: two of three keep the quorum, and "
+        "HAProxy moves the single writer to a backup after fall x inter of failed health checks"
+    )
 
 
 class GaleraPartition(GaleraKind):
@@ -242,8 +247,10 @@ class GaleraPartition(GaleraKind):
     title = "Galera: a partition isolates one member"
     function = "partition"
     step = staticmethod(gs.partition)
-    reason = ("the quorum is a majority of the members: the isolated member turns non-Primary and refuses "
-              "writes, its health check answers 503 and HAProxy stops sending to it; the two others stay Primary")
+    reason = (
+        "the quorum is a majority of the members: the isolated member turns non-Primary and refuses "
+        "writes, its health check answers 503 and HAProxy stops sending to it; the two others stay Primary"
+    )
 
 
 class GaleraQuorumLoss(GaleraKind):
@@ -251,8 +258,10 @@ class GaleraQuorumLoss(GaleraKind):
     title = "Galera: two members die (the quorum-loss cut set)"
     function = "quorum-loss"
     step = staticmethod(gs.quorum_loss)
-    reason = ("two members are a minimal cut set (quorum-loss:galera): the survivor turns non-Primary and "
-              "refuses writes until the operator bootstraps it (pc.bootstrap=YES)")
+    reason = (
+        "two members are a minimal cut set (quorum-loss:galera): the survivor turns non-Primary and "
+        "refuses writes until the operator bootstraps it (pc.bootstrap=YES)"
+    )
 
 
 class GaleraRestartCrash(GaleraKind):
@@ -260,8 +269,10 @@ class GaleraRestartCrash(GaleraKind):
     title = "Galera: every member crashes at once, all come back"
     function = "restart-crash"
     step = staticmethod(gs.restart_crash)
-    reason = ("cold-start semantics of the model (cold_start), stop='crash': whether the cluster re-forms "
-              "by itself (Galera's pc.recovery) or needs the operator")
+    reason = (
+        "cold-start semantics of the model (cold_start), stop='crash': whether the cluster re-forms "
+        "by itself (Galera's pc.recovery) or needs the operator"
+    )
 
 
 class GaleraRestartGraceful(GaleraKind):
@@ -269,8 +280,10 @@ class GaleraRestartGraceful(GaleraKind):
     title = "Galera: every member is stopped cleanly, all are started again"
     function = "restart-graceful"
     step = staticmethod(gs.restart_graceful)
-    reason = ("cold-start semantics of the model, stop='graceful': after a clean stop of all, Galera waits "
-              "for an operator to bootstrap the member that is safe to bootstrap (the last one stopped)")
+    reason = (
+        "cold-start semantics of the model, stop='graceful': after a clean stop of all, Galera waits "
+        "for an operator to bootstrap the member that is safe to bootstrap (the last one stopped)"
+    )
 
 
 class GaleraRestartCrashMissing(GaleraKind):
@@ -278,12 +291,20 @@ class GaleraRestartCrashMissing(GaleraKind):
     title = "Galera: every member crashes, one does not come back"
     function = "restart-crash-missing"
     step = staticmethod(gs.restart_crash_missing)
-    reason = ("cold-start semantics with one member missing: the two others do not form a primary "
-              "component by themselves; the operator bootstraps the most advanced one (--wsrep-recover)")
+    reason = (
+        "cold-start semantics with one member missing: the two others do not form a primary "
+        "component by themselves; the operator bootstraps the most advanced one (--wsrep-recover)"
+    )
 
 
 #: Every Galera kind, in the order of a full drill.
-GALERA_KINDS: tuple[type[GaleraKind], ...] = (GaleraMemberDown, GaleraPartition, GaleraQuorumLoss,
-                                               GaleraRestartCrash, GaleraRestartGraceful, GaleraRestartCrashMissing)
+GALERA_KINDS: tuple[type[GaleraKind], ...] = (
+    GaleraMemberDown,
+    GaleraPartition,
+    GaleraQuorumLoss,
+    GaleraRestartCrash,
+    GaleraRestartGraceful,
+    GaleraRestartCrashMissing,
+)
 
 __all__ = ["GALERA_KINDS", "GaleraKind", "GaleraMeasurement", "GaleraPrediction", "galera_vip"]

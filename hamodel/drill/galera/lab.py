@@ -41,9 +41,10 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from hamodel.drill import reroot
 from hamodel.drill.files import generated_files
@@ -158,8 +159,11 @@ def plan(arch: Architecture, dep, files: Mapping[str, bytes], service: str | Non
         iface = arch.node(n).interface_on(net.name)
         if iface is None:
             raise LabError(f"node {n!r} (member of {name!r}) has no interface on network {net.name!r}")
-        members.append(Member(n, str(iface.address), net.subnet.prefixlen, iface.device,
-                              _switch_of(arch, net.name, iface.switch), i))
+        members.append(
+            Member(
+                n, str(iface.address), net.subnet.prefixlen, iface.device, _switch_of(arch, net.name, iface.switch), i
+            )
+        )
     port = st.access.backend_port or st.access.ports[0]
     check_port = st.access.check.port or 9200
     lb = next((g.master for g in dep.vrrp_groups if vip.name in g.vips), None)
@@ -177,13 +181,28 @@ def plan(arch: Architecture, dep, files: Mapping[str, bytes], service: str | Non
         if lb_switch:
             switches.add(lb_switch)
     links = sorted((a, b) for a, b in net.switch_links() if a in switches and b in switches)
-    used = {ipaddress.ip_address(str(i.address)) for nd in arch.nodes for i in nd.interfaces} | {v.address for v in arch.vips}
+    used = {ipaddress.ip_address(str(i.address)) for nd in arch.nodes for i in nd.interfaces} | {
+        v.address for v in arch.vips
+    }
     client_ip = next(h for h in reversed(list(net.subnet.hosts())) if h not in used)
     lb_member = next((m for m in members if m.node == lb), None)
     client_sw = lb_member.switch if lb_member else (lb_switch or members[0].switch)
-    return GaleraPlan(name, members, port, check_port, str(vip.address), net.subnet.prefixlen, net.name,
-                      lb if hcfg else None, hcfg, backend, sorted(switches), links,
-                      (f"{client_ip}/{net.subnet.prefixlen}", client_sw), st)
+    return GaleraPlan(
+        name,
+        members,
+        port,
+        check_port,
+        str(vip.address),
+        net.subnet.prefixlen,
+        net.name,
+        lb if hcfg else None,
+        hcfg,
+        backend,
+        sorted(switches),
+        links,
+        (f"{client_ip}/{net.subnet.prefixlen}", client_sw),
+        st,
+    )
 
 
 # -- the health endpoint (runs inside a member's namespace) -------------------------
@@ -192,9 +211,21 @@ def plan(arch: Architecture, dep, files: Mapping[str, bytes], service: str | Non
 def wsrep_status(sock: Path, timeout: float = 3.0) -> dict[str, str] | None:
     """``SHOW GLOBAL STATUS LIKE 'wsrep_%'`` over the member's socket; None if it does not answer."""
     try:
-        p = subprocess.run(["mariadb", f"--socket={sock}", "--user=root", "-N", "-B", "--connect-timeout=2",
-                            "-e", "SHOW GLOBAL STATUS LIKE 'wsrep\\_%'"],
-                           capture_output=True, text=True, timeout=timeout)
+        p = subprocess.run(
+            [
+                "mariadb",
+                f"--socket={sock}",
+                "--user=root",
+                "-N",
+                "-B",
+                "--connect-timeout=2",
+                "-e",
+                "SHOW GLOBAL STATUS LIKE 'wsrep\\_%'",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
     except subprocess.TimeoutExpired:
         return None
     if p.returncode != 0:
@@ -215,9 +246,11 @@ def serve_health(sock: Path, bind: str, port: int) -> None:
         def _answer(self, body: bool) -> None:
             st = wsrep_status(sock, timeout=2.5)
             ok = healthy(st)
-            text = (f"Galera node is {'synced' if ok else 'not synced'}: "
-                    f"{(st or {}).get('wsrep_local_state_comment', 'down')}, "
-                    f"{(st or {}).get('wsrep_cluster_status', 'down')}\r\n").encode()
+            text = (
+                f"Galera node is {'synced' if ok else 'not synced'}: "
+                f"{(st or {}).get('wsrep_local_state_comment', 'down')}, "
+                f"{(st or {}).get('wsrep_cluster_status', 'down')}\r\n"
+            ).encode()
             self.send_response(200 if ok else 503)
             self.send_header("Content-Type", "text/plain")
             self.send_header("Content-Length", str(len(text)))
@@ -226,13 +259,13 @@ def serve_health(sock: Path, bind: str, port: int) -> None:
             if body:
                 self.wfile.write(text)
 
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             self._answer(True)
 
-        def do_HEAD(self) -> None:  # noqa: N802
+        def do_HEAD(self) -> None:
             self._answer(False)
 
-        def do_OPTIONS(self) -> None:  # noqa: N802 (haproxy's default httpchk method)
+        def do_OPTIONS(self) -> None:
             self._answer(True)
 
         def log_message(self, format: str, *args: Any) -> None:  # one line per check would flood the log
@@ -323,19 +356,24 @@ class GaleraLab:
         self._install_db(first.node)
         self.start(first.node, bootstrap=True)
         self.wait_synced([first.node], timeout=60)
-        self.sql(first.node, f"CREATE USER IF NOT EXISTS '{DB_USER}'@'%' IDENTIFIED BY '{DB_PASS}'; "
-                             f"GRANT ALL ON drill.* TO '{DB_USER}'@'%'; CREATE DATABASE IF NOT EXISTS drill; "
-                             "CREATE TABLE IF NOT EXISTS drill.t (id INT AUTO_INCREMENT PRIMARY KEY, "
-                             "scenario VARCHAR(40) NOT NULL, n INT NOT NULL, node VARCHAR(64) NOT NULL, "
-                             "UNIQUE KEY (scenario, n))")
+        self.sql(
+            first.node,
+            f"CREATE USER IF NOT EXISTS '{DB_USER}'@'%' IDENTIFIED BY '{DB_PASS}'; "
+            f"GRANT ALL ON drill.* TO '{DB_USER}'@'%'; CREATE DATABASE IF NOT EXISTS drill; "
+            "CREATE TABLE IF NOT EXISTS drill.t (id INT AUTO_INCREMENT PRIMARY KEY, "
+            "scenario VARCHAR(40) NOT NULL, n INT NOT NULL, node VARCHAR(64) NOT NULL, "
+            "UNIQUE KEY (scenario, n))",
+        )
         self.timings["bootstrap_s"] = round(time.monotonic() - t0, 2)
         t1 = time.monotonic()
         for m in p.members[1:]:
             self.start(m.node)
         self.wait_synced(self.nodes, timeout=120)
         self.timings["join_s"] = round(time.monotonic() - t1, 2)
-        self.say(f"galera: {len(p.members)} members Primary and Synced; bootstrap {self.timings['bootstrap_s']} s, "
-                 f"join {self.timings['join_s']} s")
+        self.say(
+            f"galera: {len(p.members)} members Primary and Synced; bootstrap {self.timings['bootstrap_s']} s, "
+            f"join {self.timings['join_s']} s"
+        )
         for m in p.members:
             self._start_health(m)
 
@@ -410,9 +448,18 @@ wsrep_sst_method=rsync
 
     def _install_db(self, node: str) -> None:
         d = self.mdir(node)
-        r = subprocess.run(["mariadb-install-db", f"--defaults-file={d}/my.cnf", "--user=mysql",
-                            "--skip-test-db", "--auth-root-authentication-method=socket"],
-                           capture_output=True, text=True, timeout=120)
+        r = subprocess.run(
+            [
+                "mariadb-install-db",
+                f"--defaults-file={d}/my.cnf",
+                "--user=mysql",
+                "--skip-test-db",
+                "--auth-root-authentication-method=socket",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         if r.returncode != 0:
             raise LabError(f"mariadb-install-db for {node}: {(r.stderr or r.stdout).strip()[-500:]}")
 
@@ -420,7 +467,9 @@ wsrep_sst_method=rsync
         """Start the member's mariadbd in its namespace (``bootstrap``: a new primary component)."""
         d = self.mdir(node)
         argv = [MARIADBD, f"--defaults-file={d}/my.cnf"] + (["--wsrep-new-cluster"] if bootstrap else [])
-        proc = self.lab.start(f"mariadbd@{node}", self.lab.node_ns(node), argv, log=self.lab.node_dir(node) / "mariadbd.out")
+        proc = self.lab.start(
+            f"mariadbd@{node}", self.lab.node_ns(node), argv, log=self.lab.node_dir(node) / "mariadbd.out"
+        )
         self.procs[(node, "mariadbd")] = proc
         return proc
 
@@ -441,16 +490,20 @@ wsrep_sst_method=rsync
             except subprocess.TimeoutExpired:
                 os.kill(p.pid, signal.SIGKILL)
                 p.popen.wait(timeout=10)
-                raise LabError(f"mariadbd on {node} did not stop within {timeout} s")
+                raise LabError(f"mariadbd on {node} did not stop within {timeout} s") from None
 
     def recover_position(self, node: str) -> int:
         """The member's last committed seqno, from ``mariadbd --wsrep-recover`` (mariadbd must be stopped)."""
         d = self.mdir(node)
         log = d / "error.log"
         before = log.stat().st_size if log.exists() else 0
-        r = self.lab.exec(self.lab.node_ns(node), [MARIADBD, f"--defaults-file={d}/my.cnf", "--wsrep-recover"],
-                          check=False, timeout=120)
-        text = (r.stdout + r.stderr)
+        r = self.lab.exec(
+            self.lab.node_ns(node),
+            [MARIADBD, f"--defaults-file={d}/my.cnf", "--wsrep-recover"],
+            check=False,
+            timeout=120,
+        )
+        text = r.stdout + r.stderr
         try:
             with open(log, "rb") as fh:
                 fh.seek(before)
@@ -476,11 +529,21 @@ wsrep_sst_method=rsync
         self._start_health(self.member(node))
 
     def _start_health(self, m: Member) -> None:
-        argv = [sys.executable, "-m", "hamodel.drill.galera.health", "--health", str(self.sock(m.node)),
-                "--bind", "0.0.0.0", "--port", str(self.plan.check_port)]
+        argv = [
+            sys.executable,
+            "-m",
+            "hamodel.drill.galera.health",
+            "--health",
+            str(self.sock(m.node)),
+            "--bind",
+            "0.0.0.0",
+            "--port",
+            str(self.plan.check_port),
+        ]
         env = {"PYTHONPATH": str(Path(__file__).resolve().parents[3])}
-        self.procs[(m.node, "health")] = self.lab.start(f"health@{m.node}", self.lab.node_ns(m.node), argv,
-                                                        log=self.lab.node_dir(m.node) / "health.log", env=env)
+        self.procs[(m.node, "health")] = self.lab.start(
+            f"health@{m.node}", self.lab.node_ns(m.node), argv, log=self.lab.node_dir(m.node) / "health.log", env=env
+        )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             if self.health(m.node) is not None:
@@ -500,11 +563,13 @@ wsrep_sst_method=rsync
         text, _notes = reroot.lab_haproxy(p.haproxy_cfg, d)
         lab.write_file(d / "haproxy.cfg", text)
         env = {k: "drill" for k in reroot.parse_haproxy(p.haproxy_cfg).env if k not in os.environ}
-        self.procs[(n, "haproxy")] = lab.start(f"haproxy@{n}", ns, ["haproxy", "-db", "-f", str(d / "haproxy.cfg")],
-                                               log=d / "haproxy.log", env=env)
+        self.procs[(n, "haproxy")] = lab.start(
+            f"haproxy@{n}", ns, ["haproxy", "-db", "-f", str(d / "haproxy.cfg")], log=d / "haproxy.log", env=env
+        )
         # Wait until haproxy has seen the writer healthy (rise checks).
-        writer = next(s.name for s in required(p.backend, f"the Galera backend of {n}'s haproxy.cfg").servers
-                      if not s.backup)
+        writer = next(
+            s.name for s in required(p.backend, f"the Galera backend of {n}'s haproxy.cfg").servers if not s.backup
+        )
         if not self.wait(lambda: self.haproxy_status(writer) == "UP", 15):
             raise LabError(f"haproxy on {n} does not see {writer} UP: {self.haproxy_status(writer)}")
 
@@ -526,6 +591,7 @@ wsrep_sst_method=rsync
 
     def wait_synced(self, nodes: list[str], timeout: float) -> float:
         """Wait until every member of ``nodes`` is Primary and Synced (and sees them all)."""
+
         def ok() -> bool:
             for n in nodes:
                 if not self.alive(n):
@@ -534,18 +600,23 @@ wsrep_sst_method=rsync
                 if st is None or not healthy(st) or int(st.get("wsrep_cluster_size", 0)) < len(nodes):
                     return False
             return True
+
         took = self.wait(ok, timeout, every=0.25)
         if took is None:
-            raise LabError(f"{nodes} not all Primary and Synced within {timeout} s: "
-                           + "; ".join(f"{n}: {self.brief(n)}" for n in nodes))
+            raise LabError(
+                f"{nodes} not all Primary and Synced within {timeout} s: "
+                + "; ".join(f"{n}: {self.brief(n)}" for n in nodes)
+            )
         return took
 
     def brief(self, node: str) -> str:
         st = self.status(node)
         if st is None:
             return "down" if not self.alive(node) else "not answering"
-        return (f"{st.get('wsrep_cluster_status')}/{st.get('wsrep_local_state_comment')}"
-                f"/size {st.get('wsrep_cluster_size')}")
+        return (
+            f"{st.get('wsrep_cluster_status')}/{st.get('wsrep_local_state_comment')}"
+            f"/size {st.get('wsrep_cluster_size')}"
+        )
 
     def tail(self, node: str, n: int = 6) -> str:
         try:
@@ -555,8 +626,12 @@ wsrep_sst_method=rsync
 
     def sql(self, node: str, query: str, *, timeout: float = 10) -> subprocess.CompletedProcess:
         """Run SQL as root over the member's socket; raise LabError on failure."""
-        r = subprocess.run(["mariadb", f"--socket={self.sock(node)}", "--user=root", "-N", "-B", "-e", query],
-                           capture_output=True, text=True, timeout=timeout)
+        r = subprocess.run(
+            ["mariadb", f"--socket={self.sock(node)}", "--user=root", "-N", "-B", "-e", query],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
         if r.returncode != 0:
             raise LabError(f"SQL on {node}: {r.stderr.strip()}")
         return r
@@ -564,18 +639,33 @@ wsrep_sst_method=rsync
     def try_sql(self, node: str, query: str, *, timeout: float = 10) -> tuple[bool, str]:
         """(ok, output or error text): SQL on the member's socket, failures returned."""
         try:
-            r = subprocess.run(["mariadb", f"--socket={self.sock(node)}", "--user=root", "-N", "-B",
-                                "--connect-timeout=2", "-e", query], capture_output=True, text=True, timeout=timeout)
+            r = subprocess.run(
+                [
+                    "mariadb",
+                    f"--socket={self.sock(node)}",
+                    "--user=root",
+                    "-N",
+                    "-B",
+                    "--connect-timeout=2",
+                    "-e",
+                    query,
+                ],
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+            )
         except subprocess.TimeoutExpired:
             return False, "timeout"
         return r.returncode == 0, (r.stdout if r.returncode == 0 else r.stderr).strip()
 
     def health(self, node: str) -> int | None:
         """The HTTP status of the member's health endpoint, asked from inside its namespace."""
-        code = ("import sys,urllib.request,urllib.error\n"
-                "try:\n print(urllib.request.urlopen(sys.argv[1],timeout=4).status)\n"
-                "except urllib.error.HTTPError as e:\n print(e.code)\n"
-                "except Exception:\n print(0)\n")
+        code = (
+            "import sys,urllib.request,urllib.error\n"
+            "try:\n print(urllib.request.urlopen(sys.argv[1],timeout=4).status)\n"
+            "except urllib.error.HTTPError as e:\n print(e.code)\n"
+            "except Exception:\n print(0)\n"
+        )
         url = f"http://{self.member(node).address}:{self.plan.check_port}/"
         r = self.lab.exec(self.lab.node_ns(node), [sys.executable, "-c", code, url], check=False, timeout=10)
         try:
@@ -596,12 +686,26 @@ wsrep_sst_method=rsync
 
         Returns (committed, serving member name or the error text).
         """
-        q = (f"INSERT INTO drill.t (scenario, n, node) VALUES ('{scenario}', {n}, @@wsrep_node_name); "
-             "SELECT @@wsrep_node_name")
+        q = (
+            f"INSERT INTO drill.t (scenario, n, node) VALUES ('{scenario}', {n}, @@wsrep_node_name); "
+            "SELECT @@wsrep_node_name"
+        )
         if node is not None:
             return self.try_sql(node, q)
-        argv = ["mariadb", "-h", self.plan.vip, "-P", str(self.plan.port), f"--user={DB_USER}",
-                f"--password={DB_PASS}", "--connect-timeout=2", "-N", "-B", "-e", q]
+        argv = [
+            "mariadb",
+            "-h",
+            self.plan.vip,
+            "-P",
+            str(self.plan.port),
+            f"--user={DB_USER}",
+            f"--password={DB_PASS}",
+            "--connect-timeout=2",
+            "-N",
+            "-B",
+            "-e",
+            q,
+        ]
         if not self.plan.lb_node:  # no haproxy to go through: the first member directly
             argv[2] = self.plan.members[0].address
         try:
@@ -618,8 +722,17 @@ wsrep_sst_method=rsync
         """Take the member's bridge port(s) down (a partition isolating it) or up again."""
         for port in self.lab.ports:
             if port.node == node:
-                run(["ip", "-n", self.lab.switch_ns(port.switch), "link", "set", port.switch_port,
-                     "up" if up else "down"])
+                run(
+                    [
+                        "ip",
+                        "-n",
+                        self.lab.switch_ns(port.switch),
+                        "link",
+                        "set",
+                        port.switch_port,
+                        "up" if up else "down",
+                    ]
+                )
 
     def teardown(self) -> None:
         """Stop every daemon, delete the namespaces and the member folders. Idempotent."""
@@ -629,8 +742,9 @@ wsrep_sst_method=rsync
             shutil.rmtree(self.root, ignore_errors=True)
 
 
-def open_lab(arch: Architecture, *, lock: Path | None = None, service: str | None = None,
-             progress: Progress | None = None) -> GaleraLab:
+def open_lab(
+    arch: Architecture, *, lock: Path | None = None, service: str | None = None, progress: Progress | None = None
+) -> GaleraLab:
     """Plan and set up a Galera lab for ``arch`` (tears down what it built if setup fails)."""
     dep, files = generated_files(arch, analyse=True, lock=lock)
     gl = GaleraLab(arch, plan(arch, dep, files, service), progress or (lambda s: None), dep=dep)

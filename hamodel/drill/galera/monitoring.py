@@ -34,8 +34,9 @@ import os
 import shlex
 import shutil
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import yaml
 
@@ -51,8 +52,11 @@ RULE_AREAS = ("galera", "nodes")
 
 
 def available() -> str | None:
-    missing = [b for b in ("prometheus", "prometheus-node-exporter", "prometheus-mysqld-exporter", "curl")
-               if shutil.which(b) is None]
+    missing = [
+        b
+        for b in ("prometheus", "prometheus-node-exporter", "prometheus-mysqld-exporter", "curl")
+        if shutil.which(b) is None
+    ]
     return f"missing {', '.join(missing)}" if missing else None
 
 
@@ -69,14 +73,22 @@ def start_node_exporter(lab: Lab, node: str, files: Mapping[str, bytes]) -> Path
     lab folder ``textfile/`` (returned)."""
     tf = lab.node_dir(node) / "textfile"
     tf.mkdir(parents=True, exist_ok=True)
-    args = [a if not a.startswith("--collector.textfile.directory=") else f"--collector.textfile.directory={tf}"
-            for a in _args(files[f"nodes/{node}/prometheus/node-exporter"])]
-    lab.start(f"node-exporter@{node}", lab.node_ns(node), ["prometheus-node-exporter", *args],
-              log=lab.node_dir(node) / "node-exporter.out")
+    args = [
+        a if not a.startswith("--collector.textfile.directory=") else f"--collector.textfile.directory={tf}"
+        for a in _args(files[f"nodes/{node}/prometheus/node-exporter"])
+    ]
+    lab.start(
+        f"node-exporter@{node}",
+        lab.node_ns(node),
+        ["prometheus-node-exporter", *args],
+        log=lab.node_dir(node) / "node-exporter.out",
+    )
     return tf
 
 
-def start_prometheus(lab: Lab, ns: str, files: Mapping[str, bytes], areas: Sequence[str], folder: Path) -> dict[str, dict]:
+def start_prometheus(
+    lab: Lab, ns: str, files: Mapping[str, bytes], areas: Sequence[str], folder: Path
+) -> dict[str, dict]:
     """Prometheus in ``ns`` with the generated prometheus.yml, loading only ``rules/<area>.yml`` of
     ``areas``; returns the loaded rules by alert name (the first of a name)."""
     (folder / "rules").mkdir(parents=True, exist_ok=True)
@@ -89,9 +101,17 @@ def start_prometheus(lab: Lab, ns: str, files: Mapping[str, bytes], areas: Seque
         (folder / "rules" / f"{a}.yml").write_bytes(data)
         for r in yaml.safe_load(data)["groups"][0]["rules"]:
             rules.setdefault(r["alert"], r)
-    lab.start("prometheus", ns, [
-        "prometheus", f"--config.file={folder / 'prometheus.yml'}", f"--storage.tsdb.path={folder / 'data'}",
-        f"--web.listen-address=127.0.0.1:{PROM_PORT}"], log=folder / "prometheus.out")
+    lab.start(
+        "prometheus",
+        ns,
+        [
+            "prometheus",
+            f"--config.file={folder / 'prometheus.yml'}",
+            f"--storage.tsdb.path={folder / 'data'}",
+            f"--web.listen-address=127.0.0.1:{PROM_PORT}",
+        ],
+        log=folder / "prometheus.out",
+    )
     return rules
 
 
@@ -121,19 +141,32 @@ class PromLab:
         # The exporter's own database account (the manifest lists its credentials file as a prerequisite);
         # created once, Galera replicates it to every member.
         secret = os.urandom(12).hex()
-        gl.sql(gl.nodes[0], f"CREATE USER IF NOT EXISTS '{EXPORTER_USER}'@'localhost' IDENTIFIED BY '{secret}'; "
-                            f"GRANT PROCESS, REPLICATION CLIENT, SELECT ON *.* TO '{EXPORTER_USER}'@'localhost'")
+        gl.sql(
+            gl.nodes[0],
+            f"CREATE USER IF NOT EXISTS '{EXPORTER_USER}'@'localhost' IDENTIFIED BY '{secret}'; "
+            f"GRANT PROCESS, REPLICATION CLIENT, SELECT ON *.* TO '{EXPORTER_USER}'@'localhost'",
+        )
         for n in gl.nodes:
             ns = lab.node_ns(n)
             start_node_exporter(lab, n, self.files)
-            cnf = lab.write_file(lab.node_dir(n) / "exporter.cnf",
-                                 f"[client]\nuser={EXPORTER_USER}\npassword={secret}\nsocket={gl.sock(n)}\n")
-            args = [a if not a.startswith("--config.my-cnf=") else f"--config.my-cnf={cnf}"
-                    for a in _args(self.files[f"nodes/{n}/prometheus/mysqld-exporter"])]
-            lab.start(f"mysqld-exporter@{n}", ns, ["prometheus-mysqld-exporter", *args],
-                      log=lab.node_dir(n) / "mysqld-exporter.out")
-        self.rewrites += ["node exporter: --collector.textfile.directory -> the lab node's folder",
-                          "mysqld exporter: --config.my-cnf -> the lab's account over the member's socket"]
+            cnf = lab.write_file(
+                lab.node_dir(n) / "exporter.cnf",
+                f"[client]\nuser={EXPORTER_USER}\npassword={secret}\nsocket={gl.sock(n)}\n",
+            )
+            args = [
+                a if not a.startswith("--config.my-cnf=") else f"--config.my-cnf={cnf}"
+                for a in _args(self.files[f"nodes/{n}/prometheus/mysqld-exporter"])
+            ]
+            lab.start(
+                f"mysqld-exporter@{n}",
+                ns,
+                ["prometheus-mysqld-exporter", *args],
+                log=lab.node_dir(n) / "mysqld-exporter.out",
+            )
+        self.rewrites += [
+            "node exporter: --collector.textfile.directory -> the lab node's folder",
+            "mysqld exporter: --config.my-cnf -> the lab's account over the member's socket",
+        ]
         config_rules = [f"rules/{a}.yml" for a in RULE_AREAS]
         self.rules = start_prometheus(lab, lab.client_ns, self.files, RULE_AREAS, self.dir)
         self.rewrites.append(f"prometheus.yml rule_files -> {', '.join(config_rules)} (what the lab runs)")
@@ -151,6 +184,7 @@ class PromLab:
                 return False
             mine = [t for t in data["activeTargets"] if t["labels"]["job"] in ("node", "mysqld")]
             return bool(mine) and all(t["health"] == "up" for t in mine)
+
         t = self.gl.wait(ok, timeout, every=1.0)
         if t is None:
             raise LabError(f"Prometheus does not see every node and mysqld target up: {self.api('targets')}")
@@ -213,16 +247,23 @@ def drill(gl: GaleraLab, files: Mapping[str, bytes], *, healthy_s: float = 120.0
     measured["member_down"] = {"victim": victim, **w}
     for a in sorted(want):
         t = w["fired_after_s"].get(a)
-        checks.append(_check(f"member down: {a} fires within (s)", f"<= {pl.bound(a):.0f}", t,
-                             t is not None and t <= pl.bound(a)))
+        checks.append(
+            _check(f"member down: {a} fires within (s)", f"<= {pl.bound(a):.0f}", t, t is not None and t <= pl.bound(a))
+        )
     checks.append(_check("member down: no unpredicted alert (no-Primary)", [], w["unexpected"], not w["unexpected"]))
     gl.start(victim)
     gl.wait_synced(gl.nodes, timeout=120)
     resolve_bound = 2 * SCRAPE_INTERVAL_S + EVALUATION_INTERVAL_S + MARGIN_S
     r = pl.watch(want, set(), resolve_bound + 30, until_gone=True)
     measured["member_back"] = r
-    checks.append(_check("member back: its alerts resolve within (s)", f"<= {resolve_bound:.0f}", r["gone_after_s"],
-                         r["gone_after_s"] is not None and r["gone_after_s"] <= resolve_bound))
+    checks.append(
+        _check(
+            "member back: its alerts resolve within (s)",
+            f"<= {resolve_bound:.0f}",
+            r["gone_after_s"],
+            r["gone_after_s"] is not None and r["gone_after_s"] <= resolve_bound,
+        )
+    )
     settle(gl)
     # 3. graceful stop of every member: no-Primary fires; the generated runbook recovers; alerts resolve
     rb = graceful_runbook(gl)
@@ -231,8 +272,14 @@ def drill(gl: GaleraLab, files: Mapping[str, bytes], *, healthy_s: float = 120.0
     f = pl.watch({no_primary}, set(), pl.bound(no_primary))
     t = f["fired_after_s"].get(no_primary)
     measured["full_stop"] = f
-    checks.append(_check(f"full stop: {no_primary} fires within (s)", f"<= {pl.bound(no_primary):.0f}", t,
-                         t is not None and t <= pl.bound(no_primary)))
+    checks.append(
+        _check(
+            f"full stop: {no_primary} fires within (s)",
+            f"<= {pl.bound(no_primary):.0f}",
+            t,
+            t is not None and t <= pl.bound(no_primary),
+        )
+    )
     error = None
     if rb is None:
         error = "no generated runbook for a graceful stop"
@@ -245,7 +292,16 @@ def drill(gl: GaleraLab, files: Mapping[str, bytes], *, healthy_s: float = 120.0
     if error is None:
         r = pl.watch(everything, set(), resolve_bound + 60, until_gone=True)
         measured["after_runbook"] = r
-        checks.append(_check("after the runbook: every alert resolves within (s)", f"<= {resolve_bound + 60:.0f}",
-                             r["gone_after_s"], r["gone_after_s"] is not None))
-    return {"predicted": {"rules": sorted(pl.rules), "member_down": sorted(want), "full_stop": [no_primary]},
-            "measured": {**measured, "rewrites": pl.rewrites}, "checks": checks}
+        checks.append(
+            _check(
+                "after the runbook: every alert resolves within (s)",
+                f"<= {resolve_bound + 60:.0f}",
+                r["gone_after_s"],
+                r["gone_after_s"] is not None,
+            )
+        )
+    return {
+        "predicted": {"rules": sorted(pl.rules), "member_down": sorted(want), "full_stop": [no_primary]},
+        "measured": {**measured, "rewrites": pl.rewrites},
+        "checks": checks,
+    }

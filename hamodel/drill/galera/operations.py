@@ -16,12 +16,11 @@ from __future__ import annotations
 
 from typing import Any
 
-
-from hamodel.drill.galera.runbook import runbook_graceful
-from hamodel.drill.scenario import Scenario
 from hamodel.drill.galera.kinds import GaleraKind
 from hamodel.drill.galera.monitoring import available as prometheus_available
 from hamodel.drill.galera.monitoring import drill as monitoring_drill
+from hamodel.drill.galera.runbook import runbook_graceful
+from hamodel.drill.scenario import Scenario
 
 #: The healthy window of ``galera-alerts`` (the issue's "no alert for 2 minutes").
 HEALTHY_S = 120.0
@@ -31,9 +30,11 @@ class GaleraRunbook(GaleraKind):
     kind = "galera-runbook"
     title = "Galera: every member stopped cleanly, the generated runbook brings it back"
     function = "runbook-graceful"
-    reason = ("the manual-recovery finding marks a graceful stop of every member manual; the runbook generated "
-              "for it (read grastate.dat, bootstrap the member safe to bootstrap, start the others) must restore "
-              "a Primary cluster of every member without losing a committed row")
+    reason = (
+        "the manual-recovery finding marks a graceful stop of every member manual; the runbook generated "
+        "for it (read grastate.dat, bootstrap the member safe to bootstrap, start the others) must restore "
+        "a Primary cluster of every member without losing a committed row"
+    )
 
     def run(self) -> dict[str, Any]:
         return runbook_graceful(self.gl, self.an)
@@ -43,9 +44,11 @@ class GaleraAlerts(GaleraKind):
     kind = "galera-alerts"
     title = "Galera: the generated alerts on a real Prometheus (healthy, member down, full stop + runbook)"
     function = "alerts"
-    reason = ("a member down keeps the quorum (no cut set of size 1): its member-down and cluster-size alerts "
-              "fire, no-Primary does not; a graceful full stop is the manual-recovery case: no-Primary fires "
-              "and resolves once the runbook ran")
+    reason = (
+        "a member down keeps the quorum (no cut set of size 1): its member-down and cluster-size alerts "
+        "fire, no-Primary does not; a graceful full stop is the manual-recovery case: no-Primary fires "
+        "and resolves once the runbook ran"
+    )
 
     @classmethod
     def offer(cls, dep, vip: str, *, quick: bool, switches: int) -> list[Scenario]:

@@ -27,15 +27,19 @@ from hamodel.drill.galera.lab import GaleraLab, LabError, healthy
 from hamodel.drill.galera.scenarios import GaleraFacts, Writes, make_check, settle
 from hamodel.runbooks import Runbook, runbooks
 
-REWRITES = ["/var/lib/mysql -> the member's lab data folder (its own --defaults-file)",
-            "systemctl stop/start mariadb -> SIGTERM / mariadbd --defaults-file=... in the member's namespace",
-            "galera_new_cluster -> mariadbd --defaults-file=... --wsrep-new-cluster"]
+REWRITES = [
+    "/var/lib/mysql -> the member's lab data folder (its own --defaults-file)",
+    "systemctl stop/start mariadb -> SIGTERM / mariadbd --defaults-file=... in the member's namespace",
+    "galera_new_cluster -> mariadbd --defaults-file=... --wsrep-new-cluster",
+]
 
 
 def graceful_runbook(gl: GaleraLab) -> Runbook | None:
     """The generated runbook for a graceful stop of every member of the lab's service, if any."""
-    return next((r for r in runbooks(gl.dep) if r.service == gl.plan.service
-                 and r.case == "graceful stop of every member"), None)
+    return next(
+        (r for r in runbooks(gl.dep) if r.service == gl.plan.service and r.case == "graceful stop of every member"),
+        None,
+    )
 
 
 def execute(gl: GaleraLab, rb: Runbook, *, verify_timeout: float = 120) -> list[dict[str, Any]]:
@@ -49,8 +53,10 @@ def execute(gl: GaleraLab, rb: Runbook, *, verify_timeout: float = 120) -> list[
         if s.action == "choose-bootstrap":
             if not states:
                 raise LabError(f"runbook step {i}: nothing read to choose from")
-            chosen = max(states, key=lambda n: (states[n].get("safe_to_bootstrap") == "1",
-                                                int(states[n].get("seqno", "-1") or -1)))
+            chosen = max(
+                states,
+                key=lambda n: (states[n].get("safe_to_bootstrap") == "1", int(states[n].get("seqno", "-1") or -1)),
+            )
             if states[chosen].get("safe_to_bootstrap") != "1":
                 gl.set_safe_to_bootstrap(chosen)
                 entry["marked_safe"] = True
@@ -78,6 +84,7 @@ def execute(gl: GaleraLab, rb: Runbook, *, verify_timeout: float = 120) -> list[
                 entry["note"] = "already running (the bootstrapped member)"
         elif s.action == "verify-primary":
             size = len(gl.nodes)
+
             def whole(n: str = node, size: int = size) -> bool:
                 st = gl.status(n)
                 return healthy(st) and int((st or {}).get("wsrep_cluster_size", 0)) == size
@@ -96,8 +103,14 @@ def runbook_graceful(gl: GaleraLab, an: GaleraFacts) -> dict[str, Any]:
     """Graceful stop of every member, then the generated runbook; Primary, all members, nothing lost."""
     rb = graceful_runbook(gl)
     if rb is None:
-        return {"predicted": {"runbook": None, "why": "no manual-recovery case for a graceful stop: "
-                              f"cold start {an.cold.get('graceful')}"}, "measured": {}, "checks": []}
+        return {
+            "predicted": {
+                "runbook": None,
+                "why": f"no manual-recovery case for a graceful stop: cold start {an.cold.get('graceful')}",
+            },
+            "measured": {},
+            "checks": [],
+        }
     w = Writes(gl, "runbook-graceful")
     w.burst(10)
     order = []
@@ -117,11 +130,22 @@ def runbook_graceful(gl: GaleraLab, an: GaleraFacts) -> dict[str, Any]:
     lost = w.lost() if error is None else {}
     sizes = {n: int((gl.status(n) or {}).get("wsrep_cluster_size", 0)) for n in gl.nodes}
     primary = all(healthy(gl.status(n)) for n in gl.nodes)
-    checks = [make_check("every runbook step succeeded", None, error, error is None),
-              make_check("Primary on every member after the runbook", True, primary),
-              make_check("members after the runbook", len(gl.nodes), min(sizes.values())),
-              make_check("committed rows lost", 0, sum(map(len, lost.values())))]
-    return {"predicted": {"runbook": rb.id, "finding": rb.finding, "steps": len(rb.steps) + len(rb.verify)},
-            "measured": {"stop_order": order, "steps": steps, "error": error, "runbook_s": took,
-                         "committed": len(w.committed), "lost": lost, "rewrites": REWRITES},
-            "checks": checks}
+    checks = [
+        make_check("every runbook step succeeded", None, error, error is None),
+        make_check("Primary on every member after the runbook", True, primary),
+        make_check("members after the runbook", len(gl.nodes), min(sizes.values())),
+        make_check("committed rows lost", 0, sum(map(len, lost.values()))),
+    ]
+    return {
+        "predicted": {"runbook": rb.id, "finding": rb.finding, "steps": len(rb.steps) + len(rb.verify)},
+        "measured": {
+            "stop_order": order,
+            "steps": steps,
+            "error": error,
+            "runbook_s": took,
+            "committed": len(w.committed),
+            "lost": lost,
+            "rewrites": REWRITES,
+        },
+        "checks": checks,
+    }

@@ -83,24 +83,39 @@ def analysis(arch: Architecture, dep, service: str) -> GaleraFacts:
 
     v = view(arch, dep.placement, dep.vrrp_groups)
     svc = arch.service(service)
-    cuts = [frozenset(c)
-            for c in cut_sets(arch, dep.placement, 2, dep.vrrp_groups, services=[service])[service]]
-    cold = {stop: next(c.outcome for c in cold_start(arch, dep.placement, 0, dep.vrrp_groups, stop=stop)
-                       if c.service == service) for stop in ("crash", "graceful")}
+    cuts = [frozenset(c) for c in cut_sets(arch, dep.placement, 2, dep.vrrp_groups, services=[service])[service]]
+    cold = {
+        stop: next(
+            c.outcome for c in cold_start(arch, dep.placement, 0, dep.vrrp_groups, stop=stop) if c.service == service
+        )
+        for stop in ("crash", "graceful")
+    }
     mr = next((f for f in (dep.findings or []) if f.id == "manual-recovery" and service in f.services), None)
     st = svc.strategy
     if not isinstance(st, AppCluster):
         raise LabError(f"{service} is not an application cluster (AppCluster): no Galera drill")
-    return GaleraFacts(service, svc.process or svc.name, list(v.instances[service]), v.quorum(service), cuts, cold,
-                      st.recovery, (mr.details.get("cases", {}).get(service) if mr else None))
+    return GaleraFacts(
+        service,
+        svc.process or svc.name,
+        list(v.instances[service]),
+        v.quorum(service),
+        cuts,
+        cold,
+        st.recovery,
+        (mr.details.get("cases", {}).get(service) if mr else None),
+    )
 
 
 # -- helpers ------------------------------------------------------------------------
 
 
 def make_check(what: str, expected: Any, measured: Any, agreed: bool | None = None) -> dict[str, Any]:
-    return {"what": what, "expected": expected, "measured": measured,
-            "agreed": bool(expected == measured if agreed is None else agreed)}
+    return {
+        "what": what,
+        "expected": expected,
+        "measured": measured,
+        "agreed": bool(expected == measured if agreed is None else agreed),
+    }
 
 
 class Writes:
@@ -152,8 +167,9 @@ def settle(gl: GaleraLab, timeout: float = 90) -> None:
     if gl.plan.backend is not None:
         servers = [s.name for s in gl.plan.backend.servers]
         if gl.wait(lambda: all(gl.haproxy_status(s) == "UP" for s in servers), 15, every=0.2) is None:
-            raise LabError("haproxy does not see every galera server UP: "
-                           + str({s: gl.haproxy_status(s) for s in servers}))
+            raise LabError(
+                "haproxy does not see every galera server UP: " + str({s: gl.haproxy_status(s) for s in servers})
+            )
 
 
 def _writer(gl: GaleraLab) -> str:
@@ -197,6 +213,7 @@ def _non_primary_within(gl: GaleraLab, node: str, timeout: float) -> float | Non
     def np() -> bool:
         st = gl.status(node)
         return st is not None and st.get("wsrep_cluster_status") != "Primary"
+
     return gl.wait(np, timeout, every=0.1)
 
 
@@ -231,22 +248,43 @@ def member_down(gl: GaleraLab, an: GaleraFacts) -> dict[str, Any]:
     gl.wait_synced(gl.nodes, timeout=90)
     rejoin_s = round(time.monotonic() - t1, 2)
     lost = w.lost()
-    checks = [make_check("survivors Primary and Synced", pred_primary, primary),
-              make_check("cluster size after the failure", len(gl.nodes) - 1, size),
-              make_check("committed rows lost", 0, sum(map(len, lost.values())))]
+    checks = [
+        make_check("survivors Primary and Synced", pred_primary, primary),
+        make_check("cluster size after the failure", len(gl.nodes) - 1, size),
+        make_check("committed rows lost", 0, sum(map(len, lost.values()))),
+    ]
     if bound is not None:
         down_s = watch.after if watch is not None else None
-        checks.append(make_check("HAProxy marks the writer DOWN within (s)", f"<= {bound:.1f}", down_s,
-                             down_s is not None and down_s <= bound))
+        checks.append(
+            make_check(
+                "HAProxy marks the writer DOWN within (s)",
+                f"<= {bound:.1f}",
+                down_s,
+                down_s is not None and down_s <= bound,
+            )
+        )
         checks.append(make_check("writes move to a backup member", "a survivor", moved_to, moved_to in survivors))
-    return {"predicted": {"primary": pred_primary, "size": len(gl.nodes) - 1, "haproxy_down_within_s": bound,
-                          "why": f"no cut set of {an.service} within {{{an.proc(victim)}}}; quorum {an.quorum} of "
-                                 f"{len(an.members)}"},
-            "measured": {"victim": victim, "haproxy_down_s": watch.after if watch is not None else None,
-                         "first_write_on_backup_s": moved_s, "new_writer": moved_to, "primary": primary,
-                         "size": size, "rejoin_s": rejoin_s, "committed": len(w.committed),
-                         "failed_writes": len(w.failed), "lost": lost},
-            "checks": checks}
+    return {
+        "predicted": {
+            "primary": pred_primary,
+            "size": len(gl.nodes) - 1,
+            "haproxy_down_within_s": bound,
+            "why": f"no cut set of {an.service} within {{{an.proc(victim)}}}; quorum {an.quorum} of {len(an.members)}",
+        },
+        "measured": {
+            "victim": victim,
+            "haproxy_down_s": watch.after if watch is not None else None,
+            "first_write_on_backup_s": moved_s,
+            "new_writer": moved_to,
+            "primary": primary,
+            "size": size,
+            "rejoin_s": rejoin_s,
+            "committed": len(w.committed),
+            "failed_writes": len(w.failed),
+            "lost": lost,
+        },
+        "checks": checks,
+    }
 
 
 def partition(gl: GaleraLab, an: GaleraFacts) -> dict[str, Any]:
@@ -255,7 +293,7 @@ def partition(gl: GaleraLab, an: GaleraFacts) -> dict[str, Any]:
     majority = [n for n in gl.nodes if n != minority]
     w = Writes(gl, "partition")
     w.burst(5)
-    pred_min = 1 >= an.quorum  # one member alone keeps a primary component only if the quorum is 1
+    pred_min = an.quorum <= 1  # one member alone keeps a primary component only if the quorum is 1
     pred_maj = len(majority) >= an.quorum
     t0 = time.monotonic()
     gl.cut(minority, up=False)
@@ -264,8 +302,13 @@ def partition(gl: GaleraLab, an: GaleraFacts) -> dict[str, Any]:
     health_min = gl.health(minority)
     hap = None
     if gl.plan.backend is not None:
-        gl.wait(lambda: gl.haproxy_status(minority) not in ("UP", None) and
-                not str(gl.haproxy_status(minority)).startswith("UP"), _detect_bound(gl) + 10)
+        gl.wait(
+            lambda: (
+                gl.haproxy_status(minority) not in ("UP", None)
+                and not str(gl.haproxy_status(minority)).startswith("UP")
+            ),
+            _detect_bound(gl) + 10,
+        )
         hap = gl.haproxy_status(minority)
     w.burst(10)
     sts = {n: gl.status(n) for n in majority}
@@ -277,23 +320,38 @@ def partition(gl: GaleraLab, an: GaleraFacts) -> dict[str, Any]:
     gl.wait_synced(gl.nodes, timeout=90)
     heal_s = round(time.monotonic() - t1, 2)
     lost = w.lost()
-    checks = [make_check("minority Primary", pred_min, np_s is None),
-              make_check("minority refuses writes (ERROR 1047)", not pred_min, refused),
-              make_check("minority health check HTTP status", 200 if pred_min else 503, health_min),
-              make_check("majority Primary and Synced", pred_maj, maj_primary),
-              make_check("majority cluster size", len(majority), maj_size),
-              make_check("committed rows lost", 0, sum(map(len, lost.values())))]
+    checks = [
+        make_check("minority Primary", pred_min, np_s is None),
+        make_check("minority refuses writes (ERROR 1047)", not pred_min, refused),
+        make_check("minority health check HTTP status", 200 if pred_min else 503, health_min),
+        make_check("majority Primary and Synced", pred_maj, maj_primary),
+        make_check("majority cluster size", len(majority), maj_size),
+        make_check("committed rows lost", 0, sum(map(len, lost.values()))),
+    ]
     if hap is not None:
         checks.append(make_check("HAProxy stops sending to the minority", "DOWN", hap, hap.startswith("DOWN")))
-    return {"predicted": {"minority_primary": pred_min, "majority_primary": pred_maj,
-                          "why": f"quorum {an.quorum} of {len(an.members)}: the minority has 1, the majority "
-                                 f"{len(majority)}"},
-            "measured": {"minority": minority, "non_primary_after_s": None if np_s is None else round(np_s, 2),
-                         "minority_write": err, "minority_health": health_min, "haproxy_minority": hap,
-                         "majority_primary": maj_primary, "majority_size": maj_size, "heal_s": heal_s,
-                         "committed": len(w.committed), "committed_by": during, "lost": lost,
-                         "elapsed_s": round(time.monotonic() - t0, 2)},
-            "checks": checks}
+    return {
+        "predicted": {
+            "minority_primary": pred_min,
+            "majority_primary": pred_maj,
+            "why": f"quorum {an.quorum} of {len(an.members)}: the minority has 1, the majority {len(majority)}",
+        },
+        "measured": {
+            "minority": minority,
+            "non_primary_after_s": None if np_s is None else round(np_s, 2),
+            "minority_write": err,
+            "minority_health": health_min,
+            "haproxy_minority": hap,
+            "majority_primary": maj_primary,
+            "majority_size": maj_size,
+            "heal_s": heal_s,
+            "committed": len(w.committed),
+            "committed_by": during,
+            "lost": lost,
+            "elapsed_s": round(time.monotonic() - t0, 2),
+        },
+        "checks": checks,
+    }
 
 
 def quorum_loss(gl: GaleraLab, an: GaleraFacts) -> dict[str, Any]:
@@ -324,19 +382,32 @@ def quorum_loss(gl: GaleraLab, an: GaleraFacts) -> dict[str, Any]:
     settle(gl)
     w.burst(3)
     lost = w.lost()
-    checks = [make_check("survivor Primary", pred_primary, np_s is None),
-              make_check("survivor refuses writes (ERROR 1047)", not pred_primary, refused),
-              make_check("survivor health check HTTP status", 200 if pred_primary else 503, health),
-              make_check("committed rows lost", 0, sum(map(len, lost.values())))]
-    return {"predicted": {"primary": pred_primary, "cut_set": sorted(cut),
-                          "why": f"{sorted(cut)} is a cut set of {an.service} (quorum {an.quorum} of "
-                                 f"{len(an.members)})"},
-            "measured": {"killed": victims, "survivor": survivor,
-                         "non_primary_after_s": None if np_s is None else round(np_s, 2), "survivor_write": err,
-                         "survivor_health": health, "write_through_vip": "committed" if vip_ok else "refused",
-                         "recovery": "pc.bootstrap=YES on the survivor, killed members restarted",
-                         "recovery_s": recovery_s, "committed": len(w.committed), "lost": lost},
-            "checks": checks}
+    checks = [
+        make_check("survivor Primary", pred_primary, np_s is None),
+        make_check("survivor refuses writes (ERROR 1047)", not pred_primary, refused),
+        make_check("survivor health check HTTP status", 200 if pred_primary else 503, health),
+        make_check("committed rows lost", 0, sum(map(len, lost.values()))),
+    ]
+    return {
+        "predicted": {
+            "primary": pred_primary,
+            "cut_set": sorted(cut),
+            "why": f"{sorted(cut)} is a cut set of {an.service} (quorum {an.quorum} of {len(an.members)})",
+        },
+        "measured": {
+            "killed": victims,
+            "survivor": survivor,
+            "non_primary_after_s": None if np_s is None else round(np_s, 2),
+            "survivor_write": err,
+            "survivor_health": health,
+            "write_through_vip": "committed" if vip_ok else "refused",
+            "recovery": "pc.bootstrap=YES on the survivor, killed members restarted",
+            "recovery_s": recovery_s,
+            "committed": len(w.committed),
+            "lost": lost,
+        },
+        "checks": checks,
+    }
 
 
 def _full_restart(gl: GaleraLab, an: GaleraFacts, *, stop: Literal["crash", "graceful"]) -> dict[str, Any]:
@@ -359,20 +430,29 @@ def _full_restart(gl: GaleraLab, an: GaleraFacts, *, stop: Literal["crash", "gra
     t0 = time.monotonic()
     for n in gl.nodes:
         gl.start(n)
-    formed = gl.wait(lambda: all(healthy(gl.status(n)) and int((gl.status(n) or {}).get("wsrep_cluster_size", 0)) ==
-                                 len(gl.nodes) for n in gl.nodes), SELF_FORM_WAIT_S, every=0.3)
+    formed = gl.wait(
+        lambda: all(
+            healthy(gl.status(n)) and int((gl.status(n) or {}).get("wsrep_cluster_size", 0)) == len(gl.nodes)
+            for n in gl.nodes
+        ),
+        SELF_FORM_WAIT_S,
+        every=0.3,
+    )
     by_itself = formed is not None
-    measured: dict[str, Any] = {"stop_order": order or "all at once (SIGKILL)",
-                                "grastate": {n: {k: s.get(k) for k in ("seqno", "safe_to_bootstrap")}
-                                             for n, s in states.items()},
-                                "formed_by_itself": by_itself,
-                                "formed_after_s": None if formed is None else round(formed, 2)}
+    measured: dict[str, Any] = {
+        "stop_order": order or "all at once (SIGKILL)",
+        "grastate": {n: {k: s.get(k) for k in ("seqno", "safe_to_bootstrap")} for n, s in states.items()},
+        "formed_by_itself": by_itself,
+        "formed_after_s": None if formed is None else round(formed, 2),
+    }
     if not by_itself:
         measured["waiting"] = {n: gl.brief(n) for n in gl.nodes}
+
         # The recovery procedure: bootstrap the member safe to bootstrap (else the highest seqno).
         def rank(n: str) -> tuple:
             s = states[n]
             return (s.get("safe_to_bootstrap") == "1", int(s.get("seqno", "-1") or -1))
+
         boot = max(gl.nodes, key=rank)
         t1 = time.monotonic()
         # Waiting members take no connections (and give up after pc.wait_prim_timeout): stop them all,
@@ -385,26 +465,41 @@ def _full_restart(gl: GaleraLab, an: GaleraFacts, *, stop: Literal["crash", "gra
             if n != boot:
                 gl.start(n)
         gl.wait_synced(gl.nodes, timeout=120)
-        measured.update({"recovery": f"bootstrap {boot} (safe_to_bootstrap "
-                                     f"{states[boot].get('safe_to_bootstrap')}, seqno {states[boot].get('seqno')}) "
-                                     "with --wsrep-new-cluster",
-                         "recovery_s": round(time.monotonic() - t1, 2),
-                         "bootstrapped": boot})
+        measured.update(
+            {
+                "recovery": f"bootstrap {boot} (safe_to_bootstrap "
+                f"{states[boot].get('safe_to_bootstrap')}, seqno {states[boot].get('seqno')}) "
+                "with --wsrep-new-cluster",
+                "recovery_s": round(time.monotonic() - t1, 2),
+                "bootstrapped": boot,
+            }
+        )
     measured["total_s"] = round(time.monotonic() - t0, 2)
     settle(gl)
     w.burst(3)
     lost = w.lost()
     measured.update({"committed": len(w.committed), "lost": lost})
-    checks = [make_check("re-forms without an operator", predicted == "automatic", by_itself),
-              make_check("committed rows lost", 0, sum(map(len, lost.values())))]
+    checks = [
+        make_check("re-forms without an operator", predicted == "automatic", by_itself),
+        make_check("committed rows lost", 0, sum(map(len, lost.values()))),
+    ]
     if stop == "graceful":
-        checks.append(make_check("the last member stopped is the one safe to bootstrap", "1",
-                             states[order[-1]].get("safe_to_bootstrap")))
+        checks.append(
+            make_check(
+                "the last member stopped is the one safe to bootstrap", "1", states[order[-1]].get("safe_to_bootstrap")
+            )
+        )
     case = "crash, every member back" if stop == "crash" else "graceful stop of every member"
-    return {"predicted": {"cold_start": predicted, "model_cold_start": gl.plan.strategy.cold_start,
-                          "manual_recovery_finding": (an.finding or {}).get(case, "no finding: automatic"),
-                          "procedure": an.recovery},
-            "measured": measured, "checks": checks}
+    return {
+        "predicted": {
+            "cold_start": predicted,
+            "model_cold_start": gl.plan.strategy.cold_start,
+            "manual_recovery_finding": (an.finding or {}).get(case, "no finding: automatic"),
+            "procedure": an.recovery,
+        },
+        "measured": measured,
+        "checks": checks,
+    }
 
 
 def restart_crash(gl: GaleraLab, an: GaleraFacts) -> dict[str, Any]:
@@ -431,8 +526,11 @@ def restart_crash_missing(gl: GaleraLab, an: GaleraFacts) -> dict[str, Any]:
     for n in back:
         gl.start(n)
     formed = gl.wait(lambda: all(healthy(gl.status(n)) for n in back), SELF_FORM_WAIT_S, every=0.3)
-    measured: dict[str, Any] = {"missing": missing, "formed_by_itself": formed is not None,
-                                "formed_after_s": None if formed is None else round(formed, 2)}
+    measured: dict[str, Any] = {
+        "missing": missing,
+        "formed_by_itself": formed is not None,
+        "formed_after_s": None if formed is None else round(formed, 2),
+    }
     if formed is None:
         measured["waiting"] = {n: gl.brief(n) for n in back}
         # The recovery procedure after a crash: grastate says seqno -1 everywhere, so each
@@ -450,23 +548,34 @@ def restart_crash_missing(gl: GaleraLab, an: GaleraFacts) -> dict[str, Any]:
             if n != boot:
                 gl.start(n)
         gl.wait_synced(back, timeout=120)
-        measured.update({"recovered_positions": pos, "bootstrapped": boot,
-                         "recovery": f"--wsrep-recover on {', '.join(back)}; {boot} (highest seqno) marked "
-                                     "safe_to_bootstrap and started with --wsrep-new-cluster",
-                         "recovery_s": round(time.monotonic() - t1, 2)})
+        measured.update(
+            {
+                "recovered_positions": pos,
+                "bootstrapped": boot,
+                "recovery": f"--wsrep-recover on {', '.join(back)}; {boot} (highest seqno) marked "
+                "safe_to_bootstrap and started with --wsrep-new-cluster",
+                "recovery_s": round(time.monotonic() - t1, 2),
+            }
+        )
     measured["total_s"] = round(time.monotonic() - t0, 2)
     gl.start(missing)  # the missing member comes back later and rejoins
     settle(gl)
     w.burst(3)
     lost = w.lost()
     measured.update({"committed": len(w.committed), "lost": lost})
-    return {"predicted": {"cold_start": predicted, "model_cold_start": gl.plan.strategy.cold_start,
-                          "manual_recovery_finding": (an.finding or {}).get("crash, a member missing",
-                                                                            "no finding: automatic"),
-                          "procedure": an.recovery},
-            "measured": measured,
-            "checks": [make_check("re-forms without an operator", predicted == "automatic", formed is not None),
-                       make_check("committed rows lost", 0, sum(map(len, lost.values())))]}
+    return {
+        "predicted": {
+            "cold_start": predicted,
+            "model_cold_start": gl.plan.strategy.cold_start,
+            "manual_recovery_finding": (an.finding or {}).get("crash, a member missing", "no finding: automatic"),
+            "procedure": an.recovery,
+        },
+        "measured": measured,
+        "checks": [
+            make_check("re-forms without an operator", predicted == "automatic", formed is not None),
+            make_check("committed rows lost", 0, sum(map(len, lost.values()))),
+        ],
+    }
 
 
 def _cold(gl: GaleraLab, an: GaleraFacts, *, k: int, stop: Literal["crash", "graceful"]):
@@ -474,4 +583,3 @@ def _cold(gl: GaleraLab, an: GaleraFacts, *, k: int, stop: Literal["crash", "gra
 
     dep = gl.dep
     return [c for c in cold_start(gl.arch, dep.placement, k, dep.vrrp_groups, stop=stop) if c.service == an.service]
-

@@ -11,13 +11,13 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from hamodel.drill.lab import access_of, required
 from hamodel.deployment import Deployment
 from hamodel.drill import reroot
 from hamodel.drill.keepalived.common import MARGIN_S, frontend, owner, sock_of
-from hamodel.drill.scenario import Scenario, ScenarioKind, probe_service
+from hamodel.drill.lab import access_of, required
 from hamodel.drill.observe import ProbeRun, haproxy_stat, now
 from hamodel.drill.results import Check, ProbeSummary, flat, optional, requests_in
+from hamodel.drill.scenario import Scenario, ScenarioKind, probe_service
 
 
 @dataclass
@@ -49,8 +49,11 @@ class BackendDeath(ScenarioKind):
     def offer(cls, dep: Deployment, vip: str, *, quick: bool, switches: int) -> list[Scenario]:
         svc = probe_service(dep, vip)
         # One scenario per service: on its first VIP (an also_on front polls the same backends).
-        if svc is None or access_of(dep.architecture, svc).single_writer \
-                or str(access_of(dep.architecture, svc).vip) != vip:
+        if (
+            svc is None
+            or access_of(dep.architecture, svc).single_writer
+            or str(access_of(dep.architecture, svc).vip) != vip
+        ):
             return []
         return [Scenario(f"{cls.kind}:{svc}", cls.kind, vip, svc)]
 
@@ -67,9 +70,12 @@ class BackendDeath(ScenarioKind):
         self.server, self.vnode = v, required(owner(ctx, v.address), f"the node of backend {v.address}")
         self.ports = sorted({v.port, *([v.check_port] if v.check_port else [])})
         self.detect_bound = v.fall * v.inter_ms / 1000 + MARGIN_S  # refused: each check fails at once
-        return BackendDeathPrediction(marked_down_bound_s=round(self.detect_bound, 3), failed_after_window=0,
-                                      check=f"inter {v.inter_ms} ms, fall {v.fall}",
-                                      traffic_to=self.expected_node if self.writer else None)
+        return BackendDeathPrediction(
+            marked_down_bound_s=round(self.detect_bound, 3),
+            failed_after_window=0,
+            check=f"inter {v.inter_ms} ms, fall {v.fall}",
+            traffic_to=self.expected_node if self.writer else None,
+        )
 
     def inject(self) -> None:
         self.down = True
@@ -93,15 +99,24 @@ class BackendDeath(ScenarioKind):
         late = requests_in(results, t0 + self.detect_bound)
         self.served = sorted({r["node"] for r in late if r["ok"]})
         return BackendDeathMeasurement(
-            holder=self.holder, proxy=self.proxy, killed=f"{v.name} ({self.vnode}) ports {self.ports}",
-            marked_down_s=round(t_down - t0, 3) if t_down else None, polled=self.polled()[1],
-            summary=ProbeSummary.of(results, t0), failed_after_window=len([r for r in late if not r["ok"]]),
-            served_after_window_by=self.served)
+            holder=self.holder,
+            proxy=self.proxy,
+            killed=f"{v.name} ({self.vnode}) ports {self.ports}",
+            marked_down_s=round(t_down - t0, 3) if t_down else None,
+            polled=self.polled()[1],
+            summary=ProbeSummary.of(results, t0),
+            failed_after_window=len([r for r in late if not r["ok"]]),
+            served_after_window_by=self.served,
+        )
 
     def checks(self, pred: BackendDeathPrediction, m: BackendDeathMeasurement) -> list[Check]:
         return [
-            Check("HAProxy marks the server down within fall x inter + margin (s)", round(self.detect_bound, 3),
-                  m.marked_down_s, self.down_after is not None and self.down_after <= self.detect_bound),
+            Check(
+                "HAProxy marks the server down within fall x inter + margin (s)",
+                round(self.detect_bound, 3),
+                m.marked_down_s,
+                self.down_after is not None and self.down_after <= self.detect_bound,
+            ),
             Check("failed requests after the detection window", 0, m.failed_after_window, not m.failed_after_window),
             self.traffic_check(m),
         ]

@@ -15,10 +15,18 @@ from hamodel.drill.lab import LabError, access_of
 from hamodel.drill.margins import KEEPALIVED_S as MARGIN_S
 from hamodel.drill.scenario import DrillContext
 
-__all__ = ["MARGIN_S", "advert_int", "detect_bound", "frontend", "group_of_vip", "instance", "master_down", "owner",
-           "skew", "sock_of"]
-
-
+__all__ = [
+    "MARGIN_S",
+    "advert_int",
+    "detect_bound",
+    "frontend",
+    "group_of_vip",
+    "instance",
+    "master_down",
+    "owner",
+    "skew",
+    "sock_of",
+]
 
 
 def group_of_vip(ctx: DrillContext, vip: str) -> VrrpGroup:

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 
 from hamodel.deployment import Deployment
 from hamodel.drill.keepalived.common import MARGIN_S, group_of_vip, instance, master_down, skew
-from hamodel.drill.scenario import Scenario, ScenarioKind
 from hamodel.drill.keepalived.holder_crash import contenders
 from hamodel.drill.observe import ProbeRun, now
 from hamodel.drill.results import Check, ProbeSummary, flat, optional, requests_in
+from hamodel.drill.scenario import Scenario, ScenarioKind
 
 
 @dataclass
@@ -71,21 +71,27 @@ class HaproxyDeath(ScenarioKind):
                 # Backups whose skew times are too close to tell apart may each take over (holder_crash).
                 self.candidates = contenders(ctx, g, rest, lambda n: skew(ctx, g, n))
                 bound = s.interval * (s.fall + 1) + max(skew(ctx, g, n) for n in self.candidates) + MARGIN_S
-                why = (f"script fails after fall={s.fall} x interval={s.interval:g} s (+1 interval of phase); "
-                       "weight 0 puts the instance in FAULT, it announces priority 0 and the backup takes over "
-                       "after its skew time")
+                why = (
+                    f"script fails after fall={s.fall} x interval={s.interval:g} s (+1 interval of phase); "
+                    "weight 0 puts the instance in FAULT, it announces priority 0 and the backup takes over "
+                    "after its skew time"
+                )
             else:
                 lowered = g.priorities[old] + weight
                 moves = lowered < g.priorities[expected] and not nopreempt
                 bound = s.interval * (s.fall + 1) + master_down(ctx, g, expected) + MARGIN_S if moves else None
-                why = (f"weight {weight} lowers the holder to priority {lowered}"
-                       + ("; the backups have nopreempt, so none takes over" if nopreempt else ""))
+                why = f"weight {weight} lowers the holder to priority {lowered}" + (
+                    "; the backups have nopreempt, so none takes over" if nopreempt else ""
+                )
         self.moves, self.bound = moves, bound
         if len(self.candidates) > 1:
             why += f"; {', '.join(self.candidates)} have skew times too close to tell apart: either may take over"
-        return HaproxyDeathPrediction(vip_moves=moves, failover_bound_s=round(bound, 3) if bound else None,
-                                      new_holder=(expected if len(self.candidates) == 1 else list(self.candidates))
-                                      if moves else old, reason=why)
+        return HaproxyDeathPrediction(
+            vip_moves=moves,
+            failover_bound_s=round(bound, 3) if bound else None,
+            new_holder=(expected if len(self.candidates) == 1 else list(self.candidates)) if moves else old,
+            reason=why,
+        )
 
     def inject(self) -> None:
         self.killed = True
@@ -102,9 +108,12 @@ class HaproxyDeath(ScenarioKind):
         results = probe.stop()
         after = self.after = ctx.watch.current(addr) or frozenset()
         m = HaproxyDeathMeasurement(
-            old_holder=old, new_holder=sorted(after)[0] if len(after) == 1 else sorted(after),
-            failover_s=round(t_move - t0, 3) if t_move else None, polled=" ".join(self.polled()),
-            summary=ProbeSummary.of(results, t0))
+            old_holder=old,
+            new_holder=sorted(after)[0] if len(after) == 1 else sorted(after),
+            failover_s=round(t_move - t0, 3) if t_move else None,
+            polled=" ".join(self.polled()),
+            summary=ProbeSummary.of(results, t0),
+        )
         if self.moves and self.bound is not None:
             m.failed_after_window = len([r for r in requests_in(results, t0 + self.bound) if not r["ok"]])
         return m
@@ -114,13 +123,20 @@ class HaproxyDeath(ScenarioKind):
         out = [Check("VIP moves away from the node without haproxy", self.moves, moved, moved == self.moves)]
         if self.moves and self.bound is not None:
             out += [
-                Check("within track interval x (fall + 1) + skew + margin (s)", round(self.bound, 3), m.failover_s,
-                      self.moved_after is not None and self.moved_after <= self.bound),
-                Check("new holder (highest remaining priority, or a backup whose timer is within the scheduling "
-                      "margin of it)", pred.new_holder, m.new_holder,
-                      len(self.after) == 1 and next(iter(self.after)) in self.candidates),
-                Check("failed requests after the failover window", 0, m.failed_after_window,
-                      not m.failed_after_window),
+                Check(
+                    "within track interval x (fall + 1) + skew + margin (s)",
+                    round(self.bound, 3),
+                    m.failover_s,
+                    self.moved_after is not None and self.moved_after <= self.bound,
+                ),
+                Check(
+                    "new holder (highest remaining priority, or a backup whose timer is within the scheduling "
+                    "margin of it)",
+                    pred.new_holder,
+                    m.new_holder,
+                    len(self.after) == 1 and next(iter(self.after)) in self.candidates,
+                ),
+                Check("failed requests after the failover window", 0, m.failed_after_window, not m.failed_after_window),
             ]
         return out
 

@@ -19,15 +19,15 @@ within :data:`SCHED_MARGIN_S` of the earliest is a possible new holder
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from hamodel.deployment import Deployment, VrrpGroup
 from hamodel.drill.keepalived.common import MARGIN_S, advert_int, detect_bound, group_of_vip, instance, master_down
 from hamodel.drill.margins import TIE_S as SCHED_MARGIN_S
-from hamodel.drill.scenario import DrillContext, Scenario, ScenarioKind
 from hamodel.drill.observe import ProbeRun, now
 from hamodel.drill.results import Check, ProbeSummary, flat, optional, requests_in
+from hamodel.drill.scenario import DrillContext, Scenario, ScenarioKind
 
 
 def contenders(ctx: DrillContext, g: VrrpGroup, rest: list[str], timer: Callable[[str], float]) -> list[str]:
@@ -105,18 +105,24 @@ class HolderCrash(ScenarioKind):
         self.window = max(self.bound, detect or 0.0)
         tie = ""
         if len(self.candidates) > 1:
-            tie = (f"; {', '.join(self.candidates)} have master-down timers less than {SCHED_MARGIN_S * 1000:g} ms "
-                   "apart (priorities " + ", ".join(str(g.priorities[n]) for n in self.candidates)
-                   + ") and nopreempt: whichever fires first keeps the VIP")
+            tie = (
+                f"; {', '.join(self.candidates)} have master-down timers less than {SCHED_MARGIN_S * 1000:g} ms "
+                "apart (priorities "
+                + ", ".join(str(g.priorities[n]) for n in self.candidates)
+                + ") and nopreempt: whichever fires first keeps the VIP"
+            )
         return FailoverPrediction(
             failover_bound_s=round(self.bound, 3),
             new_holder=self.expected if len(self.candidates) == 1 else list(self.candidates),
-            advert_int_s=advert_int(ctx, g), priority_new_holder=g.priorities[self.expected],
+            advert_int_s=advert_int(ctx, g),
+            priority_new_holder=g.priorities[self.expected],
             backend_marked_down_bound_s=round(detect, 3) if detect else None,
-            client_window_s=round(self.window, 3), margin_s=MARGIN_S,
+            client_window_s=round(self.window, 3),
+            margin_s=MARGIN_S,
             reason=self.reason + "; the highest-priority backup takes over after its master-down interval "
             "(3 x advert_int + skew)" + tie + "; clients also wait until HAProxy on the new holder has "
-            "marked the old node's backend down (fall x (inter + check connect timeout))")
+            "marked the old node's backend down (fall x (inter + check connect timeout))",
+        )
 
     def inject(self) -> None:
         self.ctx.lab.crash_links(self.old)
@@ -133,26 +139,49 @@ class HolderCrash(ScenarioKind):
         new = sorted(self.after - {old})
         late = [r for r in requests_in(results, t0 + self.window) if not r["ok"]]
         return FailoverMeasurement(
-            old_holder=old, new_holder=new[0] if len(new) == 1 else new,
-            failover_s=round(t_move - t0, 3) if t_move else None, polled=" ".join(self.polled()),
-            summary=ProbeSummary.of(results, t0), failed_after_window=len(late))
+            old_holder=old,
+            new_holder=new[0] if len(new) == 1 else new,
+            failover_s=round(t_move - t0, 3) if t_move else None,
+            polled=" ".join(self.polled()),
+            summary=ProbeSummary.of(results, t0),
+            failed_after_window=len(late),
+        )
 
     def checks(self, pred: FailoverPrediction, m: FailoverMeasurement) -> list[Check]:
         new = sorted(self.after - {self.old})
         return [
-            Check("VIP moves within 3 x advert_int + skew(new holder) + margin (s)", pred.failover_bound_s,
-                  m.failover_s, self.moved_after is not None and self.moved_after <= self.bound),
+            Check(
+                "VIP moves within 3 x advert_int + skew(new holder) + margin (s)",
+                pred.failover_bound_s,
+                m.failover_s,
+                self.moved_after is not None and self.moved_after <= self.bound,
+            ),
             # A faster move means something told the backups (a goodbye advert): not a crash.
-            Check("VIP moves no sooner than master-down - advert_int - margin (s): nothing told the backups",
-                  f">= {self.earliest:.2f}", m.failover_s,
-                  self.moved_after is not None and self.moved_after >= self.earliest),
-            Check("new holder (highest remaining priority, or a backup whose timer is within the scheduling "
-                  "margin of it)", pred.new_holder, m.new_holder, len(new) == 1 and new[0] in self.candidates),
+            Check(
+                "VIP moves no sooner than master-down - advert_int - margin (s): nothing told the backups",
+                f">= {self.earliest:.2f}",
+                m.failover_s,
+                self.moved_after is not None and self.moved_after >= self.earliest,
+            ),
+            Check(
+                "new holder (highest remaining priority, or a backup whose timer is within the scheduling "
+                "margin of it)",
+                pred.new_holder,
+                m.new_holder,
+                len(new) == 1 and new[0] in self.candidates,
+            ),
         ] + self.client_checks(m)
 
     def client_checks(self, m: FailoverMeasurement) -> list[Check]:
-        return [Check("failed requests after the client window (VIP move and HAProxy marking the "
-                      "crashed node's backend down)", 0, m.failed_after_window, not m.failed_after_window)]
+        return [
+            Check(
+                "failed requests after the client window (VIP move and HAProxy marking the "
+                "crashed node's backend down)",
+                0,
+                m.failed_after_window,
+                not m.failed_after_window,
+            )
+        ]
 
     def restore(self) -> None:
         self.ctx.lab.set_node_links(self.old, True)

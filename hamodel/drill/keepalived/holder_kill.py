@@ -12,10 +12,10 @@ from __future__ import annotations
 import time
 
 from hamodel.deployment import Deployment
-from hamodel.drill.scenario import Scenario
 from hamodel.drill.keepalived.holder_crash import FailoverMeasurement, HolderCrash
 from hamodel.drill.observe import ProbeRun
 from hamodel.drill.results import Check
+from hamodel.drill.scenario import Scenario
 
 
 class HolderKill(HolderCrash):
@@ -38,9 +38,11 @@ class HolderKill(HolderCrash):
         m = super().measure(t0, probe)
         m.old_holder_keeps_vip = self.old in self.after
         m.failed_after_window_note = "not asserted: depends on which MAC the client's ARP entry holds"
-        self.notes.append("SIGKILL leaves keepalived no chance to remove the VIP: two nodes hold it until the old "
-                          "one is cleaned up; a client whose ARP entry is refreshed to the old node fails. "
-                          "This is why a node crash is drilled as links going down.")
+        self.notes.append(
+            "SIGKILL leaves keepalived no chance to remove the VIP: two nodes hold it until the old "
+            "one is cleaned up; a client whose ARP entry is refreshed to the old node fails. "
+            "This is why a node crash is drilled as links going down."
+        )
         return m
 
     def client_checks(self, m: FailoverMeasurement) -> list[Check]:

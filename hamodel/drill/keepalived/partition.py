@@ -14,10 +14,10 @@ from dataclasses import dataclass
 
 from hamodel.deployment import Deployment
 from hamodel.drill.keepalived.common import MARGIN_S, advert_int, group_of_vip, master_down
-from hamodel.drill.scenario import Scenario, ScenarioKind
 from hamodel.drill.lab import LabError
 from hamodel.drill.observe import ProbeRun, now
 from hamodel.drill.results import Check, ProbeSummary, flat, requests_in
+from hamodel.drill.scenario import Scenario, ScenarioKind
 
 
 @dataclass
@@ -59,8 +59,11 @@ class Partition(ScenarioKind):
         ctx, sc = self.ctx, self.sc
         g = self.group = group_of_vip(ctx, sc.vip)
         holder = self.holder = ctx.holder(sc.vip)
-        sw_of = {n: next(sw for (_, _, sw, net) in ctx.plan.nodes[n].interfaces if net == g.network)
-                 for n in g.priorities if n in ctx.plan.nodes}
+        sw_of = {
+            n: next(sw for (_, _, sw, net) in ctx.plan.nodes[n].interfaces if net == g.network)
+            for n in g.priorities
+            if n in ctx.plan.nodes
+        }
         client_sw = next((sw for _, _, sw, net in ctx.plan.client_interfaces if net == g.network), None)
         cands = [sw for sw in sorted(set(sw_of.values())) if sw != client_sw]
         if not cands:
@@ -84,28 +87,39 @@ class Partition(ScenarioKind):
         finding = next((f for f in ctx.dep.findings if f.kind == "split-brain" and g.service in f.services), None)
         listed = bool(finding) and any(sorted(sc_) == cut_ids for sc_ in (finding.details or {}).get("scenarios", []))
         if finding is not None:
-            self.notes.append(f"analysis finding {finding.id}: {finding.title}; this cut ({', '.join(cut_ids)}) is "
-                              + ("one of its scenarios" if listed else "not among its listed scenarios"))
+            self.notes.append(
+                f"analysis finding {finding.id}: {finding.title}; this cut ({', '.join(cut_ids)}) is "
+                + ("one of its scenarios" if listed else "not among its listed scenarios")
+            )
         elif ctx.dep.findings:
             self.notes.append("the failure analysis reported no split brain for this group")
         else:
-            self.notes.append("run without the failure analysis: the split-brain prediction comes from the strategy "
-                              "(keepalived VRRP has no quorum)")
+            self.notes.append(
+                "run without the failure analysis: the split-brain prediction comes from the strategy "
+                "(keepalived VRRP has no quorum)"
+            )
         masters_after = [holder if holder in outside else max(outside, key=lambda n: g.priorities[n]), best_inside]
         self.survivor = max(masters_after, key=lambda n: g.priorities[n])
         self.conv_bound = advert_int(ctx, g) * 2 + MARGIN_S
         return PartitionPrediction(
-            split_brain=True, split_bound_s=round(self.split_bound, 3), convergence_bound_s=round(self.conv_bound, 3),
-            survivor=self.survivor, finding=finding.id if finding else None, cut=cut_ids,
+            split_brain=True,
+            split_bound_s=round(self.split_bound, 3),
+            convergence_bound_s=round(self.conv_bound, 3),
+            survivor=self.survivor,
+            finding=finding.id if finding else None,
+            cut=cut_ids,
             reason="keepalived VRRP has no quorum: each side without adverts elects a master"
-            + (f" (analysis finding {finding.id})" if finding else ""))
+            + (f" (analysis finding {finding.id})" if finding else ""),
+        )
 
     def inject(self) -> None:
         self.cut_done = True
         for a, b in self.cut:
             self.ctx.lab.set_isl(a, b, False)
-        self.ctx.say(f"  switch {self.isolated} ({', '.join(self.inside)}) cut off: links "
-                     f"{', '.join(a + '-' + b for a, b in self.cut)}")
+        self.ctx.say(
+            f"  switch {self.isolated} ({', '.join(self.inside)}) cut off: links "
+            f"{', '.join(a + '-' + b for a, b in self.cut)}"
+        )
 
     def measure(self, t0: float, probe: ProbeRun) -> PartitionMeasurement:
         ctx = self.ctx
@@ -126,23 +140,43 @@ class Partition(ScenarioKind):
         self.conv_after = t_conv - t_heal if t_conv is not None else None
         late = [r for r in requests_in(results, t_heal + self.conv_bound) if not r["ok"]]
         return PartitionMeasurement(
-            isolated_switch=self.isolated, isolated_members=self.inside,
-            cut_links=[f"{a}-{b}" for a, b in self.cut], holder_before=self.holder, split_brain=max_holders >= 2,
-            split_after_s=round(t_split - t0, 3) if t_split else None, holders_during_partition=sorted(during),
-            convergence_s=round(t_conv - t_heal, 3) if t_conv else None, holder_after_heal=sorted(self.final),
-            polled=" ".join(self.polled()), summary=ProbeSummary.of(results, t0), failed_after_heal_window=len(late))
+            isolated_switch=self.isolated,
+            isolated_members=self.inside,
+            cut_links=[f"{a}-{b}" for a, b in self.cut],
+            holder_before=self.holder,
+            split_brain=max_holders >= 2,
+            split_after_s=round(t_split - t0, 3) if t_split else None,
+            holders_during_partition=sorted(during),
+            convergence_s=round(t_conv - t_heal, 3) if t_conv else None,
+            holder_after_heal=sorted(self.final),
+            polled=" ".join(self.polled()),
+            summary=ProbeSummary.of(results, t0),
+            failed_after_heal_window=len(late),
+        )
 
     def checks(self, pred: PartitionPrediction, m: PartitionMeasurement) -> list[Check]:
         final = sorted(self.final)
         return [
             Check("split brain: a holder on each side (VRRP has no quorum)", True, m.split_brain, m.split_brain),
-            Check("isolated side takes the VIP within 3 x advert_int + skew + margin (s)", round(self.split_bound, 3),
-                  m.split_after_s, self.split_after is not None and self.split_after <= self.split_bound),
-            Check("one holder again within 2 x advert_int + margin after the heal (s)", round(self.conv_bound, 3),
-                  m.convergence_s, self.conv_after is not None and self.conv_after <= self.conv_bound),
+            Check(
+                "isolated side takes the VIP within 3 x advert_int + skew + margin (s)",
+                round(self.split_bound, 3),
+                m.split_after_s,
+                self.split_after is not None and self.split_after <= self.split_bound,
+            ),
+            Check(
+                "one holder again within 2 x advert_int + margin after the heal (s)",
+                round(self.conv_bound, 3),
+                m.convergence_s,
+                self.conv_after is not None and self.conv_after <= self.conv_bound,
+            ),
             Check("survivor (higher priority of the two masters)", [self.survivor], final, final == [self.survivor]),
-            Check("failed requests (client side) after the heal window", 0, m.failed_after_heal_window,
-                  not m.failed_after_heal_window),
+            Check(
+                "failed requests (client side) after the heal window",
+                0,
+                m.failed_after_heal_window,
+                not m.failed_after_heal_window,
+            ),
         ]
 
     def restore(self) -> None:

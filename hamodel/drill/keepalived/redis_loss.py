@@ -84,7 +84,7 @@ class _Resp:
                 if not chunk:
                     raise ConnectionError("connection closed")
                 self.buf += chunk
-            data, self.buf = self.buf[:n], self.buf[n + 2:]
+            data, self.buf = self.buf[:n], self.buf[n + 2 :]
             return data.decode()
         raise RuntimeError(f"unexpected reply {line!r}")
 
@@ -159,8 +159,11 @@ class RedisLossResult:
 
 
 def _client(lab: Lab, mode: str, host: str, port: int, arg: float | int) -> dict[str, Any]:
-    p = lab.exec(lab.client_ns, [sys.executable, "-m", "hamodel.drill.keepalived.redis_loss", mode, host, str(port), str(arg)],
-                 timeout=60)
+    p = lab.exec(
+        lab.client_ns,
+        [sys.executable, "-m", "hamodel.drill.keepalived.redis_loss", mode, host, str(port), str(arg)],
+        timeout=60,
+    )
     return json.loads(p.stdout)
 
 
@@ -183,7 +186,7 @@ class RedisReplicas:
     lab: Lab
     service: str
     port: int
-    addr: dict[str, str]          #: node -> the address it serves on (the model's)
+    addr: dict[str, str]  #: node -> the address it serves on (the model's)
     primary: str
     procs: dict[str, Any] = field(default_factory=dict)
 
@@ -195,12 +198,29 @@ class RedisReplicas:
         d = self.lab.node_dir(node) / "redis"
         d.mkdir(parents=True, exist_ok=True)
         # No persistence: a restarted process cannot bring a lost write back.
-        argv = ["redis-server", "--bind", self.addr[node], "127.0.0.1", "--port", str(self.port), "--save", "",
-                "--appendonly", "no", "--dir", str(d), "--protected-mode", "no", "--daemonize", "no"]
+        argv = [
+            "redis-server",
+            "--bind",
+            self.addr[node],
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(d),
+            "--protected-mode",
+            "no",
+            "--daemonize",
+            "no",
+        ]
         if replica_of is not None:
             argv += ["--replicaof", self.addr[replica_of], str(self.port)]
-        self.procs[node] = self.lab.start(f"redis-{node}", self.lab.node_ns(node), argv,
-                                          log=self.lab.node_dir(node) / "redis.log")
+        self.procs[node] = self.lab.start(
+            f"redis-{node}", self.lab.node_ns(node), argv, log=self.lab.node_dir(node) / "redis.log"
+        )
 
     def start(self) -> None:
         from hamodel.drill.lab import LabError
@@ -223,8 +243,9 @@ class RedisReplicas:
 
     def unsettled(self) -> list[str]:
         """Empty when the primary has every replica online."""
-        out = self.lab.exec(self.lab.node_ns(self.primary), ["redis-cli", "-p", str(self.port), "info", "replication"],
-                            check=False).stdout
+        out = self.lab.exec(
+            self.lab.node_ns(self.primary), ["redis-cli", "-p", str(self.port), "info", "replication"], check=False
+        ).stdout
         want = len(self.replicas)
         if f"connected_slaves:{want}" in out and out.count("state=online") >= want:
             return []
@@ -236,9 +257,24 @@ class RedisReplicas:
 
         lab, port = self.lab, self.port
         # Load, then the kill in the middle of it: the writer stops at its first error.
-        writer = subprocess.Popen(["ip", "netns", "exec", lab.client_ns, sys.executable, "-m",
-                                   "hamodel.drill.keepalived.redis_loss", "write", self.addr[self.primary], str(port),
-                                   str(LOAD_S * 3)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        writer = subprocess.Popen(
+            [
+                "ip",
+                "netns",
+                "exec",
+                lab.client_ns,
+                sys.executable,
+                "-m",
+                "hamodel.drill.keepalived.redis_loss",
+                "write",
+                self.addr[self.primary],
+                str(port),
+                str(LOAD_S * 3),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         promoted = self.replicas[0]
         first = writer.stdout.readline() if writer.stdout else ""
         if first.strip() != "ready":  # it could not connect: its JSON says why
@@ -267,8 +303,11 @@ class RedisReplicas:
             if n == old:
                 self.start_member(n, promoted)
             else:
-                self.lab.exec(self.lab.node_ns(n), ["redis-cli", "-p", str(self.port), "replicaof",
-                                                    self.addr[promoted], str(self.port)], check=False)
+                self.lab.exec(
+                    self.lab.node_ns(n),
+                    ["redis-cli", "-p", str(self.port), "replicaof", self.addr[promoted], str(self.port)],
+                    check=False,
+                )
 
 
 def verdict(acknowledged: int, present: int, rpo_s: float | None) -> tuple[int, bool]:
@@ -316,10 +355,19 @@ def run_primary_kill(dep: Deployment, service: str, *, replica_cut_s: float = 0.
         rr.start()
         promoted, wrote, present = rr.kill_primary_under_load(replica_cut_s)
         lost, agreed = verdict(wrote["acknowledged"], present, rpo_s)
-        return RedisLossResult(service, members[0], promoted, wrote["acknowledged"], lost, rpo, rpo_s, agreed,
-                               wrote["error"], ["promotion by REPLICAOF NO ONE (Sentinel not run)"]
-                               + ([f"{promoted}'s link was down for {replica_cut_s:g} s before the kill"]
-                                  if replica_cut_s else []))
+        return RedisLossResult(
+            service,
+            members[0],
+            promoted,
+            wrote["acknowledged"],
+            lost,
+            rpo,
+            rpo_s,
+            agreed,
+            wrote["error"],
+            ["promotion by REPLICAOF NO ONE (Sentinel not run)"]
+            + ([f"{promoted}'s link was down for {replica_cut_s:g} s before the kill"] if replica_cut_s else []),
+        )
     finally:
         lab.teardown()
 

@@ -16,11 +16,11 @@ import shutil
 from dataclasses import dataclass
 
 from hamodel.deployment import Deployment
-from hamodel.drill.scenario import DrillContext, RealServiceKind, Scenario
+from hamodel.drill.keepalived.redis_loss import RedisReplicas, verdict
 from hamodel.drill.lab import LabError
 from hamodel.drill.observe import ProbeRun
-from hamodel.drill.keepalived.redis_loss import RedisReplicas, verdict
 from hamodel.drill.results import Check, ProbeSummary, flat
+from hamodel.drill.scenario import DrillContext, RealServiceKind, Scenario
 
 _KEY = "redis-primary-kill"
 
@@ -28,8 +28,11 @@ _KEY = "redis-primary-kill"
 def async_service(dep: Deployment) -> str | None:
     """The first (by name) asynchronously replicating service with a replica and a port, or None."""
     for s in sorted(dep.architecture.services, key=lambda s: s.name):
-        if getattr(s.strategy, "replication", None) == "asynchronous" and s.ports \
-                and len(dep.placement.nodes_of(s.name)) >= 2:
+        if (
+            getattr(s.strategy, "replication", None) == "asynchronous"
+            and s.ports
+            and len(dep.placement.nodes_of(s.name)) >= 2
+        ):
             return s.name
     return None
 
@@ -59,8 +62,10 @@ class RedisPrimaryKill(RealServiceKind):
     @classmethod
     def offer(cls, dep: Deployment, vip: str, *, quick: bool, switches: int) -> list[Scenario]:
         svc = async_service(dep)
-        first_vip = next((v for g in sorted(dep.vrrp_groups, key=lambda g: g.service)
-                          if g.manager == "keepalived" for v in g.vips), None)
+        first_vip = next(
+            (v for g in sorted(dep.vrrp_groups, key=lambda g: g.service) if g.manager == "keepalived" for v in g.vips),
+            None,
+        )
         if quick or svc is None or vip != first_vip or shutil.which("redis-server") is None:
             return []
         return [Scenario(cls.kind, cls.kind, vip, svc)]
@@ -74,13 +79,18 @@ class RedisPrimaryKill(RealServiceKind):
         svc = ctx.arch.service(name)
         members = list(ctx.dep.placement.nodes_of(name))
         net = next(iter(ctx.arch.node(members[0]).interfaces)).network
-        addr = {n: str(ctx.arch.node(n).interface_on(net).address) for n in members  # type: ignore[union-attr]
-                if ctx.arch.node(n).interface_on(net) is not None}
+        addr = {
+            n: str(ctx.arch.node(n).interface_on(net).address)
+            for n in members  # type: ignore[union-attr]
+            if ctx.arch.node(n).interface_on(net) is not None
+        }
         rr = RedisReplicas(ctx.lab, name, svc.ports[0].port, addr, members[0])
         ctx.shared[_KEY] = rr  # before the start: teardown stops a half-started set too (lab processes)
         rr.start()
-        ctx.plan.notes.append(f"{name} runs for real: redis-server on {', '.join(addr)} "
-                              f"(primary {members[0]}, asynchronous replication, no persistence)")
+        ctx.plan.notes.append(
+            f"{name} runs for real: redis-server on {', '.join(addr)} "
+            f"(primary {members[0]}, asynchronous replication, no persistence)"
+        )
 
     @classmethod
     def settled(cls, ctx: DrillContext) -> list[str]:
@@ -105,9 +115,12 @@ class RedisPrimaryKill(RealServiceKind):
         row = self.ctx.dep.recovery.get(self.sc.service, "node") if self.ctx.dep.recovery and self.sc.service else None
         self.rr: RedisReplicas = self.ctx.shared[_KEY]
         self.rpo_s = row.rpo_s if row else None
-        return RedisLossPrediction(row.rpo if row else "unknown", self.rpo_s,
-                                   "Redis acknowledges a write before any replica has it: the writes the "
-                                   "promoted replica had not received are lost")
+        return RedisLossPrediction(
+            row.rpo if row else "unknown",
+            self.rpo_s,
+            "Redis acknowledges a write before any replica has it: the writes the "
+            "promoted replica had not received are lost",
+        )
 
     def inject(self) -> None:
         self.old = self.rr.primary
@@ -117,13 +130,22 @@ class RedisPrimaryKill(RealServiceKind):
     def measure(self, t0: float, probe: ProbeRun) -> RedisLossMeasurement:
         results = probe.stop()
         self.lost, self.agreed = verdict(self.wrote["acknowledged"], self.present, self.rpo_s)
-        return RedisLossMeasurement(self.old, self.promoted, self.wrote["acknowledged"], self.lost,
-                                    self.wrote["error"], " ".join(self.polled()), ProbeSummary.of(results, t0))
+        return RedisLossMeasurement(
+            self.old,
+            self.promoted,
+            self.wrote["acknowledged"],
+            self.lost,
+            self.wrote["error"],
+            " ".join(self.polled()),
+            ProbeSummary.of(results, t0),
+        )
 
     def checks(self, pred: RedisLossPrediction, m: RedisLossMeasurement) -> list[Check]:
         expected = "0" if pred.rpo_s == 0 else ">= 0 (asynchronous)" if pred.rpo_s is None else f"<= {pred.rpo_s}"
-        return [Check("writes acknowledged", "> 0", m.acknowledged, m.acknowledged > 0),
-                Check("acknowledged writes lost", expected, m.lost, self.agreed)]
+        return [
+            Check("writes acknowledged", "> 0", m.acknowledged, m.acknowledged > 0),
+            Check("acknowledged writes lost", expected, m.lost, self.agreed),
+        ]
 
     def restore(self) -> None:
         if getattr(self, "promoted", None):

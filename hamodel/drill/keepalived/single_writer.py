@@ -11,10 +11,10 @@ from __future__ import annotations
 from hamodel.deployment import Deployment
 from hamodel.drill import reroot
 from hamodel.drill.keepalived.backend_death import BackendDeath, BackendDeathMeasurement
-from hamodel.drill.scenario import Scenario
 from hamodel.drill.keepalived.common import owner
 from hamodel.drill.lab import LabError
 from hamodel.drill.results import Check
+from hamodel.drill.scenario import Scenario
 
 
 class SingleWriter(BackendDeath):
@@ -24,9 +24,14 @@ class SingleWriter(BackendDeath):
 
     @classmethod
     def offer(cls, dep: Deployment, vip: str, *, quick: bool, switches: int) -> list[Scenario]:
-        return [Scenario(f"{cls.kind}:{s.name}", cls.kind, vip, s.name) for s in dep.architecture.services
-                if s.access is not None and s.access.vip == vip and s.access.single_writer
-                and len(dep.placement.nodes_of(s.name)) > 1]
+        return [
+            Scenario(f"{cls.kind}:{s.name}", cls.kind, vip, s.name)
+            for s in dep.architecture.services
+            if s.access is not None
+            and s.access.vip == vip
+            and s.access.single_writer
+            and len(dep.placement.nodes_of(s.name)) > 1
+        ]
 
     def victim(self, be: reroot.Backend) -> tuple[reroot.Server, str | None]:
         active = next((s for s in be.servers if not s.backup), None)
@@ -36,12 +41,18 @@ class SingleWriter(BackendDeath):
         return active, owner(self.ctx, backups[0].address)
 
     def traffic_check(self, m: BackendDeathMeasurement) -> Check:
-        return Check("traffic after the window goes to exactly one backup", [self.expected_node], self.served,
-                     self.served == [self.expected_node])
+        return Check(
+            "traffic after the window goes to exactly one backup",
+            [self.expected_node],
+            self.served,
+            self.served == [self.expected_node],
+        )
 
     def restore(self) -> None:
         was_down = getattr(self, "down", False)
         super().restore()
         if was_down:
-            self.notes.append("haproxy 'stick on dst' keeps the writer on the backup after the old active returns "
-                              "(no flapping back): observed traffic was not re-measured after restore")
+            self.notes.append(
+                "haproxy 'stick on dst' keeps the writer on the backup after the old active returns "
+                "(no flapping back): observed traffic was not re-measured after restore"
+            )

@@ -21,12 +21,12 @@ from dataclasses import dataclass, field
 
 from hamodel.deployment import Deployment, VrrpGroup
 from hamodel.drill.keepalived.common import MARGIN_S, detect_bound, master_down, owner, sock_of
-from hamodel.drill.scenario import Scenario, ScenarioKind, probe_service
 from hamodel.drill.keepalived.holder_crash import contenders
 from hamodel.drill.lab import BOND_MIIMON_MS, LabError, access_of
 from hamodel.drill.observe import ProbeRun, haproxy_stats, now
 from hamodel.drill.plan import switch_of
 from hamodel.drill.results import Check, ProbeSummary, requests_in
+from hamodel.drill.scenario import Scenario, ScenarioKind, probe_service
 
 
 def switch_of_scenario(sc: Scenario) -> str:
@@ -107,8 +107,13 @@ class SwitchFailure(ScenarioKind):
         if g is None:
             return []
         bonded = {s for n in arch.nodes for i in n.interfaces if len(i.switches) > 1 for s in i.switches}
-        spof = {c[0].split(":", 1)[1] for f in dep.findings if f.kind == "single-point-of-failure"
-                for c in (f.details or {}).get("cut_sets", []) if len(c) == 1 and str(c[0]).startswith("switch:")}
+        spof = {
+            c[0].split(":", 1)[1]
+            for f in dep.findings
+            if f.kind == "single-point-of-failure"
+            for c in (f.details or {}).get("cut_sets", [])
+            if len(c) == 1 and str(c[0]).startswith("switch:")
+        }
         client = _node_switches(dep, g.master, g.network)
         out = []
         for sw in arch.network(g.network).switches:
@@ -146,8 +151,14 @@ class SwitchFailure(ScenarioKind):
         if sw not in ctx.plan.switches:
             raise LabError(f"switch {sw} is not in the lab")
         dep, arch = ctx.dep, ctx.arch
-        sf = next((s for s in single_failure_scenarios(arch, dep.placement, dep.vrrp_groups, kinds=("switch",))
-                   if s.component == f"switch:{sw}"), None)
+        sf = next(
+            (
+                s
+                for s in single_failure_scenarios(arch, dep.placement, dep.vrrp_groups, kinds=("switch",))
+                if s.component == f"switch:{sw}"
+            ),
+            None,
+        )
         if sf is None:
             raise LabError(f"the failure analysis has no single-failure scenario for switch:{sw}")
         splits = split_brain(arch, dep.placement, 1, dep.vrrp_groups)
@@ -175,8 +186,9 @@ class SwitchFailure(ScenarioKind):
                 bound = max((master_down(ctx, g, n) for n in cands), default=0.0) + MARGIN_S
                 self.bounds[v], self.candidates[v] = bound, cands
                 window = max(window, bound)
-                self.vip_preds.append(VipPrediction(v, h, True, cands[0] if len(cands) == 1 else cands,
-                                                    round(bound, 3), split))
+                self.vip_preds.append(
+                    VipPrediction(v, h, True, cands[0] if len(cands) == 1 else cands, round(bound, 3), split)
+                )
         # The bonds that lose their active member fail over within miimon (+ margin).
         self.bonds = [(n, dev) for n, np_ in ctx.plan.nodes.items() for dev, sws in np_.bonds.items() if sw in sws]
         self.bonds += [("client", dev) for dev, sws in ctx.plan.client_bonds.items() if sw in sws]
@@ -214,21 +226,30 @@ class SwitchFailure(ScenarioKind):
         self.window = window + MARGIN_S
         lost = sorted({self.servers[k][3] for k in self.expect_down})
         return SwitchFailurePrediction(
-            switch=sw, analysis_down=sorted(self.analysis_down), analysis_degraded=sorted(self.analysis_degraded),
-            analysis_split=split_services, vips=self.vip_preds, servers_down=sorted(self.expect_down),
+            switch=sw,
+            analysis_down=sorted(self.analysis_down),
+            analysis_degraded=sorted(self.analysis_degraded),
+            analysis_split=split_services,
+            vips=self.vip_preds,
+            servers_down=sorted(self.expect_down),
             servers_up=sorted(set(self.servers) - self.expect_down),
-            bonds_failing_over=[f"{n}:{d}" for n, d in self.bonds], client_window_s=round(self.window, 3),
+            bonds_failing_over=[f"{n}:{d}" for n, d in self.bonds],
+            client_window_s=round(self.window, 3),
             reason=f"failure analysis, single failure switch:{sw}: "
             + (f"down {', '.join(sorted(self.analysis_down))}" if self.analysis_down else "no service down")
             + (f"; degraded {', '.join(sorted(self.analysis_degraded))}" if self.analysis_degraded else "")
             + (f"; split brain of {', '.join(split_services)}" if split_services else "; no VRRP group splits")
             + ("; bonded nodes keep their networks through the other switch" if self.bonds else "")
-            + (f"; unreachable afterwards: {', '.join(lost)}" if lost else ""))
+            + (f"; unreachable afterwards: {', '.join(lost)}" if lost else ""),
+        )
 
     def _keeps(self, node: str, g: VrrpGroup) -> bool:
         """Whether ``node`` keeps ``g``'s network with the switch down (some other switch of it)."""
-        return any(s != self.sw for s in self.ctx.plan.switches_of(node, g.network)) if node in self.ctx.plan.nodes \
+        return (
+            any(s != self.sw for s in self.ctx.plan.switches_of(node, g.network))
+            if node in self.ctx.plan.nodes
             else False
+        )
 
     # -- injection and measurement -------------------------------------------------------
 
@@ -258,8 +279,9 @@ class SwitchFailure(ScenarioKind):
         for p in self.vip_preds:
             addr = ctx.vip_addr[p.vip]
             if p.moves:
-                t = ctx.watch.wait_for(addr, lambda h, old=p.holder_before: bool(h - {old}), after=t0,
-                                       timeout=self.bounds[p.vip] + 5)
+                t = ctx.watch.wait_for(
+                    addr, lambda h, old=p.holder_before: bool(h - {old}), after=t0, timeout=self.bounds[p.vip] + 5
+                )
                 moved[p.vip] = t - t0 if t is not None else None
         time.sleep(max(0.0, t0 + self.window + ctx.post - now()))
         runs = {self.sc.vip: probe, **self.extra}
@@ -274,12 +296,17 @@ class SwitchFailure(ScenarioKind):
                 moved[p.vip] = t - t0 if t is not None else None
             res = results.get(p.vip)
             mv = moved.get(p.vip)
-            vms.append(VipMeasurement(
-                vip=p.vip, polled=self.targets.get(p.vip, "not polled"),
-                max_holders=max((len(h) for _, h in samples), default=0), holders_after=sorted(self.after[p.vip]),
-                moved_after_s=round(mv, 3) if mv is not None else None,
-                summary=ProbeSummary.of(res or [], t0),
-                failed_after_window=len([r for r in requests_in(res or [], t0 + self.window) if not r["ok"]])))
+            vms.append(
+                VipMeasurement(
+                    vip=p.vip,
+                    polled=self.targets.get(p.vip, "not polled"),
+                    max_holders=max((len(h) for _, h in samples), default=0),
+                    holders_after=sorted(self.after[p.vip]),
+                    moved_after_s=round(mv, 3) if mv is not None else None,
+                    summary=ProbeSummary.of(res or [], t0),
+                    failed_after_window=len([r for r in requests_in(res or [], t0 + self.window) if not r["ok"]]),
+                )
+            )
         self.moved = moved
         states: dict[str, str] = {}
         stats_of: dict[str, dict | None] = {}
@@ -310,35 +337,84 @@ class SwitchFailure(ScenarioKind):
             if p.split_brain:
                 out.append(Check(f"{p.vip}: split brain (analysis)", True, vm.max_holders >= 2, vm.max_holders >= 2))
                 continue
-            out.append(Check(f"{p.vip}: held exactly once throughout (most holders at once)", 1, vm.max_holders,
-                             vm.max_holders == 1))
+            out.append(
+                Check(
+                    f"{p.vip}: held exactly once throughout (most holders at once)",
+                    1,
+                    vm.max_holders,
+                    vm.max_holders == 1,
+                )
+            )
             if p.moves:
                 t = self.moved.get(p.vip)
-                out.append(Check(f"{p.vip}: moves within 3 x advert_int + skew + margin (s)", p.move_bound_s,
-                                 vm.moved_after_s, t is not None and t <= self.bounds[p.vip]))
-                out.append(Check(f"{p.vip}: new holder", p.new_holder, vm.holders_after,
-                                 len(vm.holders_after) == 1 and vm.holders_after[0] in self.candidates[p.vip]))
+                out.append(
+                    Check(
+                        f"{p.vip}: moves within 3 x advert_int + skew + margin (s)",
+                        p.move_bound_s,
+                        vm.moved_after_s,
+                        t is not None and t <= self.bounds[p.vip],
+                    )
+                )
+                out.append(
+                    Check(
+                        f"{p.vip}: new holder",
+                        p.new_holder,
+                        vm.holders_after,
+                        len(vm.holders_after) == 1 and vm.holders_after[0] in self.candidates[p.vip],
+                    )
+                )
             else:
-                out.append(Check(f"{p.vip}: stays on its holder (no move)", [p.holder_before], vm.holders_after,
-                                 vm.holders_after == [p.holder_before] and vm.moved_after_s is None))
+                out.append(
+                    Check(
+                        f"{p.vip}: stays on its holder (no move)",
+                        [p.holder_before],
+                        vm.holders_after,
+                        vm.holders_after == [p.holder_before] and vm.moved_after_s is None,
+                    )
+                )
             if vm.polled != "not polled":
-                out.append(Check(f"{p.vip}: failed requests after the client window ({vm.polled})", 0,
-                                 vm.failed_after_window, vm.failed_after_window == 0))
+                out.append(
+                    Check(
+                        f"{p.vip}: failed requests after the client window ({vm.polled})",
+                        0,
+                        vm.failed_after_window,
+                        vm.failed_after_window == 0,
+                    )
+                )
         for k, ok in self.bond_ok.items():
-            out.append(Check(f"bond {k}: active member off {self.sw}", f"a member not on {self.sw}",
-                             m.bonds_active_after[k], ok))
+            out.append(
+                Check(
+                    f"bond {k}: active member off {self.sw}", f"a member not on {self.sw}", m.bonds_active_after[k], ok
+                )
+            )
         want = {k: "DOWN" if k in self.expect_down else "UP" for k in self.servers}
-        out.append(Check("HAProxy server states after the window (holder proxy/server)", want, m.server_states,
-                         all(m.server_states.get(k) == v for k, v in want.items())))
+        out.append(
+            Check(
+                "HAProxy server states after the window (holder proxy/server)",
+                want,
+                m.server_states,
+                all(m.server_states.get(k) == v for k, v in want.items()),
+            )
+        )
         # The analysis' service states, where the lab can see them (load-balanced stand-ins).
         seen = set(m.services_down_measured) | set(m.services_degraded_measured)
-        lb = {s for s in self.ctx.plan.backend_services}
-        out.append(Check("services losing servers are among those the analysis names (down or degraded)",
-                         sorted((self.analysis_down | self.analysis_degraded) & lb), sorted(seen),
-                         seen <= (self.analysis_down | self.analysis_degraded)))
-        out.append(Check("services the analysis says are down have every server DOWN",
-                         sorted(self.analysis_down & lb), m.services_down_measured,
-                         (self.analysis_down & lb) <= set(m.services_down_measured)))
+        lb = set(self.ctx.plan.backend_services)
+        out.append(
+            Check(
+                "services losing servers are among those the analysis names (down or degraded)",
+                sorted((self.analysis_down | self.analysis_degraded) & lb),
+                sorted(seen),
+                seen <= (self.analysis_down | self.analysis_degraded),
+            )
+        )
+        out.append(
+            Check(
+                "services the analysis says are down have every server DOWN",
+                sorted(self.analysis_down & lb),
+                m.services_down_measured,
+                (self.analysis_down & lb) <= set(m.services_down_measured),
+            )
+        )
         return out
 
     def restore(self) -> None:

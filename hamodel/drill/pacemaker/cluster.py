@@ -14,8 +14,9 @@ shape instead (:mod:`hamodel.drill.pacemaker.quorum`).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Mapping
+from typing import Any, ClassVar
 
 from hamodel.deployment import Deployment
 from hamodel.drill.lab import LabError
@@ -44,8 +45,11 @@ class PacemakerClusterLab:
     def applies(cls, dep: Deployment) -> bool:
         """A Pacemaker cluster holds the VIPs, keepalived none."""
         groups = list(dep.vrrp_groups)
-        return (dep.architecture.pacemaker is not None and any(g.manager == "pacemaker" for g in groups)
-                and not any(g.manager == "keepalived" for g in groups))
+        return (
+            dep.architecture.pacemaker is not None
+            and any(g.manager == "pacemaker" for g in groups)
+            and not any(g.manager == "keepalived" for g in groups)
+        )
 
     @classmethod
     def scenarios_for(cls, arch: Architecture | None) -> tuple[str, ...]:
@@ -67,9 +71,18 @@ class PacemakerClusterLab:
         return [n for n in known if n in names]
 
     @classmethod
-    def run(cls, arch: Architecture, dep: Deployment, files: Mapping[str, bytes], *, quick: bool = False,
-            scenarios: list[str] | None = None, progress: Callable[[str], None] | None = None,
-            compare: Architecture | None = None, model_file: str | None = None) -> dict[str, Any]:
+    def run(
+        cls,
+        arch: Architecture,
+        dep: Deployment,
+        files: Mapping[str, bytes],
+        *,
+        quick: bool = False,
+        scenarios: list[str] | None = None,
+        progress: Callable[[str], None] | None = None,
+        compare: Architecture | None = None,
+        model_file: str | None = None,
+    ) -> dict[str, Any]:
         """Run the drill; the report has the shape ``hamodel drill`` prints (summary, scenarios, checks).
 
         ``compare`` is the keepalived architecture for the side-by-side; by
@@ -79,16 +92,30 @@ class PacemakerClusterLab:
         if why:
             raise LabError(f"the Pacemaker drill cannot run here: {why}")
         if quorum.shape(arch):
-            report = quorum.run_quorum(arch, scenarios=cls.select(scenarios, quick=quick, arch=arch), model_file=model_file,
-                                progress=progress, dep=dep, files=files)
+            report = quorum.run_quorum(
+                arch,
+                scenarios=cls.select(scenarios, quick=quick, arch=arch),
+                model_file=model_file,
+                progress=progress,
+                dep=dep,
+                files=files,
+            )
             report["quick"] = quick
             return report
         if compare is None and (other := default_compare(model_file)) is not None:
             from hamodel.loader import load
 
             compare = load(str(other))
-        report = majority.run_all(arch, scenarios=cls.select(scenarios, quick=quick), compare=compare,
-                         model_file=model_file, progress=progress, dep=dep, files=files, kinds=cls.kinds)
+        report = majority.run_all(
+            arch,
+            scenarios=cls.select(scenarios, quick=quick),
+            compare=compare,
+            model_file=model_file,
+            progress=progress,
+            dep=dep,
+            files=files,
+            kinds=cls.kinds,
+        )
         report["quick"] = quick
         return report
 

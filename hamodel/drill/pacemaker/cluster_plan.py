@@ -15,9 +15,10 @@ import os
 import re
 import shutil
 import xml.etree.ElementTree as ET
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from hamodel.drill.files import generated_files as build_files
 from hamodel.drill.lab import LabError
@@ -30,7 +31,6 @@ REAL_AGENTS = {("ocf", "heartbeat", "IPaddr2")}
 #: Agents the lab runs for real only when a scenario asks for them (``ClusterScenario.real_agents``):
 #: Redis under ocf:heartbeat:redis (Debian's redis-server, per-node /etc/redis, /var/lib/redis, /var/log/redis).
 REDIS_AGENT = ("ocf", "heartbeat", "redis")
-
 
 
 def available() -> str | None:
@@ -53,7 +53,7 @@ def available() -> str | None:
 @dataclass
 class Member:
     node: str
-    address: str   # ring0 address
+    address: str  # ring0 address
     prefix: int
     device: str
     switch: str
@@ -77,10 +77,10 @@ class PacemakerPlan:
     links: list[tuple[str, str]]
     split_horizon: set[tuple[str, str]]
     vips: list[Vip]
-    single: list[str]          # model services Pacemaker runs on one node (cinder-volume)
+    single: list[str]  # model services Pacemaker runs on one node (cinder-volume)
     corosync_conf: dict[str, str]
-    cib: str                   # the CIB the lab pushes (after the lab's substitutions)
-    source: str                # "generated" or "built-in"
+    cib: str  # the CIB the lab pushes (after the lab's substitutions)
+    source: str  # "generated" or "built-in"
     substitutions: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     #: The quorum device's host (``PacemakerCluster.qdevice``): runs corosync-qnetd, outside the cluster.
@@ -118,8 +118,11 @@ def _pacemaker_vips(arch: Architecture, dep) -> list[str]:
 def _single_services(arch: Architecture) -> list[str]:
     from hamodel.model.strategies import ActivePassive
 
-    return [s.name for s in arch.services
-            if isinstance(s.strategy, ActivePassive) and getattr(s.strategy, "manager", None) == "pacemaker"]
+    return [
+        s.name
+        for s in arch.services
+        if isinstance(s.strategy, ActivePassive) and getattr(s.strategy, "manager", None) == "pacemaker"
+    ]
 
 
 def resource_id(name: str) -> str:
@@ -153,8 +156,11 @@ def corosync_value(text: str, section: str, key: str) -> str | None:
 def plan(arch: Architecture, dep, files: Mapping[str, bytes]) -> PacemakerPlan:
     """Members, addresses, switches and configs of the Pacemaker lab."""
     names = cluster_nodes(arch)
-    generated = {n: files[f"nodes/{n}/corosync/corosync.conf"].decode() for n in names
-                 if f"nodes/{n}/corosync/corosync.conf" in files}
+    generated = {
+        n: files[f"nodes/{n}/corosync/corosync.conf"].decode()
+        for n in names
+        if f"nodes/{n}/corosync/corosync.conf" in files
+    }
     cib_text = files["pacemaker/cib.xml"].decode() if "pacemaker/cib.xml" in files else None
     notes: list[str] = []
     vip_names = _pacemaker_vips(arch, dep)
@@ -181,8 +187,17 @@ def plan(arch: Architecture, dep, files: Mapping[str, bytes]) -> PacemakerPlan:
                 raise LabError(f"node {n!r} has no interface: no ring address for corosync")
         net = arch.network(iface.network)
         static = [f"{x.address}/{arch.network(x.network).subnet.prefixlen}" for x in node.interfaces]
-        members.append(Member(n, str(iface.address), net.subnet.prefixlen, iface.device,
-                              switch_of(arch, net.name, iface.switch), i, static))
+        members.append(
+            Member(
+                n,
+                str(iface.address),
+                net.subnet.prefixlen,
+                iface.device,
+                switch_of(arch, net.name, iface.switch),
+                i,
+                static,
+            )
+        )
     qnetd = _qnetd_member(arch, generated, vip_net) if pacemaker_of(arch).qdevice else None
     switches = sorted({m.switch for m in members + ([qnetd] if qnetd else [])})
     links = sorted({(a, b) for net in arch.networks for a, b in net.switch_links() if a in switches and b in switches})
@@ -196,13 +211,29 @@ def plan(arch: Architecture, dep, files: Mapping[str, bytes]) -> PacemakerPlan:
         source = "built-in"
         conf = {m.node: builtin_corosync_conf(arch, members) for m in members}
         cib_text = builtin_cib(arch, dep, members, vips, single)
-        notes.append("the build has no corosync.conf / cib.xml yet: the lab ran a minimal cluster of its own "
-                     "built from the model (hamodel.drill.pacemaker.builtin_corosync_conf / builtin_cib)")
+        notes.append(
+            "the build has no corosync.conf / cib.xml yet: the lab ran a minimal cluster of its own "
+            "built from the model (hamodel.drill.pacemaker.builtin_corosync_conf / builtin_cib)"
+        )
     if qnetd is not None and source != "generated":
-        raise LabError("the model has a quorum device but the build shipped no corosync.conf: the lab's built-in "
-                       "corosync.conf has no device block")
-    return PacemakerPlan(resource_id(f"hamodel-{arch.name}")[:32], members, switches, links, split, vips, single,
-                         conf, cib_text, source, notes=notes, qnetd=qnetd)
+        raise LabError(
+            "the model has a quorum device but the build shipped no corosync.conf: the lab's built-in "
+            "corosync.conf has no device block"
+        )
+    return PacemakerPlan(
+        resource_id(f"hamodel-{arch.name}")[:32],
+        members,
+        switches,
+        links,
+        split,
+        vips,
+        single,
+        conf,
+        cib_text,
+        source,
+        notes=notes,
+        qnetd=qnetd,
+    )
 
 
 def _qnetd_member(arch: Architecture, generated: Mapping[str, str], vip_net) -> Member:
@@ -217,13 +248,16 @@ def _qnetd_member(arch: Architecture, generated: Mapping[str, str], vip_net) -> 
         host = m.group(1) if m else host
     iface = next((x for x in node.interfaces if host and str(x.address) == host), None)
     if iface is None and host is None:
-        iface = (node.interface_on(vip_net.name) if vip_net else None) or (node.interfaces[0] if node.interfaces else None)
+        iface = (node.interface_on(vip_net.name) if vip_net else None) or (
+            node.interfaces[0] if node.interfaces else None
+        )
     if iface is None:
         raise LabError(f"qdevice node {name!r}: no interface with the address corosync-qdevice connects to ({host})")
     net = arch.network(iface.network)
     static = [f"{x.address}/{arch.network(x.network).subnet.prefixlen}" for x in node.interfaces]
-    return Member(name, str(iface.address), net.subnet.prefixlen, iface.device,
-                  switch_of(arch, net.name, iface.switch), 0, static)
+    return Member(
+        name, str(iface.address), net.subnet.prefixlen, iface.device, switch_of(arch, net.name, iface.switch), 0, static
+    )
 
 
 # -- built-in configs (until the generator ships them) -----------------------------
@@ -231,20 +265,43 @@ def _qnetd_member(arch: Architecture, generated: Mapping[str, str], vip_net) -> 
 
 def builtin_corosync_conf(arch: Architecture, members: list[Member]) -> str:
     pc = pacemaker_of(arch)
-    lines = ["# corosync.conf for the hamodel drill lab (built in: the build shipped none)",
-             "totem {", "    version: 2", f"    cluster_name: {resource_id(arch.name)[:32]}",
-             "    transport: knet", "    crypto_cipher: none", "    crypto_hash: none", "}", "",
-             "nodelist {"]
+    lines = [
+        "# corosync.conf for the hamodel drill lab (built in: the build shipped none)",
+        "totem {",
+        "    version: 2",
+        f"    cluster_name: {resource_id(arch.name)[:32]}",
+        "    transport: knet",
+        "    crypto_cipher: none",
+        "    crypto_hash: none",
+        "}",
+        "",
+        "nodelist {",
+    ]
     for m in members:
-        lines += ["    node {", f"        ring0_addr: {m.address}", f"        name: {m.node}",
-                  f"        nodeid: {m.nodeid}", "    }"]
+        lines += [
+            "    node {",
+            f"        ring0_addr: {m.address}",
+            f"        name: {m.node}",
+            f"        nodeid: {m.nodeid}",
+            "    }",
+        ]
     lines += ["}", "", "quorum {", "    provider: corosync_votequorum"]
     if pc.wait_for_all:
         lines.append("    wait_for_all: 1")
     if len(members) == 2 and pc.two_node:
         lines.append("    two_node: 1")
-    lines += ["}", "", "logging {", "    to_logfile: yes", "    logfile: /var/log/corosync/corosync.log",
-              "    to_stderr: yes", "    to_syslog: no", "    timestamp: on", "}", ""]
+    lines += [
+        "}",
+        "",
+        "logging {",
+        "    to_logfile: yes",
+        "    logfile: /var/log/corosync/corosync.log",
+        "    to_stderr: yes",
+        "    to_syslog: no",
+        "    timestamp: on",
+        "}",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -273,30 +330,48 @@ def builtin_cib(arch: Architecture, dep, members: list[Member], vips: list[Vip],
         if ops:
             o = ET.SubElement(p, "operations")
             for name, interval, timeout in ops:
-                ET.SubElement(o, "op", id=f"{rid}-{name}-interval-{interval}", name=name, interval=interval,
-                              timeout=timeout)
+                ET.SubElement(
+                    o, "op", id=f"{rid}-{name}-interval-{interval}", name=name, interval=interval, timeout=timeout
+                )
         return p
 
     if pacemaker_of(arch).fencing:
         for m in members:
             rid = f"fence-{resource_id(m.node)}"
-            prim(res, rid, "stonith", "fence_ipmilan", params={"pcmk_host_list": m.node},
-                 ops=[("monitor", "60s", "20s")])
+            prim(
+                res, rid, "stonith", "fence_ipmilan", params={"pcmk_host_list": m.node}, ops=[("monitor", "60s", "20s")]
+            )
             ET.SubElement(cons, "rsc_location", id=f"location-{rid}", rsc=rid, node=m.node, score="-INFINITY")
     for v in vips:
         v.resource = rid = resource_id(v.name)
-        prim(res, rid, "ocf", "IPaddr2", "heartbeat", {"ip": v.address, "cidr_netmask": str(v.prefix)},
-             [("monitor", "10s", "20s"), ("start", "0s", "20s"), ("stop", "0s", "20s")])
+        prim(
+            res,
+            rid,
+            "ocf",
+            "IPaddr2",
+            "heartbeat",
+            {"ip": v.address, "cidr_netmask": str(v.prefix)},
+            [("monitor", "10s", "20s"), ("start", "0s", "20s"), ("stop", "0s", "20s")],
+        )
     hap = next((g.service for g in dep.vrrp_groups if g.manager == "pacemaker"), None)
     if hap:
         clone = ET.SubElement(res, "clone", id=f"{resource_id(hap)}-clone")
         prim(clone, resource_id(hap), "systemd", hap, ops=[("monitor", "10s", "20s")])
         for v in vips:
             rid = resource_id(v.name)
-            ET.SubElement(cons, "rsc_colocation", {"id": f"colocation-{rid}-{hap}", "rsc": rid,
-                                                   "with-rsc": f"{resource_id(hap)}-clone", "score": "INFINITY"})
-            ET.SubElement(cons, "rsc_order", id=f"order-{hap}-{rid}", first=f"{resource_id(hap)}-clone",
-                          then=rid, kind="Optional")
+            ET.SubElement(
+                cons,
+                "rsc_colocation",
+                {
+                    "id": f"colocation-{rid}-{hap}",
+                    "rsc": rid,
+                    "with-rsc": f"{resource_id(hap)}-clone",
+                    "score": "INFINITY",
+                },
+            )
+            ET.SubElement(
+                cons, "rsc_order", id=f"order-{hap}-{rid}", first=f"{resource_id(hap)}-clone", then=rid, kind="Optional"
+            )
     for s in single:
         prim(res, resource_id(s), "systemd", f"openstack-{s}", ops=[("monitor", "10s", "20s")])
     ET.indent(cib)
@@ -306,8 +381,9 @@ def builtin_cib(arch: Architecture, dep, members: list[Member], vips: list[Vip],
 # -- the lab's substitutions in the CIB ---------------------------------------------
 
 
-def lab_cib(cib_text: str, plan_: PacemakerPlan, lab_dir: Path,
-            real: frozenset[tuple[str, str, str]] = frozenset()) -> tuple[str, list[str], dict[str, str]]:
+def lab_cib(
+    cib_text: str, plan_: PacemakerPlan, lab_dir: Path, real: frozenset[tuple[str, str, str]] = frozenset()
+) -> tuple[str, list[str], dict[str, str]]:
     """The ``<configuration>`` the lab pushes, the substitutions made, and the VIP resource ids.
 
     Fencing devices become ``fence_hamodel_lab``; resources the lab cannot
@@ -338,8 +414,10 @@ def lab_cib(cib_text: str, plan_: PacemakerPlan, lab_dir: Path,
             _replace_params(p, keep)
             p.set("type", FENCE_AGENT)
             p.attrib.pop("provider", None)
-            notes.append(f"fencing device {rid}: stonith:{typ} replaced by stonith:{FENCE_AGENT} "
-                         f"(pcmk_host_list={hosts}), its pcmk_* parameters kept")
+            notes.append(
+                f"fencing device {rid}: stonith:{typ} replaced by stonith:{FENCE_AGENT} "
+                f"(pcmk_host_list={hosts}), its pcmk_* parameters kept"
+            )
             continue
         if (cls, prov, typ) in real:
             notes.append(f"resource {rid}: {cls}:{prov}:{typ} runs for real (its parameters as shipped)")
@@ -351,9 +429,14 @@ def lab_cib(cib_text: str, plan_: PacemakerPlan, lab_dir: Path,
                     vip_ids[v.name] = rid
             continue
         parent = parents.get(p)
-        promotable = parent is not None and parent.tag == "clone" and any(
-            nv.get("name") == "promotable" and nv.get("value", "").lower() in ("true", "1", "yes")
-            for nv in parent.iter("nvpair")) or (parent is not None and parent.tag == "master")
+        promotable = (
+            parent is not None
+            and parent.tag == "clone"
+            and any(
+                nv.get("name") == "promotable" and nv.get("value", "").lower() in ("true", "1", "yes")
+                for nv in parent.iter("nvpair")
+            )
+        ) or (parent is not None and parent.tag == "master")
         new = "Stateful" if promotable else "Dummy"
         was = f"{cls}:{prov + ':' if prov else ''}{typ}"
         p.set("class", "ocf")
@@ -365,11 +448,16 @@ def lab_cib(cib_text: str, plan_: PacemakerPlan, lab_dir: Path,
             for op in list(ops):
                 if op.get("name") in ("promote", "demote") and not promotable:
                     ops.remove(op)
-                if op.get("name") == "monitor" and op.get("role") in ("Promoted", "Master", "Unpromoted", "Slave") \
-                        and not promotable:
+                if (
+                    op.get("name") == "monitor"
+                    and op.get("role") in ("Promoted", "Master", "Unpromoted", "Slave")
+                    and not promotable
+                ):
                     ops.remove(op)
-        notes.append(f"resource {rid}: {was} replaced by ocf:pacemaker:{new} (the lab runs no "
-                     f"{'systemd' if cls == 'systemd' else typ})")
+        notes.append(
+            f"resource {rid}: {was} replaced by ocf:pacemaker:{new} (the lab runs no "
+            f"{'systemd' if cls == 'systemd' else typ})"
+        )
     ET.indent(conf)
     return ET.tostring(conf, encoding="unicode") + "\n", notes, vip_ids
 
@@ -392,8 +480,6 @@ def _replace_params(p: ET.Element, params: dict[str, str]) -> None:
         for k, v in params.items():
             ET.SubElement(ia, "nvpair", id=f"{rid}-instance_attributes-{k}", name=k, value=v)
         p.insert(0, ia)
-
-
 
 
 LAB_SECRET = "hamodeldrilllab"

@@ -59,20 +59,33 @@ import subprocess
 import sys
 import time
 import xml.etree.ElementTree as ET
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from hamodel.drill.lab import Lab, LabError, Process, run
-from hamodel.drill.pacemaker.cluster_plan import (FENCE_AGENT, REDIS_AGENT, Member, PacemakerPlan, corosync_value, generated_files,
-                                                  lab_cib, plan)
+from hamodel.drill.pacemaker.cluster_plan import (
+    FENCE_AGENT,
+    REDIS_AGENT,
+    Member,
+    PacemakerPlan,
+    corosync_value,
+    generated_files,
+    lab_cib,
+    plan,
+)
 from hamodel.model import Architecture
 
 HERE = Path(__file__).resolve().parent
 #: Where the daemons keep their state, bound to per-node folders in each node's mount namespace.
-BIND_DIRS = {"etc-corosync": "/etc/corosync", "lib-pacemaker": "/var/lib/pacemaker",
-             "lib-corosync": "/var/lib/corosync", "log-pacemaker": "/var/log/pacemaker",
-             "log-corosync": "/var/log/corosync"}
+BIND_DIRS = {
+    "etc-corosync": "/etc/corosync",
+    "lib-pacemaker": "/var/lib/pacemaker",
+    "lib-corosync": "/var/lib/corosync",
+    "log-pacemaker": "/var/log/pacemaker",
+    "log-corosync": "/var/log/corosync",
+}
 
 Progress = Callable[[str], None]
 
@@ -156,9 +169,14 @@ class PacemakerLab:
             lab.plug(m.node, m.device, m.switch, f"{m.address}/{m.prefix}")
         self.configuration, self.substitutions, self.vip_resources = lab_cib(p.cib, p, lab.root, self.real_agents)
         self._write_agent()
-        lab.write_file(lab.root / "fence-map.json", json.dumps(
-            {m.node: {"ns": lab.node_ns(m.node), "devices": [m.device], "static": m.static}
-             for m in p.members}, indent=1, sort_keys=True))
+        lab.write_file(
+            lab.root / "fence-map.json",
+            json.dumps(
+                {m.node: {"ns": lab.node_ns(m.node), "devices": [m.device], "static": m.static} for m in p.members},
+                indent=1,
+                sort_keys=True,
+            ),
+        )
         for m in p.members:
             self._write_node(m.node)
         if p.qnetd:
@@ -174,8 +192,10 @@ class PacemakerLab:
         self.push_configuration()
         self.wait(lambda: not self.unsettled(), 120, "every resource started", detail=self.unsettled)
         self.timings["resources_s"] = round(time.monotonic() - t0, 2)
-        self.say(f"pacemaker: {len(self.nodes)} nodes, quorum after {self.timings['quorum_s']} s, DC after "
-                 f"{self.timings['dc_s']} s, resources started after {self.timings['resources_s']} s")
+        self.say(
+            f"pacemaker: {len(self.nodes)} nodes, quorum after {self.timings['quorum_s']} s, DC after "
+            f"{self.timings['dc_s']} s, resources started after {self.timings['resources_s']} s"
+        )
 
     def _write_agent(self) -> None:
         """``fence_hamodel_lab`` for the nodes' overlaid /usr/sbin: a shell wrapper.
@@ -200,7 +220,7 @@ case " $* $(printf '%s' "$input" | tr '\\n' ' ') " in
 HAMODEL_METADATA
     exit 0 ;;
 esac
-printf '%s\\n' "$input" | exec nsenter -t {os.getpid()} -m -n -- {sys.executable} {HERE / 'fence.py'} --lab {self.lab.root} "$@"
+printf '%s\\n' "$input" | exec nsenter -t {os.getpid()} -m -n -- {sys.executable} {HERE / "fence.py"} --lab {self.lab.root} "$@"
 """
         self.lab.write_file(d / FENCE_AGENT, script, mode=0o755)
         os.chmod(d, 0o755)
@@ -209,8 +229,9 @@ printf '%s\\n' "$input" | exec nsenter -t {os.getpid()} -m -n -- {sys.executable
         d = self.ndir(node)
         self.lab.write_file(d / "etc-corosync" / "corosync.conf", self.plan.corosync_conf[node], mode=0o644)
         conf = self.plan.corosync_conf[node]
-        if (corosync_value(conf, "totem", "crypto_cipher") or "none") != "none" or \
-                (corosync_value(conf, "totem", "crypto_hash") or "none") != "none":
+        if (corosync_value(conf, "totem", "crypto_cipher") or "none") != "none" or (
+            corosync_value(conf, "totem", "crypto_hash") or "none"
+        ) != "none":
             key = self.lab.root / "authkey"
             if not key.exists():
                 run(["corosync-keygen", "-l", "-k", str(key)])
@@ -220,11 +241,24 @@ printf '%s\\n' "$input" | exec nsenter -t {os.getpid()} -m -n -- {sys.executable
         import pwd
 
         uid, gid = pwd.getpwnam("hacluster").pw_uid, grp.getgrnam("haclient").gr_gid
-        for sub in ("lib-pacemaker/cib", "lib-pacemaker/pengine", "lib-pacemaker/blackbox", "lib-pacemaker/cores",
-                    "lib-corosync", "log-pacemaker", "log-corosync"):
+        for sub in (
+            "lib-pacemaker/cib",
+            "lib-pacemaker/pengine",
+            "lib-pacemaker/blackbox",
+            "lib-pacemaker/cores",
+            "lib-corosync",
+            "log-pacemaker",
+            "log-corosync",
+        ):
             (d / sub).mkdir(parents=True, exist_ok=True)
-        for sub in ("lib-pacemaker", "lib-pacemaker/cib", "lib-pacemaker/pengine", "lib-pacemaker/blackbox",
-                    "lib-pacemaker/cores", "log-pacemaker"):
+        for sub in (
+            "lib-pacemaker",
+            "lib-pacemaker/cib",
+            "lib-pacemaker/pengine",
+            "lib-pacemaker/blackbox",
+            "lib-pacemaker/cores",
+            "log-pacemaker",
+        ):
             os.chown(d / sub, uid, gid)
             os.chmod(d / sub, 0o750 if sub != "log-pacemaker" else 0o770)
         binds = "\n".join(f"mount --bind {d / src} {dst}" for src, dst in BIND_DIRS.items())
@@ -247,29 +281,52 @@ printf '%s\\n' "$input" | exec nsenter -t {os.getpid()} -m -n -- {sys.executable
         self.lab.write_file(d / "etc-redis" / "redis.conf", REDIS_CONF, mode=0o644)
         hosts = self.lab.root / "hosts"
         if not hosts.exists():
-            self.lab.write_file(hosts, "127.0.0.1 localhost\n" + "".join(
-                f"{m.address} {m.node}\n" for m in self.plan.members), mode=0o644)
-            self.substitutions.append("ocf:heartbeat:redis runs Debian's redis-server with the lab's "
-                                      "/etc/redis/redis.conf on every node (bind 0.0.0.0, port 6379, no persistence) "
-                                      "and an /etc/hosts naming the cluster nodes by their ring addresses")
-        return "\n".join([f"mount --bind {d / 'etc-redis'} /etc/redis", f"mount --bind {d / 'lib-redis'} /var/lib/redis",
-                          f"mount --bind {d / 'log-redis'} /var/log/redis", f"mount --bind {hosts} /etc/hosts"])
+            self.lab.write_file(
+                hosts,
+                "127.0.0.1 localhost\n" + "".join(f"{m.address} {m.node}\n" for m in self.plan.members),
+                mode=0o644,
+            )
+            self.substitutions.append(
+                "ocf:heartbeat:redis runs Debian's redis-server with the lab's "
+                "/etc/redis/redis.conf on every node (bind 0.0.0.0, port 6379, no persistence) "
+                "and an /etc/hosts naming the cluster nodes by their ring addresses"
+            )
+        return "\n".join(
+            [
+                f"mount --bind {d / 'etc-redis'} /etc/redis",
+                f"mount --bind {d / 'lib-redis'} /var/lib/redis",
+                f"mount --bind {d / 'log-redis'} /var/log/redis",
+                f"mount --bind {hosts} /etc/hosts",
+            ]
+        )
 
     def start_node(self, node: str) -> None:
         """Boot the node's cluster stack: corosync in a fresh mount namespace, then pacemakerd in it."""
         d, ns = self.ndir(node), self.lab.node_ns(node)
-        c = self.lab.start(f"corosync@{node}", ns, ["unshare", "-m", "--propagation", "private", str(d / "node.sh")],
-                           log=d / "corosync.out")
+        c = self.lab.start(
+            f"corosync@{node}",
+            ns,
+            ["unshare", "-m", "--propagation", "private", str(d / "node.sh")],
+            log=d / "corosync.out",
+        )
         self.procs[(node, "corosync")] = c
-        self.wait(lambda: self._corosync_ready(node), 20, f"corosync on {node}",
-                  detail=lambda: self.tail(d / "corosync.out"))
+        self.wait(
+            lambda: self._corosync_ready(node), 20, f"corosync on {node}", detail=lambda: self.tail(d / "corosync.out")
+        )
         if self.plan.qnetd is not None:
             # corosync-qdevice after corosync (as its unit orders it), in the node's mount namespace.
             self.procs[(node, "qdevice")] = self.lab.start(
-                f"corosync-qdevice@{node}", ns, ["nsenter", "-t", str(c.pid), "-m", "--", "corosync-qdevice", "-f", "-d"],
-                log=d / "qdevice.out")
-        pm = self.lab.start(f"pacemakerd@{node}", ns, ["nsenter", "-t", str(c.pid), "-m", "--", "pacemakerd", "-f"],
-                            log=d / "pacemakerd.out")
+                f"corosync-qdevice@{node}",
+                ns,
+                ["nsenter", "-t", str(c.pid), "-m", "--", "corosync-qdevice", "-f", "-d"],
+                log=d / "qdevice.out",
+            )
+        pm = self.lab.start(
+            f"pacemakerd@{node}",
+            ns,
+            ["nsenter", "-t", str(c.pid), "-m", "--", "pacemakerd", "-f"],
+            log=d / "pacemakerd.out",
+        )
         self.procs[(node, "pacemakerd")] = pm
 
     def _corosync_ready(self, node: str) -> bool:
@@ -282,10 +339,15 @@ printf '%s\\n' "$input" | exec nsenter -t {os.getpid()} -m -n -- {sys.executable
 
     def _certutil(self, node: str, argv: list[str]) -> None:
         etc = self.ndir(node) / "etc-corosync"
-        r = run(["unshare", "-m", "--propagation", "private", "sh", "-c", CERTUTIL_SH, "sh", str(etc), *argv],
-                check=False, timeout=60)
+        r = run(
+            ["unshare", "-m", "--propagation", "private", "sh", "-c", CERTUTIL_SH, "sh", str(etc), *argv],
+            check=False,
+            timeout=60,
+        )
         if r.returncode != 0:
-            raise LabError(f"{' '.join(argv)} (for {node}): exit {r.returncode}: {(r.stderr or r.stdout).strip()[-500:]}")
+            raise LabError(
+                f"{' '.join(argv)} (for {node}): exit {r.returncode}: {(r.stderr or r.stdout).strip()[-500:]}"
+            )
 
     def qnetd_member(self) -> Member:
         """The quorum device's host (the plan of a cluster without one has none: a lab error)."""
@@ -312,15 +374,19 @@ printf '%s\\n' "$input" | exec nsenter -t {os.getpid()} -m -n -- {sys.executable
         shutil.copy(ndb / "qdevice-net-node.crq", qetc / "qdevice-net-node.crq")
         self._certutil(q, ["corosync-qnetd-certutil", "-s", "-c", "/etc/corosync/qdevice-net-node.crq", "-n", cluster])
         shutil.copy(qetc / "qnetd" / "nssdb" / f"cluster-{cluster}.crt", ndb / f"cluster-{cluster}.crt")
-        self._certutil(first, ["corosync-qdevice-net-certutil", "-M", "-c",
-                               f"/etc/corosync/qdevice/net/nssdb/cluster-{cluster}.crt"])
+        self._certutil(
+            first,
+            ["corosync-qdevice-net-certutil", "-M", "-c", f"/etc/corosync/qdevice/net/nssdb/cluster-{cluster}.crt"],
+        )
         for n in rest:
             shutil.copy(ndb / "qdevice-net-node.p12", self.ndir(n) / "etc-corosync" / "qdevice-net-node.p12")
             self._certutil(n, ["corosync-qdevice-net-certutil", "-m", "-c", "/etc/corosync/qdevice-net-node.p12"])
-        self.substitutions.append(f"quorum device: corosync-qnetd on {q} and corosync-qdevice on every cluster node, "
-                                  f"with TLS certificates made by the lab (corosync-qnetd-certutil -i / -s, "
-                                  f"corosync-qdevice-net-certutil -i / -r / -M / -m for cluster {cluster}): the build "
-                                  "ships none, they are a prerequisite")
+        self.substitutions.append(
+            f"quorum device: corosync-qnetd on {q} and corosync-qdevice on every cluster node, "
+            f"with TLS certificates made by the lab (corosync-qnetd-certutil -i / -s, "
+            f"corosync-qdevice-net-certutil -i / -r / -M / -m for cluster {cluster}): the build "
+            "ships none, they are a prerequisite"
+        )
 
     def start_qnetd(self) -> None:
         """Start corosync-qnetd on the quorum device's host and wait until it listens."""
@@ -328,15 +394,20 @@ printf '%s\\n' "$input" | exec nsenter -t {os.getpid()} -m -n -- {sys.executable
         d = self.ndir(q.node)
         self.lab.write_file(d / "qnetd.sh", QNETD_SCRIPT.format(etc=d / "etc-corosync"), mode=0o700)
         self.procs[(q.node, "qnetd")] = self.lab.start(
-            f"corosync-qnetd@{q.node}", self.lab.node_ns(q.node),
-            ["unshare", "-m", "--propagation", "private", str(d / "qnetd.sh")], log=d / "qnetd.out")
+            f"corosync-qnetd@{q.node}",
+            self.lab.node_ns(q.node),
+            ["unshare", "-m", "--propagation", "private", str(d / "qnetd.sh")],
+            log=d / "qnetd.out",
+        )
 
         def listening() -> bool:
             if not self.qnetd_alive():
                 raise LabError(f"corosync-qnetd on {q.node} exited: {self.tail(d / 'qnetd.out')}")
-            out = run(["ip", "netns", "exec", self.lab.node_ns(q.node), "ss", "-Hltn", "sport", "= :5403"],
-                      check=False).stdout
+            out = run(
+                ["ip", "netns", "exec", self.lab.node_ns(q.node), "ss", "-Hltn", "sport", "= :5403"], check=False
+            ).stdout
             return bool(out.strip())
+
         self.wait(listening, 20, f"corosync-qnetd on {q.node} listening", detail=lambda: self.tail(d / "qnetd.out"))
 
     def qnetd_alive(self) -> bool:
@@ -354,27 +425,37 @@ printf '%s\\n' "$input" | exec nsenter -t {os.getpid()} -m -n -- {sys.executable
         r = self.tool(node, ["corosync-quorumtool", "-s"], via="corosync", timeout=10)
         if "Quorate:" not in r.stdout:
             return None
+
         def val(key: str) -> str | None:
             m = re.search(rf"(?m)^{key}:\s+(.*?)\s*$", r.stdout)
             return m.group(1) if m else None
+
         def num(key: str) -> int | None:
             v = val(key)
             return int(v.split()[0]) if v and v.split()[0].isdigit() else None
+
         qd = re.search(r"(?m)^\s+0\s+(\d+)\s+Qdevice\s*$", r.stdout)
         local = re.search(r"(?m)^\s+\d+\s+\d+\s+(\S+)\s+\S+\s+\(local\)", r.stdout)
-        return {"quorate": val("Quorate") == "Yes", "expected_votes": num("Expected votes"),
-                "total_votes": num("Total votes"), "quorum": num("Quorum"), "flags": (val("Flags") or "").split(),
-                "qdevice_votes": int(qd.group(1)) if qd else None,
-                # The local node's qdevice flags (A,V,NMW: alive, voting, not master-wins) when a device is set.
-                "qdevice_flags": local.group(1) if local and "," in local.group(1) else None}
+        return {
+            "quorate": val("Quorate") == "Yes",
+            "expected_votes": num("Expected votes"),
+            "total_votes": num("Total votes"),
+            "quorum": num("Quorum"),
+            "flags": (val("Flags") or "").split(),
+            "qdevice_votes": int(qd.group(1)) if qd else None,
+            # The local node's qdevice flags (A,V,NMW: alive, voting, not master-wins) when a device is set.
+            "qdevice_flags": local.group(1) if local and "," in local.group(1) else None,
+        }
 
     def push_configuration(self) -> None:
         """Replace the live CIB's <configuration> with the lab's (from any node)."""
         path = self.ndir(self.nodes[0]) / "lib-pacemaker" / "configuration.xml"
         self.lab.write_file(path, self.configuration, mode=0o644)
         # The file is read inside the node's mount namespace: /var/lib/pacemaker is that folder.
-        r = self.tool(self.nodes[0], ["cibadmin", "--replace", "--scope", "configuration", "--xml-file",
-                                      "/var/lib/pacemaker/configuration.xml"])
+        r = self.tool(
+            self.nodes[0],
+            ["cibadmin", "--replace", "--scope", "configuration", "--xml-file", "/var/lib/pacemaker/configuration.xml"],
+        )
         if r.returncode != 0:
             raise LabError(f"cibadmin --replace: exit {r.returncode}: {(r.stderr or r.stdout).strip()}")
 
@@ -384,14 +465,17 @@ printf '%s\\n' "$input" | exec nsenter -t {os.getpid()} -m -n -- {sys.executable
         p = self.procs.get((node, what))
         return p is not None and p.alive()
 
-    def tool(self, node: str, argv: list[str], *, via: str = "pacemakerd", timeout: float = 15) -> subprocess.CompletedProcess:
+    def tool(
+        self, node: str, argv: list[str], *, via: str = "pacemakerd", timeout: float = 15
+    ) -> subprocess.CompletedProcess:
         """Run a cluster tool inside the node's mount and network namespaces."""
         p = self.procs.get((node, via)) or self.procs.get((node, "corosync"))
         if p is None or not p.alive():
             return subprocess.CompletedProcess(argv, 255, "", f"{via} on {node} is not running")
         try:
-            return subprocess.run(["nsenter", "-t", str(p.pid), "-m", "-n", "--", *argv], capture_output=True,
-                                  text=True, timeout=timeout)
+            return subprocess.run(
+                ["nsenter", "-t", str(p.pid), "-m", "-n", "--", *argv], capture_output=True, text=True, timeout=timeout
+            )
         except subprocess.TimeoutExpired:
             return subprocess.CompletedProcess(argv, 124, "", "timeout")
 
@@ -404,8 +488,7 @@ printf '%s\\n' "$input" | exec nsenter -t {os.getpid()} -m -n -- {sys.executable
 
     def set_property(self, name: str, value: str) -> None:
         """Set a cluster property (crm_attribute) from a quorate node."""
-        r = self.tool(self.admin_node(), ["crm_attribute", "--type", "crm_config", "--name", name,
-                                          "--update", value])
+        r = self.tool(self.admin_node(), ["crm_attribute", "--type", "crm_config", "--name", name, "--update", value])
         if r.returncode != 0:
             raise LabError(f"crm_attribute {name}={value}: {(r.stderr or r.stdout).strip()}")
 
@@ -476,8 +559,11 @@ printf '%s\\n' "$input" | exec nsenter -t {os.getpid()} -m -n -- {sys.executable
         res = {}
         for r in x.iter("resource"):
             rid = r.get("id")
-            ok = r.get("active") == "true" and r.get("failed") != "true" and r.get("role") in (
-                "Started", "Promoted", "Unpromoted", "Master", "Slave")
+            ok = (
+                r.get("active") == "true"
+                and r.get("failed") != "true"
+                and r.get("role") in ("Started", "Promoted", "Unpromoted", "Master", "Slave")
+            )
             res[rid] = res.get(rid, False) or ok
         for rid in self.primitives():
             if not res.get(rid):
@@ -502,7 +588,7 @@ printf '%s\\n' "$input" | exec nsenter -t {os.getpid()} -m -n -- {sys.executable
         except OSError:
             return ""
 
-    def logged_after(self, node: str, offset: int, pattern: str, since: "datetime.datetime") -> float | None:
+    def logged_after(self, node: str, offset: int, pattern: str, since: datetime.datetime) -> float | None:
         """Seconds from ``since`` (local wall time, as the log's) to the first line of the node's
         pacemaker.log after ``offset`` that matches ``pattern``; None when no line does."""
         import datetime
@@ -523,8 +609,13 @@ printf '%s\\n' "$input" | exec nsenter -t {os.getpid()} -m -n -- {sys.executable
             return []
 
     @staticmethod
-    def wait(pred: Callable[[], bool], timeout: float, what: str, every: float = 0.25,
-             detail: Callable[[], Any] | None = None) -> float:
+    def wait(
+        pred: Callable[[], bool],
+        timeout: float,
+        what: str,
+        every: float = 0.25,
+        detail: Callable[[], Any] | None = None,
+    ) -> float:
         t0 = time.monotonic()
         while True:
             if pred():
@@ -575,8 +666,17 @@ printf '%s\\n' "$input" | exec nsenter -t {os.getpid()} -m -n -- {sys.executable
         if others_on_switch:
             for port in self.lab.ports:
                 if port.node == node:
-                    run(["ip", "-n", self.lab.switch_ns(port.switch), "link", "set", port.switch_port,
-                         "down" if cut else "up"])
+                    run(
+                        [
+                            "ip",
+                            "-n",
+                            self.lab.switch_ns(port.switch),
+                            "link",
+                            "set",
+                            port.switch_port,
+                            "down" if cut else "up",
+                        ]
+                    )
             return [f"{node}'s port on {m.switch}"]
         done = []
         for a, b in self.lab.isls:
@@ -594,8 +694,14 @@ printf '%s\\n' "$input" | exec nsenter -t {os.getpid()} -m -n -- {sys.executable
         keep = os.environ.get("HAMODEL_PACEMAKER_LOGS")
         if keep and self.lab.root.is_dir():
             for n in self.nodes + ([self.plan.qnetd.node] if self.plan.qnetd else []):
-                for f in ("corosync.out", "pacemakerd.out", "log-pacemaker/pacemaker.log", "log-corosync/corosync.log",
-                          "qdevice.out", "qnetd.out"):
+                for f in (
+                    "corosync.out",
+                    "pacemakerd.out",
+                    "log-pacemaker/pacemaker.log",
+                    "log-corosync/corosync.log",
+                    "qdevice.out",
+                    "qnetd.out",
+                ):
                     src = self.ndir(n) / f
                     if src.is_file():
                         dst = Path(keep) / n / f.replace("/", "_")
@@ -604,14 +710,22 @@ printf '%s\\n' "$input" | exec nsenter -t {os.getpid()} -m -n -- {sys.executable
         self.lab.teardown()
 
 
-def open_lab(arch: Architecture, *, lock: Path | None = None, progress: Progress | None = None,
-             dep=None, files: Mapping[str, bytes] | None = None, real_agents: frozenset = frozenset()) -> PacemakerLab:
+def open_lab(
+    arch: Architecture,
+    *,
+    lock: Path | None = None,
+    progress: Progress | None = None,
+    dep=None,
+    files: Mapping[str, bytes] | None = None,
+    real_agents: frozenset = frozenset(),
+) -> PacemakerLab:
     """Plan and set up a Pacemaker lab for ``arch`` (tears down what it built if setup fails);
     ``real_agents``: agents to run for real beyond IPaddr2 (e.g. ``REDIS_AGENT``)."""
     if dep is None or files is None:
         dep, files = generated_files(arch, lock=lock)
-    pl = PacemakerLab(arch, plan(arch, dep, files), progress or (lambda s: None), dep=dep,
-                      real_agents=frozenset(real_agents))
+    pl = PacemakerLab(
+        arch, plan(arch, dep, files), progress or (lambda s: None), dep=dep, real_agents=frozenset(real_agents)
+    )
     try:
         pl.setup()
     except BaseException:

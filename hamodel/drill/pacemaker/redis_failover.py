@@ -45,8 +45,16 @@ from hamodel.drill.lab import LabError
 from hamodel.drill.margins import PACEMAKER_S as MARGIN_S
 from hamodel.drill.pacemaker.cluster_plan import REDIS_AGENT
 from hamodel.drill.pacemaker.lab import PacemakerLab
-from hamodel.drill.pacemaker.scenarios import (FENCE_S, REACT_S, Timeouts, fencing_enabled, first_when, make_check,
-                                              settle, timeline)
+from hamodel.drill.pacemaker.scenarios import (
+    FENCE_S,
+    REACT_S,
+    Timeouts,
+    fencing_enabled,
+    first_when,
+    make_check,
+    settle,
+    timeline,
+)
 from hamodel.drill.scenario import ClusterRun, ClusterScenario
 
 #: The promotion after fencing, in the clone's notification rounds (``notify=true``): the lost master's
@@ -56,7 +64,7 @@ from hamodel.drill.scenario import ClusterRun, ClusterScenario
 #: the agent re-points each replica (``redis_demote``) with ``CLIENT PAUSE 2000`` per try, 4.3-4.7 s
 #: per replica; the promote itself (``SLAVEOF NO ONE``, a monitor) 1.5 s.
 NOTIFY_S = 0.7
-AGENT_REPOINT_S = 2 * 2.0   # two CLIENT PAUSE 2000 tries per replica (the agent's demote loop)
+AGENT_REPOINT_S = 2 * 2.0  # two CLIENT PAUSE 2000 tries per replica (the agent's demote loop)
 PROMOTE_OP_S = 2.0
 #: Notifications per surviving instance before the promotion is confirmed: pre/post demote (the post one
 #: counted in AGENT_REPOINT_S), pre/post stop, pre/post promote.
@@ -90,16 +98,21 @@ def redis_clone(configuration: str) -> tuple[str, str, str] | None:
 def promoted_vips(configuration: str, clone: str) -> list[str]:
     """The resources the CIB colocates with the promoted role of ``clone`` (a VIP following the primary)."""
     conf = ET.fromstring(configuration)
-    return sorted(c.get("rsc", "") for c in conf.iter("rsc_colocation")
-                  if c.get("with-rsc") == clone and c.get("with-rsc-role") in PROMOTED)
+    return sorted(
+        c.get("rsc", "")
+        for c in conf.iter("rsc_colocation")
+        if c.get("with-rsc") == clone and c.get("with-rsc-role") in PROMOTED
+    )
 
 
 def ip_of(configuration: str, rid: str) -> str | None:
     """The ``ip`` parameter of the IPaddr2 primitive ``rid`` (None: not an IPaddr2)."""
     for p in ET.fromstring(configuration).iter("primitive"):
         if p.get("id") == rid and p.get("type") == "IPaddr2":
-            return next((nv.get("value") for ia in p.findall("instance_attributes") for nv in ia
-                         if nv.get("name") == "ip"), None)
+            return next(
+                (nv.get("value") for ia in p.findall("instance_attributes") for nv in ia if nv.get("name") == "ip"),
+                None,
+            )
     return None
 
 
@@ -110,8 +123,9 @@ def _promoted(pl: PacemakerLab, rid: str, node: str) -> list[str]:
 
 def _client(pl: PacemakerLab, node: str, argv: list[str], timeout: float = 10) -> subprocess.CompletedProcess:
     try:
-        return subprocess.run(["ip", "netns", "exec", pl.lab.node_ns(node), *argv], capture_output=True, text=True,
-                              timeout=timeout)
+        return subprocess.run(
+            ["ip", "netns", "exec", pl.lab.node_ns(node), *argv], capture_output=True, text=True, timeout=timeout
+        )
     except subprocess.TimeoutExpired:
         return subprocess.CompletedProcess(argv, 124, "", "timeout")
 
@@ -150,19 +164,36 @@ def redis_promoted_kill(ctx: ClusterRun) -> dict[str, Any]:
     else:
         promote_s = promotion_s(len(survivors))
         bound = round(tm.detect_s + REACT_S + (FENCE_S if fencing else 0) + promote_s + MARGIN_S, 2)
-        why = (f"no prediction in the analysis' recovery table for {service} ({row.note if row else 'no row'}): "
-               f"derived from the cluster's timers: token {tm.token_ms} ms + consensus {tm.consensus_ms} ms "
-               f"(corosync runtime values) + {REACT_S:g} s controller reaction"
-               + (f" + {FENCE_S:g} s fencing" if fencing else "")
-               + f" + {promote_s:g} s promotion ({len(survivors)} surviving instances x ({NOTIFY_ROUNDS} notifications"
-               f" x {NOTIFY_S:g} s + {AGENT_REPOINT_S:g} s re-pointing by the agent) + {PROMOTE_OP_S:g} s promote)"
-               f" + {MARGIN_S:g} s margin; the Promoted monitor "
-               "interval does not enter (a lost node is detected by corosync)")
+        why = (
+            f"no prediction in the analysis' recovery table for {service} ({row.note if row else 'no row'}): "
+            f"derived from the cluster's timers: token {tm.token_ms} ms + consensus {tm.consensus_ms} ms "
+            f"(corosync runtime values) + {REACT_S:g} s controller reaction"
+            + (f" + {FENCE_S:g} s fencing" if fencing else "")
+            + f" + {promote_s:g} s promotion ({len(survivors)} surviving instances x ({NOTIFY_ROUNDS} notifications"
+            f" x {NOTIFY_S:g} s + {AGENT_REPOINT_S:g} s re-pointing by the agent) + {PROMOTE_OP_S:g} s promote)"
+            f" + {MARGIN_S:g} s margin; the Promoted monitor "
+            "interval does not enter (a lost node is detected by corosync)"
+        )
     rpo, rpo_s = (row.rpo, row.rpo_s) if row is not None else ("unknown", None)
     # The writer: numbered keys to the promoted instance, from the first survivor's namespace.
-    writer = subprocess.Popen(["ip", "netns", "exec", pl.lab.node_ns(observer), sys.executable, "-m",
-                               "hamodel.drill.keepalived.redis_loss", "write", addr[victim], port, str(LOAD_S + 6)],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    writer = subprocess.Popen(
+        [
+            "ip",
+            "netns",
+            "exec",
+            pl.lab.node_ns(observer),
+            sys.executable,
+            "-m",
+            "hamodel.drill.keepalived.redis_loss",
+            "write",
+            addr[victim],
+            port,
+            str(LOAD_S + 6),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         ready = writer.stdout.readline().strip() if writer.stdout else ""
         if ready != "ready":
@@ -198,8 +229,12 @@ def redis_promoted_kill(ctx: ClusterRun) -> dict[str, Any]:
     vip_s = None
     if vips:
         try:
-            pl.wait(lambda: any(h in survivors for h in pl.vip_holders(vips[0])), max(5.0, deadline - time.monotonic()),
-                    "the Redis VIP on a survivor", every=0.1)
+            pl.wait(
+                lambda: any(h in survivors for h in pl.vip_holders(vips[0])),
+                max(5.0, deadline - time.monotonic()),
+                "the Redis VIP on a survivor",
+                every=0.1,
+            )
         except LabError:
             pass
         if vips[0] in watched:  # the drill's holder watch samples it (every observe.SAMPLE_S)
@@ -215,8 +250,20 @@ def redis_promoted_kill(ctx: ClusterRun) -> dict[str, Any]:
             vip_answers_s = round(time.monotonic() - t0, 2)
     present = None
     if writer_node is not None:
-        r = _client(pl, observer, [sys.executable, "-m", "hamodel.drill.keepalived.redis_loss", "count",
-                                   addr[writer_node], port, str(wrote["acknowledged"])], timeout=60)
+        r = _client(
+            pl,
+            observer,
+            [
+                sys.executable,
+                "-m",
+                "hamodel.drill.keepalived.redis_loss",
+                "count",
+                addr[writer_node],
+                port,
+                str(wrote["acknowledged"]),
+            ],
+            timeout=60,
+        )
         try:
             present = json.loads(r.stdout.strip().splitlines()[-1])["present"]
         except (ValueError, IndexError, KeyError):
@@ -224,44 +271,92 @@ def redis_promoted_kill(ctx: ClusterRun) -> dict[str, Any]:
     lost, rpo_agreed = verdict(wrote["acknowledged"], present, rpo_s) if present is not None else (None, False)
     fences = [f for f in pl.fence_log()[fenced_before:] if f.get("plug") == victim]
     fence_s = round(fences[0]["done"] - t0, 2) if fences else None
-    measured = {"victim": victim, "was_dc": was_dc, "survivors": survivors, "new_primary": new_primary,
-                "promoted_on_survivor_s": promoted_s, "accepts_writes_s": writes_s, "writes_accepted_by": writer_node,
-                "fenced": [f"{f['action']} {f['plug']}" for f in fences], "fence_done_s": fence_s,
-                "vips_with_promoted": vip_rids, "vip_on_survivor_s": vip_s, "vip_accepts_writes_s": vip_answers_s,
-                "writes_acknowledged": wrote["acknowledged"], "writer_error": wrote["error"],
-                "writes_present_after": present, "lost": lost,
-                "vip_timeline": timeline(ctx.watch, vips[0] if vips and vips[0] in watched else pl.plan.vips[0].address, t0)}
+    measured = {
+        "victim": victim,
+        "was_dc": was_dc,
+        "survivors": survivors,
+        "new_primary": new_primary,
+        "promoted_on_survivor_s": promoted_s,
+        "accepts_writes_s": writes_s,
+        "writes_accepted_by": writer_node,
+        "fenced": [f"{f['action']} {f['plug']}" for f in fences],
+        "fence_done_s": fence_s,
+        "vips_with_promoted": vip_rids,
+        "vip_on_survivor_s": vip_s,
+        "vip_accepts_writes_s": vip_answers_s,
+        "writes_acknowledged": wrote["acknowledged"],
+        "writer_error": wrote["error"],
+        "writes_present_after": present,
+        "lost": lost,
+        "vip_timeline": timeline(ctx.watch, vips[0] if vips and vips[0] in watched else pl.plan.vips[0].address, t0),
+    }
     expected_loss = "0" if rpo_s == 0 else ">= 0 (asynchronous)" if rpo_s is None else f"<= {rpo_s}"
     checks = [
-        make_check("a survivor promoted within (s)", f"<= {bound:.1f}", promoted_s,
-                   promoted_s is not None and promoted_s <= bound),
-        make_check("the new primary accepts writes within (s)", f"<= {bound:.1f}", writes_s,
-                   writes_s is not None and writes_s <= bound),
-        make_check("writes go to the instance Pacemaker promoted", new_primary, writer_node,
-                   new_primary is not None and new_primary == writer_node),
-        make_check("writes acknowledged before the power loss", "> 0", wrote["acknowledged"], wrote["acknowledged"] > 0),
+        make_check(
+            "a survivor promoted within (s)",
+            f"<= {bound:.1f}",
+            promoted_s,
+            promoted_s is not None and promoted_s <= bound,
+        ),
+        make_check(
+            "the new primary accepts writes within (s)",
+            f"<= {bound:.1f}",
+            writes_s,
+            writes_s is not None and writes_s <= bound,
+        ),
+        make_check(
+            "writes go to the instance Pacemaker promoted",
+            new_primary,
+            writer_node,
+            new_primary is not None and new_primary == writer_node,
+        ),
+        make_check(
+            "writes acknowledged before the power loss", "> 0", wrote["acknowledged"], wrote["acknowledged"] > 0
+        ),
         make_check("acknowledged writes lost", expected_loss, lost, rpo_agreed),
     ]
     if fencing:
-        checks.append(make_check("the promoted node is fenced before a survivor is promoted", "fenced first",
-                                 "fenced first" if fence_s is not None and promoted_s is not None and fence_s <= promoted_s
-                                 else ("not fenced" if fence_s is None else "promoted first")))
+        checks.append(
+            make_check(
+                "the promoted node is fenced before a survivor is promoted",
+                "fenced first",
+                "fenced first"
+                if fence_s is not None and promoted_s is not None and fence_s <= promoted_s
+                else ("not fenced" if fence_s is None else "promoted first"),
+            )
+        )
     if vips:
-        checks.append(make_check("the VIP with the promoted role answers writes on a survivor within (s)",
-                                 f"<= {bound:.1f}", vip_answers_s, vip_answers_s is not None and vip_answers_s <= bound))
+        checks.append(
+            make_check(
+                "the VIP with the promoted role answers writes on a survivor within (s)",
+                f"<= {bound:.1f}",
+                vip_answers_s,
+                vip_answers_s is not None and vip_answers_s <= bound,
+            )
+        )
     t1 = time.monotonic()
     pl.power_on(victim)
     settle(pl)
     measured["rejoin_s"] = round(time.monotonic() - t1, 2)
     measured["primary_after_rejoin"] = _promoted(pl, rid, pl.admin_node())
-    return {"service": service,
-            "prediction": {"promoted_within_s": bound, "source": "recovery table" if from_table else "CIB timers",
-                           "fencing": fencing, "why": why, "rpo": rpo, "rpo_s": rpo_s,
-                           "vip_follows_promoted": bool(vips),
-                           "reason": f"{victim} (promoted {rid}) loses power; the survivors keep quorum, "
-                                     + ("fence it, " if fencing else "") + f"and promote the {rid} replica with the "
-                                     "highest master score"},
-            "measured": measured, "checks": checks}
+    return {
+        "service": service,
+        "prediction": {
+            "promoted_within_s": bound,
+            "source": "recovery table" if from_table else "CIB timers",
+            "fencing": fencing,
+            "why": why,
+            "rpo": rpo,
+            "rpo_s": rpo_s,
+            "vip_follows_promoted": bool(vips),
+            "reason": f"{victim} (promoted {rid}) loses power; the survivors keep quorum, "
+            + ("fence it, " if fencing else "")
+            + f"and promote the {rid} replica with the "
+            "highest master score",
+        },
+        "measured": measured,
+        "checks": checks,
+    }
 
 
 class RedisPromotedKill(ClusterScenario):

@@ -30,8 +30,9 @@ import re
 import threading
 import time
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, ClassVar
+from typing import Any, ClassVar
 
 from hamodel.drill.lab import LabError, interrupted_by_kill
 from hamodel.drill.margins import PACEMAKER_S as MARGIN_S
@@ -71,12 +72,16 @@ def split_brain_sets(arch: Architecture, dep) -> dict[str, list[list[str]]]:
 
 def comparison(arch: Architecture, dep, compare: Architecture | None, compare_dep=None) -> dict[str, Any]:
     """Side by side: the analysis' split-brain findings of this model and of ``compare``."""
+
     def one(a: Architecture, d) -> dict[str, Any]:
-        groups = [g for g in d.vrrp_groups]
-        return {"model": a.name,
-                "vip_manager": sorted({g.manager for g in groups}),
-                "split_brain_findings": sorted(f.id for f in d.findings if f.kind == "split-brain"),
-                "split_brain_sets": split_brain_sets(a, d)}
+        groups = list(d.vrrp_groups)
+        return {
+            "model": a.name,
+            "vip_manager": sorted({g.manager for g in groups}),
+            "split_brain_findings": sorted(f.id for f in d.findings if f.kind == "split-brain"),
+            "split_brain_sets": split_brain_sets(a, d),
+        }
+
     out = {"this": one(arch, dep)}
     if compare is not None:
         if compare_dep is None:
@@ -172,9 +177,12 @@ class Timeouts:
         return round(self.detect_s + REACT_S + (FENCE_S if fencing else 0) + START_S + MARGIN_S, 2)
 
     def why(self, *, fencing: bool) -> str:
-        return (f"token {self.token_ms} ms + consensus {self.consensus_ms} ms (corosync runtime values) + "
-                f"{REACT_S:g} s controller reaction (DC election, transition)"
-                + (f" + {FENCE_S:g} s fencing" if fencing else "") + f" + {START_S:g} s start + {MARGIN_S:g} s margin")
+        return (
+            f"token {self.token_ms} ms + consensus {self.consensus_ms} ms (corosync runtime values) + "
+            f"{REACT_S:g} s controller reaction (DC election, transition)"
+            + (f" + {FENCE_S:g} s fencing" if fencing else "")
+            + f" + {START_S:g} s start + {MARGIN_S:g} s margin"
+        )
 
 
 # -- scenarios ------------------------------------------------------------------------
@@ -209,7 +217,7 @@ def settle(pl: PacemakerLab, timeout: float = SETTLE_S) -> float:
     r = pl.tool(pl.admin_node(), ["crm_resource", "--wait", f"--timeout={int(timeout)}s"], timeout=timeout + 10)
     if r.returncode != 0:
         raise LabError(f"crm_resource --wait: exit {r.returncode}: {(r.stderr or r.stdout).strip()}")
-    took = pl.wait(lambda: not pl.unsettled(), timeout, "the cluster settled", every=0.5, detail=pl.unsettled)
+    pl.wait(lambda: not pl.unsettled(), timeout, "the cluster settled", every=0.5, detail=pl.unsettled)
     return time.monotonic() - t0
 
 
@@ -231,8 +239,9 @@ def place(pl: PacemakerLab, rid: str, node: str) -> bool:
     r = pl.tool(admin, ["crm_resource", "--move", "-r", rid, "-N", node])
     if r.returncode != 0:
         raise LabError(f"crm_resource --move {rid} to {node}: {(r.stderr or r.stdout).strip()}")
-    pl.wait(lambda: [n for n, _ in (pl.resources(admin) or {}).get(rid, [])] == [node], 60,
-            f"{rid} on {node}", every=0.5)
+    pl.wait(
+        lambda: [n for n, _ in (pl.resources(admin) or {}).get(rid, [])] == [node], 60, f"{rid} on {node}", every=0.5
+    )
     settle(pl)
     return True
 
@@ -264,12 +273,20 @@ def node_crash(pl: PacemakerLab, watch: HolderWatch) -> dict[str, Any]:
     time.sleep(1.0)
     t0, wall0 = time.monotonic(), datetime.datetime.now()
     pl.power_off(victim)
-    moved = pl.wait(lambda: any(h in survivors for h in pl.vip_holders(vip.address)), bound + 30, "the VIP on a survivor",
-                    every=SAMPLE_S)
+    moved = pl.wait(
+        lambda: any(h in survivors for h in pl.vip_holders(vip.address)),
+        bound + 30,
+        "the VIP on a survivor",
+        every=SAMPLE_S,
+    )
     if cinder:
         try:
-            pl.wait(lambda: bool(loc.samples) and any(n in survivors for n in loc.samples[-1][1].get(cinder, [])),
-                    bound + 30, f"{cinder} on a survivor", every=0.5)
+            pl.wait(
+                lambda: bool(loc.samples) and any(n in survivors for n in loc.samples[-1][1].get(cinder, [])),
+                bound + 30,
+                f"{cinder} on a survivor",
+                every=0.5,
+            )
         except LabError:
             pass
     time.sleep(1.0)
@@ -278,44 +295,82 @@ def node_crash(pl: PacemakerLab, watch: HolderWatch) -> dict[str, Any]:
     vip_s = first_when(watch, vip.address, t0, lambda h: bool(h & set(survivors)))
     new_holder = next((sorted(h & set(survivors)) for t, h in watch.since(vip.address, t0) if h & set(survivors)), [])
     cinder_s = loc.first(cinder, lambda w: any(n in survivors for n in w), t0) if cinder else None
-    cinder_on = next((w for t, s in loc.samples if t >= t0 for w in [s.get(cinder, [])] if any(n in survivors for n in w)),
-                     []) if cinder else []
+    cinder_on = (
+        next((w for t, s in loc.samples if t >= t0 for w in [s.get(cinder, [])] if any(n in survivors for n in w)), [])
+        if cinder
+        else []
+    )
     fence_s = round(fences[0]["done"] - t0, 2) if fences else None
     lost_s = pl.logged_after(observer, offset, rf"Node {re.escape(victim)} state is now lost", wall0)
     most, who = holders_max(watch, vip.address, t0)
-    measured = {"victim": victim, "declared_lost_s": lost_s, "was_dc": dc_before == victim, "vip_on_survivor_s": vip_s,
-                "new_holder": new_holder, "cinder_volume_on_survivor_s": cinder_s, "cinder_volume_on": cinder_on,
-                "fenced": [f"{f['action']} {f['plug']}" for f in fences], "fence_done_s": fence_s,
-                "max_vip_holders": most, "vip_holders_at_max": who,
-                "vip_move_wait_s": round(moved, 2), "vip_timeline": timeline(watch, vip.address, t0),
-                "cinder_volume_placed_on_victim": moved_cinder}
+    measured = {
+        "victim": victim,
+        "declared_lost_s": lost_s,
+        "was_dc": dc_before == victim,
+        "vip_on_survivor_s": vip_s,
+        "new_holder": new_holder,
+        "cinder_volume_on_survivor_s": cinder_s,
+        "cinder_volume_on": cinder_on,
+        "fenced": [f"{f['action']} {f['plug']}" for f in fences],
+        "fence_done_s": fence_s,
+        "max_vip_holders": most,
+        "vip_holders_at_max": who,
+        "vip_move_wait_s": round(moved, 2),
+        "vip_timeline": timeline(watch, vip.address, t0),
+        "cinder_volume_placed_on_victim": moved_cinder,
+    }
     detect = round(tm.detect_s + MARGIN_S, 2)
     checks = [
-        make_check("the survivors declare it lost within token + consensus (s)", f"<= {detect:.1f}", lost_s,
-               lost_s is not None and lost_s <= detect),
+        make_check(
+            "the survivors declare it lost within token + consensus (s)",
+            f"<= {detect:.1f}",
+            lost_s,
+            lost_s is not None and lost_s <= detect,
+        ),
         make_check("VIP on a survivor within (s)", f"<= {bound:.1f}", vip_s, vip_s is not None and vip_s <= bound),
         make_check("VIP held by at most one node", 1, most, most <= 1),
     ]
     if cinder:
-        checks.append(make_check("cinder-volume on a survivor within (s)", f"<= {bound:.1f}", cinder_s,
-                             cinder_s is not None and cinder_s <= bound))
+        checks.append(
+            make_check(
+                "cinder-volume on a survivor within (s)",
+                f"<= {bound:.1f}",
+                cinder_s,
+                cinder_s is not None and cinder_s <= bound,
+            )
+        )
     if fencing:
-        checks.append(make_check("the crashed node is fenced before the VIP moves", "fenced first",
-                             "fenced first" if fence_s is not None and vip_s is not None and fence_s <= vip_s
-                             else ("not fenced" if fence_s is None else "VIP moved first")))
+        checks.append(
+            make_check(
+                "the crashed node is fenced before the VIP moves",
+                "fenced first",
+                "fenced first"
+                if fence_s is not None and vip_s is not None and fence_s <= vip_s
+                else ("not fenced" if fence_s is None else "VIP moved first"),
+            )
+        )
     t1 = time.monotonic()
     if moved_cinder and cinder:
         unplace(pl, cinder, avoid=victim)
     pl.power_on(victim)
     settle(pl)
     measured["rejoin_s"] = round(time.monotonic() - t1, 2)
-    return {"prediction": {"vip_on_survivor_within_s": bound, "fencing": fencing, "why": tm.why(fencing=fencing),
-                           "reason": f"{victim} loses power; the two others keep quorum ({len(survivors)} of "
-                                     f"{len(pl.nodes)} votes), fence it and start the VIP and cinder-volume"},
-            "measured": measured, "checks": checks}
+    return {
+        "prediction": {
+            "vip_on_survivor_within_s": bound,
+            "fencing": fencing,
+            "why": tm.why(fencing=fencing),
+            "reason": f"{victim} loses power; the two others keep quorum ({len(survivors)} of "
+            f"{len(pl.nodes)} votes), fence it and start the VIP and cinder-volume",
+        },
+        "measured": measured,
+        "checks": checks,
+    }
 
 
-def partition(pl: PacemakerLab, watch: HolderWatch, analysis: dict[str, Any], *, fencing: bool = True) -> dict[str, Any]:
+def partition(
+    pl: PacemakerLab, watch: HolderWatch, analysis: dict[str, Any], *, fencing: bool = True
+) -> dict[str, Any]:
     """Isolate the VIP holder (made the DC first); ``fencing=False`` runs the same partition with
     ``stonith-enabled=false`` for its duration, so that only the quorum policy acts."""
     vip = vip_of(pl)
@@ -355,10 +410,18 @@ def partition(pl: PacemakerLab, watch: HolderWatch, analysis: dict[str, Any], *,
             break
         time.sleep(0.2)
     try:
-        pl.wait(lambda: any(h in majority for h in pl.vip_holders(vip.address)), bound + 30, "the VIP on the majority",
-                every=SAMPLE_S)
-        pl.wait(lambda: minority not in pl.vip_holders(vip.address), 30, "the VIP gone from the isolated node",
-                every=SAMPLE_S)
+        pl.wait(
+            lambda: any(h in majority for h in pl.vip_holders(vip.address)),
+            bound + 30,
+            "the VIP on the majority",
+            every=SAMPLE_S,
+        )
+        pl.wait(
+            lambda: minority not in pl.vip_holders(vip.address),
+            30,
+            "the VIP gone from the isolated node",
+            every=SAMPLE_S,
+        )
     except LabError:
         pass
     time.sleep(2.0)
@@ -372,8 +435,15 @@ def partition(pl: PacemakerLab, watch: HolderWatch, analysis: dict[str, Any], *,
     plog, clog = (pl.log_since(minority, logs[w], w) for w in ("pacemaker", "corosync"))
     stopped = sorted(set(re.findall(rf"Result of stop operation for (\S+) on {re.escape(minority)}: ok", plog)))
     logged_no_quorum = bool(re.search(r"non-primary component|Quorum lost|quorum lost", clog + plog))
-    by = ("the isolated node itself (no quorum)" if vip_rid in stopped
-          else "fencing" if fence_s is not None else "nobody" if released_s is None else "unknown")
+    by = (
+        "the isolated node itself (no quorum)"
+        if vip_rid in stopped
+        else "fencing"
+        if fence_s is not None
+        else "nobody"
+        if released_s is None
+        else "unknown"
+    )
     t1 = time.monotonic()
     if moved_vip and vip_rid:
         unplace(pl, vip_rid, avoid=minority)
@@ -391,53 +461,113 @@ def partition(pl: PacemakerLab, watch: HolderWatch, analysis: dict[str, Any], *,
     samples = len(watch.since(vip.address, t0))
     links = sorted(f"link:{_vip_network(pl)}:{c}" for c in cut)
     this, other = analysis.get("this", {}), analysis.get("compared")
-    measured = {"isolated": minority, "links_cut": cut, "declared_lost_by_majority_s": lost_s, "minority_was_dc": dc == minority, "vip_placed_on_dc": moved_vip,
-                "minority_lost_quorum_s": lost_q, "minority_logged_quorum_loss": logged_no_quorum,
-                "minority_stopped": stopped, "vip_released_by_minority_s": released_s, "released_by": by,
-                "vip_on_majority_s": majority_s, "fenced": [f"{f['action']} {f['plug']}" for f in fences],
-                "fence_done_s": fence_s, "majority_quorate": maj_quorate, "max_vip_holders": most,
-                "vip_holders_at_max": who, "split_brain": most > 1, "vip_held_twice_s": twice_s,
-                "vip_held_twice_until_s": twice_end, "samples": samples, "sample_interval_s": SAMPLE_S,
-                "vip_timeline": timeline(watch, vip.address, t0), "heal_and_settle_s": heal_s,
-                "vip_moves_after_heal": max(0, len([e for e in timeline(watch, vip.address, t1) if e[1]]) - 1)}
+    measured = {
+        "isolated": minority,
+        "links_cut": cut,
+        "declared_lost_by_majority_s": lost_s,
+        "minority_was_dc": dc == minority,
+        "vip_placed_on_dc": moved_vip,
+        "minority_lost_quorum_s": lost_q,
+        "minority_logged_quorum_loss": logged_no_quorum,
+        "minority_stopped": stopped,
+        "vip_released_by_minority_s": released_s,
+        "released_by": by,
+        "vip_on_majority_s": majority_s,
+        "fenced": [f"{f['action']} {f['plug']}" for f in fences],
+        "fence_done_s": fence_s,
+        "majority_quorate": maj_quorate,
+        "max_vip_holders": most,
+        "vip_holders_at_max": who,
+        "split_brain": most > 1,
+        "vip_held_twice_s": twice_s,
+        "vip_held_twice_until_s": twice_end,
+        "samples": samples,
+        "sample_interval_s": SAMPLE_S,
+        "vip_timeline": timeline(watch, vip.address, t0),
+        "heal_and_settle_s": heal_s,
+        "vip_moves_after_heal": max(0, len([e for e in timeline(watch, vip.address, t1) if e[1]]) - 1),
+    }
     checks = [
         split_check(pred_split, most, twice_s, twice_end, released_s, bound),
-        make_check("the majority declares it lost within token + consensus (s)", f"<= {tm.detect_s + MARGIN_S:.1f}",
-               lost_s, lost_s is not None and lost_s <= tm.detect_s + MARGIN_S),
+        make_check(
+            "the majority declares it lost within token + consensus (s)",
+            f"<= {tm.detect_s + MARGIN_S:.1f}",
+            lost_s,
+            lost_s is not None and lost_s <= tm.detect_s + MARGIN_S,
+        ),
         make_check("the isolated node loses quorum", True, lost_q is not None or logged_no_quorum),
         make_check("the majority keeps quorum", True, maj_quorate),
-        make_check("VIP on the majority within (s)", f"<= {bound:.1f}", majority_s, majority_s is not None and majority_s <= bound),
-        make_check("analysis of this model: split-brain findings", [], this.get("split_brain_findings", []),
-               not this.get("split_brain_findings")),
+        make_check(
+            "VIP on the majority within (s)",
+            f"<= {bound:.1f}",
+            majority_s,
+            majority_s is not None and majority_s <= bound,
+        ),
+        make_check(
+            "analysis of this model: split-brain findings",
+            [],
+            this.get("split_brain_findings", []),
+            not this.get("split_brain_findings"),
+        ),
     ]
     if fencing:
         checks.append(make_check("the isolated node is fenced by the majority", True, bool(fences)))
-        checks.append(make_check("the VIP leaves the isolated node before the majority starts it", True,
-                             released_s is not None and majority_s is not None and released_s <= majority_s))
+        checks.append(
+            make_check(
+                "the VIP leaves the isolated node before the majority starts it",
+                True,
+                released_s is not None and majority_s is not None and released_s <= majority_s,
+            )
+        )
     else:
-        checks.append(make_check("the isolated node stops its VIP itself (no-quorum-policy)", policy == "stop",
-                             bool(vip_rid and vip_rid in stopped)))
-    side = {"partition": links, "pacemaker_measured_split_brain": most > 1,
-            "this_model_split_brain_sets": this.get("split_brain_sets", {})}
+        checks.append(
+            make_check(
+                "the isolated node stops its VIP itself (no-quorum-policy)",
+                policy == "stop",
+                bool(vip_rid and vip_rid in stopped),
+            )
+        )
+    side = {
+        "partition": links,
+        "pacemaker_measured_split_brain": most > 1,
+        "this_model_split_brain_sets": this.get("split_brain_sets", {}),
+    }
     if other is not None:
         sets = [sorted(x) for v in other.get("split_brain_sets", {}).values() for x in v]
         predicts = links in sets
-        side.update({"compared_model": other["model"], "compared_findings": other.get("split_brain_findings", []),
-                     "compared_predicts_split_brain_for_this_partition": predicts})
+        side.update(
+            {
+                "compared_model": other["model"],
+                "compared_findings": other.get("split_brain_findings", []),
+                "compared_predicts_split_brain_for_this_partition": predicts,
+            }
+        )
         checks.append(make_check(f"analysis of {other['model']}: split brain for this very partition", True, predicts))
     measured["side_by_side"] = side
-    return {"prediction": {"split_brain": pred_split, "no_quorum_policy": policy, "fencing": fencing,
-                           "quorum": f"{quorum} of {len(pl.nodes)} votes", "vip_on_majority_within_s": bound,
-                           "why": tm.why(fencing=fencing),
-                           "reason": f"{minority} alone has 1 of {len(pl.nodes)} votes (quorum {quorum}): it stops its "
-                                     f"resources (no-quorum-policy={policy})"
-                                     + ("; the majority fences it, then starts the VIP" if fencing else
-                                        "; the majority starts the VIP (fencing disabled for this variant)")},
-            "measured": measured, "checks": checks}
+    return {
+        "prediction": {
+            "split_brain": pred_split,
+            "no_quorum_policy": policy,
+            "fencing": fencing,
+            "quorum": f"{quorum} of {len(pl.nodes)} votes",
+            "vip_on_majority_within_s": bound,
+            "why": tm.why(fencing=fencing),
+            "reason": f"{minority} alone has 1 of {len(pl.nodes)} votes (quorum {quorum}): it stops its "
+            f"resources (no-quorum-policy={policy})"
+            + (
+                "; the majority fences it, then starts the VIP"
+                if fencing
+                else "; the majority starts the VIP (fencing disabled for this variant)"
+            ),
+        },
+        "measured": measured,
+        "checks": checks,
+    }
 
 
-def split_check(pred: str, most: int, twice_s: float, twice_end: float | None, released_s: float | None,
-                 bound: float) -> Check:
+def split_check(
+    pred: str, most: int, twice_s: float, twice_end: float | None, released_s: float | None, bound: float
+) -> Check:
     """The VIP held by two nodes: never (``pred`` "none"), or only until the minority's own stop."""
     if most <= 1:
         measured = "none"
@@ -489,8 +619,9 @@ SCENARIOS = tuple(c.kind for c in SCENARIO_KINDS)
 TITLES = {c.kind: c.title for c in SCENARIO_KINDS}
 
 
-def run_each(pl: PacemakerLab, kinds: list[type[ClusterScenario]], ctx: ClusterRun,
-             say: Callable[[str], None]) -> list[dict[str, Any]]:
+def run_each(
+    pl: PacemakerLab, kinds: list[type[ClusterScenario]], ctx: ClusterRun, say: Callable[[str], None]
+) -> list[dict[str, Any]]:
     """Every scenario in turn, each from a settled cluster: its result as the report has it."""
     out = []
     for k in kinds:
@@ -499,23 +630,41 @@ def run_each(pl: PacemakerLab, kinds: list[type[ClusterScenario]], ctx: ClusterR
         say(f"pacemaker scenario {name} ...")
         t0 = time.monotonic()
         r = as_json(k.run(ctx))
-        r.update({"name": name, "kind": f"pacemaker-{name}", "vip": pl.plan.vips[0].name,
-                  "title": k.title, "agreed": all(c["agreed"] for c in r["checks"]),
-                  "duration_s": round(time.monotonic() - t0, 1)})
+        r.update(
+            {
+                "name": name,
+                "kind": f"pacemaker-{name}",
+                "vip": pl.plan.vips[0].name,
+                "title": k.title,
+                "agreed": all(c["agreed"] for c in r["checks"]),
+                "duration_s": round(time.monotonic() - t0, 1),
+            }
+        )
         say(f"  {name}: {'agrees' if r['agreed'] else 'DISAGREES'} ({r['duration_s']} s)")
         out.append(r)
     return out
 
 
 def summary(out: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"scenarios": len(out), "agreed": sum(1 for s in out if s["agreed"]),
-            "disagreed": [s["name"] for s in out if not s["agreed"]]}
+    return {
+        "scenarios": len(out),
+        "agreed": sum(1 for s in out if s["agreed"]),
+        "disagreed": [s["name"] for s in out if not s["agreed"]],
+    }
 
 
-def run_all(arch: Architecture, *, lock: Path | None = None, scenarios: list[str] | None = None,
-            compare: Architecture | None = None, model_file: str | None = None,
-            progress: Callable[[str], None] | None = None, dep=None, files=None,
-            kinds: tuple[type[ClusterScenario], ...] = SCENARIO_KINDS) -> dict[str, Any]:
+def run_all(
+    arch: Architecture,
+    *,
+    lock: Path | None = None,
+    scenarios: list[str] | None = None,
+    compare: Architecture | None = None,
+    model_file: str | None = None,
+    progress: Callable[[str], None] | None = None,
+    dep=None,
+    files=None,
+    kinds: tuple[type[ClusterScenario], ...] = SCENARIO_KINDS,
+) -> dict[str, Any]:
     """Bring up the model's Pacemaker cluster, run the scenarios, tear down whatever happens.
 
     ``kinds``: the cluster lab's scenario classes (:class:`~hamodel.drill.pacemaker.cluster.PacemakerClusterLab`
@@ -540,16 +689,33 @@ def run_all(arch: Architecture, *, lock: Path | None = None, scenarios: list[str
             watch.start()
             skip = [n for n in names if not getattr(by_kind[n], "applies", lambda c: True)(pl.configuration)]
             for n in skip:
-                pl.plan.notes.append(f"scenario {n} left out: it does not apply to this CIB (or its daemon is "
-                                     "not installed)")
+                pl.plan.notes.append(
+                    f"scenario {n} left out: it does not apply to this CIB (or its daemon is not installed)"
+                )
             out = run_each(pl, [by_kind[n] for n in names if n not in skip], ClusterRun(pl, watch, analysis=an), say)
-            return {"model": arch.name, "model_file": model_file, "kind": "pacemaker", "source": pl.plan.source,
-                    "nodes": pl.nodes, "lab_prefix": pl.lab.prefix, "timings": pl.timings,
-                    "timeouts": {"token_ms": int(pl.cmap(pl.nodes[0], "runtime.config.totem.token") or 0),
-                                 "consensus_ms": int(pl.cmap(pl.nodes[0], "runtime.config.totem.consensus") or 0)},
-                    "substitutions": pl.substitutions, "notes": pl.plan.notes, "analysis": an,
-                    "daemons": {"corosync": version_of(["corosync", "-v"]), "pacemaker": version_of(["pacemakerd", "--version"])},
-                    "scenarios": out, "duration_s": round(time.monotonic() - t_start, 1), "summary": summary(out)}
+            return {
+                "model": arch.name,
+                "model_file": model_file,
+                "kind": "pacemaker",
+                "source": pl.plan.source,
+                "nodes": pl.nodes,
+                "lab_prefix": pl.lab.prefix,
+                "timings": pl.timings,
+                "timeouts": {
+                    "token_ms": int(pl.cmap(pl.nodes[0], "runtime.config.totem.token") or 0),
+                    "consensus_ms": int(pl.cmap(pl.nodes[0], "runtime.config.totem.consensus") or 0),
+                },
+                "substitutions": pl.substitutions,
+                "notes": pl.plan.notes,
+                "analysis": an,
+                "daemons": {
+                    "corosync": version_of(["corosync", "-v"]),
+                    "pacemaker": version_of(["pacemakerd", "--version"]),
+                },
+                "scenarios": out,
+                "duration_s": round(time.monotonic() - t_start, 1),
+                "summary": summary(out),
+            }
         finally:
             if watch is not None:
                 watch.stop()
