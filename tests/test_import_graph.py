@@ -15,13 +15,12 @@ ROOT = Path(__file__).resolve().parents[1]
 MAX_LINES = 800
 
 KNOWN_CIRCLES = {
-    frozenset({"hamodel.analysis.placement_solver", "hamodel.analysis.placement_statements"}),
     frozenset({"hamodel.drill.galera", "hamodel.drill.galera_scenarios"}),
     frozenset({"hamodel.drill.kinds.pacemaker", "hamodel.drill.pacemaker", "hamodel.drill.pacemaker_quorum",
                "hamodel.drill.pacemaker_scenarios"}),
     frozenset({"hamodel.drill.report", "hamodel.drill.runner"}),
 }
-KNOWN_LONG = {"hamodel/drill/pacemaker.py", "hamodel/analysis/placement_solver.py"}
+KNOWN_LONG = {"hamodel/drill/pacemaker.py"}
 
 
 def modules() -> dict[str, Path]:

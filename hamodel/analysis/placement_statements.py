@@ -15,13 +15,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable
 
+from hamodel.analysis.placement_problem import SCALE, Problem, natural_key
+
 if TYPE_CHECKING:
-    from hamodel.analysis.placement_solver import Problem
     from hamodel.model import Service
 
 #: Resources a node offers, as ``(index name, words)``; requests are compared in thousandths.
 RESOURCES = (("cpu", "cpu"), ("memory_gb", "GB of memory"))
-SCALE = 1000
 
 
 def plural(n: int, word: str, many: str | None = None) -> str:
@@ -66,8 +66,6 @@ class Count(Statement):
     service: str
 
     def describe(self, pr: Problem, core: list[Statement]) -> str | None:
-        from hamodel.analysis.placement_solver import natural_key
-
         sv, svc = pr.by_name[self.service], pr.arch.service(self.service)
         anti = next((st.kind for st in core if isinstance(st, Anti) and st.service == self.service), None)
         if anti is not None:
