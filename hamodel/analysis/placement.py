@@ -65,9 +65,15 @@ def candidates(arch: Architecture, svc: Service) -> list[str]:
         for node in arch.nodes:
             for r in node.roles:
                 cache.setdefault(("role", r), []).append(node.name)
-    ex = set(svc.exclude)
-    names = {n for r in svc.on for n in cache.get(("role", r), ())}
-    return sorted((n for n in names if n not in ex), key=cache["order"].__getitem__)
+    # one list per (roles, exclusions), shared by the services that have them (callers
+    # only read it): the split into cells and the counts are then made once per list
+    key = ("cand", tuple(svc.on), tuple(sorted(svc.exclude)))
+    hit = cache.get(key)
+    if hit is None:
+        ex = set(svc.exclude)
+        names = {n for r in svc.on for n in cache.get(("role", r), ())}
+        hit = cache[key] = sorted((n for n in names if n not in ex), key=cache["order"].__getitem__)
+    return hit
 
 
 def instance_count(arch: Architecture, svc: Service) -> int:
@@ -253,6 +259,21 @@ def _precheck(pr: S.Problem) -> list[str]:
     out: list[str] = []
 
     of_kind = pr.of_kind
+    spread: dict[tuple[int, str], tuple[dict[str, list[str]], int]] = {}  # per shared candidate list and kind
+
+    def span(cand: list[str], kind: str) -> tuple[dict[str, list[str]], int]:
+        key = (id(cand), kind)  # pr.services holds every list: ids stay valid
+        hit = spread.get(key)
+        if hit is None:
+            per: dict[str, list[str]] = defaultdict(list)
+            loose = 0  # a node in no domain of this kind is a domain of its own
+            for n in cand:
+                ds = of_kind(n, kind)
+                loose += not ds
+                for d in ds:
+                    per[d].append(n)
+            hit = spread[key] = (per, loose)
+        return hit
 
     for sv in pr.services:
         svc, s, cand, k = svcs[sv.name], sv.name, sv.cand, sv.count
@@ -272,13 +293,7 @@ def _precheck(pr: S.Problem) -> list[str]:
                        + (f"replicas={svc.replicas}" if isinstance(svc.replicas, int) else
                           f"{_role_text(svc)} has {_plural(k, 'node')} ({_names(cand)})") + quorum_hint(s))
         for kind, m in sorted(sv.limits.items()):
-            per: dict[str, list[str]] = defaultdict(list)
-            loose = 0  # a node in no domain of this kind is a domain of its own
-            for n in cand:
-                ds = of_kind(n, kind)
-                loose += not ds
-                for d in ds:
-                    per[d].append(n)
+            per, loose = span(cand, kind)
             ds = sorted(per, key=natural_key)
             spans = f"{_plural(len(ds) + loose, kind)}" + (f" ({_names(ds)})" if ds else "")
             if loose + sum(min(m, len(ns)) for ns in per.values()) < k:
@@ -296,17 +311,17 @@ def _precheck(pr: S.Problem) -> list[str]:
         for r, (attr, label) in enumerate(RESOURCES):
             if sv.req[r] == 0:
                 continue
-            fits = [n for n in cand if pr.node_cap[n][r] >= sv.req[r]]
-            if len(fits) < k:
+            fits = pr.fitting(cand, r, sv.req[r])
+            if fits < k:
                 biggest = max((pr.node_cap[n][r] for n in cand), default=0)
                 out.append(f"{s} requests {_fmt(sv.req[r] / _SCALE)} {label} per instance for "
-                           f"{_plural(k, 'instance')}, but only {_plural(len(fits), 'node')} of {_role_text(svc)} "
-                           f"{'has' if len(fits) == 1 else 'have'} that much (the largest has {_fmt(biggest / _SCALE)})")
+                           f"{_plural(k, 'instance')}, but only {_plural(fits, 'node')} of {_role_text(svc)} "
+                           f"{'has' if fits == 1 else 'have'} that much (the largest has {_fmt(biggest / _SCALE)})")
     # capacity of every candidate set against the services confined to it (pigeonhole)
-    sets: dict[frozenset[str], None] = {}
-    for sv in pr.services:
-        sets.setdefault(frozenset(sv.cand), None)
-    cand_sets = {sv.name: frozenset(sv.cand) for sv in pr.services}
+    frozen: dict[int, frozenset[str]] = {}  # per shared candidate list (pr.services holds them: ids stay valid)
+    cand_sets = {sv.name: frozen.get(id(sv.cand)) or frozen.setdefault(id(sv.cand), frozenset(sv.cand))
+                 for sv in pr.services}
+    sets: dict[frozenset[str], None] = dict.fromkeys(cand_sets.values())
     for nodeset in sorted(sets, key=lambda ns: sorted(ns, key=natural_key)):
         confined = [sv for sv in pr.services if cand_sets[sv.name] <= nodeset]
         for r, (attr, label) in enumerate(RESOURCES):

@@ -158,8 +158,12 @@ class Problem:
         # cells once (the lists are read, never changed). Per service, the split
         # was most of the placement's Python time at 1,000 nodes.
         split: dict[tuple[str, ...], tuple[list[int], dict[int, list[str]]]] = {}
+        by_list: dict[int, tuple[list[str], tuple[str, ...]]] = {}  # id -> (the list, held; its tuple)
         for sv in self.services:
-            key = tuple(sv.cand)
+            seen = by_list.get(id(sv.cand))
+            if seen is None or seen[0] is not sv.cand:
+                seen = by_list[id(sv.cand)] = (sv.cand, tuple(sv.cand))
+            key = seen[1]
             hit = split.get(key)
             if hit is None:
                 per: dict[int, list[str]] = defaultdict(list)
@@ -233,6 +237,14 @@ def build_problem(arch: Architecture, previous: dict[str, set[str]], svcs: list[
 
     modes = ["fine", "domains", "coarse"] if fine is None else (["fine"] if fine else ["domains"])
     chosen = None
+    # Every partition has at least this many level-1 bits (a service's cells hold
+    # all its candidates): above the limit, only the last partition that exists
+    # would be kept, so only that one is made (was one split per service and cell
+    # per partition, most of the placement's time at 10,000 services).
+    lower = sum(min(sv.count, len(sv.cand)) for sv in svcs)
+    if lower > FINE_LIMIT:
+        last = next(m for m in reversed(modes) if (cells := partition(m)) is not None)
+        modes = [last]
     for mode in modes:
         cells = partition(mode)
         if cells is None:
@@ -241,7 +253,8 @@ def build_problem(arch: Architecture, previous: dict[str, set[str]], svcs: list[
         pr.finish(mode == "fine")
         pr.mode = mode
         chosen = mode
-        bits = sum(min(sv.count, len(pr.cand_in[(sv.name, ci)])) for sv in svcs for ci in pr.cells_of(sv.name))
+        bits = lower if lower > FINE_LIMIT else sum(
+            min(sv.count, len(pr.cand_in[(sv.name, ci)])) for sv in svcs for ci in pr.cells_of(sv.name))
         if bits <= FINE_LIMIT:
             break
     assert chosen is not None

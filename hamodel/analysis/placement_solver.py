@@ -45,6 +45,7 @@ import z3
 
 from hamodel.analysis import placement_problem as P
 from hamodel.analysis import placement_statements as st
+from hamodel.analysis.placement_greedy import greedy
 from hamodel.analysis.placement_problem import (  # noqa: F401 (re-exported: the solver's callers name them here)
     FINE_LIMIT, MAX_CELLS, Cell, Problem, Svc, build_problem, natural_key, res,
 )
@@ -577,7 +578,16 @@ class NoPlacement(Exception):
 
 def solve(pr: Problem, max_rounds: int = MAX_ROUNDS) -> tuple[dict[str, list[str]], dict]:
     """service -> nodes, and statistics; raises :class:`NoPlacement` (a proof)
-    or :class:`Undecided` (a limit reached)."""
+    or :class:`Undecided` (a limit reached).
+
+    A large model (cells are failure-domain sets: more than ``FINE_LIMIT``
+    level-1 bits) is first tried greedily (:mod:`placement_greedy`); the
+    exact search below runs when that pass does not place everything.
+    """
+    if not pr.fine:
+        got = greedy(pr)
+        if got is not None:
+            return got, {"cells": len(pr.cells), "fine": False, "bits": 0, "cuts": 0, "checks": 0, "greedy": True}
     enc = Encoding(pr)
     stats = {"cells": len(pr.cells), "fine": pr.fine, "bits": len(enc.bit_key), "cuts": 0, "checks": 0}
     # Prefer keeping previous instances: at least as many in each cell as before.

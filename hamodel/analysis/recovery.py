@@ -101,6 +101,7 @@ class RecoveryAnalysis:
         self.dep, self.arch = dep, dep.architecture
         self.v = dep.analysis.view
         self._evaluations: dict = {}
+        self._lost: dict[tuple[str, str], set[str]] = {}  # (component, disruption) -> nodes it takes away
 
     # -- timers -------------------------------------------------------------------------
 
@@ -303,9 +304,12 @@ class RecoveryAnalysis:
             if e.state(service) in (DOWN, PARTIAL):
                 down.append(c)
                 continue
-            lost = {n.name for n in self.arch.nodes if not e.node_up(n.name)}
-            if disruption in ("switch", "link"):
-                lost |= {n.name for n in self.arch.nodes for i in n.interfaces if not e.port_up(n.name, i.network)}
+            lost = self._lost.get((c, disruption))
+            if lost is None:  # the same for every service: once per component (was per service, O(services x nodes))
+                lost = {n.name for n in self.arch.nodes if not e.node_up(n.name)}
+                if disruption in ("switch", "link"):
+                    lost |= {n.name for n in self.arch.nodes for i in n.interfaces if not e.port_up(n.name, i.network)}
+                self._lost[(c, disruption)] = lost
             if not lost and disruption == "link":
                 unknown.append("no node loses its network in the model; the L2 path's re-convergence "
                                "(spanning tree, bonding) is not modelled")
