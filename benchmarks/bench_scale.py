@@ -12,6 +12,7 @@ from start to exit, with its peak RSS from ``wait4``. Targets (issue 30):
 
     python benchmarks/bench_scale.py              # every case
     python benchmarks/bench_scale.py --only check --services 2000
+    python benchmarks/bench_scale.py --only place --place-services 2000   # greedy vs exact, side by side
 """
 
 from __future__ import annotations
@@ -87,18 +88,47 @@ def availability_41() -> float:
     return time.process_time() - t
 
 
+def placement_side_by_side(services: int) -> list[tuple[str, float, float]]:
+    """place() on the ``check`` model shape, in-process: the greedy first pass
+    (today's path for large models) and the exact Z3 search alone (the old
+    path), as (label, wall seconds, CPU seconds)."""
+    from hamodel.analysis import placement as P
+    from hamodel.analysis import placement_solver as S
+    from hamodel.testing import synthetic
+
+    nodes = max(100, services // 3)
+    arch = synthetic(max(10, nodes // 10), nodes, 3 * services, seed=1)
+    out = []
+    greedy = S.greedy
+    for label, first in (("greedy first", greedy), ("exact search only (old)", lambda pr: None)):
+        S.greedy = first
+        try:
+            w, c = time.monotonic(), time.process_time()
+            P.place(arch)
+            out.append((label, time.monotonic() - w, time.process_time() - c))
+        finally:
+            S.greedy = greedy
+    return out
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--services", type=int, default=10_000)
     ap.add_argument("--nodes", type=int, default=2_000, help="for check -k 3 and diff")
-    ap.add_argument("--only", choices=["check", "build", "k3", "diff", "availability"], action="append")
+    ap.add_argument("--only", choices=["check", "build", "k3", "diff", "availability", "place"], action="append")
+    ap.add_argument("--place-services", type=int, default=2_000,
+                    help="model size for the in-process placement comparison (the old path is slow)")
     ap.add_argument("--timeout", type=float, default=600.0)
     a = ap.parse_args(argv)
-    todo = a.only or ["availability", "check", "build", "k3", "diff"]
+    todo = a.only or ["availability", "place", "check", "build", "k3", "diff"]
     print(f"{'case':<44} {'seconds':>9} {'peak RSS':>10} {'exit':>5}  target")
     if "availability" in todo:
         cpu = availability_41()
         print(f"{'availability + importance, 41-node majority':<44} {cpu:>9.2f} {'':>10} {'':>5}  < 1 s CPU")
+    if "place" in todo:
+        for label, wall, cpu in placement_side_by_side(a.place_services):
+            print(f"{f'place(), {a.place_services} services, {label}':<44} {wall:>9.2f} {'':>10} {'':>5}  "
+                  f"{cpu:.2f} s CPU", flush=True)
     with tempfile.TemporaryDirectory() as d:
         folder = Path(d)
         svc_nodes = max(100, a.services // 3)

@@ -457,6 +457,29 @@ def test_synthetic_instance_places_and_verifies():
     assert sum(len(ns) for ns in r.placement.instances.values()) == instance_total(a)
 
 
+def test_a_large_model_is_placed_greedily_and_kept_with_its_lock(monkeypatch):
+    # Over FINE_LIMIT the greedy pass places it without Z3; when it gives up the
+    # exact search places the same model; and a lock from the greedy result is
+    # kept instance for instance (no move).
+    from hamodel.analysis import placement as P
+    from hamodel.analysis import placement_solver as S
+    from hamodel.testing import synthetic
+
+    a = synthetic(racks=30, nodes=300, instances=900, seed=3)
+    pr = S.build_problem(a, {}, P._services(a, None))
+    assert not pr.fine
+    got, stats = S.solve(pr)
+    assert stats.get("greedy") is True
+    assert verify(a, Placement({s: tuple(ns) for s, ns in got.items()})) == []
+    first = place(a)
+    again = place(a, previous=first.placement)
+    assert again.placement.to_dict() == first.placement.to_dict() and again.moved == 0
+    monkeypatch.setattr(S, "greedy", lambda pr: None)  # the exact search alone, as before
+    exact, stats = S.solve(pr)
+    assert "greedy" not in stats
+    assert verify(a, Placement({s: tuple(ns) for s, ns in exact.items()})) == []
+
+
 # -- CLI -----------------------------------------------------------------------------
 
 
