@@ -10,7 +10,13 @@ import pytest
 
 from hamodel import Architecture, Network, Node, Rack, Resources, Service, VirtualIP, Zone
 from hamodel.analysis.placement import (
-    PlacementResult, Unplaceable, lock_path_for, place, read_lock, verify, write_lock,
+    PlacementResult,
+    Unplaceable,
+    lock_path_for,
+    place,
+    read_lock,
+    verify,
+    write_lock,
 )
 from hamodel.deployment import Placement
 from hamodel.loader import load
@@ -24,8 +30,14 @@ def nodes(n, role="app", racks=None, cpu=16, mem=64, prefix="n"):
     out = []
     for i in range(1, n + 1):
         doms = [Rack(racks[i - 1])] if racks else []
-        out.append(Node(f"{prefix}{i}", roles={role} if isinstance(role, str) else set(role), domains=doms,
-                        capacity=Resources(cpu=cpu, memory_gb=mem)))
+        out.append(
+            Node(
+                f"{prefix}{i}",
+                roles={role} if isinstance(role, str) else set(role),
+                domains=doms,
+                capacity=Resources(cpu=cpu, memory_gb=mem),
+            )
+        )
     return out
 
 
@@ -107,16 +119,21 @@ def test_roles_and_replica_count():
 
 
 def test_anti_affinity_rack_satisfied_and_explained():
-    a = arch([svc("galera", replicas=3, anti_affinity="rack", strategy=AppCluster())],
-             nodes(6, racks=["r1", "r1", "r2", "r2", "r3", "r3"]))
+    a = arch(
+        [svc("galera", replicas=3, anti_affinity="rack", strategy=AppCluster())],
+        nodes(6, racks=["r1", "r1", "r2", "r2", "r3", "r3"]),
+    )
     r = place(a)
     assert len({rack_of(a, n) for n in nodes_of(r, "galera")}) == 3
-    two_racks = arch([svc("galera", on="database", replicas=3, anti_affinity="rack", strategy=AppCluster())],
-                     nodes(4, "database", racks=["r1", "r1", "r2", "r2"]))
+    two_racks = arch(
+        [svc("galera", on="database", replicas=3, anti_affinity="rack", strategy=AppCluster())],
+        nodes(4, "database", racks=["r1", "r1", "r2", "r2"]),
+    )
     with pytest.raises(Unplaceable) as e:
         place(two_racks)
     assert e.value.explanations == [
-        "galera needs 3 members on distinct racks, but the database role spans 2 racks (r1, r2)"]
+        "galera needs 3 members on distinct racks, but the database role spans 2 racks (r1, r2)"
+    ]
 
 
 def test_anti_affinity_on_enclosing_domain_counts_nesting():
@@ -138,8 +155,10 @@ def test_max_per_domain():
     assert per.count("r1") == 2 and per.count("r2") == 2 and r_arch
     with pytest.raises(Unplaceable) as e:
         place(arch([svc("x", replicas=5, max_per_domain={"rack": 2})], ns))
-    assert "x needs 5 instances with at most 2 per rack (max_per_domain), but the app role spans 2 racks" \
+    assert (
+        "x needs 5 instances with at most 2 per rack (max_per_domain), but the app role spans 2 racks"
         in e.value.explanations[0]
+    )
 
 
 def test_pin_and_exclude():
@@ -156,8 +175,7 @@ def test_pin_and_exclude():
 def test_pins_against_anti_affinity_explained_by_unsat_core():
     # not an aggregate problem: only the solver sees it; the core names the pins and the anti-affinity
     ns = nodes(4, racks=["r1", "r1", "r2", "r2"])
-    a = arch([svc("x", replicas=2, anti_affinity="rack", pin=["n1", "n2"]),
-              svc("unrelated", replicas=1)], ns)
+    a = arch([svc("x", replicas=2, anti_affinity="rack", pin=["n1", "n2"]), svc("unrelated", replicas=1)], ns)
     with pytest.raises(Unplaceable) as e:
         place(a)
     (text,) = e.value.explanations
@@ -170,23 +188,38 @@ def test_colocate():
     r = place(arch([svc("lb", replicas=2), svc("sidecar", replicas=2, colocate=["lb"])], ns))
     assert nodes_of(r, "sidecar") == nodes_of(r, "lb")
     with pytest.raises(Unplaceable) as e:
-        place(arch([svc("lb", replicas=2, pin=["n1", "n2"]), svc("sidecar", replicas=1, pin=["n3"], colocate=["lb"]),
-                    svc("free", replicas=1)], ns))
+        place(
+            arch(
+                [
+                    svc("lb", replicas=2, pin=["n1", "n2"]),
+                    svc("sidecar", replicas=1, pin=["n3"], colocate=["lb"]),
+                    svc("free", replicas=1),
+                ],
+                ns,
+            )
+        )
     text = e.value.explanations[0]
     assert "sidecar may run only on nodes that run lb (colocate)" in text and "sidecar is pinned to n3" in text
 
 
 def test_capacity_spreads_instances_and_aggregate_is_explained_before_solving():
     ns = nodes(4, cpu=8)
-    a = arch([svc("big", replicas=2, requests=Resources(cpu=6)), svc("big2", replicas=2, requests=Resources(cpu=6))], ns)
+    a = arch(
+        [svc("big", replicas=2, requests=Resources(cpu=6)), svc("big2", replicas=2, requests=Resources(cpu=6))], ns
+    )
     r = place(a)
     both = set(nodes_of(r, "big")) & set(nodes_of(r, "big2"))
     assert not both  # 6 + 6 > 8: never on one node
     with pytest.raises(Unplaceable) as e:
-        place(arch([svc("big", replicas=3, requests=Resources(cpu=6)),
-                    svc("big2", replicas=3, requests=Resources(cpu=6))], ns))
+        place(
+            arch(
+                [svc("big", replicas=3, requests=Resources(cpu=6)), svc("big2", replicas=3, requests=Resources(cpu=6))],
+                ns,
+            )
+        )
     assert e.value.explanations == [
-        "big, big2 together request 36 cpu, but the 4 nodes they may use (app) have 32 in all"]
+        "big, big2 together request 36 cpu, but the 4 nodes they may use (app) have 32 in all"
+    ]
     with pytest.raises(Unplaceable) as e:
         place(arch([svc("huge", replicas=1, requests=Resources(memory_gb=100))], ns))
     assert "huge requests 100 GB of memory per instance" in e.value.explanations[0]
@@ -198,9 +231,16 @@ def test_packing_conflict_found_by_the_fill_is_explained():
     # only the 2-cpu one: the fill of the interchangeable nodes fails and its
     # cut is what conflicts
     with pytest.raises(Unplaceable) as e:
-        place(arch([svc("big", replicas=2, requests=Resources(cpu=6)),
+        place(
+            arch(
+                [
+                    svc("big", replicas=2, requests=Resources(cpu=6)),
                     svc("mid", replicas=2, requests=Resources(cpu=3)),
-                    svc("small", replicas=1, requests=Resources(cpu=2))], nodes(3, cpu=8)))
+                    svc("small", replicas=1, requests=Resources(cpu=2)),
+                ],
+                nodes(3, cpu=8),
+            )
+        )
     text = e.value.explanations[0]
     assert "big needs 2 instances" in text and "mid needs 2 instances" in text
     assert "the nodes n1, n2, n3 cannot hold 2 x big, 2 x mid" in text
@@ -210,20 +250,30 @@ def test_packing_conflict_found_by_counting_instances():
     # the sum fits (24 <= 24) but no node holds two 6-cpu instances: counting
     # instances per node proves it before any solver runs
     with pytest.raises(Unplaceable) as e:
-        place(arch([svc("big", replicas=2, requests=Resources(cpu=6)),
-                    svc("big2", replicas=2, requests=Resources(cpu=6))], nodes(3, cpu=8)))
+        place(
+            arch(
+                [svc("big", replicas=2, requests=Resources(cpu=6)), svc("big2", replicas=2, requests=Resources(cpu=6))],
+                nodes(3, cpu=8),
+            )
+        )
     assert e.value.explanations == [
         "big, big2 run 4 instances that request cpu, but the 3 nodes they may use (app) hold at most 3 of them: "
-        "a node's cpu is not shared out in fractions (the smallest request is 6 cpu)"]
+        "a node's cpu is not shared out in fractions (the smallest request is 6 cpu)"
+    ]
 
 
 def test_capacity_conflict_found_by_the_solver_names_the_nodes():
     # aggregate fits (8 <= 16) but no node takes two 5-cpu instances: the pins force it
     ns = nodes(2, cpu=8)
-    a = arch([svc("a", replicas=1, requests=Resources(cpu=5), pin=["n1"]),
-              svc("b", replicas=1, requests=Resources(cpu=3), pin=["n1"]),
-              svc("c", replicas=1, requests=Resources(cpu=1), pin=["n1"]),
-              svc("free", replicas=1)], ns)  # one unpinned service: the solver runs
+    a = arch(
+        [
+            svc("a", replicas=1, requests=Resources(cpu=5), pin=["n1"]),
+            svc("b", replicas=1, requests=Resources(cpu=3), pin=["n1"]),
+            svc("c", replicas=1, requests=Resources(cpu=1), pin=["n1"]),
+            svc("free", replicas=1),
+        ],
+        ns,
+    )  # one unpinned service: the solver runs
     with pytest.raises(Unplaceable) as e:
         place(a)
     text = e.value.explanations[0]
@@ -264,12 +314,24 @@ def test_unmanaged_active_passive_runs_once():
 
 def test_verify_reports_every_violation():
     ns = nodes(4, role=("a", "b"), racks=["r1", "r1", "r2", "r2"], cpu=4) + nodes(1, role="other", prefix="o")
-    a = arch([
-        svc("db", on="a", replicas=3, anti_affinity="rack", pin=["n4"], exclude=["n3"], ports=[5432],
-            requests=Resources(cpu=3), strategy=AppCluster()),
-        svc("side", on="a", replicas=1, colocate=["db"]),
-        svc("web", on="b", ports=[5432], requests=Resources(cpu=2)),
-    ], ns)
+    a = arch(
+        [
+            svc(
+                "db",
+                on="a",
+                replicas=3,
+                anti_affinity="rack",
+                pin=["n4"],
+                exclude=["n3"],
+                ports=[5432],
+                requests=Resources(cpu=3),
+                strategy=AppCluster(),
+            ),
+            svc("side", on="a", replicas=1, colocate=["db"]),
+            svc("web", on="b", ports=[5432], requests=Resources(cpu=2)),
+        ],
+        ns,
+    )
     hand = Placement({"db": ("n1", "n2", "n3", "o1"), "side": ("n4",), "web": ("n1", "n2", "n3")})
     v = verify(a, hand)
     text = "\n".join(v)
@@ -286,11 +348,21 @@ def test_verify_reports_every_violation():
 
 def test_fully_pinned_model_is_verified_not_solved():
     ns = nodes(3, role=("a", "b"), racks=["r1", "r1", "r2"])
-    ok = arch([svc("x", on="a", replicas=2, pin=["n1", "n3"], anti_affinity="rack"),
-               svc("y", on="b", replicas=1, pin=["n2"], ports=[80])], ns)
+    ok = arch(
+        [
+            svc("x", on="a", replicas=2, pin=["n1", "n3"], anti_affinity="rack"),
+            svc("y", on="b", replicas=1, pin=["n2"], ports=[80]),
+        ],
+        ns,
+    )
     assert place(ok).placement.to_dict() == {"x": ["n1", "n3"], "y": ["n2"]}
-    bad = arch([svc("x", on="a", replicas=2, pin=["n1", "n2"], anti_affinity="rack", ports=[80]),
-                svc("y", on="b", replicas=1, pin=["n2"], ports=[80])], ns)
+    bad = arch(
+        [
+            svc("x", on="a", replicas=2, pin=["n1", "n2"], anti_affinity="rack", ports=[80]),
+            svc("y", on="b", replicas=1, pin=["n2"], ports=[80]),
+        ],
+        ns,
+    )
     with pytest.raises(Unplaceable) as e:
         place(bad)
     assert e.value.explanations == [
@@ -302,9 +374,24 @@ def test_fully_pinned_model_is_verified_not_solved():
 def test_same_bytes_in_separate_processes(tmp_path):
     import subprocess
 
-    outs = [subprocess.run([sys.executable, "-m", "hamodel.cli", "place", str(ROOT / "models/multirack.py"),
-                            "--json", "--fresh", "--lock", str(tmp_path / f"{i}.json")],
-                           capture_output=True, check=True).stdout for i in range(2)]
+    outs = [
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "hamodel.cli",
+                "place",
+                str(ROOT / "models/multirack.py"),
+                "--json",
+                "--fresh",
+                "--lock",
+                str(tmp_path / f"{i}.json"),
+            ],
+            capture_output=True,
+            check=True,
+        ).stdout
+        for i in range(2)
+    ]
     assert outs[0] == outs[1] and b'"cinder-volume"' in outs[0]
     assert (tmp_path / "0.json").read_bytes() == (tmp_path / "1.json").read_bytes()
 
@@ -353,23 +440,33 @@ def test_vrids_from_the_lock_survive_a_new_group(tmp_path):
     net = Network("mgmt", subnet="10.0.0.0/24", vrid_range=(1, 255))
     vips = [VirtualIP(f"vip{i}", f"10.0.0.{100 + i}", network=net) for i in (1, 2)]
     ns = [Node(f"lb{i}", roles={"lb"}, addresses={net: f"10.0.0.{i}"}) for i in (1, 2, 3)]
-    old = Architecture("v", nodes=ns, networks=[net], vips=vips,
-                       services=[Service("haproxy", on="lb", strategy=Vrrp("vip2"))])
+    old = Architecture(
+        "v", nodes=ns, networks=[net], vips=vips, services=[Service("haproxy", on="lb", strategy=Vrrp("vip2"))]
+    )
     lock = tmp_path / "v.lock.json"
     write_lock(lock, place(old))
     assert {g.service: g.vrid for g in place(old).vrrp_groups} == {"haproxy": 1}
     # A group added before the existing one would take id 1 on a fresh allocation ...
-    new = Architecture("v", nodes=ns, networks=[net], vips=vips, services=[
-        Service("edge", process="haproxy", on="lb", strategy=Vrrp("vip1")),
-        Service("haproxy", on="lb", strategy=Vrrp("vip2"))])
+    new = Architecture(
+        "v",
+        nodes=ns,
+        networks=[net],
+        vips=vips,
+        services=[
+            Service("edge", process="haproxy", on="lb", strategy=Vrrp("vip1")),
+            Service("haproxy", on="lb", strategy=Vrrp("vip2")),
+        ],
+    )
     assert {g.service: g.vrid for g in place(new).vrrp_groups} == {"edge": 1, "haproxy": 2}
     # ... but with the lock the existing group keeps its id and the new one gets the next free one.
     kept = place(new, previous=read_lock(lock, new))
     assert {g.service: g.vrid for g in kept.vrrp_groups} == {"edge": 2, "haproxy": 1}
     # An id that became reserved on the segment is given up.
     reserved = new.model_copy(update={"networks": [net.model_copy(update={"reserved_vrids": [1]})]})
-    assert {g.service: g.vrid for g in place(reserved, previous=read_lock(lock, new)).vrrp_groups} == \
-        {"edge": 2, "haproxy": 3}
+    assert {g.service: g.vrid for g in place(reserved, previous=read_lock(lock, new)).vrrp_groups} == {
+        "edge": 2,
+        "haproxy": 3,
+    }
 
 
 # -- lock file and stability -------------------------------------------------------
@@ -377,12 +474,15 @@ def test_vrids_from_the_lock_survive_a_new_group(tmp_path):
 
 def _cluster(n):
     racks = [f"r{1 + (i % 3)}" for i in range(n)]
-    return arch([
-        svc("galera", replicas=3, anti_affinity="rack", strategy=AppCluster()),
-        svc("sched", replicas=2),
-        svc("vol", strategy=ActivePassive()),
-        svc("agent", strategy=Sharded()),
-    ], nodes(n, racks=racks))
+    return arch(
+        [
+            svc("galera", replicas=3, anti_affinity="rack", strategy=AppCluster()),
+            svc("sched", replicas=2),
+            svc("vol", strategy=ActivePassive()),
+            svc("agent", strategy=Sharded()),
+        ],
+        nodes(n, racks=racks),
+    )
 
 
 def test_lock_round_trip_and_stability_when_a_node_is_added(tmp_path):
@@ -405,8 +505,7 @@ def test_lock_round_trip_and_stability_when_a_node_is_added(tmp_path):
 def test_only_instances_that_must_move_move(tmp_path):
     first = place(_cluster(6))
     gone = nodes_of(first, "galera")[0]
-    smaller = Architecture("t", nodes=[n for n in _cluster(6).nodes if n.name != gone],
-                           services=_cluster(6).services)
+    smaller = Architecture("t", nodes=[n for n in _cluster(6).nodes if n.name != gone], services=_cluster(6).services)
     lock = tmp_path / "x.lock.json"
     write_lock(lock, first)
     prev = read_lock(lock, smaller)  # the removed node is ignored
@@ -457,6 +556,29 @@ def test_synthetic_instance_places_and_verifies():
     assert sum(len(ns) for ns in r.placement.instances.values()) == instance_total(a)
 
 
+def test_a_large_model_is_placed_greedily_and_kept_with_its_lock(monkeypatch):
+    # Over FINE_LIMIT the greedy pass places it without Z3; when it gives up the
+    # exact search places the same model; and a lock from the greedy result is
+    # kept instance for instance (no move).
+    from hamodel.analysis import placement as P
+    from hamodel.analysis import placement_solver as S
+    from hamodel.testing import synthetic
+
+    a = synthetic(racks=30, nodes=300, instances=900, seed=3)
+    pr = S.build_problem(a, {}, P._services(a, None))
+    assert not pr.fine
+    got, stats = S.solve(pr)
+    assert stats.get("greedy") is True
+    assert verify(a, Placement({s: tuple(ns) for s, ns in got.items()})) == []
+    first = place(a)
+    again = place(a, previous=first.placement)
+    assert again.placement.to_dict() == first.placement.to_dict() and again.moved == 0
+    monkeypatch.setattr(S, "greedy", lambda pr: None)  # the exact search alone, as before
+    exact, stats = S.solve(pr)
+    assert "greedy" not in stats
+    assert verify(a, Placement({s: tuple(ns) for s, ns in exact.items()})) == []
+
+
 # -- CLI -----------------------------------------------------------------------------
 
 
@@ -487,7 +609,8 @@ def test_cli_place_exit_codes(tmp_path):
         "from hamodel import Architecture, Node, Rack, Service\n"
         "from hamodel.strategies import AppCluster\n"
         "architecture = Architecture('x', nodes=[Node(f'n{i}', roles={'db'}, domains=[Rack('r1')]) for i in (1, 2, 3)],\n"
-        "    services=[Service('galera', on='db', replicas=3, anti_affinity='rack', strategy=AppCluster())])\n")
+        "    services=[Service('galera', on='db', replicas=3, anti_affinity='rack', strategy=AppCluster())])\n"
+    )
     res = CliRunner().invoke(app, ["place", str(bad)])
     assert res.exit_code == 1
     assert "galera needs 3 members on distinct racks" in res.output
@@ -503,6 +626,6 @@ def test_vrrp_priorities_are_distinct_in_range_and_spaced():
 
     for n in (1, 2, 3, 6, 16, 17, 100, 155, 156, 254):
         p = list(priorities([f"n{i}" for i in range(n)]).values())
-        assert p == sorted(p, reverse=True) and len(set(p)) == n and 1 <= min(p) and max(p) <= 254
+        assert p == sorted(p, reverse=True) and len(set(p)) == n and min(p) >= 1 and max(p) <= 254
         assert p[-1] == min(100, 255 - n)
     assert list(priorities(["a", "b", "c"]).values()) == [120, 110, 100]

@@ -17,24 +17,31 @@ from __future__ import annotations
 import bisect
 import math
 from collections import defaultdict
-from typing import Iterable
+from collections.abc import Iterable
 
 from hamodel.analysis import placement_solver as S
-from hamodel.analysis.lockfile import lock_path_for, read_lock, write_lock  # noqa: F401 (re-exported)
+from hamodel.analysis.lockfile import lock_path_for, read_lock, write_lock
 from hamodel.analysis.placement_solver import natural_key
 from hamodel.analysis.placement_statements import RESOURCES, describe, quorum_hint
 from hamodel.analysis.placement_statements import fmt as _fmt
 from hamodel.analysis.placement_statements import names as _names
 from hamodel.analysis.placement_statements import plural as _plural
 from hamodel.analysis.placement_statements import role_text as _role_text
-from hamodel.analysis.vrrp import allocate as allocate_vrrp
 from hamodel.analysis.results import Placement, PlacementResult, VrrpGroup  # noqa: F401  (PlacementResult re-exported)
+from hamodel.analysis.vrrp import allocate as allocate_vrrp
 from hamodel.errors import HamodelError
 from hamodel.model import Architecture, Service
 from hamodel.model.strategies import ActivePassive, AppCluster
 
 __all__ = [
-    "PlacementResult", "Undecided", "Unplaceable", "lock_path_for", "place", "read_lock", "verify", "write_lock",
+    "PlacementResult",
+    "Undecided",
+    "Unplaceable",
+    "lock_path_for",
+    "place",
+    "read_lock",
+    "verify",
+    "write_lock",
 ]
 
 Undecided = S.Undecided  # a search limit reached: neither placed nor proven unplaceable (a HamodelError, exit 2)
@@ -65,9 +72,15 @@ def candidates(arch: Architecture, svc: Service) -> list[str]:
         for node in arch.nodes:
             for r in node.roles:
                 cache.setdefault(("role", r), []).append(node.name)
-    ex = set(svc.exclude)
-    names = {n for r in svc.on for n in cache.get(("role", r), ())}
-    return sorted((n for n in names if n not in ex), key=cache["order"].__getitem__)
+    # one list per (roles, exclusions), shared by the services that have them (callers
+    # only read it): the split into cells and the counts are then made once per list
+    key = ("cand", tuple(svc.on), tuple(sorted(svc.exclude)))
+    hit = cache.get(key)
+    if hit is None:
+        ex = set(svc.exclude)
+        names = {n for r in svc.on for n in cache.get(("role", r), ())}
+        hit = cache[key] = sorted((n for n in names if n not in ex), key=cache["order"].__getitem__)
+    return hit
 
 
 def instance_count(arch: Architecture, svc: Service) -> int:
@@ -101,7 +114,7 @@ def _domains_of_kind(arch: Architecture, node: str, kind: str) -> list[str]:
 
 def _res(value: float, up: bool) -> int:
     v = value * _SCALE
-    return int(math.ceil(v - 1e-9)) if up else int(math.floor(v + 1e-9))
+    return math.ceil(v - 1e-9) if up else math.floor(v + 1e-9)
 
 
 def _quorum_cluster(svc: Service) -> bool:
@@ -161,9 +174,15 @@ def verify(arch: Architecture, placement: Placement) -> list[str]:
         if runs_everywhere(svc):
             missing = [n for n in candidates(arch, svc) if n not in uniq]
             if missing:
-                out.append(f"{name} runs on every node of {_role_text(svc)} (replicas='all'), but is missing on {_names(missing)}")
+                out.append(
+                    f"{name} runs on every node of {_role_text(svc)} (replicas='all'), but is missing on {_names(missing)}"
+                )
         elif len(here) != want:
-            what = "exactly one instance (unmanaged active/passive)" if want == 1 and svc.replicas != 1 else _plural(want, "instance")
+            what = (
+                "exactly one instance (unmanaged active/passive)"
+                if want == 1 and svc.replicas != 1
+                else _plural(want, "instance")
+            )
             out.append(f"{name} needs {what}, but the placement has {len(here)}")
         for p in svc.pin:
             if p not in uniq:
@@ -181,21 +200,29 @@ def verify(arch: Architecture, placement: Placement) -> list[str]:
             for d, ns in sorted(per.items()):
                 if len(ns) > limit:
                     if kind == svc.anti_affinity and limit == 1:
-                        out.append(f"{name} must not have two instances in one {kind} (anti_affinity={kind!r}), "
-                                   f"but {_names(ns)} share {kind} {d}")
+                        out.append(
+                            f"{name} must not have two instances in one {kind} (anti_affinity={kind!r}), "
+                            f"but {_names(ns)} share {kind} {d}"
+                        )
                     else:
-                        out.append(f"{name} allows at most {limit} per {kind} (max_per_domain), "
-                                   f"but {kind} {d} has {len(ns)} ({_names(ns)})")
+                        out.append(
+                            f"{name} allows at most {limit} per {kind} (max_per_domain), "
+                            f"but {kind} {d} has {len(ns)} ({_names(ns)})"
+                        )
         for t in dict.fromkeys([*svc.colocate, *svc.local_deps]):
             t_nodes = set(inst.get(t, []))
             lonely = [n for n in valid if n not in t_nodes]
             why = "colocate" if t in svc.colocate else "a Local dependency"
             if lonely:
-                out.append(f"{name} must run only on nodes that run {t} ({why}), but {_names(lonely)} "
-                           f"{'does' if len(lonely) == 1 else 'do'} not run {t}")
+                out.append(
+                    f"{name} must run only on nodes that run {t} ({why}), but {_names(lonely)} "
+                    f"{'does' if len(lonely) == 1 else 'do'} not run {t}"
+                )
         if _quorum_cluster(svc) and len(here) + _witness_votes(arch, svc, lambda w: len(inst.get(w.name, []))) < 3:
-            out.append(f"{name} keeps a majority quorum, which needs at least 3 members, but has {len(here)}"
-                       + quorum_hint(name))
+            out.append(
+                f"{name} keeps a majority quorum, which needs at least 3 members, but has {len(here)}"
+                + quorum_hint(name)
+            )
     # per node: capacity and ports
     on_node: dict[str, list[str]] = defaultdict(list)
     for s, ns in inst.items():
@@ -210,8 +237,9 @@ def verify(arch: Architecture, placement: Placement) -> list[str]:
             need = sum(getattr(services[s].requests, attr) for s in svcs)
             if _res(need, True) > _res(getattr(cap, attr), False):
                 users = [s for s in svcs if getattr(services[s].requests, attr) > 0]
-                out.append(f"node {n} has {_fmt(getattr(cap, attr))} {label}, but {_names(users)} request "
-                           f"{_fmt(need)} there")
+                out.append(
+                    f"node {n} has {_fmt(getattr(cap, attr))} {label}, but {_names(users)} request {_fmt(need)} there"
+                )
         ports: dict[int, list[str]] = defaultdict(list)
         for s in svcs:
             for p in node_ports(services[s]):
@@ -236,13 +264,24 @@ def _services(arch: Architecture, node_domains: dict[str, tuple[str, ...]]) -> l
             if kind != "node":
                 limits[kind] = min(m, limits.get(kind, m))
         k = instance_count(arch, svc)
-        out.append(S.Svc(
-            name=svc.name, index=i, cand=candidates(arch, svc), count=k, everywhere=runs_everywhere(svc),
-            ports=frozenset(node_ports(svc)), req=(_res(svc.requests.cpu, True), _res(svc.requests.memory_gb, True)),
-            pins=sorted(svc.pin, key=natural_key), colocate=list(dict.fromkeys([*svc.colocate, *svc.local_deps])), anti=svc.anti_affinity,
-            limits=limits, max_per_domain=dict(svc.max_per_domain),
-            quorum_too_small=_quorum_cluster(svc) and k + _witness_votes(arch, svc, lambda w: instance_count(arch, w)) < 3,
-        ))
+        out.append(
+            S.Svc(
+                name=svc.name,
+                index=i,
+                cand=candidates(arch, svc),
+                count=k,
+                everywhere=runs_everywhere(svc),
+                ports=frozenset(node_ports(svc)),
+                req=(_res(svc.requests.cpu, True), _res(svc.requests.memory_gb, True)),
+                pins=sorted(svc.pin, key=natural_key),
+                colocate=list(dict.fromkeys([*svc.colocate, *svc.local_deps])),
+                anti=svc.anti_affinity,
+                limits=limits,
+                max_per_domain=dict(svc.max_per_domain),
+                quorum_too_small=_quorum_cluster(svc)
+                and k + _witness_votes(arch, svc, lambda w: instance_count(arch, w)) < 3,
+            )
+        )
     return out
 
 
@@ -253,6 +292,21 @@ def _precheck(pr: S.Problem) -> list[str]:
     out: list[str] = []
 
     of_kind = pr.of_kind
+    spread: dict[tuple[int, str], tuple[dict[str, list[str]], int]] = {}  # per shared candidate list and kind
+
+    def span(cand: list[str], kind: str) -> tuple[dict[str, list[str]], int]:
+        key = (id(cand), kind)  # pr.services holds every list: ids stay valid
+        hit = spread.get(key)
+        if hit is None:
+            per: dict[str, list[str]] = defaultdict(list)
+            loose = 0  # a node in no domain of this kind is a domain of its own
+            for n in cand:
+                ds = of_kind(n, kind)
+                loose += not ds
+                for d in ds:
+                    per[d].append(n)
+            hit = spread[key] = (per, loose)
+        return hit
 
     for sv in pr.services:
         svc, s, cand, k = svcs[sv.name], sv.name, sv.cand, sv.count
@@ -264,61 +318,72 @@ def _precheck(pr: S.Problem) -> list[str]:
             out.append(f"{s} runs on {_role_text(svc)}, but no node is left to run it{after}")
             continue
         if k > len(cand):
-            out.append(f"{s} needs {_plural(k, 'instance')} on distinct nodes, but {_role_text(svc)} has "
-                       f"{_plural(len(cand), 'node')}" + (f" ({_names(cand)})" if cand else "") + after)
+            out.append(
+                f"{s} needs {_plural(k, 'instance')} on distinct nodes, but {_role_text(svc)} has "
+                f"{_plural(len(cand), 'node')}" + (f" ({_names(cand)})" if cand else "") + after
+            )
             continue
         if sv.quorum_too_small:
-            out.append(f"{s} keeps a majority quorum, which needs at least 3 members, but "
-                       + (f"replicas={svc.replicas}" if isinstance(svc.replicas, int) else
-                          f"{_role_text(svc)} has {_plural(k, 'node')} ({_names(cand)})") + quorum_hint(s))
+            out.append(
+                f"{s} keeps a majority quorum, which needs at least 3 members, but "
+                + (
+                    f"replicas={svc.replicas}"
+                    if isinstance(svc.replicas, int)
+                    else f"{_role_text(svc)} has {_plural(k, 'node')} ({_names(cand)})"
+                )
+                + quorum_hint(s)
+            )
         for kind, m in sorted(sv.limits.items()):
-            per: dict[str, list[str]] = defaultdict(list)
-            loose = 0  # a node in no domain of this kind is a domain of its own
-            for n in cand:
-                ds = of_kind(n, kind)
-                loose += not ds
-                for d in ds:
-                    per[d].append(n)
+            per, loose = span(cand, kind)
             ds = sorted(per, key=natural_key)
             spans = f"{_plural(len(ds) + loose, kind)}" + (f" ({_names(ds)})" if ds else "")
             if loose + sum(min(m, len(ns)) for ns in per.values()) < k:
                 if m == 1 and kind == sv.anti:
                     out.append(f"{s} needs {k} members on distinct {kind}s, but {_role_text(svc)} spans {spans}")
                 else:
-                    out.append(f"{s} needs {k} instances with at most {m} per {kind} (max_per_domain), "
-                               f"but {_role_text(svc)} spans {spans}")
+                    out.append(
+                        f"{s} needs {k} instances with at most {m} per {kind} (max_per_domain), "
+                        f"but {_role_text(svc)} spans {spans}"
+                    )
             if sv.everywhere:
                 for d, ns in sorted(per.items()):
                     if len(ns) > m:
-                        out.append(f"{s} runs on every node of {_role_text(svc)} (replicas='all'), but "
-                                   f"{_names(ns)} share {kind} {d}, which allows at most {m} "
-                                   + ("(anti_affinity)" if m == 1 and kind == sv.anti else "(max_per_domain)"))
-        for r, (attr, label) in enumerate(RESOURCES):
+                        out.append(
+                            f"{s} runs on every node of {_role_text(svc)} (replicas='all'), but "
+                            f"{_names(ns)} share {kind} {d}, which allows at most {m} "
+                            + ("(anti_affinity)" if m == 1 and kind == sv.anti else "(max_per_domain)")
+                        )
+        for r, (_attr, label) in enumerate(RESOURCES):
             if sv.req[r] == 0:
                 continue
-            fits = [n for n in cand if pr.node_cap[n][r] >= sv.req[r]]
-            if len(fits) < k:
+            fits = pr.fitting(cand, r, sv.req[r])
+            if fits < k:
                 biggest = max((pr.node_cap[n][r] for n in cand), default=0)
-                out.append(f"{s} requests {_fmt(sv.req[r] / _SCALE)} {label} per instance for "
-                           f"{_plural(k, 'instance')}, but only {_plural(len(fits), 'node')} of {_role_text(svc)} "
-                           f"{'has' if len(fits) == 1 else 'have'} that much (the largest has {_fmt(biggest / _SCALE)})")
+                out.append(
+                    f"{s} requests {_fmt(sv.req[r] / _SCALE)} {label} per instance for "
+                    f"{_plural(k, 'instance')}, but only {_plural(fits, 'node')} of {_role_text(svc)} "
+                    f"{'has' if fits == 1 else 'have'} that much (the largest has {_fmt(biggest / _SCALE)})"
+                )
     # capacity of every candidate set against the services confined to it (pigeonhole)
-    sets: dict[frozenset[str], None] = {}
-    for sv in pr.services:
-        sets.setdefault(frozenset(sv.cand), None)
-    cand_sets = {sv.name: frozenset(sv.cand) for sv in pr.services}
+    frozen: dict[int, frozenset[str]] = {}  # per shared candidate list (pr.services holds them: ids stay valid)
+    cand_sets = {
+        sv.name: frozen.get(id(sv.cand)) or frozen.setdefault(id(sv.cand), frozenset(sv.cand)) for sv in pr.services
+    }
+    sets: dict[frozenset[str], None] = dict.fromkeys(cand_sets.values())
     for nodeset in sorted(sets, key=lambda ns: sorted(ns, key=natural_key)):
         confined = [sv for sv in pr.services if cand_sets[sv.name] <= nodeset]
-        for r, (attr, label) in enumerate(RESOURCES):
+        for r, (_attr, label) in enumerate(RESOURCES):
             need = sum(sv.req[r] * sv.count for sv in confined)
             have = sum(pr.node_cap[n][r] for n in nodeset)
             # who is confined here and through which roles: said by every message below
             users = [sv.name for sv in confined if sv.req[r] > 0]
             roles = sorted({x for sv in confined for x in svcs[sv.name].on})
             if need > have:
-                out.append(f"{_names(users)} together request {_fmt(need / _SCALE)} {label}, but the "
-                           f"{_plural(len(nodeset), 'node')} they may use ({' / '.join(roles)}) have "
-                           f"{_fmt(have / _SCALE)} in all")
+                out.append(
+                    f"{_names(users)} together request {_fmt(need / _SCALE)} {label}, but the "
+                    f"{_plural(len(nodeset), 'node')} they may use ({' / '.join(roles)}) have "
+                    f"{_fmt(have / _SCALE)} in all"
+                )
                 continue
             # Counting instances, not amounts: a node holds at most one
             # instance per service, so at most as many as the smallest
@@ -333,10 +398,12 @@ def _precheck(pr: S.Problem) -> list[str]:
                 prefix.append(prefix[-1] + q)
             room = sum(bisect.bisect_right(prefix, pr.node_cap[n][r]) - 1 for n in nodeset)
             if room < total:
-                out.append(f"{_names(users)} run {total} instances that request {label}, but the "
-                           f"{_plural(len(nodeset), 'node')} they may use ({' / '.join(roles)}) hold at most "
-                           f"{room} of them: a node's {label} is not shared out in fractions (the smallest "
-                           f"request is {_fmt(sized[0] / _SCALE)} {label})")
+                out.append(
+                    f"{_names(users)} run {total} instances that request {label}, but the "
+                    f"{_plural(len(nodeset), 'node')} they may use ({' / '.join(roles)}) hold at most "
+                    f"{room} of them: a node's {label} is not shared out in fractions (the smallest "
+                    f"request is {_fmt(sized[0] / _SCALE)} {label})"
+                )
                 continue
             # A node's share is a sum of requests: when every request is a
             # multiple of g, only a multiple of g of each node is usable
@@ -344,10 +411,12 @@ def _precheck(pr: S.Problem) -> list[str]:
             g = math.gcd(*(sv.req[r] for sv in confined if sv.req[r] > 0)) or 1
             usable = sum(pr.node_cap[n][r] // g * g for n in nodeset)
             if need > usable:
-                out.append(f"{_names(users)} together request {_fmt(need / _SCALE)} {label}, but the "
-                           f"{_plural(len(nodeset), 'node')} they may use ({' / '.join(roles)}) can give them "
-                           f"{_fmt(usable / _SCALE)} in all: every request is a multiple of {_fmt(g / _SCALE)} "
-                           f"{label}, so a node's capacity is usable only in such steps")
+                out.append(
+                    f"{_names(users)} together request {_fmt(need / _SCALE)} {label}, but the "
+                    f"{_plural(len(nodeset), 'node')} they may use ({' / '.join(roles)}) can give them "
+                    f"{_fmt(usable / _SCALE)} in all: every request is a multiple of {_fmt(g / _SCALE)} "
+                    f"{label}, so a node's capacity is usable only in such steps"
+                )
     return list(dict.fromkeys(out))
 
 
@@ -398,19 +467,28 @@ def _warnings(arch: Architecture, instances: dict[str, list[str]]) -> list[str]:
         witnesses = _witness_votes(arch, s, lambda w: len(instances.get(w.name, [])))
         n = members + witnesses
         if _quorum_cluster(s) and n >= 3 and n % 2 == 0:
-            counted = (f"{n} votes ({members} members and {witnesses} witness vote{'s' * (witnesses != 1)})"
-                       if witnesses else f"{n} members")
-            out.append(f"{s.name} has {counted}: with a majority quorum an even-sized cluster tolerates no more "
-                       f"failures than {n - 1} members, and a clean split leaves no side with quorum")
+            counted = (
+                f"{n} votes ({members} members and {witnesses} witness vote{'s' * (witnesses != 1)})"
+                if witnesses
+                else f"{n} members"
+            )
+            out.append(
+                f"{s.name} has {counted}: with a majority quorum an even-sized cluster tolerates no more "
+                f"failures than {n - 1} members, and a clean split leaves no side with quorum"
+            )
     pm = arch.pacemaker
     if pm is not None and pm.quorum == "majority" and not pm.two_node and pm.qdevice is None:
         n = len(arch.nodes_with_roles(pm.on))
         if n == 2:
-            out.append("the pacemaker cluster has 2 nodes: a majority quorum needs both, so it tolerates no node "
-                       "failure (add a quorum device, or two_node=True with fencing)")
+            out.append(
+                "the pacemaker cluster has 2 nodes: a majority quorum needs both, so it tolerates no node "
+                "failure (add a quorum device, or two_node=True with fencing)"
+            )
         elif n % 2 == 0:
-            out.append(f"the pacemaker cluster has {n} nodes: an even-sized majority quorum tolerates no more "
-                       f"failures than {n - 1} nodes")
+            out.append(
+                f"the pacemaker cluster has {n} nodes: an even-sized majority quorum tolerates no more "
+                f"failures than {n - 1} nodes"
+            )
     return out
 
 
@@ -461,5 +539,4 @@ def place(arch: Architecture, previous: Placement | None = None) -> PlacementRes
     alloc = allocate_vrrp(arch, instances, prev, previous.vrids if previous is not None else None)
     if alloc.problems:
         raise Unplaceable(alloc.problems)
-    return PlacementResult(placement, alloc.groups, alloc.nonlocal_bind_nodes, tuple(_warnings(arch, instances)),
-                           moved)
+    return PlacementResult(placement, alloc.groups, alloc.nonlocal_bind_nodes, tuple(_warnings(arch, instances)), moved)

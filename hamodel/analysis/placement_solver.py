@@ -37,20 +37,28 @@ the SAT core exponential time.
 from __future__ import annotations
 
 import ctypes
-import functools
 import math
-import re
 from collections import defaultdict
-from dataclasses import dataclass, field
-from typing import Iterable
+from collections.abc import Iterable
 
 import z3
 
+from hamodel.analysis import placement_problem as P
 from hamodel.analysis import placement_statements as st
+from hamodel.analysis.placement_greedy import greedy
+from hamodel.analysis.placement_problem import (  # noqa: F401 (re-exported: the solver's callers name them here)
+    FINE_LIMIT,
+    MAX_CELLS,
+    Cell,
+    Problem,
+    Svc,
+    build_problem,
+    natural_key,
+    res,
+)
 from hamodel.errors import HamodelError
-from hamodel.model import Architecture
 
-SCALE = st.SCALE  # resources are compared as integers in thousandths
+SCALE = P.SCALE  # resources are compared as integers in thousandths
 SEED = 0
 # Deterministic budgets in Z3 resource units ("rlimit", solver steps, not
 # time), a base plus a share per Boolean variable: the largest benchmark
@@ -70,9 +78,9 @@ def budget(kind: tuple[int, int], variables: int) -> int:
     """The rlimit for a check of ``variables`` Boolean variables."""
     base, per = kind
     return base + per * variables
+
+
 BALANCE = 0.8  # preferred share of a cell's capacity at level 1
-FINE_LIMIT = 20_000
-MAX_CELLS = 4  # level-1 cells when merging (large models)  # level-1 bits above which cells are failure-domain sets, not classes
 
 _configured = False
 
@@ -91,9 +99,11 @@ class Undecided(HamodelError):
     """Placement reached a deterministic search limit: neither placeable nor proven unplaceable."""
 
     def __init__(self, what: str):
-        super().__init__(f"placement undecided: {what} reached its limit (a fixed budget of solver steps "
-                         "or rounds, the same on any machine); the model is neither placed nor proven "
-                         "unplaceable. Please report this model.")
+        super().__init__(
+            f"placement undecided: {what} reached its limit (a fixed budget of solver steps "
+            "or rounds, the same on any machine); the model is neither placed nor proven "
+            "unplaceable. Please report this model."
+        )
 
 
 class LimitHit(Exception):
@@ -120,264 +130,6 @@ def check(solver: z3.Solver, assumptions=(), rlimit: int = budget(HARD_RLIMIT, 0
     if was_interrupted(reason, run):
         raise KeyboardInterrupt
     raise LimitHit(reason)
-
-
-@functools.lru_cache(maxsize=1 << 16)
-def natural_key(name: str) -> tuple:
-    """``ctl-2`` before ``ctl-10``: numbers compare as numbers."""
-    return tuple((0, int(t), "") if t.isdigit() else (1, 0, t) for t in re.split(r"(\d+)", name) if t)
-
-
-# ---------------------------------------------------------------------------
-# The problem, precomputed once
-
-
-@dataclass
-class Svc:
-    name: str
-    index: int
-    cand: list[str]
-    count: int
-    everywhere: bool
-    ports: frozenset[int]
-    req: tuple[int, int]
-    pins: list[str]
-    colocate: list[str]
-    anti: str
-    limits: dict[str, int]  # domain kind -> at most per domain (anti-affinity gives 1)
-    max_per_domain: dict[str, int]
-    quorum_too_small: bool
-
-
-@dataclass
-class Cell:
-    index: int
-    nodes: list[str]
-    domains: tuple[str, ...]
-
-
-@dataclass
-class Problem:
-    arch: Architecture
-    previous: dict[str, set[str]]
-    services: list[Svc]
-    by_name: dict[str, Svc]
-    node_cap: dict[str, tuple[int, int]]
-    node_domains: dict[str, tuple[str, ...]]
-    domain_kind: dict[str, str]
-    cells: list[Cell] = field(default_factory=list)
-    cell_of: dict[str, int] = field(default_factory=dict)
-    cand_in: dict[tuple[str, int], list[str]] = field(default_factory=dict)  # (service, cell) -> candidate nodes
-    fine: bool = True
-
-    mode: str = "fine"
-
-    def upper_bound(self, sv: "Svc", ci: int) -> int:
-        """Most instances of ``sv`` that cell ``ci`` can hold under node and domain limits."""
-        nodes = self.cand_in[(sv.name, ci)]
-        ub = min(len(nodes), sv.count)
-        for kind, m in sv.limits.items():
-            loose, counts = self._domain_counts(nodes, kind)
-            ub = min(ub, loose + sum(min(m, c) for c in counts))
-        return ub
-
-    def fitting(self, nodes: list[str], r: int, need: int) -> int:
-        """How many of ``nodes`` have at least ``need`` of resource ``r`` (cached per node list)."""
-        cache = self.__dict__.setdefault("_fit_cache", {})
-        key = (id(nodes), r, need)
-        hit = cache.get(key)
-        if hit is not None and hit[0] is nodes:
-            return hit[1]
-        cap = self.node_cap
-        n = sum(1 for x in nodes if cap[x][r] >= need)
-        cache[key] = (nodes, n)
-        return n
-
-    def _domain_counts(self, nodes: list[str], kind: str) -> tuple[int, list[int]]:
-        """Nodes of ``nodes`` in no domain of ``kind``, and the count per domain of
-        ``kind`` (cached per node list: services of one role share theirs)."""
-        cache = self.__dict__.setdefault("_count_cache", {})
-        key = (id(nodes), kind)
-        hit = cache.get(key)
-        if hit is not None and hit[0] is nodes:
-            return hit[1]
-        per: dict[str, int] = defaultdict(int)
-        loose = 0
-        for n in nodes:
-            ds = self.of_kind(n, kind)
-            loose += not ds
-            for d in ds:
-                per[d] += 1
-        r = (loose, list(per.values()))
-        cache[key] = (nodes, r)
-        return r
-
-    def of_kind(self, node: str, kind: str) -> list[str]:
-        """The domains of ``kind`` that ``node`` is in (cached)."""
-        cache = self.__dict__.setdefault("_kind_cache", {})
-        key = (node, kind)
-        if key not in cache:
-            cache[key] = [d for d in self.node_domains[node] if self.domain_kind.get(d) == kind]
-        return cache[key]
-
-    def cells_of(self, s: str) -> list[int]:
-        return self._cells_of[s]
-
-    def sym_classes(self) -> list[list["Svc"]]:
-        """Groups (two or more, index order) of interchangeable services.
-
-        Swapping two of them maps every constraint onto another: same
-        candidates, count, requests, ports and limits; no pins, no
-        co-location either way, no previous nodes (kept instances are
-        preferences that would tell them apart).
-        """
-        cache = self.__dict__.get("_sym")
-        if cache is not None:
-            return cache
-        targets = {t for sv in self.services for t in sv.colocate}
-        groups: dict[tuple, list[Svc]] = {}
-        for sv in self.services:
-            if sv.pins or sv.colocate or sv.name in targets or self.previous.get(sv.name):
-                continue
-            key = (tuple(sv.cand), sv.count, sv.everywhere, sv.ports, sv.req, sv.anti,
-                   tuple(sorted(sv.limits.items())), tuple(sorted(sv.max_per_domain.items())), sv.quorum_too_small)
-            groups.setdefault(key, []).append(sv)
-        out = [g for g in groups.values() if len(g) > 1 and not g[0].everywhere]
-        self.__dict__["_sym"] = out
-        return out
-
-    def finish(self, fine: bool) -> None:
-        self.fine = fine
-        self.cell_of = {n: c.index for c in self.cells for n in c.nodes}
-        self._cells_of: dict[str, list[int]] = {}
-        # Services of one role share their candidate list: split each list into
-        # cells once (the lists are read, never changed). Per service, the split
-        # was most of the placement's Python time at 1,000 nodes.
-        split: dict[tuple[str, ...], tuple[list[int], dict[int, list[str]]]] = {}
-        for sv in self.services:
-            key = tuple(sv.cand)
-            hit = split.get(key)
-            if hit is None:
-                per: dict[int, list[str]] = defaultdict(list)
-                for n in key:
-                    per[self.cell_of[n]].append(n)
-                hit = split[key] = (sorted(per), dict(per))
-            cells, per = hit
-            self._cells_of[sv.name] = list(cells)
-            for ci, ns in per.items():
-                self.cand_in[(sv.name, ci)] = ns
-
-
-def res(value: float, up: bool) -> int:
-    import math
-
-    v = value * SCALE
-    return int(math.ceil(v - 1e-9)) if up else int(math.floor(v + 1e-9))
-
-
-def build_problem(arch: Architecture, previous: dict[str, set[str]], svcs: list[Svc],
-                  fine: bool | None = None) -> Problem:
-    node_domains = {n.name: tuple(arch.node_domains(n.name)) for n in arch.nodes}
-    pr = Problem(
-        arch=arch, previous=previous, services=svcs, by_name={s.name: s for s in svcs},
-        node_cap={n.name: (res(n.capacity.cpu, False), res(n.capacity.memory_gb, False)) for n in arch.nodes},
-        node_domains=node_domains, domain_kind={d.name: d.kind for d in arch.domains},
-    )
-    order = sorted((n.name for n in arch.nodes), key=natural_key)
-    pinned: dict[str, list[str]] = defaultdict(list)
-    excluded: dict[str, list[str]] = defaultdict(list)
-    for s in arch.services:
-        for n in s.pin:
-            pinned[n].append(s.name)
-        for n in s.exclude:
-            excluded[n].append(s.name)
-    prev_of: dict[str, list[str]] = defaultdict(list)
-    for s, ns in sorted(previous.items()):
-        for n in ns:
-            prev_of[n].append(s)
-    roles = {n.name: tuple(n.roles) for n in arch.nodes}
-
-    limited_kinds = sorted({k for sv in svcs for k in sv.limits})
-
-    def partition(mode: str) -> list[Cell] | None:
-        keyed: dict[tuple, list[str]] = {}
-        if mode == "coarse":
-            # one cell per domain of the constrained kind with the fewest domains
-            # (a zone); finer limits are kept by the fill, so every domain of a
-            # limited kind must then lie inside one cell
-            if not limited_kinds:
-                return None
-            counts = {k: len({d for n in order for d in node_domains[n] if pr.domain_kind.get(d) == k})
-                      for k in limited_kinds}
-            top = min(limited_kinds, key=lambda k: (counts[k], k))
-            for n in order:
-                keyed.setdefault((tuple(d for d in node_domains[n] if pr.domain_kind.get(d) == top),), []).append(n)
-            cell_of = {n: i for i, ns in enumerate(keyed.values()) for n in ns}
-            for k in limited_kinds:
-                members: dict[str, set[int]] = defaultdict(set)
-                for n in order:
-                    for d in node_domains[n]:
-                        if pr.domain_kind.get(d) == k:
-                            members[d].add(cell_of[n])
-                if any(len(v) > 1 for v in members.values()):
-                    return None
-        else:
-            for n in order:
-                key: tuple = (node_domains[n],)
-                if mode == "fine":
-                    key += (roles[n], pr.node_cap[n], tuple(pinned[n]), tuple(excluded[n]), tuple(prev_of[n]))
-                keyed.setdefault(key, []).append(n)
-        return [Cell(i, ns, key[0]) for i, (key, ns) in enumerate(keyed.items())]
-
-    modes = ["fine", "domains", "coarse"] if fine is None else (["fine"] if fine else ["domains"])
-    chosen = None
-    bits = 0
-    for mode in modes:
-        cells = partition(mode)
-        if cells is None:
-            continue
-        pr.cells, pr.cand_in = cells, {}
-        pr.finish(mode == "fine")
-        pr.mode = mode
-        chosen = mode
-        bits = sum(min(sv.count, len(pr.cand_in[(sv.name, ci)])) for sv in svcs for ci in pr.cells_of(sv.name))
-        if bits <= FINE_LIMIT:
-            break
-    assert chosen is not None
-    if bits > FINE_LIMIT and len(pr.cells) > MAX_CELLS and pr.mode != "fine":
-        merged = _merge_cells(pr, limited_kinds)
-        if merged is not None:
-            pr.cells, pr.cand_in = merged, {}
-            pr.finish(False)
-            pr.mode = "merged"
-    return pr
-
-
-def _merge_cells(pr: Problem, limited_kinds: list[str]) -> list[Cell] | None:
-    """At most MAX_CELLS cells, each a run of consecutive cells.
-
-    Level-1 size then grows with the number of services only, not with
-    services x domains; the fill keeps every domain limit, which is valid
-    as long as each domain of a limited kind lies inside one merged cell.
-    """
-    per = -(-len(pr.cells) // MAX_CELLS)
-    groups = [pr.cells[i:i + per] for i in range(0, len(pr.cells), per)]
-    out = []
-    for i, g in enumerate(groups):
-        common = set(g[0].domains)
-        for c in g[1:]:
-            common &= set(c.domains)
-        out.append(Cell(i, [n for c in g for n in c.nodes], tuple(d for d in g[0].domains if d in common)))
-    cell_of = {n: c.index for c in out for n in c.nodes}
-    limited = set(limited_kinds)
-    touched: dict[str, set[int]] = defaultdict(set)
-    for n, ci in cell_of.items():
-        for d in pr.node_domains[n]:
-            if pr.domain_kind.get(d) in limited:
-                touched[d].add(ci)
-    if any(len(v) > 1 for v in touched.values()):
-        return None
-    return out
 
 
 # ---------------------------------------------------------------------------
@@ -483,18 +235,24 @@ class Encoding:
             cis = pr.cells_of(s)
             if sv.everywhere:
                 full = all(len(self.bits[(s, ci)]) == len(pr.cand_in[(s, ci)]) for ci in cis)
-                self.add(st.Count(s), self.conj([self.bits[(s, ci)][-1] for ci in cis if self.bits[(s, ci)]])
-                         if full else z3.BoolVal(False, self.ctx))
+                self.add(
+                    st.Count(s),
+                    self.conj([self.bits[(s, ci)][-1] for ci in cis if self.bits[(s, ci)]])
+                    if full
+                    else z3.BoolVal(False, self.ctx),
+                )
             else:
                 ts = self.terms(s, cis)
-                self.add(st.Count(s), self.pb(ts, [1] * len(ts), sv.count, eq=True) if ts
-                         else z3.BoolVal(sv.count == 0, self.ctx))
+                self.add(
+                    st.Count(s),
+                    self.pb(ts, [1] * len(ts), sv.count, eq=True) if ts else z3.BoolVal(sv.count == 0, self.ctx),
+                )
             if sv.quorum_too_small:
                 self.add(st.Quorum(s), z3.BoolVal(False, self.ctx))
             cset = set(cis)
             for kind, m in sorted(sv.limits.items()):
                 stmt = st.Anti(s, kind) if (kind == sv.anti and m == 1) else st.MaxPerDomain(s, kind)
-                for d, dcells in sorted(cells_by_kind.get(kind, {}).items()):
+                for _d, dcells in sorted(cells_by_kind.get(kind, {}).items()):
                     ts = self.terms(s, [ci for ci in dcells if ci in cset])
                     if len(ts) > m:
                         self.add(stmt, self.atmost(ts, m))
@@ -506,7 +264,9 @@ class Encoding:
             for ci, ps in sorted(pinned_cells.items()):
                 # pins to interchangeable nodes are one statement: "at least len(ps) here"
                 bs = self.bits.get((s, ci), [])
-                self.add(st.Pin(s, ", ".join(ps)), bs[len(ps) - 1] if len(bs) >= len(ps) else z3.BoolVal(False, self.ctx))
+                self.add(
+                    st.Pin(s, ", ".join(ps)), bs[len(ps) - 1] if len(bs) >= len(ps) else z3.BoolVal(False, self.ctx)
+                )
             for t in sv.colocate:
                 for ci in cis:
                     tb = self.bits.get((t, ci), [])
@@ -523,7 +283,7 @@ class Encoding:
             # Hall-type conditions: every candidate set, pairwise unions and the whole cell
             subsets = set(base) | {frozenset(pr.cells[ci].nodes)}
             if len(base) <= 12:
-                subsets |= {a | b for i, a in enumerate(base) for b in base[i + 1:]}
+                subsets |= {a | b for i, a in enumerate(base) for b in base[i + 1 :]}
             subsets_sorted = sorted(subsets, key=lambda f: (len(f), sorted(f, key=natural_key)))
             for r in range(2):
                 for subset in subsets_sorted:
@@ -557,7 +317,7 @@ class Encoding:
                     users[p].append(sv)
             for p, us in sorted(users.items()):
                 for i, a in enumerate(us):
-                    for b in us[i + 1:]:
+                    for b in us[i + 1 :]:
                         room = len(cand[a.name] | cand[b.name])
                         ts = self.bits[(a.name, ci)] + self.bits[(b.name, ci)]
                         if len(ts) > room:
@@ -686,12 +446,22 @@ def _fill_greedy(pr: Problem, ci: int, counts: dict[str, int]) -> dict[str, list
         sv = pr.by_name[s]
         prev = pr.previous.get(s, set())
         in_dom: dict[str, int] = defaultdict(int)
-        limited = {n: [(d, sv.limits[pr.domain_kind[d]]) for d in pr.node_domains[n]
-                       if pr.domain_kind.get(d) in sv.limits] for n in pr.cand_in[(s, ci)]} if sv.limits else {}
-        ok = [n for n in pr.cand_in[(s, ci)]
-              if all(t in hosts[n] for t in sv.colocate)
-              and not ports[n] & sv.ports
-              and load[n][0] + sv.req[0] <= pr.node_cap[n][0] and load[n][1] + sv.req[1] <= pr.node_cap[n][1]]
+        limited = (
+            {
+                n: [(d, sv.limits[pr.domain_kind[d]]) for d in pr.node_domains[n] if pr.domain_kind.get(d) in sv.limits]
+                for n in pr.cand_in[(s, ci)]
+            }
+            if sv.limits
+            else {}
+        )
+        ok = [
+            n
+            for n in pr.cand_in[(s, ci)]
+            if all(t in hosts[n] for t in sv.colocate)
+            and not ports[n] & sv.ports
+            and load[n][0] + sv.req[0] <= pr.node_cap[n][0]
+            and load[n][1] + sv.req[1] <= pr.node_cap[n][1]
+        ]
         if len(ok) < counts[s]:
             return None
         pins = set(sv.pins)
@@ -713,10 +483,9 @@ def _fill_greedy(pr: Problem, ci: int, counts: dict[str, int]) -> dict[str, list
             if len(chosen) < counts[s]:
                 return None
         else:
-            chosen = sorted(ok, key=pref)[:counts[s]]
-        if not pins <= set(chosen) and pins & set(nodes):
-            if not {p for p in pins if p in pos} <= set(chosen):
-                return None
+            chosen = sorted(ok, key=pref)[: counts[s]]
+        if not pins <= set(chosen) and pins & set(nodes) and not {p for p in pins if p in pos} <= set(chosen):
+            return None
         for n in chosen:
             load[n][0] += sv.req[0]
             load[n][1] += sv.req[1]
@@ -761,7 +530,7 @@ def _fill_exact(pr: Problem, ci: int, counts: dict[str, int]) -> dict[str, list[
         for s in here:
             for p in pr.by_name[s].ports:
                 users[p].append(s)
-        for p, ss in sorted(users.items()):
+        for _p, ss in sorted(users.items()):
             if len(ss) > 1:
                 sol.add(z3.AtMost(*[x[s, n] for s in ss], 1))
     _fill_symmetry(pr, ci, counts, x, sol, ctx)
@@ -772,8 +541,7 @@ def _fill_exact(pr: Problem, ci: int, counts: dict[str, int]) -> dict[str, list[
         # "cannot hold" would be a guess: say that the search gave up
         raise Undecided(f"filling the nodes {', '.join(nodes[:8])}{', ...' if len(nodes) > 8 else ''}") from None
     m = sol.model()
-    return {s: [n for n in pr.cand_in[(s, ci)] if z3.is_true(m.eval(x[s, n], model_completion=True))]
-            for s in counts}
+    return {s: [n for n in pr.cand_in[(s, ci)] if z3.is_true(m.eval(x[s, n], model_completion=True))] for s in counts}
 
 
 def _fill_symmetry(pr: Problem, ci: int, counts: dict[str, int], x: dict, sol: z3.Solver, ctx: z3.Context) -> None:
@@ -814,8 +582,12 @@ def _fill_symmetry(pr: Problem, ci: int, counts: dict[str, int], x: dict, sol: z
                 lex(row(a), row(b), f"s!{a}!{b}")
     sig: dict[tuple, list[str]] = defaultdict(list)
     for n in nodes:
-        key = (pr.node_domains[n], pr.node_cap[n], tuple(n in cand[s] for s in order),
-               tuple(n in pins[s] for s in order))
+        key = (
+            pr.node_domains[n],
+            pr.node_cap[n],
+            tuple(n in cand[s] for s in order),
+            tuple(n in pins[s] for s in order),
+        )
         sig[key].append(n)
     for same in sig.values():
         for a, b in zip(same, same[1:]):
@@ -836,7 +608,16 @@ class NoPlacement(Exception):
 
 def solve(pr: Problem, max_rounds: int = MAX_ROUNDS) -> tuple[dict[str, list[str]], dict]:
     """service -> nodes, and statistics; raises :class:`NoPlacement` (a proof)
-    or :class:`Undecided` (a limit reached)."""
+    or :class:`Undecided` (a limit reached).
+
+    A large model (cells are failure-domain sets: more than ``FINE_LIMIT``
+    level-1 bits) is first tried greedily (:mod:`placement_greedy`); the
+    exact search below runs when that pass does not place everything.
+    """
+    if not pr.fine:
+        got = greedy(pr)
+        if got is not None:
+            return got, {"cells": len(pr.cells), "fine": False, "bits": 0, "cuts": 0, "checks": 0, "greedy": True}
     enc = Encoding(pr)
     stats = {"cells": len(pr.cells), "fine": pr.fine, "bits": len(enc.bit_key), "cuts": 0, "checks": 0}
     # Prefer keeping previous instances: at least as many in each cell as before.
@@ -920,7 +701,7 @@ def unsat_core(pr: Problem, cuts: list[tuple[int, dict[str, int]]]) -> list[st.S
     core = [c for c in lits if c.get_id() in core_ids]
     i = 0
     while i < len(core):
-        trial = core[:i] + core[i + 1:]
+        trial = core[:i] + core[i + 1 :]
         try:
             unsat = not check(enc.solver, trial, limit)
         except LimitHit:

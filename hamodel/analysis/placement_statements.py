@@ -12,16 +12,17 @@ The helpers for lists and plurals live here too, since both this module and
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING
+
+from hamodel.analysis.placement_problem import SCALE, Problem, natural_key
 
 if TYPE_CHECKING:
-    from hamodel.analysis.placement_solver import Problem
     from hamodel.model import Service
 
 #: Resources a node offers, as ``(index name, words)``; requests are compared in thousandths.
 RESOURCES = (("cpu", "cpu"), ("memory_gb", "GB of memory"))
-SCALE = 1000
 
 
 def plural(n: int, word: str, many: str | None = None) -> str:
@@ -52,7 +53,7 @@ class Statement:
     def services(self) -> set[str]:
         """The services this statement names (symmetry breaking keeps a pair ordered only
         while every statement naming either is active)."""
-        return {getattr(self, "service")}
+        return {self.service}
 
     def describe(self, pr: Problem, core: list[Statement]) -> str | None:
         """This statement in the model's words; None when another statement of ``core`` says it."""
@@ -66,19 +67,21 @@ class Count(Statement):
     service: str
 
     def describe(self, pr: Problem, core: list[Statement]) -> str | None:
-        from hamodel.analysis.placement_solver import natural_key
-
         sv, svc = pr.by_name[self.service], pr.arch.service(self.service)
         anti = next((st.kind for st in core if isinstance(st, Anti) and st.service == self.service), None)
         if anti is not None:
-            doms = sorted({d for n in sv.cand for d in pr.node_domains[n] if pr.domain_kind.get(d) == anti},
-                          key=natural_key)
-            return (f"{sv.name} needs {sv.count} members on distinct {anti}s, but {role_text(svc)} spans "
-                    f"{plural(len(doms), anti)} ({names(doms)})")
+            doms = sorted(
+                {d for n in sv.cand for d in pr.node_domains[n] if pr.domain_kind.get(d) == anti}, key=natural_key
+            )
+            return (
+                f"{sv.name} needs {sv.count} members on distinct {anti}s, but {role_text(svc)} spans "
+                f"{plural(len(doms), anti)} ({names(doms)})"
+            )
         if sv.everywhere:
             return f"{sv.name} runs on every node of {role_text(svc)} (replicas='all'): {names(sv.cand)}"
-        return (f"{sv.name} needs {plural(sv.count, 'instance')} on distinct nodes of "
-                f"{role_text(svc)} ({names(sv.cand)})")
+        return (
+            f"{sv.name} needs {plural(sv.count, 'instance')} on distinct nodes of {role_text(svc)} ({names(sv.cand)})"
+        )
 
 
 @dataclass(frozen=True)
@@ -143,8 +146,10 @@ class Quorum(Statement):
 
 def quorum_hint(service: str) -> str:
     """How to describe a smaller cluster that exists (said where a majority of 2 is refused)."""
-    return (f" (to describe a cluster of 2 that needs both members, give AppCluster(quorum=2); or add a "
-            f"vote-only Witness('{service}') on a third node)")
+    return (
+        f" (to describe a cluster of 2 that needs both members, give AppCluster(quorum=2); or add a "
+        f"vote-only Witness('{service}') on a third node)"
+    )
 
 
 @dataclass(frozen=True)
@@ -166,10 +171,16 @@ class Capacity(Statement):
             each = f"{fmt(caps[0] / SCALE)} {label}" + ("" if len(nodes) == 1 else " each")
         else:
             each = f"{fmt(sum(pr.node_cap[n][r] for n in nodes) / SCALE)} {label} in all"
-        users = sorted({sv.name for sv in pr.services
-                        if sv.req[r] > 0 and set(pr.cand_in.get((sv.name, self.cell), ())) & set(nodes)})
-        return (f"{names(list(nodes))} {'has' if len(nodes) == 1 else 'have'} {each}"
-                + (f" for {names(users)}" if users else ""))
+        users = sorted(
+            {
+                sv.name
+                for sv in pr.services
+                if sv.req[r] > 0 and set(pr.cand_in.get((sv.name, self.cell), ())) & set(nodes)
+            }
+        )
+        return f"{names(list(nodes))} {'has' if len(nodes) == 1 else 'have'} {each}" + (
+            f" for {names(users)}" if users else ""
+        )
 
 
 @dataclass(frozen=True)
@@ -184,7 +195,9 @@ class PortClash(Statement):
         return {self.a, self.b}
 
     def describe(self, pr: Problem, core: list[Statement]) -> str | None:
-        return f"{self.a} and {self.b} both bind port {self.port} on their nodes' addresses, so they cannot share a node"
+        return (
+            f"{self.a} and {self.b} both bind port {self.port} on their nodes' addresses, so they cannot share a node"
+        )
 
 
 @dataclass(frozen=True)
@@ -199,8 +212,10 @@ class Fill(Statement):
 
     def describe(self, pr: Problem, core: list[Statement]) -> str | None:
         held = ", ".join(f"{n} x {s}" for s, n in self.counts)
-        return (f"the nodes {names(pr.cells[self.cell].nodes)} cannot hold {held} within their capacity, "
-                "ports and co-location")
+        return (
+            f"the nodes {names(pr.cells[self.cell].nodes)} cannot hold {held} within their capacity, "
+            "ports and co-location"
+        )
 
 
 def describe(pr: Problem, core: list[Statement]) -> list[str]:

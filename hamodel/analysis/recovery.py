@@ -42,8 +42,8 @@ Formulas (each a rule of the daemon, cited where it is applied):
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Sequence
 
 from hamodel.analysis.components import ModelView
 from hamodel.analysis.recovery_results import Recovery, RecoveryTable, Timer
@@ -73,21 +73,27 @@ class _Span:
     formula: str
     terms: tuple[Timer, ...] = ()
 
-    def later(self, other: "_Span | None") -> "_Span":
+    def later(self, other: _Span | None) -> _Span:
         """Both must be over: the later of the two, per bound."""
         if other is None:
             return self
         top = self if self.hi >= other.hi else other
-        return _Span(max(self.lo, other.lo), max(self.hi, other.hi), top.dominant,
-                     f"max({self.formula}, {other.formula})", _merge(self.terms, other.terms))
+        return _Span(
+            max(self.lo, other.lo),
+            max(self.hi, other.hi),
+            top.dominant,
+            f"max({self.formula}, {other.formula})",
+            _merge(self.terms, other.terms),
+        )
 
-    def union(self, other: "_Span | None") -> "_Span":
+    def union(self, other: _Span | None) -> _Span:
         """Either may happen (different components of one class): the hull."""
         if other is None:
             return self
         top = self if self.hi >= other.hi else other
-        return _Span(min(self.lo, other.lo), max(self.hi, other.hi), top.dominant, top.formula,
-                     _merge(self.terms, other.terms))
+        return _Span(
+            min(self.lo, other.lo), max(self.hi, other.hi), top.dominant, top.formula, _merge(self.terms, other.terms)
+        )
 
 
 def _merge(a: Iterable[Timer], b: Iterable[Timer]) -> tuple[Timer, ...]:
@@ -107,6 +113,7 @@ class RecoveryAnalysis:
         self.v, self.arch, self.placement = v, v.arch, v.placement
         self.vrrp_groups = tuple(vrrp_groups)
         self._evaluations: dict = {}
+        self._lost: dict[tuple[str, str], set[str]] = {}  # (component, disruption) -> nodes it takes away
 
     def group_of(self, service: str) -> VrrpGroup | None:
         return next((g for g in self.vrrp_groups if g.service == service), None)
@@ -117,8 +124,9 @@ class RecoveryAnalysis:
         return self.arch.service(g.service).strategy  # type: ignore[return-value]
 
     def advert(self, g: VrrpGroup) -> Timer:
-        return Timer("keepalived advert_int", float(self._vrrp(g).advert_int),
-                     f"services[{g.service}].strategy.advert_int")
+        return Timer(
+            "keepalived advert_int", float(self._vrrp(g).advert_int), f"services[{g.service}].strategy.advert_int"
+        )
 
     def master_down(self, g: VrrpGroup, node: str) -> float:
         a = self.advert(g).value_s
@@ -139,20 +147,32 @@ class RecoveryAnalysis:
         best = rest[0]
         a = self.advert(g)
         md = self.master_down(g, best)
-        return _Span(max(0.0, md - a.value_s), md, a,
-                     f"3 x advert_int + (256 - {g.priorities[best]}) / 256 x advert_int ({best}); gratuitous ARP at once",
-                     (a,))
+        return _Span(
+            max(0.0, md - a.value_s),
+            md,
+            a,
+            f"3 x advert_int + (256 - {g.priorities[best]}) / 256 x advert_int ({best}); gratuitous ARP at once",
+            (a,),
+        )
 
     def track_failure(self, g: VrrpGroup) -> _Span:
         """The holder's tracked process dies: vrrp_script fall x interval, then the best backup's skew."""
         s = self._vrrp(g)
         best = next((n for n in g.members if n != self._holder(g)), self._holder(g))
         skew = (256 - g.priorities[best]) / 256 * s.advert_int
-        iv = Timer("keepalived vrrp_script interval", float(s.check.interval_s),
-                   f"services[{g.service}].strategy.check.interval_s")
+        iv = Timer(
+            "keepalived vrrp_script interval",
+            float(s.check.interval_s),
+            f"services[{g.service}].strategy.check.interval_s",
+        )
         fall = Timer("keepalived vrrp_script fall", float(s.check.fall), f"services[{g.service}].strategy.check.fall")
-        return _Span((s.check.fall - 1) * s.check.interval_s + skew, (s.check.fall + 1) * s.check.interval_s + skew,
-                     iv, "(fall - 1 .. fall + 1) x interval + skew", (iv, fall))
+        return _Span(
+            (s.check.fall - 1) * s.check.interval_s + skew,
+            (s.check.fall + 1) * s.check.interval_s + skew,
+            iv,
+            "(fall - 1 .. fall + 1) x interval + skew",
+            (iv, fall),
+        )
 
     def haproxy_detect(self, service: str, access: BehindVip, *, unreachable: bool) -> _Span:
         """HAProxy marks a dead backend of ``service`` down."""
@@ -163,21 +183,40 @@ class RecoveryAnalysis:
         per = min(self.arch.haproxy.timeout_connect_s * 1000, c.inter_ms) / 1000
         if c.fastinter_ms is None:
             if not unreachable:
-                return _Span(max(0, c.fall - 1) * c.inter_ms / 1000, c.fall * c.inter_ms / 1000, inter,
-                             "fall x inter (refused at once)", (inter, fall))
+                return _Span(
+                    max(0, c.fall - 1) * c.inter_ms / 1000,
+                    c.fall * c.inter_ms / 1000,
+                    inter,
+                    "fall x inter (refused at once)",
+                    (inter, fall),
+                )
             # haproxy.cfg always writes `timeout check`: a check connects within min(timeout connect, inter).
-            return _Span(c.fall * per + (c.fall - 1) * c.inter_ms / 1000, c.fall * (c.inter_ms / 1000 + per), inter,
-                         "fall x (inter + min(timeout connect, inter))", (inter, fall))
+            return _Span(
+                c.fall * per + (c.fall - 1) * c.inter_ms / 1000,
+                c.fall * (c.inter_ms / 1000 + per),
+                inter,
+                "fall x (inter + min(timeout connect, inter))",
+                (inter, fall),
+            )
         # After the first failed check (up to inter after the death) the server is going
         # down: HAProxy spaces the remaining fall - 1 checks by fastinter (haproxy.cfg writes it).
         fast = Timer("HAProxy check fastinter", c.fastinter_ms / 1000, f"{where}.check.fastinter_ms")
         top = fast if c.fall > 1 and (c.fall - 1) * c.fastinter_ms > c.inter_ms else inter
         if not unreachable:
-            return _Span((c.fall - 1) * c.fastinter_ms / 1000, (c.inter_ms + (c.fall - 1) * c.fastinter_ms) / 1000,
-                         top, "inter + (fall - 1) x fastinter (refused at once)", (inter, fall, fast))
-        return _Span(c.fall * per + (c.fall - 1) * c.fastinter_ms / 1000,
-                     c.fall * per + (c.inter_ms + (c.fall - 1) * c.fastinter_ms) / 1000, top,
-                     "fall x min(timeout connect, inter) + inter + (fall - 1) x fastinter", (inter, fall, fast))
+            return _Span(
+                (c.fall - 1) * c.fastinter_ms / 1000,
+                (c.inter_ms + (c.fall - 1) * c.fastinter_ms) / 1000,
+                top,
+                "inter + (fall - 1) x fastinter (refused at once)",
+                (inter, fall, fast),
+            )
+        return _Span(
+            c.fall * per + (c.fall - 1) * c.fastinter_ms / 1000,
+            c.fall * per + (c.inter_ms + (c.fall - 1) * c.fastinter_ms) / 1000,
+            top,
+            "fall x min(timeout connect, inter) + inter + (fall - 1) x fastinter",
+            (inter, fall, fast),
+        )
 
     def _access_field(self, service: str) -> str:
         s = self.arch.service(service).strategy
@@ -185,11 +224,19 @@ class RecoveryAnalysis:
 
     def galera_eviction(self) -> _Span:
         sus = Timer("Galera evs.suspect_timeout", GALERA_SUSPECT_S, "wsrep_provider_options (default, not generated)")
-        chk = Timer("Galera evs.inactive_check_period", GALERA_INACTIVE_CHECK_S,
-                    "wsrep_provider_options (default, not generated)")
+        chk = Timer(
+            "Galera evs.inactive_check_period",
+            GALERA_INACTIVE_CHECK_S,
+            "wsrep_provider_options (default, not generated)",
+        )
         ins = Timer("Galera evs.install_timeout", GALERA_INSTALL_S, "wsrep_provider_options (default, not generated)")
-        return _Span(GALERA_SUSPECT_S, GALERA_SUSPECT_S + GALERA_INACTIVE_CHECK_S + GALERA_INSTALL_S, sus,
-                     "suspect_timeout (+ inactive_check_period + install_timeout)", (sus, chk, ins))
+        return _Span(
+            GALERA_SUSPECT_S,
+            GALERA_SUSPECT_S + GALERA_INACTIVE_CHECK_S + GALERA_INSTALL_S,
+            sus,
+            "suspect_timeout (+ inactive_check_period + install_timeout)",
+            (sus, chk, ins),
+        )
 
     def pacemaker_takeover(self, what: str) -> _Span | None:
         pm = self.arch.pacemaker
@@ -203,8 +250,13 @@ class RecoveryAnalysis:
         fence = Timer("fence delay pcmk_delay_base", float(delay), "pacemaker.fence[].delay_base_s")
         start = Timer("IPaddr2 start timeout", float(IPADDR2_START_TIMEOUT_S), "generated op start timeout")
         hi = token + cons.value_s + delay + IPADDR2_START_TIMEOUT_S
-        return _Span(token, hi, start if IPADDR2_START_TIMEOUT_S >= max(token, cons.value_s, delay) else tok,
-                     f"token (+ consensus + fence delay + start timeout) for {what}", (tok, cons, fence, start))
+        return _Span(
+            token,
+            hi,
+            start if max(token, cons.value_s, delay) <= IPADDR2_START_TIMEOUT_S else tok,
+            f"token (+ consensus + fence delay + start timeout) for {what}",
+            (tok, cons, fence, start),
+        )
 
     # -- per service --------------------------------------------------------------------
 
@@ -236,9 +288,17 @@ class RecoveryAnalysis:
             move = self.vip_move(g, lost) if g else None
             if placed & lost:
                 detect = self.haproxy_detect(service, access, unreachable=True)
-                span = detect.later(move) if move else _Span(0.0, detect.hi, detect.dominant,
-                                                             detect.formula + " (requests sent to the lost backend)",
-                                                             detect.terms)
+                span = (
+                    detect.later(move)
+                    if move
+                    else _Span(
+                        0.0,
+                        detect.hi,
+                        detect.dominant,
+                        detect.formula + " (requests sent to the lost backend)",
+                        detect.terms,
+                    )
+                )
             else:
                 span = move or ZERO
         if isinstance(s, AppCluster) and svc.process in GALERA_PROCESSES and placed & lost:
@@ -280,8 +340,10 @@ class RecoveryAnalysis:
         if rep == "synchronous":
             return "0: synchronous replication (an acknowledged write is on the surviving members)", 0.0
         if rep == "asynchronous":
-            return ("writes acknowledged since the last replication to a surviving member are lost "
-                    "(no lag bound in the model)"), None
+            return (
+                "writes acknowledged since the last replication to a surviving member are lost "
+                "(no lag bound in the model)"
+            ), None
         if isinstance(s, (AppCluster, Elected)):
             return "unknown: set the strategy's replication (synchronous or asynchronous)", None
         return "unknown: the model says nothing of this service's data", None
@@ -309,8 +371,16 @@ class RecoveryAnalysis:
             span, note = self.process_span(service)
             return self._make(service, disruption, span, rpo, rpo_s, "one process of the service dies", note)
         if disruption == "partition":
-            return Recovery(service, disruption, None, None, rpo, rpo_s, "the network splits",
-                            note="both sides keep running: recovery is the heal, not a timer")
+            return Recovery(
+                service,
+                disruption,
+                None,
+                None,
+                rpo,
+                rpo_s,
+                "the network splits",
+                note="both sides keep running: recovery is the heal, not a timer",
+            )
         comps = self._components(disruption)
         if not comps:
             return None
@@ -323,12 +393,17 @@ class RecoveryAnalysis:
             if e.state(service) in (DOWN, PARTIAL):
                 down.append(c)
                 continue
-            lost = {n.name for n in self.arch.nodes if not e.node_up(n.name)}
-            if disruption in ("switch", "link"):
-                lost |= {n.name for n in self.arch.nodes for i in n.interfaces if not e.port_up(n.name, i.network)}
+            lost = self._lost.get((c, disruption))
+            if lost is None:  # the same for every service: once per component (was per service, O(services x nodes))
+                lost = {n.name for n in self.arch.nodes if not e.node_up(n.name)}
+                if disruption in ("switch", "link"):
+                    lost |= {n.name for n in self.arch.nodes for i in n.interfaces if not e.port_up(n.name, i.network)}
+                self._lost[(c, disruption)] = lost
             if not lost and disruption == "link":
-                unknown.append("no node loses its network in the model; the L2 path's re-convergence "
-                               "(spanning tree, bonding) is not modelled")
+                unknown.append(
+                    "no node loses its network in the model; the L2 path's re-convergence "
+                    "(spanning tree, bonding) is not modelled"
+                )
                 continue
             span, note = self.lost_nodes_span(service, lost)
             if span is None:
@@ -340,18 +415,47 @@ class RecoveryAnalysis:
         if total is None and not down and not unknown:
             return None
         if down:
-            return Recovery(service, disruption, None, None, rpo, rpo_s, down[0], down=tuple(down),
-                            note="stops the service for good: no automatic recovery")
+            return Recovery(
+                service,
+                disruption,
+                None,
+                None,
+                rpo,
+                rpo_s,
+                down[0],
+                down=tuple(down),
+                note="stops the service for good: no automatic recovery",
+            )
         if unknown:
             return Recovery(service, disruption, None, None, rpo, rpo_s, note=unknown[0])
         return self._make(service, disruption, total, rpo, rpo_s, worst, "", down)
 
-    def _make(self, service: str, disruption: str, span: _Span | None, rpo: str, rpo_s: float | None,
-              scenario: str, note: str, down: Iterable[str] = ()) -> Recovery:
+    def _make(
+        self,
+        service: str,
+        disruption: str,
+        span: _Span | None,
+        rpo: str,
+        rpo_s: float | None,
+        scenario: str,
+        note: str,
+        down: Iterable[str] = (),
+    ) -> Recovery:
         if span is None:
             return Recovery(service, disruption, None, None, rpo, rpo_s, scenario, note=note, down=tuple(down))
-        return Recovery(service, disruption, (round(span.lo, 3), round(span.hi, 3)), span.dominant, rpo, rpo_s,
-                        scenario, span.formula, span.terms, tuple(down), note)
+        return Recovery(
+            service,
+            disruption,
+            (round(span.lo, 3), round(span.hi, 3)),
+            span.dominant,
+            rpo,
+            rpo_s,
+            scenario,
+            span.formula,
+            span.terms,
+            tuple(down),
+            note,
+        )
 
 
 def policy_of(arch: Architecture, service: str) -> Policy | None:
@@ -378,5 +482,5 @@ def recovery_table(v: ModelView, vrrp_groups: Sequence[VrrpGroup]) -> RecoveryTa
                 rows.append(r)
         p = policy_of(arch, svc.name)
         if p is not None and (p.rto or p.rpo):
-            targets[svc.name] = {"rto": {k: v for k, v in p.rto.items()}, "rpo": {k: v for k, v in p.rpo.items()}}
+            targets[svc.name] = {"rto": dict(p.rto.items()), "rpo": dict(p.rpo.items())}
     return RecoveryTable(tuple(rows), targets)

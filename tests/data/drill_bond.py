@@ -18,12 +18,18 @@ vip = VirtualIP("vip", "10.78.0.100", network=lan)
 
 architecture = Architecture(
     "Bonded pair",
-    networks=[lan], vips=[vip], supervisor="systemd",
-    nodes=[Node("lb-1", roles={"lb"}, addresses={lan: "10.78.0.11"}, switch=[sw_a, sw_b]),
-           Node("lb-2", roles={"lb"}, addresses={lan: "10.78.0.12"}, switch=[sw_a, sw_b]),
-           # Bonded the other way round: its first member (the active one at start) is on sw-b.
-           Node("app-1", roles={"app"}, addresses={lan: "10.78.0.21"}, switch=[sw_b, sw_a]),
-           Node("app-2", roles={"app"}, addresses={lan: "10.78.0.22"}, switch=sw_b)],
-    services=[Service("haproxy", on="lb", ports=[{"port": 9300, "loopback": True}], strategy=Vrrp(vip, track="haproxy")),
-              Service("app", on="app", replicas=2, strategy=BehindVip(vip, port=8080))],
+    networks=[lan],
+    vips=[vip],
+    supervisor="systemd",
+    nodes=[
+        Node("lb-1", roles={"lb"}, addresses={lan: "10.78.0.11"}, switch=[sw_a, sw_b]),
+        Node("lb-2", roles={"lb"}, addresses={lan: "10.78.0.12"}, switch=[sw_a, sw_b]),
+        # Bonded the other way round: its first member (the active one at start) is on sw-b.
+        Node("app-1", roles={"app"}, addresses={lan: "10.78.0.21"}, switch=[sw_b, sw_a]),
+        Node("app-2", roles={"app"}, addresses={lan: "10.78.0.22"}, switch=sw_b),
+    ],
+    services=[
+        Service("haproxy", on="lb", ports=[{"port": 9300, "loopback": True}], strategy=Vrrp(vip, track="haproxy")),
+        Service("app", on="app", replicas=2, strategy=BehindVip(vip, port=8080)),
+    ],
 )
