@@ -2,8 +2,9 @@
 
 import pytest
 
-from hamodel.analysis.failures import Analysis, _dependents
+from hamodel.analysis.failures import Analysis
 from hamodel.analysis.placement import place
+from hamodel.analysis.service_findings import _dependents
 from hamodel.model.strategies import ActivePassive, AppCluster, Elected, External, Sharded, Witness
 from hamodel.testing import synthetic
 

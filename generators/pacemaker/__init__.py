@@ -579,11 +579,7 @@ def plan_cib(dep: Deployment, secrets: Secrets, corosync: CorosyncPlan) -> CibPl
             net = arch.network(vip.network)
             a = address(vip.address, f"vips[{v}].address")
             prefix = net.subnet.prefixlen if a in net.subnet else a.max_prefixlen
-            devices = {
-                arch.node(n).interface_on(vip.network).device
-                for n in g.members  # type: ignore[union-attr]
-                if arch.node(n).interface_on(vip.network) is not None
-            }
+            devices = {i.device for n in g.members if (i := arch.node(n).interface_on(vip.network)) is not None}
             ip_params = [Param("cidr_netmask", str(prefix)), Param("ip", str(a))]
             if len(devices) == 1:
                 # Same device on every holder: say it; else IPaddr2 finds it from the routes.

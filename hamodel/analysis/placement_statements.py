@@ -50,6 +50,8 @@ def fmt(v: float) -> str:
 class Statement:
     """One guarded model statement of the placement encoding."""
 
+    service: str  #: the service it is about (every statement's first field)
+
     def services(self) -> set[str]:
         """The services this statement names (symmetry breaking keeps a pair ordered only
         while every statement naming either is active)."""

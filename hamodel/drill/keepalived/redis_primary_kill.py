@@ -79,11 +79,7 @@ class RedisPrimaryKill(RealServiceKind):
         svc = ctx.arch.service(name)
         members = list(ctx.dep.placement.nodes_of(name))
         net = next(iter(ctx.arch.node(members[0]).interfaces)).network
-        addr = {
-            n: str(ctx.arch.node(n).interface_on(net).address)
-            for n in members  # type: ignore[union-attr]
-            if ctx.arch.node(n).interface_on(net) is not None
-        }
+        addr = {n: str(i.address) for n in members if (i := ctx.arch.node(n).interface_on(net)) is not None}
         rr = RedisReplicas(ctx.lab, name, svc.ports[0].port, addr, members[0])
         ctx.shared[_KEY] = rr  # before the start: teardown stops a half-started set too (lab processes)
         rr.start()
