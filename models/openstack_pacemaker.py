@@ -24,8 +24,7 @@ def pacemaker_managed(service: str, **strategy_changes: object) -> dict[str, obj
 # model does not carry) powers it off when the cluster fences it. The
 # password is read at build time from the environment, never written here.
 ipmi = FenceDevice(
-    "ipmi",
-    agent="fence_ipmilan",
+    "ipmi", agent="fence_ipmilan",
     params={"username": "hacluster-fence", "password": SecretRef(env="HAMODEL_IPMI_PASSWORD"), "lanplus": 1},
     per_node={f"ctl-{i}": {"ip": f"10.0.100.22{i}"} for i in (1, 2, 3)},
 )
@@ -33,14 +32,10 @@ ipmi = FenceDevice(
 architecture = keepalived.replace_services(
     {
         "haproxy": {"strategy": PacemakerVip(vip), "supervisor": "pacemaker"},
-        "galera": pacemaker_managed(
-            "galera",
-            cold_start="automatic",
-            recovery="the galera resource agent bootstraps from the most advanced node",
-        ),
-        "rabbitmq": pacemaker_managed(
-            "rabbitmq", cold_start="automatic", recovery="the rabbitmq resource agent restarts the cluster in order"
-        ),
+        "galera": pacemaker_managed("galera", cold_start="automatic",
+                                    recovery="the galera resource agent bootstraps from the most advanced node"),
+        "rabbitmq": pacemaker_managed("rabbitmq", cold_start="automatic",
+                                      recovery="the rabbitmq resource agent restarts the cluster in order"),
         "redis": pacemaker_managed("redis"),
         # Configured on every controller, started by Pacemaker on one of them.
         "cinder-volume": {"replicas": "all", "strategy": ActivePassive(manager="pacemaker")},
@@ -48,8 +43,7 @@ architecture = keepalived.replace_services(
     name="OpenStack, Pacemaker",
     title="The Pacemaker architecture",
     description="Three collapsed controllers; Pacemaker (corosync quorum, fencing) manages VIP and A/P services.",
-    pacemaker=PacemakerCluster(
-        on=["controller"], fencing=True, wait_for_all=True, fence=[ipmi], cluster_name="openstack"
-    ),
+    pacemaker=PacemakerCluster(on=["controller"], fencing=True, wait_for_all=True, fence=[ipmi],
+                               cluster_name="openstack"),
     supervisor="systemd",
 )

@@ -185,7 +185,7 @@ def render_opsa(
     ``atleast="expand"`` (default) writes each k-of-n vote as AND/OR gates
     (see :meth:`_Writer._at_least`); ``"gate"`` writes MEF ``atleast`` gates,
     which SCRAM 0.16.2 (Debian's) gets wrong when two of them share an
-    argument: tests/test_faulttree.py keeps a reproduction."""
+    argument: tests/integration/test_faulttree.py keeps a reproduction."""
     if atleast not in ("expand", "gate"):
         raise ValueError(f"atleast must be 'expand' or 'gate', not {atleast!r}")
     ts = dict(services) if isinstance(services, Mapping) else fault_trees(v, services)

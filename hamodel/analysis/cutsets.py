@@ -5,7 +5,7 @@ tree (:mod:`hamodel.analysis.faulttree`, bottom-up over the gates) when the
 tree is coherent, which every construct but a two-node Pacemaker cluster
 with fencing gives; measured on the 1,000-service benchmark
 (benchmarks/bench_analysis.py) it is an order of magnitude faster than
-the Z3 enumeration below and gives the same sets (tests/test_faulttree_fast.py).
+the Z3 enumeration below and gives the same sets (tests/integration/test_faulttree_fast.py).
 Z3 enumerates the rest, finds split-brain sets and proves that no failure
 set of size <= k exists (:meth:`Analyzer.counterexample`).
 

@@ -53,6 +53,7 @@ from hamodel.analysis.formula import (
     var,
     variables,
 )
+from hamodel.analysis.formula import holds as holds  # re-exported: faulttree.holds evaluates a tree
 from hamodel.analysis.rules import Algebra, Rules
 
 MAX_PATHS = 512

@@ -1,4 +1,4 @@
-"""A small bonded design for the switch-failure drill (tests/test_drill_bonds.py).
+"""A small bonded design for the switch-failure drill (tests/drill/test_drill_bonds.py).
 
 Two load balancers (keepalived + HAProxy) and ``app-1`` are bonded to both
 switches of an MLAG-style pair whose peer link is one trunk; ``app-2`` has a

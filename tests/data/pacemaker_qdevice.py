@@ -1,5 +1,5 @@
 """A 2-node Pacemaker cluster with a quorum device: ``corosync-qnetd`` on a third
-machine outside the cluster (drilled by tests/test_pacemaker_quorum_drill.py).
+machine outside the cluster (drilled by tests/drill/test_pacemaker_quorum_drill.py).
 
 Three switches in a full mesh, one machine on each: a partition that isolates
 one cluster node leaves the other with the qnetd machine (2 of 3 votes).

@@ -1,5 +1,5 @@
 """A 2-node Pacemaker cluster with corosync's ``two_node`` and fencing (drilled by
-tests/test_pacemaker_quorum_drill.py).
+tests/drill/test_pacemaker_quorum_drill.py).
 
 Each node has a switch of its own (one inter-switch link between them) and a
 fence device of its own; the device that fences ``pm-1`` waits

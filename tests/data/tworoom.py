@@ -1,5 +1,5 @@
 """Two server rooms and a closet: a small company's own deployment (tried as a new user;
-the expectations in tests/test_tworoom.py were reasoned out by hand before hamodel ran)."""
+the expectations in tests/unit/test_tworoom.py were reasoned out by hand before hamodel ran)."""
 
 from hamodel import Architecture, Network, Node, Power, Service, Switch, VirtualIP, Zone
 from hamodel.strategies import AppCluster, BehindVip, Vrrp, Witness

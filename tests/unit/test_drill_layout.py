@@ -1,0 +1,76 @@
+"""The drill's shape (issue 28): one scenario protocol, one registry, one margin policy,
+a sub-package per lab holding its scenarios."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from hamodel.drill import margins
+from hamodel.drill.pacemaker import quorum
+from hamodel.drill.pacemaker import scenarios as majority
+from hamodel.drill.registry import CLUSTER_LABS, KINDS
+from hamodel.drill.scenario import ClusterScenario, ScenarioKind
+
+DRILL = Path(__file__).resolve().parents[2] / "hamodel" / "drill"
+
+
+def test_every_kind_is_registered_from_its_labs_sub_package():
+    assert KINDS, "no scenario kind registered"
+    for name, kind in KINDS.items():
+        assert issubclass(kind, ScenarioKind) and kind.kind == name
+        assert kind.__module__.split(".")[2] in ("keepalived", "galera"), kind.__module__
+
+
+def test_cluster_scenarios_follow_the_cluster_protocol():
+    lab = CLUSTER_LABS["pacemaker"]
+    kinds = [*lab.kinds, *quorum.SCENARIO_KINDS]
+    assert all(issubclass(k, ClusterScenario) and k.__module__.startswith("hamodel.drill.pacemaker.") for k in kinds)
+    assert len({k.kind for k in kinds}) == len(kinds)
+    assert lab.scenarios_for(None) == tuple(k.kind for k in lab.kinds)
+    assert set(majority.SCENARIO_KINDS) < set(lab.kinds)  # the majority cluster's, and the real Redis agent's
+
+
+def test_no_margin_outside_the_margin_policy():
+    """A time bound's slack is a constant of hamodel/drill/margins.py, never a literal of a scenario module."""
+    found = []
+    for f in sorted(DRILL.rglob("*.py")):
+        if f.name == "margins.py":
+            continue
+        for node in ast.walk(ast.parse(f.read_text())):
+            if isinstance(node, (ast.Assign, ast.AnnAssign)):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                names = [t.id for t in targets if isinstance(t, ast.Name)]
+                if any("MARGIN" in n for n in names) and isinstance(node.value, ast.Constant):
+                    found.append(f"{f.relative_to(DRILL)}:{node.lineno} {names}")
+    assert not found, f"margins defined outside hamodel/drill/margins.py: {found}"
+    assert margins.KEEPALIVED_S < margins.GALERA_S < margins.PACEMAKER_S < margins.PROMETHEUS_S
+
+
+def test_one_entry_point():
+    """Drills run through ``hamodel drill`` only: no drill module parses a command line of its own,
+    except the helper processes a lab starts (stand-in backend, probe, bond watcher, fence agent,
+    Galera health endpoint, Redis writer)."""
+    helpers = {
+        "backend.py",
+        "probe.py",
+        "bond.py",
+        "pacemaker/fence.py",
+        "galera/health.py",
+        "keepalived/redis_loss.py",
+    }
+    parsing = {
+        str(f.relative_to(DRILL))
+        for f in DRILL.rglob("*.py")
+        if "ArgumentParser(" in f.read_text() or "sys.argv" in f.read_text().replace("urlopen(sys.argv[1]", "")
+    }
+    assert parsing <= helpers, sorted(parsing - helpers)
+
+
+def test_the_stamp_fingerprints_files_that_exist():
+    """Every source pattern of the drill pages' stamp matches a file: a pattern left behind by a
+    move would silently stop a page from going stale."""
+    from hamodel.drill import stamp
+
+    for pattern in (*stamp._SCENARIO_SOURCES, *(p for ps in stamp._LAB_SOURCES.values() for p in ps)):
+        assert sorted(DRILL.glob(pattern)), f"stamp source pattern {pattern} matches nothing"
