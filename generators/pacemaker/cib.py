@@ -400,8 +400,8 @@ def plan_cib(dep: Deployment, secrets: Secrets, corosync: CorosyncPlan) -> CibPl
             a = address(vip.address, f"vips[{v}].address")
             prefix = net.subnet.prefixlen if a in net.subnet else a.max_prefixlen
             devices = {
-                arch.node(n).interface_on(vip.network).device
-                for n in g.members  # type: ignore[union-attr]
+                arch.node(n).interface_on(vip.network).device  # type: ignore[union-attr]
+                for n in g.members
                 if arch.node(n).interface_on(vip.network) is not None
             }
             ip_params = [Param("cidr_netmask", str(prefix)), Param("ip", str(a))]
