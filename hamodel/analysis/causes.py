@@ -163,24 +163,9 @@ def _cause(v: ModelView, s: str, c: str) -> tuple[str, str]:
     return (f"{c} fails", "Add redundancy for it.")
 
 
-def can_spread(v: ModelView, s: str, kind: str) -> bool:
-    """Whether the votes of cluster ``s`` can be spread over the domains of
-    ``kind`` that hold nodes so that losing any one of them leaves a quorum:
-    each may hold at most ``votes - quorum`` votes."""
-    spare = len(v.cluster_voters(s)) - v.quorum(s)
-    used = {
-        d
-        for ds in v.node_domains.values()
-        for d in ds
-        if component_kind(d) == "domain" and v.arch.domain(d.split(":", 1)[1]).kind == kind
-    }
-    return spare > 0 and len(used) * spare >= len(v.cluster_voters(s))
-
-
-def _third_domain_fix(v: ModelView, s: str, name: str) -> str:
-    """The mitigation when there are too few domains of ``name``'s kind to spread ``s``'s votes."""
-    kind = v.arch.domain(name).kind
-    used = sorted(
+def _domains_of_kind(v: ModelView, kind: str) -> list[str]:
+    """The names of the domains of ``kind`` that hold nodes, sorted."""
+    return sorted(
         {
             d.split(":", 1)[1]
             for ds in v.node_domains.values()
@@ -188,6 +173,20 @@ def _third_domain_fix(v: ModelView, s: str, name: str) -> str:
             if component_kind(d) == "domain" and v.arch.domain(d.split(":", 1)[1]).kind == kind
         }
     )
+
+
+def can_spread(v: ModelView, s: str, kind: str) -> bool:
+    """Whether the votes of cluster ``s`` can be spread over the domains of
+    ``kind`` that hold nodes so that losing any one of them leaves a quorum:
+    each may hold at most ``votes - quorum`` votes."""
+    spare = len(v.cluster_voters(s)) - v.quorum(s)
+    return spare > 0 and len(_domains_of_kind(v, kind)) * spare >= len(v.cluster_voters(s))
+
+
+def _third_domain_fix(v: ModelView, s: str, name: str) -> str:
+    """The mitigation when there are too few domains of ``name``'s kind to spread ``s``'s votes."""
+    kind = v.arch.domain(name).kind
+    used = _domains_of_kind(v, kind)
     votes, q = len(v.cluster_voters(s)), v.quorum(s)
     return (
         f"With {len(used)} {kind}{'s' * (len(used) != 1)} ({', '.join(used)}), {votes} votes cannot be placed so "
