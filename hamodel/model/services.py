@@ -167,7 +167,8 @@ class Service(HaBase):
         default=None,
         exclude_if=lambda v: v is None,
         description="where its clients come in: a switch (an access switch), a failure domain (through any "
-        "switch in it that carries the VIP's network), or 'external' (through the uplink switch "
+        "switch in it that carries the VIP's network), a network (through any of its switches, reaching the "
+        "service over that network), or 'external' (through the uplink switch "
         "named by uplink); default: anywhere on its VIP's network",
     )
     uplink: Ref | None = Field(
