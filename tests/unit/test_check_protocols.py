@@ -14,11 +14,11 @@ from __future__ import annotations
 import shutil
 
 import pytest
+from hamodel.generators.configs import build_configs
 
 from hamodel import Architecture, Endpoint, Network, Node, Service, VirtualIP
 from hamodel.adopt.haproxy import parse_haproxy
 from hamodel.errors import ModelError
-from hamodel.generators.configs import build_configs
 from hamodel.model.strategies import HealthCheck
 from hamodel.pipeline import resolve
 from hamodel.strategies import BehindVip, Vrrp
