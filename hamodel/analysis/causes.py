@@ -142,6 +142,14 @@ def _cause(v: ModelView, s: str, c: str) -> tuple[str, str]:
                 "Add a second path between them (another inter-switch link or trunk, or bond the nodes to "
                 f"a second switch), or run {s} and {cut_off} behind the same switches.",
             )
+        mixed = _per_instance(v, s, c)
+        if mixed is not None:
+            return (
+                f"{kind} {name} leaves no usable {s} instance: {mixed}",
+                "Add a second path between the switches (another inter-switch link or trunk, or bond the "
+                f"nodes to a second switch), or run {s}, what it depends on and its VIP holders behind the "
+                "same switches.",
+            )
     if kind == "switch":
         return (
             f"every path to {where} goes through switch {name}",
@@ -259,6 +267,35 @@ def _separated(v: ModelView, s: str, c: str) -> str | None:
         if not any(e.reaches(n, d, s) for n in ready):
             return d
     return None
+
+
+def _per_instance(v: ModelView, s: str, c: str) -> str | None:
+    """Why each running instance of ``s`` is unusable after the network failure ``c``, when the
+    reasons differ between instances (one cannot reach a dependency, another is cut off from the
+    VIP holders): the one-line causes ("the only path between ...") would be false for some of
+    them. None when the reasons do not differ, or an instance stops for another reason."""
+    e = Evaluation(v, {c})
+    ready = [n for n in e.members(s) if e.base(s, n)]
+    if len(ready) < 2:
+        return None
+    h = v.access_holder(s)
+    holders = [x for x in v.holders.get(h, ()) if e.eligible(h, x)] if h else []
+    reasons: dict[str, str] = {}
+    for n in ready:
+        lost = [
+            d
+            for d in v.dependencies(s)
+            if d not in v.local_dependencies(s) and e.up(d, v.access_holder(d, s)) and not e.reaches(n, d, s)
+        ]
+        if lost:
+            reasons[n] = f"{n} cannot reach {', '.join(lost)}"
+        elif h and holders and not any(e.near(e.clients(h), x) and e.near(x, n) for x in holders):
+            reasons[n] = f"{n} is cut off from the VIP holders ({', '.join(holders)})"
+        else:
+            return None
+    if len({r.split(" ", 1)[1] for r in reasons.values()}) < 2:
+        return None
+    return "; ".join(reasons[n] for n in ready)
 
 
 def _unmanaged_takeover(v: ModelView, s: str) -> str:

@@ -281,3 +281,42 @@ def test_two_sites_cannot_spread_three_votes_so_the_fix_is_a_vote_in_a_third_sit
     assert "With 2 zones (site-a, site-b), 3 votes cannot be placed" in f.mitigation, f.mitigation
     assert "Witness('galera')" in f.mitigation and "garbd" in f.mitigation
     assert "Spread members over zones" not in f.mitigation and "No failure domain may hold" not in f.mitigation
+
+
+def test_a_link_that_stops_each_instance_for_its_own_reason_names_each():
+    """Found by a helper trying clients=<network> as a new user: lb1, lb2 and app1 behind sw-a,
+    app2 and db1..db3 behind sw-b, one link. Cutting it leaves app1 without db and app2 without
+    the VIP holders; the old text said the link was "the only path between its instances and VIP
+    holders", false for app1 (on the load balancers' switch)."""
+    from hamodel.model import VirtualIP
+    from hamodel.strategies import BehindVip, Vrrp
+
+    lan = Network("lan", subnet="10.10.0.0/24", switches=[Switch("sw-a"), Switch("sw-b")], links=[("sw-a", "sw-b")])
+    vip = VirtualIP("vip", "10.10.0.100", network=lan)
+    nodes = [Node(f"lb{i}", roles={"lb"}, addresses={lan: f"10.10.0.1{i}"}, switch="sw-a") for i in (1, 2)]
+    nodes += [
+        Node("app1", roles={"app"}, addresses={lan: "10.10.0.21"}, switch="sw-a"),
+        Node("app2", roles={"app"}, addresses={lan: "10.10.0.22"}, switch="sw-b"),
+    ]
+    nodes += [Node(f"db{i}", roles={"db"}, addresses={lan: f"10.10.0.3{i}"}, switch="sw-b") for i in (1, 2, 3)]
+    arch = Architecture(
+        "shop",
+        nodes=nodes,
+        networks=[lan],
+        vips=[vip],
+        services=[
+            Service("haproxy", on="lb", strategy=Vrrp(vip, track="haproxy")),
+            Service(
+                "web",
+                on="app",
+                replicas=2,
+                depends_on=["db"],
+                strategy=BehindVip(vip, port=8080, mode="http", check={"http_path": "/healthz"}),
+            ),
+            Service("db", on="db", replicas=3, strategy=AppCluster()),
+        ],
+    )
+    f = resolve(arch, lock=None).findings
+    spof = next(x for x in f if x.id == "spof:web")
+    assert "the only path between" not in spof.impact, spof.impact
+    assert "app1 cannot reach db" in spof.impact and "app2 is cut off from the VIP holders (lb1, lb2)" in spof.impact
