@@ -23,7 +23,7 @@ reference: setup
 	@echo "configs: out/openstack_keepalived   docs: docs/_build/html/index.html"
 
 test: setup
-	$(PYTHON) -m pytest -q
+	$(PYTHON) -m pytest -q --durations=40
 
 # The fast tier (CONTRIBUTING.md), under 2 minutes on the 2-core build machine: ruff
 # (lint and format check), then pyright beside the unit tests (no daemon, no namespace,
