@@ -18,13 +18,13 @@ real = [
 
 @pytest.fixture(scope="module")
 def lab():
+    from hamodel.drill.galera.facts import facts
     from hamodel.drill.galera.lab import open_lab
-    from hamodel.drill.galera.scenarios import analysis
 
     arch = load(ROOT / "models" / "openstack_keepalived.py")
     gl = open_lab(arch)
     try:
-        yield gl, analysis(arch, gl.dep, gl.plan.service)
+        yield gl, facts(gl.dep, gl.plan.service)
     finally:
         gl.teardown()
 

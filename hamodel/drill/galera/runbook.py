@@ -23,8 +23,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from hamodel.drill.galera.facts import GaleraFacts
 from hamodel.drill.galera.lab import GaleraLab, LabError, healthy
-from hamodel.drill.galera.scenarios import GaleraFacts, Writes, make_check, settle
+from hamodel.drill.galera.scenarios import Writes, make_check, settle
 from hamodel.runbooks import Runbook, runbooks
 
 REWRITES = [
