@@ -39,7 +39,7 @@ from hamodel.drill.margins import PACEMAKER_S as MARGIN_S
 from hamodel.drill.observe import SAMPLE_S, HolderWatch
 from hamodel.drill.pacemaker.lab import PacemakerLab, open_lab
 from hamodel.drill.results import Check, as_json
-from hamodel.drill.scenario import ClusterRun, ClusterScenario
+from hamodel.drill.scenario import ClusterRun, ClusterScenario, WholeClusterScenario
 from hamodel.model import Architecture
 
 #: After corosync has formed the new membership: the controller's reaction
@@ -253,119 +253,149 @@ def unplace(pl: PacemakerLab, rid: str, avoid: str | None = None) -> None:
         raise LabError(f"crm_resource --clear {rid}: {(r.stderr or r.stdout).strip()}")
 
 
-def node_crash(pl: PacemakerLab, watch: HolderWatch) -> dict[str, Any]:
-    vip = vip_of(pl)
-    victim = _holder(pl, vip.address)
-    survivors = [n for n in pl.nodes if n != victim]
-    cinder = _single_rid(pl)
-    fencing = fencing_enabled(pl.configuration)
-    tm = Timeouts(pl, survivors[0])
-    bound = tm.bound(fencing=fencing)
-    moved_cinder = place(pl, cinder, victim) if cinder else False
-    if moved_cinder:
-        victim = _holder(pl, vip.address)  # unchanged unless a colocation moved the VIP along
+class NodeCrash(ClusterScenario):
+    """The VIP holder loses power: the survivors declare it lost, fence it and start the VIP
+    (and cinder-volume) within the bound :class:`Timeouts` gives."""
+
+    kind = "node-crash"
+    title = "The VIP holder loses power: Pacemaker fences it and moves the VIP and cinder-volume"
+
+    def predict(self) -> dict[str, Any]:
+        pl = self.ctx.lab
+        self.vip = vip = vip_of(pl)
+        victim = _holder(pl, vip.address)
         survivors = [n for n in pl.nodes if n != victim]
-    dc_before = pl.dc()
-    loc = Locator(pl, [r for r in (cinder,) if r], survivors)
-    fenced_before = len(pl.fence_log())
-    observer = survivors[0]
-    offset = pl.log_size(observer)
-    time.sleep(1.0)
-    t0, wall0 = time.monotonic(), datetime.datetime.now()
-    pl.power_off(victim)
-    moved = pl.wait(
-        lambda: any(h in survivors for h in pl.vip_holders(vip.address)),
-        bound + 30,
-        "the VIP on a survivor",
-        every=SAMPLE_S,
-    )
-    if cinder:
-        try:
-            pl.wait(
-                lambda: bool(loc.samples) and any(n in survivors for n in loc.samples[-1][1].get(cinder, [])),
-                bound + 30,
-                f"{cinder} on a survivor",
-                every=0.5,
-            )
-        except LabError:
-            pass
-    time.sleep(1.0)
-    loc.stop()
-    fences = [f for f in pl.fence_log()[fenced_before:] if f.get("plug") == victim]
-    vip_s = first_when(watch, vip.address, t0, lambda h: bool(h & set(survivors)))
-    new_holder = next((sorted(h & set(survivors)) for t, h in watch.since(vip.address, t0) if h & set(survivors)), [])
-    cinder_s = loc.first(cinder, lambda w: any(n in survivors for n in w), t0) if cinder else None
-    cinder_on = (
-        next((w for t, s in loc.samples if t >= t0 for w in [s.get(cinder, [])] if any(n in survivors for n in w)), [])
-        if cinder
-        else []
-    )
-    fence_s = round(fences[0]["done"] - t0, 2) if fences else None
-    lost_s = pl.logged_after(observer, offset, rf"Node {re.escape(victim)} state is now lost", wall0)
-    most, who = holders_max(watch, vip.address, t0)
-    measured = {
-        "victim": victim,
-        "declared_lost_s": lost_s,
-        "was_dc": dc_before == victim,
-        "vip_on_survivor_s": vip_s,
-        "new_holder": new_holder,
-        "cinder_volume_on_survivor_s": cinder_s,
-        "cinder_volume_on": cinder_on,
-        "fenced": [f"{f['action']} {f['plug']}" for f in fences],
-        "fence_done_s": fence_s,
-        "max_vip_holders": most,
-        "vip_holders_at_max": who,
-        "vip_move_wait_s": round(moved, 2),
-        "vip_timeline": timeline(watch, vip.address, t0),
-        "cinder_volume_placed_on_victim": moved_cinder,
-    }
-    detect = round(tm.detect_s + MARGIN_S, 2)
-    checks = [
-        make_check(
-            "the survivors declare it lost within token + consensus (s)",
-            f"<= {detect:.1f}",
-            lost_s,
-            lost_s is not None and lost_s <= detect,
-        ),
-        make_check("VIP on a survivor within (s)", f"<= {bound:.1f}", vip_s, vip_s is not None and vip_s <= bound),
-        make_check("VIP held by at most one node", 1, most, most <= 1),
-    ]
-    if cinder:
-        checks.append(
-            make_check(
-                "cinder-volume on a survivor within (s)",
-                f"<= {bound:.1f}",
-                cinder_s,
-                cinder_s is not None and cinder_s <= bound,
-            )
-        )
-    if fencing:
-        checks.append(
-            make_check(
-                "the crashed node is fenced before the VIP moves",
-                "fenced first",
-                "fenced first"
-                if fence_s is not None and vip_s is not None and fence_s <= vip_s
-                else ("not fenced" if fence_s is None else "VIP moved first"),
-            )
-        )
-    t1 = time.monotonic()
-    if moved_cinder and cinder:
-        unplace(pl, cinder, avoid=victim)
-    pl.power_on(victim)
-    settle(pl)
-    measured["rejoin_s"] = round(time.monotonic() - t1, 2)
-    return {
-        "prediction": {
+        self.cinder = cinder = _single_rid(pl)
+        self.fencing = fencing = fencing_enabled(pl.configuration)
+        self.tm = tm = Timeouts(pl, survivors[0])
+        self.bound = bound = tm.bound(fencing=fencing)
+        self.moved_cinder = place(pl, cinder, victim) if cinder else False
+        if self.moved_cinder:
+            victim = _holder(pl, vip.address)  # unchanged unless a colocation moved the VIP along
+            survivors = [n for n in pl.nodes if n != victim]
+        self.victim, self.survivors = victim, survivors
+        return {
             "vip_on_survivor_within_s": bound,
             "fencing": fencing,
             "why": tm.why(fencing=fencing),
             "reason": f"{victim} loses power; the two others keep quorum ({len(survivors)} of "
             f"{len(pl.nodes)} votes), fence it and start the VIP and cinder-volume",
-        },
-        "measured": measured,
-        "checks": checks,
-    }
+        }
+
+    def inject(self) -> None:
+        pl, survivors = self.ctx.lab, self.survivors
+        self.dc_before = pl.dc()
+        self.loc = Locator(pl, [r for r in (self.cinder,) if r], survivors)
+        self.fenced_before = len(pl.fence_log())
+        self.observer = survivors[0]
+        self.offset = pl.log_size(self.observer)
+        time.sleep(1.0)
+        self.t0, self.wall0 = time.monotonic(), datetime.datetime.now()
+        pl.power_off(self.victim)
+
+    def measure(self) -> dict[str, Any]:
+        pl, watch, vip, loc = self.ctx.lab, self.ctx.watch, self.vip, self.loc
+        victim, survivors, cinder, bound, t0 = self.victim, self.survivors, self.cinder, self.bound, self.t0
+        moved = pl.wait(
+            lambda: any(h in survivors for h in pl.vip_holders(vip.address)),
+            bound + 30,
+            "the VIP on a survivor",
+            every=SAMPLE_S,
+        )
+        if cinder:
+            try:
+                pl.wait(
+                    lambda: bool(loc.samples) and any(n in survivors for n in loc.samples[-1][1].get(cinder, [])),
+                    bound + 30,
+                    f"{cinder} on a survivor",
+                    every=0.5,
+                )
+            except LabError:
+                pass
+        time.sleep(1.0)
+        loc.stop()
+        fences = [f for f in pl.fence_log()[self.fenced_before :] if f.get("plug") == victim]
+        vip_s = first_when(watch, vip.address, t0, lambda h: bool(h & set(survivors)))
+        new_holder = next(
+            (sorted(h & set(survivors)) for t, h in watch.since(vip.address, t0) if h & set(survivors)), []
+        )
+        cinder_s = loc.first(cinder, lambda w: any(n in survivors for n in w), t0) if cinder else None
+        cinder_on = (
+            next(
+                (w for t, s in loc.samples if t >= t0 for w in [s.get(cinder, [])] if any(n in survivors for n in w)),
+                [],
+            )
+            if cinder
+            else []
+        )
+        lost_s = pl.logged_after(self.observer, self.offset, rf"Node {re.escape(victim)} state is now lost", self.wall0)
+        most, who = holders_max(watch, vip.address, t0)
+        return {
+            "victim": victim,
+            "declared_lost_s": lost_s,
+            "was_dc": self.dc_before == victim,
+            "vip_on_survivor_s": vip_s,
+            "new_holder": new_holder,
+            "cinder_volume_on_survivor_s": cinder_s,
+            "cinder_volume_on": cinder_on,
+            "fenced": [f"{f['action']} {f['plug']}" for f in fences],
+            "fence_done_s": round(fences[0]["done"] - t0, 2) if fences else None,
+            "max_vip_holders": most,
+            "vip_holders_at_max": who,
+            "vip_move_wait_s": round(moved, 2),
+            "vip_timeline": timeline(watch, vip.address, t0),
+            "cinder_volume_placed_on_victim": self.moved_cinder,
+        }
+
+    def restore(self, measured: dict[str, Any] | None, /) -> None:
+        pl = self.ctx.lab
+        loc = getattr(self, "loc", None)
+        if loc is not None:
+            loc.stop()
+        t1 = time.monotonic()
+        if self.moved_cinder and self.cinder:
+            unplace(pl, self.cinder, avoid=self.victim)
+        pl.power_on(self.victim)
+        settle(pl)
+        if measured is not None:
+            measured["rejoin_s"] = round(time.monotonic() - t1, 2)
+
+    def checks(self, prediction: dict[str, Any], measured: dict[str, Any], /) -> list[Check]:
+        bound, m = self.bound, measured
+        lost_s, vip_s, most = m["declared_lost_s"], m["vip_on_survivor_s"], m["max_vip_holders"]
+        detect = round(self.tm.detect_s + MARGIN_S, 2)
+        checks = [
+            make_check(
+                "the survivors declare it lost within token + consensus (s)",
+                f"<= {detect:.1f}",
+                lost_s,
+                lost_s is not None and lost_s <= detect,
+            ),
+            make_check("VIP on a survivor within (s)", f"<= {bound:.1f}", vip_s, vip_s is not None and vip_s <= bound),
+            make_check("VIP held by at most one node", 1, most, most <= 1),
+        ]
+        if self.cinder:
+            cinder_s = m["cinder_volume_on_survivor_s"]
+            checks.append(
+                make_check(
+                    "cinder-volume on a survivor within (s)",
+                    f"<= {bound:.1f}",
+                    cinder_s,
+                    cinder_s is not None and cinder_s <= bound,
+                )
+            )
+        if self.fencing:
+            fence_s = m["fence_done_s"]
+            checks.append(
+                make_check(
+                    "the crashed node is fenced before the VIP moves",
+                    "fenced first",
+                    "fenced first"
+                    if fence_s is not None and vip_s is not None and fence_s <= vip_s
+                    else ("not fenced" if fence_s is None else "VIP moved first"),
+                )
+            )
+        return checks
 
 
 def partition(
@@ -588,16 +618,7 @@ def _vip_network(pl: PacemakerLab) -> str:
     return pl.arch.vip(pl.plan.vips[0].name).network
 
 
-class NodeCrash(ClusterScenario):
-    kind = "node-crash"
-    title = "The VIP holder loses power: Pacemaker fences it and moves the VIP and cinder-volume"
-
-    @classmethod
-    def run(cls, ctx: ClusterRun) -> dict[str, Any]:
-        return node_crash(ctx.lab, ctx.watch)
-
-
-class Partition(ClusterScenario):
+class Partition(WholeClusterScenario):
     kind = "partition"
     title = "A partition isolates the VIP holder: the minority stops, the majority fences and takes over"
     fencing: ClassVar[bool] = True
@@ -629,7 +650,17 @@ def run_each(
         settle(pl)
         say(f"pacemaker scenario {name} ...")
         t0 = time.monotonic()
-        r = as_json(k.run(ctx))
+        sc = k(ctx)
+        prediction = sc.predict()
+        try:
+            sc.inject()
+            measured = sc.measure()
+        except Exception:
+            sc.restore(None)  # the node back and the cluster settled (an interrupt goes straight to teardown)
+            raise
+        sc.restore(measured)
+        checks = sc.checks(prediction, measured)
+        r = as_json({"prediction": prediction, "measured": measured, "checks": checks, **sc.extra()})
         r.update(
             {
                 "name": name,
