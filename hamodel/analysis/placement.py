@@ -21,7 +21,6 @@ from collections.abc import Iterable
 
 from hamodel.analysis import placement_solver as S
 from hamodel.analysis.lockfile import lock_path_for, read_lock, write_lock
-from hamodel.analysis.placement_solver import natural_key
 from hamodel.analysis.placement_statements import RESOURCES, describe, quorum_hint
 from hamodel.analysis.placement_statements import fmt as _fmt
 from hamodel.analysis.placement_statements import names as _names
@@ -32,6 +31,7 @@ from hamodel.analysis.vrrp import allocate as allocate_vrrp
 from hamodel.errors import HamodelError
 from hamodel.model import Architecture, Service
 from hamodel.model.strategies import ActivePassive, AppCluster
+from hamodel.ordering import natural_key
 
 __all__ = [
     "PlacementResult",
