@@ -14,7 +14,6 @@ both read it.
 
 from __future__ import annotations
 
-import functools
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -27,7 +26,6 @@ FINE_LIMIT = 20_000  # level-1 bits above which cells are failure-domain sets, n
 MAX_CELLS = 4  # level-1 cells when merging (large models)
 
 
-@functools.lru_cache(maxsize=1 << 16)
 # ---------------------------------------------------------------------------
 # The problem, precomputed once
 
