@@ -39,7 +39,7 @@ from hamodel.drill.margins import PACEMAKER_S as MARGIN_S
 from hamodel.drill.observe import SAMPLE_S, HolderWatch
 from hamodel.drill.pacemaker.lab import PacemakerLab, open_lab
 from hamodel.drill.results import Check, as_json
-from hamodel.drill.scenario import ClusterRun, ClusterScenario, WholeClusterScenario
+from hamodel.drill.scenario import ClusterRun, ClusterScenario
 from hamodel.model import Architecture
 
 #: After corosync has formed the new membership: the controller's reaction
@@ -398,185 +398,38 @@ class NodeCrash(ClusterScenario):
         return checks
 
 
-def partition(
-    pl: PacemakerLab, watch: HolderWatch, analysis: dict[str, Any], *, fencing: bool = True
-) -> dict[str, Any]:
-    """Isolate the VIP holder (made the DC first); ``fencing=False`` runs the same partition with
-    ``stonith-enabled=false`` for its duration, so that only the quorum policy acts."""
-    vip = vip_of(pl)
-    vip_rid = pl.vip_resources.get(vip.name)
-    # The worst case and a fixed order: the isolated node holds the VIP and is the DC, so its
-    # partition acts on the quorum loss at once (no election needed to stop its resources).
-    dc = pl.dc()
-    moved_vip = bool(vip_rid and dc and place(pl, vip_rid, dc))
-    minority = _holder(pl, vip.address)
-    majority = [n for n in pl.nodes if n != minority]
-    policy = no_quorum_policy(pl.configuration)
-    shipped_fencing = fencing_enabled(pl.configuration)
-    fencing = fencing and shipped_fencing
-    if shipped_fencing and not fencing:
-        pl.set_property("stonith-enabled", "false")
-        settle(pl)
-    tm = Timeouts(pl, majority[0])
-    bound = tm.bound(fencing=fencing)
-    quorum = len(pl.nodes) // 2 + 1
-    # Fencing orders the minority's end before the majority's start: no overlap at all. Without
-    # it, a minority that stops (no-quorum-policy=stop) ends the overlap itself, but nothing keeps
-    # the majority from starting the VIP first: a transient overlap, bounded by the minority's stop.
-    pred_split = "lasting" if policy == "ignore" and not fencing else "none" if fencing else "transient at most"
-    fenced_before = len(pl.fence_log())
-    logs = {w: pl.log_size(minority, w) for w in ("pacemaker", "corosync")}
-    offset = pl.log_size(majority[0])
-    time.sleep(1.0)
-    t0, wall0 = time.monotonic(), datetime.datetime.now()
-    cut = pl.isolate(minority, cut=True)
-    # The minority's own view while it lives (fencing kills it).
-    lost_q = None
-    while time.monotonic() - t0 < bound + 30:
-        if not pl.alive(minority, "corosync"):
-            break
-        if not pl.quorate(minority):
-            lost_q = round(time.monotonic() - t0, 2)
-            break
-        time.sleep(0.2)
-    try:
-        pl.wait(
-            lambda: any(h in majority for h in pl.vip_holders(vip.address)),
-            bound + 30,
-            "the VIP on the majority",
-            every=SAMPLE_S,
+class Partition(ClusterScenario):
+    """Isolate the VIP holder (made the DC first); :class:`PartitionNoFencing` runs the same
+    partition with ``stonith-enabled=false`` for its duration, so that only the quorum policy acts."""
+
+    kind = "partition"
+    title = "A partition isolates the VIP holder: the minority stops, the majority fences and takes over"
+    fencing: ClassVar[bool] = True
+
+    def predict(self) -> dict[str, Any]:
+        pl = self.ctx.lab
+        self.vip = vip = vip_of(pl)
+        self.vip_rid = pl.vip_resources.get(vip.name)
+        # The worst case and a fixed order: the isolated node holds the VIP and is the DC, so its
+        # partition acts on the quorum loss at once (no election needed to stop its resources).
+        self.dc = dc = pl.dc()
+        self.moved_vip = bool(self.vip_rid and dc and place(pl, self.vip_rid, dc))
+        self.minority = minority = _holder(pl, vip.address)
+        self.majority = majority = [n for n in pl.nodes if n != minority]
+        self.policy = policy = no_quorum_policy(pl.configuration)
+        self.shipped_fencing = fencing_enabled(pl.configuration)
+        self.with_fencing = fencing = self.fencing and self.shipped_fencing
+        self.tm = tm = Timeouts(pl, majority[0])
+        self.bound = bound = tm.bound(fencing=fencing)
+        quorum = len(pl.nodes) // 2 + 1
+        # Fencing orders the minority's end before the majority's start: no overlap at all. Without
+        # it, a minority that stops (no-quorum-policy=stop) ends the overlap itself, but nothing keeps
+        # the majority from starting the VIP first: a transient overlap, bounded by the minority's stop.
+        self.pred_split = (
+            "lasting" if policy == "ignore" and not fencing else "none" if fencing else "transient at most"
         )
-        pl.wait(
-            lambda: minority not in pl.vip_holders(vip.address),
-            30,
-            "the VIP gone from the isolated node",
-            every=SAMPLE_S,
-        )
-    except LabError:
-        pass
-    time.sleep(2.0)
-    fences = [f for f in pl.fence_log()[fenced_before:] if f.get("plug") == minority]
-    fence_s = round(fences[0]["done"] - t0, 2) if fences else None
-    released_s = first_when(watch, vip.address, t0, lambda h: minority not in h)
-    majority_s = first_when(watch, vip.address, t0, lambda h: bool(h & set(majority)))
-    maj_quorate = all(pl.quorate(n) for n in majority)
-    lost_s = pl.logged_after(majority[0], offset, rf"Node {re.escape(minority)} state is now lost", wall0)
-    # What the minority did, from its own logs (they survive the fencing).
-    plog, clog = (pl.log_since(minority, logs[w], w) for w in ("pacemaker", "corosync"))
-    stopped = sorted(set(re.findall(rf"Result of stop operation for (\S+) on {re.escape(minority)}: ok", plog)))
-    logged_no_quorum = bool(re.search(r"non-primary component|Quorum lost|quorum lost", clog + plog))
-    by = (
-        "the isolated node itself (no quorum)"
-        if vip_rid in stopped
-        else "fencing"
-        if fence_s is not None
-        else "nobody"
-        if released_s is None
-        else "unknown"
-    )
-    t1 = time.monotonic()
-    if moved_vip and vip_rid:
-        unplace(pl, vip_rid, avoid=minority)
-    pl.isolate(minority, cut=False)
-    if not pl.alive(minority) or not pl.alive(minority, "corosync"):
-        pl.power_on(minority)  # fenced: the node boots and its cluster stack starts
-    settle(pl)
-    if shipped_fencing and not fencing:
-        pl.set_property("stonith-enabled", "true")
-        settle(pl)
-    heal_s = round(time.monotonic() - t1, 2)
-    time.sleep(1.0)
-    most, who = holders_max(watch, vip.address, t0)
-    twice_s, twice_end = overlap(watch, vip.address, t0)
-    samples = len(watch.since(vip.address, t0))
-    links = sorted(f"link:{_vip_network(pl)}:{c}" for c in cut)
-    this, other = analysis.get("this", {}), analysis.get("compared")
-    measured = {
-        "isolated": minority,
-        "links_cut": cut,
-        "declared_lost_by_majority_s": lost_s,
-        "minority_was_dc": dc == minority,
-        "vip_placed_on_dc": moved_vip,
-        "minority_lost_quorum_s": lost_q,
-        "minority_logged_quorum_loss": logged_no_quorum,
-        "minority_stopped": stopped,
-        "vip_released_by_minority_s": released_s,
-        "released_by": by,
-        "vip_on_majority_s": majority_s,
-        "fenced": [f"{f['action']} {f['plug']}" for f in fences],
-        "fence_done_s": fence_s,
-        "majority_quorate": maj_quorate,
-        "max_vip_holders": most,
-        "vip_holders_at_max": who,
-        "split_brain": most > 1,
-        "vip_held_twice_s": twice_s,
-        "vip_held_twice_until_s": twice_end,
-        "samples": samples,
-        "sample_interval_s": SAMPLE_S,
-        "vip_timeline": timeline(watch, vip.address, t0),
-        "heal_and_settle_s": heal_s,
-        "vip_moves_after_heal": max(0, len([e for e in timeline(watch, vip.address, t1) if e[1]]) - 1),
-    }
-    checks = [
-        split_check(pred_split, most, twice_s, twice_end, released_s, bound),
-        make_check(
-            "the majority declares it lost within token + consensus (s)",
-            f"<= {tm.detect_s + MARGIN_S:.1f}",
-            lost_s,
-            lost_s is not None and lost_s <= tm.detect_s + MARGIN_S,
-        ),
-        make_check("the isolated node loses quorum", True, lost_q is not None or logged_no_quorum),
-        make_check("the majority keeps quorum", True, maj_quorate),
-        make_check(
-            "VIP on the majority within (s)",
-            f"<= {bound:.1f}",
-            majority_s,
-            majority_s is not None and majority_s <= bound,
-        ),
-        make_check(
-            "analysis of this model: split-brain findings",
-            [],
-            this.get("split_brain_findings", []),
-            not this.get("split_brain_findings"),
-        ),
-    ]
-    if fencing:
-        checks.append(make_check("the isolated node is fenced by the majority", True, bool(fences)))
-        checks.append(
-            make_check(
-                "the VIP leaves the isolated node before the majority starts it",
-                True,
-                released_s is not None and majority_s is not None and released_s <= majority_s,
-            )
-        )
-    else:
-        checks.append(
-            make_check(
-                "the isolated node stops its VIP itself (no-quorum-policy)",
-                policy == "stop",
-                bool(vip_rid and vip_rid in stopped),
-            )
-        )
-    side = {
-        "partition": links,
-        "pacemaker_measured_split_brain": most > 1,
-        "this_model_split_brain_sets": this.get("split_brain_sets", {}),
-    }
-    if other is not None:
-        sets = [sorted(x) for v in other.get("split_brain_sets", {}).values() for x in v]
-        predicts = links in sets
-        side.update(
-            {
-                "compared_model": other["model"],
-                "compared_findings": other.get("split_brain_findings", []),
-                "compared_predicts_split_brain_for_this_partition": predicts,
-            }
-        )
-        checks.append(make_check(f"analysis of {other['model']}: split brain for this very partition", True, predicts))
-    measured["side_by_side"] = side
-    return {
-        "prediction": {
-            "split_brain": pred_split,
+        return {
+            "split_brain": self.pred_split,
             "no_quorum_policy": policy,
             "fencing": fencing,
             "quorum": f"{quorum} of {len(pl.nodes)} votes",
@@ -589,10 +442,195 @@ def partition(
                 if fencing
                 else "; the majority starts the VIP (fencing disabled for this variant)"
             ),
-        },
-        "measured": measured,
-        "checks": checks,
-    }
+        }
+
+    def inject(self) -> None:
+        pl, minority = self.ctx.lab, self.minority
+        if self.shipped_fencing and not self.with_fencing:
+            pl.set_property("stonith-enabled", "false")
+            settle(pl)
+        self.fenced_before = len(pl.fence_log())
+        self.logs = {w: pl.log_size(minority, w) for w in ("pacemaker", "corosync")}
+        self.offset = pl.log_size(self.majority[0])
+        time.sleep(1.0)
+        self.t0, self.wall0 = time.monotonic(), datetime.datetime.now()
+        self.cut = pl.isolate(minority, cut=True)
+
+    def measure(self) -> dict[str, Any]:
+        pl, watch, vip = self.ctx.lab, self.ctx.watch, self.vip
+        minority, majority, t0, bound = self.minority, self.majority, self.t0, self.bound
+        # The minority's own view while it lives (fencing kills it).
+        lost_q = None
+        while time.monotonic() - t0 < bound + 30:
+            if not pl.alive(minority, "corosync"):
+                break
+            if not pl.quorate(minority):
+                lost_q = round(time.monotonic() - t0, 2)
+                break
+            time.sleep(0.2)
+        try:
+            pl.wait(
+                lambda: any(h in majority for h in pl.vip_holders(vip.address)),
+                bound + 30,
+                "the VIP on the majority",
+                every=SAMPLE_S,
+            )
+            pl.wait(
+                lambda: minority not in pl.vip_holders(vip.address),
+                30,
+                "the VIP gone from the isolated node",
+                every=SAMPLE_S,
+            )
+        except LabError:
+            pass
+        time.sleep(2.0)
+        fences = [f for f in pl.fence_log()[self.fenced_before :] if f.get("plug") == minority]
+        fence_s = round(fences[0]["done"] - t0, 2) if fences else None
+        released_s = first_when(watch, vip.address, t0, lambda h: minority not in h)
+        lost_s = pl.logged_after(majority[0], self.offset, rf"Node {re.escape(minority)} state is now lost", self.wall0)
+        # What the minority did, from its own logs (they survive the fencing).
+        plog, clog = (pl.log_since(minority, self.logs[w], w) for w in ("pacemaker", "corosync"))
+        stopped = sorted(set(re.findall(rf"Result of stop operation for (\S+) on {re.escape(minority)}: ok", plog)))
+        by = (
+            "the isolated node itself (no quorum)"
+            if self.vip_rid in stopped
+            else "fencing"
+            if fence_s is not None
+            else "nobody"
+            if released_s is None
+            else "unknown"
+        )
+        return {
+            "isolated": minority,
+            "links_cut": self.cut,
+            "declared_lost_by_majority_s": lost_s,
+            "minority_was_dc": self.dc == minority,
+            "vip_placed_on_dc": self.moved_vip,
+            "minority_lost_quorum_s": lost_q,
+            "minority_logged_quorum_loss": bool(
+                re.search(r"non-primary component|Quorum lost|quorum lost", clog + plog)
+            ),
+            "minority_stopped": stopped,
+            "vip_released_by_minority_s": released_s,
+            "released_by": by,
+            "vip_on_majority_s": first_when(watch, vip.address, t0, lambda h: bool(h & set(majority))),
+            "fenced": [f"{f['action']} {f['plug']}" for f in fences],
+            "fence_done_s": fence_s,
+            "majority_quorate": all(pl.quorate(n) for n in majority),
+        }
+
+    def restore(self, measured: dict[str, Any] | None, /) -> None:
+        """Heal the partition (the fenced node booted), fencing back on; then the figures
+        that span the heal: how often the VIP was held twice, and moved after the heal."""
+        pl, watch, vip, minority = self.ctx.lab, self.ctx.watch, self.vip, self.minority
+        t1 = time.monotonic()
+        if self.moved_vip and self.vip_rid:
+            unplace(pl, self.vip_rid, avoid=minority)
+        pl.isolate(minority, cut=False)
+        if not pl.alive(minority) or not pl.alive(minority, "corosync"):
+            pl.power_on(minority)  # fenced: the node boots and its cluster stack starts
+        settle(pl)
+        if self.shipped_fencing and not self.with_fencing:
+            pl.set_property("stonith-enabled", "true")
+            settle(pl)
+        heal_s = round(time.monotonic() - t1, 2)
+        if measured is None:
+            return
+        time.sleep(1.0)
+        t0 = self.t0
+        most, who = holders_max(watch, vip.address, t0)
+        twice_s, twice_end = overlap(watch, vip.address, t0)
+        measured.update(
+            {
+                "max_vip_holders": most,
+                "vip_holders_at_max": who,
+                "split_brain": most > 1,
+                "vip_held_twice_s": twice_s,
+                "vip_held_twice_until_s": twice_end,
+                "samples": len(watch.since(vip.address, t0)),
+                "sample_interval_s": SAMPLE_S,
+                "vip_timeline": timeline(watch, vip.address, t0),
+                "heal_and_settle_s": heal_s,
+                "vip_moves_after_heal": max(0, len([e for e in timeline(watch, vip.address, t1) if e[1]]) - 1),
+            }
+        )
+        links = sorted(f"link:{_vip_network(pl)}:{c}" for c in self.cut)
+        this, other = self.ctx.analysis.get("this", {}), self.ctx.analysis.get("compared")
+        side = {
+            "partition": links,
+            "pacemaker_measured_split_brain": most > 1,
+            "this_model_split_brain_sets": this.get("split_brain_sets", {}),
+        }
+        if other is not None:
+            sets = [sorted(x) for v in other.get("split_brain_sets", {}).values() for x in v]
+            side.update(
+                {
+                    "compared_model": other["model"],
+                    "compared_findings": other.get("split_brain_findings", []),
+                    "compared_predicts_split_brain_for_this_partition": links in sets,
+                }
+            )
+        measured["side_by_side"] = side
+
+    def checks(self, prediction: dict[str, Any], measured: dict[str, Any], /) -> list[Check]:
+        m, tm, bound = measured, self.tm, self.bound
+        lost_s, majority_s = m["declared_lost_by_majority_s"], m["vip_on_majority_s"]
+        released_s, twice = m["vip_released_by_minority_s"], (m["vip_held_twice_s"], m["vip_held_twice_until_s"])
+        this = self.ctx.analysis.get("this", {})
+        checks = [
+            split_check(self.pred_split, m["max_vip_holders"], *twice, released_s, bound),
+            make_check(
+                "the majority declares it lost within token + consensus (s)",
+                f"<= {tm.detect_s + MARGIN_S:.1f}",
+                lost_s,
+                lost_s is not None and lost_s <= tm.detect_s + MARGIN_S,
+            ),
+            make_check(
+                "the isolated node loses quorum",
+                True,
+                m["minority_lost_quorum_s"] is not None or m["minority_logged_quorum_loss"],
+            ),
+            make_check("the majority keeps quorum", True, m["majority_quorate"]),
+            make_check(
+                "VIP on the majority within (s)",
+                f"<= {bound:.1f}",
+                majority_s,
+                majority_s is not None and majority_s <= bound,
+            ),
+            make_check(
+                "analysis of this model: split-brain findings",
+                [],
+                this.get("split_brain_findings", []),
+                not this.get("split_brain_findings"),
+            ),
+        ]
+        if self.with_fencing:
+            checks.append(make_check("the isolated node is fenced by the majority", True, bool(m["fenced"])))
+            checks.append(
+                make_check(
+                    "the VIP leaves the isolated node before the majority starts it",
+                    True,
+                    released_s is not None and majority_s is not None and released_s <= majority_s,
+                )
+            )
+        else:
+            checks.append(
+                make_check(
+                    "the isolated node stops its VIP itself (no-quorum-policy)",
+                    self.policy == "stop",
+                    bool(self.vip_rid and self.vip_rid in m["minority_stopped"]),
+                )
+            )
+        side = m["side_by_side"]
+        if "compared_model" in side:
+            checks.append(
+                make_check(
+                    f"analysis of {side['compared_model']}: split brain for this very partition",
+                    True,
+                    side["compared_predicts_split_brain_for_this_partition"],
+                )
+            )
+        return checks
 
 
 def split_check(
@@ -616,16 +654,6 @@ def split_check(
 
 def _vip_network(pl: PacemakerLab) -> str:
     return pl.arch.vip(pl.plan.vips[0].name).network
-
-
-class Partition(WholeClusterScenario):
-    kind = "partition"
-    title = "A partition isolates the VIP holder: the minority stops, the majority fences and takes over"
-    fencing: ClassVar[bool] = True
-
-    @classmethod
-    def run(cls, ctx: ClusterRun) -> dict[str, Any]:
-        return partition(ctx.lab, ctx.watch, ctx.analysis, fencing=cls.fencing)
 
 
 class PartitionNoFencing(Partition):
