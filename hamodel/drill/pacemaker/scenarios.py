@@ -1,7 +1,8 @@
 """Pacemaker scenarios: predict from the model and the cluster's timeouts, inject on a real cluster, measure.
 
-Each scenario takes a running :class:`~hamodel.drill.pacemaker.PacemakerLab`
-and returns a JSON-ready dict: ``prediction``, ``measured``, ``checks``
+Each scenario is a :class:`~hamodel.drill.scenario.ClusterScenario` on a running
+:class:`~hamodel.drill.pacemaker.PacemakerLab`; :func:`run_each` calls its steps
+and reports ``prediction``, ``measured``, ``checks``
 (:class:`~hamodel.drill.results.Check`: what, expected, measured, agreed)
 and ``agreed``. A :class:`~hamodel.drill.observe.HolderWatch` samples every
 :data:`~hamodel.drill.observe.SAMPLE_S` which cluster nodes hold each VIP
