@@ -35,6 +35,8 @@ import os
 import posixpath
 import re
 import time
+import weakref
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -85,13 +87,34 @@ def _resolve_path(app: Sphinx, spec: str) -> Path:
     return Path(os.path.abspath(_root(app) / spec))
 
 
+@dataclass
+class _BuildState:
+    """What one Sphinx build keeps between directives: each model resolved once (or its
+    failure), its extras, and the explorer pages (which alone load the explorer's assets)."""
+
+    deployments: dict[str, Any] = field(default_factory=dict)
+    extras: dict[tuple[str, bool], Any] = field(default_factory=dict)
+    explorer_pages: set[str] = field(default_factory=set)
+
+
+#: Per Sphinx application (weakly: a finished build's state goes with its application).
+_BUILDS: weakref.WeakKeyDictionary[Sphinx, _BuildState] = weakref.WeakKeyDictionary()
+
+
+def _build(app: Sphinx) -> _BuildState:
+    state = _BUILDS.get(app)
+    if state is None:
+        state = _BUILDS[app] = _BuildState()
+    return state
+
+
 def _analyse(app: Sphinx, path: Path) -> Any:
     """Load, place and analyse one model; raises ModelFailure with its error."""
     from hamodel.errors import HamodelError
     from hamodel.loader import load
     from hamodel.pipeline import resolve
 
-    cache: dict[str, Any] = app.__dict__.setdefault("_hamodel_deployments", {})
+    cache = _build(app).deployments
     key = str(path)
     if key in cache:
         if isinstance(cache[key], ModelFailure):
@@ -127,7 +150,7 @@ def _analyse(app: Sphinx, path: Path) -> Any:
 def _extras(app: Sphinx, path: Path, dep: Any, *, with_diagrams: bool) -> Any:
     """Configs, scenarios, availability and diagrams, from their owners
     (cached per build); raises ModelFailure when one of them fails."""
-    cache: dict[tuple[str, bool], Any] = app.__dict__.setdefault("_hamodel_extras", {})
+    cache = _build(app).extras
     key = (str(path), with_diagrams)
     if not with_diagrams and (str(path), True) in cache:
         key = (str(path), True)  # published already: reuse, diagrams and all
@@ -413,8 +436,7 @@ def _explorer(app: Sphinx, dep: Any, slug: str) -> dict[str, bytes]:
         files = explorer(dep, slug=slug, k=app.config.hamodel_k)
     except Exception as exc:
         raise ModelFailure(f"the failure explorer could not be built: {type(exc).__name__}: {exc}") from None
-    pages: set[str] = app.__dict__.setdefault("_hamodel_explorer_pages", set())
-    pages.add(posixpath.normpath(f"{Path(app.config.hamodel_output).as_posix()}/{slug}/explorer"))
+    _build(app).explorer_pages.add(posixpath.normpath(f"{Path(app.config.hamodel_output).as_posix()}/{slug}/explorer"))
     return files
 
 
@@ -439,7 +461,7 @@ def _explorer_page(app: Sphinx, pagename: str, templatename: str, context: dict,
     """html-page-context: only explorer pages load the explorer's script and style sheet."""
     from hamodel.generators.explorer import CSS, JS
 
-    if pagename in app.__dict__.get("_hamodel_explorer_pages", ()):
+    if pagename in _build(app).explorer_pages:
         app.add_js_file(JS)
         app.add_css_file(CSS)
 

@@ -21,11 +21,11 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
-from hamodel.analysis.placement_solver import natural_key
 from hamodel.analysis.placement_statements import names
 from hamodel.deployment import Finding, Severity
 from hamodel.errors import printable
 from hamodel.model import Architecture
+from hamodel.ordering import natural_key
 
 SEVERITY_STYLE = {
     Severity.CRITICAL: "bold red",

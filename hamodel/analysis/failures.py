@@ -56,7 +56,6 @@ with keystone among the affected services.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from functools import cached_property
 from typing import Literal
 
@@ -67,6 +66,7 @@ from hamodel.analysis.components import ModelView, component_kind, node_id, view
 from hamodel.analysis.cutsets import Analyzer, CutSet
 from hamodel.analysis.results import (
     AnalysisResults,
+    ColdStart,
     Finding,
     Placement,
     SingleFailure,
@@ -162,27 +162,6 @@ def availability(
     failures (from its fault tree's BDD, see :mod:`hamodel.analysis.availability`).
     Empty when the model carries no reliability figures."""
     return Analysis(arch, placement, vrrp_groups).availability(limit)
-
-
-@dataclass(frozen=True)
-class ColdStart:
-    """After a full power loss with ``missing`` nodes not coming back:
-    ``outcome`` is ``automatic``, ``manual`` (``procedure`` needed),
-    ``blocked`` (too few members return for a quorum) or ``unblock``
-    (Pacemaker ``wait_for_all`` waits for nodes that never return)."""
-
-    service: str
-    outcome: Literal["automatic", "manual", "blocked", "unblock"]
-    procedure: str
-    missing: tuple[str, ...]
-
-    def to_dict(self) -> dict:
-        return {
-            "service": self.service,
-            "outcome": self.outcome,
-            "procedure": self.procedure,
-            "missing": list(self.missing),
-        }
 
 
 def cold_start(
@@ -351,6 +330,11 @@ class Analysis:
             availability=dict(self.availability()),
             importance={s: tuple(rows) for s, rows in imp.items()},
             fix_first=tuple(what_to_fix(imp, optional=optional)),
+            cold_start={
+                (stop, missing): tuple(self.cold_start(missing, stop=stop))
+                for stop in ("crash", "graceful")
+                for missing in (0, 1)
+            },
         )
 
     def cold_start(self, k: int = 1, *, stop: Literal["crash", "graceful"] = "crash") -> list[ColdStart]:

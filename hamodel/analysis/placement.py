@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 from hamodel.analysis import placement_solver as S
 from hamodel.analysis.lockfile import lock_path_for, read_lock, write_lock
-from hamodel.analysis.placement_solver import natural_key
 from hamodel.analysis.placement_statements import RESOURCES, describe, quorum_hint
 from hamodel.analysis.placement_statements import fmt as _fmt
 from hamodel.analysis.placement_statements import names as _names
@@ -32,6 +32,7 @@ from hamodel.analysis.vrrp import allocate as allocate_vrrp
 from hamodel.errors import HamodelError
 from hamodel.model import Architecture, Service
 from hamodel.model.strategies import ActivePassive, AppCluster
+from hamodel.ordering import natural_key
 
 __all__ = [
     "PlacementResult",
@@ -61,25 +62,55 @@ class Unplaceable(HamodelError):
 # Facts derived from the model (shared by place and verify)
 
 
-def candidates(arch: Architecture, svc: Service) -> list[str]:
-    """Nodes that may run ``svc``: those of its roles, minus exclusions, natural order."""
-    cache = vars(arch).setdefault("_ha_placement_roles", {})
-    if cache.get("nodes") is not arch.nodes:  # role -> nodes in natural order, once per model
-        cache.clear()
-        cache["nodes"] = arch.nodes
+@dataclass
+class _RoleIndex:
+    """One model's nodes by role, in natural order, and the candidate lists built from them."""
+
+    nodes: list  #: the ``arch.nodes`` list it was built from (kept alive: the guard of its key)
+    order: dict[str, int]
+    by_role: dict[str, list[str]] = field(default_factory=dict)
+    cand: dict[tuple, list[str]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, arch: Architecture) -> _RoleIndex:
         order = {n: i for i, n in enumerate(sorted((x.name for x in arch.nodes), key=natural_key))}
-        cache["order"] = order
+        ix = cls(arch.nodes, order)
         for node in arch.nodes:
             for r in node.roles:
-                cache.setdefault(("role", r), []).append(node.name)
+                ix.by_role.setdefault(r, []).append(node.name)
+        return ix
+
+
+#: The role indexes of the last few models, by ``id(arch)``. An entry holds its model's node
+#: list, so no other model's list can have that identity while it lives: a reused id (the
+#: model collected, another one allocated there) or a model whose nodes were replaced fails
+#: the ``nodes is arch.nodes`` check and is indexed afresh.
+_ROLE_INDEXES: OrderedDict[int, _RoleIndex] = OrderedDict()
+_ROLE_INDEXES_KEPT = 8
+
+
+def _role_index(arch: Architecture) -> _RoleIndex:
+    key = id(arch)
+    ix = _ROLE_INDEXES.get(key)
+    if ix is None or ix.nodes is not arch.nodes:
+        ix = _ROLE_INDEXES[key] = _RoleIndex.of(arch)
+        while len(_ROLE_INDEXES) > _ROLE_INDEXES_KEPT:
+            _ROLE_INDEXES.popitem(last=False)
+    _ROLE_INDEXES.move_to_end(key)
+    return ix
+
+
+def candidates(arch: Architecture, svc: Service) -> list[str]:
+    """Nodes that may run ``svc``: those of its roles, minus exclusions, natural order."""
+    ix = _role_index(arch)
     # one list per (roles, exclusions), shared by the services that have them (callers
     # only read it): the split into cells and the counts are then made once per list
-    key = ("cand", tuple(svc.on), tuple(sorted(svc.exclude)))
-    hit = cache.get(key)
+    key = (tuple(svc.on), tuple(sorted(svc.exclude)))
+    hit = ix.cand.get(key)
     if hit is None:
         ex = set(svc.exclude)
-        names = {n for r in svc.on for n in cache.get(("role", r), ())}
-        hit = cache[key] = sorted((n for n in names if n not in ex), key=cache["order"].__getitem__)
+        names = {n for r in svc.on for n in ix.by_role.get(r, ())}
+        hit = ix.cand[key] = sorted((n for n in names if n not in ex), key=ix.order.__getitem__)
     return hit
 
 

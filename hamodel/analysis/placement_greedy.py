@@ -24,7 +24,8 @@ from __future__ import annotations
 import heapq
 from collections import defaultdict
 
-from hamodel.analysis.placement_problem import Problem, Svc, natural_key
+from hamodel.analysis.placement_problem import Problem, Svc
+from hamodel.ordering import natural_key
 
 
 def _order(pr: Problem) -> list[Svc]:

@@ -14,23 +14,16 @@ both read it.
 
 from __future__ import annotations
 
-import functools
 import math
-import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 
 from hamodel.model import Architecture
+from hamodel.ordering import natural_key
 
 SCALE = 1000  # resources are compared as integers in thousandths
 FINE_LIMIT = 20_000  # level-1 bits above which cells are failure-domain sets, not classes
 MAX_CELLS = 4  # level-1 cells when merging (large models)
-
-
-@functools.lru_cache(maxsize=1 << 16)
-def natural_key(name: str) -> tuple:
-    """``ctl-2`` before ``ctl-10``: numbers compare as numbers."""
-    return tuple((0, int(t), "") if t.isdigit() else (1, 0, t) for t in re.split(r"(\d+)", name) if t)
 
 
 # ---------------------------------------------------------------------------

@@ -53,10 +53,10 @@ from hamodel.analysis.placement_problem import (  # noqa: F401 (re-exported: the
     Problem,
     Svc,
     build_problem,
-    natural_key,
     res,
 )
 from hamodel.errors import HamodelError
+from hamodel.ordering import natural_key
 
 SCALE = P.SCALE  # resources are compared as integers in thousandths
 SEED = 0

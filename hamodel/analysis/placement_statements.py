@@ -16,7 +16,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from hamodel.analysis.placement_problem import SCALE, Problem, natural_key
+from hamodel.analysis.placement_problem import SCALE, Problem
+from hamodel.ordering import natural_key
 
 if TYPE_CHECKING:
     from hamodel.model import Service

@@ -237,6 +237,27 @@ class FixFirst:
 
 
 @dataclass(frozen=True)
+class ColdStart:
+    """After a full power loss with ``missing`` nodes not coming back:
+    ``outcome`` is ``automatic``, ``manual`` (``procedure`` needed),
+    ``blocked`` (too few members return for a quorum) or ``unblock``
+    (Pacemaker ``wait_for_all`` waits for nodes that never return)."""
+
+    service: str
+    outcome: Literal["automatic", "manual", "blocked", "unblock"]
+    procedure: str
+    missing: tuple[str, ...]
+
+    def to_dict(self) -> dict:
+        return {
+            "service": self.service,
+            "outcome": self.outcome,
+            "procedure": self.procedure,
+            "missing": list(self.missing),
+        }
+
+
+@dataclass(frozen=True)
 class AnalysisResults:
     """The analysis' answers the documents, the explorer, ``diff`` and
     ``check --availability`` print, computed once before the Deployment is
@@ -262,3 +283,10 @@ class AnalysisResults:
     availability: Mapping[str, Any]
     importance: Mapping[str, tuple[Importance, ...]]
     fix_first: tuple[FixFirst, ...]
+    #: :meth:`hamodel.analysis.failures.Analysis.cold_start` by ``(stop, k)``: a full
+    #: stop (``"crash"`` / ``"graceful"``) with ``k`` members not returning (0 or 1).
+    cold_start: Mapping[tuple[str, int], tuple[ColdStart, ...]] = field(default_factory=dict)
+
+    def cold_start_of(self, service: str, stop: str, k: int) -> ColdStart | None:
+        """The cold-start outcome of ``service`` after a full ``stop`` with ``k`` members missing."""
+        return next((c for c in self.cold_start.get((stop, k), ()) if c.service == service), None)

@@ -12,11 +12,11 @@ from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from hamodel.analysis.placement_solver import natural_key
 from hamodel.analysis.placement_statements import plural
 from hamodel.analysis.results import VrrpGroup
 from hamodel.model import Architecture
 from hamodel.model.strategies import ActivePassive, AppCluster, PacemakerVip, Vrrp
+from hamodel.ordering import natural_key
 
 __all__ = ["Allocation", "allocate", "priorities"]
 

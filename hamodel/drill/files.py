@@ -21,8 +21,10 @@ def generated_files(
     """The Deployment and the generated configs the drill runs.
 
     With ``analyse`` the Deployment also carries the failure analysis'
-    findings, which name the partitions that split a VRRP group; the
-    configs are the same either way. ``lock`` is the placement lock file,
+    findings, which name the partitions that split a VRRP group, and its
+    answers (:attr:`~hamodel.deployment.Deployment.results`: cut sets,
+    cold-start outcomes), which the scenarios read; the configs are the
+    same either way. ``lock`` is the placement lock file,
     read as ``hamodel build`` reads it, so the drill runs the very configs
     that build writes. ``env`` resolves secret references (default: the
     process environment; the Pacemaker lab gives unset ones a lab value).
@@ -30,5 +32,5 @@ def generated_files(
     from hamodel.generators.configs import build_configs
     from hamodel.pipeline import resolve
 
-    dep = resolve(arch, analyse=analyse, lock=lock)
+    dep = resolve(arch, analyse=analyse, lock=lock, answers=analyse)
     return dep, build_configs(dep, env)

@@ -48,8 +48,8 @@ default set (and so in the report). Time bounds take their margin from
 
 from __future__ import annotations
 
-from hamodel.drill.galera.kinds import GALERA_KINDS
 from hamodel.drill.galera.operations import KINDS as GALERA_OPERATIONS_KINDS
+from hamodel.drill.galera.scenarios import GALERA_KINDS
 from hamodel.drill.keepalived.backend_death import BackendDeath
 from hamodel.drill.keepalived.haproxy_death import HaproxyDeath
 from hamodel.drill.keepalived.holder_crash import HolderCrash

@@ -34,10 +34,10 @@ Every time bound a kind predicts adds its lab's margin from
 
 A deployment whose VIPs a cluster manager holds is drilled by a
 :class:`ClusterLab` instead: its scenarios are :class:`ClusterScenario`
-classes (a ``kind`` for ``--scenario``, a ``title``, and ``run``, which
-breaks the cluster, measures and compares in one step, the cluster lab
-settling it before each), run on a cluster of its own; the report has the
-same shape.
+classes (a ``kind`` for ``--scenario``, a ``title``, and the same steps:
+``predict``, ``inject``, ``measure``, ``restore``, ``checks``, the cluster lab
+settling the cluster before each), run on a cluster of its own; the report
+has the same shape.
 """
 
 from __future__ import annotations
@@ -64,6 +64,7 @@ __all__ = [
     "RealServiceKind",
     "Scenario",
     "ScenarioKind",
+    "WholeClusterScenario",
     "probe_service",
 ]
 
@@ -273,17 +274,73 @@ class ClusterRun:
 
 
 class ClusterScenario(ABC):
-    """One scenario of a cluster lab (:class:`ClusterLab`), registered by its lab.
+    """One scenario of a cluster lab (:class:`ClusterLab`), registered by its lab: the same
+    steps as a :class:`ScenarioKind`, on the lab's own cluster.
 
-    The cluster lab settles the cluster before :meth:`run`, times it and
-    adds ``name``, ``kind`` (``<lab>-<kind>``), ``vip``, ``title``,
-    ``agreed`` and ``duration_s`` to the result.
+    The cluster lab makes one instance per run (``kind(ctx)``), settles the
+    cluster, then calls :meth:`predict`, :meth:`inject`, :meth:`measure`,
+    :meth:`restore` (even when the measurement failed) and :meth:`checks`;
+    it times the run and adds ``name``, ``kind`` (``<lab>-<kind>``), ``vip``,
+    ``title``, ``agreed`` and ``duration_s`` to the result. ``predict`` may
+    keep what the later steps need on ``self`` (the victim, the bound);
+    :meth:`restore` may add what it measures (how long the node took to
+    rejoin) to the measurement it is given back by the lab.
     """
 
     kind: ClassVar[str]  #: the ``--scenario`` spelling, e.g. "node-crash"
     title: ClassVar[str]  #: one line for the report
 
+    def __init__(self, ctx: ClusterRun):
+        self.ctx = ctx
+
+    @abstractmethod
+    def predict(self) -> dict[str, Any]:
+        """What the model predicts (JSON-ready), from the model, the pushed configuration and the settled cluster."""
+
+    @abstractmethod
+    def inject(self) -> None:
+        """Break it."""
+
+    @abstractmethod
+    def measure(self) -> dict[str, Any]:
+        """Observe until the scenario's window closes; the measurement (JSON-ready)."""
+
+    @abstractmethod
+    def checks(self, prediction: dict[str, Any], measured: dict[str, Any], /) -> list[Check]:
+        """Prediction against measurement; the scenario agrees when every check does."""
+
+    def restore(self, measured: dict[str, Any] | None, /) -> None:
+        """Undo the injection (the node back, the cluster settled); ``measured`` is None when
+        the measurement failed."""
+
+    def extra(self) -> dict[str, Any]:
+        """More sections of the result (e.g. ``observations``), besides prediction, measurement and checks."""
+        return {}
+
+
+class WholeClusterScenario(ClusterScenario):
+    """A cluster scenario not yet split into the steps: :meth:`run` breaks, measures and
+    compares in one call (at :meth:`inject`); the other steps report what it returned."""
+
     @classmethod
     @abstractmethod
-    def run(cls, ctx: ClusterRun) -> Any:
-        """Break, measure and compare: the result with its prediction, measurement and checks."""
+    def run(cls, ctx: ClusterRun) -> dict[str, Any]:
+        """The result with its ``prediction``, ``measured`` and ``checks``."""
+
+    def predict(self) -> dict[str, Any]:
+        self.prediction: dict[str, Any] = {}
+        return self.prediction
+
+    def inject(self) -> None:
+        self.result = type(self).run(self.ctx)
+
+    def measure(self) -> dict[str, Any]:
+        self.prediction.update(self.result["prediction"])
+        return self.result["measured"]
+
+    def checks(self, prediction: dict[str, Any], measured: dict[str, Any], /) -> list[Check]:
+        return list(self.result["checks"])
+
+    def extra(self) -> dict[str, Any]:
+        known = ("prediction", "measured", "checks")
+        return {k: v for k, v in self.result.items() if k not in known}

@@ -35,6 +35,7 @@ _LAB_SOURCES = {
     "keepalived": (
         "keepalived/*.py",
         "galera/kinds.py",
+        "galera/facts.py",
         "galera/operations.py",
         "galera/scenarios.py",
         "galera/runbook.py",

@@ -112,12 +112,12 @@ real = [
 
 @pytest.fixture(scope="module")
 def lab(arch):
+    from hamodel.drill.galera.facts import facts
     from hamodel.drill.galera.lab import open_lab
-    from hamodel.drill.galera.scenarios import analysis
 
     gl = open_lab(arch)
     try:
-        yield gl, analysis(arch, gl.dep, gl.plan.service)
+        yield gl, facts(gl.dep, gl.plan.service)
     finally:
         gl.teardown()
         # Teardown leaves nothing: no namespace, no member folder, no mariadbd of this lab.
@@ -126,12 +126,12 @@ def lab(arch):
 
 
 def _run(lab, name: str) -> dict:
-    from hamodel.drill.galera.kinds import GALERA_KINDS
-    from hamodel.drill.galera.scenarios import settle
+    from hamodel.drill.galera.kinds import run_alone
+    from hamodel.drill.galera.scenarios import GALERA_KINDS, settle
 
     gl, an = lab
     settle(gl)
-    return next(k for k in GALERA_KINDS if k.function == name).step(gl, an)
+    return run_alone(next(k for k in GALERA_KINDS if k.function == name), gl, an)
 
 
 def _checks(r: dict) -> dict[str, dict]:

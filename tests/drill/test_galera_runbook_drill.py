@@ -18,13 +18,13 @@ real = [
 
 @pytest.fixture(scope="module")
 def lab():
+    from hamodel.drill.galera.facts import facts
     from hamodel.drill.galera.lab import open_lab
-    from hamodel.drill.galera.scenarios import analysis
 
     arch = load(ROOT / "models" / "openstack_keepalived.py")
     gl = open_lab(arch)
     try:
-        yield gl, analysis(arch, gl.dep, gl.plan.service)
+        yield gl, facts(gl.dep, gl.plan.service)
     finally:
         gl.teardown()
 
@@ -33,12 +33,13 @@ def lab():
 @pytest.mark.slow
 @pytest.mark.skipif(available() is not None, reason="Galera lab unavailable")
 def test_generated_runbook_recovers_a_graceful_full_stop(lab):
-    from hamodel.drill.galera.runbook import runbook_graceful
+    from hamodel.drill.galera.kinds import run_alone
+    from hamodel.drill.galera.runbook import GaleraRunbook
     from hamodel.drill.galera.scenarios import settle
 
     gl, an = lab
     settle(gl)
-    r = runbook_graceful(gl, an)
+    r = run_alone(GaleraRunbook, gl, an)
     checks = {c["what"]: c for c in r["checks"]}
     assert all(c["agreed"] for c in r["checks"]), r
     assert r["predicted"]["runbook"] == "galera-graceful-full-stop"

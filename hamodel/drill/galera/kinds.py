@@ -1,21 +1,24 @@
-"""Galera scenario kinds: a real three-member MariaDB Galera cluster in the drill's own lab.
+"""The Galera scenarios' common part: a real three-member MariaDB Galera cluster in the drill's own lab.
 
-Each kind runs one scenario function of :mod:`hamodel.drill.galera.scenarios`
-(which predicts, injects, measures and compares in one step, on a
-:class:`~hamodel.drill.galera.lab.GaleraLab`) inside ``hamodel drill``'s lab: the members' ``mariadbd`` run in the node
-namespaces the runner built, behind the keepalived-held VIP and the
-generated ``haproxy.cfg`` on every load balancer (its real ``option
-httpchk`` against each member's clustercheck-style endpoint on 9200); the
-writes go from the drill's client through the VIP, to whichever node holds
-it when the scenario starts.
+:class:`GaleraKind` is the base of every Galera scenario kind
+(:mod:`hamodel.drill.galera.scenarios`, :mod:`hamodel.drill.galera.operations`):
+the members' ``mariadbd`` run in the node namespaces the runner built,
+behind the keepalived-held VIP and the generated ``haproxy.cfg`` on every
+load balancer (its real ``option httpchk`` against each member's
+clustercheck-style endpoint on 9200); the writes go from the drill's client
+through the VIP, to whichever node holds it when the scenario starts.
 
 The lab hooks start the cluster once per drill (before HAProxy and
 keepalived, so HAProxy's first checks find it), add its steady state to the
 runner's settled check (every member Primary, Synced, size 3, health 200;
 every HAProxy sees every Galera server UP) and remove the member folders
-at teardown. The scenario function injects, measures and brings the
-cluster back whole (it must, to count the committed rows on every member);
-the runner's probe keeps polling the VIP's service meanwhile.
+at teardown. Each scenario implements the protocol's steps
+(:mod:`hamodel.drill.scenario`): ``predict`` (the roles and the analysis'
+prediction, read from the Deployment's results: :mod:`hamodel.drill.galera.facts`),
+``inject``, ``observe`` (what :meth:`GaleraKind.measure` reports besides the
+client's probe; it brings the cluster back whole, to count the committed
+rows on every member) and ``checks``; :meth:`GaleraKind.restore` brings
+every member back after a scenario that failed midway.
 
 Offered in full drills when the model has a Galera service (an
 AppCluster named galera or running mariadb) on three or more nodes behind a
@@ -26,17 +29,16 @@ named (``--scenario galera-member-down``).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from hamodel.deployment import Deployment
 from hamodel.drill.galera import lab as g
-from hamodel.drill.galera import scenarios as gs
+from hamodel.drill.galera.facts import GaleraFacts, facts
 from hamodel.drill.keepalived.common import sock_of
 from hamodel.drill.lab import LabError
 from hamodel.drill.observe import ProbeRun, haproxy_stats
-from hamodel.drill.results import Check, ProbeSummary, flat
+from hamodel.drill.results import ProbeSummary, flat
 from hamodel.drill.scenario import DrillContext, RealServiceKind, Scenario
 
 _KEY = "galera"  # ctx.shared[_KEY]: the cluster of this drill, shared by every Galera kind
@@ -44,8 +46,8 @@ _KEY = "galera"  # ctx.shared[_KEY]: the cluster of this drill, shared by every 
 
 @dataclass
 class GaleraPrediction:
-    """What the analysis says; ``predicted`` is filled by the scenario from the
-    analysis once it knows the lab's roles (writer, VIP holder, victims)."""
+    """What the analysis says; ``predicted``: the scenario's prediction for the
+    lab's roles (writer, VIP holder, victims)."""
 
     reason: str
     service: str
@@ -66,7 +68,7 @@ class GaleraMeasurement:
 @dataclass
 class _Shared:
     gl: g.GaleraLab
-    an: gs.GaleraFacts
+    an: GaleraFacts
     owner: str  # the kind whose class hooks act for all of them (called once per kind)
 
 
@@ -87,12 +89,15 @@ def galera_vip(dep: Deployment) -> tuple[str, str] | None:
 
 
 class GaleraKind(RealServiceKind):
-    """One Galera scenario: ``step``, a function of :mod:`hamodel.drill.galera.scenarios`."""
+    """One Galera scenario on the drill's cluster. A subclass sets ``kind``, ``title``,
+    ``function`` and ``reason`` and implements ``predict`` (calling :meth:`attach` and
+    :meth:`prediction`), ``inject``, ``observe`` and ``checks``."""
 
     function: ClassVar[str]  #: the scenario's short name (progress lines)
-    #: The scenario function: predicts, injects, measures and compares on the cluster.
-    step: ClassVar[Callable[[g.GaleraLab, gs.GaleraFacts], dict[str, Any]]]
     reason: ClassVar[str]
+    gl: g.GaleraLab
+    an: GaleraFacts
+    alone: bool = False  #: run by :func:`run_alone`, outside a drill
     #: How long the runner waits for the lab to settle after any scenario of a drill with a
     #: Galera cluster: a member that was killed or cut off rejoins by state transfer (the
     #: scenarios' own wait for a whole cluster is 90 s too).
@@ -117,7 +122,7 @@ class GaleraKind(RealServiceKind):
         # Registered before the start, so that teardown removes a half-built cluster too.
         ctx.shared[_KEY] = _Shared(gl, None, cls.kind)  # type: ignore[arg-type]
         gl.start_cluster()
-        ctx.shared[_KEY].an = gs.analysis(ctx.arch, ctx.dep, plan.service)
+        ctx.shared[_KEY].an = facts(ctx.dep, plan.service)
         provider = (gl.status(gl.nodes[0]) or {}).get("wsrep_provider_version", "unknown")
         ctx.plan.notes.append(
             f"{plan.service} runs for real: {g.version()}, Galera {provider}, members {', '.join(gl.nodes)} ({plan.cluster_address}), "
@@ -171,13 +176,20 @@ class GaleraKind(RealServiceKind):
 
     # -- one scenario -------------------------------------------------------------
 
-    def predict(self) -> GaleraPrediction:
+    def attach(self) -> tuple[g.GaleraLab, GaleraFacts]:
+        """The cluster and the analysis' facts for this scenario; in a drill the writes go
+        through whoever holds the VIP now (:func:`run_alone` sets them beforehand)."""
+        if self.alone:
+            return self.gl, self.an
         sh: _Shared = self.ctx.shared[_KEY]
         self.gl, self.an = sh.gl, sh.an
-        # The load balancer the writes go through: whoever holds the VIP now.
         self.gl.plan.lb_node = self.ctx.holder(self.sc.vip)
-        self.pred = GaleraPrediction(self.reason, self.an.service, self.an.members, self.an.quorum)
-        return self.pred
+        self.ctx.say(f"  galera {self.function} through haproxy on {self.gl.plan.lb_node}")
+        return self.gl, self.an
+
+    def prediction(self, predicted: dict[str, Any]) -> GaleraPrediction:
+        an = self.an
+        return GaleraPrediction(self.reason, an.service, an.members, an.quorum, predicted)
 
     def polled(self) -> tuple[str, str]:
         """A stand-in service the client polls meanwhile (no check on it: it shows what the
@@ -191,24 +203,16 @@ class GaleraKind(RealServiceKind):
                 return found
         raise LabError(f"no stand-in service behind a keepalived VIP to poll during {self.sc.name}")
 
-    def inject(self) -> None:
-        self.ctx.say(f"  galera {self.function} through haproxy on {self.gl.plan.lb_node}")
-        self.result = self.run()
+    def observe(self) -> dict[str, Any]:
+        """What the scenario measured on the cluster after ``inject`` (the cluster whole again)."""
+        raise NotImplementedError
 
-    def run(self) -> dict[str, Any]:
-        """The scenario function (a kind outside galera.scenarios overrides this)."""
-        return type(self).step(self.gl, self.an)
-
-    def measure(self, t0: float, probe: ProbeRun) -> GaleraMeasurement:
+    def measure(self, t0: float, probe: ProbeRun | None) -> GaleraMeasurement:
+        details = self.observe()
+        if probe is None:  # run_alone: no drill client
+            return GaleraMeasurement(details=details)
         results = probe.stop()
-        r = self.result
-        self.pred.predicted = r["predicted"]
-        return GaleraMeasurement(
-            details=r["measured"], summary=ProbeSummary.of(results, t0), polled=" ".join(self.polled())
-        )
-
-    def checks(self, pred: GaleraPrediction, measured: GaleraMeasurement) -> list[Check]:
-        return [Check(c["what"], c["expected"], c["measured"], c["agreed"]) for c in self.result["checks"]]
+        return GaleraMeasurement(details=details, summary=ProbeSummary.of(results, t0), polled=" ".join(self.polled()))
 
     def restore(self) -> None:
         """Every member running again (a scenario that failed midway may leave one down);
@@ -231,80 +235,26 @@ class GaleraKind(RealServiceKind):
             gl.start(n)
 
 
-class GaleraMemberDown(GaleraKind):
-    kind = "galera-member-down"
-    title = "Galera: the writer's mariadbd dies; the cluster stays Primary"
-    function = "member-down"
-    step = staticmethod(gs.member_down)
-    reason = (
-        "no minimal cut set of the Galera service has one member: two of three keep the quorum, and "
-        "HAProxy moves the single writer to a backup after fall x inter of failed health checks"
-    )
+def run_alone(kind: type[GaleraKind], gl: g.GaleraLab, an: GaleraFacts) -> dict[str, Any]:
+    """Run one Galera scenario's steps on a bare cluster (no drill around it: the
+    Galera lab's tests), the way the runner does; returns the prediction, the
+    measurement and the checks as JSON-ready data."""
+    k = kind.__new__(kind)
+    k.notes, k.alone, k.gl, k.an = [], True, gl, an
+    pred = k.predict()
+    try:
+        k.inject()
+        m = k.measure(0.0, None)
+    finally:
+        k.restore()
+    checks = k.checks(pred, m)
+    return {
+        "predicted": pred.predicted,
+        "measured": m.details,
+        "checks": [
+            {"what": c.what, "expected": c.expected, "measured": c.measured, "agreed": c.agreed} for c in checks
+        ],
+    }
 
 
-class GaleraPartition(GaleraKind):
-    kind = "galera-partition"
-    title = "Galera: a partition isolates one member"
-    function = "partition"
-    step = staticmethod(gs.partition)
-    reason = (
-        "the quorum is a majority of the members: the isolated member turns non-Primary and refuses "
-        "writes, its health check answers 503 and HAProxy stops sending to it; the two others stay Primary"
-    )
-
-
-class GaleraQuorumLoss(GaleraKind):
-    kind = "galera-quorum-loss"
-    title = "Galera: two members die (the quorum-loss cut set)"
-    function = "quorum-loss"
-    step = staticmethod(gs.quorum_loss)
-    reason = (
-        "two members are a minimal cut set (quorum-loss:galera): the survivor turns non-Primary and "
-        "refuses writes until the operator bootstraps it (pc.bootstrap=YES)"
-    )
-
-
-class GaleraRestartCrash(GaleraKind):
-    kind = "galera-restart-crash"
-    title = "Galera: every member crashes at once, all come back"
-    function = "restart-crash"
-    step = staticmethod(gs.restart_crash)
-    reason = (
-        "cold-start semantics of the model (cold_start), stop='crash': whether the cluster re-forms "
-        "by itself (Galera's pc.recovery) or needs the operator"
-    )
-
-
-class GaleraRestartGraceful(GaleraKind):
-    kind = "galera-restart-graceful"
-    title = "Galera: every member is stopped cleanly, all are started again"
-    function = "restart-graceful"
-    step = staticmethod(gs.restart_graceful)
-    reason = (
-        "cold-start semantics of the model, stop='graceful': after a clean stop of all, Galera waits "
-        "for an operator to bootstrap the member that is safe to bootstrap (the last one stopped)"
-    )
-
-
-class GaleraRestartCrashMissing(GaleraKind):
-    kind = "galera-restart-crash-missing"
-    title = "Galera: every member crashes, one does not come back"
-    function = "restart-crash-missing"
-    step = staticmethod(gs.restart_crash_missing)
-    reason = (
-        "cold-start semantics with one member missing: the two others do not form a primary "
-        "component by themselves; the operator bootstraps the most advanced one (--wsrep-recover)"
-    )
-
-
-#: Every Galera kind, in the order of a full drill.
-GALERA_KINDS: tuple[type[GaleraKind], ...] = (
-    GaleraMemberDown,
-    GaleraPartition,
-    GaleraQuorumLoss,
-    GaleraRestartCrash,
-    GaleraRestartGraceful,
-    GaleraRestartCrashMissing,
-)
-
-__all__ = ["GALERA_KINDS", "GaleraKind", "GaleraMeasurement", "GaleraPrediction", "galera_vip"]
+__all__ = ["GaleraKind", "GaleraMeasurement", "GaleraPrediction", "galera_vip", "run_alone"]

@@ -16,31 +16,42 @@ from __future__ import annotations
 
 from typing import Any
 
-from hamodel.drill.galera.kinds import GaleraKind
+from hamodel.drill.galera.kinds import GaleraKind, GaleraMeasurement, GaleraPrediction
 from hamodel.drill.galera.monitoring import available as prometheus_available
 from hamodel.drill.galera.monitoring import drill as monitoring_drill
-from hamodel.drill.galera.runbook import runbook_graceful
+from hamodel.drill.galera.runbook import GaleraRunbook
+from hamodel.drill.results import Check
 from hamodel.drill.scenario import Scenario
 
 #: The healthy window of ``galera-alerts`` (the issue's "no alert for 2 minutes").
 HEALTHY_S = 120.0
 
 
-class GaleraRunbook(GaleraKind):
-    kind = "galera-runbook"
-    title = "Galera: every member stopped cleanly, the generated runbook brings it back"
-    function = "runbook-graceful"
-    reason = (
-        "the manual-recovery finding marks a graceful stop of every member manual; the runbook generated "
-        "for it (read grastate.dat, bootstrap the member safe to bootstrap, start the others) must restore "
-        "a Primary cluster of every member without losing a committed row"
-    )
+class GaleraProcedure(GaleraKind):
+    """A kind whose procedure (:meth:`run`: the alerts) reads its prediction from
+    the generated material on the running cluster while it runs: ``predict`` names the
+    reason, ``inject`` runs the procedure, ``observe`` and ``checks`` report it."""
+
+    def predict(self) -> GaleraPrediction:
+        self.attach()
+        self.pred = self.prediction({})
+        return self.pred
 
     def run(self) -> dict[str, Any]:
-        return runbook_graceful(self.gl, self.an)
+        raise NotImplementedError
+
+    def inject(self) -> None:
+        self.result = self.run()
+
+    def observe(self) -> dict[str, Any]:
+        self.pred.predicted = self.result["predicted"]
+        return self.result["measured"]
+
+    def checks(self, pred: GaleraPrediction, measured: GaleraMeasurement) -> list[Check]:
+        return [Check(c["what"], c["expected"], c["measured"], c["agreed"]) for c in self.result["checks"]]
 
 
-class GaleraAlerts(GaleraKind):
+class GaleraAlerts(GaleraProcedure):
     kind = "galera-alerts"
     title = "Galera: the generated alerts on a real Prometheus (healthy, member down, full stop + runbook)"
     function = "alerts"

@@ -1,4 +1,4 @@
-"""The generated Galera runbook, executed on the real lab cluster.
+"""The generated Galera runbook, executed on the real lab cluster (``galera-runbook``).
 
 After a graceful stop of every member (the case the ``manual-recovery``
 finding marks manual), the steps of the runbook :func:`hamodel.runbooks.runbooks`
@@ -23,8 +23,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from hamodel.drill.galera.kinds import GaleraKind, GaleraMeasurement, GaleraPrediction
 from hamodel.drill.galera.lab import GaleraLab, LabError, healthy
-from hamodel.drill.galera.scenarios import GaleraFacts, Writes, make_check, settle
+from hamodel.drill.galera.scenarios import Writes, check, settle
+from hamodel.drill.results import Check
 from hamodel.runbooks import Runbook, runbooks
 
 REWRITES = [
@@ -99,53 +101,71 @@ def execute(gl: GaleraLab, rb: Runbook, *, verify_timeout: float = 120) -> list[
     return log
 
 
-def runbook_graceful(gl: GaleraLab, an: GaleraFacts) -> dict[str, Any]:
-    """Graceful stop of every member, then the generated runbook; Primary, all members, nothing lost."""
-    rb = graceful_runbook(gl)
-    if rb is None:
+class GaleraRunbook(GaleraKind):
+    """Every member stopped gracefully, then the generated runbook; Primary, all members, nothing lost."""
+
+    kind = "galera-runbook"
+    title = "Galera: every member stopped cleanly, the generated runbook brings it back"
+    function = "runbook-graceful"
+    reason = (
+        "the manual-recovery finding marks a graceful stop of every member manual; the runbook generated "
+        "for it (read grastate.dat, bootstrap the member safe to bootstrap, start the others) must restore "
+        "a Primary cluster of every member without losing a committed row"
+    )
+
+    def predict(self) -> GaleraPrediction:
+        gl, an = self.attach()
+        self.rb = rb = graceful_runbook(gl)
+        if rb is None:
+            why = f"no manual-recovery case for a graceful stop: cold start {an.cold.get('graceful')}"
+            return self.prediction({"runbook": None, "why": why})
+        return self.prediction({"runbook": rb.id, "finding": rb.finding, "steps": len(rb.steps) + len(rb.verify)})
+
+    def inject(self) -> None:
+        if self.rb is None:
+            return
+        gl = self.gl
+        self.w = Writes(gl, "runbook-graceful")
+        self.w.burst(10)
+        self.order: list[str] = []
+        for n in gl.nodes:  # one after the other, as a maintenance stop does
+            gl.stop(n)
+            self.order.append(n)
+
+    def observe(self) -> dict[str, Any]:
+        if self.rb is None:
+            return {}
+        gl, w = self.gl, self.w
+        t0 = time.monotonic()
+        error = None
+        try:
+            steps = execute(gl, self.rb)
+        except LabError as exc:
+            steps, error = [], str(exc)
+        took = round(time.monotonic() - t0, 2)
+        if error is None:
+            settle(gl)
+            w.burst(3)
+        lost = w.lost() if error is None else {}
+        self.sizes = {n: int((gl.status(n) or {}).get("wsrep_cluster_size", 0)) for n in gl.nodes}
+        self.primary = all(healthy(gl.status(n)) for n in gl.nodes)
         return {
-            "predicted": {
-                "runbook": None,
-                "why": f"no manual-recovery case for a graceful stop: cold start {an.cold.get('graceful')}",
-            },
-            "measured": {},
-            "checks": [],
-        }
-    w = Writes(gl, "runbook-graceful")
-    w.burst(10)
-    order = []
-    for n in gl.nodes:  # one after the other, as a maintenance stop does
-        gl.stop(n)
-        order.append(n)
-    t0 = time.monotonic()
-    error = None
-    try:
-        steps = execute(gl, rb)
-    except LabError as exc:
-        steps, error = [], str(exc)
-    took = round(time.monotonic() - t0, 2)
-    if error is None:
-        settle(gl)
-        w.burst(3)
-    lost = w.lost() if error is None else {}
-    sizes = {n: int((gl.status(n) or {}).get("wsrep_cluster_size", 0)) for n in gl.nodes}
-    primary = all(healthy(gl.status(n)) for n in gl.nodes)
-    checks = [
-        make_check("every runbook step succeeded", None, error, error is None),
-        make_check("Primary on every member after the runbook", True, primary),
-        make_check("members after the runbook", len(gl.nodes), min(sizes.values())),
-        make_check("committed rows lost", 0, sum(map(len, lost.values()))),
-    ]
-    return {
-        "predicted": {"runbook": rb.id, "finding": rb.finding, "steps": len(rb.steps) + len(rb.verify)},
-        "measured": {
-            "stop_order": order,
+            "stop_order": self.order,
             "steps": steps,
             "error": error,
             "runbook_s": took,
             "committed": len(w.committed),
             "lost": lost,
             "rewrites": REWRITES,
-        },
-        "checks": checks,
-    }
+        }
+
+    def checks(self, pred: GaleraPrediction, measured: GaleraMeasurement) -> list[Check]:
+        if self.rb is None:
+            return []
+        error = measured.details["error"]
+        return [
+            check("every runbook step succeeded", None, error, error is None),
+            check("Primary on every member after the runbook", True, self.primary),
+            check("members after the runbook", len(self.gl.nodes), min(self.sizes.values())),
+            check("committed rows lost", 0, sum(map(len, measured.details["lost"].values()))),
+        ]

@@ -60,7 +60,7 @@ from hamodel.drill.pacemaker.scenarios import (
     version_of,
     vip_of,
 )
-from hamodel.drill.scenario import ClusterRun, ClusterScenario
+from hamodel.drill.scenario import ClusterRun, WholeClusterScenario
 from hamodel.model import Architecture
 
 #: corosync-qdevice(8) defaults when corosync.conf sets none (ms).
@@ -653,7 +653,7 @@ def qnetd_loss_then_crash(pl: PacemakerLab, watch: HolderWatch, qw: QuorumWatch)
     }
 
 
-class QuorumScenario(ClusterScenario):
+class QuorumScenario(WholeClusterScenario):
     """A scenario of a two_node or quorum-device cluster (``shape``)."""
 
     shape: ClassVar[str]

@@ -55,7 +55,7 @@ from hamodel.drill.pacemaker.scenarios import (
     settle,
     timeline,
 )
-from hamodel.drill.scenario import ClusterRun, ClusterScenario
+from hamodel.drill.scenario import ClusterRun, WholeClusterScenario
 
 #: The promotion after fencing, in the clone's notification rounds (``notify=true``): the lost master's
 #: demote and stop, then the promote, each with a pre and a post notification on every surviving
@@ -359,7 +359,7 @@ def redis_promoted_kill(ctx: ClusterRun) -> dict[str, Any]:
     }
 
 
-class RedisPromotedKill(ClusterScenario):
+class RedisPromotedKill(WholeClusterScenario):
     kind = "redis-promoted-kill"
     title = "The promoted Redis (ocf:heartbeat:redis) loses its node: Pacemaker promotes a survivor"
     #: Agents the lab runs for real when this scenario is selected.

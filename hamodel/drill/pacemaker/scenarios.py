@@ -1,7 +1,8 @@
 """Pacemaker scenarios: predict from the model and the cluster's timeouts, inject on a real cluster, measure.
 
-Each scenario takes a running :class:`~hamodel.drill.pacemaker.PacemakerLab`
-and returns a JSON-ready dict: ``prediction``, ``measured``, ``checks``
+Each scenario is a :class:`~hamodel.drill.scenario.ClusterScenario` on a running
+:class:`~hamodel.drill.pacemaker.PacemakerLab`; :func:`run_each` calls its steps
+and reports ``prediction``, ``measured``, ``checks``
 (:class:`~hamodel.drill.results.Check`: what, expected, measured, agreed)
 and ``agreed``. A :class:`~hamodel.drill.observe.HolderWatch` samples every
 :data:`~hamodel.drill.observe.SAMPLE_S` which cluster nodes hold each VIP
@@ -253,300 +254,183 @@ def unplace(pl: PacemakerLab, rid: str, avoid: str | None = None) -> None:
         raise LabError(f"crm_resource --clear {rid}: {(r.stderr or r.stdout).strip()}")
 
 
-def node_crash(pl: PacemakerLab, watch: HolderWatch) -> dict[str, Any]:
-    vip = vip_of(pl)
-    victim = _holder(pl, vip.address)
-    survivors = [n for n in pl.nodes if n != victim]
-    cinder = _single_rid(pl)
-    fencing = fencing_enabled(pl.configuration)
-    tm = Timeouts(pl, survivors[0])
-    bound = tm.bound(fencing=fencing)
-    moved_cinder = place(pl, cinder, victim) if cinder else False
-    if moved_cinder:
-        victim = _holder(pl, vip.address)  # unchanged unless a colocation moved the VIP along
+class NodeCrash(ClusterScenario):
+    """The VIP holder loses power: the survivors declare it lost, fence it and start the VIP
+    (and cinder-volume) within the bound :class:`Timeouts` gives."""
+
+    kind = "node-crash"
+    title = "The VIP holder loses power: Pacemaker fences it and moves the VIP and cinder-volume"
+
+    def predict(self) -> dict[str, Any]:
+        pl = self.ctx.lab
+        self.vip = vip = vip_of(pl)
+        victim = _holder(pl, vip.address)
         survivors = [n for n in pl.nodes if n != victim]
-    dc_before = pl.dc()
-    loc = Locator(pl, [r for r in (cinder,) if r], survivors)
-    fenced_before = len(pl.fence_log())
-    observer = survivors[0]
-    offset = pl.log_size(observer)
-    time.sleep(1.0)
-    t0, wall0 = time.monotonic(), datetime.datetime.now()
-    pl.power_off(victim)
-    moved = pl.wait(
-        lambda: any(h in survivors for h in pl.vip_holders(vip.address)),
-        bound + 30,
-        "the VIP on a survivor",
-        every=SAMPLE_S,
-    )
-    if cinder:
-        try:
-            pl.wait(
-                lambda: bool(loc.samples) and any(n in survivors for n in loc.samples[-1][1].get(cinder, [])),
-                bound + 30,
-                f"{cinder} on a survivor",
-                every=0.5,
-            )
-        except LabError:
-            pass
-    time.sleep(1.0)
-    loc.stop()
-    fences = [f for f in pl.fence_log()[fenced_before:] if f.get("plug") == victim]
-    vip_s = first_when(watch, vip.address, t0, lambda h: bool(h & set(survivors)))
-    new_holder = next((sorted(h & set(survivors)) for t, h in watch.since(vip.address, t0) if h & set(survivors)), [])
-    cinder_s = loc.first(cinder, lambda w: any(n in survivors for n in w), t0) if cinder else None
-    cinder_on = (
-        next((w for t, s in loc.samples if t >= t0 for w in [s.get(cinder, [])] if any(n in survivors for n in w)), [])
-        if cinder
-        else []
-    )
-    fence_s = round(fences[0]["done"] - t0, 2) if fences else None
-    lost_s = pl.logged_after(observer, offset, rf"Node {re.escape(victim)} state is now lost", wall0)
-    most, who = holders_max(watch, vip.address, t0)
-    measured = {
-        "victim": victim,
-        "declared_lost_s": lost_s,
-        "was_dc": dc_before == victim,
-        "vip_on_survivor_s": vip_s,
-        "new_holder": new_holder,
-        "cinder_volume_on_survivor_s": cinder_s,
-        "cinder_volume_on": cinder_on,
-        "fenced": [f"{f['action']} {f['plug']}" for f in fences],
-        "fence_done_s": fence_s,
-        "max_vip_holders": most,
-        "vip_holders_at_max": who,
-        "vip_move_wait_s": round(moved, 2),
-        "vip_timeline": timeline(watch, vip.address, t0),
-        "cinder_volume_placed_on_victim": moved_cinder,
-    }
-    detect = round(tm.detect_s + MARGIN_S, 2)
-    checks = [
-        make_check(
-            "the survivors declare it lost within token + consensus (s)",
-            f"<= {detect:.1f}",
-            lost_s,
-            lost_s is not None and lost_s <= detect,
-        ),
-        make_check("VIP on a survivor within (s)", f"<= {bound:.1f}", vip_s, vip_s is not None and vip_s <= bound),
-        make_check("VIP held by at most one node", 1, most, most <= 1),
-    ]
-    if cinder:
-        checks.append(
-            make_check(
-                "cinder-volume on a survivor within (s)",
-                f"<= {bound:.1f}",
-                cinder_s,
-                cinder_s is not None and cinder_s <= bound,
-            )
-        )
-    if fencing:
-        checks.append(
-            make_check(
-                "the crashed node is fenced before the VIP moves",
-                "fenced first",
-                "fenced first"
-                if fence_s is not None and vip_s is not None and fence_s <= vip_s
-                else ("not fenced" if fence_s is None else "VIP moved first"),
-            )
-        )
-    t1 = time.monotonic()
-    if moved_cinder and cinder:
-        unplace(pl, cinder, avoid=victim)
-    pl.power_on(victim)
-    settle(pl)
-    measured["rejoin_s"] = round(time.monotonic() - t1, 2)
-    return {
-        "prediction": {
+        self.cinder = cinder = _single_rid(pl)
+        self.fencing = fencing = fencing_enabled(pl.configuration)
+        self.tm = tm = Timeouts(pl, survivors[0])
+        self.bound = bound = tm.bound(fencing=fencing)
+        self.moved_cinder = place(pl, cinder, victim) if cinder else False
+        if self.moved_cinder:
+            victim = _holder(pl, vip.address)  # unchanged unless a colocation moved the VIP along
+            survivors = [n for n in pl.nodes if n != victim]
+        self.victim, self.survivors = victim, survivors
+        return {
             "vip_on_survivor_within_s": bound,
             "fencing": fencing,
             "why": tm.why(fencing=fencing),
             "reason": f"{victim} loses power; the two others keep quorum ({len(survivors)} of "
             f"{len(pl.nodes)} votes), fence it and start the VIP and cinder-volume",
-        },
-        "measured": measured,
-        "checks": checks,
-    }
+        }
 
+    def inject(self) -> None:
+        pl, survivors = self.ctx.lab, self.survivors
+        self.dc_before = pl.dc()
+        self.loc = Locator(pl, [r for r in (self.cinder,) if r], survivors)
+        self.fenced_before = len(pl.fence_log())
+        self.observer = survivors[0]
+        self.offset = pl.log_size(self.observer)
+        time.sleep(1.0)
+        self.t0, self.wall0 = time.monotonic(), datetime.datetime.now()
+        pl.power_off(self.victim)
 
-def partition(
-    pl: PacemakerLab, watch: HolderWatch, analysis: dict[str, Any], *, fencing: bool = True
-) -> dict[str, Any]:
-    """Isolate the VIP holder (made the DC first); ``fencing=False`` runs the same partition with
-    ``stonith-enabled=false`` for its duration, so that only the quorum policy acts."""
-    vip = vip_of(pl)
-    vip_rid = pl.vip_resources.get(vip.name)
-    # The worst case and a fixed order: the isolated node holds the VIP and is the DC, so its
-    # partition acts on the quorum loss at once (no election needed to stop its resources).
-    dc = pl.dc()
-    moved_vip = bool(vip_rid and dc and place(pl, vip_rid, dc))
-    minority = _holder(pl, vip.address)
-    majority = [n for n in pl.nodes if n != minority]
-    policy = no_quorum_policy(pl.configuration)
-    shipped_fencing = fencing_enabled(pl.configuration)
-    fencing = fencing and shipped_fencing
-    if shipped_fencing and not fencing:
-        pl.set_property("stonith-enabled", "false")
-        settle(pl)
-    tm = Timeouts(pl, majority[0])
-    bound = tm.bound(fencing=fencing)
-    quorum = len(pl.nodes) // 2 + 1
-    # Fencing orders the minority's end before the majority's start: no overlap at all. Without
-    # it, a minority that stops (no-quorum-policy=stop) ends the overlap itself, but nothing keeps
-    # the majority from starting the VIP first: a transient overlap, bounded by the minority's stop.
-    pred_split = "lasting" if policy == "ignore" and not fencing else "none" if fencing else "transient at most"
-    fenced_before = len(pl.fence_log())
-    logs = {w: pl.log_size(minority, w) for w in ("pacemaker", "corosync")}
-    offset = pl.log_size(majority[0])
-    time.sleep(1.0)
-    t0, wall0 = time.monotonic(), datetime.datetime.now()
-    cut = pl.isolate(minority, cut=True)
-    # The minority's own view while it lives (fencing kills it).
-    lost_q = None
-    while time.monotonic() - t0 < bound + 30:
-        if not pl.alive(minority, "corosync"):
-            break
-        if not pl.quorate(minority):
-            lost_q = round(time.monotonic() - t0, 2)
-            break
-        time.sleep(0.2)
-    try:
-        pl.wait(
-            lambda: any(h in majority for h in pl.vip_holders(vip.address)),
+    def measure(self) -> dict[str, Any]:
+        pl, watch, vip, loc = self.ctx.lab, self.ctx.watch, self.vip, self.loc
+        victim, survivors, cinder, bound, t0 = self.victim, self.survivors, self.cinder, self.bound, self.t0
+        moved = pl.wait(
+            lambda: any(h in survivors for h in pl.vip_holders(vip.address)),
             bound + 30,
-            "the VIP on the majority",
+            "the VIP on a survivor",
             every=SAMPLE_S,
         )
-        pl.wait(
-            lambda: minority not in pl.vip_holders(vip.address),
-            30,
-            "the VIP gone from the isolated node",
-            every=SAMPLE_S,
+        if cinder:
+            try:
+                pl.wait(
+                    lambda: bool(loc.samples) and any(n in survivors for n in loc.samples[-1][1].get(cinder, [])),
+                    bound + 30,
+                    f"{cinder} on a survivor",
+                    every=0.5,
+                )
+            except LabError:
+                pass
+        time.sleep(1.0)
+        loc.stop()
+        fences = [f for f in pl.fence_log()[self.fenced_before :] if f.get("plug") == victim]
+        vip_s = first_when(watch, vip.address, t0, lambda h: bool(h & set(survivors)))
+        new_holder = next(
+            (sorted(h & set(survivors)) for t, h in watch.since(vip.address, t0) if h & set(survivors)), []
         )
-    except LabError:
-        pass
-    time.sleep(2.0)
-    fences = [f for f in pl.fence_log()[fenced_before:] if f.get("plug") == minority]
-    fence_s = round(fences[0]["done"] - t0, 2) if fences else None
-    released_s = first_when(watch, vip.address, t0, lambda h: minority not in h)
-    majority_s = first_when(watch, vip.address, t0, lambda h: bool(h & set(majority)))
-    maj_quorate = all(pl.quorate(n) for n in majority)
-    lost_s = pl.logged_after(majority[0], offset, rf"Node {re.escape(minority)} state is now lost", wall0)
-    # What the minority did, from its own logs (they survive the fencing).
-    plog, clog = (pl.log_since(minority, logs[w], w) for w in ("pacemaker", "corosync"))
-    stopped = sorted(set(re.findall(rf"Result of stop operation for (\S+) on {re.escape(minority)}: ok", plog)))
-    logged_no_quorum = bool(re.search(r"non-primary component|Quorum lost|quorum lost", clog + plog))
-    by = (
-        "the isolated node itself (no quorum)"
-        if vip_rid in stopped
-        else "fencing"
-        if fence_s is not None
-        else "nobody"
-        if released_s is None
-        else "unknown"
-    )
-    t1 = time.monotonic()
-    if moved_vip and vip_rid:
-        unplace(pl, vip_rid, avoid=minority)
-    pl.isolate(minority, cut=False)
-    if not pl.alive(minority) or not pl.alive(minority, "corosync"):
-        pl.power_on(minority)  # fenced: the node boots and its cluster stack starts
-    settle(pl)
-    if shipped_fencing and not fencing:
-        pl.set_property("stonith-enabled", "true")
+        cinder_s = loc.first(cinder, lambda w: any(n in survivors for n in w), t0) if cinder else None
+        cinder_on = (
+            next(
+                (w for t, s in loc.samples if t >= t0 for w in [s.get(cinder, [])] if any(n in survivors for n in w)),
+                [],
+            )
+            if cinder
+            else []
+        )
+        lost_s = pl.logged_after(self.observer, self.offset, rf"Node {re.escape(victim)} state is now lost", self.wall0)
+        most, who = holders_max(watch, vip.address, t0)
+        return {
+            "victim": victim,
+            "declared_lost_s": lost_s,
+            "was_dc": self.dc_before == victim,
+            "vip_on_survivor_s": vip_s,
+            "new_holder": new_holder,
+            "cinder_volume_on_survivor_s": cinder_s,
+            "cinder_volume_on": cinder_on,
+            "fenced": [f"{f['action']} {f['plug']}" for f in fences],
+            "fence_done_s": round(fences[0]["done"] - t0, 2) if fences else None,
+            "max_vip_holders": most,
+            "vip_holders_at_max": who,
+            "vip_move_wait_s": round(moved, 2),
+            "vip_timeline": timeline(watch, vip.address, t0),
+            "cinder_volume_placed_on_victim": self.moved_cinder,
+        }
+
+    def restore(self, measured: dict[str, Any] | None, /) -> None:
+        pl = self.ctx.lab
+        loc = getattr(self, "loc", None)
+        if loc is not None:
+            loc.stop()
+        t1 = time.monotonic()
+        if self.moved_cinder and self.cinder:
+            unplace(pl, self.cinder, avoid=self.victim)
+        pl.power_on(self.victim)
         settle(pl)
-    heal_s = round(time.monotonic() - t1, 2)
-    time.sleep(1.0)
-    most, who = holders_max(watch, vip.address, t0)
-    twice_s, twice_end = overlap(watch, vip.address, t0)
-    samples = len(watch.since(vip.address, t0))
-    links = sorted(f"link:{_vip_network(pl)}:{c}" for c in cut)
-    this, other = analysis.get("this", {}), analysis.get("compared")
-    measured = {
-        "isolated": minority,
-        "links_cut": cut,
-        "declared_lost_by_majority_s": lost_s,
-        "minority_was_dc": dc == minority,
-        "vip_placed_on_dc": moved_vip,
-        "minority_lost_quorum_s": lost_q,
-        "minority_logged_quorum_loss": logged_no_quorum,
-        "minority_stopped": stopped,
-        "vip_released_by_minority_s": released_s,
-        "released_by": by,
-        "vip_on_majority_s": majority_s,
-        "fenced": [f"{f['action']} {f['plug']}" for f in fences],
-        "fence_done_s": fence_s,
-        "majority_quorate": maj_quorate,
-        "max_vip_holders": most,
-        "vip_holders_at_max": who,
-        "split_brain": most > 1,
-        "vip_held_twice_s": twice_s,
-        "vip_held_twice_until_s": twice_end,
-        "samples": samples,
-        "sample_interval_s": SAMPLE_S,
-        "vip_timeline": timeline(watch, vip.address, t0),
-        "heal_and_settle_s": heal_s,
-        "vip_moves_after_heal": max(0, len([e for e in timeline(watch, vip.address, t1) if e[1]]) - 1),
-    }
-    checks = [
-        split_check(pred_split, most, twice_s, twice_end, released_s, bound),
-        make_check(
-            "the majority declares it lost within token + consensus (s)",
-            f"<= {tm.detect_s + MARGIN_S:.1f}",
-            lost_s,
-            lost_s is not None and lost_s <= tm.detect_s + MARGIN_S,
-        ),
-        make_check("the isolated node loses quorum", True, lost_q is not None or logged_no_quorum),
-        make_check("the majority keeps quorum", True, maj_quorate),
-        make_check(
-            "VIP on the majority within (s)",
-            f"<= {bound:.1f}",
-            majority_s,
-            majority_s is not None and majority_s <= bound,
-        ),
-        make_check(
-            "analysis of this model: split-brain findings",
-            [],
-            this.get("split_brain_findings", []),
-            not this.get("split_brain_findings"),
-        ),
-    ]
-    if fencing:
-        checks.append(make_check("the isolated node is fenced by the majority", True, bool(fences)))
-        checks.append(
+        if measured is not None:
+            measured["rejoin_s"] = round(time.monotonic() - t1, 2)
+
+    def checks(self, prediction: dict[str, Any], measured: dict[str, Any], /) -> list[Check]:
+        bound, m = self.bound, measured
+        lost_s, vip_s, most = m["declared_lost_s"], m["vip_on_survivor_s"], m["max_vip_holders"]
+        detect = round(self.tm.detect_s + MARGIN_S, 2)
+        checks = [
             make_check(
-                "the VIP leaves the isolated node before the majority starts it",
-                True,
-                released_s is not None and majority_s is not None and released_s <= majority_s,
+                "the survivors declare it lost within token + consensus (s)",
+                f"<= {detect:.1f}",
+                lost_s,
+                lost_s is not None and lost_s <= detect,
+            ),
+            make_check("VIP on a survivor within (s)", f"<= {bound:.1f}", vip_s, vip_s is not None and vip_s <= bound),
+            make_check("VIP held by at most one node", 1, most, most <= 1),
+        ]
+        if self.cinder:
+            cinder_s = m["cinder_volume_on_survivor_s"]
+            checks.append(
+                make_check(
+                    "cinder-volume on a survivor within (s)",
+                    f"<= {bound:.1f}",
+                    cinder_s,
+                    cinder_s is not None and cinder_s <= bound,
+                )
             )
-        )
-    else:
-        checks.append(
-            make_check(
-                "the isolated node stops its VIP itself (no-quorum-policy)",
-                policy == "stop",
-                bool(vip_rid and vip_rid in stopped),
+        if self.fencing:
+            fence_s = m["fence_done_s"]
+            checks.append(
+                make_check(
+                    "the crashed node is fenced before the VIP moves",
+                    "fenced first",
+                    "fenced first"
+                    if fence_s is not None and vip_s is not None and fence_s <= vip_s
+                    else ("not fenced" if fence_s is None else "VIP moved first"),
+                )
             )
+        return checks
+
+
+class Partition(ClusterScenario):
+    """Isolate the VIP holder (made the DC first); :class:`PartitionNoFencing` runs the same
+    partition with ``stonith-enabled=false`` for its duration, so that only the quorum policy acts."""
+
+    kind = "partition"
+    title = "A partition isolates the VIP holder: the minority stops, the majority fences and takes over"
+    fencing: ClassVar[bool] = True
+
+    def predict(self) -> dict[str, Any]:
+        pl = self.ctx.lab
+        self.vip = vip = vip_of(pl)
+        self.vip_rid = pl.vip_resources.get(vip.name)
+        # The worst case and a fixed order: the isolated node holds the VIP and is the DC, so its
+        # partition acts on the quorum loss at once (no election needed to stop its resources).
+        self.dc = dc = pl.dc()
+        self.moved_vip = bool(self.vip_rid and dc and place(pl, self.vip_rid, dc))
+        self.minority = minority = _holder(pl, vip.address)
+        self.majority = majority = [n for n in pl.nodes if n != minority]
+        self.policy = policy = no_quorum_policy(pl.configuration)
+        self.shipped_fencing = fencing_enabled(pl.configuration)
+        self.with_fencing = fencing = self.fencing and self.shipped_fencing
+        self.tm = tm = Timeouts(pl, majority[0])
+        self.bound = bound = tm.bound(fencing=fencing)
+        quorum = len(pl.nodes) // 2 + 1
+        # Fencing orders the minority's end before the majority's start: no overlap at all. Without
+        # it, a minority that stops (no-quorum-policy=stop) ends the overlap itself, but nothing keeps
+        # the majority from starting the VIP first: a transient overlap, bounded by the minority's stop.
+        self.pred_split = (
+            "lasting" if policy == "ignore" and not fencing else "none" if fencing else "transient at most"
         )
-    side = {
-        "partition": links,
-        "pacemaker_measured_split_brain": most > 1,
-        "this_model_split_brain_sets": this.get("split_brain_sets", {}),
-    }
-    if other is not None:
-        sets = [sorted(x) for v in other.get("split_brain_sets", {}).values() for x in v]
-        predicts = links in sets
-        side.update(
-            {
-                "compared_model": other["model"],
-                "compared_findings": other.get("split_brain_findings", []),
-                "compared_predicts_split_brain_for_this_partition": predicts,
-            }
-        )
-        checks.append(make_check(f"analysis of {other['model']}: split brain for this very partition", True, predicts))
-    measured["side_by_side"] = side
-    return {
-        "prediction": {
-            "split_brain": pred_split,
+        return {
+            "split_brain": self.pred_split,
             "no_quorum_policy": policy,
             "fencing": fencing,
             "quorum": f"{quorum} of {len(pl.nodes)} votes",
@@ -559,10 +443,195 @@ def partition(
                 if fencing
                 else "; the majority starts the VIP (fencing disabled for this variant)"
             ),
-        },
-        "measured": measured,
-        "checks": checks,
-    }
+        }
+
+    def inject(self) -> None:
+        pl, minority = self.ctx.lab, self.minority
+        if self.shipped_fencing and not self.with_fencing:
+            pl.set_property("stonith-enabled", "false")
+            settle(pl)
+        self.fenced_before = len(pl.fence_log())
+        self.logs = {w: pl.log_size(minority, w) for w in ("pacemaker", "corosync")}
+        self.offset = pl.log_size(self.majority[0])
+        time.sleep(1.0)
+        self.t0, self.wall0 = time.monotonic(), datetime.datetime.now()
+        self.cut = pl.isolate(minority, cut=True)
+
+    def measure(self) -> dict[str, Any]:
+        pl, watch, vip = self.ctx.lab, self.ctx.watch, self.vip
+        minority, majority, t0, bound = self.minority, self.majority, self.t0, self.bound
+        # The minority's own view while it lives (fencing kills it).
+        lost_q = None
+        while time.monotonic() - t0 < bound + 30:
+            if not pl.alive(minority, "corosync"):
+                break
+            if not pl.quorate(minority):
+                lost_q = round(time.monotonic() - t0, 2)
+                break
+            time.sleep(0.2)
+        try:
+            pl.wait(
+                lambda: any(h in majority for h in pl.vip_holders(vip.address)),
+                bound + 30,
+                "the VIP on the majority",
+                every=SAMPLE_S,
+            )
+            pl.wait(
+                lambda: minority not in pl.vip_holders(vip.address),
+                30,
+                "the VIP gone from the isolated node",
+                every=SAMPLE_S,
+            )
+        except LabError:
+            pass
+        time.sleep(2.0)
+        fences = [f for f in pl.fence_log()[self.fenced_before :] if f.get("plug") == minority]
+        fence_s = round(fences[0]["done"] - t0, 2) if fences else None
+        released_s = first_when(watch, vip.address, t0, lambda h: minority not in h)
+        lost_s = pl.logged_after(majority[0], self.offset, rf"Node {re.escape(minority)} state is now lost", self.wall0)
+        # What the minority did, from its own logs (they survive the fencing).
+        plog, clog = (pl.log_since(minority, self.logs[w], w) for w in ("pacemaker", "corosync"))
+        stopped = sorted(set(re.findall(rf"Result of stop operation for (\S+) on {re.escape(minority)}: ok", plog)))
+        by = (
+            "the isolated node itself (no quorum)"
+            if self.vip_rid in stopped
+            else "fencing"
+            if fence_s is not None
+            else "nobody"
+            if released_s is None
+            else "unknown"
+        )
+        return {
+            "isolated": minority,
+            "links_cut": self.cut,
+            "declared_lost_by_majority_s": lost_s,
+            "minority_was_dc": self.dc == minority,
+            "vip_placed_on_dc": self.moved_vip,
+            "minority_lost_quorum_s": lost_q,
+            "minority_logged_quorum_loss": bool(
+                re.search(r"non-primary component|Quorum lost|quorum lost", clog + plog)
+            ),
+            "minority_stopped": stopped,
+            "vip_released_by_minority_s": released_s,
+            "released_by": by,
+            "vip_on_majority_s": first_when(watch, vip.address, t0, lambda h: bool(h & set(majority))),
+            "fenced": [f"{f['action']} {f['plug']}" for f in fences],
+            "fence_done_s": fence_s,
+            "majority_quorate": all(pl.quorate(n) for n in majority),
+        }
+
+    def restore(self, measured: dict[str, Any] | None, /) -> None:
+        """Heal the partition (the fenced node booted), fencing back on; then the figures
+        that span the heal: how often the VIP was held twice, and moved after the heal."""
+        pl, watch, vip, minority = self.ctx.lab, self.ctx.watch, self.vip, self.minority
+        t1 = time.monotonic()
+        if self.moved_vip and self.vip_rid:
+            unplace(pl, self.vip_rid, avoid=minority)
+        pl.isolate(minority, cut=False)
+        if not pl.alive(minority) or not pl.alive(minority, "corosync"):
+            pl.power_on(minority)  # fenced: the node boots and its cluster stack starts
+        settle(pl)
+        if self.shipped_fencing and not self.with_fencing:
+            pl.set_property("stonith-enabled", "true")
+            settle(pl)
+        heal_s = round(time.monotonic() - t1, 2)
+        if measured is None:
+            return
+        time.sleep(1.0)
+        t0 = self.t0
+        most, who = holders_max(watch, vip.address, t0)
+        twice_s, twice_end = overlap(watch, vip.address, t0)
+        measured.update(
+            {
+                "max_vip_holders": most,
+                "vip_holders_at_max": who,
+                "split_brain": most > 1,
+                "vip_held_twice_s": twice_s,
+                "vip_held_twice_until_s": twice_end,
+                "samples": len(watch.since(vip.address, t0)),
+                "sample_interval_s": SAMPLE_S,
+                "vip_timeline": timeline(watch, vip.address, t0),
+                "heal_and_settle_s": heal_s,
+                "vip_moves_after_heal": max(0, len([e for e in timeline(watch, vip.address, t1) if e[1]]) - 1),
+            }
+        )
+        links = sorted(f"link:{_vip_network(pl)}:{c}" for c in self.cut)
+        this, other = self.ctx.analysis.get("this", {}), self.ctx.analysis.get("compared")
+        side = {
+            "partition": links,
+            "pacemaker_measured_split_brain": most > 1,
+            "this_model_split_brain_sets": this.get("split_brain_sets", {}),
+        }
+        if other is not None:
+            sets = [sorted(x) for v in other.get("split_brain_sets", {}).values() for x in v]
+            side.update(
+                {
+                    "compared_model": other["model"],
+                    "compared_findings": other.get("split_brain_findings", []),
+                    "compared_predicts_split_brain_for_this_partition": links in sets,
+                }
+            )
+        measured["side_by_side"] = side
+
+    def checks(self, prediction: dict[str, Any], measured: dict[str, Any], /) -> list[Check]:
+        m, tm, bound = measured, self.tm, self.bound
+        lost_s, majority_s = m["declared_lost_by_majority_s"], m["vip_on_majority_s"]
+        released_s, twice = m["vip_released_by_minority_s"], (m["vip_held_twice_s"], m["vip_held_twice_until_s"])
+        this = self.ctx.analysis.get("this", {})
+        checks = [
+            split_check(self.pred_split, m["max_vip_holders"], *twice, released_s, bound),
+            make_check(
+                "the majority declares it lost within token + consensus (s)",
+                f"<= {tm.detect_s + MARGIN_S:.1f}",
+                lost_s,
+                lost_s is not None and lost_s <= tm.detect_s + MARGIN_S,
+            ),
+            make_check(
+                "the isolated node loses quorum",
+                True,
+                m["minority_lost_quorum_s"] is not None or m["minority_logged_quorum_loss"],
+            ),
+            make_check("the majority keeps quorum", True, m["majority_quorate"]),
+            make_check(
+                "VIP on the majority within (s)",
+                f"<= {bound:.1f}",
+                majority_s,
+                majority_s is not None and majority_s <= bound,
+            ),
+            make_check(
+                "analysis of this model: split-brain findings",
+                [],
+                this.get("split_brain_findings", []),
+                not this.get("split_brain_findings"),
+            ),
+        ]
+        if self.with_fencing:
+            checks.append(make_check("the isolated node is fenced by the majority", True, bool(m["fenced"])))
+            checks.append(
+                make_check(
+                    "the VIP leaves the isolated node before the majority starts it",
+                    True,
+                    released_s is not None and majority_s is not None and released_s <= majority_s,
+                )
+            )
+        else:
+            checks.append(
+                make_check(
+                    "the isolated node stops its VIP itself (no-quorum-policy)",
+                    self.policy == "stop",
+                    bool(self.vip_rid and self.vip_rid in m["minority_stopped"]),
+                )
+            )
+        side = m["side_by_side"]
+        if "compared_model" in side:
+            checks.append(
+                make_check(
+                    f"analysis of {side['compared_model']}: split brain for this very partition",
+                    True,
+                    side["compared_predicts_split_brain_for_this_partition"],
+                )
+            )
+        return checks
 
 
 def split_check(
@@ -588,25 +657,6 @@ def _vip_network(pl: PacemakerLab) -> str:
     return pl.arch.vip(pl.plan.vips[0].name).network
 
 
-class NodeCrash(ClusterScenario):
-    kind = "node-crash"
-    title = "The VIP holder loses power: Pacemaker fences it and moves the VIP and cinder-volume"
-
-    @classmethod
-    def run(cls, ctx: ClusterRun) -> dict[str, Any]:
-        return node_crash(ctx.lab, ctx.watch)
-
-
-class Partition(ClusterScenario):
-    kind = "partition"
-    title = "A partition isolates the VIP holder: the minority stops, the majority fences and takes over"
-    fencing: ClassVar[bool] = True
-
-    @classmethod
-    def run(cls, ctx: ClusterRun) -> dict[str, Any]:
-        return partition(ctx.lab, ctx.watch, ctx.analysis, fencing=cls.fencing)
-
-
 class PartitionNoFencing(Partition):
     kind = "partition-no-fencing"
     title = "The same partition with fencing disabled: the quorum policy alone keeps one VIP"
@@ -629,7 +679,17 @@ def run_each(
         settle(pl)
         say(f"pacemaker scenario {name} ...")
         t0 = time.monotonic()
-        r = as_json(k.run(ctx))
+        sc = k(ctx)
+        prediction = sc.predict()
+        try:
+            sc.inject()
+            measured = sc.measure()
+        except Exception:
+            sc.restore(None)  # the node back and the cluster settled (an interrupt goes straight to teardown)
+            raise
+        sc.restore(measured)
+        checks = sc.checks(prediction, measured)
+        r = as_json({"prediction": prediction, "measured": measured, "checks": checks, **sc.extra()})
         r.update(
             {
                 "name": name,
