@@ -1,8 +1,8 @@
 """``switch-failure``: one switch fails (every port down), then comes back.
 
 The prediction is the failure analysis' own, for the single failure
-``switch:<name>`` (:func:`hamodel.analysis.failures.single_failure_scenarios`
-and :func:`~hamodel.analysis.failures.split_brain`): which services stop or
+``switch:<name>`` (the analysis' single failures and split-brain findings,
+read from the Deployment's results): which services stop or
 run degraded, and whether a VRRP group splits. From the lab plan it derives
 what the client must see: a node bonded to the failed switch and another one
 keeps its networks (its bond fails over within ``miimon`` + margin), so a
@@ -144,25 +144,24 @@ class SwitchFailure(ScenarioKind):
         return bool({find(s) for s in a if s in comp} & {find(s) for s in b if s in comp})
 
     def predict(self) -> SwitchFailurePrediction:
-        from hamodel.analysis.failures import single_failure_scenarios, split_brain
-
         ctx = self.ctx
         self.sw = sw = switch_of_scenario(self.sc)
         if sw not in ctx.plan.switches:
             raise LabError(f"switch {sw} is not in the lab")
         dep, arch = ctx.dep, ctx.arch
-        sf = next(
-            (
-                s
-                for s in single_failure_scenarios(arch, dep.placement, dep.vrrp_groups, kinds=("switch",))
-                if s.component == f"switch:{sw}"
-            ),
-            None,
-        )
+        # The analysis' answers, computed before the Deployment (the drill derives none itself):
+        # the single failure of the switch, and the split-brain findings whose cut sets it is.
+        sf = next((s for s in dep.answers().single_failures if s.component == f"switch:{sw}"), None)
         if sf is None:
             raise LabError(f"the failure analysis has no single-failure scenario for switch:{sw}")
-        splits = split_brain(arch, dep.placement, 1, dep.vrrp_groups)
-        split_services = sorted(s for s, sets in splits.items() if any(tuple(c) == (f"switch:{sw}",) for c in sets))
+        split_services = sorted(
+            {
+                f.services[0]
+                for f in dep.findings
+                if f.kind == "split-brain"
+                and any(tuple(c) == (f"switch:{sw}",) for c in f.details.get("cut_sets", ()))
+            }
+        )
         self.analysis_down = set(sf.down) | set(sf.partial)
         self.analysis_degraded = set(sf.degraded)
 
