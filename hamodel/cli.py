@@ -32,7 +32,9 @@ app = typer.Typer(
 console = SafeConsole()  # model text printed with its control characters escaped
 err = SafeConsole(stderr=True)
 
-MODEL_ARG = typer.Argument(..., help="Model file (models/x.py), file.py:attr, module:attr, or exported .json")
+MODEL_ARG = typer.Argument(
+    ..., metavar="MODEL", help="Model file (models/x.py), file.py:attr, module:attr, or exported .json"
+)
 
 
 def _load(model: str) -> Architecture:
@@ -224,8 +226,10 @@ def _emit(text: str, output: Path | None, inputs: Sequence[tuple[Path, str]] = (
 
 @app.command()
 def diff(
-    old: str | None = typer.Argument(None, help="Old model (file, file.py:attr or exported .json); omit with --base."),
-    new: str | None = typer.Argument(None, help="New model; with --base, the working-tree model file."),
+    old: str | None = typer.Argument(
+        None, metavar="OLD", help="Old model (file, file.py:attr or exported .json); omit with --base."
+    ),
+    new: str | None = typer.Argument(None, metavar="NEW", help="New model; with --base, the working-tree model file."),
     base: str | None = typer.Option(
         None,
         "--base",
@@ -475,7 +479,9 @@ def build(
 
 @app.command()
 def drill(
-    model: str | None = typer.Argument(None, help="Model file (as for check); optional with --cleanup."),
+    model: str | None = typer.Argument(
+        None, metavar="MODEL", help="Model file (as for check); optional with --cleanup."
+    ),
     scenario: list[str] | None = typer.Option(
         None,
         "--scenario",
@@ -525,6 +531,7 @@ def drill(
 def import_configs(
     folder: Path = typer.Argument(
         ...,
+        metavar="FOLDER",
         help="Collected configs: DIR/<node>/etc/keepalived/keepalived.conf, "
         "etc/haproxy/haproxy.cfg, etc/corosync/corosync.conf, cib.xml, etc/hosts.",
     ),
@@ -589,7 +596,7 @@ def _check_draft(source: str) -> None:
 @app.command("drift")
 def drift_cmd(
     model: str = MODEL_ARG,
-    folder: Path = typer.Argument(..., help="Collected configs (as for import)."),
+    folder: Path = typer.Argument(..., metavar="FOLDER", help="Collected configs (as for import)."),
     fmt: str = typer.Option("text", "--format", help="text, json or sarif (SARIF 2.1.0 on stdout)."),
     json_out: bool = typer.Option(False, "--json", help="As --format json."),
     lock: Path | None = typer.Option(None, "--lock", help="Lock file (default: beside the model, x.lock.json)."),

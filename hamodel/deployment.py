@@ -20,7 +20,7 @@ from hamodel.analysis.results import (
     VrrpGroup,
 )
 from hamodel.model import Architecture
-from hamodel.model.strategies import BehindVip
+from hamodel.model.strategies import BehindVip, PacemakerVip
 from hamodel.timers import (
     IPADDR2_START_TIMEOUT_S,
     TOKEN_COEFFICIENT_MS,
@@ -141,3 +141,33 @@ class Deployment:
                     if net is not None:
                         out.add(net)
         return out
+
+    # -- Pacemaker ------------------------------------------------------------------------
+
+    def pacemaker_managed(self) -> list[str]:
+        """The services Pacemaker runs: Pacemaker strategies and ``supervisor="pacemaker"``."""
+        out = []
+        for s in self.architecture.services:
+            st = s.strategy
+            if (
+                isinstance(st, PacemakerVip)
+                or getattr(st, "manager", None) == "pacemaker"
+                or s.supervisor == "pacemaker"
+            ):
+                out.append(s.name)
+        return sorted(out)
+
+    def pacemaker_resources(self) -> list[tuple[str, str, str, str]]:
+        """``(service, resource id, what, key)`` of every CIB resource that runs a service: each
+        managed service's primitive (the id its clone's instances carry; key: the service) and
+        each VIP's IPaddr2 (key: the VIP). The CIB generator names its resources so; the
+        monitoring rules watch them."""
+        out = [(name, pacemaker_resource_id(name), f"the {name} resource", name) for name in self.pacemaker_managed()]
+        for g in sorted((g for g in self.vrrp_groups if g.manager == "pacemaker"), key=lambda g: (g.service, g.vips)):
+            out += [(g.service, f"ip-{v}", f"VIP {v}", v) for v in g.vips]
+        return out
+
+
+def pacemaker_resource_id(service: str) -> str:
+    """The CIB id of a managed service's primitive (an id must start with a letter)."""
+    return service if service[:1].isalpha() else f"svc-{service}"

@@ -30,7 +30,8 @@ def software(arch: Architecture, service: str) -> str:
 def metrics_source(arch: Architecture, service: str, keepalived_services: Iterable[str] = ()) -> str | None:
     """``mysqld``, ``redis``, ``haproxy`` (HAProxy's built-in exporter: the VIP holder itself, or the
     service's backends as HAProxy checks them), ``keepalived`` (the state script's textfile metrics),
-    or None: only the node's ``up`` covers the service."""
+    ``pacemaker`` (a resource of the Pacemaker cluster: ha_cluster_exporter reports it stopped or
+    failed), or None: only the node's ``up`` covers the service."""
     svc = arch.service(service)
     kind = software(arch, service)
     if kind == "galera":
@@ -41,4 +42,10 @@ def metrics_source(arch: Architecture, service: str, keepalived_services: Iterab
         return "haproxy" if svc.process == "haproxy" else "keepalived"
     if svc.access is not None:
         return "haproxy"
+    if arch.pacemaker is not None and (
+        svc.supervisor == "pacemaker"
+        or getattr(svc.strategy, "manager", None) == "pacemaker"
+        or svc.strategy.kind == "pacemaker_vip"
+    ):
+        return "pacemaker"  # ha_cluster_exporter: the resource stopped everywhere or failed
     return None

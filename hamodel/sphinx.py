@@ -543,6 +543,58 @@ class DiagramDirective(_ModelDirective):
         return self.parse(text)
 
 
+def cli_reference_rst() -> list[str]:
+    """The command-line reference as reStructuredText lines, read from the CLI itself."""
+    import typer.main
+
+    from hamodel.cli import app as cli_app
+
+    group = typer.main.get_command(cli_app)
+    # typer (0.29 here) builds its commands on its own copy of click (typer._click): the
+    # contexts come from the command's own classes and parameters are told apart by
+    # click's ``param_type_name``, never by ``isinstance`` against the click package.
+    ctx = group.context_class(group, info_name="hamodel")
+    lines: list[str] = []
+    for name in group.list_commands(ctx):  # type: ignore[attr-defined]
+        cmd = group.get_command(ctx, name)  # type: ignore[attr-defined]
+        if cmd is None or cmd.hidden:
+            continue
+        sub = cmd.context_class(cmd, info_name=name, parent=ctx)
+        # The usage line as the reader types it: required arguments bare, optional ones in [].
+        args = [p for p in cmd.get_params(sub) if p.param_type_name == "argument"]
+        usage = " ".join(
+            ["[OPTIONS]"] + [(p.name or "").upper() if p.required else f"[{(p.name or '').upper()}]" for p in args]
+        )
+        lines += [f".. rubric:: hamodel {name}", "", f"``hamodel {name} {usage}``", ""]
+        lines += [_escape(cmd.help or ""), ""]
+        rows = []
+        for p in cmd.get_params(sub):
+            if getattr(p, "hidden", False):
+                continue
+            if p.param_type_name == "argument":
+                names = (p.name or "").upper()
+                text = getattr(p, "help", None) or ""
+            else:
+                names = ", ".join(p.opts + p.secondary_opts)
+                text = p.help or ""
+                if p.default not in (None, False, ()) and not p.is_flag and getattr(p, "show_default", True):
+                    text += f" (default: {p.default})"
+            rows.append((names, " ".join(text.split())))
+        if rows:
+            lines += [
+                ".. list-table::",
+                "   :header-rows: 1",
+                "   :widths: 30 70",
+                "",
+                "   * - Argument / option",
+                "     - Meaning",
+            ]
+            for names, text in rows:
+                lines += [f"   * - ``{names}``", f"     - {_escape(text) or chr(0x2014)}"]
+            lines.append("")
+    return lines
+
+
 class CliDirective(SphinxDirective):
     """``.. hamodel-cli::``: the command-line reference, read from the CLI
     itself (typer/click), so it cannot drift from the code."""
@@ -550,48 +602,7 @@ class CliDirective(SphinxDirective):
     has_content = False
 
     def run(self) -> list[nodes.Node]:
-        import click
-        import typer.main
-
-        from hamodel.cli import app as cli_app
-
-        group = typer.main.get_command(cli_app)
-        # typer (0.29 here) builds its commands on its own copy of click, typer._click, not this one.
-        ctx = click.Context(group, info_name="hamodel")  # pyright: ignore[reportArgumentType]
-        lines: list[str] = []
-        for name in group.list_commands(ctx):  # type: ignore[attr-defined]
-            cmd = group.get_command(ctx, name)  # type: ignore[attr-defined]
-            if cmd is None or cmd.hidden:
-                continue
-            sub = click.Context(cmd, info_name=name, parent=ctx)
-            usage = " ".join(cmd.collect_usage_pieces(sub))
-            lines += [f".. rubric:: hamodel {name}", "", f"``hamodel {name} {usage}``", ""]
-            lines += [_escape(cmd.help or ""), ""]
-            rows = []
-            for p in cmd.get_params(sub):
-                if getattr(p, "hidden", False):
-                    continue
-                if isinstance(p, click.Argument):
-                    names = p.human_readable_name.upper()
-                    text = getattr(p, "help", None) or ""
-                else:
-                    names = ", ".join(p.opts + p.secondary_opts)
-                    text = p.help or ""
-                    if p.default not in (None, False, ()) and not p.is_flag and getattr(p, "show_default", True):
-                        text += f" (default: {p.default})"
-                rows.append((names, " ".join(text.split())))
-            if rows:
-                lines += [
-                    ".. list-table::",
-                    "   :header-rows: 1",
-                    "   :widths: 30 70",
-                    "",
-                    "   * - Argument / option",
-                    "     - Meaning",
-                ]
-                for names, text in rows:
-                    lines += [f"   * - ``{names}``", f"     - {_escape(text) or chr(0x2014)}"]
-                lines.append("")
+        lines = cli_reference_rst()
         container = nodes.container(classes=["hamodel", "hamodel-cli"])
         self.state.nested_parse(StringList(lines, source="<hamodel cli>"), self.content_offset, container)
         return [container]

@@ -6,7 +6,8 @@
 - :func:`dc_models` -- data-centre constructs (dual-corded power, bonds
   with and without a ``bond_mode`` (NIC and cable components),
   trunks, witnesses, delegated quorum, Pacemaker two_node / qdevice /
-  fencing) with a placement;
+  fencing, ``Service.clients`` as a network, a switch or external) with a
+  placement;
 - :func:`architectures` -- either of the two: an ``(Architecture,
   Placement)`` pair for a property that must hold of any placed model;
 - :func:`lb_models` -- load-balancer tier models (as model data, a dict)
@@ -138,7 +139,10 @@ def dc_models(draw):
 
     services, placement = [], {}
     members = some()
-    services.append(Service("coord", on="r", strategy=AppCluster()))
+    # Where clients come in (Service.clients): a network (stor only if a node is on it), a switch, external.
+    on_stor = any("stor" in {i.network for i in n.interfaces} for n in nodes)
+    coord_clients = draw(st.sampled_from([None, None, "lan", "stor" if on_stor else "lan", sws[-1].name]))
+    services.append(Service("coord", on="r", strategy=AppCluster(), clients=coord_clients))
     placement["coord"] = members
     if draw(st.booleans()):
         services.append(Service("wit", on="r", strategy=Witness("coord")))
@@ -160,8 +164,15 @@ def dc_models(draw):
     placement["lb"] = some()
     services.append(Service("ap", on="r", strategy=ActivePassive(manager="pacemaker")))
     placement["ap"] = some()
+    web_clients = draw(st.sampled_from([{}, {}, {"clients": "lan"}, {"clients": "external", "uplink": "sw0"}]))
     services.append(
-        Service("web", on="r", depends_on=["leader"] if draw(st.booleans()) else [], strategy=BehindVip(vip, port=80))
+        Service(
+            "web",
+            on="r",
+            depends_on=["leader"] if draw(st.booleans()) else [],
+            strategy=BehindVip(vip, port=80),
+            **web_clients,
+        )
     )
     placement["web"] = some()
     qd = draw(st.sampled_from(["none", "two_node", "qdevice"]))

@@ -121,6 +121,15 @@ def _merged_service_rows(services: list[dict[str, Any]]) -> list[list[Any]]:
     return rows
 
 
+def _merged_scenario_rows(rows: list[list[str]]) -> list[list[str]]:
+    """Failures with the same outcome share one row (their names joined, in
+    the order of the analysis): the table lists each outcome once."""
+    merged: dict[tuple[str, ...], list[str]] = {}
+    for failure, *outcome in rows:
+        merged.setdefault(tuple(outcome), []).append(failure)
+    return [[", ".join(failures), *outcome] for outcome, failures in merged.items()]
+
+
 def _merged_frontend_rows(frontends: list[dict[str, Any]]) -> list[list[Any]]:
     """HAProxy fronts with the same mode, balance, backend nodes and check in one row."""
     merged: dict[str, dict[str, Any]] = {}

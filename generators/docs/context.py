@@ -23,6 +23,7 @@ from hamodel.generators.docs.cells import (
     _linked,
     _literal,
     _merged_frontend_rows,
+    _merged_scenario_rows,
     _merged_service_rows,
     _node_config_lines,
     _plain_detail,
@@ -466,16 +467,18 @@ def _context(dep: Deployment, slug: str, extras: DocExtras, sections: bool, imag
             ]
             for f in other_findings(dep)
         ],
-        "scenario_rows": [
+        "scenario_rows": _merged_scenario_rows(
             [
-                e(facts.plain_component(sc.component, dep)),
-                j(sc.down),
-                j(sc.partial),
-                _count(sc.degraded, len(arch.services)),
-                _count(sc.running, len(arch.services)),
+                [
+                    e(facts.plain_component(sc.component, dep)),
+                    j(sc.down),
+                    j(sc.partial),
+                    _count(sc.degraded, len(arch.services)),
+                    _count(sc.running, len(arch.services)),
+                ]
+                for sc in (scenarios or [])
             ]
-            for sc in (scenarios or [])
-        ],
+        ),
         "availability_rows": [
             [
                 e(a.service),

@@ -367,7 +367,9 @@ def _listens(dep: Deployment, name: str, access: BehindVip) -> tuple[list[Listen
                 inter_ms=integer(access.check.inter_ms, 100, 600_000, f"{field}.check.inter_ms"),
                 rise=integer(access.check.rise, 1, 100, f"{field}.check.rise"),
                 fall=integer(access.check.fall, 1, 100, f"{field}.check.fall"),
-                check_port=check_port,
+                # A check port that is the server's own port is no other place: left out,
+                # so the check speaks what the port speaks (check-ssl for pass-through, ssl).
+                check_port=None if check_port == bport else check_port,
                 http_path=http_path,
                 expect_status=integer(access.check.expect_status, 100, 599, f"{field}.check.expect_status"),
                 single_writer=access.single_writer,

@@ -413,6 +413,16 @@ KINDS: dict[str, Kind] = {
         packages=("prometheus-redis-exporter",),
         prerequisites=_monitoring_prerequisites,
     ),
+    "exporter_pacemaker": Kind(
+        order=63,
+        action="restart pacemaker exporter",
+        on_change=("systemctl", "restart", "ha_cluster_exporter"),
+        validate=None,
+        validate_note="an environment file (ARGS=...) that Debian's ha_cluster_exporter unit reads; the "
+        "exporter refuses bad flags at start",
+        packages=("prometheus-hacluster-exporter",),
+        prerequisites=_monitoring_prerequisites,
+    ),
     "pacemaker-pcs": Kind(
         order=51,
         action=None,

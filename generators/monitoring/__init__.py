@@ -26,7 +26,9 @@ Metrics sources (Debian packages): ``prometheus-node-exporter`` (every
 node; its textfile collector carries keepalived's state, as keepalived 2.2
 has no exporter), HAProxy's built-in exporter (PROMEX, frontend
 ``hamodel-metrics`` of the generated haproxy.cfg), ``prometheus-mysqld-exporter``
-(Galera), ``prometheus-redis-exporter`` (Redis). A service with none of
+(Galera), ``prometheus-redis-exporter`` (Redis), ``prometheus-hacluster-exporter``
+(the Pacemaker cluster: quorum, unclean nodes, each resource hamodel puts in
+the CIB stopped everywhere or failed; :mod:`.pacemaker`). A service with none of
 these is listed by :func:`unmonitored` (and by the analysis' finding
 ``no-metrics-source``, from the same table, :mod:`hamodel.metrics`) and, in
 the rules, is covered only by its node's ``up``.
@@ -40,6 +42,7 @@ from pathlib import Path
 
 import yaml
 from hamodel.generators.common import NodeFile, Secrets, address, comment, environment, token
+from hamodel.generators.monitoring import pacemaker as pcmk
 
 from hamodel.deployment import (
     HAPROXY_METRICS_PORT,
@@ -87,6 +90,7 @@ EXPORTERS: dict[str, Exporter] = {
         "/etc/default/prometheus-redis-exporter",
         "prometheus-redis-exporter",
     ),
+    "pacemaker": Exporter("pacemaker", pcmk.PACKAGE, pcmk.PORT, pcmk.DEFAULT_FILE, pcmk.UNIT),
 }
 #: The MySQL credentials file the mysqld exporter reads (a prerequisite: hamodel holds no database password).
 MYSQLD_EXPORTER_CNF = "/etc/prometheus/hamodel-mysqld-exporter.cnf"
@@ -154,6 +158,11 @@ def targets(dep: Deployment) -> list[Target]:
         if src in ("mysqld", "redis"):
             for n in dep.placement.nodes_of(s.name):
                 out.append(Target(src, n, _hostport(node_address(dep, n), EXPORTERS[src].port), (s.name,)))
+    managed = {svc for svc, *_ in dep.pacemaker_resources()}
+    if dep.architecture.pacemaker is not None and managed:
+        for n in dep.architecture.pacemaker_nodes():
+            on = tuple(sorted(set(dep.placement.services_on(n)) & managed))
+            out.append(Target("pacemaker", n, _hostport(node_address(dep, n), pcmk.PORT), on))
     return sorted(out, key=lambda t: (t.job, t.node, t.services))
 
 
@@ -548,10 +557,44 @@ def _redis_alerts(dep: Deployment, rbs: list[Runbook], svc: str) -> list[Alert]:
     return out
 
 
+def _pacemaker_alerts(dep: Deployment, rbs: list[Runbook]) -> list[Alert]:
+    """Pacemaker's view (ha_cluster_exporter on every cluster node): quorum, unclean nodes, and each
+    resource hamodel puts in the CIB stopped everywhere or failed (:mod:`.pacemaker`)."""
+    pm = dep.architecture.pacemaker
+    members = {t.node: t.address for t in targets(dep) if t.job == "pacemaker"}
+    if pm is None or not members:
+        return []
+    out = []
+    for r in pcmk.rules(pm.cluster_name, members, dep.pacemaker_resources()):
+        name = alert_name(r.name, r.key or r.service)
+        if r.kinds:  # about the cluster itself: its own finding, if the analysis has one
+            pool = [x for x in dep.findings if x.kind in r.kinds]
+            f = min(pool, key=lambda x: (-x.severity.rank, r.kinds.index(x.kind), x.id)) if pool else None
+        else:
+            f = _finding(dep, r.service)
+        out.append(
+            Alert(
+                "pacemaker",
+                name,
+                r.expr,
+                r.for_s,
+                r.service,
+                f,
+                r.summary,
+                for_alert(rbs, name),
+                r.firing,
+                r.healthy,
+                r.fired_labels,
+                r.extra,
+            )
+        )
+    return out
+
+
 def alerts(dep: Deployment) -> list[Alert]:
     """Every alert of the Deployment, by area then name."""
     rbs = runbooks(dep)
-    out = _node_alerts(dep, rbs) + _vrrp_alerts(dep, rbs) + _haproxy_alerts(dep, rbs)
+    out = _node_alerts(dep, rbs) + _vrrp_alerts(dep, rbs) + _haproxy_alerts(dep, rbs) + _pacemaker_alerts(dep, rbs)
     for s in sorted(dep.architecture.services, key=lambda s: s.name):
         if not dep.placement.nodes_of(s.name):
             continue
@@ -639,7 +682,13 @@ def render(dep: Deployment, *, runbook_base: str = "") -> dict[str, bytes]:
             if job in ("mysqld", "redis"):
                 labels["service"] = t.services[0]
             static.append({"targets": [t.address], "labels": labels})
-        scrape.append({"job_name": job, "static_configs": static})
+        entry: dict[str, object] = {"job_name": job}
+        if job == "pacemaker":
+            # ha_cluster_exporter's own node label names the node a resource or status is about
+            # (every member reports the whole cluster); it wins over the target's.
+            entry["honor_labels"] = True
+        entry["static_configs"] = static
+        scrape.append(entry)
     prom = {
         "global": {
             "scrape_interval": f"{SCRAPE_INTERVAL_S}s",
@@ -689,6 +738,8 @@ def generate(dep: Deployment, secrets: Secrets, redacted: Secrets) -> list[NodeF
                 args = f"--web.listen-address={listen} --collector.textfile.directory={NODE_TEXTFILE_DIR}"
             elif t.job == "mysqld":
                 args = f"--web.listen-address={listen} --config.my-cnf={MYSQLD_EXPORTER_CNF}"
+            elif t.job == "pacemaker":
+                args = f"--web.listen-address={listen}"
             else:
                 args = f"-web.listen-address {listen} -redis.addr redis://localhost:6379"
             data = (

@@ -10,10 +10,10 @@ from typing import Any
 from hamodel.generators.common import ConfigError, Secrets, address, integer, token
 from hamodel.generators.pacemaker.corosync import CorosyncNode, CorosyncPlan
 
-from hamodel.deployment import IPADDR2_START_TIMEOUT_S, Deployment
+from hamodel.deployment import IPADDR2_START_TIMEOUT_S, Deployment, pacemaker_resource_id
 from hamodel.model.architecture import FenceDevice
 from hamodel.model.base import SecretRef
-from hamodel.model.strategies import ActivePassive, AppCluster, PacemakerVip
+from hamodel.model.strategies import ActivePassive, AppCluster
 
 
 @dataclass(frozen=True)
@@ -196,17 +196,11 @@ _STONITH_OPS = (Op("monitor", "60s"),)
 
 
 def managed_services(dep: Deployment) -> list[str]:
-    """The services Pacemaker runs: Pacemaker strategies and ``supervisor="pacemaker"``."""
-    out = []
-    for s in dep.architecture.services:
-        st = s.strategy
-        if isinstance(st, PacemakerVip) or getattr(st, "manager", None) == "pacemaker" or s.supervisor == "pacemaker":
-            out.append(s.name)
-    return sorted(out)
+    """The services Pacemaker runs (:meth:`Deployment.pacemaker_managed`)."""
+    return dep.pacemaker_managed()
 
 
-def _rsc_id(name: str) -> str:
-    return name if name[:1].isalpha() else f"svc-{name}"
+_rsc_id = pacemaker_resource_id
 
 
 def _param(name: str, value: Any, secrets: Secrets, where: str) -> Param:

@@ -119,6 +119,8 @@ class ModelView:
     sync: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # service -> the switches its clients come in through (Service.clients; any of them)
     clients: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # service -> the network its clients are on, when Service.clients names one (reached over it only)
+    client_nets: dict[str, str] = field(default_factory=dict)
     components: tuple[str, ...] = ()
     processes: bool = True
     component_set: frozenset[str] = frozenset()
@@ -459,6 +461,7 @@ def view(
         vip_networks=vip_networks,
         sync=sync,
         clients={s: arch.client_switches(s) for s, svc in services.items() if svc.clients is not None},
+        client_nets={s: net for s in services if (net := arch.client_network(s)) is not None},
         processes=processes,
     )
     comps: set[str] = {node_id(n) for n in node_domains}

@@ -65,8 +65,9 @@ The rules:
   every shard serves; a VIP holder: some holder serves). Clients sit on the
   VIP's network, so reaching the holder is not in question, unless the
   service says where they come in (``Service.clients``: a switch, the
-  switches of a failure domain, or an external uplink): then the holder (or
-  instance) must be reached from one of those switches.
+  switches of a failure domain, the switches of a network, or an external
+  uplink): then the holder (or instance) must be reached from one of those
+  switches (for a network: over that network).
 """
 
 from __future__ import annotations
@@ -91,6 +92,8 @@ from hamodel.model.strategies import (
 X = TypeVar("X")
 #: Prefix of a client entry point in :meth:`Rules.near` (no node name has ``@``).
 CLIENTS = "@clients:"
+#: Separates the entry switches from the one network clients are on (``clients=`` a network).
+NET = "@net:"
 
 
 class Algebra(Generic[X]):
@@ -252,16 +255,19 @@ class Rules(Generic[X]):
         if frm is None:
             return self.alg.TRUE
         if frm.startswith(CLIENTS):  # any of the switches the clients come in through
-            return self.alg.or_(self.from_switch(sw, b) for sw in frm[len(CLIENTS) :].split(","))
+            sws, _, net = frm[len(CLIENTS) :].partition(NET)
+            return self.alg.or_(self.from_switch(sw, b, net or None) for sw in sws.split(","))
         return self.reach(frm, b)
 
-    def from_switch(self, sw: str, b: str) -> X:
+    def from_switch(self, sw: str, b: str, only: str | None = None) -> X:
         """Traffic entering at switch ``sw`` reaches node ``b`` on a network
-        both are on."""
+        both are on (``only``: on that network alone)."""
 
         def build() -> X:
             A, v = self.alg, self.v
-            nets = [net for net in sorted(v.ports[b]) if sw in v.net_switches.get(net, ())]
+            nets = [
+                net for net in sorted(v.ports[b]) if sw in v.net_switches.get(net, ()) and (only is None or net == only)
+            ]
 
             def on(net: str) -> X:
                 ys = v.ports[b][net]
@@ -281,7 +287,7 @@ class Rules(Generic[X]):
 
             return A.or_(on(net) for net in nets)
 
-        return self._m(("from_switch", sw, b), build)
+        return self._m(("from_switch", sw, b) if only is None else ("from_switch", sw, b, only), build)
 
     # -- instances ------------------------------------------------------------
 
@@ -552,7 +558,10 @@ class Rules(Generic[X]):
     def clients(self, s: str) -> str | None:
         """Where the clients of ``s`` come from (see :meth:`near`)."""
         sws = self.v.clients.get(s)
-        return None if sws is None else CLIENTS + ",".join(sws)
+        if sws is None:
+            return None
+        net = self.v.client_nets.get(s)
+        return CLIENTS + ",".join(sws) + (NET + net if net is not None else "")
 
     def up(self, s: str, via: str | None = None) -> X:
         """``s`` fully available (sharded: every shard) to its clients (from

@@ -100,6 +100,7 @@ def command(
                 arch, dep=dep, files=files, quick=quick, scenarios=scenarios, progress=progress, model_file=model
             )
             report["model_file"] = model
+            report["title"] = arch.title or arch.name  # the drill page is titled like its architecture
             add_to_report(dep, report)  # measured outage and loss against the predicted recovery
             report["stamp"] = make_stamp(dep)  # the page says what it measured, and when
             report["not_measured"] = not_measured(dep, report)

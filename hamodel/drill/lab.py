@@ -23,7 +23,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -151,6 +151,35 @@ def _kill_pids(pids: Iterable[int], sig: int = signal.SIGKILL) -> None:
             os.kill(pid, sig)
         except (ProcessLookupError, PermissionError):
             pass
+
+
+def crash_pids(list_pids: Callable[[], list[int]], *, between: Callable[[], None] | None = None) -> list[int]:
+    """SIGKILL a set of processes as one event, as a host crash stops them.
+
+    Killing them one by one is not a crash: keepalived's VRRP child asks for
+    SIGTERM when its parent dies (``PR_SET_PDEATHSIG``), and if it runs
+    between the parent's SIGKILL and its own it sends a priority-0 advert and
+    removes its VIPs, so a backup takes over within the skew time instead of
+    the master-down interval. Every process is frozen (SIGSTOP) first, the
+    list taken again until no new process appeared, and only then killed: a
+    stopped process cannot run a handler before its SIGKILL. ``between`` is
+    called between two signals (the tests pass a sleep to stand for the
+    killer being preempted)."""
+    stopped: list[int] = []
+    while True:
+        new = [p for p in list_pids() if p not in stopped]
+        if not new:
+            break
+        for pid in new:
+            _kill_pids([pid], signal.SIGSTOP)
+            stopped.append(pid)
+            if between is not None:
+                between()
+    for pid in stopped:
+        _kill_pids([pid], signal.SIGKILL)
+        if between is not None:
+            between()
+    return stopped
 
 
 def _pids_with_marker(marker: str) -> list[int]:
@@ -655,9 +684,10 @@ class Lab:
                 proc.popen.wait(timeout=5)
 
     def kill_all_in(self, ns: str) -> list[int]:
-        """SIGKILL every process of a namespace (a crashed host keeps nothing running)."""
-        pids = namespace_pids(ns)
-        _kill_pids(pids)
+        """SIGKILL every process of a namespace at once (a crashed host keeps nothing running).
+
+        Frozen first, then killed (:func:`crash_pids`): no process sees another die."""
+        pids = crash_pids(lambda: namespace_pids(ns))
         for p in self.processes:
             if p.ns == ns:
                 try:

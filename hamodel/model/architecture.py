@@ -195,7 +195,8 @@ class Architecture(HaBase):
             return (svc.uplink,) if svc.uplink is not None else ()
         dom = {d.name: d for d in self.domains}.get(svc.clients)
         if dom is None:
-            return ()
+            net = self.client_network(service)
+            return tuple(sorted(self.network(net).switches)) if net is not None else ()
         if dom.kind == "switch":
             return (dom.name,)
         vips = {v.name: v for v in self.vips}
@@ -210,11 +211,57 @@ class Architecture(HaBase):
             )
         )
 
+    def client_network(self, service: str) -> str | None:
+        """The network ``Service.clients`` names, if it names one (not a
+        switch or domain): its clients are on it, enter through any of its
+        switches and reach the service over it only."""
+        name = self.service(service).clients
+        nets = self._index("networks")
+        if name is None or name == "external" or name not in nets or name in self._index("domains"):
+            return None
+        return name
+
+    def _client_net_problems(self, svc: Any, at: str, vips: dict) -> list[tuple[str, str]]:
+        net = self.network(svc.clients)
+        if not net.switches:
+            return [(f"{at}.clients", f"network {net.name!r} has no switch for clients to come in through")]
+        front = svc.access
+        held = [front.vip] if front is not None else svc.holds_vips
+        vnets = sorted({vips[x].network for x in held if x in vips})
+        if vnets and net.name not in vnets:
+            return [
+                (
+                    f"{at}.clients",
+                    f"clients on network {net.name!r} cannot reach the virtual IP of {svc.name!r} on network "
+                    f"{' or '.join(map(repr, vnets))} (the model has no routing between networks)",
+                )
+            ]
+        if not vnets and not any(
+            i.network == net.name for n in self.nodes_with_roles(list(svc.on)) for i in n.interfaces
+        ):
+            return [
+                (
+                    f"{at}.clients",
+                    f"no node that can run {svc.name!r} (roles {list(svc.on)}) is on network {net.name!r}: "
+                    "its clients there could reach no instance",
+                )
+            ]
+        return []
+
     def _client_problems(self, svc: Any, at: str, vips: dict) -> list[tuple[str, str]]:
         p: list[tuple[str, str]] = []
         doms = {d.name: d for d in self.domains}
         front = svc.access
         vnet = vips[front.vip].network if front is not None and front.vip in vips else None
+        if svc.clients in doms and svc.clients in self._index("networks"):
+            return [
+                (
+                    f"{at}.clients",
+                    f"{svc.clients!r} names both a network and a switch or failure domain: rename one",
+                )
+            ]
+        if svc.uplink is None and svc.clients in self._index("networks"):
+            return self._client_net_problems(svc, at, vips)
         if svc.clients == "external":
             up = doms.get(svc.uplink) if svc.uplink is not None else None
             if up is None or up.kind != "switch":
@@ -234,8 +281,9 @@ class Architecture(HaBase):
                 return [
                     (
                         f"{at}.clients",
-                        f"{svc.clients!r} is not a switch or failure domain of the model, nor "
-                        "'external' (clients come in through an access switch, a domain's switches or an uplink)",
+                        f"{svc.clients!r} is not a switch, failure domain or network of the model, nor "
+                        "'external' (clients come in through an access switch, a domain's switches, "
+                        "a network's switches or an uplink)",
                     )
                 ]
             if dom.kind != "switch":

@@ -167,7 +167,8 @@ class Service(HaBase):
         default=None,
         exclude_if=lambda v: v is None,
         description="where its clients come in: a switch (an access switch), a failure domain (through any "
-        "switch in it that carries the VIP's network), or 'external' (through the uplink switch "
+        "switch in it that carries the VIP's network), a network (through any of its switches, reaching the "
+        "service over that network), or 'external' (through the uplink switch "
         "named by uplink); default: anywhere on its VIP's network",
     )
     uplink: Ref | None = Field(
@@ -271,6 +272,8 @@ class Service(HaBase):
         ports = [e.port for e in self.ports]
         if len(set(ports)) != len(ports):
             raise ValueError("ports: a port is listed twice")
+        if self.access is not None:
+            _check_can_work(self, self.access, "strategy" if self.access is s else "strategy.access")
         return self
 
     # -- convenience for analysis and generators ---------------------------
@@ -313,3 +316,51 @@ class Service(HaBase):
         or each front port + ``backend_port_offset``)."""
         a = self.access
         return list(a.backend_ports) if a else []
+
+
+#: Protocols HAProxy cannot carry: it forwards and health-checks TCP only.
+UDP_PROTOCOLS = ("wireguard", "ipsec")
+
+
+def _check_can_work(svc: Service, access: BehindVip, at: str) -> None:
+    """Refuse a HAProxy health check whose protocol cannot work against what
+    the backends speak (every backend would stay DOWN): UDP behind HAProxy,
+    an HTTP check of a port that speaks SSH/OpenVPN, clear-text HTTP to a
+    TLS port, or to a declared port that is not the service's HTTP one."""
+    c = access.check
+    bports = access.backend_ports
+    checked = bports if c.port is None else [c.port]
+    on_own_port = c.port is None or c.port in bports
+    if svc.protocol in UDP_PROTOCOLS:
+        raise ValueError(
+            f"{at}: {svc.protocol} runs over UDP; HAProxy forwards and health-checks TCP only "
+            "(every backend would be DOWN): give it its own VIP (Vrrp, PacemakerVip) instead of a front"
+        )
+    declared = {e.port: e.protocol for e in svc.ports}
+    for p in sorted({*bports, *checked}):
+        if declared.get(p) == "udp":
+            raise ValueError(
+                f"ports: port {p} is UDP but {at} forwards and checks it over TCP (HAProxy has no UDP): "
+                "every backend would be DOWN"
+            )
+    if c.http_path is None:
+        return
+    if on_own_port and svc.protocol in ("ssh", "openvpn"):
+        raise ValueError(
+            f"{at}.check.http_path: an HTTP check of port {checked[0]}, which speaks {svc.protocol}, never succeeds "
+            "(every backend DOWN): drop http_path (a TCP check) or point check.port at an HTTP health endpoint"
+        )
+    if on_own_port and svc.protocol == "tls" and not access.tls_passthrough and access.backend_tls is None:
+        raise ValueError(
+            f"{at}.check.http_path: the backends speak TLS on port {checked[0]} (protocol='tls') and the "
+            "check would send them clear-text HTTP (every backend DOWN): set tls_passthrough=True "
+            "(the check then speaks TLS) or point check.port at a plain-HTTP health endpoint"
+        )
+    http = sorted(p for p, proto in declared.items() if proto == "http")
+    wrong = [p for p in checked if p in declared and declared[p] != "http"]
+    if http and wrong:
+        raise ValueError(
+            f"{at}.check.http_path: the HTTP check goes to port {wrong[0]}, declared protocol "
+            f"{declared[wrong[0]]!r}, not to the service's HTTP port {', '.join(map(str, http))}: "
+            "set check.port to it, or drop http_path for a TCP check"
+        )

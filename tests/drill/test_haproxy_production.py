@@ -703,6 +703,37 @@ def test_pass_through_http_check_marks_real_tls_backends_up(tmp_path):
         assert r.stdout == "200", r.stdout + r.stderr
 
 
+def test_a_check_port_that_is_the_backend_port_still_speaks_tls():
+    """check.port naming the backends' own TLS port (pass-through) used to
+    write ``port 8443`` without check-ssl: a clear-text HTTP check of a TLS
+    port, every backend DOWN (failed before the fix). The redundant port is
+    left out, so the check speaks TLS; with re-encryption (backend_tls) the
+    ``ssl`` of the server line then covers the check too."""
+    same = {"http_path": "/healthz", "port": 8443}
+    arch = two_vip_arch({"vip": "pvip", "port": 6443, "backend_port": 8443, "tls_passthrough": True, "check": same})
+    servers = [x for x in section(config(arch), "listen", "api-6443") if x.startswith("server ")]
+    assert servers and all(x.endswith("check-ssl verify none") and " port " not in x for x in servers), servers
+    assert haproxy_check(config(arch).encode()).ok
+
+
+@NEEDS_ROOT
+def test_a_check_port_that_is_the_backend_port_marks_real_tls_backends_up(tmp_path):
+    """Real haproxy, real TLS backends, check.port = the backend port: UP."""
+    arch = two_vip_arch(
+        {
+            "vip": "pvip",
+            "port": 6443,
+            "backend_port": 8443,
+            "tls_passthrough": True,
+            "check": {"http_path": "/healthz", "inter_ms": 200, "port": 8443},
+        }
+    )
+    with lab(tmp_path, arch, tls_backends=True) as (ns, sock):
+        wait_for(
+            lambda: (len(s := server_states(sock, "api-6443")) == 3 and set(s.values()) == {"UP"}, s), "TLS backends UP"
+        )
+
+
 @NEEDS_ROOT
 def test_expected_status_is_enforced(tmp_path):
     """expect_status 204 against backends answering 200: every one is DOWN."""

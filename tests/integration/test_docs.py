@@ -608,3 +608,74 @@ def test_reference_page_states_the_facts_of_the_field(site: Path) -> None:
     # The drill page names its architecture, and its table header is text, not a link.
     drills = (site / "drills.html").read_text(encoding="utf-8")
     assert 'href="Service:port"' not in drills and "generated/openstack_keepalived/index.html" in drills
+
+
+# Loads every image (as IMAGES_SCRIPT does), then reports the page's height in
+# CSS pixels: the length a reader scrolls at the window's width (1400 px).
+PAGE_HEIGHT_SCRIPT = """
+const done = arguments[arguments.length - 1];
+const imgs = Array.from(document.images);
+imgs.forEach(i => { i.loading = 'eager'; });
+Promise.all(imgs.map(i => (i.complete && i.naturalWidth > 0) ? Promise.resolve() : new Promise(r => {
+  i.addEventListener('load', r); i.addEventListener('error', r); setTimeout(r, 15000);
+}))).then(() => done({height: document.documentElement.scrollHeight, width: window.innerWidth}));
+"""
+
+#: Issue 31: the keepalived page was 20,466 px long at 1400 px; half of it.
+HALF_LENGTH_PX = 10_233
+
+
+def test_reference_page_is_half_its_length_without_losing_a_fact(site: Path, tmp_path: Path) -> None:
+    """Issue 31 ("half the length"): the page measured in headless Chromium at
+    1400 px is at most half its original length, and what was folded or merged
+    to get there is still on the page."""
+    page = site / "generated" / "openstack_keepalived" / "index.html"
+    browser = Browser(tmp_path / "profile")
+    try:
+        browser.open(page.as_uri())
+        size = browser.run_async(PAGE_HEIGHT_SCRIPT)
+    finally:
+        browser.close()
+    assert isinstance(size, dict) and size["width"] == 1400, size
+    assert 3000 < size["height"] <= HALF_LENGTH_PX, size
+    html = page.read_text(encoding="utf-8")
+    # The three views side by side, each image a link to its own full-size SVG, each with its PNG.
+    views = section_html(page, "diagrams")
+    for view in ("overview", "physical", "logical"):
+        img = re.search(
+            rf'<a class="reference internal image-reference" href="([^"]+)"><img [^>]*src="([^"]+/{view}\d*\.svg)"',
+            views,
+        )
+        assert img and img.group(1) == img.group(2), view
+        assert re.search(rf'href="[^"]+/{view}\.png"', views), view
+    # Every limitation's diagram is still there, folded under its fields, linked to the full-size SVG.
+    limitations = section_html(page, "architecture-limitations")
+    folds = re.findall(r'<details class="hamodel-finding-diagram">(.*?)</details>', limitations, re.S)
+    svgs = set(re.findall(r'src="[^"]*/(finding-[^"/]+\.svg)"', limitations))
+    assert len(folds) == len(svgs) == 3, (len(folds), svgs)
+    for fold in folds:
+        assert "<summary>Diagram: the state after the failure</summary>" in fold and "<figure" in fold
+        assert re.search(r'href="[^"]+/finding-[^"]+\.svg"><img', fold) and re.search(r'href="[^"]+\.png"', fold)
+    for name in ("spof-cinder-volume", "partial-outage-neutron-lbaas-agent", "split-brain-haproxy"):
+        assert any(name in s for s in svgs), name
+    # Failure scenarios: failures with the same outcome share a row; every failure is still listed, once.
+    rows = re.findall(r"<tr[^>]*>(.*?)</tr>", section_html(page, "failure-scenarios"), re.S)
+    cells = [[re.sub(r"<[^>]+>|\s+", " ", c).strip() for c in re.findall(r"<td>(.*?)</td>", r, re.S)] for r in rows]
+    cells = [c for c in cells if c]
+    failures = [f.strip() for c in cells for f in c[0].split(",")]
+    expected = [
+        f"{k} {n}"
+        for k, names in (
+            ("node", ("ctl-1", "ctl-2", "ctl-3")),
+            ("rack", ("r1", "r2", "r3")),
+            ("switch", ("sw-1", "sw-2", "sw-3")),
+        )
+        for n in names
+    ]
+    assert sorted(failures) == sorted(expected), failures
+    assert len({tuple(c[1:]) for c in cells}) == len(cells) == 2, cells
+    by_failure = {f.strip(): c[1:] for c in cells for f in c[0].split(",")}
+    assert by_failure["node ctl-1"][0] == "cinder-volume" and by_failure["switch sw-1"][0] == "cinder-volume"
+    assert by_failure["rack r2"][0] == "—" and by_failure["rack r2"][3] == "cinder-volume"
+    assert all(c[1] == "neutron-lbaas-agent" for c in by_failure.values())
+    assert "finding-split-brain-haproxy" in html

@@ -187,3 +187,47 @@ def test_every_alert_a_runbook_names_is_generated(model):
     names = {a.name for a in alerts(dep)}
     for r in runbooks(dep):
         assert set(r.recognise) <= names, (r.id, set(r.recognise) - names)
+
+
+def test_pacemaker_resources_each_have_a_stopped_and_a_failed_alert():
+    """Every primitive of the generated CIB that hamodel puts there for a service (its clone's
+    instances carry the primitive's id; each VIP's IPaddr2) is watched through ha_cluster_exporter;
+    the cluster's quorum and unclean nodes too; a model without Pacemaker gets none of it."""
+    import xml.etree.ElementTree as ET
+
+    dep = reference("openstack_pacemaker")
+    files = build_configs(dep)
+    cib = ET.fromstring(files["pacemaker/cib.xml"])
+    primitives = {
+        p.get("id")
+        for p in cib.iter("primitive")
+        if p.get("class") != "stonith"  # fence devices: not services
+    }
+    rules = yaml.safe_load(files["monitoring/rules/pacemaker.yml"])["groups"][0]["rules"]
+    watched = {r["labels"]["resource"] for r in rules if "resource" in r["labels"]}
+    assert watched == primitives
+    for rid in primitives:
+        mine = [r["alert"] for r in rules if r["labels"].get("resource") == rid]
+        kinds = sorted(
+            k for k in ("ResourceFailed", "ResourceStopped") for a in mine if a.startswith(f"HamodelPacemaker{k}")
+        )
+        assert kinds == ["ResourceFailed", "ResourceStopped"], (rid, mine)
+    assert {r["alert"] for r in rules if "resource" not in r["labels"]} == {
+        "HamodelPacemakerNoQuorumOpenstack",
+        "HamodelPacemakerNodeUncleanOpenstack",
+    }
+    prom = yaml.safe_load(files["monitoring/prometheus.yml"])
+    job = next(j for j in prom["scrape_configs"] if j["job_name"] == "pacemaker")
+    assert job["honor_labels"] is True  # the exporter's node label names the node a resource runs on
+    assert [c["targets"] for c in job["static_configs"]] == [
+        ["192.168.1.221:9664"],
+        ["192.168.1.222:9664"],
+        ["192.168.1.223:9664"],
+    ]
+    assert b'ARGS="--web.listen-address=192.168.1.221:9664"' in files["nodes/ctl-1/prometheus/pacemaker-exporter"]
+    # cinder-volume (A/P under Pacemaker) had no metrics source; now Pacemaker reports it.
+    f = next(f for f in dep.findings if f.id == "no-metrics-source")
+    assert "cinder-volume" not in f.services and "cinder-volume" not in unmonitored(dep)
+    keepalived = build_configs(reference("openstack_keepalived"))
+    assert "monitoring/rules/pacemaker.yml" not in keepalived
+    assert not any("pacemaker-exporter" in rel for rel in keepalived)

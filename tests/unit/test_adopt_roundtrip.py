@@ -47,6 +47,7 @@ DIFFERENT = {
         "quorum-loss:mongodb": "absent",
         "monitoring-required": "supervisor",
         "manual-recovery": "absent",
+        "no-metrics-source": "absent",
     },
     "multirack": {
         "cut-sets:haproxy": "domains",
