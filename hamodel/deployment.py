@@ -27,9 +27,10 @@ from hamodel.timers import (
     corosync_token_timeout_ms,
 )
 
-#: Where the load-balancer HAProxy writes its pid: haproxy.cfg's ``pidfile``
-#: and keepalived's track script (``pgrep -F``) must name the same file.
-#: Debian's and Ubuntu's haproxy.service pass ``-p /run/haproxy.pid`` too.
+#: Where the load-balancer HAProxy writes its pid: Debian's and Ubuntu's
+#: haproxy.service pass ``-p /run/haproxy.pid`` (the unit owns it, so
+#: haproxy.cfg has no ``pidfile``); keepalived's track script (``pgrep -F``)
+#: reads the same file.
 HAPROXY_PIDFILE = "/run/haproxy.pid"
 #: HAProxy's admin socket (haproxy.cfg ``stats socket``); its directory is a
 #: runtime prerequisite of the deploy.

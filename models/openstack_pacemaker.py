@@ -8,9 +8,9 @@ This file is the list of differences.
 """
 
 from openstack_keepalived import architecture as keepalived
-from openstack_keepalived import vip
+from openstack_keepalived import mgmt, vip
 
-from hamodel import FenceDevice, PacemakerCluster, SecretRef
+from hamodel import FenceDevice, PacemakerCluster, SecretRef, VirtualIP
 from hamodel.strategies import ActivePassive, PacemakerVip
 
 
@@ -29,6 +29,9 @@ ipmi = FenceDevice(
     per_node={f"ctl-{i}": {"ip": f"10.0.100.22{i}"} for i in (1, 2, 3)},
 )
 
+# On the network of the internal VIP, beside it.
+redis_vip = VirtualIP("redis-vip", "192.168.1.219", network=mgmt)
+
 architecture = keepalived.replace_services(
     {
         "haproxy": {"strategy": PacemakerVip(vip), "supervisor": "pacemaker"},
@@ -36,7 +39,11 @@ architecture = keepalived.replace_services(
                                     recovery="the galera resource agent bootstraps from the most advanced node"),
         "rabbitmq": pacemaker_managed("rabbitmq", cold_start="automatic",
                                       recovery="the rabbitmq resource agent restarts the cluster in order"),
-        "redis": pacemaker_managed("redis"),
+        # Clients reach the writable Redis at an address of its own, which Pacemaker starts only
+        # where the clone is promoted (an IPaddr2 colocated with the Promoted role, started after
+        # the promote), so it follows the primary on a failover. TripleO reaches the same primary
+        # through HAProxy instead (a redis VIP beside HAProxy, a tcp-check for role:master).
+        "redis": pacemaker_managed("redis", vips=[redis_vip]),
         # Configured on every controller, started by Pacemaker on one of them.
         "cinder-volume": {"replicas": "all", "strategy": ActivePassive(manager="pacemaker")},
     },
@@ -46,4 +53,5 @@ architecture = keepalived.replace_services(
     pacemaker=PacemakerCluster(on=["controller"], fencing=True, wait_for_all=True, fence=[ipmi],
                                cluster_name="openstack"),
     supervisor="systemd",
+    vips=[*keepalived.vips, redis_vip],
 )

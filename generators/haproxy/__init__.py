@@ -178,7 +178,6 @@ class Stats:
 @dataclass(frozen=True)
 class HaproxyPlan:
     node: str
-    pidfile: str
     stats: tuple[Stats, ...]
     listens: tuple[Listen, ...]
     settings: Globals | None = None
@@ -479,7 +478,6 @@ def plan_haproxy(dep: Deployment, secrets: Secrets) -> dict[str, HaproxyPlan]:
     return {
         n: HaproxyPlan(
             node=n,
-            pidfile=PIDFILE,
             stats=tuple(sorted(_stats(dep, n, secrets), key=lambda s: s.name)),
             listens=tuple(sorted(ls, key=lambda x: x.name)),
             settings=settings,

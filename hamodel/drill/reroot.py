@@ -6,7 +6,7 @@ state dir (never /etc), daemons stay in the foreground under the drill's
 control. The shipped keepalived track script (``pgrep -F /run/haproxy.pid
 -x haproxy``) runs unchanged: every lab node has its own ``/run`` (a mount
 namespace per daemon over one folder per node), where haproxy writes the
-pid file the generated ``pidfile`` names. Every change is listed in the
+pid file it is told with ``-p``, as Debian's unit runs it. Every change is listed in the
 returned notes and ends up in the report.
 """
 
@@ -214,11 +214,11 @@ def parse_haproxy(text: str) -> HaproxyConfig:
     return cfg
 
 
-def lab_haproxy(text: str, node_dir: Path, *, keep_pidfile: bool = False) -> tuple[str, list[str]]:
+def lab_haproxy(text: str, node_dir: Path) -> tuple[str, list[str]]:
     """haproxy.cfg for the lab: foreground, no chroot/user, stats socket in ``node_dir``.
 
-    ``keep_pidfile`` keeps the generated ``pidfile`` (for a haproxy that runs
-    master-worker in a private ``/run``, as the drill's nodes do).
+    A ``pidfile`` line (in an adopted config) is dropped: the drill passes the
+    pid file with ``-p``, as Debian's haproxy.service does.
     """
     out: list[str] = []
     notes: set[str] = set()
@@ -236,9 +236,6 @@ def lab_haproxy(text: str, node_dir: Path, *, keep_pidfile: bool = False) -> tup
                 stats_done = True
             continue
         if not words or words[0].startswith("#"):
-            out.append(raw)
-            continue
-        if section == "global" and keep_pidfile and words[0] == "pidfile":
             out.append(raw)
             continue
         if section == "global" and (words[0] in _GLOBAL_DROP or words[:2] == ["stats", "socket"]):

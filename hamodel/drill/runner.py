@@ -34,7 +34,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from hamodel.deployment import Deployment
+from hamodel.deployment import HAPROXY_PIDFILE, Deployment
 from hamodel.drill import reroot
 from hamodel.drill.files import generated_files
 from hamodel.drill.keepalived.common import instance, owner, sock_of
@@ -218,7 +218,7 @@ class Drill:
         np_ = self.plan.nodes[n]
         d = self.lab.node_dir(n)
         if np_.haproxy:
-            text, notes = reroot.lab_haproxy(np_.haproxy, d, keep_pidfile=True)
+            text, notes = reroot.lab_haproxy(np_.haproxy, d)
             self.lab.write_file(d / "haproxy.cfg", text)  # 0600: may hold stats auth
             self.rewrite_notes.update(notes)
         if np_.keepalived:
@@ -261,13 +261,13 @@ class Drill:
             return
         d = self.lab.node_dir(n)
         env = {k: "drill" for k in self.plan.haproxy[n].env if k not in os.environ}
-        # As Debian's haproxy.service runs it: master-worker in the foreground (-Ws), which
-        # writes the generated pidfile (/run/haproxy.pid, in this node's private /run)
-        # that the shipped track script reads.
+        # As Debian's haproxy.service runs it: master-worker in the foreground (-Ws) with
+        # -p /run/haproxy.pid (in this node's private /run), the file the shipped track
+        # script reads; the generated haproxy.cfg has no pidfile of its own.
         p = self.lab.start(
             f"haproxy@{n}",
             self.lab.node_ns(n),
-            ["haproxy", "-Ws", "-f", str(d / "haproxy.cfg")],
+            ["haproxy", "-Ws", "-f", str(d / "haproxy.cfg"), "-p", HAPROXY_PIDFILE],
             log=d / "haproxy.log",
             env=env,
             private_run=self.run_dir(n),

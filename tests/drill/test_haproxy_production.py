@@ -497,7 +497,6 @@ def lab(tmp_path: Path, arch: Architecture, sick: set[str] = frozenset(), tls_ba
     sock.unlink(missing_ok=True)  # a second lab in the same test
     cfg = (
         cfg.replace("stats socket /run/haproxy/admin.sock", f"stats socket {sock}")
-        .replace("pidfile /run/haproxy.pid", f"pidfile {tmp_path}/haproxy.pid")
         .replace("log /dev/log local0", "log stdout local0")
         .replace("user haproxy\n", "")
         .replace("group haproxy\n", "")
@@ -534,7 +533,18 @@ def lab(tmp_path: Path, arch: Architecture, sick: set[str] = frozenset(), tls_ba
         procs.append(be)
         assert be.stdout.readline().strip() == "ready"
         hp = subprocess.Popen(
-            ["ip", "netns", "exec", ns, "haproxy", "-db", "-f", str(tmp_path / "haproxy.cfg")],
+            [
+                "ip",
+                "netns",
+                "exec",
+                ns,
+                "haproxy",
+                "-db",
+                "-f",
+                str(tmp_path / "haproxy.cfg"),
+                "-p",
+                str(tmp_path / "haproxy.pid"),
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from hamodel.drill.pacemaker.cluster_plan import REDIS_AGENT, available, lab_cib
-from hamodel.drill.pacemaker.redis_failover import ip_of, promoted_vips, redis_clone
+from hamodel.drill.pacemaker.redis_failover import ip_of, promoted_vips, redis_clone, vip_elsewhere
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEL = ROOT / "models" / "openstack_pacemaker.py"
@@ -33,9 +33,11 @@ def test_the_shipped_cib_runs_redis_as_a_promotable_clone(shipped_cib):
     conf = _configuration(shipped_cib.cib)
     clone, rid, port = redis_clone(conf)
     assert (clone, rid, port) == ("redis-clone", "redis", "6379")
-    # A VIP colocated with the promoted role (when the generator writes one) is what the scenario follows.
-    for vip in promoted_vips(conf, clone):
-        assert vip in {p.resource for p in shipped_cib.vips} | {f"ip-{v.name}" for v in shipped_cib.vips}
+    # The model's Redis VIP (AppCluster vips=[redis-vip]) is an IPaddr2 colocated with the promoted role:
+    # what the scenario follows; the drill's holder watch samples it (a Pacemaker VIP of the plan).
+    assert promoted_vips(conf, clone) == ["ip-redis-vip"]
+    assert ip_of(conf, "ip-redis-vip") == "192.168.1.219"
+    assert "192.168.1.219" in {v.address for v in shipped_cib.vips}
 
 
 def test_lab_keeps_the_redis_agent_only_when_asked(shipped_cib, tmp_path):
@@ -59,6 +61,18 @@ def test_a_vip_colocated_with_the_promoted_role_is_found():
     assert redis_clone(conf) == ("redis-clone", "redis", "6379")
     assert promoted_vips(conf, "redis-clone") == ["ip-redis"]
     assert ip_of(conf, "ip-redis") == "192.0.2.9" and ip_of(conf, "redis") is None
+
+
+def test_a_vip_seen_on_another_node_than_the_new_primary_is_reported():
+    s = [
+        (0.0, frozenset({"a"})),  # the powered-off node, before its addresses are gone: expected
+        (0.1, frozenset()),
+        (5.0, frozenset({"b"})),
+    ]
+    assert vip_elsewhere(s, "b", "a") == []
+    assert vip_elsewhere([*s, (5.1, frozenset({"a", "b"}))], "b", "a") == ["a"]  # the old node again
+    assert vip_elsewhere([*s, (5.1, frozenset({"c"}))], "b", "a") == ["c"]  # another survivor
+    assert vip_elsewhere(s, None, "a") == ["b"]  # no new primary: every survivor holding it is elsewhere
 
 
 def _configuration(cib: str) -> str:
@@ -95,5 +109,11 @@ def test_redis_promoted_kill_agrees_on_a_real_cluster():
     rec = [c for c in report.get("recovery", []) if c["scenario"] == "redis-promoted-kill"]
     assert rec and rec[0]["service"] == "redis" and rec[0]["measured_s"] == m["accepts_writes_s"]
     assert m["promoted_on_survivor_s"] is not None and m["accepts_writes_s"] is not None
+    # The Redis VIP followed the promoted role: on the victim alone before, the new primary alone after,
+    # and a client writing through it reached the new primary's redis-server.
+    assert m["vips_with_promoted"] == ["ip-redis-vip"] and m["vip_holders_before"] == [m["victim"]]
+    assert m["vip_holders_after"] == [m["new_primary"]] and m["vip_held_elsewhere"] == []
+    assert m["vip_on_new_primary_s"] is not None and m["vip_accepts_writes_s"] is not None
+    assert m["vip_answered_by_new_primary"] is True
     failed = [c for c in s["checks"] if not c["agreed"]]
     assert s["agreed"], failed

@@ -35,6 +35,7 @@ from test_configs import reference, small_arch
 
 from hamodel import Architecture, Network, Node, Service, VirtualIP
 from hamodel.analysis.placement import place
+from hamodel.deployment import HAPROXY_PIDFILE
 from hamodel.errors import HamodelError
 from hamodel.pipeline import resolve
 from hamodel.strategies import BehindVip, Vrrp
@@ -201,7 +202,6 @@ def _through_haproxy(
     section = _listen(cfg, listen)
     head = _head(cfg)
     head = head.replace("stats socket /run/haproxy/admin.sock", f"stats socket {tmp_path}/admin.sock")
-    head = head.replace("pidfile /run/haproxy.pid", f"pidfile {tmp_path}/haproxy.pid")
     head = head.replace("log /dev/log local0", "log stdout local0")
     text = "\n".join(section)
     for word in text.split():
@@ -228,7 +228,18 @@ def _through_haproxy(
         )
         assert be.stdout.readline().strip() == "ready"
         hp = subprocess.Popen(
-            ["ip", "netns", "exec", ns, "haproxy", "-db", "-f", str(tmp_path / "haproxy.cfg")],
+            [
+                "ip",
+                "netns",
+                "exec",
+                ns,
+                "haproxy",
+                "-db",
+                "-f",
+                str(tmp_path / "haproxy.cfg"),
+                "-p",
+                str(tmp_path / "haproxy.pid"),
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -379,8 +390,9 @@ def test_shipped_track_script_is_not_fooled_by_a_decoy_haproxy(tmp_path):
     """openstack_keepalived's ctl-1 with its generated keepalived.conf, the
     track script unchanged: a process named haproxy runs, the load balancer
     does not -> the script fails and keepalived stays out of MASTER (FAULT),
-    never adding the VIP. Once the real HAProxy runs with the generated
-    ``pidfile``, the same script succeeds and the node takes the VIP.
+    never adding the VIP. Once the real HAProxy runs as Debian's unit starts
+    it (``-p /run/haproxy.pid``; the generated file has no ``pidfile``), the
+    same script succeeds and the node takes the VIP.
     Before the fix (``pgrep -x haproxy``) the decoy kept the VIP."""
     files = build_configs(reference("openstack_keepalived"))
     conf_text = files[f"nodes/{KA_NODE}/keepalived/keepalived.conf"].decode()
@@ -405,15 +417,14 @@ def test_shipped_track_script_is_not_fooled_by_a_decoy_haproxy(tmp_path):
             failed = b"VRRP_Script(chk_haproxy) failed"
             _wait(lambda: (failed in _log(tmp_path, ka), _log(tmp_path, ka)[-800:]), "the track script failing")
             assert vip not in _run("ip", "-n", ns, "addr", "show", "eth0").stdout
-            # the real load balancer: haproxy -D writes the generated pidfile (in this node's /run)
-            assert hcfg.count("pidfile ") == 1
-            pidfile = next(line.split()[1] for line in hcfg.splitlines() if line.strip().startswith("pidfile "))
+            # the real load balancer, started as Debian's unit does: -p /run/haproxy.pid (this node's /run)
+            assert "pidfile" not in hcfg
             minimal = tmp_path / "lb.cfg"
             minimal.write_text(
-                f"global\n    pidfile {pidfile}\ndefaults\n    mode tcp\n    timeout connect 1s\n"
+                "defaults\n    mode tcp\n    timeout connect 1s\n"
                 "    timeout client 1s\n    timeout server 1s\nlisten x\n    bind 127.0.0.1:1\n"
             )
-            in_node("haproxy", "-D", "-f", str(minimal), check=True)
+            in_node("haproxy", "-D", "-f", str(minimal), "-p", HAPROXY_PIDFILE, check=True)
             assert in_node(*command).returncode == 0
             _wait(lambda: (vip in _run("ip", "-n", ns, "addr", "show", "eth0").stdout, None), "VIP on the node")
             log = _log(tmp_path, ka)

@@ -82,7 +82,11 @@ def test_openstack_pacemaker_configures_cinder_volume_everywhere():
     a = load(ROOT / "models/openstack_pacemaker.py")
     r = place(a)
     assert nodes_of(r, "cinder-volume") == ("ctl-1", "ctl-2", "ctl-3")
-    assert [g.manager for g in r.vrrp_groups] == ["pacemaker"]
+    # Pacemaker moves both VIPs: the controller VIP with HAProxy, Redis's with its promoted instance.
+    assert sorted((g.service, g.vips, g.manager) for g in r.vrrp_groups) == [
+        ("haproxy", ("controller-vip",), "pacemaker"),
+        ("redis", ("redis-vip",), "pacemaker"),
+    ]
 
 
 def test_multirack_places_across_racks_with_pin_and_colocation():

@@ -564,7 +564,11 @@ wsrep_sst_method=rsync
         lab.write_file(d / "haproxy.cfg", text)
         env = {k: "drill" for k in reroot.parse_haproxy(p.haproxy_cfg).env if k not in os.environ}
         self.procs[(n, "haproxy")] = lab.start(
-            f"haproxy@{n}", ns, ["haproxy", "-db", "-f", str(d / "haproxy.cfg")], log=d / "haproxy.log", env=env
+            f"haproxy@{n}",
+            ns,
+            ["haproxy", "-db", "-f", str(d / "haproxy.cfg"), "-p", str(d / "haproxy.pid")],
+            log=d / "haproxy.log",
+            env=env,
         )
         # Wait until haproxy has seen the writer healthy (rise checks).
         writer = next(

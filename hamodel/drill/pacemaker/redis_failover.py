@@ -15,8 +15,12 @@ as ``node-crash`` does. It measures, from the power loss:
 - when a survivor's instance is reported ``Promoted`` by ``crm_mon``;
 - when a survivor's redis-server accepts a write (``SET`` answered ``OK``,
   not ``READONLY``);
-- when a VIP the CIB colocates with the promoted role answers on a survivor
-  (only when the CIB has such a colocation);
+- with a VIP the CIB colocates with the promoted role (an ``IPaddr2``
+  started after the promote): that it is configured on the promoted node
+  alone before the power loss, when it is configured on the new primary,
+  that no other node holds it on the way or after (the holder watch's
+  samples, then each node's addresses), and when a client writing through
+  it succeeds, answered by the new primary's redis-server (its ``run_id``);
 - the acknowledged writes missing on the new primary (RPO), against the
   analysis' RPO for the service (asynchronous: any loss agrees; 0 only
   when nothing is lost).
@@ -48,6 +52,7 @@ from hamodel.drill.pacemaker.lab import PacemakerLab
 from hamodel.drill.pacemaker.scenarios import (
     FENCE_S,
     REACT_S,
+    START_S,
     Timeouts,
     fencing_enabled,
     first_when,
@@ -135,6 +140,23 @@ def _accepts_write(pl: PacemakerLab, via: str, addr: str, port: str) -> bool:
     return r.returncode == 0 and r.stdout.strip() == "OK"
 
 
+def _run_id(pl: PacemakerLab, via: str, addr: str, port: str) -> str | None:
+    """The ``run_id`` of the redis-server answering at ``addr`` (None: no answer)."""
+    r = _client(pl, via, ["redis-cli", "-h", addr, "-p", port, "INFO", "server"], timeout=3)
+    return next((line.split(":", 1)[1].strip() for line in r.stdout.splitlines() if line.startswith("run_id:")), None)
+
+
+def vip_elsewhere(samples: list[tuple[float, frozenset[str]]], primary: str | None, victim: str) -> list[str]:
+    """Nodes other than ``primary`` seen holding the VIP in ``samples`` (taken from the power loss on):
+    a survivor that is not the new primary, or the powered-off node once the new primary holds it."""
+    seen: set[str] = set()
+    primary_had = False
+    for _, holders in samples:
+        primary_had = primary_had or primary in holders
+        seen |= {h for h in holders if h != primary and (h != victim or primary_had)}
+    return sorted(seen)
+
+
 def redis_promoted_kill(ctx: ClusterRun) -> dict[str, Any]:
     pl: PacemakerLab = ctx.lab
     found = redis_clone(pl.configuration)
@@ -156,6 +178,16 @@ def redis_promoted_kill(ctx: ClusterRun) -> dict[str, Any]:
     vip_rids = promoted_vips(pl.configuration, clone)
     vips = [a for a in (ip_of(pl.configuration, r) for r in vip_rids) if a]
     watched = {v.address for v in pl.plan.vips}
+    vip_before: list[str] = []
+    if vips:
+        # The IPaddr2 starts after the promote: give it the time to come up on the promoted node.
+        try:
+            pl.wait(lambda: pl.vip_holders(vips[0]) == [victim], 30, f"{vips[0]} on {victim}", every=0.2)
+        except LabError:
+            pass
+        vip_before = pl.vip_holders(vips[0])
+        if vip_before != [victim]:
+            raise LabError(f"{vip_rids[0]} ({vips[0]}) held by {vip_before or 'no node'}, not by {victim} alone")
     row = pl.dep.recovery.get(service, "node") if getattr(pl.dep, "recovery", None) else None
     from_table = row is not None and row.rto_s is not None
     if row is not None and row.rto_s is not None:
@@ -226,28 +258,45 @@ def redis_promoted_kill(ctx: ClusterRun) -> dict[str, Any]:
                     writes_s, writer_node = round(time.monotonic() - t0, 2), n
                     break
         time.sleep(0.25)
-    vip_s = None
+    vip_s = vip_primary_s = None
+    vip_after: list[str] = []
+    elsewhere: list[str] = []
+    vip_run_id = primary_run_id = None
+
+    def on_primary(holders: frozenset[str] | list[str]) -> bool:
+        return (new_primary or writer_node) in holders if (new_primary or writer_node) else False
+
     if vips:
         try:
             pl.wait(
-                lambda: any(h in survivors for h in pl.vip_holders(vips[0])),
+                lambda: on_primary(pl.vip_holders(vips[0])),
                 max(5.0, deadline - time.monotonic()),
-                "the Redis VIP on a survivor",
+                "the Redis VIP on the new primary",
                 every=0.1,
             )
         except LabError:
             pass
         if vips[0] in watched:  # the drill's holder watch samples it (every observe.SAMPLE_S)
             vip_s = first_when(ctx.watch, vips[0], t0, lambda h: bool(h & set(survivors)))
-        elif any(h in survivors for h in pl.vip_holders(vips[0])):  # a VIP of its own: when the wait saw it
-            vip_s = round(time.monotonic() - t0, 2)
+            vip_primary_s = first_when(ctx.watch, vips[0], t0, on_primary)
+            elsewhere = vip_elsewhere(ctx.watch.since(vips[0], t0), new_primary, victim)
+        elif on_primary(pl.vip_holders(vips[0])):  # a VIP of its own: when the wait saw it
+            vip_s = vip_primary_s = round(time.monotonic() - t0, 2)
     vip_answers_s = None
-    if vips and vip_s is not None:
+    if vips and vip_primary_s is not None:
         t_vip = time.monotonic()
         while time.monotonic() - t_vip < 15 and not _accepts_write(pl, observer, vips[0], port):
             time.sleep(0.25)
         if _accepts_write(pl, observer, vips[0], port):
             vip_answers_s = round(time.monotonic() - t0, 2)
+        # Who answered: the redis-server behind the VIP is the new primary's (same run_id).
+        vip_run_id = _run_id(pl, observer, vips[0], port)
+        primary_run_id = _run_id(pl, observer, addr[new_primary], port) if new_primary else None
+    if vips:
+        vip_after = pl.vip_holders(vips[0])
+        if vips[0] in watched:
+            elsewhere = vip_elsewhere(ctx.watch.since(vips[0], t0), new_primary, victim)
+        elsewhere = sorted(set(elsewhere) | {h for h in vip_after if h != new_primary})
     present = None
     if writer_node is not None:
         r = _client(
@@ -282,8 +331,14 @@ def redis_promoted_kill(ctx: ClusterRun) -> dict[str, Any]:
         "fenced": [f"{f['action']} {f['plug']}" for f in fences],
         "fence_done_s": fence_s,
         "vips_with_promoted": vip_rids,
+        "vip_address": vips[0] if vips else None,
+        "vip_holders_before": vip_before,
         "vip_on_survivor_s": vip_s,
+        "vip_on_new_primary_s": vip_primary_s,
         "vip_accepts_writes_s": vip_answers_s,
+        "vip_holders_after": vip_after,
+        "vip_held_elsewhere": elsewhere,
+        "vip_answered_by_new_primary": (vip_run_id is not None and vip_run_id == primary_run_id) if vips else None,
         "writes_acknowledged": wrote["acknowledged"],
         "writer_error": wrote["error"],
         "writes_present_after": present,
@@ -326,19 +381,41 @@ def redis_promoted_kill(ctx: ClusterRun) -> dict[str, Any]:
             )
         )
     if vips:
-        checks.append(
+        # The IPaddr2 starts once the promote is done: the promotion's bound plus a resource start.
+        vip_bound = round(bound + START_S, 2)
+        checks += [
             make_check(
-                "the VIP with the promoted role answers writes on a survivor within (s)",
-                f"<= {bound:.1f}",
+                "the VIP with the promoted role is on the new primary within (s)",
+                f"<= {vip_bound:.1f}",
+                vip_primary_s,
+                vip_primary_s is not None and vip_primary_s <= vip_bound,
+            ),
+            make_check(
+                "the VIP is held by the new primary alone (watch samples and addresses after)",
+                f"[{new_primary}], never elsewhere",
+                f"{vip_after}, elsewhere: {elsewhere or 'none'}",
+                new_primary is not None and vip_after == [new_primary] and not elsewhere,
+            ),
+            make_check(
+                "a client writing through the VIP succeeds within (s)",
+                f"<= {vip_bound:.1f}",
                 vip_answers_s,
-                vip_answers_s is not None and vip_answers_s <= bound,
-            )
-        )
+                vip_answers_s is not None and vip_answers_s <= vip_bound,
+            ),
+            make_check(
+                "the redis-server behind the VIP is the new primary's (run_id)",
+                "same run_id",
+                "same run_id" if measured["vip_answered_by_new_primary"] else f"{vip_run_id} vs {primary_run_id}",
+                bool(measured["vip_answered_by_new_primary"]),
+            ),
+        ]
     t1 = time.monotonic()
     pl.power_on(victim)
     settle(pl)
     measured["rejoin_s"] = round(time.monotonic() - t1, 2)
     measured["primary_after_rejoin"] = _promoted(pl, rid, pl.admin_node())
+    if vips:
+        measured["vip_holders_after_rejoin"] = pl.vip_holders(vips[0])
     return {
         "service": service,
         "prediction": {
@@ -349,6 +426,7 @@ def redis_promoted_kill(ctx: ClusterRun) -> dict[str, Any]:
             "rpo": rpo,
             "rpo_s": rpo_s,
             "vip_follows_promoted": bool(vips),
+            "vip_within_s": round(bound + START_S, 2) if vips else None,
             "reason": f"{victim} (promoted {rid}) loses power; the survivors keep quorum, "
             + ("fence it, " if fencing else "")
             + f"and promote the {rid} replica with the "

@@ -84,6 +84,12 @@ pcs -f "$CIB" resource create ip-controller-vip ocf:heartbeat:IPaddr2 cidr_netma
     op start interval=0s timeout=20s \
     op stop interval=0s timeout=20s
 
+# VIP redis-vip (192.168.1.219) of redis, held by one of ctl-1, ctl-2, ctl-3
+pcs -f "$CIB" resource create ip-redis-vip ocf:heartbeat:IPaddr2 cidr_netmask=24 ip=192.168.1.219 nic=eth0 --no-default-ops \
+    op monitor interval=10s timeout=20s \
+    op start interval=0s timeout=20s \
+    op stop interval=0s timeout=20s
+
 # fences ctl-1 (fence_ipmilan)
 pcs -f "$CIB" stonith create fence-ipmi-ctl-1 fence_ipmilan ip=10.0.100.221 lanplus=1 pcmk_host_list=ctl-1 username=hacluster-fence --no-default-ops \
     op monitor interval=60s
@@ -111,12 +117,16 @@ pcs -f "$CIB" constraint location add location_fence-ipmi-ctl-2_ctl-2_-INFINITY 
 pcs -f "$CIB" constraint location add location_fence-ipmi-ctl-3_ctl-3_-INFINITY fence-ipmi-ctl-3 ctl-3 -- -INFINITY
 # controller-vip only where haproxy runs
 pcs -f "$CIB" constraint colocation add ip-controller-vip with haproxy-clone INFINITY id=colocation_ip-controller-vip_haproxy-clone_INFINITY
+# redis-vip only where redis is promoted
+pcs -f "$CIB" constraint colocation add ip-redis-vip with Promoted redis-clone INFINITY id=colocation_ip-redis-vip_redis-clone_INFINITY
 # cinder-volume depends on galera
 pcs -f "$CIB" constraint order promote galera-clone then start cinder-volume kind=Optional id=order_galera-clone_cinder-volume_Optional
 # controller-vip up before haproxy binds it
 pcs -f "$CIB" constraint order start ip-controller-vip then start haproxy-clone kind=Optional id=order_ip-controller-vip_haproxy-clone_Optional
 # cinder-volume depends on rabbitmq
 pcs -f "$CIB" constraint order start rabbitmq-clone then start cinder-volume kind=Optional id=order_rabbitmq-clone_cinder-volume_Optional
+# redis-vip up once redis is promoted there
+pcs -f "$CIB" constraint order promote redis-clone then start ip-redis-vip kind=Mandatory id=order_redis-clone_ip-redis-vip_Mandatory
 
 if [ -n "$PUSH" ]; then
     # Only what this script changed, as a patch: node state (standby, attributes) is never sent.
