@@ -101,3 +101,26 @@ def test_the_committed_drill_pages_are_current(page):
     dep = resolve(load(ROOT / "models" / f"{PAGES[page]}.py"), analyse=False)
     why = stale((ROOT / "docs" / page).read_text(encoding="utf-8"), dep)
     assert not why, f"docs/{page} is stale: {'; '.join(why)}; regenerate it with make drill"
+
+
+def test_every_scenario_module_is_in_its_labs_stamp():
+    """A scenario whose source is not fingerprinted could change without the page going stale:
+    redis-promoted-kill's module was missing from the Pacemaker stamp until this test."""
+    import fnmatch
+    import inspect
+
+    from hamodel.drill import stamp
+    from hamodel.drill.pacemaker import quorum
+    from hamodel.drill.pacemaker.cluster import PacemakerClusterLab
+    from hamodel.drill.registry import KINDS
+
+    drill = Path(stamp.__file__).resolve().parent
+
+    def stamped(cls: type, lab: str) -> bool:
+        rel = Path(inspect.getsourcefile(cls) or "").resolve().relative_to(drill).as_posix()
+        patterns = (*stamp._SCENARIO_SOURCES, *stamp._LAB_SOURCES[lab])
+        return any(fnmatch.fnmatch(rel, p) for p in patterns)
+
+    missing = [k.__name__ for k in KINDS.values() if not stamped(k, "keepalived")]
+    missing += [k.__name__ for k in (*PacemakerClusterLab.kinds, *quorum.SCENARIO_KINDS) if not stamped(k, "pacemaker")]
+    assert missing == []
