@@ -12,19 +12,16 @@ from pathlib import Path
 
 import yaml
 
+from hamodel.drill.files import generated_files
 from hamodel.drill.prometheus import lab_config
 from hamodel.loader import load
-from hamodel.drill.files import generated_files
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _targets(config: dict, job: str) -> set[str]:
     return {
-        sc["labels"]["node"]
-        for j in config["scrape_configs"]
-        if j["job_name"] == job
-        for sc in j["static_configs"]
+        sc["labels"]["node"] for j in config["scrape_configs"] if j["job_name"] == job for sc in j["static_configs"]
     }
 
 
