@@ -166,6 +166,7 @@ class Drill:
         # The generated monitoring on a real Prometheus (hamodel.drill.keepalived.monitoring), when installed.
         self.monitor: LabMonitor | None = None
         self.monitoring: dict[str, Any] = {"skipped": monitoring_available(files)}
+        self._alerts: dict[str, Any] | None = None
 
     @property
     def watch(self) -> HolderWatch:
@@ -306,6 +307,12 @@ class Drill:
         self.daemons[(n, "keepalived")] = self.lab.start(
             f"keepalived@{n}", self.lab.node_ns(n), argv, log=d / "keepalived.log", private_run=self.run_dir(n)
         )
+
+    def alert_window(self, k: ScenarioKind, t0: float) -> None:
+        """For a kind that ends its fault inside ``measure`` (a partition heals there): keep the fault
+        until its predicted alerts fired, before it ends it. No-op without the lab's monitoring."""
+        if self.monitor is not None:
+            self._alerts = self.monitor.during(k, t0)
 
     def run_dir(self, n: str) -> Path:
         """The folder node ``n``'s haproxy and keepalived see as ``/run``."""
@@ -457,6 +464,7 @@ class Drill:
         k = KINDS[sc.kind](self, sc, res.notes)
         t_restore = None
         alerts: dict[str, Any] | None = None
+        self._alerts = None
         try:
             pred = k.predict()
             _, target = k.polled()
@@ -469,8 +477,9 @@ class Drill:
                 try:
                     k.inject()
                     m = k.measure(t0, pr)
-                    # the fault stays until the predicted alerts fired (or their bound passed)
-                    alerts = self.monitor.during(k, t0) if self.monitor is not None else None
+                    # the fault stays until the predicted alerts fired (or their bound passed), unless
+                    # the kind held it inside its measurement (alert_window)
+                    alerts = self._alerts or (self.monitor.during(k, t0) if self.monitor is not None else None)
                 finally:
                     t_restore = now()
                     k.restore()
