@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import shlex
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -42,9 +42,11 @@ def exporter_args(data: bytes) -> list[str]:
 
 def start_node_exporter(lab: Lab, node: str, files: Mapping[str, bytes]) -> Path:
     """node_exporter in ``node``'s namespace with the generated ARGS, its textfile folder the node's
-    lab folder ``textfile/`` (returned)."""
+    lab folder ``textfile/`` (returned); none if one already runs there (it listens on the same port)."""
     tf = lab.node_dir(node) / "textfile"
     tf.mkdir(parents=True, exist_ok=True)
+    if any(p.name == f"node-exporter@{node}" and p.alive() for p in lab.processes):
+        return tf  # one lab, one exporter per node (the keepalived lab's monitoring started it)
     args = [
         a if not a.startswith("--collector.textfile.directory=") else f"--collector.textfile.directory={tf}"
         for a in exporter_args(files[f"nodes/{node}/prometheus/node-exporter"])
@@ -94,17 +96,26 @@ def start_prometheus(
     areas: Sequence[str],
     folder: Path,
     scraped: Mapping[str, Collection[str]],
+    keep: Callable[[dict], bool] | None = None,
 ) -> tuple[dict[str, dict], list[str]]:
     """Prometheus in ``ns`` with :func:`lab_config`'s config; returns the loaded rules by alert name
-    (the first of a name) and the rewrites made."""
+    (the first of a name) and the rewrites made. ``keep``: which rules to load (default all; a rule
+    about something the lab does not run would report it missing, rightly)."""
     (folder / "rules").mkdir(parents=True, exist_ok=True)
     config, dropped = lab_config(files, areas, scraped)
     (folder / "prometheus.yml").write_text(yaml.safe_dump(config))
     rules: dict[str, dict] = {}
+    left_out: list[str] = []
     for a in areas:
         data = files[f"monitoring/rules/{a}.yml"]
+        if keep is not None:
+            doc = yaml.safe_load(data)
+            group = doc["groups"][0]
+            left_out += [r["alert"] for r in group["rules"] if not keep(r)]
+            group["rules"] = [r for r in group["rules"] if keep(r)]
+            data = yaml.safe_dump(doc, sort_keys=False).encode()
         (folder / "rules" / f"{a}.yml").write_bytes(data)
-        for r in yaml.safe_load(data)["groups"][0]["rules"]:
+        for r in yaml.safe_load(data)["groups"][0]["rules"] or []:
             rules.setdefault(r["alert"], r)
     lab.start(
         "prometheus",
@@ -118,6 +129,8 @@ def start_prometheus(
         log=folder / "prometheus.out",
     )
     rewrites = [f"prometheus.yml rule_files -> {', '.join(config['rule_files'])} (what the lab runs)"]
+    if left_out:
+        rewrites.append(f"rules not loaded (about what the lab does not run): {', '.join(sorted(set(left_out)))}")
     if dropped:
         rewrites.append(f"prometheus.yml: not scraped (the lab does not run them): {', '.join(dropped)}")
     return rules, rewrites

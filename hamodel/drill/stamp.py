@@ -39,6 +39,7 @@ _LAB_SOURCES = {
         "galera/scenarios.py",
         "galera/runbook.py",
         "galera/monitoring.py",
+        "prometheus.py",
     ),
     "pacemaker": ("pacemaker/cluster.py", "pacemaker/scenarios.py", "pacemaker/quorum.py", "pacemaker/fence.py"),
 }
