@@ -402,7 +402,9 @@ def _statement(cfg: KeepalivedConfig, stack: list[list[str]], seg: list[str]) ->
 _TRACKED_RE = re.compile(r"\bhaproxy\b")
 
 
-def lab_keepalived(text: str, node_dir: Path) -> tuple[str, dict[str, str], list[str]]:
+def lab_keepalived(
+    text: str, node_dir: Path, notify: tuple[str, str] | None = None
+) -> tuple[str, dict[str, str], list[str]]:
     """keepalived.conf for the lab, plus the lab's own track scripts ({path: content}).
 
     A ``vrrp_script`` that checks haproxy runs unchanged, byte for byte:
@@ -410,7 +412,10 @@ def lab_keepalived(text: str, node_dir: Path) -> tuple[str, dict[str, str], list
     :meth:`hamodel.drill.lab.Lab.start`), so the shipped ``pgrep -F
     /run/haproxy.pid -x haproxy`` reads this node's pid file. A script for
     a process the lab does not run is replaced by one that always succeeds
-    (with a note); notify scripts are dropped.
+    (with a note); notify scripts are dropped, except, with ``notify``
+    ``(generated path, lab path)``, the notify lines calling the generated
+    script at that path, which call the lab's copy instead (the monitoring
+    state script, :mod:`hamodel.drill.keepalived.monitoring`).
     """
     out: list[str] = []
     notes: set[str] = set()
@@ -448,6 +453,10 @@ def lab_keepalived(text: str, node_dir: Path) -> tuple[str, dict[str, str], list
             depth += opening
             continue
         if words and ((words[0].startswith("notify") and words[0] != "notify_fifo") or words[0] == "notify_fifo"):
+            if notify is not None and words[0] != "notify_fifo" and notify[0] in raw:
+                out.append(raw.replace(notify[0], notify[1]))
+                notes.add(f"keepalived notify lines call the lab's copy of {notify[0]} (textfile folder: the node's)")
+                continue
             notes.add("keepalived notify scripts dropped: they point at host files")
             depth += opening
             continue

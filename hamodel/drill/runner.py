@@ -38,12 +38,14 @@ from hamodel.deployment import HAPROXY_PIDFILE, Deployment
 from hamodel.drill import reroot
 from hamodel.drill.files import generated_files
 from hamodel.drill.keepalived.common import instance, owner, sock_of
+from hamodel.drill.keepalived.monitoring import LabMonitor
+from hamodel.drill.keepalived.monitoring import available as monitoring_available
 from hamodel.drill.lab import Lab, LabError, Process, access_of
 from hamodel.drill.observe import SAMPLE_S, HolderWatch, ProbeRun, haproxy_stats, keepalived_state, now, probe_once
 from hamodel.drill.plan import LabPlan, describe_lab, plan_lab, switch_counts
 from hamodel.drill.registry import CLUSTER_LABS, KINDS, ScenarioKind
 from hamodel.drill.report import assemble
-from hamodel.drill.results import ScenarioResult, Startup
+from hamodel.drill.results import ScenarioResult, Startup, as_json
 from hamodel.drill.scenarios import Scenario, default_scenarios, probe_service, select
 from hamodel.model import Architecture
 
@@ -161,6 +163,10 @@ class Drill:
         # keepalived instances in FAULT once the lab first settled (a member
         # whose track script cannot pass): FAULT is their steady state.
         self.faulty_at_start: set[tuple[str, str]] = set()
+        # The generated monitoring on a real Prometheus (hamodel.drill.keepalived.monitoring), when installed.
+        self.monitor: LabMonitor | None = None
+        self.monitoring: dict[str, Any] = {"skipped": monitoring_available(files)}
+        self._alerts: dict[str, Any] | None = None
 
     @property
     def watch(self) -> HolderWatch:
@@ -197,6 +203,9 @@ class Drill:
         lab.add_host("client", client=True)
         for dev, addr, sw, _net in plan.client_interfaces:
             lab.plug("client", dev, sw, addr, ns=lab.client_ns, bond=plan.client_bonds.get(dev))
+        if self.monitoring["skipped"] is None:
+            self.monitor = LabMonitor(self)
+            self.monitor.network()
         for n in plan.nodes:
             self._write_node_files(n)
         for n in plan.nodes:
@@ -207,6 +216,8 @@ class Drill:
             self.start_haproxy(n)
         for n in plan.nodes:
             self.start_keepalived(n)
+        if self.monitor is not None:
+            self.monitor.start()
         self._watch = HolderWatch(lab, {self.vip_addr[v]: sorted(g.priorities) for g in self.groups for v in g.vips})
         self._watch.start()
         time.sleep(0.5)
@@ -222,7 +233,8 @@ class Drill:
             self.lab.write_file(d / "haproxy.cfg", text)  # 0600: may hold stats auth
             self.rewrite_notes.update(notes)
         if np_.keepalived:
-            text, scripts, notes = reroot.lab_keepalived(np_.keepalived, d)
+            notify = self.monitor.notify(n) if self.monitor is not None else None
+            text, scripts, notes = reroot.lab_keepalived(np_.keepalived, d, notify)
             self.lab.write_file(d / "keepalived.conf", text)  # 0600: may hold auth_pass
             for path, content in scripts.items():
                 self.lab.write_file(Path(path), content, mode=0o700)
@@ -295,6 +307,12 @@ class Drill:
         self.daemons[(n, "keepalived")] = self.lab.start(
             f"keepalived@{n}", self.lab.node_ns(n), argv, log=d / "keepalived.log", private_run=self.run_dir(n)
         )
+
+    def alert_window(self, k: ScenarioKind, t0: float) -> None:
+        """For a kind that ends its fault inside ``measure`` (a partition heals there): keep the fault
+        until its predicted alerts fired, before it ends it. No-op without the lab's monitoring."""
+        if self.monitor is not None:
+            self._alerts = self.monitor.during(k, t0)
 
     def run_dir(self, n: str) -> Path:
         """The folder node ``n``'s haproxy and keepalived see as ``/run``."""
@@ -445,6 +463,8 @@ class Drill:
             return res
         k = KINDS[sc.kind](self, sc, res.notes)
         t_restore = None
+        alerts: dict[str, Any] | None = None
+        self._alerts = None
         try:
             pred = k.predict()
             _, target = k.polled()
@@ -457,6 +477,9 @@ class Drill:
                 try:
                     k.inject()
                     m = k.measure(t0, pr)
+                    # the fault stays until the predicted alerts fired (or their bound passed), unless
+                    # the kind held it inside its measurement (alert_window)
+                    alerts = self._alerts or (self.monitor.during(k, t0) if self.monitor is not None else None)
                 finally:
                     t_restore = now()
                     k.restore()
@@ -471,6 +494,11 @@ class Drill:
         problems = self.wait_settled(settle_s, since=t_restore)
         if problems and res.error is None:
             res.error, res.agreed = "did not settle after the restore: " + "; ".join(problems), False
+        if self.monitor is not None and res.error is None and alerts is not None:
+            alerts.update(self.monitor.after(alerts))
+            res.measured = {**as_json(res.measured), "alerts": alerts}
+            res.checks = [*res.checks, *LabMonitor.checks(alerts)]
+            res.agreed = all(c.agreed for c in res.checks)
         res.duration_s = round(now() - t, 2)
         return res
 
@@ -505,6 +533,13 @@ class Drill:
         if problems:
             raise LabError("the lab did not settle after start: " + "; ".join(problems))
         startup.services = self.reachability()
+        if self.monitor is not None:
+            up_s = self.monitor.wait_up()
+            window = self.monitor.longest_bound()
+            self.say(f"monitoring: every target up after {up_s} s; healthy window {window:.0f} s")
+            self.monitoring = {"targets_up_s": up_s, "healthy": self.monitor.healthy(window)}
+            if self.monitoring["healthy"]["fired"]:
+                startup.notes.append(f"alerts in the healthy lab: {', '.join(self.monitoring['healthy']['fired'])}")
         results = []
         for sc in self.scenarios:
             self.say(f"scenario {sc.name}: {sc.title}")
@@ -519,7 +554,10 @@ class Drill:
             analysis_findings=sorted(f.id for f in self.dep.findings if f.kind == "split-brain"),
             startup=startup,
             scenarios=results,
-            lab=describe_lab(self.plan, self.rewrite_notes),
+            lab={
+                **describe_lab(self.plan, self.rewrite_notes),
+                "monitoring": {**self.monitoring, "rewrites": self.monitor.rewrites if self.monitor else []},
+            },
             duration_s=round(now() - t_start, 2),
         )
 

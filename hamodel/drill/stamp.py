@@ -40,6 +40,7 @@ _LAB_SOURCES = {
         "galera/scenarios.py",
         "galera/runbook.py",
         "galera/monitoring.py",
+        "prometheus.py",
     ),
     "pacemaker": (
         "pacemaker/cluster.py",

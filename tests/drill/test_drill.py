@@ -82,6 +82,18 @@ def test_short_drill_of_the_reference_model():
     assert part["prediction"]["finding"] == "split-brain:haproxy"
     assert any("one of its scenarios" in n for n in part["notes"]), part["notes"]
     assert report["summary"]["disagreed"] == [], report
+    # The generated alerts on the lab's real Prometheus (when installed): the crashed holder's node-down
+    # alert, and the two-masters alert seen over the management network the partition does not cut.
+    mon = report["lab"]["monitoring"]
+    if mon.get("skipped") is None:
+        assert mon["healthy"]["fired"] == [], mon
+        old = crash["measured"]["old_holder"]
+        a = crash["measured"]["alerts"]
+        assert f"HamodelNodeDown{{node={old}}}" in a["fired_after_s"] and a["unexpected"] == [], a
+        a = part["measured"]["alerts"]
+        assert list(a["fired_after_s"]) == ["HamodelVrrpSplitBrainHaproxy"] and a["unexpected"] == [], a
+        assert a["fired_after_s"]["HamodelVrrpSplitBrainHaproxy"] <= a["predicted"]["HamodelVrrpSplitBrainHaproxy"]
+        assert a["resolved_after_settled_s"] is not None, a
 
     # The lab really used the generated configs, re-rooted.
     assert report["lab"]["backend_services"] == ["keystone"]

@@ -120,7 +120,8 @@ def test_vrrp_alerts_on_a_real_prometheus(tmp_path):
     keeps): longer than every loaded rule's for: (30 s) plus two scrapes."""
     from hamodel.generators.monitoring import EVALUATION_INTERVAL_S, SCRAPE_INTERVAL_S
 
-    from hamodel.drill.galera.monitoring import MARGIN_S, firing, prometheus_api, start_node_exporter, start_prometheus
+    from hamodel.drill.margins import PROMETHEUS_S as MARGIN_S
+    from hamodel.drill.prometheus import firing, prometheus_api, start_node_exporter, start_prometheus
 
     arch = small_arch()
     dep = resolve(arch)  # analysed, as hamodel build: the alerts carry their findings
@@ -174,7 +175,9 @@ def test_vrrp_alerts_on_a_real_prometheus(tmp_path):
             start(n)
         lab.add_host("client", client=True)
         lab.plug("client", "eth0", "sw", "10.0.0.50/24", ns=lab.client_ns)
-        rules = start_prometheus(lab, lab.client_ns, files, ("vrrp", "nodes"), lab.root / "prometheus")
+        rules, _ = start_prometheus(
+            lab, lab.client_ns, files, ("vrrp", "nodes"), lab.root / "prometheus", {"node": set(nodes)}
+        )
         no_master = "HamodelVrrpNoMasterHaproxy"
         assert no_master in rules
 

@@ -13,7 +13,10 @@ Rewrites (listed in the result): the textfile folder and the mysqld
 exporter's credentials file are the lab's own (an account with PROCESS,
 REPLICATION CLIENT and SELECT, over the member's socket); only ``rules/galera.yml`` and ``rules/nodes.yml`` are loaded (the
 lab runs no Redis, keepalived or the API backends, whose rules would
-report them missing, rightly); the scrape interval stays as generated.
+report them missing, rightly); only the node and mysqld targets of the
+members are scraped (:func:`hamodel.drill.prometheus.lab_config`: a model
+with more nodes than members lists targets the lab does not run); the
+scrape interval stays as generated.
 
 :func:`drill` then asserts, against the analysis' predictions:
 
@@ -29,24 +32,25 @@ report them missing, rightly); the scrape interval stays as generated.
 
 from __future__ import annotations
 
-import json
 import os
-import shlex
 import shutil
 import time
-from collections.abc import Mapping, Sequence
-from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
-import yaml
-
 from hamodel.drill.galera.lab import GaleraLab, LabError
-from hamodel.drill.lab import Lab
 from hamodel.drill.margins import PROMETHEUS_S as MARGIN_S
+from hamodel.drill.prometheus import (
+    exporter_args,
+    firing,
+    prometheus_api,
+    start_node_exporter,
+    start_prometheus,
+    targets_down,
+)
 from hamodel.generators.monitoring import EVALUATION_INTERVAL_S, SCRAPE_INTERVAL_S
 from hamodel.runbooks import alert_name
 
-PROM_PORT = 9090
 EXPORTER_USER = "hamodel_exporter"
 RULE_AREAS = ("galera", "nodes")
 
@@ -58,75 +62,6 @@ def available() -> str | None:
         if shutil.which(b) is None
     ]
     return f"missing {', '.join(missing)}" if missing else None
-
-
-def _args(data: bytes) -> list[str]:
-    """ARGS="..." of a generated /etc/default file."""
-    for line in data.decode().splitlines():
-        if line.startswith("ARGS="):
-            return shlex.split(shlex.split(line[5:])[0])
-    raise LabError("no ARGS= line in a generated exporter file")
-
-
-def start_node_exporter(lab: Lab, node: str, files: Mapping[str, bytes]) -> Path:
-    """node_exporter in ``node``'s namespace with the generated ARGS, its textfile folder the node's
-    lab folder ``textfile/`` (returned)."""
-    tf = lab.node_dir(node) / "textfile"
-    tf.mkdir(parents=True, exist_ok=True)
-    args = [
-        a if not a.startswith("--collector.textfile.directory=") else f"--collector.textfile.directory={tf}"
-        for a in _args(files[f"nodes/{node}/prometheus/node-exporter"])
-    ]
-    lab.start(
-        f"node-exporter@{node}",
-        lab.node_ns(node),
-        ["prometheus-node-exporter", *args],
-        log=lab.node_dir(node) / "node-exporter.out",
-    )
-    return tf
-
-
-def start_prometheus(
-    lab: Lab, ns: str, files: Mapping[str, bytes], areas: Sequence[str], folder: Path
-) -> dict[str, dict]:
-    """Prometheus in ``ns`` with the generated prometheus.yml, loading only ``rules/<area>.yml`` of
-    ``areas``; returns the loaded rules by alert name (the first of a name)."""
-    (folder / "rules").mkdir(parents=True, exist_ok=True)
-    config = yaml.safe_load(files["monitoring/prometheus.yml"])
-    config["rule_files"] = [f"rules/{a}.yml" for a in areas]
-    (folder / "prometheus.yml").write_text(yaml.safe_dump(config))
-    rules: dict[str, dict] = {}
-    for a in areas:
-        data = files[f"monitoring/rules/{a}.yml"]
-        (folder / "rules" / f"{a}.yml").write_bytes(data)
-        for r in yaml.safe_load(data)["groups"][0]["rules"]:
-            rules.setdefault(r["alert"], r)
-    lab.start(
-        "prometheus",
-        ns,
-        [
-            "prometheus",
-            f"--config.file={folder / 'prometheus.yml'}",
-            f"--storage.tsdb.path={folder / 'data'}",
-            f"--web.listen-address=127.0.0.1:{PROM_PORT}",
-        ],
-        log=folder / "prometheus.out",
-    )
-    return rules
-
-
-def prometheus_api(lab: Lab, ns: str, path: str) -> Any:
-    """``/api/v1/<path>``'s data from the Prometheus in ``ns``; None while it does not answer."""
-    r = lab.exec(ns, ["curl", "-sf", "--max-time", "3", f"http://127.0.0.1:{PROM_PORT}/api/v1/{path}"], check=False)
-    if r.returncode != 0:
-        return None
-    return json.loads(r.stdout)["data"]
-
-
-def firing(lab: Lab, ns: str) -> set[str]:
-    """The names of the alerts firing now."""
-    data = prometheus_api(lab, ns, "alerts") or {"alerts": []}
-    return {a["labels"]["alertname"] for a in data["alerts"] if a["state"] == "firing"}
 
 
 class PromLab:
@@ -155,7 +90,7 @@ class PromLab:
             )
             args = [
                 a if not a.startswith("--config.my-cnf=") else f"--config.my-cnf={cnf}"
-                for a in _args(self.files[f"nodes/{n}/prometheus/mysqld-exporter"])
+                for a in exporter_args(self.files[f"nodes/{n}/prometheus/mysqld-exporter"])
             ]
             lab.start(
                 f"mysqld-exporter@{n}",
@@ -167,9 +102,11 @@ class PromLab:
             "node exporter: --collector.textfile.directory -> the lab node's folder",
             "mysqld exporter: --config.my-cnf -> the lab's account over the member's socket",
         ]
-        config_rules = [f"rules/{a}.yml" for a in RULE_AREAS]
-        self.rules = start_prometheus(lab, lab.client_ns, self.files, RULE_AREAS, self.dir)
-        self.rewrites.append(f"prometheus.yml rule_files -> {', '.join(config_rules)} (what the lab runs)")
+        # Scrape only the exporters the lab runs: a model with more nodes than the Galera members
+        # (multirack: 12) lists node targets the lab does not run, which would be down, rightly.
+        scraped = {"node": set(gl.nodes), "mysqld": set(gl.nodes)}
+        self.rules, rewrites = start_prometheus(lab, lab.client_ns, self.files, RULE_AREAS, self.dir, scraped)
+        self.rewrites += rewrites
 
     def api(self, path: str) -> Any:
         return prometheus_api(self.gl.lab, self.gl.lab.client_ns, path)
@@ -179,11 +116,7 @@ class PromLab:
 
     def wait_targets_up(self, timeout: float = 90) -> float:
         def ok() -> bool:
-            data = self.api("targets")
-            if not data:
-                return False
-            mine = [t for t in data["activeTargets"] if t["labels"]["job"] in ("node", "mysqld")]
-            return bool(mine) and all(t["health"] == "up" for t in mine)
+            return targets_down(self.gl.lab, self.gl.lab.client_ns, ("node", "mysqld")) == []
 
         t = self.gl.wait(ok, timeout, every=1.0)
         if t is None:

@@ -1,0 +1,77 @@
+"""Which alerts the keepalived lab's scenarios must raise (hamodel.drill.keepalived.monitoring.expected).
+
+Predicted from what a scenario takes away and the generated rules, without a lab:
+the drill (tests/drill, ``hamodel drill --scenario``) asserts them on a real Prometheus.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hamodel.drill.files import generated_files
+from hamodel.drill.keepalived.monitoring import Rule, _rules, expected
+from hamodel.drill.registry import KINDS
+from hamodel.drill.runner import Drill
+from hamodel.drill.scenario import Scenario
+from hamodel.loader import load
+
+pytestmark = pytest.mark.slow  # the analysis of the reference model: ~15 s
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def drill() -> Drill:
+    arch = load(ROOT / "models" / "openstack_keepalived.py")
+    dep, files = generated_files(arch, analyse=True)
+    return Drill(arch, dep, files)
+
+
+def _kind(drill: Drill, name: str, **attrs):
+    sc = (
+        next(s for s in drill.scenarios if s.name == name)
+        if any(s.name == name for s in drill.scenarios)
+        else Scenario(name.split(":")[0], name, "controller-vip")
+    )
+    k = KINDS[sc.kind](drill, sc, [])
+    for a, v in attrs.items():
+        setattr(k, a, v)
+    return k
+
+
+def test_holder_crash_raises_node_down_degraded_and_backend_down(drill):
+    rules = _rules(drill.files)
+    e = expected(drill, _kind(drill, "holder-crash", old="ctl-1"), rules)
+    assert e is not None
+    assert "HamodelNodeDown{node=ctl-1}" in e.alerts
+    assert "HamodelNodeDown{node=ctl-2}" not in e.alerts
+    assert "HamodelRedundancyDegradedGalera" in e.alerts  # ctl-1 is in galera's two-failure cut sets
+    assert "HamodelBackendDownKeystone" in e.alerts  # keystone has a server on ctl-1
+    assert not any(a.startswith("HamodelFrontDown") for a in e.alerts)  # two servers remain
+    assert not any(a.startswith("HamodelVrrp") for a in e.alerts)  # failover inside the rules' for:
+    node_down = next(r for r in rules if r.key == "HamodelNodeDown{node=ctl-1}")
+    assert e.alerts[node_down.key] == node_down.bound == node_down.for_s + 2 * 5 + 5 + 10
+
+
+def test_haproxy_death_raises_nothing(drill):
+    e = expected(drill, _kind(drill, "haproxy-death", old="ctl-1"), _rules(drill.files))
+    assert e is not None and e.alerts == {}
+
+
+def test_partition_raises_the_two_masters_alert_only(drill):
+    from hamodel.drill.keepalived.common import group_of_vip
+
+    g = group_of_vip(drill, "controller-vip")
+    e = expected(drill, _kind(drill, "partition", group=g), _rules(drill.files))
+    assert e is not None and list(e.alerts) == [f"HamodelVrrpSplitBrain{g.service.capitalize()}"]
+
+
+def test_a_kind_not_predicted_is_recorded_only(drill):
+    assert expected(drill, _kind(drill, "switch-failure"), _rules(drill.files)) is None
+
+
+def test_rule_key_names_the_node_of_a_per_node_rule():
+    assert Rule("HamodelNodeDown", "up == 0", 30, {"node": "a"}).key == "HamodelNodeDown{node=a}"
+    assert Rule("HamodelVrrpNoMasterX", "x", 10, {"service": "x"}).key == "HamodelVrrpNoMasterX"
