@@ -37,12 +37,14 @@ the rules, is covered only by its node's ``up``.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 from hamodel.generators.common import NodeFile, Secrets, address, comment, environment, token
 from hamodel.generators.monitoring import pacemaker as pcmk
+from hamodel.generators.monitoring import quorum as qrm
+from hamodel.generators.monitoring.alert import Alert
 
 from hamodel.deployment import (
     HAPROXY_METRICS_PORT,
@@ -50,7 +52,6 @@ from hamodel.deployment import (
     NODE_TEXTFILE_DIR,
     Deployment,
     Finding,
-    Severity,
 )
 from hamodel.metrics import metrics_source as _metrics_source
 from hamodel.model.strategies import AppCluster, Elected
@@ -167,48 +168,6 @@ def targets(dep: Deployment) -> list[Target]:
 
 
 # -- alerts -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Alert:
-    """One alert rule and the series its generated test feeds it."""
-
-    area: str  # rules/<area>.yml
-    name: str
-    expr: str
-    for_s: int
-    service: str
-    finding: Finding | None
-    summary: str
-    runbook: Runbook | None
-    firing: tuple[tuple[str, str], ...]  # (series, values) that make it fire
-    healthy: tuple[tuple[str, str], ...]  # (series, values) that keep it silent
-    fired_labels: tuple[dict, ...] = ()  # the labels the expression itself gives each firing alert
-    extra: dict = field(default_factory=dict)
-
-    @property
-    def severity(self) -> str:
-        return self.finding.severity.value if self.finding else Severity.MEDIUM.value
-
-    def labels(self) -> dict[str, str]:
-        return {
-            "finding": self.finding.id if self.finding else "none",
-            "service": self.service,
-            "severity": self.severity,
-            **self.extra,
-        }
-
-    def annotations(self, runbook_base: str) -> dict[str, str]:
-        out = {"summary": self.summary}
-        if self.runbook is not None:
-            out["runbook_url"] = runbook_base + self.runbook.url
-        elif self.finding is not None:
-            out["runbook_url"] = runbook_base + f"index.html#{_limitations_anchor()}"
-        return out
-
-
-def _limitations_anchor() -> str:
-    return "architecture-limitations"
 
 
 _RANKED_KINDS = (
@@ -591,10 +550,31 @@ def _pacemaker_alerts(dep: Deployment, rbs: list[Runbook]) -> list[Alert]:
     return out
 
 
+def _quorum_alerts(dep: Deployment, rbs: list[Runbook]) -> list[Alert]:
+    """Each cluster that can lose quorum (its ``quorum-loss`` finding), from its voting nodes' ``up``;
+    Galera has its own (:func:`_galera_alerts`)."""
+    out = []
+    for f in sorted((f for f in dep.findings if f.kind == "quorum-loss"), key=lambda f: f.id):
+        svc, d = f.services[0], f.details
+        if metrics_source(dep, svc) == "mysqld" or "quorum" not in d:
+            continue
+        nodes = set(d.get("members", ())) | {n for w in d.get("witnesses", ()) for n in dep.placement.nodes_of(w)}
+        voters = {n: _hostport(node_address(dep, n), EXPORTERS["node"].port) for n in sorted(nodes)}
+        if len(voters) < 2:
+            continue
+        r = qrm.rule(svc, voters, int(d["quorum"]))
+        name = alert_name("QuorumLost", svc)
+        out.append(
+            Alert("nodes", name, r.expr, 30, svc, f, r.summary, for_alert(rbs, name), r.firing, r.healthy, ({},))
+        )
+    return out
+
+
 def alerts(dep: Deployment) -> list[Alert]:
     """Every alert of the Deployment, by area then name."""
     rbs = runbooks(dep)
-    out = _node_alerts(dep, rbs) + _vrrp_alerts(dep, rbs) + _haproxy_alerts(dep, rbs) + _pacemaker_alerts(dep, rbs)
+    out = _node_alerts(dep, rbs) + _quorum_alerts(dep, rbs) + _vrrp_alerts(dep, rbs) + _haproxy_alerts(dep, rbs)
+    out += _pacemaker_alerts(dep, rbs)
     for s in sorted(dep.architecture.services, key=lambda s: s.name):
         if not dep.placement.nodes_of(s.name):
             continue

@@ -231,3 +231,23 @@ def test_pacemaker_resources_each_have_a_stopped_and_a_failed_alert():
     keepalived = build_configs(reference("openstack_keepalived"))
     assert "monitoring/rules/pacemaker.yml" not in keepalived
     assert not any("pacemaker-exporter" in rel for rel in keepalived)
+
+
+def test_every_cluster_that_can_lose_quorum_has_a_quorum_alert_from_its_voters():
+    """RabbitMQ, MongoDB, etcd, Sentinel have no exporter of their own here: their quorum is
+    watched through their voting nodes' up (Galera's wsrep rules replace it there)."""
+    for model, expected in (
+        (
+            "openstack_keepalived",
+            {"mongodb": "ctl-1|ctl-2|ctl-3", "rabbitmq": "ctl-1|ctl-2|ctl-3", "redis": "ctl-1|ctl-2|ctl-3"},
+        ),
+        ("webplatform", {"etcd": "db-1|db-2|mgmt-1", "sentinel": "db-1|db-2|mgmt-1"}),
+    ):
+        dep = reference(model)
+        rules = yaml.safe_load(render(dep)["monitoring/rules/nodes.yml"])["groups"][0]["rules"]
+        quorum = {r["labels"]["service"]: r for r in rules if r["alert"].startswith("HamodelQuorumLost")}
+        assert sorted(quorum) == sorted(expected), (model, sorted(quorum))
+        for svc, voters in expected.items():
+            f = next(f for f in dep.findings if f.id == f"quorum-loss:{svc}")
+            assert quorum[svc]["expr"] == f'sum(up{{job="node",node=~"{voters}"}}) < {f.details["quorum"]}'
+            assert quorum[svc]["labels"]["finding"] == f.id
