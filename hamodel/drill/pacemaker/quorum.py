@@ -484,13 +484,15 @@ class QnetdLossThenCrash(QuorumScenario):
 
         pl, holder, victim = self.ctx.lab, self.holder, self.victim
         self.observations: list[str] = []
+        if measured is None:
+            if not pl.qnetd_alive():
+                pl.start_qnetd()
+            restore_nodes(pl, [victim])
+            return
         t2 = time.monotonic()
         offset = pl.log_size(holder, "corosync")
         if not pl.qnetd_alive():
             pl.start_qnetd()
-        if measured is None:
-            restore_nodes(pl, [victim])
-            return
         back = None
         while time.monotonic() - t2 < self.tm.qdevice_ms / 1000 + 20:
             st = pl.quorum_status(holder) or {}
