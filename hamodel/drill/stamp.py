@@ -41,13 +41,7 @@ _LAB_SOURCES = {
         "galera/runbook.py",
         "galera/monitoring.py",
     ),
-    "pacemaker": (
-        "pacemaker/cluster.py",
-        "pacemaker/scenarios.py",
-        "pacemaker/quorum.py",
-        "pacemaker/quorum_observe.py",
-        "pacemaker/fence.py",
-    ),
+    "pacemaker": ("pacemaker/cluster.py", "pacemaker/scenarios.py", "pacemaker/quorum.py", "pacemaker/fence.py"),
 }
 
 
