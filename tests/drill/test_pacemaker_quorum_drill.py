@@ -37,7 +37,8 @@ from hamodel.analysis.components import QNETD, link_id, node_id, proc_id
 from hamodel.drill.lab import list_namespaces
 from hamodel.drill.pacemaker.cluster import PacemakerClusterLab
 from hamodel.drill.pacemaker.cluster_plan import available, generated_files, lab_cib, plan
-from hamodel.drill.pacemaker.quorum import SCENARIOS, _delay_for, analysis_prediction, cut_sets, shape
+from hamodel.drill.pacemaker.quorum import SCENARIOS, analysis_prediction, cut_sets, shape
+from hamodel.drill.pacemaker.quorum_observe import delay_for
 from hamodel.loader import load
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -91,7 +92,7 @@ def test_two_node_lab_keeps_the_static_delay_on_the_winners_device(two, tmp_path
     class _PL:
         configuration = conf
 
-    assert _delay_for(_PL, "pm-1") == 10 and _delay_for(_PL, "pm-2") == 0
+    assert delay_for(_PL, "pm-1") == 10 and delay_for(_PL, "pm-2") == 0
     assert "two_node: 1" in p.corosync_conf["pm-1"] and p.qnetd is None
 
 

@@ -140,11 +140,4 @@ def test_split_cluster_scenarios():
     lab = CLUSTER_LABS["pacemaker"]
     whole = {k.kind for k in [*lab.kinds, *quorum.SCENARIO_KINDS] if issubclass(k, WholeClusterScenario)}
     assert not any(issubclass(k, WholeClusterScenario) for k in majority.SCENARIO_KINDS)
-    assert whole == {
-        "redis-promoted-kill",
-        "two-node-partition",
-        "two-node-crash",
-        "qdevice-partition",
-        "qdevice-node-crash",
-        "qnetd-loss-node-crash",
-    }
+    assert whole == {"redis-promoted-kill"}
