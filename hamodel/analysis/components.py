@@ -124,6 +124,13 @@ class ModelView:
     component_set: frozenset[str] = frozenset()
     _slices: dict[str, frozenset[str]] = field(default_factory=dict)
     _uses: dict[tuple[str, str | None], frozenset[str]] = field(default_factory=dict)
+    _node_domain_ids: frozenset[str] | None = None
+
+    def node_domain_ids(self) -> frozenset[str]:
+        """Every domain id that holds a node (with ancestors), computed once."""
+        if self._node_domain_ids is None:
+            self._node_domain_ids = frozenset(d for ds in self.node_domains.values() for d in ds)
+        return self._node_domain_ids
 
     # -- the Pacemaker cluster ------------------------------------------------
 
