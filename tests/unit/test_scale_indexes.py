@@ -92,3 +92,26 @@ def test_cluster_voters_from_the_witness_index_equal_the_scan(reference_arch):
                 ws = sorted(w for w, x in v.services.items() if isinstance(x.strategy, Witness) and x.strategy.of == s)
                 want = tuple((s, n) for n in v.instances[s]) + tuple((w, n) for w in ws for n in v.instances[w])
                 assert v.voters[s] == want
+
+
+def test_pacemaker_processes_from_the_per_deployment_map_equal_the_scan(reference_arch):
+    from generators.manifest import pacemaker_processes
+    from hamodel.model.strategies import PacemakerVip
+    from hamodel.pipeline import resolve
+
+    dep = resolve(reference_arch("openstack_pacemaker"), analyse=False)
+    seen = 0
+    for node in (n.name for n in dep.architecture.nodes):
+        want = frozenset(
+            s.process
+            for s in dep.architecture.services
+            if (
+                isinstance(s.strategy, PacemakerVip)
+                or getattr(s.strategy, "manager", None) == "pacemaker"
+                or s.supervisor == "pacemaker"
+            )
+            and node in dep.placement.nodes_of(s.name)
+        )
+        assert pacemaker_processes(dep, node) == want
+        seen += bool(want)
+    assert seen  # some node runs Pacemaker processes
