@@ -13,6 +13,7 @@ from start to exit, with its peak RSS from ``wait4``. Targets (issue 30):
     python benchmarks/bench_scale.py              # every case
     python benchmarks/bench_scale.py --only check --services 2000
     python benchmarks/bench_scale.py --only place --place-services 2000   # greedy vs exact, side by side
+    python benchmarks/bench_scale.py --only index --index-services 1000   # recovery/single failures: index vs old
 """
 
 from __future__ import annotations
@@ -127,11 +128,53 @@ def placement_side_by_side(services: int) -> list[tuple[str, float, float]]:
     return out
 
 
+def index_side_by_side(services: int) -> list[tuple[str, float, float, float]]:
+    """The recovery table and the single-failure scenarios on the ``check`` model shape,
+    in-process: through the per-component index (today's path) and evaluating every
+    service under every component (the old path), as (label, wall s, CPU s, peak MB
+    allocated, from tracemalloc)."""
+    import tracemalloc
+
+    from hamodel.analysis.failures import Analysis
+    from hamodel.analysis.placement import place
+    from hamodel.analysis.recovery import recovery_table
+    from hamodel.testing import synthetic
+
+    nodes = max(100, services // 3)
+    arch = synthetic(max(10, nodes // 10), nodes, 3 * services, seed=1)
+    r = place(arch)
+    out = []
+    for indexed in (True, False):
+        for what in ("recovery table", "single failures"):
+            a = Analysis(arch, r.placement, r.vrrp_groups)
+            _ = a.view
+            tracemalloc.start()
+            w, c = time.monotonic(), time.process_time()
+            if what == "recovery table":
+                got = recovery_table(a.view, r.vrrp_groups, indexed=indexed)
+            else:
+                got = a.single_failures(indexed=indexed)
+            wall, cpu = time.monotonic() - w, time.process_time() - c
+            peak = tracemalloc.get_traced_memory()[1] / 2**20
+            tracemalloc.stop()
+            del got
+            out.append((f"{what}, {'indexed' if indexed else 'every service (old)'}", wall, cpu, peak))
+    return out
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--services", type=int, default=10_000)
     ap.add_argument("--nodes", type=int, default=2_000, help="for check -k 3 and diff")
-    ap.add_argument("--only", choices=["check", "build", "k3", "diff", "availability", "place"], action="append")
+    ap.add_argument(
+        "--only", choices=["check", "build", "k3", "diff", "availability", "place", "index"], action="append"
+    )
+    ap.add_argument(
+        "--index-services",
+        type=int,
+        default=1_000,
+        help="model size for the in-process index comparison (the old path is quadratic)",
+    )
     ap.add_argument(
         "--place-services",
         type=int,
@@ -140,7 +183,7 @@ def main(argv=None) -> None:
     )
     ap.add_argument("--timeout", type=float, default=600.0)
     a = ap.parse_args(argv)
-    todo = a.only or ["availability", "place", "check", "build", "k3", "diff"]
+    todo = a.only or ["availability", "place", "index", "check", "build", "k3", "diff"]
     print(f"{'case':<44} {'seconds':>9} {'peak RSS':>10} {'exit':>5}  target")
     if "availability" in todo:
         cpu = availability_41()
@@ -150,6 +193,13 @@ def main(argv=None) -> None:
             print(
                 f"{f'place(), {a.place_services} services, {label}':<44} {wall:>9.2f} {'':>10} {'':>5}  "
                 f"{cpu:.2f} s CPU",
+                flush=True,
+            )
+    if "index" in todo:
+        for label, wall, cpu, peak in index_side_by_side(a.index_services):
+            print(
+                f"{f'{a.index_services} services, {label}':<44} {wall:>9.2f} {peak:>8.0f} MB {'':>5}  "
+                f"{cpu:.2f} s CPU (tracemalloc peak)",
                 flush=True,
             )
     with tempfile.TemporaryDirectory() as d:

@@ -57,6 +57,7 @@ import hmac
 import json
 import posixpath
 import re
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -498,16 +499,28 @@ def on_change(f: NodeFile, supervised: frozenset[str] = frozenset()) -> list[str
 def pacemaker_processes(dep: Deployment, node: str) -> frozenset[str]:
     """The processes Pacemaker runs on ``node`` (a Pacemaker strategy or
     ``supervisor="pacemaker"``)."""
-    from hamodel.model.strategies import PacemakerVip
+    held = _PACEMAKER_PROCESSES.get(id(dep))
+    by_node = held[1] if held is not None and held[0]() is dep else None
+    if by_node is None:  # once per deployment (a scan of every service per node was O(nodes x services))
+        from hamodel.model.strategies import PacemakerVip
 
-    out = set()
-    for s in dep.architecture.services:
-        st = s.strategy
-        if (
-            isinstance(st, PacemakerVip) or getattr(st, "manager", None) == "pacemaker" or s.supervisor == "pacemaker"
-        ) and node in dep.placement.nodes_of(s.name):
-            out.add(s.process)
-    return frozenset(out)
+        by_node = {}
+        for s in dep.architecture.services:
+            st = s.strategy
+            if (
+                isinstance(st, PacemakerVip)
+                or getattr(st, "manager", None) == "pacemaker"
+                or s.supervisor == "pacemaker"
+            ):
+                for n in dep.placement.nodes_of(s.name):
+                    by_node.setdefault(n, set()).add(s.process)
+        _PACEMAKER_PROCESSES.clear()  # the last deployment only
+        _PACEMAKER_PROCESSES[id(dep)] = (weakref.ref(dep), by_node)
+    return frozenset(by_node.get(node, ()))
+
+
+#: id(deployment) -> (a weak reference to it, node -> the processes Pacemaker runs there)
+_PACEMAKER_PROCESSES: dict[int, tuple[weakref.ref, dict[str, set[str]]]] = {}
 
 
 #: The daemons whose state the playbook's health gate checks, per file kind.

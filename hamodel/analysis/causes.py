@@ -176,8 +176,7 @@ def _domains_of_kind(v: ModelView, kind: str) -> list[str]:
     return sorted(
         {
             d.split(":", 1)[1]
-            for ds in v.node_domains.values()
-            for d in ds
+            for d in v.node_domain_ids()
             if component_kind(d) == "domain" and v.arch.domain(d.split(":", 1)[1]).kind == kind
         }
     )

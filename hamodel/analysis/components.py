@@ -126,6 +126,14 @@ class ModelView:
     component_set: frozenset[str] = frozenset()
     _slices: dict[str, frozenset[str]] = field(default_factory=dict)
     _uses: dict[tuple[str, str | None], frozenset[str]] = field(default_factory=dict)
+    _node_domain_ids: frozenset[str] | None = None
+    _killed: dict[frozenset[str], frozenset[str]] = field(default_factory=dict)
+
+    def node_domain_ids(self) -> frozenset[str]:
+        """Every domain id that holds a node (with ancestors), computed once."""
+        if self._node_domain_ids is None:
+            self._node_domain_ids = frozenset(d for ds in self.node_domains.values() for d in ds)
+        return self._node_domain_ids
 
     # -- the Pacemaker cluster ------------------------------------------------
 
@@ -358,9 +366,12 @@ class ModelView:
         return bool(feeds) and all(not failed.isdisjoint(f) for f in feeds)
 
     def nodes_killed_by(self, failed: Iterable[str]) -> set[str]:
-        """Nodes that are down when ``failed`` components have failed."""
-        f = set(failed)
-        return {n for n in self.node_domains if self.node_down(n, f)}
+        """Nodes that are down when ``failed`` components have failed (a fresh set;
+        remembered per failure set, as findings ask again for the same domain)."""
+        f = frozenset(failed)
+        if f not in self._killed:
+            self._killed[f] = frozenset(n for n in self.node_domains if self.node_down(n, f))
+        return set(self._killed[f])
 
 
 def view(
@@ -432,9 +443,13 @@ def view(
         votes = len(pcmk_nodes) + (1 if pm.qdevice else 0)
         pcmk_quorum = pm.quorum if isinstance(pm.quorum, int) else votes // 2 + 1
     voters: dict[str, tuple[tuple[str, str], ...]] = {}
+    witnesses_of: dict[str, list[str]] = {}  # cluster -> its witnesses (one pass: was a scan per cluster)
+    for w, x in services.items():
+        if isinstance(x.strategy, Witness):
+            witnesses_of.setdefault(x.strategy.of, []).append(w)
     for s, svc in services.items():
         if isinstance(svc.strategy, AppCluster):
-            ws = sorted(w for w, x in services.items() if isinstance(x.strategy, Witness) and x.strategy.of == s)
+            ws = sorted(witnesses_of.get(s, ()))
             voters[s] = tuple((s, n) for n in instances[s]) + tuple((w, n) for w in ws for n in instances[w])
 
     v = ModelView(

@@ -265,22 +265,42 @@ class Analysis:
         names = services or [s for s in _analysed(self.arch) if self.arch.service(s).required]
         return {s: self.analyzer.counterexample(s, k) for s in names}
 
-    def single_failures(self, kinds: Sequence[str] = ("node", "domain", "switch", "trunk")) -> list[SingleFailure]:
-        """Each single failure and the state of every service (see :func:`single_failure_scenarios`)."""
+    def single_failures(
+        self, kinds: Sequence[str] = ("node", "domain", "switch", "trunk"), *, indexed: bool = True
+    ) -> list[SingleFailure]:
+        """Each single failure and the state of every service (see :func:`single_failure_scenarios`).
+
+        ``indexed``: evaluate, per component, only the services whose slice
+        (:meth:`ModelView.slice`) holds it; every other service is in its state with
+        nothing failed (``indexed=False`` evaluates every service, the reference)."""
         v = self.view
+        names = sorted(v.services)
+        comps = [c for c in v.components if component_kind(c) in kinds]
+        base: dict[str, str] = {}
+        sliced: dict[str, list[str]] = {}
+        if indexed:
+            e0 = Evaluation(v, ())
+            base = {s: e0.state(s) for s in names}
+            wanted = set(comps)
+            for s in names:
+                for c in v.slice(s):
+                    if c in wanted:
+                        sliced.setdefault(c, []).append(s)
         out = []
-        for c in v.components:
-            if component_kind(c) not in kinds:
-                continue
+        for c in comps:
             e = Evaluation(v, {c})
-            st = {s: e.state(s) for s in sorted(v.services)}
+            if indexed:
+                st = dict(base)
+                st.update((s, e.state(s)) for s in sliced.get(c, ()))
+            else:
+                st = {s: e.state(s) for s in names}
             out.append(
                 SingleFailure(
                     c,
-                    tuple(s for s, x in st.items() if x == DOWN),
-                    tuple(s for s, x in st.items() if x == PARTIAL),
-                    tuple(s for s, x in st.items() if x == DEGRADED),
-                    tuple(s for s, x in st.items() if x == UP),
+                    tuple(s for s in names if st[s] == DOWN),
+                    tuple(s for s in names if st[s] == PARTIAL),
+                    tuple(s for s in names if st[s] == DEGRADED),
+                    tuple(s for s in names if st[s] == UP),
                 )
             )
         return out

@@ -42,12 +42,14 @@ Formulas (each a rule of the daemon, cited where it is applied):
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
-from hamodel.analysis.components import ModelView
+from hamodel.analysis.components import ModelView, node_id, switch_id
 from hamodel.analysis.recovery_results import Recovery, RecoveryTable, Timer
 from hamodel.analysis.results import VrrpGroup
+from hamodel.analysis.semantics import DOWN, PARTIAL, Evaluation
 from hamodel.model import Architecture
 from hamodel.model.policy import DISRUPTIONS, Policy
 from hamodel.model.strategies import ActivePassive, AppCluster, BehindVip, Coordinated, Elected, PacemakerVip, Vrrp
@@ -105,6 +107,16 @@ def _merge(a: Iterable[Timer], b: Iterable[Timer]) -> tuple[Timer, ...]:
 
 ZERO = _Span(0.0, 0.0, None, "no wait")
 
+#: What one failing component does to one service: ("down",), ("unknown", note) or ("span", _Span).
+Outcome = tuple
+_DOWN: Outcome = ("down",)
+_NO_IMPACT: Outcome = ("span", ZERO)
+_LINK_NOTE = (
+    "no node loses its network in the model; the L2 path's re-convergence (spanning tree, bonding) is not modelled"
+)
+#: Disruption classes whose rows fold over the model's components.
+_PER_COMPONENT = ("node", "switch", "link", "domain", "site")
+
 
 class RecoveryAnalysis:
     """Recovery rows of one placed architecture (use :func:`recovery_table`)."""
@@ -114,9 +126,21 @@ class RecoveryAnalysis:
         self.vrrp_groups = tuple(vrrp_groups)
         self._evaluations: dict = {}
         self._lost: dict[tuple[str, str], set[str]] = {}  # (component, disruption) -> nodes it takes away
+        self._comps: dict[str, list[str]] = {}
+        # The first group of each service and of each VIP (what a scan in list order finds).
+        self._groups: dict[str, VrrpGroup] = {}
+        self._vip_groups: dict[str, VrrpGroup] = {}
+        for g in self.vrrp_groups:
+            self._groups.setdefault(g.service, g)
+            for vip in g.vips:
+                self._vip_groups.setdefault(vip, g)
+        # disruption -> service -> (position in _components, component, outcome) of the
+        # components that may affect it; None: evaluate every component (see index()).
+        self._index: dict[str, dict[str, list[tuple[int, str, Outcome]]]] | None = None
+        self._unindexed: set[str] = set()
 
     def group_of(self, service: str) -> VrrpGroup | None:
-        return next((g for g in self.vrrp_groups if g.service == service), None)
+        return self._groups.get(service)
 
     # -- timers -------------------------------------------------------------------------
 
@@ -261,7 +285,7 @@ class RecoveryAnalysis:
     # -- per service --------------------------------------------------------------------
 
     def _group_of_vip(self, vip: str) -> VrrpGroup | None:
-        return next((g for g in self.vrrp_groups if vip in g.vips), None)
+        return self._vip_groups.get(vip)
 
     def lost_nodes_span(self, service: str, lost: set[str]) -> tuple[_Span | None, str]:
         """The client outage of ``service`` while ``lost`` nodes are gone (None: unknown)."""
@@ -351,7 +375,9 @@ class RecoveryAnalysis:
     # -- per class ---------------------------------------------------------------------
 
     def _components(self, disruption: str) -> list[str]:
-        out = []
+        if disruption in self._comps:
+            return self._comps[disruption]
+        out = self._comps[disruption] = []
         for c in self.v.components:
             kind = c.split(":", 1)[0]
             if kind == "domain":
@@ -363,9 +389,49 @@ class RecoveryAnalysis:
                 out.append(c)
         return out
 
-    def row(self, service: str, disruption: str) -> Recovery | None:
-        from hamodel.analysis.semantics import DOWN, PARTIAL, Evaluation
+    def _lost_nodes(self, e: Evaluation, c: str, disruption: str) -> set[str]:
+        """The nodes failing ``c`` (evaluated by ``e``) takes away, the same for every service."""
+        lost = self._lost.get((c, disruption))
+        if lost is None:  # once per component (was per service, O(services x nodes))
+            lost = {n.name for n in self.arch.nodes if not e.node_up(n.name)}
+            if disruption in ("switch", "link"):
+                lost |= {n.name for n in self.arch.nodes for i in n.interfaces if not e.port_up(n.name, i.network)}
+            self._lost[(c, disruption)] = lost
+        return lost
 
+    def _outcome(self, e: Evaluation, c: str, disruption: str, service: str) -> Outcome:
+        """What failing ``c`` (evaluated by ``e``) does to ``service``."""
+        if e.state(service) in (DOWN, PARTIAL):
+            return _DOWN
+        lost = self._lost_nodes(e, c, disruption)
+        if not lost and disruption == "link":
+            return ("unknown", _LINK_NOTE)
+        span, note = self.lost_nodes_span(service, lost)
+        return ("unknown", note) if span is None else ("span", span)
+
+    def _outcomes(self, service: str, disruption: str, comps: list[str]) -> Iterator[tuple[str, Outcome]]:
+        """(component, outcome) for ``comps`` in order, as far as the row's fold can tell."""
+        index = self._index
+        if index is None or service in self._unindexed:
+            for c in comps:
+                e = self._evaluations.get(c)
+                if e is None:  # one per component, shared by every service (it caches its states)
+                    e = self._evaluations[c] = Evaluation(self.v, {c})
+                yield c, self._outcome(e, c, disruption, service)
+            return
+        # Components left out of the index leave the service as it is with nothing failed:
+        # ZERO. A run of them folds like one ZERO (the hull with ZERO is idempotent), and
+        # only the first of a run can become the row's scenario (the first component seen).
+        prev = -1
+        for i, c, out in index[disruption].get(service, ()):
+            if i > prev + 1:
+                yield comps[prev + 1], _NO_IMPACT
+            yield c, out
+            prev = i
+        if prev + 1 < len(comps):
+            yield comps[prev + 1], _NO_IMPACT
+
+    def row(self, service: str, disruption: str) -> Recovery | None:
         rpo, rpo_s = self.rpo(service)
         if disruption == "process":
             span, note = self.process_span(service)
@@ -386,29 +452,14 @@ class RecoveryAnalysis:
             return None
         total: _Span | None = None
         down, unknown, worst = [], [], ""
-        for c in comps:
-            e = self._evaluations.get(c)
-            if e is None:  # one per component, shared by every service (it caches its states)
-                e = self._evaluations[c] = Evaluation(self.v, {c})
-            if e.state(service) in (DOWN, PARTIAL):
+        for c, out in self._outcomes(service, disruption, comps):
+            if out[0] == "down":
                 down.append(c)
                 continue
-            lost = self._lost.get((c, disruption))
-            if lost is None:  # the same for every service: once per component (was per service, O(services x nodes))
-                lost = {n.name for n in self.arch.nodes if not e.node_up(n.name)}
-                if disruption in ("switch", "link"):
-                    lost |= {n.name for n in self.arch.nodes for i in n.interfaces if not e.port_up(n.name, i.network)}
-                self._lost[(c, disruption)] = lost
-            if not lost and disruption == "link":
-                unknown.append(
-                    "no node loses its network in the model; the L2 path's re-convergence "
-                    "(spanning tree, bonding) is not modelled"
-                )
+            if out[0] == "unknown":
+                unknown.append(out[1])
                 continue
-            span, note = self.lost_nodes_span(service, lost)
-            if span is None:
-                unknown.append(note)
-                continue
+            span = out[1]
             if total is None or span.hi > total.hi:
                 worst = c
             total = span.union(total)
@@ -429,6 +480,95 @@ class RecoveryAnalysis:
         if unknown:
             return Recovery(service, disruption, None, None, rpo, rpo_s, note=unknown[0])
         return self._make(service, disruption, total, rpo, rpo_s, worst, "", down)
+
+    # -- the index: per failing component, only the services it can affect ---------------
+
+    def _watched_nodes(self, service: str) -> set[str]:
+        """Every node whose loss :meth:`lost_nodes_span` reads for ``service``: its placed
+        nodes and the holder of its own VRRP group and of its access VIP's group."""
+        out = set(self.placement.nodes_of(service))
+        g = self.group_of(service)
+        access = self.arch.service(service).access
+        h = self._group_of_vip(str(access.vip)) if access is not None else None
+        out.update(x.master for x in (g, h) if x is not None)
+        return out
+
+    def _candidate_nodes(self) -> dict[str, set[str]]:
+        """component -> nodes whose ``node_up`` or ``port_up`` reads it (node, domains,
+        feeds, the switches of its ports and their domains, bond member NICs and cables);
+        every other node is as it is with nothing failed when that component fails alone."""
+        v = self.v
+        out: dict[str, set[str]] = defaultdict(set)
+        for n in v.node_domains:
+            ids = {node_id(n), *v.node_domains[n]}
+            for feed in v.node_feeds.get(n, ()):
+                ids.update(feed)
+            for sws in v.ports.get(n, {}).values():
+                for x in sws:
+                    ids.add(switch_id(x))
+                    ids.update(v.switch_domains.get(x, ()))
+            for ms in v.members.get(n, {}).values():
+                for _, cids in ms:
+                    ids.update(cids)
+            for c in ids:
+                out[c].add(n)
+        return out
+
+    def index(self, services: Sequence[str]) -> None:
+        """Evaluate, per failing component, only the services it can affect: those whose
+        slice (:meth:`ModelView.slice`) holds it, or a node of whose :meth:`_watched_nodes`
+        it takes away (every service, for a link whose loss takes no node away). Any other
+        service stays as with nothing failed; a service not fully up with nothing failed,
+        or with a non-ZERO outage then, is left to the full evaluation (:meth:`row`)."""
+        v = self.v
+        base = Evaluation(v, ())
+        nodes = [n.name for n in self.arch.nodes]
+        nets = {n.name: [i.network for i in n.interfaces] for n in self.arch.nodes}
+
+        def node_lost(e: Evaluation, n: str, disruption: str) -> bool:
+            if not e.node_up(n):
+                return True
+            return disruption in ("switch", "link") and any(not e.port_up(n, net) for net in nets[n])
+
+        indexed = []
+        for s in services:
+            if base.state(s) in (DOWN, PARTIAL) or self.lost_nodes_span(s, set()) != (ZERO, ""):
+                self._unindexed.add(s)
+            else:
+                indexed.append(s)
+        watching: dict[str, set[str]] = defaultdict(set)  # node -> services
+        for s in indexed:
+            for n in self._watched_nodes(s):
+                watching[n].add(s)
+        where = {c: d for d in _PER_COMPONENT for c in self._components(d)}
+        sliced: dict[str, set[str]] = defaultdict(set)  # component -> services
+        for s in indexed:
+            for c in v.slice(s):
+                if c in where:
+                    sliced[c].add(s)
+        cand = self._candidate_nodes()
+        base_lost = {
+            "node": {n for n in nodes if node_lost(base, n, "node")},
+            "port": {n for n in nodes if node_lost(base, n, "switch")},
+        }
+        table: dict[str, dict[str, list[tuple[int, str, Outcome]]]] = {}
+        for d in _PER_COMPONENT:
+            rows = table[d] = defaultdict(list)
+            for i, c in enumerate(self._components(d)):
+                e = Evaluation(v, {c})  # dropped after this component: memory stays per component
+                lost = set(base_lost["port" if d in ("switch", "link") else "node"])
+                lost.update(n for n in cand.get(c, ()) if node_lost(e, n, d))
+                self._lost[(c, d)] = lost
+                if not lost and d == "link":
+                    affected: Iterable[str] = indexed
+                else:
+                    hit = set(sliced.get(c, ()))
+                    for n in lost:
+                        hit |= watching.get(n, set())
+                    affected = sorted(hit)
+                for s in affected:
+                    rows[s].append((i, c, self._outcome(e, c, d, s)))
+        self._index = table
 
     def _make(
         self,
@@ -466,16 +606,19 @@ def policy_of(arch: Architecture, service: str) -> Policy | None:
     return arch.policy.merged(own)
 
 
-def recovery_table(v: ModelView, vrrp_groups: Sequence[VrrpGroup]) -> RecoveryTable:
+def recovery_table(v: ModelView, vrrp_groups: Sequence[VrrpGroup], *, indexed: bool = True) -> RecoveryTable:
     """Every service's recovery rows (classes the model has components for) and policy targets,
-    over the component view ``v`` of the placed architecture and its VRRP allocation."""
+    over the component view ``v`` of the placed architecture and its VRRP allocation.
+    ``indexed=False`` evaluates every service under every component (the reference the
+    index is tested against)."""
     ra = RecoveryAnalysis(v, vrrp_groups)
     arch = v.arch
     rows: list[Recovery] = []
     targets: dict[str, dict[str, dict[str, float]]] = {}
-    for svc in sorted(arch.services, key=lambda s: s.name):
-        if svc.strategy.kind in ("external", "witness"):
-            continue
+    ordered = [s for s in sorted(arch.services, key=lambda s: s.name) if s.strategy.kind not in ("external", "witness")]
+    if indexed:
+        ra.index([s.name for s in ordered])
+    for svc in ordered:
         for d in DISRUPTIONS:
             r = ra.row(svc.name, d)
             if r is not None:
