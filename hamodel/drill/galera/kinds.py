@@ -209,8 +209,8 @@ class GaleraKind(RealServiceKind):
 
     def measure(self, t0: float, probe: ProbeRun | None) -> GaleraMeasurement:
         details = self.observe()
-        if probe is None:  # run_alone: no drill client
-            return GaleraMeasurement(details=details)
+        if probe is None:  # run_alone: no drill client, so no request was sent
+            return GaleraMeasurement(details=details, summary=ProbeSummary(0, 0))
         results = probe.stop()
         return GaleraMeasurement(details=details, summary=ProbeSummary.of(results, t0), polled=" ".join(self.polled()))
 
