@@ -70,7 +70,10 @@ def test_plan_runs_the_generated_files(arch, built, lab_plan):
     assert {m.switch for m in lab_plan.members} == {"sw-1", "sw-2", "sw-3"}
     assert len(lab_plan.links) == 3 and lab_plan.split_horizon == set(lab_plan.links)  # full mesh, no STP
     assert lab_plan.corosync_conf["ctl-2"] == files["nodes/ctl-2/corosync/corosync.conf"].decode()
-    assert [(v.name, v.address) for v in lab_plan.vips] == [("controller-vip", "192.168.1.220")]
+    assert [(v.name, v.address) for v in lab_plan.vips] == [
+        ("controller-vip", "192.168.1.220"),
+        ("redis-vip", "192.168.1.219"),
+    ]
     assert lab_plan.single == ["cinder-volume"]
 
 
@@ -104,8 +107,10 @@ def test_lab_cib_substitutes_exactly_fencing_and_unrunnable_agents(lab_plan):
         else:
             assert (p.get("class"), p.get("provider")) == ("ocf", "pacemaker")
             assert p.get("type") == ("Stateful" if rid in ("galera", "redis") else "Dummy")
-    assert vips == {"controller-vip": "ip-controller-vip"}
-    assert len(notes) == len(prims) - 1 and all("replaced by" in n for n in notes)
+    assert vips == {"controller-vip": "ip-controller-vip", "redis-vip": "ip-redis-vip"}
+    # Every primitive but the IPaddr2 VIPs (run for real) is replaced, each with a note.
+    ipaddr2 = sum(1 for p in prims.values() if p.get("type") == "IPaddr2")
+    assert ipaddr2 == len(vips) and len(notes) == len(prims) - ipaddr2 and all("replaced by" in n for n in notes)
     # Constraints and properties as shipped.
     shipped_conf = ET.fromstring(lab_plan.cib).find("configuration")
     assert _canon(conf.find("constraints")) == _canon(shipped_conf.find("constraints"))
