@@ -251,3 +251,22 @@ def test_every_cluster_that_can_lose_quorum_has_a_quorum_alert_from_its_voters()
             f = next(f for f in dep.findings if f.id == f"quorum-loss:{svc}")
             assert quorum[svc]["expr"] == f'sum(up{{job="node",node=~"{voters}"}}) < {f.details["quorum"]}'
             assert quorum[svc]["labels"]["finding"] == f.id
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_libyaml_writes_the_same_bytes_as_the_python_emitter(model):
+    """The monitoring files are dumped with libyaml when PyYAML has it (scale: issue 30); the
+    bytes must be those of the pure-Python emitter."""
+    import hamodel.generators.monitoring as mon
+
+    if not hasattr(yaml, "CSafeDumper"):
+        pytest.skip("PyYAML without libyaml")
+    dep = reference(model)
+    fast = render(dep)
+    slow_dump = mon._dump
+    try:
+        mon._dump = lambda data, header: slow_dump(data, header, yaml.SafeDumper)
+        slow = render(dep)
+    finally:
+        mon._dump = slow_dump
+    assert fast == slow and fast
