@@ -345,7 +345,9 @@ class TestRealPacemaker:
 
         page = (out / "drills.rst").read_text()
         text = publish_doctree(page, settings_overrides={"report_level": 2, "halt_level": 2}).astext()
-        assert f"Measured failover: {report['model']}" in text and "split-brain:haproxy" in text
+        # Titled like its architecture (issue 31): "The Pacemaker architecture: measured failover".
+        assert report["title"] == "The Pacemaker architecture"
+        assert f"{report['title']}: measured failover" in text and "split-brain:haproxy" in text
         node_crash = _scenario(report, "node-crash")["measured"]
         assert f"VIP on a survivor after {node_crash['vip_on_survivor_s']:.2f} s" in text
         assert not [ns for ns in set(list_namespaces()) - before if ns.startswith(report["lab_prefix"])]
