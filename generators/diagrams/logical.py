@@ -283,7 +283,9 @@ def _logical(dep: Deployment) -> str:
     not one per service. The traffic path (clients, VIP, HAProxy) is the
     overview's; here a row names the VIP port a service is reached on."""
     arch = dep.architecture
-    several_vips = len(arch.vips) > 1
+    # Rows name the VIP only when services are reached on more than one (a VIP that follows a
+    # promoted instance, like Redis's under Pacemaker, is named on that row alone).
+    several_vips = len({s.access.vip for s in arch.services if s.access is not None}) > 1
     group_of = {s.name: s.group or "Other" for s in arch.services}
     groups: dict[str, list] = {}
     for s in arch.services:
@@ -320,7 +322,7 @@ def _logical(dep: Deployment) -> str:
         if _is_holder(s):
             return ", ".join(s.strategy.vips)
         if s.access is None:
-            return ""
+            return ", ".join(getattr(s.strategy, "vips", None) or ())  # follows the promoted instance
         return (s.access.vip + " " if several_vips else "") + ":" + ",".join(str(p) for p in s.access.ports)
 
     def table(group: str) -> str:
