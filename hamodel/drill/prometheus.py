@@ -144,10 +144,18 @@ def prometheus_api(lab: Lab, ns: str, path: str) -> Any:
     return json.loads(r.stdout)["data"]
 
 
-def firing(lab: Lab, ns: str) -> set[str]:
-    """The names of the alerts firing now."""
-    data = prometheus_api(lab, ns, "alerts") or {"alerts": []}
+def firing(lab: Lab, ns: str) -> set[str] | None:
+    """The names of the alerts firing now; None when Prometheus did not answer (unknown: never
+    read as "nothing fires", which would pass a resolve check and fail a fire check silently)."""
+    data = prometheus_api(lab, ns, "alerts")
+    if data is None:
+        return None
     return {a["labels"]["alertname"] for a in data["alerts"] if a["state"] == "firing"}
+
+
+def unanswered_polls(unanswered: int) -> dict[str, int]:
+    """How many polls Prometheus left unanswered, for a measurement (said only when some were)."""
+    return {"unanswered_polls": unanswered} if unanswered else {}
 
 
 def targets_down(lab: Lab, ns: str, jobs: Collection[str]) -> list[str] | None:

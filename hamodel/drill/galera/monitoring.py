@@ -47,6 +47,7 @@ from hamodel.drill.prometheus import (
     start_node_exporter,
     start_prometheus,
     targets_down,
+    unanswered_polls,
 )
 from hamodel.generators.monitoring import EVALUATION_INTERVAL_S, SCRAPE_INTERVAL_S
 from hamodel.runbooks import alert_name
@@ -111,7 +112,7 @@ class PromLab:
     def api(self, path: str) -> Any:
         return prometheus_api(self.gl.lab, self.gl.lab.client_ns, path)
 
-    def firing(self) -> set[str]:
+    def firing(self) -> set[str] | None:
         return firing(self.gl.lab, self.gl.lab.client_ns)
 
     def wait_targets_up(self, timeout: float = 90) -> float:
@@ -133,13 +134,18 @@ class PromLab:
         t0 = time.monotonic()
         seen: dict[str, float] = {}
         bad: set[str] = set()
+        unanswered = 0
         while time.monotonic() - t0 < timeout:
             now = self.firing()
             el = round(time.monotonic() - t0, 1)
+            if now is None:  # Prometheus did not answer this poll: unknown, not "nothing fires"
+                unanswered += 1
+                time.sleep(1.0)
+                continue
             bad |= now & forbid
             if until_gone:
                 if not now & want:
-                    return {"gone_after_s": el, "unexpected": sorted(bad), "still": []}
+                    return {"gone_after_s": el, "unexpected": sorted(bad), "still": []} | unanswered_polls(unanswered)
             else:
                 for a in want & now:
                     seen.setdefault(a, el)
@@ -147,8 +153,9 @@ class PromLab:
                     break  # (a healthy window, want empty, is watched to its end)
             time.sleep(1.0)
         if until_gone:
-            return {"gone_after_s": None, "unexpected": sorted(bad), "still": sorted(self.firing() & want)}
-        return {"fired_after_s": seen, "unexpected": sorted(bad)}
+            still = sorted((self.firing() or want) & want)
+            return {"gone_after_s": None, "unexpected": sorted(bad), "still": still} | unanswered_polls(unanswered)
+        return {"fired_after_s": seen, "unexpected": sorted(bad)} | unanswered_polls(unanswered)
 
 
 def _check(what: str, expected: Any, measured: Any, agreed: bool) -> dict[str, Any]:

@@ -46,7 +46,13 @@ from hamodel.deployment import KEEPALIVED_STATE_SCRIPT, NODE_TEXTFILE_DIR
 from hamodel.drill.keepalived.common import owner
 from hamodel.drill.lab import Lab, LabError, Process
 from hamodel.drill.margins import PROMETHEUS_S as MARGIN_S
-from hamodel.drill.prometheus import prometheus_api, start_node_exporter, start_prometheus, targets_down
+from hamodel.drill.prometheus import (
+    prometheus_api,
+    start_node_exporter,
+    start_prometheus,
+    targets_down,
+    unanswered_polls,
+)
 from hamodel.drill.results import Check
 from hamodel.generators.monitoring import EVALUATION_INTERVAL_S, SCRAPE_INTERVAL_S
 
@@ -253,8 +259,11 @@ class LabMonitor:
     def api(self, path: str) -> Any:
         return prometheus_api(self.lab, self.ns, path)
 
-    def firing(self) -> set[str]:
-        data = self.api("alerts") or {"alerts": []}
+    def firing(self) -> set[str] | None:
+        """The alerts firing now (node-down ones per node); None when Prometheus did not answer."""
+        data = self.api("alerts")
+        if data is None:
+            return None
         out = set()
         for a in data["alerts"]:
             if a["state"] != "firing":
@@ -270,10 +279,15 @@ class LabMonitor:
         """Watch the settled lab for ``window_s``: no alert may fire."""
         seen: set[str] = set()
         end = time.monotonic() + window_s
+        unanswered = 0
         while time.monotonic() < end:
-            seen |= self.firing()
+            now = self.firing()
+            if now is None:
+                unanswered += 1
+            else:
+                seen |= now
             time.sleep(1.0)
-        return {"window_s": window_s, "fired": sorted(seen)}
+        return {"window_s": window_s, "fired": sorted(seen)} | unanswered_polls(unanswered)
 
     # -- per scenario ---------------------------------------------------------------
 
@@ -286,9 +300,14 @@ class LabMonitor:
         hold = max(want.values()) if want else self.longest_bound()
         seen: dict[str, float] = {}
         others: set[str] = set()
+        unanswered = 0
         while time.monotonic() - t0 < hold:
             now = self.firing()
             el = round(time.monotonic() - t0, 1)
+            if now is None:  # unknown, not "nothing fires"
+                unanswered += 1
+                time.sleep(1.0)
+                continue
             for a in now:
                 if a in want:
                     seen.setdefault(a, el)
@@ -303,7 +322,7 @@ class LabMonitor:
             "fired_after_s": dict(sorted(seen.items())),
             "unexpected": sorted(others),
             "held_s": round(time.monotonic() - t0, 1),
-        }
+        } | unanswered_polls(unanswered)
 
     def after(self, alerts: Mapping[str, Any]) -> dict[str, Any]:
         """After the restore (the lab settled): restart an exporter the scenario killed; how long until
@@ -314,14 +333,14 @@ class LabMonitor:
         bound = 2 * SCRAPE_INTERVAL_S + EVALUATION_INTERVAL_S + MARGIN_S
         t0 = time.monotonic()
         while time.monotonic() - t0 < bound + 30:
-            if not self.firing():
+            if self.firing() == set():  # answered, and nothing fires (None: Prometheus did not answer)
                 return {
                     "resolved_after_settled_s": round(time.monotonic() - t0, 1),
                     "resolve_bound_s": bound,
                     "still": [],
                 }
             time.sleep(1.0)
-        return {"resolved_after_settled_s": None, "resolve_bound_s": bound, "still": sorted(self.firing())}
+        return {"resolved_after_settled_s": None, "resolve_bound_s": bound, "still": sorted(self.firing() or ["?"])}
 
     @staticmethod
     def checks(a: Mapping[str, Any]) -> list[Check]:

@@ -158,8 +158,7 @@ class SwitchFailure(ScenarioKind):
             {
                 f.services[0]
                 for f in dep.findings
-                if f.kind == "split-brain"
-                and any(tuple(c) == (f"switch:{sw}",) for c in f.details.get("cut_sets", ()))
+                if f.kind == "split-brain" and any(tuple(c) == (f"switch:{sw}",) for c in f.details.get("cut_sets", ()))
             }
         )
         self.analysis_down = set(sf.down) | set(sf.partial)
