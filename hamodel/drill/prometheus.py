@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import shlex
+import weakref
 from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -89,6 +90,10 @@ def lab_config(
     return config, dropped
 
 
+#: The folders (config, rules, TSDB) of the Prometheus servers started in each lab.
+_FOLDERS: weakref.WeakKeyDictionary[Lab, set[Path]] = weakref.WeakKeyDictionary()
+
+
 def start_prometheus(
     lab: Lab,
     ns: str,
@@ -101,6 +106,12 @@ def start_prometheus(
     """Prometheus in ``ns`` with :func:`lab_config`'s config; returns the loaded rules by alert name
     (the first of a name) and the rewrites made. ``keep``: which rules to load (default all; a rule
     about something the lab does not run would report it missing, rightly)."""
+    used = _FOLDERS.setdefault(lab, set())
+    if folder.resolve() in used:
+        # Prometheus 2.42 starts a second server on the same TSDB and WAL without a word; the two
+        # then corrupt each other (the Galera lab's stopped answering mid-scenario).
+        raise LabError(f"a Prometheus of this lab already uses {folder}: give each its own folder")
+    used.add(folder.resolve())
     (folder / "rules").mkdir(parents=True, exist_ok=True)
     config, dropped = lab_config(files, areas, scraped)
     (folder / "prometheus.yml").write_text(yaml.safe_dump(config))

@@ -68,7 +68,10 @@ def available() -> str | None:
 class PromLab:
     def __init__(self, gl: GaleraLab, files: Mapping[str, bytes]):
         self.gl, self.files = gl, files
-        self.dir = gl.lab.root / "prometheus"
+        # Its own folder: the keepalived lab's Prometheus (hamodel.drill.keepalived.monitoring) runs
+        # in the same lab with lab.root / "prometheus"; two Prometheus on one TSDB and WAL (2.42
+        # does not refuse it) lost the Galera one mid-scenario in three full drills.
+        self.dir = gl.lab.root / "prometheus-galera"
         self.rewrites: list[str] = []
         self.rules: dict[str, dict] = {}
 
