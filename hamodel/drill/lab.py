@@ -300,6 +300,8 @@ class Lab:
     bonds: dict[tuple[str, str], list[str]] = field(default_factory=dict)  #: (ns, device) -> members
     _port_count: dict[str, int] = field(default_factory=dict)
     _torn_down: bool = False
+    #: The folders (config, rules, TSDB) of the Prometheus servers started in this lab: never two on one.
+    prometheus_folders: set[Path] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         if not self.prefix.startswith(PREFIX_ROOT):

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import shlex
-import weakref
 from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -90,10 +89,6 @@ def lab_config(
     return config, dropped
 
 
-#: The folders (config, rules, TSDB) of the Prometheus servers started in each lab.
-_FOLDERS: weakref.WeakKeyDictionary[Lab, set[Path]] = weakref.WeakKeyDictionary()
-
-
 def start_prometheus(
     lab: Lab,
     ns: str,
@@ -106,7 +101,7 @@ def start_prometheus(
     """Prometheus in ``ns`` with :func:`lab_config`'s config; returns the loaded rules by alert name
     (the first of a name) and the rewrites made. ``keep``: which rules to load (default all; a rule
     about something the lab does not run would report it missing, rightly)."""
-    used = _FOLDERS.setdefault(lab, set())
+    used = lab.prometheus_folders
     if folder.resolve() in used:
         # Prometheus 2.42 starts a second server on the same TSDB and WAL without a word; the two
         # then corrupt each other (the Galera lab's stopped answering mid-scenario).

@@ -14,16 +14,17 @@ from pathlib import Path
 import pytest
 
 from hamodel.drill import prometheus
-from hamodel.drill.lab import LabError
+from hamodel.drill.lab import Lab, LabError
 
 
-class _Lab:
-    def __init__(self, root: Path):
-        self.root = root
-        self.started: list[list[str]] = []
-
-    def start(self, name, ns, argv, *, log):
-        self.started.append(list(argv))
+def _lab(tmp_path: Path) -> Lab:
+    """A real Lab (unhashable dataclass: a first version keyed a dict by it and crashed every
+    drill at its first Prometheus), its processes recorded instead of started."""
+    lab = Lab()
+    lab.root = tmp_path
+    lab.started = []  # type: ignore[attr-defined]
+    lab.start = lambda name, ns, argv, *, log: lab.started.append(list(argv))  # type: ignore[method-assign,attr-defined]
+    return lab
 
 
 FILES = {
@@ -33,14 +34,14 @@ FILES = {
 
 
 def test_a_second_prometheus_in_the_same_folder_is_refused(tmp_path):
-    lab = _Lab(tmp_path)
+    lab = _lab(tmp_path)
     prometheus.start_prometheus(lab, "ns-a", FILES, ["nodes"], tmp_path / "prometheus", {})  # type: ignore[arg-type]
     with pytest.raises(LabError, match="already uses"):
         prometheus.start_prometheus(lab, "ns-b", FILES, ["nodes"], tmp_path / "prometheus", {})  # type: ignore[arg-type]
     prometheus.start_prometheus(lab, "ns-b", FILES, ["nodes"], tmp_path / "prometheus-galera", {})  # type: ignore[arg-type]
-    assert len(lab.started) == 2
+    assert len(lab.started) == 2  # type: ignore[attr-defined]
     # another lab (a new drill in the same process) may use the same path again
-    other = _Lab(tmp_path)
+    other = _lab(tmp_path)
     prometheus.start_prometheus(other, "ns-a", FILES, ["nodes"], tmp_path / "prometheus", {})  # type: ignore[arg-type]
 
 
