@@ -277,6 +277,12 @@ def redis_promoted_kill(ctx: ClusterRun) -> dict[str, Any]:
         except LabError:
             pass
         if vips[0] in watched:  # the drill's holder watch samples it (every observe.SAMPLE_S)
+            # The watch thread may lag the direct check above on a loaded machine: wait for a
+            # sample taken after it, else the move it has not sampled yet reads as "never" (CI).
+            t_seen = time.monotonic()
+            t_wait = t_seen
+            while not ctx.watch.since(vips[0], t_seen) and time.monotonic() - t_wait < 10:
+                time.sleep(0.05)
             vip_s = first_when(ctx.watch, vips[0], t0, lambda h: bool(h & set(survivors)))
             vip_primary_s = first_when(ctx.watch, vips[0], t0, on_primary)
             elsewhere = vip_elsewhere(ctx.watch.since(vips[0], t0), new_primary, victim)
