@@ -39,12 +39,17 @@ def script() -> bytes:
 def _wrappers(folder: Path, log: Path, *, cib_sleep: float = 0) -> dict[str, str]:
     """``pcs`` and ``cibadmin`` that log every argv to ``log`` and run the real
     tool; ``pcs cluster cib FILE`` writes an empty CIB (then sleeps), ``pcs
-    cluster cib-push`` and ``cibadmin --replace`` without a CIB file only log."""
+    cluster cib-push`` and ``cibadmin --replace`` without a CIB file only log.
+
+    The copy gets its content only once cibadmin has exited: the signal tests
+    send their signal when the copy is not empty, and a cibadmin still
+    running then could take the signal for itself (the wrapper went on to
+    its sleep: two CI timeouts under load, not reproduced by hand)."""
     folder.mkdir()
     real_pcs, real_cibadmin = shutil.which("pcs"), shutil.which("cibadmin")
     (folder / "pcs").write_text(f"""#!/bin/sh
 printf 'pcs %s\\n' "$*" >> {log}
-if [ "$1" = cluster ] && [ "$2" = cib ]; then {real_cibadmin} --empty > "$3"; sleep {cib_sleep}; exit 0; fi
+if [ "$1" = cluster ] && [ "$2" = cib ]; then cib=$({real_cibadmin} --empty); printf '%s\\n' "$cib" > "$3"; sleep {cib_sleep}; exit 0; fi
 if [ "$1" = cluster ] && [ "$2" = cib-push ]; then exit 0; fi
 exec {real_pcs} "$@"
 """)
