@@ -502,18 +502,11 @@ def pacemaker_processes(dep: Deployment, node: str) -> frozenset[str]:
     held = _PACEMAKER_PROCESSES.get(id(dep))
     by_node = held[1] if held is not None and held[0]() is dep else None
     if by_node is None:  # once per deployment (a scan of every service per node was O(nodes x services))
-        from hamodel.model.strategies import PacemakerVip
-
         by_node = {}
-        for s in dep.architecture.services:
-            st = s.strategy
-            if (
-                isinstance(st, PacemakerVip)
-                or getattr(st, "manager", None) == "pacemaker"
-                or s.supervisor == "pacemaker"
-            ):
-                for n in dep.placement.nodes_of(s.name):
-                    by_node.setdefault(n, set()).add(s.process)
+        for name in dep.pacemaker_managed():
+            process = dep.architecture.service(name).process
+            for n in dep.placement.nodes_of(name):
+                by_node.setdefault(n, set()).add(process)
         _PACEMAKER_PROCESSES.clear()  # the last deployment only
         _PACEMAKER_PROCESSES[id(dep)] = (weakref.ref(dep), by_node)
     return frozenset(by_node.get(node, ()))
