@@ -13,7 +13,7 @@ import pytest
 from hamodel import Architecture, Local, Network, Node, Service, Soft, Switch, VirtualIP
 from hamodel.analysis.components import view
 from hamodel.analysis.cutsets import Analyzer, brute_force_cut_sets
-from hamodel.analysis.faulttree import tree_cut_sets
+from hamodel.analysis.faulttree import tree_cut_sets, trees
 from hamodel.analysis.semantics import DEGRADED, DOWN, Evaluation, evaluate
 from hamodel.deployment import Placement
 from hamodel.errors import ModelError
@@ -57,10 +57,13 @@ def all_engines(v, s, k):
     and brute force over the plain-Python evaluation."""
     z3_sets, complete = Analyzer(v).cut_sets(s, k)
     assert complete
-    tree = tree_cut_sets(v, k, [s])[s]
     brute = brute_force_cut_sets(sorted(v.slice(s)), k, lambda f: not Evaluation(v, f).up(s))
     assert [tuple(c) for c in z3_sets] == [tuple(c) for c in brute], (s, z3_sets, brute)
-    assert sorted(map(tuple, tree)) == sorted(map(tuple, brute)), (s, tree, brute)
+    # The bottom-up tree enumeration takes coherent trees only (a two-node fence race has a NOT
+    # gate), as tests/integration/test_faulttree.py compares them; the others are SCRAM's there.
+    if trees(v, [s])[s].coherent:
+        tree = tree_cut_sets(v, k, [s])[s]
+        assert sorted(map(tuple, tree)) == sorted(map(tuple, brute)), (s, tree, brute)
     return {frozenset(c) for c in brute}
 
 
