@@ -199,9 +199,9 @@ SPLIT_BRAIN = Rule(
     "A partition leaves masters on both sides (VRRP, no quorum): the VIP is held twice. High when a single "
     "failure does it. Use a quorum-based manager with fencing or redundant inter-switch links.",
     impact="After {scenario_text} the holders on each side of the partition cannot see each other and each "
-    "becomes master{on_network}: the address (or data) is served twice.",
+    "becomes master{on_network}: {served_twice}.",
     mitigation="Let a manager with a quorum and fencing hold the address (Pacemaker), or add inter-switch "
-    "links so that no two failures split the switches; otherwise accept it and alert when the address "
+    "links so that {no_split} the switches; otherwise accept it and alert when the address "
     "answers from two nodes (it clears when the partition heals). Model: PacemakerVip, or more links.",
     also=(H,),
 )

@@ -132,6 +132,9 @@ def _cut_finding(v: ModelView, s: str, own: list[CutSet], k: int) -> Finding | N
     )
 
 
+_NUMBER_WORDS = {2: "two", 3: "three", 4: "four", 5: "five"}
+
+
 def _split_finding(v: ModelView, s: str, sets: list[CutSet]) -> Finding:
     # A pure partition (only links cut) is the clearest demonstration.
     sets = sorted(sets, key=lambda c: (len(c), sum(component_kind(x) != "link" for x in c), set_key(c)))
@@ -162,6 +165,10 @@ def _split_finding(v: ModelView, s: str, sets: list[CutSet]) -> Finding:
         scenario=sets[0],
         scenario_text=_fmt_set(sets[0]),
         on_network=" on " + net if net else "",
+        # What a second master serves: the address for a VRRP group or a VIP, the data for a cluster.
+        served_twice="the address is held twice" if svc.holds_vips else "the data is served twice",
+        # The partition found takes ``size`` failures: the links must survive that many.
+        no_split="no single failure splits" if size == 1 else f"no {_NUMBER_WORDS.get(size, str(size))} failures split",
         impact=impact,
         details={"scenarios": [list(c) for c in sets], "holders": list(v.holders.get(s, v.instances[s]))},
     )

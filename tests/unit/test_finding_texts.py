@@ -320,3 +320,23 @@ def test_a_link_that_stops_each_instance_for_its_own_reason_names_each():
     spof = next(x for x in f if x.id == "spof:web")
     assert "the only path between" not in spof.impact, spof.impact
     assert "app1 cannot reach db" in spof.impact and "app2 is cut off from the VIP holders (lb1, lb2)" in spof.impact
+
+
+def test_split_brain_mitigation_counts_the_failures_that_split_the_switches():
+    """Switches in a chain sw1 - sw2 - sw3: one link or sw2 alone splits the VRRP
+    pair. The mitigation said "so that no two failures split the switches" (a
+    single one does here) and the impact "the address (or data) is served twice"
+    for a VRRP group, which holds an address."""
+    dep = resolve(load(DATA / "vrrp_switch_chain.py"), lock=None)
+    f = next(f for f in dep.findings if f.id == "split-brain:haproxy")
+    assert f.scenario == ("link:lan:sw1~sw2",), f.scenario
+    assert "no single failure splits the switches" in f.mitigation, f.mitigation
+    assert "the address is held twice" in f.impact and "(or data)" not in f.impact, f.impact
+
+
+def test_split_brain_mitigation_names_two_failures_when_two_are_needed():
+    """The reference model's switches are meshed: a partition takes two links."""
+    dep = resolve(load(Path(__file__).resolve().parents[2] / "models" / "openstack_keepalived.py"), lock=None)
+    f = next(f for f in dep.findings if f.id.startswith("split-brain:"))
+    assert len(f.scenario) == 2, f.scenario
+    assert "no two failures split the switches" in f.mitigation, f.mitigation
