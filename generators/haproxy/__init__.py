@@ -29,7 +29,7 @@ from hamodel.generators.common import (
 )
 
 from hamodel.deployment import HAPROXY_METRICS_PORT, HAPROXY_PIDFILE, HAPROXY_STATS_SOCKET, Deployment
-from hamodel.model.strategies import BehindVip, HaproxySettings
+from hamodel.model.strategies import BehindVip, Elected, HaproxySettings
 
 TEMPLATES = Path(__file__).parent
 DEST = "/etc/haproxy/haproxy.cfg"
@@ -108,6 +108,11 @@ class Listen:
     http_path: str | None
     expect_status: int
     single_writer: bool
+    # One member at a time passes the check (a single writer, or the leader of an
+    # Elected cluster, e.g. Patroni's /primary): when it is marked down its client
+    # sessions are cut, so that clients reconnect to the next one instead of writing
+    # to a member that no longer takes writes.
+    shutdown_sessions: bool
     sticky: bool
     timeout_client_s: int | None
     timeout_server_s: int | None
@@ -373,6 +378,7 @@ def _listens(dep: Deployment, name: str, access: BehindVip) -> tuple[list[Listen
                 http_path=http_path,
                 expect_status=integer(access.check.expect_status, 100, 599, f"{field}.check.expect_status"),
                 single_writer=access.single_writer,
+                shutdown_sessions=access.single_writer or isinstance(svc.strategy, Elected),
                 sticky=access.sticky,
                 timeout_client_s=timeouts["client"],
                 timeout_server_s=timeouts["server"],
