@@ -277,7 +277,8 @@ def diff(
                 sys.stdout.write({"markdown": rf.diff_markdown, "json": rf.diff_json, "sarif": rf.diff_sarif}[fmt](d))
     except HamodelError as exc:
         _fail(exc)
-    if gate(d.added + [n for _, n in d.changed], fail_on):
+    # A finding whose severity rose counts as added at its new severity; one that fell does not.
+    if gate(d.added + [n for o, n in d.changed if n.severity.rank > o.severity.rank], fail_on):
         raise typer.Exit(1)
 
 

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import difflib
 import importlib.abc
+import json
 import os
 import posixpath
 import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -354,8 +355,10 @@ def at_revision(path: str, rev: str) -> Iterator[tuple[str, str]]:
 # -- comparing ----------------------------------------------------------------------------------------
 
 
-def _action(path: str, status: str) -> str:
-    """What a node needs after this generated file changed (or appeared, or went)."""
+def _action(path: str, status: str, manifests: Sequence[Mapping[str, Any]] = ()) -> str:
+    """What a node (or the monitoring server) needs after this generated file changed,
+    appeared or went: the manifest's own install metadata (``manifests``: the new
+    side's first, the old side's for a file that went)."""
     parts = path.split("/")
     node = parts[parts.index("nodes") + 1] if "nodes" in parts[:-1] else None
     for daemon in ("keepalived", "haproxy"):
@@ -366,7 +369,28 @@ def _action(path: str, status: str) -> str:
             }.get(status, f"reload {daemon} on {node}")
     if "sysctl.d" in parts:
         return f"apply sysctl (sysctl --system) on {node}"
+    for m in manifests:
+        entry = (m.get("files") or {}).get(path)
+        if isinstance(entry, dict):
+            where = entry.get("node", node)
+            change = entry.get("on_change")
+            if isinstance(change, dict) and change.get("action"):
+                return f"{change['action']} on {where}"
+            note = (entry.get("validate") or {}).get("note")
+            return f"none on {where}" + (f" ({note})" if note else "")
+        if path in (m.get("central") or {}):
+            if parts[:2] == ["monitoring", "tests"]:
+                return "none (promtool tests of the rules: promtool test rules)"
+            return "reload the Prometheus server that loads it (central; the playbook does not install it)"
     return "none (deployment metadata)"
+
+
+def _manifest(files: Mapping[str, bytes] | None) -> dict[str, Any]:
+    try:
+        data = json.loads((files or {}).get("manifest.json", b"{}"))
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 @dataclass
@@ -466,6 +490,9 @@ def _recovery_changes(old: Deployment, new: Deployment) -> list[dict[str, Any]]:
                 "new_dominated_by": n.dominated_by if n else None,
                 "old_rpo": o.rpo if o else None,
                 "new_rpo": n.rpo if n else None,
+                # The components of that class whose failure stops the service for good.
+                "old_down": list(o.down) if o else [],
+                "new_down": list(n.down) if n else [],
             }
         )
     return out
@@ -533,6 +560,7 @@ def compare(old: Side, new: Side, k: int = 2) -> ModelDiff:
     d.recovery = _recovery_changes(old.dep, new.dep)
 
     if old.files is not None and new.files is not None:
+        manifests = (_manifest(new.files), _manifest(old.files))
         for rel in sorted(set(old.files) | set(new.files)):
             a, b = old.files.get(rel), new.files.get(rel)
             if a == b:
@@ -546,5 +574,5 @@ def compare(old: Side, new: Side, k: int = 2) -> ModelDiff:
                 )
             )
             status = "added" if a is None else "removed" if b is None else "changed"
-            d.files.append({"path": rel, "status": status, "action": _action(rel, status), "diff": text})
+            d.files.append({"path": rel, "status": status, "action": _action(rel, status, manifests), "diff": text})
     return d

@@ -28,7 +28,11 @@ def _fmt_avail(v: float | None) -> str:
     return "-" if v is None else f"{v:.6f}"
 
 
-def _span(rto: list[float] | None) -> str:
+def _span(rto: list[float] | None, down: list[str] | None = None) -> str:
+    """A predicted interval as read: the components that stop the service for good
+    come first (an interval of None then is no recovery, not an unknown one)."""
+    if down:
+        return f"stops ({', '.join(down[:2])}{', ...' if len(down) > 2 else ''})"
     return "unknown" if rto is None else f"{rto[0]:g}-{rto[1]:g} s"
 
 
@@ -146,7 +150,7 @@ def diff_markdown(d: ModelDiff) -> str:
     if d.recovery:
         rows = ["| service | disruption | predicted RTO | dominated by |", "|---|---|---|---|"]
         rows += [
-            f"| {_md(r['service'])} | {r['disruption']} | {_span(r['old'])} → {_span(r['new'])} "
+            f"| {_md(r['service'])} | {r['disruption']} | {_md(_span(r['old'], r.get('old_down')))} → {_md(_span(r['new'], r.get('new_down')))} "
             f"| {_md(str(r['new_dominated_by'] or '-'))} |"
             for r in d.recovery
         ]
@@ -239,7 +243,8 @@ def diff_text(d: ModelDiff, console: Any) -> None:
             console.print(
                 Text(
                     t(
-                        f"  {r['service']} {r['disruption']}: {_span(r['old'])} -> {_span(r['new'])}"
+                        f"  {r['service']} {r['disruption']}: {_span(r['old'], r.get('old_down'))} -> "
+                        f"{_span(r['new'], r.get('new_down'))}"
                         + (f"  ({r['new_dominated_by']})" if r["new_dominated_by"] else "")
                     )
                 )

@@ -319,3 +319,47 @@ def test_vrrp_id_change_and_the_reload_it_needs(tmp_path: Path) -> None:
     assert sorted(conf) == [f"nodes/db-{i}/keepalived/keepalived.conf" for i in (1, 2, 3)]
     assert conf["nodes/db-2/keepalived/keepalived.conf"]["action"] == "reload keepalived on db-2"
     assert "+    virtual_router_id 42" in conf["nodes/db-2/keepalived/keepalived.conf"]["diff"]
+
+
+def test_a_third_link_closing_the_ring_reads_as_it_happens(tmp_path: Path) -> None:
+    """Switches in a chain sw1 - sw2 - sw3, then a ring (sw1 - sw3 added). Before:
+    a recovery row whose service stopped on the old side printed "unknown -> unknown"
+    (sw2 stopped etcd), and changed alert rules, which the Prometheus server must
+    reload, said "none (deployment metadata)". The gate failed on the lowered
+    severities (split-brain high -> medium), which the change does not add."""
+    chain = ROOT / "tests" / "data" / "vrrp_switch_chain.py"
+    ring = tmp_path / "ring.py"
+    ring.write_text(
+        chain.read_text().replace(
+            'links=[("sw1", "sw2"), ("sw2", "sw3")]', 'links=[("sw1", "sw2"), ("sw2", "sw3"), ("sw1", "sw3")]'
+        )
+    )
+    assert ring.read_text() != chain.read_text()
+    r = run("diff", str(chain), str(ring), "--format", "json")
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    rec = {x["service"]: x for x in d["recovery"]}
+    assert rec["etcd"]["old_down"] == ["switch:sw2"] and rec["etcd"]["new_down"] == [], rec["etcd"]
+    assert rec["postgres"]["new"] is not None, rec["postgres"]
+    actions = {f["path"]: f["action"] for f in d["files"]}
+    assert actions["monitoring/rules/vrrp.yml"].startswith("reload the Prometheus server"), actions
+    assert actions["monitoring/tests/vrrp.test.yml"].startswith("none (promtool tests"), actions
+    assert actions["manifest.json"] == "none (deployment metadata)", actions
+    text = run("diff", str(chain), str(ring)).stdout
+    assert "etcd switch: stops (switch:sw2) -> unknown" in text, text
+    assert "unknown -> unknown" not in text, text
+    # The other way round the severities rise: the gate fails.
+    back = run("diff", str(ring), str(chain), "--format", "json")
+    assert back.returncode == 1, back.stderr
+    assert {c["finding"]["id"] for c in json.loads(back.stdout)["findings"]["changed"]} >= {"split-brain:haproxy"}
+
+
+def test_an_exporter_change_names_its_restart(tmp_path: Path) -> None:
+    """A node file other than keepalived/haproxy/sysctl: the manifest's action, not "none"."""
+    chain = ROOT / "tests" / "data" / "vrrp_switch_chain.py"
+    moved = tmp_path / "moved.py"
+    moved.write_text(chain.read_text().replace('"10.40.0.{host}"', '"10.40.0.{host + 100}"'))
+    r = run("diff", str(chain), str(moved), "--format", "json")
+    assert r.returncode == 0, r.stderr
+    actions = {f["path"]: f["action"] for f in json.loads(r.stdout)["files"]}
+    assert actions["nodes/e-1/prometheus/node-exporter"] == "restart node exporter on e-1", actions
