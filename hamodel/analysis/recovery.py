@@ -38,6 +38,10 @@ Formulas (each a rule of the daemon, cited where it is applied):
 - corosync/Pacemaker: a lost node is noticed after the token timeout, the
   membership re-forms within ``consensus`` (1.2 x token), fencing waits
   ``pcmk_delay_base``, then the resource starts (its start timeout).
+- Redis under Pacemaker (``ocf:heartbeat:redis`` promotable clone): the promoted node
+  lost, corosync as above, then the clone's notification rounds, the agent's
+  ``CLIENT PAUSE`` re-pointing of the replicas, the promote and the VIP's start
+  (:mod:`hamodel.analysis.redis_promotion`, which derives min and max).
 """
 
 from __future__ import annotations
