@@ -161,3 +161,28 @@ def test_the_drill_takes_its_bound_from_the_row(resolved):
     assert predicted_interval(None) is None
     unknown = type(row)("redis", "node", None, None, row.rpo, None, note="no timer")
     assert predicted_interval(unknown) is None and not within("vip", 16.0, None, None).agreed
+
+
+@pytest.mark.parametrize("target", [40, 20])
+def test_a_policy_the_redis_row_misses_names_what_can_change(reference_arch, target):
+    """The agent's pause dominates but is not a setting: the finding points at corosync's token,
+    with a value that meets the target when one can, and says so when none can."""
+    from hamodel import Policy
+
+    arch = reference_arch("openstack_pacemaker")
+    strict = arch.replace_service("redis", policy=Policy(rto={"node": f"{target}s"}))
+    dep = resolve(strict, lock=LOCK)
+    (f,) = [
+        f
+        for f in dep.findings
+        if list(f.services) == ["redis"] and f.details.get("objective") == "rto" and f.details.get("disruption") == "node"
+    ]
+    assert "redis agent CLIENT PAUSE" in f.impact and "fixed" in f.mitigation
+    if target == 40:
+        need = float(f.mitigation.split("beyond 2) is ")[1].split(" s")[0])
+        # That token timeout (as token_ms: minus 650 ms for the third node) meets the target.
+        token_ms = round((need - 0.65) * 1000)
+        row = _with(arch, token_ms=token_ms)
+        assert row.scenario_rto_s[1] <= target < _with(arch, token_ms=token_ms + 100).scenario_rto_s[1]
+    else:
+        assert "would still be" in f.mitigation and "token_ms" not in f.mitigation
