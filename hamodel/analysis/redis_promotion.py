@@ -56,6 +56,13 @@ Bounds (:func:`promotion_span`):
   :data:`REDIS_RELINK_TRIES` pauses with the agent's one-second sleep
   between them) and the IPaddr2 start.
 
+Not in it: the clone's monitor intervals (Promoted 20 s, Unpromoted 60 s in
+the generated CIB) and the op timeouts (promote 120 s). A lost node is
+noticed by corosync, not by a monitor (a monitor would notice a killed
+redis-server alone, a process disruption this row does not cover), and a
+timeout bounds a failed operation, not a working one: a bound built from
+them (token + consensus + 120 s + 20 s) is true but says nothing.
+
 The agent facts are from resource-agents 4.12.0 ``heartbeat/redis``
 (``redis_demote``, ``redis_notify``, ``redis_promote``); the costs of the
 agent's own calls were measured in the hamodel Pacemaker lab (a 2-core
