@@ -37,7 +37,7 @@ Bounds (:func:`promotion_span`):
   after a clone's promote with ``notify=true`` after the clone's
   ``confirmed-post_notify_promoted`` pseudo-action, not after the promote
   itself (the ordering's remapped action key, ``lib/pacemaker/pcmk_sched_ordering.c``;
-  measured: the VIP came 2.5-4.3 s after the promotion in the four runs
+  measured: the VIP came 2.5-4.3 s after the promotion in the five runs
   that report both). Everything else (reaction,
   fencing, agent calls, the promote, the IPaddr2 start) takes more than 0 s
   but has no documented floor, so it adds nothing to the min. The
