@@ -38,16 +38,21 @@ Formulas (each a rule of the daemon, cited where it is applied):
 - corosync/Pacemaker: a lost node is noticed after the token timeout, the
   membership re-forms within ``consensus`` (1.2 x token), fencing waits
   ``pcmk_delay_base``, then the resource starts (its start timeout).
+- Redis under Pacemaker (``ocf:heartbeat:redis`` promotable clone): the promoted node
+  lost, corosync as above, then the clone's notification rounds, the agent's
+  ``CLIENT PAUSE`` re-pointing of the replicas, the promote and the VIP's start
+  (:mod:`hamodel.analysis.redis_promotion`, which derives min and max).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from hamodel.analysis.components import ModelView, node_id, switch_id
 from hamodel.analysis.recovery_results import Recovery, RecoveryTable, Timer
+from hamodel.analysis.redis_promotion import promotion_span
 from hamodel.analysis.results import VrrpGroup
 from hamodel.analysis.semantics import DOWN, PARTIAL, Evaluation
 from hamodel.model import Architecture
@@ -61,6 +66,8 @@ GALERA_INACTIVE_CHECK_S = 0.5
 GALERA_INSTALL_S = 7.5
 #: Processes recognised as a Galera member.
 GALERA_PROCESSES = frozenset({"mariadb", "mysqld", "galera"})
+#: Processes the Pacemaker CIB runs as a promotable clone of ocf:heartbeat:redis.
+REDIS_PROCESSES = frozenset({"redis", "redis-server"})
 
 _CLASS_OF_KIND = {"node": "node", "switch": "switch", "link": "link", "trunk": "link"}
 
@@ -282,6 +289,32 @@ class RecoveryAnalysis:
             (tok, cons, fence, start),
         )
 
+    def redis_promotion(self, service: str, lost: set[str]) -> _Span | None:
+        """A Pacemaker-managed Redis (promotable clone) whose promoted node is lost: a survivor
+        promoted, then its VIP (:func:`~hamodel.analysis.redis_promotion.promotion_span`).
+        The promoted node is taken to be the holder of the service's VIP group (the first of its
+        placement without a VIP); None: it is not lost."""
+        pm = self.arch.pacemaker
+        if pm is None:
+            return None
+        g = self.group_of(service)
+        placed = sorted(self.placement.nodes_of(service))
+        promoted = g.master if g else placed[0]
+        if promoted not in lost:
+            return ZERO
+        members = self.arch.pacemaker_nodes()
+        token = corosync_token_timeout_ms(pm.token_ms, len(members)) / 1000
+        delay = float(max((d.delay_base_s for d in pm.fence), default=0)) if pm.fencing else 0.0
+        lo, hi, dominant, formula, terms = promotion_span(
+            token,
+            round(1.2 * token, 3),
+            delay,
+            fencing=pm.fencing,
+            survivors=len([n for n in placed if n not in lost]),
+            vip=bool(getattr(self.arch.service(service).strategy, "vips", None)),
+        )
+        return _Span(lo, hi, dominant, formula, terms)
+
     # -- per service --------------------------------------------------------------------
 
     def _group_of_vip(self, vip: str) -> VrrpGroup | None:
@@ -304,6 +337,16 @@ class RecoveryAnalysis:
             if not active & lost:
                 return ZERO, ""
             return self.pacemaker_takeover(service), "the active node is lost: Pacemaker starts it elsewhere"
+        if (
+            isinstance(s, (AppCluster, Elected))
+            and getattr(s, "manager", None) == "pacemaker"
+            and svc.process in REDIS_PROCESSES
+            and svc.access is None
+            and placed - lost
+        ):
+            promo = self.redis_promotion(service, lost)
+            if promo is not None:
+                return promo, ""
         access = svc.access
         span: _Span | None = None
         note = ""
@@ -451,6 +494,7 @@ class RecoveryAnalysis:
         if not comps:
             return None
         total: _Span | None = None
+        worst_span: _Span | None = None
         down, unknown, worst = [], [], ""
         for c, out in self._outcomes(service, disruption, comps):
             if out[0] == "down":
@@ -461,7 +505,7 @@ class RecoveryAnalysis:
                 continue
             span = out[1]
             if total is None or span.hi > total.hi:
-                worst = c
+                worst, worst_span = c, span
             total = span.union(total)
         if total is None and not down and not unknown:
             return None
@@ -479,7 +523,12 @@ class RecoveryAnalysis:
             )
         if unknown:
             return Recovery(service, disruption, None, None, rpo, rpo_s, note=unknown[0])
-        return self._make(service, disruption, total, rpo, rpo_s, worst, "", down)
+        r = self._make(service, disruption, total, rpo, rpo_s, worst, "", down)
+        if worst_span is not None and r.rto_s is not None:
+            own = (round(worst_span.lo, 3), round(worst_span.hi, 3))
+            if own != r.rto_s:
+                r = replace(r, scenario_rto_s=own)
+        return r
 
     # -- the index: per failing component, only the services it can affect ---------------
 

@@ -49,8 +49,30 @@ def _needed(r: Recovery, target: float) -> str:
         if need < 1:
             return f"{t.where} would have to be {need:.2f} s, below 1 s; lower check.fall as well"
         return f"set {t.where} to {math.floor(need)} s or less (fall {fall:g})"
+    if t.name == "redis agent CLIENT PAUSE":
+        return _redis_needed(r, target, terms)
     scale = target / hi if hi else 0
     return f"lower {t.name} ({t.where}, now {t.value_s:g} s) to about {t.value_s * scale:.3g} s"
+
+
+def _redis_needed(r: Recovery, target: float, terms: dict[str, float]) -> str:
+    """Redis under Pacemaker: the agent's pause is fixed; corosync's token and consensus
+    (2.2 x the token timeout) are what a model sets (``pacemaker.token_ms``)."""
+    hi = r.rto_s[1] if r.rto_s else 0.0
+    token = terms.get("corosync token timeout", 0.0)
+    corosync = token + terms.get("corosync consensus", 0.0)
+    short = hi - target
+    fixed = "the agent's CLIENT PAUSE 2000 and notification rounds are fixed (ocf:heartbeat:redis redis_demote)"
+    if short >= corosync:
+        return (
+            f"{fixed}; without corosync's token and consensus the bound would still be {hi - corosync:g} s: "
+            "fewer replicas (each is re-pointed in turn) or a Redis outside Pacemaker"
+        )
+    need = math.floor(token * (corosync - short) / corosync * 100) / 100 if corosync else 0.0
+    return (
+        f"{fixed}; lower pacemaker.token_ms so the token timeout (token_ms + token_coefficient per node "
+        f"beyond 2) is {need:.2f} s or less (now {token:g} s)"
+    )
 
 
 def policy_findings(arch: Architecture, table: RecoveryTable) -> list[Finding]:

@@ -48,6 +48,11 @@ class Recovery:
     terms: tuple[Timer, ...] = ()
     down: tuple[str, ...] = ()
     note: str = ""
+    #: The interval when ``scenario`` (the component of this class that costs most) fails, where it
+    #: differs from ``rto_s`` (the hull over every component of the class, whose min is often 0:
+    #: a node the service does not wait for). What a drill failing that component checks against;
+    #: not in :meth:`to_dict` (the row's JSON is the class's).
+    scenario_rto_s: tuple[float, float] | None = None
 
     @property
     def dominated_by(self) -> str | None:

@@ -25,15 +25,19 @@ as ``node-crash`` does. It measures, from the power loss:
   analysis' RPO for the service (asynchronous: any loss agrees; 0 only
   when nothing is lost).
 
-The prediction: the analysis' recovery table has no interval for a
-Pacemaker-managed Redis (no access front; its row says so), so the bound
-is derived from the cluster's timers as ``node-crash`` derives its own:
-corosync's runtime token + consensus, the controller's reaction, fencing,
-then the promotion (:func:`promotion_s`: the clone's pre/post notifications on
-each survivor, the agent re-pointing each replica, its promote) and the
-Pacemaker lab's margin. The Promoted
-role's monitor interval does not enter it: a lost node is detected by
-corosync, not by a monitor (it would for a killed redis-server alone).
+The prediction is the analysis' recovery row of the service for a node
+loss (:attr:`Deployment.recovery`, its ``scenario_rto_s``: the promoted
+node lost; :mod:`hamodel.analysis.redis_promotion` derives it from
+corosync's token and consensus, fencing, the agent's ``CLIENT PAUSE``
+re-pointing and the clone's notification rounds, then the VIP's start).
+The drill derives nothing of its own: it checks that the VIP reaches the
+new primary, and a client writes through it, within ``[min - margin,
+max + margin]`` (the min is a real floor: the corosync timeouts and one
+re-pointing pause run before the VIP starts), and that the promotion and
+the first direct write come within ``max + margin`` (they precede the
+VIP; without a VIP the row ends at the promotion, and the interval applies
+to it). The margin is the Pacemaker lab's (:mod:`hamodel.drill.margins`).
+A row without an interval is a disagreement, never a bound made up here.
 """
 
 from __future__ import annotations
@@ -50,10 +54,6 @@ from hamodel.drill.margins import PACEMAKER_S as MARGIN_S
 from hamodel.drill.pacemaker.cluster_plan import REDIS_AGENT
 from hamodel.drill.pacemaker.lab import PacemakerLab
 from hamodel.drill.pacemaker.scenarios import (
-    FENCE_S,
-    REACT_S,
-    START_S,
-    Timeouts,
     fencing_enabled,
     first_when,
     make_check,
@@ -61,25 +61,6 @@ from hamodel.drill.pacemaker.scenarios import (
     timeline,
 )
 from hamodel.drill.scenario import ClusterRun, WholeClusterScenario
-
-#: The promotion after fencing, in the clone's notification rounds (``notify=true``): the lost master's
-#: demote and stop, then the promote, each with a pre and a post notification on every surviving
-#: instance, run one after another (pacemaker-controld throttles on a loaded machine). Measured in
-#: this lab (run 1, 2-core machine under load): every notification 0.4-0.7 s, except post-demote:
-#: the agent re-points each replica (``redis_demote``) with ``CLIENT PAUSE 2000`` per try, 4.3-4.7 s
-#: per replica; the promote itself (``SLAVEOF NO ONE``, a monitor) 1.5 s.
-NOTIFY_S = 0.7
-AGENT_REPOINT_S = 2 * 2.0  # two CLIENT PAUSE 2000 tries per replica (the agent's demote loop)
-PROMOTE_OP_S = 2.0
-#: Notifications per surviving instance before the promotion is confirmed: pre/post demote (the post one
-#: counted in AGENT_REPOINT_S), pre/post stop, pre/post promote.
-NOTIFY_ROUNDS = 5
-
-
-def promotion_s(survivors: int) -> float:
-    """The allowance from fencing to the promoted role on a survivor (see :data:`NOTIFY_S`)."""
-    return round(survivors * (NOTIFY_ROUNDS * NOTIFY_S + AGENT_REPOINT_S) + PROMOTE_OP_S, 2)
-
 
 #: Seconds of writes before the power loss (the writer stops at its first error).
 LOAD_S = 1.0
@@ -119,6 +100,23 @@ def ip_of(configuration: str, rid: str) -> str | None:
                 None,
             )
     return None
+
+
+def predicted_interval(row: Any) -> tuple[float, float] | None:
+    """The row's interval when its worst component (the promoted node) fails; None: no prediction."""
+    if row is None or row.rto_s is None:
+        return None
+    own = getattr(row, "scenario_rto_s", None)
+    return tuple(own) if own is not None else tuple(row.rto_s)  # type: ignore[return-value]
+
+
+def within(what: str, measured: float | None, floor: float | None, bound: float | None):
+    """A check that ``measured`` lies in ``[floor, bound]`` (no floor: ``<= bound``); no bound disagrees."""
+    expected = (
+        "no prediction" if bound is None else f"<= {bound:.1f}" if floor is None else f"[{floor:.1f}, {bound:.1f}]"
+    )
+    ok = measured is not None and bound is not None and measured <= bound and (floor is None or measured >= floor)
+    return make_check(what, expected, measured, ok)
 
 
 def _promoted(pl: PacemakerLab, rid: str, node: str) -> list[str]:
@@ -174,7 +172,6 @@ def redis_promoted_kill(ctx: ClusterRun) -> dict[str, Any]:
     survivors = [n for n in pl.nodes if n != victim]
     observer = survivors[0]
     fencing = fencing_enabled(pl.configuration)
-    tm = Timeouts(pl, observer)
     vip_rids = promoted_vips(pl.configuration, clone)
     vips = [a for a in (ip_of(pl.configuration, r) for r in vip_rids) if a]
     watched = {v.address for v in pl.plan.vips}
@@ -189,23 +186,19 @@ def redis_promoted_kill(ctx: ClusterRun) -> dict[str, Any]:
         if vip_before != [victim]:
             raise LabError(f"{vip_rids[0]} ({vips[0]}) held by {vip_before or 'no node'}, not by {victim} alone")
     row = pl.dep.recovery.get(service, "node") if getattr(pl.dep, "recovery", None) else None
-    from_table = row is not None and row.rto_s is not None
-    if row is not None and row.rto_s is not None:
-        bound = round(row.rto_s[1] + MARGIN_S, 2)
-        why = f"the analysis' recovery table: {row.formula} = {row.rto_s[1]:g} s + {MARGIN_S:g} s margin"
-    else:
-        promote_s = promotion_s(len(survivors))
-        bound = round(tm.detect_s + REACT_S + (FENCE_S if fencing else 0) + promote_s + MARGIN_S, 2)
+    predicted = predicted_interval(row)
+    if predicted is not None:
+        lo, hi = predicted
+        bound = round(hi + MARGIN_S, 2)
+        floor = round(max(0.0, lo - MARGIN_S), 2)
         why = (
-            f"no prediction in the analysis' recovery table for {service} ({row.note if row else 'no row'}): "
-            f"derived from the cluster's timers: token {tm.token_ms} ms + consensus {tm.consensus_ms} ms "
-            f"(corosync runtime values) + {REACT_S:g} s controller reaction"
-            + (f" + {FENCE_S:g} s fencing" if fencing else "")
-            + f" + {promote_s:g} s promotion ({len(survivors)} surviving instances x ({NOTIFY_ROUNDS} notifications"
-            f" x {NOTIFY_S:g} s + {AGENT_REPOINT_S:g} s re-pointing by the agent) + {PROMOTE_OP_S:g} s promote)"
-            f" + {MARGIN_S:g} s margin; the Promoted monitor "
-            "interval does not enter (a lost node is detected by corosync)"
+            f"the analysis' recovery row ({service}, node; its promoted node lost): [{lo:g}, {hi:g}] s, "
+            f"{row.formula if row else ''}; dominated by {row.dominated_by if row else None}; "
+            f"checked within [min - {MARGIN_S:g}, max + {MARGIN_S:g}] s (the lab's margin)"
         )
+    else:
+        bound = floor = None
+        why = f"no predicted interval in the analysis' recovery table for {service}: {row.note if row else 'no row'}"
     rpo, rpo_s = (row.rpo, row.rpo_s) if row is not None else ("unknown", None)
     # The writer: numbered keys to the promoted instance, from the first survivor's namespace.
     writer = subprocess.Popen(
@@ -246,7 +239,7 @@ def redis_promoted_kill(ctx: ClusterRun) -> dict[str, Any]:
         raise LabError(f"the Redis writer's output: {out[-300:]} {err[-300:]}") from None
     promoted_s = writes_s = None
     new_primary = writer_node = None
-    deadline = t0 + bound + 30
+    deadline = t0 + (bound if bound is not None else 60.0) + 30
     while time.monotonic() < deadline and (promoted_s is None or writes_s is None):
         if promoted_s is None:
             on = [n for n in _promoted(pl, rid, observer) if n in survivors]
@@ -352,19 +345,17 @@ def redis_promoted_kill(ctx: ClusterRun) -> dict[str, Any]:
         "vip_timeline": timeline(ctx.watch, vips[0] if vips and vips[0] in watched else pl.plan.vips[0].address, t0),
     }
     expected_loss = "0" if rpo_s == 0 else ">= 0 (asynchronous)" if rpo_s is None else f"<= {rpo_s}"
+    # With a VIP the row ends once the VIP is on the new primary: the promotion and the first
+    # direct write come before it (within the max); without one the row ends at the promotion.
     checks = [
         make_check(
-            "a survivor promoted within (s)",
-            f"<= {bound:.1f}",
-            promoted_s,
-            promoted_s is not None and promoted_s <= bound,
+            "the analysis predicts the failover (recovery row, node)",
+            "an interval",
+            f"[{predicted[0]:g}, {predicted[1]:g}] s" if predicted else why,
+            predicted is not None,
         ),
-        make_check(
-            "the new primary accepts writes within (s)",
-            f"<= {bound:.1f}",
-            writes_s,
-            writes_s is not None and writes_s <= bound,
-        ),
+        within("a survivor promoted within (s)", promoted_s, None if vips else floor, bound),
+        within("the new primary accepts writes within (s)", writes_s, None if vips else floor, bound),
         make_check(
             "writes go to the instance Pacemaker promoted",
             new_primary,
@@ -387,27 +378,16 @@ def redis_promoted_kill(ctx: ClusterRun) -> dict[str, Any]:
             )
         )
     if vips:
-        # The IPaddr2 starts once the promote is done: the promotion's bound plus a resource start.
-        vip_bound = round(bound + START_S, 2)
+        # The row's interval is the client's outage through the VIP (the IPaddr2 starts after the promote).
         checks += [
-            make_check(
-                "the VIP with the promoted role is on the new primary within (s)",
-                f"<= {vip_bound:.1f}",
-                vip_primary_s,
-                vip_primary_s is not None and vip_primary_s <= vip_bound,
-            ),
+            within("the VIP with the promoted role is on the new primary within (s)", vip_primary_s, floor, bound),
             make_check(
                 "the VIP is held by the new primary alone (watch samples and addresses after)",
                 f"[{new_primary}], never elsewhere",
                 f"{vip_after}, elsewhere: {elsewhere or 'none'}",
                 new_primary is not None and vip_after == [new_primary] and not elsewhere,
             ),
-            make_check(
-                "a client writing through the VIP succeeds within (s)",
-                f"<= {vip_bound:.1f}",
-                vip_answers_s,
-                vip_answers_s is not None and vip_answers_s <= vip_bound,
-            ),
+            within("a client writing through the VIP succeeds within (s)", vip_answers_s, floor, bound),
             make_check(
                 "the redis-server behind the VIP is the new primary's (run_id)",
                 "same run_id",
@@ -426,13 +406,15 @@ def redis_promoted_kill(ctx: ClusterRun) -> dict[str, Any]:
         "service": service,
         "prediction": {
             "promoted_within_s": bound,
-            "source": "recovery table" if from_table else "CIB timers",
+            "rto_s": list(predicted) if predicted else None,
+            "vip_from_s": floor if vips else None,
+            "source": "recovery table",
             "fencing": fencing,
             "why": why,
             "rpo": rpo,
             "rpo_s": rpo_s,
             "vip_follows_promoted": bool(vips),
-            "vip_within_s": round(bound + START_S, 2) if vips else None,
+            "vip_within_s": bound if vips else None,
             "reason": f"{victim} (promoted {rid}) loses power; the survivors keep quorum, "
             + ("fence it, " if fencing else "")
             + f"and promote the {rid} replica with the "
