@@ -48,6 +48,7 @@ import time
 import xml.etree.ElementTree as ET
 from typing import Any, ClassVar
 
+from hamodel.drill.keepalived.redis_loss import KEY as WRITER_KEY
 from hamodel.drill.keepalived.redis_loss import verdict
 from hamodel.drill.lab import LabError
 from hamodel.drill.margins import PACEMAKER_S as MARGIN_S
@@ -144,6 +145,29 @@ def _run_id(pl: PacemakerLab, via: str, addr: str, port: str) -> str | None:
     return next((line.split(":", 1)[1].strip() for line in r.stdout.splitlines() if line.startswith("run_id:")), None)
 
 
+def _replication(pl: PacemakerLab, via: str, addr: str, port: str) -> dict[str, str]:
+    """``INFO replication`` of the redis-server at ``addr``: role, master_host,
+    master_link_status, offsets (empty: no answer)."""
+    r = _client(pl, via, ["redis-cli", "-h", addr, "-p", port, "INFO", "replication"], timeout=3)
+    keys = ("role", "master_host", "master_link_status", "master_repl_offset", "slave_repl_offset")
+    return {k: v.strip() for k, _, v in (line.partition(":") for line in r.stdout.splitlines()) if k in keys}
+
+
+def _writer_keys(pl: PacemakerLab, via: str, addr: str, port: str) -> int | None:
+    """How many of the writer's keys (``hamodel:w:<i>``) the redis-server at ``addr`` holds (None: no answer)."""
+    r = _client(pl, via, ["redis-cli", "-h", addr, "-p", port, "--scan", "--pattern", f"{WRITER_KEY}*"], 30)
+    return None if r.returncode != 0 else sum(1 for line in r.stdout.splitlines() if line.strip())
+
+
+def linked_to(info: dict[str, str], primary: str, primary_addr: str) -> bool:
+    """A replica of ``primary`` whose link is up (the agent names the master by node name)."""
+    return (
+        info.get("role") == "slave"
+        and info.get("master_host") in (primary, primary_addr)
+        and info.get("master_link_status") == "up"
+    )
+
+
 def vip_elsewhere(samples: list[tuple[float, frozenset[str]]], primary: str | None, victim: str) -> list[str]:
     """Nodes other than ``primary`` seen holding the VIP in ``samples`` (taken from the power loss on):
     a survivor that is not the new primary, or the powered-off node once the new primary holds it."""
@@ -200,6 +224,20 @@ def redis_promoted_kill(ctx: ClusterRun) -> dict[str, Any]:
         bound = floor = None
         why = f"no predicted interval in the analysis' recovery table for {service}: {row.note if row else 'no row'}"
     rpo, rpo_s = (row.rpo, row.rpo_s) if row is not None else ("unknown", None)
+    # The premise of the RPO (writes since the last replication): every survivor replicates the
+    # promoted instance, its link up. A lab left otherwise by an earlier scenario is a disagreement
+    # (measured as it was), never a loss read as "asynchronous, any loss agrees".
+    replicas = lambda: {n: _replication(pl, observer, addr[n], port) for n in survivors}
+    try:
+        pl.wait(
+            lambda: all(linked_to(i, victim, addr[victim]) for i in replicas().values()),
+            30,
+            f"every survivor's {rid} replicating {victim}",
+            every=0.5,
+        )
+    except LabError:
+        pass
+    replication_before = replicas()
     # The writer: numbered keys to the promoted instance, from the first survivor's namespace.
     writer = subprocess.Popen(
         [
@@ -225,6 +263,10 @@ def redis_promoted_kill(ctx: ClusterRun) -> dict[str, Any]:
             raise LabError(f"the Redis writer did not start: {ready} {writer.stderr.read() if writer.stderr else ''}")
         time.sleep(LOAD_S)
         fenced_before = len(pl.fence_log())
+        replication_at_kill = replicas()
+        # What each survivor holds then: the new primary must keep at least that (the RPO's
+        # "writes since the last replication" are the ones after this count).
+        replicated = {n: _writer_keys(pl, observer, addr[n], port) for n in survivors}
         t0 = time.monotonic()
         pl.power_off(victim)
         out, err = writer.communicate(timeout=30)
@@ -338,6 +380,9 @@ def redis_promoted_kill(ctx: ClusterRun) -> dict[str, Any]:
         "vip_holders_after": vip_after,
         "vip_held_elsewhere": elsewhere,
         "vip_answered_by_new_primary": (vip_run_id is not None and vip_run_id == primary_run_id) if vips else None,
+        "replication_before": replication_before,
+        "replication_at_power_loss": replication_at_kill,
+        "replicated_writes_at_power_loss": replicated,
         "writes_acknowledged": wrote["acknowledged"],
         "writer_error": wrote["error"],
         "writes_present_after": present,
@@ -365,7 +410,26 @@ def redis_promoted_kill(ctx: ClusterRun) -> dict[str, Any]:
         make_check(
             "writes acknowledged before the power loss", "> 0", wrote["acknowledged"], wrote["acknowledged"] > 0
         ),
+        make_check(
+            "every survivor replicates the promoted instance before the power loss",
+            f"linked to {victim}",
+            "; ".join(
+                f"{n}: {i.get('role', 'no answer')} of {i.get('master_host', '-')}, "
+                f"link {i.get('master_link_status', '-')}"
+                for n, i in sorted(replication_at_kill.items())
+            ),
+            all(linked_to(i, victim, addr[victim]) for i in replication_at_kill.values()),
+        ),
         make_check("acknowledged writes lost", expected_loss, lost, rpo_agreed),
+        make_check(
+            "the new primary keeps the writes it had replicated before the power loss",
+            f">= {replicated.get(new_primary)}" if new_primary else "a new primary",
+            present,
+            new_primary is not None
+            and present is not None
+            and replicated.get(new_primary) is not None
+            and present >= (replicated.get(new_primary) or 0),
+        ),
     ]
     if fencing:
         checks.append(
