@@ -4,7 +4,7 @@ Debian packages the 2018 exporter (``1.0.0+git20180522.e755a44``, upstream
 dcu/mongodb_exporter); mongod itself is not in Debian, so these names were
 read from the exporter's source at that commit and found in the installed
 binary, and ``mongodb_up 0`` seen from the real exporter with no mongod
-(tests/integration/test_rabbitmq_metrics.py), not from a live replica set:
+(tests/integration/test_monitoring_clusters.py), not from a live replica set:
 
 - ``mongodb_up``: 1 when the exporter reached mongod. Without mongod the
   exporter answered after about 10 s (its dial timeout), longer than the

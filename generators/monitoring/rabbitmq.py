@@ -2,7 +2,7 @@
 
 The plugin ships with Debian's ``rabbitmq-server`` (3.10.8) and answers on
 port 15692, ``/metrics`` (aggregated). What these rules read was checked on
-the real daemon (tests/integration/test_rabbitmq_metrics.py):
+the real daemon (tests/drill/test_rabbitmq_metrics.py):
 
 - ``up{job="rabbitmq"}``: the plugin answers only while the broker runs
   (``rabbitmqctl stop_app``, a node paused by ``pause_minority``, or a
