@@ -102,3 +102,56 @@ def test_promtool_tests_catch_a_wrong_rule(area, old, new):
     assert not [r for r in promtool_checks(files) if not r.ok]
     files[rel] = files[rel].replace(old, new)
     assert [r for r in promtool_checks(files) if not r.ok]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("prometheus-mongodb-exporter") is None, reason="prometheus-mongodb-exporter missing")
+def test_the_real_mongodb_exporter_reports_mongodb_up_and_has_the_replset_names(tmp_path):
+    """Debian's exporter, started with the generated ARGS (the listen address and the mongod URI moved
+    to free loopback ports: no mongod is packaged in Debian, none runs here): it reports
+    ``mongodb_up 0``, but only after its dial timeout, longer than the 5 s scrape timeout of the
+    generated config (so the member-down rule also reads ``up``); the replica-set metric the rules
+    read is built from names its binary holds (namespace, subsystem, name)."""
+    import socket
+    import subprocess
+    import time
+    import urllib.request
+
+    from hamodel.drill.prometheus import exporter_args
+
+    def free_port() -> int:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            return s.getsockname()[1]
+
+    files = build_configs(reference("openstack_keepalived"))
+    args = exporter_args(files["nodes/ctl-1/prometheus/mongodb-exporter"])
+    listen, mongod = f"127.0.0.1:{free_port()}", f"mongodb://127.0.0.1:{free_port()}"
+    args[args.index("-web.listen-address") + 1] = listen
+    args[args.index("-mongodb.uri") + 1] = mongod
+    p = subprocess.Popen(
+        ["prometheus-mongodb-exporter", *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tmp_path
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(tuple(listen.rsplit(":", 1)), timeout=1).close()  # type: ignore[arg-type]
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "the exporter did not listen"
+                time.sleep(0.2)
+        t0 = time.monotonic()
+        with urllib.request.urlopen(f"http://{listen}/metrics", timeout=40) as r:
+            text = r.read().decode()
+        took = time.monotonic() - t0
+        assert "\nmongodb_up 0\n" in text
+        prom = yaml.safe_load(files["monitoring/prometheus.yml"])
+        assert took > int(prom["global"]["scrape_interval"].rstrip("s")), took
+        print(f"mongodb exporter answered without mongod after {took:.1f} s")
+    finally:
+        p.kill()
+        p.wait()
+    binary = open(shutil.which("prometheus-mongodb-exporter") or "", "rb").read()
+    for part in (b"replset", b"master_count", b"dcu/mongodb_exporter/collector"):
+        assert part in binary
