@@ -155,3 +155,38 @@ def test_the_real_mongodb_exporter_reports_mongodb_up_and_has_the_replset_names(
     binary = open(shutil.which("prometheus-mongodb-exporter") or "", "rb").read()
     for part in (b"replset", b"master_count", b"dcu/mongodb_exporter/collector"):
         assert part in binary
+
+
+@promtool
+@pytest.mark.parametrize("replicas", [2, 5])
+def test_rabbitmq_and_mongodb_rules_of_other_cluster_sizes_pass_their_tests(replicas):
+    """The partition rule's expected labels differ with two members (both count no peer); five
+    members need three answering (the analysis' quorum)."""
+    from hamodel.model import Architecture, Network, Node, Service
+    from hamodel.pipeline import resolve
+    from hamodel.strategies import AppCluster
+
+    lan = Network("lan", subnet="10.0.0.0/24")
+    arch = Architecture(
+        "sizes",
+        nodes=[Node(f"n{i}", roles={"x"}, addresses={lan: f"10.0.0.{i}"}) for i in range(1, replicas + 1)],
+        networks=[lan],
+        services=[
+            Service(
+                name,
+                on="x",
+                replicas=replicas,
+                # two members: the model must say both are needed (the analysis refuses a majority of 2)
+                strategy=AppCluster(
+                    cold_start="automatic", recovery="restart", **({"quorum": 2} if replicas == 2 else {})
+                ),
+            )
+            for name in ("rabbitmq", "mongodb")
+        ],
+    )
+    files = render(resolve(arch))
+    rules = _rules(files, "rabbitmq")
+    assert rules["HamodelRabbitmqQuorumLostRabbitmq"]["expr"].endswith(f"< {replicas // 2 + 1}")
+    assert set(_rules(files, "mongodb")) == {"HamodelMongodbMemberDownMongodb", "HamodelMongodbNoPrimaryMongodb"}
+    failed = [r for r in promtool_checks(files) if not r.ok]
+    assert not failed, [r.output for r in failed]
