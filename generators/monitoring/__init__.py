@@ -28,7 +28,9 @@ has no exporter), HAProxy's built-in exporter (PROMEX, frontend
 ``hamodel-metrics`` of the generated haproxy.cfg), ``prometheus-mysqld-exporter``
 (Galera), ``prometheus-redis-exporter`` (Redis), ``prometheus-hacluster-exporter``
 (the Pacemaker cluster: quorum, unclean nodes, each resource hamodel puts in
-the CIB stopped everywhere or failed; :mod:`.pacemaker`). A service with none of
+the CIB stopped everywhere or failed; :mod:`.pacemaker`), RabbitMQ's built-in
+``rabbitmq_prometheus`` (:mod:`.rabbitmq`), ``prometheus-mongodb-exporter``
+(:mod:`.mongodb`). A service with none of
 these is listed by :func:`unmonitored` (and by the analysis' finding
 ``no-metrics-source``, from the same table, :mod:`hamodel.metrics`) and, in
 the rules, is covered only by its node's ``up``.
