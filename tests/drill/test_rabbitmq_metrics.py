@@ -9,7 +9,8 @@ at first boot (classic config). The plugin is enabled with the manifest's
 command, on the running broker. Then:
 
 - every metric the generated rules read, and every ``peer`` value the
-  partition rule matches, is in the brokers' real ``/metrics``;
+  partition rule matches, is in the brokers' real ``/metrics``; the memory
+  alarm's metric turns 1 when a watermark below the broker's use is set;
 - a real Prometheus with the generated scrape job and rules fires the
   member-down alert when one broker stops, fires neither the quorum nor the
   partition alert then, and resolves it after the broker is back;
@@ -192,6 +193,17 @@ def test_generated_rabbitmq_rules_read_real_metrics_and_fire_on_a_stopped_member
                     ), (n, p)
             assert re.search(r"^rabbitmq_alarms_memory_used_watermark 0$", text[n], re.M)
             assert re.search(r"^rabbitmq_alarms_free_disk_space_watermark 0$", text[n], re.M)
+
+        # the memory alarm's metric is 1 while the alarm is set (a watermark below what the broker uses)
+        _cli(lab, "n2", ["rabbitmqctl", "set_vm_memory_high_watermark", "absolute", "1MB"])
+        alarm = re.compile(r"^rabbitmq_alarms_memory_used_watermark 1$", re.M)
+        _wait("memory alarm metric", lambda: alarm.search(_scrape(lab, "n2") or ""), 30)
+        _cli(lab, "n2", ["rabbitmqctl", "set_vm_memory_high_watermark", "0.4"])
+        _wait(
+            "memory alarm clears",
+            lambda: not alarm.search(_scrape(lab, "n2") or "rabbitmq_alarms_memory_used_watermark 1"),
+            30,
+        )
 
         # a real Prometheus with the generated job and rules
         lab.add_host("client", client=True)
