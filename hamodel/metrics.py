@@ -14,7 +14,7 @@ from hamodel.model import Architecture
 
 
 def software(arch: Architecture, service: str) -> str:
-    """``galera``, ``rabbitmq``, ``redis`` or ``other``: the procedure and metrics family of a
+    """``galera``, ``rabbitmq``, ``redis``, ``mongodb`` or ``other``: the procedure and metrics family of a
     service, from its name and process (as the drills recognise Galera)."""
     svc = arch.service(service)
     words = {svc.name, svc.process or ""}
@@ -24,11 +24,14 @@ def software(arch: Architecture, service: str) -> str:
         return "rabbitmq"
     if any("redis" in w for w in words):
         return "redis"
+    if any("mongo" in w for w in words):
+        return "mongodb"
     return "other"
 
 
 def metrics_source(arch: Architecture, service: str, keepalived_services: Iterable[str] = ()) -> str | None:
-    """``mysqld``, ``redis``, ``haproxy`` (HAProxy's built-in exporter: the VIP holder itself, or the
+    """``mysqld``, ``redis``, ``rabbitmq`` (its built-in ``rabbitmq_prometheus`` plugin), ``mongodb``
+    (``prometheus-mongodb-exporter``), ``haproxy`` (HAProxy's built-in exporter: the VIP holder itself, or the
     service's backends as HAProxy checks them), ``keepalived`` (the state script's textfile metrics),
     ``pacemaker`` (a resource of the Pacemaker cluster: ha_cluster_exporter reports it stopped or
     failed), or None: only the node's ``up`` covers the service."""
@@ -36,8 +39,8 @@ def metrics_source(arch: Architecture, service: str, keepalived_services: Iterab
     kind = software(arch, service)
     if kind == "galera":
         return "mysqld"
-    if kind == "redis":
-        return "redis"
+    if kind in ("redis", "rabbitmq", "mongodb"):
+        return kind
     if service in set(keepalived_services):
         return "haproxy" if svc.process == "haproxy" else "keepalived"
     if svc.access is not None:

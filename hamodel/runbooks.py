@@ -222,7 +222,7 @@ def _rabbitmq(dep: Deployment, f: Finding, svc: str, nodes: tuple[str, ...], cas
         f.id,
         case,
         f"RabbitMQ members wait for the last member stopped before they boot: {f.details.get('procedures', {}).get(svc, '')}.",
-        (alert_name("RedundancyDegraded", svc), "HamodelNodeDown"),
+        (alert_name("RabbitmqQuorumLost", svc), alert_name("RedundancyDegraded", svc), "HamodelNodeDown"),
         tuple(steps),
         tuple(verify),
         nodes,

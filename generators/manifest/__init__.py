@@ -424,6 +424,25 @@ KINDS: dict[str, Kind] = {
         packages=("prometheus-hacluster-exporter",),
         prerequisites=_monitoring_prerequisites,
     ),
+    "exporter_rabbitmq": Kind(  # RabbitMQ's own plugin: a conf.d snippet, its listener on the node's address
+        order=64,
+        action="enable rabbitmq_prometheus",
+        on_change=("rabbitmq-plugins", "enable", "rabbitmq_prometheus"),
+        validate=None,
+        validate_note="a rabbitmq.conf snippet read at the broker's start (a changed address applies at "
+        "the node's next restart); enabling the plugin keeps the others enabled",
+        packages=("rabbitmq-server",),
+        prerequisites=_monitoring_prerequisites,
+    ),
+    "exporter_mongodb": Kind(
+        order=65,
+        action="restart mongodb exporter",
+        on_change=("systemctl", "restart", "prometheus-mongodb-exporter"),
+        validate=None,
+        validate_note="an environment file (ARGS=...); the exporter refuses bad flags at start",
+        packages=("prometheus-mongodb-exporter",),
+        prerequisites=_monitoring_prerequisites,
+    ),
     "pacemaker-pcs": Kind(
         order=51,
         action=None,

@@ -28,7 +28,9 @@ has no exporter), HAProxy's built-in exporter (PROMEX, frontend
 ``hamodel-metrics`` of the generated haproxy.cfg), ``prometheus-mysqld-exporter``
 (Galera), ``prometheus-redis-exporter`` (Redis), ``prometheus-hacluster-exporter``
 (the Pacemaker cluster: quorum, unclean nodes, each resource hamodel puts in
-the CIB stopped everywhere or failed; :mod:`.pacemaker`). A service with none of
+the CIB stopped everywhere or failed; :mod:`.pacemaker`), RabbitMQ's built-in
+``rabbitmq_prometheus`` (:mod:`.rabbitmq`), ``prometheus-mongodb-exporter``
+(:mod:`.mongodb`). A service with none of
 these is listed by :func:`unmonitored` (and by the analysis' finding
 ``no-metrics-source``, from the same table, :mod:`hamodel.metrics`) and, in
 the rules, is covered only by its node's ``up``.
@@ -42,8 +44,10 @@ from pathlib import Path
 
 import yaml
 from hamodel.generators.common import NodeFile, Secrets, address, comment, environment, token
+from hamodel.generators.monitoring import mongodb as mongo
 from hamodel.generators.monitoring import pacemaker as pcmk
 from hamodel.generators.monitoring import quorum as qrm
+from hamodel.generators.monitoring import rabbitmq as rmq
 from hamodel.generators.monitoring.alert import Alert
 
 from hamodel.deployment import (
@@ -92,7 +96,11 @@ EXPORTERS: dict[str, Exporter] = {
         "prometheus-redis-exporter",
     ),
     "pacemaker": Exporter("pacemaker", pcmk.PACKAGE, pcmk.PORT, pcmk.DEFAULT_FILE, pcmk.UNIT),
+    "rabbitmq": Exporter(rmq.JOB, rmq.PACKAGE, rmq.PORT, rmq.CONFIG_FILE, rmq.UNIT),
+    "mongodb": Exporter(mongo.JOB, mongo.PACKAGE, mongo.PORT, mongo.DEFAULT_FILE, mongo.UNIT),
 }
+#: Clusters watched through their own software's metrics, one scrape target per member (label service).
+OWN_METRICS = ("mongodb", "mysqld", "rabbitmq", "redis")
 #: The MySQL credentials file the mysqld exporter reads (a prerequisite: hamodel holds no database password).
 MYSQLD_EXPORTER_CNF = "/etc/prometheus/hamodel-mysqld-exporter.cnf"
 
@@ -156,7 +164,7 @@ def targets(dep: Deployment) -> list[Target]:
         )
     for s in sorted(dep.architecture.services, key=lambda s: s.name):
         src = metrics_source(dep, s.name)
-        if src in ("mysqld", "redis"):
+        if src in OWN_METRICS:
             for n in dep.placement.nodes_of(s.name):
                 out.append(Target(src, n, _hostport(node_address(dep, n), EXPORTERS[src].port), (s.name,)))
     managed = {svc for svc, *_ in dep.pacemaker_resources()}
@@ -556,7 +564,7 @@ def _quorum_alerts(dep: Deployment, rbs: list[Runbook]) -> list[Alert]:
     out = []
     for f in sorted((f for f in dep.findings if f.kind == "quorum-loss"), key=lambda f: f.id):
         svc, d = f.services[0], f.details
-        if metrics_source(dep, svc) == "mysqld" or "quorum" not in d:
+        if metrics_source(dep, svc) in ("mysqld", "rabbitmq", "mongodb") or "quorum" not in d:
             continue
         nodes = set(d.get("members", ())) | {n for w in d.get("witnesses", ()) for n in dep.placement.nodes_of(w)}
         voters = {n: _hostport(node_address(dep, n), EXPORTERS["node"].port) for n in sorted(nodes)}
@@ -568,6 +576,17 @@ def _quorum_alerts(dep: Deployment, rbs: list[Runbook]) -> list[Alert]:
             Alert("nodes", name, r.expr, 30, svc, f, r.summary, for_alert(rbs, name), r.firing, r.healthy, ({},))
         )
     return out
+
+
+def _cluster_alerts(dep: Deployment, rbs: list[Runbook], svc: str, src: str) -> list[Alert]:
+    """RabbitMQ's and MongoDB's own rules (:mod:`.rabbitmq`, :mod:`.mongodb`)."""
+    members = {n: _hostport(node_address(dep, n), EXPORTERS[src].port) for n in dep.placement.nodes_of(svc)}
+    q = next((f for f in dep.findings if f.id == f"quorum-loss:{svc}"), None)
+    member = _finding(dep, svc, ("quorum-loss", "cut-set")) or _finding(dep, svc)
+    if src == "mongodb":
+        return mongo.alerts(svc, members, member, q, rbs)
+    quorum = int(q.details["quorum"]) if q is not None and "quorum" in q.details else len(members) // 2 + 1
+    return rmq.alerts(svc, members, quorum, member, q, rbs)
 
 
 def alerts(dep: Deployment) -> list[Alert]:
@@ -583,6 +602,8 @@ def alerts(dep: Deployment) -> list[Alert]:
             out += _galera_alerts(dep, rbs, s.name)
         elif src == "redis" and (isinstance(s.strategy, (Elected, AppCluster))):
             out += _redis_alerts(dep, rbs, s.name)
+        elif src in ("rabbitmq", "mongodb"):
+            out += _cluster_alerts(dep, rbs, s.name, src)
     return out
 
 
@@ -664,7 +685,7 @@ def render(dep: Deployment, *, runbook_base: str = "") -> dict[str, bytes]:
         static = []
         for t in jobs[job]:
             labels = {"node": t.node}
-            if job in ("mysqld", "redis"):
+            if job in OWN_METRICS:
                 labels["service"] = t.services[0]
             static.append({"targets": [t.address], "labels": labels})
         entry: dict[str, object] = {"job_name": job}
@@ -725,6 +746,8 @@ def generate(dep: Deployment, secrets: Secrets, redacted: Secrets) -> list[NodeF
                 args = f"--web.listen-address={listen} --config.my-cnf={MYSQLD_EXPORTER_CNF}"
             elif t.job == "pacemaker":
                 args = f"--web.listen-address={listen}"
+            elif t.job == "mongodb":
+                args = mongo.args(listen)
             else:
                 args = f"-web.listen-address {listen} -redis.addr redis://localhost:6379"
             data = (
@@ -739,6 +762,8 @@ def generate(dep: Deployment, secrets: Secrets, redacted: Secrets) -> list[NodeF
                 )
                 + f'ARGS="{args}"\n'
             ).encode()
+            if t.job == "rabbitmq":  # a conf.d snippet of the broker, not an exporter's ARGS
+                data = rmq.config(n, addr, comment(dep.architecture.name))
             files.append(
                 NodeFile(
                     node=n,

@@ -3,10 +3,10 @@
 For every cluster the analysis reports as able to lose quorum
 (``quorum-loss`` findings: the voting members' nodes and the quorum), one
 rule counts the voting nodes whose node exporter answers: fewer than the
-quorum, and the cluster cannot have a quorum (RabbitMQ, MongoDB, etcd,
-Sentinel...). It needs no exporter of the software itself, so it covers the
-clusters that have none; Galera's own rules (``wsrep`` metrics) say more
-and replace it there.
+quorum, and the cluster cannot have a quorum (etcd, Sentinel, Redis...).
+It needs no exporter of the software itself, so it covers the clusters that
+have none; Galera's (``wsrep`` metrics), RabbitMQ's (:mod:`.rabbitmq`) and
+MongoDB's (:mod:`.mongodb`) own rules say more and replace it there.
 """
 
 from __future__ import annotations

@@ -234,13 +234,11 @@ def test_pacemaker_resources_each_have_a_stopped_and_a_failed_alert():
 
 
 def test_every_cluster_that_can_lose_quorum_has_a_quorum_alert_from_its_voters():
-    """RabbitMQ, MongoDB, etcd, Sentinel have no exporter of their own here: their quorum is
-    watched through their voting nodes' up (Galera's wsrep rules replace it there)."""
+    """etcd, Sentinel, Redis have no quorum metric of their own here: their quorum is watched through
+    their voting nodes' up (Galera's wsrep rules, RabbitMQ's and MongoDB's own rules replace it there:
+    test_monitoring_clusters.py)."""
     for model, expected in (
-        (
-            "openstack_keepalived",
-            {"mongodb": "ctl-1|ctl-2|ctl-3", "rabbitmq": "ctl-1|ctl-2|ctl-3", "redis": "ctl-1|ctl-2|ctl-3"},
-        ),
+        ("openstack_keepalived", {"redis": "ctl-1|ctl-2|ctl-3"}),
         ("webplatform", {"etcd": "db-1|db-2|mgmt-1", "sentinel": "db-1|db-2|mgmt-1"}),
     ):
         dep = reference(model)

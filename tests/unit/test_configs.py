@@ -137,12 +137,14 @@ def test_layout_of_the_keepalived_reference(keepalived_files):
             "prometheus/node-exporter",
             "prometheus/mysqld-exporter",
             "prometheus/redis-exporter",
+            "prometheus/rabbitmq-exporter",
+            "prometheus/mongodb-exporter",
         )
     }
     expected |= {"ansible/collect.yml", "monitoring/prometheus.yml"} | {
         f"monitoring/{d}/{a}.{x}yml"
         for d, x in (("rules", ""), ("tests", "test."))
-        for a in ("galera", "haproxy", "nodes", "redis", "vrrp")
+        for a in ("galera", "haproxy", "mongodb", "nodes", "rabbitmq", "redis", "vrrp")
     }
     assert set(keepalived_files) == expected
     for n in nodes:
@@ -263,6 +265,8 @@ def test_manifest_and_inventory(keepalived_files):
         "/etc/default/prometheus-node-exporter",
         "/etc/default/prometheus-mysqld-exporter",
         "/etc/default/prometheus-redis-exporter",
+        "/etc/default/prometheus-mongodb-exporter",
+        "/etc/rabbitmq/conf.d/60-hamodel-prometheus.conf",  # RabbitMQ's own plugin's listener
     }
 
 
@@ -567,8 +571,8 @@ def test_drift_gate_both_ways(tmp_path):
     r = runner.invoke(app, ["build", *model, "-o", str(out)])
     assert r.exit_code == 0, r.output
     assert (
-        "wrote 36 files" in r.output
-    )  # 12 configs + 10 monitoring node files + 11 monitoring/ + 2 Ansible + manifest... as the golden tree
+        "wrote 46 files" in r.output
+    )  # 12 configs + 16 monitoring node files + 15 monitoring/ + 2 Ansible + manifest... as the golden tree
     r = runner.invoke(app, ["build", *model, "-o", str(out), "--check"])
     assert r.exit_code == 0, r.output
     assert "up to date" in r.output
