@@ -42,6 +42,7 @@ from pathlib import Path
 
 import yaml
 from hamodel.generators.common import NodeFile, Secrets, address, comment, environment, token
+from hamodel.generators.monitoring import liveness as lv
 from hamodel.generators.monitoring import pacemaker as pcmk
 from hamodel.generators.monitoring import quorum as qrm
 from hamodel.generators.monitoring.alert import Alert
@@ -574,7 +575,8 @@ def alerts(dep: Deployment) -> list[Alert]:
     """Every alert of the Deployment, by area then name."""
     rbs = runbooks(dep)
     out = _node_alerts(dep, rbs) + _quorum_alerts(dep, rbs) + _vrrp_alerts(dep, rbs) + _haproxy_alerts(dep, rbs)
-    out += _pacemaker_alerts(dep, rbs)
+    no_sb = tuple(k for k in _RANKED_KINDS if k != "split-brain")  # a load balancer lost, not two VIP holders
+    out += lv.haproxy_down(dep, rbs, targets(dep), lambda svc: _finding(dep, svc, no_sb)) + _pacemaker_alerts(dep, rbs)
     for s in sorted(dep.architecture.services, key=lambda s: s.name):
         if not dep.placement.nodes_of(s.name):
             continue

@@ -55,9 +55,20 @@ def test_holder_crash_raises_node_down_degraded_and_backend_down(drill):
     assert e.alerts[node_down.key] == node_down.bound == node_down.for_s + 2 * 5 + 5 + 10
 
 
-def test_haproxy_death_raises_nothing(drill):
-    e = expected(drill, _kind(drill, "haproxy-death", old="ctl-1"), _rules(drill.files))
-    assert e is not None and e.alerts == {}
+def test_haproxy_death_raises_the_haproxy_down_alert_only(drill):
+    """Before: nothing (the VIP moves within adverts and the other load balancers see every backend),
+    so the lost load balancer went unreported."""
+    rules = _rules(drill.files)
+    e = expected(drill, _kind(drill, "haproxy-death", old="ctl-1"), rules)
+    assert e is not None and list(e.alerts) == ["HamodelHaproxyDownHaproxy"]
+    r = next(r for r in rules if r.alert == "HamodelHaproxyDownHaproxy")
+    assert e.alerts[r.key] == r.for_s + 2 * 5 + 5 + 10
+    assert "unless on (node)" in r.expr  # a node that does not answer is the node-down alert's
+
+
+def test_holder_crash_does_not_predict_haproxy_down(drill):
+    e = expected(drill, _kind(drill, "holder-crash", old="ctl-1"), _rules(drill.files))
+    assert e is not None and not any(a.startswith("HamodelHaproxyDown") for a in e.alerts)
 
 
 def test_partition_raises_the_two_masters_alert_only(drill):

@@ -119,14 +119,17 @@ def expected(ctx: Any, k: Any, rules: list[Rule]) -> Expected | None:
     down: set[str] = set()  # nodes Prometheus cannot scrape
     dead_servers: set[tuple[str, str]] = set()  # (proxy, server) DOWN on every load balancer
     split: str | None = None  # the VRRP group with two masters
+    no_haproxy: set[str] = set()  # nodes that answer while their HAProxy does not
     if kind in ("holder-crash", "holder-kill"):
         down = {k.old}
         why = f"{k.old} is lost: its node-down alert, the degraded-redundancy alerts of the cut sets it is in, "
         why += "and the backend-down alerts of its servers (DOWN on every remaining load balancer)"
     elif kind == "haproxy-death":
+        no_haproxy = {k.old}
         why = (
             f"haproxy on {k.old} dies: keepalived moves the VIP within adverts (< the no-master rule's for:), "
-            "the other load balancers still see every backend: no alert"
+            "the other load balancers still see every backend; the node answers and its HAProxy exporter "
+            "does not: the HAProxy-down alert (redundancy reduced)"
         )
     elif kind in ("backend-death", "single-writer"):
         dead_servers = {(k.proxy, k.server.name)}
@@ -164,6 +167,8 @@ def expected(ctx: Any, k: Any, rules: list[Rule]) -> Expected | None:
                 for s in hc.backends[proxy].servers
             ]
             hit = bool(servers) and all((proxy, s) in dead_servers for s in servers)
+        elif r.alert.startswith("HamodelHaproxyDown"):
+            hit = bool(no_haproxy)
         elif r.alert.startswith("HamodelVrrpSplitBrain"):
             hit = split is not None and r.labels.get("service") == split
         if hit:
@@ -332,15 +337,23 @@ class LabMonitor:
                 self._start_exporter(n)
         bound = 2 * SCRAPE_INTERVAL_S + EVALUATION_INTERVAL_S + MARGIN_S
         t0 = time.monotonic()
+        # polls left unanswered while holding the fault and while resolving: one count for the page
+        unanswered = int(alerts.get("unanswered_polls", 0))
         while time.monotonic() - t0 < bound + 30:
-            if self.firing() == set():  # answered, and nothing fires (None: Prometheus did not answer)
+            now = self.firing()
+            if now == set():  # answered, and nothing fires (None: Prometheus did not answer)
                 return {
                     "resolved_after_settled_s": round(time.monotonic() - t0, 1),
                     "resolve_bound_s": bound,
                     "still": [],
-                }
+                } | unanswered_polls(unanswered)
+            unanswered += now is None
             time.sleep(1.0)
-        return {"resolved_after_settled_s": None, "resolve_bound_s": bound, "still": sorted(self.firing() or ["?"])}
+        return {
+            "resolved_after_settled_s": None,
+            "resolve_bound_s": bound,
+            "still": sorted(self.firing() or ["?"]),
+        } | unanswered_polls(unanswered)
 
     @staticmethod
     def checks(a: Mapping[str, Any]) -> list[Check]:
