@@ -285,7 +285,7 @@ def _monitoring_prerequisites(dep: Deployment, f: NodeFile, node_files: Sequence
 
     node = dep.architecture.node(f.node)
     dev = node.interfaces[0].device if node.interfaces else None
-    if f.kind == "keepalived_state":
+    if f.kind in ("keepalived_state", "keepalived_up"):
         from hamodel.deployment import NODE_TEXTFILE_DIR
 
         return {
@@ -386,6 +386,27 @@ KINDS: dict[str, Kind] = {
         packages=("prometheus-node-exporter",),
         mode="0755",
         prerequisites=_monitoring_prerequisites,
+    ),
+    # keepalived's liveness and the VIP addresses a node holds (hamodel.generators.monitoring.liveness):
+    # a script, and the systemd timer that runs it every few seconds (enabling it reloads systemd).
+    "keepalived_up": Kind(
+        order=26,
+        action=None,
+        on_change=None,
+        validate="sh -n %s",
+        validate_note="the timer below runs it; nothing to reload",
+        packages=("prometheus-node-exporter", "procps", "iproute2"),
+        mode="0755",
+        prerequisites=_monitoring_prerequisites,
+    ),
+    "keepalived_up_unit": Kind(
+        order=35,
+        action="enable keepalived-up timer",
+        on_change=("systemctl", "enable", "--now", "hamodel-keepalived-up.timer"),
+        validate=None,
+        validate_note="systemd units (systemd-analyze verify needs the unit's own file name); "
+        "systemctl enable reloads systemd and refuses a unit it cannot parse",
+        packages=("systemd",),
     ),
     "exporter_node": Kind(
         order=60,

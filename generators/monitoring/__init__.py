@@ -577,6 +577,10 @@ def alerts(dep: Deployment) -> list[Alert]:
     out = _node_alerts(dep, rbs) + _quorum_alerts(dep, rbs) + _vrrp_alerts(dep, rbs) + _haproxy_alerts(dep, rbs)
     no_sb = tuple(k for k in _RANKED_KINDS if k != "split-brain")  # a load balancer lost, not two VIP holders
     out += lv.haproxy_down(dep, rbs, targets(dep), lambda svc: _finding(dep, svc, no_sb)) + _pacemaker_alerts(dep, rbs)
+    sb = lambda svc: next((f for f in dep.findings if f.id == f"split-brain:{svc}"), None)
+    out += lv.keepalived_down(
+        dep, rbs, lambda n: _hostport(node_address(dep, n), 9100), lambda s: _finding(dep, s, no_sb), sb
+    )
     for s in sorted(dep.architecture.services, key=lambda s: s.name):
         if not dep.placement.nodes_of(s.name):
             continue
@@ -771,4 +775,5 @@ def generate(dep: Deployment, secrets: Secrets, redacted: Secrets) -> list[NodeF
                     secret=False,
                 )
             )
+        files += lv.keepalived_up_files(dep, n, env, NODE_TEXTFILE_DIR)
     return files

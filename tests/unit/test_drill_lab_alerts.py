@@ -71,12 +71,29 @@ def test_holder_crash_does_not_predict_haproxy_down(drill):
     assert e is not None and not any(a.startswith("HamodelHaproxyDown") for a in e.alerts)
 
 
-def test_partition_raises_the_two_masters_alert_only(drill):
+def test_partition_raises_the_two_masters_and_vip_held_twice_alerts_only(drill):
     from hamodel.drill.keepalived.common import group_of_vip
 
     g = group_of_vip(drill, "controller-vip")
     e = expected(drill, _kind(drill, "partition", group=g), _rules(drill.files))
-    assert e is not None and list(e.alerts) == [f"HamodelVrrpSplitBrain{g.service.capitalize()}"]
+    svc = g.service.capitalize()
+    assert e is not None and sorted(e.alerts) == [f"HamodelVipHeldTwice{svc}", f"HamodelVrrpSplitBrain{svc}"]
+
+
+def test_keepalived_kill_raises_keepalived_down_and_the_vip_held_twice(drill):
+    """Before (issue 25): nothing watched keepalived itself; a SIGKILL left the VIP on two nodes
+    and no rule said keepalived was gone."""
+    from hamodel.drill.keepalived.common import group_of_vip
+
+    g = group_of_vip(drill, "controller-vip")
+    e = expected(drill, _kind(drill, "keepalived-kill", old="ctl-1", group=g), _rules(drill.files))
+    svc = g.service.capitalize()
+    assert e is not None and sorted(e.alerts) == [
+        f"HamodelKeepalivedDown{svc}",
+        f"HamodelVipHeldTwice{svc}",
+        f"HamodelVrrpSplitBrain{svc}",  # the killed holder's last state (MASTER) stays in its textfile
+    ]
+    assert not any(a.startswith("HamodelNodeDown") for a in e.alerts)  # the node answers
 
 
 def test_a_kind_not_predicted_is_recorded_only(drill):

@@ -53,6 +53,7 @@ def test_the_resolve_loop_adds_its_unanswered_polls(monkeypatch):
     monkeypatch.setattr("time.sleep", lambda s: None)
     lm = LabMonitor.__new__(LabMonitor)
     lm.exporters = {}
+    lm.liveness = {}
     answers = iter([None, None, set()])
     lm.firing = lambda: next(answers)  # type: ignore[method-assign]
     assert lm.after({"unanswered_polls": 4})["unanswered_polls"] == 6

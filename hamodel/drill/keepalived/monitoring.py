@@ -55,6 +55,7 @@ from hamodel.drill.prometheus import (
 )
 from hamodel.drill.results import Check
 from hamodel.generators.monitoring import EVALUATION_INTERVAL_S, SCRAPE_INTERVAL_S
+from hamodel.generators.monitoring.liveness import KEEPALIVED_UP_INTERVAL_S
 
 AREAS = ("vrrp", "haproxy", "nodes")
 MON_SWITCH = "mon"
@@ -62,7 +63,15 @@ MON_DEV = "mon0"
 MON_NET = ipaddress.ip_network("10.254.0.0/24")
 #: Kinds whose alerts :func:`expected` predicts and the drill asserts; the others (switch-failure,
 #: the Redis and Galera kinds, which have their own alerts scenario) run as before, without alert checks.
-PREDICTED_KINDS = ("holder-crash", "holder-kill", "haproxy-death", "backend-death", "single-writer", "partition")
+PREDICTED_KINDS = (
+    "holder-crash",
+    "holder-kill",
+    "haproxy-death",
+    "backend-death",
+    "single-writer",
+    "partition",
+    "keepalived-kill",
+)
 
 
 def available(files: Mapping[str, bytes]) -> str | None:
@@ -120,6 +129,7 @@ def expected(ctx: Any, k: Any, rules: list[Rule]) -> Expected | None:
     dead_servers: set[tuple[str, str]] = set()  # (proxy, server) DOWN on every load balancer
     split: str | None = None  # the VRRP group with two masters
     no_haproxy: set[str] = set()  # nodes that answer while their HAProxy does not
+    no_keepalived: set[str] = set()  # nodes that answer while their keepalived does not
     if kind in ("holder-crash", "holder-kill"):
         down = {k.old}
         why = f"{k.old} is lost: its node-down alert, the degraded-redundancy alerts of the cut sets it is in, "
@@ -134,12 +144,20 @@ def expected(ctx: Any, k: Any, rules: list[Rule]) -> Expected | None:
     elif kind in ("backend-death", "single-writer"):
         dead_servers = {(k.proxy, k.server.name)}
         why = f"{k.server.name} of {k.proxy} is DOWN on every load balancer: its backend-down alert"
+    elif kind == "keepalived-kill":
+        split, no_keepalived = k.group.service, {k.old}
+        why = (
+            f"keepalived on {k.old} is killed (SIGKILL): its VIP stays configured there and a backup takes "
+            "over, so the address is held twice; its last VRRP state (MASTER) stays in its textfile: the "
+            "keepalived-down, VIP-held-twice and two-masters alerts"
+        )
     else:  # partition
         pred = getattr(k, "group", None)
         split = pred.service if pred is not None else None
         why = (
-            "two VRRP masters, seen by the monitor over the management network: the two-masters alert; "
-            "every node stays reachable and each backend is UP on the load balancers of its side"
+            "two VRRP masters, seen by the monitor over the management network: the two-masters and "
+            "VIP-held-twice alerts; every node stays reachable and each backend is UP on the load balancers "
+            "of its side"
         )
     # a node whose every load balancer but its own is scraped: the servers it hosts are DOWN there
     lbs = {n for n, hc in ctx.plan.haproxy.items() if hc is not None}
@@ -169,7 +187,10 @@ def expected(ctx: Any, k: Any, rules: list[Rule]) -> Expected | None:
             hit = bool(servers) and all((proxy, s) in dead_servers for s in servers)
         elif r.alert.startswith("HamodelHaproxyDown"):
             hit = bool(no_haproxy)
-        elif r.alert.startswith("HamodelVrrpSplitBrain"):
+        elif r.alert.startswith("HamodelKeepalivedDown"):
+            m = re.search(r'node=~"([^"]*)"', r.expr)
+            hit = bool(m) and bool(no_keepalived & set(m.group(1).split("|")))
+        elif r.alert.startswith(("HamodelVrrpSplitBrain", "HamodelVipHeldTwice")):
             hit = split is not None and r.labels.get("service") == split
         if hit:
             out.alerts[r.key] = max(out.alerts.get(r.key, 0.0), r.bound)
@@ -185,6 +206,7 @@ class LabMonitor:
         self.files: Mapping[str, bytes] = ctx.files
         self.rules = _rules(self.files)
         self.exporters: dict[str, Process] = {}
+        self.liveness: dict[str, Process] = {}  # the keepalived-up loops
         self.rewrites: list[str] = []
         self.ns = ""
 
@@ -231,6 +253,7 @@ class LabMonitor:
         ctx, lab = self.ctx, self.lab
         nodes = [n for n in sorted(ctx.plan.nodes) if f"nodes/{n}/prometheus/node-exporter" in self.files]
         for n in nodes:
+            self._start_liveness(n)
             self._start_exporter(n)
         lbs = {n for n, np_ in ctx.plan.nodes.items() if np_.haproxy}
         scraped = {"node": set(nodes), "haproxy": lbs}
@@ -248,6 +271,30 @@ class LabMonitor:
             "keepalived notify lines -> the lab's copy of the generated state script (same textfile folder)",
             *rewrites,
         ]
+
+    def _start_liveness(self, n: str) -> None:
+        """The generated keepalived-up script, in the node's namespace every timer interval (what its
+        systemd timer does on a real node): keepalived's pid file and textfile folder the lab's."""
+        data = self.files.get(f"nodes/{n}/keepalived/keepalived-up")
+        if data is None:
+            return
+        d = self.lab.node_dir(n)
+        path = d / "keepalived-up"
+        self.lab.write_file(path, data, mode=0o700)
+        loop = f'while :; do sh "$0" || true; sleep {KEEPALIVED_UP_INTERVAL_S}; done'
+        self.liveness[n] = self.lab.start(
+            f"keepalived-up@{n}",
+            self.lab.node_ns(n),
+            ["sh", "-c", loop, str(path)],
+            log=d / "keepalived-up.out",
+            env={"HAMODEL_TEXTFILE_DIR": str(d / "textfile"), "HAMODEL_KEEPALIVED_PIDFILE": str(d / "keepalived.pid")},
+        )
+        if len(self.liveness) == 1:
+            self.rewrites.append(
+                f"keepalived-up (the generated liveness script): run every {KEEPALIVED_UP_INTERVAL_S} s by a loop "
+                "in the node's namespace instead of its systemd timer; keepalived's pid file and the textfile "
+                "folder the lab node's"
+            )
 
     def _start_exporter(self, n: str) -> None:
         start_node_exporter(self.lab, n, self.files)
@@ -332,6 +379,9 @@ class LabMonitor:
     def after(self, alerts: Mapping[str, Any]) -> dict[str, Any]:
         """After the restore (the lab settled): restart an exporter the scenario killed; how long until
         every alert is gone."""
+        for n, p in list(self.liveness.items()):
+            if not p.alive():
+                self._start_liveness(n)
         for n, p in list(self.exporters.items()):
             if not p.alive():
                 self._start_exporter(n)
