@@ -97,9 +97,45 @@ def test_keepalived_kill_raises_keepalived_down_and_the_vip_held_twice(drill):
 
 
 def test_a_kind_not_predicted_is_recorded_only(drill):
-    assert expected(drill, _kind(drill, "switch-failure"), _rules(drill.files)) is None
+    # the Galera kinds have their own alerts scenario (galera-alerts)
+    assert expected(drill, _kind(drill, "galera-member-down"), _rules(drill.files)) is None
 
 
 def test_rule_key_names_the_node_of_a_per_node_rule():
     assert Rule("HamodelNodeDown", "up == 0", 30, {"node": "a"}).key == "HamodelNodeDown{node=a}"
     assert Rule("HamodelVrrpNoMasterX", "x", 10, {"service": "x"}).key == "HamodelVrrpNoMasterX"
+
+
+def test_redis_primary_kill_predicts_no_lab_alert_and_names_the_rules_it_cannot_evaluate(drill):
+    """Before: redis-primary-kill ran without alert checks; now it asserts that nothing fires, and says
+    that the Redis rules (prometheus-redis-exporter, not run in the lab) are not evaluated."""
+    from hamodel.drill.keepalived.redis_primary_kill import async_service
+
+    svc = async_service(drill.dep)
+    assert svc is not None
+    k = _kind(drill, "redis-primary-kill")
+    k.sc = Scenario("redis-primary-kill", "redis-primary-kill", "controller-vip", svc)
+    e = expected(drill, k, _rules(drill.files))
+    assert e is not None and e.alerts == {}
+    assert e.not_evaluated and all(svc.capitalize() in a for a in e.not_evaluated)
+    assert "not run" in e.not_evaluated_why or "does not run" in e.not_evaluated_why
+
+
+def test_switch_failure_predicts_backend_down_of_unreachable_servers_only():
+    """multirack: tor-2 down cuts the servers attached to it alone from every load balancer; the
+    monitor's management network keeps every node answering; the edge switches are bonded (nothing)."""
+    arch = load(ROOT / "models" / "multirack.py")
+    dep, files = generated_files(arch, analyse=True)
+    d = Drill(arch, dep, files)
+    rules = _rules(files)
+    got = {}
+    for sw in ("tor-2", "edge-1"):
+        sc = next(s for s in d.scenarios if s.name == f"switch-failure:{sw}")
+        k = KINDS[sc.kind](d, sc, [])
+        k.sw, k.vip_preds = sw, []
+        e = expected(d, k, rules)
+        assert e is not None
+        got[sw] = e.alerts
+    assert got["edge-1"] == {}
+    assert got["tor-2"] and all(a.startswith("HamodelBackendDown") for a in got["tor-2"])
+    assert not any(a.startswith("HamodelFrontDown") for a in got["tor-2"])  # other racks keep servers
