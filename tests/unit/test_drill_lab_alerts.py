@@ -139,3 +139,13 @@ def test_switch_failure_predicts_backend_down_of_unreachable_servers_only():
     assert got["edge-1"] == {}
     assert got["tor-2"] and all(a.startswith("HamodelBackendDown") for a in got["tor-2"])
     assert not any(a.startswith("HamodelFrontDown") for a in got["tor-2"])  # other racks keep servers
+    # a VIP the analysis says splits with the switch: its group's two-masters and VIP-held-twice alerts
+    from hamodel.drill.keepalived.switch_failure import VipPrediction
+
+    g = next(g for g in d.groups if len(g.priorities) > 1)
+    sc = next(s for s in d.scenarios if s.name == "switch-failure:edge-1")
+    k = KINDS[sc.kind](d, sc, [])
+    k.sw = "edge-1"
+    k.vip_preds = [VipPrediction(g.vips[0], g.master, False, g.master, None, True)]
+    e = expected(d, k, rules)
+    assert e is not None and f"HamodelVipHeldTwice{g.service.capitalize()}" in e.alerts

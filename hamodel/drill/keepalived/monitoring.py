@@ -250,7 +250,7 @@ def _switch_failure(ctx: Any, k: Any) -> tuple[set[tuple[str, str]], set[str], s
             reached = [lb == n or k._reaches(_node_switches(dep, lb, net), _node_switches(dep, n, net)) for lb in lbs]
             if not any(reached):
                 dead.add((proxy, name))
-    splits = {g.service for g in ctx.groups if any(p.split for p in k.vip_preds if p.vip in g.vips)}
+    splits = {g.service for g in ctx.groups if any(p.split_brain for p in k.vip_preds if p.vip in g.vips)}
     why = (
         f"switch {k.sw} down; the monitor reaches every node over the management network (no node-down alert): "
         + (
