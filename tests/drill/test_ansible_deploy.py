@@ -350,6 +350,8 @@ def test_inventory_merges_with_a_site_inventory_in_either_order(tmp_path: Path) 
             "hamodel_haproxy",
             "hamodel_keepalived",
             "hamodel_keepalived_state",
+            "hamodel_keepalived_up",  # keepalived's liveness script and its timer (issue 25)
+            "hamodel_keepalived_up_unit",
             "hamodel_sysctl",
             # the rolling waves: one VRRP group, a host each
             "hamodel_wave_000",
