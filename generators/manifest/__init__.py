@@ -387,8 +387,7 @@ KINDS: dict[str, Kind] = {
         mode="0755",
         prerequisites=_monitoring_prerequisites,
     ),
-    # keepalived's liveness and the VIP addresses a node holds (hamodel.generators.monitoring.liveness):
-    # a script, and the systemd timer that runs it every few seconds (enabling it reloads systemd).
+    # keepalived's liveness and VIP addresses (monitoring.liveness): a script, the timer that runs it.
     "keepalived_up": Kind(
         order=26,
         action=None,
@@ -404,8 +403,7 @@ KINDS: dict[str, Kind] = {
         action="enable keepalived-up timer",
         on_change=("systemctl", "enable", "--now", "hamodel-keepalived-up.timer"),
         validate=None,
-        validate_note="systemd units (systemd-analyze verify needs the unit's own file name); "
-        "systemctl enable reloads systemd and refuses a unit it cannot parse",
+        validate_note="systemd units; systemctl enable reloads systemd and refuses a unit it cannot parse",
         packages=("systemd",),
     ),
     "exporter_node": Kind(
