@@ -93,6 +93,10 @@ def _headline_text(sc: Mapping[str, Any]) -> str:
             f"primary {rst_text(m.get('primary'))} killed under load, {rst_text(m.get('promoted'))} promoted: "
             f"{rst_text(m.get('lost'))} of {rst_text(m.get('acknowledged'))} acknowledged writes lost"
         )
+    if kind == "keepalived-kill":
+        return (
+            f"a backup took the VIP after {_seconds(m.get('takeover_s'))}; held by {rst_text(m.get('holders_after'))}"
+        )
     if kind == "partition":
         return (
             f"split brain {'seen' if m.get('split_brain') else 'not seen'} "

@@ -64,3 +64,12 @@ def test_the_resolve_loop_adds_its_unanswered_polls(monkeypatch):
     clock = itertools.count(0, 5.0)
     monkeypatch.setattr("time.monotonic", lambda: next(clock))
     assert lm.after({})["unanswered_polls"] > 0
+
+
+def test_keepalived_kill_has_a_summary_headline():
+    r = copy.deepcopy(REPORT)
+    sc = r["scenarios"][0]
+    sc.update(kind="keepalived-kill", name="keepalived-kill")
+    sc["measured"] = {"takeover_s": 2.947, "holders_after": ["ctl-1", "ctl-2"], "old_holder": "ctl-1"}
+    text = render_rst(r)
+    assert "a backup took the VIP after 2.95 s; held by ctl-1, ctl-2" in text
