@@ -94,6 +94,9 @@ def test_keepalived_kill_raises_keepalived_down_and_the_vip_held_twice(drill):
         f"HamodelVrrpSplitBrain{svc}",  # the killed holder's last state (MASTER) stays in its textfile
     ]
     assert not any(a.startswith("HamodelNodeDown") for a in e.alerts)  # the node answers
+    # keepalived dies whole: every group whose VIP the node held splits (held_groups, from predict())
+    k = _kind(drill, "keepalived-kill", old="ctl-1", group=g, held_groups=[])
+    assert f"HamodelVipHeldTwice{svc}" in expected(drill, k, _rules(drill.files)).alerts  # type: ignore[union-attr]
 
 
 def test_a_kind_not_predicted_is_recorded_only(drill):

@@ -58,6 +58,8 @@ class KeepalivedKill(ScenarioKind):
         ctx, sc = self.ctx, self.sc
         g = self.group = group_of_vip(ctx, sc.vip)
         self.old = ctx.holder(sc.vip)
+        # keepalived is killed whole: every group whose VIP it holds ends up held twice (monitoring.expected)
+        self.held_groups = sorted({h.service for h in ctx.groups for v in h.vips if ctx.holder(v) == self.old})
         rest = [n for n in g.members if n != self.old]
         self.candidates = contenders(ctx, g, rest, lambda n: master_down(ctx, g, n))
         self.bound = max(master_down(ctx, g, n) for n in self.candidates) + MARGIN_S

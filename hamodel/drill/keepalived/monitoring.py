@@ -150,7 +150,7 @@ def expected(ctx: Any, k: Any, rules: list[Rule]) -> Expected | None:
         dead_servers = {(k.proxy, k.server.name)}
         why = f"{k.server.name} of {k.proxy} is DOWN on every load balancer: its backend-down alert"
     elif kind == "keepalived-kill":
-        splits, no_keepalived = {k.group.service}, {k.old}
+        splits, no_keepalived = set(getattr(k, "held_groups", ()) or (k.group.service,)), {k.old}
         why = (
             f"keepalived on {k.old} is killed (SIGKILL): its VIP stays configured there and a backup takes "
             "over, so the address is held twice; its last VRRP state (MASTER) stays in its textfile: the "
