@@ -27,6 +27,7 @@ __all__ = [
     "render_rst",
     "rst_text",
     "stamp_line",
+    "unanswered",
 ]
 
 #: The comment line that carries a drill page's stamp (read back by hamodel.drill.stamp).
@@ -92,6 +93,10 @@ def _headline_text(sc: Mapping[str, Any]) -> str:
             f"primary {rst_text(m.get('primary'))} killed under load, {rst_text(m.get('promoted'))} promoted: "
             f"{rst_text(m.get('lost'))} of {rst_text(m.get('acknowledged'))} acknowledged writes lost"
         )
+    if kind == "keepalived-kill":
+        return (
+            f"a backup took the VIP after {_seconds(m.get('takeover_s'))}; held by {rst_text(m.get('holders_after'))}"
+        )
     if kind == "partition":
         return (
             f"split brain {'seen' if m.get('split_brain') else 'not seen'} "
@@ -155,11 +160,37 @@ def _label(key: str) -> Rst:
     return rst_text(key.replace("_", " "))
 
 
+def unanswered(measured: Any, path: str = "") -> dict[str, int]:
+    """Where a measurement counted polls Prometheus left unanswered (``unanswered_polls``, non-zero
+    only): ``{where: count}``, ``where`` the dotted path of the measurement that counted them."""
+    out: dict[str, int] = {}
+    if isinstance(measured, Mapping):
+        n = measured.get("unanswered_polls")
+        if isinstance(n, int) and n > 0:
+            out[path or "measured"] = n
+        for k, v in measured.items():
+            if k != "unanswered_polls":
+                out.update(unanswered(v, f"{path}.{k}" if path else str(k)))
+    return out
+
+
+def _unanswered_note(measured: Any, where: str = "") -> Rst:
+    """One sentence for a page: how many polls Prometheus left unanswered, where; empty when none."""
+    u = unanswered(measured, where)
+    if not u:
+        return Rst("")
+    where = "; ".join(f"{rst_escape(k.replace('_', ' '))}: {v}" for k, v in sorted(u.items()))
+    return Rst(
+        f"Prometheus left {sum(u.values())} poll(s) of the alert checks unanswered ({where}): each counts as "
+        'unknown, never as "no alert fires"; a check timed by them was measured less often.'
+    )
+
+
 def render_rst(report: Mapping[str, Any], *, orphan: bool = False) -> str:
     """The page for one drill report."""
     # Every {{ value }} is escaped unless built here from escaped parts (Rst).
     env = rst_environment()
-    env.filters.update(t=rst_text, s=_seconds, headline=_headline, label=_label)
+    env.filters.update(t=rst_text, s=_seconds, headline=_headline, label=_label, unanswered=_unanswered_note)
     env.globals.update(stamp_line=lambda st: Rst(stamp_line(st)), slug=_slug)
     env.globals.update(
         heading=rst_title,

@@ -64,6 +64,11 @@ from typing import Any
 
 import yaml
 from hamodel.generators.common import ConfigError, NodeFile, Secrets
+from hamodel.generators.manifest.inventory_yaml import PATH as _PATH
+from hamodel.generators.manifest.inventory_yaml import InventoryDumper as _InventoryDumper
+from hamodel.generators.manifest.inventory_yaml import Template as _Template
+from hamodel.generators.manifest.inventory_yaml import checked as _checked
+from hamodel.generators.manifest.inventory_yaml import inert as _inert
 from hamodel.generators.pacemaker.push import CIB_PUSH
 
 from hamodel import __version__
@@ -285,7 +290,7 @@ def _monitoring_prerequisites(dep: Deployment, f: NodeFile, node_files: Sequence
 
     node = dep.architecture.node(f.node)
     dev = node.interfaces[0].device if node.interfaces else None
-    if f.kind == "keepalived_state":
+    if f.kind in ("keepalived_state", "keepalived_up"):
         from hamodel.deployment import NODE_TEXTFILE_DIR
 
         return {
@@ -386,6 +391,25 @@ KINDS: dict[str, Kind] = {
         packages=("prometheus-node-exporter",),
         mode="0755",
         prerequisites=_monitoring_prerequisites,
+    ),
+    # keepalived's liveness and VIP addresses (monitoring.liveness): a script, the timer that runs it.
+    "keepalived_up": Kind(
+        order=26,
+        action=None,
+        on_change=None,
+        validate="sh -n %s",
+        validate_note="the timer below runs it; nothing to reload",
+        packages=("prometheus-node-exporter", "procps", "iproute2"),
+        mode="0755",
+        prerequisites=_monitoring_prerequisites,
+    ),
+    "keepalived_up_unit": Kind(
+        order=35,
+        action="enable keepalived-up timer",
+        on_change=("systemctl", "enable", "--now", "hamodel-keepalived-up.timer"),
+        validate=None,
+        validate_note="systemd units; systemctl enable reloads systemd and refuses a unit it cannot parse",
+        packages=("systemd",),
     ),
     "exporter_node": Kind(
         order=60,
@@ -563,65 +587,6 @@ def health(dep: Deployment, node_files: Sequence[NodeFile], supervised: frozense
         m = _HAPROXY_SOCKET.search(text)
         socket = m.group(1) if m else ""
     return {"daemons": daemons, "fronts": [{"host": h, "port": p} for h, p in sorted(fronts)], "stats_socket": socket}
-
-
-class _Unsafe(str):
-    """A string Ansible must never template (written as ``!unsafe``)."""
-
-    __slots__ = ()
-
-
-class _Template(str):
-    """A string hamodel templates on purpose (written as a plain string)."""
-
-    __slots__ = ()
-
-
-class _InventoryDumper(yaml.SafeDumper):
-    pass
-
-
-def _represent_unsafe(dumper: yaml.SafeDumper, value: _Unsafe) -> yaml.Node:
-    # Ansible re-resolves an !unsafe scalar as if it were plain, ignoring
-    # its quotes: '0644' would load as the integer 420 and 'yes' as true. A
-    # string that resolves to another type cannot hold a template delimiter
-    # (no YAML 1.1 int, float, bool, null or timestamp contains a brace), so
-    # it is written as a quoted string instead, which Ansible loads as is.
-    text = str(value)
-    if dumper.resolve(yaml.ScalarNode, text, (True, False)) != "tag:yaml.org,2002:str":
-        if any(c in text for c in "{}%#"):
-            raise ValueError(f"refusing to write {text!r} into the Ansible inventory")
-        return dumper.represent_str(text)
-    return dumper.represent_scalar("!unsafe", text)
-
-
-_InventoryDumper.add_representer(_Unsafe, _represent_unsafe)
-_InventoryDumper.add_representer(_Template, lambda d, v: d.represent_str(str(v)))
-
-# Host names, group names and file paths inside a templated ``src``: names
-# only (the model's Name grammar), so nothing in them can template.
-_KEY = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
-_PATH = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*(/[A-Za-z0-9_][A-Za-z0-9_.-]*)*$")
-
-
-def _checked(pattern: re.Pattern, value: str, what: str) -> str:
-    if not pattern.fullmatch(value):
-        raise ValueError(f"refusing to write {value!r} into the Ansible inventory as a {what}")
-    return value
-
-
-def _inert(value: Any) -> Any:
-    """Every string of ``value`` as ``!unsafe`` (mapping keys are checked
-    names: Ansible does not template keys, and a tag on a key is not portable)."""
-    if isinstance(value, _Template):
-        return value
-    if isinstance(value, str):
-        return _Unsafe(value)
-    if isinstance(value, dict):
-        return {_checked(_KEY, k, "name"): _inert(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_inert(v) for v in value]
-    return value
 
 
 def rolling_sets(dep: Deployment) -> list[set[str]]:

@@ -44,6 +44,8 @@ from pathlib import Path
 
 import yaml
 from hamodel.generators.common import NodeFile, Secrets, address, comment, environment, token
+from hamodel.generators.monitoring import galera
+from hamodel.generators.monitoring import liveness as lv
 from hamodel.generators.monitoring import mongodb as mongo
 from hamodel.generators.monitoring import pacemaker as pcmk
 from hamodel.generators.monitoring import quorum as qrm
@@ -394,93 +396,8 @@ def _galera_alerts(dep: Deployment, rbs: list[Runbook], svc: str) -> list[Alert]
     strat = dep.architecture.service(svc).strategy
     quorum = len(nodes) // 2 + 1 if not isinstance(strat, AppCluster) or strat.quorum == "majority" else strat.quorum
     inst = {n: _hostport(node_address(dep, n), EXPORTERS["mysqld"].port) for n in nodes}
-    s = lambda metric, n: f"{metric}{_sel(service=svc, node=n, job='mysqld', instance=inst[n])}"
-    out = []
-    name = alert_name("GaleraMemberDown", svc)
-    out.append(
-        Alert(
-            "galera",
-            name,
-            f"mysql_up{_sel(service=svc)} == 0 or up{_sel(job='mysqld', service=svc)} == 0",
-            30,
-            svc,
-            _finding(dep, svc, ("quorum-loss", "cut-set")) or _finding(dep, svc),
-            f"{svc}: a member's MariaDB does not answer",
-            for_alert(rbs, name),
-            ((s("mysql_up", nodes[0]), "0x20"), (s("up", nodes[0]), "1x20")),
-            ((s("mysql_up", nodes[0]), "1x20"), (s("up", nodes[0]), "1x20")),
-            ({"node": nodes[0], "job": "mysqld", "instance": inst[nodes[0]], "__name__": "mysql_up"},),
-        )
-    )
-    ready = "mysql_global_status_wsrep_ready"
-    name = alert_name("GaleraNoPrimary", svc)
-    out.append(
-        Alert(
-            "galera",
-            name,
-            f"(count({ready}{_sel(service=svc)} == 1) or vector(0)) < 1",
-            30,
-            svc,
-            _finding(dep, svc, ("manual-recovery", "quorum-loss")),
-            f"{svc}: no member is in a Primary component and ready: the database is down; after a full "
-            "stop see the runbook",
-            for_alert(rbs, name),
-            tuple((s(ready, n), "0x20") for n in nodes),
-            tuple((s(ready, n), "1x20") for n in nodes),
-            ({},),
-        )
-    )
-    name = alert_name("GaleraNonPrimary", svc)
-    out.append(
-        Alert(
-            "galera",
-            name,
-            f"{ready}{_sel(service=svc)} == 0",
-            15,
-            svc,
-            _finding(dep, svc, ("quorum-loss", "split-brain")),
-            f"{svc}: a running member is not in the Primary component (cut off or quorum lost): it refuses queries",
-            None,
-            ((s(ready, nodes[0]), "0x20"),),
-            ((s(ready, nodes[0]), "1x20"),),
-            ({"node": nodes[0], "job": "mysqld", "instance": inst[nodes[0]], "__name__": ready},),
-        )
-    )
-    size = "mysql_global_status_wsrep_cluster_size"
-    name = alert_name("GaleraClusterSizeLow", svc)
-    out.append(
-        Alert(
-            "galera",
-            name,
-            f"max({size}{_sel(service=svc)}) < {len(nodes)}",
-            30,
-            svc,
-            _finding(dep, svc, ("quorum-loss", "cut-set")),
-            f"{svc}: the Primary component has fewer than {len(nodes)} members (quorum {quorum}): redundancy reduced",
-            None,
-            tuple((s(size, n), f"{len(nodes) - 1}x20") for n in nodes),
-            tuple((s(size, n), f"{len(nodes)}x20") for n in nodes),
-            ({},),
-        )
-    )
-    state = "mysql_global_status_wsrep_local_state"
-    name = alert_name("GaleraNotSynced", svc)
-    out.append(
-        Alert(
-            "galera",
-            name,
-            f"{state}{_sel(service=svc)} != 4 and {ready}{_sel(service=svc)} == 1",
-            120,
-            svc,
-            _finding(dep, svc, ("quorum-loss", "cut-set")),
-            f"{svc}: a member is Primary but not Synced for 2 minutes (donor, joiner or desynced)",
-            None,
-            ((s(state, nodes[0]), "2x40"), (s(ready, nodes[0]), "1x40")),
-            ((s(state, nodes[0]), "4x40"), (s(ready, nodes[0]), "1x40")),
-            ({"node": nodes[0], "job": "mysqld", "instance": inst[nodes[0]], "__name__": state},),
-        )
-    )
-    return out
+    finding = lambda kinds=_RANKED_KINDS: _finding(dep, svc, kinds)
+    return galera.alerts(svc, nodes, quorum, inst, finding, rbs)
 
 
 def _redis_alerts(dep: Deployment, rbs: list[Runbook], svc: str) -> list[Alert]:
@@ -593,7 +510,12 @@ def alerts(dep: Deployment) -> list[Alert]:
     """Every alert of the Deployment, by area then name."""
     rbs = runbooks(dep)
     out = _node_alerts(dep, rbs) + _quorum_alerts(dep, rbs) + _vrrp_alerts(dep, rbs) + _haproxy_alerts(dep, rbs)
-    out += _pacemaker_alerts(dep, rbs)
+    no_sb = tuple(k for k in _RANKED_KINDS if k != "split-brain")  # a load balancer lost, not two VIP holders
+    out += lv.haproxy_down(dep, rbs, targets(dep), lambda svc: _finding(dep, svc, no_sb)) + _pacemaker_alerts(dep, rbs)
+    sb = lambda svc: next((f for f in dep.findings if f.id == f"split-brain:{svc}"), None)
+    out += lv.keepalived_down(
+        dep, rbs, lambda n: _hostport(node_address(dep, n), 9100), lambda s: _finding(dep, s, no_sb), sb
+    )
     for s in sorted(dep.architecture.services, key=lambda s: s.name):
         if not dep.placement.nodes_of(s.name):
             continue
@@ -794,4 +716,5 @@ def generate(dep: Deployment, secrets: Secrets, redacted: Secrets) -> list[NodeF
                     secret=False,
                 )
             )
+        files += lv.keepalived_up_files(dep, n, env, NODE_TEXTFILE_DIR)
     return files

@@ -54,6 +54,7 @@ from hamodel.drill.keepalived.backend_death import BackendDeath
 from hamodel.drill.keepalived.haproxy_death import HaproxyDeath
 from hamodel.drill.keepalived.holder_crash import HolderCrash
 from hamodel.drill.keepalived.holder_kill import HolderKill
+from hamodel.drill.keepalived.keepalived_kill import KeepalivedKill
 from hamodel.drill.keepalived.partition import Partition
 from hamodel.drill.keepalived.redis_primary_kill import RedisPrimaryKill
 from hamodel.drill.keepalived.single_writer import SingleWriter
@@ -66,6 +67,7 @@ KINDS.update(
     {
         HolderCrash.kind: HolderCrash,
         HolderKill.kind: HolderKill,
+        KeepalivedKill.kind: KeepalivedKill,
         HaproxyDeath.kind: HaproxyDeath,
         BackendDeath.kind: BackendDeath,
         SingleWriter.kind: SingleWriter,

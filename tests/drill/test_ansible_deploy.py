@@ -150,6 +150,7 @@ def test_playbook_deploys_validates_reloads_once_and_never_shows_a_secret(tmp_pa
             "sysctl -p /etc/sysctl.d/60-hamodel-nonlocal-bind.conf",
             "systemctl reload-or-restart haproxy",
             "systemctl reload-or-restart keepalived",
+            "systemctl enable --now hamodel-keepalived-up.timer",  # keepalived's liveness metrics (issue 25)
             "systemctl restart prometheus-node-exporter",
         ]
         for secret in ("Vr9pPass", "St4tsPassw0rd"):
@@ -159,7 +160,7 @@ def test_playbook_deploys_validates_reloads_once_and_never_shows_a_secret(tmp_pa
         second = deploy(out / "ansible" / "inventory.yml", tmp_path / "site.yml")
         assert second.returncode == 0, second.stdout + second.stderr
         assert recap(second.stdout, "n1")["changed"] == 0, second.stdout
-        assert len(handled(log)) == 4
+        assert len(handled(log)) == 5
 
         # A rotated VRRP password: the manifest changes (keyed hash), the file is pushed,
         # keepalived alone is reloaded, and the password shows nowhere, --diff -v included.
@@ -168,7 +169,7 @@ def test_playbook_deploys_validates_reloads_once_and_never_shows_a_secret(tmp_pa
         third = deploy(out / "ansible" / "inventory.yml")
         assert third.returncode == 0, third.stdout + third.stderr
         assert b"auth_pass N3wPass1" in (dest / "etc/keepalived/keepalived.conf").read_bytes()
-        assert handled(log)[4:] == ["systemctl reload-or-restart keepalived"]
+        assert handled(log)[5:] == ["systemctl reload-or-restart keepalived"]
         assert recap(third.stdout, "n1")["changed"] == 2, third.stdout  # the file and its handler
         for secret in ("Vr9pPass", "N3wPass1", "St4tsPassw0rd"):
             assert secret not in third.stdout + third.stderr
@@ -188,7 +189,7 @@ def test_playbook_deploys_validates_reloads_once_and_never_shows_a_secret(tmp_pa
             in fourth.stdout
         ), fourth.stdout
         assert (dest / "etc/haproxy/haproxy.cfg").read_bytes() == before
-        assert len(handled(log)) == 5
+        assert len(handled(log)) == 6
         assert "St4tsPassw0rd" not in fourth.stdout + fourth.stderr
 
 
@@ -349,6 +350,8 @@ def test_inventory_merges_with_a_site_inventory_in_either_order(tmp_path: Path) 
             "hamodel_haproxy",
             "hamodel_keepalived",
             "hamodel_keepalived_state",
+            "hamodel_keepalived_up",  # keepalived's liveness script and its timer (issue 25)
+            "hamodel_keepalived_up_unit",
             "hamodel_sysctl",
             # the rolling waves: one VRRP group, a host each
             "hamodel_wave_000",

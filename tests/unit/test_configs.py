@@ -134,6 +134,9 @@ def test_layout_of_the_keepalived_reference(keepalived_files):
             "sysctl.d/60-hamodel-nonlocal-bind.conf",
             # monitoring (hamodel.generators.monitoring)
             "keepalived/keepalived-state",
+            "keepalived/keepalived-up",  # keepalived's liveness, run by its systemd timer
+            "systemd/hamodel-keepalived-up.service",
+            "systemd/hamodel-keepalived-up.timer",
             "prometheus/node-exporter",
             "prometheus/mysqld-exporter",
             "prometheus/redis-exporter",
@@ -262,6 +265,9 @@ def test_manifest_and_inventory(keepalived_files):
         "/etc/sysctl.d/60-hamodel-nonlocal-bind.conf",
         # monitoring: keepalived's state script and the exporters' environment files
         "/usr/local/lib/hamodel/keepalived-state",
+        "/usr/local/lib/hamodel/keepalived-up",
+        "/etc/systemd/system/hamodel-keepalived-up.service",
+        "/etc/systemd/system/hamodel-keepalived-up.timer",
         "/etc/default/prometheus-node-exporter",
         "/etc/default/prometheus-mysqld-exporter",
         "/etc/default/prometheus-redis-exporter",
@@ -571,8 +577,8 @@ def test_drift_gate_both_ways(tmp_path):
     r = runner.invoke(app, ["build", *model, "-o", str(out)])
     assert r.exit_code == 0, r.output
     assert (
-        "wrote 46 files" in r.output
-    )  # 12 configs + 16 monitoring node files + 15 monitoring/ + 2 Ansible + manifest... as the golden tree
+        "wrote 55 files" in r.output
+    )  # 12 configs + 25 monitoring node files + 15 monitoring/ + 2 Ansible + manifest... as the golden tree
     r = runner.invoke(app, ["build", *model, "-o", str(out), "--check"])
     assert r.exit_code == 0, r.output
     assert "up to date" in r.output

@@ -173,6 +173,7 @@ def test_plan_and_default_scenarios(keepalived_model):
         == [
             "holder-crash",
             "holder-kill",
+            "keepalived-kill",
             "haproxy-death",
             "backend-death:keystone",
             "single-writer:galera",
@@ -182,7 +183,11 @@ def test_plan_and_default_scenarios(keepalived_model):
         + galera
     )
     quick_names = [s.name for s in default_scenarios(dep, quick=True)]
-    assert "holder-kill" not in quick_names and not [n for n in quick_names if n.startswith("galera-")]
+    assert (
+        "holder-kill" not in quick_names
+        and "keepalived-kill" not in quick_names
+        and not [n for n in quick_names if n.startswith("galera-")]
+    )
     assert [s.name for s in select(default_scenarios(dep), ["partition", "single-writer"])] == [
         "single-writer:galera",
         "partition",
@@ -331,6 +336,7 @@ def test_every_kind_is_registered_under_its_own_name_and_implements_the_interfac
         == [
             "holder-crash",
             "holder-kill",
+            "keepalived-kill",
             "haproxy-death",
             "backend-death",
             "single-writer",

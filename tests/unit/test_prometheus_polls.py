@@ -47,6 +47,7 @@ def test_the_keepalived_lab_does_not_resolve_on_an_unanswered_poll(monkeypatch):
     monkeypatch.setattr("time.sleep", lambda s: None)
     lm = LabMonitor.__new__(LabMonitor)
     lm.exporters = {}
+    lm.liveness = {}
     answers = iter([None, None, {"HamodelBackendDownKeystone"}, set()])
     lm.firing = lambda: next(answers)  # type: ignore[method-assign]
     r = lm.after({})

@@ -55,14 +55,25 @@ from hamodel.drill.prometheus import (
 )
 from hamodel.drill.results import Check
 from hamodel.generators.monitoring import EVALUATION_INTERVAL_S, SCRAPE_INTERVAL_S
+from hamodel.generators.monitoring.liveness import KEEPALIVED_UP_INTERVAL_S
 
 AREAS = ("vrrp", "haproxy", "nodes")
 MON_SWITCH = "mon"
 MON_DEV = "mon0"
 MON_NET = ipaddress.ip_network("10.254.0.0/24")
-#: Kinds whose alerts :func:`expected` predicts and the drill asserts; the others (switch-failure,
-#: the Redis and Galera kinds, which have their own alerts scenario) run as before, without alert checks.
-PREDICTED_KINDS = ("holder-crash", "holder-kill", "haproxy-death", "backend-death", "single-writer", "partition")
+#: Kinds whose alerts :func:`expected` predicts and the drill asserts; the others (the Galera kinds,
+#: which have their own alerts scenario) run as before, without alert checks.
+PREDICTED_KINDS = (
+    "holder-crash",
+    "holder-kill",
+    "haproxy-death",
+    "backend-death",
+    "single-writer",
+    "partition",
+    "keepalived-kill",
+    "switch-failure",
+    "redis-primary-kill",
+)
 
 
 def available(files: Mapping[str, bytes]) -> str | None:
@@ -108,6 +119,9 @@ class Expected:
 
     alerts: dict[str, float] = field(default_factory=dict)
     reason: str = ""
+    #: Generated alerts the scenario concerns whose exporter the lab does not run (not evaluated), and why.
+    not_evaluated: list[str] = field(default_factory=list)
+    not_evaluated_why: str = ""
 
 
 def expected(ctx: Any, k: Any, rules: list[Rule]) -> Expected | None:
@@ -118,25 +132,44 @@ def expected(ctx: Any, k: Any, rules: list[Rule]) -> Expected | None:
         return None
     down: set[str] = set()  # nodes Prometheus cannot scrape
     dead_servers: set[tuple[str, str]] = set()  # (proxy, server) DOWN on every load balancer
-    split: str | None = None  # the VRRP group with two masters
+    splits: set[str] = set()  # the VRRP groups with two masters
+    no_haproxy: set[str] = set()  # nodes that answer while their HAProxy does not
+    no_keepalived: set[str] = set()  # nodes that answer while their keepalived does not
     if kind in ("holder-crash", "holder-kill"):
         down = {k.old}
         why = f"{k.old} is lost: its node-down alert, the degraded-redundancy alerts of the cut sets it is in, "
         why += "and the backend-down alerts of its servers (DOWN on every remaining load balancer)"
     elif kind == "haproxy-death":
+        no_haproxy = {k.old}
         why = (
             f"haproxy on {k.old} dies: keepalived moves the VIP within adverts (< the no-master rule's for:), "
-            "the other load balancers still see every backend: no alert"
+            "the other load balancers still see every backend; the node answers and its HAProxy exporter "
+            "does not: the HAProxy-down alert (redundancy reduced)"
         )
     elif kind in ("backend-death", "single-writer"):
         dead_servers = {(k.proxy, k.server.name)}
         why = f"{k.server.name} of {k.proxy} is DOWN on every load balancer: its backend-down alert"
+    elif kind == "keepalived-kill":
+        splits, no_keepalived = set(getattr(k, "held_groups", ()) or (k.group.service,)), {k.old}
+        why = (
+            f"keepalived on {k.old} is killed (SIGKILL): its VIP stays configured there and a backup takes "
+            "over, so the address is held twice; its last VRRP state (MASTER) stays in its textfile: the "
+            "keepalived-down, VIP-held-twice and two-masters alerts"
+        )
+    elif kind == "switch-failure":
+        dead_servers, splits, why = _switch_failure(ctx, k)
+    elif kind == "redis-primary-kill":
+        why = (
+            f"{k.sc.service}'s primary is killed and a replica promoted at once: no node, VIP or HAProxy front "
+            "is lost, so no alert of these rules"
+        )
     else:  # partition
         pred = getattr(k, "group", None)
-        split = pred.service if pred is not None else None
+        splits = {pred.service} if pred is not None else set()
         why = (
-            "two VRRP masters, seen by the monitor over the management network: the two-masters alert; "
-            "every node stays reachable and each backend is UP on the load balancers of its side"
+            "two VRRP masters, seen by the monitor over the management network: the two-masters and "
+            "VIP-held-twice alerts; every node stays reachable and each backend is UP on the load balancers "
+            "of its side"
         )
     # a node whose every load balancer but its own is scraped: the servers it hosts are DOWN there
     lbs = {n for n, hc in ctx.plan.haproxy.items() if hc is not None}
@@ -146,6 +179,12 @@ def expected(ctx: Any, k: Any, rules: list[Rule]) -> Expected | None:
                 if owner(ctx, s.address) == n:
                     dead_servers.add((name, s.name))
     out = Expected(reason=why)
+    if kind == "redis-primary-kill":
+        out.not_evaluated = _rules_of(ctx.files, "redis", k.sc.service)
+        out.not_evaluated_why = (
+            "rules/redis.yml reads prometheus-redis-exporter, which the lab does not run: its alerts "
+            "(a promotion well inside their for:) are not evaluated"
+        )
     for r in rules:
         hit = False
         if r.alert.startswith("HamodelNodeDown"):
@@ -164,11 +203,64 @@ def expected(ctx: Any, k: Any, rules: list[Rule]) -> Expected | None:
                 for s in hc.backends[proxy].servers
             ]
             hit = bool(servers) and all((proxy, s) in dead_servers for s in servers)
-        elif r.alert.startswith("HamodelVrrpSplitBrain"):
-            hit = split is not None and r.labels.get("service") == split
+        elif r.alert.startswith("HamodelHaproxyDown"):
+            hit = bool(no_haproxy)
+        elif r.alert.startswith("HamodelKeepalivedDown"):
+            m = re.search(r'node=~"([^"]*)"', r.expr)
+            hit = bool(m) and bool(no_keepalived & set(m.group(1).split("|")))
+        elif r.alert.startswith(("HamodelVrrpSplitBrain", "HamodelVipHeldTwice")):
+            hit = r.labels.get("service") in splits
         if hit:
             out.alerts[r.key] = max(out.alerts.get(r.key, 0.0), r.bound)
     return out
+
+
+def _rules_of(files: Mapping[str, bytes], area: str, service: str | None) -> list[str]:
+    """The names of ``area``'s generated rules about ``service``."""
+    data = files.get(f"monitoring/rules/{area}.yml")
+    if data is None:
+        return []
+    rules = yaml.safe_load(data)["groups"][0]["rules"]
+    return sorted(r["alert"] for r in rules if r.get("labels", {}).get("service") == service)
+
+
+def _switch_failure(ctx: Any, k: Any) -> tuple[set[tuple[str, str]], set[str], str]:
+    """A switch down: the servers no load balancer reaches any more (their backend-down alerts) and the
+    VRRP groups the analysis says split (two masters, the address held twice); every node still
+    answers over the management network (no node-down alert)."""
+    from hamodel.drill.keepalived.switch_failure import _node_switches
+
+    dep, arch = ctx.dep, ctx.arch
+    lbs = sorted(n for n, hc in ctx.plan.haproxy.items() if hc is not None)
+    dead: set[tuple[str, str]] = set()
+    for proxy in sorted({p for n in lbs for p in ctx.plan.haproxy[n].backends}):
+        servers = {
+            s.name: s
+            for n in lbs
+            if proxy in ctx.plan.haproxy[n].backends
+            for s in ctx.plan.haproxy[n].backends[proxy].servers
+        }
+        for name, s in sorted(servers.items()):
+            n = owner(ctx, s.address)
+            if n is None or n not in ctx.plan.nodes:
+                continue
+            net = next((i.network for i in arch.node(n).interfaces if str(i.address) == s.address), None)
+            if net is None:
+                continue
+            reached = [lb == n or k._reaches(_node_switches(dep, lb, net), _node_switches(dep, n, net)) for lb in lbs]
+            if not any(reached):
+                dead.add((proxy, name))
+    splits = {g.service for g in ctx.groups if any(p.split_brain for p in k.vip_preds if p.vip in g.vips)}
+    why = (
+        f"switch {k.sw} down; the monitor reaches every node over the management network (no node-down alert): "
+        + (
+            f"the backend-down alerts of {len(dead)} server(s) no load balancer reaches; "
+            if dead
+            else "every server stays UP on some load balancer; "
+        )
+        + (f"two masters of {', '.join(sorted(splits))} (analysis: split brain)" if splits else "no VRRP group splits")
+    )
+    return dead, splits, why
 
 
 class LabMonitor:
@@ -180,6 +272,7 @@ class LabMonitor:
         self.files: Mapping[str, bytes] = ctx.files
         self.rules = _rules(self.files)
         self.exporters: dict[str, Process] = {}
+        self.liveness: dict[str, Process] = {}  # the keepalived-up loops
         self.rewrites: list[str] = []
         self.ns = ""
 
@@ -226,6 +319,7 @@ class LabMonitor:
         ctx, lab = self.ctx, self.lab
         nodes = [n for n in sorted(ctx.plan.nodes) if f"nodes/{n}/prometheus/node-exporter" in self.files]
         for n in nodes:
+            self._start_liveness(n)
             self._start_exporter(n)
         lbs = {n for n, np_ in ctx.plan.nodes.items() if np_.haproxy}
         scraped = {"node": set(nodes), "haproxy": lbs}
@@ -243,6 +337,30 @@ class LabMonitor:
             "keepalived notify lines -> the lab's copy of the generated state script (same textfile folder)",
             *rewrites,
         ]
+
+    def _start_liveness(self, n: str) -> None:
+        """The generated keepalived-up script, in the node's namespace every timer interval (what its
+        systemd timer does on a real node): keepalived's pid file and textfile folder the lab's."""
+        data = self.files.get(f"nodes/{n}/keepalived/keepalived-up")
+        if data is None:
+            return
+        d = self.lab.node_dir(n)
+        path = d / "keepalived-up"
+        self.lab.write_file(path, data, mode=0o700)
+        loop = f'while :; do sh "$0" || true; sleep {KEEPALIVED_UP_INTERVAL_S}; done'
+        self.liveness[n] = self.lab.start(
+            f"keepalived-up@{n}",
+            self.lab.node_ns(n),
+            ["sh", "-c", loop, str(path)],
+            log=d / "keepalived-up.out",
+            env={"HAMODEL_TEXTFILE_DIR": str(d / "textfile"), "HAMODEL_KEEPALIVED_PIDFILE": str(d / "keepalived.pid")},
+        )
+        if len(self.liveness) == 1:
+            self.rewrites.append(
+                f"keepalived-up (the generated liveness script): run every {KEEPALIVED_UP_INTERVAL_S} s by a loop "
+                "in the node's namespace instead of its systemd timer; keepalived's pid file and the textfile "
+                "folder the lab node's"
+            )
 
     def _start_exporter(self, n: str) -> None:
         start_node_exporter(self.lab, n, self.files)
@@ -319,6 +437,11 @@ class LabMonitor:
         return {
             "predicted": {a: round(b, 1) for a, b in sorted(want.items())},
             "reason": exp.reason,
+            **(
+                {"not_evaluated": exp.not_evaluated, "not_evaluated_why": exp.not_evaluated_why}
+                if exp.not_evaluated
+                else {}
+            ),
             "fired_after_s": dict(sorted(seen.items())),
             "unexpected": sorted(others),
             "held_s": round(time.monotonic() - t0, 1),
@@ -327,20 +450,31 @@ class LabMonitor:
     def after(self, alerts: Mapping[str, Any]) -> dict[str, Any]:
         """After the restore (the lab settled): restart an exporter the scenario killed; how long until
         every alert is gone."""
+        for n, p in list(self.liveness.items()):
+            if not p.alive():
+                self._start_liveness(n)
         for n, p in list(self.exporters.items()):
             if not p.alive():
                 self._start_exporter(n)
         bound = 2 * SCRAPE_INTERVAL_S + EVALUATION_INTERVAL_S + MARGIN_S
         t0 = time.monotonic()
+        # polls left unanswered while holding the fault and while resolving: one count for the page
+        unanswered = int(alerts.get("unanswered_polls", 0))
         while time.monotonic() - t0 < bound + 30:
-            if self.firing() == set():  # answered, and nothing fires (None: Prometheus did not answer)
+            now = self.firing()
+            if now == set():  # answered, and nothing fires (None: Prometheus did not answer)
                 return {
                     "resolved_after_settled_s": round(time.monotonic() - t0, 1),
                     "resolve_bound_s": bound,
                     "still": [],
-                }
+                } | unanswered_polls(unanswered)
+            unanswered += now is None
             time.sleep(1.0)
-        return {"resolved_after_settled_s": None, "resolve_bound_s": bound, "still": sorted(self.firing() or ["?"])}
+        return {
+            "resolved_after_settled_s": None,
+            "resolve_bound_s": bound,
+            "still": sorted(self.firing() or ["?"]),
+        } | unanswered_polls(unanswered)
 
     @staticmethod
     def checks(a: Mapping[str, Any]) -> list[Check]:
@@ -350,6 +484,15 @@ class LabMonitor:
             out.append(Check(f"alert {name} fires within (s)", bound, t, t is not None and t <= bound))
         bad = a["unexpected"]
         out.append(Check("no alert the analysis does not predict", [], bad, not bad))
+        if a.get("not_evaluated"):  # said, not skipped: the lab runs no exporter for these rules
+            out.append(
+                Check(
+                    f"alerts not evaluated here: {a.get('not_evaluated_why', 'their exporter does not run in the lab')}",
+                    a["not_evaluated"],
+                    "not evaluated",
+                    True,
+                )
+            )
         r = a.get("resolved_after_settled_s")
         out.append(
             Check(
