@@ -12,6 +12,7 @@ import pytest
 from hamodel.analysis import causes
 from hamodel.analysis.components import component_kind, view
 from hamodel.analysis.placement import place
+from hamodel.analysis.results import Placement
 from hamodel.loader import load
 from hamodel.model.strategies import ActivePassive
 from hamodel.testing import synthetic
@@ -52,3 +53,14 @@ def test_memo_answers_as_the_walks(arch):
         causes._domains_of_kind(v, kind).append("x")  # a copy: the memo stays as it was
         assert causes._domains_of_kind(v, kind) == _old_domains(v, kind)
     assert kinds or passive or not arch.domains
+
+
+@pytest.mark.parametrize("arch", [*MODELS, synthetic(10, 100, 300, seed=1)])
+def test_services_on_index_answers_as_the_walk(arch):
+    """Placement.services_on reads a node -> services index (built once); the walk over
+    every service gives the same tuples, in the same order, for every node."""
+    p = place(arch).placement
+    for n in [x.name for x in arch.nodes] + ["no-such-node"]:
+        assert p.services_on(n) == tuple(s for s, ns in p.instances.items() if n in ns)
+    twice = Placement({"b": ["n1", "n1"], "a": ["n2", "n1"]})
+    assert twice.services_on("n1") == ("a", "b") and twice.services_on("n3") == ()
