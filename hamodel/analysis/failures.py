@@ -467,6 +467,13 @@ class Analysis:
                 out[s] = (writes, reads)
         return out
 
+    def single_stops(self, k: int = 2) -> dict[str, frozenset[str]]:
+        """Per analysed service, every component whose failure alone stops it:
+        its minimal cut sets of one component (from the cut sets of order
+        <= ``k`` that :meth:`findings` computes, so asking again is free)."""
+        an = self.analyzer
+        return {s: frozenset(c[0] for c in an.cut_sets(s, k)[0] if len(c) == 1) for s in _analysed(self.arch)}
+
     def findings(self, k: int = 2, capacity_per: Literal["node", "domain"] = "node") -> list[Finding]:
         """Every finding, highest severity first (see :func:`analyse`)."""
         an, v, arch, placement = self.analyzer, self.view, self.arch, self.placement
