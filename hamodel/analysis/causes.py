@@ -193,6 +193,16 @@ def _domains_of_kind(v: ModelView, kind: str) -> list[str]:
     return list(memo[key])
 
 
+def _eligible(v: ModelView, s: str) -> list[str]:
+    """The names of the nodes carrying one of ``s``'s roles, sorted (per set of roles)."""
+    roles = tuple(sorted(v.services[s].on))
+    memo = _memo(v)
+    key = ("eligible", roles)
+    if key not in memo:
+        memo[key] = sorted({n for r in roles for n in _nodes_with_role(v, r)})
+    return memo[key]
+
+
 def _nodes_with_role(v: ModelView, role: str) -> list[str]:
     """The names of the nodes carrying ``role``."""
     memo = _memo(v)
@@ -323,7 +333,7 @@ def _per_instance(v: ModelView, s: str, c: str) -> str | None:
 def _unmanaged_takeover(v: ModelView, s: str) -> str:
     """The mitigation of an active/passive service that nothing moves."""
     on = set(v.instances[s])
-    others = sorted({n for r in v.services[s].on for n in _nodes_with_role(v, r)} - on)
+    others = [n for n in _eligible(v, s) if n not in on]
     where = f" ({', '.join(others)})" if others else ""
     st = v.services[s].strategy
     assert isinstance(st, ActivePassive), s

@@ -643,6 +643,15 @@ def recovery_table(
     whether a failure stops such a service instead of evaluating it under that failure
     (at 10,000 services 94,000 evaluations, 7.9 s). Sharded services (a lost shard is
     partial, not down) are evaluated still."""
+    from hamodel.analysis.faulttree import no_gc
+
+    with no_gc():  # no reference cycle made; the collector's walks of a large heap cost 10%
+        return _recovery_table(v, vrrp_groups, indexed, stops)
+
+
+def _recovery_table(
+    v: ModelView, vrrp_groups: Sequence[VrrpGroup], indexed: bool, stops: Mapping[str, Collection[str]] | None
+) -> RecoveryTable:
     ra = RecoveryAnalysis(v, vrrp_groups)
     if stops is not None:
         ra._stops = {s: c for s, c in stops.items() if not isinstance(v.services[s].strategy, Sharded)}
