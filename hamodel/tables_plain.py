@@ -26,7 +26,10 @@ def show(console, view) -> None:
     """Print ``view`` on ``console``: a :class:`Plain` text written as it is
     (after the printable filter, newlines kept), anything else through rich."""
     if isinstance(view, Plain):
-        console.file.write(printable(view, keep="\n"))
+        # The pieces were filtered as they were laid out; this is the net. Checked
+        # line by line at C speed: filtering 20 MB character by character took 2 s.
+        lines = view.split("\n")
+        console.file.write("\n".join(ln if ln.isprintable() else printable(ln) for ln in lines))
         console.file.flush()
     else:
         console.print(view)

@@ -83,3 +83,12 @@ def test_check_prints_plain_views(monkeypatch, tmp_path):
     assert "openstack-keepalived: placement\nservice" in r.stdout or ": placement\nservice" in r.stdout
     assert ": findings (k=2)\n\n" in r.stdout
     assert r.stdout.rstrip().endswith("at or above medium") or "finding(s)" in r.stdout.splitlines()[-1]
+
+
+def test_show_filters_a_plain_text_that_was_not():
+    """show() is the net under a Plain text whose pieces missed the filter."""
+    from hamodel.tables_plain import show
+
+    c = Console(file=io.StringIO())
+    show(c, Plain("a\x1b[2Jb\nok\n\x07\n"))
+    assert c.file.getvalue() == "a\\x1b[2Jb\nok\n\\x07\n"  # pyright: ignore[reportAttributeAccessIssue]
