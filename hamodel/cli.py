@@ -90,6 +90,7 @@ def check(
     from hamodel.deployment import SEVERITIES
     from hamodel.pipeline import resolve
     from hamodel.tables import availability_table, findings_view, fix_first_table, placement_table, summary_table
+    from hamodel.tables_plain import show
 
     if fail_on not in SEVERITIES:
         err.print(f"error: --fail-on must be one of {', '.join(SEVERITIES)}", highlight=False)
@@ -164,12 +165,12 @@ def check(
     else:
         console.print(summary_table(arch))
         console.print("[green]model is valid[/]")
-        console.print(placement_table(arch, dep))
-        console.print(findings_view(dep.findings, title=f"{arch.name}: findings (k={k})", width=console.width))
+        show(console, placement_table(arch, dep))
+        show(console, findings_view(dep.findings, title=f"{arch.name}: findings (k={k})", width=console.width))
         if dep.recovery is not None and dep.recovery.targets:
             from hamodel.tables import recovery_table_view
 
-            console.print(recovery_table_view(escape(arch.name), dep.recovery))
+            show(console, recovery_table_view(escape(arch.name), dep.recovery))
         if estimates:
             console.print(availability_table(escape(arch.name), estimates))
             if fix_first:
@@ -362,6 +363,7 @@ def place(
     from hamodel.analysis.placement import place as place_instances
     from hamodel.analysis.tolerance import tolerant_place
     from hamodel.tables import placement_table
+    from hamodel.tables_plain import show
 
     arch = _load(model)
     if lock is not None and str(lock) == "-":
@@ -382,7 +384,7 @@ def place(
     if json_out:
         sys.stdout.write(json.dumps(result.to_dict(), indent=2, sort_keys=True) + "\n")
         return
-    console.print(placement_table(arch, result))
+    show(console, placement_table(arch, result))
     for w in result.warnings:
         err.print(f"[yellow]warning:[/] {escape(str(w))}", highlight=False, soft_wrap=True)
     console.print(f"{result.moved} instance(s) moved; lock file {escape(str(lock))}", highlight=False)

@@ -49,7 +49,7 @@ def resolve(
         from hamodel.analysis.recovery import recovery_table
         from hamodel.analysis.recovery_findings import policy_findings
 
-        recovery = recovery_table(analysis.view, result.vrrp_groups)
+        recovery = recovery_table(analysis.view, result.vrrp_groups, stops=analysis.single_stops(k))
         findings += tuple(policy_findings(arch, recovery))
         if answers:
             results = analysis.results(k)

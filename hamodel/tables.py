@@ -26,6 +26,7 @@ from hamodel.deployment import Finding, Severity
 from hamodel.errors import printable
 from hamodel.model import Architecture
 from hamodel.ordering import natural_key
+from hamodel.tables_plain import PLAIN_ROWS, Plain, columns, finding_blocks
 
 SEVERITY_STYLE = {
     Severity.CRITICAL: "bold red",
@@ -53,11 +54,17 @@ def summary_table(arch: Architecture) -> Table:
     return t
 
 
-def placement_table(arch: Architecture, result: Any) -> Table:
+def placement_table(arch: Architecture, result: Any) -> Table | Plain:
     """A rich table, node x service: ``●`` runs there, ``M`` the VRRP master."""
     nodes = sorted({n for ns in result.placement.instances.values() for n in ns}, key=natural_key)
     masters = {g.service: g.master for g in result.vrrp_groups}
     t = Table(title=Text(_t(f"{arch.name}: placement")), show_lines=False)  # a model name: never Rich markup
+    if len(arch.services) > PLAIN_ROWS:  # rich's layout would take seconds: plain columns
+        rows = []
+        for svc in arch.services:
+            ns = result.placement.nodes_of(svc.name)
+            rows.append((svc.name, str(len(ns)), names(sorted(ns, key=natural_key), limit=12)))
+        return columns(f"{arch.name}: placement", ("service", "n", "nodes"), rows, right=(1,))
     if len(nodes) > 24:  # too wide for a matrix: one row per service
         t.add_column("service")
         t.add_column("n", justify="right")
@@ -84,7 +91,11 @@ TABLE_MIN_WIDTH = 140
 
 def findings_view(findings: Iterable[Finding], title: str = "findings", width: int = 80):
     """Findings for a terminal ``width`` columns wide: the table when it
-    fits, else one block per finding (:func:`findings_blocks`)."""
+    fits, else one block per finding (:func:`findings_blocks`); plain text
+    blocks beyond :data:`~hamodel.tables_plain.PLAIN_ROWS` findings."""
+    findings = list(findings)
+    if len(findings) > PLAIN_ROWS:
+        return finding_blocks(findings, title)
     if width >= TABLE_MIN_WIDTH:
         return findings_table(findings, title)
     return findings_blocks(findings, title)
@@ -211,8 +222,11 @@ def files_table(title: str, files: Any) -> Table:
     return table
 
 
-def recovery_table_view(name: str, table: Any) -> Table:
-    """Predicted recovery against the policy: the rows that have a target."""
+def recovery_table_view(name: str, table: Any) -> Table | Plain:
+    """Predicted recovery against the policy: the rows that have a target
+    (plain columns beyond :data:`~hamodel.tables_plain.PLAIN_ROWS` rows)."""
+    if len(table.rows) > PLAIN_ROWS:
+        return _recovery_plain(name, table)
     t = Table(title=f"{name}: recovery objectives")
     for col, just in (
         ("service", "left"),
@@ -239,3 +253,21 @@ def recovery_table_view(name: str, table: Any) -> Table:
             escape(r.rpo),
         )
     return t
+
+
+def _recovery_plain(name: str, table: Any) -> Plain:
+    """:func:`recovery_table_view`'s rows as plain columns (``name`` as there:
+    rich markup escaped, which plain text does not read: unescaped here)."""
+    from rich.markup import render
+
+    rows = []
+    for r in table.rows:
+        rto, rpo = table.target(r.service, "rto", r.disruption), table.target(r.service, "rpo", r.disruption)
+        if rto is None and rpo is None:
+            continue
+        pred = ("down" if r.down else "unknown") if r.rto_s is None else f"{r.rto_s[0]:g}-{r.rto_s[1]:g} s"
+        rows.append(
+            (r.service, r.disruption, pred, "-" if rto is None else f"{rto:g} s", r.dominated_by or r.note, r.rpo)
+        )
+    heads = ("service", "disruption", "predicted RTO", "target", "dominated by", "RPO")
+    return columns(f"{render(name).plain}: recovery objectives", heads, rows, right=(2, 3))

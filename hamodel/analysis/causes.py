@@ -171,15 +171,48 @@ def _cause(v: ModelView, s: str, c: str) -> tuple[str, str]:
     return (f"{c} fails", "Add redundancy for it.")
 
 
+def _memo(v: ModelView) -> dict:
+    """This module's answers that depend on ``v`` alone, kept on ``v`` (asked
+    once per finding, they were a walk over every domain or node each time:
+    O(services x nodes) at scale)."""
+    return vars(v).setdefault("_causes_memo", {})
+
+
 def _domains_of_kind(v: ModelView, kind: str) -> list[str]:
     """The names of the domains of ``kind`` that hold nodes, sorted."""
-    return sorted(
-        {
-            d.split(":", 1)[1]
-            for d in v.node_domain_ids()
-            if component_kind(d) == "domain" and v.arch.domain(d.split(":", 1)[1]).kind == kind
-        }
-    )
+    memo = _memo(v)
+    key = ("domains", kind)
+    if key not in memo:
+        memo[key] = sorted(
+            {
+                d.split(":", 1)[1]
+                for d in v.node_domain_ids()
+                if component_kind(d) == "domain" and v.arch.domain(d.split(":", 1)[1]).kind == kind
+            }
+        )
+    return list(memo[key])
+
+
+def _eligible(v: ModelView, s: str) -> list[str]:
+    """The names of the nodes carrying one of ``s``'s roles, sorted (per set of roles)."""
+    roles = tuple(sorted(v.services[s].on))
+    memo = _memo(v)
+    key = ("eligible", roles)
+    if key not in memo:
+        memo[key] = sorted({n for r in roles for n in _nodes_with_role(v, r)})
+    return memo[key]
+
+
+def _nodes_with_role(v: ModelView, role: str) -> list[str]:
+    """The names of the nodes carrying ``role``."""
+    memo = _memo(v)
+    by_role = memo.get("roles")
+    if by_role is None:
+        by_role = memo["roles"] = {}
+        for n in v.arch.nodes:
+            for r in n.roles:
+                by_role.setdefault(r, []).append(n.name)
+    return by_role.get(role, [])
 
 
 def can_spread(v: ModelView, s: str, kind: str) -> bool:
@@ -299,7 +332,8 @@ def _per_instance(v: ModelView, s: str, c: str) -> str | None:
 
 def _unmanaged_takeover(v: ModelView, s: str) -> str:
     """The mitigation of an active/passive service that nothing moves."""
-    others = sorted(n.name for n in v.arch.nodes_with_roles(list(v.services[s].on)) if n.name not in v.instances[s])
+    on = set(v.instances[s])
+    others = [n for n in _eligible(v, s) if n not in on]
     where = f" ({', '.join(others)})" if others else ""
     st = v.services[s].strategy
     assert isinstance(st, ActivePassive), s
