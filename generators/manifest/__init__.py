@@ -62,8 +62,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
 from hamodel.generators.common import ConfigError, NodeFile, Secrets
+from hamodel.generators.manifest.inventory import PATH, Template, checked, dump_inventory, inert
 from hamodel.generators.pacemaker.push import CIB_PUSH
 
 from hamodel import __version__
@@ -546,65 +546,6 @@ def health(dep: Deployment, node_files: Sequence[NodeFile], supervised: frozense
     return {"daemons": daemons, "fronts": [{"host": h, "port": p} for h, p in sorted(fronts)], "stats_socket": socket}
 
 
-class _Unsafe(str):
-    """A string Ansible must never template (written as ``!unsafe``)."""
-
-    __slots__ = ()
-
-
-class _Template(str):
-    """A string hamodel templates on purpose (written as a plain string)."""
-
-    __slots__ = ()
-
-
-class _InventoryDumper(yaml.SafeDumper):
-    pass
-
-
-def _represent_unsafe(dumper: yaml.SafeDumper, value: _Unsafe) -> yaml.Node:
-    # Ansible re-resolves an !unsafe scalar as if it were plain, ignoring
-    # its quotes: '0644' would load as the integer 420 and 'yes' as true. A
-    # string that resolves to another type cannot hold a template delimiter
-    # (no YAML 1.1 int, float, bool, null or timestamp contains a brace), so
-    # it is written as a quoted string instead, which Ansible loads as is.
-    text = str(value)
-    if dumper.resolve(yaml.ScalarNode, text, (True, False)) != "tag:yaml.org,2002:str":
-        if any(c in text for c in "{}%#"):
-            raise ValueError(f"refusing to write {text!r} into the Ansible inventory")
-        return dumper.represent_str(text)
-    return dumper.represent_scalar("!unsafe", text)
-
-
-_InventoryDumper.add_representer(_Unsafe, _represent_unsafe)
-_InventoryDumper.add_representer(_Template, lambda d, v: d.represent_str(str(v)))
-
-# Host names, group names and file paths inside a templated ``src``: names
-# only (the model's Name grammar), so nothing in them can template.
-_KEY = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
-_PATH = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*(/[A-Za-z0-9_][A-Za-z0-9_.-]*)*$")
-
-
-def _checked(pattern: re.Pattern, value: str, what: str) -> str:
-    if not pattern.fullmatch(value):
-        raise ValueError(f"refusing to write {value!r} into the Ansible inventory as a {what}")
-    return value
-
-
-def _inert(value: Any) -> Any:
-    """Every string of ``value`` as ``!unsafe`` (mapping keys are checked
-    names: Ansible does not template keys, and a tag on a key is not portable)."""
-    if isinstance(value, _Template):
-        return value
-    if isinstance(value, str):
-        return _Unsafe(value)
-    if isinstance(value, dict):
-        return {_checked(_KEY, k, "name"): _inert(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_inert(v) for v in value]
-    return value
-
-
 def rolling_sets(dep: Deployment) -> list[set[str]]:
     """Hosts the rollout never changes together: each VRRP (or Pacemaker VIP)
     group's members, and the Pacemaker cluster's nodes."""
@@ -634,6 +575,7 @@ def render_manifest(
     from hamodel.generators.ansible.collect import render_collect
 
     arch = dep.architecture
+    model_digest = model_sha256(dep)  # once: the canonical JSON of a large model takes a while
     by_node: dict[str, list[NodeFile]] = {}
     for f in files:
         by_node.setdefault(f.node, []).append(f)
@@ -668,7 +610,7 @@ def render_manifest(
     manifest = {
         "format": FORMAT,
         "generator": f"hamodel {__version__}",
-        "model": {"name": arch.name, "sha256": model_sha256(dep)},
+        "model": {"name": arch.name, "sha256": model_digest},
         "install_order": [
             {"kind": name, "order": k.order, "action": k.action}
             for name, k in sorted(KINDS.items(), key=lambda kv: (kv[1].order, kv[0]))
@@ -704,7 +646,7 @@ def render_manifest(
             "hamodel_files": [
                 {
                     "path": f.path,
-                    "src": _Template("{{ hamodel_root }}/" + _checked(_PATH, f.path, "path")),
+                    "src": Template("{{ hamodel_root }}/" + checked(PATH, f.path, "path")),
                     "dest": f.dest,
                     "kind": f.kind,
                     "owner": kind_of(f).owner,
@@ -733,12 +675,12 @@ def render_manifest(
         "all": {
             "vars": {
                 "hamodel_model": arch.name,
-                "hamodel_model_sha256": model_sha256(dep),
+                "hamodel_model_sha256": model_digest,
                 "hamodel_format": FORMAT,
                 # Where the build output is: the shipped playbook is OUT/ansible/deploy.yml, so this holds
                 # whichever inventories are given and in whatever order (see the module doc).
-                "hamodel_root": _Template("{{ playbook_dir }}/.."),
-                "hamodel_manifest": _Template("{{ hamodel_root }}/manifest.json"),
+                "hamodel_root": Template("{{ playbook_dir }}/.."),
+                "hamodel_manifest": Template("{{ hamodel_root }}/manifest.json"),
             },
             "hosts": hosts,
             "children": {
@@ -764,17 +706,7 @@ def render_manifest(
     )
     return {
         "manifest.json": (json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=True) + "\n").encode(),
-        "ansible/inventory.yml": (
-            header
-            + yaml.dump(
-                _inert(inventory),
-                Dumper=_InventoryDumper,
-                sort_keys=True,
-                default_flow_style=False,
-                allow_unicode=False,
-                width=1000,
-            )
-        ).encode(),
+        "ansible/inventory.yml": (header + dump_inventory(inert(inventory))).encode(),
         "ansible/deploy.yml": render_playbook(KINDS, FORMAT),
         "ansible/collect.yml": render_collect(),  # hamodel drift / import: fetch the configs back
     }
