@@ -288,3 +288,55 @@ def test_place_is_unchanged_by_the_index():
     before = repr(p)
     p.services_on("n1")
     assert repr(p) == before and p == Placement(dict(p.instances), dict(p.vrids))
+
+
+# -- FastSafeDumper: the safe representer's bytes ------------------------------------------
+
+
+class _Str(str):
+    pass
+
+
+def _fast_dumper_data() -> list:
+    shared = {"shared": [1, 2]}
+    return [
+        {"a": "x", "b": 1, "c": True, "d": None, "e": 1.5, "f": [], "g": {}, "h": ()},
+        [shared, shared, {"again": shared}],  # aliases (&id001) as PyYAML writes them
+        {"yes": "yes", "no": "no", "0644": "0644", "1e3": "1e3", "~": "~", "": "", "null": "null"},
+        {"big": 10**30, "neg": -3, "false": False},
+        {"multi": "line\nbreak", "esc": "\x1b[2J", "uni": "caf\u00e9 \U0001f600", "long": "w " * 800},
+        {"nested": [[["deep", {"k": [None, True, 0]}]]]},
+        [{"k": i % 7, "v": f"s{i % 13}"} for i in range(200)],
+    ]
+
+
+@pytest.mark.parametrize("sort_keys", [False, True])
+@pytest.mark.parametrize("flow", [False, None])
+def test_fast_dumper_writes_the_safe_dumpers_bytes(sort_keys, flow):
+    from hamodel.generators.yaml_fast import FastSafeDumper
+
+    for data in _fast_dumper_data():
+        kw = {"sort_keys": sort_keys, "default_flow_style": flow, "width": 1000}
+        # the same emitter (libyaml when PyYAML has it), PyYAML's own representer and resolver
+        fast = yaml.dump(data, Dumper=FastSafeDumper, **kw)
+        assert fast == yaml.dump(data, Dumper=getattr(yaml, "CSafeDumper", yaml.SafeDumper), **kw)
+        assert yaml.safe_load(fast) == yaml.safe_load(yaml.dump(data, Dumper=yaml.SafeDumper, **kw))
+
+
+@pytest.mark.parametrize("model", ALL)
+def test_monitoring_files_with_the_fast_dumper_equal_the_python_emitters(deployments, model, monkeypatch):
+    import hamodel.generators.monitoring as mon
+
+    dep = deployments[model]
+    fast = mon.render(dep)
+    slow_dump = mon._dump
+    monkeypatch.setattr(mon, "_dump", lambda data, header: slow_dump(data, header, yaml.SafeDumper))
+    assert mon.render(dep) == fast and fast
+
+
+def test_fast_dumper_refuses_a_str_subclass_as_the_safe_dumper_does():
+    from hamodel.generators.yaml_fast import FastSafeDumper
+
+    for dumper in (FastSafeDumper, yaml.SafeDumper):
+        with pytest.raises(yaml.representer.RepresenterError):
+            yaml.dump({"k": _Str("v")}, Dumper=dumper)
