@@ -14,7 +14,6 @@ import re
 from typing import Any
 
 import yaml
-from hamodel.generators.yaml_fast import FastSafeDumper
 
 
 class Unsafe(str):
@@ -50,7 +49,7 @@ def _represent_unsafe(dumper: yaml.SafeDumper, value: Unsafe, style: str | None 
 _HAVE_LIBYAML = hasattr(yaml, "CSafeDumper")
 
 
-class _CInventoryDumper(FastSafeDumper):
+class _CInventoryDumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
     """The same representers over libyaml's emitter when PyYAML has it (the same bytes,
     tested; the inventory of a large model was most of the manifest's time)."""
 

@@ -45,7 +45,6 @@ from hamodel.generators.common import NodeFile, Secrets, address, comment, envir
 from hamodel.generators.monitoring import pacemaker as pcmk
 from hamodel.generators.monitoring import quorum as qrm
 from hamodel.generators.monitoring.alert import Alert
-from hamodel.generators.yaml_fast import FastSafeDumper
 
 from hamodel.deployment import (
     HAPROXY_METRICS_PORT,
@@ -595,9 +594,8 @@ def alerts(dep: Deployment) -> list[Alert]:
 
 
 #: libyaml's emitter when PyYAML has it (the same bytes here, ten times faster: the rules of a
-#: large model are most of its build's time), else the pure-Python one; scalars represented
-#: without PyYAML's per-object overhead (:mod:`hamodel.generators.yaml_fast`, the same bytes).
-_DUMPER = FastSafeDumper
+#: large model are most of its build's time), else the pure-Python one.
+_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
 def _dump(data: object, header: str, dumper: type = _DUMPER) -> bytes:
