@@ -22,7 +22,6 @@ from hamodel.pipeline import resolve
 from hamodel.runbooks import Runbooks, for_alert, runbooks
 from hamodel.testing import synthetic
 
-
 MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
 ALL = [*MODELS, "webplatform", "kubeadm", "synthetic"]
 
