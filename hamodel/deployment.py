@@ -88,10 +88,17 @@ class Deployment:
     # -- facts the HAProxy and keepalived generators (and the manifest) share --
 
     def fronted_services(self) -> list[tuple[str, BehindVip]]:
-        """(service, access) of every service with an HAProxy front, by name."""
-        return sorted(
-            ((s.name, s.access) for s in self.architecture.services if s.access is not None), key=lambda x: x[0]
-        )
+        """(service, access) of every service with an HAProxy front, by name (computed once)."""
+        fronted = self.__dict__.get("_fronted")
+        if fronted is None:
+            fronted = tuple(
+                sorted(
+                    ((s.name, s.access) for s in self.architecture.services if s.access is not None),
+                    key=lambda x: x[0],
+                )
+            )
+            object.__setattr__(self, "_fronted", fronted)
+        return list(fronted)
 
     def front_holders(self, service: str) -> tuple[str, ...]:
         """Nodes that run the HAProxy front of ``service``: every holder of any of its VIPs."""
@@ -101,12 +108,18 @@ class Deployment:
         return tuple(sorted({n for f in access.fronts for n in self.vip_holders(str(f.vip))}))
 
     def fronts_on(self, node: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
-        """``(service, VIP names)`` of every HAProxy front ``node`` runs (it holds one of the VIPs), by name."""
-        out = []
-        for name, access in self.fronted_services():
-            if node in self.front_holders(name):
-                out.append((name, tuple(sorted(str(f.vip) for f in access.fronts))))
-        return tuple(out)
+        """``(service, VIP names)`` of every HAProxy front ``node`` runs (it holds one of the VIPs), by name
+        (an index of every node's fronts, built on first use)."""
+        by_node = self.__dict__.get("_fronts_by_node")
+        if by_node is None:
+            index: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
+            for name, access in self.fronted_services():
+                vips = tuple(sorted(str(f.vip) for f in access.fronts))
+                for n in self.front_holders(name):
+                    index.setdefault(n, []).append((name, vips))
+            by_node = {n: tuple(fs) for n, fs in index.items()}
+            object.__setattr__(self, "_fronts_by_node", by_node)
+        return by_node.get(node, ())
 
     def backend_network(self, service: str, backend: str) -> str | None:
         """The network HAProxy reaches ``backend`` of ``service`` over.

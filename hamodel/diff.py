@@ -498,6 +498,44 @@ def _recovery_changes(old: Deployment, new: Deployment) -> list[dict[str, Any]]:
     return out
 
 
+def _matcher() -> type[difflib.SequenceMatcher]:
+    """cdifflib's SequenceMatcher (difflib's algorithm, its longest-match search in C: the
+    same opcodes, about twice as fast on the monitoring files of a 2,000-node model), else
+    difflib's."""
+    try:
+        from cdifflib import CSequenceMatcher
+    except ImportError:  # pragma: no cover - a declared dependency; difflib gives the same text
+        return difflib.SequenceMatcher
+    return CSequenceMatcher
+
+
+def _span(start: int, length: int) -> str:
+    """A unified-diff hunk range: ``start,length``, 1-based (``start`` alone for one line; the
+    line before for none)."""
+    first = start + 1 if length else start
+    return str(first) if length == 1 else f"{first},{length}"
+
+
+def unified_diff(a: list[str], b: list[str], fromfile: str, tofile: str, *, matcher: type | None = None) -> str:
+    """The text of ``difflib.unified_diff(a, b, fromfile, tofile)`` (3 lines of context), computed
+    with :func:`_matcher` (or ``matcher``)."""
+    out: list[str] = []
+    for group in (matcher or _matcher())(None, a, b).get_grouped_opcodes(3):
+        if not out:
+            out += [f"--- {fromfile}\n", f"+++ {tofile}\n"]
+        i1, i2, j1, j2 = group[0][1], group[-1][2], group[0][3], group[-1][4]
+        out.append(f"@@ -{_span(i1, i2 - i1)} +{_span(j1, j2 - j1)} @@\n")
+        for tag, x1, x2, y1, y2 in group:
+            if tag == "equal":
+                out += [" " + line for line in a[x1:x2]]
+                continue
+            if tag in ("replace", "delete"):
+                out += ["-" + line for line in a[x1:x2]]
+            if tag in ("replace", "insert"):
+                out += ["+" + line for line in b[y1:y2]]
+    return "".join(out)
+
+
 def compare(old: Side, new: Side, k: int = 2) -> ModelDiff:
     """The differences between two resolved sides (see :class:`ModelDiff`)."""
     d = ModelDiff(old, new, k)
@@ -565,13 +603,11 @@ def compare(old: Side, new: Side, k: int = 2) -> ModelDiff:
             a, b = old.files.get(rel), new.files.get(rel)
             if a == b:
                 continue
-            text = "".join(
-                difflib.unified_diff(
-                    (a or b"").decode("utf-8", "replace").splitlines(keepends=True),
-                    (b or b"").decode("utf-8", "replace").splitlines(keepends=True),
-                    fromfile=f"a/{rel}" if a is not None else "/dev/null",
-                    tofile=f"b/{rel}" if b is not None else "/dev/null",
-                )
+            text = unified_diff(
+                (a or b"").decode("utf-8", "replace").splitlines(keepends=True),
+                (b or b"").decode("utf-8", "replace").splitlines(keepends=True),
+                f"a/{rel}" if a is not None else "/dev/null",
+                f"b/{rel}" if b is not None else "/dev/null",
             )
             status = "added" if a is None else "removed" if b is None else "changed"
             d.files.append({"path": rel, "status": status, "action": _action(rel, status, manifests), "diff": text})

@@ -24,6 +24,7 @@ monitoring and docs generators and the Galera drill all read it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from hamodel.deployment import Deployment, Finding
@@ -379,8 +380,25 @@ def runbooks(dep: Deployment) -> list[Runbook]:
     return unique
 
 
+class Runbooks(list[Runbook]):
+    """A list of runbooks indexed by alert name once, for :func:`for_alert` (a
+    large model asks it once per alert). Not to be changed after it is built."""
+
+    def __init__(self, runbooks: Iterable[Runbook] = ()) -> None:
+        super().__init__(runbooks)
+        self.first: dict[str, Runbook] = {}
+        self.listing: dict[str, Runbook] = {}
+        for r in self:
+            if r.recognise:
+                self.first.setdefault(r.recognise[0], r)
+            for a in r.recognise:
+                self.listing.setdefault(a, r)
+
+
 def for_alert(dep_runbooks: list[Runbook], alert: str) -> Runbook | None:
     """The runbook an alert announces first (its first ``recognise``), else the first that lists it."""
+    if isinstance(dep_runbooks, Runbooks):
+        return dep_runbooks.first.get(alert) or dep_runbooks.listing.get(alert)
     return next((r for r in dep_runbooks if r.recognise[:1] == (alert,)), None) or next(
         (r for r in dep_runbooks if alert in r.recognise), None
     )

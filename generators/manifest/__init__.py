@@ -62,13 +62,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
 from hamodel.generators.common import ConfigError, NodeFile, Secrets
-from hamodel.generators.manifest.inventory_yaml import PATH as _PATH
-from hamodel.generators.manifest.inventory_yaml import InventoryDumper as _InventoryDumper
-from hamodel.generators.manifest.inventory_yaml import Template as _Template
-from hamodel.generators.manifest.inventory_yaml import checked as _checked
-from hamodel.generators.manifest.inventory_yaml import inert as _inert
+from hamodel.generators.manifest.inventory import PATH, Template, checked, dump_inventory, inert
 from hamodel.generators.pacemaker.push import CIB_PUSH
 
 from hamodel import __version__
@@ -618,6 +613,7 @@ def render_manifest(
     from hamodel.generators.ansible.collect import render_collect
 
     arch = dep.architecture
+    model_digest = model_sha256(dep)  # once: the canonical JSON of a large model takes a while
     by_node: dict[str, list[NodeFile]] = {}
     for f in files:
         by_node.setdefault(f.node, []).append(f)
@@ -652,7 +648,7 @@ def render_manifest(
     manifest = {
         "format": FORMAT,
         "generator": f"hamodel {__version__}",
-        "model": {"name": arch.name, "sha256": model_sha256(dep)},
+        "model": {"name": arch.name, "sha256": model_digest},
         "install_order": [
             {"kind": name, "order": k.order, "action": k.action}
             for name, k in sorted(KINDS.items(), key=lambda kv: (kv[1].order, kv[0]))
@@ -688,7 +684,7 @@ def render_manifest(
             "hamodel_files": [
                 {
                     "path": f.path,
-                    "src": _Template("{{ hamodel_root }}/" + _checked(_PATH, f.path, "path")),
+                    "src": Template("{{ hamodel_root }}/" + checked(PATH, f.path, "path")),
                     "dest": f.dest,
                     "kind": f.kind,
                     "owner": kind_of(f).owner,
@@ -717,12 +713,12 @@ def render_manifest(
         "all": {
             "vars": {
                 "hamodel_model": arch.name,
-                "hamodel_model_sha256": model_sha256(dep),
+                "hamodel_model_sha256": model_digest,
                 "hamodel_format": FORMAT,
                 # Where the build output is: the shipped playbook is OUT/ansible/deploy.yml, so this holds
                 # whichever inventories are given and in whatever order (see the module doc).
-                "hamodel_root": _Template("{{ playbook_dir }}/.."),
-                "hamodel_manifest": _Template("{{ hamodel_root }}/manifest.json"),
+                "hamodel_root": Template("{{ playbook_dir }}/.."),
+                "hamodel_manifest": Template("{{ hamodel_root }}/manifest.json"),
             },
             "hosts": hosts,
             "children": {
@@ -748,17 +744,7 @@ def render_manifest(
     )
     return {
         "manifest.json": (json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=True) + "\n").encode(),
-        "ansible/inventory.yml": (
-            header
-            + yaml.dump(
-                _inert(inventory),
-                Dumper=_InventoryDumper,
-                sort_keys=True,
-                default_flow_style=False,
-                allow_unicode=False,
-                width=1000,
-            )
-        ).encode(),
+        "ansible/inventory.yml": (header + dump_inventory(inert(inventory))).encode(),
         "ansible/deploy.yml": render_playbook(KINDS, FORMAT),
         "ansible/collect.yml": render_collect(),  # hamodel drift / import: fetch the configs back
     }

@@ -61,7 +61,7 @@ from hamodel.deployment import (
 )
 from hamodel.metrics import metrics_source as _metrics_source
 from hamodel.model.strategies import AppCluster, Elected
-from hamodel.runbooks import Runbook, alert_name, for_alert, runbooks
+from hamodel.runbooks import Runbook, Runbooks, alert_name, for_alert, runbooks
 
 TEMPLATES = Path(__file__).parent
 
@@ -217,21 +217,25 @@ def _alts(values: list[str]) -> str:
     return "|".join(sorted(values))
 
 
+def single_cut_findings(dep: Deployment) -> dict[str, Finding]:
+    """Component -> the most severe finding (then by id) with a cut set of that component alone:
+    one pass over the findings instead of one per node."""
+    out: dict[str, Finding] = {}
+    for x in sorted(dep.findings, key=lambda x: (-x.severity.rank, x.id)):
+        for cs in x.details.get("cut_sets", ()):
+            if isinstance(cs, (list, tuple)) and len(cs) == 1 and isinstance(cs[0], str):
+                out.setdefault(cs[0], x)
+    return out
+
+
 def _node_alerts(dep: Deployment, rbs: list[Runbook]) -> list[Alert]:
     out = []
+    single = single_cut_findings(dep)
+    no_recovery = next((x for x in dep.findings if x.kind == "no-automatic-recovery"), None)
     for t in targets(dep):
         if t.job != "node":
             continue
-        comp = f"node:{t.node}"
-        f = next(
-            (
-                x
-                for x in sorted(dep.findings, key=lambda x: (-x.severity.rank, x.id))
-                if any(cs == [comp] or cs == (comp,) for cs in x.details.get("cut_sets", ()))
-            ),
-            None,
-        )
-        f = f or next((x for x in dep.findings if x.kind == "no-automatic-recovery"), None)
+        f = single.get(f"node:{t.node}") or no_recovery
         svc = f.services[0] if f else (t.services[0] if t.services else t.node)
         series = f"up{_sel(job='node', node=t.node, instance=t.address)}"
         out.append(
@@ -508,7 +512,7 @@ def _cluster_alerts(dep: Deployment, rbs: list[Runbook], svc: str, src: str) -> 
 
 def alerts(dep: Deployment) -> list[Alert]:
     """Every alert of the Deployment, by area then name."""
-    rbs = runbooks(dep)
+    rbs = Runbooks(runbooks(dep))  # indexed by alert name
     out = _node_alerts(dep, rbs) + _quorum_alerts(dep, rbs) + _vrrp_alerts(dep, rbs) + _haproxy_alerts(dep, rbs)
     no_sb = tuple(k for k in _RANKED_KINDS if k != "split-brain")  # a load balancer lost, not two VIP holders
     out += lv.haproxy_down(dep, rbs, targets(dep), lambda svc: _finding(dep, svc, no_sb)) + _pacemaker_alerts(dep, rbs)

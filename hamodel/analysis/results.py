@@ -86,17 +86,17 @@ class Placement:
         return self.instances.get(service, ())
 
     def services_on(self, node: str) -> tuple[str, ...]:
-        """The services with an instance on ``node``, in service order (from a
-        node -> services index built on the first call: a walk over every
-        service per call was O(services x nodes) in capacity findings)."""
+        """The services with an instance on ``node``, by name (an index built on first use:
+        the generators ask it once per node)."""
         by_node = self.__dict__.get("_by_node")
         if by_node is None:
-            by_node = {}
+            index: dict[str, list[str]] = {}
             for s, ns in self.instances.items():
                 for n in dict.fromkeys(ns):
-                    by_node.setdefault(n, []).append(s)
+                    index.setdefault(n, []).append(s)
+            by_node = {n: tuple(ss) for n, ss in index.items()}
             object.__setattr__(self, "_by_node", by_node)
-        return tuple(by_node.get(node, ()))
+        return by_node.get(node, ())
 
     def to_dict(self) -> dict[str, list[str]]:
         return {s: list(n) for s, n in self.instances.items()}
