@@ -76,6 +76,8 @@ if argv[0] == "sysctl":
     sys.exit(subprocess.run(["ip", "netns", "exec", ns, "sysctl", "-p", dest + argv[2]]).returncode)
 if argv[0] == "systemctl":
     sys.exit(0)  # haproxy: Pacemaker's (try-reload-or-restart of a unit that does not run here)
+if argv[0] == "rabbitmq-plugins":
+    sys.exit(0)  # no RabbitMQ broker runs in this lab (tests/drill/test_rabbitmq_metrics.py enables it on real ones)
 if not pid("corosync"):
     sys.exit("the cluster stack does not run on this node")
 argv = [dest + a if a.startswith("/etc/hamodel/") else a for a in argv]
